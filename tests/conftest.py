@@ -1,0 +1,59 @@
+"""Shared test fixtures.
+
+External tools (OpenSSL CLI, gmssl's CLI, poppler, PostgreSQL) are reached through :func:`require_tool` and
+the ``postgres_url`` fixture: locally a missing tool skips with its reason; with ``HUREN_REQUIRE_EXTERNAL=1``
+(set by ``.ci/run``) a missing tool fails the test, so CI can never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+TESTDATA = SHARED / "testdata"
+STANDARDS = SHARED / "standards"
+
+
+def external_required() -> bool:
+    return os.environ.get("HUREN_REQUIRE_EXTERNAL") == "1"
+
+
+def missing_external(reason: str) -> None:
+    """Skip locally, fail in CI (``HUREN_REQUIRE_EXTERNAL=1``)."""
+    if external_required():
+        pytest.fail(f"required external dependency missing: {reason}")
+    pytest.skip(reason)
+
+
+def require_tool(name: str) -> str:
+    """Absolute path of the command ``name``; skips (locally) or fails (CI) if it is not installed."""
+    path = shutil.which(name)
+    if path is None:
+        missing_external(f"the {name!r} command is not installed")
+    assert path is not None
+    return path
+
+
+def testdata(*parts: str) -> Path:
+    """A file of the shared conformance data; its absence is a failure, never a skip."""
+    path = TESTDATA.joinpath(*parts)
+    if not path.exists():
+        pytest.fail(f"conformance data missing: {path} (expected ../shared/testdata next to the repository)")
+    return path
+
+
+@pytest.fixture
+def openssl() -> str:
+    return require_tool("openssl")
+
+
+@pytest.fixture(autouse=True)
+def _no_real_passphrase(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never see the developer's key store passphrase."""
+    monkeypatch.delenv("TRUST_KEY_PASSPHRASE", raising=False)
+    monkeypatch.delenv("TRUST_KEY_PASSPHRASE_FILE", raising=False)

@@ -1,0 +1,27 @@
+"""Options and helpers shared by the CLI commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from trust.service.instance import Instance
+from trust.settings import Settings
+
+console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option("--home", help="Instance folder (database, key store, published files); default $TRUST_HOME or ./var"),
+]
+
+
+def instance(home: Path | None) -> Instance:
+    settings = Settings()
+    if home is not None:
+        settings = settings.with_home(home)
+    return Instance(settings)

@@ -1,0 +1,52 @@
+"""``trust keys``: the service's key store (generate, list, show). Private keys never leave it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from trust.cli.common import HomeOption, console, instance
+from trust.crypto.keys import KEY_SPECS
+
+app = typer.Typer(
+    help="Manage the key store (passphrase from TRUST_KEY_PASSPHRASE or TRUST_KEY_PASSPHRASE_FILE).",
+    no_args_is_help=True,
+)
+
+
+@app.command("generate")
+def generate(
+    key_type: Annotated[str, typer.Option("--type", help=f"Key type: {', '.join(KEY_SPECS)}")] = "sm2",
+    label: Annotated[str, typer.Option(help="Free text label")] = "",
+    home: HomeOption = None,
+) -> None:
+    """Generate a key inside the key store and print its id and public key."""
+    info = instance(home).keystore.generate(key_type, label=label)
+    console.print(f"key id: {info.key_id}")
+    console.print(info.public_key.pem(), end="")
+
+
+@app.command("list")
+def list_keys(home: HomeOption = None) -> None:
+    """List the keys in the key store (ids, types, fingerprints)."""
+    table = Table("id", "family", "bits", "SHA-256 fingerprint (SPKI)", "label", "created")
+    for info in instance(home).keystore.list():
+        table.add_row(
+            info.key_id,
+            info.family,
+            str(info.public_key.size),
+            info.public_key.fingerprint(),
+            info.label,
+            info.created_at.isoformat(),
+        )
+    console.print(table)
+
+
+@app.command("show")
+def show(key_id: Annotated[str, typer.Argument(help="Key id")], home: HomeOption = None) -> None:
+    """Print a key's public key (PEM) and fingerprint."""
+    info = instance(home).keystore.info(key_id)
+    console.print(f"key id: {info.key_id}\nfamily: {info.family}\nfingerprint: {info.public_key.fingerprint()}")
+    console.print(info.public_key.pem(), end="")

@@ -1,0 +1,116 @@
+"""The ``trust`` command. Every command is a thin layer over a service function; errors map to exit codes
+in :mod:`trust.cli.exits` and are printed as ``E<code> <slug>: <message>`` on standard error."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+import typer.exceptions
+
+import trust
+from trust.cli import exits, keys
+from trust.cli.common import HomeOption, console, err_console, instance
+from trust.crypto.errors import TrustError
+
+app = typer.Typer(
+    name="trust",
+    help="Huren (互认): national trust root, CA, seals, licences and offline verification.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(keys.app, name="keys")
+
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@app.command()
+def version() -> None:
+    """Print the versions of Huren and of its SM2 back end."""
+    from trust.crypto import _openssl
+
+    console.print(f"huren {trust.__version__}")
+    console.print(f"SM2 back end: {_openssl.version()}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(home: HomeOption = None) -> None:
+    """Create or upgrade the database schema to the newest migration."""
+    inst = instance(home)
+    inst.prepare_storage()
+    from trust import db
+
+    console.print(f"database at revision {db.current_revision(inst.engine)}")
+
+
+@db_app.command("status")
+def db_status(home: HomeOption = None) -> None:
+    """Print the database URL (without password) and its schema revision."""
+    inst = instance(home)
+    from trust import db
+
+    console.print(f"url: {inst.engine.url.render_as_string(hide_password=True)}")
+    console.print(f"revision: {db.current_revision(inst.engine) or 'none (run trust db upgrade)'}")
+
+
+@app.command()
+def serve(
+    home: HomeOption = None,
+    host: Annotated[str | None, typer.Option(help="Listen address (default $TRUST_HOST or 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (default $TRUST_PORT or 8000)")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (PostgreSQL only for more than one)")] = None,
+) -> None:
+    """Run the HTTP service on an instance folder (the schema is upgraded first)."""
+    import uvicorn
+
+    inst = instance(home)
+    updates = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
+    settings = inst.settings.model_copy(update=updates)
+    inst = type(inst)(settings)
+    inst.prepare_storage()
+    console.print(
+        f"Huren serving {settings.home} on http://{settings.host}:{settings.port} "
+        f"(database {inst.engine.url.render_as_string(hide_password=True)})"
+    )
+    uvicorn.run(
+        "trust.http.asgi:app",
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level.lower(),
+        env_file=None,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``trust`` console script; returns the process exit code."""
+    try:
+        result = app(args=argv, standalone_mode=False, prog_name="trust")
+    except TrustError as error:
+        err_console.print(error.diagnostics(), markup=False, highlight=False)
+        return int(exits.for_error(error))
+    except typer.Exit as done:
+        return int(done.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        return int(exits.Exit.USAGE)
+    except typer.exceptions.TyperException as usage:  # click's usage errors: exit 3, never click's 2
+        show = getattr(usage, "show", None)
+        if callable(show):
+            show()
+        else:
+            err_console.print(str(usage))
+        return int(exits.Exit.USAGE)
+    return int(result) if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+def run() -> None:
+    """Console-script wrapper: exits with :func:`main`'s code."""
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""The one error root of Huren, with stable, append-only error codes.
+
+Every error the project raises on purpose is a :class:`TrustError` carrying a :class:`Code`. A code has a
+number that is never reused and never renumbered (like Boulder's problem types), a slug that appears in
+RFC 9457 problem documents (``type`` = ``urn:huren:error:<slug>``) and a category that decides the HTTP
+status (``trust.http.problems``) and the CLI exit code (``trust.cli.exits``) — those two modules are the
+only mappings.
+
+Rules for this file:
+
+* Append new codes at the end of their block; never change a number, a slug or a category once landed.
+* A message says what was wrong with the input and what to do, never a secret: no private key, no
+  passphrase, no PIN, no unencrypted key bytes. ``evidence`` holds small public facts (expected vs. found).
+
+It lives in the crypto layer because that layer is the bottom of the import graph (it imports nothing of the
+project); every other layer can import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any
+
+
+class Category(Enum):
+    """What kind of failure; decides the HTTP status and the CLI exit code."""
+
+    INPUT = "input"  # malformed, truncated, oversized or semantically invalid input
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"  # state does not allow it (duplicate, already revoked, ...)
+    UNAUTHENTICATED = "unauthenticated"
+    FORBIDDEN = "forbidden"
+    VERIFICATION = "verification"  # a signature or proof did not verify
+    UNSUPPORTED = "unsupported"  # well-formed but not supported (algorithm, curve, version)
+    LIMIT = "limit"  # size or rate limit exceeded
+    CONFIG = "config"  # the service or CLI is not configured correctly
+    UNAVAILABLE = "unavailable"  # a dependency (database, key store, library) is unavailable
+    INTERNAL = "internal"  # a bug: an invariant does not hold
+
+
+class Code(Enum):
+    """Stable error codes: ``(number, slug, category, title)``. Append only."""
+
+    # 1000-1099: generic input and configuration
+    INVALID_INPUT = (1000, "invalid-input", Category.INPUT, "Invalid input")
+    MALFORMED_ENCODING = (1001, "malformed-encoding", Category.INPUT, "Malformed DER, PEM or JSON")
+    INPUT_TOO_LARGE = (1002, "input-too-large", Category.LIMIT, "Input too large")
+    NOT_FOUND = (1003, "not-found", Category.NOT_FOUND, "Not found")
+    CONFLICT = (1004, "conflict", Category.CONFLICT, "Conflict with the current state")
+    CONFIGURATION = (1005, "configuration", Category.CONFIG, "Configuration error")
+    UNAVAILABLE = (1006, "unavailable", Category.UNAVAILABLE, "Service dependency unavailable")
+    INTERNAL = (1007, "internal", Category.INTERNAL, "Internal error")
+    USAGE = (1008, "usage", Category.INPUT, "Invalid command or request usage")
+
+    # 1100-1199: cryptography
+    UNSUPPORTED_ALGORITHM = (1100, "unsupported-algorithm", Category.UNSUPPORTED, "Unsupported algorithm")
+    INVALID_KEY = (1101, "invalid-key", Category.INPUT, "Invalid key")
+    WEAK_KEY = (1102, "weak-key", Category.INPUT, "Key too weak")
+    INVALID_SIGNATURE = (1103, "invalid-signature", Category.VERIFICATION, "Signature does not verify")
+    MALFORMED_SIGNATURE = (1104, "malformed-signature", Category.VERIFICATION, "Malformed signature value")
+    KEY_MISMATCH = (1105, "key-mismatch", Category.INPUT, "Key does not fit the algorithm")
+    DECRYPTION_FAILED = (1106, "decryption-failed", Category.VERIFICATION, "Decryption or authentication failed")
+    INVALID_PARAMETER = (1107, "invalid-parameter", Category.INPUT, "Invalid cryptographic parameter")
+    CRYPTO_BACKEND = (1108, "crypto-backend", Category.UNAVAILABLE, "Cryptographic back end unavailable")
+
+    # 1200-1299: key store
+    KEYSTORE_PASSPHRASE_MISSING = (
+        1200,
+        "keystore-passphrase-missing",
+        Category.CONFIG,
+        "Key store passphrase not configured",
+    )
+    KEYSTORE_WRONG_PASSPHRASE = (
+        1201,
+        "keystore-wrong-passphrase",
+        Category.CONFIG,
+        "Wrong key store passphrase",
+    )
+    KEYSTORE_KEY_NOT_FOUND = (1202, "keystore-key-not-found", Category.NOT_FOUND, "Key not found in key store")
+    KEYSTORE_KEY_EXISTS = (1203, "keystore-key-exists", Category.CONFLICT, "Key id already in use")
+    KEYSTORE_CORRUPT = (1204, "keystore-corrupt", Category.UNAVAILABLE, "Key store entry corrupt")
+    KEYSTORE_INSECURE = (1205, "keystore-insecure", Category.CONFIG, "Key store permissions insecure")
+
+    @property
+    def number(self) -> int:
+        return int(self.value[0])
+
+    @property
+    def slug(self) -> str:
+        return str(self.value[1])
+
+    @property
+    def category(self) -> Category:
+        category = self.value[2]
+        assert isinstance(category, Category)
+        return category
+
+    @property
+    def title(self) -> str:
+        return str(self.value[3])
+
+    @property
+    def type_uri(self) -> str:
+        """The RFC 9457 ``type`` of problem documents with this code."""
+        return f"urn:huren:error:{self.slug}"
+
+    @property
+    def label(self) -> str:
+        """``E1103`` — how the code appears in logs and CLI messages."""
+        return f"E{self.number}"
+
+
+class TrustError(Exception):
+    """Root of every error Huren raises on purpose.
+
+    ``message`` is for people and must be specific (what was wrong, where, what to do); ``evidence`` holds
+    small public facts (e.g. ``{"expected": "...", "found": "..."}``) that reports and problem documents
+    carry verbatim.
+    """
+
+    default_code: Code = Code.INTERNAL
+
+    def __init__(self, message: str, *, code: Code | None = None, evidence: Mapping[str, Any] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        self.evidence: dict[str, Any] = dict(evidence or {})
+
+    def diagnostics(self) -> str:
+        """A text for people: the code, the message and the evidence, one fact per line."""
+        lines = [f"{self.code.label} {self.code.slug}: {self.message}"]
+        lines.extend(f"  {key}: {value}" for key, value in self.evidence.items())
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.code.label}, {self.message!r})"
+
+
+class InputError(TrustError):
+    """The input is malformed or not acceptable."""
+
+    default_code = Code.INVALID_INPUT
+
+
+class EncodingError(InputError):
+    """DER, PEM, JSON or another encoding could not be parsed."""
+
+    default_code = Code.MALFORMED_ENCODING
+
+
+class NotFoundError(TrustError):
+    default_code = Code.NOT_FOUND
+
+
+class ConflictError(TrustError):
+    default_code = Code.CONFLICT
+
+
+class ConfigError(TrustError):
+    default_code = Code.CONFIGURATION
+
+
+class UnavailableError(TrustError):
+    default_code = Code.UNAVAILABLE
+
+
+class CryptoError(TrustError):
+    """Base of the errors of the crypto layer."""
+
+    default_code = Code.INVALID_PARAMETER
+
+
+class UnsupportedAlgorithm(CryptoError):
+    default_code = Code.UNSUPPORTED_ALGORITHM
+
+
+class InvalidKey(CryptoError):
+    """A key is malformed or out of range (off-curve point, private scalar outside [1, n-2], ...)."""
+
+    default_code = Code.INVALID_KEY
+
+
+class WeakKey(InvalidKey):
+    default_code = Code.WEAK_KEY
+
+
+class InvalidSignature(CryptoError):
+    """A signature does not verify. ``verify()`` raises it; it never returns ``False``."""
+
+    default_code = Code.INVALID_SIGNATURE
+
+
+class MalformedSignature(InvalidSignature):
+    """The signature value is not a valid encoding (non-canonical DER, r or s out of range, ...)."""
+
+    default_code = Code.MALFORMED_SIGNATURE
+
+
+class DecryptionFailed(CryptoError):
+    default_code = Code.DECRYPTION_FAILED
+
+
+class BackendUnavailable(CryptoError):
+    default_code = Code.CRYPTO_BACKEND
+
+
+class KeyStoreError(TrustError):
+    default_code = Code.KEYSTORE_CORRUPT
+
+
+class PassphraseError(KeyStoreError):
+    """No passphrase configured, or a wrong one."""
+
+    default_code = Code.KEYSTORE_WRONG_PASSPHRASE

@@ -1,0 +1,154 @@
+"""HTTP app factory. Routes are thin: parse, call a service function, render; errors become RFC 9457 problems.
+
+``create_app()`` wires: request ids (``X-Request-ID``), a request body size limit, the problem-details
+handlers for every error path (our errors, validation errors, unknown routes, methods, and unexpected
+exceptions), and the routers. ``/healthz`` answers while the process lives; ``/readyz`` when the database
+answers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import trust
+from trust.crypto.errors import Code, TrustError
+from trust.http import problems
+from trust.service.instance import Instance
+
+log = logging.getLogger("trust.http")
+
+_HTTP_CODES = {404: Code.NOT_FOUND, 405: Code.USAGE, 413: Code.INPUT_TOO_LARGE}
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, by Content-Length or while streaming."""
+
+    def __init__(self, app: ASGIApp, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._reject(scope, send)
+            return
+        if declared is not None:
+            await self.app(scope, receive, send)  # the server enforces Content-Length framing
+            return
+        # Chunked body without a declared length: buffer up to the limit, then replay it to the app.
+        messages: list[Message] = []
+        seen = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                await self._reject(scope, send)
+                return
+            if not message.get("more_body", False):
+                break
+        replay = iter(messages)
+
+        async def replayed() -> Message:
+            try:
+                return next(replay)
+            except StopIteration:
+                return await receive()
+
+        await self.app(scope, replayed, send)
+
+    async def _reject(self, scope: Scope, send: Send) -> None:
+        body = problems.problem_body(Code.INPUT_TOO_LARGE, f"request body exceeds {self.limit} bytes")
+        payload = json.dumps(body).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", problems.PROBLEM_JSON.encode()),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+def create_app(instance: Instance | None = None) -> FastAPI:
+    instance = instance or Instance()
+    app = FastAPI(
+        title="Huren national trust service",
+        version=trust.__version__,
+        description="National trust root, certificate authority, electronic seals and licences, and offline "
+        "verification for the integrated online government service platform. Errors are RFC 9457 problem "
+        "details with stable codes.",
+    )
+    app.state.instance = instance
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next: Any) -> Any:
+        incoming = request.headers.get("x-request-id", "")
+        rid = incoming if 0 < len(incoming) <= 64 and incoming.replace("-", "").isalnum() else uuid.uuid4().hex
+        request.state.request_id = rid
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = rid
+        return response
+
+    @app.exception_handler(TrustError)
+    async def _trust_error(request: Request, exc: TrustError) -> Any:
+        if exc.code.category.value in ("internal", "config", "unavailable"):
+            log.error("request %s failed: %s", getattr(request.state, "request_id", "-"), exc.diagnostics())
+        return problems.from_error(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Any:
+        errors = [
+            {"loc": [str(part) for part in err.get("loc", ())], "msg": str(err.get("msg", ""))}
+            for err in exc.errors()[:20]
+        ]
+        return problems.problem_response(
+            request,
+            Code.INVALID_INPUT,
+            "request does not match the API schema",
+            status=422,
+            evidence={"errors": errors},
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Any:
+        code = _HTTP_CODES.get(exc.status_code, Code.INVALID_INPUT if exc.status_code < 500 else Code.INTERNAL)
+        return problems.problem_response(
+            request, code, str(exc.detail), status=exc.status_code, headers=getattr(exc, "headers", None)
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Any:
+        log.exception("request %s: unexpected error", getattr(request.state, "request_id", "-"))
+        return problems.problem_response(request, Code.INTERNAL, "internal error")
+
+    @app.get("/healthz", tags=["operations"], summary="Liveness")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": trust.__version__}
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness: the database answers")
+    def readyz() -> dict[str, str]:
+        from trust import db
+
+        db.ping(instance.engine)
+        return {"status": "ready"}
+
+    app.add_middleware(BodyLimit, limit=instance.settings.max_request_bytes)  # type: ignore[arg-type]
+    return app

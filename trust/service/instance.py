@@ -1,0 +1,40 @@
+"""One running Huren instance: its settings, database engine and key store, opened lazily.
+
+The CLI and the HTTP app both build an :class:`Instance` and call the service functions with it; neither
+opens a database or a key store on its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+
+from sqlalchemy.engine import Engine
+
+from trust import db
+from trust.crypto.keystore import FileKeyStore, KeyStore
+from trust.settings import Settings
+
+
+class Instance:
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or Settings()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Instance(home={str(self.settings.home)!r})"
+
+    @cached_property
+    def engine(self) -> Engine:
+        return db.make_engine(self.settings.effective_database_url)
+
+    @cached_property
+    def keystore(self) -> KeyStore:
+        """The key store; opening it reads the passphrase from the environment and checks it."""
+        with self._lock:
+            return FileKeyStore.from_env(self.settings.keystore_dir, iterations=self.settings.key_kdf_iterations)
+
+    def prepare_storage(self) -> None:
+        """Create the home folder and bring the database schema up to date."""
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        db.upgrade(self.engine)
