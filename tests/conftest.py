@@ -39,7 +39,7 @@ def require_tool(name: str) -> str:
     return path
 
 
-def testdata(*parts: str) -> Path:
+def shared_file(*parts: str) -> Path:
     """A file of the shared conformance data; its absence is a failure, never a skip."""
     path = TESTDATA.joinpath(*parts)
     if not path.exists():

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.conftest import testdata
+from tests.conftest import shared_file as testdata
 from trust.crypto.algorithms import SignatureAlgorithm
 from trust.crypto.ecsig import SignatureEncoding
 from trust.crypto.errors import EncodingError, InvalidKey, InvalidSignature, UnsupportedAlgorithm

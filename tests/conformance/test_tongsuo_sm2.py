@@ -17,7 +17,7 @@ import pytest
 from asn1crypto.algos import DSASignature
 
 from tests.conformance._evp import Block, keyword_lines, parse
-from tests.conftest import testdata as shared_file  # aliased: pytest would collect a name test*
+from tests.conftest import shared_file
 from trust.crypto import sm2
 from trust.crypto.errors import InvalidKey, InvalidSignature, TrustError
 from trust.crypto.keys import SM2PrivateKey, SM2PublicKey, generate_private_key, load_private_key, load_public_key

@@ -13,7 +13,7 @@ import hashlib
 import pytest
 
 from tests.conformance._evp import Block, digest_input, keyword_lines, parse
-from tests.conftest import testdata as shared_file  # aliased: pytest would collect a name test*
+from tests.conftest import shared_file
 from trust.crypto import algorithms
 from trust.crypto.errors import UnsupportedAlgorithm
 from trust.crypto.sm3 import SM3, hmac_sm3, hmac_sm3_verify, sm3

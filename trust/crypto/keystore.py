@@ -112,6 +112,10 @@ class KeyStore(Protocol):
         self, key_id: str, algorithm: SignatureAlgorithm | None = None, *, user_id: bytes = DEFAULT_USER_ID
     ) -> Signer: ...
 
+    def discard(self, key_id: str) -> None:
+        """Remove a key that was stored for an operation that then failed (compensation, not rotation)."""
+        ...
+
 
 def _write_exclusive(path: Path, data: bytes) -> None:
     """Create ``path`` with mode 0600 and ``data``; never overwrite; no moment with wider permissions."""
@@ -269,3 +273,10 @@ class FileKeyStore:
         self, key_id: str, algorithm: SignatureAlgorithm | None = None, *, user_id: bytes = DEFAULT_USER_ID
     ) -> Signer:
         return self._private(key_id).signer(algorithm, user_id=user_id)
+
+    def discard(self, key_id: str) -> None:
+        key_path, meta_path = self._paths(key_id)
+        with self._lock:
+            self._cache.pop(key_id, None)
+        key_path.unlink(missing_ok=True)
+        meta_path.unlink(missing_ok=True)

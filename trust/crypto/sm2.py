@@ -47,8 +47,11 @@ class Curve:
     def size(self) -> int:
         return (self.p.bit_length() + 7) // 8
 
+    def in_field(self, x: int, y: int) -> bool:
+        return 0 <= x < self.p and 0 <= y < self.p
+
     def contains(self, x: int, y: int) -> bool:
-        return 0 <= x < self.p and 0 <= y < self.p and (y * y - (x * x * x + self.a * x + self.b)) % self.p == 0
+        return self.in_field(x, y) and (y * y - (x * x * x + self.a * x + self.b)) % self.p == 0
 
 
 SM2P256V1: Final = Curve(
@@ -116,6 +119,8 @@ def parse_point(point: bytes, curve: Curve = SM2P256V1) -> tuple[int, int]:
         raise InvalidKey("SM2 public point is the point at infinity")
     else:
         raise InvalidKey(f"SM2 public point has an invalid encoding (prefix {prefix:#04x}, {len(point)} bytes)")
+    if not curve.in_field(x, y):
+        raise InvalidKey("SM2 public point coordinate not in [0, p-1]")
     if not curve.contains(x, y):
         raise InvalidKey("SM2 public point is not on the curve sm2p256v1")
     return x, y
@@ -127,6 +132,8 @@ class SM2PublicKey:
     __slots__ = ("__dict__", "x", "y")
 
     def __init__(self, x: int, y: int):
+        if not SM2P256V1.in_field(x, y):
+            raise InvalidKey("SM2 public point coordinate not in [0, p-1]")
         if not SM2P256V1.contains(x, y):
             raise InvalidKey("SM2 public point is not on the curve sm2p256v1")
         self.x = x

@@ -1,0 +1,98 @@
+"""PKCS#10 certification requests (RFC 2986): parsing with limits and proof of possession.
+
+:func:`load_csr` parses PEM or DER (at most 64 KiB, strict DER); :func:`verify_pop` checks the request's
+self-signature with the key it carries — SM2 requests with the default user ID (GB/T 35276), as OpenSSL and
+Tongsuo write them. A request whose signature does not verify is refused with ``E1103``; the CA never
+certifies a key whose holder has not shown possession.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from asn1crypto import csr as asn1_csr
+from asn1crypto import pem as asn1_pem
+from asn1crypto import x509
+
+from ca.names import DN, name_attributes
+from trust.crypto import oids
+from trust.crypto.algorithms import SignatureAlgorithm
+from trust.crypto.errors import Code, EncodingError, InputError, InvalidSignature, TrustError
+from trust.crypto.keys import PublicKey, public_key_from_spki
+
+oids.register()
+
+MAX_CSR_BYTES: Final = 64 * 1024
+_FIELDS: Final = {
+    "country_name": "country",
+    "state_or_province_name": "province",
+    "locality_name": "locality",
+    "organization_name": "organization",
+    "organizational_unit_name": "unit",
+    "common_name": "common_name",
+    "serial_number": "serial_number",
+}
+
+
+@dataclass(frozen=True)
+class Request:
+    """A parsed request whose proof of possession verified."""
+
+    subject: x509.Name
+    public_key: PublicKey
+    algorithm: SignatureAlgorithm
+    der: bytes
+
+    def subject_dn(self) -> DN:
+        """The requested subject as a :class:`DN` (only the attributes the project uses)."""
+        values: dict[str, str] = {}
+        for attr, value in name_attributes(self.subject):
+            if attr not in _FIELDS:
+                raise InputError(f"requested subject attribute {attr} is not supported")
+            if _FIELDS[attr] in values:
+                raise InputError(f"requested subject has {attr} twice")
+            values[_FIELDS[attr]] = value
+        return DN(**values)
+
+
+def load_csr(data: bytes) -> asn1_csr.CertificationRequest:
+    if len(data) > MAX_CSR_BYTES:
+        raise InputError(f"CSR of {len(data)} bytes exceeds {MAX_CSR_BYTES}", code=Code.INPUT_TOO_LARGE)
+    der = data
+    if data.lstrip().startswith(b"-----BEGIN"):
+        try:
+            type_name, _headers, der = asn1_pem.unarmor(data.strip())
+        except (ValueError, TypeError) as exc:
+            raise EncodingError(f"malformed PEM: {exc}") from None
+        if type_name not in ("CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"):
+            raise EncodingError(f"expected a CERTIFICATE REQUEST PEM block, found {type_name!r}")
+    try:
+        request = asn1_csr.CertificationRequest.load(der, strict=True)
+        request.native  # noqa: B018 - parse everything now
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+        raise EncodingError(f"not a DER PKCS#10 certification request: {type(exc).__name__}") from None
+    return request
+
+
+def verify_pop(request: asn1_csr.CertificationRequest) -> Request:
+    """Check the request's signature with its own key; returns the parsed request."""
+    info = request["certification_request_info"]
+    if info["version"].native != "v1":
+        raise InputError("CSR version must be v1 (0)")
+    try:
+        public_key = public_key_from_spki(info["subject_pk_info"])
+        algorithm = SignatureAlgorithm.from_x509(request["signature_algorithm"])
+    except TrustError:
+        raise
+    try:
+        public_key.verify(bytes(request["signature"].native), info.dump(), algorithm)
+    except InvalidSignature as exc:
+        raise InvalidSignature(
+            "CSR signature does not verify with the key it carries: proof of possession failed"
+        ) from exc
+    return Request(subject=info["subject"], public_key=public_key, algorithm=algorithm, der=request.dump())
+
+
+def parse_and_verify(data: bytes) -> Request:
+    return verify_pop(load_csr(data))

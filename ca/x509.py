@@ -1,0 +1,268 @@
+"""X.509 certificates (RFC 5280; SM2 per GB/T 20518): an immutable builder, extension helpers, parsing.
+
+Pure format code: no storage, no network; the verifier may import it.
+
+* :class:`CertificateBuilder` — every method returns a new builder (like pyca/cryptography's); ``sign()``
+  takes a :class:`~trust.crypto.signer.Signer`, writes the signer's AlgorithmIdentifier into both
+  ``tbsCertificate.signature`` and ``signatureAlgorithm`` (RFC 5280 clause 4.1.1.2), and verifies the
+  result with the issuer's public key before returning it.
+* Times use UTCTime through 2049 and GeneralizedTime from 2050 (RFC 5280 clause 4.1.2.5), whole seconds.
+* :func:`load_certificate` parses PEM or DER with a size limit and re-encodes to check it is DER.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from asn1crypto import core, x509
+from asn1crypto import pem as asn1_pem
+
+from trust.crypto import oids
+from trust.crypto.algorithms import SignatureAlgorithm
+from trust.crypto.errors import Code, EncodingError, InputError, InvalidSignature
+from trust.crypto.keys import PublicKey, public_key_from_spki
+from trust.crypto.signer import Signer
+
+oids.register()
+
+MAX_CERT_BYTES: Final = 64 * 1024
+_UTC_LIMIT: Final = datetime(2050, 1, 1, tzinfo=UTC)
+
+
+def x509_time(moment: datetime) -> x509.Time:
+    moment = moment.astimezone(UTC).replace(microsecond=0)
+    if moment < _UTC_LIMIT:
+        return x509.Time(name="utc_time", value=moment)
+    return x509.Time(name="general_time", value=moment)
+
+
+@dataclasses.dataclass(frozen=True)
+class Ext:
+    """One extension: asn1crypto name (or dotted OID), value (asn1crypto object or native), criticality."""
+
+    name: str
+    value: Any
+    critical: bool = False
+
+    def to_asn1(self) -> x509.Extension:
+        return x509.Extension({"extn_id": self.name, "critical": self.critical, "extn_value": self.value})
+
+
+# --- extension helpers -------------------------------------------------------------------------------------
+
+
+def basic_constraints(ca: bool, path_len: int | None = None) -> Ext:
+    value: dict[str, Any] = {"ca": ca}
+    if ca and path_len is not None:
+        value["path_len_constraint"] = path_len
+    return Ext("basic_constraints", value, critical=True)
+
+
+def key_usage(usages: Iterable[str]) -> Ext:
+    return Ext("key_usage", set(usages), critical=True)
+
+
+def extended_key_usage(purposes: Sequence[str], *, critical: bool = False) -> Ext:
+    return Ext("extended_key_usage", list(purposes), critical=critical)
+
+
+def subject_key_identifier(public_key: PublicKey) -> Ext:
+    return Ext("key_identifier", public_key.key_identifier())
+
+
+def authority_key_identifier(issuer_key: PublicKey) -> Ext:
+    return Ext("authority_key_identifier", {"key_identifier": issuer_key.key_identifier()})
+
+
+def name_constraints(permitted: Sequence[x509.Name] = (), excluded: Sequence[x509.Name] = ()) -> Ext:
+    """``directoryName`` subtrees; RFC 5280 clause 4.2.1.10 requires the extension to be critical."""
+    value: dict[str, Any] = {}
+    if permitted:
+        value["permitted_subtrees"] = [{"base": x509.GeneralName(name="directory_name", value=n)} for n in permitted]
+    if excluded:
+        value["excluded_subtrees"] = [{"base": x509.GeneralName(name="directory_name", value=n)} for n in excluded]
+    return Ext("name_constraints", value, critical=True)
+
+
+def certificate_policies(policy_oids: Iterable[str]) -> Ext:
+    return Ext("certificate_policies", [{"policy_identifier": oid} for oid in policy_oids])
+
+
+def policy_constraints(require_explicit_policy: int | None = None, inhibit_mapping: int | None = None) -> Ext:
+    value: dict[str, int] = {}
+    if require_explicit_policy is not None:
+        value["require_explicit_policy"] = require_explicit_policy
+    if inhibit_mapping is not None:
+        value["inhibit_policy_mapping"] = inhibit_mapping
+    return Ext("policy_constraints", value, critical=True)
+
+
+def crl_distribution_point(url: str) -> Ext:
+    return Ext(
+        "crl_distribution_points",
+        [{"distribution_point": {"full_name": [x509.GeneralName(name="uniform_resource_identifier", value=url)]}}],
+    )
+
+
+def authority_information_access(ocsp_url: str | None, ca_issuers_url: str | None) -> Ext:
+    entries = []
+    if ocsp_url:
+        entries.append({"access_method": "ocsp", "access_location": {"uniform_resource_identifier": ocsp_url}})
+    if ca_issuers_url:
+        entries.append(
+            {"access_method": "ca_issuers", "access_location": {"uniform_resource_identifier": ca_issuers_url}}
+        )
+    return Ext("authority_information_access", entries)
+
+
+def subject_alt_name(*, dns: Sequence[str] = (), uris: Sequence[str] = (), emails: Sequence[str] = ()) -> Ext:
+    names = [x509.GeneralName(name="dns_name", value=d) for d in dns]
+    names += [x509.GeneralName(name="uniform_resource_identifier", value=u) for u in uris]
+    names += [x509.GeneralName(name="rfc822_name", value=e) for e in emails]
+    return Ext("subject_alt_name", names)
+
+
+def ocsp_no_check() -> Ext:
+    return Ext("ocsp_no_check", core.Null())
+
+
+# --- builder ---------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class CertificateBuilder:
+    """Immutable: each setter returns a new builder."""
+
+    subject_name: x509.Name | None = None
+    issuer_name: x509.Name | None = None
+    subject_public_key: PublicKey | None = None
+    serial: int | None = None
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    extensions: tuple[Ext, ...] = ()
+
+    def subject(self, name: x509.Name) -> CertificateBuilder:
+        return dataclasses.replace(self, subject_name=name)
+
+    def issuer(self, name: x509.Name) -> CertificateBuilder:
+        return dataclasses.replace(self, issuer_name=name)
+
+    def public_key(self, key: PublicKey) -> CertificateBuilder:
+        return dataclasses.replace(self, subject_public_key=key)
+
+    def serial_number(self, serial: int) -> CertificateBuilder:
+        if not 0 < serial < 1 << 159:
+            raise InputError("serial number must be positive and fit 20 octets (RFC 5280 clause 4.1.2.2)")
+        return dataclasses.replace(self, serial=serial)
+
+    def validity(self, not_before: datetime, not_after: datetime) -> CertificateBuilder:
+        if not_after <= not_before:
+            raise InputError("notAfter must be later than notBefore")
+        return dataclasses.replace(self, not_before=not_before, not_after=not_after)
+
+    def add_extension(self, ext: Ext) -> CertificateBuilder:
+        if any(existing.name == ext.name for existing in self.extensions):
+            raise InputError(f"extension {ext.name} added twice (RFC 5280 clause 4.2)")
+        return dataclasses.replace(self, extensions=(*self.extensions, ext))
+
+    def tbs(self, algorithm: SignatureAlgorithm) -> x509.TbsCertificate:
+        missing = [
+            name
+            for name, value in (
+                ("subject", self.subject_name),
+                ("issuer", self.issuer_name),
+                ("public key", self.subject_public_key),
+                ("serial number", self.serial),
+                ("validity", self.not_before),
+            )
+            if value is None
+        ]
+        if missing:
+            raise InputError(f"certificate is missing: {', '.join(missing)}")
+        assert self.subject_public_key is not None and self.not_before and self.not_after
+        tbs: dict[str, Any] = {
+            "version": "v3",
+            "serial_number": self.serial,
+            "signature": algorithm.x509_identifier(),
+            "issuer": self.issuer_name,
+            "validity": {"not_before": x509_time(self.not_before), "not_after": x509_time(self.not_after)},
+            "subject": self.subject_name,
+            "subject_public_key_info": self.subject_public_key.spki,
+        }
+        if self.extensions:
+            tbs["extensions"] = [ext.to_asn1() for ext in self.extensions]
+        return x509.TbsCertificate(tbs)
+
+    def sign(self, signer: Signer, *, issuer_key: PublicKey | None = None) -> x509.Certificate:
+        """Sign and return the certificate; verifies the signature before returning it."""
+        tbs = self.tbs(signer.algorithm)
+        tbs_der = tbs.dump()
+        signature = signer.sign(tbs_der)
+        cert = x509.Certificate(
+            {
+                "tbs_certificate": tbs,
+                "signature_algorithm": signer.algorithm.x509_identifier(),
+                "signature_value": signature,
+            }
+        )
+        parsed = x509.Certificate.load(cert.dump())
+        verify_signature(parsed, issuer_key or signer.public_key)
+        return parsed
+
+
+# --- parsing and checks ----------------------------------------------------------------------------------
+
+
+def load_certificate(data: bytes) -> x509.Certificate:
+    """One certificate from PEM or DER; refuses oversized, truncated, trailing or non-DER input."""
+    if len(data) > MAX_CERT_BYTES:
+        raise InputError(f"certificate of {len(data)} bytes exceeds {MAX_CERT_BYTES}", code=Code.INPUT_TOO_LARGE)
+    der = data
+    if data.lstrip().startswith(b"-----BEGIN"):
+        try:
+            type_name, _headers, der = asn1_pem.unarmor(data.strip())
+        except (ValueError, TypeError) as exc:
+            raise EncodingError(f"malformed PEM: {exc}") from None
+        if type_name not in ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"):
+            raise EncodingError(f"expected a CERTIFICATE PEM block, found {type_name!r}")
+    try:
+        cert = x509.Certificate.load(der, strict=True)
+        cert.native  # noqa: B018 - parse every field now, inside the try
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+        raise EncodingError(f"not a DER X.509 certificate: {type(exc).__name__}: {str(exc)[:200]}") from None
+    return cert
+
+
+def certificate_pem(cert: x509.Certificate) -> bytes:
+    return bytes(asn1_pem.armor("CERTIFICATE", cert.dump()))
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 of the DER certificate, lower-case hex."""
+    return hashlib.sha256(cert.dump()).hexdigest()
+
+
+def public_key(cert: x509.Certificate) -> PublicKey:
+    return public_key_from_spki(cert["tbs_certificate"]["subject_public_key_info"])
+
+
+def signature_algorithm(cert: x509.Certificate) -> SignatureAlgorithm:
+    outer = cert["signature_algorithm"]
+    inner = cert["tbs_certificate"]["signature"]
+    if outer.dump() != inner.dump():
+        raise InvalidSignature("signatureAlgorithm differs from tbsCertificate.signature (RFC 5280 clause 4.1.1.2)")
+    return SignatureAlgorithm.from_x509(outer)
+
+
+def verify_signature(cert: x509.Certificate, issuer_key: PublicKey) -> None:
+    """Raise :class:`InvalidSignature` unless ``issuer_key`` signed ``cert`` (SM2 with the default ID)."""
+    algorithm = signature_algorithm(cert)
+    issuer_key.verify(bytes(cert["signature_value"].native), cert["tbs_certificate"].dump(), algorithm)
+
+
+def serial_hex(serial: int) -> str:
+    return f"{serial:x}".rjust(2, "0")

@@ -1,0 +1,304 @@
+"""The national root's CA operations: each one transaction over the instance's database and key store.
+
+The CLI (``trust init``, ``trust ca ...``) and the HTTP routes call these functions and nothing else.
+Published artefacts (CA certificates and CRLs) are also written under ``<home>/public`` so any web server
+can serve them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from asn1crypto import x509 as asn1_x509
+from sqlmodel import Session, col, select
+
+from ca import authority, csr
+from ca import x509 as cx
+from ca.authority import Endpoints, Issued
+from ca.crl import crl_pem, load_crl
+from ca.models import CertificateAuthority, CrlRecord, IssuedCertificate
+from ca.names import DN, region, validate_uscc
+from ca.profiles import profile as get_profile
+from trust import db
+from trust.crypto.errors import ConflictError, InputError
+from trust.crypto.keys import PublicKey
+from trust.service.instance import Instance
+
+ROOTS = {"SM2": "root-sm2", "RSA": "root-rsa"}
+NATIONAL = {"SM2": "national-sm2", "RSA": "national-rsa"}
+ROOT_NAMES = {"SM2": "互认国家根CA (SM2)", "RSA": "互认国家根CA (RSA)"}
+NATIONAL_ORG = "国家政务服务平台"
+
+
+def endpoints(instance: Instance) -> Endpoints:
+    return Endpoints(instance.settings.effective_public_url)
+
+
+@contextmanager
+def transaction(instance: Instance) -> Iterator[tuple[Session, list[Issued]]]:
+    """One database transaction; keys stored for issuances in it are discarded if it fails."""
+    issued: list[Issued] = []
+    try:
+        with db.session_scope(instance.engine) as session:
+            yield session, issued
+    except BaseException:
+        for item in issued:
+            for cleanup in item.cleanups:
+                cleanup()
+        raise
+
+
+def _publish(instance: Instance, session: Session, ca_ids: Sequence[str] | None = None) -> None:
+    """Write CA certificates and current CRLs under ``<home>/public`` (atomic replace)."""
+    public = instance.settings.published_dir
+    (public / "ca").mkdir(parents=True, exist_ok=True)
+    (public / "crl").mkdir(parents=True, exist_ok=True)
+    query = select(CertificateAuthority)
+    if ca_ids is not None:
+        query = query.where(col(CertificateAuthority.id).in_(list(ca_ids)))
+    for ca in session.exec(query).all():
+        _atomic_write(public / "ca" / f"{ca.id}.cer", ca.cert_der)
+        latest = session.exec(
+            select(CrlRecord).where(CrlRecord.ca_id == ca.id).order_by(col(CrlRecord.number).desc())
+        ).first()
+        if latest is not None:
+            _atomic_write(public / "crl" / f"{ca.id}.crl", latest.der)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+# --- national roots -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InitResult:
+    roots: list[CertificateAuthority]
+    national: list[CertificateAuthority]
+
+
+def init(instance: Instance) -> InitResult:
+    """Create the SM2 and RSA national roots and, under each, the national operations CA (TSA, OCSP, platforms)."""
+    instance.prepare_storage()
+    keystore = instance.keystore
+    ep = endpoints(instance)
+    with transaction(instance) as (session, issued):
+        if session.get(CertificateAuthority, ROOTS["SM2"]) is not None:
+            raise ConflictError("this instance already has its national roots (trust init ran before)")
+        roots, national = [], []
+        for family in ("SM2", "RSA"):
+            root = authority.create_root(session, keystore, ca_id=ROOTS[family], family=family,
+                                         name=ROOT_NAMES[family])
+            roots.append(root)
+            authority.generate_crl(session, keystore, root.id, validity=timedelta(days=30))
+            ops, done = authority.create_sub_ca(
+                session, keystore, ep, ca_id=NATIONAL[family], parent_id=root.id, kind="national", code=None,
+                name=f"互认国家运营CA ({family})", organization=NATIONAL_ORG, family=family,
+            )
+            issued.append(done)
+            authority.generate_crl(session, keystore, ops.id)
+            authority.ensure_ocsp_responder(session, keystore, ep, ops.id)
+            national.append(ops)
+        _publish(instance, session)
+    return InitResult(roots, national)
+
+
+# --- subordinate CAs ----------------------------------------------------------------------------------------
+
+
+def ca_id_for(kind: str, code: str, family: str) -> str:
+    return f"{kind}-{code}-{family.lower()}"
+
+
+def enrol(
+    instance: Instance,
+    *,
+    kind: str,
+    code: str,
+    family: str,
+    csr_data: bytes | None = None,
+    name: str | None = None,
+    organization: str | None = None,
+) -> CertificateAuthority:
+    """Enrol a region (GB/T 2260 code) or a department (USCC) CA under the national root of ``family``.
+
+    With ``csr_data`` the region keeps its key (proof of possession is verified); without it Huren generates
+    the key and keeps it in its key store."""
+    family = family.upper()
+    if family not in ROOTS:
+        raise InputError("family must be SM2 or RSA")
+    if kind == "region":
+        r = region(code)
+        organization = organization or f"{r.province if r.is_province else r.name}政务服务平台"
+        name = name or f"{r.name}互认CA ({family})"
+    elif kind == "department":
+        code = validate_uscc(code)
+        if not organization:
+            raise InputError("a department needs its name (organization)")
+        name = name or f"{organization}互认CA ({family})"
+    else:
+        raise InputError("kind must be region or department")
+    public_key: PublicKey | None = None
+    if csr_data is not None:
+        request = csr.parse_and_verify(csr_data)
+        public_key = request.public_key
+        if public_key.family.value != family:
+            raise InputError(f"the CSR carries a {public_key.family.value} key; enrolling under the {family} root")
+    instance.prepare_storage()
+    keystore = instance.keystore
+    ep = endpoints(instance)
+    ca_id = ca_id_for(kind, code, family)
+    with transaction(instance) as (session, issued):
+        ca, done = authority.create_sub_ca(
+            session, keystore, ep, ca_id=ca_id, parent_id=ROOTS[family], kind=kind, code=code, name=name,
+            organization=organization, public_key=public_key, family=family,
+        )
+        issued.append(done)
+        if ca.key_id is not None:
+            authority.generate_crl(session, keystore, ca.id)
+            authority.ensure_ocsp_responder(session, keystore, ep, ca.id)
+        _publish(instance, session, [ca.id])
+    return ca
+
+
+# --- end entities -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssueResult:
+    record: IssuedCertificate
+    certificate: asn1_x509.Certificate
+    chain: list[asn1_x509.Certificate]
+
+
+def issue(
+    instance: Instance,
+    *,
+    ca_id: str,
+    profile: str,
+    subject: DN,
+    csr_data: bytes | None = None,
+    key_family: str = "SM2",
+    validity_days: int | None = None,
+    dns_names: Sequence[str] = (),
+    uris: Sequence[str] = (),
+    request_id: str | None = None,
+) -> IssueResult:
+    prof = get_profile(profile)
+    public_key = csr.parse_and_verify(csr_data).public_key if csr_data is not None else None
+    validity = timedelta(days=validity_days) if validity_days is not None else None
+    keystore = instance.keystore
+    ep = endpoints(instance)
+    with transaction(instance) as (session, issued):
+        if request_id is not None:
+            existing = session.exec(
+                select(IssuedCertificate).where(IssuedCertificate.request_id == request_id)
+            ).first()
+            if existing is not None:
+                return IssueResult(existing, asn1_x509.Certificate.load(existing.der),
+                                   authority.chain(session, existing.issuer_id))
+        done = authority.issue(
+            session, keystore, ep, ca_id=ca_id, profile=prof, subject=subject, public_key=public_key,
+            key_family=key_family.upper(), validity=validity, dns_names=dns_names, uris=uris,
+            request_id=request_id,
+        )
+        issued.append(done)
+        result = IssueResult(done.record, done.certificate, authority.chain(session, ca_id))
+    return result
+
+
+def revoke(instance: Instance, *, serial: str, reason: str) -> tuple[IssuedCertificate, CrlRecord]:
+    keystore = instance.keystore
+    with transaction(instance) as (session, _issued):
+        record, new_crl = authority.revoke(session, keystore, serial=serial, reason=reason)
+        _publish(instance, session, [record.issuer_id])
+    return record, new_crl
+
+
+def regenerate_crl(instance: Instance, ca_id: str) -> CrlRecord:
+    keystore = instance.keystore
+    with transaction(instance) as (session, _issued):
+        record = authority.generate_crl(session, keystore, ca_id)
+        _publish(instance, session, [ca_id])
+    return record
+
+
+def refresh_crls(instance: Instance, *, within: timedelta = timedelta(days=2)) -> list[CrlRecord]:
+    """Re-issue every CRL whose nextUpdate is closer than ``within`` (the schedule's job)."""
+    from ca.models import now, utc
+
+    renewed = []
+    keystore = instance.keystore
+    with transaction(instance) as (session, _issued):
+        for ca in session.exec(select(CertificateAuthority)).all():
+            if ca.key_id is None:
+                continue
+            try:
+                latest = authority.current_crl(session, ca.id)
+                due = utc(latest.next_update) - now() < within
+            except Exception:  # noqa: BLE001 - no CRL yet
+                due = True
+            if due:
+                renewed.append(authority.generate_crl(session, keystore, ca.id))
+        _publish(instance, session)
+    return renewed
+
+
+def current_crl_der(instance: Instance, ca_id: str) -> bytes:
+    with db.session_scope(instance.engine) as session:
+        return authority.current_crl(session, ca_id).der
+
+
+def ca_certificate_der(instance: Instance, ca_id: str) -> bytes:
+    with db.session_scope(instance.engine) as session:
+        return authority.get_ca(session, ca_id).cert_der
+
+
+def list_cas(instance: Instance) -> list[CertificateAuthority]:
+    with db.session_scope(instance.engine) as session:
+        return list(session.exec(select(CertificateAuthority).order_by(col(CertificateAuthority.id))).all())
+
+
+def list_certificates(instance: Instance, *, ca_id: str | None = None, status: str | None = None,
+                      limit: int = 100, offset: int = 0) -> list[IssuedCertificate]:
+    with db.session_scope(instance.engine) as session:
+        return list(authority.list_certificates(session, ca_id=ca_id, status=status, limit=limit, offset=offset))
+
+
+def get_certificate(instance: Instance, serial: str) -> IssuedCertificate:
+    with db.session_scope(instance.engine) as session:
+        return authority.find_certificate(session, serial)
+
+
+def chain_for(instance: Instance, ca_id: str) -> list[asn1_x509.Certificate]:
+    with db.session_scope(instance.engine) as session:
+        return authority.chain(session, ca_id)
+
+
+def crl_text(der: bytes) -> bytes:
+    return crl_pem(load_crl(der))
+
+
+__all__ = [
+    "InitResult",
+    "IssueResult",
+    "ca_certificate_der",
+    "chain_for",
+    "cx",
+    "enrol",
+    "get_certificate",
+    "init",
+    "issue",
+    "list_cas",
+    "list_certificates",
+    "refresh_crls",
+    "regenerate_crl",
+    "revoke",
+]
