@@ -14,7 +14,18 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+def _find_shared() -> Path:
+    """``../shared`` next to the repository (or ``$HUREN_SHARED_DIR``, or the nearest ancestor's ``shared``)."""
+    explicit = os.environ.get("HUREN_SHARED_DIR")
+    if explicit:
+        return Path(explicit)
+    for parent in REPO.parents:
+        if (parent / "shared" / "testdata").is_dir():
+            return parent / "shared"
+    return REPO.parent / "shared"
+
+
+SHARED = _find_shared()
 TESTDATA = SHARED / "testdata"
 STANDARDS = SHARED / "standards"
 
