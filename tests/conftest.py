@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+
 def _find_shared() -> Path:
     """``../shared`` next to the repository (or ``$HUREN_SHARED_DIR``, or the nearest ancestor's ``shared``)."""
     explicit = os.environ.get("HUREN_SHARED_DIR")

@@ -94,13 +94,20 @@ def init(instance: Instance) -> InitResult:
             raise ConflictError("this instance already has its national roots (trust init ran before)")
         roots, national = [], []
         for family in ("SM2", "RSA"):
-            root = authority.create_root(session, keystore, ca_id=ROOTS[family], family=family,
-                                         name=ROOT_NAMES[family])
+            root = authority.create_root(session, keystore, ca_id=ROOTS[family], family=family, name=ROOT_NAMES[family])
             roots.append(root)
             authority.generate_crl(session, keystore, root.id, validity=timedelta(days=30))
             ops, done = authority.create_sub_ca(
-                session, keystore, ep, ca_id=NATIONAL[family], parent_id=root.id, kind="national", code=None,
-                name=f"互认国家运营CA ({family})", organization=NATIONAL_ORG, family=family,
+                session,
+                keystore,
+                ep,
+                ca_id=NATIONAL[family],
+                parent_id=root.id,
+                kind="national",
+                code=None,
+                name=f"互认国家运营CA ({family})",
+                organization=NATIONAL_ORG,
+                family=family,
             )
             issued.append(done)
             authority.generate_crl(session, keystore, ops.id)
@@ -157,8 +164,17 @@ def enrol(
     ca_id = ca_id_for(kind, code, family)
     with transaction(instance) as (session, issued):
         ca, done = authority.create_sub_ca(
-            session, keystore, ep, ca_id=ca_id, parent_id=ROOTS[family], kind=kind, code=code, name=name,
-            organization=organization, public_key=public_key, family=family,
+            session,
+            keystore,
+            ep,
+            ca_id=ca_id,
+            parent_id=ROOTS[family],
+            kind=kind,
+            code=code,
+            name=name,
+            organization=organization,
+            public_key=public_key,
+            family=family,
         )
         issued.append(done)
         if ca.key_id is not None:
@@ -198,15 +214,23 @@ def issue(
     ep = endpoints(instance)
     with transaction(instance) as (session, issued):
         if request_id is not None:
-            existing = session.exec(
-                select(IssuedCertificate).where(IssuedCertificate.request_id == request_id)
-            ).first()
+            existing = session.exec(select(IssuedCertificate).where(IssuedCertificate.request_id == request_id)).first()
             if existing is not None:
-                return IssueResult(existing, asn1_x509.Certificate.load(existing.der),
-                                   authority.chain(session, existing.issuer_id))
+                return IssueResult(
+                    existing, asn1_x509.Certificate.load(existing.der), authority.chain(session, existing.issuer_id)
+                )
         done = authority.issue(
-            session, keystore, ep, ca_id=ca_id, profile=prof, subject=subject, public_key=public_key,
-            key_family=key_family.upper(), validity=validity, dns_names=dns_names, uris=uris,
+            session,
+            keystore,
+            ep,
+            ca_id=ca_id,
+            profile=prof,
+            subject=subject,
+            public_key=public_key,
+            key_family=key_family.upper(),
+            validity=validity,
+            dns_names=dns_names,
+            uris=uris,
             request_id=request_id,
         )
         issued.append(done)
@@ -266,8 +290,9 @@ def list_cas(instance: Instance) -> list[CertificateAuthority]:
         return list(session.exec(select(CertificateAuthority).order_by(col(CertificateAuthority.id))).all())
 
 
-def list_certificates(instance: Instance, *, ca_id: str | None = None, status: str | None = None,
-                      limit: int = 100, offset: int = 0) -> list[IssuedCertificate]:
+def list_certificates(
+    instance: Instance, *, ca_id: str | None = None, status: str | None = None, limit: int = 100, offset: int = 0
+) -> list[IssuedCertificate]:
     with db.session_scope(instance.engine) as session:
         return list(authority.list_certificates(session, ca_id=ca_id, status=status, limit=limit, offset=offset))
 
