@@ -70,3 +70,23 @@ def _no_real_passphrase(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never see the developer's key store passphrase."""
     monkeypatch.delenv("TRUST_KEY_PASSPHRASE", raising=False)
     monkeypatch.delenv("TRUST_KEY_PASSPHRASE_FILE", raising=False)
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory: pytest.TempPathFactory):
+    """Roots, national CAs and the regions 330000/440000 (SM2 and RSA), built once per session.
+
+    Tests must not change its state; build a fresh instance for that (``tests.support.world.build_world``)."""
+    from tests.support.server import free_port
+    from tests.support.world import build_world
+
+    return build_world(tmp_path_factory.mktemp("world"), free_port())
+
+
+@pytest.fixture(scope="session")
+def world_server(world):
+    """The session world served over HTTP on the port its certificates name."""
+    from tests.support.server import live_server
+
+    with live_server(world.instance, world.port) as url:
+        yield url

@@ -11,7 +11,7 @@ from rich.console import Console
 from trust.service.instance import Instance
 from trust.settings import Settings
 
-console = Console()
+console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
 HomeOption = Annotated[

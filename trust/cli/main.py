@@ -10,7 +10,7 @@ import typer
 import typer.exceptions
 
 import trust
-from trust.cli import exits, keys
+from trust.cli import ca, exits, keys
 from trust.cli.common import HomeOption, console, err_console, instance
 from trust.crypto.errors import TrustError
 
@@ -22,6 +22,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(keys.app, name="keys")
+app.add_typer(ca.app, name="ca")
+app.command("init")(ca.init)
 
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")

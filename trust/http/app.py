@@ -150,5 +150,10 @@ def create_app(instance: Instance | None = None) -> FastAPI:
         db.ping(instance.engine)
         return {"status": "ready"}
 
+    from trust.http.routes import ca, ocsp, tsa
+
+    for module in (ca, ocsp, tsa):
+        app.include_router(module.router)
+
     app.add_middleware(BodyLimit, limit=instance.settings.max_request_bytes)  # type: ignore[arg-type]
     return app

@@ -26,6 +26,7 @@ from ca.profiles import profile as get_profile
 from trust import db
 from trust.crypto.errors import ConflictError, InputError
 from trust.crypto.keys import PublicKey
+from trust.service import tsa
 from trust.service.instance import Instance
 
 ROOTS = {"SM2": "root-sm2", "RSA": "root-rsa"}
@@ -113,6 +114,7 @@ def init(instance: Instance) -> InitResult:
             authority.generate_crl(session, keystore, ops.id)
             authority.ensure_ocsp_responder(session, keystore, ep, ops.id)
             national.append(ops)
+        tsa.ensure_tsa_certificates(session, keystore, ep)
         _publish(instance, session)
     return InitResult(roots, national)
 

@@ -17,8 +17,10 @@ from trust.settings import Settings
 
 
 class Instance:
-    def __init__(self, settings: Settings | None = None):
+    def __init__(self, settings: Settings | None = None, *, passphrase: bytes | None = None):
+        """``passphrase`` overrides the environment (tests and embedding); the CLI never passes one."""
         self.settings = settings or Settings()
+        self._passphrase = passphrase
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -32,7 +34,10 @@ class Instance:
     def keystore(self) -> KeyStore:
         """The key store; opening it reads the passphrase from the environment and checks it."""
         with self._lock:
-            return FileKeyStore.from_env(self.settings.keystore_dir, iterations=self.settings.key_kdf_iterations)
+            iterations = self.settings.key_kdf_iterations
+            if self._passphrase is not None:
+                return FileKeyStore(self.settings.keystore_dir, self._passphrase, iterations=iterations)
+            return FileKeyStore.from_env(self.settings.keystore_dir, iterations=iterations)
 
     def prepare_storage(self) -> None:
         """Create the home folder and bring the database schema up to date."""

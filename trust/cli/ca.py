@@ -1,0 +1,207 @@
+"""``trust init`` and ``trust ca ...``: the national root's CA operations from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ca import x509 as cx
+from ca.models import utc
+from ca.names import DN
+from trust.cli.common import HomeOption, console, instance
+from trust.crypto.errors import InputError
+from trust.service import ca as service
+
+app = typer.Typer(help="Certificate authority: enrol CAs, issue, revoke, CRLs, list, show.", no_args_is_help=True)
+
+
+def init(home: HomeOption = None) -> None:
+    """Create the SM2 and RSA national roots (and the national operations CAs under them)."""
+    result = service.init(instance(home))
+    for ca in [*result.roots, *result.national]:
+        cert = cx.load_certificate(ca.cert_der)
+        console.print(f"{ca.id:16} {ca.family:4} {cx.fingerprint(cert)}  {ca.name}")
+
+
+def _read(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+
+
+@app.command()
+def enrol(
+    kind: Annotated[str, typer.Argument(help="region or department")],
+    code: Annotated[str, typer.Argument(help="GB/T 2260 region code or department USCC")],
+    family: Annotated[str, typer.Option(help="SM2 or RSA (which national root)")] = "SM2",
+    csr: Annotated[Path | None, typer.Option(help="PKCS#10 request file; omitted: Huren generates the key")] = None,
+    organization: Annotated[str | None, typer.Option(help="Organisation name (required for departments)")] = None,
+    name: Annotated[str | None, typer.Option(help="CA common name")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the CA certificate (PEM) here")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Enrol a regional or departmental CA under a national root."""
+    created = service.enrol(
+        instance(home), kind=kind, code=code, family=family, csr_data=_read(csr), name=name, organization=organization
+    )
+    cert = cx.load_certificate(created.cert_der)
+    if out is not None:
+        out.write_bytes(cx.certificate_pem(cert))
+    console.print(f"enrolled {created.id}  {cx.fingerprint(cert)}")
+
+
+@app.command()
+def issue(
+    ca_id: Annotated[str, typer.Argument(help="Issuing CA id, e.g. region-330000-sm2")],
+    profile: Annotated[
+        str,
+        typer.Argument(
+            help="seal, seal-maker, person-identity, organization-identity, "
+            "license-issuer, timestamping, ocsp, tls-server, tls-client"
+        ),
+    ],
+    common_name: Annotated[str, typer.Option("--cn", help="Subject common name")],
+    organization: Annotated[str | None, typer.Option("--org", help="Subject organisation")] = None,
+    province: Annotated[str | None, typer.Option(help="Subject province (ST)")] = None,
+    locality: Annotated[str | None, typer.Option(help="Subject locality (L)")] = None,
+    serial_number: Annotated[str | None, typer.Option("--id", help="USCC or citizen ID (subject serialNumber)")] = None,
+    csr: Annotated[
+        Path | None, typer.Option(help="PKCS#10 request; omitted: Huren generates and keeps the key")
+    ] = None,
+    key_family: Annotated[str, typer.Option(help="SM2, RSA or EC for a generated key")] = "SM2",
+    days: Annotated[int | None, typer.Option(help="Validity in days (profile default otherwise)")] = None,
+    dns: Annotated[list[str] | None, typer.Option(help="DNS name (repeatable)")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the certificate (PEM, with chain) here")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Issue an end-entity certificate."""
+    subject = DN(
+        province=province,
+        locality=locality,
+        organization=organization,
+        common_name=common_name,
+        serial_number=serial_number,
+    )
+    result = service.issue(
+        instance(home),
+        ca_id=ca_id,
+        profile=profile,
+        subject=subject,
+        csr_data=_read(csr),
+        key_family=key_family,
+        validity_days=days,
+        dns_names=dns or [],
+    )
+    pem = cx.certificate_pem(result.certificate) + b"".join(cx.certificate_pem(c) for c in result.chain)
+    if out is not None:
+        out.write_bytes(pem)
+    console.print(f"serial {result.record.serial}  {result.record.fingerprint}")
+    if result.record.key_id:
+        console.print(f"key id {result.record.key_id} (in the key store)")
+
+
+@app.command()
+def revoke(
+    serial: Annotated[str, typer.Argument(help="Serial number (hex)")],
+    reason: Annotated[str, typer.Option(help="RFC 5280 reason, e.g. key_compromise")] = "unspecified",
+    home: HomeOption = None,
+) -> None:
+    """Revoke a certificate and publish a new CRL of its issuer."""
+    record, crl = service.revoke(instance(home), serial=serial, reason=reason)
+    console.print(f"revoked {record.serial} ({record.revocation_reason}); CRL {crl.number} of {record.issuer_id}")
+
+
+@app.command()
+def crl(
+    ca_id: Annotated[str, typer.Argument(help="CA id")],
+    regenerate: Annotated[bool, typer.Option(help="Issue a new CRL now")] = False,
+    out: Annotated[Path | None, typer.Option(help="Write the CRL (DER) here")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Print (or regenerate) a CA's current CRL."""
+    inst = instance(home)
+    der = service.regenerate_crl(inst, ca_id).der if regenerate else service.current_crl_der(inst, ca_id)
+    if out is not None:
+        out.write_bytes(der)
+        console.print(f"wrote {out}")
+    else:
+        console.print(service.crl_text(der).decode(), end="")
+
+
+@app.command("list")
+def list_(
+    what: Annotated[str, typer.Argument(help="cas or certificates")] = "cas",
+    ca_id: Annotated[str | None, typer.Option(help="Only certificates of this CA")] = None,
+    status: Annotated[str | None, typer.Option(help="valid or revoked")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False,
+    home: HomeOption = None,
+) -> None:
+    """List CAs or certificates."""
+    inst = instance(home)
+    if what == "cas":
+        rows = [
+            {
+                "id": c.id,
+                "kind": c.kind,
+                "code": c.code,
+                "family": c.family,
+                "status": c.status,
+                "parent": c.parent_id,
+                "name": c.name,
+            }
+            for c in service.list_cas(inst)
+        ]
+    elif what == "certificates":
+        rows = [
+            {
+                "serial": r.serial,
+                "issuer": r.issuer_id,
+                "profile": r.profile,
+                "status": r.status,
+                "not_after": utc(r.not_after).isoformat(),
+                "subject": r.subject,
+            }
+            for r in service.list_certificates(inst, ca_id=ca_id, status=status, limit=limit)
+        ]
+    else:
+        raise InputError("list what? cas or certificates")
+    if as_json:
+        console.print_json(json.dumps(rows, ensure_ascii=False))
+        return
+    if not rows:
+        console.print("(none)")
+        return
+    table = Table(*rows[0].keys())
+    for row in rows:
+        table.add_row(*[str(v) if v is not None else "" for v in row.values()])
+    console.print(table)
+
+
+@app.command()
+def show(
+    serial: Annotated[str, typer.Argument(help="Serial number (hex) of a certificate")],
+    pem: Annotated[bool, typer.Option(help="Print the PEM certificate only")] = False,
+    home: HomeOption = None,
+) -> None:
+    """Show one certificate."""
+    record = service.get_certificate(instance(home), serial)
+    cert = cx.load_certificate(record.der)
+    if pem:
+        console.print(cx.certificate_pem(cert).decode(), end="")
+        return
+    console.print(
+        f"serial:      {record.serial}\nissuer:      {record.issuer_id}\nprofile:     {record.profile}\n"
+        f"subject:     {record.subject}\nstatus:      {record.status}"
+        + (f" ({record.revocation_reason})" if record.revocation_reason else "")
+        + f"\nnot before:  {utc(record.not_before).isoformat()}\nnot after:   {utc(record.not_after).isoformat()}"
+        + f"\nfingerprint: {record.fingerprint}"
+        + (f"\nkey id:      {record.key_id}" if record.key_id else "")
+    )

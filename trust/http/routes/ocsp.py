@@ -1,0 +1,5 @@
+"""OCSP routes (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["ocsp"])

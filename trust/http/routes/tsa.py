@@ -1,0 +1,5 @@
+"""TSA routes (being built)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["tsa"])
