@@ -43,11 +43,21 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # pysqlite's own transaction handling breaks SAVEPOINT (a RELEASE outside its implicit BEGIN
+            # commits); let SQLAlchemy emit BEGIN itself (SQLAlchemy docs, "Serializable isolation /
+            # Savepoints / Transactional DDL" for pysqlite).
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection: Any) -> None:
+            # IMMEDIATE takes the write lock up front, so two writers never deadlock on a lock upgrade
+            # (SQLITE_BUSY that busy_timeout cannot resolve); WAL keeps readers unblocked.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

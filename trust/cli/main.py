@@ -3,6 +3,7 @@ in :mod:`trust.cli.exits` and are printed as ``E<code> <slug>: <message>`` on st
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -59,6 +60,24 @@ def db_status(home: HomeOption = None) -> None:
 
 
 @app.command()
+def demo(home: HomeOption = None) -> None:
+    """Build the demo world (roots, regions 330000/440000, every profile, CRLs, OCSP, time-stamps) under --home.
+
+    A folder that already holds a demo world is left as it is (so `./dev run` can be repeated)."""
+    from trust.service import demo as demo_service
+
+    inst = instance(home)
+    index = inst.settings.home / "out" / "index.json"
+    if index.exists():
+        console.print(f"{inst.settings.home} already holds a demo world ({index}); leaving it as it is")
+        return
+    passphrase = demo_service.ensure_passphrase(inst.settings.home, console.print)
+    if passphrase is not None:
+        inst = type(inst)(inst.settings, passphrase=passphrase)
+    demo_service.build(inst, console.print)
+
+
+@app.command()
 def serve(
     home: HomeOption = None,
     host: Annotated[str | None, typer.Option(help="Listen address (default $TRUST_HOST or 127.0.0.1)")] = None,
@@ -73,6 +92,13 @@ def serve(
     settings = inst.settings.model_copy(update=updates)
     inst = type(inst)(settings)
     inst.prepare_storage()
+    inst.keystore  # noqa: B018 - open it now: a wrong or missing passphrase fails here, not on the first request
+    # Worker processes import trust.http.asgi, which reads TRUST_* variables: hand the resolved settings on.
+    os.environ["TRUST_HOME"] = str(settings.home.resolve())
+    os.environ["TRUST_HOST"] = settings.host
+    os.environ["TRUST_PORT"] = str(settings.port)
+    if settings.database_url:
+        os.environ["TRUST_DATABASE_URL"] = settings.database_url
     console.print(
         f"Huren serving {settings.home} on http://{settings.host}:{settings.port} "
         f"(database {inst.engine.url.render_as_string(hide_password=True)})"

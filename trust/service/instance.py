@@ -6,13 +6,14 @@ opens a database or a key store on its own.
 
 from __future__ import annotations
 
+import os
 import threading
 from functools import cached_property
 
 from sqlalchemy.engine import Engine
 
 from trust import db
-from trust.crypto.keystore import FileKeyStore, KeyStore
+from trust.crypto.keystore import PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, FileKeyStore, KeyStore
 from trust.settings import Settings
 
 
@@ -35,8 +36,13 @@ class Instance:
         """The key store; opening it reads the passphrase from the environment and checks it."""
         with self._lock:
             iterations = self.settings.key_kdf_iterations
-            if self._passphrase is not None:
-                return FileKeyStore(self.settings.keystore_dir, self._passphrase, iterations=iterations)
+            passphrase = self._passphrase
+            if passphrase is None and not (os.environ.get(PASSPHRASE_ENV) or os.environ.get(PASSPHRASE_FILE_ENV)):
+                demo_secret = self.settings.home / "secrets" / "passphrase"
+                if demo_secret.exists():  # written by `trust demo` when no passphrase was configured
+                    passphrase = demo_secret.read_bytes().strip()
+            if passphrase is not None:
+                return FileKeyStore(self.settings.keystore_dir, passphrase, iterations=iterations)
             return FileKeyStore.from_env(self.settings.keystore_dir, iterations=iterations)
 
     def prepare_storage(self) -> None:

@@ -1,0 +1,564 @@
+"""Certificate authority: roots, constrained sub-CAs, profiles, CRLs — checked by OpenSSL and pyHanko."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from asn1crypto import x509 as asn1_x509
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
+from pyhanko_certvalidator.errors import InvalidCertificateError, PathValidationError, RevokedError
+from sqlmodel import func, select
+
+from ca import authority
+from ca import x509 as cx
+from ca.crl import load_crl
+from ca.models import CrlRecord, IssuedCertificate, now
+from ca.names import DN, make_uscc
+from ca.profiles import EKU_DOCUMENT_SIGNING, EKU_LICENSE_SIGNING, PROFILES
+from tests.conftest import require_tool
+from tests.support.csr import make_csr
+from tests.support.server import free_port
+from tests.support.world import ZJ_ORG_USCC, World, build_world
+from trust import db
+from trust.crypto.errors import Code, ConflictError, InputError, InvalidSignature, NotFoundError, TrustError
+from trust.crypto.keys import generate_private_key
+from trust.service import ca as service
+
+ZJ_PERSON = "330106199001010018"  # valid GB 11643 check digit (checked below)
+
+
+@pytest.fixture(scope="module")
+def ca_world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    """A world this module may change (issue, revoke)."""
+    return build_world(tmp_path_factory.mktemp("ca-world"), free_port())
+
+
+def _subject(profile: str, region: str = "浙江省") -> DN:
+    if profile in ("seal", "organization-identity"):
+        return DN(
+            province=region, organization="杭州示例科技有限公司", common_name="合同专用章", serial_number=ZJ_ORG_USCC
+        )
+    if profile == "person-identity":
+        return DN(province=region, common_name="张三", serial_number=ZJ_PERSON)
+    return DN(province=region, organization="浙江省市场监督管理局", common_name=f"{profile} 测试")
+
+
+def _issue(world: World, ca_id: str, profile: str, **kwargs):
+    return service.issue(
+        world.instance, ca_id=ca_id, profile=profile, subject=kwargs.pop("subject", _subject(profile)), **kwargs
+    )
+
+
+def _write_chain(tmp: Path, certs: list[asn1_x509.Certificate]) -> list[Path]:
+    paths = []
+    for i, cert in enumerate(certs):
+        path = tmp / f"c{i}.pem"
+        path.write_bytes(cx.certificate_pem(cert))
+        paths.append(path)
+    return paths
+
+
+def _ext(cert: asn1_x509.Certificate, name: str) -> asn1_x509.Extension | None:
+    for ext in cert["tbs_certificate"]["extensions"]:
+        if ext["extn_id"].native == name:
+            return ext
+    return None
+
+
+# --- roots and sub-CAs ----------------------------------------------------------------------------------
+
+
+def test_citizen_id_fixture_is_valid() -> None:
+    from stdnum.cn import ric
+
+    assert ric.is_valid(ZJ_PERSON)
+
+
+@pytest.mark.parametrize("family", ["SM2", "RSA"])
+def test_national_roots(world: World, family: str) -> None:
+    cert = cx.load_certificate(service.ca_certificate_der(world.instance, f"root-{family.lower()}"))
+    assert cert.self_signed == "maybe" or cert.self_issued
+    cx.verify_signature(cert, cx.public_key(cert))
+    assert cert.basic_constraints_value["ca"].native is True
+    assert cert.basic_constraints_value["path_len_constraint"].native == 1
+    assert _ext(cert, "basic_constraints")["critical"].native is True
+    assert cert.key_usage_value.native == {"key_cert_sign", "crl_sign"}
+    assert _ext(cert, "key_usage")["critical"].native is True
+    assert cert.key_identifier == cx.public_key(cert).key_identifier()
+    if family == "SM2":
+        spki = cert["tbs_certificate"]["subject_public_key_info"]["algorithm"]
+        assert spki["algorithm"].dotted == "1.2.840.10045.2.1"
+        assert spki["parameters"].chosen.dotted == "1.2.156.10197.1.301"
+        sig_alg = cert["signature_algorithm"]
+        assert sig_alg["algorithm"].dotted == "1.2.156.10197.1.501"
+        # GB/T 20518: parameters ABSENT (the AlgorithmIdentifier is just the OID).
+        assert sig_alg.dump() == bytes.fromhex("300a06082a811ccf55018375")
+    else:
+        assert cx.public_key(cert).size == 4096
+
+
+@pytest.mark.parametrize(("code", "province"), [("330000", "浙江省"), ("440000", "广东省")])
+@pytest.mark.parametrize("family", ["sm2", "rsa"])
+def test_region_ca_is_constrained(world: World, code: str, province: str, family: str) -> None:
+    cert = cx.load_certificate(service.ca_certificate_der(world.instance, f"region-{code}-{family}"))
+    root = cx.load_certificate(service.ca_certificate_der(world.instance, f"root-{family}"))
+    cx.verify_signature(cert, cx.public_key(root))
+    assert cert.basic_constraints_value["path_len_constraint"].native == 0
+    nc = _ext(cert, "name_constraints")
+    assert nc is not None and nc["critical"].native is True
+    permitted = [s["base"].chosen for s in cert.name_constraints_value["permitted_subtrees"]]
+    assert [n.native for n in permitted] == [{"country_name": "CN", "state_or_province_name": province}]
+    policies = {p["policy_identifier"].dotted for p in cert.certificate_policies_value}
+    assert {PROFILES[p].policies[0] for p in authority.KIND_PROFILES["region"]} == policies
+    assert cert.authority_key_identifier == root.key_identifier
+    assert cert.crl_distribution_points[0]["distribution_point"].native[0].endswith(f"/crl/root-{family}.crl")
+    assert [a["access_method"].native for a in cert.authority_information_access_value] == ["ca_issuers"]
+
+
+# --- profiles ---------------------------------------------------------------------------------------------
+
+CA_FOR = {p: "region-330000-sm2" for p in authority.KIND_PROFILES["region"]} | {"timestamping": "national-sm2"}
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_every_profile(ca_world: World, profile: str) -> None:
+    ca_id = CA_FOR[profile]
+    subject = (
+        _subject(profile, "浙江省")
+        if ca_id.startswith("region")
+        else DN(organization="国家政务服务平台", common_name=f"{profile} 测试")
+    )
+    result = _issue(
+        ca_world, ca_id, profile, subject=subject, dns_names=["zj.gov.example"] if PROFILES[profile].needs_dns else []
+    )
+    cert = result.certificate
+    spec = PROFILES[profile]
+    cx.verify_signature(cert, cx.public_key(result.chain[0]))
+    assert cert.basic_constraints_value["ca"].native is False
+    assert cert.key_usage_value.native == set(spec.key_usage)
+    eku = _ext(cert, "extended_key_usage")
+    if spec.extended_key_usage:
+        assert eku is not None
+        assert [e for e in cert.extended_key_usage_value.native] == list(spec.extended_key_usage)
+        assert eku["critical"].native is spec.eku_critical
+    else:
+        assert eku is None
+    assert {p["policy_identifier"].dotted for p in cert.certificate_policies_value} == set(spec.policies)
+    assert (cert.ocsp_no_check_value is not None) is spec.ocsp_no_check
+    if not spec.ocsp_no_check:
+        assert cert.crl_distribution_points and cert.ocsp_urls
+    validity = cert["tbs_certificate"]["validity"]
+    lifetime = validity["not_after"].native - validity["not_before"].native
+    assert lifetime <= spec.max_validity
+    assert result.record.key_id is not None  # generated in the key store
+    assert serial_bits(cert) >= 64
+
+
+def serial_bits(cert: asn1_x509.Certificate) -> int:
+    return int(cert.serial_number).bit_length()
+
+
+def test_profile_details(ca_world: World) -> None:
+    tsa = _issue(
+        ca_world,
+        "national-rsa",
+        "timestamping",
+        subject=DN(organization="国家政务服务平台", common_name="TSA"),
+        key_family="RSA",
+    ).certificate
+    assert _ext(tsa, "extended_key_usage")["critical"].native is True
+    assert tsa.extended_key_usage_value.native == ["time_stamping"]
+    seal = _issue(ca_world, "region-330000-sm2", "seal").certificate
+    assert seal.extended_key_usage_value.native == [EKU_DOCUMENT_SIGNING]
+    assert seal.subject.native["serial_number"] == ZJ_ORG_USCC
+    issuer = _issue(ca_world, "region-330000-sm2", "license-issuer").certificate
+    assert issuer.extended_key_usage_value.native == [EKU_LICENSE_SIGNING]
+    person = _issue(ca_world, "region-330000-sm2", "person-identity").certificate
+    assert person.subject.native["serial_number"] == ZJ_PERSON
+    tls = _issue(
+        ca_world, "region-330000-rsa", "tls-server", dns_names=["api.zj.gov.example"], key_family="EC"
+    ).certificate
+    assert tls.valid_domains == ["api.zj.gov.example"]
+
+
+# --- interoperability: OpenSSL ----------------------------------------------------------------------------
+
+
+def _openssl(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([require_tool("openssl"), *args], capture_output=True, text=True, check=False)
+
+
+def test_openssl_verifies_rsa_chain_with_crls(ca_world: World, tmp_path: Path) -> None:
+    good = _issue(ca_world, "region-330000-rsa", "seal", key_family="RSA")
+    bad = _issue(ca_world, "region-330000-rsa", "organization-identity", key_family="RSA")
+    service.revoke(ca_world.instance, serial=bad.record.serial, reason="key_compromise")
+    ee, sub, root = _write_chain(tmp_path, [good.certificate, *good.chain])
+    crls = tmp_path / "crls.pem"
+    crls.write_bytes(
+        service.crl_text(service.current_crl_der(ca_world.instance, "region-330000-rsa"))
+        + service.crl_text(service.current_crl_der(ca_world.instance, "root-rsa"))
+    )
+    ok = _openssl(
+        "verify",
+        "-x509_strict",
+        "-crl_check_all",
+        "-CRLfile",
+        str(crls),
+        "-CAfile",
+        str(root),
+        "-untrusted",
+        str(sub),
+        "-purpose",
+        "any",
+        str(ee),
+    )
+    assert ok.returncode == 0 and f"{ee}: OK" in ok.stdout, ok.stdout + ok.stderr
+    revoked = tmp_path / "revoked.pem"
+    revoked.write_bytes(cx.certificate_pem(bad.certificate))
+    fail = _openssl(
+        "verify", "-crl_check_all", "-CRLfile", str(crls), "-CAfile", str(root), "-untrusted", str(sub), str(revoked)
+    )
+    assert fail.returncode != 0 and "certificate revoked" in fail.stdout + fail.stderr
+    # The CRL itself: v2, number, reason code, signed by the CA.
+    text = _openssl("crl", "-in", str(crls), "-noout", "-text").stdout
+    assert "X509v3 CRL Number" in text and "Key Compromise" in text
+    assert bad.record.serial.upper()[-8:] in text.replace(":", "").upper()
+
+
+def test_openssl_verifies_sm2_chain_link_by_link(ca_world: World, tmp_path: Path) -> None:
+    """OpenSSL applies -vfyopt distid only to the target certificate, so each link is checked on its own."""
+    result = _issue(
+        ca_world,
+        "region-440000-sm2",
+        "seal",
+        subject=DN(
+            province="广东省",
+            organization="广州示例有限公司",
+            common_name="公章",
+            serial_number=make_uscc("91440101MA5CXXX00"),
+        ),
+    )
+    ee, sub, root = _write_chain(tmp_path, [result.certificate, *result.chain])
+    for target, anchor in ((root, root), (sub, root), (ee, sub)):
+        out = _openssl(
+            "verify",
+            "-x509_strict",
+            "-partial_chain",
+            "-vfyopt",
+            "distid:1234567812345678",
+            "-CAfile",
+            str(anchor),
+            str(target),
+        )
+        assert out.returncode == 0 and "OK" in out.stdout, (target, out.stdout + out.stderr)
+    wrong_id = _openssl("verify", "-partial_chain", "-vfyopt", "distid:1234567812345679", "-CAfile", str(sub), str(ee))
+    assert wrong_id.returncode != 0
+
+
+def _forge_outside_constraints(world: World, ca_id: str, subject: DN) -> asn1_x509.Certificate:
+    """A certificate the CA's key signs for a subject outside its name constraints — what a rogue or buggy
+    issuer might produce. Built by hand: the authority itself refuses to do this."""
+    with db.session_scope(world.instance.engine) as session:
+        ca = authority.get_ca(session, ca_id)
+        signer = world.instance.keystore.signer(ca.key_id, authority.algorithm_for(ca.family))
+        issuer = authority.ca_certificate(ca)
+    key = generate_private_key("rsa-2048")
+    start = now() - timedelta(minutes=1)
+    return (
+        cx.CertificateBuilder()
+        .subject(subject.to_asn1())
+        .issuer(issuer.subject)
+        .public_key(key.public_key)
+        .serial_number(authority.new_serial())
+        .validity(start, start + timedelta(days=30))
+        .add_extension(cx.basic_constraints(False))
+        .add_extension(cx.key_usage({"digital_signature"}))
+        .add_extension(cx.authority_key_identifier(signer.public_key))
+        .sign(signer)
+    )
+
+
+def test_name_constraints_enforced_by_openssl_and_pyhanko(ca_world: World, tmp_path: Path) -> None:
+    rogue = _forge_outside_constraints(
+        ca_world,
+        "region-330000-rsa",
+        DN(province="广东省", organization="广州示例有限公司", common_name="越权", serial_number=ZJ_ORG_USCC),
+    )
+    chain = service.chain_for(ca_world.instance, "region-330000-rsa")
+    ee, sub, root = _write_chain(tmp_path, [rogue, *chain])
+    out = _openssl("verify", "-CAfile", str(root), "-untrusted", str(sub), str(ee))
+    assert out.returncode != 0 and "permitted subtree violation" in out.stdout + out.stderr
+    context = ValidationContext(
+        trust_roots=[chain[1]], other_certs=[chain[0]], allow_fetching=False, revocation_mode="soft-fail"
+    )
+    with pytest.raises(PathValidationError, match=r"(?i)name constraint|permitted"):
+        asyncio.run(CertificateValidator(rogue, validation_context=context).async_validate_path())
+    # And the authority itself refuses to issue it, leaving nothing behind.
+    with pytest.raises(InputError, match="outside the name constraints"):
+        _issue(
+            ca_world,
+            "region-330000-rsa",
+            "seal",
+            subject=DN(province="广东省", organization="x", common_name="越权", serial_number=ZJ_ORG_USCC),
+        )
+
+
+# --- interoperability: pyHanko's certificate validator ----------------------------------------------------
+
+
+def test_pyhanko_validates_rsa_chain_with_crls(ca_world: World) -> None:
+    good = _issue(ca_world, "region-330000-rsa", "seal", key_family="RSA")
+    bad = _issue(ca_world, "region-330000-rsa", "seal", key_family="RSA")
+    service.revoke(ca_world.instance, serial=bad.record.serial, reason="superseded")
+    crls = [service.current_crl_der(ca_world.instance, c) for c in ("region-330000-rsa", "root-rsa")]
+    root = good.chain[-1]
+
+    def context() -> ValidationContext:
+        return ValidationContext(
+            trust_roots=[root],
+            other_certs=good.chain[:-1],
+            crls=crls,
+            allow_fetching=False,
+            revocation_mode="hard-fail",
+        )
+
+    path = asyncio.run(
+        CertificateValidator(good.certificate, validation_context=context()).async_validate_usage(
+            {"digital_signature", "non_repudiation"}
+        )
+    )
+    assert path.leaf.dump() == good.certificate.dump()
+    with pytest.raises(RevokedError):
+        asyncio.run(
+            CertificateValidator(bad.certificate, validation_context=context()).async_validate_usage(
+                {"digital_signature"}
+            )
+        )
+    with pytest.raises(InvalidCertificateError):  # the seal profile has no keyEncipherment
+        asyncio.run(
+            CertificateValidator(good.certificate, validation_context=context()).async_validate_usage(
+                {"key_encipherment"}
+            )
+        )
+
+
+# --- bad input ----------------------------------------------------------------------------------------
+
+
+def _counts(world: World) -> tuple[int, int, int]:
+    with db.session_scope(world.instance.engine) as session:
+        certs = session.exec(select(func.count()).select_from(IssuedCertificate)).one()
+        crls = session.exec(select(func.count()).select_from(CrlRecord)).one()
+    keys = len(list((world.home / "keys").glob("*.key.pem")))
+    return certs, crls, keys
+
+
+BAD_REQUESTS = {
+    "unknown profile": dict(ca_id="region-330000-sm2", profile="wizard"),
+    "unknown CA": dict(ca_id="region-999999-sm2", profile="seal"),
+    "root issues end entity": dict(ca_id="root-sm2", profile="seal"),
+    "national CA issues seal": dict(ca_id="national-sm2", profile="seal"),
+    "subject outside region": dict(
+        ca_id="region-330000-sm2",
+        profile="seal",
+        subject=DN(province="广东省", organization="o", common_name="c", serial_number=ZJ_ORG_USCC),
+    ),
+    "bad USCC": dict(
+        ca_id="region-330000-sm2",
+        profile="seal",
+        subject=DN(province="浙江省", organization="o", common_name="c", serial_number="91330106MA2CFA4X0X"),
+    ),
+    "bad citizen ID": dict(
+        ca_id="region-330000-sm2",
+        profile="person-identity",
+        subject=DN(province="浙江省", common_name="张三", serial_number="330106199001010011"),
+    ),
+    "tls without DNS": dict(ca_id="region-330000-sm2", profile="tls-server"),
+    "validity too long": dict(ca_id="region-330000-sm2", profile="ocsp", validity_days=3000),
+    "garbage CSR": dict(ca_id="region-330000-sm2", profile="seal", csr_data=b"\x30\x82\x01\x00garbage"),
+    "PEM of wrong type": dict(
+        ca_id="region-330000-sm2",
+        profile="seal",
+        csr_data=b"-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n",
+    ),
+    "oversized CSR": dict(ca_id="region-330000-sm2", profile="seal", csr_data=b"0" * 70_000),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_REQUESTS))
+def test_bad_issuance_requests_change_nothing(ca_world: World, case: str) -> None:
+    before = _counts(ca_world)
+    kwargs = dict(BAD_REQUESTS[case])
+    subject = kwargs.pop("subject", None) or _subject(kwargs["profile"] if kwargs["profile"] in PROFILES else "seal")
+    with pytest.raises(TrustError) as caught:
+        service.issue(ca_world.instance, subject=subject, **kwargs)
+    assert caught.value.code in {Code.INVALID_INPUT, Code.NOT_FOUND, Code.MALFORMED_ENCODING, Code.INPUT_TOO_LARGE}
+    assert caught.value.message
+    assert _counts(ca_world) == before
+
+
+def test_csr_proof_of_possession(ca_world: World) -> None:
+    key = generate_private_key("sm2")
+    subject = _subject("seal")
+    before = _counts(ca_world)
+    with pytest.raises(InvalidSignature, match="proof of possession"):
+        _issue(ca_world, "region-330000-sm2", "seal", csr_data=make_csr(key, subject, tamper=True))
+    good = make_csr(key, subject)
+    for cut in (10, len(good) // 2, len(good) - 30):
+        with pytest.raises(TrustError):
+            _issue(ca_world, "region-330000-sm2", "seal", csr_data=good[:cut])
+    assert _counts(ca_world) == before
+    result = _issue(ca_world, "region-330000-sm2", "seal", csr_data=good)
+    assert cx.public_key(result.certificate) == key.public_key
+    assert result.record.key_id is None  # the holder keeps the key
+
+
+def test_openssl_generated_csrs_are_accepted(ca_world: World, tmp_path: Path) -> None:
+    """PoP of CSRs made by OpenSSL: RSA, and SM2 signed with SM3 and the default ID."""
+    for algo, extra in (("RSA", ["-pkeyopt", "rsa_keygen_bits:2048"]), ("SM2", [])):
+        key = tmp_path / f"{algo}.key"
+        req = tmp_path / f"{algo}.csr"
+        assert _openssl("genpkey", "-algorithm", algo, *extra, "-out", str(key)).returncode == 0
+        args = [
+            "req",
+            "-new",
+            "-key",
+            str(key),
+            "-utf8",
+            "-subj",
+            "/C=CN/ST=浙江省/O=杭州示例/CN=设备",
+            "-out",
+            str(req),
+        ]
+        if algo == "SM2":
+            args += ["-sm3", "-sigopt", "distid:1234567812345678"]
+        made = _openssl(*args)
+        assert made.returncode == 0, made.stderr
+        result = _issue(
+            ca_world,
+            "region-330000-sm2",
+            "tls-client",
+            csr_data=req.read_bytes(),
+            subject=DN(province="浙江省", organization="杭州示例", common_name="设备"),
+        )
+        assert cx.public_key(result.certificate).family.value == algo
+
+
+def test_weak_rsa_csr_refused(ca_world: World) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from trust.crypto.keys import RSAPrivateKey
+
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    wrapped = RSAPrivateKey.__new__(RSAPrivateKey)
+    wrapped._key = weak  # bypass the loader's refusal to build a CSR signed by a 1024-bit key
+    wrapped._public = type("P", (), {})()
+    from asn1crypto import csr as asn1_csr
+    from asn1crypto import keys as asn1_keys
+
+    spki = asn1_keys.PublicKeyInfo.load(
+        weak.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    info = asn1_csr.CertificationRequestInfo(
+        {"version": "v1", "subject": _subject("seal").to_asn1(), "subject_pk_info": spki, "attributes": []}
+    )
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    sig = weak.sign(info.dump(), padding.PKCS1v15(), hashes.SHA256())
+    der = asn1_csr.CertificationRequest(
+        {"certification_request_info": info, "signature_algorithm": {"algorithm": "sha256_rsa"}, "signature": sig}
+    ).dump()
+    with pytest.raises(TrustError) as caught:
+        _issue(ca_world, "region-330000-sm2", "seal", csr_data=der)
+    assert caught.value.code is Code.WEAK_KEY
+
+
+def test_failed_signing_leaves_no_record_and_no_key(ca_world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = _counts(ca_world)
+    from ca import x509 as cx_mod
+
+    def explode(self, signer, *, issuer_key=None):
+        raise RuntimeError("HSM unplugged")
+
+    monkeypatch.setattr(cx_mod.CertificateBuilder, "sign", explode)
+    with pytest.raises(RuntimeError):
+        _issue(ca_world, "region-330000-sm2", "seal")
+    assert _counts(ca_world) == before
+
+
+def test_revocation_errors(ca_world: World) -> None:
+    result = _issue(ca_world, "region-330000-sm2", "seal")
+    with pytest.raises(InputError, match="unknown revocation reason"):
+        service.revoke(ca_world.instance, serial=result.record.serial, reason="because")
+    record, crl = service.revoke(
+        ca_world.instance,
+        serial=result.record.serial,
+        reason="cessationOfOperation".lower() if False else "cessation_of_operation",
+    )
+    assert record.status == "revoked"
+    entries = load_crl(crl.der)["tbs_cert_list"]["revoked_certificates"]
+    assert int(result.record.serial, 16) in {e["user_certificate"].native for e in entries}
+    with pytest.raises(ConflictError, match="already revoked"):
+        service.revoke(ca_world.instance, serial=result.record.serial, reason="superseded")
+    with pytest.raises(NotFoundError):
+        service.revoke(ca_world.instance, serial="abcdef", reason="superseded")
+    with pytest.raises(InputError, match="not hexadecimal"):
+        service.revoke(ca_world.instance, serial="xyz", reason="superseded")
+
+
+def test_crl_numbers_increase(ca_world: World) -> None:
+    first = service.regenerate_crl(ca_world.instance, "region-440000-rsa")
+    second = service.regenerate_crl(ca_world.instance, "region-440000-rsa")
+    assert second.number == first.number + 1
+    crl = load_crl(second.der)
+    assert crl.crl_number_value.native == second.number
+    assert crl["tbs_cert_list"]["next_update"].native > crl["tbs_cert_list"]["this_update"].native
+    published = (ca_world.home / "public" / "crl" / "region-440000-rsa.crl").read_bytes()
+    assert published == second.der
+
+
+def test_init_twice_is_a_conflict(world: World) -> None:
+    with pytest.raises(ConflictError, match="already has its national roots"):
+        service.init(world.instance)
+
+
+def test_enrol_from_csr_keeps_key_with_region(tmp_path: Path) -> None:
+    from tests.support.world import make_instance
+
+    inst = make_instance(tmp_path)
+    service.init(inst)
+    key = generate_private_key("sm2")
+    csr = make_csr(key, DN(province="江苏省", organization="江苏省政务服务平台", common_name="江苏CA"))
+    ca = service.enrol(inst, kind="region", code="320000", family="SM2", csr_data=csr)
+    assert ca.key_id is None
+    assert cx.public_key(cx.load_certificate(ca.cert_der)) == key.public_key
+    with pytest.raises(ConflictError, match="already exists"):
+        service.enrol(inst, kind="region", code="320000", family="SM2")
+    with pytest.raises(InputError, match=r"RSA root|SM2 key"):
+        service.enrol(inst, kind="region", code="320100", family="RSA", csr_data=csr)
+    with pytest.raises(InputError, match="GB/T 2260"):
+        service.enrol(inst, kind="region", code="999999", family="SM2")
+    weak = generate_private_key("rsa-2048")
+    with pytest.raises(InputError, match="3072"):
+        service.enrol(
+            inst,
+            kind="region",
+            code="320200",
+            family="RSA",
+            csr_data=make_csr(weak, DN(province="江苏省", common_name="x")),
+        )
+    dept = service.enrol(
+        inst, kind="department", code=make_uscc("11100000000013338"), family="SM2", organization="国家市场监督管理总局"
+    )
+    cert = cx.load_certificate(dept.cert_der)
+    assert [s["base"].chosen.native for s in cert.name_constraints_value["permitted_subtrees"]] == [
+        {"country_name": "CN", "organization_name": "国家市场监督管理总局"}
+    ]
+    with pytest.raises(InputError, match="unified social credit code"):
+        service.enrol(inst, kind="department", code="111000000000133380", family="SM2", organization="x")

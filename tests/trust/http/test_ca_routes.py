@@ -1,0 +1,181 @@
+"""CA routes over HTTP: downloads with caching, enrolment, issuance, revocation, and problem details for
+every bad input (nothing persisted)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import func, select
+
+from ca import x509 as cx
+from ca.crl import load_crl
+from ca.models import IssuedCertificate
+from ca.names import DN
+from tests.support.csr import make_csr
+from tests.support.world import ZJ_ORG_USCC, World, build_world
+from trust import db
+from trust.crypto.keys import generate_private_key
+from trust.http.app import create_app
+from trust.http.problems import PROBLEM_JSON
+
+
+@pytest.fixture(scope="module")
+def http_world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    return build_world(tmp_path_factory.mktemp("http-world"), 8000)
+
+
+@pytest.fixture(scope="module")
+def client(http_world: World) -> TestClient:
+    return TestClient(create_app(http_world.instance), raise_server_exceptions=False)
+
+
+def _rows(world: World) -> int:
+    with db.session_scope(world.instance.engine) as session:
+        return int(session.exec(select(func.count()).select_from(IssuedCertificate)).one())
+
+
+SEAL = {
+    "ca_id": "region-330000-sm2",
+    "profile": "seal",
+    "subject": {
+        "province": "浙江省",
+        "organization": "杭州示例科技有限公司",
+        "common_name": "合同专用章",
+        "serial_number": ZJ_ORG_USCC,
+    },
+}
+
+
+def test_list_and_download(client: TestClient) -> None:
+    cas = client.get("/ca").json()
+    assert {c["id"] for c in cas} >= {"root-sm2", "root-rsa", "region-330000-sm2", "region-440000-rsa"}
+    der = client.get("/ca/root-sm2.cer")
+    assert der.status_code == 200 and der.headers["content-type"] == "application/pkix-cert"
+    cert = cx.load_certificate(der.content)
+    assert cx.fingerprint(cert) == next(c for c in cas if c["id"] == "root-sm2")["fingerprint"]
+    again = client.get("/ca/root-sm2.cer", headers={"If-None-Match": der.headers["etag"]})
+    assert again.status_code == 304
+    pem = client.get("/ca/root-sm2.pem")
+    assert pem.text.startswith("-----BEGIN CERTIFICATE-----")
+    crl = client.get("/crl/region-330000-sm2.crl")
+    assert crl.headers["content-type"] == "application/pkix-crl"
+    assert "max-age" in crl.headers["cache-control"]
+    load_crl(crl.content)
+
+
+def test_issue_show_revoke(client: TestClient, http_world: World) -> None:
+    created = client.post("/certificates", json=SEAL)
+    assert created.status_code == 201, created.text
+    body = created.json()
+    cert = cx.load_certificate(body["certificate_pem"].encode())
+    assert body["key_id"] and body["status"] == "valid" and len(body["chain_pem"]) == 2
+    assert client.get(f"/certificates/{body['serial']}").json()["fingerprint"] == cx.fingerprint(cert)
+    listed = client.get("/certificates", params={"ca_id": "region-330000-sm2", "limit": 1000}).json()
+    assert body["serial"] in {c["serial"] for c in listed}
+    revoked = client.post(f"/certificates/{body['serial']}/revoke", json={"reason": "key_compromise"})
+    assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
+    crl = load_crl(client.get("/crl/region-330000-sm2.crl").content)
+    assert crl.crl_number_value.native == revoked.json()["crl_number"]
+    assert int(body["serial"], 16) in {
+        e["user_certificate"].native for e in crl["tbs_cert_list"]["revoked_certificates"]
+    }
+    again = client.post(f"/certificates/{body['serial']}/revoke", json={"reason": "key_compromise"})
+    assert again.status_code == 409 and again.headers["content-type"].startswith(PROBLEM_JSON)
+
+
+def test_idempotent_issue(client: TestClient, http_world: World) -> None:
+    request = {**SEAL, "request_id": "req-0001"}
+    first = client.post("/certificates", json=request).json()
+    before = _rows(http_world)
+    second = client.post("/certificates", json=request).json()
+    assert second["serial"] == first["serial"] and _rows(http_world) == before
+
+
+def test_issue_from_csr(client: TestClient) -> None:
+    key = generate_private_key("sm2")
+    csr = make_csr(key, DN(province="浙江省", organization="杭州示例科技有限公司", common_name="x")).decode()
+    body = client.post("/certificates", json={**SEAL, "csr": csr}).json()
+    assert body["key_id"] is None
+    assert cx.public_key(cx.load_certificate(body["certificate_pem"].encode())) == key.public_key
+
+
+def test_enrol_from_csr(client: TestClient) -> None:
+    key = generate_private_key("rsa-3072")
+    csr = make_csr(key, DN(province="江苏省", common_name="江苏")).decode()
+    response = client.post("/ca/enrol", json={"kind": "region", "code": "320000", "family": "RSA", "csr": csr})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["ca"]["id"] == "region-320000-rsa" and body["ca"]["key_held_by_huren"] is False
+    assert cx.public_key(cx.load_certificate(body["certificate_pem"].encode())) == key.public_key
+
+
+BAD = {
+    "unknown profile": ("/certificates", {**SEAL, "profile": "wizard"}, 400, "E1000"),
+    "unknown CA": ("/certificates", {**SEAL, "ca_id": "region-999999-sm2"}, 404, "E1003"),
+    "outside constraints": (
+        "/certificates",
+        {**SEAL, "subject": {**SEAL["subject"], "province": "广东省"}},
+        400,
+        "E1000",
+    ),
+    "bad USCC": ("/certificates", {**SEAL, "subject": {**SEAL["subject"], "serial_number": "123"}}, 400, "E1000"),
+    "garbage CSR": (
+        "/certificates",
+        {**SEAL, "csr": "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----"},
+        400,
+        "E1001",
+    ),
+    "bad PoP": (
+        "/certificates",
+        {**SEAL, "csr": make_csr(generate_private_key("sm2"), DN(common_name="x"), tamper=True).decode()},
+        422,
+        "E1103",
+    ),
+    "schema violation": ("/certificates", {"ca_id": 5}, 422, "E1000"),
+    "validity out of range": ("/certificates", {**SEAL, "validity_days": 0}, 422, "E1000"),
+    "root issues EE": ("/certificates", {**SEAL, "ca_id": "root-sm2"}, 400, "E1000"),
+    "enrol bad region": ("/ca/enrol", {"kind": "region", "code": "12345"}, 400, "E1000"),
+    "enrol bad kind": ("/ca/enrol", {"kind": "planet", "code": "330000"}, 422, "E1000"),
+    "enrol existing": ("/ca/enrol", {"kind": "region", "code": "330000", "family": "SM2"}, 409, "E1004"),
+    "revoke unknown": ("/certificates/abcdef/revoke", {"reason": "superseded"}, 404, "E1003"),
+    "revoke bad reason": ("/certificates/abcdef/revoke", {"reason": "whim"}, 400, "E1000"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_requests_are_problems_and_change_nothing(client: TestClient, http_world: World, case: str) -> None:
+    path, payload, status, code = BAD[case]
+    before = _rows(http_world)
+    response = client.post(path, json=payload)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM_JSON)
+    body = response.json()
+    assert body["code"] == code and body["detail"]
+    assert _rows(http_world) == before
+
+
+def test_unknown_downloads(client: TestClient) -> None:
+    for path in ("/ca/nope.cer", "/crl/nope.crl", "/certificates/00ff"):
+        response = client.get(path)
+        assert response.status_code == 404 and response.json()["code"] == "E1003"
+
+
+def test_openapi_lists_routes(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in (
+        "/ca",
+        "/ca/{ca_id}.cer",
+        "/crl/{ca_id}.crl",
+        "/ca/enrol",
+        "/certificates",
+        "/certificates/{serial}/revoke",
+    ):
+        assert path in paths
+
+
+def test_published_directory(http_world: World) -> None:
+    public: Path = http_world.home / "public"
+    assert (public / "ca" / "root-sm2.cer").exists()
+    assert (public / "crl" / "region-330000-rsa.crl").exists()

@@ -1,0 +1,341 @@
+"""The demo world: a whole small Huren deployment built non-interactively, with an index of artefacts.
+
+``trust demo --home DIR`` builds national roots (SM2, RSA), the national operations CAs with their TSA and
+OCSP certificates, the regions 浙江 (330000) and 广东 (440000) with SM2 and RSA CAs, end-entity
+certificates of every profile, one revoked certificate, CRLs, OCSP responses and a time-stamp, and writes
+them under ``DIR/out/`` with ``DIR/out/index.json``::
+
+    {"id", "kind", "path", "algorithm", "issuer", "expect", "anchors": [root certificate paths]}
+
+``expect`` is the verdict a verifier must give (``TOTAL_PASSED``, ``TOTAL_FAILED`` for the revoked one).
+Paths are relative to ``DIR/out``. Later issues add seals, sealed PDFs and licences to the same index.
+
+Without ``TRUST_KEY_PASSPHRASE``/``TRUST_KEY_PASSPHRASE_FILE`` the demo creates a random passphrase in
+``DIR/secrets/passphrase`` (mode 0600) and says so; ``trust serve --home DIR`` then finds it there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from asn1crypto import x509 as asn1_x509
+
+from ca import x509 as cx
+from ca.names import DN, make_uscc
+from trust.crypto.errors import ConflictError
+from trust.service import ca as service
+from trust.service.instance import Instance
+
+SAMPLE_DOCUMENT = "互认演示文件：一地注册、各地互认。\nHuren demo document.\n".encode()
+
+
+def _citizen_id(prefix17: str) -> str:
+    from stdnum.iso7064 import mod_11_2
+
+    return prefix17 + str(mod_11_2.calc_check_digit(prefix17))
+
+
+REGIONS: dict[str, dict[str, str]] = {
+    "330000": {
+        "province": "浙江省",
+        "org": "杭州示例科技有限公司",
+        "uscc": make_uscc("91330106MA2CFA4X0"),
+        "person": "张三",
+        "citizen": _citizen_id("33010619900101001"),
+        "seal_maker": "浙江省电子印章制作中心",
+        "license_issuer": "浙江省市场监督管理局",
+        "platform": "浙江省政务服务平台",
+        "dns": "api.zj.gov.example",
+    },
+    "440000": {
+        "province": "广东省",
+        "org": "广州示例有限公司",
+        "uscc": make_uscc("91440101MA5CXXX00"),
+        "person": "李四",
+        "citizen": _citizen_id("44010619920202002"),
+        "seal_maker": "广东省电子印章制作中心",
+        "license_issuer": "广东省市场监督管理局",
+        "platform": "广东省政务服务平台",
+        "dns": "api.gd.gov.example",
+    },
+}
+
+
+@dataclass
+class DemoIndex:
+    out: Path
+    entries: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(
+        self,
+        *,
+        id: str,
+        kind: str,
+        path: Path,
+        algorithm: str,
+        issuer: str | None,
+        expect: str,
+        anchors: list[Path],
+        **extra: Any,
+    ) -> None:
+        self.entries.append(
+            {
+                "id": id,
+                "kind": kind,
+                "path": str(path.relative_to(self.out)),
+                "algorithm": algorithm,
+                "issuer": issuer,
+                "expect": expect,
+                "anchors": [str(a.relative_to(self.out)) for a in anchors],
+                **extra,
+            }
+        )
+
+    def write(self) -> Path:
+        path = self.out / "index.json"
+        path.write_text(json.dumps({"version": 1, "artefacts": self.entries}, ensure_ascii=False, indent=2) + "\n")
+        return path
+
+
+def ensure_passphrase(home: Path, say: Callable[[str], None]) -> bytes | None:
+    """The passphrase to use: from the environment, or a new random one in ``home/secrets/passphrase``."""
+    if os.environ.get("TRUST_KEY_PASSPHRASE") or os.environ.get("TRUST_KEY_PASSPHRASE_FILE"):
+        return None
+    secret_file = home / "secrets" / "passphrase"
+    if secret_file.exists():
+        say(f"using the demo passphrase in {secret_file}")
+        return secret_file.read_bytes().strip()
+    secret_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    value = secrets.token_hex(32).encode()
+    fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(value + b"\n")
+    say(f"no TRUST_KEY_PASSPHRASE set: created a random key store passphrase in {secret_file} (mode 0600)")
+    return value
+
+
+def _algorithm(cert: asn1_x509.Certificate) -> str:
+    return cx.signature_algorithm(cert).name
+
+
+def build(instance: Instance, say: Callable[[str], None] = print) -> Path:
+    """Build the demo world in ``instance``'s home; returns the path of ``out/index.json``."""
+    home = instance.settings.home
+    out = home / "out"
+    if (out / "index.json").exists():
+        raise ConflictError(f"{home} already holds a demo world ({out / 'index.json'})")
+    for sub in ("certs", "crl", "ocsp", "tsa", "docs"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    index = DemoIndex(out)
+    say("creating the national roots (SM2, RSA 4096) and the national operations CAs")
+    service.init(instance)
+    anchors: dict[str, Path] = {}
+
+    def write_cert(name: str, cert: asn1_x509.Certificate) -> Path:
+        path = out / "certs" / f"{name}.pem"
+        path.write_bytes(cx.certificate_pem(cert))
+        return path
+
+    for family in ("SM2", "RSA"):
+        root_id = service.ROOTS[family]
+        root = cx.load_certificate(service.ca_certificate_der(instance, root_id))
+        anchors[family] = write_cert(root_id, root)
+        index.add(
+            id=root_id,
+            kind="certificate",
+            path=anchors[family],
+            algorithm=_algorithm(root),
+            issuer=None,
+            expect="TOTAL_PASSED",
+            anchors=[anchors[family]],
+            role="national root",
+        )
+    for family in ("SM2", "RSA"):
+        ops_id = service.NATIONAL[family]
+        cert = cx.load_certificate(service.ca_certificate_der(instance, ops_id))
+        index.add(
+            id=ops_id,
+            kind="certificate",
+            path=write_cert(ops_id, cert),
+            algorithm=_algorithm(cert),
+            issuer=service.ROOTS[family],
+            expect="TOTAL_PASSED",
+            anchors=[anchors[family]],
+            role="national operations CA",
+        )
+    for code in REGIONS:
+        for family in ("SM2", "RSA"):
+            say(f"enrolling region {code} ({REGIONS[code]['province']}) under the {family} root")
+            ca = service.enrol(instance, kind="region", code=code, family=family)
+            cert = cx.load_certificate(ca.cert_der)
+            index.add(
+                id=ca.id,
+                kind="certificate",
+                path=write_cert(ca.id, cert),
+                algorithm=_algorithm(cert),
+                issuer=service.ROOTS[family],
+                expect="TOTAL_PASSED",
+                anchors=[anchors[family]],
+                role="region CA",
+            )
+
+    revoked_serial: str | None = None
+    good_rsa_serial: str | None = None
+    for code, facts in REGIONS.items():
+        province = facts["province"]
+        subjects = {
+            "seal": DN(
+                province=province, organization=facts["org"], common_name="合同专用章", serial_number=facts["uscc"]
+            ),
+            "seal-maker": DN(
+                province=province, organization=facts["seal_maker"], common_name=f"{facts['seal_maker']}制章"
+            ),
+            "person-identity": DN(province=province, common_name=facts["person"], serial_number=facts["citizen"]),
+            "organization-identity": DN(
+                province=province, organization=facts["org"], common_name=facts["org"], serial_number=facts["uscc"]
+            ),
+            "license-issuer": DN(
+                province=province,
+                organization=facts["license_issuer"],
+                common_name=f"{facts['license_issuer']}证照签发",
+            ),
+            "tls-server": DN(province=province, organization=facts["platform"], common_name=facts["dns"]),
+            "tls-client": DN(
+                province=province, organization=facts["platform"], common_name=f"{facts['platform']}客户端"
+            ),
+        }
+        for family in ("SM2", "RSA"):
+            ca_id = service.ca_id_for("region", code, family)
+            for profile, subject in subjects.items():
+                result = service.issue(
+                    instance,
+                    ca_id=ca_id,
+                    profile=profile,
+                    subject=subject,
+                    key_family=family,
+                    dns_names=[facts["dns"]] if profile == "tls-server" else [],
+                )
+                name = f"{code}-{family.lower()}-{profile}"
+                index.add(
+                    id=name,
+                    kind="certificate",
+                    path=write_cert(name, result.certificate),
+                    algorithm=_algorithm(result.certificate),
+                    issuer=ca_id,
+                    expect="TOTAL_PASSED",
+                    anchors=[anchors[family]],
+                    profile=profile,
+                    serial=result.record.serial,
+                    chain=[
+                        str(write_cert(f"{name}-chain-{i}", c).relative_to(out))
+                        for i, c in enumerate(result.chain[:-1])
+                    ],
+                )
+                if code == "330000" and family == "RSA" and profile == "seal":
+                    good_rsa_serial = result.record.serial
+        say(f"issued certificates of every profile for {province}")
+    # One revoked certificate (广东, RSA, organisation identity).
+    victim = service.issue(
+        instance,
+        ca_id=service.ca_id_for("region", "440000", "RSA"),
+        profile="organization-identity",
+        subject=DN(
+            province="广东省",
+            organization="广州已注销有限公司",
+            common_name="广州已注销有限公司",
+            serial_number=make_uscc("91440101MA5CYYY00"),
+        ),
+        key_family="RSA",
+    )
+    service.revoke(instance, serial=victim.record.serial, reason="cessation_of_operation")
+    revoked_serial = victim.record.serial
+    index.add(
+        id="440000-rsa-revoked",
+        kind="certificate",
+        path=write_cert("440000-rsa-revoked", victim.certificate),
+        algorithm=_algorithm(victim.certificate),
+        issuer=victim.record.issuer_id,
+        expect="TOTAL_FAILED",
+        anchors=[anchors["RSA"]],
+        profile="organization-identity",
+        serial=revoked_serial,
+        reason="REVOKED (cessation_of_operation)",
+    )
+    say(f"revoked {revoked_serial} (cessation_of_operation)")
+
+    for ca in service.list_cas(instance):
+        if ca.key_id is None:
+            continue
+        path = out / "crl" / f"{ca.id}.crl"
+        path.write_bytes(service.current_crl_der(instance, ca.id))
+        index.add(
+            id=f"crl-{ca.id}",
+            kind="crl",
+            path=path,
+            algorithm=ca.family,
+            issuer=ca.id,
+            expect="TOTAL_PASSED",
+            anchors=[anchors[ca.family]],
+        )
+
+    _ocsp_and_tsa(instance, index, anchors, good_rsa_serial, revoked_serial, say)
+    path = index.write()
+    say(f"demo world written: {len(index.entries)} artefacts listed in {path}")
+    return path
+
+
+def _ocsp_and_tsa(
+    instance: Instance,
+    index: DemoIndex,
+    anchors: dict[str, Path],
+    good: str | None,
+    revoked: str | None,
+    say: Callable[[str], None],
+) -> None:
+    from trust.service import ocsp, tsa
+
+    out = index.out
+    for label, serial, expect in (("good", good, "TOTAL_PASSED"), ("revoked", revoked, "TOTAL_FAILED")):
+        if serial is None:
+            continue
+        record = service.get_certificate(instance, serial)
+        issuer_cert = cx.load_certificate(service.ca_certificate_der(instance, record.issuer_id))
+        request = ocsp.make_request(cx.load_certificate(record.der), issuer_cert)
+        response = ocsp.respond(instance, request)
+        path = out / "ocsp" / f"{label}.ocsp"
+        path.write_bytes(response)
+        index.add(
+            id=f"ocsp-{label}",
+            kind="ocsp-response",
+            path=path,
+            algorithm="RSA",
+            issuer=record.issuer_id,
+            expect=expect,
+            anchors=[anchors["RSA"]],
+            serial=serial,
+            status="good" if label == "good" else "revoked",
+        )
+    document = out / "docs" / "sample.txt"
+    document.write_bytes(SAMPLE_DOCUMENT)
+    for family in ("SM2", "RSA"):
+        query = tsa.make_query(SAMPLE_DOCUMENT, hash_name="sm3" if family == "SM2" else "sha256")
+        reply = tsa.timestamp(instance, query, family=family)
+        path = out / "tsa" / f"sample-{family.lower()}.tsr"
+        path.write_bytes(reply)
+        index.add(
+            id=f"timestamp-{family.lower()}",
+            kind="timestamp",
+            path=path,
+            algorithm=family,
+            issuer=service.NATIONAL[family],
+            expect="TOTAL_PASSED",
+            anchors=[anchors[family]],
+            data=str(document.relative_to(out)),
+        )
+    say("wrote OCSP responses (good, revoked) and time-stamps (SM2, RSA) over docs/sample.txt")
