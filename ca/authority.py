@@ -137,8 +137,19 @@ def _store_key(keystore: KeyStore, key: PrivateKey, label: str, issued: Issued |
     return info.key_id
 
 
+class DuplicateRequest(ConflictError):
+    """Another transaction committed a certificate for the same idempotency key first."""
+
+    def __init__(self, request_id: str):
+        super().__init__(f"request {request_id!r} was already issued", evidence={"request_id": request_id})
+        self.request_id = request_id
+
+
 def _reserve(session: Session, make: Callable[[int], IssuedCertificate]) -> IssuedCertificate:
-    """Insert a row with a fresh serial; retry on the (astronomically rare) collision."""
+    """Insert a row with a fresh serial; retry on the (astronomically rare) serial collision.
+
+    A unique violation on ``request_id`` is not a collision: a concurrent request with the same idempotency
+    key won the race, and :class:`DuplicateRequest` tells the caller to return that one."""
     for _ in range(5):
         record = make(new_serial())
         try:
@@ -147,6 +158,10 @@ def _reserve(session: Session, make: Callable[[int], IssuedCertificate]) -> Issu
                 session.flush()
             return record
         except IntegrityError:
+            if record.request_id is not None and session.exec(
+                select(IssuedCertificate.id).where(IssuedCertificate.request_id == record.request_id)
+            ).first() is not None:
+                raise DuplicateRequest(record.request_id) from None
             continue
     raise ConflictError("could not allocate a unique serial number", code=Code.CONFLICT)
 

@@ -218,14 +218,16 @@ class FileKeyStore:
             "created_at": created.isoformat(),
             "public_key": key.public_key.pem(),
         }
+        # Public facts first, the encrypted key last: a crash between the two leaves a harmless .json without a
+        # key (ignored by list()), never a key file the store cannot describe.
         try:
-            _write_exclusive(key_path, encrypted)
+            _write_exclusive(meta_path, json.dumps(meta, indent=2).encode())
         except FileExistsError:
             raise KeyStoreError(f"key {key_id} is already in the key store", code=Code.KEYSTORE_KEY_EXISTS) from None
         try:
-            _write_exclusive(meta_path, json.dumps(meta, indent=2).encode())
+            _write_exclusive(key_path, encrypted)
         except BaseException:
-            key_path.unlink(missing_ok=True)
+            meta_path.unlink(missing_ok=True)
             raise
         with self._lock:
             self._cache[key_id] = key
@@ -248,8 +250,9 @@ class FileKeyStore:
             raise KeyStoreError(f"key store entry {key_id} is corrupt: {type(exc).__name__}") from None
 
     def list(self) -> list[KeyInfo]:
+        """Complete entries (public facts and encrypted key both present), sorted by id."""
         ids = sorted(p.name[: -len(".key.pem")] for p in self.directory.glob("*.key.pem"))
-        return [self.info(key_id) for key_id in ids]
+        return [self.info(key_id) for key_id in ids if (self.directory / f"{key_id}.json").exists()]
 
     def _private(self, key_id: str) -> PrivateKey:
         with self._lock:

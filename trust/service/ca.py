@@ -214,30 +214,42 @@ def issue(
     validity = timedelta(days=validity_days) if validity_days is not None else None
     keystore = instance.keystore
     ep = endpoints(instance)
-    with transaction(instance) as (session, issued):
-        if request_id is not None:
-            existing = session.exec(select(IssuedCertificate).where(IssuedCertificate.request_id == request_id)).first()
-            if existing is not None:
-                return IssueResult(
-                    existing, asn1_x509.Certificate.load(existing.der), authority.chain(session, existing.issuer_id)
-                )
-        done = authority.issue(
-            session,
-            keystore,
-            ep,
-            ca_id=ca_id,
-            profile=prof,
-            subject=subject,
-            public_key=public_key,
-            key_family=key_family.upper(),
-            validity=validity,
-            dns_names=dns_names,
-            uris=uris,
-            request_id=request_id,
-        )
-        issued.append(done)
-        result = IssueResult(done.record, done.certificate, authority.chain(session, ca_id))
+    if request_id is not None:
+        existing = _replay(instance, request_id, ca_id=ca_id, profile=profile, subject=subject)
+        if existing is not None:
+            return existing
+    try:
+        with transaction(instance) as (session, issued):
+            done = authority.issue(
+                session, keystore, ep, ca_id=ca_id, profile=prof, subject=subject, public_key=public_key,
+                key_family=key_family.upper(), validity=validity, dns_names=dns_names, uris=uris,
+                request_id=request_id,
+            )
+            issued.append(done)
+            result = IssueResult(done.record, done.certificate, authority.chain(session, ca_id))
+    except authority.DuplicateRequest:
+        assert request_id is not None
+        replayed = _replay(instance, request_id, ca_id=ca_id, profile=profile, subject=subject)
+        if replayed is None:  # pragma: no cover - the winner's row vanished: only a concurrent restore could do it
+            raise
+        return replayed
     return result
+
+
+def _replay(instance: Instance, request_id: str, *, ca_id: str, profile: str, subject: DN) -> IssueResult | None:
+    """The certificate already issued for ``request_id``, if any; a different request under the same key is a
+    conflict (an idempotency key names one request, RFC-style "Idempotency-Key" semantics)."""
+    with db.session_scope(instance.engine) as session:
+        existing = session.exec(select(IssuedCertificate).where(IssuedCertificate.request_id == request_id)).first()
+        if existing is None:
+            return None
+        if existing.issuer_id != ca_id or existing.profile != profile:
+            raise ConflictError(
+                f"request id {request_id!r} was used for a different request "
+                f"({existing.profile} by {existing.issuer_id})",
+                evidence={"request_id": request_id, "serial": existing.serial},
+            )
+        return IssueResult(existing, asn1_x509.Certificate.load(existing.der), authority.chain(session, ca_id))
 
 
 def revoke(instance: Instance, *, serial: str, reason: str) -> tuple[IssuedCertificate, CrlRecord]:
