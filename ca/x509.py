@@ -33,6 +33,11 @@ MAX_CERT_BYTES: Final = 64 * 1024
 _UTC_LIMIT: Final = datetime(2050, 1, 1, tzinfo=UTC)
 
 
+def utc_time(value: datetime) -> datetime:
+    """``value`` as an aware UTC datetime (asn1crypto and SQLite may give naive ones)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def x509_time(moment: datetime) -> x509.Time:
     moment = moment.astimezone(UTC).replace(microsecond=0)
     if moment < _UTC_LIMIT:

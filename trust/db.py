@@ -23,6 +23,7 @@ from sqlmodel import Session, create_engine
 from trust.crypto.errors import ConfigError, UnavailableError
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+READ_ONLY = "huren_read_only"  # execution option: this connection only reads
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -56,8 +57,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection: Any) -> None:
             # IMMEDIATE takes the write lock up front, so two writers never deadlock on a lock upgrade
-            # (SQLITE_BUSY that busy_timeout cannot resolve); WAL keeps readers unblocked.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # (SQLITE_BUSY that busy_timeout cannot resolve); WAL keeps readers unblocked. Connections marked
+            # read-only (execution option ``huren_read_only``) start a plain deferred transaction instead.
+            read_only = connection.get_execution_options().get(READ_ONLY, False)
+            connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

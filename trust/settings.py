@@ -10,6 +10,7 @@ variable                       meaning                                 default
 ``TRUST_MAX_REQUEST_BYTES``    request body limit                      ``16 MiB``
 ``TRUST_LOG_LEVEL``            ``DEBUG`` .. ``ERROR``                   ``INFO``
 ``TRUST_PUBLIC_URL``           base URL written into certificates      ``http://<host>:<port>``
+``TRUST_REFRESH_SECONDS``      CRL / OCSP responder renewal schedule   ``3600`` (0 disables)
 ``TRUST_KEY_PASSPHRASE``       key store passphrase (read by the key store only, never stored here)
 ``TRUST_KEY_PASSPHRASE_FILE``  file holding it (alternative)
 =============================  ======================================  =================================
@@ -39,6 +40,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     public_url: str | None = None
     key_kdf_iterations: int = Field(default=210_000, ge=1_000, le=10_000_000)
+    refresh_seconds: int = Field(default=3600, ge=0, description="Schedule for CRL/OCSP renewal; 0 disables")
 
     @field_validator("log_level")
     @classmethod

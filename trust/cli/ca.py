@@ -135,6 +135,14 @@ def crl(
         console.print(service.crl_text(der).decode(), end="")
 
 
+@app.command()
+def refresh(home: HomeOption = None) -> None:
+    """Re-issue CRLs that are due and renew expiring OCSP responder certificates (what the schedule runs)."""
+    renewed = service.refresh(instance(home))
+    console.print(f"CRLs re-issued: {', '.join(renewed['crl']) or 'none'}; "
+                  f"OCSP responders renewed: {', '.join(renewed['ocsp']) or 'none'}")
+
+
 @app.command("list")
 def list_(
     what: Annotated[str, typer.Argument(help="cas or certificates")] = "cas",

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -87,9 +90,34 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": payload})
 
 
+def _refresher(instance: Instance, stop: threading.Event) -> None:
+    """Background schedule: CRLs before their nextUpdate, OCSP responder certificates before they expire."""
+    from trust.service import ca as ca_service
+
+    while not stop.wait(instance.settings.refresh_seconds):
+        try:
+            ca_service.refresh(instance)
+        except Exception:  # noqa: BLE001 - keep the schedule alive; the next round retries
+            log.exception("scheduled refresh failed")
+
+
 def create_app(instance: Instance | None = None) -> FastAPI:
     instance = instance or Instance()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        worker = None
+        if instance.settings.refresh_seconds > 0:
+            worker = threading.Thread(target=_refresher, args=(instance, stop), name="huren-refresh", daemon=True)
+            worker.start()
+        yield
+        stop.set()
+        if worker is not None:
+            worker.join(timeout=5)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Huren national trust service",
         version=trust.__version__,
         description="National trust root, certificate authority, electronic seals and licences, and offline "

@@ -26,6 +26,7 @@ from ca.profiles import profile as get_profile
 from trust import db
 from trust.crypto.errors import ConflictError, InputError
 from trust.crypto.keys import PublicKey
+from trust.service import trust as trust_registry
 from trust.service import tsa
 from trust.service.instance import Instance
 
@@ -115,7 +116,10 @@ def init(instance: Instance) -> InitResult:
             authority.ensure_ocsp_responder(session, keystore, ep, ops.id)
             national.append(ops)
         tsa.ensure_tsa_certificates(session, keystore, ep)
+        for ops in national:
+            trust_registry.register_ca(session, session.get(CertificateAuthority, ops.id) or ops)
         _publish(instance, session)
+        trust_registry.publish(session, instance)
     return InitResult(roots, national)
 
 
@@ -182,7 +186,9 @@ def enrol(
         if ca.key_id is not None:
             authority.generate_crl(session, keystore, ca.id)
             authority.ensure_ocsp_responder(session, keystore, ep, ca.id)
+        trust_registry.register_ca(session, ca)
         _publish(instance, session, [ca.id])
+        trust_registry.publish(session, instance)
     return ca
 
 
@@ -268,24 +274,34 @@ def regenerate_crl(instance: Instance, ca_id: str) -> CrlRecord:
     return record
 
 
-def refresh_crls(instance: Instance, *, within: timedelta = timedelta(days=2)) -> list[CrlRecord]:
-    """Re-issue every CRL whose nextUpdate is closer than ``within`` (the schedule's job)."""
+def refresh(instance: Instance, *, crl_within: timedelta = timedelta(days=2)) -> dict[str, list[str]]:
+    """The schedule's job: re-issue every CRL whose nextUpdate is closer than ``crl_within`` and renew every
+    delegated OCSP responder certificate that expires within 7 days. Safe to run from several workers: CRL
+    numbers are serialised by a row lock and each step re-checks whether it is still due."""
     from ca.models import now, utc
 
-    renewed = []
     keystore = instance.keystore
-    with transaction(instance) as (session, _issued):
+    ep = endpoints(instance)
+    renewed: dict[str, list[str]] = {"crl": [], "ocsp": []}
+    with transaction(instance) as (session, issued):
         for ca in session.exec(select(CertificateAuthority)).all():
             if ca.key_id is None:
                 continue
-            try:
-                latest = authority.current_crl(session, ca.id)
-                due = utc(latest.next_update) - now() < within
-            except Exception:  # noqa: BLE001 - no CRL yet
-                due = True
-            if due:
-                renewed.append(authority.generate_crl(session, keystore, ca.id))
+            latest = session.exec(
+                select(CrlRecord).where(CrlRecord.ca_id == ca.id).order_by(col(CrlRecord.number).desc())
+            ).first()
+            if latest is None or utc(latest.next_update) - now() < crl_within:
+                authority.generate_crl(session, keystore, ca.id)
+                renewed["crl"].append(ca.id)
+            if ca.kind != "root":
+                before = ca.ocsp_cert_der
+                updated = authority.ensure_ocsp_responder(session, keystore, ep, ca.id)
+                if updated.ocsp_cert_der != before:
+                    trust_registry.register_ca(session, updated)
+                    renewed["ocsp"].append(ca.id)
         _publish(instance, session)
+        if renewed["ocsp"]:
+            trust_registry.publish(session, instance)
     return renewed
 
 
@@ -337,7 +353,7 @@ __all__ = [
     "issue",
     "list_cas",
     "list_certificates",
-    "refresh_crls",
+    "refresh",
     "regenerate_crl",
     "revoke",
 ]

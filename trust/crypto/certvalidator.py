@@ -1,0 +1,65 @@
+"""SM2 for pyhanko-certvalidator (and so for pyHanko): one :class:`SignatureValidator` subclass.
+
+pyhanko-certvalidator delegates every signature check to a ``SignatureValidator`` (its extension point,
+``pyhanko_certvalidator/sig_validate.py``). :class:`HurenSignatureValidator` answers SM2 signatures —
+recognised because :mod:`trust.crypto.oids` makes ``SignedDigestAlgorithm.signature_algo`` return ``"sm2"`` for
+SM2-with-SM3 and SM2-1 — with the project's SM2 (SM3, default user ID per GB/T 35276; strict DER), and hands
+every other algorithm to pyhanko's default validator unchanged. Failures raise
+``cryptography.exceptions.InvalidSignature``, as pyhanko expects.
+"""
+
+from __future__ import annotations
+
+from asn1crypto import algos
+from asn1crypto.keys import PublicKeyInfo
+from cryptography.exceptions import InvalidSignature as PycaInvalidSignature
+from pyhanko_certvalidator.errors import AlgorithmNotSupported
+from pyhanko_certvalidator.sig_validate import (
+    DEFAULT_VALIDATION_CONTEXT,
+    DefaultSignatureValidator,
+    SignatureValidationContext,
+    SignatureValidator,
+)
+
+from trust.crypto import oids
+from trust.crypto.algorithms import SM2_SM3, KeyFamily
+from trust.crypto.errors import TrustError
+from trust.crypto.keys import public_key_from_spki
+
+oids.register()
+
+
+class HurenSignatureValidator(SignatureValidator):
+    """pyHanko's signature validator with SM2 added."""
+
+    def __init__(self) -> None:
+        self._default = DefaultSignatureValidator()
+
+    def validate_signature(
+        self,
+        signature: bytes,
+        signed_data: bytes,
+        public_key_info: PublicKeyInfo,
+        signature_algorithm: algos.SignedDigestAlgorithm,
+        context: SignatureValidationContext = DEFAULT_VALIDATION_CONTEXT,
+    ) -> None:
+        if signature_algorithm["algorithm"].native not in oids.SM2_SIGNATURE_NAMES:
+            self._default.validate_signature(signature, signed_data, public_key_info, signature_algorithm, context)
+            return
+        if context.prehashed:
+            raise AlgorithmNotSupported("SM2 signs SM3(Z || M); a pre-hashed message cannot be verified")
+        if signature_algorithm["parameters"].native is not None and signature_algorithm["algorithm"].native == "sm2_sm3":
+            raise PycaInvalidSignature("SM2-with-SM3 AlgorithmIdentifier must have absent parameters (GB/T 20518)")
+        try:
+            key = public_key_from_spki(public_key_info)
+        except TrustError as exc:
+            raise PycaInvalidSignature(f"signer key unusable for SM2: {exc.message}") from None
+        if key.family is not KeyFamily.SM2:
+            raise PycaInvalidSignature(f"an SM2 signature needs an SM2 key, the key is {key.family.value}")
+        try:
+            key.verify(signature, signed_data, SM2_SM3)
+        except TrustError as exc:
+            raise PycaInvalidSignature(exc.message) from None
+
+
+SIGNATURE_VALIDATOR = HurenSignatureValidator()

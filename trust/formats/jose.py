@@ -1,0 +1,274 @@
+"""The JOSE layer (RFC 7515 JWS, RFC 7517 JWK, RFC 7518 algorithms) on python-jose, with SM2 registered.
+
+python-jose is the JOSE library of the project. This module registers one key class, :class:`HurenJoseKey`,
+with python-jose's key registry (``jose.jwk.register_key``) for every algorithm Huren accepts —
+``SM2`` (SM2 with SM3, default user ID, signature ``r || s``; ``docs/CRYPTO.md``), ``RS256/384/512``,
+``PS256/384/512``, ``ES256/384/512`` — so every JWS Huren signs or verifies goes through the project's
+:class:`~trust.crypto.signer.Signer` and :meth:`~trust.crypto.keys.PublicKey.verify` (one key-size and
+encoding policy for everything).
+
+Verification is strict (RFC 8725 "JWT best current practices"):
+
+* ``alg`` must be in the caller's allow-list: ``none`` and HMAC algorithms are never accepted;
+* ``alg`` must match the key (family, and for ECDSA the curve: ES256 needs P-256, ...);
+* a header with an embedded ``jwk`` or a remote ``jku``/``x5u`` is refused (keys come from the trust list);
+* ``crit`` naming any extension is refused (this implementation understands none, RFC 7515 clause 4.1.11);
+* duplicate header members, non-JSON or non-object headers, and oversized tokens are refused.
+
+JSON serialization (RFC 7515 clause 7.2.1, general form) is used for documents signed by several keys at
+once — the trust list and the offline bundle are signed by both national roots.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from jose import jwk as jose_jwk
+from jose import jws as jose_jws
+from jose.backends.base import Key as JoseKey
+from jose.exceptions import JOSEError
+
+from trust.crypto import jwk as huren_jwk
+from trust.crypto.algorithms import KeyFamily, SignatureAlgorithm
+from trust.crypto.errors import Code, EncodingError, InputError, InvalidKey, InvalidSignature, UnsupportedAlgorithm
+from trust.crypto.keys import PrivateKey, PublicKey
+from trust.crypto.signer import Signer
+
+ACCEPTED_ALGORITHMS: Final = frozenset(
+    {"SM2", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
+)
+_EC_CURVE_FOR: Final = {"ES256": "secp256r1", "ES384": "secp384r1", "ES512": "secp521r1"}
+MAX_TOKEN_BYTES: Final = 1024 * 1024
+_FORBIDDEN_HEADERS: Final = frozenset({"jwk", "jku", "x5u"})
+
+
+def b64u(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64u_decode(text: str, what: str = "value") -> bytes:
+    if not isinstance(text, str) or any(c not in _B64U for c in text) or len(text) % 4 == 1:
+        raise EncodingError(f"JWS {what} is not unpadded base64url")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+_B64U: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def check_algorithm(alg: str, key: PublicKey) -> SignatureAlgorithm:
+    """The algorithm for ``alg`` if Huren accepts it and it fits ``key``; raises otherwise."""
+    if alg not in ACCEPTED_ALGORITHMS:
+        raise UnsupportedAlgorithm(f"JOSE algorithm {alg!r} is not accepted (none and HMAC never are)")
+    algorithm = SignatureAlgorithm.from_jose(alg)
+    if algorithm.family is not key.family:
+        raise InvalidKey(f"alg {alg} does not match the {key.family.value} key", code=Code.KEY_MISMATCH)
+    if algorithm.family is KeyFamily.EC and key.curve != _EC_CURVE_FOR[alg]:
+        raise InvalidKey(f"alg {alg} needs curve {_EC_CURVE_FOR[alg]}, the key is on {key.curve}",
+                         code=Code.KEY_MISMATCH)
+    return algorithm
+
+
+class HurenJoseKey(JoseKey):
+    """python-jose ``Key`` over a Huren :class:`Signer` (to sign) or :class:`PublicKey` (to verify)."""
+
+    def __init__(self, key: Signer | PublicKey | PrivateKey | Mapping[str, Any], algorithm: str):
+        self._signer: Signer | None = None
+        if isinstance(key, PrivateKey):
+            key = key.signer(SignatureAlgorithm.from_jose(algorithm))
+        if isinstance(key, Mapping):
+            key = huren_jwk.public_key_from_jwk(key)
+        if isinstance(key, PublicKey):
+            public = key
+        else:
+            self._signer = key
+            public = key.public_key
+        self._algorithm = check_algorithm(algorithm, public)
+        if self._signer is not None and self._signer.algorithm != self._algorithm:
+            raise InvalidKey(f"signer uses {self._signer.algorithm.name}, not {algorithm}", code=Code.KEY_MISMATCH)
+        self._public = public
+        self._alg = algorithm
+
+    def sign(self, msg: bytes) -> bytes:
+        if self._signer is None:
+            raise InvalidKey("cannot sign with a public key")
+        return self._signer.sign(msg, encoding="raw")
+
+    def verify(self, msg: bytes, sig: bytes) -> bool:
+        try:
+            self._public.verify(sig, msg, self._algorithm, encoding="raw")
+        except InvalidSignature:
+            return False
+        return True
+
+    def public_key(self) -> HurenJoseKey:
+        return HurenJoseKey(self._public, self._alg)
+
+    def to_dict(self) -> dict[str, str]:
+        return {**huren_jwk.public_jwk(self._public), "alg": self._alg}
+
+
+_registered = False
+
+
+def register() -> None:
+    """Register :class:`HurenJoseKey` with python-jose for every accepted algorithm (idempotent)."""
+    global _registered
+    if _registered:
+        return
+    for alg in sorted(ACCEPTED_ALGORITHMS):
+        jose_jwk.register_key(alg, HurenJoseKey)
+    _registered = True
+
+
+register()
+
+
+# --- compact serialization ------------------------------------------------------------------------------
+
+
+def sign_compact(payload: bytes, signer: Signer, *, headers: Mapping[str, Any] | None = None) -> str:
+    """``BASE64URL(header).BASE64URL(payload).BASE64URL(signature)`` with ``alg`` from the signer."""
+    alg = signer.algorithm.jose
+    if alg is None:
+        raise UnsupportedAlgorithm(f"{signer.algorithm.name} has no JOSE name")
+    extra = dict(headers or {})
+    if "typ" not in extra:
+        extra["typ"] = "JWT"
+    token = jose_jws.sign(payload, HurenJoseKey(signer, alg), headers=extra, algorithm=alg)
+    return str(token)
+
+
+def _strict_json(data: bytes, what: str) -> dict[str, Any]:
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in result:
+                raise EncodingError(f"{what} has the member {key!r} twice")
+            result[key] = value
+        return result
+
+    try:
+        value = json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicates)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EncodingError(f"{what} is not UTF-8 JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise EncodingError(f"{what} must be a JSON object")
+    return value
+
+
+def check_header(header: Mapping[str, Any], allowed: Sequence[str]) -> str:
+    """The header's ``alg`` after the RFC 8725 checks; raises on anything unsafe."""
+    alg = header.get("alg")
+    if not isinstance(alg, str):
+        raise EncodingError("JWS header has no alg")
+    if alg == "none" or alg.startswith("HS"):
+        raise UnsupportedAlgorithm(f"JWS alg {alg!r} is never accepted")
+    if alg not in allowed or alg not in ACCEPTED_ALGORITHMS:
+        raise UnsupportedAlgorithm(f"JWS alg {alg!r} is not accepted here (allowed: {', '.join(sorted(allowed))})")
+    embedded = _FORBIDDEN_HEADERS.intersection(header)
+    if embedded:
+        raise InputError(f"JWS header carries {', '.join(sorted(embedded))}: keys come from the trust list only")
+    if "crit" in header:
+        raise InputError(f"JWS header marks unknown extensions critical: {header['crit']!r}")
+    return alg
+
+
+@dataclass(frozen=True)
+class Verified:
+    header: dict[str, Any]
+    payload: bytes
+    key: PublicKey
+    algorithm: SignatureAlgorithm
+
+
+def parse_compact(token: str | bytes) -> tuple[dict[str, Any], bytes, bytes, bytes]:
+    """``(header, payload, signing input, signature)`` without verifying anything."""
+    if isinstance(token, bytes):
+        try:
+            token = token.decode("ascii")
+        except UnicodeDecodeError:
+            raise EncodingError("JWS is not ASCII") from None
+    token = token.strip()
+    if len(token) > MAX_TOKEN_BYTES:
+        raise InputError(f"JWS of {len(token)} bytes exceeds {MAX_TOKEN_BYTES}", code=Code.INPUT_TOO_LARGE)
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise EncodingError(f"compact JWS needs 3 parts, found {len(parts)}")
+    header = _strict_json(b64u_decode(parts[0], "header"), "JWS header")
+    payload = b64u_decode(parts[1], "payload")
+    signature = b64u_decode(parts[2], "signature")
+    return header, payload, f"{parts[0]}.{parts[1]}".encode("ascii"), signature
+
+
+def verify_compact(
+    token: str | bytes, resolve_key: Callable[[dict[str, Any]], PublicKey], *, algorithms: Sequence[str]
+) -> Verified:
+    """Verify a compact JWS: header checks, key from ``resolve_key(header)``, signature by python-jose."""
+    header, payload, _signing_input, _signature = parse_compact(token)
+    alg = check_header(header, algorithms)
+    key = resolve_key(header)
+    algorithm = check_algorithm(alg, key)
+    text = token.decode("ascii") if isinstance(token, bytes) else token
+    try:
+        jose_jws.verify(text.strip(), HurenJoseKey(key, alg), algorithms=[alg])
+    except JOSEError as exc:
+        raise InvalidSignature(f"JWS signature does not verify ({alg}): {exc}") from None
+    return Verified(header=header, payload=payload, key=key, algorithm=algorithm)
+
+
+# --- JSON serialization (general) ------------------------------------------------------------------------
+
+
+def sign_json(payload: bytes, signers: Sequence[tuple[Signer, Mapping[str, Any]]]) -> dict[str, Any]:
+    """RFC 7515 clause 7.2.1 general JSON serialization with one signature per signer."""
+    encoded_payload = b64u(payload)
+    signatures = []
+    for signer, headers in signers:
+        alg = signer.algorithm.jose
+        if alg is None:
+            raise UnsupportedAlgorithm(f"{signer.algorithm.name} has no JOSE name")
+        protected = b64u(json.dumps({"alg": alg, **headers}, separators=(",", ":"), ensure_ascii=False).encode())
+        signing_input = f"{protected}.{encoded_payload}".encode("ascii")
+        signature = HurenJoseKey(signer, alg).sign(signing_input)
+        signatures.append({"protected": protected, "signature": b64u(signature)})
+    return {"payload": encoded_payload, "signatures": signatures}
+
+
+@dataclass(frozen=True)
+class JsonSignature:
+    header: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+
+
+def parse_json(document: Mapping[str, Any]) -> tuple[bytes, list[JsonSignature]]:
+    """``(payload, signatures)`` of a general JSON serialization, parsed but not verified."""
+    if not isinstance(document, Mapping) or not isinstance(document.get("payload"), str):
+        raise EncodingError("JWS JSON serialization needs a payload member")
+    raw_signatures = document.get("signatures")
+    if not isinstance(raw_signatures, list) or not raw_signatures or len(raw_signatures) > 16:
+        raise EncodingError("JWS JSON serialization needs 1..16 signatures")
+    payload = b64u_decode(document["payload"], "payload")
+    result = []
+    for entry in raw_signatures:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("protected"), str):
+            raise EncodingError("each JWS signature needs a protected header")
+        if "header" in entry:
+            raise InputError("unprotected JWS header members are not accepted")
+        header = _strict_json(b64u_decode(entry["protected"], "protected header"), "JWS protected header")
+        signature = b64u_decode(str(entry.get("signature", "")), "signature")
+        result.append(JsonSignature(header, f"{entry['protected']}.{document['payload']}".encode("ascii"), signature))
+    return payload, result
+
+
+def verify_json_signature(item: JsonSignature, key: PublicKey, *, algorithms: Sequence[str]) -> SignatureAlgorithm:
+    """Verify one signature of a JSON serialization with ``key``; raises :class:`InvalidSignature`."""
+    alg = check_header(item.header, algorithms)
+    algorithm = check_algorithm(alg, key)
+    if not HurenJoseKey(key, alg).verify(item.signing_input, item.signature):
+        raise InvalidSignature(f"JWS signature does not verify ({alg})")
+    return algorithm

@@ -1,0 +1,366 @@
+"""The national trust list: every issuer, its services, scope and status history, signed by both roots.
+
+Shape (JSON, modelled on ETSI TS 119 612 trusted lists and TS 119 602 lists of trusted entities; field names
+are this project's)::
+
+    {
+      "type": "huren-trust-list", "version": 1,
+      "sequence": 7, "issued_at": "2026-11-26T01:00:00Z", "next_update": "2026-11-27T01:00:00Z",
+      "operator": "国家政务服务平台",
+      "roots": [{"family": "SM2", "fingerprint": "<sha256 hex>", "certificate": "<base64 DER>"}, ...],
+      "issuers": [
+        {"id": "region-330000", "kind": "region", "code": "330000", "name": "浙江省",
+         "scope": {"region": "330000", "license_types": ["..."]},
+         "status_history": [{"status": "granted", "effective": "..."}, {"status": "withdrawn", ...}],
+         "services": [
+            {"id": "region-330000-sm2", "type": "CA", "family": "SM2",
+             "certificate": "<base64 DER>", "fingerprint": "<sha256 hex>",
+             "scope": {...}, "status_history": [...]}, ...]}]
+    }
+
+Service types: ``CA``, ``OCSP``, ``TSA``, ``SEAL_MAKER``, ``LICENSE_ISSUER``, ``IDENTITY_PROVIDER``.
+Statuses: ``granted``, ``suspended``, ``withdrawn``; each entry says from when it holds. A service is usable
+at time *t* when both it and its issuer are ``granted`` at *t* (:meth:`TrustList.status_at`) — so what an
+issuer signed before a withdrawal stays verifiable, judged at signing time, and what it signs after fails.
+
+The signed form is a JWS JSON serialization (RFC 7515 clause 7.2.1) of the document with one signature per
+national root (``alg`` ``SM2`` and ``RS256``; ``x5c`` = the root certificate); a verifier that pins either
+root's fingerprint can check it (:func:`verify`). Pure format code: no storage, no network.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from asn1crypto import x509
+
+from trust.crypto.errors import Code, EncodingError, InputError, InvalidSignature, TrustError
+from trust.crypto.keys import public_key_from_spki
+from trust.crypto.signer import Signer
+from trust.formats import jose
+
+TYPE: Final = "huren-trust-list"
+VERSION: Final = 1
+SERVICE_TYPES: Final = frozenset({"CA", "OCSP", "TSA", "SEAL_MAKER", "LICENSE_ISSUER", "IDENTITY_PROVIDER"})
+STATUSES: Final = frozenset({"granted", "suspended", "withdrawn"})
+MAX_DOCUMENT_BYTES: Final = 64 * 1024 * 1024
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(text: Any, what: str) -> datetime:
+    if not isinstance(text, str):
+        raise EncodingError(f"{what} must be an ISO 8601 time")
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise EncodingError(f"{what} is not an ISO 8601 time: {text!r}") from None
+    if value.tzinfo is None:
+        raise EncodingError(f"{what} must carry a time zone")
+    return value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class StatusEntry:
+    status: str
+    effective: datetime
+    reason: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        data = {"status": self.status, "effective": iso(self.effective)}
+        if self.reason:
+            data["reason"] = self.reason
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any) -> StatusEntry:
+        if not isinstance(data, Mapping) or data.get("status") not in STATUSES:
+            raise EncodingError(f"trust list status entry must have a status in {sorted(STATUSES)}")
+        return cls(str(data["status"]), parse_time(data.get("effective"), "status effective time"),
+                   str(data.get("reason", "")))
+
+
+def status_at(history: Sequence[StatusEntry], moment: datetime) -> StatusEntry | None:
+    """The entry in force at ``moment`` (the latest with ``effective <= moment``), or None before the first."""
+    current = None
+    for entry in sorted(history, key=lambda e: e.effective):
+        if entry.effective <= moment:
+            current = entry
+    return current
+
+
+@dataclass(frozen=True)
+class Service:
+    id: str
+    type: str
+    family: str
+    certificate: bytes
+    status_history: tuple[StatusEntry, ...]
+    scope: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.certificate).hexdigest()
+
+    def cert(self) -> x509.Certificate:
+        return x509.Certificate.load(self.certificate)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "family": self.family,
+            "certificate": base64.b64encode(self.certificate).decode(),
+            "fingerprint": self.fingerprint,
+            "scope": dict(self.scope),
+            "status_history": [s.to_json() for s in self.status_history],
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Service:
+        if not isinstance(data, Mapping):
+            raise EncodingError("trust list service must be an object")
+        if data.get("type") not in SERVICE_TYPES:
+            raise EncodingError(f"unknown trust list service type {data.get('type')!r}")
+        try:
+            der = base64.b64decode(str(data["certificate"]), validate=True)
+        except (KeyError, ValueError):
+            raise EncodingError("trust list service certificate must be base64 DER") from None
+        service = cls(
+            id=str(data.get("id", "")), type=str(data["type"]), family=str(data.get("family", "")), certificate=der,
+            status_history=tuple(StatusEntry.from_json(s) for s in _list(data.get("status_history"), "status_history")),
+            scope=dict(data.get("scope") or {}),
+        )
+        if data.get("fingerprint") not in (None, service.fingerprint):
+            raise EncodingError(f"trust list service {service.id}: fingerprint does not match its certificate")
+        return service
+
+
+@dataclass(frozen=True)
+class Issuer:
+    id: str
+    kind: str
+    code: str | None
+    name: str
+    status_history: tuple[StatusEntry, ...]
+    services: tuple[Service, ...]
+    scope: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "code": self.code,
+            "name": self.name,
+            "scope": dict(self.scope),
+            "status_history": [s.to_json() for s in self.status_history],
+            "services": [s.to_json() for s in self.services],
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Issuer:
+        if not isinstance(data, Mapping):
+            raise EncodingError("trust list issuer must be an object")
+        return cls(
+            id=str(data.get("id", "")), kind=str(data.get("kind", "")),
+            code=None if data.get("code") is None else str(data["code"]), name=str(data.get("name", "")),
+            status_history=tuple(StatusEntry.from_json(s) for s in _list(data.get("status_history"), "status_history")),
+            services=tuple(Service.from_json(s) for s in _list(data.get("services"), "services")),
+            scope=dict(data.get("scope") or {}),
+        )
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise EncodingError(f"trust list {what} must be a list")
+    return value
+
+
+@dataclass(frozen=True)
+class Root:
+    family: str
+    certificate: bytes
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.certificate).hexdigest()
+
+
+@dataclass(frozen=True)
+class ServiceStanding:
+    """Whether a service may be relied on at a moment, and why not."""
+
+    usable: bool
+    reason: str
+    issuer: Issuer | None = None
+    service: Service | None = None
+
+
+@dataclass(frozen=True)
+class TrustList:
+    sequence: int
+    issued_at: datetime
+    next_update: datetime
+    operator: str
+    roots: tuple[Root, ...]
+    issuers: tuple[Issuer, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": TYPE,
+            "version": VERSION,
+            "sequence": self.sequence,
+            "issued_at": iso(self.issued_at),
+            "next_update": iso(self.next_update),
+            "operator": self.operator,
+            "roots": [
+                {"family": r.family, "fingerprint": r.fingerprint,
+                 "certificate": base64.b64encode(r.certificate).decode()}
+                for r in self.roots
+            ],
+            "issuers": [i.to_json() for i in self.issuers],
+        }
+
+    def canonical(self) -> bytes:
+        return json.dumps(self.to_json(), ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, data: Any) -> TrustList:
+        if not isinstance(data, Mapping) or data.get("type") != TYPE:
+            raise EncodingError("not a Huren trust list")
+        if data.get("version") != VERSION:
+            raise EncodingError(f"trust list version {data.get('version')!r} is not supported (expected {VERSION})")
+        sequence = data.get("sequence")
+        if not isinstance(sequence, int) or sequence < 1:
+            raise EncodingError("trust list sequence must be a positive integer")
+        roots = []
+        for entry in _list(data.get("roots"), "roots"):
+            try:
+                der = base64.b64decode(str(entry["certificate"]), validate=True)
+            except (KeyError, ValueError, TypeError):
+                raise EncodingError("trust list root certificate must be base64 DER") from None
+            roots.append(Root(str(entry.get("family", "")), der))
+        return cls(
+            sequence=sequence,
+            issued_at=parse_time(data.get("issued_at"), "issued_at"),
+            next_update=parse_time(data.get("next_update"), "next_update"),
+            operator=str(data.get("operator", "")),
+            roots=tuple(roots),
+            issuers=tuple(Issuer.from_json(i) for i in _list(data.get("issuers"), "issuers")),
+        )
+
+    # -- queries -----------------------------------------------------------------------------------------
+
+    def services(self, service_type: str | None = None) -> Iterable[tuple[Issuer, Service]]:
+        for issuer in self.issuers:
+            for service in issuer.services:
+                if service_type is None or service.type == service_type:
+                    yield issuer, service
+
+    def find_by_certificate(self, der: bytes) -> tuple[Issuer, Service] | None:
+        fingerprint = hashlib.sha256(der).hexdigest()
+        for issuer, service in self.services():
+            if service.fingerprint == fingerprint:
+                return issuer, service
+        return None
+
+    def standing(self, der: bytes, moment: datetime, service_type: str | None = None) -> ServiceStanding:
+        """Whether the service holding certificate ``der`` was usable at ``moment``."""
+        found = self.find_by_certificate(der)
+        if found is None:
+            return ServiceStanding(False, "certificate is not a service of the trust list")
+        issuer, service = found
+        if service_type is not None and service.type != service_type:
+            return ServiceStanding(False, f"service {service.id} is a {service.type}, not a {service_type}", issuer,
+                                   service)
+        for subject, history in ((f"issuer {issuer.id}", issuer.status_history),
+                                 (f"service {service.id}", service.status_history)):
+            entry = status_at(history, moment)
+            if entry is None:
+                return ServiceStanding(False, f"{subject} was not yet listed at {iso(moment)}", issuer, service)
+            if entry.status != "granted":
+                why = f" ({entry.reason})" if entry.reason else ""
+                return ServiceStanding(
+                    False, f"{subject} {entry.status} since {iso(entry.effective)}{why}; judged at {iso(moment)}",
+                    issuer, service,
+                )
+        return ServiceStanding(True, f"{issuer.id}/{service.id} granted at {iso(moment)}", issuer, service)
+
+
+# --- signing and verification -------------------------------------------------------------------------------
+
+
+def sign(trust_list: TrustList, signers: Sequence[tuple[Signer, bytes]]) -> dict[str, Any]:
+    """JWS JSON serialization signed by each ``(signer, root certificate DER)``."""
+    return jose.sign_json(
+        trust_list.canonical(),
+        [(signer, {"typ": "huren-trust-list+json", "x5c": [base64.b64encode(cert).decode()]})
+         for signer, cert in signers],
+    )
+
+
+@dataclass(frozen=True)
+class VerifiedDocument:
+    payload: bytes
+    signed_by: tuple[str, ...]  # fingerprints of the pinned roots whose signatures verified
+
+
+def verify_signed(document: Mapping[str, Any], pinned: Iterable[str], *, what: str) -> VerifiedDocument:
+    """Check a root-signed JWS JSON document: at least one signature by a pinned root verifies, and no
+    signature that claims a pinned root fails. Signatures by unpinned keys are ignored."""
+    pins = {p.lower().replace(":", "") for p in pinned}
+    if not pins:
+        raise InputError(f"no pinned national root fingerprints to check the {what} against")
+    payload, signatures = jose.parse_json(document)
+    verified: list[str] = []
+    for item in signatures:
+        x5c = item.header.get("x5c")
+        if not isinstance(x5c, list) or not x5c or not isinstance(x5c[0], str):
+            raise EncodingError(f"{what} signature lacks x5c with the signing root certificate")
+        try:
+            der = base64.b64decode(x5c[0], validate=True)
+            cert = x509.Certificate.load(der, strict=True)
+            key = public_key_from_spki(cert["tbs_certificate"]["subject_public_key_info"])
+        except (ValueError, TypeError):
+            raise EncodingError(f"{what} signature carries a malformed x5c certificate") from None
+        fingerprint = hashlib.sha256(der).hexdigest()
+        if fingerprint not in pins:
+            continue
+        try:
+            jose.verify_json_signature(item, key, algorithms=sorted(jose.ACCEPTED_ALGORITHMS))
+        except TrustError as exc:
+            raise InvalidSignature(f"{what} signature by pinned root {fingerprint[:16]}… does not verify: "
+                                   f"{exc.message}") from None
+        verified.append(fingerprint)
+    if not verified:
+        raise InvalidSignature(f"{what} is not signed by any pinned national root", code=Code.INVALID_SIGNATURE)
+    return VerifiedDocument(payload, tuple(verified))
+
+
+def load_document(data: bytes, what: str) -> dict[str, Any]:
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise InputError(f"{what} of {len(data)} bytes exceeds {MAX_DOCUMENT_BYTES}", code=Code.INPUT_TOO_LARGE)
+    try:
+        value = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EncodingError(f"{what} is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise EncodingError(f"{what} must be a JSON object")
+    return value
+
+
+def verify(data: bytes, pinned: Iterable[str]) -> tuple[TrustList, VerifiedDocument]:
+    """Parse and verify a signed trust list file."""
+    checked = verify_signed(load_document(data, "trust list"), pinned, what="trust list")
+    try:
+        return TrustList.from_json(json.loads(checked.payload)), checked
+    except json.JSONDecodeError as exc:
+        raise EncodingError(f"trust list payload is not JSON: {exc}") from None

@@ -1,0 +1,187 @@
+"""The national trust list and the offline bundle: register, change status, publish, export.
+
+* Every CA operation that creates or changes an issuer or a service registers it here and publishes a new
+  trust list in the same transaction (``trust init``, ``trust ca enrol``, status changes).
+* :func:`publish` signs the list with both national roots (JWS JSON, ``trust.formats.trustlist``), stores it
+  with the next sequence number and writes ``<home>/public/trustlist.json``.
+* :func:`export_bundle` wraps the latest trust list and every CA's current CRL (and, later, status lists) in
+  one file signed by both roots (``trust.formats.bundle``) and writes ``<home>/public/bundle.json``.
+* :func:`change_status` withdraws, suspends or reinstates an issuer or a service from a given moment;
+  history is append-only, so credentials are judged by the status at their signing time.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from ca import authority
+from ca.models import CertificateAuthority, CrlRecord, now
+from ca.names import region
+from trust import db
+from trust.crypto.errors import NotFoundError
+from trust.formats import bundle as bundle_format
+from trust.formats import jose
+from trust.formats import trustlist as tl
+from trust.service import registry
+from trust.service.instance import Instance
+
+OPERATOR = "国家政务服务平台"
+TRUST_LIST_VALIDITY = timedelta(hours=24)
+BUNDLE_VALIDITY = timedelta(hours=24)
+ROOT_IDS = ("root-sm2", "root-rsa")
+
+
+def issuer_id_for(ca: CertificateAuthority) -> str:
+    if ca.kind == "national":
+        return "national"
+    return f"{ca.kind}-{ca.code}"
+
+
+def register_ca(session: Session, ca: CertificateAuthority) -> None:
+    """Record a sub-CA (and its OCSP responder) as services of its issuer."""
+    if ca.kind == "root":
+        return
+    issuer_id = issuer_id_for(ca)
+    if ca.kind == "national":
+        name, scope = OPERATOR, {"national": True}
+    elif ca.kind == "region":
+        assert ca.code is not None
+        r = region(ca.code)
+        name, scope = r.name, {"region": ca.code}
+    else:
+        name, scope = ca.name, {"department": ca.code}
+    # Granted from the CA certificate's notBefore: what it certifies is judged at the certificates' notBefore.
+    since = not_before(ca.cert_der)
+    registry.ensure_issuer(session, issuer_id=issuer_id, kind=ca.kind, code=ca.code, name=name, scope=scope,
+                           effective=since)
+    registry.ensure_service(session, service_id=ca.id, issuer_id=issuer_id, type="CA", family=ca.family,
+                            cert_der=ca.cert_der, scope=scope, effective=since)
+    if ca.ocsp_cert_der is not None:
+        registry.ensure_service(session, service_id=f"{ca.id}-ocsp", issuer_id=issuer_id, type="OCSP",
+                                family=ca.family, cert_der=ca.ocsp_cert_der, effective=not_before(ca.ocsp_cert_der))
+
+
+def not_before(cert_der: bytes) -> datetime:
+    from asn1crypto import x509 as asn1_x509
+
+    from ca.x509 import utc_time
+
+    return utc_time(asn1_x509.Certificate.load(cert_der)["tbs_certificate"]["validity"]["not_before"].native)
+
+
+def register_service(session: Session, *, issuer_ca: CertificateAuthority, service_id: str, service_type: str,
+                     cert_der: bytes, scope: dict[str, Any] | None = None) -> None:
+    """Record another service (TSA, seal maker, licence issuer, identity provider) of a CA's issuer."""
+    register_ca(session, issuer_ca)
+    registry.ensure_service(session, service_id=service_id, issuer_id=issuer_id_for(issuer_ca), type=service_type,
+                            family=issuer_ca.family, cert_der=cert_der, scope=scope, effective=not_before(cert_der))
+
+
+def _roots(session: Session) -> list[CertificateAuthority]:
+    roots = [session.get(CertificateAuthority, rid) for rid in ROOT_IDS]
+    if any(r is None for r in roots):
+        raise NotFoundError("the national roots do not exist yet (run trust init)")
+    return [r for r in roots if r is not None]
+
+
+def publish(session: Session, instance: Instance) -> registry.TrustListRecord:
+    """Build, sign (both roots) and store the next trust list; write it to the published directory."""
+    roots = _roots(session)
+    sequence = registry.next_sequence(session)
+    trust_list = registry.build(session, sequence=sequence, roots=[(r.family, r.cert_der) for r in roots],
+                                operator=OPERATOR, validity=TRUST_LIST_VALIDITY)
+    keystore = instance.keystore
+    signers = [(keystore.signer(r.key_id or "", authority.algorithm_for(r.family)), r.cert_der) for r in roots]
+    document = tl.sign(trust_list, signers)
+    record = registry.store(session, trust_list, document)
+    _write(instance.settings.published_dir / "trustlist.json", record.document.encode())
+    return record
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+
+
+def publish_now(instance: Instance) -> registry.TrustListRecord:
+    with db.session_scope(instance.engine) as session:
+        return publish(session, instance)
+
+
+def latest_trust_list(instance: Instance) -> registry.TrustListRecord:
+    with db.session_scope(instance.engine) as session:
+        record = registry.latest(session)
+        if record is None:
+            raise NotFoundError("no trust list has been published yet (run trust init)")
+        return record
+
+
+def change_status(instance: Instance, *, subject: str, subject_id: str, status: str, at: datetime | None = None,
+                  reason: str = "") -> registry.TrustListRecord:
+    """Withdraw / suspend / reinstate (``granted``) an issuer or a service and publish a new trust list."""
+    with db.session_scope(instance.engine) as session:
+        registry.set_status(session, subject=subject, subject_id=subject_id, status=status, at=at, reason=reason)
+        return publish(session, instance)
+
+
+def build_bundle(instance: Instance) -> dict[str, Any]:
+    """A signed offline bundle of the latest trust list and every CA's current CRL."""
+    with db.session_scope(instance.engine) as session:
+        latest = registry.latest(session)
+        if latest is None:
+            latest = publish(session, instance)
+        crls: list[tuple[str, bytes]] = []
+        for ca in session.exec(select(CertificateAuthority).order_by(col(CertificateAuthority.id))).all():
+            record = session.exec(
+                select(CrlRecord).where(CrlRecord.ca_id == ca.id).order_by(col(CrlRecord.number).desc())
+            ).first()
+            if record is not None:
+                crls.append((ca.id, record.der))
+        roots = _roots(session)
+        moment = now()
+        content = bundle_format.Bundle(
+            created_at=moment, next_update=moment + BUNDLE_VALIDITY,
+            trust_list_document=json.loads(latest.document), crls=tuple(crls),
+        )
+        keystore = instance.keystore
+        signers = [(keystore.signer(r.key_id or "", authority.algorithm_for(r.family)), r.cert_der) for r in roots]
+        return bundle_format.sign(content, signers)
+
+
+def export_bundle(instance: Instance, path: Path | None = None) -> Path:
+    document = build_bundle(instance)
+    data = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    target = path or instance.settings.published_dir / "bundle.json"
+    _write(target, data)
+    if path is not None:
+        _write(instance.settings.published_dir / "bundle.json", data)
+    return target
+
+
+def root_fingerprints(instance: Instance) -> dict[str, str]:
+    """``{family: SHA-256 fingerprint}`` of the national roots: what verifiers pin."""
+    import hashlib
+
+    with db.session_scope(instance.engine) as session:
+        return {r.family: hashlib.sha256(r.cert_der).hexdigest() for r in _roots(session)}
+
+
+def list_issuers(instance: Instance) -> list[dict[str, Any]]:
+    record = latest_trust_list(instance)
+    payload, _sigs = jose.parse_json(json.loads(record.document))
+    parsed = tl.TrustList.from_json(json.loads(payload))
+    moment = now()
+    rows = []
+    for issuer in parsed.issuers:
+        status = tl.status_at(issuer.status_history, moment)
+        rows.append({"id": issuer.id, "kind": issuer.kind, "code": issuer.code, "name": issuer.name,
+                     "status": status.status if status else "pending",
+                     "services": [s.id for s in issuer.services]})
+    return rows
