@@ -10,17 +10,24 @@ import typer
 from rich.table import Table
 
 from ca import x509 as cx
-from ca.models import utc
 from ca.names import DN
+from ca.x509 import utc_time as utc
 from trust.cli.common import HomeOption, console, instance
 from trust.crypto.errors import InputError
-from trust.service import ca as service
+
+
+def _service():
+    from trust.service import ca
+
+    return ca
+
 
 app = typer.Typer(help="Certificate authority: enrol CAs, issue, revoke, CRLs, list, show.", no_args_is_help=True)
 
 
 def init(home: HomeOption = None) -> None:
     """Create the SM2 and RSA national roots (and the national operations CAs under them)."""
+    service = _service()
     result = service.init(instance(home))
     for ca in [*result.roots, *result.national]:
         cert = cx.load_certificate(ca.cert_der)
@@ -48,6 +55,7 @@ def enrol(
     home: HomeOption = None,
 ) -> None:
     """Enrol a regional or departmental CA under a national root."""
+    service = _service()
     created = service.enrol(
         instance(home), kind=kind, code=code, family=family, csr_data=_read(csr), name=name, organization=organization
     )
@@ -82,6 +90,7 @@ def issue(
     home: HomeOption = None,
 ) -> None:
     """Issue an end-entity certificate."""
+    service = _service()
     subject = DN(
         province=province,
         locality=locality,
@@ -114,6 +123,7 @@ def revoke(
     home: HomeOption = None,
 ) -> None:
     """Revoke a certificate and publish a new CRL of its issuer."""
+    service = _service()
     record, crl = service.revoke(instance(home), serial=serial, reason=reason)
     console.print(f"revoked {record.serial} ({record.revocation_reason}); CRL {crl.number} of {record.issuer_id}")
 
@@ -126,6 +136,7 @@ def crl(
     home: HomeOption = None,
 ) -> None:
     """Print (or regenerate) a CA's current CRL."""
+    service = _service()
     inst = instance(home)
     der = service.regenerate_crl(inst, ca_id).der if regenerate else service.current_crl_der(inst, ca_id)
     if out is not None:
@@ -138,9 +149,12 @@ def crl(
 @app.command()
 def refresh(home: HomeOption = None) -> None:
     """Re-issue CRLs that are due and renew expiring OCSP responder certificates (what the schedule runs)."""
+    service = _service()
     renewed = service.refresh(instance(home))
-    console.print(f"CRLs re-issued: {', '.join(renewed['crl']) or 'none'}; "
-                  f"OCSP responders renewed: {', '.join(renewed['ocsp']) or 'none'}")
+    console.print(
+        f"CRLs re-issued: {', '.join(renewed['crl']) or 'none'}; "
+        f"OCSP responders renewed: {', '.join(renewed['ocsp']) or 'none'}"
+    )
 
 
 @app.command("list")
@@ -153,6 +167,7 @@ def list_(
     home: HomeOption = None,
 ) -> None:
     """List CAs or certificates."""
+    service = _service()
     inst = instance(home)
     if what == "cas":
         rows = [
@@ -200,6 +215,7 @@ def show(
     home: HomeOption = None,
 ) -> None:
     """Show one certificate."""
+    service = _service()
     record = service.get_certificate(instance(home), serial)
     cert = cx.load_certificate(record.der)
     if pem:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from trust.service.instance import Instance
-from trust.settings import Settings
+if TYPE_CHECKING:
+    from trust.service.instance import Instance
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -21,6 +21,10 @@ HomeOption = Annotated[
 
 
 def instance(home: Path | None) -> Instance:
+    """The instance for a command; imported lazily so that ``trust verify`` never loads the storage layers."""
+    from trust.service.instance import Instance
+    from trust.settings import Settings
+
     settings = Settings()
     if home is not None:
         settings = settings.with_home(home)

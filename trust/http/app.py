@@ -97,7 +97,7 @@ def _refresher(instance: Instance, stop: threading.Event) -> None:
     while not stop.wait(instance.settings.refresh_seconds):
         try:
             ca_service.refresh(instance)
-        except Exception:  # noqa: BLE001 - keep the schedule alive; the next round retries
+        except Exception:
             log.exception("scheduled refresh failed")
 
 
@@ -179,8 +179,9 @@ def create_app(instance: Instance | None = None) -> FastAPI:
         return {"status": "ready"}
 
     from trust.http.routes import ca, ocsp, tsa
+    from trust.http.routes import trust as trust_routes
 
-    for module in (ca, ocsp, tsa):
+    for module in (ca, ocsp, tsa, trust_routes):
         app.include_router(module.router)
 
     app.add_middleware(BodyLimit, limit=instance.settings.max_request_bytes)  # type: ignore[arg-type]

@@ -226,6 +226,7 @@ def issue(
             return existing
     try:
         with transaction(instance) as (session, issued):
+            trust_registry.check_standing(session, authority.get_ca(session, ca_id))
             done = authority.issue(
                 session, keystore, ep, ca_id=ca_id, profile=prof, subject=subject, public_key=public_key,
                 key_family=key_family.upper(), validity=validity, dns_names=dns_names, uris=uris,
@@ -283,7 +284,7 @@ def refresh(instance: Instance, *, crl_within: timedelta = timedelta(days=2)) ->
     keystore = instance.keystore
     ep = endpoints(instance)
     renewed: dict[str, list[str]] = {"crl": [], "ocsp": []}
-    with transaction(instance) as (session, issued):
+    with transaction(instance) as (session, _issued):
         for ca in session.exec(select(CertificateAuthority)).all():
             if ca.key_id is None:
                 continue

@@ -285,6 +285,7 @@ def build(instance: Instance, say: Callable[[str], None] = print) -> Path:
         )
 
     _ocsp_and_tsa(instance, index, anchors, good_rsa_serial, revoked_serial, say)
+    _trust_list_and_bundle(instance, index, anchors, say)
     path = index.write()
     say(f"demo world written: {len(index.entries)} artefacts listed in {path}")
     return path
@@ -298,6 +299,7 @@ def _ocsp_and_tsa(
     revoked: str | None,
     say: Callable[[str], None],
 ) -> None:
+    from ca import ocsp as ocsp_format
     from trust.service import ocsp, tsa
 
     out = index.out
@@ -306,8 +308,8 @@ def _ocsp_and_tsa(
             continue
         record = service.get_certificate(instance, serial)
         issuer_cert = cx.load_certificate(service.ca_certificate_der(instance, record.issuer_id))
-        request = ocsp.make_request(cx.load_certificate(record.der), issuer_cert)
-        response = ocsp.respond(instance, request)
+        cert_id = ocsp_format.CertId.for_certificate(issuer_cert, int(record.serial, 16), "sha256")
+        response = ocsp.respond(instance, ocsp_format.build_request([cert_id], nonce=secrets.token_bytes(16)))
         path = out / "ocsp" / f"{label}.ocsp"
         path.write_bytes(response)
         index.add(
@@ -339,3 +341,24 @@ def _ocsp_and_tsa(
             data=str(document.relative_to(out)),
         )
     say("wrote OCSP responses (good, revoked) and time-stamps (SM2, RSA) over docs/sample.txt")
+
+
+def _trust_list_and_bundle(instance: Instance, index: DemoIndex, anchors: dict[str, Path],
+                           say: Callable[[str], None]) -> None:
+    from trust.service import trust
+
+    out = index.out
+    record = trust.latest_trust_list(instance)
+    trust_list = out / "trustlist.json"
+    trust_list.write_text(record.document)
+    index.add(id="trust-list", kind="trust-list", path=trust_list, algorithm="SM2+RSA", issuer="national roots",
+              expect="TOTAL_PASSED", anchors=[anchors["SM2"], anchors["RSA"]], sequence=record.sequence)
+    bundle = trust.export_bundle(instance, out / "bundle.json")
+    index.add(id="bundle", kind="bundle", path=bundle, algorithm="SM2+RSA", issuer="national roots",
+              expect="TOTAL_PASSED", anchors=[anchors["SM2"], anchors["RSA"]])
+    pins = trust.root_fingerprints(instance)
+    (out / "roots.txt").write_text("".join(f"{family} {fp}\n" for family, fp in pins.items()))
+    say(f"trust list {record.sequence} and the offline bundle written; verifiers pin the roots in {out / 'roots.txt'}:")
+    for family, fp in pins.items():
+        say(f"  {family} {fp}")
+    say(f"  try: trust verify {out / 'certs' / '440000-sm2-seal.pem'} --bundle {bundle} --pin {pins['SM2']}")

@@ -20,10 +20,10 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from ca import authority
-from ca.models import CertificateAuthority, CrlRecord, now
+from ca.models import CertificateAuthority, CrlRecord, now, utc
 from ca.names import region
 from trust import db
-from trust.crypto.errors import NotFoundError
+from trust.crypto.errors import ConflictError, NotFoundError
 from trust.formats import bundle as bundle_format
 from trust.formats import jose
 from trust.formats import trustlist as tl
@@ -80,6 +80,25 @@ def register_service(session: Session, *, issuer_ca: CertificateAuthority, servi
     register_ca(session, issuer_ca)
     registry.ensure_service(session, service_id=service_id, issuer_id=issuer_id_for(issuer_ca), type=service_type,
                             family=issuer_ca.family, cert_der=cert_der, scope=scope, effective=not_before(cert_der))
+
+
+def check_standing(session: Session, ca: CertificateAuthority) -> None:
+    """Refuse to sign for a CA whose issuer or CA service is not ``granted`` now (withdrawn, suspended)."""
+    if ca.kind == "root":
+        return
+    moment = now()
+    for subject, subject_id in (("issuer", issuer_id_for(ca)), ("service", ca.id)):
+        events = session.exec(
+            select(registry.TrustEvent).where(registry.TrustEvent.subject == subject,
+                                              registry.TrustEvent.subject_id == subject_id)
+        ).all()
+        if not events:
+            continue  # not registered yet (being created in this transaction)
+        entry = tl.status_at([tl.StatusEntry(e.status, utc(e.effective_at), e.reason) for e in events], moment)
+        if entry is not None and entry.status != "granted":
+            why = f" ({entry.reason})" if entry.reason else ""
+            raise ConflictError(f"{subject} {subject_id} is {entry.status} since {tl.iso(entry.effective)}{why}; "
+                                "Huren does not sign for it")
 
 
 def _roots(session: Session) -> list[CertificateAuthority]:

@@ -1,0 +1,92 @@
+"""``trust verify``: the verifier's command line — the contract other tools rely on.
+
+``trust verify INPUT [--bundle FILE] [--pin SHA256]... [--anchor CERT]... [--untrusted CERT]... [--crl FILE]...
+[--ocsp FILE]... [--at ISO-8601] [--purpose NAME] [--format text|json]``
+
+INPUT is a file or ``-`` for standard input; its kind is detected from the content. Exit codes
+(``trust.cli.exits``): 0 TOTAL_PASSED, 1 TOTAL_FAILED, 2 INDETERMINATE, 3 usage or unreadable input.
+Everything is local: the verifier opens no socket.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from trust.cli import exits
+from trust.cli.common import console
+from trust.crypto.errors import InputError
+
+MAX_READ = 64 * 1024 * 1024 + 1
+
+
+def _read(path: Path | str, what: str) -> bytes:
+    try:
+        if str(path) == "-":
+            data = sys.stdin.buffer.read(MAX_READ)
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_READ)
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {path}: {exc.strerror}") from None
+    if len(data) >= MAX_READ:
+        from trust.crypto.errors import Code
+
+        raise InputError(f"{what} {path} is larger than 64 MiB", code=Code.INPUT_TOO_LARGE)
+    return data
+
+
+def _time(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"--at must be an ISO 8601 time, got {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def verify(
+    input_file: Annotated[str, typer.Argument(metavar="INPUT", help="File to verify, or - for standard input")],
+    bundle: Annotated[Path | None, typer.Option(help="Signed offline bundle (trust list, CRLs, status lists)")] = None,
+    pin: Annotated[list[str] | None, typer.Option(help="Pinned national root SHA-256 fingerprint (repeatable)")] = None,
+    anchor: Annotated[list[Path] | None, typer.Option(help="Trust anchor certificate (repeatable)")] = None,
+    untrusted: Annotated[list[Path] | None, typer.Option(help="Extra intermediate certificates (repeatable)")] = None,
+    crl: Annotated[list[Path] | None, typer.Option(help="CRL file (repeatable)")] = None,
+    ocsp: Annotated[list[Path] | None, typer.Option(help="OCSP response file (repeatable)")] = None,
+    at: Annotated[str | None, typer.Option(help="Validation time, ISO 8601 (default now)")] = None,
+    purpose: Annotated[
+        str,
+        typer.Option(
+            help="any, ca, seal, document-signing, seal-maker, identity, "
+            "license-issuer, timestamping, ocsp, tls-server, tls-client"
+        ),
+    ] = "any",
+    output_format: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+) -> int:
+    """Verify a certificate (and, as later issues add them, seals, PDFs and tokens) offline."""
+    from verifier import api, context
+
+    if output_format not in ("text", "json"):
+        raise InputError("--format must be text or json")
+    data = _read(input_file, "input")
+    ctx = context.build(
+        at=_time(at),
+        bundle=_read(bundle, "bundle") if bundle else None,
+        pins=pin or [],
+        anchors=[_read(p, "anchor") for p in anchor or []],
+        untrusted=[_read(p, "untrusted certificate") for p in untrusted or []],
+        crls=[_read(p, "CRL") for p in crl or []],
+        ocsps=[_read(p, "OCSP response") for p in ocsp or []],
+        purpose=purpose,
+    )
+    report = api.verify(data, ctx)
+    if output_format == "json":
+        sys.stdout.write(report.to_json() + "\n")
+    else:
+        console.print(report.to_text(), markup=False, highlight=False)
+    return int(exits.for_indication(report.indication.value))
