@@ -115,9 +115,10 @@ def init(instance: Instance) -> InitResult:
             authority.generate_crl(session, keystore, ops.id)
             authority.ensure_ocsp_responder(session, keystore, ep, ops.id)
             national.append(ops)
-        tsa.ensure_tsa_certificates(session, keystore, ep)
+        issued.extend(tsa.ensure_tsa_certificates(session, keystore, ep))
         for ops in national:
             trust_registry.register_ca(session, session.get(CertificateAuthority, ops.id) or ops)
+        _register_tsas(session)
         _publish(instance, session)
         trust_registry.publish(session, instance)
     return InitResult(roots, national)
@@ -228,8 +229,17 @@ def issue(
         with transaction(instance) as (session, issued):
             trust_registry.check_standing(session, authority.get_ca(session, ca_id))
             done = authority.issue(
-                session, keystore, ep, ca_id=ca_id, profile=prof, subject=subject, public_key=public_key,
-                key_family=key_family.upper(), validity=validity, dns_names=dns_names, uris=uris,
+                session,
+                keystore,
+                ep,
+                ca_id=ca_id,
+                profile=prof,
+                subject=subject,
+                public_key=public_key,
+                key_family=key_family.upper(),
+                validity=validity,
+                dns_names=dns_names,
+                uris=uris,
                 request_id=request_id,
             )
             issued.append(done)
@@ -264,7 +274,21 @@ def revoke(instance: Instance, *, serial: str, reason: str) -> tuple[IssuedCerti
     with transaction(instance) as (session, _issued):
         record, new_crl = authority.revoke(session, keystore, serial=serial, reason=reason)
         _publish(instance, session, [record.issuer_id])
+    tsa.invalidate(instance)  # a revoked TSA certificate stops signing at once, not at the next cache refresh
     return record, new_crl
+
+
+def _register_tsas(session: Session) -> None:
+    """The current TSA certificate of each family as a TSA service of the national issuer."""
+    for family in ("SM2", "RSA"):
+        record = tsa.current_record(session, family)
+        if record is None:
+            continue
+        ops = session.get(CertificateAuthority, NATIONAL[family])
+        if ops is not None:
+            trust_registry.register_service(
+                session, issuer_ca=ops, service_id=f"{ops.id}-tsa", service_type="TSA", cert_der=record.der
+            )
 
 
 def regenerate_crl(instance: Instance, ca_id: str) -> CrlRecord:
@@ -283,8 +307,8 @@ def refresh(instance: Instance, *, crl_within: timedelta = timedelta(days=2)) ->
 
     keystore = instance.keystore
     ep = endpoints(instance)
-    renewed: dict[str, list[str]] = {"crl": [], "ocsp": []}
-    with transaction(instance) as (session, _issued):
+    renewed: dict[str, list[str]] = {"crl": [], "ocsp": [], "tsa": []}
+    with transaction(instance) as (session, issued):
         for ca in session.exec(select(CertificateAuthority)).all():
             if ca.key_id is None:
                 continue
@@ -300,9 +324,16 @@ def refresh(instance: Instance, *, crl_within: timedelta = timedelta(days=2)) ->
                 if updated.ocsp_cert_der != before:
                     trust_registry.register_ca(session, updated)
                     renewed["ocsp"].append(ca.id)
+        new_tsas = tsa.ensure_tsa_certificates(session, keystore, ep)
+        issued.extend(new_tsas)  # their keys are discarded if this transaction fails
+        renewed["tsa"] = [done.record.serial for done in new_tsas]
+        if renewed["tsa"]:
+            _register_tsas(session)
         _publish(instance, session)
-        if renewed["ocsp"]:
+        if renewed["ocsp"] or renewed["tsa"]:
             trust_registry.publish(session, instance)
+    if renewed["tsa"]:
+        tsa.invalidate(instance)
     return renewed
 
 

@@ -326,7 +326,11 @@ def _ocsp_and_tsa(
     document = out / "docs" / "sample.txt"
     document.write_bytes(SAMPLE_DOCUMENT)
     for family in ("SM2", "RSA"):
-        query = tsa.make_query(SAMPLE_DOCUMENT, hash_name="sm3" if family == "SM2" else "sha256")
+        from ca import tsa as tsa_format
+
+        query = tsa_format.build_request(
+            SAMPLE_DOCUMENT, hash_algorithm="sm3" if family == "SM2" else "sha256", nonce=secrets.randbits(64)
+        )
         reply = tsa.timestamp(instance, query, family=family)
         path = out / "tsa" / f"sample-{family.lower()}.tsr"
         path.write_bytes(reply)
@@ -343,19 +347,35 @@ def _ocsp_and_tsa(
     say("wrote OCSP responses (good, revoked) and time-stamps (SM2, RSA) over docs/sample.txt")
 
 
-def _trust_list_and_bundle(instance: Instance, index: DemoIndex, anchors: dict[str, Path],
-                           say: Callable[[str], None]) -> None:
+def _trust_list_and_bundle(
+    instance: Instance, index: DemoIndex, anchors: dict[str, Path], say: Callable[[str], None]
+) -> None:
     from trust.service import trust
 
     out = index.out
     record = trust.latest_trust_list(instance)
     trust_list = out / "trustlist.json"
     trust_list.write_text(record.document)
-    index.add(id="trust-list", kind="trust-list", path=trust_list, algorithm="SM2+RSA", issuer="national roots",
-              expect="TOTAL_PASSED", anchors=[anchors["SM2"], anchors["RSA"]], sequence=record.sequence)
+    index.add(
+        id="trust-list",
+        kind="trust-list",
+        path=trust_list,
+        algorithm="SM2+RSA",
+        issuer="national roots",
+        expect="TOTAL_PASSED",
+        anchors=[anchors["SM2"], anchors["RSA"]],
+        sequence=record.sequence,
+    )
     bundle = trust.export_bundle(instance, out / "bundle.json")
-    index.add(id="bundle", kind="bundle", path=bundle, algorithm="SM2+RSA", issuer="national roots",
-              expect="TOTAL_PASSED", anchors=[anchors["SM2"], anchors["RSA"]])
+    index.add(
+        id="bundle",
+        kind="bundle",
+        path=bundle,
+        algorithm="SM2+RSA",
+        issuer="national roots",
+        expect="TOTAL_PASSED",
+        anchors=[anchors["SM2"], anchors["RSA"]],
+    )
     pins = trust.root_fingerprints(instance)
     (out / "roots.txt").write_text("".join(f"{family} {fp}\n" for family, fp in pins.items()))
     say(f"trust list {record.sequence} and the offline bundle written; verifiers pin the roots in {out / 'roots.txt'}:")

@@ -1,0 +1,107 @@
+"""``trust demo``: the whole demo world, every artefact in index.json checked for the verdict it promises."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from tests.support.offline import no_network  # noqa: F401 - fixture
+
+from ca import ocsp as ocsp_format
+from ca import tsa as tsa_format
+from ca import x509 as cx
+from ca.crl import load_crl, verify_crl_signature
+from trust.cli.main import main
+from trust.formats import bundle as bundle_format
+from trust.formats import trustlist as tl
+from verifier import api, context
+
+FIELDS = {"id", "kind", "path", "algorithm", "issuer", "expect", "anchors"}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("demo")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TRUST_KEY_KDF_ITERATIONS", "2000")
+    mp.delenv("TRUST_KEY_PASSPHRASE", raising=False)
+    mp.delenv("TRUST_KEY_PASSPHRASE_FILE", raising=False)
+    try:
+        assert main(["demo", "--home", str(home)]) == 0
+        assert main(["demo", "--home", str(home)]) == 0  # a second run leaves the world as it is
+    finally:
+        mp.undo()
+    return home
+
+
+def _index(home: Path) -> list[dict]:
+    return json.loads((home / "out" / "index.json").read_text())["artefacts"]
+
+
+def _pins(home: Path) -> list[str]:
+    return [line.split()[1] for line in (home / "out" / "roots.txt").read_text().splitlines()]
+
+
+def test_passphrase_was_created_0600(demo: Path) -> None:
+    secret = demo / "secrets" / "passphrase"
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert len(secret.read_text().strip()) == 64
+
+
+def test_index_lists_every_kind(demo: Path) -> None:
+    entries = _index(demo)
+    kinds = {e["kind"] for e in entries}
+    assert kinds >= {"certificate", "crl", "ocsp-response", "timestamp", "trust-list", "bundle"}
+    for entry in entries:
+        assert FIELDS <= set(entry), entry
+        assert (demo / "out" / entry["path"]).exists(), entry
+        assert all((demo / "out" / a).exists() for a in entry["anchors"])
+    profiles = {e.get("profile") for e in entries if e["kind"] == "certificate"}
+    assert profiles >= {
+        "seal",
+        "seal-maker",
+        "person-identity",
+        "organization-identity",
+        "license-issuer",
+        "tls-server",
+        "tls-client",
+    }
+    assert [e["expect"] for e in entries if e["id"] == "440000-rsa-revoked"] == ["TOTAL_FAILED"]
+
+
+def test_every_certificate_gets_its_expected_verdict_offline(demo: Path, no_network: list[str]) -> None:
+    out = demo / "out"
+    ctx = context.build(bundle=(out / "bundle.json").read_bytes(), pins=_pins(demo)[:1])
+    checked = 0
+    for entry in _index(demo):
+        if entry["kind"] != "certificate":
+            continue
+        report = api.verify((out / entry["path"]).read_bytes(), ctx)
+        assert report.indication.value == entry["expect"], (entry["id"], report.to_text())
+        checked += 1
+    assert checked >= 37
+
+
+def test_crls_ocsp_timestamps_trust_list_and_bundle(demo: Path) -> None:
+    out = demo / "out"
+    certs = {
+        e["id"]: cx.load_certificate((out / e["path"]).read_bytes()) for e in _index(demo) if e["kind"] == "certificate"
+    }
+    for entry in _index(demo):
+        path = out / entry["path"]
+        if entry["kind"] == "crl":
+            verify_crl_signature(load_crl(path.read_bytes()), cx.public_key(certs[entry["issuer"]]))
+        elif entry["kind"] == "ocsp-response":
+            verified = ocsp_format.verify_response(path.read_bytes(), issuer=certs[entry["issuer"]])
+            assert verified.single(int(entry["serial"], 16)).status == entry["status"]
+        elif entry["kind"] == "timestamp":
+            stamp = tsa_format.verify_response(path.read_bytes(), message=(out / entry["data"]).read_bytes())
+            assert stamp.tsa_certificate is not None
+        elif entry["kind"] == "trust-list":
+            parsed, _ = tl.verify(path.read_bytes(), _pins(demo))
+            assert parsed.sequence == entry["sequence"]
+        elif entry["kind"] == "bundle":
+            assert bundle_format.verify(path.read_bytes(), _pins(demo)[1:]).trust_list.issuers
