@@ -65,6 +65,13 @@ def _citizen_serial(dn: DN) -> DN:
     return DN(**{**dn.__dict__, "serial_number": validate_citizen_id(dn.serial_number)})
 
 
+def _seal_holder(dn: DN) -> DN:
+    """An organisation seal names the organisation and its USCC; a personal seal the person and citizen ID."""
+    if dn.organization:
+        return _uscc_serial(dn)
+    return _citizen_serial(dn)
+
+
 @dataclass(frozen=True)
 class Profile:
     """What a certificate of one kind looks like."""
@@ -107,11 +114,11 @@ PROFILES: Final[Mapping[str, Profile]] = {
     for p in (
         Profile(
             "seal",
-            "Organisation electronic seal (电子印章)",
+            "Electronic seal (电子印章) of an organisation or a person",
             _SIGN,
             (EKU_DOCUMENT_SIGNING,),
             validity=timedelta(days=3 * 365),
-            subject_rules=(_needs("organization"), _uscc_serial),
+            subject_rules=(_seal_holder,),
             policies=(POLICY["seal"],),
         ),
         Profile(

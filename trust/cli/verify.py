@@ -67,13 +67,14 @@ def verify(
         ),
     ] = "any",
     output_format: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    data: Annotated[Path | None, typer.Option(help="The signed document of a detached GB/T 38540 signature")] = None,
 ) -> int:
-    """Verify a certificate (and, as later issues add them, seals, PDFs and tokens) offline."""
+    """Verify a certificate, a GB/T 38540 seal or signature, or a sealed PDF offline (tokens follow)."""
     from verifier import api, context
 
     if output_format not in ("text", "json"):
         raise InputError("--format must be text or json")
-    data = _read(input_file, "input")
+    payload = _read(input_file, "input")
     ctx = context.build(
         at=_time(at),
         bundle=_read(bundle, "bundle") if bundle else None,
@@ -84,7 +85,7 @@ def verify(
         ocsps=[_read(p, "OCSP response") for p in ocsp or []],
         purpose=purpose,
     )
-    report = api.verify(data, ctx)
+    report = api.verify(payload, ctx, signed_data=_read(data, "signed data") if data else None)
     if output_format == "json":
         sys.stdout.write(report.to_json() + "\n")
     else:

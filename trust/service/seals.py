@@ -1,0 +1,93 @@
+"""Seal operations of the national service: make, change state, read — each one transaction.
+
+Seal makers are registered as ``SEAL_MAKER`` services of their issuer in the trust list (so a verifier
+anywhere can tell that a seal was made by an authorised maker at its creation date).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from ca import authority
+from seal import registry
+from seal.models import SealEvent, SealRecord
+from trust import db
+from trust.service import trust as trust_registry
+from trust.service.ca import endpoints, transaction
+from trust.service.instance import Instance
+
+
+def create(
+    instance: Instance,
+    *,
+    ca_id: str,
+    holder_kind: str,
+    holder_name: str,
+    holder_code: str,
+    seal_name: str,
+    dual: bool = False,
+    validity_days: int | None = None,
+    request_id: str | None = None,
+) -> SealRecord:
+    keystore = instance.keystore
+    if request_id is not None:
+        with db.session_scope(instance.engine) as session:
+            from sqlmodel import select
+
+            existing = session.exec(select(SealRecord).where(SealRecord.request_id == request_id)).first()
+            if existing is not None:
+                return existing
+    with transaction(instance) as (session, issued):
+        ca = authority.get_ca(session, ca_id)
+        trust_registry.check_standing(session, ca)
+        rsa_ca_id = ca_id.removesuffix("-sm2") + "-rsa" if dual else None
+        made = registry.create_seal(
+            session,
+            keystore,
+            endpoints(instance),
+            ca_id=ca_id,
+            holder_kind=holder_kind,
+            holder_name=holder_name,
+            holder_code=holder_code,
+            seal_name=seal_name,
+            rsa_ca_id=rsa_ca_id,
+            validity=timedelta(days=validity_days) if validity_days else registry.DEFAULT_VALIDITY,
+            request_id=request_id,
+        )
+        issued.extend(made.issued)
+        maker = session.get(registry.SealMaker, ca_id)
+        assert maker is not None
+        maker_cert = registry._certificate(session, maker.cert_serial)
+        before = trust_registry.registry.latest(session)
+        trust_registry.register_service(
+            session, issuer_ca=ca, service_id=f"{ca_id}-seal-maker", service_type="SEAL_MAKER", cert_der=maker_cert.der
+        )
+        if before is None or not _listed(before.document, maker_cert.der):
+            trust_registry.publish(session, instance)
+        return made.record
+
+
+def _listed(document: str, der: bytes) -> bool:
+    import base64
+
+    return base64.b64encode(der).decode() in document
+
+
+def set_status(instance: Instance, es_id: str, status: str, reason: str = "") -> SealRecord:
+    with transaction(instance) as (session, _issued):
+        return registry.set_status(session, instance.keystore, es_id, status, reason)
+
+
+def get(instance: Instance, es_id: str) -> SealRecord:
+    with db.session_scope(instance.engine) as session:
+        return registry.get_seal(session, es_id)
+
+
+def history(instance: Instance, es_id: str) -> list[SealEvent]:
+    with db.session_scope(instance.engine) as session:
+        return registry.history(session, es_id)
+
+
+def list_seals(instance: Instance, **kwargs: object) -> list[SealRecord]:
+    with db.session_scope(instance.engine) as session:
+        return registry.list_seals(session, **kwargs)  # type: ignore[arg-type]
