@@ -1,0 +1,114 @@
+"""Seal registry over HTTP and the CLI: make, read, suspend, reinstate, revoke; bad input changes nothing."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import func, select
+
+from seal import ses
+from seal.models import SealRecord
+from tests.support.server import free_port
+from tests.support.world import ZJ_ORG_USCC, World, build_world
+from trust import db
+from trust.cli.main import main
+from trust.http.app import create_app
+
+PERSON = "330106199001010018"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    return build_world(tmp_path_factory.mktemp("seal-routes"), free_port())
+
+
+@pytest.fixture(scope="module")
+def client(world: World) -> TestClient:
+    return TestClient(create_app(world.instance), raise_server_exceptions=False)
+
+
+def _count(world: World) -> int:
+    with db.session_scope(world.instance.engine) as session:
+        return int(session.exec(select(func.count()).select_from(SealRecord)).one())
+
+
+ORG = {"ca_id": "region-330000-sm2", "holder_name": "杭州示例科技有限公司", "holder_code": ZJ_ORG_USCC,
+       "seal_name": "合同专用章"}
+
+
+def test_make_read_and_lifecycle(client: TestClient) -> None:
+    made = client.post("/seals", json={**ORG, "dual": True})
+    assert made.status_code == 201, made.text
+    body = made.json()
+    parsed = ses.parse_seal(base64.b64decode(body["seal_der"]))
+    assert parsed.version == 4 and parsed.es_id == body["es_id"] and parsed.name == "合同专用章"
+    assert len(parsed.cert_list) == 2 and body["rsa_cert_serial"]
+    assert client.get(f"/seals/{body['es_id']}.esl").content == base64.b64decode(body["seal_der"])
+    assert client.get(f"/seals/{body['es_id']}").json()["status"] == "active"
+    assert body["es_id"] in {s["es_id"] for s in client.get("/seals", params={"holder_code": ZJ_ORG_USCC}).json()}
+    for status in ("suspended", "active", "revoked"):
+        response = client.post(f"/seals/{body['es_id']}/status", json={"status": status, "reason": "测试"})
+        assert response.status_code == 200 and response.json()["status"] == status
+    again = client.post(f"/seals/{body['es_id']}/status", json={"status": "active"})
+    assert again.status_code == 409 and "revoked for good" in again.json()["detail"]
+    person = client.post("/seals", json={"ca_id": "region-330000-sm2", "holder_kind": "person", "holder_name": "张三",
+                                         "holder_code": PERSON, "seal_name": "个人签章"})
+    assert person.status_code == 201, person.text
+    assert ses.parse_seal(base64.b64decode(person.json()["seal_der"])).picture.width_mm == 20
+
+
+def test_idempotent_make(client: TestClient, world: World) -> None:
+    first = client.post("/seals", json={**ORG, "request_id": "seal-req-1"}).json()
+    before = _count(world)
+    second = client.post("/seals", json={**ORG, "request_id": "seal-req-1"}).json()
+    assert first["es_id"] == second["es_id"] and _count(world) == before
+
+
+BAD = {
+    "bad USCC": ({**ORG, "holder_code": "123"}, 400),
+    "bad citizen ID": ({**ORG, "holder_kind": "person", "holder_code": "330106199001010011"}, 400),
+    "RSA CA": ({**ORG, "ca_id": "region-330000-rsa"}, 400),
+    "national CA": ({**ORG, "ca_id": "national-sm2"}, 400),
+    "unknown CA": ({**ORG, "ca_id": "region-999999-sm2"}, 404),
+    "empty seal name": ({**ORG, "seal_name": ""}, 400),
+    "name too long for the picture": ({**ORG, "holder_name": "很" * 41}, 400),
+    "schema": ({"ca_id": 1}, 422),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_requests(client: TestClient, world: World, case: str) -> None:
+    payload, status = BAD[case]
+    before = _count(world)
+    keys_before = len(list((world.home / "keys").glob("*.key.pem")))
+    response = client.post("/seals", json=payload)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert _count(world) == before
+    assert len(list((world.home / "keys").glob("*.key.pem"))) == keys_before
+    assert client.get("/seals/nope").status_code == 404
+
+
+def test_cli(world: World, tmp_path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support.world import PASSPHRASE
+
+    monkeypatch.setenv("TRUST_KEY_PASSPHRASE", PASSPHRASE.decode())
+    monkeypatch.setenv("TRUST_KEY_KDF_ITERATIONS", "2000")
+    h = ["--home", str(world.home)]
+    out_file = tmp_path / "seal.esl"
+    assert main(["seal", "create", "region-440000-sm2", "--holder", "广州示例有限公司", "--code",
+                 ses_code(), "--name", "公章", "--out", str(out_file), *h]) == 0
+    es_id = capsys.readouterr().out.split()[1]
+    assert ses.parse_seal(out_file.read_bytes()).es_id == es_id
+    assert main(["seal", "suspend", es_id, "--reason", "x", *h]) == 0
+    assert main(["seal", "show", es_id, *h]) == 0
+    assert "suspended" in capsys.readouterr().out
+    assert main(["seal", "create", "region-440000-sm2", "--holder", "x", "--code", "bad", *h]) == 3
+
+
+def ses_code() -> str:
+    from ca.names import make_uscc
+
+    return make_uscc("91440101MA5CXXX00")

@@ -1,0 +1,137 @@
+"""``trust seal ...``: make seals, change their state, apply them to PDFs and document hashes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from trust.cli.common import HomeOption, console, instance
+from trust.crypto.errors import InputError
+
+app = typer.Typer(
+    help="Electronic seals (GB/T 38540): create, show, list, suspend, reinstate, revoke, apply.", no_args_is_help=True
+)
+
+
+def _seals():
+    from trust.service import seals
+
+    return seals
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {what} {path}: {exc.strerror}") from None
+
+
+@app.command()
+def create(
+    ca_id: Annotated[str, typer.Argument(help="The region's SM2 CA, e.g. region-330000-sm2")],
+    holder_name: Annotated[str, typer.Option("--holder", help="Organisation or person name")],
+    holder_code: Annotated[str, typer.Option("--code", help="USCC (organisation) or citizen ID (person)")],
+    seal_name: Annotated[str, typer.Option("--name", help="Seal name, e.g. 公章, 合同专用章")] = "公章",
+    person: Annotated[bool, typer.Option("--person", help="A personal seal (square)")] = False,
+    dual: Annotated[bool, typer.Option(help="Also an RSA signer certificate (dual seals)")] = False,
+    days: Annotated[int | None, typer.Option(help="Validity in days (default 3 years)")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the SESeal (DER, .esl) here")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Make a seal: signer certificates, seal picture, SESeal signed by the region's seal maker."""
+    record = _seals().create(
+        instance(home),
+        ca_id=ca_id,
+        holder_kind="person" if person else "organization",
+        holder_name=holder_name,
+        holder_code=holder_code,
+        seal_name=seal_name,
+        dual=dual,
+        validity_days=days,
+    )
+    if out is not None:
+        out.write_bytes(record.seal_der)
+    console.print(
+        f"seal {record.es_id} ({record.name}) for {record.holder_name}; SM2 certificate "
+        f"{record.sm2_cert_serial}" + (f", RSA certificate {record.rsa_cert_serial}" if record.rsa_cert_serial else "")
+    )
+
+
+@app.command()
+def show(
+    es_id: Annotated[str, typer.Argument(help="Seal id (esID)")],
+    out: Annotated[Path | None, typer.Option(help="Write the SESeal (DER) here")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Show a seal and its history."""
+    seals = _seals()
+    inst = instance(home)
+    record = seals.get(inst, es_id)
+    if out is not None:
+        out.write_bytes(record.seal_der)
+    console.print(
+        f"seal:     {record.es_id}\nname:     {record.name}\nholder:   {record.holder_name} "
+        f"({record.holder_kind}, {record.holder_code})\nissuer:   {record.issuer_ca_id}\n"
+        f"status:   {record.status}\nvalid:    {record.valid_start.isoformat()} .. {record.valid_end.isoformat()}"
+    )
+    for event in seals.history(inst, es_id):
+        console.print(f"  {event.at.isoformat()} {event.status} {event.reason}")
+
+
+@app.command("list")
+def list_(
+    ca_id: Annotated[str | None, typer.Option(help="Only seals made under this CA")] = None,
+    holder_code: Annotated[str | None, typer.Option("--code", help="Only seals of this holder")] = None,
+    home: HomeOption = None,
+) -> None:
+    """List seals (JSON)."""
+    rows = [
+        {
+            "es_id": r.es_id,
+            "name": r.name,
+            "holder": r.holder_name,
+            "code": r.holder_code,
+            "status": r.status,
+            "issuer": r.issuer_ca_id,
+        }
+        for r in _seals().list_seals(instance(home), ca_id=ca_id, holder_code=holder_code)
+    ]
+    console.print_json(json.dumps(rows, ensure_ascii=False))
+
+
+def _status(es_id: str, status: str, reason: str, home: Path | None) -> None:
+    record = _seals().set_status(instance(home), es_id, status, reason)
+    console.print(f"seal {record.es_id} is {record.status}")
+
+
+@app.command()
+def suspend(
+    es_id: Annotated[str, typer.Argument(help="Seal id")],
+    reason: Annotated[str, typer.Option(help="Reason")] = "",
+    home: HomeOption = None,
+) -> None:
+    """Suspend a seal (it cannot be applied until reinstated)."""
+    _status(es_id, "suspended", reason, home)
+
+
+@app.command()
+def reinstate(
+    es_id: Annotated[str, typer.Argument(help="Seal id")],
+    reason: Annotated[str, typer.Option(help="Reason")] = "",
+    home: HomeOption = None,
+) -> None:
+    """Reinstate a suspended seal."""
+    _status(es_id, "active", reason, home)
+
+
+@app.command()
+def revoke(
+    es_id: Annotated[str, typer.Argument(help="Seal id")],
+    reason: Annotated[str, typer.Option(help="Reason")] = "",
+    home: HomeOption = None,
+) -> None:
+    """Revoke a seal for good (its signer certificates are revoked too)."""
+    _status(es_id, "revoked", reason, home)

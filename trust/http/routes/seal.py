@@ -1,0 +1,122 @@
+"""Seal routes: make seals, read them, change their state. (Sealing PDFs and hashes: POST /seals/{es_id}/...)"""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from trust.service import seals as service
+from trust.service.instance import Instance
+
+router = APIRouter(tags=["electronic seals"])
+
+
+def _instance(request: Request) -> Instance:
+    instance: Instance = request.app.state.instance
+    return instance
+
+
+class SealCreate(BaseModel):
+    ca_id: str = Field(examples=["region-330000-sm2"], description="The region's or department's SM2 CA")
+    holder_kind: Literal["organization", "person"] = "organization"
+    holder_name: str = Field(max_length=64, examples=["杭州示例科技有限公司"])
+    holder_code: str = Field(max_length=32, description="USCC or citizen ID", examples=["91330106MA2CFA4X0F"])
+    seal_name: str = Field(default="公章", max_length=32, examples=["合同专用章"])
+    dual: bool = Field(default=False, description="Also an RSA signer certificate (for dual PDF seals)")
+    validity_days: int | None = Field(default=None, ge=1, le=1095)
+    request_id: str | None = Field(default=None, max_length=128, description="Idempotency key")
+
+
+class SealOut(BaseModel):
+    es_id: str
+    name: str
+    holder_kind: str
+    holder_name: str
+    holder_code: str
+    issuer_ca_id: str
+    status: str
+    valid_start: str
+    valid_end: str
+    sm2_cert_serial: str
+    rsa_cert_serial: str | None
+    seal_der: str = Field(description="The SESeal, base64 DER")
+
+
+def _out(record: Any) -> SealOut:
+    from ca.models import utc
+
+    return SealOut(
+        es_id=record.es_id,
+        name=record.name,
+        holder_kind=record.holder_kind,
+        holder_name=record.holder_name,
+        holder_code=record.holder_code,
+        issuer_ca_id=record.issuer_ca_id,
+        status=record.status,
+        valid_start=utc(record.valid_start).isoformat(),
+        valid_end=utc(record.valid_end).isoformat(),
+        sm2_cert_serial=record.sm2_cert_serial,
+        rsa_cert_serial=record.rsa_cert_serial,
+        seal_der=base64.b64encode(record.seal_der).decode(),
+    )
+
+
+@router.post("/seals", status_code=201, summary="Make a seal (GB/T 38540 SESeal)", response_model=SealOut)
+def create(body: SealCreate, request: Request) -> SealOut:
+    return _out(
+        service.create(
+            _instance(request),
+            ca_id=body.ca_id,
+            holder_kind=body.holder_kind,
+            holder_name=body.holder_name,
+            holder_code=body.holder_code,
+            seal_name=body.seal_name,
+            dual=body.dual,
+            validity_days=body.validity_days,
+            request_id=body.request_id,
+        )
+    )
+
+
+@router.get("/seals", summary="List seals", response_model=list[SealOut])
+def list_seals(
+    request: Request,
+    ca_id: str | None = None,
+    holder_code: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[SealOut]:
+    return [
+        _out(r)
+        for r in service.list_seals(
+            _instance(request), ca_id=ca_id, holder_code=holder_code, limit=limit, offset=offset
+        )
+    ]
+
+
+@router.get(
+    "/seals/{es_id}.esl",
+    summary="The SESeal (DER)",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def seal_file(es_id: str, request: Request) -> Response:
+    return Response(service.get(_instance(request), es_id).seal_der, media_type="application/octet-stream")
+
+
+@router.get("/seals/{es_id}", summary="One seal", response_model=SealOut)
+def get_seal(es_id: str, request: Request) -> SealOut:
+    return _out(service.get(_instance(request), es_id))
+
+
+class SealStatus(BaseModel):
+    status: Literal["active", "suspended", "revoked"]
+    reason: str = Field(default="", max_length=256)
+
+
+@router.post("/seals/{es_id}/status", summary="Suspend, reinstate or revoke a seal", response_model=SealOut)
+def set_status(es_id: str, body: SealStatus, request: Request) -> SealOut:
+    return _out(service.set_status(_instance(request), es_id, body.status, body.reason))
