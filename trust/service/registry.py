@@ -87,7 +87,7 @@ def ensure_issuer(session: Session, *, issuer_id: str, kind: str, code: str | No
     return record
 
 
-def ensure_service(session: Session, *, service_id: str, issuer_id: str, type: str, family: str,  # noqa: A002
+def ensure_service(session: Session, *, service_id: str, issuer_id: str, type: str, family: str,
                    cert_der: bytes, scope: dict[str, Any] | None = None,
                    effective: datetime | None = None) -> ServiceRecord:
     """Register a service (granted from ``effective``, default now), or point an existing one at a renewed
@@ -101,13 +101,16 @@ def ensure_service(session: Session, *, service_id: str, issuer_id: str, type: s
         session.add(record)
         session.flush()
         _event(session, "service", service_id, "granted", effective or now())
-    else:
+        session.flush()
+        return True
+    changed = record.cert_der != cert_der or (scope is not None and json.loads(record.scope) != scope)
+    if changed:
         record.cert_der = cert_der
         if scope is not None:
             record.scope = json.dumps(scope)
         session.add(record)
-    session.flush()
-    return record
+        session.flush()
+    return changed
 
 
 def set_status(session: Session, *, subject: str, subject_id: str, status: str, at: datetime | None = None,

@@ -75,10 +75,11 @@ def not_before(cert_der: bytes) -> datetime:
 
 
 def register_service(session: Session, *, issuer_ca: CertificateAuthority, service_id: str, service_type: str,
-                     cert_der: bytes, scope: dict[str, Any] | None = None) -> None:
-    """Record another service (TSA, seal maker, licence issuer, identity provider) of a CA's issuer."""
+                     cert_der: bytes, scope: dict[str, Any] | None = None) -> bool:
+    """Record another service (TSA, seal maker, licence issuer, identity provider) of a CA's issuer; returns
+    whether the registry changed."""
     register_ca(session, issuer_ca)
-    registry.ensure_service(session, service_id=service_id, issuer_id=issuer_id_for(issuer_ca), type=service_type,
+    return registry.ensure_service(session, service_id=service_id, issuer_id=issuer_id_for(issuer_ca), type=service_type,
                             family=issuer_ca.family, cert_der=cert_der, scope=scope, effective=not_before(cert_der))
 
 
