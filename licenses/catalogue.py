@@ -433,7 +433,7 @@ BUSINESS_LICENCE: Final = LicenceType(
             "uscc": _USCC_FIELD,
             "entity_type": _text("类型", 64),
             "legal_representative": _text("法定代表人", 64),
-            "business_scope": _text("经营范围", 4000),
+            "business_scope": _text("经营范围", 4000, **{"x-huren-qr": False}),  # long: QR carries its digest
             "registered_capital": _text("注册资本", 64),
             "established_on": _date("成立日期"),
             "business_term_start": _date("营业期限自"),

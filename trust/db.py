@@ -66,9 +66,14 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success and rolls back on any exception."""
+def session_scope(engine: Engine, *, read_only: bool = False) -> Iterator[Session]:
+    """A session that commits on success and rolls back on any exception.
+
+    ``read_only`` sessions start a deferred transaction on SQLite (no write lock), so they never wait behind a
+    writer, and can run while another session of the same thread holds the write lock."""
     session = Session(engine, expire_on_commit=False)
+    if read_only:
+        session.connection(execution_options={READ_ONLY: True})
     try:
         yield session
         session.commit()

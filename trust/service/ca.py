@@ -256,7 +256,7 @@ def issue(
 def _replay(instance: Instance, request_id: str, *, ca_id: str, profile: str, subject: DN) -> IssueResult | None:
     """The certificate already issued for ``request_id``, if any; a different request under the same key is a
     conflict (an idempotency key names one request, RFC-style "Idempotency-Key" semantics)."""
-    with db.session_scope(instance.engine) as session:
+    with db.session_scope(instance.engine, read_only=True) as session:
         existing = session.exec(select(IssuedCertificate).where(IssuedCertificate.request_id == request_id)).first()
         if existing is None:
             return None
@@ -338,34 +338,34 @@ def refresh(instance: Instance, *, crl_within: timedelta = timedelta(days=2)) ->
 
 
 def current_crl_der(instance: Instance, ca_id: str) -> bytes:
-    with db.session_scope(instance.engine) as session:
+    with db.session_scope(instance.engine, read_only=True) as session:
         return authority.current_crl(session, ca_id).der
 
 
 def ca_certificate_der(instance: Instance, ca_id: str) -> bytes:
-    with db.session_scope(instance.engine) as session:
+    with db.session_scope(instance.engine, read_only=True) as session:
         return authority.get_ca(session, ca_id).cert_der
 
 
 def list_cas(instance: Instance) -> list[CertificateAuthority]:
-    with db.session_scope(instance.engine) as session:
+    with db.session_scope(instance.engine, read_only=True) as session:
         return list(session.exec(select(CertificateAuthority).order_by(col(CertificateAuthority.id))).all())
 
 
 def list_certificates(
     instance: Instance, *, ca_id: str | None = None, status: str | None = None, limit: int = 100, offset: int = 0
 ) -> list[IssuedCertificate]:
-    with db.session_scope(instance.engine) as session:
+    with db.session_scope(instance.engine, read_only=True) as session:
         return list(authority.list_certificates(session, ca_id=ca_id, status=status, limit=limit, offset=offset))
 
 
 def get_certificate(instance: Instance, serial: str) -> IssuedCertificate:
-    with db.session_scope(instance.engine) as session:
+    with db.session_scope(instance.engine, read_only=True) as session:
         return authority.find_certificate(session, serial)
 
 
 def chain_for(instance: Instance, ca_id: str) -> list[asn1_x509.Certificate]:
-    with db.session_scope(instance.engine) as session:
+    with db.session_scope(instance.engine, read_only=True) as session:
         return authority.chain(session, ca_id)
 
 

@@ -136,7 +136,7 @@ def publish_now(instance: Instance) -> registry.TrustListRecord:
 
 
 def latest_trust_list(instance: Instance) -> registry.TrustListRecord:
-    with db.session_scope(instance.engine) as session:
+    with db.session_scope(instance.engine, read_only=True) as session:
         record = registry.latest(session)
         if record is None:
             raise NotFoundError("no trust list has been published yet (run trust init)")
@@ -152,7 +152,10 @@ def change_status(instance: Instance, *, subject: str, subject_id: str, status: 
 
 
 def build_bundle(instance: Instance) -> dict[str, Any]:
-    """A signed offline bundle of the latest trust list and every CA's current CRL."""
+    """A signed offline bundle of the latest trust list, every CA's current CRL and every status list."""
+    from trust.service import licenses  # composition: the bundle also carries the licence status lists
+
+    status_lists = tuple(licenses.all_status_list_tokens(instance))
     with db.session_scope(instance.engine) as session:
         latest = registry.latest(session)
         if latest is None:
@@ -168,7 +171,7 @@ def build_bundle(instance: Instance) -> dict[str, Any]:
         moment = now()
         content = bundle_format.Bundle(
             created_at=moment, next_update=moment + BUNDLE_VALIDITY,
-            trust_list_document=json.loads(latest.document), crls=tuple(crls),
+            trust_list_document=json.loads(latest.document), crls=tuple(crls), status_lists=status_lists,
         )
         keystore = instance.keystore
         signers = [(keystore.signer(r.key_id or "", authority.algorithm_for(r.family)), r.cert_der) for r in roots]
@@ -189,7 +192,7 @@ def root_fingerprints(instance: Instance) -> dict[str, str]:
     """``{family: SHA-256 fingerprint}`` of the national roots: what verifiers pin."""
     import hashlib
 
-    with db.session_scope(instance.engine) as session:
+    with db.session_scope(instance.engine, read_only=True) as session:
         return {r.family: hashlib.sha256(r.cert_der).hexdigest() for r in _roots(session)}
 
 

@@ -1,0 +1,190 @@
+"""Licence tokens: a licence as a compact JWS, and the compact QR form of a JWS.
+
+Token (``typ`` ``huren-license+jwt``), signed by the issuing authority's licence-issuer key:
+
+* header: ``alg`` (``SM2`` — SM2 with SM3 and the default ID, signature ``r || s`` — or ``RS256``/``PS256``/
+  ``ES256``), ``kid`` = RFC 7638 thumbprint of the issuer key, ``x5c`` = issuer certificate and its CA (omitted in
+  the QR form: the verifier finds the key in the trust list by ``kid``);
+* claims::
+
+    {"iss": "<issuer id>", "jti": "<GB/T 36904 identifier>", "iat": ..., "nbf": <valid from>, "exp": <valid until>,
+     "license": {"id": "<identifier>", "type": "<21-char type code>", "issuer": "<issuer USCC>",
+                 "holder": {"kind": "organization", "name": "...", "code": "...", "code_type": "001"},
+                 "fields": {...face fields...}},
+     "status": {"status_list": {"idx": 17, "uri": "https://.../sl/<issuer>/1"}}}
+
+The type's name and the issuing authority's name are not repeated in the token: the catalogue and the trust list
+(the licence-issuer certificate) give them, and every byte counts in a QR code.
+
+QR form (decision; the EU Digital COVID Certificate's "HC1:" base45/zlib approach, adapted to JWS): a QR holds
+``HR1:`` followed by Base45 (RFC 9285) of zlib(``len(h) || h || len(p) || p || sig``) where ``h`` and ``p`` are the
+JWS header and payload *bytes* (not base64url) with 2-byte big-endian lengths and ``sig`` the raw signature. The
+verifier rebuilds the exact compact JWS (base64url is canonical for given bytes), so nothing is re-signed; the
+QR avoids base64's 33% and uses the alphanumeric mode, keeping licences within QR version 25 at level M.
+
+Pure format code.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Final
+
+import base45
+
+from trust.crypto.errors import Code, EncodingError, InputError
+from trust.crypto.signer import Signer
+from trust.formats import jose
+
+TYP: Final = "huren-license+jwt"
+QR_PREFIX: Final = "HR1:"
+MAX_QR_CHARS: Final = 8000
+MAX_INFLATED: Final = 64 * 1024
+
+
+def epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def claims(
+    *,
+    issuer_id: str,
+    identifier: str,
+    type_code: str,
+    issuer_code: str,
+    holder_kind: str,
+    holder_name: str,
+    holder_code: str,
+    holder_code_type: str,
+    fields: Mapping[str, Any],
+    issued_at: datetime,
+    valid_from: datetime,
+    valid_until: datetime | None,
+    status_uri: str,
+    status_index: int,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "iss": issuer_id,
+        "jti": identifier,
+        "iat": epoch(issued_at),
+        "nbf": epoch(valid_from),
+        "license": {
+            "id": identifier,
+            "type": type_code,
+            "issuer": issuer_code,
+            "holder": {"kind": holder_kind, "name": holder_name, "code": holder_code, "code_type": holder_code_type},
+            "fields": dict(fields),
+        },
+        "status": {"status_list": {"idx": status_index, "uri": status_uri}},
+    }
+    if valid_until is not None:
+        body["exp"] = epoch(valid_until)
+    return body
+
+
+def fields_digest(fields: Mapping[str, Any]) -> str:
+    """base64url SHA-256 of the canonical JSON of a field set (binds fields a QR token leaves out)."""
+    import base64
+    import hashlib
+
+    canonical = json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).rstrip(b"=").decode()
+
+
+def encode_claims(body: Mapping[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+
+
+def sign(body: Mapping[str, Any], signer: Signer, *, kid: str, x5c: Sequence[bytes] = ()) -> str:
+    import base64
+
+    headers: dict[str, Any] = {"typ": TYP, "kid": kid}
+    if x5c:
+        headers["x5c"] = [base64.b64encode(cert).decode() for cert in x5c]
+    return jose.sign_compact(encode_claims(body), signer, headers=headers)
+
+
+# --- QR form --------------------------------------------------------------------------------------------------
+
+
+def to_qr(token: str) -> str:
+    """``HR1:`` + Base45(zlib(header bytes, payload bytes, signature)) of a compact JWS."""
+    parts = token.strip().split(".")
+    if len(parts) != 3:
+        raise EncodingError("a compact JWS has three parts")
+    header, payload, signature = (jose.b64u_decode(p, "part") for p in parts)
+    if len(header) > 0xFFFF or len(payload) > 0xFFFF:
+        raise InputError("JWS too large for a QR code", code=Code.INPUT_TOO_LARGE)
+    packed = len(header).to_bytes(2, "big") + header + len(payload).to_bytes(2, "big") + payload + signature
+    return QR_PREFIX + base45.b45encode(zlib.compress(packed, 9)).decode("ascii")
+
+
+def from_qr(text: str) -> str:
+    """The compact JWS of an ``HR1:`` QR payload; raises :class:`EncodingError` for anything else."""
+    text = text.strip()
+    if len(text) > MAX_QR_CHARS:
+        raise InputError("QR payload too long", code=Code.INPUT_TOO_LARGE)
+    if not text.startswith(QR_PREFIX):
+        raise EncodingError(f"QR payload does not start with {QR_PREFIX}")
+    try:
+        compressed = base45.b45decode(text[len(QR_PREFIX) :])
+    except (ValueError, TypeError) as exc:
+        raise EncodingError(f"QR payload is not Base45: {exc}") from None
+    inflater = zlib.decompressobj()
+    try:
+        packed = inflater.decompress(compressed, MAX_INFLATED)
+    except zlib.error as exc:
+        raise EncodingError(f"QR payload does not inflate: {exc}") from None
+    if inflater.unconsumed_tail or not inflater.eof:
+        raise EncodingError("QR payload inflates beyond the limit or is truncated")
+    if inflater.unused_data:
+        raise EncodingError("QR payload has trailing data")
+    try:
+        h_len = int.from_bytes(packed[:2], "big")
+        header = packed[2 : 2 + h_len]
+        p_len = int.from_bytes(packed[2 + h_len : 4 + h_len], "big")
+        payload = packed[4 + h_len : 4 + h_len + p_len]
+        signature = packed[4 + h_len + p_len :]
+    except (IndexError, ValueError):
+        raise EncodingError("QR payload is truncated") from None
+    if len(header) != h_len or len(payload) != p_len or not signature:
+        raise EncodingError("QR payload is truncated")
+    return f"{jose.b64u(header)}.{jose.b64u(payload)}.{jose.b64u(signature)}"
+
+
+def qr_version(text: str, error_correction: str = "M") -> int:
+    """The smallest QR version that holds ``text`` at the error-correction level (measured with ``qrcode``)."""
+    import qrcode
+    from qrcode import constants
+
+    level = {
+        "L": constants.ERROR_CORRECT_L,
+        "M": constants.ERROR_CORRECT_M,
+        "Q": constants.ERROR_CORRECT_Q,
+        "H": constants.ERROR_CORRECT_H,
+    }[error_correction]
+    qr = qrcode.QRCode(error_correction=level, border=4)
+    qr.add_data(qrcode.util.QRData(text, mode=qrcode.util.MODE_ALPHA_NUM) if _alphanumeric(text) else text)
+    qr.make(fit=True)
+    return int(qr.version)
+
+
+_ALNUM: Final = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
+
+
+def _alphanumeric(text: str) -> bool:
+    return all(c in _ALNUM for c in text)
+
+
+def parse_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    header, payload, _signing_input, _signature = jose.parse_compact(token)
+    try:
+        body = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EncodingError(f"licence token payload is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise EncodingError("licence token payload must be a JSON object")
+    return header, body

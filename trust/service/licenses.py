@@ -1,0 +1,177 @@
+"""Licence operations of the national service: issuers, issuance, status changes, status lists.
+
+* :func:`register_issuer` — an issuing authority gets its licence-issuer key and certificate and becomes a
+  ``LICENSE_ISSUER`` service of its region/department in the trust list, with the licence types it may issue as
+  the service's scope (so verifiers anywhere judge "issuer authorised for the type at issue time").
+* :func:`issue` — one licence (token, QR token, SD-JWT), idempotent by ``request_id``.
+* :func:`set_status` — revoke, suspend, reinstate; the issuer's Status List Token changes with it.
+* :func:`status_list_token` — the signed Status List Token of a list (cached until the list changes).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from sqlmodel import select
+
+from ca import authority
+from licenses import issuance
+from licenses.models import LicenseEvent, LicenseIssuer, LicenseRecord, StatusListRecord
+from trust import db
+from trust.service import trust as trust_registry
+from trust.service.ca import endpoints, transaction
+from trust.service.instance import Instance
+
+_token_cache: dict[tuple[int, int, str], tuple[str, str]] = {}
+_cache_lock = threading.Lock()
+
+
+def register_issuer(
+    instance: Instance, *, ca_id: str, name: str, code: str, license_types: list[str], family: str = "SM2"
+) -> LicenseIssuer:
+    keystore = instance.keystore
+    with transaction(instance) as (session, issued):
+        ca = authority.get_ca(session, ca_id)
+        trust_registry.check_standing(session, ca)
+        setup = issuance.ensure_issuer(
+            session,
+            keystore,
+            endpoints(instance),
+            ca_id=ca_id,
+            name=name,
+            code=code,
+            license_types=license_types,
+            family=family,
+        )
+        if setup.issued is not None:
+            issued.append(setup.issued)
+        cert = issuance.issuer_certificate(session, setup.issuer)
+        changed = trust_registry.register_service(
+            session,
+            issuer_ca=ca,
+            service_id=f"license-issuer-{setup.issuer.id}",
+            service_type="LICENSE_ISSUER",
+            cert_der=cert.der,
+            scope={
+                "license_types": json.loads(setup.issuer.license_types),
+                "authority": setup.issuer.code,
+                "issuer_id": setup.issuer.id,
+                "name": name,
+            },
+        )
+        if changed:
+            trust_registry.publish(session, instance)
+        return setup.issuer
+
+
+def issue(
+    instance: Instance,
+    *,
+    issuer_id: str,
+    type_code: str,
+    fields: Mapping[str, Any],
+    holder_code: str | None = None,
+    valid_from: date | None = None,
+    valid_until: date | None = None,
+    holder_jwk: Mapping[str, Any] | None = None,
+    request_id: str | None = None,
+) -> issuance.IssuedLicense:
+    if request_id is not None:
+        with db.session_scope(instance.engine) as session:
+            existing = session.exec(select(LicenseRecord).where(LicenseRecord.request_id == request_id)).first()
+            if existing is not None:
+                return _replayed(existing, type_code, issuer_id)
+    keystore = instance.keystore
+    try:
+        with transaction(instance) as (session, _issued):
+            issuer = issuance.get_issuer(session, issuer_id)
+            trust_registry.check_standing(session, authority.get_ca(session, issuer.ca_id))
+            return issuance.issue(
+                session,
+                keystore,
+                base_url=instance.settings.effective_public_url,
+                issuer_id=issuer_id,
+                type_code=type_code,
+                fields=fields,
+                holder_code=holder_code,
+                valid_from=valid_from,
+                valid_until=valid_until,
+                holder_jwk=holder_jwk,
+                request_id=request_id,
+            )
+    except Exception:
+        if request_id is None:
+            raise
+        with db.session_scope(instance.engine) as session:  # a concurrent request with the same key won
+            existing = session.exec(select(LicenseRecord).where(LicenseRecord.request_id == request_id)).first()
+        if existing is None:
+            raise
+        return _replayed(existing, type_code, issuer_id)
+
+
+def _replayed(existing: LicenseRecord, type_code: str, issuer_id: str) -> issuance.IssuedLicense:
+    from trust.crypto.errors import ConflictError
+
+    if existing.type_code != type_code or existing.issuer_id != issuer_id:
+        raise ConflictError(
+            f"request id {existing.request_id!r} was used for another licence",
+            evidence={"identifier": existing.identifier},
+        )
+    return issuance.IssuedLicense(existing, qr_token="")
+
+
+def set_status(instance: Instance, identifier: str, status: str, reason: str = "") -> LicenseRecord:
+    with transaction(instance) as (session, _issued):
+        return issuance.set_status(session, identifier, status, reason)
+
+
+def get(instance: Instance, identifier: str) -> LicenseRecord:
+    with db.session_scope(instance.engine, read_only=True) as session:
+        return issuance.get_license(session, identifier)
+
+
+def history(instance: Instance, identifier: str) -> list[LicenseEvent]:
+    with db.session_scope(instance.engine, read_only=True) as session:
+        record = issuance.get_license(session, identifier)
+        return list(session.exec(select(LicenseEvent).where(LicenseEvent.license_id == record.id)).all())
+
+
+def status_list_token(instance: Instance, issuer_id: str, number: int) -> str:
+    """The signed Status List Token of list ``number`` of ``issuer_id``; re-signed when the list changed."""
+    with db.session_scope(instance.engine) as session:
+        row = issuance.find_status_list(session, issuer_id, number)
+        key = (id(instance), row.id or 0, row.updated_at.isoformat())
+        with _cache_lock:
+            cached = _token_cache.get(key)
+        if cached is not None:
+            return cached[1]
+        _row, text = issuance.status_list_token(session, instance.keystore, row.id or 0)
+    with _cache_lock:
+        _token_cache[key] = (row.uri, text)
+    return text
+
+
+def all_status_list_tokens(instance: Instance) -> list[dict[str, str]]:
+    """``[{"uri", "token"}]`` for every status list (what the offline bundle carries)."""
+    with db.session_scope(instance.engine, read_only=True) as session:
+        rows = session.exec(select(StatusListRecord)).all()
+        numbered = []
+        for row in rows:
+            siblings = session.exec(
+                select(StatusListRecord.id)
+                .where(StatusListRecord.issuer_id == row.issuer_id)
+                .order_by(StatusListRecord.id)  # type: ignore[arg-type]
+            ).all()
+            numbered.append((row.issuer_id, siblings.index(row.id) + 1, row.uri))
+    return [
+        {"uri": uri, "token": status_list_token(instance, issuer_id, number)} for issuer_id, number, uri in numbered
+    ]
+
+
+def list_issuers(instance: Instance) -> list[LicenseIssuer]:
+    with db.session_scope(instance.engine, read_only=True) as session:
+        return list(session.exec(select(LicenseIssuer)).all())

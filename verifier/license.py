@@ -1,0 +1,514 @@
+"""Offline verification of licence tokens, SD-JWT presentations and QR payloads.
+
+Checks, in order (each becomes a :class:`~verifier.report.Check`):
+
+1. **parse** — a compact JWS (``typ`` ``huren-license+jwt``), an ``HR1:`` QR payload (rebuilt into the exact JWS),
+   or an SD-JWT (``~``-separated, ``typ`` ``dc+sd-jwt``).
+2. **issuer key** — from ``x5c`` (its chain validated at the token's ``iat`` with purpose ``license-issuer``) or,
+   without ``x5c`` (QR codes), from the trust list: the ``LICENSE_ISSUER`` service whose key has the RFC 7638
+   thumbprint ``kid``; ``jwk``/``jku``/``x5u`` headers, ``none``, HMAC and unknown ``crit`` are refused.
+3. **signature** — through the JOSE layer (``alg`` must fit the key).
+4. **issuer authorised** — the issuer is a ``LICENSE_ISSUER`` service granted at ``iat`` whose scope lists the
+   licence type, and the token's ``iss``/issuer code are that service's (trust list); an issuer certificate
+   revoked for key compromise fails whenever it was revoked.
+5. **claims** — the GB/T 36904 identifier is valid and agrees with the type and issuer; the holder code is valid
+   for its code type; the fields fit the catalogue's schema of the type (QR tokens may omit long fields and carry
+   their digest instead).
+6. **validity** — ``nbf`` ≤ validation time < ``exp``.
+7. **status** — the issuer's Status List Token for the token's ``status.status_list.uri``, from the bundle,
+   signed by the same issuer key and unexpired: 0 valid, 1 revoked, 2 suspended (3 is not valid).
+8. **disclosures / key binding** (SD-JWT) — RFC 9901 processing; a KB-JWT's nonce and audience when required.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from asn1crypto import x509
+
+from ca import x509 as cx
+from ca.crl import load_crl
+from licenses import catalogue, identifiers, sdjwt, status_list, token
+from trust.crypto import jwk
+from trust.crypto.errors import EncodingError, InputError, TrustError
+from trust.crypto.keys import PublicKey
+from trust.formats import jose
+from verifier.certificate import verify_certificate
+from verifier.context import VerificationContext
+from verifier.report import Check, Indication, Report, Result, SubIndication
+
+ALGORITHMS: Final = ("SM2", "RS256", "PS256", "ES256")
+TOKEN_TYP: Final = token.TYP
+
+
+@dataclass(frozen=True)
+class KeyBindingRequest:
+    nonce: str
+    audience: str
+
+
+@dataclass
+class _State:
+    checks: list[Check] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    details: list[tuple[str, Any]] = field(default_factory=list)
+
+    def ok(self, name: str, detail: str) -> None:
+        self.checks.append(Check(name, Result.PASSED, detail))
+
+
+class _Fail(Exception):
+    def __init__(self, indication: Indication, sub: SubIndication, check: str, message: str):
+        super().__init__(message)
+        self.indication, self.sub, self.check, self.message = indication, sub, check, message
+
+
+def looks_like_token(data: bytes) -> str | None:
+    """``jws``, ``sd-jwt`` or ``qr`` if ``data`` looks like one of them (ASCII, no binary)."""
+    try:
+        text = data.decode("ascii").strip()
+    except UnicodeDecodeError:
+        return None
+    if text.startswith(token.QR_PREFIX):
+        return "qr"
+    if "~" in text and text.count(".") >= 2:
+        return "sd-jwt"
+    if text.count(".") == 2 and text.startswith("ey"):
+        return "jws"
+    return None
+
+
+def verify_license(
+    data: bytes | str,
+    ctx: VerificationContext,
+    *,
+    key_binding: KeyBindingRequest | None = None,
+    full_fields: Mapping[str, Any] | None = None,
+) -> Report:
+    text = data.decode("ascii", errors="strict").strip() if isinstance(data, bytes) else data.strip()
+    state = _State()
+    form = looks_like_token(text.encode())
+    if form is None:
+        raise EncodingError("not a licence token, SD-JWT or HR1 QR payload")
+    kind = {"jws": "license-token", "qr": "license-qr", "sd-jwt": "license-sd-jwt"}[form]
+    subject = ""
+    try:
+        if form == "qr":
+            text = token.from_qr(text)
+            state.ok("parse", "HR1 QR payload rebuilt into a compact JWS")
+        if form == "sd-jwt":
+            claims, header, key, issuer_entry = _verify_sd_jwt(text, ctx, state, key_binding)
+        else:
+            header, body = token.parse_unverified(text)
+            if form != "qr":
+                state.ok("parse", "compact JWS")
+            if header.get("typ") != TOKEN_TYP:
+                raise _Fail(
+                    Indication.TOTAL_FAILED,
+                    SubIndication.FORMAT_FAILURE,
+                    "parse",
+                    f"token typ is {header.get('typ')!r}, expected {TOKEN_TYP!r}",
+                )
+            key, issuer_entry = _issuer_key(header, body, ctx, state)
+            try:
+                jose.verify_compact(text, lambda _h: key, algorithms=ALGORITHMS)
+            except TrustError as exc:
+                raise _Fail(
+                    Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE, "signature", exc.message
+                ) from None
+            state.ok("signature", f"{header.get('alg')} signature verifies with the issuer key {header.get('kid', '')}")
+            claims = body
+        licence = claims.get("license") or {}
+        subject = f"{licence.get('id', '?')} ({(licence.get('holder') or {}).get('name', '?')})"
+        _authorised(claims, issuer_entry, ctx, state)
+        _claims(claims, state, full_fields)
+        _validity(claims, ctx, state)
+        _status(claims, key, ctx, state)
+    except _Fail as failure:
+        state.checks.append(Check(failure.check, Result.FAILED, failure.message))
+        return Report(
+            kind,
+            failure.indication,
+            failure.sub,
+            ctx.validation_time,
+            subject,
+            (),
+            tuple(state.checks),
+            (*ctx.warnings, *state.warnings),
+            (failure.message,),
+            tuple(state.details),
+        )
+    return Report(
+        kind,
+        Indication.TOTAL_PASSED,
+        None,
+        ctx.validation_time,
+        subject,
+        (),
+        tuple(state.checks),
+        (*ctx.warnings, *state.warnings),
+        (),
+        tuple(state.details),
+    )
+
+
+# --- key resolution ----------------------------------------------------------------------------------------
+
+
+def _issued_at(body: Mapping[str, Any]) -> datetime:
+    iat = body.get("iat")
+    if not isinstance(iat, int) or isinstance(iat, bool):
+        raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "claims", "token has no numeric iat")
+    return datetime.fromtimestamp(iat, UTC)
+
+
+def _service_key(cert_der: bytes) -> PublicKey:
+    return cx.public_key(cx.load_certificate(cert_der))
+
+
+def _issuer_key(
+    header: Mapping[str, Any], body: Mapping[str, Any], ctx: VerificationContext, state: _State
+) -> tuple[PublicKey, Any]:
+    try:
+        jose.check_header(header, ALGORITHMS)
+    except TrustError as exc:
+        raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "header", exc.message) from None
+    issued_at = _issued_at(body)
+    kid = header.get("kid")
+    entry = _find_service_by_kid(ctx, kid) if isinstance(kid, str) else None
+    x5c = header.get("x5c")
+    if x5c is not None:
+        if not isinstance(x5c, list) or not x5c or not all(isinstance(c, str) for c in x5c) or len(x5c) > 8:
+            raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "issuer-key", "x5c is malformed")
+        try:
+            certs = [cx.load_certificate(base64.b64decode(c, validate=True)) for c in x5c]
+        except (ValueError, TrustError) as exc:
+            raise _Fail(
+                Indication.TOTAL_FAILED,
+                SubIndication.FORMAT_FAILURE,
+                "issuer-key",
+                f"x5c certificate unreadable: {exc}",
+            ) from None
+        key = cx.public_key(certs[0])
+        if isinstance(kid, str) and kid != jwk.thumbprint(key):
+            raise _Fail(
+                Indication.TOTAL_FAILED,
+                SubIndication.SIG_CONSTRAINTS_FAILURE,
+                "issuer-key",
+                "kid does not name the x5c certificate's key",
+            )
+        chain_ctx = _at(ctx, issued_at, extra=certs[1:])
+        report = verify_certificate(certs[0], chain_ctx, purpose="license-issuer")
+        if not report.passed:
+            raise _Fail(
+                report.indication,
+                report.sub_indication or SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
+                "issuer-key",
+                f"issuer certificate (x5c) at iat: {report.errors[0] if report.errors else ''}",
+            )
+        _key_compromise(certs[0], ctx)
+        state.ok("issuer-key", f"x5c certificate {report.subject} valid at iat {issued_at.isoformat()}")
+        return key, entry if entry is not None else _find_service_by_cert(ctx, certs[0].dump())
+    if entry is None:
+        raise _Fail(
+            Indication.INDETERMINATE,
+            SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
+            "issuer-key",
+            f"no x5c, and no licence issuer with kid {kid!r} in the trust list",
+        )
+    _issuer, service = entry
+    cert = service.cert()
+    report = verify_certificate(cert, _at(ctx, issued_at), purpose="license-issuer")
+    if not report.passed:
+        raise _Fail(
+            report.indication,
+            report.sub_indication or SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
+            "issuer-key",
+            f"issuer certificate from the trust list at iat: {report.errors[0] if report.errors else ''}",
+        )
+    _key_compromise(cert, ctx)
+    state.ok("issuer-key", f"kid found in the trust list: service {service.id}, certificate valid at iat")
+    return cx.public_key(cert), entry
+
+
+def _find_service_by_kid(ctx: VerificationContext, kid: str | None) -> Any:
+    if ctx.trust_list is None or not kid:
+        return None
+    for issuer, service in ctx.trust_list.services("LICENSE_ISSUER"):
+        try:
+            if jwk.thumbprint(_service_key(service.certificate)) == kid:
+                return issuer, service
+        except TrustError:
+            continue
+    return None
+
+
+def _find_service_by_cert(ctx: VerificationContext, der: bytes) -> Any:
+    if ctx.trust_list is None:
+        return None
+    found = ctx.trust_list.find_by_certificate(der)
+    return found if found is not None and found[1].type == "LICENSE_ISSUER" else None
+
+
+def _at(ctx: VerificationContext, moment: datetime, extra: list[x509.Certificate] | None = None) -> VerificationContext:
+    from dataclasses import replace
+
+    return replace(ctx, validation_time=moment, intermediates=(*ctx.intermediates, *(extra or [])), warnings=())
+
+
+def _key_compromise(cert: x509.Certificate, ctx: VerificationContext) -> None:
+    """A key-compromise revocation of the issuer certificate fails tokens whatever their claimed iat."""
+    serial = cert.serial_number
+    issuer = cert.issuer.dump()
+    for der in ctx.crls:
+        try:
+            crl = load_crl(der)
+        except TrustError:
+            continue
+        if crl["tbs_cert_list"]["issuer"].dump() != issuer:
+            continue
+        for entry in crl["tbs_cert_list"]["revoked_certificates"]:
+            if (
+                entry["user_certificate"].native == serial
+                and entry.crl_reason_value is not None
+                and entry.crl_reason_value.native == "key_compromise"
+            ):
+                raise _Fail(
+                    Indication.TOTAL_FAILED,
+                    SubIndication.REVOKED,
+                    "issuer-key",
+                    "the issuer certificate is revoked for key compromise: no token it signed can be trusted",
+                )
+
+
+# --- SD-JWT ------------------------------------------------------------------------------------------------
+
+
+def _verify_sd_jwt(
+    text: str, ctx: VerificationContext, state: _State, key_binding: KeyBindingRequest | None
+) -> tuple[dict[str, Any], dict[str, Any], PublicKey, Any]:
+    resolved: dict[str, Any] = {}
+
+    def resolve(header: dict[str, Any]) -> PublicKey:
+        issuer_jwt = text.split("~", 1)[0]
+        _h, body = token.parse_unverified(issuer_jwt)
+        key, entry = _issuer_key(header, body, ctx, state)
+        resolved["entry"] = entry
+        resolved["key"] = key
+        return key
+
+    try:
+        verified = sdjwt.verify(
+            text,
+            resolve,
+            algorithms=ALGORITHMS,
+            expected_nonce=key_binding.nonce if key_binding else None,
+            expected_audience=key_binding.audience if key_binding else None,
+            require_key_binding=key_binding is not None,
+            now=ctx.validation_time,
+            expected_typ="dc+sd-jwt",
+        )
+    except _Fail:
+        raise
+    except sdjwt.KeyBindingError as exc:
+        raise _Fail(
+            Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE, "key-binding", exc.message
+        ) from None
+    except sdjwt.SdJwtExpired as exc:
+        raise _Fail(Indication.TOTAL_FAILED, SubIndication.EXPIRED, "validity", exc.message) from None
+    except sdjwt.SdJwtSignatureInvalid as exc:
+        raise _Fail(Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE, "signature", exc.message) from None
+    except TrustError as exc:
+        raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "disclosures", exc.message) from None
+    state.ok("signature", f"{verified.algorithm.jose} issuer signature verifies")
+    disclosed = [d.name for d in verified.disclosed if d.name]
+    state.ok("disclosures", f"{len(verified.disclosed)} disclosures, each referenced once: {', '.join(disclosed)}")
+    if verified.key_binding is not None:
+        state.ok("key-binding", "KB-JWT verified (holder key, nonce, audience, sd_hash)")
+    elif key_binding is None:
+        state.checks.append(Check("key-binding", Result.SKIPPED, "no key binding requested"))
+    state.details.append(("disclosed", disclosed))
+    return verified.payload, verified.header, resolved["key"], resolved.get("entry")
+
+
+# --- claims, authorisation, validity, status ---------------------------------------------------------------
+
+
+def _authorised(claims: Mapping[str, Any], entry: Any, ctx: VerificationContext, state: _State) -> None:
+    licence = claims.get("license")
+    if not isinstance(licence, Mapping):
+        raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "claims", "token has no license claim")
+    if ctx.trust_list is None:
+        state.checks.append(Check("issuer-authorised", Result.SKIPPED, "no trust list: anchors only"))
+        state.warnings.append("issuer authorisation not checked (no bundle)")
+        return
+    if entry is None:
+        raise _Fail(
+            Indication.TOTAL_FAILED,
+            SubIndication.CHAIN_CONSTRAINTS_FAILURE,
+            "issuer-authorised",
+            "the signing key is not a licence issuer of the trust list",
+        )
+    _issuer, service = entry
+    issued_at = _issued_at(claims)
+    standing = ctx.trust_list.standing(service.certificate, issued_at, "LICENSE_ISSUER")
+    if not standing.usable:
+        raise _Fail(
+            Indication.TOTAL_FAILED, SubIndication.CHAIN_CONSTRAINTS_FAILURE, "issuer-authorised", standing.reason
+        )
+    scope = service.scope or {}
+    if licence.get("type") not in (scope.get("license_types") or []):
+        raise _Fail(
+            Indication.TOTAL_FAILED,
+            SubIndication.CHAIN_CONSTRAINTS_FAILURE,
+            "issuer-authorised",
+            f"issuer {scope.get('name', service.id)} is not authorised for licence type {licence.get('type')}",
+        )
+    if claims.get("iss") != scope.get("issuer_id") or licence.get("issuer") != scope.get("authority"):
+        raise _Fail(
+            Indication.TOTAL_FAILED,
+            SubIndication.CHAIN_CONSTRAINTS_FAILURE,
+            "issuer-authorised",
+            "the token's iss or issuer code is not the licence issuer that signed it",
+        )
+    state.ok(
+        "issuer-authorised",
+        f"{scope.get('name', service.id)} authorised for {licence.get('type')} at iat ({standing.reason})",
+    )
+
+
+def _claims(claims: Mapping[str, Any], state: _State, full_fields: Mapping[str, Any] | None) -> None:
+    licence = claims["license"]
+    try:
+        parsed = identifiers.parse(licence.get("id"))
+    except TrustError as exc:
+        raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "claims", exc.message) from None
+    if (
+        claims.get("jti") != licence.get("id")
+        or parsed.type_code != licence.get("type")
+        or parsed.issuer_code != licence.get("issuer")
+    ):
+        raise _Fail(
+            Indication.TOTAL_FAILED,
+            SubIndication.FORMAT_FAILURE,
+            "claims",
+            "identifier disagrees with the token's type, issuer or jti",
+        )
+    holder = licence.get("holder") or {}
+    try:
+        identifiers.validate_holder(str(holder.get("code")), str(holder.get("code_type")))
+    except TrustError as exc:
+        raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "claims", exc.message) from None
+    fields = dict(licence.get("fields") or {})
+    omitted = fields.pop("_omitted", None)
+    digest = fields.pop("_digest", None)
+    complete = digest is None and "_sd" not in fields
+    if digest is not None and full_fields is not None:
+        if token.fields_digest(full_fields) != digest:
+            raise _Fail(
+                Indication.TOTAL_FAILED,
+                SubIndication.HASH_FAILURE,
+                "claims",
+                "the full fields do not match the digest in the QR token",
+            )
+        fields, complete = dict(full_fields), True
+    elif digest is not None:
+        state.details.append(("omitted_fields", omitted))
+    try:
+        licence_type = catalogue.get(str(licence.get("type")))
+    except TrustError:
+        state.warnings.append(f"licence type {licence.get('type')} is not in this verifier's catalogue")
+        state.ok("claims", f"identifier {licence.get('id')} valid")
+        return
+    try:
+        if complete:
+            catalogue.validate_fields(licence_type, fields)
+        else:
+            _validate_present(licence_type, fields)
+    except TrustError as exc:
+        raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "claims", exc.message) from None
+    state.details.append(("type", f"{licence_type.name} ({licence_type.code})"))
+    state.details.append(("fields", {licence_type.label(k): v for k, v in fields.items() if k != "_sd"}))
+    scope = "all fields" if complete else "the fields present"
+    state.ok("claims", f"identifier {licence.get('id')} valid; holder code valid; {scope} fit {licence_type.name}")
+
+
+def _validate_present(licence_type: catalogue.LicenceType, fields: Mapping[str, Any]) -> None:
+    """Selective disclosure or a QR token: each field present must fit its schema; none may be unknown."""
+    from jsonschema import Draft202012Validator
+
+    for name, value in fields.items():
+        if name == "_sd":
+            continue
+        spec = licence_type.properties.get(name)
+        if spec is None:
+            raise InputError(f"field {name!r} is not a field of {licence_type.name}")
+        errors = list(Draft202012Validator(spec, format_checker=catalogue.FORMAT_CHECKER).iter_errors(value))
+        if errors:
+            raise InputError(f"field {licence_type.label(name)} does not fit its schema: {errors[0].message}")
+
+
+def _validity(claims: Mapping[str, Any], ctx: VerificationContext, state: _State) -> None:
+    moment = ctx.validation_time.timestamp()
+    nbf, exp = claims.get("nbf"), claims.get("exp")
+    if isinstance(nbf, int) and moment < nbf:
+        raise _Fail(
+            Indication.TOTAL_FAILED,
+            SubIndication.NOT_YET_VALID,
+            "validity",
+            f"licence valid from {datetime.fromtimestamp(nbf, UTC).isoformat()}",
+        )
+    if isinstance(exp, int) and moment >= exp:
+        raise _Fail(
+            Indication.TOTAL_FAILED,
+            SubIndication.EXPIRED,
+            "validity",
+            f"licence expired at {datetime.fromtimestamp(exp, UTC).isoformat()}",
+        )
+    until = datetime.fromtimestamp(exp, UTC).isoformat() if isinstance(exp, int) else "no end"
+    state.ok("validity", f"valid at {ctx.validation_time.isoformat()} (until {until})")
+
+
+def _status(claims: Mapping[str, Any], key: PublicKey, ctx: VerificationContext, state: _State) -> None:
+    try:
+        uri, index = status_list.parse_status_claim(claims)
+    except TrustError as exc:
+        raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "status", exc.message) from None
+    tokens = {entry.get("uri"): entry.get("token") for entry in getattr(ctx, "status_lists", ())}
+    text = tokens.get(uri)
+    if not isinstance(text, str):
+        raise _Fail(
+            Indication.INDETERMINATE,
+            SubIndication.TRY_LATER,
+            "status",
+            f"no status list {uri} available offline (give a current bundle)",
+        )
+    try:
+        values = status_list.verify_token(
+            text, lambda _h: key, expected_uri=uri, now=datetime.now(UTC), algorithms=ALGORITHMS
+        )
+        value = values.get(index)
+    except TrustError as exc:
+        raise _Fail(
+            Indication.INDETERMINATE, SubIndication.TRY_LATER, "status", f"status list {uri} unusable: {exc.message}"
+        ) from None
+    if value == status_list.Status.VALID:
+        state.ok("status", f"valid in status list {uri} at index {index}")
+        return
+    if value == status_list.Status.INVALID:
+        raise _Fail(Indication.TOTAL_FAILED, SubIndication.REVOKED, "status", f"licence revoked (status list {uri})")
+    if value == status_list.Status.SUSPENDED:
+        raise _Fail(
+            Indication.TOTAL_FAILED,
+            SubIndication.REVOKED,
+            "status",
+            f"licence suspended (status list {uri}); it may be reinstated",
+        )
+    raise _Fail(Indication.TOTAL_FAILED, SubIndication.REVOKED, "status", f"licence has status {value}: not valid")
+
+
+__all__ = ["KeyBindingRequest", "looks_like_token", "verify_license"]
