@@ -105,6 +105,8 @@ class SdJwtSignatureInvalid(SdJwtError, InvalidSignature):
 class DisclosureError(SdJwtError):
     """The Disclosures do not fit the digests of the issuer-signed JWT (RFC 9901 clause 7.1 step 3)."""
 
+    default_code = Code.DISCLOSURE_INVALID
+
 
 class DuplicateDisclosure(DisclosureError):
     """The same Disclosure (the same digest) is presented twice."""
@@ -128,6 +130,8 @@ class SdJwtExpired(SdJwtError):
 
 class KeyBindingError(SdJwtError):
     """The Key Binding JWT is missing or does not bind this presentation (RFC 9901 clause 7.3)."""
+
+    default_code = Code.KEY_BINDING_FAILED
 
 
 class KeyBindingMissing(KeyBindingError):

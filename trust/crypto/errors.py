@@ -82,6 +82,10 @@ class Code(Enum):
     KEYSTORE_CORRUPT = (1204, "keystore-corrupt", Category.UNAVAILABLE, "Key store entry corrupt")
     KEYSTORE_INSECURE = (1205, "keystore-insecure", Category.CONFIG, "Key store permissions insecure")
 
+    # 1300-1399: tokens and selective disclosure
+    DISCLOSURE_INVALID = (1300, "disclosure-invalid", Category.VERIFICATION, "Selective disclosure invalid")
+    KEY_BINDING_FAILED = (1301, "key-binding-failed", Category.VERIFICATION, "Holder key binding failed")
+
     @property
     def number(self) -> int:
         return int(self.value[0])

@@ -13,10 +13,14 @@ Verification is strict (RFC 8725 "JWT best current practices"):
 * ``alg`` must match the key (family, and for ECDSA the curve: ES256 needs P-256, ...);
 * a header with an embedded ``jwk`` or a remote ``jku``/``x5u`` is refused (keys come from the trust list);
 * ``crit`` naming any extension is refused (this implementation understands none, RFC 7515 clause 4.1.11);
-* duplicate header members, non-JSON or non-object headers, and oversized tokens are refused.
+* duplicate header members, non-JSON or non-object headers, and oversized tokens are refused;
+* base64url must be unpadded and canonical; JSON must be strict (no duplicate members, no ``NaN``);
+* a JWK used to verify must be public and meant for signatures (``use``/``key_ops``,
+  :func:`public_key_for_verification`).
 
 JSON serialization (RFC 7515 clause 7.2.1, general form) is used for documents signed by several keys at
-once — the trust list and the offline bundle are signed by both national roots.
+once — the trust list and the offline bundle are signed by both national roots. :func:`parse_json` also reads
+the flattened form (clause 7.2.2); unprotected header members are refused in both.
 """
 
 from __future__ import annotations
@@ -34,7 +38,16 @@ from jose.exceptions import JOSEError
 
 from trust.crypto import jwk as huren_jwk
 from trust.crypto.algorithms import KeyFamily, SignatureAlgorithm
-from trust.crypto.errors import Code, EncodingError, InputError, InvalidKey, InvalidSignature, UnsupportedAlgorithm
+from trust.crypto.errors import (
+    Code,
+    CryptoError,
+    EncodingError,
+    InputError,
+    InvalidKey,
+    InvalidSignature,
+    TrustError,
+    UnsupportedAlgorithm,
+)
 from trust.crypto.keys import PrivateKey, PublicKey
 from trust.crypto.signer import Signer
 
@@ -51,9 +64,14 @@ def b64u(data: bytes) -> str:
 
 
 def b64u_decode(text: str, what: str = "value") -> bytes:
+    """Decode unpadded base64url (RFC 7515 clause 2); refuses padding, other alphabets, whitespace and
+    non-canonical encodings (unused low bits of the last character set, e.g. ``AB`` for ``AA``)."""
     if not isinstance(text, str) or any(c not in _B64U for c in text) or len(text) % 4 == 1:
         raise EncodingError(f"JWS {what} is not unpadded base64url")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if b64u(data) != text:
+        raise EncodingError(f"JWS {what} is not canonical base64url (unused bits set)")
+    return data
 
 
 _B64U: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
@@ -67,9 +85,44 @@ def check_algorithm(alg: str, key: PublicKey) -> SignatureAlgorithm:
     if algorithm.family is not key.family:
         raise InvalidKey(f"alg {alg} does not match the {key.family.value} key", code=Code.KEY_MISMATCH)
     if algorithm.family is KeyFamily.EC and key.curve != _EC_CURVE_FOR[alg]:
-        raise InvalidKey(f"alg {alg} needs curve {_EC_CURVE_FOR[alg]}, the key is on {key.curve}",
-                         code=Code.KEY_MISMATCH)
+        raise InvalidKey(
+            f"alg {alg} needs curve {_EC_CURVE_FOR[alg]}, the key is on {key.curve}", code=Code.KEY_MISMATCH
+        )
     return algorithm
+
+
+_PRIVATE_JWK_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+
+
+def public_key_for_verification(jwk: Mapping[str, Any], alg: str | None = None) -> PublicKey:
+    """The public key of a JWK that is meant to verify JWS signatures (RFC 7517 clauses 4.2-4.4).
+
+    Refuses a JWK whose ``use`` is not ``sig``, whose ``key_ops`` lack ``verify``, or that carries private
+    members (a verification key that arrives with its private half has leaked; ``cnf.jwk`` must never hold
+    one). With ``alg`` (the token's ``alg``, for a key resolver), a JWK that names another ``alg`` is refused:
+    a key is used only with the algorithm its owner declared (no RS256 signature under a PS512 key). The
+    token's ``alg`` is checked against the key itself by :func:`check_algorithm` in any case.
+    """
+    if not isinstance(jwk, Mapping):
+        raise EncodingError("a JWK must be a JSON object")
+    if alg is not None and "alg" in jwk and jwk["alg"] != alg:
+        raise InvalidKey(
+            f"the JWK is declared for alg {jwk['alg']!r}, the JWS uses {alg!r}",
+            code=Code.KEY_MISMATCH,
+            evidence={"expected": str(jwk["alg"]), "found": alg},
+        )
+    private = sorted(_PRIVATE_JWK_MEMBERS.intersection(jwk))
+    if private:
+        raise InvalidKey(f"a verification JWK must be public; it carries private members {', '.join(private)}")
+    if "use" in jwk and jwk["use"] != "sig":
+        raise InvalidKey(f"JWK use {jwk['use']!r} is not 'sig': the key is not meant for signatures")
+    if "key_ops" in jwk:
+        ops = jwk["key_ops"]
+        if not isinstance(ops, list) or not all(isinstance(op, str) for op in ops):
+            raise EncodingError("JWK key_ops must be an array of strings")
+        if "verify" not in ops:
+            raise InvalidKey(f"JWK key_ops {ops!r} do not include 'verify'")
+    return huren_jwk.public_key_from_jwk(jwk)
 
 
 class HurenJoseKey(JoseKey):
@@ -130,15 +183,33 @@ register()
 # --- compact serialization ------------------------------------------------------------------------------
 
 
-def sign_compact(payload: bytes, signer: Signer, *, headers: Mapping[str, Any] | None = None) -> str:
-    """``BASE64URL(header).BASE64URL(payload).BASE64URL(signature)`` with ``alg`` from the signer."""
+def _signing_alg(signer: Signer, headers: Mapping[str, Any]) -> str:
+    """The signer's JOSE ``alg``; refuses header members this module would refuse when verifying."""
     alg = signer.algorithm.jose
     if alg is None:
         raise UnsupportedAlgorithm(f"{signer.algorithm.name} has no JOSE name")
+    if "alg" in headers and headers["alg"] != alg:
+        raise InputError(f"header alg {headers['alg']!r} contradicts the signer's algorithm {alg}")
+    refused = sorted(_FORBIDDEN_HEADERS.union({"crit"}).intersection(headers))
+    if refused:
+        raise InputError(f"refusing to sign a JWS header with {', '.join(refused)} (verification would refuse it)")
+    return alg
+
+
+def sign_compact(payload: bytes, signer: Signer, *, headers: Mapping[str, Any] | None = None) -> str:
+    """``BASE64URL(header).BASE64URL(payload).BASE64URL(signature)`` with ``alg`` from the signer."""
     extra = dict(headers or {})
+    alg = _signing_alg(signer, extra)
+    extra.pop("alg", None)
     if "typ" not in extra:
         extra["typ"] = "JWT"
-    token = jose_jws.sign(payload, HurenJoseKey(signer, alg), headers=extra, algorithm=alg)
+    try:
+        token = jose_jws.sign(payload, HurenJoseKey(signer, alg), headers=extra, algorithm=alg)
+    except JOSEError as exc:  # python-jose wraps whatever the signer raised
+        cause = exc.args[0] if exc.args else None
+        if isinstance(cause, TrustError):
+            raise cause from None
+        raise CryptoError(f"JWS signing failed ({alg}): {exc}") from None
     return str(token)
 
 
@@ -151,9 +222,12 @@ def _strict_json(data: bytes, what: str) -> dict[str, Any]:
             result[key] = value
         return result
 
+    def no_constants(name: str) -> Any:
+        raise EncodingError(f"{what} contains {name}, which is not JSON (RFC 8259)")
+
     try:
-        value = json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicates)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        value = json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicates, parse_constant=no_constants)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise EncodingError(f"{what} is not UTF-8 JSON: {exc}") from None
     if not isinstance(value, dict):
         raise EncodingError(f"{what} must be a JSON object")
@@ -162,6 +236,8 @@ def _strict_json(data: bytes, what: str) -> dict[str, Any]:
 
 def check_header(header: Mapping[str, Any], allowed: Sequence[str]) -> str:
     """The header's ``alg`` after the RFC 8725 checks; raises on anything unsafe."""
+    if isinstance(allowed, str):  # one name, not a sequence of characters
+        allowed = (allowed,)
     alg = header.get("alg")
     if not isinstance(alg, str):
         raise EncodingError("JWS header has no alg")
@@ -228,10 +304,8 @@ def sign_json(payload: bytes, signers: Sequence[tuple[Signer, Mapping[str, Any]]
     encoded_payload = b64u(payload)
     signatures = []
     for signer, headers in signers:
-        alg = signer.algorithm.jose
-        if alg is None:
-            raise UnsupportedAlgorithm(f"{signer.algorithm.name} has no JOSE name")
-        protected = b64u(json.dumps({"alg": alg, **headers}, separators=(",", ":"), ensure_ascii=False).encode())
+        alg = _signing_alg(signer, headers)
+        protected = b64u(json.dumps({**headers, "alg": alg}, separators=(",", ":"), ensure_ascii=False).encode())
         signing_input = f"{protected}.{encoded_payload}".encode("ascii")
         signature = HurenJoseKey(signer, alg).sign(signing_input)
         signatures.append({"protected": protected, "signature": b64u(signature)})
@@ -245,11 +319,31 @@ class JsonSignature:
     signature: bytes
 
 
-def parse_json(document: Mapping[str, Any]) -> tuple[bytes, list[JsonSignature]]:
-    """``(payload, signatures)`` of a general JSON serialization, parsed but not verified."""
+_FLATTENED_MEMBERS: Final = ("protected", "header", "signature")
+
+
+def parse_json(document: Mapping[str, Any] | str | bytes) -> tuple[bytes, list[JsonSignature]]:
+    """``(payload, signatures)`` of a JSON serialization (a parsed object, or its text), not verified.
+
+    Both forms of RFC 7515 clause 7.2 are read: general (``signatures``) and flattened (``protected`` and
+    ``signature`` at the top level; clause 7.2.2 forbids mixing the two). Every signature needs a protected
+    header; unprotected header members are refused (nothing of them would be integrity-protected).
+    """
+    if isinstance(document, str | bytes):
+        text = document.encode("utf-8") if isinstance(document, str) else document
+        if len(text) > MAX_TOKEN_BYTES:
+            raise InputError(f"JWS of {len(text)} bytes exceeds {MAX_TOKEN_BYTES}", code=Code.INPUT_TOO_LARGE)
+        document = _strict_json(text, "JWS JSON serialization")
     if not isinstance(document, Mapping) or not isinstance(document.get("payload"), str):
-        raise EncodingError("JWS JSON serialization needs a payload member")
-    raw_signatures = document.get("signatures")
+        raise EncodingError("JWS JSON serialization needs a payload member (detached payloads are not accepted)")
+    if "signatures" in document:
+        if any(member in document for member in _FLATTENED_MEMBERS):
+            raise EncodingError("JWS JSON serialization mixes the general and the flattened form")
+        raw_signatures = document["signatures"]
+    elif "signature" in document:
+        raw_signatures = [{m: document[m] for m in _FLATTENED_MEMBERS if m in document}]
+    else:
+        raise EncodingError("JWS JSON serialization has neither signatures nor signature")
     if not isinstance(raw_signatures, list) or not raw_signatures or len(raw_signatures) > 16:
         raise EncodingError("JWS JSON serialization needs 1..16 signatures")
     payload = b64u_decode(document["payload"], "payload")
@@ -259,8 +353,10 @@ def parse_json(document: Mapping[str, Any]) -> tuple[bytes, list[JsonSignature]]
             raise EncodingError("each JWS signature needs a protected header")
         if "header" in entry:
             raise InputError("unprotected JWS header members are not accepted")
+        if not isinstance(entry.get("signature"), str):
+            raise EncodingError("each JWS signature needs a signature member (a base64url string)")
         header = _strict_json(b64u_decode(entry["protected"], "protected header"), "JWS protected header")
-        signature = b64u_decode(str(entry.get("signature", "")), "signature")
+        signature = b64u_decode(entry["signature"], "signature")
         result.append(JsonSignature(header, f"{entry['protected']}.{document['payload']}".encode("ascii"), signature))
     return payload, result
 
