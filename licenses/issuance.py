@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from ca import authority
@@ -147,39 +148,37 @@ def _status_uri(base_url: str, issuer_id: str, number: int) -> str:
 
 
 def _allocate_index(session: Session, issuer: LicenseIssuer, base_url: str) -> tuple[StatusListRecord, int]:
-    current = session.exec(
-        select(StatusListRecord)
-        .where(StatusListRecord.issuer_id == issuer.id)
-        .order_by(col(StatusListRecord.id).desc())
-        .with_for_update()
-    ).first()
-    if current is None or current.next_index >= current.size:
+    """The next free index of the issuer's current status list; a full list opens the next one. The increment is
+    one atomic ``UPDATE ... RETURNING`` (SQLite 3.35+, PostgreSQL), so concurrent workers never share an index."""
+    for _ in range(3):
+        current = session.exec(
+            select(StatusListRecord).where(StatusListRecord.issuer_id == issuer.id)
+            .order_by(col(StatusListRecord.id).desc())
+        ).first()
+        if current is not None:
+            row = session.execute(
+                text("UPDATE status_list SET next_index = next_index + 1 WHERE id = :id AND next_index < size "
+                     "RETURNING next_index - 1"), {"id": current.id},
+            ).first()
+            if row is not None:
+                return current, int(row[0])
         number = len(session.exec(select(StatusListRecord.id).where(StatusListRecord.issuer_id == issuer.id)).all()) + 1
-        current = StatusListRecord(
-            issuer_id=issuer.id,
-            uri=_status_uri(base_url, issuer.id, number),
-            bits=2,
-            size=STATUS_LIST_SIZE,
-            next_index=0,
-        )
-        session.add(current)
+        session.add(StatusListRecord(issuer_id=issuer.id, uri=_status_uri(base_url, issuer.id, number), bits=2,
+                                     size=STATUS_LIST_SIZE, next_index=0))
         session.flush()
-    index = current.next_index
-    current.next_index = index + 1
-    current.updated_at = now()
-    session.add(current)
-    session.flush()
-    return current, index
+    raise ConflictError(f"could not allocate a status list index for {issuer.id}")
 
 
 def _next_serial(session: Session, issuer: LicenseIssuer, moment: datetime) -> str:
-    locked = session.exec(select(LicenseIssuer).where(LicenseIssuer.id == issuer.id).with_for_update()).one()
-    sequence = locked.next_serial
+    row = session.execute(
+        text("UPDATE license_issuer SET next_serial = next_serial + 1 WHERE id = :id RETURNING next_serial - 1"),
+        {"id": issuer.id},
+    ).first()
+    if row is None:
+        raise NotFoundError(f"no licence issuer {issuer.id!r}")
+    sequence = int(row[0])
     if sequence > 9_999_999:
         raise ConflictError(f"licence issuer {issuer.id} has used all serial numbers")
-    locked.next_serial = sequence + 1
-    session.add(locked)
-    session.flush()
     return f"{moment.astimezone(UTC).year}{sequence:07d}"
 
 
@@ -201,6 +200,28 @@ def qr_fields(licence_type: catalogue.LicenceType, fields: Mapping[str, Any]) ->
     return kept
 
 
+@dataclass(frozen=True)
+class PreparedIssuer:
+    """What issuing for one authority needs, looked up once (a batch reuses it for every record)."""
+
+    issuer: LicenseIssuer
+    license_types: frozenset[str]
+    signer: Signer
+    kid: str
+    x5c: tuple[bytes, ...]
+
+
+def prepare_issuer(session: Session, keystore: KeyStore, issuer_id: str) -> PreparedIssuer:
+    issuer = get_issuer(session, issuer_id)
+    cert_record = issuer_certificate(session, issuer)
+    if cert_record.status != "valid":
+        raise ConflictError(f"licence issuer {issuer.id}'s certificate is {cert_record.status}")
+    ca = authority.get_ca(session, issuer.ca_id)
+    signer = issuer_signer(keystore, issuer, cert_record.family)
+    return PreparedIssuer(issuer=issuer, license_types=frozenset(json.loads(issuer.license_types)), signer=signer,
+                          kid=jwk.thumbprint(signer.public_key), x5c=(cert_record.der, ca.cert_der))
+
+
 @dataclass
 class IssuedLicense:
     record: LicenseRecord
@@ -220,14 +241,14 @@ def issue(
     valid_until: date | None = None,
     holder_jwk: Mapping[str, Any] | None = None,
     request_id: str | None = None,
+    prepared: PreparedIssuer | None = None,
 ) -> IssuedLicense:
-    issuer = get_issuer(session, issuer_id)
+    prepared = prepared or prepare_issuer(session, keystore, issuer_id)
+    issuer = prepared.issuer
     licence_type = catalogue.get(type_code)
-    if licence_type.code not in json.loads(issuer.license_types):
-        raise InputError(
-            f"issuer {issuer.name} ({issuer.id}) is not authorised for {licence_type.name} ({licence_type.code})",
-            code=Code.INVALID_INPUT,
-        )
+    if licence_type.code not in prepared.license_types:
+        raise InputError(f"issuer {issuer.name} ({issuer.id}) is not authorised for {licence_type.name} "
+                         f"({licence_type.code})", code=Code.INVALID_INPUT)
     checked = catalogue.validate_fields(licence_type, fields)
     holder_name = str(checked[licence_type.holder_name_field])
     code = checked.get(licence_type.holder_code_field) if licence_type.holder_code_field else holder_code
@@ -239,68 +260,34 @@ def issue(
     moment = now()
     today = (moment + timedelta(hours=CHINA)).date()
     start, end = licence_type.validity.window(valid_from or today, valid_until)
-    cert_record = issuer_certificate(session, issuer)
-    if cert_record.status != "valid":
-        raise ConflictError(f"licence issuer {issuer.id}'s certificate is {cert_record.status}")
-    cert = cx.load_certificate(cert_record.der)
-    family = cert_record.family
-    ca_cert = authority.ca_certificate(authority.get_ca(session, issuer.ca_id))
     serial = _next_serial(session, issuer, moment)
     identifier = identifiers.make(licence_type.code, issuer.code, serial, 1)
     status_record, index = _allocate_index(session, issuer, base_url)
+    not_before = _china_midnight(start)
+    not_after = _china_midnight(end + timedelta(days=1)) if end else None
     body = token.claims(
-        issuer_id=issuer.id,
-        identifier=identifier,
-        type_code=licence_type.code,
-        issuer_code=issuer.code,
-        holder_kind=licence_type.holder_kind,
-        holder_name=holder_name,
-        holder_code=code,
-        holder_code_type=licence_type.holder_code_type.value,
-        fields=checked,
-        issued_at=moment,
-        valid_from=_china_midnight(start),
-        valid_until=_china_midnight(end + timedelta(days=1)) if end else None,
-        status_uri=status_record.uri,
-        status_index=index,
+        issuer_id=issuer.id, identifier=identifier, type_code=licence_type.code, issuer_code=issuer.code,
+        holder_kind=licence_type.holder_kind, holder_name=holder_name, holder_code=code,
+        holder_code_type=licence_type.holder_code_type.value, fields=checked, issued_at=moment,
+        valid_from=not_before, valid_until=not_after, status_uri=status_record.uri, status_index=index,
     )
-    signer = issuer_signer(keystore, issuer, family)
-    kid = jwk.thumbprint(signer.public_key)
-    full = token.sign(body, signer, kid=kid, x5c=[cert.dump(), ca_cert.dump()])
+    signer = prepared.signer
+    full = token.sign(body, signer, kid=prepared.kid, x5c=prepared.x5c)
     qr_body = json.loads(json.dumps(body))
     qr_body["license"]["fields"] = qr_fields(licence_type, checked)
-    qr = token.sign(qr_body, signer, kid=kid)
-    sd_claims = json.loads(json.dumps(body))
-    sd = sdjwt.issue(
-        sd_claims,
-        [("license", "fields", name) for name in checked],
-        signer,
-        headers={"typ": "dc+sd-jwt", "kid": kid},
-        holder_jwk=holder_jwk,
-    )
+    qr = token.sign(qr_body, signer, kid=prepared.kid)
+    sd = sdjwt.issue(json.loads(json.dumps(body)), [("license", "fields", name) for name in checked], signer,
+                     headers={"typ": "dc+sd-jwt", "kid": prepared.kid}, holder_jwk=holder_jwk)
     record = LicenseRecord(
-        identifier=identifier,
-        type_code=licence_type.code,
-        issuer_id=issuer.id,
-        holder_kind=licence_type.holder_kind,
-        holder_name=holder_name,
-        holder_code=code,
-        fields=json.dumps(checked, ensure_ascii=False),
-        issued_at=moment,
-        valid_from=_china_midnight(start),
-        valid_until=_china_midnight(end + timedelta(days=1)) if end else None,
-        status="valid",
-        status_list_id=status_record.id or 0,
-        status_index=index,
-        token=full,
-        sd_jwt=sd,
-        request_id=request_id,
+        identifier=identifier, type_code=licence_type.code, issuer_id=issuer.id, holder_kind=licence_type.holder_kind,
+        holder_name=holder_name, holder_code=code, fields=json.dumps(checked, ensure_ascii=False),
+        issued_at=moment, valid_from=not_before, valid_until=not_after, status="valid",
+        status_list_id=status_record.id or 0, status_index=index, token=full, sd_jwt=sd, request_id=request_id,
     )
     session.add(record)
     session.flush()
     assert record.id is not None
     session.add(LicenseEvent(license_id=record.id, status="valid", reason="issued"))
-    session.flush()
     return IssuedLicense(record, qr)
 
 
@@ -324,10 +311,7 @@ def set_status(session: Session, identifier: str, status: str, reason: str = "")
     session.add(record)
     assert record.id is not None
     session.add(LicenseEvent(license_id=record.id, status=status, reason=reason))
-    status_list_row = session.get(StatusListRecord, record.status_list_id)
-    if status_list_row is not None:
-        status_list_row.updated_at = now()
-        session.add(status_list_row)
+    session.execute(text("UPDATE status_list SET version = version + 1 WHERE id = :id"), {"id": record.status_list_id})
     session.flush()
     return record
 

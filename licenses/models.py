@@ -42,6 +42,7 @@ class StatusListRecord(SQLModel, table=True):
     bits: int = Field(default=2)
     size: int
     next_index: int = Field(default=0)
+    version: int = Field(default=0)  # bumped by every status change: signed tokens are cached per version
     updated_at: datetime = Field(default_factory=now, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 

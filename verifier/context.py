@@ -10,28 +10,44 @@ Sources, all local (the verifier never opens a socket):
   with its age.
 * ``--anchor CERT`` — explicit trust anchors (then no trust-list checks are made unless a bundle is given).
 * ``--untrusted CERT``, ``--crl FILE``, ``--ocsp FILE`` — more path and revocation material.
+
+Revocation (``revocation``): ``available`` (the default) — a certificate that names a CRL distribution point
+or an OCSP responder must be covered by the CRLs or OCSP responses at hand (hard-fail; nothing is fetched), and
+a certificate that names neither is still checked against every CRL of its issuer and every OCSP response the
+context holds (when its issuer's CRLs are here, one of them must cover it); ``required`` — every certificate
+below the anchor must be covered by a CRL or an OCSP response (RFC 5280 clause 6.3 for each certificate; the
+profile of the NIST PKITS revocation tests).
+
+Every size is bounded before parsing (:mod:`verifier.limits`). Parsed CRLs are kept on the context
+(:attr:`VerificationContext.crl_objects`) so that many verifications against one context parse them once.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Final
+from functools import cached_property
+from typing import Any, Final
 
-from asn1crypto import x509
+from asn1crypto import crl as asn1_crl
 from asn1crypto import pem as asn1_pem
+from asn1crypto import x509
 
 from ca import x509 as cx
 from ca.crl import load_crl
 from trust.crypto.errors import Code, EncodingError, InputError
 from trust.formats import bundle as bundle_format
 from trust.formats.trustlist import TrustList
+from verifier import asn1fix, limits
+
+asn1fix.apply()  # before any certificate is parsed: dump() must return the bytes that were received
 
 PINS_ENV: Final = "TRUST_ROOT_FINGERPRINTS"
-MAX_EXTRA_CERTS: Final = 2000
-MAX_OCSP_BYTES: Final = 1024 * 1024
+MAX_EXTRA_CERTS: Final = limits.MAX_EXTRA_CERTS
+MAX_OCSP_BYTES: Final = limits.MAX_OCSP_BYTES
+REVOCATION_MODES: Final = ("available", "required")
 
 
 @dataclass(frozen=True)
@@ -45,10 +61,38 @@ class VerificationContext:
     warnings: tuple[str, ...] = ()
     purpose: str = "any"
     notes: tuple[str, ...] = field(default=())
+    revocation: str = "available"
+    status_lists: tuple[Mapping[str, Any], ...] = ()  # [{"uri", "token"}] Token Status Lists from the bundle
+
+    def __post_init__(self) -> None:
+        if self.revocation not in REVOCATION_MODES:
+            raise InputError(f"revocation mode must be one of {', '.join(REVOCATION_MODES)}, got {self.revocation!r}")
 
     @property
     def has_trust_list(self) -> bool:
         return self.trust_list is not None
+
+    @cached_property
+    def crl_objects(self) -> tuple[asn1_crl.CertificateList, ...]:
+        """The CRLs parsed once (lazily: asn1crypto parses fields when they are read)."""
+        parsed = []
+        for der in self.crls:
+            try:
+                parsed.append(asn1_crl.CertificateList.load(der, strict=True))
+            except (ValueError, TypeError) as exc:
+                raise EncodingError(f"not a DER CRL: {type(exc).__name__}") from None
+        return tuple(parsed)
+
+    @cached_property
+    def crl_issuers(self) -> frozenset[bytes | str]:
+        """``Name.hashable`` of every CRL issuer, and whether any CRL is indirect (``"indirect"``)."""
+        names: set[bytes | str] = set()
+        for crl in self.crl_objects:
+            names.add(crl.issuer.hashable)
+            idp = crl.issuing_distribution_point_value
+            if idp is not None and idp["indirect_crl"].native:
+                names.add("indirect")
+        return frozenset(names)
 
 
 def parse_pins(values: Iterable[str]) -> list[str]:
@@ -64,18 +108,43 @@ def parse_pins(values: Iterable[str]) -> list[str]:
     return pins
 
 
-def load_certificates(data: bytes, what: str) -> list[x509.Certificate]:
-    """One or more certificates from a PEM bundle or a single DER certificate."""
-    if data.lstrip().startswith(b"-----BEGIN"):
-        try:
-            blocks = list(asn1_pem.unarmor(data, multiple=True))
-        except (ValueError, TypeError) as exc:
-            raise EncodingError(f"{what}: malformed PEM: {exc}") from None
-        certs = [cx.load_certificate(der) for name, _h, der in blocks if name in ("CERTIFICATE", "TRUSTED CERTIFICATE")]
+def load_certificates(
+    data: bytes, what: str, *, limit: int = limits.MAX_PEM_BLOCKS, parsed: dict[bytes, x509.Certificate] | None = None
+) -> list[x509.Certificate]:
+    """One or more certificates from a PEM bundle or a single DER certificate (at most ``limit`` PEM blocks,
+    counted before anything is decoded). ``parsed`` (DER -> certificate) lets repeated certificates be parsed once.
+
+    As RFC 7468 clause 2 requires, text before and between PEM blocks (``openssl x509 -text`` output) is ignored."""
+    cache: dict[bytes, x509.Certificate] = {} if parsed is None else parsed
+    if data[:1] != b"\x30" and b"-----BEGIN" in data:
+        if data.count(b"-----BEGIN") > limit:
+            raise InputError(f"{what}: more than {limit} PEM blocks", code=Code.INPUT_TOO_LARGE)
+        certs = [_load_one(der, what, cache) for der in _pem_certificates(data, what)]
         if not certs:
             raise EncodingError(f"{what}: no CERTIFICATE block")
         return certs
-    return [cx.load_certificate(data)]
+    return [_load_one(data, what, cache)]
+
+
+def _pem_certificates(data: bytes, what: str) -> Iterator[bytes]:
+    try:
+        for name, _headers, der in asn1_pem.unarmor(data, multiple=True):
+            if name in ("CERTIFICATE", "TRUSTED CERTIFICATE", "X509 CERTIFICATE"):
+                yield der
+    except (ValueError, TypeError) as exc:
+        raise EncodingError(f"{what}: malformed PEM: {str(exc)[:200]}") from None
+
+
+def _load_one(der: bytes, what: str, cache: dict[bytes, x509.Certificate]) -> x509.Certificate:
+    cert = cache.get(der)
+    if cert is not None:
+        return cert
+    try:
+        cert = cx.load_certificate(der)
+    except RecursionError:  # nesting deeper than the interpreter's stack: hostile, never a certificate
+        raise EncodingError(f"{what}: not a DER X.509 certificate: nesting too deep") from None
+    cache[der] = cert
+    return cert
 
 
 def build(
@@ -89,20 +158,26 @@ def build(
     ocsps: Sequence[bytes] = (),
     purpose: str = "any",
     environ: dict[str, str] | None = None,
+    revocation: str = "available",
 ) -> VerificationContext:
     moment = (at or datetime.now(UTC)).astimezone(UTC)
-    anchor_certs = [c for data in anchors for c in load_certificates(data, "anchor")]
-    extra = [c for data in untrusted for c in load_certificates(data, "untrusted certificate")]
-    if len(extra) > MAX_EXTRA_CERTS:
-        raise InputError(f"{len(extra)} untrusted certificates exceed the limit of {MAX_EXTRA_CERTS}",
-                         code=Code.INPUT_TOO_LARGE)
+    if revocation not in REVOCATION_MODES:
+        raise InputError(f"revocation mode must be one of {', '.join(REVOCATION_MODES)}, got {revocation!r}")
+    _bounded(anchors, "anchor", limits.MAX_ANCHORS, limits.MAX_EXTRA_BYTES)
+    _bounded(untrusted, "untrusted certificate", limits.MAX_EXTRA_CERTS, limits.MAX_EXTRA_BYTES)
+    _bounded(crls, "CRL", limits.MAX_CRLS, limits.MAX_TOTAL_CRL_BYTES)
+    _bounded(ocsps, "OCSP response", limits.MAX_OCSPS, limits.MAX_OCSPS * limits.MAX_OCSP_BYTES)
+    anchor_certs = _load_all(anchors, "anchor", limits.MAX_ANCHORS)
+    given = _load_all(untrusted, "untrusted certificate", limits.MAX_EXTRA_CERTS)
     crl_list = []
     for data in crls:
         crl_list.append(load_crl(data).dump())
     for data in ocsps:
         if len(data) > MAX_OCSP_BYTES:
             raise InputError("OCSP response file too large", code=Code.INPUT_TOO_LARGE)
+    listed: list[x509.Certificate] = []
     warnings: list[str] = []
+    status_lists: tuple[Mapping[str, Any], ...] = ()
     trust_list = None
     if bundle is not None:
         env = os.environ if environ is None else environ
@@ -117,30 +192,62 @@ def build(
         now = datetime.now(UTC)
         if verified.bundle.next_update < now:
             age = now - verified.bundle.next_update
-            warnings.append(f"bundle is stale: next update was due {_age(age)} ago ({verified.bundle.next_update.isoformat()})")
+            warnings.append(
+                f"bundle is stale: next update was due {_age(age)} ago ({verified.bundle.next_update.isoformat()})"
+            )
         if trust_list.next_update < now:
-            warnings.append(f"trust list {trust_list.sequence} is stale: next update was due "
-                            f"{_age(now - trust_list.next_update)} ago")
+            warnings.append(
+                f"trust list {trust_list.sequence} is stale: next update was due "
+                f"{_age(now - trust_list.next_update)} ago"
+            )
         # The pinned root authenticated the list; the list names the national roots (ETSI TS 119 612 style:
         # pin the list's signer, trust what the signed list lists).
         for root in trust_list.roots:
             anchor_certs.append(cx.load_certificate(root.certificate))
         for _issuer, service in trust_list.services():
             if service.type == "CA":
-                extra.append(cx.load_certificate(service.certificate))
+                listed.append(cx.load_certificate(service.certificate))
         crl_list.extend(der for _ca, der in verified.bundle.crls)
+        status_lists = tuple(verified.bundle.status_lists)
     elif pins and not anchor_certs:
         raise InputError("--pin needs --bundle (pins check the bundle's signature)")
+    # The trust list's CAs come first: when two certificates share issuer and serial number, path building keeps
+    # the first one, so an input certificate can never shadow a listed CA.
+    extra = _unique([*listed, *given])
+    if len(extra) > MAX_EXTRA_CERTS:
+        raise InputError(
+            f"{len(extra)} untrusted certificates exceed the limit of {MAX_EXTRA_CERTS}", code=Code.INPUT_TOO_LARGE
+        )
     return VerificationContext(
         validation_time=moment,
         anchors=tuple(_unique(anchor_certs)),
-        intermediates=tuple(_unique(extra)),
+        intermediates=tuple(extra),
         crls=tuple(crl_list),
         ocsps=tuple(ocsps),
         trust_list=trust_list,
         warnings=tuple(warnings),
         purpose=purpose,
+        revocation=revocation,
+        status_lists=status_lists,
     )
+
+
+def _load_all(files: Sequence[bytes], what: str, most: int) -> list[x509.Certificate]:
+    certs: list[x509.Certificate] = []
+    parsed: dict[bytes, x509.Certificate] = {}
+    for data in files:
+        certs.extend(load_certificates(data, what, parsed=parsed))
+        if len(certs) > most:
+            raise InputError(f"more than {most} {what}s", code=Code.INPUT_TOO_LARGE)
+    return certs
+
+
+def _bounded(items: Sequence[bytes], what: str, count: int, total: int) -> None:
+    if len(items) > count:
+        raise InputError(f"{len(items)} {what} files exceed the limit of {count}", code=Code.INPUT_TOO_LARGE)
+    size = sum(len(item) for item in items)
+    if size > total:
+        raise InputError(f"{what} files of {size} bytes together exceed {total}", code=Code.INPUT_TOO_LARGE)
 
 
 def _unique(certs: Iterable[x509.Certificate]) -> list[x509.Certificate]:

@@ -11,7 +11,7 @@ import typer
 import typer.exceptions
 
 import trust
-from trust.cli import ca, exits, keys, seal, trustlist, verify
+from trust.cli import ca, exits, keys, license, seal, trustlist, verify
 from trust.cli.common import HomeOption, console, err_console, instance
 from trust.crypto.errors import TrustError
 
@@ -26,6 +26,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(ca.app, name="ca")
 app.add_typer(trustlist.app, name="trustlist")
 app.add_typer(seal.app, name="seal")
+app.add_typer(license.app, name="license")
 app.add_typer(trustlist.bundle_app, name="bundle")
 app.command("init")(ca.init)
 app.command("verify")(verify.verify)

@@ -178,10 +178,10 @@ def create_app(instance: Instance | None = None) -> FastAPI:
         db.ping(instance.engine)
         return {"status": "ready"}
 
-    from trust.http.routes import ca, ocsp, seal, tsa
+    from trust.http.routes import ca, license, ocsp, seal, tsa
     from trust.http.routes import trust as trust_routes
 
-    for module in (ca, ocsp, tsa, trust_routes, seal):
+    for module in (ca, ocsp, tsa, trust_routes, seal, license):
         app.include_router(module.router)
 
     app.add_middleware(BodyLimit, limit=instance.settings.max_request_bytes)  # type: ignore[arg-type]

@@ -12,21 +12,63 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from ca import authority
 from licenses import issuance
 from licenses.models import LicenseEvent, LicenseIssuer, LicenseRecord, StatusListRecord
 from trust import db
+from trust.crypto.errors import TrustError
 from trust.service import trust as trust_registry
 from trust.service.ca import endpoints, transaction
 from trust.service.instance import Instance
 
-_token_cache: dict[tuple[int, int, str], tuple[str, str]] = {}
+
+@dataclass
+class BatchRecord:
+    """One record of a batch: ``error`` is set when the record could not even be read (``(code, message)``)."""
+
+    line: int
+    request_id: str
+    type_code: str = ""
+    fields: Mapping[str, Any] | None = None
+    holder_code: str | None = None
+    valid_from: date | None = None
+    valid_until: date | None = None
+    error: tuple[str, str] | None = None
+
+
+@dataclass
+class BatchResult:
+    line: int
+    request_id: str
+    outcome: str  # issued | skipped | error
+    identifier: str | None = None
+    code: str | None = None
+    message: str = ""
+
+
+@dataclass
+class BatchSummary:
+    issued: int = 0
+    skipped: int = 0
+    errors: int = 0
+
+    def count(self, result: BatchResult) -> None:
+        if result.outcome == "issued":
+            self.issued += 1
+        elif result.outcome == "skipped":
+            self.skipped += 1
+        else:
+            self.errors += 1
+
+
+_token_cache: dict[tuple[int, int, int], tuple[str, str]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -144,7 +186,7 @@ def status_list_token(instance: Instance, issuer_id: str, number: int) -> str:
     """The signed Status List Token of list ``number`` of ``issuer_id``; re-signed when the list changed."""
     with db.session_scope(instance.engine) as session:
         row = issuance.find_status_list(session, issuer_id, number)
-        key = (id(instance), row.id or 0, row.updated_at.isoformat())
+        key = (id(instance), row.id or 0, row.version)
         with _cache_lock:
             cached = _token_cache.get(key)
         if cached is not None:
@@ -175,3 +217,65 @@ def all_status_list_tokens(instance: Instance) -> list[dict[str, str]]:
 def list_issuers(instance: Instance) -> list[LicenseIssuer]:
     with db.session_scope(instance.engine, read_only=True) as session:
         return list(session.exec(select(LicenseIssuer)).all())
+
+
+# --- bulk issuance ----------------------------------------------------------------------------------------------
+
+
+def issue_batch(instance: Instance, records: Iterable[BatchRecord], *, issuer_id: str, chunk: int = 200,
+                on_result: Callable[[BatchResult], None] | None = None) -> BatchSummary:
+    """Issue licences from a stream of records, ``chunk`` per transaction, each record in its own savepoint.
+
+    Idempotent by ``request_id`` (a record whose id was issued before is reported ``skipped``), so an interrupted
+    batch is resumed by running it again; a bad record is reported ``error`` with its code and message and does not
+    stop the others; memory stays constant (records are consumed as they come)."""
+    summary = BatchSummary()
+    keystore = instance.keystore
+    base_url = instance.settings.effective_public_url
+    pending: list[BatchRecord] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        ids = [r.request_id for r in pending]
+        results: list[BatchResult] = []
+        with transaction(instance) as (session, _issued):
+            prepared = issuance.prepare_issuer(session, keystore, issuer_id)
+            trust_registry.check_standing(session, authority.get_ca(session, prepared.issuer.ca_id))
+            done = {row.request_id: row.identifier for row in session.exec(
+                select(LicenseRecord).where(col(LicenseRecord.request_id).in_(ids)))}
+            seen: set[str] = set()
+            for record in pending:
+                if record.request_id in done or record.request_id in seen:
+                    results.append(BatchResult(record.line, record.request_id, "skipped",
+                                               identifier=done.get(record.request_id), message="already issued"))
+                    continue
+                seen.add(record.request_id)
+                if record.error is not None:
+                    results.append(BatchResult(record.line, record.request_id, "error", code=record.error[0],
+                                               message=record.error[1]))
+                    continue
+                try:
+                    with session.begin_nested():
+                        made = issuance.issue(
+                            session, keystore, base_url=base_url, issuer_id=issuer_id, type_code=record.type_code,
+                            fields=record.fields, holder_code=record.holder_code, valid_from=record.valid_from,
+                            valid_until=record.valid_until, request_id=record.request_id, prepared=prepared,
+                        )
+                    results.append(BatchResult(record.line, record.request_id, "issued",
+                                               identifier=made.record.identifier))
+                except TrustError as exc:
+                    results.append(BatchResult(record.line, record.request_id, "error", code=exc.code.label,
+                                               message=exc.message))
+        for result in results:  # reported only after the chunk committed
+            summary.count(result)
+            if on_result is not None:
+                on_result(result)
+        pending.clear()
+
+    for record in records:
+        pending.append(record)
+        if len(pending) >= chunk:
+            flush()
+    flush()
+    return summary

@@ -79,8 +79,10 @@ def register_service(session: Session, *, issuer_ca: CertificateAuthority, servi
     """Record another service (TSA, seal maker, licence issuer, identity provider) of a CA's issuer; returns
     whether the registry changed."""
     register_ca(session, issuer_ca)
-    return registry.ensure_service(session, service_id=service_id, issuer_id=issuer_id_for(issuer_ca), type=service_type,
-                            family=issuer_ca.family, cert_der=cert_der, scope=scope, effective=not_before(cert_der))
+    return registry.ensure_service(
+        session, service_id=service_id, issuer_id=issuer_id_for(issuer_ca), type=service_type,
+        family=issuer_ca.family, cert_der=cert_der, scope=scope, effective=not_before(cert_der),
+    )
 
 
 def check_standing(session: Session, ca: CertificateAuthority) -> None:

@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("bits", sa.Integer(), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("next_index", sa.Integer(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_status_list_issuer_id", "status_list", ["issuer_id"])
