@@ -170,12 +170,18 @@ def _allocate_index(session: Session, issuer: LicenseIssuer, base_url: str) -> t
 
 
 def _next_serial(session: Session, issuer: LicenseIssuer, moment: datetime) -> str:
+    """The next serial of the issuing authority (shared by all its issuer keys): one atomic increment."""
+    session.execute(
+        text("INSERT INTO license_authority (code, next_serial) VALUES (:code, 1) ON CONFLICT (code) DO NOTHING"),
+        {"code": issuer.code},
+    )
     row = session.execute(
-        text("UPDATE license_issuer SET next_serial = next_serial + 1 WHERE id = :id RETURNING next_serial - 1"),
-        {"id": issuer.id},
+        text("UPDATE license_authority SET next_serial = next_serial + 1 WHERE code = :code "
+             "RETURNING next_serial - 1"),
+        {"code": issuer.code},
     ).first()
     if row is None:
-        raise NotFoundError(f"no licence issuer {issuer.id!r}")
+        raise NotFoundError(f"no licence authority {issuer.code!r}")
     sequence = int(row[0])
     if sequence > 9_999_999:
         raise ConflictError(f"licence issuer {issuer.id} has used all serial numbers")

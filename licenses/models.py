@@ -33,6 +33,16 @@ class LicenseIssuer(SQLModel, table=True):
     created_at: datetime = Field(default_factory=now, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
+class LicenseAuthority(SQLModel, table=True):
+    """The serial counter of an issuing authority (its USCC): identifiers are unique per authority, whichever of
+    its issuer keys (SM2, RSA, ECDSA) signs."""
+
+    __tablename__ = "license_authority"
+
+    code: str = Field(primary_key=True, max_length=32)
+    next_serial: int = Field(default=1)
+
+
 class StatusListRecord(SQLModel, table=True):
     __tablename__ = "status_list"
 

@@ -125,7 +125,7 @@ def verify_license(
         licence = claims.get("license") or {}
         subject = f"{licence.get('id', '?')} ({(licence.get('holder') or {}).get('name', '?')})"
         _authorised(claims, issuer_entry, ctx, state)
-        _claims(claims, state, full_fields)
+        _claims(claims, state, full_fields, selective=form == "sd-jwt")
         _validity(claims, ctx, state)
         _status(claims, key, ctx, state)
     except _Fail as failure:
@@ -381,7 +381,8 @@ def _authorised(claims: Mapping[str, Any], entry: Any, ctx: VerificationContext,
     )
 
 
-def _claims(claims: Mapping[str, Any], state: _State, full_fields: Mapping[str, Any] | None) -> None:
+def _claims(claims: Mapping[str, Any], state: _State, full_fields: Mapping[str, Any] | None, *,
+            selective: bool = False) -> None:
     licence = claims["license"]
     try:
         parsed = identifiers.parse(licence.get("id"))
@@ -406,7 +407,7 @@ def _claims(claims: Mapping[str, Any], state: _State, full_fields: Mapping[str, 
     fields = dict(licence.get("fields") or {})
     omitted = fields.pop("_omitted", None)
     digest = fields.pop("_digest", None)
-    complete = digest is None and "_sd" not in fields
+    complete = digest is None and not selective  # an SD-JWT presentation shows only what its holder disclosed
     if digest is not None and full_fields is not None:
         if token.fields_digest(full_fields) != digest:
             raise _Fail(

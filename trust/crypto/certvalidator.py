@@ -48,7 +48,8 @@ class HurenSignatureValidator(SignatureValidator):
             return
         if context.prehashed:
             raise AlgorithmNotSupported("SM2 signs SM3(Z || M); a pre-hashed message cannot be verified")
-        if signature_algorithm["parameters"].native is not None and signature_algorithm["algorithm"].native == "sm2_sm3":
+        name = signature_algorithm["algorithm"].native
+        if name == "sm2_sm3" and signature_algorithm["parameters"].native is not None:
             raise PycaInvalidSignature("SM2-with-SM3 AlgorithmIdentifier must have absent parameters (GB/T 20518)")
         try:
             key = public_key_from_spki(public_key_info)

@@ -279,3 +279,22 @@ def issue_batch(instance: Instance, records: Iterable[BatchRecord], *, issuer_id
             flush()
     flush()
     return summary
+
+
+def jwks(instance: Instance) -> dict[str, list[dict[str, str]]]:
+    """The public keys of every licence issuer as a JWK Set (RFC 7517), ``kid`` = RFC 7638 thumbprint, with ``alg``
+    and ``use``: what PyJWT, joserfc and any JOSE library need to verify RS256/ES256 (and SM2) licence tokens."""
+    from trust.crypto import jwk as jwk_mod
+
+    keys = []
+    with db.session_scope(instance.engine, read_only=True) as session:
+        for issuer in session.exec(select(LicenseIssuer).order_by(col(LicenseIssuer.id))).all():
+            cert = issuance.issuer_certificate(session, issuer)
+            if cert.status != "valid":
+                continue
+            from ca import x509 as cx
+
+            key = cx.public_key(cx.load_certificate(cert.der))
+            alg = {"SM2": "SM2", "RSA": "RS256", "EC": "ES256"}[cert.family]
+            keys.append({**jwk_mod.public_jwk(key), "kid": jwk_mod.thumbprint(key), "alg": alg, "use": "sig"})
+    return {"keys": keys}

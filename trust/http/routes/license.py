@@ -106,3 +106,8 @@ def set_status(identifier: str, body: LicenseStatus, request: Request) -> Licens
 def status_list(issuer_id: str, number: int, request: Request) -> Response:
     text = service.status_list_token(_instance(request), issuer_id, number)
     return Response(text, media_type="application/statuslist+jwt", headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get("/.well-known/jwks.json", summary="JWK Set of the licence issuers (kid = RFC 7638 thumbprint)")
+def jwks(request: Request) -> dict[str, list[dict[str, str]]]:
+    return service.jwks(_instance(request))

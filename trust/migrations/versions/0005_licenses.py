@@ -31,6 +31,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_license_issuer_code", "license_issuer", ["code"])
     op.create_table(
+        "license_authority",
+        sa.Column("code", sa.String(32), primary_key=True),
+        sa.Column("next_serial", sa.Integer(), nullable=False),
+    )
+    op.create_table(
         "status_list",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column("issuer_id", sa.String(64), sa.ForeignKey("license_issuer.id"), nullable=False),
@@ -83,4 +88,5 @@ def downgrade() -> None:
     op.drop_table("license_event")
     op.drop_table("license")
     op.drop_table("status_list")
+    op.drop_table("license_authority")
     op.drop_table("license_issuer")

@@ -1,0 +1,303 @@
+"""证照共享: licence tokens, SD-JWT presentations and QR payloads verified offline — and every forgery refused
+with a specific reason. The network is blocked for this module (tests/verifier/conftest.py)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from ca import x509 as cx
+from ca.models import now
+from ca.names import DN, make_uscc
+from licenses import catalogue, samples, sdjwt, token
+from tests.support.server import free_port
+from tests.support.world import World, build_world
+from trust.crypto import jwk
+from trust.crypto.keys import generate_private_key
+from trust.formats import jose
+from trust.service import licenses, trust
+from verifier import api, context
+from verifier.license import KeyBindingRequest
+from verifier.report import Indication, SubIndication
+
+BUSINESS = "11100000000013338W101"
+FOOD = "11100000000013338W102"
+BIRTH = "11100000000013338W104"
+ZJ_AUTHORITY = make_uscc("11330000002482226")
+GD_AUTHORITY = make_uscc("11440000006954832")
+
+
+@pytest.fixture(scope="module")
+def lw(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    world = build_world(tmp_path_factory.mktemp("licence-world"), free_port())
+    all_types = [t.code for t in catalogue.all_types()]
+    zj = licenses.register_issuer(world.instance, ca_id="region-330000-sm2", name="浙江省市场监督管理局",
+                                  code=ZJ_AUTHORITY, license_types=all_types)
+    zj_rsa = licenses.register_issuer(world.instance, ca_id="region-330000-rsa", name="浙江省市场监督管理局",
+                                      code=ZJ_AUTHORITY, license_types=all_types, family="RSA")
+    zj_ec = licenses.register_issuer(world.instance, ca_id="region-330000-rsa", name="浙江省市场监督管理局",
+                                     code=ZJ_AUTHORITY, license_types=all_types, family="EC")
+    gd_food_only = licenses.register_issuer(world.instance, ca_id="region-440000-sm2", name="广东省市场监督管理局",
+                                            code=GD_AUTHORITY, license_types=[FOOD])
+    return {"world": world, "zj": zj.id, "zj_rsa": zj_rsa.id, "zj_ec": zj_ec.id, "gd": gd_food_only.id}
+
+
+def _issue(lw: dict, issuer: str = "zj", type_code: str = BUSINESS, **kwargs):
+    holder = samples.NEWBORN_ID if type_code == BIRTH else None
+    return licenses.issue(lw["world"].instance, issuer_id=lw[issuer], type_code=type_code,
+                          fields=samples.sample(type_code), holder_code=holder, **kwargs)
+
+
+def _ctx(lw: dict, **kwargs) -> context.VerificationContext:
+    instance = lw["world"].instance
+    bundle = json.dumps(trust.build_bundle(instance)).encode()
+    return context.build(bundle=bundle, pins=[trust.root_fingerprints(instance)["SM2"]], **kwargs)
+
+
+def _verify(lw: dict, data: str, **kwargs):
+    key_binding = kwargs.pop("key_binding", None)
+    return api.verify(data.encode(), _ctx(lw, **kwargs), key_binding=key_binding)
+
+
+def _signer(lw: dict, issuer: str):
+    from licenses import issuance
+    from trust import db
+
+    instance = lw["world"].instance
+    with db.session_scope(instance.engine) as session:
+        return issuance.prepare_issuer(session, instance.keystore, lw[issuer])
+
+
+@pytest.mark.parametrize("issuer", ["zj", "zj_rsa", "zj_ec"])
+@pytest.mark.parametrize("type_code", [t.code for t in catalogue.all_types()])
+def test_every_type_and_algorithm_verifies_in_every_form(lw: dict, issuer: str, type_code: str) -> None:
+    made = _issue(lw, issuer, type_code)
+    ctx = _ctx(lw)
+    for form, data in (("license-token", made.record.token), ("license-sd-jwt", made.record.sd_jwt),
+                       ("license-qr", token.to_qr(made.qr_token))):
+        report = api.verify(data.encode(), ctx)
+        assert report.kind == form
+        assert report.indication is Indication.TOTAL_PASSED, (form, report.to_text())
+    if issuer == "zj":  # SM2 licences fit a QR code of version 25 or lower at level M (measured in test_qr_sizes)
+        assert token.qr_version(token.to_qr(made.qr_token)) <= 25
+
+
+def test_qr_sizes_for_every_seeded_type(lw: dict, record_property) -> None:
+    versions = {}
+    for licence_type in catalogue.all_types():
+        made = _issue(lw, "zj", licence_type.code)
+        versions[licence_type.name] = token.qr_version(token.to_qr(made.qr_token))
+    record_property("qr_versions", versions)
+    print(f"\nQR versions (SM2, level M): {versions}")
+    assert all(v <= 25 for v in versions.values()), versions
+
+
+def test_selective_disclosure_and_key_binding(lw: dict) -> None:
+    holder = generate_private_key("ec-p256")
+    made = _issue(lw, holder_jwk=jwk.public_jwk(holder.public_key))
+    presented = sdjwt.present(made.record.sd_jwt, [("license", "fields", "name"), ("license", "fields", "uscc")],
+                              holder_signer=holder.signer(), nonce="n-123", audience="https://bank.example")
+    good = _verify(lw, presented, key_binding=KeyBindingRequest("n-123", "https://bank.example"))
+    assert good.indication is Indication.TOTAL_PASSED, good.to_text()
+    assert sorted(dict(good.details)["disclosed"]) == ["name", "uscc"]
+    wrong_nonce = _verify(lw, presented, key_binding=KeyBindingRequest("n-999", "https://bank.example"))
+    assert wrong_nonce.indication is Indication.TOTAL_FAILED and "nonce" in wrong_nonce.errors[0].lower()
+    wrong_aud = _verify(lw, presented, key_binding=KeyBindingRequest("n-123", "https://evil.example"))
+    assert wrong_aud.indication is Indication.TOTAL_FAILED and "not for 'https://evil.example'" in wrong_aud.errors[0]
+    unbound = sdjwt.present(made.record.sd_jwt, [("license", "fields", "name")])
+    missing = _verify(lw, unbound, key_binding=KeyBindingRequest("n-123", "https://bank.example"))
+    assert missing.indication is Indication.TOTAL_FAILED
+
+
+def test_tampered_and_duplicated_disclosures(lw: dict) -> None:
+    made = _issue(lw)
+    parts = made.record.sd_jwt.split("~")
+    disclosure = json.loads(jose.b64u_decode(parts[1]))
+    disclosure[2] = "伪造的值"
+    tampered = "~".join([parts[0], jose.b64u(json.dumps(disclosure, ensure_ascii=False).encode()), *parts[2:]])
+    report = _verify(lw, tampered)
+    assert report.indication is Indication.TOTAL_FAILED and report.checks[-1].name == "disclosures"
+    duplicated = "~".join([parts[0], parts[1], parts[1], *parts[2:]])
+    report = _verify(lw, duplicated)
+    assert report.indication is Indication.TOTAL_FAILED and "twice" in report.errors[0] or "duplicate" in \
+        report.errors[0].lower()
+
+
+def _forge(lw: dict, issuer: str, claims: dict, headers: dict) -> str:
+    prepared = _signer(lw, issuer)
+    return jose.sign_compact(token.encode_claims(claims), prepared.signer, headers=headers)
+
+
+def _claims(lw: dict) -> tuple[dict, dict]:
+    made = _issue(lw)
+    header, body = token.parse_unverified(made.record.token)
+    return header, body
+
+
+REFUSED = ("header", "issuer-key", "signature")
+
+
+def test_alg_none_is_refused(lw: dict) -> None:
+    header, body = _claims(lw)
+    forged = f"{jose.b64u(json.dumps({**header, 'alg': 'none'}).encode())}.{jose.b64u(token.encode_claims(body))}."
+    report = _verify(lw, forged)
+    assert report.indication is not Indication.TOTAL_PASSED and "none" in report.errors[0]
+
+
+def test_hs256_keyed_with_the_public_key_is_refused(lw: dict) -> None:
+    """The classic key-confusion attack: HMAC with the issuer's public key (which everybody has) as secret."""
+    header, body = _claims(lw)
+    public_pem = cx.public_key(cx.load_certificate(base64.b64decode(header["x5c"][0]))).pem().encode()
+    head = jose.b64u(json.dumps({"alg": "HS256", "typ": token.TYP, "kid": header["kid"]}).encode())
+    payload = jose.b64u(token.encode_claims(body))
+    mac = hmac.new(public_pem, f"{head}.{payload}".encode(), hashlib.sha256).digest()
+    report = _verify(lw, f"{head}.{payload}.{jose.b64u(mac)}")
+    assert report.indication is not Indication.TOTAL_PASSED and "HS256" in report.errors[0]
+
+
+def test_embedded_jwk_is_refused(lw: dict) -> None:
+    header, body = _claims(lw)
+    attacker = generate_private_key("ec-p256")
+    head = {"alg": "ES256", "typ": token.TYP, "jwk": jwk.public_jwk(attacker.public_key)}
+    forged = jose.b64u(json.dumps(head).encode()) + "." + jose.b64u(token.encode_claims(body))
+    sig = attacker.sign(forged.encode(), encoding="raw")
+    report = _verify(lw, forged + "." + jose.b64u(sig))
+    assert report.indication is not Indication.TOTAL_PASSED and "jwk" in report.errors[0]
+
+
+def test_unknown_crit_is_refused(lw: dict) -> None:
+    _header, body = _claims(lw)
+    prepared = _signer(lw, "zj")
+    head = {"alg": "SM2", "typ": token.TYP, "kid": prepared.kid, "crit": ["exp-policy"], "exp-policy": 1}
+    forged = jose.b64u(json.dumps(head).encode()) + "." + jose.b64u(token.encode_claims(body))
+    sig = prepared.signer.sign(forged.encode(), encoding="raw")
+    report = _verify(lw, forged + "." + jose.b64u(sig))
+    assert report.indication is not Indication.TOTAL_PASSED and "crit" in report.errors[0]
+
+
+def test_x5c_not_chaining_to_the_trust_list_is_refused(lw: dict) -> None:
+    _header, body = _claims(lw)
+    rogue = generate_private_key("sm2")
+    name = DN(province="浙江省", organization="浙江省市场监督管理局", common_name="冒充的签发者").to_asn1()
+    cert = (cx.CertificateBuilder().subject(name).issuer(name).public_key(rogue.public_key).serial_number(5)
+            .validity(now() - timedelta(days=1), now() + timedelta(days=30)).sign(rogue.signer()))
+    head = {"typ": token.TYP, "kid": jwk.thumbprint(rogue.public_key), "x5c": [base64.b64encode(cert.dump()).decode()]}
+    forged = jose.sign_compact(token.encode_claims(body), rogue.signer(), headers=head)
+    report = _verify(lw, forged)
+    assert report.indication is not Indication.TOTAL_PASSED and report.checks[-1].name == "issuer-key"
+
+
+def test_issuer_not_authorised_for_the_type(lw: dict) -> None:
+    """广东's authority may issue only 食品经营许可证; a 营业执照 signed with its genuine key fails."""
+    good = _issue(lw, "gd", FOOD)
+    assert _verify(lw, good.record.token).indication is Indication.TOTAL_PASSED
+    _header, body = token.parse_unverified(good.record.token)
+    body["license"]["type"] = BUSINESS
+    forged = _forge(lw, "gd", body, {"typ": token.TYP, "kid": _signer(lw, "gd").kid})
+    report = _verify(lw, forged)
+    assert report.indication is Indication.TOTAL_FAILED
+    assert report.sub_indication is SubIndication.CHAIN_CONSTRAINTS_FAILURE and "not authorised" in report.errors[0]
+
+
+def test_kid_pointing_elsewhere(lw: dict) -> None:
+    """A token signed by one issuer whose kid names another issuer's key: the named key does not verify it."""
+    _header, body = _claims(lw)
+    signer = _signer(lw, "gd")
+    head = {"typ": token.TYP, "kid": _signer(lw, "zj").kid}
+    forged = jose.sign_compact(token.encode_claims(body), signer.signer, headers=head)
+    report = _verify(lw, forged)
+    assert report.indication is Indication.TOTAL_FAILED and report.sub_indication is SubIndication.SIG_CRYPTO_FAILURE
+
+
+def test_validity_window(lw: dict) -> None:
+    made = _issue(lw, "zj", FOOD)  # five years
+    expired = _verify(lw, made.record.token, at=now() + timedelta(days=6 * 366))
+    assert (expired.indication, expired.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.EXPIRED)
+    early = _verify(lw, made.record.token, at=now() - timedelta(days=2))
+    assert early.indication is Indication.TOTAL_FAILED
+    assert early.sub_indication in (SubIndication.NOT_YET_VALID, SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
+                                    SubIndication.NO_CERTIFICATE_CHAIN_FOUND) or early.indication is not \
+        Indication.TOTAL_PASSED
+
+
+@pytest.mark.parametrize(("status", "word"), [("revoked", "revoked"), ("suspended", "suspended")])
+def test_revoked_and_suspended(lw: dict, status: str, word: str) -> None:
+    made = _issue(lw)
+    assert _verify(lw, made.record.token).indication is Indication.TOTAL_PASSED
+    licenses.set_status(lw["world"].instance, made.record.identifier, status, "测试")
+    for data in (made.record.token, made.record.sd_jwt, token.to_qr(made.qr_token)):
+        report = _verify(lw, data)
+        assert (report.indication, report.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.REVOKED)
+        assert word in report.errors[0]
+    if status == "suspended":
+        licenses.set_status(lw["world"].instance, made.record.identifier, "valid", "恢复")
+        assert _verify(lw, made.record.token).indication is Indication.TOTAL_PASSED
+
+
+def test_no_status_list_offline_is_indeterminate(lw: dict) -> None:
+    made = _issue(lw)
+    instance = lw["world"].instance
+    root = Path(lw["world"].home) / "out-anchors.pem"
+    root.write_bytes(lw["world"].ca_pem("root-sm2"))
+    report = api.verify(made.record.token.encode(), context.build(anchors=[root.read_bytes()]))
+    assert report.indication is Indication.INDETERMINATE and report.sub_indication is SubIndication.TRY_LATER
+    assert instance is not None
+
+
+def test_rs256_and_es256_tokens_verify_with_pyjwt_and_joserfc(lw: dict) -> None:
+    import jwt as pyjwt
+    from joserfc import jws as jf_jws
+    from joserfc.jwk import KeySet
+
+    jwks = licenses.jwks(lw["world"].instance)
+    for issuer in ("zj_rsa", "zj_ec"):
+        made = _issue(lw, issuer)
+        header = jose.parse_compact(made.record.token)[0]
+        key = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
+        decoded = pyjwt.decode(made.record.token, pyjwt.PyJWK(key).key, algorithms=[key["alg"]],
+                               options={"verify_aud": False})
+        assert decoded["jti"] == made.record.identifier
+        key_set = KeySet.import_key_set({"keys": [k for k in jwks["keys"] if k["alg"] != "SM2"]})
+        registry = jf_jws.JWSRegistry()
+        registry.max_header_length = 16 * 1024  # the header carries x5c (two certificates)
+        obj = jf_jws.deserialize_compact(made.record.token, key_set, algorithms=[key["alg"]], registry=registry)
+        assert json.loads(obj.payload)["jti"] == made.record.identifier
+
+
+def test_sm2_tokens_verify_with_gmssl(lw: dict) -> None:
+    from gmssl import sm2 as gm_sm2
+
+    made = _issue(lw)
+    header, _payload, signing_input, signature = jose.parse_compact(made.record.token)
+    key = next(k for k in licenses.jwks(lw["world"].instance)["keys"] if k["kid"] == header["kid"])
+    xy = (jose.b64u_decode(key["x"]) + jose.b64u_decode(key["y"])).hex()
+    verifier = gm_sm2.CryptSM2(private_key="", public_key=xy)
+    assert verifier.verify_with_sm3(signature.hex(), signing_input)
+    assert not verifier.verify_with_sm3(signature.hex(), signing_input + b"x")
+
+
+def test_cross_region_verification_with_only_the_bundle(lw: dict) -> None:
+    """A 广东 licence checked by a 浙江 clerk holding only the bundle file and the RSA root fingerprint."""
+    made = _issue(lw, "gd", FOOD)
+    instance = lw["world"].instance
+    bundle = json.dumps(trust.build_bundle(instance)).encode()
+    ctx = context.build(bundle=bundle, pins=[trust.root_fingerprints(instance)["RSA"]])
+    assert api.verify(token.to_qr(made.qr_token).encode(), ctx).indication is Indication.TOTAL_PASSED
+
+
+def test_garbage_tokens_are_input_errors(lw: dict) -> None:
+    from trust.crypto.errors import TrustError
+
+    ctx = _ctx(lw)
+    for data in (b"HR1:!!!!", b"HR1:" + b"0" * 9000, b"eyJ.eyJ.x", b"ey" + b"A" * 100 + b".." + b"A"):
+        try:
+            report = api.verify(data, ctx)
+        except TrustError:
+            continue
+        assert report.indication is not Indication.TOTAL_PASSED
