@@ -37,21 +37,45 @@ GD_AUTHORITY = make_uscc("11440000006954832")
 def lw(tmp_path_factory: pytest.TempPathFactory) -> dict:
     world = build_world(tmp_path_factory.mktemp("licence-world"), free_port())
     all_types = [t.code for t in catalogue.all_types()]
-    zj = licenses.register_issuer(world.instance, ca_id="region-330000-sm2", name="浙江省市场监督管理局",
-                                  code=ZJ_AUTHORITY, license_types=all_types)
-    zj_rsa = licenses.register_issuer(world.instance, ca_id="region-330000-rsa", name="浙江省市场监督管理局",
-                                      code=ZJ_AUTHORITY, license_types=all_types, family="RSA")
-    zj_ec = licenses.register_issuer(world.instance, ca_id="region-330000-rsa", name="浙江省市场监督管理局",
-                                     code=ZJ_AUTHORITY, license_types=all_types, family="EC")
-    gd_food_only = licenses.register_issuer(world.instance, ca_id="region-440000-sm2", name="广东省市场监督管理局",
-                                            code=GD_AUTHORITY, license_types=[FOOD])
+    zj = licenses.register_issuer(
+        world.instance,
+        ca_id="region-330000-sm2",
+        name="浙江省市场监督管理局",
+        code=ZJ_AUTHORITY,
+        license_types=all_types,
+    )
+    zj_rsa = licenses.register_issuer(
+        world.instance,
+        ca_id="region-330000-rsa",
+        name="浙江省市场监督管理局",
+        code=ZJ_AUTHORITY,
+        license_types=all_types,
+        family="RSA",
+    )
+    zj_ec = licenses.register_issuer(
+        world.instance,
+        ca_id="region-330000-rsa",
+        name="浙江省市场监督管理局",
+        code=ZJ_AUTHORITY,
+        license_types=all_types,
+        family="EC",
+    )
+    gd_food_only = licenses.register_issuer(
+        world.instance, ca_id="region-440000-sm2", name="广东省市场监督管理局", code=GD_AUTHORITY, license_types=[FOOD]
+    )
     return {"world": world, "zj": zj.id, "zj_rsa": zj_rsa.id, "zj_ec": zj_ec.id, "gd": gd_food_only.id}
 
 
 def _issue(lw: dict, issuer: str = "zj", type_code: str = BUSINESS, **kwargs):
     holder = samples.NEWBORN_ID if type_code == BIRTH else None
-    return licenses.issue(lw["world"].instance, issuer_id=lw[issuer], type_code=type_code,
-                          fields=samples.sample(type_code), holder_code=holder, **kwargs)
+    return licenses.issue(
+        lw["world"].instance,
+        issuer_id=lw[issuer],
+        type_code=type_code,
+        fields=samples.sample(type_code),
+        holder_code=holder,
+        **kwargs,
+    )
 
 
 def _ctx(lw: dict, **kwargs) -> context.VerificationContext:
@@ -79,8 +103,11 @@ def _signer(lw: dict, issuer: str):
 def test_every_type_and_algorithm_verifies_in_every_form(lw: dict, issuer: str, type_code: str) -> None:
     made = _issue(lw, issuer, type_code)
     ctx = _ctx(lw)
-    for form, data in (("license-token", made.record.token), ("license-sd-jwt", made.record.sd_jwt),
-                       ("license-qr", token.to_qr(made.qr_token))):
+    for form, data in (
+        ("license-token", made.record.token),
+        ("license-sd-jwt", made.record.sd_jwt),
+        ("license-qr", token.to_qr(made.qr_token)),
+    ):
         report = api.verify(data.encode(), ctx)
         assert report.kind == form
         assert report.indication is Indication.TOTAL_PASSED, (form, report.to_text())
@@ -101,8 +128,13 @@ def test_qr_sizes_for_every_seeded_type(lw: dict, record_property) -> None:
 def test_selective_disclosure_and_key_binding(lw: dict) -> None:
     holder = generate_private_key("ec-p256")
     made = _issue(lw, holder_jwk=jwk.public_jwk(holder.public_key))
-    presented = sdjwt.present(made.record.sd_jwt, [("license", "fields", "name"), ("license", "fields", "uscc")],
-                              holder_signer=holder.signer(), nonce="n-123", audience="https://bank.example")
+    presented = sdjwt.present(
+        made.record.sd_jwt,
+        [("license", "fields", "name"), ("license", "fields", "uscc")],
+        holder_signer=holder.signer(),
+        nonce="n-123",
+        audience="https://bank.example",
+    )
     good = _verify(lw, presented, key_binding=KeyBindingRequest("n-123", "https://bank.example"))
     assert good.indication is Indication.TOTAL_PASSED, good.to_text()
     assert sorted(dict(good.details)["disclosed"]) == ["name", "uscc"]
@@ -125,8 +157,11 @@ def test_tampered_and_duplicated_disclosures(lw: dict) -> None:
     assert report.indication is Indication.TOTAL_FAILED and report.checks[-1].name == "disclosures"
     duplicated = "~".join([parts[0], parts[1], parts[1], *parts[2:]])
     report = _verify(lw, duplicated)
-    assert report.indication is Indication.TOTAL_FAILED and "twice" in report.errors[0] or "duplicate" in \
-        report.errors[0].lower()
+    assert (
+        report.indication is Indication.TOTAL_FAILED
+        and "twice" in report.errors[0]
+        or "duplicate" in report.errors[0].lower()
+    )
 
 
 def _forge(lw: dict, issuer: str, claims: dict, headers: dict) -> str:
@@ -185,8 +220,15 @@ def test_x5c_not_chaining_to_the_trust_list_is_refused(lw: dict) -> None:
     _header, body = _claims(lw)
     rogue = generate_private_key("sm2")
     name = DN(province="浙江省", organization="浙江省市场监督管理局", common_name="冒充的签发者").to_asn1()
-    cert = (cx.CertificateBuilder().subject(name).issuer(name).public_key(rogue.public_key).serial_number(5)
-            .validity(now() - timedelta(days=1), now() + timedelta(days=30)).sign(rogue.signer()))
+    cert = (
+        cx.CertificateBuilder()
+        .subject(name)
+        .issuer(name)
+        .public_key(rogue.public_key)
+        .serial_number(5)
+        .validity(now() - timedelta(days=1), now() + timedelta(days=30))
+        .sign(rogue.signer())
+    )
     head = {"typ": token.TYP, "kid": jwk.thumbprint(rogue.public_key), "x5c": [base64.b64encode(cert.dump()).decode()]}
     forged = jose.sign_compact(token.encode_claims(body), rogue.signer(), headers=head)
     report = _verify(lw, forged)
@@ -221,9 +263,15 @@ def test_validity_window(lw: dict) -> None:
     assert (expired.indication, expired.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.EXPIRED)
     early = _verify(lw, made.record.token, at=now() - timedelta(days=2))
     assert early.indication is Indication.TOTAL_FAILED
-    assert early.sub_indication in (SubIndication.NOT_YET_VALID, SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
-                                    SubIndication.NO_CERTIFICATE_CHAIN_FOUND) or early.indication is not \
-        Indication.TOTAL_PASSED
+    assert (
+        early.sub_indication
+        in (
+            SubIndication.NOT_YET_VALID,
+            SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
+            SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
+        )
+        or early.indication is not Indication.TOTAL_PASSED
+    )
 
 
 @pytest.mark.parametrize(("status", "word"), [("revoked", "revoked"), ("suspended", "suspended")])
@@ -260,8 +308,9 @@ def test_rs256_and_es256_tokens_verify_with_pyjwt_and_joserfc(lw: dict) -> None:
         made = _issue(lw, issuer)
         header = jose.parse_compact(made.record.token)[0]
         key = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
-        decoded = pyjwt.decode(made.record.token, pyjwt.PyJWK(key).key, algorithms=[key["alg"]],
-                               options={"verify_aud": False})
+        decoded = pyjwt.decode(
+            made.record.token, pyjwt.PyJWK(key).key, algorithms=[key["alg"]], options={"verify_aud": False}
+        )
         assert decoded["jti"] == made.record.identifier
         key_set = KeySet.import_key_set({"keys": [k for k in jwks["keys"] if k["alg"] != "SM2"]})
         registry = jf_jws.JWSRegistry()
