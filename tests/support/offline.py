@@ -13,7 +13,7 @@ import pytest
 def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     attempts: list[str] = []
 
-    def refuse(what: str):  # noqa: ANN202
+    def refuse(what: str):
         def blocked(*args: object, **kwargs: object) -> None:
             attempts.append(f"{what}{args[1:] if what.startswith('socket.') else args}")
             raise OSError(f"network blocked in an offline test ({what})")

@@ -37,9 +37,13 @@ def tl_world(tmp_path_factory: pytest.TempPathFactory) -> World:
 
 
 def _gd_seal(world: World, family: str = "SM2"):
-    return service.issue(world.instance, ca_id=f"region-440000-{family.lower()}", profile="seal",
-                         subject=DN(province="广东省", organization="广州示例有限公司", common_name="公章",
-                                    serial_number=GD_USCC), key_family=family)
+    return service.issue(
+        world.instance,
+        ca_id=f"region-440000-{family.lower()}",
+        profile="seal",
+        subject=DN(province="广东省", organization="广州示例有限公司", common_name="公章", serial_number=GD_USCC),
+        key_family=family,
+    )
 
 
 def _bundle(world: World) -> bytes:
@@ -62,8 +66,12 @@ def test_trust_list_lists_issuers_services_and_history(tl_world: World) -> None:
     zj = ids["region-330000"]
     assert zj.kind == "region" and zj.code == "330000" and zj.name == "浙江省" and zj.scope == {"region": "330000"}
     types = {s.id: s.type for s in zj.services}
-    assert types == {"region-330000-sm2": "CA", "region-330000-rsa": "CA", "region-330000-sm2-ocsp": "OCSP",
-                     "region-330000-rsa-ocsp": "OCSP"}
+    assert types == {
+        "region-330000-sm2": "CA",
+        "region-330000-rsa": "CA",
+        "region-330000-sm2-ocsp": "OCSP",
+        "region-330000-rsa-ocsp": "OCSP",
+    }
     assert [e.status for e in zj.status_history] == ["granted"]
     assert parsed.next_update > parsed.issued_at
     assert {r.family for r in parsed.roots} == {"SM2", "RSA"}
@@ -87,9 +95,15 @@ def test_tampered_or_unpinned_trust_list_refused(tl_world: World) -> None:
         tl.verify(json.dumps(document).encode(), ["00" * 32])
     # A signature by some other key is ignored, not trusted.
     rogue = generate_private_key("sm2")
-    rogue_cert = (cx.CertificateBuilder().subject(DN(common_name="rogue").to_asn1())
-                  .issuer(DN(common_name="rogue").to_asn1()).public_key(rogue.public_key)
-                  .serial_number(7).validity(now(), now() + timedelta(days=1)).sign(rogue.signer()))
+    rogue_cert = (
+        cx.CertificateBuilder()
+        .subject(DN(common_name="rogue").to_asn1())
+        .issuer(DN(common_name="rogue").to_asn1())
+        .public_key(rogue.public_key)
+        .serial_number(7)
+        .validity(now(), now() + timedelta(days=1))
+        .sign(rogue.signer())
+    )
     signed = tl.sign(tl.TrustList.from_json(payload), [(rogue.signer(), rogue_cert.dump())])
     with pytest.raises(InvalidSignature, match="not signed by any pinned"):
         tl.verify(json.dumps(signed).encode(), list(_pins(tl_world).values()))
@@ -153,7 +167,9 @@ def test_guangdong_certificate_verifies_in_another_region(tl_world: World, famil
 def test_revoked_certificate_fails_from_the_bundle_crl(tl_world: World) -> None:
     victim = _gd_seal(tl_world, "RSA")
     service.revoke(tl_world.instance, serial=victim.record.serial, reason="key_compromise")
-    report = api.verify(victim.certificate.dump(), context.build(bundle=_bundle(tl_world), pins=[_pins(tl_world)["RSA"]]))
+    report = api.verify(
+        victim.certificate.dump(), context.build(bundle=_bundle(tl_world), pins=[_pins(tl_world)["RSA"]])
+    )
     assert (report.indication, report.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.REVOKED)
 
 
@@ -164,22 +180,36 @@ def _issue_with_ca_key(world: World, ca_id: str, not_before) -> object:
         signer = world.instance.keystore.signer(ca.key_id, authority.algorithm_for(ca.family))
         issuer = authority.ca_certificate(ca)
     key = generate_private_key("sm2")
-    return (cx.CertificateBuilder()
-            .subject(DN(province="广东省", organization="广州示例有限公司", common_name="撤销后签发",
-                        serial_number=GD_USCC).to_asn1())
-            .issuer(issuer.subject).public_key(key.public_key).serial_number(authority.new_serial())
-            .validity(not_before, not_before + timedelta(days=30))
-            .add_extension(cx.basic_constraints(False)).add_extension(cx.key_usage({"digital_signature"}))
-            .add_extension(cx.authority_key_identifier(signer.public_key))
-            .sign(signer))
+    return (
+        cx.CertificateBuilder()
+        .subject(
+            DN(
+                province="广东省", organization="广州示例有限公司", common_name="撤销后签发", serial_number=GD_USCC
+            ).to_asn1()
+        )
+        .issuer(issuer.subject)
+        .public_key(key.public_key)
+        .serial_number(authority.new_serial())
+        .validity(not_before, not_before + timedelta(days=30))
+        .add_extension(cx.basic_constraints(False))
+        .add_extension(cx.key_usage({"digital_signature"}))
+        .add_extension(cx.authority_key_identifier(signer.public_key))
+        .sign(signer)
+    )
 
 
 def test_withdrawal_judged_at_signing_time(tmp_path: Path) -> None:
     world = build_world(tmp_path, free_port())
     before = _gd_seal(world).certificate
     withdrawn_at = now()
-    trust.change_status(world.instance, subject="issuer", subject_id="region-440000", status="withdrawn",
-                        at=withdrawn_at, reason="演练：撤销广东")
+    trust.change_status(
+        world.instance,
+        subject="issuer",
+        subject_id="region-440000",
+        status="withdrawn",
+        at=withdrawn_at,
+        reason="演练：撤销广东",
+    )
     after = _issue_with_ca_key(world, "region-440000-sm2", withdrawn_at + timedelta(minutes=1))
     bundle = _bundle(world)
     pins = [_pins(world)["SM2"]]
@@ -199,8 +229,11 @@ def test_withdrawal_judged_at_signing_time(tmp_path: Path) -> None:
     # Reinstating restores issuance from then on; the withdrawal stays in the history.
     trust.change_status(world.instance, subject="issuer", subject_id="region-440000", status="granted")
     assert _gd_seal(world).record.status == "valid"
-    history = next(i for i in tl.verify(trust.latest_trust_list(world.instance).document.encode(), pins)[0].issuers
-                   if i.id == "region-440000").status_history
+    history = next(
+        i
+        for i in tl.verify(trust.latest_trust_list(world.instance).document.encode(), pins)[0].issuers
+        if i.id == "region-440000"
+    ).status_history
     assert [e.status for e in history] == ["granted", "withdrawn", "granted"]
 
 
@@ -219,8 +252,13 @@ def test_status_change_errors(tl_world: World) -> None:
 
 
 def _run_verify(args: list[str], stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "trust.cli.main", "verify", *args], input=stdin,
-                          capture_output=True, check=False, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "trust.cli.main", "verify", *args],
+        input=stdin,
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
 
 
 def test_cli_contract(tl_world: World, tmp_path: Path) -> None:
@@ -243,18 +281,32 @@ def test_cli_contract(tl_world: World, tmp_path: Path) -> None:
     stranger = generate_private_key("sm2")
     name = DN(common_name="不相关的根").to_asn1()
     unrelated = tmp_path / "unrelated.pem"
-    unrelated.write_bytes(cx.certificate_pem(
-        cx.CertificateBuilder().subject(name).issuer(name).public_key(stranger.public_key).serial_number(9)
-        .validity(now(), now() + timedelta(days=1)).add_extension(cx.basic_constraints(True))
-        .sign(stranger.signer())))
+    unrelated.write_bytes(
+        cx.certificate_pem(
+            cx.CertificateBuilder()
+            .subject(name)
+            .issuer(name)
+            .public_key(stranger.public_key)
+            .serial_number(9)
+            .validity(now(), now() + timedelta(days=1))
+            .add_extension(cx.basic_constraints(True))
+            .sign(stranger.signer())
+        )
+    )
     other = _run_verify([str(good), "--anchor", str(unrelated), "--format", "json"])
     assert other.returncode == 2, other.stdout
     assert json.loads(other.stdout)["sub_indication"] == "NO_CERTIFICATE_CHAIN_FOUND"
     # TOTAL_FAILED (1): wrong purpose.
     assert _run_verify([str(good), *pin, "--purpose", "tls-server"]).returncode == 1
     # 3: unreadable input, unknown option, bad time, missing file, bundle without pins.
-    for args in (["-"], [str(tmp_path / "missing")], [str(good), "--at", "yesterday"], [str(good), "--bogus"],
-                 [str(good), "--bundle", str(bundle)], [str(good), "--format", "xml"]):
+    for args in (
+        ["-"],
+        [str(tmp_path / "missing")],
+        [str(good), "--at", "yesterday"],
+        [str(good), "--bogus"],
+        [str(good), "--bundle", str(bundle)],
+        [str(good), "--format", "xml"],
+    ):
         result = _run_verify(args, stdin=b"not a certificate")
         assert result.returncode == 3, (args, result.stdout, result.stderr)
         assert result.stderr
@@ -269,11 +321,11 @@ def test_verifier_imports_no_network_or_storage_library(tl_world: World, tmp_pat
     program = f"""
 import sys
 from verifier import api, context
-ctx = context.build(bundle=open({str(bundle)!r}, 'rb').read(), pins=[{_pins(tl_world)['SM2']!r}])
+ctx = context.build(bundle=open({str(bundle)!r}, 'rb').read(), pins=[{_pins(tl_world)["SM2"]!r}])
 report = api.verify(open({str(cert)!r}, 'rb').read(), ctx)
 assert report.indication.value == 'TOTAL_PASSED', report.to_text()
 from trust.cli.main import main
-assert main(['verify', {str(cert)!r}, '--bundle', {str(bundle)!r}, '--pin', {_pins(tl_world)['SM2']!r}]) == 0
+assert main(['verify', {str(cert)!r}, '--bundle', {str(bundle)!r}, '--pin', {_pins(tl_world)["SM2"]!r}]) == 0
 forbidden = ('fastapi', 'starlette', 'uvicorn', 'sqlmodel', 'sqlalchemy', 'alembic', 'psycopg', 'httpx',
              'requests', 'urllib3', 'aiohttp')
 loaded = sorted({{m.split('.')[0] for m in sys.modules}} & set(forbidden))
