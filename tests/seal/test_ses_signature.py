@@ -27,7 +27,7 @@ from tests.support.server import free_port
 from tests.support.world import ZJ_ORG_USCC, World, build_world
 from trust import db
 from trust.crypto.algorithms import RSA_PKCS1_SHA256, SM2_SM3
-from trust.crypto.errors import Code, ConflictError, InputError, NotFoundError, UnsupportedAlgorithm
+from trust.crypto.errors import Code, ConflictError, InputError, NotFoundError, UnavailableError, UnsupportedAlgorithm
 from trust.crypto.keys import generate_private_key
 from trust.crypto.signer import Signer
 from trust.service import ca as ca_service
@@ -292,3 +292,17 @@ def test_pure_signing_refusals(world: World, seal: SealRecord) -> None:
         ses_signature.sign(**base, timestamper=wrong_stamper)
     with db.session_scope(world.instance.engine, read_only=True) as session:
         assert authority.find_certificate(session, seal.sm2_cert_serial or "").status == "valid"
+
+
+def test_a_time_stamp_that_cannot_be_had_is_an_unavailable_error(world: World, seal: SealRecord) -> None:
+    """Last in this module: it revokes the world's SM2 TSA certificate."""
+    from trust.service import tsa as tsa_service
+
+    with db.session_scope(world.instance.engine, read_only=True) as session:
+        current = tsa_service.current_record(session, "SM2")
+        assert current is not None
+    ca_service.revoke(world.instance, serial=current.serial, reason="key_compromise")
+    with pytest.raises(UnavailableError, match="could not time-stamp"):
+        signing.sign_hash(world.instance, es_id=seal.es_id, data=DOCUMENT, property_info=PROPERTY)
+    # Without a time-stamp the signature can still be made (the caller chose to go without).
+    assert signing.sign_hash(world.instance, es_id=seal.es_id, data=DOCUMENT, property_info=PROPERTY, timestamp=False)

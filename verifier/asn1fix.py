@@ -1,0 +1,117 @@
+"""Two fixes for asn1crypto 1.5.1 that hostile or merely unusual DER needs: correct indefinite-length detection
+(wbond/asn1crypto#249, open) and a bound on nesting depth.
+
+**Indefinite length.**
+asn1crypto's ``dump()`` (``Asn1Value``, ``Primitive``, ``Choice``, ``Sequence``, ``SequenceOf``) treats a value
+whose encoded header *ends* with the octet ``0x80`` as a BER indefinite-length value and re-encodes it. A
+definite long-form length whose last octet is ``0x80`` — 128, 384, 640, 896, … octets — matches as well, so
+``dump()`` of such a certificate silently re-encodes it: its SHA-256 fingerprint is then not the fingerprint of
+the bytes received, and where asn1crypto's re-encoding is not the identity (a BIT STRING with unused bits
+such as ``subjectUniqueID`` is rewritten with none) the re-encoded ``tbsCertificate`` no longer matches its
+signature. NIST PKITS 4.3.6 (a 900-octet certificate, header ``30 82 03 80``) fails for that reason alone.
+
+:func:`apply` wraps those five methods: a value is re-encoded only when its (last) length octet really is the
+indefinite form (X.690 clause 8.1.3.6: the single octet ``0x80``); every other case behaves exactly as
+before.
+
+**Nesting depth.** Values without a schema (an unknown attribute type in a name, anything under ``Any``) are
+parsed recursively, one Python frame or two per level: 20 KB of nested ``SEQUENCE`` headers raise
+``RecursionError`` from ``.native`` — an exception no loader expects, so a certificate becomes a crash instead of
+an input error. :func:`apply` bounds the recursion of ``_parse_children`` (SEQUENCE, SEQUENCE OF, SET) and of
+constructed-string merging at :data:`MAX_NESTING` levels and raises ``ValueError`` beyond it, which every
+loader already maps to an encoding error. Real certificates, CRLs and CMS nest about a dozen levels.
+
+The wrappers are idempotent; the verifier applies them on import (:mod:`verifier.context`). They are
+process-wide: every module that uses asn1crypto in the same process gets them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, Final
+
+from asn1crypto import core
+
+MAX_NESTING: Final = 64
+_MARK: Final = "_huren_asn1_fix"
+_CLASSES: Final = (core.Asn1Value, core.Primitive, core.Choice, core.Sequence, core.SequenceOf)
+_NESTED: Final = (
+    (core.Sequence, "_parse_children"),
+    (core.SequenceOf, "_parse_children"),
+    (core.Set, "_parse_children"),
+    (core.Constructable, "_merge_chunks"),
+)
+_depth = threading.local()
+
+
+def indefinite(header: bytes) -> bool:
+    """True if the last TLV header in ``header`` (explicit tags stack several) has the indefinite length form."""
+    position, result, size = 0, False, len(header)
+    while position < size:
+        first = header[position]
+        position += 1
+        if first & 0x1F == 0x1F:  # high-tag-number form: continuation octets have bit 8 set
+            while position < size and header[position] & 0x80:
+                position += 1
+            position += 1
+        if position >= size:
+            return False
+        length = header[position]
+        position += 1
+        result = length == 0x80
+        if length > 0x80:
+            position += length & 0x7F
+    return result
+
+
+def _wrap(original: Callable[..., bytes]) -> Callable[..., bytes]:
+    def dump(self: Any, force: bool = False) -> bytes:
+        header = self._header
+        if not force and header is not None and header[-1:] == b"\x80" and not indefinite(header):
+            # A definite length that asn1crypto would mistake for BER: output what was parsed (or, if a child was
+            # changed, what asn1crypto would output without the mistake).
+            if isinstance(self, core.Choice):
+                self._contents = self.chosen.dump()
+                return bytes(self._header + self._contents)
+            contents = self.contents  # re-serialises mutated children, which resets the header
+            if self._header is not None:
+                return bytes(self._header + contents + self._trailer)
+        return original(self, force)
+
+    setattr(dump, _MARK, True)
+    dump.__doc__ = original.__doc__
+    return dump
+
+
+def _bounded(original: Callable[..., Any]) -> Callable[..., Any]:
+    def nested(self: Any, *args: Any, **kwargs: Any) -> Any:
+        level = getattr(_depth, "level", 0)
+        if level >= MAX_NESTING:
+            raise ValueError(f"ASN.1 values nested deeper than {MAX_NESTING} levels")
+        _depth.level = level + 1
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            _depth.level = level
+
+    setattr(nested, _MARK, True)
+    nested.__doc__ = original.__doc__
+    return nested
+
+
+def apply() -> None:
+    for cls in _CLASSES:
+        method = cls.__dict__["dump"]
+        if not getattr(method, _MARK, False):
+            cls.dump = _wrap(method)  # type: ignore[method-assign]
+    for cls, name in _NESTED:
+        method = cls.__dict__[name]
+        if not getattr(method, _MARK, False):
+            setattr(cls, name, _bounded(method))
+
+
+def applied() -> bool:
+    return all(getattr(cls.__dict__["dump"], _MARK, False) for cls in _CLASSES) and all(
+        getattr(cls.__dict__[name], _MARK, False) for cls, name in _NESTED
+    )
