@@ -158,9 +158,13 @@ def _reserve(session: Session, make: Callable[[int], IssuedCertificate]) -> Issu
                 session.flush()
             return record
         except IntegrityError:
-            if record.request_id is not None and session.exec(
-                select(IssuedCertificate.id).where(IssuedCertificate.request_id == record.request_id)
-            ).first() is not None:
+            if (
+                record.request_id is not None
+                and session.exec(
+                    select(IssuedCertificate.id).where(IssuedCertificate.request_id == record.request_id)
+                ).first()
+                is not None
+            ):
                 raise DuplicateRequest(record.request_id) from None
             continue
     raise ConflictError("could not allocate a unique serial number", code=Code.CONFLICT)

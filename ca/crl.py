@@ -122,7 +122,7 @@ def load_crl(data: bytes) -> asn1_crl.CertificateList:
     try:
         crl = asn1_crl.CertificateList.load(der, strict=True)
         crl.native  # noqa: B018
-    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+    except (ValueError, TypeError, KeyError, OverflowError, AttributeError, IndexError, RecursionError) as exc:
         raise EncodingError(f"not a DER CRL: {type(exc).__name__}") from None
     return crl
 

@@ -70,7 +70,7 @@ def load_csr(data: bytes) -> asn1_csr.CertificationRequest:
     try:
         request = asn1_csr.CertificationRequest.load(der, strict=True)
         request.native  # noqa: B018 - parse everything now
-    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+    except (ValueError, TypeError, KeyError, OverflowError, AttributeError, IndexError, RecursionError) as exc:
         raise EncodingError(f"not a DER PKCS#10 certification request: {type(exc).__name__}") from None
     return request
 

@@ -237,7 +237,7 @@ def load_certificate(data: bytes) -> x509.Certificate:
     try:
         cert = x509.Certificate.load(der, strict=True)
         cert.native  # noqa: B018 - parse every field now, inside the try
-    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+    except (ValueError, TypeError, KeyError, OverflowError, AttributeError, IndexError, RecursionError) as exc:
         raise EncodingError(f"not a DER X.509 certificate: {type(exc).__name__}: {str(exc)[:200]}") from None
     return cert
 

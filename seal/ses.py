@@ -212,16 +212,64 @@ class Seal:
         return x509.Certificate.load(self.maker_cert)
 
 
-def _bits(value: core.BitString) -> bytes:
-    """The content octets of a BIT STRING with no unused bits (signatures, hashes)."""
+def bit_value(value: core.BitString) -> bytes:
+    """The content octets of a BIT STRING with no unused bits (signatures, hashes, tokens)."""
     contents = bytes(value.contents)
     if not contents or contents[0] != 0:
-        raise EncodingError("BIT STRING must have zero unused bits")
+        raise EncodingError("a BIT STRING holding a signature, hash or token must have zero unused bits")
     return contents[1:]
 
 
+_bits = bit_value
+
+
+# --- slicing DER as received ----------------------------------------------------------------------------------
+
+
+def der_header(der: bytes, pos: int) -> tuple[int, int]:
+    """``(content start, end)`` of the DER TLV at ``pos``; definite lengths and low tag numbers only."""
+    if pos + 2 > len(der) or der[pos] & 0x1F == 0x1F:
+        raise EncodingError("truncated or unsupported DER header")
+    length, start = der[pos + 1], pos + 2
+    if length & 0x80:
+        count = length & 0x7F
+        if count == 0 or count > 4 or start + count > len(der):
+            raise EncodingError("indefinite, oversized or truncated DER length")
+        length, start = int.from_bytes(der[start : start + count], "big"), start + count
+    if start + length > len(der):
+        raise EncodingError("truncated DER value")
+    return start, start + length
+
+
+def der_children(der: bytes) -> list[bytes]:
+    """The TLVs inside one constructed DER value, exactly as received."""
+    start, end = der_header(der, 0)
+    if end != len(der):
+        raise EncodingError("trailing bytes after the DER value")
+    items, pos = [], start
+    while pos < end:
+        _, stop = der_header(der, pos)
+        items.append(der[pos:stop])
+        pos = stop
+    return items
+
+
+def der_sequence(body: bytes) -> bytes:
+    return b"\x30" + _der_length(len(body)) + body
+
+
+def maker_signed_bytes(seal_der: bytes, version: int) -> bytes:
+    """What the seal maker signed, sliced from the seal as received: ``DER(SES_SealInfo)`` (versions 4, 5) or
+    ``DER(SEQUENCE { sealInfo, cert, signatureAlgorithm })`` (version 1)."""
+    parts = der_children(seal_der)
+    if version == 1:
+        sign_info = der_children(parts[1])
+        return der_sequence(parts[0] + sign_info[0] + sign_info[1])
+    return parts[0]
+
+
 def _extensions(value: Any) -> tuple[tuple[str, bool, bytes], ...]:
-    if value is None or isinstance(value, core.Void) or value.native is None:
+    if not isinstance(value, ExtensionDatas):
         return ()
     return tuple((e["extn_id"].dotted, bool(e["critical"].native), bytes(e["extn_value"].native)) for e in value)
 
@@ -248,14 +296,16 @@ def parse_seal(data: bytes) -> Seal:
             return _parse_v1(data)
         if count in (4, 5):
             return _parse_v4(data)
-    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+    except (ValueError, TypeError, KeyError, OverflowError, AttributeError) as exc:
         raise EncodingError(f"malformed SESeal: {type(exc).__name__}: {str(exc)[:200]}") from None
     raise EncodingError(f"a SESeal has 2 (version 1) or 4-5 (version 4/5) elements, this one has {count}")
 
 
 def _parse_v4(data: bytes) -> Seal:
     seal = SESeal.load(data, strict=True)
-    seal.native  # noqa: B018 - parse everything now
+    native = seal.native
+    if set(native) - {f[0] for f in SESeal._fields} or set(native["e_seal_info"]) - {f[0] for f in SESSealInfo._fields}:
+        raise EncodingError("SESeal has unexpected fields")
     info = seal["e_seal_info"]
     header = info["header"]
     version = int(header["version"].native)
@@ -298,7 +348,7 @@ def _parse_v4(data: bytes) -> Seal:
         maker_cert=bytes(seal["cert"].native),
         sign_alg_oid=seal["sign_alg_id"].dotted,
         signed_value=_bits(seal["signed_value"]),
-        signed_bytes=info.dump(),
+        signed_bytes=maker_signed_bytes(data, version),
         der=data,
         extensions=_extensions(info["ext_datas"]),
         time_stamp=_bits(stamp) if stamp.native is not None else None,
@@ -315,9 +365,6 @@ def _parse_v1(data: bytes) -> Seal:
     sign_info = seal["sign_info"]
     prop = info["property"]
     picture = info["picture"]
-    # The maker signed SEQUENCE { sealInfo, cert, signatureAlgorithm } (GM/T 0031-2014).
-    content = info.dump() + sign_info["cert"].dump() + sign_info["signature_algorithm"].dump()
-    signed = core.Sequence.load(b"\x30" + _der_length(len(content)) + content).dump()
     return Seal(
         version=int(header["version"].native),
         vendor=str(header["vid"].native),
@@ -339,7 +386,7 @@ def _parse_v1(data: bytes) -> Seal:
         maker_cert=bytes(sign_info["cert"].native),
         sign_alg_oid=sign_info["signature_algorithm"].dotted,
         signed_value=_bits(sign_info["sign_data"]),
-        signed_bytes=signed,
+        signed_bytes=maker_signed_bytes(data, 1),
         der=data,
         extensions=_extensions(info["ext_datas"]),
     )
@@ -423,37 +470,58 @@ class SignatureRecord:
     time_stamp: bytes | None
     tagging: str  # "explicit" or "untagged"
     der: bytes
+    extensions: tuple[tuple[str, bool, bytes], ...] = ()
 
 
 def parse_signature(data: bytes) -> SignatureRecord:
-    """Parse a SES_Signature (version 4), with the optional ``[0]`` fields EXPLICIT or untagged."""
+    """Parse a SES_Signature (version 4) whose optional fields are ``[0]`` EXPLICIT or untagged (never a mix).
+
+    The encoding is decided by the tags as received: asn1crypto would read an untagged ``timeStamp`` or
+    ``extDatas`` as an unknown extra field of the EXPLICIT form and drop it. ``signed_bytes`` and the seal are
+    sliced from the input, never re-encoded."""
     _limit(data, "SES_Signature")
-    errors = []
-    for spec, tagging in ((SESSignature, "explicit"), (SESSignatureUntagged, "untagged")):
-        try:
-            parsed = spec.load(data, strict=True)
-            parsed.native  # noqa: B018
-        except (ValueError, TypeError, KeyError, OverflowError) as exc:
-            errors.append(f"{tagging}: {type(exc).__name__}")
-            continue
+    try:
+        outer = der_children(data)
+        tbs = der_children(outer[0]) if outer and outer[0][:1] == b"\x30" else []
+    except EncodingError as exc:
+        raise EncodingError(f"not a SES_Signature: {exc.message}") from None
+    if len(outer) not in (4, 5) or len(tbs) not in (5, 6):
+        raise EncodingError(
+            "not a SES_Signature: SEQUENCE {TBS_Sign (5-6 fields), cert, signatureAlgID, signature, "
+            "[timeStamp]} expected"
+        )
+    tags = (tbs[5][0] if len(tbs) == 6 else None, outer[4][0] if len(outer) == 5 else None)
+    spec: type[core.Sequence]
+    if tags[0] in (None, 0xA0) and tags[1] in (None, 0xA0):
+        spec, tagging = SESSignature, "explicit"
+    elif tags[0] in (None, 0x30) and tags[1] in (None, 0x03):
+        spec, tagging = SESSignatureUntagged, "untagged"
+    else:
+        raise EncodingError("the optional fields of TBS_Sign and SES_Signature are neither [0] EXPLICIT nor untagged")
+    try:
+        parsed = spec.load(data, strict=True)
+        native = parsed.native
         to_sign = parsed["to_sign"]
-        seal_der = to_sign["eseal"].dump()
+        if set(native) - {f[0] for f in spec._fields} or set(native["to_sign"]) - {f[0] for f in to_sign._fields}:
+            raise EncodingError("SES_Signature or TBS_Sign has unexpected fields")
         stamp = parsed["time_stamp"]
         return SignatureRecord(
             version=int(to_sign["version"].native),
-            seal=parse_seal(seal_der),
+            seal=parse_seal(tbs[1]),
             time_info=to_sign["time_info"].native,
             data_hash=_bits(to_sign["data_hash"]),
             property_info=str(to_sign["property_info"].native),
             signer_cert=bytes(parsed["cert"].native),
             signature_alg_oid=parsed["signature_alg_id"].dotted,
             signature=_bits(parsed["signature"]),
-            signed_bytes=to_sign.dump(),
-            time_stamp=_bits(stamp) if stamp.native is not None else None,
+            signed_bytes=outer[0],
+            time_stamp=_bits(stamp) if isinstance(stamp, core.BitString) else None,
             tagging=tagging,
             der=data,
+            extensions=_extensions(to_sign["ext_datas"]),
         )
-    raise EncodingError(f"not a SES_Signature ({'; '.join(errors)})")
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+        raise EncodingError(f"malformed SES_Signature: {type(exc).__name__}: {str(exc)[:200]}") from None
 
 
 def build_tbs_sign(

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
@@ -121,39 +121,7 @@ def _bit_string(value: bytes) -> bytes:
     return _tlv(0x03, b"\x00" + value)
 
 
-def _bit_value(value: core.BitString) -> bytes:
-    contents = bytes(value.contents)
-    if not contents or contents[0] != 0:
-        raise EncodingError("BIT STRING must have zero unused bits")
-    return contents[1:]
-
-
-def _header(der: bytes, pos: int) -> tuple[int, int]:
-    """``(content start, end)`` of the DER TLV at ``pos``; definite lengths, low tag numbers."""
-    if pos + 2 > len(der) or der[pos] & 0x1F == 0x1F:
-        raise EncodingError("truncated or unsupported DER header")
-    length, start = der[pos + 1], pos + 2
-    if length & 0x80:
-        count = length & 0x7F
-        if count == 0 or count > 4 or start + count > len(der):
-            raise EncodingError("indefinite, oversized or truncated DER length")
-        length, start = int.from_bytes(der[start : start + count], "big"), start + count
-    if start + length > len(der):
-        raise EncodingError("truncated DER value")
-    return start, start + length
-
-
-def children(der: bytes) -> list[bytes]:
-    """The TLVs inside one constructed DER value, exactly as received."""
-    start, end = _header(der, 0)
-    if end != len(der):
-        raise EncodingError("trailing bytes after the DER value")
-    items, pos = [], start
-    while pos < end:
-        _, stop = _header(der, pos)
-        items.append(der[pos:stop])
-        pos = stop
-    return items
+children = ses.der_children
 
 
 def time_stamp_token(response_der: bytes) -> bytes:
@@ -293,7 +261,7 @@ def verify(sig_der: bytes, *, data: bytes | None = None, data_hash: bytes | None
         raise InvalidSignature(f"the signer certificate is not in the certList of seal {seal.es_id}")
     maker = cx.load_certificate(seal.maker_cert)
     cx.public_key(maker).verify(
-        seal.signed_value, _seal_signed_bytes(seal_der, seal.version), _algorithm(seal.sign_alg_oid)
+        seal.signed_value, ses.maker_signed_bytes(seal_der, seal.version), _algorithm(seal.sign_alg_oid)
     )
     if not seal.valid_start <= record.time_info <= seal.valid_end:
         raise InvalidSignature(f"timeInfo {record.time_info.isoformat()} lies outside the seal's validity")
@@ -311,33 +279,7 @@ def verify(sig_der: bytes, *, data: bytes | None = None, data_hash: bytes | None
 
 
 def parse(sig_der: bytes) -> ses.SignatureRecord:
-    """:func:`seal.ses.parse_signature`, with the encoding of the optional fields decided by their tags as received
-    (asn1crypto reads an untagged ``timeStamp`` or ``extDatas`` as an unknown extra field of the EXPLICIT form and
-    drops it); ``signed_bytes`` and the seal are sliced from the input."""
-    record = ses.parse_signature(sig_der)
-    outer = children(sig_der)
-    tbs = children(outer[0])
-    tags = {outer[4][0] if len(outer) == 5 else None, tbs[5][0] if len(tbs) == 6 else None} - {None}
-    if tags and tags != {0xA0}:
-        if tags - {0x30, 0x03} or (len(outer) == 5 and outer[4][0] != 0x03) or (len(tbs) == 6 and tbs[5][0] != 0x30):
-            raise EncodingError(
-                "the optional fields of TBS_Sign and SES_Signature are neither [0] EXPLICIT nor untagged"
-            )
-        try:
-            untagged = ses.SESSignatureUntagged.load(sig_der, strict=True)
-            untagged.native  # noqa: B018 - parse everything now
-            stamp = untagged["time_stamp"]
-            time_stamp = _bit_value(stamp) if isinstance(stamp, core.BitString) else None
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise EncodingError(f"malformed untagged SES_Signature: {type(exc).__name__}") from None
-        record = replace(record, time_stamp=time_stamp, tagging="untagged")
-    return replace(record, signed_bytes=outer[0], seal=ses.parse_seal(tbs[1]))
+    """:func:`seal.ses.parse_signature` (both encodings of the optional fields; bytes sliced as received)."""
+    return ses.parse_signature(sig_der)
 
 
-def _seal_signed_bytes(seal_der: bytes, version: int) -> bytes:
-    """What the maker signed, sliced from the seal as received (``README.md``)."""
-    parts = children(seal_der)
-    if version == 1:
-        sign_info = children(parts[1])
-        return _tlv(0x30, parts[0] + sign_info[0] + sign_info[1])
-    return parts[0]

@@ -76,7 +76,6 @@ from ca.names import name_text
 from seal import ses
 from trust.crypto.algorithms import KeyFamily, SignatureAlgorithm, digest
 from trust.crypto.errors import (
-    Code,
     EncodingError,
     InputError,
     InvalidKey,
@@ -153,47 +152,9 @@ def verdict(checks: Sequence[Check]) -> tuple[Indication, SubIndication | None, 
 # --- DER slicing (what was signed, as received) ----------------------------------------------------------------
 
 
-def _header(der: bytes, pos: int) -> tuple[int, int]:
-    if pos + 2 > len(der) or der[pos] & 0x1F == 0x1F:
-        raise EncodingError("truncated or unsupported DER header")
-    length, start = der[pos + 1], pos + 2
-    if length & 0x80:
-        count = length & 0x7F
-        if count == 0 or count > 4 or start + count > len(der):
-            raise EncodingError("indefinite, oversized or truncated DER length")
-        length, start = int.from_bytes(der[start : start + count], "big"), start + count
-    if start + length > len(der):
-        raise EncodingError("truncated DER value")
-    return start, start + length
-
-
-def _children(der: bytes) -> list[bytes]:
-    start, end = _header(der, 0)
-    if end != len(der):
-        raise EncodingError("trailing bytes after the DER value")
-    items, pos = [], start
-    while pos < end:
-        _, stop = _header(der, pos)
-        items.append(der[pos:stop])
-        pos = stop
-    return items
-
-
-def _sequence(body: bytes) -> bytes:
-    size = len(body)
-    if size < 0x80:
-        return b"\x30" + bytes([size]) + body
-    octets = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return b"\x30" + bytes([0x80 | len(octets)]) + octets + body
-
-
 def maker_signed_bytes(seal: ses.Seal) -> bytes:
     """What the seal maker signed, sliced from the seal as received (README "Electronic seals")."""
-    parts = _children(seal.der)
-    if seal.version == 1:
-        sign_info = _children(parts[1])
-        return _sequence(parts[0] + sign_info[0] + sign_info[1])
-    return parts[0]
+    return ses.maker_signed_bytes(seal.der, seal.version)
 
 
 def _parse(parser: Callable[[bytes], T], data: bytes, what: str) -> T:
@@ -239,52 +200,14 @@ class ParsedSignature:
 
 
 def parse_signature(data: bytes) -> ParsedSignature:
-    """Parse a ``SES_Signature`` whose optional fields are ``[0]`` EXPLICIT or untagged (never a mix).
-
-    The encoding is decided by the tags as received (asn1crypto would otherwise read an untagged ``timeStamp`` or
-    ``extDatas`` as an unknown extra field of the EXPLICIT form and drop it)."""
-    if len(data) > ses.MAX_SEAL_BYTES:
-        raise InputError(f"SES_Signature of {len(data)} bytes exceeds {ses.MAX_SEAL_BYTES}", code=Code.INPUT_TOO_LARGE)
-    outer = _children(data)
-    tbs = _children(outer[0]) if outer and outer[0][:1] == b"\x30" else []
-    if len(outer) not in (4, 5) or len(tbs) not in (5, 6):
-        raise EncodingError(
-            "not a SES_Signature: SEQUENCE {TBS_Sign (5-6 fields), cert, signatureAlgID, "
-            "signature, [timeStamp]} expected"
-        )
-    tags = (tbs[5][0] if len(tbs) == 6 else None, outer[4][0] if len(outer) == 5 else None)
-    if tags[0] in (None, 0xA0) and tags[1] in (None, 0xA0):
-        spec: type[core.Sequence] = ses.SESSignature
-        tagging = "explicit"
-    elif tags[0] in (None, 0x30) and tags[1] in (None, 0x03):
-        spec, tagging = ses.SESSignatureUntagged, "untagged"
-    else:
-        raise EncodingError("the optional fields of TBS_Sign and SES_Signature are neither [0] EXPLICIT nor untagged")
-    try:
-        parsed = spec.load(data, strict=True)
-        native = parsed.native
-        to_sign = parsed["to_sign"]
-        names = {field[0] for field in spec._fields}
-        tbs_names = {field[0] for field in to_sign._fields}
-        if set(native) - names or set(native["to_sign"]) - tbs_names:
-            raise EncodingError("SES_Signature or TBS_Sign has unexpected fields")
-        stamp = parsed["time_stamp"]
-        return ParsedSignature(
-            version=int(to_sign["version"].native),
-            time_info=to_sign["time_info"].native,
-            data_hash=_bit_value(to_sign["data_hash"]),
-            property_info=str(to_sign["property_info"].native),
-            extensions=_extensions(to_sign["ext_datas"]),
-            signer_cert=bytes(parsed["cert"].native),
-            signature_alg_oid=parsed["signature_alg_id"].dotted,
-            signature=_bit_value(parsed["signature"]),
-            time_stamp=_bit_value(stamp) if isinstance(stamp, core.BitString) else None,
-            tagging=tagging,
-            tbs_der=outer[0],
-            seal_der=tbs[1],
-        )
-    except _MALFORMED as exc:
-        raise EncodingError(f"malformed SES_Signature: {type(exc).__name__}: {str(exc)[:200]}") from None
+    """A ``SES_Signature`` as received (:func:`seal.ses.parse_signature`: both encodings of the optional fields)."""
+    record = ses.parse_signature(data)
+    return ParsedSignature(
+        version=record.version, time_info=record.time_info, data_hash=record.data_hash,
+        property_info=record.property_info, extensions=record.extensions, signer_cert=record.signer_cert,
+        signature_alg_oid=record.signature_alg_oid, signature=record.signature, time_stamp=record.time_stamp,
+        tagging=record.tagging, tbs_der=record.signed_bytes, seal_der=ses.der_children(record.signed_bytes)[1],
+    )
 
 
 # --- signatures -----------------------------------------------------------------------------------------------
@@ -628,7 +551,7 @@ def _seal_steps(
                 "the seal needs an esID and validStart before validEnd",
             )
         )
-    elif len(_children(seal.der)) != (2 if seal.version == 1 else 4 + (seal.time_stamp is not None)):
+    elif len(ses.der_children(seal.der)) != (2 if seal.version == 1 else 4 + (seal.time_stamp is not None)):
         checks.append(
             _failed(
                 n("format"),
