@@ -224,7 +224,7 @@ def load_content_info(data: bytes, *, max_bytes: int = MAX_CMS_BYTES) -> cms.Con
     try:
         info = cms.ContentInfo.load(data, strict=True)
         _force_parse(info)
-    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+    except (ValueError, TypeError, KeyError, OverflowError, AttributeError, IndexError, RecursionError) as exc:
         raise EncodingError(f"not a DER CMS ContentInfo: {type(exc).__name__}: {str(exc)[:200]}") from None
     return info
 
@@ -243,7 +243,7 @@ def _signed_data(data: bytes | cms.ContentInfo | cms.SignedData) -> cms.SignedDa
     if isinstance(data, cms.ContentInfo):
         try:
             _force_parse(data)
-        except (ValueError, TypeError, KeyError, OverflowError) as exc:
+        except (ValueError, TypeError, KeyError, OverflowError, AttributeError, IndexError, RecursionError) as exc:
             raise EncodingError(f"malformed CMS SignedData: {type(exc).__name__}: {str(exc)[:200]}") from None
         return data["content"]  # type: ignore[no-any-return]
     return data

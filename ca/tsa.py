@@ -164,7 +164,7 @@ def parse_request(
         nonce = req["nonce"].native
         cert_req = bool(req["cert_req"].native)
         extensions = req["extensions"]
-    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+    except (ValueError, TypeError, KeyError, OverflowError, AttributeError, IndexError, RecursionError) as exc:
         raise TimeStampRejected(
             Failure.BAD_DATA_FORMAT, f"not a DER TimeStampReq (RFC 3161 clause 2.4.1): {type(exc).__name__}"
         ) from None
@@ -443,7 +443,7 @@ def load_response(der: bytes) -> TimeStampResp:
     try:
         resp: TimeStampResp = TimeStampResp.load(der, strict=True)
         resp["status"].native  # noqa: B018
-    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+    except (ValueError, TypeError, KeyError, OverflowError, AttributeError, IndexError, RecursionError) as exc:
         raise EncodingError(f"not a DER TimeStampResp: {type(exc).__name__}") from None
     return resp
 
@@ -517,7 +517,7 @@ def verify_token(
     try:
         tst = tsp.TSTInfo.load(verified.content, strict=True)
         fields = tst.native
-    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+    except (ValueError, TypeError, KeyError, OverflowError, AttributeError, IndexError, RecursionError) as exc:
         raise EncodingError(f"malformed TSTInfo: {type(exc).__name__}") from None
     if fields["version"] != "v1":
         raise UnsupportedAlgorithm(f"TSTInfo version {fields['version']} is not supported")
