@@ -135,3 +135,34 @@ def revoke(
 ) -> None:
     """Revoke a seal for good (its signer certificates are revoked too)."""
     _status(es_id, "revoked", reason, home)
+
+
+@app.command()
+def sign(
+    es_id: Annotated[str, typer.Argument(help="Seal id (esID)")],
+    out: Annotated[Path, typer.Option(help="Write the SES_Signature (DER) here")],
+    data: Annotated[Path | None, typer.Option(help="The protected data (its SM3 digest is signed)")] = None,
+    data_hash: Annotated[str | None, typer.Option("--hash", help="SM3 digest of the protected data (hex)")] = None,
+    property_info: Annotated[str, typer.Option(help="What is protected, e.g. Doc_0/Signs/Sign_0/Signature.xml")] = "",
+    timestamp: Annotated[bool, typer.Option(help="Add an RFC 3161 time-stamp over the signature")] = True,
+    home: HomeOption = None,
+) -> None:
+    """Make a GB/T 38540 SES_Signature over a document hash (OFD and other formats)."""
+    from trust.service import signing
+
+    if (data is None) == (data_hash is None):
+        raise InputError("give --data or --hash")
+    try:
+        digest = bytes.fromhex(data_hash) if data_hash else None
+    except ValueError:
+        raise InputError("--hash must be hexadecimal") from None
+    der = signing.sign_hash(
+        instance(home),
+        es_id=es_id,
+        data=_read(data, "data") if data else None,
+        data_hash=digest,
+        property_info=property_info,
+        timestamp=timestamp,
+    )
+    out.write_bytes(der)
+    console.print(f"SES_Signature written to {out}")

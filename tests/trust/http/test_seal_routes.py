@@ -112,3 +112,34 @@ def ses_code() -> str:
     from ca.names import make_uscc
 
     return make_uscc("91440101MA5CXXX00")
+
+
+def test_sign_hash_route_and_cli(client: TestClient, world: World, tmp_path, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import hashlib
+
+    from seal import ses as ses_format
+    from trust.crypto.sm3 import sm3
+
+    made = client.post("/seals", json=ORG).json()
+    document = "互认文件".encode() * 10
+    response = client.post(f"/seals/{made['es_id']}/signatures",
+                           json={"data_hash": sm3(document).hex(), "property_info": "Doc_0/Signs/Sign_0/Signature.xml"})
+    assert response.status_code == 201, response.text
+    record = ses_format.parse_signature(response.content)
+    assert record.data_hash == sm3(document) and record.time_stamp is not None
+    assert record.seal.es_id == made["es_id"]
+    for bad in ({"property_info": "x"}, {"data_hash": "zz", "property_info": "x"},
+                {"data_hash": sm3(document).hex(), "data": "AA==", "property_info": "x"}):
+        assert client.post(f"/seals/{made['es_id']}/signatures", json=bad).status_code == 400
+    assert client.post("/seals/nope/signatures", json={"data_hash": "00" * 32, "property_info": "x"}).status_code == 404
+    from tests.support.world import PASSPHRASE
+
+    monkeypatch.setenv("TRUST_KEY_PASSPHRASE", PASSPHRASE.decode())
+    data = tmp_path / "doc.bin"
+    data.write_bytes(document)
+    out = tmp_path / "sig.der"
+    assert main(["seal", "sign", made["es_id"], "--data", str(data), "--out", str(out), "--property-info", "doc",
+                 "--home", str(world.home)]) == 0
+    assert ses_format.parse_signature(out.read_bytes()).data_hash == sm3(document)
+    assert hashlib.sha256(out.read_bytes()).hexdigest()

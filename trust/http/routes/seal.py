@@ -120,3 +120,43 @@ class SealStatus(BaseModel):
 @router.post("/seals/{es_id}/status", summary="Suspend, reinstate or revoke a seal", response_model=SealOut)
 def set_status(es_id: str, body: SealStatus, request: Request) -> SealOut:
     return _out(service.set_status(_instance(request), es_id, body.status, body.reason))
+
+
+class SignRequest(BaseModel):
+    data_hash: str | None = Field(default=None, description="SM3 digest of the protected data, hex (64 characters)")
+    data: str | None = Field(default=None, description="The protected data, base64 (alternative to data_hash)")
+    property_info: str = Field(
+        max_length=512,
+        examples=["Doc_0/Signs/Sign_0/Signature.xml"],
+        description="What is protected (ASCII), e.g. the OFD signature path",
+    )
+    timestamp: bool = Field(default=True, description="Add an RFC 3161 time-stamp over the signature value")
+
+
+@router.post(
+    "/seals/{es_id}/signatures",
+    status_code=201,
+    summary="Make a GB/T 38540 SES_Signature",
+    response_class=Response,
+    responses={201: {"content": {"application/octet-stream": {}}}},
+)
+def sign(es_id: str, body: SignRequest, request: Request) -> Response:
+    from trust.crypto.errors import InputError
+    from trust.service import signing
+
+    if (body.data_hash is None) == (body.data is None):
+        raise InputError("give data_hash or data, not both")
+    try:
+        digest = bytes.fromhex(body.data_hash) if body.data_hash is not None else None
+        data = base64.b64decode(body.data, validate=True) if body.data is not None else None
+    except ValueError:
+        raise InputError("data_hash must be hex and data base64") from None
+    der = signing.sign_hash(
+        _instance(request),
+        es_id=es_id,
+        data_hash=digest,
+        data=data,
+        property_info=body.property_info,
+        timestamp=body.timestamp,
+    )
+    return Response(der, status_code=201, media_type="application/octet-stream")
