@@ -39,6 +39,8 @@ POLICY: Final[Mapping[str, str]] = {
 }
 EKU_LICENSE_SIGNING: Final = f"{EKU_ARC}.1"
 EKU_DOCUMENT_SIGNING: Final = "1.3.6.1.5.5.7.3.36"  # RFC 9336 id-kp-documentSigning
+# Seal certificates also carry id-kp-emailProtection: NSS (poppler's pdfsig, Firefox) and Adobe Acrobat accept a
+# PDF signing certificate only with emailProtection (or no EKU); documentSigning alone is "not approved".
 
 SubjectRule = Callable[[DN], DN]
 
@@ -116,7 +118,7 @@ PROFILES: Final[Mapping[str, Profile]] = {
             "seal",
             "Electronic seal (电子印章) of an organisation or a person",
             _SIGN,
-            (EKU_DOCUMENT_SIGNING,),
+            (EKU_DOCUMENT_SIGNING, "email_protection"),
             validity=timedelta(days=3 * 365),
             subject_rules=(_seal_holder,),
             policies=(POLICY["seal"],),

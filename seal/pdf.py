@@ -682,8 +682,12 @@ async def async_seal_pdf(
     # 3. One incremental revision (or a few, at B-LT/B-LTA) per signer.
     for number, (signer, name, context) in enumerate(zip(signers_, names, contexts, strict=True)):
         last = number == len(signers_) - 1
+        # The SESeal maker's chain goes into the CMS of SM2 signatures only: NSS (pdfsig, Firefox) and Acrobat
+        # reject a CMS holding certificates with keys they cannot read (SM2), so an RSA or ECDSA signature carries
+        # its own chain only; verifiers find the maker's chain in the DSS (B-LT) or the trust list.
+        sm2_signer = signer.signer.algorithm.family.value == "SM2"
         pdf_signer_obj = HurenPdfSigner(
-            signer.signer, signer.certificate, [*signer.chain, *seal_chain], seal_der=seal_der
+            signer.signer, signer.certificate, [*signer.chain, *(seal_chain if sm2_signer else ())], seal_der=seal_der
         )
         meta = signers.PdfSignatureMetadata(
             field_name=name,

@@ -281,5 +281,3 @@ def verify(sig_der: bytes, *, data: bytes | None = None, data_hash: bytes | None
 def parse(sig_der: bytes) -> ses.SignatureRecord:
     """:func:`seal.ses.parse_signature` (both encodings of the optional fields; bytes sliced as received)."""
     return ses.parse_signature(sig_der)
-
-

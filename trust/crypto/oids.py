@@ -22,6 +22,7 @@ OID                       name                             registry
 1.2.156.10197.6.1.4.2.4   ``gm_signed_and_enveloped_data`` ``cms.ContentType``
 1.2.156.10197.6.1.4.2.5   ``gm_encrypted_data``            ``cms.ContentType``
 1.2.156.10197.6.1.4.2.6   ``gm_key_agreement_info``        ``cms.ContentType``
+1.3.6.1.4.1.32473.1.2.1   ``huren_seseal``                 ``cms.CMSAttributeType`` (SET OF OCTET STRING)
 ========================  ===============================  =======================================
 
 ``SignedDigestAlgorithm.signature_algo`` answers ``"sm2"`` for ``sm2_sm3`` and ``sm2_sign``, and ``hash_algo``
@@ -48,6 +49,7 @@ GM_ENVELOPED_DATA: Final = "1.2.156.10197.6.1.4.2.3"
 GM_SIGNED_AND_ENVELOPED_DATA: Final = "1.2.156.10197.6.1.4.2.4"
 GM_ENCRYPTED_DATA: Final = "1.2.156.10197.6.1.4.2.5"
 GM_KEY_AGREEMENT_INFO: Final = "1.2.156.10197.6.1.4.2.6"
+HUREN_SESEAL_ATTRIBUTE: Final = "1.3.6.1.4.1.32473.1.2.1"  # docs/OIDS.md: the SESeal bound to a PDF seal signature
 ID_EC_PUBLIC_KEY: Final = "1.2.840.10045.2.1"
 
 SM2_SIGNATURE_NAMES: Final = frozenset({"sm2_sm3", "sm2_sign"})
@@ -88,6 +90,8 @@ def register() -> None:
             (GM_KEY_AGREEMENT_INFO, "gm_key_agreement_info"),
         ):
             _add(cms.ContentType, oid, name)
+        _add(cms.CMSAttributeType, HUREN_SESEAL_ATTRIBUTE, "huren_seseal")
+        cms.CMSAttribute._oid_specs["huren_seseal"] = cms.SetOfOctetString
         cms.ContentInfo._oid_specs["gm_data"] = core.OctetString
         cms.ContentInfo._oid_specs["gm_signed_data"] = cms.SignedData
         cms.EncapsulatedContentInfo._oid_specs["gm_data"] = core.OctetString

@@ -8,7 +8,9 @@ instance:
    window (:class:`SealNotUsable`), and its issuing CA must stand ``granted`` in the trust list;
 2. the signer keys of the seal's certificates (SM2; RSA for ``family="RSA"`` and ``"dual"``, which need a seal
    made with ``dual=True``), each with its chain up to the national root (``ca.authority.chain`` of the
-   certificate's ``issuer_id``); a signer certificate that is not ``valid`` refuses the seal;
+   certificate's ``issuer_id``); a signer certificate that is not ``valid`` refuses the seal. The chain of the
+   seal maker's certificate goes into every CMS too (``seal_chain``), so an RSA seal's SESeal can be checked
+   from the file and the roots alone;
 3. the seal picture as a vector PDF (:mod:`seal.picture`, the same design as the SESeal's PNG; cached);
 4. B-T and above: the instance's own TSA in-process (:func:`trust.service.tsa.timestamp`) — the SM2 TSA with SM3
    imprints for SM2 signatures, the RSA TSA with SHA-256 for RSA signatures;
@@ -83,7 +85,8 @@ def _ca_ids(session: Session, ca_id: str) -> tuple[str, ...]:
 def _load_seal(
     instance: Instance, es_id: str, family: str, *, long_term: bool
 ) -> tuple[SealRecord, list[_Identity], list[x509.Certificate]]:
-    """The usable seal, its signer identities (and, for B-LT/B-LTA, the maker's chain and the roots)."""
+    """The usable seal, its signer identities, its maker's chain (identity ``maker``) and, for B-LT/B-LTA, the
+    national roots."""
     wanted = ["SM2", "RSA"] if family == "dual" else [family]
     with db.session_scope(instance.engine) as session:
         record = registry.get_seal(session, es_id)
@@ -113,21 +116,19 @@ def _load_seal(
             identities.append(
                 _Identity(fam, key_id, x509.Certificate.load(der), tuple(chain), _ca_ids(session, row.issuer_id))
             )
-        roots = []
-        if long_term:
-            roots = [authority.ca_certificate(authority.get_ca(session, rid)) for rid in ROOT_IDS]
-            maker = session.exec(
-                select(IssuedCertificate).where(IssuedCertificate.serial == record.maker_cert_serial)
-            ).one()
-            identities.append(  # the SESeal maker's chain: a verifier checks the seal's own signature too
-                _Identity(
-                    "maker",
-                    "",
-                    x509.Certificate.load(maker.der),
-                    tuple(authority.chain(session, maker.issuer_id)),
-                    _ca_ids(session, maker.issuer_id),
-                )
+        maker = session.exec(
+            select(IssuedCertificate).where(IssuedCertificate.serial == record.maker_cert_serial)
+        ).one()
+        identities.append(  # the SESeal maker's chain: a verifier checks the seal's own signature too
+            _Identity(
+                "maker",
+                "",
+                x509.Certificate.load(maker.der),
+                tuple(authority.chain(session, maker.issuer_id)),
+                _ca_ids(session, maker.issuer_id),
             )
+        )
+        roots = [authority.ca_certificate(authority.get_ca(session, rid)) for rid in ROOT_IDS] if long_term else []
         session.expunge(record)
     return record, identities, roots
 
@@ -251,6 +252,7 @@ def seal_document(
     long_term = level in ("B-LT", "B-LTA")
     record, loaded, roots = _load_seal(instance, es_id, family, long_term=long_term)
     identities = [i for i in loaded if i.family != "maker"]
+    (maker,) = [i for i in loaded if i.family == "maker"]
     appearance = appearance_for(record) if placement is not None else None
     if placement is not None:  # resolved (anchor searched, box checked) before any key, OCSP or TSA is used
         index, box = seal_pdf.resolve_placement(document, placement, appearance)
@@ -274,6 +276,7 @@ def seal_document(
         document,
         signers,
         seal_der=record.seal_der,
+        seal_chain=maker.chain,
         appearance=appearance,
         placement=placement,
         level=level,  # type: ignore[arg-type]
