@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -174,42 +175,61 @@ def test_permitted_form_filling_after_a_certification_signature(sealing: Sealing
     assert all(pdfs.pyhanko_accepts(status) for _, status in pdfs.pyhanko_validate(filled, ctx))
 
 
+def test_claimed_signing_time_cannot_outlive_the_certificate(sealed: dict[tuple[str, str], bytes], sealing) -> None:
+    """Four years on, the seal certificate (three years) has expired: a B-B seal, whose time is only claimed, is
+    INDETERMINATE — nothing proves it was made while the certificate was valid."""
+    later = sealing.context(at=datetime.now(UTC) + timedelta(days=4 * 365))
+    report = api.verify(sealed[("SM2", "B-B")], later)
+    assert report.indication is Indication.INDETERMINATE
+    assert report.sub_indication is SubIndication.OUT_OF_BOUNDS_NO_POE
+    (signature,) = report.children
+    assert "only claimed" in check(signature, "signer-certificate").detail
+    assert check(signature, "signer-certificate").result is Result.FAILED
+
+
 # --- revocation --------------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def revoked(sealing: SealingWorld, base: bytes) -> dict[str, bytes]:
-    """A seal whose certificates are revoked after two documents were sealed with it (B-B and B-T), plus a document
-    signed with the revoked SM2 key afterwards (B-T, so the time-stamp is later than the revocation)."""
+    """A seal whose certificates are revoked after two documents were sealed with it (B-B and B-T), plus documents
+    signed with the revoked SM2 key afterwards (B-B: claimed time after the revocation; B-T: time-stamp after it)."""
     es_id = sealing.new_seal("作废专用章")
     made = {"B-B": sealing.seal(base, level="B-B", es_id=es_id), "B-T": sealing.seal(base, level="B-T", es_id=es_id)}
     keys = pdfs.seal_keys(sealing.instance, es_id)
     time.sleep(1.1)  # revocation times have whole seconds: keep them strictly after the time-stamps
     seals.set_status(sealing.instance, es_id, "revoked", "key compromise")
     time.sleep(1.1)
-    made["after"] = pdfs.sign_with_pyhanko(sealing.instance, base, keys, level="B-T")
+    made["B-B after"] = pdfs.sign_with_pyhanko(sealing.instance, base, keys, level="B-B")
+    made["B-T after"] = pdfs.sign_with_pyhanko(sealing.instance, base, keys, level="B-T")
     return made
 
 
-def test_revoked_signer_fails_via_the_bundle_crl(revoked: dict[str, bytes], sealing: SealingWorld) -> None:
+@pytest.mark.parametrize("variant", ["B-B after", "B-T after"])
+def test_revoked_signer_fails_via_the_bundle_crl(variant: str, revoked: dict[str, bytes], sealing) -> None:
+    """Signed after the revocation: the claimed /M (B-B) or the time-stamp (B-T) is later than the revocation date
+    on the bundle's CRL."""
     ctx = sealing.context()
-    report = api.verify(revoked["B-B"], ctx)
+    report = api.verify(revoked[variant], ctx)
     assert report.indication is Indication.TOTAL_FAILED
     assert report.sub_indication is SubIndication.REVOKED
     (signature,) = report.children
     failed = check(signature, "signer-certificate")
     assert failed.result is Result.FAILED
-    assert "only claimed" in failed.detail
-    assert not any(pdfs.pyhanko_accepts(status) for _, status in pdfs.pyhanko_validate(revoked["B-B"], ctx))
+    assert "revoked" in failed.detail.lower()
+    assert details(signature)["signing_time_source"] == ("claimed" if variant == "B-B after" else "time-stamp")
+    assert not any(pdfs.pyhanko_accepts(status) for _, status in pdfs.pyhanko_validate(revoked[variant], ctx))
 
 
-def test_signature_made_after_revocation_fails(revoked: dict[str, bytes], sealing: SealingWorld) -> None:
-    report = api.verify(revoked["after"], sealing.context())
-    assert report.indication is Indication.TOTAL_FAILED
-    assert report.sub_indication is SubIndication.REVOKED
+def test_claimed_signing_time_before_revocation_is_not_proof(revoked: dict[str, bytes], sealing) -> None:
+    """Sealed (B-B) before the revocation, but only the signer says so: INDETERMINATE / REVOKED_NO_POE."""
+    ctx = sealing.context()
+    report = api.verify(revoked["B-B"], ctx)
+    assert report.indication is Indication.INDETERMINATE
+    assert report.sub_indication is SubIndication.REVOKED_NO_POE
     (signature,) = report.children
-    assert details(signature)["signing_time_source"] == "time-stamp"
-    assert check(signature, "signer-certificate").result is Result.FAILED
+    assert "only claimed" in check(signature, "signer-certificate").detail
+    assert not any(pdfs.pyhanko_accepts(status) for _, status in pdfs.pyhanko_validate(revoked["B-B"], ctx))
 
 
 def test_time_stamp_proves_the_seal_predates_its_revocation(revoked: dict[str, bytes], sealing: SealingWorld) -> None:
@@ -220,7 +240,9 @@ def test_time_stamp_proves_the_seal_predates_its_revocation(revoked: dict[str, b
     (signature,) = report.children
     assert details(signature)["signing_time_source"] == "time-stamp"
     assert "(time-stamp)" in check(signature, "signer-certificate").detail
-    assert all(pdfs.pyhanko_accepts(status) for _, status in pdfs.pyhanko_validate(revoked["B-T"], ctx))
+    # A deliberate difference from the peer: pyHanko's basic validator (async_validate_pdf_signature) judges the
+    # chain at the validation time only, so it refuses this signature; Huren judges it at the proven signing time.
+    assert not any(pdfs.pyhanko_accepts(status) for _, status in pdfs.pyhanko_validate(revoked["B-T"], ctx))
 
 
 # --- the command line ---------------------------------------------------------------------------------------------
@@ -245,7 +267,7 @@ def test_cli_verify_reports_one_report_per_signature_with_exit_codes(
     bundle, pins = sealing.bundle()
     (tmp_path / "bundle.json").write_bytes(bundle)
     (tmp_path / "dual.pdf").write_bytes(sealed[("dual", "B-LTA")])
-    (tmp_path / "revoked.pdf").write_bytes(revoked["B-B"])
+    (tmp_path / "revoked.pdf").write_bytes(revoked["B-T after"])
     (tmp_path / "sm2.pdf").write_bytes(sealed[("SM2", "B-T")])
     pin_args = [arg for pin in pins for arg in ("--pin", pin)]
 
