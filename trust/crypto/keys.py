@@ -15,6 +15,7 @@ SM2 keys are ``id-ecPublicKey`` with the named curve 1.2.156.10197.1.301 (GB/T 2
 from __future__ import annotations
 
 import hashlib
+import threading
 from abc import ABC, abstractmethod
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Final
@@ -315,8 +316,29 @@ def _wrap_pyca_public(key: object) -> PublicKey:
     raise UnsupportedAlgorithm(f"public key type {type(key).__name__} is not supported (SM2, RSA, ECDSA)")
 
 
+_SPKI_CACHE: dict[bytes, PublicKey] = {}
+_SPKI_CACHE_SIZE: Final = 4096
+_SPKI_LOCK: Final = threading.Lock()
+
+
 def public_key_from_spki(info: asn1_keys.PublicKeyInfo) -> PublicKey:
-    """The key of a parsed SubjectPublicKeyInfo (e.g. from a certificate)."""
+    """The key of a parsed SubjectPublicKeyInfo (e.g. from a certificate).
+
+    Keys are immutable, so the same SPKI gives the same object (a small bounded cache): verifiers meet the same CA
+    and responder keys again and again, and an SM2 key keeps its prepared OpenSSL key and its ``Z``."""
+    der = info.dump()
+    cached = _SPKI_CACHE.get(der)
+    if cached is not None:
+        return cached
+    key = _public_key_from_spki(info)
+    with _SPKI_LOCK:
+        if len(_SPKI_CACHE) >= _SPKI_CACHE_SIZE:
+            _SPKI_CACHE.pop(next(iter(_SPKI_CACHE)))
+        _SPKI_CACHE[der] = key
+    return key
+
+
+def _public_key_from_spki(info: asn1_keys.PublicKeyInfo) -> PublicKey:
     try:
         algorithm = info["algorithm"]["algorithm"].native
         if algorithm == "ec":
