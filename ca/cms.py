@@ -233,7 +233,15 @@ def _force_parse(info: cms.ContentInfo) -> None:
     if info["content_type"].native not in SIGNED_DATA_TYPES:
         raise EncodingError(f"CMS content type is {info['content_type'].native}, not signedData")
     signed_data = info["content"]
-    signed_data.native  # noqa: B018 - parse every field now, inside the caller's try
+    # Parse the structure now (inside the caller's try) but not every value: ``.native`` of a whole SignedData
+    # decodes every certificate and any embedded time-stamp token, which takes seconds on large CMS objects.
+    for field_name in ("version", "digest_algorithms", "encap_content_info", "certificates", "signer_infos"):
+        signed_data[field_name]  # noqa: B018
+    for signer_info in signed_data["signer_infos"]:
+        for field_name in ("version", "sid", "digest_algorithm", "signed_attrs", "signature_algorithm", "signature"):
+            signer_info[field_name]  # noqa: B018
+        for attribute in signer_info["signed_attrs"]:
+            attribute["type"].native  # noqa: B018
 
 
 def _signed_data(data: bytes | cms.ContentInfo | cms.SignedData) -> cms.SignedData:
