@@ -152,19 +152,30 @@ def _allocate_index(session: Session, issuer: LicenseIssuer, base_url: str) -> t
     one atomic ``UPDATE ... RETURNING`` (SQLite 3.35+, PostgreSQL), so concurrent workers never share an index."""
     for _ in range(3):
         current = session.exec(
-            select(StatusListRecord).where(StatusListRecord.issuer_id == issuer.id)
+            select(StatusListRecord)
+            .where(StatusListRecord.issuer_id == issuer.id)
             .order_by(col(StatusListRecord.id).desc())
         ).first()
         if current is not None:
             row = session.execute(
-                text("UPDATE status_list SET next_index = next_index + 1 WHERE id = :id AND next_index < size "
-                     "RETURNING next_index - 1"), {"id": current.id},
+                text(
+                    "UPDATE status_list SET next_index = next_index + 1 WHERE id = :id AND next_index < size "
+                    "RETURNING next_index - 1"
+                ),
+                {"id": current.id},
             ).first()
             if row is not None:
                 return current, int(row[0])
         number = len(session.exec(select(StatusListRecord.id).where(StatusListRecord.issuer_id == issuer.id)).all()) + 1
-        session.add(StatusListRecord(issuer_id=issuer.id, uri=_status_uri(base_url, issuer.id, number), bits=2,
-                                     size=STATUS_LIST_SIZE, next_index=0))
+        session.add(
+            StatusListRecord(
+                issuer_id=issuer.id,
+                uri=_status_uri(base_url, issuer.id, number),
+                bits=2,
+                size=STATUS_LIST_SIZE,
+                next_index=0,
+            )
+        )
         session.flush()
     raise ConflictError(f"could not allocate a status list index for {issuer.id}")
 
@@ -176,8 +187,7 @@ def _next_serial(session: Session, issuer: LicenseIssuer, moment: datetime) -> s
         {"code": issuer.code},
     )
     row = session.execute(
-        text("UPDATE license_authority SET next_serial = next_serial + 1 WHERE code = :code "
-             "RETURNING next_serial - 1"),
+        text("UPDATE license_authority SET next_serial = next_serial + 1 WHERE code = :code RETURNING next_serial - 1"),
         {"code": issuer.code},
     ).first()
     if row is None:
@@ -224,8 +234,13 @@ def prepare_issuer(session: Session, keystore: KeyStore, issuer_id: str) -> Prep
         raise ConflictError(f"licence issuer {issuer.id}'s certificate is {cert_record.status}")
     ca = authority.get_ca(session, issuer.ca_id)
     signer = issuer_signer(keystore, issuer, cert_record.family)
-    return PreparedIssuer(issuer=issuer, license_types=frozenset(json.loads(issuer.license_types)), signer=signer,
-                          kid=jwk.thumbprint(signer.public_key), x5c=(cert_record.der, ca.cert_der))
+    return PreparedIssuer(
+        issuer=issuer,
+        license_types=frozenset(json.loads(issuer.license_types)),
+        signer=signer,
+        kid=jwk.thumbprint(signer.public_key),
+        x5c=(cert_record.der, ca.cert_der),
+    )
 
 
 @dataclass
@@ -253,8 +268,10 @@ def issue(
     issuer = prepared.issuer
     licence_type = catalogue.get(type_code)
     if licence_type.code not in prepared.license_types:
-        raise InputError(f"issuer {issuer.name} ({issuer.id}) is not authorised for {licence_type.name} "
-                         f"({licence_type.code})", code=Code.INVALID_INPUT)
+        raise InputError(
+            f"issuer {issuer.name} ({issuer.id}) is not authorised for {licence_type.name} ({licence_type.code})",
+            code=Code.INVALID_INPUT,
+        )
     checked = catalogue.validate_fields(licence_type, fields)
     holder_name = str(checked[licence_type.holder_name_field])
     code = checked.get(licence_type.holder_code_field) if licence_type.holder_code_field else holder_code
@@ -272,23 +289,50 @@ def issue(
     not_before = _china_midnight(start)
     not_after = _china_midnight(end + timedelta(days=1)) if end else None
     body = token.claims(
-        issuer_id=issuer.id, identifier=identifier, type_code=licence_type.code, issuer_code=issuer.code,
-        holder_kind=licence_type.holder_kind, holder_name=holder_name, holder_code=code,
-        holder_code_type=licence_type.holder_code_type.value, fields=checked, issued_at=moment,
-        valid_from=not_before, valid_until=not_after, status_uri=status_record.uri, status_index=index,
+        issuer_id=issuer.id,
+        identifier=identifier,
+        type_code=licence_type.code,
+        issuer_code=issuer.code,
+        holder_kind=licence_type.holder_kind,
+        holder_name=holder_name,
+        holder_code=code,
+        holder_code_type=licence_type.holder_code_type.value,
+        fields=checked,
+        issued_at=moment,
+        valid_from=not_before,
+        valid_until=not_after,
+        status_uri=status_record.uri,
+        status_index=index,
     )
     signer = prepared.signer
     full = token.sign(body, signer, kid=prepared.kid, x5c=prepared.x5c)
     qr_body = json.loads(json.dumps(body))
     qr_body["license"]["fields"] = qr_fields(licence_type, checked)
     qr = token.sign(qr_body, signer, kid=prepared.kid)
-    sd = sdjwt.issue(json.loads(json.dumps(body)), [("license", "fields", name) for name in checked], signer,
-                     headers={"typ": "dc+sd-jwt", "kid": prepared.kid}, holder_jwk=holder_jwk)
+    sd = sdjwt.issue(
+        json.loads(json.dumps(body)),
+        [("license", "fields", name) for name in checked],
+        signer,
+        headers={"typ": "dc+sd-jwt", "kid": prepared.kid},
+        holder_jwk=holder_jwk,
+    )
     record = LicenseRecord(
-        identifier=identifier, type_code=licence_type.code, issuer_id=issuer.id, holder_kind=licence_type.holder_kind,
-        holder_name=holder_name, holder_code=code, fields=json.dumps(checked, ensure_ascii=False),
-        issued_at=moment, valid_from=not_before, valid_until=not_after, status="valid",
-        status_list_id=status_record.id or 0, status_index=index, token=full, sd_jwt=sd, request_id=request_id,
+        identifier=identifier,
+        type_code=licence_type.code,
+        issuer_id=issuer.id,
+        holder_kind=licence_type.holder_kind,
+        holder_name=holder_name,
+        holder_code=code,
+        fields=json.dumps(checked, ensure_ascii=False),
+        issued_at=moment,
+        valid_from=not_before,
+        valid_until=not_after,
+        status="valid",
+        status_list_id=status_record.id or 0,
+        status_index=index,
+        token=full,
+        sd_jwt=sd,
+        request_id=request_id,
     )
     session.add(record)
     session.flush()

@@ -28,7 +28,7 @@ def detect(data: bytes) -> str:
     from verifier.license import looks_like_token
 
     head = data.lstrip()[:64]
-    token_form = looks_like_token(data[:1024 * 1024]) if len(data) <= 1024 * 1024 else None
+    token_form = looks_like_token(data[: 1024 * 1024]) if len(data) <= 1024 * 1024 else None
     if token_form is not None:
         return "license"
     if data[:1024].lstrip().startswith(b"%PDF-") or b"%PDF-" in data[:1024]:
@@ -53,8 +53,10 @@ def detect(data: bytes) -> str:
             return "ses-signature"
         except TrustError:
             pass
-    raise EncodingError("unrecognised input: expected a PDF, an X.509 certificate, a GB/T 38540 seal or signature, "
-                        "a licence token, an SD-JWT or an HR1 QR payload")
+    raise EncodingError(
+        "unrecognised input: expected a PDF, an X.509 certificate, a GB/T 38540 seal or signature, "
+        "a licence token, an SD-JWT or an HR1 QR payload"
+    )
 
 
 def verify(

@@ -2,12 +2,21 @@
 
 Steps, in order (each one becomes a :class:`~verifier.report.Check`):
 
-1. **parse** — the input is one DER X.509 certificate (``ca.x509.load_certificate``: size limit, strict DER).
-2. **path** — pyhanko-certvalidator builds and validates a path to an anchor (signatures — SM2 through
-   :class:`trust.crypto.certvalidator.HurenSignatureValidator` —, validity at the validation time, basic
-   constraints and path length, key usage of CAs, name constraints, policies, unknown critical extensions)
-   and checks revocation from the given CRLs and OCSP responses; nothing is fetched (``allow_fetching`` off).
-   Revocation mode ``hard-fail``: a certificate that names a CRL or OCSP source must have revocation data.
+1. **parse** — the input is one DER X.509 certificate (``ca.x509.load_certificate``: size limit, strict DER), and
+   what its signature does not cover is well-formed (:func:`structure_problem`: known version, outer and inner
+   signature algorithm identical, no unused bits in the signature); otherwise TOTAL_FAILED / FORMAT_FAILURE.
+2. **path** — candidate paths to an anchor come from :class:`verifier.paths.BoundedPaths` (anchors first, issuers
+   whose key verifies first, bounded by :mod:`verifier.limits`); pyhanko-certvalidator validates them
+   (``find_valid_path``: signatures — SM2 through :class:`trust.crypto.certvalidator.HurenSignatureValidator`,
+   wrapped by :class:`_Signatures` —,
+   validity at the validation time, basic constraints and path length, key usage of CAs, name constraints,
+   policies, unknown critical extensions) and checks revocation from the given CRLs and OCSP responses; nothing
+   is fetched (``allow_fetching`` off). Revocation (``VerificationContext.revocation``): ``available`` —
+   pyhanko's ``hard-fail`` (a certificate that names a CRL or OCSP source must have revocation data) plus
+   :func:`_check_available_revocation` (a certificate that names no source is checked against the CRLs of its
+   issuer and the OCSP responses at hand; pyhanko skips those); ``required`` — every certificate needs
+   revocation data (pyhanko's ``require``). The CA certificates of the validated path pass
+   :func:`structure_problem` too.
 3. **purpose** — key usage and extended key usage of the leaf for ``--purpose``.
 4. **trust list** (with a bundle) — every CA of the path below the root must be a CA service of the trust list,
    and usable (issuer and service ``granted``) when it issued the next certificate of the path, judged at that
@@ -15,6 +24,7 @@ Steps, in order (each one becomes a :class:`~verifier.report.Check`):
    validation time.
 
 pyhanko's errors map to ETSI EN 319 102-1 indications in :func:`_classify` (table in ``docs/VERIFIER.md``).
+``legacy_dsa`` is the NIST PKITS conformance profile (:func:`algorithm_policy`); production never sets it.
 """
 
 from __future__ import annotations
@@ -23,20 +33,38 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
-from asn1crypto import x509
-from pyhanko_certvalidator import CertificateValidator, ValidationContext
+from asn1crypto import algos, keys, x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from pyhanko_certvalidator import ValidationContext, find_valid_path
 from pyhanko_certvalidator import errors as pv_errors
-from pyhanko_certvalidator.policy_decl import DisallowWeakAlgorithmsPolicy, PKIXValidationParams
+from pyhanko_certvalidator._state import ValProcState  # pyhanko's error constructors need the path state
+from pyhanko_certvalidator.path import ValidationPath
+from pyhanko_certvalidator.policy_decl import (
+    AlgorithmUsageConstraint,
+    DisallowWeakAlgorithmsPolicy,
+    PKIXValidationParams,
+)
+from pyhanko_certvalidator.revinfo.validate_crl import verify_crl
+from pyhanko_certvalidator.revinfo.validate_ocsp import verify_ocsp_response
+from pyhanko_certvalidator.sig_validate import (
+    DEFAULT_VALIDATION_CONTEXT,
+    SignatureValidationContext,
+    SignatureValidator,
+)
+from pyhanko_certvalidator.util import ConsList, get_declared_revinfo
+from pyhanko_certvalidator.validate import validate_usage
 
 from ca import x509 as cx
-from ca.x509 import utc_time
 from ca.names import name_text
 from ca.profiles import EKU_DOCUMENT_SIGNING, EKU_LICENSE_SIGNING
+from ca.x509 import utc_time
 from trust.crypto.certvalidator import SIGNATURE_VALIDATOR
 from trust.crypto.errors import InputError, TrustError
+from verifier import limits
 from verifier.context import VerificationContext
+from verifier.paths import BoundedPaths
 from verifier.report import ChainLink, Check, Indication, Report, Result, SubIndication
 
 # purpose -> (required key usages (all), required extended key usages (all))
@@ -74,10 +102,119 @@ class PolicyInputs:
         )
 
 
+class _LegacyDSAPolicy(DisallowWeakAlgorithmsPolicy):
+    """The production policy, except that DSA with SHA-1 (``sha1_dsa``, keys of 1024 bits or more) is accepted:
+    the NIST PKITS DSA certificates (4.1.4–4.1.6) are signed that way and there is no other DSA in the suite."""
+
+    def signature_algorithm_allowed(
+        self, algo: algos.SignedDigestAlgorithm, moment: datetime | None, public_key: keys.PublicKeyInfo | None
+    ) -> AlgorithmUsageConstraint:
+        try:
+            legacy = algo.signature_algo == "dsa" and algo.hash_algo == "sha1"
+        except ValueError:
+            legacy = False
+        if not legacy:
+            return super().signature_algorithm_allowed(algo, moment, public_key)
+        if public_key is not None and public_key.bit_size < self.dsa_key_size_threshold:
+            return AlgorithmUsageConstraint(False, failure_reason=f"DSA key of {public_key.bit_size} bits")
+        return AlgorithmUsageConstraint(True)
+
+
+SM2_KEY_ALGORITHM: Final = "1.2.156.10197.1.301"
+
+
+class _Signatures(SignatureValidator):
+    """:data:`~trust.crypto.certvalidator.SIGNATURE_VALIDATOR`, with two key normalisations before it runs.
+
+    * An SM2 SubjectPublicKeyInfo whose *algorithm* is the SM2 OID ``1.2.156.10197.1.301`` (as Tongsuo and GmSSL
+      2 write it; OpenSSL 3 accepts it) instead of ``id-ecPublicKey`` with that named curve (GB/T 20518) is read
+      as the same key: the signature check (SM3 over Z and the message, Z from the public point) is identical.
+    * PKITS profile only (``dsa_parameters``): RFC 5280 clause 6.1.4 (f) DSA parameter inheritance for CRL
+      signatures. pyhanko-certvalidator inherits DSA domain parameters along the path for certificate
+      signatures but checks a CRL with its issuer's own SubjectPublicKeyInfo, so a CRL signed with a
+      parameter-less DSA key (PKITS 4.1.5) could not be checked; such a key is completed with the parameters of
+      its nearest DSA ancestor among the context's certificates (:func:`_inherited_dsa_parameters`).
+    """
+
+    def __init__(self, inner: SignatureValidator, dsa_parameters: Mapping[bytes, Any] | None = None) -> None:
+        self._inner = inner
+        self._dsa_parameters = dsa_parameters or {}
+
+    def validate_signature(
+        self,
+        signature: bytes,
+        signed_data: bytes,
+        public_key_info: keys.PublicKeyInfo,
+        signature_algorithm: algos.SignedDigestAlgorithm,
+        context: SignatureValidationContext = DEFAULT_VALIDATION_CONTEXT,
+    ) -> None:
+        algorithm = public_key_info["algorithm"]
+        if algorithm["algorithm"].dotted == SM2_KEY_ALGORITHM and algorithm["parameters"].native in (
+            None,
+            SM2_KEY_ALGORITHM,
+            "sm2p256v1",
+        ):
+            public_key_info = keys.PublicKeyInfo(
+                {
+                    "algorithm": {
+                        "algorithm": "ec",
+                        "parameters": keys.ECDomainParameters(name="named", value=SM2_KEY_ALGORITHM),
+                    },
+                    "public_key": public_key_info["public_key"].native,
+                }
+            )
+        elif self._dsa_parameters and public_key_info.algorithm == "dsa" and algorithm["parameters"].native is None:
+            parameters = self._dsa_parameters.get(public_key_info["public_key"].dump())
+            if parameters is not None:
+                public_key_info = keys.PublicKeyInfo(
+                    {
+                        "algorithm": {"algorithm": "dsa", "parameters": parameters},
+                        "public_key": public_key_info["public_key"],
+                    }
+                )
+        try:
+            self._inner.validate_signature(signature, signed_data, public_key_info, signature_algorithm, context)
+        except InvalidSignature:
+            raise
+        except (UnsupportedAlgorithm, ValueError, TypeError, KeyError, TrustError) as exc:
+            # e.g. an ECDSA signature algorithm over an SM2 key: pyca raises UnsupportedAlgorithm, which pyhanko
+            # would let escape; for path validation it is a signature that cannot be verified
+            raise pv_errors.AlgorithmNotSupported(f"signature cannot be checked: {type(exc).__name__}: {exc}") from None
+
+
+SIGNATURES: Final = _Signatures(SIGNATURE_VALIDATOR)
+
+
+def _inherited_dsa_parameters(certs: list[x509.Certificate]) -> dict[bytes, Any]:
+    """DSA public key (DER) -> the domain parameters of the nearest DSA ancestor that has them (by issuer name)."""
+    by_subject: dict[Any, list[x509.Certificate]] = {}
+    for cert in certs:
+        by_subject.setdefault(cert.subject.hashable, []).append(cert)
+    inherited: dict[bytes, Any] = {}
+    for cert in certs:
+        info = cert.public_key
+        if info.algorithm != "dsa" or info["algorithm"]["parameters"].native is not None:
+            continue
+        current = cert
+        for _ in range(limits.MAX_PATH_CERTS):
+            issuers = [c for c in by_subject.get(current.issuer.hashable, []) if c.public_key.algorithm == "dsa"]
+            if not issuers or issuers[0] is current:
+                break
+            current = issuers[0]
+            if current.public_key["algorithm"]["parameters"].native is not None:
+                inherited[info["public_key"].dump()] = current.public_key["algorithm"]["parameters"]
+                break
+    return inherited
+
+
 def algorithm_policy(*, legacy_dsa: bool = False) -> DisallowWeakAlgorithmsPolicy:
-    """No MD2/MD5/SHA-1; RSA keys of at least 2048 bits; DSA refused unless ``legacy_dsa``."""
-    return DisallowWeakAlgorithmsPolicy(rsa_key_size_threshold=2048,
-                                        dsa_key_size_threshold=1024 if legacy_dsa else 1 << 20)
+    """No MD2/MD5/SHA-1; RSA keys of at least 2048 bits; DSA refused.
+
+    ``legacy_dsa`` is the NIST PKITS conformance profile switch: DSA keys of at least 1024 bits, with SHA-1 inside
+    DSA signatures only (every other use of SHA-1 stays refused). Production code never sets it."""
+    if legacy_dsa:
+        return _LegacyDSAPolicy(rsa_key_size_threshold=2048, dsa_key_size_threshold=1024)
+    return DisallowWeakAlgorithmsPolicy(rsa_key_size_threshold=2048, dsa_key_size_threshold=1 << 20)
 
 
 def _link(cert: x509.Certificate, source: str) -> ChainLink:
@@ -89,6 +226,24 @@ def _link(cert: x509.Certificate, source: str) -> ChainLink:
         not_after=utc_time(validity["not_after"].native),
         source=source,
     )
+
+
+def structure_problem(cert: x509.Certificate) -> str | None:
+    """What is wrong with the parts of ``cert`` its signature does not cover (RFC 5280 clause 4.1.1), or None.
+
+    The signature covers ``tbsCertificate`` only: a certificate whose outer ``signatureAlgorithm`` differs from
+    ``tbsCertificate.signature`` (clause 4.1.1.2) or whose ``signatureValue`` BIT STRING declares unused bits
+    (clause 4.1.1.3; OpenSSL refuses these too) would still verify while its bytes, and so its fingerprint,
+    differ from what the issuer signed. The version must be one RFC 5280 defines (clause 4.1.2.1)."""
+    version = cert["tbs_certificate"]["version"].native
+    if version not in ("v1", "v2", "v3"):
+        return f"unknown X.509 version {version!r} (RFC 5280 clause 4.1.2.1: v1, v2 or v3)"
+    if cert["signature_algorithm"].dump() != cert["tbs_certificate"]["signature"].dump():
+        return "signatureAlgorithm differs from tbsCertificate.signature (RFC 5280 clause 4.1.1.2)"
+    contents = cert["signature_value"].contents
+    if not contents or contents[0] != 0:
+        return "signatureValue BIT STRING has unused bits (RFC 5280 clause 4.1.1.3)"
+    return None
 
 
 def _classify(exc: Exception) -> tuple[Indication, SubIndication, str]:
@@ -110,14 +265,14 @@ def _classify(exc: Exception) -> tuple[Indication, SubIndication, str]:
     if isinstance(exc, pv_errors.InsufficientPOEError):
         return Indication.INDETERMINATE, SubIndication.NO_POE, message
     if isinstance(exc, pv_errors.InvalidCertificateError):
+        if message.startswith("The X.509 certificate provided is self-signed"):
+            # find_valid_path's wording for "no path" when the input is self-signed and not an anchor
+            return Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND, message
         return Indication.TOTAL_FAILED, SubIndication.CHAIN_CONSTRAINTS_FAILURE, message
     if isinstance(exc, pv_errors.PathValidationError):
         lowered = message.lower()
-        if "signature" in lowered and ("invalid" in lowered or "could not be verified" in lowered
-                                       or "not valid" in lowered):
+        if "signature" in lowered and ("could not be verified" in lowered or "do not match" in lowered):
             return Indication.TOTAL_FAILED, SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE, message
-        if "not supported" in lowered or "unsupported" in lowered and "algorithm" in lowered:
-            return Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE, message
         return Indication.TOTAL_FAILED, SubIndication.CHAIN_CONSTRAINTS_FAILURE, message
     return Indication.INDETERMINATE, SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE, message
 
@@ -126,15 +281,108 @@ def _validation_context(ctx: VerificationContext, *, legacy_dsa: bool = False) -
     return ValidationContext(
         trust_roots=list(ctx.anchors),
         other_certs=list(ctx.intermediates),
-        crls=list(ctx.crls),
+        crls=list(ctx.crl_objects),
         ocsps=list(ctx.ocsps),
         moment=ctx.validation_time,
         allow_fetching=False,
-        revocation_mode="hard-fail",
+        revocation_mode="require" if ctx.revocation == "required" else "hard-fail",
         retroactive_revinfo=True,
-        signature_validator=SIGNATURE_VALIDATOR,
+        signature_validator=(
+            _Signatures(SIGNATURE_VALIDATOR, _inherited_dsa_parameters([*ctx.anchors, *ctx.intermediates]))
+            if legacy_dsa
+            else SIGNATURES
+        ),
         algorithm_usage_policy=algorithm_policy(legacy_dsa=legacy_dsa),
     )
+
+
+async def _find_path(
+    cert: x509.Certificate, ctx: VerificationContext, vc: ValidationContext, params: PKIXValidationParams
+) -> ValidationPath:
+    paths = BoundedPaths(
+        cert,
+        trust_manager=vc.path_builder.trust_manager,
+        registry=vc.certificate_registry,
+        signature_validator=vc.sig_validator,
+    )
+    try:
+        path = await find_valid_path(cert, paths, vc, params)
+    except pv_errors.ValidationError as exc:
+        if paths.stopped_by and not isinstance(exc, pv_errors.PathBuildingError):
+            exc.args = (f"{exc} (path search stopped at {paths.stopped_by} after {paths.emitted} paths)",)
+        raise
+    if ctx.revocation == "available":
+        await _check_available_revocation(path, ctx, vc)
+    return path
+
+
+async def _check_available_revocation(path: ValidationPath, ctx: VerificationContext, vc: ValidationContext) -> None:
+    """Revocation data at hand for certificates that name no CRL distribution point and no OCSP responder.
+
+    pyhanko's ``hard-fail`` checks only the sources a certificate names (its ``CHECK_IF_DECLARED`` rule skips even
+    CRLs already in the context). Here every such certificate of the path is checked against the OCSP responses
+    and the CRLs the context holds: a response or CRL that covers it decides (revoked fails); when CRLs of its
+    issuer are present but none covers it (wrong scope, bad signature, stale), the result is INDETERMINATE as in
+    hard-fail; when nothing at hand concerns it, there is nothing to check."""
+    issuers = ctx.crl_issuers
+    for index, cert in enumerate(path.iter_certs(include_root=False), start=1):
+        if not isinstance(cert, x509.Certificate) or any(get_declared_revinfo(cert)):
+            continue  # declared sources were checked by pyhanko (hard-fail)
+        state = ValProcState(cert_path_stack=ConsList.sing(path), init_index=index)
+        failures: list[str] = []
+        if ctx.ocsps:
+            try:
+                await verify_ocsp_response(cert, path, vc, proc_state=state)
+                continue
+            except pv_errors.OCSPNoMatchesError:
+                pass
+            except pv_errors.OCSPValidationError as exc:
+                failures.append(_revinfo_message(exc))
+        direct = cert.issuer.hashable in issuers
+        if not direct and "indirect" not in issuers:
+            if failures:
+                raise pv_errors.InsufficientRevinfoError.from_state(
+                    f"The path could not be validated because the OCSP response for {state.describe_cert()} "
+                    f"could not be used: {'; '.join(failures)}",
+                    state,
+                )
+            continue
+        try:
+            await verify_crl(cert, path, vc, proc_state=state)
+        except pv_errors.CRLNoMatchesError as exc:
+            if direct or failures:
+                raise pv_errors.InsufficientRevinfoError.from_state(
+                    f"The path could not be validated because no CRL at hand from the issuer of "
+                    f"{state.describe_cert()} covers it: {'; '.join([*failures, str(exc)])}",
+                    state,
+                ) from None
+        except pv_errors.CRLValidationIndeterminateError as exc:
+            message = (
+                f"The path could not be validated because the revocation check of {state.describe_cert()} "
+                f"failed: {'; '.join([*failures, _revinfo_message(exc)])}"
+            )
+            if exc.suspect_stale:
+                raise pv_errors.StaleRevinfoError.format(message, exc.suspect_stale, state) from None
+            raise pv_errors.InsufficientRevinfoError.from_state(message, state) from None
+        except pv_errors.CRLValidationError as exc:
+            raise pv_errors.InsufficientRevinfoError.from_state(
+                f"The path could not be validated because the revocation check of {state.describe_cert()} "
+                f"failed: {exc}",
+                state,
+            ) from None
+
+
+def _revinfo_message(exc: Exception) -> str:
+    """pyhanko's indeterminate CRL/OCSP errors carry (reason, CRL object) pairs: keep the reasons."""
+    failures = getattr(exc, "failures", None)
+    if isinstance(failures, list) and failures:
+        reasons = [str(f[0]) if isinstance(f, tuple) else str(f) for f in failures]
+        return f"{getattr(exc, 'msg', exc)} ({'; '.join(reasons)})"
+    return str(getattr(exc, "msg", exc))
+
+
+def _run(coroutine: Any) -> Any:
+    return asyncio.run(coroutine)
 
 
 def verify_certificate(
@@ -146,7 +394,9 @@ def verify_certificate(
     legacy_dsa: bool = False,
     kind: str = "certificate",
 ) -> Report:
-    """Validate one certificate; returns a report (a bad certificate is a result, not an exception)."""
+    """Validate one certificate; returns a report (a bad certificate is a result, not an exception).
+
+    ``legacy_dsa`` selects the NIST PKITS conformance profile's algorithm policy (:func:`algorithm_policy`)."""
     checks: list[Check] = []
     warnings = list(ctx.warnings)
     moment = ctx.validation_time
@@ -156,42 +406,120 @@ def verify_certificate(
     if purpose not in PURPOSES:
         raise InputError(f"unknown purpose {purpose!r}; one of {', '.join(sorted(PURPOSES))}")
     subject = name_text(cert.subject) or cert.subject.human_friendly
-    checks.append(Check("parse", Result.PASSED, f"X.509 v{int(cert['tbs_certificate']['version'].native[1:])} "
-                                                f"certificate, serial {cx.serial_hex(cert.serial_number)}"))
+    problem = structure_problem(cert)
+    if problem is not None:
+        return Report(
+            kind,
+            Indication.TOTAL_FAILED,
+            SubIndication.FORMAT_FAILURE,
+            moment,
+            subject,
+            (_link(cert, "input"),),
+            (Check("parse", Result.FAILED, problem),),
+            tuple(warnings),
+            (problem,),
+        )
+    checks.append(
+        Check(
+            "parse",
+            Result.PASSED,
+            f"X.509 {cert['tbs_certificate']['version'].native} certificate, "
+            f"serial {cx.serial_hex(cert.serial_number)}",
+        )
+    )
     if not ctx.anchors:
-        return Report(kind, Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND, moment, subject,
-                      (_link(cert, "input"),), (*checks, Check("path", Result.FAILED, "no trust anchor given")),
-                      tuple(warnings), ("no trust anchor: give --bundle with pinned roots, or --anchor",))
+        return Report(
+            kind,
+            Indication.INDETERMINATE,
+            SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
+            moment,
+            subject,
+            (_link(cert, "input"),),
+            (*checks, Check("path", Result.FAILED, "no trust anchor given")),
+            tuple(warnings),
+            ("no trust anchor: give --bundle with pinned roots, or --anchor",),
+        )
     key_usage, ext_key_usage = PURPOSES[purpose]
-    validator = CertificateValidator(cert, validation_context=_validation_context(ctx, legacy_dsa=legacy_dsa),
-                                     pkix_params=(policy or PolicyInputs()).pkix())
+    vc = _validation_context(ctx, legacy_dsa=legacy_dsa)
     try:
-        path = asyncio.run(validator.async_validate_path())
-    except (pv_errors.PathError, pv_errors.ValidationError, pv_errors.CRLValidationError,
-            pv_errors.OCSPValidationError, ValueError, TypeError, TrustError) as exc:
+        path = _run(_find_path(cert, ctx, vc, (policy or PolicyInputs()).pkix()))
+    except (
+        pv_errors.PathError,
+        pv_errors.ValidationError,
+        pv_errors.CRLValidationError,
+        pv_errors.OCSPValidationError,
+        ValueError,
+        TypeError,
+        TrustError,
+    ) as exc:
         indication, sub, message = _classify(exc)
         checks.append(Check("path", Result.FAILED, message))
-        return Report(kind, indication, sub, moment, subject, (_link(cert, "input"),), tuple(checks),
-                      tuple(warnings), (message,))
+        return Report(
+            kind, indication, sub, moment, subject, (_link(cert, "input"),), tuple(checks), tuple(warnings), (message,)
+        )
     certs = list(path.iter_certs(include_root=True))
+    for issuer in certs[:-1]:
+        problem = structure_problem(issuer)
+        if problem is not None:  # malleated encodings outside the signed part of a CA certificate
+            message = f"{name_text(issuer.subject) or issuer.subject.human_friendly}: {problem}"
+            checks.append(Check("path", Result.FAILED, message))
+            return Report(
+                kind,
+                Indication.TOTAL_FAILED,
+                SubIndication.FORMAT_FAILURE,
+                moment,
+                subject,
+                (_link(cert, "input"),),
+                tuple(checks),
+                tuple(warnings),
+                (message,),
+            )
     chain = tuple(
-        _link(c, "anchor" if i == 0 else "input" if i == len(certs) - 1 else
-              "trust-list" if ctx.trust_list and ctx.trust_list.find_by_certificate(c.dump()) else "untrusted")
+        _link(
+            c,
+            "anchor"
+            if i == 0
+            else "input"
+            if i == len(certs) - 1
+            else "trust-list"
+            if ctx.trust_list and ctx.trust_list.find_by_certificate(c.dump())
+            else "untrusted",
+        )
         for i, c in enumerate(certs)
     )[::-1]
-    checks.append(Check("path", Result.PASSED, f"{len(certs)} certificates to {chain[-1].subject}; signatures, "
-                                               "validity, constraints, policies and revocation checked"))
+    checks.append(
+        Check(
+            "path",
+            Result.PASSED,
+            f"{len(certs)} certificates to {chain[-1].subject}; signatures, "
+            "validity, constraints, policies and revocation checked",
+        )
+    )
     try:
         if key_usage or ext_key_usage:
-            asyncio.run(validator.async_validate_usage(set(key_usage), set(ext_key_usage) or None,
-                                                      extended_optional=not ext_key_usage))
-        checks.append(Check("purpose", Result.PASSED, f"{purpose}: key usage {sorted(key_usage) or 'any'}, "
-                                                      f"extended key usage {sorted(ext_key_usage) or 'any'}"))
+            validate_usage(cert, set(key_usage), set(ext_key_usage), not ext_key_usage)
+        checks.append(
+            Check(
+                "purpose",
+                Result.PASSED,
+                f"{purpose}: key usage {sorted(key_usage) or 'any'}, "
+                f"extended key usage {sorted(ext_key_usage) or 'any'}",
+            )
+        )
     except (pv_errors.InvalidCertificateError, pv_errors.PathValidationError) as exc:
         message = f"not usable for {purpose}: {exc}"
         checks.append(Check("purpose", Result.FAILED, message))
-        return Report(kind, Indication.TOTAL_FAILED, SubIndication.CHAIN_CONSTRAINTS_FAILURE, moment, subject, chain,
-                      tuple(checks), tuple(warnings), (message,))
+        return Report(
+            kind,
+            Indication.TOTAL_FAILED,
+            SubIndication.CHAIN_CONSTRAINTS_FAILURE,
+            moment,
+            subject,
+            chain,
+            tuple(checks),
+            tuple(warnings),
+            (message,),
+        )
     failure = _trust_list_checks(certs, ctx, purpose, checks)
     if failure is not None:
         indication, sub, message = failure
@@ -199,8 +527,9 @@ def verify_certificate(
     return Report(kind, Indication.TOTAL_PASSED, None, moment, subject, chain, tuple(checks), tuple(warnings))
 
 
-def _trust_list_checks(certs: list[x509.Certificate], ctx: VerificationContext, purpose: str,
-                       checks: list[Check]) -> tuple[Indication, SubIndication, str] | None:
+def _trust_list_checks(
+    certs: list[x509.Certificate], ctx: VerificationContext, purpose: str, checks: list[Check]
+) -> tuple[Indication, SubIndication, str] | None:
     trust_list = ctx.trust_list
     if trust_list is None:
         checks.append(Check("trust-list", Result.SKIPPED, "no bundle given: explicit anchors only"))
@@ -219,8 +548,13 @@ def _trust_list_checks(certs: list[x509.Certificate], ctx: VerificationContext, 
             message = f"CA {name}: {standing.reason}"
             checks.append(Check("trust-list", Result.FAILED, message))
             return Indication.TOTAL_FAILED, SubIndication.CHAIN_CONSTRAINTS_FAILURE, message
-        checks.append(Check("trust-list", Result.PASSED, f"{standing.reason} (judged when it issued "
-                                                          f"{'the leaf' if i == len(certs) - 2 else 'the next CA'})"))
+        checks.append(
+            Check(
+                "trust-list",
+                Result.PASSED,
+                f"{standing.reason} (judged when it issued {'the leaf' if i == len(certs) - 2 else 'the next CA'})",
+            )
+        )
     leaf_service = LEAF_SERVICE_FOR_PURPOSE.get(purpose)
     if leaf_service is not None:
         standing = trust_list.standing(certs[-1].dump(), ctx.validation_time, leaf_service)

@@ -381,8 +381,9 @@ def _authorised(claims: Mapping[str, Any], entry: Any, ctx: VerificationContext,
     )
 
 
-def _claims(claims: Mapping[str, Any], state: _State, full_fields: Mapping[str, Any] | None, *,
-            selective: bool = False) -> None:
+def _claims(
+    claims: Mapping[str, Any], state: _State, full_fields: Mapping[str, Any] | None, *, selective: bool = False
+) -> None:
     licence = claims["license"]
     try:
         parsed = identifiers.parse(licence.get("id"))

@@ -203,10 +203,18 @@ def parse_signature(data: bytes) -> ParsedSignature:
     """A ``SES_Signature`` as received (:func:`seal.ses.parse_signature`: both encodings of the optional fields)."""
     record = ses.parse_signature(data)
     return ParsedSignature(
-        version=record.version, time_info=record.time_info, data_hash=record.data_hash,
-        property_info=record.property_info, extensions=record.extensions, signer_cert=record.signer_cert,
-        signature_alg_oid=record.signature_alg_oid, signature=record.signature, time_stamp=record.time_stamp,
-        tagging=record.tagging, tbs_der=record.signed_bytes, seal_der=ses.der_children(record.signed_bytes)[1],
+        version=record.version,
+        time_info=record.time_info,
+        data_hash=record.data_hash,
+        property_info=record.property_info,
+        extensions=record.extensions,
+        signer_cert=record.signer_cert,
+        signature_alg_oid=record.signature_alg_oid,
+        signature=record.signature,
+        time_stamp=record.time_stamp,
+        tagging=record.tagging,
+        tbs_der=record.signed_bytes,
+        seal_der=ses.der_children(record.signed_bytes)[1],
     )
 
 

@@ -84,8 +84,9 @@ class StatusEntry:
     def from_json(cls, data: Any) -> StatusEntry:
         if not isinstance(data, Mapping) or data.get("status") not in STATUSES:
             raise EncodingError(f"trust list status entry must have a status in {sorted(STATUSES)}")
-        return cls(str(data["status"]), parse_time(data.get("effective"), "status effective time"),
-                   str(data.get("reason", "")))
+        return cls(
+            str(data["status"]), parse_time(data.get("effective"), "status effective time"), str(data.get("reason", ""))
+        )
 
 
 def status_at(history: Sequence[StatusEntry], moment: datetime) -> StatusEntry | None:
@@ -135,7 +136,10 @@ class Service:
         except (KeyError, ValueError):
             raise EncodingError("trust list service certificate must be base64 DER") from None
         service = cls(
-            id=str(data.get("id", "")), type=str(data["type"]), family=str(data.get("family", "")), certificate=der,
+            id=str(data.get("id", "")),
+            type=str(data["type"]),
+            family=str(data.get("family", "")),
+            certificate=der,
             status_history=tuple(StatusEntry.from_json(s) for s in _list(data.get("status_history"), "status_history")),
             scope=dict(data.get("scope") or {}),
         )
@@ -170,8 +174,10 @@ class Issuer:
         if not isinstance(data, Mapping):
             raise EncodingError("trust list issuer must be an object")
         return cls(
-            id=str(data.get("id", "")), kind=str(data.get("kind", "")),
-            code=None if data.get("code") is None else str(data["code"]), name=str(data.get("name", "")),
+            id=str(data.get("id", "")),
+            kind=str(data.get("kind", "")),
+            code=None if data.get("code") is None else str(data["code"]),
+            name=str(data.get("name", "")),
             status_history=tuple(StatusEntry.from_json(s) for s in _list(data.get("status_history"), "status_history")),
             services=tuple(Service.from_json(s) for s in _list(data.get("services"), "services")),
             scope=dict(data.get("scope") or {}),
@@ -222,8 +228,11 @@ class TrustList:
             "next_update": iso(self.next_update),
             "operator": self.operator,
             "roots": [
-                {"family": r.family, "fingerprint": r.fingerprint,
-                 "certificate": base64.b64encode(r.certificate).decode()}
+                {
+                    "family": r.family,
+                    "fingerprint": r.fingerprint,
+                    "certificate": base64.b64encode(r.certificate).decode(),
+                }
                 for r in self.roots
             ],
             "issuers": [i.to_json() for i in self.issuers],
@@ -279,18 +288,23 @@ class TrustList:
             return ServiceStanding(False, "certificate is not a service of the trust list")
         issuer, service = found
         if service_type is not None and service.type != service_type:
-            return ServiceStanding(False, f"service {service.id} is a {service.type}, not a {service_type}", issuer,
-                                   service)
-        for subject, history in ((f"issuer {issuer.id}", issuer.status_history),
-                                 (f"service {service.id}", service.status_history)):
+            return ServiceStanding(
+                False, f"service {service.id} is a {service.type}, not a {service_type}", issuer, service
+            )
+        for subject, history in (
+            (f"issuer {issuer.id}", issuer.status_history),
+            (f"service {service.id}", service.status_history),
+        ):
             entry = status_at(history, moment)
             if entry is None:
                 return ServiceStanding(False, f"{subject} was not yet listed at {iso(moment)}", issuer, service)
             if entry.status != "granted":
                 why = f" ({entry.reason})" if entry.reason else ""
                 return ServiceStanding(
-                    False, f"{subject} {entry.status} since {iso(entry.effective)}{why}; judged at {iso(moment)}",
-                    issuer, service,
+                    False,
+                    f"{subject} {entry.status} since {iso(entry.effective)}{why}; judged at {iso(moment)}",
+                    issuer,
+                    service,
                 )
         return ServiceStanding(True, f"{issuer.id}/{service.id} granted at {iso(moment)}", issuer, service)
 
@@ -302,8 +316,10 @@ def sign(trust_list: TrustList, signers: Sequence[tuple[Signer, bytes]]) -> dict
     """JWS JSON serialization signed by each ``(signer, root certificate DER)``."""
     return jose.sign_json(
         trust_list.canonical(),
-        [(signer, {"typ": "huren-trust-list+json", "x5c": [base64.b64encode(cert).decode()]})
-         for signer, cert in signers],
+        [
+            (signer, {"typ": "huren-trust-list+json", "x5c": [base64.b64encode(cert).decode()]})
+            for signer, cert in signers
+        ],
     )
 
 
@@ -337,8 +353,9 @@ def verify_signed(document: Mapping[str, Any], pinned: Iterable[str], *, what: s
         try:
             jose.verify_json_signature(item, key, algorithms=sorted(jose.ACCEPTED_ALGORITHMS))
         except TrustError as exc:
-            raise InvalidSignature(f"{what} signature by pinned root {fingerprint[:16]}… does not verify: "
-                                   f"{exc.message}") from None
+            raise InvalidSignature(
+                f"{what} signature by pinned root {fingerprint[:16]}… does not verify: {exc.message}"
+            ) from None
         verified.append(fingerprint)
     if not verified:
         raise InvalidSignature(f"{what} is not signed by any pinned national root", code=Code.INVALID_SIGNATURE)

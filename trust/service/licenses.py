@@ -222,8 +222,14 @@ def list_issuers(instance: Instance) -> list[LicenseIssuer]:
 # --- bulk issuance ----------------------------------------------------------------------------------------------
 
 
-def issue_batch(instance: Instance, records: Iterable[BatchRecord], *, issuer_id: str, chunk: int = 200,
-                on_result: Callable[[BatchResult], None] | None = None) -> BatchSummary:
+def issue_batch(
+    instance: Instance,
+    records: Iterable[BatchRecord],
+    *,
+    issuer_id: str,
+    chunk: int = 200,
+    on_result: Callable[[BatchResult], None] | None = None,
+) -> BatchSummary:
     """Issue licences from a stream of records, ``chunk`` per transaction, each record in its own savepoint.
 
     Idempotent by ``request_id`` (a record whose id was issued before is reported ``skipped``), so an interrupted
@@ -242,31 +248,53 @@ def issue_batch(instance: Instance, records: Iterable[BatchRecord], *, issuer_id
         with transaction(instance) as (session, _issued):
             prepared = issuance.prepare_issuer(session, keystore, issuer_id)
             trust_registry.check_standing(session, authority.get_ca(session, prepared.issuer.ca_id))
-            done = {row.request_id: row.identifier for row in session.exec(
-                select(LicenseRecord).where(col(LicenseRecord.request_id).in_(ids)))}
+            done = {
+                row.request_id: row.identifier
+                for row in session.exec(select(LicenseRecord).where(col(LicenseRecord.request_id).in_(ids)))
+            }
             seen: set[str] = set()
             for record in pending:
                 if record.request_id in done or record.request_id in seen:
-                    results.append(BatchResult(record.line, record.request_id, "skipped",
-                                               identifier=done.get(record.request_id), message="already issued"))
+                    results.append(
+                        BatchResult(
+                            record.line,
+                            record.request_id,
+                            "skipped",
+                            identifier=done.get(record.request_id),
+                            message="already issued",
+                        )
+                    )
                     continue
                 seen.add(record.request_id)
                 if record.error is not None:
-                    results.append(BatchResult(record.line, record.request_id, "error", code=record.error[0],
-                                               message=record.error[1]))
+                    results.append(
+                        BatchResult(
+                            record.line, record.request_id, "error", code=record.error[0], message=record.error[1]
+                        )
+                    )
                     continue
                 try:
                     with session.begin_nested():
                         made = issuance.issue(
-                            session, keystore, base_url=base_url, issuer_id=issuer_id, type_code=record.type_code,
-                            fields=record.fields, holder_code=record.holder_code, valid_from=record.valid_from,
-                            valid_until=record.valid_until, request_id=record.request_id, prepared=prepared,
+                            session,
+                            keystore,
+                            base_url=base_url,
+                            issuer_id=issuer_id,
+                            type_code=record.type_code,
+                            fields=record.fields,
+                            holder_code=record.holder_code,
+                            valid_from=record.valid_from,
+                            valid_until=record.valid_until,
+                            request_id=record.request_id,
+                            prepared=prepared,
                         )
-                    results.append(BatchResult(record.line, record.request_id, "issued",
-                                               identifier=made.record.identifier))
+                    results.append(
+                        BatchResult(record.line, record.request_id, "issued", identifier=made.record.identifier)
+                    )
                 except TrustError as exc:
-                    results.append(BatchResult(record.line, record.request_id, "error", code=exc.code.label,
-                                               message=exc.message))
+                    results.append(
+                        BatchResult(record.line, record.request_id, "error", code=exc.code.label, message=exc.message)
+                    )
         for result in results:  # reported only after the chunk committed
             summary.count(result)
             if on_result is not None:

@@ -74,8 +74,16 @@ def _event(session: Session, subject: str, subject_id: str, status: str, at: dat
     session.add(TrustEvent(subject=subject, subject_id=subject_id, status=status, effective_at=at, reason=reason))
 
 
-def ensure_issuer(session: Session, *, issuer_id: str, kind: str, code: str | None, name: str,
-                  scope: dict[str, Any] | None = None, effective: datetime | None = None) -> IssuerRecord:
+def ensure_issuer(
+    session: Session,
+    *,
+    issuer_id: str,
+    kind: str,
+    code: str | None,
+    name: str,
+    scope: dict[str, Any] | None = None,
+    effective: datetime | None = None,
+) -> IssuerRecord:
     """Register an issuer, granted from ``effective`` (default now)."""
     record = session.get(IssuerRecord, issuer_id)
     if record is None:
@@ -87,17 +95,31 @@ def ensure_issuer(session: Session, *, issuer_id: str, kind: str, code: str | No
     return record
 
 
-def ensure_service(session: Session, *, service_id: str, issuer_id: str, type: str, family: str,
-                   cert_der: bytes, scope: dict[str, Any] | None = None,
-                   effective: datetime | None = None) -> ServiceRecord:
+def ensure_service(
+    session: Session,
+    *,
+    service_id: str,
+    issuer_id: str,
+    type: str,
+    family: str,
+    cert_der: bytes,
+    scope: dict[str, Any] | None = None,
+    effective: datetime | None = None,
+) -> ServiceRecord:
     """Register a service (granted from ``effective``, default now), or point an existing one at a renewed
     certificate."""
     if type not in tl.SERVICE_TYPES:
         raise InputError(f"service type must be one of {', '.join(sorted(tl.SERVICE_TYPES))}")
     record = session.get(ServiceRecord, service_id)
     if record is None:
-        record = ServiceRecord(id=service_id, issuer_id=issuer_id, type=type, family=family, cert_der=cert_der,
-                               scope=json.dumps(scope or {}))
+        record = ServiceRecord(
+            id=service_id,
+            issuer_id=issuer_id,
+            type=type,
+            family=family,
+            cert_der=cert_der,
+            scope=json.dumps(scope or {}),
+        )
         session.add(record)
         session.flush()
         _event(session, "service", service_id, "granted", effective or now())
@@ -113,8 +135,9 @@ def ensure_service(session: Session, *, service_id: str, issuer_id: str, type: s
     return changed
 
 
-def set_status(session: Session, *, subject: str, subject_id: str, status: str, at: datetime | None = None,
-               reason: str = "") -> TrustEvent:
+def set_status(
+    session: Session, *, subject: str, subject_id: str, status: str, at: datetime | None = None, reason: str = ""
+) -> TrustEvent:
     """Append a status change for an issuer or a service (history is never rewritten)."""
     table = IssuerRecord if subject == "issuer" else ServiceRecord if subject == "service" else None
     if table is None:
@@ -141,24 +164,45 @@ def _history(events: Sequence[TrustEvent], subject: str, subject_id: str) -> tup
     )
 
 
-def build(session: Session, *, sequence: int, roots: Sequence[tuple[str, bytes]], operator: str,
-          validity: timedelta) -> tl.TrustList:
+def build(
+    session: Session, *, sequence: int, roots: Sequence[tuple[str, bytes]], operator: str, validity: timedelta
+) -> tl.TrustList:
     events = session.exec(select(TrustEvent)).all()
     issuers = []
     for issuer in session.exec(select(IssuerRecord).order_by(col(IssuerRecord.id))).all():
         services = [
-            tl.Service(id=s.id, type=s.type, family=s.family, certificate=s.cert_der,
-                       status_history=_history(events, "service", s.id), scope=json.loads(s.scope))
+            tl.Service(
+                id=s.id,
+                type=s.type,
+                family=s.family,
+                certificate=s.cert_der,
+                status_history=_history(events, "service", s.id),
+                scope=json.loads(s.scope),
+            )
             for s in session.exec(
                 select(ServiceRecord).where(ServiceRecord.issuer_id == issuer.id).order_by(col(ServiceRecord.id))
             ).all()
         ]
-        issuers.append(tl.Issuer(id=issuer.id, kind=issuer.kind, code=issuer.code, name=issuer.name,
-                                 status_history=_history(events, "issuer", issuer.id), services=tuple(services),
-                                 scope=json.loads(issuer.scope)))
+        issuers.append(
+            tl.Issuer(
+                id=issuer.id,
+                kind=issuer.kind,
+                code=issuer.code,
+                name=issuer.name,
+                status_history=_history(events, "issuer", issuer.id),
+                services=tuple(services),
+                scope=json.loads(issuer.scope),
+            )
+        )
     moment = now()
-    return tl.TrustList(sequence=sequence, issued_at=moment, next_update=moment + validity, operator=operator,
-                        roots=tuple(tl.Root(family, der) for family, der in roots), issuers=tuple(issuers))
+    return tl.TrustList(
+        sequence=sequence,
+        issued_at=moment,
+        next_update=moment + validity,
+        operator=operator,
+        roots=tuple(tl.Root(family, der) for family, der in roots),
+        issuers=tuple(issuers),
+    )
 
 
 def next_sequence(session: Session) -> int:
@@ -170,9 +214,13 @@ def store(session: Session, trust_list: tl.TrustList, document: dict[str, Any]) 
     import hashlib
 
     text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-    record = TrustListRecord(sequence=trust_list.sequence, issued_at=trust_list.issued_at,
-                             next_update=trust_list.next_update, document=text,
-                             digest=hashlib.sha256(text.encode()).hexdigest())
+    record = TrustListRecord(
+        sequence=trust_list.sequence,
+        issued_at=trust_list.issued_at,
+        next_update=trust_list.next_update,
+        document=text,
+        digest=hashlib.sha256(text.encode()).hexdigest(),
+    )
     try:
         with session.begin_nested():
             session.add(record)

@@ -57,13 +57,29 @@ def register_ca(session: Session, ca: CertificateAuthority) -> None:
         name, scope = ca.name, {"department": ca.code}
     # Granted from the CA certificate's notBefore: what it certifies is judged at the certificates' notBefore.
     since = not_before(ca.cert_der)
-    registry.ensure_issuer(session, issuer_id=issuer_id, kind=ca.kind, code=ca.code, name=name, scope=scope,
-                           effective=since)
-    registry.ensure_service(session, service_id=ca.id, issuer_id=issuer_id, type="CA", family=ca.family,
-                            cert_der=ca.cert_der, scope=scope, effective=since)
+    registry.ensure_issuer(
+        session, issuer_id=issuer_id, kind=ca.kind, code=ca.code, name=name, scope=scope, effective=since
+    )
+    registry.ensure_service(
+        session,
+        service_id=ca.id,
+        issuer_id=issuer_id,
+        type="CA",
+        family=ca.family,
+        cert_der=ca.cert_der,
+        scope=scope,
+        effective=since,
+    )
     if ca.ocsp_cert_der is not None:
-        registry.ensure_service(session, service_id=f"{ca.id}-ocsp", issuer_id=issuer_id, type="OCSP",
-                                family=ca.family, cert_der=ca.ocsp_cert_der, effective=not_before(ca.ocsp_cert_der))
+        registry.ensure_service(
+            session,
+            service_id=f"{ca.id}-ocsp",
+            issuer_id=issuer_id,
+            type="OCSP",
+            family=ca.family,
+            cert_der=ca.ocsp_cert_der,
+            effective=not_before(ca.ocsp_cert_der),
+        )
 
 
 def not_before(cert_der: bytes) -> datetime:
@@ -74,14 +90,27 @@ def not_before(cert_der: bytes) -> datetime:
     return utc_time(asn1_x509.Certificate.load(cert_der)["tbs_certificate"]["validity"]["not_before"].native)
 
 
-def register_service(session: Session, *, issuer_ca: CertificateAuthority, service_id: str, service_type: str,
-                     cert_der: bytes, scope: dict[str, Any] | None = None) -> bool:
+def register_service(
+    session: Session,
+    *,
+    issuer_ca: CertificateAuthority,
+    service_id: str,
+    service_type: str,
+    cert_der: bytes,
+    scope: dict[str, Any] | None = None,
+) -> bool:
     """Record another service (TSA, seal maker, licence issuer, identity provider) of a CA's issuer; returns
     whether the registry changed."""
     register_ca(session, issuer_ca)
     return registry.ensure_service(
-        session, service_id=service_id, issuer_id=issuer_id_for(issuer_ca), type=service_type,
-        family=issuer_ca.family, cert_der=cert_der, scope=scope, effective=not_before(cert_der),
+        session,
+        service_id=service_id,
+        issuer_id=issuer_id_for(issuer_ca),
+        type=service_type,
+        family=issuer_ca.family,
+        cert_der=cert_der,
+        scope=scope,
+        effective=not_before(cert_der),
     )
 
 
@@ -92,16 +121,19 @@ def check_standing(session: Session, ca: CertificateAuthority) -> None:
     moment = now()
     for subject, subject_id in (("issuer", issuer_id_for(ca)), ("service", ca.id)):
         events = session.exec(
-            select(registry.TrustEvent).where(registry.TrustEvent.subject == subject,
-                                              registry.TrustEvent.subject_id == subject_id)
+            select(registry.TrustEvent).where(
+                registry.TrustEvent.subject == subject, registry.TrustEvent.subject_id == subject_id
+            )
         ).all()
         if not events:
             continue  # not registered yet (being created in this transaction)
         entry = tl.status_at([tl.StatusEntry(e.status, utc(e.effective_at), e.reason) for e in events], moment)
         if entry is not None and entry.status != "granted":
             why = f" ({entry.reason})" if entry.reason else ""
-            raise ConflictError(f"{subject} {subject_id} is {entry.status} since {tl.iso(entry.effective)}{why}; "
-                                "Huren does not sign for it")
+            raise ConflictError(
+                f"{subject} {subject_id} is {entry.status} since {tl.iso(entry.effective)}{why}; "
+                "Huren does not sign for it"
+            )
 
 
 def _roots(session: Session) -> list[CertificateAuthority]:
@@ -115,8 +147,13 @@ def publish(session: Session, instance: Instance) -> registry.TrustListRecord:
     """Build, sign (both roots) and store the next trust list; write it to the published directory."""
     roots = _roots(session)
     sequence = registry.next_sequence(session)
-    trust_list = registry.build(session, sequence=sequence, roots=[(r.family, r.cert_der) for r in roots],
-                                operator=OPERATOR, validity=TRUST_LIST_VALIDITY)
+    trust_list = registry.build(
+        session,
+        sequence=sequence,
+        roots=[(r.family, r.cert_der) for r in roots],
+        operator=OPERATOR,
+        validity=TRUST_LIST_VALIDITY,
+    )
     keystore = instance.keystore
     signers = [(keystore.signer(r.key_id or "", authority.algorithm_for(r.family)), r.cert_der) for r in roots]
     document = tl.sign(trust_list, signers)
@@ -145,8 +182,9 @@ def latest_trust_list(instance: Instance) -> registry.TrustListRecord:
         return record
 
 
-def change_status(instance: Instance, *, subject: str, subject_id: str, status: str, at: datetime | None = None,
-                  reason: str = "") -> registry.TrustListRecord:
+def change_status(
+    instance: Instance, *, subject: str, subject_id: str, status: str, at: datetime | None = None, reason: str = ""
+) -> registry.TrustListRecord:
     """Withdraw / suspend / reinstate (``granted``) an issuer or a service and publish a new trust list."""
     with db.session_scope(instance.engine) as session:
         registry.set_status(session, subject=subject, subject_id=subject_id, status=status, at=at, reason=reason)
@@ -172,8 +210,11 @@ def build_bundle(instance: Instance) -> dict[str, Any]:
         roots = _roots(session)
         moment = now()
         content = bundle_format.Bundle(
-            created_at=moment, next_update=moment + BUNDLE_VALIDITY,
-            trust_list_document=json.loads(latest.document), crls=tuple(crls), status_lists=status_lists,
+            created_at=moment,
+            next_update=moment + BUNDLE_VALIDITY,
+            trust_list_document=json.loads(latest.document),
+            crls=tuple(crls),
+            status_lists=status_lists,
         )
         keystore = instance.keystore
         signers = [(keystore.signer(r.key_id or "", authority.algorithm_for(r.family)), r.cert_der) for r in roots]
@@ -206,7 +247,14 @@ def list_issuers(instance: Instance) -> list[dict[str, Any]]:
     rows = []
     for issuer in parsed.issuers:
         status = tl.status_at(issuer.status_history, moment)
-        rows.append({"id": issuer.id, "kind": issuer.kind, "code": issuer.code, "name": issuer.name,
-                     "status": status.status if status else "pending",
-                     "services": [s.id for s in issuer.services]})
+        rows.append(
+            {
+                "id": issuer.id,
+                "kind": issuer.kind,
+                "code": issuer.code,
+                "name": issuer.name,
+                "status": status.status if status else "pending",
+                "services": [s.id for s in issuer.services],
+            }
+        )
     return rows

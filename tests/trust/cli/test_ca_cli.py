@@ -41,9 +41,26 @@ def test_ca_commands(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[s
     csr = tmp_path / "req.pem"
     csr.write_bytes(make_csr(key, DN(province="浙江省", organization="杭州示例科技有限公司", common_name="合同专用章")))
     cert_out = tmp_path / "seal.pem"
-    code, out, err = run(capsys, "ca", "issue", "region-330000-sm2", "seal", "--cn", "合同专用章",
-                         "--org", "杭州示例科技有限公司", "--province", "浙江省", "--id", ZJ_ORG_USCC,
-                         "--csr", str(csr), "--out", str(cert_out), *h)
+    code, out, err = run(
+        capsys,
+        "ca",
+        "issue",
+        "region-330000-sm2",
+        "seal",
+        "--cn",
+        "合同专用章",
+        "--org",
+        "杭州示例科技有限公司",
+        "--province",
+        "浙江省",
+        "--id",
+        ZJ_ORG_USCC,
+        "--csr",
+        str(csr),
+        "--out",
+        str(cert_out),
+        *h,
+    )
     assert code == 0, err
     serial = out.split("serial ")[1].split()[0]
     assert cx.public_key(cx.load_certificate(cert_out.read_bytes())) == key.public_key
@@ -64,8 +81,23 @@ def test_ca_commands(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 BAD = {
     "unknown profile": (["ca", "issue", "region-330000-sm2", "wizard", "--cn", "x"], "E1000"),
-    "outside region": (["ca", "issue", "region-330000-sm2", "seal", "--cn", "x", "--org", "o", "--province",
-                        "广东省", "--id", ZJ_ORG_USCC], "E1000"),
+    "outside region": (
+        [
+            "ca",
+            "issue",
+            "region-330000-sm2",
+            "seal",
+            "--cn",
+            "x",
+            "--org",
+            "o",
+            "--province",
+            "广东省",
+            "--id",
+            ZJ_ORG_USCC,
+        ],
+        "E1000",
+    ),
     "missing CSR file": (["ca", "issue", "region-330000-sm2", "seal", "--cn", "x", "--csr", "/nonexistent"], "E1000"),
     "bad region code": (["ca", "enrol", "region", "33000"], "E1000"),
     "unknown serial": (["ca", "revoke", "abcdef"], "E1003"),

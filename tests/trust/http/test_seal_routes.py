@@ -34,8 +34,12 @@ def _count(world: World) -> int:
         return int(session.exec(select(func.count()).select_from(SealRecord)).one())
 
 
-ORG = {"ca_id": "region-330000-sm2", "holder_name": "杭州示例科技有限公司", "holder_code": ZJ_ORG_USCC,
-       "seal_name": "合同专用章"}
+ORG = {
+    "ca_id": "region-330000-sm2",
+    "holder_name": "杭州示例科技有限公司",
+    "holder_code": ZJ_ORG_USCC,
+    "seal_name": "合同专用章",
+}
 
 
 def test_make_read_and_lifecycle(client: TestClient) -> None:
@@ -53,8 +57,16 @@ def test_make_read_and_lifecycle(client: TestClient) -> None:
         assert response.status_code == 200 and response.json()["status"] == status
     again = client.post(f"/seals/{body['es_id']}/status", json={"status": "active"})
     assert again.status_code == 409 and "revoked for good" in again.json()["detail"]
-    person = client.post("/seals", json={"ca_id": "region-330000-sm2", "holder_kind": "person", "holder_name": "张三",
-                                         "holder_code": PERSON, "seal_name": "个人签章"})
+    person = client.post(
+        "/seals",
+        json={
+            "ca_id": "region-330000-sm2",
+            "holder_kind": "person",
+            "holder_name": "张三",
+            "holder_code": PERSON,
+            "seal_name": "个人签章",
+        },
+    )
     assert person.status_code == 201, person.text
     assert ses.parse_seal(base64.b64decode(person.json()["seal_der"])).picture.width_mm == 20
 
@@ -98,8 +110,25 @@ def test_cli(world: World, tmp_path, capsys: pytest.CaptureFixture[str], monkeyp
     monkeypatch.setenv("TRUST_KEY_KDF_ITERATIONS", "2000")
     h = ["--home", str(world.home)]
     out_file = tmp_path / "seal.esl"
-    assert main(["seal", "create", "region-440000-sm2", "--holder", "广州示例有限公司", "--code",
-                 ses_code(), "--name", "公章", "--out", str(out_file), *h]) == 0
+    assert (
+        main(
+            [
+                "seal",
+                "create",
+                "region-440000-sm2",
+                "--holder",
+                "广州示例有限公司",
+                "--code",
+                ses_code(),
+                "--name",
+                "公章",
+                "--out",
+                str(out_file),
+                *h,
+            ]
+        )
+        == 0
+    )
     es_id = capsys.readouterr().out.split()[1]
     assert ses.parse_seal(out_file.read_bytes()).es_id == es_id
     assert main(["seal", "suspend", es_id, "--reason", "x", *h]) == 0
@@ -114,8 +143,9 @@ def ses_code() -> str:
     return make_uscc("91440101MA5CXXX00")
 
 
-def test_sign_hash_route_and_cli(client: TestClient, world: World, tmp_path, monkeypatch: pytest.MonkeyPatch,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_sign_hash_route_and_cli(
+    client: TestClient, world: World, tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import hashlib
 
     from seal import ses as ses_format
@@ -123,14 +153,19 @@ def test_sign_hash_route_and_cli(client: TestClient, world: World, tmp_path, mon
 
     made = client.post("/seals", json=ORG).json()
     document = "互认文件".encode() * 10
-    response = client.post(f"/seals/{made['es_id']}/signatures",
-                           json={"data_hash": sm3(document).hex(), "property_info": "Doc_0/Signs/Sign_0/Signature.xml"})
+    response = client.post(
+        f"/seals/{made['es_id']}/signatures",
+        json={"data_hash": sm3(document).hex(), "property_info": "Doc_0/Signs/Sign_0/Signature.xml"},
+    )
     assert response.status_code == 201, response.text
     record = ses_format.parse_signature(response.content)
     assert record.data_hash == sm3(document) and record.time_stamp is not None
     assert record.seal.es_id == made["es_id"]
-    for bad in ({"property_info": "x"}, {"data_hash": "zz", "property_info": "x"},
-                {"data_hash": sm3(document).hex(), "data": "AA==", "property_info": "x"}):
+    for bad in (
+        {"property_info": "x"},
+        {"data_hash": "zz", "property_info": "x"},
+        {"data_hash": sm3(document).hex(), "data": "AA==", "property_info": "x"},
+    ):
         assert client.post(f"/seals/{made['es_id']}/signatures", json=bad).status_code == 400
     assert client.post("/seals/nope/signatures", json={"data_hash": "00" * 32, "property_info": "x"}).status_code == 404
     from tests.support.world import PASSPHRASE
@@ -139,7 +174,23 @@ def test_sign_hash_route_and_cli(client: TestClient, world: World, tmp_path, mon
     data = tmp_path / "doc.bin"
     data.write_bytes(document)
     out = tmp_path / "sig.der"
-    assert main(["seal", "sign", made["es_id"], "--data", str(data), "--out", str(out), "--property-info", "doc",
-                 "--home", str(world.home)]) == 0
+    assert (
+        main(
+            [
+                "seal",
+                "sign",
+                made["es_id"],
+                "--data",
+                str(data),
+                "--out",
+                str(out),
+                "--property-info",
+                "doc",
+                "--home",
+                str(world.home),
+            ]
+        )
+        == 0
+    )
     assert ses_format.parse_signature(out.read_bytes()).data_hash == sm3(document)
     assert hashlib.sha256(out.read_bytes()).hexdigest()

@@ -44,9 +44,18 @@ def test_trust_list_and_bundle(client: TestClient) -> None:
 
 
 def test_verify_route(client: TestClient, world: World) -> None:
-    cert = service.issue(world.instance, ca_id="region-440000-rsa", profile="seal", key_family="RSA",
-                         subject=DN(province="广东省", organization="广州示例有限公司", common_name="公章",
-                                    serial_number=make_uscc("91440101MA5CXXX00"))).certificate
+    cert = service.issue(
+        world.instance,
+        ca_id="region-440000-rsa",
+        profile="seal",
+        key_family="RSA",
+        subject=DN(
+            province="广东省",
+            organization="广州示例有限公司",
+            common_name="公章",
+            serial_number=make_uscc("91440101MA5CXXX00"),
+        ),
+    ).certificate
     body = {"input": base64.b64encode(cert.dump()).decode(), "purpose": "seal"}
     report = client.post("/verify", json=body).json()
     assert report["indication"] == "TOTAL_PASSED", report
@@ -54,23 +63,27 @@ def test_verify_route(client: TestClient, world: World) -> None:
     pem_body = {"input": base64.b64encode(cx.certificate_pem(cert)).decode(), "purpose": "tls-server"}
     failed = client.post("/verify", json=pem_body).json()
     assert failed["indication"] == "TOTAL_FAILED" and failed["sub_indication"] == "CHAIN_CONSTRAINTS_FAILURE"
-    for bad, code in (({"input": "!!!"}, "E1001"), ({"input": base64.b64encode(b"junk").decode()}, "E1001"),
-                      ({"input": base64.b64encode(cert.dump()).decode(), "purpose": "wizardry"}, "E1000"),
-                      ({}, "E1000")):
+    for bad, code in (
+        ({"input": "!!!"}, "E1001"),
+        ({"input": base64.b64encode(b"junk").decode()}, "E1001"),
+        ({"input": base64.b64encode(cert.dump()).decode(), "purpose": "wizardry"}, "E1000"),
+        ({}, "E1000"),
+    ):
         response = client.post("/verify", json=bad)
         assert response.status_code in (400, 422) and response.json()["code"] == code, response.text
 
 
 def test_status_change_route(client: TestClient) -> None:
     before = client.get("/trustlist").json()
-    response = client.post("/trustlist/status", json={"id": "region-330000", "status": "suspended",
-                                                      "reason": "审计"})
+    response = client.post("/trustlist/status", json={"id": "region-330000", "status": "suspended", "reason": "审计"})
     assert response.status_code == 200, response.text
     parsed, _ = tl.verify(client.get("/trustlist").content, _pins(client))
     zj = next(i for i in parsed.issuers if i.id == "region-330000")
     assert [e.status for e in zj.status_history][-1] == "suspended"
-    assert response.json()["sequence"] > tl.TrustList.from_json(
-        __import__("json").loads(base64.urlsafe_b64decode(before["payload"] + "=="))).sequence
+    assert (
+        response.json()["sequence"]
+        > tl.TrustList.from_json(__import__("json").loads(base64.urlsafe_b64decode(before["payload"] + "=="))).sequence
+    )
     again = client.post("/trustlist/status", json={"id": "region-330000", "status": "suspended"})
     assert again.status_code == 409
     missing = client.post("/trustlist/status", json={"id": "region-123456", "status": "withdrawn"})

@@ -36,13 +36,25 @@ class IssuerOut(BaseModel):
     license_types: list[str]
 
 
-@router.post("/license-issuers", status_code=201, summary="Register a licence issuing authority",
-             response_model=IssuerOut)
+@router.post(
+    "/license-issuers", status_code=201, summary="Register a licence issuing authority", response_model=IssuerOut
+)
 def add_issuer(body: IssuerCreate, request: Request) -> IssuerOut:
-    issuer = service.register_issuer(_instance(request), ca_id=body.ca_id, name=body.name, code=body.code,
-                                     license_types=body.license_types, family=body.family)
-    return IssuerOut(id=issuer.id, name=issuer.name, code=issuer.code, ca_id=issuer.ca_id,
-                     license_types=json.loads(issuer.license_types))
+    issuer = service.register_issuer(
+        _instance(request),
+        ca_id=body.ca_id,
+        name=body.name,
+        code=body.code,
+        license_types=body.license_types,
+        family=body.family,
+    )
+    return IssuerOut(
+        id=issuer.id,
+        name=issuer.name,
+        code=issuer.code,
+        ca_id=issuer.ca_id,
+        license_types=json.loads(issuer.license_types),
+    )
 
 
 class LicenseCreate(BaseModel):
@@ -71,17 +83,34 @@ class LicenseOut(BaseModel):
 def _out(record: Any, qr_token: str = "") -> LicenseOut:
     from licenses import token
 
-    return LicenseOut(identifier=record.identifier, type=record.type_code, issuer_id=record.issuer_id,
-                      holder_name=record.holder_name, holder_code=record.holder_code, status=record.status,
-                      token=record.token, sd_jwt=record.sd_jwt, qr=token.to_qr(qr_token) if qr_token else None)
+    return LicenseOut(
+        identifier=record.identifier,
+        type=record.type_code,
+        issuer_id=record.issuer_id,
+        holder_name=record.holder_name,
+        holder_code=record.holder_code,
+        status=record.status,
+        token=record.token,
+        sd_jwt=record.sd_jwt,
+        qr=token.to_qr(qr_token) if qr_token else None,
+    )
 
 
-@router.post("/licenses", status_code=201, summary="Issue a licence (token, SD-JWT, QR payload)",
-             response_model=LicenseOut)
+@router.post(
+    "/licenses", status_code=201, summary="Issue a licence (token, SD-JWT, QR payload)", response_model=LicenseOut
+)
 def issue(body: LicenseCreate, request: Request) -> LicenseOut:
-    made = service.issue(_instance(request), issuer_id=body.issuer_id, type_code=body.type, fields=body.fields,
-                         holder_code=body.holder_code, valid_from=body.valid_from, valid_until=body.valid_until,
-                         holder_jwk=body.holder_jwk, request_id=body.request_id)
+    made = service.issue(
+        _instance(request),
+        issuer_id=body.issuer_id,
+        type_code=body.type,
+        fields=body.fields,
+        holder_code=body.holder_code,
+        valid_from=body.valid_from,
+        valid_until=body.valid_until,
+        holder_jwk=body.holder_jwk,
+        request_id=body.request_id,
+    )
     return _out(made.record, made.qr_token)
 
 
@@ -95,14 +124,19 @@ class LicenseStatus(BaseModel):
     reason: str = Field(default="", max_length=256)
 
 
-@router.post("/licenses/{identifier}/status", summary="Revoke, suspend or reinstate a licence",
-             response_model=LicenseOut)
+@router.post(
+    "/licenses/{identifier}/status", summary="Revoke, suspend or reinstate a licence", response_model=LicenseOut
+)
 def set_status(identifier: str, body: LicenseStatus, request: Request) -> LicenseOut:
     return _out(service.set_status(_instance(request), identifier, body.status, body.reason))
 
 
-@router.get("/statuslists/{issuer_id}/{number}", summary="Status List Token (statuslist+jwt)",
-            response_class=Response, responses={200: {"content": {"application/statuslist+jwt": {}}}})
+@router.get(
+    "/statuslists/{issuer_id}/{number}",
+    summary="Status List Token (statuslist+jwt)",
+    response_class=Response,
+    responses={200: {"content": {"application/statuslist+jwt": {}}}},
+)
 def status_list(issuer_id: str, number: int, request: Request) -> Response:
     text = service.status_list_token(_instance(request), issuer_id, number)
     return Response(text, media_type="application/statuslist+jwt", headers={"Cache-Control": "public, max-age=300"})

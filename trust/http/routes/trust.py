@@ -41,15 +41,23 @@ def _cached_json(request: Request, body: bytes, max_age: int) -> Response:
     return Response(body, media_type="application/json", headers=headers)
 
 
-@router.get("/trustlist", summary="The signed national trust list (JWS JSON serialization)",
-            response_class=Response, responses={200: {"content": {"application/json": {}}}})
+@router.get(
+    "/trustlist",
+    summary="The signed national trust list (JWS JSON serialization)",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}}},
+)
 def trust_list(request: Request) -> Response:
     record = service.latest_trust_list(_instance(request))
     return _cached_json(request, record.document.encode(), 300)
 
 
-@router.get("/bundle", summary="The signed offline bundle (trust list and CRLs)", response_class=Response,
-            responses={200: {"content": {"application/json": {}}}})
+@router.get(
+    "/bundle",
+    summary="The signed offline bundle (trust list and CRLs)",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {}}}},
+)
 def bundle(request: Request) -> Response:
     import time
 
@@ -87,11 +95,18 @@ class Published(BaseModel):
     next_update: str
 
 
-@router.post("/trustlist/status", summary="Withdraw, suspend or reinstate an issuer or service",
-             response_model=Published)
+@router.post(
+    "/trustlist/status", summary="Withdraw, suspend or reinstate an issuer or service", response_model=Published
+)
 def change_status(body: StatusChange, request: Request) -> Published:
-    record = service.change_status(_instance(request), subject=body.subject, subject_id=body.id,
-                                   status=body.status, at=body.effective, reason=body.reason)
+    record = service.change_status(
+        _instance(request),
+        subject=body.subject,
+        subject_id=body.id,
+        status=body.status,
+        at=body.effective,
+        reason=body.reason,
+    )
     return Published(sequence=record.sequence, digest=record.digest, next_update=record.next_update.isoformat())
 
 
@@ -123,7 +138,12 @@ def verify(body: VerifyRequest, request: Request) -> dict[str, Any]:
         bundle_data = json.dumps(service.build_bundle(instance)).encode()
         pins = list(service.root_fingerprints(instance).values())
     ctx = context.build(
-        at=body.at, bundle=bundle_data, pins=pins, anchors=[a.encode() for a in body.anchors],
-        untrusted=[u.encode() for u in body.untrusted], crls=[b64(c, "crl") for c in body.crls], purpose=body.purpose,
+        at=body.at,
+        bundle=bundle_data,
+        pins=pins,
+        anchors=[a.encode() for a in body.anchors],
+        untrusted=[u.encode() for u in body.untrusted],
+        crls=[b64(c, "crl") for c in body.crls],
+        purpose=body.purpose,
     )
     return api.verify(b64(body.input, "input"), ctx).to_dict()
