@@ -236,10 +236,10 @@ def _force_parse(info: cms.ContentInfo) -> None:
     # Parse the structure now (inside the caller's try) but not every value: ``.native`` of a whole SignedData
     # decodes every certificate and any embedded time-stamp token, which takes seconds on large CMS objects.
     for field_name in ("version", "digest_algorithms", "encap_content_info", "certificates", "signer_infos"):
-        signed_data[field_name]  # noqa: B018
+        signed_data[field_name]
     for signer_info in signed_data["signer_infos"]:
         for field_name in ("version", "sid", "digest_algorithm", "signed_attrs", "signature_algorithm", "signature"):
-            signer_info[field_name]  # noqa: B018
+            signer_info[field_name]
         for attribute in signer_info["signed_attrs"]:
             attribute["type"].native  # noqa: B018
 
