@@ -223,7 +223,7 @@ class CertificateBuilder:
 
 
 def load_certificate(data: bytes) -> x509.Certificate:
-    """One certificate from PEM or DER; refuses oversized, truncated, trailing or non-DER input."""
+    """One certificate from PEM or DER; refuses oversized, truncated or trailing input and any field that does not decode."""
     if len(data) > MAX_CERT_BYTES:
         raise InputError(f"certificate of {len(data)} bytes exceeds {MAX_CERT_BYTES}", code=Code.INPUT_TOO_LARGE)
     der = data

@@ -40,9 +40,8 @@ from ca.crl import load_crl
 from trust.crypto.errors import Code, EncodingError, InputError
 from trust.formats import bundle as bundle_format
 from trust.formats.trustlist import TrustList
-from verifier import asn1fix, limits
+from verifier import limits
 
-asn1fix.apply()  # before any certificate is parsed: dump() must return the bytes that were received
 
 PINS_ENV: Final = "TRUST_ROOT_FINGERPRINTS"
 MAX_EXTRA_CERTS: Final = limits.MAX_EXTRA_CERTS

@@ -13,6 +13,7 @@ from __future__ import annotations
 from asn1crypto import algos
 from asn1crypto.keys import PublicKeyInfo
 from cryptography.exceptions import InvalidSignature as PycaInvalidSignature
+from cryptography.exceptions import UnsupportedAlgorithm
 from pyhanko_certvalidator.errors import AlgorithmNotSupported
 from pyhanko_certvalidator.sig_validate import (
     DEFAULT_VALIDATION_CONTEXT,
@@ -44,7 +45,12 @@ class HurenSignatureValidator(SignatureValidator):
         context: SignatureValidationContext = DEFAULT_VALIDATION_CONTEXT,
     ) -> None:
         if signature_algorithm["algorithm"].native not in oids.SM2_SIGNATURE_NAMES:
-            self._default.validate_signature(signature, signed_data, public_key_info, signature_algorithm, context)
+            try:
+                self._default.validate_signature(signature, signed_data, public_key_info, signature_algorithm, context)
+            except (UnsupportedAlgorithm, ValueError, TypeError) as exc:
+                # e.g. an ECDSA signature algorithm over an SM2 key: pyca's exception would escape pyHanko's
+                # validation; it is a signature that cannot be checked
+                raise AlgorithmNotSupported(f"signature cannot be checked: {type(exc).__name__}: {exc}") from None
             return
         if context.prehashed:
             raise AlgorithmNotSupported("SM2 signs SM3(Z || M); a pre-hashed message cannot be verified")

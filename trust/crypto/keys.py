@@ -20,6 +20,7 @@ from abc import ABC, abstractmethod
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
+from asn1crypto import core
 from asn1crypto import keys as asn1_keys
 from asn1crypto import pem as asn1_pem
 from cryptography import exceptions as pyca_exceptions
@@ -341,6 +342,16 @@ def public_key_from_spki(info: asn1_keys.PublicKeyInfo) -> PublicKey:
 def _public_key_from_spki(info: asn1_keys.PublicKeyInfo) -> PublicKey:
     try:
         algorithm = info["algorithm"]["algorithm"].native
+        if info["algorithm"]["algorithm"].dotted == oids.SM2_CURVE:
+            # Tongsuo and GmSSL 2 write the SM2 OID as the key *algorithm* (GB/T 20518 uses id-ecPublicKey with the
+            # sm2p256v1 named curve); OpenSSL 3 reads both, and the key is the same point.
+            # asn1crypto has no spec for that algorithm, so the two fields are read generically
+            algorithm_fields = core.load(info["algorithm"].dump())
+            parameters = algorithm_fields[1].dump() if len(algorithm_fields) > 1 else b""
+            if parameters not in (b"", core.Null().dump(), core.ObjectIdentifier(oids.SM2_CURVE).dump()):
+                raise UnsupportedAlgorithm("SM2 key algorithm with unexpected parameters")
+            bit_string = core.OctetBitString.load(core.load(info.dump())[1].dump())
+            return SM2PublicKey(sm2.SM2PublicKey.from_point(bytes(bit_string.native)))
         if algorithm == "ec":
             params = info["algorithm"]["parameters"]
             if params.name != "named":
@@ -353,7 +364,7 @@ def _public_key_from_spki(info: asn1_keys.PublicKeyInfo) -> PublicKey:
         elif algorithm != "rsa":
             raise UnsupportedAlgorithm(f"public key algorithm {algorithm} is not supported (SM2, RSA, ECDSA)")
         der = info.dump()
-    except (ValueError, TypeError, KeyError) as exc:
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
         raise EncodingError(f"malformed SubjectPublicKeyInfo: {exc}") from exc
     try:
         return _wrap_pyca_public(serialization.load_der_public_key(der))

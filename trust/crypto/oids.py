@@ -37,6 +37,8 @@ from typing import Any, Final
 
 from asn1crypto import algos, cms, core, keys
 
+from trust.crypto import asn1fix
+
 SM2_CURVE: Final = "1.2.156.10197.1.301"
 SM2_SIGN: Final = "1.2.156.10197.1.301.1"
 SM2_ENCRYPT: Final = "1.2.156.10197.1.301.3"
@@ -96,6 +98,7 @@ def register() -> None:
         cms.ContentInfo._oid_specs["gm_signed_data"] = cms.SignedData
         cms.EncapsulatedContentInfo._oid_specs["gm_data"] = core.OctetString
         _patch_signed_digest_algorithm()
+        asn1fix.apply()
         _done = True
 
 

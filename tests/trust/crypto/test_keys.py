@@ -224,3 +224,32 @@ def test_thumbprint_rfc7638_example() -> None:
         "e": "AQAB",
     }
     assert jwk.thumbprint(jwk.public_key_from_jwk(example)) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+
+
+def test_sm2_key_written_with_the_sm2_oid_as_algorithm_is_the_same_key() -> None:
+    """Tongsuo/GmSSL 2 write SPKI.algorithm = 1.2.156.10197.1.301 instead of id-ecPublicKey + sm2p256v1."""
+    from asn1crypto import core
+    from asn1crypto import keys as asn1_keys
+
+    key = generate_private_key("sm2")
+    bit_string = key.public_key.spki["public_key"].dump()
+    for parameters in (None, core.ObjectIdentifier("1.2.156.10197.1.301")):
+        algorithm = core.Sequence(
+            contents=core.ObjectIdentifier("1.2.156.10197.1.301").dump() + (parameters.dump() if parameters else b"")
+        )
+        spki_der = core.Sequence(contents=algorithm.dump() + bit_string).dump()
+        info = asn1_keys.PublicKeyInfo.load(spki_der)
+        loaded = public_key_from_spki(info)
+        assert loaded.family is algorithms.KeyFamily.SM2
+        signature = key.sign(b"message", algorithms.SM2_SM3)
+        loaded.verify(signature, b"message", algorithms.SM2_SM3)
+        with pytest.raises(InvalidSignature):
+            loaded.verify(signature, b"other", algorithms.SM2_SM3)
+    odd = core.Sequence(
+        contents=core.Sequence(
+            contents=core.ObjectIdentifier("1.2.156.10197.1.301").dump() + core.Integer(5).dump()
+        ).dump()
+        + bit_string
+    ).dump()
+    with pytest.raises(UnsupportedAlgorithm):
+        public_key_from_spki(asn1_keys.PublicKeyInfo.load(odd))

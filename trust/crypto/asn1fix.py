@@ -21,8 +21,8 @@ an input error. :func:`apply` bounds the recursion of ``_parse_children`` (SEQUE
 constructed-string merging at :data:`MAX_NESTING` levels and raises ``ValueError`` beyond it, which every
 loader already maps to an encoding error. Real certificates, CRLs and CMS nest about a dozen levels.
 
-The wrappers are idempotent; the verifier applies them on import (:mod:`verifier.context`). They are
-process-wide: every module that uses asn1crypto in the same process gets them.
+The wrappers are idempotent; :func:`trust.crypto.oids.register` applies them, so every process that imports
+the crypto layer (CA, seals, licences, verifier) gets them before it parses anything. They are process-wide.
 """
 
 from __future__ import annotations
