@@ -223,13 +223,22 @@ class CertificateBuilder:
 
 
 def load_certificate(data: bytes) -> x509.Certificate:
-    """One certificate from PEM or DER; refuses oversized, truncated or trailing input and any field that does not decode."""
+    """One certificate from PEM or DER.
+
+    Refuses oversized, truncated or trailing input, a second PEM block and any field that does not decode."""
     if len(data) > MAX_CERT_BYTES:
         raise InputError(f"certificate of {len(data)} bytes exceeds {MAX_CERT_BYTES}", code=Code.INPUT_TOO_LARGE)
     der = data
-    if data.lstrip().startswith(b"-----BEGIN"):
+    marker = data.find(b"-----BEGIN ") if data[:1] != b"\x30" else -1
+    if marker >= 0:
+        # explanatory text before the block is allowed (RFC 7468 clause 2), e.g. ``openssl x509 -text`` output
+        end = data.find(b"-----END ", marker)
+        end = data.find(b"-----", end + 9) if end >= 0 else -1
+        block = data[marker : end + 5] if end >= 0 else data[marker:]
+        if end >= 0 and b"-----BEGIN " in data[end + 5 :]:
+            raise EncodingError("more than one PEM block: expected one certificate")
         try:
-            type_name, _headers, der = asn1_pem.unarmor(data.strip())
+            type_name, _headers, der = asn1_pem.unarmor(block.strip())
         except (ValueError, TypeError) as exc:
             raise EncodingError(f"malformed PEM: {exc}") from None
         if type_name not in ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"):

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from asn1crypto import x509
+
 from ca import x509 as cx
 from trust.crypto.errors import Code, EncodingError, InputError, TrustError
 from verifier.certificate import verify_certificate
@@ -25,34 +27,48 @@ MAX_INPUT_BYTES: Final = 64 * 1024 * 1024
 
 
 def detect(data: bytes) -> str:
+    """What ``data`` is: ``pdf``, ``certificate``, ``seal``, ``ses-signature`` or ``license``."""
+    return _detect(data)[0]
+
+
+def _detect(data: bytes) -> tuple[str, x509.Certificate | None]:
+    """The kind of ``data`` and, for a certificate, the certificate already parsed (parsed once, not twice)."""
     from verifier.license import looks_like_token
 
-    head = data.lstrip()[:64]
     token_form = looks_like_token(data[: 1024 * 1024]) if len(data) <= 1024 * 1024 else None
     if token_form is not None:
-        return "license"
-    if data[:1024].lstrip().startswith(b"%PDF-") or b"%PDF-" in data[:1024]:
-        return "pdf"
-    if head.startswith(b"-----BEGIN CERTIFICATE") or head.startswith(b"-----BEGIN TRUSTED CERTIFICATE"):
-        return "certificate"
+        return "license", None
+    if b"%PDF-" in data[:1024]:
+        return "pdf", None
+    if data[:1] != b"\x30":
+        # PEM, possibly after explanatory text (RFC 7468 clause 2), e.g. ``openssl x509 -text`` output
+        marker = data.find(b"-----BEGIN ", 0, cx.MAX_CERT_BYTES)
+        if marker >= 0 and data[marker:].startswith((b"-----BEGIN CERTIFICATE", b"-----BEGIN TRUSTED CERTIFICATE")):
+            return "certificate", cx.load_certificate(data)
     if data[:1] == b"\x30":
-        try:
-            cx.load_certificate(data)
-            return "certificate"
-        except TrustError:
-            pass
+        if len(data) <= cx.MAX_CERT_BYTES:
+            try:
+                return "certificate", cx.load_certificate(data)
+            except TrustError:
+                pass
         from seal import ses
 
         try:
             ses.parse_seal(data)
-            return "seal"
+            return "seal", None
         except TrustError:
             pass
         try:
             ses.parse_signature(data)
-            return "ses-signature"
+            return "ses-signature", None
         except TrustError:
             pass
+        if len(data) > cx.MAX_CERT_BYTES:
+            raise InputError(
+                f"input of {len(data)} bytes is neither a GB/T 38540 seal nor a signature, and exceeds the "
+                f"{cx.MAX_CERT_BYTES}-byte limit for a certificate",
+                code=Code.INPUT_TOO_LARGE,
+            )
     raise EncodingError(
         "unrecognised input: expected a PDF, an X.509 certificate, a GB/T 38540 seal or signature, "
         "a licence token, an SD-JWT or an HR1 QR payload"
@@ -71,9 +87,9 @@ def verify(
     ``key_binding`` demands an SD-JWT holder proof with that nonce and audience."""
     if len(data) > MAX_INPUT_BYTES:
         raise InputError(f"input of {len(data)} bytes exceeds {MAX_INPUT_BYTES}", code=Code.INPUT_TOO_LARGE)
-    kind = detect(data)
-    if kind == "certificate":
-        return verify_certificate(cx.load_certificate(data), ctx, purpose=purpose)
+    kind, certificate = _detect(data)
+    if certificate is not None:
+        return verify_certificate(certificate, ctx, purpose=purpose)
     if kind == "seal":
         from verifier import ses as ses_verifier
 

@@ -173,7 +173,7 @@ def test_profile_details(ca_world: World) -> None:
     assert _ext(tsa, "extended_key_usage")["critical"].native is True
     assert tsa.extended_key_usage_value.native == ["time_stamping"]
     seal = _issue(ca_world, "region-330000-sm2", "seal").certificate
-    assert seal.extended_key_usage_value.native == [EKU_DOCUMENT_SIGNING]
+    assert seal.extended_key_usage_value.native == [EKU_DOCUMENT_SIGNING, "email_protection"]
     assert seal.subject.native["serial_number"] == ZJ_ORG_USCC
     issuer = _issue(ca_world, "region-330000-sm2", "license-issuer").certificate
     assert issuer.extended_key_usage_value.native == [EKU_LICENSE_SIGNING]

@@ -164,6 +164,28 @@ def test_guangdong_certificate_verifies_in_another_region(tl_world: World, famil
     assert report.chain[-1].source == "anchor" and report.chain[1].source == "trust-list"
 
 
+def test_input_forms_detected_by_content(tl_world: World) -> None:
+    """PEM after explanatory text (RFC 7468) verifies like DER; two PEM blocks and an oversized DER certificate
+    are input errors with specific codes, not "unrecognised input"."""
+    cert = _gd_seal(tl_world, "SM2").certificate
+    ctx = context.build(bundle=_bundle(tl_world), pins=[_pins(tl_world)["SM2"]], purpose="seal")
+    with_text = b"Certificate:\n    Data:\n        Version: 3 (0x2)\n" + cx.certificate_pem(cert)
+    assert api.detect(with_text) == "certificate"
+    assert api.verify(with_text, ctx).indication is Indication.TOTAL_PASSED
+    with pytest.raises(EncodingError, match="more than one PEM block"):
+        api.verify(cx.certificate_pem(cert) * 2, ctx)
+    padded = bytearray(cert.dump())
+    huge = (
+        b"\x30\x83"
+        + (cx.MAX_CERT_BYTES + 10).to_bytes(3, "big")
+        + bytes(padded)
+        + bytes(cx.MAX_CERT_BYTES + 10 - len(padded))
+    )
+    with pytest.raises(InputError) as caught:
+        api.verify(huge, ctx)
+    assert caught.value.code.name == "INPUT_TOO_LARGE"
+
+
 def test_revoked_certificate_fails_from_the_bundle_crl(tl_world: World) -> None:
     victim = _gd_seal(tl_world, "RSA")
     service.revoke(tl_world.instance, serial=victim.record.serial, reason="key_compromise")
