@@ -347,3 +347,44 @@ def test_garbage_tokens_are_input_errors(lw: dict) -> None:
         except TrustError:
             continue
         assert report.indication is not Indication.TOTAL_PASSED
+
+
+def test_cli_key_binding_and_revocation_options(lw: dict, tmp_path: Path) -> None:
+    """`trust verify presentation.txt --kb-nonce N --kb-audience A`: exit 0 for the right proof, 1 for a replay to
+    another audience, 3 for half an option pair or an unknown revocation mode."""
+    import subprocess
+    import sys
+
+    instance = lw["world"].instance
+    holder = generate_private_key("ec-p256")
+    made = _issue(lw, holder_jwk=jwk.public_jwk(holder.public_key))
+    presented = sdjwt.present(
+        made.record.sd_jwt,
+        [("license", "fields", "name")],
+        holder_signer=holder.signer(),
+        nonce="n-cli",
+        audience="https://bank.example",
+    )
+    source = tmp_path / "presentation.txt"
+    source.write_text(presented)
+    bundle = trust.export_bundle(instance, tmp_path / "bundle.json")
+    base = [str(source), "--bundle", str(bundle), "--pin", trust.root_fingerprints(instance)["SM2"]]
+
+    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "trust.cli.main", "verify", *base, "--format", "json", *extra],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+
+    good = run("--kb-nonce", "n-cli", "--kb-audience", "https://bank.example", "--revocation", "required")
+    assert good.returncode == 0, (good.stdout, good.stderr)
+    assert json.loads(good.stdout)["indication"] == "TOTAL_PASSED"
+    replay = run("--kb-nonce", "n-cli", "--kb-audience", "https://evil.example")
+    assert replay.returncode == 1, (replay.stdout, replay.stderr)
+    half = run("--kb-nonce", "n-cli")
+    assert half.returncode == 3 and "--kb-audience" in half.stderr
+    mode = run("--revocation", "sometimes")
+    assert mode.returncode == 3 and "revocation mode" in mode.stderr

@@ -68,8 +68,19 @@ def verify(
     ] = "any",
     output_format: Annotated[str, typer.Option("--format", help="text or json")] = "text",
     data: Annotated[Path | None, typer.Option(help="The signed document of a detached GB/T 38540 signature")] = None,
+    revocation: Annotated[
+        str,
+        typer.Option(
+            help="available: use the revocation data at hand (bundle CRLs, --crl, --ocsp; a certificate whose issuer's"
+            " CRLs are present but do not cover it is indeterminate); required: demand it for every certificate"
+        ),
+    ] = "available",
+    kb_nonce: Annotated[
+        str | None, typer.Option(help="Demand an SD-JWT key-binding proof with this nonce (needs --kb-audience)")
+    ] = None,
+    kb_audience: Annotated[str | None, typer.Option(help="Audience the SD-JWT key-binding proof must name")] = None,
 ) -> int:
-    """Verify a certificate, a GB/T 38540 seal or signature, or a sealed PDF offline (tokens follow)."""
+    """Verify a certificate, a GB/T 38540 seal or signature, a sealed PDF or a licence (token, SD-JWT, QR) offline."""
     from verifier import api, context
 
     if output_format not in ("text", "json"):
@@ -84,8 +95,16 @@ def verify(
         crls=[_read(p, "CRL") for p in crl or []],
         ocsps=[_read(p, "OCSP response") for p in ocsp or []],
         purpose=purpose,
+        revocation=revocation,
     )
-    report = api.verify(payload, ctx, signed_data=_read(data, "signed data") if data else None)
+    if (kb_nonce is None) != (kb_audience is None):
+        raise InputError("--kb-nonce and --kb-audience go together")
+    key_binding = None
+    if kb_nonce is not None and kb_audience is not None:
+        from verifier.license import KeyBindingRequest
+
+        key_binding = KeyBindingRequest(nonce=kb_nonce, audience=kb_audience)
+    report = api.verify(payload, ctx, signed_data=_read(data, "signed data") if data else None, key_binding=key_binding)
     if output_format == "json":
         sys.stdout.write(report.to_json() + "\n")
     else:

@@ -117,11 +117,21 @@ class VerifyRequest(BaseModel):
     crls: list[str] = Field(default_factory=list, description="CRLs, base64 DER")
     at: datetime | None = Field(default=None, description="Validation time (default now)")
     purpose: str = "any"
+    revocation: Literal["available", "required"] = Field(
+        default="available", description="Use the revocation data at hand, or demand it for every certificate"
+    )
+    data: str | None = Field(default=None, description="The signed document of a detached GB/T 38540 signature")
+    kb_nonce: str | None = Field(default=None, max_length=256, description="Demand an SD-JWT key-binding proof")
+    kb_audience: str | None = Field(default=None, max_length=256, description="Audience the proof must name")
 
     model_config = {"json_schema_extra": {"examples": [{"input": "MIIB...", "purpose": "seal"}]}}
 
 
-@router.post("/verify", summary="Verify a certificate offline; returns the ETSI EN 319 102-1 report")
+@router.post(
+    "/verify",
+    summary="Verify a certificate, seal, GB/T 38540 signature, sealed PDF or licence; returns the ETSI EN 319 102-1 "
+    "report",
+)
 def verify(body: VerifyRequest, request: Request) -> dict[str, Any]:
     from verifier import api, context
 
@@ -145,5 +155,14 @@ def verify(body: VerifyRequest, request: Request) -> dict[str, Any]:
         untrusted=[u.encode() for u in body.untrusted],
         crls=[b64(c, "crl") for c in body.crls],
         purpose=body.purpose,
+        revocation=body.revocation,
     )
-    return api.verify(b64(body.input, "input"), ctx).to_dict()
+    if (body.kb_nonce is None) != (body.kb_audience is None):
+        raise InputError("kb_nonce and kb_audience go together")
+    key_binding = None
+    if body.kb_nonce is not None and body.kb_audience is not None:
+        from verifier.license import KeyBindingRequest
+
+        key_binding = KeyBindingRequest(nonce=body.kb_nonce, audience=body.kb_audience)
+    signed_data = b64(body.data, "data") if body.data is not None else None
+    return api.verify(b64(body.input, "input"), ctx, signed_data=signed_data, key_binding=key_binding).to_dict()
