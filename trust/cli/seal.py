@@ -166,3 +166,51 @@ def sign(
     )
     out.write_bytes(der)
     console.print(f"SES_Signature written to {out}")
+
+
+@app.command()
+def pdf(
+    es_id: Annotated[str, typer.Argument(help="Seal id (esID)")],
+    input_file: Annotated[Path, typer.Argument(metavar="INPUT", help="The PDF to seal")],
+    out: Annotated[Path, typer.Option(help="Write the sealed PDF here (never over INPUT)")],
+    level: Annotated[str, typer.Option(help="B-B, B-T, B-LT or B-LTA")] = "B-B",
+    family: Annotated[str, typer.Option(help="SM2, RSA or dual (SM2 then RSA, one visible seal)")] = "SM2",
+    page: Annotated[int | None, typer.Option(help="Page from 1; -1 is the last page")] = None,
+    box: Annotated[str | None, typer.Option(help="x0,y0,x1,y1 in points")] = None,
+    anchor: Annotated[str | None, typer.Option(help="Centre the seal on this text")] = None,
+    size: Annotated[float | None, typer.Option(help="Seal width in points (with --anchor)")] = None,
+    occurrence: Annotated[int, typer.Option(help="Which occurrence of the anchor text")] = 1,
+    field_name: Annotated[str | None, typer.Option(help="Signature field name (default SealN)")] = None,
+    reason: Annotated[str | None, typer.Option(help="Reason recorded in the signature")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Seal a PDF (PAdES). Without --page, --box or --anchor the seal is invisible."""
+    from trust.service import sealing
+
+    if out.resolve() == input_file.resolve():
+        raise InputError("--out must not be the input file: the original is kept")
+    parsed_box = None
+    if box is not None:
+        try:
+            x0, y0, x1, y1 = (float(v) for v in box.split(","))
+        except ValueError:
+            raise InputError("--box must be four numbers x0,y0,x1,y1 (points)") from None
+        parsed_box = (x0, y0, x1, y1)
+    sealed = sealing.seal_document(
+        instance(home),
+        _read(input_file, "PDF"),
+        es_id=es_id,
+        level=level,
+        family=family,
+        page=page,
+        box=parsed_box,
+        anchor=anchor,
+        size=size,
+        occurrence=occurrence,
+        field_name=field_name,
+        reason=reason,
+    )
+    temporary = out.with_name(out.name + ".part")
+    temporary.write_bytes(sealed)
+    temporary.replace(out)
+    console.print(f"sealed PDF ({level}, {family}) written to {out}")

@@ -194,3 +194,73 @@ def test_sign_hash_route_and_cli(
     )
     assert ses_format.parse_signature(out.read_bytes()).data_hash == sm3(document)
     assert hashlib.sha256(out.read_bytes()).hexdigest()
+
+
+def _verify_pdf(world: World, pdf: bytes):
+    import json
+
+    from trust.service import trust
+    from verifier import api, context
+
+    bundle = json.dumps(trust.build_bundle(world.instance)).encode()
+    return api.verify(pdf, context.build(bundle=bundle, pins=[trust.root_fingerprints(world.instance)["SM2"]]))
+
+
+def test_seal_pdf_route(client: TestClient, world: World) -> None:
+    from tests.seal.conftest import sample_pdf
+    from verifier.report import Indication
+
+    es_id = client.post("/seals", json={**ORG, "dual": True}).json()["es_id"]
+    original = sample_pdf(2)
+    pdf_type = {"content-type": "application/pdf"}
+    invisible = client.post(f"/seals/{es_id}/pdf", content=original, headers=pdf_type)
+    assert invisible.status_code == 200, invisible.text
+    assert invisible.headers["content-type"] == "application/pdf"
+    assert invisible.content.startswith(original)  # an incremental update: the original bytes are kept
+    report = _verify_pdf(world, invisible.content)
+    assert report.indication is Indication.TOTAL_PASSED, report.to_text()
+    visible = client.post(
+        f"/seals/{es_id}/pdf",
+        content=original,
+        headers=pdf_type,
+        params={"level": "B-LT", "family": "dual", "page": 1, "box": "400,60,520,180", "reason": "测试"},
+    )
+    assert visible.status_code == 200, visible.text
+    report = _verify_pdf(world, visible.content)
+    assert report.indication is Indication.TOTAL_PASSED, report.to_text()
+    assert len(report.children) == 2
+    # bad requests: specific problems, nothing sealed
+    wrong_type = client.post(f"/seals/{es_id}/pdf", content=original, headers={"content-type": "text/plain"})
+    assert wrong_type.status_code == 415
+    assert wrong_type.headers["content-type"].startswith("application/problem+json")
+    for params, status, words in (
+        ({"box": "1,2,3"}, 400, "four numbers"),
+        ({"level": "B-X"}, 422, ""),
+        ({"anchor": "不存在的文字"}, 400, "不存在的文字"),
+    ):
+        response = client.post(f"/seals/{es_id}/pdf", content=original, headers=pdf_type, params=params)
+        assert response.status_code == status, response.text
+        assert words in response.json()["detail"], response.text
+    broken = client.post(f"/seals/{es_id}/pdf", content=original[: len(original) // 2], headers=pdf_type)
+    assert broken.status_code == 400 and broken.json()["code"], broken.text
+    assert client.post("/seals/nope/pdf", content=original, headers=pdf_type).status_code == 404
+
+
+def test_seal_pdf_cli(world: World, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.seal.conftest import sample_pdf
+    from tests.support.world import PASSPHRASE
+    from verifier.report import Indication
+
+    monkeypatch.setenv("TRUST_KEY_PASSPHRASE", PASSPHRASE.decode())
+    from trust.service import seals
+
+    es_id = seals.create(world.instance, holder_kind="organization", **ORG).es_id
+    source = tmp_path / "contract.pdf"
+    source.write_bytes(sample_pdf(1))
+    out = tmp_path / "contract-sealed.pdf"
+    h = ["--home", str(world.home)]
+    assert main(["seal", "pdf", es_id, str(source), "--out", str(out), "--page", "1", *h]) == 0
+    assert _verify_pdf(world, out.read_bytes()).indication is Indication.TOTAL_PASSED
+    assert main(["seal", "pdf", es_id, str(source), "--out", str(source), *h]) == 3
+    assert main(["seal", "pdf", es_id, str(source), "--out", str(out), "--box", "a,b", *h]) == 3
+    assert main(["seal", "pdf", es_id, str(source), "--out", str(out), "--level", "B-Q", *h]) == 3

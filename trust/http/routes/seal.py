@@ -1,4 +1,4 @@
-"""Seal routes: make seals, read them, change their state. (Sealing PDFs and hashes: POST /seals/{es_id}/...)"""
+"""Seal routes: make seals, read them, change their state, seal PDFs and document hashes."""
 
 from __future__ import annotations
 
@@ -160,3 +160,74 @@ def sign(es_id: str, body: SignRequest, request: Request) -> Response:
         timestamp=body.timestamp,
     )
     return Response(der, status_code=201, media_type="application/octet-stream")
+
+
+_PDF_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/pdf": {}}, "description": "The sealed PDF (an incremental update of the input)"},
+    415: {"description": "The body is not declared application/pdf"},
+}
+
+
+@router.post(
+    "/seals/{es_id}/pdf",
+    summary="Seal a PDF (PAdES B-B, B-T, B-LT or B-LTA; SM2, RSA or both)",
+    response_class=Response,
+    responses=_PDF_RESPONSES,
+    openapi_extra={"requestBody": {"required": True, "content": {"application/pdf": {}}}},
+)
+async def seal_pdf(
+    es_id: str,
+    request: Request,
+    level: Annotated[Literal["B-B", "B-T", "B-LT", "B-LTA"], Query()] = "B-B",
+    family: Annotated[Literal["SM2", "RSA", "dual"], Query()] = "SM2",
+    page: Annotated[int | None, Query(description="Page from 1; -1 is the last page")] = None,
+    box: Annotated[
+        str | None, Query(max_length=128, description="x0,y0,x1,y1 in points", examples=["400,60,520,180"])
+    ] = None,
+    anchor: Annotated[str | None, Query(max_length=128, description="Centre the seal on this text")] = None,
+    size: Annotated[float | None, Query(gt=0, le=1000, description="Seal width in points (with anchor)")] = None,
+    occurrence: Annotated[int, Query(ge=1, le=1000, description="Which occurrence of the anchor text")] = 1,
+    field_name: Annotated[str | None, Query(max_length=64)] = None,
+    reason: Annotated[str | None, Query(max_length=256)] = None,
+) -> Response:
+    """The body is the PDF (``Content-Type: application/pdf``); the answer is the sealed PDF. Without ``page``,
+    ``box`` or ``anchor`` the seal is invisible."""
+    from starlette.concurrency import run_in_threadpool
+
+    from trust.crypto.errors import Code, InputError
+    from trust.http import problems
+    from trust.service import sealing
+
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != "application/pdf":
+        return problems.problem_response(
+            request, Code.USAGE, f"send the PDF as application/pdf, not {media_type or 'without a type'}", status=415
+        )
+    parsed_box = None
+    if box is not None:
+        try:
+            x0, y0, x1, y1 = (float(v) for v in box.split(","))
+        except ValueError:
+            raise InputError("box must be four numbers x0,y0,x1,y1 (points)") from None
+        parsed_box = (x0, y0, x1, y1)
+    pdf = await request.body()
+    sealed = await run_in_threadpool(
+        sealing.seal_document,
+        _instance(request),
+        pdf,
+        es_id=es_id,
+        level=level,
+        family=family,
+        page=page,
+        box=parsed_box,
+        anchor=anchor,
+        size=size,
+        occurrence=occurrence,
+        field_name=field_name,
+        reason=reason,
+    )
+    return Response(
+        sealed,
+        media_type="application/pdf",
+        headers={"Content-Disposition": 'attachment; filename="sealed.pdf"', "Cache-Control": "no-store"},
+    )
