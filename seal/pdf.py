@@ -55,6 +55,7 @@ from __future__ import annotations
 import asyncio
 import binascii
 import io
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -95,6 +96,17 @@ from trust.crypto.signer import Signer as TrustSigner
 from trust.crypto.sm2 import DEFAULT_USER_ID
 
 oids.register()
+
+
+class _EmbedWithoutFetching(logging.Filter):
+    """pyHanko warns whenever revocation data is embedded with fetching disabled. Huren always does that on
+    purpose — it supplies the OCSP responses and CRLs itself and never fetches — so that one warning is noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "fetching is not allowed" not in record.getMessage()
+
+
+logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(_EmbedWithoutFetching())
 
 Level = Literal["B-B", "B-T", "B-LT", "B-LTA"]
 LEVELS: Final[tuple[str, ...]] = get_args(Level)

@@ -8,53 +8,30 @@ inside :data:`SEAL_BOX` and everything below y=300 apart from that line is blank
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import Final
 
 import pytest
 
+from seal import samples
 from tests.support.server import free_port
 from tests.support.world import ZJ_ORG_USCC, World, build_world
 
 HOLDER: Final = "杭州示例科技有限公司"
 SEAL_NAME: Final = "合同专用章"
 ANCHOR_PREFIX: Final = "甲方（盖章）："
-ANCHOR_X: Final = 250.0
-ANCHOR_Y: Final = 220.0
-SEAL_BOX: Final = (400.0, 60.0, 520.0, 180.0)  # blank on every sample page
-A4: Final = (595.2755905511812, 841.8897637795277)
-_FONT: Final = "HurenSampleSC"
+ANCHOR_X: Final = samples.SIGNATURE_X
+ANCHOR_Y: Final = samples.SIGNATURE_Y
+SEAL_BOX: Final = samples.SEAL_BOX  # blank on every sample page
+A4: Final = samples.A4
+_FONT: Final = samples.FONT
 
 
 def sample_pdf(pages: int = 1, *, signature_page: int | None = None, title: str = "互认测试合同") -> bytes:
     """A PDF of ``pages`` pages with Chinese text; the last page (or ``signature_page``) carries the anchor."""
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-    from reportlab.pdfgen import canvas
-
-    from seal.fonts import font_path
-
-    if _FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(TTFont(_FONT, str(font_path("regular"))))
-    signature_page = signature_page or pages
-    out = io.BytesIO()
-    page = canvas.Canvas(out, pagesize=A4, invariant=1, initialFontName=_FONT, initialFontSize=11)
-    page.setTitle(title)
-    for number in range(1, pages + 1):
-        page.setFont(_FONT, 16)
-        page.drawString(72, 770, f"{title} 第{number}页")
-        page.setFont(_FONT, 11)
-        for index, line in enumerate(
-            ["本合同由互认平台测试生成，用于验证电子印章。", "合同金额：人民币壹万元整（¥10,000.00）。"]
-        ):
-            page.drawString(72, 730 - 18 * index, line)
-        if number == signature_page:
-            page.setFont(_FONT, 12)
-            page.drawString(ANCHOR_X, ANCHOR_Y, ANCHOR_PREFIX + HOLDER)
-        page.showPage()
-    page.save()
-    return out.getvalue()
+    return samples.contract_pdf(
+        pages, title=title, signature_line=ANCHOR_PREFIX + HOLDER, signature_page=signature_page
+    )
 
 
 def anchor_text_box() -> tuple[float, float, float, float]:

@@ -31,28 +31,13 @@ LEVELS: Final = ("B-B", "B-T", "B-LT", "B-LTA")
 
 def base_pdf(pages: int = 1, *, title: str = "互认测试文件", lines: Sequence[str] = ()) -> bytes:
     """A small PDF with Chinese text on every page (Noto Sans SC embedded as a subset)."""
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-    from reportlab.pdfgen import canvas
+    from seal import samples
 
-    from seal.fonts import font_path
-
-    if "HurenTestSC" not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(TTFont("HurenTestSC", str(font_path("regular"))))
-    buffer = io.BytesIO()
-    page = canvas.Canvas(buffer, pagesize=A4, invariant=1)
-    page.setTitle(title)
-    for number in range(1, pages + 1):
-        page.setFont("HurenTestSC", 16)
-        page.drawString(72, 770, f"{title} 第{number}页")
-        page.setFont("HurenTestSC", 11)
-        body = list(lines) or ["兹证明本文件由互认平台测试生成。", "合同金额：人民币壹万元整（¥10,000.00）。"]
-        for index, line in enumerate(body):
-            page.drawString(72, 730 - 18 * index, line)
-        page.showPage()
-    page.save()
-    return buffer.getvalue()
+    return samples.contract_pdf(
+        pages,
+        title=title,
+        body=list(lines) or ["兹证明本文件由互认平台测试生成。", "合同金额：人民币壹万元整（¥10,000.00）。"],
+    )
 
 
 # --- pyHanko signers over the world's keys ----------------------------------------------------------------------

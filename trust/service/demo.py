@@ -7,8 +7,14 @@ them under ``DIR/out/`` with ``DIR/out/index.json``::
 
     {"id", "kind", "path", "algorithm", "issuer", "expect", "anchors": [root certificate paths]}
 
-``expect`` is the verdict a verifier must give (``TOTAL_PASSED``, ``TOTAL_FAILED`` for the revoked one).
-Paths are relative to ``DIR/out``. Later issues add seals, sealed PDFs and licences to the same index.
+It goes on with electronic seals of both regions (``seals/*.esl``), a GB/T 38540 signature over
+``docs/sample.txt``, sealed PDFs (``pdf/``: SM2 B-B, SM2 B-T visible at an anchor, dual SM2+RSA B-LT, RSA B-LTA,
+and a tampered copy), and licences of every catalogue type (``licenses/``: JWS token, SD-JWT, ``HR1:`` QR
+payload, a selectively disclosed SD-JWT presentation, one revoked, one suspended and one tampered token).
+
+``expect`` is the verdict a verifier must give (``TOTAL_PASSED``; ``TOTAL_FAILED`` for the revoked, suspended and
+tampered ones). ``data`` names the protected document of a detached signature. Paths are relative to
+``DIR/out``.
 
 Without ``TRUST_KEY_PASSPHRASE``/``TRUST_KEY_PASSPHRASE_FILE`` the demo creates a random passphrase in
 ``DIR/secrets/passphrase`` (mode 0600) and says so; ``trust serve --home DIR`` then finds it there.
@@ -52,6 +58,7 @@ REGIONS: dict[str, dict[str, str]] = {
         "license_issuer": "浙江省市场监督管理局",
         "platform": "浙江省政务服务平台",
         "dns": "api.zj.gov.example",
+        "authority_code": make_uscc("11330000002482226"),
     },
     "440000": {
         "province": "广东省",
@@ -63,6 +70,7 @@ REGIONS: dict[str, dict[str, str]] = {
         "license_issuer": "广东省市场监督管理局",
         "platform": "广东省政务服务平台",
         "dns": "api.gd.gov.example",
+        "authority_code": make_uscc("11440000006954832"),
     },
 }
 
@@ -285,6 +293,8 @@ def build(instance: Instance, say: Callable[[str], None] = print) -> Path:
         )
 
     _ocsp_and_tsa(instance, index, anchors, good_rsa_serial, revoked_serial, say)
+    _seals_and_documents(instance, index, anchors, say)
+    _licences(instance, index, anchors, say)
     _trust_list_and_bundle(instance, index, anchors, say)
     path = index.write()
     say(f"demo world written: {len(index.entries)} artefacts listed in {path}")
@@ -347,6 +357,191 @@ def _ocsp_and_tsa(
     say("wrote OCSP responses (good, revoked) and time-stamps (SM2, RSA) over docs/sample.txt")
 
 
+def _seals_and_documents(
+    instance: Instance, index: DemoIndex, anchors: dict[str, Path], say: Callable[[str], None]
+) -> None:
+    """Seals of both regions, a GB/T 38540 signature and sealed PDFs (module docstring)."""
+    from seal import samples
+    from trust.service import sealing, seals, signing
+
+    out = index.out
+    for sub in ("seals", "pdf"):
+        (out / sub).mkdir(exist_ok=True)
+    made: dict[str, str] = {}
+    for code, facts in REGIONS.items():
+        for holder_kind, name, holder, holder_code in (
+            ("organization", "合同专用章", facts["org"], facts["uscc"]),
+            ("person", "个人签章", facts["person"], facts["citizen"]),
+        ):
+            record = seals.create(
+                instance,
+                ca_id=service.ca_id_for("region", code, "SM2"),
+                holder_kind=holder_kind,
+                holder_name=holder,
+                holder_code=holder_code,
+                seal_name=name,
+                dual=holder_kind == "organization",
+            )
+            label = f"{code}-{holder_kind}"
+            made[label] = record.es_id
+            path = out / "seals" / f"{label}.esl"
+            path.write_bytes(record.seal_der)
+            index.add(
+                id=f"seal-{label}",
+                kind="seal",
+                path=path,
+                algorithm="SM2",
+                issuer=service.ca_id_for("region", code, "SM2"),
+                expect="TOTAL_PASSED",
+                anchors=[anchors["SM2"]],
+                es_id=record.es_id,
+                holder=holder,
+            )
+    zj = made["330000-organization"]
+    signature = out / "seals" / "sample-signature.der"
+    signature.write_bytes(signing.sign_hash(instance, es_id=zj, data=SAMPLE_DOCUMENT, property_info="docs/sample.txt"))
+    index.add(
+        id="ses-signature",
+        kind="ses-signature",
+        path=signature,
+        algorithm="SM2",
+        issuer=service.ca_id_for("region", "330000", "SM2"),
+        expect="TOTAL_PASSED",
+        anchors=[anchors["SM2"]],
+        data="docs/sample.txt",
+        es_id=zj,
+    )
+    org = REGIONS["330000"]["org"]
+    contract = samples.contract_pdf(2, title="互认演示合同", signature_line=f"甲方（盖章）：{org}")
+    (out / "docs" / "contract.pdf").write_bytes(contract)
+    variants: list[tuple[str, str, str, dict[str, Any]]] = [
+        ("sm2-b-b", "B-B", "SM2", {}),
+        ("sm2-b-t-anchor", "B-T", "SM2", {"anchor": org}),
+        ("dual-b-lt", "B-LT", "dual", {"page": -1, "box": samples.SEAL_BOX}),
+        ("rsa-b-lta", "B-LTA", "RSA", {"page": 1, "box": samples.SEAL_BOX}),
+    ]
+    sealed_b_t = b""
+    for label, level, family, placement in variants:
+        sealed = sealing.seal_document(instance, contract, es_id=zj, level=level, family=family, **placement)
+        path = out / "pdf" / f"contract-{label}.pdf"
+        path.write_bytes(sealed)
+        index.add(
+            id=f"pdf-{label}",
+            kind="pdf",
+            path=path,
+            algorithm=family,
+            issuer=service.ca_id_for("region", "330000", "SM2"),
+            expect="TOTAL_PASSED",
+            anchors=[anchors["SM2"], anchors["RSA"]],
+            level=level,
+            es_id=zj,
+        )
+        if label == "sm2-b-t-anchor":
+            sealed_b_t = sealed
+    # The tampered copy: one byte of the first content stream changed inside the signed byte range (same length,
+    # so the file still parses and the signature is found; its digest no longer matches).
+    body = sealed_b_t.index(b"stream", sealed_b_t.index(b"/Length")) + len(b"stream")
+    body += 2 if sealed_b_t[body : body + 2] == b"\r\n" else 1
+    tampered = sealed_b_t[:body] + bytes([sealed_b_t[body] ^ 0x01]) + sealed_b_t[body + 1 :]
+    path = out / "pdf" / "contract-tampered.pdf"
+    path.write_bytes(tampered)
+    index.add(
+        id="pdf-tampered",
+        kind="pdf",
+        path=path,
+        algorithm="SM2",
+        issuer=service.ca_id_for("region", "330000", "SM2"),
+        expect="TOTAL_FAILED",
+        anchors=[anchors["SM2"]],
+        reason="HASH_FAILURE (a byte inside the signed range changed)",
+    )
+    say(f"made {len(made)} seals, a GB/T 38540 signature and {len(variants) + 1} sealed PDFs (one tampered)")
+
+
+def _licences(instance: Instance, index: DemoIndex, anchors: dict[str, Path], say: Callable[[str], None]) -> None:
+    """Licence issuers for both regions and licences of every catalogue type in every presentation form."""
+    from licenses import catalogue, samples, sdjwt
+    from trust.crypto import jwk
+    from trust.crypto.keys import generate_private_key
+    from trust.formats import jose
+    from trust.service import licenses
+
+    out = index.out
+    (out / "licenses").mkdir(exist_ok=True)
+    types = [t.code for t in catalogue.all_types()]
+    issuers = {
+        code: licenses.register_issuer(
+            instance,
+            ca_id=service.ca_id_for("region", code, "SM2"),
+            name=facts["license_issuer"],
+            code=facts["authority_code"],
+            license_types=types,
+        )
+        for code, facts in REGIONS.items()
+    }
+
+    def add(label: str, kind: str, text: str, expect: str, **extra: Any) -> None:
+        path = out / "licenses" / f"{label}.txt"
+        path.write_text(text + "\n")
+        index.add(
+            id=f"license-{label}",
+            kind=kind,
+            path=path,
+            algorithm="SM2",
+            issuer=issuers["330000"].id,
+            expect=expect,
+            anchors=[anchors["SM2"]],
+            **extra,
+        )
+
+    holder = generate_private_key("ec-p256")
+    for licence_type in catalogue.all_types():
+        made = licenses.issue(
+            instance,
+            issuer_id=issuers["330000"].id,
+            type_code=licence_type.code,
+            fields=samples.sample(licence_type.code),
+            holder_code=samples.NEWBORN_ID if licence_type.code.endswith("W104") else None,
+            holder_jwk=jwk.public_jwk(holder.public_key),
+        )
+        name = licence_type.code[-4:].lower()
+        facts = {"identifier": made.record.identifier, "type": licence_type.name}
+        add(f"{name}-token", "license-token", made.record.token, "TOTAL_PASSED", **facts)
+        add(f"{name}-sd-jwt", "license-sd-jwt", made.record.sd_jwt, "TOTAL_PASSED", **facts)
+        add(f"{name}-qr", "license-qr", made.qr_token, "TOTAL_PASSED", **facts)
+    business = catalogue.all_types()[0].code
+    made = licenses.issue(instance, issuer_id=issuers["330000"].id, type_code=business, fields=samples.sample(business))
+    presented = sdjwt.present(made.record.sd_jwt, [("license", "fields", "name"), ("license", "fields", "uscc")])
+    add("w101-presentation", "license-sd-jwt", presented, "TOTAL_PASSED", disclosed=["name", "uscc"])
+    for status in ("revoked", "suspended"):
+        victim = licenses.issue(
+            instance, issuer_id=issuers["330000"].id, type_code=business, fields=samples.sample(business)
+        )
+        licenses.set_status(instance, victim.record.identifier, status, reason="演示")
+        add(f"w101-{status}", "license-token", victim.record.token, "TOTAL_FAILED", status=status)
+    # The tampered token: the holder's name changed in the payload, the issuer's signature kept.
+    header, payload, signature = made.record.token.split(".")
+    claims = json.loads(jose.b64u_decode(payload))
+    claims["license"]["fields"]["name"] = "冒名顶替有限公司"
+    forged = jose.b64u(json.dumps(claims, ensure_ascii=False, separators=(",", ":")).encode())
+    add("w101-tampered", "license-token", f"{header}.{forged}.{signature}", "TOTAL_FAILED", reason="signature")
+    gd = catalogue.all_types()[1].code
+    cross = licenses.issue(instance, issuer_id=issuers["440000"].id, type_code=gd, fields=samples.sample(gd))
+    path = out / "licenses" / "440000-w102-token.txt"
+    path.write_text(cross.record.token + "\n")
+    index.add(
+        id="license-440000-w102-token",
+        kind="license-token",
+        path=path,
+        algorithm="SM2",
+        issuer=issuers["440000"].id,
+        expect="TOTAL_PASSED",
+        anchors=[anchors["SM2"]],
+        identifier=cross.record.identifier,
+    )
+    say(f"registered licence issuers for {len(issuers)} regions and issued licences of {len(types)} types")
+
+
 def _trust_list_and_bundle(
     instance: Instance, index: DemoIndex, anchors: dict[str, Path], say: Callable[[str], None]
 ) -> None:
@@ -382,3 +577,5 @@ def _trust_list_and_bundle(
     for family, fp in pins.items():
         say(f"  {family} {fp}")
     say(f"  try: trust verify {out / 'certs' / '440000-sm2-seal.pem'} --bundle {bundle} --pin {pins['SM2']}")
+    say(f"       trust verify {out / 'pdf' / 'contract-dual-b-lt.pdf'} --bundle {bundle} --pin {pins['SM2']}")
+    say(f"       trust verify {out / 'licenses' / 'w101-qr.txt'} --bundle {bundle} --pin {pins['SM2']}")

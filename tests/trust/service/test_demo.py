@@ -53,7 +53,8 @@ def test_passphrase_was_created_0600(demo: Path) -> None:
 def test_index_lists_every_kind(demo: Path) -> None:
     entries = _index(demo)
     kinds = {e["kind"] for e in entries}
-    assert kinds >= {"certificate", "crl", "ocsp-response", "timestamp", "trust-list", "bundle"}
+    assert kinds >= {"certificate", "crl", "ocsp-response", "timestamp", "trust-list", "bundle", "seal", "pdf"}
+    assert kinds >= {"ses-signature", "license-token", "license-sd-jwt", "license-qr"}
     for entry in entries:
         assert set(entry) >= FIELDS, entry
         assert (demo / "out" / entry["path"]).exists(), entry
@@ -105,3 +106,29 @@ def test_crls_ocsp_timestamps_trust_list_and_bundle(demo: Path) -> None:
             assert parsed.sequence == entry["sequence"]
         elif entry["kind"] == "bundle":
             assert bundle_format.verify(path.read_bytes(), _pins(demo)[1:]).trust_list.issuers
+
+
+SIGNED_KINDS = {"seal", "ses-signature", "pdf", "license-token", "license-sd-jwt", "license-qr"}
+
+
+@pytest.mark.usefixtures("no_network")
+def test_every_seal_pdf_and_licence_gets_its_expected_verdict_offline(demo: Path) -> None:
+    """Seals, the GB/T 38540 signature (with its document), sealed PDFs of every level and licences in every
+    form, including the tampered, revoked and suspended ones, with only the bundle and one pinned root."""
+    out = demo / "out"
+    ctx = context.build(bundle=(out / "bundle.json").read_bytes(), pins=_pins(demo)[:1])
+    seen: dict[str, int] = {}
+    failures = set()
+    for entry in _index(demo):
+        if entry["kind"] not in SIGNED_KINDS:
+            continue
+        data = (out / entry["data"]).read_bytes() if entry.get("data") else None
+        report = api.verify((out / entry["path"]).read_bytes(), ctx, signed_data=data)
+        assert report.indication.value == entry["expect"], (entry["id"], report.to_text())
+        seen[entry["kind"]] = seen.get(entry["kind"], 0) + 1
+        if entry["expect"] == "TOTAL_FAILED":
+            failures.add(entry["id"])
+    assert seen["pdf"] >= 5 and seen["seal"] >= 4 and seen["license-qr"] >= 5
+    assert {"pdf-tampered", "license-w101-revoked", "license-w101-suspended", "license-w101-tampered"} <= failures
+    levels = {e.get("level") for e in _index(demo) if e["kind"] == "pdf"}
+    assert levels >= {"B-B", "B-T", "B-LT", "B-LTA"}
