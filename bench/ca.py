@@ -109,19 +109,9 @@ def citizen_id(sequence: int) -> str:
 
 
 def make_csr(key: PrivateKey, subject: DN) -> bytes:
-    from asn1crypto import csr as asn1_csr
+    from ca import csr
 
-    info = asn1_csr.CertificationRequestInfo(
-        {"version": "v1", "subject": subject.to_asn1(), "subject_pk_info": key.public_key.spki, "attributes": []}
-    )
-    algorithm = key.public_key.default_algorithm()
-    return asn1_csr.CertificationRequest(
-        {
-            "certification_request_info": info,
-            "signature_algorithm": algorithm.x509_identifier(),
-            "signature": key.sign(info.dump(), algorithm),
-        }
-    ).dump()
+    return csr.build(key, subject)
 
 
 def build_instance(home: Path) -> Instance:

@@ -19,7 +19,7 @@ from ca.names import DN, name_attributes
 from trust.crypto import oids
 from trust.crypto.algorithms import SignatureAlgorithm
 from trust.crypto.errors import Code, EncodingError, InputError, InvalidSignature, TrustError
-from trust.crypto.keys import PublicKey, public_key_from_spki
+from trust.crypto.keys import PrivateKey, PublicKey, public_key_from_spki
 
 oids.register()
 
@@ -96,3 +96,22 @@ def verify_pop(request: asn1_csr.CertificationRequest) -> Request:
 
 def parse_and_verify(data: bytes) -> Request:
     return verify_pop(load_csr(data))
+
+
+def build(key: PrivateKey, subject: DN, *, pem: bool = False) -> bytes:
+    """A PKCS#10 request for ``subject`` signed by ``key`` with its default algorithm (SM2: SM2-with-SM3 over
+    the default user ID), DER or PEM. Platforms and tests use it; the CA only ever parses requests."""
+    public = key.public_key
+    info = asn1_csr.CertificationRequestInfo(
+        {"version": "v1", "subject": subject.to_asn1(), "subject_pk_info": public.spki, "attributes": []}
+    )
+    algorithm = public.default_algorithm()
+    request = asn1_csr.CertificationRequest(
+        {
+            "certification_request_info": info,
+            "signature_algorithm": algorithm.x509_identifier(),
+            "signature": key.sign(info.dump(), algorithm),
+        }
+    )
+    der = request.dump()
+    return bytes(asn1_pem.armor("CERTIFICATE REQUEST", der)) if pem else der

@@ -225,7 +225,9 @@ class CertificateBuilder:
 def load_certificate(data: bytes) -> x509.Certificate:
     """One certificate from PEM or DER.
 
-    Refuses oversized, truncated or trailing input, a second PEM block and any field that does not decode."""
+    PEM: the first block is read (as ``openssl x509`` does: a file with the chain after the certificate is
+    common); text before it is ignored (RFC 7468 clause 2). Refuses oversized, truncated or trailing DER and any
+    field that does not decode."""
     if len(data) > MAX_CERT_BYTES:
         raise InputError(f"certificate of {len(data)} bytes exceeds {MAX_CERT_BYTES}", code=Code.INPUT_TOO_LARGE)
     der = data
@@ -235,8 +237,6 @@ def load_certificate(data: bytes) -> x509.Certificate:
         end = data.find(b"-----END ", marker)
         end = data.find(b"-----", end + 9) if end >= 0 else -1
         block = data[marker : end + 5] if end >= 0 else data[marker:]
-        if end >= 0 and b"-----BEGIN " in data[end + 5 :]:
-            raise EncodingError("more than one PEM block: expected one certificate")
         try:
             type_name, _headers, der = asn1_pem.unarmor(block.strip())
         except (ValueError, TypeError) as exc:

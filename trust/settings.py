@@ -11,6 +11,9 @@ variable                       meaning                                 default
 ``TRUST_LOG_LEVEL``            ``DEBUG`` .. ``ERROR``                   ``INFO``
 ``TRUST_PUBLIC_URL``           base URL written into certificates      ``http://<host>:<port>``
 ``TRUST_REFRESH_SECONDS``      CRL / OCSP responder renewal schedule   ``3600`` (0 disables)
+``TRUST_TOKEN_SECONDS``        lifetime of an access token             ``300``
+``TRUST_RATE_LIMIT``           requests per minute per client          ``1200`` (0 disables)
+``TRUST_ANONYMOUS_RATE_LIMIT`` per minute per address, public POSTs   ``600`` (0 disables)
 ``TRUST_KEY_PASSPHRASE``       key store passphrase (read by the key store only, never stored here)
 ``TRUST_KEY_PASSPHRASE_FILE``  file holding it (alternative)
 =============================  ======================================  =================================
@@ -41,6 +44,11 @@ class Settings(BaseSettings):
     public_url: str | None = None
     key_kdf_iterations: int = Field(default=210_000, ge=1_000, le=10_000_000)
     refresh_seconds: int = Field(default=3600, ge=0, description="Schedule for CRL/OCSP renewal; 0 disables")
+    token_seconds: int = Field(default=300, ge=30, le=3600, description="Lifetime of an access token")
+    rate_limit: int = Field(default=1200, ge=0, description="Requests per minute per client (all workers); 0: off")
+    anonymous_rate_limit: int = Field(
+        default=600, ge=0, description="Public POSTs (verify, OCSP, TSA, token) per minute per address; 0: off"
+    )
 
     @field_validator("log_level")
     @classmethod

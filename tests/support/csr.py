@@ -5,25 +5,21 @@ from __future__ import annotations
 from asn1crypto import csr as asn1_csr
 from asn1crypto import pem as asn1_pem
 
+from ca import csr
 from ca.names import DN
 from trust.crypto.keys import PrivateKey
 
 
 def make_csr(key: PrivateKey, subject: DN, *, pem: bool = True, tamper: bool = False) -> bytes:
-    info = asn1_csr.CertificationRequestInfo(
-        {
-            "version": "v1",
-            "subject": subject.to_asn1(),
-            "subject_pk_info": key.public_key.spki,
-            "attributes": [],
-        }
-    )
-    algorithm = key.public_key.default_algorithm()
-    signature = key.sign(info.dump(), algorithm)
+    der = csr.build(key, subject)
     if tamper:
-        signature = signature[:-1] + bytes([signature[-1] ^ 0x01])
-    request = asn1_csr.CertificationRequest(
-        {"certification_request_info": info, "signature_algorithm": algorithm.x509_identifier(), "signature": signature}
-    )
-    der = request.dump()
+        request = asn1_csr.CertificationRequest.load(der)
+        signature = request["signature"].native
+        der = asn1_csr.CertificationRequest(
+            {
+                "certification_request_info": request["certification_request_info"],
+                "signature_algorithm": request["signature_algorithm"],
+                "signature": signature[:-1] + bytes([signature[-1] ^ 0x01]),
+            }
+        ).dump()
     return bytes(asn1_pem.armor("CERTIFICATE REQUEST", der)) if pem else der

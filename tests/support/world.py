@@ -1,10 +1,14 @@
-"""A small Huren world built once per test session: national roots, national operations CAs, and the
-regions 浙江 (330000) and 广东 (440000) with SM2 and RSA CAs. Tests that change state build their own."""
+"""A small Huren world built once per test session: national roots, national operations CAs, the regions
+浙江 (330000) and 广东 (440000) with SM2 and RSA CAs, and platform clients for HTTP tests — a national
+operator (``national-ops``) and the two regional platforms (``zj-platform``, ``gd-platform``), each with an
+SM2 credential from the national CA. ``world.auth("zj-platform")`` gives the headers of a request signed with
+a fresh client assertion. Tests that change state build their own world."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ca.names import make_uscc
 from trust.service import ca as service
@@ -17,11 +21,62 @@ GD_ORG_USCC = make_uscc("91440101MA5CXXX00")
 
 
 @dataclass
+class PlatformKey:
+    client_id: str
+    key: Any  # trust.crypto.keys.PrivateKey, held by the platform (never in Huren's key store)
+    certificate: Any  # its credential certificate
+
+
+@dataclass
 class World:
     instance: Instance
     home: Path
     base_url: str
     port: int
+    platforms: dict[str, PlatformKey] = field(default_factory=dict)
+
+    def add_platform(
+        self,
+        client_id: str,
+        kind: str,
+        *,
+        region: str | None = None,
+        license_issuer_id: str | None = None,
+        family: str = "SM2",
+    ) -> PlatformKey:
+        """Register a client and certify a key made here, as a platform would (CSR, national CA)."""
+        from ca import csr
+        from ca import x509 as cx
+        from ca.names import DN
+        from trust.crypto.keys import generate_private_key
+        from trust.service import clients
+
+        clients.add_client(
+            self.instance,
+            client_id=client_id,
+            kind=kind,
+            name=f"{client_id} 平台",
+            region=region,
+            license_issuer_id=license_issuer_id,
+        )
+        key = generate_private_key("sm2" if family == "SM2" else "rsa-2048")
+        der = clients.issue_credential(
+            self.instance, client_id=client_id, csr_der=csr.build(key, DN(common_name=client_id)), family=family
+        )
+        platform = PlatformKey(client_id, key, cx.load_certificate(der))
+        self.platforms[client_id] = platform
+        return platform
+
+    def assertion(self, client_id: str, **kwargs: Any) -> str:
+        from trust.service import clients
+
+        platform = self.platforms[client_id]
+        kwargs.setdefault("audience", clients.audiences(self.instance)[1])
+        return clients.make_assertion(platform.key, platform.certificate, client_id=client_id, **kwargs)
+
+    def auth(self, client_id: str, **kwargs: Any) -> dict[str, str]:
+        """Headers for one request by ``client_id`` (a fresh client assertion as the bearer credential)."""
+        return {"Authorization": f"Bearer {self.assertion(client_id, **kwargs)}"}
 
     def ca_pem(self, ca_id: str) -> bytes:
         from ca import x509 as cx
@@ -40,4 +95,8 @@ def build_world(home: Path, port: int) -> World:
     for code in ("330000", "440000"):
         for family in ("SM2", "RSA"):
             service.enrol(instance, kind="region", code=code, family=family)
-    return World(instance=instance, home=home, base_url=f"http://127.0.0.1:{port}", port=port)
+    world = World(instance=instance, home=home, base_url=f"http://127.0.0.1:{port}", port=port)
+    world.add_platform("national-ops", "operator")
+    world.add_platform("zj-platform", "region", region="330000")
+    world.add_platform("gd-platform", "region", region="440000")
+    return world

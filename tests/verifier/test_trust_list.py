@@ -165,15 +165,18 @@ def test_guangdong_certificate_verifies_in_another_region(tl_world: World, famil
 
 
 def test_input_forms_detected_by_content(tl_world: World) -> None:
-    """PEM after explanatory text (RFC 7468) verifies like DER; two PEM blocks and an oversized DER certificate
-    are input errors with specific codes, not "unrecognised input"."""
-    cert = _gd_seal(tl_world, "SM2").certificate
+    """PEM after explanatory text (RFC 7468) verifies like DER, and so does a file with the chain after the
+    certificate (the first block is the certificate, as for openssl x509); an oversized DER certificate is an input
+    error with its specific code, not "unrecognised input"."""
+    issued = _gd_seal(tl_world, "SM2")
+    cert = issued.certificate
     ctx = context.build(bundle=_bundle(tl_world), pins=[_pins(tl_world)["SM2"]], purpose="seal")
     with_text = b"Certificate:\n    Data:\n        Version: 3 (0x2)\n" + cx.certificate_pem(cert)
     assert api.detect(with_text) == "certificate"
     assert api.verify(with_text, ctx).indication is Indication.TOTAL_PASSED
-    with pytest.raises(EncodingError, match="more than one PEM block"):
-        api.verify(cx.certificate_pem(cert) * 2, ctx)
+    chain_file = cx.certificate_pem(cert) + b"\n" + b"".join(cx.certificate_pem(c) for c in issued.chain)
+    report = api.verify(chain_file, ctx)
+    assert report.indication is Indication.TOTAL_PASSED and report.subject == api.verify(cert.dump(), ctx).subject
     padded = bytearray(cert.dump())
     huge = (
         b"\x30\x83"

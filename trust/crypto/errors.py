@@ -33,7 +33,8 @@ class Category(Enum):
     FORBIDDEN = "forbidden"
     VERIFICATION = "verification"  # a signature or proof did not verify
     UNSUPPORTED = "unsupported"  # well-formed but not supported (algorithm, curve, version)
-    LIMIT = "limit"  # size or rate limit exceeded
+    LIMIT = "limit"  # size limit exceeded
+    RATE_LIMITED = "rate_limited"  # too many requests from one client
     CONFIG = "config"  # the service or CLI is not configured correctly
     UNAVAILABLE = "unavailable"  # a dependency (database, key store, library) is unavailable
     INTERNAL = "internal"  # a bug: an invariant does not hold
@@ -85,6 +86,13 @@ class Code(Enum):
     # 1300-1399: tokens and selective disclosure
     DISCLOSURE_INVALID = (1300, "disclosure-invalid", Category.VERIFICATION, "Selective disclosure invalid")
     KEY_BINDING_FAILED = (1301, "key-binding-failed", Category.VERIFICATION, "Holder key binding failed")
+
+    # 1400-1499: the service's clients: authentication, authorisation, rate limits
+    UNAUTHENTICATED = (1400, "unauthenticated", Category.UNAUTHENTICATED, "Authentication required")
+    INVALID_CLIENT = (1401, "invalid-client", Category.UNAUTHENTICATED, "Client authentication failed")
+    ASSERTION_REPLAYED = (1402, "assertion-replayed", Category.UNAUTHENTICATED, "Client assertion already used")
+    FORBIDDEN = (1403, "forbidden", Category.FORBIDDEN, "Not allowed for this client")
+    RATE_LIMITED = (1404, "rate-limited", Category.RATE_LIMITED, "Too many requests")
 
     @property
     def number(self) -> int:
@@ -167,6 +175,22 @@ class ConfigError(TrustError):
 
 class UnavailableError(TrustError):
     default_code = Code.UNAVAILABLE
+
+
+class AuthenticationError(TrustError):
+    """The caller is not authenticated (no, expired, replayed or otherwise unacceptable credentials)."""
+
+    default_code = Code.UNAUTHENTICATED
+
+
+class ForbiddenError(TrustError):
+    """The authenticated caller may not do this (policy layer)."""
+
+    default_code = Code.FORBIDDEN
+
+
+class RateLimitedError(TrustError):
+    default_code = Code.RATE_LIMITED
 
 
 class CryptoError(TrustError):

@@ -22,8 +22,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import trust
-from trust.crypto.errors import Code, TrustError
+from trust.crypto.errors import Category, Code, TrustError
 from trust.http import problems
+from trust.service import audit
 from trust.service.instance import Instance
 
 log = logging.getLogger("trust.http")
@@ -131,6 +132,8 @@ def create_app(instance: Instance | None = None) -> FastAPI:
         incoming = request.headers.get("x-request-id", "")
         rid = incoming if 0 < len(incoming) <= 64 and incoming.replace("-", "").isalnum() else uuid.uuid4().hex
         request.state.request_id = rid
+        audit.request_id_var.set(rid)  # copied into the route's task and thread: audit entries carry it
+        audit.actor_var.set(None)
         response = await call_next(request)
         response.headers["X-Request-ID"] = rid
         return response
@@ -139,7 +142,13 @@ def create_app(instance: Instance | None = None) -> FastAPI:
     async def _trust_error(request: Request, exc: TrustError) -> Any:
         if exc.code.category.value in ("internal", "config", "unavailable"):
             log.error("request %s failed: %s", getattr(request.state, "request_id", "-"), exc.diagnostics())
-        return problems.from_error(request, exc)
+        response = problems.from_error(request, exc)
+        if exc.code.category is Category.UNAUTHENTICATED:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="huren"'
+        retry = (exc.evidence or {}).get("retry_after")
+        if isinstance(retry, int):
+            response.headers["Retry-After"] = str(retry)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Any:
@@ -178,10 +187,10 @@ def create_app(instance: Instance | None = None) -> FastAPI:
         db.ping(instance.engine)
         return {"status": "ready"}
 
-    from trust.http.routes import ca, license, ocsp, seal, tsa
+    from trust.http.routes import ca, clients, license, ocsp, seal, tsa
     from trust.http.routes import trust as trust_routes
 
-    for module in (ca, ocsp, tsa, trust_routes, seal, license):
+    for module in (clients, ca, ocsp, tsa, trust_routes, seal, license):
         app.include_router(module.router)
 
     app.add_middleware(BodyLimit, limit=instance.settings.max_request_bytes)  # type: ignore[arg-type]

@@ -26,6 +26,7 @@ STATUS: dict[Category, int] = {
     Category.VERIFICATION: 422,
     Category.UNSUPPORTED: 422,
     Category.LIMIT: 413,
+    Category.RATE_LIMITED: 429,
     Category.CONFIG: 500,
     Category.UNAVAILABLE: 503,
     Category.INTERNAL: 500,

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from trust import db
 from trust.crypto.keystore import PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, FileKeyStore, KeyStore
+from trust.service import audit
 from trust.settings import Settings
 
 
@@ -23,6 +24,7 @@ class Instance:
         self.settings = settings or Settings()
         self._passphrase = passphrase
         self._lock = threading.Lock()
+        audit.install()  # every change made through this instance is audited (trust.service.audit)
 
     def __repr__(self) -> str:
         return f"Instance(home={str(self.settings.home)!r})"

@@ -58,19 +58,12 @@ def create(
         maker = session.get(registry.SealMaker, ca_id)
         assert maker is not None
         maker_cert = registry._certificate(session, maker.cert_serial)
-        before = trust_registry.registry.latest(session)
-        trust_registry.register_service(
+        changed = trust_registry.register_service(
             session, issuer_ca=ca, service_id=f"{ca_id}-seal-maker", service_type="SEAL_MAKER", cert_der=maker_cert.der
         )
-        if before is None or not _listed(before.document, maker_cert.der):
-            trust_registry.publish(session, instance)
+        if changed or trust_registry.registry.latest(session) is None:
+            trust_registry.publish(session, instance)  # a new seal maker (certificate) is listed at once
         return made.record
-
-
-def _listed(document: str, der: bytes) -> bool:
-    import base64
-
-    return base64.b64encode(der).decode() in document
 
 
 def set_status(instance: Instance, es_id: str, status: str, reason: str = "") -> SealRecord:

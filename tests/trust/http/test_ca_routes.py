@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlmodel import func, select
 
 from ca import x509 as cx
@@ -14,6 +13,7 @@ from ca.crl import load_crl
 from ca.models import IssuedCertificate
 from ca.names import DN
 from tests.support.csr import make_csr
+from tests.support.http import AuthClient
 from tests.support.world import ZJ_ORG_USCC, World, build_world
 from trust import db
 from trust.crypto.keys import generate_private_key
@@ -27,8 +27,8 @@ def http_world(tmp_path_factory: pytest.TempPathFactory) -> World:
 
 
 @pytest.fixture(scope="module")
-def client(http_world: World) -> TestClient:
-    return TestClient(create_app(http_world.instance), raise_server_exceptions=False)
+def client(http_world: World) -> AuthClient:
+    return AuthClient(create_app(http_world.instance), http_world, "zj-platform")
 
 
 def _rows(world: World) -> int:
@@ -48,7 +48,7 @@ SEAL = {
 }
 
 
-def test_list_and_download(client: TestClient) -> None:
+def test_list_and_download(client: AuthClient) -> None:
     cas = client.get("/ca").json()
     assert {c["id"] for c in cas} >= {"root-sm2", "root-rsa", "region-330000-sm2", "region-440000-rsa"}
     der = client.get("/ca/root-sm2.cer")
@@ -65,7 +65,7 @@ def test_list_and_download(client: TestClient) -> None:
     load_crl(crl.content)
 
 
-def test_issue_show_revoke(client: TestClient, http_world: World) -> None:
+def test_issue_show_revoke(client: AuthClient, http_world: World) -> None:
     created = client.post("/certificates", json=SEAL)
     assert created.status_code == 201, created.text
     body = created.json()
@@ -85,7 +85,7 @@ def test_issue_show_revoke(client: TestClient, http_world: World) -> None:
     assert again.status_code == 409 and again.headers["content-type"].startswith(PROBLEM_JSON)
 
 
-def test_idempotent_issue(client: TestClient, http_world: World) -> None:
+def test_idempotent_issue(client: AuthClient, http_world: World) -> None:
     request = {**SEAL, "request_id": "req-0001"}
     first = client.post("/certificates", json=request).json()
     before = _rows(http_world)
@@ -93,7 +93,7 @@ def test_idempotent_issue(client: TestClient, http_world: World) -> None:
     assert second["serial"] == first["serial"] and _rows(http_world) == before
 
 
-def test_issue_from_csr(client: TestClient) -> None:
+def test_issue_from_csr(client: AuthClient) -> None:
     key = generate_private_key("sm2")
     csr = make_csr(key, DN(province="浙江省", organization="杭州示例科技有限公司", common_name="x")).decode()
     body = client.post("/certificates", json={**SEAL, "csr": csr}).json()
@@ -101,10 +101,12 @@ def test_issue_from_csr(client: TestClient) -> None:
     assert cx.public_key(cx.load_certificate(body["certificate_pem"].encode())) == key.public_key
 
 
-def test_enrol_from_csr(client: TestClient) -> None:
+def test_enrol_from_csr(client: AuthClient) -> None:
     key = generate_private_key("rsa-3072")
     csr = make_csr(key, DN(province="江苏省", common_name="江苏")).decode()
-    response = client.post("/ca/enrol", json={"kind": "region", "code": "320000", "family": "RSA", "csr": csr})
+    response = client.as_("national-ops").post(
+        "/ca/enrol", json={"kind": "region", "code": "320000", "family": "RSA", "csr": csr}
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["ca"]["id"] == "region-320000-rsa" and body["ca"]["key_held_by_huren"] is False
@@ -112,43 +114,58 @@ def test_enrol_from_csr(client: TestClient) -> None:
 
 
 BAD = {
-    "unknown profile": ("/certificates", {**SEAL, "profile": "wizard"}, 400, "E1000"),
-    "unknown CA": ("/certificates", {**SEAL, "ca_id": "region-999999-sm2"}, 404, "E1003"),
+    "unknown profile": ("/certificates", {**SEAL, "profile": "wizard"}, 400, "E1000", "zj-platform"),
+    "unknown CA": ("/certificates", {**SEAL, "ca_id": "region-999999-sm2"}, 404, "E1003", "national-ops"),
     "outside constraints": (
         "/certificates",
         {**SEAL, "subject": {**SEAL["subject"], "province": "广东省"}},
         400,
         "E1000",
+        "zj-platform",
     ),
-    "bad USCC": ("/certificates", {**SEAL, "subject": {**SEAL["subject"], "serial_number": "123"}}, 400, "E1000"),
+    "bad USCC": (
+        "/certificates",
+        {**SEAL, "subject": {**SEAL["subject"], "serial_number": "123"}},
+        400,
+        "E1000",
+        "zj-platform",
+    ),
     "garbage CSR": (
         "/certificates",
         {**SEAL, "csr": "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----"},
         400,
         "E1001",
+        "zj-platform",
     ),
     "bad PoP": (
         "/certificates",
         {**SEAL, "csr": make_csr(generate_private_key("sm2"), DN(common_name="x"), tamper=True).decode()},
         422,
         "E1103",
+        "zj-platform",
     ),
-    "schema violation": ("/certificates", {"ca_id": 5}, 422, "E1000"),
-    "validity out of range": ("/certificates", {**SEAL, "validity_days": 0}, 422, "E1000"),
-    "root issues EE": ("/certificates", {**SEAL, "ca_id": "root-sm2"}, 400, "E1000"),
-    "enrol bad region": ("/ca/enrol", {"kind": "region", "code": "12345"}, 400, "E1000"),
-    "enrol bad kind": ("/ca/enrol", {"kind": "planet", "code": "330000"}, 422, "E1000"),
-    "enrol existing": ("/ca/enrol", {"kind": "region", "code": "330000", "family": "SM2"}, 409, "E1004"),
-    "revoke unknown": ("/certificates/abcdef/revoke", {"reason": "superseded"}, 404, "E1003"),
-    "revoke bad reason": ("/certificates/abcdef/revoke", {"reason": "whim"}, 400, "E1000"),
+    "schema violation": ("/certificates", {"ca_id": 5}, 422, "E1000", "zj-platform"),
+    "validity out of range": ("/certificates", {**SEAL, "validity_days": 0}, 422, "E1000", "zj-platform"),
+    "root issues EE": ("/certificates", {**SEAL, "ca_id": "root-sm2"}, 400, "E1000", "national-ops"),
+    "enrol bad region": ("/ca/enrol", {"kind": "region", "code": "12345"}, 400, "E1000", "national-ops"),
+    "enrol bad kind": ("/ca/enrol", {"kind": "planet", "code": "330000"}, 422, "E1000", "national-ops"),
+    "enrol existing": (
+        "/ca/enrol",
+        {"kind": "region", "code": "330000", "family": "SM2"},
+        409,
+        "E1004",
+        "national-ops",
+    ),
+    "revoke unknown": ("/certificates/abcdef/revoke", {"reason": "superseded"}, 404, "E1003", "national-ops"),
+    "revoke bad reason": ("/certificates/abcdef/revoke", {"reason": "whim"}, 400, "E1000", "national-ops"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
-def test_bad_requests_are_problems_and_change_nothing(client: TestClient, http_world: World, case: str) -> None:
-    path, payload, status, code = BAD[case]
+def test_bad_requests_are_problems_and_change_nothing(client: AuthClient, http_world: World, case: str) -> None:
+    path, payload, status, code, actor = BAD[case]
     before = _rows(http_world)
-    response = client.post(path, json=payload)
+    response = client.as_(actor).post(path, json=payload)
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith(PROBLEM_JSON)
     body = response.json()
@@ -156,13 +173,16 @@ def test_bad_requests_are_problems_and_change_nothing(client: TestClient, http_w
     assert _rows(http_world) == before
 
 
-def test_unknown_downloads(client: TestClient) -> None:
-    for path in ("/ca/nope.cer", "/crl/nope.crl", "/certificates/00ff"):
-        response = client.get(path)
+def test_unknown_downloads(client: AuthClient) -> None:
+    for path in ("/ca/nope.cer", "/crl/nope.crl"):
+        response = client.anonymous.get(path)
         assert response.status_code == 404 and response.json()["code"] == "E1003"
+    assert client.as_("national-ops").get("/certificates/00ff").status_code == 404
+    # a region cannot probe which serials exist: unknown and foreign certificates look the same
+    assert client.get("/certificates/00ff").status_code == 403
 
 
-def test_openapi_lists_routes(client: TestClient) -> None:
+def test_openapi_lists_routes(client: AuthClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     for path in (
         "/ca",

@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlmodel import func, select
 
 from seal import ses
 from seal.models import SealRecord
+from tests.support.http import AuthClient
 from tests.support.server import free_port
 from tests.support.world import ZJ_ORG_USCC, World, build_world
 from trust import db
@@ -25,8 +25,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
 
 
 @pytest.fixture(scope="module")
-def client(world: World) -> TestClient:
-    return TestClient(create_app(world.instance), raise_server_exceptions=False)
+def client(world: World) -> AuthClient:
+    return AuthClient(create_app(world.instance), world, "zj-platform")
 
 
 def _count(world: World) -> int:
@@ -42,7 +42,7 @@ ORG = {
 }
 
 
-def test_make_read_and_lifecycle(client: TestClient) -> None:
+def test_make_read_and_lifecycle(client: AuthClient) -> None:
     made = client.post("/seals", json={**ORG, "dual": True})
     assert made.status_code == 201, made.text
     body = made.json()
@@ -51,7 +51,10 @@ def test_make_read_and_lifecycle(client: TestClient) -> None:
     assert len(parsed.cert_list) == 2 and body["rsa_cert_serial"]
     assert client.get(f"/seals/{body['es_id']}.esl").content == base64.b64decode(body["seal_der"])
     assert client.get(f"/seals/{body['es_id']}").json()["status"] == "active"
-    assert body["es_id"] in {s["es_id"] for s in client.get("/seals", params={"holder_code": ZJ_ORG_USCC}).json()}
+    assert body["es_id"] in {
+        s["es_id"]
+        for s in client.get("/seals", params={"holder_code": ZJ_ORG_USCC, "ca_id": "region-330000-sm2"}).json()
+    }
     for status in ("suspended", "active", "revoked"):
         response = client.post(f"/seals/{body['es_id']}/status", json={"status": status, "reason": "测试"})
         assert response.status_code == 200 and response.json()["status"] == status
@@ -71,7 +74,7 @@ def test_make_read_and_lifecycle(client: TestClient) -> None:
     assert ses.parse_seal(base64.b64decode(person.json()["seal_der"])).picture.width_mm == 20
 
 
-def test_idempotent_make(client: TestClient, world: World) -> None:
+def test_idempotent_make(client: AuthClient, world: World) -> None:
     first = client.post("/seals", json={**ORG, "request_id": "seal-req-1"}).json()
     before = _count(world)
     second = client.post("/seals", json={**ORG, "request_id": "seal-req-1"}).json()
@@ -82,8 +85,8 @@ BAD = {
     "bad USCC": ({**ORG, "holder_code": "123"}, 400),
     "bad citizen ID": ({**ORG, "holder_kind": "person", "holder_code": "330106199001010011"}, 400),
     "RSA CA": ({**ORG, "ca_id": "region-330000-rsa"}, 400),
-    "national CA": ({**ORG, "ca_id": "national-sm2"}, 400),
-    "unknown CA": ({**ORG, "ca_id": "region-999999-sm2"}, 404),
+    "national CA": ({**ORG, "ca_id": "national-sm2"}, 403),  # policy: only the client's own region CA
+    "unknown CA": ({**ORG, "ca_id": "region-999999-sm2"}, 403),  # indistinguishable from a foreign one
     "empty seal name": ({**ORG, "seal_name": ""}, 400),
     "name too long for the picture": ({**ORG, "holder_name": "很" * 41}, 400),
     "schema": ({"ca_id": 1}, 422),
@@ -91,7 +94,7 @@ BAD = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
-def test_bad_requests(client: TestClient, world: World, case: str) -> None:
+def test_bad_requests(client: AuthClient, world: World, case: str) -> None:
     payload, status = BAD[case]
     before = _count(world)
     keys_before = len(list((world.home / "keys").glob("*.key.pem")))
@@ -100,7 +103,8 @@ def test_bad_requests(client: TestClient, world: World, case: str) -> None:
     assert response.headers["content-type"].startswith("application/problem+json")
     assert _count(world) == before
     assert len(list((world.home / "keys").glob("*.key.pem"))) == keys_before
-    assert client.get("/seals/nope").status_code == 404
+    assert client.get("/seals/nope").status_code == 403  # a region cannot probe for seals
+    assert client.as_("national-ops").get("/seals/nope").status_code == 404
 
 
 def test_cli(world: World, tmp_path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -144,7 +148,7 @@ def ses_code() -> str:
 
 
 def test_sign_hash_route_and_cli(
-    client: TestClient, world: World, tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    client: AuthClient, world: World, tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import hashlib
 
@@ -167,7 +171,7 @@ def test_sign_hash_route_and_cli(
         {"data_hash": sm3(document).hex(), "data": "AA==", "property_info": "x"},
     ):
         assert client.post(f"/seals/{made['es_id']}/signatures", json=bad).status_code == 400
-    assert client.post("/seals/nope/signatures", json={"data_hash": "00" * 32, "property_info": "x"}).status_code == 404
+    assert client.post("/seals/nope/signatures", json={"data_hash": "00" * 32, "property_info": "x"}).status_code == 403
     from tests.support.world import PASSPHRASE
 
     monkeypatch.setenv("TRUST_KEY_PASSPHRASE", PASSPHRASE.decode())
@@ -206,7 +210,7 @@ def _verify_pdf(world: World, pdf: bytes):
     return api.verify(pdf, context.build(bundle=bundle, pins=[trust.root_fingerprints(world.instance)["SM2"]]))
 
 
-def test_seal_pdf_route(client: TestClient, world: World) -> None:
+def test_seal_pdf_route(client: AuthClient, world: World) -> None:
     from tests.seal.conftest import sample_pdf
     from verifier.report import Indication
 
@@ -243,7 +247,7 @@ def test_seal_pdf_route(client: TestClient, world: World) -> None:
         assert words in response.json()["detail"], response.text
     broken = client.post(f"/seals/{es_id}/pdf", content=original[: len(original) // 2], headers=pdf_type)
     assert broken.status_code == 400 and broken.json()["code"], broken.text
-    assert client.post("/seals/nope/pdf", content=original, headers=pdf_type).status_code == 404
+    assert client.post("/seals/nope/pdf", content=original, headers=pdf_type).status_code == 403
 
 
 def test_seal_pdf_cli(world: World, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 
 import pytest
-from fastapi.testclient import TestClient
 
 from ca import x509 as cx
 from ca.names import DN, make_uscc
+from tests.support.http import AuthClient
 from tests.support.server import free_port
 from tests.support.world import World, build_world
 from trust.formats import bundle as bundle_format
@@ -23,15 +23,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
 
 
 @pytest.fixture(scope="module")
-def client(world: World) -> TestClient:
-    return TestClient(create_app(world.instance), raise_server_exceptions=False)
+def client(world: World) -> AuthClient:
+    return AuthClient(create_app(world.instance), world, "national-ops")
 
 
-def _pins(client: TestClient) -> list[str]:
+def _pins(client: AuthClient) -> list[str]:
     return list(client.get("/roots").json()["fingerprints"].values())
 
 
-def test_trust_list_and_bundle(client: TestClient) -> None:
+def test_trust_list_and_bundle(client: AuthClient) -> None:
     response = client.get("/trustlist")
     assert response.status_code == 200 and response.headers["etag"]
     parsed, _ = tl.verify(response.content, _pins(client))
@@ -43,7 +43,7 @@ def test_trust_list_and_bundle(client: TestClient) -> None:
     assert len(verified.bundle.crls) >= 8
 
 
-def test_verify_route(client: TestClient, world: World) -> None:
+def test_verify_route(client: AuthClient, world: World) -> None:
     cert = service.issue(
         world.instance,
         ca_id="region-440000-rsa",
@@ -73,7 +73,7 @@ def test_verify_route(client: TestClient, world: World) -> None:
         assert response.status_code in (400, 422) and response.json()["code"] == code, response.text
 
 
-def test_status_change_route(client: TestClient) -> None:
+def test_status_change_route(client: AuthClient) -> None:
     before = client.get("/trustlist").json()
     response = client.post("/trustlist/status", json={"id": "region-330000", "status": "suspended", "reason": "审计"})
     assert response.status_code == 200, response.text

@@ -38,7 +38,6 @@ import sys
 import time
 from pathlib import Path
 
-from asn1crypto import csr as asn1_csr
 from stdnum.iso7064 import mod_11_2
 
 from ca.names import DN, make_uscc
@@ -77,18 +76,9 @@ def subject(prefix: str, i: int) -> tuple[str, DN]:
 
 
 def make_csr(key: PrivateKey, name: DN) -> bytes:
-    info = asn1_csr.CertificationRequestInfo(
-        {"version": "v1", "subject": name.to_asn1(), "subject_pk_info": key.public_key.spki, "attributes": []}
-    )
-    algorithm = key.public_key.default_algorithm()
-    request = asn1_csr.CertificationRequest(
-        {
-            "certification_request_info": info,
-            "signature_algorithm": algorithm.x509_identifier(),
-            "signature": key.sign(info.dump(), algorithm),
-        }
-    )
-    return request.dump()
+    from ca import csr
+
+    return csr.build(key, name)
 
 
 def die_after_key_writes(writes: int) -> None:

@@ -18,8 +18,10 @@ from ca.crl import load_crl
 from ca.models import utc
 from ca.names import DN
 from trust.crypto.errors import InputError
+from trust.http.auth import Client, IdempotencyKey, allow, request_id_for
 from trust.service import ca as service
 from trust.service.instance import Instance
+from trust.service.policy import Action
 
 router = APIRouter(tags=["certificate authority"])
 
@@ -146,7 +148,8 @@ class EnrolResponse(BaseModel):
 
 
 @router.post("/ca/enrol", status_code=201, summary="Enrol a regional or departmental CA", response_model=EnrolResponse)
-def enrol(body: EnrolRequest, request: Request) -> EnrolResponse:
+def enrol(body: EnrolRequest, request: Request, principal: Client) -> EnrolResponse:
+    allow(request, principal, Action.CA_ENROL)
     instance = _instance(request)
     created = service.enrol(
         instance,
@@ -219,7 +222,10 @@ def _certificate_out(record: Any, chain: list[Any] | None = None) -> Certificate
 
 
 @router.post("/certificates", status_code=201, summary="Issue an end-entity certificate", response_model=CertificateOut)
-def issue(body: IssueRequest, request: Request) -> CertificateOut:
+def issue(
+    body: IssueRequest, request: Request, principal: Client, idempotency_key: IdempotencyKey = None
+) -> CertificateOut:
+    allow(request, principal, Action.CA_ISSUE, ca_id=body.ca_id)
     result = service.issue(
         _instance(request),
         ca_id=body.ca_id,
@@ -230,7 +236,7 @@ def issue(body: IssueRequest, request: Request) -> CertificateOut:
         validity_days=body.validity_days,
         dns_names=body.dns_names,
         uris=body.uris,
-        request_id=body.request_id,
+        request_id=request_id_for(principal, idempotency_key, body.request_id),
     )
     return _certificate_out(result.record, result.chain)
 
@@ -238,17 +244,20 @@ def issue(body: IssueRequest, request: Request) -> CertificateOut:
 @router.get("/certificates", summary="List issued certificates", response_model=list[CertificateOut])
 def list_certificates(
     request: Request,
+    principal: Client,
     ca_id: str | None = None,
     status: Annotated[Literal["valid", "revoked"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[CertificateOut]:
+    allow(request, principal, Action.CERTIFICATE_READ, ca_id=ca_id)
     rows = service.list_certificates(_instance(request), ca_id=ca_id, status=status, limit=limit, offset=offset)
     return [_certificate_out(r) for r in rows]
 
 
 @router.get("/certificates/{serial}", summary="One certificate by serial (hex)", response_model=CertificateOut)
-def get_certificate(serial: str, request: Request) -> CertificateOut:
+def get_certificate(serial: str, request: Request, principal: Client) -> CertificateOut:
+    allow(request, principal, Action.CERTIFICATE_READ, serial=serial)
     return _certificate_out(service.get_certificate(_instance(request), serial))
 
 
@@ -273,9 +282,10 @@ class RevokeResponse(BaseModel):
 @router.post(
     "/certificates/{serial}/revoke", summary="Revoke a certificate and publish a new CRL", response_model=RevokeResponse
 )
-def revoke(serial: str, body: RevokeRequest, request: Request) -> RevokeResponse:
+def revoke(serial: str, body: RevokeRequest, request: Request, principal: Client) -> RevokeResponse:
     if len(serial) > 64:
         raise InputError("serial number too long")
+    allow(request, principal, Action.CERTIFICATE_REVOKE, serial=serial)
     record, new_crl = service.revoke(_instance(request), serial=serial, reason=body.reason)
     assert record.revoked_at is not None
     return RevokeResponse(

@@ -9,8 +9,10 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
+from trust.http.auth import Client, IdempotencyKey, allow, request_id_for
 from trust.service import licenses as service
 from trust.service.instance import Instance
+from trust.service.policy import Action
 
 router = APIRouter(tags=["electronic licences"])
 
@@ -39,7 +41,8 @@ class IssuerOut(BaseModel):
 @router.post(
     "/license-issuers", status_code=201, summary="Register a licence issuing authority", response_model=IssuerOut
 )
-def add_issuer(body: IssuerCreate, request: Request) -> IssuerOut:
+def add_issuer(body: IssuerCreate, request: Request, principal: Client) -> IssuerOut:
+    allow(request, principal, Action.LICENSE_ISSUER_REGISTER)
     issuer = service.register_issuer(
         _instance(request),
         ca_id=body.ca_id,
@@ -99,7 +102,10 @@ def _out(record: Any, qr_token: str = "") -> LicenseOut:
 @router.post(
     "/licenses", status_code=201, summary="Issue a licence (token, SD-JWT, QR payload)", response_model=LicenseOut
 )
-def issue(body: LicenseCreate, request: Request) -> LicenseOut:
+def issue(
+    body: LicenseCreate, request: Request, principal: Client, idempotency_key: IdempotencyKey = None
+) -> LicenseOut:
+    allow(request, principal, Action.LICENSE_ISSUE, license_issuer_id=body.issuer_id, type_code=body.type)
     made = service.issue(
         _instance(request),
         issuer_id=body.issuer_id,
@@ -109,13 +115,14 @@ def issue(body: LicenseCreate, request: Request) -> LicenseOut:
         valid_from=body.valid_from,
         valid_until=body.valid_until,
         holder_jwk=body.holder_jwk,
-        request_id=body.request_id,
+        request_id=request_id_for(principal, idempotency_key, body.request_id),
     )
     return _out(made.record, made.qr_token)
 
 
 @router.get("/licenses/{identifier}", summary="One licence", response_model=LicenseOut)
-def get_license(identifier: str, request: Request) -> LicenseOut:
+def get_license(identifier: str, request: Request, principal: Client) -> LicenseOut:
+    allow(request, principal, Action.LICENSE_READ, license_id=identifier)
     return _out(service.get(_instance(request), identifier))
 
 
@@ -127,7 +134,8 @@ class LicenseStatus(BaseModel):
 @router.post(
     "/licenses/{identifier}/status", summary="Revoke, suspend or reinstate a licence", response_model=LicenseOut
 )
-def set_status(identifier: str, body: LicenseStatus, request: Request) -> LicenseOut:
+def set_status(identifier: str, body: LicenseStatus, request: Request, principal: Client) -> LicenseOut:
+    allow(request, principal, Action.LICENSE_MANAGE, license_id=identifier)
     return _out(service.set_status(_instance(request), identifier, body.status, body.reason))
 
 

@@ -25,10 +25,11 @@ import hashlib
 from email.utils import format_datetime
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ca.ocsp import MAX_REQUEST_BYTES, MEDIA_TYPE_REQUEST, MEDIA_TYPE_RESPONSE
+from trust.http.auth import anonymous_limit
 from trust.service import ocsp as service
 from trust.service.instance import Instance
 
@@ -79,6 +80,7 @@ async def _body(request: Request) -> bytes | None:
 
 @router.post(
     "/ocsp",
+    dependencies=[Depends(anonymous_limit)],
     summary="OCSP request (RFC 6960, DER body)",
     response_class=Response,
     responses=_DOC,

@@ -8,8 +8,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from trust.http.auth import Client, IdempotencyKey, allow, request_id_for
 from trust.service import seals as service
 from trust.service.instance import Instance
+from trust.service.policy import Action
 
 router = APIRouter(tags=["electronic seals"])
 
@@ -65,7 +67,8 @@ def _out(record: Any) -> SealOut:
 
 
 @router.post("/seals", status_code=201, summary="Make a seal (GB/T 38540 SESeal)", response_model=SealOut)
-def create(body: SealCreate, request: Request) -> SealOut:
+def create(body: SealCreate, request: Request, principal: Client, idempotency_key: IdempotencyKey = None) -> SealOut:
+    allow(request, principal, Action.SEAL_CREATE, ca_id=body.ca_id)
     return _out(
         service.create(
             _instance(request),
@@ -76,7 +79,7 @@ def create(body: SealCreate, request: Request) -> SealOut:
             seal_name=body.seal_name,
             dual=body.dual,
             validity_days=body.validity_days,
-            request_id=body.request_id,
+            request_id=request_id_for(principal, idempotency_key, body.request_id),
         )
     )
 
@@ -84,11 +87,13 @@ def create(body: SealCreate, request: Request) -> SealOut:
 @router.get("/seals", summary="List seals", response_model=list[SealOut])
 def list_seals(
     request: Request,
+    principal: Client,
     ca_id: str | None = None,
     holder_code: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[SealOut]:
+    allow(request, principal, Action.SEAL_READ, ca_id=ca_id)
     return [
         _out(r)
         for r in service.list_seals(
@@ -103,12 +108,14 @@ def list_seals(
     response_class=Response,
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
-def seal_file(es_id: str, request: Request) -> Response:
+def seal_file(es_id: str, request: Request, principal: Client) -> Response:
+    allow(request, principal, Action.SEAL_READ, es_id=es_id)
     return Response(service.get(_instance(request), es_id).seal_der, media_type="application/octet-stream")
 
 
 @router.get("/seals/{es_id}", summary="One seal", response_model=SealOut)
-def get_seal(es_id: str, request: Request) -> SealOut:
+def get_seal(es_id: str, request: Request, principal: Client) -> SealOut:
+    allow(request, principal, Action.SEAL_READ, es_id=es_id)
     return _out(service.get(_instance(request), es_id))
 
 
@@ -118,7 +125,8 @@ class SealStatus(BaseModel):
 
 
 @router.post("/seals/{es_id}/status", summary="Suspend, reinstate or revoke a seal", response_model=SealOut)
-def set_status(es_id: str, body: SealStatus, request: Request) -> SealOut:
+def set_status(es_id: str, body: SealStatus, request: Request, principal: Client) -> SealOut:
+    allow(request, principal, Action.SEAL_MANAGE, es_id=es_id)
     return _out(service.set_status(_instance(request), es_id, body.status, body.reason))
 
 
@@ -140,7 +148,8 @@ class SignRequest(BaseModel):
     response_class=Response,
     responses={201: {"content": {"application/octet-stream": {}}}},
 )
-def sign(es_id: str, body: SignRequest, request: Request) -> Response:
+def sign(es_id: str, body: SignRequest, request: Request, principal: Client) -> Response:
+    allow(request, principal, Action.SEAL_USE, es_id=es_id)
     from trust.crypto.errors import InputError
     from trust.service import signing
 
@@ -178,6 +187,7 @@ _PDF_RESPONSES: dict[int | str, dict[str, Any]] = {
 async def seal_pdf(
     es_id: str,
     request: Request,
+    principal: Client,
     level: Annotated[Literal["B-B", "B-T", "B-LT", "B-LTA"], Query()] = "B-B",
     family: Annotated[Literal["SM2", "RSA", "dual"], Query()] = "SM2",
     page: Annotated[int | None, Query(description="Page from 1; -1 is the last page")] = None,
@@ -210,6 +220,7 @@ async def seal_pdf(
         except ValueError:
             raise InputError("box must be four numbers x0,y0,x1,y1 (points)") from None
         parsed_box = (x0, y0, x1, y1)
+    await run_in_threadpool(allow, request, principal, Action.SEAL_USE, es_id=es_id)
     pdf = await request.body()
     sealed = await run_in_threadpool(
         sealing.seal_document,

@@ -15,12 +15,14 @@ import threading
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from trust.crypto.errors import Code, InputError
+from trust.http.auth import Client, allow, anonymous_limit
 from trust.service import trust as service
 from trust.service.instance import Instance
+from trust.service.policy import Action
 
 router = APIRouter(tags=["trust list and verification"])
 _bundle_cache: dict[int, tuple[str, bytes, float]] = {}
@@ -98,7 +100,8 @@ class Published(BaseModel):
 @router.post(
     "/trustlist/status", summary="Withdraw, suspend or reinstate an issuer or service", response_model=Published
 )
-def change_status(body: StatusChange, request: Request) -> Published:
+def change_status(body: StatusChange, request: Request, principal: Client) -> Published:
+    allow(request, principal, Action.TRUSTLIST_MANAGE)
     record = service.change_status(
         _instance(request),
         subject=body.subject,
@@ -129,6 +132,7 @@ class VerifyRequest(BaseModel):
 
 @router.post(
     "/verify",
+    dependencies=[Depends(anonymous_limit)],
     summary="Verify a certificate, seal, GB/T 38540 signature, sealed PDF or licence; returns the ETSI EN 319 102-1 "
     "report",
 )

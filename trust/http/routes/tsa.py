@@ -15,12 +15,13 @@ Thin: read the body (bounded), call :func:`trust.service.tsa.timestamp` in the t
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ca.tsa import MAX_REQUEST_BYTES
 from trust.crypto.errors import Code
 from trust.http import problems
+from trust.http.auth import anonymous_limit
 from trust.service import tsa as service
 from trust.service.instance import Instance
 
@@ -67,16 +68,34 @@ async def _answer(request: Request, family: str) -> Response:
     return Response(der, media_type=REPLY, headers={"Cache-Control": "no-store"})
 
 
-@router.post("/tsa", summary="Time-stamp (RFC 3161), RSA TSA", response_class=Response, responses=_RESPONSES)
+@router.post(
+    "/tsa",
+    dependencies=[Depends(anonymous_limit)],
+    summary="Time-stamp (RFC 3161), RSA TSA",
+    response_class=Response,
+    responses=_RESPONSES,
+)
 async def timestamp_default(request: Request) -> Response:
     return await _answer(request, "RSA")
 
 
-@router.post("/tsa/rsa", summary="Time-stamp (RFC 3161), RSA TSA", response_class=Response, responses=_RESPONSES)
+@router.post(
+    "/tsa/rsa",
+    dependencies=[Depends(anonymous_limit)],
+    summary="Time-stamp (RFC 3161), RSA TSA",
+    response_class=Response,
+    responses=_RESPONSES,
+)
 async def timestamp_rsa(request: Request) -> Response:
     return await _answer(request, "RSA")
 
 
-@router.post("/tsa/sm2", summary="Time-stamp (RFC 3161), SM2 TSA", response_class=Response, responses=_RESPONSES)
+@router.post(
+    "/tsa/sm2",
+    dependencies=[Depends(anonymous_limit)],
+    summary="Time-stamp (RFC 3161), SM2 TSA",
+    response_class=Response,
+    responses=_RESPONSES,
+)
 async def timestamp_sm2(request: Request) -> Response:
     return await _answer(request, "SM2")

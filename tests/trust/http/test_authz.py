@@ -1,0 +1,380 @@
+"""The authorisation matrix: every write route × every kind of caller gets exactly the allowed outcome.
+
+Callers: the national operator, region A (浙江 330000, owner of every resource used here), region B (广东
+440000), a department of A (浙江省市场监督管理局 as licence issuer), nobody, a platform whose credential was
+revoked, an expired assertion, a replayed assertion, and an assertion for another audience. Each case builds a
+fresh resource of region A with the service layer, so an allowed call never changes what the next caller sees.
+Allowed → 2xx; refused by policy → 403; not authenticated → 401 with ``WWW-Authenticate``. Refusals change
+nothing, and are audited as ``denied``.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import func, select
+
+from ca import csr
+from ca.names import DN, make_uscc
+from licenses import samples
+from tests.support.http import AuthClient
+from tests.support.server import free_port
+from tests.support.world import ZJ_ORG_USCC, World, build_world
+from trust import db
+from trust.crypto.keys import generate_private_key
+from trust.http.app import create_app
+from trust.service import audit, clients, licenses, seals
+from trust.service import ca as ca_service
+
+BUSINESS = "11100000000013338W101"
+FOOD = "11100000000013338W102"
+ZJ_AUTHORITY = make_uscc("11330000002482226")
+_counter = itertools.count(1)
+
+ALLOWED_KINDS = ("operator", "region-a", "region-b", "department-a")
+UNAUTHENTICATED = ("nobody", "revoked-platform", "expired-assertion", "replayed-assertion", "other-audience")
+
+
+@dataclass
+class Setup:
+    world: World
+    client: AuthClient
+    issuer_id: str
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
+    world = build_world(tmp_path_factory.mktemp("authz"), free_port())
+    instance = world.instance
+    issuer = licenses.register_issuer(
+        instance, ca_id="region-330000-sm2", name="浙江省市场监督管理局", code=ZJ_AUTHORITY, license_types=[BUSINESS]
+    )
+    world.add_platform("zj-amr", "department", region="330000", license_issuer_id=issuer.id)
+    revoked = world.add_platform("zj-old", "region", region="330000")
+    clients.revoke_credential(instance, serial=format(revoked.certificate.serial_number, "x"))
+    ca_service.enrol(instance, kind="region", code="350000", family="SM2")
+    return Setup(world, AuthClient(create_app(instance), world, None), issuer.id)
+
+
+def _seal(s: Setup) -> str:
+    return seals.create(
+        s.world.instance,
+        ca_id="region-330000-sm2",
+        holder_kind="organization",
+        holder_name="杭州示例科技有限公司",
+        holder_code=ZJ_ORG_USCC,
+        seal_name="合同专用章",
+    ).es_id
+
+
+def _licence(s: Setup) -> str:
+    made = licenses.issue(s.world.instance, issuer_id=s.issuer_id, type_code=BUSINESS, fields=samples.sample(BUSINESS))
+    return made.record.identifier
+
+
+def _certificate(s: Setup) -> str:
+    result = ca_service.issue(
+        s.world.instance,
+        ca_id="region-330000-sm2",
+        profile="seal",
+        subject=DN(province="浙江省", organization="杭州示例科技有限公司", common_name="章", serial_number=ZJ_ORG_USCC),
+    )
+    return result.record.serial
+
+
+def _client_id(_s: Setup) -> str:
+    client_id = f"zj-extra-{next(_counter)}"
+    clients.add_client(_s.world.instance, client_id=client_id, kind="region", name="额外平台", region="330000")
+    return client_id
+
+
+def _credential(s: Setup) -> str:
+    client_id = _client_id(s)
+    key = generate_private_key("sm2")
+    der = clients.issue_credential(s.world.instance, client_id=client_id, csr_der=csr.build(key, DN(common_name="x")))
+    from ca import x509 as cx
+
+    return format(cx.load_certificate(der).serial_number, "x")
+
+
+def _pdf() -> bytes:
+    from seal import samples as pdf_samples
+
+    return pdf_samples.contract_pdf(1)
+
+
+Request = tuple[str, str, dict[str, Any]]
+# route name -> (builds a request about a fresh resource of region A, the callers allowed)
+ROUTES: dict[str, tuple[Callable[[Setup], Request], set[str]]] = {
+    "POST /ca/enrol": (
+        lambda s: ("POST", "/ca/enrol", {"json": {"kind": "region", "code": "320000", "family": "SM2"}}),
+        {"operator"},
+    ),
+    "POST /certificates": (
+        lambda s: (
+            "POST",
+            "/certificates",
+            {
+                "json": {
+                    "ca_id": "region-330000-sm2",
+                    "profile": "seal",
+                    "subject": {
+                        "common_name": "合同专用章",
+                        "organization": "杭州示例科技有限公司",
+                        "province": "浙江省",
+                        "serial_number": ZJ_ORG_USCC,
+                    },
+                }
+            },
+        ),
+        {"region-a"},
+    ),
+    "POST /certificates/{serial}/revoke": (
+        lambda s: ("POST", f"/certificates/{_certificate(s)}/revoke", {"json": {"reason": "superseded"}}),
+        {"operator", "region-a"},
+    ),
+    "POST /trustlist/status": (
+        lambda s: ("POST", "/trustlist/status", {"json": {"id": "region-350000", "status": "suspended"}}),
+        {"operator"},
+    ),
+    "POST /license-issuers": (
+        lambda s: (
+            "POST",
+            "/license-issuers",
+            {
+                "json": {
+                    "ca_id": "region-330000-sm2",
+                    "name": "浙江省卫生健康委员会",
+                    "code": make_uscc(f"1133000000{next(_counter):07d}"),
+                    "license_types": [FOOD],
+                }
+            },
+        ),
+        {"operator"},
+    ),
+    "POST /seals": (
+        lambda s: (
+            "POST",
+            "/seals",
+            {
+                "json": {
+                    "ca_id": "region-330000-sm2",
+                    "holder_name": "杭州示例科技有限公司",
+                    "holder_code": ZJ_ORG_USCC,
+                    "seal_name": "财务专用章",
+                }
+            },
+        ),
+        {"region-a"},
+    ),
+    "POST /seals/{es_id}/status": (
+        lambda s: ("POST", f"/seals/{_seal(s)}/status", {"json": {"status": "suspended", "reason": "x"}}),
+        {"region-a"},
+    ),
+    "POST /seals/{es_id}/signatures": (
+        lambda s: (
+            "POST",
+            f"/seals/{_seal(s)}/signatures",
+            {"json": {"data_hash": "11" * 32, "property_info": "Doc_0/Signs/Sign_0/Signature.xml", "timestamp": False}},
+        ),
+        {"region-a"},
+    ),
+    "POST /seals/{es_id}/pdf": (
+        lambda s: (
+            "POST",
+            f"/seals/{_seal(s)}/pdf",
+            {"content": _pdf(), "headers": {"content-type": "application/pdf"}},
+        ),
+        {"region-a"},
+    ),
+    "POST /licenses": (
+        lambda s: (
+            "POST",
+            "/licenses",
+            {"json": {"issuer_id": s.issuer_id, "type": BUSINESS, "fields": samples.sample(BUSINESS)}},
+        ),
+        {"region-a", "department-a"},
+    ),
+    "POST /licenses/{identifier}/status": (
+        lambda s: ("POST", f"/licenses/{_licence(s)}/status", {"json": {"status": "suspended", "reason": "x"}}),
+        {"region-a", "department-a"},
+    ),
+    "POST /clients": (
+        lambda s: (
+            "POST",
+            "/clients",
+            {"json": {"id": f"new-client-{next(_counter)}", "kind": "region", "name": "新平台", "region": "330000"}},
+        ),
+        {"operator"},
+    ),
+    "POST /clients/{client_id}/credentials": (
+        lambda s: (
+            "POST",
+            f"/clients/{_client_id(s)}/credentials",
+            {"json": {"csr": base64.b64encode(csr.build(generate_private_key("sm2"), DN(common_name="x"))).decode()}},
+        ),
+        {"operator"},
+    ),
+    "POST /clients/{client_id}/status": (
+        lambda s: ("POST", f"/clients/{_client_id(s)}/status", {"json": {"status": "disabled"}}),
+        {"operator"},
+    ),
+    "POST /clients/credentials/{serial}/revoke": (
+        lambda s: ("POST", f"/clients/credentials/{_credential(s)}/revoke", {}),
+        {"operator"},
+    ),
+}
+
+
+def _headers(s: Setup, caller: str) -> dict[str, str]:
+    world = s.world
+    by_kind = {
+        "operator": "national-ops",
+        "region-a": "zj-platform",
+        "region-b": "gd-platform",
+        "department-a": "zj-amr",
+    }
+    if caller in by_kind:
+        return world.auth(by_kind[caller])
+    if caller == "nobody":
+        return {}
+    if caller == "revoked-platform":
+        return world.auth("zj-old")
+    if caller == "expired-assertion":
+        return world.auth("zj-platform", issued_at=int(__import__("time").time()) - 1000, lifetime=120)
+    if caller == "replayed-assertion":
+        headers = world.auth("zj-platform")
+        used = s.client.get("/seals", params={"ca_id": "region-330000-sm2"}, headers=headers)
+        assert used.status_code == 200, used.text
+        return headers
+    if caller == "other-audience":
+        return world.auth("zj-platform", audience="https://another-service.example")
+    raise AssertionError(caller)
+
+
+def _audit_rows(s: Setup) -> int:
+    with db.session_scope(s.world.instance.engine) as session:
+        return int(session.exec(select(func.count()).select_from(audit.AuditEntry)).one())
+
+
+@pytest.mark.parametrize("caller", ALLOWED_KINDS + UNAUTHENTICATED)
+@pytest.mark.parametrize("route", sorted(ROUTES))
+def test_matrix(setup: Setup, route: str, caller: str) -> None:
+    build, allowed = ROUTES[route]
+    method, path, kwargs = build(setup)
+    headers = {**kwargs.pop("headers", {}), **_headers(setup, caller)}
+    before = audit.head(setup.world.instance.engine)[0]
+    response = setup.client.request(method, path, headers=headers, **kwargs)
+    if caller in UNAUTHENTICATED:
+        assert response.status_code == 401, (route, caller, response.text)
+        assert response.headers["www-authenticate"].startswith("Bearer")
+        assert response.json()["code"] in ("E1400", "E1401", "E1402")
+        assert audit.head(setup.world.instance.engine)[0] == before  # nothing changed, nothing written
+    elif caller in allowed:
+        assert 200 <= response.status_code < 300, (route, caller, response.text)
+    else:
+        assert response.status_code == 403, (route, caller, response.text)
+        assert response.json()["code"] == "E1403"
+        entries = audit.entries(setup.world.instance.engine, after=before)
+        assert [(e.result, e.actor) for e in entries] == [("denied", f"client:{_client_of(caller)}")]
+
+
+def _client_of(caller: str) -> str:
+    return {"operator": "national-ops", "region-a": "zj-platform", "region-b": "gd-platform", "department-a": "zj-amr"}[
+        caller
+    ]
+
+
+def test_every_write_route_is_in_the_matrix(setup: Setup) -> None:
+    """A new write route must be added to ROUTES (or be public on purpose)."""
+    public = {"POST /oauth/token", "POST /verify", "POST /ocsp", "POST /tsa", "POST /tsa/rsa", "POST /tsa/sm2"}
+    schema = setup.client.app.openapi()  # type: ignore[attr-defined]
+    writes = {
+        f"{method.upper()} {path}"
+        for path, operations in schema["paths"].items()
+        for method in operations
+        if method in ("post", "put", "patch", "delete")
+    }
+    assert writes - public == set(ROUTES), (writes - public) ^ set(ROUTES)
+
+
+def test_department_only_for_its_granted_types(setup: Setup) -> None:
+    """The trust list grants the department BUSINESS only: FOOD is refused, and so is acting as another issuer."""
+    other = licenses.register_issuer(
+        setup.world.instance,
+        ca_id="region-330000-sm2",
+        name="杭州市市场监督管理局",
+        code=make_uscc("11330100002482227"),
+        license_types=[BUSINESS, FOOD],
+    )
+    for issuer_id, type_code in ((setup.issuer_id, FOOD), (other.id, BUSINESS)):
+        response = setup.client.post(
+            "/licenses",
+            json={"issuer_id": issuer_id, "type": type_code, "fields": samples.sample(type_code)},
+            headers=setup.world.auth("zj-amr"),
+        )
+        assert response.status_code == 403, response.text
+    # the region may use both of its issuers
+    for issuer_id, type_code in ((other.id, FOOD), (other.id, BUSINESS)):
+        response = setup.client.post(
+            "/licenses",
+            json={"issuer_id": issuer_id, "type": type_code, "fields": samples.sample(type_code)},
+            headers=setup.world.auth("zj-platform"),
+        )
+        assert response.status_code == 201, response.text
+
+
+def test_revoking_a_credential_locks_out_its_access_tokens(setup: Setup) -> None:
+    platform = setup.world.add_platform("zj-rotating", "region", region="330000")
+    token = setup.client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_assertion_type": clients.ASSERTION_TYPE,
+            "client_assertion": setup.world.assertion(
+                "zj-rotating", audience=clients.audiences(setup.world.instance)[0]
+            ),
+        },
+    )
+    assert token.status_code == 200 and token.headers["cache-control"] == "no-store", token.text
+    bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    assert setup.client.get("/seals", params={"ca_id": "region-330000-sm2"}, headers=bearer).status_code == 200
+    ca_service.revoke(
+        setup.world.instance, serial=format(platform.certificate.serial_number, "x"), reason="key_compromise"
+    )
+    locked = setup.client.get("/seals", params={"ca_id": "region-330000-sm2"}, headers=bearer)
+    assert locked.status_code == 401 and "revoked" in locked.json()["detail"]
+
+
+def test_token_endpoint_refusals(setup: Setup) -> None:
+    form = {
+        "grant_type": "client_credentials",
+        "client_assertion_type": clients.ASSERTION_TYPE,
+        "client_assertion": setup.world.assertion("zj-platform", audience=clients.audiences(setup.world.instance)[0]),
+    }
+    for change, status in (
+        ({"grant_type": "password"}, 400),
+        ({"client_assertion_type": "urn:other"}, 401),
+        ({"client_assertion": "not.a.jwt"}, 401),
+        ({"client_assertion": setup.world.assertion("zj-platform", lifetime=3600)}, 401),
+        ({"client_id": "gd-platform"}, 401),
+    ):
+        response = setup.client.post("/oauth/token", data={**form, **change})
+        assert response.status_code == status, (change, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    wrong_type = setup.client.post("/oauth/token", content=b"{}", headers={"content-type": "application/json"})
+    assert wrong_type.status_code == 415
+    assert _audit_rows(setup) > 0
+    assert audit.verify(setup.world.instance.engine).ok
+
+
+def test_bearer_forms(setup: Setup, tmp_path: Path) -> None:
+    for value in ("Basic abc", "Bearer", "Bearer hrt_unknown", "Bearer x.y", "Bearer " + "a" * 300):
+        response = setup.client.get("/seals", params={"ca_id": "region-330000-sm2"}, headers={"Authorization": value})
+        assert response.status_code == 401, (value, response.text)

@@ -1,0 +1,240 @@
+"""The policy layer: the one place that decides whether an authenticated client may perform an action.
+
+Routes name the action and the resource they act on (:func:`authorize`); this module looks up who owns the
+resource and applies the rules below. A refusal raises :class:`ForbiddenError` (HTTP 403) and is written to the
+audit log with result ``denied``; a resource that does not exist is a 404 only for clients that may see it
+(everyone else gets the same 403, so ownership cannot be probed).
+
+============================  ==============================================================================
+action                        allowed for
+============================  ==============================================================================
+``client.manage``             operator
+``ca.enrol``                  operator (regions, national services)
+``ca.issue``                  region: its own region CAs; operator: national CAs (service certificates)
+``certificate.revoke``        region: certificates of its own CAs; operator: any (emergency revocation)
+``certificate.read``          region: certificates of its own CAs; operator: any
+``ca.refresh``                operator
+``trustlist.manage``          operator (publish, withdraw, suspend, reinstate)
+``license-issuer.register``   operator (granting licence types is a trust-list decision)
+``seal.create``               region: with its own region CA
+``seal.manage``               region: its own seals (status changes)
+``seal.use``                  region: its own seals (GB/T 38540 signatures, sealed PDFs)
+``seal.read``                 region: its own seals; operator: any
+``license.issue``             department: its own issuer, a type the trust list grants it now;
+                              region: issuers of its region, same type rule
+``license.manage``            department: licences of its issuer; region: licences of its region's issuers
+``license.read``              as ``license.manage``; operator: any
+============================  ==============================================================================
+
+Operators do not create seals or issue licences: national operators enrol and withdraw, regions and
+departments act for themselves (separation of duties). Public routes (trust list, bundle, roots, CRLs, CA
+certificates, OCSP, TSA, status lists, JWKS, verification, the token endpoint) need no client at all.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlmodel import Session, select
+
+from ca.models import CertificateAuthority, IssuedCertificate, now, utc
+from licenses.models import LicenseIssuer, LicenseRecord
+from seal.models import SealRecord
+from trust import db
+from trust.crypto.errors import ForbiddenError, NotFoundError
+from trust.formats import trustlist as tl
+from trust.service import audit, registry
+from trust.service.clients import Principal
+from trust.service.instance import Instance
+
+
+class Action(StrEnum):
+    CLIENT_MANAGE = "client.manage"
+    CA_ENROL = "ca.enrol"
+    CA_ISSUE = "ca.issue"
+    CA_REFRESH = "ca.refresh"
+    CERTIFICATE_REVOKE = "certificate.revoke"
+    CERTIFICATE_READ = "certificate.read"
+    TRUSTLIST_MANAGE = "trustlist.manage"
+    LICENSE_ISSUER_REGISTER = "license-issuer.register"
+    SEAL_CREATE = "seal.create"
+    SEAL_MANAGE = "seal.manage"
+    SEAL_USE = "seal.use"
+    SEAL_READ = "seal.read"
+    LICENSE_ISSUE = "license.issue"
+    LICENSE_MANAGE = "license.manage"
+    LICENSE_READ = "license.read"
+
+
+OPERATOR_ONLY = frozenset(
+    {
+        Action.CLIENT_MANAGE,
+        Action.CA_ENROL,
+        Action.CA_REFRESH,
+        Action.TRUSTLIST_MANAGE,
+        Action.LICENSE_ISSUER_REGISTER,
+    }
+)
+OPERATOR_ANY = frozenset({Action.CERTIFICATE_REVOKE, Action.CERTIFICATE_READ, Action.SEAL_READ, Action.LICENSE_READ})
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What an action is about; routes fill in what they know."""
+
+    ca_id: str | None = None
+    serial: str | None = None
+    es_id: str | None = None
+    license_issuer_id: str | None = None
+    license_id: str | None = None
+    type_code: str | None = None
+
+    def label(self) -> str:
+        for name in ("es_id", "license_id", "serial", "license_issuer_id", "ca_id"):
+            value = getattr(self, name)
+            if value is not None:
+                return f"{name.removesuffix('_id')}:{value}"
+        return "-"
+
+
+class _Deny(Exception):
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+def _region_of_ca(session: Session, ca_id: str) -> str | None:
+    ca = session.get(CertificateAuthority, ca_id)
+    if ca is None:
+        raise NotFoundError(f"no CA {ca_id}")
+    return ca.code if ca.kind == "region" else None
+
+
+def _granted_types(session: Session, issuer_id: str) -> list[str]:
+    """The licence types the trust list grants ``issuer_id`` now (empty when the service is not granted)."""
+    service_id = f"license-issuer-{issuer_id}"
+    service = session.get(registry.ServiceRecord, service_id)
+    if service is None:
+        return []
+    events = session.exec(
+        select(registry.TrustEvent).where(
+            registry.TrustEvent.subject == "service", registry.TrustEvent.subject_id == service_id
+        )
+    ).all()
+    moment = now()
+    entry = tl.status_at([tl.StatusEntry(e.status, utc(e.effective_at), e.reason) for e in events], moment)
+    if entry is None or entry.status != "granted":
+        return []
+    types = json.loads(service.scope).get("license_types", [])
+    return [t for t in types if isinstance(t, str)]
+
+
+def _issuer(session: Session, issuer_id: str) -> LicenseIssuer:
+    issuer = session.get(LicenseIssuer, issuer_id)
+    if issuer is None:
+        raise NotFoundError(f"no licence issuer {issuer_id}")
+    return issuer
+
+
+def _decide(session: Session, principal: Principal, action: Action, resource: Resource) -> None:
+    kind = principal.kind
+    if action in OPERATOR_ONLY:
+        if kind != "operator":
+            raise _Deny(f"{action} is for national operators")
+        return
+    if kind == "operator":
+        if action in OPERATOR_ANY:
+            return
+        if action is Action.CA_ISSUE and resource.ca_id is not None:
+            if _region_of_ca(session, resource.ca_id) is None:
+                return
+            raise _Deny("operators issue from national CAs only; a region issues from its own CA")
+        raise _Deny(f"{action} is done by regions and departments, not by national operators")
+    if action in (Action.CA_ISSUE, Action.SEAL_CREATE):
+        if kind != "region" or resource.ca_id is None or _region_of_ca(session, resource.ca_id) != principal.region:
+            raise _Deny(f"{action} only with the client's own region CA")
+        return
+    if action is Action.CERTIFICATE_READ and resource.serial is None:
+        if kind != "region" or resource.ca_id is None or _region_of_ca(session, resource.ca_id) != principal.region:
+            raise _Deny("a region lists the certificates of its own CAs (name the CA)")
+        return
+    if action in (Action.CERTIFICATE_REVOKE, Action.CERTIFICATE_READ):
+        record = session.exec(select(IssuedCertificate).where(IssuedCertificate.serial == resource.serial)).first()
+        if record is None:
+            raise NotFoundError(f"no certificate with serial {resource.serial}")
+        if kind != "region" or _region_of_ca(session, record.issuer_id) != principal.region:
+            raise _Deny("only certificates of the client's own region CAs")
+        return
+    if action is Action.SEAL_READ and resource.es_id is None:
+        if kind != "region" or resource.ca_id is None or _region_of_ca(session, resource.ca_id) != principal.region:
+            raise _Deny("a region lists the seals of its own CA (name the CA)")
+        return
+    if action in (Action.SEAL_MANAGE, Action.SEAL_USE, Action.SEAL_READ):
+        seal = session.exec(select(SealRecord).where(SealRecord.es_id == resource.es_id)).first()
+        if seal is None:
+            raise NotFoundError(f"no seal {resource.es_id}")
+        if kind != "region" or _region_of_ca(session, seal.issuer_ca_id) != principal.region:
+            raise _Deny("only the client's own region's seals")
+        return
+    if action is Action.LICENSE_ISSUE:
+        if resource.license_issuer_id is None or resource.type_code is None:
+            raise _Deny("licence issuance names an issuer and a type")
+        issuer = _issuer(session, resource.license_issuer_id)
+        if kind == "department" and principal.license_issuer_id != issuer.id:
+            raise _Deny("a department issues only as its own licence issuer")
+        if kind == "region" and _region_of_ca(session, issuer.ca_id) != principal.region:
+            raise _Deny("a region issues only through its own region's licence issuers")
+        if kind not in ("department", "region"):
+            raise _Deny("licences are issued by departments and regions")
+        if resource.type_code not in _granted_types(session, issuer.id):
+            raise _Deny(f"the trust list does not grant {issuer.id} licence type {resource.type_code} now")
+        return
+    if action in (Action.LICENSE_MANAGE, Action.LICENSE_READ):
+        if resource.license_id is not None:
+            record = session.exec(select(LicenseRecord).where(LicenseRecord.identifier == resource.license_id)).first()
+            if record is None:
+                raise NotFoundError(f"no licence {resource.license_id}")
+            issuer = _issuer(session, record.issuer_id)
+        elif resource.license_issuer_id is not None:
+            issuer = _issuer(session, resource.license_issuer_id)
+        else:
+            raise _Deny("licence actions name a licence or an issuer")
+        if kind == "department" and principal.license_issuer_id == issuer.id:
+            return
+        if kind == "region" and _region_of_ca(session, issuer.ca_id) == principal.region:
+            return
+        raise _Deny("only licences of the client's own issuer or region")
+    raise _Deny(f"{action} is not allowed for {kind} clients")  # pragma: no cover - every action is handled
+
+
+def authorize(instance: Instance, principal: Principal, action: Action, resource: Resource | None = None) -> None:
+    """Allow, or raise ForbiddenError (audited as ``denied``). NotFoundError only when the caller could see it."""
+    resource = resource or Resource()
+    try:
+        with db.session_scope(instance.engine, read_only=True) as session:
+            _decide(session, principal, action, resource)
+    except _Deny as denied:
+        _denied(instance, principal, action, resource, denied.reason)
+        raise ForbiddenError(
+            f"{principal.client_id} ({principal.kind}) may not {action} {resource.label()}: {denied.reason}",
+            evidence={"action": str(action), "client_id": principal.client_id},
+        ) from None
+    except NotFoundError:
+        if principal.kind == "operator":
+            raise
+        # A region must not learn whether another region's seal or licence exists.
+        _denied(instance, principal, action, resource, "not found or not the client's")
+        raise ForbiddenError(
+            f"{principal.client_id} ({principal.kind}) may not {action} {resource.label()}",
+            evidence={"action": str(action), "client_id": principal.client_id},
+        ) from None
+
+
+def _denied(instance: Instance, principal: Principal, action: Action, resource: Resource, reason: str) -> None:
+    details: dict[str, Any] = {"reason": reason, "kind": principal.kind}
+    audit.record(instance.engine, action=str(action), subject=resource.label(), result="denied", details=details)
+
+
+__all__ = ["OPERATOR_ONLY", "Action", "Resource", "authorize"]
