@@ -22,10 +22,16 @@ HomeOption = Annotated[
 
 def instance(home: Path | None) -> Instance:
     """The instance for a command; imported lazily so that ``trust verify`` never loads the storage layers."""
+    from trust.service import audit
     from trust.service.instance import Instance
     from trust.settings import Settings
 
     settings = Settings()
     if home is not None:
         settings = settings.with_home(home)
+    if audit.actor_var.get() is None:  # changes made by this command are audited as the local operator
+        import uuid
+
+        audit.actor_var.set(audit.cli_actor())
+        audit.request_id_var.set(f"cli-{uuid.uuid4().hex[:16]}")
     return Instance(settings)

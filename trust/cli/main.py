@@ -11,7 +11,7 @@ import typer
 import typer.exceptions
 
 import trust
-from trust.cli import ca, exits, keys, license, seal, trustlist, verify
+from trust.cli import ca, client, exits, keys, license, seal, trustlist, verify
 from trust.cli.common import HomeOption, console, err_console, instance
 from trust.crypto.errors import TrustError
 
@@ -28,6 +28,8 @@ app.add_typer(trustlist.app, name="trustlist")
 app.add_typer(seal.app, name="seal")
 app.add_typer(license.app, name="license")
 app.add_typer(trustlist.bundle_app, name="bundle")
+app.add_typer(client.app, name="client")
+app.add_typer(client.audit_app, name="audit")
 app.command("init")(ca.init)
 app.command("verify")(verify.verify)
 

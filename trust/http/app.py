@@ -97,7 +97,8 @@ def _refresher(instance: Instance, stop: threading.Event) -> None:
 
     while not stop.wait(instance.settings.refresh_seconds):
         try:
-            ca_service.refresh(instance)
+            with audit.acting("system:refresh"):
+                ca_service.refresh(instance)
         except Exception:
             log.exception("scheduled refresh failed")
 
