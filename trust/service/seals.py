@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
 from ca import authority
 from seal import registry
 from seal.models import SealEvent, SealRecord
 from trust import db
+from trust.crypto.errors import ConflictError
+from trust.crypto.keystore import KeyStore
 from trust.service import trust as trust_registry
 from trust.service.ca import endpoints, transaction
 from trust.service.instance import Instance
@@ -30,13 +35,59 @@ def create(
     request_id: str | None = None,
 ) -> SealRecord:
     keystore = instance.keystore
+    request = (ca_id, holder_code, seal_name)
     if request_id is not None:
-        with db.session_scope(instance.engine) as session:
-            from sqlmodel import select
+        existing = _replayed(instance, request_id, request)
+        if existing is not None:
+            return existing
+    try:
+        return _create(
+            instance,
+            keystore,
+            ca_id=ca_id,
+            holder_kind=holder_kind,
+            holder_name=holder_name,
+            holder_code=holder_code,
+            seal_name=seal_name,
+            dual=dual,
+            validity_days=validity_days,
+            request_id=request_id,
+        )
+    except IntegrityError:
+        # a concurrent request with the same idempotency key committed first: answer with its seal
+        existing = _replayed(instance, request_id, request) if request_id is not None else None
+        if existing is None:
+            raise
+        return existing
 
-            existing = session.exec(select(SealRecord).where(SealRecord.request_id == request_id)).first()
-            if existing is not None:
-                return existing
+
+def _replayed(instance: Instance, request_id: str, request: tuple[str, str, str]) -> SealRecord | None:
+    """The seal already made for ``request_id``; the same key for a different seal is a conflict."""
+    with db.session_scope(instance.engine, read_only=True) as session:
+        existing = session.exec(select(SealRecord).where(SealRecord.request_id == request_id)).first()
+    if existing is None:
+        return None
+    if (existing.issuer_ca_id, existing.holder_code, existing.name) != request:
+        raise ConflictError(
+            f"request id {request_id!r} was used for another seal",
+            evidence={"request_id": request_id, "es_id": existing.es_id},
+        )
+    return existing
+
+
+def _create(
+    instance: Instance,
+    keystore: KeyStore,
+    *,
+    ca_id: str,
+    holder_kind: str,
+    holder_name: str,
+    holder_code: str,
+    seal_name: str,
+    dual: bool,
+    validity_days: int | None,
+    request_id: str | None,
+) -> SealRecord:
     with transaction(instance) as (session, issued):
         ca = authority.get_ca(session, ca_id)
         trust_registry.check_standing(session, ca)
