@@ -332,6 +332,7 @@ def issue(
         status_index=index,
         token=full,
         sd_jwt=sd,
+        qr_token=qr,
         request_id=request_id,
     )
     session.add(record)

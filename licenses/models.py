@@ -29,6 +29,7 @@ class LicenseIssuer(SQLModel, table=True):
     key_id: str = Field(max_length=64)
     cert_serial: str = Field(max_length=48)
     license_types: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON list of type codes
+    seal_es_id: str | None = Field(default=None, max_length=64)  # the authority's 证照专用章 (licence PDFs)
     next_serial: int = Field(default=1)
     created_at: datetime = Field(default_factory=now, sa_column=Column(DateTime(timezone=True), nullable=False))
 
@@ -76,6 +77,7 @@ class LicenseRecord(SQLModel, table=True):
     status_index: int
     token: str = Field(sa_column=Column(Text, nullable=False))
     sd_jwt: str = Field(sa_column=Column(Text, nullable=False))
+    qr_token: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # the compact JWS of the QR form
     request_id: str | None = Field(default=None, max_length=128, unique=True)
     created_at: datetime = Field(default_factory=now, sa_column=Column(DateTime(timezone=True), nullable=False))
 

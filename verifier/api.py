@@ -3,7 +3,9 @@
 ``verify(data, ctx, data_file=...)`` returns a :class:`~verifier.report.Report`; it raises :class:`TrustError`
 only when the input cannot be read at all (the CLI's exit code 3). Detection by content, never by file name:
 
-* ``%PDF-`` → sealed PDF (``verifier.pdf``): one child report per signature and a bottom line.
+* ``%PDF-`` with a ``license.jwt`` attachment → licence PDF (``verifier.license_pdf``): the seals, the issuing
+  authority's seal, the attached token and the face checked against each other.
+* any other ``%PDF-`` → sealed PDF (``verifier.pdf``): one child report per signature and a bottom line.
 * PEM ``CERTIFICATE`` or a DER X.509 certificate → certificate report (``verifier.certificate``).
 * a DER SESeal of version 1, 4 or 5 → seal report (``verifier.ses``).
 * a DER SES_Signature → GB/T 38540 signature report (``verifier.ses``; ``data`` is the signed document).
@@ -103,6 +105,10 @@ def verify(
 
         return license_verifier.verify_license(data, ctx, key_binding=key_binding)
     if kind == "pdf":
+        from verifier import license_pdf
+
+        if license_pdf.is_license_pdf(data):
+            return license_pdf.verify_license_pdf(data, ctx)
         from verifier import pdf as pdf_verifier
 
         return pdf_verifier.verify_pdf(data, ctx)

@@ -74,13 +74,15 @@ def issue(
     holder_code: Annotated[str | None, typer.Option(help="Holder code when the type has no code field")] = None,
     request_id: Annotated[str | None, typer.Option(help="Idempotency key")] = None,
     out: Annotated[Path | None, typer.Option(help="Write the token here (SD-JWT to OUT.sd-jwt, QR to OUT.qr)")] = None,
+    pdf: Annotated[Path | None, typer.Option(help="Also write the sealed licence PDF (B-LT, SM2) here")] = None,
     home: HomeOption = None,
 ) -> None:
-    """Issue one licence (token, SD-JWT and QR payload)."""
+    """Issue one licence (token, SD-JWT and QR payload; optionally its sealed PDF)."""
     from licenses import token
 
+    inst = instance(home)
     made = _licenses().issue(
-        instance(home),
+        inst,
         issuer_id=issuer_id,
         type_code=type_code,
         fields=_json_file(fields),
@@ -93,6 +95,33 @@ def issue(
         if made.qr_token:
             out.with_suffix(out.suffix + ".qr").write_text(token.to_qr(made.qr_token) + "\n")
     console.print(f"licence {made.record.identifier} for {made.record.holder_name}")
+    if pdf is not None:
+        from trust.service import license_documents
+
+        data = license_documents.issue_pdf(inst, made.record.identifier, qr_token=made.qr_token or None)
+        _write(pdf, data)
+        console.print(f"licence PDF written to {pdf}")
+
+
+def _write(path: Path, data: bytes) -> None:
+    temporary = path.with_name(path.name + ".part")
+    temporary.write_bytes(data)
+    temporary.replace(path)
+
+
+@app.command("pdf")
+def pdf(
+    identifier: Annotated[str, typer.Argument(help="Licence identifier")],
+    out: Annotated[Path, typer.Option(help="Write the sealed licence PDF here")],
+    level: Annotated[str, typer.Option(help="B-LT or B-LTA")] = "B-LT",
+    family: Annotated[str, typer.Option(help="SM2, RSA or dual")] = "SM2",
+    home: HomeOption = None,
+) -> None:
+    """The licence as a PDF: its face, QR code and token, sealed with the issuing authority's 证照专用章."""
+    from trust.service import license_documents
+
+    _write(out, license_documents.issue_pdf(instance(home), identifier, level=level, family=family))
+    console.print(f"licence PDF ({level}, {family}) written to {out}")
 
 
 @app.command("issue-batch")

@@ -163,7 +163,7 @@ def _replayed(existing: LicenseRecord, type_code: str, issuer_id: str) -> issuan
             f"request id {existing.request_id!r} was used for another licence",
             evidence={"identifier": existing.identifier},
         )
-    return issuance.IssuedLicense(existing, qr_token="")
+    return issuance.IssuedLicense(existing, qr_token=existing.qr_token or "")
 
 
 def set_status(instance: Instance, identifier: str, status: str, reason: str = "") -> LicenseRecord:

@@ -26,6 +26,7 @@ def upgrade() -> None:
         sa.Column("key_id", sa.String(64), nullable=False),
         sa.Column("cert_serial", sa.String(48), nullable=False),
         sa.Column("license_types", sa.Text(), nullable=False),
+        sa.Column("seal_es_id", sa.String(64), nullable=True),
         sa.Column("next_serial", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
@@ -65,6 +66,7 @@ def upgrade() -> None:
         sa.Column("status_index", sa.Integer(), nullable=False),
         sa.Column("token", sa.Text(), nullable=False),
         sa.Column("sd_jwt", sa.Text(), nullable=False),
+        sa.Column("qr_token", sa.Text(), nullable=True),
         sa.Column("request_id", sa.String(128), nullable=True, unique=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("status_list_id", "status_index", name="uq_license_status_entry"),

@@ -1,0 +1,414 @@
+"""Licence PDFs verified offline: the issuing authority's seal, the licence token inside, and the face against it.
+
+A licence PDF (:mod:`licenses.document`) is a sealed PDF whose face prints a licence and which carries the full
+licence token as the file attachment ``license.jwt``. :func:`verify_license_pdf` returns one report of kind
+``license-pdf`` with two child reports — the PDF's seals (:func:`verifier.pdf.verify_pdf`, kind ``pdf``) and the
+token (:func:`verifier.license.verify_license`, kind ``license-token``) — and these checks, in order:
+
+1. **attachment** — exactly one embedded file ``license.jwt`` (``/EmbeddedFiles`` name tree, ISO 32000-2
+   clause 7.11.4; a name tree of at most :data:`MAX_NAME_TREE_NODES` nodes, the file at most
+   :data:`MAX_ATTACHMENT_BYTES` decoded), ASCII (``FORMAT_FAILURE`` otherwise).
+2. **pdf-seal** — the PDF report's bottom line (every seal and document time-stamp, modifications after sealing).
+3. **sealed-by-issuer** — a seal signature whose signer certificate names the token's issuing authority
+   (subject ``serialNumber`` = the token's ``license.issuer`` USCC, as Huren's seal certificates do): a licence face
+   sealed by anybody else is not the authority's document (``SIG_CONSTRAINTS_FAILURE``).
+4. **sealed-attachment** — the ``license.jwt`` of the revision that seal signed is the file's current one: an
+   attachment added or replaced after sealing fails (``SIG_CONSTRAINTS_FAILURE``) whatever else it says.
+5. **license-token** — the token report's bottom line (issuer key and authorisation in the trust list,
+   signature, claims, validity, status: a revoked licence is ``TOTAL_FAILED`` / ``REVOKED``).
+6. **face** — every text the token puts on the face (:meth:`licenses.document.Face.expected`: the type's name,
+   the identifier, each face field's label and value as :func:`licenses.catalogue.face_items` prints it, the holder
+   where the fields lack it, the validity, the date of issue and ``发证机关：<name>`` with the name the trust list gives
+   the issuer) appears in the text of the pages (pypdf, of the file's last revision — what viewers show; white
+   space ignored). A value the face does not show fails (``SIG_CONSTRAINTS_FAILURE``) and names the field.
+
+The bottom line is the first ``TOTAL_FAILED`` in that order, else the first ``INDETERMINATE``, else
+``TOTAL_PASSED``. The QR code is not decoded here (no rendering in the verifier): it carries the same licence in
+the ``HR1:`` form, which :func:`verifier.license.verify_license` checks when scanned; the tests decode it from the
+rendered page. Offline and storage-free like the rest of :mod:`verifier`.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.decode_limits import DecodePurpose
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+
+from ca.names import name_text
+from licenses import document as face_mod
+from licenses import token as token_mod
+from trust.crypto.errors import Code, EncodingError, InputError, TrustError
+from verifier.context import VerificationContext
+from verifier.license import verify_license
+from verifier.pdf import MAX_PDF_BYTES, verify_pdf
+from verifier.pdf_document import HOSTILE_ERRORS, Document, describe, open_document, signature_fields
+from verifier.report import Check, Indication, Report, Result, SubIndication
+
+ATTACHMENT_NAME: Final = face_mod.ATTACHMENT_NAME
+MAX_ATTACHMENT_BYTES: Final = 1024 * 1024
+"""The embedded token, decoded (``trust.formats.jose.MAX_TOKEN_BYTES``)."""
+MAX_NAME_TREE_NODES: Final = 256
+"""Nodes of the ``/EmbeddedFiles`` name tree walked (a licence PDF has one)."""
+MAX_NAME_TREE_DEPTH: Final = 8
+MAX_FACE_PAGES: Final = 20
+"""Pages whose text is read for the face check (a licence face has one or two)."""
+MAX_FACE_CHARS: Final = 200_000
+_ORDER: Final = ("attachment", "pdf-seal", "sealed-by-issuer", "sealed-attachment", "license-token", "face")
+
+
+class AttachmentError(Exception):
+    """The ``license.jwt`` attachment is missing, ambiguous or unreadable (internal)."""
+
+
+# --- the attachment ------------------------------------------------------------------------------------------
+
+
+def _names(node: Any, depth: int, budget: list[int], found: list[tuple[str, Any]]) -> None:
+    """Collect ``(key, value)`` pairs of a name tree (ISO 32000-2 clause 7.9.6), bounded."""
+    if depth > MAX_NAME_TREE_DEPTH:
+        raise AttachmentError(f"the embedded-files name tree is nested deeper than {MAX_NAME_TREE_DEPTH} levels")
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise AttachmentError(f"the embedded-files name tree has more than {MAX_NAME_TREE_NODES} nodes")
+    node = node.get_object()
+    if not isinstance(node, generic.DictionaryObject):
+        raise AttachmentError("an embedded-files name tree node is not a dictionary")
+    pairs = node.get("/Names")
+    if pairs is not None:
+        pairs = pairs.get_object()
+        if not isinstance(pairs, generic.ArrayObject) or len(pairs) % 2:
+            raise AttachmentError("an embedded-files /Names entry is not an array of key/value pairs")
+        if len(pairs) // 2 > MAX_NAME_TREE_NODES:
+            raise AttachmentError(f"more than {MAX_NAME_TREE_NODES} embedded files")
+        for index in range(0, len(pairs), 2):
+            key = pairs[index]
+            if isinstance(key, generic.TextStringObject | generic.ByteStringObject):
+                found.append((str(key), pairs.raw_get(index + 1)))
+    kids = node.get("/Kids")
+    if kids is not None:
+        kids = kids.get_object()
+        if not isinstance(kids, generic.ArrayObject):
+            raise AttachmentError("an embedded-files /Kids entry is not an array")
+        for kid in kids:
+            _names(kid, depth + 1, budget, found)
+
+
+def _file_name(spec: generic.DictionaryObject) -> set[str]:
+    names = set()
+    for key in ("/UF", "/F"):
+        value = spec.get(key)
+        if isinstance(value, generic.TextStringObject | generic.ByteStringObject):
+            names.add(str(value))
+    return names
+
+
+def read_attachment(root: Any) -> bytes | None:
+    """The decoded ``license.jwt`` of the document catalog ``root`` (any revision's), ``None`` if there is none.
+    Raises :class:`AttachmentError` when there are several or it cannot be read."""
+    try:
+        names = root.get("/Names")
+        if names is None:
+            return None
+        names = names.get_object()
+        tree = names.get("/EmbeddedFiles") if isinstance(names, generic.DictionaryObject) else None
+        if tree is None:
+            return None
+        pairs: list[tuple[str, Any]] = []
+        _names(tree, 0, [MAX_NAME_TREE_NODES], pairs)
+        streams = []
+        for key, value in pairs:
+            spec = value.get_object()
+            if not isinstance(spec, generic.DictionaryObject):
+                continue
+            if key != ATTACHMENT_NAME and ATTACHMENT_NAME not in _file_name(spec):
+                continue
+            embedded = spec.get("/EF")
+            embedded = embedded.get_object() if embedded is not None else None
+            if not isinstance(embedded, generic.DictionaryObject):
+                raise AttachmentError(f"the file specification of {ATTACHMENT_NAME} embeds no file (/EF)")
+            stream = embedded.get("/UF") or embedded.get("/F")
+            stream = stream.get_object() if stream is not None else None
+            if not isinstance(stream, generic.StreamObject):
+                raise AttachmentError(f"the embedded {ATTACHMENT_NAME} is not a stream")
+            streams.append(stream)
+        if not streams:
+            return None
+        if len(streams) > 1:
+            raise AttachmentError(f"the PDF embeds {len(streams)} files named {ATTACHMENT_NAME}: which one is meant?")
+        data = bytes(streams[0].read_data(DecodePurpose.GENERIC, expected_size=MAX_ATTACHMENT_BYTES))
+    except AttachmentError:
+        raise
+    except HOSTILE_ERRORS as exc:
+        raise AttachmentError(f"the embedded {ATTACHMENT_NAME} cannot be read: {describe(exc)}") from None
+    if len(data) > MAX_ATTACHMENT_BYTES:
+        raise AttachmentError(f"the embedded {ATTACHMENT_NAME} exceeds {MAX_ATTACHMENT_BYTES} bytes")
+    return data
+
+
+def is_license_pdf(data: bytes) -> bool:
+    """Whether ``data`` is a readable PDF carrying a ``license.jwt`` attachment (for the verifier's dispatch; never
+    raises: a PDF that cannot be read goes to :func:`verifier.pdf.verify_pdf`, which says why)."""
+    if len(data) > MAX_PDF_BYTES or b"%PDF-" not in data[:1024]:
+        return False
+    try:
+        document = open_document(data)
+        return read_attachment(document.reader.root) is not None
+    except (AttachmentError, TrustError, *HOSTILE_ERRORS):
+        return False
+
+
+# --- the report ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _State:
+    checks: list[Check] = field(default_factory=list)
+    failures: list[tuple[str, Indication, SubIndication, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    details: list[tuple[str, Any]] = field(default_factory=list)
+
+    def ok(self, name: str, detail: str) -> None:
+        self.checks.append(Check(name, Result.PASSED, detail))
+
+    def fail(self, name: str, indication: Indication, sub: SubIndication, message: str) -> None:
+        self.checks.append(Check(name, Result.FAILED, message))
+        self.failures.append((name, indication, sub, message))
+
+    def skip(self, name: str, detail: str) -> None:
+        self.checks.append(Check(name, Result.SKIPPED, detail))
+
+    def child(self, name: str, report: Report, what: str) -> None:
+        if report.passed:
+            self.ok(name, f"{what}: {report.indication.value}")
+        else:
+            reason = report.errors[0] if report.errors else report.indication.value
+            self.fail(
+                name,
+                report.indication,
+                report.sub_indication or SubIndication.SIG_CONSTRAINTS_FAILURE,
+                f"{what}: {reason}",
+            )
+
+    def bottom_line(self) -> tuple[Indication, SubIndication | None, tuple[str, ...]]:
+        def rank(item: tuple[str, Indication, SubIndication, str]) -> int:
+            return _ORDER.index(item[0]) if item[0] in _ORDER else len(_ORDER)
+
+        for wanted in (Indication.TOTAL_FAILED, Indication.INDETERMINATE):
+            found = sorted((f for f in self.failures if f[1] is wanted), key=rank)
+            if found:
+                first = found[0]
+                rest = [f for f in sorted(self.failures, key=rank) if f is not first]
+                return wanted, first[2], tuple(f"{n}: {m}" for n, _i, _s, m in [first, *rest])
+        return Indication.TOTAL_PASSED, None, ()
+
+
+@dataclass(frozen=True)
+class _Seal:
+    field: str
+    revision: int
+    holder_code: str | None
+    subject: str
+
+
+def _seals(document: Document) -> list[_Seal]:
+    """Every ``/Sig`` signature with its signer's subject and the revision it signed (unreadable ones skipped: the
+    PDF report says what is wrong with them)."""
+    found = []
+    for item in signature_fields(document):
+        if item.value is None or item.value_ref is None or item.value.get("/Type", "/Sig") != "/Sig":
+            continue
+        try:
+            embedded = EmbeddedPdfSignature(document.reader, item.field, item.name)
+            signer = embedded.signer_cert
+            subject = signer.subject.native
+            revision = document.reader.xrefs.get_last_change(item.value_ref)
+        except HOSTILE_ERRORS:
+            continue
+        code = subject.get("serial_number") if isinstance(subject, Mapping) else None
+        found.append(_Seal(item.name, revision, str(code) if code else None, name_text(signer.subject)))
+    return found
+
+
+def _issuer_name(ctx: VerificationContext, claims: Mapping[str, Any]) -> str | None:
+    """The issuing authority's name in the trust list (scope of the ``LICENSE_ISSUER`` service named by ``iss``)."""
+    if ctx.trust_list is None:
+        return None
+    for _issuer, service in ctx.trust_list.services("LICENSE_ISSUER"):
+        scope = service.scope or {}
+        if scope.get("issuer_id") == claims.get("iss") and isinstance(scope.get("name"), str):
+            return str(scope["name"])
+    return None
+
+
+def page_text(pdf: bytes) -> str:
+    """The text of every page (pypdf, in content order, through the fonts' ``ToUnicode`` maps), normalised
+    (:func:`licenses.document.normalise`). pypdf rather than pdfplumber: a licence face's QR code is thousands of
+    path operators, which pdfminer turns into layout objects (about four times slower for the same text)."""
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    parts = []
+    try:
+        reader = PdfReader(io.BytesIO(pdf), strict=False)
+        if len(reader.pages) > MAX_FACE_PAGES:
+            raise InputError(
+                f"the licence PDF has {len(reader.pages)} pages; faces of at most {MAX_FACE_PAGES} are read",
+                code=Code.INPUT_TOO_LARGE,
+            )
+        total = 0
+        for page in reader.pages:
+            text = page.extract_text() or ""
+            total += len(text)
+            if total > MAX_FACE_CHARS:
+                raise InputError(f"the licence face has more than {MAX_FACE_CHARS} characters of text")
+            parts.append(text)
+    except TrustError:
+        raise
+    except (PyPdfError, *HOSTILE_ERRORS) as exc:
+        raise EncodingError(f"the text of the face cannot be read: {describe(exc)}") from None
+    return face_mod.normalise("\n".join(parts))
+
+
+def _face(pdf: bytes, claims: Mapping[str, Any], ctx: VerificationContext, state: _State) -> None:
+    issuer_name = _issuer_name(ctx, claims)
+    try:
+        expected = face_mod.face_from_claims(claims, issuer_name).expected()
+    except TrustError as exc:
+        warning = f"the face cannot be compared with the token: {exc.message}"
+        state.warnings.append(warning)
+        state.skip("face", warning)
+        return
+    if issuer_name is None:
+        state.warnings.append("the issuing authority's name was not checked on the face (no trust list entry)")
+    try:
+        text = page_text(pdf)
+    except TrustError as exc:
+        state.fail("face", Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, exc.message)
+        return
+    missing = [(what, value) for what, value in expected if face_mod.normalise(value) not in text]
+    if missing:
+        shown = "; ".join(f"{what} {value[:100]!r}" for what, value in missing[:8])
+        more = f" and {len(missing) - 8} more" if len(missing) > 8 else ""
+        state.fail(
+            "face",
+            Indication.TOTAL_FAILED,
+            SubIndication.SIG_CONSTRAINTS_FAILURE,
+            f"the face does not show what the token says: {shown}{more} not on the face",
+        )
+        state.details.append(("face_missing", [what for what, _v in missing]))
+        return
+    state.ok(
+        "face",
+        f"the face shows all {len(expected)} texts of the token (title, identifier, fields, validity, "
+        "date of issue" + (", issuing authority)" if issuer_name else ")"),
+    )
+
+
+def _verify_parts(pdf: bytes, ctx: VerificationContext, state: _State, children: list[Report]) -> str:
+    """Runs the checks in order; returns the report's subject."""
+    pdf_report = verify_pdf(pdf, ctx)  # unreadable PDFs raise EncodingError here (input error)
+    children.append(pdf_report)
+    document = open_document(pdf)
+    try:
+        current = read_attachment(document.reader.root)
+    except AttachmentError as exc:
+        state.fail("attachment", Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, str(exc))
+        state.child("pdf-seal", pdf_report, "the PDF's seals")
+        return "licence PDF"
+    if current is None:
+        message = f"the PDF carries no {ATTACHMENT_NAME} attachment: it is not a Huren licence PDF"
+        state.fail("attachment", Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, message)
+        state.child("pdf-seal", pdf_report, "the PDF's seals")
+        return "licence PDF"
+    try:
+        text = current.decode("ascii").strip()
+        _header, claims = token_mod.parse_unverified(text)
+    except (UnicodeDecodeError, TrustError) as exc:
+        reason = exc.message if isinstance(exc, TrustError) else "not ASCII"
+        state.fail("attachment", Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, f"{ATTACHMENT_NAME}: {reason}")
+        state.child("pdf-seal", pdf_report, "the PDF's seals")
+        return "licence PDF"
+    state.ok("attachment", f"{ATTACHMENT_NAME}: a compact JWS of {len(current)} bytes")
+    state.child("pdf-seal", pdf_report, "the PDF's seals")
+    raw_licence = claims.get("license")
+    licence: Mapping[str, Any] = raw_licence if isinstance(raw_licence, Mapping) else {}
+    authority = str(licence.get("issuer", ""))
+    seals = _seals(document)
+    by_issuer = [s for s in seals if s.holder_code and s.holder_code == authority]
+    if not by_issuer:
+        others = ", ".join(s.subject for s in seals) or "none"
+        state.fail(
+            "sealed-by-issuer",
+            Indication.TOTAL_FAILED,
+            SubIndication.SIG_CONSTRAINTS_FAILURE,
+            f"no seal of the issuing authority {authority or '?'} on the licence (seals: {others})",
+        )
+    else:
+        first = min(by_issuer, key=lambda s: s.revision)
+        state.ok("sealed-by-issuer", f"sealed by {first.subject} (field {first.field})")
+        state.details.append(("authority_seal", first.field))
+        try:
+            sealed = read_attachment(document.reader.get_historical_resolver(first.revision).root)
+        except AttachmentError as exc:
+            state.fail("sealed-attachment", Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, str(exc))
+        except HOSTILE_ERRORS as exc:
+            message = f"the revision the authority sealed cannot be read: {describe(exc)}"
+            state.fail("sealed-attachment", Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, message)
+        else:
+            if sealed is None:
+                state.fail(
+                    "sealed-attachment",
+                    Indication.TOTAL_FAILED,
+                    SubIndication.SIG_CONSTRAINTS_FAILURE,
+                    f"{ATTACHMENT_NAME} was added after the authority's seal {first.field}: the seal does not cover it",
+                )
+            elif sealed != current:
+                state.fail(
+                    "sealed-attachment",
+                    Indication.TOTAL_FAILED,
+                    SubIndication.SIG_CONSTRAINTS_FAILURE,
+                    f"{ATTACHMENT_NAME} was replaced after the authority's seal {first.field}: the token in the "
+                    "file is not the one the authority sealed",
+                )
+            else:
+                state.ok("sealed-attachment", f"{ATTACHMENT_NAME} is the one sealed by {first.field}")
+    token_report = verify_license(text, ctx)
+    children.append(token_report)
+    state.child("license-token", token_report, "the licence token")
+    _face(pdf, claims, ctx, state)
+    details = dict(token_report.details)
+    if "type" in details:
+        state.details.insert(0, ("type", details["type"]))
+    state.details.insert(0, ("identifier", licence.get("id")))
+    return token_report.subject or str(licence.get("id", "licence PDF"))
+
+
+def verify_license_pdf(pdf: bytes, ctx: VerificationContext) -> Report:
+    """Verify a licence PDF offline (see the module docstring). Raises :class:`~trust.crypto.errors.TrustError`
+    only for input that is not a readable PDF at all."""
+    if len(pdf) > MAX_PDF_BYTES:
+        raise InputError(f"PDF of {len(pdf)} bytes exceeds {MAX_PDF_BYTES}", code=Code.INPUT_TOO_LARGE)
+    state = _State()
+    children: list[Report] = []
+    subject = _verify_parts(pdf, ctx, state, children)
+    indication, sub, errors = state.bottom_line()
+    return Report(
+        "license-pdf",
+        indication,
+        sub,
+        ctx.validation_time,
+        subject,
+        checks=tuple(state.checks),
+        warnings=tuple(dict.fromkeys([*ctx.warnings, *state.warnings])),
+        errors=errors,
+        details=tuple(state.details),
+        children=tuple(children),
+    )
+
+
+__all__ = ["ATTACHMENT_NAME", "is_license_pdf", "page_text", "read_attachment", "verify_license_pdf"]
