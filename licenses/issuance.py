@@ -195,7 +195,7 @@ def _next_serial(session: Session, issuer: LicenseIssuer, moment: datetime) -> s
     sequence = int(row[0])
     if sequence > 9_999_999:
         raise ConflictError(f"licence issuer {issuer.id} has used all serial numbers")
-    return f"{moment.astimezone(UTC).year}{sequence:07d}"
+    return f"{(moment.astimezone(UTC) + timedelta(hours=CHINA)).year}{sequence:07d}"  # the year in Beijing
 
 
 def _china_midnight(day: date) -> datetime:

@@ -123,6 +123,42 @@ def test_status_changes(site: tuple[World, str]) -> None:
     ]
 
 
+def test_status_list_tokens_are_signed_again_when_changed_or_old(
+    site: tuple[World, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cached Status List Token is reused while the list is unchanged and young; a status change, or an age of
+    STATUS_TOKEN_REFRESH, signs a new one, so neither the route nor the bundle serves a token near its exp."""
+    import json as json_module
+
+    from trust.formats import jose
+
+    world, issuer = site
+    made = licenses.issue(world.instance, issuer_id=issuer, type_code=BUSINESS, fields=samples.sample(BUSINESS))
+    first = licenses.status_list_token(world.instance, issuer, 1)
+    assert licenses.status_list_token(world.instance, issuer, 1) == first
+    licenses.set_status(world.instance, made.record.identifier, "suspended", "核查")
+    changed = licenses.status_list_token(world.instance, issuer, 1)
+    assert changed != first
+    monkeypatch.setattr(licenses, "STATUS_TOKEN_REFRESH", 0.0)
+    aged = licenses.status_list_token(world.instance, issuer, 1)
+    assert aged != changed
+    claims = json_module.loads(jose.b64u_decode(aged.split(".")[1]))
+    assert claims["exp"] - claims["iat"] == 24 * 3600 and claims["ttl"] == 3600
+
+
+def test_serial_year_is_the_year_in_beijing(site: tuple[World, str]) -> None:
+    """17:00 UTC on 31 December is already 1 January in Beijing: the serial carries the new year."""
+    from datetime import UTC, datetime
+
+    from licenses import issuance
+
+    world, issuer = site
+    with db.session_scope(world.instance.engine) as session:
+        record = issuance.get_issuer(session, issuer)
+        assert issuance._next_serial(session, record, datetime(2026, 12, 31, 15, 59, tzinfo=UTC)).startswith("2026")
+        assert issuance._next_serial(session, record, datetime(2026, 12, 31, 16, 0, tzinfo=UTC)).startswith("2027")
+
+
 def test_concurrent_index_allocation_sqlite(site: tuple[World, str]) -> None:
     world, issuer = site
     results: list[LicenseRecord] = []
@@ -204,6 +240,32 @@ def test_batch_reports_errors_and_is_resumable(
         rows = session.exec(select(LicenseRecord.request_id, LicenseRecord.status_index)).all()
     assert len({r[0] for r in rows}) == len(rows) == 392
     assert len({r[1] for r in rows}) == 392
+
+
+def test_batch_request_id_reuse(site: tuple[World, str]) -> None:
+    """A request id repeated in a batch is skipped only when it names the same licence that was issued; reused for
+    another type, or repeating a record that failed, it is an error — never "already issued" for nothing."""
+    world, issuer = site
+    good, bad = samples.sample(BUSINESS), {**samples.sample(BUSINESS), "uscc": "bad"}
+    records = [
+        licenses.BatchRecord(line=1, request_id="reuse-1", type_code=BUSINESS, fields=good),
+        licenses.BatchRecord(line=2, request_id="reuse-1", type_code=BUSINESS, fields=good),
+        licenses.BatchRecord(line=3, request_id="reuse-2", type_code=BUSINESS, fields=bad),
+        licenses.BatchRecord(line=4, request_id="reuse-2", type_code=BUSINESS, fields=good),
+    ]
+    seen: list[licenses.BatchResult] = []
+    licenses.issue_batch(world.instance, records, issuer_id=issuer, on_result=seen.append)
+    assert [r.outcome for r in seen] == ["issued", "skipped", "error", "error"]
+    assert seen[1].identifier == seen[0].identifier and "failed" in seen[3].message
+    again: list[licenses.BatchResult] = []
+    other_type = "11100000000013338W102"
+    licenses.issue_batch(
+        world.instance,
+        [licenses.BatchRecord(line=1, request_id="reuse-1", type_code=other_type, fields=samples.sample(other_type))],
+        issuer_id=issuer,
+        on_result=again.append,
+    )
+    assert [(r.outcome, r.code) for r in again] == [("error", "E1004")]
 
 
 def test_batch_csv(tmp_path: Path, site: tuple[World, str]) -> None:

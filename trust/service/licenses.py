@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -23,7 +24,7 @@ from ca import authority
 from licenses import issuance
 from licenses.models import LicenseEvent, LicenseIssuer, LicenseRecord, StatusListRecord
 from trust import db
-from trust.crypto.errors import TrustError
+from trust.crypto.errors import Code, TrustError
 from trust.service import trust as trust_registry
 from trust.service.ca import endpoints, transaction
 from trust.service.instance import Instance
@@ -68,8 +69,12 @@ class BatchSummary:
             self.errors += 1
 
 
-_token_cache: dict[tuple[int, int, int], tuple[str, str]] = {}
+# (instance, status list id) -> (list version, signed at (monotonic seconds), token). One entry per list: a new
+# version replaces the old one. A token is signed again after STATUS_TOKEN_REFRESH seconds even when the list did
+# not change, so the public route and the offline bundle never serve a token near its ``exp`` (24 h).
+_token_cache: dict[tuple[int, int], tuple[int, float, str]] = {}
 _cache_lock = threading.Lock()
+STATUS_TOKEN_REFRESH = 3600.0  # the token's ttl: a relying party re-fetches after an hour
 
 
 def register_issuer(
@@ -184,16 +189,17 @@ def history(instance: Instance, identifier: str) -> list[LicenseEvent]:
 
 def status_list_token(instance: Instance, issuer_id: str, number: int) -> str:
     """The signed Status List Token of list ``number`` of ``issuer_id``; re-signed when the list changed."""
-    with db.session_scope(instance.engine) as session:
+    with db.session_scope(instance.engine, read_only=True) as session:
         row = issuance.find_status_list(session, issuer_id, number)
-        key = (id(instance), row.id or 0, row.version)
+        key = (id(instance), row.id or 0)
         with _cache_lock:
             cached = _token_cache.get(key)
-        if cached is not None:
-            return cached[1]
+        moment = time.monotonic()
+        if cached is not None and cached[0] == row.version and moment - cached[1] < STATUS_TOKEN_REFRESH:
+            return cached[2]
         _row, text = issuance.status_list_token(session, instance.keystore, row.id or 0)
     with _cache_lock:
-        _token_cache[key] = (row.uri, text)
+        _token_cache[key] = (row.version, moment, text)
     return text
 
 
@@ -249,23 +255,55 @@ def issue_batch(
             prepared = issuance.prepare_issuer(session, keystore, issuer_id)
             trust_registry.check_standing(session, authority.get_ca(session, prepared.issuer.ca_id))
             done = {
-                row.request_id: row.identifier
+                row.request_id: row
                 for row in session.exec(select(LicenseRecord).where(col(LicenseRecord.request_id).in_(ids)))
             }
-            seen: set[str] = set()
+            seen: dict[str, str | None] = {}  # request id earlier in this chunk -> its identifier (None: failed)
             for record in pending:
-                if record.request_id in done or record.request_id in seen:
+                earlier = done.get(record.request_id)
+                if earlier is not None:
+                    if earlier.type_code != record.type_code or earlier.issuer_id != issuer_id:
+                        results.append(
+                            BatchResult(
+                                record.line,
+                                record.request_id,
+                                "error",
+                                code=Code.CONFLICT.label,
+                                message=f"request id already used for another licence ({earlier.identifier})",
+                            )
+                        )
+                    else:
+                        results.append(
+                            BatchResult(
+                                record.line,
+                                record.request_id,
+                                "skipped",
+                                identifier=earlier.identifier,
+                                message="already issued",
+                            )
+                        )
+                    continue
+                if record.request_id in seen:
+                    identifier = seen[record.request_id]
                     results.append(
                         BatchResult(
                             record.line,
                             record.request_id,
                             "skipped",
-                            identifier=done.get(record.request_id),
-                            message="already issued",
+                            identifier=identifier,
+                            message="already issued earlier in this batch",
+                        )
+                        if identifier is not None
+                        else BatchResult(
+                            record.line,
+                            record.request_id,
+                            "error",
+                            code=Code.CONFLICT.label,
+                            message="request id repeats a record of this batch that failed",
                         )
                     )
                     continue
-                seen.add(record.request_id)
+                seen[record.request_id] = None
                 if record.error is not None:
                     results.append(
                         BatchResult(
@@ -288,6 +326,7 @@ def issue_batch(
                             request_id=record.request_id,
                             prepared=prepared,
                         )
+                    seen[record.request_id] = made.record.identifier
                     results.append(
                         BatchResult(record.line, record.request_id, "issued", identifier=made.record.identifier)
                     )
