@@ -62,10 +62,16 @@ def ensure_seal_maker(
 ) -> tuple[SealMaker, Issued | None]:
     """The seal maker certificate (profile ``seal-maker``, SM2) of a region's SM2 CA; issued on first use."""
     maker = session.get(SealMaker, ca_id)
-    if maker is not None:
-        record = session.exec(select(IssuedCertificate).where(IssuedCertificate.serial == maker.cert_serial)).one()
-        if record.status == "valid" and utc(record.not_after) > now() + timedelta(days=30):
-            return maker, None
+    if maker is not None and _maker_usable(session, maker):
+        return maker, None
+    # First use or renewal: serialise on the CA's row, so that concurrent transactions (other workers) make one
+    # seal maker; the loser of the lock re-reads the maker the winner committed.
+    session.exec(select(CertificateAuthority).where(CertificateAuthority.id == ca_id).with_for_update()).first()
+    maker = session.exec(
+        select(SealMaker).where(SealMaker.ca_id == ca_id).execution_options(populate_existing=True)
+    ).first()
+    if maker is not None and _maker_usable(session, maker):
+        return maker, None
     ca = authority.get_ca(session, ca_id)
     if ca.family != "SM2":
         raise InputError(f"seal makers sign with SM2; {ca_id} is an {ca.family} CA")
@@ -89,6 +95,11 @@ def ensure_seal_maker(
     session.add(maker)
     session.flush()
     return maker, issued
+
+
+def _maker_usable(session: Session, maker: SealMaker) -> bool:
+    record = session.exec(select(IssuedCertificate).where(IssuedCertificate.serial == maker.cert_serial)).one()
+    return record.status == "valid" and utc(record.not_after) > now() + timedelta(days=30)
 
 
 def _certificate(session: Session, serial: str) -> IssuedCertificate:

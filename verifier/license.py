@@ -221,7 +221,7 @@ def _issuer_key(
             f"no x5c, and no licence issuer with kid {kid!r} in the trust list",
         )
     _issuer, service = entry
-    cert = service.cert()
+    cert = x509.Certificate.load(_kid_certificate(service, kid))
     report = verify_certificate(cert, _at(ctx, issued_at), purpose="license-issuer")
     if not report.passed:
         raise _Fail(
@@ -239,9 +239,17 @@ def _find_service_by_kid(ctx: VerificationContext, kid: str | None) -> Any:
     if ctx.trust_list is None or not kid:
         return None
     for issuer, service in ctx.trust_list.services("LICENSE_ISSUER"):
+        if _kid_certificate(service, kid) is not None:
+            return issuer, service
+    return None
+
+
+def _kid_certificate(service: Any, kid: str | None) -> Any:
+    """The service's certificate — its current one or one it held before a renewal — whose key ``kid`` names."""
+    for der in (service.certificate, *service.previous_certificates):
         try:
-            if jwk.thumbprint(_service_key(service.certificate)) == kid:
-                return issuer, service
+            if jwk.thumbprint(_service_key(der)) == kid:
+                return der
         except TrustError:
             continue
     return None

@@ -84,13 +84,20 @@ class World:
         return cx.certificate_pem(cx.load_certificate(service.ca_certificate_der(self.instance, ca_id)))
 
 
-def make_instance(home: Path, port: int = 8000) -> Instance:
-    settings = Settings(home=home, public_url=f"http://127.0.0.1:{port}", key_kdf_iterations=2_000, port=port)
+def make_instance(home: Path, port: int = 8000, database_url: str | None = None) -> Instance:
+    settings = Settings(
+        home=home,
+        database_url=database_url,
+        public_url=f"http://127.0.0.1:{port}",
+        key_kdf_iterations=2_000,
+        port=port,
+    )
     return Instance(settings, passphrase=PASSPHRASE)
 
 
-def build_world(home: Path, port: int) -> World:
-    instance = make_instance(home, port)
+def build_world(home: Path, port: int, database_url: str | None = None) -> World:
+    """The world on SQLite under ``home``, or on ``database_url`` (PostgreSQL tests)."""
+    instance = make_instance(home, port, database_url)
     service.init(instance)
     for code in ("330000", "440000"):
         for family in ("SM2", "RSA"):

@@ -104,6 +104,7 @@ def serve(
     os.environ["TRUST_HOME"] = str(settings.home.resolve())
     os.environ["TRUST_HOST"] = settings.host
     os.environ["TRUST_PORT"] = str(settings.port)
+    os.environ["TRUST_WORKERS"] = str(settings.workers)  # each worker takes its share of the rate limits
     if settings.database_url:
         os.environ["TRUST_DATABASE_URL"] = settings.database_url
     console.print(

@@ -106,10 +106,18 @@ class Service:
     certificate: bytes
     status_history: tuple[StatusEntry, ...]
     scope: Mapping[str, Any] = field(default_factory=dict)
+    # Certificates the service held before its current one (renewals), newest first: what it signed with them
+    # stays attributable to the service (the "service history" of ETSI TS 119 612 trusted lists).
+    previous_certificates: tuple[bytes, ...] = ()
 
     @property
     def fingerprint(self) -> str:
         return hashlib.sha256(self.certificate).hexdigest()
+
+    @property
+    def fingerprints(self) -> tuple[str, ...]:
+        """The current and every previous certificate's SHA-256."""
+        return (self.fingerprint, *(hashlib.sha256(c).hexdigest() for c in self.previous_certificates))
 
     def cert(self) -> x509.Certificate:
         return x509.Certificate.load(self.certificate)
@@ -123,6 +131,11 @@ class Service:
             "fingerprint": self.fingerprint,
             "scope": dict(self.scope),
             "status_history": [s.to_json() for s in self.status_history],
+            **(
+                {"previous_certificates": [base64.b64encode(c).decode() for c in self.previous_certificates]}
+                if self.previous_certificates
+                else {}
+            ),
         }
 
     @classmethod
@@ -135,6 +148,13 @@ class Service:
             der = base64.b64decode(str(data["certificate"]), validate=True)
         except (KeyError, ValueError):
             raise EncodingError("trust list service certificate must be base64 DER") from None
+        try:
+            previous = tuple(
+                base64.b64decode(str(c), validate=True)
+                for c in _list(data.get("previous_certificates", []), "previous_certificates")
+            )
+        except ValueError:
+            raise EncodingError("trust list service previous_certificates must be base64 DER") from None
         service = cls(
             id=str(data.get("id", "")),
             type=str(data["type"]),
@@ -142,6 +162,7 @@ class Service:
             certificate=der,
             status_history=tuple(StatusEntry.from_json(s) for s in _list(data.get("status_history"), "status_history")),
             scope=dict(data.get("scope") or {}),
+            previous_certificates=previous,
         )
         if data.get("fingerprint") not in (None, service.fingerprint):
             raise EncodingError(f"trust list service {service.id}: fingerprint does not match its certificate")
@@ -277,7 +298,7 @@ class TrustList:
     def find_by_certificate(self, der: bytes) -> tuple[Issuer, Service] | None:
         fingerprint = hashlib.sha256(der).hexdigest()
         for issuer, service in self.services():
-            if service.fingerprint == fingerprint:
+            if fingerprint in service.fingerprints:
                 return issuer, service
         return None
 

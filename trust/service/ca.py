@@ -11,7 +11,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
 from asn1crypto import x509 as asn1_x509
 from sqlmodel import Session, col, select
@@ -28,6 +27,7 @@ from trust.crypto.errors import ConflictError, InputError
 from trust.crypto.keys import PublicKey
 from trust.service import trust as trust_registry
 from trust.service import tsa
+from trust.service.files import atomic_write
 from trust.service.instance import Instance
 
 ROOTS = {"SM2": "root-sm2", "RSA": "root-rsa"}
@@ -63,18 +63,12 @@ def _publish(instance: Instance, session: Session, ca_ids: Sequence[str] | None 
     if ca_ids is not None:
         query = query.where(col(CertificateAuthority.id).in_(list(ca_ids)))
     for ca in session.exec(query).all():
-        _atomic_write(public / "ca" / f"{ca.id}.cer", ca.cert_der)
+        atomic_write(public / "ca" / f"{ca.id}.cer", ca.cert_der)
         latest = session.exec(
             select(CrlRecord).where(CrlRecord.ca_id == ca.id).order_by(col(CrlRecord.number).desc())
         ).first()
         if latest is not None:
-            _atomic_write(public / "crl" / f"{ca.id}.crl", latest.der)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+            atomic_write(public / "crl" / f"{ca.id}.crl", latest.der)
 
 
 # --- national roots -----------------------------------------------------------------------------------------

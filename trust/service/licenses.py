@@ -24,7 +24,7 @@ from ca import authority
 from licenses import issuance
 from licenses.models import LicenseEvent, LicenseIssuer, LicenseRecord, StatusListRecord
 from trust import db
-from trust.crypto.errors import Code, TrustError
+from trust.crypto.errors import Code, InputError, TrustError
 from trust.service import trust as trust_registry
 from trust.service.ca import endpoints, transaction
 from trust.service.instance import Instance
@@ -75,6 +75,19 @@ class BatchSummary:
 _token_cache: dict[tuple[int, int], tuple[int, float, str]] = {}
 _cache_lock = threading.Lock()
 STATUS_TOKEN_REFRESH = 3600.0  # the token's ttl: a relying party re-fetches after an hour
+EARLIEST_DATE = date(1900, 1, 1)
+LATEST_DATE = date(2999, 12, 31)  # a licence's end is computed (+ months, + 1 day): leave headroom below date.max
+
+
+def _check_dates(valid_from: date | None, valid_until: date | None) -> None:
+    """Validity dates within :data:`EARLIEST_DATE`..:data:`LATEST_DATE` (InputError, before anything is reserved).
+    Dates near ``date.max`` overflowed the validity arithmetic into a 500 (found by the HTTP fuzz test)."""
+    for name, value in (("valid_from", valid_from), ("valid_until", valid_until)):
+        if value is not None and not EARLIEST_DATE <= value <= LATEST_DATE:
+            raise InputError(
+                f"{name} {value.isoformat()} is outside {EARLIEST_DATE.isoformat()}..{LATEST_DATE.isoformat()}",
+                evidence={"field": name},
+            )
 
 
 def register_issuer(
@@ -103,6 +116,7 @@ def register_issuer(
             service_id=f"license-issuer-{setup.issuer.id}",
             service_type="LICENSE_ISSUER",
             cert_der=cert.der,
+            family=family,
             scope={
                 "license_types": json.loads(setup.issuer.license_types),
                 "authority": setup.issuer.code,
@@ -127,6 +141,7 @@ def issue(
     holder_jwk: Mapping[str, Any] | None = None,
     request_id: str | None = None,
 ) -> issuance.IssuedLicense:
+    _check_dates(valid_from, valid_until)
     if request_id is not None:
         with db.session_scope(instance.engine) as session:
             existing = session.exec(select(LicenseRecord).where(LicenseRecord.request_id == request_id)).first()
@@ -312,6 +327,7 @@ def issue_batch(
                     )
                     continue
                 try:
+                    _check_dates(record.valid_from, record.valid_until)
                     with session.begin_nested():
                         made = issuance.issue(
                             session,

@@ -9,6 +9,7 @@ store (the national roots sign) and the published directory.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -43,6 +44,7 @@ class ServiceRecord(SQLModel, table=True):
     family: str = Field(max_length=8)
     cert_der: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     scope: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+    previous_certs: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON base64 DER, newest first
     created_at: datetime = Field(default_factory=now, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
@@ -105,7 +107,7 @@ def ensure_service(
     cert_der: bytes,
     scope: dict[str, Any] | None = None,
     effective: datetime | None = None,
-) -> ServiceRecord:
+) -> bool:
     """Register a service (granted from ``effective``, default now), or point an existing one at a renewed
     certificate."""
     if type not in tl.SERVICE_TYPES:
@@ -127,6 +129,12 @@ def ensure_service(
         return True
     changed = record.cert_der != cert_der or (scope is not None and json.loads(record.scope) != scope)
     if changed:
+        if record.cert_der != cert_der:
+            # a renewed certificate: the old one stays listed as history, so what the service signed with it (seals
+            # made by a seal maker, time-stamps, OCSP responses) keeps verifying
+            previous = json.loads(record.previous_certs or "[]")
+            old = base64.b64encode(record.cert_der).decode()
+            record.previous_certs = json.dumps([old, *[p for p in previous if p != old]])
         record.cert_der = cert_der
         if scope is not None:
             record.scope = json.dumps(scope)
@@ -178,6 +186,7 @@ def build(
                 certificate=s.cert_der,
                 status_history=_history(events, "service", s.id),
                 scope=json.loads(s.scope),
+                previous_certificates=tuple(base64.b64decode(c) for c in json.loads(s.previous_certs or "[]")),
             )
             for s in session.exec(
                 select(ServiceRecord).where(ServiceRecord.issuer_id == issuer.id).order_by(col(ServiceRecord.id))

@@ -28,6 +28,7 @@ from trust.formats import bundle as bundle_format
 from trust.formats import jose
 from trust.formats import trustlist as tl
 from trust.service import registry
+from trust.service.files import atomic_write
 from trust.service.instance import Instance
 
 OPERATOR = "国家政务服务平台"
@@ -98,16 +99,17 @@ def register_service(
     service_type: str,
     cert_der: bytes,
     scope: dict[str, Any] | None = None,
+    family: str | None = None,
 ) -> bool:
     """Record another service (TSA, seal maker, licence issuer, identity provider) of a CA's issuer; returns
-    whether the registry changed."""
+    whether the registry changed. ``family`` is the service key's (default: the CA's)."""
     register_ca(session, issuer_ca)
     return registry.ensure_service(
         session,
         service_id=service_id,
         issuer_id=issuer_id_for(issuer_ca),
         type=service_type,
-        family=issuer_ca.family,
+        family=family or issuer_ca.family,
         cert_der=cert_der,
         scope=scope,
         effective=not_before(cert_der),
@@ -158,15 +160,8 @@ def publish(session: Session, instance: Instance) -> registry.TrustListRecord:
     signers = [(keystore.signer(r.key_id or "", authority.algorithm_for(r.family)), r.cert_der) for r in roots]
     document = tl.sign(trust_list, signers)
     record = registry.store(session, trust_list, document)
-    _write(instance.settings.published_dir / "trustlist.json", record.document.encode())
+    atomic_write(instance.settings.published_dir / "trustlist.json", record.document.encode())
     return record
-
-
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
 
 
 def publish_now(instance: Instance) -> registry.TrustListRecord:
@@ -225,9 +220,9 @@ def export_bundle(instance: Instance, path: Path | None = None) -> Path:
     document = build_bundle(instance)
     data = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
     target = path or instance.settings.published_dir / "bundle.json"
-    _write(target, data)
+    atomic_write(target, data)
     if path is not None:
-        _write(instance.settings.published_dir / "bundle.json", data)
+        atomic_write(instance.settings.published_dir / "bundle.json", data)
     return target
 
 

@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("family", sa.String(8), nullable=False),
         sa.Column("cert_der", sa.LargeBinary(), nullable=False),
         sa.Column("scope", sa.Text(), nullable=False),
+        sa.Column("previous_certs", sa.Text(), nullable=False, server_default="[]"),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_trust_service_issuer_id", "trust_service", ["issuer_id"])
