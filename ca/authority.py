@@ -490,7 +490,9 @@ def revoke(
     """Revoke a certificate (RFC 5280 reason) and publish a new CRL of its issuer in the same transaction."""
     reason = crl_mod.check_reason(reason)
     record = find_certificate(session, serial)
-    if record.status == "revoked":
+    if record.status == "revoked" and not (
+        record.revocation_reason == "certificate_hold" and reason != "certificate_hold"
+    ):  # a certificate on hold may still be revoked for good
         raise ConflictError(f"certificate {record.serial} is already revoked ({record.revocation_reason})")
     record.status = "revoked"
     record.revoked_at = (at or now()).replace(microsecond=0)
@@ -499,6 +501,19 @@ def revoke(
     session.flush()
     new_crl = generate_crl(session, keystore, record.issuer_id)
     return record, new_crl
+
+
+def release_hold(session: Session, keystore: KeyStore, *, serial: str) -> tuple[IssuedCertificate, CrlRecord]:
+    """Take a certificate off hold (RFC 5280 ``certificateHold``): valid again, and absent from the new CRL."""
+    record = find_certificate(session, serial)
+    if record.status != "revoked" or record.revocation_reason != "certificate_hold":
+        raise ConflictError(f"certificate {record.serial} is not on hold", evidence={"status": record.status})
+    record.status = "valid"
+    record.revoked_at = None
+    record.revocation_reason = None
+    session.add(record)
+    session.flush()
+    return record, generate_crl(session, keystore, record.issuer_id)
 
 
 def generate_crl(session: Session, keystore: KeyStore, ca_id: str, *, validity: timedelta = CRL_VALIDITY) -> CrlRecord:

@@ -239,7 +239,9 @@ def get_seal(session: Session, es_id: str) -> SealRecord:
 
 
 def set_status(session: Session, keystore: KeyStore, es_id: str, status: str, reason: str = "") -> SealRecord:
-    """Suspend, reinstate (active) or revoke a seal; revoking also revokes its signer certificates."""
+    """Suspend, reinstate (active) or revoke a seal, and its signer certificates with it, so that verifiers see the
+    state offline in the CRL: suspending puts them on hold (``certificateHold``), reinstating takes them off hold,
+    revoking revokes them for good (``cessationOfOperation``)."""
     if status not in SEAL_STATES:
         raise InputError(f"seal status must be one of {', '.join(SEAL_STATES)}")
     record = get_seal(session, es_id)
@@ -251,10 +253,17 @@ def set_status(session: Session, keystore: KeyStore, es_id: str, status: str, re
     session.add(record)
     assert record.id is not None
     session.add(SealEvent(seal_id=record.id, status=status, reason=reason))
-    if status == "revoked":
-        for serial in (record.sm2_cert_serial, record.rsa_cert_serial):
-            if serial and _certificate(session, serial).status == "valid":
-                authority.revoke(session, keystore, serial=serial, reason="cessation_of_operation")
+    for serial in (record.sm2_cert_serial, record.rsa_cert_serial):
+        if not serial:
+            continue
+        cert = _certificate(session, serial)
+        on_hold = cert.status == "revoked" and cert.revocation_reason == "certificate_hold"
+        if status == "suspended" and cert.status == "valid":
+            authority.revoke(session, keystore, serial=serial, reason="certificate_hold")
+        elif status == "active" and on_hold:
+            authority.release_hold(session, keystore, serial=serial)
+        elif status == "revoked" and (cert.status == "valid" or on_hold):
+            authority.revoke(session, keystore, serial=serial, reason="cessation_of_operation")
     session.flush()
     return record
 

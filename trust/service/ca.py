@@ -54,7 +54,7 @@ def transaction(instance: Instance) -> Iterator[tuple[Session, list[Issued]]]:
         raise
 
 
-def _publish(instance: Instance, session: Session, ca_ids: Sequence[str] | None = None) -> None:
+def publish_ca_files(instance: Instance, session: Session, ca_ids: Sequence[str] | None = None) -> None:
     """Write CA certificates and current CRLs under ``<home>/public`` (atomic replace)."""
     public = instance.settings.published_dir
     (public / "ca").mkdir(parents=True, exist_ok=True)
@@ -113,7 +113,7 @@ def init(instance: Instance) -> InitResult:
         for ops in national:
             trust_registry.register_ca(session, session.get(CertificateAuthority, ops.id) or ops)
         _register_tsas(session)
-        _publish(instance, session)
+        publish_ca_files(instance, session)
         trust_registry.publish(session, instance)
     return InitResult(roots, national)
 
@@ -182,7 +182,7 @@ def enrol(
             authority.generate_crl(session, keystore, ca.id)
             authority.ensure_ocsp_responder(session, keystore, ep, ca.id)
         trust_registry.register_ca(session, ca)
-        _publish(instance, session, [ca.id])
+        publish_ca_files(instance, session, [ca.id])
         trust_registry.publish(session, instance)
     return ca
 
@@ -267,7 +267,7 @@ def revoke(instance: Instance, *, serial: str, reason: str) -> tuple[IssuedCerti
     keystore = instance.keystore
     with transaction(instance) as (session, _issued):
         record, new_crl = authority.revoke(session, keystore, serial=serial, reason=reason)
-        _publish(instance, session, [record.issuer_id])
+        publish_ca_files(instance, session, [record.issuer_id])
     tsa.invalidate(instance)  # a revoked TSA certificate stops signing at once, not at the next cache refresh
     return record, new_crl
 
@@ -289,7 +289,7 @@ def regenerate_crl(instance: Instance, ca_id: str) -> CrlRecord:
     keystore = instance.keystore
     with transaction(instance) as (session, _issued):
         record = authority.generate_crl(session, keystore, ca_id)
-        _publish(instance, session, [ca_id])
+        publish_ca_files(instance, session, [ca_id])
     return record
 
 
@@ -323,7 +323,7 @@ def refresh(instance: Instance, *, crl_within: timedelta = timedelta(days=2)) ->
         renewed["tsa"] = [done.record.serial for done in new_tsas]
         if renewed["tsa"]:
             _register_tsas(session)
-        _publish(instance, session)
+        publish_ca_files(instance, session)
         if renewed["ocsp"] or renewed["tsa"]:
             trust_registry.publish(session, instance)
     if renewed["tsa"]:

@@ -18,7 +18,7 @@ from trust import db
 from trust.crypto.errors import ConflictError
 from trust.crypto.keystore import KeyStore
 from trust.service import trust as trust_registry
-from trust.service.ca import endpoints, transaction
+from trust.service.ca import endpoints, publish_ca_files, transaction
 from trust.service.instance import Instance
 
 
@@ -118,8 +118,12 @@ def _create(
 
 
 def set_status(instance: Instance, es_id: str, status: str, reason: str = "") -> SealRecord:
+    """Suspend, reinstate or revoke a seal; the new CRLs of its signer certificates' CAs are published at once."""
     with transaction(instance) as (session, _issued):
-        return registry.set_status(session, instance.keystore, es_id, status, reason)
+        record = registry.set_status(session, instance.keystore, es_id, status, reason)
+        ca_ids = {record.issuer_ca_id, record.issuer_ca_id.removesuffix("-sm2") + "-rsa"}
+        publish_ca_files(instance, session, sorted(ca_ids))
+        return record
 
 
 def get(instance: Instance, es_id: str) -> SealRecord:
