@@ -10,9 +10,10 @@ against the catalogue; derive the holder and the validity window; take the next 
 next index of its current status list (row locks, so concurrent workers never share one; unique constraints
 back them up); build the GB/T 36904 identifier; sign the token (with ``x5c``), the QR token (without ``x5c``;
 long free-text fields the catalogue marks ``x-huren-qr: false`` are replaced by a digest of the full field set)
-and the SD-JWT (every face field selectively disclosable); store the record and its first history entry.
+and the SD-JWT (every licence field selectively disclosable); store the record and its first history entry.
 
-Serial format (decision): the year of issue and a 7-digit sequence per issuer, ``2026`` + ``0000001``, like the
+Serial format (decision): the year of issue (in Beijing) and a 7-digit sequence per issuing authority (shared by
+its SM2, RSA and EC issuer keys), ``2026`` + ``0000001``, like the
 real identifiers (``20230000403``).
 """
 

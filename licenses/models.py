@@ -22,7 +22,7 @@ from ca.models import now
 class LicenseIssuer(SQLModel, table=True):
     __tablename__ = "license_issuer"
 
-    id: str = Field(primary_key=True, max_length=64)  # e.g. "330000-11330000002482226Y"
+    id: str = Field(primary_key=True, max_length=64)  # e.g. "330000-11330000002482226Y-sm2"
     name: str = Field(max_length=128)
     code: str = Field(max_length=32, index=True)  # the authority's USCC
     ca_id: str = Field(foreign_key="ca.id", max_length=64)
@@ -30,7 +30,6 @@ class LicenseIssuer(SQLModel, table=True):
     cert_serial: str = Field(max_length=48)
     license_types: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON list of type codes
     seal_es_id: str | None = Field(default=None, max_length=64)  # the authority's 证照专用章 (licence PDFs)
-    next_serial: int = Field(default=1)
     created_at: datetime = Field(default_factory=now, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 

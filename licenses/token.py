@@ -20,7 +20,8 @@ QR form (decision; the EU Digital COVID Certificate's "HC1:" base45/zlib approac
 ``HR1:`` followed by Base45 (RFC 9285) of zlib(``len(h) || h || len(p) || p || sig``) where ``h`` and ``p`` are the
 JWS header and payload *bytes* (not base64url) with 2-byte big-endian lengths and ``sig`` the raw signature. The
 verifier rebuilds the exact compact JWS (base64url is canonical for given bytes), so nothing is re-signed; the
-QR avoids base64's 33% and uses the alphanumeric mode, keeping licences within QR version 25 at level M.
+QR avoids base64's 33% and uses the alphanumeric mode: SM2 and ES256 licences need QR version 22–23 at level M,
+RS256 ones 26–27 (a 256-byte signature); licence PDFs keep theirs within version 25 (docs/LICENSES.md).
 
 Pure format code.
 """

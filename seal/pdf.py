@@ -238,9 +238,10 @@ class HurenPdfSigner(signers.Signer):  # type: ignore[misc]
         if signer.algorithm.family is KeyFamily.SM2 and signer.user_id != DEFAULT_USER_ID:
             raise InputError("PDF seals use the GB/T 35276 default SM2 user ID; verifiers know no other")
         self._signer = signer
-        unique = {certificate.dump(): certificate}
+        unique: dict[bytes, x509.Certificate] = {}
         for cert in chain:
-            unique.setdefault(cert.dump(), cert)
+            if cert.dump() != certificate.dump():  # pyHanko adds the signing certificate itself: not twice
+                unique.setdefault(cert.dump(), cert)
         certs = list(unique.values())
         super().__init__(
             signing_cert=certificate,
@@ -632,7 +633,7 @@ def _reserve(signer: HurenPdfSigner, seal_der: bytes | None, timestamped: bool) 
     """Hex digits to reserve for ``/Contents``: an upper bound of the CMS size, computed instead of measured.
 
     pyHanko would build the whole CMS once in a dry run and reserve 1.5 times its size; with a SESeal of
-    ~100 KB (the 300 dpi picture) that costs a second CMS encoding per seal and ~50 KB of padding per
+    ~30 KB (the 300 dpi palette picture) that costs a second CMS encoding per seal and ~50 KB of padding per
     signature. The bound: every certificate, the SESeal, the largest signature of the key, a fixed allowance
     for the rest, and room for a time-stamp token. Should it ever be short, sealing falls back to the dry run."""
     size = sum(len(c.dump()) + 8 for c in signer.cert_registry) + CMS_SLACK
@@ -771,8 +772,9 @@ def seal_pdf(
     ``signers_``: one :class:`SealSigner`, or two for a dual seal (SM2 first, then RSA or ECDSA).
     ``seal_der``: the GB/T 38540 SESeal, carried in every signature as the ``huren_seseal`` signed attribute;
     each signer certificate must be in its ``certList``. ``seal_chain``: the issuer certificates of the SESeal's
-    maker certificate; they go into every CMS, so the seal's own signature can be checked from the file and the
-    roots alone (an RSA signature's chain does not contain the SM2 CA that certified the maker).
+    maker certificate; they go into the SM2 signatures' CMS, so the seal's own signature can be checked from the
+    file and the roots alone (an RSA CMS carries RSA certificates only, for NSS and Acrobat; a dual PDF's SM2
+    signature carries the maker's chain).
     ``appearance``: the seal picture as a one-page PDF (:func:`seal.picture.render_pdf`); ``None`` with no
     ``placement`` makes an invisible seal. ``level``: PAdES baseline level; B-T needs every signer's
     ``timestamper``, B-LT/B-LTA also ``revocation``.

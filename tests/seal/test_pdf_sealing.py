@@ -152,7 +152,7 @@ def nssdir(tmp_path_factory: pytest.TempPathFactory, sealing_world: SealingWorld
 def nss_certificate_verdict(cert: x509.Certificate) -> str:
     """What pdfsig (NSS ``certificateUsageEmailSigner``) says about a chain it trusts: NSS accepts a signer
     certificate whose extended key usage is absent or includes emailProtection; Huren's seal profile carries
-    documentSigning (RFC 9336) only, which NSS does not know."""
+    documentSigning (RFC 9336) and emailProtection for that reason."""
     eku = cert.extended_key_usage_value
     purposes = set(eku.native) if eku is not None else None
     if purposes is None or {"email_protection", "any_extended_key_usage"} & purposes:

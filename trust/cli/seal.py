@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from trust.cli.common import HomeOption, console, instance
+from trust.cli.common import HomeOption, console, err_console, instance
 from trust.crypto.errors import InputError
 
 app = typer.Typer(
@@ -85,9 +85,11 @@ def show(
 def list_(
     ca_id: Annotated[str | None, typer.Option(help="Only seals made under this CA")] = None,
     holder_code: Annotated[str | None, typer.Option("--code", help="Only seals of this holder")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many seals")] = 100,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many (the next page)")] = 0,
     home: HomeOption = None,
 ) -> None:
-    """List seals (JSON)."""
+    """List seals (JSON), oldest first; a full page says where the next one starts (on standard error)."""
     rows = [
         {
             "es_id": r.es_id,
@@ -97,9 +99,11 @@ def list_(
             "status": r.status,
             "issuer": r.issuer_ca_id,
         }
-        for r in _seals().list_seals(instance(home), ca_id=ca_id, holder_code=holder_code)
+        for r in _seals().list_seals(instance(home), ca_id=ca_id, holder_code=holder_code, limit=limit, offset=offset)
     ]
     console.print_json(json.dumps(rows, ensure_ascii=False))
+    if len(rows) == limit:
+        err_console.print(f"{limit} seals shown; the next page: --offset {offset + limit}")
 
 
 def _status(es_id: str, status: str, reason: str, home: Path | None) -> None:

@@ -112,8 +112,7 @@ AUDITED: Final[dict[str, Audited]] = {
     "license_issuer": Audited(
         "license-issuer",
         ("id",),
-        ("name", "code", "ca_id", "cert_serial", "license_types"),
-        ignore=frozenset({"next_serial"}),
+        ("name", "code", "ca_id", "cert_serial", "license_types", "seal_es_id"),
     ),
     "status_list": Audited(
         "status-list",

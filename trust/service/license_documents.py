@@ -13,9 +13,9 @@
 
 Decisions:
 
-* **The QR token.** Issuance returns it (``IssuedLicense.qr_token``) and does not store it. :func:`issue_pdf` prints
-  the QR token it is given (checked: the issuer's signature, the licence's claims, each field it carries equal to
-  the licence's) or a stored one (a ``qr_token`` column of ``license``, once there is one), when it fits a QR code
+* **The QR token.** Issuance returns and stores it (``license.qr_token``). :func:`issue_pdf` prints the QR token it
+  is given (checked: the issuer's signature, the licence's claims, each field it carries equal to the licence's)
+  or the stored one, when it fits a QR code
   of version 25 at level M; otherwise it signs one again with the issuer's key — same claims, the fields
   :func:`licenses.issuance.qr_fields` keeps — and only while the key that signed the licence is still the issuer's,
   its certificate valid and its CA in good standing (``ConflictError`` otherwise).

@@ -9,8 +9,8 @@ instance:
 2. the signer keys of the seal's certificates (SM2; RSA for ``family="RSA"`` and ``"dual"``, which need a seal
    made with ``dual=True``), each with its chain up to the national root (``ca.authority.chain`` of the
    certificate's ``issuer_id``); a signer certificate that is not ``valid`` refuses the seal. The chain of the
-   seal maker's certificate goes into every CMS too (``seal_chain``), so an RSA seal's SESeal can be checked
-   from the file and the roots alone;
+   seal maker's certificate goes into the SM2 signatures' CMS too (``seal_chain``), so the SESeal can be checked
+   from the file and the roots alone (an RSA CMS carries RSA certificates only);
 3. the seal picture as a vector PDF (:mod:`seal.picture`, the same design as the SESeal's PNG; cached);
 4. B-T and above: the instance's own TSA in-process (:func:`trust.service.tsa.timestamp`) — the SM2 TSA with SM3
    imprints for SM2 signatures, the RSA TSA with SHA-256 for RSA signatures;

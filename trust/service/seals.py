@@ -137,5 +137,5 @@ def history(instance: Instance, es_id: str) -> list[SealEvent]:
 
 
 def list_seals(instance: Instance, **kwargs: object) -> list[SealRecord]:
-    with db.session_scope(instance.engine) as session:
+    with db.session_scope(instance.engine, read_only=True) as session:
         return registry.list_seals(session, **kwargs)  # type: ignore[arg-type]

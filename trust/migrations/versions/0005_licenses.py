@@ -27,7 +27,6 @@ def upgrade() -> None:
         sa.Column("cert_serial", sa.String(48), nullable=False),
         sa.Column("license_types", sa.Text(), nullable=False),
         sa.Column("seal_es_id", sa.String(64), nullable=True),
-        sa.Column("next_serial", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_license_issuer_code", "license_issuer", ["code"])
