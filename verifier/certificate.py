@@ -25,15 +25,23 @@ Steps, in order (each one becomes a :class:`~verifier.report.Check`):
 
 pyhanko's errors map to ETSI EN 319 102-1 indications in :func:`_classify` (table in ``docs/VERIFIER.md``).
 ``legacy_dsa`` is the NIST PKITS conformance profile (:func:`algorithm_policy`); production never sets it.
+
+Work done once per context (its :class:`~verifier.context.Memo`, shared by the contexts derived from it; nothing
+changes what is checked): a report is kept per certificate, material, time and options; a signature that verified
+is not verified again (:class:`_Signatures`); one pyhanko ``ValidationContext`` serves every validation against the
+same material at the same time (:func:`_validation_context`); pyhanko is given only the CRLs that can concern the
+certificates it will check (:func:`_relevant_crls`: it matches every certificate against every CRL it holds).
+:func:`may_be_revoked` tells callers when no revocation data at hand can revoke a certificate at any time.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from asn1crypto import algos, keys, x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -63,7 +71,7 @@ from ca.x509 import utc_time
 from trust.crypto.certvalidator import SIGNATURE_VALIDATOR
 from trust.crypto.errors import InputError, TrustError
 from verifier import limits
-from verifier.context import VerificationContext
+from verifier.context import Memo, VerificationContext
 from verifier.paths import BoundedPaths
 from verifier.report import ChainLink, Check, Indication, Report, Result, SubIndication
 
@@ -136,9 +144,15 @@ class _Signatures(SignatureValidator):
       its nearest DSA ancestor among the context's certificates (:func:`_inherited_dsa_parameters`).
     """
 
-    def __init__(self, inner: SignatureValidator, dsa_parameters: Mapping[bytes, Any] | None = None) -> None:
+    def __init__(
+        self,
+        inner: SignatureValidator,
+        dsa_parameters: Mapping[bytes, Any] | None = None,
+        memo: Memo | None = None,
+    ) -> None:
         self._inner = inner
         self._dsa_parameters = dsa_parameters or {}
+        self._memo = memo
 
     def validate_signature(
         self,
@@ -172,6 +186,20 @@ class _Signatures(SignatureValidator):
                         "public_key": public_key_info["public_key"],
                     }
                 )
+        key = None
+        if self._memo is not None:
+            # Only successes are kept, by everything the check reads: the same signature over the same bytes with the
+            # same key and algorithm verifies again (the algorithm policy is pyhanko's, applied before this call).
+            key = self._memo.signature_key(
+                bytes(signature),
+                public_key_info.dump(),
+                signature_algorithm.dump(),
+                context.contextual_md_algorithm,
+                context.prehashed,
+                data=bytes(signed_data),
+            )
+            if self._memo.signatures.get(key):
+                return
         try:
             self._inner.validate_signature(signature, signed_data, public_key_info, signature_algorithm, context)
         except InvalidSignature:
@@ -180,6 +208,8 @@ class _Signatures(SignatureValidator):
             # e.g. an ECDSA signature algorithm over an SM2 key: pyca raises UnsupportedAlgorithm, which pyhanko
             # would let escape; for path validation it is a signature that cannot be verified
             raise pv_errors.AlgorithmNotSupported(f"signature cannot be checked: {type(exc).__name__}: {exc}") from None
+        if key is not None and self._memo is not None:
+            self._memo.signatures.put(key, True)
 
 
 SIGNATURES: Final = _Signatures(SIGNATURE_VALIDATOR)
@@ -277,23 +307,132 @@ def _classify(exc: Exception) -> tuple[Indication, SubIndication, str]:
     return Indication.INDETERMINATE, SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE, message
 
 
-def _validation_context(ctx: VerificationContext, *, legacy_dsa: bool = False) -> ValidationContext:
+def _validation_context(
+    cert: x509.Certificate,
+    ctx: VerificationContext,
+    *,
+    legacy_dsa: bool = False,
+    policy: PolicyInputs | None = None,
+) -> ValidationContext:
+    """pyhanko's context for validating ``cert`` against ``ctx``: one per material, CRLs that can concern ``cert``
+    (:func:`_relevant_crls`), validation time, profile and policy (and thread), kept in the memo, so that validations
+    of several certificates against the same material at the same time share what pyhanko caches in it — the issuers
+    of CRLs it has matched and checked, the certificates whose paths it has validated — as pyhanko intends a context
+    to be reused."""
+    crls = _relevant_crls(cert, ctx)
+    key = (
+        "validation-context",
+        ctx.material_key,
+        crls,
+        ctx.validation_time.isoformat(),
+        legacy_dsa,
+        policy,
+        threading.get_ident(),  # pyhanko's caches are not made for concurrent use
+    )
+    vc = ctx.memo.contexts.get(key)
+    if vc is None:
+        vc = _new_validation_context(ctx, legacy_dsa=legacy_dsa, crls=crls)
+        ctx.memo.contexts.put(key, vc)
+    return cast(ValidationContext, vc)
+
+
+def _new_validation_context(
+    ctx: VerificationContext, *, legacy_dsa: bool = False, crls: tuple[int, ...] | None = None
+) -> ValidationContext:
+    objects = ctx.crl_objects
     return ValidationContext(
         trust_roots=list(ctx.anchors),
         other_certs=list(ctx.intermediates),
-        crls=list(ctx.crl_objects),
+        crls=list(objects) if crls is None else [objects[i] for i in crls],
         ocsps=list(ctx.ocsps),
         moment=ctx.validation_time,
         allow_fetching=False,
         revocation_mode="require" if ctx.revocation == "required" else "hard-fail",
         retroactive_revinfo=True,
-        signature_validator=(
-            _Signatures(SIGNATURE_VALIDATOR, _inherited_dsa_parameters([*ctx.anchors, *ctx.intermediates]))
-            if legacy_dsa
-            else SIGNATURES
+        signature_validator=_Signatures(
+            SIGNATURE_VALIDATOR,
+            _inherited_dsa_parameters([*ctx.anchors, *ctx.intermediates]) if legacy_dsa else None,
+            ctx.memo,
         ),
         algorithm_usage_policy=algorithm_policy(legacy_dsa=legacy_dsa),
     )
+
+
+def _relevant_crls(cert: x509.Certificate, ctx: VerificationContext) -> tuple[int, ...] | None:
+    """The positions in ``ctx.crls`` of the CRLs pyhanko could use for any certificate it checks while validating
+    ``cert``, or ``None`` for all of them.
+
+    pyhanko checks every certificate against every CRL it holds; a CRL concerns certificate X only if its issuer is
+    X's issuer, or is the subject of a certificate X's issuer issued (a delegated CRL issuer), or it is an indirect
+    CRL (``revinfo/validate_crl.py``: the candidate issuers of ``_find_candidate_crl_paths`` and the scope test of
+    ``_get_crl_scope_assuming_authority``); any other CRL only adds one to both its count of CRLs and its count of
+    CRLs of another issuer, which cancel out in every decision. The certificates it checks are those of
+    :func:`_scope`. With OCSP responses (their responder certificates join the search), an indirect CRL, or
+    anything unreadable, every CRL is kept."""
+    if len(ctx.crls) < 2:
+        return None
+    scope = _scope(cert, ctx)
+    if scope is None:
+        return None
+    names, issuers = scope
+    concerned = names | {subject for subject, issuer in _known(cert, ctx) if issuer in names}
+    kept = tuple(i for i, issuer in enumerate(issuers) if issuer in concerned)
+    return None if len(kept) == len(issuers) else kept
+
+
+def _scope(cert: x509.Certificate, ctx: VerificationContext) -> tuple[set[str], list[str]] | None:
+    """The issuer names above ``cert`` — its issuer's, then the issuers' of every anchor or intermediate named like
+    one of them, and so on — and every CRL's issuer (``Name.hashable``, what ``Name.__eq__`` compares); ``None`` when
+    that cannot bound pyhanko's search: OCSP responses at hand, an indirect CRL, or anything unreadable.
+
+    Every certificate pyhanko revocation-checks while validating ``cert`` — ``cert``, the certificates of its
+    candidate paths, the CRL issuers and the certificates of their paths — is ``cert``, an anchor or an
+    intermediate of ``ctx`` whose subject or issuer is one of these names."""
+    if ctx.ocsps:
+        return None
+    try:
+        known = _known(cert, ctx)
+        issuers = []
+        for der, crl in zip(ctx.crls, ctx.crl_objects, strict=True):
+            issuer, indirect = _crl_issuer(der, crl, ctx)
+            if indirect:
+                return None
+            issuers.append(issuer)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError):
+        return None
+    names = {known[0][1]}
+    while True:
+        above = {issuer for subject, issuer in known if subject in names} - names
+        if not above:
+            return names, issuers
+        names |= above
+
+
+def _known(cert: x509.Certificate, ctx: VerificationContext) -> list[tuple[str, str]]:
+    return [_names(c, ctx) for c in (cert, *ctx.anchors, *ctx.intermediates)]
+
+
+def _names(cert: x509.Certificate, ctx: VerificationContext) -> tuple[str, str]:
+    """``Name.hashable`` of a certificate's subject and issuer (what ``Name.__eq__`` compares), once per memo."""
+    key = ("names", ctx.memo.fingerprint(cert))
+    value = ctx.memo.facts.get(key)
+    if value is None:
+        value = (cert.subject.hashable, cert.issuer.hashable)
+        ctx.memo.facts.put(key, value)
+    return cast(tuple[str, str], value)
+
+
+def _crl_issuer(der: bytes, crl: Any, ctx: VerificationContext) -> tuple[str, bool]:
+    """A CRL's issuer (``Name.hashable``) and whether it is indirect, reading what pyhanko reads of a CRL before it
+    knows whether the CRL concerns a certificate (issuer, issuing distribution point, delta CRL indicator)."""
+    key = ("crl-issuer", ctx.memo.digest(der))
+    value = ctx.memo.facts.get(key)
+    if value is None:
+        idp = crl.issuing_distribution_point_value
+        crl.delta_crl_indicator_value  # noqa: B018 - read as pyhanko does (an unreadable one keeps every CRL)
+        value = (crl.issuer.hashable, bool(idp is not None and idp["indirect_crl"].native))
+        ctx.memo.facts.put(key, value)
+    return cast(tuple[str, bool], value)
 
 
 async def _find_path(
@@ -396,15 +535,39 @@ def verify_certificate(
 ) -> Report:
     """Validate one certificate; returns a report (a bad certificate is a result, not an exception).
 
-    ``legacy_dsa`` selects the NIST PKITS conformance profile's algorithm policy (:func:`algorithm_policy`)."""
-    checks: list[Check] = []
-    warnings = list(ctx.warnings)
-    moment = ctx.validation_time
+    ``legacy_dsa`` selects the NIST PKITS conformance profile's algorithm policy (:func:`algorithm_policy`).
+
+    The report is kept in the context's memo (:class:`verifier.context.Memo`) under the certificate, the context's
+    material (:attr:`~verifier.context.VerificationContext.material_key`), the validation time and the options: the
+    same question against the same material at the same time gets the same report without validating again."""
     if isinstance(cert, bytes):
-        cert = cx.load_certificate(cert)
+        cert = ctx.memo.certificate(cert)
     purpose = purpose or ctx.purpose
     if purpose not in PURPOSES:
         raise InputError(f"unknown purpose {purpose!r}; one of {', '.join(sorted(PURPOSES))}")
+    policy = policy or PolicyInputs()
+    key = (
+        ctx.memo.fingerprint(cert),
+        ctx.material_key,
+        ctx.validation_time.isoformat(),  # the report carries the time as given (its offset too)
+        purpose,
+        policy,
+        legacy_dsa,
+        kind,
+    )
+    report = ctx.memo.reports.get(key)
+    if report is None:
+        report = _verify_certificate(cert, ctx, purpose, policy, legacy_dsa, kind)
+        ctx.memo.reports.put(key, report)
+    return report
+
+
+def _verify_certificate(
+    cert: x509.Certificate, ctx: VerificationContext, purpose: str, policy: PolicyInputs, legacy_dsa: bool, kind: str
+) -> Report:
+    checks: list[Check] = []
+    warnings = list(ctx.warnings)
+    moment = ctx.validation_time
     subject = name_text(cert.subject) or cert.subject.human_friendly
     problem = structure_problem(cert)
     if problem is not None:
@@ -440,9 +603,9 @@ def verify_certificate(
             ("no trust anchor: give --bundle with pinned roots, or --anchor",),
         )
     key_usage, ext_key_usage = PURPOSES[purpose]
-    vc = _validation_context(ctx, legacy_dsa=legacy_dsa)
+    vc = _validation_context(cert, ctx, legacy_dsa=legacy_dsa, policy=policy)
     try:
-        path = _run(_find_path(cert, ctx, vc, (policy or PolicyInputs()).pkix()))
+        path = _run(_find_path(cert, ctx, vc, policy.pkix()))
     except (
         pv_errors.PathError,
         pv_errors.ValidationError,
@@ -525,6 +688,37 @@ def verify_certificate(
         indication, sub, message = failure
         return Report(kind, indication, sub, moment, subject, chain, tuple(checks), tuple(warnings), (message,))
     return Report(kind, Indication.TOTAL_PASSED, None, moment, subject, chain, tuple(checks), tuple(warnings))
+
+
+def may_be_revoked(cert: x509.Certificate, ctx: VerificationContext) -> bool:
+    """Whether the revocation data of ``ctx`` could make :func:`verify_certificate` of ``cert`` say ``REVOKED``.
+
+    pyhanko-certvalidator reports a revocation only from an OCSP response that says so or from a CRL entry whose
+    serial number is that of a certificate of the path (``find_cert_in_list`` compares the DER serial numbers first).
+    Every certificate of any path, and of the path of any CRL issuer, is ``cert``, an anchor or an intermediate of
+    ``ctx`` (those :func:`_scope` names, when it can); so with no OCSP response at hand and no CRL listing one of
+    their serial numbers, no validation against ``ctx`` can end in ``REVOKED`` — at whatever time. ``True``
+    whenever that cannot be shown."""
+    if ctx.ocsps:
+        return True
+    try:
+        listed = ctx.revoked_serials
+        if listed is None:
+            return True
+        if not listed:
+            return False
+        candidates = [cert, *ctx.anchors, *ctx.intermediates]
+        scope = _scope(cert, ctx)
+        if scope is not None:
+            names = scope[0]
+            known = _known(cert, ctx)
+            candidates = [
+                c for c, (subject, issuer) in zip(candidates, known, strict=True) if {subject, issuer} & names
+            ]
+            candidates.append(cert)
+        return any(bytes(c["tbs_certificate"]["serial_number"].dump()) in listed for c in candidates)
+    except (TrustError, ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError):
+        return True
 
 
 def _trust_list_checks(

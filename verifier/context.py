@@ -20,12 +20,27 @@ profile of the NIST PKITS revocation tests).
 
 Every size is bounded before parsing (:mod:`verifier.limits`). Parsed CRLs are kept on the context
 (:attr:`VerificationContext.crl_objects`) so that many verifications against one context parse them once.
+
+**Memo.** A context is immutable once built, so what is computed from it and from content-addressed input
+can be kept: :attr:`VerificationContext.memo` (a :class:`Memo`) holds parsed certificates and CRLs by their DER,
+certificate fingerprints, successful signature checks (by a digest of signature, signed bytes, key and algorithm),
+pyhanko validation contexts (one per material, time and options; :mod:`verifier.certificate`) and the reports of
+:func:`verifier.certificate.verify_certificate` (by the certificate, the context's material — anchors,
+intermediates, CRLs, OCSP responses, trust list, revocation mode, warnings: :attr:`VerificationContext.material_key`
+— the validation time, purpose, policy and profile). Contexts derived with :func:`dataclasses.replace` (another
+validation time, a document's certificates and CRLs) share the memo of the context they come from; every key
+names all the material it depends on, so sharing never mixes two materials. Every table is bounded in entries and
+in the input bytes it keeps alive (:data:`MEMO_LIMITS`; least recently used entries go first), and a failed parse
+or signature check is never kept. ``dataclasses.replace(ctx, memo=Memo())`` gives a context that starts cold.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -42,11 +57,178 @@ from trust.formats import bundle as bundle_format
 from trust.formats.trustlist import TrustList
 from verifier import limits
 
-
 PINS_ENV: Final = "TRUST_ROOT_FINGERPRINTS"
 MAX_EXTRA_CERTS: Final = limits.MAX_EXTRA_CERTS
 MAX_OCSP_BYTES: Final = limits.MAX_OCSP_BYTES
 REVOCATION_MODES: Final = ("available", "required")
+MEMO_LIMITS: Final = {  # table: (entries, bytes of the inputs it keeps alive, or None)
+    "certificates": (1024, 16 * 1024 * 1024),
+    "crls": (512, 128 * 1024 * 1024),
+    "checked_crls": (512, 32 * 1024 * 1024),
+    "digests": (4096, 128 * 1024 * 1024),
+    "fingerprints": (8192, 32 * 1024 * 1024),
+    "sequences": (64, None),
+    "signatures": (4096, None),
+    "reports": (1024, None),
+    "contexts": (8, None),
+    "revoked": (512, None),
+    "facts": (4096, None),
+}
+"""Bounds of every :class:`Memo` table: entries, and bytes of the DER it holds on to (least recently used go first).
+Keys of the ``signatures``, ``reports``, ``contexts`` and ``facts`` tables are digests and short strings, never
+input bytes; ``fingerprints`` holds certificate objects (weighed by their DER), ``sequences`` the certificate tuples
+of contexts; a pyhanko context in ``contexts`` holds the material of one derived context (the document's CMS
+certificates and DSS data at most)."""
+
+
+class _Bounded:
+    """A small thread-safe LRU table, bounded in entries and in the summed weight (bytes) of its entries."""
+
+    def __init__(self, size: int, budget: int | None = None) -> None:
+        self._size = size
+        self._budget = budget
+        self._weight = 0
+        self._data: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any:
+        with self._lock:
+            entry = self._data.get(key)
+            if entry is None:
+                return None
+            self._data.move_to_end(key)
+            return entry[0]
+
+    def put(self, key: Hashable, value: Any, weight: int = 0) -> None:
+        if self._budget is not None and weight > self._budget:
+            return  # larger than the whole table: not kept
+        with self._lock:
+            old = self._data.pop(key, None)
+            if old is not None:
+                self._weight -= old[1]
+            self._data[key] = (value, weight)
+            self._weight += weight
+            while len(self._data) > self._size or (self._budget is not None and self._weight > self._budget):
+                _key, (_value, dropped) = self._data.popitem(last=False)
+                self._weight -= dropped
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+class _Same:
+    """An object as a key part compared by identity (and kept alive by the key that holds it)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.value is self.value
+
+
+class Memo:
+    """What verifications against one context (and the contexts derived from it) compute once (module docstring).
+
+    Nothing here decides anything: a table answers only for exactly the input it was filled with."""
+
+    def __init__(self) -> None:
+        def table(name: str) -> _Bounded:
+            size, budget = MEMO_LIMITS[name]
+            return _Bounded(size, budget)
+
+        self.certificates = table("certificates")
+        self.crls = table("crls")
+        self.checked_crls = table("checked_crls")
+        self.digests = table("digests")
+        self.fingerprints = table("fingerprints")
+        self.sequences = table("sequences")
+        self.signatures = table("signatures")
+        self.reports = table("reports")
+        self.contexts = table("contexts")  # pyhanko ValidationContexts (verifier.certificate)
+        self.revoked = table("revoked")  # CRL digest -> serial numbers (DER) it lists
+        self.facts = table("facts")  # small facts read from certificates and CRLs (verifier.certificate)
+
+    def __reduce__(self) -> tuple[type[Memo], tuple[()]]:
+        """A copied or pickled context starts with an empty memo (what it holds is only ever a shortcut)."""
+        return (Memo, ())
+
+    def certificate(
+        self, der: bytes, load: Callable[[bytes], x509.Certificate] = cx.load_certificate
+    ) -> x509.Certificate:
+        """``load(der)`` once per DER. ``load`` is ``ca.x509.load_certificate`` or a wrapper of it that only changes
+        which exception a failure raises: any of them gives the same certificate for the same bytes, and a failure
+        is never kept (the next call raises again, from its own loader)."""
+        cert = self.certificates.get(der)
+        if cert is None:
+            cert = load(der)
+            self.certificates.put(der, cert, len(der))
+        return cert
+
+    def crl(self, der: bytes) -> asn1_crl.CertificateList:
+        """A CRL parsed (lazily, strictly) once per DER; :class:`EncodingError` if it is not one."""
+        parsed = self.crls.get(der)
+        if parsed is None:
+            try:
+                parsed = asn1_crl.CertificateList.load(der, strict=True)
+            except (ValueError, TypeError) as exc:
+                raise EncodingError(f"not a DER CRL: {type(exc).__name__}") from None
+            self.crls.put(der, parsed, 2 * len(der))  # the key and the parsed object's copy
+        return parsed
+
+    def checked_crl(self, data: bytes) -> bytes:
+        """The DER of ``ca.crl.load_crl(data)`` (size limit, PEM or DER, every field decoded), once per input."""
+        der = self.checked_crls.get(data)
+        if der is None:
+            der = bytes(load_crl(data).dump())
+            self.checked_crls.put(data, der, len(data) + len(der))
+        return bytes(der)
+
+    def digest(self, data: bytes) -> bytes:
+        """SHA-256 of ``data``, once per input (a key part that does not keep the input alive)."""
+        value = self.digests.get(data)
+        if value is None:
+            value = hashlib.sha256(data).digest()
+            self.digests.put(data, value, len(data))
+        return bytes(value)
+
+    def fingerprint(self, cert: x509.Certificate) -> str:
+        """``ca.x509.fingerprint(cert)`` (SHA-256 of its DER, lower-case hex), once per certificate object."""
+        entry = self.fingerprints.get(id(cert))
+        if entry is not None and entry[0] is cert:
+            return str(entry[1])
+        der = cert.dump()
+        value = hashlib.sha256(der).hexdigest()
+        self.fingerprints.put(id(cert), (cert, value), len(der))
+        return value
+
+    def certificates_digest(self, certs: tuple[x509.Certificate, ...]) -> bytes:
+        """SHA-256 over the fingerprints of ``certs`` in order, once per tuple object (a context and the contexts
+        replaced from it at another time share theirs)."""
+        entry = self.sequences.get(id(certs))
+        if entry is not None and entry[0] is certs:
+            return bytes(entry[1])
+        hasher = hashlib.sha256()
+        for cert in certs:
+            hasher.update(bytes.fromhex(self.fingerprint(cert)))
+        value = hasher.digest()
+        self.sequences.put(id(certs), (certs, value))
+        return value
+
+    @staticmethod
+    def signature_key(*parts: bytes | str | bool | None, data: bytes) -> bytes:
+        """A signature check's key: SHA-256 over its parts (length-prefixed, so parts cannot run into each other)
+        and the signed bytes."""
+        hasher = hashlib.sha256()
+        for part in (*parts, data):
+            raw = part if isinstance(part, bytes) else repr(part).encode()
+            hasher.update(len(raw).to_bytes(8, "big"))
+            hasher.update(raw)
+        return hasher.digest()
 
 
 @dataclass(frozen=True)
@@ -62,6 +244,7 @@ class VerificationContext:
     notes: tuple[str, ...] = field(default=())
     revocation: str = "available"
     status_lists: tuple[Mapping[str, Any], ...] = ()  # [{"uri", "token"}] Token Status Lists from the bundle
+    memo: Memo = field(default_factory=Memo, compare=False, repr=False)  # shared by dataclasses.replace copies
 
     def __post_init__(self) -> None:
         if self.revocation not in REVOCATION_MODES:
@@ -73,14 +256,9 @@ class VerificationContext:
 
     @cached_property
     def crl_objects(self) -> tuple[asn1_crl.CertificateList, ...]:
-        """The CRLs parsed once (lazily: asn1crypto parses fields when they are read)."""
-        parsed = []
-        for der in self.crls:
-            try:
-                parsed.append(asn1_crl.CertificateList.load(der, strict=True))
-            except (ValueError, TypeError) as exc:
-                raise EncodingError(f"not a DER CRL: {type(exc).__name__}") from None
-        return tuple(parsed)
+        """The CRLs parsed once (lazily: asn1crypto parses fields when they are read); contexts that share a
+        :class:`Memo` share the parsed objects, and with them what asn1crypto and pyhanko have read of them."""
+        return tuple(self.memo.crl(der) for der in self.crls)
 
     @cached_property
     def crl_issuers(self) -> frozenset[bytes | str]:
@@ -92,6 +270,48 @@ class VerificationContext:
             if idp is not None and idp["indirect_crl"].native:
                 names.add("indirect")
         return frozenset(names)
+
+    @cached_property
+    def revoked_serials(self) -> frozenset[bytes] | None:
+        """The DER ``serialNumber`` of every entry of every CRL at hand (whatever its issuer, delta CRLs and indirect
+        CRLs included); ``None`` if a CRL's entries cannot be read (then nothing can be concluded from it)."""
+        serials: set[bytes] = set()
+        for der, crl in zip(self.crls, self.crl_objects, strict=True):
+            key = self.memo.digest(der)
+            listed = self.memo.revoked.get(key)
+            if listed is None:
+                try:
+                    entries = crl["tbs_cert_list"]["revoked_certificates"]
+                    listed = frozenset(bytes(entry["user_certificate"].dump()) for entry in entries)
+                except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError):
+                    return None
+                self.memo.revoked.put(key, listed)
+            serials.update(listed)
+        return frozenset(serials)
+
+    @cached_property
+    def material_key(self) -> tuple[Hashable, ...]:
+        """Everything besides the time, the input and the options that a verification's result depends on: anchors
+        and intermediates (fingerprints, in order), CRLs, OCSP responses, the trust list, revocation mode and
+        warnings. Two contexts with equal keys (and equal validation times) give equal results."""
+        memo = self.memo
+        hasher = hashlib.sha256()
+        for part in (
+            memo.certificates_digest(self.anchors),
+            memo.certificates_digest(self.intermediates),
+            *(memo.digest(der) for der in self.crls),
+            b"ocsp",
+            *(memo.digest(der) for der in self.ocsps),
+        ):
+            hasher.update(part)
+        return (
+            len(self.anchors),
+            len(self.crls),
+            hasher.digest(),
+            _Same(self.trust_list),
+            self.revocation,
+            self.warnings,
+        )
 
 
 def parse_pins(values: Iterable[str]) -> list[str]:

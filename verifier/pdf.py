@@ -7,6 +7,10 @@ bottom line (:func:`verifier.report.worst`). A PDF that carries no signature is 
 ``FORMAT_FAILURE``. Input that is not a readable PDF raises :class:`~trust.crypto.errors.EncodingError`; anything a
 single signature does wrong becomes that signature's report, never an exception.
 
+Nothing is read twice: one pyHanko reader serves every check of the document; the seal is parsed once; certificate
+paths, signature checks, parsed certificates and CRLs are kept in the context's memo
+(:class:`verifier.context.Memo`), so a second document against the same context reuses what the first computed.
+
 Checks of one signature, in this order (report check names in brackets):
 
 1. **[dictionary]** ``/Type``, ``/SubFilter`` (``adbe.pkcs7.detached`` or ``ETSI.CAdES.detached`` for ``/Sig``,
@@ -30,7 +34,8 @@ Checks of one signature, in this order (report check names in brackets):
    the Adobe revocation attribute) added to the context. When the signing time is only claimed, the signature must
    also stand at the validation time — a claimed time proves nothing: a certificate of the path expired since is
    ``OUT_OF_BOUNDS_NO_POE``, a signer revoked since is ``REVOKED_NO_POE`` (both INDETERMINATE); revoked before the
-   claimed time is ``REVOKED``.
+   claimed time is ``REVOKED``. Only a REVOKED verdict of that second validation matters, so it is not run when no
+   revocation data at hand could revoke a certificate of the path (:func:`verifier.certificate.may_be_revoked`).
 9. **[seal]** :mod:`verifier.pdf_seal`: the embedded SESeal, its maker, the signer in its certList, its
    validity window at the signing time.
 10. **[modifications]** :mod:`verifier.pdf_changes`: what the later revisions changed (pyHanko's difference
@@ -62,7 +67,7 @@ from ca import x509 as cx
 from ca.names import name_text
 from trust.crypto.errors import Code, EncodingError, InputError, TrustError
 from verifier import limits
-from verifier.certificate import verify_certificate
+from verifier.certificate import may_be_revoked, verify_certificate
 from verifier.context import VerificationContext
 from verifier.pdf_changes import review
 from verifier.pdf_cms import (
@@ -201,7 +206,7 @@ def verify_pdf(pdf: bytes, ctx: VerificationContext) -> Report:
 def _verify_document(document: Document, ctx: VerificationContext) -> Report:
     pdf = document.data
     fields = signature_fields(document)
-    material = revocation_material(document)
+    material = revocation_material(document, ctx.memo)
     checks = [
         Check(
             "parse",
@@ -514,9 +519,10 @@ def _verify_signature(
         # unexpired and its signer not revoked. A time-stamped one is judged at its proven time only.
         claimed = source != "time-stamp" and signing_time != ctx.validation_time
         expired = [link for link in chain.chain if claimed and link.not_after and link.not_after < ctx.validation_time]
+        # Only a REVOKED verdict of the second validation matters; it is run unless nothing at hand can revoke.
         later = (
             verify_certificate(signer, now_ctx, purpose=purpose, kind="certificate")
-            if claimed and not expired
+            if claimed and not expired and may_be_revoked(signer, now_ctx)
             else chain
         )
         if expired:
@@ -669,17 +675,19 @@ def _with_material(
     material: RevocationMaterial | None = None,
 ) -> VerificationContext:
     """``ctx`` at ``at`` with the document's certificates and revocation data (path material only: the anchors
-    stay the context's own)."""
-    known = {cx.fingerprint(c) for c in ctx.intermediates}
+    stay the context's own). A CRL or OCSP response the context already holds (a B-LT document's DSS repeats the
+    bundle's CRLs) is not added twice: pyhanko would check every certificate against each copy."""
+    fingerprint = ctx.memo.fingerprint
+    known = {fingerprint(c) for c in ctx.intermediates}
     extra: list[x509.Certificate] = []
     for cert in [*certs, *(material.certificates if material else [])]:
-        fp = cx.fingerprint(cert)
+        fp = fingerprint(cert)
         if fp not in known:
             known.add(fp)
             extra.append(cert)
     room = max(0, limits.MAX_EXTRA_CERTS - len(ctx.intermediates))
-    crls = tuple(material.crls[: limits.MAX_CRLS]) if material else ()
-    ocsps = tuple(material.ocsps[: limits.MAX_OCSPS]) if material else ()
+    crls = _new_items(ctx.crls, material.crls[: limits.MAX_CRLS]) if material else ()
+    ocsps = _new_items(ctx.ocsps, material.ocsps[: limits.MAX_OCSPS]) if material else ()
     return dataclasses.replace(
         ctx,
         validation_time=at,
@@ -688,6 +696,16 @@ def _with_material(
         ocsps=(*ctx.ocsps, *ocsps),
         warnings=(),
     )
+
+
+def _new_items(held: Sequence[bytes], items: Sequence[bytes]) -> tuple[bytes, ...]:
+    seen = set(held)
+    new = []
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            new.append(item)
+    return tuple(new)
 
 
 # --- /DocTimeStamp -------------------------------------------------------------------------------------------

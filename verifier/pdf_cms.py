@@ -135,6 +135,8 @@ class SignedCms:
     message_digest: bytes
     claimed_signing_time: datetime | None
     signature: bytes
+    signed_attrs_der: bytes = b""
+    """``signedAttrs`` as encoded in the CMS (with its ``[0]`` tag), taken before any attribute was read."""
 
     @property
     def signature_algorithm_name(self) -> str:
@@ -172,6 +174,10 @@ def signature_structure(info: cms.ContentInfo, subfilter: str) -> SignedCms:
         attrs = signer_info["signed_attrs"]
         if isinstance(attrs, core.Void):
             raise _format("the SignerInfo has no signed attributes (contentType, messageDigest); Huren requires them")
+        # Their encoding is taken now, before any attribute is read: reading some values (an AlgorithmIdentifier
+        # whose NULL parameters asn1crypto fills in) marks the tree changed, and dump() would then re-encode all
+        # of it, the embedded SESeal included. The signature is over these bytes (module docstring, step 4).
+        attrs_der = attrs.dump()
         claimed_type = unique_attribute(attrs, "content_type", required=True)
         if claimed_type.dotted != encap["content_type"].dotted:
             raise _format("the signed contentType attribute differs from eContentType")
@@ -195,7 +201,7 @@ def signature_structure(info: cms.ContentInfo, subfilter: str) -> SignedCms:
         raise CmsFailure(Indication.INDETERMINATE, SubIndication.NO_SIGNING_CERTIFICATE_FOUND, exc.message) from None
     _check_signing_certificate_attribute(attrs, signer_cert, required=subfilter == CADES_SUBFILTER)
     return SignedCms(
-        info, signer_info, signer_cert, certificates, digest_name, attrs, message_digest, claimed, signature
+        info, signer_info, signer_cert, certificates, digest_name, attrs, message_digest, claimed, signature, attrs_der
     )
 
 
@@ -268,7 +274,7 @@ def check_signature(signed: SignedCms) -> SignatureAlgorithm:
             SubIndication.SIG_CRYPTO_FAILURE,
             f"signature algorithm {algorithm.name} does not fit the signer's {key.family.value} key",
         )
-    raw = signed.signed_attrs.dump()
+    raw = signed.signed_attrs_der or signed.signed_attrs.dump()
     signed_bytes = b"\x31" + raw[1:]  # [0] IMPLICIT -> universal SET OF, same contents (RFC 5652 clause 5.4)
     try:
         key.verify(signed.signature, signed_bytes, algorithm)

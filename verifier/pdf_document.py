@@ -33,10 +33,9 @@ from pyhanko.pdf_utils.crypt.api import AuthStatus
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from ca import x509 as cx
-from ca.crl import load_crl
 from trust.crypto.errors import Code, EncodingError, InputError, TrustError
 from verifier import limits, pdf_strings
+from verifier.context import Memo
 
 pdf_strings.apply()  # linear-time string readers for pyHanko before any PDF is read
 
@@ -268,8 +267,11 @@ class RevocationMaterial:
         return f"{len(self.certificates)} certificates, {len(self.crls)} CRLs, {len(self.ocsps)} OCSP responses"
 
 
-def revocation_material(document: Document) -> RevocationMaterial:
-    """The DSS of the current revision (bounded); unreadable entries are skipped and named in ``problems``."""
+def revocation_material(document: Document, memo: Memo | None = None) -> RevocationMaterial:
+    """The DSS of the current revision (bounded); unreadable entries are skipped and named in ``problems``.
+
+    With ``memo`` (the verification context's), a certificate or CRL already parsed and checked is not again."""
+    memo = memo or Memo()
     material = RevocationMaterial()
     try:
         dss = document.reader.root.get("/DSS")
@@ -285,12 +287,12 @@ def revocation_material(document: Document) -> RevocationMaterial:
     budget = [MAX_DSS_BYTES]
     for der in _dss_streams(dss, "/Certs", DecodePurpose.CERTIFICATE, material, budget):
         try:
-            material.certificates.append(cx.load_certificate(der))
+            material.certificates.append(memo.certificate(der))
         except HOSTILE_ERRORS as exc:
             material.problems.append(f"DSS certificate skipped: {describe(exc)}")
     for der in _dss_streams(dss, "/CRLs", DecodePurpose.CRL, material, budget):
         try:
-            material.crls.append(bytes(load_crl(der).dump()))
+            material.crls.append(memo.checked_crl(der))
         except HOSTILE_ERRORS as exc:
             material.problems.append(f"DSS CRL skipped: {describe(exc)}")
     for der in _dss_streams(dss, "/OCSPs", DecodePurpose.OCSP_RESPONSE, material, budget):

@@ -6,8 +6,8 @@ Huren's PDF sealing puts the DER ``SESeal`` into the signature's CMS as the sign
 
 1. finds the attribute (absent: the signature is plain PAdES, reported as skipped with a warning; more than one, or
    not one OCTET STRING: ``FORMAT_FAILURE``);
-2. verifies the seal itself with :func:`verifier.ses.verify_seal`, judged at the signing time, with the
-   signature's time-stamp as the seal's proof of existence when there is one (format, the
+2. verifies the seal itself with :func:`verifier.ses.verify_seal` (the seal parsed once), judged at the signing
+   time, with the signature's time-stamp as the seal's proof of existence when there is one (format, the
    maker's SM2 signature over ``SES_SealInfo``, the maker certificate when the seal was made, the maker as a
    ``SEAL_MAKER`` service of the trust list, the validity window, certList and picture);
 3. requires the PDF signer's certificate to be one the seal permits (``certList``: the certificate itself, or its
@@ -32,7 +32,7 @@ from trust.crypto.algorithms import digest
 from trust.crypto.errors import TrustError
 from verifier.context import VerificationContext
 from verifier.report import Check, Indication, Report, Result, SubIndication
-from verifier.ses import Proof, verify_seal
+from verifier.ses import Proof, verify_parsed_seal
 
 SESEAL_ATTRIBUTE: Final = "1.3.6.1.4.1.32473.1.2.1"
 """The signed CMS attribute that carries the DER SESeal (Huren's arc, ``docs/OIDS.md``)."""
@@ -96,7 +96,7 @@ def check_embedded_seal(
     label = f"seal {parsed.name} ({parsed.es_id})"
     try:
         proof = Proof(signing_time, "the time-stamp of the PDF signature that carries it") if proven else None
-        report = verify_seal(seal_der, ctx, at=signing_time, proof=proof)
+        report = verify_parsed_seal(parsed, ctx, at=signing_time, proof=proof)
     except TrustError as exc:
         message = f"{label}: {exc.message}"
         return SealOutcome(
@@ -135,15 +135,15 @@ def check_embedded_seal(
             Check("seal", Result.FAILED, message), (Indication.TOTAL_FAILED, sub, message), report, parsed.es_id
         )
     detail = (
-        f"{label}, made by {_maker_name(parsed)}: maker signature and certificate verified; the signer's "
+        f"{label}, made by {_maker_name(parsed, ctx)}: maker signature and certificate verified; the signer's "
         f"certificate is in its certList; signing time inside its validity {start.date()}..{end.date()}"
     )
     return SealOutcome(Check("seal", Result.PASSED, detail), None, report, parsed.es_id)
 
 
-def _maker_name(parsed: ses.Seal) -> str:
+def _maker_name(parsed: ses.Seal, ctx: VerificationContext) -> str:
     try:
-        return name_text(cx.load_certificate(parsed.maker_cert).subject)
+        return name_text(ctx.memo.certificate(parsed.maker_cert).subject)
     except TrustError:
         return "an unreadable maker certificate"
 

@@ -12,8 +12,8 @@ same errors, the stream left at the same position — a property test compares t
 with ``bytes.find``/regular expressions over 64 KiB chunks. A hex string with a comment inside (``%`` — legal, and
 handled by pyHanko's token reader) falls back to pyHanko's own code.
 
-:func:`apply` installs them in ``pyhanko.pdf_utils.generic`` (idempotent; process-wide, like :mod:`trust.crypto.asn1fix`);
-:mod:`verifier.pdf_document` applies it on import.
+:func:`apply` installs them in ``pyhanko.pdf_utils.generic`` (idempotent; process-wide, like
+:mod:`trust.crypto.asn1fix`); :mod:`verifier.pdf_document` applies it on import.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ Stable API (``verifier.api`` and ``verifier.pdf`` rely on it):
 * :func:`verify_seal` ``(seal_der, ctx, *, at=None, proof=None) -> Report`` — kind ``seal``; ``at`` is the time
   the seal's validity window is judged at (default: the context's validation time; a sealed PDF passes its signing
   time); ``proof`` (a :class:`Proof`) is the earliest proof that the seal existed, if the caller has one (the
-  time-stamp of the PDF signature that carries it).
+  time-stamp of the PDF signature that carries it). :func:`verify_parsed_seal` is the same for a seal the caller
+  has already parsed with :func:`seal.ses.parse_seal`.
 * :func:`seal_checks` ``(seal, ctx, at, *, prefix="", proof=None) -> list[Check]`` — the checks of a parsed seal
   (:func:`seal.ses.parse_seal`) in order; every check that is not passed is a :class:`Finding` carrying its
   indication and sub-indication. :func:`verdict` turns such a list into the bottom line.
@@ -84,8 +85,8 @@ from trust.crypto.errors import (
     UnsupportedAlgorithm,
 )
 from trust.crypto.keys import PublicKey
-from verifier.certificate import verify_certificate
-from verifier.context import VerificationContext
+from verifier.certificate import may_be_revoked, verify_certificate
+from verifier.context import Memo, VerificationContext
 from verifier.report import ChainLink, Check, Indication, Report, Result, SubIndication
 
 CLOCK_SKEW: Final = timedelta(minutes=10)
@@ -230,9 +231,14 @@ def _algorithm(oid: str) -> SignatureAlgorithm:
     return SignatureAlgorithm.from_x509(identifier)
 
 
-def _load_cert(der: bytes) -> x509.Certificate:
+def _load_cert(der: bytes, memo: Memo | None = None) -> x509.Certificate:
+    """A DER certificate inside a seal or signature, parsed strictly (once per context when ``memo`` is given)."""
     if der.lstrip()[:5] == b"-----":
         raise EncodingError("a certificate inside a seal or signature is DER, not PEM")
+    return memo.certificate(der, _strict_certificate) if memo is not None else _strict_certificate(der)
+
+
+def _strict_certificate(der: bytes) -> x509.Certificate:
     try:
         return cx.load_certificate(der)
     except _MALFORMED as exc:  # what ca.x509 does not catch itself (asn1crypto raises AttributeError on some input)
@@ -314,7 +320,7 @@ def _certificate_report(
     kind: str,
     extra: Sequence[x509.Certificate] = (),
 ) -> Report:
-    at_time = replace(ctx, validation_time=moment, intermediates=_merge(ctx.intermediates, extra))
+    at_time = replace(ctx, validation_time=moment, intermediates=_merge(ctx.intermediates, extra, ctx.memo))
     try:
         return verify_certificate(cert, at_time, purpose=purpose, kind=kind)
     except (TrustError, *_MALFORMED) as exc:
@@ -329,13 +335,15 @@ def _certificate_report(
         )
 
 
-def _merge(base: tuple[x509.Certificate, ...], extra: Sequence[x509.Certificate]) -> tuple[x509.Certificate, ...]:
+def _merge(
+    base: tuple[x509.Certificate, ...], extra: Sequence[x509.Certificate], memo: Memo
+) -> tuple[x509.Certificate, ...]:
     if not extra:
         return base
-    seen = {cx.fingerprint(c) for c in base}
+    seen = {memo.fingerprint(c) for c in base}
     added = []
     for cert in list(extra)[:MAX_TOKEN_CERTS]:
-        fingerprint = cx.fingerprint(cert)
+        fingerprint = memo.fingerprint(cert)
         if fingerprint not in seen:
             seen.add(fingerprint)
             added.append(cert)
@@ -351,7 +359,7 @@ def _time_stamp(
     """An RFC 3161 token over ``message``: CMS signature, imprint, TSA certificate; then its chain and trust-list
     TSA service at genTime. Returns the check and, when everything holds, the verified time-stamp."""
     listed = (
-        [_service_cert(service.certificate) for _issuer, service in ctx.trust_list.services("TSA")]
+        [_service_cert(service.certificate, ctx.memo) for _issuer, service in ctx.trust_list.services("TSA")]
         if ctx.trust_list is not None
         else []
     )
@@ -390,9 +398,9 @@ def _time_stamp(
     ), stamp
 
 
-def _service_cert(der: bytes) -> x509.Certificate | None:
+def _service_cert(der: bytes, memo: Memo) -> x509.Certificate | None:
     try:
-        return cx.load_certificate(der)
+        return memo.certificate(der)
     except (TrustError, *_MALFORMED):
         return None
 
@@ -476,7 +484,13 @@ def verify_seal(
 
     ``proof`` is the earliest proof that the seal existed, when the caller has one (the time-stamp of the signature
     that carries it); without it, and without a version-5 time-stamp, it is the validation time."""
-    seal = _parse(ses.parse_seal, seal_der, "SESeal")
+    return verify_parsed_seal(_parse(ses.parse_seal, seal_der, "SESeal"), ctx, at=at, proof=proof)
+
+
+def verify_parsed_seal(
+    seal: ses.Seal, ctx: VerificationContext, *, at: datetime | None = None, proof: Proof | None = None
+) -> Report:
+    """:func:`verify_seal` of a seal already parsed by :func:`seal.ses.parse_seal` (as a sealed PDF's is)."""
     moment = at or ctx.validation_time
     checks, chain = _seal_steps(seal, ctx, moment, "", proof)
     seal = replace(
@@ -600,7 +614,7 @@ def _seal_steps(
     outer_proof = proof or Proof(ctx.validation_time, "the validation time (no time-stamp)")
     # 2. maker signature
     try:
-        maker = _load_cert(seal.maker_cert)
+        maker = _load_cert(seal.maker_cert, ctx.memo)
     except TrustError as exc:
         maker = None
         checks.append(
@@ -650,7 +664,7 @@ def _seal_steps(
     # 6. validity window
     checks.append(_window(n("validity"), seal, at))
     # 7. certList
-    checks.append(_cert_list(n("cert-list"), seal))
+    checks.append(_cert_list(n("cert-list"), seal, ctx.memo))
     # 8. picture
     checks.append(_picture(n("picture"), seal.picture))
     return checks, chain
@@ -710,14 +724,14 @@ def _digest_types(seal: ses.Seal) -> list[str]:
     return [str(item.chosen["type"].native) for item in parsed["e_seal_info"]["property"]["cert_list"]]
 
 
-def _cert_list(name: str, seal: ses.Seal) -> Check:
+def _cert_list(name: str, seal: ses.Seal, memo: Memo) -> Check:
     if not seal.cert_list:
         return _failed(name, Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "certList is empty")
     if seal.cert_list_type == 1:
         subjects = []
         for index, der in enumerate(seal.cert_list):
             try:
-                subjects.append(_subject(_load_cert(der)))
+                subjects.append(_subject(_load_cert(der, memo)))
             except TrustError as exc:
                 return _failed(
                     name,
@@ -826,7 +840,7 @@ def _certificate_at(
     report = _certificate_report(cert, ctx, claimed, purpose, who)
     if not report.passed:
         return _certificate_finding(name, report, who, claimed), report.chain
-    if proof.time > claimed:
+    if proof.time > claimed and may_be_revoked(cert, ctx):  # only a REVOKED verdict at the proof time matters
         later = _certificate_report(cert, ctx, proof.time, purpose, who)
         if later.sub_indication is SubIndication.REVOKED:
             return _failed(
@@ -919,7 +933,7 @@ def verify_ses_signature(sig_der: bytes, ctx: VerificationContext, *, signed_dat
         checks.append(_passed("signing-time", f"timeInfo {time_info.isoformat()}"))
     # 3. the signature over DER(TBS_Sign) with the signer certificate.
     try:
-        signer: x509.Certificate | None = _load_cert(record.signer_cert)
+        signer: x509.Certificate | None = _load_cert(record.signer_cert, ctx.memo)
     except TrustError as exc:
         signer = None
         checks.append(
