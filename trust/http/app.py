@@ -18,10 +18,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import trust
+from trust import logs
 from trust.crypto.errors import Category, Code, TrustError
 from trust.http import problems
 from trust.service import audit
@@ -29,7 +31,14 @@ from trust.service.instance import Instance
 
 log = logging.getLogger("trust.http")
 
-_HTTP_CODES = {404: Code.NOT_FOUND, 405: Code.USAGE, 413: Code.INPUT_TOO_LARGE}
+_HTTP_CODES = {404: Code.NOT_FOUND, 405: Code.USAGE, 413: Code.INPUT_TOO_LARGE, 415: Code.USAGE}
+
+
+def request_id_from(incoming: str) -> str:
+    """The client's ``X-Request-ID`` when it is a sane token (1-64 of ``A-Za-z0-9-``), else a new one."""
+    if 0 < len(incoming) <= 64 and incoming.replace("-", "").isascii() and incoming.replace("-", "").isalnum():
+        return incoming
+    return uuid.uuid4().hex
 
 
 class BodyLimit:
@@ -76,7 +85,9 @@ class BodyLimit:
         await self.app(scope, replayed, send)
 
     async def _reject(self, scope: Scope, send: Send) -> None:
-        body = problems.problem_body(Code.INPUT_TOO_LARGE, f"request body exceeds {self.limit} bytes")
+        headers = dict(scope.get("headers") or [])
+        rid = request_id_from(headers.get(b"x-request-id", b"").decode("latin-1"))
+        body = problems.problem_body(Code.INPUT_TOO_LARGE, f"request body exceeds {self.limit} bytes", request_id=rid)
         payload = json.dumps(body).encode()
         await send(
             {
@@ -85,6 +96,8 @@ class BodyLimit:
                 "headers": [
                     (b"content-type", problems.PROBLEM_JSON.encode()),
                     (b"content-length", str(len(payload)).encode()),
+                    (b"x-request-id", rid.encode()),
+                    (b"connection", b"close"),
                 ],
             }
         )
@@ -130,10 +143,10 @@ def create_app(instance: Instance | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def request_id(request: Request, call_next: Any) -> Any:
-        incoming = request.headers.get("x-request-id", "")
-        rid = incoming if 0 < len(incoming) <= 64 and incoming.replace("-", "").isalnum() else uuid.uuid4().hex
+        rid = request_id_from(request.headers.get("x-request-id", ""))
         request.state.request_id = rid
         audit.request_id_var.set(rid)  # copied into the route's task and thread: audit entries carry it
+        logs.request_id_var.set(rid)  # and log lines written while serving it
         audit.actor_var.set(None)
         response = await call_next(request)
         response.headers["X-Request-ID"] = rid
@@ -177,11 +190,11 @@ def create_app(instance: Instance | None = None) -> FastAPI:
         log.exception("request %s: unexpected error", getattr(request.state, "request_id", "-"))
         return problems.problem_response(request, Code.INTERNAL, "internal error")
 
-    @app.get("/healthz", tags=["operations"], summary="Liveness")
+    @app.get("/healthz", tags=["operations"], summary="Liveness", responses=problems.responses())
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": trust.__version__}
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: the database answers")
+    @app.get("/readyz", tags=["operations"], summary="Readiness: the database answers", responses=problems.responses())
     def readyz() -> dict[str, str]:
         from trust import db
 
@@ -195,4 +208,21 @@ def create_app(instance: Instance | None = None) -> FastAPI:
         app.include_router(module.router)
 
     app.add_middleware(BodyLimit, limit=instance.settings.max_request_bytes)  # type: ignore[arg-type]
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document plus the shared :class:`~trust.http.problems.Problem` schema the error responses name."""
+    if app.openapi_schema is None:
+        document = get_openapi(
+            title=app.title,
+            version=app.version,
+            openapi_version=app.openapi_version,
+            description=app.description,
+            routes=app.routes,
+        )
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Problem"] = problems.Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        app.openapi_schema = document
+    return app.openapi_schema

@@ -20,6 +20,7 @@ import time
 from typing import Annotated, Final
 
 from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from trust.crypto.errors import AuthenticationError, InputError, RateLimitedError
@@ -76,8 +77,22 @@ def _instance(request: Request) -> Instance:
     return instance
 
 
-async def client(request: Request) -> Principal:
-    """The authenticated client of this request (401 without valid credentials, 429 over its limit)."""
+BEARER: Final = HTTPBearer(
+    auto_error=False,
+    scheme_name="platformClient",
+    bearerFormat="RFC 7523 client assertion (JWS) or hrt_ access token",
+    description="A fresh RFC 7523 client assertion signed with the platform's certified key, or an access token "
+    "from POST /oauth/token",
+)
+
+
+async def client(
+    request: Request,
+    _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
+) -> Principal:
+    """The authenticated client of this request (401 without valid credentials, 429 over its limit).
+
+    ``_documented`` only puts the bearer scheme into the OpenAPI document; the header is read and judged here."""
     header = request.headers.get("authorization")
     if header is None:
         raise AuthenticationError(

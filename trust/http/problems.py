@@ -4,14 +4,21 @@ Every error response of the HTTP app goes through :func:`problem_response`: ``ty
 ``urn:huren:error:<slug>``, ``title`` the code's title, ``status`` from the code's category, ``detail`` the
 error message (for 5xx a generic text with the request id, never internals), plus the extension members
 ``code`` (``E1103``), ``request_id`` and, when the error has some, ``evidence``.
+
+The OpenAPI side lives here too: :class:`Problem` is the documented body, and :func:`responses` gives a route the
+error responses it can answer (``responses=problems.responses(401, 403, 404)``), each as
+``application/problem+json`` with the headers that status carries (``WWW-Authenticate`` on 401, ``Retry-After``
+on 429). Every route also documents ``5XX`` (a problem with no internals).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, Final
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from trust.crypto.errors import Category, Code, TrustError
 
@@ -56,8 +63,22 @@ def problem_body(
     if request_id:
         body["request_id"] = request_id
     if evidence:
-        body["evidence"] = evidence
+        body["evidence"] = json_safe(evidence)
     return body
+
+
+def json_safe(value: Any, depth: int = 0) -> Any:
+    """``value`` as strict JSON can carry it: non-finite floats and unknown objects become strings, containers are
+    copied (bounded depth), so rendering a problem can never fail — a failing error handler would be a bare 500."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if depth < 8 and isinstance(value, dict):
+        return {str(k): json_safe(v, depth + 1) for k, v in value.items()}
+    if depth < 8 and isinstance(value, list | tuple | set | frozenset):
+        return [json_safe(v, depth + 1) for v in value]
+    return str(value)
 
 
 def problem_response(
@@ -80,3 +101,87 @@ def problem_response(
 
 def from_error(request: Request, error: TrustError) -> JSONResponse:
     return problem_response(request, error.code, error.message, evidence=error.evidence or None)
+
+
+# --- OpenAPI -----------------------------------------------------------------------------------------------------
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details with Huren's extension members."""
+
+    type: str = Field(description="urn:huren:error:<slug>: stable, one per error code")
+    title: str = Field(description="The code's title (the same for every occurrence)")
+    status: int = Field(ge=400, le=599, description="The HTTP status code")
+    detail: str = Field(description="What was wrong with this request and what to do (5xx: the request id only)")
+    code: str = Field(pattern=r"^E[0-9]{4}$", description="Stable error code; numbers are never reused")
+    request_id: str | None = Field(default=None, description="Also in the X-Request-ID response header")
+    evidence: dict[str, Any] | None = Field(default=None, description="Small public facts: expected vs. found")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "type": "urn:huren:error:forbidden",
+                    "title": "Not allowed for this client",
+                    "status": 403,
+                    "detail": "gd-platform (region) may not seal.use es:330000202611260001: only the client's own "
+                    "region's seals",
+                    "code": "E1403",
+                    "request_id": "6f1d0c3a9b2e4c7d8e5f4a3b2c1d0e9f",
+                    "evidence": {"action": "seal.use", "client_id": "gd-platform"},
+                }
+            ]
+        }
+    }
+
+
+PROBLEM_REF: Final = {"$ref": "#/components/schemas/Problem"}
+_DESCRIPTIONS: Final[dict[int | str, str]] = {
+    400: "Bad input: malformed, or well-formed but not acceptable (the code says which)",
+    401: "No valid client credentials (Authorization: Bearer <access token or client assertion>)",
+    403: "The policy layer does not allow this client this action on this resource",
+    404: "No such resource",
+    409: "Conflicts with the current state (duplicate, already revoked, suspended, withdrawn …)",
+    413: "Request body over the size limit",
+    415: "Request body of the wrong media type",
+    422: "Request does not match the schema, or a signature or proof in it does not verify",
+    429: "Too many requests from this client or address",
+    "5XX": "Server error; the detail names only the request id (internals are logged, never returned)",
+}
+_HEADERS: Final[dict[int | str, dict[str, Any]]] = {
+    401: {
+        "WWW-Authenticate": {
+            "description": 'Bearer realm="huren"',
+            "required": True,
+            "schema": {"type": "string", "pattern": "^Bearer "},
+        }
+    },
+    429: {
+        "Retry-After": {
+            "description": "Seconds until the client may try again",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    },
+}
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the error statuses a route can answer, plus ``5XX``."""
+    entries: dict[int | str, dict[str, Any]] = {}
+    for status in (*sorted(set(statuses)), "5XX"):
+        entry: dict[str, Any] = {
+            "description": _DESCRIPTIONS[status],
+            "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}},
+        }
+        if status in _HEADERS:
+            entry["headers"] = _HEADERS[status]
+        entries[status] = entry
+    return entries
+
+
+# Statuses that come with a kind of route: splat them into :func:`responses` with the route's own.
+AUTHENTICATED: Final = (401, 403, 422, 429)
+"""Behind :func:`trust.http.auth.client`: credentials, policy, header and parameter validation, rate limit."""
+JSON_BODY: Final = (400, 413, 422)
+"""Reads a JSON body: bad input, body over the limit, schema mismatch."""

@@ -205,6 +205,10 @@ ROUTES: dict[str, tuple[Callable[[Setup], Request], set[str]]] = {
         lambda s: ("POST", f"/licenses/{_licence(s)}/status", {"json": {"status": "suspended", "reason": "x"}}),
         {"region-a", "department-a"},
     ),
+    "POST /licenses/{identifier}/pdf": (
+        lambda s: ("POST", f"/licenses/{_licence(s)}/pdf", {}),
+        {"region-a", "department-a"},
+    ),
     "POST /clients": (
         lambda s: (
             "POST",

@@ -88,7 +88,11 @@ BAD = {
     "national CA": ({**ORG, "ca_id": "national-sm2"}, 403),  # policy: only the client's own region CA
     "unknown CA": ({**ORG, "ca_id": "region-999999-sm2"}, 403),  # indistinguishable from a foreign one
     "empty seal name": ({**ORG, "seal_name": ""}, 400),
-    "name too long for the picture": ({**ORG, "holder_name": "很" * 41}, 400),
+    "name too long for the picture (schema)": ({**ORG, "holder_name": "很" * 41}, 422),
+    "person's name too long for the picture": (
+        {**ORG, "holder_kind": "person", "holder_code": PERSON, "holder_name": "欧阳小明天"},
+        400,
+    ),
     "schema": ({"ca_id": 1}, 422),
 }
 

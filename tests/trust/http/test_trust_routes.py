@@ -73,6 +73,32 @@ def test_verify_route(client: AuthClient, world: World) -> None:
         assert response.status_code in (400, 422) and response.json()["code"] == code, response.text
 
 
+def test_verify_route_reuses_its_bundle_until_something_changes(client: AuthClient, world: World) -> None:
+    from trust.service import trust as trust_service
+
+    issued = service.issue(
+        world.instance,
+        ca_id="region-440000-sm2",
+        profile="seal",
+        key_family="SM2",
+        subject=DN(
+            province="广东省",
+            organization="广州复用有限公司",
+            common_name="公章",
+            serial_number=make_uscc("91440101MA5CYYY00"),
+        ),
+    )
+    body = {"input": base64.b64encode(issued.certificate.dump()).decode(), "purpose": "seal"}
+    first = trust_service.current_bundle_bytes(world.instance)
+    assert trust_service.current_bundle_bytes(world.instance) is first  # unchanged content: not signed again
+    assert client.post("/verify", json=body).json()["indication"] == "TOTAL_PASSED"
+    service.revoke(world.instance, serial=issued.record.serial, reason="key_compromise")
+    second = trust_service.current_bundle_bytes(world.instance)
+    assert second != first  # the new CRL is in it
+    report = client.post("/verify", json=body).json()
+    assert report["indication"] == "TOTAL_FAILED" and report["sub_indication"] == "REVOKED", report
+
+
 def test_status_change_route(client: AuthClient) -> None:
     before = client.get("/trustlist").json()
     response = client.post("/trustlist/status", json={"id": "region-330000", "status": "suspended", "reason": "审计"})

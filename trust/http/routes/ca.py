@@ -1,13 +1,12 @@
 """CA routes: CA certificates and CRLs (public), enrolment, issuance, revocation.
 
-Thin: each handler validates the request shape (pydantic), calls one ``trust.service.ca`` function and
-renders the result. Enrolment and issuance are unauthenticated until the service issue adds platform
-authentication (``docs/ARCHITECTURE.md``).
+Thin: each handler validates the request shape (pydantic), asks the policy layer, calls one ``trust.service.ca``
+function and renders the result. CA certificates and CRLs are public and cacheable (:mod:`trust.http.caching`);
+enrolment, issuance, listing and revocation need a platform client (:mod:`trust.http.auth`).
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -18,6 +17,7 @@ from ca.crl import load_crl
 from ca.models import utc
 from ca.names import DN
 from trust.crypto.errors import InputError
+from trust.http import caching, pagination, problems
 from trust.http.auth import Client, IdempotencyKey, allow, request_id_for
 from trust.service import ca as service
 from trust.service.instance import Instance
@@ -34,14 +34,6 @@ def _instance(request: Request) -> Instance:
     return instance
 
 
-def _cached(request: Request, body: bytes, media_type: str, max_age: int) -> Response:
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type=media_type, headers=headers)
-
-
 class CAInfo(BaseModel):
     id: str
     kind: str
@@ -54,6 +46,26 @@ class CAInfo(BaseModel):
     fingerprint: str = Field(description="SHA-256 of the DER certificate")
     not_after: str
     key_held_by_huren: bool
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "id": "region-330000-sm2",
+                    "kind": "region",
+                    "code": "330000",
+                    "name": "浙江省 SM2 CA",
+                    "family": "SM2",
+                    "status": "active",
+                    "parent_id": "national-sm2",
+                    "subject": "C=CN, ST=浙江省, O=浙江省政务服务平台, CN=浙江省 SM2 CA",
+                    "fingerprint": "9c3e0a4f7b1d2e8c6a5b4f3e2d1c0b9a8f7e6d5c4b3a29181706f5e4d3c2b1a0",
+                    "not_after": "2036-01-01T00:00:00+00:00",
+                    "key_held_by_huren": True,
+                }
+            ]
+        }
+    }
 
 
 def _ca_info(ca: Any) -> CAInfo:
@@ -75,42 +87,53 @@ def _ca_info(ca: Any) -> CAInfo:
     )
 
 
-@router.get("/ca", summary="List certificate authorities", response_model=list[CAInfo])
+@router.get("/ca", summary="List certificate authorities", response_model=list[CAInfo], responses=problems.responses())
 def list_cas(request: Request) -> list[CAInfo]:
     return [_ca_info(ca) for ca in service.list_cas(_instance(request))]
+
+
+CA_MAX_AGE = 86400
+CRL_MAX_AGE = 300
+PEM = "application/x-pem-file"
 
 
 @router.get(
     "/ca/{ca_id}.cer",
     summary="CA certificate (DER)",
     response_class=Response,
-    responses={200: {"content": {PKIX_CERT: {}}}},
+    responses={**caching.responses("The CA certificate, DER", PKIX_CERT), **problems.responses(404, 422)},
+    openapi_extra=caching.OPENAPI_EXTRA,
 )
 def ca_certificate(ca_id: str, request: Request) -> Response:
-    return _cached(request, service.ca_certificate_der(_instance(request), ca_id), PKIX_CERT, 86400)
+    return caching.cached(request, service.ca_certificate_der(_instance(request), ca_id), PKIX_CERT, max_age=CA_MAX_AGE)
 
 
 @router.get(
     "/ca/{ca_id}.pem",
     summary="CA certificate (PEM)",
     response_class=Response,
-    responses={200: {"content": {"application/x-pem-file": {}}}},
+    responses={
+        **caching.responses("The CA certificate, PEM", PEM, {"type": "string"}),
+        **problems.responses(404, 422),
+    },
+    openapi_extra=caching.OPENAPI_EXTRA,
 )
 def ca_certificate_pem(ca_id: str, request: Request) -> Response:
     der = service.ca_certificate_der(_instance(request), ca_id)
-    return _cached(request, cx.certificate_pem(cx.load_certificate(der)), "application/x-pem-file", 86400)
+    return caching.cached(request, cx.certificate_pem(cx.load_certificate(der)), PEM, max_age=CA_MAX_AGE)
 
 
 @router.get(
     "/crl/{ca_id}.crl",
     summary="Current CRL of a CA (DER)",
     response_class=Response,
-    responses={200: {"content": {PKIX_CRL: {}}}},
+    responses={**caching.responses("The CA's latest CRL, DER", PKIX_CRL), **problems.responses(404, 422)},
+    openapi_extra=caching.OPENAPI_EXTRA,
 )
 def crl(ca_id: str, request: Request) -> Response:
     der = service.current_crl_der(_instance(request), ca_id)
     load_crl(der)
-    return _cached(request, der, PKIX_CRL, 300)
+    return caching.cached(request, der, PKIX_CRL, max_age=CRL_MAX_AGE)
 
 
 class EnrolRequest(BaseModel):
@@ -123,7 +146,10 @@ class EnrolRequest(BaseModel):
     name: str | None = Field(default=None, description="CA common name; derived from the region by default")
     csr: str | None = Field(default=None, description="PEM PKCS#10 request; absent: Huren generates the key")
 
-    model_config = {"json_schema_extra": {"examples": [{"kind": "region", "code": "330000", "family": "SM2"}]}}
+    model_config = {"json_schema_extra": {"examples": [{"kind": "region", "code": "320000", "family": "SM2"}]}}
+
+
+_CERT_PEM_EXAMPLE = "-----BEGIN CERTIFICATE-----\nMIIB8jCCAZigAwIBAgIU…\n-----END CERTIFICATE-----\n"
 
 
 class CertificateOut(BaseModel):
@@ -140,14 +166,54 @@ class CertificateOut(BaseModel):
     chain_pem: list[str] = Field(default_factory=list, description="Issuer chain, nearest first")
     revocation_reason: str | None = None
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "serial": "5f3a9c1e7d2b4a6c8e0f1a2b3c4d5e6f7a8b9c0d",
+                    "profile": "seal",
+                    "issuer_id": "region-330000-sm2",
+                    "subject": "C=CN, ST=浙江省, O=杭州示例科技有限公司, CN=合同专用章, "
+                    "serialNumber=91330106MA2CFA4X0F",
+                    "status": "valid",
+                    "not_before": "2026-01-01T00:00:00+00:00",
+                    "not_after": "2029-01-01T00:00:00+00:00",
+                    "fingerprint": "2b7e4f1a9c3d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f",
+                    "key_id": "ee-5f3a9c1e7d2b4a6c",
+                    "certificate_pem": _CERT_PEM_EXAMPLE,
+                    "chain_pem": [_CERT_PEM_EXAMPLE],
+                    "revocation_reason": None,
+                }
+            ]
+        }
+    }
+
 
 class EnrolResponse(BaseModel):
     ca: CAInfo
     certificate_pem: str
     chain_pem: list[str]
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "ca": CAInfo.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+                    "certificate_pem": _CERT_PEM_EXAMPLE,
+                    "chain_pem": [_CERT_PEM_EXAMPLE],
+                }
+            ]
+        }
+    }
 
-@router.post("/ca/enrol", status_code=201, summary="Enrol a regional or departmental CA", response_model=EnrolResponse)
+
+@router.post(
+    "/ca/enrol",
+    status_code=201,
+    summary="Enrol a regional or departmental CA (operators)",
+    response_model=EnrolResponse,
+    responses=problems.responses(*problems.AUTHENTICATED, *problems.JSON_BODY, 409),
+)
 def enrol(body: EnrolRequest, request: Request, principal: Client) -> EnrolResponse:
     allow(request, principal, Action.CA_ENROL)
     instance = _instance(request)
@@ -175,7 +241,7 @@ class SubjectIn(BaseModel):
     province: str | None = Field(default=None, examples=["浙江省"])
     locality: str | None = None
     serial_number: str | None = Field(
-        default=None, description="USCC or citizen ID number, as the profile needs", examples=["91330106MA2CFXXX0J"]
+        default=None, description="USCC or citizen ID number, as the profile needs", examples=["91330106MA2CFA4X0F"]
     )
     country: str = "CN"
 
@@ -202,6 +268,25 @@ class IssueRequest(BaseModel):
     uris: list[str] = Field(default_factory=list, max_length=100)
     request_id: str | None = Field(default=None, max_length=128, description="Idempotency key")
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "ca_id": "region-330000-sm2",
+                    "profile": "seal",
+                    "subject": {
+                        "common_name": "合同专用章",
+                        "organization": "杭州示例科技有限公司",
+                        "province": "浙江省",
+                        "serial_number": "91330106MA2CFA4X0F",
+                    },
+                    "key_family": "SM2",
+                    "validity_days": 365,
+                }
+            ]
+        }
+    }
+
 
 def _certificate_out(record: Any, chain: list[Any] | None = None) -> CertificateOut:
     cert = cx.load_certificate(record.der)
@@ -221,7 +306,13 @@ def _certificate_out(record: Any, chain: list[Any] | None = None) -> Certificate
     )
 
 
-@router.post("/certificates", status_code=201, summary="Issue an end-entity certificate", response_model=CertificateOut)
+@router.post(
+    "/certificates",
+    status_code=201,
+    summary="Issue an end-entity certificate",
+    response_model=CertificateOut,
+    responses=problems.responses(*problems.AUTHENTICATED, *problems.JSON_BODY, 404, 409),
+)
 def issue(
     body: IssueRequest, request: Request, principal: Client, idempotency_key: IdempotencyKey = None
 ) -> CertificateOut:
@@ -241,21 +332,42 @@ def issue(
     return _certificate_out(result.record, result.chain)
 
 
-@router.get("/certificates", summary="List issued certificates", response_model=list[CertificateOut])
+@router.get(
+    "/certificates",
+    summary="List issued certificates (a region names one of its CAs), oldest first",
+    response_model=list[CertificateOut],
+    responses={
+        **pagination.page_doc("One page of certificates"),
+        **problems.responses(*problems.AUTHENTICATED, 404),
+    },
+)
 def list_certificates(
     request: Request,
+    response: Response,
     principal: Client,
     ca_id: str | None = None,
     status: Annotated[Literal["valid", "revoked"] | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    offset: pagination.Offset = 0,
 ) -> list[CertificateOut]:
     allow(request, principal, Action.CERTIFICATE_READ, ca_id=ca_id)
-    rows = service.list_certificates(_instance(request), ca_id=ca_id, status=status, limit=limit, offset=offset)
+    instance = _instance(request)
+    rows = service.list_certificates(instance, ca_id=ca_id, status=status, limit=limit, offset=offset)
+    more = (
+        len(rows) == limit
+        and offset + limit <= pagination.MAX_OFFSET
+        and bool(service.list_certificates(instance, ca_id=ca_id, status=status, limit=1, offset=offset + limit))
+    )
+    pagination.link_next(response, request, more=more, limit=limit, offset=offset + limit)
     return [_certificate_out(r) for r in rows]
 
 
-@router.get("/certificates/{serial}", summary="One certificate by serial (hex)", response_model=CertificateOut)
+@router.get(
+    "/certificates/{serial}",
+    summary="One certificate by serial (hex)",
+    response_model=CertificateOut,
+    responses=problems.responses(*problems.AUTHENTICATED, 400, 404),
+)
 def get_certificate(serial: str, request: Request, principal: Client) -> CertificateOut:
     allow(request, principal, Action.CERTIFICATE_READ, serial=serial)
     return _certificate_out(service.get_certificate(_instance(request), serial))
@@ -270,6 +382,8 @@ class RevokeRequest(BaseModel):
         "privilege_withdrawn, aa_compromise",
     )
 
+    model_config = {"json_schema_extra": {"examples": [{"reason": "superseded"}]}}
+
 
 class RevokeResponse(BaseModel):
     serial: str
@@ -278,9 +392,26 @@ class RevokeResponse(BaseModel):
     revoked_at: str
     crl_number: int
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "serial": "5f3a9c1e7d2b4a6c8e0f1a2b3c4d5e6f7a8b9c0d",
+                    "status": "revoked",
+                    "reason": "superseded",
+                    "revoked_at": "2026-03-01T08:00:00+00:00",
+                    "crl_number": 7,
+                }
+            ]
+        }
+    }
+
 
 @router.post(
-    "/certificates/{serial}/revoke", summary="Revoke a certificate and publish a new CRL", response_model=RevokeResponse
+    "/certificates/{serial}/revoke",
+    summary="Revoke a certificate and publish a new CRL",
+    response_model=RevokeResponse,
+    responses=problems.responses(*problems.AUTHENTICATED, *problems.JSON_BODY, 404, 409),
 )
 def revoke(serial: str, body: RevokeRequest, request: Request, principal: Client) -> RevokeResponse:
     if len(serial) > 64:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from trust.crypto.errors import AuthenticationError, Code, InputError
-from trust.http import problems
+from trust.http import pagination, problems
 from trust.http.auth import Client, allow, anonymous_limit
 from trust.service import audit, clients
 from trust.service.instance import Instance
@@ -33,7 +33,15 @@ class TokenResponse(BaseModel):
     expires_in: int
 
     model_config = {
-        "json_schema_extra": {"examples": [{"access_token": "hrt_…", "token_type": "Bearer", "expires_in": 300}]}
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "access_token": "hrt_4Qz7p0Vw3mXc9sLk2dRf8yTb6nHj1aGe5uIo0WqZx3E",
+                    "token_type": "Bearer",
+                    "expires_in": 300,
+                }
+            ]
+        }
     }
 
 
@@ -42,6 +50,13 @@ class TokenResponse(BaseModel):
     summary="Exchange a client assertion (RFC 7523 private_key_jwt) for an access token",
     response_model=TokenResponse,
     dependencies=[Depends(anonymous_limit)],
+    responses={
+        200: {
+            "description": "An opaque bearer token (RFC 6749 clause 5.1)",
+            "headers": {"Cache-Control": {"required": True, "schema": {"type": "string", "enum": ["no-store"]}}},
+        },
+        **problems.responses(400, 401, 413, 415, 429),
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -57,7 +72,13 @@ class TokenResponse(BaseModel):
                             "client_id": {"type": "string"},
                             "scope": {"type": "string"},
                         },
-                    }
+                    },
+                    "example": {
+                        "grant_type": "client_credentials",
+                        "client_assertion_type": clients.ASSERTION_TYPE,
+                        "client_assertion": "eyJhbGciOiJTTTIiLCJ0eXAiOiJKV1QiLCJ4NWMiOlsiTUlJQi4uLiJdfQ"
+                        ".eyJpc3MiOiJ6ai1wbGF0Zm9ybSJ9.MEUCIQ",
+                    },
                 }
             },
         }
@@ -110,6 +131,12 @@ class ClientCreate(BaseModel):
     region: str | None = Field(default=None, pattern=r"^[1-9][0-9]{5}$", examples=["330000"])
     license_issuer_id: str | None = Field(default=None, max_length=64)
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"id": "js-platform", "kind": "region", "name": "江苏省政务服务平台", "region": "320000"}]
+        }
+    }
+
 
 class CredentialOut(BaseModel):
     serial: str
@@ -126,6 +153,28 @@ class ClientOut(BaseModel):
     status: str
     credentials: list[CredentialOut] = Field(default_factory=list)
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "id": "zj-platform",
+                    "kind": "region",
+                    "name": "浙江省政务服务平台",
+                    "region": "330000",
+                    "license_issuer_id": None,
+                    "status": "active",
+                    "credentials": [
+                        {
+                            "serial": "3e1f5a7c9b0d2e4f6a8c0b1d3e5f7a9c",
+                            "fingerprint": "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0",
+                            "status": "active",
+                        }
+                    ],
+                }
+            ]
+        }
+    }
+
 
 def _client_out(client: clients.PlatformClient, credentials: list[clients.PlatformCredential]) -> ClientOut:
     return ClientOut(
@@ -139,7 +188,13 @@ def _client_out(client: clients.PlatformClient, credentials: list[clients.Platfo
     )
 
 
-@router.post("/clients", status_code=201, summary="Register a platform client (operators)", response_model=ClientOut)
+@router.post(
+    "/clients",
+    status_code=201,
+    summary="Register a platform client (operators)",
+    response_model=ClientOut,
+    responses=problems.responses(*problems.AUTHENTICATED, *problems.JSON_BODY, 404, 409),
+)
 def add_client(body: ClientCreate, request: Request, principal: Client) -> ClientOut:
     allow(request, principal, Action.CLIENT_MANAGE)
     made = clients.add_client(
@@ -153,19 +208,48 @@ def add_client(body: ClientCreate, request: Request, principal: Client) -> Clien
     return _client_out(made, [])
 
 
-@router.get("/clients", summary="List platform clients (operators)", response_model=list[ClientOut])
-def list_clients(request: Request, principal: Client) -> list[ClientOut]:
+@router.get(
+    "/clients",
+    summary="List platform clients (operators), by id",
+    response_model=list[ClientOut],
+    responses={**pagination.page_doc("One page of clients"), **problems.responses(*problems.AUTHENTICATED)},
+)
+def list_clients(
+    request: Request,
+    response: Response,
+    principal: Client,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    offset: pagination.Offset = 0,
+) -> list[ClientOut]:
     allow(request, principal, Action.CLIENT_MANAGE)
-    return [_client_out(c, creds) for c, creds in clients.list_clients(_instance(request))]
+    everyone = clients.list_clients(_instance(request))  # a few hundred platforms at most: paged here
+    pagination.link_next(response, request, more=len(everyone) > offset + limit, limit=limit, offset=offset + limit)
+    return [_client_out(c, creds) for c, creds in everyone[offset : offset + limit]]
 
 
 class CredentialRequest(BaseModel):
     csr: str = Field(description="PKCS#10 request of the platform's key, base64 DER or PEM", max_length=65536)
     family: Literal["SM2", "RSA"] = "SM2"
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "csr": "-----BEGIN CERTIFICATE REQUEST-----\nMIHXMH4CAQAwHDEaMBgGA1UEAwwRanMtcGxhdGZvcm0…\n"
+                    "-----END CERTIFICATE REQUEST-----\n",
+                    "family": "SM2",
+                }
+            ]
+        }
+    }
+
 
 class CredentialIssued(BaseModel):
     certificate: str = Field(description="The platform credential certificate, base64 DER")
+
+    model_config = {
+        "json_schema_extra": {"examples": [{"certificate": "MIIB9DCCAZqgAwIBAgIUPh9afJsNLk9qjAsdPl96nA=="}]}
+    }
 
 
 @router.post(
@@ -173,6 +257,7 @@ class CredentialIssued(BaseModel):
     status_code=201,
     summary="Certify a platform client's key (tls-client profile, national CA)",
     response_model=CredentialIssued,
+    responses=problems.responses(*problems.AUTHENTICATED, *problems.JSON_BODY, 404, 409),
 )
 def add_credential(client_id: str, body: CredentialRequest, request: Request, principal: Client) -> CredentialIssued:
     allow(request, principal, Action.CLIENT_MANAGE)
@@ -189,9 +274,14 @@ def add_credential(client_id: str, body: CredentialRequest, request: Request, pr
 class ClientStatus(BaseModel):
     status: Literal["active", "disabled"]
 
+    model_config = {"json_schema_extra": {"examples": [{"status": "disabled"}]}}
+
 
 @router.post(
-    "/clients/{client_id}/status", summary="Disable or re-enable a client (operators)", response_model=ClientOut
+    "/clients/{client_id}/status",
+    summary="Disable or re-enable a client (operators)",
+    response_model=ClientOut,
+    responses=problems.responses(*problems.AUTHENTICATED, *problems.JSON_BODY, 404),
 )
 def set_status(client_id: str, body: ClientStatus, request: Request, principal: Client) -> ClientOut:
     allow(request, principal, Action.CLIENT_MANAGE)
@@ -203,6 +293,8 @@ def set_status(client_id: str, body: ClientStatus, request: Request, principal: 
     "/clients/credentials/{serial}/revoke",
     status_code=204,
     summary="Revoke a platform credential: the platform is locked out at once",
+    response_class=Response,
+    responses=problems.responses(*problems.AUTHENTICATED, 404, 409),
 )
 def revoke_credential(serial: str, request: Request, principal: Client) -> Response:
     allow(request, principal, Action.CLIENT_MANAGE)
@@ -229,12 +321,44 @@ class AuditPage(BaseModel):
     entries: list[AuditEntryOut]
     next_after: int | None = Field(description="Pass as ?after= for the next page; null on the last page")
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "entries": [
+                        {
+                            "seq": 41,
+                            "at": "2026-03-01T08:00:00+00:00",
+                            "actor": "client:zj-platform",
+                            "action": "seal.create",
+                            "subject": "seal:330000202611260001",
+                            "request_id": "6f1d0c3a9b2e4c7d8e5f4a3b2c1d0e9f",
+                            "result": "ok",
+                            "details": "{}",
+                            "hash": "b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6",
+                        }
+                    ],
+                    "next_after": 41,
+                }
+            ]
+        }
+    }
 
-@router.get("/audit", summary="Audit log entries (operators), oldest first", response_model=AuditPage)
+
+@router.get(
+    "/audit",
+    summary="Audit log entries (operators), oldest first",
+    response_model=AuditPage,
+    responses={
+        **pagination.page_doc("One page of entries; the Link names the next page as next_after does"),
+        **problems.responses(*problems.AUTHENTICATED),
+    },
+)
 def audit_entries(
     request: Request,
+    response: Response,
     principal: Client,
-    after: Annotated[int, Query(ge=0, description="Entries after this sequence number")] = 0,
+    after: Annotated[int, Query(ge=0, le=pagination.MAX_OFFSET, description="Entries after this sequence number")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     subject: Annotated[str | None, Query(max_length=256, examples=["seal:330000202611260001"])] = None,
 ) -> AuditPage:
@@ -242,9 +366,12 @@ def audit_entries(
     rows = audit.entries(_instance(request).engine, subject=subject, after=after, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
+    next_after = rows[-1].seq if more and rows else None
+    if next_after is not None:
+        pagination.link_next(response, request, more=True, after=next_after)
     return AuditPage(
         entries=[AuditEntryOut(**{k: getattr(r, k) for k in AuditEntryOut.model_fields}) for r in rows],
-        next_after=rows[-1].seq if more and rows else None,
+        next_after=next_after,
     )
 
 
@@ -255,8 +382,19 @@ class AuditCheck(BaseModel):
     first_bad: int | None
     problem: str
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"ok": True, "entries": 412, "head_seq": 412, "first_bad": None, "problem": ""}]
+        }
+    }
 
-@router.get("/audit/verify", summary="Recompute the audit hash chain (operators)", response_model=AuditCheck)
+
+@router.get(
+    "/audit/verify",
+    summary="Recompute the audit hash chain (operators)",
+    response_model=AuditCheck,
+    responses=problems.responses(*problems.AUTHENTICATED),
+)
 def audit_verify(request: Request, principal: Client) -> AuditCheck:
     allow(request, principal, Action.CLIENT_MANAGE)
     result = audit.verify(_instance(request).engine)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from trust.http import caching, pagination, problems
 from trust.http.auth import Client, IdempotencyKey, allow, request_id_for
+from trust.http.fields import IsoDate
 from trust.service import licenses as service
 from trust.service.instance import Instance
 from trust.service.policy import Action
@@ -29,6 +30,20 @@ class IssuerCreate(BaseModel):
     license_types: list[str] = Field(min_length=1, max_length=200, examples=[["11100000000013338W101"]])
     family: Literal["SM2", "RSA", "EC"] = "SM2"
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "ca_id": "region-330000-sm2",
+                    "name": "浙江省市场监督管理局",
+                    "code": "11330000002482226F",
+                    "license_types": ["11100000000013338W101"],
+                    "family": "SM2",
+                }
+            ]
+        }
+    }
+
 
 class IssuerOut(BaseModel):
     id: str
@@ -37,9 +52,27 @@ class IssuerOut(BaseModel):
     ca_id: str
     license_types: list[str]
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "id": "330000-11330000002482226F-sm2",
+                    "name": "浙江省市场监督管理局",
+                    "code": "11330000002482226F",
+                    "ca_id": "region-330000-sm2",
+                    "license_types": ["11100000000013338W101"],
+                }
+            ]
+        }
+    }
+
 
 @router.post(
-    "/license-issuers", status_code=201, summary="Register a licence issuing authority", response_model=IssuerOut
+    "/license-issuers",
+    status_code=201,
+    summary="Register a licence issuing authority (operators)",
+    response_model=IssuerOut,
+    responses=problems.responses(*problems.AUTHENTICATED, *problems.JSON_BODY, 404, 409),
 )
 def add_issuer(body: IssuerCreate, request: Request, principal: Client) -> IssuerOut:
     allow(request, principal, Action.LICENSE_ISSUER_REGISTER)
@@ -65,10 +98,34 @@ class LicenseCreate(BaseModel):
     type: str = Field(min_length=21, max_length=21, examples=["11100000000013338W101"])
     fields: dict[str, Any]
     holder_code: str | None = Field(default=None, max_length=32)
-    valid_from: date | None = None
-    valid_until: date | None = None
+    valid_from: IsoDate | None = None
+    valid_until: IsoDate | None = None
     holder_jwk: dict[str, Any] | None = Field(default=None, description="Holder public JWK for SD-JWT key binding")
     request_id: str | None = Field(default=None, max_length=128, description="Idempotency key")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "issuer_id": "330000-11330000002482226F-sm2",
+                    "type": "11100000000013338W101",
+                    "fields": {
+                        "name": "杭州示例科技有限公司",
+                        "uscc": "91330106MA2CFA4X0F",
+                        "entity_type": "有限责任公司（自然人投资或控股）",
+                        "legal_representative": "张三",
+                        "business_scope": "技术服务、技术开发、技术咨询",
+                        "registered_capital": "壹仟万元整",
+                        "established_on": "2020-05-20",
+                        "business_term_start": "2020-05-20",
+                        "domicile": "浙江省杭州市西湖区文三路100号8幢801室",
+                        "registration_authority": "杭州市西湖区市场监督管理局",
+                        "registered_on": "2026-01-08",
+                    },
+                }
+            ]
+        }
+    }
 
 
 class LicenseOut(BaseModel):
@@ -81,6 +138,24 @@ class LicenseOut(BaseModel):
     token: str
     sd_jwt: str
     qr: str | None = Field(default=None, description="HR1 QR payload (only in the answer to the issuing request)")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "identifier": "11100000000013338W1013300002026000001X",
+                    "type": "11100000000013338W101",
+                    "issuer_id": "330000-11330000002482226F-sm2",
+                    "holder_name": "杭州示例科技有限公司",
+                    "holder_code": "91330106MA2CFA4X0F",
+                    "status": "valid",
+                    "token": "eyJhbGciOiJTTTIiLCJ0eXAiOiJsaWNlbnNlK2p3dCJ9.eyJ…",
+                    "sd_jwt": "eyJhbGciOiJTTTIiLCJ0eXAiOiJ2YytzZC1qd3QifQ.eyJ…~WyJ…~",
+                    "qr": "HR1:…",
+                }
+            ]
+        }
+    }
 
 
 def _out(record: Any, qr_token: str = "") -> LicenseOut:
@@ -100,7 +175,11 @@ def _out(record: Any, qr_token: str = "") -> LicenseOut:
 
 
 @router.post(
-    "/licenses", status_code=201, summary="Issue a licence (token, SD-JWT, QR payload)", response_model=LicenseOut
+    "/licenses",
+    status_code=201,
+    summary="Issue a licence (token, SD-JWT, QR payload)",
+    response_model=LicenseOut,
+    responses=problems.responses(*problems.AUTHENTICATED, *problems.JSON_BODY, 404, 409),
 )
 def issue(
     body: LicenseCreate, request: Request, principal: Client, idempotency_key: IdempotencyKey = None
@@ -120,36 +199,131 @@ def issue(
     return _out(made.record, made.qr_token)
 
 
-@router.get("/licenses/{identifier}", summary="One licence", response_model=LicenseOut)
+@router.get(
+    "/licenses/{identifier}",
+    summary="One licence",
+    response_model=LicenseOut,
+    responses=problems.responses(*problems.AUTHENTICATED, 404),
+)
 def get_license(identifier: str, request: Request, principal: Client) -> LicenseOut:
     allow(request, principal, Action.LICENSE_READ, license_id=identifier)
     return _out(service.get(_instance(request), identifier))
+
+
+@router.post(
+    "/licenses/{identifier}/pdf",
+    summary="The licence as a sealed PDF (face, QR code carrying the token, the issuing authority's seal)",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The licence PDF, sealed by the issuing authority (PAdES B-LT or B-LTA)",
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **problems.responses(*problems.AUTHENTICATED, 404, 409, 422),
+    },
+)
+async def license_pdf(
+    identifier: str,
+    request: Request,
+    principal: Client,
+    level: Annotated[Literal["B-LT", "B-LTA"], Query(description="PAdES level (long-term at least)")] = "B-LT",
+    family: Annotated[
+        Literal["SM2", "RSA", "dual"], Query(description="The seal's signature: SM2, RSA, or one of each")
+    ] = "SM2",
+) -> Response:
+    """Renders and seals the licence's printout. A POST, not a GET: every call makes a new seal signature (and the
+    first one may create the authority's seal), which is audited. Only the licence's issuer or its region may ask
+    (like a status change); a revoked or suspended licence gets 409."""
+    from starlette.concurrency import run_in_threadpool
+
+    from trust.service import license_documents
+
+    await run_in_threadpool(allow, request, principal, Action.LICENSE_MANAGE, license_id=identifier)
+    pdf = await run_in_threadpool(
+        license_documents.issue_pdf, _instance(request), identifier, level=level, family=family
+    )
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{identifier}.pdf"', "Cache-Control": "no-store"},
+    )
 
 
 class LicenseStatus(BaseModel):
     status: Literal["valid", "suspended", "revoked"]
     reason: str = Field(default="", max_length=256)
 
+    model_config = {"json_schema_extra": {"examples": [{"status": "suspended", "reason": "年报未按期公示"}]}}
+
 
 @router.post(
-    "/licenses/{identifier}/status", summary="Revoke, suspend or reinstate a licence", response_model=LicenseOut
+    "/licenses/{identifier}/status",
+    summary="Revoke, suspend or reinstate a licence",
+    response_model=LicenseOut,
+    responses=problems.responses(*problems.AUTHENTICATED, *problems.JSON_BODY, 404, 409),
 )
 def set_status(identifier: str, body: LicenseStatus, request: Request, principal: Client) -> LicenseOut:
     allow(request, principal, Action.LICENSE_MANAGE, license_id=identifier)
     return _out(service.set_status(_instance(request), identifier, body.status, body.reason))
 
 
+STATUS_LIST = "application/statuslist+jwt"
+STATUS_LIST_MAX_AGE = 300
+JWKS_MAX_AGE = 300
+
+
 @router.get(
     "/statuslists/{issuer_id}/{number}",
     summary="Status List Token (statuslist+jwt)",
     response_class=Response,
-    responses={200: {"content": {"application/statuslist+jwt": {}}}},
+    responses={
+        **caching.responses("The signed Status List Token", STATUS_LIST, {"type": "string"}),
+        **problems.responses(404, 422),
+    },
+    openapi_extra=caching.OPENAPI_EXTRA,
 )
-def status_list(issuer_id: str, number: int, request: Request) -> Response:
+def status_list(
+    issuer_id: str,
+    number: Annotated[int, Path(ge=1, le=pagination.MAX_OFFSET, description="List number, from 1")],
+    request: Request,
+) -> Response:
     text = service.status_list_token(_instance(request), issuer_id, number)
-    return Response(text, media_type="application/statuslist+jwt", headers={"Cache-Control": "public, max-age=300"})
+    return caching.cached(request, text.encode(), STATUS_LIST, max_age=STATUS_LIST_MAX_AGE)
 
 
-@router.get("/.well-known/jwks.json", summary="JWK Set of the licence issuers (kid = RFC 7638 thumbprint)")
-def jwks(request: Request) -> dict[str, list[dict[str, str]]]:
-    return service.jwks(_instance(request))
+class Jwks(BaseModel):
+    """RFC 7517 JWK Set: the public keys of the licence issuers whose certificates are valid."""
+
+    keys: list[dict[str, str]]
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "keys": [
+                        {
+                            "kty": "EC",
+                            "crv": "P-256",
+                            "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                            "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+                            "kid": "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs",
+                            "alg": "ES256",
+                            "use": "sig",
+                        }
+                    ]
+                }
+            ]
+        }
+    }
+
+
+@router.get(
+    "/.well-known/jwks.json",
+    summary="JWK Set of the licence issuers (kid = RFC 7638 thumbprint)",
+    response_model=Jwks,
+    responses={**caching.responses("The JWK Set"), **problems.responses()},
+    openapi_extra=caching.OPENAPI_EXTRA,
+)
+def jwks(request: Request) -> Response:
+    body = json.dumps(service.jwks(_instance(request)), separators=(",", ":")).encode()
+    return caching.cached(request, body, "application/json", max_age=JWKS_MAX_AGE)

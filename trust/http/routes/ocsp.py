@@ -15,32 +15,47 @@ Thin: read the request, call :mod:`trust.service.ocsp`, label the answer. Decisi
   ``Cache-Control: public, max-age=<seconds until nextUpdate>, no-transform, must-revalidate`` with
   ``Last-Modified`` (producedAt), ``Expires`` (nextUpdate) and an ``ETag``; every other answer (errors,
   nonce-bearing requests, POST) is ``no-store``.
-* GET paths may contain ``/`` (base64), hence the ``{request_b64:path}`` converter; the server has already
-  percent-decoded the path.
+* GET paths may contain ``/`` (base64) and, after percent-decoding by the server, any character at all: the
+  ``{request_b64:ocsp_get}`` converter takes everything after ``/ocsp/`` (``path`` would stop at a newline and
+  turn a garbage request into a 404 instead of ``malformedRequest``).
 """
 
 from __future__ import annotations
 
-import hashlib
 from email.utils import format_datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 
 from ca.ocsp import MAX_REQUEST_BYTES, MEDIA_TYPE_REQUEST, MEDIA_TYPE_RESPONSE
+from trust.http import caching, problems
 from trust.http.auth import anonymous_limit
 from trust.service import ocsp as service
 from trust.service.instance import Instance
 
 router = APIRouter(tags=["ocsp"])
 
-_DOC: dict[int | str, dict[str, Any]] = {
-    200: {
-        "content": {MEDIA_TYPE_RESPONSE: {}},
-        "description": "A DER OCSPResponse; error statuses (malformedRequest, unauthorized, tryLater, "
-        "internalError) are answered with HTTP 200 too.",
-    }
+
+class _Anything(Convertor[str]):
+    """Like Starlette's ``path`` converter, but across control characters too."""
+
+    regex = "[\\s\\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("ocsp_get", _Anything())
+
+_OK: dict[str, Any] = {
+    "content": {MEDIA_TYPE_RESPONSE: {"schema": {"type": "string", "format": "binary"}}},
+    "description": "A DER OCSPResponse; error statuses (malformedRequest, unauthorized, tryLater, "
+    "internalError) are answered with HTTP 200 too.",
 }
 
 
@@ -58,7 +73,7 @@ def _render(answer: service.Answer, *, cache: bool) -> Response:
             "Cache-Control": f"public, max-age={max_age}, no-transform, must-revalidate",
             "Last-Modified": format_datetime(answer.produced_at, usegmt=True),
             "Expires": format_datetime(answer.next_update, usegmt=True),
-            "ETag": '"' + hashlib.sha256(answer.der).hexdigest()[:32] + '"',
+            "ETag": caching.etag_for(answer.der),
         }
     return Response(answer.der, media_type=MEDIA_TYPE_RESPONSE, headers=headers)
 
@@ -83,7 +98,7 @@ async def _body(request: Request) -> bytes | None:
     dependencies=[Depends(anonymous_limit)],
     summary="OCSP request (RFC 6960, DER body)",
     response_class=Response,
-    responses=_DOC,
+    responses={200: _OK, **problems.responses(413, 429)},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -100,10 +115,10 @@ async def ocsp_post(request: Request) -> Response:
 
 
 @router.get(
-    "/ocsp/{request_b64:path}",
+    "/ocsp/{request_b64:ocsp_get}",
     summary="OCSP request (RFC 6960 appendix A.1, URL-encoded base64 of the DER request)",
     response_class=Response,
-    responses=_DOC,
+    responses={200: _OK, **problems.responses(422)},
 )
 async def ocsp_get(request_b64: str, request: Request) -> Response:
     answer = await run_in_threadpool(service.answer_get, _instance(request), request_b64)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import math
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from trust.crypto.errors import Code, InputError
+from trust.http import pagination, problems
 from trust.http.auth import Client, IdempotencyKey, allow, request_id_for
 from trust.service import seals as service
 from trust.service.instance import Instance
@@ -24,12 +27,32 @@ def _instance(request: Request) -> Instance:
 class SealCreate(BaseModel):
     ca_id: str = Field(examples=["region-330000-sm2"], description="The region's or department's SM2 CA")
     holder_kind: Literal["organization", "person"] = "organization"
-    holder_name: str = Field(max_length=64, examples=["杭州示例科技有限公司"])
+    holder_name: str = Field(
+        min_length=1,
+        max_length=40,
+        examples=["杭州示例科技有限公司"],
+        description="Set along the seal's upper arc: 1..40 characters (a person's seal: 1..4)",
+    )
     holder_code: str = Field(max_length=32, description="USCC or citizen ID", examples=["91330106MA2CFA4X0F"])
-    seal_name: str = Field(default="公章", max_length=32, examples=["合同专用章"])
+    seal_name: str = Field(default="公章", max_length=12, examples=["合同专用章"])
     dual: bool = Field(default=False, description="Also an RSA signer certificate (for dual PDF seals)")
     validity_days: int | None = Field(default=None, ge=1, le=1095)
     request_id: str | None = Field(default=None, max_length=128, description="Idempotency key")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "ca_id": "region-330000-sm2",
+                    "holder_kind": "organization",
+                    "holder_name": "杭州示例科技有限公司",
+                    "holder_code": "91330106MA2CFA4X0F",
+                    "seal_name": "合同专用章",
+                    "validity_days": 365,
+                }
+            ]
+        }
+    }
 
 
 class SealOut(BaseModel):
@@ -45,6 +68,27 @@ class SealOut(BaseModel):
     sm2_cert_serial: str
     rsa_cert_serial: str | None
     seal_der: str = Field(description="The SESeal, base64 DER")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "es_id": "330000202611260001",
+                    "name": "合同专用章",
+                    "holder_kind": "organization",
+                    "holder_name": "杭州示例科技有限公司",
+                    "holder_code": "91330106MA2CFA4X0F",
+                    "issuer_ca_id": "region-330000-sm2",
+                    "status": "active",
+                    "valid_start": "2026-03-01T00:00:00+00:00",
+                    "valid_end": "2027-03-01T00:00:00+00:00",
+                    "sm2_cert_serial": "5f3a9c1e7d2b4a6c8e0f1a2b3c4d5e6f7a8b9c0d",
+                    "rsa_cert_serial": None,
+                    "seal_der": "MIIDxzCCA3MWAkVTAgEEFgExMDgwM…",
+                }
+            ]
+        }
+    }
 
 
 def _out(record: Any) -> SealOut:
@@ -66,7 +110,13 @@ def _out(record: Any) -> SealOut:
     )
 
 
-@router.post("/seals", status_code=201, summary="Make a seal (GB/T 38540 SESeal)", response_model=SealOut)
+@router.post(
+    "/seals",
+    status_code=201,
+    summary="Make a seal (GB/T 38540 SESeal)",
+    response_model=SealOut,
+    responses=problems.responses(*problems.AUTHENTICATED, *problems.JSON_BODY, 404, 409),
+)
 def create(body: SealCreate, request: Request, principal: Client, idempotency_key: IdempotencyKey = None) -> SealOut:
     allow(request, principal, Action.SEAL_CREATE, ca_id=body.ca_id)
     return _out(
@@ -84,36 +134,56 @@ def create(body: SealCreate, request: Request, principal: Client, idempotency_ke
     )
 
 
-@router.get("/seals", summary="List seals", response_model=list[SealOut])
+@router.get(
+    "/seals",
+    summary="List seals (a region names its CA), oldest first",
+    response_model=list[SealOut],
+    responses={**pagination.page_doc("One page of seals"), **problems.responses(*problems.AUTHENTICATED, 404)},
+)
 def list_seals(
     request: Request,
+    response: Response,
     principal: Client,
     ca_id: str | None = None,
     holder_code: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: pagination.Limit = pagination.DEFAULT_LIMIT,
+    offset: pagination.Offset = 0,
 ) -> list[SealOut]:
     allow(request, principal, Action.SEAL_READ, ca_id=ca_id)
-    return [
-        _out(r)
-        for r in service.list_seals(
-            _instance(request), ca_id=ca_id, holder_code=holder_code, limit=limit, offset=offset
-        )
-    ]
+    instance = _instance(request)
+    rows = service.list_seals(instance, ca_id=ca_id, holder_code=holder_code, limit=limit, offset=offset)
+    more = (
+        len(rows) == limit
+        and offset + limit <= pagination.MAX_OFFSET
+        and bool(service.list_seals(instance, ca_id=ca_id, holder_code=holder_code, limit=1, offset=offset + limit))
+    )
+    pagination.link_next(response, request, more=more, limit=limit, offset=offset + limit)
+    return [_out(r) for r in rows]
 
 
 @router.get(
     "/seals/{es_id}.esl",
     summary="The SESeal (DER)",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={
+        200: {
+            "description": "The GB/T 38540 SESeal, DER",
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **problems.responses(*problems.AUTHENTICATED, 404),
+    },
 )
 def seal_file(es_id: str, request: Request, principal: Client) -> Response:
     allow(request, principal, Action.SEAL_READ, es_id=es_id)
     return Response(service.get(_instance(request), es_id).seal_der, media_type="application/octet-stream")
 
 
-@router.get("/seals/{es_id}", summary="One seal", response_model=SealOut)
+@router.get(
+    "/seals/{es_id}",
+    summary="One seal",
+    response_model=SealOut,
+    responses=problems.responses(*problems.AUTHENTICATED, 404),
+)
 def get_seal(es_id: str, request: Request, principal: Client) -> SealOut:
     allow(request, principal, Action.SEAL_READ, es_id=es_id)
     return _out(service.get(_instance(request), es_id))
@@ -123,8 +193,15 @@ class SealStatus(BaseModel):
     status: Literal["active", "suspended", "revoked"]
     reason: str = Field(default="", max_length=256)
 
+    model_config = {"json_schema_extra": {"examples": [{"status": "suspended", "reason": "印章遗失，挂失中"}]}}
 
-@router.post("/seals/{es_id}/status", summary="Suspend, reinstate or revoke a seal", response_model=SealOut)
+
+@router.post(
+    "/seals/{es_id}/status",
+    summary="Suspend, reinstate or revoke a seal",
+    response_model=SealOut,
+    responses=problems.responses(*problems.AUTHENTICATED, *problems.JSON_BODY, 404, 409),
+)
 def set_status(es_id: str, body: SealStatus, request: Request, principal: Client) -> SealOut:
     allow(request, principal, Action.SEAL_MANAGE, es_id=es_id)
     return _out(service.set_status(_instance(request), es_id, body.status, body.reason))
@@ -134,11 +211,24 @@ class SignRequest(BaseModel):
     data_hash: str | None = Field(default=None, description="SM3 digest of the protected data, hex (64 characters)")
     data: str | None = Field(default=None, description="The protected data, base64 (alternative to data_hash)")
     property_info: str = Field(
-        max_length=512,
+        min_length=1,
+        max_length=1024,
         examples=["Doc_0/Signs/Sign_0/Signature.xml"],
         description="What is protected (ASCII), e.g. the OFD signature path",
     )
     timestamp: bool = Field(default=True, description="Add an RFC 3161 time-stamp over the signature value")
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "data_hash": "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0",
+                    "property_info": "Doc_0/Signs/Sign_0/Signature.xml",
+                    "timestamp": True,
+                }
+            ]
+        }
+    }
 
 
 @router.post(
@@ -146,15 +236,22 @@ class SignRequest(BaseModel):
     status_code=201,
     summary="Make a GB/T 38540 SES_Signature",
     response_class=Response,
-    responses={201: {"content": {"application/octet-stream": {}}}},
+    responses={
+        201: {
+            "description": "The SES_Signature, DER",
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **problems.responses(*problems.AUTHENTICATED, *problems.JSON_BODY, 404, 409),
+    },
 )
 def sign(es_id: str, body: SignRequest, request: Request, principal: Client) -> Response:
     allow(request, principal, Action.SEAL_USE, es_id=es_id)
-    from trust.crypto.errors import InputError
     from trust.service import signing
 
-    if (body.data_hash is None) == (body.data is None):
+    if body.data_hash is not None and body.data is not None:
         raise InputError("give data_hash or data, not both")
+    if body.data_hash is None and body.data is None:
+        raise InputError("give data_hash (SM3 hex) or data (base64)")
     try:
         digest = bytes.fromhex(body.data_hash) if body.data_hash is not None else None
         data = base64.b64decode(body.data, validate=True) if body.data is not None else None
@@ -172,8 +269,11 @@ def sign(es_id: str, body: SignRequest, request: Request, principal: Client) -> 
 
 
 _PDF_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"application/pdf": {}}, "description": "The sealed PDF (an incremental update of the input)"},
-    415: {"description": "The body is not declared application/pdf"},
+    200: {
+        "description": "The sealed PDF (an incremental update of the input)",
+        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+    },
+    **problems.responses(*problems.AUTHENTICATED, *problems.JSON_BODY, 404, 409, 415),
 }
 
 
@@ -182,7 +282,12 @@ _PDF_RESPONSES: dict[int | str, dict[str, Any]] = {
     summary="Seal a PDF (PAdES B-B, B-T, B-LT or B-LTA; SM2, RSA or both)",
     response_class=Response,
     responses=_PDF_RESPONSES,
-    openapi_extra={"requestBody": {"required": True, "content": {"application/pdf": {}}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
 )
 async def seal_pdf(
     es_id: str,
@@ -190,7 +295,10 @@ async def seal_pdf(
     principal: Client,
     level: Annotated[Literal["B-B", "B-T", "B-LT", "B-LTA"], Query()] = "B-B",
     family: Annotated[Literal["SM2", "RSA", "dual"], Query()] = "SM2",
-    page: Annotated[int | None, Query(description="Page from 1; -1 is the last page")] = None,
+    page: Annotated[
+        int | None,
+        Query(ge=-100_000, le=100_000, description="Page from 1; negative counts from the end (-1 is the last)"),
+    ] = None,
     box: Annotated[
         str | None, Query(max_length=128, description="x0,y0,x1,y1 in points", examples=["400,60,520,180"])
     ] = None,
@@ -204,8 +312,6 @@ async def seal_pdf(
     ``box`` or ``anchor`` the seal is invisible."""
     from starlette.concurrency import run_in_threadpool
 
-    from trust.crypto.errors import Code, InputError
-    from trust.http import problems
     from trust.service import sealing
 
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -219,6 +325,8 @@ async def seal_pdf(
             x0, y0, x1, y1 = (float(v) for v in box.split(","))
         except ValueError:
             raise InputError("box must be four numbers x0,y0,x1,y1 (points)") from None
+        if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+            raise InputError("box must be four finite numbers x0,y0,x1,y1 (points), not nan or inf")
         parsed_box = (x0, y0, x1, y1)
     await run_in_threadpool(allow, request, principal, Action.SEAL_USE, es_id=es_id)
     pdf = await request.body()

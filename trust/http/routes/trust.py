@@ -1,33 +1,36 @@
 """Trust list, offline bundle, root pins, status changes and verification over HTTP.
 
-``GET /trustlist``, ``GET /bundle`` and ``GET /roots`` are public and cacheable (ETag). ``POST /verify`` runs the
-same offline verifier as ``trust verify``: with no anchors or bundle in the request it uses this instance's
-current bundle and root pins. ``POST /trustlist/status`` (operators; authentication comes with the service
-issue) withdraws, suspends or reinstates an issuer or a service.
+``GET /trustlist``, ``GET /bundle`` and ``GET /roots`` are public and cacheable (:mod:`trust.http.caching`).
+``POST /verify`` runs the same offline verifier as ``trust verify``: with no anchors in the request it uses this
+instance's current bundle and root pins. ``POST /trustlist/status`` (operators) withdraws, suspends or reinstates
+an issuer or a service.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import threading
-from datetime import datetime
+import time
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, Field
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from trust.crypto.errors import Code, InputError
+from trust.http import caching, problems
 from trust.http.auth import Client, allow, anonymous_limit
+from trust.http.fields import IsoDateTime
 from trust.service import trust as service
 from trust.service.instance import Instance
 from trust.service.policy import Action
 
 router = APIRouter(tags=["trust list and verification"])
-_bundle_cache: dict[int, tuple[str, bytes, float]] = {}
-_bundle_lock = threading.Lock()
 BUNDLE_CACHE_SECONDS = 60.0
+TRUST_LIST_MAX_AGE = 300
+ROOTS_MAX_AGE = 3600
+_bundle_lock = threading.Lock()
 
 
 def _instance(request: Request) -> Instance:
@@ -35,60 +38,112 @@ def _instance(request: Request) -> Instance:
     return instance
 
 
-def _cached_json(request: Request, body: bytes, max_age: int) -> Response:
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type="application/json", headers=headers)
+def _bundle_bytes(request: Request) -> bytes:
+    """The serialized bundle, rebuilt at most every :data:`BUNDLE_CACHE_SECONDS` per app (signing it is costly)."""
+    state = request.app.state
+    with _bundle_lock:
+        cached: tuple[bytes, float] | None = getattr(state, "bundle_cache", None)
+        if cached is None or time.monotonic() - cached[1] > BUNDLE_CACHE_SECONDS:
+            document = service.build_bundle(_instance(request))
+            cached = (json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode(), time.monotonic())
+            state.bundle_cache = cached
+    return cached[0]
+
+
+class JwsSignature(BaseModel):
+    protected: str = Field(description="base64url JWS protected header (alg, x5c, …)")
+    signature: str = Field(description="base64url signature value")
+    header: dict[str, Any] | None = None
+
+
+class SignedDocument(BaseModel):
+    """A JWS in the general JSON serialization (RFC 7515 clause 7.2.1), signed by both national roots."""
+
+    payload: str = Field(description="base64url of the signed JSON document")
+    signatures: list[JwsSignature] = Field(min_length=1)
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "payload": "eyJzZXF1ZW5jZSI6MSwiaXNzdWVkX2F0IjoiMjAyNi0wMS0wMVQwMDowMDowMFoiLCJpc3N1ZXJzIjpbXX0",
+                    "signatures": [
+                        {"protected": "eyJhbGciOiJTTTIiLCJ4NWMiOlsiTUlJQi4uLiJdfQ", "signature": "MEUCIQD…"},
+                        {"protected": "eyJhbGciOiJQUzI1NiIsIng1YyI6WyJNSUlDLi4uIl19", "signature": "pX3k…"},
+                    ],
+                }
+            ]
+        }
+    }
 
 
 @router.get(
     "/trustlist",
     summary="The signed national trust list (JWS JSON serialization)",
-    response_class=Response,
-    responses={200: {"content": {"application/json": {}}}},
+    response_model=SignedDocument,
+    responses={**caching.responses("The latest trust list"), **problems.responses(404)},
+    openapi_extra=caching.OPENAPI_EXTRA,
 )
 def trust_list(request: Request) -> Response:
     record = service.latest_trust_list(_instance(request))
-    return _cached_json(request, record.document.encode(), 300)
+    return caching.cached(request, record.document.encode(), "application/json", max_age=TRUST_LIST_MAX_AGE)
 
 
 @router.get(
     "/bundle",
-    summary="The signed offline bundle (trust list and CRLs)",
-    response_class=Response,
-    responses={200: {"content": {"application/json": {}}}},
+    summary="The signed offline bundle (trust list, CRLs and status lists)",
+    response_model=SignedDocument,
+    responses={
+        **caching.responses(f"The offline bundle, rebuilt at most every {BUNDLE_CACHE_SECONDS:.0f} s"),
+        **problems.responses(),
+    },
+    openapi_extra=caching.OPENAPI_EXTRA,
 )
 def bundle(request: Request) -> Response:
-    import time
-
-    instance = _instance(request)
-    key = id(instance)
-    with _bundle_lock:
-        cached = _bundle_cache.get(key)
-        if cached is None or time.monotonic() - cached[2] > BUNDLE_CACHE_SECONDS:
-            data = json.dumps(service.build_bundle(instance), ensure_ascii=False, separators=(",", ":")).encode()
-            cached = (hashlib.sha256(data).hexdigest(), data, time.monotonic())
-            _bundle_cache[key] = cached
-    return _cached_json(request, cached[1], int(BUNDLE_CACHE_SECONDS))
+    return caching.cached(request, _bundle_bytes(request), "application/json", max_age=int(BUNDLE_CACHE_SECONDS))
 
 
 class Roots(BaseModel):
     fingerprints: dict[str, str] = Field(description="SHA-256 of each national root certificate, by family")
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "fingerprints": {
+                        "SM2": "4c1d9e0f2a3b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d",
+                        "RSA": "a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1",
+                    }
+                }
+            ]
+        }
+    }
 
-@router.get("/roots", summary="National root fingerprints (what verifiers pin)", response_model=Roots)
-def roots(request: Request) -> Roots:
-    return Roots(fingerprints=service.root_fingerprints(_instance(request)))
+
+@router.get(
+    "/roots",
+    summary="National root fingerprints (what verifiers pin)",
+    response_model=Roots,
+    responses={**caching.responses("The national roots' SHA-256 fingerprints"), **problems.responses()},
+    openapi_extra=caching.OPENAPI_EXTRA,
+)
+def roots(request: Request) -> Response:
+    body = Roots(fingerprints=service.root_fingerprints(_instance(request))).model_dump_json().encode()
+    return caching.cached(request, body, "application/json", max_age=ROOTS_MAX_AGE)
 
 
 class StatusChange(BaseModel):
     subject: Literal["issuer", "service"] = "issuer"
     id: str = Field(examples=["region-440000"], max_length=96)
     status: Literal["granted", "suspended", "withdrawn"]
-    effective: datetime | None = Field(default=None, description="Default now")
+    effective: IsoDateTime | None = Field(default=None, description="Default now")
     reason: str = Field(default="", max_length=256)
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"subject": "issuer", "id": "region-440000", "status": "suspended", "reason": "audit"}]
+        }
+    }
 
 
 class Published(BaseModel):
@@ -96,9 +151,24 @@ class Published(BaseModel):
     digest: str
     next_update: str
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "sequence": 12,
+                    "digest": "7d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e",
+                    "next_update": "2026-03-02T08:00:00+00:00",
+                }
+            ]
+        }
+    }
+
 
 @router.post(
-    "/trustlist/status", summary="Withdraw, suspend or reinstate an issuer or service", response_model=Published
+    "/trustlist/status",
+    summary="Withdraw, suspend or reinstate an issuer or service (operators)",
+    response_model=Published,
+    responses=problems.responses(*problems.AUTHENTICATED, *problems.JSON_BODY, 404, 409),
 )
 def change_status(body: StatusChange, request: Request, principal: Client) -> Published:
     allow(request, principal, Action.TRUSTLIST_MANAGE)
@@ -118,7 +188,7 @@ class VerifyRequest(BaseModel):
     anchors: list[str] = Field(default_factory=list, description="PEM trust anchors; none: this instance's roots")
     untrusted: list[str] = Field(default_factory=list, description="PEM intermediate certificates")
     crls: list[str] = Field(default_factory=list, description="CRLs, base64 DER")
-    at: datetime | None = Field(default=None, description="Validation time (default now)")
+    at: IsoDateTime | None = Field(default=None, description="Validation time (default now)")
     purpose: str = "any"
     revocation: Literal["available", "required"] = Field(
         default="available", description="Use the revocation data at hand, or demand it for every certificate"
@@ -127,7 +197,60 @@ class VerifyRequest(BaseModel):
     kb_nonce: str | None = Field(default=None, max_length=256, description="Demand an SD-JWT key-binding proof")
     kb_audience: str | None = Field(default=None, max_length=256, description="Audience the proof must name")
 
-    model_config = {"json_schema_extra": {"examples": [{"input": "MIIB...", "purpose": "seal"}]}}
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"input": "MIIB8jCCAZigAwIBAgIUX3qcHn0rSmyODxorPE1ebzqLnA0=", "purpose": "seal"}]
+        }
+    }
+
+
+class ReportCheck(BaseModel):
+    name: str
+    result: Literal["passed", "failed", "warning", "skipped"]
+    detail: str = ""
+
+
+class ReportChainLink(BaseModel):
+    subject: str
+    fingerprint: str
+    not_before: str | None = None
+    not_after: str | None = None
+    source: str = ""
+
+
+class VerificationReport(BaseModel):
+    """ETSI EN 319 102-1 validation report: bottom line first (``indication``, ``sub_indication``), then evidence."""
+
+    kind: str = Field(description="certificate, seal, signature, pdf, licence, …")
+    indication: Literal["TOTAL_PASSED", "TOTAL_FAILED", "INDETERMINATE"]
+    sub_indication: str | None = Field(description="ETSI sub-indication when not TOTAL_PASSED")
+    validation_time: str
+    subject: str = ""
+    chain: list[ReportChainLink] = Field(default_factory=list)
+    checks: list[ReportCheck] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list)
+    details: dict[str, Any] | None = None
+    reports: list[VerificationReport] | None = Field(default=None, description="Reports of contained objects")
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "certificate",
+                    "indication": "TOTAL_PASSED",
+                    "sub_indication": None,
+                    "validation_time": "2026-03-01T08:00:00+00:00",
+                    "subject": "C=CN, O=杭州示例科技有限公司, CN=合同专用章",
+                    "chain": [],
+                    "checks": [{"name": "signature", "result": "passed", "detail": ""}],
+                    "warnings": [],
+                    "errors": [],
+                }
+            ]
+        },
+    )
 
 
 @router.post(
@@ -135,8 +258,10 @@ class VerifyRequest(BaseModel):
     dependencies=[Depends(anonymous_limit)],
     summary="Verify a certificate, seal, GB/T 38540 signature, sealed PDF or licence; returns the ETSI EN 319 102-1 "
     "report",
+    response_model=VerificationReport,
+    responses=problems.responses(*problems.JSON_BODY, 429),
 )
-def verify(body: VerifyRequest, request: Request) -> dict[str, Any]:
+def verify(body: VerifyRequest, request: Request) -> Response:
     from verifier import api, context
 
     def b64(value: str, what: str) -> bytes:
@@ -149,7 +274,7 @@ def verify(body: VerifyRequest, request: Request) -> dict[str, Any]:
     bundle_data = None
     pins: list[str] = []
     if not body.anchors:
-        bundle_data = json.dumps(service.build_bundle(instance)).encode()
+        bundle_data = service.current_bundle_bytes(instance)
         pins = list(service.root_fingerprints(instance).values())
     ctx = context.build(
         at=body.at,
@@ -169,4 +294,5 @@ def verify(body: VerifyRequest, request: Request) -> dict[str, Any]:
 
         key_binding = KeyBindingRequest(nonce=body.kb_nonce, audience=body.kb_audience)
     signed_data = b64(body.data, "data") if body.data is not None else None
-    return api.verify(b64(body.input, "input"), ctx, signed_data=signed_data, key_binding=key_binding).to_dict()
+    report = api.verify(b64(body.input, "input"), ctx, signed_data=signed_data, key_binding=key_binding)
+    return JSONResponse(report.to_dict())

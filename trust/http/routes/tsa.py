@@ -30,8 +30,14 @@ router = APIRouter(tags=["time-stamping"])
 QUERY = "application/timestamp-query"
 REPLY = "application/timestamp-reply"
 _RESPONSES: dict[int | str, dict[str, object]] = {
-    200: {"content": {REPLY: {}}, "description": "A DER TimeStampResp (granted or rejection with failInfo)"},
-    415: {"description": "The body is not declared application/timestamp-query"},
+    200: {
+        "content": {REPLY: {"schema": {"type": "string", "format": "binary"}}},
+        "description": "A DER TimeStampResp (granted, or rejection with failInfo — also for bad or oversized queries)",
+    },
+    **problems.responses(413, 415, 429),
+}
+_QUERY_BODY: dict[str, object] = {
+    "requestBody": {"required": True, "content": {QUERY: {"schema": {"type": "string", "format": "binary"}}}}
 }
 
 
@@ -74,6 +80,7 @@ async def _answer(request: Request, family: str) -> Response:
     summary="Time-stamp (RFC 3161), RSA TSA",
     response_class=Response,
     responses=_RESPONSES,
+    openapi_extra=_QUERY_BODY,
 )
 async def timestamp_default(request: Request) -> Response:
     return await _answer(request, "RSA")
@@ -85,6 +92,7 @@ async def timestamp_default(request: Request) -> Response:
     summary="Time-stamp (RFC 3161), RSA TSA",
     response_class=Response,
     responses=_RESPONSES,
+    openapi_extra=_QUERY_BODY,
 )
 async def timestamp_rsa(request: Request) -> Response:
     return await _answer(request, "RSA")
@@ -96,6 +104,7 @@ async def timestamp_rsa(request: Request) -> Response:
     summary="Time-stamp (RFC 3161), SM2 TSA",
     response_class=Response,
     responses=_RESPONSES,
+    openapi_extra=_QUERY_BODY,
 )
 async def timestamp_sm2(request: Request) -> Response:
     return await _answer(request, "SM2")
