@@ -11,7 +11,7 @@ import typer
 import typer.exceptions
 
 import trust
-from trust.cli import ca, client, exits, keys, license, seal, trustlist, verify
+from trust.cli import backup, ca, client, exits, keys, license, seal, trustlist, verify
 from trust.cli.common import HomeOption, console, err_console, instance
 from trust.crypto.errors import TrustError
 
@@ -30,6 +30,7 @@ app.add_typer(license.app, name="license")
 app.add_typer(trustlist.bundle_app, name="bundle")
 app.add_typer(client.app, name="client")
 app.add_typer(client.audit_app, name="audit")
+app.add_typer(backup.app, name="backup")
 app.command("init")(ca.init)
 app.command("verify")(verify.verify)
 
@@ -94,10 +95,13 @@ def serve(
     """Run the HTTP service on an instance folder (the schema is upgraded first)."""
     import uvicorn
 
+    from trust import logs
+
     inst = instance(home)
     updates = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
     settings = inst.settings.model_copy(update=updates)
     inst = type(inst)(settings)
+    logs.configure(settings, default_format="json")  # uvicorn's own loggers propagate to this handler too
     inst.prepare_storage()
     inst.keystore  # noqa: B018 - open it now: a wrong or missing passphrase fails here, not on the first request
     # Worker processes import trust.http.asgi, which reads TRUST_* variables: hand the resolved settings on.
@@ -117,6 +121,7 @@ def serve(
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level.lower(),
+        log_config=None,  # keep Huren's handler (JSON, redacted); workers install it in trust.http.asgi
         env_file=None,
     )
 

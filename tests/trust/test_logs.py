@@ -1,0 +1,177 @@
+"""Structured logs (``trust.logs``): one JSON object per line, and no secret ever written — a private key PEM,
+a bearer token, a JWT, an Authorization header or a passphrase comes out masked, in the message, in extra
+fields and in tracebacks."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+from trust import logs
+from trust.crypto.errors import ConfigError
+from trust.settings import Settings
+
+PASSPHRASE = "correct horse battery staple"
+JWT = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJwbGF0Zm9ybS0zMzAwMDAifQ.c2lnbmF0dXJlLXZhbHVl"
+
+
+@pytest.fixture
+def pem() -> str:
+    """An unencrypted PKCS#8 private key, as a careless caller might log it."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    return key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+
+
+@pytest.fixture
+def capture(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[io.StringIO, logging.Logger]]:
+    monkeypatch.setenv("TRUST_KEY_PASSPHRASE", PASSPHRASE)
+    monkeypatch.delenv("TRUST_LOG_FORMAT", raising=False)
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    stream = io.StringIO()
+    logs.configure(Settings(log_level="DEBUG"), default_format="json", stream=stream)
+    try:
+        yield stream, logging.getLogger("trust.test.logs")
+    finally:
+        for handler in [h for h in root.handlers if h.get_name() == "huren"]:
+            root.removeHandler(handler)
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        logs.request_id_var.set(None)
+
+
+def _lines(stream: io.StringIO) -> list[dict]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def _secret_parts(pem: str) -> list[str]:
+    """Lines of the key's base64 body: none of them may appear anywhere in the output."""
+    return [line for line in pem.splitlines() if line and not line.startswith("-----")]
+
+
+def test_private_key_bearer_token_and_passphrase_are_redacted_in_valid_json(capture, pem: str) -> None:
+    stream, log = capture
+    logs.request_id_var.set("req-42")
+    log.warning(
+        "loaded %s for a request with Authorization: Bearer %s, passphrase=%s",
+        pem,
+        JWT,
+        PASSPHRASE,
+        extra={
+            "headers": {"Authorization": f"Bearer {JWT}", "Accept": "application/json"},
+            "key_pem": pem,
+            "client_passphrase": "another-secret-value",
+            "note": f"the token {JWT} came with the key {pem}",
+            "der": b"\x30\x82\x01\x00secret-bytes",
+            "serial": "5a3f",
+            "count": 3,
+        },
+    )
+    [entry] = _lines(stream)
+    assert entry["level"] == "WARNING" and entry["logger"] == "trust.test.logs"
+    assert entry["time"].endswith("Z") and "T" in entry["time"]
+    assert entry["request_id"] == "req-42"
+    assert entry["message"] == (
+        "loaded [REDACTED PRIVATE KEY] for a request with Authorization: [REDACTED], passphrase=[REDACTED]"
+    )
+    assert entry["headers"] == {"Authorization": "[REDACTED]", "Accept": "application/json"}
+    assert entry["key_pem"] == "[REDACTED PRIVATE KEY]"
+    assert entry["client_passphrase"] == "[REDACTED]"
+    assert entry["note"] == "the token [REDACTED TOKEN] came with the key [REDACTED PRIVATE KEY]"
+    assert entry["der"] == "<16 bytes>"
+    assert entry["serial"] == "5a3f" and entry["count"] == 3
+    raw = stream.getvalue()
+    for secret in [PASSPHRASE, JWT, "another-secret-value", "secret-bytes", *_secret_parts(pem)]:
+        assert secret not in raw
+
+
+def test_tracebacks_are_redacted(capture, pem: str) -> None:
+    stream, log = capture
+    try:
+        raise ValueError(f"could not load {pem} with passphrase {PASSPHRASE}")
+    except ValueError:
+        log.exception("key import failed")
+    [entry] = _lines(stream)
+    assert entry["level"] == "ERROR" and entry["message"] == "key import failed"
+    assert "ValueError: could not load [REDACTED PRIVATE KEY] with passphrase [REDACTED]" in entry["exception"]
+    for secret in [PASSPHRASE, *_secret_parts(pem)]:
+        assert secret not in stream.getvalue()
+
+
+def test_other_loggers_and_sd_jwt_and_basic_credentials(capture) -> None:
+    stream, _log = capture
+    sd_jwt = f"{JWT}~WyJzYWx0IiwibmFtZSIsIuW8oOS4iSJd~"
+    logging.getLogger("uvicorn.access").info('127.0.0.1 - "GET /licences?token=%s HTTP/1.1" 200', sd_jwt)
+    logging.getLogger("httpx").debug("Proxy-Authorization: Basic dXNlcjpwYXNzd29yZA== sent")
+    first, second = _lines(stream)
+    assert first["logger"] == "uvicorn.access"
+    assert "WyJzYWx0" not in first["message"] and "eyJ" not in first["message"]
+    assert second["message"] == "Proxy-Authorization: [REDACTED] sent"
+    assert "dXNlcjpwYXNzd29yZA" not in stream.getvalue()
+
+
+def test_level_filters_and_text_format(monkeypatch: pytest.MonkeyPatch, pem: str) -> None:
+    monkeypatch.setenv("TRUST_LOG_FORMAT", "text")
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    stream = io.StringIO()
+    try:
+        handler = logs.configure(Settings(log_level="WARNING"), default_format="json", stream=stream)
+        assert isinstance(handler.formatter, logs.TextFormatter)  # the environment beats the default
+        log = logging.getLogger("trust.test.text")
+        log.info("not shown")
+        log.warning("key %s", pem, extra={"request_id": "r-1", "api_key": "k-123456"})
+        [line] = stream.getvalue().splitlines()
+        assert line.endswith('WARNING trust.test.text [r-1] key [REDACTED PRIVATE KEY] api_key="[REDACTED]"')
+        logs.configure(Settings(), stream=stream)  # idempotent: still one Huren handler
+        assert len([h for h in root.handlers if h.get_name() == "huren"]) == 1
+    finally:
+        for handler in [h for h in root.handlers if h.get_name() == "huren"]:
+            root.removeHandler(handler)
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+
+
+def test_defaults_and_bad_format(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TRUST_LOG_FORMAT", raising=False)
+    assert logs.resolve_format(Settings()) == "text"
+    assert logs.resolve_format(Settings(), default_format="json") == "json"
+    monkeypatch.setenv("TRUST_LOG_FORMAT", "JSON")
+    assert logs.resolve_format(Settings()) == "json"
+    monkeypatch.setenv("TRUST_LOG_FORMAT", "xml")
+    with pytest.raises(ConfigError, match="json or text"):
+        logs.resolve_format(Settings())
+
+
+def test_redaction_leaves_ordinary_text_alone() -> None:
+    text = "issued serial 5a3f to region-330000-sm2 (seal 合同专用章), 12 certificates, pinned fingerprint ab12"
+    assert logs.redact_text(text) == text
+    assert logs.redact_text("password: 'two words' kept=1") == "password: [REDACTED] kept=1"
+    assert logs.redact_text("-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB...cut off") == "[REDACTED PRIVATE KEY]"
+
+
+def test_a_handler_installed_earlier_sees_the_redacted_record_too(monkeypatch: pytest.MonkeyPatch, pem: str) -> None:
+    monkeypatch.delenv("TRUST_LOG_FORMAT", raising=False)
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    earlier, ours = io.StringIO(), io.StringIO()
+    other = logging.StreamHandler(earlier)
+    root.addHandler(other)
+    try:
+        logs.configure(Settings(), stream=ours)
+        logging.getLogger("trust.test.earlier").error("leaked %s", pem)
+        assert "leaked [REDACTED PRIVATE KEY]" in earlier.getvalue()
+        assert "leaked [REDACTED PRIVATE KEY]" in ours.getvalue()
+        assert not any(part in earlier.getvalue() + ours.getvalue() for part in _secret_parts(pem))
+    finally:
+        for handler in [h for h in root.handlers if h.get_name() == "huren"]:
+            root.removeHandler(handler)
+        root.removeHandler(other)
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])

@@ -1,0 +1,254 @@
+"""Logs: one JSON object per line (or plain text), with every secret-looking value masked.
+
+``configure(settings)`` installs one handler on the root logger, writing to standard error:
+
+* ``TRUST_LOG_FORMAT`` = ``json`` or ``text``. Default: ``text`` for the command line (people read it),
+  ``json`` for ``trust serve`` (a log collector reads it) — the caller passes ``default_format``.
+* ``TRUST_LOG_LEVEL`` = ``DEBUG`` .. ``ERROR`` (:class:`trust.settings.Settings`, default ``INFO``).
+
+A JSON line holds ``time`` (RFC 3339, UTC, milliseconds), ``level``, ``logger``, ``message``, ``request_id``
+(when the record or the current request has one: :data:`request_id_var`, set by the HTTP layer), every extra
+field passed with ``extra={...}``, and ``exception`` (the formatted traceback) when there is one.
+
+**Redaction** (:class:`RedactFilter`, on the root logger's handlers, so it sees records of every logger,
+uvicorn's included): in the message, the exception text and every extra field, it masks PEM private key blocks
+(encrypted ones too), ``Authorization`` header values, bearer tokens, JWS/JWT and SD-JWT compact tokens,
+values of fields named like a secret (``passphrase``, ``password``, ``secret``, ``token``, ``api_key``,
+``private_key``, ``cookie``, ``pin`` ...), and the configured key store passphrase itself wherever it
+appears. Bytes are never written, only their length. Redaction is a safety net: code must still not log
+secrets (``docs/ARCHITECTURE.md``, trust boundaries).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import IO, TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from trust.settings import Settings
+
+FORMAT_ENV: Final = "TRUST_LOG_FORMAT"
+FORMATS: Final = ("json", "text")
+MASK: Final = "[REDACTED]"
+
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("huren_log_request_id", default=None)
+
+# Attributes every LogRecord has; anything else on a record came from ``extra=``.
+_STANDARD: Final = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+_MAX_DEPTH: Final = 6
+_SERVER_LOGGERS: Final = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+_MAX_TEXT: Final = 64 * 1024
+
+_SECRET_NAME: Final = re.compile(
+    r"(?i)(passphrase|passwd|password|secret|token|api[_-]?key|private[_-]?key|authorization|cookie|credential"
+    r"|^pin$|_pin$|^pin_)"
+)
+_PATTERNS: Final = (
+    # PEM private keys of any kind (PKCS#8, encrypted PKCS#8, RSA, EC, SM2 ...), also cut off before their END line.
+    (
+        re.compile(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----\n?|\Z)", re.S),
+        "[REDACTED PRIVATE KEY]",
+    ),
+    # Authorization / Proxy-Authorization header values (scheme and credentials), as "name: value", "name=value"
+    # or JSON.
+    (
+        re.compile(r"(?i)((?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)(?:[A-Za-z-]+\s+)?[^\s\"',;}]+"),
+        r"\1" + MASK,
+    ),
+    # Bearer and Basic credentials anywhere.
+    (re.compile(r"(?i)\b(bearer|basic)\s+(?!\[REDACTED)[A-Za-z0-9._~+/=-]+"), r"\1 " + MASK),
+    # JWS / JWT compact serialisations and SD-JWT (with ~disclosures); JWE has five parts and is caught too.
+    (
+        re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)*(?:~[A-Za-z0-9_.-]*)*"),
+        "[REDACTED TOKEN]",
+    ),
+    # name=value / name: value / "name": "value" where the name says secret (quoted values up to their quote).
+    (
+        re.compile(
+            r"(?i)((?:[\w-]*(?:passphrase|passwd|password|secret|token|api[_-]?key|private[_-]?key|credential|cookie)"
+            r"[\w-]*|(?<![\w-])pin)[\"']?\s*[:=]\s*)(?:\"[^\"\r\n]*\"|'[^'\r\n]*'|(?!\[REDACTED)[^\s\"',;&}]+)"
+        ),
+        r"\1" + MASK,
+    ),
+)
+
+
+def redact_text(value: str, known: Iterable[str] = ()) -> str:
+    """``value`` with every secret-looking part masked (and every exact ``known`` secret)."""
+    if len(value) > _MAX_TEXT:
+        value = value[:_MAX_TEXT] + f"... [{len(value) - _MAX_TEXT} characters cut]"
+    for secret in known:
+        if secret:
+            value = value.replace(secret, MASK)
+    for pattern, replacement in _PATTERNS:
+        value = pattern.sub(replacement, value)
+    return value
+
+
+def redact_value(value: Any, known: Iterable[str] = (), *, name: str = "", depth: int = 0) -> Any:
+    """A JSON-safe, redacted copy of an extra field's value."""
+    if name and _SECRET_NAME.search(name) and value is not None:
+        return MASK
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return f"<{len(value)} bytes>"  # never the bytes: they may be key material
+    if depth >= _MAX_DEPTH:
+        return "<nested too deep>"
+    if isinstance(value, Mapping):
+        return {str(k): redact_value(v, known, name=str(k), depth=depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [redact_value(v, known, depth=depth + 1) for v in value]
+    return redact_text(value if isinstance(value, str) else str(value), known)
+
+
+class RedactFilter(logging.Filter):
+    """Masks secrets in a record's message, exception text, stack and extra fields, in place (so every handler
+    after it sees the masked record). ``known`` are exact secrets to mask wherever they appear."""
+
+    def __init__(self, known: Iterable[str] = ()):
+        super().__init__()
+        self.known = tuple(s for s in known if s and len(s) >= 4)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "_huren_redacted", False):
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad format string must not lose the record
+            message = f"{record.msg!r} (unformattable arguments)"
+        record.msg = redact_text(message, self.known)
+        record.args = ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_text(record.exc_text, self.known)
+        record.exc_info = None  # the redacted text is what gets written, never a fresh traceback
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info, self.known)
+        for key in list(vars(record)):
+            if key not in _STANDARD and not key.startswith("_huren"):
+                setattr(record, key, redact_value(getattr(record, key), self.known, name=key))
+        record._huren_redacted = True
+        return True
+
+
+def _request_id(record: logging.LogRecord) -> str | None:
+    explicit = getattr(record, "request_id", None)
+    return str(explicit) if explicit else request_id_var.get()
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {
+        key: value
+        for key, value in vars(record).items()
+        if key not in _STANDARD and key != "request_id" and not key.startswith("_huren")
+    }
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request_id, extra fields, exception."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        moment = datetime.fromtimestamp(record.created, UTC)
+        entry: dict[str, Any] = {
+            "time": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redact_text(record.getMessage()),
+        }
+        request_id = _request_id(record)
+        if request_id:
+            entry["request_id"] = request_id
+        for key, value in _extras(record).items():
+            entry.setdefault(key, redact_value(value, name=key))
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact_text(self.formatException(record.exc_info))
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = record.stack_info
+        return json.dumps(entry, ensure_ascii=False, default=str, separators=(",", ":"))
+
+
+class TextFormatter(logging.Formatter):
+    """``2026-11-26T01:02:03.456Z INFO trust.http [request id] message key=value ...``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        moment = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        parts = [moment.replace("+00:00", "Z"), record.levelname, record.name]
+        request_id = _request_id(record)
+        if request_id:
+            parts.append(f"[{request_id}]")
+        parts.append(redact_text(record.getMessage()))
+        parts.extend(
+            f"{key}={json.dumps(redact_value(value, name=key), ensure_ascii=False, default=str)}"
+            for key, value in _extras(record).items()
+        )
+        line = " ".join(parts)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact_text(self.formatException(record.exc_info))
+        if record.exc_text:
+            line += "\n" + record.exc_text
+        if record.stack_info:
+            line += "\n" + record.stack_info
+        return line
+
+
+def resolve_format(settings: Settings | None = None, default_format: str = "text") -> str:
+    """``settings.log_format`` if the settings have it, else ``TRUST_LOG_FORMAT``, else ``default_format``."""
+    chosen = getattr(settings, "log_format", None) or os.environ.get(FORMAT_ENV) or default_format
+    chosen = str(chosen).strip().lower()
+    if chosen not in FORMATS:
+        from trust.crypto.errors import ConfigError
+
+        raise ConfigError(f"{FORMAT_ENV} must be json or text, not {chosen!r}")
+    return chosen
+
+
+def _known_secrets() -> list[str]:
+    """The configured key store passphrase, to be masked verbatim wherever it appears."""
+    from trust.crypto.keystore import PASSPHRASE_ENV
+
+    value = os.environ.get(PASSPHRASE_ENV)
+    return [value] if value else []
+
+
+def configure(
+    settings: Settings | None = None,
+    *,
+    default_format: str = "text",
+    stream: IO[str] | None = None,
+) -> logging.Handler:
+    """Install (or replace) Huren's handler on the root logger: format and level from the settings and the
+    environment, the redaction filter on the handler. Idempotent; returns the handler."""
+    chosen = resolve_format(settings, default_format)
+    level = getattr(settings, "log_level", None) or os.environ.get("TRUST_LOG_LEVEL", "INFO")
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.set_name("huren")
+    handler.setFormatter(JsonFormatter() if chosen == "json" else TextFormatter())
+    redact = RedactFilter(_known_secrets())
+    handler.addFilter(redact)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == "huren"]:
+        root.removeHandler(old)
+    for other in root.handlers:  # a handler installed before ours (a library's, a test runner's) redacts too
+        for stale in [f for f in other.filters if isinstance(f, RedactFilter)]:
+            other.removeFilter(stale)
+        other.addFilter(redact)
+    root.addHandler(handler)
+    root.setLevel(str(level).upper())
+    for name in _SERVER_LOGGERS:  # uvicorn's default config gives these their own handlers and stops propagation
+        server_logger = logging.getLogger(name)
+        for own in list(server_logger.handlers):
+            server_logger.removeHandler(own)
+        server_logger.propagate = True
+        server_logger.disabled = False
+    return handler
