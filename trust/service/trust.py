@@ -12,7 +12,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -186,34 +189,73 @@ def change_status(
         return publish(session, instance)
 
 
-def build_bundle(instance: Instance) -> dict[str, Any]:
-    """A signed offline bundle of the latest trust list, every CA's current CRL and every status list."""
+def _bundle_content(instance: Instance, session: Session) -> tuple[Any, list[Any]]:
+    """The latest trust list, every CA's current CRL and every status list (unsigned), and the roots."""
     from trust.service import licenses  # composition: the bundle also carries the licence status lists
 
     status_lists = tuple(licenses.all_status_list_tokens(instance))
+    latest = registry.latest(session)
+    if latest is None:
+        latest = publish(session, instance)
+    crls: list[tuple[str, bytes]] = []
+    for ca in session.exec(select(CertificateAuthority).order_by(col(CertificateAuthority.id))).all():
+        record = session.exec(
+            select(CrlRecord).where(CrlRecord.ca_id == ca.id).order_by(col(CrlRecord.number).desc())
+        ).first()
+        if record is not None:
+            crls.append((ca.id, record.der))
+    moment = now()
+    content = bundle_format.Bundle(
+        created_at=moment,
+        next_update=moment + BUNDLE_VALIDITY,
+        trust_list_document=json.loads(latest.document),
+        crls=tuple(crls),
+        status_lists=status_lists,
+    )
+    return content, _roots(session)
+
+
+def _sign_bundle(instance: Instance, content: Any, roots: list[Any]) -> dict[str, Any]:
+    keystore = instance.keystore
+    signers = [(keystore.signer(r.key_id or "", authority.algorithm_for(r.family)), r.cert_der) for r in roots]
+    return bundle_format.sign(content, signers)
+
+
+def build_bundle(instance: Instance) -> dict[str, Any]:
+    """A signed offline bundle of the latest trust list, every CA's current CRL and every status list."""
     with db.session_scope(instance.engine) as session:
-        latest = registry.latest(session)
-        if latest is None:
-            latest = publish(session, instance)
-        crls: list[tuple[str, bytes]] = []
-        for ca in session.exec(select(CertificateAuthority).order_by(col(CertificateAuthority.id))).all():
-            record = session.exec(
-                select(CrlRecord).where(CrlRecord.ca_id == ca.id).order_by(col(CrlRecord.number).desc())
-            ).first()
-            if record is not None:
-                crls.append((ca.id, record.der))
-        roots = _roots(session)
-        moment = now()
-        content = bundle_format.Bundle(
-            created_at=moment,
-            next_update=moment + BUNDLE_VALIDITY,
-            trust_list_document=json.loads(latest.document),
-            crls=tuple(crls),
-            status_lists=status_lists,
-        )
-        keystore = instance.keystore
-        signers = [(keystore.signer(r.key_id or "", authority.algorithm_for(r.family)), r.cert_der) for r in roots]
-        return bundle_format.sign(content, signers)
+        content, roots = _bundle_content(instance, session)
+        return _sign_bundle(instance, content, roots)
+
+
+VERIFY_BUNDLE_REUSE = 600.0  # seconds a signed bundle with unchanged content serves POST /verify
+_verify_bundles: dict[int, tuple[str, float, bytes]] = {}
+_verify_lock = threading.Lock()
+
+
+def current_bundle_bytes(instance: Instance) -> bytes:
+    """The signed bundle ``POST /verify`` checks against, signed again only when its content changed (trust list,
+    a CRL, a status list token) or after :data:`VERIFY_BUNDLE_REUSE` seconds — not on every request (two root
+    signatures, one of them RSA-4096). What it holds is read from the database each time, so a revocation is seen
+    by the next request."""
+    with db.session_scope(instance.engine) as session:  # not read-only: the first call may publish a trust list
+        content, roots = _bundle_content(instance, session)
+    digest = hashlib.sha256()
+    digest.update(json.dumps(content.trust_list_document, sort_keys=True).encode())
+    for ca_id, der in content.crls:
+        digest.update(ca_id.encode() + b"\0" + hashlib.sha256(der).digest())
+    for item in content.status_lists:
+        digest.update(json.dumps(item, sort_keys=True).encode())
+    key = digest.hexdigest()
+    moment = time.monotonic()
+    with _verify_lock:
+        cached = _verify_bundles.get(id(instance))
+    if cached is not None and cached[0] == key and moment - cached[1] < VERIFY_BUNDLE_REUSE:
+        return cached[2]
+    data = json.dumps(_sign_bundle(instance, content, roots), ensure_ascii=False, separators=(",", ":")).encode()
+    with _verify_lock:
+        _verify_bundles[id(instance)] = (key, moment, data)
+    return data
 
 
 def export_bundle(instance: Instance, path: Path | None = None) -> Path:
