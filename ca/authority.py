@@ -31,7 +31,7 @@ from sqlmodel import Session, col, select
 
 from ca import crl as crl_mod
 from ca import x509 as cx
-from ca.models import CertificateAuthority, CrlRecord, IssuedCertificate, now, utc
+from ca.models import CaKeyHistory, CertificateAuthority, CrlRecord, IssuedCertificate, now, utc
 from ca.names import DN, name_attributes, name_text, region
 from ca.profiles import POLICY, Profile
 from trust.crypto.algorithms import RSA_PKCS1_SHA256, SM2_SM3, KeyFamily, SignatureAlgorithm
@@ -319,6 +319,123 @@ def create_sub_ca(
     return ca, issued
 
 
+REKEY_COPIED_EXTENSIONS: Final = (
+    "basic_constraints",
+    "key_usage",
+    "certificate_policies",
+    "crl_distribution_points",
+    "authority_information_access",
+    "name_constraints",
+)
+
+
+def rekey_sub_ca(
+    session: Session, keystore: KeyStore, *, ca_id: str, public_key: PublicKey | None = None
+) -> tuple[CertificateAuthority, Issued]:
+    """Give subordinate CA ``ca_id`` a new key and a new certificate from the same root.
+
+    The new certificate has the old one's subject and, copied verbatim, its basic constraints (path length), key
+    usage, certificate policies, CRL distribution point, authority information access and name constraints; a new
+    serial, a new subject key identifier and a fresh validity. ``public_key`` comes from a verified CSR of the
+    CA's family (the region keeps the key); without it the key store generates one. The old certificate is not
+    revoked: it moves to ``ca_key_history`` with its key reference, so what it issued keeps verifying and its key
+    keeps signing the CRL that covers those certificates (:func:`generate_crl`). Issuance discipline as for every
+    certificate: check, persist (row and serial), sign, complete; the new key is written to the key store after
+    signing and discarded if the transaction fails (``Issued.cleanups``)."""
+    ca = get_ca(session, ca_id)
+    if ca.kind == "root":
+        raise InputError(f"{ca.id} is a national root; roots are not re-keyed (a root rollover is a new ceremony)")
+    if ca.parent_id is None:
+        raise InputError(f"CA {ca.id} has no parent to certify its new key")
+    if ca.status != "active":
+        raise ConflictError(f"CA {ca.id} is {ca.status}")
+    parent = get_ca(session, ca.parent_id)
+    if parent.kind != "root":
+        raise InputError("subordinate CAs are certified by a national root")
+    if parent.status != "active":
+        raise ConflictError(f"CA {parent.id} is {parent.status}")
+    old_cert = ca_certificate(ca)
+    generated: PrivateKey | None = None
+    if public_key is None:
+        generated = _new_key(ca.family, ca=True)
+        public_key = generated.public_key
+    if public_key.family.value != ca.family:
+        raise InputError(
+            f"CA {ca.id} is an {ca.family} CA; the new key is {public_key.family.value}", code=Code.KEY_MISMATCH
+        )
+    if public_key.family is KeyFamily.RSA and public_key.size < 3072:
+        raise InputError("RSA CA keys must have at least 3072 bits", code=Code.WEAK_KEY)
+    earlier = [cx.public_key(old_cert)] + [
+        cx.public_key(asn1_x509.Certificate.load(h.cert_der))
+        for h in session.exec(select(CaKeyHistory).where(CaKeyHistory.ca_id == ca.id)).all()
+    ]
+    if public_key in earlier:
+        raise ConflictError(f"the new key of CA {ca.id} is one it held before; re-keying needs a new key")
+    parent_cert = ca_certificate(parent)
+    start = now() - BACKDATE
+    end = _clamp(parent_cert, start, start + SUB_CA_VALIDITY)
+    builder = (
+        cx.CertificateBuilder()
+        .subject(old_cert.subject)
+        .issuer(parent_cert.subject)
+        .public_key(public_key)
+        .validity(start, end)
+        .add_extension(cx.subject_key_identifier(public_key))
+        .add_extension(cx.authority_key_identifier(cx.public_key(parent_cert)))
+    )
+    copied = {ext["extn_id"].native: ext for ext in old_cert["tbs_certificate"]["extensions"]}
+    for name in REKEY_COPIED_EXTENSIONS:
+        ext = copied.get(name)
+        if ext is not None:
+            builder = builder.add_extension(
+                cx.Ext(name, ext["extn_value"].parsed, critical=bool(ext["critical"].native))
+            )
+    previous = session.exec(
+        select(IssuedCertificate).where(IssuedCertificate.serial == ca.serial, IssuedCertificate.issuer_id == parent.id)
+    ).first()
+    issued = _issue_signed(
+        session,
+        keystore,
+        parent,
+        builder,
+        profile_name=previous.profile if previous is not None else f"ca-{ca.kind}",
+        subject=old_cert.subject,
+        public_key=public_key,
+        key_id=None,
+    )
+    key_id = None
+    if generated is not None:
+        key_id = _store_key(keystore, generated, f"{ca.kind} CA {ca.id} (re-keyed)", issued)
+        issued.record.key_id = key_id
+    session.add(
+        CaKeyHistory(
+            ca_id=ca.id,
+            serial=ca.serial,
+            key_id=ca.key_id,
+            cert_der=ca.cert_der,
+            not_after=utc(old_cert["tbs_certificate"]["validity"]["not_after"].native),
+        )
+    )
+    ca.key_id = key_id
+    ca.serial = issued.record.serial
+    ca.cert_der = issued.record.der
+    # the delegated OCSP responder was certified by the old key: the next ensure_ocsp_responder certifies a new one
+    ca.ocsp_key_id = None
+    ca.ocsp_cert_der = None
+    session.add(ca)
+    session.flush()
+    return ca, issued
+
+
+def key_history(session: Session, ca_id: str) -> list[CaKeyHistory]:
+    """The certificates ``ca_id`` held before its current one, newest first."""
+    return list(
+        session.exec(
+            select(CaKeyHistory).where(CaKeyHistory.ca_id == ca_id).order_by(col(CaKeyHistory.id).desc())
+        ).all()
+    )
+
+
 # --- end entities ------------------------------------------------------------------------------------------
 
 
@@ -549,8 +666,52 @@ def generate_crl(session: Session, keystore: KeyStore, ca_id: str, *, validity: 
     session.add(ca)
     record = CrlRecord(ca_id=ca_id, number=number, this_update=moment, next_update=moment + validity, der=built.dump())
     session.add(record)
+    for retired in retired_signing_keys(session, ca, moment):
+        # The same CRL (number, times, entries) signed with a retired key: its AKI names the key that issued the
+        # older certificates, which OpenSSL requires of a CRL (without -extended_crl); pyhanko takes either.
+        old_cert = asn1_x509.Certificate.load(retired.cert_der)
+        assert retired.key_id is not None
+        retired.crl_der = crl_mod.build_crl(
+            issuer=old_cert.subject,
+            issuer_key=cx.public_key(old_cert),
+            signer=keystore.signer(retired.key_id, algorithm_for(ca.family)),
+            number=number,
+            this_update=moment,
+            next_update=moment + validity,
+            revoked=revoked,
+        ).dump()
+        retired.crl_number = number
+        session.add(retired)
     session.flush()
     return record
+
+
+def retired_signing_keys(session: Session, ca: CertificateAuthority, moment: datetime) -> list[CaKeyHistory]:
+    """The retired keys of ``ca`` that still sign its CRLs: Huren holds the key, the retired CA certificate has not
+    expired, and a certificate issued before that key was retired (by it) has not expired either."""
+    result = []
+    for retired in key_history(session, ca.id):
+        if retired.key_id is None or utc(retired.not_after) <= moment:
+            continue
+        still_valid = session.exec(
+            select(IssuedCertificate.id).where(
+                IssuedCertificate.issuer_id == ca.id,
+                col(IssuedCertificate.created_at) <= retired.retired_at,
+                col(IssuedCertificate.not_after) > moment,
+            )
+        ).first()
+        if still_valid is not None:
+            result.append(retired)
+    return result
+
+
+def retired_crls(session: Session, ca: CertificateAuthority) -> list[tuple[CaKeyHistory, bytes]]:
+    """The current CRLs signed with retired keys of ``ca`` (those signed together with its latest CRL)."""
+    return [
+        (h, h.crl_der)
+        for h in key_history(session, ca.id)
+        if h.crl_der is not None and h.crl_number == ca.crl_number and ca.crl_number > 0
+    ]
 
 
 def current_crl(session: Session, ca_id: str) -> CrlRecord:
@@ -570,6 +731,20 @@ def chain(session: Session, ca_id: str) -> list[asn1_x509.Certificate]:
     while current is not None:
         result.append(ca_certificate(current))
         current = session.get(CertificateAuthority, current.parent_id) if current.parent_id else None
+    return result
+
+
+def chain_for_certificate(session: Session, cert: asn1_x509.Certificate, ca_id: str) -> list[asn1_x509.Certificate]:
+    """The chain of a certificate ``ca_id`` issued: :func:`chain`, except that when a retired key of a re-keyed CA
+    issued it, that key's certificate (from ``ca_key_history``) comes first instead of the current one."""
+    result = chain(session, ca_id)
+    aki = cert.authority_key_identifier
+    if aki is None or result[0].key_identifier == aki:
+        return result
+    for retired in key_history(session, ca_id):
+        old = asn1_x509.Certificate.load(retired.cert_der)
+        if old.key_identifier == aki:
+            return [old, *result[1:]]
     return result
 
 

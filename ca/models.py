@@ -5,6 +5,9 @@
 * ``certificate`` — every certificate issued, unique serial (database constraint, across the whole system),
   unique fingerprint, status and revocation data.
 * ``crl`` — every CRL issued, unique ``(ca_id, number)``.
+* ``ca_key_history`` (migration 0007) — the certificates (and key references) a subordinate CA held before a
+  re-keying (:func:`ca.authority.rekey_sub_ca`), one row per retired certificate: what the CA issued under them
+  keeps verifying, and the CRLs that cover those certificates are signed with the retired key while it lasts.
 
 Times are stored timezone-aware (UTC); SQLite returns naive values, which :func:`utc` repairs.
 """
@@ -42,6 +45,23 @@ class CertificateAuthority(SQLModel, table=True):
     ocsp_key_id: str | None = Field(default=None, max_length=64)
     ocsp_cert_der: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     created_at: datetime = Field(default_factory=now, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class CaKeyHistory(SQLModel, table=True):
+    """A certificate (and key) a CA held before it was re-keyed; the CA row holds the current one."""
+
+    __tablename__ = "ca_key_history"
+    __table_args__ = (UniqueConstraint("ca_id", "serial", name="uq_ca_key_history_ca_serial"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ca_id: str = Field(foreign_key="ca.id", max_length=64, index=True)
+    serial: str = Field(max_length=48)  # of the retired CA certificate
+    key_id: str | None = Field(default=None, max_length=64)  # None: the key was held by the region (CSR)
+    cert_der: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    not_after: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    retired_at: datetime = Field(default_factory=now, sa_column=Column(DateTime(timezone=True), nullable=False))
+    crl_number: int = Field(default=0)  # the last number of the CRLs signed with this key (its own sequence)
+    crl_der: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))  # its current CRL
 
 
 class IssuedCertificate(SQLModel, table=True):

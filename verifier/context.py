@@ -5,9 +5,9 @@ Sources, all local (the verifier never opens a socket):
 * ``--bundle FILE`` — the signed offline bundle; its signature is checked against **pinned** national root
   fingerprints (``--pin SHA256``, the fingerprints of ``--anchor`` certificates, or the environment variable
   ``TRUST_ROOT_FINGERPRINTS``, comma separated). The trust list inside supplies the anchors (the pinned roots
-  it lists), the intermediate certificates (its CA services) and the standing of every issuer over time; the
-  bundle's CRLs supply revocation data. A bundle past its ``next_update`` is still used and reported stale,
-  with its age.
+  it lists), the intermediate certificates (its CA services, with the previous certificates of re-keyed CAs)
+  and the standing of every issuer over time; the bundle's CRLs supply revocation data. A bundle past its
+  ``next_update`` is still used and reported stale, with its age.
 * ``--anchor CERT`` — explicit trust anchors (then no trust-list checks are made unless a bundle is given).
 * ``--untrusted CERT``, ``--crl FILE``, ``--ocsp FILE`` — more path and revocation material.
 
@@ -425,7 +425,10 @@ def build(
             anchor_certs.append(cx.load_certificate(root.certificate))
         for _issuer, service in trust_list.services():
             if service.type == "CA":
+                # the current certificate, then those a re-keyed CA held before: what it issued under an older
+                # key chains through the older certificate (same subject, other key identifier)
                 listed.append(cx.load_certificate(service.certificate))
+                listed.extend(cx.load_certificate(der) for der in service.previous_certificates)
         crl_list.extend(der for _ca, der in verified.bundle.crls)
         status_lists = tuple(verified.bundle.status_lists)
     elif pins and not anchor_certs:

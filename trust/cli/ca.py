@@ -22,7 +22,9 @@ def _service():
     return ca
 
 
-app = typer.Typer(help="Certificate authority: enrol CAs, issue, revoke, CRLs, list, show.", no_args_is_help=True)
+app = typer.Typer(
+    help="Certificate authority: enrol and re-key CAs, issue, revoke, CRLs, list, show.", no_args_is_help=True
+)
 
 
 def init(home: HomeOption = None) -> None:
@@ -63,6 +65,29 @@ def enrol(
     if out is not None:
         out.write_bytes(cx.certificate_pem(cert))
     console.print(f"enrolled {created.id}  {cx.fingerprint(cert)}")
+
+
+@app.command()
+def rekey(
+    ca_id: Annotated[str, typer.Argument(help="Subordinate CA id, e.g. region-330000-sm2")],
+    csr: Annotated[
+        Path | None, typer.Option(help="PKCS#10 request with the CA's new key; omitted: Huren generates it")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the new CA certificate (PEM) here")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Give a CA a new key and certificate from its root; the old certificate stays valid (not revoked)."""
+    service = _service()
+    inst = instance(home)
+    rekeyed = service.rekey(inst, ca_id, _read(csr))
+    cert = cx.load_certificate(rekeyed.cert_der)
+    if out is not None:
+        out.write_bytes(cx.certificate_pem(cert))
+    retired = service.key_history(inst, ca_id)
+    console.print(
+        f"re-keyed {rekeyed.id}  serial {rekeyed.serial}  {cx.fingerprint(cert)}; "
+        f"previous certificate {retired[0].serial} stays valid"
+    )
 
 
 @app.command()

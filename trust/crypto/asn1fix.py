@@ -144,6 +144,8 @@ def apply() -> None:
 
 
 def applied() -> bool:
-    return getattr(x509.RelativeDistinguishedName.__dict__["hashable"].fget, _MARK, False) and all(getattr(cls.__dict__["dump"], _MARK, False) for cls in _CLASSES) and all(
-        getattr(cls.__dict__[name], _MARK, False) for cls, name in _NESTED
+    return (
+        getattr(x509.RelativeDistinguishedName.__dict__["hashable"].fget, _MARK, False)
+        and all(getattr(cls.__dict__["dump"], _MARK, False) for cls in _CLASSES)
+        and all(getattr(cls.__dict__[name], _MARK, False) for cls, name in _NESTED)
     )

@@ -97,6 +97,9 @@ AUDITED: Final[dict[str, Audited]] = {
         ("issuer_id", "profile", "subject", "family", "not_after", "status", "revocation_reason", "fingerprint"),
     ),
     "crl": Audited("crl", ("ca_id", "number"), ("this_update", "next_update", "der")),
+    "ca_key_history": Audited(
+        "ca-key-history", ("ca_id", "serial"), ("ca_id", "serial", "not_after", "retired_at", "cert_der", "crl_der")
+    ),
     "issuer": Audited("issuer", ("id",), ("kind", "code", "name", "scope")),
     "trust_service": Audited("trust-service", ("id",), ("issuer_id", "type", "family", "scope", "cert_der")),
     "trust_event": Audited("trust-event", ("subject_id", "id"), ("subject", "status", "effective_at", "reason")),

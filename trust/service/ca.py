@@ -19,11 +19,11 @@ from ca import authority, csr
 from ca import x509 as cx
 from ca.authority import Endpoints, Issued
 from ca.crl import crl_pem, load_crl
-from ca.models import CertificateAuthority, CrlRecord, IssuedCertificate
+from ca.models import CaKeyHistory, CertificateAuthority, CrlRecord, IssuedCertificate
 from ca.names import DN, region, validate_uscc
 from ca.profiles import profile as get_profile
 from trust import db
-from trust.crypto.errors import ConflictError, InputError
+from trust.crypto.errors import ConflictError, InputError, NotFoundError
 from trust.crypto.keys import PublicKey
 from trust.service import trust as trust_registry
 from trust.service import tsa
@@ -69,6 +69,13 @@ def publish_ca_files(instance: Instance, session: Session, ca_ids: Sequence[str]
         ).first()
         if latest is not None:
             atomic_write(public / "crl" / f"{ca.id}.crl", latest.der)
+        for retired, der in authority.retired_crls(session, ca):
+            atomic_write(public / "crl" / f"{retired_crl_name(ca.id, retired.serial)}.crl", der)
+
+
+def retired_crl_name(ca_id: str, serial: str) -> str:
+    """``<ca id>.<serial of the retired CA certificate>``: where the CRL signed with a retired key is published."""
+    return f"{ca_id}.{serial}"
 
 
 # --- national roots -----------------------------------------------------------------------------------------
@@ -187,6 +194,38 @@ def enrol(
     return ca
 
 
+def rekey(instance: Instance, ca_id: str, csr_der: bytes | None = None) -> CertificateAuthority:
+    """Give a regional, departmental or national operations CA a new key and certificate (same subject,
+    constraints and endpoints) from its root, in one transaction; see :func:`ca.authority.rekey_sub_ca`.
+
+    With ``csr_der`` the CA keeps its own new key (proof of possession verified, same family as the CA);
+    without it Huren generates the key in its key store. Then the CRL is re-issued (signed with the new key, and
+    with the retired key while what it issued is unexpired), a new OCSP responder is certified by the new key,
+    the trust list's CA service gets the new certificate (the old one in ``previous_certificates``) and is
+    republished, and the CA files are written. The old certificate is not revoked."""
+    public_key: PublicKey | None = None
+    if csr_der is not None:
+        public_key = csr.parse_and_verify(csr_der).public_key
+    instance.prepare_storage()
+    keystore = instance.keystore
+    ep = endpoints(instance)
+    with transaction(instance) as (session, issued):
+        current = authority.get_ca(session, ca_id)
+        if current.kind == "root":
+            raise InputError(f"{ca_id} is a national root; roots are not re-keyed (a root rollover is a new ceremony)")
+        trust_registry.check_standing(session, current)
+        ca, done = authority.rekey_sub_ca(session, keystore, ca_id=ca_id, public_key=public_key)
+        issued.append(done)
+        if ca.key_id is not None:
+            authority.generate_crl(session, keystore, ca.id)
+            authority.ensure_ocsp_responder(session, keystore, ep, ca.id)
+        trust_registry.register_ca(session, ca)
+        publish_ca_files(instance, session, [ca.id])
+        trust_registry.publish(session, instance)
+    tsa.invalidate(instance)  # a TSA of a re-keyed national CA hands out the chain of the key that certified it
+    return ca
+
+
 # --- end entities -------------------------------------------------------------------------------------------
 
 
@@ -260,7 +299,8 @@ def _replay(instance: Instance, request_id: str, *, ca_id: str, profile: str, su
                 f"({existing.profile} by {existing.issuer_id})",
                 evidence={"request_id": request_id, "serial": existing.serial},
             )
-        return IssueResult(existing, asn1_x509.Certificate.load(existing.der), authority.chain(session, ca_id))
+        cert = asn1_x509.Certificate.load(existing.der)
+        return IssueResult(existing, cert, authority.chain_for_certificate(session, cert, ca_id))
 
 
 def revoke(instance: Instance, *, serial: str, reason: str) -> tuple[IssuedCertificate, CrlRecord]:
@@ -332,8 +372,25 @@ def refresh(instance: Instance, *, crl_within: timedelta = timedelta(days=2)) ->
 
 
 def current_crl_der(instance: Instance, ca_id: str) -> bytes:
+    """The CA's current CRL; for ``<ca id>.<serial>`` (:func:`retired_crl_name`) the same CRL signed with the
+    key of the CA's retired certificate of that serial."""
     with db.session_scope(instance.engine, read_only=True) as session:
+        if session.get(CertificateAuthority, ca_id) is None and "." in ca_id:
+            base, _, serial = ca_id.partition(".")
+            ca = session.get(CertificateAuthority, base)
+            if ca is not None:
+                for retired, der in authority.retired_crls(session, ca):
+                    if retired.serial == serial.lower():
+                        return der
+            raise NotFoundError(f"no current CRL {ca_id!r}")
         return authority.current_crl(session, ca_id).der
+
+
+def key_history(instance: Instance, ca_id: str) -> list[CaKeyHistory]:
+    """The certificates a CA held before its current one, newest first."""
+    with db.session_scope(instance.engine, read_only=True) as session:
+        authority.get_ca(session, ca_id)
+        return authority.key_history(session, ca_id)
 
 
 def ca_certificate_der(instance: Instance, ca_id: str) -> bytes:
@@ -377,9 +434,11 @@ __all__ = [
     "get_certificate",
     "init",
     "issue",
+    "key_history",
     "list_cas",
     "list_certificates",
     "refresh",
     "regenerate_crl",
+    "rekey",
     "revoke",
 ]

@@ -10,6 +10,7 @@ action                        allowed for
 ============================  ==============================================================================
 ``client.manage``             operator
 ``ca.enrol``                  operator (regions, national services)
+``ca.rekey``                  operator (a new key and certificate for a subordinate CA)
 ``ca.issue``                  region: its own region CAs; operator: national CAs (service certificates)
 ``certificate.revoke``        region: certificates of its own CAs; operator: any (emergency revocation)
 ``certificate.read``          region: certificates of its own CAs; operator: any
@@ -54,6 +55,7 @@ from trust.service.instance import Instance
 class Action(StrEnum):
     CLIENT_MANAGE = "client.manage"
     CA_ENROL = "ca.enrol"
+    CA_REKEY = "ca.rekey"
     CA_ISSUE = "ca.issue"
     CA_REFRESH = "ca.refresh"
     CERTIFICATE_REVOKE = "certificate.revoke"
@@ -73,6 +75,7 @@ OPERATOR_ONLY = frozenset(
     {
         Action.CLIENT_MANAGE,
         Action.CA_ENROL,
+        Action.CA_REKEY,
         Action.CA_REFRESH,
         Action.TRUSTLIST_MANAGE,
         Action.LICENSE_ISSUER_REGISTER,

@@ -4,7 +4,8 @@
   trust list in the same transaction (``trust init``, ``trust ca enrol``, status changes).
 * :func:`publish` signs the list with both national roots (JWS JSON, ``trust.formats.trustlist``), stores it
   with the next sequence number and writes ``<home>/public/trustlist.json``.
-* :func:`export_bundle` wraps the latest trust list and every CA's current CRL (and, later, status lists) in
+* :func:`export_bundle` wraps the latest trust list and every CA's current CRL (for a re-keyed CA also the same
+  CRL signed with each retired key still in use) and the status lists in
   one file signed by both roots (``trust.formats.bundle``) and writes ``<home>/public/bundle.json``.
 * :func:`change_status` withdraws, suspends or reinstates an issuer or a service from a given moment;
   history is append-only, so credentials are judged by the status at their signing time.
@@ -204,6 +205,7 @@ def _bundle_content(instance: Instance, session: Session) -> tuple[Any, list[Any
         ).first()
         if record is not None:
             crls.append((ca.id, record.der))
+        crls.extend((ca.id, der) for _retired, der in authority.retired_crls(session, ca))  # re-keyed CAs
     moment = now()
     content = bundle_format.Bundle(
         created_at=moment,

@@ -153,8 +153,8 @@ def _load(instance: Instance, family: str) -> tsa_mod.TimeStampAuthority:
         if not _usable(record, margin=timedelta(0)):
             raise ConflictError(f"the {family} TSA certificate {record.serial} is {record.status} or expired")
         assert record.key_id is not None
-        chain = authority.chain(session, record.issuer_id)
-    certificate = x509.Certificate.load(record.der)
+        certificate = x509.Certificate.load(record.der)
+        chain = authority.chain_for_certificate(session, certificate, record.issuer_id)  # its CA may be re-keyed
     signer = instance.keystore.signer(record.key_id, authority.algorithm_for(family))
     # Hand out the issuing CA with the TSA certificate, not the root (relying parties hold the roots).
     return tsa_mod.TimeStampAuthority(signer=signer, certificate=certificate, chain=tuple(chain[:-1]))

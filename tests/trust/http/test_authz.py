@@ -116,6 +116,7 @@ ROUTES: dict[str, tuple[Callable[[Setup], Request], set[str]]] = {
         lambda s: ("POST", "/ca/enrol", {"json": {"kind": "region", "code": "320000", "family": "SM2"}}),
         {"operator"},
     ),
+    "POST /ca/{ca_id}/rekey": (lambda s: ("POST", "/ca/region-330000-rsa/rekey", {"json": {}}), {"operator"}),
     "POST /certificates": (
         lambda s: (
             "POST",

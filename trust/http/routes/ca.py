@@ -1,8 +1,8 @@
-"""CA routes: CA certificates and CRLs (public), enrolment, issuance, revocation.
+"""CA routes: CA certificates and CRLs (public), enrolment, re-keying, issuance, revocation.
 
 Thin: each handler validates the request shape (pydantic), asks the policy layer, calls one ``trust.service.ca``
 function and renders the result. CA certificates and CRLs are public and cacheable (:mod:`trust.http.caching`);
-enrolment, issuance, listing and revocation need a platform client (:mod:`trust.http.auth`).
+enrolment, re-keying, issuance, listing and revocation need a platform client (:mod:`trust.http.auth`).
 """
 
 from __future__ import annotations
@@ -231,6 +231,44 @@ def enrol(body: EnrolRequest, request: Request, principal: Client) -> EnrolRespo
         ca=_ca_info(created),
         certificate_pem=cx.certificate_pem(chain[0]).decode(),
         chain_pem=[cx.certificate_pem(c).decode() for c in chain[1:]],
+    )
+
+
+class RekeyRequest(BaseModel):
+    csr: str | None = Field(
+        default=None, description="PEM PKCS#10 request with the CA's new key (same family); absent: Huren generates it"
+    )
+
+    model_config = {"json_schema_extra": {"examples": [{}]}}
+
+
+class RekeyResponse(BaseModel):
+    ca: CAInfo
+    certificate_pem: str
+    chain_pem: list[str]
+    previous_certificates_pem: list[str] = Field(
+        description="The certificates the CA held before, newest first: not revoked, what they issued stays valid"
+    )
+
+
+@router.post(
+    "/ca/{ca_id}/rekey",
+    summary="Give a subordinate CA a new key and certificate (operators)",
+    response_model=RekeyResponse,
+    responses=problems.responses(*problems.AUTHENTICATED, *problems.JSON_BODY, 404, 409),
+)
+def rekey(ca_id: str, request: Request, principal: Client, body: RekeyRequest | None = None) -> RekeyResponse:
+    allow(request, principal, Action.CA_REKEY, ca_id=ca_id)
+    instance = _instance(request)
+    rekeyed = service.rekey(instance, ca_id, body.csr.encode() if body is not None and body.csr else None)
+    chain = service.chain_for(instance, rekeyed.id)
+    return RekeyResponse(
+        ca=_ca_info(rekeyed),
+        certificate_pem=cx.certificate_pem(chain[0]).decode(),
+        chain_pem=[cx.certificate_pem(c).decode() for c in chain[1:]],
+        previous_certificates_pem=[
+            cx.certificate_pem(cx.load_certificate(h.cert_der)).decode() for h in service.key_history(instance, ca_id)
+        ],
     )
 
 
