@@ -9,11 +9,13 @@ is no ``Link``. ``GET /audit`` pages by sequence number (``after`` / ``next_afte
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Final, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Query, Request, Response
 
+T = TypeVar("T")
 MAX_LIMIT: Final = 1000
 DEFAULT_LIMIT: Final = 100
 MAX_OFFSET: Final = 2**31 - 1  # beyond any real table; keeps the value inside every database's integer range
@@ -43,10 +45,32 @@ def next_link(request: Request, **changes: int) -> str:
     return f'<{request.url.path}?{urlencode(params)}>; rel="next"'
 
 
+def offset_page(
+    fetch: Callable[[int, int], Sequence[T]], response: Response, request: Request, *, limit: int, offset: int
+) -> Sequence[T]:
+    """One page of ``fetch(limit, offset)`` (the service's bounded list query), with ``Link`` to the next page when
+    one follows: a full page is followed by another only if the row after it exists (one more, one-row query; the
+    service queries cap their page at :data:`MAX_LIMIT`, so ``limit + 1`` cannot be asked for)."""
+    rows = fetch(limit, offset)
+    more = len(rows) == limit and offset + limit <= MAX_OFFSET and bool(fetch(1, offset + limit))
+    link_next(response, request, more=more, limit=limit, offset=offset + limit)
+    return rows
+
+
 def link_next(response: Response, request: Request, *, more: bool, **changes: int) -> None:
     """Add the ``Link: …; rel="next"`` header when ``more``."""
     if more:
         response.headers["Link"] = next_link(request, **changes)
 
 
-__all__ = ["DEFAULT_LIMIT", "LINK_HEADER", "MAX_LIMIT", "MAX_OFFSET", "Limit", "Offset", "link_next", "page_doc"]
+__all__ = [
+    "DEFAULT_LIMIT",
+    "LINK_HEADER",
+    "MAX_LIMIT",
+    "MAX_OFFSET",
+    "Limit",
+    "Offset",
+    "link_next",
+    "offset_page",
+    "page_doc",
+]

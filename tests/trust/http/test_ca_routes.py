@@ -199,3 +199,40 @@ def test_published_directory(http_world: World) -> None:
     public: Path = http_world.home / "public"
     assert (public / "ca" / "root-sm2.cer").exists()
     assert (public / "crl" / "region-330000-rsa.crl").exists()
+
+
+def test_certificate_list_pages_follow_link_headers(client: AuthClient, http_world: World) -> None:
+    """Every page but the last names the next one in an RFC 8288 Link; following them visits every row once."""
+    import re
+
+    from trust.service import ca as ca_service
+
+    for n in range(4):
+        ca_service.issue(
+            http_world.instance,
+            ca_id="region-330000-sm2",
+            profile="seal",
+            key_family="SM2",
+            subject=DN(
+                province="浙江省", organization=f"分页测试{n}有限公司", common_name="公章", serial_number=ZJ_ORG_USCC
+            ),
+        )
+    everything = client.get("/certificates", params={"ca_id": "region-330000-sm2", "limit": 1000})
+    assert everything.status_code == 200 and "link" not in everything.headers
+    expected = [c["serial"] for c in everything.json()]
+    assert len(expected) >= 3
+    seen: list[str] = []
+    url: str | None = "/certificates?ca_id=region-330000-sm2&limit=2"
+    while url is not None:
+        page = client.get(url)
+        assert page.status_code == 200, page.text
+        seen.extend(c["serial"] for c in page.json())
+        link = page.headers.get("link")
+        if link is None:
+            url = None
+        else:
+            match = re.fullmatch(r'<(/certificates\?[^>]*)>; rel="next"', link)
+            assert match, link
+            assert "ca_id=region-330000-sm2" in match.group(1)  # the other query parameters are kept
+            url = match.group(1)
+    assert seen == expected

@@ -390,13 +390,13 @@ def list_certificates(
 ) -> list[CertificateOut]:
     allow(request, principal, Action.CERTIFICATE_READ, ca_id=ca_id)
     instance = _instance(request)
-    rows = service.list_certificates(instance, ca_id=ca_id, status=status, limit=limit, offset=offset)
-    more = (
-        len(rows) == limit
-        and offset + limit <= pagination.MAX_OFFSET
-        and bool(service.list_certificates(instance, ca_id=ca_id, status=status, limit=1, offset=offset + limit))
+    rows = pagination.offset_page(
+        lambda n, at: service.list_certificates(instance, ca_id=ca_id, status=status, limit=n, offset=at),
+        response,
+        request,
+        limit=limit,
+        offset=offset,
     )
-    pagination.link_next(response, request, more=more, limit=limit, offset=offset + limit)
     return [_certificate_out(r) for r in rows]
 
 

@@ -151,13 +151,13 @@ def list_seals(
 ) -> list[SealOut]:
     allow(request, principal, Action.SEAL_READ, ca_id=ca_id)
     instance = _instance(request)
-    rows = service.list_seals(instance, ca_id=ca_id, holder_code=holder_code, limit=limit, offset=offset)
-    more = (
-        len(rows) == limit
-        and offset + limit <= pagination.MAX_OFFSET
-        and bool(service.list_seals(instance, ca_id=ca_id, holder_code=holder_code, limit=1, offset=offset + limit))
+    rows = pagination.offset_page(
+        lambda n, at: service.list_seals(instance, ca_id=ca_id, holder_code=holder_code, limit=n, offset=at),
+        response,
+        request,
+        limit=limit,
+        offset=offset,
     )
-    pagination.link_next(response, request, more=more, limit=limit, offset=offset + limit)
     return [_out(r) for r in rows]
 
 
