@@ -251,4 +251,5 @@ def configure(
             server_logger.removeHandler(own)
         server_logger.propagate = True
         server_logger.disabled = False
+        server_logger.setLevel(logging.NOTSET)  # the root's level (TRUST_LOG_LEVEL) decides, not uvicorn's
     return handler

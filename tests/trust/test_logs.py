@@ -175,3 +175,29 @@ def test_a_handler_installed_earlier_sees_the_redacted_record_too(monkeypatch: p
         root.removeHandler(other)
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
+
+
+def test_uvicorns_own_logging_config_is_taken_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    """uvicorn's default config gives its loggers their own handlers, a level and no propagation; ``trust serve``
+    and every worker install Huren's handler after it, and uvicorn's lines then come out as Huren's JSON."""
+    import uvicorn.config
+
+    monkeypatch.delenv("TRUST_LOG_FORMAT", raising=False)
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    uvicorn.config.Config("trust.http.asgi:app", log_level="warning", access_log=False).configure_logging()
+    stream = io.StringIO()
+    try:
+        logs.configure(Settings(log_level="INFO"), default_format="json", stream=stream)
+        logging.getLogger("uvicorn.access").info('127.0.0.1 - "GET /healthz HTTP/1.1" 200')
+        logging.getLogger("uvicorn.error").info("Started server process [1]")
+        assert [(line["logger"], line["level"]) for line in _lines(stream)] == [
+            ("uvicorn.access", "INFO"),
+            ("uvicorn.error", "INFO"),
+        ]
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
