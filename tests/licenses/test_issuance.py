@@ -146,6 +146,42 @@ def test_status_list_tokens_are_signed_again_when_changed_or_old(
     assert claims["exp"] - claims["iat"] == 24 * 3600 and claims["ttl"] == 3600
 
 
+def test_status_lists_and_bundle_are_published_as_files(site: tuple[World, str]) -> None:
+    """A status change rewrites the issuer's Status List Token under public/ at the path of its uri; the schedule's
+    job also exports a signed bundle there. A plain web server then serves what the service serves."""
+    import json as json_module
+    from datetime import timedelta
+
+    from licenses import status_list
+    from trust.formats import bundle as bundle_format
+    from trust.formats import jose
+    from trust.service import publishing
+    from trust.service import trust as trust_service
+
+    world, issuer = site
+    made = licenses.issue(world.instance, issuer_id=issuer, type_code=BUSINESS, fields=samples.sample(BUSINESS))
+    licenses.set_status(world.instance, made.record.identifier, "revoked", "注销")
+    uri, idx = status_list.parse_status_claim(json_module.loads(jose.b64u_decode(made.record.token.split(".")[1])))
+    issuer_segment, number = uri.split("/")[-2:]
+    published = world.instance.settings.published_dir / "statuslists" / issuer_segment / number
+    text = published.read_text()
+    assert text == licenses.status_list_token(world.instance, issuer, int(number))  # what GET /statuslists serves
+    claims = json_module.loads(jose.b64u_decode(text.split(".")[1]))
+    assert claims["sub"] == uri
+    assert status_list.decode(claims["status_list"]).get(idx) == 1  # revoked
+    sequence = trust_service.latest_trust_list(world.instance).sequence
+    written = publishing.refresh_published(world.instance)
+    assert written["trustlist"] == [] and trust_service.latest_trust_list(world.instance).sequence == sequence
+    assert published in written["statuslists"]
+    bundle = written["bundle"][0].read_bytes()
+    pins = list(trust_service.root_fingerprints(world.instance).values())
+    carried = {item["uri"]: item["token"] for item in bundle_format.verify(bundle, pins).bundle.status_lists}
+    assert carried[uri] == published.read_text()
+    # a trust list with less than republish_within left is published again (the schedule keeps it from expiring)
+    due = publishing.refresh_published(world.instance, republish_within=timedelta(hours=25))
+    assert due["trustlist"] and trust_service.latest_trust_list(world.instance).sequence == sequence + 1
+
+
 def test_serial_year_is_the_year_in_beijing(site: tuple[World, str]) -> None:
     """17:00 UTC on 31 December is already 1 January in Beijing: the serial carries the new year."""
     from datetime import UTC, datetime

@@ -173,12 +173,19 @@ def crl(
 
 @app.command()
 def refresh(home: HomeOption = None) -> None:
-    """Re-issue CRLs that are due and renew expiring OCSP responder certificates (what the schedule runs)."""
+    """Re-issue CRLs that are due, renew expiring OCSP responder certificates, and rewrite the published Status List
+    Tokens and offline bundle (what the schedule runs)."""
+    from trust.service import publishing
+
     service = _service()
-    renewed = service.refresh(instance(home))
+    inst = instance(home)
+    renewed = service.refresh(inst)
+    written = publishing.refresh_published(inst)
     console.print(
         f"CRLs re-issued: {', '.join(renewed['crl']) or 'none'}; "
-        f"OCSP responders renewed: {', '.join(renewed['ocsp']) or 'none'}"
+        f"OCSP responders renewed: {', '.join(renewed['ocsp']) or 'none'}; "
+        f"published: {len(written['statuslists'])} status lists, bundle",
+        markup=False,
     )
 
 

@@ -105,13 +105,16 @@ class BodyLimit:
 
 
 def _refresher(instance: Instance, stop: threading.Event) -> None:
-    """Background schedule: CRLs before their nextUpdate, OCSP responder certificates before they expire."""
+    """Background schedule: CRLs before their nextUpdate, OCSP responder certificates before they expire, and the
+    published Status List Tokens and offline bundle (:mod:`trust.service.publishing`)."""
     from trust.service import ca as ca_service
+    from trust.service import publishing
 
     while not stop.wait(instance.settings.refresh_seconds):
         try:
             with audit.acting("system:refresh"):
                 ca_service.refresh(instance)
+                publishing.refresh_published(instance)
         except Exception:
             log.exception("scheduled refresh failed")
 

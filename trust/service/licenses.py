@@ -11,11 +11,13 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import col, select
@@ -24,9 +26,10 @@ from ca import authority
 from licenses import issuance
 from licenses.models import LicenseEvent, LicenseIssuer, LicenseRecord, StatusListRecord
 from trust import db
-from trust.crypto.errors import Code, InputError, TrustError
+from trust.crypto.errors import Code, ConflictError, InputError, TrustError
 from trust.service import trust as trust_registry
 from trust.service.ca import endpoints, transaction
+from trust.service.files import atomic_write
 from trust.service.instance import Instance
 
 
@@ -188,7 +191,9 @@ def _replayed(existing: LicenseRecord, type_code: str, issuer_id: str) -> issuan
 
 def set_status(instance: Instance, identifier: str, status: str, reason: str = "") -> LicenseRecord:
     with transaction(instance) as (session, _issued):
-        return issuance.set_status(session, identifier, status, reason)
+        record = issuance.set_status(session, identifier, status, reason)
+    publish_status_lists(instance, record.issuer_id)  # after the commit: the files show what the database holds
+    return record
 
 
 def get(instance: Instance, identifier: str) -> LicenseRecord:
@@ -233,6 +238,29 @@ def all_status_list_tokens(instance: Instance) -> list[dict[str, str]]:
     return [
         {"uri": uri, "token": status_list_token(instance, issuer_id, number)} for issuer_id, number, uri in numbered
     ]
+
+
+_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def publish_status_lists(instance: Instance, issuer_id: str | None = None) -> list[Path]:
+    """Write the Status List Tokens (of ``issuer_id``, or of every issuer) to ``<home>/public/statuslists/<issuer
+    id>/<number>`` — the path of their ``uri`` (``…/statuslists/<issuer id>/<number>``), so a plain web server
+    serves the same URLs as the service. Atomic writes; a token is signed again only when its list changed or
+    it is due (:func:`status_list_token`)."""
+    public = instance.settings.published_dir / "statuslists"
+    written = []
+    for item in all_status_list_tokens(instance):
+        issuer, number = item["uri"].rstrip("/").split("/")[-2:]
+        if issuer_id is not None and issuer != issuer_id:
+            continue
+        if not (_SAFE_SEGMENT.fullmatch(issuer) and number.isdigit()):
+            raise ConflictError(f"status list URI {item['uri']!r} does not end in a safe <issuer>/<number> path")
+        target = public / issuer / number
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(target, item["token"].encode())
+        written.append(target)
+    return written
 
 
 def list_issuers(instance: Instance) -> list[LicenseIssuer]:

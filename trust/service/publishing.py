@@ -1,0 +1,38 @@
+"""Keeping ``<home>/public`` current: what the schedule and ``trust ca refresh`` write besides CRLs.
+
+CA certificates, CRLs and the trust list are written when they change (:func:`trust.service.ca.publish_ca_files`,
+:func:`trust.service.trust.publish`); Status List Tokens when a licence status changes
+(:func:`trust.service.licenses.set_status`). :func:`refresh_published` republishes the trust list when it has less
+than :data:`TRUST_LIST_REPUBLISH_WITHIN` of its 24 hours left, rewrites every Status List Token (a token is signed
+again when its list changed or it is an hour old) and exports a fresh signed offline bundle, so that ``public/``
+never serves an expired token, trust list or bundle while the schedule runs.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Final
+
+from ca.models import now, utc
+from trust.service import licenses, trust
+from trust.service.instance import Instance
+
+TRUST_LIST_REPUBLISH_WITHIN: Final = timedelta(hours=12)
+
+
+def refresh_published(
+    instance: Instance, *, republish_within: timedelta = TRUST_LIST_REPUBLISH_WITHIN
+) -> dict[str, list[Path]]:
+    """Republish the trust list if it is due, then write every Status List Token and a new ``bundle.json`` to the
+    published folder. Returns what was written (``trustlist`` is empty when the list was still fresh)."""
+    written: dict[str, list[Path]] = {"trustlist": []}
+    if utc(trust.latest_trust_list(instance).next_update) - now() < republish_within:
+        trust.publish_now(instance)
+        written["trustlist"].append(instance.settings.published_dir / "trustlist.json")
+    written["statuslists"] = licenses.publish_status_lists(instance)
+    written["bundle"] = [trust.export_bundle(instance)]
+    return written
+
+
+__all__ = ["refresh_published"]
