@@ -14,11 +14,12 @@ import threading
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -119,6 +120,19 @@ def _refresher(instance: Instance, stop: threading.Event) -> None:
             log.exception("scheduled refresh failed")
 
 
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+
+    model_config = {"json_schema_extra": {"examples": [{"status": "ok", "version": "0.1.0"}]}}
+
+
+class Ready(BaseModel):
+    status: Literal["ready"]
+
+    model_config = {"json_schema_extra": {"examples": [{"status": "ready"}]}}
+
+
 def create_app(instance: Instance | None = None) -> FastAPI:
     instance = instance or Instance()
 
@@ -193,11 +207,23 @@ def create_app(instance: Instance | None = None) -> FastAPI:
         log.exception("request %s: unexpected error", getattr(request.state, "request_id", "-"))
         return problems.problem_response(request, Code.INTERNAL, "internal error")
 
-    @app.get("/healthz", tags=["operations"], summary="Liveness", responses=problems.responses())
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        summary="Liveness",
+        response_model=Health,
+        responses=problems.responses(),
+    )
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": trust.__version__}
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: the database answers", responses=problems.responses())
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness: the database answers",
+        response_model=Ready,
+        responses=problems.responses(),
+    )
     def readyz() -> dict[str, str]:
         from trust import db
 

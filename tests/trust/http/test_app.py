@@ -110,3 +110,54 @@ def test_codes_are_unique_and_stable() -> None:
     # Pinned: these numbers are public and must never change.
     assert Code.INVALID_SIGNATURE.number == 1103
     assert Code.KEYSTORE_WRONG_PASSPHRASE.number == 1201
+
+
+BINARY_MEDIA = ("application/pdf", "application/octet-stream", "application/ocsp-request", "application/ocsp-response")
+
+
+def _has_example(node: object, schemas: dict, seen: frozenset[str] = frozenset()) -> bool:
+    """An ``example``/``examples`` in ``node`` or in a component schema it references (followed once each)."""
+    if isinstance(node, dict):
+        if "example" in node or "examples" in node:
+            return True
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            name = ref.rsplit("/", 1)[1]
+            if name not in seen and _has_example(schemas.get(name), schemas, seen | {name}):
+                return True
+        return any(_has_example(value, schemas, seen) for value in node.values())
+    if isinstance(node, list):
+        return any(_has_example(value, schemas, seen) for value in node)
+    return False
+
+
+def test_openapi_documents_every_operation_with_examples(tmp_path: Path) -> None:
+    """Every operation has a summary, documents its problem responses, and shows an example of every textual
+    request and success body (binary protocol bodies — PDF, DER OCSP and time-stamp messages — excepted)."""
+    document = TestClient(create_app(Instance(Settings(home=tmp_path)))).get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    missing = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            label = f"{method.upper()} {path}"
+            if not operation.get("summary"):
+                missing.append(f"{label}: summary")
+            errors = [status for status in operation["responses"] if status.startswith(("4", "5"))]
+            if not errors:
+                missing.append(f"{label}: no documented error response")
+            bodies = [("request", operation.get("requestBody", {}).get("content", {}))]
+            bodies += [
+                (f"response {status}", response.get("content", {}))
+                for status, response in operation["responses"].items()
+                if status.startswith("2")
+            ]
+            for what, content in bodies:
+                for media, entry in content.items():
+                    binary = (
+                        media in BINARY_MEDIA
+                        or "timestamp" in media
+                        or entry.get("schema", {}).get("format") == "binary"
+                    )
+                    if not binary and not _has_example(entry, schemas):
+                        missing.append(f"{label}: {what} {media} has no example")
+    assert missing == []

@@ -113,7 +113,11 @@ def ca_certificate(ca_id: str, request: Request) -> Response:
     summary="CA certificate (PEM)",
     response_class=Response,
     responses={
-        **caching.responses("The CA certificate, PEM", PEM, {"type": "string"}),
+        **caching.responses(
+            "The CA certificate, PEM",
+            PEM,
+            {"type": "string", "example": "-----BEGIN CERTIFICATE-----\nMIIC…\n-----END CERTIFICATE-----\n"},
+        ),
         **problems.responses(404, 422),
     },
     openapi_extra=caching.OPENAPI_EXTRA,
@@ -249,6 +253,19 @@ class RekeyResponse(BaseModel):
     previous_certificates_pem: list[str] = Field(
         description="The certificates the CA held before, newest first: not revoked, what they issued stays valid"
     )
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "ca": CAInfo.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+                    "certificate_pem": "-----BEGIN CERTIFICATE-----\nMIIC…\n-----END CERTIFICATE-----\n",
+                    "chain_pem": ["-----BEGIN CERTIFICATE-----\nMIIB…\n-----END CERTIFICATE-----\n"],
+                    "previous_certificates_pem": ["-----BEGIN CERTIFICATE-----\nMIIC…\n-----END CERTIFICATE-----\n"],
+                }
+            ]
+        }
+    }
 
 
 @router.post(

@@ -277,7 +277,11 @@ JWKS_MAX_AGE = 300
     summary="Status List Token (statuslist+jwt)",
     response_class=Response,
     responses={
-        **caching.responses("The signed Status List Token", STATUS_LIST, {"type": "string"}),
+        **caching.responses(
+            "The signed Status List Token",
+            STATUS_LIST,
+            {"type": "string", "example": "eyJhbGciOiJTTTIiLCJ0eXAiOiJzdGF0dXNsaXN0K2p3dCJ9.eyJzdWIiOi…"},
+        ),
         **problems.responses(404, 422),
     },
     openapi_extra=caching.OPENAPI_EXTRA,
