@@ -27,20 +27,13 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-# Run as a script, this file's folder is sys.path[0] and the file itself would shadow the project's ``ca``
-# package: take the folder off the path before anything imports ``ca``.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+from _harness import Bench, log  # before any project import: takes bench/ off sys.path
 
 if TYPE_CHECKING:
     from ca.names import DN
@@ -49,56 +42,6 @@ if TYPE_CHECKING:
 
 PASSPHRASE = b"bench passphrase, not secret"
 REGION = "330000"
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def rate(operation: Callable[[], object], seconds: float) -> float:
-    """Operations per second of ``operation`` run back to back for ``seconds`` (after one warm-up call)."""
-    operation()
-    count = 0
-    start = time.perf_counter()
-    deadline = start + seconds
-    while True:
-        operation()
-        count += 1
-        now = time.perf_counter()
-        if now >= deadline:
-            return count / (now - start)
-
-
-@dataclass
-class Bench:
-    name: str
-    ours: Callable[[], object]
-    baseline_name: str
-    baseline: Callable[[], object]
-    samples_ours: list[float] = field(default_factory=list)
-    samples_baseline: list[float] = field(default_factory=list)
-
-    def run(self, rounds: int, seconds: float) -> None:
-        for index in range(rounds):
-            self.samples_ours.append(rate(self.ours, seconds))
-            self.samples_baseline.append(rate(self.baseline, seconds))
-            log(
-                f"  round {index + 1}/{rounds} {self.name}: ours {self.samples_ours[-1]:.1f}, "
-                f"baseline {self.samples_baseline[-1]:.1f} ops/s"
-            )
-
-    def emit(self) -> None:
-        ours = statistics.median(self.samples_ours)
-        baseline = statistics.median(self.samples_baseline)
-        line = {
-            "bench": self.name,
-            "ours": round(ours, 1),
-            "baseline": self.baseline_name,
-            "baseline_value": round(baseline, 1),
-            "ratio": round(ours / baseline, 3),
-            "unit": "ops/s",
-        }
-        print(json.dumps(line, ensure_ascii=False), flush=True)
 
 
 def citizen_id(sequence: int) -> str:

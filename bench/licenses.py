@@ -21,19 +21,14 @@ import argparse
 import json
 import os
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-# Run as a script, this file's folder is sys.path[0]: take it off so it cannot shadow the project's packages.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+from _harness import Bench, log, rate  # before any project import: takes bench/ off sys.path
 
 if TYPE_CHECKING:
     from trust.service.instance import Instance
@@ -45,56 +40,6 @@ AUTHORITY_NAME = "浙江省市场监督管理局"
 AUTHORITY_PREFIX = "11330000002482226"
 BUSINESS = "11100000000013338W101"
 GROUPS = ("token", "full", "pdf")
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def rate(operation: Callable[[], object], seconds: float) -> float:
-    """Operations per second of ``operation`` run back to back for ``seconds`` (after one warm-up call)."""
-    operation()
-    count = 0
-    start = time.perf_counter()
-    deadline = start + seconds
-    while True:
-        operation()
-        count += 1
-        now = time.perf_counter()
-        if now >= deadline:
-            return count / (now - start)
-
-
-@dataclass
-class Bench:
-    name: str
-    ours: Callable[[], object]
-    baseline_name: str
-    baseline: Callable[[], object]
-    samples_ours: list[float] = field(default_factory=list)
-    samples_baseline: list[float] = field(default_factory=list)
-
-    def run(self, rounds: int, seconds: float) -> None:
-        for index in range(rounds):
-            self.samples_ours.append(rate(self.ours, seconds))
-            self.samples_baseline.append(rate(self.baseline, seconds))
-            log(
-                f"  round {index + 1}/{rounds} {self.name}: ours {self.samples_ours[-1]:.2f}, "
-                f"baseline {self.samples_baseline[-1]:.2f} ops/s"
-            )
-
-    def emit(self) -> None:
-        ours = statistics.median(self.samples_ours)
-        baseline = statistics.median(self.samples_baseline)
-        line = {
-            "bench": self.name,
-            "ours": round(ours, 2),
-            "baseline": self.baseline_name,
-            "baseline_value": round(baseline, 2),
-            "ratio": round(ours / baseline, 3),
-            "unit": "ops/s",
-        }
-        print(json.dumps(line, ensure_ascii=False), flush=True)
 
 
 # --- the instance --------------------------------------------------------------------------------------------

@@ -20,19 +20,14 @@ import argparse
 import asyncio
 import dataclasses
 import io
-import json
-import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-# Run as a script, this file's folder is sys.path[0]: take it off so it cannot shadow the project's packages.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+from _harness import Bench, log, set_clock  # before any project import: takes bench/ off sys.path
 
 if TYPE_CHECKING:
     from trust.service.instance import Instance
@@ -41,60 +36,6 @@ PASSPHRASE = b"bench passphrase, not secret"
 REGION = "330000"
 HOLDER = "杭州示例科技有限公司"
 BOX = (400.0, 60.0, 520.0, 180.0)
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-CLOCK: Callable[[], float] = time.perf_counter
-
-
-def rate(operation: Callable[[], object], seconds: float) -> float:
-    """Operations per second of ``operation`` run back to back for ``seconds`` of :data:`CLOCK` (after one warm-up
-    call)."""
-    operation()
-    count = 0
-    start = CLOCK()
-    deadline = start + seconds
-    while True:
-        operation()
-        count += 1
-        now = CLOCK()
-        if now >= deadline:
-            return count / (now - start)
-
-
-@dataclass
-class Bench:
-    name: str
-    ours: Callable[[], object]
-    baseline_name: str
-    baseline: Callable[[], object]
-    samples_ours: list[float] = field(default_factory=list)
-    samples_baseline: list[float] = field(default_factory=list)
-
-    def run(self, rounds: int, seconds: float) -> None:
-        for index in range(rounds):
-            self.samples_ours.append(rate(self.ours, seconds))
-            self.samples_baseline.append(rate(self.baseline, seconds))
-            log(
-                f"  round {index + 1}/{rounds} {self.name}: ours {self.samples_ours[-1]:.2f}, "
-                f"baseline {self.samples_baseline[-1]:.2f} ops/s"
-            )
-
-    def emit(self) -> None:
-        ours = statistics.median(self.samples_ours)
-        baseline = statistics.median(self.samples_baseline)
-        line = {
-            "bench": self.name,
-            "ours": round(ours, 2),
-            "baseline": self.baseline_name,
-            "baseline_value": round(baseline, 2),
-            "ratio": round(ours / baseline, 3),
-            "unit": "ops/s",
-        }
-        print(json.dumps(line, ensure_ascii=False), flush=True)
 
 
 def sample_pdf(pages: int) -> bytes:
@@ -355,8 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         help="wall time (default) or this process's CPU time (steadier on a shared machine)",
     )
     args = parser.parse_args(argv)
-    global CLOCK
-    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    set_clock(args.clock)
     seconds, rounds = (1.0, 1) if args.quick else (args.seconds, args.rounds)
     if seconds <= 0 or rounds < 1:
         parser.error("--seconds must be positive and --rounds at least 1")

@@ -15,13 +15,15 @@ RSA regional CAs; one seal certificate issued by each regional CA (root → regi
 signed offline bundle exported and loaded with :func:`verifier.context.build` (pinned root, trust list, every
 CA's CRL) once, as ``trust verify`` does per run.
 
-* **ours** — :func:`verifier.certificate.verify_certificate` on the leaf's DER with that context: parsing,
+* **ours** — :func:`verifier.certificate.verify_certificate` on the leaf's DER with that context and a fresh
+  memo (:class:`verifier.context.Memo`; its parsed CRLs included) per validation: parsing,
   bounded path search, RFC 5280 validation with revocation from the bundle's CRLs (the leaf and the regional
   CA name CRL distribution points; hard-fail), the purpose check, the trust-list checks, the report.
 * **baseline** — pyhanko-certvalidator's own ``CertificateValidator(...).async_validate_path()`` on the same
   leaf DER (parsed each time, as ours), with a fresh ``ValidationContext`` per validation (a reused one caches
   validated paths) holding the same anchors, the same intermediates (the trust list's CA certificates), the
-  same parsed CRLs, the same validation time, ``revocation_mode="hard-fail"`` and no fetching. pyhanko cannot
+  same CRLs (parsed from DER each time, as ours with its fresh memo), the same validation time,
+  ``revocation_mode="hard-fail"`` and no fetching. pyhanko cannot
   check SM2 by itself, so the SM2 baseline runs with Huren's SM2 ``SignatureValidator``
   (``trust.crypto.certvalidator.SIGNATURE_VALIDATOR``), the RSA baseline with pyhanko's default one: both
   sides do the same signature and CRL work, and the ratio is the cost of what the verifier adds.
@@ -35,20 +37,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import statistics
+import dataclasses
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-# Run as a script, this file's folder is sys.path[0] and bench/ca.py would shadow the project's ``ca`` package.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+from _harness import Bench, log, set_clock  # before any project import: takes bench/ off sys.path
 
 if TYPE_CHECKING:
     from trust.service.instance import Instance
@@ -56,60 +53,6 @@ if TYPE_CHECKING:
 
 PASSPHRASE = b"bench passphrase, not secret"
 REGION = "330000"
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-CLOCK: Callable[[], float] = time.perf_counter
-
-
-def rate(operation: Callable[[], object], seconds: float) -> float:
-    """Operations per second of ``operation`` run back to back for ``seconds`` of :data:`CLOCK` (after one
-    warm-up call)."""
-    operation()
-    count = 0
-    start = CLOCK()
-    deadline = start + seconds
-    while True:
-        operation()
-        count += 1
-        now = CLOCK()
-        if now >= deadline:
-            return count / (now - start)
-
-
-@dataclass
-class Bench:
-    name: str
-    ours: Callable[[], object]
-    baseline_name: str
-    baseline: Callable[[], object]
-    samples_ours: list[float] = field(default_factory=list)
-    samples_baseline: list[float] = field(default_factory=list)
-
-    def run(self, rounds: int, seconds: float) -> None:
-        for index in range(rounds):
-            self.samples_ours.append(rate(self.ours, seconds))
-            self.samples_baseline.append(rate(self.baseline, seconds))
-            log(
-                f"  round {index + 1}/{rounds} {self.name}: ours {self.samples_ours[-1]:.1f}, "
-                f"baseline {self.samples_baseline[-1]:.1f} ops/s"
-            )
-
-    def emit(self) -> None:
-        ours = statistics.median(self.samples_ours)
-        baseline = statistics.median(self.samples_baseline)
-        line = {
-            "bench": self.name,
-            "ours": round(ours, 1),
-            "baseline": self.baseline_name,
-            "baseline_value": round(baseline, 1),
-            "ratio": round(ours / baseline, 3),
-            "unit": "ops/s",
-        }
-        print(json.dumps(line, ensure_ascii=False), flush=True)
 
 
 def build_instance(home: Path) -> Instance:
@@ -155,18 +98,23 @@ def chain_bench(family: str, der: bytes, ctx: VerificationContext) -> Bench:
 
     from trust.crypto.certvalidator import SIGNATURE_VALIDATOR
     from verifier.certificate import verify_certificate
+    from verifier.context import Memo
 
     def ours() -> object:
-        return verify_certificate(der, ctx)
+        # A fresh memo, as the baseline gets a fresh ValidationContext: the context's memo would otherwise answer
+        # the same question from its report table (tens of thousands per second) instead of validating.
+        return verify_certificate(der, dataclasses.replace(ctx, memo=Memo()))
 
-    anchors, intermediates, crls = list(ctx.anchors), list(ctx.intermediates), list(ctx.crl_objects)
+    from asn1crypto import crl as asn1_crl
+
+    anchors, intermediates, crl_ders = list(ctx.anchors), list(ctx.intermediates), list(ctx.crls)
     extra: dict[str, Any] = {"signature_validator": SIGNATURE_VALIDATOR} if family == "SM2" else {}
 
     def baseline() -> object:
         validation = ValidationContext(
             trust_roots=anchors,
             other_certs=intermediates,
-            crls=crls,
+            crls=[asn1_crl.CertificateList.load(d) for d in crl_ders],  # parsed each time, as ours (fresh memo)
             moment=ctx.validation_time,
             allow_fetching=False,
             revocation_mode="hard-fail",
@@ -200,8 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         help="wall time (default, as the other benches) or this process's CPU time (steadier on a busy machine)",
     )
     args = parser.parse_args(argv)
-    global CLOCK
-    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
+    set_clock(args.clock)
     seconds, rounds = (1.0, 1) if args.quick else (args.seconds, args.rounds)
     if seconds <= 0 or rounds < 1:
         parser.error("--seconds must be positive and --rounds at least 1")
