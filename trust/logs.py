@@ -41,7 +41,11 @@ MASK: Final = "[REDACTED]"
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("huren_log_request_id", default=None)
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
-_STANDARD: Final = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+_STANDARD: Final = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's copy of the message with terminal colour codes
+}
 _MAX_DEPTH: Final = 6
 _SERVER_LOGGERS: Final = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 _MAX_TEXT: Final = 64 * 1024

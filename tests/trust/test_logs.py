@@ -190,7 +190,10 @@ def test_uvicorns_own_logging_config_is_taken_over(monkeypatch: pytest.MonkeyPat
     try:
         logs.configure(Settings(log_level="INFO"), default_format="json", stream=stream)
         logging.getLogger("uvicorn.access").info('127.0.0.1 - "GET /healthz HTTP/1.1" 200')
-        logging.getLogger("uvicorn.error").info("Started server process [1]")
+        logging.getLogger("uvicorn.error").info(
+            "Started server process [%d]", 1, extra={"color_message": "Started server process [\x1b[36m%d\x1b[0m]"}
+        )
+        assert all("color_message" not in line for line in _lines(stream))
         assert [(line["logger"], line["level"]) for line in _lines(stream)] == [
             ("uvicorn.access", "INFO"),
             ("uvicorn.error", "INFO"),
