@@ -28,6 +28,8 @@ Pure format code.
 
 from __future__ import annotations
 
+import base64
+import functools
 import json
 import zlib
 from collections.abc import Mapping, Sequence
@@ -99,12 +101,17 @@ def encode_claims(body: Mapping[str, Any]) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
 
 
-def sign(body: Mapping[str, Any], signer: Signer, *, kid: str, x5c: Sequence[bytes] = ()) -> str:
-    import base64
+@functools.lru_cache(maxsize=64)
+def _x5c_member(chain: tuple[bytes, ...]) -> tuple[str, ...]:
+    """The ``x5c`` member (RFC 7515 clause 4.1.6: standard base64 of each DER certificate) of a chain, encoded once:
+    an issuer signs every token with the same chain."""
+    return tuple(base64.b64encode(cert).decode() for cert in chain)
 
+
+def sign(body: Mapping[str, Any], signer: Signer, *, kid: str, x5c: Sequence[bytes] = ()) -> str:
     headers: dict[str, Any] = {"typ": TYP, "kid": kid}
     if x5c:
-        headers["x5c"] = [base64.b64encode(cert).decode() for cert in x5c]
+        headers["x5c"] = list(_x5c_member(tuple(x5c)))
     return jose.sign_compact(encode_claims(body), signer, headers=headers)
 
 
