@@ -14,7 +14,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Final
 
-from ca.models import now, utc
 from trust.service import licenses, trust
 from trust.service.instance import Instance
 
@@ -27,8 +26,7 @@ def refresh_published(
     """Republish the trust list if it is due, then write every Status List Token and a new ``bundle.json`` to the
     published folder. Returns what was written (``trustlist`` is empty when the list was still fresh)."""
     written: dict[str, list[Path]] = {"trustlist": []}
-    if utc(trust.latest_trust_list(instance).next_update) - now() < republish_within:
-        trust.publish_now(instance)
+    if trust.publish_if_due(instance, republish_within) is not None:
         written["trustlist"].append(instance.settings.published_dir / "trustlist.json")
     written["statuslists"] = licenses.publish_status_lists(instance)
     written["bundle"] = [trust.export_bundle(instance)]

@@ -168,6 +168,20 @@ def publish(session: Session, instance: Instance) -> registry.TrustListRecord:
     return record
 
 
+def publish_if_due(instance: Instance, within: timedelta) -> registry.TrustListRecord | None:
+    """Publish the next trust list if the latest has less than ``within`` left, else ``None``. The decision is taken
+    under a row lock on the SM2 root (PostgreSQL ``SELECT … FOR UPDATE``), so that several workers running the
+    schedule at once publish one list, not one each (or fail on the sequence number)."""
+    with db.session_scope(instance.engine) as session:
+        session.exec(
+            select(CertificateAuthority).where(CertificateAuthority.id == ROOT_IDS[0]).with_for_update()
+        ).first()
+        latest = registry.latest(session)
+        if latest is not None and utc(latest.next_update) - now() >= within:
+            return None
+        return publish(session, instance)
+
+
 def publish_now(instance: Instance) -> registry.TrustListRecord:
     with db.session_scope(instance.engine) as session:
         return publish(session, instance)

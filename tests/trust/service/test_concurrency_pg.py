@@ -423,3 +423,45 @@ def test_same_request_id_from_two_processes_at_once_gives_one_certificate(site: 
     check_rows(site, list(stored))
     # The losers' generated keys were discarded with their rolled-back transactions.
     assert site.key_files() - keys_before == {r.key_id for r in stored}
+
+
+def test_workers_running_the_schedule_at_once_publish_one_trust_list(site: Site) -> None:
+    """Every worker runs the schedule; when the trust list is due, exactly one of them publishes the next one (the
+    decision is taken under a row lock), and none fails on the sequence number."""
+    import threading
+    from datetime import timedelta
+
+    from ca.models import now
+    from trust.service import registry
+    from trust.service import trust as trust_service
+
+    workers = [site.instance, Instance(site.instance.settings, passphrase=PASSPHRASE)]  # two engines, two pools
+    with site.session() as session:
+        before = registry.latest(session)
+        assert before is not None
+        before.next_update = now() + timedelta(hours=1)  # the latest list is 23 hours old: due (12 hours left at most)
+        session.add(before)
+        session.commit()
+        session.refresh(before)
+    barrier = threading.Barrier(len(workers) * 2)
+    results: list[object] = []
+
+    def run(instance: Instance) -> None:
+        barrier.wait()
+        try:
+            results.append(trust_service.publish_if_due(instance, timedelta(hours=12)))
+        except Exception as exc:  # a failure (a duplicate sequence number) is what the test looks for
+            results.append(exc)
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in workers for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    published = [r for r in results if r is not None]
+    # Each call that found the list due published one; the later ones found a fresh list under the lock.
+    assert len(published) == 1, results
+    with site.session() as session:
+        sequences = session.exec(select(registry.TrustListRecord.sequence)).all()
+    assert sorted(sequences)[-1] == before.sequence + 1 and len(sequences) == len(set(sequences))
