@@ -5,6 +5,7 @@ Import it before anything of the project."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import sys
@@ -80,3 +81,27 @@ class Bench:
             **extra,
         }
         print(json.dumps(line, ensure_ascii=False), flush=True)
+
+
+def timing_arguments(parser: argparse.ArgumentParser, seconds: float) -> None:
+    """The options every benchmark takes: ``--seconds``, ``--rounds``, ``--quick``, ``--clock``."""
+    parser.add_argument(
+        "--seconds", type=float, default=seconds, help=f"seconds per operation and round (default {seconds:g})"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the median is reported (3)")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 second, 1 round")
+    parser.add_argument(
+        "--clock",
+        choices=tuple(CLOCKS),
+        default="wall",
+        help="wall time (default) or this process's CPU time (steadier on a shared machine)",
+    )
+
+
+def timing(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[float, int]:
+    """Seconds per side and round, and rounds, from the parsed options; selects the clock."""
+    set_clock(args.clock)
+    seconds, rounds = (1.0, 1) if args.quick else (args.seconds, args.rounds)
+    if seconds <= 0 or rounds < 1:
+        parser.error("--seconds must be positive and --rounds at least 1")
+    return seconds, rounds

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from _harness import Bench, log  # before any project import: takes bench/ off sys.path
+from _harness import Bench, log, timing, timing_arguments  # before any project import: takes bench/ off sys.path
 
 if TYPE_CHECKING:
     from ca.names import DN
@@ -136,14 +136,10 @@ def ocsp_bench(instance: Instance, family: str, serial: int) -> Bench:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=2.0, help="seconds per operation and round (default 2)")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the median is reported (3)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1 second, 1 round")
+    timing_arguments(parser, seconds=2.0)
     parser.add_argument("--only", default="issue,ocsp", help="comma-separated groups: issue, ocsp (both)")
     args = parser.parse_args(argv)
-    seconds, rounds = (1.0, 1) if args.quick else (args.seconds, args.rounds)
-    if seconds <= 0 or rounds < 1:
-        parser.error("--seconds must be positive and --rounds at least 1")
+    seconds, rounds = timing(parser, args)
     only = {part.strip() for part in args.only.split(",") if part.strip()}
     if only - {"issue", "ocsp"}:
         parser.error(f"unknown group(s): {', '.join(sorted(only - {'issue', 'ocsp'}))}")

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from _harness import Bench, log, rate  # before any project import: takes bench/ off sys.path
+from _harness import Bench, log, rate, timing, timing_arguments  # before any project import: takes bench/ off sys.path
 
 if TYPE_CHECKING:
     from trust.service.instance import Instance
@@ -342,9 +342,7 @@ def batch_mode(count: int, seconds: float) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=2.0, help="seconds per operation and round (default 2)")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the median is reported (3)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1 second, 1 round")
+    timing_arguments(parser, seconds=2.0)
     parser.add_argument("--only", default=",".join(GROUPS), help=f"comma-separated groups: {', '.join(GROUPS)} (all)")
     parser.add_argument(
         "--batch",
@@ -360,9 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.batch < 1:
             parser.error("--batch needs at least one record")
         return batch_mode(args.batch, 1.0 if args.quick else args.seconds)
-    seconds, rounds = (1.0, 1) if args.quick else (args.seconds, args.rounds)
-    if seconds <= 0 or rounds < 1:
-        parser.error("--seconds must be positive and --rounds at least 1")
+    seconds, rounds = timing(parser, args)
     only = [part.strip() for part in args.only.split(",") if part.strip()]
     unknown = set(only) - set(GROUPS)
     if unknown:

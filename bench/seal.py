@@ -27,7 +27,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from _harness import Bench, log, set_clock  # before any project import: takes bench/ off sys.path
+from _harness import (  # before any project import: takes bench/ off sys.path
+    Bench,
+    log,
+    timing,
+    timing_arguments,
+)
 
 if TYPE_CHECKING:
     from trust.service.instance import Instance
@@ -284,22 +289,11 @@ def verify_benches(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=3.0, help="seconds per operation and round (default 3)")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the median is reported (3)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1 second, 1 round")
+    timing_arguments(parser, seconds=3.0)
     parser.add_argument("--only", default="sign,verify", help="comma-separated groups: sign, verify (both)")
     parser.add_argument("--pages", default="1,10,100", help="document sizes in pages (1,10,100)")
-    parser.add_argument(
-        "--clock",
-        choices=("wall", "cpu"),
-        default="wall",
-        help="wall time (default) or this process's CPU time (steadier on a shared machine)",
-    )
     args = parser.parse_args(argv)
-    set_clock(args.clock)
-    seconds, rounds = (1.0, 1) if args.quick else (args.seconds, args.rounds)
-    if seconds <= 0 or rounds < 1:
-        parser.error("--seconds must be positive and --rounds at least 1")
+    seconds, rounds = timing(parser, args)
     only = {part.strip() for part in args.only.split(",") if part.strip()}
     if only - {"sign", "verify"}:
         parser.error(f"unknown group(s): {', '.join(sorted(only - {'sign', 'verify'}))}")

@@ -45,7 +45,12 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from _harness import Bench, log, set_clock  # before any project import: takes bench/ off sys.path
+from _harness import (  # before any project import: takes bench/ off sys.path
+    Bench,
+    log,
+    timing,
+    timing_arguments,
+)
 
 if TYPE_CHECKING:
     from trust.service.instance import Instance
@@ -137,21 +142,10 @@ def chain_bench(family: str, der: bytes, ctx: VerificationContext) -> Bench:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=2.0, help="seconds per operation and round (default 2)")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the median is reported (3)")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 1 second, 1 round")
+    timing_arguments(parser, seconds=2.0)
     parser.add_argument("--only", default="sm2,rsa", help="comma-separated chains: sm2, rsa (both)")
-    parser.add_argument(
-        "--clock",
-        choices=("wall", "cpu"),
-        default="wall",
-        help="wall time (default, as the other benches) or this process's CPU time (steadier on a busy machine)",
-    )
     args = parser.parse_args(argv)
-    set_clock(args.clock)
-    seconds, rounds = (1.0, 1) if args.quick else (args.seconds, args.rounds)
-    if seconds <= 0 or rounds < 1:
-        parser.error("--seconds must be positive and --rounds at least 1")
+    seconds, rounds = timing(parser, args)
     only = [part.strip().lower() for part in args.only.split(",") if part.strip()]
     if set(only) - {"sm2", "rsa"}:
         parser.error(f"unknown chain(s): {', '.join(sorted(set(only) - {'sm2', 'rsa'}))}")
