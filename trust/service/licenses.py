@@ -223,20 +223,25 @@ def status_list_token(instance: Instance, issuer_id: str, number: int) -> str:
     return text
 
 
+def _numbered_status_lists(instance: Instance, issuer_id: str | None = None) -> list[tuple[str, int, str]]:
+    """``(issuer id, number from 1, uri)`` of every status list (of ``issuer_id``), in one query."""
+    with db.session_scope(instance.engine, read_only=True) as session:
+        query = select(StatusListRecord.issuer_id, StatusListRecord.uri)
+        if issuer_id is not None:
+            query = query.where(StatusListRecord.issuer_id == issuer_id)
+        rows = session.exec(query.order_by(col(StatusListRecord.issuer_id), col(StatusListRecord.id))).all()
+    numbered: list[tuple[str, int, str]] = []
+    for issuer, uri in rows:
+        number = numbered[-1][1] + 1 if numbered and numbered[-1][0] == issuer else 1
+        numbered.append((issuer, number, uri))
+    return numbered
+
+
 def all_status_list_tokens(instance: Instance) -> list[dict[str, str]]:
     """``[{"uri", "token"}]`` for every status list (what the offline bundle carries)."""
-    with db.session_scope(instance.engine, read_only=True) as session:
-        rows = session.exec(select(StatusListRecord)).all()
-        numbered = []
-        for row in rows:
-            siblings = session.exec(
-                select(StatusListRecord.id)
-                .where(StatusListRecord.issuer_id == row.issuer_id)
-                .order_by(StatusListRecord.id)  # type: ignore[arg-type]
-            ).all()
-            numbered.append((row.issuer_id, siblings.index(row.id) + 1, row.uri))
     return [
-        {"uri": uri, "token": status_list_token(instance, issuer_id, number)} for issuer_id, number, uri in numbered
+        {"uri": uri, "token": status_list_token(instance, issuer, number)}
+        for issuer, number, uri in _numbered_status_lists(instance)
     ]
 
 
@@ -250,15 +255,13 @@ def publish_status_lists(instance: Instance, issuer_id: str | None = None) -> li
     it is due (:func:`status_list_token`)."""
     public = instance.settings.published_dir / "statuslists"
     written = []
-    for item in all_status_list_tokens(instance):
-        issuer, number = item["uri"].rstrip("/").split("/")[-2:]
-        if issuer_id is not None and issuer != issuer_id:
-            continue
-        if not (_SAFE_SEGMENT.fullmatch(issuer) and number.isdigit()):
-            raise ConflictError(f"status list URI {item['uri']!r} does not end in a safe <issuer>/<number> path")
-        target = public / issuer / number
+    for issuer, number, uri in _numbered_status_lists(instance, issuer_id):
+        segments = uri.rstrip("/").split("/")[-2:]
+        if not (_SAFE_SEGMENT.fullmatch(segments[0]) and segments[1].isdigit()):
+            raise ConflictError(f"status list URI {uri!r} does not end in a safe <issuer>/<number> path")
+        target = public / segments[0] / segments[1]
         target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(target, item["token"].encode())
+        atomic_write(target, status_list_token(instance, issuer, number).encode())
         written.append(target)
     return written
 
