@@ -26,6 +26,7 @@ the flattened form (clause 7.2.2); unprotected header members are refused in bot
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -34,6 +35,7 @@ from typing import Any, Final
 
 from jose import jwk as jose_jwk
 from jose import jws as jose_jws
+from jose import utils as jose_utils
 from jose.backends.base import Key as JoseKey
 from jose.exceptions import JOSEError
 
@@ -197,21 +199,61 @@ def _signing_alg(signer: Signer, headers: Mapping[str, Any]) -> str:
     return alg
 
 
+def _header_cache_key(alg: str, headers: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """A hashable key for a protected header whose members are strings or arrays of strings, else None.
+
+    Only strings are cached: they compare equal exactly when they serialize alike (``1 == True == 1.0`` would
+    let one header's encoding stand in for another's)."""
+    items: list[tuple[str, Any]] = [("alg", alg)]
+    for name, value in headers.items():
+        if type(value) is str:
+            items.append((name, value))
+        elif type(value) in (list, tuple) and all(type(item) is str for item in value):
+            items.append((name, ("array", *value)))
+        else:
+            return None
+    return tuple(items)
+
+
+def _encode_protected_header(alg: str, headers: Mapping[str, Any]) -> bytes:
+    """The base64url protected header, serialized exactly as python-jose's ``jws.sign`` does (``typ`` ``JWT``
+    unless given, sorted members, no spaces)."""
+    header = {"typ": "JWT", "alg": alg, **headers}
+    return jose_utils.base64url_encode(json.dumps(header, separators=(",", ":"), sort_keys=True).encode("utf-8"))
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_protected_header(key: tuple[Any, ...]) -> bytes:
+    alg, *members = key
+    return _encode_protected_header(
+        alg[1], {name: list(value[1:]) if isinstance(value, tuple) else value for name, value in members}
+    )
+
+
 def sign_compact(payload: bytes, signer: Signer, *, headers: Mapping[str, Any] | None = None) -> str:
-    """``BASE64URL(header).BASE64URL(payload).BASE64URL(signature)`` with ``alg`` from the signer."""
+    """``BASE64URL(header).BASE64URL(payload).BASE64URL(signature)`` with ``alg`` from the signer.
+
+    The output is byte for byte what python-jose's ``jws.sign`` gives for the same key, payload and headers
+    (``tests/trust/formats/test_jose.py`` compares them), and the signature is made by the key python-jose's
+    registry constructs for ``alg`` (:class:`HurenJoseKey`). The one difference is that an issuer's protected
+    header — ``typ``, ``kid`` and, for licence and status tokens, an ``x5c`` chain of about 2.5 KB — is the same
+    for every token it signs, so its encoding is kept (by content, for the last 256 headers) instead of being
+    serialized again for every token.
+    """
     extra = dict(headers or {})
     alg = _signing_alg(signer, extra)
     extra.pop("alg", None)
-    if "typ" not in extra:
-        extra["typ"] = "JWT"
+    cache_key = _header_cache_key(alg, extra)
+    encoded_header = _encode_protected_header(alg, extra) if cache_key is None else _cached_protected_header(cache_key)
+    signing_input = encoded_header + b"." + jose_utils.base64url_encode(payload)
+    key = jose_jwk.construct(signer, alg)
     try:
-        token = jose_jws.sign(payload, HurenJoseKey(signer, alg), headers=extra, algorithm=alg)
-    except JOSEError as exc:  # python-jose wraps whatever the signer raised
-        cause = exc.args[0] if exc.args else None
-        if isinstance(cause, TrustError):
-            raise cause from None
+        signature = key.sign(signing_input)
+    except TrustError:
+        raise
+    except (ValueError, TypeError) as exc:
         raise CryptoError(f"JWS signing failed ({alg}): {exc}") from None
-    return str(token)
+    return (signing_input + b"." + jose_utils.base64url_encode(signature)).decode("ascii")
 
 
 def _strict_json(data: bytes, what: str) -> dict[str, Any]:

@@ -311,6 +311,47 @@ def test_signing_refuses_headers_it_would_refuse_to_verify(p256: PrivateKey) -> 
     assert jose.verify_compact(token, fixed(p256.public_key), algorithms=ALL).header["typ"] == "example+jwt"
 
 
+_HEADER_SETS: list[dict[str, Any]] = [
+    {},
+    {"kid": "k1"},
+    {"typ": "huren-license+jwt", "kid": "k1", "x5c": ["MIIB", "MIIC"]},
+    {"kid": "名称", "cty": "JWT"},
+    {"kid": "k1", "x5c": ["MIIB"]},  # same kid, different chain: a different header
+    {"kid": "k1", "x5c": "MIIB"},  # a string where the array was: a different header again
+    {"kid": "k1", "n": 1},  # not cached (numbers compare across types) but encoded alike
+    {"kid": "k1", "n": True},
+    {"kid": "k1", "nested": {"a": ["b"]}},
+]
+
+
+@pytest.mark.parametrize("headers", _HEADER_SETS, ids=lambda h: ",".join(f"{k}={v!r}" for k, v in h.items()) or "none")
+def test_compact_form_is_python_joses_byte_for_byte(headers: dict[str, Any], rsa: PrivateKey) -> None:
+    """RS256 (PKCS #1 v1.5) is deterministic, so the token must equal python-jose's ``jws.sign`` exactly --
+    twice, so the second (cached header) encoding is compared as well as the first."""
+    from jose import jws as jose_jws
+
+    signer = rsa.signer()
+    payload = '{"sub":"x","名":"值"}'.encode()
+    expected = jose_jws.sign(payload, jose.HurenJoseKey(signer, "RS256"), headers=headers, algorithm="RS256")
+    for _ in range(2):
+        assert jose.sign_compact(payload, signer, headers=headers) == expected
+    verified = jose.verify_compact(expected, fixed(rsa.public_key), algorithms=ALL)
+    assert verified.header == {"typ": "JWT", "alg": "RS256", **headers}
+
+
+def test_header_cache_keeps_look_alike_headers_apart(rsa: PrivateKey) -> None:
+    """Headers that compare equal in Python but serialize differently never share an encoding."""
+    signer = rsa.signer()
+    seen: dict[str, dict[str, Any]] = {}
+    for headers in _HEADER_SETS:
+        token = jose.sign_compact(b"x", signer, headers=headers)
+        header = jose.verify_compact(token, fixed(rsa.public_key), algorithms=ALL).header
+        assert header == {"typ": "JWT", "alg": "RS256", **headers}
+        assert type(header.get("n")) is type(headers.get("n"))  # True must not come back as 1
+        seen[token.split(".")[0]] = headers
+    assert len(seen) == len(_HEADER_SETS)
+
+
 class _FailingSigner:
     """A signer whose back end fails (an HSM that went away)."""
 
