@@ -26,7 +26,7 @@ import base64
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from asn1crypto import x509
 
@@ -166,8 +166,18 @@ def _issued_at(body: Mapping[str, Any]) -> datetime:
     return datetime.fromtimestamp(iat, UTC)
 
 
-def _service_key(cert_der: bytes) -> PublicKey:
-    return cx.public_key(cx.load_certificate(cert_der))
+def _certificate_kid(der: bytes, ctx: VerificationContext) -> str | None:
+    """The RFC 7638 thumbprint of a certificate's key (what a token's ``kid`` names), ``None`` if the certificate
+    or its key cannot be read; once per DER and memo (a failure is worked out again next time, never kept)."""
+    key = ("license-kid", ctx.memo.digest(der))
+    kid = ctx.memo.facts.get(key)
+    if kid is None:
+        try:
+            kid = jwk.thumbprint(cx.public_key(ctx.memo.certificate(der)))
+        except TrustError:
+            return None
+        ctx.memo.facts.put(key, kid)
+    return str(kid)
 
 
 def _issuer_key(
@@ -185,7 +195,7 @@ def _issuer_key(
         if not isinstance(x5c, list) or not x5c or not all(isinstance(c, str) for c in x5c) or len(x5c) > 8:
             raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "issuer-key", "x5c is malformed")
         try:
-            certs = [cx.load_certificate(base64.b64decode(c, validate=True)) for c in x5c]
+            certs = [ctx.memo.certificate(base64.b64decode(c, validate=True)) for c in x5c]
         except (ValueError, TrustError) as exc:
             raise _Fail(
                 Indication.TOTAL_FAILED,
@@ -221,7 +231,7 @@ def _issuer_key(
             f"no x5c, and no licence issuer with kid {kid!r} in the trust list",
         )
     _issuer, service = entry
-    cert = x509.Certificate.load(_kid_certificate(service, kid))
+    cert = ctx.memo.certificate(_kid_certificate(service, kid, ctx))
     report = verify_certificate(cert, _at(ctx, issued_at), purpose="license-issuer")
     if not report.passed:
         raise _Fail(
@@ -239,19 +249,16 @@ def _find_service_by_kid(ctx: VerificationContext, kid: str | None) -> Any:
     if ctx.trust_list is None or not kid:
         return None
     for issuer, service in ctx.trust_list.services("LICENSE_ISSUER"):
-        if _kid_certificate(service, kid) is not None:
+        if _kid_certificate(service, kid, ctx) is not None:
             return issuer, service
     return None
 
 
-def _kid_certificate(service: Any, kid: str | None) -> Any:
+def _kid_certificate(service: Any, kid: str | None, ctx: VerificationContext) -> Any:
     """The service's certificate — its current one or one it held before a renewal — whose key ``kid`` names."""
     for der in (service.certificate, *service.previous_certificates):
-        try:
-            if jwk.thumbprint(_service_key(der)) == kid:
-                return der
-        except TrustError:
-            continue
+        if _certificate_kid(der, ctx) == kid:
+            return der
     return None
 
 
@@ -273,24 +280,36 @@ def _key_compromise(cert: x509.Certificate, ctx: VerificationContext) -> None:
     serial = cert.serial_number
     issuer = cert.issuer.dump()
     for der in ctx.crls:
+        compromised = _key_compromised_serials(der, ctx)
+        if compromised is None or compromised[0] != issuer:
+            continue
+        if serial in compromised[1]:
+            raise _Fail(
+                Indication.TOTAL_FAILED,
+                SubIndication.REVOKED,
+                "issuer-key",
+                "the issuer certificate is revoked for key compromise: no token it signed can be trusted",
+            )
+
+
+def _key_compromised_serials(der: bytes, ctx: VerificationContext) -> tuple[bytes, frozenset[int]] | None:
+    """A CRL's issuer (DER name) and the serial numbers it revokes for key compromise, ``None`` if it cannot be
+    read (``ca.crl.load_crl``: every field decoded); once per CRL and memo (a failure is not kept)."""
+    key = ("license-key-compromise", ctx.memo.digest(der))
+    value = ctx.memo.facts.get(key)
+    if value is None:
         try:
             crl = load_crl(der)
         except TrustError:
-            continue
-        if crl["tbs_cert_list"]["issuer"].dump() != issuer:
-            continue
-        for entry in crl["tbs_cert_list"]["revoked_certificates"]:
-            if (
-                entry["user_certificate"].native == serial
-                and entry.crl_reason_value is not None
-                and entry.crl_reason_value.native == "key_compromise"
-            ):
-                raise _Fail(
-                    Indication.TOTAL_FAILED,
-                    SubIndication.REVOKED,
-                    "issuer-key",
-                    "the issuer certificate is revoked for key compromise: no token it signed can be trusted",
-                )
+            return None
+        serials = frozenset(
+            entry["user_certificate"].native
+            for entry in crl["tbs_cert_list"]["revoked_certificates"]
+            if entry.crl_reason_value is not None and entry.crl_reason_value.native == "key_compromise"
+        )
+        value = (bytes(crl["tbs_cert_list"]["issuer"].dump()), serials)
+        ctx.memo.facts.put(key, value)
+    return cast(tuple[bytes, frozenset[int]], value)
 
 
 # --- SD-JWT ------------------------------------------------------------------------------------------------

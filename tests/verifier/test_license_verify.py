@@ -21,6 +21,7 @@ from tests.support.world import build_world
 from trust.crypto import jwk
 from trust.crypto.keys import generate_private_key
 from trust.formats import jose
+from trust.service import ca as ca_service
 from trust.service import licenses, trust
 from verifier import api, context
 from verifier.license import KeyBindingRequest
@@ -283,6 +284,41 @@ def test_revoked_and_suspended(lw: dict, status: str, word: str) -> None:
     if status == "suspended":
         licenses.set_status(lw["world"].instance, made.record.identifier, "valid", "恢复")
         assert _verify(lw, made.record.token).indication is Indication.TOTAL_PASSED
+
+
+@pytest.mark.parametrize(
+    ("reason", "prefix", "passes"),
+    [("cessation_of_operation", "11330100002482226", True), ("key_compromise", "11330200002482227", False)],
+)
+def test_issuer_certificate_revoked_after_issue(lw: dict, reason: str, prefix: str, passes: bool) -> None:
+    """Tokens are judged at their ``iat``: an issuer certificate revoked later (the authority closed) leaves the
+    tokens it signed before valid, while a revocation for key compromise fails every token of that key, whatever
+    ``iat`` it claims (a thief can backdate). Checked twice against one context, so the memoised CRL facts and
+    certificates give the same verdict as the first, cold, verification."""
+    from ca.x509 import load_certificate
+
+    instance = lw["world"].instance
+    issuer = licenses.register_issuer(
+        instance,
+        ca_id="region-330000-sm2",
+        name="杭州市市场监督管理局",
+        code=make_uscc(prefix),
+        license_types=[BUSINESS],
+    )
+    made = licenses.issue(instance, issuer_id=issuer.id, type_code=BUSINESS, fields=samples.sample(BUSINESS))
+    assert _verify(lw, made.record.token).indication is Indication.TOTAL_PASSED
+    x5c = token.parse_unverified(made.record.token)[0]["x5c"]
+    serial = format(load_certificate(base64.b64decode(x5c[0])).serial_number, "x")
+    ca_service.revoke(instance, serial=serial, reason=reason)
+    ctx = _ctx(lw)
+    for data in (made.record.token, made.record.sd_jwt, token.to_qr(made.qr_token)):
+        for _ in range(2):
+            report = api.verify(data.encode(), ctx)
+            if passes:
+                assert report.indication is Indication.TOTAL_PASSED, report.to_text()
+            else:
+                assert (report.indication, report.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.REVOKED)
+                assert "key compromise" in report.errors[0]
 
 
 def test_no_status_list_offline_is_indeterminate(lw: dict) -> None:
