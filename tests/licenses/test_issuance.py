@@ -146,6 +146,37 @@ def test_status_list_tokens_are_signed_again_when_changed_or_old(
     assert claims["exp"] - claims["iat"] == 24 * 3600 and claims["ttl"] == 3600
 
 
+def test_cached_status_list_tokens_belong_to_their_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cached tokens are keyed by the Instance object (held weakly), not by ``id(instance)``: a later instance that
+    gets a dead one's id (CPython reuses addresses) would otherwise be served that instance's token — signed by
+    another key — for its own list of the same number. ``id`` is made to collide here, as address reuse does."""
+    import gc
+
+    from trust.formats import jose
+
+    monkeypatch.setattr(licenses, "id", lambda _obj: 1, raising=False)
+    first = build_world(tmp_path / "first", free_port())
+    second = build_world(tmp_path / "second", free_port())
+    tokens = []
+    for world in (first, second):
+        issuer = _setup(world)
+        licenses.issue(world.instance, issuer_id=issuer, type_code=BUSINESS, fields=samples.sample(BUSINESS))
+        text = licenses.status_list_token(world.instance, issuer, 1)
+        with db.session_scope(world.instance.engine) as session:
+            from licenses import issuance
+
+            signer_key = issuance.prepare_issuer(session, world.instance.keystore, issuer).signer.public_key
+        jose.verify_compact(text, lambda _header, key=signer_key: key, algorithms=["SM2"])  # its own issuer's key
+        tokens.append(text)
+    assert tokens[0] != tokens[1]
+    assert first.instance in licenses._token_cache and second.instance in licenses._token_cache
+    entries = len(licenses._token_cache)
+    del second, world
+    gc.collect()
+    assert len(licenses._token_cache) == entries - 1  # the dead instance's tokens went with it
+    assert first.instance in licenses._token_cache
+
+
 def test_status_lists_and_bundle_are_published_as_files(site: tuple[World, str]) -> None:
     """A status change rewrites the issuer's Status List Token under public/ at the path of its uri; the schedule's
     job also exports a signed bundle there. A plain web server then serves what the service serves."""

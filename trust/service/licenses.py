@@ -14,6 +14,7 @@ import json
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -72,10 +73,12 @@ class BatchSummary:
             self.errors += 1
 
 
-# (instance, status list id) -> (list version, signed at (monotonic seconds), token). One entry per list: a new
-# version replaces the old one. A token is signed again after STATUS_TOKEN_REFRESH seconds even when the list did
-# not change, so the public route and the offline bundle never serve a token near its ``exp`` (24 h).
-_token_cache: dict[tuple[int, int], tuple[int, float, str]] = {}
+# instance -> status list id -> (list version, signed at (monotonic seconds), token). One entry per list: a new
+# version replaces the old one. Keyed by the instance object held weakly (not ``id(instance)``: a later instance
+# can get a dead one's id, and with it that instance's tokens, signed by other keys for the same list ids). A token
+# is signed again after STATUS_TOKEN_REFRESH seconds even when the list did not change, so the public route and the
+# offline bundle never serve a token near its ``exp`` (24 h).
+_token_cache: weakref.WeakKeyDictionary[Instance, dict[int, tuple[int, float, str]]] = weakref.WeakKeyDictionary()
 _cache_lock = threading.Lock()
 STATUS_TOKEN_REFRESH = 3600.0  # the token's ttl: a relying party re-fetches after an hour
 EARLIEST_DATE = date(1900, 1, 1)
@@ -211,15 +214,15 @@ def status_list_token(instance: Instance, issuer_id: str, number: int) -> str:
     """The signed Status List Token of list ``number`` of ``issuer_id``; re-signed when the list changed."""
     with db.session_scope(instance.engine, read_only=True) as session:
         row = issuance.find_status_list(session, issuer_id, number)
-        key = (id(instance), row.id or 0)
+        key = row.id or 0
         with _cache_lock:
-            cached = _token_cache.get(key)
+            cached = _token_cache.get(instance, {}).get(key)
         moment = time.monotonic()
         if cached is not None and cached[0] == row.version and moment - cached[1] < STATUS_TOKEN_REFRESH:
             return cached[2]
         _row, text = issuance.status_list_token(session, instance.keystore, row.id or 0)
     with _cache_lock:
-        _token_cache[key] = (row.version, moment, text)
+        _token_cache.setdefault(instance, {})[key] = (row.version, moment, text)
     return text
 
 

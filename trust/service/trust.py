@@ -17,6 +17,7 @@ import hashlib
 import json
 import threading
 import time
+import weakref
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -245,7 +246,7 @@ def build_bundle(instance: Instance) -> dict[str, Any]:
 
 
 VERIFY_BUNDLE_REUSE = 600.0  # seconds a signed bundle with unchanged content serves POST /verify
-_verify_bundles: dict[int, tuple[str, float, bytes]] = {}
+_verify_bundles: weakref.WeakKeyDictionary[Instance, tuple[str, float, bytes]] = weakref.WeakKeyDictionary()
 _verify_lock = threading.Lock()
 
 
@@ -265,12 +266,12 @@ def current_bundle_bytes(instance: Instance) -> bytes:
     key = digest.hexdigest()
     moment = time.monotonic()
     with _verify_lock:
-        cached = _verify_bundles.get(id(instance))
+        cached = _verify_bundles.get(instance)
     if cached is not None and cached[0] == key and moment - cached[1] < VERIFY_BUNDLE_REUSE:
         return cached[2]
     data = json.dumps(_sign_bundle(instance, content, roots), ensure_ascii=False, separators=(",", ":")).encode()
     with _verify_lock:
-        _verify_bundles[id(instance)] = (key, moment, data)
+        _verify_bundles[instance] = (key, moment, data)
     return data
 
 

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import threading
 import time
+import weakref
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -255,7 +256,7 @@ class VerificationReport(BaseModel):
     )
 
 
-_service_contexts: dict[int, tuple[bytes, Any]] = {}
+_service_contexts: weakref.WeakKeyDictionary[Instance, tuple[bytes, Any]] = weakref.WeakKeyDictionary()
 _service_contexts_lock = threading.Lock()
 
 
@@ -270,13 +271,13 @@ def _service_context(instance: Instance, body: VerifyRequest) -> Any:
 
     bundle_data = service.current_bundle_bytes(instance)
     with _service_contexts_lock:
-        cached = _service_contexts.get(id(instance))
+        cached = _service_contexts.get(instance)
     if cached is not None and cached[0] is bundle_data:
         base = cached[1]
     else:
         base = context.build(bundle=bundle_data, pins=list(service.root_fingerprints(instance).values()))
         with _service_contexts_lock:
-            _service_contexts[id(instance)] = (bundle_data, base)
+            _service_contexts[instance] = (bundle_data, base)
     moment = (body.at or datetime.now(UTC)).astimezone(UTC)
     return dataclasses.replace(base, validation_time=moment, purpose=body.purpose, revocation=body.revocation)
 
