@@ -199,17 +199,16 @@ def _signing_alg(signer: Signer, headers: Mapping[str, Any]) -> str:
     return alg
 
 
-def _header_cache_key(alg: str, headers: Mapping[str, Any]) -> tuple[Any, ...] | None:
-    """A hashable key for a protected header whose members are strings or arrays of strings, else None.
-
-    Only strings are cached: they compare equal exactly when they serialize alike (``1 == True == 1.0`` would
-    let one header's encoding stand in for another's)."""
-    items: list[tuple[str, Any]] = [("alg", alg)]
+def _header_cache_key(headers: Mapping[str, Any]) -> tuple[tuple[str, str | tuple[str, ...]], ...] | None:
+    """The members of a protected header as a hashable key when every value is a string or an array of strings,
+    else None. Only those are cached: they compare equal exactly when they serialize alike (``1 == True == 1.0``
+    would let one header's encoding stand in for another's; a string never equals a tuple)."""
+    items: list[tuple[str, str | tuple[str, ...]]] = []
     for name, value in headers.items():
         if type(value) is str:
             items.append((name, value))
         elif type(value) in (list, tuple) and all(type(item) is str for item in value):
-            items.append((name, ("array", *value)))
+            items.append((name, tuple(value)))
         else:
             return None
     return tuple(items)
@@ -223,11 +222,9 @@ def _encode_protected_header(alg: str, headers: Mapping[str, Any]) -> bytes:
 
 
 @functools.lru_cache(maxsize=256)
-def _cached_protected_header(key: tuple[Any, ...]) -> bytes:
-    alg, *members = key
-    return _encode_protected_header(
-        alg[1], {name: list(value[1:]) if isinstance(value, tuple) else value for name, value in members}
-    )
+def _cached_protected_header(alg: str, members: tuple[tuple[str, str | tuple[str, ...]], ...]) -> bytes:
+    header = {name: value if isinstance(value, str) else list(value) for name, value in members}
+    return _encode_protected_header(alg, header)
 
 
 def sign_compact(payload: bytes, signer: Signer, *, headers: Mapping[str, Any] | None = None) -> str:
@@ -243,8 +240,8 @@ def sign_compact(payload: bytes, signer: Signer, *, headers: Mapping[str, Any] |
     extra = dict(headers or {})
     alg = _signing_alg(signer, extra)
     extra.pop("alg", None)
-    cache_key = _header_cache_key(alg, extra)
-    encoded_header = _encode_protected_header(alg, extra) if cache_key is None else _cached_protected_header(cache_key)
+    members = _header_cache_key(extra)
+    encoded_header = _encode_protected_header(alg, extra) if members is None else _cached_protected_header(alg, members)
     signing_input = encoded_header + b"." + jose_utils.base64url_encode(payload)
     key = jose_jwk.construct(signer, alg)
     try:
