@@ -107,8 +107,12 @@ def test_tampered_or_unpinned_trust_list_refused(tl_world: World) -> None:
     signed = tl.sign(tl.TrustList.from_json(payload), [(rogue.signer(), rogue_cert.dump())])
     with pytest.raises(InvalidSignature, match="not signed by any pinned"):
         tl.verify(json.dumps(signed).encode(), list(_pins(tl_world).values()))
+    # A pin one hex digit away from the rogue's fingerprint (always a different digit) is no pin for it.
+    rogue_pin = cx.fingerprint(rogue_cert)
+    near_pin = rogue_pin[:-1] + ("1" if rogue_pin[-1] == "0" else "0")
+    assert near_pin != rogue_pin
     with pytest.raises(InvalidSignature, match="not signed by any pinned"):
-        tl.verify(json.dumps(signed).encode(), [cx.fingerprint(rogue_cert)[:-1] + "0"])
+        tl.verify(json.dumps(signed).encode(), [near_pin])
     for garbage in (b"", b"[]", b"{", b'{"payload": "x"}', b'{"payload":"e30","signatures":[]}'):
         with pytest.raises((EncodingError, InputError)):
             tl.verify(garbage, list(_pins(tl_world).values()))
