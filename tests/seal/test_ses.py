@@ -195,12 +195,16 @@ def test_es_ids_are_unique_and_well_formed(world: World, dual: SealRecord) -> No
                 seal_name="公章" if kind == "organization" else "个人签章",
             )
         )
-    ids = [ses.parse_seal(r.seal_der).es_id for r in made]
+    parsed = [ses.parse_seal(r.seal_der) for r in made]
+    ids = [p.es_id for p in parsed]
     assert len(set(ids)) == len(ids)
-    today = datetime.now(UTC).strftime("%Y%m%d")
-    for record, es_id in zip(made, ids, strict=True):
-        assert es_id == record.es_id
-        assert re.fullmatch(rf"{record.issuer_ca_id[7:13]}{today}[0-9A-F]{{8}}", es_id), es_id
+    for record, seal_info in zip(made, parsed, strict=True):
+        # The date part is the seal's creation day (UTC), not "today": the module's seal may predate midnight.
+        created = seal_info.create_date
+        assert abs(datetime.now(UTC) - created) < timedelta(hours=1)
+        assert seal_info.es_id == record.es_id
+        day = created.astimezone(UTC).strftime("%Y%m%d")
+        assert re.fullmatch(rf"{record.issuer_ca_id[7:13]}{day}[0-9A-F]{{8}}", seal_info.es_id), seal_info.es_id
 
 
 def test_cert_list_holds_the_signer_certificates(world: World, dual: SealRecord) -> None:

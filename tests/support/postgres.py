@@ -74,7 +74,8 @@ def drop_database(connection: Any, name: str) -> None:
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
         (name,),
     )
-    connection.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+    # WITH (FORCE) (PostgreSQL 13+): sessions the termination above has not yet ended do not fail the drop.
+    connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def fresh_database() -> Iterator[str]:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import threading
 import time
@@ -14,11 +15,25 @@ import uvicorn
 from trust.http.app import create_app
 from trust.service.instance import Instance
 
+_GIVEN: set[int] = set()
+
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port that is free now, outside Linux's ephemeral range (32768-60999), and not handed out before
+    in this process. The port is bound only later (often after certificates naming it are made): a port from the
+    ephemeral range could meanwhile be taken by an outgoing connection, and port 0 can give the same port twice."""
+    for _ in range(1000):
+        port = random.randrange(20000, 32000)
+        if port in _GIVEN:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _GIVEN.add(port)
+        return port
+    raise RuntimeError("no free loopback port in 20000-31999")
 
 
 @contextmanager

@@ -327,7 +327,7 @@ def test_string_readers_are_installed_and_linear() -> None:
 
     assert pdf_document.pdf_strings.applied()
     assert generic.read_hex_string_from_stream is pdf_strings.read_hex_string_from_stream
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: a loaded machine does not fail the bound
     value = generic.read_hex_string_from_stream(io.BytesIO(b"<" + b"3082" * 2_000_000 + b">"))
     assert len(value.original_bytes) == 4_000_000
-    assert time.perf_counter() - started < 2.0  # pyHanko's own reader needs about 16 s for these 8 MB
+    assert time.process_time() - started < 4.0  # ~0.5 s here; pyHanko's own reader needs about 16 s for these 8 MB

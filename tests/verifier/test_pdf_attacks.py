@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from asn1crypto import core
 
 from tests.support import pdfs
 from tests.support.pdfs import PREPARED, SealingWorld, append_update, content_stream, form_xobject, raw_object
@@ -235,8 +236,9 @@ def test_universal_signature_forgery(
     """A signature dictionary without a usable /Contents or /ByteRange (CCS 2019), with the CMS of a genuinely
     sealed document copied in where a CMS is wanted."""
     genuine = pdfs.byte_ranges(sealed_bb)[-1]
-    cms_hex = sealed_bb[genuine[1] + 1 : genuine[2] - 1].rstrip(b"0")
-    cms_hex += b"0" * (len(cms_hex) % 2)
+    # The DER without the zero padding, cut at its own length (stripping "0"s would also eat a last 0x00 byte).
+    padded = bytes.fromhex(sealed_bb[genuine[1] + 1 : genuine[2] - 1].decode())
+    cms_hex = core.Asn1Value.load(padded, strict=False).dump().hex().encode()
     attacked = _forged(
         pdfs.base_pdf(1),
         b"<< " + _SIG + b" " + entries.replace(b"<CMS>", b"<" + cms_hex + b">") + b" /M (D:20260101000000Z) >>",

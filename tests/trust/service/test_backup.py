@@ -199,7 +199,13 @@ def round_trip(instance: Instance, tmp: Path, database_url: str | None = None) -
         started = time.monotonic()
         created = backup.create(instance, archive)
         window = (started, time.monotonic())
-        time.sleep(0.1)  # the service goes on after the backup too
+        # The service goes on after the backup too: wait (10 s at most, not a fixed nap a busy machine could
+        # outlast) for the writer's next certificate and a request sent after the backup to be answered.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (
+            _rows(instance) > rows_at_start and any(sent > window[1] for sent, _r, _s in list(load.responses))
+        ):
+            time.sleep(0.05)
         rows_at_end = _rows(instance)
     assert not load.errors, load.errors
     after = _issue_credentials(instance, issuer.id, "乙")
