@@ -288,6 +288,29 @@ def test_non_canonical_base64url_is_refused() -> None:
         jose.b64u_decode("AAB")
 
 
+def test_base64url_decoding_accepts_exactly_the_canonical_encodings() -> None:
+    """Every 2- and 3-character tail (after a full quantum): accepted if and only if encoding the standard
+    library's decoding gives the same text back, and then decoded to those bytes."""
+    import base64
+    import itertools
+
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    accepted = 0
+    for length in (2, 3):
+        for tail in itertools.product(alphabet, repeat=length):
+            text = "QUJD" + "".join(tail)
+            reference = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+            canonical = base64.urlsafe_b64encode(reference).rstrip(b"=").decode() == text
+            try:
+                decoded = jose.b64u_decode(text)
+            except EncodingError:
+                assert not canonical, text
+            else:
+                assert canonical and decoded == reference, text
+                accepted += 1
+    assert accepted == 2**8 + 2**16  # one text per 1- and 2-byte tail
+
+
 @pytest.mark.parametrize("parts", [1, 2, 4, 5])
 def test_wrong_number_of_parts_is_refused(parts: int, p256: PrivateKey) -> None:
     h, p, s = jose.sign_compact(b"x", p256.signer()).split(".")
