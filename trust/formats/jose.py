@@ -68,11 +68,9 @@ def b64u(data: bytes) -> str:
 def b64u_decode(text: str, what: str = "value") -> bytes:
     """Decode unpadded base64url (RFC 7515 clause 2); refuses padding, other alphabets, whitespace and
     non-canonical encodings (unused low bits of the last character set, e.g. ``AB`` for ``AA``)."""
-    if not isinstance(text, str) or not _B64U.fullmatch(text):
+    if not isinstance(text, str) or not _B64U.fullmatch(text) or len(text) % 4 == 1:
         raise EncodingError(f"JWS {what} is not unpadded base64url")
     tail = len(text) % 4
-    if tail == 1:
-        raise EncodingError(f"JWS {what} is not unpadded base64url")
     # Canonical: the last character's bits below the data are zero (4 of them after 2 characters, 2 after 3).
     if tail and _B64U_VALUE[text[-1]] & _UNUSED_BITS[tail]:
         raise EncodingError(f"JWS {what} is not canonical base64url (unused bits set)")
