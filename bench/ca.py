@@ -36,8 +36,8 @@ from typing import TYPE_CHECKING
 from _harness import Bench, log, timing, timing_arguments  # before any project import: takes bench/ off sys.path
 
 if TYPE_CHECKING:
-    from ca.names import DN
     from trust.crypto.keys import PrivateKey
+    from trust.formats.names import DN
     from trust.service.instance import Instance
 
 PASSPHRASE = b"bench passphrase, not secret"
@@ -52,7 +52,7 @@ def citizen_id(sequence: int) -> str:
 
 
 def make_csr(key: PrivateKey, subject: DN) -> bytes:
-    from ca import csr
+    from trust.formats import csr
 
     return csr.build(key, subject)
 
@@ -72,10 +72,10 @@ def build_instance(home: Path) -> Instance:
 
 def issue_bench(instance: Instance, family: str) -> tuple[Bench, int]:
     """Issuance through the service vs. the CA key signing bytes of the size of the certificate's TBS."""
-    from ca import x509 as cx
     from ca.authority import algorithm_for
-    from ca.names import DN
     from trust.crypto.keys import generate_private_key
+    from trust.formats import x509 as cx
+    from trust.formats.names import DN
     from trust.service import ca as service
 
     ca_id = service.ca_id_for("region", REGION, family)
@@ -108,9 +108,9 @@ def issue_bench(instance: Instance, family: str) -> tuple[Bench, int]:
 
 def ocsp_bench(instance: Instance, family: str, serial: int) -> Bench:
     """OCSP answers through the service vs. the responder key signing bytes of the size of tbsResponseData."""
-    from ca import ocsp as ocsp_mod
-    from ca import x509 as cx
     from ca.authority import algorithm_for
+    from trust.formats import ocsp as ocsp_mod
+    from trust.formats import x509 as cx
     from trust.service import ca as service
     from trust.service import ocsp
 

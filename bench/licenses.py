@@ -47,8 +47,8 @@ GROUPS = ("token", "full", "pdf")
 
 def build_instance(home: Path) -> tuple[Instance, dict[str, str]]:
     """Roots, the 浙江 SM2 and RSA CAs, and the authority as SM2 and RSA licence issuer of every seeded type."""
-    from ca.names import make_uscc
-    from licenses import catalogue
+    from trust.formats import license_catalogue as catalogue
+    from trust.formats.names import make_uscc
     from trust.service import ca as service
     from trust.service import licenses
     from trust.service.instance import Instance
@@ -77,8 +77,9 @@ def build_instance(home: Path) -> tuple[Instance, dict[str, str]]:
 
 def issued_body(instance: Instance, issuer_id: str) -> tuple[str, dict[str, Any], Any]:
     """One business licence issued by ``issuer_id``: its token, claims and the issuer's prepared signer."""
-    from licenses import issuance, samples, token
+    from licenses import issuance, samples
     from trust import db
+    from trust.formats import license_token as token
     from trust.service import licenses
 
     made = licenses.issue(instance, issuer_id=issuer_id, type_code=BUSINESS, fields=samples.sample(BUSINESS))
@@ -91,8 +92,8 @@ def issued_body(instance: Instance, issuer_id: str) -> tuple[str, dict[str, Any]
 def verify_jose(text: str, key: Any, alg: str) -> dict[str, Any]:
     """Token verification through the JOSE layer: header checks, signature, ``typ``, JSON claims, ``nbf``/``exp`` and
     the identifier agreeing with ``jti`` (what a relying party does once it has the issuer key; no trust list)."""
-    from licenses import token
     from trust.formats import jose
+    from trust.formats import license_token as token
 
     verified = jose.verify_compact(text, lambda _h: key, algorithms=(alg,))
     if verified.header.get("typ") != token.TYP:
@@ -113,11 +114,11 @@ def token_benches(instance: Instance, issuers: dict[str, str]) -> list[Bench]:
     import jwt
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from licenses import token
     from trust.crypto import jwk
     from trust.crypto.algorithms import RSA_PKCS1_SHA256
     from trust.crypto.keys import RSAPrivateKey
     from trust.formats import jose
+    from trust.formats import license_token as token
 
     benches = []
     # SM2: the issuer's key from the key store, for ours and the baseline alike.
@@ -211,7 +212,9 @@ def full_benches(instance: Instance, issuers: dict[str, str]) -> list[Bench]:
 
 def pdf_benches(instance: Instance, issuers: dict[str, str]) -> list[Bench]:
     """Licence PDFs issued per second (render + seal B-LT) against sealing the same rendered face alone."""
-    from licenses import document, samples, token
+    from licenses import document, samples
+    from trust.formats import license_face
+    from trust.formats import license_token as token
     from trust.service import license_documents, licenses, sealing, trust
     from verifier import context, license_pdf
     from verifier.pdf import verify_pdf
@@ -220,7 +223,7 @@ def pdf_benches(instance: Instance, issuers: dict[str, str]) -> list[Bench]:
     identifier = made.record.identifier
     es_id = license_documents.ensure_authority_seal(instance, issuers["SM2"])
     face = document.render_token(made.record.token, qr_payload=token.to_qr(made.qr_token), issuer_name=AUTHORITY_NAME)
-    anchor = document.authority_anchor(AUTHORITY_NAME)
+    anchor = license_face.authority_anchor(AUTHORITY_NAME)
     pdf = license_documents.issue_pdf(instance, identifier, qr_token=made.qr_token)
     ctx = context.build(
         bundle=json.dumps(trust.build_bundle(instance)).encode(), pins=[trust.root_fingerprints(instance)["SM2"]]

@@ -67,7 +67,7 @@ def sample_pdf(pages: int) -> bytes:
 
 
 def build_instance(home: Path) -> tuple[Instance, str]:
-    from ca.names import make_uscc
+    from trust.formats.names import make_uscc
     from trust.service import ca as service
     from trust.service import seals
     from trust.service.instance import Instance

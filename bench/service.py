@@ -230,12 +230,12 @@ class Site:
 
 
 def build_site(home: Path, port: int, database_url: str | None) -> Site:
-    from ca import csr
-    from ca import ocsp as ocsp_mod
-    from ca import x509 as cx
-    from ca.names import DN, make_uscc
     from licenses import samples
     from trust.crypto.keys import generate_private_key
+    from trust.formats import csr
+    from trust.formats import ocsp as ocsp_mod
+    from trust.formats import x509 as cx
+    from trust.formats.names import DN, make_uscc
     from trust.service import ca as ca_service
     from trust.service import clients, licenses
     from trust.service.instance import Instance
@@ -414,9 +414,9 @@ def access_token(site: Site) -> str:
 
 
 def benches(site: Site, args: argparse.Namespace, storage: str, workers: int, only: set[str]) -> list[Bench]:
-    from ca import ocsp as ocsp_mod
-    from ca import x509 as cx
     from licenses import samples
+    from trust.formats import ocsp as ocsp_mod
+    from trust.formats import x509 as cx
     from trust.service import ca as ca_service
     from trust.service import licenses, ocsp
     from trust.service import trust as trust_service

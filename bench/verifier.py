@@ -74,7 +74,7 @@ def build_instance(home: Path) -> Instance:
 
 
 def leaf_der(instance: Instance, family: str) -> bytes:
-    from ca.names import DN, make_uscc
+    from trust.formats.names import DN, make_uscc
     from trust.service import ca as service
 
     subject = DN(

@@ -29,16 +29,17 @@ from asn1crypto import x509 as asn1_x509
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from ca import crl as crl_mod
-from ca import x509 as cx
 from ca.models import CaKeyHistory, CertificateAuthority, CrlRecord, IssuedCertificate, now, utc
-from ca.names import DN, name_attributes, name_text, region
-from ca.profiles import POLICY, Profile
+from ca.profiles import Profile
 from trust.crypto.algorithms import RSA_PKCS1_SHA256, SM2_SM3, KeyFamily, SignatureAlgorithm
 from trust.crypto.errors import Code, ConflictError, InputError, NotFoundError, TrustError
 from trust.crypto.keys import PrivateKey, PublicKey, generate_private_key
 from trust.crypto.keystore import KeyStore
+from trust.crypto.oids import POLICY
 from trust.crypto.signer import Signer
+from trust.formats import crl as crl_mod
+from trust.formats import x509 as cx
+from trust.formats.names import DN, name_attributes, name_text, region
 
 ROOT_VALIDITY: Final = timedelta(days=20 * 365)
 SUB_CA_VALIDITY: Final = timedelta(days=10 * 365)

@@ -4,9 +4,8 @@ A :class:`Profile` says which key usages, extended key usages, validity, key fam
 certificate of its kind has. :func:`Profile.check_subject` and :func:`Profile.check_key` run before a serial
 number is reserved, so a refused request leaves nothing behind.
 
-Policy OIDs live under the Huren arc ``1.3.6.1.4.1.32473.1`` — 32473 is the private enterprise number that
-RFC 5612 reserves for documentation. An operator deploying Huren replaces :data:`ARC` by the arc it is
-assigned (``docs/OIDS.md``); nothing else changes.
+Policy OIDs and the licence-signing EKU live under the Huren arc in :mod:`trust.crypto.oids` (the verifier needs
+them too; ``docs/OIDS.md``).
 """
 
 from __future__ import annotations
@@ -16,29 +15,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Final
 
-from ca.names import DN, validate_citizen_id, validate_uscc
 from trust.crypto.algorithms import KeyFamily
 from trust.crypto.errors import Code, InputError, WeakKey
 from trust.crypto.keys import PublicKey
+from trust.crypto.oids import EKU_DOCUMENT_SIGNING, EKU_LICENSE_SIGNING, POLICY
+from trust.formats.names import DN, validate_citizen_id, validate_uscc
 
-ARC: Final = "1.3.6.1.4.1.32473.1"
-POLICY_ARC: Final = f"{ARC}.1"
-EKU_ARC: Final = f"{ARC}.3"
-
-POLICY: Final[Mapping[str, str]] = {
-    "seal": f"{POLICY_ARC}.1",
-    "seal-maker": f"{POLICY_ARC}.2",
-    "person-identity": f"{POLICY_ARC}.3",
-    "organization-identity": f"{POLICY_ARC}.4",
-    "license-issuer": f"{POLICY_ARC}.5",
-    "timestamping": f"{POLICY_ARC}.6",
-    "ocsp": f"{POLICY_ARC}.7",
-    "tls-server": f"{POLICY_ARC}.8",
-    "tls-client": f"{POLICY_ARC}.9",
-    "identity-provider": f"{POLICY_ARC}.10",
-}
-EKU_LICENSE_SIGNING: Final = f"{EKU_ARC}.1"
-EKU_DOCUMENT_SIGNING: Final = "1.3.6.1.5.5.7.3.36"  # RFC 9336 id-kp-documentSigning
 # Seal certificates also carry id-kp-emailProtection: NSS (poppler's pdfsig, Firefox) and Adobe Acrobat accept a
 # PDF signing certificate only with emailProtection (or no EKU); documentSigning alone is "not approved".
 

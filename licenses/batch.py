@@ -23,8 +23,8 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any, Final
 
-from licenses import catalogue
 from trust.crypto.errors import InputError, TrustError
+from trust.formats import license_catalogue as catalogue
 
 RESERVED: Final = ("request_id", "type", "holder_code", "valid_from", "valid_until")
 MAX_LINE: Final = 256 * 1024

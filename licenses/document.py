@@ -1,18 +1,15 @@
-"""The licence face (证照版式): a licence printed as an A4 PDF, ready to be sealed by its issuing authority.
+"""The licence face (证照版式) rendered: a licence printed as an A4 PDF, ready to be sealed by its issuing authority.
 
-What the face shows, top to bottom (:class:`Face`; the same texts the verifier looks for, so renderer and
-verifier cannot drift apart):
+What the face says — title, identifier, holder, face fields, validity, authority, date of issue — is
+:class:`trust.formats.license_face.Face` (the same texts the verifier looks for, so renderer and verifier cannot drift
+apart). This module lays it out and draws it:
 
 * the licence type's name as the title, large and bold, and the GB/T 36904 identifier (``证照编号：…``);
-* the holder (``持证主体`` / ``持证主体代码``) when the type's face fields do not already show it;
-* the face fields (:func:`licenses.catalogue.face_items`: the type's ``title_fields`` in order, dates as
-  ``2024年03月05日``, lists joined with ``；``), label in the left column, value wrapped in the right column — long
-  free text (经营范围) wraps over as many lines as it needs, and a face that does not fit one page at the smallest
-  type size continues on further pages;
-* at the bottom of the last page: the QR code (``HR1:`` payload, :mod:`licenses.token`) on the left; on the right
-  the validity (``有效期限：2026年03月05日至2031年03月04日``, or ``…起长期有效``), the issuing authority
-  (``发证机关：浙江省市场监督管理局`` — :func:`authority_anchor`, the text the authority's seal is centred on) and the
-  date of issue (``发证日期：…``, the token's ``iat`` in Beijing time).
+* the holder rows and face fields, label in the left column, value wrapped in the right column — long free text
+  (经营范围) wraps over as many lines as it needs, and a face that does not fit one page at the smallest type size
+  continues on further pages;
+* at the bottom of the last page: the QR code (``HR1:`` payload, :mod:`trust.formats.license_token`) on the left; on
+  the right the validity, the issuing authority (the text the authority's seal is centred on) and the date of issue.
 
 Decisions:
 
@@ -32,39 +29,39 @@ Decisions:
 * Labels are printed without a colon, so ``发证机关：<authority>`` occurs once on the face; a face value containing
   that text is refused (the seal would not know where to go).
 
-Pure: no storage, no network. reportlab, qrcode and pyHanko's writer are imported only when rendering, so the
-verifier can use :class:`Face` without loading them.
+No storage, no network. reportlab, qrcode and pyHanko's writer are imported only when rendering.
 """
 
 from __future__ import annotations
 
 import io
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, Final
 
-from licenses import catalogue
-from licenses import token as token_mod
-from trust.crypto.errors import Code, EncodingError, InputError, TrustError
+from trust.crypto.errors import Code, InputError, TrustError
+from trust.formats import license_catalogue as catalogue
+from trust.formats import license_token as token_mod
+from trust.formats.license_face import (
+    ATTACHMENT_MIME,
+    ATTACHMENT_NAME,
+    AUTHORITY_LABEL,
+    IDENTIFIER_LABEL,
+    ISSUED_LABEL,
+    VALIDITY_LABEL,
+    Face,
+    authority_anchor,
+    dates_from_claims,
+    face,
+    normalise,
+)
 
-ATTACHMENT_NAME: Final = "license.jwt"
-ATTACHMENT_MIME: Final = "application/jwt"
-AUTHORITY_LABEL: Final = "发证机关："
-ISSUED_LABEL: Final = "发证日期："
-VALIDITY_LABEL: Final = "有效期限："
-IDENTIFIER_LABEL: Final = "证照编号："
-HOLDER_LABEL: Final = "持证主体"
-HOLDER_CODE_LABELS: Final = {"person": "持证人身份号码", "organization": "持证主体代码"}
 QR_CAPTION: Final = "扫描二维码核验"
 MAX_QR_VERSION: Final = 25
 QR_BORDER: Final = 4
 QR_MODULE_MM: Final = 0.42
 QR_MIN_MM: Final = 30.0
-MAX_ANCHOR_CHARS: Final = 64
-"""The seal anchor is at most this long (:data:`seal.anchor.MAX_ANCHOR_CHARS`)."""
-CHINA: Final = timedelta(hours=8)
 
 FONT_REGULAR: Final = "HurenCJK"
 FONT_BOLD: Final = "HurenCJKBold"  # the name seal.picture registers the same font under
@@ -82,132 +79,6 @@ _BOTTOM: Final = 20.0  # lowest text line on a page without the bottom block
 _BLOCK_TOP: Final = 92.0  # from the bottom edge: the bottom block (QR, authority) lies below this
 _SIZES: Final = (12.0, 11.0, 10.0, 9.0, 8.0, 7.5)
 _NO_LINE_START: Final = frozenset("，。；、：）》」』】”’,.;:)!?！？%")
-
-
-# --- what the face says (shared with the verifier) ----------------------------------------------------------
-
-
-def china_date(moment: datetime) -> date:
-    """The calendar day in Beijing time (licence dates are Beijing dates)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (moment.astimezone(UTC) + CHINA).date()
-
-
-def cn_date(day: date) -> str:
-    return f"{day.year}年{day.month:02d}月{day.day:02d}日"
-
-
-def validity_text(valid_from: date, valid_until: date | None) -> str:
-    """``2026年03月05日至2031年03月04日`` (``valid_until`` is the last valid day), or ``…起长期有效``."""
-    if valid_until is None:
-        return f"{cn_date(valid_from)}起长期有效"
-    return f"{cn_date(valid_from)}至{cn_date(valid_until)}"
-
-
-def authority_anchor(issuer_name: str) -> str:
-    """The text the issuing authority's seal is centred on: ``发证机关：<name>`` (at most 64 characters)."""
-    return (AUTHORITY_LABEL + issuer_name.strip())[:MAX_ANCHOR_CHARS]
-
-
-def normalise(text: str) -> str:
-    """NFC without white space: how face texts are compared (extractors space out CJK glyphs differently)."""
-    return "".join(unicodedata.normalize("NFC", text).split())
-
-
-@dataclass(frozen=True)
-class Face:
-    """Everything printed on a licence face, as text."""
-
-    title: str
-    identifier: str
-    rows: tuple[tuple[str, str], ...]  # (label, value): holder rows the fields lack, then the face fields
-    validity: str
-    issued: str
-    issuer_name: str | None
-
-    def expected(self) -> list[tuple[str, str]]:
-        """``[(what, text)]`` that must all appear in the face's text (white space ignored)."""
-        items = [("title", self.title), (IDENTIFIER_LABEL.rstrip("："), self.identifier)]
-        items += [(label, value) for label, value in self.rows]
-        items += [(VALIDITY_LABEL.rstrip("："), self.validity), (ISSUED_LABEL.rstrip("："), self.issued)]
-        if self.issuer_name:
-            items.append((AUTHORITY_LABEL.rstrip("："), authority_anchor(self.issuer_name)))
-        return items
-
-
-def face(
-    licence_type: catalogue.LicenceType,
-    fields: Mapping[str, Any],
-    *,
-    identifier: str,
-    holder_name: str,
-    holder_code: str,
-    issued_at: datetime,
-    valid_from: date,
-    valid_until: date | None,
-    issuer_name: str | None,
-) -> Face:
-    """The face of a licence (fields validated against the type first)."""
-    items = catalogue.face_items(licence_type, fields)
-    shown = set(licence_type.title_fields)
-    rows: list[tuple[str, str]] = []
-    if licence_type.holder_name_field not in shown:
-        rows.append((HOLDER_LABEL, holder_name))
-    if licence_type.holder_code_field is None or licence_type.holder_code_field not in shown:
-        rows.append((HOLDER_CODE_LABELS[licence_type.holder_kind], holder_code))
-    rows.extend(items)
-    return Face(
-        title=licence_type.name,
-        identifier=identifier,
-        rows=tuple(rows),
-        validity=validity_text(valid_from, valid_until),
-        issued=cn_date(china_date(issued_at)),
-        issuer_name=issuer_name,
-    )
-
-
-def _epoch(claims: Mapping[str, Any], name: str, required: bool = True) -> datetime | None:
-    value = claims.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise EncodingError(f"licence token claim {name!r} must be a number of seconds")
-    return datetime.fromtimestamp(value, UTC)
-
-
-def dates_from_claims(claims: Mapping[str, Any]) -> tuple[datetime, date, date | None]:
-    """``(issued_at, valid_from, valid_until)`` of a token: ``nbf`` is Beijing midnight of the first day, ``exp`` the
-    Beijing midnight after the last day (:mod:`licenses.issuance`)."""
-    issued_at = _epoch(claims, "iat")
-    nbf = _epoch(claims, "nbf")
-    exp = _epoch(claims, "exp", required=False)
-    assert issued_at is not None and nbf is not None
-    last = china_date(exp - timedelta(seconds=1)) if exp is not None else None
-    return issued_at, china_date(nbf), last
-
-
-def face_from_claims(claims: Mapping[str, Any], issuer_name: str | None = None) -> Face:
-    """The face a licence token describes (what :func:`render_token` prints for it)."""
-    licence = claims.get("license")
-    if not isinstance(licence, Mapping):
-        raise EncodingError("licence token has no license claim")
-    holder = licence.get("holder")
-    if not isinstance(holder, Mapping):
-        raise EncodingError("licence token has no holder")
-    licence_type = catalogue.get(str(licence.get("type")))
-    issued_at, valid_from, valid_until = dates_from_claims(claims)
-    return face(
-        licence_type,
-        licence.get("fields") or {},
-        identifier=str(licence.get("id")),
-        holder_name=str(holder.get("name")),
-        holder_code=str(holder.get("code")),
-        issued_at=issued_at,
-        valid_from=valid_from,
-        valid_until=valid_until,
-        issuer_name=issuer_name,
-    )
 
 
 # --- the QR code --------------------------------------------------------------------------------------------
@@ -597,17 +468,8 @@ def render_token(token: str, *, qr_payload: str, issuer_name: str) -> bytes:
 
 
 __all__ = [
-    "ATTACHMENT_NAME",
-    "AUTHORITY_LABEL",
     "MAX_QR_VERSION",
-    "Face",
-    "authority_anchor",
-    "dates_from_claims",
-    "face",
-    "face_from_claims",
-    "normalise",
     "qr_symbol",
     "render",
     "render_token",
-    "validity_text",
 ]

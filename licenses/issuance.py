@@ -29,18 +29,20 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from ca import authority
-from ca import x509 as cx
 from ca.authority import Endpoints, Issued
 from ca.models import IssuedCertificate, now, utc
-from ca.names import DN, validate_uscc
 from ca.profiles import profile
-from licenses import catalogue, identifiers, sdjwt, status_list, token
 from licenses.models import LicenseEvent, LicenseIssuer, LicenseRecord, StatusListRecord
 from trust.crypto import jwk
 from trust.crypto.algorithms import RSA_PKCS1_SHA256, SignatureAlgorithm
 from trust.crypto.errors import Code, ConflictError, InputError, NotFoundError
 from trust.crypto.keystore import KeyStore
 from trust.crypto.signer import Signer
+from trust.formats import identifiers, sdjwt, status_list
+from trust.formats import license_catalogue as catalogue
+from trust.formats import license_token as token
+from trust.formats import x509 as cx
+from trust.formats.names import DN, validate_uscc
 
 STATUS_LIST_SIZE: Final = 1 << 17  # 131,072 licences per list: 32 KiB at 2 bits before compression
 STATUS_VALUES: Final = {

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from ca.names import make_uscc
+from trust.formats.names import make_uscc
 
 ORG_USCC: Final = make_uscc("91330106MA2CFA4X0")
 ORG2_USCC: Final = make_uscc("91440101MA5CXXX00")

@@ -79,7 +79,6 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from seal import anchor as anchor_mod
-from seal import ses
 from trust.crypto import oids
 from trust.crypto.algorithms import KeyFamily, digest
 from trust.crypto.certvalidator import SIGNATURE_VALIDATOR
@@ -94,6 +93,7 @@ from trust.crypto.errors import (
 )
 from trust.crypto.signer import Signer as TrustSigner
 from trust.crypto.sm2 import DEFAULT_USER_ID
+from trust.formats import ses
 
 oids.register()
 
@@ -289,7 +289,7 @@ class CallableTimeStamper(TimeStamper):  # type: ignore[misc]
         self.name = name
 
     async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
-        from ca import tsa as tsa_format
+        from trust.formats import tsp as tsa_format
 
         der = self._respond(req.dump())
         status = tsa_format.response_status(der)

@@ -24,16 +24,17 @@ from typing import Final
 from sqlmodel import Session, col, select
 
 from ca import authority
-from ca import x509 as cx
 from ca.authority import Endpoints, Issued
 from ca.models import CertificateAuthority, IssuedCertificate, now, utc
-from ca.names import DN, region, validate_citizen_id, validate_uscc
 from ca.profiles import profile
-from seal import picture, ses
+from seal import picture
 from seal.models import SealEvent, SealMaker, SealRecord
 from trust.crypto.algorithms import SM2_SM3
 from trust.crypto.errors import ConflictError, InputError, NotFoundError
 from trust.crypto.keystore import KeyStore
+from trust.formats import ses
+from trust.formats import x509 as cx
+from trust.formats.names import DN, region, validate_citizen_id, validate_uscc
 
 VENDOR: Final = "HUREN"
 SEAL_STATES: Final = ("active", "suspended", "revoked")

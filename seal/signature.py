@@ -35,9 +35,6 @@ from typing import Final
 
 from asn1crypto import algos, core
 
-from ca import tsa
-from ca import x509 as cx
-from seal import ses
 from trust.crypto.algorithms import SM2_SM3, KeyFamily, SignatureAlgorithm, digest
 from trust.crypto.errors import (
     Code,
@@ -47,6 +44,9 @@ from trust.crypto.errors import (
     UnsupportedAlgorithm,
 )
 from trust.crypto.signer import Signer
+from trust.formats import ses
+from trust.formats import tsp as tsa
+from trust.formats import x509 as cx
 
 Timestamper = Callable[[bytes], bytes]
 """Given the signature value, return a DER RFC 3161 ``TimeStampToken`` (CMS ContentInfo) over it."""
@@ -279,5 +279,5 @@ def verify(sig_der: bytes, *, data: bytes | None = None, data_hash: bytes | None
 
 
 def parse(sig_der: bytes) -> ses.SignatureRecord:
-    """:func:`seal.ses.parse_signature` (both encodings of the optional fields; bytes sliced as received)."""
+    """:func:`trust.formats.ses.parse_signature` (both encodings of the optional fields; bytes sliced as received)."""
     return ses.parse_signature(sig_der)

@@ -18,8 +18,8 @@ from typing import Final
 
 from asn1crypto import x509
 
-from ca import x509 as cx
 from trust.crypto.errors import Code, EncodingError, InputError, TrustError
+from trust.formats import x509 as cx
 from verifier.certificate import verify_certificate
 from verifier.context import VerificationContext
 from verifier.license import KeyBindingRequest
@@ -53,7 +53,7 @@ def _detect(data: bytes) -> tuple[str, x509.Certificate | None]:
                 return "certificate", cx.load_certificate(data)
             except TrustError:
                 pass
-        from seal import ses
+        from trust.formats import ses
 
         try:
             ses.parse_seal(data)

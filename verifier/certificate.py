@@ -2,8 +2,8 @@
 
 Steps, in order (each one becomes a :class:`~verifier.report.Check`):
 
-1. **parse** — the input is one DER X.509 certificate (``ca.x509.load_certificate``: size limit, strict DER), and
-   what its signature does not cover is well-formed (:func:`structure_problem`: known version, outer and inner
+1. **parse** — the input is one DER X.509 certificate (``trust.formats.x509.load_certificate``: size limit, strict DER),
+   and what its signature does not cover is well-formed (:func:`structure_problem`: known version, outer and inner
    signature algorithm identical, no unused bits in the signature); otherwise TOTAL_FAILED / FORMAT_FAILURE.
 2. **path** — candidate paths to an anchor come from :class:`verifier.paths.BoundedPaths` (anchors first, issuers
    whose key verifies first, bounded by :mod:`verifier.limits`); pyhanko-certvalidator validates them
@@ -64,12 +64,12 @@ from pyhanko_certvalidator.sig_validate import (
 from pyhanko_certvalidator.util import ConsList, get_declared_revinfo
 from pyhanko_certvalidator.validate import validate_usage
 
-from ca import x509 as cx
-from ca.names import name_text
-from ca.profiles import EKU_DOCUMENT_SIGNING, EKU_LICENSE_SIGNING
-from ca.x509 import utc_time
 from trust.crypto.certvalidator import SIGNATURE_VALIDATOR
 from trust.crypto.errors import InputError, TrustError
+from trust.crypto.oids import EKU_DOCUMENT_SIGNING, EKU_LICENSE_SIGNING
+from trust.formats import x509 as cx
+from trust.formats.names import name_text
+from trust.formats.x509 import utc_time
 from verifier import limits
 from verifier.context import Memo, VerificationContext
 from verifier.paths import BoundedPaths

@@ -50,10 +50,10 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import pem as asn1_pem
 from asn1crypto import x509
 
-from ca import x509 as cx
-from ca.crl import load_crl
 from trust.crypto.errors import Code, EncodingError, InputError
 from trust.formats import bundle as bundle_format
+from trust.formats import x509 as cx
+from trust.formats.crl import load_crl
 from trust.formats.trustlist import TrustList
 from verifier import limits
 
@@ -160,9 +160,9 @@ class Memo:
     def certificate(
         self, der: bytes, load: Callable[[bytes], x509.Certificate] = cx.load_certificate
     ) -> x509.Certificate:
-        """``load(der)`` once per DER. ``load`` is ``ca.x509.load_certificate`` or a wrapper of it that only changes
-        which exception a failure raises: any of them gives the same certificate for the same bytes, and a failure
-        is never kept (the next call raises again, from its own loader)."""
+        """``load(der)`` once per DER. ``load`` is ``trust.formats.x509.load_certificate`` or a wrapper of it that only
+        changes which exception a failure raises: any of them gives the same certificate for the same bytes, and a
+        failure is never kept (the next call raises again, from its own loader)."""
         cert = self.certificates.get(der)
         if cert is None:
             cert = load(der)
@@ -181,7 +181,8 @@ class Memo:
         return parsed
 
     def checked_crl(self, data: bytes) -> bytes:
-        """The DER of ``ca.crl.load_crl(data)`` (size limit, PEM or DER, every field decoded), once per input."""
+        """The DER of ``trust.formats.crl.load_crl(data)`` (size limit, PEM or DER, every field decoded), once per
+        input."""
         der = self.checked_crls.get(data)
         if der is None:
             der = bytes(load_crl(data).dump())
@@ -197,7 +198,8 @@ class Memo:
         return bytes(value)
 
     def fingerprint(self, cert: x509.Certificate) -> str:
-        """``ca.x509.fingerprint(cert)`` (SHA-256 of its DER, lower-case hex), once per certificate object."""
+        """``trust.formats.x509.fingerprint(cert)`` (SHA-256 of its DER, lower-case hex), once per certificate
+        object."""
         entry = self.fingerprints.get(id(cert))
         if entry is not None and entry[0] is cert:
             return str(entry[1])

@@ -30,13 +30,14 @@ from typing import Any, Final, cast
 
 from asn1crypto import x509
 
-from ca import x509 as cx
-from ca.crl import load_crl
-from licenses import catalogue, identifiers, sdjwt, status_list, token
 from trust.crypto import jwk
 from trust.crypto.errors import EncodingError, InputError, TrustError
 from trust.crypto.keys import PublicKey
-from trust.formats import jose
+from trust.formats import identifiers, jose, sdjwt, status_list
+from trust.formats import license_catalogue as catalogue
+from trust.formats import license_token as token
+from trust.formats import x509 as cx
+from trust.formats.crl import load_crl
 from verifier.certificate import verify_certificate
 from verifier.context import VerificationContext
 from verifier.report import Check, Indication, Report, Result, SubIndication
@@ -294,7 +295,7 @@ def _key_compromise(cert: x509.Certificate, ctx: VerificationContext) -> None:
 
 def _key_compromised_serials(der: bytes, ctx: VerificationContext) -> tuple[bytes, frozenset[int]] | None:
     """A CRL's issuer (DER name) and the serial numbers it revokes for key compromise, ``None`` if it cannot be
-    read (``ca.crl.load_crl``: every field decoded); once per CRL and memo (a failure is not kept)."""
+    read (``trust.formats.crl.load_crl``: every field decoded); once per CRL and memo (a failure is not kept)."""
     key = ("license-key-compromise", ctx.memo.digest(der))
     value = ctx.memo.facts.get(key)
     if value is None:

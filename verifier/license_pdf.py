@@ -16,11 +16,11 @@ token (:func:`verifier.license.verify_license`, kind ``license-token``) — and 
    attachment added or replaced after sealing fails (``SIG_CONSTRAINTS_FAILURE``) whatever else it says.
 5. **license-token** — the token report's bottom line (issuer key and authorisation in the trust list,
    signature, claims, validity, status: a revoked licence is ``TOTAL_FAILED`` / ``REVOKED``).
-6. **face** — every text the token puts on the face (:meth:`licenses.document.Face.expected`: the type's name,
-   the identifier, each face field's label and value as :func:`licenses.catalogue.face_items` prints it, the holder
-   where the fields lack it, the validity, the date of issue and ``发证机关：<name>`` with the name the trust list gives
-   the issuer) appears in the text of the pages (pypdf, of the file's last revision — what viewers show; white
-   space ignored). A value the face does not show fails (``SIG_CONSTRAINTS_FAILURE``) and names the field.
+6. **face** — every text the token puts on the face (:meth:`trust.formats.license_face.Face.expected`: the type's name,
+   the identifier, each face field's label and value as :func:`trust.formats.license_catalogue.face_items` prints it,
+   the holder where the fields lack it, the validity, the date of issue and ``发证机关：<name>`` with the name the
+   trust list gives the issuer) appears in the text of the pages (pypdf, of the file's last revision — what viewers
+   show; white space ignored). A value the face does not show fails (``SIG_CONSTRAINTS_FAILURE``) and names the field.
 
 The bottom line is the first ``TOTAL_FAILED`` in that order, else the first ``INDETERMINATE``, else
 ``TOTAL_PASSED``. The QR code is not decoded here (no rendering in the verifier): it carries the same licence in
@@ -39,10 +39,10 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
-from ca.names import name_text
-from licenses import document as face_mod
-from licenses import token as token_mod
 from trust.crypto.errors import Code, EncodingError, InputError, TrustError
+from trust.formats import license_face as face_mod
+from trust.formats import license_token as token_mod
+from trust.formats.names import name_text
 from verifier.context import VerificationContext
 from verifier.license import verify_license
 from verifier.pdf import MAX_PDF_BYTES, verify_pdf
@@ -247,8 +247,8 @@ def _issuer_name(ctx: VerificationContext, claims: Mapping[str, Any]) -> str | N
 
 def page_text(pdf: bytes) -> str:
     """The text of every page (pypdf, in content order, through the fonts' ``ToUnicode`` maps), normalised
-    (:func:`licenses.document.normalise`). pypdf rather than pdfplumber: a licence face's QR code is thousands of
-    path operators, which pdfminer turns into layout objects (about four times slower for the same text)."""
+    (:func:`trust.formats.license_face.normalise`). pypdf rather than pdfplumber: a licence face's QR code is thousands
+    of path operators, which pdfminer turns into layout objects (about four times slower for the same text)."""
     from pypdf import PdfReader
     from pypdf.errors import PyPdfError
 

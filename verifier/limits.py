@@ -19,7 +19,7 @@ MAX_ANCHORS: Final = 256
 """Explicit trust anchors (``--anchor``) plus the roots a trust list names."""
 MAX_CRLS: Final = 512
 MAX_TOTAL_CRL_BYTES: Final = 64 * 1024 * 1024
-"""All ``--crl`` files together (one CRL: ``ca.crl.MAX_CRL_BYTES``)."""
+"""All ``--crl`` files together (one CRL: ``trust.formats.crl.MAX_CRL_BYTES``)."""
 MAX_OCSPS: Final = 512
 MAX_OCSP_BYTES: Final = 1024 * 1024
 MAX_PEM_BLOCKS: Final = MAX_EXTRA_CERTS

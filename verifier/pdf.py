@@ -63,9 +63,9 @@ from pyhanko.pdf_utils import generic
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, read_certification_data
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
-from ca import x509 as cx
-from ca.names import name_text
 from trust.crypto.errors import Code, EncodingError, InputError, TrustError
+from trust.formats import x509 as cx
+from trust.formats.names import name_text
 from verifier import limits
 from verifier.certificate import may_be_revoked, verify_certificate
 from verifier.context import VerificationContext

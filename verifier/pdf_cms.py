@@ -3,7 +3,7 @@
 Numbered steps (each failure is a :class:`CmsFailure` carrying its ETSI EN 319 102-1 sub-indication):
 
 1. :func:`parse_contents` — ``/Contents`` holds one DER (or BER) ``ContentInfo`` followed by nothing but zero
-   padding; ``signedData`` (RFC 5652 or GB/T 35275 OIDs); strict parsing (:func:`ca.cms.load_content_info`).
+   padding; ``signedData`` (RFC 5652 or GB/T 35275 OIDs); strict parsing (:func:`trust.formats.cms.load_content_info`).
 2. :func:`signature_structure` — for a ``/Sig`` dictionary: exactly one ``SignerInfo``; ``eContentType`` id-data and
    **no** ``eContent`` (``adbe.pkcs7.detached`` and ``ETSI.CAdES.detached`` sign the byte ranges detached; a CMS
    that carries encapsulated content would show one thing and sign another); signed attributes present with
@@ -17,7 +17,7 @@ Numbered steps (each failure is a :class:`CmsFailure` carrying its ETSI EN 319 1
    otherwise; refused algorithms and keys are ``CRYPTO_CONSTRAINTS_FAILURE``.
 5. :func:`signature_timestamps` / :func:`check_timestamp_token` — RFC 3161 tokens: the imprint is over the
    signature value (signature time-stamp, EN 319 122-1 clause 5.3) or over the byte ranges (document time-stamp,
-   ISO 32000-2 clause 12.8.5); the token itself is checked by :func:`ca.tsa.verify_token` (CMS signature,
+   ISO 32000-2 clause 12.8.5); the token itself is checked by :func:`trust.formats.tsp.verify_token` (CMS signature,
    ESSCertIDv2 binding, TSA extended key usage, genTime inside the TSA certificate).
 
 Trust in the certificates (path, revocation, trust list) is :mod:`verifier.certificate`'s job.
@@ -34,12 +34,12 @@ from asn1crypto import cms, core, parser, tsp, x509
 from cryptography.hazmat.primitives import hashes
 from pyhanko.sign.general import check_ess_certid
 
-from ca import cms as cms_mod
-from ca import tsa as tsa_mod
 from trust.crypto import oids
 from trust.crypto.algorithms import SignatureAlgorithm, digest, hash_algorithm
 from trust.crypto.errors import InvalidSignature, TrustError, UnsupportedAlgorithm, WeakKey
 from trust.crypto.keys import public_key_from_spki
+from trust.formats import cms as cms_mod
+from trust.formats import tsp as tsa_mod
 from verifier.report import Indication, SubIndication
 
 oids.register()
@@ -84,7 +84,8 @@ def parse_contents(contents: bytes) -> cms.ContentInfo:
     if extra:
         raise _format(f"/Contents carries {extra} bytes of data after the CMS object (only zero padding may follow it)")
     # Parsed lazily: each later step reads the fields it needs inside its own error handling. (``.native`` of a whole
-    # SignedData with an RSA time-stamp token costs seconds in asn1crypto, so ca.cms.load_content_info is not used.)
+    # SignedData with an RSA time-stamp token costs seconds in asn1crypto, so trust.formats.cms.load_content_info is not
+    # used.)
     try:
         info = cms.ContentInfo.load(contents[:size], strict=True)
         content_type = info["content_type"].native

@@ -25,11 +25,11 @@ from typing import Final
 
 from asn1crypto import cms, core, x509
 
-from ca import x509 as cx
-from ca.names import name_text
-from seal import ses
 from trust.crypto.algorithms import digest
 from trust.crypto.errors import TrustError
+from trust.formats import ses
+from trust.formats import x509 as cx
+from trust.formats.names import name_text
 from verifier.context import VerificationContext
 from verifier.report import Check, Indication, Report, Result, SubIndication
 from verifier.ses import Proof, verify_parsed_seal

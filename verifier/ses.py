@@ -7,9 +7,9 @@ Stable API (``verifier.api`` and ``verifier.pdf`` rely on it):
   the seal's validity window is judged at (default: the context's validation time; a sealed PDF passes its signing
   time); ``proof`` (a :class:`Proof`) is the earliest proof that the seal existed, if the caller has one (the
   time-stamp of the PDF signature that carries it). :func:`verify_parsed_seal` is the same for a seal the caller
-  has already parsed with :func:`seal.ses.parse_seal`.
+  has already parsed with :func:`trust.formats.ses.parse_seal`.
 * :func:`seal_checks` ``(seal, ctx, at, *, prefix="", proof=None) -> list[Check]`` — the checks of a parsed seal
-  (:func:`seal.ses.parse_seal`) in order; every check that is not passed is a :class:`Finding` carrying its
+  (:func:`trust.formats.ses.parse_seal`) in order; every check that is not passed is a :class:`Finding` carrying its
   indication and sub-indication. :func:`verdict` turns such a list into the bottom line.
 * :func:`verify_ses_signature` ``(sig_der, ctx, *, signed_data=None) -> Report`` — kind ``ses-signature``;
   :func:`parse_signature` reads one in either encoding of its optional ``[0]`` fields.
@@ -17,8 +17,8 @@ Stable API (``verifier.api`` and ``verifier.pdf`` rely on it):
 Unreadable input (garbage, truncated, oversized, not a seal/signature at all) raises
 :class:`~trust.crypto.errors.InputError` (the CLI's exit 3); everything that parses becomes a report. Signatures are
 checked over the bytes as received, sliced from the input (never over a re-encoding). This module imports only
-the crypto layer, pure format modules (``ca.x509``, ``ca.tsa``, ``seal.ses``) and the verifier; it never imports
-the signing code (:mod:`seal.signature`).
+the crypto layer, pure format modules (``trust.formats.x509``, ``trust.formats.tsp``, ``trust.formats.ses``) and the
+verifier; it never imports the signing code (:mod:`seal.signature`).
 
 Seal checks (:func:`seal_checks`), in order:
 
@@ -71,10 +71,6 @@ from typing import Final, TypeVar
 
 from asn1crypto import algos, core, x509
 
-from ca import tsa
-from ca import x509 as cx
-from ca.names import name_text
-from seal import ses
 from trust.crypto.algorithms import KeyFamily, SignatureAlgorithm, digest
 from trust.crypto.errors import (
     EncodingError,
@@ -85,6 +81,10 @@ from trust.crypto.errors import (
     UnsupportedAlgorithm,
 )
 from trust.crypto.keys import PublicKey
+from trust.formats import ses
+from trust.formats import tsp as tsa
+from trust.formats import x509 as cx
+from trust.formats.names import name_text
 from verifier.certificate import may_be_revoked, verify_certificate
 from verifier.context import Memo, VerificationContext
 from verifier.report import ChainLink, Check, Indication, Report, Result, SubIndication
@@ -201,7 +201,8 @@ class ParsedSignature:
 
 
 def parse_signature(data: bytes) -> ParsedSignature:
-    """A ``SES_Signature`` as received (:func:`seal.ses.parse_signature`: both encodings of the optional fields)."""
+    """A ``SES_Signature`` as received (:func:`trust.formats.ses.parse_signature`: both encodings of the optional
+    fields)."""
     record = ses.parse_signature(data)
     return ParsedSignature(
         version=record.version,
@@ -241,7 +242,9 @@ def _load_cert(der: bytes, memo: Memo | None = None) -> x509.Certificate:
 def _strict_certificate(der: bytes) -> x509.Certificate:
     try:
         return cx.load_certificate(der)
-    except _MALFORMED as exc:  # what ca.x509 does not catch itself (asn1crypto raises AttributeError on some input)
+    except (
+        _MALFORMED
+    ) as exc:  # what trust.formats.x509 does not catch itself (asn1crypto raises AttributeError on some input)
         raise EncodingError(f"not a DER X.509 certificate: {type(exc).__name__}") from None
 
 
@@ -490,7 +493,7 @@ def verify_seal(
 def verify_parsed_seal(
     seal: ses.Seal, ctx: VerificationContext, *, at: datetime | None = None, proof: Proof | None = None
 ) -> Report:
-    """:func:`verify_seal` of a seal already parsed by :func:`seal.ses.parse_seal` (as a sealed PDF's is)."""
+    """:func:`verify_seal` of a seal already parsed by :func:`trust.formats.ses.parse_seal` (as a sealed PDF's is)."""
     moment = at or ctx.validation_time
     checks, chain = _seal_steps(seal, ctx, moment, "", proof)
     seal = replace(

@@ -14,11 +14,8 @@ from pyhanko_certvalidator.errors import InvalidCertificateError, PathValidation
 from sqlmodel import func, select
 
 from ca import authority
-from ca import x509 as cx
-from ca.crl import load_crl
 from ca.models import CrlRecord, IssuedCertificate, now
-from ca.names import DN, make_uscc
-from ca.profiles import EKU_DOCUMENT_SIGNING, EKU_LICENSE_SIGNING, PROFILES
+from ca.profiles import PROFILES
 from tests.conftest import require_tool
 from tests.support.csr import make_csr
 from tests.support.server import free_port
@@ -26,6 +23,10 @@ from tests.support.world import ZJ_ORG_USCC, World, build_world
 from trust import db
 from trust.crypto.errors import Code, ConflictError, InputError, InvalidSignature, NotFoundError, TrustError
 from trust.crypto.keys import generate_private_key
+from trust.crypto.oids import EKU_DOCUMENT_SIGNING, EKU_LICENSE_SIGNING
+from trust.formats import x509 as cx
+from trust.formats.crl import load_crl
+from trust.formats.names import DN, make_uscc
 from trust.service import ca as service
 
 ZJ_PERSON = "330106199001010018"  # valid GB 11643 check digit (checked below)
@@ -481,7 +482,7 @@ def test_weak_rsa_csr_refused(ca_world: World) -> None:
 
 def test_failed_signing_leaves_no_record_and_no_key(ca_world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     before = _counts(ca_world)
-    from ca import x509 as cx_mod
+    from trust.formats import x509 as cx_mod
 
     def explode(self, signer, *, issuer_key=None):
         raise RuntimeError("HSM unplugged")

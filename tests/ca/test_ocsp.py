@@ -1,10 +1,10 @@
-"""OCSP responder (RFC 6960): ``ca.ocsp``, ``trust.service.ocsp`` and ``/ocsp`` — checked by ``openssl ocsp``
+"""OCSP responder (RFC 6960): ``trust.formats.ocsp``, ``trust.service.ocsp`` and ``/ocsp`` — checked by ``openssl ocsp``
 and pyhanko-certvalidator against a live server.
 
 SM2 and OpenSSL: OpenSSL 3.0's ``openssl ocsp`` verifies an SM2 response signature with an **empty** SM2 user
 ID, not the GB/T 35276 default ``1234567812345678`` that every SM2 signature of Huren uses (and that
 ``openssl ocsp`` has no option to set: no ``-vfyopt``). So for SM2 the tests show (1) ``openssl ocsp
--noverify`` parses our response and reports good/revoked, (2) our :func:`ca.ocsp.verify_response` checks
+-noverify`` parses our response and reports good/revoked, (2) our :func:`trust.formats.ocsp.verify_response` checks
 signature and responder chain, (3) OpenSSL itself verifies the same signatures with the right ID through
 ``openssl pkeyutl -verify -rawin -digest sm3 -pkeyopt distid:1234567812345678`` (the response over
 ``tbsResponseData`` with the responder key, the responder certificate with the CA key), and (4) the
@@ -32,17 +32,18 @@ from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.errors import RevokedError
 from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, RevocationCheckingPolicy, RevocationCheckingRule
 
-from ca import authority, ocsp
-from ca import x509 as cx
+from ca import authority
 from ca.authority import algorithm_for
 from ca.models import CertificateAuthority
-from ca.names import DN
 from ca.profiles import profile as get_profile
 from tests.conftest import require_tool
 from tests.support.server import free_port, live_server
 from tests.support.world import GD_ORG_USCC, ZJ_ORG_USCC, World, build_world
 from trust.crypto.algorithms import SM2_SM3
 from trust.crypto.errors import InputError, InvalidSignature
+from trust.formats import ocsp
+from trust.formats import x509 as cx
+from trust.formats.names import DN
 from trust.service import ca as service
 from trust.service import ocsp as responder
 from trust.service.instance import Instance

@@ -21,10 +21,7 @@ from asn1crypto import x509 as asn1_x509
 from sqlmodel import func, select
 
 from ca import authority
-from ca import x509 as cx
-from ca.crl import load_crl
 from ca.models import CaKeyHistory, CertificateAuthority, CrlRecord, IssuedCertificate
-from ca.names import DN
 from tests.conftest import require_tool
 from tests.support.csr import make_csr
 from tests.support.server import free_port
@@ -34,6 +31,9 @@ from trust.crypto.errors import Code, ConflictError, InputError, InvalidSignatur
 from trust.crypto.keys import generate_private_key
 from trust.formats import jose
 from trust.formats import trustlist as tl
+from trust.formats import x509 as cx
+from trust.formats.crl import load_crl
+from trust.formats.names import DN
 from trust.service import audit, registry, trust
 from trust.service import ca as service
 from verifier import api, context

@@ -30,15 +30,15 @@ import pytest
 from asn1crypto import algos, cms, core, tsp, x509
 from sqlmodel import Session
 
-from ca import cms as cms_mod
-from ca import tsa
-from ca import x509 as cx
-from ca.profiles import POLICY
 from tests.conftest import require_tool
 from tests.support.server import free_port
 from tests.support.world import World, make_instance
 from trust import db
 from trust.crypto.errors import ConflictError, InputError, InvalidSignature
+from trust.crypto.oids import POLICY
+from trust.formats import cms as cms_mod
+from trust.formats import tsp as tsa
+from trust.formats import x509 as cx
 from trust.service import ca as ca_service
 from trust.service import tsa as service
 
@@ -556,7 +556,7 @@ def test_only_tsa_certificates_may_time_stamp(world: World, rsa_tsa: tsa.TimeSta
         replace(rsa_tsa, signer=signer)
 
 
-# --- ca.cms beyond time-stamps -----------------------------------------------------------------------------
+# --- trust.formats.cms beyond time-stamps -----------------------------------------------------------------------------
 
 
 @pytest.mark.external

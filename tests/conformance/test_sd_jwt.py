@@ -1,5 +1,5 @@
 """SD-JWT (RFC 9901) conformance: every case of ``sd-jwt/sd-jwt-python-testcases/*/`` and
-``sd-jwt/spec-examples/*/`` through :mod:`licenses.sdjwt`.
+``sd-jwt/spec-examples/*/`` through :mod:`trust.formats.sdjwt`.
 
 Loading rules (``shared/testdata/README.md``): the presentation is ``sd_jwt_presentation.txt`` (compact) or
 ``sd_jwt_presentation.json`` (JSON serialization; the file holds the JSON text as a JSON string); the issuer
@@ -35,12 +35,11 @@ from typing import Any
 import pytest
 import yaml
 
-from licenses import sdjwt
 from tests.conftest import TESTDATA, shared_file
 from trust.crypto import jwk as huren_jwk
 from trust.crypto.errors import NotFoundError, UnsupportedAlgorithm
 from trust.crypto.keys import PublicKey
-from trust.formats import jose
+from trust.formats import jose, sdjwt
 
 ROOTS = ("sd-jwt-python-testcases", "spec-examples")
 EXPECTED_CASES = {"sd-jwt-python-testcases": 17, "spec-examples": 15}

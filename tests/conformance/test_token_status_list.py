@@ -16,12 +16,12 @@ from typing import Any
 import jwt as pyjwt
 import pytest
 
-from licenses import status_list as sl
-from licenses.status_list import StatusList
 from tests.conftest import shared_file
 from trust.crypto import jwk
 from trust.crypto.errors import InputError, InvalidSignature
 from trust.formats import jose
+from trust.formats import status_list as sl
+from trust.formats.status_list import StatusList
 
 FOLDER = ("token-status-list",)
 VECTORS: dict[str, Any] = json.loads(shared_file(*FOLDER, "status_list_vectors.json").read_text(encoding="utf-8"))

@@ -1,4 +1,4 @@
-"""The licence type catalogue (licenses.catalogue): codes, schemas, validity rules, the face."""
+"""The licence type catalogue (trust.formats.license_catalogue): codes, schemas, validity rules, the face."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from licenses import catalogue
-from licenses import identifiers as ids
-from licenses.catalogue import LicenceType, ValidityRule
-from licenses.identifiers import HolderCodeType
 from trust.crypto.errors import Code, InputError, NotFoundError
+from trust.formats import identifiers as ids
+from trust.formats import license_catalogue as catalogue
+from trust.formats.identifiers import HolderCodeType
+from trust.formats.license_catalogue import LicenceType, ValidityRule
 
 USCC_A = "91330106MA2B0001XN"
 USCC_B = "9144030071526726XG"

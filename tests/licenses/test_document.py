@@ -15,8 +15,7 @@ import pytest
 import zxingcpp
 from PIL import Image, ImageChops
 
-from ca.names import make_uscc
-from licenses import catalogue, document, identifiers, issuance, samples, token
+from licenses import document, issuance, samples
 from seal import anchor
 from tests.conftest import require_tool
 from tests.support.server import free_port
@@ -24,6 +23,10 @@ from tests.support.world import build_world
 from trust.crypto import jwk
 from trust.crypto.errors import Code, ConflictError, InputError
 from trust.crypto.keys import generate_private_key
+from trust.formats import identifiers, license_face
+from trust.formats import license_catalogue as catalogue
+from trust.formats import license_token as token
+from trust.formats.names import make_uscc
 from trust.service import license_documents, licenses, seals, trust
 from verifier import api, context, license_pdf
 from verifier.license import verify_license
@@ -100,7 +103,7 @@ def _poppler_text(pdf: Path) -> str:
     result = subprocess.run(
         [require_tool("pdftotext"), "-enc", "UTF-8", str(pdf), "-"], capture_output=True, check=True, timeout=60
     )
-    return document.normalise(result.stdout.decode("utf-8"))
+    return license_face.normalise(result.stdout.decode("utf-8"))
 
 
 def _poppler_fonts(pdf: Path) -> list[list[str]]:
@@ -131,7 +134,7 @@ def test_every_seeded_type_prints_a_sealed_scannable_licence(
     # poppler reads the Chinese title, the holder and the authority.
     text = _poppler_text(path)
     for expected in (licence_type.name, made.record.holder_name, f"发证机关：{ZJ_NAME}", made.record.identifier):
-        assert document.normalise(expected) in text, expected
+        assert license_face.normalise(expected) in text, expected
 
     # Only embedded subset fonts (no base-14 font referenced anywhere).
     fonts = _poppler_fonts(path)
@@ -141,7 +144,7 @@ def test_every_seeded_type_prints_a_sealed_scannable_licence(
         assert (emb, sub) == ("yes", "yes") and "+" in name, row
 
     # The red seal lies on the authority's name, and nowhere else is red.
-    found = anchor.find_anchor(pdf, document.authority_anchor(ZJ_NAME))
+    found = anchor.find_anchor(pdf, license_face.authority_anchor(ZJ_NAME))
     scale = DPI / 72
     cx, cy = found.centre
     px, py = cx * scale, image.height - cy * scale
@@ -268,13 +271,13 @@ def _local_licence(type_code: str = BUSINESS, **changes: object) -> tuple[str, s
 
 def test_face_texts_and_dates() -> None:
     full, _qr = _local_licence(BIRTH)
-    face = document.face_from_claims(token.parse_unverified(full)[1], ZJ_NAME)
+    face = license_face.face_from_claims(token.parse_unverified(full)[1], ZJ_NAME)
     assert face.title == "出生医学证明"
     assert face.validity == "2026年03月05日起长期有效" and face.issued == "2026年03月05日"
     assert ("持证人身份号码", samples.NEWBORN_ID) in face.rows  # the fields do not show the newborn's own number
     assert ("出生时间", "2026年03月01日08时30分") in face.rows
     assert ("发证机关", "发证机关：浙江省市场监督管理局") in face.expected()
-    business = document.face_from_claims(token.parse_unverified(_local_licence()[0])[1])
+    business = license_face.face_from_claims(token.parse_unverified(_local_licence()[0])[1])
     assert business.validity == "2026年03月05日至2027年03月04日"  # exp is Beijing midnight after the last day
     assert not any(label.startswith("持证") for label, _v in business.rows)  # 名称 and 统一社会信用代码 show the holder
 
@@ -286,10 +289,10 @@ def test_long_face_continues_on_a_second_page(tmp_path: Path) -> None:
     full, qr = _local_licence(business_scope=scope[:4000])
     pdf = document.render_token(full, qr_payload=qr, issuer_name=ZJ_NAME)
     text = license_pdf.page_text(pdf)
-    face = document.face_from_claims(token.parse_unverified(full)[1], ZJ_NAME)
-    missing = [what for what, value in face.expected() if document.normalise(value) not in text]
+    face = license_face.face_from_claims(token.parse_unverified(full)[1], ZJ_NAME)
+    missing = [what for what, value in face.expected() if license_face.normalise(value) not in text]
     assert not missing
-    found = anchor.find_anchor(pdf, document.authority_anchor(ZJ_NAME))
+    found = anchor.find_anchor(pdf, license_face.authority_anchor(ZJ_NAME))
     assert found.page_index >= 1  # the authority block (and the seal) go to the last page
     with pdfplumber.open(io.BytesIO(pdf)) as opened:
         assert len(opened.pages) == found.page_index + 1
@@ -303,7 +306,7 @@ def test_renderer_refuses_inconsistent_or_unprintable_input() -> None:
     full, qr = _local_licence()
     licence_type = catalogue.get(BUSINESS)
     claims = token.parse_unverified(full)[1]
-    issued_at, valid_from, valid_until = document.dates_from_claims(claims)
+    issued_at, valid_from, valid_until = license_face.dates_from_claims(claims)
     args = {
         "identifier": claims["jti"],
         "issuer_name": ZJ_NAME,

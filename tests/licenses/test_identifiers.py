@@ -1,4 +1,4 @@
-"""GB/T 36904 licence identifiers and holder codes (licenses.identifiers)."""
+"""GB/T 36904 licence identifiers and holder codes (trust.formats.identifiers)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from ca.names import make_uscc
-from licenses import identifiers as ids
-from licenses.identifiers import HolderCodeType, LicenceIdentifier
 from trust.crypto.errors import InputError
+from trust.formats import identifiers as ids
+from trust.formats.identifiers import HolderCodeType, LicenceIdentifier
+from trust.formats.names import make_uscc
 
 # The real identifiers of shared/standards/README.md ("Electronic licenses").
 REAL = [

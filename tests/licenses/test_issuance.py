@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import func, select
 
-from ca.names import make_uscc
-from licenses import catalogue, identifiers, samples, token
+from licenses import samples
 from licenses.models import LicenseRecord
 from tests.support import postgres
 from tests.support.server import free_port
@@ -22,6 +21,10 @@ from tests.support.world import PASSPHRASE, World, build_world
 from trust import db
 from trust.cli.main import main
 from trust.crypto.errors import ConflictError, InputError, NotFoundError
+from trust.formats import identifiers
+from trust.formats import license_catalogue as catalogue
+from trust.formats import license_token as token
+from trust.formats.names import make_uscc
 from trust.service import licenses
 
 BUSINESS = "11100000000013338W101"
@@ -183,9 +186,8 @@ def test_status_lists_and_bundle_are_published_as_files(site: tuple[World, str])
     import json as json_module
     from datetime import timedelta
 
-    from licenses import status_list
     from trust.formats import bundle as bundle_format
-    from trust.formats import jose
+    from trust.formats import jose, status_list
     from trust.service import publishing
     from trust.service import trust as trust_service
 

@@ -1,5 +1,5 @@
 """SD-JWT (RFC 9901) issuance, presentation and verification: round trips with SM2 and ES256 issuers, selective
-disclosure, key binding, and every refusal of :mod:`licenses.sdjwt` (each with its specific error)."""
+disclosure, key binding, and every refusal of :mod:`trust.formats.sdjwt` (each with its specific error)."""
 
 from __future__ import annotations
 
@@ -17,12 +17,11 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from joserfc import jws as rfc_jws
 from joserfc.jwk import ECKey
 
-from licenses import sdjwt
 from trust.crypto import jwk as huren_jwk
 from trust.crypto.errors import Code, InputError, InvalidKey, NotFoundError, UnsupportedAlgorithm
 from trust.crypto.keys import PrivateKey, PublicKey, generate_private_key
 from trust.crypto.signer import Signer
-from trust.formats import jose
+from trust.formats import jose, sdjwt
 
 NOW = 1_900_000_000
 ALGS = ("SM2", "ES256", "ES384", "RS256", "PS256")

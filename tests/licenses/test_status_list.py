@@ -1,4 +1,4 @@
-"""Token Status List (licenses.status_list): bit packing, limits, hostile input, statuslist+jwt tokens."""
+"""Token Status List (trust.formats.status_list): bit packing, limits, hostile input, statuslist+jwt tokens."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from typing import Any
 import jwt as pyjwt
 import pytest
 
-from licenses import status_list as sl
-from licenses.status_list import Status, StatusList
 from trust.crypto import jwk
 from trust.crypto.errors import Code, EncodingError, InputError, InvalidSignature, UnsupportedAlgorithm
 from trust.crypto.keys import PrivateKey, generate_private_key
 from trust.formats import jose
+from trust.formats import status_list as sl
+from trust.formats.status_list import Status, StatusList
 
 URI = "https://huren.example/status/330000/1"
 NOW = 1_790_000_000

@@ -28,7 +28,6 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
 from seal import pdf as seal_pdf
-from seal import ses
 from seal.anchor import AnchorNotFound, find_anchor
 from tests.conftest import require_tool
 from tests.seal.conftest import A4, HOLDER, SEAL_BOX, SealingWorld, anchor_text_box, sample_pdf
@@ -37,6 +36,7 @@ from tests.support.world import ZJ_ORG_USCC
 from trust.crypto.algorithms import SM2_SM3, digest
 from trust.crypto.certvalidator import SIGNATURE_VALIDATOR
 from trust.crypto.errors import Code, InvalidSignature, NotFoundError, TrustError
+from trust.formats import ses
 from trust.service import ca as ca_service
 from trust.service import sealing
 
@@ -597,8 +597,8 @@ def test_an_rsa_seal_carries_only_certificates_standard_viewers_read(sealed: Any
 def test_ecdsa_seal_and_binding_check(
     sealing_world: SealingWorld, one_page: bytes, roots: list[x509.Certificate], tmp_path: Path, nssdir: Path
 ) -> None:
-    from ca.names import DN
     from trust.crypto.algorithms import ECDSA_SHA256
+    from trust.formats.names import DN
     from trust.service import seals
 
     instance = sealing_world.instance

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ca import crl as crl_mod
 from seal import samples
 from tests.support.server import free_port
 from tests.support.world import ZJ_ORG_USCC, build_world
+from trust.formats import crl as crl_mod
 from trust.service import ca as ca_service
 from trust.service import sealing, seals, signing, trust
 from verifier import api, context

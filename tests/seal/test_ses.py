@@ -18,15 +18,15 @@ import pytest
 from PIL import Image
 
 from ca import authority
-from ca import x509 as cx
-from ca.profiles import EKU_DOCUMENT_SIGNING
-from seal import ses
 from seal.models import SealMaker, SealRecord
 from tests.conftest import STANDARDS, require_tool
 from tests.support.server import free_port
 from tests.support.world import GD_ORG_USCC, ZJ_ORG_USCC, World, build_world
 from trust import db
 from trust.crypto.algorithms import KeyFamily
+from trust.crypto.oids import EKU_DOCUMENT_SIGNING
+from trust.formats import ses
+from trust.formats import x509 as cx
 from trust.service import seals
 
 SES = asn1tools.compile_files(str(STANDARDS / "ses.asn"), "der")

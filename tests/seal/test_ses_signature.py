@@ -17,9 +17,6 @@ from sqlmodel import func as sql_func
 from sqlmodel import select
 
 from ca import authority
-from ca import tsa as tsa_mod
-from ca.names import DN, make_uscc
-from seal import ses
 from seal import signature as ses_signature
 from seal.models import SealEvent, SealRecord
 from tests.conftest import STANDARDS, require_tool
@@ -30,6 +27,9 @@ from trust.crypto.algorithms import RSA_PKCS1_SHA256, SM2_SM3
 from trust.crypto.errors import Code, ConflictError, InputError, NotFoundError, UnavailableError, UnsupportedAlgorithm
 from trust.crypto.keys import generate_private_key
 from trust.crypto.signer import Signer
+from trust.formats import ses
+from trust.formats import tsp as tsa_mod
+from trust.formats.names import DN, make_uscc
 from trust.service import ca as ca_service
 from trust.service import seals, signing, trust
 from verifier import context

@@ -5,9 +5,9 @@ from __future__ import annotations
 from asn1crypto import csr as asn1_csr
 from asn1crypto import pem as asn1_pem
 
-from ca import csr
-from ca.names import DN
 from trust.crypto.keys import PrivateKey
+from trust.formats import csr
+from trust.formats.names import DN
 
 
 def make_csr(key: PrivateKey, subject: DN, *, pem: bool = True, tamper: bool = False) -> bytes:

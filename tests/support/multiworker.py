@@ -36,9 +36,9 @@ from typing import Any
 
 import httpx
 
-from ca.names import make_uscc
 from licenses import samples
 from tests.support.world import PASSPHRASE, World, build_world
+from trust.formats.names import make_uscc
 from trust.service import clients
 
 REPO = Path(__file__).resolve().parents[2]
@@ -302,9 +302,9 @@ def org_code(i: int) -> str:
 
 def rsa_csr_pem() -> str:
     """One RSA-2048 CSR for every certificate of the RSA CA (the service allows one key in many certificates)."""
-    from ca import csr
-    from ca.names import DN
     from trust.crypto.keys import generate_private_key
+    from trust.formats import csr
+    from trust.formats.names import DN
 
     der = csr.build(generate_private_key("rsa-2048"), DN(common_name="multiworker"))
     import base64

@@ -414,8 +414,8 @@ def resign(
     """Rewrite the last signature of ``pdf`` with a new ``/ByteRange`` (same width in the file) and a fresh CMS by
     the seal's key over what that range covers — what an attacker with a signing key, or a broken signer, makes.
     ``econtent`` puts encapsulated content into the CMS (signed instead of the byte ranges)."""
-    from ca import cms as cms_mod
-    from ca import tsa as tsa_mod
+    from trust.formats import cms as cms_mod
+    from trust.formats import tsp as tsa_mod
 
     signer, cert, chain = keys.signers[family]
     matches = list(re.finditer(rb"/ByteRange\s*\[([0-9 ]+)\] *", pdf))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ca.names import make_uscc
+from trust.formats.names import make_uscc
 from trust.service import ca as service
 from trust.service.instance import Instance
 from trust.settings import Settings
@@ -45,10 +45,10 @@ class World:
         family: str = "SM2",
     ) -> PlatformKey:
         """Register a client and certify a key made here, as a platform would (CSR, national CA)."""
-        from ca import csr
-        from ca import x509 as cx
-        from ca.names import DN
         from trust.crypto.keys import generate_private_key
+        from trust.formats import csr
+        from trust.formats import x509 as cx
+        from trust.formats.names import DN
         from trust.service import clients
 
         clients.add_client(
@@ -79,7 +79,7 @@ class World:
         return {"Authorization": f"Bearer {self.assertion(client_id, **kwargs)}"}
 
     def ca_pem(self, ca_id: str) -> bytes:
-        from ca import x509 as cx
+        from trust.formats import x509 as cx
 
         return cx.certificate_pem(cx.load_certificate(service.ca_certificate_der(self.instance, ca_id)))
 

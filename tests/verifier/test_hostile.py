@@ -6,10 +6,10 @@ wall time, so a hang or a sleep fails too; CPU time keeps a loaded machine from 
 the process's resident memory by at most 500 MB (its peak, reset before the call, minus its resident size before
 the call); every ``trust verify`` subprocess must take under 10 s of CPU time (interpreter start included; 60 s of
 wall time) and its peak resident set size (``VmHWM``) must stay under 500 MB. The limits the verifier
-enforces are in :mod:`verifier.limits` and ``ca.x509.MAX_CERT_BYTES``.
+enforces are in :mod:`verifier.limits` and ``trust.formats.x509.MAX_CERT_BYTES``.
 
 The PKI here is made for these tests (SM2 keys from :func:`trust.crypto.keys.generate_private_key`, certificates
-from :class:`ca.x509.CertificateBuilder`): a root, a CA whose name constraints exclude the DNS subtree
+from :class:`trust.formats.x509.CertificateBuilder`): a root, a CA whose name constraints exclude the DNS subtree
 ``evil.test``, and a leaf.
 """
 
@@ -28,9 +28,9 @@ from typing import Any
 import pytest
 from asn1crypto import core, x509
 
-from ca import x509 as cx
 from trust.crypto.errors import Code, InputError
 from trust.crypto.keys import PrivateKey, PublicKey, generate_private_key
+from trust.formats import x509 as cx
 from verifier import api, context, limits
 from verifier.certificate import verify_certificate
 from verifier.context import VerificationContext

@@ -16,11 +16,14 @@ from pyhanko.pdf_utils import embed, generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from ca.names import make_uscc
-from licenses import catalogue, document, samples, token
+from licenses import document, samples
 from tests.conftest import REPO, shared_file
 from tests.support.server import free_port
 from tests.support.world import ZJ_ORG_USCC, build_world
+from trust.formats import license_catalogue as catalogue
+from trust.formats import license_face
+from trust.formats import license_token as token
+from trust.formats.names import make_uscc
 from trust.service import license_documents, licenses, sealing, seals, trust
 from verifier import context, license_pdf
 from verifier.report import Indication, Result, SubIndication
@@ -71,12 +74,14 @@ def _unsealed(made) -> bytes:
 def _seal(lw: dict, pdf: bytes, es_id: str | None = None) -> bytes:
     instance = lw["world"].instance
     es_id = es_id or license_documents.ensure_authority_seal(instance, lw["sm2"])
-    return sealing.seal_document(instance, pdf, es_id=es_id, level="B-LT", anchor=document.authority_anchor(ZJ_NAME))
+    return sealing.seal_document(
+        instance, pdf, es_id=es_id, level="B-LT", anchor=license_face.authority_anchor(ZJ_NAME)
+    )
 
 
 def _attachment_spec(writer: IncrementalPdfFileWriter) -> generic.DictionaryObject:
     names = writer.root["/Names"]["/EmbeddedFiles"]["/Names"]
-    assert str(names[0]) == document.ATTACHMENT_NAME
+    assert str(names[0]) == license_face.ATTACHMENT_NAME
     return names[1].get_object()
 
 
@@ -84,7 +89,7 @@ def _replace_attachment(pdf: bytes, new_token: str) -> bytes:
     """An incremental update pointing the ``license.jwt`` file specification at another token."""
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     spec = _attachment_spec(writer)
-    stream = embed.EmbeddedFileObject.from_file_data(writer, new_token.encode(), mime_type=document.ATTACHMENT_MIME)
+    stream = embed.EmbeddedFileObject.from_file_data(writer, new_token.encode(), mime_type=license_face.ATTACHMENT_MIME)
     spec["/EF"] = generic.DictionaryObject({generic.pdf_name("/F"): stream.ef_stream_ref})
     writer.update_container(spec)
     out = io.BytesIO()

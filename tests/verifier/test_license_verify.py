@@ -12,15 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from ca import x509 as cx
 from ca.models import now
-from ca.names import DN, make_uscc
-from licenses import catalogue, samples, sdjwt, token
+from licenses import samples
 from tests.support.server import free_port
 from tests.support.world import build_world
 from trust.crypto import jwk
 from trust.crypto.keys import generate_private_key
-from trust.formats import jose
+from trust.formats import jose, sdjwt
+from trust.formats import license_catalogue as catalogue
+from trust.formats import license_token as token
+from trust.formats import x509 as cx
+from trust.formats.names import DN, make_uscc
 from trust.service import ca as ca_service
 from trust.service import licenses, trust
 from verifier import api, context
@@ -295,7 +297,7 @@ def test_issuer_certificate_revoked_after_issue(lw: dict, reason: str, prefix: s
     tokens it signed before valid, while a revocation for key compromise fails every token of that key, whatever
     ``iat`` it claims (a thief can backdate). Checked twice against one context, so the memoised CRL facts and
     certificates give the same verdict as the first, cold, verification."""
-    from ca.x509 import load_certificate
+    from trust.formats.x509 import load_certificate
 
     instance = lw["world"].instance
     issuer = licenses.register_issuer(

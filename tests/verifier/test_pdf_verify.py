@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from asn1crypto import x509
 
-from ca import x509 as cx
 from tests.conftest import REPO
 from tests.support import pdfs
 from tests.support.pdfs import PREPARED, SealingWorld, append_update, form_xobject, raw_object
+from trust.formats import x509 as cx
 from trust.service import seals
 from verifier import api
 from verifier.report import Indication, Report, Result, SubIndication

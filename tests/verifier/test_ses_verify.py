@@ -27,10 +27,6 @@ from asn1crypto import core, tsp
 from gmssl import func, sm3
 
 from ca import authority
-from ca import tsa as tsa_mod
-from ca import x509 as cx
-from ca.names import DN, make_uscc
-from seal import ses
 from seal import signature as ses_signature
 from seal.models import SealMaker
 from tests.conftest import STANDARDS
@@ -41,6 +37,10 @@ from trust.crypto.algorithms import ECDSA_SHA256, RSA_PKCS1_SHA256, SM2_SM3
 from trust.crypto.errors import Category, InputError
 from trust.crypto.keys import generate_private_key
 from trust.crypto.signer import Signer
+from trust.formats import ses
+from trust.formats import tsp as tsa_mod
+from trust.formats import x509 as cx
+from trust.formats.names import DN, make_uscc
 from trust.service import ca as ca_service
 from trust.service import seals, signing, trust
 from trust.service import tsa as tsa_service

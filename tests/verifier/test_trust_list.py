@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 
 from ca import authority
-from ca import x509 as cx
 from ca.models import now
-from ca.names import DN, make_uscc
 from tests.support.server import free_port
 from tests.support.world import World, build_world
 from trust import db
@@ -23,6 +21,8 @@ from trust.crypto.keys import generate_private_key
 from trust.formats import bundle as bundle_format
 from trust.formats import jose
 from trust.formats import trustlist as tl
+from trust.formats import x509 as cx
+from trust.formats.names import DN, make_uscc
 from trust.service import ca as service
 from trust.service import trust
 from verifier import api, context

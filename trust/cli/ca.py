@@ -9,11 +9,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ca import x509 as cx
-from ca.names import DN
-from ca.x509 import utc_time as utc
 from trust.cli.common import HomeOption, console, instance
 from trust.crypto.errors import InputError
+from trust.formats import x509 as cx
+from trust.formats.names import DN
+from trust.formats.x509 import utc_time as utc
 
 
 def _service():

@@ -48,7 +48,7 @@ def add(
 
 
 def _certify(inst: Instance, client_id: str, csr: Path, family: str, out: Path | None) -> None:
-    from ca import x509 as cx
+    from trust.formats import x509 as cx
     from trust.service import clients
 
     der = clients.issue_credential(inst, client_id=client_id, csr_der=_read(csr, "CSR"), family=family)

@@ -27,7 +27,7 @@ def _licenses():  # trust.service.licenses, imported when a command runs
 @app.command()
 def types() -> None:
     """List the licence types of the catalogue."""
-    from licenses import catalogue
+    from trust.formats import license_catalogue as catalogue
 
     for licence_type in catalogue.all_types():
         console.print(f"{licence_type.code}  {licence_type.name}  ({licence_type.holder_kind})")
@@ -78,7 +78,7 @@ def issue(
     home: HomeOption = None,
 ) -> None:
     """Issue one licence (token, SD-JWT and QR payload; optionally its sealed PDF)."""
-    from licenses import token
+    from trust.formats import license_token as token
 
     inst = instance(home)
     made = _licenses().issue(

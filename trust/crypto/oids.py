@@ -25,6 +25,9 @@ OID                       name                             registry
 1.3.6.1.4.1.32473.1.2.1   ``huren_seseal``                 ``cms.CMSAttributeType`` (SET OF OCTET STRING)
 ========================  ===============================  =======================================
 
+The Huren arc (:data:`ARC`, ``docs/OIDS.md``) is defined here too: the certificate policies (:data:`POLICY`) and
+the extended key usages that issuance (``ca.profiles``) writes and the verifier checks.
+
 ``SignedDigestAlgorithm.signature_algo`` answers ``"sm2"`` for ``sm2_sm3`` and ``sm2_sign``, and ``hash_algo``
 answers ``"sm3"``, so code that dispatches on those properties (pyHanko's CMS code, the certificate
 validator) reaches the project's SM2 verifier instead of failing with "unknown algorithm".
@@ -33,6 +36,7 @@ validator) reaches the project's SM2 verifier instead of failing with "unknown a
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Any, Final
 
 from asn1crypto import algos, cms, core, keys
@@ -51,7 +55,30 @@ GM_ENVELOPED_DATA: Final = "1.2.156.10197.6.1.4.2.3"
 GM_SIGNED_AND_ENVELOPED_DATA: Final = "1.2.156.10197.6.1.4.2.4"
 GM_ENCRYPTED_DATA: Final = "1.2.156.10197.6.1.4.2.5"
 GM_KEY_AGREEMENT_INFO: Final = "1.2.156.10197.6.1.4.2.6"
-HUREN_SESEAL_ATTRIBUTE: Final = "1.3.6.1.4.1.32473.1.2.1"  # docs/OIDS.md: the SESeal bound to a PDF seal signature
+
+# --- the Huren arc (docs/OIDS.md) -------------------------------------------------------------------------------
+# 32473 is the private enterprise number that RFC 5612 reserves for documentation. An operator deploying Huren
+# replaces ARC by the arc it is assigned; nothing else changes.
+ARC: Final = "1.3.6.1.4.1.32473.1"
+POLICY_ARC: Final = f"{ARC}.1"
+ATTRIBUTE_ARC: Final = f"{ARC}.2"
+EKU_ARC: Final = f"{ARC}.3"
+
+POLICY: Final[Mapping[str, str]] = {
+    "seal": f"{POLICY_ARC}.1",
+    "seal-maker": f"{POLICY_ARC}.2",
+    "person-identity": f"{POLICY_ARC}.3",
+    "organization-identity": f"{POLICY_ARC}.4",
+    "license-issuer": f"{POLICY_ARC}.5",
+    "timestamping": f"{POLICY_ARC}.6",
+    "ocsp": f"{POLICY_ARC}.7",
+    "tls-server": f"{POLICY_ARC}.8",
+    "tls-client": f"{POLICY_ARC}.9",
+    "identity-provider": f"{POLICY_ARC}.10",
+}
+EKU_LICENSE_SIGNING: Final = f"{EKU_ARC}.1"
+EKU_DOCUMENT_SIGNING: Final = "1.3.6.1.5.5.7.3.36"  # RFC 9336 id-kp-documentSigning
+HUREN_SESEAL_ATTRIBUTE: Final = f"{ATTRIBUTE_ARC}.1"  # the SESeal bound to a PDF seal signature
 ID_EC_PUBLIC_KEY: Final = "1.2.840.10045.2.1"
 
 SM2_SIGNATURE_NAMES: Final = frozenset({"sm2_sm3", "sm2_sign"})

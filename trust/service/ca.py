@@ -15,16 +15,17 @@ from datetime import timedelta
 from asn1crypto import x509 as asn1_x509
 from sqlmodel import Session, col, select
 
-from ca import authority, csr
-from ca import x509 as cx
+from ca import authority
 from ca.authority import Endpoints, Issued
-from ca.crl import crl_pem, load_crl
 from ca.models import CaKeyHistory, CertificateAuthority, CrlRecord, IssuedCertificate
-from ca.names import DN, region, validate_uscc
 from ca.profiles import profile as get_profile
 from trust import db
 from trust.crypto.errors import ConflictError, InputError, NotFoundError
 from trust.crypto.keys import PublicKey
+from trust.formats import csr
+from trust.formats import x509 as cx
+from trust.formats.crl import crl_pem, load_crl
+from trust.formats.names import DN, region, validate_uscc
 from trust.service import trust as trust_registry
 from trust.service import tsa
 from trust.service.files import atomic_write

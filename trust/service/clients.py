@@ -41,9 +41,7 @@ from sqlalchemy import Column, DateTime, delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, col, select
 
-from ca import x509 as cx
 from ca.models import CertificateAuthority, IssuedCertificate, now
-from ca.names import DN
 from licenses.models import LicenseIssuer
 from trust import db
 from trust.crypto.errors import (
@@ -55,6 +53,8 @@ from trust.crypto.errors import (
     TrustError,
 )
 from trust.formats import jose
+from trust.formats import x509 as cx
+from trust.formats.names import DN
 from trust.service import ca as ca_service
 from trust.service.instance import Instance
 

@@ -32,9 +32,9 @@ from typing import Any
 
 from asn1crypto import x509 as asn1_x509
 
-from ca import x509 as cx
-from ca.names import DN, make_uscc
 from trust.crypto.errors import ConflictError
+from trust.formats import x509 as cx
+from trust.formats.names import DN, make_uscc
 from trust.service import ca as service
 from trust.service.instance import Instance
 
@@ -309,7 +309,7 @@ def _ocsp_and_tsa(
     revoked: str | None,
     say: Callable[[str], None],
 ) -> None:
-    from ca import ocsp as ocsp_format
+    from trust.formats import ocsp as ocsp_format
     from trust.service import ocsp, tsa
 
     out = index.out
@@ -336,7 +336,7 @@ def _ocsp_and_tsa(
     document = out / "docs" / "sample.txt"
     document.write_bytes(SAMPLE_DOCUMENT)
     for family in ("SM2", "RSA"):
-        from ca import tsa as tsa_format
+        from trust.formats import tsp as tsa_format
 
         query = tsa_format.build_request(
             SAMPLE_DOCUMENT, hash_algorithm="sm3" if family == "SM2" else "sha256", nonce=secrets.randbits(64)
@@ -460,10 +460,11 @@ def _seals_and_documents(
 
 def _licences(instance: Instance, index: DemoIndex, anchors: dict[str, Path], say: Callable[[str], None]) -> None:
     """Licence issuers for both regions and licences of every catalogue type in every presentation form."""
-    from licenses import catalogue, samples, sdjwt
+    from licenses import samples
     from trust.crypto import jwk
     from trust.crypto.keys import generate_private_key
-    from trust.formats import jose
+    from trust.formats import jose, sdjwt
+    from trust.formats import license_catalogue as catalogue
     from trust.service import licenses
 
     out = index.out

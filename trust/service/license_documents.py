@@ -41,16 +41,18 @@ from typing import Any, Final
 from sqlmodel import select
 
 from ca import authority
-from ca import x509 as cx
 from ca.models import CertificateAuthority
-from licenses import catalogue, document, issuance, token
+from licenses import document, issuance
 from licenses.models import LicenseIssuer
 from seal import registry
 from seal.models import SealRecord
 from trust import db
 from trust.crypto.errors import Code, ConflictError, InputError, TrustError
 from trust.crypto.keys import PublicKey
-from trust.formats import jose
+from trust.formats import jose, license_face
+from trust.formats import license_catalogue as catalogue
+from trust.formats import license_token as token
+from trust.formats import x509 as cx
 from trust.service import sealing, seals
 from trust.service import trust as trust_registry
 from trust.service.ca import ca_id_for
@@ -245,7 +247,7 @@ def issue_pdf(
         es_id=es_id,
         level=level,
         family=family,
-        anchor=document.authority_anchor(authority_name),
+        anchor=license_face.authority_anchor(authority_name),
         reason=SEAL_REASON,
     )
 

@@ -409,7 +409,7 @@ def jwks(instance: Instance) -> dict[str, list[dict[str, str]]]:
             cert = issuance.issuer_certificate(session, issuer)
             if cert.status != "valid":
                 continue
-            from ca import x509 as cx
+            from trust.formats import x509 as cx
 
             key = cx.public_key(cx.load_certificate(cert.der))
             alg = {"SM2": "SM2", "RSA": "RS256", "EC": "ES256"}[cert.family]

@@ -25,7 +25,7 @@ Decisions:
   so it is current when signed; one hour bounds how long a cached ``good`` survives a revocation, as short
   as a CRL-less relying party can tolerate without hammering the responder. HTTP GET answers are cacheable
   for exactly that long (``trust.http.routes.ocsp``).
-* **Errors never escape.** A request refused by :func:`ca.ocsp.parse_request` → ``malformedRequest``; the
+* **Errors never escape.** A request refused by :func:`trust.formats.ocsp.parse_request` → ``malformedRequest``; the
   database unavailable or locked, or the responder certificate expired (not renewed yet) → ``tryLater``;
   anything else → ``internalError`` (logged with its diagnostics, never in the response).
 * **The CA's state.** The answer does not depend on the CA's ``status``: a suspended or withdrawn CA's
@@ -57,13 +57,13 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, col, select
 
-from ca import ocsp as ocsp_mod
-from ca import x509 as cx
 from ca.authority import algorithm_for
 from ca.models import CertificateAuthority, IssuedCertificate, now, utc
 from trust import db
 from trust.crypto.errors import InputError, TrustError, UnavailableError
 from trust.crypto.signer import Signer
+from trust.formats import ocsp as ocsp_mod
+from trust.formats import x509 as cx
 from trust.service.instance import Instance
 
 log = logging.getLogger("trust.ocsp")

@@ -37,13 +37,13 @@ from asn1crypto import x509
 from sqlmodel import Session, select
 
 from ca import authority
-from ca import ocsp as ocsp_mod
 from ca.models import CertificateAuthority, IssuedCertificate
 from seal import pdf as seal_pdf
 from seal import picture, registry
 from seal.models import SealRecord
 from trust import db
 from trust.crypto.errors import ConflictError, InputError, UnavailableError
+from trust.formats import ocsp as ocsp_mod
 from trust.service import ocsp as ocsp_service
 from trust.service import trust as trust_registry
 from trust.service import tsa as tsa_service

@@ -21,12 +21,12 @@ import logging
 import secrets
 
 from ca import authority
-from ca import tsa as tsa_mod
 from seal import registry
 from seal import signature as ses_signature
 from trust import db
 from trust.crypto.algorithms import SM2_SM3, digest
 from trust.crypto.errors import ConflictError, NotFoundError, TrustError, UnavailableError
+from trust.formats import tsp as tsa_mod
 from trust.service import trust as trust_registry
 from trust.service import tsa as tsa_service
 from trust.service.instance import Instance

@@ -26,12 +26,12 @@ from sqlmodel import Session, col, select
 
 from ca import authority
 from ca.models import CertificateAuthority, CrlRecord, now, utc
-from ca.names import region
 from trust import db
 from trust.crypto.errors import ConflictError, NotFoundError
 from trust.formats import bundle as bundle_format
 from trust.formats import jose
 from trust.formats import trustlist as tl
+from trust.formats.names import region
 from trust.service import registry
 from trust.service.files import atomic_write
 from trust.service.instance import Instance
@@ -91,7 +91,7 @@ def register_ca(session: Session, ca: CertificateAuthority) -> None:
 def not_before(cert_der: bytes) -> datetime:
     from asn1crypto import x509 as asn1_x509
 
-    from ca.x509 import utc_time
+    from trust.formats.x509 import utc_time
 
     return utc_time(asn1_x509.Certificate.load(cert_der)["tbs_certificate"]["validity"]["not_before"].native)
 

@@ -9,10 +9,10 @@
 * :func:`timestamp` answers a DER ``TimeStampReq`` with a DER ``TimeStampResp`` — always: a refused request
   gets ``rejection`` with its failInfo, and any failure of the service itself (no TSA certificate, key store
   unavailable, database down) gets ``rejection`` / ``systemFailure``; it never raises for a request.
-* The TSA (signer, certificate, chain — :class:`ca.tsa.TimeStampAuthority`) is cached per :class:`Instance`
+* The TSA (signer, certificate, chain — :class:`trust.formats.tsp.TimeStampAuthority`) is cached per :class:`Instance`
   and re-read from the database every :data:`REFRESH_SECONDS`, so a renewal or revocation takes effect
   within that time in every worker without a database query per time-stamp.
-* Time-stamps are not recorded one by one: serial numbers are 128 random bits (``ca.tsa``), unique without
+* Time-stamps are not recorded one by one: serial numbers are 128 random bits (``trust.formats.tsp``), unique without
   a shared counter, and a row per token would cost a write (an fsync on SQLite) per request.
 """
 
@@ -31,14 +31,14 @@ from asn1crypto import x509
 from sqlmodel import Session, select
 
 from ca import authority
-from ca import tsa as tsa_mod
 from ca.authority import Endpoints, Issued
 from ca.models import IssuedCertificate, now, utc
-from ca.names import DN
 from ca.profiles import profile
 from trust import db
 from trust.crypto.errors import ConflictError, InputError, NotFoundError, TrustError
 from trust.crypto.keystore import KeyStore
+from trust.formats import tsp as tsa_mod
+from trust.formats.names import DN
 from trust.service.instance import Instance
 
 log = logging.getLogger("trust.tsa")
@@ -211,6 +211,6 @@ def timestamp(instance: Instance, request_der: bytes, family: str = "RSA") -> by
 
 
 def oversized(size: int | None) -> bytes:
-    """The ``rejection`` / ``badRequest`` answer to a query larger than ``ca.tsa.MAX_REQUEST_BYTES``."""
+    """The ``rejection`` / ``badRequest`` answer to a query larger than ``trust.formats.tsp.MAX_REQUEST_BYTES``."""
     told = f"of {size} bytes " if size is not None else ""
     return tsa_mod.rejection(tsa_mod.Failure.BAD_REQUEST, f"request {told}exceeds {tsa_mod.MAX_REQUEST_BYTES} bytes")

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from ca import x509 as cx
-from ca.crl import load_crl
-from ca.names import DN
 from tests.support.csr import make_csr
 from tests.support.world import ZJ_ORG_USCC
 from trust.cli.main import main
 from trust.crypto.keys import generate_private_key
+from trust.formats import x509 as cx
+from trust.formats.crl import load_crl
+from trust.formats.names import DN
 
 
 @pytest.fixture

@@ -20,14 +20,14 @@ from typing import Any
 import pytest
 from sqlmodel import func, select
 
-from ca import csr
-from ca.names import DN, make_uscc
 from licenses import samples
 from tests.support.http import AuthClient
 from tests.support.server import free_port
 from tests.support.world import ZJ_ORG_USCC, World, build_world
 from trust import db
 from trust.crypto.keys import generate_private_key
+from trust.formats import csr
+from trust.formats.names import DN, make_uscc
 from trust.http.app import create_app
 from trust.service import audit, clients, licenses, seals
 from trust.service import ca as ca_service
@@ -98,7 +98,7 @@ def _credential(s: Setup) -> str:
     client_id = _client_id(s)
     key = generate_private_key("sm2")
     der = clients.issue_credential(s.world.instance, client_id=client_id, csr_der=csr.build(key, DN(common_name="x")))
-    from ca import x509 as cx
+    from trust.formats import x509 as cx
 
     return format(cx.load_certificate(der).serial_number, "x")
 

@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from sqlmodel import func, select
 
-from ca import x509 as cx
-from ca.crl import load_crl
 from ca.models import IssuedCertificate
-from ca.names import DN
 from tests.support.csr import make_csr
 from tests.support.http import AuthClient
 from tests.support.world import ZJ_ORG_USCC, World, build_world
 from trust import db
 from trust.crypto.keys import generate_private_key
+from trust.formats import x509 as cx
+from trust.formats.crl import load_crl
+from trust.formats.names import DN
 from trust.http.app import create_app
 from trust.http.problems import PROBLEM_JSON
 

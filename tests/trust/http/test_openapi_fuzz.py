@@ -49,15 +49,15 @@ from hypothesis import strategies as st
 from schemathesis.checks import CheckContext
 from schemathesis.specs.openapi import checks as openapi_checks
 
-from ca import csr, ocsp
-from ca import tsa as ca_tsa
-from ca import x509 as cx
-from ca.names import DN, make_uscc
 from licenses import samples
 from seal import samples as pdf_samples
 from tests.support.server import free_port
 from tests.support.world import ZJ_ORG_USCC, World, build_world
 from trust.crypto.keys import generate_private_key
+from trust.formats import csr, ocsp
+from trust.formats import tsp as ca_tsa
+from trust.formats import x509 as cx
+from trust.formats.names import DN, make_uscc
 from trust.http.app import create_app
 from trust.service import ca as ca_service
 from trust.service import clients, licenses, sealing, seals, signing

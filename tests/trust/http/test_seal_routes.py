@@ -7,13 +7,13 @@ import base64
 import pytest
 from sqlmodel import func, select
 
-from seal import ses
 from seal.models import SealRecord
 from tests.support.http import AuthClient
 from tests.support.server import free_port
 from tests.support.world import ZJ_ORG_USCC, World, build_world
 from trust import db
 from trust.cli.main import main
+from trust.formats import ses
 from trust.http.app import create_app
 
 PERSON = "330106199001010018"
@@ -146,7 +146,7 @@ def test_cli(world: World, tmp_path, capsys: pytest.CaptureFixture[str], monkeyp
 
 
 def ses_code() -> str:
-    from ca.names import make_uscc
+    from trust.formats.names import make_uscc
 
     return make_uscc("91440101MA5CXXX00")
 
@@ -156,8 +156,8 @@ def test_sign_hash_route_and_cli(
 ) -> None:
     import hashlib
 
-    from seal import ses as ses_format
     from trust.crypto.sm3 import sm3
+    from trust.formats import ses as ses_format
 
     made = client.post("/seals", json=ORG).json()
     document = "互认文件".encode() * 10

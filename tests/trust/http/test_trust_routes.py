@@ -6,13 +6,13 @@ import base64
 
 import pytest
 
-from ca import x509 as cx
-from ca.names import DN, make_uscc
 from tests.support.http import AuthClient
 from tests.support.server import free_port
 from tests.support.world import World, build_world
 from trust.formats import bundle as bundle_format
 from trust.formats import trustlist as tl
+from trust.formats import x509 as cx
+from trust.formats.names import DN, make_uscc
 from trust.http.app import create_app
 from trust.service import ca as service
 

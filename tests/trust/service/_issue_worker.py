@@ -40,9 +40,9 @@ from pathlib import Path
 
 from stdnum.iso7064 import mod_11_2
 
-from ca.names import DN, make_uscc
 from trust.crypto.keys import PrivateKey, generate_private_key
 from trust.crypto.keystore import FileKeyStore, KeyInfo
+from trust.formats.names import DN, make_uscc
 from trust.service import ca as service
 from trust.service.instance import Instance
 from trust.settings import Settings
@@ -76,7 +76,7 @@ def subject(prefix: str, i: int) -> tuple[str, DN]:
 
 
 def make_csr(key: PrivateKey, name: DN) -> bytes:
-    from ca import csr
+    from trust.formats import csr
 
     return csr.build(key, name)
 

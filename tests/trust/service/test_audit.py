@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from ca.names import DN, make_uscc
 from licenses import samples
 from tests.support.server import free_port
 from tests.support.world import PASSPHRASE, ZJ_ORG_USCC, World, build_world
 from trust import db
 from trust.cli.main import main
 from trust.crypto.errors import InputError
+from trust.formats.names import DN, make_uscc
 from trust.service import audit, licenses, seals
 from trust.service import ca as ca_service
 

@@ -30,9 +30,7 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import func, select
 
-from ca import x509 as cx
 from ca.models import CertificateAuthority, IssuedCertificate
-from ca.names import DN, make_uscc
 from licenses import samples
 from licenses.models import LicenseRecord
 from seal.models import SealRecord
@@ -42,6 +40,8 @@ from tests.support.server import free_port, live_server
 from tests.support.world import PASSPHRASE, ZJ_ORG_USCC, build_world
 from trust import db
 from trust.crypto.errors import Code, ConflictError, InputError, NotFoundError, UnavailableError
+from trust.formats import x509 as cx
+from trust.formats.names import DN, make_uscc
 from trust.service import audit, backup, licenses, seals, trust
 from trust.service import ca as ca_service
 from trust.service.instance import Instance

@@ -27,11 +27,11 @@ from asn1crypto import x509 as asn1_x509
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from ca import x509 as cx
 from ca.models import CertificateAuthority, CrlRecord, IssuedCertificate
-from ca.names import DN
 from tests.support import postgres
 from tests.trust.service import _issue_worker as worker
+from trust.formats import x509 as cx
+from trust.formats.names import DN
 from trust.service import ca as service
 from trust.service.instance import Instance
 from trust.settings import Settings

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from ca import ocsp as ocsp_format
-from ca import tsa as tsa_format
-from ca import x509 as cx
-from ca.crl import load_crl, verify_crl_signature
 from tests.support.offline import no_network  # noqa: F401 - fixture
 from trust.cli.main import main
 from trust.formats import bundle as bundle_format
+from trust.formats import ocsp as ocsp_format
 from trust.formats import trustlist as tl
+from trust.formats import tsp as tsa_format
+from trust.formats import x509 as cx
+from trust.formats.crl import load_crl, verify_crl_signature
 from verifier import api, context
 
 FIELDS = {"id", "kind", "path", "algorithm", "issuer", "expect", "anchors"}

@@ -13,7 +13,6 @@ import pytest
 from sqlmodel import func, select
 
 from ca.models import IssuedCertificate
-from ca.names import DN, make_uscc
 from licenses import samples
 from licenses.models import LicenseRecord
 from seal.models import SealRecord
@@ -21,6 +20,7 @@ from tests.support.server import free_port
 from tests.support.world import ZJ_ORG_USCC, World, build_world
 from trust import db
 from trust.crypto.errors import ConflictError
+from trust.formats.names import DN, make_uscc
 from trust.service import ca as ca_service
 from trust.service import licenses, seals
 

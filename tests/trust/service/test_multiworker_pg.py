@@ -28,11 +28,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
-from ca.names import make_uscc
 from tests.support import multiworker as mw
 from tests.support import postgres
 from tests.support.server import free_port
 from tests.support.world import ZJ_ORG_USCC, World
+from trust.formats.names import make_uscc
 from trust.service import audit, seals
 
 pytestmark = [pytest.mark.postgres]

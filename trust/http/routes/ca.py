@@ -12,11 +12,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from ca import x509 as cx
-from ca.crl import load_crl
 from ca.models import utc
-from ca.names import DN
 from trust.crypto.errors import InputError
+from trust.formats import x509 as cx
+from trust.formats.crl import load_crl
+from trust.formats.names import DN
 from trust.http import caching, pagination, problems
 from trust.http.auth import Client, IdempotencyKey, allow, request_id_for
 from trust.service import ca as service
@@ -70,7 +70,7 @@ class CAInfo(BaseModel):
 
 def _ca_info(ca: Any) -> CAInfo:
     cert = cx.load_certificate(ca.cert_der)
-    from ca.names import name_text
+    from trust.formats.names import name_text
 
     return CAInfo(
         id=ca.id,

@@ -159,7 +159,7 @@ class LicenseOut(BaseModel):
 
 
 def _out(record: Any, qr_token: str = "") -> LicenseOut:
-    from licenses import token
+    from trust.formats import license_token as token
 
     return LicenseOut(
         identifier=record.identifier,

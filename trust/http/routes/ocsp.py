@@ -7,7 +7,7 @@ Thin: read the request, call :mod:`trust.service.ocsp`, label the answer. Decisi
   error channel, and clients such as OpenSSL's ``OCSP_sendreq`` discard the body of any non-200 answer, so
   they would never see the status. Never a 5xx and never a problem document from these routes (methods
   other than GET and POST still get the app's 405 problem).
-* **Body limit 64 KiB** (:data:`ca.ocsp.MAX_REQUEST_BYTES`), by ``Content-Length`` before reading and while
+* **Body limit 64 KiB** (:data:`trust.formats.ocsp.MAX_REQUEST_BYTES`), by ``Content-Length`` before reading and while
   streaming; a larger body is answered ``malformedRequest``.
 * **The media type is not enforced**: the body is parsed strictly as DER anyway, so a wrong
   ``Content-Type`` label adds no risk, and some clients send ``application/octet-stream``.
@@ -29,7 +29,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.convertors import Convertor, register_url_convertor
 
-from ca.ocsp import MAX_REQUEST_BYTES, MEDIA_TYPE_REQUEST, MEDIA_TYPE_RESPONSE
+from trust.formats.ocsp import MAX_REQUEST_BYTES, MEDIA_TYPE_REQUEST, MEDIA_TYPE_RESPONSE
 from trust.http import caching, problems
 from trust.http.auth import anonymous_limit
 from trust.service import ocsp as service

@@ -18,8 +18,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from ca.tsa import MAX_REQUEST_BYTES
 from trust.crypto.errors import Code
+from trust.formats.tsp import MAX_REQUEST_BYTES
 from trust.http import problems
 from trust.http.auth import anonymous_limit
 from trust.service import tsa as service

@@ -1,7 +1,7 @@
 """The catalogue of licence types (证照目录, after GB/T 36902): what a licence of each type holds.
 
 A :class:`LicenceType` is identified by its 21-character type code (the defining authority's unified social
-credit code + a 3-digit number, GB/T 36904; :func:`licenses.identifiers.validate_type_code`) and says
+credit code + a 3-digit number, GB/T 36904; :func:`trust.formats.identifiers.validate_type_code`) and says
 
 * who holds it (``holder_kind``: ``person`` → holder code type ``111``, citizen identity number;
   ``organization`` → ``001``, unified social credit code) and which fields carry the holder's name and code;
@@ -20,7 +20,8 @@ codes in real identifiers (``…W011``, ``…W009``; ``shared/standards/README.m
 clear of the low numbers (009, 011) seen in real identifiers so that a seeded type is never mistaken for a
 real one. Field sets follow the faces of the deployed licences; numbering patterns are the published ones
 (食品经营许可证 ``JY`` + 14 digits; 建设工程企业资质证书 ``D`` + 9 digits; 出生医学证明 a letter + 9 digits;
-道路运输经营许可证 12 digits, region code + sequence).
+道路运输经营许可证 12 digits, region code + sequence). The seeded types are data files, one per type, in
+``trust/formats/license_types/`` (:data:`TYPES_FOLDER`).
 
 Pure format code: no storage, no network.
 """
@@ -31,18 +32,19 @@ import copy
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
+from importlib import resources
 from typing import Any, Final, Literal
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError, ValidationError
 
-from ca.names import region
-from licenses.identifiers import HolderCodeType, make_type_code, validate_holder, validate_type_code
 from trust.crypto.errors import InputError, NotFoundError
+from trust.formats.identifiers import HolderCodeType, validate_holder, validate_type_code
+from trust.formats.names import region
 
 NATIONAL_AUTHORITY: Final = "11100000000013338W"
 """Defining authority of the seeded national types (the authority of the type codes in real identifiers)."""
@@ -390,320 +392,36 @@ def face_items(licence_type: LicenceType, fields: object) -> list[tuple[str, str
 
 # --- the seeded catalogue -------------------------------------------------------------------------------------------
 
-
-def _text(title: str, max_length: int = 100, **extra: Any) -> dict[str, Any]:
-    return {"type": "string", "title": title, "minLength": 1, "maxLength": max_length, **extra}
-
-
-def _date(title: str) -> dict[str, Any]:
-    return {"type": "string", "title": title, "format": "date"}
-
-
-def _list(title: str, max_items: int = 50, **item: Any) -> dict[str, Any]:
-    return {
-        "type": "array",
-        "title": title,
-        "minItems": 1,
-        "maxItems": max_items,
-        "uniqueItems": True,
-        "items": {"type": "string", "minLength": 1, "maxLength": 200, **item},
-    }
+TYPES_PACKAGE: Final = "trust.formats"
+TYPES_FOLDER: Final = "license_types"
+"""The seeded types are data: one JSON file per type in ``trust/formats/license_types/`` (shipped as package data),
+named ``<number>-<name>.json``. A file holds the arguments of :class:`LicenceType` (``validity``: those of
+:class:`ValidityRule`; ``fields``: the JSON Schema as it is). A field schema with ``"x-huren-qr": false`` (营业执照's
+经营范围, long free text) is left out of the QR token, which carries the digest of the full field set instead."""
 
 
-def _schema(properties: dict[str, Any], required: Iterable[str], **extra: Any) -> dict[str, Any]:
-    return {
-        "$schema": JSON_SCHEMA_DIALECT,
-        "type": "object",
-        "properties": properties,
-        "required": list(required),
-        "additionalProperties": False,
-        **extra,
-    }
+def _load_type(document: Mapping[str, Any]) -> LicenceType:
+    data = dict(document)
+    if data.get("fields", {}).get("$schema") != JSON_SCHEMA_DIALECT:
+        raise RuntimeError(f"licence type {data.get('code')}: fields schema must declare {JSON_SCHEMA_DIALECT}")
+    validity = ValidityRule(**data.pop("validity", {}))
+    return LicenceType(**{**data, "validity": validity, "title_fields": tuple(data["title_fields"])})
 
 
-_USCC_FIELD: Final = {"type": "string", "title": "统一社会信用代码", "format": "uscc"}
+def _load_types() -> dict[str, LicenceType]:
+    folder = resources.files(TYPES_PACKAGE).joinpath(TYPES_FOLDER)
+    types: dict[str, LicenceType] = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".json"):
+            continue
+        licence_type = _load_type(json.loads(entry.read_text(encoding="utf-8")))
+        if licence_type.code in types:
+            raise RuntimeError(f"licence type {licence_type.code} is defined twice in {TYPES_FOLDER}")
+        types[licence_type.code] = licence_type
+    return types
 
-BUSINESS_LICENCE: Final = LicenceType(
-    code=make_type_code(NATIONAL_AUTHORITY, 101),
-    name="营业执照",
-    holder_kind="organization",
-    fields=_schema(
-        {
-            "name": _text("名称", 200),
-            "uscc": _USCC_FIELD,
-            "entity_type": _text("类型", 64),
-            "legal_representative": _text("法定代表人", 64),
-            "business_scope": _text("经营范围", 4000, **{"x-huren-qr": False}),  # long: QR carries its digest
-            "registered_capital": _text("注册资本", 64),
-            "established_on": _date("成立日期"),
-            "business_term_start": _date("营业期限自"),
-            "business_term_end": _date("营业期限至"),
-            "domicile": _text("住所", 200),
-            "registration_authority": _text("登记机关", 100),
-            "registered_on": _date("登记日期"),
-        },
-        [
-            "name",
-            "uscc",
-            "entity_type",
-            "legal_representative",
-            "business_scope",
-            "established_on",
-            "domicile",
-            "registration_authority",
-            "registered_on",
-        ],
-        dependentRequired={"business_term_end": ["business_term_start"]},
-    ),
-    title_fields=(
-        "uscc",
-        "name",
-        "entity_type",
-        "legal_representative",
-        "business_scope",
-        "registered_capital",
-        "established_on",
-        "business_term_start",
-        "business_term_end",
-        "domicile",
-        "registration_authority",
-        "registered_on",
-    ),
-    validity=ValidityRule(),
-    description="企业、个体工商户等市场主体的登记证明（市场监督管理部门核发）；无固定有效期，营业期限见字段。",
-    holder_name_field="name",
-    holder_code_field="uscc",
-)
 
-FOOD_BUSINESS_LICENCE: Final = LicenceType(
-    code=make_type_code(NATIONAL_AUTHORITY, 102),
-    name="食品经营许可证",
-    holder_kind="organization",
-    fields=_schema(
-        {
-            "operator_name": _text("经营者名称", 200),
-            "uscc": {**_USCC_FIELD, "title": "社会信用代码"},
-            "legal_representative": _text("法定代表人（负责人）", 64),
-            "domicile": _text("住所", 200),
-            "business_premises": _text("经营场所", 200),
-            "main_business_form": {
-                "type": "string",
-                "title": "主体业态",
-                "enum": ["食品销售经营者", "餐饮服务经营者", "单位食堂"],
-            },
-            "business_items": _list("经营项目"),
-            "licence_number": _text("许可证编号", 16, pattern="^JY[1-3][0-9]{13}$"),
-            "supervising_authority": _text("日常监督管理机构", 100),
-            "supervisor": _text("日常监督管理人员", 64),
-            "issuing_authority": _text("发证机关", 100),
-            "issued_on": _date("签发日期"),
-        },
-        [
-            "operator_name",
-            "uscc",
-            "legal_representative",
-            "domicile",
-            "business_premises",
-            "main_business_form",
-            "business_items",
-            "licence_number",
-            "issuing_authority",
-            "issued_on",
-        ],
-    ),
-    title_fields=(
-        "operator_name",
-        "uscc",
-        "legal_representative",
-        "domicile",
-        "business_premises",
-        "main_business_form",
-        "business_items",
-        "licence_number",
-        "supervising_authority",
-        "supervisor",
-        "issuing_authority",
-        "issued_on",
-    ),
-    validity=ValidityRule(default_months=60, max_months=60, end_required=True),
-    description="从事食品销售和餐饮服务的许可（《食品经营许可和备案管理办法》），有效期五年。",
-    holder_name_field="operator_name",
-    holder_code_field="uscc",
-)
-
-CONSTRUCTION_QUALIFICATION: Final = LicenceType(
-    code=make_type_code(NATIONAL_AUTHORITY, 103),
-    name="建设工程企业资质证书",
-    holder_kind="organization",
-    fields=_schema(
-        {
-            "enterprise_name": _text("企业名称", 200),
-            "uscc": _USCC_FIELD,
-            "legal_representative": _text("法定代表人", 64),
-            "address": _text("详细地址", 200),
-            "economic_nature": _text("经济性质", 64),
-            "certificate_number": _text("证书编号", 10, pattern="^D[0-9]{9}$"),
-            "qualifications": _list("资质类别及等级", 30),
-            "issuing_authority": _text("发证机关", 100),
-            "issued_on": _date("发证日期"),
-        },
-        [
-            "enterprise_name",
-            "uscc",
-            "legal_representative",
-            "address",
-            "certificate_number",
-            "qualifications",
-            "issuing_authority",
-            "issued_on",
-        ],
-    ),
-    title_fields=(
-        "enterprise_name",
-        "uscc",
-        "legal_representative",
-        "address",
-        "economic_nature",
-        "certificate_number",
-        "qualifications",
-        "issuing_authority",
-        "issued_on",
-    ),
-    validity=ValidityRule(default_months=60, max_months=60, end_required=True),
-    description="建筑业、工程勘察、工程设计、工程监理企业的资质证书（住房和城乡建设主管部门核发），有效期五年。",
-    holder_name_field="enterprise_name",
-    holder_code_field="uscc",
-)
-
-BIRTH_CERTIFICATE: Final = LicenceType(
-    code=make_type_code(NATIONAL_AUTHORITY, 104),
-    name="出生医学证明",
-    holder_kind="person",
-    fields=_schema(
-        {
-            "newborn_name": _text("新生儿姓名", 32),
-            "sex": {"type": "string", "title": "性别", "enum": ["男", "女"]},
-            "born_at": {"type": "string", "title": "出生时间", "format": "date-time"},
-            "gestational_weeks": {"type": "integer", "title": "出生孕周", "minimum": 20, "maximum": 45},
-            "weight_g": {"type": "integer", "title": "出生体重（克）", "minimum": 300, "maximum": 8000},
-            "length_cm": {"type": "integer", "title": "出生身长（厘米）", "minimum": 20, "maximum": 70},
-            "birth_place": _text("出生地点", 200),
-            "birth_region": {"type": "string", "title": "出生地区划代码", "format": "region"},
-            "medical_institution": _text("医疗机构名称", 100),
-            "mother_name": _text("母亲姓名", 32),
-            "mother_nationality": _text("母亲国籍", 32),
-            "mother_ethnicity": _text("母亲民族", 16),
-            "mother_id_number": {"type": "string", "title": "母亲有效身份证件号码", "format": "citizen-id"},
-            "father_name": _text("父亲姓名", 32),
-            "father_nationality": _text("父亲国籍", 32),
-            "father_ethnicity": _text("父亲民族", 16),
-            "father_id_number": {"type": "string", "title": "父亲有效身份证件号码", "format": "citizen-id"},
-            "certificate_number": _text("出生医学证明编号", 10, pattern="^[A-Z][0-9]{9}$"),
-            "issuing_institution": _text("签发机构", 100),
-            "issued_on": _date("签发日期"),
-        },
-        [
-            "newborn_name",
-            "sex",
-            "born_at",
-            "gestational_weeks",
-            "weight_g",
-            "length_cm",
-            "birth_place",
-            "medical_institution",
-            "mother_name",
-            "mother_id_number",
-            "certificate_number",
-            "issuing_institution",
-            "issued_on",
-        ],
-        dependentRequired={
-            "father_id_number": ["father_name"],
-            "father_nationality": ["father_name"],
-            "father_ethnicity": ["father_name"],
-        },
-    ),
-    title_fields=(
-        "newborn_name",
-        "sex",
-        "born_at",
-        "gestational_weeks",
-        "weight_g",
-        "length_cm",
-        "birth_place",
-        "medical_institution",
-        "mother_name",
-        "mother_nationality",
-        "mother_ethnicity",
-        "mother_id_number",
-        "father_name",
-        "father_nationality",
-        "father_ethnicity",
-        "father_id_number",
-        "certificate_number",
-        "issuing_institution",
-        "issued_on",
-    ),
-    validity=ValidityRule(end_allowed=False),
-    description="新生儿出生的医学证明（助产机构签发），长期有效；新生儿尚无身份证号码时，持证人代码由签发环节另行给出。",
-    holder_name_field="newborn_name",
-    holder_code_field=None,
-)
-
-ROAD_TRANSPORT_LICENCE: Final = LicenceType(
-    code=make_type_code(NATIONAL_AUTHORITY, 105),
-    name="道路运输经营许可证",
-    holder_kind="organization",
-    fields=_schema(
-        {
-            "operator_name": _text("业户名称", 200),
-            "uscc": _USCC_FIELD,
-            "legal_representative": _text("负责人", 64),
-            "address": _text("地址", 200),
-            "economic_type": _text("经济类型", 64),
-            "business_scope": _list("经营范围", 20),
-            "licence_number": _text("许可证号", 12, pattern="^[1-9][0-9]{11}$"),
-            "issuing_authority": _text("发证机关", 100),
-            "issued_on": _date("发证日期"),
-        },
-        [
-            "operator_name",
-            "uscc",
-            "legal_representative",
-            "address",
-            "business_scope",
-            "licence_number",
-            "issuing_authority",
-            "issued_on",
-        ],
-    ),
-    title_fields=(
-        "operator_name",
-        "uscc",
-        "legal_representative",
-        "address",
-        "economic_type",
-        "business_scope",
-        "licence_number",
-        "issuing_authority",
-        "issued_on",
-    ),
-    validity=ValidityRule(default_months=48, max_months=96, end_required=True),
-    description="从事道路旅客运输、货物运输经营的许可（交通运输主管部门核发）；默认有效期四年，最长八年。",
-    holder_name_field="operator_name",
-    holder_code_field="uscc",
-)
-
-_TYPES: Final[dict[str, LicenceType]] = {
-    t.code: t
-    for t in (
-        BUSINESS_LICENCE,
-        FOOD_BUSINESS_LICENCE,
-        CONSTRUCTION_QUALIFICATION,
-        BIRTH_CERTIFICATE,
-        ROAD_TRANSPORT_LICENCE,
-    )
-}
+_TYPES: Final[dict[str, LicenceType]] = _load_types()
 
 
 def get(code: str) -> LicenceType:

@@ -39,8 +39,8 @@ from typing import Final
 
 from stdnum.iso7064 import mod_37_36
 
-from ca.names import validate_citizen_id, validate_uscc
 from trust.crypto.errors import InputError
+from trust.formats.names import validate_citizen_id, validate_uscc
 
 ROOT: Final = "1.2.156.3005.2"
 ALPHABET: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"

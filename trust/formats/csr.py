@@ -15,11 +15,11 @@ from asn1crypto import csr as asn1_csr
 from asn1crypto import pem as asn1_pem
 from asn1crypto import x509
 
-from ca.names import DN, name_attributes
 from trust.crypto import oids
 from trust.crypto.algorithms import SignatureAlgorithm
 from trust.crypto.errors import Code, EncodingError, InputError, InvalidSignature, TrustError
 from trust.crypto.keys import PrivateKey, PublicKey, public_key_from_spki
+from trust.formats.names import DN, name_attributes
 
 oids.register()
 

@@ -1,6 +1,6 @@
 """CMS SignedData (RFC 5652) with one signer, for SM2 (GB/T 35275 conventions) and RSA: build and verify.
 
-Pure format code: no storage, no network; the verifier, the TSA (:mod:`ca.tsa`) and PDF sealing use it.
+Pure format code: no storage, no network; the verifier, the TSA (:mod:`trust.formats.tsp`) and PDF sealing use it.
 
 Building (:func:`sign`), RFC 5652 clause 5:
 

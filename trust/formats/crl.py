@@ -17,12 +17,12 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import pem as asn1_pem
 from asn1crypto import x509
 
-from ca.x509 import x509_time
 from trust.crypto import oids
 from trust.crypto.algorithms import SignatureAlgorithm
 from trust.crypto.errors import Code, EncodingError, InputError
 from trust.crypto.keys import PublicKey
 from trust.crypto.signer import Signer
+from trust.formats.x509 import x509_time
 
 oids.register()
 

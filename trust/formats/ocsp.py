@@ -45,12 +45,12 @@ from typing import Any, Final, Literal
 from asn1crypto import core, crl, x509
 from asn1crypto import ocsp as asn1_ocsp
 
-from ca import crl as crl_mod
 from trust.crypto import oids
 from trust.crypto.algorithms import SignatureAlgorithm, digest
 from trust.crypto.errors import Code, EncodingError, InputError, InvalidSignature, TrustError, UnsupportedAlgorithm
 from trust.crypto.keys import PublicKey, public_key_from_spki
 from trust.crypto.signer import Signer
+from trust.formats import crl as crl_mod
 
 oids.register()
 

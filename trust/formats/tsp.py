@@ -22,10 +22,10 @@ any ``extensions``                                             ``unacceptedExten
 
 SHA-1 and MD5 imprints are refused (``badAlg``): a time-stamp over a collidable digest proves nothing.
 
-Tokens (:meth:`TimeStampAuthority.token`, RFC 3161 clause 2.4.2): CMS SignedData (:mod:`ca.cms`) with
+Tokens (:meth:`TimeStampAuthority.token`, RFC 3161 clause 2.4.2): CMS SignedData (:mod:`trust.formats.cms`) with
 ``eContentType`` id-ct-TSTInfo and ``TSTInfo``:
 
-* version 1; policy :data:`POLICY` (``ca.profiles.POLICY["timestamping"]``); the request's
+* version 1; policy :data:`POLICY` (``trust.crypto.oids.POLICY["timestamping"]``); the request's
   ``messageImprint`` copied byte for byte;
 * ``serialNumber``: 128 random bits (``secrets``), so two tokens never share a serial in practice (collision
   probability about 2^-64 after 2^32 tokens) without a shared counter between worker processes;
@@ -42,7 +42,7 @@ Tokens (:meth:`TimeStampAuthority.token`, RFC 3161 clause 2.4.2): CMS SignedData
 A TSA never time-stamps outside its certificate's validity (:class:`~trust.crypto.errors.ConflictError`,
 which the service answers with ``systemFailure``).
 
-Verification (:func:`verify_token`, :func:`verify_response`): the CMS signature (:func:`ca.cms.verify`), the
+Verification (:func:`verify_token`, :func:`verify_response`): the CMS signature (:func:`trust.formats.cms.verify`), the
 TSTInfo structure, the ``signingCertificateV2`` (or v1) binding to the signer certificate, the signer
 certificate's extended key usage (exactly ``id-kp-timeStamping``, critical — clause 2.3) and validity at
 ``genTime``, the message imprint against the data (or a digest), and optionally nonce and policy. Path
@@ -65,8 +65,6 @@ from typing import Any, ClassVar, Final
 
 from asn1crypto import cms, core, tsp, x509
 
-from ca import cms as cms_mod
-from ca.profiles import POLICY as _POLICIES
 from trust.crypto import oids
 from trust.crypto.algorithms import KeyFamily, digest
 from trust.crypto.errors import (
@@ -78,10 +76,11 @@ from trust.crypto.errors import (
     UnsupportedAlgorithm,
 )
 from trust.crypto.signer import Signer
+from trust.formats import cms as cms_mod
 
 oids.register()
 
-POLICY: Final = _POLICIES["timestamping"]
+POLICY: Final = oids.POLICY["timestamping"]
 MAX_REQUEST_BYTES: Final = 64 * 1024
 MAX_RESPONSE_BYTES: Final = 256 * 1024
 MAX_NONCE_BITS: Final = 512
