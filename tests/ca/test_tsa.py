@@ -30,6 +30,7 @@ import pytest
 from asn1crypto import algos, cms, core, tsp, x509
 from sqlmodel import Session
 
+from ca import tsa as ca_tsa
 from tests.conftest import require_tool
 from tests.support.server import free_port
 from tests.support.world import World, make_instance
@@ -493,11 +494,11 @@ def test_message_imprint_is_copied_exactly(world: World) -> None:
 
 
 @pytest.fixture(scope="module")
-def rsa_tsa(world: World) -> tsa.TimeStampAuthority:
+def rsa_tsa(world: World) -> ca_tsa.TimeStampAuthority:
     return service.authority_for(world.instance, "RSA")
 
 
-def test_tsa_refuses_outside_its_certificate_validity(rsa_tsa: tsa.TimeStampAuthority) -> None:
+def test_tsa_refuses_outside_its_certificate_validity(rsa_tsa: ca_tsa.TimeStampAuthority) -> None:
     request = tsa.parse_request(GOOD)
     not_after = rsa_tsa.certificate["tbs_certificate"]["validity"]["not_after"].native
     with pytest.raises(ConflictError, match="not valid at this time"):
@@ -505,7 +506,7 @@ def test_tsa_refuses_outside_its_certificate_validity(rsa_tsa: tsa.TimeStampAuth
     assert tsa.verify_token(rsa_tsa.token(request, gen_time=not_after), message=DATA).gen_time == not_after
 
 
-def test_tampered_tst_info_is_refused(rsa_tsa: tsa.TimeStampAuthority) -> None:
+def test_tampered_tst_info_is_refused(rsa_tsa: ca_tsa.TimeStampAuthority) -> None:
     token = rsa_tsa.token(tsa.parse_request(GOOD))
     der = bytearray(token.dump())
     tst_der = token["content"]["encap_content_info"]["content"].contents
@@ -515,7 +516,7 @@ def test_tampered_tst_info_is_refused(rsa_tsa: tsa.TimeStampAuthority) -> None:
         tsa.verify_token(bytes(der), message=DATA)
 
 
-def test_tampered_signature_is_refused(rsa_tsa: tsa.TimeStampAuthority) -> None:
+def test_tampered_signature_is_refused(rsa_tsa: ca_tsa.TimeStampAuthority) -> None:
     token = rsa_tsa.token(tsa.parse_request(GOOD))
     signature = bytes(token["content"]["signer_infos"][0]["signature"].native)
     der = token.dump().replace(signature, signature[:-1] + bytes([signature[-1] ^ 0x80]))
@@ -523,10 +524,10 @@ def test_tampered_signature_is_refused(rsa_tsa: tsa.TimeStampAuthority) -> None:
         tsa.verify_token(der, message=DATA)
 
 
-def test_signing_certificate_must_name_the_signer(world: World, rsa_tsa: tsa.TimeStampAuthority) -> None:
+def test_signing_certificate_must_name_the_signer(world: World, rsa_tsa: ca_tsa.TimeStampAuthority) -> None:
     """A token whose signingCertificateV2 names another certificate (here the issuing CA) is refused."""
     national = cx.load_certificate(ca_service.ca_certificate_der(world.instance, "national-rsa"))
-    tst = rsa_tsa.tst_info(tsa.parse_request(GOOD), gen_time=datetime.now(UTC), serial=tsa.new_serial())
+    tst = rsa_tsa.tst_info(tsa.parse_request(GOOD), gen_time=datetime.now(UTC), serial=ca_tsa.new_serial())
     forged = cms_mod.sign(
         tst.dump(),
         rsa_tsa.signer,
@@ -541,7 +542,7 @@ def test_signing_certificate_must_name_the_signer(world: World, rsa_tsa: tsa.Tim
         tsa.verify_token(unbound, message=DATA)
 
 
-def test_only_tsa_certificates_may_time_stamp(world: World, rsa_tsa: tsa.TimeStampAuthority) -> None:
+def test_only_tsa_certificates_may_time_stamp(world: World, rsa_tsa: ca_tsa.TimeStampAuthority) -> None:
     """The OCSP responder certificate (EKU ocspSigning) cannot back a TSA."""
     with db.session_scope(world.instance.engine) as session:
         from ca.models import CertificateAuthority
@@ -551,7 +552,7 @@ def test_only_tsa_certificates_may_time_stamp(world: World, rsa_tsa: tsa.TimeSta
         ocsp_cert, ocsp_key = x509.Certificate.load(ca.ocsp_cert_der), ca.ocsp_key_id
     signer = world.instance.keystore.signer(ocsp_key)
     with pytest.raises(InputError, match="id-kp-timeStamping"):
-        tsa.TimeStampAuthority(signer=signer, certificate=ocsp_cert)
+        ca_tsa.TimeStampAuthority(signer=signer, certificate=ocsp_cert)
     with pytest.raises(InputError, match="not the key"):
         replace(rsa_tsa, signer=signer)
 
@@ -562,7 +563,7 @@ def test_only_tsa_certificates_may_time_stamp(world: World, rsa_tsa: tsa.TimeSta
 @pytest.mark.external
 @pytest.mark.parametrize("rsa_identifier", ["sha_with_rsa", "rsa_encryption"])
 def test_cms_detached_rsa_verifies_with_openssl(
-    rsa_tsa: tsa.TimeStampAuthority, pki: Path, rsa_identifier: str
+    rsa_tsa: ca_tsa.TimeStampAuthority, pki: Path, rsa_identifier: str
 ) -> None:
     signed = cms_mod.sign(
         DATA,
@@ -595,7 +596,7 @@ def test_cms_sm2_both_signature_oids(world: World) -> None:
         assert cms_mod.verify(signed).content == DATA
 
 
-def test_cms_refuses_detached_content_for_embedded_signature(rsa_tsa: tsa.TimeStampAuthority) -> None:
+def test_cms_refuses_detached_content_for_embedded_signature(rsa_tsa: ca_tsa.TimeStampAuthority) -> None:
     """A CMS object carrying content must not be accepted as a detached signature over other bytes."""
     signed = cms_mod.sign(DATA, rsa_tsa.signer, rsa_tsa.certificate)
     with pytest.raises(InvalidSignature, match="encapsulated content"):

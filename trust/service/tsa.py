@@ -9,7 +9,7 @@
 * :func:`timestamp` answers a DER ``TimeStampReq`` with a DER ``TimeStampResp`` — always: a refused request
   gets ``rejection`` with its failInfo, and any failure of the service itself (no TSA certificate, key store
   unavailable, database down) gets ``rejection`` / ``systemFailure``; it never raises for a request.
-* The TSA (signer, certificate, chain — :class:`trust.formats.tsp.TimeStampAuthority`) is cached per :class:`Instance`
+* The TSA (signer, certificate, chain — :class:`ca.tsa.TimeStampAuthority`) is cached per :class:`Instance`
   and re-read from the database every :data:`REFRESH_SECONDS`, so a renewal or revocation takes effect
   within that time in every worker without a database query per time-stamp.
 * Time-stamps are not recorded one by one: serial numbers are 128 random bits (``trust.formats.tsp``), unique without
@@ -34,6 +34,7 @@ from ca import authority
 from ca.authority import Endpoints, Issued
 from ca.models import IssuedCertificate, now, utc
 from ca.profiles import profile
+from ca.tsa import TimeStampAuthority
 from trust import db
 from trust.crypto.errors import ConflictError, InputError, NotFoundError, TrustError
 from trust.crypto.keystore import KeyStore
@@ -130,7 +131,7 @@ def ensure(instance: Instance) -> list[IssuedCertificate]:
 
 @dataclass(frozen=True)
 class _Entry:
-    tsa: tsa_mod.TimeStampAuthority | None
+    tsa: TimeStampAuthority | None
     error: str | None
     loaded: float
 
@@ -145,7 +146,7 @@ def invalidate(instance: Instance) -> None:
         _cache.pop(instance, None)
 
 
-def _load(instance: Instance, family: str) -> tsa_mod.TimeStampAuthority:
+def _load(instance: Instance, family: str) -> TimeStampAuthority:
     with db.session_scope(instance.engine) as session:
         record = current_record(session, family)
         if record is None:
@@ -157,14 +158,14 @@ def _load(instance: Instance, family: str) -> tsa_mod.TimeStampAuthority:
         chain = authority.chain_for_certificate(session, certificate, record.issuer_id)  # its CA may be re-keyed
     signer = instance.keystore.signer(record.key_id, authority.algorithm_for(family))
     # Hand out the issuing CA with the TSA certificate, not the root (relying parties hold the roots).
-    return tsa_mod.TimeStampAuthority(signer=signer, certificate=certificate, chain=tuple(chain[:-1]))
+    return TimeStampAuthority(signer=signer, certificate=certificate, chain=tuple(chain[:-1]))
 
 
 class TsaUnavailable(ConflictError):
     """The TSA of a family cannot serve (no current certificate, revoked or expired, key store failure)."""
 
 
-def authority_for(instance: Instance, family: str) -> tsa_mod.TimeStampAuthority:
+def authority_for(instance: Instance, family: str) -> TimeStampAuthority:
     """The cached TSA of ``family`` (re-read every :data:`REFRESH_SECONDS`); :class:`TsaUnavailable` if it
     cannot serve — the reason is logged once per refresh, not once per request."""
     clock = time.monotonic()
