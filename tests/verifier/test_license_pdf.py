@@ -279,7 +279,7 @@ ctx = context.build(bundle=open({str(bundle)!r}, 'rb').read(), pins=[{pin!r}])
 report = license_pdf.verify_license_pdf(open({str(path)!r}, 'rb').read(), ctx)
 assert report.indication.value == 'TOTAL_PASSED', report.to_text()
 forbidden = ('fastapi', 'starlette', 'uvicorn', 'sqlmodel', 'sqlalchemy', 'alembic', 'psycopg', 'httpx',
-             'requests', 'urllib3', 'aiohttp', 'reportlab', 'qrcode')
+             'requests', 'urllib3', 'aiohttp', 'reportlab', 'qrcode', 'ca', 'seal', 'licenses')
 print('LOADED', sorted({{m.split('.')[0] for m in sys.modules}} & set(forbidden)))
 """
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=REPO, timeout=120)
