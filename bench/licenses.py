@@ -217,7 +217,7 @@ def pdf_benches(instance: Instance, issuers: dict[str, str]) -> list[Bench]:
     from trust.formats import license_token as token
     from trust.service import license_documents, licenses, sealing, trust
     from verifier import context, license_pdf
-    from verifier.pdf import verify_pdf
+    from verifier.pdf.verify import verify_pdf
 
     made = licenses.issue(instance, issuer_id=issuers["SM2"], type_code=BUSINESS, fields=samples.sample(BUSINESS))
     identifier = made.record.identifier

@@ -262,7 +262,7 @@ def verify_benches(
         return dataclasses.replace(ctx, memo=fresh_memo()) if fresh_memo else dataclasses.replace(ctx)
 
     report = verify_pdf(sealed, ctx)
-    log(f"  verifier.pdf says {report.indication} for the {family} seal")
+    log(f"  verifier.pdf.verify says {report.indication} for the {family} seal")
     if report.indication != "TOTAL_PASSED":
         raise RuntimeError(f"verifier.pdf does not accept the {family} seal; refusing to measure it")
     if verify_pdf(sealed, cold_ctx()) != report or verify_pdf(sealed, ctx) != report:
@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     fresh_memo: Callable[[], Any] | None = None
     if "verify" in only:
         try:
-            from verifier.pdf import verify_pdf
+            from verifier.pdf.verify import verify_pdf
         except ImportError as exc:
             log(f"verifier.pdf is not there yet ({exc}): the verify group is skipped")
             only.discard("verify")

@@ -5,7 +5,7 @@ only when the input cannot be read at all (the CLI's exit code 3). Detection by 
 
 * ``%PDF-`` with a ``license.jwt`` attachment → licence PDF (``verifier.license_pdf``): the seals, the issuing
   authority's seal, the attached token and the face checked against each other.
-* any other ``%PDF-`` → sealed PDF (``verifier.pdf``): one child report per signature and a bottom line.
+* any other ``%PDF-`` → sealed PDF (``verifier.pdf.verify``): one child report per signature and a bottom line.
 * PEM ``CERTIFICATE`` or a DER X.509 certificate → certificate report (``verifier.certificate``).
 * a DER SESeal of version 1, 4 or 5 → seal report (``verifier.ses``).
 * a DER SES_Signature → GB/T 38540 signature report (``verifier.ses``; ``data`` is the signed document).
@@ -93,13 +93,13 @@ def verify(
     if certificate is not None:
         return verify_certificate(certificate, ctx, purpose=purpose)
     if kind == "seal":
-        from verifier import ses as ses_verifier
+        from verifier.ses import seal as seal_verifier
 
-        return ses_verifier.verify_seal(data, ctx)
+        return seal_verifier.verify_seal(data, ctx)
     if kind == "ses-signature":
-        from verifier import ses as ses_verifier
+        from verifier.ses import signature as signature_verifier
 
-        return ses_verifier.verify_ses_signature(data, ctx, signed_data=signed_data)
+        return signature_verifier.verify_ses_signature(data, ctx, signed_data=signed_data)
     if kind == "license":
         from verifier import license as license_verifier
 
@@ -109,7 +109,7 @@ def verify(
 
         if license_pdf.is_license_pdf(data):
             return license_pdf.verify_license_pdf(data, ctx)
-        from verifier import pdf as pdf_verifier
+        from verifier.pdf import verify as pdf_verifier
 
         return pdf_verifier.verify_pdf(data, ctx)
     raise EncodingError(f"no verifier for {kind}")  # pragma: no cover - detect() only returns known kinds

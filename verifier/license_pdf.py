@@ -2,7 +2,7 @@
 
 A licence PDF (:mod:`licenses.document`) is a sealed PDF whose face prints a licence and which carries the full
 licence token as the file attachment ``license.jwt``. :func:`verify_license_pdf` returns one report of kind
-``license-pdf`` with two child reports — the PDF's seals (:func:`verifier.pdf.verify_pdf`, kind ``pdf``) and the
+``license-pdf`` with two child reports — the PDF's seals (:func:`verifier.pdf.verify.verify_pdf`, kind ``pdf``) and the
 token (:func:`verifier.license.verify_license`, kind ``license-token``) — and these checks, in order:
 
 1. **attachment** — exactly one embedded file ``license.jwt`` (``/EmbeddedFiles`` name tree, ISO 32000-2
@@ -45,8 +45,8 @@ from trust.formats import license_token as token_mod
 from trust.formats.names import name_text
 from verifier.context import VerificationContext
 from verifier.license import verify_license
-from verifier.pdf import MAX_PDF_BYTES, verify_pdf
-from verifier.pdf_document import HOSTILE_ERRORS, Document, describe, open_document, signature_fields
+from verifier.pdf.document import HOSTILE_ERRORS, Document, describe, open_document, signature_fields
+from verifier.pdf.verify import MAX_PDF_BYTES, verify_pdf
 from verifier.report import Check, Indication, Report, Result, SubIndication
 
 ATTACHMENT_NAME: Final = face_mod.ATTACHMENT_NAME
@@ -152,7 +152,7 @@ def read_attachment(root: Any) -> bytes | None:
 
 def is_license_pdf(data: bytes) -> bool:
     """Whether ``data`` is a readable PDF carrying a ``license.jwt`` attachment (for the verifier's dispatch; never
-    raises: a PDF that cannot be read goes to :func:`verifier.pdf.verify_pdf`, which says why)."""
+    raises: a PDF that cannot be read goes to :func:`verifier.pdf.verify.verify_pdf`, which says why)."""
     if len(data) > MAX_PDF_BYTES or b"%PDF-" not in data[:1024]:
         return False
     try:

@@ -33,7 +33,7 @@ from trust.formats.names import DN, make_uscc
 from trust.service import ca as ca_service
 from trust.service import seals, signing, trust
 from verifier import context
-from verifier import ses as ses_verifier
+from verifier.ses import signature as signature_verifier
 
 SES = asn1tools.compile_files(str(STANDARDS / "ses.asn"), "der")
 DOCUMENT = "<ofd:Signature>电子证照</ofd:Signature>".encode()
@@ -108,7 +108,7 @@ def test_round_trip(world: World, seal: SealRecord) -> None:
     ctx = context.build(
         bundle=trust.export_bundle(world.instance).read_bytes(), pins=[trust.root_fingerprints(world.instance)["SM2"]]
     )
-    report = ses_verifier.verify_ses_signature(signature, ctx, signed_data=DOCUMENT)
+    report = signature_verifier.verify_ses_signature(signature, ctx, signed_data=DOCUMENT)
     assert report.passed, report.to_text()
 
 

@@ -262,14 +262,15 @@ def test_degenerate_inputs_are_input_errors(data: bytes) -> None:
 
 def test_oversized_input_is_refused_before_reading() -> None:
     from trust.crypto.errors import Code, InputError
-    from verifier import context, pdf
+    from verifier import context
+    from verifier.pdf import verify as pdf
 
     with pytest.raises(InputError) as info:
         pdf.verify_pdf(b"%PDF-1.7\n" + b" " * pdf.MAX_PDF_BYTES, context.build(environ={}))
     assert info.value.code is Code.INPUT_TOO_LARGE
 
 
-# --- the linear-time string readers (verifier.pdf_strings) behave exactly like pyHanko's -----------------------------
+# --- the linear-time string readers (verifier.pdf.strings) behave exactly like pyHanko's -----------------------------
 
 
 def _outcome(reader, data: bytes):
@@ -296,7 +297,7 @@ def _outcome(reader, data: bytes):
 )
 @settings(max_examples=1500, deadline=None)
 def test_literal_string_reader_matches_pyhanko(body: bytes) -> None:
-    from verifier import pdf_strings
+    from verifier.pdf import strings as pdf_strings
 
     _hex, original = pdf_strings.originals()
     data = b"(" + body
@@ -311,7 +312,7 @@ def test_literal_string_reader_matches_pyhanko(body: bytes) -> None:
 )
 @settings(max_examples=1500, deadline=None)
 def test_hex_string_reader_matches_pyhanko(body: bytes) -> None:
-    from verifier import pdf_strings
+    from verifier.pdf import strings as pdf_strings
 
     original, _literal = pdf_strings.originals()
     data = b"<" + body
@@ -323,7 +324,8 @@ def test_string_readers_are_installed_and_linear() -> None:
 
     from pyhanko.pdf_utils import generic
 
-    from verifier import pdf_document, pdf_strings
+    from verifier.pdf import document as pdf_document
+    from verifier.pdf import strings as pdf_strings
 
     assert pdf_document.pdf_strings.applied()
     assert generic.read_hex_string_from_stream is pdf_strings.read_hex_string_from_stream

@@ -1,4 +1,4 @@
-"""Sealed PDFs verify offline (``verifier.pdf``): every PAdES level and algorithm family the product seals with,
+"""Sealed PDFs verify offline (``verifier.pdf.verify``): every PAdES level and algorithm family the product seals with,
 several seals on one document, a revoked signer, the command line, and pyHanko's own validator as the peer.
 
 The world is built for this module (seals and a revocation change its state); the verifier sees only the signed

@@ -45,8 +45,11 @@ from trust.service import ca as ca_service
 from trust.service import seals, signing, trust
 from trust.service import tsa as tsa_service
 from verifier import api, context
-from verifier import ses as ses_verifier
 from verifier.report import Indication, Report, Result, SubIndication
+from verifier.ses import checks as ses_checks
+from verifier.ses import received as ses_received
+from verifier.ses import seal as seal_verifier
+from verifier.ses import signature as signature_verifier
 
 SM2_OID = "1.2.156.10197.1.501"
 RSA_SHA256_OID = "1.2.840.113549.1.1.11"
@@ -367,12 +370,12 @@ SEAL_CHECKS = ["format", "maker-signature", "maker-certificate", "maker-service"
 
 
 def test_huren_seal_and_signature_pass(setup: Setup) -> None:
-    report = ses_verifier.verify_seal(setup.seal, ctx(setup))
+    report = seal_verifier.verify_seal(setup.seal, ctx(setup))
     assert_passed(report)
     assert report.kind == "seal" and [c.name for c in report.checks] == SEAL_CHECKS
     assert report.chain[0].subject.endswith("CN=浙江省制章者") and report.chain[-1].source == "anchor"
     signature = signing.sign_hash(setup.world.instance, es_id=setup.es_id, data=DOCUMENT, property_info=PROPERTY)
-    report = ses_verifier.verify_ses_signature(signature, ctx(setup), signed_data=DOCUMENT)
+    report = signature_verifier.verify_ses_signature(signature, ctx(setup), signed_data=DOCUMENT)
     assert_passed(report)
     assert [c.name for c in report.checks] == [
         "format",
@@ -391,29 +394,30 @@ def test_huren_seal_and_signature_pass(setup: Setup) -> None:
 
 
 def test_seal_checks_for_the_pdf_verifier(setup: Setup) -> None:
-    """``seal_checks`` + ``verdict``: the lower-level API verifier.pdf uses for the seal inside a PDF signature."""
+    """``seal_checks`` + ``verdict``: the lower-level API verifier.pdf.verify uses for the seal inside a PDF
+    signature."""
     seal = ses.parse_seal(setup.seal)
-    checks = ses_verifier.seal_checks(seal, ctx(setup), now(), prefix="seal.")
+    checks = seal_verifier.seal_checks(seal, ctx(setup), now(), prefix="seal.")
     assert [c.name for c in checks] == [f"seal.{n}" for n in SEAL_CHECKS]
-    assert ses_verifier.verdict(checks)[0] is Indication.TOTAL_PASSED
-    late = ses_verifier.seal_checks(seal, ctx(setup), seal.valid_end + timedelta(days=1))
-    assert ses_verifier.verdict(late)[:2] == (Indication.TOTAL_FAILED, SubIndication.EXPIRED)
+    assert ses_checks.verdict(checks)[0] is Indication.TOTAL_PASSED
+    late = seal_verifier.seal_checks(seal, ctx(setup), seal.valid_end + timedelta(days=1))
+    assert ses_checks.verdict(late)[:2] == (Indication.TOTAL_FAILED, SubIndication.EXPIRED)
 
 
 def test_foreign_version_4_seal_and_both_encodings_of_signatures(setup: Setup) -> None:
     ext = [{"extnID": "1.2.3.4.5", "critical": False, "extnValue": b"vendor data"}]
     seal = foreign_seal(setup, ext=ext)
-    report = ses_verifier.verify_seal(seal, ctx(setup))
+    report = seal_verifier.verify_seal(seal, ctx(setup))
     assert_passed(report)
     assert dict(report.details)["vendor"] == "OTHER-VENDOR"
     for tagging in ("explicit", "untagged"):
         signature = make_signature(
             seal, setup.other, time_info=now(), tagging=tagging, ext=ext, stamper=tsa_stamper(setup.world)
         )
-        assert ses_verifier.parse_signature(signature).tagging == tagging
+        assert ses_received.parse_signature(signature).tagging == tagging
         checked = ses_signature.verify(signature, data=DOCUMENT)  # the pure checker reads both encodings too
         assert checked.record.tagging == tagging and checked.time_stamp is not None
-        report = ses_verifier.verify_ses_signature(signature, ctx(setup), signed_data=DOCUMENT)
+        report = signature_verifier.verify_ses_signature(signature, ctx(setup), signed_data=DOCUMENT)
         assert_passed(report)
         assert dict(report.details)["encoding"] == tagging and "time_stamp" in dict(report.details)
         # The encodings differ exactly in the optional fields: [0] EXPLICIT (A0) or a bare SEQUENCE / BIT STRING.
@@ -421,7 +425,7 @@ def test_foreign_version_4_seal_and_both_encodings_of_signatures(setup: Setup) -
         tbs_tail = ses_signature.children(outer[0])[-1][0]
         assert (tbs_tail, outer[-1][0]) == ((0xA0, 0xA0) if tagging == "explicit" else (0x30, 0x03))
     untagged_plain = make_signature(seal, setup.other, time_info=now(), tagging="untagged")
-    plain = ses_verifier.verify_ses_signature(untagged_plain, ctx(setup), signed_data=DOCUMENT)
+    plain = signature_verifier.verify_ses_signature(untagged_plain, ctx(setup), signed_data=DOCUMENT)
     assert plain.passed, plain.to_text()
     assert next(c for c in plain.checks if c.name == "time-stamp").result is Result.SKIPPED
 
@@ -436,7 +440,7 @@ def test_foreign_version_1_seal(setup: Setup) -> None:
     )
     parsed = ses.parse_seal(seal)
     assert parsed.version == 1 and parsed.create_date == setup.start + timedelta(seconds=30)
-    report = ses_verifier.verify_seal(seal, ctx(setup))
+    report = seal_verifier.verify_seal(seal, ctx(setup))
     assert_passed(report)
     assert "GM/T 0031-2014" in report.checks[0].detail
     assert "DER(SEQUENCE {sealInfo, cert, signatureAlgorithm})" in report.checks[1].detail
@@ -449,7 +453,7 @@ def test_foreign_version_1_seal(setup: Setup) -> None:
         end=setup.start + timedelta(days=365),
         sign_info_only=True,
     )
-    report = ses_verifier.verify_seal(wrong, ctx(setup))
+    report = seal_verifier.verify_seal(wrong, ctx(setup))
     assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE)
     assert failing(report) == ["maker-signature"]
     # The maker certificate is judged at createDate: a seal "made" before the certificate existed fails.
@@ -460,7 +464,7 @@ def test_foreign_version_1_seal(setup: Setup) -> None:
         start=setup.start,
         end=setup.start + timedelta(days=365),
     )
-    report = ses_verifier.verify_seal(early, ctx(setup))
+    report = seal_verifier.verify_seal(early, ctx(setup))
     assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.NOT_YET_VALID)
     assert failing(report) == ["maker-certificate", "maker-service"]
 
@@ -469,16 +473,16 @@ def test_foreign_version_5_seal_with_time_stamp(setup: Setup) -> None:
     seal = foreign_seal(setup, version=5, stamper=tsa_stamper(setup.world))
     parsed = ses.parse_seal(seal)
     assert parsed.version == 5 and parsed.time_stamp is not None
-    report = ses_verifier.verify_seal(seal, ctx(setup))
+    report = seal_verifier.verify_seal(seal, ctx(setup))
     assert_passed(report)
     assert [c.name for c in report.checks] == [*SEAL_CHECKS[:4], "time-stamp", *SEAL_CHECKS[4:]]
     signature = make_signature(seal, setup.other, time_info=now(), stamper=tsa_stamper(setup.world))
-    report = ses_verifier.verify_ses_signature(signature, ctx(setup), signed_data=DOCUMENT)
+    report = signature_verifier.verify_ses_signature(signature, ctx(setup), signed_data=DOCUMENT)
     assert_passed(report)
     assert dict(report.details)["seal_version"] == 5
     # A version-5 seal whose time-stamp covers something else.
     wrong = foreign_seal(setup, version=5, stamper=tsa_stamper(setup.world, over=b"other"))
-    report = ses_verifier.verify_seal(wrong, ctx(setup))
+    report = seal_verifier.verify_seal(wrong, ctx(setup))
     assert (report.indication, report.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE)
     assert failing(report) == ["time-stamp"]
 
@@ -486,12 +490,12 @@ def test_foreign_version_5_seal_with_time_stamp(setup: Setup) -> None:
 def test_cert_digest_list_seal(setup: Setup) -> None:
     seal = foreign_seal(setup, cert_list_type=2)
     assert ses.parse_seal(seal).cert_digest_algorithm == "SM3"
-    assert_passed(ses_verifier.verify_seal(seal, ctx(setup)))
+    assert_passed(seal_verifier.verify_seal(seal, ctx(setup)))
     signature = make_signature(seal, setup.other, time_info=now())
-    report = ses_verifier.verify_ses_signature(signature, ctx(setup), signed_data=DOCUMENT)
+    report = signature_verifier.verify_ses_signature(signature, ctx(setup), signed_data=DOCUMENT)
     assert_passed(report)
     assert "SM3 digest is listed" in next(c for c in report.checks if c.name == "signer-listed").detail
-    weak = ses_verifier.verify_seal(foreign_seal(setup, cert_list_type=2, digest_type="MD5"), ctx(setup))
+    weak = seal_verifier.verify_seal(foreign_seal(setup, cert_list_type=2, digest_type="MD5"), ctx(setup))
     assert (weak.indication, weak.sub_indication) == (
         Indication.INDETERMINATE,
         SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
@@ -505,7 +509,7 @@ def test_rsa_and_ecdsa_seal_makers(setup: Setup, family: str) -> None:
     valid_from = cx.load_certificate(maker.cert)["tbs_certificate"]["validity"]["not_before"].native
     seal = foreign_seal(setup, maker=maker, alg_oid=oid, create=valid_from + timedelta(seconds=5))
     # Not (yet) an authorised seal maker of the trust list.
-    report = ses_verifier.verify_seal(seal, ctx(setup))
+    report = seal_verifier.verify_seal(seal, ctx(setup))
     assert (report.indication, report.sub_indication) == (
         Indication.TOTAL_FAILED,
         SubIndication.SIG_CONSTRAINTS_FAILURE,
@@ -522,11 +526,11 @@ def test_rsa_and_ecdsa_seal_makers(setup: Setup, family: str) -> None:
         )
         trust.publish(session, setup.world.instance)
     setup.changed()
-    report = ses_verifier.verify_seal(seal, ctx(setup))
+    report = seal_verifier.verify_seal(seal, ctx(setup))
     assert_passed(report)
     assert {"RSA": "rsa-pkcs1-sha256", "EC": "ecdsa-sha256"}[family] in report.checks[1].detail
     # The algorithm must fit the key: an SM2 OID on an RSA/ECDSA signature fails.
-    report = ses_verifier.verify_seal(
+    report = seal_verifier.verify_seal(
         foreign_seal(setup, maker=maker, alg_oid=SM2_OID, create=valid_from + timedelta(seconds=5)), ctx(setup)
     )
     assert (report.indication, report.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE)
@@ -541,7 +545,7 @@ def _verdict(report: Report) -> tuple[Indication, SubIndication | None]:
 
 def test_bit_flips(setup: Setup) -> None:
     # In the maker's signature (the last octets of a version-4 seal without time-stamp).
-    report = ses_verifier.verify_seal(flip(setup.seal, len(setup.seal) - 5), ctx(setup))
+    report = seal_verifier.verify_seal(flip(setup.seal, len(setup.seal) - 5), ctx(setup))
     assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE)
     assert failing(report) == ["maker-signature"]
     # In the SES signature value and in dataHash (the signer's signature covers dataHash).
@@ -549,12 +553,12 @@ def test_bit_flips(setup: Setup) -> None:
     record = ses.parse_signature(signature)
     for target, failed in ((record.signature, ["signature"]), (record.data_hash, ["signature", "data-hash"])):
         position = signature.rfind(target) + len(target) // 2
-        report = ses_verifier.verify_ses_signature(flip(signature, position), ctx(setup), signed_data=DOCUMENT)
+        report = signature_verifier.verify_ses_signature(flip(signature, position), ctx(setup), signed_data=DOCUMENT)
         assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE), report.to_text()
         assert failing(report) == failed
     # A signer who signs over a seal whose maker signature was tampered with.
     forged = make_signature(flip(setup.seal, len(setup.seal) - 5), setup.holder, time_info=now())
-    report = ses_verifier.verify_ses_signature(forged, ctx(setup), signed_data=DOCUMENT)
+    report = signature_verifier.verify_ses_signature(forged, ctx(setup), signed_data=DOCUMENT)
     assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE)
     assert failing(report) == ["seal.maker-signature"]
 
@@ -565,7 +569,7 @@ def test_no_single_bit_flip_passes_or_crashes(setup: Setup) -> None:
     signature = make_signature(setup.seal, setup.holder, time_info=now())
     context_ = ctx(setup)
     rng = random.Random(38540)
-    for data, verify in ((setup.seal, ses_verifier.verify_seal), (signature, ses_verifier.verify_ses_signature)):
+    for data, verify in ((setup.seal, seal_verifier.verify_seal), (signature, signature_verifier.verify_ses_signature)):
         head, tail = range(0, 400), range(len(data) - 1500, len(data))
         for position in [*rng.sample(head, 6), *rng.sample(tail, 6), rng.randrange(len(data))]:
             bad = data[:position] + bytes([data[position] ^ (1 << rng.randrange(8))]) + data[position + 1 :]
@@ -578,16 +582,16 @@ def test_no_single_bit_flip_passes_or_crashes(setup: Setup) -> None:
 
 def test_wrong_or_missing_data(setup: Setup) -> None:
     signature = make_signature(setup.seal, setup.holder, time_info=now())
-    assert ses_verifier.verify_ses_signature(signature, ctx(setup), signed_data=DOCUMENT).passed
-    wrong = ses_verifier.verify_ses_signature(signature, ctx(setup), signed_data=DOCUMENT + b" ")
+    assert signature_verifier.verify_ses_signature(signature, ctx(setup), signed_data=DOCUMENT).passed
+    wrong = signature_verifier.verify_ses_signature(signature, ctx(setup), signed_data=DOCUMENT + b" ")
     assert _verdict(wrong) == (Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE) and failing(wrong) == ["data-hash"]
-    missing = ses_verifier.verify_ses_signature(signature, ctx(setup))
+    missing = signature_verifier.verify_ses_signature(signature, ctx(setup))
     assert _verdict(missing) == (Indication.INDETERMINATE, SubIndication.SIGNED_DATA_NOT_FOUND)
 
 
 def test_signer_not_in_cert_list(setup: Setup) -> None:
     signature = make_signature(setup.seal, setup.other, time_info=now())  # 广东's certificate, 浙江's seal
-    report = ses_verifier.verify_ses_signature(signature, ctx(setup), signed_data=DOCUMENT)
+    report = signature_verifier.verify_ses_signature(signature, ctx(setup), signed_data=DOCUMENT)
     assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE)
     assert failing(report) == ["signer-listed"]
 
@@ -603,10 +607,10 @@ def test_seal_window_at_time_info(setup: Setup, window: tuple[int, int], sub: Su
     moment = now()
     seal = foreign_seal(setup, start=moment + timedelta(days=window[0]), end=moment + timedelta(days=window[1]))
     signature = make_signature(seal, setup.other, time_info=moment)
-    report = ses_verifier.verify_ses_signature(signature, ctx(setup), signed_data=DOCUMENT)
+    report = signature_verifier.verify_ses_signature(signature, ctx(setup), signed_data=DOCUMENT)
     assert _verdict(report) == (Indication.TOTAL_FAILED, sub)
     assert failing(report) == ["seal.validity"] and moment.isoformat() in report.errors[0]
-    assert _verdict(ses_verifier.verify_seal(seal, ctx(setup))) == (Indication.TOTAL_FAILED, sub)
+    assert _verdict(seal_verifier.verify_seal(seal, ctx(setup))) == (Indication.TOTAL_FAILED, sub)
 
 
 def test_maker_not_a_seal_maker(setup: Setup) -> None:
@@ -614,7 +618,7 @@ def test_maker_not_a_seal_maker(setup: Setup) -> None:
     rogue = _issue(setup.world, "region-440000-sm2", "seal-maker", name="未登记制章者")
     valid_from = cx.load_certificate(rogue.cert)["tbs_certificate"]["validity"]["not_before"].native
     seal = foreign_seal(setup, maker=rogue, create=valid_from + timedelta(seconds=5))
-    report = ses_verifier.verify_seal(seal, ctx(setup))
+    report = seal_verifier.verify_seal(seal, ctx(setup))
     assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE)
     assert failing(report) == ["maker-service"]
     # A certificate that is a service, but of another type (the national TSA), is no seal maker either.
@@ -623,7 +627,7 @@ def test_maker_not_a_seal_maker(setup: Setup) -> None:
         assert tsa_record is not None
         tsa_party = _party(setup.world, tsa_record)
     valid_from = cx.load_certificate(tsa_party.cert)["tbs_certificate"]["validity"]["not_before"].native
-    report = ses_verifier.verify_seal(foreign_seal(setup, maker=tsa_party, create=valid_from), ctx(setup))
+    report = seal_verifier.verify_seal(foreign_seal(setup, maker=tsa_party, create=valid_from), ctx(setup))
     assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE)
     assert failing(report) == ["maker-service"] and "is a TSA, not a SEAL_MAKER" in report.errors[0]
     # A maker certificate that chains to no known root.
@@ -640,7 +644,7 @@ def test_maker_not_a_seal_maker(setup: Setup) -> None:
         .sign(stranger.signer())
     )
     seal = foreign_seal(setup, maker=Party(stranger.signer(), self_signed.dump()))
-    report = ses_verifier.verify_seal(seal, ctx(setup))
+    report = seal_verifier.verify_seal(seal, ctx(setup))
     assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE)
     assert failing(report) == ["maker-certificate", "maker-service"]
     assert (
@@ -663,7 +667,7 @@ def test_revoked_signer(setup: Setup) -> None:
         holder = _party(setup.world, authority.find_certificate(session, record.sm2_cert_serial or ""))
     stamped = signing.sign_hash(setup.world.instance, es_id=record.es_id, data=DOCUMENT, property_info=PROPERTY)
     unstamped = make_signature(record.seal_der, holder, time_info=now() - timedelta(minutes=3))
-    assert ses_verifier.verify_ses_signature(unstamped, ctx(setup), signed_data=DOCUMENT).passed
+    assert signature_verifier.verify_ses_signature(unstamped, ctx(setup), signed_data=DOCUMENT).passed
     ca_service.revoke(setup.world.instance, serial=record.sm2_cert_serial or "", reason="key_compromise")
     setup.changed()
     after = ses_signature.sign(
@@ -676,14 +680,14 @@ def test_revoked_signer(setup: Setup) -> None:
     )
     later = ctx(setup, at=now() + timedelta(seconds=5))
     # Signed after the revocation (what a thief of the key could do): failed.
-    report = ses_verifier.verify_ses_signature(after, later, signed_data=DOCUMENT)
+    report = signature_verifier.verify_ses_signature(after, later, signed_data=DOCUMENT)
     assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.REVOKED), report.to_text()
     assert failing(report) == ["signer-certificate"] and "CRL" in report.errors[0]
     # Claims a time before the revocation, but nothing proves it: indeterminate.
-    report = ses_verifier.verify_ses_signature(unstamped, later, signed_data=DOCUMENT)
+    report = signature_verifier.verify_ses_signature(unstamped, later, signed_data=DOCUMENT)
     assert _verdict(report) == (Indication.INDETERMINATE, SubIndication.REVOKED_NO_POE), report.to_text()
     # Time-stamped before the revocation: still valid.
-    assert_passed(ses_verifier.verify_ses_signature(stamped, later, signed_data=DOCUMENT))
+    assert_passed(signature_verifier.verify_ses_signature(stamped, later, signed_data=DOCUMENT))
     # Huren refuses to sign with the revoked certificate.
     from trust.crypto.errors import ConflictError
 
@@ -716,19 +720,19 @@ def test_revoked_seal_maker(setup: Setup) -> None:
         setup, maker=maker, version=5, create=valid_from + timedelta(seconds=1), stamper=tsa_stamper(setup.world)
     )
     before = now()
-    assert ses_verifier.verify_seal(record.seal_der, ctx(setup)).passed
+    assert seal_verifier.verify_seal(record.seal_der, ctx(setup)).passed
     ca_service.revoke(setup.world.instance, serial=maker_record.cert_serial, reason="key_compromise")
     setup.changed()
     after = ctx(setup, at=now() + timedelta(seconds=2))
-    report = ses_verifier.verify_seal(record.seal_der, after)
+    report = seal_verifier.verify_seal(record.seal_der, after)
     assert _verdict(report) == (Indication.INDETERMINATE, SubIndication.REVOKED_NO_POE), report.to_text()
     assert failing(report) == ["maker-certificate"]
     # A proof of existence from the caller (e.g. the PDF signature's time-stamp) settles it.
-    proof = ses_verifier.Proof(before, "the PDF signature's time-stamp")
-    assert ses_verifier.verify_seal(record.seal_der, after, proof=proof).passed
-    assert_passed(ses_verifier.verify_seal(v5, after))
-    assert_passed(ses_verifier.verify_ses_signature(stamped, after, signed_data=DOCUMENT))
-    report = ses_verifier.verify_ses_signature(plain, after, signed_data=DOCUMENT)
+    proof = ses_checks.Proof(before, "the PDF signature's time-stamp")
+    assert seal_verifier.verify_seal(record.seal_der, after, proof=proof).passed
+    assert_passed(seal_verifier.verify_seal(v5, after))
+    assert_passed(signature_verifier.verify_ses_signature(stamped, after, signed_data=DOCUMENT))
+    report = signature_verifier.verify_ses_signature(plain, after, signed_data=DOCUMENT)
     assert _verdict(report) == (Indication.INDETERMINATE, SubIndication.REVOKED_NO_POE)
     assert failing(report) == ["seal.maker-certificate"]
 
@@ -742,25 +746,25 @@ def test_bad_time_stamps(setup: Setup) -> None:
     }
     for name, (stamper, sub) in cases.items():
         signature = make_signature(setup.seal, setup.holder, time_info=now(), stamper=stamper)
-        report = ses_verifier.verify_ses_signature(signature, ctx(setup), signed_data=DOCUMENT)
+        report = signature_verifier.verify_ses_signature(signature, ctx(setup), signed_data=DOCUMENT)
         assert _verdict(report) == (Indication.TOTAL_FAILED, sub), (name, report.to_text())
         assert failing(report) == ["time-stamp"], name
     # timeInfo claims a time 20 minutes after the time-stamp proves the signature existed.
     signature = make_signature(setup.seal, setup.holder, time_info=now() + timedelta(minutes=20), stamper=good)
-    report = ses_verifier.verify_ses_signature(
+    report = signature_verifier.verify_ses_signature(
         signature, ctx(setup, at=now() + timedelta(minutes=30)), signed_data=DOCUMENT
     )
     assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE)
     assert failing(report) == ["time-stamp"] and "claimed signing time is false" in report.errors[0]
     # ... and a timeInfo in the future of the validation time.
-    report = ses_verifier.verify_ses_signature(signature, ctx(setup), signed_data=DOCUMENT)
+    report = signature_verifier.verify_ses_signature(signature, ctx(setup), signed_data=DOCUMENT)
     assert "signing-time" in failing(report)
 
 
 def test_format_failures(setup: Setup) -> None:
     # TBS_Sign version 5 over a version-4 seal.
     signature = make_signature(setup.seal, setup.holder, time_info=now(), version=5)
-    report = ses_verifier.verify_ses_signature(signature, ctx(setup), signed_data=DOCUMENT)
+    report = signature_verifier.verify_ses_signature(signature, ctx(setup), signed_data=DOCUMENT)
     assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE) and failing(report) == ["format"]
     # A picture that is not what it says; a certList entry that is not a certificate.
     for kwargs, check in (
@@ -768,16 +772,16 @@ def test_format_failures(setup: Setup) -> None:
         ({"picture": ("PNG", PNG[:-5] + b"\x00" * 5)}, "picture"),
         ({"signers": [b"\x04\x03abc"]}, "cert-list"),
     ):
-        report = ses_verifier.verify_seal(foreign_seal(setup, **kwargs), ctx(setup))
+        report = seal_verifier.verify_seal(foreign_seal(setup, **kwargs), ctx(setup))
         assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE), check
         assert failing(report) == [check]
     # Critical extension data the verifier does not know, in the seal or in TBS_Sign (non-critical ones pass above).
     critical = [{"extnID": "1.2.3.4.6", "critical": True, "extnValue": b"must understand"}]
-    report = ses_verifier.verify_seal(foreign_seal(setup, ext=critical), ctx(setup))
+    report = seal_verifier.verify_seal(foreign_seal(setup, ext=critical), ctx(setup))
     assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE)
     assert failing(report) == ["format"] and "1.2.3.4.6" in report.errors[0]
     signature = make_signature(foreign_seal(setup), setup.other, time_info=now(), ext=critical)
-    report = ses_verifier.verify_ses_signature(signature, ctx(setup), signed_data=DOCUMENT)
+    report = signature_verifier.verify_ses_signature(signature, ctx(setup), signed_data=DOCUMENT)
     assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE)
     assert failing(report) == ["format"]
     # A createDate without a time zone (DER times end in Z): a format failure, not a crash.
@@ -795,11 +799,11 @@ def test_format_failures(setup: Setup) -> None:
     info["property"]["create_date"] = core.GeneralizedTime.load(b"\x18\x0e" + f"{setup.start:%Y%m%d%H%M%S}".encode())
     zoneless = ses.assemble_seal(info, setup.maker.cert, setup.maker.signer.sign(info.dump()))
     assert ses.parse_seal(zoneless).create_date.tzinfo is None
-    report = ses_verifier.verify_seal(zoneless, ctx(setup))
+    report = seal_verifier.verify_seal(zoneless, ctx(setup))
     assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE)
     assert failing(report) == ["format"] and "time zone" in report.errors[0]
     # An unknown picture type is reported, not failed.
-    report = ses_verifier.verify_seal(foreign_seal(setup, picture=("OFD", b"PK\x03\x04")), ctx(setup))
+    report = seal_verifier.verify_seal(foreign_seal(setup, picture=("OFD", b"PK\x03\x04")), ctx(setup))
     assert report.passed and next(c for c in report.checks if c.name == "picture").result is Result.WARNING
 
 
@@ -816,7 +820,7 @@ def test_unreadable_input_is_an_input_error(setup: Setup, case: str) -> None:
             "oversized": b"\x30\x84\x00\x90\x00\x00" + bytes(9 * 1024 * 1024),
             "not a sequence": b"\x04\x02ab",
         }[case]
-        for verify in (ses_verifier.verify_seal, ses_verifier.verify_ses_signature):
+        for verify in (seal_verifier.verify_seal, signature_verifier.verify_ses_signature):
             with pytest.raises(InputError) as caught:
                 verify(bad, context_)
             assert caught.value.code.category in (Category.INPUT, Category.LIMIT)

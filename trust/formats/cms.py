@@ -320,7 +320,7 @@ def _unique(attrs: cms.CMSAttributes, attr_type: str, *, required: bool) -> Any:
     return found[0]["values"][0]
 
 
-def verify(
+def verify(  # noqa: PLR0912 (RFC 5652 clause 5.6 checks, in order)
     data: bytes | cms.ContentInfo | cms.SignedData,
     *,
     detached_content: bytes | None = None,

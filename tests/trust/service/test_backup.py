@@ -44,6 +44,8 @@ from trust.formats import x509 as cx
 from trust.formats.names import DN, make_uscc
 from trust.service import audit, backup, licenses, seals, trust
 from trust.service import ca as ca_service
+from trust.service.backup import databases as backup_databases
+from trust.service.backup import restoring as backup_restoring
 from trust.service.instance import Instance
 from trust.settings import Settings
 from verifier import api, context
@@ -577,7 +579,7 @@ def _relations(url: str) -> list[str]:
     engine = db.make_engine(url)
     try:
         with engine.connect() as connection:
-            return [f"{row[0]}.{row[1]}" for row in connection.execute(text(backup._USER_RELATIONS))]
+            return [f"{row[0]}.{row[1]}" for row in connection.execute(text(backup_databases._USER_RELATIONS))]
     finally:
         engine.dispose()
 
@@ -661,14 +663,14 @@ def test_tampered_archive_leaves_the_postgresql_target_empty(
         backup.restore(bad, tmp_path / "t", database_url=url)
     assert _relations(url) == [] and not (tmp_path / "t").exists()
     # A failure after the rows went in (here: the target home appears meanwhile) empties the database again.
-    original_move = backup._move_into_place
+    original_move = backup_restoring._move_into_place
 
     def occupied(staging: Path, home: Path) -> None:
         home.mkdir()
         (home / "squatter").write_text("x")
         original_move(staging, home)
 
-    monkeypatch.setattr(backup, "_move_into_place", occupied)
+    monkeypatch.setattr(backup_restoring, "_move_into_place", occupied)
     with pytest.raises(ConflictError):
         backup.restore(sq.archive, tmp_path / "late", database_url=url)
     assert _relations(url) == []

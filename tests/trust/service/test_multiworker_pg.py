@@ -254,7 +254,7 @@ def test_first_seals_of_a_ca_at_once(site: Site) -> None:
     assert rows(engine, "SELECT count(*) FROM seal WHERE issuer_ca_id = :ca", ca=ca_id)[0][0] == len(requests)
 
 
-def test_two_workers_under_retrying_clients_and_a_killed_worker(
+def test_two_workers_under_retrying_clients_and_a_killed_worker(  # noqa: PLR0915 (one end-to-end scenario)
     site: Site, record_property: pytest.RecordProperty
 ) -> None:
     started = time.monotonic()

@@ -24,7 +24,7 @@ from typing import Final
 
 from pyhanko.pdf_utils import generic
 
-from verifier.pdf_document import Document, object_offset, revision_end
+from verifier.pdf.document import Document, object_offset, revision_end
 
 _HEX_STRING: Final = re.compile(rb"<([0-9A-Fa-f]*)>")
 _WHITESPACE: Final = b"\x00\t\n\x0c\r "

@@ -17,10 +17,10 @@ Checks of one signature, in this order (report check names in brackets):
    ``ETSI.RFC3161`` for ``/DocTimeStamp``), a ``/Contents`` string and a well-formed ``/ByteRange``; no hybrid
    cross-reference sections (readers could see different objects). Universal signature forgery — a dictionary
    without usable ``/Contents`` or ``/ByteRange`` — ends here (``FORMAT_FAILURE``).
-2. **[byte-range]** :mod:`verifier.pdf_coverage`: from offset 0, the gap is exactly this ``/Contents`` string
+2. **[byte-range]** :mod:`verifier.pdf.coverage`: from offset 0, the gap is exactly this ``/Contents`` string
    inside this dictionary, the end is the end of the revision holding the dictionary; pyHanko's coverage level must
    agree (entire file or entire revision). Uncovered bytes are listed (``SIG_CONSTRAINTS_FAILURE``).
-3. **[cms]** :mod:`verifier.pdf_cms` steps 1–2: one strict CMS object, detached (no ``eContent``), signed
+3. **[cms]** :mod:`verifier.pdf.cms` steps 1–2: one strict CMS object, detached (no ``eContent``), signed
    attributes, signer certificate (``FORMAT_FAILURE``, ``NO_SIGNING_CERTIFICATE_FOUND``).
 4. **[message-digest]** the digest of the covered bytes equals ``messageDigest`` (``HASH_FAILURE``).
 5. **[signature-value]** the CMS signature verifies — SM2, RSA, ECDSA (``SIG_CRYPTO_FAILURE``).
@@ -36,9 +36,9 @@ Checks of one signature, in this order (report check names in brackets):
    ``OUT_OF_BOUNDS_NO_POE``, a signer revoked since is ``REVOKED_NO_POE`` (both INDETERMINATE); revoked before the
    claimed time is ``REVOKED``. Only a REVOKED verdict of that second validation matters, so it is not run when no
    revocation data at hand could revoke a certificate of the path (:func:`verifier.certificate.may_be_revoked`).
-9. **[seal]** :mod:`verifier.pdf_seal`: the embedded SESeal, its maker, the signer in its certList, its
+9. **[seal]** :mod:`verifier.pdf.seal`: the embedded SESeal, its maker, the signer in its certList, its
    validity window at the signing time.
-10. **[modifications]** :mod:`verifier.pdf_changes`: what the later revisions changed (pyHanko's difference
+10. **[modifications]** :mod:`verifier.pdf.changes`: what the later revisions changed (pyHanko's difference
     analysis, Huren's rule); not permitted → ``SIG_CONSTRAINTS_FAILURE``.
 
 A document time-stamp runs 1–4 with the token's message imprint in place of ``messageDigest`` (3–4), then the
@@ -69,8 +69,8 @@ from trust.formats.names import name_text
 from verifier import limits
 from verifier.certificate import may_be_revoked, verify_certificate
 from verifier.context import VerificationContext
-from verifier.pdf_changes import review
-from verifier.pdf_cms import (
+from verifier.pdf.changes import review
+from verifier.pdf.cms import (
     CmsFailure,
     SignedCms,
     check_digest,
@@ -83,8 +83,8 @@ from verifier.pdf_cms import (
     timestamp_structure,
     unique_attribute,
 )
-from verifier.pdf_coverage import Coverage, CoverageFormatError, check_coverage, read_byte_range
-from verifier.pdf_document import (
+from verifier.pdf.coverage import Coverage, CoverageFormatError, check_coverage, read_byte_range
+from verifier.pdf.document import (
     HOSTILE_ERRORS,
     Document,
     RevocationMaterial,
@@ -94,7 +94,7 @@ from verifier.pdf_document import (
     revocation_material,
     signature_fields,
 )
-from verifier.pdf_seal import check_embedded_seal
+from verifier.pdf.seal import check_embedded_seal
 from verifier.report import ChainLink, Check, Indication, Report, Result, SubIndication, worst
 
 MAX_PDF_BYTES: Final = 64 * 1024 * 1024

@@ -13,7 +13,7 @@ with ``bytes.find``/regular expressions over 64 KiB chunks. A hex string with a 
 handled by pyHanko's token reader) falls back to pyHanko's own code.
 
 :func:`apply` installs them in ``pyhanko.pdf_utils.generic`` (idempotent; process-wide, like
-:mod:`trust.crypto.asn1fix`); :mod:`verifier.pdf_document` applies it on import.
+:mod:`trust.crypto.asn1fix`); :mod:`verifier.pdf.document` applies it on import.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def read_hex_string_from_stream(stream: Any) -> Any:
     return generic.pdf_string(binascii.unhexlify(digits))
 
 
-def read_string_literal_bytes(stream: Any) -> bytes:
+def read_string_literal_bytes(stream: Any) -> bytes:  # noqa: C901 (a state machine mirroring pyHanko's reader)
     """``(…)`` with balanced parentheses and backslash escapes → its bytes (pyHanko's rules, see its source)."""
     stream.read(1)
     origin = stream.tell()

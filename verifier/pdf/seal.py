@@ -32,7 +32,8 @@ from trust.formats import x509 as cx
 from trust.formats.names import name_text
 from verifier.context import VerificationContext
 from verifier.report import Check, Indication, Report, Result, SubIndication
-from verifier.ses import Proof, verify_parsed_seal
+from verifier.ses.checks import Proof
+from verifier.ses.seal import verify_parsed_seal
 
 SESEAL_ATTRIBUTE: Final = "1.3.6.1.4.1.32473.1.2.1"
 """The signed CMS attribute that carries the DER SESeal (Huren's arc, ``docs/OIDS.md``)."""

@@ -34,8 +34,9 @@ from pyhanko.pdf_utils.decode_limits import DecodePurpose
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from trust.crypto.errors import Code, EncodingError, InputError, TrustError
-from verifier import limits, pdf_strings
+from verifier import limits
 from verifier.context import Memo
+from verifier.pdf import strings as pdf_strings
 
 pdf_strings.apply()  # linear-time string readers for pyHanko before any PDF is read
 

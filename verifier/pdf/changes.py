@@ -31,7 +31,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, DiffResult, ModificationLevel, SuspiciousModification
 from pyhanko.sign.fields import FieldMDPSpec, MDPPerm
 
-from verifier.pdf_document import HOSTILE_ERRORS, describe
+from verifier.pdf.document import HOSTILE_ERRORS, describe
 
 _REVISION = re.compile(r"\brevision (\d+)")
 _REFERENCE = re.compile(r"Reference\(idnum=(\d+), generation=(\d+)\)")

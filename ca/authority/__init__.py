@@ -1,0 +1,103 @@
+"""Issuance and revocation over storage: the CA's operations, given a database session and a key store.
+
+Issuance discipline (after Boulder): **check → persist → sign → complete**, all in the caller's one database
+transaction.
+
+1. Check: the CA is active and may issue this profile; the profile accepts the key and the subject; the
+   subject lies inside the CA's name constraints; validity is clamped to the issuer's.
+2. Persist: a row with a fresh random 159-bit serial is inserted and flushed — the unique constraint on
+   ``certificate.serial`` (and ``crl.(ca_id, number)``) is the arbiter across processes.
+3. Sign once with the CA's :class:`~trust.crypto.signer.Signer`; the certificate is verified before use.
+4. Complete the row. The caller commits. Any exception before the commit rolls everything back: no record,
+   no consumed serial, no CRL number gap. Keys the service generates for a subject are written to the key
+   store only after signing succeeded, and removed again if the transaction fails (:func:`issue` returns
+   a ``cleanup`` action for that).
+
+Roots sign only CA certificates and CRLs (and, in ``trust.service``, the trust list); they never issue
+end-entity certificates or OCSP responses.
+
+One module per concern: :mod:`ca.authority.records` (CA rows, endpoints, serials), :mod:`ca.authority.keys` (CA
+signers, subject keys), :mod:`ca.authority.discipline` (persist → sign → complete), :mod:`ca.authority.hierarchy`
+(roots, sub-CAs, re-keying, chains), :mod:`ca.authority.issuance` (end entities) and :mod:`ca.authority.revocation`
+(revocation, CRLs). The names below are its API.
+"""
+
+from __future__ import annotations
+
+from ca.authority.discipline import (
+    DuplicateRequest,
+)
+from ca.authority.hierarchy import (
+    KIND_PROFILES,
+    REKEY_COPIED_EXTENSIONS,
+    ca_scope,
+    chain,
+    chain_for_certificate,
+    create_root,
+    create_sub_ca,
+    key_history,
+    rekey_sub_ca,
+)
+from ca.authority.issuance import (
+    check_in_scope,
+    ensure_ocsp_responder,
+    issue,
+    list_certificates,
+)
+from ca.authority.keys import (
+    algorithm_for,
+)
+from ca.authority.records import (
+    BACKDATE,
+    CRL_VALIDITY,
+    ROOT_VALIDITY,
+    SUB_CA_VALIDITY,
+    Endpoints,
+    Issued,
+    ca_certificate,
+    get_ca,
+    new_serial,
+)
+from ca.authority.revocation import (
+    current_crl,
+    find_certificate,
+    generate_crl,
+    release_hold,
+    retired_crls,
+    retired_signing_keys,
+    revoke,
+)
+
+__all__ = [
+    "BACKDATE",
+    "CRL_VALIDITY",
+    "KIND_PROFILES",
+    "REKEY_COPIED_EXTENSIONS",
+    "ROOT_VALIDITY",
+    "SUB_CA_VALIDITY",
+    "DuplicateRequest",
+    "Endpoints",
+    "Issued",
+    "algorithm_for",
+    "ca_certificate",
+    "ca_scope",
+    "chain",
+    "chain_for_certificate",
+    "check_in_scope",
+    "create_root",
+    "create_sub_ca",
+    "current_crl",
+    "ensure_ocsp_responder",
+    "find_certificate",
+    "generate_crl",
+    "get_ca",
+    "issue",
+    "key_history",
+    "list_certificates",
+    "new_serial",
+    "rekey_sub_ca",
+    "release_hold",
+    "retired_crls",
+    "retired_signing_keys",
+    "revoke",
+]

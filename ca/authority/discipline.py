@@ -1,0 +1,98 @@
+"""The issuance discipline (after Boulder): persist a row with a fresh random serial (the unique constraints are the
+arbiter across processes), sign once with the CA's signer, complete the row; all in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from asn1crypto import x509 as asn1_x509
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from ca.authority.keys import ca_signer
+from ca.authority.records import Issued, ca_certificate, new_serial
+from ca.models import CertificateAuthority, IssuedCertificate, utc
+from trust.crypto.errors import Code, ConflictError
+from trust.crypto.keys import PublicKey
+from trust.crypto.keystore import KeyStore
+from trust.formats import x509 as cx
+from trust.formats.names import name_text
+
+
+class DuplicateRequest(ConflictError):
+    """Another transaction committed a certificate for the same idempotency key first."""
+
+    def __init__(self, request_id: str):
+        super().__init__(f"request {request_id!r} was already issued", evidence={"request_id": request_id})
+        self.request_id = request_id
+
+
+def reserve_serial(session: Session, make: Callable[[int], IssuedCertificate]) -> IssuedCertificate:
+    """Insert a row with a fresh serial; retry on the (astronomically rare) serial collision.
+
+    A unique violation on ``request_id`` is not a collision: a concurrent request with the same idempotency
+    key won the race, and :class:`DuplicateRequest` tells the caller to return that one."""
+    for _ in range(5):
+        record = make(new_serial())
+        try:
+            with session.begin_nested():
+                session.add(record)
+                session.flush()
+            return record
+        except IntegrityError:
+            if (
+                record.request_id is not None
+                and session.exec(
+                    select(IssuedCertificate.id).where(IssuedCertificate.request_id == record.request_id)
+                ).first()
+                is not None
+            ):
+                raise DuplicateRequest(record.request_id) from None
+            continue
+    raise ConflictError("could not allocate a unique serial number", code=Code.CONFLICT)
+
+
+def clamp_to_issuer(issuer_cert: asn1_x509.Certificate, start: datetime, end: datetime) -> datetime:
+    issuer_end = utc(issuer_cert["tbs_certificate"]["validity"]["not_after"].native)
+    return min(end, issuer_end)
+
+
+def issue_signed(
+    session: Session,
+    keystore: KeyStore,
+    ca: CertificateAuthority,
+    builder: cx.CertificateBuilder,
+    *,
+    profile_name: str,
+    subject: asn1_x509.Name,
+    public_key: PublicKey,
+    key_id: str | None,
+    request_id: str | None = None,
+) -> Issued:
+    signer = ca_signer(keystore, ca)
+    assert builder.not_before is not None and builder.not_after is not None
+
+    def make(serial: int) -> IssuedCertificate:
+        return IssuedCertificate(
+            serial=cx.serial_hex(serial),
+            fingerprint=f"pending-{serial:x}"[:64],
+            issuer_id=ca.id,
+            profile=profile_name,
+            subject=name_text(subject)[:512],
+            family=public_key.family.value,
+            key_id=key_id,
+            not_before=builder.not_before,
+            not_after=builder.not_after,
+            der=b"",
+            request_id=request_id,
+        )
+
+    record = reserve_serial(session, make)
+    cert = builder.serial_number(int(record.serial, 16)).sign(signer, issuer_key=cx.public_key(ca_certificate(ca)))
+    record.der = cert.dump()
+    record.fingerprint = cx.fingerprint(cert)
+    session.add(record)
+    session.flush()
+    return Issued(record=record, certificate=cert)

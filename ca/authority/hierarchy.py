@@ -1,0 +1,329 @@
+"""The CA hierarchy: roots, sub-CAs (national, region, department) with their name constraints and policies, re-keying a
+sub-CA, its key history, and the chain of a CA.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from asn1crypto import x509 as asn1_x509
+from sqlmodel import Session, col, select
+
+from ca.authority.discipline import clamp_to_issuer, issue_signed
+from ca.authority.keys import algorithm_for, new_key, store_key
+from ca.authority.records import (
+    BACKDATE,
+    ROOT_VALIDITY,
+    SUB_CA_VALIDITY,
+    Endpoints,
+    Issued,
+    ca_certificate,
+    get_ca,
+    new_serial,
+)
+from ca.models import CaKeyHistory, CertificateAuthority, IssuedCertificate, now, utc
+from trust.crypto.algorithms import KeyFamily
+from trust.crypto.errors import Code, ConflictError, InputError
+from trust.crypto.keys import PrivateKey, PublicKey
+from trust.crypto.keystore import KeyStore
+from trust.crypto.oids import POLICY
+from trust.formats import x509 as cx
+from trust.formats.names import DN, region
+
+# Profiles each kind of CA may issue; their policy OIDs go into the CA certificate.
+KIND_PROFILES: Final = {
+    "national": ("timestamping", "ocsp", "tls-server", "tls-client"),
+    "region": (
+        "seal",
+        "seal-maker",
+        "person-identity",
+        "organization-identity",
+        "license-issuer",
+        "ocsp",
+        "tls-server",
+        "tls-client",
+    ),
+    "department": ("seal", "seal-maker", "organization-identity", "license-issuer", "ocsp", "tls-client"),
+}
+
+
+def create_root(session: Session, keystore: KeyStore, *, ca_id: str, family: str, name: str) -> CertificateAuthority:
+    if session.get(CertificateAuthority, ca_id) is not None:
+        raise ConflictError(f"CA {ca_id} already exists")
+    key = new_key(family, ca=True)
+    subject = DN(organization="国家政务服务平台", common_name=name).to_asn1()
+    start = now() - BACKDATE
+    serial = new_serial()
+    builder = (
+        cx.CertificateBuilder()
+        .subject(subject)
+        .issuer(subject)
+        .public_key(key.public_key)
+        .serial_number(serial)
+        .validity(start, start + ROOT_VALIDITY)
+        .add_extension(cx.basic_constraints(True, 1))
+        .add_extension(cx.key_usage({"key_cert_sign", "crl_sign"}))
+        .add_extension(cx.subject_key_identifier(key.public_key))
+    )
+    cert = builder.sign(key.signer(algorithm_for(family)))
+    key_id = store_key(keystore, key, f"national root {family}")
+    ca = CertificateAuthority(
+        id=ca_id,
+        kind="root",
+        code=None,
+        name=name,
+        family=family,
+        key_id=key_id,
+        parent_id=None,
+        serial=cx.serial_hex(serial),
+        cert_der=cert.dump(),
+    )
+    session.add(ca)
+    session.flush()
+    return ca
+
+
+def ca_scope(kind: str, code: str | None, organization: str | None) -> DN:
+    """The name prefix a CA of this kind may certify (its permitted subtree)."""
+    if kind == "region":
+        assert code is not None
+        r = region(code)
+        if r.is_province:
+            return DN(province=r.province)
+        return DN(province=r.province, locality=r.name)
+    if kind == "department":
+        if not organization:
+            raise InputError("a department CA needs the department's name")
+        return DN(organization=organization)
+    return DN()
+
+
+def _scope_names(scope: DN) -> list[asn1_x509.Name]:
+    return [scope.to_asn1()]
+
+
+def create_sub_ca(
+    session: Session,
+    keystore: KeyStore,
+    endpoints: Endpoints,
+    *,
+    ca_id: str,
+    parent_id: str,
+    kind: str,
+    code: str | None,
+    name: str,
+    organization: str,
+    public_key: PublicKey | None = None,
+    family: str | None = None,
+) -> tuple[CertificateAuthority, Issued]:
+    """A regional, departmental or national operations CA under a root, from a CSR key or a new key."""
+    if kind not in KIND_PROFILES:
+        raise InputError(f"CA kind must be one of {', '.join(KIND_PROFILES)}")
+    if session.get(CertificateAuthority, ca_id) is not None:
+        raise ConflictError(f"CA {ca_id} already exists")
+    parent = get_ca(session, parent_id)
+    if parent.kind != "root":
+        raise InputError("subordinate CAs are certified by a national root")
+    if parent.status != "active":
+        raise ConflictError(f"CA {parent.id} is {parent.status}")
+    scope = ca_scope(kind, code, organization)
+    subject = DN(
+        province=scope.province, locality=scope.locality, organization=organization, common_name=name
+    ).to_asn1()
+    generated: PrivateKey | None = None
+    if public_key is None:
+        generated = new_key(family or parent.family, ca=True)
+        public_key = generated.public_key
+    if public_key.family.value not in (KeyFamily.SM2.value, KeyFamily.RSA.value):
+        raise InputError("CA keys are SM2 or RSA", code=Code.KEY_MISMATCH)
+    if public_key.family is KeyFamily.RSA and public_key.size < 3072:
+        raise InputError("RSA CA keys must have at least 3072 bits", code=Code.WEAK_KEY)
+    parent_cert = ca_certificate(parent)
+    start = now() - BACKDATE
+    end = clamp_to_issuer(parent_cert, start, start + SUB_CA_VALIDITY)
+    policies = [POLICY[p] for p in KIND_PROFILES[kind]]
+    builder = (
+        cx.CertificateBuilder()
+        .subject(subject)
+        .issuer(parent_cert.subject)
+        .public_key(public_key)
+        .validity(start, end)
+        .add_extension(cx.basic_constraints(True, 0))
+        .add_extension(cx.key_usage({"key_cert_sign", "crl_sign"}))
+        .add_extension(cx.subject_key_identifier(public_key))
+        .add_extension(cx.authority_key_identifier(cx.public_key(parent_cert)))
+        .add_extension(cx.certificate_policies(policies))
+        .add_extension(cx.crl_distribution_point(endpoints.crl(parent.id)))
+        .add_extension(cx.authority_information_access(None, endpoints.ca_cert(parent.id)))
+    )
+    if kind != "national":
+        builder = builder.add_extension(cx.name_constraints(_scope_names(scope)))
+    issued = issue_signed(
+        session,
+        keystore,
+        parent,
+        builder,
+        profile_name=f"ca-{kind}",
+        subject=subject,
+        public_key=public_key,
+        key_id=None,
+    )
+    key_id = None
+    if generated is not None:
+        key_id = store_key(keystore, generated, f"{kind} CA {ca_id}", issued)
+        issued.record.key_id = key_id
+    ca = CertificateAuthority(
+        id=ca_id,
+        kind=kind,
+        code=code,
+        name=name,
+        family=public_key.family.value,
+        key_id=key_id,
+        parent_id=parent.id,
+        serial=issued.record.serial,
+        cert_der=issued.record.der,
+    )
+    session.add(ca)
+    session.flush()
+    return ca, issued
+
+
+REKEY_COPIED_EXTENSIONS: Final = (
+    "basic_constraints",
+    "key_usage",
+    "certificate_policies",
+    "crl_distribution_points",
+    "authority_information_access",
+    "name_constraints",
+)
+
+
+def rekey_sub_ca(
+    session: Session, keystore: KeyStore, *, ca_id: str, public_key: PublicKey | None = None
+) -> tuple[CertificateAuthority, Issued]:
+    """Give subordinate CA ``ca_id`` a new key and a new certificate from the same root.
+
+    The new certificate has the old one's subject and, copied verbatim, its basic constraints (path length), key
+    usage, certificate policies, CRL distribution point, authority information access and name constraints; a new
+    serial, a new subject key identifier and a fresh validity. ``public_key`` comes from a verified CSR of the
+    CA's family (the region keeps the key); without it the key store generates one. The old certificate is not
+    revoked: it moves to ``ca_key_history`` with its key reference, so what it issued keeps verifying and its key
+    keeps signing the CRL that covers those certificates (:func:`generate_crl`). Issuance discipline as for every
+    certificate: check, persist (row and serial), sign, complete; the new key is written to the key store after
+    signing and discarded if the transaction fails (``Issued.cleanups``)."""
+    ca = get_ca(session, ca_id)
+    if ca.kind == "root":
+        raise InputError(f"{ca.id} is a national root; roots are not re-keyed (a root rollover is a new ceremony)")
+    if ca.parent_id is None:
+        raise InputError(f"CA {ca.id} has no parent to certify its new key")
+    if ca.status != "active":
+        raise ConflictError(f"CA {ca.id} is {ca.status}")
+    parent = get_ca(session, ca.parent_id)
+    if parent.kind != "root":
+        raise InputError("subordinate CAs are certified by a national root")
+    if parent.status != "active":
+        raise ConflictError(f"CA {parent.id} is {parent.status}")
+    old_cert = ca_certificate(ca)
+    generated: PrivateKey | None = None
+    if public_key is None:
+        generated = new_key(ca.family, ca=True)
+        public_key = generated.public_key
+    if public_key.family.value != ca.family:
+        raise InputError(
+            f"CA {ca.id} is an {ca.family} CA; the new key is {public_key.family.value}", code=Code.KEY_MISMATCH
+        )
+    if public_key.family is KeyFamily.RSA and public_key.size < 3072:
+        raise InputError("RSA CA keys must have at least 3072 bits", code=Code.WEAK_KEY)
+    earlier = [cx.public_key(old_cert)] + [
+        cx.public_key(asn1_x509.Certificate.load(h.cert_der))
+        for h in session.exec(select(CaKeyHistory).where(CaKeyHistory.ca_id == ca.id)).all()
+    ]
+    if public_key in earlier:
+        raise ConflictError(f"the new key of CA {ca.id} is one it held before; re-keying needs a new key")
+    parent_cert = ca_certificate(parent)
+    start = now() - BACKDATE
+    end = clamp_to_issuer(parent_cert, start, start + SUB_CA_VALIDITY)
+    builder = (
+        cx.CertificateBuilder()
+        .subject(old_cert.subject)
+        .issuer(parent_cert.subject)
+        .public_key(public_key)
+        .validity(start, end)
+        .add_extension(cx.subject_key_identifier(public_key))
+        .add_extension(cx.authority_key_identifier(cx.public_key(parent_cert)))
+    )
+    copied = {ext["extn_id"].native: ext for ext in old_cert["tbs_certificate"]["extensions"]}
+    for name in REKEY_COPIED_EXTENSIONS:
+        ext = copied.get(name)
+        if ext is not None:
+            builder = builder.add_extension(
+                cx.Ext(name, ext["extn_value"].parsed, critical=bool(ext["critical"].native))
+            )
+    previous = session.exec(
+        select(IssuedCertificate).where(IssuedCertificate.serial == ca.serial, IssuedCertificate.issuer_id == parent.id)
+    ).first()
+    issued = issue_signed(
+        session,
+        keystore,
+        parent,
+        builder,
+        profile_name=previous.profile if previous is not None else f"ca-{ca.kind}",
+        subject=old_cert.subject,
+        public_key=public_key,
+        key_id=None,
+    )
+    key_id = None
+    if generated is not None:
+        key_id = store_key(keystore, generated, f"{ca.kind} CA {ca.id} (re-keyed)", issued)
+        issued.record.key_id = key_id
+    session.add(
+        CaKeyHistory(
+            ca_id=ca.id,
+            serial=ca.serial,
+            key_id=ca.key_id,
+            cert_der=ca.cert_der,
+            not_after=utc(old_cert["tbs_certificate"]["validity"]["not_after"].native),
+        )
+    )
+    ca.key_id = key_id
+    ca.serial = issued.record.serial
+    ca.cert_der = issued.record.der
+    # the delegated OCSP responder was certified by the old key: the next ensure_ocsp_responder certifies a new one
+    ca.ocsp_key_id = None
+    ca.ocsp_cert_der = None
+    session.add(ca)
+    session.flush()
+    return ca, issued
+
+
+def key_history(session: Session, ca_id: str) -> list[CaKeyHistory]:
+    """The certificates ``ca_id`` held before its current one, newest first."""
+    return list(
+        session.exec(
+            select(CaKeyHistory).where(CaKeyHistory.ca_id == ca_id).order_by(col(CaKeyHistory.id).desc())
+        ).all()
+    )
+
+
+def chain(session: Session, ca_id: str) -> list[asn1_x509.Certificate]:
+    """The CA's certificate and its issuers up to the root (leaf-most first)."""
+    result: list[asn1_x509.Certificate] = []
+    current: CertificateAuthority | None = get_ca(session, ca_id)
+    while current is not None:
+        result.append(ca_certificate(current))
+        current = session.get(CertificateAuthority, current.parent_id) if current.parent_id else None
+    return result
+
+
+def chain_for_certificate(session: Session, cert: asn1_x509.Certificate, ca_id: str) -> list[asn1_x509.Certificate]:
+    """The chain of a certificate ``ca_id`` issued: :func:`chain`, except that when a retired key of a re-keyed CA
+    issued it, that key's certificate (from ``ca_key_history``) comes first instead of the current one."""
+    result = chain(session, ca_id)
+    aki = cert.authority_key_identifier
+    if aki is None or result[0].key_identifier == aki:
+        return result
+    for retired in key_history(session, ca_id):
+        old = asn1_x509.Certificate.load(retired.cert_der)
+        if old.key_identifier == aki:
+            return [old, *result[1:]]
+    return result

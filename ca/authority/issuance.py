@@ -1,0 +1,172 @@
+"""End-entity issuance: **check → persist → sign → complete** for one certificate inside the CA's name constraints; the
+OCSP responder certificate of a CA; listing what a CA issued.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from asn1crypto import x509 as asn1_x509
+from sqlmodel import Session, col, select
+
+from ca.authority.discipline import clamp_to_issuer, issue_signed
+from ca.authority.hierarchy import KIND_PROFILES, ca_scope
+from ca.authority.keys import new_key, store_key
+from ca.authority.records import BACKDATE, Endpoints, Issued, ca_certificate, get_ca
+from ca.models import CertificateAuthority, IssuedCertificate, now, utc
+from ca.profiles import Profile
+from trust.crypto.errors import Code, ConflictError, InputError, TrustError
+from trust.crypto.keys import PrivateKey, PublicKey
+from trust.crypto.keystore import KeyStore
+from trust.formats import x509 as cx
+from trust.formats.names import DN, name_attributes, name_text
+
+
+def check_in_scope(ca: CertificateAuthority, subject: asn1_x509.Name) -> None:
+    """The subject must start with the CA's permitted subtree (the same rule RFC 5280 name constraints apply)."""
+    cert = ca_certificate(ca)
+    constraints = cert.name_constraints_value
+    if constraints is None:
+        return
+    attrs = name_attributes(subject)
+    for subtree in constraints["permitted_subtrees"]:
+        base = subtree["base"]
+        if base.name != "directory_name":
+            continue
+        prefix = name_attributes(base.chosen)
+        if attrs[: len(prefix)] == prefix:
+            return
+    raise InputError(
+        f"subject {name_text(subject)} is outside the name constraints of CA {ca.id}",
+        evidence={"permitted": [name_text(s["base"].chosen) for s in constraints["permitted_subtrees"]]},
+    )
+
+
+def issue(
+    session: Session,
+    keystore: KeyStore,
+    endpoints: Endpoints,
+    *,
+    ca_id: str,
+    profile: Profile,
+    subject: DN,
+    public_key: PublicKey | None = None,
+    key_family: str = "SM2",
+    validity: timedelta | None = None,
+    dns_names: Sequence[str] = (),
+    uris: Sequence[str] = (),
+    request_id: str | None = None,
+) -> Issued:
+    """Issue an end-entity certificate of ``profile`` for ``subject``.
+
+    ``public_key`` comes from a verified CSR; without it the service generates a key of ``key_family`` and
+    keeps it in the key store (``record.key_id``)."""
+    ca = get_ca(session, ca_id)
+    if ca.kind == "root":
+        raise InputError("national roots sign only CA certificates, CRLs and the trust list")
+    if ca.status != "active":
+        raise ConflictError(f"CA {ca.id} is {ca.status}")
+    allowed = KIND_PROFILES.get(ca.kind, ())
+    if profile.name not in allowed:
+        raise InputError(f"a {ca.kind} CA does not issue {profile.name} certificates", code=Code.INVALID_INPUT)
+    subject = profile.check_subject(subject)
+    subject_name = subject.to_asn1()
+    check_in_scope(ca, subject_name)
+    if profile.needs_dns and not dns_names:
+        raise InputError(f"profile {profile.name} needs at least one DNS name")
+    generated: PrivateKey | None = None
+    if public_key is None:
+        generated = new_key(key_family, ca=False)
+        public_key = generated.public_key
+    profile.check_key(public_key)
+    lifetime = validity or profile.validity
+    if lifetime > profile.max_validity or lifetime <= timedelta(0):
+        raise InputError(f"validity must be positive and at most {profile.max_validity.days} days for {profile.name}")
+    issuer_cert = ca_certificate(ca)
+    start = now() - BACKDATE
+    end = clamp_to_issuer(issuer_cert, start, start + lifetime)
+    usages = set(profile.key_usage)
+    builder = (
+        cx.CertificateBuilder()
+        .subject(subject_name)
+        .issuer(issuer_cert.subject)
+        .public_key(public_key)
+        .validity(start, end)
+        .add_extension(cx.basic_constraints(False))
+        .add_extension(cx.key_usage(usages))
+        .add_extension(cx.subject_key_identifier(public_key))
+        .add_extension(cx.authority_key_identifier(cx.public_key(issuer_cert)))
+        .add_extension(cx.certificate_policies(profile.policies))
+    )
+    if profile.extended_key_usage:
+        builder = builder.add_extension(
+            cx.extended_key_usage(profile.extended_key_usage, critical=profile.eku_critical)
+        )
+    if dns_names or uris:
+        builder = builder.add_extension(cx.subject_alt_name(dns=dns_names, uris=uris))
+    if profile.ocsp_no_check:
+        builder = builder.add_extension(cx.ocsp_no_check())
+    else:
+        builder = builder.add_extension(cx.crl_distribution_point(endpoints.crl(ca.id)))
+        builder = builder.add_extension(cx.authority_information_access(endpoints.ocsp(), endpoints.ca_cert(ca.id)))
+    issued = issue_signed(
+        session,
+        keystore,
+        ca,
+        builder,
+        profile_name=profile.name,
+        subject=subject_name,
+        public_key=public_key,
+        key_id=None,
+        request_id=request_id,
+    )
+    if generated is not None:
+        issued.record.key_id = store_key(keystore, generated, f"{profile.name} {name_text(subject_name)}", issued)
+    session.flush()
+    return issued
+
+
+def ensure_ocsp_responder(
+    session: Session, keystore: KeyStore, endpoints: Endpoints, ca_id: str
+) -> CertificateAuthority:
+    """Issue (or renew when it expires within 7 days) the CA's delegated OCSP responder certificate."""
+    from ca.profiles import profile as get_profile
+
+    ca = get_ca(session, ca_id)
+    if ca.kind == "root":
+        raise InputError("roots answer revocation by CRL only")
+    if ca.ocsp_cert_der is not None:
+        current = asn1_x509.Certificate.load(ca.ocsp_cert_der)
+        if utc(current["tbs_certificate"]["validity"]["not_after"].native) > now() + timedelta(days=7):
+            return ca
+    scope = ca_scope(ca.kind, ca.code, _organization(ca))
+    subject = DN(
+        province=scope.province, locality=scope.locality, organization=_organization(ca), common_name=f"{ca.name} OCSP"
+    )
+    issued = issue(
+        session, keystore, endpoints, ca_id=ca.id, profile=get_profile("ocsp"), subject=subject, key_family=ca.family
+    )
+    ca.ocsp_key_id = issued.record.key_id
+    ca.ocsp_cert_der = issued.record.der
+    session.add(ca)
+    session.flush()
+    return ca
+
+
+def _organization(ca: CertificateAuthority) -> str:
+    for attr, value in name_attributes(ca_certificate(ca).subject):
+        if attr == "organization_name":
+            return value
+    raise TrustError(f"CA {ca.id} certificate has no organisation", code=Code.INTERNAL)
+
+
+def list_certificates(
+    session: Session, *, ca_id: str | None = None, status: str | None = None, limit: int = 100, offset: int = 0
+) -> Sequence[IssuedCertificate]:
+    query = select(IssuedCertificate).order_by(col(IssuedCertificate.id))
+    if ca_id:
+        query = query.where(IssuedCertificate.issuer_id == ca_id)
+    if status:
+        query = query.where(IssuedCertificate.status == status)
+    return session.exec(query.offset(offset).limit(min(limit, 1000))).all()

@@ -1,0 +1,71 @@
+"""The CA's records: validity constants, CA rows and their certificates, where relying parties fetch status
+(:class:`Endpoints`), the result of an issuance (:class:`Issued`) and fresh random serials."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Final
+
+from asn1crypto import x509 as asn1_x509
+from sqlmodel import Session
+
+from ca.models import CertificateAuthority, IssuedCertificate
+from trust.crypto.errors import NotFoundError
+
+ROOT_VALIDITY: Final = timedelta(days=20 * 365)
+
+
+SUB_CA_VALIDITY: Final = timedelta(days=10 * 365)
+
+
+CRL_VALIDITY: Final = timedelta(days=7)
+
+
+BACKDATE: Final = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where relying parties fetch CRLs, OCSP and issuer certificates (written into certificates)."""
+
+    base_url: str
+
+    def crl(self, ca_id: str) -> str:
+        return f"{self.base_url}/crl/{ca_id}.crl"
+
+    def ca_cert(self, ca_id: str) -> str:
+        return f"{self.base_url}/ca/{ca_id}.cer"
+
+    def ocsp(self) -> str:
+        return f"{self.base_url}/ocsp"
+
+
+@dataclass
+class Issued:
+    """Result of an issuance: the stored row, the certificate, and cleanups to run if the commit fails."""
+
+    record: IssuedCertificate
+    certificate: asn1_x509.Certificate
+    cleanups: list[Callable[[], None]] = field(default_factory=list)
+
+
+def new_serial() -> int:
+    """159 random bits (20 DER octets at most, RFC 5280 clause 4.1.2.2; far above the 64 bits CA/B asks)."""
+    while True:
+        serial = secrets.randbits(159)
+        if serial >= 1 << 64:
+            return serial
+
+
+def get_ca(session: Session, ca_id: str) -> CertificateAuthority:
+    ca = session.get(CertificateAuthority, ca_id)
+    if ca is None:
+        raise NotFoundError(f"no CA {ca_id!r}")
+    return ca
+
+
+def ca_certificate(ca: CertificateAuthority) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(ca.cert_der)
