@@ -41,7 +41,7 @@ MEMORY_LIMIT: Final = 1024 * 1024 * 1024
 """Address space of a worker (an idle worker with the verifier loaded uses about 100 MB)."""
 WORKERS: Final = 2
 CORPUS: Final = TESTDATA / "qpdf-malformed"
-INPUT_CATEGORIES: Final = frozenset({"input", "limit", "unsupported"})
+INPUT_CATEGORIES: Final = frozenset({"input", "indeterminate"})
 
 
 @dataclass(frozen=True)

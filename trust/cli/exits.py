@@ -29,7 +29,7 @@ class Exit(IntEnum):
     ENVIRONMENT = 4
 
 
-_ENVIRONMENT = {Category.UNAVAILABLE, Category.INTERNAL}
+_ENVIRONMENT = {Category.ENVIRONMENT, Category.INTERNAL}
 
 
 def for_error(error: TrustError) -> Exit:

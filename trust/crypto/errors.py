@@ -2,9 +2,10 @@
 
 Every error the project raises on purpose is a :class:`TrustError` carrying a :class:`Code`. A code has a
 number that is never reused and never renumbered (like Boulder's problem types), a slug that appears in
-RFC 9457 problem documents (``type`` = ``urn:huren:error:<slug>``) and a category that decides the HTTP
-status (``trust.http.problems``) and the CLI exit code (``trust.cli.exits``) — those two modules are the
-only mappings.
+RFC 9457 problem documents (``type`` = ``urn:huren:error:<slug>``) and a neutral :class:`Category` (input,
+failed, indeterminate, configuration, environment, internal). The HTTP status of a code is decided by
+``trust.http.problems`` and the CLI exit code by ``trust.cli.exits`` — those two modules are the only mappings;
+this one knows no interface.
 
 Rules for this file:
 
@@ -24,19 +25,15 @@ from typing import Any
 
 
 class Category(Enum):
-    """What kind of failure; decides the HTTP status and the CLI exit code."""
+    """What kind of failure, in words of the caller's next step; neutral about interfaces. The HTTP status of a
+    code is decided by ``trust.http.problems`` and the exit code by ``trust.cli.exits`` (from the code and its
+    category), nowhere else."""
 
-    INPUT = "input"  # malformed, truncated, oversized or semantically invalid input
-    NOT_FOUND = "not_found"
-    CONFLICT = "conflict"  # state does not allow it (duplicate, already revoked, ...)
-    UNAUTHENTICATED = "unauthenticated"
-    FORBIDDEN = "forbidden"
-    VERIFICATION = "verification"  # a signature or proof did not verify
-    UNSUPPORTED = "unsupported"  # well-formed but not supported (algorithm, curve, version)
-    LIMIT = "limit"  # size limit exceeded
-    RATE_LIMITED = "rate_limited"  # too many requests from one client
-    CONFIG = "config"  # the service or CLI is not configured correctly
-    UNAVAILABLE = "unavailable"  # a dependency (database, key store, library) is unavailable
+    INPUT = "input"  # the request or input must change: malformed, too large, unknown, refused, not allowed
+    FAILED = "failed"  # a signature, proof or decryption did not verify
+    INDETERMINATE = "indeterminate"  # well-formed but cannot be decided here (algorithm, curve, version)
+    CONFIGURATION = "configuration"  # the service or CLI is not configured correctly
+    ENVIRONMENT = "environment"  # a dependency (database, key store, library) is unavailable
     INTERNAL = "internal"  # a bug: an invariant does not hold
 
 
@@ -46,53 +43,53 @@ class Code(Enum):
     # 1000-1099: generic input and configuration
     INVALID_INPUT = (1000, "invalid-input", Category.INPUT, "Invalid input")
     MALFORMED_ENCODING = (1001, "malformed-encoding", Category.INPUT, "Malformed DER, PEM or JSON")
-    INPUT_TOO_LARGE = (1002, "input-too-large", Category.LIMIT, "Input too large")
-    NOT_FOUND = (1003, "not-found", Category.NOT_FOUND, "Not found")
-    CONFLICT = (1004, "conflict", Category.CONFLICT, "Conflict with the current state")
-    CONFIGURATION = (1005, "configuration", Category.CONFIG, "Configuration error")
-    UNAVAILABLE = (1006, "unavailable", Category.UNAVAILABLE, "Service dependency unavailable")
+    INPUT_TOO_LARGE = (1002, "input-too-large", Category.INPUT, "Input too large")
+    NOT_FOUND = (1003, "not-found", Category.INPUT, "Not found")
+    CONFLICT = (1004, "conflict", Category.INPUT, "Conflict with the current state")
+    CONFIGURATION = (1005, "configuration", Category.CONFIGURATION, "Configuration error")
+    UNAVAILABLE = (1006, "unavailable", Category.ENVIRONMENT, "Service dependency unavailable")
     INTERNAL = (1007, "internal", Category.INTERNAL, "Internal error")
     USAGE = (1008, "usage", Category.INPUT, "Invalid command or request usage")
 
     # 1100-1199: cryptography
-    UNSUPPORTED_ALGORITHM = (1100, "unsupported-algorithm", Category.UNSUPPORTED, "Unsupported algorithm")
+    UNSUPPORTED_ALGORITHM = (1100, "unsupported-algorithm", Category.INDETERMINATE, "Unsupported algorithm")
     INVALID_KEY = (1101, "invalid-key", Category.INPUT, "Invalid key")
     WEAK_KEY = (1102, "weak-key", Category.INPUT, "Key too weak")
-    INVALID_SIGNATURE = (1103, "invalid-signature", Category.VERIFICATION, "Signature does not verify")
-    MALFORMED_SIGNATURE = (1104, "malformed-signature", Category.VERIFICATION, "Malformed signature value")
+    INVALID_SIGNATURE = (1103, "invalid-signature", Category.FAILED, "Signature does not verify")
+    MALFORMED_SIGNATURE = (1104, "malformed-signature", Category.FAILED, "Malformed signature value")
     KEY_MISMATCH = (1105, "key-mismatch", Category.INPUT, "Key does not fit the algorithm")
-    DECRYPTION_FAILED = (1106, "decryption-failed", Category.VERIFICATION, "Decryption or authentication failed")
+    DECRYPTION_FAILED = (1106, "decryption-failed", Category.FAILED, "Decryption or authentication failed")
     INVALID_PARAMETER = (1107, "invalid-parameter", Category.INPUT, "Invalid cryptographic parameter")
-    CRYPTO_BACKEND = (1108, "crypto-backend", Category.UNAVAILABLE, "Cryptographic back end unavailable")
+    CRYPTO_BACKEND = (1108, "crypto-backend", Category.ENVIRONMENT, "Cryptographic back end unavailable")
 
     # 1200-1299: key store
     KEYSTORE_PASSPHRASE_MISSING = (
         1200,
         "keystore-passphrase-missing",
-        Category.CONFIG,
+        Category.CONFIGURATION,
         "Key store passphrase not configured",
     )
     KEYSTORE_WRONG_PASSPHRASE = (
         1201,
         "keystore-wrong-passphrase",
-        Category.CONFIG,
+        Category.CONFIGURATION,
         "Wrong key store passphrase",
     )
-    KEYSTORE_KEY_NOT_FOUND = (1202, "keystore-key-not-found", Category.NOT_FOUND, "Key not found in key store")
-    KEYSTORE_KEY_EXISTS = (1203, "keystore-key-exists", Category.CONFLICT, "Key id already in use")
-    KEYSTORE_CORRUPT = (1204, "keystore-corrupt", Category.UNAVAILABLE, "Key store entry corrupt")
-    KEYSTORE_INSECURE = (1205, "keystore-insecure", Category.CONFIG, "Key store permissions insecure")
+    KEYSTORE_KEY_NOT_FOUND = (1202, "keystore-key-not-found", Category.INPUT, "Key not found in key store")
+    KEYSTORE_KEY_EXISTS = (1203, "keystore-key-exists", Category.INPUT, "Key id already in use")
+    KEYSTORE_CORRUPT = (1204, "keystore-corrupt", Category.ENVIRONMENT, "Key store entry corrupt")
+    KEYSTORE_INSECURE = (1205, "keystore-insecure", Category.CONFIGURATION, "Key store permissions insecure")
 
     # 1300-1399: tokens and selective disclosure
-    DISCLOSURE_INVALID = (1300, "disclosure-invalid", Category.VERIFICATION, "Selective disclosure invalid")
-    KEY_BINDING_FAILED = (1301, "key-binding-failed", Category.VERIFICATION, "Holder key binding failed")
+    DISCLOSURE_INVALID = (1300, "disclosure-invalid", Category.FAILED, "Selective disclosure invalid")
+    KEY_BINDING_FAILED = (1301, "key-binding-failed", Category.FAILED, "Holder key binding failed")
 
     # 1400-1499: the service's clients: authentication, authorisation, rate limits
-    UNAUTHENTICATED = (1400, "unauthenticated", Category.UNAUTHENTICATED, "Authentication required")
-    INVALID_CLIENT = (1401, "invalid-client", Category.UNAUTHENTICATED, "Client authentication failed")
-    ASSERTION_REPLAYED = (1402, "assertion-replayed", Category.UNAUTHENTICATED, "Client assertion already used")
-    FORBIDDEN = (1403, "forbidden", Category.FORBIDDEN, "Not allowed for this client")
-    RATE_LIMITED = (1404, "rate-limited", Category.RATE_LIMITED, "Too many requests")
+    UNAUTHENTICATED = (1400, "unauthenticated", Category.INPUT, "Authentication required")
+    INVALID_CLIENT = (1401, "invalid-client", Category.INPUT, "Client authentication failed")
+    ASSERTION_REPLAYED = (1402, "assertion-replayed", Category.INPUT, "Client assertion already used")
+    FORBIDDEN = (1403, "forbidden", Category.INPUT, "Not allowed for this client")
+    RATE_LIMITED = (1404, "rate-limited", Category.INPUT, "Too many requests")
 
     @property
     def number(self) -> int:

@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import trust
 from trust import logs
-from trust.crypto.errors import Category, Code, TrustError
+from trust.crypto.errors import Code, TrustError
 from trust.http import problems
 from trust.service import audit
 from trust.service.instance import Instance
@@ -171,10 +171,11 @@ def create_app(instance: Instance | None = None) -> FastAPI:
 
     @app.exception_handler(TrustError)
     async def _trust_error(request: Request, exc: TrustError) -> Any:
-        if exc.code.category.value in ("internal", "config", "unavailable"):
+        status = problems.status_for(exc.code)
+        if status >= 500:
             log.error("request %s failed: %s", getattr(request.state, "request_id", "-"), exc.diagnostics())
         response = problems.from_error(request, exc)
-        if exc.code.category is Category.UNAUTHENTICATED:
+        if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="huren"'
         retry = (exc.evidence or {}).get("retry_after")
         if isinstance(retry, int):

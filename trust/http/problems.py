@@ -1,7 +1,7 @@
 """The one mapping from errors to RFC 9457 problem details (``application/problem+json``).
 
 Every error response of the HTTP app goes through :func:`problem_response`: ``type`` is
-``urn:huren:error:<slug>``, ``title`` the code's title, ``status`` from the code's category, ``detail`` the
+``urn:huren:error:<slug>``, ``title`` the code's title, ``status`` from the code (:data:`STATUS`), ``detail`` the
 error message (for 5xx a generic text with the request id, never internals), plus the extension members
 ``code`` (``E1103``), ``request_id`` and, when the error has some, ``evidence``.
 
@@ -24,24 +24,32 @@ from trust.crypto.errors import Category, Code, TrustError
 
 PROBLEM_JSON = "application/problem+json"
 
-STATUS: dict[Category, int] = {
+_BY_CATEGORY: Final[dict[Category, int]] = {
     Category.INPUT: 400,
-    Category.NOT_FOUND: 404,
-    Category.CONFLICT: 409,
-    Category.UNAUTHENTICATED: 401,
-    Category.FORBIDDEN: 403,
-    Category.VERIFICATION: 422,
-    Category.UNSUPPORTED: 422,
-    Category.LIMIT: 413,
-    Category.RATE_LIMITED: 429,
-    Category.CONFIG: 500,
-    Category.UNAVAILABLE: 503,
+    Category.FAILED: 422,
+    Category.INDETERMINATE: 422,
+    Category.CONFIGURATION: 500,
+    Category.ENVIRONMENT: 503,
     Category.INTERNAL: 500,
 }
+_BY_CODE: Final[dict[Code, int]] = {
+    Code.INPUT_TOO_LARGE: 413,
+    Code.NOT_FOUND: 404,
+    Code.KEYSTORE_KEY_NOT_FOUND: 404,
+    Code.CONFLICT: 409,
+    Code.KEYSTORE_KEY_EXISTS: 409,
+    Code.UNAUTHENTICATED: 401,
+    Code.INVALID_CLIENT: 401,
+    Code.ASSERTION_REPLAYED: 401,
+    Code.FORBIDDEN: 403,
+    Code.RATE_LIMITED: 429,
+}
+STATUS: Final[dict[Code, int]] = {code: _BY_CODE.get(code, _BY_CATEGORY[code.category]) for code in Code}
+"""The HTTP status of every code: its category's, unless the code names a more specific one."""
 
 
 def status_for(code: Code) -> int:
-    return STATUS[code.category]
+    return STATUS[code]
 
 
 def problem_body(

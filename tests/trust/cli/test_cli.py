@@ -99,7 +99,7 @@ def test_db_upgrade_and_status(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def test_exit_code_mapping_covers_every_category() -> None:
     for code in Code:
         error = TrustError("x", code=code)
-        expected = 4 if code.category in (Category.UNAVAILABLE, Category.INTERNAL) else 3
+        expected = 4 if code.category in (Category.ENVIRONMENT, Category.INTERNAL) else 3
         assert exits.for_error(error) == expected
     assert [exits.for_indication(i) for i in ("TOTAL_PASSED", "TOTAL_FAILED", "INDETERMINATE")] == [0, 1, 2]
 

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from trust.crypto.errors import Code, InvalidSignature, TrustError
 from trust.http.app import create_app
-from trust.http.problems import PROBLEM_JSON, STATUS
+from trust.http.problems import PROBLEM_JSON, STATUS, status_for
 from trust.service.instance import Instance
 from trust.settings import Settings
 
@@ -98,8 +98,49 @@ def test_body_limit(client: TestClient) -> None:
 
 def test_every_category_has_a_status() -> None:
     for code in Code:
-        assert STATUS[code.category] >= 400
+        assert STATUS[code] >= 400
         assert isinstance(TrustError("x", code=code).code.type_uri, str)
+
+
+# The HTTP status of every code, pinned: the mapping lives only in trust.http.problems (issue 14: the error root
+# carries neutral categories), and moving it there changed no status.
+PINNED_STATUS = {
+    "INVALID_INPUT": 400,
+    "MALFORMED_ENCODING": 400,
+    "INPUT_TOO_LARGE": 413,
+    "NOT_FOUND": 404,
+    "CONFLICT": 409,
+    "CONFIGURATION": 500,
+    "UNAVAILABLE": 503,
+    "INTERNAL": 500,
+    "USAGE": 400,
+    "UNSUPPORTED_ALGORITHM": 422,
+    "INVALID_KEY": 400,
+    "WEAK_KEY": 400,
+    "INVALID_SIGNATURE": 422,
+    "MALFORMED_SIGNATURE": 422,
+    "KEY_MISMATCH": 400,
+    "DECRYPTION_FAILED": 422,
+    "INVALID_PARAMETER": 400,
+    "CRYPTO_BACKEND": 503,
+    "KEYSTORE_PASSPHRASE_MISSING": 500,
+    "KEYSTORE_WRONG_PASSPHRASE": 500,
+    "KEYSTORE_KEY_NOT_FOUND": 404,
+    "KEYSTORE_KEY_EXISTS": 409,
+    "KEYSTORE_CORRUPT": 503,
+    "KEYSTORE_INSECURE": 500,
+    "DISCLOSURE_INVALID": 422,
+    "KEY_BINDING_FAILED": 422,
+    "UNAUTHENTICATED": 401,
+    "INVALID_CLIENT": 401,
+    "ASSERTION_REPLAYED": 401,
+    "FORBIDDEN": 403,
+    "RATE_LIMITED": 429,
+}
+
+
+def test_status_of_every_code_is_pinned() -> None:
+    assert {code.name: status_for(code) for code in Code} == PINNED_STATUS
 
 
 def test_codes_are_unique_and_stable() -> None:
