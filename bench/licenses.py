@@ -215,7 +215,8 @@ def pdf_benches(instance: Instance, issuers: dict[str, str]) -> list[Bench]:
     from licenses import document, samples
     from trust.formats import license_face
     from trust.formats import license_token as token
-    from trust.service import license_documents, licenses, sealing, trust
+    from trust.service import license_documents, licenses, trust
+    from trust.service.seals import sealing
     from verifier import context, license_pdf
     from verifier.pdf.verify import verify_pdf
 

@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     from asn1crypto import x509
 
     from trust.service import ca as service
-    from trust.service import sealing
+    from trust.service.seals import sealing
 
     with tempfile.TemporaryDirectory(prefix="huren-bench-") as tmp:
         started = time.perf_counter()

@@ -1,4 +1,4 @@
-"""PDF sealing (``seal.pdf``, ``trust.service.sealing``) checked by independent implementations.
+"""PDF sealing (``seal.pdf``, ``trust.service.seals.sealing``) checked by independent implementations.
 
 * pyHanko's validator (with our SM2 ``SignatureValidator``) validates SM2, RSA and dual seals at every PAdES
   level offline: B-LT/B-LTA from the document security store alone (no fetching, hard-fail revocation), B-LTA
@@ -38,7 +38,7 @@ from trust.crypto.certvalidator import SIGNATURE_VALIDATOR
 from trust.crypto.errors import Code, InvalidSignature, NotFoundError, TrustError
 from trust.formats import ses
 from trust.service import ca as ca_service
-from trust.service import sealing
+from trust.service.seals import sealing
 
 FAMILIES = ("SM2", "RSA", "dual")
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")

@@ -11,7 +11,8 @@ from tests.support.server import free_port
 from tests.support.world import ZJ_ORG_USCC, build_world
 from trust.formats import crl as crl_mod
 from trust.service import ca as ca_service
-from trust.service import sealing, seals, signing, trust
+from trust.service import seals, trust
+from trust.service.seals import sealing, signing
 from verifier import api, context
 from verifier.report import Indication
 

@@ -1,4 +1,4 @@
-"""GB/T 38540 signatures (SES_Signature) over document hashes: made by ``trust.service.signing.sign_hash`` and
+"""GB/T 38540 signatures (SES_Signature) over document hashes: made by ``trust.service.seals.signing.sign_hash`` and
 ``seal.signature.sign``, checked by independent implementations — asn1tools (``ses.asn``), gmssl's SM3, OpenSSL's
 SM2 verification and its RFC 3161 token reader — and by the offline verifier."""
 
@@ -31,7 +31,8 @@ from trust.formats import ses
 from trust.formats import tsp as tsa_mod
 from trust.formats.names import DN, make_uscc
 from trust.service import ca as ca_service
-from trust.service import seals, signing, trust
+from trust.service import seals, trust
+from trust.service.seals import signing
 from verifier import context
 from verifier.ses import signature as signature_verifier
 

@@ -1,7 +1,7 @@
 """Test PDF builders: plain documents (reportlab, Chinese text), documents prepared for the shadow attacks, PDFs
 sealed by a Huren world, and the raw edits the attack tests apply to them.
 
-Sealing goes through ``trust.service.sealing.seal_document`` (:func:`seal_pdf`, the product's own PAdES sealing).
+Sealing goes through ``trust.service.seals.sealing.seal_document`` (:func:`seal_pdf`, the product's own PAdES sealing).
 For variants the product never makes (a certification signature, an ``adbe.pkcs7.detached`` signature, a
 signature without the seal), :func:`sign_with_pyhanko` signs with pyHanko's ``PdfSigner`` over the world's keys:
 an SM2 or RSA ``HurenPdfSigner`` (pyHanko's ``Signer`` extension point over a key-store signer), the GB/T 38540
@@ -233,8 +233,8 @@ def seal_pdf(
     page: int | None = 1,
     **kwargs: Any,
 ) -> bytes:
-    """Seal with the product: :func:`trust.service.sealing.seal_document` (visible seal on ``page``)."""
-    from trust.service import sealing
+    """Seal with the product: :func:`trust.service.seals.sealing.seal_document` (visible seal on ``page``)."""
+    from trust.service.seals import sealing
 
     return sealing.seal_document(instance, pdf, es_id=es_id, level=level, family=family, page=page, **kwargs)
 

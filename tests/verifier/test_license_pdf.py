@@ -24,7 +24,8 @@ from trust.formats import license_catalogue as catalogue
 from trust.formats import license_face
 from trust.formats import license_token as token
 from trust.formats.names import make_uscc
-from trust.service import license_documents, licenses, sealing, seals, trust
+from trust.service import license_documents, licenses, seals, trust
+from trust.service.seals import sealing
 from verifier import context, license_pdf
 from verifier.report import Indication, Result, SubIndication
 

@@ -42,8 +42,9 @@ from trust.formats import tsp as tsa_mod
 from trust.formats import x509 as cx
 from trust.formats.names import DN, make_uscc
 from trust.service import ca as ca_service
-from trust.service import seals, signing, trust
+from trust.service import seals, trust
 from trust.service import tsa as tsa_service
+from trust.service.seals import signing
 from verifier import api, context
 from verifier.report import Indication, Report, Result, SubIndication
 from verifier.ses import checks as ses_checks

@@ -152,7 +152,7 @@ def sign(
     home: HomeOption = None,
 ) -> None:
     """Make a GB/T 38540 SES_Signature over a document hash (OFD and other formats)."""
-    from trust.service import signing
+    from trust.service.seals import signing
 
     if (data is None) == (data_hash is None):
         raise InputError("give --data or --hash")
@@ -189,7 +189,7 @@ def pdf(
     home: HomeOption = None,
 ) -> None:
     """Seal a PDF (PAdES). Without --page, --box or --anchor the seal is invisible."""
-    from trust.service import sealing
+    from trust.service.seals import sealing
 
     if out.resolve() == input_file.resolve():
         raise InputError("--out must not be the input file: the original is kept")

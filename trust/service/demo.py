@@ -362,7 +362,8 @@ def _seals_and_documents(
 ) -> None:
     """Seals of both regions, a GB/T 38540 signature and sealed PDFs (module docstring)."""
     from seal import samples
-    from trust.service import sealing, seals, signing
+    from trust.service import seals
+    from trust.service.seals import sealing, signing
 
     out = index.out
     for sub in ("seals", "pdf"):

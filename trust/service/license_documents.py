@@ -53,10 +53,11 @@ from trust.formats import jose, license_face
 from trust.formats import license_catalogue as catalogue
 from trust.formats import license_token as token
 from trust.formats import x509 as cx
-from trust.service import sealing, seals
+from trust.service import seals
 from trust.service import trust as trust_registry
 from trust.service.ca import ca_id_for
 from trust.service.instance import Instance
+from trust.service.seals import sealing
 
 AUTHORITY_SEAL_NAME: Final = "证照专用章"
 LEVELS: Final = ("B-LT", "B-LTA")

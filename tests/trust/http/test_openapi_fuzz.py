@@ -60,7 +60,8 @@ from trust.formats import x509 as cx
 from trust.formats.names import DN, make_uscc
 from trust.http.app import create_app
 from trust.service import ca as ca_service
-from trust.service import clients, licenses, sealing, seals, signing
+from trust.service import clients, licenses, seals
+from trust.service.seals import sealing, signing
 
 pytestmark = pytest.mark.slow
 

@@ -246,7 +246,7 @@ class SignRequest(BaseModel):
 )
 def sign(es_id: str, body: SignRequest, request: Request, principal: Client) -> Response:
     allow(request, principal, Action.SEAL_USE, es_id=es_id)
-    from trust.service import signing
+    from trust.service.seals import signing
 
     if body.data_hash is not None and body.data is not None:
         raise InputError("give data_hash or data, not both")
@@ -312,7 +312,7 @@ async def seal_pdf(
     ``box`` or ``anchor`` the seal is invisible."""
     from starlette.concurrency import run_in_threadpool
 
-    from trust.service import sealing
+    from trust.service.seals import sealing
 
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != "application/pdf":

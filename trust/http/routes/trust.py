@@ -9,12 +9,9 @@ an issuer or a service.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
 import threading
 import time
-import weakref
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -26,6 +23,7 @@ from trust.http import caching, problems
 from trust.http.auth import Client, allow, anonymous_limit
 from trust.http.fields import IsoDateTime
 from trust.service import trust as service
+from trust.service import verification
 from trust.service.instance import Instance
 from trust.service.policy import Action
 
@@ -256,32 +254,6 @@ class VerificationReport(BaseModel):
     )
 
 
-_service_contexts: weakref.WeakKeyDictionary[Instance, tuple[bytes, Any]] = weakref.WeakKeyDictionary()
-_service_contexts_lock = threading.Lock()
-
-
-def _service_context(instance: Instance, body: VerifyRequest) -> Any:
-    """The verification context of the service's own signed bundle, built (bundle signatures checked against the
-    root pins, trust list and CRLs parsed) once per bundle — :func:`trust.service.trust.current_bundle_bytes` hands
-    out the same bytes until the content changes or it is re-signed — and shared by the requests that use it, with
-    its memo (thread-safe, keyed by the material). Each request gets a copy with its own validation time, purpose
-    and revocation mode: :func:`verifier.context.build` uses the time for nothing else (staleness is judged
-    against the clock when the bundle is checked, and this bundle is never older than its re-signing interval)."""
-    from verifier import context
-
-    bundle_data = service.current_bundle_bytes(instance)
-    with _service_contexts_lock:
-        cached = _service_contexts.get(instance)
-    if cached is not None and cached[0] is bundle_data:
-        base = cached[1]
-    else:
-        base = context.build(bundle=bundle_data, pins=list(service.root_fingerprints(instance).values()))
-        with _service_contexts_lock:
-            _service_contexts[instance] = (bundle_data, base)
-    moment = (body.at or datetime.now(UTC)).astimezone(UTC)
-    return dataclasses.replace(base, validation_time=moment, purpose=body.purpose, revocation=body.revocation)
-
-
 @router.post(
     "/verify",
     dependencies=[Depends(anonymous_limit)],
@@ -291,40 +263,22 @@ def _service_context(instance: Instance, body: VerifyRequest) -> Any:
     responses=problems.responses(*problems.JSON_BODY, 429),
 )
 def verify(body: VerifyRequest, request: Request) -> Response:
-    from verifier import api, context
-
     def b64(value: str, what: str) -> bytes:
         try:
             return base64.b64decode(value, validate=True)
         except ValueError:
             raise InputError(f"{what} is not base64", code=Code.MALFORMED_ENCODING) from None
 
-    instance = _instance(request)
-    if not (body.anchors or body.untrusted or body.crls):
-        ctx = _service_context(instance, body)
-    else:
-        bundle_data = None
-        pins: list[str] = []
-        if not body.anchors:
-            bundle_data = service.current_bundle_bytes(instance)
-            pins = list(service.root_fingerprints(instance).values())
-        ctx = context.build(
-            at=body.at,
-            bundle=bundle_data,
-            pins=pins,
-            anchors=[a.encode() for a in body.anchors],
-            untrusted=[u.encode() for u in body.untrusted],
-            crls=[b64(c, "crl") for c in body.crls],
-            purpose=body.purpose,
-            revocation=body.revocation,
-        )
-    if (body.kb_nonce is None) != (body.kb_audience is None):
-        raise InputError("kb_nonce and kb_audience go together")
-    key_binding = None
-    if body.kb_nonce is not None and body.kb_audience is not None:
-        from verifier.license import KeyBindingRequest
-
-        key_binding = KeyBindingRequest(nonce=body.kb_nonce, audience=body.kb_audience)
+    ctx = verification.context_for(
+        _instance(request),
+        at=body.at,
+        purpose=body.purpose,
+        revocation=body.revocation,
+        anchors=body.anchors,
+        untrusted=body.untrusted,
+        crls=[b64(c, "crl") for c in body.crls],
+    )
+    key_binding = verification.key_binding(body.kb_nonce, body.kb_audience)
     signed_data = b64(body.data, "data") if body.data is not None else None
-    report = api.verify(b64(body.input, "input"), ctx, signed_data=signed_data, key_binding=key_binding)
-    return JSONResponse(report.to_dict())
+    report = verification.verify(b64(body.input, "input"), ctx, signed_data=signed_data, key_binding=key_binding)
+    return JSONResponse(report)
