@@ -1,4 +1,5 @@
-"""Licence tokens: a licence as a compact JWS, and the compact QR form of a JWS.
+"""Licence tokens: a licence as a compact JWS (RFC 7515, claims after RFC 7519), and the compact QR form of a JWS
+(Base45, RFC 9285, of its zlib-compressed parts).
 
 Token (``typ`` ``huren-license+jwt``), signed by the issuing authority's licence-issuer key:
 

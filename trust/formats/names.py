@@ -1,4 +1,5 @@
-"""Distinguished names, regions and identifiers of Chinese subjects.
+"""Distinguished names (RFC 5280 clause 4.1.2.4, X.520), regions (GB/T 2260) and identifiers of Chinese subjects
+(GB 32100, GB 11643).
 
 * Region codes: GB/T 2260 six-digit administrative division codes, validated and named from the division
   table shipped with python-stdnum (``cn/loc``); province level (``330000`` 浙江省) and below.
