@@ -5,7 +5,8 @@ OCSP certificates, the regions 浙江 (330000) and 广东 (440000) with SM2 and 
 certificates of every profile, one revoked certificate, CRLs, OCSP responses and a time-stamp, and writes
 them under ``DIR/out/`` with ``DIR/out/index.json``::
 
-    {"id", "kind", "path", "algorithm", "issuer", "expect", "anchors": [root certificate paths]}
+    {"version": 1, "public_url": "...", "artefacts": [
+        {"id", "kind", "path", "algorithm", "issuer", "expect", "anchors": [root certificate paths], ...}]}
 
 It goes on with electronic seals of both regions (``seals/*.esl``), a GB/T 38540 signature over
 ``docs/sample.txt``, sealed PDFs (``pdf/``: SM2 B-B, SM2 B-T visible at an anchor, dual SM2+RSA B-LT, RSA B-LTA,
@@ -649,7 +650,10 @@ def _licences(instance: Instance, index: DemoIndex, anchors: dict[str, Path], sa
         anchors=[anchors["SM2"]],
         identifier=cross.record.identifier,
     )
-    say(f"registered licence issuers for {len(issuers)} regions and issued licences of {len(types)} types")
+    say(
+        f"registered licence issuers for {len(issuers)} regions and issued licences of {len(types)} types "
+        "(token, SD-JWT, HR1 QR payload, sealed PDF), and an RS256 licence"
+    )
 
 
 def _trust_list_and_bundle(
