@@ -16,12 +16,14 @@ Decisions:
 * **QR code**: error correction M, quiet zone 4 modules, version at most :data:`MAX_QR_VERSION` (25; a larger
   payload is refused with :class:`InputError` — an SM2 licence of a seeded type needs 22 or 23), drawn as vector
   squares (one filled path, so rasterisers leave no seams between modules), modules at least
-  :data:`QR_MODULE_MM` (0.42 mm) and the symbol at least :data:`QR_MIN_MM` (30 mm) wide: about 46 mm for version 23,
-  3.3 pixels per module at 200 dpi. The payload is encoded in the alphanumeric mode (Base45 is exactly the QR
-  alphanumeric alphabet).
+  :data:`QR_MODULE_MM` (0.5 mm) and the symbol at least :data:`QR_MIN_MM` (30 mm) wide: 54.5 mm for version 23
+  (62.5 mm with the quiet zone at version 25, inside the bottom block), about 2 pixels per module at 100 dpi — the
+  smallest at which zbar reads it as well as zxing (0.42 mm, 1.65 pixels, was read by zxing only). The payload is
+  encoded in the alphanumeric mode (Base45 is exactly the QR alphanumeric alphabet).
 * **Fonts**: Noto Sans SC (:mod:`seal.fonts`), regular and bold, embedded as subsets with ``ToUnicode`` maps (the
   canvas starts in the CJK font, so no unembedded base-14 font is ever referenced); text extraction gives back the
-  Unicode text.
+  Unicode text. Each subset is tagged from its glyph set (:func:`seal.fonts.tag_subsets`), so the face's bold subset
+  and the seal picture's differ in name as they do in content.
 * **Token attachment**: the full licence token (with ``x5c``) is embedded as the file ``license.jwt``
   (``/EmbeddedFiles`` name tree, ISO 32000-2 clause 7.11.4; MIME type ``application/jwt``, RFC 7519), written before
   the document is sealed so that the seal's signature covers it; :func:`render` checks that the token, the QR
@@ -60,7 +62,7 @@ from trust.formats.license_face import (
 QR_CAPTION: Final = "扫描二维码核验"
 MAX_QR_VERSION: Final = 25
 QR_BORDER: Final = 4
-QR_MODULE_MM: Final = 0.42
+QR_MODULE_MM: Final = 0.5
 QR_MIN_MM: Final = 30.0
 
 FONT_REGULAR: Final = "HurenCJK"
@@ -330,12 +332,16 @@ def _face_pdf(content: Face, modules: list[list[bool]], *, author: str, subject:
 
 
 def _attach(pdf: bytes, token: str, issued_at: datetime) -> bytes:
-    """The PDF rewritten as one revision with ``token`` embedded as ``license.jwt`` (compressed)."""
+    """The PDF rewritten as one revision with ``token`` embedded as ``license.jwt`` (compressed) and its font
+    subsets tagged by their glyph sets."""
     from pyhanko.pdf_utils import embed, writer
     from pyhanko.pdf_utils.reader import PdfFileReader
 
+    from seal import fonts
+
     reader = PdfFileReader(io.BytesIO(pdf), strict=True)
     target = writer.copy_into_new_writer(reader)  # keeps the document information dictionary
+    fonts.retag_subsets(target)  # subset tags from the glyph sets, distinct from the seal picture's (seal.fonts)
     data = token.encode("ascii")
     stream = embed.EmbeddedFileObject.from_file_data(
         target,

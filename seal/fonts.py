@@ -7,15 +7,25 @@ and Bold 700) once with fontTools' ``varLib.instancer`` and caches them in ``$TR
 ``$XDG_CACHE_HOME/huren/fonts`` or ``~/.cache/huren/fonts``). Every PDF embeds a subset of the font.
 
 ``python -m seal.fonts`` prepares the cache (``./dev`` runs it during setup).
+
+**Subset tags.** reportlab names the subsets of every PDF it writes ``AAAAAA+``, ``AAAAAB+``… from zero, so the
+licence face's bold subset and the seal picture's bold subset, once the picture is imported into the sealed PDF,
+were two different fonts both called ``AAAAAA+NotoSansSC-Bold`` — ISO 32000-2 clause 9.9.2 wants different tags for
+different subsets in one file, and viewers that cache fonts by name draw the wrong glyphs. :func:`tag_subsets`
+renames each embedded subset with six uppercase letters derived from the SHA-256 of its font program (which holds
+exactly its glyph set): different subsets get different tags, the same subset the same one, and the output stays
+deterministic. Applied to every PDF Huren draws with reportlab and embeds elsewhere (seal pictures, licence faces).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import re
 import threading
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from trust.crypto.errors import UnavailableError
 
@@ -72,6 +82,69 @@ def font_path(weight: str = "bold") -> Path:
         static.save(str(tmp))
         tmp.replace(target)
     return target
+
+
+_SUBSET_NAME: Final = re.compile(r"^/[A-Z]{6}\+(.+)$")
+_PROGRAMS: Final = ("/FontFile2", "/FontFile3", "/FontFile")
+
+
+def subset_tag(program: bytes) -> str:
+    """Six uppercase letters (ISO 32000-2 clause 9.9.2) from the SHA-256 of a subset's font program."""
+    value = int.from_bytes(hashlib.sha256(program).digest()[:8], "big")
+    letters = []
+    for _ in range(6):
+        value, rest = divmod(value, 26)
+        letters.append(chr(ord("A") + rest))
+    return "".join(letters)
+
+
+def _descriptor(font: Any) -> Any:
+    """The font descriptor of a simple font or of a Type 0 font's descendant (``None`` if there is none)."""
+    if "/FontDescriptor" in font:
+        return font["/FontDescriptor"]
+    if "/DescendantFonts" in font and len(font["/DescendantFonts"]) == 1:
+        descendant = font["/DescendantFonts"][0]
+        return descendant.get_and_apply("/FontDescriptor", lambda value: value)
+    return None
+
+
+def retag_subsets(writer: Any) -> int:
+    """Rename, in a pyHanko writer that holds a whole document, every subset font (``/BaseFont`` ``XXXXXX+Name``
+    with an embedded program) to the tag :func:`subset_tag` of its program; returns how many were renamed."""
+    from pyhanko.pdf_utils import generic
+
+    renamed = 0
+    for obj in list(writer.objects.values()):
+        if not isinstance(obj, generic.DictionaryObject) or "/BaseFont" not in obj or "/Type" not in obj:
+            continue
+        if obj["/Type"] != "/Font":
+            continue
+        match = _SUBSET_NAME.match(str(obj["/BaseFont"]))
+        descriptor = _descriptor(obj)
+        if match is None or descriptor is None:
+            continue
+        program = next((descriptor[key] for key in _PROGRAMS if key in descriptor), None)
+        if not isinstance(program, generic.StreamObject):
+            continue
+        name = generic.NameObject(f"/{subset_tag(program.data)}+{match[1]}")
+        obj["/BaseFont"] = name
+        descriptor["/FontName"] = name
+        if "/DescendantFonts" in obj:
+            obj["/DescendantFonts"][0]["/BaseFont"] = name
+        renamed += 1
+    return renamed
+
+
+def tag_subsets(pdf: bytes) -> bytes:
+    """``pdf`` rewritten with every font subset tagged by :func:`subset_tag` (see the module docstring)."""
+    from pyhanko.pdf_utils import writer
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    target = writer.copy_into_new_writer(PdfFileReader(io.BytesIO(pdf), strict=True))
+    retag_subsets(target)
+    out = io.BytesIO()
+    target.write(out)
+    return out.getvalue()
 
 
 def prepare() -> list[Path]:

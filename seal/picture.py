@@ -234,7 +234,7 @@ def draw(canvas: object, design: SealDesign, centre_x: float, centre_y: float) -
 
 
 def render_pdf(design: SealDesign) -> bytes:
-    """A one-page PDF exactly the size of the seal (vector; subset font embedded)."""
+    """A one-page PDF exactly the size of the seal (vector; subset font embedded, tagged by its glyph set)."""
     from reportlab.lib.units import mm
     from reportlab.pdfgen import canvas as rl_canvas
 
@@ -245,7 +245,7 @@ def render_pdf(design: SealDesign) -> bytes:
     draw(canvas, design, size / 2, size / 2)
     canvas.showPage()
     canvas.save()
-    return out.getvalue()
+    return fonts.tag_subsets(out.getvalue())  # its own subset tag, not reportlab's AAAAAA (seal.fonts)
 
 
 @dataclass(frozen=True)
@@ -326,4 +326,4 @@ def render_personal_pdf(design: PersonalSealDesign) -> bytes:
     draw_personal(canvas, design, size / 2, size / 2)
     canvas.showPage()
     canvas.save()
-    return out.getvalue()
+    return fonts.tag_subsets(out.getvalue())

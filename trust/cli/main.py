@@ -71,7 +71,8 @@ def db_status(home: HomeOption = None) -> None:
 def demo(home: HomeOption = None) -> None:
     """Build the demo world (roots, regions 330000/440000, every profile, CRLs, OCSP, time-stamps) under --home.
 
-    A folder that already holds a demo world is left as it is (so `./dev run` can be repeated)."""
+    Certificates, tokens and status lists name $TRUST_PUBLIC_URL, or https://trust.demo.huren.example when it is not
+    set. A folder that already holds a demo world is left as it is (so `./dev run` can be repeated)."""
     from trust.service import demo as demo_service
 
     inst = instance(home)
@@ -79,9 +80,10 @@ def demo(home: HomeOption = None) -> None:
     if index.exists():
         console.print(f"{inst.settings.home} already holds a demo world ({index}); leaving it as it is")
         return
+    settings = demo_service.demo_settings(inst.settings)  # the documented demo URL unless TRUST_PUBLIC_URL is set
     passphrase = demo_service.ensure_passphrase(inst.settings.home, console.print)
-    if passphrase is not None:
-        inst = type(inst)(inst.settings, passphrase=passphrase)
+    if passphrase is not None or settings is not inst.settings:
+        inst = type(inst)(settings, passphrase=passphrase)
     demo_service.build(inst, console.print)
 
 

@@ -5,8 +5,8 @@ name                     key         X.509 / CMS AlgorithmIdentifier            
 =======================  ==========  ===========================================  =======
 ``sm2-sm3``              SM2         1.2.156.10197.1.501, parameters absent       ``SM2``
 ``rsa-pkcs1-sha256``     RSA         sha256WithRSAEncryption, NULL parameters     ``RS256``
-``rsa-pkcs1-sha384``     RSA         sha384WithRSAEncryption                      ``RS384``
-``rsa-pkcs1-sha512``     RSA         sha512WithRSAEncryption                      ``RS512``
+``rsa-pkcs1-sha384``     RSA         sha384WithRSAEncryption, NULL parameters     ``RS384``
+``rsa-pkcs1-sha512``     RSA         sha512WithRSAEncryption, NULL parameters     ``RS512``
 ``rsa-pss-sha256``       RSA         id-RSASSA-PSS, SHA-256, MGF1-SHA-256, salt 32  ``PS256``
 ``rsa-pss-sha384``       RSA         id-RSASSA-PSS, SHA-384, MGF1-SHA-384, salt 48  ``PS384``
 ``rsa-pss-sha512``       RSA         id-RSASSA-PSS, SHA-512, MGF1-SHA-512, salt 64  ``PS512``
@@ -16,8 +16,11 @@ name                     key         X.509 / CMS AlgorithmIdentifier            
 =======================  ==========  ===========================================  =======
 
 GB/T 20518 requires the SM2 AlgorithmIdentifier with *absent* parameters (not NULL); RFC 5758 requires the
-same for ECDSA. RSASSA-PSS is written with explicit parameters (RFC 4055 clause 3.1). The JOSE name ``SM2``
-means SM2 with SM3 and the default user ID, signature raw ``r || s`` (64 bytes) — see ``docs/CRYPTO.md``.
+same for ECDSA. RSA PKCS#1 v1.5 (``sha*WithRSAEncryption``) carries an explicit ASN.1 NULL: RFC 4055 clause 5 and
+RFC 8017 appendix A.2.4 say the parameters MUST be NULL, and pkilint (``itu.invalid_asn1_syntax``) and
+pyca/cryptography's verifier refuse them absent. RSASSA-PSS is written with explicit parameters (RFC 4055 clause
+3.1). The JOSE name ``SM2`` means SM2 with SM3 and the default user ID, signature raw ``r || s`` (64 bytes) — see
+``docs/CRYPTO.md``.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-from asn1crypto import algos
+from asn1crypto import algos, core
 from cryptography.hazmat.primitives import hashes
 
 from trust.crypto import oids
@@ -90,7 +93,8 @@ class SignatureAlgorithm:
         if self.family is KeyFamily.EC:
             return algos.SignedDigestAlgorithm({"algorithm": f"{self.hash}_ecdsa"})
         if self.padding == "pkcs1v15":
-            return algos.SignedDigestAlgorithm({"algorithm": f"{self.hash}_rsa", "parameters": None})
+            # NULL, not absent (RFC 4055 clause 5): asn1crypto encodes ``None`` as absent.
+            return algos.SignedDigestAlgorithm({"algorithm": f"{self.hash}_rsa", "parameters": core.Null()})
         assert self.mgf_hash is not None and self.salt_length is not None
         params = algos.RSASSAPSSParams(
             {

@@ -5,12 +5,22 @@ OCSP certificates, the regions 浙江 (330000) and 广东 (440000) with SM2 and 
 certificates of every profile, one revoked certificate, CRLs, OCSP responses and a time-stamp, and writes
 them under ``DIR/out/`` with ``DIR/out/index.json``::
 
-    {"id", "kind", "path", "algorithm", "issuer", "expect", "anchors": [root certificate paths]}
+    {"version": 1, "public_url": "...", "artefacts": [
+        {"id", "kind", "path", "algorithm", "issuer", "expect", "anchors": [root certificate paths], ...}]}
 
 It goes on with electronic seals of both regions (``seals/*.esl``), a GB/T 38540 signature over
 ``docs/sample.txt``, sealed PDFs (``pdf/``: SM2 B-B, SM2 B-T visible at an anchor, dual SM2+RSA B-LT, RSA B-LTA,
 and a tampered copy), and licences of every catalogue type (``licenses/``: JWS token, SD-JWT, ``HR1:`` QR
-payload, a selectively disclosed SD-JWT presentation, one revoked, one suspended and one tampered token).
+payload, the sealed licence PDF (dual SM2+RSA, B-LT), a selectively disclosed SD-JWT presentation, one revoked,
+one suspended and one tampered token), and one RS256 licence (token and RSA-sealed B-LTA PDF: the largest QR code
+a face prints).
+
+Endpoints: certificates, tokens and status lists name ``TRUST_PUBLIC_URL`` when it is set, else
+:data:`DEMO_PUBLIC_URL` (``https://trust.demo.huren.example``: under ``.example``, RFC 2606, so it never resolves
+and no verifier ever fetches from an unrelated host). Everything a verifier needs is in the offline bundle and, for
+PDFs, in the document security store (B-LT). The national operations CA (RSA) issues the demo host's TLS server
+certificates (RSA and ECDSA P-256 keys, ``certs/national-*-tls-server.pem``) under a CA without name constraints,
+so generic TLS verifiers (pyca/cryptography's) can check them.
 
 ``expect`` is the verdict a verifier must give (``TOTAL_PASSED``; ``TOTAL_FAILED`` for the revoked, suspended and
 tampered ones). ``data`` names the protected document of a detached signature. Paths are relative to
@@ -22,13 +32,15 @@ Without ``TRUST_KEY_PASSPHRASE``/``TRUST_KEY_PASSPHRASE_FILE`` the demo creates 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
+from urllib.parse import urlsplit
 
 from asn1crypto import x509 as asn1_x509
 
@@ -37,7 +49,10 @@ from trust.formats import x509 as cx
 from trust.formats.names import DN, make_uscc
 from trust.service import ca as service
 from trust.service.instance import Instance
+from trust.settings import Settings
 
+DEMO_PUBLIC_URL: Final = "https://trust.demo.huren.example"
+"""The demo's public base URL when ``TRUST_PUBLIC_URL`` is not set (docs/OPERATIONS.md)."""
 SAMPLE_DOCUMENT = "互认演示文件：一地注册、各地互认。\nHuren demo document.\n".encode()
 
 
@@ -75,9 +90,29 @@ REGIONS: dict[str, dict[str, str]] = {
 }
 
 
+def demo_settings(settings: Settings) -> Settings:
+    """``settings`` with :data:`DEMO_PUBLIC_URL` as the public URL unless ``TRUST_PUBLIC_URL`` gave one."""
+    if settings.public_url:
+        return settings
+    return settings.model_copy(update={"public_url": DEMO_PUBLIC_URL})
+
+
+def tls_host(public_url: str) -> str:
+    """The DNS name of ``public_url`` for the demo's TLS server certificates (an IP address or a name without a dot
+    cannot be one: then the host of :data:`DEMO_PUBLIC_URL`)."""
+    host = urlsplit(public_url).hostname or ""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if "." in host:
+            return host
+    return urlsplit(DEMO_PUBLIC_URL).hostname or ""
+
+
 @dataclass
 class DemoIndex:
     out: Path
+    public_url: str = ""
     entries: list[dict[str, Any]] = field(default_factory=list)
 
     def add(
@@ -107,7 +142,8 @@ class DemoIndex:
 
     def write(self) -> Path:
         path = self.out / "index.json"
-        path.write_text(json.dumps({"version": 1, "artefacts": self.entries}, ensure_ascii=False, indent=2) + "\n")
+        document = {"version": 1, "public_url": self.public_url, "artefacts": self.entries}
+        path.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
         return path
 
 
@@ -140,7 +176,8 @@ def build(instance: Instance, say: Callable[[str], None] = print) -> Path:
         raise ConflictError(f"{home} already holds a demo world ({out / 'index.json'})")
     for sub in ("certs", "crl", "ocsp", "tsa", "docs"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    index = DemoIndex(out)
+    index = DemoIndex(out, instance.settings.effective_public_url)
+    say(f"public URL written into certificates, tokens and status lists: {index.public_url}")
     say("creating the national roots (SM2, RSA 4096) and the national operations CAs")
     service.init(instance)
     anchors: dict[str, Path] = {}
@@ -248,6 +285,34 @@ def build(instance: Instance, say: Callable[[str], None] = print) -> Path:
                 if code == "330000" and family == "RSA" and profile == "seal":
                     good_rsa_serial = result.record.serial
         say(f"issued certificates of every profile for {province}")
+    # The hub's own TLS server certificates (RSA and ECDSA keys) from the national operations CA, which carries no
+    # name constraints: generic TLS verifiers refuse the regional CAs' directoryName constraints (docs/CA.md).
+    host = tls_host(index.public_url)
+    national = service.NATIONAL["RSA"]
+    for key_family in ("RSA", "EC"):
+        result = service.issue(
+            instance,
+            ca_id=national,
+            profile="tls-server",
+            subject=DN(organization="国家政务服务平台", common_name=host),
+            key_family=key_family,
+            dns_names=[host],
+        )
+        name = f"national-{key_family.lower()}-tls-server"
+        index.add(
+            id=name,
+            kind="certificate",
+            path=write_cert(name, result.certificate),
+            algorithm=_algorithm(result.certificate),
+            issuer=national,
+            expect="TOTAL_PASSED",
+            anchors=[anchors["RSA"]],
+            profile="tls-server",
+            serial=result.record.serial,
+            dns=host,
+            chain=[str(write_cert(f"{name}-chain-{i}", c).relative_to(out)) for i, c in enumerate(result.chain[:-1])],
+        )
+    say(f"issued the national TLS server certificates for {host} (RSA and ECDSA keys)")
     # One revoked certificate (广东, RSA, organisation identity).
     victim = service.issue(
         instance,
@@ -466,7 +531,8 @@ def _licences(instance: Instance, index: DemoIndex, anchors: dict[str, Path], sa
     from trust.crypto.keys import generate_private_key
     from trust.formats import jose, sdjwt
     from trust.formats import license_catalogue as catalogue
-    from trust.service import licenses
+    from trust.formats import license_token as token
+    from trust.service import license_documents, licenses
 
     out = index.out
     (out / "licenses").mkdir(exist_ok=True)
@@ -496,6 +562,27 @@ def _licences(instance: Instance, index: DemoIndex, anchors: dict[str, Path], sa
             **extra,
         )
 
+    def add_pdf(
+        label: str, identifier: str, qr_token: str, *, issuer: str, family: str, level: str, **extra: Any
+    ) -> None:
+        """The sealed licence PDF; its face prints the QR token issuance returned (the ``-qr`` artefact's payload)
+        when it fits version 25, else one fitted to it (RS256)."""
+        pdf = license_documents.issue_pdf(instance, identifier, level=level, family=family, qr_token=qr_token)
+        path = out / "licenses" / f"{label}.pdf"
+        path.write_bytes(pdf)
+        index.add(
+            id=f"license-{label}-pdf",
+            kind="license-pdf",
+            path=path,
+            algorithm=family,
+            issuer=issuer,
+            expect="TOTAL_PASSED",
+            anchors=[anchors["SM2"], anchors["RSA"]],
+            identifier=identifier,
+            level=level,
+            **extra,
+        )
+
     holder = generate_private_key("ec-p256")
     for licence_type in catalogue.all_types():
         made = licenses.issue(
@@ -510,7 +597,8 @@ def _licences(instance: Instance, index: DemoIndex, anchors: dict[str, Path], sa
         facts = {"identifier": made.record.identifier, "type": licence_type.name}
         add(f"{name}-token", "license-token", made.record.token, "TOTAL_PASSED", **facts)
         add(f"{name}-sd-jwt", "license-sd-jwt", made.record.sd_jwt, "TOTAL_PASSED", **facts)
-        add(f"{name}-qr", "license-qr", made.qr_token, "TOTAL_PASSED", **facts)
+        add(f"{name}-qr", "license-qr", token.to_qr(made.qr_token), "TOTAL_PASSED", **facts)
+        add_pdf(name, made.record.identifier, made.qr_token, issuer=issuers["330000"].id, family="dual", level="B-LT")
     business = catalogue.all_types()[0].code
     made = licenses.issue(instance, issuer_id=issuers["330000"].id, type_code=business, fields=samples.sample(business))
     presented = sdjwt.present(made.record.sd_jwt, [("license", "fields", "name"), ("license", "fields", "uscc")])
@@ -527,6 +615,30 @@ def _licences(instance: Instance, index: DemoIndex, anchors: dict[str, Path], sa
     claims["license"]["fields"]["name"] = "冒名顶替有限公司"
     forged = jose.b64u(json.dumps(claims, ensure_ascii=False, separators=(",", ":")).encode())
     add("w101-tampered", "license-token", f"{header}.{forged}.{signature}", "TOTAL_FAILED", reason="signature")
+    # An RS256 licence: its 256-byte signature makes the largest QR code a face prints (the face's QR token leaves
+    # out fields until it fits version 25, docs/LICENSES.md); sealed with RSA only, at B-LTA.
+    rs256 = licenses.register_issuer(
+        instance,
+        ca_id=service.ca_id_for("region", "330000", "RSA"),
+        name=REGIONS["330000"]["license_issuer"],
+        code=REGIONS["330000"]["authority_code"],
+        license_types=[business],
+        family="RSA",
+    )
+    made = licenses.issue(instance, issuer_id=rs256.id, type_code=business, fields=samples.sample(business))
+    path = out / "licenses" / "w101-rs256-token.txt"
+    path.write_text(made.record.token + "\n")
+    index.add(
+        id="license-w101-rs256-token",
+        kind="license-token",
+        path=path,
+        algorithm="RSA",
+        issuer=rs256.id,
+        expect="TOTAL_PASSED",
+        anchors=[anchors["RSA"]],
+        identifier=made.record.identifier,
+    )
+    add_pdf("w101-rs256", made.record.identifier, made.qr_token, issuer=rs256.id, family="RSA", level="B-LTA")
     gd = catalogue.all_types()[1].code
     cross = licenses.issue(instance, issuer_id=issuers["440000"].id, type_code=gd, fields=samples.sample(gd))
     path = out / "licenses" / "440000-w102-token.txt"
@@ -541,7 +653,10 @@ def _licences(instance: Instance, index: DemoIndex, anchors: dict[str, Path], sa
         anchors=[anchors["SM2"]],
         identifier=cross.record.identifier,
     )
-    say(f"registered licence issuers for {len(issuers)} regions and issued licences of {len(types)} types")
+    say(
+        f"registered licence issuers for {len(issuers)} regions and issued licences of {len(types)} types "
+        "(token, SD-JWT, HR1 QR payload, sealed PDF), and an RS256 licence"
+    )
 
 
 def _trust_list_and_bundle(
@@ -581,3 +696,4 @@ def _trust_list_and_bundle(
     say(f"  try: trust verify {out / 'certs' / '440000-sm2-seal.pem'} --bundle {bundle} --pin {pins['SM2']}")
     say(f"       trust verify {out / 'pdf' / 'contract-dual-b-lt.pdf'} --bundle {bundle} --pin {pins['SM2']}")
     say(f"       trust verify {out / 'licenses' / 'w101-qr.txt'} --bundle {bundle} --pin {pins['SM2']}")
+    say(f"       trust verify {out / 'licenses' / 'w101.pdf'} --bundle {bundle} --pin {pins['SM2']}")

@@ -7,41 +7,30 @@ import stat
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 
+from tests.support.demo import demo_index, demo_pins
 from tests.support.offline import no_network  # noqa: F401 - fixture
-from trust.cli.main import main
 from trust.formats import bundle as bundle_format
+from trust.formats import license_token as token
 from trust.formats import ocsp as ocsp_format
 from trust.formats import trustlist as tl
 from trust.formats import tsp as tsa_format
 from trust.formats import x509 as cx
 from trust.formats.crl import load_crl, verify_crl_signature
+from trust.service.demo import DEMO_PUBLIC_URL
 from verifier import api, context
 
 FIELDS = {"id", "kind", "path", "algorithm", "issuer", "expect", "anchors"}
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("demo")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TRUST_KEY_KDF_ITERATIONS", "2000")
-    mp.delenv("TRUST_KEY_PASSPHRASE", raising=False)
-    mp.delenv("TRUST_KEY_PASSPHRASE_FILE", raising=False)
-    try:
-        assert main(["demo", "--home", str(home)]) == 0
-        assert main(["demo", "--home", str(home)]) == 0  # a second run leaves the world as it is
-    finally:
-        mp.undo()
-    return home
+ALPHANUMERIC = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"  # the QR alphanumeric mode (ISO/IEC 18004 7.4.4)
 
 
 def _index(home: Path) -> list[dict]:
-    return json.loads((home / "out" / "index.json").read_text())["artefacts"]
+    return demo_index(home)
 
 
 def _pins(home: Path) -> list[str]:
-    return [line.split()[1] for line in (home / "out" / "roots.txt").read_text().splitlines()]
+    return demo_pins(home)
 
 
 def test_passphrase_was_created_0600(demo: Path) -> None:
@@ -54,7 +43,7 @@ def test_index_lists_every_kind(demo: Path) -> None:
     entries = _index(demo)
     kinds = {e["kind"] for e in entries}
     assert kinds >= {"certificate", "crl", "ocsp-response", "timestamp", "trust-list", "bundle", "seal", "pdf"}
-    assert kinds >= {"ses-signature", "license-token", "license-sd-jwt", "license-qr"}
+    assert kinds >= {"ses-signature", "license-token", "license-sd-jwt", "license-qr", "license-pdf"}
     for entry in entries:
         assert set(entry) >= FIELDS, entry
         assert (demo / "out" / entry["path"]).exists(), entry
@@ -108,7 +97,7 @@ def test_crls_ocsp_timestamps_trust_list_and_bundle(demo: Path) -> None:
             assert bundle_format.verify(path.read_bytes(), _pins(demo)[1:]).trust_list.issuers
 
 
-SIGNED_KINDS = {"seal", "ses-signature", "pdf", "license-token", "license-sd-jwt", "license-qr"}
+SIGNED_KINDS = {"seal", "ses-signature", "pdf", "license-token", "license-sd-jwt", "license-qr", "license-pdf"}
 
 
 @pytest.mark.usefixtures("no_network")
@@ -128,7 +117,43 @@ def test_every_seal_pdf_and_licence_gets_its_expected_verdict_offline(demo: Path
         seen[entry["kind"]] = seen.get(entry["kind"], 0) + 1
         if entry["expect"] == "TOTAL_FAILED":
             failures.add(entry["id"])
-    assert seen["pdf"] >= 5 and seen["seal"] >= 4 and seen["license-qr"] >= 5
+    assert seen["pdf"] >= 5 and seen["seal"] >= 4 and seen["license-qr"] >= 5 and seen["license-pdf"] >= 6
     assert {"pdf-tampered", "license-w101-revoked", "license-w101-suspended", "license-w101-tampered"} <= failures
     levels = {e.get("level") for e in _index(demo) if e["kind"] == "pdf"}
     assert levels >= {"B-B", "B-T", "B-LT", "B-LTA"}
+
+
+def test_license_qr_artefacts_are_the_hr1_payloads_the_pdfs_print(demo: Path) -> None:
+    """``license-qr`` holds what the QR code carries (``HR1:`` + Base45, docs/LICENSES.md), not the compact JWS, and
+    it is the QR token of the licence the same type's token and PDF are of."""
+    out = demo / "out"
+    entries = {e["id"]: e for e in _index(demo)}
+    qrs = [e for e in entries.values() if e["kind"] == "license-qr"]
+    assert len(qrs) >= 5
+    for entry in qrs:
+        text = (out / entry["path"]).read_text().strip()
+        assert text.startswith(token.QR_PREFIX) and set(text[4:]) <= set(ALPHANUMERIC), entry["id"]
+        _header, claims = token.parse_unverified(token.from_qr(text))
+        assert claims["license"]["id"] == entry["identifier"], entry["id"]
+        pdf = entries[entry["id"].removesuffix("-qr") + "-pdf"]
+        assert pdf["identifier"] == entry["identifier"]
+
+
+def test_demo_names_its_documented_public_url(demo: Path) -> None:
+    """Without TRUST_PUBLIC_URL the demo writes DEMO_PUBLIC_URL into certificates (CRL, OCSP, AIA), tokens (status
+    list) and the index, never the listen address 127.0.0.1:8000."""
+    out = demo / "out"
+    index = json.loads((out / "index.json").read_text())
+    assert index["public_url"] == DEMO_PUBLIC_URL == "https://trust.demo.huren.example"
+    cert = x509.load_pem_x509_certificate((out / "certs" / "330000-rsa-seal.pem").read_bytes())
+    crl_url = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value[0].full_name[0].value
+    aia = [
+        d.access_location.value for d in cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    ]
+    assert crl_url == f"{DEMO_PUBLIC_URL}/crl/region-330000-rsa.crl"
+    assert aia == [f"{DEMO_PUBLIC_URL}/ocsp", f"{DEMO_PUBLIC_URL}/ca/region-330000-rsa.cer"]
+    _header, claims = token.parse_unverified((out / "licenses" / "w101-token.txt").read_text().strip())
+    assert claims["status"]["status_list"]["uri"].startswith(f"{DEMO_PUBLIC_URL}/statuslists/")
+    for entry in _index(demo):
+        if entry["kind"] in ("certificate", "crl", "license-token", "trust-list", "bundle"):
+            assert b"127.0.0.1" not in (out / entry["path"]).read_bytes(), entry["id"]
