@@ -72,6 +72,8 @@ def demo(home: HomeOption = None) -> None:
     """Build the demo world (roots, regions 330000/440000, every profile, CRLs, OCSP, time-stamps) under --home.
 
     A folder that already holds a demo world is left as it is (so `./dev run` can be repeated)."""
+    import time
+
     from trust.service import demo as demo_service
 
     inst = instance(home)
@@ -79,10 +81,21 @@ def demo(home: HomeOption = None) -> None:
     if index.exists():
         console.print(f"{inst.settings.home} already holds a demo world ({index}); leaving it as it is")
         return
-    passphrase = demo_service.ensure_passphrase(inst.settings.home, console.print)
+    start = time.monotonic()
+
+    def say(message: str) -> None:  # each line says when it happened: the slow steps show
+        console.print(f"[{time.monotonic() - start:5.1f} s] {message}", markup=False, highlight=False)
+
+    passphrase = demo_service.ensure_passphrase(inst.settings.home, say)
     if passphrase is not None:
         inst = type(inst)(inst.settings, passphrase=passphrase)
-    demo_service.build(inst, console.print)
+    demo_service.build(inst, say)
+    say(f"demo world built in {_duration(time.monotonic() - start)}")
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{seconds:.1f} s"
 
 
 @app.command()
