@@ -28,9 +28,7 @@ def test_importing_huren_prints_no_dsa_warning(module: str) -> None:
 
 def test_other_dsa_use_still_warns() -> None:
     """Not a blanket ignore: DSA touched anywhere else still warns."""
-    stderr = _stderr(
-        "import seal.pdf\nfrom cryptography.hazmat.primitives.asymmetric import dsa\ndsa.DSAPublicKey\n"
-    )
+    stderr = _stderr("import seal.pdf\nfrom cryptography.hazmat.primitives.asymmetric import dsa\ndsa.DSAPublicKey\n")
     assert "DSA is deprecated" in stderr
 
 
