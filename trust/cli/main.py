@@ -11,7 +11,7 @@ import typer
 import typer.exceptions
 
 import trust
-from trust.cli import backup, ca, client, exits, keys, license, seal, trustlist, verify
+from trust.cli import backup, ca, client, exits, keys, license, seal, trustlist, util, verify
 from trust.cli.common import HomeOption, console, err_console, instance
 from trust.crypto.errors import TrustError
 
@@ -31,10 +31,11 @@ app.add_typer(trustlist.bundle_app, name="bundle")
 app.add_typer(client.app, name="client")
 app.add_typer(client.audit_app, name="audit")
 app.add_typer(backup.app, name="backup")
+app.add_typer(util.app, name="util")
 app.command("init")(ca.init)
 app.command("verify")(verify.verify)
 
-db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema (Alembic migrations): upgrade, status.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
@@ -139,10 +140,31 @@ def serve(
     )
 
 
+def command() -> typer.core.TyperGroup:
+    """The click command tree of :data:`app`, with flags shown without a value type in ``--help``.
+
+    Typer's rich help prints the type of every option, so a flag (which takes no value), ``--help`` included,
+    appeared as ``--help <bool>``. An empty ``metavar`` is Typer's way to print no type; the help option is made by
+    ``get_help_option`` (once per command, then reused), so it is fetched here and given one too."""
+    root = typer.main.get_command(app)
+
+    def tidy(cmd: typer.core.TyperCommand | typer.core.TyperGroup, name: str) -> None:
+        helper = cmd.get_help_option(typer.Context(cmd, info_name=name))
+        for param in [*cmd.params, *([helper] if helper is not None else [])]:
+            if isinstance(param, typer.core.TyperOption) and param.is_flag and param.metavar is None:
+                param.metavar = ""
+        for sub_name, sub in getattr(cmd, "commands", {}).items():
+            tidy(sub, sub_name)
+
+    tidy(root, "trust")
+    assert isinstance(root, typer.core.TyperGroup)
+    return root
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``trust`` console script; returns the process exit code."""
     try:
-        result = app(args=argv, standalone_mode=False, prog_name="trust")
+        result = command().main(args=argv, standalone_mode=False, prog_name="trust")
     except TrustError as error:
         err_console.print(error.diagnostics(), markup=False, highlight=False)
         return int(exits.for_error(error))
