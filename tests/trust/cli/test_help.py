@@ -10,16 +10,24 @@ docs/NOTES.md is left out: it lists commands that do not exist yet on purpose.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 
 import pytest
 
 from tests.conftest import REPO
-from trust.cli.main import command, main
+from trust.cli.main import command as command_tree
+from trust.cli.main import main
 
 _QUOTED = re.compile(r"`(?:\./dev )?trust ([^`]*)`")
 _FENCED = re.compile(r"^\s*(?:\$ )?(?:\./dev )?trust (.*)$")
+
+
+@functools.cache
+def command() -> object:
+    """The command tree, built once for the resolver (building it takes a few tens of milliseconds)."""
+    return command_tree()
 
 
 def _tree() -> Iterator[tuple[tuple[str, ...], object]]:
