@@ -1,13 +1,21 @@
-"""Plausible sample field sets for every seeded licence type (demo world, tests, QR size measurements).
+"""Plausible sample field sets for every seeded licence type (demo world, tests, QR size measurements), the field
+template of a type (:func:`template`, ``trust license types --fields``) and check characters for made-up codes
+(:func:`uscc`, :func:`citizen_id`, ``trust util check-digit``).
 
 The organisation and person codes are made-up but valid (GB 32100 / GB 11643 check characters).
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
+import re
+from typing import TYPE_CHECKING, Any, Final
 
+from trust.crypto.errors import InputError
+from trust.formats.identifiers import HolderCodeType, validate_holder
 from trust.formats.names import make_uscc
+
+if TYPE_CHECKING:
+    from trust.formats.license_catalogue import LicenceType
 
 ORG_USCC: Final = make_uscc("91330106MA2CFA4X0")
 ORG2_USCC: Final = make_uscc("91440101MA5CXXX00")
@@ -110,3 +118,62 @@ def sample(type_code: str) -> dict[str, Any]:
     import copy
 
     return copy.deepcopy(SAMPLES[type_code])
+
+
+def template(licence_type: LicenceType) -> dict[str, Any]:
+    """Every field of ``licence_type``, in the order of its schema, with a valid example value: the sample's where
+    it has one, else one made from the field's schema. A starting point for ``trust license issue --fields``."""
+    example = SAMPLES.get(licence_type.code, {})
+    return {
+        name: example[name] if name in example else _example(schema) for name, schema in licence_type.properties.items()
+    }
+
+
+def _example(schema: Any) -> Any:
+    kind, form = schema.get("type"), schema.get("format")
+    if "enum" in schema:
+        return schema["enum"][0]
+    if form in _FORMAT_EXAMPLES:
+        return _FORMAT_EXAMPLES[form]
+    if kind == "integer":
+        return schema.get("minimum", 1)
+    if kind == "array":
+        return [_example(schema.get("items", {}))]
+    return str(schema.get("title", "text"))[: schema.get("maxLength", 100)]
+
+
+_FORMAT_EXAMPLES: Final = {
+    "date": "2030-12-31",
+    "date-time": "2030-12-31T09:00:00+08:00",
+    "uscc": ORG_USCC,
+    "citizen-id": NEWBORN_ID,
+    "region": "330106",
+}
+_USCC_ALPHABET: Final = re.compile(r"[0-9A-HJ-NP-RTUWXY]{17}")  # GB 32100: 0-9 and A-Z without I, O, S, V, Z
+
+
+def uscc(prefix17: str) -> str:
+    """The unified social credit code that ``prefix17`` (its first 17 characters) begins: the GB 32100 check
+    character appended, the whole checked. For test data; :class:`InputError` for anything else."""
+    text = prefix17.strip().upper()
+    if not _USCC_ALPHABET.fullmatch(text):
+        raise InputError(
+            f"a unified social credit code starts with 17 characters of 0-9 and A-Z without I, O, S, V, Z; "
+            f"got {len(text)} characters: {text[:40]!r}"
+        )
+    return validate_holder(make_uscc(text), HolderCodeType.USCC)
+
+
+def citizen_id(prefix17: str) -> str:
+    """The citizen identity number that ``prefix17`` (its first 17 digits) begins: the GB 11643 MOD 11-2 check
+    character appended (``X`` for 10), the whole checked. For test data; :class:`InputError` for anything else."""
+    text = prefix17.strip()
+    if not re.fullmatch(r"[0-9]{17}", text):
+        raise InputError(f"a citizen identity number starts with 17 digits; got {text[:40]!r}")
+    try:
+        return validate_holder(_citizen(text), HolderCodeType.CITIZEN_ID)
+    except InputError:
+        raise InputError(
+            f"{text} does not begin a valid citizen identity number (GB 11643): digits 1-6 must be a GB/T 2260 "
+            "region code and digits 7-14 a real birth date (YYYYMMDD)"
+        ) from None

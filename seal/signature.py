@@ -5,7 +5,7 @@ Pure format and crypto code: no storage, no network. :func:`sign` makes a signat
 without any trust decisions (the offline verifier, :mod:`verifier.ses`, adds chains, the trust list, revocation and
 ETSI indications — and never imports this module: validation does not import signing).
 
-What :func:`sign` writes (``../shared/standards/ses.asn``, ``README.md`` "Electronic seals"):
+What :func:`sign` writes (``tests/data/vendor/ses-asn/ses.asn``, ``README.md`` "Electronic seals"):
 
 ``TBS_Sign``
     ``version`` = the seal header's version (4, or 5 for a GM/T 0031-2025 seal); ``eseal`` = the SESeal **byte for

@@ -14,22 +14,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def _find_shared() -> Path:
-    """``../shared`` next to the repository (or ``$HUREN_SHARED_DIR``, or the nearest ancestor's ``shared``)."""
-    explicit = os.environ.get("HUREN_SHARED_DIR")
-    if explicit:
-        return Path(explicit)
-    for parent in REPO.parents:
-        if (parent / "shared" / "testdata").is_dir():
-            return parent / "shared"
-    return REPO.parent / "shared"
-
-
-SHARED = _find_shared()
-TESTDATA = SHARED / "testdata"
-STANDARDS = SHARED / "standards"
+VENDOR = REPO / "tests" / "data" / "vendor"
+"""Third-party test data vendored into the repository (``tests/data/vendor/README.md``): each folder keeps the
+upstream file names, the upstream licence and a ``PROVENANCE`` file. Tests read nothing outside the repository."""
+TESTDATA = VENDOR
+STANDARDS = VENDOR / "ses-asn"
 
 
 def external_required() -> bool:
@@ -53,10 +42,10 @@ def require_tool(name: str) -> str:
 
 
 def shared_file(*parts: str) -> Path:
-    """A file of the shared conformance data; its absence is a failure, never a skip."""
+    """A file (or folder) of the vendored third-party test data; its absence is a failure, never a skip."""
     path = TESTDATA.joinpath(*parts)
     if not path.exists():
-        pytest.fail(f"conformance data missing: {path} (expected ../shared/testdata next to the repository)")
+        pytest.fail(f"vendored test data missing: {path} (see tests/data/vendor/README.md)")
     return path
 
 

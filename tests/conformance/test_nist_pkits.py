@@ -1,5 +1,5 @@
 """NIST PKITS (Public Key Interoperability Test Suite, RFC 5280 path validation): all 249 cases of
-``../shared/testdata/nist-pkits/vectors.json`` through :func:`verifier.certificate.verify_certificate`.
+``tests/data/vendor/nist-pkits/vectors.json`` through :func:`verifier.certificate.verify_certificate`.
 
 For every case: the trust anchor is ``CertPath[0]``, the other certificates of ``CertPath`` are given as
 untrusted path material (the last one is verified), the CRLs of ``CRLPath`` are in the context, and the

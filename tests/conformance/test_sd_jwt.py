@@ -1,7 +1,7 @@
 """SD-JWT (RFC 9901) conformance: every case of ``sd-jwt/sd-jwt-python-testcases/*/`` and
 ``sd-jwt/spec-examples/*/`` through :mod:`trust.formats.sdjwt`.
 
-Loading rules (``shared/testdata/README.md``): the presentation is ``sd_jwt_presentation.txt`` (compact) or
+Data: ``tests/data/vendor/sd-jwt``. Loading rules: the presentation is ``sd_jwt_presentation.txt`` (compact) or
 ``sd_jwt_presentation.json`` (JSON serialization; the file holds the JSON text as a JSON string); the issuer
 key is ``settings.yml`` ``key_settings.issuer_keys[0]`` without ``d`` (``specification.yml``
 ``settings_override`` merged in first); key binding uses ``key_settings.holder_key``, ``key_binding_nonce``

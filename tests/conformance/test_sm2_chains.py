@@ -1,5 +1,5 @@
 """SM2 certificate chains from the Tongsuo project: every ``chain_cases[]`` entry of
-``../shared/testdata/sm2/sm2_cases.json`` through :func:`verifier.certificate.verify_certificate`.
+``tests/data/vendor/sm2/sm2_cases.json`` through :func:`verifier.certificate.verify_certificate`.
 
 ``trusted`` certificates are the trust anchors, ``intermediates`` untrusted path material, ``leaf`` the
 certificate verified; an entry is a file path or ``{"file", "index"}`` into a multi-certificate PEM file.

@@ -1,4 +1,4 @@
-"""IETF Token Status List conformance: the draft's examples (shared/testdata/token-status-list).
+"""IETF Token Status List conformance: the draft's examples (tests/data/vendor/token-status-list).
 
 ``status_list_vectors.json`` holds every JSON example of the draft with its expected statuses: each index
 decodes to ``expected_nonzero[idx]`` or ``default_status``. ``examples-md/`` holds the draft's example files

@@ -1,7 +1,7 @@
 """Huren's version-4 seals (SESeal, GB/T 38540-2020) read by independent implementations.
 
-asn1tools compiling ``../shared/standards/ses.asn`` decodes every field; OpenSSL verifies the maker's SM2 signature
-over ``DER(SES_SealInfo)``; Pillow decodes the picture.
+asn1tools compiling ``tests/data/vendor/ses-asn/ses.asn`` decodes every field; OpenSSL verifies the maker's SM2
+signature over ``DER(SES_SealInfo)``; Pillow decodes the picture.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Hostile PDFs: the qpdf malformed-file corpus, and deterministic mutations of a sealed PDF.
 
-``../shared/testdata/qpdf-malformed/`` (qpdf's test suite and fuzz corpus; README: "no verdict: reading must end with
+``tests/data/vendor/qpdf-malformed/`` (qpdf's test suite and fuzz corpus; README: "no verdict: reading must end with
 a clear error or a result within bounded time and memory, never a crash or a hang, and never a report that a
 signature is valid"). Every file goes through :func:`verifier.api.verify` in a worker process that has an address
 space limit (``RLIMIT_AS``, :data:`MEMORY_LIMIT`); a file that takes longer than :data:`TIME_LIMIT` seconds is a

@@ -1,7 +1,7 @@
 """GB/T 38540 seals and signatures verified offline — Huren's own and those of other implementations.
 
 There are no third-party sample files, so the "other implementations" are written here with an independent encoder:
-asn1tools compiling ``../shared/standards/ses.asn`` (plus the few structures its comments describe: what a
+asn1tools compiling ``tests/data/vendor/ses-asn/ses.asn`` (plus the few structures its comments describe: what a
 version-1 maker signs, a version-5 seal with ``timeStamp [0]``, and the untagged variant of the optional ``[0]``
 fields), signed with keys from ``trust.crypto`` and certificates of a world's region CAs. Every single failure is
 caught with its ETSI EN 319 102-1 indication; unreadable input is an InputError (the CLI's exit 3). The network is

@@ -15,7 +15,8 @@ import typer
 from trust.cli.common import HomeOption, console, err_console, instance
 
 app = typer.Typer(
-    help="Backups of an instance: database snapshot, key store (still encrypted), published files.",
+    help="Backups of an instance (database snapshot, key store still encrypted, published files): create, verify, "
+    "restore.",
     no_args_is_help=True,
 )
 

@@ -23,7 +23,7 @@ def _service():
 
 
 app = typer.Typer(
-    help="Certificate authority: enrol and re-key CAs, issue, revoke, CRLs, list, show.", no_args_is_help=True
+    help="Certificate authority: enrol, rekey, issue, revoke, crl, refresh, list, show.", no_args_is_help=True
 )
 
 

@@ -14,7 +14,9 @@ from trust.crypto.errors import InputError
 if TYPE_CHECKING:
     from trust.service.instance import Instance
 
-app = typer.Typer(help="Platform clients: register, certify, disable, revoke.", no_args_is_help=True)
+app = typer.Typer(
+    help="Platform clients: add, certify, list, disable, enable, revoke-credential.", no_args_is_help=True
+)
 audit_app = typer.Typer(help="The hash-chained audit log: verify, show, head.", no_args_is_help=True)
 
 

@@ -11,7 +11,7 @@ from trust.cli.common import HomeOption, console, instance
 from trust.crypto.keys import KEY_SPECS
 
 app = typer.Typer(
-    help="Manage the key store (passphrase from TRUST_KEY_PASSPHRASE or TRUST_KEY_PASSPHRASE_FILE).",
+    help="The key store (passphrase from TRUST_KEY_PASSPHRASE or TRUST_KEY_PASSPHRASE_FILE): generate, list, show.",
     no_args_is_help=True,
 )
 

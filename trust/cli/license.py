@@ -13,7 +13,7 @@ from trust.cli.common import HomeOption, console, err_console, instance
 from trust.crypto.errors import InputError
 
 app = typer.Typer(
-    help="Electronic licences: issuers, issue, issue-batch, revoke, suspend, reinstate, show, types.",
+    help="Electronic licences: types, add-issuer, issue, pdf, issue-batch, revoke, suspend, reinstate, show.",
     no_args_is_help=True,
 )
 
@@ -25,12 +25,42 @@ def _licenses():  # trust.service.licenses, imported when a command runs
 
 
 @app.command()
-def types() -> None:
-    """List the licence types of the catalogue."""
+def types(
+    fields: Annotated[
+        str | None,
+        typer.Option(
+            "--fields",
+            metavar="TYPE",
+            help="Print a JSON template of TYPE's fields (every field, with valid example values) to edit and pass "
+            "to `trust license issue --fields`; which fields are required goes to standard error",
+        ),
+    ] = None,
+) -> None:
+    """List the licence types of the catalogue, or (--fields TYPE) print one type's fields as a JSON template."""
+    from licenses import samples
     from trust.formats import license_catalogue as catalogue
 
-    for licence_type in catalogue.all_types():
-        console.print(f"{licence_type.code}  {licence_type.name}  ({licence_type.holder_kind})")
+    if fields is None:
+        for licence_type in catalogue.all_types():
+            console.print(f"{licence_type.code}  {licence_type.name}  ({licence_type.holder_kind})")
+        return
+    licence_type = catalogue.get(fields.strip())
+    sys.stdout.write(json.dumps(samples.template(licence_type), ensure_ascii=False, indent=2) + "\n")
+    required = set(licence_type.fields.get("required", []))
+    listed: dict[bool, list[str]] = {True: [], False: []}
+    for name in licence_type.properties:
+        listed[name in required].append(f"{name} ({licence_type.label(name)})")
+    err_console.print(
+        f"{licence_type.code} {licence_type.name}: required {', '.join(listed[True])}; "
+        f"optional {', '.join(listed[False]) or 'none'}"
+        + (
+            ""
+            if licence_type.holder_code_field
+            else f"; the holder's code ({licence_type.holder_code_type.value}) goes in --holder-code"
+        ),
+        markup=False,
+        highlight=False,
+    )
 
 
 @app.command("add-issuer")

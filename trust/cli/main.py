@@ -11,7 +11,7 @@ import typer
 import typer.exceptions
 
 import trust
-from trust.cli import backup, ca, client, exits, keys, license, seal, trustlist, verify
+from trust.cli import backup, ca, client, exits, keys, license, seal, trustlist, util, verify
 from trust.cli.common import HomeOption, console, err_console, instance
 from trust.crypto.errors import TrustError
 
@@ -31,10 +31,11 @@ app.add_typer(trustlist.bundle_app, name="bundle")
 app.add_typer(client.app, name="client")
 app.add_typer(client.audit_app, name="audit")
 app.add_typer(backup.app, name="backup")
+app.add_typer(util.app, name="util")
 app.command("init")(ca.init)
 app.command("verify")(verify.verify)
 
-db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema (Alembic migrations): upgrade, status.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
 
@@ -73,6 +74,8 @@ def demo(home: HomeOption = None) -> None:
 
     Certificates, tokens and status lists name $TRUST_PUBLIC_URL, or https://trust.demo.huren.example when it is not
     set. A folder that already holds a demo world is left as it is (so `./dev run` can be repeated)."""
+    import time
+
     from trust.service import demo as demo_service
 
     inst = instance(home)
@@ -80,11 +83,22 @@ def demo(home: HomeOption = None) -> None:
     if index.exists():
         console.print(f"{inst.settings.home} already holds a demo world ({index}); leaving it as it is")
         return
+    start = time.monotonic()
+
+    def say(message: str) -> None:  # each line says when it happened: the slow steps show
+        console.print(f"[{time.monotonic() - start:5.1f} s] {message}", markup=False, highlight=False)
+
     settings = demo_service.demo_settings(inst.settings)  # the documented demo URL unless TRUST_PUBLIC_URL is set
-    passphrase = demo_service.ensure_passphrase(inst.settings.home, console.print)
+    passphrase = demo_service.ensure_passphrase(inst.settings.home, say)
     if passphrase is not None or settings is not inst.settings:
         inst = type(inst)(settings, passphrase=passphrase)
-    demo_service.build(inst, console.print)
+    demo_service.build(inst, say)
+    say(f"demo world built in {_duration(time.monotonic() - start)}")
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{seconds:.1f} s"
 
 
 @app.command()
@@ -128,10 +142,31 @@ def serve(
     )
 
 
+def command() -> typer.core.TyperGroup:
+    """The click command tree of :data:`app`, with flags shown without a value type in ``--help``.
+
+    Typer's rich help prints the type of every option, so a flag (which takes no value), ``--help`` included,
+    appeared as ``--help <bool>``. An empty ``metavar`` is Typer's way to print no type; the help option is made by
+    ``get_help_option`` (once per command, then reused), so it is fetched here and given one too."""
+    root = typer.main.get_command(app)
+
+    def tidy(cmd: typer.core.TyperCommand | typer.core.TyperGroup, name: str) -> None:
+        helper = cmd.get_help_option(typer.Context(cmd, info_name=name))
+        for param in [*cmd.params, *([helper] if helper is not None else [])]:
+            if isinstance(param, typer.core.TyperOption) and param.is_flag and param.metavar is None:
+                param.metavar = ""
+        for sub_name, sub in getattr(cmd, "commands", {}).items():
+            tidy(sub, sub_name)
+
+    tidy(root, "trust")
+    assert isinstance(root, typer.core.TyperGroup)
+    return root
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``trust`` console script; returns the process exit code."""
     try:
-        result = app(args=argv, standalone_mode=False, prog_name="trust")
+        result = command().main(args=argv, standalone_mode=False, prog_name="trust")
     except TrustError as error:
         err_console.print(error.diagnostics(), markup=False, highlight=False)
         return int(exits.for_error(error))

@@ -12,7 +12,8 @@ from trust.cli.common import HomeOption, console, err_console, instance
 from trust.crypto.errors import InputError
 
 app = typer.Typer(
-    help="Electronic seals (GB/T 38540): create, show, list, suspend, reinstate, revoke, apply.", no_args_is_help=True
+    help="Electronic seals (GB/T 38540): create, show, list, suspend, reinstate, revoke, sign, pdf.",
+    no_args_is_help=True,
 )
 
 

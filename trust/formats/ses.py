@@ -1,6 +1,6 @@
 """GB/T 38540-2020 electronic seals (SESeal, SES_Signature) and GM/T 0031-2014 version 1, with asn1crypto.
 
-Structures follow ``../shared/standards/ses.asn`` (the module that decodes real seals of the deployed open
+Structures follow ``tests/data/vendor/ses-asn/ses.asn`` (the module that decodes real seals of the deployed open
 implementations). What is signed (``../shared/standards/README.md``):
 
 * version 4/5 seal: the seal maker (制章者) signs ``DER(SES_SealInfo)`` with SM2/SM3;

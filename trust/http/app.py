@@ -150,6 +150,8 @@ def create_app(instance: Instance | None = None) -> FastAPI:
 
     app = FastAPI(
         lifespan=lifespan,
+        docs_url=None,  # /docs is trust.http.docs: Swagger UI from a package, not from a CDN
+        redoc_url=None,
         title="Huren national trust service",
         version=trust.__version__,
         description="National trust root, certificate authority, electronic seals and licences, and offline "
@@ -237,6 +239,9 @@ def create_app(instance: Instance | None = None) -> FastAPI:
     for module in (clients, ca, ocsp, tsa, trust_routes, seal, license):
         app.include_router(module.router)
 
+    from trust.http import docs
+
+    docs.install(app)
     app.add_middleware(BodyLimit, limit=instance.settings.max_request_bytes)  # type: ignore[arg-type]
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

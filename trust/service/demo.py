@@ -450,6 +450,7 @@ def _seals_and_documents(
             )
             label = f"{code}-{holder_kind}"
             made[label] = record.es_id
+            say(f"made the seal {name} of {holder} ({facts['province']})")
             path = out / "seals" / f"{label}.esl"
             path.write_bytes(record.seal_der)
             index.add(
@@ -488,6 +489,7 @@ def _seals_and_documents(
     ]
     sealed_b_t = b""
     for label, level, family, placement in variants:
+        say(f"sealing the sample contract: PAdES {level}, {family}")
         sealed = sealing.seal_document(instance, contract, es_id=zj, level=level, family=family, **placement)
         path = out / "pdf" / f"contract-{label}.pdf"
         path.write_bytes(sealed)
