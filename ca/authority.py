@@ -39,6 +39,7 @@ from trust.crypto.errors import Code, ConflictError, InputError, NotFoundError, 
 from trust.crypto.keys import PrivateKey, PublicKey, generate_private_key
 from trust.crypto.keystore import KeyStore
 from trust.crypto.signer import Signer
+from trust.formats import idcodes
 
 ROOT_VALIDITY: Final = timedelta(days=20 * 365)
 SUB_CA_VALIDITY: Final = timedelta(days=10 * 365)
@@ -538,7 +539,9 @@ def issue(
         request_id=request_id,
     )
     if generated is not None:
-        issued.record.key_id = _store_key(keystore, generated, f"{profile.name} {name_text(subject_name)}", issued)
+        # the key store's metadata is not the certificate: personal identifiers in the subject are masked there
+        label = idcodes.mask_identifiers(f"{profile.name} {name_text(subject_name)}")
+        issued.record.key_id = _store_key(keystore, generated, label, issued)
     session.flush()
     return issued
 

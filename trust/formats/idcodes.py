@@ -12,9 +12,9 @@ A token is a run of exactly 18 ASCII letters and digits between characters that 
 characters) is not a token. Masking keeps the first 6 and the last 4 characters (:func:`mask`): enough to tell
 records apart and to see the region of registration, not enough to identify a person.
 
-Masking is by shape, so it also masks identifiers that merely look like one (a GB/T 38540 seal code of 18 digits
-has a right MOD 11-2 check character about one time in eleven): callers apply it to text that may carry personal
-data (log lines, subject names, free-text fields), never to their own structural keys. Pure code: no storage.
+Masking is by shape, so it also masks numbers that merely look like one (any 18-digit number has a right MOD 11-2
+check character about one time in eleven): callers apply it to text that may carry personal data (log lines, subject
+names, free-text fields), not to their own structural keys. Pure code: no storage.
 """
 
 from __future__ import annotations
