@@ -24,7 +24,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from tests.support import postgres
-from tests.support.world import make_instance
+from tests.support.server import free_port
+from tests.support.world import World, make_instance
 from trust import db
 from trust.cli.main import main
 from trust.service import audit, trust
@@ -41,6 +42,7 @@ class Site:
     database_url: str | None
     published_seq: int  # the audit head the latest trust list publishes
     list_sequence: int  # that trust list's sequence number
+    world: World  # for an operator's requests (national-ops)
 
     @property
     def engine(self) -> Engine:
@@ -56,16 +58,19 @@ def site(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     databases = postgres.fresh_database() if request.param == "postgresql" else None
     url = next(databases) if databases is not None else None
     home = tmp_path_factory.mktemp(f"audit-{request.param}")
-    instance = make_instance(home, database_url=url)
+    port = free_port()
+    instance = make_instance(home, port, database_url=url)
     try:
         with audit.acting("cli:tester", "cli-setup"):
             ca_service.init(instance)
             ca_service.enrol(instance, kind="region", code="330000", family="SM2")
+            world = World(instance=instance, home=home, base_url=f"http://127.0.0.1:{port}", port=port)
+            world.add_platform("national-ops", "operator")
             published_seq = audit.head(instance.engine)[0]
             record = trust.publish_now(instance)  # anchors the chain at published_seq
         for n in range(4):  # entries after the published head
             audit.record(instance.engine, action="test.note", subject=f"note:{n}", result="ok", details={"n": n})
-        yield Site(instance, home, url, published_seq, record.sequence)
+        yield Site(instance, home, url, published_seq, record.sequence, world)
     finally:
         instance.engine.dispose()
         if databases is not None:
@@ -369,3 +374,43 @@ def test_stored_details_are_rfc8785(chain: Site) -> None:
     assert rows
     for (details,) in rows:
         assert rfc8785.dumps(json.loads(details)).decode() == details
+
+
+def test_get_audit_verify_compares_with_the_published_head(chain: Site) -> None:
+    from fastapi.testclient import TestClient
+
+    from trust.http.app import create_app
+
+    client = TestClient(create_app(chain.instance))
+    intact = client.get("/audit/verify", headers=chain.world.auth("national-ops"))
+    assert intact.status_code == 200, intact.text
+    body = intact.json()
+    assert body["ok"] and body["published_seq"] == chain.published_seq
+    assert body["published_in"] == f"trust list {chain.list_sequence} (database)"
+    _truncate(chain, chain.published_seq - 2)
+    broken = client.get("/audit/verify", headers=chain.world.auth("national-ops")).json()
+    assert not broken["ok"] and f"trust list {chain.list_sequence} (database) published" in broken["problem"], broken
+
+
+# --- publishing on the schedule ------------------------------------------------------------------------------------
+
+
+def test_the_schedule_publishes_the_head_when_the_chain_grew(chain: Site) -> None:
+    from datetime import timedelta
+
+    from trust.formats import trustlist as tl
+    from trust.service import publishing
+
+    grown = audit.head(chain.engine)
+    assert grown[0] > chain.published_seq  # entries after the published head (the fixture's notes)
+    assert not publishing.refresh_published(chain.instance)["trustlist"]  # the list is younger than an hour
+    assert not publishing.refresh_published(chain.instance, audit_after=None)["trustlist"]
+    written = publishing.refresh_published(chain.instance, audit_after=timedelta(0))
+    assert written["trustlist"] == [chain.published_file]
+    parsed, _checked = tl.verify(chain.published_file.read_bytes(), audit.root_pins(chain.engine))
+    assert parsed.sequence == chain.list_sequence + 1
+    assert parsed.audit_head == tl.AuditHead(*grown)
+    # the chain grew by that publication's own entry only: nothing new to anchor
+    assert not publishing.refresh_published(chain.instance, audit_after=timedelta(0))["trustlist"]
+    audit.record(chain.engine, action="test.note", subject="note:late", result="ok", details={})
+    assert publishing.refresh_published(chain.instance, audit_after=timedelta(0))["trustlist"]
