@@ -72,7 +72,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from trust import db
-from trust.crypto.errors import ConfigError, InputError, TrustError
+from trust.crypto.errors import ConfigError, InputError, TrustError, UnavailableError
 from trust.formats import idcodes
 from trust.formats import trustlist as tl
 
@@ -423,13 +423,17 @@ def legacy_entry_hash(prev_hash: str, entry: Mapping[str, Any], details: Mapping
 
 def _head_row(session: Session | OrmSession, *, lock: bool = False) -> tuple[int, str, int]:
     query = select(AuditHead.seq, AuditHead.hash, AuditHead.legacy_until).where(AuditHead.id == 1)
-    try:
-        row = session.execute(query.with_for_update() if lock else query).first()
-    except (OperationalError, ProgrammingError) as exc:
-        raise ConfigError(
-            f"cannot read the audit head ({type(exc.orig).__name__}); if the database schema is older than this "
-            "Huren, run trust db upgrade"
-        ) from None
+    if lock:  # appending, inside the caller's transaction: its errors are the caller's
+        row = session.execute(query.with_for_update()).first()
+    else:
+        try:
+            row = session.execute(query).first()
+        except ProgrammingError as exc:  # PostgreSQL: an undefined table or column
+            raise ConfigError(f"cannot read the audit head ({exc.orig}); run trust db upgrade") from None
+        except OperationalError as exc:
+            if "no such" in str(exc.orig):  # SQLite: no such table / column
+                raise ConfigError(f"cannot read the audit head ({exc.orig}); run trust db upgrade") from None
+            raise UnavailableError(f"database unavailable: {exc.orig}") from None
     if row is None:  # pragma: no cover - the migration creates the head row
         raise RuntimeError("audit_head row missing: run the database migrations")
     return int(row[0]), str(row[1]), int(row[2])
@@ -646,6 +650,7 @@ def check(
     verify fails the check; a copy that does not verify is an input error (:class:`InputError`)."""
     from trust.service import registry
 
+    head(engine)  # a database without the audit tables (or an older schema) is a clear error, not a traceback
     pins = list(pins) if pins else root_pins(engine)
     anchors: list[Anchor] = []
     problems: list[str] = []

@@ -154,3 +154,15 @@ def test_an_empty_database_gets_no_cut_over(database_url: str) -> None:
         assert audit.verify(engine).ok and audit.head(engine)[0] == 1
     finally:
         engine.dispose()
+
+
+def test_an_older_schema_is_a_clear_error(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``trust audit verify`` before ``trust db upgrade``: exit 3 with the remedy, not a traceback."""
+    from trust.cli.main import main
+
+    _at_revision(database_url, "0007").dispose()
+    monkeypatch.setenv("TRUST_DATABASE_URL", database_url)
+    assert main(["audit", "verify", "--home", str(tmp_path / "home")]) == 3
+    assert "run trust db upgrade" in capsys.readouterr().err
