@@ -15,7 +15,9 @@ uvicorn's included): in the message, the exception text and every extra field, i
 (encrypted ones too), ``Authorization`` header values, bearer tokens, JWS/JWT and SD-JWT compact tokens,
 values of fields named like a secret (``passphrase``, ``password``, ``secret``, ``token``, ``api_key``,
 ``private_key``, ``cookie``, ``pin`` ...), and the configured key store passphrase itself wherever it
-appears. Bytes are never written, only their length. Redaction is a safety net: code must still not log
+appears. Citizen identity numbers (GB 11643) and unified social credit codes (GB 32100) are masked to their first
+6 and last 4 characters (:mod:`trust.formats.idcodes`; a URL such as ``/seals?holder_code=…`` carries them).
+Bytes are never written, only their length. Redaction is a safety net: code must still not log
 secrets (``docs/ARCHITECTURE.md``, trust boundaries).
 """
 
@@ -30,6 +32,8 @@ import sys
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any, Final
+
+from trust.formats import idcodes
 
 if TYPE_CHECKING:
     from trust.settings import Settings
@@ -93,7 +97,7 @@ def redact_text(value: str, known: Iterable[str] = ()) -> str:
             value = value.replace(secret, MASK)
     for pattern, replacement in _PATTERNS:
         value = pattern.sub(replacement, value)
-    return value
+    return idcodes.mask_identifiers(value)  # personal identifiers: docs/SECURITY.md, "Privacy"
 
 
 def redact_value(value: Any, known: Iterable[str] = (), *, name: str = "", depth: int = 0) -> Any:
@@ -146,7 +150,8 @@ class RedactFilter(logging.Filter):
 
 def _request_id(record: logging.LogRecord) -> str | None:
     explicit = getattr(record, "request_id", None)
-    return str(explicit) if explicit else request_id_var.get()
+    value = str(explicit) if explicit else request_id_var.get()
+    return idcodes.mask_identifiers(value) if value else value  # a client may send any token as its X-Request-ID
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:

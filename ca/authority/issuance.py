@@ -19,6 +19,7 @@ from ca.profiles import Profile
 from trust.crypto.errors import Code, ConflictError, InputError, TrustError
 from trust.crypto.keys import PrivateKey, PublicKey
 from trust.crypto.keystore import KeyStore
+from trust.formats import idcodes
 from trust.formats import x509 as cx
 from trust.formats.names import DN, name_attributes, name_text
 
@@ -122,7 +123,9 @@ def issue(
         request_id=request_id,
     )
     if generated is not None:
-        issued.record.key_id = store_key(keystore, generated, f"{profile.name} {name_text(subject_name)}", issued)
+        # the key store's metadata is not the certificate: personal identifiers in the subject are masked there
+        label = idcodes.mask_identifiers(f"{profile.name} {name_text(subject_name)}")
+        issued.record.key_id = store_key(keystore, generated, label, issued)
     session.flush()
     return issued
 

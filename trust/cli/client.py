@@ -134,21 +134,54 @@ def revoke_credential(
 
 
 @audit_app.command("verify")
-def audit_verify(home: HomeOption = None) -> int:
-    """Recompute the hash chain; exit 0 if intact, 1 naming the first edited, deleted or reordered entry."""
+def audit_verify(
+    home: HomeOption = None,
+    trust_list: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--trust-list",
+            help="A signed trust list kept elsewhere (a verifier's or a mirror's copy): the chain must contain the "
+            "audit head it publishes (repeatable)",
+        ),
+    ] = None,
+    pin: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="National root SHA-256 fingerprint the trust lists must be signed by (repeatable; default: "
+            "the roots in the database)"
+        ),
+    ] = None,
+) -> int:
+    """Recompute the hash chain and compare it with the audit heads published in the signed trust lists (the latest
+    in the database, the published trustlist.json and each --trust-list); exit 0 if intact, 1 naming the first
+    edited, deleted, inserted or reordered entry or the trust list whose head the chain no longer contains."""
     from trust.service import audit
 
-    report = audit.verify(instance(home).engine)
+    inst = instance(home)
+    copies = [(str(path), _read(path, "trust list")) for path in trust_list or []]
+    report = audit.check(
+        inst.engine,
+        published_file=inst.settings.published_dir / "trustlist.json",
+        copies=copies,
+        pins=pin or None,
+    )
     if report.ok:
-        console.print(f"audit chain intact: {report.entries} entries, head {report.head_seq}")
+        anchored = (
+            f"; contains the head published in {report.published_in} (entry {report.published_seq})"
+            if report.published_seq is not None
+            else "; no published head to compare with"
+        )
+        console.print(f"audit chain intact: {report.entries} entries, head {report.head_seq}{anchored}", markup=False)
         return 0
-    console.print(f"audit chain BROKEN at entry {report.first_bad}: {report.problem}", markup=False)
+    where = f"at entry {report.first_bad}" if report.first_bad is not None else "(published head)"
+    console.print(f"audit chain BROKEN {where}: {report.problem}", markup=False)
     return 1
 
 
 @audit_app.command("head")
 def audit_head(home: HomeOption = None) -> None:
-    """Print the chain head (sequence number and hash) — record it elsewhere to detect a rewritten chain."""
+    """Print the chain head (sequence number and hash). Every signed trust list publishes it too; recording it
+    elsewhere as well (the operations log, a ceremony record) anchors entries made since the last list."""
     from trust.service import audit
 
     seq, digest = audit.head(instance(home).engine)

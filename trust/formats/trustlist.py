@@ -18,6 +18,11 @@ are this project's)::
              "scope": {...}, "status_history": [...]}, ...]}]
     }
 
+Since the audit chain is anchored in it, a list also carries ``"audit_head": {"sequence": 41, "hash": "<sha256
+hex>"}``: the service's audit chain head when the list was built (:class:`AuditHead`, ``trust.service.audit``).
+The member is optional and the version stays 1: lists without it stay readable, and readers that do not know it
+ignore it (they read only the members they know).
+
 Service types: ``CA``, ``OCSP``, ``TSA``, ``SEAL_MAKER``, ``LICENSE_ISSUER``, ``IDENTITY_PROVIDER``.
 Statuses: ``granted``, ``suspended``, ``withdrawn``; each entry says from when it holds. A service is usable
 at time *t* when both it and its issuer are ``granted`` at *t* (:meth:`TrustList.status_at`) — so what an
@@ -232,6 +237,29 @@ class ServiceStanding:
 
 
 @dataclass(frozen=True)
+class AuditHead:
+    """The audit chain head a trust list publishes: the last entry's sequence number and hash when the list was
+    built (0 and 64 zeros before the first entry)."""
+
+    sequence: int
+    hash: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sequence": self.sequence, "hash": self.hash}
+
+    @classmethod
+    def from_json(cls, data: Any) -> AuditHead:
+        if not isinstance(data, Mapping):
+            raise EncodingError("trust list audit_head must be an object")
+        sequence, digest = data.get("sequence"), data.get("hash")
+        if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0:
+            raise EncodingError("trust list audit_head sequence must be a non-negative integer")
+        if not isinstance(digest, str) or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise EncodingError("trust list audit_head hash must be 64 lowercase hexadecimal digits")
+        return cls(sequence, digest)
+
+
+@dataclass(frozen=True)
 class TrustList:
     sequence: int
     issued_at: datetime
@@ -239,6 +267,7 @@ class TrustList:
     operator: str
     roots: tuple[Root, ...]
     issuers: tuple[Issuer, ...]
+    audit_head: AuditHead | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -257,6 +286,7 @@ class TrustList:
                 for r in self.roots
             ],
             "issuers": [i.to_json() for i in self.issuers],
+            **({"audit_head": self.audit_head.to_json()} if self.audit_head is not None else {}),
         }
 
     def canonical(self) -> bytes:
@@ -285,6 +315,7 @@ class TrustList:
             operator=str(data.get("operator", "")),
             roots=tuple(roots),
             issuers=tuple(Issuer.from_json(i) for i in _list(data.get("issuers"), "issuers")),
+            audit_head=AuditHead.from_json(data["audit_head"]) if data.get("audit_head") is not None else None,
         )
 
     # -- queries -----------------------------------------------------------------------------------------

@@ -9,17 +9,45 @@ background refresher (``system:refresh``) — :func:`acting`. Changes that are n
 (counters, access tokens, replay caches) are not audited; an update that only touches ignored fields writes
 no entry. Refused requests of authenticated clients are recorded with result ``denied`` (:func:`record`).
 
-**Chain.** Entry *n* stores ``hash = SHA-256(prev_hash || "\\n" || canonical JSON of the entry)`` and
-``prev_hash`` = hash of entry *n − 1* (64 zeros for the first); the single ``audit_head`` row holds the last
-sequence number and hash. Appending locks that row (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite writers are
-serialised by ``BEGIN IMMEDIATE``), so workers append one after another and sequence numbers have no gaps.
-:func:`verify` recomputes the chain and names the first entry that was edited, deleted or reordered, and
-detects entries removed from the end (the head disagrees). An operator who rewrites every later hash *and*
-the head defeats a self-contained chain; publishing the head elsewhere (``trust audit head``, e.g. into the
-operations log or a printed ceremony record) makes that detectable too.
+**Chain.** ``details`` is stored in one canonical form, RFC 8785 (JSON Canonicalization Scheme, via the
+``rfc8785`` library), and entry *n* stores::
 
-**Privacy.** Entries carry identifiers, not content: long values (DER, tokens) appear as their SHA-256, and
-holder codes (citizen ID numbers, USCCs of persons) are masked to their first 6 and last 4 characters.
+    hash = SHA-256(prev_hash || "\\n" || JCS(header) || "\\n" || details)
+
+where ``header`` is ``{seq, at, actor, action, subject, request_id, result}`` and ``details`` is the stored text,
+byte for byte (UTF-8); ``prev_hash`` is the hash of entry *n − 1* (64 zeros for the first). JCS escapes every
+control character, so the first newline after the header separates it from ``details`` unambiguously. The
+single ``audit_head`` row holds the last sequence number and hash. Appending locks that row (``SELECT ... FOR
+UPDATE`` on PostgreSQL; SQLite writers are serialised by ``BEGIN IMMEDIATE``), so workers append one after
+another and sequence numbers run 1..N without gaps.
+
+:func:`verify` recomputes the chain and names the first entry that was edited, deleted, inserted or reordered: the
+sequence numbers must be exactly 1..N (a row numbered 0 or below, a gap or a row past the head fails); ``details``
+must parse without duplicate keys and be byte-identical to its canonical form (a whitespace, ``\\u``-escape or
+key-order edit fails even where a re-serialising check would not); the hash is over the stored bytes.
+
+**Legacy entries.** Databases created before migration 0008 hold entries hashed the old way (``SHA-256(prev ||
+"\\n" || sorted-keys JSON of the entry with details parsed)``). Migration 0008 keeps them as they are (an
+externally recorded head stays valid), records the last of them in ``audit_head.legacy_until`` and appends an
+``audit.format`` entry (the cut-over, details ``{"format": 2, "legacy_until": N}``) in the new form. Entries up to
+``legacy_until`` are checked with the old hash but the same strictness: their ``details`` must parse without
+duplicate keys and equal the old canonical serialisation byte for byte. Moving ``legacy_until`` is detected: the
+entry after it must be that cut-over entry, and entries hashed one way do not verify the other way.
+
+**Anchoring.** A self-contained chain cannot detect an operator who truncates the tail and rewrites the head (or
+rewrites every later hash). Every signed trust list therefore carries the head as it stood when the list was built
+(``audit_head``: sequence number and hash; :mod:`trust.service.trust`, schedule in
+:mod:`trust.service.publishing`), and :func:`check` compares the chain with the heads published in the latest
+trust list in the database, the published ``trustlist.json`` and any copies given (a verifier's, a mirror's):
+a chain shorter than a published head, or whose entry at that sequence number has another hash, fails and names
+the trust list. A list whose signature does not verify against the pinned roots is itself reported.
+
+**Privacy.** Entries carry identifiers, not content: long values (DER, tokens) appear as their SHA-256 (after
+masking); holder codes (citizen ID numbers, USCCs) are masked to their first 6 and last 4 characters; subject
+names (certificate DNs) have every citizen ID number and USCC in them masked; every other text value and the
+request id have citizen ID numbers masked (:mod:`trust.formats.idcodes`). Entity keys (seal codes, licence
+identifiers, serial numbers) are kept: they are the entries' subjects. The USCC of a licence-issuing authority
+appears in its issuer id and in GB/T 36904 licence identifiers, which are public and in the signed trust list.
 """
 
 from __future__ import annotations
@@ -28,22 +56,33 @@ import contextvars
 import getpass
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Final
 
+import rfc8785
 from sqlalchemy import Column, String, Text, event, insert, inspect, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from trust import db
+from trust.crypto.errors import ConfigError, InputError, TrustError, UnavailableError
+from trust.formats import idcodes
+from trust.formats import trustlist as tl
 
 GENESIS: Final = "0" * 64
 MAX_VALUE_CHARS: Final = 200
+FORMAT: Final = 2  # the hash format of entries after legacy_until (see the module docstring)
+FORMAT_ACTION: Final = "audit.format"
+HEADER: Final = ("seq", "at", "actor", "action", "subject", "request_id", "result")
 _PENDING: Final = "huren_audit_pending"
+_SAFE_INTEGER: Final = 2**53 - 1  # RFC 8785 numbers are IEEE 754 doubles; larger integers are recorded as text
 
 actor_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("huren_actor", default=None)
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("huren_request_id", default=None)
@@ -59,7 +98,7 @@ class AuditEntry(SQLModel, table=True):
     subject: str = Field(max_length=256, index=True)
     request_id: str | None = Field(default=None, max_length=64)
     result: str = Field(max_length=16)
-    details: str = Field(sa_column=Column(Text, nullable=False))  # canonical JSON, exactly as hashed
+    details: str = Field(sa_column=Column(Text, nullable=False))  # RFC 8785 JSON, exactly as hashed
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
 
@@ -70,18 +109,24 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(primary_key=True)
     seq: int = Field(default=0)
     hash: str = Field(default=GENESIS, max_length=64)
+    legacy_until: int = Field(default=0)  # the last entry hashed the pre-0008 way (0: none)
 
 
 @dataclass(frozen=True)
 class Audited:
     """How one table is audited: the entity name in actions, the key column(s), the fields worth recording,
-    and fields whose changes alone are not worth an entry."""
+    fields whose changes alone are not worth an entry, and how personal identifiers in values are masked:
+    ``masked`` fields are holder codes (masked whole), ``names`` hold subject names (every citizen ID number and
+    USCC in them masked), ``ids`` hold other records' keys (kept as they are); every other text value has its
+    citizen ID numbers masked."""
 
     entity: str
     key: tuple[str, ...]
     fields: tuple[str, ...]
     ignore: frozenset[str] = frozenset()
     masked: frozenset[str] = frozenset()
+    names: frozenset[str] = frozenset()
+    ids: frozenset[str] = frozenset()
 
 
 AUDITED: Final[dict[str, Audited]] = {
@@ -95,6 +140,7 @@ AUDITED: Final[dict[str, Audited]] = {
         "certificate",
         ("serial",),
         ("issuer_id", "profile", "subject", "family", "not_after", "status", "revocation_reason", "fingerprint"),
+        names=frozenset({"subject"}),
     ),
     "crl": Audited("crl", ("ca_id", "number"), ("this_update", "next_update", "der")),
     "ca_key_history": Audited(
@@ -116,6 +162,7 @@ AUDITED: Final[dict[str, Audited]] = {
         "license-issuer",
         ("id",),
         ("name", "code", "ca_id", "cert_serial", "license_types", "seal_es_id"),
+        ids=frozenset({"seal_es_id"}),
     ),
     "status_list": Audited(
         "status-list",
@@ -162,33 +209,60 @@ def _actor() -> str:
     return actor_var.get() or "system"
 
 
+def _request_id() -> str | None:
+    """The request id, citizen ID numbers masked (an HTTP client chooses its ``X-Request-ID``)."""
+    value = request_id_var.get()
+    return None if value is None else idcodes.mask_identifiers(_utf8(value), uscc_codes=False)
+
+
 # --- capture ----------------------------------------------------------------------------------------------------
 
 
+def _utf8(text: str) -> str:
+    """``text`` as valid Unicode (a lone surrogate, which JSON in UTF-8 cannot carry, becomes ``?``)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _digest(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest() if len(text) > MAX_VALUE_CHARS else text
+
+
 def _text(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float):
+    """A JSON value RFC 8785 can represent: long values as their SHA-256, integers beyond 2^53 and non-finite
+    floats as text."""
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, int):
+        return value if -_SAFE_INTEGER <= value <= _SAFE_INTEGER else str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
     if isinstance(value, bytes | bytearray | memoryview):
         return "sha256:" + hashlib.sha256(bytes(value)).hexdigest()
     if isinstance(value, datetime):
         return _iso(value)
-    text = str(value)
-    if len(text) > MAX_VALUE_CHARS:
-        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-    return text
+    return _utf8(str(value))
 
 
 def mask(code: str | None) -> str | None:
     """``330106********0018``: enough to tell records apart, not enough to identify a person."""
-    if code is None or len(code) <= 10:
-        return code
-    return code[:6] + "*" * (len(code) - 10) + code[-4:]
+    return None if code is None else idcodes.mask(code)
 
 
 def _value(spec: Audited, name: str, value: Any) -> Any:
     if name in spec.masked and isinstance(value, str):
-        return mask(value)
-    return _text(value)
+        return _digest(idcodes.mask(_utf8(value)))
+    value = _text(value)
+    if isinstance(value, str) and not value.startswith("sha256:"):
+        if name in spec.names:
+            value = idcodes.mask_identifiers(value)
+        elif name not in spec.ids:
+            value = idcodes.mask_identifiers(value, uscc_codes=False)
+        value = _digest(value)  # masked first: a hash of a text with an identifier in it could be brute-forced
+    return value
 
 
 def _iso(moment: datetime) -> str:
@@ -254,7 +328,7 @@ def _before_commit(session: OrmSession) -> None:
             live.append(note)
     if not live:
         return
-    actor, request_id = _actor(), request_id_var.get()
+    actor, request_id = _actor(), _request_id()
     at = _iso(datetime.now(UTC))
     rows = []
     for note in live:
@@ -291,46 +365,102 @@ def install() -> None:
 # --- the chain --------------------------------------------------------------------------------------------------
 
 
-def canonical(entry: Mapping[str, Any]) -> str:
-    """The hashed form of an entry: sorted keys, no spaces, UTF-8 (``details`` nested as an object)."""
-    return json.dumps(
-        {k: entry[k] for k in ("seq", "at", "actor", "action", "subject", "request_id", "result", "details")},
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+class DetailsError(ValueError):
+    """Stored ``details`` that are not one JSON object with unique keys."""
 
 
-def chain_hash(prev_hash: str, entry: Mapping[str, Any]) -> str:
-    return hashlib.sha256(prev_hash.encode("ascii") + b"\n" + canonical(entry).encode("utf-8")).hexdigest()
+def canonical_details(details: Mapping[str, Any]) -> str:
+    """The stored (and hashed) form of ``details``: RFC 8785 JSON."""
+    return rfc8785.dumps(dict(details)).decode("utf-8")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise DetailsError(f"a duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise DetailsError(f"the non-JSON constant {name}")
+
+
+def parse_details(text: str) -> dict[str, Any]:
+    """Stored ``details`` read strictly: one JSON object, no duplicate key at any depth, no NaN/Infinity."""
+    try:
+        value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except DetailsError:
+        raise
+    except (ValueError, RecursionError):
+        raise DetailsError("unreadable JSON") from None
+    if not isinstance(value, dict):
+        raise DetailsError("JSON that is not an object")
+    return value
+
+
+def _header(entry: Mapping[str, Any]) -> bytes:
+    return rfc8785.dumps({k: entry[k] for k in HEADER})
+
+
+def entry_hash(prev_hash: str, entry: Mapping[str, Any], details: str) -> str:
+    """``SHA-256(prev_hash || "\\n" || JCS(header) || "\\n" || details)`` over the stored ``details`` text."""
+    return hashlib.sha256(
+        prev_hash.encode("ascii") + b"\n" + _header(entry) + b"\n" + details.encode("utf-8")
+    ).hexdigest()
+
+
+def _legacy_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def legacy_entry_hash(prev_hash: str, entry: Mapping[str, Any], details: Mapping[str, Any]) -> str:
+    """The pre-0008 hash: over sorted-keys JSON of the entry with ``details`` as a parsed object."""
+    canonical = _legacy_json({**{k: entry[k] for k in HEADER}, "details": details})
+    return hashlib.sha256(prev_hash.encode("ascii") + b"\n" + canonical.encode("utf-8")).hexdigest()
+
+
+def _head_row(session: Session | OrmSession, *, lock: bool = False) -> tuple[int, str, int]:
+    query = select(AuditHead.seq, AuditHead.hash, AuditHead.legacy_until).where(AuditHead.id == 1)
+    if lock:  # appending, inside the caller's transaction: its errors are the caller's
+        row = session.execute(query.with_for_update()).first()
+    else:
+        try:
+            row = session.execute(query).first()
+        except ProgrammingError as exc:  # PostgreSQL: an undefined table or column
+            raise ConfigError(f"cannot read the audit head ({exc.orig}); run trust db upgrade") from None
+        except OperationalError as exc:
+            if "no such" in str(exc.orig):  # SQLite: no such table / column
+                raise ConfigError(f"cannot read the audit head ({exc.orig}); run trust db upgrade") from None
+            raise UnavailableError(f"database unavailable: {exc.orig}") from None
+    if row is None:  # pragma: no cover - the migration creates the head row
+        raise RuntimeError("audit_head row missing: run the database migrations")
+    return int(row[0]), str(row[1]), int(row[2])
 
 
 def append(session: Session | OrmSession, rows: list[dict[str, Any]]) -> None:
     """Append ``rows`` (without seq/hashes) to the chain inside the caller's transaction."""
-    head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()).first()
-    if head is None:  # pragma: no cover - the migration creates the head row
-        raise RuntimeError("audit_head row missing: run the database migrations")
-    seq, prev = int(head[0]), str(head[1])
+    seq, prev, _legacy = _head_row(session, lock=True)
     values = []
     for row in rows:
         seq += 1
-        entry = {**row, "seq": seq}
-        digest = chain_hash(prev, entry)
-        values.append(
-            {
-                **entry,
-                "details": json.dumps(row["details"], sort_keys=True, ensure_ascii=False, separators=(",", ":")),
-                "prev_hash": prev,
-                "hash": digest,
-            }
-        )
+        entry = {
+            **{k: _utf8(v) if isinstance(v, str) else v for k, v in row.items() if k in HEADER},
+            "seq": seq,
+        }
+        details = canonical_details(row["details"])
+        digest = entry_hash(prev, entry, details)
+        values.append({**entry, "details": details, "prev_hash": prev, "hash": digest})
         prev = digest
     session.execute(insert(AuditEntry), values)
     session.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(seq=seq, hash=prev))
 
 
 def record(engine: Engine, *, action: str, subject: str, result: str, details: Mapping[str, Any] | None = None) -> None:
-    """A standalone entry in its own transaction (e.g. a refused request: result ``denied``)."""
+    """A standalone entry in its own transaction (e.g. a refused request: result ``denied``). The subject names
+    what a client asked for, so citizen ID numbers in it are masked like every text value."""
+    plain = Audited("record", (), ())
     with db.session_scope(engine) as session:
         append(
             session,
@@ -339,13 +469,22 @@ def record(engine: Engine, *, action: str, subject: str, result: str, details: M
                     "at": _iso(datetime.now(UTC)),
                     "actor": _actor(),
                     "action": action[:64],
-                    "subject": subject[:256],
-                    "request_id": request_id_var.get(),
+                    "subject": idcodes.mask_identifiers(_utf8(subject), uscc_codes=False)[:256],
+                    "request_id": _request_id(),
                     "result": result[:16],
-                    "details": {k: _text(v) for k, v in (details or {}).items()},
+                    "details": {k: _value(plain, k, v) for k, v in (details or {}).items()},
                 }
             ],
         )
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """An audit head published outside the chain: entry ``seq`` had ``hash``, says ``source``."""
+
+    seq: int
+    hash: str
+    source: str
 
 
 @dataclass(frozen=True)
@@ -355,76 +494,200 @@ class ChainReport:
     head_seq: int
     first_bad: int | None = None
     problem: str = ""
+    published_seq: int | None = None  # the latest published head the chain was compared with
+    published_in: str = ""
 
 
-def verify(engine: Engine, *, batch: int = 5000) -> ChainReport:
-    """Recompute the chain; the first edited, deleted or reordered entry is named."""
-    expected_seq, prev, count = 1, GENESIS, 0
+def _check_entry(row: AuditEntry, expected: int, prev: str, legacy_until: int, head_seq: int) -> tuple[int, str] | None:
+    """The first thing wrong with ``row`` as entry ``expected`` after hash ``prev`` (None: nothing)."""
+    if row.seq < 1:
+        return row.seq, (
+            f"entry {row.seq} is outside the sequence 1..{head_seq} (a row numbered 0 or below was inserted)"
+        )
+    if row.seq != expected:
+        return expected, f"entry {expected} is missing (deleted or renumbered); the next entry is {row.seq}"
+    if row.prev_hash != prev:
+        return row.seq, (
+            f"entry {row.seq} does not follow entry {row.seq - 1} (an entry was deleted, inserted or reordered)"
+        )
+    try:
+        details = parse_details(row.details)
+        legacy = row.seq <= legacy_until
+        canonical = _legacy_json(details) if legacy else canonical_details(details)
+    except DetailsError as exc:
+        return row.seq, f"entry {row.seq} has details with {exc} (edited)"
+    except rfc8785.CanonicalizationError:
+        return row.seq, f"entry {row.seq} has details with a value outside canonical JSON (edited)"
+    if canonical != row.details:
+        return row.seq, (
+            f"entry {row.seq} has details that are not in canonical form (edited: whitespace, escapes or key order)"
+        )
+    entry = {k: getattr(row, k) for k in HEADER}
+    try:
+        digest = legacy_entry_hash(prev, entry, details) if legacy else entry_hash(prev, entry, row.details)
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError):
+        return row.seq, f"entry {row.seq} has a field outside canonical JSON (edited)"
+    if digest != row.hash:
+        return row.seq, f"entry {row.seq} was edited (hash mismatch)"
+    cut_over = {"format": FORMAT, "legacy_until": legacy_until}
+    if legacy_until and row.seq == legacy_until + 1 and (row.action != FORMAT_ACTION or details != cut_over):
+        return row.seq, (
+            f"entry {row.seq} is not the cut-over entry that must follow the last legacy entry {legacy_until} "
+            "(audit_head.legacy_until was edited)"
+        )
+    return None
+
+
+def verify(engine: Engine, *, anchors: Iterable[Anchor] = (), batch: int = 5000) -> ChainReport:
+    """Recompute the chain; the first edited, deleted, inserted or reordered entry is named. Each of ``anchors``
+    (heads published elsewhere) must be an entry of the chain with the same hash."""
+    published = sorted((a for a in anchors if a.seq > 0), key=lambda a: a.seq)
+    wanted = {a.seq for a in published}
+    seen: dict[int, str] = {}
+    expected, prev, count = 1, GENESIS, 0
     with db.session_scope(engine, read_only=True) as session:
-        head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
-        head_seq, head_hash = (int(head[0]), str(head[1])) if head else (0, GENESIS)
-        last = 0
+        head_seq, head_hash, legacy_until = _head_row(session)
+        last: int | None = None
         while True:
-            rows = session.exec(
-                select(AuditEntry).where(col(AuditEntry.seq) > last).order_by(col(AuditEntry.seq)).limit(batch)
-            ).all()
+            query = select(AuditEntry)
+            if last is not None:
+                query = query.where(col(AuditEntry.seq) > last)
+            rows = session.exec(query.order_by(col(AuditEntry.seq)).limit(batch)).all()
             if not rows:
                 break
             for row in rows:
                 last = row.seq
-                if row.seq != expected_seq:
-                    return ChainReport(
-                        False,
-                        count,
-                        head_seq,
-                        expected_seq,
-                        f"entry {expected_seq} is missing (deleted or renumbered); the next entry is {row.seq}",
-                    )
-                if row.prev_hash != prev:
-                    return ChainReport(
-                        False,
-                        count,
-                        head_seq,
-                        row.seq,
-                        f"entry {row.seq} does not follow entry {row.seq - 1} (an entry was deleted, inserted or "
-                        "reordered)",
-                    )
-                try:
-                    details = json.loads(row.details)
-                except ValueError:
-                    return ChainReport(False, count, head_seq, row.seq, f"entry {row.seq} has unreadable details")
-                entry = {
-                    "seq": row.seq,
-                    "at": row.at,
-                    "actor": row.actor,
-                    "action": row.action,
-                    "subject": row.subject,
-                    "request_id": row.request_id,
-                    "result": row.result,
-                    "details": details,
-                }
-                if chain_hash(prev, entry) != row.hash:
-                    return ChainReport(False, count, head_seq, row.seq, f"entry {row.seq} was edited (hash mismatch)")
+                bad = _check_entry(row, expected, prev, legacy_until, head_seq)
+                if bad is not None:
+                    return ChainReport(False, count, head_seq, bad[0], bad[1])
+                if row.seq in wanted:
+                    seen[row.seq] = row.hash
                 prev = row.hash
-                expected_seq += 1
+                expected += 1
                 count += 1
     if count != head_seq or prev != head_hash:
+        if head_seq > count:
+            problem = (
+                f"the head records {head_seq} entries but the chain ends at {count}: entries after {count} were removed"
+            )
+        elif head_seq < count:
+            problem = f"the chain ends at {count} but the head records {head_seq} (the head was edited)"
+        else:
+            problem = f"the head's hash is not entry {count}'s (the head was edited)"
+        return ChainReport(False, count, head_seq, min(count, head_seq) + 1, problem)
+    if legacy_until and count <= legacy_until:
         return ChainReport(
             False,
             count,
             head_seq,
             count + 1,
-            f"the head records {head_seq} entries but the chain ends at {count}: entries after {count} were removed"
-            if head_seq > count
-            else f"the chain ends at {count} but the head records {head_seq} (the head was edited)",
+            f"the cut-over entry after legacy entry {legacy_until} is missing (audit_head.legacy_until was edited)",
         )
-    return ChainReport(True, count, head_seq)
+    for anchor in published:
+        if anchor.seq > count:
+            return ChainReport(
+                False,
+                count,
+                head_seq,
+                count + 1,
+                f"{anchor.source} published the audit head at entry {anchor.seq} ({anchor.hash[:16]}…) but the chain "
+                f"ends at entry {count}: entries {count + 1}..{anchor.seq} were removed and the head rewritten",
+                anchor.seq,
+                anchor.source,
+            )
+        if seen[anchor.seq] != anchor.hash:
+            return ChainReport(
+                False,
+                count,
+                head_seq,
+                anchor.seq,
+                f"entry {anchor.seq} has hash {seen[anchor.seq][:16]}… but {anchor.source} published "
+                f"{anchor.hash[:16]}… for it: the chain was rewritten at or before entry {anchor.seq}",
+                anchor.seq,
+                anchor.source,
+            )
+    latest = max(published, key=lambda a: a.seq) if published else None  # the first source naming the latest head
+    return ChainReport(True, count, head_seq, None, "", latest.seq if latest else None, latest.source if latest else "")
+
+
+# --- published heads --------------------------------------------------------------------------------------------
+
+
+def head_of(session: Session | OrmSession) -> tl.AuditHead:
+    """The committed head as this transaction sees it: what a trust list built now publishes."""
+    seq, digest, _legacy = _head_row(session)
+    return tl.AuditHead(seq, digest)
+
+
+def trust_list_anchor(data: bytes, pins: Iterable[str], *, where: str) -> Anchor | None:
+    """The audit head a signed trust list publishes (None for lists from before heads were published). Raises
+    :class:`TrustError` when the list does not verify against ``pins``."""
+    parsed, _checked = tl.verify(data, pins)
+    if parsed.audit_head is None:
+        return None
+    return Anchor(parsed.audit_head.sequence, parsed.audit_head.hash, f"trust list {parsed.sequence} ({where})")
+
+
+def root_pins(engine: Engine) -> list[str]:
+    """SHA-256 fingerprints of the national roots recorded in the database."""
+    from ca.models import CertificateAuthority
+
+    with db.session_scope(engine, read_only=True) as session:
+        rows = session.exec(select(CertificateAuthority).where(col(CertificateAuthority.kind) == "root")).all()
+        return [hashlib.sha256(r.cert_der).hexdigest() for r in rows]
+
+
+def check(
+    engine: Engine,
+    *,
+    published_file: Path | None = None,
+    copies: Sequence[tuple[str, bytes]] = (),
+    pins: Sequence[str] | None = None,
+) -> ChainReport:
+    """:func:`verify` against every published head at hand: the latest trust list in the database, the published
+    ``published_file`` and ``copies`` (``(name, bytes)`` of trust lists kept elsewhere). Lists are checked against
+    ``pins`` (default: the roots in the database). A list in the database or the published folder that does not
+    verify fails the check; a copy that does not verify is an input error (:class:`InputError`)."""
+    from trust.service import registry
+
+    head(engine)  # a database without the audit tables (or an older schema) is a clear error, not a traceback
+    pins = list(pins) if pins else root_pins(engine)
+    anchors: list[Anchor] = []
+    problems: list[str] = []
+    found: list[tuple[str, bytes]] = []
+    with db.session_scope(engine, read_only=True) as session:
+        latest = registry.latest(session)
+        if latest is not None:
+            found.append(("database", latest.document.encode("utf-8")))
+    if published_file is not None and published_file.is_file():
+        found.append((str(published_file), published_file.read_bytes()))
+    if pins:
+        for where, data in found:
+            try:
+                anchor = trust_list_anchor(data, pins, where=where)
+            except TrustError as exc:
+                problems.append(f"the trust list in {where} does not verify: {exc.message}")
+                continue
+            if anchor is not None:
+                anchors.append(anchor)
+    for name, data in copies:
+        try:
+            anchor = trust_list_anchor(data, pins, where=name)
+        except TrustError as exc:
+            raise InputError(f"trust list {name} cannot be used to check the audit chain: {exc.message}") from None
+        if anchor is None:
+            raise InputError(f"trust list {name} publishes no audit head (it predates audit anchoring)")
+        anchors.append(anchor)
+    report = verify(engine, anchors=anchors)
+    if report.ok and problems:
+        return ChainReport(False, report.entries, report.head_seq, None, problems[0])
+    return report
 
 
 def head(engine: Engine) -> tuple[int, str]:
     with db.session_scope(engine, read_only=True) as session:
-        row = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
-        return (int(row[0]), str(row[1])) if row else (0, GENESIS)
+        seq, digest, _legacy = _head_row(session)
+        return seq, digest
 
 
 def entries(engine: Engine, *, subject: str | None = None, after: int = 0, limit: int = 100) -> list[AuditEntry]:
@@ -439,16 +702,22 @@ install()
 
 __all__ = [
     "AUDITED",
+    "Anchor",
     "AuditEntry",
     "AuditHead",
     "ChainReport",
     "acting",
     "append",
+    "canonical_details",
+    "check",
     "cli_actor",
     "entries",
+    "entry_hash",
     "head",
+    "head_of",
     "install",
     "mask",
+    "parse_details",
     "record",
     "verify",
 ]

@@ -173,7 +173,13 @@ def _history(events: Sequence[TrustEvent], subject: str, subject_id: str) -> tup
 
 
 def build(
-    session: Session, *, sequence: int, roots: Sequence[tuple[str, bytes]], operator: str, validity: timedelta
+    session: Session,
+    *,
+    sequence: int,
+    roots: Sequence[tuple[str, bytes]],
+    operator: str,
+    validity: timedelta,
+    audit_head: tl.AuditHead | None = None,
 ) -> tl.TrustList:
     events = session.exec(select(TrustEvent)).all()
     issuers = []
@@ -211,6 +217,7 @@ def build(
         operator=operator,
         roots=tuple(tl.Root(family, der) for family, der in roots),
         issuers=tuple(issuers),
+        audit_head=audit_head,
     )
 
 

@@ -32,7 +32,7 @@ from trust.formats import bundle as bundle_format
 from trust.formats import jose
 from trust.formats import trustlist as tl
 from trust.formats.names import region
-from trust.service import registry
+from trust.service import audit, registry
 from trust.service.files import atomic_write
 from trust.service.instance import Instance
 
@@ -160,6 +160,7 @@ def publish(session: Session, instance: Instance) -> registry.TrustListRecord:
         roots=[(r.family, r.cert_der) for r in roots],
         operator=OPERATOR,
         validity=TRUST_LIST_VALIDITY,
+        audit_head=audit.head_of(session),  # anchors the audit chain (trust.service.audit, "Anchoring")
     )
     keystore = instance.keystore
     signers = [(keystore.signer(r.key_id or "", authority.algorithm_for(r.family)), r.cert_der) for r in roots]
@@ -169,8 +170,11 @@ def publish(session: Session, instance: Instance) -> registry.TrustListRecord:
     return record
 
 
-def publish_if_due(instance: Instance, within: timedelta) -> registry.TrustListRecord | None:
-    """Publish the next trust list if the latest has less than ``within`` left, else ``None``. The decision is taken
+def publish_if_due(
+    instance: Instance, within: timedelta, *, audit_after: timedelta | None = None
+) -> registry.TrustListRecord | None:
+    """Publish the next trust list if the latest has less than ``within`` left — or, with ``audit_after``, if it is at
+    least that old and the audit chain has grown past the head it publishes — else ``None``. The decision is taken
     under a row lock on the SM2 root (PostgreSQL ``SELECT … FOR UPDATE``), so that several workers running the
     schedule at once publish one list, not one each (or fail on the sequence number)."""
     with db.session_scope(instance.engine) as session:
@@ -179,8 +183,25 @@ def publish_if_due(instance: Instance, within: timedelta) -> registry.TrustListR
         ).first()
         latest = registry.latest(session)
         if latest is not None and utc(latest.next_update) - now() >= within:
-            return None
+            if audit_after is None or now() - utc(latest.issued_at) < audit_after:
+                return None
+            if not _audit_unpublished(session, latest):
+                return None
         return publish(session, instance)
+
+
+def _audit_unpublished(session: Session, latest: registry.TrustListRecord) -> bool:
+    """Whether the audit chain holds entries the latest trust list does not anchor, besides the entry recording that
+    list's own publication (which a list can never anchor: its entry follows it)."""
+    payload, _signatures = jose.parse_json(json.loads(latest.document))
+    published = tl.TrustList.from_json(json.loads(payload)).audit_head
+    after = published.sequence if published is not None else 0
+    newer = session.exec(
+        select(audit.AuditEntry.seq)
+        .where(col(audit.AuditEntry.seq) > after, col(audit.AuditEntry.subject) != f"trust-list:{latest.sequence}")
+        .limit(1)
+    ).first()
+    return newer is not None
 
 
 def publish_now(instance: Instance) -> registry.TrustListRecord:

@@ -381,21 +381,36 @@ class AuditCheck(BaseModel):
     head_seq: int
     first_bad: int | None
     problem: str
+    published_seq: int | None = Field(
+        default=None, description="The latest audit head published in a signed trust list that the chain contains"
+    )
+    published_in: str = Field(default="", description="Where that head was published")
 
     model_config = {
         "json_schema_extra": {
-            "examples": [{"ok": True, "entries": 412, "head_seq": 412, "first_bad": None, "problem": ""}]
+            "examples": [
+                {
+                    "ok": True,
+                    "entries": 412,
+                    "head_seq": 412,
+                    "first_bad": None,
+                    "problem": "",
+                    "published_seq": 407,
+                    "published_in": "trust list 31 (database)",
+                }
+            ]
         }
     }
 
 
 @router.get(
     "/audit/verify",
-    summary="Recompute the audit hash chain (operators)",
+    summary="Recompute the audit hash chain and compare it with the head in the latest trust list (operators)",
     response_model=AuditCheck,
     responses=problems.responses(*problems.AUTHENTICATED),
 )
 def audit_verify(request: Request, principal: Client) -> AuditCheck:
     allow(request, principal, Action.CLIENT_MANAGE)
-    result = audit.verify(_instance(request).engine)
+    instance = _instance(request)
+    result = audit.check(instance.engine, published_file=instance.settings.published_dir / "trustlist.json")
     return AuditCheck(**result.__dict__)
