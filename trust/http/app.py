@@ -27,6 +27,7 @@ import trust
 from trust import logs
 from trust.crypto.errors import Category, Code, TrustError
 from trust.http import problems
+from trust.http.edge import HeadLimit
 from trust.service import audit
 from trust.service.instance import Instance
 
@@ -237,6 +238,11 @@ def create_app(instance: Instance | None = None) -> FastAPI:
         app.include_router(module.router)
 
     app.add_middleware(BodyLimit, limit=instance.settings.max_request_bytes)  # type: ignore[arg-type]
+    app.add_middleware(
+        HeadLimit,  # type: ignore[arg-type]
+        max_target=instance.settings.max_request_target,
+        max_headers=instance.settings.max_header_bytes,
+    )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
