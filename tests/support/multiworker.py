@@ -139,6 +139,8 @@ class Server:
                 "TRUST_PUBLIC_URL": self.url,
                 "TRUST_RATE_LIMIT": "0",
                 "TRUST_ANONYMOUS_RATE_LIMIT": "0",
+                "TRUST_AUTH_FAILURE_LIMIT": "0",
+                "TRUST_AUTH_FAILURE_CLIENT_LIMIT": "0",
                 "TRUST_LOG_LEVEL": self.log_level,
                 # `trust serve --workers N` does not hand N to the workers (their Settings read TRUST_WORKERS):
                 # set it, so each worker knows how many share the rate limits.
