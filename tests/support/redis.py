@@ -28,7 +28,7 @@ class RedisSpace:
     url: str
     prefix: str
 
-    def keys(self) -> list[str]:
+    def stored_keys(self) -> list[str]:
         import redis
 
         with redis.Redis.from_url(self.url, socket_timeout=5) as connection:
