@@ -21,11 +21,12 @@ from typing import Annotated, Final
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from trust.crypto.errors import AuthenticationError, InputError
 from trust.http.ratelimit import Limiter
-from trust.service import audit, clients, policy
+from trust.service import audit, clients, idempotency, policy
 from trust.service.clients import Principal
 from trust.service.instance import Instance
 
@@ -141,11 +142,24 @@ def request_id_for(principal: Principal, idempotency_key: str | None, body_reque
     return f"{principal.client_id}/{key}"
 
 
+def idempotency_for(
+    request: Request, principal: Principal, idempotency_key: str | None, body: BaseModel
+) -> tuple[str | None, idempotency.Fingerprint | None]:
+    """The request id (:func:`request_id_for`) of an issuing request and, when it has one, the request's
+    fingerprint: a later request under the same key must be this one (:mod:`trust.service.idempotency`)."""
+    request_id = request_id_for(principal, idempotency_key, getattr(body, "request_id", None))
+    if request_id is None:
+        return None, None
+    content = body.model_dump(mode="json", exclude={"request_id"})
+    return request_id, idempotency.Fingerprint.of(request.method, request.url.path, principal.client_id, content)
+
+
 IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        description="Retrying with the same key returns the first result, never a second credential",
+        description="Retrying with the same key returns the first result, never a second credential; the same key "
+        "with another request (method, path, client or body) is a 409",
         max_length=60,
     ),
 ]
@@ -158,6 +172,7 @@ __all__ = [
     "client",
     "client_address",
     "guarded_authentication",
+    "idempotency_for",
     "limiter",
     "request_id_for",
 ]
