@@ -7,7 +7,8 @@
 * ``TRUST_LOG_LEVEL`` = ``DEBUG`` .. ``ERROR`` (:class:`trust.settings.Settings`, default ``INFO``).
 
 A JSON line holds ``time`` (RFC 3339, UTC, milliseconds), ``level``, ``logger``, ``message``, ``request_id``
-(when the record or the current request has one: :data:`request_id_var`, set by the HTTP layer), every extra
+(when the record or the current request has one: :data:`request_id_var`, the server's own id, set by the HTTP
+layer), ``client_request_id`` (the ``X-Request-ID`` the client sent, if any: :data:`client_request_id_var`), every extra
 field passed with ``extra={...}``, and ``exception`` (the formatted traceback) when there is one.
 
 **Redaction** (:class:`RedactFilter`, on the root logger's handlers, so it sees records of every logger,
@@ -39,6 +40,9 @@ FORMATS: Final = ("json", "text")
 MASK: Final = "[REDACTED]"
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("huren_log_request_id", default=None)
+client_request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "huren_log_client_request_id", default=None
+)
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _STANDARD: Final = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
@@ -227,11 +231,17 @@ def _request_id(record: logging.LogRecord) -> str | None:
     return str(explicit) if explicit else request_id_var.get()
 
 
+def _client_request_id(record: logging.LogRecord) -> str | None:
+    explicit = getattr(record, "client_request_id", None)
+    value = str(explicit) if explicit else client_request_id_var.get()
+    return redact_text(value, limit=MAX_FIELD) if value else None
+
+
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
     return {
         key: value
         for key, value in vars(record).items()
-        if key not in _STANDARD and key != "request_id" and not key.startswith("_huren")
+        if key not in _STANDARD and key not in ("request_id", "client_request_id") and not key.startswith("_huren")
     }
 
 
@@ -249,6 +259,9 @@ class JsonFormatter(logging.Formatter):
         request_id = _request_id(record)
         if request_id:
             entry["request_id"] = request_id
+        client_request_id = _client_request_id(record)
+        if client_request_id:
+            entry["client_request_id"] = client_request_id
         for key, value in _extras(record).items():
             entry.setdefault(key, redact_value(value, name=key))
         if record.exc_info and not record.exc_text:
@@ -270,6 +283,9 @@ class TextFormatter(logging.Formatter):
         if request_id:
             parts.append(f"[{request_id}]")
         parts.append(redact_text(record.getMessage()))
+        client_request_id = _client_request_id(record)
+        if client_request_id:
+            parts.append(f"client_request_id={json.dumps(client_request_id)}")
         parts.extend(
             f"{key}={json.dumps(redact_value(value, name=key), ensure_ascii=False, default=str)}"
             for key, value in _extras(record).items()

@@ -47,6 +47,8 @@ _PENDING: Final = "huren_audit_pending"
 
 actor_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("huren_actor", default=None)
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("huren_request_id", default=None)
+# The X-Request-ID a client sent (checked by the HTTP layer), kept apart from the server's own request id.
+client_request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("huren_client_rid", default=None)
 
 
 class AuditEntry(SQLModel, table=True):
@@ -58,6 +60,7 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(max_length=64, index=True)
     subject: str = Field(max_length=256, index=True)
     request_id: str | None = Field(default=None, max_length=64)
+    client_request_id: str | None = Field(default=None, max_length=128)  # hashed when present (canonical)
     result: str = Field(max_length=16)
     details: str = Field(sa_column=Column(Text, nullable=False))  # canonical JSON, exactly as hashed
     prev_hash: str = Field(max_length=64)
@@ -268,6 +271,7 @@ def _before_commit(session: OrmSession) -> None:
                 "action": action[:64],
                 "subject": f"{note.spec.entity}:{_key(note.spec, note.obj)}"[:256],
                 "request_id": request_id,
+                "client_request_id": client_request_id_var.get(),
                 "result": "ok",
                 "details": note.details,
             }
@@ -292,9 +296,13 @@ def install() -> None:
 
 
 def canonical(entry: Mapping[str, Any]) -> str:
-    """The hashed form of an entry: sorted keys, no spaces, UTF-8 (``details`` nested as an object)."""
+    """The hashed form of an entry: sorted keys, no spaces, UTF-8 (``details`` nested as an object). A client's
+    request id is hashed when there is one (entries without it hash as they always did)."""
+    names = ["seq", "at", "actor", "action", "subject", "request_id", "result", "details"]
+    if entry.get("client_request_id") is not None:
+        names.append("client_request_id")
     return json.dumps(
-        {k: entry[k] for k in ("seq", "at", "actor", "action", "subject", "request_id", "result", "details")},
+        {k: entry[k] for k in names},
         sort_keys=True,
         ensure_ascii=False,
         separators=(",", ":"),
@@ -341,6 +349,7 @@ def record(engine: Engine, *, action: str, subject: str, result: str, details: M
                     "action": action[:64],
                     "subject": subject[:256],
                     "request_id": request_id_var.get(),
+                    "client_request_id": client_request_id_var.get(),
                     "result": result[:16],
                     "details": {k: _text(v) for k, v in (details or {}).items()},
                 }
@@ -400,6 +409,7 @@ def verify(engine: Engine, *, batch: int = 5000) -> ChainReport:
                     "action": row.action,
                     "subject": row.subject,
                     "request_id": row.request_id,
+                    "client_request_id": row.client_request_id,
                     "result": row.result,
                     "details": details,
                 }

@@ -324,7 +324,8 @@ class AuditEntryOut(BaseModel):
     actor: str
     action: str
     subject: str
-    request_id: str | None
+    request_id: str | None = Field(description="The server's own id of the request (its X-Request-ID answer)")
+    client_request_id: str | None = Field(default=None, description="The X-Request-ID the client sent, if any")
     result: str
     details: str
     hash: str
@@ -346,6 +347,7 @@ class AuditPage(BaseModel):
                             "action": "seal.create",
                             "subject": "seal:330000202611260001",
                             "request_id": "6f1d0c3a9b2e4c7d8e5f4a3b2c1d0e9f",
+                            "client_request_id": "zj-batch-2026-03-01-0042",
                             "result": "ok",
                             "details": "{}",
                             "hash": "b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6",
