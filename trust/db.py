@@ -8,6 +8,8 @@ workers) gets pre-ping and a bounded pool. Tables are SQLModel classes in the pa
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +26,40 @@ from trust.crypto.errors import ConfigError, UnavailableError
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 READ_ONLY = "huren_read_only"  # execution option: this connection only reads
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
+log = logging.getLogger("trust.db")
+
+
+def create_private(path: Path) -> bool:
+    """Create ``path`` empty with mode 0600 (never wider, whatever the umask) unless it exists; True if created."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except FileExistsError:
+        return False
+    os.close(fd)
+    return True
+
+
+def private_sqlite_file(path: Path) -> None:
+    """The SQLite database file, created 0600 before SQLite opens it.
+
+    SQLite would create it with 0644 less the umask (group- and world-readable under the usual 022), and gives
+    its ``-wal`` and ``-shm`` files the database file's mode — so creating the database file 0600 first makes
+    all three private, with no moment in which any was readable by others (issue 11). Files an older version
+    left readable by others are tightened, with a warning."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    create_private(path)
+    for candidate in (path, *(path.with_name(path.name + suffix) for suffix in SQLITE_COMPANIONS)):
+        try:
+            mode = candidate.stat().st_mode
+            if mode & 0o077:
+                candidate.chmod(0o600)
+                log.warning("%s was readable or writable by others (mode %o); now 0600", candidate, mode & 0o777)
+        except FileNotFoundError:
+            continue
+        except PermissionError:
+            log.warning("%s is readable or writable by others and not ours to chmod 600", candidate)
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -34,8 +70,8 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     kwargs: dict[str, Any] = {"echo": echo}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        if database and database != ":memory:" and not database.startswith("file:"):
+            private_sqlite_file(Path(database))
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
         kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)

@@ -7,7 +7,8 @@
 * ``TRUST_LOG_LEVEL`` = ``DEBUG`` .. ``ERROR`` (:class:`trust.settings.Settings`, default ``INFO``).
 
 A JSON line holds ``time`` (RFC 3339, UTC, milliseconds), ``level``, ``logger``, ``message``, ``request_id``
-(when the record or the current request has one: :data:`request_id_var`, set by the HTTP layer), every extra
+(when the record or the current request has one: :data:`request_id_var`, the server's own id, set by the HTTP
+layer), ``client_request_id`` (the ``X-Request-ID`` the client sent, if any: :data:`client_request_id_var`), every extra
 field passed with ``extra={...}``, and ``exception`` (the formatted traceback) when there is one.
 
 **Redaction** (:class:`RedactFilter`, on the root logger's handlers, so it sees records of every logger,
@@ -43,6 +44,9 @@ FORMATS: Final = ("json", "text")
 MASK: Final = "[REDACTED]"
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("huren_log_request_id", default=None)
+client_request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "huren_log_client_request_id", default=None
+)
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _STANDARD: Final = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
@@ -52,52 +56,115 @@ _STANDARD: Final = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))
 }
 _MAX_DEPTH: Final = 6
 _SERVER_LOGGERS: Final = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
-_MAX_TEXT: Final = 64 * 1024
+MAX_SCAN: Final = 1024 * 1024
+"""Characters of one value that redaction looks at; anything after is dropped unread."""
+MAX_FIELD: Final = 2048
+"""Characters written of one message argument or extra field (a URL in uvicorn's access line, a header)."""
+MAX_MESSAGE: Final = 8192
+"""Characters written of one message."""
+MAX_TRACE: Final = 64 * 1024
+"""Characters written of one traceback or stack."""
 
-_SECRET_NAME: Final = re.compile(
-    r"(?i)(passphrase|passwd|password|secret|token|api[_-]?key|private[_-]?key|authorization|cookie|credential"
-    r"|^pin$|_pin$|^pin_)"
-)
+_SECRET_WORDS: Final = r"passphrase|passwd|password|secret|token|api[_-]?key|private[_-]?key|credential|cookie"  # noqa: S105 - names, not a secret
+_SECRET_NAME: Final = re.compile(rf"(?i)({_SECRET_WORDS}|authorization|^pin$|_pin$|^pin_)")
+
+# Every pattern below is linear in its input: no quantified group can be re-entered at many starting points of
+# one run of characters (possessive quantifiers ``*+``/``++``, bounded repeats, or a start anchored by a
+# lookbehind to the beginning of a run). Issue 11: one pattern that tried every start inside a run of word
+# characters took 96 s on a 15,800-character URL, in the event loop.
 _PATTERNS: Final = (
     # PEM private keys of any kind (PKCS#8, encrypted PKCS#8, RSA, EC, SM2 ...), also cut off before their END line.
     (
-        re.compile(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----\n?|\Z)", re.S),
+        re.compile(
+            r"-----BEGIN ([A-Z0-9 ]{0,40})PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----\n?|\Z)", re.S
+        ),
         "[REDACTED PRIVATE KEY]",
     ),
     # Authorization / Proxy-Authorization header values (scheme and credentials), as "name: value", "name=value"
     # or JSON.
     (
-        re.compile(r"(?i)((?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)(?:[A-Za-z-]+\s+)?[^\s\"',;}]+"),
-        r"\1" + MASK,
-    ),
-    # Bearer and Basic credentials anywhere.
-    (re.compile(r"(?i)\b(bearer|basic)\s+(?!\[REDACTED)[A-Za-z0-9._~+/=-]+"), r"\1 " + MASK),
-    # JWS / JWT compact serialisations and SD-JWT (with ~disclosures); JWE has five parts and is caught too.
-    (
-        re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)*(?:~[A-Za-z0-9_.-]*)*"),
-        "[REDACTED TOKEN]",
-    ),
-    # name=value / name: value / "name": "value" where the name says secret (quoted values up to their quote).
-    (
         re.compile(
-            r"(?i)((?:[\w-]*(?:passphrase|passwd|password|secret|token|api[_-]?key|private[_-]?key|credential|cookie)"
-            r"[\w-]*|(?<![\w-])pin)[\"']?\s*[:=]\s*)(?:\"[^\"\r\n]*\"|'[^'\r\n]*'|(?!\[REDACTED)[^\s\"',;&}]+)"
+            # name and separator; a scheme only when a value follows it; the value, which may begin with what an
+            # argument's own masking left ("Bearer [REDACTED TOKEN]")
+            r"(?i)((?:proxy-)?authorization[\"']?\s*+[:=]\s*+[\"']?)(?:[A-Za-z-]++\s++(?=[^\s\"',;}]))?"
+            r"(?:\[REDACTED[A-Z ]{0,20}\][^\s\"',;}]*+|[^\s\"',;}]++)"
         ),
         r"\1" + MASK,
     ),
+    # Bearer and Basic credentials anywhere.
+    (re.compile(r"(?i)\b(bearer|basic)\s++(?!\[REDACTED)[A-Za-z0-9._~+/=-]++"), r"\1 " + MASK),
+)
+
+# JWS / JWT compact serialisations and SD-JWT (with ~disclosures); JWE has five parts and is caught too. Matched by
+# :func:`_mask_tokens`: a start ``eyJ`` at a word boundary, the rest of its run of base64url characters, then at
+# least two ``.segment`` and any ``~disclosure``.
+_TOKEN_START: Final = re.compile(r"\beyJ")
+_TOKEN_RUN: Final = re.compile(r"[A-Za-z0-9_-]*+")
+_TOKEN_TAIL: Final = re.compile(r"(?:\.[A-Za-z0-9_-]*+){2,}+(?:~[A-Za-z0-9_.-]*+)*+")
+_TOKEN_MASK: Final = "[REDACTED TOKEN]"  # noqa: S105 - the mask
+
+# name=value / name: value / "name": "value" where the name says secret (quoted values up to their quote). The
+# name is a whole run of ``[\w-]`` characters (the lookbehind anchors it to the run's start, so each run is read
+# once) that contains a secret word, or is exactly ``pin``; :func:`_mask_assignments` then reads the value.
+_SECRET_ASSIGNMENT_NAME: Final = re.compile(
+    rf"(?i)(?<![\w-])(?:(?=[\w-]*?(?:{_SECRET_WORDS}))[\w-]++|pin(?![\w-]))(?=[\"']?\s*+[:=])"
+)
+_ASSIGNED_VALUE: Final = re.compile(
+    r"([\"']?\s*+[:=]\s*+)(?:\"[^\"\r\n]*+\"|'[^'\r\n]*+'|(?!\[REDACTED)[^\s\"',;&}]++)"
 )
 
 
-def redact_text(value: str, known: Iterable[str] = ()) -> str:
-    """``value`` with every secret-looking part masked (and every exact ``known`` secret)."""
-    if len(value) > _MAX_TEXT:
-        value = value[:_MAX_TEXT] + f"... [{len(value) - _MAX_TEXT} characters cut]"
+def _mask_tokens(value: str) -> str:
+    """Mask compact JWS/JWT/SD-JWT tokens. Every start inside one run of base64url characters ends at the same
+    place and is followed by the same text, so when the first start of a run is not a token none of the others
+    is either: the scan goes on after the run (linear, where a regex tried every start of the run)."""
+    out: list[str] = []
+    done = pos = 0
+    while (start := _TOKEN_START.search(value, pos)) is not None:
+        run_end = _TOKEN_RUN.match(value, start.end()).end()  # type: ignore[union-attr]  # always matches
+        tail = _TOKEN_TAIL.match(value, run_end)
+        if tail is None:
+            pos = run_end
+            continue
+        out += (value[done : start.start()], _TOKEN_MASK)
+        done = pos = tail.end()
+    return "".join(out) + value[done:] if out else value
+
+
+def _mask_assignments(value: str) -> str:
+    """Mask the values of secret-named fields (``password=…``, ``"api_key": "…"``, ``pin: …``)."""
+    out: list[str] = []
+    done = pos = 0
+    while (name := _SECRET_ASSIGNMENT_NAME.search(value, pos)) is not None:
+        assigned = _ASSIGNED_VALUE.match(value, name.end())
+        if assigned is None:
+            pos = name.end()
+            continue
+        out += (value[done : assigned.end(1)], MASK)
+        done = pos = assigned.end()
+    return "".join(out) + value[done:] if out else value
+
+
+def cut(value: str, limit: int) -> str:
+    """``value``, or its first ``limit`` characters and how many were cut."""
+    if len(value) <= limit:
+        return value
+    return value[:limit] + f"... [{len(value) - limit} characters cut]"
+
+
+def redact_text(value: str, known: Iterable[str] = (), *, limit: int = MAX_MESSAGE) -> str:
+    """``value`` with every secret-looking part masked (and every exact ``known`` secret), then cut to ``limit``
+    characters. Masking comes first, so a secret near the cut is masked rather than cut in half and left readable;
+    it reads at most :data:`MAX_SCAN` characters and takes time linear in them."""
+    if len(value) > MAX_SCAN:
+        value = value[:MAX_SCAN] + f"... [{len(value) - MAX_SCAN} characters cut]"
     for secret in known:
         if secret:
             value = value.replace(secret, MASK)
     for pattern, replacement in _PATTERNS:
         value = pattern.sub(replacement, value)
-    return idcodes.mask_identifiers(value)  # personal identifiers: docs/SECURITY.md, "Privacy"
+    value = idcodes.mask_identifiers(_mask_assignments(_mask_tokens(value)))  # identifiers: SECURITY.md, "Privacy"
+    return cut(value, limit)
 
 
 def redact_value(value: Any, known: Iterable[str] = (), *, name: str = "", depth: int = 0) -> Any:
@@ -114,7 +181,18 @@ def redact_value(value: Any, known: Iterable[str] = (), *, name: str = "", depth
         return {str(k): redact_value(v, known, name=str(k), depth=depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [redact_value(v, known, depth=depth + 1) for v in value]
-    return redact_text(value if isinstance(value, str) else str(value), known)
+    return redact_text(value if isinstance(value, str) else str(value), known, limit=MAX_FIELD)
+
+
+def _argument(value: Any, known: Iterable[str]) -> Any:
+    """A message argument as it may be written: strings masked and cut to :data:`MAX_FIELD` (a 64 KiB URL in
+    uvicorn's access line is written as its first 2,048 characters), bytes as their length, the rest unchanged
+    (``%d`` still needs its number)."""
+    if isinstance(value, str):
+        return redact_text(value, known, limit=MAX_FIELD)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return f"<{len(value)} bytes>"
+    return value
 
 
 class RedactFilter(logging.Filter):
@@ -128,19 +206,23 @@ class RedactFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "_huren_redacted", False):
             return True
+        if isinstance(record.args, Mapping):
+            record.args = {key: _argument(value, self.known) for key, value in record.args.items()}
+        elif record.args:
+            record.args = tuple(_argument(value, self.known) for value in record.args)
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a bad format string must not lose the record
-            message = f"{record.msg!r} (unformattable arguments)"
+            message = f"{cut(str(record.msg), MAX_FIELD)!r} (unformattable arguments)"
         record.msg = redact_text(message, self.known)
         record.args = ()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = redact_text(record.exc_text, self.known)
+            record.exc_text = redact_text(record.exc_text, self.known, limit=MAX_TRACE)
         record.exc_info = None  # the redacted text is what gets written, never a fresh traceback
         if record.stack_info:
-            record.stack_info = redact_text(record.stack_info, self.known)
+            record.stack_info = redact_text(record.stack_info, self.known, limit=MAX_TRACE)
         for key in list(vars(record)):
             if key not in _STANDARD and not key.startswith("_huren"):
                 setattr(record, key, redact_value(getattr(record, key), self.known, name=key))
@@ -154,11 +236,17 @@ def _request_id(record: logging.LogRecord) -> str | None:
     return idcodes.mask_identifiers(value) if value else value  # a client may send any token as its X-Request-ID
 
 
+def _client_request_id(record: logging.LogRecord) -> str | None:
+    explicit = getattr(record, "client_request_id", None)
+    value = str(explicit) if explicit else client_request_id_var.get()
+    return redact_text(value, limit=MAX_FIELD) if value else None
+
+
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
     return {
         key: value
         for key, value in vars(record).items()
-        if key not in _STANDARD and key != "request_id" and not key.startswith("_huren")
+        if key not in _STANDARD and key not in ("request_id", "client_request_id") and not key.startswith("_huren")
     }
 
 
@@ -176,10 +264,13 @@ class JsonFormatter(logging.Formatter):
         request_id = _request_id(record)
         if request_id:
             entry["request_id"] = request_id
+        client_request_id = _client_request_id(record)
+        if client_request_id:
+            entry["client_request_id"] = client_request_id
         for key, value in _extras(record).items():
             entry.setdefault(key, redact_value(value, name=key))
         if record.exc_info and not record.exc_text:
-            record.exc_text = redact_text(self.formatException(record.exc_info))
+            record.exc_text = redact_text(self.formatException(record.exc_info), limit=MAX_TRACE)
         if record.exc_text:
             entry["exception"] = record.exc_text
         if record.stack_info:
@@ -197,13 +288,16 @@ class TextFormatter(logging.Formatter):
         if request_id:
             parts.append(f"[{request_id}]")
         parts.append(redact_text(record.getMessage()))
+        client_request_id = _client_request_id(record)
+        if client_request_id:
+            parts.append(f"client_request_id={json.dumps(client_request_id)}")
         parts.extend(
             f"{key}={json.dumps(redact_value(value, name=key), ensure_ascii=False, default=str)}"
             for key, value in _extras(record).items()
         )
         line = " ".join(parts)
         if record.exc_info and not record.exc_text:
-            record.exc_text = redact_text(self.formatException(record.exc_info))
+            record.exc_text = redact_text(self.formatException(record.exc_info), limit=MAX_TRACE)
         if record.exc_text:
             line += "\n" + record.exc_text
         if record.stack_info:

@@ -8,12 +8,20 @@ variable                       meaning                                 default
 ``TRUST_HOST`` / ``TRUST_PORT``  HTTP listen address                   ``127.0.0.1`` / ``8000``
 ``TRUST_WORKERS``              HTTP worker processes (PostgreSQL)      ``1``
 ``TRUST_MAX_REQUEST_BYTES``    request body limit                      ``16 MiB``
+``TRUST_MAX_REQUEST_TARGET``   request target (path and query), 414    ``8192`` bytes
+``TRUST_MAX_HEADER_BYTES``     all header lines together, 431          ``32768`` bytes
 ``TRUST_LOG_LEVEL``            ``DEBUG`` .. ``ERROR``                   ``INFO``
 ``TRUST_PUBLIC_URL``           base URL written into certificates      ``http://<host>:<port>``
 ``TRUST_REFRESH_SECONDS``      CRL / OCSP responder renewal schedule   ``3600`` (0 disables)
 ``TRUST_TOKEN_SECONDS``        lifetime of an access token             ``300``
 ``TRUST_RATE_LIMIT``           requests per minute per client          ``1200`` (0 disables)
 ``TRUST_ANONYMOUS_RATE_LIMIT`` per minute per address, public POSTs   ``600`` (0 disables)
+``TRUST_AUTH_FAILURE_LIMIT``   failed authentications per minute       ``30`` per address (0 disables)
+``TRUST_AUTH_FAILURE_CLIENT_LIMIT``  ... per claimed client id         ``120`` (0 disables)
+``TRUST_RATE_LIMIT_STORAGE``   where limits count: ``memory://`` or    ``memory://`` (each worker its own)
+                               ``redis://host:port/db`` (shared)
+``TRUST_RATE_LIMIT_KEY_PREFIX`` prefix of the shared storage's keys    ``huren``
+``TRUST_FORWARDED_ALLOW_IPS``  proxies whose X-Forwarded-For counts    empty: none
 ``TRUST_KEY_PASSPHRASE``       key store passphrase (read by the key store only, never stored here)
 ``TRUST_KEY_PASSPHRASE_FILE``  file holding it (alternative)
 =============================  ======================================  =================================
@@ -25,10 +33,16 @@ repr or log line can ever contain them.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+RATE_LIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix")
+REQUEST_LINE_OVERHEAD = 32
+"""Bytes of a request line besides its target: method, two spaces, ``HTTP/1.1``, CRLF (with room to spare)."""
 
 
 class Settings(BaseSettings):
@@ -49,6 +63,19 @@ class Settings(BaseSettings):
     anonymous_rate_limit: int = Field(
         default=600, ge=0, description="Public POSTs (verify, OCSP, TSA, token) per minute per address; 0: off"
     )
+    auth_failure_limit: int = Field(default=30, ge=0, description="Failed authentications per minute per address")
+    auth_failure_client_limit: int = Field(
+        default=120, ge=0, description="Failed authentications per minute naming one client id"
+    )
+    rate_limit_storage: str = Field(
+        default="memory://", description="memory:// (per worker) or redis://host:port/db (shared by all workers)"
+    )
+    rate_limit_key_prefix: str = Field(default="huren", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    forwarded_allow_ips: str = Field(
+        default="", description="Comma-separated proxy addresses or networks whose X-Forwarded-For is believed"
+    )
+    max_request_target: int = Field(default=8192, ge=256, le=1024 * 1024, description="Longest path + query (414)")
+    max_header_bytes: int = Field(default=32768, ge=1024, le=1024 * 1024, description="All header lines (431)")
 
     @field_validator("log_level")
     @classmethod
@@ -57,6 +84,33 @@ class Settings(BaseSettings):
         if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("log level must be DEBUG, INFO, WARNING or ERROR")
         return upper
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _storage(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme
+        if scheme not in RATE_LIMIT_SCHEMES:
+            raise ValueError(f"rate limit storage must be a URL with scheme {', '.join(RATE_LIMIT_SCHEMES)}")
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            if item == "*":
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"forwarded allow IPs: {item!r} is not an IP address, a network or *") from None
+        return "*" if "*" in items else ",".join(items)
+
+    @property
+    def h11_max_incomplete_event_size(self) -> int:
+        """h11's buffer limit for a request head: above anything the request-head limits let through, so that only
+        Huren's own 414/431 refuse a head (``trust.http.edge``)."""
+        return self.max_request_target + REQUEST_LINE_OVERHEAD + self.max_header_bytes + 1024
 
     @property
     def effective_database_url(self) -> str:

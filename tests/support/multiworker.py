@@ -139,6 +139,8 @@ class Server:
                 "TRUST_PUBLIC_URL": self.url,
                 "TRUST_RATE_LIMIT": "0",
                 "TRUST_ANONYMOUS_RATE_LIMIT": "0",
+                "TRUST_AUTH_FAILURE_LIMIT": "0",
+                "TRUST_AUTH_FAILURE_CLIENT_LIMIT": "0",
                 "TRUST_LOG_LEVEL": self.log_level,
                 # `trust serve --workers N` does not hand N to the workers (their Settings read TRUST_WORKERS):
                 # set it, so each worker knows how many share the rate limits.
@@ -216,6 +218,33 @@ class Server:
         ]
         self.seen_workers.update(pids)
         return pids
+
+    def worker_serving(self, client_port: int) -> int | None:
+        """The worker process holding the server side of the loopback connection from ``client_port`` (from
+        ``/proc/net/tcp*``: the socket's inode, then the worker whose file descriptors include it)."""
+        inodes = set()
+        for table in ("tcp", "tcp6"):
+            try:
+                lines = (Path("/proc/net") / table).read_text().splitlines()[1:]
+            except OSError:
+                continue
+            for line in lines:
+                fields = line.split()
+                local, remote, inode = fields[1], fields[2], fields[9]
+                if int(local.rsplit(":", 1)[1], 16) == self.port and int(remote.rsplit(":", 1)[1], 16) == client_port:
+                    inodes.add(f"socket:[{inode}]")
+        for pid in self.worker_pids():
+            try:
+                descriptors = list((Path("/proc") / str(pid) / "fd").iterdir())
+            except OSError:
+                continue
+            for descriptor in descriptors:
+                try:
+                    if os.readlink(descriptor) in inodes:
+                        return pid
+                except OSError:
+                    continue
+        return None
 
     def kill_worker(self, pid: int) -> None:
         """SIGKILL one worker process (one of :meth:`worker_pids`, never the supervisor)."""

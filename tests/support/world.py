@@ -91,6 +91,10 @@ def make_instance(home: Path, port: int = 8000, database_url: str | None = None)
         public_url=f"http://127.0.0.1:{port}",
         key_kdf_iterations=2_000,
         port=port,
+        # The tests of this world fail authentications on purpose, many times a minute from one address; the
+        # failure budgets have their own tests (tests/trust/http/test_ratelimit.py).
+        auth_failure_limit=0,
+        auth_failure_client_limit=0,
     )
     return Instance(settings, passphrase=PASSPHRASE)
 

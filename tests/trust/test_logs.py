@@ -7,11 +7,18 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
+import re
+import signal
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trust import logs
 from trust.crypto.errors import ConfigError
@@ -204,3 +211,125 @@ def test_uvicorns_own_logging_config_is_taken_over(monkeypatch: pytest.MonkeyPat
         for handler in saved[0]:
             root.addHandler(handler)
         root.setLevel(saved[1])
+
+
+# --- issue 11 item 1: one long URL froze the server ----------------------------------------------------------------
+
+
+class _OverBudget(Exception):
+    pass
+
+
+@contextmanager
+def _cpu_budget(seconds: float) -> Iterator[None]:
+    """Fail (instead of hanging) when the block uses more than ``seconds`` of CPU: ``re`` checks for signals while
+    it matches, so a quadratic pattern is interrupted by SIGPROF."""
+
+    def over(_signum: int, _frame: object) -> None:
+        raise _OverBudget
+
+    previous = signal.signal(signal.SIGPROF, over)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    try:
+        yield
+    except _OverBudget:
+        pytest.fail(f"redaction used more than {seconds} s of CPU")
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
+
+
+def _cpu(text: str) -> float:
+    best = math.inf
+    for _ in range(3):
+        started = time.process_time()
+        logs.redact_text(text)
+        best = min(best, time.process_time() - started)
+    return best
+
+
+# Inputs that made a redaction pattern backtrack quadratically: a run of word characters (the secret-name pattern
+# tried every start in the run), JWS-looking starts after "-" (each rescanned the run), and a long
+# Authorization value of letters and dashes.
+HOSTILE = {
+    "word-run": lambda n: "GET /x" + "A" * n,
+    "jws-starts": lambda n: "eyJ-" * (n // 4),
+    "token-names": lambda n: "tokentoken" * (n // 10),
+    "assignments": lambda n: "a=" * (n // 2),
+    "authorization": lambda n: "Authorization: " + "a-" * (n // 2),
+    "pem-types": lambda n: "-----BEGIN " + "A " * (n // 2),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(HOSTILE))
+def test_redaction_is_linear_in_the_input(shape: str) -> None:
+    """16 KiB against 64 KiB, and 256 KiB against 1 MiB of hostile text: four times the input costs about four times
+    the CPU (bound: 12x, plus a little for timer resolution), and a megabyte takes well under a second."""
+    make = HOSTILE[shape]
+    with _cpu_budget(20.0):
+        for n in (16 * 1024, 256 * 1024):
+            small, large = _cpu(make(n)), _cpu(make(4 * n))
+            assert large < 12 * small + 0.02, (shape, n, small, large)
+    assert large < 1.0, (shape, large)
+
+
+def test_a_huge_url_is_logged_capped_and_fast(capture) -> None:
+    """uvicorn's access line for a 1 MiB path: written at once, with the path cut to a bounded length."""
+    stream, _log = capture
+    path = "/x" + "A" * (1024 * 1024)
+    with _cpu_budget(5.0):
+        logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", path, "1.1", 414)
+    [entry] = _lines(stream)
+    assert entry["message"].startswith('127.0.0.1:5000 - "GET /xAAAA')
+    assert entry["message"].endswith('HTTP/1.1" 414')
+    assert len(entry["message"]) < logs.MAX_FIELD + 200
+    assert "characters cut" in entry["message"]
+
+
+def test_secrets_are_masked_before_a_long_value_is_cut(capture) -> None:
+    """A token at the end of a long field is masked, not cut in half and left readable."""
+    stream, log = capture
+    log.info(
+        "query %s", "q=" + "x" * 5000 + f" token={JWT}", extra={"url": "/p?" + "y" * 5000 + f"&access_token={JWT}"}
+    )
+    raw = stream.getvalue()
+    assert "c2lnbmF0dXJlLXZhbHVl" not in raw and "eyJzdWIi" not in raw
+    [entry] = _lines(stream)
+    assert len(entry["url"]) <= logs.MAX_FIELD + 40 and "characters cut" in entry["url"]
+
+
+# The patterns as they were before issue 11 (quadratic on long runs, fine on short text): the linear scan must mask
+# exactly what they masked. (They also cut a "[REDACTED ...]" marker in half; the new ones keep it whole, so the
+# alphabet below leaves markers and PEM blocks to the tests above.)
+_REFERENCE = (
+    (
+        re.compile(r"(?i)((?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?)(?:[A-Za-z-]+\s+)?[^\s\"',;}]+"),
+        r"\1" + logs.MASK,
+    ),
+    (re.compile(r"(?i)\b(bearer|basic)\s+(?!\[REDACTED)[A-Za-z0-9._~+/=-]+"), r"\1 " + logs.MASK),
+    (
+        re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*)*(?:~[A-Za-z0-9_.-]*)*"),
+        "[REDACTED TOKEN]",
+    ),
+    (
+        re.compile(
+            r"(?i)((?:[\w-]*(?:passphrase|passwd|password|secret|token|api[_-]?key|private[_-]?key|credential|cookie)"
+            r"[\w-]*|(?<![\w-])pin)[\"']?\s*[:=]\s*)(?:\"[^\"\r\n]*\"|'[^'\r\n]*'|(?!\[REDACTED)[^\s\"',;&}]+)"
+        ),
+        r"\1" + logs.MASK,
+    ),
+)
+_PIECES = [
+    *("eyJ", "eyJhb", ".", "~", "-", "_", "a", "Z", "9", " ", "\n", "\r", "\t", "=", ":", '"', "'", ",", ";", "&"),
+    *("}", "/", "?", "中", "é", "x-", "token", "password", "pin", "PIN", "api_key", "api-key", "cookie", "secret"),
+    *("Authorization", "proxy-authorization", "Bearer", "basic"),
+]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=40).map("".join))
+def test_the_linear_redaction_masks_what_the_old_patterns_masked(text: str) -> None:
+    expected = text
+    for pattern, replacement in _REFERENCE:
+        expected = pattern.sub(replacement, expected)
+    assert logs.redact_text(text) == expected

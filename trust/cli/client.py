@@ -200,7 +200,8 @@ def audit_show(
 
     for e in audit.entries(instance(home).engine, subject=subject, after=after, limit=limit):
         console.print(
-            f"{e.seq:>7} {e.at} {e.actor:24} {e.action:28} {e.subject} {e.result} {e.request_id or ''}",
+            f"{e.seq:>7} {e.at} {e.actor:24} {e.action:28} {e.subject} {e.result} {e.request_id or ''}"
+            + (f" (client's {e.client_request_id})" if e.client_request_id else ""),
             markup=False,
             highlight=False,
         )

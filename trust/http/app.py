@@ -1,6 +1,8 @@
 """HTTP app factory. Routes are thin: parse, call a service function, render; errors become RFC 9457 problems.
 
-``create_app()`` wires: request ids (``X-Request-ID``), a request body size limit, the problem-details
+``create_app()`` wires: request ids (the server's own in ``X-Request-ID``; a client's ``X-Request-ID`` is kept
+apart, checked, recorded and echoed as ``X-Client-Request-ID``), request head limits (414/431,
+:mod:`trust.http.edge`), a request body size limit, the problem-details
 handlers for every error path (our errors, validation errors, unknown routes, methods, and unexpected
 exceptions), and the routers. ``/healthz`` answers while the process lives; ``/readyz`` when the database
 answers.
@@ -25,8 +27,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import trust
 from trust import logs
-from trust.crypto.errors import Code, TrustError
+from trust.crypto.errors import Code, InputError, TrustError
 from trust.http import problems
+from trust.http.edge import HeadLimit
 from trust.service import audit
 from trust.service.instance import Instance
 
@@ -35,11 +38,28 @@ log = logging.getLogger("trust.http")
 _HTTP_CODES = {404: Code.NOT_FOUND, 405: Code.USAGE, 413: Code.INPUT_TOO_LARGE, 415: Code.USAGE}
 
 
-def request_id_from(incoming: str) -> str:
-    """The client's ``X-Request-ID`` when it is a sane token (1-64 of ``A-Za-z0-9-``), else a new one."""
-    if 0 < len(incoming) <= 64 and incoming.replace("-", "").isascii() and incoming.replace("-", "").isalnum():
-        return incoming
+MAX_CLIENT_REQUEST_ID = 128
+_PRINTABLE = frozenset(range(0x20, 0x7F))
+
+
+def new_request_id() -> str:
+    """The server's own id of a request: what logs, audit entries and problem documents name (never the client's
+    choice, so a client cannot make its requests look like another's — issue 11)."""
     return uuid.uuid4().hex
+
+
+def client_request_id(value: bytes | None) -> str | None:
+    """A client's ``X-Request-ID``: None when absent; InputError unless 1-128 printable ASCII characters (no
+    control characters, nothing outside ASCII), so that what is recorded and echoed is exactly what was sent."""
+    if value is None:
+        return None
+    if not 0 < len(value) <= MAX_CLIENT_REQUEST_ID or not set(value) <= _PRINTABLE or value.strip() != value:
+        raise InputError(
+            f"X-Request-ID must be 1-{MAX_CLIENT_REQUEST_ID} printable ASCII characters (no control characters, "
+            "no leading or trailing spaces)",
+            evidence={"header": "X-Request-ID", "length": len(value)},
+        )
+    return value.decode("ascii")
 
 
 class BodyLimit:
@@ -86,8 +106,7 @@ class BodyLimit:
         await self.app(scope, replayed, send)
 
     async def _reject(self, scope: Scope, send: Send) -> None:
-        headers = dict(scope.get("headers") or [])
-        rid = request_id_from(headers.get(b"x-request-id", b"").decode("latin-1"))
+        rid = new_request_id()
         body = problems.problem_body(Code.INPUT_TOO_LARGE, f"request body exceeds {self.limit} bytes", request_id=rid)
         payload = json.dumps(body).encode()
         await send(
@@ -103,6 +122,14 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+
+def _single_header(request: Request, name: bytes) -> bytes | None:
+    """The raw value of a header that may appear once; two or more are refused like a bad value."""
+    values = [value for key, value in request.scope.get("headers") or [] if key == name]
+    if len(values) > 1:
+        raise InputError(f"{name.decode()} appears {len(values)} times")
+    return values[0] if values else None
 
 
 def _refresher(instance: Instance, stop: threading.Event) -> None:
@@ -160,16 +187,79 @@ def create_app(instance: Instance | None = None) -> FastAPI:
     )
     app.state.instance = instance
 
+    _install_request_ids(app)
+    _install_error_handlers(app)
+
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        summary="Liveness",
+        response_model=Health,
+        responses=problems.responses(),
+    )
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": trust.__version__}
+
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness: the database answers",
+        response_model=Ready,
+        responses=problems.responses(),
+    )
+    def readyz() -> dict[str, str]:
+        from trust import db
+
+        db.ping(instance.engine)
+        return {"status": "ready"}
+
+    from trust.http.routes import ca, clients, license, ocsp, seal, tsa
+    from trust.http.routes import trust as trust_routes
+
+    for module in (clients, ca, ocsp, tsa, trust_routes, seal, license):
+        app.include_router(module.router)
+
+    from trust.http import docs
+
+    docs.install(app)
+    app.add_middleware(BodyLimit, limit=instance.settings.max_request_bytes)  # type: ignore[arg-type]
+    app.add_middleware(
+        HeadLimit,  # type: ignore[arg-type]
+        max_target=instance.settings.max_request_target,
+        max_headers=instance.settings.max_header_bytes,
+    )
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _install_request_ids(app: FastAPI) -> None:
+    """The server's own request id on every answer, audit entry and log line; a client's X-Request-ID kept apart."""
+
     @app.middleware("http")
     async def request_id(request: Request, call_next: Any) -> Any:
-        rid = request_id_from(request.headers.get("x-request-id", ""))
+        rid = new_request_id()
         request.state.request_id = rid
         audit.request_id_var.set(rid)  # copied into the route's task and thread: audit entries carry it
         logs.request_id_var.set(rid)  # and log lines written while serving it
         audit.actor_var.set(None)
+        try:
+            theirs = client_request_id(_single_header(request, b"x-request-id"))
+        except InputError as bad:
+            response = problems.from_error(request, bad)
+            response.headers["X-Request-ID"] = rid
+            return response
+        request.state.client_request_id = theirs
+        audit.client_request_id_var.set(theirs)
+        logs.client_request_id_var.set(theirs)
         response = await call_next(request)
         response.headers["X-Request-ID"] = rid
+        if theirs is not None:
+            response.headers["X-Client-Request-ID"] = theirs
         return response
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    """Every failure answered as an RFC 9457 problem (:mod:`trust.http.problems` is the only mapping)."""
 
     @app.exception_handler(TrustError)
     async def _trust_error(request: Request, exc: TrustError) -> Any:
@@ -208,43 +298,13 @@ def create_app(instance: Instance | None = None) -> FastAPI:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Any:
         log.exception("request %s: unexpected error", getattr(request.state, "request_id", "-"))
-        return problems.problem_response(request, Code.INTERNAL, "internal error")
-
-    @app.get(
-        "/healthz",
-        tags=["operations"],
-        summary="Liveness",
-        response_model=Health,
-        responses=problems.responses(),
-    )
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": trust.__version__}
-
-    @app.get(
-        "/readyz",
-        tags=["operations"],
-        summary="Readiness: the database answers",
-        response_model=Ready,
-        responses=problems.responses(),
-    )
-    def readyz() -> dict[str, str]:
-        from trust import db
-
-        db.ping(instance.engine)
-        return {"status": "ready"}
-
-    from trust.http.routes import ca, clients, license, ocsp, seal, tsa
-    from trust.http.routes import trust as trust_routes
-
-    for module in (clients, ca, ocsp, tsa, trust_routes, seal, license):
-        app.include_router(module.router)
-
-    from trust.http import docs
-
-    docs.install(app)
-    app.add_middleware(BodyLimit, limit=instance.settings.max_request_bytes)  # type: ignore[arg-type]
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
-    return app
+        response = problems.problem_response(request, Code.INTERNAL, "internal error")
+        # Answered outside the request-id middleware (the exception went past it): its headers, set here.
+        response.headers["X-Request-ID"] = getattr(request.state, "request_id", None) or new_request_id()
+        theirs = getattr(request.state, "client_request_id", None)
+        if theirs is not None:
+            response.headers["X-Client-Request-ID"] = theirs
+        return response
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -5,71 +5,66 @@
 the request makes (:mod:`trust.service.audit`). Routes then ask the policy layer (:mod:`trust.service.policy`)
 whether this client may act on this resource — through :func:`allow`, so the decision is made in one place.
 
-Rate limits are token buckets kept per worker process: each of ``N`` workers allows ``limit / N`` requests per
-minute per client (bursts up to a tenth of a minute's allowance), so the whole service allows about ``limit``.
-Exceeding it answers 429 with ``Retry-After``. Public POSTs (``/verify``, ``/ocsp``, ``/tsa``, ``/oauth/token``)
-are limited per remote address the same way (``TRUST_ANONYMOUS_RATE_LIMIT``).
+Rate limits (:mod:`trust.http.ratelimit`): every authenticated request spends its client's budget
+(``TRUST_RATE_LIMIT``); public POSTs (``/verify``, ``/ocsp``, ``/tsa``, ``/oauth/token``) spend their address's
+(``TRUST_ANONYMOUS_RATE_LIMIT``); and failed authentications spend the address's and the claimed client's failure
+budgets, which once spent refuse further attempts before any credential is checked. Over a budget: 429 with
+``Retry-After``.
 """
 
 from __future__ import annotations
 
-import math
 import re
 import threading
-import time
+from collections.abc import Callable
 from typing import Annotated, Final
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from trust.crypto.errors import AuthenticationError, InputError, RateLimitedError
-from trust.service import audit, clients, policy
+from trust.crypto.errors import AuthenticationError, InputError
+from trust.http.ratelimit import Limiter
+from trust.service import audit, clients, idempotency, policy
 from trust.service.clients import Principal
 from trust.service.instance import Instance
 
 IDEMPOTENCY_KEY: Final = re.compile(r"^[A-Za-z0-9._:~-]{1,60}$")
-MAX_BUCKETS: Final = 100_000
 
 
-class RateLimiter:
-    """Token buckets keyed by client id or address; thread-safe; bounded in memory."""
-
-    def __init__(self, per_minute: float):
-        self.rate = per_minute / 60.0
-        self.capacity = max(1.0, per_minute / 10.0)
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def check(self, key: str) -> None:
-        if self.rate <= 0:
-            return
-        moment = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(key, (self.capacity, moment))
-            tokens = min(self.capacity, tokens + (moment - last) * self.rate)
-            if tokens < 1.0:
-                self._buckets[key] = (tokens, moment)
-                retry = math.ceil((1.0 - tokens) / self.rate)
-                raise RateLimitedError(
-                    f"rate limit exceeded for {key}; retry in {retry} s", evidence={"retry_after": retry}
-                )
-            if len(self._buckets) >= MAX_BUCKETS and key not in self._buckets:
-                self._buckets.clear()  # a flood of distinct keys: start over rather than grow without bound
-            self._buckets[key] = (tokens - 1.0, moment)
+_LIMITER_LOCK: Final = threading.Lock()
 
 
-def limiters(request: Request) -> tuple[RateLimiter, RateLimiter]:
+def limiter(request: Request) -> Limiter:
+    """The app's :class:`~trust.http.ratelimit.Limiter`, made on first use from the instance's settings."""
     state = request.app.state
-    if not hasattr(state, "rate_limiters"):
-        settings = _instance(request).settings
-        workers = max(1, settings.workers)
-        state.rate_limiters = (
-            RateLimiter(settings.rate_limit / workers),
-            RateLimiter(settings.anonymous_rate_limit / workers),
-        )
-    limiter_pair: tuple[RateLimiter, RateLimiter] = state.rate_limiters
-    return limiter_pair
+    found: Limiter | None = getattr(state, "limiter", None)
+    if found is None:
+        with _LIMITER_LOCK:
+            found = getattr(state, "limiter", None)
+            if found is None:
+                found = state.limiter = Limiter(_instance(request).settings)
+    return found
+
+
+def client_address(request: Request) -> str:
+    """The client's address: the peer, or the client a trusted proxy names (module docstring of
+    :mod:`trust.http.ratelimit`)."""
+    return request.client.host if request.client else "unknown"
+
+
+def guarded_authentication(
+    limits: Limiter, address: str, claimed: str | None, authenticate: Callable[[], Principal]
+) -> Principal:
+    """``authenticate()`` within the failure budgets: refused (429) when ``address`` or the ``claimed`` client id
+    has spent its budget, and a failure (401) spends both. Blocking: call it in a worker thread."""
+    limits.before_authentication(address, claimed)
+    try:
+        return authenticate()
+    except AuthenticationError:
+        limits.failed_authentication(address, claimed)
+        raise
 
 
 def _instance(request: Request) -> Instance:
@@ -98,10 +93,20 @@ async def client(
         raise AuthenticationError(
             "this route needs an authenticated client: Authorization: Bearer <access token or client assertion>"
         )
-    bearer = clients.load_bearer_header(header)
-    assert bearer is not None
-    principal = await run_in_threadpool(clients.authenticate, _instance(request), bearer)
-    limiters(request)[0].check(f"client:{principal.client_id}")
+    instance, limits, address = _instance(request), limiter(request), client_address(request)
+
+    def authenticate() -> Principal:
+        bearer = clients.load_bearer_header(header)
+        assert bearer is not None
+        return clients.authenticate(instance, bearer)
+
+    def limited() -> Principal:
+        claimed = clients.claimed_client_id(header)
+        principal = guarded_authentication(limits, address, claimed, authenticate)
+        limits.client_request(principal.client_id)
+        return principal
+
+    principal = await run_in_threadpool(limited)
     audit.actor_var.set(principal.actor)  # set in the request's task: the route's thread sees it
     request.state.principal = principal
     return principal
@@ -109,8 +114,11 @@ async def client(
 
 async def anonymous_limit(request: Request) -> None:
     """Per-address rate limit for the public POST routes."""
-    address = request.client.host if request.client else "unknown"
-    limiters(request)[1].check(f"address:{address}")
+    limits, address = limiter(request), client_address(request)
+    if limits.shared:
+        await run_in_threadpool(limits.anonymous_request, address)
+    else:
+        limits.anonymous_request(address)
 
 
 Client = Annotated[Principal, Depends(client)]
@@ -134,11 +142,24 @@ def request_id_for(principal: Principal, idempotency_key: str | None, body_reque
     return f"{principal.client_id}/{key}"
 
 
+def idempotency_for(
+    request: Request, principal: Principal, idempotency_key: str | None, body: BaseModel
+) -> tuple[str | None, idempotency.Fingerprint | None]:
+    """The request id (:func:`request_id_for`) of an issuing request and, when it has one, the request's
+    fingerprint: a later request under the same key must be this one (:mod:`trust.service.idempotency`)."""
+    request_id = request_id_for(principal, idempotency_key, getattr(body, "request_id", None))
+    if request_id is None:
+        return None, None
+    content = body.model_dump(mode="json", exclude={"request_id"})
+    return request_id, idempotency.Fingerprint.of(request.method, request.url.path, principal.client_id, content)
+
+
 IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        description="Retrying with the same key returns the first result, never a second credential",
+        description="Retrying with the same key returns the first result, never a second credential; the same key "
+        "with another request (method, path, client or body) is a 409",
         max_length=60,
     ),
 ]
@@ -146,9 +167,12 @@ IdempotencyKey = Annotated[
 __all__ = [
     "Client",
     "IdempotencyKey",
-    "RateLimiter",
     "allow",
     "anonymous_limit",
     "client",
+    "client_address",
+    "guarded_authentication",
+    "idempotency_for",
+    "limiter",
     "request_id_for",
 ]

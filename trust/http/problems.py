@@ -132,11 +132,11 @@ class Problem(BaseModel):
                     "type": "urn:huren:error:forbidden",
                     "title": "Not allowed for this client",
                     "status": 403,
-                    "detail": "gd-platform (region) may not seal.use es:330000202611260001: only the client's own "
-                    "region's seals",
+                    "detail": "gd-platform (region) may not ca.issue ca:region-330000-sm2: ca.issue only with the "
+                    "client's own region CA",
                     "code": "E1403",
                     "request_id": "6f1d0c3a9b2e4c7d8e5f4a3b2c1d0e9f",
-                    "evidence": {"action": "seal.use", "client_id": "gd-platform"},
+                    "evidence": {"action": "ca.issue", "client_id": "gd-platform"},
                 }
             ]
         }
@@ -148,7 +148,7 @@ _DESCRIPTIONS: Final[dict[int | str, str]] = {
     400: "Bad input: malformed, or well-formed but not acceptable (the code says which)",
     401: "No valid client credentials (Authorization: Bearer <access token or client assertion>)",
     403: "The policy layer does not allow this client this action on this resource",
-    404: "No such resource",
+    404: "No such resource, or one this client may not see (the same answer)",
     409: "Conflicts with the current state (duplicate, already revoked, suspended, withdrawn …)",
     413: "Request body over the size limit",
     415: "Request body of the wrong media type",

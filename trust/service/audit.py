@@ -14,7 +14,8 @@ no entry. Refused requests of authenticated clients are recorded with result ``d
 
     hash = SHA-256(prev_hash || "\\n" || JCS(header) || "\\n" || details)
 
-where ``header`` is ``{seq, at, actor, action, subject, request_id, result}`` and ``details`` is the stored text,
+where ``header`` is ``{seq, at, actor, action, subject, request_id, result}`` (plus ``client_request_id`` when the
+client sent an ``X-Request-ID``) and ``details`` is the stored text,
 byte for byte (UTF-8); ``prev_hash`` is the hash of entry *n − 1* (64 zeros for the first). JCS escapes every
 control character, so the first newline after the header separates it from ``details`` unambiguously. The
 single ``audit_head`` row holds the last sequence number and hash. Appending locks that row (``SELECT ... FOR
@@ -81,11 +82,14 @@ MAX_VALUE_CHARS: Final = 200
 FORMAT: Final = 2  # the hash format of entries after legacy_until (see the module docstring)
 FORMAT_ACTION: Final = "audit.format"
 HEADER: Final = ("seq", "at", "actor", "action", "subject", "request_id", "result")
+OPTIONAL_HEADER: Final = "client_request_id"  # in the hashed header only when present
 _PENDING: Final = "huren_audit_pending"
 _SAFE_INTEGER: Final = 2**53 - 1  # RFC 8785 numbers are IEEE 754 doubles; larger integers are recorded as text
 
 actor_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("huren_actor", default=None)
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("huren_request_id", default=None)
+# The X-Request-ID a client sent (checked by the HTTP layer), kept apart from the server's own request id.
+client_request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("huren_client_rid", default=None)
 
 
 class AuditEntry(SQLModel, table=True):
@@ -97,6 +101,7 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(max_length=64, index=True)
     subject: str = Field(max_length=256, index=True)
     request_id: str | None = Field(default=None, max_length=64)
+    client_request_id: str | None = Field(default=None, max_length=128)  # hashed when present (canonical)
     result: str = Field(max_length=16)
     details: str = Field(sa_column=Column(Text, nullable=False))  # RFC 8785 JSON, exactly as hashed
     prev_hash: str = Field(max_length=64)
@@ -342,6 +347,7 @@ def _before_commit(session: OrmSession) -> None:
                 "action": action[:64],
                 "subject": f"{note.spec.entity}:{_key(note.spec, note.obj)}"[:256],
                 "request_id": request_id,
+                "client_request_id": client_request_id_var.get(),
                 "result": "ok",
                 "details": note.details,
             }
@@ -401,7 +407,10 @@ def parse_details(text: str) -> dict[str, Any]:
 
 
 def _header(entry: Mapping[str, Any]) -> bytes:
-    return rfc8785.dumps({k: entry[k] for k in HEADER})
+    """The hashed header: ``HEADER``, and the client's request id when there is one (entries without it hash as
+    they did before the column existed)."""
+    names = (*HEADER, OPTIONAL_HEADER) if entry.get(OPTIONAL_HEADER) is not None else HEADER
+    return rfc8785.dumps({k: entry[k] for k in names})
 
 
 def entry_hash(prev_hash: str, entry: Mapping[str, Any], details: str) -> str:
@@ -446,7 +455,7 @@ def append(session: Session | OrmSession, rows: list[dict[str, Any]]) -> None:
     for row in rows:
         seq += 1
         entry = {
-            **{k: _utf8(v) if isinstance(v, str) else v for k, v in row.items() if k in HEADER},
+            **{k: _utf8(v) if isinstance(v, str) else v for k, v in row.items() if k in HEADER or k == OPTIONAL_HEADER},
             "seq": seq,
         }
         details = canonical_details(row["details"])
@@ -471,6 +480,7 @@ def record(engine: Engine, *, action: str, subject: str, result: str, details: M
                     "action": action[:64],
                     "subject": idcodes.mask_identifiers(_utf8(subject), uscc_codes=False)[:256],
                     "request_id": _request_id(),
+                    "client_request_id": client_request_id_var.get(),
                     "result": result[:16],
                     "details": {k: _value(plain, k, v) for k, v in (details or {}).items()},
                 }
@@ -522,7 +532,7 @@ def _check_entry(row: AuditEntry, expected: int, prev: str, legacy_until: int, h
         return row.seq, (
             f"entry {row.seq} has details that are not in canonical form (edited: whitespace, escapes or key order)"
         )
-    entry = {k: getattr(row, k) for k in HEADER}
+    entry = {k: getattr(row, k) for k in (*HEADER, OPTIONAL_HEADER)}
     try:
         digest = legacy_entry_hash(prev, entry, details) if legacy else entry_hash(prev, entry, row.details)
     except (rfc8785.CanonicalizationError, UnicodeEncodeError):

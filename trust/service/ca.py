@@ -26,8 +26,8 @@ from trust.formats import csr
 from trust.formats import x509 as cx
 from trust.formats.crl import crl_pem, load_crl
 from trust.formats.names import DN, region, validate_uscc
+from trust.service import idempotency, tsa
 from trust.service import trust as trust_registry
-from trust.service import tsa
 from trust.service.files import atomic_write
 from trust.service.instance import Instance
 
@@ -249,18 +249,25 @@ def issue(
     dns_names: Sequence[str] = (),
     uris: Sequence[str] = (),
     request_id: str | None = None,
+    fingerprint: idempotency.Fingerprint | None = None,
 ) -> IssueResult:
+    """Issue one certificate. With ``request_id`` the call is idempotent: a retry returns the first certificate; with
+    a ``fingerprint`` too (HTTP), a different request under the same key is a conflict (:mod:`.idempotency`)."""
     prof = get_profile(profile)
     public_key = csr.parse_and_verify(csr_data).public_key if csr_data is not None else None
     validity = timedelta(days=validity_days) if validity_days is not None else None
     keystore = instance.keystore
     ep = endpoints(instance)
     if request_id is not None:
+        if fingerprint is not None:
+            idempotency.check(instance, request_id, fingerprint)
         existing = _replay(instance, request_id, ca_id=ca_id, profile=profile, subject=subject)
         if existing is not None:
             return existing
     try:
         with transaction(instance) as (session, issued):
+            if request_id is not None and fingerprint is not None:
+                idempotency.record(session, request_id, fingerprint)
             trust_registry.check_standing(session, authority.get_ca(session, ca_id))
             done = authority.issue(
                 session,
@@ -278,8 +285,10 @@ def issue(
             )
             issued.append(done)
             result = IssueResult(done.record, done.certificate, authority.chain(session, ca_id))
-    except authority.DuplicateRequest:
+    except (authority.DuplicateRequest, idempotency.KeyTaken):
         assert request_id is not None
+        if fingerprint is not None:
+            idempotency.check(instance, request_id, fingerprint)
         replayed = _replay(instance, request_id, ca_id=ca_id, profile=profile, subject=subject)
         if replayed is None:  # pragma: no cover - the winner's row vanished: only a concurrent restore could do it
             raise

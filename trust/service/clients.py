@@ -452,6 +452,27 @@ def make_assertion(
     return jose.sign_compact(payload, signer_key.signer(), headers={"typ": "JWT", "x5c": x5c})
 
 
+def claimed_client_id(value: str) -> str | None:
+    """The client id a client assertion claims (``sub``, else ``iss``), read **without verifying anything**: only to
+    count failed authentications per claimed client. ``value`` is an assertion or an ``Authorization`` header
+    value; None for access tokens and for anything unreadable or not shaped like a client id."""
+    credential = value.strip()
+    scheme, _, rest = credential.partition(" ")
+    if scheme.lower() == "bearer":
+        credential = rest.strip()
+    if credential.count(".") != 2:
+        return None
+    try:
+        _header, payload, _input, _signature = jose.parse_compact(credential)
+        claims = json.loads(payload)
+    except (TrustError, ValueError):
+        return None
+    if not isinstance(claims, dict):
+        return None
+    claimed = claims.get("sub", claims.get("iss"))
+    return claimed if isinstance(claimed, str) and CLIENT_ID.fullmatch(claimed) else None
+
+
 def load_bearer_header(value: str | None) -> str | None:
     """The credential of an ``Authorization`` header value (``Bearer <credential>``), or None when absent."""
     if value is None:
@@ -473,6 +494,7 @@ __all__ = [
     "add_client",
     "audiences",
     "authenticate",
+    "claimed_client_id",
     "get_client",
     "issue_credential",
     "issue_token",

@@ -28,6 +28,7 @@ from licenses import issuance
 from licenses.models import LicenseEvent, LicenseIssuer, LicenseRecord, StatusListRecord
 from trust import db
 from trust.crypto.errors import Code, ConflictError, InputError, TrustError
+from trust.service import idempotency
 from trust.service import trust as trust_registry
 from trust.service.ca import endpoints, transaction
 from trust.service.files import atomic_write
@@ -146,9 +147,12 @@ def issue(
     valid_until: date | None = None,
     holder_jwk: Mapping[str, Any] | None = None,
     request_id: str | None = None,
+    fingerprint: idempotency.Fingerprint | None = None,
 ) -> issuance.IssuedLicense:
     _check_dates(valid_from, valid_until)
     if request_id is not None:
+        if fingerprint is not None:
+            idempotency.check(instance, request_id, fingerprint)
         with db.session_scope(instance.engine) as session:
             existing = session.exec(select(LicenseRecord).where(LicenseRecord.request_id == request_id)).first()
             if existing is not None:
@@ -156,6 +160,8 @@ def issue(
     keystore = instance.keystore
     try:
         with transaction(instance) as (session, _issued):
+            if request_id is not None and fingerprint is not None:
+                idempotency.record(session, request_id, fingerprint)
             issuer = issuance.get_issuer(session, issuer_id)
             trust_registry.check_standing(session, authority.get_ca(session, issuer.ca_id))
             return issuance.issue(
@@ -174,6 +180,8 @@ def issue(
     except Exception:
         if request_id is None:
             raise
+        if fingerprint is not None:
+            idempotency.check(instance, request_id, fingerprint)
         with db.session_scope(instance.engine) as session:  # a concurrent request with the same key won
             existing = session.exec(select(LicenseRecord).where(LicenseRecord.request_id == request_id)).first()
         if existing is None:

@@ -2,8 +2,14 @@
 
 Routes name the action and the resource they act on (:func:`authorize`); this module looks up who owns the
 resource and applies the rules below. A refusal raises :class:`ForbiddenError` (HTTP 403) and is written to the
-audit log with result ``denied``; a resource that does not exist is a 404 only for clients that may see it
-(everyone else gets the same 403, so ownership cannot be probed).
+audit log with result ``denied``.
+
+**Existence is not disclosed** (issue 11). Certificates (by serial), seals (by ES id) and licences (by identifier)
+are not public: a client that may not see one gets exactly the answer it would get if it did not exist — 404,
+``E1003``, ``detail`` "no seal <id>" (the id it sent), no evidence — and the refusal is audited as ``denied`` with
+the real reason. Only operators, who may read every such resource, get 403 for an action they may not take on an
+existing one. CAs and licence issuers are public (``/ca``, the trust list): for them a missing one is 404 and
+another region's is 403, for everyone.
 
 ============================  ==============================================================================
 action                        allowed for
@@ -108,6 +114,22 @@ class _Deny(Exception):
         self.reason = reason
 
 
+class _Hidden(Exception):
+    """The resource is missing, or the client may not see it: both answered as missing (module docstring)."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+def _hidden_message(resource: Resource) -> str:
+    """The 404 detail for a resource that is missing or hidden: built from the request alone."""
+    for name, noun in (("es_id", "seal"), ("license_id", "licence"), ("serial", "certificate")):
+        value = getattr(resource, name)
+        if value is not None:
+            return f"no {noun} {value}"
+    return "not found"  # pragma: no cover - hidden resources always carry their id
+
+
 def _region_of_ca(session: Session, ca_id: str) -> str | None:
     ca = session.get(CertificateAuthority, ca_id)
     if ca is None:
@@ -166,9 +188,9 @@ def _decide(session: Session, principal: Principal, action: Action, resource: Re
     if action in (Action.CERTIFICATE_REVOKE, Action.CERTIFICATE_READ):
         record = session.exec(select(IssuedCertificate).where(IssuedCertificate.serial == resource.serial)).first()
         if record is None:
-            raise NotFoundError(f"no certificate with serial {resource.serial}")
+            raise _Hidden("no such certificate")
         if kind != "region" or _region_of_ca(session, record.issuer_id) != principal.region:
-            raise _Deny("only certificates of the client's own region CAs")
+            raise _Hidden("a certificate of another region's CA")
         return
     if action is Action.SEAL_READ and resource.es_id is None:
         if kind != "region" or resource.ca_id is None or _region_of_ca(session, resource.ca_id) != principal.region:
@@ -177,9 +199,9 @@ def _decide(session: Session, principal: Principal, action: Action, resource: Re
     if action in (Action.SEAL_MANAGE, Action.SEAL_USE, Action.SEAL_READ):
         seal = session.exec(select(SealRecord).where(SealRecord.es_id == resource.es_id)).first()
         if seal is None:
-            raise NotFoundError(f"no seal {resource.es_id}")
+            raise _Hidden("no such seal")
         if kind != "region" or _region_of_ca(session, seal.issuer_ca_id) != principal.region:
-            raise _Deny("only the client's own region's seals")
+            raise _Hidden("a seal of another region")
         return
     if action is Action.LICENSE_ISSUE:
         if resource.license_issuer_id is None or resource.type_code is None:
@@ -195,10 +217,11 @@ def _decide(session: Session, principal: Principal, action: Action, resource: Re
             raise _Deny(f"the trust list does not grant {issuer.id} licence type {resource.type_code} now")
         return
     if action in (Action.LICENSE_MANAGE, Action.LICENSE_READ):
-        if resource.license_id is not None:
+        hidden = resource.license_id is not None
+        if hidden:
             record = session.exec(select(LicenseRecord).where(LicenseRecord.identifier == resource.license_id)).first()
             if record is None:
-                raise NotFoundError(f"no licence {resource.license_id}")
+                raise _Hidden("no such licence")
             issuer = _issuer(session, record.issuer_id)
         elif resource.license_issuer_id is not None:
             issuer = _issuer(session, resource.license_issuer_id)
@@ -208,12 +231,14 @@ def _decide(session: Session, principal: Principal, action: Action, resource: Re
             return
         if kind == "region" and _region_of_ca(session, issuer.ca_id) == principal.region:
             return
+        if hidden:
+            raise _Hidden("a licence of another issuer or region")
         raise _Deny("only licences of the client's own issuer or region")
     raise _Deny(f"{action} is not allowed for {kind} clients")  # pragma: no cover - every action is handled
 
 
 def authorize(instance: Instance, principal: Principal, action: Action, resource: Resource | None = None) -> None:
-    """Allow, or raise ForbiddenError (audited as ``denied``). NotFoundError only when the caller could see it."""
+    """Allow, or raise ForbiddenError (403) or NotFoundError (404), audited as ``denied`` (module docstring)."""
     resource = resource or Resource()
     try:
         with db.session_scope(instance.engine, read_only=True) as session:
@@ -224,15 +249,15 @@ def authorize(instance: Instance, principal: Principal, action: Action, resource
             f"{principal.client_id} ({principal.kind}) may not {action} {resource.label()}: {denied.reason}",
             evidence={"action": str(action), "client_id": principal.client_id},
         ) from None
-    except NotFoundError:
-        if principal.kind == "operator":
-            raise
-        # A region must not learn whether another region's seal or licence exists.
-        _denied(instance, principal, action, resource, "not found or not the client's")
-        raise ForbiddenError(
-            f"{principal.client_id} ({principal.kind}) may not {action} {resource.label()}",
-            evidence={"action": str(action), "client_id": principal.client_id},
-        ) from None
+    except _Hidden as hidden:
+        # Missing, or not the client's: one answer for both, so that a region cannot learn whether another
+        # region's certificate, seal or licence exists. The audit entry keeps the real reason.
+        _denied(instance, principal, action, resource, hidden.reason)
+        raise NotFoundError(_hidden_message(resource)) from None
+    except NotFoundError as missing:  # a public resource (CA, licence issuer) that does not exist
+        if principal.kind != "operator":
+            _denied(instance, principal, action, resource, missing.message)
+        raise
 
 
 def _denied(instance: Instance, principal: Principal, action: Action, resource: Resource, reason: str) -> None:

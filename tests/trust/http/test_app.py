@@ -62,7 +62,8 @@ def test_unexpected_error_hides_internals(client: TestClient) -> None:
     response = client.get("/boom/bug", headers={"X-Request-ID": "abc-123"})
     body = _is_problem(response, 500, Code.INTERNAL)
     assert "secret" not in response.text
-    assert body["request_id"] == "abc-123"
+    assert body["request_id"] == response.headers["X-Request-ID"] != "abc-123"  # the server's own id
+    assert response.headers["X-Client-Request-ID"] == "abc-123"
 
 
 def test_unknown_route_and_method(client: TestClient) -> None:

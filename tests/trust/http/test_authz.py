@@ -4,8 +4,9 @@ Callers: the national operator, region A (浙江 330000, owner of every resource
 440000), a department of A (浙江省市场监督管理局 as licence issuer), nobody, a platform whose credential was
 revoked, an expired assertion, a replayed assertion, and an assertion for another audience. Each case builds a
 fresh resource of region A with the service layer, so an allowed call never changes what the next caller sees.
-Allowed → 2xx; refused by policy → 403; not authenticated → 401 with ``WWW-Authenticate``. Refusals change
-nothing, and are audited as ``denied``.
+Allowed → 2xx; refused by policy → 403, or 404 when the route names a certificate, seal or licence the caller may
+not see (the same answer as for one that does not exist: ``test_existence.py``); not authenticated → 401 with
+``WWW-Authenticate``. Refusals change nothing, and are audited as ``denied``.
 """
 
 from __future__ import annotations
@@ -237,6 +238,18 @@ ROUTES: dict[str, tuple[Callable[[Setup], Request], set[str]]] = {
 }
 
 
+# Routes about one certificate, seal or licence: a caller who may not see it gets 404, as if it did not exist
+# (operators see everything, so they get 403 for what they may not do).
+HIDDEN = {
+    "POST /certificates/{serial}/revoke",
+    "POST /seals/{es_id}/status",
+    "POST /seals/{es_id}/signatures",
+    "POST /seals/{es_id}/pdf",
+    "POST /licenses/{identifier}/status",
+    "POST /licenses/{identifier}/pdf",
+}
+
+
 def _headers(s: Setup, caller: str) -> dict[str, str]:
     world = s.world
     by_kind = {
@@ -284,8 +297,9 @@ def test_matrix(setup: Setup, route: str, caller: str) -> None:
     elif caller in allowed:
         assert 200 <= response.status_code < 300, (route, caller, response.text)
     else:
-        assert response.status_code == 403, (route, caller, response.text)
-        assert response.json()["code"] == "E1403"
+        status, code = (404, "E1003") if route in HIDDEN and caller != "operator" else (403, "E1403")
+        assert response.status_code == status, (route, caller, response.text)
+        assert response.json()["code"] == code
         entries = audit.entries(setup.world.instance.engine, after=before)
         assert [(e.result, e.actor) for e in entries] == [("denied", f"client:{_client_of(caller)}")]
 

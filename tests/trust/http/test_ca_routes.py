@@ -178,8 +178,8 @@ def test_unknown_downloads(client: AuthClient) -> None:
         response = client.anonymous.get(path)
         assert response.status_code == 404 and response.json()["code"] == "E1003"
     assert client.as_("national-ops").get("/certificates/00ff").status_code == 404
-    # a region cannot probe which serials exist: unknown and foreign certificates look the same
-    assert client.get("/certificates/00ff").status_code == 403
+    # a region cannot probe which serials exist: unknown and foreign certificates look the same (404)
+    assert client.get("/certificates/00ff").status_code == 404
 
 
 def test_openapi_lists_routes(client: AuthClient) -> None:

@@ -86,7 +86,7 @@ BAD = {
     "bad citizen ID": ({**ORG, "holder_kind": "person", "holder_code": "330106199001010011"}, 400),
     "RSA CA": ({**ORG, "ca_id": "region-330000-rsa"}, 400),
     "national CA": ({**ORG, "ca_id": "national-sm2"}, 403),  # policy: only the client's own region CA
-    "unknown CA": ({**ORG, "ca_id": "region-999999-sm2"}, 403),  # indistinguishable from a foreign one
+    "unknown CA": ({**ORG, "ca_id": "region-999999-sm2"}, 404),  # CAs are public (GET /ca): no secret to keep
     "empty seal name": ({**ORG, "seal_name": ""}, 400),
     "name too long for the picture (schema)": ({**ORG, "holder_name": "很" * 41}, 422),
     "person's name too long for the picture": (
@@ -107,7 +107,7 @@ def test_bad_requests(client: AuthClient, world: World, case: str) -> None:
     assert response.headers["content-type"].startswith("application/problem+json")
     assert _count(world) == before
     assert len(list((world.home / "keys").glob("*.key.pem"))) == keys_before
-    assert client.get("/seals/nope").status_code == 403  # a region cannot probe for seals
+    assert client.get("/seals/nope").status_code == 404  # as for another region's seal: it cannot probe
     assert client.as_("national-ops").get("/seals/nope").status_code == 404
 
 
@@ -175,7 +175,7 @@ def test_sign_hash_route_and_cli(
         {"data_hash": sm3(document).hex(), "data": "AA==", "property_info": "x"},
     ):
         assert client.post(f"/seals/{made['es_id']}/signatures", json=bad).status_code == 400
-    assert client.post("/seals/nope/signatures", json={"data_hash": "00" * 32, "property_info": "x"}).status_code == 403
+    assert client.post("/seals/nope/signatures", json={"data_hash": "00" * 32, "property_info": "x"}).status_code == 404
     from tests.support.world import PASSPHRASE
 
     monkeypatch.setenv("TRUST_KEY_PASSPHRASE", PASSPHRASE.decode())
@@ -251,7 +251,7 @@ def test_seal_pdf_route(client: AuthClient, world: World) -> None:
         assert words in response.json()["detail"], response.text
     broken = client.post(f"/seals/{es_id}/pdf", content=original[: len(original) // 2], headers=pdf_type)
     assert broken.status_code == 400 and broken.json()["code"], broken.text
-    assert client.post("/seals/nope/pdf", content=original, headers=pdf_type).status_code == 403
+    assert client.post("/seals/nope/pdf", content=original, headers=pdf_type).status_code == 404
 
 
 def test_seal_pdf_cli(world: World, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:

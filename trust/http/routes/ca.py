@@ -18,7 +18,7 @@ from trust.formats import x509 as cx
 from trust.formats.crl import load_crl
 from trust.formats.names import DN
 from trust.http import caching, pagination, problems
-from trust.http.auth import Client, IdempotencyKey, allow, request_id_for
+from trust.http.auth import Client, IdempotencyKey, allow, idempotency_for
 from trust.service import ca as service
 from trust.service.instance import Instance
 from trust.service.policy import Action
@@ -372,6 +372,7 @@ def issue(
     body: IssueRequest, request: Request, principal: Client, idempotency_key: IdempotencyKey = None
 ) -> CertificateOut:
     allow(request, principal, Action.CA_ISSUE, ca_id=body.ca_id)
+    request_id, fingerprint = idempotency_for(request, principal, idempotency_key, body)
     result = service.issue(
         _instance(request),
         ca_id=body.ca_id,
@@ -382,7 +383,8 @@ def issue(
         validity_days=body.validity_days,
         dns_names=body.dns_names,
         uris=body.uris,
-        request_id=request_id_for(principal, idempotency_key, body.request_id),
+        request_id=request_id,
+        fingerprint=fingerprint,
     )
     return _certificate_out(result.record, result.chain)
 

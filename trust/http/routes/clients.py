@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from trust.crypto.errors import AuthenticationError, Code, InputError
 from trust.http import pagination, problems
-from trust.http.auth import Client, allow, anonymous_limit
+from trust.http.auth import Client, allow, anonymous_limit, client_address, guarded_authentication, limiter
 from trust.service import audit, clients
 from trust.service.instance import Instance
 from trust.service.policy import Action
@@ -43,6 +43,11 @@ class TokenResponse(BaseModel):
             ]
         }
     }
+
+
+def _client_id_field(fields: dict[str, str]) -> str | None:
+    value = fields.get("client_id")
+    return value if value is not None and clients.CLIENT_ID.fullmatch(value) else None
 
 
 @router.post(
@@ -102,17 +107,25 @@ async def token(request: Request) -> Any:
     fields = {k: v[0] for k, v in form.items()}
     if fields.get("grant_type") != "client_credentials":
         raise InputError("grant_type must be client_credentials", evidence={"error": "unsupported_grant_type"})
-    if fields.get("client_assertion_type") != clients.ASSERTION_TYPE:
-        raise AuthenticationError(
-            f"client_assertion_type must be {clients.ASSERTION_TYPE}",
-            code=Code.INVALID_CLIENT,
-            evidence={"error": "invalid_client"},
-        )
     assertion = fields.get("client_assertion", "")
     instance = _instance(request)
-    principal = await run_in_threadpool(clients.verify_assertion, instance, assertion)
-    if "client_id" in fields and fields["client_id"] != principal.client_id:
-        raise AuthenticationError("client_id does not match the assertion", code=Code.INVALID_CLIENT)
+    claimed = clients.claimed_client_id(assertion) or _client_id_field(fields)
+
+    def authenticate() -> clients.Principal:
+        if fields.get("client_assertion_type") != clients.ASSERTION_TYPE:
+            raise AuthenticationError(
+                f"client_assertion_type must be {clients.ASSERTION_TYPE}",
+                code=Code.INVALID_CLIENT,
+                evidence={"error": "invalid_client"},
+            )
+        principal = clients.verify_assertion(instance, assertion)
+        if "client_id" in fields and fields["client_id"] != principal.client_id:
+            raise AuthenticationError("client_id does not match the assertion", code=Code.INVALID_CLIENT)
+        return principal
+
+    principal = await run_in_threadpool(
+        guarded_authentication, limiter(request), client_address(request), claimed, authenticate
+    )
     value, lifetime = await run_in_threadpool(clients.issue_token, instance, principal)
     return Response(
         TokenResponse(access_token=value, expires_in=lifetime).model_dump_json(),
@@ -311,7 +324,8 @@ class AuditEntryOut(BaseModel):
     actor: str
     action: str
     subject: str
-    request_id: str | None
+    request_id: str | None = Field(description="The server's own id of the request (its X-Request-ID answer)")
+    client_request_id: str | None = Field(default=None, description="The X-Request-ID the client sent, if any")
     result: str
     details: str
     hash: str
@@ -333,6 +347,7 @@ class AuditPage(BaseModel):
                             "action": "seal.create",
                             "subject": "seal:330000202611260001",
                             "request_id": "6f1d0c3a9b2e4c7d8e5f4a3b2c1d0e9f",
+                            "client_request_id": "zj-batch-2026-03-01-0042",
                             "result": "ok",
                             "details": "{}",
                             "hash": "b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6",

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from trust.http import caching, pagination, problems
-from trust.http.auth import Client, IdempotencyKey, allow, request_id_for
+from trust.http.auth import Client, IdempotencyKey, allow, idempotency_for
 from trust.http.fields import IsoDate
 from trust.service import licenses as service
 from trust.service.instance import Instance
@@ -185,6 +185,7 @@ def issue(
     body: LicenseCreate, request: Request, principal: Client, idempotency_key: IdempotencyKey = None
 ) -> LicenseOut:
     allow(request, principal, Action.LICENSE_ISSUE, license_issuer_id=body.issuer_id, type_code=body.type)
+    request_id, fingerprint = idempotency_for(request, principal, idempotency_key, body)
     made = service.issue(
         _instance(request),
         issuer_id=body.issuer_id,
@@ -194,7 +195,8 @@ def issue(
         valid_from=body.valid_from,
         valid_until=body.valid_until,
         holder_jwk=body.holder_jwk,
-        request_id=request_id_for(principal, idempotency_key, body.request_id),
+        request_id=request_id,
+        fingerprint=fingerprint,
     )
     return _out(made.record, made.qr_token)
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from trust.crypto.errors import Code, InputError
 from trust.http import pagination, problems
-from trust.http.auth import Client, IdempotencyKey, allow, request_id_for
+from trust.http.auth import Client, IdempotencyKey, allow, idempotency_for
 from trust.service import seals as service
 from trust.service.instance import Instance
 from trust.service.policy import Action
@@ -119,6 +119,7 @@ def _out(record: Any) -> SealOut:
 )
 def create(body: SealCreate, request: Request, principal: Client, idempotency_key: IdempotencyKey = None) -> SealOut:
     allow(request, principal, Action.SEAL_CREATE, ca_id=body.ca_id)
+    request_id, fingerprint = idempotency_for(request, principal, idempotency_key, body)
     return _out(
         service.create(
             _instance(request),
@@ -129,7 +130,8 @@ def create(body: SealCreate, request: Request, principal: Client, idempotency_ke
             seal_name=body.seal_name,
             dual=body.dual,
             validity_days=body.validity_days,
-            request_id=request_id_for(principal, idempotency_key, body.request_id),
+            request_id=request_id,
+            fingerprint=fingerprint,
         )
     )
 

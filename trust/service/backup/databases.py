@@ -103,6 +103,7 @@ def sqlite_snapshot(source: Path, target: Path) -> None:
     except sqlite3.Error as exc:
         raise UnavailableError(f"cannot open the SQLite database {source}: {exc}") from None
     try:
+        db.create_private(target)  # the copy holds everything the database does: 0600 from the start
         dst = sqlite3.connect(target)
         try:
             src.execute("PRAGMA busy_timeout=30000")

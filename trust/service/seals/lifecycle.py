@@ -17,6 +17,7 @@ from seal.models import SealEvent, SealRecord
 from trust import db
 from trust.crypto.errors import ConflictError
 from trust.crypto.keystore import KeyStore
+from trust.service import idempotency
 from trust.service import trust as trust_registry
 from trust.service.ca import endpoints, publish_ca_files, transaction
 from trust.service.instance import Instance
@@ -33,10 +34,15 @@ def create(
     dual: bool = False,
     validity_days: int | None = None,
     request_id: str | None = None,
+    fingerprint: idempotency.Fingerprint | None = None,
 ) -> SealRecord:
+    """Make a seal; idempotent by ``request_id`` (a ``fingerprint`` makes another request under it a conflict:
+    :mod:`trust.service.idempotency`)."""
     keystore = instance.keystore
     request = (ca_id, holder_code, seal_name)
     if request_id is not None:
+        if fingerprint is not None:
+            idempotency.check(instance, request_id, fingerprint)
         existing = _replayed(instance, request_id, request)
         if existing is not None:
             return existing
@@ -52,9 +58,12 @@ def create(
             dual=dual,
             validity_days=validity_days,
             request_id=request_id,
+            fingerprint=fingerprint,
         )
-    except IntegrityError:
+    except (IntegrityError, idempotency.KeyTaken):
         # a concurrent request with the same idempotency key committed first: answer with its seal
+        if request_id is not None and fingerprint is not None:
+            idempotency.check(instance, request_id, fingerprint)
         existing = _replayed(instance, request_id, request) if request_id is not None else None
         if existing is None:
             raise
@@ -87,8 +96,11 @@ def _create(
     dual: bool,
     validity_days: int | None,
     request_id: str | None,
+    fingerprint: idempotency.Fingerprint | None = None,
 ) -> SealRecord:
     with transaction(instance) as (session, issued):
+        if request_id is not None and fingerprint is not None:
+            idempotency.record(session, request_id, fingerprint)
         ca = authority.get_ca(session, ca_id)
         trust_registry.check_standing(session, ca)
         rsa_ca_id = ca_id.removesuffix("-sm2") + "-rsa" if dual else None

@@ -1,0 +1,220 @@
+"""The HTTP edge in front of the app: request heads over the limits are refused before anything parses them.
+
+Issue 11: a request with a 15,800-character path kept the event loop busy for 96 s. Besides the log redaction
+(:mod:`trust.logs`, now linear), the service refuses over-long request heads early, with explicit limits:
+
+* ``TRUST_MAX_REQUEST_TARGET`` (default 8 KiB): the request target (path and query) — **414 URI Too Long**;
+* ``TRUST_MAX_HEADER_BYTES`` (default 32 KiB): the header section (every header line and the blank line) —
+  **431 Request Header Fields Too Large**.
+
+Both answers are RFC 9457 problems with code ``E1002`` (input too large) and ``evidence`` naming the part and
+the limit, and ``Connection: close``.
+
+Two places apply them:
+
+* :class:`LimitedH11Protocol`, the HTTP/1.1 protocol ``trust serve`` gives uvicorn. It meters the bytes of each
+  request head as they arrive (:class:`HeadMeter`) and answers as soon as a limit is passed, before h11 has
+  parsed or buffered more: a 64 KiB or a 64 MiB path costs the same few microseconds. (uvicorn's own h11
+  protocol answers a head over h11's ``max_incomplete_event_size`` — 16 KiB by default — with a plain-text 400
+  and closes at once, which a client still sending sees as a reset; :class:`LimitedH11Protocol` stops reading
+  into h11, sends the problem, half-closes, and discards what the client still sends for a moment, so the client
+  reads the answer.) h11's own limit is set above the sum of ours
+  (``Settings.h11_max_incomplete_event_size``), so it only ever bounds what the meter does not see (pipelined
+  requests).
+* :class:`HeadLimit`, an ASGI middleware in :func:`trust.http.app.create_app`, for every other way of serving the
+  app (a test client, uvicorn started by hand): the same limits on the parsed request.
+
+The reverse proxy in front should refuse at the same sizes (``docs/OPERATIONS.md`` has an nginx example).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from functools import cache
+from typing import Any, Final
+
+import h11
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from trust.crypto.errors import Code
+from trust.http import problems
+from trust.settings import REQUEST_LINE_OVERHEAD, Settings
+
+log = logging.getLogger("trust.http")
+
+LINGER_SECONDS: Final = 2.0
+"""After a refusal, how long the connection stays open for the client to read the answer."""
+LINGER_BYTES: Final = 4 * 1024 * 1024
+"""What a refused client may still send (and we discard) before the connection is closed at once."""
+
+REASONS: Final = {414: b"URI Too Long", 431: b"Request Header Fields Too Large"}
+
+
+def refusal(status: int, limit: int, request_id: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """Headers and body of a 414 or 431 problem."""
+    part, what = ("request-target", "request target") if status == 414 else ("header-section", "header section")
+    body = json.dumps(
+        problems.problem_body(
+            Code.INPUT_TOO_LARGE,
+            f"{what} exceeds {limit} bytes",
+            status=status,
+            request_id=request_id,
+            evidence={"part": part, "limit": limit},
+        )
+    ).encode()
+    headers = [
+        (b"content-type", problems.PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", request_id.encode()),
+        (b"connection", b"close"),
+    ]
+    return headers, body
+
+
+def target_length(scope: Scope) -> int:
+    """Bytes of the request target as sent: raw path, and ``?query`` when there is one."""
+    raw_path = scope.get("raw_path") or scope.get("path", "").encode()
+    query = scope.get("query_string") or b""
+    return len(raw_path) + (1 + len(query) if query else 0)
+
+
+def header_bytes(headers: list[tuple[bytes, bytes]]) -> int:
+    """Bytes of the header section as sent: ``name: value`` CRLF per header, and the closing CRLF."""
+    return sum(len(name) + len(value) + 4 for name, value in headers) + 2
+
+
+class HeadLimit:
+    """ASGI middleware: 414 for a request target over ``max_target`` bytes, 431 for a header section over
+    ``max_headers`` bytes."""
+
+    def __init__(self, app: ASGIApp, max_target: int, max_headers: int):
+        self.app = app
+        self.max_target = max_target
+        self.max_headers = max_headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            status, limit = 0, 0
+            if target_length(scope) > self.max_target:
+                status, limit = 414, self.max_target
+            elif header_bytes(scope.get("headers") or []) > self.max_headers:
+                status, limit = 431, self.max_headers
+            if status:
+                headers, body = refusal(status, limit, uuid.uuid4().hex)
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+
+class HeadMeter:
+    """Meters one request head as its bytes arrive: the request line (kept, at most ``max_target`` plus
+    ``REQUEST_LINE_OVERHEAD`` bytes, to measure its target) and the header section (only counted). :meth:`feed`
+    answers the status to refuse with (414, 431) as soon as a limit is passed, else 0; :attr:`done` once the head
+    is complete. Leading empty lines before the request line are ignored, as RFC 9112 clause 2.2 allows."""
+
+    def __init__(self, max_target: int, max_headers: int):
+        self.max_target = max_target
+        self.max_headers = max_headers
+        self.line = bytearray()
+        self.line_done = False
+        self.headers = 0
+        self.tail = b""
+        self.done = False
+
+    def feed(self, data: bytes) -> int:
+        if self.done:
+            return 0
+        position = 0
+        while not self.line_done:
+            newline = data.find(b"\n", position)
+            piece = data[position:] if newline < 0 else data[position:newline]
+            if len(self.line) + len(piece) > self.max_target + REQUEST_LINE_OVERHEAD:
+                return 414
+            self.line += piece
+            if newline < 0:
+                return 0
+            position = newline + 1
+            if not self.line.strip():  # an empty line before the request line
+                self.line.clear()
+                continue
+            self.line_done = True
+            parts = bytes(self.line).split()
+            if len(parts) >= 2 and len(parts[1]) > self.max_target:
+                return 414
+            self.tail = b"\n"  # a blank line right after the request line ends a head without headers
+        rest = data[position:]
+        window = self.tail + rest
+        ends = [i for i in (window.find(b"\n\r\n"), window.find(b"\n\n")) if i >= 0]
+        if ends:
+            end = min(ends)
+            end += 3 if window.startswith(b"\n\r\n", end) else 2
+            self.headers += end - len(self.tail)
+            self.done = True
+        else:
+            self.headers += len(rest)
+            self.tail = window[-2:]
+        return 431 if self.headers > self.max_headers else 0
+
+
+@cache
+def _limits() -> tuple[int, int]:
+    """``(max request target, max header bytes)`` of this process (``TRUST_*`` settings, read once)."""
+    settings = Settings()
+    return settings.max_request_target, settings.max_header_bytes
+
+
+class LimitedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with the request-head limits applied to the bytes as they arrive (module docstring).
+
+    Only :meth:`data_received` is extended: while h11 waits for a request head, each chunk is metered before h11
+    sees it; a head over a limit is answered here and nothing of it reaches h11 or the app."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._meter = HeadMeter(*_limits())
+        self._refused = False
+        self._discarded = 0
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            self._discarded += len(data)
+            if self._discarded > LINGER_BYTES:
+                self.transport.close()
+            return
+        if self.conn.their_state is h11.IDLE:
+            if self._meter.done:  # the previous request is over: meter the next head
+                self._meter = HeadMeter(self._meter.max_target, self._meter.max_headers)
+            status = self._meter.feed(data)
+            if status:
+                self._refuse(status)
+                return
+        super().data_received(data)
+        if self.conn.their_state is not h11.IDLE:
+            self._meter.done = True  # h11 has the whole head (the authority on where it ends)
+
+    def _refuse(self, status: int) -> None:
+        self._refused = True
+        limit = self._meter.max_target if status == 414 else self._meter.max_headers
+        request_id = uuid.uuid4().hex
+        headers, body = refusal(status, limit, request_id)
+        head = b"HTTP/1.1 %d %s\r\n" % (status, REASONS[status])
+        head += b"".join(name + b": " + value + b"\r\n" for name, value in headers) + b"\r\n"
+        self.transport.write(head + body)
+        if self.transport.can_write_eof():
+            self.transport.write_eof()  # the client reads the answer, sees the end, and closes
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "-"
+        log.warning(
+            "request head refused with %d: %s over %d bytes",
+            status,
+            "request target" if status == 414 else "header section",
+            limit,
+            extra={"client": client, "request_id": request_id},
+        )
+
+
+__all__ = ["HeadLimit", "HeadMeter", "LimitedH11Protocol", "refusal"]
