@@ -91,7 +91,7 @@ def test_signature_by_another_key_than_the_named_one_is_refused(holder: PrivateK
     key, so it fails."""
     victim = generate_private_key("ec-p256")
     attacker = generate_private_key("ec-p256")
-    header, payload, _input, _signature = jose.parse_compact(proof(attacker))
+    _header, payload, _input, _signature = jose.parse_compact(proof(attacker))
     claims = json.loads(payload)
     claims["cnf"] = {"jwk": huren_jwk.public_jwk(victim.public_key)}
     text = jose.sign_compact(json.dumps(claims).encode(), attacker.signer(), headers={"typ": holder_proof.TYP})
@@ -101,7 +101,7 @@ def test_signature_by_another_key_than_the_named_one_is_refused(holder: PrivateK
 def test_private_key_members_and_unsafe_algorithms_are_refused() -> None:
     key = generate_private_key("ec-p256")
     _expect(forged(key, lambda h, c: c["cnf"]["jwk"].update(d="AAAA")), "refused")
-    header, payload, _input, _signature = jose.parse_compact(proof(key))
+    _header, payload, _input, _signature = jose.parse_compact(proof(key))
     unsigned = f"{jose.b64u(json.dumps({'alg': 'none', 'typ': holder_proof.TYP}).encode())}.{jose.b64u(payload)}."
     _expect(unsigned, "refused|not a compact JWS")
 
