@@ -206,10 +206,23 @@ def test_selection_by_predicate_includes_the_parents(issuer: PrivateKey) -> None
 
 
 def test_unknown_claim_to_disclose_is_an_error(issuer: PrivateKey) -> None:
-    with pytest.raises(InputError, match="no such claim"):
+    with pytest.raises(InputError, match="no such claim") as caught:
         sdjwt.present(issue(issuer), ["holder_nmae"])
+    # the refusal says what could have been chosen (issue 13: a holder's tool lists the disclosable claims)
+    assert "; disclosable: /address, /address/city, /address/street, /capital, /holder_name," in caught.value.message
+    assert caught.value.evidence["unknown"] == ["/holder_nmae"]
+    assert "/holder_name" in caught.value.evidence["disclosable"]
     with pytest.raises(InputError, match="not a single string"):
         sdjwt.present(issue(issuer), "holder_name")  # type: ignore[arg-type]
+
+
+def test_disclosable_lists_one_path_per_disclosure(issuer: PrivateKey) -> None:
+    issued = issue(issuer)
+    paths = sdjwt.disclosable(issued)
+    assert len(paths) == len(parts(issued)[1])
+    assert ("holder_name",) in paths and ("address", "street") in paths and ("scope", 0) in paths
+    assert ("iss",) not in paths  # always readable, never a choice
+    assert sdjwt.disclosable(sdjwt.present(issued, ["holder_name"])) == [("holder_name",)]
 
 
 def test_decoys_are_added_and_removed(issuer: PrivateKey) -> None:

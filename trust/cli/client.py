@@ -1,21 +1,26 @@
-"""``trust client ...`` and ``trust audit ...``: platform clients (national operators' console) and the audit log."""
+"""``trust client ...`` and ``trust audit ...``: platform clients (national operators' console; and, for a platform, its
+key and access token over HTTP) and the audit log."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from trust.cli.common import HomeOption, console, instance
-from trust.crypto.errors import InputError
+from trust.cli.remote import ServerOption
+from trust.crypto.errors import Code, InputError
 
 if TYPE_CHECKING:
     from trust.service.instance import Instance
 
 app = typer.Typer(
-    help="Platform clients: add, certify, list, disable, enable, revoke-credential.", no_args_is_help=True
+    help="Platform clients — operators register and manage them, a platform makes its key and gets access tokens: "
+    "add, certify, list, disable, enable, revoke-credential, keygen, token.",
+    no_args_is_help=True,
 )
 audit_app = typer.Typer(help="The hash-chained audit log: verify, show, head.", no_args_is_help=True)
 
@@ -205,3 +210,73 @@ def audit_show(
             markup=False,
             highlight=False,
         )
+
+
+# --- the platform's side: its key and its access token (talks to a service over HTTP; no instance folder) --------
+
+
+@app.command("keygen")
+def keygen(
+    out: Annotated[Path, typer.Option(help="Write the new private key here (encrypted PKCS#8, mode 0600)")],
+    csr: Annotated[Path, typer.Option(help="Write the PKCS#10 request (PEM) for the operator here")],
+    client_id: Annotated[str, typer.Option(help="The platform's client id, e.g. zj-platform (the request's CN)")],
+    key_type: Annotated[str, typer.Option("--type", help="sm2, ec-p256, ec-p384, rsa-2048, rsa-3072")] = "sm2",
+) -> None:
+    """Make the platform's key pair and certificate request (the operator certifies it: `trust client add --csr`).
+
+    The key is encrypted with the passphrase in $TRUST_CLIENT_KEY_PASSPHRASE (or the file named by
+    $TRUST_CLIENT_KEY_PASSPHRASE_FILE); existing files are never overwritten. Huren never sees the private key."""
+    from trust.cli.remote import write_new
+    from trust.client.keys import PLATFORM_PASSPHRASE_ENV, new_passphrase
+    from trust.crypto import pkcs8
+    from trust.crypto.keys import generate_private_key
+    from trust.formats import csr as csr_format
+    from trust.formats.names import DN
+
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{2,63}", client_id):
+        raise InputError("client ids are 3-64 characters of a-z 0-9 - (starting with a letter or digit)")
+    secret = new_passphrase(PLATFORM_PASSPHRASE_ENV)
+    if csr.exists():
+        raise InputError(f"{csr} exists; choose another name", code=Code.USAGE)
+    key = generate_private_key(key_type)
+    write_new(out, pkcs8.encrypt_private_key_pem(key, secret), private=True)
+    write_new(csr, csr_format.build(key, DN(common_name=client_id), pem=True))
+    console.print(f"key {out} ({key.public_key.family.value}, SPKI SHA-256 {key.public_key.fingerprint()})")
+    console.print(f"certificate request {csr}: send it to the national operator")
+
+
+@app.command("token")
+def token(
+    key: Annotated[
+        str,
+        typer.Option(
+            help="The platform's key: file:PATH (encrypted PKCS#8, passphrase in $TRUST_CLIENT_KEY_PASSPHRASE or "
+            "$TRUST_CLIENT_KEY_PASSPHRASE_FILE; or a plain PEM key); pkcs11:URI is reserved for HSMs"
+        ),
+    ],
+    cert: Annotated[Path, typer.Option(help="The platform's credential certificate (PEM or DER; its CA may follow)")],
+    server: ServerOption,
+    client_id: Annotated[str | None, typer.Option(help="Client id (default: the certificate's CN)")] = None,
+    audience: Annotated[str | None, typer.Option(help="Assertion audience (default SERVER/oauth/token)")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print {access_token, token_type, expires_in, expires_at} as JSON")
+    ] = False,
+) -> None:
+    """Get an access token: an RFC 7523 client assertion signed with the platform's key (certificate in x5c)
+    exchanged at SERVER/oauth/token. Prints the token alone (for Authorization: Bearer), or JSON with its expiry."""
+    from trust.cli.remote import print_json, print_line
+    from trust.client import PlatformClient
+
+    with PlatformClient.from_files(server, key=key, certificate=cert, client_id=client_id, audience=audience) as huren:
+        got = huren.fetch_token()
+    if as_json:
+        print_json(
+            {
+                "access_token": got.access_token,
+                "token_type": got.token_type,
+                "expires_in": got.expires_in,
+                "expires_at": got.expires_at.isoformat(timespec="seconds"),
+            }
+        )
+    else:
+        print_line(got.access_token)

@@ -1,4 +1,5 @@
-"""``trust license ...``: licence issuers, issuance (single and batch), status changes, status lists, types."""
+"""``trust license ...``: licence issuers, issuance (single and batch), status changes, status lists, types; and the
+holder's commands (keygen, fetch over HTTP, present offline)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from typing import Annotated
 import typer
 
 from trust.cli.common import HomeOption, console, err_console, instance
-from trust.crypto.errors import InputError
+from trust.cli.remote import ServerOption
+from trust.crypto.errors import Code, InputError
 
 app = typer.Typer(
-    help="Electronic licences: types, add-issuer, issue, pdf, issue-batch, revoke, suspend, reinstate, show.",
+    help="Electronic licences — issuing authorities issue and manage them, holders fetch and present theirs: "
+    "types, add-issuer, issue, pdf, issue-batch, revoke, suspend, reinstate, show, keygen, fetch, present.",
     no_args_is_help=True,
 )
 
@@ -269,3 +272,127 @@ def show(
     )
     for event in licenses.history(inst, identifier):
         console.print(f"  {event.at.isoformat()} {event.status} {event.reason}")
+
+
+# --- the holder's side: a key, fetching one's licence over HTTP, presenting it offline ----------------------------
+
+HolderKeyOption = Annotated[
+    str,
+    typer.Option(
+        "--holder-key",
+        help="The holder key: file:PATH (encrypted PKCS#8, passphrase in $TRUST_HOLDER_KEY_PASSPHRASE or "
+        "$TRUST_HOLDER_KEY_PASSPHRASE_FILE; or a plain PEM key); pkcs11:URI is reserved for HSMs",
+    ),
+]
+
+
+@app.command("keygen")
+def keygen(
+    out: Annotated[Path, typer.Option(help="Write the new holder key here (encrypted PKCS#8, mode 0600)")],
+    key_type: Annotated[str, typer.Option("--type", help="ec-p256, ec-p384 or sm2")] = "ec-p256",
+) -> None:
+    """Make a holder key and print its public JWK: give the JWK to the issuing platform (holder_jwk) so that the
+    licence is bound to the key, which then fetches it (`trust license fetch`) and signs presentations.
+
+    The key is encrypted with the passphrase in $TRUST_HOLDER_KEY_PASSPHRASE (or the file named by
+    $TRUST_HOLDER_KEY_PASSPHRASE_FILE); an existing file is never overwritten."""
+    from trust.cli.remote import print_json, write_new
+    from trust.client.keys import HOLDER_PASSPHRASE_ENV, new_passphrase
+    from trust.crypto import jwk, pkcs8
+    from trust.crypto.keys import generate_private_key
+
+    if key_type not in ("ec-p256", "ec-p384", "sm2"):
+        raise InputError("a holder key is ec-p256, ec-p384 or sm2 (what KB-JWT verifiers read)")
+    secret = new_passphrase(HOLDER_PASSPHRASE_ENV)
+    key = generate_private_key(key_type)
+    write_new(out, pkcs8.encrypt_private_key_pem(key, secret), private=True)
+    print_json(jwk.public_jwk(key.public_key))
+    err_console.print(f"holder key written to {out}; its public JWK is above", markup=False, highlight=False)
+
+
+@app.command("fetch")
+def fetch(
+    identifier: Annotated[str, typer.Argument(help="Licence identifier")],
+    holder_key: HolderKeyOption,
+    server: ServerOption,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write the token here, the SD-JWT to OUT.sd-jwt and the QR payload to OUT.qr"),
+    ] = None,
+    pdf: Annotated[Path | None, typer.Option(help="Also fetch the sealed licence PDF and write it here")] = None,
+    audience: Annotated[str | None, typer.Option(help="The service's public URL if it differs from --server")] = None,
+) -> None:
+    """Fetch your own licence (token, SD-JWT, QR payload; optionally the sealed PDF) from the service, proving with
+    the holder key that it is yours. Only licences issued with your key's JWK can be fetched this way.
+
+    Without --out the licence is printed as JSON (identifier, status, token, sd_jwt, qr)."""
+    from trust.cli.remote import print_json, write_output
+    from trust.client import HolderClient
+
+    with HolderClient.from_file(server, key=holder_key, audience=audience) as holder:
+        got = holder.license(identifier)
+        document = holder.license_pdf(identifier) if pdf is not None else None
+    if out is not None:
+        write_output(out, (got.token + "\n").encode())
+        write_output(out.with_name(out.name + ".sd-jwt"), (got.sd_jwt + "\n").encode())
+        if got.qr:
+            write_output(out.with_name(out.name + ".qr"), (got.qr + "\n").encode())
+        err_console.print(
+            f"licence {got.identifier} ({got.status}): token {out}, SD-JWT {out}.sd-jwt", markup=False, highlight=False
+        )
+    else:
+        print_json(got.model_dump(include={"identifier", "type", "status", "holder_name", "token", "sd_jwt", "qr"}))
+    if pdf is not None and document is not None:
+        write_output(pdf, document)
+        err_console.print(f"licence PDF written to {pdf}", markup=False, highlight=False)
+
+
+@app.command("present")
+def present(
+    token_file: Annotated[str, typer.Argument(metavar="TOKEN_FILE", help="The licence's SD-JWT (a file, or -)")],
+    disclose: Annotated[
+        str | None, typer.Option(help="Comma-separated fields to disclose, e.g. name,uscc (the rest stay hidden)")
+    ] = None,
+    holder_key: Annotated[
+        str | None,
+        typer.Option(
+            "--holder-key",
+            help="The holder key (file:PATH, as for fetch): adds the key-binding JWT the verifier asks for",
+        ),
+    ] = None,
+    audience: Annotated[str | None, typer.Option(help="The verifier's audience value (key binding)")] = None,
+    nonce: Annotated[str | None, typer.Option(help="The verifier's nonce (key binding)")] = None,
+    list_fields: Annotated[bool, typer.Option("--list", help="Only list the fields this licence can disclose")] = False,
+    out: Annotated[Path | None, typer.Option(help="Write the presentation here instead of standard output")] = None,
+) -> None:
+    """Make a selective-disclosure presentation (SD-JWT, RFC 9901) of your licence: only the --disclose fields are
+    revealed; with --holder-key, --audience and --nonce it ends with a key-binding JWT. Offline: nothing is sent.
+
+    A field the licence does not have is refused with the list of those it has."""
+    from trust.cli.remote import print_line, read_text, write_output
+    from trust.client.holder import disclosable_fields, present_license
+    from trust.client.keys import HOLDER_PASSPHRASE_ENV, load_signer
+
+    sd_jwt = read_text(token_file, "SD-JWT")
+    if "~" not in sd_jwt:
+        raise InputError(
+            f"{token_file} holds a compact JWS, not an SD-JWT: present from the SD-JWT (`trust license fetch --out "
+            "FILE` writes it to FILE.sd-jwt)"
+        )
+    if list_fields:
+        for name in disclosable_fields(sd_jwt):
+            print_line(name)
+        return
+    if disclose is None:
+        raise InputError("name the fields to disclose: --disclose name,uscc (or --list to see them)", code=Code.USAGE)
+    if holder_key is None and (audience is not None or nonce is not None):
+        raise InputError("--audience and --nonce go into the key-binding JWT: give --holder-key too", code=Code.USAGE)
+    if holder_key is not None and (audience is None or nonce is None):
+        raise InputError("key binding needs the verifier's --audience and --nonce", code=Code.USAGE)
+    signer = load_signer(holder_key, passphrase_env=HOLDER_PASSPHRASE_ENV) if holder_key is not None else None
+    names = [name.strip() for name in disclose.split(",") if name.strip()]
+    presentation = present_license(sd_jwt, names, holder=signer, audience=audience, nonce=nonce)
+    if out is not None:
+        write_output(out, (presentation + "\n").encode())
+    else:
+        print_line(presentation)

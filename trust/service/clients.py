@@ -52,7 +52,7 @@ from trust.crypto.errors import (
     NotFoundError,
     TrustError,
 )
-from trust.formats import jose
+from trust.formats import client_assertion, jose
 from trust.formats import x509 as cx
 from trust.formats.names import DN
 from trust.service import ca as ca_service
@@ -61,10 +61,10 @@ from trust.service.instance import Instance
 KINDS: Final = ("operator", "region", "department")
 CLIENT_ID: Final = re.compile(r"^[a-z0-9][a-z0-9-]{2,63}$")
 REGION_CODE: Final = re.compile(r"^[1-9][0-9]{5}$")
-MAX_ASSERTION_SECONDS: Final = 300
+MAX_ASSERTION_SECONDS: Final = client_assertion.MAX_LIFETIME
 SKEW_SECONDS: Final = 60
 MAX_X5C: Final = 4
-ASSERTION_TYPE: Final = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ASSERTION_TYPE: Final = client_assertion.ASSERTION_TYPE
 TOKEN_PREFIX: Final = "hrt_"  # noqa: S105 - a prefix, not a secret
 
 
@@ -437,19 +437,17 @@ def make_assertion(
     issued_at: int | None = None,
     extra_chain: Sequence[asn1_x509.Certificate] = (),
 ) -> str:
-    """A client assertion signed with ``signer_key`` (a :class:`~trust.crypto.keys.PrivateKey`)."""
-    iat = issued_at if issued_at is not None else int(datetime.now(UTC).timestamp())
-    claims = {
-        "iss": client_id,
-        "sub": client_id,
-        "aud": audience,
-        "iat": iat,
-        "exp": iat + lifetime,
-        "jti": jti or secrets.token_urlsafe(16),
-    }
-    x5c = [base64.b64encode(c.dump()).decode("ascii") for c in (certificate, *extra_chain)]
-    payload = json.dumps(claims, separators=(",", ":")).encode()
-    return jose.sign_compact(payload, signer_key.signer(), headers={"typ": "JWT", "x5c": x5c})
+    """A client assertion signed with ``signer_key`` (a :class:`~trust.crypto.keys.PrivateKey`); the format is
+    :mod:`trust.formats.client_assertion` (platforms use :mod:`trust.client`)."""
+    return client_assertion.build(
+        signer_key.signer(),
+        [bytes(c.dump()) for c in (certificate, *extra_chain)],
+        client_id=client_id,
+        audience=audience,
+        lifetime=lifetime,
+        jti=jti,
+        issued_at=issued_at,
+    )
 
 
 def claimed_client_id(value: str) -> str | None:

@@ -313,6 +313,8 @@ def _client_of(caller: str) -> str:
 def test_every_write_route_is_in_the_matrix(setup: Setup) -> None:
     """A new write route must be added to ROUTES (or be public on purpose)."""
     public = {"POST /oauth/token", "POST /verify", "POST /ocsp", "POST /tsa", "POST /tsa/rsa", "POST /tsa/sm2"}
+    # holder retrieval: no platform client, a proof of the licence's holder key (tests/trust/http/test_holder_routes.py)
+    public |= {"POST /holder/licenses/{identifier}", "POST /holder/licenses/{identifier}/pdf"}
     schema = setup.client.app.openapi()  # type: ignore[attr-defined]
     writes = {
         f"{method.upper()} {path}"

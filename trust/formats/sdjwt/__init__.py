@@ -9,7 +9,8 @@ to reveal and, when the verifier asks for it, a Key Binding JWT signed with the 
   (4.2.1, 9.3); optional decoy digests (4.2.5); ``_sd_alg`` ``sha-256`` (4.1.1); ``cnf.jwk`` for key binding
   (4.1.2); header ``typ`` ``dc+sd-jwt`` unless the caller sets another.
 * :func:`present` — clause 4.3/5: a subset of the Disclosures (with every Disclosure needed to reach them),
-  optionally a KB-JWT (``typ`` ``kb+jwt``; ``iat``, ``aud``, ``nonce``, ``sd_hash`` — clause 4.3.1).
+  optionally a KB-JWT (``typ`` ``kb+jwt``; ``iat``, ``aud``, ``nonce``, ``sd_hash`` — clause 4.3.1); a claim that
+  is not there is refused with the list of what :func:`disclosable` offers.
 * :func:`verify` — clause 7: the issuer signature (7.1 step 2), Disclosures and digests processed recursively
   (7.1 step 3: no digest twice, every Disclosure referenced, no claim name clash, no ``_sd``/``...`` names, the
   right Disclosure shape for objects and arrays, ``_sd``/``_sd_alg`` and unreferenced decoys removed), ``exp``
@@ -71,6 +72,7 @@ from trust.formats.sdjwt.issuance import (
     issue,
 )
 from trust.formats.sdjwt.presentation import (
+    disclosable,
     present,
 )
 from trust.formats.sdjwt.serialization import (
@@ -114,6 +116,7 @@ __all__ = [
     "VerifiedSdJwt",
     "decode_disclosure",
     "digest",
+    "disclosable",
     "issue",
     "new_salt",
     "present",

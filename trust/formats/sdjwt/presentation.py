@@ -50,7 +50,12 @@ def present(
         wanted = _normalize_selection(disclose)
         unknown = sorted(show_path(p) for p in wanted if p not in processed.known)
         if unknown:
-            raise InputError(f"no such claim to disclose: {', '.join(unknown)}")
+            choices = [show_path(p) for p in _disclosable(processed.paths)]
+            raise InputError(
+                f"no such claim to disclose: {', '.join(unknown)}; "
+                + (f"disclosable: {', '.join(choices)}" if choices else "this SD-JWT has nothing to disclose"),
+                evidence={"unknown": unknown, "disclosable": choices},
+            )
 
         def predicate(path: ClaimPath) -> bool:
             return any(path[: len(w)] == w for w in wanted)
@@ -70,6 +75,19 @@ def present(
     elif nonce is not None or audience is not None:
         raise InputError("nonce and audience belong in a KB-JWT: pass holder_signer as well")
     return serialize(parsed, selected, kb_jwt)
+
+
+def disclosable(sd_jwt: str | Mapping[str, Any]) -> list[ClaimPath]:
+    """The claim paths a holder may choose to disclose (one per Disclosure, in the order of the payload's claims):
+    what :func:`present` accepts, and what a holder's tool lists when asked for a claim that is not there."""
+    parsed = parse(sd_jwt)
+    payload = payload_of(parsed)
+    return _disclosable(process(payload, decode_all(parsed.disclosures, sd_alg_of(payload))).paths)
+
+
+def _disclosable(paths: Mapping[str, ClaimPath]) -> list[ClaimPath]:
+    """The claim paths of the referenced Disclosures (``paths``: digest -> path), sorted."""
+    return sorted(paths.values(), key=lambda path: [str(part) for part in path])
 
 
 def _normalize_selection(disclose: Iterable[str | Sequence[str | int]]) -> list[ClaimPath]:

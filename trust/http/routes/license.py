@@ -1,15 +1,16 @@
-"""Licence routes: issuers, issuance, status changes, and the public Status List Tokens."""
+"""Licence routes: issuers, issuance, status changes, the public Status List Tokens, and holder retrieval (a holder
+fetches their own licence with a proof of the holder key, :mod:`trust.service.holder`)."""
 
 from __future__ import annotations
 
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from trust.http import caching, pagination, problems
-from trust.http.auth import Client, IdempotencyKey, allow, idempotency_for
+from trust.http.auth import Client, IdempotencyKey, allow, anonymous_limit, idempotency_for
 from trust.http.fields import IsoDate
 from trust.service import licenses as service
 from trust.service.instance import Instance
@@ -333,3 +334,84 @@ class Jwks(BaseModel):
 def jwks(request: Request) -> Response:
     body = json.dumps(service.jwks(_instance(request)), separators=(",", ":")).encode()
     return caching.cached(request, body, "application/json", max_age=JWKS_MAX_AGE)
+
+
+# --- holder retrieval (no platform client: the holder proves possession of the licence's holder key) -----------
+
+
+class HolderProofIn(BaseModel):
+    proof: str = Field(
+        min_length=1,
+        max_length=16 * 1024,
+        description="A holder proof: compact JWS, typ huren-holder-proof+jwt, signed by the key bound at issuance "
+        "(cnf.jwk); claims sub = the licence identifier, aud = the service's public URL, iat, exp (≤ 300 s), jti "
+        "(single use), cnf.jwk = the holder's public key (docs/SECURITY.md, Holder retrieval)",
+    )
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"proof": "eyJhbGciOiJFUzI1NiIsInR5cCI6Imh1cmVuLWhvbGRlci1wcm9vZitqd3QifQ.eyJzdWIiOi…"}]
+        }
+    }
+
+
+_HOLDER_ERRORS = (400, 401, 403, 413, 422, 429)
+
+
+@router.post(
+    "/holder/licenses/{identifier}",
+    summary="A holder fetches their licence (token, SD-JWT, QR payload) with a proof of the holder key",
+    response_model=LicenseOut,
+    dependencies=[Depends(anonymous_limit)],
+    responses=problems.responses(*_HOLDER_ERRORS),
+)
+def holder_license(identifier: str, body: HolderProofIn, request: Request, response: Response) -> LicenseOut:
+    """Only for licences issued with a ``holder_jwk``; the others are fetched by their issuing platform
+    (``GET /licenses/{identifier}``). An unknown licence, a licence without a holder key and a licence bound to
+    another key get the same 403. Each proof is accepted once."""
+    from trust.service import holder
+
+    found = holder.retrieve(_instance(request), identifier, body.proof)
+    response.headers["Cache-Control"] = "no-store"
+    return _out(found.record, found.record.qr_token or "")
+
+
+@router.post(
+    "/holder/licenses/{identifier}/pdf",
+    summary="A holder fetches their licence as a sealed PDF, with a proof of the holder key",
+    response_class=Response,
+    dependencies=[Depends(anonymous_limit)],
+    responses={
+        200: {
+            "description": "The licence PDF, sealed by the issuing authority (PAdES B-LT or B-LTA)",
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **problems.responses(*_HOLDER_ERRORS, 409),
+    },
+)
+async def holder_license_pdf(
+    identifier: str,
+    body: HolderProofIn,
+    request: Request,
+    level: Annotated[Literal["B-LT", "B-LTA"], Query(description="PAdES level (long-term at least)")] = "B-LT",
+    family: Annotated[
+        Literal["SM2", "RSA", "dual"], Query(description="The seal's signature: SM2, RSA, or one of each")
+    ] = "SM2",
+) -> Response:
+    """Like ``POST /licenses/{identifier}/pdf`` (a new seal signature each time; 409 for a suspended or revoked
+    licence), for the holder of a licence issued with a ``holder_jwk``."""
+    from starlette.concurrency import run_in_threadpool
+
+    from trust.service import holder
+
+    record, pdf = await run_in_threadpool(
+        holder.retrieve_pdf, _instance(request), identifier, body.proof, level=level, family=family
+    )
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{record.identifier}.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )

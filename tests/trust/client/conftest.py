@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.sdk import Sdk, sdk_world
+
+
+@pytest.fixture(scope="package")
+def sdk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sdk]:
+    """One fresh world served over HTTP for the client tests (they change its state: licences, seals, tokens)."""
+    with sdk_world(tmp_path_factory.mktemp("sdk")) as made:
+        yield made
