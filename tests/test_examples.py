@@ -179,4 +179,4 @@ def test_the_worked_example_runs_as_written(tools: None, environment: dict[str, 
         "contract-sealed.pdf",
     ]
     assert "--kb-nonce" in last.code and "FAILED" not in outputs[-1], outputs[-1]
-    assert "refused: E1403" in "".join(outputs)
+    assert "refused: E1003" in "".join(outputs)
