@@ -371,7 +371,7 @@ def _certificate_out(record: Any, chain: list[Any] | None = None) -> Certificate
 def issue(
     body: IssueRequest, request: Request, principal: Client, idempotency_key: IdempotencyKey = None
 ) -> CertificateOut:
-    allow(request, principal, Action.CA_ISSUE, ca_id=body.ca_id)
+    allow(request, principal, Action.CA_ISSUE, ca_id=body.ca_id, profile=body.profile)
     result = service.issue(
         _instance(request),
         ca_id=body.ca_id,
