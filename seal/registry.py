@@ -32,7 +32,7 @@ from seal.models import SealEvent, SealMaker, SealRecord
 from trust.crypto.algorithms import SM2_SM3
 from trust.crypto.errors import ConflictError, InputError, NotFoundError
 from trust.crypto.keystore import KeyStore
-from trust.formats import ses
+from trust.formats import ses, text
 from trust.formats import x509 as cx
 from trust.formats.names import DN, region, validate_citizen_id, validate_uscc
 
@@ -129,6 +129,8 @@ def create_seal(
     ca = authority.get_ca(session, ca_id)
     if ca.kind not in ("region", "department") or ca.family != "SM2":
         raise InputError("seals are made under a regional or departmental SM2 CA")
+    text.check(holder_name, "seal holder name")
+    text.check(seal_name, "seal name")
     if holder_kind == "organization":
         holder_code = validate_uscc(holder_code)
         design_png = picture.render_png(picture.SealDesign(holder_name, seal_name, holder_code))

@@ -14,6 +14,7 @@ import trust
 from trust.cli import backup, ca, client, exits, keys, license, seal, trustlist, verify
 from trust.cli.common import HomeOption, console, err_console, instance
 from trust.crypto.errors import TrustError
+from trust.formats import text
 
 app = typer.Typer(
     name="trust",
@@ -131,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = app(args=argv, standalone_mode=False, prog_name="trust")
     except TrustError as error:
-        err_console.print(error.diagnostics(), markup=False, highlight=False)
+        # messages may quote the input: escape what could drive the terminal, keep the lines the error made
+        shown = "\n".join(text.escape(line) for line in error.diagnostics().split("\n"))
+        err_console.print(shown, markup=False, highlight=False)
         return int(exits.for_error(error))
     except typer.Exit as done:
         return int(done.exit_code)

@@ -25,6 +25,7 @@ from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError
 
 from trust.crypto.errors import InputError
+from trust.formats import text
 
 _ORDER: Final = (
     "country_name",
@@ -133,8 +134,7 @@ class DN:
 def _check_value(attr: str, value: str) -> None:
     if not value or len(value) > _MAX_VALUE:
         raise InputError(f"name attribute {attr} must be 1..{_MAX_VALUE} characters")
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
-        raise InputError(f"name attribute {attr} contains control characters")
+    text.check(value, f"name attribute {attr}")  # controls, bidi, separators, BOM (issue 11 item 5)
     if attr == "country_name" and not re.fullmatch(r"[A-Z]{2}", value):
         raise InputError("country must be two capital letters (ISO 3166)")
     if attr == "serial_number" and not re.fullmatch(r"[A-Za-z0-9 '()+,\-./:=?]+", value):
