@@ -43,8 +43,8 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError, ValidationError
 
 from trust.crypto.errors import InputError, NotFoundError
-from trust.formats.identifiers import HolderCodeType, validate_holder, validate_type_code
 from trust.formats import text
+from trust.formats.identifiers import HolderCodeType, validate_holder, validate_type_code
 from trust.formats.names import region
 
 NATIONAL_AUTHORITY: Final = "11100000000013338W"
