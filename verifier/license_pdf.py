@@ -371,6 +371,65 @@ def _face(pdf: bytes, claims: Mapping[str, Any], ctx: VerificationContext, state
     )
 
 
+def _sealed_by_issuer(
+    document: Document, claims: Mapping[str, Any], authority: str, ctx: VerificationContext, state: _State
+) -> _Seal | None:
+    """The check ``sealed-by-issuer`` (module docstring); the authority's first seal, or None."""
+    seals = _seals(document)
+    named = [s for s in seals if s.holder_code and s.holder_code == authority]
+    issuer_cas = _issuer_cas(ctx, claims)
+    by_issuer = [s for s in named if issuer_cas is None or _issued_by(s.certificate, issuer_cas)]
+    if not by_issuer:
+        others = ", ".join(s.subject for s in seals) or "none"
+        why = (
+            f"no seal of the issuing authority {authority or '?'} on the licence (seals: {others})"
+            if not named
+            else f"the seal naming the issuing authority {authority} was not certified by a CA of the licence "
+            f"issuer's region in the trust list ({_issuer_cas_label(issuer_cas)}): seals: {others}"
+        )
+        state.fail("sealed-by-issuer", Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE, why)
+        return None
+    first = min(by_issuer, key=lambda s: s.revision)
+    if issuer_cas is None:
+        where = " (the trust list was not given: which CA certified the seal was not checked)"
+        state.warnings.append("the seal's CA was not matched to the licence issuer's region (no trust list)")
+    else:
+        where = f", certified by {_issuer_cas_label(issuer_cas)} of the issuer's trust-list entry"
+    state.ok("sealed-by-issuer", f"sealed by {first.subject} (field {first.field}){where}")
+    state.details.append(("authority_seal", first.field))
+    return first
+
+
+def _sealed_attachment(document: Document, first: _Seal, current: bytes, state: _State) -> None:
+    """The check ``sealed-attachment``: the token the authority's seal covers is the file's current one."""
+    try:
+        sealed = read_attachment(document.reader.get_historical_resolver(first.revision).root)
+    except AttachmentError as exc:
+        state.fail("sealed-attachment", Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, str(exc))
+        return
+    except HOSTILE_ERRORS as exc:
+        message = f"the revision the authority sealed cannot be read: {describe(exc)}"
+        state.fail("sealed-attachment", Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, message)
+        return
+    if sealed is None:
+        state.fail(
+            "sealed-attachment",
+            Indication.TOTAL_FAILED,
+            SubIndication.SIG_CONSTRAINTS_FAILURE,
+            f"{ATTACHMENT_NAME} was added after the authority's seal {first.field}: the seal does not cover it",
+        )
+    elif sealed != current:
+        state.fail(
+            "sealed-attachment",
+            Indication.TOTAL_FAILED,
+            SubIndication.SIG_CONSTRAINTS_FAILURE,
+            f"{ATTACHMENT_NAME} was replaced after the authority's seal {first.field}: the token in the "
+            "file is not the one the authority sealed",
+        )
+    else:
+        state.ok("sealed-attachment", f"{ATTACHMENT_NAME} is the one sealed by {first.field}")
+
+
 def _verify_parts(pdf: bytes, ctx: VerificationContext, state: _State, children: list[Report]) -> str:
     """Runs the checks in order; returns the report's subject."""
     pdf_report = verify_pdf(pdf, ctx)  # unreadable PDFs raise EncodingError here (input error)
@@ -400,55 +459,9 @@ def _verify_parts(pdf: bytes, ctx: VerificationContext, state: _State, children:
     raw_licence = claims.get("license")
     licence: Mapping[str, Any] = raw_licence if isinstance(raw_licence, Mapping) else {}
     authority = str(licence.get("issuer", ""))
-    seals = _seals(document)
-    named = [s for s in seals if s.holder_code and s.holder_code == authority]
-    issuer_cas = _issuer_cas(ctx, claims)
-    by_issuer = [s for s in named if issuer_cas is None or _issued_by(s.certificate, issuer_cas)]
-    if not by_issuer:
-        others = ", ".join(s.subject for s in seals) or "none"
-        why = (
-            f"no seal of the issuing authority {authority or '?'} on the licence (seals: {others})"
-            if not named
-            else f"the seal naming the issuing authority {authority} was not certified by a CA of the licence "
-            f"issuer's region in the trust list ({', '.join(sorted(issuer_cas or []))}): seals: {others}"
-        )
-        state.fail("sealed-by-issuer", Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE, why)
-    else:
-        first = min(by_issuer, key=lambda s: s.revision)
-        where = (
-            f", certified by {_issuer_cas_label(issuer_cas)} of the issuer's trust-list entry"
-            if issuer_cas is not None
-            else " (the trust list was not given: which CA certified the seal was not checked)"
-        )
-        if issuer_cas is None:
-            state.warnings.append("the seal's CA was not matched to the licence issuer's region (no trust list)")
-        state.ok("sealed-by-issuer", f"sealed by {first.subject} (field {first.field}){where}")
-        state.details.append(("authority_seal", first.field))
-        try:
-            sealed = read_attachment(document.reader.get_historical_resolver(first.revision).root)
-        except AttachmentError as exc:
-            state.fail("sealed-attachment", Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, str(exc))
-        except HOSTILE_ERRORS as exc:
-            message = f"the revision the authority sealed cannot be read: {describe(exc)}"
-            state.fail("sealed-attachment", Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, message)
-        else:
-            if sealed is None:
-                state.fail(
-                    "sealed-attachment",
-                    Indication.TOTAL_FAILED,
-                    SubIndication.SIG_CONSTRAINTS_FAILURE,
-                    f"{ATTACHMENT_NAME} was added after the authority's seal {first.field}: the seal does not cover it",
-                )
-            elif sealed != current:
-                state.fail(
-                    "sealed-attachment",
-                    Indication.TOTAL_FAILED,
-                    SubIndication.SIG_CONSTRAINTS_FAILURE,
-                    f"{ATTACHMENT_NAME} was replaced after the authority's seal {first.field}: the token in the "
-                    "file is not the one the authority sealed",
-                )
-            else:
-                state.ok("sealed-attachment", f"{ATTACHMENT_NAME} is the one sealed by {first.field}")
+    first = _sealed_by_issuer(document, claims, authority, ctx, state)
+    if first is not None:
+        _sealed_attachment(document, first, current, state)
     token_report = verify_license(text, ctx)
     children.append(token_report)
     state.child("license-token", token_report, "the licence token")
