@@ -71,7 +71,7 @@ from trust.crypto.oids import EKU_DOCUMENT_SIGNING, EKU_LICENSE_SIGNING
 from trust.formats import x509 as cx
 from trust.formats.names import name_text
 from trust.formats.x509 import utc_time
-from verifier import limits
+from verifier import limits, san
 from verifier import ocsp as ocsp_screen
 from verifier.context import Memo, VerificationContext
 from verifier.paths import BoundedPaths
@@ -697,6 +697,9 @@ def _verify_certificate(
     try:
         if key_usage or ext_key_usage:
             validate_usage(cert, set(key_usage), set(ext_key_usage), not ext_key_usage)
+        names_problem = san.problem(cert, purpose)  # subject alternative name types per purpose (verifier.san)
+        if names_problem is not None:
+            raise pv_errors.InvalidCertificateError(names_problem)
         checks.append(
             Check(
                 "purpose",
