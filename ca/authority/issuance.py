@@ -47,7 +47,13 @@ def check_in_scope(ca: CertificateAuthority, subject: asn1_x509.Name) -> None:
             return
     raise InputError(
         f"subject {name_text(subject)} is outside the name constraints of CA {ca.id}",
-        evidence={"permitted": [name_text(s["base"].chosen) for s in constraints["permitted_subtrees"]]},
+        evidence={
+            "permitted": [
+                name_text(s["base"].chosen)
+                for s in constraints["permitted_subtrees"]
+                if s["base"].name == "directory_name"
+            ]
+        },
     )
 
 
