@@ -13,7 +13,7 @@ import typer.exceptions
 import trust
 from trust.cli import backup, ca, client, exits, keys, license, seal, trustlist, verify
 from trust.cli.common import HomeOption, console, err_console, instance
-from trust.crypto.errors import TrustError
+from trust.crypto.errors import Code, TrustError
 from trust.formats import text
 
 app = typer.Typer(
@@ -148,6 +148,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             err_console.print(str(usage))
         return int(exits.Exit.USAGE)
+    except Exception as bug:
+        if os.environ.get("TRUST_DEBUG"):
+            raise
+        error = TrustError(f"unexpected {type(bug).__name__}; set TRUST_DEBUG=1 for the traceback", code=Code.INTERNAL)
+        err_console.print(error.diagnostics(), markup=False, highlight=False)
+        return int(exits.Exit.ENVIRONMENT)
     return int(result) if isinstance(result, int) else 0
 
 

@@ -173,3 +173,21 @@ def test_crafted_inputs_through_http(world: World, client: AuthClient) -> None:
     assert response.status_code == 200, response.text
     assert response.json()["indication"] in ("TOTAL_FAILED", "INDETERMINATE")
     # (POST /verify takes no OCSP responses: the SM2 response is shown through the library and the CLI)
+
+
+def test_an_unexpected_exception_is_a_message_and_exit_4(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The last line of defence of the CLI: a bug ends in one line and exit 4, never a traceback or exit 1."""
+    from trust.cli.main import main
+    from verifier import api
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an invariant that does not hold")
+
+    monkeypatch.setattr(api, "verify", broken)
+    monkeypatch.delenv("TRUST_DEBUG", raising=False)
+    (tmp_path / "x.der").write_bytes(b"0")
+    assert main(["verify", str(tmp_path / "x.der")]) == 4
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.startswith("E1007 internal: unexpected AssertionError")
