@@ -12,7 +12,8 @@ responder the trust list designates for it, and a revocation in any authentic so
 :func:`test_no_region_input_makes_a_revoked_certificate_pass` is the verifier path test of issue 11: every
 combination of what a region platform can put in front of a verifier — its own responder certificate from its region
 CA, OCSP responses signed by it or by the region CA itself (a region that enrolled from a CSR holds that key), a
-newer CRL of its CA that omits the certificate, the genuine responses of Huren's responder, given as ``--ocsp`` /
+newer CRL of its CA that omits the certificate, a delta CRL "removing" it, a CRL signed by its own responder
+key, the genuine responses of Huren's responder, given as ``--ocsp`` /
 ``--crl`` or embedded in a PDF's DSS, in both revocation modes and both algorithm families — and asserts that no
 combination makes a certificate the bundle revokes pass.
 """
@@ -26,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
 
 from ca import authority
@@ -61,6 +63,8 @@ class Inputs:
     genuine_good: bytes  # Huren's designated responder, about good_cert: good
     rogue_good_for_good: bytes  # the rogue responder about good_cert
     clean_crl: bytes  # a newer CRL of the region CA (number + 1) that omits the victim
+    delta_crl: bytes  # a delta CRL of the region CA "removing" the victim from the base CRL (removeFromCRL)
+    rogue_crl: bytes  # a CRL naming the region CA as issuer, signed by the rogue responder's key, omitting the victim
 
 
 @dataclass
@@ -144,6 +148,50 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
             next_update=now + timedelta(days=1),
             revoked=[],
         ).dump()
+        signer = world.instance.keystore.signer(ca_key_id, algorithm_for(family))
+        delta_tbs = asn1_crl.TbsCertList(
+            {
+                "version": "v2",
+                "signature": signer.algorithm.x509_identifier(),
+                "issuer": issuer.subject,
+                "this_update": cx.x509_time(now - timedelta(minutes=1)),
+                "next_update": cx.x509_time(now + timedelta(days=1)),
+                "revoked_certificates": [
+                    {
+                        "user_certificate": victim.certificate.serial_number,
+                        "revocation_date": cx.x509_time(now),
+                        "crl_entry_extensions": [
+                            {"extn_id": "crl_reason", "critical": False, "extn_value": "remove_from_crl"}
+                        ],
+                    }
+                ],
+                "crl_extensions": [
+                    {
+                        "extn_id": "authority_key_identifier",
+                        "critical": False,
+                        "extn_value": {"key_identifier": cx.public_key(issuer).key_identifier()},
+                    },
+                    {"extn_id": "crl_number", "critical": False, "extn_value": crl_number + 2},
+                    {"extn_id": "delta_crl_indicator", "critical": True, "extn_value": crl_number},
+                ],
+            }
+        )
+        delta_crl = asn1_crl.CertificateList(
+            {
+                "tbs_cert_list": delta_tbs,
+                "signature_algorithm": signer.algorithm.x509_identifier(),
+                "signature": signer.sign(delta_tbs.dump()),
+            }
+        ).dump()
+        rogue_crl = crl_format.build_crl(
+            issuer=issuer.subject,
+            issuer_key=cx.public_key(rogue.certificate),
+            signer=world.instance.keystore.signer(rogue.record.key_id, algorithm_for(family)),
+            number=crl_number + 3,
+            this_update=now - timedelta(minutes=1),
+            next_update=now + timedelta(days=1),
+            revoked=[],
+        ).dump()
         inputs[family] = Inputs(
             victim=victim.certificate,
             good_cert=good.certificate,
@@ -175,6 +223,8 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
                 family=family,
             ),
             clean_crl=clean_crl,
+            delta_crl=delta_crl,
+            rogue_crl=rogue_crl,
         )
     bundle = trust_service.export_bundle(world.instance).read_bytes()
     root = cx.load_certificate(service.ca_certificate_der(world.instance, "root-sm2"))
@@ -256,17 +306,26 @@ def test_no_region_input_makes_a_revoked_certificate_pass(scene: Scene) -> None:
             "ca-good": inputs.ca_good,
             "genuine-revoked": inputs.genuine_revoked,
         }
+        crl_sets = {
+            "none": [],
+            "clean": [inputs.clean_crl],
+            "delta-remove": [inputs.delta_crl],
+            "rogue-signed": [inputs.rogue_crl],
+            "clean+delta+rogue": [inputs.clean_crl, inputs.delta_crl, inputs.rogue_crl],
+        }
         for size in range(len(responses) + 1):
             for order in itertools.permutations(responses, size):  # every subset in every order
                 ocsps = [responses[n] for n in order]
-                for crls in ([], [inputs.clean_crl]):
+                for crl_name, crls in crl_sets.items():
+                    if size > 1 and crl_name not in ("none", "clean"):
+                        continue  # the other CRL forgeries with one response at most: enough to show each alone
                     for mode in ("available", "required"):
                         for channel in ("files", "pdf-dss"):
                             report = _channel(scene, inputs, channel, ocsps, crls, mode)
-                            label = (family, order, bool(crls), mode, channel)
+                            label = (family, order, crl_name, mode, channel)
                             outcomes.append((label, report.indication, report.sub_indication))
                             assert report.indication is not Indication.TOTAL_PASSED, (label, report.to_text())
-    assert len(outcomes) == 2 * (1 + 3 + 6 + 6) * 2 * 2 * 2
+    assert len(outcomes) == 2 * ((1 + 3) * 5 + (6 + 6) * 2) * 2 * 2
     # Huren's CRL in the bundle revokes the certificate whatever else is given: never a softer verdict
     assert {sub for _label, _ind, sub in outcomes} == {SubIndication.REVOKED}
 
