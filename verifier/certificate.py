@@ -16,8 +16,11 @@ Steps, in order (each one becomes a :class:`~verifier.report.Check`):
    :func:`_check_available_revocation` (a certificate that names no source is checked against the CRLs of its
    issuer and the OCSP responses at hand; pyhanko skips those); ``required`` — every certificate needs
    revocation data (pyhanko's ``require``). The CA certificates of the validated path pass
-   :func:`structure_problem` too.
-3. **purpose** — key usage and extended key usage of the leaf for ``--purpose``.
+   :func:`structure_problem` too. OCSP responses reach pyhanko only from the CA itself or a responder the trust list
+   designates for it (:mod:`verifier.ocsp`), and a revocation in any authentic source wins over a "good" from another
+   (:func:`_revocation_wins`, issue 11 item 2).
+3. **purpose** — key usage and extended key usage of the leaf for ``--purpose``, and the subject alternative name
+   types the purpose allows (:mod:`verifier.san`).
 4. **trust list** (with a bundle) — every CA of the path below the root must be a CA service of the trust list,
    and usable (issuer and service ``granted``) when it issued the next certificate of the path, judged at that
    certificate's ``notBefore``; the leaf, if it is itself a listed service (TSA, OCSP), must be usable at the
