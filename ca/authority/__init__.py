@@ -36,6 +36,7 @@ from ca.authority.hierarchy import (
     create_root,
     create_sub_ca,
     key_history,
+    namespaces,
     rekey_sub_ca,
 )
 from ca.authority.issuance import (
@@ -93,6 +94,7 @@ __all__ = [
     "get_ca",
     "issue",
     "key_history",
+    "namespaces",
     "list_certificates",
     "new_serial",
     "rekey_sub_ca",

@@ -181,3 +181,27 @@ def test_openssl_enforces_the_dns_constraint(world: World, tmp_path: Path) -> No
         assert (out.returncode == 0) is ok, (host, out.stdout, out.stderr)
         if not ok:
             assert "permitted subtree violation" in out.stdout + out.stderr
+
+
+def test_the_namespace_is_named_at_enrolment_over_http_and_the_cli(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.http import AuthClient
+    from tests.support.world import PASSPHRASE
+    from trust.cli.main import main
+    from trust.http.app import create_app
+
+    client = AuthClient(create_app(world.instance), world, "national-ops")
+    body = {"kind": "region", "code": "350000", "family": "SM2", "dns_namespace": "fujian.example"}
+    response = client.post("/ca/enrol", json=body)
+    assert response.status_code == 201, response.text
+    cert = cx.load_certificate(service.ca_certificate_der(world.instance, "region-350000-sm2"))
+    assert authority.namespaces(cert) == (["fujian.example"], ["fujian.example", ".fujian.example"])
+    bad = client.post("/ca/enrol", json=dict(body, code="360000", dns_namespace="bad_name.example"))
+    assert bad.status_code == 422 or bad.status_code == 400, bad.text
+    monkeypatch.setenv("TRUST_KEY_PASSPHRASE", PASSPHRASE.decode())
+    monkeypatch.setenv("TRUST_KEY_KDF_ITERATIONS", "2000")
+    code = main(["ca", "enrol", "region", "370000", "--dns-namespace", "shandong.example", "--home", str(world.home)])
+    assert code == 0
+    cert = cx.load_certificate(service.ca_certificate_der(world.instance, "region-370000-sm2"))
+    assert authority.namespaces(cert) == (["shandong.example"], ["shandong.example", ".shandong.example"])
