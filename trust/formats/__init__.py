@@ -8,7 +8,8 @@ X.509 certificates (:mod:`~trust.formats.x509`, RFC 5280), CRLs (:mod:`~trust.fo
 SD-JWT (:mod:`~trust.formats.sdjwt`, RFC 9901), Token Status Lists (:mod:`~trust.formats.status_list`), licence
 tokens, identifiers, catalogue and face (:mod:`~trust.formats.license_token`, :mod:`~trust.formats.identifiers`
 GB/T 36904, :mod:`~trust.formats.license_catalogue`, :mod:`~trust.formats.license_face`), the trust list and the
-offline bundle (:mod:`~trust.formats.trustlist`, :mod:`~trust.formats.bundle`).
+offline bundle (:mod:`~trust.formats.trustlist`, :mod:`~trust.formats.bundle`), and what text people read may hold
+(:mod:`~trust.formats.text`: control, bidi and separator characters refused at issuance, escaped in reports).
 
 Imports only :mod:`trust.crypto` (import-linter checks it); no storage, no policy, no network, no HTTP.
 """
