@@ -359,8 +359,8 @@ def validate_fields(licence_type: LicenceType, fields: object) -> dict[str, Any]
         raise InputError(f"licence fields must be JSON values (strings, numbers, lists, objects): {exc}") from None
     if size > MAX_FIELDS_BYTES:
         raise InputError(f"licence fields of {size} bytes exceed {MAX_FIELDS_BYTES}")
-    _check_text(fields, "licence field")
     normalised = _normalise(fields, licence_type.fields)
+    _check_text(normalised, "licence field")  # after normalising: white space around a value is stripped
     errors = sorted(licence_type.validator.iter_errors(normalised), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
         bad: list[str] = []
