@@ -202,7 +202,7 @@ def _names(cert_id: ocsp_format.CertId, ca: x509.Certificate) -> bool:
 
 
 def _same_key(a: x509.Certificate, b: x509.Certificate) -> bool:
-    return a.subject == b.subject and a.public_key.dump() == b.public_key.dump()
+    return bool(a.subject == b.subject and a.public_key.dump() == b.public_key.dump())
 
 
 def _subject(cert: x509.Certificate) -> str:
