@@ -71,6 +71,7 @@ class Profile:
     subject_rules: tuple[SubjectRule, ...] = ()
     ocsp_no_check: bool = False
     needs_dns: bool = False
+    san_types: frozenset[str] = frozenset()  # subject alternative name types it may carry: "dns", "uri"
     policies: tuple[str, ...] = field(default=())
 
     def check_key(self, key: PublicKey) -> None:
@@ -169,6 +170,7 @@ PROFILES: Final[Mapping[str, Profile]] = {
             validity=timedelta(days=397),
             max_validity=timedelta(days=397),
             needs_dns=True,
+            san_types=frozenset({"dns"}),
             policies=(POLICY["tls-server"],),
         ),
         Profile(
@@ -179,6 +181,7 @@ PROFILES: Final[Mapping[str, Profile]] = {
             validity=timedelta(days=397),
             max_validity=timedelta(days=397),
             subject_rules=(_needs("organization"),),
+            san_types=frozenset({"dns"}),
             policies=(POLICY["tls-client"],),
         ),
     )

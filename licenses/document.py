@@ -51,6 +51,7 @@ from trust.formats.license_face import (
     AUTHORITY_LABEL,
     IDENTIFIER_LABEL,
     ISSUED_LABEL,
+    QR_CAPTION,
     VALIDITY_LABEL,
     Face,
     authority_anchor,
@@ -59,7 +60,6 @@ from trust.formats.license_face import (
     normalise,
 )
 
-QR_CAPTION: Final = "扫描二维码核验"
 MAX_QR_VERSION: Final = 25
 QR_BORDER: Final = 4
 QR_MODULE_MM: Final = 0.5

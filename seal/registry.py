@@ -32,7 +32,7 @@ from seal.models import SealEvent, SealMaker, SealRecord
 from trust.crypto.algorithms import SM2_SM3
 from trust.crypto.errors import ConflictError, InputError, NotFoundError
 from trust.crypto.keystore import KeyStore
-from trust.formats import ses
+from trust.formats import ses, text
 from trust.formats import x509 as cx
 from trust.formats.names import DN, region, validate_citizen_id, validate_uscc
 
@@ -110,6 +110,45 @@ def _certificate(session: Session, serial: str) -> IssuedCertificate:
     return record
 
 
+def holder_division(uscc: str) -> str:
+    """The GB/T 2260 division of an organisation's registration authority: characters 3–8 of its unified social
+    credit code (GB 32100-2015 clause 4: registration authority, organisation category, then the administrative
+    division code of the registering authority)."""
+    return uscc[2:8]
+
+
+def check_holder_scope(ca: CertificateAuthority, uscc: str) -> None:
+    """An organisation's seal is made only by the platform its organisation belongs to (issue 11, item 3).
+
+    * A **region** CA makes seals for organisations registered in that region: the USCC's division (characters 3–8)
+      lies in the region — same province for a province (``33xxxx`` for 330000), same prefecture for a prefecture
+      (``3301xx`` for 330100), the same county for a county.
+    * Organisations registered at the national level (division ``100000``, e.g. State Council departments and
+      national associations) belong to no province: no region makes their seals; their own department CA does.
+    * A **department** CA makes seals for the department itself only (holder USCC = the department's USCC).
+    Personal seals are not checked this way: the address code of a citizen ID is where it was first issued, not
+    where the person lives (the region vouches for its residents)."""
+    if ca.kind == "department":
+        if uscc != ca.code:
+            raise InputError(
+                f"a department CA makes seals for its own department ({ca.code}) only, not for {uscc}",
+                evidence={"holder_code": uscc, "department": ca.code},
+            )
+        return
+    if ca.kind != "region" or ca.code is None:
+        return
+    division = holder_division(uscc)
+    code = ca.code
+    prefix = code[:2] if code.endswith("0000") else code[:4] if code.endswith("00") else code
+    if not division.startswith(prefix):
+        where = "registered at the national level" if division == "100000" else f"registered in division {division}"
+        raise InputError(
+            f"the holder {uscc} is {where}, not in region {code} ({region(code).name}): a region makes seals only "
+            "for organisations registered in it",
+            evidence={"holder_code": uscc, "holder_division": division, "region": code},
+        )
+
+
 def create_seal(
     session: Session,
     keystore: KeyStore,
@@ -129,8 +168,11 @@ def create_seal(
     ca = authority.get_ca(session, ca_id)
     if ca.kind not in ("region", "department") or ca.family != "SM2":
         raise InputError("seals are made under a regional or departmental SM2 CA")
+    text.check(holder_name, "seal holder name")
+    text.check(seal_name, "seal name")
     if holder_kind == "organization":
         holder_code = validate_uscc(holder_code)
+        check_holder_scope(ca, holder_code)
         design_png = picture.render_png(picture.SealDesign(holder_name, seal_name, holder_code))
         width = height = 42
     elif holder_kind == "person":

@@ -16,8 +16,11 @@ Steps, in order (each one becomes a :class:`~verifier.report.Check`):
    :func:`_check_available_revocation` (a certificate that names no source is checked against the CRLs of its
    issuer and the OCSP responses at hand; pyhanko skips those); ``required`` — every certificate needs
    revocation data (pyhanko's ``require``). The CA certificates of the validated path pass
-   :func:`structure_problem` too.
-3. **purpose** — key usage and extended key usage of the leaf for ``--purpose``.
+   :func:`structure_problem` too. OCSP responses reach pyhanko only from the CA itself or a responder the trust list
+   designates for it (:mod:`verifier.ocsp`), and a revocation in any authentic source wins over a "good" from another
+   (:func:`_revocation_wins`, issue 11 item 2).
+3. **purpose** — key usage and extended key usage of the leaf for ``--purpose``, and the subject alternative name
+   types the purpose allows (:mod:`verifier.san`).
 4. **trust list** (with a bundle) — every CA of the path below the root must be a CA service of the trust list,
    and usable (issuer and service ``granted``) when it issued the next certificate of the path, judged at that
    certificate's ``notBefore``; the leaf, if it is itself a listed service (TSA, OCSP), must be usable at the
@@ -44,6 +47,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, cast
 
 from asn1crypto import algos, keys, x509
+from asn1crypto import crl as asn1_crl
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from pyhanko_certvalidator import ValidationContext, find_valid_path
 from pyhanko_certvalidator import errors as pv_errors
@@ -70,7 +74,8 @@ from trust.crypto.oids import EKU_DOCUMENT_SIGNING, EKU_LICENSE_SIGNING
 from trust.formats import x509 as cx
 from trust.formats.names import name_text
 from trust.formats.x509 import utc_time
-from verifier import limits
+from verifier import limits, san
+from verifier import ocsp as ocsp_screen
 from verifier.context import Memo, VerificationContext
 from verifier.paths import BoundedPaths
 from verifier.report import ChainLink, Check, Indication, Report, Result, SubIndication
@@ -344,7 +349,7 @@ def _new_validation_context(
         trust_roots=list(ctx.anchors),
         other_certs=list(ctx.intermediates),
         crls=list(objects) if crls is None else [objects[i] for i in crls],
-        ocsps=list(ctx.ocsps),
+        ocsps=ocsp_screen.for_path_validator(ctx),  # only responders that may speak for the CA, revocations first
         moment=ctx.validation_time,
         allow_fetching=False,
         revocation_mode="require" if ctx.revocation == "required" else "hard-fail",
@@ -452,7 +457,41 @@ async def _find_path(
         raise
     if ctx.revocation == "available":
         await _check_available_revocation(path, ctx, vc)
+    if ctx.ocsps:
+        await _revocation_wins(path, ctx, vc)
     return path
+
+
+async def _revocation_wins(path: ValidationPath, ctx: VerificationContext, vc: ValidationContext) -> None:
+    """A revocation seen in any authentic source fails the path, whatever another source said (issue 11, item 2).
+
+    pyhanko settles a certificate with the first source that answers: an OCSP "good" ends the check, and the CRLs at
+    hand are not read. So, once a path is valid, every certificate of it is checked again against every authorised
+    OCSP response (:func:`verifier.ocsp.revocations`, including those pyhanko cannot check itself) and every CRL at
+    hand (pyhanko's own CRL validation: issuer, signature, scope, freshness); a revocation found is the result. A
+    source that cannot be used here (stale, out of scope, unverifiable) changes nothing: pyhanko's check decided
+    whether the revocation data sufficed."""
+    certs = list(path.iter_certs(include_root=True))
+    for index in range(1, len(certs)):
+        cert, issuer = certs[index], certs[index - 1]
+        if not isinstance(cert, x509.Certificate):
+            continue
+        state = ValProcState(cert_path_stack=ConsList.sing(path), init_index=index)
+        for answer, screened in ocsp_screen.revocations(ctx, cert, issuer):
+            assert answer.revoked_at is not None
+            raise pv_errors.RevokedError.format(
+                reason=asn1_crl.CRLReason(answer.reason or "unspecified"),
+                revocation_dt=answer.revoked_at,
+                revinfo_type=f"OCSP response ({screened.why})",
+                proc_state=state,
+            )
+        if ctx.crls:
+            try:
+                await verify_crl(cert, path, vc, proc_state=state)
+            except pv_errors.RevokedError:
+                raise
+            except (pv_errors.CRLValidationError, pv_errors.PathValidationError, ValueError, TypeError):
+                continue
 
 
 async def _check_available_revocation(path: ValidationPath, ctx: VerificationContext, vc: ValidationContext) -> None:
@@ -566,7 +605,7 @@ def _verify_certificate(
     cert: x509.Certificate, ctx: VerificationContext, purpose: str, policy: PolicyInputs, legacy_dsa: bool, kind: str
 ) -> Report:
     checks: list[Check] = []
-    warnings = list(ctx.warnings)
+    warnings = [*ctx.warnings, *ocsp_screen.ignored(ctx, [cert])]
     moment = ctx.validation_time
     subject = name_text(cert.subject) or cert.subject.human_friendly
     problem = structure_problem(cert)
@@ -661,6 +700,9 @@ def _verify_certificate(
     try:
         if key_usage or ext_key_usage:
             validate_usage(cert, set(key_usage), set(ext_key_usage), not ext_key_usage)
+        names_problem = san.problem(cert, purpose)  # subject alternative name types per purpose (verifier.san)
+        if names_problem is not None:
+            raise pv_errors.InvalidCertificateError(names_problem)
         checks.append(
             Check(
                 "purpose",

@@ -10,8 +10,11 @@ token (:func:`verifier.license.verify_license`, kind ``license-token``) — and 
    :data:`MAX_ATTACHMENT_BYTES` decoded), ASCII (``FORMAT_FAILURE`` otherwise).
 2. **pdf-seal** — the PDF report's bottom line (every seal and document time-stamp, modifications after sealing).
 3. **sealed-by-issuer** — a seal signature whose signer certificate names the token's issuing authority
-   (subject ``serialNumber`` = the token's ``license.issuer`` USCC, as Huren's seal certificates do): a licence face
-   sealed by anybody else is not the authority's document (``SIG_CONSTRAINTS_FAILURE``).
+   (subject ``serialNumber`` = the token's ``license.issuer`` USCC, as Huren's seal certificates do) **and**, with a
+   trust list, was certified by a CA of the trust-list entry (region or department) that holds the licence issuer's
+   ``LICENSE_ISSUER`` service — issuer name and signature checked with that CA's current or previous key: a Zhejiang
+   seal naming a Guangdong authority is not the Guangdong authority's seal (issue 11, item 3). A licence face sealed
+   by anybody else is not the authority's document (``SIG_CONSTRAINTS_FAILURE``).
 4. **sealed-attachment** — the ``license.jwt`` of the revision that seal signed is the file's current one: an
    attachment added or replaced after sealing fails (``SIG_CONSTRAINTS_FAILURE``) whatever else it says.
 5. **license-token** — the token report's bottom line (issuer key and authorisation in the trust list,
@@ -21,6 +24,9 @@ token (:func:`verifier.license.verify_license`, kind ``license-token``) — and 
    the holder where the fields lack it, the validity, the date of issue and ``发证机关：<name>`` with the name the
    trust list gives the issuer) appears in the text of the pages (pypdf, of the file's last revision — what viewers
    show; white space ignored). A value the face does not show fails (``SIG_CONSTRAINTS_FAILURE``) and names the field.
+   And the face shows nothing else: every run of text that is not one of the texts the renderer draws
+   (:meth:`trust.formats.license_face.Face.printed`, each covering one occurrence) fails the check (issue 11, item 3:
+   an extra line added to a genuine face and re-sealed).
 
 The bottom line is the first ``TOTAL_FAILED`` in that order, else the first ``INDETERMINATE``, else
 ``TOTAL_PASSED``. The QR code is not decoded here (no rendering in the verifier): it carries the same licence in
@@ -42,6 +48,7 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from trust.crypto.errors import Code, EncodingError, InputError, TrustError
 from trust.formats import license_face as face_mod
 from trust.formats import license_token as token_mod
+from trust.formats import x509 as cx
 from trust.formats.names import name_text
 from verifier.context import VerificationContext
 from verifier.license import verify_license
@@ -213,6 +220,48 @@ class _Seal:
     revision: int
     holder_code: str | None
     subject: str
+    certificate: Any = None  # the signer's asn1crypto certificate
+
+
+def _issuer_cas(ctx: VerificationContext, claims: Mapping[str, Any]) -> dict[str, list[Any]] | None:
+    """The CA certificates (current and previous, parsed) of the trust-list entry that holds the licence issuer's
+    ``LICENSE_ISSUER`` service — the region (or department) whose CA must have certified the authority's seal
+    (issue 11, item 3); ``None`` without a trust list. An issuer the list does not know has no CA: ``{}``."""
+    if ctx.trust_list is None:
+        return None
+    cas: dict[str, list[Any]] = {}
+    for entry, service in ctx.trust_list.services("LICENSE_ISSUER"):
+        if (service.scope or {}).get("issuer_id") != claims.get("iss"):
+            continue
+        for ca in entry.services:
+            if ca.type == "CA":
+                certs = cas.setdefault(ca.id, [])
+                for der in (ca.certificate, *ca.previous_certificates):
+                    try:
+                        certs.append(ctx.memo.certificate(der))
+                    except TrustError:
+                        continue
+    return cas
+
+
+def _issuer_cas_label(cas: dict[str, list[Any]] | None) -> str:
+    return ", ".join(sorted(cas or {})) or "no CA"
+
+
+def _issued_by(cert: Any, cas: dict[str, list[Any]]) -> bool:
+    """Whether one of ``cas`` issued ``cert`` (issuer name and signature with its key)."""
+    if cert is None:
+        return False
+    for certs in cas.values():
+        for ca in certs:
+            if ca.subject != cert.issuer:
+                continue
+            try:
+                cx.verify_signature(cert, cx.public_key(ca))
+            except (TrustError, ValueError, TypeError):
+                continue
+            return True
+    return False
 
 
 def _seals(document: Document) -> list[_Seal]:
@@ -230,7 +279,7 @@ def _seals(document: Document) -> list[_Seal]:
         except HOSTILE_ERRORS:
             continue
         code = subject.get("serial_number") if isinstance(subject, Mapping) else None
-        found.append(_Seal(item.name, revision, str(code) if code else None, name_text(signer.subject)))
+        found.append(_Seal(item.name, revision, str(code) if code else None, name_text(signer.subject), signer))
     return found
 
 
@@ -277,7 +326,8 @@ def page_text(pdf: bytes) -> str:
 def _face(pdf: bytes, claims: Mapping[str, Any], ctx: VerificationContext, state: _State) -> None:
     issuer_name = _issuer_name(ctx, claims)
     try:
-        expected = face_mod.face_from_claims(claims, issuer_name).expected()
+        content = face_mod.face_from_claims(claims, issuer_name)
+        expected = content.expected()
     except TrustError as exc:
         warning = f"the face cannot be compared with the token: {exc.message}"
         state.warnings.append(warning)
@@ -302,11 +352,82 @@ def _face(pdf: bytes, claims: Mapping[str, Any], ctx: VerificationContext, state
         )
         state.details.append(("face_missing", [what for what, _v in missing]))
         return
+    extra = face_mod.unaccounted(text, content.printed(), open_after=None if issuer_name else face_mod.AUTHORITY_LABEL)
+    if extra:
+        shown = "; ".join(repr(run[:60]) for run in extra[:4])
+        state.fail(
+            "face",
+            Indication.TOTAL_FAILED,
+            SubIndication.SIG_CONSTRAINTS_FAILURE,
+            f"the face shows text that is not part of the licence: {shown}"
+            + (f" and {len(extra) - 4} more" if len(extra) > 4 else ""),
+        )
+        state.details.append(("face_extra", extra[:8]))
+        return
     state.ok(
         "face",
         f"the face shows all {len(expected)} texts of the token (title, identifier, fields, validity, "
-        "date of issue" + (", issuing authority)" if issuer_name else ")"),
+        "date of issue" + (", issuing authority)" if issuer_name else ")") + " and nothing else",
     )
+
+
+def _sealed_by_issuer(
+    document: Document, claims: Mapping[str, Any], authority: str, ctx: VerificationContext, state: _State
+) -> _Seal | None:
+    """The check ``sealed-by-issuer`` (module docstring); the authority's first seal, or None."""
+    seals = _seals(document)
+    named = [s for s in seals if s.holder_code and s.holder_code == authority]
+    issuer_cas = _issuer_cas(ctx, claims)
+    by_issuer = [s for s in named if issuer_cas is None or _issued_by(s.certificate, issuer_cas)]
+    if not by_issuer:
+        others = ", ".join(s.subject for s in seals) or "none"
+        why = (
+            f"no seal of the issuing authority {authority or '?'} on the licence (seals: {others})"
+            if not named
+            else f"the seal naming the issuing authority {authority} was not certified by a CA of the licence "
+            f"issuer's region in the trust list ({_issuer_cas_label(issuer_cas)}): seals: {others}"
+        )
+        state.fail("sealed-by-issuer", Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE, why)
+        return None
+    first = min(by_issuer, key=lambda s: s.revision)
+    if issuer_cas is None:
+        where = " (the trust list was not given: which CA certified the seal was not checked)"
+        state.warnings.append("the seal's CA was not matched to the licence issuer's region (no trust list)")
+    else:
+        where = f", certified by {_issuer_cas_label(issuer_cas)} of the issuer's trust-list entry"
+    state.ok("sealed-by-issuer", f"sealed by {first.subject} (field {first.field}){where}")
+    state.details.append(("authority_seal", first.field))
+    return first
+
+
+def _sealed_attachment(document: Document, first: _Seal, current: bytes, state: _State) -> None:
+    """The check ``sealed-attachment``: the token the authority's seal covers is the file's current one."""
+    try:
+        sealed = read_attachment(document.reader.get_historical_resolver(first.revision).root)
+    except AttachmentError as exc:
+        state.fail("sealed-attachment", Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, str(exc))
+        return
+    except HOSTILE_ERRORS as exc:
+        message = f"the revision the authority sealed cannot be read: {describe(exc)}"
+        state.fail("sealed-attachment", Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, message)
+        return
+    if sealed is None:
+        state.fail(
+            "sealed-attachment",
+            Indication.TOTAL_FAILED,
+            SubIndication.SIG_CONSTRAINTS_FAILURE,
+            f"{ATTACHMENT_NAME} was added after the authority's seal {first.field}: the seal does not cover it",
+        )
+    elif sealed != current:
+        state.fail(
+            "sealed-attachment",
+            Indication.TOTAL_FAILED,
+            SubIndication.SIG_CONSTRAINTS_FAILURE,
+            f"{ATTACHMENT_NAME} was replaced after the authority's seal {first.field}: the token in the "
+            "file is not the one the authority sealed",
+        )
+    else:
+        state.ok("sealed-attachment", f"{ATTACHMENT_NAME} is the one sealed by {first.field}")
 
 
 def _verify_parts(pdf: bytes, ctx: VerificationContext, state: _State, children: list[Report]) -> str:
@@ -338,45 +459,9 @@ def _verify_parts(pdf: bytes, ctx: VerificationContext, state: _State, children:
     raw_licence = claims.get("license")
     licence: Mapping[str, Any] = raw_licence if isinstance(raw_licence, Mapping) else {}
     authority = str(licence.get("issuer", ""))
-    seals = _seals(document)
-    by_issuer = [s for s in seals if s.holder_code and s.holder_code == authority]
-    if not by_issuer:
-        others = ", ".join(s.subject for s in seals) or "none"
-        state.fail(
-            "sealed-by-issuer",
-            Indication.TOTAL_FAILED,
-            SubIndication.SIG_CONSTRAINTS_FAILURE,
-            f"no seal of the issuing authority {authority or '?'} on the licence (seals: {others})",
-        )
-    else:
-        first = min(by_issuer, key=lambda s: s.revision)
-        state.ok("sealed-by-issuer", f"sealed by {first.subject} (field {first.field})")
-        state.details.append(("authority_seal", first.field))
-        try:
-            sealed = read_attachment(document.reader.get_historical_resolver(first.revision).root)
-        except AttachmentError as exc:
-            state.fail("sealed-attachment", Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, str(exc))
-        except HOSTILE_ERRORS as exc:
-            message = f"the revision the authority sealed cannot be read: {describe(exc)}"
-            state.fail("sealed-attachment", Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, message)
-        else:
-            if sealed is None:
-                state.fail(
-                    "sealed-attachment",
-                    Indication.TOTAL_FAILED,
-                    SubIndication.SIG_CONSTRAINTS_FAILURE,
-                    f"{ATTACHMENT_NAME} was added after the authority's seal {first.field}: the seal does not cover it",
-                )
-            elif sealed != current:
-                state.fail(
-                    "sealed-attachment",
-                    Indication.TOTAL_FAILED,
-                    SubIndication.SIG_CONSTRAINTS_FAILURE,
-                    f"{ATTACHMENT_NAME} was replaced after the authority's seal {first.field}: the token in the "
-                    "file is not the one the authority sealed",
-                )
-            else:
-                state.ok("sealed-attachment", f"{ATTACHMENT_NAME} is the one sealed by {first.field}")
+    first = _sealed_by_issuer(document, claims, authority, ctx, state)
+    if first is not None:
+        _sealed_attachment(document, first, current, state)
     token_report = verify_license(text, ctx)
     children.append(token_report)
     state.child("license-token", token_report, "the licence token")

@@ -7,6 +7,11 @@ anchor; ``warnings`` are facts that did not change the verdict (a stale bundle);
 non-passing verdict. A composite input (a PDF with several signatures) has one child report per signature
 and an overall bottom line.
 
+The text form (:meth:`Report.to_text`) prints every string that came from the input — subjects, reasons, details,
+the values of licence fields — through :func:`trust.formats.text.escape`: a control, bidi or separator character is
+shown as ``\\u{…}``, so an input cannot recolour the terminal, add a line or reorder the verdict; the verdict line is
+always the verifier's own first line (issue 11, item 5). JSON output is escaped by the encoder.
+
 JSON field names are the contract of ``trust verify --format json`` and ``POST /verify`` (``docs/VERIFIER.md``).
 """
 
@@ -17,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from trust.formats.text import escape
 
 
 class Indication(StrEnum):
@@ -123,26 +130,29 @@ class Report:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2, default=str)
 
     def to_text(self, indent: str = "") -> str:
-        """For people: verdict and reason on the first line, then chain, checks, warnings."""
+        """For people: verdict and reason on the first line, then chain, checks, warnings. Every string that may
+        come from the input is escaped (module docstring)."""
         verdict = self.indication.value.replace("_", "-")
         reason = f" / {self.sub_indication.value}" if self.sub_indication else ""
-        lines = [f"{indent}{verdict}{reason}  {self.kind}: {self.subject}".rstrip()]
+        lines = [f"{indent}{verdict}{reason}  {escape(self.kind)}: {escape(self.subject)}".rstrip()]
         for error in self.errors:
-            lines.append(f"{indent}  reason: {error}")
+            lines.append(f"{indent}  reason: {escape(error)}")
         for warning in self.warnings:
-            lines.append(f"{indent}  warning: {warning}")
+            lines.append(f"{indent}  warning: {escape(warning)}")
         lines.append(f"{indent}  validation time: {self.validation_time.isoformat()}")
         if self.chain:
             lines.append(f"{indent}  chain:")
             for link in self.chain:
-                lines.append(f"{indent}    {link.subject}  [{link.fingerprint[:16]}…] {link.source}")
+                lines.append(
+                    f"{indent}    {escape(link.subject)}  [{escape(link.fingerprint[:16])}…] {escape(link.source)}"
+                )
         if self.checks:
             lines.append(f"{indent}  checks:")
             mark = {Result.PASSED: "ok  ", Result.FAILED: "FAIL", Result.WARNING: "warn", Result.SKIPPED: "skip"}
             for check in self.checks:
-                lines.append(f"{indent}    {mark[check.result]} {check.name}: {check.detail}".rstrip())
+                lines.append(f"{indent}    {mark[check.result]} {escape(check.name)}: {escape(check.detail)}".rstrip())
         for key, value in self.details:
-            lines.append(f"{indent}  {key}: {value}")
+            lines.append(f"{indent}  {escape(str(key))}: {escape(str(value))}")
         for child in self.children:
             lines.append(child.to_text(indent + "  "))
         return "\n".join(lines)

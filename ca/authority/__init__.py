@@ -36,6 +36,7 @@ from ca.authority.hierarchy import (
     create_root,
     create_sub_ca,
     key_history,
+    namespaces,
     rekey_sub_ca,
 )
 from ca.authority.issuance import (
@@ -94,6 +95,7 @@ __all__ = [
     "issue",
     "key_history",
     "list_certificates",
+    "namespaces",
     "new_serial",
     "rekey_sub_ca",
     "release_hold",

@@ -28,7 +28,7 @@ from trust.crypto.keys import PrivateKey, PublicKey
 from trust.crypto.keystore import KeyStore
 from trust.crypto.oids import POLICY
 from trust.formats import x509 as cx
-from trust.formats.names import DN, region
+from trust.formats.names import DN, NO_NAMESPACE, check_dns_name, default_dns_namespace, region
 
 # Profiles each kind of CA may issue; their policy OIDs go into the CA certificate.
 KIND_PROFILES: Final = {
@@ -98,6 +98,38 @@ def ca_scope(kind: str, code: str | None, organization: str | None) -> DN:
     return DN()
 
 
+def ca_namespace(kind: str, code: str | None, dns_namespace: str | None) -> str:
+    """The DNS namespace a CA of this kind is constrained to (issue 11, item 4): the one named at enrolment, else a
+    region's default (``zj.gov.cn``, :func:`trust.formats.names.default_dns_namespace`) and, for a department, none
+    (``invalid``, RFC 6761: no DNS or URI names at all)."""
+    if dns_namespace:
+        namespace = check_dns_name(dns_namespace, what="DNS namespace")
+        if namespace == NO_NAMESPACE or namespace.endswith(".invalid"):
+            return NO_NAMESPACE
+        if namespace.count(".") < 1 or namespace in ("gov.cn", "com.cn", "org.cn", "net.cn", "edu.cn"):
+            raise InputError(f"DNS namespace {namespace!r} is a public suffix; name the region's own domain")
+        return namespace
+    if kind == "region":
+        assert code is not None
+        return default_dns_namespace(code)
+    return NO_NAMESPACE
+
+
+def namespaces(cert: asn1_x509.Certificate) -> tuple[list[str], list[str]] | None:
+    """The permitted ``dNSName`` and URI host subtrees of a CA certificate's name constraints; ``None`` when it
+    constrains neither (a national CA, or a CA enrolled before issue 11)."""
+    constraints = cert.name_constraints_value
+    if constraints is None or constraints["permitted_subtrees"].native is None:
+        return None
+    dns = [str(s["base"].native) for s in constraints["permitted_subtrees"] if s["base"].name == "dns_name"]
+    uri = [
+        str(s["base"].native)
+        for s in constraints["permitted_subtrees"]
+        if s["base"].name == "uniform_resource_identifier"
+    ]
+    return (dns, uri) if dns or uri else None
+
+
 def _scope_names(scope: DN) -> list[asn1_x509.Name]:
     return [scope.to_asn1()]
 
@@ -115,8 +147,12 @@ def create_sub_ca(
     organization: str,
     public_key: PublicKey | None = None,
     family: str | None = None,
+    dns_namespace: str | None = None,
 ) -> tuple[CertificateAuthority, Issued]:
-    """A regional, departmental or national operations CA under a root, from a CSR key or a new key."""
+    """A regional, departmental or national operations CA under a root, from a CSR key or a new key.
+
+    A region's or department's CA is constrained to its subject subtree and to its DNS namespace
+    (:func:`ca_namespace`), for ``dNSName`` and for the hosts of ``uniformResourceIdentifier`` names."""
     if kind not in KIND_PROFILES:
         raise InputError(f"CA kind must be one of {', '.join(KIND_PROFILES)}")
     if session.get(CertificateAuthority, ca_id) is not None:
@@ -157,7 +193,10 @@ def create_sub_ca(
         .add_extension(cx.authority_information_access(None, endpoints.ca_cert(parent.id)))
     )
     if kind != "national":
-        builder = builder.add_extension(cx.name_constraints(_scope_names(scope)))
+        namespace = ca_namespace(kind, code, dns_namespace)
+        builder = builder.add_extension(
+            cx.name_constraints(_scope_names(scope), dns=[namespace], uri_hosts=[namespace, f".{namespace}"])
+        )
     issued = issue_signed(
         session,
         keystore,

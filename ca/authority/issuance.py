@@ -11,7 +11,7 @@ from asn1crypto import x509 as asn1_x509
 from sqlmodel import Session, col, select
 
 from ca.authority.discipline import clamp_to_issuer, issue_signed
-from ca.authority.hierarchy import KIND_PROFILES, ca_scope
+from ca.authority.hierarchy import KIND_PROFILES, ca_scope, namespaces
 from ca.authority.keys import new_key, store_key
 from ca.authority.records import BACKDATE, Endpoints, Issued, ca_certificate, get_ca
 from ca.models import CertificateAuthority, IssuedCertificate, now, utc
@@ -21,7 +21,15 @@ from trust.crypto.keys import PrivateKey, PublicKey
 from trust.crypto.keystore import KeyStore
 from trust.formats import idcodes
 from trust.formats import x509 as cx
-from trust.formats.names import DN, name_attributes, name_text
+from trust.formats.names import (
+    DN,
+    check_dns_name,
+    check_uri,
+    default_dns_namespace,
+    dns_within,
+    name_attributes,
+    name_text,
+)
 
 
 def check_in_scope(ca: CertificateAuthority, subject: asn1_x509.Name) -> None:
@@ -40,8 +48,55 @@ def check_in_scope(ca: CertificateAuthority, subject: asn1_x509.Name) -> None:
             return
     raise InputError(
         f"subject {name_text(subject)} is outside the name constraints of CA {ca.id}",
-        evidence={"permitted": [name_text(s["base"].chosen) for s in constraints["permitted_subtrees"]]},
+        evidence={
+            "permitted": [
+                name_text(s["base"].chosen)
+                for s in constraints["permitted_subtrees"]
+                if s["base"].name == "directory_name"
+            ]
+        },
     )
+
+
+def check_names(
+    ca: CertificateAuthority, profile: Profile, dns_names: Sequence[str], uris: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """The subject alternative names of a request, checked before anything is reserved (issue 11, item 4).
+
+    * Every URI must be ``http``/``https`` with a host name (never ``javascript:``, ``data:``, ``file:`` …), every DNS
+      name a host name (a wildcard only for ``tls-server``).
+    * Types per profile (:attr:`Profile.san_types`): TLS certificates carry DNS names only; seal, seal maker,
+      identity, licence issuer, time-stamping and OCSP certificates carry no DNS or URI names.
+    * A region's or department's CA certifies names inside its namespace only — the permitted ``dNSName``/URI subtrees
+      of its own certificate; a region CA enrolled before those existed is held to its region's default namespace.
+    """
+    checked_uris = [check_uri(u) for u in uris]
+    wildcard = profile.name == "tls-server"
+    checked_dns = [check_dns_name(d, wildcard=wildcard) for d in dns_names]
+    for kind, given in (("dns", checked_dns), ("uri", checked_uris)):
+        if given and kind not in profile.san_types:
+            what = "DNS" if kind == "dns" else "URI"
+            raise InputError(f"a {profile.name} certificate carries no {what} names", code=Code.INVALID_INPUT)
+    if profile.needs_dns and not checked_dns:
+        raise InputError(f"profile {profile.name} needs at least one DNS name")
+    spaces = namespaces(ca_certificate(ca))
+    if spaces is None and ca.kind == "region" and ca.code:
+        default = default_dns_namespace(ca.code)
+        spaces = ([default], [default, f".{default}"])
+    if spaces is not None:
+        dns_spaces, uri_spaces = spaces
+        outside = [d for d in checked_dns if not any(dns_within(d, ns) for ns in dns_spaces)]
+        outside += [
+            f"{scheme}://{host}"
+            for scheme, host in checked_uris
+            if not any(host == ns or (ns.startswith(".") and host.endswith(ns)) for ns in uri_spaces)
+        ]
+        if outside:
+            raise InputError(
+                f"{', '.join(outside)} outside the DNS namespace of CA {ca.id}",
+                evidence={"permitted": dns_spaces, "names": outside},
+            )
+    return checked_dns, list(uris)
 
 
 def issue(
@@ -74,8 +129,7 @@ def issue(
     subject = profile.check_subject(subject)
     subject_name = subject.to_asn1()
     check_in_scope(ca, subject_name)
-    if profile.needs_dns and not dns_names:
-        raise InputError(f"profile {profile.name} needs at least one DNS name")
+    dns_names, uris = check_names(ca, profile, dns_names, uris)
     generated: PrivateKey | None = None
     if public_key is None:
         generated = new_key(key_family, ca=False)

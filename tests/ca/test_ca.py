@@ -112,7 +112,13 @@ def test_region_ca_is_constrained(world: World, code: str, province: str, family
     nc = _ext(cert, "name_constraints")
     assert nc is not None and nc["critical"].native is True
     permitted = [s["base"].chosen for s in cert.name_constraints_value["permitted_subtrees"]]
-    assert [n.native for n in permitted] == [{"country_name": "CN", "state_or_province_name": province}]
+    namespace = {"330000": "zj.gov.cn", "440000": "gd.gov.cn"}[code]  # the default namespace (issue 11, item 4)
+    assert [n.native for n in permitted] == [
+        {"country_name": "CN", "state_or_province_name": province},
+        namespace,
+        namespace,
+        f".{namespace}",
+    ]
     policies = {p["policy_identifier"].dotted for p in cert.certificate_policies_value}
     assert {PROFILES[p].policies[0] for p in authority.KIND_PROFILES["region"]} == policies
     assert cert.authority_key_identifier == root.key_identifier
@@ -134,7 +140,7 @@ def test_every_profile(ca_world: World, profile: str) -> None:
         else DN(organization="国家政务服务平台", common_name=f"{profile} 测试")
     )
     result = _issue(
-        ca_world, ca_id, profile, subject=subject, dns_names=["zj.gov.example"] if PROFILES[profile].needs_dns else []
+        ca_world, ca_id, profile, subject=subject, dns_names=["zj.gov.cn"] if PROFILES[profile].needs_dns else []
     )
     cert = result.certificate
     spec = PROFILES[profile]
@@ -180,10 +186,8 @@ def test_profile_details(ca_world: World) -> None:
     assert issuer.extended_key_usage_value.native == [EKU_LICENSE_SIGNING]
     person = _issue(ca_world, "region-330000-sm2", "person-identity").certificate
     assert person.subject.native["serial_number"] == ZJ_PERSON
-    tls = _issue(
-        ca_world, "region-330000-rsa", "tls-server", dns_names=["api.zj.gov.example"], key_family="EC"
-    ).certificate
-    assert tls.valid_domains == ["api.zj.gov.example"]
+    tls = _issue(ca_world, "region-330000-rsa", "tls-server", dns_names=["api.zj.gov.cn"], key_family="EC").certificate
+    assert tls.valid_domains == ["api.zj.gov.cn"]
 
 
 # --- interoperability: OpenSSL ----------------------------------------------------------------------------
@@ -559,7 +563,10 @@ def test_enrol_from_csr_keeps_key_with_region(tmp_path: Path) -> None:
     )
     cert = cx.load_certificate(dept.cert_der)
     assert [s["base"].chosen.native for s in cert.name_constraints_value["permitted_subtrees"]] == [
-        {"country_name": "CN", "organization_name": "国家市场监督管理总局"}
+        {"country_name": "CN", "organization_name": "国家市场监督管理总局"},
+        "invalid",  # no DNS or URI names at all (RFC 6761)
+        "invalid",
+        ".invalid",
     ]
     with pytest.raises(InputError, match="unified social credit code"):
         service.enrol(inst, kind="department", code="111000000000133380", family="SM2", organization="x")

@@ -53,13 +53,27 @@ def enrol(
     csr: Annotated[Path | None, typer.Option(help="PKCS#10 request file; omitted: Huren generates the key")] = None,
     organization: Annotated[str | None, typer.Option(help="Organisation name (required for departments)")] = None,
     name: Annotated[str | None, typer.Option(help="CA common name")] = None,
+    dns_namespace: Annotated[
+        str | None,
+        typer.Option(
+            help="DNS namespace the CA may certify (DNS names and URI hosts at or below it); default: a region's "
+            "<GB/T 2260 letters>.gov.cn (zj.gov.cn), none for a department"
+        ),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Write the CA certificate (PEM) here")] = None,
     home: HomeOption = None,
 ) -> None:
     """Enrol a regional or departmental CA under a national root."""
     service = _service()
     created = service.enrol(
-        instance(home), kind=kind, code=code, family=family, csr_data=_read(csr), name=name, organization=organization
+        instance(home),
+        kind=kind,
+        code=code,
+        family=family,
+        csr_data=_read(csr),
+        name=name,
+        organization=organization,
+        dns_namespace=dns_namespace,
     )
     cert = cx.load_certificate(created.cert_der)
     if out is not None:

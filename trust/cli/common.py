@@ -11,8 +11,10 @@ from rich.console import Console
 if TYPE_CHECKING:
     from trust.service.instance import Instance
 
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+# No rich markup or highlighting anywhere: the CLI prints subjects, names and messages that came from requests and
+# files, and "[green]…[/]" in a subject must print as those characters (issue 11, item 5).
+console = Console(soft_wrap=True, markup=False, highlight=False)
+err_console = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
 
 HomeOption = Annotated[
     Path | None,

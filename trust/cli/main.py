@@ -13,7 +13,8 @@ import typer.exceptions
 import trust
 from trust.cli import backup, ca, client, exits, keys, license, seal, trustlist, util, verify
 from trust.cli.common import HomeOption, console, err_console, instance
-from trust.crypto.errors import TrustError
+from trust.crypto.errors import Code, TrustError
+from trust.formats import text
 
 app = typer.Typer(
     name="trust",
@@ -176,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = command().main(args=argv, standalone_mode=False, prog_name="trust")
     except TrustError as error:
-        err_console.print(error.diagnostics(), markup=False, highlight=False)
+        # messages may quote the input: escape what could drive the terminal, keep the lines the error made
+        shown = "\n".join(text.escape(line) for line in error.diagnostics().split("\n"))
+        err_console.print(shown, markup=False, highlight=False)
         return int(exits.for_error(error))
     except typer.Exit as done:
         return int(done.exit_code)
@@ -190,6 +193,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             err_console.print(str(usage))
         return int(exits.Exit.USAGE)
+    except Exception as bug:
+        if os.environ.get("TRUST_DEBUG"):
+            raise
+        error = TrustError(f"unexpected {type(bug).__name__}; set TRUST_DEBUG=1 for the traceback", code=Code.INTERNAL)
+        err_console.print(error.diagnostics(), markup=False, highlight=False)
+        return int(exits.Exit.ENVIRONMENT)
     return int(result) if isinstance(result, int) else 0
 
 

@@ -4,11 +4,20 @@ pyhanko-certvalidator delegates every signature check to a ``SignatureValidator`
 ``pyhanko_certvalidator/sig_validate.py``). :class:`HurenSignatureValidator` answers SM2 signatures —
 recognised because :mod:`trust.crypto.oids` makes ``SignedDigestAlgorithm.signature_algo`` return ``"sm2"`` for
 SM2-with-SM3 and SM2-1 — with the project's SM2 (SM3, default user ID per GB/T 35276; strict DER), and hands
-every other algorithm to pyhanko's default validator unchanged. Failures raise
-``cryptography.exceptions.InvalidSignature``, as pyhanko expects.
+every other algorithm to pyhanko's default validator. Failures raise ``cryptography.exceptions.InvalidSignature``, as
+pyhanko expects.
+
+**Signature algorithm against key type.** pyhanko's default validator asserts (``assert isinstance(pub_key, …)``)
+that the key fits the signature algorithm, so an ECDSA-signed certificate naming an RSA CA as its issuer raised
+``AssertionError`` out of path validation (issue 11, item 7), and pyca raises ``UnsupportedAlgorithm`` for keys it
+does not know (an SM2 key under an ECDSA algorithm). :func:`key_fits` decides the pairing first: a signature whose
+algorithm cannot be made by the key is an invalid signature (``InvalidSignature``), never an exception of another
+kind; an algorithm or key pyca cannot use at all is ``AlgorithmNotSupported``.
 """
 
 from __future__ import annotations
+
+from typing import Final
 
 from asn1crypto import algos
 from asn1crypto.keys import PublicKeyInfo
@@ -29,6 +38,29 @@ from trust.crypto.keys import public_key_from_spki
 
 oids.register()
 
+# signature algorithm (asn1crypto's ``SignedDigestAlgorithm.signature_algo``) -> key algorithms that can make it
+_KEYS_FOR_SIGNATURE: Final = {
+    "rsassa_pkcs1v15": frozenset({"rsa"}),
+    "rsassa_pss": frozenset({"rsa", "rsassa_pss"}),
+    "ecdsa": frozenset({"ec"}),
+    "dsa": frozenset({"dsa"}),
+    "ed25519": frozenset({"ed25519"}),
+    "ed448": frozenset({"ed448"}),
+}
+
+
+def key_fits(public_key_info: PublicKeyInfo, signature_algorithm: algos.SignedDigestAlgorithm) -> None:
+    """Raise ``InvalidSignature`` when ``signature_algorithm`` cannot be made with a key like ``public_key_info``
+    (an ECDSA signature and an RSA key, …); ``AlgorithmNotSupported`` when either cannot be read."""
+    try:
+        signature = signature_algorithm.signature_algo
+        key = public_key_info.algorithm
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AlgorithmNotSupported(f"signature cannot be checked: {type(exc).__name__}: {exc}") from None
+    allowed = _KEYS_FOR_SIGNATURE.get(signature)
+    if allowed is not None and key not in allowed:
+        raise PycaInvalidSignature(f"a {signature} signature cannot be made with an {key} key")
+
 
 class HurenSignatureValidator(SignatureValidator):
     """pyHanko's signature validator with SM2 added."""
@@ -45,6 +77,7 @@ class HurenSignatureValidator(SignatureValidator):
         context: SignatureValidationContext = DEFAULT_VALIDATION_CONTEXT,
     ) -> None:
         if signature_algorithm["algorithm"].native not in oids.SM2_SIGNATURE_NAMES:
+            key_fits(public_key_info, signature_algorithm)
             try:
                 self._default.validate_signature(signature, signed_data, public_key_info, signature_algorithm, context)
             except (UnsupportedAlgorithm, ValueError, TypeError) as exc:

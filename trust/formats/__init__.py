@@ -9,7 +9,9 @@ SD-JWT (:mod:`~trust.formats.sdjwt`, RFC 9901), Token Status Lists (:mod:`~trust
 tokens, identifiers, catalogue and face (:mod:`~trust.formats.license_token`, :mod:`~trust.formats.identifiers`
 GB/T 36904, :mod:`~trust.formats.license_catalogue`, :mod:`~trust.formats.license_face`), the trust list and the
 offline bundle (:mod:`~trust.formats.trustlist`, :mod:`~trust.formats.bundle`), RFC 7523 client assertions
-(:mod:`~trust.formats.client_assertion`) and holder proofs (:mod:`~trust.formats.holder_proof`).
+(:mod:`~trust.formats.client_assertion`), holder proofs (:mod:`~trust.formats.holder_proof`), and what text people
+read may hold (:mod:`~trust.formats.text`: control, bidi and separator characters refused at issuance, escaped in
+reports).
 
 Imports only :mod:`trust.crypto` (import-linter checks it); no storage, no policy, no network, no HTTP.
 """

@@ -43,6 +43,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError, ValidationError
 
 from trust.crypto.errors import InputError, NotFoundError
+from trust.formats import text
 from trust.formats.identifiers import HolderCodeType, validate_holder, validate_type_code
 from trust.formats.names import region
 
@@ -329,6 +330,21 @@ def _keyword_message(error: ValidationError) -> str:
     return ": " + (message if len(message) <= 160 else message[:157] + "...")
 
 
+def _check_text(value: object, where: str) -> None:
+    """Every key and string of the fields is free of control, bidi and separator characters (issue 11, item 5:
+    :mod:`trust.formats.text`); a newline in a free-text field is refused too — the face wraps text itself."""
+    if isinstance(value, str):
+        text.check(value, where)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            name = text.escape(str(key))
+            text.check(str(key), f"{where} name {name!r}")
+            _check_text(item, f"licence field {name!r}" if where == "licence field" else where)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_text(item, where)
+
+
 def validate_fields(licence_type: LicenceType, fields: object) -> dict[str, Any]:
     """The licence's fields, normalised and checked against the type's schema.
 
@@ -344,6 +360,7 @@ def validate_fields(licence_type: LicenceType, fields: object) -> dict[str, Any]
     if size > MAX_FIELDS_BYTES:
         raise InputError(f"licence fields of {size} bytes exceed {MAX_FIELDS_BYTES}")
     normalised = _normalise(fields, licence_type.fields)
+    _check_text(normalised, "licence field")  # after normalising: white space around a value is stripped
     errors = sorted(licence_type.validator.iter_errors(normalised), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
         bad: list[str] = []

@@ -35,6 +35,8 @@ VALIDITY_LABEL: Final = "有效期限："
 IDENTIFIER_LABEL: Final = "证照编号："
 HOLDER_LABEL: Final = "持证主体"
 HOLDER_CODE_LABELS: Final = {"person": "持证人身份号码", "organization": "持证主体代码"}
+QR_CAPTION: Final = "扫描二维码核验"
+"""The caption under the QR code (the only text of a face that is not the licence's)."""
 MAX_ANCHOR_CHARS: Final = 64
 """The seal anchor is at most this long (:data:`seal.anchor.MAX_ANCHOR_CHARS`)."""
 CHINA: Final = timedelta(hours=8)
@@ -87,6 +89,55 @@ class Face:
         if self.issuer_name:
             items.append((AUTHORITY_LABEL.rstrip("："), authority_anchor(self.issuer_name)))
         return items
+
+    def printed(self) -> list[str]:
+        """Every text :mod:`licenses.document` draws on the face, as drawn: the title, the identifier line, each row's
+        label and value, the validity, authority and date lines and the QR caption. Text on a face that is none of
+        these is not part of the licence (issue 11, item 3). Without the authority's name (no trust list) its line
+        is given as the label alone."""
+        texts = [self.title, IDENTIFIER_LABEL + self.identifier]
+        for label, value in self.rows:
+            texts += [label, value]
+        texts += [VALIDITY_LABEL + self.validity, ISSUED_LABEL + self.issued, QR_CAPTION]
+        texts.append(AUTHORITY_LABEL + self.issuer_name.strip() if self.issuer_name else AUTHORITY_LABEL)
+        return [t for t in texts if t]
+
+
+def unaccounted(page_text: str, printed: list[str], *, open_after: str | None = None) -> list[str]:
+    """The runs of ``page_text`` (normalised, :func:`normalise`) that none of ``printed`` covers.
+
+    Each printed text covers one occurrence (longest texts placed first, each at its first place not yet covered),
+    so a line repeated by a forger is left over as well as a line added. ``open_after``: a label whose value is not
+    known (the authority's name without a trust list) — one run directly after it is accepted."""
+    covered = [False] * len(page_text)
+    for item in sorted((normalise(t) for t in printed), key=len, reverse=True):
+        if not item:
+            continue
+        start = page_text.find(item)
+        while start != -1 and any(covered[start : start + len(item)]):
+            start = page_text.find(item, start + 1)
+        if start != -1:
+            covered[start : start + len(item)] = [True] * len(item)
+    runs: list[tuple[int, str]] = []
+    current: list[str] = []
+    begin = 0
+    for index, (char, done) in enumerate(zip(page_text, covered, strict=True)):
+        if done:
+            if current:
+                runs.append((begin, "".join(current)))
+                current = []
+            continue
+        if not current:
+            begin = index
+        current.append(char)
+    if current:
+        runs.append((begin, "".join(current)))
+    if open_after:
+        label = normalise(open_after)
+        at = page_text.find(label)
+        if at != -1:
+            runs = [(b, r) for b, r in runs if b != at + len(label)][: len(runs)]
+    return [run for _begin, run in runs]
 
 
 def face(

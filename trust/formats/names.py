@@ -25,6 +25,7 @@ from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError
 
 from trust.crypto.errors import InputError
+from trust.formats import text
 
 _ORDER: Final = (
     "country_name",
@@ -66,6 +67,73 @@ def region(code: str) -> Region:
         raise InputError(f"{code} is not a GB/T 2260 administrative division code")
     clean = re.sub(r"^\[[^\]]*\]", "", county)  # the table marks historical names as "[1983-]西湖区"
     return Region(code=code, name=clean, province_code=code[:2] + "0000", province=province)
+
+
+# GB/T 2260 alphabetic codes of the provincial divisions (罗马字母代码), by the first two digits of the code: the
+# default DNS namespace of a region is ``<code>.gov.cn`` (issue 11, item 4; docs/CA.md "Names and constraints").
+PROVINCE_ALPHA: Final = {
+    "11": "bj", "12": "tj", "13": "he", "14": "sx", "15": "nm", "21": "ln", "22": "jl", "23": "hl", "31": "sh",
+    "32": "js", "33": "zj", "34": "ah", "35": "fj", "36": "jx", "37": "sd", "41": "ha", "42": "hb", "43": "hn",
+    "44": "gd", "45": "gx", "46": "hi", "50": "cq", "51": "sc", "52": "gz", "53": "yn", "54": "xz", "61": "sn",
+    "62": "gs", "63": "qh", "64": "nx", "65": "xj", "71": "tw", "81": "hk", "82": "mo",
+}  # fmt: skip
+NO_NAMESPACE: Final = "invalid"
+"""The namespace of a CA that may certify no DNS or URI names: the reserved top-level domain ``invalid`` (RFC 6761
+clause 6.4), which nothing can resolve."""
+_LABEL_RE: Final = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def default_dns_namespace(code: str) -> str:
+    """A region's DNS namespace unless its enrolment names another: ``zj.gov.cn`` for 330000 (the province's GB/T 2260
+    alphabetic code), ``330100.zj.gov.cn`` below province level (inside the province's namespace)."""
+    r = region(code)
+    alpha = PROVINCE_ALPHA.get(code[:2])
+    if alpha is None:
+        raise InputError(f"region {code} has no default DNS namespace; give one at enrolment")
+    return f"{alpha}.gov.cn" if r.is_province else f"{code}.{alpha}.gov.cn"
+
+
+def check_dns_name(name: str, *, wildcard: bool = False, what: str = "DNS name") -> str:
+    """A host name in preferred syntax (RFC 1034 clause 3.5, RFC 5280 clause 4.2.1.6), lower-cased; with ``wildcard``
+    a leading ``*.`` label is allowed (RFC 6125). :class:`InputError` otherwise — never a trailing dot, an empty label,
+    an underscore, a non-ASCII character (give the A-label) or a single label."""
+    if not isinstance(name, str) or not name or len(name) > 253:
+        raise InputError(f"{what} must be 1..253 characters")
+    text.check(name, what)
+    lowered = name.lower()
+    labels = lowered.split(".")
+    if wildcard and labels[0] == "*":
+        labels = labels[1:]
+    if len(labels) < 2 or not all(_LABEL_RE.match(label) for label in labels):
+        raise InputError(f"{what} {name!r} is not a host name (letters, digits and hyphens, at least two labels)")
+    return lowered
+
+
+def dns_within(name: str, namespace: str) -> bool:
+    """Whether ``name`` is ``namespace`` or below it (RFC 5280 clause 4.2.1.10 dNSName rule; a wildcard counts as a
+    name below)."""
+    host = name.removeprefix("*.")
+    return host == namespace or host.endswith("." + namespace)
+
+
+def check_uri(uri: str) -> tuple[str, str]:
+    """``(scheme, host)`` of an ``http`` or ``https`` URI with a host name; :class:`InputError` for any other scheme
+    (``javascript:``, ``data:``, ``file:`` …), a missing host or an IP address host."""
+    from urllib.parse import urlsplit
+
+    if not isinstance(uri, str) or not uri or len(uri) > 2048:
+        raise InputError("a URI must be 1..2048 characters")
+    text.check(uri, "URI")
+    if any(ch.isspace() for ch in uri):
+        raise InputError(f"URI {uri!r} contains white space")
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        raise InputError(f"{uri!r} is not a URI") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise InputError(f"URI {uri!r}: only http and https URIs are certified, not {parts.scheme or 'no'} scheme")
+    host = parts.hostname or ""
+    return parts.scheme.lower(), check_dns_name(host, what=f"host of URI {uri!r}")
 
 
 def validate_uscc(code: str) -> str:
@@ -133,8 +201,7 @@ class DN:
 def _check_value(attr: str, value: str) -> None:
     if not value or len(value) > _MAX_VALUE:
         raise InputError(f"name attribute {attr} must be 1..{_MAX_VALUE} characters")
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
-        raise InputError(f"name attribute {attr} contains control characters")
+    text.check(value, f"name attribute {attr}")  # controls, bidi, separators, BOM (issue 11 item 5)
     if attr == "country_name" and not re.fullmatch(r"[A-Z]{2}", value):
         raise InputError("country must be two capital letters (ISO 3166)")
     if attr == "serial_number" and not re.fullmatch(r"[A-Za-z0-9 '()+,\-./:=?]+", value):

@@ -423,6 +423,15 @@ def load_response(data: bytes) -> asn1_ocsp.OCSPResponse:
     return response
 
 
+def response_cert_ids(data: bytes) -> list[CertId]:
+    """The CertIDs a successful basic response answers about, in order (signature not checked)."""
+    response = load_response(data)
+    if response["response_status"].native != "successful":
+        raise InputError(f"the OCSP responder answered {response['response_status'].native}")
+    basic = response.basic_ocsp_response
+    return [_cert_id(single["cert_id"]) for single in basic["tbs_response_data"]["responses"]]
+
+
 def response_status(data: bytes) -> str:
     """``successful``, ``malformed_request``, ``internal_error``, ``try_later``, ``sign_required``, ``unauthorized``."""
     return str(load_response(data)["response_status"].native)

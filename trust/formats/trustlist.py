@@ -24,6 +24,12 @@ The member is optional and the version stays 1: lists without it stay readable, 
 ignore it (they read only the members they know).
 
 Service types: ``CA``, ``OCSP``, ``TSA``, ``SEAL_MAKER``, ``LICENSE_ISSUER``, ``IDENTITY_PROVIDER``.
+
+An ``OCSP`` service is the **designated responder** of one CA service of the same issuer: its scope names that CA
+service (``"scope": {"ca": "region-330000-sm2"}``, written since issue 11). Lists written before carry no ``ca`` in
+the scope; for them the responder ``<ca service id>-ocsp`` is the CA's (the only way Huren ever named them), so
+older lists stay readable with the same meaning (:meth:`TrustList.designated_responders`). A verifier accepts an
+OCSP response only from the CA itself or from a designated responder of that CA (``docs/VERIFIER.md``).
 Statuses: ``granted``, ``suspended``, ``withdrawn``; each entry says from when it holds. A service is usable
 at time *t* when both it and its issuer are ``granted`` at *t* (:meth:`TrustList.status_at`) — so what an
 issuer signed before a withdrawal stays verifiable, judged at signing time, and what it signs after fails.
@@ -332,6 +338,23 @@ class TrustList:
             if fingerprint in service.fingerprints:
                 return issuer, service
         return None
+
+    def designated_responders(self, ca_der: bytes) -> list[tuple[Issuer, Service]]:
+        """The ``OCSP`` services designated for the CA service holding certificate ``ca_der`` (current or previous):
+        services of the same issuer whose scope names the CA service (``{"ca": id}``), or — in lists written before
+        the scope named it — whose id is the CA service's id followed by ``-ocsp``."""
+        found = self.find_by_certificate(ca_der)
+        if found is None or found[1].type != "CA":
+            return []
+        issuer, ca_service = found
+        responders = []
+        for service in issuer.services:
+            if service.type != "OCSP":
+                continue
+            named = (service.scope or {}).get("ca")
+            if named == ca_service.id or (named is None and service.id == f"{ca_service.id}-ocsp"):
+                responders.append((issuer, service))
+        return responders
 
     def standing(self, der: bytes, moment: datetime, service_type: str | None = None) -> ServiceStanding:
         """Whether the service holding certificate ``der`` was usable at ``moment``."""

@@ -83,11 +83,22 @@ def authority_key_identifier(issuer_key: PublicKey) -> Ext:
     return Ext("authority_key_identifier", {"key_identifier": issuer_key.key_identifier()})
 
 
-def name_constraints(permitted: Sequence[x509.Name] = (), excluded: Sequence[x509.Name] = ()) -> Ext:
-    """``directoryName`` subtrees; RFC 5280 clause 4.2.1.10 requires the extension to be critical."""
+def name_constraints(
+    permitted: Sequence[x509.Name] = (),
+    excluded: Sequence[x509.Name] = (),
+    *,
+    dns: Sequence[str] = (),
+    uri_hosts: Sequence[str] = (),
+) -> Ext:
+    """Permitted ``directoryName`` subtrees (and excluded ones), permitted ``dNSName`` subtrees (``dns``: a domain and
+    everything below it) and ``uniformResourceIdentifier`` subtrees (``uri_hosts``: a host, or ``.domain`` for the
+    hosts below it — RFC 5280 clause 4.2.1.10); the extension is critical, as that clause requires."""
     value: dict[str, Any] = {}
-    if permitted:
-        value["permitted_subtrees"] = [{"base": x509.GeneralName(name="directory_name", value=n)} for n in permitted]
+    subtrees = [{"base": x509.GeneralName(name="directory_name", value=n)} for n in permitted]
+    subtrees += [{"base": x509.GeneralName(name="dns_name", value=d)} for d in dns]
+    subtrees += [{"base": x509.GeneralName(name="uniform_resource_identifier", value=u)} for u in uri_hosts]
+    if subtrees:
+        value["permitted_subtrees"] = subtrees
     if excluded:
         value["excluded_subtrees"] = [{"base": x509.GeneralName(name="directory_name", value=n)} for n in excluded]
     return Ext("name_constraints", value, critical=True)

@@ -215,8 +215,14 @@ def _actor() -> str:
 
 
 def _request_id() -> str | None:
-    """The request id, citizen ID numbers masked (an HTTP client chooses its ``X-Request-ID``)."""
+    """The request id, citizen ID numbers masked (defence in depth: the server makes its own)."""
     value = request_id_var.get()
+    return None if value is None else idcodes.mask_identifiers(_utf8(value), uscc_codes=False)
+
+
+def _client_request_id() -> str | None:
+    """The client's ``X-Request-ID`` (the client chose it), citizen ID numbers masked."""
+    value = client_request_id_var.get()
     return None if value is None else idcodes.mask_identifiers(_utf8(value), uscc_codes=False)
 
 
@@ -347,7 +353,7 @@ def _before_commit(session: OrmSession) -> None:
                 "action": action[:64],
                 "subject": f"{note.spec.entity}:{_key(note.spec, note.obj)}"[:256],
                 "request_id": request_id,
-                "client_request_id": client_request_id_var.get(),
+                "client_request_id": _client_request_id(),
                 "result": "ok",
                 "details": note.details,
             }
@@ -480,7 +486,7 @@ def record(engine: Engine, *, action: str, subject: str, result: str, details: M
                     "action": action[:64],
                     "subject": idcodes.mask_identifiers(_utf8(subject), uscc_codes=False)[:256],
                     "request_id": _request_id(),
-                    "client_request_id": client_request_id_var.get(),
+                    "client_request_id": _client_request_id(),
                     "result": result[:16],
                     "details": {k: _value(plain, k, v) for k, v in (details or {}).items()},
                 }

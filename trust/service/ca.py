@@ -142,8 +142,12 @@ def enrol(
     csr_data: bytes | None = None,
     name: str | None = None,
     organization: str | None = None,
+    dns_namespace: str | None = None,
 ) -> CertificateAuthority:
     """Enrol a region (GB/T 2260 code) or a department (USCC) CA under the national root of ``family``.
+
+    ``dns_namespace``: the DNS namespace the CA may certify (``ca.authority.hierarchy.ca_namespace``; default a
+    region's ``<letters>.gov.cn``, none for a department), written into its name constraints.
 
     With ``csr_data`` the region keeps its key (proof of possession is verified); without it Huren generates
     the key and keeps it in its key store."""
@@ -184,6 +188,7 @@ def enrol(
             organization=organization,
             public_key=public_key,
             family=family,
+            dns_namespace=dns_namespace,
         )
         issued.append(done)
         if ca.key_id is not None:

@@ -217,7 +217,8 @@ def build(instance: Instance, say: Callable[[str], None] = print) -> Path:
     for code in REGIONS:
         for family in ("SM2", "RSA"):
             say(f"enrolling region {code} ({REGIONS[code]['province']}) under the {family} root")
-            ca = service.enrol(instance, kind="region", code=code, family=family)
+            namespace = REGIONS[code]["dns"].split(".", 1)[1]  # the demo's hosts are in .example (RFC 2606)
+            ca = service.enrol(instance, kind="region", code=code, family=family, dns_namespace=namespace)
             cert = cx.load_certificate(ca.cert_der)
             index.add(
                 id=ca.id,

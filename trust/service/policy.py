@@ -17,7 +17,9 @@ action                        allowed for
 ``client.manage``             operator
 ``ca.enrol``                  operator (regions, national services)
 ``ca.rekey``                  operator (a new key and certificate for a subordinate CA)
-``ca.issue``                  region: its own region CAs; operator: national CAs (service certificates)
+``ca.issue``                  region: its own region CAs; operator: national CAs (service certificates);
+                              profile ``ocsp``: operator only (issue 11: a region's own responder could
+                              overrule a national revocation; responders are the CAs' designated ones)
 ``certificate.revoke``        region: certificates of its own CAs; operator: any (emergency revocation)
 ``certificate.read``          region: certificates of its own CAs; operator: any
 ``ca.refresh``                operator
@@ -87,6 +89,7 @@ OPERATOR_ONLY = frozenset(
         Action.LICENSE_ISSUER_REGISTER,
     }
 )
+OPERATOR_PROFILES = frozenset({"ocsp"})  # certificate profiles only national operators may obtain
 OPERATOR_ANY = frozenset({Action.CERTIFICATE_REVOKE, Action.CERTIFICATE_READ, Action.SEAL_READ, Action.LICENSE_READ})
 
 
@@ -100,6 +103,7 @@ class Resource:
     license_issuer_id: str | None = None
     license_id: str | None = None
     type_code: str | None = None
+    profile: str | None = None
 
     def label(self) -> str:
         for name in ("es_id", "license_id", "serial", "license_issuer_id", "ca_id"):
@@ -163,7 +167,7 @@ def _issuer(session: Session, issuer_id: str) -> LicenseIssuer:
     return issuer
 
 
-def _decide(session: Session, principal: Principal, action: Action, resource: Resource) -> None:  # noqa: C901, PLR0912 (the policy table, one branch per action)
+def _decide(session: Session, principal: Principal, action: Action, resource: Resource) -> None:  # noqa: C901, PLR0912, PLR0915 (the policy table, one branch per action)
     kind = principal.kind
     if action in OPERATOR_ONLY:
         if kind != "operator":
@@ -177,6 +181,11 @@ def _decide(session: Session, principal: Principal, action: Action, resource: Re
                 return
             raise _Deny("operators issue from national CAs only; a region issues from its own CA")
         raise _Deny(f"{action} is done by regions and departments, not by national operators")
+    if action is Action.CA_ISSUE and resource.profile in OPERATOR_PROFILES:
+        raise _Deny(
+            f"{resource.profile} certificates are issued only by national operators: an OCSP responder speaks for its "
+            "CA, and only the CA's designated responder (listed in the trust list) may"
+        )
     if action in (Action.CA_ISSUE, Action.SEAL_CREATE):
         if kind != "region" or resource.ca_id is None or _region_of_ca(session, resource.ca_id) != principal.region:
             raise _Deny(f"{action} only with the client's own region CA")
@@ -265,4 +274,4 @@ def _denied(instance: Instance, principal: Principal, action: Action, resource: 
     audit.record(instance.engine, action=str(action), subject=resource.label(), result="denied", details=details)
 
 
-__all__ = ["OPERATOR_ONLY", "Action", "Resource", "authorize"]
+__all__ = ["OPERATOR_ONLY", "OPERATOR_PROFILES", "Action", "Resource", "authorize"]

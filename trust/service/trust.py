@@ -84,6 +84,7 @@ def register_ca(session: Session, ca: CertificateAuthority) -> None:
             type="OCSP",
             family=ca.family,
             cert_der=ca.ocsp_cert_der,
+            scope={"ca": ca.id},  # the designated responder of this CA service (trust.formats.trustlist)
             effective=not_before(ca.ocsp_cert_der),
         )
 

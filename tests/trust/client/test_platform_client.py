@@ -113,9 +113,9 @@ def test_the_token_request_is_retried_with_a_fresh_assertion(sdk: Sdk) -> None:
 
 def test_certificates(platform: PlatformClient) -> None:
     own = generate_private_key("sm2")
-    request = csr.build(own, DN(common_name="api.zj.gov.example"), pem=True)
-    subject = Subject(common_name="api.zj.gov.example", organization="浙江省政务服务平台", province="浙江省")
-    made = platform.issue_certificate(SM2_CA, "tls-server", subject, csr=request, dns_names=["api.zj.gov.example"])
+    request = csr.build(own, DN(common_name="api.zj.gov.cn"), pem=True)
+    subject = Subject(common_name="api.zj.gov.cn", organization="浙江省政务服务平台", province="浙江省")
+    made = platform.issue_certificate(SM2_CA, "tls-server", subject, csr=request, dns_names=["api.zj.gov.cn"])
     assert made.profile == "tls-server" and made.key_id is None and made.status == "valid"
     assert cx.public_key(cx.load_certificate(made.certificate_pem.encode())) == own.public_key
     assert platform.certificate(made.serial) == made.model_copy(update={"chain_pem": []})  # one certificate, no chain

@@ -94,7 +94,8 @@ def test_licences_doc_lists_exactly_the_licence_routes(client: TestClient) -> No
         (method.upper(), path)
         for path, operations in paths.items()
         for method in operations
-        if path.startswith(("/licenses", "/license-issuers", "/statuslists")) or path == "/.well-known/jwks.json"
+        if path.startswith(("/licenses", "/license-issuers", "/statuslists", "/holder/licenses"))
+        or path == "/.well-known/jwks.json"
     }
     assert ("POST", "/licenses/{identifier}/pdf") in documented
     assert documented == routes

@@ -217,7 +217,9 @@ def test_sealing_for_a_holder_is_audited_as_theirs(setup: Setup) -> None:
 
 
 def test_the_route_spends_the_per_address_limit(setup: Setup) -> None:
-    settings = setup.world.instance.settings.model_copy(update={"anonymous_rate_limit": 6})  # 6 a minute (moving window)
+    settings = setup.world.instance.settings.model_copy(
+        update={"anonymous_rate_limit": 6}
+    )  # 6 a minute (moving window)
     limited = Instance(settings, passphrase=PASSPHRASE)
     holder = generate_private_key("ec-p256")
     with TestClient(create_app(limited), raise_server_exceptions=False) as http:

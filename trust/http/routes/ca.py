@@ -149,6 +149,11 @@ class EnrolRequest(BaseModel):
     organization: str | None = Field(default=None, description="Organisation name (required for departments)")
     name: str | None = Field(default=None, description="CA common name; derived from the region by default")
     csr: str | None = Field(default=None, description="PEM PKCS#10 request; absent: Huren generates the key")
+    dns_namespace: str | None = Field(
+        default=None,
+        max_length=253,
+        description="DNS namespace the CA may certify; default: a region's <letters>.gov.cn, none for a department",
+    )
 
     model_config = {"json_schema_extra": {"examples": [{"kind": "region", "code": "320000", "family": "SM2"}]}}
 
@@ -229,6 +234,7 @@ def enrol(body: EnrolRequest, request: Request, principal: Client) -> EnrolRespo
         csr_data=body.csr.encode() if body.csr else None,
         name=body.name,
         organization=body.organization,
+        dns_namespace=body.dns_namespace,
     )
     chain = service.chain_for(instance, created.id)
     return EnrolResponse(
@@ -371,7 +377,7 @@ def _certificate_out(record: Any, chain: list[Any] | None = None) -> Certificate
 def issue(
     body: IssueRequest, request: Request, principal: Client, idempotency_key: IdempotencyKey = None
 ) -> CertificateOut:
-    allow(request, principal, Action.CA_ISSUE, ca_id=body.ca_id)
+    allow(request, principal, Action.CA_ISSUE, ca_id=body.ca_id, profile=body.profile)
     request_id, fingerprint = idempotency_for(request, principal, idempotency_key, body)
     result = service.issue(
         _instance(request),
