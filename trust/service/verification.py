@@ -27,7 +27,9 @@ _service_contexts: weakref.WeakKeyDictionary[Instance, tuple[bytes, Any]] = weak
 _service_contexts_lock = threading.Lock()
 
 
-def _service_context(instance: Instance, at: datetime | None, purpose: str, revocation: str) -> Any:
+def _service_context(
+    instance: Instance, at: datetime | None, purpose: str, revocation: str, strict: bool, max_depth: int | None
+) -> Any:
     """The context of the instance's own bundle (built once per bundle, module docstring), for one request."""
     from verifier import context
 
@@ -41,7 +43,9 @@ def _service_context(instance: Instance, at: datetime | None, purpose: str, revo
         with _service_contexts_lock:
             _service_contexts[instance] = (bundle_data, base)
     moment = (at or datetime.now(UTC)).astimezone(UTC)
-    return dataclasses.replace(base, validation_time=moment, purpose=purpose, revocation=revocation)
+    return dataclasses.replace(
+        base, validation_time=moment, purpose=purpose, revocation=revocation, strict=strict, max_depth=max_depth
+    )
 
 
 def context_for(
@@ -50,6 +54,8 @@ def context_for(
     at: datetime | None,
     purpose: str,
     revocation: str,
+    strict: bool = False,
+    max_depth: int | None = None,
     anchors: Sequence[str] = (),
     untrusted: Sequence[str] = (),
     crls: Sequence[bytes] = (),
@@ -57,7 +63,7 @@ def context_for(
     """The verification context of a request: the instance's own bundle (cached) when the request names no anchors,
     intermediates or CRLs; otherwise one built for it (the bundle too, unless the request names anchors)."""
     if not (anchors or untrusted or crls):
-        return _service_context(instance, at, purpose, revocation)
+        return _service_context(instance, at, purpose, revocation, strict, max_depth)
     from verifier import context
 
     bundle_data = None
@@ -74,6 +80,8 @@ def context_for(
         crls=list(crls),
         purpose=purpose,
         revocation=revocation,
+        strict=strict,
+        max_depth=max_depth,
     )
 
 
