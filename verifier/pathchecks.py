@@ -9,7 +9,7 @@ For every candidate path (:class:`verifier.paths.BoundedPaths`), in order:
    clause 4.2.1.9 counts path length); ``--max-depth`` / ``max_depth``, bounded by :data:`verifier.limits.MAX_DEPTH`.
 3. **names** — :mod:`verifier.names`: dNSName / iPAddress syntax and constraints, unsupported constrained name forms.
 4. **profile** — :mod:`verifier.profile`: the RFC 5280 CA profile rules, on every certificate under the strict
-   profile, and always on members of Huren's own trust list.
+   profile, and always on members of Huren's own trust list; a duplicated extension always.
 
 A failure raises :class:`PathCheckError` (a pyhanko ``ValidationError``, so the path search treats it as a failed
 candidate and tries the next one). A path that passes is handed to pyhanko as :func:`verifier.names.pyhanko_view`
@@ -117,6 +117,9 @@ def check_candidate(
     profiled.extend(labelled)
     for cert, label in profiled:
         if not (options.strict or member(cert)):
+            duplicate = profile.duplicate_extension(cert, label)
+            if duplicate is not None:
+                raise PathCheckError("profile", duplicate.rule, duplicate.message, duplicate.sub_indication)
             continue
         found = profile.profile_problem(cert, label, self_signed=self_signed)
         if found is not None:

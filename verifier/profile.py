@@ -10,7 +10,7 @@ Each rule has a stable identifier (the report's ``details.rule``), an ETSI EN 31
 (``FORMAT_FAILURE`` for an encoding readers can disagree on, ``CHAIN_CONSTRAINTS_FAILURE`` otherwise) and a message
 naming the certificate and the clause:
 
-* ``duplicate-extension`` — 4.2: at most one instance of an extension
+* ``duplicate-extension`` — 4.2: at most one instance of an extension (checked under every profile)
 * ``empty-issuer`` — 4.1.2.4: the issuer field is a non-empty distinguished name
 * ``ca-empty-subject`` — 4.1.2.6: a CA's subject is a non-empty distinguished name
 * ``empty-subject-san-not-critical`` — 4.1.2.6, 4.2.1.6: an empty subject needs a critical subjectAltName
@@ -162,12 +162,10 @@ def _ca_extensions(facts: _Cert) -> ProfileProblem | None:
     return None
 
 
-def profile_problem(
-    cert: x509.Certificate, label: str, *, self_signed: Callable[[x509.Certificate], bool]
-) -> ProfileProblem | None:
-    """The first RFC 5280 profile rule ``cert`` breaks (module docstring), or None. ``self_signed`` tells whether a
-    certificate is signed by its own key (only then may authorityKeyIdentifier be absent)."""
-    named: dict[str, Any] = {}
+def duplicate_extension(cert: x509.Certificate, label: str) -> ProfileProblem | None:
+    """RFC 5280 clause 4.2: an extension present twice. Checked on every certificate of every path whatever the
+    profile: readers disagree on which instance counts (asn1crypto keeps the last, others the first), and OpenSSL and
+    pyca/cryptography refuse such certificates outright."""
     seen: set[str] = set()
     for extension in cert["tbs_certificate"]["extensions"]:
         oid = extension["extn_id"].dotted
@@ -179,7 +177,18 @@ def profile_problem(
                 SubIndication.FORMAT_FAILURE,
             )
         seen.add(oid)
-        named[extension["extn_id"].native] = extension
+    return None
+
+
+def profile_problem(
+    cert: x509.Certificate, label: str, *, self_signed: Callable[[x509.Certificate], bool]
+) -> ProfileProblem | None:
+    """The first RFC 5280 profile rule ``cert`` breaks (module docstring), or None. ``self_signed`` tells whether a
+    certificate is signed by its own key (only then may authorityKeyIdentifier be absent)."""
+    duplicate = duplicate_extension(cert, label)
+    if duplicate is not None:
+        return duplicate
+    named = {extension["extn_id"].native: extension for extension in cert["tbs_certificate"]["extensions"]}
     usage = cert.key_usage_value
     facts = _Cert(cert, label, named, bool(cert.ca), usage is not None and "key_cert_sign" in usage.native, self_signed)
     for rule in (_names, _key_identifiers, _ca_extensions):

@@ -121,8 +121,12 @@ def test_leaf_profile_rules(factory: Factory, root: Node, rule: str) -> None:
     change, kwargs, sub = LEAF_CASES[rule]
     leaf = _leaf(factory, root, change, **kwargs)
     lenient = verify(leaf, root, strict=False)
-    assert lenient.indication is Indication.TOTAL_PASSED, lenient.to_text()
-    assert any(c.name == "profile" and c.result.value == "skipped" for c in lenient.checks)
+    if rule == "duplicate-extension":  # readers disagree on which instance counts: refused under every profile
+        assert lenient.indication is Indication.TOTAL_FAILED, lenient.to_text()
+        assert dict(lenient.details)["rule"] == rule
+    else:
+        assert lenient.indication is Indication.TOTAL_PASSED, lenient.to_text()
+        assert any(c.name == "profile" and c.result.value == "skipped" for c in lenient.checks)
     report = verify(leaf, root, strict=True)
     assert report.indication is Indication.TOTAL_FAILED, report.to_text()
     assert report.sub_indication is sub, report.to_text()
