@@ -6,18 +6,21 @@ Steps, in order (each one becomes a :class:`~verifier.report.Check`):
    and what its signature does not cover is well-formed (:func:`structure_problem`: known version, outer and inner
    signature algorithm identical, no unused bits in the signature); otherwise TOTAL_FAILED / FORMAT_FAILURE.
 2. **path** — candidate paths to an anchor come from :class:`verifier.paths.BoundedPaths` (anchors first, issuers
-   whose key verifies first, bounded by :mod:`verifier.limits`); pyhanko-certvalidator validates them
-   (``find_valid_path``: signatures — SM2 through :class:`trust.crypto.certvalidator.HurenSignatureValidator`,
-   wrapped by :class:`_Signatures` —,
-   validity at the validation time, basic constraints and path length, key usage of CAs, name constraints,
-   policies, unknown critical extensions) and checks revocation from the given CRLs and OCSP responses; nothing
-   is fetched (``allow_fetching`` off). Revocation (``VerificationContext.revocation``): ``available`` —
-   pyhanko's ``hard-fail`` (a certificate that names a CRL or OCSP source must have revocation data) plus
-   :func:`_check_available_revocation` (a certificate that names no source is checked against the CRLs of its
+   whose key verifies first, bounded by :mod:`verifier.limits`); each one first passes Huren's checks
+   (:mod:`verifier.pathchecks`: the anchor itself and its RFC 5937 constraints, the maximum depth, dNSName/iPAddress
+   names and constraints, the RFC 5280 CA profile under ``strict`` and for trust-list members), then
+   pyhanko-certvalidator validates it from the RFC 5937-qualified anchor (:func:`_find_path`: signatures — SM2
+   through :class:`trust.crypto.certvalidator.HurenSignatureValidator`, wrapped by :class:`_Signatures` —, validity
+   at the validation time, basic constraints and path length, key usage of CAs, directoryName/rfc822Name/URI name
+   constraints, policies, unknown critical extensions) and checks revocation from the given CRLs and OCSP
+   responses; nothing is fetched (``allow_fetching`` off). Revocation (``VerificationContext.revocation``):
+   ``available`` — pyhanko's ``hard-fail`` (a certificate that names a CRL or OCSP source must have revocation
+   data) plus :func:`_check_available_revocation` (a certificate that names no source is checked against the CRLs of its
    issuer and the OCSP responses at hand; pyhanko skips those); ``required`` — every certificate needs
    revocation data (pyhanko's ``require``). The CA certificates of the validated path pass
    :func:`structure_problem` too.
-3. **purpose** — key usage and extended key usage of the leaf for ``--purpose``.
+3. **purpose** — key usage and extended key usage of the leaf for ``--purpose`` (``generic``:
+   :func:`generic_usage_problem`).
 4. **trust list** (with a bundle) — every CA of the path below the root must be a CA service of the trust list,
    and usable (issuer and service ``granted``) when it issued the next certificate of the path, judged at that
    certificate's ``notBefore``; the leaf, if it is itself a listed service (TSA, OCSP), must be usable at the

@@ -6,8 +6,9 @@ pins, trust list and CRLs parsed) once per bundle — :func:`trust.service.trust
 same bytes until the content changes or it is re-signed — and shared by the requests that use it, with its memo
 (thread-safe, keyed by the material). The cache is keyed by the :class:`Instance` held weakly and checks that the
 bundle is the same object before reuse (``docs/ARCHITECTURE.md``). Each request gets a copy with its own validation
-time, purpose and revocation mode: :func:`verifier.context.build` uses the time for nothing else (staleness is judged
-against the clock when the bundle is checked, and this bundle is never older than its re-signing interval).
+time, purpose, revocation mode, strict profile and maximum depth: :func:`verifier.context.build` uses the time for
+nothing else (staleness is judged against the clock when the bundle is checked, and this bundle is never older than its
+re-signing interval).
 """
 
 from __future__ import annotations
