@@ -64,8 +64,32 @@ class CheckedPath:
     checks: list[Check] = field(default_factory=list)
 
 
+def _anchor_self_issued(cert: x509.Certificate) -> bool:
+    return bool(cert.self_issued)
+
+
+class _Label:
+    """``"<position> <subject>"``, formatted only when a message or a report detail needs it."""
+
+    __slots__ = ("_cert", "_position", "_text")
+
+    def __init__(self, cert: x509.Certificate, position: str) -> None:
+        self._cert = cert
+        self._position = position
+        self._text: str | None = None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            subject = name_text(self._cert.subject) or self._cert.subject.human_friendly or "(empty subject)"
+            self._text = f"{self._position} {subject}"
+        return self._text
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
 def _label(cert: x509.Certificate, position: str) -> str:
-    return f"{position} {name_text(cert.subject) or cert.subject.human_friendly or '(empty subject)'}"
+    return _Label(cert, position)  # type: ignore[return-value] - a str stand-in, formatted when used
 
 
 def check_candidate(
@@ -121,7 +145,10 @@ def check_candidate(
             if duplicate is not None:
                 raise PathCheckError("profile", duplicate.rule, duplicate.message, duplicate.sub_indication)
             continue
-        found = profile.profile_problem(cert, label, self_signed=self_signed)
+        # the anchor's own signature is never relied on (RFC 5280 clause 6.1.1 (d)): for it, self-issued is what
+        # "self-signed" can mean, and no signature is checked to tell
+        own = _anchor_self_issued if cert is anchor else self_signed
+        found = profile.profile_problem(cert, label, self_signed=own)
         if found is not None:
             raise PathCheckError("profile", found.rule, found.message, found.sub_indication)
         checked += 1
