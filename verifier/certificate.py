@@ -6,21 +6,23 @@ Steps, in order (each one becomes a :class:`~verifier.report.Check`):
    and what its signature does not cover is well-formed (:func:`structure_problem`: known version, outer and inner
    signature algorithm identical, no unused bits in the signature); otherwise TOTAL_FAILED / FORMAT_FAILURE.
 2. **path** — candidate paths to an anchor come from :class:`verifier.paths.BoundedPaths` (anchors first, issuers
-   whose key verifies first, bounded by :mod:`verifier.limits`); pyhanko-certvalidator validates them
-   (``find_valid_path``: signatures — SM2 through :class:`trust.crypto.certvalidator.HurenSignatureValidator`,
-   wrapped by :class:`_Signatures` —,
-   validity at the validation time, basic constraints and path length, key usage of CAs, name constraints,
-   policies, unknown critical extensions) and checks revocation from the given CRLs and OCSP responses; nothing
-   is fetched (``allow_fetching`` off). Revocation (``VerificationContext.revocation``): ``available`` —
-   pyhanko's ``hard-fail`` (a certificate that names a CRL or OCSP source must have revocation data) plus
-   :func:`_check_available_revocation` (a certificate that names no source is checked against the CRLs of its
+   whose key verifies first, bounded by :mod:`verifier.limits`); each one first passes Huren's checks
+   (:mod:`verifier.pathchecks`: the anchor itself and its RFC 5937 constraints, the maximum depth, dNSName/iPAddress
+   names and constraints, the RFC 5280 CA profile under ``strict`` and for trust-list members), then
+   pyhanko-certvalidator validates it from the RFC 5937-qualified anchor (:func:`_find_path`: signatures — SM2
+   through :class:`trust.crypto.certvalidator.HurenSignatureValidator`, wrapped by :class:`_Signatures` —, validity
+   at the validation time, basic constraints and path length, key usage of CAs, directoryName/rfc822Name/URI name
+   constraints, policies, unknown critical extensions) and checks revocation from the given CRLs and OCSP
+   responses; nothing is fetched (``allow_fetching`` off). Revocation (``VerificationContext.revocation``):
+   ``available`` — pyhanko's ``hard-fail`` (a certificate that names a CRL or OCSP source must have revocation
+   data) plus :func:`_check_available_revocation` (a certificate that names no source is checked against the CRLs of its
    issuer and the OCSP responses at hand; pyhanko skips those); ``required`` — every certificate needs
    revocation data (pyhanko's ``require``). The CA certificates of the validated path pass
    :func:`structure_problem` too. OCSP responses reach pyhanko only from the CA itself or a responder the trust list
    designates for it (:mod:`verifier.ocsp`), and a revocation in any authentic source wins over a "good" from another
    (:func:`_revocation_wins`, issue 11 item 2).
-3. **purpose** — key usage and extended key usage of the leaf for ``--purpose``, and the subject alternative name
-   types the purpose allows (:mod:`verifier.san`).
+3. **purpose** — key usage and extended key usage of the leaf for ``--purpose`` (``generic``:
+   :func:`generic_usage_problem`), and the subject alternative name types the purpose allows (:mod:`verifier.san`).
 4. **trust list** (with a bundle) — every CA of the path below the root must be a CA service of the trust list,
    and usable (issuer and service ``granted``) when it issued the next certificate of the path, judged at that
    certificate's ``notBefore``; the leaf, if it is itself a listed service (TSA, OCSP), must be usable at the
@@ -49,7 +51,7 @@ from typing import Any, Final, cast
 from asn1crypto import algos, keys, x509
 from asn1crypto import crl as asn1_crl
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from pyhanko_certvalidator import ValidationContext, find_valid_path
+from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator import errors as pv_errors
 from pyhanko_certvalidator._state import ValProcState  # pyhanko's error constructors need the path state
 from pyhanko_certvalidator.path import ValidationPath
@@ -66,7 +68,7 @@ from pyhanko_certvalidator.sig_validate import (
     SignatureValidator,
 )
 from pyhanko_certvalidator.util import ConsList, get_declared_revinfo
-from pyhanko_certvalidator.validate import validate_usage
+from pyhanko_certvalidator.validate import async_validate_path, validate_usage
 
 from trust.crypto.certvalidator import SIGNATURE_VALIDATOR
 from trust.crypto.errors import InputError, TrustError
@@ -74,15 +76,19 @@ from trust.crypto.oids import EKU_DOCUMENT_SIGNING, EKU_LICENSE_SIGNING
 from trust.formats import x509 as cx
 from trust.formats.names import name_text
 from trust.formats.x509 import utc_time
-from verifier import limits, san
+from verifier import anchors, limits, san
 from verifier import ocsp as ocsp_screen
 from verifier.context import Memo, VerificationContext
+from verifier.pathchecks import CheckedPath, PathCheckError, PathOptions, check_candidate
 from verifier.paths import BoundedPaths
 from verifier.report import ChainLink, Check, Indication, Report, Result, SubIndication
 
-# purpose -> (required key usages (all), required extended key usages (all))
+# purpose -> (required key usages (all), required extended key usages (all)); "generic" has its own rule
+# (:func:`generic_usage_problem`), "auto" is the input's own purpose (``any`` for a certificate)
 PURPOSES: Final[Mapping[str, tuple[frozenset[str], frozenset[str]]]] = {
+    "auto": (frozenset(), frozenset()),
     "any": (frozenset(), frozenset()),
+    "generic": (frozenset(), frozenset()),
     "ca": (frozenset({"key_cert_sign"}), frozenset()),
     "seal": (frozenset({"digital_signature"}), frozenset({EKU_DOCUMENT_SIGNING})),
     "document-signing": (frozenset({"digital_signature"}), frozenset()),
@@ -95,6 +101,37 @@ PURPOSES: Final[Mapping[str, tuple[frozenset[str], frozenset[str]]]] = {
     "tls-client": (frozenset({"digital_signature"}), frozenset({"client_auth"})),
 }
 LEAF_SERVICE_FOR_PURPOSE: Final = {"timestamping": "TSA", "ocsp": "OCSP"}
+ANY_EKU: Final = "2.5.29.37.0"
+GENERIC_SIGNING_EKUS: Final = {
+    ANY_EKU: "anyExtendedKeyUsage",
+    EKU_DOCUMENT_SIGNING: "documentSigning (RFC 9336)",
+    "1.3.6.1.5.5.7.3.4": "emailProtection (CMS signatures, RFC 8550)",
+    "1.2.840.113583.1.1.5": "Adobe authentic documents",
+    "1.3.6.1.4.1.311.10.3.12": "Microsoft document signing",
+}
+"""Extended key usages that permit signing documents under the ``generic`` policy (module docstring of
+:func:`generic_usage_problem`)."""
+
+
+def generic_usage_problem(cert: x509.Certificate) -> str | None:
+    """Why ``cert`` may not sign a document under RFC 5280 alone (the ``generic`` policy), or None.
+
+    RFC 5280 clause 4.2.1.3: without keyUsage the key may be used for any purpose; with it, signing a document needs
+    digitalSignature or nonRepudiation (contentCommitment). Clause 4.2.1.12: without extendedKeyUsage any purpose;
+    with it, the key may be used only for the purposes listed, so one of :data:`GENERIC_SIGNING_EKUS` must be there.
+    A certificate with neither extension (as many foreign signers have) is acceptable."""
+    usage = cert.key_usage_value
+    if usage is not None and not ({"digital_signature", "non_repudiation"} & set(usage.native)):
+        return f"keyUsage {sorted(usage.native)} asserts neither digitalSignature nor nonRepudiation"
+    extended = cert.extended_key_usage_value
+    if extended is not None:
+        oids = {purpose.dotted for purpose in extended}
+        if not oids & set(GENERIC_SIGNING_EKUS):
+            return (
+                f"extendedKeyUsage {sorted(p.native for p in extended)} lists no document-signing purpose "
+                f"({', '.join(GENERIC_SIGNING_EKUS.values())})"
+            )
+    return None
 
 
 @dataclass(frozen=True)
@@ -283,6 +320,8 @@ def structure_problem(cert: x509.Certificate) -> str | None:
 
 def _classify(exc: Exception) -> tuple[Indication, SubIndication, str]:
     message = str(exc) or type(exc).__name__
+    if isinstance(exc, PathCheckError):
+        return exc.indication, exc.sub_indication, exc.message
     if isinstance(exc, pv_errors.PathBuildingError):
         return Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND, message
     if isinstance(exc, pv_errors.RevokedError):
@@ -346,7 +385,7 @@ def _new_validation_context(
 ) -> ValidationContext:
     objects = ctx.crl_objects
     return ValidationContext(
-        trust_roots=list(ctx.anchors),
+        trust_roots=[_trust_anchor(anchor, ctx) for anchor in ctx.anchors],
         other_certs=list(ctx.intermediates),
         crls=list(objects) if crls is None else [objects[i] for i in crls],
         ocsps=ocsp_screen.for_path_validator(ctx),  # only responders that may speak for the CA, revocations first
@@ -361,6 +400,16 @@ def _new_validation_context(
         ),
         algorithm_usage_policy=algorithm_policy(legacy_dsa=legacy_dsa),
     )
+
+
+def _trust_anchor(cert: x509.Certificate, ctx: VerificationContext) -> Any:
+    """The RFC 5937-qualified anchor of ``cert`` (:func:`verifier.anchors.trust_anchor`), once per memo."""
+    key = ("trust-anchor", ctx.memo.fingerprint(cert))
+    anchor = ctx.memo.facts.get(key)
+    if anchor is None:
+        anchor = anchors.trust_anchor(cert)
+        ctx.memo.facts.put(key, anchor)
+    return anchor
 
 
 def _relevant_crls(cert: x509.Certificate, ctx: VerificationContext) -> tuple[int, ...] | None:
@@ -442,24 +491,80 @@ def _crl_issuer(der: bytes, crl: Any, ctx: VerificationContext) -> tuple[str, bo
 
 async def _find_path(
     cert: x509.Certificate, ctx: VerificationContext, vc: ValidationContext, params: PKIXValidationParams
-) -> ValidationPath:
+) -> CheckedPath:
+    """The first candidate path (:class:`BoundedPaths`) that passes Huren's checks (:mod:`verifier.pathchecks`) and
+    pyhanko-certvalidator's RFC 5280 validation; as ``pyhanko_certvalidator.find_valid_path`` does, the error of a
+    failed search is the only candidate's, else the last one not about a signature, else the first."""
     paths = BoundedPaths(
         cert,
         trust_manager=vc.path_builder.trust_manager,
         registry=vc.certificate_registry,
         signature_validator=vc.sig_validator,
     )
+    options = PathOptions(strict=ctx.strict, max_depth=ctx.max_depth)
+    members = ctx.member_fingerprints
+
+    def member(candidate: x509.Certificate) -> bool:
+        return bool(members) and ctx.memo.fingerprint(candidate) in members
+
+    def self_signed(candidate: x509.Certificate) -> bool:
+        return _self_signed(candidate, vc)
+
+    errors: list[pv_errors.ValidationError] = []
+    found: CheckedPath | None = None
     try:
-        path = await find_valid_path(cert, paths, vc, params)
-    except pv_errors.ValidationError as exc:
-        if paths.stopped_by and not isinstance(exc, pv_errors.PathBuildingError):
-            exc.args = (f"{exc} (path search stopped at {paths.stopped_by} after {paths.emitted} paths)",)
+        async for candidate in paths:
+            try:
+                checked = check_candidate(
+                    candidate, ctx.validation_time, options, member=member, self_signed=self_signed
+                )
+                await async_validate_path(vc, checked.path, params)
+                found = checked
+                break
+            except pv_errors.ValidationError as exc:
+                errors.append(exc)
+            except NotImplementedError as exc:  # a name form or constraint pyhanko cannot process, met on a side path
+                errors.append(pv_errors.ValidationError(f"the path cannot be validated here: {exc}"))
+    except pv_errors.PathBuildingError:
+        if cert.self_signed in {"yes", "maybe"}:
+            raise pv_errors.InvalidCertificateError(
+                f'The X.509 certificate provided is self-signed - "{cert.subject.human_friendly}"'
+            ) from None
         raise
+    finally:
+        await paths.cancel()
+    if found is None:
+        if not errors:
+            raise pv_errors.PathBuildingError(f'Unable to build a validation path for "{cert.subject.human_friendly}"')
+        error = errors[0]
+        if len(errors) > 1:
+            error = next((e for e in reversed(errors) if "signature" not in str(e)), errors[0])
+        if paths.stopped_by and not isinstance(error, pv_errors.PathBuildingError):
+            error.args = (f"{error} (path search stopped at {paths.stopped_by} after {paths.emitted} paths)",)
+            if isinstance(error, PathCheckError):
+                error.message = str(error.args[0])
+        raise error
     if ctx.revocation == "available":
-        await _check_available_revocation(path, ctx, vc)
+        await _check_available_revocation(found.path, ctx, vc)
     if ctx.ocsps:
-        await _revocation_wins(path, ctx, vc)
-    return path
+        await _revocation_wins(found.path, ctx, vc)
+    return found
+
+
+def _self_signed(cert: x509.Certificate, vc: ValidationContext) -> bool:
+    """Whether ``cert`` is signed by its own key (issuer equals subject and its signature verifies with its key)."""
+    if cert.self_signed not in ("yes", "maybe"):
+        return False
+    try:
+        vc.sig_validator.validate_signature(
+            signature=cert["signature_value"].native,
+            signed_data=cert["tbs_certificate"].dump(),
+            public_key_info=cert.public_key,
+            signature_algorithm=cert["signature_algorithm"],
+        )
+    except (InvalidSignature, pv_errors.ValidationError, TrustError, ValueError, TypeError, KeyError):
+        return False
+    return True
 
 
 async def _revocation_wins(path: ValidationPath, ctx: VerificationContext, vc: ValidationContext) -> None:
@@ -584,6 +689,8 @@ def verify_certificate(
     purpose = purpose or ctx.purpose
     if purpose not in PURPOSES:
         raise InputError(f"unknown purpose {purpose!r}; one of {', '.join(sorted(PURPOSES))}")
+    if purpose == "auto":
+        purpose = "any"
     policy = policy or PolicyInputs()
     key = (
         ctx.memo.fingerprint(cert),
@@ -593,6 +700,8 @@ def verify_certificate(
         policy,
         legacy_dsa,
         kind,
+        ctx.strict,
+        ctx.max_depth,
     )
     report = ctx.memo.reports.get(key)
     if report is None:
@@ -644,7 +753,7 @@ def _verify_certificate(
     key_usage, ext_key_usage = PURPOSES[purpose]
     vc = _validation_context(cert, ctx, legacy_dsa=legacy_dsa, policy=policy)
     try:
-        path = _run(_find_path(cert, ctx, vc, policy.pkix()))
+        found = _run(_find_path(cert, ctx, vc, policy.pkix()))
     except (
         pv_errors.PathError,
         pv_errors.ValidationError,
@@ -655,10 +764,22 @@ def _verify_certificate(
         TrustError,
     ) as exc:
         indication, sub, message = _classify(exc)
-        checks.append(Check("path", Result.FAILED, message))
+        name = exc.check if isinstance(exc, PathCheckError) else "path"
+        details = (("rule", exc.rule),) if isinstance(exc, PathCheckError) else ()
+        checks.append(Check(name, Result.FAILED, message))
         return Report(
-            kind, indication, sub, moment, subject, (_link(cert, "input"),), tuple(checks), tuple(warnings), (message,)
+            kind,
+            indication,
+            sub,
+            moment,
+            subject,
+            (_link(cert, "input"),),
+            tuple(checks),
+            tuple(warnings),
+            (message,),
+            details,
         )
+    path = found.path
     certs = list(path.iter_certs(include_root=True))
     for issuer in certs[:-1]:
         problem = structure_problem(issuer)
@@ -694,11 +815,17 @@ def _verify_certificate(
             "path",
             Result.PASSED,
             f"{len(certs)} certificates to {chain[-1].subject}; signatures, "
-            "validity, constraints, policies and revocation checked",
+            "validity, constraints, policies and revocation checked"
+            + (f" (at most {ctx.max_depth} intermediate CAs)" if ctx.max_depth is not None else ""),
         )
     )
+    checks.extend(found.checks)
     try:
-        if key_usage or ext_key_usage:
+        if purpose == "generic":
+            problem = generic_usage_problem(cert)
+            if problem is not None:
+                raise pv_errors.InvalidCertificateError(problem)
+        elif key_usage or ext_key_usage:
             validate_usage(cert, set(key_usage), set(ext_key_usage), not ext_key_usage)
         names_problem = san.problem(cert, purpose)  # subject alternative name types per purpose (verifier.san)
         if names_problem is not None:
@@ -707,7 +834,10 @@ def _verify_certificate(
             Check(
                 "purpose",
                 Result.PASSED,
-                f"{purpose}: key usage {sorted(key_usage) or 'any'}, "
+                "generic: RFC 5280 document signature (keyUsage, if present, digitalSignature or nonRepudiation; "
+                "extendedKeyUsage, if present, a document-signing purpose)"
+                if purpose == "generic"
+                else f"{purpose}: key usage {sorted(key_usage) or 'any'}, "
                 f"extended key usage {sorted(ext_key_usage) or 'any'}",
             )
         )

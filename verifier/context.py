@@ -242,15 +242,29 @@ class VerificationContext:
     ocsps: tuple[bytes, ...] = ()
     trust_list: TrustList | None = None
     warnings: tuple[str, ...] = ()
-    purpose: str = "any"
+    purpose: str = "auto"  # auto: each input's own purpose (seal for PDF signatures, any for certificates)
     notes: tuple[str, ...] = field(default=())
     revocation: str = "available"
     status_lists: tuple[Mapping[str, Any], ...] = ()  # [{"uri", "token"}] Token Status Lists from the bundle
+    strict: bool = False  # the RFC 5280 CA profile on every certificate of a path (verifier.profile)
+    max_depth: int | None = None  # at most this many intermediate CAs (verifier.pathchecks), <= limits.MAX_DEPTH
     memo: Memo = field(default_factory=Memo, compare=False, repr=False)  # shared by dataclasses.replace copies
 
     def __post_init__(self) -> None:
         if self.revocation not in REVOCATION_MODES:
             raise InputError(f"revocation mode must be one of {', '.join(REVOCATION_MODES)}, got {self.revocation!r}")
+        check_max_depth(self.max_depth)
+
+    @cached_property
+    def member_fingerprints(self) -> frozenset[str]:
+        """SHA-256 of every certificate of Huren's own trust list: the roots and every service's current and previous
+        certificates (the RFC 5280 profile is always checked on them, :mod:`verifier.profile`)."""
+        if self.trust_list is None:
+            return frozenset()
+        found = {root.fingerprint for root in self.trust_list.roots}
+        for _issuer, service in self.trust_list.services():
+            found.update(service.fingerprints)
+        return frozenset(found)
 
     @property
     def has_trust_list(self) -> bool:
@@ -316,6 +330,17 @@ class VerificationContext:
         )
 
 
+def check_max_depth(value: int | None) -> None:
+    """``--max-depth`` / ``max_depth``: an integer from 0 to :data:`verifier.limits.MAX_DEPTH`, or None."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limits.MAX_DEPTH:
+        raise InputError(
+            f"maximum depth must be an integer from 0 to {limits.MAX_DEPTH} (intermediate CA certificates; the hard "
+            f"limit is {limits.MAX_PATH_CERTS} certificates below the anchor), got {value!r}"
+        )
+
+
 def parse_pins(values: Iterable[str]) -> list[str]:
     pins = []
     for value in values:
@@ -377,13 +402,16 @@ def build(
     untrusted: Sequence[bytes] = (),
     crls: Sequence[bytes] = (),
     ocsps: Sequence[bytes] = (),
-    purpose: str = "any",
+    purpose: str = "auto",
     environ: dict[str, str] | None = None,
     revocation: str = "available",
+    strict: bool = False,
+    max_depth: int | None = None,
 ) -> VerificationContext:
     moment = (at or datetime.now(UTC)).astimezone(UTC)
     if revocation not in REVOCATION_MODES:
         raise InputError(f"revocation mode must be one of {', '.join(REVOCATION_MODES)}, got {revocation!r}")
+    check_max_depth(max_depth)
     _bounded(anchors, "anchor", limits.MAX_ANCHORS, limits.MAX_EXTRA_BYTES)
     _bounded(untrusted, "untrusted certificate", limits.MAX_EXTRA_CERTS, limits.MAX_EXTRA_BYTES)
     _bounded(crls, "CRL", limits.MAX_CRLS, limits.MAX_TOTAL_CRL_BYTES)
@@ -453,6 +481,8 @@ def build(
         purpose=purpose,
         revocation=revocation,
         status_lists=status_lists,
+        strict=strict,
+        max_depth=max_depth,
     )
 
 

@@ -28,6 +28,10 @@ MAX_PEM_BLOCKS: Final = MAX_EXTRA_CERTS
 # --- path search (RFC 5280 clause 6.1 paths are built before they are validated) ---------------------------
 MAX_PATH_CERTS: Final = 10
 """Certificates of a path below the trust anchor, leaf included."""
+MAX_DEPTH: Final = MAX_PATH_CERTS - 1
+"""The largest ``--max-depth`` (HTTP ``max_depth``): intermediate CA certificates between the anchor and the leaf.
+A smaller maximum is the caller's choice; self-issued intermediates are not counted against it (RFC 5280 path
+length), but every certificate counts against :data:`MAX_PATH_CERTS`."""
 MAX_PATHS: Final = 16
 """Candidate paths handed to RFC 5280 validation; the first one that validates wins."""
 MAX_NODES: Final = 512

@@ -164,7 +164,11 @@ def test_guangdong_certificate_verifies_in_another_region(tl_world: World, famil
     ctx = context.build(bundle=_bundle(tl_world), pins=[_pins(tl_world)["SM2"]], purpose="seal")
     report = api.verify(cert.dump(), ctx)
     assert report.indication is Indication.TOTAL_PASSED, report.to_text()
-    assert [c.name for c in report.checks] == ["parse", "path", "purpose", "trust-list"]
+    assert [c.name for c in report.checks] == ["parse", "path", "anchor", "names", "profile", "purpose", "trust-list"]
+    # the trust list's own certificates (root, regional CA) are held to the RFC 5280 CA profile (issue 12 item 4)
+    assert next(c for c in report.checks if c.name == "profile").detail == (
+        "RFC 5280 CA profile (trust-list members): 2 certificate(s)"
+    )
     assert report.chain[-1].source == "anchor" and report.chain[1].source == "trust-list"
 
 

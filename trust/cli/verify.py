@@ -1,7 +1,7 @@
 """``trust verify``: the verifier's command line — the contract other tools rely on.
 
 ``trust verify INPUT [--bundle FILE] [--pin SHA256]... [--anchor CERT]... [--untrusted CERT]... [--crl FILE]...
-[--ocsp FILE]... [--at ISO-8601] [--purpose NAME] [--format text|json]``
+[--ocsp FILE]... [--at ISO-8601] [--purpose NAME] [--strict] [--max-depth N] [--format text|json]``
 
 INPUT is a file or ``-`` for standard input; its kind is detected from the content. Exit codes
 (``trust.cli.exits``): 0 TOTAL_PASSED, 1 TOTAL_FAILED, 2 INDETERMINATE, 3 usage or unreadable input.
@@ -62,10 +62,27 @@ def verify(
     purpose: Annotated[
         str,
         typer.Option(
-            help="any, ca, seal, document-signing, seal-maker, identity, "
-            "license-issuer, timestamping, ocsp, tls-server, tls-client"
+            help="auto (the input's own: seal for PDF signatures), any (PDF signatures: the generic RFC 5280 policy), "
+            "generic, ca, seal, document-signing, seal-maker, identity, license-issuer, timestamping, ocsp, "
+            "tls-server, tls-client"
         ),
-    ] = "any",
+    ] = "auto",
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Check the RFC 5280 CA profile rules on every certificate of the path (always checked on "
+            "the trust list's own certificates)",
+        ),
+    ] = False,
+    max_depth: Annotated[
+        int | None,
+        typer.Option(
+            "--max-depth",
+            help="At most N intermediate CA certificates between the anchor and the certificate (0-9; self-issued ones "
+            "not counted)",
+        ),
+    ] = None,
     output_format: Annotated[str, typer.Option("--format", help="text or json")] = "text",
     data: Annotated[Path | None, typer.Option(help="The signed document of a detached GB/T 38540 signature")] = None,
     revocation: Annotated[
@@ -96,6 +113,8 @@ def verify(
         ocsps=[_read(p, "OCSP response") for p in ocsp or []],
         purpose=purpose,
         revocation=revocation,
+        strict=strict,
+        max_depth=max_depth,
     )
     if (kb_nonce is None) != (kb_audience is None):
         raise InputError("--kb-nonce and --kb-audience go together")

@@ -6,8 +6,9 @@ pins, trust list and CRLs parsed) once per bundle — :func:`trust.service.trust
 same bytes until the content changes or it is re-signed — and shared by the requests that use it, with its memo
 (thread-safe, keyed by the material). The cache is keyed by the :class:`Instance` held weakly and checks that the
 bundle is the same object before reuse (``docs/ARCHITECTURE.md``). Each request gets a copy with its own validation
-time, purpose and revocation mode: :func:`verifier.context.build` uses the time for nothing else (staleness is judged
-against the clock when the bundle is checked, and this bundle is never older than its re-signing interval).
+time, purpose, revocation mode, strict profile and maximum depth: :func:`verifier.context.build` uses the time for
+nothing else (staleness is judged against the clock when the bundle is checked, and this bundle is never older than its
+re-signing interval).
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ _service_contexts: weakref.WeakKeyDictionary[Instance, tuple[bytes, Any]] = weak
 _service_contexts_lock = threading.Lock()
 
 
-def _service_context(instance: Instance, at: datetime | None, purpose: str, revocation: str) -> Any:
+def _service_context(
+    instance: Instance, at: datetime | None, purpose: str, revocation: str, strict: bool, max_depth: int | None
+) -> Any:
     """The context of the instance's own bundle (built once per bundle, module docstring), for one request."""
     from verifier import context
 
@@ -41,7 +44,9 @@ def _service_context(instance: Instance, at: datetime | None, purpose: str, revo
         with _service_contexts_lock:
             _service_contexts[instance] = (bundle_data, base)
     moment = (at or datetime.now(UTC)).astimezone(UTC)
-    return dataclasses.replace(base, validation_time=moment, purpose=purpose, revocation=revocation)
+    return dataclasses.replace(
+        base, validation_time=moment, purpose=purpose, revocation=revocation, strict=strict, max_depth=max_depth
+    )
 
 
 def context_for(
@@ -50,6 +55,8 @@ def context_for(
     at: datetime | None,
     purpose: str,
     revocation: str,
+    strict: bool = False,
+    max_depth: int | None = None,
     anchors: Sequence[str] = (),
     untrusted: Sequence[str] = (),
     crls: Sequence[bytes] = (),
@@ -57,7 +64,7 @@ def context_for(
     """The verification context of a request: the instance's own bundle (cached) when the request names no anchors,
     intermediates or CRLs; otherwise one built for it (the bundle too, unless the request names anchors)."""
     if not (anchors or untrusted or crls):
-        return _service_context(instance, at, purpose, revocation)
+        return _service_context(instance, at, purpose, revocation, strict, max_depth)
     from verifier import context
 
     bundle_data = None
@@ -74,6 +81,8 @@ def context_for(
         crls=list(crls),
         purpose=purpose,
         revocation=revocation,
+        strict=strict,
+        max_depth=max_depth,
     )
 
 

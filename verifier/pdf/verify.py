@@ -29,10 +29,13 @@ Checks of one signature, in this order (report check names in brackets):
 7. **[signing-time]** proven by the earliest valid time-stamp; otherwise claimed — the signed ``signingTime``
    attribute, or the signature dictionary's ``/M`` (PAdES omits ``signingTime``) — and said so; otherwise the
    validation time.
-8. **[signer-certificate]** :func:`verifier.certificate.verify_certificate` at the signing time (purpose ``seal``
-   unless the context asks for another), with the CMS's certificates and the document's revocation data (DSS and
-   the Adobe revocation attribute) added to the context. When the signing time is only claimed, the signature must
-   also stand at the validation time — a claimed time proves nothing: a certificate of the path expired since is
+8. **[signer-certificate]** :func:`verifier.certificate.verify_certificate` at the signing time (purpose:
+   :func:`signer_purpose` — ``seal`` by default and for every signature that carries a GB/T 38540 seal; with
+   ``--purpose any`` or ``generic``, a signature without one is judged by the generic RFC 5280 policy, so foreign
+   PAdES signers without keyUsage or extendedKeyUsage can be assessed), with the CMS's certificates and the
+   document's revocation data (DSS and the Adobe revocation attribute) added to the context. When the signing time
+   is only claimed, the signature must also stand at the validation time — a claimed time proves nothing: a
+   certificate of the path expired since is
    ``OUT_OF_BOUNDS_NO_POE``, a signer revoked since is ``REVOKED_NO_POE`` (both INDETERMINATE); revoked before the
    claimed time is ``REVOKED``. Only a REVOKED verdict of that second validation matters, so it is not run when no
    revocation data at hand could revoke a certificate of the path (:func:`verifier.certificate.may_be_revoked`).
@@ -94,7 +97,7 @@ from verifier.pdf.document import (
     revocation_material,
     signature_fields,
 )
-from verifier.pdf.seal import check_embedded_seal
+from verifier.pdf.seal import check_embedded_seal, find_seal
 from verifier.report import ChainLink, Check, Indication, Report, Result, SubIndication, worst
 
 MAX_PDF_BYTES: Final = 64 * 1024 * 1024
@@ -507,7 +510,7 @@ def _verify_signature(
     now_ctx = _with_material(ctx, ctx.validation_time, signed.certificates, extra)
     proven = _signature_timestamps(sig, signed, now_ctx)
     signing_time, source = _signing_time(sig, signed.claimed_signing_time, claimed_m, proven)
-    purpose = ctx.purpose if ctx.purpose not in ("any", "") else "seal"
+    purpose = signer_purpose(ctx.purpose, _carries_seal(signed))
     at_ctx = _with_material(ctx, signing_time, signed.certificates, extra)
     chain = verify_certificate(signer, at_ctx, purpose=purpose, kind="certificate")
     sig.chain = chain.chain
@@ -762,3 +765,22 @@ def _verify_timestamp(
             tsa.sub_indication or SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
             f"the TSA: {reason}",
         )
+
+
+def signer_purpose(requested: str, sealed: bool) -> str:
+    """The purpose a PDF signer's certificate is validated for: ``auto`` (the default) is ``seal``; ``any`` and
+    ``generic`` are the generic RFC 5280 document-signature policy (:func:`verifier.certificate.generic_usage_problem`)
+    for a signature without an embedded GB/T 38540 seal, and ``seal`` for one with it (Huren seals stay strict); any
+    other purpose is taken as asked."""
+    if requested in ("auto", ""):
+        return "seal"
+    if requested in ("any", "generic"):
+        return "seal" if sealed else "generic"
+    return requested
+
+
+def _carries_seal(signed: SignedCms) -> bool:
+    try:
+        return find_seal(signed.signed_attrs) is not None
+    except (ValueError, TypeError, KeyError, IndexError):
+        return True  # a malformed seal attribute: judged as a seal (and the seal check reports it)

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from trust.crypto.errors import Code, InputError
 from trust.http import caching, problems
@@ -26,6 +26,7 @@ from trust.service import trust as service
 from trust.service import verification
 from trust.service.instance import Instance
 from trust.service.policy import Action
+from verifier.limits import MAX_DEPTH
 
 router = APIRouter(tags=["trust list and verification"])
 BUNDLE_CACHE_SECONDS = 60.0
@@ -190,7 +191,21 @@ class VerifyRequest(BaseModel):
     untrusted: list[str] = Field(default_factory=list, description="PEM intermediate certificates")
     crls: list[str] = Field(default_factory=list, description="CRLs, base64 DER")
     at: IsoDateTime | None = Field(default=None, description="Validation time (default now)")
-    purpose: str = "any"
+    purpose: str = Field(
+        default="auto",
+        description="auto (each input's own: seal for PDF signatures), any (PDF signatures: the generic RFC 5280 "
+        "policy), generic, ca, seal, document-signing, seal-maker, identity, license-issuer, timestamping, ocsp, "
+        "tls-server, tls-client",
+    )
+    strict: StrictBool = Field(
+        default=False, description="Check the RFC 5280 CA profile rules on every certificate of a path"
+    )
+    max_depth: StrictInt | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_DEPTH,
+        description=f"At most this many intermediate CA certificates (0-{MAX_DEPTH}; self-issued ones not counted)",
+    )
     revocation: Literal["available", "required"] = Field(
         default="available", description="Use the revocation data at hand, or demand it for every certificate"
     )
@@ -274,6 +289,8 @@ def verify(body: VerifyRequest, request: Request) -> Response:
         at=body.at,
         purpose=body.purpose,
         revocation=body.revocation,
+        strict=body.strict,
+        max_depth=body.max_depth,
         anchors=body.anchors,
         untrusted=body.untrusted,
         crls=[b64(c, "crl") for c in body.crls],
