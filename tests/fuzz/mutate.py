@@ -721,7 +721,10 @@ def _pdf_contents(data: bytes, rng: random.Random) -> bytes:
         return mutate_bytes(data, rng)
     match = rng.choice(spans)
     hexed = match.group(1)
-    raw = bytes.fromhex(hexed.decode())
+    try:
+        raw = bytes.fromhex(hexed[: len(hexed) // 2 * 2].decode())
+    except ValueError:
+        return mutate_bytes(data, rng)
     try:
         _tag, header, length = der_header(raw, 0)
         der = raw[: header + length]
