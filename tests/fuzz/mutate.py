@@ -578,7 +578,7 @@ def mutate_jws(data: bytes, rng: random.Random) -> bytes:
         header = _unb64u(parts[0]) or b"{}"
         try:
             members = json.loads(header)
-        except ValueError:
+        except (ValueError, RecursionError):
             members = {}
         if isinstance(members, dict):
             members["alg"] = rng.choice(["none", "HS256", "RS256", "ES256", "SM2", "PS256", "ES512", "EdDSA", ""])
