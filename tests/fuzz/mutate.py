@@ -519,7 +519,10 @@ def mutate_json(data: bytes, rng: random.Random) -> bytes:
         document = json.loads(data)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return mutate_bytes(data, rng)
-    text = dumps(mutate_value(document, rng))
+    try:
+        text = dumps(mutate_value(document, rng))
+    except RecursionError:  # a document nested nearly as deep as the parser allows
+        return mutate_bytes(data, rng)
     if rng.randrange(8) == 0:
         text = rng.choice(["\ufeff", " \n", ""]) + text + rng.choice(["", "\n", " x", "{}", "\x00"])
     return text.encode("utf-8", "surrogatepass")
