@@ -79,3 +79,17 @@ def world_server(world):
 
     with live_server(world.instance, world.port) as url:
         yield url
+
+
+# Hypothesis profiles. ``default`` (Hypothesis's own) serves the suite; ``long`` is for long fuzzing runs
+# (``pytest tests/fuzz --hypothesis-profile=long``, or ``HUREN_FUZZ=long``): many more examples, random rather than
+# derandomised, failures kept in Hypothesis's example database. tests/fuzz/README.md tells more.
+from hypothesis import HealthCheck as _HealthCheck  # noqa: E402
+from hypothesis import settings as _settings  # noqa: E402
+
+_settings.register_profile(
+    "long",
+    max_examples=20_000,
+    deadline=None,
+    suppress_health_check=[_HealthCheck.too_slow, _HealthCheck.data_too_large, _HealthCheck.filter_too_much],
+)

@@ -52,6 +52,7 @@ from asn1crypto import x509
 
 from trust.crypto.errors import Code, EncodingError, InputError
 from trust.formats import bundle as bundle_format
+from trust.formats import ocsp as ocsp_format
 from trust.formats import x509 as cx
 from trust.formats.crl import load_crl
 from trust.formats.trustlist import TrustList
@@ -424,6 +425,7 @@ def build(
     for data in ocsps:
         if len(data) > MAX_OCSP_BYTES:
             raise InputError("OCSP response file too large", code=Code.INPUT_TOO_LARGE)
+        ocsp_format.load_response(data)  # every field decoded now: pyhanko would meet a malformed one mid-validation
     listed: list[x509.Certificate] = []
     warnings: list[str] = []
     status_lists: tuple[Mapping[str, Any], ...] = ()

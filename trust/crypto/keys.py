@@ -354,7 +354,7 @@ def _public_key_from_spki(info: asn1_keys.PublicKeyInfo) -> PublicKey:
             return SM2PublicKey(sm2.SM2PublicKey.from_point(bytes(bit_string.native)))
         if algorithm == "ec":
             params = info["algorithm"]["parameters"]
-            if params.name != "named":
+            if not isinstance(params, asn1_keys.ECDomainParameters) or params.name != "named":
                 raise UnsupportedAlgorithm("EC keys with explicit or implicit curve parameters are not supported")
             curve = params.chosen.native
             if curve == "sm2p256v1":

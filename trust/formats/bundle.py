@@ -99,11 +99,11 @@ def verify(data: bytes, pinned: Iterable[str]) -> VerifiedBundle:
     outer = trustlist.verify_signed(trustlist.load_document(data, "bundle"), pins, what="bundle")
     try:
         bundle = Bundle.from_json(json.loads(outer.payload))
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, and a number of over 4300 digits
         raise EncodingError(f"bundle payload is not JSON: {exc}") from None
     inner = trustlist.verify_signed(bundle.trust_list_document, pins, what="trust list in the bundle")
     try:
         trust_list = TrustList.from_json(json.loads(inner.payload))
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, and a number of over 4300 digits
         raise EncodingError(f"trust list payload is not JSON: {exc}") from None
     return VerifiedBundle(bundle, trust_list, outer.signed_by)

@@ -320,14 +320,33 @@ def _unique(attrs: cms.CMSAttributes, attr_type: str, *, required: bool) -> Any:
     return found[0]["values"][0]
 
 
-def verify(  # noqa: PLR0912 (RFC 5652 clause 5.6 checks, in order)
+def verify(
     data: bytes | cms.ContentInfo | cms.SignedData,
     *,
     detached_content: bytes | None = None,
     certificates: Sequence[x509.Certificate] = (),
     sm2_user_id: bytes = DEFAULT_USER_ID,
 ) -> VerifiedSignedData:
-    """Verify the one signature of a CMS SignedData; raise unless it holds. See the module docstring."""
+    """Verify the one signature of a CMS SignedData; raise unless it holds. See the module docstring.
+
+    asn1crypto parses lazily: a malformed value deep inside (an embedded certificate, the ``sid``, an attribute
+    value) raises only when a check reads it. Such an error is an :class:`EncodingError` like any other malformed
+    input, never an exception of another kind (found by fuzzing, ``tests/fuzz/regressions/cms``)."""
+    try:
+        return _verify(data, detached_content=detached_content, certificates=certificates, sm2_user_id=sm2_user_id)
+    except TrustError:
+        raise
+    except (ValueError, TypeError, KeyError, OverflowError, AttributeError, IndexError, RecursionError) as exc:
+        raise EncodingError(f"malformed CMS SignedData: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+def _verify(  # noqa: PLR0912 (RFC 5652 clause 5.6 checks, in order)
+    data: bytes | cms.ContentInfo | cms.SignedData,
+    *,
+    detached_content: bytes | None,
+    certificates: Sequence[x509.Certificate],
+    sm2_user_id: bytes,
+) -> VerifiedSignedData:
     # 1. Parse.
     signed_data = _signed_data(data)
     try:

@@ -269,7 +269,7 @@ def _strict_json(data: bytes, what: str) -> dict[str, Any]:
 
     try:
         value = json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicates, parse_constant=no_constants)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: a number of over 4300 digits too
         raise EncodingError(f"{what} is not UTF-8 JSON: {exc}") from None
     if not isinstance(value, dict):
         raise EncodingError(f"{what} must be a JSON object")

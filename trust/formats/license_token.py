@@ -192,7 +192,7 @@ def parse_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     header, payload, _signing_input, _signature = jose.parse_compact(token)
     try:
         body = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: a number of over 4300 digits too
         raise EncodingError(f"licence token payload is not JSON: {exc}") from None
     if not isinstance(body, dict):
         raise EncodingError("licence token payload must be a JSON object")

@@ -184,10 +184,11 @@ def parse_request(data: bytes) -> OCSPRequest:
         nonce = _nonce(request)
     except TrustError:
         raise
-    except (ValueError, TypeError, KeyError, OverflowError, IndexError) as exc:
+    except (ValueError, TypeError, KeyError, OverflowError, IndexError, AttributeError, RecursionError) as exc:
         raise OCSPRequestError(f"not a DER OCSPRequest: {type(exc).__name__}: {str(exc)[:200]}") from None
     if version != "v1":
-        raise OCSPRequestError(f"OCSPRequest version must be v1, found {version}")
+        shown = version if isinstance(version, str) or abs(version) < 10**9 else "a larger number"
+        raise OCSPRequestError(f"OCSPRequest version must be v1, found {shown}")
     if not cert_ids:
         raise OCSPRequestError("OCSPRequest asks about no certificate")
     if len(cert_ids) > MAX_CERT_IDS:
@@ -418,7 +419,7 @@ def load_response(data: bytes) -> asn1_ocsp.OCSPResponse:
     try:
         response = asn1_ocsp.OCSPResponse.load(data, strict=True)
         response.native  # noqa: B018
-    except (ValueError, TypeError, KeyError, OverflowError, IndexError) as exc:
+    except (ValueError, TypeError, KeyError, OverflowError, IndexError, AttributeError, RecursionError) as exc:
         raise EncodingError(f"not a DER OCSPResponse: {type(exc).__name__}: {str(exc)[:200]}") from None
     return response
 

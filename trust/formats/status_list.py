@@ -376,7 +376,7 @@ def _claims(payload: bytes) -> dict[str, Any]:
 
     try:
         claims = json.loads(payload.decode("utf-8"), object_pairs_hook=no_duplicates)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: a number of over 4300 digits too
         raise EncodingError(f"status list token claims are not UTF-8 JSON: {exc}") from None
     if not isinstance(claims, dict):
         raise EncodingError("status list token claims must be a JSON object")

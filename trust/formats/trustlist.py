@@ -442,7 +442,7 @@ def load_document(data: bytes, what: str) -> dict[str, Any]:
         raise InputError(f"{what} of {len(data)} bytes exceeds {MAX_DOCUMENT_BYTES}", code=Code.INPUT_TOO_LARGE)
     try:
         value = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: a number of over 4300 digits too
         raise EncodingError(f"{what} is not JSON: {exc}") from None
     if not isinstance(value, dict):
         raise EncodingError(f"{what} must be a JSON object")
@@ -454,5 +454,5 @@ def verify(data: bytes, pinned: Iterable[str]) -> tuple[TrustList, VerifiedDocum
     checked = verify_signed(load_document(data, "trust list"), pinned, what="trust list")
     try:
         return TrustList.from_json(json.loads(checked.payload)), checked
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, and a number of over 4300 digits
         raise EncodingError(f"trust list payload is not JSON: {exc}") from None

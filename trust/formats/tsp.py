@@ -146,7 +146,8 @@ def parse_request(
             Failure.BAD_DATA_FORMAT, f"not a DER TimeStampReq (RFC 3161 clause 2.4.1): {type(exc).__name__}"
         ) from None
     if version != "v1":
-        raise TimeStampRejected(Failure.BAD_DATA_FORMAT, f"request version must be 1, got {version}")
+        shown = version if isinstance(version, str) or abs(version) < 10**9 else "a larger number"
+        raise TimeStampRejected(Failure.BAD_DATA_FORMAT, f"request version must be 1, got {shown}")
     if name not in IMPRINT_SIZES:
         raise TimeStampRejected(
             Failure.BAD_ALG,

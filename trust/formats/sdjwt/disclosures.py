@@ -110,7 +110,7 @@ def strict_loads(data: bytes, what: str) -> Any:
 
     try:
         return json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicates, parse_constant=no_constants)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: a number of over 4300 digits too
         raise MalformedSdJwt(f"{what} is not UTF-8 JSON: {exc}") from None
 
 
