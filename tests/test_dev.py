@@ -46,3 +46,33 @@ def test_dev_trust_passes_its_arguments_to_the_trust_command() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("huren ")
     assert _dev("trust", "no-such-command").returncode == 3  # trust's own exit code comes back
+
+
+@pytest.mark.slow
+def test_a_stale_lock_stops_setup_in_locked_mode(tmp_path: Path) -> None:
+    """With HUREN_LOCKED=1 (set by .ci/run) a pyproject.toml that uv.lock does not match is an error naming
+    ``./dev lock``, and nothing is installed; the lock is left as it was."""
+    import shutil
+    import sys
+
+    for name in ("dev", "uv.lock"):
+        shutil.copy2(REPO / name, tmp_path / name)
+    pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    assert pyproject.count("\ndependencies = [\n") == 1
+    (tmp_path / "pyproject.toml").write_text(
+        pyproject.replace("\ndependencies = [\n", '\ndependencies = [\n    "six",\n')
+    )
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "bin" / "python").symlink_to(sys.executable)  # an existing environment: no venv to make
+    result = subprocess.run(
+        [str(tmp_path / "dev"), "setup"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HUREN_LOCKED": "1"},
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 3, result.stderr
+    assert "uv.lock does not match pyproject.toml: run ./dev lock" in result.stderr
+    assert not (tmp_path / ".venv" / ".huren-installed").exists()
+    assert (tmp_path / "uv.lock").read_bytes() == (REPO / "uv.lock").read_bytes()

@@ -1,5 +1,10 @@
 """The ``trust`` command. Every command is a thin layer over a service function; errors map to exit codes
-in :mod:`trust.cli.exits` and are printed as ``E<code> <slug>: <message>`` on standard error."""
+in :mod:`trust.cli.exits` and are printed as ``E<code> <slug>: <message>`` on standard error.
+
+The command modules import only the base install (typer, rich, the crypto and format layers) at the top; what a
+command needs of the service is imported when it runs. In a verifier-only install (``pip install huren``) every
+command but ``verify``, ``version`` and ``util`` stops before running with ``E1006 unavailable`` and exit 4, naming
+``huren[service]`` (:mod:`trust.cli.extras`); ``--help`` works for all of them."""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import typer
 import typer.exceptions
 
 import trust
-from trust.cli import backup, ca, client, exits, keys, license, seal, trustlist, util, verify
+from trust.cli import backup, ca, client, exits, extras, keys, license, seal, trustlist, util, verify
 from trust.cli.common import HomeOption, console, err_console, instance
 from trust.crypto.errors import Code, TrustError
 from trust.formats import text
@@ -175,7 +180,9 @@ def command() -> typer.core.TyperGroup:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``trust`` console script; returns the process exit code."""
     try:
-        result = command().main(args=argv, standalone_mode=False, prog_name="trust")
+        root = command()
+        _check_installed(root, sys.argv[1:] if argv is None else argv)
+        result = root.main(args=argv, standalone_mode=False, prog_name="trust")
     except TrustError as error:
         # messages may quote the input: escape what could drive the terminal, keep the lines the error made
         shown = "\n".join(text.escape(line) for line in error.diagnostics().split("\n"))
@@ -200,6 +207,17 @@ def main(argv: list[str] | None = None) -> int:
         err_console.print(error.diagnostics(), markup=False, highlight=False)
         return int(exits.Exit.ENVIRONMENT)
     return int(result) if isinstance(result, int) else 0
+
+
+def _check_installed(root: typer.core.TyperGroup, args: list[str]) -> None:
+    """Before a command that needs ``huren[service]`` runs where only the verifier is installed: say so (exit 4).
+
+    The root command has no options but ``--help``, so its first argument that is not an option names the command.
+    Help is always shown, and an unknown name is left to click's usage error (exit 3)."""
+    name = next((arg for arg in args if not arg.startswith("-")), None)
+    if name is None or name in extras.BASE_COMMANDS or name not in root.commands or "--help" in args:
+        return
+    extras.require_service(name)
 
 
 if __name__ == "__main__":
