@@ -369,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown group(s): {', '.join(sorted(unknown))}")
     from importlib.metadata import version
 
-    log(f"PyJWT {version('PyJWT')}, python-jose {version('python-jose')}, pyHanko {version('pyHanko')}")
+    log(f"PyJWT {version('PyJWT')}, pyHanko {version('pyHanko')}")
     log(f"{rounds} round(s) x {seconds} s per operation, alternating ours/baseline; medians reported")
     with tempfile.TemporaryDirectory(prefix="huren-bench-licenses-") as folder:
         log(f"building a throw-away instance in {folder}")

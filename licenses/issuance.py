@@ -8,9 +8,10 @@ key store — SM2 under an SM2 CA; RSA or ECDSA P-256 under an RSA CA — and a 
 Issuance (:func:`issue`), in the caller's transaction: check the issuer may issue the type; validate the fields
 against the catalogue; derive the holder and the validity window; take the next serial of the issuer and the
 next index of its current status list (row locks, so concurrent workers never share one; unique constraints
-back them up); build the GB/T 36904 identifier; sign the token (with ``x5c``), the QR token (without ``x5c``;
-long free-text fields the catalogue marks ``x-huren-qr: false`` are replaced by a digest of the full field set)
-and the SD-JWT (every licence field selectively disclosable); store the record and its first history entry.
+back them up); build the GB/T 36904 identifier; sign the token (``kid`` and ``x5t#S256``; the ``x5c`` form on
+request, ``token_form``), the QR token (``kid`` only; long free-text fields the catalogue marks
+``x-huren-qr: false`` are replaced by a digest of the full field set) and the SD-JWT VC (every licence field
+selectively disclosable); store the record and its first history entry.
 
 Serial format (decision): the year of issue (in Beijing) and a 7-digit sequence per issuing authority (shared by
 its SM2, RSA and EC issuer keys), ``2026`` + ``0000001``, like the
@@ -266,7 +267,9 @@ def issue(
     holder_jwk: Mapping[str, Any] | None = None,
     request_id: str | None = None,
     prepared: PreparedIssuer | None = None,
+    token_form: str = token.DEFAULT_TOKEN_FORM,
 ) -> IssuedLicense:
+    form = token.check_form(token_form)
     prepared = prepared or prepare_issuer(session, keystore, issuer_id)
     issuer = prepared.issuer
     licence_type = catalogue.get(type_code)
@@ -308,7 +311,8 @@ def issue(
         status_index=index,
     )
     signer = prepared.signer
-    full = token.sign(body, signer, kid=prepared.kid, x5c=prepared.x5c)
+    chain = prepared.x5c if form == "x5c" else ()
+    full = token.sign(body, signer, kid=prepared.kid, certificate=prepared.x5c[0], x5c=chain)
     qr_body = json.loads(json.dumps(body))
     qr_body["license"]["fields"] = qr_fields(licence_type, checked)
     qr = token.sign(qr_body, signer, kid=prepared.kid)

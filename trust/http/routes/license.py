@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -101,6 +101,11 @@ class LicenseCreate(BaseModel):
     valid_from: IsoDate | None = None
     valid_until: IsoDate | None = None
     holder_jwk: dict[str, Any] | None = Field(default=None, description="Holder public JWK for SD-JWT key binding")
+    token_form: Literal["compact", "x5c"] = Field(
+        default="compact",
+        description="compact: header kid + x5t#S256, the issuer certificate found in the trust list (the default); "
+        "x5c: the issuer's certificate chain in the header as well (about 2.5 KB more)",
+    )
     request_id: str | None = Field(default=None, max_length=128, description="Idempotency key")
 
     model_config = {
@@ -195,6 +200,7 @@ def issue(
         valid_until=body.valid_until,
         holder_jwk=body.holder_jwk,
         request_id=request_id_for(principal, idempotency_key, body.request_id),
+        token_form=body.token_form,
     )
     return _out(made.record, made.qr_token)
 
@@ -321,13 +327,31 @@ class Jwks(BaseModel):
     }
 
 
+JWK_SET: Final = "application/jwk-set+json"  # RFC 7517 clause 8.5.1
+
+
 @router.get(
     "/.well-known/jwks.json",
-    summary="JWK Set of the licence issuers (kid = RFC 7638 thumbprint)",
-    response_model=Jwks,
-    responses={**caching.responses("The JWK Set"), **problems.responses()},
+    summary="JWK Set of the licence issuers' RS256/ES256 keys (kid = RFC 7638 thumbprint)",
+    description="Only keys of registered JOSE algorithms, so that standard JOSE libraries read the whole set at their "
+    "default settings. The SM2 keys are in /.well-known/jwks-sm2.json.",
+    responses={**caching.responses("The JWK Set", JWK_SET, Jwks.model_json_schema()), **problems.responses()},
     openapi_extra=caching.OPENAPI_EXTRA,
 )
 def jwks(request: Request) -> Response:
-    body = json.dumps(service.jwks(_instance(request)), separators=(",", ":")).encode()
-    return caching.cached(request, body, "application/json", max_age=JWKS_MAX_AGE)
+    body = json.dumps(service.jwks(_instance(request), "standard"), separators=(",", ":")).encode()
+    return caching.cached(request, body, JWK_SET, max_age=JWKS_MAX_AGE)
+
+
+@router.get(
+    "/.well-known/jwks-sm2.json",
+    summary="JWK Set of the licence issuers' SM2 keys (kty EC, crv SM2, alg SM2; docs/CRYPTO.md)",
+    responses={
+        **caching.responses("The JWK Set of SM2 keys", JWK_SET, Jwks.model_json_schema()),
+        **problems.responses(),
+    },
+    openapi_extra=caching.OPENAPI_EXTRA,
+)
+def jwks_sm2(request: Request) -> Response:
+    body = json.dumps(service.jwks(_instance(request), "sm2"), separators=(",", ":")).encode()
+    return caching.cached(request, body, JWK_SET, max_age=JWKS_MAX_AGE)
