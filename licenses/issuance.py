@@ -44,6 +44,7 @@ from trust.formats import license_catalogue as catalogue
 from trust.formats import license_token as token
 from trust.formats import x509 as cx
 from trust.formats.names import DN, validate_uscc
+from trust.formats.sdjwt import vc
 
 STATUS_LIST_SIZE: Final = 1 << 17  # 131,072 licences per list: 32 KiB at 2 bits before compression
 STATUS_VALUES: Final = {
@@ -247,6 +248,21 @@ def prepare_issuer(session: Session, keystore: KeyStore, issuer_id: str) -> Prep
     )
 
 
+def _vct(licence_type: catalogue.LicenceType, base_url: str) -> tuple[str, str]:
+    """The SD-JWT VC ``vct`` of a licence type and the integrity of its type metadata document (what
+    ``GET /vct/<code>`` serves and the bundle carries; :mod:`trust.formats.sdjwt.vc`)."""
+    vct = vc.vct_for(base_url, licence_type.code)
+    cached = _VCT_INTEGRITY.get(vct)
+    if cached is None:
+        cached = vc.integrity(vc.encode(vc.licence_type_metadata(licence_type, vct)))
+        if len(_VCT_INTEGRITY) < 1024:
+            _VCT_INTEGRITY[vct] = cached
+    return vct, cached
+
+
+_VCT_INTEGRITY: dict[str, str] = {}
+
+
 @dataclass
 class IssuedLicense:
     record: LicenseRecord
@@ -316,8 +332,10 @@ def issue(
     qr_body = json.loads(json.dumps(body))
     qr_body["license"]["fields"] = qr_fields(licence_type, checked)
     qr = token.sign(qr_body, signer, kid=prepared.kid)
+    sd_claims = json.loads(json.dumps(body))
+    sd_claims["vct"], sd_claims["vct#integrity"] = _vct(licence_type, base_url)
     sd = sdjwt.issue(
-        json.loads(json.dumps(body)),
+        sd_claims,
         [("license", "fields", name) for name in checked],
         signer,
         headers={"typ": "dc+sd-jwt", "kid": prepared.kid},

@@ -39,6 +39,7 @@ from trust.formats import license_catalogue as catalogue
 from trust.formats import license_token as token
 from trust.formats import x509 as cx
 from trust.formats.crl import load_crl
+from trust.formats.sdjwt import vc
 from verifier.certificate import verify_certificate
 from verifier.context import VerificationContext
 from verifier.report import Check, Indication, Report, Result, SubIndication
@@ -104,6 +105,7 @@ def verify_license(
             state.ok("parse", "HR1 QR payload rebuilt into a compact JWS")
         if form == "sd-jwt":
             claims, header, key, issuer_entry = _verify_sd_jwt(text, ctx, state, key_binding)
+            _credential_type(claims, ctx, state)
         else:
             header, body = token.parse_unverified(text)
             if form != "qr":
@@ -374,6 +376,47 @@ def _verify_sd_jwt(
         state.checks.append(Check("key-binding", Result.SKIPPED, "no key binding requested"))
     state.details.append(("disclosed", disclosed))
     return verified.payload, verified.header, resolved["key"], resolved.get("entry")
+
+
+def _credential_type(claims: Mapping[str, Any], ctx: VerificationContext, state: _State) -> None:
+    """SD-JWT VC (draft-ietf-oauth-sd-jwt-vc): ``vct`` names the licence type of the ``license`` claim, and its type
+    metadata, resolved offline from the bundle, matches ``vct#integrity`` (:mod:`trust.formats.sdjwt.vc`)."""
+    vct = claims.get("vct")
+    licence_type = (claims.get("license") or {}).get("type") if isinstance(claims.get("license"), Mapping) else None
+    if not isinstance(vct, str) or not vct:
+        raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "type", "SD-JWT VC without a vct claim")
+    if vc.type_code_of(vct) != licence_type:
+        raise _Fail(
+            Indication.TOTAL_FAILED,
+            SubIndication.FORMAT_FAILURE,
+            "type",
+            f"vct {vct!r} does not name the licence type {licence_type!r}",
+        )
+    document = next((t["document"] for t in ctx.type_metadata if t.get("vct") == vct), None)
+    if document is None:
+        state.checks.append(Check("type", Result.SKIPPED, f"vct {vct}: no type metadata in the bundle"))
+        return
+    if document.get("vct") != vct:
+        raise _Fail(
+            Indication.TOTAL_FAILED,
+            SubIndication.FORMAT_FAILURE,
+            "type",
+            "the bundle's type metadata names another vct",
+        )
+    claimed = claims.get("vct#integrity")
+    if claimed is not None:
+        try:
+            matches = vc.integrity_matches(vc.encode(document), claimed)
+        except TrustError as exc:
+            raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "type", exc.message) from None
+        if not matches:
+            raise _Fail(
+                Indication.TOTAL_FAILED,
+                SubIndication.FORMAT_FAILURE,
+                "type",
+                f"vct#integrity does not match the type metadata of {vct} in the bundle",
+            )
+    state.ok("type", f"vct {vct}: type metadata from the bundle{' (integrity checked)' if claimed else ''}")
 
 
 # --- claims, authorisation, validity, status ---------------------------------------------------------------

@@ -28,6 +28,8 @@ from licenses import issuance
 from licenses.models import LicenseEvent, LicenseIssuer, LicenseRecord, StatusListRecord
 from trust import db
 from trust.crypto.errors import Code, ConflictError, InputError, TrustError
+from trust.formats import license_catalogue as catalogue
+from trust.formats.sdjwt import vc
 from trust.service import trust as trust_registry
 from trust.service.ca import endpoints, transaction
 from trust.service.files import atomic_write
@@ -400,6 +402,25 @@ def issue_batch(
             flush()
     flush()
     return summary
+
+
+def type_metadata_documents(instance: Instance) -> tuple[dict[str, Any], ...]:
+    """``{"vct", "document"}`` of every licence type of the catalogue: the SD-JWT VC type metadata the offline bundle
+    carries (:mod:`trust.formats.sdjwt.vc`)."""
+    base_url = instance.settings.effective_public_url
+    documents = []
+    for licence_type in catalogue.all_types():
+        vct = vc.vct_for(base_url, licence_type.code)
+        documents.append({"vct": vct, "document": vc.licence_type_metadata(licence_type, vct)})
+    return tuple(documents)
+
+
+def type_metadata(instance: Instance, type_code: str) -> bytes:
+    """The bytes of a licence type's SD-JWT VC type metadata document, as ``vct#integrity`` hashes them (404 for a
+    type the catalogue does not have)."""
+    licence_type = catalogue.get(type_code)  # InputError for a malformed code, NotFoundError for an unknown one
+    vct = vc.vct_for(instance.settings.effective_public_url, licence_type.code)
+    return vc.encode(vc.licence_type_metadata(licence_type, vct))
 
 
 JWKS_SETS: Final = ("standard", "sm2")

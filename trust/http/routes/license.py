@@ -327,12 +327,46 @@ class Jwks(BaseModel):
     }
 
 
+@router.get(
+    "/vct/{type_code}",
+    summary="SD-JWT VC type metadata of a licence type (the document a licence SD-JWT's vct names)",
+    response_class=Response,
+    description="The exact bytes the vct#integrity claim of a licence SD-JWT hashes (SHA-256, W3C SRI). The offline "
+    "bundle carries the same documents (type_metadata).",
+    responses={
+        **caching.responses(
+            "The type metadata document",
+            "application/json",
+            {
+                "type": "object",
+                "example": {
+                    "vct": "https://huren.example/vct/11100000000013338W101",
+                    "name": "营业执照",
+                    "display": [{"locale": "zh-CN", "name": "营业执照"}],
+                    "claims": [
+                        {"path": ["license", "fields", "name"], "display": [{"locale": "zh-CN", "label": "名称"}]}
+                    ],
+                },
+            },
+        ),
+        **problems.responses(404, 422),
+    },
+    openapi_extra=caching.OPENAPI_EXTRA,
+)
+def type_metadata(
+    type_code: Annotated[str, Path(min_length=21, max_length=21, description="Licence type code")], request: Request
+) -> Response:
+    body = service.type_metadata(_instance(request), type_code)
+    return caching.cached(request, body, "application/json", max_age=JWKS_MAX_AGE)
+
+
 JWK_SET: Final = "application/jwk-set+json"  # RFC 7517 clause 8.5.1
 
 
 @router.get(
     "/.well-known/jwks.json",
     summary="JWK Set of the licence issuers' RS256/ES256 keys (kid = RFC 7638 thumbprint)",
+    response_class=Response,
     description="Only keys of registered JOSE algorithms, so that standard JOSE libraries read the whole set at their "
     "default settings. The SM2 keys are in /.well-known/jwks-sm2.json.",
     responses={**caching.responses("The JWK Set", JWK_SET, Jwks.model_json_schema()), **problems.responses()},
@@ -346,6 +380,7 @@ def jwks(request: Request) -> Response:
 @router.get(
     "/.well-known/jwks-sm2.json",
     summary="JWK Set of the licence issuers' SM2 keys (kty EC, crv SM2, alg SM2; docs/CRYPTO.md)",
+    response_class=Response,
     responses={
         **caching.responses("The JWK Set of SM2 keys", JWK_SET, Jwks.model_json_schema()),
         **problems.responses(),
