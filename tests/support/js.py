@@ -30,7 +30,7 @@ def ensure_installed() -> str:
     node = require_tool("node")
     if not _installed():
         npm = require_tool("npm")
-        done = subprocess.run(  # noqa: S603 (fixed arguments, our own folder)
+        done = subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
             cwd=JS,
             capture_output=True,
@@ -48,7 +48,7 @@ def run(node: str, script: str, data: Any) -> list[dict[str, Any]]:
     with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8", delete=False) as handle:
         json.dump(data, handle, ensure_ascii=False)
     try:
-        done = subprocess.run(  # noqa: S603 (our own script)
+        done = subprocess.run(
             [node, str(JS / script), handle.name], cwd=JS, capture_output=True, text=True, timeout=120, check=False
         )
     finally:

@@ -459,3 +459,34 @@ def test_cli_key_binding_and_revocation_options(lw: dict, tmp_path: Path) -> Non
     assert half.returncode == 3 and "--kb-audience" in half.stderr
     mode = run("--revocation", "sometimes")
     assert mode.returncode == 3 and "revocation mode" in mode.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"vct": None}, "without a vct"),
+        ({"vct": "https://elsewhere.example/vct/11100000000013338W102"}, "does not name the licence type"),
+        ({"vct#integrity": "sha256-" + base64.b64encode(b"\0" * 32).decode()}, "vct#integrity does not match"),
+        ({"vct#integrity": "md5-AAAA"}, "names no sha256"),
+    ],
+    ids=["no-vct", "other-type", "wrong-integrity", "unknown-integrity-algorithm"],
+)
+def test_sd_jwt_vc_type_is_checked_against_the_bundle(lw: dict, change: dict, message: str) -> None:
+    """SD-JWT VC (issue 12 item 9): vct names the licence's own type, and its type metadata from the bundle matches
+    vct#integrity; the same SD-JWT re-signed by the real issuer key with the claim changed fails."""
+    made = _issue(lw)
+    report = _verify(lw, made.record.sd_jwt)
+    assert report.indication is Indication.TOTAL_PASSED and "integrity checked" in report.to_text()
+    claims = json.loads(jose.parse_compact(made.record.sd_jwt.split("~")[0])[1])
+    claims.pop("_sd_alg")
+    claims["license"]["fields"] = samples.sample(BUSINESS)  # in the clear: this test is not about disclosures
+    for name, value in change.items():
+        if value is None:
+            claims.pop(name)
+        else:
+            claims[name] = value
+    prepared = _signer(lw, "zj")
+    forged = sdjwt.issue(claims, [], prepared.signer, headers={"typ": "dc+sd-jwt", "kid": prepared.kid})
+    refused = _verify(lw, forged)
+    assert refused.indication is Indication.TOTAL_FAILED, refused.to_text()
+    assert message in refused.errors[0]
