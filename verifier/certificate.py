@@ -64,6 +64,7 @@ from pyhanko_certvalidator.sig_validate import (
 from pyhanko_certvalidator.util import ConsList, get_declared_revinfo
 from pyhanko_certvalidator.validate import validate_usage
 
+from trust.crypto import asn1fix
 from trust.crypto.certvalidator import SIGNATURE_VALIDATOR
 from trust.crypto.errors import InputError, TrustError
 from trust.crypto.oids import EKU_DOCUMENT_SIGNING, EKU_LICENSE_SIGNING
@@ -521,7 +522,8 @@ def _revinfo_message(exc: Exception) -> str:
 
 
 def _run(coroutine: Any) -> Any:
-    return asyncio.run(coroutine)
+    with asn1fix.scope():  # Huren's own validation: the RDN comparison memo applies (trust.crypto.asn1fix)
+        return asyncio.run(coroutine)
 
 
 def verify_certificate(

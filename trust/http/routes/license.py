@@ -349,12 +349,13 @@ class Jwks(BaseModel):
                 },
             },
         ),
-        **problems.responses(404, 422),
+        **problems.responses(400, 404, 422),
     },
     openapi_extra=caching.OPENAPI_EXTRA,
 )
 def type_metadata(
-    type_code: Annotated[str, Path(min_length=21, max_length=21, description="Licence type code")], request: Request
+    type_code: Annotated[str, Path(pattern="^[0-9A-Z]{21}$", description="Licence type code (21 characters)")],
+    request: Request,
 ) -> Response:
     body = service.type_metadata(_instance(request), type_code)
     return caching.cached(request, body, "application/json", max_age=JWKS_MAX_AGE)
