@@ -22,7 +22,7 @@ Decisions:
 * **Fonts**: Noto Sans SC (:mod:`seal.fonts`), regular and bold, embedded as subsets with ``ToUnicode`` maps (the
   canvas starts in the CJK font, so no unembedded base-14 font is ever referenced); text extraction gives back the
   Unicode text.
-* **Token attachment**: the full licence token (with ``x5c``) is embedded as the file ``license.jwt``
+* **Token attachment**: the licence token as issued (compact by default) is embedded as the file ``license.jwt``
   (``/EmbeddedFiles`` name tree, ISO 32000-2 clause 7.11.4; MIME type ``application/jwt``, RFC 7519), written before
   the document is sealed so that the seal's signature covers it; :func:`render` checks that the token, the QR
   payload and the face describe the same licence.
