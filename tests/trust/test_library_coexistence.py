@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from trust.crypto import asn1fix
 
-CHILD = r'''
+CHILD = r"""
 import hashlib, io, json, sys
 if sys.argv[1] == "huren":
     import importlib, pkgutil
@@ -80,7 +80,7 @@ sys.setprofile(None)
 out["pdf-strings"] = [hex_string.original_bytes.hex(), literal.hex()]
 out["pyhanko-functions"] = sorted(calls)
 print(json.dumps(out, ensure_ascii=False, sort_keys=True))
-'''
+"""
 
 
 def _nested(depth: int) -> bytes:

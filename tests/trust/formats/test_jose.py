@@ -353,7 +353,8 @@ def rsa_pem() -> bytes:
     from cryptography.hazmat.primitives.asymmetric import rsa as pyca_rsa
 
     key = pyca_rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    encoding, pkcs8 = serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8
+    return key.private_bytes(encoding, pkcs8, serialization.NoEncryption())
 
 
 @pytest.mark.parametrize("headers", _HEADER_SETS, ids=lambda h: ",".join(f"{k}={v!r}" for k, v in h.items()) or "none")
