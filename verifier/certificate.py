@@ -341,22 +341,23 @@ def _new_validation_context(
     ctx: VerificationContext, *, legacy_dsa: bool = False, crls: tuple[int, ...] | None = None
 ) -> ValidationContext:
     objects = ctx.crl_objects
-    return ValidationContext(
-        trust_roots=list(ctx.anchors),
-        other_certs=list(ctx.intermediates),
-        crls=list(objects) if crls is None else [objects[i] for i in crls],
-        ocsps=list(ctx.ocsps),
-        moment=ctx.validation_time,
-        allow_fetching=False,
-        revocation_mode="require" if ctx.revocation == "required" else "hard-fail",
-        retroactive_revinfo=True,
-        signature_validator=_Signatures(
-            SIGNATURE_VALIDATOR,
-            _inherited_dsa_parameters([*ctx.anchors, *ctx.intermediates]) if legacy_dsa else None,
-            ctx.memo,
-        ),
-        algorithm_usage_policy=algorithm_policy(legacy_dsa=legacy_dsa),
-    )
+    with asn1fix.scope():  # it indexes every certificate by name: the RDN memo applies
+        return ValidationContext(
+            trust_roots=list(ctx.anchors),
+            other_certs=list(ctx.intermediates),
+            crls=list(objects) if crls is None else [objects[i] for i in crls],
+            ocsps=list(ctx.ocsps),
+            moment=ctx.validation_time,
+            allow_fetching=False,
+            revocation_mode="require" if ctx.revocation == "required" else "hard-fail",
+            retroactive_revinfo=True,
+            signature_validator=_Signatures(
+                SIGNATURE_VALIDATOR,
+                _inherited_dsa_parameters([*ctx.anchors, *ctx.intermediates]) if legacy_dsa else None,
+                ctx.memo,
+            ),
+            algorithm_usage_policy=algorithm_policy(legacy_dsa=legacy_dsa),
+        )
 
 
 def _relevant_crls(cert: x509.Certificate, ctx: VerificationContext) -> tuple[int, ...] | None:
@@ -418,7 +419,8 @@ def _names(cert: x509.Certificate, ctx: VerificationContext) -> tuple[str, str]:
     key = ("names", ctx.memo.fingerprint(cert))
     value = ctx.memo.facts.get(key)
     if value is None:
-        value = (cert.subject.hashable, cert.issuer.hashable)
+        with asn1fix.scope():  # the RDN memo keeps the normalised names for pyhanko's comparisons
+            value = (cert.subject.hashable, cert.issuer.hashable)
         ctx.memo.facts.put(key, value)
     return cast(tuple[str, str], value)
 
@@ -431,7 +433,8 @@ def _crl_issuer(der: bytes, crl: Any, ctx: VerificationContext) -> tuple[str, bo
     if value is None:
         idp = crl.issuing_distribution_point_value
         crl.delta_crl_indicator_value  # noqa: B018 - read as pyhanko does (an unreadable one keeps every CRL)
-        value = (crl.issuer.hashable, bool(idp is not None and idp["indirect_crl"].native))
+        with asn1fix.scope():
+            value = (crl.issuer.hashable, bool(idp is not None and idp["indirect_crl"].native))
         ctx.memo.facts.put(key, value)
     return cast(tuple[str, bool], value)
 
