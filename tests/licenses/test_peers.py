@@ -202,3 +202,26 @@ class _Impostor:
 
     def sign(self, data: bytes, *, encoding: str = "der") -> bytes:
         return bytes(self._signer.sign(data, encoding=encoding))
+
+
+def test_token_form_over_http(peers: dict[str, Any]) -> None:
+    """``token_form`` in ``POST /licenses``: compact by default, ``x5c`` on request, anything else a 422 problem."""
+    world, base = peers["world"], peers["base"]
+    body = {"issuer_id": peers["issuers"]["ec"], "type": BUSINESS, "fields": samples.sample(BUSINESS)}
+    headers = {}
+    for form in (None, "compact", "x5c"):
+        response = httpx.post(
+            f"{base}/licenses",
+            json=body if form is None else {**body, "token_form": form},
+            headers=world.auth("zj-platform"),
+        )
+        assert response.status_code == 201, response.text
+        headers[form] = jose.parse_compact(response.json()["token"])[0]
+    assert set(headers[None]) == set(headers["compact"]) == {"alg", "typ", "kid", "x5t#S256"}
+    assert len(headers["x5c"]["x5c"]) == 2
+    refused = httpx.post(f"{base}/licenses", json={**body, "token_form": "pem"}, headers=world.auth("zj-platform"))
+    assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
+    metadata = httpx.get(f"{base}/vct/{BUSINESS}")
+    assert metadata.status_code == 200 and metadata.headers["content-type"].startswith("application/json")
+    assert metadata.json()["vct"] == vc.vct_for(base, BUSINESS)
+    assert httpx.get(f"{base}/vct/11100000000013338W199").status_code in (400, 404)
