@@ -24,7 +24,7 @@ Decisions:
   canvas starts in the CJK font, so no unembedded base-14 font is ever referenced); text extraction gives back the
   Unicode text. Each subset is tagged from its glyph set (:func:`seal.fonts.tag_subsets`), so the face's bold subset
   and the seal picture's differ in name as they do in content.
-* **Token attachment**: the full licence token (with ``x5c``) is embedded as the file ``license.jwt``
+* **Token attachment**: the licence token as issued (compact by default) is embedded as the file ``license.jwt``
   (``/EmbeddedFiles`` name tree, ISO 32000-2 clause 7.11.4; MIME type ``application/jwt``, RFC 7519), written before
   the document is sealed so that the seal's signature covers it; :func:`render` checks that the token, the QR
   payload and the face describe the same licence.

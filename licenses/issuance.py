@@ -8,9 +8,10 @@ key store — SM2 under an SM2 CA; RSA or ECDSA P-256 under an RSA CA — and a 
 Issuance (:func:`issue`), in the caller's transaction: check the issuer may issue the type; validate the fields
 against the catalogue; derive the holder and the validity window; take the next serial of the issuer and the
 next index of its current status list (row locks, so concurrent workers never share one; unique constraints
-back them up); build the GB/T 36904 identifier; sign the token (with ``x5c``), the QR token (without ``x5c``;
-long free-text fields the catalogue marks ``x-huren-qr: false`` are replaced by a digest of the full field set)
-and the SD-JWT (every licence field selectively disclosable); store the record and its first history entry.
+back them up); build the GB/T 36904 identifier; sign the token (``kid`` and ``x5t#S256``; the ``x5c`` form on
+request, ``token_form``), the QR token (``kid`` only; long free-text fields the catalogue marks
+``x-huren-qr: false`` are replaced by a digest of the full field set) and the SD-JWT VC (every licence field
+selectively disclosable); store the record and its first history entry.
 
 Serial format (decision): the year of issue (in Beijing) and a 7-digit sequence per issuing authority (shared by
 its SM2, RSA and EC issuer keys), ``2026`` + ``0000001``, like the
@@ -43,6 +44,7 @@ from trust.formats import license_catalogue as catalogue
 from trust.formats import license_token as token
 from trust.formats import x509 as cx
 from trust.formats.names import DN, validate_uscc
+from trust.formats.sdjwt import vc
 
 STATUS_LIST_SIZE: Final = 1 << 17  # 131,072 licences per list: 32 KiB at 2 bits before compression
 STATUS_VALUES: Final = {
@@ -246,6 +248,21 @@ def prepare_issuer(session: Session, keystore: KeyStore, issuer_id: str) -> Prep
     )
 
 
+def _vct(licence_type: catalogue.LicenceType, base_url: str) -> tuple[str, str]:
+    """The SD-JWT VC ``vct`` of a licence type and the integrity of its type metadata document (what
+    ``GET /vct/<code>`` serves and the bundle carries; :mod:`trust.formats.sdjwt.vc`)."""
+    vct = vc.vct_for(base_url, licence_type.code)
+    cached = _VCT_INTEGRITY.get(vct)
+    if cached is None:
+        cached = vc.integrity(vc.encode(vc.licence_type_metadata(licence_type, vct)))
+        if len(_VCT_INTEGRITY) < 1024:
+            _VCT_INTEGRITY[vct] = cached
+    return vct, cached
+
+
+_VCT_INTEGRITY: dict[str, str] = {}
+
+
 @dataclass
 class IssuedLicense:
     record: LicenseRecord
@@ -266,7 +283,9 @@ def issue(
     holder_jwk: Mapping[str, Any] | None = None,
     request_id: str | None = None,
     prepared: PreparedIssuer | None = None,
+    token_form: str = token.DEFAULT_TOKEN_FORM,
 ) -> IssuedLicense:
+    form = token.check_form(token_form)
     prepared = prepared or prepare_issuer(session, keystore, issuer_id)
     issuer = prepared.issuer
     licence_type = catalogue.get(type_code)
@@ -308,12 +327,15 @@ def issue(
         status_index=index,
     )
     signer = prepared.signer
-    full = token.sign(body, signer, kid=prepared.kid, x5c=prepared.x5c)
+    chain = prepared.x5c if form == "x5c" else ()
+    full = token.sign(body, signer, kid=prepared.kid, certificate=prepared.x5c[0], x5c=chain)
     qr_body = json.loads(json.dumps(body))
     qr_body["license"]["fields"] = qr_fields(licence_type, checked)
     qr = token.sign(qr_body, signer, kid=prepared.kid)
+    sd_claims = json.loads(json.dumps(body))
+    sd_claims["vct"], sd_claims["vct#integrity"] = _vct(licence_type, base_url)
     sd = sdjwt.issue(
-        json.loads(json.dumps(body)),
+        sd_claims,
         [("license", "fields", name) for name in checked],
         signer,
         headers={"typ": "dc+sd-jwt", "kid": prepared.kid},

@@ -70,6 +70,7 @@ from pyhanko_certvalidator.sig_validate import (
 from pyhanko_certvalidator.util import ConsList, get_declared_revinfo
 from pyhanko_certvalidator.validate import async_validate_path, validate_usage
 
+from trust.crypto import asn1fix
 from trust.crypto.certvalidator import SIGNATURE_VALIDATOR
 from trust.crypto.errors import InputError, TrustError
 from trust.crypto.oids import EKU_DOCUMENT_SIGNING, EKU_LICENSE_SIGNING
@@ -386,22 +387,23 @@ def _new_validation_context(
     ctx: VerificationContext, *, legacy_dsa: bool = False, crls: tuple[int, ...] | None = None
 ) -> ValidationContext:
     objects = ctx.crl_objects
-    return ValidationContext(
-        trust_roots=[_trust_anchor(anchor, ctx) for anchor in ctx.anchors],
-        other_certs=list(ctx.intermediates),
-        crls=list(objects) if crls is None else [objects[i] for i in crls],
-        ocsps=ocsp_screen.for_path_validator(ctx),  # only responders that may speak for the CA, revocations first
-        moment=ctx.validation_time,
-        allow_fetching=False,
-        revocation_mode="require" if ctx.revocation == "required" else "hard-fail",
-        retroactive_revinfo=True,
-        signature_validator=_Signatures(
-            SIGNATURE_VALIDATOR,
-            _inherited_dsa_parameters([*ctx.anchors, *ctx.intermediates]) if legacy_dsa else None,
-            ctx.memo,
-        ),
-        algorithm_usage_policy=algorithm_policy(legacy_dsa=legacy_dsa),
-    )
+    with asn1fix.scope():  # it indexes every certificate by name: the RDN memo applies
+        return ValidationContext(
+            trust_roots=[_trust_anchor(anchor, ctx) for anchor in ctx.anchors],
+            other_certs=list(ctx.intermediates),
+            crls=list(objects) if crls is None else [objects[i] for i in crls],
+            ocsps=ocsp_screen.for_path_validator(ctx),  # only responders that may speak for the CA, revocations first
+            moment=ctx.validation_time,
+            allow_fetching=False,
+            revocation_mode="require" if ctx.revocation == "required" else "hard-fail",
+            retroactive_revinfo=True,
+            signature_validator=_Signatures(
+                SIGNATURE_VALIDATOR,
+                _inherited_dsa_parameters([*ctx.anchors, *ctx.intermediates]) if legacy_dsa else None,
+                ctx.memo,
+            ),
+            algorithm_usage_policy=algorithm_policy(legacy_dsa=legacy_dsa),
+        )
 
 
 def _trust_anchor(cert: x509.Certificate, ctx: VerificationContext) -> Any:
@@ -473,7 +475,8 @@ def _names(cert: x509.Certificate, ctx: VerificationContext) -> tuple[str, str]:
     key = ("names", ctx.memo.fingerprint(cert))
     value = ctx.memo.facts.get(key)
     if value is None:
-        value = (cert.subject.hashable, cert.issuer.hashable)
+        with asn1fix.scope():  # the RDN memo keeps the normalised names for pyhanko's comparisons
+            value = (cert.subject.hashable, cert.issuer.hashable)
         ctx.memo.facts.put(key, value)
     return cast(tuple[str, str], value)
 
@@ -486,7 +489,8 @@ def _crl_issuer(der: bytes, crl: Any, ctx: VerificationContext) -> tuple[str, bo
     if value is None:
         idp = crl.issuing_distribution_point_value
         crl.delta_crl_indicator_value  # noqa: B018 - read as pyhanko does (an unreadable one keeps every CRL)
-        value = (crl.issuer.hashable, bool(idp is not None and idp["indirect_crl"].native))
+        with asn1fix.scope():
+            value = (crl.issuer.hashable, bool(idp is not None and idp["indirect_crl"].native))
         ctx.memo.facts.put(key, value)
     return cast(tuple[str, bool], value)
 
@@ -667,7 +671,8 @@ def _revinfo_message(exc: Exception) -> str:
 
 
 def _run(coroutine: Any) -> Any:
-    return asyncio.run(coroutine)
+    with asn1fix.scope():  # Huren's own validation: the RDN comparison memo applies (trust.crypto.asn1fix)
+        return asyncio.run(coroutine)
 
 
 def verify_certificate(

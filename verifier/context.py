@@ -249,6 +249,7 @@ class VerificationContext:
     status_lists: tuple[Mapping[str, Any], ...] = ()  # [{"uri", "token"}] Token Status Lists from the bundle
     strict: bool = False  # the RFC 5280 CA profile on every certificate of a path (verifier.profile)
     max_depth: int | None = None  # at most this many intermediate CAs (verifier.pathchecks), <= limits.MAX_DEPTH
+    type_metadata: tuple[Mapping[str, Any], ...] = ()  # [{"vct", "document"}] SD-JWT VC type metadata (bundle)
     memo: Memo = field(default_factory=Memo, compare=False, repr=False)  # shared by dataclasses.replace copies
 
     def __post_init__(self) -> None:
@@ -429,6 +430,7 @@ def build(
     listed: list[x509.Certificate] = []
     warnings: list[str] = []
     status_lists: tuple[Mapping[str, Any], ...] = ()
+    type_metadata: tuple[Mapping[str, Any], ...] = ()
     trust_list = None
     if bundle is not None:
         env = os.environ if environ is None else environ
@@ -463,6 +465,7 @@ def build(
                 listed.extend(cx.load_certificate(der) for der in service.previous_certificates)
         crl_list.extend(der for _ca, der in verified.bundle.crls)
         status_lists = tuple(verified.bundle.status_lists)
+        type_metadata = tuple(verified.bundle.type_metadata)
     elif pins and not anchor_certs:
         raise InputError("--pin needs --bundle (pins check the bundle's signature)")
     # The trust list's CAs come first: when two certificates share issuer and serial number, path building keeps
@@ -485,6 +488,7 @@ def build(
         status_lists=status_lists,
         strict=strict,
         max_depth=max_depth,
+        type_metadata=type_metadata,
     )
 
 

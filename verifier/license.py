@@ -5,8 +5,9 @@ Checks, in order (each becomes a :class:`~verifier.report.Check`):
 1. **parse** — a compact JWS (``typ`` ``huren-license+jwt``), an ``HR1:`` QR payload (rebuilt into the exact JWS),
    or an SD-JWT (``~``-separated, ``typ`` ``dc+sd-jwt``).
 2. **issuer key** — from ``x5c`` (its chain validated at the token's ``iat`` with purpose ``license-issuer``) or,
-   without ``x5c`` (QR codes), from the trust list: the ``LICENSE_ISSUER`` service whose key has the RFC 7638
-   thumbprint ``kid``; ``jwk``/``jku``/``x5u`` headers, ``none``, HMAC and unknown ``crit`` are refused.
+   without ``x5c`` (the compact form, the default, and QR codes), from the trust list: the ``LICENSE_ISSUER``
+   service certificate whose key has the RFC 7638 thumbprint ``kid`` and, when the header has ``x5t#S256``, whose
+   SHA-256 it is; ``jwk``/``jku``/``x5u`` headers, ``none``, HMAC and unknown ``crit`` are refused.
 3. **signature** — through the JOSE layer (``alg`` must fit the key).
 4. **issuer authorised** — the issuer is a ``LICENSE_ISSUER`` service granted at ``iat`` whose scope lists the
    licence type, and the token's ``iss``/issuer code are that service's (trust list); an issuer certificate
@@ -38,6 +39,7 @@ from trust.formats import license_catalogue as catalogue
 from trust.formats import license_token as token
 from trust.formats import x509 as cx
 from trust.formats.crl import load_crl
+from trust.formats.sdjwt import vc
 from verifier.certificate import verify_certificate
 from verifier.context import VerificationContext
 from verifier.report import Check, Indication, Report, Result, SubIndication
@@ -103,6 +105,7 @@ def verify_license(
             state.ok("parse", "HR1 QR payload rebuilt into a compact JWS")
         if form == "sd-jwt":
             claims, header, key, issuer_entry = _verify_sd_jwt(text, ctx, state, key_binding)
+            _credential_type(claims, ctx, state)
         else:
             header, body = token.parse_unverified(text)
             if form != "qr":
@@ -190,7 +193,10 @@ def _issuer_key(
         raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "header", exc.message) from None
     issued_at = _issued_at(body)
     kid = header.get("kid")
-    entry = _find_service_by_kid(ctx, kid) if isinstance(kid, str) else None
+    x5t = header.get("x5t#S256")
+    if x5t is not None and not isinstance(x5t, str):
+        raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "header", "x5t#S256 must be a string")
+    entry = _find_service_by_kid(ctx, kid, x5t) if isinstance(kid, str) else None
     x5c = header.get("x5c")
     if x5c is not None:
         if not isinstance(x5c, list) or not x5c or not all(isinstance(c, str) for c in x5c) or len(x5c) > 8:
@@ -205,6 +211,13 @@ def _issuer_key(
                 f"x5c certificate unreadable: {exc}",
             ) from None
         key = cx.public_key(certs[0])
+        if x5t is not None and x5t != jose.x5t_s256(certs[0].dump()):
+            raise _Fail(
+                Indication.TOTAL_FAILED,
+                SubIndication.SIG_CONSTRAINTS_FAILURE,
+                "issuer-key",
+                "x5t#S256 does not name the x5c certificate",
+            )
         if isinstance(kid, str) and kid != jwk.thumbprint(key):
             raise _Fail(
                 Indication.TOTAL_FAILED,
@@ -225,14 +238,15 @@ def _issuer_key(
         state.ok("issuer-key", f"x5c certificate {report.subject} valid at iat {issued_at.isoformat()}")
         return key, entry if entry is not None else _find_service_by_cert(ctx, certs[0].dump())
     if entry is None:
+        named = f"kid {kid!r}" if x5t is None else f"kid {kid!r} and x5t#S256 {x5t!r}"
         raise _Fail(
             Indication.INDETERMINATE,
             SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
             "issuer-key",
-            f"no x5c, and no licence issuer with kid {kid!r} in the trust list",
+            f"no x5c, and no licence issuer certificate with {named} in the trust list",
         )
     _issuer, service = entry
-    cert = ctx.memo.certificate(_kid_certificate(service, kid, ctx))
+    cert = ctx.memo.certificate(_kid_certificate(service, kid, ctx, x5t))
     report = verify_certificate(cert, _at(ctx, issued_at), purpose="license-issuer")
     if not report.passed:
         raise _Fail(
@@ -246,19 +260,20 @@ def _issuer_key(
     return cx.public_key(cert), entry
 
 
-def _find_service_by_kid(ctx: VerificationContext, kid: str | None) -> Any:
+def _find_service_by_kid(ctx: VerificationContext, kid: str | None, x5t: str | None = None) -> Any:
     if ctx.trust_list is None or not kid:
         return None
     for issuer, service in ctx.trust_list.services("LICENSE_ISSUER"):
-        if _kid_certificate(service, kid, ctx) is not None:
+        if _kid_certificate(service, kid, ctx, x5t) is not None:
             return issuer, service
     return None
 
 
-def _kid_certificate(service: Any, kid: str | None, ctx: VerificationContext) -> Any:
-    """The service's certificate — its current one or one it held before a renewal — whose key ``kid`` names."""
+def _kid_certificate(service: Any, kid: str | None, ctx: VerificationContext, x5t: str | None = None) -> Any:
+    """The service's certificate — its current one or one it held before a renewal — whose key ``kid`` names (and,
+    with ``x5t``, whose SHA-256 is the token's ``x5t#S256``: a key certified twice has two certificates)."""
     for der in (service.certificate, *service.previous_certificates):
-        if _certificate_kid(der, ctx) == kid:
+        if _certificate_kid(der, ctx) == kid and (x5t is None or jose.x5t_s256(der) == x5t):
             return der
     return None
 
@@ -361,6 +376,47 @@ def _verify_sd_jwt(
         state.checks.append(Check("key-binding", Result.SKIPPED, "no key binding requested"))
     state.details.append(("disclosed", disclosed))
     return verified.payload, verified.header, resolved["key"], resolved.get("entry")
+
+
+def _credential_type(claims: Mapping[str, Any], ctx: VerificationContext, state: _State) -> None:
+    """SD-JWT VC (draft-ietf-oauth-sd-jwt-vc): ``vct`` names the licence type of the ``license`` claim, and its type
+    metadata, resolved offline from the bundle, matches ``vct#integrity`` (:mod:`trust.formats.sdjwt.vc`)."""
+    vct = claims.get("vct")
+    licence_type = (claims.get("license") or {}).get("type") if isinstance(claims.get("license"), Mapping) else None
+    if not isinstance(vct, str) or not vct:
+        raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "type", "SD-JWT VC without a vct claim")
+    if vc.type_code_of(vct) != licence_type:
+        raise _Fail(
+            Indication.TOTAL_FAILED,
+            SubIndication.FORMAT_FAILURE,
+            "type",
+            f"vct {vct!r} does not name the licence type {licence_type!r}",
+        )
+    document = next((t["document"] for t in ctx.type_metadata if t.get("vct") == vct), None)
+    if document is None:
+        state.checks.append(Check("type", Result.SKIPPED, f"vct {vct}: no type metadata in the bundle"))
+        return
+    if document.get("vct") != vct:
+        raise _Fail(
+            Indication.TOTAL_FAILED,
+            SubIndication.FORMAT_FAILURE,
+            "type",
+            "the bundle's type metadata names another vct",
+        )
+    claimed = claims.get("vct#integrity")
+    if claimed is not None:
+        try:
+            matches = vc.integrity_matches(vc.encode(document), claimed)
+        except TrustError as exc:
+            raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "type", exc.message) from None
+        if not matches:
+            raise _Fail(
+                Indication.TOTAL_FAILED,
+                SubIndication.FORMAT_FAILURE,
+                "type",
+                f"vct#integrity does not match the type metadata of {vct} in the bundle",
+            )
+    state.ok("type", f"vct {vct}: type metadata from the bundle{' (integrity checked)' if claimed else ''}")
 
 
 # --- claims, authorisation, validity, status ---------------------------------------------------------------

@@ -32,7 +32,7 @@ from seal.pdf.document import (
     seal_style,
 )
 from seal.pdf.signer import HurenPdfSigner
-from trust.crypto import oids
+from trust.crypto import asn1fix, oids
 from trust.crypto.algorithms import KeyFamily, digest
 from trust.crypto.certvalidator import SIGNATURE_VALIDATOR
 from trust.crypto.errors import (
@@ -371,18 +371,19 @@ def seal_pdf(
         raise InputError(
             "seal_pdf was called inside a running event loop; await async_seal_pdf instead", code=Code.USAGE
         )
-    return asyncio.run(
-        async_seal_pdf(
-            pdf,
-            signers_,
-            seal_der=seal_der,
-            seal_chain=seal_chain,
-            appearance=appearance,
-            placement=placement,
-            level=level,
-            revocation=revocation,
-            field_name=field_name,
-            reason=reason,
-            location=location,
+    with asn1fix.scope():  # Huren's own validation of the chains: the RDN comparison memo applies
+        return asyncio.run(
+            async_seal_pdf(
+                pdf,
+                signers_,
+                seal_der=seal_der,
+                seal_chain=seal_chain,
+                appearance=appearance,
+                placement=placement,
+                level=level,
+                revocation=revocation,
+                field_name=field_name,
+                reason=reason,
+                location=location,
+            )
         )
-    )

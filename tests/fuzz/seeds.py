@@ -250,11 +250,17 @@ def build(home: Path) -> FuzzWorld:  # noqa: PLR0915 - one list of seeds, in ord
             type_code=BUSINESS,
             fields=samples.sample(BUSINESS),
             holder_jwk=jwk.public_jwk(holder.public_key),
+            token_form="x5c",
         ),
-        licenses.issue(instance, issuer_id=rsa_issuer, type_code=BUSINESS, fields=samples.sample(BUSINESS)),
-        licenses.issue(instance, issuer_id=ec_issuer, type_code=BUSINESS, fields=samples.sample(BUSINESS)),
+        *(
+            licenses.issue(
+                instance, issuer_id=issuer, type_code=BUSINESS, fields=samples.sample(BUSINESS), token_form="x5c"
+            )
+            for issuer in (rsa_issuer, ec_issuer)
+        ),
     ]
-    seeds["jws"] = [m.record.token.encode() for m in made]
+    compact = licenses.issue(instance, issuer_id=sm2_issuer, type_code=BUSINESS, fields=samples.sample(BUSINESS))
+    seeds["jws"] = [*(m.record.token.encode() for m in made), compact.record.token.encode()]  # x5c and compact forms
     presented = sdjwt.present(
         made[0].record.sd_jwt,
         [("license", "fields", "name"), ("license", "fields", "uscc")],

@@ -476,3 +476,34 @@ print('SUMMARY', licenses.issue_batch(inst, records, issuer_id=sys.argv[5], chun
     assert len({(r[1], r[2]) for r in rows}) == 120
     assert len({r[0] for r in rows}) == 120
     assert token.TYP  # the module under test stays importable in the parent
+
+
+def test_token_form_option_of_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--token-form``: compact (the default: kid + x5t#S256) or x5c (the chain in the header); anything else is a
+    usage error (exit 3) before anything is issued."""
+    world = build_world(tmp_path / "home", free_port())
+    issuer = _setup(world)
+    monkeypatch.setenv("TRUST_KEY_PASSPHRASE", PASSPHRASE.decode())
+    monkeypatch.setenv("TRUST_KEY_KDF_ITERATIONS", "2000")
+    monkeypatch.setenv("TRUST_PUBLIC_URL", world.base_url)
+    fields = tmp_path / "fields.json"
+    fields.write_text(json.dumps(samples.sample(BUSINESS), ensure_ascii=False), encoding="utf-8")
+    common = ["license", "issue", issuer, BUSINESS, "--fields", str(fields), "--home", str(world.home)]
+    headers = {}
+    for form in ("compact", "x5c"):
+        out = tmp_path / f"{form}.jwt"
+        assert main([*common, "--out", str(out), "--token-form", form]) == 0
+        headers[form] = token.parse_unverified(out.read_text().strip())[0]
+    default = tmp_path / "default.jwt"
+    assert main([*common, "--out", str(default)]) == 0
+    assert set(token.parse_unverified(default.read_text().strip())[0]) == {"alg", "typ", "kid", "x5t#S256"}
+    assert "x5c" not in headers["compact"] and len(headers["x5c"]["x5c"]) == 2
+    assert headers["x5c"]["x5t#S256"] == headers["compact"]["x5t#S256"]
+    before = _count(world)
+    assert main([*common, "--token-form", "x5t"]) == 3
+    batch = _batch_file(tmp_path / "batch.jsonl", 2)
+    assert main(["license", "issue-batch", str(batch), "--issuer", issuer, "--token-form", "pem"]) == 3
+    assert "unknown licence token form" in capsys.readouterr().err
+    assert _count(world) == before

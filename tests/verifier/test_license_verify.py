@@ -170,7 +170,7 @@ def _forge(lw: dict, issuer: str, claims: dict, headers: dict) -> str:
 
 
 def _claims(lw: dict) -> tuple[dict, dict]:
-    made = _issue(lw)
+    made = _issue(lw, token_form="x5c")
     header, body = token.parse_unverified(made.record.token)
     return header, body
 
@@ -307,7 +307,9 @@ def test_issuer_certificate_revoked_after_issue(lw: dict, reason: str, prefix: s
         code=make_uscc(prefix),
         license_types=[BUSINESS],
     )
-    made = licenses.issue(instance, issuer_id=issuer.id, type_code=BUSINESS, fields=samples.sample(BUSINESS))
+    made = licenses.issue(
+        instance, issuer_id=issuer.id, type_code=BUSINESS, fields=samples.sample(BUSINESS), token_form="x5c"
+    )
     assert _verify(lw, made.record.token).indication is Indication.TOTAL_PASSED
     x5c = token.parse_unverified(made.record.token)[0]["x5c"]
     serial = format(load_certificate(base64.b64decode(x5c[0])).serial_number, "x")
@@ -324,7 +326,7 @@ def test_issuer_certificate_revoked_after_issue(lw: dict, reason: str, prefix: s
 
 
 def test_no_status_list_offline_is_indeterminate(lw: dict) -> None:
-    made = _issue(lw)
+    made = _issue(lw, token_form="x5c")  # anchors only, no trust list: the chain must come with the token
     instance = lw["world"].instance
     root = Path(lw["world"].home) / "out-anchors.pem"
     root.write_bytes(lw["world"].ca_pem("root-sm2"))
@@ -334,24 +336,52 @@ def test_no_status_list_offline_is_indeterminate(lw: dict) -> None:
 
 
 def test_rs256_and_es256_tokens_verify_with_pyjwt_and_joserfc(lw: dict) -> None:
+    """Issue 12 item 8: at their default settings, PyJWT and joserfc read the whole standard JWK Set and verify the
+    default (compact) RS256 and ES256 tokens; the SM2 keys are in their own set."""
     import jwt as pyjwt
     from joserfc import jws as jf_jws
+    from joserfc.errors import ExceededSizeError
     from joserfc.jwk import KeySet
 
     jwks = licenses.jwks(lw["world"].instance)
+    assert jwks["keys"] and all(k["alg"] in {"RS256", "ES256"} and k.get("crv") != "SM2" for k in jwks["keys"])
+    sm2_set = licenses.jwks(lw["world"].instance, "sm2")
+    assert sm2_set["keys"] and all(k["alg"] == "SM2" and k["crv"] == "SM2" for k in sm2_set["keys"])
+    key_set = KeySet.import_key_set(jwks)  # the whole set: one unknown curve would fail it
+    pyjwt_set = pyjwt.PyJWKSet.from_dict(jwks)
+    assert len(pyjwt_set.keys) == len(jwks["keys"])  # PyJWT drops keys it cannot read: none dropped
     for issuer in ("zj_rsa", "zj_ec"):
         made = _issue(lw, issuer)
         header = jose.parse_compact(made.record.token)[0]
-        key = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
+        assert set(header) == {"alg", "typ", "kid", "x5t#S256"} and len(made.record.token.split(".")[0]) < 512
         decoded = pyjwt.decode(
-            made.record.token, pyjwt.PyJWK(key).key, algorithms=[key["alg"]], options={"verify_aud": False}
+            made.record.token, pyjwt_set[header["kid"]].key, algorithms=[header["alg"]], options={"verify_aud": False}
         )
         assert decoded["jti"] == made.record.identifier
-        key_set = KeySet.import_key_set({"keys": [k for k in jwks["keys"] if k["alg"] != "SM2"]})
-        registry = jf_jws.JWSRegistry()
-        registry.max_header_length = 16 * 1024  # the header carries x5c (two certificates)
-        obj = jf_jws.deserialize_compact(made.record.token, key_set, algorithms=[key["alg"]], registry=registry)
+        obj = jf_jws.deserialize_compact(made.record.token, key_set, algorithms=[header["alg"]])
         assert json.loads(obj.payload)["jti"] == made.record.identifier
+        # The x5c form (an option) carries two certificates: joserfc refuses its 4 KB header by default.
+        full = _issue(lw, issuer, token_form="x5c")
+        assert len(full.record.token.split(".")[0]) > 512
+        with pytest.raises(ExceededSizeError, match="exceeds 512"):
+            jf_jws.deserialize_compact(full.record.token, key_set, algorithms=[header["alg"]])
+
+
+def test_compact_token_verifies_offline_by_thumbprint(lw: dict) -> None:
+    """A default (compact) token carries no certificate: the verifier finds the issuer certificate in the bundle's
+    trust list by kid and x5t#S256; an x5t#S256 that names no certificate of that key is refused."""
+    made = _issue(lw)
+    header, body = token.parse_unverified(made.record.token)
+    assert "x5c" not in header and header["x5t#S256"]
+    report = _verify(lw, made.record.token)
+    assert report.indication is Indication.TOTAL_PASSED, report.to_text()
+    assert "trust list" in report.to_text()
+    issuer = licenses.jwks(lw["world"].instance, "sm2")  # the SM2 issuer's key is published in the SM2 set
+    assert header["kid"] in {k["kid"] for k in issuer["keys"]}
+    wrong = {**header, "x5t#S256": jose.b64u(hashlib.sha256(b"another certificate").digest())}
+    signer_free = f"{jose.b64u(json.dumps(wrong).encode())}.{jose.b64u(token.encode_claims(body))}.AAAA"
+    refused = _verify(lw, signer_free)
+    assert refused.indication is not Indication.TOTAL_PASSED and "x5t#S256" in refused.errors[0]
 
 
 def test_sm2_tokens_verify_with_gmssl(lw: dict) -> None:
@@ -359,7 +389,7 @@ def test_sm2_tokens_verify_with_gmssl(lw: dict) -> None:
 
     made = _issue(lw)
     header, _payload, signing_input, signature = jose.parse_compact(made.record.token)
-    key = next(k for k in licenses.jwks(lw["world"].instance)["keys"] if k["kid"] == header["kid"])
+    key = next(k for k in licenses.jwks(lw["world"].instance, "sm2")["keys"] if k["kid"] == header["kid"])
     xy = (jose.b64u_decode(key["x"]) + jose.b64u_decode(key["y"])).hex()
     verifier = gm_sm2.CryptSM2(private_key="", public_key=xy)
     # gmssl 3.2.2 does public_key.lstrip("04") when the hex starts with "04", eating x's own leading 0/4 digits
@@ -429,3 +459,34 @@ def test_cli_key_binding_and_revocation_options(lw: dict, tmp_path: Path) -> Non
     assert half.returncode == 3 and "--kb-audience" in half.stderr
     mode = run("--revocation", "sometimes")
     assert mode.returncode == 3 and "revocation mode" in mode.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"vct": None}, "without a vct"),
+        ({"vct": "https://elsewhere.example/vct/11100000000013338W102"}, "does not name the licence type"),
+        ({"vct#integrity": "sha256-" + base64.b64encode(b"\0" * 32).decode()}, "vct#integrity does not match"),
+        ({"vct#integrity": "md5-AAAA"}, "names no sha256"),
+    ],
+    ids=["no-vct", "other-type", "wrong-integrity", "unknown-integrity-algorithm"],
+)
+def test_sd_jwt_vc_type_is_checked_against_the_bundle(lw: dict, change: dict, message: str) -> None:
+    """SD-JWT VC (issue 12 item 9): vct names the licence's own type, and its type metadata from the bundle matches
+    vct#integrity; the same SD-JWT re-signed by the real issuer key with the claim changed fails."""
+    made = _issue(lw)
+    report = _verify(lw, made.record.sd_jwt)
+    assert report.indication is Indication.TOTAL_PASSED and "integrity checked" in report.to_text()
+    claims = json.loads(jose.parse_compact(made.record.sd_jwt.split("~")[0])[1])
+    claims.pop("_sd_alg")
+    claims["license"]["fields"] = samples.sample(BUSINESS)  # in the clear: this test is not about disclosures
+    for name, value in change.items():
+        if value is None:
+            claims.pop(name)
+        else:
+            claims[name] = value
+    prepared = _signer(lw, "zj")
+    forged = sdjwt.issue(claims, [], prepared.signer, headers={"typ": "dc+sd-jwt", "kid": prepared.kid})
+    refused = _verify(lw, forged)
+    assert refused.indication is Indication.TOTAL_FAILED, refused.to_text()
+    assert message in refused.errors[0]

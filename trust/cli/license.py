@@ -108,6 +108,13 @@ def issue(
     request_id: Annotated[str | None, typer.Option(help="Idempotency key")] = None,
     out: Annotated[Path | None, typer.Option(help="Write the token here (SD-JWT to OUT.sd-jwt, QR to OUT.qr)")] = None,
     pdf: Annotated[Path | None, typer.Option(help="Also write the sealed licence PDF (B-LT, SM2) here")] = None,
+    token_form: Annotated[
+        str,
+        typer.Option(
+            help="Licence token form: compact (kid + x5t#S256; the issuer certificate comes from the trust list) "
+            "or x5c (the certificate chain in the header too)"
+        ),
+    ] = "compact",  # noqa: S107 (a token form, not a secret)
     home: HomeOption = None,
 ) -> None:
     """Issue one licence (token, SD-JWT and QR payload; optionally its sealed PDF)."""
@@ -121,6 +128,7 @@ def issue(
         fields=_json_file(fields),
         holder_code=holder_code,
         request_id=request_id,
+        token_form=token_form,
     )
     if out is not None:
         out.write_text(made.record.token + "\n")
@@ -163,6 +171,13 @@ def issue_batch(
     issuer_id: Annotated[str, typer.Option("--issuer", help="Licence issuer id")],
     report: Annotated[Path | None, typer.Option(help="Write per-record errors here (JSON Lines)")] = None,
     chunk: Annotated[int, typer.Option(help="Records per transaction")] = 200,
+    token_form: Annotated[
+        str,
+        typer.Option(
+            help="Licence token form: compact (kid + x5t#S256; the issuer certificate comes from the trust list) "
+            "or x5c (the certificate chain in the header too)"
+        ),
+    ] = "compact",  # noqa: S107 (a token form, not a secret)
     home: HomeOption = None,
 ) -> None:
     """Issue licences in bulk: idempotent by request_id (rerun to resume), bad records reported, constant memory."""
@@ -172,6 +187,9 @@ def issue_batch(
 
     if not 1 <= chunk <= 10_000:
         raise InputError("--chunk must be 1..10000")
+    from trust.formats import license_token
+
+    license_token.check_form(token_form)  # before anything is read or issued
     total = sum(1 for _ in open(batch_file, "rb")) if batch_file.exists() else 0  # noqa: SIM115
     inst = instance(home)
     licenses = _licenses()
@@ -205,7 +223,9 @@ def issue_batch(
                 if error_stream is not None and getattr(result, "outcome", "") == "error":
                     batch.write_errors(error_stream, result)
 
-            summary = licenses.issue_batch(inst, records, issuer_id=issuer_id, chunk=chunk, on_result=seen)
+            summary = licenses.issue_batch(
+                inst, records, issuer_id=issuer_id, chunk=chunk, on_result=seen, token_form=token_form
+            )
     finally:
         if error_stream is not None:
             error_stream.close()

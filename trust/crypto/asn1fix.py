@@ -28,14 +28,29 @@ validation (15 % of a sealed-PDF verification). :func:`apply` keeps the computed
 while the object holds the same parsed contents (the same ``bytes`` object) and has not been changed
 (``_mutated``); a changed or freshly built RDN is computed again, as before. Same results, computed once.
 
-The wrappers are idempotent; :func:`trust.crypto.oids.register` applies them, so every process that imports
-the crypto layer (CA, seals, licences, verifier) gets them before it parses anything. They are process-wide.
+**Scope (issue 14 item 6).** The wrappers are installed once, idempotently (:func:`trust.crypto.oids.register`
+calls :func:`apply`), but they change nothing for anyone but Huren: a program that imports Huren and uses
+asn1crypto itself gets asn1crypto's own behaviour, bugs included
+(``tests/trust/test_library_coexistence.py`` compares with a process that never imported Huren).
+
+* The indefinite-length fix and the nesting bound act only on a call made by Huren — inside :func:`scope`, or
+  with a frame of one of Huren's packages (``trust``, ``ca``, ``seal``, ``licenses``, ``verifier``) on the call
+  stack, directly or through pyHanko or pyhanko-certvalidator. The stack is looked at only on the rare paths
+  (a definite length whose last octet is ``0x80``; nesting deeper than :data:`MAX_NESTING`); everything else
+  goes straight to asn1crypto's code.
+* The name-comparison memo is kept and used only inside :func:`scope` — the path validations of the verifier
+  (``verifier.certificate``) and of PDF sealing enter it; outside it ``hashable`` is asn1crypto's own property
+  (a caller that changes an attribute inside an RDN in place would otherwise see a stale value).
 """
 
 from __future__ import annotations
 
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from types import FrameType
 from typing import Any, Final
 
 from asn1crypto import core, x509
@@ -50,6 +65,32 @@ _NESTED: Final = (
     (core.Constructable, "_merge_chunks"),
 )
 _depth = threading.local()
+HUREN_PACKAGES: Final = frozenset({"trust", "ca", "seal", "licenses", "verifier"})
+_SCOPE: ContextVar[bool] = ContextVar("huren_asn1_scope", default=False)
+
+
+@contextmanager
+def scope() -> Iterator[None]:
+    """Huren's own ASN.1 work: the fixes apply and the name-comparison memo is used (asyncio tasks started inside
+    inherit it)."""
+    token = _SCOPE.set(True)
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
+
+
+def huren_call() -> bool:
+    """True inside :func:`scope` or when a frame of Huren's packages is on the call stack (not this module's)."""
+    if _SCOPE.get():
+        return True
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if module != __name__ and module.partition(".")[0] in HUREN_PACKAGES:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def indefinite(header: bytes) -> bool:
@@ -75,7 +116,13 @@ def indefinite(header: bytes) -> bool:
 def _wrap(original: Callable[..., bytes]) -> Callable[..., bytes]:
     def dump(self: Any, force: bool = False) -> bytes:
         header = self._header
-        if not force and header is not None and header[-1:] == b"\x80" and not indefinite(header):
+        if (
+            not force
+            and header is not None
+            and header[-1:] == b"\x80"
+            and not indefinite(header)
+            and huren_call()  # others get asn1crypto's own behaviour
+        ):
             # A definite length that asn1crypto would mistake for BER: output what was parsed (or, if a child was
             # changed, what asn1crypto would output without the mistake).
             if isinstance(self, core.Choice):
@@ -94,7 +141,7 @@ def _wrap(original: Callable[..., bytes]) -> Callable[..., bytes]:
 def _bounded(original: Callable[..., Any]) -> Callable[..., Any]:
     def nested(self: Any, *args: Any, **kwargs: Any) -> Any:
         level = getattr(_depth, "level", 0)
-        if level >= MAX_NESTING:
+        if level >= MAX_NESTING and huren_call():
             raise ValueError(f"ASN.1 values nested deeper than {MAX_NESTING} levels")
         _depth.level = level + 1
         try:
@@ -115,8 +162,8 @@ def _memo_hashable(original: Any) -> property:
 
     def hashable(self: Any) -> str:
         contents = self._contents
-        if contents is None or getattr(self, "_mutated", False):
-            return str(compute(self))
+        if not _SCOPE.get() or contents is None or getattr(self, "_mutated", False):
+            return compute(self)  # type: ignore[no-any-return]
         cached = self.__dict__.get(_RDN_HASHABLE)
         if cached is not None and cached[0] is contents:
             return str(cached[1])

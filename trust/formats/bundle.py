@@ -5,7 +5,8 @@ Payload (JSON)::
     {"type": "huren-bundle", "version": 1, "created_at": ..., "next_update": ...,
      "trust_list": <the signed trust list, JWS JSON serialization>,
      "crls": [{"ca": "region-330000-sm2", "der": "<base64>"}, ...],
-     "status_lists": [{"uri": ..., "token": "<statuslist+jwt>"}, ...],     # licences (later)
+     "status_lists": [{"uri": ..., "token": "<statuslist+jwt>"}, ...],
+     "type_metadata": [{"vct": ..., "document": {...}}, ...],           # SD-JWT VC types (sdjwt.vc)
      "checkpoints": [...]}                                                # transparency (later)
 
 The bundle is signed like the trust list — a JWS JSON serialization with one signature per national root —
@@ -39,6 +40,7 @@ class Bundle:
     trust_list_document: Mapping[str, Any]
     crls: tuple[tuple[str, bytes], ...] = ()
     status_lists: tuple[Mapping[str, Any], ...] = ()
+    type_metadata: tuple[Mapping[str, Any], ...] = ()
     checkpoints: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
 
     def to_json(self) -> dict[str, Any]:
@@ -50,6 +52,7 @@ class Bundle:
             "trust_list": dict(self.trust_list_document),
             "crls": [{"ca": ca, "der": base64.b64encode(der).decode()} for ca, der in self.crls],
             "status_lists": [dict(s) for s in self.status_lists],
+            "type_metadata": [dict(t) for t in self.type_metadata],
             "checkpoints": [dict(c) for c in self.checkpoints],
         }
 
@@ -68,12 +71,19 @@ class Bundle:
         document = data.get("trust_list")
         if not isinstance(document, Mapping):
             raise EncodingError("bundle has no signed trust list")
+        type_metadata = data.get("type_metadata") or []
+        if not isinstance(type_metadata, list) or not all(
+            isinstance(t, Mapping) and isinstance(t.get("vct"), str) and isinstance(t.get("document"), Mapping)
+            for t in type_metadata
+        ):
+            raise EncodingError("bundle type_metadata entries need a vct (string) and a document (object)")
         return cls(
             created_at=parse_time(data.get("created_at"), "created_at"),
             next_update=parse_time(data.get("next_update"), "next_update"),
             trust_list_document=document,
             crls=tuple(crls),
             status_lists=tuple(data.get("status_lists") or ()),
+            type_metadata=tuple(type_metadata),
             checkpoints=tuple(data.get("checkpoints") or ()),
         )
 

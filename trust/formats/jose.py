@@ -1,11 +1,16 @@
-"""The JOSE layer (RFC 7515 JWS, RFC 7517 JWK, RFC 7518 algorithms) on python-jose, with SM2 registered.
+"""The JOSE layer (RFC 7515 JWS, RFC 7517 JWK, RFC 7518 algorithms, RFC 7638 thumbprints): Huren's own code over
+:mod:`trust.crypto`.
 
-python-jose is the JOSE library of the project. This module registers one key class, :class:`HurenJoseKey`,
-with python-jose's key registry (``jose.jwk.register_key``) for every algorithm Huren accepts —
-``SM2`` (SM2 with SM3, default user ID, signature ``r || s``; ``docs/CRYPTO.md``), ``RS256/384/512``,
-``PS256/384/512``, ``ES256/384/512`` — so every JWS Huren signs or verifies goes through the project's
-:class:`~trust.crypto.signer.Signer` and :meth:`~trust.crypto.keys.PublicKey.verify` (one key-size and
-encoding policy for everything).
+Decision (issue 14 item 6): Huren owns its JOSE code outright instead of registering key classes with a JOSE
+library. It used to register one key class with python-jose's process-wide key registry
+(``jose.jwk.register_key``) for every algorithm it accepts, which replaced python-jose's own RSA and ECDSA keys
+for every other user in the process (plain ``jose.jwt.encode(claims, pem, "RS256")`` then failed). What Huren needs
+of JOSE is small — compact and JSON serialization, strict parsing, an algorithm table and JWKs — and every signature
+already went through the project's :class:`~trust.crypto.signer.Signer` and
+:meth:`~trust.crypto.keys.PublicKey.verify` (one key-size and encoding policy for everything), so this module
+does the rest itself; JWKs and thumbprints are :mod:`trust.crypto.jwk`. No JOSE library is a dependency; PyJWT,
+joserfc and panva/jose are the independent peers the tests compare with. Algorithms: ``SM2`` (SM2 with SM3, default
+user ID, signature ``r || s``; ``docs/CRYPTO.md``), ``RS256/384/512``, ``PS256/384/512``, ``ES256/384/512``.
 
 Verification is strict (RFC 8725 "JWT best current practices"):
 
@@ -27,16 +32,12 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
-
-from jose import jwk as jose_jwk
-from jose import utils as jose_utils
-from jose.backends.base import Key as JoseKey
-from jose.exceptions import JOSEError
 
 from trust.crypto import jwk as huren_jwk
 from trust.crypto.algorithms import KeyFamily, SignatureAlgorithm
@@ -50,7 +51,7 @@ from trust.crypto.errors import (
     TrustError,
     UnsupportedAlgorithm,
 )
-from trust.crypto.keys import PrivateKey, PublicKey
+from trust.crypto.keys import PublicKey
 from trust.crypto.signer import Signer
 
 ACCEPTED_ALGORITHMS: Final = frozenset(
@@ -130,59 +131,34 @@ def public_key_for_verification(jwk: Mapping[str, Any], alg: str | None = None) 
     return huren_jwk.public_key_from_jwk(jwk)
 
 
-class HurenJoseKey(JoseKey):
-    """python-jose ``Key`` over a Huren :class:`Signer` (to sign) or :class:`PublicKey` (to verify)."""
-
-    def __init__(self, key: Signer | PublicKey | PrivateKey | Mapping[str, Any], algorithm: str):
-        self._signer: Signer | None = None
-        if isinstance(key, PrivateKey):
-            key = key.signer(SignatureAlgorithm.from_jose(algorithm))
-        if isinstance(key, Mapping):
-            key = huren_jwk.public_key_from_jwk(key)
-        if isinstance(key, PublicKey):
-            public = key
-        else:
-            self._signer = key
-            public = key.public_key
-        self._algorithm = check_algorithm(algorithm, public)
-        if self._signer is not None and self._signer.algorithm != self._algorithm:
-            raise InvalidKey(f"signer uses {self._signer.algorithm.name}, not {algorithm}", code=Code.KEY_MISMATCH)
-        self._public = public
-        self._alg = algorithm
-
-    def sign(self, msg: bytes) -> bytes:
-        if self._signer is None:
-            raise InvalidKey("cannot sign with a public key")
-        return self._signer.sign(msg, encoding="raw")
-
-    def verify(self, msg: bytes, sig: bytes) -> bool:
-        try:
-            self._public.verify(sig, msg, self._algorithm, encoding="raw")
-        except InvalidSignature:
-            return False
-        return True
-
-    def public_key(self) -> HurenJoseKey:
-        return HurenJoseKey(self._public, self._alg)
-
-    def to_dict(self) -> dict[str, str]:
-        return {**huren_jwk.public_jwk(self._public), "alg": self._alg}
+def x5t_s256(certificate_der: bytes) -> str:
+    """The ``x5t#S256`` header member of a certificate (RFC 7515 clause 4.1.8): base64url SHA-256 of its DER."""
+    return b64u(hashlib.sha256(certificate_der).digest())
 
 
-_registered = False
+def _sign_raw(signer: Signer, alg: str, signing_input: bytes) -> bytes:
+    """The JWS signature (RFC 7518 clause 3: ``r || s`` for ECDSA and SM2) by ``signer`` for ``alg``, after checking
+    that ``alg`` fits the signer's key (family, and the curve for ECDSA)."""
+    algorithm = check_algorithm(alg, signer.public_key)
+    if signer.algorithm != algorithm:
+        raise InvalidKey(f"signer uses {signer.algorithm.name}, not {alg}", code=Code.KEY_MISMATCH)
+    try:
+        return signer.sign(signing_input, encoding="raw")
+    except TrustError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise CryptoError(f"JWS signing failed ({alg}): {exc}") from None
 
 
-def register() -> None:
-    """Register :class:`HurenJoseKey` with python-jose for every accepted algorithm (idempotent)."""
-    global _registered
-    if _registered:
-        return
-    for alg in sorted(ACCEPTED_ALGORITHMS):
-        jose_jwk.register_key(alg, HurenJoseKey)
-    _registered = True
-
-
-register()
+def _verify_raw(key: PublicKey, algorithm: SignatureAlgorithm, signing_input: bytes, signature: bytes) -> str:
+    """``""`` if ``signature`` verifies, else the reason it does not (a key that raises is a signature that fails)."""
+    try:
+        key.verify(signature, signing_input, algorithm, encoding="raw")
+    except InvalidSignature:
+        return "signature mismatch"
+    except (TrustError, ValueError, TypeError) as exc:
+        return str(exc)
+    return ""
 
 
 # --- compact serialization ------------------------------------------------------------------------------
@@ -217,10 +193,14 @@ def _header_cache_key(headers: Mapping[str, Any]) -> tuple[tuple[str, str | tupl
 
 
 def _encode_protected_header(alg: str, headers: Mapping[str, Any]) -> bytes:
-    """The base64url protected header, serialized exactly as python-jose's ``jws.sign`` does (``typ`` ``JWT``
-    unless given, sorted members, no spaces)."""
+    """The base64url protected header, serialized as PyJWT's ``jwt.encode`` and python-jose's ``jws.sign`` do
+    (``typ`` ``JWT`` unless given, sorted members, no spaces, non-ASCII escaped)."""
     header = {"typ": "JWT", "alg": alg, **headers}
-    return jose_utils.base64url_encode(json.dumps(header, separators=(",", ":"), sort_keys=True).encode("utf-8"))
+    return _b64u_bytes(json.dumps(header, separators=(",", ":"), sort_keys=True).encode("utf-8"))
+
+
+def _b64u_bytes(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
 @functools.lru_cache(maxsize=256)
@@ -232,27 +212,19 @@ def _cached_protected_header(alg: str, members: tuple[tuple[str, str | tuple[str
 def sign_compact(payload: bytes, signer: Signer, *, headers: Mapping[str, Any] | None = None) -> str:
     """``BASE64URL(header).BASE64URL(payload).BASE64URL(signature)`` with ``alg`` from the signer.
 
-    The output is byte for byte what python-jose's ``jws.sign`` gives for the same key, payload and headers
-    (``tests/trust/formats/test_jose.py`` compares them), and the signature is made by the key python-jose's
-    registry constructs for ``alg`` (:class:`HurenJoseKey`). The one difference is that an issuer's protected
-    header — ``typ``, ``kid`` and, for licence and status tokens, an ``x5c`` chain of about 2.5 KB — is the same
-    for every token it signs, so its encoding is kept (by content, for the last 256 headers) instead of being
-    serialized again for every token.
+    The output is byte for byte what PyJWT's ``jwt.encode`` (and python-jose's ``jws.sign``) gives for the same
+    key, payload and headers (``tests/trust/formats/test_jose.py`` compares them). An issuer's protected header
+    (``typ``, ``kid`` and, where asked for, an ``x5c`` chain of about 2.5 KB) is the same for every token it signs,
+    so its encoding is kept (by content, for the last 256 headers) instead of being serialized again per token.
     """
     extra = dict(headers or {})
     alg = _signing_alg(signer, extra)
     extra.pop("alg", None)
     members = _header_cache_key(extra)
     encoded_header = _encode_protected_header(alg, extra) if members is None else _cached_protected_header(alg, members)
-    signing_input = encoded_header + b"." + jose_utils.base64url_encode(payload)
-    key = jose_jwk.construct(signer, alg)
-    try:
-        signature = key.sign(signing_input)
-    except TrustError:
-        raise
-    except (ValueError, TypeError) as exc:
-        raise CryptoError(f"JWS signing failed ({alg}): {exc}") from None
-    return (signing_input + b"." + jose_utils.base64url_encode(signature)).decode("ascii")
+    signing_input = encoded_header + b"." + _b64u_bytes(payload)
+    signature = _sign_raw(signer, alg, signing_input)
+    return (signing_input + b"." + _b64u_bytes(signature)).decode("ascii")
 
 
 def _strict_json(data: bytes, what: str) -> dict[str, Any]:
@@ -325,20 +297,13 @@ def parse_compact(token: str | bytes) -> tuple[dict[str, Any], bytes, bytes, byt
 def verify_compact(
     token: str | bytes, resolve_key: Callable[[dict[str, Any]], PublicKey], *, algorithms: Sequence[str]
 ) -> Verified:
-    """Verify a compact JWS: header checks, key from ``resolve_key(header)``, signature by python-jose."""
+    """Verify a compact JWS: header checks, key from ``resolve_key(header)``, then the signature."""
     header, payload, signing_input, signature = parse_compact(token)
     alg = check_header(header, algorithms)
     key = resolve_key(header)
     algorithm = check_algorithm(alg, key)
-    # The token is parsed once, strictly (above); the signature is checked by the key python-jose's registry
-    # constructs for ``alg``, as python-jose's ``jws.verify`` would after parsing the token a second time. As
-    # there, anything the key raises is a signature that does not verify.
-    try:
-        verified = jose_jwk.construct(key, alg).verify(signing_input, signature)
-        reason = "" if verified else "signature mismatch"
-    except (TrustError, JOSEError, ValueError, TypeError) as exc:
-        verified, reason = False, str(exc)
-    if not verified:
+    reason = _verify_raw(key, algorithm, signing_input, signature)
+    if reason:
         raise InvalidSignature(f"JWS signature does not verify ({alg}): {reason}")
     return Verified(header=header, payload=payload, key=key, algorithm=algorithm)
 
@@ -354,7 +319,7 @@ def sign_json(payload: bytes, signers: Sequence[tuple[Signer, Mapping[str, Any]]
         alg = _signing_alg(signer, headers)
         protected = b64u(json.dumps({**headers, "alg": alg}, separators=(",", ":"), ensure_ascii=False).encode())
         signing_input = f"{protected}.{encoded_payload}".encode("ascii")
-        signature = HurenJoseKey(signer, alg).sign(signing_input)
+        signature = _sign_raw(signer, alg, signing_input)
         signatures.append({"protected": protected, "signature": b64u(signature)})
     return {"payload": encoded_payload, "signatures": signatures}
 
@@ -412,6 +377,6 @@ def verify_json_signature(item: JsonSignature, key: PublicKey, *, algorithms: Se
     """Verify one signature of a JSON serialization with ``key``; raises :class:`InvalidSignature`."""
     alg = check_header(item.header, algorithms)
     algorithm = check_algorithm(alg, key)
-    if not HurenJoseKey(key, alg).verify(item.signing_input, item.signature):
+    if _verify_raw(key, algorithm, item.signing_input, item.signature):
         raise InvalidSignature(f"JWS signature does not verify ({alg})")
     return algorithm

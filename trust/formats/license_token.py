@@ -4,8 +4,15 @@
 Token (``typ`` ``huren-license+jwt``), signed by the issuing authority's licence-issuer key:
 
 * header: ``alg`` (``SM2`` — SM2 with SM3 and the default ID, signature ``r || s`` — or ``RS256``/``PS256``/
-  ``ES256``), ``kid`` = RFC 7638 thumbprint of the issuer key, ``x5c`` = issuer certificate and its CA (omitted in
-  the QR form: the verifier finds the key in the trust list by ``kid``);
+  ``ES256``), ``kid`` = RFC 7638 thumbprint of the issuer key, and by the token's *form* (:data:`TOKEN_FORMS`):
+
+  - ``compact`` (the default for tokens given to holders): ``x5t#S256`` = SHA-256 of the issuer certificate; the
+    header stays under 200 bytes, within every JOSE library's default limits (joserfc refuses headers over 512
+    bytes). The verifier finds the issuer certificate in the trust list of the bundle by ``kid`` and checks
+    ``x5t#S256`` against it; a JOSE library finds the key in the JWK Set by ``kid``;
+  - ``x5c``: also ``x5c`` = issuer certificate and its CA (≈ 2.5 KB of header in base64url; for relying parties that
+    validate the chain themselves);
+  - the QR form carries ``kid`` only (every byte counts).
 * claims::
 
     {"iss": "<issuer id>", "jti": "<GB/T 36904 identifier>", "iat": ..., "nbf": <valid from>, "exp": <valid until>,
@@ -35,7 +42,7 @@ import json
 import zlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import base45
 
@@ -44,6 +51,9 @@ from trust.crypto.signer import Signer
 from trust.formats import jose
 
 TYP: Final = "huren-license+jwt"
+TokenForm = Literal["compact", "x5c"]
+TOKEN_FORMS: Final[tuple[TokenForm, ...]] = ("compact", "x5c")
+DEFAULT_TOKEN_FORM: Final[TokenForm] = "compact"  # noqa: S105 (a token form, not a secret)
 QR_PREFIX: Final = "HR1:"
 MAX_QR_CHARS: Final = 8000
 MAX_INFLATED: Final = 64 * 1024
@@ -109,11 +119,37 @@ def _x5c_member(chain: tuple[bytes, ...]) -> tuple[str, ...]:
     return tuple(base64.b64encode(cert).decode() for cert in chain)
 
 
-def sign(body: Mapping[str, Any], signer: Signer, *, kid: str, x5c: Sequence[bytes] = ()) -> str:
+def check_form(form: str) -> TokenForm:
+    """``form`` if it names a token form, else an input error naming the forms."""
+    for known in TOKEN_FORMS:
+        if form == known:
+            return known
+    raise InputError(f"unknown licence token form {form!r} (one of: {', '.join(TOKEN_FORMS)})")
+
+
+def sign(
+    body: Mapping[str, Any],
+    signer: Signer,
+    *,
+    kid: str,
+    x5c: Sequence[bytes] = (),
+    certificate: bytes | None = None,
+) -> str:
+    """The compact JWS of ``body``: header ``typ``, ``kid``, ``x5t#S256`` of ``certificate`` (the issuer certificate,
+    if given) and ``x5c`` (the chain, if given: its first certificate is the issuer's)."""
     headers: dict[str, Any] = {"typ": TYP, "kid": kid}
+    if certificate is None and x5c:
+        certificate = x5c[0]
+    if certificate is not None:
+        headers["x5t#S256"] = _x5t(certificate)
     if x5c:
         headers["x5c"] = list(_x5c_member(tuple(x5c)))
     return jose.sign_compact(encode_claims(body), signer, headers=headers)
+
+
+@functools.lru_cache(maxsize=64)
+def _x5t(certificate: bytes) -> str:
+    return jose.x5t_s256(certificate)
 
 
 # --- QR form --------------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from sqlmodel import col, select
 
@@ -28,6 +28,8 @@ from licenses import issuance
 from licenses.models import LicenseEvent, LicenseIssuer, LicenseRecord, StatusListRecord
 from trust import db
 from trust.crypto.errors import Code, ConflictError, InputError, TrustError
+from trust.formats import license_catalogue as catalogue
+from trust.formats.sdjwt import vc
 from trust.service import idempotency
 from trust.service import trust as trust_registry
 from trust.service.ca import endpoints, transaction
@@ -148,6 +150,7 @@ def issue(
     holder_jwk: Mapping[str, Any] | None = None,
     request_id: str | None = None,
     fingerprint: idempotency.Fingerprint | None = None,
+    token_form: str = "compact",  # noqa: S107 (a token form, not a secret)
 ) -> issuance.IssuedLicense:
     _check_dates(valid_from, valid_until)
     if request_id is not None:
@@ -176,6 +179,7 @@ def issue(
                 valid_until=valid_until,
                 holder_jwk=holder_jwk,
                 request_id=request_id,
+                token_form=token_form,
             )
     except Exception:
         if request_id is None:
@@ -292,6 +296,7 @@ def issue_batch(
     issuer_id: str,
     chunk: int = 200,
     on_result: Callable[[BatchResult], None] | None = None,
+    token_form: str = "compact",  # noqa: S107 (a token form, not a secret)
 ) -> BatchSummary:
     """Issue licences from a stream of records, ``chunk`` per transaction, each record in its own savepoint.
 
@@ -383,6 +388,7 @@ def issue_batch(
                             valid_until=record.valid_until,
                             request_id=record.request_id,
                             prepared=prepared,
+                            token_form=token_form,
                         )
                     seen[record.request_id] = made.record.identifier
                     results.append(
@@ -406,19 +412,49 @@ def issue_batch(
     return summary
 
 
-def jwks(instance: Instance) -> dict[str, list[dict[str, str]]]:
-    """The public keys of every licence issuer as a JWK Set (RFC 7517), ``kid`` = RFC 7638 thumbprint, with ``alg``
-    and ``use``: what PyJWT, joserfc and any JOSE library need to verify RS256/ES256 (and SM2) licence tokens."""
-    from trust.crypto import jwk as jwk_mod
+def type_metadata_documents(instance: Instance) -> tuple[dict[str, Any], ...]:
+    """``{"vct", "document"}`` of every licence type of the catalogue: the SD-JWT VC type metadata the offline bundle
+    carries (:mod:`trust.formats.sdjwt.vc`)."""
+    base_url = instance.settings.effective_public_url
+    documents = []
+    for licence_type in catalogue.all_types():
+        vct = vc.vct_for(base_url, licence_type.code)
+        documents.append({"vct": vct, "document": vc.licence_type_metadata(licence_type, vct)})
+    return tuple(documents)
 
+
+def type_metadata(instance: Instance, type_code: str) -> bytes:
+    """The bytes of a licence type's SD-JWT VC type metadata document, as ``vct#integrity`` hashes them (404 for a
+    type the catalogue does not have)."""
+    licence_type = catalogue.get(type_code)  # InputError for a malformed code, NotFoundError for an unknown one
+    vct = vc.vct_for(instance.settings.effective_public_url, licence_type.code)
+    return vc.encode(vc.licence_type_metadata(licence_type, vct))
+
+
+JWKS_SETS: Final = ("standard", "sm2")
+
+
+def jwks(instance: Instance, key_set: str = "standard") -> dict[str, list[dict[str, str]]]:
+    """The public keys of the licence issuers whose certificates are valid, as a JWK Set (RFC 7517): ``kid`` = RFC
+    7638 thumbprint, with ``alg`` and ``use``.
+
+    Two sets (decision, issue 12 item 8): ``standard`` holds only keys of registered JOSE algorithms (RSA ``RS256``,
+    EC ``ES256``) -- what PyJWT, joserfc and panva/jose read at their default settings, served at the usual
+    ``/.well-known/jwks.json``; ``sm2`` holds the SM2 keys (``{"kty": "EC", "crv": "SM2"}``, ``alg`` ``SM2``,
+    docs/CRYPTO.md), served apart at ``/.well-known/jwks-sm2.json``, because a standard library that meets an
+    unknown curve in a set rejects the whole set (joserfc) or drops keys silently (PyJWT)."""
+    from trust.crypto import jwk as jwk_mod
+    from trust.formats import x509 as cx
+
+    if key_set not in JWKS_SETS:
+        raise InputError(f"unknown JWK Set {key_set!r} (one of: {', '.join(JWKS_SETS)})")
+    want_sm2 = key_set == "sm2"
     keys = []
     with db.session_scope(instance.engine, read_only=True) as session:
         for issuer in session.exec(select(LicenseIssuer).order_by(col(LicenseIssuer.id))).all():
             cert = issuance.issuer_certificate(session, issuer)
-            if cert.status != "valid":
+            if cert.status != "valid" or (cert.family == "SM2") != want_sm2:
                 continue
-            from trust.formats import x509 as cx
-
             key = cx.public_key(cx.load_certificate(cert.der))
             alg = {"SM2": "SM2", "RSA": "RS256", "EC": "ES256"}[cert.family]
             keys.append({**jwk_mod.public_jwk(key), "kid": jwk_mod.thumbprint(key), "alg": alg, "use": "sig"})

@@ -250,6 +250,7 @@ def _bundle_content(instance: Instance, session: Session) -> tuple[Any, list[Any
         trust_list_document=json.loads(latest.document),
         crls=tuple(crls),
         status_lists=status_lists,
+        type_metadata=licenses.type_metadata_documents(instance),
     )
     return content, _roots(session)
 

@@ -19,7 +19,6 @@ error, never a crash.
 from __future__ import annotations
 
 import binascii
-import io
 import re
 import struct
 import zlib
@@ -101,7 +100,7 @@ class Document:
 def open_document(data: bytes) -> Document:
     """Open ``data`` with pyHanko's strict reader; :class:`EncodingError` if it is not a readable PDF."""
     try:
-        reader = PdfFileReader(io.BytesIO(data), strict=True)
+        reader = PdfFileReader(pdf_strings.LinearStream(data), strict=True)
         encrypted = bool(reader.encrypted)
         if encrypted:
             result = reader.decrypt(b"")

@@ -12,13 +12,17 @@ same errors, the stream left at the same position — a property test compares t
 with ``bytes.find``/regular expressions over 64 KiB chunks. A hex string with a comment inside (``%`` — legal, and
 handled by pyHanko's token reader) falls back to pyHanko's own code.
 
-:func:`apply` installs them in ``pyhanko.pdf_utils.generic`` (idempotent; process-wide, like
-:mod:`trust.crypto.asn1fix`); :mod:`verifier.pdf.document` applies it on import.
+:func:`apply` installs them in ``pyhanko.pdf_utils.generic`` (idempotent); :mod:`verifier.pdf.document` applies it
+on import. They are scoped to Huren's own reading (issue 14 item 6): they read only from a :class:`LinearStream`,
+the in-memory stream the verifier opens PDFs with; for any other stream — every other user of pyHanko in the
+process — they call pyHanko's own readers, so nothing changes for them
+(``tests/trust/test_library_coexistence.py``).
 """
 
 from __future__ import annotations
 
 import binascii
+import io
 import os
 import re
 from collections.abc import Callable
@@ -38,8 +42,14 @@ _original_hex: Callable[[Any], Any] = generic.read_hex_string_from_stream
 _original_literal: Callable[[Any], bytes] = generic._read_string_literal_bytes
 
 
+class LinearStream(io.BytesIO):
+    """A PDF in memory that the linear readers read (any other stream is read by pyHanko's own readers)."""
+
+
 def read_hex_string_from_stream(stream: Any) -> Any:
     """``<hex digits and whitespace>`` → a PDF string object (an odd last digit is followed by 0)."""
+    if not isinstance(stream, LinearStream):
+        return _original_hex(stream)
     start = stream.tell()
     stream.read(1)
     parts: list[bytes] = []
@@ -65,8 +75,14 @@ def read_hex_string_from_stream(stream: Any) -> Any:
     return generic.pdf_string(binascii.unhexlify(digits))
 
 
-def read_string_literal_bytes(stream: Any) -> bytes:  # noqa: C901 (a state machine mirroring pyHanko's reader)
+def read_string_literal_bytes(stream: Any) -> bytes:
     """``(…)`` with balanced parentheses and backslash escapes → its bytes (pyHanko's rules, see its source)."""
+    if not isinstance(stream, LinearStream):
+        return _original_literal(stream)
+    return _read_literal(stream)
+
+
+def _read_literal(stream: Any) -> bytes:  # noqa: C901 (a state machine mirroring pyHanko's reader)
     stream.read(1)
     origin = stream.tell()
     data = bytearray()

@@ -27,7 +27,7 @@ from trust.crypto.errors import (
     TrustError,
     UnsupportedAlgorithm,
 )
-from trust.crypto.keys import PrivateKey, PublicKey, generate_private_key
+from trust.crypto.keys import PrivateKey, PublicKey, generate_private_key, load_private_key
 from trust.crypto.signer import Signer
 from trust.formats import jose
 
@@ -347,18 +347,28 @@ _HEADER_SETS: list[dict[str, Any]] = [
 ]
 
 
-@pytest.mark.parametrize("headers", _HEADER_SETS, ids=lambda h: ",".join(f"{k}={v!r}" for k, v in h.items()) or "none")
-def test_compact_form_is_python_joses_byte_for_byte(headers: dict[str, Any], rsa: PrivateKey) -> None:
-    """RS256 (PKCS #1 v1.5) is deterministic, so the token must equal python-jose's ``jws.sign`` exactly --
-    twice, so the second (cached header) encoding is compared as well as the first."""
-    from jose import jws as jose_jws
+@pytest.fixture(scope="module")
+def rsa_pem() -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa as pyca_rsa
 
-    signer = rsa.signer()
+    key = pyca_rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    encoding, pkcs8 = serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8
+    return key.private_bytes(encoding, pkcs8, serialization.NoEncryption())
+
+
+@pytest.mark.parametrize("headers", _HEADER_SETS, ids=lambda h: ",".join(f"{k}={v!r}" for k, v in h.items()) or "none")
+def test_compact_form_is_pyjwts_byte_for_byte(headers: dict[str, Any], rsa_pem: bytes) -> None:
+    """RS256 (PKCS #1 v1.5) is deterministic, so the token must equal PyJWT's ``jwt.api_jws.encode`` (the reference
+    library, its own RSA code) exactly -- twice, so the second (cached header) encoding is compared as well."""
+    import jwt
+
+    signer = load_private_key(rsa_pem).signer()
     payload = '{"sub":"x","名":"值"}'.encode()
-    expected = jose_jws.sign(payload, jose.HurenJoseKey(signer, "RS256"), headers=headers, algorithm="RS256")
+    expected = jwt.api_jws.encode(payload, rsa_pem, algorithm="RS256", headers=headers)
     for _ in range(2):
         assert jose.sign_compact(payload, signer, headers=headers) == expected
-    verified = jose.verify_compact(expected, fixed(rsa.public_key), algorithms=ALL)
+    verified = jose.verify_compact(expected, fixed(signer.public_key), algorithms=ALL)
     assert verified.header == {"typ": "JWT", "alg": "RS256", **headers}
 
 

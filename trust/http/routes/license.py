@@ -4,7 +4,7 @@ fetches their own licence with a proof of the holder key, :mod:`trust.service.ho
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -102,6 +102,11 @@ class LicenseCreate(BaseModel):
     valid_from: IsoDate | None = None
     valid_until: IsoDate | None = None
     holder_jwk: dict[str, Any] | None = Field(default=None, description="Holder public JWK for SD-JWT key binding")
+    token_form: Literal["compact", "x5c"] = Field(
+        default="compact",
+        description="compact: header kid + x5t#S256, the issuer certificate found in the trust list (the default); "
+        "x5c: the issuer's certificate chain in the header as well (about 2.5 KB more)",
+    )
     request_id: str | None = Field(default=None, max_length=128, description="Idempotency key")
 
     model_config = {
@@ -198,6 +203,7 @@ def issue(
         holder_jwk=body.holder_jwk,
         request_id=request_id,
         fingerprint=fingerprint,
+        token_form=body.token_form,
     )
     return _out(made.record, made.qr_token)
 
@@ -325,15 +331,69 @@ class Jwks(BaseModel):
 
 
 @router.get(
+    "/vct/{type_code}",
+    summary="SD-JWT VC type metadata of a licence type (the document a licence SD-JWT's vct names)",
+    response_class=Response,
+    description="The exact bytes the vct#integrity claim of a licence SD-JWT hashes (SHA-256, W3C SRI). The offline "
+    "bundle carries the same documents (type_metadata).",
+    responses={
+        **caching.responses(
+            "The type metadata document",
+            "application/json",
+            {
+                "type": "object",
+                "example": {
+                    "vct": "https://huren.example/vct/11100000000013338W101",
+                    "name": "营业执照",
+                    "display": [{"locale": "zh-CN", "name": "营业执照"}],
+                    "claims": [
+                        {"path": ["license", "fields", "name"], "display": [{"locale": "zh-CN", "label": "名称"}]}
+                    ],
+                },
+            },
+        ),
+        **problems.responses(400, 404, 422),
+    },
+    openapi_extra=caching.OPENAPI_EXTRA,
+)
+def type_metadata(
+    type_code: Annotated[str, Path(pattern="^[0-9A-Z]{21}$", description="Licence type code (21 characters)")],
+    request: Request,
+) -> Response:
+    body = service.type_metadata(_instance(request), type_code)
+    return caching.cached(request, body, "application/json", max_age=JWKS_MAX_AGE)
+
+
+JWK_SET: Final = "application/jwk-set+json"  # RFC 7517 clause 8.5.1
+
+
+@router.get(
     "/.well-known/jwks.json",
-    summary="JWK Set of the licence issuers (kid = RFC 7638 thumbprint)",
-    response_model=Jwks,
-    responses={**caching.responses("The JWK Set"), **problems.responses()},
+    summary="JWK Set of the licence issuers' RS256/ES256 keys (kid = RFC 7638 thumbprint)",
+    response_class=Response,
+    description="Only keys of registered JOSE algorithms, so that standard JOSE libraries read the whole set at their "
+    "default settings. The SM2 keys are in /.well-known/jwks-sm2.json.",
+    responses={**caching.responses("The JWK Set", JWK_SET, Jwks.model_json_schema()), **problems.responses()},
     openapi_extra=caching.OPENAPI_EXTRA,
 )
 def jwks(request: Request) -> Response:
-    body = json.dumps(service.jwks(_instance(request)), separators=(",", ":")).encode()
-    return caching.cached(request, body, "application/json", max_age=JWKS_MAX_AGE)
+    body = json.dumps(service.jwks(_instance(request), "standard"), separators=(",", ":")).encode()
+    return caching.cached(request, body, JWK_SET, max_age=JWKS_MAX_AGE)
+
+
+@router.get(
+    "/.well-known/jwks-sm2.json",
+    summary="JWK Set of the licence issuers' SM2 keys (kty EC, crv SM2, alg SM2; docs/CRYPTO.md)",
+    response_class=Response,
+    responses={
+        **caching.responses("The JWK Set of SM2 keys", JWK_SET, Jwks.model_json_schema()),
+        **problems.responses(),
+    },
+    openapi_extra=caching.OPENAPI_EXTRA,
+)
+def jwks_sm2(request: Request) -> Response:
+    body = json.dumps(service.jwks(_instance(request), "sm2"), separators=(",", ":")).encode()
+    return caching.cached(request, body, JWK_SET, max_age=JWKS_MAX_AGE)
 
 
 # --- holder retrieval (no platform client: the holder proves possession of the licence's holder key) -----------
