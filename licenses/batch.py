@@ -113,12 +113,12 @@ def _csv(handle: IO[str]) -> Iterator[dict[str, Any]]:
         number = reader.line_num
         raw: dict[str, Any] = {k: row.get(k) for k in RESERVED}
         try:
-            licence_type = catalogue.get(str(row.get("type") or ""))
+            license_type = catalogue.get(str(row.get("type") or ""))
             fields = {}
             for name, value in row.items():
                 if name in RESERVED or name is None or value in (None, ""):
                     continue
-                fields[name] = _cell(str(value), dict(licence_type.properties.get(name, {})))
+                fields[name] = _cell(str(value), dict(license_type.properties.get(name, {})))
             raw["fields"] = fields
         except (TrustError, json.JSONDecodeError) as exc:
             message = exc.message if isinstance(exc, TrustError) else f"bad JSON cell: {exc}"

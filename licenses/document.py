@@ -368,7 +368,7 @@ def _attach(pdf: bytes, token: str, issued_at: datetime) -> bytes:
 def _check_token(
     token: str,
     qr_payload: str,
-    licence_type: catalogue.LicenceType,
+    license_type: catalogue.LicenseType,
     fields: Mapping[str, Any],
     identifier: str,
     holder_name: str,
@@ -380,16 +380,16 @@ def _check_token(
         _qr_header, qr_claims = token_mod.parse_unverified(token_mod.from_qr(qr_payload))
     except TrustError as exc:
         raise InputError(f"the licence token or QR payload cannot be read: {exc.message}") from None
-    licence = claims.get("license") or {}
-    holder = licence.get("holder") or {}
+    license = claims.get("license") or {}
+    holder = license.get("holder") or {}
     problems = []
-    if claims.get("jti") != identifier or licence.get("id") != identifier:
+    if claims.get("jti") != identifier or license.get("id") != identifier:
         problems.append("identifier")
-    if licence.get("type") != licence_type.code:
+    if license.get("type") != license_type.code:
         problems.append("licence type")
     if holder.get("name") != holder_name or holder.get("code") != holder_code:
         problems.append("holder")
-    if licence.get("fields") != dict(fields):
+    if license.get("fields") != dict(fields):
         problems.append("fields")
     if (qr_claims.get("license") or {}).get("id") != identifier or qr_claims.get("iss") != claims.get("iss"):
         problems.append("QR payload")
@@ -401,7 +401,7 @@ def _check_token(
 
 
 def render(
-    licence_type: catalogue.LicenceType,
+    license_type: catalogue.LicenseType,
     fields: Mapping[str, Any],
     *,
     identifier: str,
@@ -422,9 +422,9 @@ def render(
         raise InputError("the issuing authority's name is needed on the face")
     if len(token) > 1024 * 1024:
         raise InputError("licence token too large to attach", code=Code.INPUT_TOO_LARGE)
-    checked = catalogue.validate_fields(licence_type, fields)
+    checked = catalogue.validate_fields(license_type, fields)
     content = face(
-        licence_type,
+        license_type,
         checked,
         identifier=identifier,
         holder_name=holder_name,
@@ -434,7 +434,7 @@ def render(
         valid_until=valid_until,
         issuer_name=issuer_name,
     )
-    _check_token(token, qr_payload, licence_type, checked, identifier, holder_name, holder_code)
+    _check_token(token, qr_payload, license_type, checked, identifier, holder_name, holder_code)
     anchor = normalise(authority_anchor(issuer_name))
     for label, value in content.rows:
         if anchor in normalise(value):
@@ -453,15 +453,15 @@ def render_token(token: str, *, qr_payload: str, issuer_name: str) -> bytes:
         _header, claims = token_mod.parse_unverified(token)
     except TrustError as exc:
         raise InputError(f"the licence token cannot be read: {exc.message}") from None
-    licence = claims.get("license")
-    if not isinstance(licence, Mapping) or not isinstance(licence.get("holder"), Mapping):
+    license = claims.get("license")
+    if not isinstance(license, Mapping) or not isinstance(license.get("holder"), Mapping):
         raise InputError("the licence token has no license claim with a holder")
     issued_at, valid_from, valid_until = dates_from_claims(claims)
-    holder = licence["holder"]
+    holder = license["holder"]
     return render(
-        catalogue.get(str(licence.get("type"))),
-        licence.get("fields") or {},
-        identifier=str(licence.get("id")),
+        catalogue.get(str(license.get("type"))),
+        license.get("fields") or {},
+        identifier=str(license.get("id")),
         issuer_name=issuer_name,
         issued_at=issued_at,
         valid_from=valid_from,

@@ -207,11 +207,11 @@ def _china_midnight(day: date) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=UTC) - timedelta(hours=CHINA)
 
 
-def qr_fields(licence_type: catalogue.LicenceType, fields: Mapping[str, Any]) -> dict[str, Any]:
+def qr_fields(license_type: catalogue.LicenseType, fields: Mapping[str, Any]) -> dict[str, Any]:
     """The fields carried by the QR token: all but those the catalogue marks ``x-huren-qr: false``; when any
     are left out, ``_digest`` (base64url SHA-256 of the canonical JSON of the full field set) binds the rest."""
     omitted = [
-        name for name, spec in licence_type.properties.items() if spec.get("x-huren-qr") is False and name in fields
+        name for name, spec in license_type.properties.items() if spec.get("x-huren-qr") is False and name in fields
     ]
     if not omitted:
         return dict(fields)
@@ -248,13 +248,13 @@ def prepare_issuer(session: Session, keystore: KeyStore, issuer_id: str) -> Prep
     )
 
 
-def _vct(licence_type: catalogue.LicenceType, base_url: str) -> tuple[str, str]:
+def _vct(license_type: catalogue.LicenseType, base_url: str) -> tuple[str, str]:
     """The SD-JWT VC ``vct`` of a licence type and the integrity of its type metadata document (what
     ``GET /vct/<code>`` serves and the bundle carries; :mod:`trust.formats.sdjwt.vc`)."""
-    vct = vc.vct_for(base_url, licence_type.code)
+    vct = vc.vct_for(base_url, license_type.code)
     cached = _VCT_INTEGRITY.get(vct)
     if cached is None:
-        cached = vc.integrity(vc.encode(vc.licence_type_metadata(licence_type, vct)))
+        cached = vc.integrity(vc.encode(vc.license_type_metadata(license_type, vct)))
         if len(_VCT_INTEGRITY) < 1024:
             _VCT_INTEGRITY[vct] = cached
     return vct, cached
@@ -288,37 +288,37 @@ def issue(
     form = token.check_form(token_form)
     prepared = prepared or prepare_issuer(session, keystore, issuer_id)
     issuer = prepared.issuer
-    licence_type = catalogue.get(type_code)
-    if licence_type.code not in prepared.license_types:
+    license_type = catalogue.get(type_code)
+    if license_type.code not in prepared.license_types:
         raise InputError(
-            f"issuer {issuer.name} ({issuer.id}) is not authorised for {licence_type.name} ({licence_type.code})",
+            f"issuer {issuer.name} ({issuer.id}) is not authorised for {license_type.name} ({license_type.code})",
             code=Code.INVALID_INPUT,
         )
-    checked = catalogue.validate_fields(licence_type, fields)
-    holder_name = str(checked[licence_type.holder_name_field])
-    code = checked.get(licence_type.holder_code_field) if licence_type.holder_code_field else holder_code
+    checked = catalogue.validate_fields(license_type, fields)
+    holder_name = str(checked[license_type.holder_name_field])
+    code = checked.get(license_type.holder_code_field) if license_type.holder_code_field else holder_code
     if code is None:
-        raise InputError(f"{licence_type.name} needs the holder's code (citizen ID or USCC) given separately")
-    code = identifiers.validate_holder(str(code), licence_type.holder_code_type)
-    if holder_code is not None and licence_type.holder_code_field and holder_code != code:
+        raise InputError(f"{license_type.name} needs the holder's code (citizen ID or USCC) given separately")
+    code = identifiers.validate_holder(str(code), license_type.holder_code_type)
+    if holder_code is not None and license_type.holder_code_field and holder_code != code:
         raise InputError("holder code disagrees with the licence fields")
     moment = now()
     today = (moment + timedelta(hours=CHINA)).date()
-    start, end = licence_type.validity.window(valid_from or today, valid_until)
+    start, end = license_type.validity.window(valid_from or today, valid_until)
     serial = _next_serial(session, issuer, moment)
-    identifier = identifiers.make(licence_type.code, issuer.code, serial, 1)
+    identifier = identifiers.make(license_type.code, issuer.code, serial, 1)
     status_record, index = _allocate_index(session, issuer, base_url)
     not_before = _china_midnight(start)
     not_after = _china_midnight(end + timedelta(days=1)) if end else None
     body = token.claims(
         issuer_id=issuer.id,
         identifier=identifier,
-        type_code=licence_type.code,
+        type_code=license_type.code,
         issuer_code=issuer.code,
-        holder_kind=licence_type.holder_kind,
+        holder_kind=license_type.holder_kind,
         holder_name=holder_name,
         holder_code=code,
-        holder_code_type=licence_type.holder_code_type.value,
+        holder_code_type=license_type.holder_code_type.value,
         fields=checked,
         issued_at=moment,
         valid_from=not_before,
@@ -330,10 +330,10 @@ def issue(
     chain = prepared.x5c if form == "x5c" else ()
     full = token.sign(body, signer, kid=prepared.kid, certificate=prepared.x5c[0], x5c=chain)
     qr_body = json.loads(json.dumps(body))
-    qr_body["license"]["fields"] = qr_fields(licence_type, checked)
+    qr_body["license"]["fields"] = qr_fields(license_type, checked)
     qr = token.sign(qr_body, signer, kid=prepared.kid)
     sd_claims = json.loads(json.dumps(body))
-    sd_claims["vct"], sd_claims["vct#integrity"] = _vct(licence_type, base_url)
+    sd_claims["vct"], sd_claims["vct#integrity"] = _vct(license_type, base_url)
     sd = sdjwt.issue(
         sd_claims,
         [("license", "fields", name) for name in checked],
@@ -343,9 +343,9 @@ def issue(
     )
     record = LicenseRecord(
         identifier=identifier,
-        type_code=licence_type.code,
+        type_code=license_type.code,
         issuer_id=issuer.id,
-        holder_kind=licence_type.holder_kind,
+        holder_kind=license_type.holder_kind,
         holder_name=holder_name,
         holder_code=code,
         fields=json.dumps(checked, ensure_ascii=False),

@@ -15,7 +15,7 @@ from trust.formats.identifiers import HolderCodeType, validate_holder
 from trust.formats.names import make_uscc
 
 if TYPE_CHECKING:
-    from trust.formats.license_catalogue import LicenceType
+    from trust.formats.license_catalogue import LicenseType
 
 ORG_USCC: Final = make_uscc("91330106MA2CFA4X0")
 ORG2_USCC: Final = make_uscc("91440101MA5CXXX00")
@@ -120,12 +120,12 @@ def sample(type_code: str) -> dict[str, Any]:
     return copy.deepcopy(SAMPLES[type_code])
 
 
-def template(licence_type: LicenceType) -> dict[str, Any]:
+def template(license_type: LicenseType) -> dict[str, Any]:
     """Every field of ``licence_type``, in the order of its schema, with a valid example value: the sample's where
     it has one, else one made from the field's schema. A starting point for ``trust license issue --fields``."""
-    example = SAMPLES.get(licence_type.code, {})
+    example = SAMPLES.get(license_type.code, {})
     return {
-        name: example[name] if name in example else _example(schema) for name, schema in licence_type.properties.items()
+        name: example[name] if name in example else _example(schema) for name, schema in license_type.properties.items()
     }
 
 

@@ -161,10 +161,10 @@ def test_the_worked_example_runs_as_written(tools: None, environment: dict[str, 
             service.stop()
 
     # What the example says happened, happened.
-    licence = json.loads((work / "licence.json").read_text())
-    assert licence["status"] == "valid" and (work / "licence.id").read_text().strip() == licence["identifier"]
-    assert (work / "licence.jwt").read_text().strip() == licence["token"]
-    assert (work / "licence.jwt.sd-jwt").read_text().strip() == licence["sd_jwt"]
+    license = json.loads((work / "licence.json").read_text())
+    assert license["status"] == "valid" and (work / "licence.id").read_text().strip() == license["identifier"]
+    assert (work / "licence.jwt").read_text().strip() == license["token"]
+    assert (work / "licence.jwt.sd-jwt").read_text().strip() == license["sd_jwt"]
     for pdf in ("contract-sealed.pdf", "contract-sealed-python.pdf", "licence.pdf"):
         assert (work / pdf).read_bytes().startswith(b"%PDF-"), pdf
     presentation = (work / "presentation.txt").read_text().strip()

@@ -35,7 +35,7 @@ def test_no_test_names_data_outside_the_repository() -> None:
     assert offenders == []
 
 
-def test_every_vendored_folder_has_licence_and_provenance() -> None:
+def test_every_vendored_folder_has_license_and_provenance() -> None:
     folders = sorted(path for path in VENDOR.iterdir() if path.is_dir())
     assert {path.name for path in folders} >= {
         "wycheproof",
@@ -54,6 +54,6 @@ def test_every_vendored_folder_has_licence_and_provenance() -> None:
         assert provenance.is_file(), f"{folder.name}: no PROVENANCE"
         text = provenance.read_text(encoding="utf-8")
         assert "Upstream" in text or "upstream" in text.lower(), folder.name
-        licences = [path for path in folder.rglob("*") if path.name.upper().startswith("LICENSE")]
-        assert licences or "public domain" in text or "no licence" in text, f"{folder.name}: no licence file"
+        licenses = [path for path in folder.rglob("*") if path.name.upper().startswith("LICENSE")]
+        assert licenses or "public domain" in text or "no licence" in text, f"{folder.name}: no licence file"
         assert f"`{folder.name}/`" in readme, f"{folder.name} is not described in tests/data/vendor/README.md"

@@ -126,8 +126,8 @@ def verify_license(
                 ) from None
             state.ok("signature", f"{header.get('alg')} signature verifies with the issuer key {header.get('kid', '')}")
             claims = body
-        licence = claims.get("license") or {}
-        subject = f"{licence.get('id', '?')} ({(licence.get('holder') or {}).get('name', '?')})"
+        license = claims.get("license") or {}
+        subject = f"{license.get('id', '?')} ({(license.get('holder') or {}).get('name', '?')})"
         _authorised(claims, issuer_entry, ctx, state)
         _claims(claims, state, full_fields, selective=form == "sd-jwt")
         _validity(claims, ctx, state)
@@ -382,15 +382,15 @@ def _credential_type(claims: Mapping[str, Any], ctx: VerificationContext, state:
     """SD-JWT VC (draft-ietf-oauth-sd-jwt-vc): ``vct`` names the licence type of the ``license`` claim, and its type
     metadata, resolved offline from the bundle, matches ``vct#integrity`` (:mod:`trust.formats.sdjwt.vc`)."""
     vct = claims.get("vct")
-    licence_type = (claims.get("license") or {}).get("type") if isinstance(claims.get("license"), Mapping) else None
+    license_type = (claims.get("license") or {}).get("type") if isinstance(claims.get("license"), Mapping) else None
     if not isinstance(vct, str) or not vct:
         raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "type", "SD-JWT VC without a vct claim")
-    if vc.type_code_of(vct) != licence_type:
+    if vc.type_code_of(vct) != license_type:
         raise _Fail(
             Indication.TOTAL_FAILED,
             SubIndication.FORMAT_FAILURE,
             "type",
-            f"vct {vct!r} does not name the licence type {licence_type!r}",
+            f"vct {vct!r} does not name the licence type {license_type!r}",
         )
     document = next((t["document"] for t in ctx.type_metadata if t.get("vct") == vct), None)
     if document is None:
@@ -423,8 +423,8 @@ def _credential_type(claims: Mapping[str, Any], ctx: VerificationContext, state:
 
 
 def _authorised(claims: Mapping[str, Any], entry: Any, ctx: VerificationContext, state: _State) -> None:
-    licence = claims.get("license")
-    if not isinstance(licence, Mapping):
+    license = claims.get("license")
+    if not isinstance(license, Mapping):
         raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "claims", "token has no license claim")
     if ctx.trust_list is None:
         state.checks.append(Check("issuer-authorised", Result.SKIPPED, "no trust list: anchors only"))
@@ -445,14 +445,14 @@ def _authorised(claims: Mapping[str, Any], entry: Any, ctx: VerificationContext,
             Indication.TOTAL_FAILED, SubIndication.CHAIN_CONSTRAINTS_FAILURE, "issuer-authorised", standing.reason
         )
     scope = service.scope or {}
-    if licence.get("type") not in (scope.get("license_types") or []):
+    if license.get("type") not in (scope.get("license_types") or []):
         raise _Fail(
             Indication.TOTAL_FAILED,
             SubIndication.CHAIN_CONSTRAINTS_FAILURE,
             "issuer-authorised",
-            f"issuer {scope.get('name', service.id)} is not authorised for licence type {licence.get('type')}",
+            f"issuer {scope.get('name', service.id)} is not authorised for licence type {license.get('type')}",
         )
-    if claims.get("iss") != scope.get("issuer_id") or licence.get("issuer") != scope.get("authority"):
+    if claims.get("iss") != scope.get("issuer_id") or license.get("issuer") != scope.get("authority"):
         raise _Fail(
             Indication.TOTAL_FAILED,
             SubIndication.CHAIN_CONSTRAINTS_FAILURE,
@@ -461,22 +461,22 @@ def _authorised(claims: Mapping[str, Any], entry: Any, ctx: VerificationContext,
         )
     state.ok(
         "issuer-authorised",
-        f"{scope.get('name', service.id)} authorised for {licence.get('type')} at iat ({standing.reason})",
+        f"{scope.get('name', service.id)} authorised for {license.get('type')} at iat ({standing.reason})",
     )
 
 
 def _claims(
     claims: Mapping[str, Any], state: _State, full_fields: Mapping[str, Any] | None, *, selective: bool = False
 ) -> None:
-    licence = claims["license"]
+    license = claims["license"]
     try:
-        parsed = identifiers.parse(licence.get("id"))
+        parsed = identifiers.parse(license.get("id"))
     except TrustError as exc:
         raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "claims", exc.message) from None
     if (
-        claims.get("jti") != licence.get("id")
-        or parsed.type_code != licence.get("type")
-        or parsed.issuer_code != licence.get("issuer")
+        claims.get("jti") != license.get("id")
+        or parsed.type_code != license.get("type")
+        or parsed.issuer_code != license.get("issuer")
     ):
         raise _Fail(
             Indication.TOTAL_FAILED,
@@ -484,12 +484,12 @@ def _claims(
             "claims",
             "identifier disagrees with the token's type, issuer or jti",
         )
-    holder = licence.get("holder") or {}
+    holder = license.get("holder") or {}
     try:
         identifiers.validate_holder(str(holder.get("code")), str(holder.get("code_type")))
     except TrustError as exc:
         raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "claims", exc.message) from None
-    fields = dict(licence.get("fields") or {})
+    fields = dict(license.get("fields") or {})
     omitted = fields.pop("_omitted", None)
     digest = fields.pop("_digest", None)
     complete = digest is None and not selective  # an SD-JWT presentation shows only what its holder disclosed
@@ -505,37 +505,37 @@ def _claims(
     elif digest is not None:
         state.details.append(("omitted_fields", omitted))
     try:
-        licence_type = catalogue.get(str(licence.get("type")))
+        license_type = catalogue.get(str(license.get("type")))
     except TrustError:
-        state.warnings.append(f"licence type {licence.get('type')} is not in this verifier's catalogue")
-        state.ok("claims", f"identifier {licence.get('id')} valid")
+        state.warnings.append(f"licence type {license.get('type')} is not in this verifier's catalogue")
+        state.ok("claims", f"identifier {license.get('id')} valid")
         return
     try:
         if complete:
-            catalogue.validate_fields(licence_type, fields)
+            catalogue.validate_fields(license_type, fields)
         else:
-            _validate_present(licence_type, fields)
+            _validate_present(license_type, fields)
     except TrustError as exc:
         raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "claims", exc.message) from None
-    state.details.append(("type", f"{licence_type.name} ({licence_type.code})"))
-    state.details.append(("fields", {licence_type.label(k): v for k, v in fields.items() if k != "_sd"}))
+    state.details.append(("type", f"{license_type.name} ({license_type.code})"))
+    state.details.append(("fields", {license_type.label(k): v for k, v in fields.items() if k != "_sd"}))
     scope = "all fields" if complete else "the fields present"
-    state.ok("claims", f"identifier {licence.get('id')} valid; holder code valid; {scope} fit {licence_type.name}")
+    state.ok("claims", f"identifier {license.get('id')} valid; holder code valid; {scope} fit {license_type.name}")
 
 
-def _validate_present(licence_type: catalogue.LicenceType, fields: Mapping[str, Any]) -> None:
+def _validate_present(license_type: catalogue.LicenseType, fields: Mapping[str, Any]) -> None:
     """Selective disclosure or a QR token: each field present must fit its schema; none may be unknown."""
     from jsonschema import Draft202012Validator
 
     for name, value in fields.items():
         if name == "_sd":
             continue
-        spec = licence_type.properties.get(name)
+        spec = license_type.properties.get(name)
         if spec is None:
-            raise InputError(f"field {name!r} is not a field of {licence_type.name}")
+            raise InputError(f"field {name!r} is not a field of {license_type.name}")
         errors = list(Draft202012Validator(spec, format_checker=catalogue.FORMAT_CHECKER).iter_errors(value))
         if errors:
-            raise InputError(f"field {licence_type.label(name)} does not fit its schema: {errors[0].message}")
+            raise InputError(f"field {license_type.label(name)} does not fit its schema: {errors[0].message}")
 
 
 def _validity(claims: Mapping[str, Any], ctx: VerificationContext, state: _State) -> None:

@@ -456,9 +456,9 @@ def _verify_parts(pdf: bytes, ctx: VerificationContext, state: _State, children:
         return "licence PDF"
     state.ok("attachment", f"{ATTACHMENT_NAME}: a compact JWS of {len(current)} bytes")
     state.child("pdf-seal", pdf_report, "the PDF's seals")
-    raw_licence = claims.get("license")
-    licence: Mapping[str, Any] = raw_licence if isinstance(raw_licence, Mapping) else {}
-    authority = str(licence.get("issuer", ""))
+    raw_license = claims.get("license")
+    entry: Mapping[str, Any] = raw_license if isinstance(raw_license, Mapping) else {}
+    authority = str(entry.get("issuer", ""))
     first = _sealed_by_issuer(document, claims, authority, ctx, state)
     if first is not None:
         _sealed_attachment(document, first, current, state)
@@ -469,8 +469,8 @@ def _verify_parts(pdf: bytes, ctx: VerificationContext, state: _State, children:
     details = dict(token_report.details)
     if "type" in details:
         state.details.insert(0, ("type", details["type"]))
-    state.details.insert(0, ("identifier", licence.get("id")))
-    return token_report.subject or str(licence.get("id", "licence PDF"))
+    state.details.insert(0, ("identifier", entry.get("id")))
+    return token_report.subject or str(entry.get("id", "licence PDF"))
 
 
 def verify_license_pdf(pdf: bytes, ctx: VerificationContext) -> Report:

@@ -119,7 +119,7 @@ class FuzzWorld:
         return self._client
 
 
-def _licence_issuer(instance: Any, ca_id: str, family: str) -> str:
+def _license_issuer(instance: Any, ca_id: str, family: str) -> str:
     from trust.formats.names import make_uscc
     from trust.service import licenses
 
@@ -239,9 +239,9 @@ def build(home: Path) -> FuzzWorld:  # noqa: PLR0915 - one list of seeds, in ord
     seeds["cms"].append(der_children(padded.rstrip(b"\x00"))[0])  # the CMS without /Contents' zero padding
 
     # licences: tokens (SM2, RSA, ECDSA), SD-JWTs, a key-bound presentation, QR payloads, a licence PDF
-    sm2_issuer = _licence_issuer(instance, "region-330000-sm2", "SM2")
-    rsa_issuer = _licence_issuer(instance, "region-330000-rsa", "RSA")
-    ec_issuer = _licence_issuer(instance, "region-330000-rsa", "EC")
+    sm2_issuer = _license_issuer(instance, "region-330000-sm2", "SM2")
+    rsa_issuer = _license_issuer(instance, "region-330000-rsa", "RSA")
+    ec_issuer = _license_issuer(instance, "region-330000-rsa", "EC")
     holder = generate_private_key("ec-p256")
     made = [
         licenses.issue(
@@ -293,8 +293,8 @@ def build(home: Path) -> FuzzWorld:  # noqa: PLR0915 - one list of seeds, in ord
     start1, length1, start2, length2 = (int(n) for n in re.findall(rb"/ByteRange\s*\[([0-9 ]+)\]", pdf)[0].split())
     fw.extras["pdf-signed-bytes"] = pdf[start1 : start1 + length1] + pdf[start2 : start2 + length2]
     issuer_certs = []  # the licence issuers' certificates (their keys sign the status lists)
-    for made_licence in made:
-        header = json.loads(jose.b64u_decode(made_licence.record.token.split(".")[0]))
+    for made_license in made:
+        header = json.loads(jose.b64u_decode(made_license.record.token.split(".")[0]))
         issuer_certs.append(base64.b64decode(header["x5c"][0]))
     fw.extras["status-lists"] = [
         (entry["uri"], der) for entry in licenses.all_status_list_tokens(instance)[:2] for der in issuer_certs

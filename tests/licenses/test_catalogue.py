@@ -12,7 +12,7 @@ from trust.crypto.errors import Code, InputError, NotFoundError
 from trust.formats import identifiers as ids
 from trust.formats import license_catalogue as catalogue
 from trust.formats.identifiers import HolderCodeType
-from trust.formats.license_catalogue import LicenceType, ValidityRule
+from trust.formats.license_catalogue import LicenseType, ValidityRule
 
 USCC_A = "91330106MA2B0001XN"
 USCC_B = "9144030071526726XG"
@@ -96,15 +96,15 @@ def test_seeded_types_and_their_codes() -> None:
     assert len(TYPES) >= 5
     codes = [t.code for t in catalogue.all_types()]
     assert codes == sorted(codes) and len(set(codes)) == len(codes)
-    for licence_type in catalogue.all_types():
-        assert len(licence_type.code) == 21
-        assert ids.validate_type_code(licence_type.code) == licence_type.code
-        assert licence_type.code[:18] == catalogue.NATIONAL_AUTHORITY
-        assert licence_type.code[18:] not in {"009", "011"}  # the real type numbers stay unclaimed
-        assert catalogue.get(licence_type.code) is licence_type
+    for license_type in catalogue.all_types():
+        assert len(license_type.code) == 21
+        assert ids.validate_type_code(license_type.code) == license_type.code
+        assert license_type.code[:18] == catalogue.NATIONAL_AUTHORITY
+        assert license_type.code[18:] not in {"009", "011"}  # the real type numbers stay unclaimed
+        assert catalogue.get(license_type.code) is license_type
         # a licence identifier can be made under every type
-        identifier = ids.make(licence_type.code, "11330105002500287C", "2025052201")
-        assert ids.parse(identifier).type_code == licence_type.code
+        identifier = ids.make(license_type.code, "11330105002500287C", "2025052201")
+        assert ids.parse(identifier).type_code == license_type.code
     assert TYPES["出生医学证明"].holder_kind == "person"
     assert TYPES["出生医学证明"].holder_code_type is HolderCodeType.CITIZEN_ID
     assert TYPES["营业执照"].holder_code_type is HolderCodeType.USCC
@@ -120,24 +120,24 @@ def test_get_unknown_and_malformed_codes() -> None:
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_each_schema_accepts_its_sample(name: str) -> None:
-    licence_type = TYPES[name]
-    assert licence_type.fields["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert catalogue.validate_fields(licence_type, SAMPLES[name]) == SAMPLES[name]
-    assert licence_type.holder_name_field in SAMPLES[name]
-    if licence_type.holder_code_field:
-        assert ids.validate_holder(SAMPLES[name][licence_type.holder_code_field], licence_type.holder_code_type)
+    license_type = TYPES[name]
+    assert license_type.fields["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert catalogue.validate_fields(license_type, SAMPLES[name]) == SAMPLES[name]
+    assert license_type.holder_name_field in SAMPLES[name]
+    if license_type.holder_code_field:
+        assert ids.validate_holder(SAMPLES[name][license_type.holder_code_field], license_type.holder_code_type)
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_each_schema_names_every_missing_required_field(name: str) -> None:
-    licence_type = TYPES[name]
-    for required in licence_type.fields["required"]:
+    license_type = TYPES[name]
+    for required in license_type.fields["required"]:
         fields = {k: v for k, v in SAMPLES[name].items() if k != required}
         with pytest.raises(InputError) as caught:
-            catalogue.validate_fields(licence_type, fields)
+            catalogue.validate_fields(license_type, fields)
         assert caught.value.evidence["fields"] == [required]
         assert "missing required field" in caught.value.message
-        assert licence_type.label(required) in caught.value.message
+        assert license_type.label(required) in caught.value.message
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
@@ -321,25 +321,25 @@ def _definition(**changes: Any) -> dict[str, Any]:
     return definition
 
 
-def test_licence_type_definitions_are_checked() -> None:
-    LicenceType(**_definition())
+def test_license_type_definitions_are_checked() -> None:
+    LicenseType(**_definition())
     with pytest.raises(InputError, match="21 characters"):
-        LicenceType(**_definition(code="11100000000013338W"))
+        LicenseType(**_definition(code="11100000000013338W"))
     with pytest.raises(InputError, match="not valid JSON Schema"):
-        LicenceType(**_definition(fields={"type": "object", "properties": {"a": {"type": "text"}}}))
+        LicenseType(**_definition(fields={"type": "object", "properties": {"a": {"type": "text"}}}))
     with pytest.raises(InputError, match="face fields"):
-        LicenceType(**_definition(title_fields=("operator_name", "no_such_field")))
+        LicenseType(**_definition(title_fields=("operator_name", "no_such_field")))
     with pytest.raises(InputError, match="holder field"):
-        LicenceType(**_definition(holder_name_field="economic_type"))  # optional, so not a holder field
+        LicenseType(**_definition(holder_name_field="economic_type"))  # optional, so not a holder field
     with pytest.raises(InputError, match="format 'citizen-id'"):
-        LicenceType(**_definition(holder_kind="person"))
+        LicenseType(**_definition(holder_kind="person"))
     with pytest.raises(InputError, match="person"):
-        LicenceType(**_definition(holder_kind="company"))
+        LicenseType(**_definition(holder_kind="company"))
 
 
 def test_a_type_owns_its_schema() -> None:
     definition = _definition()
-    licence_type = LicenceType(**definition)
+    license_type = LicenseType(**definition)
     definition["fields"]["required"].clear()
     with pytest.raises(InputError, match="missing required field"):
-        catalogue.validate_fields(licence_type, {})
+        catalogue.validate_fields(license_type, {})

@@ -111,11 +111,11 @@ def _poppler_fonts(pdf: Path) -> list[list[str]]:
     return [line.split() for line in result.stdout.splitlines()[2:] if line.strip()]
 
 
-@pytest.mark.parametrize("licence_type", catalogue.all_types(), ids=lambda t: t.code[-3:])
-def test_every_seeded_type_prints_a_sealed_scannable_licence(
-    dw: dict, licence_type: catalogue.LicenceType, tmp_path: Path, record_property
+@pytest.mark.parametrize("license_type", catalogue.all_types(), ids=lambda t: t.code[-3:])
+def test_every_seeded_type_prints_a_sealed_scannable_license(
+    dw: dict, license_type: catalogue.LicenseType, tmp_path: Path, record_property
 ) -> None:
-    made = _issue(dw, licence_type.code)
+    made = _issue(dw, license_type.code)
     pdf = license_documents.issue_pdf(dw["world"].instance, made.record.identifier, qr_token=made.qr_token)
     path = tmp_path / "licence.pdf"
     path.write_bytes(pdf)
@@ -127,13 +127,13 @@ def test_every_seeded_type_prints_a_sealed_scannable_licence(
     version = token.qr_version(payload)
     assert document.qr_symbol(payload)[0] == version <= document.MAX_QR_VERSION
     record_property("qr_version", version)
-    print(f"\nQR version of {licence_type.name} (SM2, level M): {version}")
+    print(f"\nQR version of {license_type.name} (SM2, level M): {version}")
     scanned = api.verify(payload.encode(), _ctx(dw))
     assert scanned.kind == "license-qr" and scanned.indication is Indication.TOTAL_PASSED, scanned.to_text()
 
     # poppler reads the Chinese title, the holder and the authority.
     text = _poppler_text(path)
-    for expected in (licence_type.name, made.record.holder_name, f"发证机关：{ZJ_NAME}", made.record.identifier):
+    for expected in (license_type.name, made.record.holder_name, f"发证机关：{ZJ_NAME}", made.record.identifier):
         assert license_face.normalise(expected) in text, expected
 
     # Only embedded subset fonts (no base-14 font referenced anywhere).
@@ -182,7 +182,7 @@ def test_qr_token_stored_at_issuance_or_signed_again(dw: dict, tmp_path: Path) -
     assert api.verify(rebuilt.encode(), _ctx(dw)).indication is Indication.TOTAL_PASSED
 
 
-def test_rs256_licence_qr_fits_version_25(dw: dict, tmp_path: Path) -> None:
+def test_rs256_license_qr_fits_version_25(dw: dict, tmp_path: Path) -> None:
     """An RS256 signature is 256 bytes: the QR token leaves out further fields (bound by the digest) to stay within
     version 25; the scanned code verifies and says which fields it omits."""
     made = _issue(dw, BUSINESS, issuer="rsa")
@@ -238,46 +238,46 @@ def test_one_seal_per_authority(dw: dict) -> None:
 # --- the renderer alone (no storage) -------------------------------------------------------------------------
 
 
-def _local_licence(type_code: str = BUSINESS, **changes: object) -> tuple[str, str]:
+def _local_license(type_code: str = BUSINESS, **changes: object) -> tuple[str, str]:
     """``(token, HR1 payload)`` of a licence signed by a throw-away SM2 key (the renderer checks no signature)."""
-    licence_type = catalogue.get(type_code)
-    fields = catalogue.validate_fields(licence_type, {**samples.sample(type_code), **changes})
+    license_type = catalogue.get(type_code)
+    fields = catalogue.validate_fields(license_type, {**samples.sample(type_code), **changes})
     key = generate_private_key("sm2")
     kid = jwk.thumbprint(key.public_key)
     identifier = identifiers.make(type_code, ZJ_AUTHORITY, "20260000001", 1)
-    code_field = licence_type.holder_code_field
+    code_field = license_type.holder_code_field
     start = datetime(2026, 3, 4, 16, tzinfo=UTC)
     body = token.claims(
         issuer_id="330000-test-sm2",
         identifier=identifier,
         type_code=type_code,
         issuer_code=ZJ_AUTHORITY,
-        holder_kind=licence_type.holder_kind,
-        holder_name=str(fields[licence_type.holder_name_field]),
+        holder_kind=license_type.holder_kind,
+        holder_name=str(fields[license_type.holder_name_field]),
         holder_code=str(fields[code_field]) if code_field else samples.NEWBORN_ID,
-        holder_code_type=licence_type.holder_code_type.value,
+        holder_code_type=license_type.holder_code_type.value,
         fields=fields,
         issued_at=start + timedelta(hours=2),
         valid_from=start,
-        valid_until=start + timedelta(days=365) if licence_type.validity.end_allowed else None,
+        valid_until=start + timedelta(days=365) if license_type.validity.end_allowed else None,
         status_uri="https://example.invalid/statuslists/330000-test-sm2/1",
         status_index=7,
     )
     full = token.sign(body, key.signer(), kid=kid, x5c=[b"certificate"])
     qr_body = json.loads(json.dumps(body))
-    qr_body["license"]["fields"] = issuance.qr_fields(licence_type, fields)  # long free text left out, as at issuance
+    qr_body["license"]["fields"] = issuance.qr_fields(license_type, fields)  # long free text left out, as at issuance
     return full, token.to_qr(token.sign(qr_body, key.signer(), kid=kid))
 
 
 def test_face_texts_and_dates() -> None:
-    full, _qr = _local_licence(BIRTH)
+    full, _qr = _local_license(BIRTH)
     face = license_face.face_from_claims(token.parse_unverified(full)[1], ZJ_NAME)
     assert face.title == "出生医学证明"
     assert face.validity == "2026年03月05日起长期有效" and face.issued == "2026年03月05日"
     assert ("持证人身份号码", samples.NEWBORN_ID) in face.rows  # the fields do not show the newborn's own number
     assert ("出生时间", "2026年03月01日08时30分") in face.rows
     assert ("发证机关", "发证机关：浙江省市场监督管理局") in face.expected()
-    business = license_face.face_from_claims(token.parse_unverified(_local_licence()[0])[1])
+    business = license_face.face_from_claims(token.parse_unverified(_local_license()[0])[1])
     assert business.validity == "2026年03月05日至2027年03月04日"  # exp is Beijing midnight after the last day
     assert not any(label.startswith("持证") for label, _v in business.rows)  # 名称 and 统一社会信用代码 show the holder
 
@@ -286,7 +286,7 @@ def test_long_face_continues_on_a_second_page(tmp_path: Path) -> None:
     item = "类技术服务、技术开发、技术咨询、技术交流、技术转让、技术推广"
     scope = "一般项目：" + "；".join(f"第{i}{item}" for i in range(130))
     assert len(scope) > 3500
-    full, qr = _local_licence(business_scope=scope[:4000])
+    full, qr = _local_license(business_scope=scope[:4000])
     pdf = document.render_token(full, qr_payload=qr, issuer_name=ZJ_NAME)
     text = license_pdf.page_text(pdf)
     face = license_face.face_from_claims(token.parse_unverified(full)[1], ZJ_NAME)
@@ -303,8 +303,8 @@ def test_long_face_continues_on_a_second_page(tmp_path: Path) -> None:
 
 
 def test_renderer_refuses_inconsistent_or_unprintable_input() -> None:
-    full, qr = _local_licence()
-    licence_type = catalogue.get(BUSINESS)
+    full, qr = _local_license()
+    license_type = catalogue.get(BUSINESS)
     claims = token.parse_unverified(full)[1]
     issued_at, valid_from, valid_until = license_face.dates_from_claims(claims)
     args = {
@@ -318,17 +318,17 @@ def test_renderer_refuses_inconsistent_or_unprintable_input() -> None:
         "qr_payload": qr,
         "token": full,
     }
-    pdf = document.render(licence_type, claims["license"]["fields"], **args)
+    pdf = document.render(license_type, claims["license"]["fields"], **args)
     assert pdf.startswith(b"%PDF-") and license_pdf.is_license_pdf(pdf) is True
     changed = {**claims["license"]["fields"], "legal_representative": "李四"}
     with pytest.raises(InputError, match="fields differ"):
-        document.render(licence_type, changed, **args)
-    other_full, other_qr = _local_licence(FOOD)
+        document.render(license_type, changed, **args)
+    other_full, other_qr = _local_license(FOOD)
     with pytest.raises(InputError, match="QR payload differ"):
-        document.render(licence_type, claims["license"]["fields"], **{**args, "qr_payload": other_qr})
+        document.render(license_type, claims["license"]["fields"], **{**args, "qr_payload": other_qr})
     with pytest.raises(InputError, match="identifier, licence type, holder, fields"):
-        document.render(licence_type, claims["license"]["fields"], **{**args, "token": other_full})
-    anchored, anchored_qr = _local_licence(domicile=f"发证机关：{ZJ_NAME}隔壁")
+        document.render(license_type, claims["license"]["fields"], **{**args, "token": other_full})
+    anchored, anchored_qr = _local_license(domicile=f"发证机关：{ZJ_NAME}隔壁")
     with pytest.raises(InputError, match="where the seal is placed"):
         document.render_token(anchored, qr_payload=anchored_qr, issuer_name=ZJ_NAME)
     with pytest.raises(InputError) as too_big:
@@ -338,7 +338,7 @@ def test_renderer_refuses_inconsistent_or_unprintable_input() -> None:
     items = [
         f"项目{i:02d}" + "".join(chr(0x4E00 + (i * 7919 + j * 104729) % 20000) for j in range(30)) for i in range(12)
     ]
-    big_full, big_qr = _local_licence(FOOD, business_items=items)
+    big_full, big_qr = _local_license(FOOD, business_items=items)
     with pytest.raises(InputError, match="QR") as unprintable:
         document.render_token(big_full, qr_payload=big_qr, issuer_name=ZJ_NAME)
     assert unprintable.value.code is Code.INPUT_TOO_LARGE

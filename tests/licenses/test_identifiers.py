@@ -8,18 +8,18 @@ import pytest
 
 from trust.crypto.errors import InputError
 from trust.formats import identifiers as ids
-from trust.formats.identifiers import HolderCodeType, LicenceIdentifier
+from trust.formats.identifiers import HolderCodeType, LicenseIdentifier
 from trust.formats.names import make_uscc
 
 # The real identifiers of shared/standards/README.md ("Electronic licenses").
 REAL = [
     (
         "1.2.156.3005.2.11100000000013338W011.11430000006122244L.20230000403.001.U",
-        LicenceIdentifier("11100000000013338W011", "11430000006122244L", "20230000403", 1, "U"),
+        LicenseIdentifier("11100000000013338W011", "11430000006122244L", "20230000403", 1, "U"),
     ),
     (
         "1.2.156.3005.2.11100000000013338W009.11330105002500287C.2025052201.002.0",
-        LicenceIdentifier("11100000000013338W009", "11330105002500287C", "2025052201", 2, "0"),
+        LicenseIdentifier("11100000000013338W009", "11330105002500287C", "2025052201", 2, "0"),
     ),
 ]
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -60,7 +60,7 @@ GENERATED = [random_identifier(random.Random(20261126 + n)) for n in range(1000)
 
 
 @pytest.mark.parametrize(("text", "expected"), REAL)
-def test_real_identifiers_validate_and_parse(text: str, expected: LicenceIdentifier) -> None:
+def test_real_identifiers_validate_and_parse(text: str, expected: LicenseIdentifier) -> None:
     parsed = ids.parse(text)
     assert parsed == expected
     assert ids.is_valid(text)

@@ -76,7 +76,7 @@ def test_issuance_refuses_control_characters(world: tuple[World, str], char: str
         )
 
 
-def test_a_spoofing_licence_prints_its_escapes_under_the_real_verdict(
+def test_a_spoofing_license_prints_its_escapes_under_the_real_verdict(
     world: tuple[World, str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from trust.cli.main import main

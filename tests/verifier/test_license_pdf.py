@@ -118,7 +118,7 @@ def _failed(report) -> dict[str, str]:
     return {c.name: c.detail for c in report.checks if c.result is Result.FAILED}
 
 
-def test_sealed_licence_pdf_passes(lw: dict) -> None:
+def test_sealed_license_pdf_passes(lw: dict) -> None:
     made = _issue(lw)
     pdf = license_documents.issue_pdf(lw["world"].instance, made.record.identifier)
     assert license_pdf.is_license_pdf(pdf)
@@ -199,7 +199,7 @@ def test_face_sealed_by_somebody_else_fails(lw: dict) -> None:
     assert "合同专用章" in _failed(report)["sealed-by-issuer"]
 
 
-def test_revoked_licence_fails(lw: dict) -> None:
+def test_revoked_license_fails(lw: dict) -> None:
     made = _issue(lw, type_code=FOOD)
     pdf = license_documents.issue_pdf(lw["world"].instance, made.record.identifier)
     before = license_pdf.verify_license_pdf(pdf, _ctx(lw))
@@ -225,7 +225,7 @@ def test_rs256_issuer_pdf_passes(lw: dict) -> None:
         assert seal_check[0].startswith("rsa" if family == "RSA" else "sm2"), seal_check
 
 
-def test_pdf_without_licence_attachment(lw: dict) -> None:
+def test_pdf_without_license_attachment(lw: dict) -> None:
     from tests.support.pdfs import base_pdf
 
     sealed = sealing.seal_document(lw["world"].instance, base_pdf(), es_id=lw["company_seal"], level="B-B", page=1)
@@ -253,7 +253,7 @@ def test_oversized_or_duplicated_attachment_is_refused(lw: dict) -> None:
     assert "2 files named license.jwt" in _failed(report)["attachment"]
 
 
-def test_malformed_pdfs_are_not_licence_pdfs() -> None:
+def test_malformed_pdfs_are_not_license_pdfs() -> None:
     """The dispatch check never raises and never takes long on the qpdf malformed-file corpus."""
     corpus = shared_file("qpdf-malformed")
     files = [path for path in sorted(corpus.rglob("*")) if path.is_file()]

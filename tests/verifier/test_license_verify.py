@@ -120,9 +120,9 @@ def test_every_type_and_algorithm_verifies_in_every_form(lw: dict, issuer: str, 
 
 def test_qr_sizes_for_every_seeded_type(lw: dict, record_property) -> None:
     versions = {}
-    for licence_type in catalogue.all_types():
-        made = _issue(lw, "zj", licence_type.code)
-        versions[licence_type.name] = token.qr_version(token.to_qr(made.qr_token))
+    for license_type in catalogue.all_types():
+        made = _issue(lw, "zj", license_type.code)
+        versions[license_type.name] = token.qr_version(token.to_qr(made.qr_token))
     record_property("qr_versions", versions)
     print(f"\nQR versions (SM2, level M): {versions}")
     assert all(v <= 25 for v in versions.values()), versions

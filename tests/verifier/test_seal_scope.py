@@ -137,7 +137,7 @@ def test_an_extra_line_under_the_genuine_seal_fails(lw: dict, monkeypatch: pytes
     assert report.errors[0].startswith("face: the face shows text that is not part of the licence")
 
 
-def test_the_genuine_licence_pdf_passes(lw: dict) -> None:
+def test_the_genuine_license_pdf_passes(lw: dict) -> None:
     pdf = license_documents.issue_pdf(lw["world"].instance, lw["made"].record.identifier)
     report = _verify(lw, pdf)
     assert report.indication is Indication.TOTAL_PASSED, report.to_text()

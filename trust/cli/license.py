@@ -44,22 +44,22 @@ def types(
     from trust.formats import license_catalogue as catalogue
 
     if fields is None:
-        for licence_type in catalogue.all_types():
-            console.print(f"{licence_type.code}  {licence_type.name}  ({licence_type.holder_kind})")
+        for license_type in catalogue.all_types():
+            console.print(f"{license_type.code}  {license_type.name}  ({license_type.holder_kind})")
         return
-    licence_type = catalogue.get(fields.strip())
-    sys.stdout.write(json.dumps(samples.template(licence_type), ensure_ascii=False, indent=2) + "\n")
-    required = set(licence_type.fields.get("required", []))
+    license_type = catalogue.get(fields.strip())
+    sys.stdout.write(json.dumps(samples.template(license_type), ensure_ascii=False, indent=2) + "\n")
+    required = set(license_type.fields.get("required", []))
     listed: dict[bool, list[str]] = {True: [], False: []}
-    for name in licence_type.properties:
-        listed[name in required].append(f"{name} ({licence_type.label(name)})")
+    for name in license_type.properties:
+        listed[name in required].append(f"{name} ({license_type.label(name)})")
     err_console.print(
-        f"{licence_type.code} {licence_type.name}: required {', '.join(listed[True])}; "
+        f"{license_type.code} {license_type.name}: required {', '.join(listed[True])}; "
         f"optional {', '.join(listed[False]) or 'none'}"
         + (
             ""
-            if licence_type.holder_code_field
-            else f"; the holder's code ({licence_type.holder_code_type.value}) goes in --holder-code"
+            if license_type.holder_code_field
+            else f"; the holder's code ({license_type.holder_code_type.value}) goes in --holder-code"
         ),
         markup=False,
         highlight=False,

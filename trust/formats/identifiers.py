@@ -61,7 +61,7 @@ _CHECK: Final = re.compile(r"[0-9A-Z]")
 
 
 @dataclass(frozen=True)
-class LicenceIdentifier:
+class LicenseIdentifier:
     """A parsed, valid GB/T 36904 identifier; ``str()`` gives its canonical text."""
 
     type_code: str
@@ -89,7 +89,7 @@ class LicenceIdentifier:
         """What the check character covers: type code + issuer code + serial + version, no dots."""
         return f"{self.type_code}{self.issuer_code}{self.serial}{self.version_text}"
 
-    def next_version(self) -> LicenceIdentifier:
+    def next_version(self) -> LicenseIdentifier:
         """The identifier of the re-issued licence (same serial, version + 1)."""
         return parse(make(self.type_code, self.issuer_code, self.serial, self.version + 1))
 
@@ -189,7 +189,7 @@ def make(type_code: str, issuer_code: str, serial: str, version: int = 1) -> str
     return f"{ROOT}.{type_code}.{issuer_code}.{serial}.{number:03d}.{check_character(body)}"
 
 
-def parse(identifier: object) -> LicenceIdentifier:
+def parse(identifier: object) -> LicenseIdentifier:
     """The parts of a valid identifier; :class:`InputError` naming the part that is wrong otherwise."""
     if not isinstance(identifier, str):
         raise InputError(f"licence identifier must be a string, got {type(identifier).__name__}")
@@ -223,7 +223,7 @@ def parse(identifier: object) -> LicenceIdentifier:
             "a character was mistyped or two were swapped",
             evidence={"part": "check", "expected": expected, "found": check},
         )
-    return LicenceIdentifier(type_code, issuer_code, serial, version, check)
+    return LicenseIdentifier(type_code, issuer_code, serial, version, check)
 
 
 def is_valid(identifier: object) -> bool:

@@ -185,7 +185,7 @@ class ValidityRule:
 
 
 @dataclass(frozen=True)
-class LicenceType:
+class LicenseType:
     """A licence type of the catalogue; checked on construction (code, schema, face and holder fields)."""
 
     code: str
@@ -262,13 +262,13 @@ def _normalise(value: Any, schema: Mapping[str, Any]) -> Any:
     return value
 
 
-def _describe(error: ValidationError, licence_type: LicenceType) -> tuple[list[str], str]:
+def _describe(error: ValidationError, license_type: LicenseType) -> tuple[list[str], str]:
     """``(field names, message)`` for one schema error, in words a person filling a form understands."""
     path = [str(p) for p in error.absolute_path]
     top = path[0] if path else None
 
     def named(name: str) -> str:
-        label = licence_type.label(name)
+        label = license_type.label(name)
         return f"{name!r} ({label})" if label != name else repr(name)
 
     instance = error.instance
@@ -281,8 +281,8 @@ def _describe(error: ValidationError, licence_type: LicenceType) -> tuple[list[s
         )
         return missing, "missing field " + ", ".join(named(n) for n in missing) + " (needed by another field given)"
     if error.validator == "additionalProperties" and isinstance(instance, Mapping) and not path:
-        extra = sorted(set(instance) - set(licence_type.properties))
-        return extra, f"unknown field {', '.join(repr(n) for n in extra)} (not a field of {licence_type.name})"
+        extra = sorted(set(instance) - set(license_type.properties))
+        return extra, f"unknown field {', '.join(repr(n) for n in extra)} (not a field of {license_type.name})"
     where = named(top) if top else "the field set"
     if len(path) > 1:
         where += f" item {'/'.join(path[1:])}"
@@ -345,7 +345,7 @@ def _check_text(value: object, where: str) -> None:
             _check_text(item, where)
 
 
-def validate_fields(licence_type: LicenceType, fields: object) -> dict[str, Any]:
+def validate_fields(license_type: LicenseType, fields: object) -> dict[str, Any]:
     """The licence's fields, normalised and checked against the type's schema.
 
     Raises :class:`InputError` listing every bad field (``evidence["fields"]``: their names;
@@ -359,21 +359,21 @@ def validate_fields(licence_type: LicenceType, fields: object) -> dict[str, Any]
         raise InputError(f"licence fields must be JSON values (strings, numbers, lists, objects): {exc}") from None
     if size > MAX_FIELDS_BYTES:
         raise InputError(f"licence fields of {size} bytes exceed {MAX_FIELDS_BYTES}")
-    normalised = _normalise(fields, licence_type.fields)
+    normalised = _normalise(fields, license_type.fields)
     _check_text(normalised, "licence field")  # after normalising: white space around a value is stripped
-    errors = sorted(licence_type.validator.iter_errors(normalised), key=lambda e: [str(p) for p in e.absolute_path])
+    errors = sorted(license_type.validator.iter_errors(normalised), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
         bad: list[str] = []
         sentences: list[str] = []
         for error in errors:
-            names, sentence = _describe(error, licence_type)
+            names, sentence = _describe(error, license_type)
             bad.extend(n for n in names if n not in bad)
             if sentence not in sentences:
                 sentences.append(sentence)
         shown = sentences[:MAX_ERRORS_REPORTED]
         more = f"; and {len(sentences) - len(shown)} more" if len(sentences) > len(shown) else ""
         raise InputError(
-            f"fields do not fit licence type {licence_type.name} ({licence_type.code}): " + "; ".join(shown) + more,
+            f"fields do not fit licence type {license_type.name} ({license_type.code}): " + "; ".join(shown) + more,
             evidence={"fields": bad, "errors": shown},
         )
     assert isinstance(normalised, dict)
@@ -396,13 +396,13 @@ def _display(value: Any, schema: Mapping[str, Any]) -> str:
     return str(value)
 
 
-def face_items(licence_type: LicenceType, fields: object) -> list[tuple[str, str]]:
+def face_items(license_type: LicenseType, fields: object) -> list[tuple[str, str]]:
     """``[(label, text)]`` for the licence face: the type's ``title_fields`` in order, absent optional fields
     left out, dates as ``2024年03月05日``, lists joined with ``；``. The fields are validated first."""
-    checked = validate_fields(licence_type, fields)
+    checked = validate_fields(license_type, fields)
     return [
-        (licence_type.label(name), _display(checked[name], licence_type.properties[name]))
-        for name in licence_type.title_fields
+        (license_type.label(name), _display(checked[name], license_type.properties[name]))
+        for name in license_type.title_fields
         if name in checked
     ]
 
@@ -417,31 +417,31 @@ named ``<number>-<name>.json``. A file holds the arguments of :class:`LicenceTyp
 经营范围, long free text) is left out of the QR token, which carries the digest of the full field set instead."""
 
 
-def _load_type(document: Mapping[str, Any]) -> LicenceType:
+def _load_type(document: Mapping[str, Any]) -> LicenseType:
     data = dict(document)
     if data.get("fields", {}).get("$schema") != JSON_SCHEMA_DIALECT:
         raise RuntimeError(f"licence type {data.get('code')}: fields schema must declare {JSON_SCHEMA_DIALECT}")
     validity = ValidityRule(**data.pop("validity", {}))
-    return LicenceType(**{**data, "validity": validity, "title_fields": tuple(data["title_fields"])})
+    return LicenseType(**{**data, "validity": validity, "title_fields": tuple(data["title_fields"])})
 
 
-def _load_types() -> dict[str, LicenceType]:
+def _load_types() -> dict[str, LicenseType]:
     folder = resources.files(TYPES_PACKAGE).joinpath(TYPES_FOLDER)
-    types: dict[str, LicenceType] = {}
+    types: dict[str, LicenseType] = {}
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if not entry.name.endswith(".json"):
             continue
-        licence_type = _load_type(json.loads(entry.read_text(encoding="utf-8")))
-        if licence_type.code in types:
-            raise RuntimeError(f"licence type {licence_type.code} is defined twice in {TYPES_FOLDER}")
-        types[licence_type.code] = licence_type
+        license_type = _load_type(json.loads(entry.read_text(encoding="utf-8")))
+        if license_type.code in types:
+            raise RuntimeError(f"licence type {license_type.code} is defined twice in {TYPES_FOLDER}")
+        types[license_type.code] = license_type
     return types
 
 
-_TYPES: Final[dict[str, LicenceType]] = _load_types()
+_TYPES: Final[dict[str, LicenseType]] = _load_types()
 
 
-def get(code: str) -> LicenceType:
+def get(code: str) -> LicenseType:
     """The licence type with ``code``: :class:`InputError` if the code is malformed, :class:`NotFoundError` if
     the catalogue has no such type."""
     validate_type_code(code)
@@ -451,6 +451,6 @@ def get(code: str) -> LicenceType:
         raise NotFoundError(f"no licence type {code} in the catalogue", evidence={"type_code": code}) from None
 
 
-def all_types() -> tuple[LicenceType, ...]:
+def all_types() -> tuple[LicenseType, ...]:
     """Every catalogued type, in code order."""
     return tuple(_TYPES[code] for code in sorted(_TYPES))

@@ -141,7 +141,7 @@ def unaccounted(page_text: str, printed: list[str], *, open_after: str | None = 
 
 
 def face(
-    licence_type: catalogue.LicenceType,
+    license_type: catalogue.LicenseType,
     fields: Mapping[str, Any],
     *,
     identifier: str,
@@ -153,16 +153,16 @@ def face(
     issuer_name: str | None,
 ) -> Face:
     """The face of a licence (fields validated against the type first)."""
-    items = catalogue.face_items(licence_type, fields)
-    shown = set(licence_type.title_fields)
+    items = catalogue.face_items(license_type, fields)
+    shown = set(license_type.title_fields)
     rows: list[tuple[str, str]] = []
-    if licence_type.holder_name_field not in shown:
+    if license_type.holder_name_field not in shown:
         rows.append((HOLDER_LABEL, holder_name))
-    if licence_type.holder_code_field is None or licence_type.holder_code_field not in shown:
-        rows.append((HOLDER_CODE_LABELS[licence_type.holder_kind], holder_code))
+    if license_type.holder_code_field is None or license_type.holder_code_field not in shown:
+        rows.append((HOLDER_CODE_LABELS[license_type.holder_kind], holder_code))
     rows.extend(items)
     return Face(
-        title=licence_type.name,
+        title=license_type.name,
         identifier=identifier,
         rows=tuple(rows),
         validity=validity_text(valid_from, valid_until),
@@ -193,18 +193,18 @@ def dates_from_claims(claims: Mapping[str, Any]) -> tuple[datetime, date, date |
 
 def face_from_claims(claims: Mapping[str, Any], issuer_name: str | None = None) -> Face:
     """The face a licence token describes (what :func:`licenses.document.render_token` prints for it)."""
-    licence = claims.get("license")
-    if not isinstance(licence, Mapping):
+    license = claims.get("license")
+    if not isinstance(license, Mapping):
         raise EncodingError("licence token has no license claim")
-    holder = licence.get("holder")
+    holder = license.get("holder")
     if not isinstance(holder, Mapping):
         raise EncodingError("licence token has no holder")
-    licence_type = catalogue.get(str(licence.get("type")))
+    license_type = catalogue.get(str(license.get("type")))
     issued_at, valid_from, valid_until = dates_from_claims(claims)
     return face(
-        licence_type,
-        licence.get("fields") or {},
-        identifier=str(licence.get("id")),
+        license_type,
+        license.get("fields") or {},
+        identifier=str(license.get("id")),
         holder_name=str(holder.get("name")),
         holder_code=str(holder.get("code")),
         issued_at=issued_at,

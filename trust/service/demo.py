@@ -360,7 +360,7 @@ def build(instance: Instance, say: Callable[[str], None] = print) -> Path:
 
     _ocsp_and_tsa(instance, index, anchors, good_rsa_serial, revoked_serial, say)
     _seals_and_documents(instance, index, anchors, say)
-    _licences(instance, index, anchors, say)
+    _licenses(instance, index, anchors, say)
     _trust_list_and_bundle(instance, index, anchors, say)
     path = index.write()
     say(f"demo world written: {len(index.entries)} artefacts listed in {path}")
@@ -527,7 +527,7 @@ def _seals_and_documents(
     say(f"made {len(made)} seals, a GB/T 38540 signature and {len(variants) + 1} sealed PDFs (one tampered)")
 
 
-def _licences(instance: Instance, index: DemoIndex, anchors: dict[str, Path], say: Callable[[str], None]) -> None:
+def _licenses(instance: Instance, index: DemoIndex, anchors: dict[str, Path], say: Callable[[str], None]) -> None:
     """Licence issuers for both regions and licences of every catalogue type in every presentation form."""
     from licenses import samples
     from trust.crypto import jwk
@@ -587,17 +587,17 @@ def _licences(instance: Instance, index: DemoIndex, anchors: dict[str, Path], sa
         )
 
     holder = generate_private_key("ec-p256")
-    for licence_type in catalogue.all_types():
+    for license_type in catalogue.all_types():
         made = licenses.issue(
             instance,
             issuer_id=issuers["330000"].id,
-            type_code=licence_type.code,
-            fields=samples.sample(licence_type.code),
-            holder_code=samples.NEWBORN_ID if licence_type.code.endswith("W104") else None,
+            type_code=license_type.code,
+            fields=samples.sample(license_type.code),
+            holder_code=samples.NEWBORN_ID if license_type.code.endswith("W104") else None,
             holder_jwk=jwk.public_jwk(holder.public_key),
         )
-        name = licence_type.code[-4:].lower()
-        facts = {"identifier": made.record.identifier, "type": licence_type.name}
+        name = license_type.code[-4:].lower()
+        facts = {"identifier": made.record.identifier, "type": license_type.name}
         add(f"{name}-token", "license-token", made.record.token, "TOTAL_PASSED", **facts)
         add(f"{name}-sd-jwt", "license-sd-jwt", made.record.sd_jwt, "TOTAL_PASSED", **facts)
         add(f"{name}-qr", "license-qr", token.to_qr(made.qr_token), "TOTAL_PASSED", **facts)

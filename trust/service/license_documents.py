@@ -128,15 +128,15 @@ def _remember(instance: Instance, code: str, es_id: str) -> None:
 
 def _fitting_qr_token(
     body: dict[str, Any],
-    licence_type: catalogue.LicenceType,
+    license_type: catalogue.LicenseType,
     fields: dict[str, Any],
     sign: Callable[[dict[str, Any]], str],
 ) -> str:
     """The QR token of the face: the fields :func:`licenses.issuance.qr_fields` keeps; when its ``HR1:`` form needs
     a QR code above version 25 (RS256: a 256-byte signature), the longest further fields are left out too — never
     the holder's — and bound by ``_digest`` as at issuance, until it fits."""
-    holder = {licence_type.holder_name_field, licence_type.holder_code_field}
-    kept = issuance.qr_fields(licence_type, fields)
+    holder = {license_type.holder_name_field, license_type.holder_code_field}
+    kept = issuance.qr_fields(license_type, fields)
     omitted = list(kept.get("_omitted", []))
     candidates = sorted(
         (name for name in fields if name not in omitted and name not in holder),
@@ -171,14 +171,14 @@ def _check_qr_token(qr: str, full: str, key: PublicKey) -> None:
         claims = json.loads(verified.payload)
     except (TrustError, ValueError) as exc:
         raise InputError(f"the QR token does not verify with the licence issuer's key: {exc}") from None
-    licence = claims.get("license") if isinstance(claims, dict) else None
-    if not isinstance(licence, dict) or not isinstance(licence.get("fields"), dict):
+    license = claims.get("license") if isinstance(claims, dict) else None
+    if not isinstance(license, dict) or not isinstance(license.get("fields"), dict):
         raise InputError("the QR token is not the QR form of this licence")
     fields = body["license"]["fields"]
-    carried = dict(licence["fields"])
+    carried = dict(license["fields"])
     digest = carried.pop("_digest", None)
     carried.pop("_omitted", None)
-    same_claims = {**claims, "license": {**licence, "fields": None}} == {
+    same_claims = {**claims, "license": {**license, "fields": None}} == {
         **body,
         "license": {**body["license"], "fields": None},
     }

@@ -417,18 +417,18 @@ def type_metadata_documents(instance: Instance) -> tuple[dict[str, Any], ...]:
     carries (:mod:`trust.formats.sdjwt.vc`)."""
     base_url = instance.settings.effective_public_url
     documents = []
-    for licence_type in catalogue.all_types():
-        vct = vc.vct_for(base_url, licence_type.code)
-        documents.append({"vct": vct, "document": vc.licence_type_metadata(licence_type, vct)})
+    for license_type in catalogue.all_types():
+        vct = vc.vct_for(base_url, license_type.code)
+        documents.append({"vct": vct, "document": vc.license_type_metadata(license_type, vct)})
     return tuple(documents)
 
 
 def type_metadata(instance: Instance, type_code: str) -> bytes:
     """The bytes of a licence type's SD-JWT VC type metadata document, as ``vct#integrity`` hashes them (404 for a
     type the catalogue does not have)."""
-    licence_type = catalogue.get(type_code)  # InputError for a malformed code, NotFoundError for an unknown one
-    vct = vc.vct_for(instance.settings.effective_public_url, licence_type.code)
-    return vc.encode(vc.licence_type_metadata(licence_type, vct))
+    license_type = catalogue.get(type_code)  # InputError for a malformed code, NotFoundError for an unknown one
+    vct = vc.vct_for(instance.settings.effective_public_url, license_type.code)
+    return vc.encode(vc.license_type_metadata(license_type, vct))
 
 
 JWKS_SETS: Final = ("standard", "sm2")

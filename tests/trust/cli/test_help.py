@@ -141,13 +141,13 @@ def test_types_fields_prints_a_template_that_issues(capsys: pytest.CaptureFixtur
 
     from trust.formats import license_catalogue as catalogue
 
-    for licence_type in catalogue.all_types():
-        assert main(["license", "types", "--fields", licence_type.code]) == 0
+    for license_type in catalogue.all_types():
+        assert main(["license", "types", "--fields", license_type.code]) == 0
         captured = capsys.readouterr()
         template = json.loads(captured.out)
-        assert list(template) == list(licence_type.properties)  # every field, in schema order
-        catalogue.validate_fields(licence_type, template)  # valid as printed
-        for name in licence_type.fields["required"]:
+        assert list(template) == list(license_type.properties)  # every field, in schema order
+        catalogue.validate_fields(license_type, template)  # valid as printed
+        for name in license_type.fields["required"]:
             assert name in captured.err.split("; optional")[0], name
     assert main(["license", "types", "--fields", "11100000000013338W999"]) == 3
     assert "no licence type" in capsys.readouterr().err

@@ -234,7 +234,7 @@ def test_holder_keygen_fetch_present_and_verify(
     assert code == 1 and json.loads(out)["indication"] == "TOTAL_FAILED"
 
 
-def test_present_refuses_a_field_the_licence_does_not_have(
+def test_present_refuses_a_field_the_license_does_not_have(
     sdk: Sdk, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     record = sdk.issue()
@@ -255,7 +255,7 @@ def test_present_refuses_a_field_the_licence_does_not_have(
     assert out.strip().endswith("~")
 
 
-def test_fetch_with_a_key_the_licence_is_not_bound_to(
+def test_fetch_with_a_key_the_license_is_not_bound_to(
     sdk: Sdk, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from trust.crypto import pkcs8

@@ -73,11 +73,11 @@ def test_the_token_is_kept_and_renewed_before_it_expires(sdk: Sdk, platform: Pla
 
 def test_a_token_the_service_no_longer_knows_is_replaced_once(sdk: Sdk) -> None:
     client, transport, _waits = faulty_client(sdk, {})
-    licence = sdk.issue()
+    issued_license = sdk.issue()
     client.token()
     with db.session_scope(sdk.world.instance.engine) as session:  # the service forgets every token (a restore, say)
         session.execute(delete(clients.AccessToken))
-    assert client.license(licence.identifier).identifier == licence.identifier
+    assert client.license(issued_license.identifier).identifier == issued_license.identifier
     assert len(transport.to("POST", "/oauth/token")) == 2
     assert len(transport.to("GET", "/licenses/")) == 2  # refused (401 E1400), then sent again with the new token
 
@@ -151,7 +151,7 @@ def test_seals_sealed_pdfs_and_signatures(platform: PlatformClient) -> None:
     assert record.property_info == "Doc_0/Signs/Sign_0/Signature.xml"
 
 
-def test_licences(sdk: Sdk, platform: PlatformClient) -> None:
+def test_licenses(sdk: Sdk, platform: PlatformClient) -> None:
     holder = generate_private_key("ec-p256")
     fields = samples.sample(BUSINESS)
     issued = platform.issue_license(sdk.issuer_id, BUSINESS, fields, holder_jwk=jwk.public_jwk(holder.public_key))
@@ -217,7 +217,7 @@ def test_an_unreachable_service_is_an_environment_error(sdk: Sdk) -> None:
 # --- retries -----------------------------------------------------------------------------------------------------
 
 
-def _licences_of(sdk: Sdk, request_id: str) -> list[str]:
+def _licenses_of(sdk: Sdk, request_id: str) -> list[str]:
     with db.session_scope(sdk.world.instance.engine, read_only=True) as session:
         rows = session.exec(select(LicenseRecord).where(LicenseRecord.request_id == request_id)).all()
         return [r.identifier for r in rows]
@@ -229,49 +229,49 @@ def test_a_lost_answer_to_an_issuing_call_is_retried_with_its_idempotency_key(sd
     sent = transport.to("POST", "/licenses")
     keys = {s.headers["idempotency-key"] for s in sent}
     assert len(sent) == 2 and len(keys) == 1 and len(waits) == 1  # the same request, sent again
-    assert _licences_of(sdk, f"zj-platform/{keys.pop()}") == [issued.identifier]  # and only one licence
+    assert _licenses_of(sdk, f"zj-platform/{keys.pop()}") == [issued.identifier]  # and only one licence
 
 
-def test_the_callers_idempotency_key_returns_the_first_licence(sdk: Sdk, platform: PlatformClient) -> None:
+def test_the_callers_idempotency_key_returns_the_first_license(sdk: Sdk, platform: PlatformClient) -> None:
     first = platform.issue_license(sdk.issuer_id, BUSINESS, samples.sample(BUSINESS), idempotency_key="zj-2026-0001")
     again = platform.issue_license(sdk.issuer_id, BUSINESS, samples.sample(BUSINESS), idempotency_key="zj-2026-0001")
     assert again.identifier == first.identifier
-    assert _licences_of(sdk, "zj-platform/zj-2026-0001") == [first.identifier]
+    assert _licenses_of(sdk, "zj-platform/zj-2026-0001") == [first.identifier]
 
 
 def test_calls_that_are_not_idempotent_are_not_retried(sdk: Sdk) -> None:
-    licence = sdk.issue()
+    issued_license = sdk.issue()
     seal_id = sdk.platform().create_seal(SM2_CA, holder_name="杭州示例科技有限公司", holder_code=ZJ_ORG_USCC).es_id
     client, transport, waits = faulty_client(
-        sdk, {("POST", f"/licenses/{licence.identifier}/status"): ["503"], ("POST", "/seals/"): ["lose-answer"]}
+        sdk, {("POST", f"/licenses/{license.identifier}/status"): ["503"], ("POST", "/seals/"): ["lose-answer"]}
     )
     with pytest.raises(ProblemError) as caught:
-        client.suspend_license(licence.identifier)
-    assert caught.value.status == 503 and len(transport.to("POST", f"/licenses/{licence.identifier}/status")) == 1
+        client.suspend_license(issued_license.identifier)
+    assert caught.value.status == 503 and len(transport.to("POST", f"/licenses/{license.identifier}/status")) == 1
     with pytest.raises(ServiceUnreachable):
         client.seal_pdf(seal_id, pdf_samples.contract_pdf())
     assert len(transport.to("POST", f"/seals/{seal_id}/pdf")) == 1 and waits == []
 
 
 def test_429_is_retried_for_any_call_after_retry_after(sdk: Sdk) -> None:
-    licence = sdk.issue()
-    path = f"/licenses/{licence.identifier}/status"
+    issued_license = sdk.issue()
+    path = f"/licenses/{license.identifier}/status"
     client, transport, waits = faulty_client(sdk, {("POST", path): ["429:2"]})
-    assert client.suspend_license(licence.identifier).status == "suspended"
+    assert client.suspend_license(issued_license.identifier).status == "suspended"
     assert waits == [2] and len(transport.to("POST", path)) == 2
     client, transport, waits = faulty_client(sdk, {("POST", path): ["429:120"]})
     with pytest.raises(ProblemError) as caught:  # longer than the policy's longest wait: the caller decides
-        client.reinstate_license(licence.identifier)
+        client.reinstate_license(issued_license.identifier)
     assert caught.value.code is Code.RATE_LIMITED and caught.value.retry_after == 120 and waits == []
 
 
 def test_reads_are_retried_until_the_attempts_are_spent(sdk: Sdk) -> None:
-    licence = sdk.issue()
-    path = f"/licenses/{licence.identifier}"
+    issued_license = sdk.issue()
+    path = f"/licenses/{license.identifier}"
     client, transport, waits = faulty_client(sdk, {("GET", path): ["refuse", "503"]})
-    assert client.license(licence.identifier).identifier == licence.identifier
+    assert client.license(issued_license.identifier).identifier == issued_license.identifier
     assert len(transport.to("GET", path)) == 3 and len(waits) == 2
     client, transport, waits = faulty_client(sdk, {("GET", path): ["refuse", "refuse", "refuse"]})
     with pytest.raises(ServiceUnreachable):
-        client.license(licence.identifier)
+        client.license(issued_license.identifier)
     assert len(transport.to("GET", path)) == 3

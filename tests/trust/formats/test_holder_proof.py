@@ -19,7 +19,7 @@ from trust.formats import holder_proof, jose
 
 NOW = 1_900_000_000
 AUD = "https://trust.example.gov.cn"
-LICENCE = "1.2.156.3005.2.11100000000013338W101.11330000002482226F.20260000001.001.H"
+LICENSE = "1.2.156.3005.2.11100000000013338W101.11330000002482226F.20260000001.001.H"
 
 
 @pytest.fixture(scope="module", params=["ec-p256", "sm2", "rsa-2048"])
@@ -28,7 +28,7 @@ def holder(request: pytest.FixtureRequest) -> PrivateKey:
 
 
 def proof(key: PrivateKey, **overrides: Any) -> str:
-    options: dict[str, Any] = {"identifier": LICENCE, "audience": AUD, "issued_at": NOW, "jti": "j" * 24}
+    options: dict[str, Any] = {"identifier": LICENSE, "audience": AUD, "issued_at": NOW, "jti": "j" * 24}
     options.update(overrides)
     return holder_proof.build(key.signer(), **options)
 
@@ -44,10 +44,10 @@ def forged(key: PrivateKey, change: Callable[[dict[str, Any], dict[str, Any]], N
 
 
 def test_a_proof_verifies_and_names_its_key(holder: PrivateKey) -> None:
-    verified = holder_proof.verify(proof(holder), audience=AUD, identifier=LICENCE, now=NOW + 5)
+    verified = holder_proof.verify(proof(holder), audience=AUD, identifier=LICENSE, now=NOW + 5)
     assert verified.key == holder.public_key
     assert verified.thumbprint == huren_jwk.thumbprint(holder.public_key)
-    assert (verified.jti, verified.expires_at, verified.identifier) == ("j" * 24, NOW + 60, LICENCE)
+    assert (verified.jti, verified.expires_at, verified.identifier) == ("j" * 24, NOW + 60, LICENSE)
 
 
 def test_pyjwt_reads_an_es256_proof() -> None:
@@ -55,11 +55,11 @@ def test_pyjwt_reads_an_es256_proof() -> None:
     text = proof(key, issued_at=None)
     pem = key.public_key.pem().encode()
     claims = pyjwt.decode(text, serialization.load_pem_public_key(pem), algorithms=["ES256"], audience=AUD)  # type: ignore[arg-type]
-    assert claims["sub"] == LICENCE and claims["cnf"]["jwk"] == huren_jwk.public_jwk(key.public_key)
+    assert claims["sub"] == LICENSE and claims["cnf"]["jwk"] == huren_jwk.public_jwk(key.public_key)
     assert pyjwt.get_unverified_header(text)["typ"] == holder_proof.TYP
 
 
-def _expect(text: str, match: str, *, now: int = NOW, identifier: str = LICENCE, audience: str = AUD) -> None:
+def _expect(text: str, match: str, *, now: int = NOW, identifier: str = LICENSE, audience: str = AUD) -> None:
     with pytest.raises(holder_proof.HolderProofError, match=match) as caught:
         holder_proof.verify(text, audience=audience, identifier=identifier, now=now)
     assert caught.value.code is Code.UNAUTHENTICATED
@@ -67,7 +67,7 @@ def _expect(text: str, match: str, *, now: int = NOW, identifier: str = LICENCE,
 
 def test_refusals(holder: PrivateKey) -> None:
     good = proof(holder)
-    _expect(good, "sub must be", identifier=LICENCE + "X")
+    _expect(good, "sub must be", identifier=LICENSE + "X")
     _expect(good, "not for this service", audience="https://other.example")
     _expect(good, "expired", now=NOW + 60 + holder_proof.SKEW)
     _expect(good, "not valid yet", now=NOW - holder_proof.SKEW - 1)
@@ -83,7 +83,7 @@ def test_refusals(holder: PrivateKey) -> None:
 
 def test_a_list_audience_naming_the_service_is_accepted(holder: PrivateKey) -> None:
     text = forged(holder, lambda h, c: c.update(aud=["https://other.example", AUD]))
-    assert holder_proof.verify(text, audience=AUD, identifier=LICENCE, now=NOW).key == holder.public_key
+    assert holder_proof.verify(text, audience=AUD, identifier=LICENSE, now=NOW).key == holder.public_key
 
 
 def test_signature_by_another_key_than_the_named_one_is_refused(holder: PrivateKey) -> None:
@@ -109,6 +109,6 @@ def test_private_key_members_and_unsafe_algorithms_are_refused() -> None:
 def test_garbage_is_refused_as_a_holder_proof_error() -> None:
     for text in ("", "...", "eyJ.eyJ.AA", "é.é.é", json.dumps({"proof": 1}), "a.b.c.d"):
         with pytest.raises(holder_proof.HolderProofError):
-            holder_proof.verify(text, audience=AUD, identifier=LICENCE, now=NOW)
+            holder_proof.verify(text, audience=AUD, identifier=LICENSE, now=NOW)
     with pytest.raises(TrustError):
-        holder_proof.verify(None, audience=AUD, identifier=LICENCE, now=NOW)  # type: ignore[arg-type]
+        holder_proof.verify(None, audience=AUD, identifier=LICENSE, now=NOW)  # type: ignore[arg-type]

@@ -74,7 +74,7 @@ def _seal(s: Setup) -> str:
     ).es_id
 
 
-def _licence(s: Setup) -> str:
+def _license(s: Setup) -> str:
     made = licenses.issue(s.world.instance, issuer_id=s.issuer_id, type_code=BUSINESS, fields=samples.sample(BUSINESS))
     return made.record.identifier
 
@@ -204,11 +204,11 @@ ROUTES: dict[str, tuple[Callable[[Setup], Request], set[str]]] = {
         {"region-a", "department-a"},
     ),
     "POST /licenses/{identifier}/status": (
-        lambda s: ("POST", f"/licenses/{_licence(s)}/status", {"json": {"status": "suspended", "reason": "x"}}),
+        lambda s: ("POST", f"/licenses/{_license(s)}/status", {"json": {"status": "suspended", "reason": "x"}}),
         {"region-a", "department-a"},
     ),
     "POST /licenses/{identifier}/pdf": (
-        lambda s: ("POST", f"/licenses/{_licence(s)}/pdf", {}),
+        lambda s: ("POST", f"/licenses/{_license(s)}/pdf", {}),
         {"region-a", "department-a"},
     ),
     "POST /clients": (

@@ -85,7 +85,7 @@ def test_only_swagger_ui_files_are_served(client: TestClient) -> None:
     assert client.get("/docs/assets/swagger-ui-bundle.js").headers["content-type"].startswith("text/javascript")
 
 
-def test_licences_doc_lists_exactly_the_licence_routes(client: TestClient) -> None:
+def test_licenses_doc_lists_exactly_the_license_routes(client: TestClient) -> None:
     text = (REPO / "docs" / "LICENSES.md").read_text(encoding="utf-8")
     table = text.split("## HTTP API", 1)[1].split("\n## ", 1)[0]
     documented = set(re.findall(r"^\| `(GET|POST|PUT|DELETE) ([^`]+)`", table, re.MULTILINE))

@@ -35,7 +35,7 @@ class Owned:
     client: AuthClient
     seal: str
     certificate: str
-    licence: str
+    license: str
 
     def missing(self, value: str) -> str:
         """``value`` with its last characters changed so that nothing has that id (same length, same shape)."""
@@ -68,8 +68,8 @@ def owned(tmp_path_factory: pytest.TempPathFactory) -> Owned:
         profile="seal",
         subject=DN(province="浙江省", organization="杭州示例科技有限公司", common_name="章", serial_number=ZJ_ORG_USCC),
     ).record.serial
-    licence = licenses.issue(instance, issuer_id=issuer.id, type_code=BUSINESS, fields=samples.sample(BUSINESS))
-    return Owned(world, AuthClient(create_app(instance), world, None), seal, certificate, licence.record.identifier)
+    license = licenses.issue(instance, issuer_id=issuer.id, type_code=BUSINESS, fields=samples.sample(BUSINESS))
+    return Owned(world, AuthClient(create_app(instance), world, None), seal, certificate, license.record.identifier)
 
 
 Probe = Callable[[AuthClient, dict[str, str], str], httpx.Response]

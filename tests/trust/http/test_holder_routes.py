@@ -39,7 +39,7 @@ class Setup:
     issuer_id: str
     audience: str
 
-    def licence(self, holder: PrivateKey | None) -> str:
+    def license(self, holder: PrivateKey | None) -> str:
         return licenses.issue(
             self.world.instance,
             issuer_id=self.issuer_id,
@@ -77,9 +77,9 @@ def _entries(setup: Setup, identifier: str) -> list[audit.AuditEntry]:
     ]
 
 
-def test_the_holder_fetches_the_licence_bound_to_their_key(setup: Setup) -> None:
+def test_the_holder_fetches_the_license_bound_to_their_key(setup: Setup) -> None:
     holder = generate_private_key("ec-p256")
-    identifier = setup.licence(holder)
+    identifier = setup.license(holder)
     answer = setup.fetch(holder, identifier)
     assert answer.status_code == 200, answer.text
     assert answer.headers["cache-control"] == "no-store"
@@ -99,7 +99,7 @@ def test_the_holder_fetches_the_licence_bound_to_their_key(setup: Setup) -> None
 
 def test_an_sm2_holder_key_works_too(setup: Setup) -> None:
     holder = generate_private_key("sm2")
-    identifier = setup.licence(holder)
+    identifier = setup.license(holder)
     assert setup.fetch(holder, identifier).status_code == 200
 
 
@@ -112,9 +112,9 @@ def _shape(answer: Any, identifier: str) -> tuple[int, dict[str, Any], list[str]
     return answer.status_code, body, sorted(k for k in answer.headers if k not in skip)
 
 
-def test_unknown_unbound_and_another_keys_licence_are_refused_alike(setup: Setup) -> None:
+def test_unknown_unbound_and_another_keys_license_are_refused_alike(setup: Setup) -> None:
     holder, stranger = generate_private_key("ec-p256"), generate_private_key("ec-p256")
-    bound, unbound = setup.licence(holder), setup.licence(None)
+    bound, unbound = setup.license(holder), setup.license(None)
     unknown = re.sub(r"\d{7}\.001", "9999999.001", bound)
     answers = {
         "another key": (setup.fetch(stranger, bound), bound),
@@ -136,7 +136,7 @@ def test_unknown_unbound_and_another_keys_licence_are_refused_alike(setup: Setup
 
 def test_a_proof_is_accepted_once(setup: Setup) -> None:
     holder = generate_private_key("ec-p256")
-    identifier = setup.licence(holder)
+    identifier = setup.license(holder)
     proof = setup.proof(holder, identifier)
     assert setup.http.post(f"/holder/licenses/{identifier}", json={"proof": proof}).status_code == 200
     again = setup.http.post(f"/holder/licenses/{identifier}", json={"proof": proof})
@@ -149,9 +149,9 @@ def test_a_proof_is_accepted_once(setup: Setup) -> None:
     assert setup.http.post(f"/holder/licenses/{unknown}", json={"proof": stale}).json()["code"] == "E1402"
 
 
-def test_proofs_for_another_licence_service_or_moment_are_refused_unaudited(setup: Setup) -> None:
+def test_proofs_for_another_license_service_or_moment_are_refused_unaudited(setup: Setup) -> None:
     holder = generate_private_key("ec-p256")
-    first, second = setup.licence(holder), setup.licence(holder)
+    first, second = setup.license(holder), setup.license(holder)
     cases = {
         "sub must be": {"json": {"proof": setup.proof(holder, first)}, "path": second},
         "not for this service": {"json": {"proof": setup.proof(holder, first, audience="https://x.example")}},
@@ -177,7 +177,7 @@ def test_malformed_requests_are_problems(setup: Setup) -> None:
 
 def test_the_holder_gets_the_sealed_pdf(setup: Setup) -> None:
     holder = generate_private_key("ec-p256")
-    identifier = setup.licence(holder)
+    identifier = setup.license(holder)
     answer = setup.fetch(holder, identifier, pdf=True)
     assert answer.status_code == 200 and answer.headers["content-type"] == "application/pdf"
     assert answer.content.startswith(b"%PDF-") and answer.headers["cache-control"] == "no-store"

@@ -106,7 +106,7 @@ def test_a_key_reused_on_another_route_or_by_another_client(client: AuthClient, 
     assert client.as_("gd-platform").post("/certificates", json=gd, headers=key).status_code == 201
 
 
-def test_seals_and_licences_compare_the_whole_body(client: AuthClient, world: World) -> None:
+def test_seals_and_licenses_compare_the_whole_body(client: AuthClient, world: World) -> None:
     key = {"Idempotency-Key": "seal-holder-1"}
     first = client.post("/seals", json=SEAL, headers=key)
     assert first.status_code == 201, first.text
@@ -115,15 +115,15 @@ def test_seals_and_licences_compare_the_whole_body(client: AuthClient, world: Wo
 
     issuer_id = world.issuer_id  # type: ignore[attr-defined]
     fields = samples.sample(BUSINESS)
-    licence = {"issuer_id": issuer_id, "type": BUSINESS, "fields": fields}
+    license = {"issuer_id": issuer_id, "type": BUSINESS, "fields": fields}
     key = {"Idempotency-Key": "licence-fields-1"}
-    made = client.post("/licenses", json=licence, headers=key)
+    made = client.post("/licenses", json=license, headers=key)
     assert made.status_code == 201, made.text
     count = _count(world, LicenseRecord)
-    changed = {**licence, "fields": {**fields, "name": "另一家公司"}}
+    changed = {**license, "fields": {**fields, "name": "另一家公司"}}
     _conflict(client.post("/licenses", json=changed, headers=key))
     assert _count(world, LicenseRecord) == count
-    assert client.post("/licenses", json=licence, headers=key).json()["identifier"] == made.json()["identifier"]
+    assert client.post("/licenses", json=license, headers=key).json()["identifier"] == made.json()["identifier"]
 
 
 def test_a_failed_request_does_not_bind_its_key(client: AuthClient) -> None:

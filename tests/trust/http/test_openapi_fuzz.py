@@ -232,7 +232,7 @@ def fuzz(tmp_path_factory: pytest.TempPathFactory) -> Fuzz:
         instance, ca_id="region-330000-sm2", name="浙江省市场监督管理局", code=ZJ_AUTHORITY, license_types=[BUSINESS]
     )
 
-    def licence() -> Any:
+    def license() -> Any:
         return licenses.issue(instance, issuer_id=issuer.id, type_code=BUSINESS, fields=samples.sample(BUSINESS)).record
 
     read_serial, read_cert = _certificate(world)
@@ -241,7 +241,7 @@ def fuzz(tmp_path_factory: pytest.TempPathFactory) -> Fuzz:
         instance, client_id="fuzz-target", csr_der=csr.build(generate_private_key("sm2"), DN(common_name="fuzz"))
     )
     use_seal = _seal(world, "合同专用章")
-    use_licence = licence()
+    use_license = license()
     contract = pdf_samples.contract_pdf(1)
     issuer_cert = cx.load_certificate(ca_service.ca_certificate_der(instance, "region-330000-sm2"))
     cert_id = ocsp.CertId.for_certificate(issuer_cert, read_cert.serial_number)
@@ -260,8 +260,8 @@ def fuzz(tmp_path_factory: pytest.TempPathFactory) -> Fuzz:
             instance, es_id=use_seal, data_hash=bytes(32), data=None, property_info="fuzz", timestamp=False
         ),
         sealing.seal_document(instance, contract, es_id=use_seal, page=1, box=(400.0, 60.0, 520.0, 180.0)),
-        use_licence.token.encode(),
-        use_licence.sd_jwt.encode(),
+        use_license.token.encode(),
+        use_license.sd_jwt.encode(),
     ]
     ids: dict[str, list[Any]] = {
         "cas": ["region-330000-sm2", "region-330000-rsa", "region-440000-sm2", "national-sm2", "national-rsa"],
@@ -269,8 +269,8 @@ def fuzz(tmp_path_factory: pytest.TempPathFactory) -> Fuzz:
         "managed_seals": [_seal(world, "财务专用章"), _seal(world, "发票专用章")],
         "read_certs": [read_serial],
         "revoke_certs": [_certificate(world)[0], _certificate(world)[0]],
-        "use_licences": [use_licence.identifier],
-        "managed_licences": [licence().identifier, licence().identifier],
+        "use_licences": [use_license.identifier],
+        "managed_licences": [license().identifier, license().identifier],
         "issuers": [issuer.id],
         "types": [BUSINESS],
         "numbers": [1],
@@ -296,7 +296,7 @@ def _pem(der: bytes) -> str:
     )
 
 
-def _licence_fields() -> st.SearchStrategy[dict[str, Any]]:
+def _license_fields() -> st.SearchStrategy[dict[str, Any]]:
     """The catalogue's sample fields, as they are or with one field replaced by an odd value."""
     odd = st.one_of(st.none(), st.integers(), st.floats(), st.booleans(), st.text(max_size=300), st.just("x" * 5000))
     sample = samples.sample(BUSINESS)
@@ -322,7 +322,7 @@ def flatmap_body(context: schemathesis.HookContext, body: Any) -> st.SearchStrat
     if label == "POST /clients/{client_id}/credentials" and _short(body.get("csr")):
         return _mutated("csr").map(lambda der: {**body, "csr": _b64(der)})
     if label == "POST /licenses" and isinstance(body.get("fields"), dict):
-        return _licence_fields().map(lambda fields: {**body, "fields": fields})
+        return _license_fields().map(lambda fields: {**body, "fields": fields})
     if label == "POST /seals/{es_id}/signatures" and _short(body.get("data")) and body.get("data") is not None:
         return st.binary(max_size=2048).map(lambda data: {**body, "data": _b64(data)})
     return st.just(body)

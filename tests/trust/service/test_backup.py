@@ -72,8 +72,8 @@ class Credentials:
     cert_pem: bytes
     es_id: str
     seal_der: bytes
-    licence_id: str
-    licence_token: str
+    license_id: str
+    license_token: str
     status_index: int
 
 
@@ -99,8 +99,8 @@ def _issue_credentials(instance: Instance, issuer_id: str, tag: str) -> Credenti
         cert_pem=pem,
         es_id=seal.es_id,
         seal_der=seal.seal_der,
-        licence_id=made.record.identifier,
-        licence_token=made.record.token,
+        license_id=made.record.identifier,
+        license_token=made.record.token,
         status_index=made.record.status_index,
     )
 
@@ -244,7 +244,7 @@ def _assert_restored(s: Scenario) -> None:
     for kind, data in (
         ("certificate", s.before.cert_pem),
         ("seal", s.before.seal_der),
-        ("licence", s.before.licence_token.encode()),
+        ("licence", s.before.license_token.encode()),
     ):
         report = api.verify(data, ctx)
         assert report.indication is Indication.TOTAL_PASSED, (kind, report.to_text())
@@ -255,7 +255,7 @@ def _assert_restored(s: Scenario) -> None:
     with pytest.raises(NotFoundError):
         seals.get(restored, s.after.es_id)
     with pytest.raises(NotFoundError):
-        licenses.get(restored, s.after.licence_id)
+        licenses.get(restored, s.after.license_id)
     # 3. Issued during the backup: the snapshot holds a prefix of the writer's certificates, and every key any
     # row names is in the restored key store and usable.
     restored_rows = _rows(restored)
@@ -275,10 +275,10 @@ def _assert_restored(s: Scenario) -> None:
     issuer_id = licenses.list_issuers(restored)[0].id
     new = _issue_credentials(restored, issuer_id, "丙")
     assert new.serial not in serials
-    assert new.licence_id != s.before.licence_id and new.status_index != s.before.status_index
+    assert new.license_id != s.before.license_id and new.status_index != s.before.status_index
     assert seals.get(restored, new.es_id).issuer_ca_id == ZJ_SM2
     ctx = _context(restored)
-    assert api.verify(new.licence_token.encode(), ctx).indication is Indication.TOTAL_PASSED
+    assert api.verify(new.license_token.encode(), ctx).indication is Indication.TOTAL_PASSED
     assert api.verify(new.seal_der, ctx).indication is Indication.TOTAL_PASSED
 
 
@@ -646,9 +646,9 @@ def test_sqlite_backup_restored_into_postgresql(sq: Scenario, pg_urls: list[str]
         # The copied ids are behind the sequences: new rows (events, status lists) do not collide.
         issuer_id = licenses.list_issuers(restored)[0].id
         made = _issue_credentials(restored, issuer_id, "丁")
-        assert made.licence_id not in {sq.before.licence_id}
-        licenses.set_status(restored, made.licence_id, "suspended", "test")  # writes an event row
-        assert api.verify(sq.before.licence_token.encode(), _context(restored)).indication is Indication.TOTAL_PASSED
+        assert made.license_id not in {sq.before.license_id}
+        licenses.set_status(restored, made.license_id, "suspended", "test")  # writes an event row
+        assert api.verify(sq.before.license_token.encode(), _context(restored)).indication is Indication.TOTAL_PASSED
     finally:
         restored.engine.dispose()
 

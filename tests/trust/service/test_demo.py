@@ -101,7 +101,7 @@ SIGNED_KINDS = {"seal", "ses-signature", "pdf", "license-token", "license-sd-jwt
 
 
 @pytest.mark.usefixtures("no_network")
-def test_every_seal_pdf_and_licence_gets_its_expected_verdict_offline(demo: Path) -> None:
+def test_every_seal_pdf_and_license_gets_its_expected_verdict_offline(demo: Path) -> None:
     """Seals, the GB/T 38540 signature (with its document), sealed PDFs of every level and licences in every
     form, including the tampered, revoked and suspended ones, with only the bundle and one pinned root."""
     out = demo / "out"

@@ -374,7 +374,7 @@ def _zbar(png: Path) -> list[str]:
 
 
 @pytest.mark.external
-def test_licence_qr_codes_are_read_by_zbar_and_zxing_at_100_dpi(demo: Path, tmp_path: Path) -> None:
+def test_license_qr_codes_are_read_by_zbar_and_zxing_at_100_dpi(demo: Path, tmp_path: Path) -> None:
     """Every demo licence PDF (every catalogue type, and the RS256 licence with the largest QR code a face prints),
     rendered at 100 dpi: zbar and zxing-cpp both read exactly the HR1 payload of that licence; the modules are at
     least 0.5 mm and the 4-module quiet zone around the symbol is blank."""

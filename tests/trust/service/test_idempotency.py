@@ -78,7 +78,7 @@ def test_seals(world: World) -> None:
         make("财务专用章")
 
 
-def test_licences(world: World, tmp_path: Path) -> None:
+def test_licenses(world: World, tmp_path: Path) -> None:
     issuer = licenses.register_issuer(
         world.instance,
         ca_id="region-330000-sm2",

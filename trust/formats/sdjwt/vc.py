@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 from trust.crypto.errors import EncodingError
 
 if TYPE_CHECKING:
-    from trust.formats.license_catalogue import LicenceType
+    from trust.formats.license_catalogue import LicenseType
 
 TYP: Final = "dc+sd-jwt"
 VCT_SEGMENT: Final = "/vct/"
@@ -53,9 +53,9 @@ def type_code_of(vct: str) -> str | None:
     return code
 
 
-def licence_type_metadata(licence_type: LicenceType, vct: str) -> dict[str, Any]:
+def license_type_metadata(license_type: LicenseType, vct: str) -> dict[str, Any]:
     """The SD-JWT VC type metadata document (clause 6.2) of a licence type, for ``vct``."""
-    properties = licence_type.fields.get("properties") or {}
+    properties = license_type.fields.get("properties") or {}
     claims = [
         {
             "path": ["license", "fields", name],
@@ -67,9 +67,9 @@ def licence_type_metadata(licence_type: LicenceType, vct: str) -> dict[str, Any]
     ]
     return {
         "vct": vct,
-        "name": licence_type.name,
-        "description": licence_type.description,
-        "display": [{"locale": LOCALE, "name": licence_type.name, "description": licence_type.description}],
+        "name": license_type.name,
+        "description": license_type.description,
+        "display": [{"locale": LOCALE, "name": license_type.name, "description": license_type.description}],
         "claims": claims,
     }
 
