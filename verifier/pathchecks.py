@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 from asn1crypto import x509
 from pyhanko_certvalidator import errors as pv_errors
@@ -89,7 +90,8 @@ class _Label:
 
 
 def _label(cert: x509.Certificate, position: str) -> str:
-    return _Label(cert, position)  # type: ignore[return-value] - a str stand-in, formatted when used
+    # A str stand-in: a label is only ever formatted into a message (f-strings, str()), which _Label does lazily.
+    return cast(str, _Label(cert, position))
 
 
 def check_candidate(
