@@ -179,11 +179,11 @@ def _memo_hashable(original: Any) -> property:
 def apply() -> None:
     rdn = x509.RelativeDistinguishedName
     if not getattr(rdn.__dict__["hashable"].fget, _MARK, False):
-        rdn.hashable = _memo_hashable(rdn.__dict__["hashable"])  # type: ignore[method-assign,assignment]
+        rdn.hashable = _memo_hashable(rdn.__dict__["hashable"])
     for cls in _CLASSES:
         method = cls.__dict__["dump"]
         if not getattr(method, _MARK, False):
-            cls.dump = _wrap(method)  # type: ignore[method-assign]
+            cls.dump = _wrap(method)
     for cls, name in _NESTED:
         method = cls.__dict__[name]
         if not getattr(method, _MARK, False):
