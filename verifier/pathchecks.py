@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import cast
 
 from asn1crypto import x509
@@ -96,7 +97,7 @@ def _label(cert: x509.Certificate, position: str) -> str:
 
 def check_candidate(
     candidate: ValidationPath,
-    moment: object,
+    moment: datetime,
     options: PathOptions,
     *,
     member: Callable[[x509.Certificate], bool],
@@ -108,7 +109,7 @@ def check_candidate(
     certs = [c for c in candidate.iter_certs(include_root=False) if isinstance(c, x509.Certificate)]
     checks: list[Check] = []
     if anchor is not None:
-        problem = anchors.anchor_problem(anchor, moment, issues=bool(certs))  # type: ignore[arg-type]
+        problem = anchors.anchor_problem(anchor, moment, issues=bool(certs))
         if problem is not None:
             sub = {
                 "expired": SubIndication.EXPIRED,

@@ -63,7 +63,7 @@ logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(_EmbedWithoutFetc
 Level = Literal["B-B", "B-T", "B-LT", "B-LTA"]
 
 
-LEVELS: Final[tuple[str, ...]] = get_args(Level)
+LEVELS: Final[tuple[Level, ...]] = get_args(Level)
 
 
 class SealBindingError(InputError):

@@ -163,7 +163,8 @@ def _memo_hashable(original: Any) -> property:
     def hashable(self: Any) -> str:
         contents = self._contents
         if not _SCOPE.get() or contents is None or getattr(self, "_mutated", False):
-            return compute(self)  # type: ignore[no-any-return]
+            computed: str = compute(self)
+            return computed
         cached = self.__dict__.get(_RDN_HASHABLE)
         if cached is not None and cached[0] is contents:
             return str(cached[1])

@@ -149,6 +149,8 @@ def history(instance: Instance, es_id: str) -> list[SealEvent]:
         return registry.history(session, es_id)
 
 
-def list_seals(instance: Instance, **kwargs: object) -> list[SealRecord]:
+def list_seals(
+    instance: Instance, *, ca_id: str | None = None, holder_code: str | None = None, limit: int = 100, offset: int = 0
+) -> list[SealRecord]:
     with db.session_scope(instance.engine, read_only=True) as session:
-        return registry.list_seals(session, **kwargs)  # type: ignore[arg-type]
+        return registry.list_seals(session, ca_id=ca_id, holder_code=holder_code, limit=limit, offset=offset)
