@@ -40,6 +40,7 @@ from enum import IntEnum
 from functools import lru_cache
 from typing import Any, Final
 
+from trust.crypto import base64url
 from trust.crypto.errors import Code, EncodingError, InputError
 from trust.crypto.keys import PublicKey
 from trust.crypto.signer import Signer
@@ -194,7 +195,7 @@ class StatusList:
 
     def encode(self) -> dict[str, Any]:
         """``{"bits": n, "lst": base64url(zlib(bytes, level 9))}`` (the draft's JSON Status List)."""
-        return {"bits": self._bits, "lst": jose.b64u(zlib.compress(bytes(self._data), 9))}
+        return {"bits": self._bits, "lst": base64url.encode(zlib.compress(bytes(self._data), 9))}
 
     @classmethod
     def decode(cls, obj: object) -> StatusList:
@@ -215,7 +216,7 @@ class StatusList:
                 f"status list lst of {len(lst)} characters exceeds {MAX_LST_CHARS}", code=Code.INPUT_TOO_LARGE
             )
         try:
-            compressed = jose.b64u_decode(lst, "status list lst")
+            compressed = base64url.decode(lst, "status list lst")
         except EncodingError as exc:
             raise EncodingError("status list lst is not unpadded base64url", evidence={"member": "lst"}) from exc
         return cls.from_bytes(bits, inflate(compressed))

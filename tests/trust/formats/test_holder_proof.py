@@ -12,6 +12,7 @@ import jwt as pyjwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from trust.crypto import base64url
 from trust.crypto import jwk as huren_jwk
 from trust.crypto.errors import Code, TrustError
 from trust.crypto.keys import PrivateKey, generate_private_key
@@ -102,7 +103,8 @@ def test_private_key_members_and_unsafe_algorithms_are_refused() -> None:
     key = generate_private_key("ec-p256")
     _expect(forged(key, lambda h, c: c["cnf"]["jwk"].update(d="AAAA")), "refused")
     _header, payload, _input, _signature = jose.parse_compact(proof(key))
-    unsigned = f"{jose.b64u(json.dumps({'alg': 'none', 'typ': holder_proof.TYP}).encode())}.{jose.b64u(payload)}."
+    none_header = base64url.encode(json.dumps({"alg": "none", "typ": holder_proof.TYP}).encode())
+    unsigned = f"{none_header}.{base64url.encode(payload)}."
     _expect(unsigned, "refused|not a compact JWS")
 
 
