@@ -52,6 +52,7 @@ from trust.crypto.errors import (
 )
 from trust.crypto.keys import PublicKey
 from trust.crypto.signer import Signer
+from trust.formats import strict_json
 
 ACCEPTED_ALGORITHMS: Final = frozenset(
     {"SM2", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
@@ -201,27 +202,6 @@ def sign_compact(payload: bytes, signer: Signer, *, headers: Mapping[str, Any] |
     return (signing_input + b"." + base64url.encode_bytes(signature)).decode("ascii")
 
 
-def _strict_json(data: bytes, what: str) -> dict[str, Any]:
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in result:
-                raise EncodingError(f"{what} has the member {key!r} twice")
-            result[key] = value
-        return result
-
-    def no_constants(name: str) -> Any:
-        raise EncodingError(f"{what} contains {name}, which is not JSON (RFC 8259)")
-
-    try:
-        value = json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicates, parse_constant=no_constants)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: a number of over 4300 digits too
-        raise EncodingError(f"{what} is not UTF-8 JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise EncodingError(f"{what} must be a JSON object")
-    return value
-
-
 def check_header(header: Mapping[str, Any], allowed: Sequence[str]) -> str:
     """The header's ``alg`` after the RFC 8725 checks; raises on anything unsafe."""
     if isinstance(allowed, str):  # one name, not a sequence of characters
@@ -262,7 +242,7 @@ def parse_compact(token: str | bytes) -> tuple[dict[str, Any], bytes, bytes, byt
     parts = token.split(".")
     if len(parts) != 3:
         raise EncodingError(f"compact JWS needs 3 parts, found {len(parts)}")
-    header = _strict_json(base64url.decode(parts[0], "JWS header"), "JWS header")
+    header = strict_json.load_object(base64url.decode(parts[0], "JWS header"), "JWS header")
     payload = base64url.decode(parts[1], "JWS payload")
     signature = base64url.decode(parts[2], "JWS signature")
     return header, payload, f"{parts[0]}.{parts[1]}".encode("ascii"), signature
@@ -321,7 +301,7 @@ def parse_json(document: Mapping[str, Any] | str | bytes) -> tuple[bytes, list[J
         text = document.encode("utf-8") if isinstance(document, str) else document
         if len(text) > MAX_TOKEN_BYTES:
             raise InputError(f"JWS of {len(text)} bytes exceeds {MAX_TOKEN_BYTES}", code=Code.INPUT_TOO_LARGE)
-        document = _strict_json(text, "JWS JSON serialization")
+        document = strict_json.load_object(text, "JWS JSON serialization")
     if not isinstance(document, Mapping) or not isinstance(document.get("payload"), str):
         raise EncodingError("JWS JSON serialization needs a payload member (detached payloads are not accepted)")
     if "signatures" in document:
@@ -343,7 +323,9 @@ def parse_json(document: Mapping[str, Any] | str | bytes) -> tuple[bytes, list[J
             raise InputError("unprotected JWS header members are not accepted")
         if not isinstance(entry.get("signature"), str):
             raise EncodingError("each JWS signature needs a signature member (a base64url string)")
-        header = _strict_json(base64url.decode(entry["protected"], "JWS protected header"), "JWS protected header")
+        header = strict_json.load_object(
+            base64url.decode(entry["protected"], "JWS protected header"), "JWS protected header"
+        )
         signature = base64url.decode(entry["signature"], "JWS signature")
         result.append(JsonSignature(header, f"{entry['protected']}.{document['payload']}".encode("ascii"), signature))
     return payload, result

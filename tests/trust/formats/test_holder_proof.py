@@ -114,3 +114,10 @@ def test_garbage_is_refused_as_a_holder_proof_error() -> None:
             holder_proof.verify(text, audience=AUD, identifier=LICENSE, now=NOW)
     with pytest.raises(TrustError):
         holder_proof.verify(None, audience=AUD, identifier=LICENSE, now=NOW)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_claims_that_are_not_strict_json_are_refused(value: float) -> None:
+    """``json.dumps`` writes NaN and Infinity and the old reader took them back; the strict reader refuses them."""
+    key = generate_private_key("ec-p256")
+    _expect(forged(key, lambda _h, c: c.update(extra=value)), "which is not JSON")

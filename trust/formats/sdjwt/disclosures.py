@@ -16,6 +16,7 @@ from trust.crypto.errors import (
     EncodingError,
     InputError,
 )
+from trust.formats import strict_json
 from trust.formats.sdjwt.errors import ClaimConflict, MalformedSdJwt, UnsupportedDigestAlgorithm
 
 ClaimPath = tuple[str | int, ...]
@@ -92,21 +93,11 @@ def digest(encoded: str, sd_alg: str = SD_ALG) -> str:
 
 
 def strict_loads(data: bytes, what: str) -> Any:
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in result:
-                raise MalformedSdJwt(f"{what} has the member {key!r} twice")
-            result[key] = value
-        return result
-
-    def no_constants(name: str) -> Any:
-        raise MalformedSdJwt(f"{what} contains {name}, which is not JSON")
-
+    """:func:`trust.formats.strict_json.loads`, its refusals as :class:`MalformedSdJwt`."""
     try:
-        return json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicates, parse_constant=no_constants)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: a number of over 4300 digits too
-        raise MalformedSdJwt(f"{what} is not UTF-8 JSON: {exc}") from None
+        return strict_json.loads(data, what)
+    except EncodingError as exc:
+        raise MalformedSdJwt(exc.message) from None
 
 
 def decode_disclosure(encoded: str, sd_alg: str = SD_ALG) -> Disclosure:
