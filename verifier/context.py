@@ -53,6 +53,7 @@ from trust.crypto import pem
 from trust.crypto.errors import Code, EncodingError, InputError
 from trust.formats import bundle as bundle_format
 from trust.formats import ocsp as ocsp_format
+from trust.formats import times
 from trust.formats import x509 as cx
 from trust.formats.crl import load_crl
 from trust.formats.trustlist import TrustList
@@ -400,7 +401,7 @@ def build(
     strict: bool = False,
     max_depth: int | None = None,
 ) -> VerificationContext:
-    moment = (at or datetime.now(UTC)).astimezone(UTC)
+    moment = times.as_utc(at or datetime.now(UTC))  # a naive validation time is UTC, not the machine's local time
     if revocation not in REVOCATION_MODES:
         raise InputError(f"revocation mode must be one of {', '.join(REVOCATION_MODES)}, got {revocation!r}")
     check_max_depth(max_depth)

@@ -54,7 +54,7 @@ from asn1crypto import x509
 from trust.crypto.errors import Code, EncodingError, InputError, InvalidSignature, TrustError
 from trust.crypto.keys import public_key_from_spki
 from trust.crypto.signer import Signer
-from trust.formats import jose, strict_json
+from trust.formats import jose, strict_json, times
 
 TYPE: Final = "huren-trust-list"
 VERSION: Final = 1
@@ -68,15 +68,8 @@ def iso(moment: datetime) -> str:
 
 
 def parse_time(text: Any, what: str) -> datetime:
-    if not isinstance(text, str):
-        raise EncodingError(f"{what} must be an ISO 8601 time")
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise EncodingError(f"{what} is not an ISO 8601 time: {text!r}") from None
-    if value.tzinfo is None:
-        raise EncodingError(f"{what} must carry a time zone")
-    return value.astimezone(UTC)
+    """A time of a trust list or bundle (:func:`trust.formats.times.parse_time`; it must carry its zone)."""
+    return times.parse_time(text, what, naive="refuse", error=EncodingError)
 
 
 @dataclass(frozen=True)
