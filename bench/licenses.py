@@ -114,7 +114,7 @@ def token_benches(instance: Instance, issuers: dict[str, str]) -> list[Bench]:
     import jwt
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from trust.crypto import jwk
+    from trust.crypto import base64url, jwk
     from trust.crypto.algorithms import RSA_PKCS1_SHA256
     from trust.crypto.keys import RSAPrivateKey
     from trust.formats import jose
@@ -126,7 +126,7 @@ def token_benches(instance: Instance, issuers: dict[str, str]) -> list[Bench]:
     signer, kid, x5c = prepared.signer, prepared.kid, prepared.x5c
     header_b64, payload_b64, signature_b64 = sm2_token.split(".")
     signing_input = f"{header_b64}.{payload_b64}".encode()
-    signature = jose.b64u_decode(signature_b64)
+    signature = base64url.decode(signature_b64)
     public = signer.public_key
     public.verify(signature, signing_input, encoding="raw")
     verify_jose(sm2_token, public, "SM2")
@@ -190,7 +190,7 @@ def token_benches(instance: Instance, issuers: dict[str, str]) -> list[Bench]:
 
 def full_benches(instance: Instance, issuers: dict[str, str]) -> list[Bench]:
     """Full offline verification (verifier.license: x5c chain at iat, trust list, claims, status) against raw SM2."""
-    from trust.formats import jose
+    from trust.crypto import base64url
     from trust.service import trust
     from verifier import context
     from verifier.license import verify_license
@@ -203,7 +203,7 @@ def full_benches(instance: Instance, issuers: dict[str, str]) -> list[Bench]:
         raise RuntimeError(f"the full verification does not pass:\n{report.to_text()}")
     header_b64, payload_b64, signature_b64 = sm2_token.split(".")
     signing_input = f"{header_b64}.{payload_b64}".encode()
-    signature = jose.b64u_decode(signature_b64)
+    signature = base64url.decode(signature_b64)
     public = prepared.signer.public_key
     return [
         Bench(

@@ -36,6 +36,7 @@ import pytest
 import yaml
 
 from tests.conftest import TESTDATA, shared_file
+from trust.crypto import base64url
 from trust.crypto import jwk as huren_jwk
 from trust.crypto.errors import NotFoundError, UnsupportedAlgorithm
 from trust.crypto.keys import PublicKey
@@ -246,7 +247,7 @@ def test_reference_presentation_verifies_to_verified_contents(case_id: str) -> N
 
 
 def _foreign_disclosure() -> str:
-    return jose.b64u(json.dumps(["c2FsdHNhbHRzYWx0c2FsdA", "given_name", "Mallory"]).encode())
+    return base64url.encode(json.dumps(["c2FsdHNhbHRzYWx0c2FsdA", "given_name", "Mallory"]).encode())
 
 
 def _disclosures_of(presentation: str) -> list[str]:
