@@ -34,6 +34,7 @@ import base64
 import hashlib
 import json
 import re
+import secrets
 import time
 from datetime import timedelta
 from typing import Any, Final
@@ -273,6 +274,7 @@ def _register_hosted(
     if kind == KIND_OP:
         for alg, spec in (("RS256", "rsa-2048"), ("ES256", "ec-p256"), ("SM2", "sm2")):
             signing[alg] = instance.keystore.generate(spec, label=f"{entity_id} ID tokens {alg}").key_id
+        signing["pairwise_salt"] = secrets.token_hex(16)  # pairwise subjects (trust.service.identity.op)
     with db.session_scope(instance.engine) as session:
         row = FederationEntity(
             id=entity_id,
@@ -451,6 +453,8 @@ def hosted_metadata(instance: Instance, row: FederationEntity) -> dict[str, Any]
     if row.kind == KIND_OP:
         keys = []
         for alg, key_id in _load(row.signing_keys).items():
+            if alg not in oidc.ID_TOKEN_ALGORITHMS:
+                continue
             keys.append(federation.jwk_entry(instance.keystore.info(key_id).public_key, alg=alg))
         metadata[KIND_OP] = {
             "issuer": base,
@@ -627,7 +631,7 @@ def bundle_section(instance: Instance) -> dict[str, Any] | None:
 
 def op_signer(instance: Instance, row: FederationEntity, alg: str) -> Signer:
     keys = _load(row.signing_keys)
-    if alg not in keys:
+    if alg not in keys or alg not in oidc.ID_TOKEN_ALGORITHMS:
         raise FederationError(f"{row.id} has no {alg} ID token key", code=Code.OIDC_INVALID_REQUEST)
     return instance.keystore.signer(keys[alg])
 
