@@ -180,7 +180,8 @@ def test_step_up_to_level_2_with_a_one_time_code(
     code = re.search(r"one-time login code for \S+ at \S+: (\d{6})", caplog.text)
     assert code is not None and ZJ_CITIZEN not in caplog.text  # masked in the log
     fields = {k: _unescape(v) for k, v in _form(page.text).items()}
-    wrong = browser.post("/idp/330000/login/otp", data={**fields, "otp": "000000" if code.group(1) != "000000" else "1"})
+    bad = "000000" if code.group(1) != "000000" else "000001"
+    wrong = browser.post("/idp/330000/login/otp", data={**fields, "otp": bad})
     assert wrong.status_code == 401
     done = browser.post("/idp/330000/login/otp", data={**fields, "otp": code.group(1)})
     token = validated(fed, higher, redeem(browser, higher, code_from(browser, higher, done)).json()["id_token"])
