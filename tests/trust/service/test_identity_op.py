@@ -274,8 +274,10 @@ def test_discovery_and_jwks(fed: World, browser: TestClient) -> None:
     assert document["issuer"] == op_id and document["code_challenge_methods_supported"] == ["S256"]
     assert document["authorization_response_iss_parameter_supported"] is True
     keys = browser.get("/idp/330000/jwks").json()["keys"]
-    assert {k["alg"] for k in keys} == {"RS256", "ES256", "SM2"}
-    assert all("d" not in k for k in keys)
+    assert {k["alg"] for k in keys} == {"RS256", "ES256"}  # standard keys only: a standard client reads the set
+    sm2 = browser.get(document["huren_sm2_jwks_uri"].removeprefix(fed.base_url)).json()["keys"]
+    assert [k["crv"] for k in sm2] == ["SM2"]
+    assert all("d" not in k for k in keys + sm2)
 
 
 def test_login_attempts_are_rate_limited(tmp_path: Any) -> None:

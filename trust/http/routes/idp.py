@@ -198,6 +198,13 @@ def jwks(code: str, request: Request) -> JSONResponse:
     return JSONResponse(op.jwks(instance, _provider(request, code)), headers={"Cache-Control": "public, max-age=300"})
 
 
+@router.get("/idp/{code}/jwks-sm2", summary="The OP's SM2 ID token key", responses=problems.responses(404))
+def jwks_sm2(code: str, request: Request) -> JSONResponse:
+    instance = _instance(request)
+    keys = op.jwks(instance, _provider(request, code), sm2=True)
+    return JSONResponse(keys, headers={"Cache-Control": "public, max-age=300"})
+
+
 @router.get("/idp/{code}/authorize", summary="Authorisation endpoint (code flow, PKCE S256, nonce)",
             response_class=HTMLResponse, responses=problems.responses(404))  # fmt: skip
 def authorize(code: str, request: Request) -> Response:

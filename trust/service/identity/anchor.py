@@ -463,6 +463,7 @@ def hosted_metadata(instance: Instance, row: FederationEntity) -> dict[str, Any]
             "userinfo_endpoint": f"{base}/userinfo",
             "end_session_endpoint": f"{base}/logout",
             "jwks_uri": f"{base}/jwks",
+            "huren_sm2_jwks_uri": f"{base}/jwks-sm2",
             "jwks": {"keys": keys},
             "response_types_supported": ["code"],
             "grant_types_supported": ["authorization_code"],

@@ -646,8 +646,12 @@ def discovery(instance: Instance, prov: Provider) -> dict[str, Any]:
     return metadata
 
 
-def jwks(instance: Instance, prov: Provider) -> dict[str, Any]:
-    return dict(anchor.hosted_metadata(instance, prov.row)[anchor.KIND_OP]["jwks"])
+def jwks(instance: Instance, prov: Provider, *, sm2: bool = False) -> dict[str, Any]:
+    """The OP's ID token keys: RS256 and ES256 at ``jwks_uri``; the SM2 key apart (``huren_sm2_jwks_uri``), since a
+    standard library that meets a JWK with ``crv`` ``SM2`` in a set may refuse the whole set (as for licence keys,
+    docs/CRYPTO.md). The federation metadata carries all three, for Huren's relying parties."""
+    keys = anchor.hosted_metadata(instance, prov.row)[anchor.KIND_OP]["jwks"]["keys"]
+    return {"keys": [k for k in keys if (k.get("crv") == "SM2") == sm2]}
 
 
 def host_of(url: str) -> str:
