@@ -44,6 +44,7 @@ def register(
     certificate: Annotated[Path | None, typer.Option(help="External member: its key certificate (PEM or DER)")] = None,
     configuration: Annotated[Path | None, typer.Option(help="External member: its signed entity configuration")] = None,
     level: Annotated[list[str] | None, typer.Option(help="Assurance level (acr) an OP may issue; repeat")] = None,
+    min_acr: Annotated[str | None, typer.Option(help="A hosted relying service's required level (acr)")] = None,
     home: HomeOption = None,
 ) -> None:
     """Register an identity provider or a relying service (hosted here unless --certificate/--configuration)."""
@@ -55,6 +56,7 @@ def register(
         slug=slug,
         entity_id=entity_id,
         levels=level,
+        metadata={"openid_relying_party": {"default_acr_values": [min_acr]}} if min_acr else None,
         certificate=certificate.read_bytes() if certificate else None,
         configuration=configuration.read_text() if configuration else None,
     )

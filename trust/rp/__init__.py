@@ -40,6 +40,7 @@ from urllib.parse import urlencode
 import httpx
 
 from trust.crypto.errors import Code, FederationError, IdTokenError, TrustError
+from trust.crypto.keys import PublicKey
 from trust.formats import bundle as bundle_format
 from trust.formats import federation, oidc
 from trust.formats.trustlist import TrustList
@@ -81,6 +82,7 @@ class Login:
 class _Cached:
     chain: federation.TrustChain
     until: float
+    keys: dict[tuple[str, str], PublicKey] = field(default_factory=dict)  # ID token keys, parsed once
 
 
 @dataclass
@@ -255,13 +257,23 @@ class RelyingParty:
     def validate(self, op_id: str, token: str, *, nonce: str | None, min_acr: str | None = None) -> oidc.IdToken:
         """Validate an ID token of ``op_id`` against its (cached) trust chain, policy and trust-list standing."""
         chain = self.op_chain(op_id)
+        cached = self._chains[op_id]
         metadata = chain.entity_metadata("openid_provider")
+        jwks = metadata.get("jwks") or {}
+
+        def key(kid: str, alg: str) -> PublicKey:
+            found = cached.keys.get((kid, alg))
+            if found is None:
+                found = cached.keys[(kid, alg)] = federation.key_for(jwks, kid, alg)
+            return found
+
         regions = metadata.get(oidc.CLAIM_REGIONS_SUPPORTED)
         result = oidc.validate_id_token(
             token,
             issuer=op_id,
             client_id=self.client_id,
-            jwks=metadata.get("jwks") or {},
+            jwks=jwks,
+            keys=key,
             now=int(self.clock()),
             nonce=nonce,
             algorithms=self.algorithms,
