@@ -53,6 +53,7 @@ def op_metadata(entity_id: str, keys: dict[str, PrivateKey], regions: list[str])
             "issuer": entity_id,
             "authorization_endpoint": f"{entity_id}/authorize",
             "token_endpoint": f"{entity_id}/token",
+            "authorization_response_iss_parameter_supported": True,
             "jwks": {"keys": [federation.jwk_entry(k.public_key, alg=alg) for alg, k in keys.items()]},
             "id_token_signing_alg_values_supported": sorted(keys),
             "acr_values_supported": [oidc.LOA_1, oidc.LOA_2, oidc.LOA_3],

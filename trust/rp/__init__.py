@@ -13,7 +13,8 @@ stable code):
 
 1. the callback's ``state`` is the login's (CSRF on the redirect back), an ``error`` is reported as such;
 2. the callback's ``iss`` (RFC 9207) names the OP the login was started at — the defence against mix-up between two
-   OPs; the code is redeemed only at that OP's token endpoint, taken from its validated trust chain;
+   OPs (required when the OP's metadata says it sends ``iss``, as Huren's do; checked whenever present); the code is
+   redeemed only at that OP's token endpoint, taken from its validated trust chain;
 3. the OP's trust chain to the national anchor validates (:mod:`trust.formats.federation`: signatures by keys the
    chain certifies, expiry, metadata policy), from the offline bundle or fetched from the anchor's ``resolve``
    endpoint, and is cached per OP until it expires;
@@ -222,7 +223,11 @@ class RelyingParty:
                 f"the OP refused the login: {callback.get('error')} {callback.get('error_description', '')}".strip(),
                 code=Code.LOGIN_FAILED,
             )
-        if callback.get("iss") != login.op_id:
+        chain = self.op_chain(login.op_id)
+        metadata = chain.entity_metadata("openid_provider")
+        # RFC 9207: an OP that says it sends iss must send this OP's; an iss that is sent must match in any case.
+        iss_required = metadata.get("authorization_response_iss_parameter_supported") is True
+        if (iss_required or "iss" in callback) and callback.get("iss") != login.op_id:
             raise IdTokenError(
                 "the callback names another issuer than the OP this login was sent to (mix-up)",
                 code=Code.ID_TOKEN_INVALID,
@@ -231,8 +236,6 @@ class RelyingParty:
         code = callback.get("code")
         if not code:
             raise IdTokenError("the callback carries no code", code=Code.OIDC_INVALID_REQUEST)
-        chain = self.op_chain(login.op_id)
-        metadata = chain.entity_metadata("openid_provider")
         response = self._http().post(
             str(metadata["token_endpoint"]),
             data={

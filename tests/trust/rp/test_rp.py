@@ -91,6 +91,8 @@ def test_csrf_and_mix_up_are_refused(world: World) -> None:
     # Mix-up: the browser comes back with Guangdong's code and issuer for a login sent to Zhejiang.
     error = refused(Code.ID_TOKEN_INVALID, rp.complete, login, {"code": "c", "state": login.state, "iss": GD_OP})
     assert error.evidence == {"expected": ZJ_OP, "found": GD_OP}
+    # An OP that says it sends iss (RFC 9207) and a callback without one: refused too.
+    refused(Code.ID_TOKEN_INVALID, rp.complete, login, {"code": "c", "state": login.state})
     assert seen == []  # no code was sent anywhere
     refused(Code.LOGIN_FAILED, rp.complete, login, {"error": "access_denied", "state": login.state})
 
