@@ -24,8 +24,15 @@ stable code):
    ``none`` or HMAC), ``iss``, ``aud``, ``exp``, ``nonce``, ``acr`` at least the service's level, ``huren_region``
    within the regions the anchor's policy lets the OP assert.
 
+**Licences at login** (issue 16 item 4): after a login, :meth:`RelyingParty.presentation_request` makes the KB-JWT
+``nonce`` and ``aud`` a holder must sign for (fresh, bound to that login's subject and OP, kept in the service's
+session), and :meth:`RelyingParty.verify_presentation` checks an SD-JWT licence presentation with the offline verifier
+(issuer, trust list, status, disclosures) and its key binding against exactly that nonce and audience — so "show your
+business licence" works across regions without uploads, and a presentation made for another service or another login
+is refused.
+
 The library talks HTTP only to the OP's token endpoint and, when no bundle is given, to the anchor (httpx); it imports
-the crypto and format layers and nothing of the service, so any service can use it.
+the crypto and format layers and the offline verifier, nothing of the service, so any service can use it.
 """
 
 from __future__ import annotations
@@ -71,6 +78,34 @@ class LoginState:
 
 
 @dataclass(frozen=True)
+class PresentationRequest:
+    """The key binding a licence presentation must carry: ``nonce`` and ``aud`` of its KB-JWT, for the login of
+    ``subject`` at ``op_id`` (kept in the service's session beside the login)."""
+
+    nonce: str
+    audience: str
+    subject: str
+    op_id: str
+    issued_at: int
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PresentationRequest:
+        return cls(
+            nonce=str(data["nonce"]),
+            audience=str(data["audience"]),
+            subject=str(data["subject"]),
+            op_id=str(data["op_id"]),
+            issued_at=int(data["issued_at"]),
+        )
+
+
+PRESENTATION_LIFETIME: Final = 600
+
+
+@dataclass(frozen=True)
 class Login:
     """A completed login: the validated ID token, the token response and the OP's validated chain."""
 
@@ -102,6 +137,8 @@ class RelyingParty:
     algorithms: tuple[str, ...] = oidc.ID_TOKEN_ALGORITHMS
     http: httpx.Client | None = None
     clock: Callable[[], float] = time.time
+    bundle: bytes | None = None  # the signed offline bundle, for verifying licence presentations
+    pins: tuple[str, ...] = ()
     _chains: dict[str, _Cached] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -112,7 +149,7 @@ class RelyingParty:
         if verified.bundle.federation is None:
             raise FederationError("the bundle carries no identity federation", code=Code.TRUST_CHAIN_NOT_FOUND)
         section = federation.FederationSection.from_json(verified.bundle.federation)
-        return cls.from_section(section, trust_list=verified.trust_list, **options)
+        return cls.from_section(section, trust_list=verified.trust_list, bundle=data, pins=tuple(pins), **options)
 
     @classmethod
     def from_section(
@@ -286,6 +323,41 @@ class RelyingParty:
         self._check_standing(chain, result.issued_at)
         return result
 
+    # --- licences at login -----------------------------------------------------------------------------------------
+
+    def presentation_request(self, login: Login) -> PresentationRequest:
+        """A fresh KB-JWT nonce, with this service as audience, bound to ``login`` (its subject and OP)."""
+        return PresentationRequest(
+            nonce=secrets.token_urlsafe(24),
+            audience=self.client_id,
+            subject=login.id_token.subject,
+            op_id=login.id_token.issuer,
+            issued_at=int(self.clock()),
+        )
+
+    def verify_presentation(self, presentation: str | bytes, request: PresentationRequest) -> Any:
+        """The verifier's report on a licence presentation (SD-JWT with key binding), TOTAL_PASSED only when the
+        licence verifies offline against the bundle and its KB-JWT carries exactly the request's nonce and audience;
+        raises :class:`~trust.crypto.errors.TrustError` (``key-binding-failed``) otherwise."""
+        from verifier import api, context
+        from verifier.license import KeyBindingRequest
+
+        if self.bundle is None:
+            raise TrustError("verifying licences needs the offline bundle (RelyingParty.from_bundle)", code=Code.USAGE)
+        if self.clock() - request.issued_at > PRESENTATION_LIFETIME:
+            raise TrustError("the presentation request has expired; ask again", code=Code.KEY_BINDING_FAILED)
+        data = presentation.encode() if isinstance(presentation, str) else presentation
+        ctx = context.build(bundle=self.bundle, pins=list(self.pins))
+        report = api.verify(data, ctx, key_binding=KeyBindingRequest(nonce=request.nonce, audience=request.audience))
+        if report.kind != "license-sd-jwt" or report.indication.value != "TOTAL_PASSED":
+            reason = "; ".join(report.errors) or report.indication.value
+            raise TrustError(
+                f"the licence presentation is not accepted: {reason}",
+                code=Code.KEY_BINDING_FAILED,
+                evidence={"indication": report.indication.value, "kind": report.kind},
+            )
+        return report
+
     def logout_url(self, op_id: str, id_token: str, post_logout_redirect_uri: str, state: str | None = None) -> str:
         metadata = self.op_chain(op_id).entity_metadata("openid_provider")
         params = {"id_token_hint": id_token, "post_logout_redirect_uri": post_logout_redirect_uri}
@@ -294,4 +366,4 @@ class RelyingParty:
         return f"{metadata['end_session_endpoint']}?{urlencode(params)}"
 
 
-__all__ = ["Login", "LoginState", "RelyingParty", "TrustError"]
+__all__ = ["Login", "LoginState", "PresentationRequest", "RelyingParty", "TrustError"]
