@@ -13,7 +13,9 @@ import typer
 from trust.cli.common import HomeOption, console, instance
 
 app = typer.Typer(
-    help="Identity federation (OpenID Federation 1.0): anchor, members, trust marks.", no_args_is_help=True
+    help="Identity federation (OpenID Federation 1.0): init, register, list, configuration, fetch, resolve, withdraw, "
+    "trust-mark.",
+    no_args_is_help=True,
 )
 
 
@@ -128,7 +130,7 @@ def withdraw(
 
 
 trust_mark_app = typer.Typer(
-    help="Trust marks the anchor grants (实名认证 level N identity provider).", no_args_is_help=True
+    help="Trust marks the anchor grants (实名认证 level N identity provider): grant, revoke.", no_args_is_help=True
 )
 app.add_typer(trust_mark_app, name="trust-mark")
 

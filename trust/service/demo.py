@@ -676,6 +676,7 @@ def _federation(instance: Instance, index: DemoIndex, say: Callable[[str], None]
     """The identity federation: the anchor, one OP per region (trust mark level 2), the relying services, the demo
     citizens, and every entity configuration saved as an ``entity-configuration`` artefact."""
     from trust.formats import federation
+    from trust.formats.idcodes import mask
     from trust.service.identity import anchor, op
 
     say("identity federation: the trust anchor, the regional OpenID Providers and the relying services")
@@ -710,9 +711,14 @@ def _federation(instance: Instance, index: DemoIndex, say: Callable[[str], None]
             url=f"{entity_id.removeprefix(base)}/.well-known/openid-federation",
             entity_id=entity_id,
         )
+    accounts = folder / "demo-citizens.txt"  # full citizen ID numbers stay out of the console and the logs
+    accounts.write_text(
+        "".join(f"{facts['province']} {facts['citizen']} {DEMO_PASSWORD}\n" for facts in REGIONS.values())
+    )
+    accounts.chmod(0o600)
     for code, facts in REGIONS.items():
-        say(f"  {facts['province']}: OP {anchor.hosted_op_id(instance, code)}; demo citizen {facts['citizen']} "
-            f"password {DEMO_PASSWORD!r} (one-time codes appear in the log)")  # fmt: skip
+        say(f"  {facts['province']}: OP {anchor.hosted_op_id(instance, code)}; demo citizen {mask(facts['citizen'])}")
+    say(f"  demo logins (citizen ID number, password) in {accounts}; one-time codes appear in the log")
     say(f"  services: {', '.join(f'{base}/rp/{slug}/' for _code, slug, _name, _level in DEMO_SERVICES)}")
 
 

@@ -223,8 +223,10 @@ def authorize(code: str, request: Request) -> Response:
     query = urlsplit(str(request.url)).query
     if session is not None and "login" not in prompt:
         if oidc.acr_level(session.acr) >= oidc.acr_level(required):
-            name = _name(instance, session.citizen_id)
-            user = op.User(session.citizen_id, name, session.acr, session.auth_time, session.id)
+            citizen = op.citizen_for(instance, session.account)
+            if citizen is None:
+                return _error_page("this account no longer exists; log in again")
+            user = op.User(citizen.citizen_id, citizen.name, session.acr, session.auth_time, session.id)
             op.record_client(instance, session.id, client.client_id)
             _status, _body, headers = prov.server.create_authorization_response(
                 request=oreq, grant_user=user, grant=grant
@@ -232,7 +234,10 @@ def authorize(code: str, request: Request) -> Response:
             location = dict(headers).get("Location", "")
             return RedirectResponse(_add_iss(location, prov.row.id), status_code=302)
         # Step-up: the session's level is below what this RP asks for; the same citizen proves a second factor.
-        who = op.Authenticated(session.citizen_id, _name(instance, session.citizen_id), session.acr)
+        citizen = op.citizen_for(instance, session.account)
+        if citizen is None:
+            return _error_page("this account no longer exists; log in again")
+        who = op.Authenticated(citizen.citizen_id, citizen.name, session.acr)
         challenge = op.authenticator_for(prov.row.id).start_second_factor(instance, prov.row, who)
         body = f"<p>{escape(client.name)} 需要更高的认证级别 / asks for a higher level ({escape(required)}).</p>"
         page = _page("提升认证级别 / Step-up", body + _otp_form(code, query, csrf, challenge))
@@ -241,15 +246,6 @@ def authorize(code: str, request: Request) -> Response:
         return _oauth_error(prov, oreq, _login_required(grant))
     body = f"<p>{escape(client.name)} 请求登录 / asks you to log in ({escape(prov.row.name)}).</p>"
     return _with_csrf(_page(f"{prov.row.name} 登录", body + _login_form(code, query, csrf)), request, code, csrf)
-
-
-def _name(instance: Instance, citizen_id: str) -> str:
-    from trust import db
-    from trust.service.identity.models import Citizen
-
-    with db.session_scope(instance.engine, read_only=True) as s:
-        citizen = s.get(Citizen, citizen_id)
-    return citizen.name if citizen is not None else ""
 
 
 def _login_required(grant: Any) -> OAuth2Error:

@@ -52,7 +52,8 @@ def upgrade() -> None:
     )
     op.create_table(
         "oidc_citizen",
-        sa.Column("citizen_id", sa.String(18), primary_key=True),
+        sa.Column("account", sa.String(64), primary_key=True),
+        sa.Column("citizen_id", sa.String(18), nullable=False),
         sa.Column("name", sa.String(64), nullable=False),
         sa.Column("password_hash", sa.String(256), nullable=False),
         _when("created_at"),
@@ -77,7 +78,7 @@ def upgrade() -> None:
         "oidc_session",
         sa.Column("id", sa.String(64), primary_key=True),
         sa.Column("op_id", sa.String(512), nullable=False, index=True),
-        sa.Column("citizen_id", sa.String(18), nullable=False),
+        sa.Column("account", sa.String(64), nullable=False),
         sa.Column("acr", sa.String(64), nullable=False),
         sa.Column("auth_time", sa.Integer(), nullable=False),
         sa.Column("clients", sa.Text(), nullable=False),
@@ -97,7 +98,7 @@ def upgrade() -> None:
         "oidc_otp",
         sa.Column("id", sa.String(64), primary_key=True),
         sa.Column("op_id", sa.String(512), nullable=False),
-        sa.Column("citizen_id", sa.String(18), nullable=False),
+        sa.Column("account", sa.String(64), nullable=False),
         sa.Column("code_hash", sa.String(64), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         _when("expires_at"),

@@ -58,7 +58,10 @@ class TrustMarkRecord(SQLModel, table=True):
 class Citizen(SQLModel, table=True):
     __tablename__ = "oidc_citizen"
 
-    citizen_id: str = Field(primary_key=True, max_length=18)  # GB 11643
+    # SHA-256 of the citizen ID number: what sessions and one-time codes refer to, so the number itself is held in
+    # this account register only (tests/trust/service/test_privacy.py).
+    account: str = Field(primary_key=True, max_length=64)
+    citizen_id: str = Field(max_length=18)  # GB 11643
     name: str = Field(max_length=64)
     password_hash: str = Field(max_length=256)  # scrypt, salted ("scrypt$n$r$p$salt$hash")
     created_at: datetime = Field(default_factory=now, sa_column=Column(DateTime(timezone=True), nullable=False))
@@ -87,7 +90,7 @@ class LoginSession(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=64)  # SHA-256 of the cookie value
     op_id: str = Field(max_length=512, index=True)
-    citizen_id: str = Field(max_length=18)
+    account: str = Field(max_length=64)  # oidc_citizen.account
     acr: str = Field(max_length=64)
     auth_time: int
     clients: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # RPs logged in through it
@@ -111,7 +114,7 @@ class OneTimeCode(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=64)  # random, carried by the login form
     op_id: str = Field(max_length=512)
-    citizen_id: str = Field(max_length=18)
+    account: str = Field(max_length=64)  # oidc_citizen.account
     code_hash: str = Field(max_length=64)
     attempts: int = Field(default=0)
     expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -109,13 +109,25 @@ def check_citizen_id(op: FederationEntity, citizen_id: str) -> str:
     return value
 
 
+def account_of(citizen_id: str) -> str:
+    """The account key of a citizen ID number (SHA-256): what sessions and one-time codes hold instead of the number."""
+    return _digest(citizen_id.strip().upper())
+
+
+def citizen_for(instance: Instance, account: str) -> Citizen | None:
+    with db.session_scope(instance.engine, read_only=True) as session:
+        return session.get(Citizen, account)
+
+
 def add_citizen(instance: Instance, citizen_id: str, name: str, password: str) -> Citizen:
     """A demo account (the demo login; a region puts its real login behind :class:`Authenticator`)."""
     value = citizen_id.strip().upper()
     if not idcodes.is_citizen_id(value):
         raise TrustError("not a GB 11643 citizen ID number", code=Code.INVALID_INPUT)
     with db.session_scope(instance.engine) as session:
-        citizen = session.get(Citizen, value) or Citizen(citizen_id=value, name=name, password_hash="")
+        citizen = session.get(Citizen, account_of(value)) or Citizen(
+            account=account_of(value), citizen_id=value, name=name, password_hash=""
+        )
         citizen.name = name
         citizen.password_hash = hash_password(password)
         session.add(citizen)
@@ -149,7 +161,7 @@ class DemoAuthenticator:
     def first_factor(self, instance: Instance, op: FederationEntity, citizen_id: str, secret: str) -> Authenticated:
         value = check_citizen_id(op, citizen_id)
         with db.session_scope(instance.engine, read_only=True) as session:
-            citizen = session.get(Citizen, value)
+            citizen = session.get(Citizen, account_of(value))
         # The same answer, and about the same work, for an unknown number and a wrong password.
         stored = citizen.password_hash if citizen is not None else _DUMMY_HASH
         if not check_password(secret, stored) or citizen is None:
@@ -164,7 +176,7 @@ class DemoAuthenticator:
                 OneTimeCode(
                     id=_digest(challenge),
                     op_id=op.id,
-                    citizen_id=who.citizen_id,
+                    account=account_of(who.citizen_id),
                     code_hash=_digest(f"{challenge}:{code}"),
                     expires_at=now() + OTP_LIFETIME,
                 )
@@ -183,7 +195,7 @@ class DemoAuthenticator:
             if good or row.attempts >= OTP_ATTEMPTS:
                 row.used = True
             session.add(row)
-            citizen = session.get(Citizen, row.citizen_id)
+            citizen = session.get(Citizen, row.account)
         if not good or citizen is None:
             raise TrustError("the one-time code is wrong", code=Code.LOGIN_FAILED)
         return Authenticated(citizen.citizen_id, citizen.name, oidc.LOA_2)
@@ -213,7 +225,7 @@ def open_session(instance: Instance, op: FederationEntity, who: Authenticated) -
             LoginSession(
                 id=_digest(cookie),
                 op_id=op.id,
-                citizen_id=who.citizen_id,
+                account=account_of(who.citizen_id),
                 acr=who.acr,
                 auth_time=int(time.time()),
                 expires_at=now() + SESSION_LIFETIME,
@@ -488,7 +500,7 @@ class _CodeGrant(BaseCodeGrant):  # type: ignore[misc]
         engine = self.server.provider.instance.engine
         with db.session_scope(engine, read_only=True) as session:
             login = session.get(LoginSession, authorization_code.row.session_id)
-            citizen = session.get(Citizen, login.citizen_id) if login is not None else None
+            citizen = session.get(Citizen, login.account) if login is not None else None
         if login is None or login.ended_at is not None or citizen is None:
             return None
         row = authorization_code.row
@@ -589,7 +601,7 @@ def userinfo(instance: Instance, prov: Provider, access_token: str) -> dict[str,
     with db.session_scope(instance.engine, read_only=True) as session:
         token = session.get(AccessToken, _digest(access_token))
         login = session.get(LoginSession, token.session_id) if token is not None else None
-        citizen = session.get(Citizen, login.citizen_id) if login is not None else None
+        citizen = session.get(Citizen, login.account) if login is not None else None
     if token is None or token.op_id != prov.row.id or utc(token.expires_at) < now() or login is None or citizen is None:
         raise IdTokenError("the access token is not valid here", code=Code.UNAUTHENTICATED)
     client = prov.server.query_client(token.client_id)
