@@ -570,3 +570,33 @@ def test_enrol_from_csr_keeps_key_with_region(tmp_path: Path) -> None:
     ]
     with pytest.raises(InputError, match="unified social credit code"):
         service.enrol(inst, kind="department", code="111000000000133380", family="SM2", organization="x")
+
+
+def test_issuance_without_validity_is_refused_before_a_serial_is_reserved(ca_world: World) -> None:
+    """A builder without validity is refused with a clear error and no row (issue 14 item 8: mypy strict found
+    that only an ``assert`` stood between an optional validity and the NOT NULL columns; under ``python -O`` every
+    insert failed and the caller read "could not allocate a unique serial number")."""
+    from ca.authority.discipline import issue_signed
+
+    before = _counts(ca_world)
+    key = generate_private_key("sm2")
+    with db.session_scope(ca_world.instance.engine) as session:
+        ca = authority.get_ca(session, "region-330000-sm2")
+        builder = (
+            cx.CertificateBuilder()
+            .subject(_subject("seal").to_asn1())
+            .issuer(authority.ca_certificate(ca).subject)
+            .public_key(key.public_key)
+        )
+        with pytest.raises(InputError, match="missing: validity"):
+            issue_signed(
+                session,
+                ca_world.instance.keystore,
+                ca,
+                builder,
+                profile_name="seal",
+                subject=_subject("seal").to_asn1(),
+                public_key=key.public_key,
+                key_id=None,
+            )
+    assert _counts(ca_world) == before

@@ -20,7 +20,7 @@ from tests.support.server import free_port
 from tests.support.world import PASSPHRASE, World, build_world
 from trust import db
 from trust.cli.main import main
-from trust.crypto.errors import ConflictError, InputError, NotFoundError
+from trust.crypto.errors import Code, ConflictError, InputError, NotFoundError
 from trust.formats import identifiers
 from trust.formats import license_catalogue as catalogue
 from trust.formats import license_token as token
@@ -335,6 +335,19 @@ def test_batch_request_id_reuse(site: tuple[World, str]) -> None:
         on_result=again.append,
     )
     assert [(r.outcome, r.code) for r in again] == [("error", "E1004")]
+
+
+def test_batch_record_without_fields_is_an_error_of_its_own(site: tuple[World, str]) -> None:
+    """A record built in code without fields (and without a read error) is reported as such, and the batch goes on."""
+    world, issuer = site
+    records = [
+        licenses.BatchRecord(line=1, request_id="nofields-1", type_code=BUSINESS),
+        licenses.BatchRecord(line=2, request_id="nofields-2", type_code=BUSINESS, fields=samples.sample(BUSINESS)),
+    ]
+    seen: list[licenses.BatchResult] = []
+    licenses.issue_batch(world.instance, records, issuer_id=issuer, on_result=seen.append)
+    assert [(r.outcome, r.code) for r in seen] == [("error", Code.INVALID_INPUT.label), ("issued", None)]
+    assert seen[0].message == "the record has no licence fields"
 
 
 def test_batch_csv(tmp_path: Path, site: tuple[World, str]) -> None:
