@@ -219,7 +219,7 @@ def validate_id_token(
             f"ID token alg {alg!r} is not accepted", code=Code.UNSUPPORTED_ALGORITHM, allowed=list(algorithms)
         )
     kid = header.get("kid")
-    if not isinstance(kid, str):
+    if not isinstance(kid, str) or not isinstance(alg, str):
         raise _refuse("ID token header has no kid")
     try:
         jose.check_header(header, algorithms)

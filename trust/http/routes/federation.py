@@ -19,6 +19,7 @@ from trust.crypto.errors import Code, InputError
 from trust.http import problems
 from trust.http.auth import Client, allow, anonymous_limit
 from trust.service.identity import anchor
+from trust.service.identity.models import FederationEntity
 from trust.service.instance import Instance
 from trust.service.policy import Action
 
@@ -148,7 +149,7 @@ class EntityOut(BaseModel):
     trust_service_id: str | None = Field(default=None, examples=["idp-330000-1a2b3c4d"])
 
 
-def _out(row: anchor.FederationEntity) -> EntityOut:
+def _out(row: FederationEntity) -> EntityOut:
     return EntityOut(
         entity_id=row.id,
         kind=row.kind,

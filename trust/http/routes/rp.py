@@ -35,6 +35,7 @@ from trust.formats.names import region as region_of
 from trust.rp import LoginState, RelyingParty
 from trust.service import trust as trust_service
 from trust.service.identity import anchor
+from trust.service.identity.models import FederationEntity
 from trust.service.instance import Instance
 
 router = APIRouter(tags=["relying services"], include_in_schema=False)
@@ -61,7 +62,7 @@ def _serializer(instance: Instance, name: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(path.read_text().strip(), salt=f"huren-rp:{name}")
 
 
-def _relying_party(instance: Instance, name: str) -> tuple[RelyingParty, anchor.FederationEntity]:
+def _relying_party(instance: Instance, name: str) -> tuple[RelyingParty, FederationEntity]:
     entity_id = anchor.hosted_rp_id(instance, name)
     row = anchor.get(instance, entity_id)
     if row.kind != anchor.KIND_RP or row.status != "active":

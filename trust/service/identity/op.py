@@ -474,7 +474,7 @@ class _CodeGrant(BaseCodeGrant):  # type: ignore[misc]
             if row is None or row.client_id != client.get_client_id() or row.op_id != self.server.provider.row.id:
                 return None
             # Single use, atomically: of two concurrent redemptions one updates the row, the other none.
-            consumed = session.exec(  # type: ignore[call-overload]
+            consumed = session.exec(
                 update(AuthorizationCode)
                 .where(col(AuthorizationCode.code_hash) == digest, col(AuthorizationCode.used).is_(False))
                 .values(used=True)
