@@ -119,3 +119,42 @@ def test_presentations_for_another_login_service_or_time_are_refused(
     with pytest.raises(TrustError) as caught:
         later.verify_presentation(_present(made, holder, first), first)
     assert caught.value.code is Code.KEY_BINDING_FAILED and "expired" in caught.value.message
+
+
+def test_the_hosted_service_asks_for_and_verifies_a_presentation(
+    setting: tuple[World, TestClient, Any, Any],
+) -> None:
+    """The same through a hosted service's pages (``/rp/<name>/license``), over HTTP: the request is bound to the
+    signed-in session, a presentation is accepted once, one for another nonce is refused."""
+    import requests
+
+    from tests.support.server import live_server
+
+    world, _browser, holder, made = setting
+    with live_server(world.instance, world.port) as url:
+        browser = requests.Session()
+        page = browser.get(f"{url}/rp/gd-service/license", timeout=10)
+        assert "/rp/gd-service/" in page.url and "login" in page.text  # not signed in: back to the service
+        page = browser.get(f"{url}/rp/gd-service/login?region=330000", timeout=10)
+        fields = {k: html.unescape(v) for k, v in re.findall(r"name='(query|csrf)' value='([^']*)'", page.text)}
+        page = browser.post(
+            f"{url}/idp/330000/login", data={**fields, "citizen_id": CITIZEN, "password": PASSWORD}, timeout=30
+        )
+        assert "signed-in" in page.text, page.text
+        ask = browser.get(f"{url}/rp/gd-service/license", timeout=10).text
+        nonce = re.search(r"id='kb-nonce'>([^<]+)<", ask).group(1)  # type: ignore[union-attr]
+        aud = html.unescape(re.search(r"id='kb-aud'>([^<]+)<", ask).group(1))  # type: ignore[union-attr]
+        request = PresentationRequest(nonce, aud, "", "", 0)
+        wrong = browser.post(
+            f"{url}/rp/gd-service/license", data={"presentation": _present(made, holder, request, nonce="x" * 32)},
+            timeout=30,
+        )  # fmt: skip
+        assert wrong.status_code == 400 and "refused" in wrong.text
+        good = browser.post(
+            f"{url}/rp/gd-service/license", data={"presentation": _present(made, holder, request)}, timeout=30
+        )
+        assert good.status_code == 200 and "id='disclosed'" in good.text and "uscc" in good.text
+        again = browser.post(
+            f"{url}/rp/gd-service/license", data={"presentation": _present(made, holder, request)}, timeout=30
+        )
+        assert again.status_code == 400  # the request was used: no replay

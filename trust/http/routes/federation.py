@@ -82,7 +82,7 @@ def rp_configuration(name: str, request: Request) -> Response:
     "/federation/fetch",
     summary="The anchor's subordinate statement about a member (clause 8.1)",
     response_class=Response,
-    responses={**_jwt_response(STATEMENT), **problems.responses(400, 404)},
+    responses={**_jwt_response(STATEMENT), **problems.responses(400, 404, 422)},
 )
 def fetch(request: Request, sub: str = Query(max_length=512)) -> Response:
     return _jwt(anchor.subordinate_statement(_instance(request), sub), STATEMENT)
@@ -92,7 +92,7 @@ def fetch(request: Request, sub: str = Query(max_length=512)) -> Response:
     "/federation/list",
     summary="Entity identifiers of the active members (clause 8.2)",
     response_model=list[str],
-    responses={200: {"content": {"application/json": {"example": [_ENTITY]}}}, **problems.responses(400)},
+    responses={200: {"content": {"application/json": {"example": [_ENTITY]}}}, **problems.responses(400, 422)},
 )
 def list_entities(
     request: Request, entity_type: Literal["openid_provider", "openid_relying_party"] | None = None
@@ -123,7 +123,7 @@ class TrustMarkStatus(BaseModel):
     dependencies=[Depends(anonymous_limit)],
     summary="Whether a trust mark the anchor issued is active or revoked (clause 8.4)",
     response_model=TrustMarkStatus,
-    responses=problems.responses(400, 404, 429),
+    responses=problems.responses(400, 404, 422, 429),
 )
 def trust_mark_status(request: Request, trust_mark: str = Query(max_length=8192)) -> TrustMarkStatus:
     return TrustMarkStatus(status=anchor.trust_mark_status(_instance(request), trust_mark))  # type: ignore[arg-type]

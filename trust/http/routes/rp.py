@@ -7,7 +7,11 @@ on the relying-party library :mod:`trust.rp` exactly as any region's service wou
   signed, ``HttpOnly`` cookie of the service (``huren_rp_login``), never in the URL;
 * ``GET /rp/<name>/callback`` — :meth:`trust.rp.RelyingParty.complete`, then the service's own session cookie
   (``huren_rp_session``, signed, ``HttpOnly``, ``SameSite=Lax``);
-* ``GET /rp/<name>/logout`` — ends the service's session and sends the browser to the OP's RP-initiated logout.
+* ``GET /rp/<name>/logout`` — ends the service's session and sends the browser to the OP's RP-initiated logout;
+* ``GET /rp/<name>/license`` — licences at login: the KB-JWT ``nonce`` and ``aud`` a presentation must carry, bound
+  to the signed-in login (kept in the service's signed cookie ``huren_rp_kb``); ``POST`` a presentation (an SD-JWT
+  with key binding, form field ``presentation``) and the service verifies it offline
+  (:meth:`trust.rp.RelyingParty.verify_presentation`) and names the disclosed fields.
 
 The trust the library needs comes from this instance's own federation section and trust list — the same content as
 the offline bundle — and the level a service demands is its metadata's ``default_acr_values``.
@@ -25,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -32,7 +37,7 @@ from trust.crypto.errors import TrustError
 from trust.formats import federation, oidc
 from trust.formats import trustlist as tl
 from trust.formats.names import region as region_of
-from trust.rp import LoginState, RelyingParty
+from trust.rp import LoginState, PresentationRequest, RelyingParty
 from trust.service import trust as trust_service
 from trust.service.identity import anchor
 from trust.service.identity.models import FederationEntity
@@ -40,6 +45,7 @@ from trust.service.instance import Instance
 
 router = APIRouter(tags=["relying services"], include_in_schema=False)
 LOGIN_COOKIE = "huren_rp_login"
+KB_COOKIE = "huren_rp_kb"
 SESSION_COOKIE = "huren_rp_session"
 RP_CACHE_SECONDS = 30.0
 _lock = threading.Lock()
@@ -74,6 +80,8 @@ def _relying_party(instance: Instance, name: str) -> tuple[RelyingParty, Federat
         return cached[1], row
     section = anchor.bundle_section(instance)
     assert section is not None  # a registered RP implies an anchor
+    bundle = json.dumps(trust_service.build_bundle(instance), ensure_ascii=False, separators=(",", ":")).encode()
+    pins = tuple(trust_service.root_fingerprints(instance).values())
     record = trust_service.latest_trust_list(instance)
     from trust.formats import jose
 
@@ -86,6 +94,8 @@ def _relying_party(instance: Instance, name: str) -> tuple[RelyingParty, Federat
         client_id=entity_id,
         redirect_uri=f"{entity_id}/callback",
         min_acr=str(levels[0]),
+        bundle=bundle,
+        pins=pins,
     )
     with _lock:
         _cache[key] = (time.monotonic(), rp)
@@ -215,4 +225,59 @@ def logout(name: str, request: Request) -> Response:
             location = target
     response = RedirectResponse(location, status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=_cookie_path(name))
+    return response
+
+
+@router.get("/rp/{name}/license")
+def license_request(name: str, request: Request) -> Response:
+    instance = _instance(request)
+    rp, row = _relying_party(instance, name)
+    session = _read(instance, name, request.cookies.get(SESSION_COOKIE), max_age=8 * 3600)
+    if session is None:
+        return RedirectResponse(f"/rp/{name}/", status_code=303)
+    kb = PresentationRequest(
+        nonce=secrets.token_urlsafe(24),
+        audience=rp.client_id,
+        subject=str(session["sub"]),
+        op_id=str(session["op"]),
+        issued_at=int(time.time()),
+    )
+    body = (
+        "<p>请出示证照 / Present a licence, key-bound to this sign-in:</p>"
+        f"<p>nonce <code id='kb-nonce'>{escape(kb.nonce)}</code><br>"
+        f"aud <code id='kb-aud'>{escape(kb.audience)}</code></p>"
+        f"<form method='post' action='/rp/{escape(name)}/license'>"
+        "<textarea name='presentation' id='presentation' rows='6' cols='60'></textarea><br>"
+        "<button type='submit' id='present'>出示 / Present</button></form>"
+    )
+    response = _page(f"{row.name}：证照 / Licence", body)
+    response.set_cookie(
+        KB_COOKIE, _serializer(instance, name).dumps(kb.to_json()), path=_cookie_path(name), httponly=True,
+        samesite="lax", secure=_secure(instance), max_age=600,
+    )  # fmt: skip
+    return response
+
+
+@router.post("/rp/{name}/license")
+async def license_presented(name: str, request: Request) -> Response:
+    form = await request.form()
+    presentation = str(form.get("presentation", ""))[:200_000]
+    return await run_in_threadpool(_license_presented, name, request, presentation)
+
+
+def _license_presented(name: str, request: Request, presentation: str) -> Response:
+    instance = _instance(request)
+    rp, _row = _relying_party(instance, name)
+    session = _read(instance, name, request.cookies.get(SESSION_COOKIE), max_age=8 * 3600)
+    pending = _read(instance, name, request.cookies.get(KB_COOKIE), max_age=600)
+    if session is None or pending is None or pending.get("subject") != session.get("sub"):
+        return _page("无法核验 / Cannot verify", "<p>Sign in and ask for the licence again.</p>", 400)
+    try:
+        report = rp.verify_presentation(presentation.strip(), PresentationRequest.from_json(pending))
+    except TrustError as error:
+        return _page("证照未通过 / Licence refused", f"<p id='refused'>{escape(error.message)}</p>", 400)
+    disclosed = dict(report.details).get("disclosed") or []  # the names of the disclosed claims
+    rows = "".join(f"<li>{escape(str(name))}</li>" for name in disclosed)
+    response = _page("证照已核验 / Licence verified", f"<ul id='disclosed'>{rows}</ul>")
+    response.delete_cookie(KB_COOKIE, path=_cookie_path(name))  # one presentation per request: no replay
     return response
