@@ -111,10 +111,10 @@ def test_trust_marks_are_granted_listed_and_revoked(fed: World, http: AuthClient
     token = granted.json()["trust_mark"]
     chain = anchor.resolve_chain(fed.instance, zj)
     assert [m.trust_mark_type for m in chain.trust_marks] == [anchor.trust_mark_type(fed.instance, 2)]
-    status = http.anonymous.post("/federation/trust-mark-status", params={"trust_mark": token})
+    status = http.anonymous.post("/federation/trust-mark-status", json={"trust_mark": token})
     assert status.json() == {"status": "active"}
     assert http.post("/federation/trust-marks/revoke", json={"entity_id": zj, "level": 2}).status_code == 200
-    assert http.anonymous.post("/federation/trust-mark-status", params={"trust_mark": token}).json() == {
+    assert http.anonymous.post("/federation/trust-mark-status", json={"trust_mark": token}).json() == {
         "status": "revoked"
     }
     assert anchor.resolve_chain(fed.instance, zj).trust_marks == ()

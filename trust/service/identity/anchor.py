@@ -36,6 +36,7 @@ import json
 import re
 import secrets
 import time
+import weakref
 from datetime import timedelta
 from typing import Any, Final
 
@@ -73,8 +74,21 @@ RP_POLICY: Final = {
 _NAME: Final = re.compile(r"[a-z0-9][a-z0-9-]{0,30}")
 
 
+_anchor_ids: weakref.WeakKeyDictionary[Instance, str] = weakref.WeakKeyDictionary()
+
+
 def anchor_id(instance: Instance) -> str:
-    return instance.settings.effective_public_url
+    """The anchor's entity identifier: the public URL it was created under (kept in the database, so a server started
+    with another ``TRUST_PUBLIC_URL`` still speaks for the same federation), else the instance's public URL."""
+    known = _anchor_ids.get(instance)
+    if known is not None:
+        return known
+    with db.session_scope(instance.engine, read_only=True) as session:
+        row = session.exec(select(FederationEntity).where(FederationEntity.kind == KIND_ANCHOR)).first()
+    if row is None:
+        return instance.settings.effective_public_url
+    _anchor_ids[instance] = row.id
+    return row.id
 
 
 def hosted_op_id(instance: Instance, code: str) -> str:
