@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     auth_failure_client_limit: int = Field(
         default=120, ge=0, description="Failed authentications per minute naming one client id"
     )
+    login_rate_limit: int = Field(
+        default=10, ge=0, description="Login attempts per minute per address and per citizen ID at an OP; 0: off"
+    )
     rate_limit_storage: str = Field(
         default="memory://", description="memory:// (per worker) or redis://host:port/db (shared by all workers)"
     )

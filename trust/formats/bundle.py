@@ -7,7 +7,13 @@ Payload (JSON)::
      "crls": [{"ca": "region-330000-sm2", "der": "<base64>"}, ...],
      "status_lists": [{"uri": ..., "token": "<statuslist+jwt>"}, ...],
      "type_metadata": [{"vct": ..., "document": {...}}, ...],           # SD-JWT VC types (sdjwt.vc)
-     "checkpoints": [...]}                                                # transparency (later)
+     "checkpoints": [...],                                                # transparency (later)
+     "federation": {"anchor": ..., "anchor_jwks": {...}, "statements": [...], "revoked_trust_marks": [...]}}
+
+``federation`` (issue 16; present only when the service runs the identity federation, so earlier bundles are unchanged
+byte for byte) carries the OpenID Federation trust anchor's keys, every entity configuration and subordinate
+statement, and the digests of revoked trust marks (:class:`trust.formats.federation.FederationSection`): a relying
+party resolves and validates an OP's trust chain from it with no network.
 
 The bundle is signed like the trust list — a JWS JSON serialization with one signature per national root —
 and the trust list inside keeps its own signatures, so each can be checked on its own. A verifier pins the
@@ -42,6 +48,7 @@ class Bundle:
     status_lists: tuple[Mapping[str, Any], ...] = ()
     type_metadata: tuple[Mapping[str, Any], ...] = ()
     checkpoints: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
+    federation: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -54,6 +61,7 @@ class Bundle:
             "status_lists": [dict(s) for s in self.status_lists],
             "type_metadata": [dict(t) for t in self.type_metadata],
             "checkpoints": [dict(c) for c in self.checkpoints],
+            **({"federation": dict(self.federation)} if self.federation is not None else {}),
         }
 
     @classmethod
@@ -85,7 +93,16 @@ class Bundle:
             status_lists=tuple(data.get("status_lists") or ()),
             type_metadata=tuple(type_metadata),
             checkpoints=tuple(data.get("checkpoints") or ()),
+            federation=_federation(data.get("federation")),
         )
+
+
+def _federation(value: Any) -> Mapping[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise EncodingError("bundle federation must be an object")
+    return value
 
 
 def sign(bundle: Bundle, signers: Sequence[tuple[Signer, bytes]]) -> dict[str, Any]:

@@ -43,6 +43,7 @@ _BY_CODE: Final[dict[Code, int]] = {
     Code.ASSERTION_REPLAYED: 401,
     Code.FORBIDDEN: 403,
     Code.RATE_LIMITED: 429,
+    Code.LOGIN_FAILED: 401,
 }
 STATUS: Final[dict[Code, int]] = {code: _BY_CODE.get(code, _BY_CATEGORY[code.category]) for code in Code}
 """The HTTP status of every code: its category's, unless the code names a more specific one."""

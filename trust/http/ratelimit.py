@@ -76,6 +76,7 @@ class Limiter:
         self.anonymous = _per_minute(settings.anonymous_rate_limit, share, "address")
         self.failures = _per_minute(settings.auth_failure_limit, share, "auth-failure-address")
         self.client_failures = _per_minute(settings.auth_failure_client_limit, share, "auth-failure-client")
+        self.logins = _per_minute(settings.login_rate_limit, share, "idp-login")
         self._warned = -math.inf
         self._lock = threading.Lock()
 
@@ -103,6 +104,13 @@ class Limiter:
         for item, key in ((self.failures, address), (self.client_failures, claimed)):
             if item is not None and key is not None:
                 self._call(partial(self.strategy.hit, item, key))
+
+    def login_attempt(self, address: str, account: str | None) -> None:
+        """One login attempt at a regional OP (issue 16): counted per address and per citizen ID number tried, so
+        neither guessing many passwords for one citizen nor one password for many citizens goes fast."""
+        self._hit(self.logins, f"address:{address}", f"too many login attempts from address {address}")
+        if account:
+            self._hit(self.logins, f"account:{account}", "too many login attempts for this citizen ID number")
 
     # -- mechanics -------------------------------------------------------------------------------------------
 

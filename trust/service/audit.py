@@ -184,6 +184,14 @@ AUDITED: Final[dict[str, Audited]] = {
     "license_event": Audited("license-event", ("license_id", "id"), ("status", "reason")),
     "platform_client": Audited("client", ("id",), ("kind", "region", "license_issuer_id", "name", "status")),
     "platform_credential": Audited("client-credential", ("serial",), ("client_id", "fingerprint", "status")),
+    "federation_entity": Audited(
+        "federation-entity",
+        ("id",),
+        ("kind", "region", "issuer_id", "name", "status", "reason", "jwks", "policy", "trust_service_id"),
+        ids=frozenset({"issuer_id", "trust_service_id"}),
+        ignore=frozenset({"configuration"}),
+    ),
+    "trust_mark": Audited("trust-mark", ("entity_id", "id"), ("trust_mark_type", "digest", "revoked_at")),
 }
 
 

@@ -231,6 +231,7 @@ def change_status(
 def _bundle_content(instance: Instance, session: Session) -> tuple[Any, list[Any]]:
     """The latest trust list, every CA's current CRL and every status list (unsigned), and the roots."""
     from trust.service import licenses  # composition: the bundle also carries the licence status lists
+    from trust.service.identity import anchor  # and the identity federation's statements (issue 16)
 
     status_lists = tuple(licenses.all_status_list_tokens(instance))
     latest = registry.latest(session)
@@ -252,6 +253,7 @@ def _bundle_content(instance: Instance, session: Session) -> tuple[Any, list[Any
         crls=tuple(crls),
         status_lists=status_lists,
         type_metadata=licenses.type_metadata_documents(instance),
+        federation=anchor.bundle_section(instance),
     )
     return content, _roots(session)
 
