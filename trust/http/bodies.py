@@ -12,7 +12,7 @@ problem naming the reason: ``trust.http.app``); a body that is not UTF-8 stays F
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi.routing import APIRoute
@@ -43,7 +43,7 @@ class StrictJsonRequest(Request):
 class StrictJsonRoute(APIRoute):
     """An API route whose endpoint reads its JSON body strictly (module docstring)."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def strict_handler(request: Request) -> Response:
