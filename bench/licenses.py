@@ -28,9 +28,20 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from _harness import Bench, log, rate, timing, timing_arguments  # before any project import: takes bench/ off sys.path
+if TYPE_CHECKING:  # mypy checks bench/ as the namespace package bench
+    from bench._harness import Bench, log, rate, timing, timing_arguments
+else:  # run as a script, bench/ is sys.path[0]
+    from _harness import (  # before any project import: takes bench/ off sys.path
+        Bench,
+        log,
+        rate,
+        timing,
+        timing_arguments,
+    )
 
 if TYPE_CHECKING:
+    from jwt.types import Options
+
     from trust.service.instance import Instance
 
 PASSPHRASE = b"bench passphrase, not secret"
@@ -98,7 +109,7 @@ def verify_jose(text: str, key: Any, alg: str) -> dict[str, Any]:
     verified = jose.verify_compact(text, lambda _h: key, algorithms=(alg,))
     if verified.header.get("typ") != token.TYP:
         raise ValueError("wrong typ")
-    claims = json.loads(verified.payload)
+    claims: dict[str, Any] = json.loads(verified.payload)
     now = time.time()
     if not claims["nbf"] <= now < claims.get("exp", float("inf")) or claims["license"]["id"] != claims["jti"]:
         raise ValueError("claims do not hold")
@@ -163,7 +174,7 @@ def token_benches(instance: Instance, issuers: dict[str, str]) -> list[Bench]:
     ours_rs256 = token.sign(rsa_body, rsa_signer, kid=rsa_kid, x5c=rsa_x5c)
     pyjwt_rs256 = jwt.encode(rsa_body, pyca, algorithm="RS256", headers=headers)
     pyca_public = pyca.public_key()
-    options = {"require": ["nbf", "iat"], "verify_aud": False}  # a 营业执照 has no end (no exp)
+    options: Options = {"require": ["nbf", "iat"], "verify_aud": False}  # a 营业执照 has no end (no exp)
     # Both sides accept both tokens: the same JWS, only JSON member order and spacing differ.
     for text in (ours_rs256, pyjwt_rs256):
         verify_jose(text, ours_key.public_key, "RS256")

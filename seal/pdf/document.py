@@ -14,7 +14,7 @@ from typing import Final
 from pyhanko.pdf_utils import content, layout
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.pdf_utils.rw_common import find_inherited_value_in_tree  # type: ignore[attr-defined]
+from pyhanko.pdf_utils.rw_common import find_inherited_value_in_tree
 from pyhanko.sign import fields
 from pyhanko.stamp import StaticStampStyle
 
@@ -224,7 +224,7 @@ def resolve_placement(
     return index, box
 
 
-class _ImportedPdfBytes(content.PdfContent):  # type: ignore[misc]
+class _ImportedPdfBytes(content.PdfContent):
     """The first page of an in-memory PDF as a form XObject (pyHanko's ``ImportedPdfPage`` reads files)."""
 
     def __init__(self, pdf: bytes):

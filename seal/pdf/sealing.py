@@ -63,7 +63,7 @@ logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(_EmbedWithoutFetc
 Level = Literal["B-B", "B-T", "B-LT", "B-LTA"]
 
 
-LEVELS: Final[tuple[str, ...]] = get_args(Level)
+LEVELS: Final[tuple[Level, ...]] = get_args(Level)
 
 
 class SealBindingError(InputError):
@@ -288,7 +288,8 @@ async def async_seal_pdf(  # noqa: C901, PLR0912 (one pass over the PAdES levels
             use_pades_lta=level == "B-LTA" and last,
         )
         if where is not None:
-            spec = fields.SigFieldSpec(sig_field_name=name, on_page=where[0], box=where[1])
+            # pyHanko annotates the box as ints but writes each coordinate as a PDF real (FloatObject)
+            spec = fields.SigFieldSpec(sig_field_name=name, on_page=where[0], box=where[1])  # type: ignore[arg-type]
             style = seal_style(appearance if number == 0 else None)
         else:
             spec = fields.SigFieldSpec(sig_field_name=name)

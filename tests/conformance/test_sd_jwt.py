@@ -52,7 +52,7 @@ UNSUPPORTED: dict[str, str] = {}
 
 
 def _case_ids() -> list[str]:
-    ids = []
+    ids: list[str] = []
     for root in ROOTS:
         base = TESTDATA / "sd-jwt" / root
         ids.extend(f"{root}/{d.name}" for d in sorted(base.iterdir()) if (d / "specification.yml").is_file())
@@ -327,7 +327,7 @@ def test_reissued_with_our_issuer_and_holder(case_id: str) -> None:
     )
     chosen = _selected(case.spec.get("holder_disclosed_claims") or {})
     source: Any = sdjwt.to_json_serialization(issued) if case.json else issued
-    binding = {"holder_signer": holder, "nonce": case.nonce, "audience": case.audience, "iat": case.now}
+    binding: dict[str, Any] = {"holder_signer": holder, "nonce": case.nonce, "audience": case.audience, "iat": case.now}
     presented = sdjwt.present(source, lambda path: path in chosen, **(binding if case.key_binding else {}))
     result = case.verify(presented)
     assert result.payload == case.expected

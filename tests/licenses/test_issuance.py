@@ -8,7 +8,9 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import func, select
@@ -21,7 +23,8 @@ from tests.support.world import PASSPHRASE, World, build_world
 from trust import db
 from trust.cli.main import main
 from trust.crypto import base64url
-from trust.crypto.errors import ConflictError, InputError, NotFoundError
+from trust.crypto.errors import Code, ConflictError, InputError, NotFoundError
+from trust.crypto.keys import PublicKey
 from trust.formats import identifiers
 from trust.formats import license_catalogue as catalogue
 from trust.formats import license_token as token
@@ -73,7 +76,7 @@ def test_bad_requests_change_nothing(site: tuple[World, str]) -> None:
     world, issuer = site
     before = _count(world)
     bad_fields = samples.sample(BUSINESS) | {"uscc": "91330106MA2CFA4X0X"}
-    cases = [
+    cases: list[tuple[type[Exception], dict[str, Any]]] = [
         (InputError, dict(issuer_id=issuer, type_code=BUSINESS, fields=bad_fields)),
         (InputError, dict(issuer_id=issuer, type_code=BUSINESS, fields={**samples.sample(BUSINESS), "extra": 1})),
         (InputError, dict(issuer_id=issuer, type_code=BIRTH, fields=samples.sample(BIRTH))),  # no holder code
@@ -148,6 +151,11 @@ def test_status_list_tokens_are_signed_again_when_changed_or_old(
     assert claims["exp"] - claims["iat"] == 24 * 3600 and claims["ttl"] == 3600
 
 
+def _fixed_key(key: PublicKey, _header: object) -> PublicKey:
+    """A JWS key resolver that always answers ``key``."""
+    return key
+
+
 def test_cached_status_list_tokens_belong_to_their_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Cached tokens are keyed by the Instance object (held weakly), not by ``id(instance)``: a later instance that
     gets a dead one's id (CPython reuses addresses) would otherwise be served that instance's token — signed by
@@ -168,7 +176,7 @@ def test_cached_status_list_tokens_belong_to_their_instance(tmp_path: Path, monk
             from licenses import issuance
 
             signer_key = issuance.prepare_issuer(session, world.instance.keystore, issuer).signer.public_key
-        jose.verify_compact(text, lambda _header, key=signer_key: key, algorithms=["SM2"])  # its own issuer's key
+        jose.verify_compact(text, partial(_fixed_key, signer_key), algorithms=["SM2"])  # its own issuer's key
         tokens.append(text)
     assert tokens[0] != tokens[1]
     assert first.instance in licenses._token_cache and second.instance in licenses._token_cache
@@ -256,7 +264,7 @@ def _batch_file(path: Path, count: int, *, bad_every: int = 0, start: int = 0) -
     with path.open("w", encoding="utf-8") as handle:
         for i in range(start, start + count):
             code = codes[i % len(codes)]
-            record = {"request_id": f"batch-{i}", "type": code, "fields": samples.sample(code)}
+            record: dict[str, Any] = {"request_id": f"batch-{i}", "type": code, "fields": samples.sample(code)}
             if code == BIRTH:
                 record["holder_code"] = samples.NEWBORN_ID
             if bad_every and i % bad_every == bad_every - 1:
@@ -334,6 +342,19 @@ def test_batch_request_id_reuse(site: tuple[World, str]) -> None:
         on_result=again.append,
     )
     assert [(r.outcome, r.code) for r in again] == [("error", "E1004")]
+
+
+def test_batch_record_without_fields_is_an_error_of_its_own(site: tuple[World, str]) -> None:
+    """A record built in code without fields (and without a read error) is reported as such, and the batch goes on."""
+    world, issuer = site
+    records = [
+        licenses.BatchRecord(line=1, request_id="nofields-1", type_code=BUSINESS),
+        licenses.BatchRecord(line=2, request_id="nofields-2", type_code=BUSINESS, fields=samples.sample(BUSINESS)),
+    ]
+    seen: list[licenses.BatchResult] = []
+    licenses.issue_batch(world.instance, records, issuer_id=issuer, on_result=seen.append)
+    assert [(r.outcome, r.code) for r in seen] == [("error", Code.INVALID_INPUT.label), ("issued", None)]
+    assert seen[0].message == "the record has no licence fields"
 
 
 def test_batch_csv(tmp_path: Path, site: tuple[World, str]) -> None:

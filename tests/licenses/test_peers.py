@@ -72,7 +72,7 @@ def _issue(peers: dict[str, Any], issuer: str, **kwargs: Any) -> Any:
     )
 
 
-def _get_jwks(base: str, name: str) -> dict[str, Any]:
+def _get_jwks(base: str, name: str) -> Any:  # the JSON document, as joserfc and PyJWT take it
     response = httpx.get(f"{base}/.well-known/{name}")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/jwk-set+json"

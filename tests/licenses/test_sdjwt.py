@@ -103,7 +103,7 @@ def verify(presentation: Any, issuer: PrivateKey, **kwargs: Any) -> sdjwt.Verifi
 
 
 def bound(issued: str, holder: PrivateKey, disclose: Any = ("holder_name",), **kwargs: Any) -> str:
-    options = {"holder_signer": holder.signer(), "nonce": NONCE, "audience": AUD, "iat": NOW}
+    options: dict[str, Any] = {"holder_signer": holder.signer(), "nonce": NONCE, "audience": AUD, "iat": NOW}
     options.update(kwargs)
     result: str = sdjwt.present(issued, disclose, **options)
     return result
@@ -214,7 +214,7 @@ def test_unknown_claim_to_disclose_is_an_error(issuer: PrivateKey) -> None:
     assert caught.value.evidence["unknown"] == ["/holder_nmae"]
     assert "/holder_name" in caught.value.evidence["disclosable"]
     with pytest.raises(InputError, match="not a single string"):
-        sdjwt.present(issue(issuer), "holder_name")  # type: ignore[arg-type]
+        sdjwt.present(issue(issuer), "holder_name")
 
 
 def test_disclosable_lists_one_path_per_disclosure(issuer: PrivateKey) -> None:
@@ -293,6 +293,7 @@ def test_general_json_serialization_with_two_issuer_signatures(sm2_issuer: Priva
     with pytest.raises(sdjwt.MalformedSdJwt, match="first signature"):
         sdjwt.verify(misplaced, known("issuer-1", "es"), algorithms=ALGS, now=NOW)
     # Only disclosures, kb_jwt and kid may be unprotected: an unprotected alg or jwk is refused.
+    member: dict[str, Any]
     for member in ({"alg": "none"}, {"jwk": {}}, {"typ": "x"}):
         extra = json.loads(json.dumps(document))
         extra["signatures"][1]["header"].update(member)
@@ -612,6 +613,7 @@ def test_issuance_refusals(es_issuer: PrivateKey, es_holder: PrivateKey) -> None
             sdjwt.issue({**CLAIMS, "nbf": 1, "status": {}}, [name], signer)
     with pytest.raises(InputError, match="not present"):
         sdjwt.issue(CLAIMS, ["missing", ("address", "zip"), ("scope", 9)], signer)
+    reserved: dict[str, Any]
     for reserved in ({"_sd": []}, {"a": {"...": 1}}, {"a": [{"_sd_alg": "x"}]}):
         with pytest.raises(InputError, match="reserved"):
             sdjwt.issue(reserved, [], signer)

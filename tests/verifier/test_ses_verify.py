@@ -648,10 +648,9 @@ def test_maker_not_a_seal_maker(setup: Setup) -> None:
     report = seal_verifier.verify_seal(seal, ctx(setup))
     assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE)
     assert failing(report) == ["maker-certificate", "maker-service"]
-    assert (
-        next(c for c in report.checks if c.name == "maker-certificate").sub_indication
-        is SubIndication.NO_CERTIFICATE_CHAIN_FOUND
-    )  # type: ignore[attr-defined]
+    maker_certificate = next(c for c in report.checks if c.name == "maker-certificate")
+    assert isinstance(maker_certificate, ses_checks.Finding)
+    assert maker_certificate.sub_indication is SubIndication.NO_CERTIFICATE_CHAIN_FOUND
 
 
 def test_revoked_signer(setup: Setup) -> None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from asn1crypto import x509 as asn1_x509
 
 from ca import authority
 from ca.models import now
@@ -206,10 +207,11 @@ def test_revoked_certificate_fails_from_the_bundle_crl(tl_world: World) -> None:
     assert (report.indication, report.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.REVOKED)
 
 
-def _issue_with_ca_key(world: World, ca_id: str, not_before) -> object:
+def _issue_with_ca_key(world: World, ca_id: str, not_before: datetime) -> asn1_x509.Certificate:
     """What a region holding its own CA key could still sign after its withdrawal (Huren itself refuses)."""
     with db.session_scope(world.instance.engine) as session:
         ca = authority.get_ca(session, ca_id)
+        assert ca.key_id is not None
         signer = world.instance.keystore.signer(ca.key_id, authority.algorithm_for(ca.family))
         issuer = authority.ca_certificate(ca)
     key = generate_private_key("sm2")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -20,12 +20,6 @@ app = typer.Typer(
     "types, add-issuer, issue, pdf, issue-batch, revoke, suspend, reinstate, show, keygen, fetch, present.",
     no_args_is_help=True,
 )
-
-
-def _licenses():  # trust.service.licenses, imported when a command runs
-    from trust.service import licenses
-
-    return licenses
 
 
 @app.command()
@@ -77,7 +71,9 @@ def add_issuer(
     home: HomeOption = None,
 ) -> None:
     """Register an issuing authority: licence-issuer key and certificate, trust-list service with its types."""
-    issuer = _licenses().register_issuer(
+    from trust.service import licenses
+
+    issuer = licenses.register_issuer(
         instance(home),
         ca_id=ca_id,
         name=name,
@@ -88,7 +84,7 @@ def add_issuer(
     console.print(f"licence issuer {issuer.id} ({issuer.name}) for {issuer.license_types}")
 
 
-def _json_file(path: Path) -> dict:
+def _json_file(path: Path) -> dict[str, Any]:
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -116,9 +112,10 @@ def issue(
 ) -> None:
     """Issue one licence (token, SD-JWT and QR payload; optionally its sealed PDF)."""
     from trust.formats import license_token as token
+    from trust.service import licenses
 
     inst = instance(home)
-    made = _licenses().issue(
+    made = licenses.issue(
         inst,
         issuer_id=issuer_id,
         type_code=type_code,
@@ -189,7 +186,8 @@ def issue_batch(
     license_token.check_form(token_form)  # before anything is read or issued
     total = sum(1 for _ in open(batch_file, "rb")) if batch_file.exists() else 0  # noqa: SIM115
     inst = instance(home)
-    licenses = _licenses()
+    from trust.service import licenses
+
     error_stream = open(report, "w", encoding="utf-8") if report else None  # noqa: SIM115
     try:
         records = (
@@ -235,7 +233,9 @@ def issue_batch(
 
 
 def _status(identifier: str, status: str, reason: str, home: Path | None) -> None:
-    record = _licenses().set_status(instance(home), identifier, status, reason)
+    from trust.service import licenses
+
+    record = licenses.set_status(instance(home), identifier, status, reason)
     console.print(f"licence {record.identifier} is {record.status}")
 
 
@@ -276,7 +276,8 @@ def show(
     home: HomeOption = None,
 ) -> None:
     """Show a licence: holder, status, history; or just its token."""
-    licenses = _licenses()
+    from trust.service import licenses
+
     inst = instance(home)
     record = licenses.get(inst, identifier)
     if token_only:

@@ -172,8 +172,8 @@ def command() -> typer.core.TyperGroup:
         for sub_name, sub in getattr(cmd, "commands", {}).items():
             tidy(sub, sub_name)
 
-    tidy(root, "trust")
     assert isinstance(root, typer.core.TyperGroup)
+    tidy(root, "trust")
     return root
 
 
@@ -203,8 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as bug:
         if os.environ.get("TRUST_DEBUG"):
             raise
-        error = TrustError(f"unexpected {type(bug).__name__}; set TRUST_DEBUG=1 for the traceback", code=Code.INTERNAL)
-        err_console.print(error.diagnostics(), markup=False, highlight=False)
+        fault = TrustError(f"unexpected {type(bug).__name__}; set TRUST_DEBUG=1 for the traceback", code=Code.INTERNAL)
+        err_console.print(fault.diagnostics(), markup=False, highlight=False)
         return int(exits.Exit.ENVIRONMENT)
     return int(result) if isinstance(result, int) else 0
 

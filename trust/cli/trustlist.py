@@ -13,13 +13,6 @@ import typer
 from trust.cli.common import HomeOption, console, instance
 from trust.formats import times
 
-
-def _service():
-    from trust.service import trust
-
-    return trust
-
-
 app = typer.Typer(help="National trust list: publish, show, withdraw, suspend, reinstate.", no_args_is_help=True)
 bundle_app = typer.Typer(help="Offline bundle for verifiers: export, pins.", no_args_is_help=True)
 
@@ -32,7 +25,8 @@ def _time(text: str | None) -> datetime | None:
 @app.command()
 def publish(home: HomeOption = None) -> None:
     """Sign (both national roots) and publish a new trust list."""
-    service = _service()
+    from trust.service import trust as service
+
     record = service.publish_now(instance(home))
     console.print(
         f"trust list {record.sequence} published ({record.digest[:16]}…), next update {record.next_update.isoformat()}"
@@ -45,7 +39,8 @@ def show(
     home: HomeOption = None,
 ) -> None:
     """Show the issuers of the latest trust list with their current status and services."""
-    service = _service()
+    from trust.service import trust as service
+
     rows = service.list_issuers(instance(home))
     if as_json:
         console.print_json(json.dumps(rows, ensure_ascii=False))
@@ -55,7 +50,8 @@ def show(
 
 
 def _change(status: str, subject_id: str, service_flag: bool, at: str | None, reason: str, home: Path | None) -> None:
-    service = _service()
+    from trust.service import trust as service
+
     record = service.change_status(
         instance(home),
         subject="service" if service_flag else "issuer",
@@ -118,7 +114,8 @@ def export(
     home: HomeOption = None,
 ) -> None:
     """Export the signed offline bundle (trust list and every CA's CRL)."""
-    service = _service()
+    from trust.service import trust as service
+
     path = service.export_bundle(instance(home), out)
     console.print(f"bundle written to {path}")
 
@@ -126,6 +123,7 @@ def export(
 @bundle_app.command()
 def pins(home: HomeOption = None) -> None:
     """Print the SHA-256 fingerprints of the national roots (what verifiers pin)."""
-    service = _service()
+    from trust.service import trust as service
+
     for family, fingerprint in service.root_fingerprints(instance(home)).items():
         console.print(f"{family} {fingerprint}")

@@ -53,7 +53,15 @@ class Request:
             if _FIELDS[attr] in values:
                 raise InputError(f"requested subject has {attr} twice")
             values[_FIELDS[attr]] = value
-        return DN(**values)
+        return DN(
+            country=values.get("country", "CN"),
+            province=values.get("province"),
+            locality=values.get("locality"),
+            organization=values.get("organization"),
+            unit=values.get("unit"),
+            common_name=values.get("common_name"),
+            serial_number=values.get("serial_number"),
+        )
 
 
 def load_csr(data: bytes) -> asn1_csr.CertificationRequest:

@@ -164,7 +164,8 @@ def to_qr(token: str) -> str:
     if len(header) > 0xFFFF or len(payload) > 0xFFFF:
         raise InputError("JWS too large for a QR code", code=Code.INPUT_TOO_LARGE)
     packed = len(header).to_bytes(2, "big") + header + len(payload).to_bytes(2, "big") + payload + signature
-    return QR_PREFIX + base45.b45encode(zlib.compress(packed, 9)).decode("ascii")
+    encoded: bytes = base45.b45encode(zlib.compress(packed, 9))
+    return QR_PREFIX + encoded.decode("ascii")
 
 
 def from_qr(text: str) -> str:
@@ -175,7 +176,7 @@ def from_qr(text: str) -> str:
     if not text.startswith(QR_PREFIX):
         raise EncodingError(f"QR payload does not start with {QR_PREFIX}")
     try:
-        compressed = base45.b45decode(text[len(QR_PREFIX) :])
+        compressed: bytes = base45.b45decode(text[len(QR_PREFIX) :])
     except (ValueError, TypeError) as exc:
         raise EncodingError(f"QR payload is not Base45: {exc}") from None
     inflater = zlib.decompressobj()
@@ -212,7 +213,11 @@ def qr_version(text: str, error_correction: str = "M") -> int:
         "H": constants.ERROR_CORRECT_H,
     }[error_correction]
     qr = qrcode.QRCode(error_correction=level, border=4)
-    qr.add_data(qrcode.util.QRData(text, mode=qrcode.util.MODE_ALPHA_NUM) if _alphanumeric(text) else text)
+    if _alphanumeric(text):
+        # types-qrcode declares MODE_ALPHA_NUM a plain int while QRData's overloads want Literal[1, 2, 4]
+        qr.add_data(qrcode.util.QRData(text, mode=qrcode.util.MODE_ALPHA_NUM))  # type: ignore[call-overload]
+    else:
+        qr.add_data(text)
     qr.make(fit=True)
     return int(qr.version)
 

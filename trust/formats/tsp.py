@@ -215,7 +215,7 @@ def build_request(
 # --- responses ---------------------------------------------------------------------------------------------
 
 
-class TimeStampResp(core.Sequence):  # type: ignore[misc]
+class TimeStampResp(core.Sequence):
     """RFC 3161 ``TimeStampResp`` with the token OPTIONAL, as the RFC has it (asn1crypto's ``tsp`` class makes
     it mandatory, so it cannot encode a rejection)."""
 

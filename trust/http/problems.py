@@ -177,7 +177,8 @@ _HEADERS: Final[dict[int | str, dict[str, Any]]] = {
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for the error statuses a route can answer, plus ``5XX``."""
     entries: dict[int | str, dict[str, Any]] = {}
-    for status in (*sorted(set(statuses)), "5XX"):
+    keys: tuple[int | str, ...] = (*sorted(set(statuses)), "5XX")
+    for status in keys:
         entry: dict[str, Any] = {
             "description": _DESCRIPTIONS[status],
             "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}},

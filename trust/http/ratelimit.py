@@ -36,6 +36,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
@@ -70,7 +71,7 @@ class Limiter:
                 "socket_connect_timeout": STORAGE_TIMEOUT,
             }
         self.storage = storage_from_string(uri, **options)
-        self.strategy = MovingWindowRateLimiter(self.storage)  # type: ignore[arg-type]  # sync storage
+        self.strategy = MovingWindowRateLimiter(self.storage)
         self.requests = _per_minute(settings.rate_limit, share, "client")
         self.anonymous = _per_minute(settings.anonymous_rate_limit, share, "address")
         self.failures = _per_minute(settings.auth_failure_limit, share, "auth-failure-address")
@@ -101,7 +102,7 @@ class Limiter:
         """Count a failed attempt against ``address`` and the client id it claimed."""
         for item, key in ((self.failures, address), (self.client_failures, claimed)):
             if item is not None and key is not None:
-                self._call(lambda item=item, key=key: self.strategy.hit(item, key))
+                self._call(partial(self.strategy.hit, item, key))
 
     # -- mechanics -------------------------------------------------------------------------------------------
 

@@ -228,10 +228,10 @@ def _decide(session: Session, principal: Principal, action: Action, resource: Re
     if action in (Action.LICENSE_MANAGE, Action.LICENSE_READ):
         hidden = resource.license_id is not None
         if hidden:
-            record = session.exec(select(LicenseRecord).where(LicenseRecord.identifier == resource.license_id)).first()
-            if record is None:
+            found = session.exec(select(LicenseRecord).where(LicenseRecord.identifier == resource.license_id)).first()
+            if found is None:
                 raise _Hidden("no such licence")
-            issuer = _issuer(session, record.issuer_id)
+            issuer = _issuer(session, found.issuer_id)
         elif resource.license_issuer_id is not None:
             issuer = _issuer(session, resource.license_issuer_id)
         else:

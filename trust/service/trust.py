@@ -53,6 +53,7 @@ def register_ca(session: Session, ca: CertificateAuthority) -> None:
     if ca.kind == "root":
         return
     issuer_id = issuer_id_for(ca)
+    scope: dict[str, Any]
     if ca.kind == "national":
         name, scope = OPERATOR, {"national": True}
     elif ca.kind == "region":

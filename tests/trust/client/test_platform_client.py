@@ -168,7 +168,7 @@ def test_licenses(sdk: Sdk, platform: PlatformClient) -> None:
 
 def test_time_stamps_and_public_artefacts(sdk: Sdk, platform: PlatformClient) -> None:
     for family in ("RSA", "SM2"):
-        answer = platform.timestamp_data(b"to be time-stamped", family=family)  # type: ignore[arg-type]
+        answer = platform.timestamp_data(b"to be time-stamped", family=family)
         assert tsp.response_status(answer).granted
     refused = platform.timestamp(b"not a query")
     assert not tsp.response_status(refused).granted  # RFC 3161 carries the refusal: a response, not an error
@@ -247,9 +247,8 @@ def test_calls_that_are_not_idempotent_are_not_retried(sdk: Sdk) -> None:
     )
     with pytest.raises(ProblemError) as caught:
         client.suspend_license(issued_license.identifier)
-    assert (
-        caught.value.status == 503 and len(transport.to("POST", f"/licenses/{issued_license.identifier}/status")) == 1
-    )
+    status_path = f"/licenses/{issued_license.identifier}/status"
+    assert caught.value.status == 503 and len(transport.to("POST", status_path)) == 1
     with pytest.raises(ServiceUnreachable):
         client.seal_pdf(seal_id, pdf_samples.contract_pdf())
     assert len(transport.to("POST", f"/seals/{seal_id}/pdf")) == 1 and waits == []

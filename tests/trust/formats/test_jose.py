@@ -295,6 +295,7 @@ def test_wrong_number_of_parts_is_refused(parts: int, p256: PrivateKey) -> None:
 
 
 def test_signing_refuses_headers_it_would_refuse_to_verify(p256: PrivateKey) -> None:
+    headers: dict[str, Any]
     for headers in ({"alg": "none"}, {"alg": "HS256"}, {"jwk": {}}, {"jku": "x"}, {"x5u": "x"}, {"crit": ["x"]}):
         with pytest.raises(InputError):
             jose.sign_compact(b"x", p256.signer(), headers=headers)
@@ -422,7 +423,7 @@ def test_verification_jwk_rules(p256: PrivateKey) -> None:
     public = huren_jwk.public_jwk(p256.public_key)
     assert jose.public_key_for_verification(public) == p256.public_key
     assert jose.public_key_for_verification({**public, "use": "sig", "key_ops": ["verify"], "alg": "ES256"}, "ES256")
-    refusals = [
+    refusals: list[tuple[dict[str, Any], str | None, str]] = [
         ({**public, "d": "AAAA"}, None, "private"),
         ({**public, "use": "enc"}, None, "use"),
         ({**public, "key_ops": ["encrypt"]}, None, "key_ops"),

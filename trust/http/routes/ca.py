@@ -7,7 +7,7 @@ enrolment, re-keying, issuance, listing and revocation need a platform client (:
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -35,6 +35,21 @@ def _instance(request: Request) -> Instance:
     return instance
 
 
+_CA_EXAMPLE: Final[dict[str, Any]] = {
+    "id": "region-330000-sm2",
+    "kind": "region",
+    "code": "330000",
+    "name": "浙江省 SM2 CA",
+    "family": "SM2",
+    "status": "active",
+    "parent_id": "national-sm2",
+    "subject": "C=CN, ST=浙江省, O=浙江省政务服务平台, CN=浙江省 SM2 CA",
+    "fingerprint": "9c3e0a4f7b1d2e8c6a5b4f3e2d1c0b9a8f7e6d5c4b3a29181706f5e4d3c2b1a0",
+    "not_after": "2036-01-01T00:00:00+00:00",
+    "key_held_by_huren": True,
+}
+
+
 class CAInfo(BaseModel):
     id: str
     kind: str
@@ -48,25 +63,7 @@ class CAInfo(BaseModel):
     not_after: str
     key_held_by_huren: bool
 
-    model_config = {
-        "json_schema_extra": {
-            "examples": [
-                {
-                    "id": "region-330000-sm2",
-                    "kind": "region",
-                    "code": "330000",
-                    "name": "浙江省 SM2 CA",
-                    "family": "SM2",
-                    "status": "active",
-                    "parent_id": "national-sm2",
-                    "subject": "C=CN, ST=浙江省, O=浙江省政务服务平台, CN=浙江省 SM2 CA",
-                    "fingerprint": "9c3e0a4f7b1d2e8c6a5b4f3e2d1c0b9a8f7e6d5c4b3a29181706f5e4d3c2b1a0",
-                    "not_after": "2036-01-01T00:00:00+00:00",
-                    "key_held_by_huren": True,
-                }
-            ]
-        }
-    }
+    model_config = {"json_schema_extra": {"examples": [_CA_EXAMPLE]}}
 
 
 def _ca_info(ca: Any) -> CAInfo:
@@ -208,7 +205,7 @@ class EnrolResponse(BaseModel):
         "json_schema_extra": {
             "examples": [
                 {
-                    "ca": CAInfo.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+                    "ca": _CA_EXAMPLE,
                     "certificate_pem": _CERT_PEM_EXAMPLE,
                     "chain_pem": [_CERT_PEM_EXAMPLE],
                 }
@@ -265,7 +262,7 @@ class RekeyResponse(BaseModel):
         "json_schema_extra": {
             "examples": [
                 {
-                    "ca": CAInfo.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+                    "ca": _CA_EXAMPLE,
                     "certificate_pem": "-----BEGIN CERTIFICATE-----\nMIIC…\n-----END CERTIFICATE-----\n",
                     "chain_pem": ["-----BEGIN CERTIFICATE-----\nMIIB…\n-----END CERTIFICATE-----\n"],
                     "previous_certificates_pem": ["-----BEGIN CERTIFICATE-----\nMIIC…\n-----END CERTIFICATE-----\n"],
