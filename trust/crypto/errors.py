@@ -79,6 +79,10 @@ class Code(Enum):
     KEYSTORE_KEY_EXISTS = (1203, "keystore-key-exists", Category.INPUT, "Key id already in use")
     KEYSTORE_CORRUPT = (1204, "keystore-corrupt", Category.ENVIRONMENT, "Key store entry corrupt")
     KEYSTORE_INSECURE = (1205, "keystore-insecure", Category.CONFIGURATION, "Key store permissions insecure")
+    KEYSTORE_TOKEN_MISSING = (1206, "keystore-token-missing", Category.ENVIRONMENT, "PKCS#11 token not present")
+    KEYSTORE_TOKEN_PIN = (1207, "keystore-token-pin", Category.CONFIGURATION, "PKCS#11 token PIN missing or refused")
+    KEYSTORE_TOKEN_KEY_MISSING = (1208, "keystore-token-key-missing", Category.ENVIRONMENT, "Key missing on the token")
+    KEYSTORE_TOKEN_UNAVAILABLE = (1209, "keystore-token-unavailable", Category.ENVIRONMENT, "PKCS#11 token failed")
 
     # 1300-1399: tokens and selective disclosure
     DISCLOSURE_INVALID = (1300, "disclosure-invalid", Category.FAILED, "Selective disclosure invalid")
