@@ -299,7 +299,8 @@ HolderKeyOption = Annotated[
     typer.Option(
         "--holder-key",
         help="The holder key: file:PATH (encrypted PKCS#8, passphrase in $TRUST_HOLDER_KEY_PASSPHRASE or "
-        "$TRUST_HOLDER_KEY_PASSPHRASE_FILE; or a plain PEM key); pkcs11:URI is reserved for HSMs",
+        "$TRUST_HOLDER_KEY_PASSPHRASE_FILE; or a plain PEM key); or "
+        "pkcs11:token=LABEL;object=NAME, a key on a token (PIN in $TRUST_PKCS11_PIN or $TRUST_PKCS11_PIN_FILE)",
     ),
 ]
 

@@ -291,15 +291,16 @@ def _public_from_token(obj: Any) -> PublicKey:
 class TokenSigner:
     """A :class:`~trust.crypto.signer.Signer` whose private key stays on the token: ``sign`` is ``C_Sign``."""
 
-    __slots__ = ("_algorithm", "_ckaid", "_key_id", "_pool", "_public")
+    __slots__ = ("_algorithm", "_find", "_key_id", "_pool", "_public")
 
     def __init__(
-        self, pool: TokenPool, key_id: str, ckaid: bytes, public: PublicKey, algorithm: SignatureAlgorithm
+        self, pool: TokenPool, key_id: str, find: Mapping[str, Any], public: PublicKey, algorithm: SignatureAlgorithm
     ) -> None:
+        """``find``: what names the private key on the token (``id=CKA_ID`` and/or ``label=CKA_LABEL``)."""
         public.check_algorithm(algorithm)
         self._pool = pool
         self._key_id = key_id
-        self._ckaid = ckaid
+        self._find = dict(find)
         self._public = public
         self._algorithm = algorithm
 
@@ -318,7 +319,7 @@ class TokenSigner:
     def sign(self, data: bytes, *, encoding: SignatureEncoding = "der") -> bytes:
         alg = self._algorithm
         with self._pool.session(f"signing with {self._key_id}") as session:
-            key: Any = session.get_key(object_class=ObjectClass.PRIVATE_KEY, id=self._ckaid)
+            key: Any = session.get_key(object_class=ObjectClass.PRIVATE_KEY, **self._find)
             if alg.family is KeyFamily.EC:
                 raw = key.sign(digest(alg.hash, data), mechanism=Mechanism.ECDSA)
             elif alg.padding == "pss":
@@ -519,7 +520,7 @@ class TokenKeyStore:
         if public is None:
             public = self._token_info(key_id).public_key
         _label, ckaid = _parse_key_id(key_id)
-        return TokenSigner(self.pool, key_id, ckaid, public, algorithm or public.default_algorithm())
+        return TokenSigner(self.pool, key_id, {"id": ckaid}, public, algorithm or public.default_algorithm())
 
     def discard(self, key_id: str) -> None:
         if not key_id.startswith(KEY_ID_PREFIX):
@@ -534,3 +535,35 @@ class TokenKeyStore:
 
     def close(self) -> None:
         self.pool.close()
+
+
+def token_signer(
+    config: TokenConfig,
+    *,
+    label: str | None = None,
+    ckaid: bytes | None = None,
+    algorithm: SignatureAlgorithm | None = None,
+) -> TokenSigner:
+    """A signer for one existing key on a token, named by ``CKA_LABEL`` and/or ``CKA_ID`` (an RFC 7512 URI's
+    ``object`` and ``id``): what a platform or a holder uses for its own key (``trust client token --key pkcs11:…``).
+    The public key is read from the token's public key object of the same name."""
+    if label is None and ckaid is None:
+        raise InputError("a PKCS#11 key is named by its object label, its id, or both", code=Code.USAGE)
+    find: dict[str, Any] = {}
+    if label is not None:
+        find["label"] = label
+    if ckaid is not None:
+        find["id"] = ckaid
+    name = f"PKCS#11 key {label or ''}{'/' + ckaid.hex() if ckaid else ''} on token {config.token_label}"
+    pool = TokenPool(config)
+    with pool.session(f"reading {name}") as session:
+        try:
+            session.get_key(object_class=ObjectClass.PRIVATE_KEY, **find)
+            public = _public_from_token(session.get_key(object_class=ObjectClass.PUBLIC_KEY, **find))
+        except p11e.NoSuchKey:
+            raise KeyStoreError(f"no {name}", code=Code.KEYSTORE_TOKEN_KEY_MISSING) from None
+        except p11e.MultipleObjectsReturned:
+            raise InputError(f"{name} is ambiguous: give both object and id", code=Code.USAGE) from None
+    if public.family is KeyFamily.SM2:  # pragma: no cover - the token would need a vendor SM2 mechanism
+        raise InputError("SM2 keys on a token need a vendor mechanism Huren does not configure (docs/HSM.md)")
+    return TokenSigner(pool, name, find, public, algorithm or public.default_algorithm())
