@@ -6,6 +6,7 @@ import asyncio
 import subprocess
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from asn1crypto import x509 as asn1_x509
@@ -70,6 +71,12 @@ def _ext(cert: asn1_x509.Certificate, name: str) -> asn1_x509.Extension | None:
     return None
 
 
+def _critical(cert: asn1_x509.Certificate, name: str) -> bool:
+    ext = _ext(cert, name)
+    assert ext is not None, f"no {name} extension"
+    return bool(ext["critical"].native is True)
+
+
 # --- roots and sub-CAs ----------------------------------------------------------------------------------
 
 
@@ -86,9 +93,9 @@ def test_national_roots(world: World, family: str) -> None:
     cx.verify_signature(cert, cx.public_key(cert))
     assert cert.basic_constraints_value["ca"].native is True
     assert cert.basic_constraints_value["path_len_constraint"].native == 1
-    assert _ext(cert, "basic_constraints")["critical"].native is True
+    assert _critical(cert, "basic_constraints")
     assert cert.key_usage_value.native == {"key_cert_sign", "crl_sign"}
-    assert _ext(cert, "key_usage")["critical"].native is True
+    assert _critical(cert, "key_usage")
     assert cert.key_identifier == cx.public_key(cert).key_identifier()
     if family == "SM2":
         spki = cert["tbs_certificate"]["subject_public_key_info"]["algorithm"]
@@ -177,7 +184,7 @@ def test_profile_details(ca_world: World) -> None:
         subject=DN(organization="国家政务服务平台", common_name="TSA"),
         key_family="RSA",
     ).certificate
-    assert _ext(tsa, "extended_key_usage")["critical"].native is True
+    assert _critical(tsa, "extended_key_usage")
     assert tsa.extended_key_usage_value.native == ["time_stamping"]
     seal = _issue(ca_world, "region-330000-sm2", "seal").certificate
     assert seal.extended_key_usage_value.native == [EKU_DOCUMENT_SIGNING, "email_protection"]
@@ -269,6 +276,7 @@ def _forge_outside_constraints(world: World, ca_id: str, subject: DN) -> asn1_x5
     issuer might produce. Built by hand: the authority itself refuses to do this."""
     with db.session_scope(world.instance.engine) as session:
         ca = authority.get_ca(session, ca_id)
+        assert ca.key_id is not None
         signer = world.instance.keystore.signer(ca.key_id, authority.algorithm_for(ca.family))
         issuer = authority.ca_certificate(ca)
     key = generate_private_key("rsa-2048")
@@ -362,7 +370,7 @@ def _counts(world: World) -> tuple[int, int, int]:
     return certs, crls, keys
 
 
-BAD_REQUESTS = {
+BAD_REQUESTS: dict[str, dict[str, Any]] = {
     "unknown profile": dict(ca_id="region-330000-sm2", profile="wizard"),
     "unknown CA": dict(ca_id="region-999999-sm2", profile="seal"),
     "root issues end entity": dict(ca_id="root-sm2", profile="seal"),

@@ -8,7 +8,9 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import func, select
@@ -20,7 +22,9 @@ from tests.support.server import free_port
 from tests.support.world import PASSPHRASE, World, build_world
 from trust import db
 from trust.cli.main import main
+from trust.crypto import base64url
 from trust.crypto.errors import Code, ConflictError, InputError, NotFoundError
+from trust.crypto.keys import PublicKey
 from trust.formats import identifiers
 from trust.formats import license_catalogue as catalogue
 from trust.formats import license_token as token
@@ -72,7 +76,7 @@ def test_bad_requests_change_nothing(site: tuple[World, str]) -> None:
     world, issuer = site
     before = _count(world)
     bad_fields = samples.sample(BUSINESS) | {"uscc": "91330106MA2CFA4X0X"}
-    cases = [
+    cases: list[tuple[type[Exception], dict[str, Any]]] = [
         (InputError, dict(issuer_id=issuer, type_code=BUSINESS, fields=bad_fields)),
         (InputError, dict(issuer_id=issuer, type_code=BUSINESS, fields={**samples.sample(BUSINESS), "extra": 1})),
         (InputError, dict(issuer_id=issuer, type_code=BIRTH, fields=samples.sample(BIRTH))),  # no holder code
@@ -133,8 +137,6 @@ def test_status_list_tokens_are_signed_again_when_changed_or_old(
     STATUS_TOKEN_REFRESH, signs a new one, so neither the route nor the bundle serves a token near its exp."""
     import json as json_module
 
-    from trust.formats import jose
-
     world, issuer = site
     made = licenses.issue(world.instance, issuer_id=issuer, type_code=BUSINESS, fields=samples.sample(BUSINESS))
     first = licenses.status_list_token(world.instance, issuer, 1)
@@ -145,8 +147,13 @@ def test_status_list_tokens_are_signed_again_when_changed_or_old(
     monkeypatch.setattr(licenses, "STATUS_TOKEN_REFRESH", 0.0)
     aged = licenses.status_list_token(world.instance, issuer, 1)
     assert aged != changed
-    claims = json_module.loads(jose.b64u_decode(aged.split(".")[1]))
+    claims = json_module.loads(base64url.decode(aged.split(".")[1]))
     assert claims["exp"] - claims["iat"] == 24 * 3600 and claims["ttl"] == 3600
+
+
+def _fixed_key(key: PublicKey, _header: object) -> PublicKey:
+    """A JWS key resolver that always answers ``key``."""
+    return key
 
 
 def test_cached_status_list_tokens_belong_to_their_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -169,7 +176,7 @@ def test_cached_status_list_tokens_belong_to_their_instance(tmp_path: Path, monk
             from licenses import issuance
 
             signer_key = issuance.prepare_issuer(session, world.instance.keystore, issuer).signer.public_key
-        jose.verify_compact(text, lambda _header, key=signer_key: key, algorithms=["SM2"])  # its own issuer's key
+        jose.verify_compact(text, partial(_fixed_key, signer_key), algorithms=["SM2"])  # its own issuer's key
         tokens.append(text)
     assert tokens[0] != tokens[1]
     assert first.instance in licenses._token_cache and second.instance in licenses._token_cache
@@ -187,19 +194,19 @@ def test_status_lists_and_bundle_are_published_as_files(site: tuple[World, str])
     from datetime import timedelta
 
     from trust.formats import bundle as bundle_format
-    from trust.formats import jose, status_list
+    from trust.formats import status_list
     from trust.service import publishing
     from trust.service import trust as trust_service
 
     world, issuer = site
     made = licenses.issue(world.instance, issuer_id=issuer, type_code=BUSINESS, fields=samples.sample(BUSINESS))
     licenses.set_status(world.instance, made.record.identifier, "revoked", "注销")
-    uri, idx = status_list.parse_status_claim(json_module.loads(jose.b64u_decode(made.record.token.split(".")[1])))
+    uri, idx = status_list.parse_status_claim(json_module.loads(base64url.decode(made.record.token.split(".")[1])))
     issuer_segment, number = uri.split("/")[-2:]
     published = world.instance.settings.published_dir / "statuslists" / issuer_segment / number
     text = published.read_text()
     assert text == licenses.status_list_token(world.instance, issuer, int(number))  # what GET /statuslists serves
-    claims = json_module.loads(jose.b64u_decode(text.split(".")[1]))
+    claims = json_module.loads(base64url.decode(text.split(".")[1]))
     assert claims["sub"] == uri
     assert status_list.decode(claims["status_list"]).get(idx) == 1  # revoked
     sequence = trust_service.latest_trust_list(world.instance).sequence
@@ -257,7 +264,7 @@ def _batch_file(path: Path, count: int, *, bad_every: int = 0, start: int = 0) -
     with path.open("w", encoding="utf-8") as handle:
         for i in range(start, start + count):
             code = codes[i % len(codes)]
-            record = {"request_id": f"batch-{i}", "type": code, "fields": samples.sample(code)}
+            record: dict[str, Any] = {"request_id": f"batch-{i}", "type": code, "fields": samples.sample(code)}
             if code == BIRTH:
                 record["holder_code"] = samples.NEWBORN_ID
             if bad_every and i % bad_every == bad_every - 1:

@@ -13,6 +13,7 @@ import typer
 from trust.cli.common import HomeOption, console, err_console, instance
 from trust.cli.remote import ServerOption
 from trust.crypto.errors import Code, InputError
+from trust.formats import strict_json
 
 app = typer.Typer(
     help="Electronic licences — issuing authorities issue and manage them, holders fetch and present theirs: "
@@ -85,14 +86,10 @@ def add_issuer(
 
 def _json_file(path: Path) -> dict[str, Any]:
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path} is not JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise InputError(f"{path} must hold a JSON object of licence fields")
-    return value
+    return strict_json.load_object(data, f"licence fields file {path}")
 
 
 @app.command()

@@ -11,20 +11,15 @@ from typing import Annotated
 import typer
 
 from trust.cli.common import HomeOption, console, instance
-from trust.crypto.errors import InputError
+from trust.formats import times
 
 app = typer.Typer(help="National trust list: publish, show, withdraw, suspend, reinstate.", no_args_is_help=True)
 bundle_app = typer.Typer(help="Offline bundle for verifiers: export, pins.", no_args_is_help=True)
 
 
 def _time(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(f"--at must be an ISO 8601 time, got {text!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    """``--at``: :func:`trust.formats.times.parse_time`, as the HTTP API reads ``effective`` (a naive time is UTC)."""
+    return None if text is None else times.parse_time(text, "--at")
 
 
 @app.command()

@@ -32,7 +32,7 @@ from typing import Any, Final
 
 from trust.crypto.errors import EncodingError
 from trust.crypto.signer import Signer
-from trust.formats import jose, trustlist
+from trust.formats import jose, strict_json, trustlist
 from trust.formats.trustlist import TrustList, iso, parse_time
 
 TYPE: Final = "huren-bundle"
@@ -124,13 +124,7 @@ def verify(data: bytes, pinned: Iterable[str]) -> VerifiedBundle:
     """Check the bundle's and its trust list's signatures against pinned root fingerprints."""
     pins = list(pinned)
     outer = trustlist.verify_signed(trustlist.load_document(data, "bundle"), pins, what="bundle")
-    try:
-        bundle = Bundle.from_json(json.loads(outer.payload))
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, and a number of over 4300 digits
-        raise EncodingError(f"bundle payload is not JSON: {exc}") from None
+    bundle = Bundle.from_json(strict_json.load_object(outer.payload, "bundle payload"))
     inner = trustlist.verify_signed(bundle.trust_list_document, pins, what="trust list in the bundle")
-    try:
-        trust_list = TrustList.from_json(json.loads(inner.payload))
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, and a number of over 4300 digits
-        raise EncodingError(f"trust list payload is not JSON: {exc}") from None
+    trust_list = TrustList.from_json(strict_json.load_object(inner.payload, "trust list payload in the bundle"))
     return VerifiedBundle(bundle, trust_list, outer.signed_by)

@@ -43,7 +43,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError, ValidationError
 
 from trust.crypto.errors import InputError, NotFoundError
-from trust.formats import text
+from trust.formats import strict_json, text
 from trust.formats.identifiers import HolderCodeType, validate_holder, validate_type_code
 from trust.formats.names import region
 
@@ -429,7 +429,7 @@ def _load_types() -> dict[str, LicenseType]:
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if not entry.name.endswith(".json"):
             continue
-        license_type = _load_type(json.loads(entry.read_text(encoding="utf-8")))
+        license_type = _load_type(strict_json.loads(entry.read_bytes(), f"licence type file {entry.name}"))
         if license_type.code in types:
             raise RuntimeError(f"licence type {license_type.code} is defined twice in {TYPES_FOLDER}")
         types[license_type.code] = license_type

@@ -531,11 +531,11 @@ def _seals_and_documents(
 def _licenses(instance: Instance, index: DemoIndex, anchors: dict[str, Path], say: Callable[[str], None]) -> None:
     """Licence issuers for both regions and licences of every catalogue type in every presentation form."""
     from licenses import samples
-    from trust.crypto import jwk
+    from trust.crypto import base64url, jwk
     from trust.crypto.keys import generate_private_key
-    from trust.formats import jose, sdjwt
     from trust.formats import license_catalogue as catalogue
     from trust.formats import license_token as token
+    from trust.formats import sdjwt
     from trust.service import license_documents, licenses
 
     out = index.out
@@ -615,9 +615,9 @@ def _licenses(instance: Instance, index: DemoIndex, anchors: dict[str, Path], sa
         add(f"w101-{status}", "license-token", victim.record.token, "TOTAL_FAILED", status=status)
     # The tampered token: the holder's name changed in the payload, the issuer's signature kept.
     header, payload, signature = made.record.token.split(".")
-    claims = json.loads(jose.b64u_decode(payload))
+    claims = json.loads(base64url.decode(payload))
     claims["license"]["fields"]["name"] = "冒名顶替有限公司"
-    forged = jose.b64u(json.dumps(claims, ensure_ascii=False, separators=(",", ":")).encode())
+    forged = base64url.encode(json.dumps(claims, ensure_ascii=False, separators=(",", ":")).encode())
     add("w101-tampered", "license-token", f"{header}.{forged}.{signature}", "TOTAL_FAILED", reason="signature")
     # An RS256 licence: its 256-byte signature makes the largest QR code a face prints (the face's QR token leaves
     # out fields until it fits version 25, docs/LICENSES.md); sealed with RSA only, at B-LTA.

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from trust.crypto.errors import InputError
+from trust.formats import times
 from trust.service import trust as trust_service
 from trust.service.instance import Instance
 
@@ -43,7 +44,7 @@ def _service_context(
         base = context.build(bundle=bundle_data, pins=list(trust_service.root_fingerprints(instance).values()))
         with _service_contexts_lock:
             _service_contexts[instance] = (bundle_data, base)
-    moment = (at or datetime.now(UTC)).astimezone(UTC)
+    moment = times.as_utc(at or datetime.now(UTC))  # a naive time is UTC (trust.formats.times)
     return dataclasses.replace(
         base, validation_time=moment, purpose=purpose, revocation=revocation, strict=strict, max_depth=max_depth
     )

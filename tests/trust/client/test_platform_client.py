@@ -168,7 +168,7 @@ def test_licenses(sdk: Sdk, platform: PlatformClient) -> None:
 
 def test_time_stamps_and_public_artefacts(sdk: Sdk, platform: PlatformClient) -> None:
     for family in ("RSA", "SM2"):
-        answer = platform.timestamp_data(b"to be time-stamped", family=family)  # type: ignore[arg-type]
+        answer = platform.timestamp_data(b"to be time-stamped", family=family)
         assert tsp.response_status(answer).granted
     refused = platform.timestamp(b"not a query")
     assert not tsp.response_status(refused).granted  # RFC 3161 carries the refusal: a response, not an error

@@ -81,6 +81,25 @@ def test_validation_error(client: TestClient) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"a": 1, "a": 2}', "member 'a' twice"),  # the standard library's reader kept the last one
+        (b'{"a": NaN}', "NaN"),
+        (b'{"a": 1e999}', "too large for a double"),
+    ],
+)
+def test_json_bodies_are_read_strictly(client: TestClient, body: bytes, reason: str) -> None:
+    """Request bodies go through the same strict JSON reader as the CLI's files (``trust.http.bodies``)."""
+    response = client.post("/echo", content=body, headers={"content-type": "application/json"})
+    problem = _is_problem(response, 422, Code.INVALID_INPUT)
+    assert reason in problem["evidence"]["errors"][0]["msg"]
+    assert client.post("/echo", content=b'{"a": 1, "b": 2}', headers={"content-type": "application/json"}).json() == {
+        "a": 1,
+        "b": 2,
+    }
+
+
 def test_body_limit(client: TestClient) -> None:
     _is_problem(
         client.post("/echo", content=b"x" * 5000, headers={"content-type": "application/json"}),

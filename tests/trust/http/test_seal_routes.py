@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import pytest
 from sqlmodel import func, select
@@ -34,7 +35,7 @@ def _count(world: World) -> int:
         return int(session.exec(select(func.count()).select_from(SealRecord)).one())
 
 
-ORG = {
+ORG: dict[str, Any] = {
     "ca_id": "region-330000-sm2",
     "holder_name": "杭州示例科技有限公司",
     "holder_code": ZJ_ORG_USCC,

@@ -19,11 +19,12 @@ from trust.formats.crl import load_crl
 from trust.formats.names import DN
 from trust.http import caching, pagination, problems
 from trust.http.auth import Client, IdempotencyKey, allow, idempotency_for
+from trust.http.bodies import StrictJsonRoute
 from trust.service import ca as service
 from trust.service.instance import Instance
 from trust.service.policy import Action
 
-router = APIRouter(tags=["certificate authority"])
+router = APIRouter(tags=["certificate authority"], route_class=StrictJsonRoute)
 
 PKIX_CERT = "application/pkix-cert"
 PKIX_CRL = "application/pkix-crl"

@@ -12,11 +12,12 @@ from pydantic import BaseModel, Field
 from trust.crypto.errors import Code, InputError
 from trust.http import pagination, problems
 from trust.http.auth import Client, IdempotencyKey, allow, idempotency_for
+from trust.http.bodies import StrictJsonRoute
 from trust.service import seals as service
 from trust.service.instance import Instance
 from trust.service.policy import Action
 
-router = APIRouter(tags=["electronic seals"])
+router = APIRouter(tags=["electronic seals"], route_class=StrictJsonRoute)
 
 
 def _instance(request: Request) -> Instance:
