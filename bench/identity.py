@@ -41,10 +41,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from _harness import Bench, log, timing, timing_arguments  # before any project import: takes bench/ off sys.path
+if TYPE_CHECKING:  # mypy checks bench/ as the namespace package bench
+    from bench._harness import Bench, log, timing, timing_arguments
+else:  # run as a script, bench/ is sys.path[0]
+    from _harness import Bench, log, timing, timing_arguments  # before any project import: takes bench/ off sys.path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))

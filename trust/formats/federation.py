@@ -43,7 +43,7 @@ from trust.crypto import jwk as huren_jwk
 from trust.crypto.errors import Code, FederationError, TrustError
 from trust.crypto.keys import PublicKey
 from trust.crypto.signer import Signer
-from trust.formats import federation_policy, jose
+from trust.formats import federation_policy, jose, strict_json
 
 ENTITY_STATEMENT_TYP: Final = "entity-statement+jwt"
 TRUST_MARK_TYP: Final = "trust-mark+jwt"
@@ -195,7 +195,7 @@ def parse_statement(token: str | bytes) -> EntityStatement:
     """An entity statement after the structural checks of clause 3 (``typ``, ``kid``, claims); not verified."""
     try:
         header, payload, _input, _signature = jose.parse_compact(token)
-        claims = jose._strict_json(payload, "entity statement")
+        claims = strict_json.load_object(payload, "entity statement")
     except TrustError as exc:
         raise _invalid(f"entity statement is not a compact JWS with a JSON payload: {exc.message}") from None
     if header.get("typ") != ENTITY_STATEMENT_TYP:
@@ -503,7 +503,7 @@ def sign_trust_mark(
 def parse_trust_mark(token: str) -> tuple[TrustMark, Mapping[str, Any]]:
     try:
         header, payload, _input, _signature = jose.parse_compact(token)
-        claims = jose._strict_json(payload, "trust mark")
+        claims = strict_json.load_object(payload, "trust mark")
     except TrustError as exc:
         raise FederationError(f"trust mark is not a compact JWS: {exc.message}", code=Code.TRUST_MARK_INVALID) from None
     if header.get("typ") != TRUST_MARK_TYP or not isinstance(header.get("kid"), str):
@@ -608,7 +608,7 @@ def validate_resolve_response(
     nothing it does not prove); the response itself must be signed by the anchor and be about ``subject``."""
     try:
         header, payload, _input, _signature = jose.parse_compact(token)
-        claims = jose._strict_json(payload, "resolve response")
+        claims = strict_json.load_object(payload, "resolve response")
     except TrustError as exc:
         raise _invalid(f"resolve response is not a compact JWS: {exc.message}") from None
     if header.get("typ") != RESOLVE_RESPONSE_TYP or claims.get("sub") != subject or claims.get("iss") != anchor:

@@ -33,11 +33,11 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from trust.crypto import jwk, sm3
+from trust.crypto import base64url, jwk, sm3
 from trust.crypto.errors import Code, IdTokenError, TrustError
 from trust.crypto.keys import PublicKey
 from trust.crypto.signer import Signer
-from trust.formats import federation, jose
+from trust.formats import federation, jose, strict_json
 
 LOA_1: Final = "urn:huren:loa:1"
 LOA_2: Final = "urn:huren:loa:2"
@@ -67,7 +67,7 @@ def pkce_challenge(verifier: str) -> str:
             "code_verifier must be 43-128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 clause 4.1)",
             code=Code.OIDC_INVALID_REQUEST,
         )
-    return jose.b64u(hashlib.sha256(verifier.encode("ascii")).digest())
+    return base64url.encode(hashlib.sha256(verifier.encode("ascii")).digest())
 
 
 def pkce_matches(verifier: str | None, challenge: str, method: str) -> bool:
@@ -86,7 +86,7 @@ def pairwise_subject(sector_identifier: str, local_subject: str, salt: bytes) ->
     """Clause 8.1: a subject identifier per relying-party sector, ``SHA-256(sector || local id || salt)``, so two
     sectors cannot join their records on ``sub``; base64url, no padding."""
     digest = hashlib.sha256(sector_identifier.encode() + b"\x00" + local_subject.encode() + b"\x00" + salt).digest()
-    return jose.b64u(digest)
+    return base64url.encode(digest)
 
 
 def sector_of(redirect_uris: Sequence[str], sector_identifier_uri: str | None = None) -> str:
@@ -228,7 +228,7 @@ def validate_id_token(
         reason = jose._verify_raw(key, algorithm, signing_input, signature)
         if reason:
             raise _refuse(f"ID token signature does not verify ({alg}): {reason}", kid=kid)
-        claims = jose._strict_json(payload, "ID token")
+        claims = strict_json.load_object(payload, "ID token")
     except IdTokenError:
         raise
     except TrustError as exc:

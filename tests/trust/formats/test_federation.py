@@ -13,6 +13,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from tests.support.federation import ANCHOR, GD_OP, RP, TRUST_MARK_LOA2, ZJ_OP, Entity, World
+from trust.crypto import base64url
 from trust.crypto.errors import Code, FederationError
 from trust.crypto.keys import generate_private_key
 from trust.formats import bundle, federation, jose, oidc
@@ -158,8 +159,8 @@ def test_alg_none_and_hs256_statements_are_refused(world: World) -> None:
     _header, payload, _input, _sig = jose.parse_compact(world.zj.configuration())
     kid = world.zj.jwks()["keys"][0]["kid"]
     for alg in ("none", "HS256"):
-        head = jose.b64u(json.dumps({"alg": alg, "typ": federation.ENTITY_STATEMENT_TYP, "kid": kid}).encode())
-        token = f"{head}.{jose.b64u(payload)}.{jose.b64u(b'x' * 32) if alg != 'none' else ''}"
+        head = base64url.encode(json.dumps({"alg": alg, "typ": federation.ENTITY_STATEMENT_TYP, "kid": kid}).encode())
+        token = f"{head}.{base64url.encode(payload)}.{base64url.encode(b'x' * 32) if alg != 'none' else ''}"
         chain = [token, world.subordinate(world.zj), world.anchor_configuration()]
         refused(Code.TRUST_CHAIN_INVALID, federation.validate_chain, chain, world.anchor.jwks(), now=world.now)
 

@@ -9,9 +9,11 @@ import json
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from ca.models import now
 from tests.support.http import AuthClient
 from tests.support.offline import no_network  # noqa: F401 - fixture
 from tests.support.server import free_port
@@ -71,7 +73,7 @@ def test_fetch_list_and_resolve(fed: World, http: AuthClient) -> None:
     certificate = federation.entity_certificate(chain)
     assert certificate is not None
     _record, trust_list = _trust_list(fed)
-    standing = trust_list.standing(certificate, trust_service.now(), "IDENTITY_PROVIDER")
+    standing = trust_list.standing(certificate, now(), "IDENTITY_PROVIDER")
     assert standing.usable and standing.issuer is not None and standing.issuer.id == "region-330000"
     assert http.anonymous.get("/federation/fetch", params={"sub": "https://nobody.example"}).status_code == 404
 
@@ -138,7 +140,7 @@ def test_the_bundle_carries_the_federation_and_resolves_offline(
     assert chain.entity_metadata("openid_provider")[oidc.CLAIM_REGIONS_SUPPORTED] == ["330000"]
     certificate = federation.entity_certificate(chain)
     assert certificate is not None
-    assert verified.trust_list.standing(certificate, trust_service.now(), "IDENTITY_PROVIDER").usable
+    assert verified.trust_list.standing(certificate, now(), "IDENTITY_PROVIDER").usable
 
 
 def test_withdrawal_ends_acceptance_from_then_on(
@@ -147,7 +149,7 @@ def test_withdrawal_ends_acceptance_from_then_on(
     world = build_world(tmp_path, free_port())
     anchor.init(world.instance)
     op = anchor.register(world.instance, kind=anchor.KIND_OP, region_code="330000", name=ZJ_NAME)
-    before = trust_service.now() - timedelta(seconds=2)  # the trust list counts in whole seconds
+    before = now() - timedelta(seconds=2)  # the trust list counts in whole seconds
     certificate = anchor.certificate_of(op)
     assert certificate is not None
     code, out, _err = _cli(monkeypatch, capsys, world, "federation", "withdraw", op.id, "--reason", "key compromise")
@@ -155,7 +157,7 @@ def test_withdrawal_ends_acceptance_from_then_on(
     with _raises_not_found():
         anchor.subordinate_statement(world.instance, op.id)
     _record, trust_list = _trust_list(world)
-    after = trust_service.now() + timedelta(seconds=1)
+    after = now() + timedelta(seconds=1)
     assert trust_list.standing(certificate, before, "IDENTITY_PROVIDER").usable
     standing = trust_list.standing(certificate, after, "IDENTITY_PROVIDER")
     assert not standing.usable and "withdrawn" in standing.reason
@@ -164,7 +166,7 @@ def test_withdrawal_ends_acceptance_from_then_on(
     assert op.id not in federation.FederationSection.from_json(section).statement_set().configurations
 
 
-def _raises_not_found() -> pytest.RaisesContext:  # type: ignore[type-arg]
+def _raises_not_found() -> Any:
     from trust.crypto.errors import NotFoundError
 
     return pytest.raises(NotFoundError)
