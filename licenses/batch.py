@@ -25,7 +25,7 @@ from typing import IO, Any, Final
 
 from trust.crypto.errors import EncodingError, InputError, TrustError
 from trust.formats import license_catalogue as catalogue
-from trust.formats import strict_json
+from trust.formats import strict_json, times
 
 RESERVED: Final = ("request_id", "type", "holder_code", "valid_from", "valid_until")
 MAX_LINE: Final = 256 * 1024
@@ -34,10 +34,7 @@ MAX_LINE: Final = 256 * 1024
 def _date(value: Any, name: str) -> date | None:
     if value in (None, ""):
         return None
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise InputError(f"{name} must be a date YYYY-MM-DD, got {value!r}") from None
+    return times.parse_date(value, name)
 
 
 def read(path: Path) -> Iterator[dict[str, Any]]:

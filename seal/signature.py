@@ -29,6 +29,7 @@ bad signature.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Final
@@ -53,6 +54,7 @@ Timestamper = Callable[[bytes], bytes]
 """Given the signature value, return a DER RFC 3161 ``TimeStampToken`` (CMS ContentInfo) over it."""
 
 SM3_SIZE: Final = 32
+_SM3_HEX: Final = re.compile(r"[0-9A-Fa-f]{64}")
 MAX_PROPERTY_INFO: Final = 1024
 
 
@@ -73,6 +75,14 @@ def document_digest(*, data: bytes | None = None, data_hash: bytes | None = None
         return data_hash
     assert data is not None
     return digest("sm3", data)
+
+
+def parse_data_hash(text: str, what: str = "data_hash") -> bytes:
+    """An SM3 ``dataHash`` given as text (the CLI's ``--hash``, the HTTP ``data_hash``): exactly 64 hexadecimal
+    digits, nothing else (``bytes.fromhex`` would also take spaces and any length)."""
+    if not isinstance(text, str) or not _SM3_HEX.fullmatch(text):
+        raise InputError(f"{what} must be the SM3 digest in hexadecimal: 64 digits 0-9 a-f")
+    return bytes.fromhex(text)
 
 
 def check_property_info(value: str) -> str:

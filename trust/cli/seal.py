@@ -158,10 +158,7 @@ def sign(
 
     if (data is None) == (data_hash is None):
         raise InputError("give --data or --hash")
-    try:
-        digest = bytes.fromhex(data_hash) if data_hash else None
-    except ValueError:
-        raise InputError("--hash must be hexadecimal") from None
+    digest = signing.parse_data_hash(data_hash, "--hash") if data_hash is not None else None
     der = signing.sign_hash(
         instance(home),
         es_id=es_id,
@@ -195,13 +192,7 @@ def pdf(
 
     if out.resolve() == input_file.resolve():
         raise InputError("--out must not be the input file: the original is kept")
-    parsed_box = None
-    if box is not None:
-        try:
-            x0, y0, x1, y1 = (float(v) for v in box.split(","))
-        except ValueError:
-            raise InputError("--box must be four numbers x0,y0,x1,y1 (points)") from None
-        parsed_box = (x0, y0, x1, y1)
+    parsed_box = None if box is None else sealing.parse_box(box)
     sealed = sealing.seal_document(
         instance(home),
         _read(input_file, "PDF"),

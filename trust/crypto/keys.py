@@ -85,9 +85,16 @@ def _too_large(data: bytes, what: str) -> None:
 
 
 def _unarmor(data: bytes, what: str) -> tuple[str | None, bytes]:
-    """``(PEM label or None, DER)`` of the key (:func:`trust.crypto.pem.read`: the first block)."""
+    """``(PEM label or None, DER)`` of the key (:mod:`trust.crypto.pem`); a PEM key file holds exactly one key block
+    (two keys in one file leave it open which one is meant). An ``EC PARAMETERS`` block beside it, as
+    ``openssl ecparam -genkey`` writes, is skipped: the key names its curve itself."""
     _too_large(data, what)
-    return pem.read(data, what)
+    if not pem.is_pem(data):
+        return None, data
+    blocks = [block for block in pem.read_all(data, what, limit=8) if block[0] != "EC PARAMETERS"]
+    if len(blocks) != 1:
+        raise EncodingError(f"{what}: a PEM key must be the only block of its file, found {len(blocks)} key blocks")
+    return blocks[0]
 
 
 # --- public keys -----------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ LATEST: Final = date(2999, 12, 31)
 RANGE: Final = f"between {EARLIEST.isoformat()} and {LATEST.isoformat()}"
 
 _EXTENDED: Final = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ].*)?", re.S)
+_DATE: Final = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def parse_time(
@@ -45,6 +46,20 @@ def parse_time(
     if not EARLIEST <= moment.date() <= LATEST:
         raise error(f"{what} must lie {RANGE}, got {moment.isoformat()}")
     return moment
+
+
+def parse_date(text: object, what: str, *, error: type[InputError] = InputError) -> date:
+    """A calendar date ``YYYY-MM-DD`` (ISO 8601 extended format, nothing else) between :data:`EARLIEST` and
+    :data:`LATEST` — licence validity dates over HTTP and in bulk-issuance files alike."""
+    if not isinstance(text, str) or not _DATE.fullmatch(text):
+        raise error(f"{what} must be a date YYYY-MM-DD, got {_shown(text)}")
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        raise error(f"{what} is not a calendar date: {_shown(text)}") from None
+    if not EARLIEST <= day <= LATEST:
+        raise error(f"{what} must lie {RANGE}, got {text}")
+    return day
 
 
 def as_utc(moment: datetime) -> datetime:

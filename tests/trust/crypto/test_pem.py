@@ -152,3 +152,37 @@ def test_verifier_bundles_and_the_client_file_use_it(cert_der: bytes, tmp_path: 
     path.write_bytes(spoiled)
     with pytest.raises(EncodingError, match="malformed PEM"):
         client_certificates(path)
+
+
+def test_a_key_file_holds_one_block() -> None:
+    """docs/CRYPTO.md: a PEM key must contain exactly one block (asn1crypto's reader took the first of several)."""
+    from trust.crypto.keys import load_private_key
+
+    first, second = generate_private_key("sm2").public_key, generate_private_key("sm2").public_key
+    with pytest.raises(EncodingError, match="only block"):
+        load_public_key(first.pem().encode() + second.pem().encode())
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+    pyca = ec.generate_private_key(ec.SECP256R1())  # a key written by pyca/cryptography, plain PKCS#8 for import
+    text = pyca.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    public = pyca.public_key().public_bytes(Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert load_private_key(text).public_key.spki_der() == public
+    with pytest.raises(EncodingError, match="only block"):
+        load_private_key(text + text)
+
+
+def test_openssl_ecparam_genkey_output_is_read(tmp_path: Path) -> None:
+    """``openssl ecparam -genkey`` writes an EC PARAMETERS block before the key: skipped, the key is read."""
+    from tests.conftest import require_tool
+    from trust.crypto.keys import load_private_key
+
+    openssl = require_tool("openssl")
+    text = subprocess.run(
+        [openssl, "ecparam", "-name", "prime256v1", "-genkey"], capture_output=True, check=True
+    ).stdout
+    assert text.count(b"-----BEGIN ") == 2 and b"EC PARAMETERS" in text
+    key = load_private_key(text)
+    assert (
+        key.public_key.spki_der()
+        == load_private_key(text.split(b"-----END EC PARAMETERS-----")[1]).public_key.spki_der()
+    )

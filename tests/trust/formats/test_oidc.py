@@ -24,6 +24,11 @@ NONCE = "n-0S6_WzA2Mj"
 Chain = federation.TrustChain
 
 
+def _verifying_key(key: object) -> rsa.RSAPublicKey | ec.EllipticCurvePublicKey:
+    assert isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey)
+    return key
+
+
 @pytest.fixture(scope="module")
 def world() -> World:
     return World()
@@ -66,9 +71,13 @@ def test_pyjwt_validates_our_id_tokens(world: World) -> None:
     for alg in ("RS256", "ES256"):
         token = world.id_token(world.zj, alg)
         pem = world.zj.signing_keys[alg].public_key.pem().encode()
-        key = serialization.load_pem_public_key(pem)
-        assert isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey)
-        claims = pyjwt.decode(token, key, algorithms=[alg], audience=RP, issuer=ZJ_OP)
+        claims = pyjwt.decode(
+            token,
+            _verifying_key(serialization.load_pem_public_key(pem)),
+            algorithms=[alg],
+            audience=RP,
+            issuer=ZJ_OP,
+        )
         assert claims["nonce"] == NONCE
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from trust.crypto.errors import EncodingError, InputError
 from trust.formats import times, trustlist
-from trust.http.fields import IsoDateTime
+from trust.http.fields import IsoDate, IsoDateTime
 
 
 class _Body(BaseModel):
@@ -134,3 +134,35 @@ def test_the_cli_refuses_what_http_refuses(text: str, tmp_path: Path, capsys: py
     capsys.readouterr()
     assert main(["verify", str(path), "--anchor", str(path), "--at", text]) == 3
     assert "--at" in capsys.readouterr().err
+
+
+class _Dates(BaseModel):
+    valid_from: IsoDate
+
+
+@pytest.mark.parametrize(
+    "text", ["2026-W01-1", "20260101", "1700000000", "2026-02-30", "3000-01-01", "2026-01-01T00:00"]
+)
+def test_dates_are_refused_alike_over_http_and_in_batch_files(text: str, tmp_path: Path) -> None:
+    """Licence validity dates: HTTP (Pydantic's date reader took Unix times) and bulk files (``date.fromisoformat``
+    took week dates, the basic format and any year) read them with ``times.parse_date`` now."""
+    from licenses import batch
+
+    with pytest.raises(InputError, match="valid_from"):
+        times.parse_date(text, "valid_from")
+    with pytest.raises(ValidationError):
+        _Dates.model_validate({"valid_from": text})
+    path = tmp_path / "batch.jsonl"
+    path.write_text(
+        f'{{"request_id": "r1", "type": "11100000000013338W101", "fields": {{}}, "valid_from": "{text}"}}\n'
+    )
+    (record,) = batch.read(path)
+    assert record["error"] is not None and "valid_from" in record["error"][1]
+
+
+def test_dates_read() -> None:
+    assert (
+        times.parse_date("2026-12-01", "d")
+        == _Dates.model_validate({"valid_from": "2026-12-01"}).valid_from
+        == date(2026, 12, 1)
+    )

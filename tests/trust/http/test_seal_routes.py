@@ -173,6 +173,7 @@ def test_sign_hash_route_and_cli(
     for bad in (
         {"property_info": "x"},
         {"data_hash": "zz", "property_info": "x"},
+        {"data_hash": " " + sm3(document).hex(), "property_info": "x"},  # bytes.fromhex took the space
         {"data_hash": sm3(document).hex(), "data": "AA==", "property_info": "x"},
     ):
         assert client.post(f"/seals/{made['es_id']}/signatures", json=bad).status_code == 400
@@ -244,6 +245,7 @@ def test_seal_pdf_route(client: AuthClient, world: World) -> None:
     assert wrong_type.headers["content-type"].startswith("application/problem+json")
     for params, status, words in (
         ({"box": "1,2,3"}, 400, "four numbers"),
+        ({"box": "nan,60,520,180"}, 400, "finite"),  # the same parser as the CLI's --box (seal.pdf.parse_box)
         ({"level": "B-X"}, 422, ""),
         ({"anchor": "不存在的文字"}, 400, "不存在的文字"),
     ):

@@ -42,18 +42,18 @@ def answering(world: World, op_alg: str = "RS256", **claims: Any) -> tuple[list[
         form = parse_qs(request.content.decode())
         assert form["code_verifier"] and form["grant_type"] == ["authorization_code"]
         op = world.zj if request.url.host == "idp.zj.example.gov.cn" else world.gd
-        token = world.id_token(op, op_alg if op is world.zj else "ES256", **{"nonce": NONCE[0], **claims})
+        token = world.id_token(op, op_alg if op is world.zj else "ES256", **{"nonce": answering.nonce, **claims})  # type: ignore[attr-defined]
         return httpx.Response(200, json={"access_token": "a", "token_type": "Bearer", "id_token": token})
 
     return seen, endpoint
 
 
-NONCE = [""]  # the nonce of the login in progress, which the fake token endpoint puts into its ID token
+answering.nonce = ""  # type: ignore[attr-defined]
 
 
 def start(rp: RelyingParty, op: str = ZJ_OP, **kwargs: Any) -> tuple[dict[str, list[str]], LoginState]:
     url, login = rp.begin(op, **kwargs)
-    NONCE[0] = login.nonce
+    answering.nonce = login.nonce  # type: ignore[attr-defined]
     return parse_qs(urlsplit(url).query), login
 
 

@@ -25,7 +25,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from ca.models import now
+from ca import models
 from tests.support.server import free_port, live_server
 from tests.support.world import World, build_world
 from trust.crypto.errors import Code, TrustError
@@ -128,7 +128,7 @@ def test_an_op_of_a_withdrawn_region_is_refused_from_the_withdrawal_on(tmp_path:
         before = rp.complete(login, browse_and_log_in(requests.Session(), authorization_url))
         trust_service.change_status(
             world.instance, subject="issuer", subject_id="region-330000", status="withdrawn",
-            at=now() + timedelta(seconds=1), reason="演示撤销",
+            at=models.now() + timedelta(seconds=1), reason="演示撤销",
         )  # fmt: skip
         time.sleep(2.1)  # the trust list counts whole seconds; the next token is issued after the withdrawal
         rp = huren_rp(world, url, _bundle(world, tmp_path))

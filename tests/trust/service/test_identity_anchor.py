@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from ca.models import now
+from ca import models
 from tests.support.http import AuthClient
 from tests.support.offline import no_network  # noqa: F401 - fixture
 from tests.support.server import free_port
@@ -73,7 +73,7 @@ def test_fetch_list_and_resolve(fed: World, http: AuthClient) -> None:
     certificate = federation.entity_certificate(chain)
     assert certificate is not None
     _record, trust_list = _trust_list(fed)
-    standing = trust_list.standing(certificate, now(), "IDENTITY_PROVIDER")
+    standing = trust_list.standing(certificate, models.now(), "IDENTITY_PROVIDER")
     assert standing.usable and standing.issuer is not None and standing.issuer.id == "region-330000"
     assert http.anonymous.get("/federation/fetch", params={"sub": "https://nobody.example"}).status_code == 404
 
@@ -140,7 +140,7 @@ def test_the_bundle_carries_the_federation_and_resolves_offline(
     assert chain.entity_metadata("openid_provider")[oidc.CLAIM_REGIONS_SUPPORTED] == ["330000"]
     certificate = federation.entity_certificate(chain)
     assert certificate is not None
-    assert verified.trust_list.standing(certificate, now(), "IDENTITY_PROVIDER").usable
+    assert verified.trust_list.standing(certificate, models.now(), "IDENTITY_PROVIDER").usable
 
 
 def test_withdrawal_ends_acceptance_from_then_on(
@@ -149,7 +149,7 @@ def test_withdrawal_ends_acceptance_from_then_on(
     world = build_world(tmp_path, free_port())
     anchor.init(world.instance)
     op = anchor.register(world.instance, kind=anchor.KIND_OP, region_code="330000", name=ZJ_NAME)
-    before = now() - timedelta(seconds=2)  # the trust list counts in whole seconds
+    before = models.now() - timedelta(seconds=2)  # the trust list counts in whole seconds
     certificate = anchor.certificate_of(op)
     assert certificate is not None
     code, out, _err = _cli(monkeypatch, capsys, world, "federation", "withdraw", op.id, "--reason", "key compromise")
@@ -157,7 +157,7 @@ def test_withdrawal_ends_acceptance_from_then_on(
     with _raises_not_found():
         anchor.subordinate_statement(world.instance, op.id)
     _record, trust_list = _trust_list(world)
-    after = now() + timedelta(seconds=1)
+    after = models.now() + timedelta(seconds=1)
     assert trust_list.standing(certificate, before, "IDENTITY_PROVIDER").usable
     standing = trust_list.standing(certificate, after, "IDENTITY_PROVIDER")
     assert not standing.usable and "withdrawn" in standing.reason

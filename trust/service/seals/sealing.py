@@ -52,6 +52,8 @@ from trust.service.instance import Instance
 Family = Literal["SM2", "RSA", "dual"]
 FAMILIES: Final[tuple[str, ...]] = get_args(Family)
 LEVELS: Final = seal_pdf.LEVELS
+parse_box = seal_pdf.parse_box
+"""``x0,y0,x1,y1`` as text -> the box :func:`seal_document` takes; the CLI and the HTTP route both parse with it."""
 ROOT_IDS: Final = ("root-sm2", "root-rsa")
 # OCSP responses go into the DSS for RSA chains only. pyhanko-certvalidator (0.33) checks a delegated OCSP
 # responder's certificate in a validation context of its own that drops the caller's signature validator, so
