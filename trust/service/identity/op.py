@@ -42,7 +42,7 @@ from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode as BaseOpenIDCode
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import col, select
 
 from ca.models import now, utc
@@ -258,8 +258,7 @@ def end_session(instance: Instance, session_id: str) -> LoginSession | None:
             return row
         row.ended_at = now()
         session.add(row)
-        for token in session.exec(select(AccessToken).where(AccessToken.session_id == session_id)).all():
-            session.delete(token)
+        session.exec(delete(AccessToken).where(col(AccessToken.session_id) == session_id))
     audit.record(instance.engine, action="idp.logout", subject=row.op_id, result="success", details={})
     return row
 
@@ -481,12 +480,11 @@ class _CodeGrant(BaseCodeGrant):  # type: ignore[misc]
             )
             if consumed.rowcount != 1:
                 # A replayed code: refuse it and revoke what it gave (RFC 6749 clause 4.1.2).
-                for token in session.exec(
-                    select(AccessToken).where(
-                        AccessToken.session_id == row.session_id, AccessToken.client_id == row.client_id
+                session.exec(
+                    delete(AccessToken).where(
+                        col(AccessToken.session_id) == row.session_id, col(AccessToken.client_id) == row.client_id
                     )
-                ).all():
-                    session.delete(token)
+                )  # one statement: concurrent replays may both get here
                 log.warning("authorisation code replayed by %s at %s", client.get_client_id(), row.op_id)
                 return None
             if utc(row.expires_at) < now():
