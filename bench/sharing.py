@@ -23,23 +23,25 @@ import argparse
 import random
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import insert
+from sqlalchemy.engine import Engine
 
-from bench._harness import Bench, log, timing, timing_arguments  # noqa: E402
-from trust import db  # noqa: E402
-from trust.service.sharing import directory  # noqa: E402
-from trust.service.sharing.models import DirectoryEntry  # noqa: E402
+from bench._harness import Bench, log, timing, timing_arguments
+from trust import db
+from trust.service.sharing import directory
+from trust.service.sharing.models import DirectoryEntry
 
 TYPE = "11100000000013338W104"
 KEY = b"bench directory key, 32 bytes.."
 
 
-def build(path: Path, size: int) -> tuple[object, list[str]]:
+def build(path: Path, size: int) -> tuple[Engine, list[str]]:
     engine = db.make_engine(f"sqlite:///{path}")
     db.upgrade(engine)
     moment = datetime.now(UTC)
@@ -78,12 +80,12 @@ def main() -> None:
         big, big_codes = build(Path(tmp) / "big.db", size)
         small, small_codes = build(Path(tmp) / "small.db", 1000)
 
-        def lookup(engine: object, codes: list[str]) -> object:
+        def lookup(engine: Engine, codes: list[str]) -> Callable[[], object]:
             state = {"i": 0}
 
             def run() -> object:
                 state["i"] = (state["i"] + 1) % len(codes)
-                with db.session_scope(engine, read_only=True) as session:  # type: ignore[arg-type]
+                with db.session_scope(engine, read_only=True) as session:
                     found = directory.find(session, directory.holder_key(KEY, codes[state["i"]]), TYPE)
                 assert len(found) == 1
                 return found
