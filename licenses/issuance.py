@@ -21,7 +21,7 @@ real identifiers (``20230000403``).
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
@@ -427,3 +427,54 @@ def find_status_list(session: Session, issuer_id: str, number: int) -> StatusLis
 
 def utc_date(value: datetime) -> datetime:
     return utc(value)
+
+
+def shared_sd_jwt(
+    session: Session,
+    keystore: KeyStore,
+    record: LicenseRecord,
+    *,
+    base_url: str,
+    audience: str,
+    audience_jwk: Mapping[str, Any],
+    fields: Sequence[str] | None,
+) -> tuple[str, list[str]]:
+    """The SD-JWT VC of an issued licence for licence sharing (issue 21): signed afresh by its issuer with the same
+    claims (identifier, ``iat`` of issue, validity, status list entry), bound to the requesting service — ``aud`` its
+    entity identifier and ``cnf.jwk`` its federation key — and carrying the disclosures of ``fields`` only (None:
+    every field). Returns the SD-JWT and the names of the fields disclosed."""
+    prepared = prepare_issuer(session, keystore, record.issuer_id)
+    license_type = catalogue.get(record.type_code)
+    stored = json.loads(record.fields)
+    status_row = session.get(StatusListRecord, record.status_list_id)
+    if status_row is None:
+        raise NotFoundError(f"licence {record.identifier} has no status list")
+    body = token.claims(
+        issuer_id=record.issuer_id,
+        identifier=record.identifier,
+        type_code=record.type_code,
+        issuer_code=prepared.issuer.code,
+        holder_kind=record.holder_kind,
+        holder_name=record.holder_name,
+        holder_code=record.holder_code,
+        holder_code_type=license_type.holder_code_type.value,
+        fields=stored,
+        issued_at=utc(record.issued_at),
+        valid_from=utc(record.valid_from),
+        valid_until=utc(record.valid_until) if record.valid_until else None,
+        status_uri=status_row.uri,
+        status_index=record.status_index,
+    )
+    sd_claims = json.loads(json.dumps(body))
+    sd_claims["vct"], sd_claims["vct#integrity"] = _vct(license_type, base_url)
+    sd_claims["aud"] = audience
+    issued = sdjwt.issue(
+        sd_claims,
+        [("license", "fields", name) for name in stored],
+        prepared.signer,
+        headers={"typ": "dc+sd-jwt", "kid": prepared.kid},
+        holder_jwk=audience_jwk,
+    )
+    chosen = sorted(stored) if fields is None else sorted(name for name in fields if name in stored)
+    presented = sdjwt.present(issued, [("license", "fields", name) for name in chosen])
+    return str(presented), chosen

@@ -109,6 +109,14 @@ class Code(Enum):
     OIDC_INVALID_REQUEST = (1510, "oidc-invalid-request", Category.INPUT, "Invalid OpenID Connect request")
     LOGIN_FAILED = (1511, "login-failed", Category.INPUT, "Login failed")
 
+    # 1600-1699: licence sharing (证照共享): the national directory, consents, cross-region retrieval
+    CONSENT_MISSING = (1600, "consent-missing", Category.INPUT, "No consent or legal basis for this request")
+    CONSENT_OUT_OF_SCOPE = (1601, "consent-out-of-scope", Category.INPUT, "Consent does not cover this request")
+    CONSENT_EXPIRED = (1602, "consent-expired", Category.INPUT, "Consent expired")
+    CONSENT_REVOKED = (1603, "consent-revoked", Category.INPUT, "Consent withdrawn by the holder")
+    REQUESTER_WITHDRAWN = (1604, "requester-withdrawn", Category.INPUT, "Requesting service withdrawn")
+    SHARING_QUOTA_EXCEEDED = (1605, "sharing-quota-exceeded", Category.INPUT, "Sharing rate limit or quota exceeded")
+
     @property
     def number(self) -> int:
         return int(self.value[0])
@@ -268,3 +276,10 @@ class IdTokenError(TrustError):
     """An OpenID Connect ID token (or the login it ends) is not acceptable to a relying party."""
 
     default_code = Code.ID_TOKEN_INVALID
+
+
+class SharingRefused(TrustError):
+    """A directory lookup or licence retrieval is refused: no consent, consent for something else, expired or
+    withdrawn consent, a withdrawn requesting service or region (nothing is disclosed)."""
+
+    default_code = Code.CONSENT_MISSING

@@ -44,6 +44,12 @@ _BY_CODE: Final[dict[Code, int]] = {
     Code.FORBIDDEN: 403,
     Code.RATE_LIMITED: 429,
     Code.LOGIN_FAILED: 401,
+    Code.CONSENT_MISSING: 403,
+    Code.CONSENT_OUT_OF_SCOPE: 403,
+    Code.CONSENT_EXPIRED: 403,
+    Code.CONSENT_REVOKED: 403,
+    Code.REQUESTER_WITHDRAWN: 403,
+    Code.SHARING_QUOTA_EXCEEDED: 429,
 }
 STATUS: Final[dict[Code, int]] = {code: _BY_CODE.get(code, _BY_CATEGORY[code.category]) for code in Code}
 """The HTTP status of every code: its category's, unless the code names a more specific one."""

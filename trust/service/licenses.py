@@ -35,6 +35,7 @@ from trust.service import trust as trust_registry
 from trust.service.ca import endpoints, transaction
 from trust.service.files import atomic_write
 from trust.service.instance import Instance
+from trust.service.sharing import directory
 
 
 @dataclass
@@ -161,13 +162,14 @@ def issue(
             if existing is not None:
                 return _replayed(existing, type_code, issuer_id)
     keystore = instance.keystore
+    directory_key = directory.directory_key(instance)
     try:
         with transaction(instance) as (session, _issued):
             if request_id is not None and fingerprint is not None:
                 idempotency.record(session, request_id, fingerprint)
             issuer = issuance.get_issuer(session, issuer_id)
             trust_registry.check_standing(session, authority.get_ca(session, issuer.ca_id))
-            return issuance.issue(
+            made = issuance.issue(
                 session,
                 keystore,
                 base_url=instance.settings.effective_public_url,
@@ -181,6 +183,8 @@ def issue(
                 request_id=request_id,
                 token_form=token_form,
             )
+            directory.index(session, directory_key, made.record, instance.settings.effective_public_url)
+            return made
     except Exception:
         if request_id is None:
             raise
@@ -205,8 +209,10 @@ def _replayed(existing: LicenseRecord, type_code: str, issuer_id: str) -> issuan
 
 
 def set_status(instance: Instance, identifier: str, status: str, reason: str = "") -> LicenseRecord:
+    directory_key = directory.directory_key(instance)
     with transaction(instance) as (session, _issued):
         record = issuance.set_status(session, identifier, status, reason)
+        directory.index(session, directory_key, record, instance.settings.effective_public_url)
     publish_status_lists(instance, record.issuer_id)  # after the commit: the files show what the database holds
     return record
 
@@ -306,6 +312,7 @@ def issue_batch(
     summary = BatchSummary()
     keystore = instance.keystore
     base_url = instance.settings.effective_public_url
+    directory_key = directory.directory_key(instance)
     pending: list[BatchRecord] = []
 
     def flush() -> None:
@@ -398,6 +405,7 @@ def issue_batch(
                             prepared=prepared,
                             token_form=token_form,
                         )
+                        directory.index(session, directory_key, made.record, base_url)
                     seen[record.request_id] = made.record.identifier
                     results.append(
                         BatchResult(record.line, record.request_id, "issued", identifier=made.record.identifier)

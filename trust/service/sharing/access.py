@@ -1,0 +1,493 @@
+"""Consent, lookup, retrieval and the citizen's access history (issue 21 items 2-4).
+
+**Consent** (:func:`grant`): the citizen logs in at the requesting service through their home region's OpenID
+Provider with the scope ``huren_citizen_id``; the service hands the ID token over with the request to authorise it.
+The directory validates that ID token as any relying party would — the OP's trust chain to the national anchor, the
+token's signature by a key of that chain, ``iss``, ``aud`` = the requesting service (so the consent's audience is
+exactly the service the citizen logged in to), expiry, the region claim — and records a consent for the holder
+(keyed hash of the citizen ID number), that service, the licence types and fields named, a purpose, short-lived
+(:data:`DEFAULT_LIFETIME`, at most :data:`MAX_LIFETIME`). The citizen withdraws it (:func:`withdraw`) with a fresh ID
+token of their own. A **legal basis** code the operator registered (:func:`add_legal_basis`) stands in for consent
+for the types it covers; requests under one are recorded with the code, apart from consented ones.
+
+**Lookup** (:func:`lookup`, the directory's end) and **retrieval** (:func:`retrieve`, the issuing region's end) check,
+in order: the requesting service is an active member of the federation (a withdrawn service is refused at once), the
+rate limit and daily quota of that service, the consent (exists, same holder, audience = requester, type covered,
+not expired, not withdrawn) or the legal basis; retrieval then checks the issuing region still stands in the trust
+list. A refusal raises :class:`~trust.crypto.errors.SharingRefused` with its reason and discloses nothing; every
+request — served or refused — is written to ``sharing_access`` and to the audit log (``sharing.lookup``,
+``sharing.retrieve``) with requester, purpose, consent id or legal basis and result.
+
+**Retrieval** returns the licence's SD-JWT VC signed afresh by its issuer, bound to the requester (``aud`` and
+``cnf.jwk`` = its federation key) and disclosing only the consented fields
+(:func:`licenses.issuance.shared_sd_jwt`); the requester verifies it offline with its bundle
+(:func:`trust.rp.sharing.verify_shared`).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from ca import authority
+from licenses import issuance
+from trust import db
+from trust.crypto.errors import Code, InputError, NotFoundError, SharingRefused, TrustError
+from trust.formats import jose, oidc
+from trust.formats import license_catalogue as catalogue
+from trust.service import audit
+from trust.service import trust as trust_registry
+from trust.service.identity import anchor
+from trust.service.identity.models import FederationEntity
+from trust.service.instance import Instance
+from trust.service.sharing import directory
+from trust.service.sharing.models import AccessRecord, Consent, DirectoryEntry, LegalBasis
+
+DEFAULT_LIFETIME: Final = 900  # a consent lasts 15 minutes unless the citizen chooses longer
+MAX_LIFETIME: Final = 7 * 24 * 3600
+RATE_PER_MINUTE: Final = 600  # requests of one service per minute, both ends together
+QUOTA_PER_DAY: Final = 20_000  # requests of one service per day
+
+
+@dataclass(frozen=True)
+class Limits:
+    per_minute: int = RATE_PER_MINUTE
+    per_day: int = QUOTA_PER_DAY
+
+
+_limits: dict[int, Limits] = {}
+
+
+def set_limits(instance: Instance, limits: Limits) -> None:
+    """The rate limit and quota of every requesting service of ``instance`` (the operator's setting)."""
+    _limits[id(instance.settings)] = limits
+
+
+def limits_of(instance: Instance) -> Limits:
+    return _limits.get(id(instance.settings), Limits())
+
+
+# --- consent ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Citizen:
+    """A citizen authenticated by an ID token: their OP, the audience of the token, their citizen ID number."""
+
+    op_id: str
+    audience: str
+    citizen_id: str
+
+
+def authenticate(instance: Instance, id_token: str, *, audience: str | None = None) -> Citizen:
+    """Validate an ID token of a federation OP (chain, signature, iss, aud, times, region) and return the citizen;
+    the token must carry ``huren_citizen_id`` (scope ``huren_citizen_id``)."""
+    try:
+        _header, payload, _input, _sig = jose.parse_compact(id_token)
+        unverified = json.loads(payload)
+    except (TrustError, ValueError) as exc:
+        raise TrustError("not an ID token (compact JWS)", code=Code.ID_TOKEN_INVALID) from exc
+    issuer = unverified.get("iss") if isinstance(unverified, dict) else None
+    aud = unverified.get("aud") if isinstance(unverified, dict) else None
+    client_id = audience if audience is not None else (aud if isinstance(aud, str) else None)
+    if not isinstance(issuer, str) or client_id is None:
+        raise TrustError("the ID token names no issuer or no single audience", code=Code.ID_TOKEN_INVALID)
+    with db.session_scope(instance.engine, read_only=True) as session:
+        row = session.get(FederationEntity, issuer)
+        if row is None or row.kind != anchor.KIND_OP:
+            raise TrustError(f"{issuer} is not an identity provider of the federation", code=Code.ID_TOKEN_INVALID)
+        if row.status != "active":
+            raise TrustError(f"identity provider {issuer} is withdrawn", code=Code.ENTITY_WITHDRAWN)
+    chain = anchor.resolve_chain(instance, issuer)
+    metadata = chain.entity_metadata("openid_provider")
+    token = oidc.validate_id_token(
+        id_token,
+        issuer=issuer,
+        client_id=client_id,
+        jwks=metadata["jwks"],
+        now=int(time.time()),
+        nonce=None,
+        allowed_regions=metadata.get(oidc.CLAIM_REGIONS_SUPPORTED),
+    )
+    citizen_id = token.claims.get(oidc.CLAIM_CITIZEN_ID)
+    if not isinstance(citizen_id, str) or not citizen_id:
+        raise TrustError(
+            "the ID token carries no citizen ID number: log in with the scope huren_citizen_id",
+            code=Code.ID_TOKEN_INVALID,
+        )
+    return Citizen(issuer, client_id, citizen_id)
+
+
+def _requester(session: Session, requester: str) -> FederationEntity:
+    row = session.get(FederationEntity, requester)
+    if row is None or row.kind != anchor.KIND_RP:
+        raise NotFoundError(f"{requester} is not a relying service of the federation")
+    if row.status != "active":
+        raise SharingRefused(
+            f"the requesting service {requester} is withdrawn", code=Code.REQUESTER_WITHDRAWN, evidence={"at": "now"}
+        )
+    return row
+
+
+def grant(
+    instance: Instance,
+    *,
+    id_token: str,
+    requester: str,
+    license_types: Sequence[str],
+    fields: Sequence[str] = (),
+    purpose: str,
+    lifetime: int = DEFAULT_LIFETIME,
+) -> Consent:
+    """The citizen's consent for ``requester`` (the audience of ``id_token``) to obtain their licences of
+    ``license_types``, disclosing ``fields`` (empty: every field)."""
+    if not license_types:
+        raise InputError("a consent names at least one licence type")
+    if not 60 <= lifetime <= MAX_LIFETIME:
+        raise InputError(f"consent lifetime must be 60..{MAX_LIFETIME} seconds")
+    if not purpose.strip() or len(purpose) > 256:
+        raise InputError("a consent states its purpose (1..256 characters)")
+    known: set[str] = set()
+    for code in license_types:
+        properties = catalogue.get(code).fields.get("properties") or {}
+        known.update(properties)
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise InputError(f"fields not in the licence types: {', '.join(unknown)}")
+    citizen = authenticate(instance, id_token, audience=requester)
+    key = directory.directory_key(instance)
+    with db.session_scope(instance.engine) as session:
+        _requester(session, requester)
+        consent = Consent(
+            id=secrets.token_hex(16),
+            holder_key=directory.holder_key(key, citizen.citizen_id),
+            requester=requester,
+            license_types=json.dumps(sorted(set(license_types))),
+            fields=json.dumps(sorted(set(fields))),
+            purpose=purpose.strip(),
+            op_id=citizen.op_id,
+            expires_at=datetime.now(UTC) + timedelta(seconds=lifetime),
+        )
+        session.add(consent)
+        session.flush()
+        session.expunge(consent)
+    audit.record(
+        instance.engine,
+        action="sharing.consent",
+        subject=consent.id,
+        result="granted",
+        details={"requester": requester, "types": consent.license_types, "fields": consent.fields},
+    )
+    return consent
+
+
+def withdraw(instance: Instance, consent_id: str, *, id_token: str) -> Consent:
+    """The citizen withdraws a consent (proved by a fresh ID token of theirs, for any service)."""
+    citizen = authenticate(instance, id_token)
+    key = directory.directory_key(instance)
+    with db.session_scope(instance.engine) as session:
+        consent = session.get(Consent, consent_id)
+        if consent is None or consent.holder_key != directory.holder_key(key, citizen.citizen_id):
+            raise NotFoundError(f"no consent {consent_id!r}")
+        if consent.revoked_at is None:
+            consent.revoked_at = datetime.now(UTC)
+            session.add(consent)
+        session.flush()
+        session.expunge(consent)
+    audit.record(instance.engine, action="sharing.consent", subject=consent_id, result="withdrawn")
+    return consent
+
+
+def consents(instance: Instance, *, id_token: str) -> list[Consent]:
+    """The citizen's consents (for their page)."""
+    citizen = authenticate(instance, id_token)
+    holder = directory.holder_key(directory.directory_key(instance), citizen.citizen_id)
+    with db.session_scope(instance.engine, read_only=True) as session:
+        return list(session.exec(select(Consent).where(Consent.holder_key == holder).order_by(col(Consent.granted_at))))
+
+
+def add_legal_basis(instance: Instance, code: str, description: str, license_types: Sequence[str]) -> LegalBasis:
+    for type_code in license_types:
+        catalogue.get(type_code)
+    with db.session_scope(instance.engine) as session:
+        row = LegalBasis(code=code, description=description, license_types=json.dumps(sorted(set(license_types))))
+        session.merge(row)
+    audit.record(instance.engine, action="sharing.legal-basis", subject=code, result="added")
+    return row
+
+
+# --- requests -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a requesting service sends with a lookup or retrieval: who, why, and under which consent or legal
+    basis (exactly one)."""
+
+    requester: str
+    purpose: str
+    consent_id: str | None = None
+    legal_basis: str | None = None
+
+
+@dataclass(frozen=True)
+class _Authority:
+    fields: list[str] | None  # None: every field
+    holder_key: str | None  # the consent's holder (None under a legal basis)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _check_limits(session: Session, instance: Instance, requester: str) -> None:
+    limits = limits_of(instance)
+    moment = datetime.now(UTC)
+    for window, most, what in ((60, limits.per_minute, "per minute"), (86400, limits.per_day, "per day")):
+        count = session.exec(
+            select(func.count())
+            .select_from(AccessRecord)
+            .where(
+                AccessRecord.requester == requester,
+                col(AccessRecord.at) >= moment - timedelta(seconds=window),
+                AccessRecord.end == "directory",
+            )
+        ).one()
+        if count >= most:
+            raise SharingRefused(
+                f"{requester} made {count} directory requests in the last {window} s (limit {most} {what})",
+                code=Code.SHARING_QUOTA_EXCEEDED,
+            )
+
+
+def _authorise(session: Session, request: Request, holder: str | None, type_code: str) -> _Authority:
+    if (request.consent_id is None) == (request.legal_basis is None):
+        raise SharingRefused("a request carries the holder's consent id or a legal basis code (one of them)")
+    if request.legal_basis is not None:
+        basis = session.get(LegalBasis, request.legal_basis)
+        if basis is None:
+            raise SharingRefused(f"no legal basis {request.legal_basis!r} is allowed by the operator")
+        if type_code not in json.loads(basis.license_types):
+            raise SharingRefused(
+                f"legal basis {basis.code} does not cover licence type {type_code}", code=Code.CONSENT_OUT_OF_SCOPE
+            )
+        return _Authority(None, None)
+    consent = session.get(Consent, request.consent_id)
+    if consent is None or (holder is not None and consent.holder_key != holder):
+        raise SharingRefused("no consent of this holder with that id")
+    if consent.requester != request.requester:
+        raise SharingRefused(
+            "the consent was given to another service", code=Code.CONSENT_OUT_OF_SCOPE, evidence={"audience": "other"}
+        )
+    if type_code not in json.loads(consent.license_types):
+        raise SharingRefused(f"the consent does not cover licence type {type_code}", code=Code.CONSENT_OUT_OF_SCOPE)
+    if consent.revoked_at is not None:
+        raise SharingRefused("the holder withdrew this consent", code=Code.CONSENT_REVOKED)
+    if _utc(consent.expires_at) <= datetime.now(UTC):
+        raise SharingRefused("the consent has expired", code=Code.CONSENT_EXPIRED)
+    fields = json.loads(consent.fields)
+    return _Authority(fields or None, consent.holder_key)
+
+
+def _log(
+    instance: Instance,
+    *,
+    end: str,
+    action: str,
+    request: Request,
+    holder: str,
+    type_code: str,
+    identifier: str | None,
+    result: str,
+    reason: str = "",
+    disclosed: Sequence[str] = (),
+) -> None:
+    with db.session_scope(instance.engine) as session:
+        session.add(
+            AccessRecord(
+                end=end,
+                action=action,
+                requester=request.requester[:512],
+                purpose=request.purpose[:256],
+                consent_id=(request.consent_id or "")[:32] or None,
+                legal_basis=(request.legal_basis or "")[:32] or None,
+                holder_key=holder,
+                type_code=type_code[:21],
+                identifier=identifier,
+                disclosed=json.dumps(list(disclosed)),
+                result=result,
+                reason=reason[:256],
+            )
+        )
+    audit.record(
+        instance.engine,
+        action=f"sharing.{action}",
+        subject=identifier or f"holder:{holder[:16]}",
+        result=result,
+        details={
+            "end": end,
+            "requester": request.requester,
+            "purpose": request.purpose,
+            "consent_id": request.consent_id,
+            "legal_basis": request.legal_basis,
+            "type": type_code,
+            "disclosed": ",".join(disclosed),
+            "reason": reason,
+        },
+    )
+
+
+def lookup(instance: Instance, request: Request, *, holder_code: str, type_code: str) -> list[directory.Located]:
+    """The directory's answer to "the holder's licences of type T": where each lives (metadata only)."""
+    catalogue.get(type_code)
+    holder = directory.holder_key(directory.directory_key(instance), holder_code)
+    try:
+        with db.session_scope(instance.engine, read_only=True) as session:
+            _requester(session, request.requester)
+            _check_limits(session, instance, request.requester)
+            _authorise(session, request, holder, type_code)
+            found = directory.find(session, holder, type_code)
+    except SharingRefused as exc:
+        _log(
+            instance,
+            end="directory",
+            action="lookup",
+            request=request,
+            holder=holder,
+            type_code=type_code,
+            identifier=None,
+            result="refused",
+            reason=f"{exc.code.label} {exc.message}",
+        )
+        raise
+    _log(
+        instance,
+        end="directory",
+        action="lookup",
+        request=request,
+        holder=holder,
+        type_code=type_code,
+        identifier=None,
+        result="listed",
+        reason=f"{len(found)} found",
+    )
+    return found
+
+
+@dataclass(frozen=True)
+class Shared:
+    """A retrieved licence: the SD-JWT bound to the requester, and the names of the fields it discloses."""
+
+    identifier: str
+    sd_jwt: str
+    disclosed: list[str]
+
+
+def _entity_key(row: FederationEntity) -> dict[str, Any]:
+    keys = json.loads(row.jwks).get("keys") or []
+    if not keys:
+        raise NotFoundError(f"{row.id} has no federation key to bind a licence to")
+    return {k: v for k, v in keys[0].items() if k in ("kty", "crv", "x", "y", "n", "e")}
+
+
+def retrieve(instance: Instance, request: Request, identifier: str) -> Shared:
+    """The issuing region's answer: the licence as an SD-JWT limited to the consented fields, bound to the
+    requester. A licence the directory does not list, or of another holder than the consent's, is refused the
+    same way as a missing consent (nothing tells the requester whether it exists)."""
+    keystore = instance.keystore
+    holder = ""
+    type_code = ""
+    try:
+        with db.session_scope(instance.engine, read_only=True) as session:
+            entry = session.get(DirectoryEntry, identifier)
+            holder = entry.holder_key if entry is not None else ""
+            type_code = entry.type_code if entry is not None else ""
+            requester = _requester(session, request.requester)
+            _check_limits(session, instance, request.requester)
+            if entry is None:
+                raise SharingRefused("no consent of this holder with that id")
+            granted = _authorise(session, request, entry.holder_key, entry.type_code)
+            record = issuance.get_license(session, identifier)
+            issuer = issuance.get_issuer(session, record.issuer_id)
+            trust_registry.check_standing(session, authority.get_ca(session, issuer.ca_id))
+            sd_jwt, disclosed = issuance.shared_sd_jwt(
+                session,
+                keystore,
+                record,
+                base_url=instance.settings.effective_public_url,
+                audience=requester.id,
+                audience_jwk=_entity_key(requester),
+                fields=granted.fields,
+            )
+    except TrustError as exc:
+        _log(
+            instance,
+            end="issuer",
+            action="retrieve",
+            request=request,
+            holder=holder,
+            type_code=type_code,
+            identifier=identifier[:128],
+            result="refused",
+            reason=f"{exc.code.label} {exc.message}",
+        )
+        if isinstance(exc, SharingRefused):
+            raise
+        raise SharingRefused(
+            exc.message, code=exc.code if exc.code != Code.NOT_FOUND else Code.CONSENT_MISSING
+        ) from None
+    _log(
+        instance,
+        end="issuer",
+        action="retrieve",
+        request=request,
+        holder=holder,
+        type_code=type_code,
+        identifier=identifier,
+        result="disclosed",
+        disclosed=disclosed,
+    )
+    _log(
+        instance,
+        end="directory",
+        action="retrieve",
+        request=request,
+        holder=holder,
+        type_code=type_code,
+        identifier=identifier,
+        result="disclosed",
+        disclosed=disclosed,
+    )
+    return Shared(identifier, sd_jwt, disclosed)
+
+
+# --- the citizen's history ----------------------------------------------------------------------------------------
+
+
+def history(instance: Instance, *, holder_code: str, limit: int = 200) -> list[AccessRecord]:
+    """Who looked up or fetched the holder's licences, when, why, under which consent, and with what result
+    (the issuing end's records of retrievals and the directory's of lookups)."""
+    holder = directory.holder_key(directory.directory_key(instance), holder_code)
+    with db.session_scope(instance.engine, read_only=True) as session:
+        rows = session.exec(
+            select(AccessRecord)
+            .where(AccessRecord.holder_key == holder)
+            .where((col(AccessRecord.action) == "lookup") | (col(AccessRecord.end) == "issuer"))
+            .order_by(col(AccessRecord.id).desc())
+            .limit(limit)
+        ).all()
+        return list(rows)
+
+
+def history_for(instance: Instance, *, id_token: str, limit: int = 200) -> list[AccessRecord]:
+    """The access history of the citizen who logged in (``id_token`` of any service of the federation)."""
+    citizen = authenticate(instance, id_token)
+    return history(instance, holder_code=citizen.citizen_id, limit=limit)
