@@ -2,51 +2,37 @@
 
 External tools (OpenSSL CLI, gmssl's CLI, poppler, PostgreSQL) are reached through :func:`require_tool` and
 the ``postgres_url`` fixture: locally a missing tool skips with its reason; with ``HUREN_REQUIRE_EXTERNAL=1``
-(set by ``.ci/run``) a missing tool fails the test, so CI can never pass by skipping.
+(set by ``.ci/run``) a missing tool fails the test, so CI can never pass by skipping. The helpers live in
+:mod:`tests.support.tools` (importable without the fixtures below, which build worlds) and are re-exported here.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-VENDOR = REPO / "tests" / "data" / "vendor"
-"""Third-party test data vendored into the repository (``tests/data/vendor/README.md``): each folder keeps the
-upstream file names, the upstream licence and a ``PROVENANCE`` file. Tests read nothing outside the repository."""
-TESTDATA = VENDOR
-STANDARDS = VENDOR / "ses-asn"
+from tests.support.tools import (
+    REPO,
+    STANDARDS,
+    TESTDATA,
+    VENDOR,
+    WORLD_FIXTURES,
+    external_required,
+    golden_modules,
+    missing_external,
+    require_tool,
+    shared_file,
+)
 
-
-def external_required() -> bool:
-    return os.environ.get("HUREN_REQUIRE_EXTERNAL") == "1"
-
-
-def missing_external(reason: str) -> None:
-    """Skip locally, fail in CI (``HUREN_REQUIRE_EXTERNAL=1``)."""
-    if external_required():
-        pytest.fail(f"required external dependency missing: {reason}")
-    pytest.skip(reason)
-
-
-def require_tool(name: str) -> str:
-    """Absolute path of the command ``name``; skips (locally) or fails (CI) if it is not installed."""
-    path = shutil.which(name)
-    if path is None:
-        missing_external(f"the {name!r} command is not installed")
-    assert path is not None
-    return path
-
-
-def shared_file(*parts: str) -> Path:
-    """A file (or folder) of the vendored third-party test data; its absence is a failure, never a skip."""
-    path = TESTDATA.joinpath(*parts)
-    if not path.exists():
-        pytest.fail(f"vendored test data missing: {path} (see tests/data/vendor/README.md)")
-    return path
+__all__ = [  # what tests import from here (the fixtures below are found by pytest)
+    "REPO",
+    "STANDARDS",
+    "TESTDATA",
+    "VENDOR",
+    "external_required",
+    "missing_external",
+    "require_tool",
+    "shared_file",
+]
 
 
 @pytest.fixture
@@ -79,6 +65,20 @@ def world_server(world):
 
     with live_server(world.instance, world.port) as url:
         yield url
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test on the golden artefacts that asks for a world by fixture name (which no import shows, so the
+    import-linter contract cannot see it) stops the run before anything is built."""
+    standalone = golden_modules()
+    asking = [
+        item.nodeid
+        for item in items
+        if getattr(getattr(item, "module", None), "__name__", None) in standalone
+        and WORLD_FIXTURES & set(getattr(item, "fixturenames", ()))
+    ]
+    if asking:
+        raise pytest.UsageError(f"tests on golden artefacts may not build a world: {', '.join(asking)}")
 
 
 # Hypothesis profiles. ``default`` (Hypothesis's own) serves the suite; ``long`` is for long fuzzing runs

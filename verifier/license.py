@@ -575,7 +575,7 @@ def _status(claims: Mapping[str, Any], key: PublicKey, ctx: VerificationContext,
         )
     try:
         values = status_list.verify_token(
-            text, lambda _h: key, expected_uri=uri, now=datetime.now(UTC), algorithms=ALGORITHMS
+            text, lambda _h: key, expected_uri=uri, now=ctx.validation_time, algorithms=ALGORITHMS
         )
         value = values.get(index)
     except TrustError as exc:

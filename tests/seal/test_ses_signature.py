@@ -314,3 +314,27 @@ def test_a_time_stamp_that_cannot_be_had_is_an_unavailable_error(world: World, s
         signing.sign_hash(world.instance, es_id=seal.es_id, data=DOCUMENT, property_info=PROPERTY)
     # Without a time-stamp the signature can still be made (the caller chose to go without).
     assert signing.sign_hash(world.instance, es_id=seal.es_id, data=DOCUMENT, property_info=PROPERTY, timestamp=False)
+
+
+def test_a_revoked_signer_certificate_may_not_sign(world: World) -> None:
+    """Huren refuses to sign with a seal whose SM2 certificate was revoked (the seal itself still active): what the
+    verifier would call REVOKED is never made (moved here from tests/verifier/test_ses_verify.py, which now runs on
+    golden artefacts without the service)."""
+    record = seals.create(
+        world.instance,
+        ca_id="region-330000-sm2",
+        holder_kind="organization",
+        holder_name="杭州示例科技有限公司",
+        holder_code=ZJ_ORG_USCC,
+        seal_name="财务专用章",
+    )
+
+    def sign() -> bytes:
+        return signing.sign_hash(
+            world.instance, es_id=record.es_id, data=DOCUMENT, property_info=PROPERTY, timestamp=False
+        )
+
+    assert sign()
+    ca_service.revoke(world.instance, serial=record.sm2_cert_serial or "", reason="key_compromise")
+    with pytest.raises(ConflictError, match="revoked"):
+        sign()

@@ -17,6 +17,9 @@ GD_OP = "https://idp.gd.example.gov.cn"
 RP = "https://service.gd.example.gov.cn"
 TRUST_MARK_LOA2 = "https://trust.example.gov.cn/trust-marks/real-name-idp-level-2"
 NOW = int(time.time())
+"""When this module was imported: a default for statements that need no fresh clock. A :class:`World` takes its own
+moment when it is made (peers such as PyJWT judge its tokens at the wall clock, and a long run imports this module
+minutes before a world is built)."""
 
 
 @dataclass
@@ -77,8 +80,8 @@ def op_policy(region: str, levels: list[str]) -> dict[str, Any]:
 class World:
     """Anchor, two OPs and a relying service, with the statements the anchor publishes about each."""
 
-    def __init__(self, *, now: int = NOW, zj_claims_regions: list[str] | None = None) -> None:
-        self.now = now
+    def __init__(self, *, now: int | None = None, zj_claims_regions: list[str] | None = None) -> None:
+        self.now = int(time.time()) if now is None else now
         self.anchor = Entity(
             ANCHOR,
             generate_private_key("sm2"),

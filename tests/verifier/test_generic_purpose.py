@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.support.pdfs import base_pdf
+from tests.support import golden
 from verifier import api, context
 from verifier.report import Indication, Report
 
@@ -86,7 +86,7 @@ def _signed_pdf(foreign: Foreign, tmp_path: Path) -> bytes:
     signer = signers.SimpleSigner.load(str(key_file), str(cert_file))
     assert signer is not None
     out = signers.sign_pdf(
-        IncrementalPdfFileWriter(io.BytesIO(base_pdf())),
+        IncrementalPdfFileWriter(io.BytesIO(golden.read("pdf/base.pdf"))),
         signers.PdfSignatureMetadata(field_name="Signature1", subfilter=SigSeedSubFilter.PADES),
         signer=signer,
     )

@@ -1,5 +1,7 @@
 """证照共享: licence tokens, SD-JWT presentations and QR payloads verified offline — and every forgery refused
-with a specific reason. The network is blocked for this module (tests/verifier/conftest.py)."""
+with a specific reason. The licences, the issuers' keys (to forge with) and the bundle are golden artefacts
+(tests/data/golden/license/, judged at the recorded validation time): no world, no service. The network is blocked
+for this module (tests/verifier/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,25 +9,18 @@ import base64
 import hashlib
 import hmac
 import json
-from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from ca.models import now
-from licenses import samples
-from tests.support.server import free_port
-from tests.support.world import build_world
+from tests.support import golden
 from trust.crypto import base64url, jwk
 from trust.crypto.keys import generate_private_key
 from trust.formats import jose, sdjwt
 from trust.formats import license_catalogue as catalogue
 from trust.formats import license_token as token
 from trust.formats import x509 as cx
-from trust.formats.names import DN, make_uscc
-from trust.service import ca as ca_service
-from trust.service import licenses, trust
+from trust.formats.names import DN
 from verifier import api, context
 from verifier.license import KeyBindingRequest
 from verifier.report import Indication, SubIndication
@@ -33,193 +28,159 @@ from verifier.report import Indication, SubIndication
 BUSINESS = "11100000000013338W101"
 FOOD = "11100000000013338W102"
 BIRTH = "11100000000013338W104"
-ZJ_AUTHORITY = make_uscc("11330000002482226")
-GD_AUTHORITY = make_uscc("11440000006954832")
 
 
-@pytest.fixture(scope="module")
-def lw(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    world = build_world(tmp_path_factory.mktemp("licence-world"), free_port())
-    all_types = [t.code for t in catalogue.all_types()]
-    zj = licenses.register_issuer(
-        world.instance,
-        ca_id="region-330000-sm2",
-        name="浙江省市场监督管理局",
-        code=ZJ_AUTHORITY,
-        license_types=all_types,
-    )
-    zj_rsa = licenses.register_issuer(
-        world.instance,
-        ca_id="region-330000-rsa",
-        name="浙江省市场监督管理局",
-        code=ZJ_AUTHORITY,
-        license_types=all_types,
-        family="RSA",
-    )
-    zj_ec = licenses.register_issuer(
-        world.instance,
-        ca_id="region-330000-rsa",
-        name="浙江省市场监督管理局",
-        code=ZJ_AUTHORITY,
-        license_types=all_types,
-        family="EC",
-    )
-    gd_food_only = licenses.register_issuer(
-        world.instance, ca_id="region-440000-sm2", name="广东省市场监督管理局", code=GD_AUTHORITY, license_types=[FOOD]
-    )
-    return {"world": world, "zj": zj.id, "zj_rsa": zj_rsa.id, "zj_ec": zj_ec.id, "gd": gd_food_only.id}
+def _matrix() -> dict[str, dict[str, dict[str, str]]]:
+    return dict(golden.load_json("license/matrix.json"))
 
 
-def _issue(lw: dict, issuer: str = "zj", type_code: str = BUSINESS, **kwargs):
-    holder = samples.NEWBORN_ID if type_code == BIRTH else None
-    return licenses.issue(
-        lw["world"].instance,
-        issuer_id=lw[issuer],
-        type_code=type_code,
-        fields=samples.sample(type_code),
-        holder_code=holder,
-        **kwargs,
-    )
-
-
-def _ctx(lw: dict, **kwargs) -> context.VerificationContext:
-    instance = lw["world"].instance
-    bundle = json.dumps(trust.build_bundle(instance)).encode()
-    return context.build(bundle=bundle, pins=[trust.root_fingerprints(instance)["SM2"]], **kwargs)
-
-
-def _verify(lw: dict, data: str, **kwargs):
+def _verify(data: str, **kwargs):
     key_binding = kwargs.pop("key_binding", None)
-    return api.verify(data.encode(), _ctx(lw, **kwargs), key_binding=key_binding)
+    families = kwargs.pop("families", ("SM2",))
+    return api.verify(data.encode(), golden.context(families=families, **kwargs), key_binding=key_binding)
 
 
-def _signer(lw: dict, issuer: str):
-    from licenses import issuance
-    from trust import db
+class _Prepared:
+    """An issuer's signer and kid, from its golden key (what licenses.issuance.prepare_issuer gives the service)."""
 
-    instance = lw["world"].instance
-    with db.session_scope(instance.engine) as session:
-        return issuance.prepare_issuer(session, instance.keystore, lw[issuer])
+    def __init__(self, name: str) -> None:
+        self.signer = golden.key(f"issuer-{name}").signer()
+        self.kid = jwk.thumbprint(self.signer.public_key)
+
+
+def _signer(issuer: str) -> _Prepared:
+    return _Prepared(issuer)
+
+
+def _present(sd_jwt: str, disclose: list, holder, nonce: str, audience: str) -> str:
+    """A key-bound presentation made at the validation time (a KB-JWT is fresh for minutes)."""
+    return str(
+        sdjwt.present(
+            sd_jwt,
+            disclose,
+            holder_signer=holder.signer(),
+            nonce=nonce,
+            audience=audience,
+            iat=int(golden.validation_time().timestamp()),
+        )
+    )
 
 
 @pytest.mark.parametrize("issuer", ["zj", "zj_rsa", "zj_ec"])
 @pytest.mark.parametrize("type_code", [t.code for t in catalogue.all_types()])
-def test_every_type_and_algorithm_verifies_in_every_form(lw: dict, issuer: str, type_code: str) -> None:
-    made = _issue(lw, issuer, type_code)
-    ctx = _ctx(lw)
+def test_every_type_and_algorithm_verifies_in_every_form(issuer: str, type_code: str) -> None:
+    made = _matrix()[issuer][type_code]
+    ctx = golden.context()
     for form, data in (
-        ("license-token", made.record.token),
-        ("license-sd-jwt", made.record.sd_jwt),
-        ("license-qr", token.to_qr(made.qr_token)),
+        ("license-token", made["token"]),
+        ("license-sd-jwt", made["sd_jwt"]),
+        ("license-qr", made["qr"]),
     ):
         report = api.verify(data.encode(), ctx)
         assert report.kind == form
         assert report.indication is Indication.TOTAL_PASSED, (form, report.to_text())
     if issuer == "zj":  # SM2 licences fit a QR code of version 25 or lower at level M (measured in test_qr_sizes)
-        assert token.qr_version(token.to_qr(made.qr_token)) <= 25
+        assert token.qr_version(made["qr"]) <= 25
 
 
-def test_qr_sizes_for_every_seeded_type(lw: dict, record_property) -> None:
+def test_qr_sizes_for_every_seeded_type(record_property) -> None:
     versions = {}
     for license_type in catalogue.all_types():
-        made = _issue(lw, "zj", license_type.code)
-        versions[license_type.name] = token.qr_version(token.to_qr(made.qr_token))
+        versions[license_type.name] = token.qr_version(_matrix()["zj"][license_type.code]["qr"])
     record_property("qr_versions", versions)
     print(f"\nQR versions (SM2, level M): {versions}")
     assert all(v <= 25 for v in versions.values()), versions
 
 
-def test_selective_disclosure_and_key_binding(lw: dict) -> None:
-    holder = generate_private_key("ec-p256")
-    made = _issue(lw, holder_jwk=jwk.public_jwk(holder.public_key))
-    presented = sdjwt.present(
-        made.record.sd_jwt,
+def test_selective_disclosure_and_key_binding() -> None:
+    holder = golden.key("holder-p256")
+    bound = golden.text("license/sd-jwt-bound.txt")
+    presented = _present(
+        bound,
         [("license", "fields", "name"), ("license", "fields", "uscc")],
-        holder_signer=holder.signer(),
-        nonce="n-123",
-        audience="https://bank.example",
+        holder,
+        "n-123",
+        "https://bank.example",
     )
-    good = _verify(lw, presented, key_binding=KeyBindingRequest("n-123", "https://bank.example"))
+    good = _verify(presented, key_binding=KeyBindingRequest("n-123", "https://bank.example"))
     assert good.indication is Indication.TOTAL_PASSED, good.to_text()
     assert sorted(dict(good.details)["disclosed"]) == ["name", "uscc"]
-    wrong_nonce = _verify(lw, presented, key_binding=KeyBindingRequest("n-999", "https://bank.example"))
+    wrong_nonce = _verify(presented, key_binding=KeyBindingRequest("n-999", "https://bank.example"))
     assert wrong_nonce.indication is Indication.TOTAL_FAILED and "nonce" in wrong_nonce.errors[0].lower()
-    wrong_aud = _verify(lw, presented, key_binding=KeyBindingRequest("n-123", "https://evil.example"))
+    wrong_aud = _verify(presented, key_binding=KeyBindingRequest("n-123", "https://evil.example"))
     assert wrong_aud.indication is Indication.TOTAL_FAILED and "not for 'https://evil.example'" in wrong_aud.errors[0]
-    unbound = sdjwt.present(made.record.sd_jwt, [("license", "fields", "name")])
-    missing = _verify(lw, unbound, key_binding=KeyBindingRequest("n-123", "https://bank.example"))
+    unbound = sdjwt.present(bound, [("license", "fields", "name")])
+    missing = _verify(unbound, key_binding=KeyBindingRequest("n-123", "https://bank.example"))
     assert missing.indication is Indication.TOTAL_FAILED
 
 
-def test_tampered_and_duplicated_disclosures(lw: dict) -> None:
-    made = _issue(lw)
-    parts = made.record.sd_jwt.split("~")
+def test_tampered_and_duplicated_disclosures() -> None:
+    parts = golden.text("license/sd-jwt-zj.txt").split("~")
     disclosure = json.loads(base64url.decode(parts[1]))
     disclosure[2] = "伪造的值"
     tampered = "~".join([parts[0], base64url.encode(json.dumps(disclosure, ensure_ascii=False).encode()), *parts[2:]])
-    report = _verify(lw, tampered)
+    report = _verify(tampered)
     assert report.indication is Indication.TOTAL_FAILED and report.checks[-1].name == "disclosures"
     duplicated = "~".join([parts[0], parts[1], parts[1], *parts[2:]])
-    report = _verify(lw, duplicated)
+    report = _verify(duplicated)
     assert report.indication is Indication.TOTAL_FAILED
     assert "twice" in report.errors[0] or "duplicate" in report.errors[0].lower()
 
 
-def _forge(lw: dict, issuer: str, claims: dict, headers: dict) -> str:
-    prepared = _signer(lw, issuer)
+def _forge(issuer: str, claims: dict, headers: dict) -> str:
+    prepared = _signer(issuer)
     return jose.sign_compact(token.encode_claims(claims), prepared.signer, headers=headers)
 
 
-def _claims(lw: dict) -> tuple[dict, dict]:
-    made = _issue(lw, token_form="x5c")
-    header, body = token.parse_unverified(made.record.token)
+def _claims() -> tuple[dict, dict]:
+    header, body = token.parse_unverified(golden.text("license/token-zj-x5c.jwt"))
     return header, body
 
 
 REFUSED = ("header", "issuer-key", "signature")
 
 
-def test_alg_none_is_refused(lw: dict) -> None:
-    header, body = _claims(lw)
+def test_alg_none_is_refused() -> None:
+    header, body = _claims()
     none_header = base64url.encode(json.dumps({**header, "alg": "none"}).encode())
     forged = f"{none_header}.{base64url.encode(token.encode_claims(body))}."
-    report = _verify(lw, forged)
+    report = _verify(forged)
     assert report.indication is not Indication.TOTAL_PASSED and "none" in report.errors[0]
 
 
-def test_hs256_keyed_with_the_public_key_is_refused(lw: dict) -> None:
+def test_hs256_keyed_with_the_public_key_is_refused() -> None:
     """The classic key-confusion attack: HMAC with the issuer's public key (which everybody has) as secret."""
-    header, body = _claims(lw)
+    header, body = _claims()
     public_pem = cx.public_key(cx.load_certificate(base64.b64decode(header["x5c"][0]))).pem().encode()
     head = base64url.encode(json.dumps({"alg": "HS256", "typ": token.TYP, "kid": header["kid"]}).encode())
     payload = base64url.encode(token.encode_claims(body))
     mac = hmac.new(public_pem, f"{head}.{payload}".encode(), hashlib.sha256).digest()
-    report = _verify(lw, f"{head}.{payload}.{base64url.encode(mac)}")
+    report = _verify(f"{head}.{payload}.{base64url.encode(mac)}")
     assert report.indication is not Indication.TOTAL_PASSED and "HS256" in report.errors[0]
 
 
-def test_embedded_jwk_is_refused(lw: dict) -> None:
-    _header, body = _claims(lw)
+def test_embedded_jwk_is_refused() -> None:
+    _header, body = _claims()
     attacker = generate_private_key("ec-p256")
     head = {"alg": "ES256", "typ": token.TYP, "jwk": jwk.public_jwk(attacker.public_key)}
     forged = base64url.encode(json.dumps(head).encode()) + "." + base64url.encode(token.encode_claims(body))
     sig = attacker.sign(forged.encode(), encoding="raw")
-    report = _verify(lw, forged + "." + base64url.encode(sig))
+    report = _verify(forged + "." + base64url.encode(sig))
     assert report.indication is not Indication.TOTAL_PASSED and "jwk" in report.errors[0]
 
 
-def test_unknown_crit_is_refused(lw: dict) -> None:
-    _header, body = _claims(lw)
-    prepared = _signer(lw, "zj")
+def test_unknown_crit_is_refused() -> None:
+    _header, body = _claims()
+    prepared = _signer("zj")
     head = {"alg": "SM2", "typ": token.TYP, "kid": prepared.kid, "crit": ["exp-policy"], "exp-policy": 1}
     forged = base64url.encode(json.dumps(head).encode()) + "." + base64url.encode(token.encode_claims(body))
     sig = prepared.signer.sign(forged.encode(), encoding="raw")
-    report = _verify(lw, forged + "." + base64url.encode(sig))
+    report = _verify(forged + "." + base64url.encode(sig))
     assert report.indication is not Indication.TOTAL_PASSED and "crit" in report.errors[0]
 
 
-def test_x5c_not_chaining_to_the_trust_list_is_refused(lw: dict) -> None:
-    _header, body = _claims(lw)
+def test_x5c_not_chaining_to_the_trust_list_is_refused() -> None:
+    _header, body = _claims()
     rogue = generate_private_key("sm2")
     name = DN(province="浙江省", organization="浙江省市场监督管理局", common_name="冒充的签发者").to_asn1()
     cert = (
@@ -228,42 +189,42 @@ def test_x5c_not_chaining_to_the_trust_list_is_refused(lw: dict) -> None:
         .issuer(name)
         .public_key(rogue.public_key)
         .serial_number(5)
-        .validity(now() - timedelta(days=1), now() + timedelta(days=30))
+        .validity(golden.later(days=-1), golden.later(days=30))
         .sign(rogue.signer())
     )
     head = {"typ": token.TYP, "kid": jwk.thumbprint(rogue.public_key), "x5c": [base64.b64encode(cert.dump()).decode()]}
     forged = jose.sign_compact(token.encode_claims(body), rogue.signer(), headers=head)
-    report = _verify(lw, forged)
+    report = _verify(forged)
     assert report.indication is not Indication.TOTAL_PASSED and report.checks[-1].name == "issuer-key"
 
 
-def test_issuer_not_authorised_for_the_type(lw: dict) -> None:
+def test_issuer_not_authorised_for_the_type() -> None:
     """广东's authority may issue only 食品经营许可证; a 营业执照 signed with its genuine key fails."""
-    good = _issue(lw, "gd", FOOD)
-    assert _verify(lw, good.record.token).indication is Indication.TOTAL_PASSED
-    _header, body = token.parse_unverified(good.record.token)
+    good = golden.text("license/token-gd-food.jwt")
+    assert _verify(good).indication is Indication.TOTAL_PASSED
+    _header, body = token.parse_unverified(good)
     body["license"]["type"] = BUSINESS
-    forged = _forge(lw, "gd", body, {"typ": token.TYP, "kid": _signer(lw, "gd").kid})
-    report = _verify(lw, forged)
+    forged = _forge("gd", body, {"typ": token.TYP, "kid": _signer("gd").kid})
+    report = _verify(forged)
     assert report.indication is Indication.TOTAL_FAILED
     assert report.sub_indication is SubIndication.CHAIN_CONSTRAINTS_FAILURE and "not authorised" in report.errors[0]
 
 
-def test_kid_pointing_elsewhere(lw: dict) -> None:
+def test_kid_pointing_elsewhere() -> None:
     """A token signed by one issuer whose kid names another issuer's key: the named key does not verify it."""
-    _header, body = _claims(lw)
-    signer = _signer(lw, "gd")
-    head = {"typ": token.TYP, "kid": _signer(lw, "zj").kid}
+    _header, body = _claims()
+    signer = _signer("gd")
+    head = {"typ": token.TYP, "kid": _signer("zj").kid}
     forged = jose.sign_compact(token.encode_claims(body), signer.signer, headers=head)
-    report = _verify(lw, forged)
+    report = _verify(forged)
     assert report.indication is Indication.TOTAL_FAILED and report.sub_indication is SubIndication.SIG_CRYPTO_FAILURE
 
 
-def test_validity_window(lw: dict) -> None:
-    made = _issue(lw, "zj", FOOD)  # five years
-    expired = _verify(lw, made.record.token, at=now() + timedelta(days=6 * 366))
+def test_validity_window() -> None:
+    made = _matrix()["zj"][FOOD]["token"]  # five years
+    expired = _verify(made, at=golden.later(days=6 * 366))
     assert (expired.indication, expired.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.EXPIRED)
-    early = _verify(lw, made.record.token, at=now() - timedelta(days=2))
+    early = _verify(made, at=golden.later(days=-2))
     assert early.indication is Indication.TOTAL_FAILED
     assert early.sub_indication in (
         SubIndication.NOT_YET_VALID,
@@ -273,47 +234,29 @@ def test_validity_window(lw: dict) -> None:
 
 
 @pytest.mark.parametrize(("status", "word"), [("revoked", "revoked"), ("suspended", "suspended")])
-def test_revoked_and_suspended(lw: dict, status: str, word: str) -> None:
-    made = _issue(lw)
-    assert _verify(lw, made.record.token).indication is Indication.TOTAL_PASSED
-    licenses.set_status(lw["world"].instance, made.record.identifier, status, "测试")
-    for data in (made.record.token, made.record.sd_jwt, token.to_qr(made.qr_token)):
-        report = _verify(lw, data)
+def test_revoked_and_suspended(status: str, word: str) -> None:
+    made = golden.load_json(f"license/{status}.json")
+    before = _verify(made["token"], bundle_name="trust/bundle-before.json")
+    assert before.indication is Indication.TOTAL_PASSED, before.to_text()
+    for data in (made["token"], made["sd_jwt"], made["qr"]):
+        report = _verify(data)
         assert (report.indication, report.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.REVOKED)
         assert word in report.errors[0]
-    if status == "suspended":
-        licenses.set_status(lw["world"].instance, made.record.identifier, "valid", "恢复")
-        assert _verify(lw, made.record.token).indication is Indication.TOTAL_PASSED
+    if status == "suspended":  # another licence, suspended and then reinstated before the bundle was made
+        reinstated = golden.load_json("license/reinstated.json")
+        assert _verify(reinstated["token"]).indication is Indication.TOTAL_PASSED
 
 
-@pytest.mark.parametrize(
-    ("reason", "prefix", "passes"),
-    [("cessation_of_operation", "11330100002482226", True), ("key_compromise", "11330200002482227", False)],
-)
-def test_issuer_certificate_revoked_after_issue(lw: dict, reason: str, prefix: str, passes: bool) -> None:
-    """Tokens are judged at their ``iat``: an issuer certificate revoked later (the authority closed) leaves the
-    tokens it signed before valid, while a revocation for key compromise fails every token of that key, whatever
-    ``iat`` it claims (a thief can backdate). Checked twice against one context, so the memoised CRL facts and
-    certificates give the same verdict as the first, cold, verification."""
-    from trust.formats.x509 import load_certificate
-
-    instance = lw["world"].instance
-    issuer = licenses.register_issuer(
-        instance,
-        ca_id="region-330000-sm2",
-        name="杭州市市场监督管理局",
-        code=make_uscc(prefix),
-        license_types=[BUSINESS],
-    )
-    made = licenses.issue(
-        instance, issuer_id=issuer.id, type_code=BUSINESS, fields=samples.sample(BUSINESS), token_form="x5c"
-    )
-    assert _verify(lw, made.record.token).indication is Indication.TOTAL_PASSED
-    x5c = token.parse_unverified(made.record.token)[0]["x5c"]
-    serial = format(load_certificate(base64.b64decode(x5c[0])).serial_number, "x")
-    ca_service.revoke(instance, serial=serial, reason=reason)
-    ctx = _ctx(lw)
-    for data in (made.record.token, made.record.sd_jwt, token.to_qr(made.qr_token)):
+@pytest.mark.parametrize(("issuer", "passes"), [("closed", True), ("compromised", False)])
+def test_issuer_certificate_revoked_after_issue(issuer: str, passes: bool) -> None:
+    """Tokens are judged at their ``iat``: an issuer certificate revoked later (the authority closed: reason
+    cessationOfOperation) leaves the tokens it signed before valid, while a revocation for key compromise fails every
+    token of that key, whatever ``iat`` it claims (a thief can backdate). Checked twice against one context, so the
+    memoised CRL facts and certificates give the same verdict as the first, cold, verification."""
+    made = golden.load_json(f"license/issuer-{issuer}.json")
+    assert _verify(made["token"], bundle_name="trust/bundle-before.json").indication is Indication.TOTAL_PASSED
+    ctx = golden.context()
+    for data in (made["token"], made["sd_jwt"], made["qr"]):
         for _ in range(2):
             report = api.verify(data.encode(), ctx)
             if passes:
@@ -323,17 +266,14 @@ def test_issuer_certificate_revoked_after_issue(lw: dict, reason: str, prefix: s
                 assert "key compromise" in report.errors[0]
 
 
-def test_no_status_list_offline_is_indeterminate(lw: dict) -> None:
-    made = _issue(lw, token_form="x5c")  # anchors only, no trust list: the chain must come with the token
-    instance = lw["world"].instance
-    root = Path(lw["world"].home) / "out-anchors.pem"
-    root.write_bytes(lw["world"].ca_pem("root-sm2"))
-    report = api.verify(made.record.token.encode(), context.build(anchors=[root.read_bytes()]))
+def test_no_status_list_offline_is_indeterminate() -> None:
+    made = golden.read("license/token-zj-x5c.jwt")  # anchors only, no trust list: the chain comes with the token
+    ctx = context.build(anchors=[golden.read("pki/root-sm2.pem")], at=golden.validation_time())
+    report = api.verify(made, ctx)
     assert report.indication is Indication.INDETERMINATE and report.sub_indication is SubIndication.TRY_LATER
-    assert instance is not None
 
 
-def test_rs256_and_es256_tokens_verify_with_pyjwt_and_joserfc(lw: dict) -> None:
+def test_rs256_and_es256_tokens_verify_with_pyjwt_and_joserfc() -> None:
     """Issue 12 item 8: at their default settings, PyJWT and joserfc read the whole standard JWK Set and verify the
     default (compact) RS256 and ES256 tokens; the SM2 keys are in their own set."""
     import jwt as pyjwt
@@ -341,53 +281,52 @@ def test_rs256_and_es256_tokens_verify_with_pyjwt_and_joserfc(lw: dict) -> None:
     from joserfc.errors import ExceededSizeError
     from joserfc.jwk import KeySet
 
-    jwks: Any = licenses.jwks(lw["world"].instance)  # JSON, as joserfc and PyJWT take it
+    jwks = golden.load_json("license/jwks.json")
     assert jwks["keys"] and all(k["alg"] in {"RS256", "ES256"} and k.get("crv") != "SM2" for k in jwks["keys"])
-    sm2_set = licenses.jwks(lw["world"].instance, "sm2")
+    sm2_set = golden.load_json("license/jwks-sm2.json")
     assert sm2_set["keys"] and all(k["alg"] == "SM2" and k["crv"] == "SM2" for k in sm2_set["keys"])
     key_set = KeySet.import_key_set(jwks)  # the whole set: one unknown curve would fail it
     pyjwt_set = pyjwt.PyJWKSet.from_dict(jwks)
     assert len(pyjwt_set.keys) == len(jwks["keys"])  # PyJWT drops keys it cannot read: none dropped
     for issuer in ("zj_rsa", "zj_ec"):
-        made = _issue(lw, issuer)
-        header = jose.parse_compact(made.record.token)[0]
-        assert set(header) == {"alg", "typ", "kid", "x5t#S256"} and len(made.record.token.split(".")[0]) < 512
+        made = _matrix()[issuer][BUSINESS]
+        header = jose.parse_compact(made["token"])[0]
+        assert set(header) == {"alg", "typ", "kid", "x5t#S256"} and len(made["token"].split(".")[0]) < 512
         decoded = pyjwt.decode(
-            made.record.token, pyjwt_set[header["kid"]].key, algorithms=[header["alg"]], options={"verify_aud": False}
+            made["token"], pyjwt_set[header["kid"]].key, algorithms=[header["alg"]], options={"verify_aud": False}
         )
-        assert decoded["jti"] == made.record.identifier
-        obj = jf_jws.deserialize_compact(made.record.token, key_set, algorithms=[header["alg"]])
-        assert json.loads(obj.payload)["jti"] == made.record.identifier
+        assert decoded["jti"] == made["identifier"]
+        obj = jf_jws.deserialize_compact(made["token"], key_set, algorithms=[header["alg"]])
+        assert json.loads(obj.payload)["jti"] == made["identifier"]
         # The x5c form (an option) carries two certificates: joserfc refuses its 4 KB header by default.
-        full = _issue(lw, issuer, token_form="x5c")
-        assert len(full.record.token.split(".")[0]) > 512
+        full = golden.text(f"license/token-{issuer}-x5c.jwt")
+        assert len(full.split(".")[0]) > 512
         with pytest.raises(ExceededSizeError, match="exceeds 512"):
-            jf_jws.deserialize_compact(full.record.token, key_set, algorithms=[header["alg"]])
+            jf_jws.deserialize_compact(full, key_set, algorithms=[header["alg"]])
 
 
-def test_compact_token_verifies_offline_by_thumbprint(lw: dict) -> None:
+def test_compact_token_verifies_offline_by_thumbprint() -> None:
     """A default (compact) token carries no certificate: the verifier finds the issuer certificate in the bundle's
     trust list by kid and x5t#S256; an x5t#S256 that names no certificate of that key is refused."""
-    made = _issue(lw)
-    header, body = token.parse_unverified(made.record.token)
+    made = golden.text("license/token-zj.jwt")
+    header, body = token.parse_unverified(made)
     assert "x5c" not in header and header["x5t#S256"]
-    report = _verify(lw, made.record.token)
+    report = _verify(made)
     assert report.indication is Indication.TOTAL_PASSED, report.to_text()
-    assert "trust list" in report.to_text()
-    issuer = licenses.jwks(lw["world"].instance, "sm2")  # the SM2 issuer's key is published in the SM2 set
+    assert any(c.name == "issuer-key" and "trust list" in c.detail for c in report.checks)
+    issuer = golden.load_json("license/jwks-sm2.json")  # the SM2 issuer's key is published in the SM2 set
     assert header["kid"] in {k["kid"] for k in issuer["keys"]}
     wrong = {**header, "x5t#S256": base64url.encode(hashlib.sha256(b"another certificate").digest())}
     signer_free = f"{base64url.encode(json.dumps(wrong).encode())}.{base64url.encode(token.encode_claims(body))}.AAAA"
-    refused = _verify(lw, signer_free)
+    refused = _verify(signer_free)
     assert refused.indication is not Indication.TOTAL_PASSED and "x5t#S256" in refused.errors[0]
 
 
-def test_sm2_tokens_verify_with_gmssl(lw: dict) -> None:
+def test_sm2_tokens_verify_with_gmssl() -> None:
     from gmssl import sm2 as gm_sm2
 
-    made = _issue(lw)
-    header, _payload, signing_input, signature = jose.parse_compact(made.record.token)
-    key = next(k for k in licenses.jwks(lw["world"].instance, "sm2")["keys"] if k["kid"] == header["kid"])
+    header, _payload, signing_input, signature = jose.parse_compact(golden.text("license/token-zj.jwt"))
+    key = next(k for k in golden.load_json("license/jwks-sm2.json")["keys"] if k["kid"] == header["kid"])
     xy = (base64url.decode(key["x"]) + base64url.decode(key["y"])).hex()
     verifier = gm_sm2.CryptSM2(private_key="", public_key=xy)
     # gmssl 3.2.2 does public_key.lstrip("04") when the hex starts with "04", eating x's own leading 0/4 digits
@@ -397,19 +336,16 @@ def test_sm2_tokens_verify_with_gmssl(lw: dict) -> None:
     assert not verifier.verify_with_sm3(signature.hex(), signing_input + b"x")
 
 
-def test_cross_region_verification_with_only_the_bundle(lw: dict) -> None:
+def test_cross_region_verification_with_only_the_bundle() -> None:
     """A 广东 licence checked by a 浙江 clerk holding only the bundle file and the RSA root fingerprint."""
-    made = _issue(lw, "gd", FOOD)
-    instance = lw["world"].instance
-    bundle = json.dumps(trust.build_bundle(instance)).encode()
-    ctx = context.build(bundle=bundle, pins=[trust.root_fingerprints(instance)["RSA"]])
-    assert api.verify(token.to_qr(made.qr_token).encode(), ctx).indication is Indication.TOTAL_PASSED
+    ctx = golden.context(families=("RSA",))
+    assert api.verify(golden.read("license/qr-gd-food.txt"), ctx).indication is Indication.TOTAL_PASSED
 
 
-def test_garbage_tokens_are_input_errors(lw: dict) -> None:
+def test_garbage_tokens_are_input_errors() -> None:
     from trust.crypto.errors import TrustError
 
-    ctx = _ctx(lw)
+    ctx = golden.context()
     for data in (b"HR1:!!!!", b"HR1:" + b"0" * 9000, b"eyJ.eyJ.x", b"ey" + b"A" * 100 + b".." + b"A"):
         try:
             report = api.verify(data, ctx)
@@ -418,26 +354,32 @@ def test_garbage_tokens_are_input_errors(lw: dict) -> None:
         assert report.indication is not Indication.TOTAL_PASSED
 
 
-def test_cli_key_binding_and_revocation_options(lw: dict, tmp_path: Path) -> None:
+def test_cli_key_binding_and_revocation_options(tmp_path: Path) -> None:
     """`trust verify presentation.txt --kb-nonce N --kb-audience A`: exit 0 for the right proof, 1 for a replay to
     another audience, 3 for half an option pair or an unknown revocation mode."""
     import subprocess
     import sys
 
-    instance = lw["world"].instance
-    holder = generate_private_key("ec-p256")
-    made = _issue(lw, holder_jwk=jwk.public_jwk(holder.public_key))
-    presented = sdjwt.present(
-        made.record.sd_jwt,
+    presented = _present(
+        golden.text("license/sd-jwt-bound.txt"),
         [("license", "fields", "name")],
-        holder_signer=holder.signer(),
-        nonce="n-cli",
-        audience="https://bank.example",
+        golden.key("holder-p256"),
+        "n-cli",
+        "https://bank.example",
     )
     source = tmp_path / "presentation.txt"
     source.write_text(presented)
-    bundle = trust.export_bundle(instance, tmp_path / "bundle.json")
-    base = [str(source), "--bundle", str(bundle), "--pin", trust.root_fingerprints(instance)["SM2"]]
+    bundle = tmp_path / "bundle.json"
+    bundle.write_bytes(golden.bundle())
+    base = [
+        str(source),
+        "--bundle",
+        str(bundle),
+        "--pin",
+        golden.pins()[0],
+        "--at",
+        golden.validation_time().isoformat(),
+    ]
 
     def run(*extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -469,22 +411,23 @@ def test_cli_key_binding_and_revocation_options(lw: dict, tmp_path: Path) -> Non
     ],
     ids=["no-vct", "other-type", "wrong-integrity", "unknown-integrity-algorithm"],
 )
-def test_sd_jwt_vc_type_is_checked_against_the_bundle(lw: dict, change: dict, message: str) -> None:
+def test_sd_jwt_vc_type_is_checked_against_the_bundle(change: dict, message: str) -> None:
     """SD-JWT VC (issue 12 item 9): vct names the licence's own type, and its type metadata from the bundle matches
     vct#integrity; the same SD-JWT re-signed by the real issuer key with the claim changed fails."""
-    made = _issue(lw)
-    report = _verify(lw, made.record.sd_jwt)
-    assert report.indication is Indication.TOTAL_PASSED and "integrity checked" in report.to_text()
-    claims = json.loads(jose.parse_compact(made.record.sd_jwt.split("~")[0])[1])
+    made = golden.text("license/sd-jwt-zj.txt")
+    report = _verify(made)
+    assert report.indication is Indication.TOTAL_PASSED
+    assert any(c.name == "type" and "integrity checked" in c.detail for c in report.checks)
+    claims = json.loads(jose.parse_compact(made.split("~")[0])[1])
     claims.pop("_sd_alg")
-    claims["license"]["fields"] = samples.sample(BUSINESS)  # in the clear: this test is not about disclosures
+    claims["license"]["fields"] = golden.load_json("license/fields-business.json")  # in the clear
     for name, value in change.items():
         if value is None:
             claims.pop(name)
         else:
             claims[name] = value
-    prepared = _signer(lw, "zj")
+    prepared = _signer("zj")
     forged = sdjwt.issue(claims, [], prepared.signer, headers={"typ": "dc+sd-jwt", "kid": prepared.kid})
-    refused = _verify(lw, forged)
+    refused = _verify(forged)
     assert refused.indication is Indication.TOTAL_FAILED, refused.to_text()
     assert message in refused.errors[0]

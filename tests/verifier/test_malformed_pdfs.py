@@ -25,6 +25,7 @@ import time
 import traceback
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -32,15 +33,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import TESTDATA
-from tests.support import pdfs
+from tests.support import golden
+from tests.support import pdf_tools as pdfs
 
 TIME_LIMIT: Final = 10.0
 """Seconds one input may take (the slowest corpus file takes well under one)."""
 MEMORY_LIMIT: Final = 1024 * 1024 * 1024
 """Address space of a worker (an idle worker with the verifier loaded uses about 100 MB)."""
 WORKERS: Final = 2
-CORPUS: Final = TESTDATA / "qpdf-malformed"
+CORPUS: Final = golden.REPO / "tests" / "data" / "vendor" / "qpdf-malformed"
 INPUT_CATEGORIES: Final = frozenset({"input", "indeterminate"})
 
 
@@ -53,12 +54,12 @@ class Outcome:
     passed: bool = False  # a report (or one of its signature reports) said TOTAL_PASSED
 
 
-def _worker(number: int, tasks: Any, results: Any, bundle: bytes | None, pins: list[str]) -> None:
+def _worker(number: int, tasks: Any, results: Any, bundle: bytes | None, pins: list[str], at: datetime | None) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
     from trust.crypto.errors import TrustError
     from verifier import api, context
 
-    ctx = context.build(bundle=bundle, pins=pins, environ={})
+    ctx = context.build(bundle=bundle, pins=pins, environ={}, at=at)
     results.put(("ready", number, None, 0.0))
     while True:
         task = tasks.get()
@@ -83,9 +84,9 @@ class _Pool:
     """Worker processes that verify files, each bounded in time and memory; a worker that overruns is killed (by
     its own process handle) and replaced."""
 
-    def __init__(self, bundle: bytes | None = None, pins: list[str] | None = None) -> None:
+    def __init__(self, bundle: bytes | None = None, pins: list[str] | None = None, at: datetime | None = None) -> None:
         self._mp = multiprocessing.get_context("spawn")
-        self._args = (bundle, pins or [])
+        self._args = (bundle, pins or [], at)
         self._results = self._mp.Queue()
         self._started = 0
 
@@ -226,16 +227,15 @@ def _mutations(sealed: bytes) -> list[tuple[str, bytes, bool]]:
 
 
 def test_mutated_sealed_pdf_never_crashes_hangs_or_verifies(tmp_path: Path) -> None:
-    sealing = pdfs.sealing_world(tmp_path / "world")
-    sealed = sealing.seal(pdfs.base_pdf(1), level="B-LT")
-    bundle, pins = sealing.bundle()
+    sealed = golden.read("pdf/sealed-SM2-B-LT.pdf")  # sealed by the product (tests/data/golden)
     mutants = _mutations(sealed)
     inputs = []
     for name, data, _must_fail in [("original", sealed, False), *mutants]:
         path = tmp_path / f"{name}.pdf"
         path.write_bytes(data)
         inputs.append((name, path))
-    outcomes = {o.name: o for o in _Pool(bundle, pins).run(inputs)}
+    pool = _Pool(golden.bundle(), golden.pins(), golden.validation_time())
+    outcomes = {o.name: o for o in pool.run(inputs)}
     original = outcomes.pop("original")
     assert original.kind == "report" and original.passed, original.detail  # the control verifies
     signed = {name for name, _data, must_fail in mutants if must_fail}

@@ -7,6 +7,9 @@ How To Spoof PDF Signatures" (CCS 2019: universal signature forgery, incremental
 wrapping); Mainka, Mladenov, Rohlmann, "Shadow Attacks: Hiding and Replacing Content in Signed PDFs" (NDSS 2021:
 hide, replace, hide-and-replace); Rohlmann, Mladenov, Mainka, Schwenk, "Breaking the Specification: PDF
 Certification" (S&P 2021: sneaky form and annotation updates).
+
+The sealed documents are golden artefacts (tests/data/golden/pdf, sealed by the product at a fixed clock, judged at
+the recorded validation time); re-signing uses the golden contract seal's key. No world, no service.
 """
 
 from __future__ import annotations
@@ -16,37 +19,46 @@ import re
 import pytest
 from asn1crypto import core
 
-from tests.support import pdfs
-from tests.support.pdfs import PREPARED, SealingWorld, append_update, content_stream, form_xobject, raw_object
+from tests.support import golden
+from tests.support import pdf_tools as pdfs
+from tests.support.pdf_tools import PREPARED, SealKeys, append_update, content_stream, form_xobject, raw_object
+from trust.crypto.algorithms import SM2_SM3
 from verifier import api
 from verifier.report import Indication, Report, Result, SubIndication
 
 
 @pytest.fixture(scope="module")
-def sealing(tmp_path_factory: pytest.TempPathFactory) -> SealingWorld:
-    return pdfs.sealing_world(tmp_path_factory.mktemp("attacks"))
+def ctx():
+    return golden.context()
 
 
 @pytest.fixture(scope="module")
-def ctx(sealing: SealingWorld):
-    return sealing.context()
+def keys() -> SealKeys:
+    """The contract seal's SM2 key, certificate and chain: what an attacker holding the key re-signs with."""
+    chain = (golden.certificate("region-330000-sm2"), golden.certificate("root-sm2"))
+    signer = golden.key("seal-contract-sm2").signer(SM2_SM3)
+    return SealKeys(
+        golden.ids()["seals"]["contract"],
+        golden.read("ses/seal-v4.esl"),
+        {"SM2": (signer, golden.certificate("seal-contract-sm2"), chain)},
+    )
 
 
 @pytest.fixture(scope="module")
-def sealed_bt(sealing: SealingWorld) -> bytes:
+def sealed_bt() -> bytes:
     """A one-page document sealed by the product: SM2, PAdES B-T, visible seal on page 1."""
-    return sealing.seal(pdfs.base_pdf(1), level="B-T")
+    return golden.read("pdf/sealed-1page-SM2-B-T.pdf")
 
 
 @pytest.fixture(scope="module")
-def sealed_bb(sealing: SealingWorld) -> bytes:
-    return sealing.seal(pdfs.base_pdf(1), level="B-B")
+def sealed_bb() -> bytes:
+    return golden.read("pdf/sealed-1page-SM2-B-B.pdf")
 
 
 @pytest.fixture(scope="module")
-def prepared_sealed(sealing: SealingWorld) -> bytes:
-    """The shadow-attack document (:func:`tests.support.pdfs.prepared_pdf`) sealed as the signer saw it."""
-    return sealing.seal(pdfs.prepared_pdf(), level="B-T")
+def prepared_sealed() -> bytes:
+    """The shadow-attack document (:func:`tests.support.pdf_tools.prepared_pdf`) sealed as the signer saw it."""
+    return golden.read("pdf/prepared-sealed-B-T.pdf")
 
 
 def verify(data: bytes, ctx) -> Report:
@@ -240,7 +252,7 @@ def test_universal_signature_forgery(
     padded = bytes.fromhex(sealed_bb[genuine[1] + 1 : genuine[2] - 1].decode())
     cms_hex = core.Asn1Value.load(padded, strict=False).dump().hex().encode()
     attacked = _forged(
-        pdfs.base_pdf(1),
+        golden.read("pdf/base-1page.pdf"),
         b"<< " + _SIG + b" " + entries.replace(b"<CMS>", b"<" + cms_hex + b">") + b" /M (D:20260101000000Z) >>",
     )
     report = verify(attacked, ctx)
@@ -254,7 +266,7 @@ def test_universal_signature_forgery_transplanted_cms(sealed_bb: bytes, ctx) -> 
     """A well-formed dictionary over a fresh document carrying another document's genuine CMS: the digest fails."""
     genuine = pdfs.byte_ranges(sealed_bb)[-1]
     width = genuine[2] - genuine[1]
-    base = pdfs.base_pdf(1, lines=["我方欠款人民币壹佰万元整。"])
+    base = golden.read("pdf/debt-1page.pdf")  # base_pdf(1) saying 我方欠款人民币壹佰万元整。
     placeholder = (
         b"<< " + _SIG + b" /ByteRange [0 0000000000 0000000000 0000000000] /Contents <" + b"0" * (width - 2) + b"> >>"
     )
@@ -383,7 +395,7 @@ def test_sneaky_form_update_changes_more_than_the_field(prepared_sealed: bytes, 
         ("not-from-the-start", "not at the beginning of the file"),
     ],
 )
-def test_coverage_gap(variant: str, words: str, sealing: SealingWorld, sealed_bb: bytes, ctx) -> None:
+def test_coverage_gap(variant: str, words: str, keys: SealKeys, sealed_bb: bytes, ctx) -> None:
     """A signature made over a /ByteRange that leaves bytes of its own revision unsigned (a broken or malicious
     signer): the digest and the signature verify, the coverage does not."""
     _start1, length1, start2, length2 = pdfs.byte_ranges(sealed_bb)[-1]
@@ -396,7 +408,7 @@ def test_coverage_gap(variant: str, words: str, sealing: SealingWorld, sealed_bb
     else:
         wanted = [100, length1 - 100, start2, length2]
         expected = [0, 100]
-    attacked = pdfs.resign(sealed_bb, sealing.keys, byte_range=wanted)
+    attacked = pdfs.resign(sealed_bb, keys, byte_range=wanted)
     report = verify(attacked, ctx)
     signature = only_signature(report)
     assert_refused(report, signature, SubIndication.SIG_CONSTRAINTS_FAILURE, "byte-range", words)
@@ -409,14 +421,14 @@ def test_coverage_gap(variant: str, words: str, sealing: SealingWorld, sealed_bb
 
 
 @pytest.mark.parametrize("subfilter", ["pades", "adbe"])
-def test_detached_signature_with_encapsulated_content(subfilter: str, sealing: SealingWorld, ctx) -> None:
+def test_detached_signature_with_encapsulated_content(subfilter: str, keys: SealKeys, ctx) -> None:
     """A detached PDF signature whose CMS carries eContent: the CMS verifies over its own content ("I owe you"),
     not over the document."""
     if subfilter == "pades":
-        sealed = sealing.seal(pdfs.base_pdf(1), level="B-B")
+        sealed = golden.read("pdf/sealed-1page-SM2-B-B.pdf")
     else:
-        sealed = pdfs.sign_with_pyhanko(sealing.instance, pdfs.base_pdf(1), sealing.keys, level="B-B", subfilter="adbe")
-    attacked = pdfs.resign(sealed, sealing.keys, econtent="本人欠款人民币壹佰万元整。".encode())
+        sealed = golden.read("pdf/signed-adbe-1page-B-B.pdf")  # pyHanko, /adbe.pkcs7.detached
+    attacked = pdfs.resign(sealed, keys, econtent="本人欠款人民币壹佰万元整。".encode())
     report = verify(attacked, ctx)
     signature = only_signature(report)
     assert_refused(report, signature, SubIndication.FORMAT_FAILURE, "cms", "encapsulated content")

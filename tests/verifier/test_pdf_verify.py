@@ -1,8 +1,9 @@
 """Sealed PDFs verify offline (``verifier.pdf.verify``): every PAdES level and algorithm family the product seals with,
 several seals on one document, a revoked signer, the command line, and pyHanko's own validator as the peer.
 
-The world is built for this module (seals and a revocation change its state); the verifier sees only the signed
-offline bundle and the pinned root fingerprints. The network is blocked for every test here (conftest).
+The PDFs are golden artefacts (tests/data/golden/pdf/, made by the product's own sealing at a fixed clock); the
+verifier sees only the signed offline bundle and the pinned root fingerprints, at the recorded validation time. No
+world, no database, no service; the network is blocked for every test here (conftest).
 """
 
 from __future__ import annotations
@@ -11,18 +12,13 @@ import json
 import os
 import subprocess
 import sys
-import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from asn1crypto import x509
 
-from tests.conftest import REPO
-from tests.support import pdfs
-from tests.support.pdfs import PREPARED, SealingWorld, append_update, form_xobject, raw_object
-from trust.formats import x509 as cx
-from trust.service import seals
+from tests.support import golden
+from tests.support import pdf_tools as pdfs
+from tests.support.pdf_tools import PREPARED, append_update, form_xobject, raw_object
 from verifier import api
 from verifier.report import Indication, Report, Result, SubIndication
 
@@ -31,23 +27,16 @@ LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
 
 
 @pytest.fixture(scope="module")
-def sealing(tmp_path_factory: pytest.TempPathFactory) -> SealingWorld:
-    return pdfs.sealing_world(tmp_path_factory.mktemp("pdf-verify"))
+def ctx():
+    return golden.context()
 
 
-@pytest.fixture(scope="module")
-def base() -> bytes:
-    return pdfs.base_pdf(2)
+def sealed(family: str, level: str) -> bytes:
+    return golden.read(f"pdf/sealed-{family}-{level}.pdf")
 
 
-@pytest.fixture(scope="module")
-def sealed(sealing: SealingWorld, base: bytes) -> dict[tuple[str, str], bytes]:
-    return {(family, level): sealing.seal(base, family=family, level=level) for family in FAMILIES for level in LEVELS}
-
-
-@pytest.fixture(scope="module")
-def ctx(sealing: SealingWorld, sealed: dict[tuple[str, str], bytes]):
-    return sealing.context()
+def seal_id(name: str = "contract") -> str:
+    return str(golden.ids()["seals"][name])
 
 
 def check(report: Report, name: str):
@@ -62,10 +51,8 @@ def details(report: Report) -> dict:
 
 @pytest.mark.parametrize("level", LEVELS)
 @pytest.mark.parametrize("family", FAMILIES)
-def test_sealed_pdf_verifies_offline(
-    family: str, level: str, sealed: dict[tuple[str, str], bytes], sealing, ctx
-) -> None:
-    data = sealed[(family, level)]
+def test_sealed_pdf_verifies_offline(family: str, level: str, ctx) -> None:
+    data = sealed(family, level)
     report = api.verify(data, ctx)
     assert report.kind == "pdf"
     assert report.indication is Indication.TOTAL_PASSED, report.to_text()
@@ -78,7 +65,7 @@ def test_sealed_pdf_verifies_offline(
     for signature in signatures:
         assert signature.indication is Indication.TOTAL_PASSED
         info = details(signature)
-        assert info["seal"] == sealing.es_id
+        assert info["seal"] == seal_id()
         assert info["subfilter"] == "/ETSI.CAdES.detached"
         assert info["coverage"] in ("entire-file", "entire-revision")
         assert "uncovered" not in info
@@ -107,10 +94,10 @@ def test_sealed_pdf_verifies_offline(
     assert all(pdfs.pyhanko_accepts(status) for _, status in peer), peer
 
 
-def test_each_signature_reports_what_followed_it(sealed: dict[tuple[str, str], bytes], ctx) -> None:
+def test_each_signature_reports_what_followed_it(ctx) -> None:
     """A dual B-LTA seal: the SM2 signature is followed by the RSA signature, DSS updates and a document
     time-stamp — all permitted — and each signature covers exactly its own revision."""
-    report = api.verify(sealed[("dual", "B-LTA")], ctx)
+    report = api.verify(sealed("dual", "B-LTA"), ctx)
     first, second, stamp = report.children
     assert details(first)["modifications"] == "lta-updates"
     assert details(first)["changed_fields"] == [details(second)["field"]]
@@ -120,39 +107,37 @@ def test_each_signature_reports_what_followed_it(sealed: dict[tuple[str, str], b
     assert details(first)["covered_bytes"] < details(second)["covered_bytes"] < details(stamp)["covered_bytes"]
 
 
-def test_several_seals_on_one_document_all_pass(sealing: SealingWorld, base: bytes) -> None:
-    second_seal = sealing.new_seal("财务专用章")
-    data = sealing.seal(base, family="SM2", level="B-T")
-    data = sealing.seal(data, family="RSA", level="B-LT", es_id=second_seal, page=2)
-    data = sealing.seal(data, family="dual", level="B-LTA")
-    ctx = sealing.context()
+def test_several_seals_on_one_document_all_pass(ctx) -> None:
+    """SM2 B-T, then another seal's RSA B-LT on page 2, then a dual B-LTA (tests/data/golden/make.py)."""
+    data = golden.read("pdf/several-seals.pdf")
     report = api.verify(data, ctx)
     assert report.indication is Indication.TOTAL_PASSED, report.to_text()
     kinds = [c.kind for c in report.children]
     assert kinds == ["pdf-signature"] * 4 + ["pdf-timestamp"]
     assert [details(c).get("seal") for c in report.children[:4]] == [
-        sealing.es_id,
-        second_seal,
-        sealing.es_id,
-        sealing.es_id,
+        seal_id(),
+        seal_id("finance"),
+        seal_id(),
+        seal_id(),
     ]
     assert all(c.passed for c in report.children)
     assert details(report.children[0])["modifications"] == "lta-updates"
     assert all(pdfs.pyhanko_accepts(status) for _, status in pdfs.pyhanko_validate(data, ctx))
 
 
-def test_unsigned_pdf_is_not_a_sealed_document(base: bytes, ctx) -> None:
-    report = api.verify(base, ctx)
+def test_unsigned_pdf_is_not_a_sealed_document(ctx) -> None:
+    report = api.verify(golden.read("pdf/base.pdf"), ctx)
     assert report.indication is Indication.TOTAL_FAILED
     assert report.sub_indication is SubIndication.FORMAT_FAILURE
     assert report.errors == ("the PDF carries no signature",)
     assert report.children == ()
 
 
-def test_permitted_form_filling_after_a_certification_signature(sealing: SealingWorld) -> None:
+def test_permitted_form_filling_after_a_certification_signature(ctx) -> None:
     """The middle category of the modification rule: a certification signature that allows form filling (DocMDP
-    P=2) keeps passing after a form field is filled — with a warning naming the field."""
-    certified = pdfs.sign_with_pyhanko(sealing.instance, pdfs.prepared_pdf(), sealing.keys, level="B-T", certify=True)
+    P=2) keeps passing after a form field is filled — with a warning naming the field. (The certified document is
+    ``tests.support.pdf_tools.prepared_pdf`` signed by pyHanko with the contract seal's key.)"""
+    certified = golden.read("pdf/certified-prepared.pdf")
     field = (
         raw_object(certified, PREPARED["note"])
         .replace(b"/V ()", b"/V (checked)")
@@ -165,7 +150,6 @@ def test_permitted_form_filling_after_a_certification_signature(sealing: Sealing
             950: form_xobject(b"BT 0 g /F1 12 Tf 2 12 Td (checked) Tj ET", (0, 0, 340, 40)),
         },
     )
-    ctx = sealing.context()
     report = api.verify(filled, ctx)
     assert report.indication is Indication.TOTAL_PASSED, report.to_text()
     (signature,) = report.children
@@ -175,11 +159,11 @@ def test_permitted_form_filling_after_a_certification_signature(sealing: Sealing
     assert all(pdfs.pyhanko_accepts(status) for _, status in pdfs.pyhanko_validate(filled, ctx))
 
 
-def test_claimed_signing_time_cannot_outlive_the_certificate(sealed: dict[tuple[str, str], bytes], sealing) -> None:
+def test_claimed_signing_time_cannot_outlive_the_certificate() -> None:
     """Four years on, the seal certificate (three years) has expired: a B-B seal, whose time is only claimed, is
     INDETERMINATE — nothing proves it was made while the certificate was valid."""
-    later = sealing.context(at=datetime.now(UTC) + timedelta(days=4 * 365))
-    report = api.verify(sealed[("SM2", "B-B")], later)
+    later = golden.context(at=golden.later(days=4 * 365))
+    report = api.verify(sealed("SM2", "B-B"), later)
     assert report.indication is Indication.INDETERMINATE
     assert report.sub_indication is SubIndication.OUT_OF_BOUNDS_NO_POE
     (signature,) = report.children
@@ -191,25 +175,22 @@ def test_claimed_signing_time_cannot_outlive_the_certificate(sealed: dict[tuple[
 
 
 @pytest.fixture(scope="module")
-def revoked(sealing: SealingWorld, base: bytes) -> dict[str, bytes]:
-    """A seal whose certificates are revoked after two documents were sealed with it (B-B and B-T), plus documents
-    signed with the revoked SM2 key afterwards (B-B: claimed time after the revocation; B-T: time-stamp after it)."""
-    es_id = sealing.new_seal("作废专用章")
-    made = {"B-B": sealing.seal(base, level="B-B", es_id=es_id), "B-T": sealing.seal(base, level="B-T", es_id=es_id)}
-    keys = pdfs.seal_keys(sealing.instance, es_id)
-    time.sleep(1.1)  # revocation times have whole seconds: keep them strictly after the time-stamps
-    seals.set_status(sealing.instance, es_id, "revoked", "key compromise")
-    time.sleep(1.1)
-    made["B-B after"] = pdfs.sign_with_pyhanko(sealing.instance, base, keys, level="B-B")
-    made["B-T after"] = pdfs.sign_with_pyhanko(sealing.instance, base, keys, level="B-T")
-    return made
+def revoked() -> dict[str, bytes]:
+    """A seal whose certificates were revoked after two documents were sealed with it (B-B and B-T), plus documents
+    signed with the revoked SM2 key afterwards (B-B: claimed time after the revocation; B-T: time-stamp after it).
+    The bundle's CRL lists the revocation."""
+    return {
+        "B-B": golden.read("pdf/revoked-before-B-B.pdf"),
+        "B-T": golden.read("pdf/revoked-before-B-T.pdf"),
+        "B-B after": golden.read("pdf/revoked-after-B-B.pdf"),
+        "B-T after": golden.read("pdf/revoked-after-B-T.pdf"),
+    }
 
 
 @pytest.mark.parametrize("variant", ["B-B after", "B-T after"])
-def test_revoked_signer_fails_via_the_bundle_crl(variant: str, revoked: dict[str, bytes], sealing) -> None:
+def test_revoked_signer_fails_via_the_bundle_crl(variant: str, revoked: dict[str, bytes], ctx) -> None:
     """Signed after the revocation: the claimed /M (B-B) or the time-stamp (B-T) is later than the revocation date
     on the bundle's CRL."""
-    ctx = sealing.context()
     report = api.verify(revoked[variant], ctx)
     assert report.indication is Indication.TOTAL_FAILED
     assert report.sub_indication is SubIndication.REVOKED
@@ -221,9 +202,8 @@ def test_revoked_signer_fails_via_the_bundle_crl(variant: str, revoked: dict[str
     assert not any(pdfs.pyhanko_accepts(status) for _, status in pdfs.pyhanko_validate(revoked[variant], ctx))
 
 
-def test_claimed_signing_time_before_revocation_is_not_proof(revoked: dict[str, bytes], sealing) -> None:
+def test_claimed_signing_time_before_revocation_is_not_proof(revoked: dict[str, bytes], ctx) -> None:
     """Sealed (B-B) before the revocation, but only the signer says so: INDETERMINATE / REVOKED_NO_POE."""
-    ctx = sealing.context()
     report = api.verify(revoked["B-B"], ctx)
     assert report.indication is Indication.INDETERMINATE
     assert report.sub_indication is SubIndication.REVOKED_NO_POE
@@ -232,9 +212,8 @@ def test_claimed_signing_time_before_revocation_is_not_proof(revoked: dict[str, 
     assert not any(pdfs.pyhanko_accepts(status) for _, status in pdfs.pyhanko_validate(revoked["B-B"], ctx))
 
 
-def test_time_stamp_proves_the_seal_predates_its_revocation(revoked: dict[str, bytes], sealing: SealingWorld) -> None:
+def test_time_stamp_proves_the_seal_predates_its_revocation(revoked: dict[str, bytes], ctx) -> None:
     """The same revoked seal, but the signature time-stamp (earlier than the revocation) proves when it was made."""
-    ctx = sealing.context()
     report = api.verify(revoked["B-T"], ctx)
     assert report.indication is Indication.TOTAL_PASSED, report.to_text()
     (signature,) = report.children
@@ -254,22 +233,20 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "trust.cli.main", "verify", *args],
         capture_output=True,
         text=True,
-        cwd=REPO,
+        cwd=golden.REPO,
         env=env,
         timeout=120,
         check=False,
     )
 
 
-def test_cli_verify_reports_one_report_per_signature_with_exit_codes(
-    sealing: SealingWorld, sealed: dict[tuple[str, str], bytes], revoked: dict[str, bytes], tmp_path: Path
-) -> None:
-    bundle, pins = sealing.bundle()
-    (tmp_path / "bundle.json").write_bytes(bundle)
-    (tmp_path / "dual.pdf").write_bytes(sealed[("dual", "B-LTA")])
+def test_cli_verify_reports_one_report_per_signature_with_exit_codes(revoked: dict[str, bytes], tmp_path: Path) -> None:
+    (tmp_path / "bundle.json").write_bytes(golden.bundle())
+    (tmp_path / "dual.pdf").write_bytes(sealed("dual", "B-LTA"))
     (tmp_path / "revoked.pdf").write_bytes(revoked["B-T after"])
-    (tmp_path / "sm2.pdf").write_bytes(sealed[("SM2", "B-T")])
-    pin_args = [arg for pin in pins for arg in ("--pin", pin)]
+    (tmp_path / "sm2.pdf").write_bytes(sealed("SM2", "B-T"))
+    pin_args = [arg for pin in golden.pins("SM2", "RSA") for arg in ("--pin", pin)]
+    pin_args += ["--at", golden.validation_time().isoformat()]
 
     passed = _cli(str(tmp_path / "dual.pdf"), "--bundle", str(tmp_path / "bundle.json"), *pin_args, "--format", "json")
     assert passed.returncode == 0, passed.stderr
@@ -288,13 +265,9 @@ def test_cli_verify_reports_one_report_per_signature_with_exit_codes(
     assert len(document["reports"]) == 1
 
     # Only the RSA root as an anchor: the SM2 seal has no path to it, so the verdict is INDETERMINATE.
-    rsa_root = [
-        x509.Certificate.load(c.dump())
-        for c in sealing.context().anchors
-        if "RSA" in c.subject.native.get("common_name", "")
-    ]
-    (tmp_path / "rsa-root.pem").write_bytes(cx.certificate_pem(rsa_root[0]))
-    unknown = _cli(str(tmp_path / "sm2.pdf"), "--anchor", str(tmp_path / "rsa-root.pem"), "--format", "json")
+    (tmp_path / "rsa-root.pem").write_bytes(golden.read("pki/root-rsa.pem"))
+    at = ["--at", golden.validation_time().isoformat()]
+    unknown = _cli(str(tmp_path / "sm2.pdf"), "--anchor", str(tmp_path / "rsa-root.pem"), "--format", "json", *at)
     assert unknown.returncode == 2, unknown.stderr
     assert json.loads(unknown.stdout)["reports"][0]["sub_indication"] == "NO_CERTIFICATE_CHAIN_FOUND"
 

@@ -16,6 +16,11 @@ newer CRL of its CA that omits the certificate, a delta CRL "removing" it, a CRL
 key, the genuine responses of Huren's responder, given as ``--ocsp`` /
 ``--crl`` or embedded in a PDF's DSS, in both revocation modes and both algorithm families — and asserts that no
 combination makes a certificate the bundle revokes pass.
+
+The certificates, the region's responder certificates, the region CA keys a region may hold, the designated
+responder's answers and the bundle are golden artefacts (tests/data/golden/scope, judged at the recorded validation
+time); the forgeries (OCSP "good" answers, CRLs without the victim, a delta CRL, a CRL signed by the rogue key) are
+made here with those keys over the format layer. No world, no service.
 """
 
 from __future__ import annotations
@@ -23,24 +28,18 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
 
-from ca import authority
-from ca.authority import algorithm_for
-from ca.profiles import profile as get_profile
-from tests.support.world import World, build_world
+from tests.support import golden
+from trust.crypto.algorithms import RSA_PKCS1_SHA256, SM2_SM3
 from trust.formats import crl as crl_format
 from trust.formats import ocsp as ocsp_format
 from trust.formats import x509 as cx
-from trust.formats.names import DN, make_uscc
-from trust.service import ca as service
-from trust.service import ocsp as responder
-from trust.service import trust as trust_service
 from verifier import api, context
 from verifier.certificate import verify_certificate
 from verifier.pdf.document import RevocationMaterial
@@ -69,25 +68,27 @@ class Inputs:
 
 @dataclass
 class Scene:
-    world: World
     bundle: bytes
     pins: list[str]
     inputs: dict[str, Inputs]
 
 
+def _signer(key_name: str, family: str):
+    return golden.key(key_name).signer(SM2_SM3 if family == "SM2" else RSA_PKCS1_SHA256)
+
+
 def _ocsp(
-    world: World,
     *,
-    key_id: str,
+    key_name: str,
     responder_cert: asn1_x509.Certificate,
     issuer: asn1_x509.Certificate,
     serial: int,
     family: str,
 ) -> bytes:
-    now = datetime.now(UTC)
+    now = golden.later(minutes=-1)
     cert_id = ocsp_format.CertId.for_certificate(issuer, serial, "sha256")
     return ocsp_format.build_response(
-        signer=world.instance.keystore.signer(key_id, algorithm_for(family)),
+        signer=_signer(key_name, family),
         responder_cert=responder_cert,
         statuses=[ocsp_format.CertStatus(cert_id, "good")],
         produced_at=now,
@@ -96,59 +97,28 @@ def _ocsp(
     )
 
 
-def _genuine(world: World, issuer: asn1_x509.Certificate, serial: int) -> bytes:
-    cert_id = ocsp_format.CertId.for_certificate(issuer, serial, "sha256")
-    return responder.respond(world.instance, ocsp_format.build_request([cert_id]))
-
-
 @pytest.fixture(scope="module")
-def scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
-    world = build_world(tmp_path_factory.mktemp("revocation-scope"), 8000)
+def scene() -> Scene:
     inputs: dict[str, Inputs] = {}
     for family in FAMILIES:
-        ca_id = f"region-330000-{family.lower()}"
-        subject = DN(
-            province="浙江省",
-            organization="被吊销公司",
-            common_name="被吊销公司",
-            serial_number=make_uscc("91330106MA2CFA4Y0"),
-        )
-        victim = service.issue(
-            world.instance, ca_id=ca_id, profile="organization-identity", subject=subject, key_family=family
-        )
-        good = service.issue(
-            world.instance, ca_id=ca_id, profile="organization-identity", subject=subject, key_family=family
-        )
-        service.revoke(world.instance, serial=victim.record.serial, reason="key_compromise")
-        # The region's own responder certificate, as its region CA issued it before issue 11 (issued here through the
-        # CA layer directly: the service now refuses the ocsp profile to regions, the verifier must not rely on that).
-        with service.transaction(world.instance) as (session, issued):
-            rogue = authority.issue(
-                session,
-                world.instance.keystore,
-                service.endpoints(world.instance),
-                ca_id=ca_id,
-                profile=get_profile("ocsp"),
-                subject=DN(province="浙江省", organization="浙江省政务服务平台", common_name="浙江省自建OCSP"),
-                key_family=family,
-            )
-            issued.append(rogue)
-            ca = authority.get_ca(session, ca_id)
-            ca_key_id = ca.key_id
-            crl_number = authority.current_crl(session, ca_id).number
-        assert rogue.record.key_id is not None and ca_key_id is not None
-        issuer = cx.load_certificate(service.ca_certificate_der(world.instance, ca_id))
-        now = datetime.now(UTC)
+        fam = family.lower()
+        ca_id = f"region-330000-{fam}"
+        victim = cx.load_certificate(golden.read(f"scope/victim-{fam}.pem"))  # revoked (key compromise)
+        good = cx.load_certificate(golden.read(f"scope/good-{fam}.pem"))
+        rogue = cx.load_certificate(golden.read(f"scope/rogue-responder-{fam}.pem"))
+        issuer = golden.certificate(ca_id)
+        crl_number = int(crl_format.load_crl(golden.read(f"crl/{ca_id}.crl")).crl_number_value.native)
+        now = golden.later(minutes=-1)
         clean_crl = crl_format.build_crl(
             issuer=issuer.subject,
             issuer_key=cx.public_key(issuer),
-            signer=world.instance.keystore.signer(ca_key_id, algorithm_for(family)),
+            signer=_signer(ca_id, family),
             number=crl_number + 1,
             this_update=now - timedelta(minutes=1),
             next_update=now + timedelta(days=1),
             revoked=[],
         ).dump()
-        signer = world.instance.keystore.signer(ca_key_id, algorithm_for(family))
+        signer = _signer(ca_id, family)
         delta_tbs = asn1_crl.TbsCertList(
             {
                 "version": "v2",
@@ -158,7 +128,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
                 "next_update": cx.x509_time(now + timedelta(days=1)),
                 "revoked_certificates": [
                     {
-                        "user_certificate": victim.certificate.serial_number,
+                        "user_certificate": victim.serial_number,
                         "revocation_date": cx.x509_time(now),
                         "crl_entry_extensions": [
                             {"extn_id": "crl_reason", "critical": False, "extn_value": "remove_from_crl"}
@@ -185,54 +155,42 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
         ).dump()
         rogue_crl = crl_format.build_crl(
             issuer=issuer.subject,
-            issuer_key=cx.public_key(rogue.certificate),
-            signer=world.instance.keystore.signer(rogue.record.key_id, algorithm_for(family)),
+            issuer_key=cx.public_key(rogue),
+            signer=_signer(f"rogue-responder-{fam}", family),
             number=crl_number + 3,
             this_update=now - timedelta(minutes=1),
             next_update=now + timedelta(days=1),
             revoked=[],
         ).dump()
+        rogue_key = f"rogue-responder-{fam}"
         inputs[family] = Inputs(
-            victim=victim.certificate,
-            good_cert=good.certificate,
-            rogue=rogue.certificate,
+            victim=victim,
+            good_cert=good,
+            rogue=rogue,
             rogue_good=_ocsp(
-                world,
-                key_id=rogue.record.key_id,
-                responder_cert=rogue.certificate,
-                issuer=issuer,
-                serial=victim.certificate.serial_number,
-                family=family,
+                key_name=rogue_key, responder_cert=rogue, issuer=issuer, serial=victim.serial_number, family=family
             ),
             ca_good=_ocsp(
-                world,
-                key_id=ca_key_id,
-                responder_cert=issuer,
-                issuer=issuer,
-                serial=victim.certificate.serial_number,
-                family=family,
+                key_name=ca_id, responder_cert=issuer, issuer=issuer, serial=victim.serial_number, family=family
             ),
-            genuine_revoked=_genuine(world, issuer, victim.certificate.serial_number),
-            genuine_good=_genuine(world, issuer, good.certificate.serial_number),
+            genuine_revoked=golden.read(f"scope/genuine-victim-{fam}.ocsp"),
+            genuine_good=golden.read(f"scope/genuine-good-{fam}.ocsp"),
             rogue_good_for_good=_ocsp(
-                world,
-                key_id=rogue.record.key_id,
-                responder_cert=rogue.certificate,
-                issuer=issuer,
-                serial=good.certificate.serial_number,
-                family=family,
+                key_name=rogue_key, responder_cert=rogue, issuer=issuer, serial=good.serial_number, family=family
             ),
             clean_crl=clean_crl,
             delta_crl=delta_crl,
             rogue_crl=rogue_crl,
         )
-    bundle = trust_service.export_bundle(world.instance).read_bytes()
-    root = cx.load_certificate(service.ca_certificate_der(world.instance, "root-sm2"))
-    return Scene(world, bundle, [cx.fingerprint(root)], inputs)
+    return Scene(golden.bundle(), golden.pins("SM2"), inputs)
+
+
+def _build(scene: Scene, **options: object) -> context.VerificationContext:
+    return context.build(bundle=scene.bundle, pins=scene.pins, at=golden.validation_time(), **options)  # type: ignore[arg-type]
 
 
 def _verify(scene: Scene, cert: asn1_x509.Certificate, *, ocsps=(), crls=(), mode="available"):
-    ctx = context.build(bundle=scene.bundle, pins=scene.pins, ocsps=list(ocsps), crls=list(crls), revocation=mode)
+    ctx = _build(scene, ocsps=list(ocsps), crls=list(crls), revocation=mode)
     return api.verify(cert.dump(), ctx)
 
 
@@ -252,7 +210,7 @@ def test_the_rogue_responder_cannot_vouch_for_a_good_certificate_either(scene: S
     """Its "good" is ignored, not merely outvoted: alone (no CRL covers the certificate in ``required`` mode with the
     CRLs removed) it gives no revocation data at all."""
     inputs = scene.inputs[family]
-    ctx = context.build(bundle=scene.bundle, pins=scene.pins, ocsps=[inputs.rogue_good_for_good], revocation="required")
+    ctx = _build(scene, ocsps=[inputs.rogue_good_for_good], revocation="required")
     ctx = dataclasses.replace(ctx, crls=())
     report = verify_certificate(inputs.good_cert, ctx)
     assert report.indication is Indication.INDETERMINATE, report.to_text()
@@ -264,7 +222,7 @@ def test_the_designated_responder_still_counts(scene: Scene, family: str) -> Non
     """Huren's own responder (listed in the trust list for its CA) is used: its "good" alone suffices in ``required``
     mode without CRLs, for SM2 too (which crashed with UnsupportedAlgorithm before, item 7)."""
     inputs = scene.inputs[family]
-    ctx = context.build(bundle=scene.bundle, pins=scene.pins, ocsps=[inputs.genuine_good], revocation="required")
+    ctx = _build(scene, ocsps=[inputs.genuine_good], revocation="required")
     report = verify_certificate(inputs.good_cert, ctx)
     if family == "RSA":
         assert report.indication is Indication.TOTAL_PASSED, report.to_text()
@@ -280,7 +238,7 @@ def test_the_trust_list_names_each_responder_for_its_ca(scene: Scene) -> None:
     from trust.formats import bundle as bundle_format
 
     trust_list = bundle_format.verify(scene.bundle, scene.pins).trust_list
-    ca_der = service.ca_certificate_der(scene.world.instance, "region-330000-sm2")
+    ca_der = golden.certificate("region-330000-sm2").dump()
     ((_issuer, designated),) = trust_list.designated_responders(ca_der)
     assert designated.scope == {"ca": "region-330000-sm2"} and designated.id == "region-330000-sm2-ocsp"
     legacy = trust_list.to_json()
@@ -292,7 +250,7 @@ def test_the_trust_list_names_each_responder_for_its_ca(scene: Scene) -> None:
 
     old = TrustList.from_json(legacy)
     assert [s.id for _i, s in old.designated_responders(ca_der)] == ["region-330000-sm2-ocsp"]
-    other = service.ca_certificate_der(scene.world.instance, "region-440000-sm2")
+    other = golden.certificate("region-440000-sm2").dump()
     assert [s.id for _i, s in old.designated_responders(other)] == ["region-440000-sm2-ocsp"]
 
 
@@ -334,7 +292,7 @@ def _channel(scene: Scene, inputs: Inputs, channel: str, ocsps: list[bytes], crl
     if channel == "files":
         return _verify(scene, inputs.victim, ocsps=ocsps, crls=crls, mode=mode)
     # what a sealed PDF's DSS / revocationInfoArchival brings to the signer's path (verifier.pdf.verify)
-    ctx = context.build(bundle=scene.bundle, pins=scene.pins, revocation=mode)
+    ctx = _build(scene, revocation=mode)
     material = RevocationMaterial(certificates=[inputs.rogue], crls=list(crls), ocsps=list(ocsps))
     derived = _with_material(ctx, ctx.validation_time, [inputs.victim], material)
     return verify_certificate(inputs.victim, derived)
@@ -342,14 +300,18 @@ def _channel(scene: Scene, inputs: Inputs, channel: str, ocsps: list[bytes], crl
 
 def test_the_cli_refuses_the_attack(scene: Scene, tmp_path: Path) -> None:
     """As reported: ``trust verify victim.pem --bundle … --pin … --ocsp rogue.der --revocation required`` exits 1."""
-    from trust.cli.main import main
+    import subprocess
+    import sys
 
     inputs = scene.inputs["RSA"]
     (tmp_path / "victim.pem").write_bytes(cx.certificate_pem(inputs.victim))
     (tmp_path / "bundle.json").write_bytes(scene.bundle)
     (tmp_path / "rogue.ocsp").write_bytes(inputs.rogue_good)
-    code = main(
+    result = subprocess.run(
         [
+            sys.executable,
+            "-m",
+            "trust.cli.main",
             "verify",
             str(tmp_path / "victim.pem"),
             "--bundle",
@@ -360,6 +322,12 @@ def test_the_cli_refuses_the_attack(scene: Scene, tmp_path: Path) -> None:
             str(tmp_path / "rogue.ocsp"),
             "--revocation",
             "required",
-        ]
+            "--at",
+            golden.validation_time().isoformat(),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
     )
-    assert code == 1
+    assert result.returncode == 1, (result.stdout, result.stderr)

@@ -3,9 +3,11 @@
 There are no third-party sample files, so the "other implementations" are written here with an independent encoder:
 asn1tools compiling ``tests/data/vendor/ses-asn/ses.asn`` (plus the few structures its comments describe: what a
 version-1 maker signs, a version-5 seal with ``timeStamp [0]``, and the untagged variant of the optional ``[0]``
-fields), signed with keys from ``trust.crypto`` and certificates of a world's region CAs. Every single failure is
-caught with its ETSI EN 319 102-1 indication; unreadable input is an InputError (the CLI's exit 3). The network is
-blocked in this folder (conftest).
+fields), signed with the golden world's keys (tests/data/golden/keys: seal makers, seals, the TSA) under its region
+CAs' certificates. Huren's own seals and signatures, and the bundles before and after the revocations, are golden
+artefacts too, judged at the recorded times: no world, no service. Every single failure is caught with its ETSI EN
+319 102-1 indication; unreadable input is an InputError (the CLI's exit 3). The network is blocked in this folder
+(conftest).
 """
 
 from __future__ import annotations
@@ -23,29 +25,18 @@ from typing import Any
 
 import asn1tools
 import pytest
-from asn1crypto import core, tsp
+from asn1crypto import core
 from gmssl import func, sm3
 
-from ca import authority
-from seal import signature as ses_signature
-from seal.models import SealMaker
-from tests.conftest import STANDARDS
-from tests.support.server import free_port
-from tests.support.world import ZJ_ORG_USCC, World, build_world
-from trust import db
+from tests.support import golden
 from trust.crypto import x690
 from trust.crypto.algorithms import ECDSA_SHA256, RSA_PKCS1_SHA256, SM2_SM3
 from trust.crypto.errors import Category, InputError
 from trust.crypto.keys import generate_private_key
 from trust.crypto.signer import Signer
 from trust.formats import ses
-from trust.formats import tsp as tsa_mod
 from trust.formats import x509 as cx
-from trust.formats.names import DN, make_uscc
-from trust.service import ca as ca_service
-from trust.service import seals, trust
-from trust.service import tsa as tsa_service
-from trust.service.seals import signing
+from trust.formats.names import DN
 from verifier import api, context
 from verifier.report import Indication, Report, Result, SubIndication
 from verifier.ses import checks as ses_checks
@@ -56,7 +47,7 @@ from verifier.ses import signature as signature_verifier
 SM2_OID = "1.2.156.10197.1.501"
 RSA_SHA256_OID = "1.2.840.113549.1.1.11"
 ECDSA_SHA256_OID = "1.2.840.10045.4.3.2"
-GD_USCC = make_uscc("91440101MA5CXXX00")
+STANDARDS = golden.REPO / "tests" / "data" / "vendor" / "ses-asn"
 DOCUMENT = b"<ofd:Document>...</ofd:Document>"
 PROPERTY = "/Doc_0/Signs/Sign_0/Signature.xml"
 
@@ -259,13 +250,11 @@ def make_signature(
     return bytes(ASN.encode(sig_type, signature))
 
 
-def tsa_stamper(world: World, *, over: bytes | None = None) -> Callable[[bytes], bytes]:
-    """Tokens from the world's SM2 TSA over the value (or over ``over``, to make a wrong one)."""
+def tsa_stamper(*, over: bytes | None = None, at: datetime | None = None) -> Callable[[bytes], bytes]:
+    """Tokens by the golden SM2 TSA's key over the value (or over ``over``, to make a wrong one), at ``at``."""
 
     def stamp(value: bytes) -> bytes:
-        request = tsa_mod.build_request(hash_algorithm="sm3", message_digest=sm3_of(over or value))
-        response = tsa_service.timestamp(world.instance, request, "SM2")
-        return bytes(tsp.TimeStampResp.load(response)["time_stamp_token"].dump())
+        return golden.time_stamp(sm3_of(over or value), gen_time=at)
 
     return stamp
 
@@ -274,68 +263,47 @@ def flip(data: bytes, position: int) -> bytes:
     return data[:position] + bytes([data[position] ^ 0x01]) + data[position + 1 :]
 
 
-# --- the world ------------------------------------------------------------------------------------------------
+# --- the golden world -----------------------------------------------------------------------------------------
 
 
 @dataclass
 class Setup:
-    world: World
     seal: bytes  # Huren's own version-4 seal (dual: SM2 and RSA signer certificates)
     es_id: str
     maker: Party  # the 浙江 SM2 seal maker, a SEAL_MAKER service of the trust list
     holder: Party  # the seal's SM2 signer
     other: Party  # a 广东 seal certificate, permitted by the foreign seals
     start: datetime
-    bundle: bytes | None = None  # exported once; ``changed()`` after the trust list or a CRL changes
-
-    def changed(self) -> None:
-        self.bundle = None
 
 
-def _party(world: World, record: Any) -> Party:
-    family = cx.public_key(cx.load_certificate(record.der)).family.value
+def _party(name: str, cert: str | None = None) -> Party:
+    """A key of the golden world and its certificate (tests/data/golden/keys, pki)."""
+    der = golden.certificate(cert or name).dump()
+    family = cx.public_key(cx.load_certificate(der)).family.value
     algorithm = {"SM2": SM2_SM3, "RSA": RSA_PKCS1_SHA256, "EC": ECDSA_SHA256}[family]
-    return Party(world.instance.keystore.signer(record.key_id, algorithm), record.der)
-
-
-def _issue(world: World, ca_id: str, profile: str, family: str = "SM2", name: str = "公章") -> Party:
-    subject = (
-        DN(province="广东省", organization="广州示例有限公司", common_name=name, serial_number=GD_USCC)
-        if profile == "seal"
-        else DN(province="广东省" if "440000" in ca_id else "浙江省", organization="电子印章制作中心", common_name=name)
-    )
-    done = ca_service.issue(world.instance, ca_id=ca_id, profile=profile, subject=subject, key_family=family)
-    return _party(world, done.record)
+    return Party(golden.key(name).signer(algorithm), der)
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
-    world = build_world(tmp_path_factory.mktemp("ses-verify"), free_port())
-    record = seals.create(
-        world.instance,
-        ca_id="region-330000-sm2",
-        holder_kind="organization",
-        holder_name="杭州示例科技有限公司",
-        holder_code=ZJ_ORG_USCC,
-        seal_name="合同专用章",
-        dual=True,
-    )
-    with db.session_scope(world.instance.engine, read_only=True) as session:
-        maker = session.get(SealMaker, "region-330000-sm2")
-        assert maker is not None
-        maker_party = _party(world, authority.find_certificate(session, maker.cert_serial))
-        holder = _party(world, authority.find_certificate(session, record.sm2_cert_serial or ""))
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+def setup() -> Setup:
     return Setup(
-        world, record.seal_der, record.es_id, maker_party, holder, _issue(world, "region-440000-sm2", "seal"), start
+        golden.read("ses/seal-v4.esl"),
+        golden.ids()["seals"]["contract"],
+        _party("maker-330000-sm2"),
+        _party("seal-contract-sm2"),
+        _party("seal-gd-sm2"),
+        moment("issuers_and_seals"),  # after the world's seal makers were certified and listed
     )
 
 
-def ctx(setup: Setup, at: datetime | None = None) -> context.VerificationContext:
+def moment(name: str) -> datetime:
+    """A moment of the golden world's clock (tests/data/golden/manifest.json: ids.times)."""
+    return datetime.fromisoformat(golden.ids()["times"][name])
+
+
+def ctx(setup: Setup, at: datetime | None = None, bundle: str = "trust/bundle.json") -> context.VerificationContext:
     """What a verifier anywhere holds: the signed bundle and one pinned root fingerprint."""
-    if setup.bundle is None:
-        setup.bundle = trust.export_bundle(setup.world.instance).read_bytes()
-    return context.build(bundle=setup.bundle, pins=[trust.root_fingerprints(setup.world.instance)["SM2"]], at=at)
+    return golden.context(at=at, bundle_name=bundle)
 
 
 def foreign_seal(setup: Setup, **kwargs: Any) -> bytes:
@@ -352,7 +320,8 @@ def foreign_seal(setup: Setup, **kwargs: Any) -> bytes:
 
 
 def now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+    """ "Now" for the signatures made here: a minute before the golden validation time."""
+    return golden.later(minutes=-1)
 
 
 def failing(report: Report) -> list[str]:
@@ -376,7 +345,7 @@ def test_huren_seal_and_signature_pass(setup: Setup) -> None:
     assert_passed(report)
     assert report.kind == "seal" and [c.name for c in report.checks] == SEAL_CHECKS
     assert report.chain[0].subject.endswith("CN=浙江省制章者") and report.chain[-1].source == "anchor"
-    signature = signing.sign_hash(setup.world.instance, es_id=setup.es_id, data=DOCUMENT, property_info=PROPERTY)
+    signature = golden.read("ses/signature-v4.der")  # Huren's own, time-stamped by its TSA
     report = signature_verifier.verify_ses_signature(signature, ctx(setup), signed_data=DOCUMENT)
     assert_passed(report)
     assert [c.name for c in report.checks] == [
@@ -413,9 +382,7 @@ def test_foreign_version_4_seal_and_both_encodings_of_signatures(setup: Setup) -
     assert_passed(report)
     assert dict(report.details)["vendor"] == "OTHER-VENDOR"
     for tagging in ("explicit", "untagged"):
-        signature = make_signature(
-            seal, setup.other, time_info=now(), tagging=tagging, ext=ext, stamper=tsa_stamper(setup.world)
-        )
+        signature = make_signature(seal, setup.other, time_info=now(), tagging=tagging, ext=ext, stamper=tsa_stamper())
         assert ses_received.parse_signature(signature).tagging == tagging
         assert ses.parse_signature(signature).time_stamp is not None  # the format parser reads both encodings too
         report = signature_verifier.verify_ses_signature(signature, ctx(setup), signed_data=DOCUMENT)
@@ -471,18 +438,18 @@ def test_foreign_version_1_seal(setup: Setup) -> None:
 
 
 def test_foreign_version_5_seal_with_time_stamp(setup: Setup) -> None:
-    seal = foreign_seal(setup, version=5, stamper=tsa_stamper(setup.world))
+    seal = foreign_seal(setup, version=5, stamper=tsa_stamper())
     parsed = ses.parse_seal(seal)
     assert parsed.version == 5 and parsed.time_stamp is not None
     report = seal_verifier.verify_seal(seal, ctx(setup))
     assert_passed(report)
     assert [c.name for c in report.checks] == [*SEAL_CHECKS[:4], "time-stamp", *SEAL_CHECKS[4:]]
-    signature = make_signature(seal, setup.other, time_info=now(), stamper=tsa_stamper(setup.world))
+    signature = make_signature(seal, setup.other, time_info=now(), stamper=tsa_stamper())
     report = signature_verifier.verify_ses_signature(signature, ctx(setup), signed_data=DOCUMENT)
     assert_passed(report)
     assert dict(report.details)["seal_version"] == 5
     # A version-5 seal whose time-stamp covers something else.
-    wrong = foreign_seal(setup, version=5, stamper=tsa_stamper(setup.world, over=b"other"))
+    wrong = foreign_seal(setup, version=5, stamper=tsa_stamper(over=b"other"))
     report = seal_verifier.verify_seal(wrong, ctx(setup))
     assert (report.indication, report.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE)
     assert failing(report) == ["time-stamp"]
@@ -505,28 +472,20 @@ def test_cert_digest_list_seal(setup: Setup) -> None:
 
 @pytest.mark.parametrize("family", ["RSA", "EC"])
 def test_rsa_and_ecdsa_seal_makers(setup: Setup, family: str) -> None:
-    maker = _issue(setup.world, "region-330000-rsa", "seal-maker", family, name=f"{family} 制章者")
+    """Seal makers of 浙江's RSA CA with RSA and ECDSA keys: certified before the first bundle, registered as
+    SEAL_MAKER services only after it (tests/data/golden/make.py)."""
+    maker = _party(f"maker-330000-{family.lower()}")
     oid = {"RSA": RSA_SHA256_OID, "EC": ECDSA_SHA256_OID}[family]
     valid_from = cx.load_certificate(maker.cert)["tbs_certificate"]["validity"]["not_before"].native
     seal = foreign_seal(setup, maker=maker, alg_oid=oid, create=valid_from + timedelta(seconds=5))
     # Not (yet) an authorised seal maker of the trust list.
-    report = seal_verifier.verify_seal(seal, ctx(setup))
+    before = ctx(setup, at=moment("bundle_before") + timedelta(minutes=5), bundle="trust/bundle-before.json")
+    report = seal_verifier.verify_seal(seal, before)
     assert (report.indication, report.sub_indication) == (
         Indication.TOTAL_FAILED,
         SubIndication.SIG_CONSTRAINTS_FAILURE,
     )
     assert failing(report) == ["maker-service"] and "not a service of the trust list" in report.errors[0]
-    with db.session_scope(setup.world.instance.engine) as session:
-        rsa_ca = authority.get_ca(session, "region-330000-rsa")
-        trust.register_service(
-            session,
-            issuer_ca=rsa_ca,
-            service_id=f"region-330000-{family.lower()}-maker",
-            service_type="SEAL_MAKER",
-            cert_der=maker.cert,
-        )
-        trust.publish(session, setup.world.instance)
-    setup.changed()
     report = seal_verifier.verify_seal(seal, ctx(setup))
     assert_passed(report)
     assert {"RSA": "rsa-pkcs1-sha256", "EC": "ecdsa-sha256"}[family] in report.checks[1].detail
@@ -615,18 +574,16 @@ def test_seal_window_at_time_info(setup: Setup, window: tuple[int, int], sub: Su
 
 
 def test_maker_not_a_seal_maker(setup: Setup) -> None:
-    # A seal-maker certificate of a listed CA that was never registered as a SEAL_MAKER service.
-    rogue = _issue(setup.world, "region-440000-sm2", "seal-maker", name="未登记制章者")
+    # A seal-maker certificate of a listed CA that is not (yet) registered as a SEAL_MAKER service.
+    rogue = _party("maker-330000-rsa")
     valid_from = cx.load_certificate(rogue.cert)["tbs_certificate"]["validity"]["not_before"].native
-    seal = foreign_seal(setup, maker=rogue, create=valid_from + timedelta(seconds=5))
-    report = seal_verifier.verify_seal(seal, ctx(setup))
+    seal = foreign_seal(setup, maker=rogue, alg_oid=RSA_SHA256_OID, create=valid_from + timedelta(seconds=5))
+    before = ctx(setup, at=moment("bundle_before") + timedelta(minutes=5), bundle="trust/bundle-before.json")
+    report = seal_verifier.verify_seal(seal, before)
     assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE)
     assert failing(report) == ["maker-service"]
     # A certificate that is a service, but of another type (the national TSA), is no seal maker either.
-    with db.session_scope(setup.world.instance.engine, read_only=True) as session:
-        tsa_record = tsa_service.current_record(session, "SM2")
-        assert tsa_record is not None
-        tsa_party = _party(setup.world, tsa_record)
+    tsa_party = _party("tsa-sm2")
     valid_from = cx.load_certificate(tsa_party.cert)["tbs_certificate"]["validity"]["not_before"].native
     report = seal_verifier.verify_seal(foreign_seal(setup, maker=tsa_party, create=valid_from), ctx(setup))
     assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE)
@@ -654,31 +611,17 @@ def test_maker_not_a_seal_maker(setup: Setup) -> None:
 
 
 def test_revoked_signer(setup: Setup) -> None:
-    """Revocation is judged at timeInfo, and again at the earliest proof of existence (module docstring)."""
-    record = seals.create(
-        setup.world.instance,
-        ca_id="region-330000-sm2",
-        holder_kind="organization",
-        holder_name="杭州示例科技有限公司",
-        holder_code=ZJ_ORG_USCC,
-        seal_name="财务专用章",
-    )
-    with db.session_scope(setup.world.instance.engine, read_only=True) as session:
-        holder = _party(setup.world, authority.find_certificate(session, record.sm2_cert_serial or ""))
-    stamped = signing.sign_hash(setup.world.instance, es_id=record.es_id, data=DOCUMENT, property_info=PROPERTY)
-    unstamped = make_signature(record.seal_der, holder, time_info=now() - timedelta(minutes=3))
-    assert signature_verifier.verify_ses_signature(unstamped, ctx(setup), signed_data=DOCUMENT).passed
-    ca_service.revoke(setup.world.instance, serial=record.sm2_cert_serial or "", reason="key_compromise")
-    setup.changed()
-    after = ses_signature.sign(
-        seal=record.seal_der,
-        signer=holder.signer,
-        signer_cert=holder.cert,
-        property_info=PROPERTY,
-        data=DOCUMENT,
-        time_info=now() + timedelta(seconds=2),
-    )
-    later = ctx(setup, at=now() + timedelta(seconds=5))
+    """Revocation is judged at timeInfo, and again at the earliest proof of existence (module docstring). The seal
+    "作废专用章" (tests/data/golden) had its signer certificate revoked for key compromise at +40 minutes."""
+    seal = golden.read("ses/seal-v4-revoked-later.esl")
+    holder = _party("seal-revoked-sm2")
+    revoked_at = moment("revocations")
+    stamped = golden.read("ses/signature-v4-revoked-later.der")  # Huren's, time-stamped at +20
+    unstamped = make_signature(seal, holder, time_info=revoked_at - timedelta(minutes=3))
+    before = ctx(setup, at=revoked_at - timedelta(minutes=1), bundle="trust/bundle-before.json")
+    assert signature_verifier.verify_ses_signature(unstamped, before, signed_data=DOCUMENT).passed
+    after = make_signature(seal, holder, time_info=revoked_at + timedelta(seconds=2))
+    later = ctx(setup)
     # Signed after the revocation (what a thief of the key could do): failed.
     report = signature_verifier.verify_ses_signature(after, later, signed_data=DOCUMENT)
     assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.REVOKED), report.to_text()
@@ -688,48 +631,36 @@ def test_revoked_signer(setup: Setup) -> None:
     assert _verdict(report) == (Indication.INDETERMINATE, SubIndication.REVOKED_NO_POE), report.to_text()
     # Time-stamped before the revocation: still valid.
     assert_passed(signature_verifier.verify_ses_signature(stamped, later, signed_data=DOCUMENT))
-    # Huren refuses to sign with the revoked certificate.
-    from trust.crypto.errors import ConflictError
-
-    with pytest.raises(ConflictError, match="revoked"):
-        signing.sign_hash(setup.world.instance, es_id=record.es_id, data=DOCUMENT, property_info=PROPERTY)
+    # (That Huren refuses to sign with the revoked certificate is an end-to-end test of the service:
+    # tests/seal/test_ses_signature.py.)
 
 
 def test_revoked_seal_maker(setup: Setup) -> None:
     """The maker is judged at createDate, and its revocation up to the seal's proof of existence: the seal's own
-    time-stamp (version 5), the time-stamp of the signature that carries it, or else the validation time."""
-    record = seals.create(
-        setup.world.instance,
-        ca_id="region-440000-sm2",
-        holder_kind="organization",
-        holder_name="广州示例有限公司",
-        holder_code=GD_USCC,
-        seal_name="合同专用章",
-    )
-    setup.changed()  # a new seal maker: a new trust list
-    with db.session_scope(setup.world.instance.engine, read_only=True) as session:
-        maker_record = session.get(SealMaker, "region-440000-sm2")
-        assert maker_record is not None
-        maker = _party(setup.world, authority.find_certificate(session, maker_record.cert_serial))
-    stamped = signing.sign_hash(setup.world.instance, es_id=record.es_id, data=DOCUMENT, property_info=PROPERTY)
-    plain = signing.sign_hash(
-        setup.world.instance, es_id=record.es_id, data=DOCUMENT, property_info=PROPERTY, timestamp=False
-    )
+    time-stamp (version 5), the time-stamp of the signature that carries it, or else the validation time. The 广东
+    seal maker's certificate was revoked for key compromise at +40 minutes (tests/data/golden)."""
+    seal = golden.read("ses/seal-v4-gd.esl")
+    maker = _party("maker-440000-sm2")
+    revoked_at = moment("revocations")
+    stamped = golden.read("ses/signature-v4-gd.der")
+    plain = golden.read("ses/signature-v4-gd-unstamped.der")
     valid_from = cx.load_certificate(maker.cert)["tbs_certificate"]["validity"]["not_before"].native
     v5 = foreign_seal(
-        setup, maker=maker, version=5, create=valid_from + timedelta(seconds=1), stamper=tsa_stamper(setup.world)
+        setup,
+        maker=maker,
+        version=5,
+        create=valid_from + timedelta(seconds=1),
+        stamper=tsa_stamper(at=revoked_at - timedelta(minutes=5)),
     )
-    before = now()
-    assert seal_verifier.verify_seal(record.seal_der, ctx(setup)).passed
-    ca_service.revoke(setup.world.instance, serial=maker_record.cert_serial, reason="key_compromise")
-    setup.changed()
-    after = ctx(setup, at=now() + timedelta(seconds=2))
-    report = seal_verifier.verify_seal(record.seal_der, after)
+    before = revoked_at - timedelta(minutes=1)
+    assert seal_verifier.verify_seal(seal, ctx(setup, at=before, bundle="trust/bundle-before.json")).passed
+    after = ctx(setup)
+    report = seal_verifier.verify_seal(seal, after)
     assert _verdict(report) == (Indication.INDETERMINATE, SubIndication.REVOKED_NO_POE), report.to_text()
     assert failing(report) == ["maker-certificate"]
     # A proof of existence from the caller (e.g. the PDF signature's time-stamp) settles it.
     proof = ses_checks.Proof(before, "the PDF signature's time-stamp")
-    assert seal_verifier.verify_seal(record.seal_der, after, proof=proof).passed
+    assert seal_verifier.verify_seal(seal, after, proof=proof).passed
     assert_passed(seal_verifier.verify_seal(v5, after))
     assert_passed(signature_verifier.verify_ses_signature(stamped, after, signed_data=DOCUMENT))
     report = signature_verifier.verify_ses_signature(plain, after, signed_data=DOCUMENT)
@@ -738,9 +669,9 @@ def test_revoked_seal_maker(setup: Setup) -> None:
 
 
 def test_bad_time_stamps(setup: Setup) -> None:
-    good = tsa_stamper(setup.world)
+    good = tsa_stamper()
     cases: dict[str, tuple[Callable[[bytes], bytes], SubIndication]] = {
-        "over other data": (tsa_stamper(setup.world, over=b"something else"), SubIndication.HASH_FAILURE),
+        "over other data": (tsa_stamper(over=b"something else"), SubIndication.HASH_FAILURE),
         "TSA signature flipped": (lambda v: flip(good(v), len(good(v)) - 10), SubIndication.SIG_CRYPTO_FAILURE),
         "garbage": (lambda v: b"\x30\x03\x02\x01\x00", SubIndication.FORMAT_FAILURE),
     }
@@ -842,13 +773,13 @@ def _cli(args: list[str]) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_exit_codes(setup: Setup, tmp_path: Path) -> None:
-    bundle = trust.export_bundle(setup.world.instance, tmp_path / "bundle.json")
-    pin = ["--bundle", str(bundle), "--pin", trust.root_fingerprints(setup.world.instance)["SM2"], "--format", "json"]
+    bundle = tmp_path / "bundle.json"
+    bundle.write_bytes(golden.bundle())
+    pin = ["--bundle", str(bundle), "--pin", golden.pins()[0], "--format", "json"]
+    pin += ["--at", golden.validation_time().isoformat()]
     seal_file, sig_file, doc, other, garbage = (tmp_path / n for n in ("seal.esl", "sig.der", "doc.ofd", "x", "g"))
     seal_file.write_bytes(setup.seal)
-    sig_file.write_bytes(
-        signing.sign_hash(setup.world.instance, es_id=setup.es_id, data=DOCUMENT, property_info=PROPERTY)
-    )
+    sig_file.write_bytes(golden.read("ses/signature-v4.der"))
     doc.write_bytes(DOCUMENT)
     other.write_bytes(DOCUMENT + b"!")
     garbage.write_bytes(b"\x30\x05garbage")

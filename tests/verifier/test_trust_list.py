@@ -1,97 +1,84 @@
 """一地注册、各地互认: a verifier holding only the bundle and the root fingerprints judges any region's
-certificates offline — including after a region is withdrawn (judged at signing time)."""
+certificates offline. The trust list, the bundle and the certificates are golden artefacts (tests/data/golden, judged
+at the recorded validation time): no world, no service. How the service changes the list (sequence, withdrawal,
+staleness) is tests/trust/service/test_trust_list_changes.py."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from asn1crypto import x509 as asn1_x509
 
-from ca import authority
-from ca.models import now
-from tests.support.server import free_port
-from tests.support.world import World, build_world
-from trust import db
+from tests.support import golden
 from trust.crypto import base64url
-from trust.crypto.errors import ConflictError, EncodingError, InputError, InvalidSignature
+from trust.crypto.errors import EncodingError, InputError, InvalidSignature
 from trust.crypto.keys import generate_private_key
 from trust.formats import bundle as bundle_format
 from trust.formats import trustlist as tl
 from trust.formats import x509 as cx
-from trust.formats.names import DN, make_uscc
-from trust.service import ca as service
-from trust.service import trust
+from trust.formats.names import DN
 from verifier import api, context
 from verifier.report import Indication, SubIndication
 
-GD_USCC = make_uscc("91440101MA5CXXX00")
+
+def _pins() -> dict[str, str]:
+    return dict(golden.manifest()["pins"])
 
 
-@pytest.fixture(scope="module")
-def tl_world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return build_world(tmp_path_factory.mktemp("trust-list-world"), free_port())
+def _document() -> bytes:
+    return golden.read("trust/trustlist.json")
 
 
-def _gd_seal(world: World, family: str = "SM2"):
-    return service.issue(
-        world.instance,
-        ca_id=f"region-440000-{family.lower()}",
-        profile="seal",
-        subject=DN(province="广东省", organization="广州示例有限公司", common_name="公章", serial_number=GD_USCC),
-        key_family=family,
-    )
+def _gd_seal(family: str = "SM2"):
+    """A 广东 seal certificate (region-440000's "seal" profile) and its chain, from the golden set."""
+    return golden.certificate(f"gd-seal-{family.lower()}")
 
 
-def _bundle(world: World) -> bytes:
-    return trust.export_bundle(world.instance).read_bytes()
-
-
-def _pins(world: World) -> dict[str, str]:
-    return trust.root_fingerprints(world.instance)
+def _ctx(family: str = "SM2", purpose: str = "auto") -> context.VerificationContext:
+    return golden.context(families=(family,), purpose=purpose)
 
 
 # --- the trust list document --------------------------------------------------------------------------------
 
 
-def test_trust_list_lists_issuers_services_and_history(tl_world: World) -> None:
-    record = trust.latest_trust_list(tl_world.instance)
-    parsed, checked = tl.verify(record.document.encode(), list(_pins(tl_world).values()))
-    assert parsed.sequence == record.sequence and len(checked.signed_by) == 2
+def test_trust_list_lists_issuers_services_and_history() -> None:
+    parsed, checked = tl.verify(_document(), list(_pins().values()))
+    assert len(checked.signed_by) == 2
     ids = {i.id: i for i in parsed.issuers}
     assert {"national", "region-330000", "region-440000"} <= set(ids)
     zj = ids["region-330000"]
     assert zj.kind == "region" and zj.code == "330000" and zj.name == "浙江省" and zj.scope == {"region": "330000"}
     types = {s.id: s.type for s in zj.services}
-    assert types == {
+    assert {
         "region-330000-sm2": "CA",
         "region-330000-rsa": "CA",
         "region-330000-sm2-ocsp": "OCSP",
         "region-330000-rsa-ocsp": "OCSP",
-    }
+        "region-330000-sm2-seal-maker": "SEAL_MAKER",
+        "region-330000-rsa-maker": "SEAL_MAKER",
+    }.items() <= types.items()
+    assert "LICENSE_ISSUER" in types.values()  # the golden world's licence issuers
     assert [e.status for e in zj.status_history] == ["granted"]
     assert parsed.next_update > parsed.issued_at
     assert {r.family for r in parsed.roots} == {"SM2", "RSA"}
 
 
 @pytest.mark.parametrize("family", ["SM2", "RSA"])
-def test_either_root_alone_verifies_the_trust_list(tl_world: World, family: str) -> None:
-    document = trust.latest_trust_list(tl_world.instance).document.encode()
-    _parsed, checked = tl.verify(document, [_pins(tl_world)[family]])
-    assert checked.signed_by == (_pins(tl_world)[family],)
+def test_either_root_alone_verifies_the_trust_list(family: str) -> None:
+    _parsed, checked = tl.verify(_document(), [_pins()[family]])
+    assert checked.signed_by == (_pins()[family],)
 
 
-def test_tampered_or_unpinned_trust_list_refused(tl_world: World) -> None:
-    document = json.loads(trust.latest_trust_list(tl_world.instance).document)
+def test_tampered_or_unpinned_trust_list_refused() -> None:
+    document = json.loads(_document())
     payload = json.loads(base64url.decode(document["payload"]))
     payload["issuers"][0]["name"] = "冒名"
     forged = {**document, "payload": base64url.encode(json.dumps(payload).encode())}
     with pytest.raises(InvalidSignature):
-        tl.verify(json.dumps(forged).encode(), list(_pins(tl_world).values()))
+        tl.verify(json.dumps(forged).encode(), list(_pins().values()))
     with pytest.raises(InvalidSignature, match="not signed by any pinned"):
         tl.verify(json.dumps(document).encode(), ["00" * 32])
     # A signature by some other key is ignored, not trusted.
@@ -102,12 +89,12 @@ def test_tampered_or_unpinned_trust_list_refused(tl_world: World) -> None:
         .issuer(DN(common_name="rogue").to_asn1())
         .public_key(rogue.public_key)
         .serial_number(7)
-        .validity(now(), now() + timedelta(days=1))
+        .validity(golden.validation_time(), golden.later(days=1))
         .sign(rogue.signer())
     )
     signed = tl.sign(tl.TrustList.from_json(payload), [(rogue.signer(), rogue_cert.dump())])
     with pytest.raises(InvalidSignature, match="not signed by any pinned"):
-        tl.verify(json.dumps(signed).encode(), list(_pins(tl_world).values()))
+        tl.verify(json.dumps(signed).encode(), list(_pins().values()))
     # A pin one hex digit away from the rogue's fingerprint (always a different digit) is no pin for it.
     rogue_pin = cx.fingerprint(rogue_cert)
     near_pin = rogue_pin[:-1] + ("1" if rogue_pin[-1] == "0" else "0")
@@ -116,39 +103,21 @@ def test_tampered_or_unpinned_trust_list_refused(tl_world: World) -> None:
         tl.verify(json.dumps(signed).encode(), [near_pin])
     for garbage in (b"", b"[]", b"{", b'{"payload": "x"}', b'{"payload":"e30","signatures":[]}'):
         with pytest.raises((EncodingError, InputError)):
-            tl.verify(garbage, list(_pins(tl_world).values()))
-
-
-def test_sequence_increases_on_every_change(tl_world: World) -> None:
-    before = trust.latest_trust_list(tl_world.instance).sequence
-    service.enrol(tl_world.instance, kind="region", code="320000", family="SM2")
-    after = trust.latest_trust_list(tl_world.instance)
-    assert after.sequence == before + 1
-    assert (tl_world.home / "public" / "trustlist.json").read_text() == after.document
+            tl.verify(garbage, list(_pins().values()))
 
 
 # --- the bundle -----------------------------------------------------------------------------------------------
 
 
-def test_bundle_verifies_and_carries_crls(tl_world: World) -> None:
-    data = _bundle(tl_world)
-    verified = bundle_format.verify(data, [_pins(tl_world)["RSA"]])
+def test_bundle_verifies_and_carries_crls() -> None:
+    data = golden.bundle()
+    verified = bundle_format.verify(data, [_pins()["RSA"]])
     cas = {ca for ca, _der in verified.bundle.crls}
     assert {"root-sm2", "root-rsa", "region-330000-sm2", "region-440000-rsa"} <= cas
-    assert verified.trust_list.sequence == trust.latest_trust_list(tl_world.instance).sequence
+    assert verified.trust_list.sequence == tl.verify(_document(), [_pins()["RSA"]])[0].sequence
     tampered = data.replace(b'"payload":"', b'"payload":"A', 1)
     with pytest.raises((InvalidSignature, EncodingError)):
-        bundle_format.verify(tampered, [_pins(tl_world)["RSA"]])
-
-
-def test_stale_bundle_is_a_warning_with_its_age(tl_world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(trust, "BUNDLE_VALIDITY", timedelta(hours=-5))
-    stale = json.dumps(trust.build_bundle(tl_world.instance)).encode()
-    cert = _gd_seal(tl_world).certificate
-    ctx = context.build(bundle=stale, pins=[_pins(tl_world)["SM2"]])
-    report = api.verify(cert.dump(), ctx)
-    assert report.indication is Indication.TOTAL_PASSED
-    assert any("bundle is stale" in w and "5h" in w for w in report.warnings), report.warnings
+        bundle_format.verify(tampered, [_pins()["RSA"]])
 
 
 def test_bundle_needs_pins() -> None:
@@ -160,9 +129,9 @@ def test_bundle_needs_pins() -> None:
 
 
 @pytest.mark.parametrize("family", ["SM2", "RSA"])
-def test_guangdong_certificate_verifies_in_another_region(tl_world: World, family: str) -> None:
-    cert = _gd_seal(tl_world, family).certificate
-    ctx = context.build(bundle=_bundle(tl_world), pins=[_pins(tl_world)["SM2"]], purpose="seal")
+def test_guangdong_certificate_verifies_in_another_region(family: str) -> None:
+    cert = _gd_seal(family)
+    ctx = _ctx(purpose="seal")
     report = api.verify(cert.dump(), ctx)
     assert report.indication is Indication.TOTAL_PASSED, report.to_text()
     assert [c.name for c in report.checks] == ["parse", "path", "anchor", "names", "profile", "purpose", "trust-list"]
@@ -173,17 +142,17 @@ def test_guangdong_certificate_verifies_in_another_region(tl_world: World, famil
     assert report.chain[-1].source == "anchor" and report.chain[1].source == "trust-list"
 
 
-def test_input_forms_detected_by_content(tl_world: World) -> None:
+def test_input_forms_detected_by_content() -> None:
     """PEM after explanatory text (RFC 7468) verifies like DER, and so does a file with the chain after the
     certificate (the first block is the certificate, as for openssl x509); an oversized DER certificate is an input
     error with its specific code, not "unrecognised input"."""
-    issued = _gd_seal(tl_world, "SM2")
-    cert = issued.certificate
-    ctx = context.build(bundle=_bundle(tl_world), pins=[_pins(tl_world)["SM2"]], purpose="seal")
+    cert = _gd_seal("SM2")
+    chain = [golden.certificate("region-440000-sm2"), golden.certificate("root-sm2")]
+    ctx = _ctx(purpose="seal")
     with_text = b"Certificate:\n    Data:\n        Version: 3 (0x2)\n" + cx.certificate_pem(cert)
     assert api.detect(with_text) == "certificate"
     assert api.verify(with_text, ctx).indication is Indication.TOTAL_PASSED
-    chain_file = cx.certificate_pem(cert) + b"\n" + b"".join(cx.certificate_pem(c) for c in issued.chain)
+    chain_file = cx.certificate_pem(cert) + b"\n" + b"".join(cx.certificate_pem(c) for c in chain)
     report = api.verify(chain_file, ctx)
     assert report.indication is Indication.TOTAL_PASSED and report.subject == api.verify(cert.dump(), ctx).subject
     padded = bytearray(cert.dump())
@@ -198,89 +167,10 @@ def test_input_forms_detected_by_content(tl_world: World) -> None:
     assert caught.value.code.name == "INPUT_TOO_LARGE"
 
 
-def test_revoked_certificate_fails_from_the_bundle_crl(tl_world: World) -> None:
-    victim = _gd_seal(tl_world, "RSA")
-    service.revoke(tl_world.instance, serial=victim.record.serial, reason="key_compromise")
-    report = api.verify(
-        victim.certificate.dump(), context.build(bundle=_bundle(tl_world), pins=[_pins(tl_world)["RSA"]])
-    )
+def test_revoked_certificate_fails_from_the_bundle_crl() -> None:
+    victim = golden.certificate("gd-seal-rsa-revoked")  # revoked for key compromise before the bundle was made
+    report = api.verify(victim.dump(), _ctx("RSA"))
     assert (report.indication, report.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.REVOKED)
-
-
-def _issue_with_ca_key(world: World, ca_id: str, not_before: datetime) -> asn1_x509.Certificate:
-    """What a region holding its own CA key could still sign after its withdrawal (Huren itself refuses)."""
-    with db.session_scope(world.instance.engine) as session:
-        ca = authority.get_ca(session, ca_id)
-        assert ca.key_id is not None
-        signer = world.instance.keystore.signer(ca.key_id, authority.algorithm_for(ca.family))
-        issuer = authority.ca_certificate(ca)
-    key = generate_private_key("sm2")
-    return (
-        cx.CertificateBuilder()
-        .subject(
-            DN(
-                province="广东省", organization="广州示例有限公司", common_name="撤销后签发", serial_number=GD_USCC
-            ).to_asn1()
-        )
-        .issuer(issuer.subject)
-        .public_key(key.public_key)
-        .serial_number(authority.new_serial())
-        .validity(not_before, not_before + timedelta(days=30))
-        .add_extension(cx.basic_constraints(False))
-        .add_extension(cx.key_usage({"digital_signature"}))
-        .add_extension(cx.authority_key_identifier(signer.public_key))
-        .sign(signer)
-    )
-
-
-def test_withdrawal_judged_at_signing_time(tmp_path: Path) -> None:
-    world = build_world(tmp_path, free_port())
-    before = _gd_seal(world).certificate
-    withdrawn_at = now()
-    trust.change_status(
-        world.instance,
-        subject="issuer",
-        subject_id="region-440000",
-        status="withdrawn",
-        at=withdrawn_at,
-        reason="演练：撤销广东",
-    )
-    after = _issue_with_ca_key(world, "region-440000-sm2", withdrawn_at + timedelta(minutes=1))
-    bundle = _bundle(world)
-    pins = [_pins(world)["SM2"]]
-
-    old = api.verify(before.dump(), context.build(bundle=bundle, pins=pins))
-    assert old.indication is Indication.TOTAL_PASSED, old.to_text()  # judged at its issue time
-    issued_at = before["tbs_certificate"]["validity"]["not_before"].native
-    at_issue = api.verify(before.dump(), context.build(bundle=bundle, pins=pins, at=issued_at + timedelta(minutes=1)))
-    assert at_issue.indication is Indication.TOTAL_PASSED
-
-    new = api.verify(after.dump(), context.build(bundle=bundle, pins=pins, at=withdrawn_at + timedelta(minutes=2)))
-    assert new.indication is Indication.TOTAL_FAILED
-    assert "region-440000 withdrawn since" in new.errors[0] and "演练" in new.errors[0]
-    # Huren itself refuses to issue for a withdrawn issuer.
-    with pytest.raises(ConflictError, match="withdrawn"):
-        _gd_seal(world)
-    # Reinstating restores issuance from then on; the withdrawal stays in the history.
-    trust.change_status(world.instance, subject="issuer", subject_id="region-440000", status="granted")
-    assert _gd_seal(world).record.status == "valid"
-    history = next(
-        i
-        for i in tl.verify(trust.latest_trust_list(world.instance).document.encode(), pins)[0].issuers
-        if i.id == "region-440000"
-    ).status_history
-    assert [e.status for e in history] == ["granted", "withdrawn", "granted"]
-
-
-def test_status_change_errors(tl_world: World) -> None:
-    from trust.crypto.errors import NotFoundError
-
-    with pytest.raises(NotFoundError):
-        trust.change_status(tl_world.instance, subject="issuer", subject_id="region-999999", status="withdrawn")
-    with pytest.raises(ConflictError, match="already granted"):
-        trust.change_status(tl_world.instance, subject="issuer", subject_id="region-330000", status="granted")
-    with pytest.raises(InputError):
-        trust.change_status(tl_world.instance, subject="planet", subject_id="x", status="withdrawn")
 
 
 # --- the CLI contract, offline --------------------------------------------------------------------------------
@@ -296,12 +186,13 @@ def _run_verify(args: list[str], stdin: bytes | None = None) -> subprocess.Compl
     )
 
 
-def test_cli_contract(tl_world: World, tmp_path: Path) -> None:
+def test_cli_contract(tmp_path: Path) -> None:
     bundle = tmp_path / "bundle.json"
-    bundle.write_bytes(_bundle(tl_world))
+    bundle.write_bytes(golden.bundle())
     good = tmp_path / "good.pem"
-    good.write_bytes(cx.certificate_pem(_gd_seal(tl_world).certificate))
-    pin = ["--bundle", str(bundle), "--pin", _pins(tl_world)["SM2"]]
+    good.write_bytes(cx.certificate_pem(_gd_seal()))
+    at = ["--at", golden.validation_time().isoformat()]
+    pin = ["--bundle", str(bundle), "--pin", _pins()["SM2"], *at]
     result = _run_verify([str(good), *pin, "--format", "json", "--purpose", "seal"])
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -323,12 +214,12 @@ def test_cli_contract(tl_world: World, tmp_path: Path) -> None:
             .issuer(name)
             .public_key(stranger.public_key)
             .serial_number(9)
-            .validity(now(), now() + timedelta(days=1))
+            .validity(golden.later(days=-1), golden.later(days=1))
             .add_extension(cx.basic_constraints(True))
             .sign(stranger.signer())
         )
     )
-    other = _run_verify([str(good), "--anchor", str(unrelated), "--format", "json"])
+    other = _run_verify([str(good), "--anchor", str(unrelated), "--format", "json", *at])
     assert other.returncode == 2, other.stdout
     assert json.loads(other.stdout)["sub_indication"] == "NO_CERTIFICATE_CHAIN_FOUND"
     # TOTAL_FAILED (1): wrong purpose.
@@ -347,20 +238,22 @@ def test_cli_contract(tl_world: World, tmp_path: Path) -> None:
         assert result.stderr
 
 
-def test_verifier_imports_no_network_or_storage_library(tl_world: World, tmp_path: Path) -> None:
+def test_verifier_imports_no_network_or_storage_library(tmp_path: Path) -> None:
     """In a fresh interpreter: verify through the library and through the CLI entry, then list the modules."""
-    bundle = tmp_path / "bundle.json"
-    bundle.write_bytes(_bundle(tl_world))
+    bundle = golden.path("trust/bundle.json")
     cert = tmp_path / "c.pem"
-    cert.write_bytes(cx.certificate_pem(_gd_seal(tl_world).certificate))
+    cert.write_bytes(cx.certificate_pem(_gd_seal()))
+    pin = _pins()["SM2"]
+    at = golden.validation_time().isoformat()
     program = f"""
 import sys
+from datetime import datetime
 from verifier import api, context
-ctx = context.build(bundle=open({str(bundle)!r}, 'rb').read(), pins=[{_pins(tl_world)["SM2"]!r}])
+ctx = context.build(bundle=open({str(bundle)!r}, 'rb').read(), pins=[{pin!r}], at=datetime.fromisoformat({at!r}))
 report = api.verify(open({str(cert)!r}, 'rb').read(), ctx)
 assert report.indication.value == 'TOTAL_PASSED', report.to_text()
 from trust.cli.main import main
-assert main(['verify', {str(cert)!r}, '--bundle', {str(bundle)!r}, '--pin', {_pins(tl_world)["SM2"]!r}]) == 0
+assert main(['verify', {str(cert)!r}, '--bundle', {str(bundle)!r}, '--pin', {pin!r}, '--at', {at!r}]) == 0
 forbidden = ('fastapi', 'starlette', 'uvicorn', 'sqlmodel', 'sqlalchemy', 'alembic', 'psycopg', 'httpx',
              'requests', 'urllib3', 'aiohttp')
 loaded = sorted({{m.split('.')[0] for m in sys.modules}} & set(forbidden))
