@@ -8,6 +8,7 @@ region's platform requests only as a relying service of its own region; operator
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -213,3 +214,55 @@ def test_quota_answers_429(roles: Roles) -> None:
     assert 429 in codes
     last = r.gd_platform.post("/sharing/lookup", json=body)
     assert last.status_code == 200, last.text
+
+
+def test_cli_over_the_same_instance(
+    roles: Roles, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``trust sharing consent|lookup|fetch|history|withdraw`` on the instance the HTTP routes serve."""
+    from tests.support.world import PASSPHRASE
+    from trust.cli.main import main
+
+    r = roles
+    monkeypatch.setenv("TRUST_KEY_PASSPHRASE", PASSPHRASE.decode())
+    monkeypatch.setenv("TRUST_KEY_KDF_ITERATIONS", "2000")
+    monkeypatch.setenv("TRUST_PUBLIC_URL", r.world.base_url)
+    h = ["--home", str(r.world.home)]
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main([*args, *h])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    token = tmp_path / "id-token"
+    token.write_text(r.id_token("gd-service"))
+    code, out, err = run(
+        "sharing", "consent", r.gd, "--id-token", str(token), "--purpose", "入学登记", "--type", BIRTH,
+        "--field", "sex",
+    )  # fmt: skip
+    assert code == 0, err
+    consent = json.loads(out)
+    assert consent["fields"] == ["sex"] and token.read_text() not in out
+    authority = ["--purpose", "入学登记", "--consent", consent["id"]]
+    code, out, err = run("sharing", "lookup", r.gd, BIRTH, "--holder-code", CITIZEN, *authority)
+    assert code == 0, err
+    assert [e["identifier"] for e in json.loads(out)] == [r.identifier]
+    code, out, err = run("sharing", "fetch", r.gd, r.identifier, *authority)
+    assert code == 0 and "disclosed: sex" in err, err
+    bundle, pins = r.bundle(tmp_path)
+    report = verify_shared(out.strip(), bundle=bundle, pins=pins, audience=r.gd, key_jwk=r.gd_key())
+    assert dict(report.details)["disclosed"] == ["sex"]
+    # Refused: the consent is for gd-service, not gd-other; exit 3 with the code, nothing on standard output.
+    code, out, err = run("sharing", "fetch", r.gd2, r.identifier, *authority)
+    assert code == 3 and "E1601" in err and out == ""
+    code, out, err = run("sharing", "withdraw", consent["id"], "--id-token", str(token))
+    assert code == 0 and json.loads(out)["revoked_at"] is not None, err
+    code, out, err = run("sharing", "fetch", r.gd, r.identifier, *authority)
+    assert code == 3 and "E1603" in err
+    code, out, err = run("sharing", "history", "--id-token", str(token), "--json")
+    assert code == 0, err
+    mine = [row for row in json.loads(out) if row["consent_id"] == consent["id"]]
+    assert [(row["action"], row["result"]) for row in mine][:2] == [("retrieve", "refused"), ("retrieve", "refused")]
+    assert ("retrieve", "disclosed") in {(row["action"], row["result"]) for row in mine}
+    code, out, err = run("sharing", "history", "--id-token", str(token))
+    assert code == 0 and f"consent {consent['id']}" in out and CITIZEN not in out
