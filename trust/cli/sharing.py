@@ -109,7 +109,7 @@ def grant(
     purpose: PurposeOption,
     license_type: Annotated[list[str], typer.Option("--type", help="A licence type consented to; repeat")],
     field: Annotated[list[str] | None, typer.Option("--field", help="A field disclosed; repeat (none: all)")] = None,
-    lifetime: Annotated[int, typer.Option(help="Seconds the consent lasts")] = 900,
+    lifetime: Annotated[int | None, typer.Option(help="Seconds the consent lasts (default: the setting)")] = None,
     home: HomeOption = None,
 ) -> None:
     """Record the citizen's consent (the ID token of their login at the requesting service)."""

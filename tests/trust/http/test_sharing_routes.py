@@ -28,7 +28,6 @@ from trust.http.app import create_app
 from trust.rp.sharing import verify_shared
 from trust.service import audit, licenses
 from trust.service.identity import anchor, op
-from trust.service.sharing import access
 from trust.service.sharing.models import Consent
 
 FIELDS = ["newborn_name", "sex"]
@@ -202,18 +201,30 @@ def test_a_consent_needs_a_login_at_that_service(roles: Roles) -> None:
     assert response.status_code == 422 and response.json()["code"] == "E1508"
 
 
-def test_quota_answers_429(roles: Roles) -> None:
+def test_quota_from_settings_answers_429(roles: Roles, monkeypatch: pytest.MonkeyPatch) -> None:
+    from trust.settings import Settings
+
+    monkeypatch.setenv("TRUST_SHARING_RATE_LIMIT", "2")
+    monkeypatch.setenv("TRUST_SHARING_DAILY_QUOTA", "0")
+    configured = Settings()
+    assert (configured.sharing_rate_limit, configured.sharing_daily_quota) == (2, 0)
     r = roles
     consent = _consent(r)
     body = {**_authority(r, consent), "holder_code": CITIZEN, "type": BIRTH}
-    access.set_limits(r.instance, access.Limits(per_minute=2, per_day=1000))
+    original = r.instance.settings
+    r.instance.settings = original.model_copy(update={"sharing_rate_limit": 2, "sharing_daily_quota": 0})
     try:
-        codes = [r.gd_platform.post("/sharing/lookup", json=body).status_code for _ in range(40)]
+        response = r.gd_platform.post("/sharing/lookup", json=body)  # earlier tests spent this minute's two
+        assert response.status_code == 429 and response.json()["code"] == "E1605", response.text
+        assert "per minute" in response.json()["detail"]
+        r.instance.settings = original.model_copy(update={"sharing_rate_limit": 0, "sharing_daily_quota": 3})
+        response = r.gd_platform.post("/sharing/lookup", json=body)
+        assert response.status_code == 429 and "per day" in response.json()["detail"], response.text
+        r.instance.settings = original.model_copy(update={"sharing_rate_limit": 0, "sharing_daily_quota": 0})
+        assert r.gd_platform.post("/sharing/lookup", json=body).status_code == 200  # 0: off
     finally:
-        access.set_limits(r.instance, access.Limits())
-    assert 429 in codes
-    last = r.gd_platform.post("/sharing/lookup", json=body)
-    assert last.status_code == 200, last.text
+        r.instance.settings = original
+    assert r.gd_platform.post("/sharing/lookup", json=body).status_code == 200
 
 
 def test_cli_over_the_same_instance(

@@ -123,7 +123,10 @@ class ConsentIn(IdToken):
     fields: list[str] = Field(default=[], max_length=128, description="Field names disclosed ([]: every field)",
                               examples=[["newborn_name", "sex"]])  # fmt: skip
     purpose: str = Field(min_length=1, max_length=256, examples=["入学登记"])
-    lifetime: int = Field(default=access.DEFAULT_LIFETIME, ge=60, le=access.MAX_LIFETIME, examples=[900])
+    lifetime: int | None = Field(
+        default=None, ge=60, le=30 * 24 * 3600, description="Seconds (default and most: the operator's settings)",
+        examples=[900],
+    )  # fmt: skip
 
 
 class ConsentOut(BaseModel):
