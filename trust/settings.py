@@ -79,6 +79,18 @@ class Settings(BaseSettings):
     login_rate_limit: int = Field(
         default=10, ge=0, description="Login attempts per minute per address and per citizen ID at an OP; 0: off"
     )
+    sharing_rate_limit: int = Field(
+        default=600, ge=0, description="Licence-sharing requests per minute per requesting service (all workers)"
+    )
+    sharing_daily_quota: int = Field(
+        default=20_000, ge=0, description="Licence-sharing requests per day per requesting service; 0: off"
+    )
+    sharing_consent_seconds: int = Field(
+        default=900, ge=60, le=7 * 24 * 3600, description="Lifetime of a sharing consent unless the citizen chooses"
+    )
+    sharing_consent_max_seconds: int = Field(
+        default=7 * 24 * 3600, ge=60, le=30 * 24 * 3600, description="Longest lifetime of a sharing consent"
+    )
     rate_limit_storage: str = Field(
         default="memory://", description="memory:// (per worker) or redis://host:port/db (shared by all workers)"
     )

@@ -16,7 +16,22 @@ import typer
 import typer.exceptions
 
 import trust
-from trust.cli import backup, ca, client, exits, extras, federation, idp, keys, license, seal, trustlist, util, verify
+from trust.cli import (
+    backup,
+    ca,
+    client,
+    exits,
+    extras,
+    federation,
+    idp,
+    keys,
+    license,
+    seal,
+    sharing,
+    trustlist,
+    util,
+    verify,
+)
 from trust.cli.common import HomeOption, console, err_console, instance
 from trust.crypto.errors import Code, TrustError
 from trust.formats import text
@@ -40,6 +55,7 @@ app.add_typer(backup.app, name="backup")
 app.add_typer(util.app, name="util")
 app.add_typer(federation.app, name="federation")
 app.add_typer(idp.app, name="idp")
+app.add_typer(sharing.app, name="sharing")
 app.command("init")(ca.init)
 app.command("verify")(verify.verify)
 

@@ -36,6 +36,9 @@ action                        allowed for
 ``federation.register``       operator: any region; region: an identity provider or relying service of its
                               own region (issue 16)
 ``federation.manage``         operator (trust marks granted and revoked, federation members withdrawn)
+``sharing.request``           region: as a relying service of its own region (licence-sharing lookup and
+                              retrieval, issue 21); the service refuses a withdrawn one (E1604)
+``sharing.manage``            operator (the legal bases that stand in for consent)
 ============================  ==============================================================================
 
 Operators do not create seals or issue licences: national operators enrol and withdraw, regions and
@@ -60,6 +63,7 @@ from trust.crypto.errors import ForbiddenError, NotFoundError
 from trust.formats import trustlist as tl
 from trust.service import audit, registry
 from trust.service.clients import Principal
+from trust.service.identity.models import FederationEntity
 from trust.service.instance import Instance
 
 
@@ -82,6 +86,8 @@ class Action(StrEnum):
     LICENSE_READ = "license.read"
     FEDERATION_REGISTER = "federation.register"
     FEDERATION_MANAGE = "federation.manage"
+    SHARING_REQUEST = "sharing.request"
+    SHARING_MANAGE = "sharing.manage"
 
 
 OPERATOR_ONLY = frozenset(
@@ -93,6 +99,7 @@ OPERATOR_ONLY = frozenset(
         Action.TRUSTLIST_MANAGE,
         Action.LICENSE_ISSUER_REGISTER,
         Action.FEDERATION_MANAGE,
+        Action.SHARING_MANAGE,
     }
 )
 OPERATOR_PROFILES = frozenset({"ocsp"})  # certificate profiles only national operators may obtain
@@ -111,9 +118,10 @@ class Resource:
     type_code: str | None = None
     profile: str | None = None
     region: str | None = None
+    entity_id: str | None = None  # a federation member (the requesting service of a sharing request)
 
     def label(self) -> str:
-        for name in ("es_id", "license_id", "serial", "license_issuer_id", "ca_id", "region"):
+        for name in ("es_id", "license_id", "serial", "license_issuer_id", "ca_id", "region", "entity_id"):
             value = getattr(self, name)
             if value is not None:
                 return f"{name.removesuffix('_id')}:{value}"
@@ -184,6 +192,14 @@ def _decide(session: Session, principal: Principal, action: Action, resource: Re
         if kind == "operator" or (kind == "region" and resource.region == principal.region):
             return
         raise _Deny("a region registers identity providers and relying services of its own region only")
+    if action is Action.SHARING_REQUEST:
+        # Federation members are public (/federation/list): a missing one is 404 for everyone.
+        member = session.get(FederationEntity, resource.entity_id) if resource.entity_id is not None else None
+        if member is None or member.kind != "openid_relying_party":
+            raise NotFoundError(f"{resource.entity_id} is not a relying service of the federation")
+        if kind != "region" or member.region != principal.region:
+            raise _Deny("a region's platform requests licences only as a relying service of its own region")
+        return
     if kind == "operator":
         if action in OPERATOR_ANY:
             return

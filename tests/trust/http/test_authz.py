@@ -64,6 +64,9 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
 
     anchor.init(instance)  # the identity federation (issue 16)
     anchor.register(instance, kind=anchor.KIND_OP, region_code="330000", name="浙江省统一身份认证平台")
+    from trust.service.sharing import access
+
+    access.add_legal_basis(instance, "LB-AUTHZ", "授权矩阵测试", [BUSINESS])  # licence sharing (issue 21)
     return Setup(world, AuthClient(create_app(instance), world, None), issuer.id)
 
 
@@ -272,6 +275,39 @@ ROUTES: dict[str, tuple[Callable[[Setup], Request], set[str]]] = {
         lambda s: ("POST", f"/licenses/{_license(s)}/pdf", {}),
         {"region-a", "department-a"},
     ),
+    # licence sharing (issue 21): a region's platform requests as a relying service of its own region
+    "POST /sharing/lookup": (
+        lambda s: (
+            "POST",
+            "/sharing/lookup",
+            {
+                "json": {
+                    "requester": _federation_rp(s),
+                    "purpose": "授权矩阵",
+                    "legal_basis": "LB-AUTHZ",
+                    "holder_code": ZJ_ORG_USCC,
+                    "type": BUSINESS,
+                }
+            },
+        ),
+        {"region-a"},
+    ),
+    "POST /sharing/licenses/{identifier}": (
+        lambda s: (
+            "POST",
+            f"/sharing/licenses/{_license(s)}",
+            {"json": {"requester": _federation_rp(s), "purpose": "授权矩阵", "legal_basis": "LB-AUTHZ"}},
+        ),
+        {"region-a"},
+    ),
+    "POST /sharing/legal-bases": (
+        lambda s: (
+            "POST",
+            "/sharing/legal-bases",
+            {"json": {"code": f"LB-{next(_counter)}", "description": "法定依据", "license_types": [BUSINESS]}},
+        ),
+        {"operator"},
+    ),
     "POST /clients": (
         lambda s: (
             "POST",
@@ -377,6 +413,9 @@ def test_every_write_route_is_in_the_matrix(setup: Setup) -> None:
     public |= {"POST /federation/trust-mark-status"}  # answers about a trust mark to anyone (issue 16)
     # holder retrieval: no platform client, a proof of the licence's holder key (tests/trust/http/test_holder_routes.py)
     public |= {"POST /holder/licenses/{identifier}", "POST /holder/licenses/{identifier}/pdf"}
+    # licence sharing: the citizen's own routes, authenticated by the ID token of their federation login
+    public |= {"POST /sharing/consents", "POST /sharing/consents/{consent_id}/withdraw"}
+    public |= {"POST /sharing/citizen/consents", "POST /sharing/citizen/history"}
     schema = setup.client.app.openapi()  # type: ignore[attr-defined]
     writes = {
         f"{method.upper()} {path}"

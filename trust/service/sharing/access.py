@@ -51,28 +51,30 @@ from trust.service.instance import Instance
 from trust.service.sharing import directory
 from trust.service.sharing.models import AccessRecord, Consent, DirectoryEntry, LegalBasis
 
-DEFAULT_LIFETIME: Final = 900  # a consent lasts 15 minutes unless the citizen chooses longer
-MAX_LIFETIME: Final = 7 * 24 * 3600
-RATE_PER_MINUTE: Final = 600  # requests of one service per minute, both ends together
-QUOTA_PER_DAY: Final = 20_000  # requests of one service per day
+DEFAULT_LIFETIME: Final = 900  # a consent lasts 15 minutes unless the citizen chooses (TRUST_SHARING_CONSENT_SECONDS)
+MAX_LIFETIME: Final = 7 * 24 * 3600  # TRUST_SHARING_CONSENT_MAX_SECONDS
+RATE_PER_MINUTE: Final = 600  # directory requests of one service per minute (TRUST_SHARING_RATE_LIMIT)
+QUOTA_PER_DAY: Final = 20_000  # directory requests of one service per day (TRUST_SHARING_DAILY_QUOTA)
 
 
 @dataclass(frozen=True)
 class Limits:
+    """Requests per minute and per day of one requesting service (0: no limit)."""
+
     per_minute: int = RATE_PER_MINUTE
     per_day: int = QUOTA_PER_DAY
 
 
-_limits: dict[int, Limits] = {}
+def limits_of(instance: Instance) -> Limits:
+    """The operator's limits: ``TRUST_SHARING_RATE_LIMIT`` and ``TRUST_SHARING_DAILY_QUOTA``."""
+    return Limits(instance.settings.sharing_rate_limit, instance.settings.sharing_daily_quota)
 
 
 def set_limits(instance: Instance, limits: Limits) -> None:
-    """The rate limit and quota of every requesting service of ``instance`` (the operator's setting)."""
-    _limits[id(instance.settings)] = limits
-
-
-def limits_of(instance: Instance) -> Limits:
-    return _limits.get(id(instance.settings), Limits())
+    """Change the limits of a running instance (its settings; tests and the operator's console)."""
+    instance.settings = instance.settings.model_copy(
+        update={"sharing_rate_limit": limits.per_minute, "sharing_daily_quota": limits.per_day}
+    )
 
 
 # --- consent ------------------------------------------------------------------------------------------------------
@@ -145,14 +147,17 @@ def grant(
     license_types: Sequence[str],
     fields: Sequence[str] = (),
     purpose: str,
-    lifetime: int = DEFAULT_LIFETIME,
+    lifetime: int | None = None,
 ) -> Consent:
     """The citizen's consent for ``requester`` (the audience of ``id_token``) to obtain their licences of
-    ``license_types``, disclosing ``fields`` (empty: every field)."""
+    ``license_types``, disclosing ``fields`` (empty: every field), for ``lifetime`` seconds (default
+    ``TRUST_SHARING_CONSENT_SECONDS``, at most ``TRUST_SHARING_CONSENT_MAX_SECONDS``)."""
     if not license_types:
         raise InputError("a consent names at least one licence type")
-    if not 60 <= lifetime <= MAX_LIFETIME:
-        raise InputError(f"consent lifetime must be 60..{MAX_LIFETIME} seconds")
+    settings = instance.settings
+    lifetime = settings.sharing_consent_seconds if lifetime is None else lifetime
+    if not 60 <= lifetime <= settings.sharing_consent_max_seconds:
+        raise InputError(f"consent lifetime must be 60..{settings.sharing_consent_max_seconds} seconds")
     if not purpose.strip() or len(purpose) > 256:
         raise InputError("a consent states its purpose (1..256 characters)")
     known: set[str] = set()
@@ -252,6 +257,8 @@ def _check_limits(session: Session, instance: Instance, requester: str) -> None:
     limits = limits_of(instance)
     moment = datetime.now(UTC)
     for window, most, what in ((60, limits.per_minute, "per minute"), (86400, limits.per_day, "per day")):
+        if most == 0:  # off
+            continue
         count = session.exec(
             select(func.count())
             .select_from(AccessRecord)
