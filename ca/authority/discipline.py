@@ -70,6 +70,7 @@ def issue_signed(
     public_key: PublicKey,
     key_id: str | None,
     request_id: str | None = None,
+    crl_shard: int | None = None,
 ) -> Issued:
     signer = ca_signer(keystore, ca)
     assert builder.not_before is not None and builder.not_after is not None
@@ -87,6 +88,7 @@ def issue_signed(
             not_after=builder.not_after,
             der=b"",
             request_id=request_id,
+            crl_shard=crl_shard,
         )
 
     record = reserve_serial(session, make)

@@ -10,6 +10,7 @@ from datetime import timedelta
 from asn1crypto import x509 as asn1_x509
 from sqlmodel import Session, col, select
 
+from ca.authority import crls
 from ca.authority.discipline import clamp_to_issuer, issue_signed
 from ca.authority.hierarchy import KIND_PROFILES, ca_scope, namespaces
 from ca.authority.keys import new_key, store_key
@@ -160,10 +161,15 @@ def issue(
         )
     if dns_names or uris:
         builder = builder.add_extension(cx.subject_alt_name(dns=dns_names, uris=uris))
+    shard: int | None = None
     if profile.ocsp_no_check:
+        # the main CRL's scope (its issuing distribution point) covers the responder: name it (ca.authority.crls)
         builder = builder.add_extension(cx.ocsp_no_check())
-    else:
         builder = builder.add_extension(cx.crl_distribution_point(endpoints.crl(ca.id)))
+    else:
+        shard, crl_uri = crls.assign_partition(session, keystore, endpoints, ca)
+        builder = builder.add_extension(cx.crl_distribution_point(crl_uri))
+        builder = builder.add_extension(cx.freshest_crl(crls.delta_uri(crl_uri)))
         builder = builder.add_extension(cx.authority_information_access(endpoints.ocsp(), endpoints.ca_cert(ca.id)))
     issued = issue_signed(
         session,
@@ -175,6 +181,7 @@ def issue(
         public_key=public_key,
         key_id=None,
         request_id=request_id,
+        crl_shard=shard,
     )
     if generated is not None:
         # the key store's metadata is not the certificate: personal identifiers in the subject are masked there

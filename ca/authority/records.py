@@ -34,7 +34,12 @@ class Endpoints:
     base_url: str
 
     def crl(self, ca_id: str) -> str:
+        """The CA's main CRL (certificates issued before CRL partitions, CA and OCSP responder certificates)."""
         return f"{self.base_url}/crl/{ca_id}.crl"
+
+    def crl_partition(self, ca_id: str, shard: int) -> str:
+        """The CRL of one partition of the CA's certificates (:mod:`ca.authority.crls`)."""
+        return f"{self.base_url}/crl/{ca_id}/{shard}.crl"
 
     def ca_cert(self, ca_id: str) -> str:
         return f"{self.base_url}/ca/{ca_id}.cer"

@@ -124,6 +124,14 @@ def crl_distribution_point(url: str) -> Ext:
     )
 
 
+def freshest_crl(url: str) -> Ext:
+    """Where the delta CRLs of the certificate's CRL partition are (RFC 5280 clause 4.2.1.15; non-critical)."""
+    return Ext(
+        "freshest_crl",
+        [{"distribution_point": {"full_name": [x509.GeneralName(name="uniform_resource_identifier", value=url)]}}],
+    )
+
+
 def authority_information_access(ocsp_url: str | None, ca_issuers_url: str | None) -> Ext:
     entries = []
     if ocsp_url:

@@ -25,7 +25,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from ca import authority
-from ca.models import CertificateAuthority, CrlRecord, now, utc
+from ca.models import CertificateAuthority, now, utc
 from trust import db
 from trust.crypto.errors import ConflictError, NotFoundError
 from trust.formats import bundle as bundle_format
@@ -237,12 +237,8 @@ def _bundle_content(instance: Instance, session: Session) -> tuple[Any, list[Any
         latest = publish(session, instance)
     crls: list[tuple[str, bytes]] = []
     for ca in session.exec(select(CertificateAuthority).order_by(col(CertificateAuthority.id))).all():
-        record = session.exec(
-            select(CrlRecord).where(CrlRecord.ca_id == ca.id).order_by(col(CrlRecord.number).desc())
-        ).first()
-        if record is not None:
-            crls.append((ca.id, record.der))
-        crls.extend((ca.id, der) for _retired, der in authority.retired_crls(session, ca))  # re-keyed CAs
+        # the main CRL (and its copies signed with retired keys of re-keyed CAs), then every partition's
+        crls.extend((ca.id, der) for der in authority.current_crls(session, ca))
     moment = now()
     content = bundle_format.Bundle(
         created_at=moment,
