@@ -29,6 +29,7 @@ identifier names the key that issued the certificate.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -174,6 +175,9 @@ def generate_crl(
     record = CrlRecord(ca_id=ca_id, number=number, this_update=moment, next_update=moment + validity, der=der)
     session.add(record)
     session.flush()
+    if ca.kind != "root":  # the partition in use and the next one have their CRLs from the CA's first day
+        current = ca.cert_count // SHARD_CAPACITY + 1
+        open_partitions(session, keystore, endpoints, ca, range(current, current + 2))
     return record
 
 
@@ -192,12 +196,32 @@ def assign_partition(
     if row is None:
         raise NotFoundError(f"no CA {ca.id!r}")
     shard = int(row[0]) // SHARD_CAPACITY + 1
-    current = session.get(CrlShard, (ca.id, shard, CURRENT_KEY))
-    if current is not None:
-        return shard, current.uri
-    uri = endpoints.crl_partition(ca.id, shard)
-    _sign_partition(session, keystore, ca, shard, uri=uri, previous=None, entries=b"", delta=b"", rebase=True)
+    uri = open_partitions(session, keystore, endpoints, ca, range(shard, shard + 2))[shard]
     return shard, uri
+
+
+def open_partitions(
+    session: Session, keystore: KeyStore, endpoints: Endpoints, ca: CertificateAuthority, shards: Iterable[int]
+) -> dict[int, str]:
+    """Make sure the given partitions of ``ca`` have a CRL (an empty one for a new partition); their URIs.
+
+    The partition after the one in use is opened ahead: a bundle or CRL set taken now then already covers the
+    certificates issued after it, up to :data:`SHARD_CAPACITY` of them (a verifier finds no CRL for a certificate
+    whose partition did not exist when its revocation data was taken)."""
+    wanted = sorted(set(shards))
+    uris: dict[int, str] = dict(
+        session.exec(  # type: ignore[arg-type]
+            select(CrlShard.shard, CrlShard.uri).where(
+                CrlShard.ca_id == ca.id, CrlShard.signer == CURRENT_KEY, col(CrlShard.shard).in_(wanted)
+            )
+        ).all()
+    )
+    for shard in wanted:
+        if shard not in uris:
+            uri = endpoints.crl_partition(ca.id, shard)
+            _sign_partition(session, keystore, ca, shard, uri=uri, previous=None, entries=b"", delta=b"", rebase=True)
+            uris[shard] = uri
+    return uris
 
 
 def _sign_partition(

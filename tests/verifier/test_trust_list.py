@@ -227,6 +227,8 @@ def _issue_with_ca_key(world: World, ca_id: str, not_before) -> object:
         .add_extension(cx.basic_constraints(False))
         .add_extension(cx.key_usage({"digital_signature"}))
         .add_extension(cx.authority_key_identifier(signer.public_key))
+        # what the CA's certificates name (a CA's main CRL speaks only for the certificates that name it)
+        .add_extension(cx.crl_distribution_point(service.endpoints(world.instance).crl(ca_id)))
         .sign(signer)
     )
 

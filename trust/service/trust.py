@@ -231,10 +231,10 @@ def _bundle_content(instance: Instance, session: Session) -> tuple[Any, list[Any
     """The latest trust list, every CA's current CRL and every status list (unsigned), and the roots."""
     from trust.service import licenses  # composition: the bundle also carries the licence status lists
 
-    status_lists = tuple(licenses.all_status_list_tokens(instance))
     latest = registry.latest(session)
     if latest is None:
         latest = publish(session, instance)
+    status_lists = tuple(licenses.all_status_list_tokens(instance))
     crls: list[tuple[str, bytes]] = []
     for ca in session.exec(select(CertificateAuthority).order_by(col(CertificateAuthority.id))).all():
         # the main CRL (and its copies signed with retired keys of re-keyed CAs), then every partition's
@@ -270,11 +270,16 @@ _verify_lock = threading.Lock()
 
 
 def current_bundle_bytes(instance: Instance) -> bytes:
-    """The signed bundle ``POST /verify`` checks against, signed again only when its content changed (trust list,
-    a CRL, a status list token) or after :data:`VERIFY_BUNDLE_REUSE` seconds — not on every request (two root
-    signatures, one of them RSA-4096). What it holds is read from the database each time, so a revocation is seen
-    by the next request."""
-    with db.session_scope(instance.engine) as session:  # not read-only: the first call may publish a trust list
+    """The signed bundle ``POST /verify`` checks against and ``GET /bundle`` serves, signed again only when its
+    content changed (trust list, a CRL, a status list token) or after :data:`VERIFY_BUNDLE_REUSE` seconds (two root
+    signatures, one of them RSA-4096). Called when the state version moved (:mod:`trust.service.verification`);
+    what it holds is read from the database each time, so a revocation is seen
+    by the next request. A read-only transaction, unless no trust list was ever published (then one is, first)."""
+    with db.session_scope(instance.engine, read_only=True) as session:
+        published = registry.latest(session) is not None
+    if not published:
+        publish_now(instance)
+    with db.session_scope(instance.engine, read_only=True) as session:
         content, roots = _bundle_content(instance, session)
     digest = hashlib.sha256()
     digest.update(json.dumps(content.trust_list_document, sort_keys=True).encode())

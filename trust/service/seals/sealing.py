@@ -219,7 +219,7 @@ def revocation_data(
             certificates.extend([tsa_cert, *tsa_chain])
             tsa_certs.append((family, tsa_cert, tsa_chain[0]))
         crls = tuple(authority.current_crl(session, ca_id).der for ca_id in ca_ids) + _partition_crls(
-            session, certificates
+            session, [*certificates, *(identity.certificate for identity in identities)]
         )
     for family, tsa_cert, issuer in tsa_certs:
         if family in OCSP_FAMILIES:
