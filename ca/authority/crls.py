@@ -29,9 +29,11 @@ identifier names the key that issued the certificate.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from asn1crypto import x509 as asn1_x509
 from sqlalchemy import text
@@ -196,8 +198,26 @@ def assign_partition(
     if row is None:
         raise NotFoundError(f"no CA {ca.id!r}")
     shard = int(row[0]) // SHARD_CAPACITY + 1
-    uri = open_partitions(session, keystore, endpoints, ca, range(shard, shard + 2))[shard]
-    return shard, uri
+    known = _known_partitions(session, ca.id)
+    if shard in known and shard + 1 in known:
+        return shard, known[shard]
+    return shard, open_partitions(session, keystore, endpoints, ca, range(shard, shard + 2))[shard]
+
+
+# engine -> CA id -> {partition: URI} of partitions seen committed (found by a query, never one opened in a
+# transaction that may still roll back): partitions are never removed, so issuance skips the lookup for them.
+_seen: weakref.WeakKeyDictionary[Any, dict[str, dict[int, str]]] = weakref.WeakKeyDictionary()
+_seen_lock = threading.Lock()
+
+
+def _known_partitions(session: Session, ca_id: str) -> dict[int, str]:
+    with _seen_lock:
+        return dict(_seen.get(session.get_bind(), {}).get(ca_id, {}))
+
+
+def _remember(session: Session, ca_id: str, found: dict[int, str]) -> None:
+    with _seen_lock:
+        _seen.setdefault(session.get_bind(), {}).setdefault(ca_id, {}).update(found)
 
 
 def open_partitions(
@@ -216,6 +236,7 @@ def open_partitions(
             )
         ).all()
     )
+    _remember(session, ca.id, uris)
     for shard in wanted:
         if shard not in uris:
             uri = endpoints.crl_partition(ca.id, shard)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,4 +74,13 @@ def get_ca(session: Session, ca_id: str) -> CertificateAuthority:
 
 
 def ca_certificate(ca: CertificateAuthority) -> asn1_x509.Certificate:
-    return asn1_x509.Certificate.load(ca.cert_der)
+    """The CA's certificate, parsed once per certificate (every issuance reads its subject, key, validity and
+    constraints several times; issue 15 item 5). The parsed object is shared: read it, never change it."""
+    return _parsed_ca_certificate(bytes(ca.cert_der))
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed_ca_certificate(der: bytes) -> asn1_x509.Certificate:
+    cert = asn1_x509.Certificate.load(der)
+    cert.native  # noqa: B018 - every field parsed now, once: later reads from several threads only read
+    return cert

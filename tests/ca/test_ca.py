@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from asn1crypto import x509 as asn1_x509
@@ -726,3 +728,92 @@ def test_crl_entries_are_encoded_as_asn1crypto_does() -> None:
                     entry["crl_entry_extensions"] = [{"extn_id": "crl_reason", "critical": False, "extn_value": reason}]
                 expected = asn1_crl.RevokedCertificate(entry).dump()
                 assert crl_mod.encode_entry(crl_mod.Revoked(serial, at, reason)) == expected
+
+
+# --- issuance: one transaction and one audit entry per certificate, batches (issue 15 item 5) ------------------------
+
+
+def test_an_issuance_is_one_transaction_with_one_audit_entry(ca_world: World) -> None:
+    """A certificate is persisted, signed and completed in one transaction (the idempotency lookup included), and
+    the audit chain gets one ``certificate.create`` entry with the values it was committed with (before, a
+    ``create`` with the pending fingerprint and an ``update`` were appended)."""
+    from sqlalchemy import event
+
+    from trust.service import audit
+
+    engine = ca_world.instance.engine
+    begins: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("BEGIN"):
+            begins.append(statement)
+
+    with db.session_scope(engine) as session:
+        after = audit.head_of(session).sequence
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        made = _issue(ca_world, "region-330000-sm2", "seal", request_id="one-transaction-1")
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert begins == ["BEGIN IMMEDIATE"]
+    entries = [e for e in audit.entries(engine, after=after) if e.subject == f"certificate:{made.record.serial}"]
+    assert [e.action for e in entries] == ["certificate.create"]
+    details = json.loads(entries[0].details)
+    assert details["fingerprint"] == made.record.fingerprint == cx.fingerprint(made.certificate)
+    assert _issue(ca_world, "region-330000-sm2", "seal", request_id="one-transaction-1").record.id == made.record.id
+
+
+def test_batch_issuance_goes_on_past_a_bad_request_and_is_idempotent(ca_world: World) -> None:
+    """``issue_batch``: a chunk per transaction; a refused request is reported with its error and leaves nothing;
+    the others are issued (verifiable, in their CRL partitions); running the batch again replays them."""
+    requests = [
+        service.BatchRequest("seal", _subject("seal"), request_id="batch-a"),
+        service.BatchRequest(
+            "seal",
+            DN(province="广东省", organization="越界", common_name="越界", serial_number=ZJ_ORG_USCC),
+            request_id="batch-b",
+        ),
+        service.BatchRequest("person-identity", _subject("person-identity"), request_id="batch-c"),
+    ]
+    before = _counts(ca_world)
+    outcomes = list(service.issue_batch(ca_world.instance, "region-330000-sm2", requests, chunk=2))
+    assert [o.index for o in outcomes] == [0, 1, 2]
+    assert outcomes[1].result is None and isinstance(outcomes[1].error, InputError)
+    issued = [o.result for o in (outcomes[0], outcomes[2])]
+    assert all(r is not None for r in issued)
+    ca_cert = cx.load_certificate(service.ca_certificate_der(ca_world.instance, "region-330000-sm2"))
+    for result in issued:
+        assert result is not None
+        cx.verify_signature(result.certificate, cx.public_key(ca_cert))
+        assert result.record.crl_shard is not None
+    assert _counts(ca_world)[0] == before[0] + 2
+    again = list(service.issue_batch(ca_world.instance, "region-330000-sm2", requests, chunk=10))
+    assert [o.result.record.serial if o.result else None for o in again] == [
+        o.result.record.serial if o.result else None for o in outcomes
+    ]
+    assert _counts(ca_world)[0] == before[0] + 2
+
+
+def test_extensions_are_encoded_as_asn1crypto_does() -> None:
+    """Extensions are kept by value once encoded: the same value gives asn1crypto's own DER, another value its own."""
+    from asn1crypto import x509 as asn1
+
+    key = generate_private_key("sm2").public_key
+    samples = [
+        cx.basic_constraints(False),
+        cx.basic_constraints(True, 0),
+        cx.key_usage({"digital_signature", "non_repudiation"}),
+        cx.key_usage({"digital_signature"}),
+        cx.subject_key_identifier(key),
+        cx.authority_key_identifier(key),
+        cx.certificate_policies(["1.2.156.112581.1.1"]),
+        cx.crl_distribution_point("http://a.example/crl/x/1.crl"),
+        cx.crl_distribution_point("http://a.example/crl/x/2.crl"),
+        cx.freshest_crl("http://a.example/crl/x/1.delta.crl"),
+        cx.authority_information_access("http://a.example/ocsp", "http://a.example/ca/x.cer"),
+        cx.subject_alt_name(dns=["api.zj.gov.cn"]),
+    ]
+    for ext in samples * 2:  # the second time from what was kept
+        expected = asn1.Extension({"extn_id": ext.name, "critical": ext.critical, "extn_value": ext.value}).dump()
+        assert ext.to_asn1().dump() == expected
+    assert len({ext.to_asn1().dump() for ext in samples}) == len(samples)

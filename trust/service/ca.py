@@ -7,7 +7,7 @@ can serve them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,7 +20,7 @@ from ca.authority import Endpoints, Issued
 from ca.models import CaKeyHistory, CertificateAuthority, CrlRecord, CrlShard, IssuedCertificate
 from ca.profiles import profile as get_profile
 from trust import db
-from trust.crypto.errors import ConflictError, InputError, NotFoundError
+from trust.crypto.errors import ConflictError, InputError, NotFoundError, TrustError
 from trust.crypto.keys import PublicKey
 from trust.formats import csr
 from trust.formats import x509 as cx
@@ -287,16 +287,16 @@ def issue(
     validity = timedelta(days=validity_days) if validity_days is not None else None
     keystore = instance.keystore
     ep = endpoints(instance)
-    if request_id is not None:
-        if fingerprint is not None:
-            idempotency.check(instance, request_id, fingerprint)
-        existing = _replay(instance, request_id, ca_id=ca_id, profile=profile, subject=subject)
-        if existing is not None:
-            return existing
+    if request_id is not None and fingerprint is not None:
+        idempotency.check(instance, request_id, fingerprint)
     try:
-        with transaction(instance) as (session, issued):
-            if request_id is not None and fingerprint is not None:
-                idempotency.record(session, request_id, fingerprint)
+        with transaction(instance) as (session, issued):  # one transaction: replay check, record, audit
+            if request_id is not None:
+                existing = _replay_in(session, request_id, ca_id=ca_id, profile=profile)
+                if existing is not None:
+                    return existing
+                if fingerprint is not None:
+                    idempotency.record(session, request_id, fingerprint)
             trust_registry.check_standing(session, authority.get_ca(session, ca_id))
             done = authority.issue(
                 session,
@@ -325,21 +325,100 @@ def issue(
     return result
 
 
+@dataclass(frozen=True)
+class BatchRequest:
+    """One certificate of a batch: profile, subject and (from a CSR) its key, or a key Huren generates."""
+
+    profile: str
+    subject: DN
+    csr_data: bytes | None = None
+    key_family: str = "SM2"
+    validity_days: int | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    index: int
+    request_id: str | None
+    result: IssueResult | None = None  # issued now or before (replayed)
+    error: TrustError | None = None
+
+
+def issue_batch(
+    instance: Instance, ca_id: str, requests: Iterable[BatchRequest], *, chunk: int = 100
+) -> Iterator[BatchOutcome]:
+    """Issue many certificates of one CA: ``chunk`` per transaction, each in a savepoint of its own (a bad request
+    is reported and leaves nothing behind; the others go on), with what every issuance of the chunk shares done
+    once — the CA's standing, its chain, the audit append (one per chunk). Idempotent by ``request_id`` like
+    :func:`issue`. Outcomes are yielded in order, after the chunk they belong to committed."""
+    keystore = instance.keystore
+    ep = endpoints(instance)
+    pending: list[tuple[int, BatchRequest]] = []
+
+    def flush() -> list[BatchOutcome]:
+        outcomes: list[BatchOutcome] = []
+        with transaction(instance) as (session, issued):
+            trust_registry.check_standing(session, authority.get_ca(session, ca_id))
+            chain = authority.chain(session, ca_id)
+            for index, request in pending:
+                try:
+                    if request.request_id is not None:
+                        existing = _replay_in(session, request.request_id, ca_id=ca_id, profile=request.profile)
+                        if existing is not None:
+                            outcomes.append(BatchOutcome(index, request.request_id, existing))
+                            continue
+                    public_key = csr.parse_and_verify(request.csr_data).public_key if request.csr_data else None
+                    validity = timedelta(days=request.validity_days) if request.validity_days is not None else None
+                    with session.begin_nested():
+                        done = authority.issue(
+                            session,
+                            keystore,
+                            ep,
+                            ca_id=ca_id,
+                            profile=get_profile(request.profile),
+                            subject=request.subject,
+                            public_key=public_key,
+                            key_family=request.key_family.upper(),
+                            validity=validity,
+                            request_id=request.request_id,
+                        )
+                    issued.append(done)
+                    outcomes.append(
+                        BatchOutcome(index, request.request_id, IssueResult(done.record, done.certificate, chain))
+                    )
+                except TrustError as exc:
+                    outcomes.append(BatchOutcome(index, request.request_id, error=exc))
+        pending.clear()
+        return outcomes
+
+    for index, request in enumerate(requests):
+        pending.append((index, request))
+        if len(pending) >= chunk:
+            yield from flush()
+    if pending:
+        yield from flush()
+
+
 def _replay(instance: Instance, request_id: str, *, ca_id: str, profile: str, subject: DN) -> IssueResult | None:
+    """The certificate already issued for ``request_id``, if any (:func:`_replay_in`, in a read-only transaction)."""
+    with db.session_scope(instance.engine, read_only=True) as session:
+        return _replay_in(session, request_id, ca_id=ca_id, profile=profile)
+
+
+def _replay_in(session: Session, request_id: str, *, ca_id: str, profile: str) -> IssueResult | None:
     """The certificate already issued for ``request_id``, if any; a different request under the same key is a
     conflict (an idempotency key names one request, RFC-style "Idempotency-Key" semantics)."""
-    with db.session_scope(instance.engine, read_only=True) as session:
-        existing = session.exec(select(IssuedCertificate).where(IssuedCertificate.request_id == request_id)).first()
-        if existing is None:
-            return None
-        if existing.issuer_id != ca_id or existing.profile != profile:
-            raise ConflictError(
-                f"request id {request_id!r} was used for a different request "
-                f"({existing.profile} by {existing.issuer_id})",
-                evidence={"request_id": request_id, "serial": existing.serial},
-            )
-        cert = asn1_x509.Certificate.load(existing.der)
-        return IssueResult(existing, cert, authority.chain_for_certificate(session, cert, ca_id))
+    existing = session.exec(select(IssuedCertificate).where(IssuedCertificate.request_id == request_id)).first()
+    if existing is None:
+        return None
+    if existing.issuer_id != ca_id or existing.profile != profile:
+        raise ConflictError(
+            f"request id {request_id!r} was used for a different request ({existing.profile} by {existing.issuer_id})",
+            evidence={"request_id": request_id, "serial": existing.serial},
+        )
+    cert = asn1_x509.Certificate.load(existing.der)
+    return IssueResult(existing, cert, authority.chain_for_certificate(session, cert, ca_id))
 
 
 def revoke(instance: Instance, *, serial: str, reason: str) -> tuple[IssuedCertificate, CrlRecord | CrlShard]:
@@ -448,9 +527,11 @@ def partition_crl_der(instance: Instance, ca_id: str, shard: int, *, delta: bool
     if "." in ca_id:
         ca_id, _, signer = ca_id.partition(".")
         signer = signer.lower()
+    column = col(CrlShard.delta_der) if delta else col(CrlShard.der)
     with db.session_scope(instance.engine, read_only=True) as session:
-        row = session.get(CrlShard, (ca_id, shard, signer))
-        der = None if row is None else (row.delta_der if delta else row.der)
+        der = session.exec(
+            select(column).where(CrlShard.ca_id == ca_id, CrlShard.shard == shard, CrlShard.signer == signer)
+        ).first()
     if der is None:
         raise NotFoundError(f"no CRL partition {shard} of {ca_id!r}")
     return der
@@ -507,6 +588,8 @@ def crl_text(der: bytes) -> bytes:
 
 
 __all__ = [
+    "BatchOutcome",
+    "BatchRequest",
     "InitResult",
     "IssueResult",
     "ca_certificate_der",
@@ -518,6 +601,7 @@ __all__ = [
     "get_certificate",
     "init",
     "issue",
+    "issue_batch",
     "key_history",
     "list_cas",
     "list_certificates",
