@@ -2,7 +2,8 @@
 
 Sources, all local (the verifier never opens a socket):
 
-* ``--bundle FILE`` — the signed offline bundle; its signature is checked against **pinned** national root
+* ``--bundle FILE`` — the signed offline bundle (gzip accepted; or, repeated, its national part and the regional parts
+  needed: :func:`trust.formats.bundle.verify_parts`); its signature is checked against **pinned** national root
   fingerprints (``--pin SHA256``, the fingerprints of ``--anchor`` certificates, or the environment variable
   ``TRUST_ROOT_FINGERPRINTS``, comma separated). The trust list inside supplies the anchors (the pinned roots
   it lists), the intermediate certificates (its CA services, with the previous certificates of re-keyed CAs)
@@ -428,7 +429,7 @@ def _load_one(der: bytes, what: str, cache: dict[bytes, x509.Certificate]) -> x5
 def build(
     *,
     at: datetime | None = None,
-    bundle: bytes | None = None,
+    bundle: bytes | Sequence[bytes] | None = None,
     pins: Sequence[str] = (),
     anchors: Sequence[bytes] = (),
     untrusted: Sequence[bytes] = (),
@@ -470,7 +471,8 @@ def build(
                 "a bundle is checked against pinned national root fingerprints: pass --pin SHA256 or --anchor "
                 f"ROOT.pem, or set {PINS_ENV}"
             )
-        verified = bundle_format.verify(bundle, pinned)
+        files = [bundle] if isinstance(bundle, bytes) else list(bundle)
+        verified = bundle_format.verify_parts(files, pinned)  # one bundle, or its national part and regions' parts
         trust_list = verified.trust_list
         now = datetime.now(UTC)
         if verified.bundle.next_update < now:

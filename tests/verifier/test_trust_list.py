@@ -369,3 +369,84 @@ print('LOADED', loaded)
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=False, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "LOADED []" in result.stdout, result.stdout
+
+
+# --- bundle parts and compression (issue 15 item 4) -------------------------------------------------------------------
+
+
+def _zj_seal(world: World):
+    return service.issue(
+        world.instance,
+        ca_id="region-330000-sm2",
+        profile="seal",
+        subject=DN(province="浙江省", organization="杭州示例科技有限公司", common_name="公章", serial_number=GD_USCC),
+    )
+
+
+def test_a_verifier_loads_the_national_part_and_the_regions_it_needs(tl_world: World) -> None:
+    """The bundle cut per region: each part signed (and its trust list signed) by both roots, holding only its
+    issuers, CRLs and status lists. National + 浙江 verifies a 浙江 certificate as the whole bundle does; a 广东 one is
+    not vouched for by those parts; the national part alone does not know 浙江's CA."""
+    zj, gd = _zj_seal(tl_world).certificate, _gd_seal(tl_world).certificate
+    parts = trust.bundle_parts(tl_world.instance)
+    assert set(parts) == {"national", "region:330000", "region:440000"}
+    pins = list(_pins(tl_world).values())
+    for name, data in parts.items():
+        checked = bundle_format.verify(data, pins)
+        assert checked.bundle.part == name and len(checked.signed_by) == 2
+        codes = {i.code for i in checked.trust_list.issuers if i.kind == "region"}
+        assert codes == (set() if name == "national" else {name.removeprefix("region:")})
+        assert {ca for ca, _der in checked.bundle.crls} <= (
+            {"root-sm2", "root-rsa", "national-sm2", "national-rsa"}
+            if name == "national"
+            else {f"region-{name.removeprefix('region:')}-{f}" for f in ("sm2", "rsa")}
+        )
+    whole = api.verify(zj.dump(), context.build(bundle=_bundle(tl_world), pins=pins))
+    assert whole.indication is Indication.TOTAL_PASSED
+    needed = context.build(bundle=[parts["national"], parts["region:330000"]], pins=pins)
+    assert api.verify(zj.dump(), needed).indication is Indication.TOTAL_PASSED
+    assert api.verify(gd.dump(), needed).indication is not Indication.TOTAL_PASSED
+    national_only = context.build(bundle=[parts["national"]], pins=pins)
+    assert api.verify(zj.dump(), national_only).indication is not Indication.TOTAL_PASSED
+    # compressed parts verify the same; the CLI takes --bundle once per part
+    packed = [bundle_format.compress(parts["national"]), bundle_format.compress(parts["region:330000"])]
+    assert sum(map(len, packed)) < 0.8 * (len(parts["national"]) + len(parts["region:330000"]))
+    assert api.verify(zj.dump(), context.build(bundle=packed, pins=pins)).indication is Indication.TOTAL_PASSED
+
+
+def test_bundle_parts_must_come_from_one_export(tl_world: World) -> None:
+    """Parts are refused with a clear error when one is given twice, the national part is missing, a whole bundle is
+    mixed with parts, or they were cut from different trust lists (a newer region part with an older national one)."""
+    pins = list(_pins(tl_world).values())
+    old = trust.bundle_parts(tl_world.instance)
+    trust.publish_now(tl_world.instance)
+    new = trust.bundle_parts(tl_world.instance)
+    cases = {
+        "given twice": [old["national"], old["region:330000"], old["region:330000"]],
+        "need the national part": [old["region:330000"], old["region:440000"]],
+        "whole bundle cannot be combined": [_bundle(tl_world), old["region:330000"]],
+        "different trust lists": [old["national"], new["region:330000"]],
+    }
+    for message, files in cases.items():
+        with pytest.raises(InputError, match=message):
+            context.build(bundle=files, pins=pins)
+
+
+def test_compressed_bundles_are_bounded(tl_world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gzip bundle that inflates past the document limit stops at the limit (E1002), never allocating the rest; a
+    truncated or trailing-garbage gzip is an encoding error."""
+    import gzip
+
+    from trust.crypto.errors import Code
+
+    data = _bundle(tl_world)
+    packed = bundle_format.compress(data)
+    assert bundle_format.decompress(packed) == data and bundle_format.decompress(data) == data
+    monkeypatch.setattr(tl, "MAX_DOCUMENT_BYTES", 1024 * 1024)
+    bomb = gzip.compress(b" " * (64 * 1024 * 1024))
+    with pytest.raises(InputError) as too_large:
+        bundle_format.decompress(bomb)
+    assert too_large.value.code is Code.INPUT_TOO_LARGE
+    for broken in (packed[:-20], packed + b"trailing"):
+        with pytest.raises(EncodingError):
+            bundle_format.decompress(broken)

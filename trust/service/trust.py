@@ -13,11 +13,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import threading
 import time
 import weakref
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -307,6 +309,70 @@ def export_bundle(instance: Instance, path: Path | None = None) -> Path:
     if path is not None:
         atomic_write(instance.settings.published_dir / "bundle.json", data)
     return target
+
+
+def bundle_parts(instance: Instance) -> dict[str, bytes]:
+    """The offline bundle cut into parts (``trust.formats.bundle``, "Parts and compression"): ``national`` (the national
+    issuers and departments, the roots' and national CAs' CRLs, the SD-JWT VC type metadata) and one part per region
+    (its issuers — CA, seal maker, licence issuers … — its CAs' CRLs and its licence issuers' status lists). Every part
+    is a bundle signed by both roots whose trust list (the latest, same sequence) is also signed by both."""
+    from licenses.models import LicenseIssuer
+
+    with db.session_scope(instance.engine, read_only=True) as session:
+        if registry.latest(session) is None:
+            raise NotFoundError("no trust list has been published yet (run trust init)")
+        content, roots = _bundle_content(instance, session)
+        ca_parts = {ca.id: _part_of(ca.kind, ca.code) for ca in session.exec(select(CertificateAuthority)).all()}
+        issuer_parts = {
+            i.id: ca_parts.get(i.ca_id, bundle_format.NATIONAL) for i in session.exec(select(LicenseIssuer))
+        }
+    payload, _signatures = jose.parse_json(dict(content.trust_list_document))
+    listed = tl.TrustList.from_json(json.loads(payload))
+    names = {bundle_format.NATIONAL} | {_part_of(i.kind, i.code) for i in listed.issuers}
+    keystore = instance.keystore
+    signers = [(keystore.signer(r.key_id or "", authority.algorithm_for(r.family)), r.cert_der) for r in roots]
+    parts = {}
+    for part in sorted(names):
+        subset = dataclasses.replace(
+            listed, issuers=tuple(i for i in listed.issuers if _part_of(i.kind, i.code) == part)
+        )
+        statuses = tuple(
+            s for s in content.status_lists if issuer_parts.get(_status_issuer(s), bundle_format.NATIONAL) == part
+        )
+        piece = dataclasses.replace(
+            content,
+            part=part,
+            trust_list_document=tl.sign(subset, signers),
+            crls=tuple((ca, der) for ca, der in content.crls if ca_parts.get(ca, bundle_format.NATIONAL) == part),
+            status_lists=statuses,
+            type_metadata=content.type_metadata if part == bundle_format.NATIONAL else (),
+        )
+        parts[part] = json.dumps(bundle_format.sign(piece, signers), ensure_ascii=False, separators=(",", ":")).encode()
+    return parts
+
+
+def _part_of(kind: str, code: str | None) -> str:
+    return f"region:{code}" if kind == "region" and code else bundle_format.NATIONAL
+
+
+def _status_issuer(item: Mapping[str, Any]) -> str:
+    """The licence issuer a status list URI names (``…/statuslists/<issuer id>/<number>``)."""
+    parts = str(item.get("uri", "")).rstrip("/").split("/")
+    return parts[-2] if len(parts) >= 2 else ""
+
+
+def export_bundle_parts(instance: Instance, folder: Path | None = None, *, gzip: bool = True) -> list[Path]:
+    """Write :func:`bundle_parts` to ``folder`` (default ``<home>/public/bundle/``) as ``national.json[.gz]`` and
+    ``region-<code>.json[.gz]``."""
+    target = folder or instance.settings.published_dir / "bundle"
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for part, data in bundle_parts(instance).items():
+        name = part.replace(":", "-") + (".json.gz" if gzip else ".json")
+        path = target / name
+        atomic_write(path, bundle_format.compress(data) if gzip else data)
+        written.append(path)
+    return written
 
 
 def root_fingerprints(instance: Instance) -> dict[str, str]:
