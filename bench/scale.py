@@ -160,10 +160,10 @@ def service_verify(instance: Any, token: bytes) -> Callable[[], object]:
     return run
 
 
-def bench_statuslist(tmp: Path, seconds: float, rounds: int) -> None:
-    log("statuslist-1000: two instances, a licence issuer with 2 status lists in one and 1,000 in the other")
+def bench_statuslist(tmp: Path, seconds: float, rounds: int, many: int = 1000) -> None:
+    log(f"statuslist-{many}: two instances, a licence issuer with 2 status lists in one and {many:,} in the other")
     sides = {}
-    for lists in (2, 1000):
+    for lists in (2, many):
         started = time.perf_counter()
         instance = instance_at(tmp / f"statuslist-{lists}")
         issuer, token = license_issuer(instance)
@@ -173,8 +173,8 @@ def bench_statuslist(tmp: Path, seconds: float, rounds: int) -> None:
         sides[lists] = (instance, operation)
         log(f"  {lists} lists: ready in {time.perf_counter() - started:.1f} s")
     bench = Bench(
-        "statuslist-1000",
-        sides[1000][1],
+        f"statuslist-{many}",
+        sides[many][1],
         "the same POST /verify work in process with 2 status lists",
         sides[2][1],
     )
@@ -281,7 +281,8 @@ def bench_trustlist(tmp: Path, seconds: float, rounds: int, issuers: int) -> Non
     started = time.process_time()
     verify(big)()  # the first verification builds what the context keeps (indexes, parsed certificates)
     log(f"  first verification with {issuers} issuers (indexes made): {time.process_time() - started:.3f} s CPU")
-    bench = Bench("trustlist-10k", verify(big), f"the same verification with {count} issuers", verify(small))
+    name = "trustlist-10k" if issuers == 10_000 else f"trustlist-{issuers}"
+    bench = Bench(name, verify(big), f"the same verification with {count} issuers", verify(small))
     bench.run(rounds, seconds)
     bench.emit()
     instance.engine.dispose()
@@ -399,7 +400,7 @@ def bench_crls(tmp: Path, seconds: float, rounds: int, revoked: int, clock: Call
             f"{samples[small_ca][-1]:.4f} s at 10^2"
         )
     ours, base = statistics.median(samples[big_ca]), statistics.median(samples[small_ca])
-    name = "crl-revoke-100k" if revoked == 100_000 else f"crl-revoke-{revoked // 1000}k"
+    name = "crl-revoke-100k" if revoked == 100_000 else f"crl-revoke-{revoked}"
     emit(name, ours, "one revocation in a CA with 10^2 revoked (same code)", base, "s/revocation", base / ours)
 
     last = targets[big_ca][-1]
@@ -428,7 +429,7 @@ def bench_crls(tmp: Path, seconds: float, rounds: int, revoked: int, clock: Call
             )
         ours, base = statistics.median(rates[big_ca]), statistics.median(rates[small_ca])
         emit(
-            "crl-get-100k" if revoked == 100_000 else f"crl-get-{revoked // 1000}k",
+            "crl-get-100k" if revoked == 100_000 else f"crl-get-{revoked}",
             ours,
             "GET /crl of a CA with 10^2 revoked (same server)",
             base,
@@ -581,6 +582,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians (default 3)")
     parser.add_argument("--quick", action="store_true", help="1 round of 1.5 s per side (a few minutes)")
     parser.add_argument("--full", action="store_true", help="10^6 revoked certificates for the CRL cases")
+    parser.add_argument("--revoked", type=int, help="revoked certificates in the big CA of the CRL cases")
+    parser.add_argument("--issuers", type=int, default=10_000, help="issuers in the big trust list (10000)")
+    parser.add_argument("--lists", type=int, default=1000, help="status lists in the big instance (1000)")
     parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help="in-process clock (default cpu)")
     parser.add_argument("--only", default=",".join(GROUPS), help=f"groups: {', '.join(GROUPS)} (all)")
     parser.add_argument(
@@ -602,11 +606,11 @@ def main(argv: list[str] | None = None) -> int:
         if "verify-http" in only:
             bench_verify_http(tmp, seconds, rounds, args.postgres)
         if "statuslist" in only:
-            bench_statuslist(tmp, seconds, rounds)
+            bench_statuslist(tmp, seconds, rounds, args.lists)
         if "crl" in only:
-            bench_crls(tmp, seconds, rounds, 1_000_000 if args.full else 100_000, clock)
+            bench_crls(tmp, seconds, rounds, args.revoked or (1_000_000 if args.full else 100_000), clock)
         if "trustlist" in only:
-            bench_trustlist(tmp, seconds, rounds, 10_000)
+            bench_trustlist(tmp, seconds, rounds, args.issuers)
         if "issue" in only:
             bench_issue(tmp, seconds, rounds)
         if "seal" in only:
