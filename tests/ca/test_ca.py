@@ -817,3 +817,29 @@ def test_extensions_are_encoded_as_asn1crypto_does() -> None:
         expected = asn1.Extension({"extn_id": ext.name, "critical": ext.critical, "extn_value": ext.value}).dump()
         assert ext.to_asn1().dump() == expected
     assert len({ext.to_asn1().dump() for ext in samples}) == len(samples)
+
+
+def test_pkilint_finds_nothing_in_partition_and_delta_crls(ca_world: World, tmp_path: Path) -> None:
+    """pkilint's PKIX CRL profile on a partition CRL with entries (issuing distribution point, reason codes) and on
+    its delta CRL (delta CRL indicator), RSA-signed: no finding at WARNING or above."""
+    import contextlib
+    import io
+
+    from pkilint.bin import lint_crl
+
+    ca_id = "region-440000-rsa"
+    subject = DN(
+        province="广东省", organization="广州示例有限公司", common_name="公章", serial_number=make_uscc("91440101MA5CXXX00")
+    )
+    made = _issue(ca_world, ca_id, "seal", key_family="RSA", subject=subject)
+    service.revoke(ca_world.instance, serial=made.record.serial, reason="superseded")
+    shard = service.get_certificate(ca_world.instance, made.record.serial).crl_shard
+    assert shard is not None
+    for delta in (False, True):
+        path = tmp_path / f"{shard}{'.delta' if delta else ''}.crl"
+        path.write_bytes(service.partition_crl_der(ca_world.instance, ca_id, shard, delta=delta))
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            lint_crl.main(["lint", "-f", "JSON", "-s", "WARNING", "-t", "CRL", "-p", "PKIX", str(path)])
+        findings = [f for r in json.loads(out.getvalue())["results"] for f in r["finding_descriptions"]]
+        assert findings == [], findings
