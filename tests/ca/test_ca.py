@@ -828,9 +828,8 @@ def test_pkilint_finds_nothing_in_partition_and_delta_crls(ca_world: World, tmp_
     from pkilint.bin import lint_crl
 
     ca_id = "region-440000-rsa"
-    subject = DN(
-        province="广东省", organization="广州示例有限公司", common_name="公章", serial_number=make_uscc("91440101MA5CXXX00")
-    )
+    gd_code = make_uscc("91440101MA5CXXX00")
+    subject = DN(province="广东省", organization="广州示例有限公司", common_name="公章", serial_number=gd_code)
     made = _issue(ca_world, ca_id, "seal", key_family="RSA", subject=subject)
     service.revoke(ca_world.instance, serial=made.record.serial, reason="superseded")
     shard = service.get_certificate(ca_world.instance, made.record.serial).crl_shard
