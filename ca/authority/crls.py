@@ -49,7 +49,7 @@ from trust.crypto.signer import Signer
 from trust.formats import crl as crl_mod
 from trust.formats import x509 as cx
 
-SHARD_CAPACITY: Final = 4096
+SHARD_CAPACITY: Final = 2048
 """Certificates per CRL partition: a partition CRL holds at most this many entries (≈ 45 octets each)."""
 DELTA_REBASE_ENTRIES: Final = 512
 """A delta CRL that would list more entries than this re-bases its partition instead."""
