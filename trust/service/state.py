@@ -11,10 +11,10 @@ context was built at.
   retired CA key's CRL, a status list or a licence's status, and the transaction's ``before_commit`` increments the
   version once. A committed change is therefore visible to the next request in every worker, and a rolled-back one
   bumps nothing.
-* **Redis, when configured** (``TRUST_STATE_REDIS_URL``): after the commit the new version is written to Redis
-  (never lowered), and workers read it there instead of the database. A Redis that does not answer (0.5 s) sends
-  readers back to the database; a write that could not reach Redis is made good by :data:`DATABASE_RECHECK` (readers
-  also read the database at least that often).
+* **Redis, when configured** (``TRUST_STATE_REDIS_URL``): after the commit a change counter in Redis is incremented,
+  and workers compare that counter (and the database version, read at most once per :data:`DATABASE_RECHECK`)
+  instead of reading the database per request. A Redis that does not answer (0.5 s) sends readers back to the
+  database; an increment that could not reach Redis is made good by the database re-check.
 * Reads use a read-only transaction (SQLite: a deferred ``BEGIN``, no write lock), one primary-key row.
 
 Installed by :class:`trust.service.instance.Instance` (idempotent, like :mod:`trust.service.audit`).
@@ -26,6 +26,7 @@ import logging
 import threading
 import time
 import weakref
+from collections.abc import Hashable
 from typing import Any, Final
 
 from sqlalchemy import event, inspect, text
@@ -51,26 +52,24 @@ _lock = threading.Lock()
 
 
 class _Redis:
-    """The Redis client of one engine's instance, and the database version last seen (for :data:`DATABASE_RECHECK`)."""
+    """The Redis client of one engine's instance, and the database version it last read (:data:`DATABASE_RECHECK`).
 
-    # Lowering never happens: a version written late (an older commit reaching Redis after a newer one) is dropped.
-    _SET_MAX = (
-        "local v = tonumber(redis.call('GET', KEYS[1]) or '-1') "
-        "if tonumber(ARGV[1]) > v then redis.call('SET', KEYS[1], ARGV[1]) end return 1"
-    )
+    Redis holds a counter every committed change increments (``INCR``, after the commit): readers compare the counter,
+    never its value with the database's, so a counter left by another database (a restore, a shared prefix) or a lost
+    increment only costs a rebuild or a delay of at most :data:`DATABASE_RECHECK`, never a missed change."""
 
     def __init__(self, url: str, prefix: str) -> None:
         import redis
 
         self.client = redis.Redis.from_url(url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT)
         self.key = f"{prefix}:{REDIS_KEY}"
-        self.checked = 0.0
+        self.checked = -DATABASE_RECHECK
         self.database = -1
-        self.failed_at = 0.0
+        self.failed_at = -60.0
 
-    def publish(self, version: int) -> None:
+    def publish(self) -> None:
         try:
-            self.client.eval(self._SET_MAX, 1, self.key, str(version))
+            self.client.incr(self.key)
         except Exception as exc:  # noqa: BLE001 - Redis down: readers fall back to the database (DATABASE_RECHECK)
             self._failed("written to", exc)
 
@@ -98,20 +97,21 @@ def configure(engine: Engine, redis_url: str | None, prefix: str = "huren") -> N
             _redis.pop(engine, None)
 
 
-def current(engine: Engine) -> int:
-    """The version now: from Redis when configured (and answering, and the database was read within
-    :data:`DATABASE_RECHECK`), else one row of the database in a read-only transaction."""
+def current(engine: Engine) -> Hashable:
+    """The version now, a value to compare for equality only: one row of the database in a read-only transaction; with
+    Redis, its change counter and the database version read at most :data:`DATABASE_RECHECK` ago (the database
+    again at once when Redis does not answer or holds no counter)."""
     notifier = _redis.get(engine)
-    if notifier is not None:
-        now = time.monotonic()
-        if now - notifier.checked < DATABASE_RECHECK:
-            value = notifier.read()
-            if value is not None:
-                return max(value, notifier.database)
-        version = _read(engine)
-        notifier.checked, notifier.database = now, version
-        return version
-    return _read(engine)
+    if notifier is None:
+        return _read(engine)
+    now = time.monotonic()
+    if now - notifier.checked >= DATABASE_RECHECK:
+        notifier.checked, notifier.database = now, _read(engine)
+    counter = notifier.read()
+    if counter is None:
+        notifier.checked, notifier.database = now, _read(engine)
+        return ("database", notifier.database)
+    return (counter, notifier.database)
 
 
 _SELECT: Final = text("SELECT version FROM state_version WHERE name = :name")
@@ -172,7 +172,7 @@ def _after_commit(session: OrmSession) -> None:
     engine = bind if isinstance(bind, Engine) else getattr(bind, "engine", None)
     notifier = _redis.get(engine) if engine is not None else None
     if notifier is not None:
-        notifier.publish(version)
+        notifier.publish()
 
 
 def _after_rollback(session: OrmSession) -> None:

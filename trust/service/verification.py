@@ -23,7 +23,7 @@ import dataclasses
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -38,7 +38,7 @@ REBUILD_AFTER: Final = trust_service.VERIFY_BUNDLE_REUSE
 
 @dataclasses.dataclass
 class _Current:
-    version: int
+    version: Hashable  # trust.service.state.current(): compared for equality
     built: float  # time.monotonic() when its bundle was fetched
     bundle: bytes
     context: Any = None  # verifier.context.VerificationContext, built on first use
@@ -57,7 +57,7 @@ def _lock(instance: Instance) -> threading.Lock:
         return lock
 
 
-def _fresh(entry: _Current | None, version: int) -> bool:
+def _fresh(entry: _Current | None, version: Hashable) -> bool:
     return entry is not None and entry.version == version and time.monotonic() - entry.built < REBUILD_AFTER
 
 
@@ -163,10 +163,18 @@ def key_binding(nonce: str | None, audience: str | None) -> Any:
     return KeyBindingRequest(nonce=nonce, audience=audience)
 
 
+# One verification at a time per process. The contexts requests share hold parsed asn1crypto objects (certificates,
+# CRLs) and pyhanko validation contexts whose fields are parsed lazily on first read, and that lazy parsing is not
+# thread-safe (two threads reading a new CRL's extensions at once: KeyError inside asn1crypto, seen with 16 concurrent
+# requests). Verification is CPU work under the GIL and never waits on I/O, so serialising it costs no throughput.
+_verify_lock = threading.Lock()
+
+
 def verify(data: bytes, ctx: Any, *, signed_data: bytes | None = None, key_binding: Any = None) -> dict[str, Any]:
     """The verifier's report on ``data`` (:func:`verifier.api.verify`), as a JSON-ready dictionary."""
     from verifier import api
 
-    report = api.verify(data, ctx, signed_data=signed_data, key_binding=key_binding)
+    with _verify_lock:
+        report = api.verify(data, ctx, signed_data=signed_data, key_binding=key_binding)
     result: dict[str, Any] = report.to_dict()
     return result
