@@ -389,7 +389,8 @@ def test_a_verifier_loads_the_national_part_and_the_regions_it_needs(tl_world: W
     not vouched for by those parts; the national part alone does not know 浙江's CA."""
     zj, gd = _zj_seal(tl_world).certificate, _gd_seal(tl_world).certificate
     parts = trust.bundle_parts(tl_world.instance)
-    assert set(parts) == {"national", "region:330000", "region:440000"}
+    assert {"national", "region:330000", "region:440000"} <= set(parts)  # and any region other tests enrolled
+    assert all(name == "national" or name.startswith("region:") for name in parts)
     pins = list(_pins(tl_world).values())
     for name, data in parts.items():
         checked = bundle_format.verify(data, pins)
