@@ -48,9 +48,12 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from _harness import Bench, log, set_clock  # before any project import: takes bench/ off sys.path
+
+if TYPE_CHECKING:
+    from trust.service.instance import Instance
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -83,7 +86,9 @@ def emit(name: str, ours: float, baseline_name: str, baseline: float, unit: str,
     print(json.dumps(line, ensure_ascii=False), flush=True)
 
 
-def instance_at(home: Path, port: int = 8000, database_url: str | None = None, regions: tuple[str, ...] = ("330000",)):
+def instance_at(
+    home: Path, port: int = 8000, database_url: str | None = None, regions: tuple[str, ...] = ("330000",)
+) -> Instance:
     """National roots and the SM2 CAs of ``regions``."""
     from trust.service import ca as ca_service
     from trust.service.instance import Instance
@@ -414,11 +419,11 @@ def bench_crls(tmp: Path, seconds: float, rounds: int, revoked: int, clock: Call
             record = ca_service.get_certificate(instance, targets[ca][0])
             paths[ca] = f"/crl/{ca}/{record.crl_shard}.crl"
 
-        def get(ca: str) -> Callable[[], float]:
+        def get(ca: str) -> float:
             sample = service_bench.over_http(
                 f"http://127.0.0.1:{port}", lambda _i: ("GET", paths[ca], {}), seconds, 4, 20_000
             )
-            return sample.rate
+            return float(sample.rate)
 
         rates: dict[str, list[float]] = {small_ca: [], big_ca: []}
         for index in range(rounds):

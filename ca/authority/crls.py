@@ -230,7 +230,7 @@ def open_partitions(
     whose partition did not exist when its revocation data was taken)."""
     wanted = sorted(set(shards))
     uris: dict[int, str] = dict(
-        session.exec(  # type: ignore[arg-type]
+        session.exec(
             select(CrlShard.shard, CrlShard.uri).where(
                 CrlShard.ca_id == ca.id, CrlShard.signer == CURRENT_KEY, col(CrlShard.shard).in_(wanted)
             )

@@ -75,7 +75,7 @@ class _Redis:
 
     def read(self) -> int | None:
         try:
-            value = self.client.get(self.key)
+            value: Any = self.client.get(self.key)  # bytes or None (a synchronous client)
         except Exception as exc:  # noqa: BLE001 - Redis down: the caller reads the database
             self._failed("read from", exc)
             return None
