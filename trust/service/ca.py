@@ -292,6 +292,8 @@ def issue(
     try:
         with transaction(instance) as (session, issued):  # one transaction: replay check, record, audit
             if request_id is not None:
+                if fingerprint is not None:  # again: a request under the same key may have committed meanwhile
+                    idempotency.check_in(session, request_id, fingerprint)
                 existing = _replay_in(session, request_id, ca_id=ca_id, profile=profile)
                 if existing is not None:
                     return existing
