@@ -33,7 +33,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from _harness import Bench, log, timing, timing_arguments  # before any project import: takes bench/ off sys.path
+if TYPE_CHECKING:  # mypy checks bench/ as the namespace package bench
+    from bench._harness import Bench, log, timing, timing_arguments
+else:  # run as a script, bench/ is sys.path[0]
+    from _harness import Bench, log, timing, timing_arguments  # before any project import: takes bench/ off sys.path
 
 if TYPE_CHECKING:
     from trust.crypto.keys import PrivateKey
@@ -85,7 +88,7 @@ def issue_bench(instance: Instance, family: str) -> tuple[Bench, int]:
     csr = make_csr(generate_private_key("sm2" if family == "SM2" else "rsa-2048"), subject)
     counter = itertools.count()
 
-    def issue() -> object:
+    def issue() -> service.IssueResult:
         return service.issue(
             instance,
             ca_id=ca_id,

@@ -36,9 +36,12 @@ import time
 import traceback
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from _harness import log  # before any project import: takes bench/ off sys.path
+if TYPE_CHECKING:  # mypy checks bench/ as the namespace package bench
+    from bench._harness import log
+else:  # run as a script, bench/ is sys.path[0]
+    from _harness import log  # before any project import: takes bench/ off sys.path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))

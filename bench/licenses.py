@@ -28,9 +28,20 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from _harness import Bench, log, rate, timing, timing_arguments  # before any project import: takes bench/ off sys.path
+if TYPE_CHECKING:  # mypy checks bench/ as the namespace package bench
+    from bench._harness import Bench, log, rate, timing, timing_arguments
+else:  # run as a script, bench/ is sys.path[0]
+    from _harness import (  # before any project import: takes bench/ off sys.path
+        Bench,
+        log,
+        rate,
+        timing,
+        timing_arguments,
+    )
 
 if TYPE_CHECKING:
+    from jwt.types import Options
+
     from trust.service.instance import Instance
 
 PASSPHRASE = b"bench passphrase, not secret"
@@ -98,7 +109,7 @@ def verify_jose(text: str, key: Any, alg: str) -> dict[str, Any]:
     verified = jose.verify_compact(text, lambda _h: key, algorithms=(alg,))
     if verified.header.get("typ") != token.TYP:
         raise ValueError("wrong typ")
-    claims = json.loads(verified.payload)
+    claims: dict[str, Any] = json.loads(verified.payload)
     now = time.time()
     if not claims["nbf"] <= now < claims.get("exp", float("inf")) or claims["license"]["id"] != claims["jti"]:
         raise ValueError("claims do not hold")
@@ -114,7 +125,7 @@ def token_benches(instance: Instance, issuers: dict[str, str]) -> list[Bench]:
     import jwt
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from trust.crypto import jwk
+    from trust.crypto import base64url, jwk
     from trust.crypto.algorithms import RSA_PKCS1_SHA256
     from trust.crypto.keys import RSAPrivateKey
     from trust.formats import jose
@@ -126,7 +137,7 @@ def token_benches(instance: Instance, issuers: dict[str, str]) -> list[Bench]:
     signer, kid, x5c = prepared.signer, prepared.kid, prepared.x5c
     header_b64, payload_b64, signature_b64 = sm2_token.split(".")
     signing_input = f"{header_b64}.{payload_b64}".encode()
-    signature = jose.b64u_decode(signature_b64)
+    signature = base64url.decode(signature_b64)
     public = signer.public_key
     public.verify(signature, signing_input, encoding="raw")
     verify_jose(sm2_token, public, "SM2")
@@ -163,7 +174,7 @@ def token_benches(instance: Instance, issuers: dict[str, str]) -> list[Bench]:
     ours_rs256 = token.sign(rsa_body, rsa_signer, kid=rsa_kid, x5c=rsa_x5c)
     pyjwt_rs256 = jwt.encode(rsa_body, pyca, algorithm="RS256", headers=headers)
     pyca_public = pyca.public_key()
-    options = {"require": ["nbf", "iat"], "verify_aud": False}  # a 营业执照 has no end (no exp)
+    options: Options = {"require": ["nbf", "iat"], "verify_aud": False}  # a 营业执照 has no end (no exp)
     # Both sides accept both tokens: the same JWS, only JSON member order and spacing differ.
     for text in (ours_rs256, pyjwt_rs256):
         verify_jose(text, ours_key.public_key, "RS256")
@@ -190,7 +201,7 @@ def token_benches(instance: Instance, issuers: dict[str, str]) -> list[Bench]:
 
 def full_benches(instance: Instance, issuers: dict[str, str]) -> list[Bench]:
     """Full offline verification (verifier.license: x5c chain at iat, trust list, claims, status) against raw SM2."""
-    from trust.formats import jose
+    from trust.crypto import base64url
     from trust.service import trust
     from verifier import context
     from verifier.license import verify_license
@@ -203,7 +214,7 @@ def full_benches(instance: Instance, issuers: dict[str, str]) -> list[Bench]:
         raise RuntimeError(f"the full verification does not pass:\n{report.to_text()}")
     header_b64, payload_b64, signature_b64 = sm2_token.split(".")
     signing_input = f"{header_b64}.{payload_b64}".encode()
-    signature = jose.b64u_decode(signature_b64)
+    signature = base64url.decode(signature_b64)
     public = prepared.signer.public_key
     return [
         Bench(

@@ -50,10 +50,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from _harness import Bench, log, set_clock  # before any project import: takes bench/ off sys.path
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # mypy checks bench/ as the namespace package bench
+    from bench._harness import Bench, log, set_clock
     from trust.service.instance import Instance
+else:  # run as a script, bench/ is sys.path[0]
+    from _harness import Bench, log, set_clock  # before any project import: takes bench/ off sys.path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent

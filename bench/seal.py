@@ -27,12 +27,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from _harness import (  # before any project import: takes bench/ off sys.path
-    Bench,
-    log,
-    timing,
-    timing_arguments,
-)
+if TYPE_CHECKING:  # mypy checks bench/ as the namespace package bench
+    from bench._harness import Bench, log, timing, timing_arguments
+else:  # run as a script, bench/ is sys.path[0]
+    from _harness import Bench, log, timing, timing_arguments  # before any project import: takes bench/ off sys.path
 
 if TYPE_CHECKING:
     from trust.service.instance import Instance
@@ -54,7 +52,8 @@ def sample_pdf(pages: int) -> bytes:
     if "BenchSC" not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(TTFont("BenchSC", str(font_path("regular"))))
     out = io.BytesIO()
-    page = canvas.Canvas(out, pagesize=(595.28, 841.89), invariant=1, initialFontName="BenchSC")
+    # types-reportlab types initialFontName as a float; reportlab takes a font name
+    page = canvas.Canvas(out, pagesize=(595.28, 841.89), invariant=1, initialFontName="BenchSC")  # type: ignore[arg-type]
     for number in range(1, pages + 1):
         page.setFont("BenchSC", 16)
         page.drawString(72, 770, f"互认测试合同 第{number}页")
@@ -299,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown group(s): {', '.join(sorted(only - {'sign', 'verify'}))}")
     sizes = [int(p) for p in args.pages.split(",") if p.strip()]
 
-    verify_pdf = None
+    verify_pdf: Callable[[bytes, Any], Any] | None = None
     fresh_memo: Callable[[], Any] | None = None
     if "verify" in only:
         try:

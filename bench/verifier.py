@@ -45,12 +45,10 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from _harness import (  # before any project import: takes bench/ off sys.path
-    Bench,
-    log,
-    timing,
-    timing_arguments,
-)
+if TYPE_CHECKING:  # mypy checks bench/ as the namespace package bench
+    from bench._harness import Bench, log, timing, timing_arguments
+else:  # run as a script, bench/ is sys.path[0]
+    from _harness import Bench, log, timing, timing_arguments  # before any project import: takes bench/ off sys.path
 
 if TYPE_CHECKING:
     from trust.service.instance import Instance

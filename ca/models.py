@@ -5,7 +5,7 @@
 * ``certificate`` — every certificate issued, unique serial (database constraint, across the whole system),
   unique fingerprint, status and revocation data.
 * ``crl`` — every CRL issued for the CA's main partition (``<ca id>.crl``), unique ``(ca_id, number)``.
-* ``crl_shard`` (migration 0012_scale) — the current CRL of each further partition of a CA's certificates
+* ``crl_shard`` (migration 0013_scale) — the current CRL of each further partition of a CA's certificates
   (``<ca id>/<shard>.crl``, issue 15 item 3) and its delta CRL, one row per partition and signing key, updated in
   place: a certificate is assigned a partition when it is issued (``certificate.crl_shard``, from the CA's
   ``cert_count``), names it in its CRL distribution point, and a revocation re-signs that partition only.

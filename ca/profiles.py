@@ -143,6 +143,14 @@ PROFILES: Final[Mapping[str, Profile]] = {
             policies=(POLICY["license-issuer"],),
         ),
         Profile(
+            "identity-provider",
+            "Federation entity key of an identity provider or a relying service (OpenID Federation, 一次认证)",
+            frozenset({"digital_signature"}),
+            validity=timedelta(days=2 * 365),
+            subject_rules=(_needs("organization"),),
+            policies=(POLICY["identity-provider"],),
+        ),
+        Profile(
             "timestamping",
             "Time-stamping authority (RFC 3161)",
             _SIGN,

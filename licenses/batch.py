@@ -23,8 +23,9 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any, Final
 
-from trust.crypto.errors import InputError, TrustError
+from trust.crypto.errors import EncodingError, InputError, TrustError
 from trust.formats import license_catalogue as catalogue
+from trust.formats import strict_json, times
 
 RESERVED: Final = ("request_id", "type", "holder_code", "valid_from", "valid_until")
 MAX_LINE: Final = 256 * 1024
@@ -33,10 +34,7 @@ MAX_LINE: Final = 256 * 1024
 def _date(value: Any, name: str) -> date | None:
     if value in (None, ""):
         return None
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise InputError(f"{name} must be a date YYYY-MM-DD, got {value!r}") from None
+    return times.parse_date(value, name)
 
 
 def read(path: Path) -> Iterator[dict[str, Any]]:
@@ -87,9 +85,9 @@ def _jsonl(handle: IO[str]) -> Iterator[dict[str, Any]]:
         if not text.strip():
             continue
         try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield {"line": number, "request_id": "", "error": ("E1001", f"not JSON: {exc}")}
+            raw = strict_json.loads(text, f"line {number}")
+        except EncodingError as exc:
+            yield {"line": number, "request_id": "", "error": ("E1001", exc.message)}
             continue
         if not isinstance(raw, dict):
             yield {"line": number, "request_id": "", "error": ("E1001", "each line must be a JSON object")}
@@ -99,7 +97,7 @@ def _jsonl(handle: IO[str]) -> Iterator[dict[str, Any]]:
 
 def _cell(value: str, spec: dict[str, Any]) -> Any:
     if value.startswith(("[", "{")):
-        return json.loads(value)
+        return strict_json.loads(value, "JSON cell")
     if spec.get("type") == "integer" and value.lstrip("-").isdigit():
         return int(value)
     return value
@@ -120,9 +118,8 @@ def _csv(handle: IO[str]) -> Iterator[dict[str, Any]]:
                     continue
                 fields[name] = _cell(str(value), dict(license_type.properties.get(name, {})))
             raw["fields"] = fields
-        except (TrustError, json.JSONDecodeError) as exc:
-            message = exc.message if isinstance(exc, TrustError) else f"bad JSON cell: {exc}"
-            yield {"line": number, "request_id": str(row.get("request_id") or ""), "error": ("E1000", message)}
+        except TrustError as exc:
+            yield {"line": number, "request_id": str(row.get("request_id") or ""), "error": ("E1000", exc.message)}
             continue
         yield _clean(number, raw)
 

@@ -94,7 +94,11 @@ def qr_symbol(payload: str) -> tuple[int, list[list[bool]]]:
 
     qr = qrcode.QRCode(error_correction=constants.ERROR_CORRECT_M, border=QR_BORDER)
     alphanumeric = all(c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:" for c in payload)
-    qr.add_data(util.QRData(payload, mode=util.MODE_ALPHA_NUM) if alphanumeric else payload)
+    if alphanumeric:
+        # types-qrcode declares MODE_ALPHA_NUM a plain int while QRData's overloads want Literal[1, 2, 4]
+        qr.add_data(util.QRData(payload, mode=util.MODE_ALPHA_NUM))  # type: ignore[call-overload]
+    else:
+        qr.add_data(payload)
     try:
         qr.make(fit=True)
     except exceptions.DataOverflowError:
@@ -303,7 +307,8 @@ def _face_pdf(content: Face, modules: list[list[bool]], *, author: str, subject:
 
     _register_fonts()
     out = io.BytesIO()
-    canvas = rl_canvas.Canvas(out, pagesize=A4, initialFontName=FONT_REGULAR, initialFontSize=10, pageCompression=1)
+    # types-reportlab types initialFontName as a float; reportlab takes a font name
+    canvas = rl_canvas.Canvas(out, pagesize=A4, initialFontName=FONT_REGULAR, initialFontSize=10, pageCompression=1)  # type: ignore[arg-type]
     canvas.setTitle(f"{content.title} {content.identifier}")
     canvas.setAuthor(author)
     canvas.setSubject(subject)

@@ -47,7 +47,7 @@ class LicenseAuthority(SQLModel, table=True):
 class StatusListRecord(SQLModel, table=True):
     __tablename__ = "status_list"
     # (issuer, number) is how a list is named (``…/statuslists/<issuer>/<number>``) and looked up: one index probe,
-    # whatever the number of lists (migration 0011_scale; issue 15 item 2).
+    # whatever the number of lists (migration 0012_scale; issue 15 item 2).
     __table_args__ = (UniqueConstraint("issuer_id", "number", name="uq_status_list_issuer_number"),)
 
     id: int | None = Field(default=None, primary_key=True)

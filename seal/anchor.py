@@ -18,9 +18,12 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final
 
 from trust.crypto.errors import Code, InputError, UnavailableError
+
+if TYPE_CHECKING:
+    from pdfplumber.page import Page
 
 MAX_ANCHOR_CHARS: Final = 64
 
@@ -100,13 +103,13 @@ def find_anchor(pdf: bytes, text: str, *, page_index: int | None = None, occurre
     )
 
 
-def _user_space_box(page: object, match: dict[str, object]) -> tuple[float, float, float, float]:
+def _user_space_box(page: Page, match: dict[str, Any]) -> tuple[float, float, float, float]:
     """pdfplumber gives ``x0, x1`` in user space and ``top, bottom`` as the page height minus the user-space y
     (the media box origin included; pinned by a test with an offset media box); turn them into ``(x0, y0, x1,
     y1)``, y up."""
-    height = float(page.height)  # type: ignore[attr-defined]
-    x0 = float(match["x0"])  # type: ignore[arg-type]
-    x1 = float(match["x1"])  # type: ignore[arg-type]
-    y0 = height - float(match["bottom"])  # type: ignore[arg-type]
-    y1 = height - float(match["top"])  # type: ignore[arg-type]
+    height = float(page.height)
+    x0 = float(match["x0"])
+    x1 = float(match["x1"])
+    y0 = height - float(match["bottom"])
+    y1 = height - float(match["top"])
     return x0, y0, x1, y1

@@ -20,12 +20,15 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from PIL import Image, ImageDraw, ImageFont
 
 from seal import fonts
 from trust.crypto.errors import InputError
+
+if TYPE_CHECKING:
+    from reportlab.pdfgen.canvas import Canvas
 
 RED: Final = (230, 0, 18)
 MM_PER_INCH: Final = 25.4
@@ -155,7 +158,7 @@ def render_png(design: SealDesign, dpi: int = 300) -> bytes:
     def char_image(ch: str, size_mm: float) -> Image.Image:
         font = ImageFont.truetype(str(bold), max(1, round(size_mm * px_per_mm)))
         left, top, right, bottom = font.getbbox(ch)
-        w, h = max(1, right - left), max(1, bottom - top)
+        w, h = max(1, int(right - left)), max(1, int(bottom - top))  # FreeType's box is whole pixels
         tile = Image.new("RGBA", (w + 4, h + 4), (0, 0, 0, 0))
         ImageDraw.Draw(tile).text((2 - left, 2 - top), ch, font=font, fill=colour)
         return tile
@@ -194,43 +197,43 @@ def _register_font() -> str:
     return name
 
 
-def draw(canvas: object, design: SealDesign, centre_x: float, centre_y: float) -> None:
+def draw(canvas: Canvas, design: SealDesign, centre_x: float, centre_y: float) -> None:
     """Draw the seal on a reportlab canvas, centred at (``centre_x``, ``centre_y``) in points."""
     from reportlab.lib.units import mm
 
     c = canvas
     geometry = _Geometry.of(design)
     font = _register_font()
-    c.saveState()  # type: ignore[attr-defined]
-    c.translate(centre_x, centre_y)  # type: ignore[attr-defined]
-    c.setStrokeColorRGB(*(v / 255 for v in RED))  # type: ignore[attr-defined]
-    c.setFillColorRGB(*(v / 255 for v in RED))  # type: ignore[attr-defined]
-    c.setLineWidth(geometry.ring * mm)  # type: ignore[attr-defined]
-    c.circle(0, 0, (geometry.radius - geometry.ring / 2) * mm, stroke=1, fill=0)  # type: ignore[attr-defined]
-    path = c.beginPath()  # type: ignore[attr-defined]
+    c.saveState()
+    c.translate(centre_x, centre_y)
+    c.setStrokeColorRGB(*(v / 255 for v in RED))
+    c.setFillColorRGB(*(v / 255 for v in RED))
+    c.setLineWidth(geometry.ring * mm)
+    c.circle(0, 0, (geometry.radius - geometry.ring / 2) * mm, stroke=1, fill=0)
+    path = c.beginPath()
     points = _star_points(0, 0, geometry.star_radius * mm)
     path.moveTo(*points[0])
     for point in points[1:]:
         path.lineTo(*point)
     path.close()
-    c.drawPath(path, stroke=0, fill=1)  # type: ignore[attr-defined]
+    c.drawPath(path, stroke=0, fill=1)
     for ch, angle in zip(design.organization, _name_angles(len(design.organization), geometry.name_span), strict=True):
-        c.saveState()  # type: ignore[attr-defined]
-        c.rotate(angle - 90)  # type: ignore[attr-defined]
-        c.setFont(font, geometry.name_size * mm)  # type: ignore[attr-defined]
-        c.drawCentredString(0, geometry.name_radius * mm, ch)  # type: ignore[attr-defined]
-        c.restoreState()  # type: ignore[attr-defined]
+        c.saveState()
+        c.rotate(angle - 90)
+        c.setFont(font, geometry.name_size * mm)
+        c.drawCentredString(0, geometry.name_radius * mm, ch)
+        c.restoreState()
     if design.seal_name:
-        c.setFont(font, geometry.title_size * mm)  # type: ignore[attr-defined]
-        c.drawCentredString(0, (geometry.title_y - geometry.title_size * 0.35) * mm, design.seal_name)  # type: ignore[attr-defined]
+        c.setFont(font, geometry.title_size * mm)
+        c.drawCentredString(0, (geometry.title_y - geometry.title_size * 0.35) * mm, design.seal_name)
     if design.code:
         for ch, angle in zip(design.code, _code_angles(len(design.code), geometry.code_span), strict=True):
-            c.saveState()  # type: ignore[attr-defined]
-            c.rotate(angle + 90)  # type: ignore[attr-defined]
-            c.setFont(font, geometry.code_size * mm)  # type: ignore[attr-defined]
-            c.drawCentredString(0, -(geometry.code_radius - 0.3) * mm, ch)  # type: ignore[attr-defined]
-            c.restoreState()  # type: ignore[attr-defined]
-    c.restoreState()  # type: ignore[attr-defined]
+            c.saveState()
+            c.rotate(angle + 90)
+            c.setFont(font, geometry.code_size * mm)
+            c.drawCentredString(0, -(geometry.code_radius - 0.3) * mm, ch)
+            c.restoreState()
+    c.restoreState()
 
 
 def render_pdf(design: SealDesign) -> bytes:
@@ -240,7 +243,8 @@ def render_pdf(design: SealDesign) -> bytes:
 
     size = design.diameter_mm * mm
     out = io.BytesIO()
-    canvas = rl_canvas.Canvas(out, pagesize=(size, size), initialFontName=_register_font(), initialFontSize=10)
+    # types-reportlab types initialFontName as a float; reportlab takes a font name
+    canvas = rl_canvas.Canvas(out, pagesize=(size, size), initialFontName=_register_font(), initialFontSize=10)  # type: ignore[arg-type]
     canvas.setTitle(f"{design.organization} {design.seal_name}".strip())
     draw(canvas, design, size / 2, size / 2)
     canvas.showPage()
@@ -293,26 +297,26 @@ def render_personal_png(design: PersonalSealDesign, dpi: int = 300) -> bytes:
     return _png(image.resize((size // supersample, size // supersample), Image.Resampling.LANCZOS), dpi)
 
 
-def draw_personal(canvas: object, design: PersonalSealDesign, centre_x: float, centre_y: float) -> None:
+def draw_personal(canvas: Canvas, design: PersonalSealDesign, centre_x: float, centre_y: float) -> None:
     from reportlab.lib.units import mm
 
     c = canvas
     font = _register_font()
     size = design.size_mm * mm
     frame = design.size_mm * 0.06 * mm
-    c.saveState()  # type: ignore[attr-defined]
-    c.translate(centre_x - size / 2, centre_y - size / 2)  # type: ignore[attr-defined]
-    c.setStrokeColorRGB(*(v / 255 for v in RED))  # type: ignore[attr-defined]
-    c.setFillColorRGB(*(v / 255 for v in RED))  # type: ignore[attr-defined]
-    c.setLineWidth(frame)  # type: ignore[attr-defined]
-    c.rect(frame / 2, frame / 2, size - frame, size - frame, stroke=1, fill=0)  # type: ignore[attr-defined]
+    c.saveState()
+    c.translate(centre_x - size / 2, centre_y - size / 2)
+    c.setStrokeColorRGB(*(v / 255 for v in RED))
+    c.setFillColorRGB(*(v / 255 for v in RED))
+    c.setLineWidth(frame)
+    c.rect(frame / 2, frame / 2, size - frame, size - frame, stroke=1, fill=0)
     cell = (size - 2 * frame) / 2
-    c.setFont(font, cell * 0.86)  # type: ignore[attr-defined]
+    c.setFont(font, cell * 0.86)
     for ch, col, row in design.cells():
         x = frame + cell * col + cell / 2
         y = size - frame - cell * row - cell / 2 - cell * 0.3
-        c.drawCentredString(x, y, ch)  # type: ignore[attr-defined]
-    c.restoreState()  # type: ignore[attr-defined]
+        c.drawCentredString(x, y, ch)
+    c.restoreState()
 
 
 def render_personal_pdf(design: PersonalSealDesign) -> bytes:
@@ -321,7 +325,8 @@ def render_personal_pdf(design: PersonalSealDesign) -> bytes:
 
     size = design.size_mm * mm
     out = io.BytesIO()
-    canvas = rl_canvas.Canvas(out, pagesize=(size, size), initialFontName=_register_font(), initialFontSize=10)
+    # types-reportlab types initialFontName as a float; reportlab takes a font name
+    canvas = rl_canvas.Canvas(out, pagesize=(size, size), initialFontName=_register_font(), initialFontSize=10)  # type: ignore[arg-type]
     canvas.setTitle(design.name)
     draw_personal(canvas, design, size / 2, size / 2)
     canvas.showPage()

@@ -48,7 +48,8 @@ def contract_pdf(
     font = register_font()
     signature_page = signature_page or pages
     out = io.BytesIO()
-    page = canvas.Canvas(out, pagesize=A4, invariant=1, initialFontName=font, initialFontSize=11)
+    # types-reportlab types initialFontName as a float; reportlab takes a font name
+    page = canvas.Canvas(out, pagesize=A4, invariant=1, initialFontName=font, initialFontSize=11)  # type: ignore[arg-type]
     page.setTitle(title)
     for number in range(1, pages + 1):
         page.setFont(font, 16)

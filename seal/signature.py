@@ -1,9 +1,9 @@
 """GB/T 38540-2020 electronic signatures (``SES_Signature``, version 4) over a document hash, for OFD and other
 formats that regional systems sign themselves.
 
-Pure format and crypto code: no storage, no network. :func:`sign` makes a signature, :func:`verify` re-checks one
-without any trust decisions (the offline verifier, :mod:`verifier.ses`, adds chains, the trust list, revocation and
-ETSI indications — and never imports this module: validation does not import signing).
+Pure format and crypto code: no storage, no network. :func:`sign` makes a signature; checking one is the offline
+verifier's job alone (:func:`verifier.ses.signature.verify_ses_signature`: the signatures, chains, the trust list,
+revocation and ETSI indications), and neither imports the other: validation does not import signing.
 
 What :func:`sign` writes (``tests/data/vendor/ses-asn/ses.asn``, ``README.md`` "Electronic seals"):
 
@@ -21,26 +21,28 @@ What :func:`sign` writes (``tests/data/vendor/ses-asn/ses.asn``, ``README.md`` "
     signature value (the message imprint is the hash of the signature value octets, the BIT STRING contents
     without the unused-bits octet), obtained from the caller's :data:`Timestamper`.
 
-Only SM2 signers make SES signatures (the seal holder's SM2 key; GB/T 38540 is an SM2 format). The result is
-re-parsed and re-verified before it is returned, so a faulty signer or time-stamper never yields a bad signature.
+Only SM2 signers make SES signatures (the seal holder's SM2 key; GB/T 38540 is an SM2 format). The signature value
+is verified with the signer's public key, the time-stamp token against the value, and the result is read back
+(:func:`trust.formats.ses.parse_signature`) before it is returned, so a faulty signer or time-stamper never yields a
+bad signature.
 """
 
 from __future__ import annotations
 
-import hmac
+import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-from asn1crypto import algos, core
+from asn1crypto import core
 
-from trust.crypto.algorithms import SM2_SM3, KeyFamily, SignatureAlgorithm, digest
+from trust.crypto import x690
+from trust.crypto.algorithms import SM2_SM3, KeyFamily, digest
 from trust.crypto.errors import (
     Code,
     EncodingError,
     InputError,
-    InvalidSignature,
+    TrustError,
     UnsupportedAlgorithm,
 )
 from trust.crypto.signer import Signer
@@ -52,14 +54,8 @@ Timestamper = Callable[[bytes], bytes]
 """Given the signature value, return a DER RFC 3161 ``TimeStampToken`` (CMS ContentInfo) over it."""
 
 SM3_SIZE: Final = 32
+_SM3_HEX: Final = re.compile(r"[0-9A-Fa-f]{64}")
 MAX_PROPERTY_INFO: Final = 1024
-CERT_DIGESTS: Final = {
-    "sm3": "sm3",
-    "sha256": "sha256",
-    "sha384": "sha384",
-    "sha512": "sha512",
-    "1.2.156.10197.1.401": "sm3",
-}
 
 
 # --- input checks ---------------------------------------------------------------------------------------------
@@ -81,6 +77,14 @@ def document_digest(*, data: bytes | None = None, data_hash: bytes | None = None
     return digest("sm3", data)
 
 
+def parse_data_hash(text: str, what: str = "data_hash") -> bytes:
+    """An SM3 ``dataHash`` given as text (the CLI's ``--hash``, the HTTP ``data_hash``): exactly 64 hexadecimal
+    digits, nothing else (``bytes.fromhex`` would also take spaces and any length)."""
+    if not isinstance(text, str) or not _SM3_HEX.fullmatch(text):
+        raise InputError(f"{what} must be the SM3 digest in hexadecimal: 64 digits 0-9 a-f")
+    return bytes.fromhex(text)
+
+
 def check_property_info(value: str) -> str:
     """``propertyInfo`` is an IA5String: 1..1024 printable ASCII characters."""
     if not isinstance(value, str) or not value:
@@ -93,40 +97,16 @@ def check_property_info(value: str) -> str:
 
 
 def cert_listed(seal: ses.Seal, cert_der: bytes) -> bool:
-    """Whether ``cert_der`` is a permitted signer of ``seal`` (listed as a certificate, or by its digest)."""
-    if seal.cert_list_type == 1:
-        return any(hmac.compare_digest(item, cert_der) for item in seal.cert_list)
-    name = CERT_DIGESTS.get((seal.cert_digest_algorithm or "").lower().replace("-", ""))
-    if name is None:
+    """Whether ``cert_der`` is a permitted signer of ``seal`` (:func:`trust.formats.ses.lists_certificate`); a
+    certificate digest list in no algorithm Huren reads is :class:`UnsupportedAlgorithm`, not a mere "not listed"."""
+    if seal.cert_list_type == 2 and not any(ses.cert_digest_name(kind) for kind in seal.cert_digest_types):
         raise UnsupportedAlgorithm(f"certificate digest algorithm {seal.cert_digest_algorithm!r} is not supported")
-    mine = digest(name, cert_der)
-    return any(hmac.compare_digest(item, mine) for item in seal.cert_list)
-
-
-# --- DER ------------------------------------------------------------------------------------------------------
-
-
-def _length(size: int) -> bytes:
-    if size < 0x80:
-        return bytes([size])
-    body = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(body)]) + body
-
-
-def _tlv(tag: int, body: bytes) -> bytes:
-    return bytes([tag]) + _length(len(body)) + body
-
-
-def _bit_string(value: bytes) -> bytes:
-    return _tlv(0x03, b"\x00" + value)
-
-
-children = ses.der_children
+    return ses.lists_certificate(seal, cert_der)
 
 
 def time_stamp_token(response_der: bytes) -> bytes:
     """The DER ``TimeStampToken`` inside a ``TimeStampResp``, as received (never re-encoded)."""
-    parts = children(response_der)
+    parts = x690.children(response_der)
     if len(parts) != 2:
         raise EncodingError("the TimeStampResp carries no timeStampToken")
     return parts[1]
@@ -153,15 +133,15 @@ def tbs_sign(
         bytes(core.Integer(version).dump())
         + seal_der
         + _generalized_time(time_info)
-        + _bit_string(data_hash)
+        + x690.bit_string(data_hash)
         + bytes(core.IA5String(property_info).dump())
     )
     if extensions:
         ext = ses.ExtensionDatas(
             [{"extn_id": oid, "critical": critical, "extn_value": value} for oid, critical, value in extensions]
         )
-        body += _tlv(0xA0, bytes(ext.dump()))
-    return _tlv(0x30, body)
+        body += x690.tlv(0xA0, bytes(ext.dump()))
+    return x690.sequence(body)
 
 
 def sign(
@@ -215,69 +195,27 @@ def sign(
     )
     value = signer.sign(tbs)
     signer.public_key.verify(value, tbs, SM2_SM3)
-    body = tbs + _tlv(0x04, der) + bytes(core.ObjectIdentifier(ses.SM2_SM3_OID).dump()) + _bit_string(value)
+    body = tbs + x690.tlv(0x04, der) + bytes(core.ObjectIdentifier(ses.SM2_SM3_OID).dump()) + x690.bit_string(value)
+    token = None
     if timestamper is not None:
         token = timestamper(value)
         tsa.verify_token(token, message=value)  # the imprint is the signature value's (trust is the verifier's job)
-        body += _tlv(0xA0, _bit_string(token))
-    result = _tlv(0x30, body)
-    verify(result, data_hash=hashed)
+        body += x690.tlv(0xA0, x690.bit_string(token))
+    result = x690.sequence(body)
+    _check_round_trip(result, tbs=tbs, signer_cert=der, value=value, token=token)
     return result
 
 
-# --- checking -------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CheckedSignature:
-    """What :func:`verify` established: the parsed signature and, if present, its verified time-stamp."""
-
-    record: ses.SignatureRecord
-    seal: ses.Seal
-    time_stamp: tsa.VerifiedTimeStamp | None
-
-
-def _algorithm(oid: str) -> SignatureAlgorithm:
-    return SignatureAlgorithm.from_x509(algos.SignedDigestAlgorithm({"algorithm": oid}))
-
-
-def verify(sig_der: bytes, *, data: bytes | None = None, data_hash: bytes | None = None) -> CheckedSignature:
-    """Parse and check a ``SES_Signature`` without trust decisions; raise on the first failure.
-
-    Checks: structure (EXPLICIT or untagged ``[0]``), version = seal version, the signer's signature over
-    ``DER(TBS_Sign)`` as received, the signer certificate in the seal's certList, the maker's signature over the seal,
-    ``timeInfo`` inside the seal's window and the signer certificate's validity, ``dataHash`` against ``data`` (or
-    ``data_hash``) when given, the time-stamp's CMS signature and imprint. Chains, revocation and the trust list are
-    :mod:`verifier.ses`'s job."""
-    record = parse(sig_der)
-    tbs_der = record.signed_bytes
-    seal_der = children(tbs_der)[1]
-    seal = ses.parse_seal(seal_der)
-    if record.version != seal.version:
-        raise InvalidSignature(f"TBS_Sign version {record.version} differs from the seal's version {seal.version}")
-    cert = cx.load_certificate(record.signer_cert)
-    cx.public_key(cert).verify(record.signature, tbs_der, _algorithm(record.signature_alg_oid))
-    if not cert_listed(seal, record.signer_cert):
-        raise InvalidSignature(f"the signer certificate is not in the certList of seal {seal.es_id}")
-    maker = cx.load_certificate(seal.maker_cert)
-    cx.public_key(maker).verify(
-        seal.signed_value, ses.maker_signed_bytes(seal_der, seal.version), _algorithm(seal.sign_alg_oid)
-    )
-    if not seal.valid_start <= record.time_info <= seal.valid_end:
-        raise InvalidSignature(f"timeInfo {record.time_info.isoformat()} lies outside the seal's validity")
-    validity = cert["tbs_certificate"]["validity"]
-    if not validity["not_before"].native <= record.time_info <= validity["not_after"].native:
-        raise InvalidSignature("timeInfo lies outside the signer certificate's validity")
-    if data is not None or data_hash is not None:
-        wanted = document_digest(data=data, data_hash=data_hash)
-        if not hmac.compare_digest(wanted, record.data_hash):
-            raise InvalidSignature(
-                "dataHash does not match the data", evidence={"data_hash": record.data_hash.hex(), "data": wanted.hex()}
-            )
-    stamp = tsa.verify_token(record.time_stamp, message=record.signature) if record.time_stamp else None
-    return CheckedSignature(record, seal, stamp)
-
-
-def parse(sig_der: bytes) -> ses.SignatureRecord:
-    """:func:`trust.formats.ses.parse_signature` (both encodings of the optional fields; bytes sliced as received)."""
-    return ses.parse_signature(sig_der)
+def _check_round_trip(result: bytes, *, tbs: bytes, signer_cert: bytes, value: bytes, token: bytes | None) -> None:
+    """The signature just made reads back as what went into it (:func:`trust.formats.ses.parse_signature`): the
+    signed bytes, the certificate, the value (already verified with the signer's public key) and the time-stamp
+    token (already checked against the value). Checking signatures against trust is the verifier's job
+    (:mod:`verifier.ses`), not the signer's."""
+    record = ses.parse_signature(result)
+    if (record.signed_bytes, record.signer_cert, record.signature, record.time_stamp) != (
+        tbs,
+        signer_cert,
+        value,
+        token,
+    ):
+        raise TrustError("the SES_Signature does not read back as it was made", code=Code.INTERNAL)

@@ -93,3 +93,11 @@ _settings.register_profile(
     deadline=None,
     suppress_health_check=[_HealthCheck.too_slow, _HealthCheck.data_too_large, _HealthCheck.filter_too_much],
 )
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory):
+    """SoftHSM2 with the tokens of ``tests.support.softhsm.TOKENS`` (user PIN ``USER_PIN``), once per session."""
+    from tests.support.softhsm import start
+
+    return start(tmp_path_factory.mktemp("softhsm"))

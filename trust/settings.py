@@ -26,9 +26,13 @@ variable                       meaning                                 default
 ``TRUST_FORWARDED_ALLOW_IPS``  proxies whose X-Forwarded-For counts    empty: none
 ``TRUST_KEY_PASSPHRASE``       key store passphrase (read by the key store only, never stored here)
 ``TRUST_KEY_PASSPHRASE_FILE``  file holding it (alternative)
+``TRUST_PKCS11_MODULE``        PKCS#11 module of an HSM (``docs/HSM.md``)  unset: every key in files
+``TRUST_PKCS11_TOKEN``         label of the token for RSA and EC keys     unset
+``TRUST_PKCS11_PIN``           token user PIN (or ``TRUST_PKCS11_PIN_FILE``), read by the key store only
+``TRUST_PKCS11_SESSIONS``      PKCS#11 sessions per worker process     ``4``
 =============================  ======================================  =================================
 
-The passphrase variables are deliberately not fields of :class:`Settings`: they are read by
+The passphrase and PIN variables are deliberately not fields of :class:`Settings`: they are read by
 :func:`trust.crypto.keystore.passphrase_from_env` at the moment the key store opens, so no settings dump,
 repr or log line can ever contain them.
 """
@@ -59,6 +63,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     public_url: str | None = None
     key_kdf_iterations: int = Field(default=210_000, ge=1_000, le=10_000_000)
+    pkcs11_module: str | None = Field(
+        default=None, description="PKCS#11 module (.so) of the HSM; set with pkcs11_token to keep RSA/EC keys on it"
+    )
+    pkcs11_token: str | None = Field(default=None, description="Label of the PKCS#11 token holding the keys")
+    pkcs11_sessions: int = Field(default=4, ge=1, le=64, description="PKCS#11 sessions per worker process")
     refresh_seconds: int = Field(default=3600, ge=0, description="Schedule for CRL/OCSP renewal; 0 disables")
     token_seconds: int = Field(default=300, ge=30, le=3600, description="Lifetime of an access token")
     rate_limit: int = Field(default=1200, ge=0, description="Requests per minute per client (all workers); 0: off")
@@ -68,6 +77,9 @@ class Settings(BaseSettings):
     auth_failure_limit: int = Field(default=30, ge=0, description="Failed authentications per minute per address")
     auth_failure_client_limit: int = Field(
         default=120, ge=0, description="Failed authentications per minute naming one client id"
+    )
+    login_rate_limit: int = Field(
+        default=10, ge=0, description="Login attempts per minute per address and per citizen ID at an OP; 0: off"
     )
     rate_limit_storage: str = Field(
         default="memory://", description="memory:// (per worker) or redis://host:port/db (shared by all workers)"

@@ -286,7 +286,8 @@ def algorithm_policy(*, legacy_dsa: bool = False) -> DisallowWeakAlgorithmsPolic
     ``legacy_dsa`` is the NIST PKITS conformance profile switch: DSA keys of at least 1024 bits, with SHA-1 inside
     DSA signatures only (every other use of SHA-1 stays refused). Production code never sets it."""
     if legacy_dsa:
-        return _LegacyDSAPolicy(rsa_key_size_threshold=2048, dsa_key_size_threshold=1024)
+        # the __init__ it inherits from pyhanko-certvalidator's DisallowWeakAlgorithmsPolicy carries no annotations
+        return _LegacyDSAPolicy(rsa_key_size_threshold=2048, dsa_key_size_threshold=1024)  # type: ignore[no-untyped-call]
     return DisallowWeakAlgorithmsPolicy(rsa_key_size_threshold=2048, dsa_key_size_threshold=1 << 20)
 
 
@@ -710,7 +711,7 @@ def verify_certificate(
         ctx.strict,
         ctx.max_depth,
     )
-    report = ctx.memo.reports.get(key)
+    report: Report | None = ctx.memo.reports.get(key)
     if report is None:
         report = _verify_certificate(cert, ctx, purpose, policy, legacy_dsa, kind)
         ctx.memo.reports.put(key, report)

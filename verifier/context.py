@@ -41,19 +41,20 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, Final, cast
 
 from asn1crypto import crl as asn1_crl
-from asn1crypto import pem as asn1_pem
 from asn1crypto import x509
 
+from trust.crypto import pem
 from trust.crypto.errors import Code, EncodingError, InputError
 from trust.formats import bundle as bundle_format
 from trust.formats import ocsp as ocsp_format
+from trust.formats import times
 from trust.formats import x509 as cx
 from trust.formats.crl import load_crl
 from trust.formats.trustlist import TrustList
@@ -395,23 +396,13 @@ def load_certificates(
 
     As RFC 7468 clause 2 requires, text before and between PEM blocks (``openssl x509 -text`` output) is ignored."""
     cache: dict[bytes, x509.Certificate] = {} if parsed is None else parsed
-    if data[:1] != b"\x30" and b"-----BEGIN" in data:
-        if data.count(b"-----BEGIN") > limit:
-            raise InputError(f"{what}: more than {limit} PEM blocks", code=Code.INPUT_TOO_LARGE)
-        certs = [_load_one(der, what, cache) for der in _pem_certificates(data, what)]
+    if pem.is_pem(data):
+        blocks = pem.read_all(data, what, limit=limit)
+        certs = [_load_one(der, what, cache) for label, der in blocks if label in cx.CERTIFICATE_LABELS]
         if not certs:
             raise EncodingError(f"{what}: no CERTIFICATE block")
         return certs
     return [_load_one(data, what, cache)]
-
-
-def _pem_certificates(data: bytes, what: str) -> Iterator[bytes]:
-    try:
-        for name, _headers, der in asn1_pem.unarmor(data, multiple=True):
-            if name in ("CERTIFICATE", "TRUSTED CERTIFICATE", "X509 CERTIFICATE"):
-                yield der
-    except (ValueError, TypeError) as exc:
-        raise EncodingError(f"{what}: malformed PEM: {str(exc)[:200]}") from None
 
 
 def _load_one(der: bytes, what: str, cache: dict[bytes, x509.Certificate]) -> x509.Certificate:
@@ -441,7 +432,7 @@ def build(
     strict: bool = False,
     max_depth: int | None = None,
 ) -> VerificationContext:
-    moment = (at or datetime.now(UTC)).astimezone(UTC)
+    moment = times.as_utc(at or datetime.now(UTC))  # a naive validation time is UTC, not the machine's local time
     if revocation not in REVOCATION_MODES:
         raise InputError(f"revocation mode must be one of {', '.join(REVOCATION_MODES)}, got {revocation!r}")
     check_max_depth(max_depth)

@@ -32,7 +32,7 @@ from typing import Any, Final, cast
 
 from asn1crypto import x509
 
-from trust.crypto import jwk
+from trust.crypto import base64url, jwk
 from trust.crypto.errors import EncodingError, InputError, TrustError
 from trust.crypto.keys import PublicKey
 from trust.formats import identifiers, jose, sdjwt, status_list
@@ -270,7 +270,7 @@ def _find_service_by_kid(ctx: VerificationContext, kid: str | None, x5t: str | N
         return None
     if x5t is not None:
         try:
-            digest = jose.b64u_decode(x5t)
+            digest = base64url.decode(x5t, "x5t#S256")
         except TrustError:
             return None
         found = ctx.trust_list.find_by_fingerprint(digest.hex(), "LICENSE_ISSUER")

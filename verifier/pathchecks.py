@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import cast
 
 from asn1crypto import x509
 from pyhanko_certvalidator import errors as pv_errors
@@ -89,12 +91,13 @@ class _Label:
 
 
 def _label(cert: x509.Certificate, position: str) -> str:
-    return _Label(cert, position)  # type: ignore[return-value] - a str stand-in, formatted when used
+    # A str stand-in: a label is only ever formatted into a message (f-strings, str()), which _Label does lazily.
+    return cast(str, _Label(cert, position))
 
 
 def check_candidate(
     candidate: ValidationPath,
-    moment: object,
+    moment: datetime,
     options: PathOptions,
     *,
     member: Callable[[x509.Certificate], bool],
@@ -106,7 +109,7 @@ def check_candidate(
     certs = [c for c in candidate.iter_certs(include_root=False) if isinstance(c, x509.Certificate)]
     checks: list[Check] = []
     if anchor is not None:
-        problem = anchors.anchor_problem(anchor, moment, issues=bool(certs))  # type: ignore[arg-type]
+        problem = anchors.anchor_problem(anchor, moment, issues=bool(certs))
         if problem is not None:
             sub = {
                 "expired": SubIndication.EXPIRED,

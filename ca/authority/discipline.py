@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from ca.authority.keys import ca_signer
 from ca.authority.records import Issued, ca_certificate, new_serial
 from ca.models import CertificateAuthority, IssuedCertificate, utc
-from trust.crypto.errors import Code, ConflictError
+from trust.crypto.errors import Code, ConflictError, InputError
 from trust.crypto.keys import PublicKey
 from trust.crypto.keystore import KeyStore
 from trust.formats import x509 as cx
@@ -73,7 +73,11 @@ def issue_signed(
     crl_shard: int | None = None,
 ) -> Issued:
     signer = ca_signer(keystore, ca)
-    assert builder.not_before is not None and builder.not_after is not None
+    # Checked before a row is reserved (an assert vanishes under python -O, and a row without validity then failed
+    # its NOT NULL columns on every try, reported as "could not allocate a unique serial number").
+    not_before, not_after = builder.not_before, builder.not_after
+    if not_before is None or not_after is None:
+        raise InputError("certificate is missing: validity")
 
     def make(serial: int) -> IssuedCertificate:
         return IssuedCertificate(
@@ -84,8 +88,8 @@ def issue_signed(
             subject=name_text(subject)[:512],
             family=public_key.family.value,
             key_id=key_id,
-            not_before=builder.not_before,
-            not_after=builder.not_after,
+            not_before=not_before,
+            not_after=not_after,
             der=b"",
             request_id=request_id,
             crl_shard=crl_shard,

@@ -42,8 +42,17 @@ KIND_PROFILES: Final = {
         "ocsp",
         "tls-server",
         "tls-client",
+        "identity-provider",
     ),
-    "department": ("seal", "seal-maker", "organization-identity", "license-issuer", "ocsp", "tls-client"),
+    "department": (
+        "seal",
+        "seal-maker",
+        "organization-identity",
+        "license-issuer",
+        "ocsp",
+        "tls-client",
+        "identity-provider",
+    ),
 }
 
 

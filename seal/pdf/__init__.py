@@ -71,6 +71,7 @@ from seal.pdf.document import (
     Placement,
     PlacementError,
     open_pdf,
+    parse_box,
     resolve_placement,
 )
 from seal.pdf.sealing import (
@@ -108,6 +109,7 @@ __all__ = [
     "async_seal_pdf",
     "check_seal_binding",
     "open_pdf",
+    "parse_box",
     "register_seseal_attribute",
     "resolve_placement",
     "seal_pdf",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import binascii
 import io
+import math
 import uuid
 from dataclasses import dataclass, field
 from typing import Final
@@ -13,7 +14,7 @@ from typing import Final
 from pyhanko.pdf_utils import content, layout
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.pdf_utils.rw_common import find_inherited_value_in_tree  # type: ignore[attr-defined]
+from pyhanko.pdf_utils.rw_common import find_inherited_value_in_tree
 from pyhanko.sign import fields
 from pyhanko.stamp import StaticStampStyle
 
@@ -72,10 +73,33 @@ class Placement:
             raise PlacementError("a placement needs a page (and a box), or a text anchor")
         if self.box is not None and self.page is None:
             raise PlacementError("a box needs a page number")
+        if self.box is not None and not _finite_box(self.box):
+            raise PlacementError("the box must be four finite numbers x0,y0,x1,y1 in points (no nan or inf)")
         if self.page == 0:
             raise PageOutOfRange("pages count from 1 (or from -1 at the end)")
         if self.size is not None and not MIN_BOX_POINTS <= self.size <= 1000:
             raise PlacementError(f"the seal size must be {MIN_BOX_POINTS}..1000 points")
+
+
+def _finite_box(box: object) -> bool:
+    return (
+        isinstance(box, tuple | list)
+        and len(box) == 4
+        and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in box)
+    )
+
+
+def parse_box(text: str) -> tuple[float, float, float, float]:
+    """The box ``x0,y0,x1,y1`` (points) of a placement given as text — the CLI's ``--box`` and the HTTP ``box``
+    parameter both read it here, so they accept and refuse the same boxes: four finite numbers."""
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise PlacementError(f"the box must be four numbers x0,y0,x1,y1 in points, finite, got {text[:64]!r}")
+    x0, y0, x1, y1 = values
+    return x0, y0, x1, y1
 
 
 @dataclass
@@ -200,7 +224,7 @@ def resolve_placement(
     return index, box
 
 
-class _ImportedPdfBytes(content.PdfContent):  # type: ignore[misc]
+class _ImportedPdfBytes(content.PdfContent):
     """The first page of an in-memory PDF as a form XObject (pyHanko's ``ImportedPdfPage`` reads files)."""
 
     def __init__(self, pdf: bytes):

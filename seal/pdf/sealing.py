@@ -33,7 +33,7 @@ from seal.pdf.document import (
 )
 from seal.pdf.signer import HurenPdfSigner
 from trust.crypto import asn1fix, oids
-from trust.crypto.algorithms import KeyFamily, digest
+from trust.crypto.algorithms import KeyFamily
 from trust.crypto.certvalidator import SIGNATURE_VALIDATOR
 from trust.crypto.errors import (
     Code,
@@ -63,7 +63,7 @@ logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(_EmbedWithoutFetc
 Level = Literal["B-B", "B-T", "B-LT", "B-LTA"]
 
 
-LEVELS: Final[tuple[str, ...]] = get_args(Level)
+LEVELS: Final[tuple[Level, ...]] = get_args(Level)
 
 
 class SealBindingError(InputError):
@@ -102,19 +102,12 @@ class RevocationData:
 def check_seal_binding(seal_der: bytes, certificate: x509.Certificate) -> ses.Seal:
     """Raise :class:`SealBindingError` unless ``certificate`` is one of the seal's permitted signers."""
     seal = ses.parse_seal(seal_der)
-    der = certificate.dump()
-    if seal.cert_list_type == 1:
-        permitted = der in seal.cert_list
-    else:  # certListType 2: digests of the certificates, in the seal's digest algorithm
-        name = (seal.cert_digest_algorithm or "").lower().replace("-", "")
-        try:
-            permitted = digest(name, der) in seal.cert_list
-        except TrustError:
-            raise SealBindingError(
-                f"seal {seal.es_id} lists certificate digests in {seal.cert_digest_algorithm!r}, "
-                "which is not supported (SM3, SHA-256/384/512)"
-            ) from None
-    if not permitted:
+    if seal.cert_list_type == 2 and not any(ses.cert_digest_name(kind) for kind in seal.cert_digest_types):
+        raise SealBindingError(
+            f"seal {seal.es_id} lists certificate digests in {seal.cert_digest_algorithm!r}, "
+            "which is not supported (SM3, SHA-256/384/512)"
+        )
+    if not ses.lists_certificate(seal, certificate.dump()):
         raise SealBindingError(
             f"the signer certificate is not one of the signer certificates of seal {seal.es_id}",
             evidence={"es_id": seal.es_id, "subject": certificate.subject.human_friendly},
@@ -295,7 +288,8 @@ async def async_seal_pdf(  # noqa: C901, PLR0912 (one pass over the PAdES levels
             use_pades_lta=level == "B-LTA" and last,
         )
         if where is not None:
-            spec = fields.SigFieldSpec(sig_field_name=name, on_page=where[0], box=where[1])
+            # pyHanko annotates the box as ints but writes each coordinate as a PDF real (FloatObject)
+            spec = fields.SigFieldSpec(sig_field_name=name, on_page=where[0], box=where[1])  # type: ignore[arg-type]
             style = seal_style(appearance if number == 0 else None)
         else:
             spec = fields.SigFieldSpec(sig_field_name=name)

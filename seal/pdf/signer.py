@@ -34,7 +34,7 @@ def _placeholder_length(signer: TrustSigner) -> int:
     return 2 * (width + 2) + 4
 
 
-class HurenPdfSigner(signers.Signer):  # type: ignore[misc]
+class HurenPdfSigner(signers.Signer):
     """A pyHanko :class:`~pyhanko.sign.signers.pdf_cms.Signer` over a :class:`trust.crypto.signer.Signer`.
 
     ``chain`` holds the issuer certificates (up to the root) that go into the CMS with the signer certificate;
@@ -93,13 +93,13 @@ class HurenPdfSigner(signers.Signer):  # type: ignore[misc]
         return signature
 
 
-class CallableTimeStamper(TimeStamper):  # type: ignore[misc]
+class CallableTimeStamper(TimeStamper):
     """A pyHanko :class:`TimeStamper` that hands the DER ``TimeStampReq`` to ``respond`` and reads the DER
     ``TimeStampResp`` it returns — e.g. ``lambda req: trust.service.tsa.timestamp(instance, req, "SM2")``
     in-process, or an HTTP POST to ``/tsa/sm2``. A refusal raises :class:`UnavailableError` with the TSA's text."""
 
     def __init__(self, respond: Callable[[bytes], bytes], *, name: str = "TSA", include_nonce: bool = True):
-        super().__init__(include_nonce=include_nonce)
+        super().__init__(include_nonce=include_nonce)  # type: ignore[no-untyped-call]  # pyHanko's is unannotated
         self._respond = respond
         self.name = name
 

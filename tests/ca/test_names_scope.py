@@ -11,6 +11,7 @@ path, SAN types per purpose (``verifier.san``) — and OpenSSL agrees on the con
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -108,10 +109,11 @@ def test_enrolment_refuses_a_public_suffix_namespace(world: World) -> None:
         service.enrol(world.instance, kind="region", code="340000", family="SM2", dns_namespace="gov.cn")
 
 
-def _forge(world: World, *, dns: list[str] = (), uris: list[str] = (), eku: tuple[str, ...]) -> bytes:
+def _forge(world: World, *, dns: Sequence[str] = (), uris: Sequence[str] = (), eku: tuple[str, ...]) -> bytes:
     """What a region CA holding its own key could sign regardless of the service's checks."""
     with db.session_scope(world.instance.engine) as session:
         ca = authority.get_ca(session, "region-330000-rsa")
+        assert ca.key_id is not None
         signer = world.instance.keystore.signer(ca.key_id, authority.algorithm_for(ca.family))
         issuer = authority.ca_certificate(ca)
     key = generate_private_key("rsa-2048")

@@ -73,6 +73,11 @@ def _ca(world: World, ca_id: str) -> CertificateAuthority:
     return next(ca for ca in service.list_cas(world.instance) if ca.id == ca_id)
 
 
+def _responder_cert(ca: CertificateAuthority) -> asn1_x509.Certificate:
+    assert ca.ocsp_cert_der is not None, f"{ca.id} has no OCSP responder"
+    return cx.load_certificate(ca.ocsp_cert_der)
+
+
 def _ca_cert(world: World, ca_id: str) -> asn1_x509.Certificate:
     return cx.load_certificate(_ca(world, ca_id).cert_der)
 
@@ -177,6 +182,7 @@ def test_good_answer_fields(
         single.cert_id.der == asn1_ocsp.OCSPRequest.load(request)["tbs_request"]["request_list"][0]["req_cert"].dump()
     )
     assert before <= verified.produced_at <= after
+    assert single.next_update is not None
     assert single.this_update <= after < single.next_update
     assert single.next_update - single.this_update == responder.VALIDITY == timedelta(hours=1)
 
@@ -368,7 +374,7 @@ def test_failures_become_ocsp_statuses(
     assert (unreachable.status, unreachable.der) == ("try_later", bytes.fromhex("30030a0103"))
 
     # The responder certificate has expired (not renewed in time): tryLater, logged.
-    expired = responder.now() + timedelta(days=365)
+    expired = datetime.now(UTC) + timedelta(days=365)
     with monkeypatch.context() as patch:
         patch.setattr(responder, "now", lambda: expired)
         assert responder.answer(world.instance, request).status == "try_later"
@@ -378,7 +384,7 @@ def test_failures_become_ocsp_statuses(
         raise RuntimeError("a bug")
 
     with monkeypatch.context() as patch:
-        patch.setattr(responder.ocsp_mod, "build_response", broken)
+        patch.setattr(ocsp, "build_response", broken)  # the format module the responder builds with
         failed = responder.answer(world.instance, request)
     assert (failed.status, failed.der) == ("internal_error", bytes.fromhex("30030a0102"))
     assert responder.answer(world.instance, request).status == "successful"
@@ -410,6 +416,7 @@ def test_verify_rejects_what_it_must(world: World, rsa_ee: asn1_x509.Certificate
 
     # A response signed by the 440000 responder about a 330000 certificate: signature fine, authority not.
     gd = _ca(world, "region-440000-rsa")
+    assert gd.ocsp_key_id is not None and gd.ocsp_cert_der is not None
     now = datetime.now(UTC)
     forged = ocsp.build_response(
         signer=world.instance.keystore.signer(gd.ocsp_key_id, algorithm_for("RSA")),
@@ -430,6 +437,7 @@ def test_verify_rejects_what_it_must(world: World, rsa_ee: asn1_x509.Certificate
         subject=DN(province="浙江省", organization="示例", common_name="冒充", serial_number=ZJ_ORG_USCC),
         key_family="RSA",
     )
+    assert seal.record.key_id is not None
     impostor = ocsp.build_response(
         signer=world.instance.keystore.signer(seal.record.key_id, algorithm_for("RSA")),
         responder_cert=seal.certificate,
@@ -454,7 +462,7 @@ def test_openssl_ocsp_rsa_good(
         ca=world.ca_pem("region-330000-rsa"),
         ee=_pem(rsa_ee),
         chain=world.ca_pem("root-rsa") + world.ca_pem("region-330000-rsa"),
-        responder=_pem(cx.load_certificate(_ca(world, "region-330000-rsa").ocsp_cert_der)),
+        responder=_pem(_responder_cert(_ca(world, "region-330000-rsa"))),
     )
     extra = {
         "CAfile": ["-CAfile", str(files["chain"])],
@@ -520,13 +528,15 @@ def test_openssl_ocsp_uses_an_empty_sm2_id(world: World, sm2_ee: asn1_x509.Certi
     openssl = require_tool("openssl")
     ca = _ca(world, "region-330000-sm2")
     issuer = cx.load_certificate(ca.cert_der)
-    responder_cert = cx.load_certificate(ca.ocsp_cert_der)
+    responder_cert = _responder_cert(ca)
+    responder_key_id = ca.ocsp_key_id
+    assert responder_key_id is not None
     files = _files(tmp_path, ca=_pem(issuer), ee=_pem(sm2_ee), responder=_pem(responder_cert))
     now = datetime.now(UTC)
 
     def signed_with(user_id: bytes) -> Path:
         der = ocsp.build_response(
-            signer=world.instance.keystore.signer(ca.ocsp_key_id, SM2_SM3, user_id=user_id),
+            signer=world.instance.keystore.signer(responder_key_id, SM2_SM3, user_id=user_id),
             responder_cert=responder_cert,
             statuses=[ocsp.CertStatus(ocsp.CertId.for_certificate(issuer, sm2_ee.serial_number), "good")],
             produced_at=now,
@@ -559,7 +569,7 @@ def test_get_form(world: World, world_server: str, rsa_ee: asn1_x509.Certificate
     assert response.headers["content-type"] == "application/ocsp-response"
     verified = ocsp.verify_response(response.content, issuer=issuer, at=datetime.now(UTC))
     single = verified.responses[0]
-    assert single.status == "good"
+    assert single.status == "good" and single.next_update is not None
     max_age = int(response.headers["cache-control"].split("max-age=")[1].split(",")[0])
     assert max_age == (single.next_update - verified.produced_at).total_seconds() == 3600
     assert "public" in response.headers["cache-control"]
@@ -627,7 +637,7 @@ def test_openssl_ocsp_rsa_revoked(own: tuple[World, str], tmp_path: Path) -> Non
         ca=world.ca_pem("region-330000-rsa"),
         ee=_pem(ee),
         chain=world.ca_pem("root-rsa") + world.ca_pem("region-330000-rsa"),
-        responder=_pem(cx.load_certificate(_ca(world, "region-330000-rsa").ocsp_cert_der)),
+        responder=_pem(_responder_cert(_ca(world, "region-330000-rsa"))),
     )
     before = _openssl_ocsp(url, files, "-CAfile", str(files["chain"]))
     assert before.returncode == 0 and f"{files['ee']}: good" in _text(before), _text(before)
@@ -674,6 +684,7 @@ def test_renewed_responder_and_new_ca_are_picked_up(own: tuple[World, str]) -> N
     # Renew the responder the way ensure_ocsp_responder does (a new key and certificate on the CA row).
     with service.transaction(world.instance) as (session, issued):
         ca = session.get(CertificateAuthority, ca_id)
+        assert ca is not None
         done = authority.issue(
             session,
             world.instance.keystore,

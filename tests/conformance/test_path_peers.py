@@ -17,8 +17,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
+from asn1crypto import x509
 from cryptography import x509 as pyca_x509
 from cryptography.x509.verification import PolicyBuilder, Store
 
@@ -39,6 +41,7 @@ from tests.support.chains import (
     san,
     unknown_critical,
 )
+from trust.crypto.keys import PrivateKey
 from trust.formats import x509 as cx
 from verifier import context
 from verifier.certificate import verify_certificate
@@ -56,21 +59,23 @@ class Scenario:
     huren_strict: bool  # TOTAL_PASSED under --strict
 
 
-def _root(factory: Factory, *extra: cx.Ext, **kwargs: object) -> Node:
+def _root(factory: Factory, *extra: cx.Ext, **kwargs: Any) -> Node:
     key = factory.key()
-    return factory.root(extensions=[*ca_extensions(key.public_key, None), *extra], key=key, **kwargs)  # type: ignore[arg-type]
+    return factory.root(extensions=[*ca_extensions(key.public_key, None), *extra], key=key, **kwargs)
 
 
-def _plain_leaf(factory: Factory, issuer: Node, *names: object) -> Node:
-    return factory.leaf("leaf", issuer, extra=[san(*names)])  # type: ignore[arg-type]
+def _plain_leaf(factory: Factory, issuer: Node, *names: x509.GeneralName) -> Node:
+    return factory.leaf("leaf", issuer, extra=[san(*names)])
 
 
-def _with_root(factory: Factory, root: Node, *names: object, ca_extra: tuple[cx.Ext, ...] = ()) -> tuple[Node, Node]:
+def _with_root(
+    factory: Factory, root: Node, *names: x509.GeneralName, ca_extra: tuple[cx.Ext, ...] = ()
+) -> tuple[Node, Node]:
     ca = factory.ca("Issuing CA", root, extra=list(ca_extra))
     return ca, _plain_leaf(factory, ca, *names)
 
 
-def _leaf_with(factory: Factory, root: Node, change: Callable[[Node, object], list[cx.Ext]]) -> Scenario:
+def _leaf_with(factory: Factory, root: Node, change: Callable[[Node, PrivateKey], list[cx.Ext]]) -> Scenario:
     ca = factory.ca("Issuing CA", root)
     key = factory.key()
     leaf = factory.make(name("leaf"), issuer=ca, key=key, extensions=change(ca, key))
@@ -217,7 +222,7 @@ def scenarios() -> dict[str, Scenario]:
         lambda ca, k: replace(
             leaf_extensions(k.public_key, ca.key.public_key), san(www), drop=["authority_key_identifier"]
         ),
-    )  # type: ignore[attr-defined]
+    )
     out["leaf-aki-critical"] = _leaf_with(
         f,
         root,
@@ -226,7 +231,7 @@ def scenarios() -> dict[str, Scenario]:
             san(www),
             cx.Ext("authority_key_identifier", {"key_identifier": ca.key.public_key.key_identifier()}, True),
         ),
-    )  # type: ignore[attr-defined]
+    )
     out["leaf-key-cert-sign"] = _leaf_with(
         f,
         root,
@@ -235,7 +240,7 @@ def scenarios() -> dict[str, Scenario]:
             san(www),
             cx.key_usage({"digital_signature", "key_cert_sign"}),
         ),
-    )  # type: ignore[attr-defined]
+    )
     out["leaf-name-constraints"] = _leaf_with(
         f,
         root,
@@ -244,7 +249,7 @@ def scenarios() -> dict[str, Scenario]:
             san(www),
             name_constraints([dns("example.com")]),
         ],
-    )  # type: ignore[attr-defined]
+    )
     ca = f.ca("Issuing CA", root)
     key = f.key()
     duplicate = f.make(

@@ -36,6 +36,7 @@ import pytest
 import yaml
 
 from tests.conftest import TESTDATA, shared_file
+from trust.crypto import base64url
 from trust.crypto import jwk as huren_jwk
 from trust.crypto.errors import NotFoundError, UnsupportedAlgorithm
 from trust.crypto.keys import PublicKey
@@ -51,7 +52,7 @@ UNSUPPORTED: dict[str, str] = {}
 
 
 def _case_ids() -> list[str]:
-    ids = []
+    ids: list[str] = []
     for root in ROOTS:
         base = TESTDATA / "sd-jwt" / root
         ids.extend(f"{root}/{d.name}" for d in sorted(base.iterdir()) if (d / "specification.yml").is_file())
@@ -246,7 +247,7 @@ def test_reference_presentation_verifies_to_verified_contents(case_id: str) -> N
 
 
 def _foreign_disclosure() -> str:
-    return jose.b64u(json.dumps(["c2FsdHNhbHRzYWx0c2FsdA", "given_name", "Mallory"]).encode())
+    return base64url.encode(json.dumps(["c2FsdHNhbHRzYWx0c2FsdA", "given_name", "Mallory"]).encode())
 
 
 def _disclosures_of(presentation: str) -> list[str]:
@@ -326,7 +327,7 @@ def test_reissued_with_our_issuer_and_holder(case_id: str) -> None:
     )
     chosen = _selected(case.spec.get("holder_disclosed_claims") or {})
     source: Any = sdjwt.to_json_serialization(issued) if case.json else issued
-    binding = {"holder_signer": holder, "nonce": case.nonce, "audience": case.audience, "iat": case.now}
+    binding: dict[str, Any] = {"holder_signer": holder, "nonce": case.nonce, "audience": case.audience, "iat": case.now}
     presented = sdjwt.present(source, lambda path: path in chosen, **(binding if case.key_binding else {}))
     result = case.verify(presented)
     assert result.payload == case.expected

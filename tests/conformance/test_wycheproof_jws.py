@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tests.conformance._wycheproof import Ledger, cases, load
+from trust.crypto import base64url
 from trust.crypto.errors import TrustError
 from trust.formats import jose
 
@@ -114,8 +115,8 @@ def _well_formed_alg(token: str) -> str | None:
         if len(parts) != 3:
             return None
         for part in parts[1:]:
-            jose.b64u_decode(part)
-        alg = json.loads(jose.b64u_decode(parts[0]))["alg"]
+            base64url.decode(part)
+        alg = json.loads(base64url.decode(parts[0]))["alg"]
     except (TrustError, ValueError, KeyError, TypeError):
         return None
     return str(alg)
@@ -148,7 +149,7 @@ def test_wycheproof_jws() -> None:
             ledger.record(test, outcome.startswith("reject:"), f"HMAC case must be refused, got {outcome}")
         elif test["result"] == "valid":
             token = test["jws"]
-            expected_payload = jose.b64u_decode(token.split(".")[1], "payload")
+            expected_payload = base64url.decode(token.split(".")[1], "payload")
             ok = outcome == "accept" and payload == expected_payload
             ledger.record(test, ok, f"expected accept, got {outcome}")
         else:

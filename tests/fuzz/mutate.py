@@ -669,7 +669,7 @@ def mutate_qr(data: bytes, rng: random.Random) -> bytes:
         bomb = zlib.compress(packed + b"\x00" * rng.choice([70000, 10_000_000]), 9)
         return ("HR1:" + base45.b45encode(bomb).decode()).encode()
     else:
-        wrong = rng.choice([0, 1, 0xFFFF, len(packed)])
+        wrong = rng.choice([0, 1, 0xFFFF, min(len(packed), 0xFFFF)])  # a length field holds two bytes
         packed = wrong.to_bytes(2, "big") + packed[2:]
     return ("HR1:" + base45.b45encode(zlib.compress(packed, 9)).decode()).encode()
 

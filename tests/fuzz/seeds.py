@@ -140,9 +140,9 @@ def build(home: Path) -> FuzzWorld:  # noqa: PLR0915 - one list of seeds, in ord
     from tests.support import pdfs
     from tests.support.server import free_port
     from tests.support.world import ZJ_ORG_USCC, build_world
-    from trust.crypto import jwk
+    from trust.crypto import base64url, jwk
     from trust.crypto.keys import generate_private_key
-    from trust.formats import csr, jose, ocsp, sdjwt
+    from trust.formats import csr, ocsp, sdjwt
     from trust.formats import license_token as token
     from trust.formats import tsp as tsp_format
     from trust.formats import x509 as cx
@@ -294,7 +294,7 @@ def build(home: Path) -> FuzzWorld:  # noqa: PLR0915 - one list of seeds, in ord
     fw.extras["pdf-signed-bytes"] = pdf[start1 : start1 + length1] + pdf[start2 : start2 + length2]
     issuer_certs = []  # the licence issuers' certificates (their keys sign the status lists)
     for made_license in made:
-        header = json.loads(jose.b64u_decode(made_license.record.token.split(".")[0]))
+        header = json.loads(base64url.decode(made_license.record.token.split(".")[0]))
         issuer_certs.append(base64.b64decode(header["x5c"][0]))
     fw.extras["status-lists"] = [
         (entry["uri"], der) for entry in licenses.all_status_list_tokens(instance)[:2] for der in issuer_certs

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import collections
 import os
+import random
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, note, settings
@@ -75,7 +76,7 @@ def test_fuzz(fuzz_world: FuzzWorld, name: str) -> None:
 
     @_settings(target.cost)
     @given(seed=st.sampled_from(seeds), rng=st.randoms(use_true_random=False))
-    def fuzz(seed: bytes, rng) -> None:  # type: ignore[no-untyped-def]
+    def fuzz(seed: bytes, rng: random.Random) -> None:
         data = mutate(target.mutator, seed, rng)
         note(f"input ({len(data)} bytes, base64): {base64.b64encode(data[:100_000]).decode()}")
         outcomes[check(target, fuzz_world, data)] += 1

@@ -82,7 +82,7 @@ def _page_png(pdf: bytes, tmp_path: Path, page: int = 1) -> Image.Image:
 
 
 def _scan(image: Image.Image) -> str:
-    codes = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+    codes = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode))
     assert len(codes) == 1, f"expected one QR code on the page, found {len(codes)}"
     return codes[0].text
 

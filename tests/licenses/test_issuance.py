@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ from tests.support.server import free_port
 from tests.support.world import PASSPHRASE, World, build_world
 from trust import db
 from trust.cli.main import main
-from trust.crypto.errors import ConflictError, InputError, NotFoundError
+from trust.crypto import base64url
+from trust.crypto.errors import Code, ConflictError, InputError, NotFoundError
+from trust.crypto.keys import PublicKey
 from trust.formats import identifiers
 from trust.formats import license_catalogue as catalogue
 from trust.formats import license_token as token
@@ -73,7 +76,7 @@ def test_bad_requests_change_nothing(site: tuple[World, str]) -> None:
     world, issuer = site
     before = _count(world)
     bad_fields = samples.sample(BUSINESS) | {"uscc": "91330106MA2CFA4X0X"}
-    cases = [
+    cases: list[tuple[type[Exception], dict[str, Any]]] = [
         (InputError, dict(issuer_id=issuer, type_code=BUSINESS, fields=bad_fields)),
         (InputError, dict(issuer_id=issuer, type_code=BUSINESS, fields={**samples.sample(BUSINESS), "extra": 1})),
         (InputError, dict(issuer_id=issuer, type_code=BIRTH, fields=samples.sample(BIRTH))),  # no holder code
@@ -134,8 +137,6 @@ def test_status_list_tokens_are_signed_again_when_changed_or_old(
     STATUS_TOKEN_REFRESH, signs a new one, so neither the route nor the bundle serves a token near its exp."""
     import json as json_module
 
-    from trust.formats import jose
-
     world, issuer = site
     made = licenses.issue(world.instance, issuer_id=issuer, type_code=BUSINESS, fields=samples.sample(BUSINESS))
     first = licenses.status_list_token(world.instance, issuer, 1)
@@ -146,8 +147,13 @@ def test_status_list_tokens_are_signed_again_when_changed_or_old(
     monkeypatch.setattr(licenses, "STATUS_TOKEN_REFRESH", 0.0)
     aged = licenses.status_list_token(world.instance, issuer, 1)
     assert aged != changed
-    claims = json_module.loads(jose.b64u_decode(aged.split(".")[1]))
+    claims = json_module.loads(base64url.decode(aged.split(".")[1]))
     assert claims["exp"] - claims["iat"] == 24 * 3600 and claims["ttl"] == 3600
+
+
+def _fixed_key(key: PublicKey, _header: object) -> PublicKey:
+    """A JWS key resolver that always answers ``key``."""
+    return key
 
 
 def test_cached_status_list_tokens_belong_to_their_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -170,7 +176,7 @@ def test_cached_status_list_tokens_belong_to_their_instance(tmp_path: Path, monk
             from licenses import issuance
 
             signer_key = issuance.prepare_issuer(session, world.instance.keystore, issuer).signer.public_key
-        jose.verify_compact(text, lambda _header, key=signer_key: key, algorithms=["SM2"])  # its own issuer's key
+        jose.verify_compact(text, partial(_fixed_key, signer_key), algorithms=["SM2"])  # its own issuer's key
         tokens.append(text)
     assert tokens[0] != tokens[1]
     assert first.instance in licenses._token_cache and second.instance in licenses._token_cache
@@ -188,19 +194,19 @@ def test_status_lists_and_bundle_are_published_as_files(site: tuple[World, str])
     from datetime import timedelta
 
     from trust.formats import bundle as bundle_format
-    from trust.formats import jose, status_list
+    from trust.formats import status_list
     from trust.service import publishing
     from trust.service import trust as trust_service
 
     world, issuer = site
     made = licenses.issue(world.instance, issuer_id=issuer, type_code=BUSINESS, fields=samples.sample(BUSINESS))
     licenses.set_status(world.instance, made.record.identifier, "revoked", "注销")
-    uri, idx = status_list.parse_status_claim(json_module.loads(jose.b64u_decode(made.record.token.split(".")[1])))
+    uri, idx = status_list.parse_status_claim(json_module.loads(base64url.decode(made.record.token.split(".")[1])))
     issuer_segment, number = uri.split("/")[-2:]
     published = world.instance.settings.published_dir / "statuslists" / issuer_segment / number
     text = published.read_text()
     assert text == licenses.status_list_token(world.instance, issuer, int(number))  # what GET /statuslists serves
-    claims = json_module.loads(jose.b64u_decode(text.split(".")[1]))
+    claims = json_module.loads(base64url.decode(text.split(".")[1]))
     assert claims["sub"] == uri
     assert status_list.decode(claims["status_list"]).get(idx) == 1  # revoked
     sequence = trust_service.latest_trust_list(world.instance).sequence
@@ -258,7 +264,7 @@ def _batch_file(path: Path, count: int, *, bad_every: int = 0, start: int = 0) -
     with path.open("w", encoding="utf-8") as handle:
         for i in range(start, start + count):
             code = codes[i % len(codes)]
-            record = {"request_id": f"batch-{i}", "type": code, "fields": samples.sample(code)}
+            record: dict[str, Any] = {"request_id": f"batch-{i}", "type": code, "fields": samples.sample(code)}
             if code == BIRTH:
                 record["holder_code"] = samples.NEWBORN_ID
             if bad_every and i % bad_every == bad_every - 1:
@@ -336,6 +342,19 @@ def test_batch_request_id_reuse(site: tuple[World, str]) -> None:
         on_result=again.append,
     )
     assert [(r.outcome, r.code) for r in again] == [("error", "E1004")]
+
+
+def test_batch_record_without_fields_is_an_error_of_its_own(site: tuple[World, str]) -> None:
+    """A record built in code without fields (and without a read error) is reported as such, and the batch goes on."""
+    world, issuer = site
+    records = [
+        licenses.BatchRecord(line=1, request_id="nofields-1", type_code=BUSINESS),
+        licenses.BatchRecord(line=2, request_id="nofields-2", type_code=BUSINESS, fields=samples.sample(BUSINESS)),
+    ]
+    seen: list[licenses.BatchResult] = []
+    licenses.issue_batch(world.instance, records, issuer_id=issuer, on_result=seen.append)
+    assert [(r.outcome, r.code) for r in seen] == [("error", Code.INVALID_INPUT.label), ("issued", None)]
+    assert seen[0].message == "the record has no licence fields"
 
 
 def test_batch_csv(tmp_path: Path, site: tuple[World, str]) -> None:
@@ -551,7 +570,6 @@ def test_status_lists_are_found_by_number_in_constant_work(site: tuple[World, st
     """List ``n`` of an issuer is one probe of the (issuer, number) index: the token of list 37 of 40 names list 37,
     and looking at every list for the bundle costs the same number of statements with 4 lists as with 40 (before,
     each list opened a session that loaded every list row of its issuer: quadratic)."""
-    from trust.formats import jose
 
     world, _issuer = site
     other = licenses.register_issuer(
@@ -564,13 +582,13 @@ def test_status_lists_are_found_by_number_in_constant_work(site: tuple[World, st
     _add_lists(world, other, range(1, 5))
     for number in (1, 4):
         token_text = licenses.status_list_token(world.instance, other, number)
-        assert json.loads(jose.b64u_decode(token_text.split(".")[1]))["sub"].endswith(f"/{other}/{number}")
+        assert json.loads(base64url.decode(token_text.split(".")[1]))["sub"].endswith(f"/{other}/{number}")
     licenses.all_status_list_tokens(world.instance)  # every token signed once (cached by list version)
     few = _statements(world, lambda: licenses.all_status_list_tokens(world.instance))
     one_of_few = _statements(world, lambda: licenses.status_list_token(world.instance, other, 4))
     _add_lists(world, other, range(5, 41))
     token_text = licenses.status_list_token(world.instance, other, 37)
-    assert json.loads(jose.b64u_decode(token_text.split(".")[1]))["sub"].endswith(f"/{other}/37")
+    assert json.loads(base64url.decode(token_text.split(".")[1]))["sub"].endswith(f"/{other}/37")
     licenses.all_status_list_tokens(world.instance)
     many = _statements(world, lambda: licenses.all_status_list_tokens(world.instance))
     assert many == few
@@ -579,12 +597,12 @@ def test_status_lists_are_found_by_number_in_constant_work(site: tuple[World, st
         licenses.status_list_token(world.instance, other, 41)
     # the lists are full: the next licence opens list 41 (the number after the highest, not a count)
     made = licenses.issue(world.instance, issuer_id=other, type_code=BUSINESS, fields=samples.sample(BUSINESS))
-    assert f"/statuslists/{other}/41" in jose.b64u_decode(made.record.token.split(".")[1]).decode()
+    assert f"/statuslists/{other}/41" in base64url.decode(made.record.token.split(".")[1]).decode()
     assert [n for _i, n, _u in licenses._numbered_status_lists(world.instance, other)] == list(range(1, 42))
 
 
 def test_migration_numbers_existing_status_lists(tmp_path: Path) -> None:
-    """Migration 0011_scale numbers the lists each issuer already has in the order they were opened (what their URIs
+    """Migration 0012_scale numbers the lists each issuer already has in the order they were opened (what their URIs
     end in), and the unique index refuses a second list of the same number."""
     from alembic import command
     from sqlalchemy import create_engine, text

@@ -23,7 +23,7 @@ from licenses import samples
 from tests.support.js import js_peers, run
 from tests.support.server import free_port, live_server
 from tests.support.world import build_world
-from trust.crypto import jwk
+from trust.crypto import base64url, jwk
 from trust.crypto.keys import generate_private_key
 from trust.formats import jose, sdjwt
 from trust.formats import license_catalogue as catalogue
@@ -72,7 +72,7 @@ def _issue(peers: dict[str, Any], issuer: str, **kwargs: Any) -> Any:
     )
 
 
-def _get_jwks(base: str, name: str) -> dict[str, Any]:
+def _get_jwks(base: str, name: str) -> Any:  # the JSON document, as joserfc and PyJWT take it
     response = httpx.get(f"{base}/.well-known/{name}")
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/jwk-set+json"
@@ -81,9 +81,9 @@ def _get_jwks(base: str, name: str) -> dict[str, Any]:
 
 def _tamper(compact: str) -> str:
     header, payload, signature = compact.split(".")
-    claims = json.loads(jose.b64u_decode(payload))
+    claims = json.loads(base64url.decode(payload))
     claims["license"]["holder"]["name"] = "另一家公司"
-    return f"{header}.{jose.b64u(json.dumps(claims, ensure_ascii=False).encode())}.{signature}"
+    return f"{header}.{base64url.encode(json.dumps(claims, ensure_ascii=False).encode())}.{signature}"
 
 
 def test_standard_jwks_is_read_whole_and_sm2_keys_are_apart(peers: dict[str, Any]) -> None:

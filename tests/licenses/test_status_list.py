@@ -348,3 +348,19 @@ def test_make_token_checks_its_input() -> None:
     assert "kid" not in header and "ttl" not in json.loads(payload)
     assert json.loads(payload)["exp"] == NOW + 60
     jwk.public_jwk(KEYS["sm2"].public_key)  # the SM2 key has a JWK form for the trust list
+
+
+@pytest.mark.parametrize(
+    ("payload", "words"),
+    [
+        (json.dumps({**_claims(), "ttl": float("nan")}).encode(), "NaN"),  # json.dumps writes NaN, json.loads read it
+        (json.dumps(_claims()).encode()[:-1] + b', "sub": "https://forged.example/1"}', "member 'sub' twice"),
+    ],
+)
+def test_token_claims_are_strict_json(payload: bytes, words: str) -> None:
+    """The status list claims had their own copy of the strict reader, which let ``NaN`` through; it is the one
+    strict reader now (``trust.formats.strict_json``)."""
+    token = jose.sign_compact(payload, KEYS["sm2"].signer(), headers={"kid": "k1", "typ": "statuslist+jwt"})
+    with pytest.raises(EncodingError, match="status list token claims") as caught:
+        sl.verify_token(token, _resolver(KEYS["sm2"]), expected_uri=URI, now=NOW)
+    assert words in caught.value.message

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from typing import Any
 
 from pypdf import PdfReader
 
@@ -14,7 +15,8 @@ def _subset_names(pdf: bytes) -> list[str]:
     reader = PdfReader(io.BytesIO(pdf))
     names = []
     for page in reader.pages:
-        for font in page["/Resources"]["/Font"].values():
+        resources: Any = page["/Resources"]  # pypdf types what it reads loosely (PdfObject)
+        for font in resources["/Font"].values():
             names.append(str(font.get_object()["/BaseFont"]).lstrip("/"))
     return names
 
@@ -30,7 +32,8 @@ def test_each_subset_is_tagged_by_its_glyph_set() -> None:
     assert a != b and a == c
     assert not a.startswith("AAAAAA+")  # reportlab's own first tag would collide with every other reportlab PDF
     reader = PdfReader(io.BytesIO(first))
-    font = next(iter(reader.pages[0]["/Resources"]["/Font"].values())).get_object()
+    resources: Any = reader.pages[0]["/Resources"]  # pypdf types what it reads loosely (PdfObject)
+    font = next(iter(resources["/Font"].values())).get_object()
     assert str(font["/FontDescriptor"]["/FontName"]).lstrip("/") == a
     program = font["/FontDescriptor"]["/FontFile2"].get_data()
     assert a.split("+")[0] == fonts.subset_tag(program)

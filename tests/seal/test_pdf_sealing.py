@@ -162,7 +162,7 @@ def nss_certificate_verdict(cert: x509.Certificate) -> str:
 
 def red_mask(png: Path) -> tuple[Image.Image, list[tuple[int, int]]]:
     image = Image.open(png).convert("RGB")
-    pixels = image.load()
+    pixels: Any = image.load()  # RGB: each pixel a tuple
     red = [
         (x, y)
         for y in range(image.height)

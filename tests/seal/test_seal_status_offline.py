@@ -44,6 +44,7 @@ def test_suspend_reinstate_revoke_are_visible_offline(tmp_path: Path) -> None:
     def held() -> set[str]:
         serials = set()
         for serial in (record.sm2_cert_serial, record.rsa_cert_serial):
+            assert serial is not None
             crl = crl_mod.load_crl(ca_service.crl_for_certificate(instance, serial))  # the CRL the certificate names
             for entry in crl["tbs_cert_list"]["revoked_certificates"]:
                 serials.add((format(entry["user_certificate"].native, "x"), entry.crl_reason_value.native))

@@ -34,6 +34,7 @@ from trust.service import ca as ca_service
 from trust.service import seals, trust
 from trust.service.seals import signing
 from verifier import context
+from verifier.report import Indication, Report, SubIndication
 from verifier.ses import signature as signature_verifier
 
 SES = asn1tools.compile_files(str(STANDARDS / "ses.asn"), "der")
@@ -84,13 +85,20 @@ def _holder(world: World, record: SealRecord, family: str = "SM2") -> tuple[Sign
     return world.instance.keystore.signer(key_id, SM2_SM3 if family == "SM2" else RSA_PKCS1_SHA256), der
 
 
+def _verify(world: World, signature: bytes, data: bytes | None = DOCUMENT) -> Report:
+    """The offline verifier's report on ``signature`` over ``data`` (the one SES_Signature verifier)."""
+    ctx = context.build(
+        bundle=trust.export_bundle(world.instance).read_bytes(), pins=[trust.root_fingerprints(world.instance)["SM2"]]
+    )
+    return signature_verifier.verify_ses_signature(signature, ctx, signed_data=data)
+
+
 def test_round_trip(world: World, seal: SealRecord) -> None:
     signature = signing.sign_hash(world.instance, es_id=seal.es_id, data=DOCUMENT, property_info=PROPERTY)
-    checked = ses_signature.verify(signature, data=DOCUMENT)
-    record = checked.record
+    record = ses.parse_signature(signature)
     assert (record.version, record.property_info, record.tagging) == (4, PROPERTY, "explicit")
     assert record.data_hash == sm3_of(DOCUMENT)
-    assert record.signer_cert == _holder(world, seal)[1] and checked.seal.der == seal.seal_der
+    assert record.signer_cert == _holder(world, seal)[1] and record.seal.der == seal.seal_der
     assert abs(record.time_info - datetime.now(UTC)) < timedelta(minutes=1) and record.time_info.microsecond == 0
     # asn1tools reads the same signature, with the seal embedded byte for byte.
     decoded = _utc(SES.decode("SES-Signature", signature))
@@ -102,15 +110,12 @@ def test_round_trip(world: World, seal: SealRecord) -> None:
     by_hash = signing.sign_hash(
         world.instance, es_id=seal.es_id, data_hash=sm3_of(DOCUMENT), property_info=PROPERTY, timestamp=False
     )
-    assert ses_signature.verify(by_hash, data=DOCUMENT).record.data_hash == record.data_hash
-    with pytest.raises(Exception, match="dataHash does not match"):
-        ses_signature.verify(signature, data=DOCUMENT + b"x")
-    # The offline verifier agrees.
-    ctx = context.build(
-        bundle=trust.export_bundle(world.instance).read_bytes(), pins=[trust.root_fingerprints(world.instance)["SM2"]]
-    )
-    report = signature_verifier.verify_ses_signature(signature, ctx, signed_data=DOCUMENT)
-    assert report.passed, report.to_text()
+    assert ses.parse_signature(by_hash).data_hash == record.data_hash
+    for made in (signature, by_hash):
+        report = _verify(world, made)
+        assert report.passed, report.to_text()
+    wrong = _verify(world, signature, DOCUMENT + b"x")
+    assert (wrong.indication, wrong.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE)
 
 
 def test_time_stamp_over_the_signature_value(world: World, seal: SealRecord, tmp_path: Path) -> None:
@@ -122,7 +127,7 @@ def test_time_stamp_over_the_signature_value(world: World, seal: SealRecord, tmp
     stamp = tsa_mod.verify_token(token, message=value)
     assert stamp.hash_algorithm == "sm3" and stamp.policy == tsa_mod.POLICY
     assert "互认时间戳服务 (SM2)" in stamp.tsa_certificate.subject.human_friendly
-    assert abs(stamp.gen_time - ses_signature.verify(signature).record.time_info) <= timedelta(seconds=2)
+    assert abs(stamp.gen_time - ses.parse_signature(signature).time_info) <= timedelta(seconds=2)
     # OpenSSL reads the token: an SM3 imprint of exactly the signature value.
     openssl = require_tool("openssl")
     (tmp_path / "token.der").write_bytes(token)
@@ -212,7 +217,9 @@ def test_extension_data_is_explicitly_tagged(world: World, seal: SealRecord) -> 
     )
     decoded = SES.decode("SES-Signature", signature)  # ses.asn declares extDatas [0] EXPLICIT
     assert decoded["toSign"]["extDatas"] == [{"extnID": "1.2.156.3005.9.1", "critical": False, "extnValue": b"ofd"}]
-    assert ses_signature.verify(signature, data=DOCUMENT).record.tagging == "explicit"
+    assert ses.parse_signature(signature).tagging == "explicit"
+    report = _verify(world, signature)
+    assert report.passed, report.to_text()
 
 
 def _counts(world: World) -> tuple[int, int, int]:

@@ -29,7 +29,7 @@ class AuthClient(TestClient):
     def anonymous(self) -> AuthClient:
         return self.as_(None)
 
-    def request(self, method: str, url: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def request(self, method: str, url: Any, **kwargs: Any) -> Any:
         headers = dict(kwargs.pop("headers", None) or {})
         if self.client_id is not None and not any(k.lower() == "authorization" for k in headers):
             headers.update(self.world.auth(self.client_id))

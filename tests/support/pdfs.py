@@ -47,7 +47,7 @@ def _pyhanko_signer_class() -> type:
     from pyhanko.sign.attributes import CMSAttributeProvider
     from pyhanko.sign.signers.pdf_cms import Signer
 
-    class _SealAttribute(CMSAttributeProvider):  # type: ignore[misc]
+    class _SealAttribute(CMSAttributeProvider):
         attribute_type = SESEAL_ATTRIBUTE_OID
 
         def __init__(self, seal_der: bytes) -> None:
@@ -60,7 +60,7 @@ def _pyhanko_signer_class() -> type:
             value = await self.build_attr_value(dry_run)
             return cms.CMSAttribute({"type": SESEAL_ATTRIBUTE_OID, "values": [value]})
 
-    class HurenPdfSigner(Signer):  # type: ignore[misc]
+    class HurenPdfSigner(Signer):
         """pyHanko's ``Signer`` over a Huren key-store signer (SM2 with SM3, or RSA PKCS#1 v1.5 with SHA-256)."""
 
         def __init__(
@@ -96,7 +96,7 @@ def _pyhanko_signer_class() -> type:
 def _timestamper_class() -> type:
     from pyhanko.sign.timestamps.api import TimeStamper
 
-    class WorldTimeStamper(TimeStamper):  # type: ignore[misc]
+    class WorldTimeStamper(TimeStamper):
         """The world's RFC 3161 TSA, called in process (no HTTP)."""
 
         def __init__(self, instance: Any, family: str) -> None:
@@ -262,7 +262,7 @@ def append_update(pdf: bytes, objects: dict[int, bytes], *, root: int | None = N
     from pypdf import PdfReader
 
     reader = PdfReader(io.BytesIO(pdf), strict=False)
-    trailer = reader.trailer
+    trailer: Any = reader.trailer  # pypdf's objects are typed loosely (PdfObject)
     size = max(int(trailer["/Size"]), max(objects) + 1)
     root_ref = root if root is not None else trailer.raw_get("/Root").idnum
     info = trailer.raw_get("/Info").idnum if "/Info" in trailer else None
@@ -290,13 +290,15 @@ def object_numbers(pdf: bytes) -> dict[str, int]:
 
     reader = PdfReader(io.BytesIO(pdf), strict=False)
     page = reader.pages[0]
-    numbers: dict[str, int] = {"page": page.indirect_reference.idnum, "root": reader.trailer.raw_get("/Root").idnum}
+    trailer: Any = reader.trailer  # pypdf's objects are typed loosely (PdfObject)
+    assert page.indirect_reference is not None
+    numbers: dict[str, int] = {"page": page.indirect_reference.idnum, "root": trailer.raw_get("/Root").idnum}
     contents = page.raw_get("/Contents")
     if hasattr(contents, "idnum"):
         numbers["contents"] = contents.idnum
-    acro = reader.trailer["/Root"].get("/AcroForm")
+    acro = trailer["/Root"].get("/AcroForm")
     if acro is not None:
-        raw = reader.trailer["/Root"].raw_get("/AcroForm")
+        raw = trailer["/Root"].raw_get("/AcroForm")
         if hasattr(raw, "idnum"):
             numbers["acroform"] = raw.idnum
         for index, field in enumerate(acro.get_object()["/Fields"], start=1):
@@ -528,6 +530,7 @@ def pyhanko_validate(data: bytes, ctx: Any) -> list[tuple[str, Any]]:
     results: list[tuple[str, Any]] = []
     reader = PdfFileReader(io.BytesIO(data), strict=False)
     for embedded in reader.embedded_signatures:
+        status: object
         try:
             if embedded.sig_object_type == "/DocTimeStamp":
                 status = asyncio.run(async_validate_pdf_timestamp(embedded, vc()))

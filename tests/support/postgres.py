@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 import pytest
@@ -78,7 +78,7 @@ def drop_database(connection: Any, name: str) -> None:
     connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def fresh_database() -> Iterator[str]:
+def fresh_database() -> Generator[str, None, None]:
     """Create an empty database, yield its SQLAlchemy URL (password included), drop it afterwards."""
     from psycopg import sql
 

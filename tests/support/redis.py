@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 
 import pytest
@@ -35,7 +35,7 @@ class RedisSpace:
             return sorted(k.decode() for k in connection.scan_iter(match=f"{self.prefix}*", count=1000))
 
 
-def space() -> Iterator[RedisSpace]:
+def space() -> Generator[RedisSpace, None, None]:
     """Yield the server URL and a fresh key prefix; delete the prefix's keys afterwards."""
     import redis
 

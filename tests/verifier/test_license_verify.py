@@ -9,6 +9,7 @@ import hmac
 import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from ca.models import now
 from licenses import samples
 from tests.support.server import free_port
 from tests.support.world import build_world
-from trust.crypto import jwk
+from trust.crypto import base64url, jwk
 from trust.crypto.keys import generate_private_key
 from trust.formats import jose, sdjwt
 from trust.formats import license_catalogue as catalogue
@@ -153,9 +154,9 @@ def test_selective_disclosure_and_key_binding(lw: dict) -> None:
 def test_tampered_and_duplicated_disclosures(lw: dict) -> None:
     made = _issue(lw)
     parts = made.record.sd_jwt.split("~")
-    disclosure = json.loads(jose.b64u_decode(parts[1]))
+    disclosure = json.loads(base64url.decode(parts[1]))
     disclosure[2] = "伪造的值"
-    tampered = "~".join([parts[0], jose.b64u(json.dumps(disclosure, ensure_ascii=False).encode()), *parts[2:]])
+    tampered = "~".join([parts[0], base64url.encode(json.dumps(disclosure, ensure_ascii=False).encode()), *parts[2:]])
     report = _verify(lw, tampered)
     assert report.indication is Indication.TOTAL_FAILED and report.checks[-1].name == "disclosures"
     duplicated = "~".join([parts[0], parts[1], parts[1], *parts[2:]])
@@ -180,7 +181,8 @@ REFUSED = ("header", "issuer-key", "signature")
 
 def test_alg_none_is_refused(lw: dict) -> None:
     header, body = _claims(lw)
-    forged = f"{jose.b64u(json.dumps({**header, 'alg': 'none'}).encode())}.{jose.b64u(token.encode_claims(body))}."
+    none_header = base64url.encode(json.dumps({**header, "alg": "none"}).encode())
+    forged = f"{none_header}.{base64url.encode(token.encode_claims(body))}."
     report = _verify(lw, forged)
     assert report.indication is not Indication.TOTAL_PASSED and "none" in report.errors[0]
 
@@ -189,10 +191,10 @@ def test_hs256_keyed_with_the_public_key_is_refused(lw: dict) -> None:
     """The classic key-confusion attack: HMAC with the issuer's public key (which everybody has) as secret."""
     header, body = _claims(lw)
     public_pem = cx.public_key(cx.load_certificate(base64.b64decode(header["x5c"][0]))).pem().encode()
-    head = jose.b64u(json.dumps({"alg": "HS256", "typ": token.TYP, "kid": header["kid"]}).encode())
-    payload = jose.b64u(token.encode_claims(body))
+    head = base64url.encode(json.dumps({"alg": "HS256", "typ": token.TYP, "kid": header["kid"]}).encode())
+    payload = base64url.encode(token.encode_claims(body))
     mac = hmac.new(public_pem, f"{head}.{payload}".encode(), hashlib.sha256).digest()
-    report = _verify(lw, f"{head}.{payload}.{jose.b64u(mac)}")
+    report = _verify(lw, f"{head}.{payload}.{base64url.encode(mac)}")
     assert report.indication is not Indication.TOTAL_PASSED and "HS256" in report.errors[0]
 
 
@@ -200,9 +202,9 @@ def test_embedded_jwk_is_refused(lw: dict) -> None:
     _header, body = _claims(lw)
     attacker = generate_private_key("ec-p256")
     head = {"alg": "ES256", "typ": token.TYP, "jwk": jwk.public_jwk(attacker.public_key)}
-    forged = jose.b64u(json.dumps(head).encode()) + "." + jose.b64u(token.encode_claims(body))
+    forged = base64url.encode(json.dumps(head).encode()) + "." + base64url.encode(token.encode_claims(body))
     sig = attacker.sign(forged.encode(), encoding="raw")
-    report = _verify(lw, forged + "." + jose.b64u(sig))
+    report = _verify(lw, forged + "." + base64url.encode(sig))
     assert report.indication is not Indication.TOTAL_PASSED and "jwk" in report.errors[0]
 
 
@@ -210,9 +212,9 @@ def test_unknown_crit_is_refused(lw: dict) -> None:
     _header, body = _claims(lw)
     prepared = _signer(lw, "zj")
     head = {"alg": "SM2", "typ": token.TYP, "kid": prepared.kid, "crit": ["exp-policy"], "exp-policy": 1}
-    forged = jose.b64u(json.dumps(head).encode()) + "." + jose.b64u(token.encode_claims(body))
+    forged = base64url.encode(json.dumps(head).encode()) + "." + base64url.encode(token.encode_claims(body))
     sig = prepared.signer.sign(forged.encode(), encoding="raw")
-    report = _verify(lw, forged + "." + jose.b64u(sig))
+    report = _verify(lw, forged + "." + base64url.encode(sig))
     assert report.indication is not Indication.TOTAL_PASSED and "crit" in report.errors[0]
 
 
@@ -263,14 +265,10 @@ def test_validity_window(lw: dict) -> None:
     assert (expired.indication, expired.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.EXPIRED)
     early = _verify(lw, made.record.token, at=now() - timedelta(days=2))
     assert early.indication is Indication.TOTAL_FAILED
-    assert (
-        early.sub_indication
-        in (
-            SubIndication.NOT_YET_VALID,
-            SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
-            SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
-        )
-        or early.indication is not Indication.TOTAL_PASSED
+    assert early.sub_indication in (
+        SubIndication.NOT_YET_VALID,
+        SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
+        SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
     )
 
 
@@ -343,7 +341,7 @@ def test_rs256_and_es256_tokens_verify_with_pyjwt_and_joserfc(lw: dict) -> None:
     from joserfc.errors import ExceededSizeError
     from joserfc.jwk import KeySet
 
-    jwks = licenses.jwks(lw["world"].instance)
+    jwks: Any = licenses.jwks(lw["world"].instance)  # JSON, as joserfc and PyJWT take it
     assert jwks["keys"] and all(k["alg"] in {"RS256", "ES256"} and k.get("crv") != "SM2" for k in jwks["keys"])
     sm2_set = licenses.jwks(lw["world"].instance, "sm2")
     assert sm2_set["keys"] and all(k["alg"] == "SM2" and k["crv"] == "SM2" for k in sm2_set["keys"])
@@ -378,8 +376,8 @@ def test_compact_token_verifies_offline_by_thumbprint(lw: dict) -> None:
     assert "trust list" in report.to_text()
     issuer = licenses.jwks(lw["world"].instance, "sm2")  # the SM2 issuer's key is published in the SM2 set
     assert header["kid"] in {k["kid"] for k in issuer["keys"]}
-    wrong = {**header, "x5t#S256": jose.b64u(hashlib.sha256(b"another certificate").digest())}
-    signer_free = f"{jose.b64u(json.dumps(wrong).encode())}.{jose.b64u(token.encode_claims(body))}.AAAA"
+    wrong = {**header, "x5t#S256": base64url.encode(hashlib.sha256(b"another certificate").digest())}
+    signer_free = f"{base64url.encode(json.dumps(wrong).encode())}.{base64url.encode(token.encode_claims(body))}.AAAA"
     refused = _verify(lw, signer_free)
     assert refused.indication is not Indication.TOTAL_PASSED and "x5t#S256" in refused.errors[0]
 
@@ -390,7 +388,7 @@ def test_sm2_tokens_verify_with_gmssl(lw: dict) -> None:
     made = _issue(lw)
     header, _payload, signing_input, signature = jose.parse_compact(made.record.token)
     key = next(k for k in licenses.jwks(lw["world"].instance, "sm2")["keys"] if k["kid"] == header["kid"])
-    xy = (jose.b64u_decode(key["x"]) + jose.b64u_decode(key["y"])).hex()
+    xy = (base64url.decode(key["x"]) + base64url.decode(key["y"])).hex()
     verifier = gm_sm2.CryptSM2(private_key="", public_key=xy)
     # gmssl 3.2.2 does public_key.lstrip("04") when the hex starts with "04", eating x's own leading 0/4 digits
     # (the issuer key is random: 1 run in 256); give it the key it was handed (docs/NOTES.md).

@@ -208,7 +208,7 @@ def _trust_list_with(*certs: Node) -> TrustList:
         Service(id=f"svc-{i}", type="CA", family="ec", certificate=node.der, status_history=history)
         for i, node in enumerate(certs)
     )
-    issuer = Issuer(id="issuer-1", kind="region", code="440000", name="test", status_history=history, services=services)  # type: ignore[call-arg]
+    issuer = Issuer(id="issuer-1", kind="region", code="440000", name="test", status_history=history, services=services)
     return TrustList(
         sequence=1, issued_at=NOW, next_update=NOW + timedelta(days=1), operator="test", roots=(), issuers=(issuer,)
     )

@@ -73,7 +73,7 @@ def _face(lw: dict, *, extra: bool, monkeypatch: pytest.MonkeyPatch) -> bytes:
     made = lw["made"]
     with monkeypatch.context() as patched:
         if extra:
-            original = document.face
+            original = license_face.face  # what licenses.document renders with
 
             def with_extra_line(*args: object, **kwargs: object) -> license_face.Face:
                 content = original(*args, **kwargs)  # type: ignore[arg-type]

@@ -6,20 +6,21 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from asn1crypto import x509 as asn1_x509
 
 from ca import authority
 from ca.models import now
 from tests.support.server import free_port
 from tests.support.world import World, build_world
 from trust import db
+from trust.crypto import base64url
 from trust.crypto.errors import ConflictError, EncodingError, InputError, InvalidSignature
 from trust.crypto.keys import generate_private_key
 from trust.formats import bundle as bundle_format
-from trust.formats import jose
 from trust.formats import trustlist as tl
 from trust.formats import x509 as cx
 from trust.formats.names import DN, make_uscc
@@ -86,9 +87,9 @@ def test_either_root_alone_verifies_the_trust_list(tl_world: World, family: str)
 
 def test_tampered_or_unpinned_trust_list_refused(tl_world: World) -> None:
     document = json.loads(trust.latest_trust_list(tl_world.instance).document)
-    payload = json.loads(jose.b64u_decode(document["payload"]))
+    payload = json.loads(base64url.decode(document["payload"]))
     payload["issuers"][0]["name"] = "冒名"
-    forged = {**document, "payload": jose.b64u(json.dumps(payload).encode())}
+    forged = {**document, "payload": base64url.encode(json.dumps(payload).encode())}
     with pytest.raises(InvalidSignature):
         tl.verify(json.dumps(forged).encode(), list(_pins(tl_world).values()))
     with pytest.raises(InvalidSignature, match="not signed by any pinned"):
@@ -206,10 +207,11 @@ def test_revoked_certificate_fails_from_the_bundle_crl(tl_world: World) -> None:
     assert (report.indication, report.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.REVOKED)
 
 
-def _issue_with_ca_key(world: World, ca_id: str, not_before) -> object:
+def _issue_with_ca_key(world: World, ca_id: str, not_before: datetime) -> asn1_x509.Certificate:
     """What a region holding its own CA key could still sign after its withdrawal (Huren itself refuses)."""
     with db.session_scope(world.instance.engine) as session:
         ca = authority.get_ca(session, ca_id)
+        assert ca.key_id is not None
         signer = world.instance.keystore.signer(ca.key_id, authority.algorithm_for(ca.family))
         issuer = authority.ca_certificate(ca)
     key = generate_private_key("sm2")

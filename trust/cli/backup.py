@@ -7,7 +7,6 @@ home or database; 4 the database, ``pg_dump``/``pg_restore`` or the key store fa
 from __future__ import annotations
 
 from pathlib import Path
-from types import ModuleType
 from typing import Annotated
 
 import typer
@@ -19,12 +18,6 @@ app = typer.Typer(
     "restore.",
     no_args_is_help=True,
 )
-
-
-def _service() -> ModuleType:
-    from trust.service import backup
-
-    return backup
 
 
 @app.command()
@@ -39,7 +32,8 @@ def create(
     """Back up the instance while it runs: database snapshot, then key store and published folder.
 
     The key store passphrase is never put in the archive; keep it apart."""
-    service = _service()
+    from trust.service import backup as service
+
     result = service.create(instance(home), out, allow_missing_keys=allow_missing_keys)
     manifest = result.manifest
     for name in result.skipped:
@@ -57,7 +51,8 @@ def create(
 @app.command()
 def verify(archive: Annotated[Path, typer.Argument(help="Backup archive (.tar.gz)")]) -> None:
     """Check an archive: structure, manifest, and the SHA-256 of every member."""
-    service = _service()
+    from trust.service import backup as service
+
     checked = service.verify(archive)
     manifest = checked.manifest
     console.print(
@@ -86,7 +81,8 @@ def restore(
     ] = None,
 ) -> None:
     """Restore an archive into a new instance folder (and an empty database), then upgrade its schema."""
-    service = _service()
+    from trust.service import backup as service
+
     result = service.restore(archive, home, database_url=database_url)
     console.print(
         f"restored into {result.home} ({result.keys} key store files, {result.public} published files); "

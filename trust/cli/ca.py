@@ -15,13 +15,6 @@ from trust.formats import x509 as cx
 from trust.formats.names import DN
 from trust.formats.x509 import utc_time as utc
 
-
-def _service():
-    from trust.service import ca
-
-    return ca
-
-
 app = typer.Typer(
     help="Certificate authority: enrol, rekey, issue, revoke, crl, refresh, list, show.", no_args_is_help=True
 )
@@ -29,7 +22,8 @@ app = typer.Typer(
 
 def init(home: HomeOption = None) -> None:
     """Create the SM2 and RSA national roots (and the national operations CAs under them)."""
-    service = _service()
+    from trust.service import ca as service
+
     result = service.init(instance(home))
     for ca in [*result.roots, *result.national]:
         cert = cx.load_certificate(ca.cert_der)
@@ -64,7 +58,8 @@ def enrol(
     home: HomeOption = None,
 ) -> None:
     """Enrol a regional or departmental CA under a national root."""
-    service = _service()
+    from trust.service import ca as service
+
     created = service.enrol(
         instance(home),
         kind=kind,
@@ -91,7 +86,8 @@ def rekey(
     home: HomeOption = None,
 ) -> None:
     """Give a CA a new key and certificate from its root; the old certificate stays valid (not revoked)."""
-    service = _service()
+    from trust.service import ca as service
+
     inst = instance(home)
     rekeyed = service.rekey(inst, ca_id, _read(csr))
     cert = cx.load_certificate(rekeyed.cert_der)
@@ -129,7 +125,8 @@ def issue(
     home: HomeOption = None,
 ) -> None:
     """Issue an end-entity certificate."""
-    service = _service()
+    from trust.service import ca as service
+
     subject = DN(
         province=province,
         locality=locality,
@@ -162,7 +159,8 @@ def revoke(
     home: HomeOption = None,
 ) -> None:
     """Revoke a certificate and publish a new CRL of its issuer."""
-    service = _service()
+    from trust.service import ca as service
+
     record, crl = service.revoke(instance(home), serial=serial, reason=reason)
     where = record.issuer_id if record.crl_shard is None else f"{record.issuer_id} partition {record.crl_shard}"
     console.print(f"revoked {record.serial} ({record.revocation_reason}); CRL {crl.number} of {where}")
@@ -180,7 +178,8 @@ def crl(
     home: HomeOption = None,
 ) -> None:
     """Print (or regenerate) a CA's current main CRL, or the CRL of one of its partitions (docs/CA.md)."""
-    service = _service()
+    from trust.service import ca as service
+
     inst = instance(home)
     if delta and partition is None:
         raise InputError("--delta needs --partition")
@@ -201,9 +200,9 @@ def crl(
 def refresh(home: HomeOption = None) -> None:
     """Re-issue CRLs that are due, renew expiring OCSP responder certificates, and rewrite the published Status List
     Tokens and offline bundle (what the schedule runs)."""
+    from trust.service import ca as service
     from trust.service import publishing
 
-    service = _service()
     inst = instance(home)
     renewed = service.refresh(inst)
     written = publishing.refresh_published(inst)
@@ -225,7 +224,8 @@ def list_(
     home: HomeOption = None,
 ) -> None:
     """List CAs or certificates."""
-    service = _service()
+    from trust.service import ca as service
+
     inst = instance(home)
     if what == "cas":
         rows = [
@@ -273,7 +273,8 @@ def show(
     home: HomeOption = None,
 ) -> None:
     """Show one certificate."""
-    service = _service()
+    from trust.service import ca as service
+
     record = service.get_certificate(instance(home), serial)
     cert = cx.load_certificate(record.der)
     if pem:

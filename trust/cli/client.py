@@ -251,7 +251,8 @@ def token(
         str,
         typer.Option(
             help="The platform's key: file:PATH (encrypted PKCS#8, passphrase in $TRUST_CLIENT_KEY_PASSPHRASE or "
-            "$TRUST_CLIENT_KEY_PASSPHRASE_FILE; or a plain PEM key); pkcs11:URI is reserved for HSMs"
+            "$TRUST_CLIENT_KEY_PASSPHRASE_FILE; or a plain PEM key); or "
+            "pkcs11:token=LABEL;object=NAME, a key on a token (PIN in $TRUST_PKCS11_PIN or $TRUST_PKCS11_PIN_FILE)"
         ),
     ],
     cert: Annotated[Path, typer.Option(help="The platform's credential certificate (PEM or DER; its CA may follow)")],

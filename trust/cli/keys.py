@@ -30,8 +30,8 @@ def generate(
 
 @app.command("list")
 def list_keys(home: HomeOption = None) -> None:
-    """List the keys in the key store (ids, types, fingerprints)."""
-    table = Table("id", "family", "bits", "SHA-256 fingerprint (SPKI)", "label", "created")
+    """List the keys in the key store (ids, types, fingerprints) and where each lives: file or PKCS#11 token."""
+    table = Table("id", "family", "bits", "SHA-256 fingerprint (SPKI)", "label", "created", "where")
     for info in instance(home).keystore.list():
         table.add_row(
             info.key_id,
@@ -39,7 +39,8 @@ def list_keys(home: HomeOption = None) -> None:
             str(info.public_key.size),
             info.public_key.fingerprint(),
             info.label,
-            info.created_at.isoformat(),
+            info.created_at.isoformat() if info.created_at.timestamp() > 0 else "(not recorded)",
+            info.location,
         )
     console.print(table)
 
@@ -49,4 +50,5 @@ def show(key_id: Annotated[str, typer.Argument(help="Key id")], home: HomeOption
     """Print a key's public key (PEM) and fingerprint."""
     info = instance(home).keystore.info(key_id)
     console.print(f"key id: {info.key_id}\nfamily: {info.family}\nfingerprint: {info.public_key.fingerprint()}")
+    console.print(f"where: {info.location}")
     console.print(info.public_key.pem(), end="")

@@ -6,25 +6,20 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from trust.cli.common import HomeOption, console, err_console, instance
 from trust.cli.remote import ServerOption
 from trust.crypto.errors import Code, InputError
+from trust.formats import strict_json
 
 app = typer.Typer(
     help="Electronic licences — issuing authorities issue and manage them, holders fetch and present theirs: "
     "types, add-issuer, issue, pdf, issue-batch, revoke, suspend, reinstate, show, keygen, fetch, present.",
     no_args_is_help=True,
 )
-
-
-def _licenses():  # trust.service.licenses, imported when a command runs
-    from trust.service import licenses
-
-    return licenses
 
 
 @app.command()
@@ -76,7 +71,9 @@ def add_issuer(
     home: HomeOption = None,
 ) -> None:
     """Register an issuing authority: licence-issuer key and certificate, trust-list service with its types."""
-    issuer = _licenses().register_issuer(
+    from trust.service import licenses
+
+    issuer = licenses.register_issuer(
         instance(home),
         ca_id=ca_id,
         name=name,
@@ -87,16 +84,12 @@ def add_issuer(
     console.print(f"licence issuer {issuer.id} ({issuer.name}) for {issuer.license_types}")
 
 
-def _json_file(path: Path) -> dict:
+def _json_file(path: Path) -> dict[str, Any]:
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path} is not JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise InputError(f"{path} must hold a JSON object of licence fields")
-    return value
+    return strict_json.load_object(data, f"licence fields file {path}")
 
 
 @app.command()
@@ -119,9 +112,10 @@ def issue(
 ) -> None:
     """Issue one licence (token, SD-JWT and QR payload; optionally its sealed PDF)."""
     from trust.formats import license_token as token
+    from trust.service import licenses
 
     inst = instance(home)
-    made = _licenses().issue(
+    made = licenses.issue(
         inst,
         issuer_id=issuer_id,
         type_code=type_code,
@@ -192,7 +186,8 @@ def issue_batch(
     license_token.check_form(token_form)  # before anything is read or issued
     total = sum(1 for _ in open(batch_file, "rb")) if batch_file.exists() else 0  # noqa: SIM115
     inst = instance(home)
-    licenses = _licenses()
+    from trust.service import licenses
+
     error_stream = open(report, "w", encoding="utf-8") if report else None  # noqa: SIM115
     try:
         records = (
@@ -238,7 +233,9 @@ def issue_batch(
 
 
 def _status(identifier: str, status: str, reason: str, home: Path | None) -> None:
-    record = _licenses().set_status(instance(home), identifier, status, reason)
+    from trust.service import licenses
+
+    record = licenses.set_status(instance(home), identifier, status, reason)
     console.print(f"licence {record.identifier} is {record.status}")
 
 
@@ -279,7 +276,8 @@ def show(
     home: HomeOption = None,
 ) -> None:
     """Show a licence: holder, status, history; or just its token."""
-    licenses = _licenses()
+    from trust.service import licenses
+
     inst = instance(home)
     record = licenses.get(inst, identifier)
     if token_only:
@@ -301,7 +299,8 @@ HolderKeyOption = Annotated[
     typer.Option(
         "--holder-key",
         help="The holder key: file:PATH (encrypted PKCS#8, passphrase in $TRUST_HOLDER_KEY_PASSPHRASE or "
-        "$TRUST_HOLDER_KEY_PASSPHRASE_FILE; or a plain PEM key); pkcs11:URI is reserved for HSMs",
+        "$TRUST_HOLDER_KEY_PASSPHRASE_FILE; or a plain PEM key); or "
+        "pkcs11:token=LABEL;object=NAME, a key on a token (PIN in $TRUST_PKCS11_PIN or $TRUST_PKCS11_PIN_FILE)",
     ),
 ]
 

@@ -16,7 +16,7 @@ import typer
 import typer.exceptions
 
 import trust
-from trust.cli import backup, ca, client, exits, extras, keys, license, seal, trustlist, util, verify
+from trust.cli import backup, ca, client, exits, extras, federation, idp, keys, license, seal, trustlist, util, verify
 from trust.cli.common import HomeOption, console, err_console, instance
 from trust.crypto.errors import Code, TrustError
 from trust.formats import text
@@ -38,6 +38,8 @@ app.add_typer(client.app, name="client")
 app.add_typer(client.audit_app, name="audit")
 app.add_typer(backup.app, name="backup")
 app.add_typer(util.app, name="util")
+app.add_typer(federation.app, name="federation")
+app.add_typer(idp.app, name="idp")
 app.command("init")(ca.init)
 app.command("verify")(verify.verify)
 
@@ -172,8 +174,8 @@ def command() -> typer.core.TyperGroup:
         for sub_name, sub in getattr(cmd, "commands", {}).items():
             tidy(sub, sub_name)
 
-    tidy(root, "trust")
     assert isinstance(root, typer.core.TyperGroup)
+    tidy(root, "trust")
     return root
 
 
@@ -203,8 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as bug:
         if os.environ.get("TRUST_DEBUG"):
             raise
-        error = TrustError(f"unexpected {type(bug).__name__}; set TRUST_DEBUG=1 for the traceback", code=Code.INTERNAL)
-        err_console.print(error.diagnostics(), markup=False, highlight=False)
+        fault = TrustError(f"unexpected {type(bug).__name__}; set TRUST_DEBUG=1 for the traceback", code=Code.INTERNAL)
+        err_console.print(fault.diagnostics(), markup=False, highlight=False)
         return int(exits.Exit.ENVIRONMENT)
     return int(result) if isinstance(result, int) else 0
 

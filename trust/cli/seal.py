@@ -17,12 +17,6 @@ app = typer.Typer(
 )
 
 
-def _seals():
-    from trust.service import seals
-
-    return seals
-
-
 def _read(path: Path, what: str) -> bytes:
     try:
         return path.read_bytes()
@@ -43,7 +37,9 @@ def create(
     home: HomeOption = None,
 ) -> None:
     """Make a seal: signer certificates, seal picture, SESeal signed by the region's seal maker."""
-    record = _seals().create(
+    from trust.service import seals
+
+    record = seals.create(
         instance(home),
         ca_id=ca_id,
         holder_kind="person" if person else "organization",
@@ -68,7 +64,8 @@ def show(
     home: HomeOption = None,
 ) -> None:
     """Show a seal and its history."""
-    seals = _seals()
+    from trust.service import seals
+
     inst = instance(home)
     record = seals.get(inst, es_id)
     if out is not None:
@@ -91,6 +88,8 @@ def list_(
     home: HomeOption = None,
 ) -> None:
     """List seals (JSON), oldest first; a full page says where the next one starts (on standard error)."""
+    from trust.service import seals
+
     rows = [
         {
             "es_id": r.es_id,
@@ -100,7 +99,7 @@ def list_(
             "status": r.status,
             "issuer": r.issuer_ca_id,
         }
-        for r in _seals().list_seals(instance(home), ca_id=ca_id, holder_code=holder_code, limit=limit, offset=offset)
+        for r in seals.list_seals(instance(home), ca_id=ca_id, holder_code=holder_code, limit=limit, offset=offset)
     ]
     console.print_json(json.dumps(rows, ensure_ascii=False))
     if len(rows) == limit:
@@ -108,7 +107,9 @@ def list_(
 
 
 def _status(es_id: str, status: str, reason: str, home: Path | None) -> None:
-    record = _seals().set_status(instance(home), es_id, status, reason)
+    from trust.service import seals
+
+    record = seals.set_status(instance(home), es_id, status, reason)
     console.print(f"seal {record.es_id} is {record.status}")
 
 
@@ -157,10 +158,7 @@ def sign(
 
     if (data is None) == (data_hash is None):
         raise InputError("give --data or --hash")
-    try:
-        digest = bytes.fromhex(data_hash) if data_hash else None
-    except ValueError:
-        raise InputError("--hash must be hexadecimal") from None
+    digest = signing.parse_data_hash(data_hash, "--hash") if data_hash is not None else None
     der = signing.sign_hash(
         instance(home),
         es_id=es_id,
@@ -194,13 +192,7 @@ def pdf(
 
     if out.resolve() == input_file.resolve():
         raise InputError("--out must not be the input file: the original is kept")
-    parsed_box = None
-    if box is not None:
-        try:
-            x0, y0, x1, y1 = (float(v) for v in box.split(","))
-        except ValueError:
-            raise InputError("--box must be four numbers x0,y0,x1,y1 (points)") from None
-        parsed_box = (x0, y0, x1, y1)
+    parsed_box = None if box is None else sealing.parse_box(box)
     sealed = sealing.seal_document(
         instance(home),
         _read(input_file, "PDF"),

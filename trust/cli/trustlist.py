@@ -12,32 +12,22 @@ import typer
 
 from trust.cli.common import HomeOption, console, instance
 from trust.crypto.errors import InputError
-
-
-def _service():
-    from trust.service import trust
-
-    return trust
-
+from trust.formats import times
 
 app = typer.Typer(help="National trust list: publish, show, withdraw, suspend, reinstate.", no_args_is_help=True)
 bundle_app = typer.Typer(help="Offline bundle for verifiers: export, pins.", no_args_is_help=True)
 
 
 def _time(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(f"--at must be an ISO 8601 time, got {text!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    """``--at``: :func:`trust.formats.times.parse_time`, as the HTTP API reads ``effective`` (a naive time is UTC)."""
+    return None if text is None else times.parse_time(text, "--at")
 
 
 @app.command()
 def publish(home: HomeOption = None) -> None:
     """Sign (both national roots) and publish a new trust list."""
-    service = _service()
+    from trust.service import trust as service
+
     record = service.publish_now(instance(home))
     console.print(
         f"trust list {record.sequence} published ({record.digest[:16]}…), next update {record.next_update.isoformat()}"
@@ -50,7 +40,8 @@ def show(
     home: HomeOption = None,
 ) -> None:
     """Show the issuers of the latest trust list with their current status and services."""
-    service = _service()
+    from trust.service import trust as service
+
     rows = service.list_issuers(instance(home))
     if as_json:
         console.print_json(json.dumps(rows, ensure_ascii=False))
@@ -60,7 +51,8 @@ def show(
 
 
 def _change(status: str, subject_id: str, service_flag: bool, at: str | None, reason: str, home: Path | None) -> None:
-    service = _service()
+    from trust.service import trust as service
+
     record = service.change_status(
         instance(home),
         subject="service" if service_flag else "issuer",
@@ -135,7 +127,8 @@ def export(
     home: HomeOption = None,
 ) -> None:
     """Export the signed offline bundle (trust list, every CA's CRLs, status lists), whole or in parts."""
-    service = _service()
+    from trust.service import trust as service
+
     if parts:
         for path in service.export_bundle_parts(instance(home), out, gzip=gzip):
             console.print(f"bundle part written to {path}")
@@ -149,6 +142,7 @@ def export(
 @bundle_app.command()
 def pins(home: HomeOption = None) -> None:
     """Print the SHA-256 fingerprints of the national roots (what verifiers pin)."""
-    service = _service()
+    from trust.service import trust as service
+
     for family, fingerprint in service.root_fingerprints(instance(home)).items():
         console.print(f"{family} {fingerprint}")

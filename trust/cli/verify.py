@@ -11,7 +11,7 @@ Everything is local: the verifier opens no socket.
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +20,7 @@ import typer
 from trust.cli import exits
 from trust.cli.common import console
 from trust.crypto.errors import InputError
+from trust.formats import times
 
 MAX_READ = 64 * 1024 * 1024 + 1
 
@@ -41,13 +42,8 @@ def _read(path: Path | str, what: str) -> bytes:
 
 
 def _time(text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(f"--at must be an ISO 8601 time, got {text!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    """``--at``: :func:`trust.formats.times.parse_time`, as the HTTP API reads ``at`` (a naive time is UTC)."""
+    return None if text is None else times.parse_time(text, "--at")
 
 
 def verify(

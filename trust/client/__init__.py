@@ -8,7 +8,7 @@
 * :class:`ProblemError` — the service's RFC 9457 problems, with its code (``err.code is Code.FORBIDDEN``);
   :class:`ServiceUnreachable` — no answer. Retries: :mod:`trust.client.transport`.
 * :class:`KeySource` and :func:`load_signer` — ``file:PATH`` keys (encrypted PKCS#8 with the passphrase from the
-  environment, or plain PEM); ``pkcs11:`` is reserved for HSMs.
+  environment, or plain PEM); or ``pkcs11:`` (an RFC 7512 URI of a key on a token).
 
 The client talks HTTP only (httpx): it imports :mod:`trust.crypto` and :mod:`trust.formats`, never the service, its
 database or its HTTP app (import-linter checks it), so a platform can use it against any Huren deployment. The

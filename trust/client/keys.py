@@ -1,4 +1,4 @@
-"""Where a platform's or a holder's signing key comes from: ``file:PATH`` today, ``pkcs11:…`` later.
+"""Where a platform's or a holder's signing key comes from: ``file:PATH`` or a ``pkcs11:`` URI.
 
 A key source is written ``SCHEME:LOCATION``; a bare path means ``file:``.
 
@@ -7,9 +7,12 @@ A key source is written ``SCHEME:LOCATION``; a bare path means ``file:``.
   plain PEM/DER key the platform's own tooling made (PKCS#8, SEC 1 ``EC PRIVATE KEY``/``SM2 PRIVATE KEY``, PKCS#1).
   The passphrase of an encrypted file comes from the environment only — a variable, or a file named by the variable
   ``<NAME>_FILE`` (never a command-line argument: it would show in ``ps`` and the shell history).
-* ``pkcs11:…`` — an RFC 7512 PKCS#11 URI of a key in an HSM. Not supported yet (a later issue adds HSMs): refused
-  with a usage error (``E1008``, CLI exit 3). The HSM back end will return a :class:`~trust.crypto.signer.Signer`
-  like :func:`load_signer` does, so nothing that takes a key source changes.
+* ``pkcs11:…`` — an RFC 7512 PKCS#11 URI of an RSA or EC key on a token, e.g.
+  ``pkcs11:token=platform;object=zj-client;type=private`` (path attributes ``token`` (required), ``object``, ``id``,
+  ``type``; query attribute ``module-path``, else ``$TRUST_PKCS11_MODULE``). The PIN comes from
+  ``$TRUST_PKCS11_PIN`` or the file named by ``$TRUST_PKCS11_PIN_FILE``; ``pin-value`` and ``pin-source`` in the URI
+  are refused (a PIN must never be on a command line). Signing is ``C_Sign`` on the token
+  (:func:`trust.crypto.pkcs11.token_signer`, the ``huren[hsm]`` extra); the key never leaves it.
 
 Private key material never appears in an error message.
 """
@@ -22,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
+from urllib.parse import unquote, unquote_to_bytes
 
 from trust.crypto import pkcs8
 from trust.crypto.errors import Code, InputError, TrustError
@@ -54,7 +58,7 @@ class KeySource:
         scheme, location = matched.group(1), matched.group(2)
         if scheme not in SCHEMES:
             raise InputError(
-                f"unknown key source scheme {scheme!r}: use file:PATH (a key file) or pkcs11:URI (later)",
+                f"unknown key source scheme {scheme!r}: use file:PATH (a key file) or pkcs11:URI (a key on a token)",
                 code=Code.USAGE,
             )
         if not location:
@@ -106,10 +110,59 @@ def load_signer(
     default ID, ES256/ES384 by curve, RS256 for RSA)."""
     parsed = KeySource.parse(source) if isinstance(source, str) else source
     if parsed.scheme == "pkcs11":
-        raise InputError(
-            "PKCS#11 key sources are not supported yet (a later issue adds HSMs); use file:PATH", code=Code.USAGE
-        )
+        return _pkcs11_signer(parsed.location, environ)
     return load_private_key_file(Path(parsed.location), passphrase_env=passphrase_env, environ=environ).signer()
+
+
+_P11_PATH_ATTRS: Final = frozenset({"token", "object", "id", "type", "manufacturer", "model", "serial",
+                                    "library-manufacturer", "library-description", "library-version", "slot-id",
+                                    "slot-description", "slot-manufacturer"})  # fmt: skip
+_P11_QUERY_ATTRS: Final = frozenset({"module-path", "module-name"})
+
+
+def parse_pkcs11_uri(location: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The path and query attributes of an RFC 7512 URI (after ``pkcs11:``), percent-decoded to text except ``id``
+    (left encoded: the caller decodes it to bytes). PINs in the URI are refused."""
+    path, _, query = location.partition("?")
+    attrs: list[dict[str, str]] = [{}, {}]
+    for index, (part, separator, known) in enumerate(((path, ";", _P11_PATH_ATTRS), (query, "&", _P11_QUERY_ATTRS))):
+        for item in filter(None, part.split(separator)):
+            name, equals, value = item.partition("=")
+            if name in ("pin-value", "pin-source"):
+                raise InputError(
+                    "a PIN never goes into a key source (it would show in ps and the shell history): set "
+                    "TRUST_PKCS11_PIN or TRUST_PKCS11_PIN_FILE",
+                    code=Code.USAGE,
+                )
+            if not equals or name not in known or name in attrs[index]:
+                raise InputError(f"PKCS#11 URI attribute {name!r} is unknown, repeated or empty", code=Code.USAGE)
+            if name == "id":  # binary: percent-decoded to bytes by the caller
+                attrs[index][name] = value
+                continue
+            try:
+                attrs[index][name] = unquote(value, errors="strict")
+            except UnicodeDecodeError:
+                raise InputError(f"PKCS#11 URI attribute {name!r} is not UTF-8", code=Code.USAGE) from None
+    return attrs[0], attrs[1]
+
+
+def _pkcs11_signer(location: str, environ: Mapping[str, str] | None) -> Signer:
+    env = os.environ if environ is None else environ
+    path, query = parse_pkcs11_uri(location)
+    module = query.get("module-path") or env.get("TRUST_PKCS11_MODULE")
+    if "token" not in path or not module:
+        raise InputError(
+            "a pkcs11: key source needs token=LABEL, and module-path=… or $TRUST_PKCS11_MODULE", code=Code.USAGE
+        )
+    if path.get("type", "private") != "private":
+        raise InputError("a pkcs11: key source names a private key (type=private)", code=Code.USAGE)
+    try:
+        ckaid = unquote_to_bytes(path["id"]) if "id" in path else None
+        from trust.crypto.pkcs11 import TokenConfig, pin_from_env, token_signer
+    except ImportError:
+        raise InputError("pkcs11: key sources need python-pkcs11: install huren[hsm]", code=Code.USAGE) from None
+    config = TokenConfig(module, path["token"], pin_from_env(env), pool_size=1)
+    return token_signer(config, label=path.get("object"), ckaid=ckaid)
 
 
 def new_passphrase(variable: str, environ: Mapping[str, str] | None = None) -> bytes:

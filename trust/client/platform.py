@@ -40,6 +40,7 @@ from trust.client.errors import ProblemError, ServiceUnreachable
 from trust.client.keys import PLATFORM_PASSPHRASE_ENV, KeySource, load_signer
 from trust.client.models import AccessToken, Certificate, License, Seal, Subject
 from trust.client.transport import RetryPolicy, Transport, json_list, json_object, segment
+from trust.crypto import pem
 from trust.crypto.errors import Code, InputError
 from trust.crypto.signer import Signer
 from trust.formats import client_assertion, tsp
@@ -61,13 +62,12 @@ def load_certificates(path: Path | str) -> list[bytes]:
         raise InputError(f"cannot read the certificate file {path}: {exc.strerror}") from None
     if len(data) > MAX_CERTIFICATE_FILE:
         raise InputError(f"the certificate file {path} is larger than {MAX_CERTIFICATE_FILE} bytes")
-    if b"-----BEGIN" in data:
-        from asn1crypto import pem
-
-        try:
-            blocks = [der for kind, _headers, der in pem.unarmor(data, multiple=True) if kind == "CERTIFICATE"]
-        except ValueError as exc:
-            raise InputError(f"the certificate file {path} is not valid PEM: {exc}") from None
+    if pem.is_pem(data):
+        blocks = [
+            der
+            for label, der in pem.read_all(data, f"the certificate file {path}", limit=64)
+            if label in cx.CERTIFICATE_LABELS
+        ]
     else:
         blocks = [data]
     if not blocks:

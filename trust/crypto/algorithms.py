@@ -46,6 +46,7 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha512": hashes.SHA512,
 }
 _HASH_SIZES = {"sm3": 32, "sha256": 32, "sha384": 48, "sha512": 64}
+_PSS_HASHES: dict[str, HashName] = {"sha256": "sha256", "sha384": "sha384", "sha512": "sha512"}
 
 
 class KeyFamily(StrEnum):
@@ -153,9 +154,12 @@ class SignatureAlgorithm:
 
 
 def rsa_pss(hash_name: str, *, mgf_hash: str | None = None, salt_length: int | None = None) -> SignatureAlgorithm:
-    if hash_name not in ("sha256", "sha384", "sha512"):
+    pss_hash = _PSS_HASHES.get(hash_name)
+    if pss_hash is None:
         raise UnsupportedAlgorithm(f"RSASSA-PSS with {hash_name} is not supported")
-    mgf = mgf_hash or hash_name
+    mgf = _PSS_HASHES.get(mgf_hash or hash_name)
+    if mgf is None:
+        raise UnsupportedAlgorithm(f"RSASSA-PSS with MGF1-{mgf_hash} is not supported")
     salt = _HASH_SIZES[hash_name] if salt_length is None else salt_length
     standard = _BY_NAME.get(f"rsa-pss-{hash_name}")
     if standard is not None and standard.mgf_hash == mgf and standard.salt_length == salt:
@@ -163,9 +167,9 @@ def rsa_pss(hash_name: str, *, mgf_hash: str | None = None, salt_length: int | N
     return SignatureAlgorithm(
         name=f"rsa-pss-{hash_name}-mgf1-{mgf}-salt{salt}",
         family=KeyFamily.RSA,
-        hash=hash_name,  # type: ignore[arg-type]
+        hash=pss_hash,
         padding="pss",
-        mgf_hash=mgf,  # type: ignore[arg-type]
+        mgf_hash=mgf,
         salt_length=salt,
     )
 

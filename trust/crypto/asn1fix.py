@@ -163,7 +163,8 @@ def _memo_hashable(original: Any) -> property:
     def hashable(self: Any) -> str:
         contents = self._contents
         if not _SCOPE.get() or contents is None or getattr(self, "_mutated", False):
-            return compute(self)  # type: ignore[no-any-return]
+            computed: str = compute(self)
+            return computed
         cached = self.__dict__.get(_RDN_HASHABLE)
         if cached is not None and cached[0] is contents:
             return str(cached[1])
@@ -179,11 +180,11 @@ def _memo_hashable(original: Any) -> property:
 def apply() -> None:
     rdn = x509.RelativeDistinguishedName
     if not getattr(rdn.__dict__["hashable"].fget, _MARK, False):
-        rdn.hashable = _memo_hashable(rdn.__dict__["hashable"])  # type: ignore[method-assign,assignment]
+        rdn.hashable = _memo_hashable(rdn.__dict__["hashable"])
     for cls in _CLASSES:
         method = cls.__dict__["dump"]
         if not getattr(method, _MARK, False):
-            cls.dump = _wrap(method)  # type: ignore[method-assign]
+            cls.dump = _wrap(method)
     for cls, name in _NESTED:
         method = cls.__dict__[name]
         if not getattr(method, _MARK, False):

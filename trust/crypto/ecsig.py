@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from trust.crypto import x690
 from trust.crypto.errors import InputError, MalformedSignature
 
 SignatureEncoding = Literal["der", "raw"]
@@ -76,22 +77,10 @@ def _strict_der_pair(signature: bytes, size: int) -> tuple[int, int]:
 def encode_signature(r: int, s: int, encoding: SignatureEncoding, n: int) -> bytes:
     size = (n.bit_length() + 7) // 8
     if encoding == "der":
-        return _der_sequence(_der_int(r), _der_int(s))
+        return x690.sequence(_der_int(r), _der_int(s))
     return r.to_bytes(size, "big") + s.to_bytes(size, "big")
 
 
 def _der_int(value: int) -> bytes:
-    body = value.to_bytes(value.bit_length() // 8 + 1, "big")  # one extra byte keeps the sign bit clear
-    return b"\x02" + _der_len(len(body)) + body
-
-
-def _der_len(length: int) -> bytes:
-    if length < 0x80:
-        return bytes([length])
-    body = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(body)]) + body
-
-
-def _der_sequence(*items: bytes) -> bytes:
-    content = b"".join(items)
-    return b"\x30" + _der_len(len(content)) + content
+    """A non-negative DER INTEGER: one extra leading bit keeps the sign bit clear, and no more."""
+    return x690.tlv(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))

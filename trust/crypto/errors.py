@@ -79,6 +79,10 @@ class Code(Enum):
     KEYSTORE_KEY_EXISTS = (1203, "keystore-key-exists", Category.INPUT, "Key id already in use")
     KEYSTORE_CORRUPT = (1204, "keystore-corrupt", Category.ENVIRONMENT, "Key store entry corrupt")
     KEYSTORE_INSECURE = (1205, "keystore-insecure", Category.CONFIGURATION, "Key store permissions insecure")
+    KEYSTORE_TOKEN_MISSING = (1206, "keystore-token-missing", Category.ENVIRONMENT, "PKCS#11 token not present")
+    KEYSTORE_TOKEN_PIN = (1207, "keystore-token-pin", Category.CONFIGURATION, "PKCS#11 token PIN missing or refused")
+    KEYSTORE_TOKEN_KEY_MISSING = (1208, "keystore-token-key-missing", Category.ENVIRONMENT, "Key missing on the token")
+    KEYSTORE_TOKEN_UNAVAILABLE = (1209, "keystore-token-unavailable", Category.ENVIRONMENT, "PKCS#11 token failed")
 
     # 1300-1399: tokens and selective disclosure
     DISCLOSURE_INVALID = (1300, "disclosure-invalid", Category.FAILED, "Selective disclosure invalid")
@@ -90,6 +94,20 @@ class Code(Enum):
     ASSERTION_REPLAYED = (1402, "assertion-replayed", Category.INPUT, "Client assertion already used")
     FORBIDDEN = (1403, "forbidden", Category.INPUT, "Not allowed for this client")
     RATE_LIMITED = (1404, "rate-limited", Category.INPUT, "Too many requests")
+
+    # 1500-1599: federated identity (OpenID Federation 1.0 trust chains, OpenID Connect logins and ID tokens)
+    ENTITY_STATEMENT_INVALID = (1500, "entity-statement-invalid", Category.INPUT, "Malformed entity statement")
+    TRUST_CHAIN_INVALID = (1501, "trust-chain-invalid", Category.FAILED, "Trust chain does not validate")
+    TRUST_CHAIN_EXPIRED = (1502, "trust-chain-expired", Category.FAILED, "Trust chain expired or not yet valid")
+    TRUST_CHAIN_NOT_FOUND = (1503, "trust-chain-not-found", Category.INDETERMINATE, "No trust chain to the anchor")
+    METADATA_POLICY_INVALID = (1504, "metadata-policy-invalid", Category.FAILED, "Metadata policies do not combine")
+    METADATA_POLICY_VIOLATION = (1505, "metadata-policy-violation", Category.FAILED, "Metadata violates the policy")
+    TRUST_MARK_INVALID = (1506, "trust-mark-invalid", Category.FAILED, "Trust mark invalid or revoked")
+    ENTITY_WITHDRAWN = (1507, "entity-withdrawn", Category.FAILED, "Entity withdrawn from the trust list")
+    ID_TOKEN_INVALID = (1508, "id-token-invalid", Category.FAILED, "ID token does not validate")
+    ACR_INSUFFICIENT = (1509, "acr-insufficient", Category.FAILED, "Authentication level too low")
+    OIDC_INVALID_REQUEST = (1510, "oidc-invalid-request", Category.INPUT, "Invalid OpenID Connect request")
+    LOGIN_FAILED = (1511, "login-failed", Category.INPUT, "Login failed")
 
     @property
     def number(self) -> int:
@@ -238,3 +256,15 @@ class PassphraseError(KeyStoreError):
     """No passphrase configured, or a wrong one."""
 
     default_code = Code.KEYSTORE_WRONG_PASSPHRASE
+
+
+class FederationError(TrustError):
+    """A federation entity statement, trust chain, metadata policy or trust mark is not acceptable."""
+
+    default_code = Code.TRUST_CHAIN_INVALID
+
+
+class IdTokenError(TrustError):
+    """An OpenID Connect ID token (or the login it ends) is not acceptable to a relying party."""
+
+    default_code = Code.ID_TOKEN_INVALID

@@ -9,7 +9,6 @@ for test vectors and imports, never produced.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 from collections.abc import Mapping
@@ -17,7 +16,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from trust.crypto import sm2
+from trust.crypto import base64url, sm2
 from trust.crypto.errors import EncodingError, InvalidKey, UnsupportedAlgorithm
 from trust.crypto.keys import (
     ECPrivateKey,
@@ -38,27 +37,14 @@ _JWK_CURVES = {
 _CURVE_TO_JWK = {value[0]: name for name, value in _JWK_CURVES.items()}
 
 
-def b64u_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64u_decode(text: str) -> bytes:
-    if not isinstance(text, str) or any(c in text for c in "=+/ \n\r\t"):
-        raise EncodingError("JWK member is not unpadded base64url")
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (ValueError, TypeError) as exc:
-        raise EncodingError(f"JWK member is not base64url: {exc}") from exc
-
-
 def _int(member: str, jwk: Mapping[str, Any]) -> int:
     if member not in jwk:
         raise EncodingError(f"JWK lacks the member {member!r}")
-    return int.from_bytes(b64u_decode(jwk[member]), "big")
+    return int.from_bytes(base64url.decode(jwk[member], f"JWK member {member!r}"), "big")
 
 
 def _coord(member: str, jwk: Mapping[str, Any], size: int) -> int:
-    raw = b64u_decode(jwk.get(member, "")) if member in jwk else b""
+    raw = base64url.decode(jwk.get(member, ""), f"JWK member {member!r}") if member in jwk else b""
     if len(raw) != size:
         raise InvalidKey(f"JWK member {member!r} must be {size} bytes, got {len(raw)}")
     return int.from_bytes(raw, "big")
@@ -68,7 +54,7 @@ def public_jwk(key: PublicKey) -> dict[str, str]:
     """The public JWK of ``key`` (members in RFC 7638 order where it matters)."""
     if isinstance(key, RSAPublicKey):
         rsa_numbers = key.raw.public_numbers()
-        return {"kty": "RSA", "n": b64u_encode(_be(rsa_numbers.n)), "e": b64u_encode(_be(rsa_numbers.e))}
+        return {"kty": "RSA", "n": base64url.encode(_be(rsa_numbers.n)), "e": base64url.encode(_be(rsa_numbers.e))}
     if isinstance(key, ECPublicKey):
         numbers = key.raw.public_numbers()
         name = _CURVE_TO_JWK[key.curve]
@@ -76,15 +62,15 @@ def public_jwk(key: PublicKey) -> dict[str, str]:
         return {
             "kty": "EC",
             "crv": name,
-            "x": b64u_encode(numbers.x.to_bytes(size, "big")),
-            "y": b64u_encode(numbers.y.to_bytes(size, "big")),
+            "x": base64url.encode(numbers.x.to_bytes(size, "big")),
+            "y": base64url.encode(numbers.y.to_bytes(size, "big")),
         }
     if isinstance(key, SM2PublicKey):
         return {
             "kty": "EC",
             "crv": "SM2",
-            "x": b64u_encode(key.raw.x.to_bytes(32, "big")),
-            "y": b64u_encode(key.raw.y.to_bytes(32, "big")),
+            "x": base64url.encode(key.raw.x.to_bytes(32, "big")),
+            "y": base64url.encode(key.raw.y.to_bytes(32, "big")),
         }
     raise UnsupportedAlgorithm(f"no JWK form for {type(key).__name__}")
 
@@ -98,7 +84,7 @@ def thumbprint(key: PublicKey) -> str:
     jwk = public_jwk(key)
     required = ("e", "kty", "n") if jwk["kty"] == "RSA" else ("crv", "kty", "x", "y")
     canonical = json.dumps({k: jwk[k] for k in required}, separators=(",", ":"), sort_keys=True)
-    return b64u_encode(hashlib.sha256(canonical.encode()).digest())
+    return base64url.encode(hashlib.sha256(canonical.encode()).digest())
 
 
 def public_key_from_jwk(jwk: Mapping[str, Any]) -> PublicKey:

@@ -22,12 +22,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from asn1crypto import core
 from asn1crypto import keys as asn1_keys
-from asn1crypto import pem as asn1_pem
 from cryptography import exceptions as pyca_exceptions
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from trust.crypto import oids, sm2
+from trust.crypto import oids, pem, sm2
 from trust.crypto.algorithms import (
     ECDSA_SHA256,
     ECDSA_SHA384,
@@ -86,16 +85,16 @@ def _too_large(data: bytes, what: str) -> None:
 
 
 def _unarmor(data: bytes, what: str) -> tuple[str | None, bytes]:
-    """``(PEM type or None, DER)``; a PEM input must hold exactly one block."""
+    """``(PEM label or None, DER)`` of the key (:mod:`trust.crypto.pem`); a PEM key file holds exactly one key block
+    (two keys in one file leave it open which one is meant). An ``EC PARAMETERS`` block beside it, as
+    ``openssl ecparam -genkey`` writes, is skipped: the key names its curve itself."""
     _too_large(data, what)
-    stripped = data.strip()
-    if not stripped.startswith(b"-----BEGIN"):
+    if not pem.is_pem(data):
         return None, data
-    try:
-        type_name, _headers, der = asn1_pem.unarmor(stripped)
-    except (ValueError, TypeError) as exc:
-        raise EncodingError(f"{what}: malformed PEM: {exc}") from exc
-    return str(type_name), bytes(der)
+    blocks = [block for block in pem.read_all(data, what, limit=8) if block[0] != "EC PARAMETERS"]
+    if len(blocks) != 1:
+        raise EncodingError(f"{what}: a PEM key must be the only block of its file, found {len(blocks)} key blocks")
+    return blocks[0]
 
 
 # --- public keys -----------------------------------------------------------------------------------------
@@ -156,7 +155,7 @@ class PublicKey(ABC):
         return asn1_keys.PublicKeyInfo.load(self.spki_der())
 
     def pem(self) -> str:
-        return str(asn1_pem.armor("PUBLIC KEY", self.spki_der()).decode())
+        return pem.write("PUBLIC KEY", self.spki_der()).decode("ascii")
 
     def fingerprint(self) -> str:
         """SHA-256 of the DER SubjectPublicKeyInfo, lower-case hex."""

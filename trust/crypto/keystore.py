@@ -93,6 +93,8 @@ class KeyInfo:
     public_key: PublicKey
     label: str
     created_at: datetime
+    location: str = "file"
+    """Where the private key lives: ``file`` (encrypted PKCS#8 in the key store folder) or ``pkcs11 token LABEL``."""
 
 
 class KeyStore(Protocol):

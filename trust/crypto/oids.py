@@ -144,5 +144,5 @@ def _patch_signed_digest_algorithm() -> None:
             return "sm3"
         return str(original_hash_algo.fget(self))
 
-    cls.signature_algo = property(signature_algo, doc=original_signature_algo.__doc__)  # type: ignore[assignment,method-assign]
-    cls.hash_algo = property(hash_algo, doc=original_hash_algo.__doc__)  # type: ignore[assignment,method-assign]
+    cls.signature_algo = property(signature_algo, doc=original_signature_algo.__doc__)
+    cls.hash_algo = property(hash_algo, doc=original_hash_algo.__doc__)

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 from asn1crypto import algos
 from asn1crypto import keys as asn1_keys
-from asn1crypto import pem as asn1_pem
 from cryptography.hazmat.primitives import hashes, padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
+from trust.crypto import pem
 from trust.crypto.errors import EncodingError, InputError, PassphraseError, UnsupportedAlgorithm
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def encrypt_private_key(key: PrivateKey, passphrase: bytes, *, iterations: int =
 
 
 def encrypt_private_key_pem(key: PrivateKey, passphrase: bytes, *, iterations: int = DEFAULT_ITERATIONS) -> bytes:
-    return bytes(asn1_pem.armor("ENCRYPTED PRIVATE KEY", encrypt_private_key(key, passphrase, iterations=iterations)))
+    return bytes(pem.write("ENCRYPTED PRIVATE KEY", encrypt_private_key(key, passphrase, iterations=iterations)))
 
 
 def looks_encrypted(der: bytes) -> bool:

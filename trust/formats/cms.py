@@ -247,13 +247,13 @@ def _force_parse(info: cms.ContentInfo) -> None:
 def _signed_data(data: bytes | cms.ContentInfo | cms.SignedData) -> cms.SignedData:
     if isinstance(data, bytes | bytearray):
         info = load_content_info(bytes(data))
-        return info["content"]  # type: ignore[no-any-return]
+        return info["content"]
     if isinstance(data, cms.ContentInfo):
         try:
             _force_parse(data)
         except (ValueError, TypeError, KeyError, OverflowError, AttributeError, IndexError, RecursionError) as exc:
             raise EncodingError(f"malformed CMS SignedData: {type(exc).__name__}: {str(exc)[:200]}") from None
-        return data["content"]  # type: ignore[no-any-return]
+        return data["content"]
     return data
 
 

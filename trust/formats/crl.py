@@ -21,9 +21,8 @@ from typing import Any, Final
 
 from asn1crypto import core, x509
 from asn1crypto import crl as asn1_crl
-from asn1crypto import pem as asn1_pem
 
-from trust.crypto import oids
+from trust.crypto import oids, pem
 from trust.crypto.algorithms import SignatureAlgorithm
 from trust.crypto.errors import Code, EncodingError, InputError
 from trust.crypto.keys import PublicKey
@@ -172,14 +171,7 @@ def verify_crl_signature(crl: asn1_crl.CertificateList, issuer_key: PublicKey) -
 def load_crl(data: bytes) -> asn1_crl.CertificateList:
     if len(data) > MAX_CRL_BYTES:
         raise InputError(f"CRL of {len(data)} bytes exceeds {MAX_CRL_BYTES}", code=Code.INPUT_TOO_LARGE)
-    der = data
-    if data.lstrip().startswith(b"-----BEGIN"):
-        try:
-            type_name, _headers, der = asn1_pem.unarmor(data.strip())
-        except (ValueError, TypeError) as exc:
-            raise EncodingError(f"malformed PEM: {exc}") from None
-        if type_name != "X509 CRL":
-            raise EncodingError(f"expected an X509 CRL PEM block, found {type_name!r}")
+    _label, der = pem.read(data, "CRL", ("X509 CRL",))
     try:
         crl = asn1_crl.CertificateList.load(der, strict=True)
         crl.native  # noqa: B018
@@ -189,4 +181,4 @@ def load_crl(data: bytes) -> asn1_crl.CertificateList:
 
 
 def crl_pem(crl: asn1_crl.CertificateList) -> bytes:
-    return bytes(asn1_pem.armor("X509 CRL", crl.dump()))
+    return pem.write("X509 CRL", crl.dump())

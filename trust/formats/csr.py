@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Final
 
 from asn1crypto import csr as asn1_csr
-from asn1crypto import pem as asn1_pem
 from asn1crypto import x509
 
 from trust.crypto import oids
+from trust.crypto import pem as pem_codec
 from trust.crypto.algorithms import SignatureAlgorithm
 from trust.crypto.errors import Code, EncodingError, InputError, InvalidSignature, TrustError
 from trust.crypto.keys import PrivateKey, PublicKey, public_key_from_spki
@@ -53,20 +53,21 @@ class Request:
             if _FIELDS[attr] in values:
                 raise InputError(f"requested subject has {attr} twice")
             values[_FIELDS[attr]] = value
-        return DN(**values)
+        return DN(
+            country=values.get("country", "CN"),
+            province=values.get("province"),
+            locality=values.get("locality"),
+            organization=values.get("organization"),
+            unit=values.get("unit"),
+            common_name=values.get("common_name"),
+            serial_number=values.get("serial_number"),
+        )
 
 
 def load_csr(data: bytes) -> asn1_csr.CertificationRequest:
     if len(data) > MAX_CSR_BYTES:
         raise InputError(f"CSR of {len(data)} bytes exceeds {MAX_CSR_BYTES}", code=Code.INPUT_TOO_LARGE)
-    der = data
-    if data.lstrip().startswith(b"-----BEGIN"):
-        try:
-            type_name, _headers, der = asn1_pem.unarmor(data.strip())
-        except (ValueError, TypeError) as exc:
-            raise EncodingError(f"malformed PEM: {exc}") from None
-        if type_name not in ("CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"):
-            raise EncodingError(f"expected a CERTIFICATE REQUEST PEM block, found {type_name!r}")
+    _label, der = pem_codec.read(data, "CSR", ("CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"))
     try:
         request = asn1_csr.CertificationRequest.load(der, strict=True)
         request.native  # noqa: B018 - parse everything now
@@ -114,4 +115,4 @@ def build(key: PrivateKey, subject: DN, *, pem: bool = False) -> bytes:
         }
     )
     der = request.dump()
-    return bytes(asn1_pem.armor("CERTIFICATE REQUEST", der)) if pem else der
+    return pem_codec.write("CERTIFICATE REQUEST", der) if pem else der

@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from trust.crypto import jwk as jwk_mod
-from trust.crypto.errors import AuthenticationError, TrustError
+from trust.crypto.errors import AuthenticationError, EncodingError, TrustError
 from trust.crypto.keys import PublicKey
 from trust.crypto.signer import Signer
-from trust.formats import jose
+from trust.formats import jose, strict_json
 
 TYP: Final = "huren-holder-proof+jwt"
 MAX_LIFETIME: Final = 300
@@ -82,12 +82,9 @@ def build(
 
 def _claims(payload: bytes) -> dict[str, Any]:
     try:
-        claims = json.loads(payload)
-    except (UnicodeDecodeError, ValueError):
-        raise HolderProofError("holder proof payload is not JSON") from None
-    if not isinstance(claims, dict):
-        raise HolderProofError("holder proof payload is not a JSON object")
-    return claims
+        return strict_json.load_object(payload, "holder proof payload")
+    except EncodingError as exc:
+        raise HolderProofError(exc.message) from None
 
 
 def _integer(claims: Mapping[str, Any], name: str) -> int:

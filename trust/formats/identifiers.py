@@ -179,7 +179,7 @@ def check_character(checked_text: str) -> str:
 # --- make, parse ---------------------------------------------------------------------------------------------------
 
 
-def make(type_code: str, issuer_code: str, serial: str, version: int = 1) -> str:
+def make(type_code: str, issuer_code: str, serial: str, version: int | str = 1) -> str:
     """The identifier text for a licence; every part is validated first."""
     type_code = validate_type_code(type_code)
     issuer_code = validate_issuer_code(issuer_code)

@@ -30,15 +30,14 @@ the flattened form (clause 7.2.2); unprotected header members are refused in bot
 
 from __future__ import annotations
 
-import base64
 import functools
 import hashlib
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from trust.crypto import base64url
 from trust.crypto import jwk as huren_jwk
 from trust.crypto.algorithms import KeyFamily, SignatureAlgorithm
 from trust.crypto.errors import (
@@ -53,6 +52,7 @@ from trust.crypto.errors import (
 )
 from trust.crypto.keys import PublicKey
 from trust.crypto.signer import Signer
+from trust.formats import strict_json
 
 ACCEPTED_ALGORITHMS: Final = frozenset(
     {"SM2", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
@@ -60,27 +60,6 @@ ACCEPTED_ALGORITHMS: Final = frozenset(
 _EC_CURVE_FOR: Final = {"ES256": "secp256r1", "ES384": "secp384r1", "ES512": "secp521r1"}
 MAX_TOKEN_BYTES: Final = 1024 * 1024
 _FORBIDDEN_HEADERS: Final = frozenset({"jwk", "jku", "x5u"})
-
-
-def b64u(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64u_decode(text: str, what: str = "value") -> bytes:
-    """Decode unpadded base64url (RFC 7515 clause 2); refuses padding, other alphabets, whitespace and
-    non-canonical encodings (unused low bits of the last character set, e.g. ``AB`` for ``AA``)."""
-    if not isinstance(text, str) or not _B64U.fullmatch(text) or len(text) % 4 == 1:
-        raise EncodingError(f"JWS {what} is not unpadded base64url")
-    tail = len(text) % 4
-    # Canonical: the last character's bits below the data are zero (4 of them after 2 characters, 2 after 3).
-    if tail and _B64U_VALUE[text[-1]] & _UNUSED_BITS[tail]:
-        raise EncodingError(f"JWS {what} is not canonical base64url (unused bits set)")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-_B64U: Final = re.compile(r"[A-Za-z0-9_-]*")
-_B64U_VALUE: Final = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
-_UNUSED_BITS: Final = {2: 0b1111, 3: 0b11}
 
 
 def check_algorithm(alg: str, key: PublicKey) -> SignatureAlgorithm:
@@ -133,7 +112,7 @@ def public_key_for_verification(jwk: Mapping[str, Any], alg: str | None = None) 
 
 def x5t_s256(certificate_der: bytes) -> str:
     """The ``x5t#S256`` header member of a certificate (RFC 7515 clause 4.1.8): base64url SHA-256 of its DER."""
-    return b64u(hashlib.sha256(certificate_der).digest())
+    return base64url.encode(hashlib.sha256(certificate_der).digest())
 
 
 def _sign_raw(signer: Signer, alg: str, signing_input: bytes) -> bytes:
@@ -196,11 +175,7 @@ def _encode_protected_header(alg: str, headers: Mapping[str, Any]) -> bytes:
     """The base64url protected header, serialized as PyJWT's ``jwt.encode`` and python-jose's ``jws.sign`` do
     (``typ`` ``JWT`` unless given, sorted members, no spaces, non-ASCII escaped)."""
     header = {"typ": "JWT", "alg": alg, **headers}
-    return _b64u_bytes(json.dumps(header, separators=(",", ":"), sort_keys=True).encode("utf-8"))
-
-
-def _b64u_bytes(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
+    return base64url.encode_bytes(json.dumps(header, separators=(",", ":"), sort_keys=True).encode("utf-8"))
 
 
 @functools.lru_cache(maxsize=256)
@@ -222,30 +197,9 @@ def sign_compact(payload: bytes, signer: Signer, *, headers: Mapping[str, Any] |
     extra.pop("alg", None)
     members = _header_cache_key(extra)
     encoded_header = _encode_protected_header(alg, extra) if members is None else _cached_protected_header(alg, members)
-    signing_input = encoded_header + b"." + _b64u_bytes(payload)
+    signing_input = encoded_header + b"." + base64url.encode_bytes(payload)
     signature = _sign_raw(signer, alg, signing_input)
-    return (signing_input + b"." + _b64u_bytes(signature)).decode("ascii")
-
-
-def _strict_json(data: bytes, what: str) -> dict[str, Any]:
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in result:
-                raise EncodingError(f"{what} has the member {key!r} twice")
-            result[key] = value
-        return result
-
-    def no_constants(name: str) -> Any:
-        raise EncodingError(f"{what} contains {name}, which is not JSON (RFC 8259)")
-
-    try:
-        value = json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicates, parse_constant=no_constants)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: a number of over 4300 digits too
-        raise EncodingError(f"{what} is not UTF-8 JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise EncodingError(f"{what} must be a JSON object")
-    return value
+    return (signing_input + b"." + base64url.encode_bytes(signature)).decode("ascii")
 
 
 def check_header(header: Mapping[str, Any], allowed: Sequence[str]) -> str:
@@ -288,9 +242,9 @@ def parse_compact(token: str | bytes) -> tuple[dict[str, Any], bytes, bytes, byt
     parts = token.split(".")
     if len(parts) != 3:
         raise EncodingError(f"compact JWS needs 3 parts, found {len(parts)}")
-    header = _strict_json(b64u_decode(parts[0], "header"), "JWS header")
-    payload = b64u_decode(parts[1], "payload")
-    signature = b64u_decode(parts[2], "signature")
+    header = strict_json.load_object(base64url.decode(parts[0], "JWS header"), "JWS header")
+    payload = base64url.decode(parts[1], "JWS payload")
+    signature = base64url.decode(parts[2], "JWS signature")
     return header, payload, f"{parts[0]}.{parts[1]}".encode("ascii"), signature
 
 
@@ -313,14 +267,16 @@ def verify_compact(
 
 def sign_json(payload: bytes, signers: Sequence[tuple[Signer, Mapping[str, Any]]]) -> dict[str, Any]:
     """RFC 7515 clause 7.2.1 general JSON serialization with one signature per signer."""
-    encoded_payload = b64u(payload)
+    encoded_payload = base64url.encode(payload)
     signatures = []
     for signer, headers in signers:
         alg = _signing_alg(signer, headers)
-        protected = b64u(json.dumps({**headers, "alg": alg}, separators=(",", ":"), ensure_ascii=False).encode())
+        protected = base64url.encode(
+            json.dumps({**headers, "alg": alg}, separators=(",", ":"), ensure_ascii=False).encode()
+        )
         signing_input = f"{protected}.{encoded_payload}".encode("ascii")
         signature = _sign_raw(signer, alg, signing_input)
-        signatures.append({"protected": protected, "signature": b64u(signature)})
+        signatures.append({"protected": protected, "signature": base64url.encode(signature)})
     return {"payload": encoded_payload, "signatures": signatures}
 
 
@@ -345,7 +301,7 @@ def parse_json(document: Mapping[str, Any] | str | bytes) -> tuple[bytes, list[J
         text = document.encode("utf-8") if isinstance(document, str) else document
         if len(text) > MAX_TOKEN_BYTES:
             raise InputError(f"JWS of {len(text)} bytes exceeds {MAX_TOKEN_BYTES}", code=Code.INPUT_TOO_LARGE)
-        document = _strict_json(text, "JWS JSON serialization")
+        document = strict_json.load_object(text, "JWS JSON serialization")
     if not isinstance(document, Mapping) or not isinstance(document.get("payload"), str):
         raise EncodingError("JWS JSON serialization needs a payload member (detached payloads are not accepted)")
     if "signatures" in document:
@@ -358,7 +314,7 @@ def parse_json(document: Mapping[str, Any] | str | bytes) -> tuple[bytes, list[J
         raise EncodingError("JWS JSON serialization has neither signatures nor signature")
     if not isinstance(raw_signatures, list) or not raw_signatures or len(raw_signatures) > 16:
         raise EncodingError("JWS JSON serialization needs 1..16 signatures")
-    payload = b64u_decode(document["payload"], "payload")
+    payload = base64url.decode(document["payload"], "JWS payload")
     result = []
     for entry in raw_signatures:
         if not isinstance(entry, Mapping) or not isinstance(entry.get("protected"), str):
@@ -367,8 +323,10 @@ def parse_json(document: Mapping[str, Any] | str | bytes) -> tuple[bytes, list[J
             raise InputError("unprotected JWS header members are not accepted")
         if not isinstance(entry.get("signature"), str):
             raise EncodingError("each JWS signature needs a signature member (a base64url string)")
-        header = _strict_json(b64u_decode(entry["protected"], "protected header"), "JWS protected header")
-        signature = b64u_decode(entry["signature"], "signature")
+        header = strict_json.load_object(
+            base64url.decode(entry["protected"], "JWS protected header"), "JWS protected header"
+        )
+        signature = base64url.decode(entry["signature"], "JWS signature")
         result.append(JsonSignature(header, f"{entry['protected']}.{document['payload']}".encode("ascii"), signature))
     return payload, result
 

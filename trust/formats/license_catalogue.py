@@ -43,7 +43,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError, ValidationError
 
 from trust.crypto.errors import InputError, NotFoundError
-from trust.formats import text
+from trust.formats import strict_json, text
 from trust.formats.identifiers import HolderCodeType, validate_holder, validate_type_code
 from trust.formats.names import region
 
@@ -271,14 +271,12 @@ def _describe(error: ValidationError, license_type: LicenseType) -> tuple[list[s
         label = license_type.label(name)
         return f"{name!r} ({label})" if label != name else repr(name)
 
-    instance = error.instance
-    if error.validator == "required" and isinstance(instance, Mapping) and not path:
-        missing = [name for name in error.validator_value if name not in instance]
+    instance, value = error.instance, error.validator_value
+    if error.validator == "required" and isinstance(instance, Mapping) and isinstance(value, list) and not path:
+        missing = [name for name in value if name not in instance]
         return missing, "missing required field " + ", ".join(named(n) for n in missing)
-    if error.validator == "dependentRequired" and isinstance(instance, Mapping):
-        missing = sorted(
-            {d for k, deps in error.validator_value.items() if k in instance for d in deps} - set(instance)
-        )
+    if error.validator == "dependentRequired" and isinstance(instance, Mapping) and isinstance(value, Mapping):
+        missing = sorted({d for k, deps in value.items() if k in instance for d in deps} - set(instance))
         return missing, "missing field " + ", ".join(named(n) for n in missing) + " (needed by another field given)"
     if error.validator == "additionalProperties" and isinstance(instance, Mapping) and not path:
         extra = sorted(set(instance) - set(license_type.properties))
@@ -314,7 +312,7 @@ def _keyword_message(error: ValidationError) -> str:
         return f"is longer than {expected} characters"
     if keyword == "pattern":
         return f"does not match the pattern {expected}"
-    if keyword == "enum":
+    if keyword == "enum" and isinstance(expected, list):
         return "must be one of " + "、".join(str(v) for v in expected)
     if keyword in ("minimum", "exclusiveMinimum"):
         return f"must be at least {expected}" if keyword == "minimum" else f"must be more than {expected}"
@@ -431,7 +429,7 @@ def _load_types() -> dict[str, LicenseType]:
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if not entry.name.endswith(".json"):
             continue
-        license_type = _load_type(json.loads(entry.read_text(encoding="utf-8")))
+        license_type = _load_type(strict_json.loads(entry.read_bytes(), f"licence type file {entry.name}"))
         if license_type.code in types:
             raise RuntimeError(f"licence type {license_type.code} is defined twice in {TYPES_FOLDER}")
         types[license_type.code] = license_type

@@ -180,7 +180,7 @@ class DN:
             "common_name": self.common_name,
             "serial_number": self.serial_number,
         }
-        return [(k, values[k]) for k in _ORDER if values[k]] + list(self.extra)
+        return [(k, value) for k in _ORDER if (value := values[k])] + list(self.extra)
 
     def to_asn1(self) -> x509.Name:
         rdns = []

@@ -45,7 +45,7 @@ from typing import Any, Final, Literal
 from asn1crypto import core, crl, x509
 from asn1crypto import ocsp as asn1_ocsp
 
-from trust.crypto import oids
+from trust.crypto import oids, x690
 from trust.crypto.algorithms import SignatureAlgorithm, digest
 from trust.crypto.errors import Code, EncodingError, InputError, InvalidSignature, TrustError, UnsupportedAlgorithm
 from trust.crypto.keys import PublicKey, public_key_from_spki
@@ -272,21 +272,11 @@ _ID_PKIX_OCSP_NONCE: Final = bytes(core.ObjectIdentifier("1.3.6.1.5.5.7.48.1.2")
 _REASONS: Final = {name: bytes(crl.CRLReason(name).dump()) for name in crl_mod.REASONS}
 
 
-def _der(tag: int, *parts: bytes) -> bytes:
-    """One DER TLV (definite length, minimal length octets) around the concatenated ``parts``."""
-    content = b"".join(parts)
-    size = len(content)
-    if size < 0x80:
-        return bytes((tag, size)) + content
-    length = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return bytes((tag, 0x80 | len(length))) + length + content
-
-
 def _generalized(moment: datetime) -> bytes:
     """GeneralizedTime ``YYYYMMDDHHMMSSZ`` (UTC, whole seconds; RFC 5280 clause 4.1.2.5.2)."""
     if moment.tzinfo is None:
         raise InputError("OCSP times must be timezone-aware")
-    return _der(0x18, moment.astimezone(UTC).strftime("%Y%m%d%H%M%SZ").encode("ascii"))
+    return x690.tlv(0x18, moment.astimezone(UTC).strftime("%Y%m%d%H%M%SZ").encode("ascii"))
 
 
 def _cert_status(item: CertStatus) -> bytes:
@@ -299,8 +289,8 @@ def _cert_status(item: CertStatus) -> bytes:
     reason = crl_mod.check_reason(item.reason or "unspecified")
     info = _generalized(item.revoked_at)
     if reason != "unspecified":
-        info += _der(0xA0, _REASONS[reason])  # revocationReason [0] EXPLICIT CRLReason
-    return _der(0xA1, info)  # revoked [1] IMPLICIT RevokedInfo
+        info += x690.tlv(0xA0, _REASONS[reason])  # revocationReason [0] EXPLICIT CRLReason
+    return x690.tlv(0xA1, info)  # revoked [1] IMPLICIT RevokedInfo
 
 
 def responder_key_hash(responder_cert: x509.Certificate) -> bytes:
@@ -329,28 +319,28 @@ def build_response(
         raise InputError("nextUpdate must be later than thisUpdate")
     if nonce is not None and not NONCE_MIN <= len(nonce) <= NONCE_MAX:
         raise InputError(f"a nonce has {NONCE_MIN} to {NONCE_MAX} octets")
-    times = _generalized(this_update) + _der(0xA0, _generalized(next_update))  # thisUpdate, nextUpdate [0]
-    singles = b"".join(_der(0x30, item.cert_id.der, _cert_status(item), times) for item in statuses)
+    times = _generalized(this_update) + x690.tlv(0xA0, _generalized(next_update))  # thisUpdate, nextUpdate [0]
+    singles = b"".join(x690.tlv(0x30, item.cert_id.der, _cert_status(item), times) for item in statuses)
     key_hash = responder_id or responder_key_hash(responder_cert)
     tbs_parts = [
-        _der(0xA2, _der(0x04, key_hash)),  # responderID byKey [2] EXPLICIT KeyHash
+        x690.tlv(0xA2, x690.tlv(0x04, key_hash)),  # responderID byKey [2] EXPLICIT KeyHash
         _generalized(produced_at),
-        _der(0x30, singles),
+        x690.tlv(0x30, singles),
     ]
     if nonce is not None:  # responseExtensions [1] EXPLICIT Extensions: the nonce, non-critical
-        extension = _der(0x30, _ID_PKIX_OCSP_NONCE, _der(0x04, _der(0x04, nonce)))
-        tbs_parts.append(_der(0xA1, _der(0x30, extension)))
-    tbs = _der(0x30, *tbs_parts)
+        extension = x690.tlv(0x30, _ID_PKIX_OCSP_NONCE, x690.tlv(0x04, x690.tlv(0x04, nonce)))
+        tbs_parts.append(x690.tlv(0xA1, x690.tlv(0x30, extension)))
+    tbs = x690.tlv(0x30, *tbs_parts)
     signature = signer.sign(tbs)
-    basic = _der(
+    basic = x690.tlv(
         0x30,
         tbs,
         _algorithm_der(signer.algorithm),
-        _der(0x03, b"\x00", signature),
-        _der(0xA0, _der(0x30, responder_cert.dump())),  # certs [0] EXPLICIT SEQUENCE OF Certificate
+        x690.tlv(0x03, b"\x00", signature),
+        x690.tlv(0xA0, x690.tlv(0x30, responder_cert.dump())),  # certs [0] EXPLICIT SEQUENCE OF Certificate
     )
-    response_bytes = _der(0x30, _ID_PKIX_OCSP_BASIC, _der(0x04, basic))
-    return _der(0x30, b"\x0a\x01\x00", _der(0xA0, response_bytes))  # successful (0), responseBytes [0]
+    response_bytes = x690.tlv(0x30, _ID_PKIX_OCSP_BASIC, x690.tlv(0x04, basic))
+    return x690.tlv(0x30, b"\x0a\x01\x00", x690.tlv(0xA0, response_bytes))  # successful (0), responseBytes [0]
 
 
 _ALGORITHMS: dict[SignatureAlgorithm, bytes] = {}

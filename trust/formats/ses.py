@@ -18,13 +18,15 @@ Pure format code: no storage, no network.
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
 from asn1crypto import core, x509
 
-from trust.crypto import oids
+from trust.crypto import oids, x690
+from trust.crypto.algorithms import digest
 from trust.crypto.errors import Code, EncodingError, InputError
 
 oids.register()
@@ -206,10 +208,51 @@ class Seal:
     der: bytes
     extensions: tuple[tuple[str, bool, bytes], ...] = ()
     time_stamp: bytes | None = None
+    cert_digest_types: tuple[str, ...] = ()  # certListType 2: the declared digest algorithm of each entry
 
     @property
     def maker_certificate(self) -> x509.Certificate:
         return x509.Certificate.load(self.maker_cert)
+
+
+# --- the signer certificates of a seal (certList) ---------------------------------------------------------------
+
+CERT_DIGESTS: Final = {
+    "sm3": "sm3",
+    "sha256": "sha256",
+    "sha384": "sha384",
+    "sha512": "sha512",
+    "1.2.156.10197.1.401": "sm3",
+}
+"""The digest algorithms of a certList entry (certListType 2) that are read, by the ``type`` a seal declares (a name
+or an OID; case and hyphens are not significant: ``SHA-256`` is ``sha256``) — the one table for making, sealing
+with and verifying seals."""
+
+
+def cert_digest_name(kind: str | None) -> str | None:
+    """The digest algorithm (a :func:`trust.crypto.algorithms.digest` name) a certList entry's ``type`` declares, or
+    None for one that is not in :data:`CERT_DIGESTS`."""
+    return CERT_DIGESTS.get((kind or "").lower().replace("-", ""))
+
+
+def listed_as(seal: Seal, cert_der: bytes) -> str | None:
+    """How ``cert_der`` is listed among ``seal``'s signer certificates: ``"certificate"`` (itself, certListType 1),
+    the ``type`` of the entry holding its digest in the algorithm that entry declares (certListType 2; an entry in an
+    algorithm that is not read never matches), or None when it is not listed. Compared in constant time."""
+    if seal.cert_list_type == 1:
+        return "certificate" if any(hmac.compare_digest(item, cert_der) for item in seal.cert_list) else None
+    if seal.cert_list_type != 2:
+        return None
+    for kind, value in zip(seal.cert_digest_types, seal.cert_list, strict=True):
+        name = cert_digest_name(kind)
+        if name is not None and hmac.compare_digest(value, digest(name, cert_der)):
+            return kind
+    return None
+
+
+def lists_certificate(seal: Seal, cert_der: bytes) -> bool:
+    """Whether ``cert_der`` is one of ``seal``'s signer certificates (:func:`listed_as`)."""
+    return listed_as(seal, cert_der) is not None
 
 
 def bit_value(value: core.BitString) -> bytes:
@@ -223,48 +266,13 @@ def bit_value(value: core.BitString) -> bytes:
 _bits = bit_value
 
 
-# --- slicing DER as received ----------------------------------------------------------------------------------
-
-
-def der_header(der: bytes, pos: int) -> tuple[int, int]:
-    """``(content start, end)`` of the DER TLV at ``pos``; definite lengths and low tag numbers only."""
-    if pos + 2 > len(der) or der[pos] & 0x1F == 0x1F:
-        raise EncodingError("truncated or unsupported DER header")
-    length, start = der[pos + 1], pos + 2
-    if length & 0x80:
-        count = length & 0x7F
-        if count == 0 or count > 4 or start + count > len(der):
-            raise EncodingError("indefinite, oversized or truncated DER length")
-        length, start = int.from_bytes(der[start : start + count], "big"), start + count
-    if start + length > len(der):
-        raise EncodingError("truncated DER value")
-    return start, start + length
-
-
-def der_children(der: bytes) -> list[bytes]:
-    """The TLVs inside one constructed DER value, exactly as received."""
-    start, end = der_header(der, 0)
-    if end != len(der):
-        raise EncodingError("trailing bytes after the DER value")
-    items, pos = [], start
-    while pos < end:
-        _, stop = der_header(der, pos)
-        items.append(der[pos:stop])
-        pos = stop
-    return items
-
-
-def der_sequence(body: bytes) -> bytes:
-    return b"\x30" + _der_length(len(body)) + body
-
-
 def maker_signed_bytes(seal_der: bytes, version: int) -> bytes:
     """What the seal maker signed, sliced from the seal as received: ``DER(SES_SealInfo)`` (versions 4, 5) or
     ``DER(SEQUENCE { sealInfo, cert, signatureAlgorithm })`` (version 1)."""
-    parts = der_children(seal_der)
+    parts = x690.children(seal_der)
     if version == 1:
-        sign_info = der_children(parts[1])
-        return der_sequence(parts[0] + sign_info[0] + sign_info[1])
+        sign_info = x690.children(parts[1])
+        return x690.sequence(parts[0], sign_info[0], sign_info[1])
     return parts[0]
 
 
@@ -316,12 +324,12 @@ def _parse_v4(data: bytes) -> Seal:
     prop = info["property"]
     list_type = int(prop["cert_list_type"].native)
     items = []
-    digest_alg = None
+    digest_types: list[str] = []
     for item in prop["cert_list"]:
         if list_type == 1 and item.name == "cert":
             items.append(bytes(item.chosen.native))
         elif list_type == 2 and item.name == "digest":
-            digest_alg = str(item.chosen["type"].native)
+            digest_types.append(str(item.chosen["type"].native))
             items.append(bytes(item.chosen["value"].native))
         else:
             raise EncodingError(f"certList entry {item.name} does not fit certListType {list_type}")
@@ -335,7 +343,7 @@ def _parse_v4(data: bytes) -> Seal:
         name=str(prop["name"].native),
         cert_list_type=list_type,
         cert_list=tuple(items),
-        cert_digest_algorithm=digest_alg,
+        cert_digest_algorithm=digest_types[-1] if digest_types else None,
         create_date=prop["create_date"].native,
         valid_start=prop["valid_start"].native,
         valid_end=prop["valid_end"].native,
@@ -352,6 +360,7 @@ def _parse_v4(data: bytes) -> Seal:
         der=data,
         extensions=_extensions(info["ext_datas"]),
         time_stamp=_bits(stamp) if stamp.native is not None else None,
+        cert_digest_types=tuple(digest_types),
     )
 
 
@@ -390,13 +399,6 @@ def _parse_v1(data: bytes) -> Seal:
         der=data,
         extensions=_extensions(info["ext_datas"]),
     )
-
-
-def _der_length(length: int) -> bytes:
-    if length < 0x80:
-        return bytes([length])
-    body = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(body)]) + body
 
 
 # --- building version 4 ----------------------------------------------------------------------------------
@@ -448,7 +450,7 @@ def assemble_seal(info: SESSealInfo, maker_cert: bytes, signature: bytes) -> byt
                 "e_seal_info": info,
                 "cert": maker_cert,
                 "sign_alg_id": SM2_SM3_OID,
-                "signed_value": core.BitString.load(b"\x03" + _der_length(len(signature) + 1) + b"\x00" + signature),
+                "signed_value": core.BitString.load(x690.bit_string(signature)),
             }
         ).dump()
     )
@@ -481,8 +483,8 @@ def parse_signature(data: bytes) -> SignatureRecord:
     sliced from the input, never re-encoded."""
     _limit(data, "SES_Signature")
     try:
-        outer = der_children(data)
-        tbs = der_children(outer[0]) if outer and outer[0][:1] == b"\x30" else []
+        outer = x690.children(data)
+        tbs = x690.children(outer[0]) if outer and outer[0][:1] == b"\x30" else []
     except EncodingError as exc:
         raise EncodingError(f"not a SES_Signature: {exc.message}") from None
     if len(outer) not in (4, 5) or len(tbs) not in (5, 6):
@@ -532,7 +534,7 @@ def build_tbs_sign(
             "version": version,
             "eseal": SESeal.load(seal_der),
             "time_info": core.GeneralizedTime(time_info),
-            "data_hash": core.BitString.load(b"\x03" + _der_length(len(data_hash) + 1) + b"\x00" + data_hash),
+            "data_hash": core.BitString.load(x690.bit_string(data_hash)),
             "property_info": property_info,
         }
     )
@@ -543,8 +545,8 @@ def assemble_signature(tbs: TBSSign, signer_cert: bytes, signature: bytes, time_
         "to_sign": tbs,
         "cert": signer_cert,
         "signature_alg_id": SM2_SM3_OID,
-        "signature": core.BitString.load(b"\x03" + _der_length(len(signature) + 1) + b"\x00" + signature),
+        "signature": core.BitString.load(x690.bit_string(signature)),
     }
     if time_stamp is not None:
-        value["time_stamp"] = core.BitString.load(b"\x03" + _der_length(len(time_stamp) + 1) + b"\x00" + time_stamp)
+        value["time_stamp"] = core.BitString.load(x690.bit_string(time_stamp))
     return bytes(SESSignature(value).dump())

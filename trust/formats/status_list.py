@@ -40,10 +40,11 @@ from enum import IntEnum
 from functools import lru_cache
 from typing import Any, Final
 
+from trust.crypto import base64url
 from trust.crypto.errors import Code, EncodingError, InputError
 from trust.crypto.keys import PublicKey
 from trust.crypto.signer import Signer
-from trust.formats import jose
+from trust.formats import jose, strict_json
 
 TOKEN_TYPE: Final = "statuslist+jwt"  # noqa: S105 (a JWT typ, not a secret)
 MEDIA_TYPE: Final = "application/statuslist+jwt"
@@ -194,7 +195,7 @@ class StatusList:
 
     def encode(self) -> dict[str, Any]:
         """``{"bits": n, "lst": base64url(zlib(bytes, level 9))}`` (the draft's JSON Status List)."""
-        return {"bits": self._bits, "lst": jose.b64u(zlib.compress(bytes(self._data), 9))}
+        return {"bits": self._bits, "lst": base64url.encode(zlib.compress(bytes(self._data), 9))}
 
     @classmethod
     def decode(cls, obj: object) -> StatusList:
@@ -215,7 +216,7 @@ class StatusList:
                 f"status list lst of {len(lst)} characters exceeds {MAX_LST_CHARS}", code=Code.INPUT_TOO_LARGE
             )
         try:
-            compressed = jose.b64u_decode(lst, "status list lst")
+            compressed = base64url.decode(lst, "status list lst")
         except EncodingError as exc:
             raise EncodingError("status list lst is not unpadded base64url", evidence={"member": "lst"}) from exc
         return cls.from_bytes(bits, inflate(compressed))
@@ -366,21 +367,7 @@ def _reject(message: str, check: str, **evidence: Any) -> InputError:
 
 
 def _claims(payload: bytes) -> dict[str, Any]:
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in result:
-                raise EncodingError(f"status list token claims have the member {key!r} twice")
-            result[key] = value
-        return result
-
-    try:
-        claims = json.loads(payload.decode("utf-8"), object_pairs_hook=no_duplicates)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: a number of over 4300 digits too
-        raise EncodingError(f"status list token claims are not UTF-8 JSON: {exc}") from None
-    if not isinstance(claims, dict):
-        raise EncodingError("status list token claims must be a JSON object")
-    return claims
+    return strict_json.load_object(payload, "status list token claims")
 
 
 def verify_token_claims(

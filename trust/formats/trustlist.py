@@ -55,7 +55,7 @@ from asn1crypto import x509
 from trust.crypto.errors import Code, EncodingError, InputError, InvalidSignature, TrustError
 from trust.crypto.keys import public_key_from_spki
 from trust.crypto.signer import Signer
-from trust.formats import jose
+from trust.formats import jose, strict_json, times
 
 TYPE: Final = "huren-trust-list"
 VERSION: Final = 1
@@ -69,15 +69,8 @@ def iso(moment: datetime) -> str:
 
 
 def parse_time(text: Any, what: str) -> datetime:
-    if not isinstance(text, str):
-        raise EncodingError(f"{what} must be an ISO 8601 time")
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise EncodingError(f"{what} is not an ISO 8601 time: {text!r}") from None
-    if value.tzinfo is None:
-        raise EncodingError(f"{what} must carry a time zone")
-    return value.astimezone(UTC)
+    """A time of a trust list or bundle (:func:`trust.formats.times.parse_time`; it must carry its zone)."""
+    return times.parse_time(text, what, naive="refuse", error=EncodingError)
 
 
 @dataclass(frozen=True)
@@ -489,19 +482,10 @@ def verify_signed(document: Mapping[str, Any], pinned: Iterable[str], *, what: s
 def load_document(data: bytes, what: str) -> dict[str, Any]:
     if len(data) > MAX_DOCUMENT_BYTES:
         raise InputError(f"{what} of {len(data)} bytes exceeds {MAX_DOCUMENT_BYTES}", code=Code.INPUT_TOO_LARGE)
-    try:
-        value = json.loads(data)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: a number of over 4300 digits too
-        raise EncodingError(f"{what} is not JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise EncodingError(f"{what} must be a JSON object")
-    return value
+    return strict_json.load_object(data, what)
 
 
 def verify(data: bytes, pinned: Iterable[str]) -> tuple[TrustList, VerifiedDocument]:
     """Parse and verify a signed trust list file."""
     checked = verify_signed(load_document(data, "trust list"), pinned, what="trust list")
-    try:
-        return TrustList.from_json(json.loads(checked.payload)), checked
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, and a number of over 4300 digits
-        raise EncodingError(f"trust list payload is not JSON: {exc}") from None
+    return TrustList.from_json(strict_json.load_object(checked.payload, "trust list payload")), checked

@@ -47,7 +47,7 @@ from typing import Any, ClassVar, Final
 
 from asn1crypto import cms, core, tsp, x509
 
-from trust.crypto import oids
+from trust.crypto import oids, x690
 from trust.crypto.algorithms import KeyFamily, digest
 from trust.crypto.errors import (
     Code,
@@ -215,7 +215,7 @@ def build_request(
 # --- responses ---------------------------------------------------------------------------------------------
 
 
-class TimeStampResp(core.Sequence):  # type: ignore[misc]
+class TimeStampResp(core.Sequence):
     """RFC 3161 ``TimeStampResp`` with the token OPTIONAL, as the RFC has it (asn1crypto's ``tsp`` class makes
     it mandatory, so it cannot encode a rejection)."""
 
@@ -236,18 +236,10 @@ def rejection(failure: Failure, text: str) -> bytes:
 _GRANTED_STATUS: Final = bytes(tsp.PKIStatusInfo({"status": "granted"}).dump())
 
 
-def _der_sequence(body: bytes) -> bytes:
-    size = len(body)
-    if size < 0x80:
-        return b"\x30" + bytes([size]) + body
-    octets = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return b"\x30" + bytes([0x80 | len(octets)]) + octets + body
-
-
 def granted(token: cms.ContentInfo | bytes) -> bytes:
     """A DER ``TimeStampResp`` with status ``granted`` carrying ``token`` (its DER is copied, not re-encoded)."""
     token_der = token if isinstance(token, bytes) else bytes(token.dump())
-    return _der_sequence(_GRANTED_STATUS + token_der)
+    return x690.sequence(_GRANTED_STATUS, token_der)
 
 
 def ess_hash_for(family: KeyFamily) -> str:

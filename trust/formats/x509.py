@@ -21,9 +21,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from asn1crypto import core, x509
-from asn1crypto import pem as asn1_pem
 
-from trust.crypto import oids
+from trust.crypto import oids, pem
 from trust.crypto.algorithms import SignatureAlgorithm
 from trust.crypto.errors import Code, EncodingError, InputError, InvalidSignature
 from trust.crypto.keys import PublicKey, public_key_from_spki
@@ -32,6 +31,8 @@ from trust.crypto.signer import Signer
 oids.register()
 
 MAX_CERT_BYTES: Final = 64 * 1024
+CERTIFICATE_LABELS: Final = ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE")
+"""PEM labels of a certificate: RFC 7468 clause 5 and the two older ones OpenSSL writes."""
 _UTC_LIMIT: Final = datetime(2050, 1, 1, tzinfo=UTC)
 
 
@@ -291,19 +292,7 @@ def load_certificate(data: bytes) -> x509.Certificate:
     field that does not decode."""
     if len(data) > MAX_CERT_BYTES:
         raise InputError(f"certificate of {len(data)} bytes exceeds {MAX_CERT_BYTES}", code=Code.INPUT_TOO_LARGE)
-    der = data
-    marker = data.find(b"-----BEGIN ") if data[:1] != b"\x30" else -1
-    if marker >= 0:
-        # explanatory text before the block is allowed (RFC 7468 clause 2), e.g. ``openssl x509 -text`` output
-        end = data.find(b"-----END ", marker)
-        end = data.find(b"-----", end + 9) if end >= 0 else -1
-        block = data[marker : end + 5] if end >= 0 else data[marker:]
-        try:
-            type_name, _headers, der = asn1_pem.unarmor(block.strip())
-        except (ValueError, TypeError) as exc:
-            raise EncodingError(f"malformed PEM: {exc}") from None
-        if type_name not in ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"):
-            raise EncodingError(f"expected a CERTIFICATE PEM block, found {type_name!r}")
+    _label, der = pem.read(data, "certificate", CERTIFICATE_LABELS)
     try:
         cert = x509.Certificate.load(der, strict=True)
         cert.native  # noqa: B018 - parse every field now, inside the try
@@ -313,7 +302,7 @@ def load_certificate(data: bytes) -> x509.Certificate:
 
 
 def certificate_pem(cert: x509.Certificate) -> bytes:
-    return bytes(asn1_pem.armor("CERTIFICATE", cert.dump()))
+    return pem.write("CERTIFICATE", cert.dump())
 
 
 def fingerprint(cert: x509.Certificate) -> str:

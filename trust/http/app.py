@@ -14,7 +14,7 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
@@ -29,6 +29,7 @@ import trust
 from trust import logs
 from trust.crypto.errors import Code, InputError, TrustError
 from trust.http import problems
+from trust.http.bodies import StrictJsonRoute
 from trust.http.edge import HeadLimit
 from trust.service import audit
 from trust.service.instance import Instance
@@ -160,6 +161,14 @@ class Ready(BaseModel):
     model_config = {"json_schema_extra": {"examples": [{"status": "ready"}]}}
 
 
+def _validation_message(error: Mapping[str, Any]) -> str:
+    """One schema error for people; a body that is not (strict) JSON says why (``trust.http.bodies``)."""
+    context = error.get("ctx")
+    if error.get("type") == "json_invalid" and isinstance(context, Mapping) and context.get("error"):
+        return f"{error.get('msg', 'JSON decode error')}: {str(context['error'])[:200]}"
+    return str(error.get("msg", ""))
+
+
 def create_app(instance: Instance | None = None) -> FastAPI:
     instance = instance or Instance()
 
@@ -186,6 +195,7 @@ def create_app(instance: Instance | None = None) -> FastAPI:
         "details with stable codes.",
     )
     app.state.instance = instance
+    app.router.route_class = StrictJsonRoute  # JSON bodies read strictly (trust.http.bodies), here and in every router
 
     _install_request_ids(app)
     _install_error_handlers(app)
@@ -213,21 +223,22 @@ def create_app(instance: Instance | None = None) -> FastAPI:
         db.ping(instance.engine)
         return {"status": "ready"}
 
-    from trust.http.routes import ca, clients, license, ocsp, seal, tsa
+    from trust.http.routes import ca, clients, federation, idp, license, ocsp, rp, seal, tsa
     from trust.http.routes import trust as trust_routes
 
-    for module in (clients, ca, ocsp, tsa, trust_routes, seal, license):
+    for module in (clients, ca, ocsp, tsa, trust_routes, seal, license, federation, idp, rp):
         app.include_router(module.router)
 
     from trust.http import docs
 
     docs.install(app)
-    app.add_middleware(BodyLimit, limit=instance.settings.max_request_bytes)  # type: ignore[arg-type]
+    app.add_middleware(BodyLimit, limit=instance.settings.max_request_bytes)
     app.add_middleware(
-        HeadLimit,  # type: ignore[arg-type]
+        HeadLimit,
         max_target=instance.settings.max_request_target,
         max_headers=instance.settings.max_header_bytes,
     )
+    # replacing the method is FastAPI's documented way to customise the schema; mypy refuses assigning to a method
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -277,7 +288,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Any:
         errors = [
-            {"loc": [str(part) for part in err.get("loc", ())], "msg": str(err.get("msg", ""))}
+            {"loc": [str(part) for part in err.get("loc", ())], "msg": _validation_message(err)}
             for err in exc.errors()[:20]
         ]
         return problems.problem_response(

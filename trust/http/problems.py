@@ -43,6 +43,7 @@ _BY_CODE: Final[dict[Code, int]] = {
     Code.ASSERTION_REPLAYED: 401,
     Code.FORBIDDEN: 403,
     Code.RATE_LIMITED: 429,
+    Code.LOGIN_FAILED: 401,
 }
 STATUS: Final[dict[Code, int]] = {code: _BY_CODE.get(code, _BY_CATEGORY[code.category]) for code in Code}
 """The HTTP status of every code: its category's, unless the code names a more specific one."""
@@ -177,7 +178,8 @@ _HEADERS: Final[dict[int | str, dict[str, Any]]] = {
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for the error statuses a route can answer, plus ``5XX``."""
     entries: dict[int | str, dict[str, Any]] = {}
-    for status in (*sorted(set(statuses)), "5XX"):
+    keys: tuple[int | str, ...] = (*sorted(set(statuses)), "5XX")
+    for status in keys:
         entry: dict[str, Any] = {
             "description": _DESCRIPTIONS[status],
             "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}},

@@ -36,6 +36,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
@@ -70,11 +71,12 @@ class Limiter:
                 "socket_connect_timeout": STORAGE_TIMEOUT,
             }
         self.storage = storage_from_string(uri, **options)
-        self.strategy = MovingWindowRateLimiter(self.storage)  # type: ignore[arg-type]  # sync storage
+        self.strategy = MovingWindowRateLimiter(self.storage)
         self.requests = _per_minute(settings.rate_limit, share, "client")
         self.anonymous = _per_minute(settings.anonymous_rate_limit, share, "address")
         self.failures = _per_minute(settings.auth_failure_limit, share, "auth-failure-address")
         self.client_failures = _per_minute(settings.auth_failure_client_limit, share, "auth-failure-client")
+        self.logins = _per_minute(settings.login_rate_limit, share, "idp-login")
         self._warned = -math.inf
         self._lock = threading.Lock()
 
@@ -101,7 +103,14 @@ class Limiter:
         """Count a failed attempt against ``address`` and the client id it claimed."""
         for item, key in ((self.failures, address), (self.client_failures, claimed)):
             if item is not None and key is not None:
-                self._call(lambda item=item, key=key: self.strategy.hit(item, key))
+                self._call(partial(self.strategy.hit, item, key))
+
+    def login_attempt(self, address: str, account: str | None) -> None:
+        """One login attempt at a regional OP (issue 16): counted per address and per citizen ID number tried, so
+        neither guessing many passwords for one citizen nor one password for many citizens goes fast."""
+        self._hit(self.logins, f"address:{address}", f"too many login attempts from address {address}")
+        if account:
+            self._hit(self.logins, f"account:{account}", "too many login attempts for this citizen ID number")
 
     # -- mechanics -------------------------------------------------------------------------------------------
 

@@ -73,8 +73,8 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from trust import db
-from trust.crypto.errors import ConfigError, InputError, TrustError, UnavailableError
-from trust.formats import idcodes
+from trust.crypto.errors import ConfigError, EncodingError, InputError, TrustError, UnavailableError
+from trust.formats import idcodes, strict_json
 from trust.formats import trustlist as tl
 
 GENESIS: Final = "0" * 64
@@ -184,6 +184,14 @@ AUDITED: Final[dict[str, Audited]] = {
     "license_event": Audited("license-event", ("license_id", "id"), ("status", "reason")),
     "platform_client": Audited("client", ("id",), ("kind", "region", "license_issuer_id", "name", "status")),
     "platform_credential": Audited("client-credential", ("serial",), ("client_id", "fingerprint", "status")),
+    "federation_entity": Audited(
+        "federation-entity",
+        ("id",),
+        ("kind", "region", "issuer_id", "name", "status", "reason", "jwks", "policy", "trust_service_id"),
+        ids=frozenset({"issuer_id", "trust_service_id"}),
+        ignore=frozenset({"configuration"}),
+    ),
+    "trust_mark": Audited("trust-mark", ("entity_id", "id"), ("trust_mark_type", "digest", "revoked_at")),
 }
 
 
@@ -401,30 +409,13 @@ def canonical_details(details: Mapping[str, Any]) -> str:
     return rfc8785.dumps(dict(details)).decode("utf-8")
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise DetailsError(f"a duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-def _no_constant(name: str) -> Any:
-    raise DetailsError(f"the non-JSON constant {name}")
-
-
 def parse_details(text: str) -> dict[str, Any]:
-    """Stored ``details`` read strictly: one JSON object, no duplicate key at any depth, no NaN/Infinity."""
+    """Stored ``details`` read strictly (:mod:`trust.formats.strict_json`): one JSON object, no duplicate key at any
+    depth, no NaN/Infinity."""
     try:
-        value = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
-    except DetailsError:
-        raise
-    except (ValueError, RecursionError):
-        raise DetailsError("unreadable JSON") from None
-    if not isinstance(value, dict):
-        raise DetailsError("JSON that is not an object")
-    return value
+        return strict_json.load_object(text, "the details JSON")
+    except EncodingError as exc:
+        raise DetailsError(exc.message) from None
 
 
 def _header(entry: Mapping[str, Any]) -> bytes:
@@ -546,7 +537,7 @@ def _check_entry(row: AuditEntry, expected: int, prev: str, legacy_until: int, h
         legacy = row.seq <= legacy_until
         canonical = _legacy_json(details) if legacy else canonical_details(details)
     except DetailsError as exc:
-        return row.seq, f"entry {row.seq} has details with {exc} (edited)"
+        return row.seq, f"entry {row.seq}: {exc} (edited)"
     except rfc8785.CanonicalizationError:
         return row.seq, f"entry {row.seq} has details with a value outside canonical JSON (edited)"
     if canonical != row.details:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import re
 import secrets
 from collections.abc import Mapping, Sequence
@@ -48,11 +47,12 @@ from trust.crypto.errors import (
     AuthenticationError,
     Code,
     ConflictError,
+    EncodingError,
     InputError,
     NotFoundError,
     TrustError,
 )
-from trust.formats import client_assertion, jose
+from trust.formats import client_assertion, jose, strict_json
 from trust.formats import x509 as cx
 from trust.formats.names import DN
 from trust.service import ca as ca_service
@@ -294,11 +294,9 @@ def verify_assertion(instance: Instance, assertion: str, *, at: datetime | None 
     except TrustError as exc:
         raise _fail(f"client assertion signature refused: {exc.message}") from None
     try:
-        claims = json.loads(verified.payload)
-    except ValueError:
-        raise _fail("client assertion payload is not JSON") from None
-    if not isinstance(claims, dict):
-        raise _fail("client assertion payload is not a JSON object")
+        claims = strict_json.load_object(verified.payload, "client assertion payload")
+    except EncodingError as exc:
+        raise _fail(exc.message) from None
     client_id = claims.get("iss")
     if not isinstance(client_id, str) or claims.get("sub") != client_id:
         raise _fail("client assertion iss and sub must both be the client id (RFC 7523 clause 3)")
@@ -462,8 +460,8 @@ def claimed_client_id(value: str) -> str | None:
         return None
     try:
         _header, payload, _input, _signature = jose.parse_compact(credential)
-        claims = json.loads(payload)
-    except (TrustError, ValueError):
+        claims = strict_json.loads(payload, "client assertion payload")
+    except TrustError:
         return None
     if not isinstance(claims, dict):
         return None

@@ -361,6 +361,7 @@ def build(instance: Instance, say: Callable[[str], None] = print) -> Path:
     _ocsp_and_tsa(instance, index, anchors, good_rsa_serial, revoked_serial, say)
     _seals_and_documents(instance, index, anchors, say)
     _licenses(instance, index, anchors, say)
+    _federation(instance, index, say)
     _trust_list_and_bundle(instance, index, anchors, say)
     path = index.write()
     say(f"demo world written: {len(index.entries)} artefacts listed in {path}")
@@ -530,11 +531,11 @@ def _seals_and_documents(
 def _licenses(instance: Instance, index: DemoIndex, anchors: dict[str, Path], say: Callable[[str], None]) -> None:
     """Licence issuers for both regions and licences of every catalogue type in every presentation form."""
     from licenses import samples
-    from trust.crypto import jwk
+    from trust.crypto import base64url, jwk
     from trust.crypto.keys import generate_private_key
-    from trust.formats import jose, sdjwt
     from trust.formats import license_catalogue as catalogue
     from trust.formats import license_token as token
+    from trust.formats import sdjwt
     from trust.service import license_documents, licenses
 
     out = index.out
@@ -614,9 +615,9 @@ def _licenses(instance: Instance, index: DemoIndex, anchors: dict[str, Path], sa
         add(f"w101-{status}", "license-token", victim.record.token, "TOTAL_FAILED", status=status)
     # The tampered token: the holder's name changed in the payload, the issuer's signature kept.
     header, payload, signature = made.record.token.split(".")
-    claims = json.loads(jose.b64u_decode(payload))
+    claims = json.loads(base64url.decode(payload))
     claims["license"]["fields"]["name"] = "冒名顶替有限公司"
-    forged = jose.b64u(json.dumps(claims, ensure_ascii=False, separators=(",", ":")).encode())
+    forged = base64url.encode(json.dumps(claims, ensure_ascii=False, separators=(",", ":")).encode())
     add("w101-tampered", "license-token", f"{header}.{forged}.{signature}", "TOTAL_FAILED", reason="signature")
     # An RS256 licence: its 256-byte signature makes the largest QR code a face prints (the face's QR token leaves
     # out fields until it fits version 25, docs/LICENSES.md); sealed with RSA only, at B-LTA.
@@ -660,6 +661,65 @@ def _licenses(instance: Instance, index: DemoIndex, anchors: dict[str, Path], sa
         f"registered licence issuers for {len(issuers)} regions and issued licences of {len(types)} types "
         "(token, SD-JWT, HR1 QR payload, sealed PDF), and an RS256 licence"
     )
+
+
+DEMO_PASSWORD: Final = "huren-demo"  # noqa: S105 - the demo accounts' published password, not a secret
+"""The demo citizens' password (the demo login; docs/IDENTITY.md)."""
+DEMO_SERVICES: Final = (
+    ("330000", "zj-service", "浙江政务服务网", None),
+    ("440000", "gd-service", "广东政务服务网", None),
+    ("440000", "gd-permit", "广东省许可审批（需二级认证）", "urn:huren:loa:2"),
+)
+
+
+def _federation(instance: Instance, index: DemoIndex, say: Callable[[str], None]) -> None:
+    """The identity federation: the anchor, one OP per region (trust mark level 2), the relying services, the demo
+    citizens, and every entity configuration saved as an ``entity-configuration`` artefact."""
+    from trust.formats import federation
+    from trust.formats.idcodes import mask
+    from trust.service.identity import anchor, op
+
+    say("identity federation: the trust anchor, the regional OpenID Providers and the relying services")
+    anchor.init(instance)
+    for code, facts in REGIONS.items():
+        anchor.register(instance, kind=anchor.KIND_OP, region_code=code, name=f"{facts['province']}统一身份认证平台")
+        anchor.grant_trust_mark(instance, anchor.hosted_op_id(instance, code), 2)
+        op.add_citizen(instance, facts["citizen"], facts["person"], DEMO_PASSWORD)
+    for code, slug, name, level in DEMO_SERVICES:
+        metadata = {anchor.KIND_RP: {"default_acr_values": [level]}} if level else None
+        anchor.register(instance, kind=anchor.KIND_RP, region_code=code, name=name, slug=slug, metadata=metadata)
+    folder = index.out / "federation"
+    folder.mkdir(parents=True, exist_ok=True)
+    base = anchor.anchor_id(instance)
+    configurations = [("anchor", base, anchor.anchor_configuration(instance))]
+    configurations += [
+        (row.id.removeprefix(base + "/").replace("/", "-"), row.id, anchor.entity_configuration(instance, row.id))
+        for row in anchor.entities(instance)
+    ]
+    for label, entity_id, token in configurations:
+        path = folder / f"{label}.jwt"
+        path.write_text(token + "\n")
+        statement = federation.parse_statement(token)
+        index.add(
+            id=f"entity-configuration-{label}",
+            kind="entity-configuration",
+            path=path,
+            algorithm=str(statement.header.get("alg")),
+            issuer=entity_id,
+            expect="TOTAL_PASSED",
+            anchors=[],
+            url=f"{entity_id.removeprefix(base)}/.well-known/openid-federation",
+            entity_id=entity_id,
+        )
+    accounts = folder / "demo-citizens.txt"  # full citizen ID numbers stay out of the console and the logs
+    accounts.write_text(
+        "".join(f"{facts['province']} {facts['citizen']} {DEMO_PASSWORD}\n" for facts in REGIONS.values())
+    )
+    accounts.chmod(0o600)
+    for code, facts in REGIONS.items():
+        say(f"  {facts['province']}: OP {anchor.hosted_op_id(instance, code)}; demo citizen {mask(facts['citizen'])}")
+    say(f"  demo logins (citizen ID number, password) in {accounts}; one-time codes appear in the log")
+    say(f"  services: {', '.join(f'{base}/rp/{slug}/' for _code, slug, _name, _level in DEMO_SERVICES)}")
 
 
 def _trust_list_and_bundle(

@@ -13,6 +13,7 @@ from functools import cached_property
 from sqlalchemy.engine import Engine
 
 from trust import db
+from trust.crypto.errors import ConfigError
 from trust.crypto.keystore import PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, FileKeyStore, KeyStore
 from trust.service import audit, state
 from trust.settings import Settings
@@ -47,8 +48,25 @@ class Instance:
                 if demo_secret.exists():  # written by `trust demo` when no passphrase was configured
                     passphrase = demo_secret.read_bytes().strip()
             if passphrase is not None:
-                return FileKeyStore(self.settings.keystore_dir, passphrase, iterations=iterations)
-            return FileKeyStore.from_env(self.settings.keystore_dir, iterations=iterations)
+                files = FileKeyStore(self.settings.keystore_dir, passphrase, iterations=iterations)
+            else:
+                files = FileKeyStore.from_env(self.settings.keystore_dir, iterations=iterations)
+            return self._token_store(files) or files
+
+    def _token_store(self, files: FileKeyStore) -> KeyStore | None:
+        """With ``TRUST_PKCS11_MODULE`` and ``TRUST_PKCS11_TOKEN`` set: RSA and EC keys on that token, SM2 keys
+        (and keys made before the token was configured) in ``files`` (docs/HSM.md)."""
+        module, token = self.settings.pkcs11_module, self.settings.pkcs11_token
+        if not module and not token:
+            return None
+        if not (module and token):
+            raise ConfigError("set both TRUST_PKCS11_MODULE and TRUST_PKCS11_TOKEN, or neither")
+        try:
+            from trust.crypto.pkcs11 import TokenConfig, TokenKeyStore, pin_from_env
+        except ImportError:
+            raise ConfigError("a PKCS#11 token is configured but python-pkcs11 is not installed: huren[hsm]") from None
+        config = TokenConfig(module, token, pin_from_env(), pool_size=self.settings.pkcs11_sessions)
+        return TokenKeyStore(config, files)
 
     def prepare_storage(self) -> None:
         """Create the home folder and bring the database schema up to date."""

@@ -377,6 +377,14 @@ def issue_batch(
                         )
                     )
                     continue
+                if record.fields is None:  # a record made in code rather than read by licenses.batch
+                    message = "the record has no licence fields"
+                    results.append(
+                        BatchResult(
+                            record.line, record.request_id, "error", code=Code.INVALID_INPUT.label, message=message
+                        )
+                    )
+                    continue
                 try:
                     _check_dates(record.valid_from, record.valid_until)
                     with session.begin_nested():

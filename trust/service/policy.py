@@ -33,6 +33,9 @@ action                        allowed for
                               region: issuers of its region, same type rule
 ``license.manage``            department: licences of its issuer; region: licences of its region's issuers
 ``license.read``              as ``license.manage``; operator: any
+``federation.register``       operator: any region; region: an identity provider or relying service of its
+                              own region (issue 16)
+``federation.manage``         operator (trust marks granted and revoked, federation members withdrawn)
 ============================  ==============================================================================
 
 Operators do not create seals or issue licences: national operators enrol and withdraw, regions and
@@ -77,6 +80,8 @@ class Action(StrEnum):
     LICENSE_ISSUE = "license.issue"
     LICENSE_MANAGE = "license.manage"
     LICENSE_READ = "license.read"
+    FEDERATION_REGISTER = "federation.register"
+    FEDERATION_MANAGE = "federation.manage"
 
 
 OPERATOR_ONLY = frozenset(
@@ -87,6 +92,7 @@ OPERATOR_ONLY = frozenset(
         Action.CA_REFRESH,
         Action.TRUSTLIST_MANAGE,
         Action.LICENSE_ISSUER_REGISTER,
+        Action.FEDERATION_MANAGE,
     }
 )
 OPERATOR_PROFILES = frozenset({"ocsp"})  # certificate profiles only national operators may obtain
@@ -104,9 +110,10 @@ class Resource:
     license_id: str | None = None
     type_code: str | None = None
     profile: str | None = None
+    region: str | None = None
 
     def label(self) -> str:
-        for name in ("es_id", "license_id", "serial", "license_issuer_id", "ca_id"):
+        for name in ("es_id", "license_id", "serial", "license_issuer_id", "ca_id", "region"):
             value = getattr(self, name)
             if value is not None:
                 return f"{name.removesuffix('_id')}:{value}"
@@ -173,6 +180,10 @@ def _decide(session: Session, principal: Principal, action: Action, resource: Re
         if kind != "operator":
             raise _Deny(f"{action} is for national operators")
         return
+    if action is Action.FEDERATION_REGISTER:
+        if kind == "operator" or (kind == "region" and resource.region == principal.region):
+            return
+        raise _Deny("a region registers identity providers and relying services of its own region only")
     if kind == "operator":
         if action in OPERATOR_ANY:
             return
@@ -228,10 +239,10 @@ def _decide(session: Session, principal: Principal, action: Action, resource: Re
     if action in (Action.LICENSE_MANAGE, Action.LICENSE_READ):
         hidden = resource.license_id is not None
         if hidden:
-            record = session.exec(select(LicenseRecord).where(LicenseRecord.identifier == resource.license_id)).first()
-            if record is None:
+            found = session.exec(select(LicenseRecord).where(LicenseRecord.identifier == resource.license_id)).first()
+            if found is None:
                 raise _Hidden("no such licence")
-            issuer = _issuer(session, record.issuer_id)
+            issuer = _issuer(session, found.issuer_id)
         elif resource.license_issuer_id is not None:
             issuer = _issuer(session, resource.license_issuer_id)
         else:

@@ -70,10 +70,12 @@ class TrustListRecord(SQLModel, table=True):
     digest: str = Field(max_length=64)
 
 
-def _event(session: Session, subject: str, subject_id: str, status: str, at: datetime, reason: str = "") -> None:
+def _event(session: Session, subject: str, subject_id: str, status: str, at: datetime, reason: str = "") -> TrustEvent:
     if status not in tl.STATUSES:
         raise InputError(f"status must be one of {', '.join(sorted(tl.STATUSES))}")
-    session.add(TrustEvent(subject=subject, subject_id=subject_id, status=status, effective_at=at, reason=reason))
+    event = TrustEvent(subject=subject, subject_id=subject_id, status=status, effective_at=at, reason=reason)
+    session.add(event)
+    return event
 
 
 def ensure_issuer(
@@ -159,9 +161,9 @@ def set_status(
     current = tl.status_at([tl.StatusEntry(e.status, utc(e.effective_at)) for e in history], moment)
     if current is not None and current.status == status and utc(current.effective) <= moment:
         raise ConflictError(f"{subject} {subject_id} is already {status} at that time")
-    _event(session, subject, subject_id, status, moment, reason)
+    event = _event(session, subject, subject_id, status, moment, reason)
     session.flush()
-    return session.exec(select(TrustEvent).order_by(col(TrustEvent.id).desc())).first()  # type: ignore[return-value]
+    return event
 
 
 def _history(events: Sequence[TrustEvent], subject: str, subject_id: str) -> tuple[tl.StatusEntry, ...]:

@@ -7,10 +7,10 @@ it changed, a request reads one number, :func:`current`, and rebuilds the contex
 context was built at.
 
 * **Bumped in the same transaction** as the change (``state_version`` row ``verification``, migration
-  ``0013_scale``): a session listener notes every flushed change to a CRL, a CRL partition, a trust list, a CA, a
-  retired CA key's CRL, a status list or a licence's status, and the transaction's ``before_commit`` increments the
-  version once. A committed change is therefore visible to the next request in every worker, and a rolled-back one
-  bumps nothing.
+  ``0014_scale``): a session listener notes every flushed change to a CRL, a CRL partition, a trust list, a CA, a
+  retired CA key's CRL, a status list, a licence's status or the identity federation (entities, trust marks), and
+  the transaction's ``before_commit`` increments the version once. A committed change is therefore visible to the
+  next request in every worker, and a rolled-back one bumps nothing.
 * **Redis, when configured** (``TRUST_STATE_REDIS_URL``): after the commit a change counter in Redis is incremented,
   and workers compare that counter (and the database version, read at most once per :data:`DATABASE_RECHECK`)
   instead of reading the database per request. A Redis that does not answer (0.5 s) sends readers back to the
@@ -36,7 +36,9 @@ from sqlalchemy.orm import Session as OrmSession
 log = logging.getLogger("trust.service.state")
 
 NAME: Final = "verification"
-TRACKED: Final = frozenset({"crl", "crl_shard", "trust_list", "ca", "ca_key_history", "status_list"})
+TRACKED: Final = frozenset(
+    {"crl", "crl_shard", "trust_list", "ca", "ca_key_history", "status_list", "federation_entity", "trust_mark"}
+)
 """Tables any change of which changes what a verifier is given (every row kind the offline bundle is made of)."""
 TRACKED_COLUMNS: Final = {"license": frozenset({"status"})}
 """Tables of which only these columns count (a new licence changes no status list: its entry reads ``valid``)."""
@@ -112,6 +114,11 @@ def current(engine: Engine) -> Hashable:
         notifier.checked, notifier.database = now, _read(engine)
         return ("database", notifier.database)
     return (counter, notifier.database)
+
+
+def database_version(engine: Engine) -> int:
+    """The version the database holds (what :func:`current` reads when no Redis is configured)."""
+    return _read(engine)
 
 
 _SELECT: Final = text("SELECT version FROM state_version WHERE name = :name")

@@ -55,6 +55,7 @@ def register_ca(session: Session, ca: CertificateAuthority) -> None:
     if ca.kind == "root":
         return
     issuer_id = issuer_id_for(ca)
+    scope: dict[str, Any]
     if ca.kind == "national":
         name, scope = OPERATOR, {"national": True}
     elif ca.kind == "region":
@@ -232,6 +233,7 @@ def change_status(
 def _bundle_content(instance: Instance, session: Session) -> tuple[Any, list[Any]]:
     """The latest trust list, every CA's current CRL and every status list (unsigned), and the roots."""
     from trust.service import licenses  # composition: the bundle also carries the licence status lists
+    from trust.service.identity import anchor  # and the identity federation's statements (issue 16)
 
     latest = registry.latest(session)
     if latest is None:
@@ -249,6 +251,7 @@ def _bundle_content(instance: Instance, session: Session) -> tuple[Any, list[Any
         crls=tuple(crls),
         status_lists=status_lists,
         type_metadata=licenses.type_metadata_documents(instance),
+        federation=anchor.bundle_section(instance),
     )
     return content, _roots(session)
 
@@ -289,6 +292,7 @@ def current_bundle_bytes(instance: Instance) -> bytes:
         digest.update(ca_id.encode() + b"\0" + hashlib.sha256(der).digest())
     for item in content.status_lists:
         digest.update(json.dumps(item, sort_keys=True).encode())
+    digest.update(json.dumps(content.federation, sort_keys=True, default=str).encode())  # issue 16's section
     key = digest.hexdigest()
     moment = time.monotonic()
     with _verify_lock:
@@ -346,6 +350,7 @@ def bundle_parts(instance: Instance) -> dict[str, bytes]:
             crls=tuple((ca, der) for ca, der in content.crls if ca_parts.get(ca, bundle_format.NATIONAL) == part),
             status_lists=statuses,
             type_metadata=content.type_metadata if part == bundle_format.NATIONAL else (),
+            federation=content.federation if part == bundle_format.NATIONAL else None,
         )
         parts[part] = json.dumps(bundle_format.sign(piece, signers), ensure_ascii=False, separators=(",", ":")).encode()
     return parts

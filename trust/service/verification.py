@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from trust.crypto.errors import InputError
+from trust.formats import times
 from trust.service import state
 from trust.service import trust as trust_service
 from trust.service.instance import Instance
@@ -109,7 +110,7 @@ def _service_context(
 ) -> Any:
     """The context of the instance's own bundle (module docstring), for one request."""
     base = _base_context(instance)
-    moment = (at or datetime.now(UTC)).astimezone(UTC)
+    moment = times.as_utc(at or datetime.now(UTC))  # a naive time is UTC (trust.formats.times)
     return dataclasses.replace(
         base, validation_time=moment, purpose=purpose, revocation=revocation, strict=strict, max_depth=max_depth
     )

@@ -18,14 +18,12 @@ Huren's PDF sealing puts the DER ``SESeal`` into the signature's CMS as the sign
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
 from asn1crypto import cms, core, x509
 
-from trust.crypto.algorithms import digest
 from trust.crypto.errors import TrustError
 from trust.formats import ses
 from trust.formats import x509 as cx
@@ -114,7 +112,7 @@ def check_embedded_seal(
             report,
             parsed.es_id,
         )
-    if not _permits(parsed, signer):
+    if not ses.lists_certificate(parsed, signer.dump()):
         message = (
             f"{label} does not list the signer's certificate ({name_text(signer.subject)}, serial "
             f"{cx.serial_hex(signer.serial_number)}) in its certList: this key may not use the seal"
@@ -147,14 +145,3 @@ def _maker_name(parsed: ses.Seal, ctx: VerificationContext) -> str:
         return name_text(ctx.memo.certificate(parsed.maker_cert).subject)
     except TrustError:
         return "an unreadable maker certificate"
-
-
-def _permits(parsed: ses.Seal, signer: x509.Certificate) -> bool:
-    der = signer.dump()
-    if parsed.cert_list_type == 1:
-        return any(hmac.compare_digest(item, der) for item in parsed.cert_list)
-    name = (parsed.cert_digest_algorithm or "sm3").lower().replace("-", "")
-    if name not in ("sm3", "sha256", "sha384", "sha512"):
-        return False
-    wanted = digest(name, der)
-    return any(hmac.compare_digest(item, wanted) for item in parsed.cert_list)

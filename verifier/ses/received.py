@@ -9,6 +9,7 @@ from datetime import datetime
 
 from asn1crypto import core
 
+from trust.crypto import x690
 from trust.crypto.errors import (
     EncodingError,
 )
@@ -67,5 +68,5 @@ def parse_signature(data: bytes) -> ParsedSignature:
         time_stamp=record.time_stamp,
         tagging=record.tagging,
         tbs_der=record.signed_bytes,
-        seal_der=ses.der_children(record.signed_bytes)[1],
+        seal_der=x690.children(record.signed_bytes)[1],
     )

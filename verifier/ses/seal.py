@@ -29,6 +29,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Final
 
+from trust.crypto import x690
 from trust.crypto.algorithms import digest
 from trust.crypto.errors import (
     TrustError,
@@ -54,15 +55,6 @@ from verifier.ses.received import maker_signed_bytes
 from verifier.ses.timestamps import time_stamp_check
 
 SM3_SIZE: Final = 32
-
-
-CERT_DIGESTS: Final = {
-    "sm3": "sm3",
-    "sha256": "sha256",
-    "sha384": "sha384",
-    "sha512": "sha512",
-    "1.2.156.10197.1.401": "sm3",
-}
 
 
 def verify_seal(
@@ -161,7 +153,7 @@ def run_seal_steps(
                 "the seal needs an esID and validStart before validEnd",
             )
         )
-    elif len(ses.der_children(seal.der)) != (2 if seal.version == 1 else 4 + (seal.time_stamp is not None)):
+    elif len(x690.children(seal.der)) != (2 if seal.version == 1 else 4 + (seal.time_stamp is not None)):
         checks.append(
             failed(
                 n("format"),
@@ -292,12 +284,6 @@ def _window(name: str, seal: ses.Seal, at: datetime) -> Check:
     return passed(name, f"{span}; judged at {at.isoformat()}")
 
 
-def digest_types(seal: ses.Seal) -> list[str]:
-    """The declared digest algorithm of every certDigestList entry (certListType 2)."""
-    parsed = ses.SESeal.load(seal.der)
-    return [str(item.chosen["type"].native) for item in parsed["e_seal_info"]["property"]["cert_list"]]
-
-
 def _cert_list(name: str, seal: ses.Seal, memo: Memo) -> Check:
     if not seal.cert_list:
         return failed(name, Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "certList is empty")
@@ -321,8 +307,8 @@ def _cert_list(name: str, seal: ses.Seal, memo: Memo) -> Check:
             SubIndication.FORMAT_FAILURE,
             f"certListType {seal.cert_list_type} is neither 1 (certificates) nor 2 (digests)",
         )
-    for index, (kind, value) in enumerate(zip(digest_types(seal), seal.cert_list, strict=True)):
-        algorithm = CERT_DIGESTS.get(kind.lower().replace("-", ""))
+    for index, (kind, value) in enumerate(zip(seal.cert_digest_types, seal.cert_list, strict=True)):
+        algorithm = ses.cert_digest_name(kind)
         if algorithm is None:
             return failed(
                 name,

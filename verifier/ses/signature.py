@@ -37,19 +37,16 @@ from verifier.ses.checks import (
     zoneless_problem,
 )
 from verifier.ses.received import parse_signature
-from verifier.ses.seal import CERT_DIGESTS, SM3_SIZE, digest_types, run_seal_steps, seal_details
+from verifier.ses.seal import SM3_SIZE, run_seal_steps, seal_details
 from verifier.ses.timestamps import time_stamp_check
 
 
 def _signer_listed(name: str, seal: ses.Seal, cert_der: bytes) -> Check:
-    if seal.cert_list_type == 1:
-        if any(hmac.compare_digest(item, cert_der) for item in seal.cert_list):
-            return passed(name, f"the signer certificate is listed in seal {seal.es_id}")
-    elif seal.cert_list_type == 2:
-        for kind, value in zip(digest_types(seal), seal.cert_list, strict=True):
-            algorithm = CERT_DIGESTS.get(kind.lower().replace("-", ""))
-            if algorithm is not None and hmac.compare_digest(value, digest(algorithm, cert_der)):
-                return passed(name, f"the signer certificate's {kind} digest is listed in seal {seal.es_id}")
+    listing = ses.listed_as(seal, cert_der)
+    if listing == "certificate":
+        return passed(name, f"the signer certificate is listed in seal {seal.es_id}")
+    if listing is not None:
+        return passed(name, f"the signer certificate's {listing} digest is listed in seal {seal.es_id}")
     return failed(
         name,
         Indication.TOTAL_FAILED,

@@ -16,13 +16,17 @@ from pathlib import Path
 import httpx
 import jwt as pyjwt
 import pytest
+from asn1crypto import csr as asn1_csr
 from cryptography.hazmat.primitives import serialization
 
 from tests.support.sdk import Sdk
+from tests.support.softhsm import SoftHsm
 from tests.support.world import PASSPHRASE
 from trust.cli.main import main
+from trust.client.keys import load_signer
 from trust.crypto.keys import load_private_key
 from trust.formats import csr, sdjwt
+from trust.formats.names import DN
 from trust.service import clients
 
 PLATFORM_SECRET = "platform passphrase 2026"
@@ -99,8 +103,10 @@ def test_platform_keygen_then_token(
     monkeypatch.delenv("TRUST_CLIENT_KEY_PASSPHRASE")
     code, out, err = _run(capsys, "client", "token", "--key", str(key), "--cert", str(cert))
     assert code == 3 and "TRUST_CLIENT_KEY_PASSPHRASE" in err
-    code, out, err = _run(capsys, "client", "token", "--key", "pkcs11:token=huren;object=platform", "--cert", str(cert))
-    assert code == 3 and "E1008" in err and "not supported yet" in err
+    code, out, err = _run(
+        capsys, "client", "token", "--key", "pkcs11:token=huren;object=platform;pin-value=1234", "--cert", str(cert)
+    )
+    assert code == 3 and "E1008" in err and "1234" not in err  # a PIN never goes on a command line
     other = sdk.world.platforms["zj-platform"]
     plain = tmp_path / "other.pem"
     plain.write_bytes(other.certificate.dump())
@@ -270,3 +276,60 @@ def test_fetch_with_a_key_the_license_is_not_bound_to(
     )
     assert code == 3 and out == "" and "E1403 forbidden" in err and "bound to the key of this proof" in err
     assert "eyJ" not in err  # no token, proof or key in the message
+
+
+@pytest.mark.external
+def test_platform_key_on_a_pkcs11_token(
+    sdk: Sdk,
+    operator_env: list[str],
+    softhsm: SoftHsm,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A platform whose key OpenSC's pkcs11-tool made on its token (SoftHSM2): the CSR and the client assertion are
+    signed on the token (``--key pkcs11:token=…;object=…``), the PIN comes from a file named in the environment."""
+    made = softhsm.tool(
+        "--keypairgen", "--key-type", "EC:prime256v1", "--label", "zj-hsm", "--id", "a1", token="huren-client"
+    )
+    assert made.returncode == 0, made.stderr
+    (tmp_path / "pin").write_text(softhsm.pin + "\n")
+    monkeypatch.setenv("TRUST_PKCS11_PIN_FILE", str(tmp_path / "pin"))
+    source = "pkcs11:token=huren-client;object=zj-hsm;type=private"
+    signer = load_signer(f"{source}?module-path={softhsm.module}")
+    info = asn1_csr.CertificationRequestInfo(
+        {"version": "v1", "subject": DN(common_name="zj-hsm").to_asn1(), "subject_pk_info": signer.public_key.spki,
+         "attributes": []}
+    )  # fmt: skip
+    request = asn1_csr.CertificationRequest(
+        {
+            "certification_request_info": info,
+            "signature_algorithm": signer.algorithm.x509_identifier(),
+            "signature": signer.sign(info.dump()),
+        }
+    )
+    (tmp_path / "hsm.csr").write_bytes(request.dump())
+    _register(capsys, operator_env, "zj-hsm", tmp_path / "hsm.csr", tmp_path / "hsm.pem", family="RSA")
+    monkeypatch.setenv("TRUST_PKCS11_MODULE", softhsm.module)  # (after the operator's command: its key store is files)
+    monkeypatch.setenv("TRUST_SERVER_URL", sdk.url)
+    for key in (
+        source,
+        "pkcs11:token=huren-client;id=%a1",
+        f"pkcs11:token=huren-client;object=zj-hsm?module-path={softhsm.module}",
+    ):
+        code, out, err = _run(capsys, "client", "token", "--key", key, "--cert", str(tmp_path / "hsm.pem"))
+        assert code == 0, (key, err)
+        assert clients.authenticate(sdk.world.instance, out.strip()).client_id == "zj-hsm"
+    code, out, err = _run(
+        capsys,
+        "client",
+        "token",
+        "--key",
+        "pkcs11:token=huren-client;object=absent",
+        "--cert",
+        str(tmp_path / "hsm.pem"),
+    )
+    assert code == 4 and "E1208" in err
+    monkeypatch.delenv("TRUST_PKCS11_PIN_FILE")
+    code, out, err = _run(capsys, "client", "token", "--key", source, "--cert", str(tmp_path / "hsm.pem"))
+    assert code == 3 and "E1207" in err and "TRUST_PKCS11_PIN" in err

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from trust.client.keys import KeySource, load_signer, new_passphrase, passphrase
+from trust.client.keys import KeySource, load_signer, new_passphrase, parse_pkcs11_uri, passphrase
 from trust.crypto import pkcs8
 from trust.crypto.errors import Code, InputError, TrustError
 from trust.crypto.keys import generate_private_key
@@ -22,9 +22,19 @@ def test_key_sources_parse() -> None:
         with pytest.raises(InputError) as caught:
             KeySource.parse(bad)
         assert caught.value.code is Code.USAGE
-    with pytest.raises(InputError, match="not supported yet") as reserved:
-        load_signer("pkcs11:token=huren;object=zj")
-    assert reserved.value.code is Code.USAGE
+    for bad in (
+        "pkcs11:token=huren;object=zj;pin-value=1234",  # a PIN never goes on a command line
+        "pkcs11:token=huren;object=zj?pin-source=file:/pin",
+        "pkcs11:token=huren;colour=blue",
+        "pkcs11:token=huren;token=other",
+        "pkcs11:object=zj?module-path=/x.so",  # no token
+        "pkcs11:token=huren;object=zj;type=public?module-path=/x.so",
+    ):
+        with pytest.raises(InputError) as refused:
+            load_signer(bad, environ={})
+        assert refused.value.code is Code.USAGE and "1234" not in refused.value.message
+    assert parse_pkcs11_uri("token=a%20b;id=%01%02?module-path=/m.so") == ({"token": "a b", "id": "%01%02"},
+                                                                            {"module-path": "/m.so"})  # fmt: skip
 
 
 def test_passphrases_come_from_the_environment(tmp_path: Path) -> None:

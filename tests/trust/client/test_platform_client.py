@@ -168,7 +168,7 @@ def test_licenses(sdk: Sdk, platform: PlatformClient) -> None:
 
 def test_time_stamps_and_public_artefacts(sdk: Sdk, platform: PlatformClient) -> None:
     for family in ("RSA", "SM2"):
-        answer = platform.timestamp_data(b"to be time-stamped", family=family)  # type: ignore[arg-type]
+        answer = platform.timestamp_data(b"to be time-stamped", family=family)
         assert tsp.response_status(answer).granted
     refused = platform.timestamp(b"not a query")
     assert not tsp.response_status(refused).granted  # RFC 3161 carries the refusal: a response, not an error
@@ -243,11 +243,12 @@ def test_calls_that_are_not_idempotent_are_not_retried(sdk: Sdk) -> None:
     issued_license = sdk.issue()
     seal_id = sdk.platform().create_seal(SM2_CA, holder_name="杭州示例科技有限公司", holder_code=ZJ_ORG_USCC).es_id
     client, transport, waits = faulty_client(
-        sdk, {("POST", f"/licenses/{license.identifier}/status"): ["503"], ("POST", "/seals/"): ["lose-answer"]}
+        sdk, {("POST", f"/licenses/{issued_license.identifier}/status"): ["503"], ("POST", "/seals/"): ["lose-answer"]}
     )
     with pytest.raises(ProblemError) as caught:
         client.suspend_license(issued_license.identifier)
-    assert caught.value.status == 503 and len(transport.to("POST", f"/licenses/{license.identifier}/status")) == 1
+    status_path = f"/licenses/{issued_license.identifier}/status"
+    assert caught.value.status == 503 and len(transport.to("POST", status_path)) == 1
     with pytest.raises(ServiceUnreachable):
         client.seal_pdf(seal_id, pdf_samples.contract_pdf())
     assert len(transport.to("POST", f"/seals/{seal_id}/pdf")) == 1 and waits == []
@@ -255,7 +256,7 @@ def test_calls_that_are_not_idempotent_are_not_retried(sdk: Sdk) -> None:
 
 def test_429_is_retried_for_any_call_after_retry_after(sdk: Sdk) -> None:
     issued_license = sdk.issue()
-    path = f"/licenses/{license.identifier}/status"
+    path = f"/licenses/{issued_license.identifier}/status"
     client, transport, waits = faulty_client(sdk, {("POST", path): ["429:2"]})
     assert client.suspend_license(issued_license.identifier).status == "suspended"
     assert waits == [2] and len(transport.to("POST", path)) == 2
@@ -267,7 +268,7 @@ def test_429_is_retried_for_any_call_after_retry_after(sdk: Sdk) -> None:
 
 def test_reads_are_retried_until_the_attempts_are_spent(sdk: Sdk) -> None:
     issued_license = sdk.issue()
-    path = f"/licenses/{license.identifier}"
+    path = f"/licenses/{issued_license.identifier}"
     client, transport, waits = faulty_client(sdk, {("GET", path): ["refuse", "503"]})
     assert client.license(issued_license.identifier).identifier == issued_license.identifier
     assert len(transport.to("GET", path)) == 3 and len(waits) == 2

@@ -11,6 +11,7 @@ from pyasn1_alt_modules import rfc4055, rfc5280
 
 from trust.crypto import algorithms
 from trust.crypto.algorithms import SignatureAlgorithm
+from trust.crypto.errors import UnsupportedAlgorithm
 
 RSA_PKCS1 = (algorithms.RSA_PKCS1_SHA256, algorithms.RSA_PKCS1_SHA384, algorithms.RSA_PKCS1_SHA512)
 NO_PARAMETERS = (algorithms.SM2_SM3, algorithms.ECDSA_SHA256, algorithms.ECDSA_SHA384, algorithms.ECDSA_SHA512)
@@ -57,3 +58,19 @@ def test_rsa_pkcs1_read_with_null_or_absent_parameters(algorithm: SignatureAlgor
     assert SignatureAlgorithm.from_x509(absent) is algorithm
     assert SignatureAlgorithm.from_x509(null) is algorithm
     assert SignatureAlgorithm.from_x509(algorithm.x509_identifier()) is algorithm
+
+
+@pytest.mark.parametrize(
+    ("hash_name", "mgf_hash"), [("sha1", None), ("sm3", None), ("sha256", "md5"), ("sha256", "sm3")]
+)
+def test_rsa_pss_refuses_hashes_it_cannot_use(hash_name: str, mgf_hash: str | None) -> None:
+    """The MGF1 hash is checked like the message hash (issue 14 item 8: mypy strict showed an unchecked MGF1 hash
+    reaching ``SignatureAlgorithm.mgf_hash``, an algorithm that could never sign or verify)."""
+    with pytest.raises(UnsupportedAlgorithm, match="RSASSA-PSS with"):
+        algorithms.rsa_pss(hash_name, mgf_hash=mgf_hash)
+
+
+def test_rsa_pss_with_a_supported_mgf_hash() -> None:
+    alg = algorithms.rsa_pss("sha256", mgf_hash="sha512", salt_length=20)
+    assert (alg.hash, alg.mgf_hash, alg.salt_length) == ("sha256", "sha512", 20)
+    assert algorithms.rsa_pss("sha384") is algorithms.SignatureAlgorithm.from_name("rsa-pss-sha384")

@@ -8,7 +8,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from trust.crypto import algorithms, jwk, pkcs8
+from trust.crypto import algorithms, base64url, jwk, pkcs8
 from trust.crypto.errors import (
     Code,
     EncodingError,
@@ -19,7 +19,13 @@ from trust.crypto.errors import (
     UnsupportedAlgorithm,
     WeakKey,
 )
-from trust.crypto.keys import generate_private_key, load_private_key, load_public_key, public_key_from_spki
+from trust.crypto.keys import (
+    SM2PrivateKey,
+    generate_private_key,
+    load_private_key,
+    load_public_key,
+    public_key_from_spki,
+)
 
 SPECS = ["sm2", "rsa-2048", "ec-p256", "ec-p384"]
 
@@ -203,11 +209,12 @@ def test_jwk_rejects_bad_members() -> None:
 
 def test_private_jwk_must_match_public_members() -> None:
     a, b = generate_private_key("sm2"), generate_private_key("sm2")
+    assert isinstance(a, SM2PrivateKey)
     d = a._key.private_scalar().to_bytes(32, "big")
-    private = {**jwk.public_jwk(b.public_key), "d": jwk.b64u_encode(d)}
+    private = {**jwk.public_jwk(b.public_key), "d": base64url.encode(d)}
     with pytest.raises(InvalidKey):
         jwk.private_key_from_jwk(private)
-    good = {**jwk.public_jwk(a.public_key), "d": jwk.b64u_encode(d)}
+    good = {**jwk.public_jwk(a.public_key), "d": base64url.encode(d)}
     assert jwk.private_key_from_jwk(good).public_key == a.public_key
 
 

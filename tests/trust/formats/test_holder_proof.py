@@ -12,6 +12,7 @@ import jwt as pyjwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from trust.crypto import base64url
 from trust.crypto import jwk as huren_jwk
 from trust.crypto.errors import Code, TrustError
 from trust.crypto.keys import PrivateKey, generate_private_key
@@ -102,7 +103,8 @@ def test_private_key_members_and_unsafe_algorithms_are_refused() -> None:
     key = generate_private_key("ec-p256")
     _expect(forged(key, lambda h, c: c["cnf"]["jwk"].update(d="AAAA")), "refused")
     _header, payload, _input, _signature = jose.parse_compact(proof(key))
-    unsigned = f"{jose.b64u(json.dumps({'alg': 'none', 'typ': holder_proof.TYP}).encode())}.{jose.b64u(payload)}."
+    none_header = base64url.encode(json.dumps({"alg": "none", "typ": holder_proof.TYP}).encode())
+    unsigned = f"{none_header}.{base64url.encode(payload)}."
     _expect(unsigned, "refused|not a compact JWS")
 
 
@@ -112,3 +114,10 @@ def test_garbage_is_refused_as_a_holder_proof_error() -> None:
             holder_proof.verify(text, audience=AUD, identifier=LICENSE, now=NOW)
     with pytest.raises(TrustError):
         holder_proof.verify(None, audience=AUD, identifier=LICENSE, now=NOW)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_claims_that_are_not_strict_json_are_refused(value: float) -> None:
+    """``json.dumps`` writes NaN and Infinity and the old reader took them back; the strict reader refuses them."""
+    key = generate_private_key("ec-p256")
+    _expect(forged(key, lambda _h, c: c.update(extra=value)), "which is not JSON")

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from gmssl import sm2 as gm_sm2
 
+from trust.crypto import base64url
 from trust.crypto import jwk as huren_jwk
 from trust.crypto.algorithms import SignatureAlgorithm
 from trust.crypto.errors import (
@@ -75,7 +76,7 @@ def sm2_key() -> PrivateKey:
 
 def xy_hex(key: PublicKey) -> str:
     jwk = huren_jwk.public_jwk(key)
-    return (jose.b64u_decode(jwk["x"]) + jose.b64u_decode(jwk["y"])).hex()
+    return (base64url.decode(jwk["x"]) + base64url.decode(jwk["y"])).hex()
 
 
 def fixed(key: PublicKey) -> Any:
@@ -280,37 +281,6 @@ def test_bad_base64url_is_refused(spoil: Any, p256: PrivateKey) -> None:
         jose.verify_compact(f"{h}.{p}.{s}", fixed(p256.public_key), algorithms=ALL)
 
 
-def test_non_canonical_base64url_is_refused() -> None:
-    assert jose.b64u_decode("AA") == b"\0"
-    with pytest.raises(EncodingError, match="canonical"):
-        jose.b64u_decode("AB")  # the same byte with unused bits set
-    with pytest.raises(EncodingError, match="canonical"):
-        jose.b64u_decode("AAB")
-
-
-def test_base64url_decoding_accepts_exactly_the_canonical_encodings() -> None:
-    """Every 2- and 3-character tail (after a full quantum): accepted if and only if encoding the standard
-    library's decoding gives the same text back, and then decoded to those bytes."""
-    import base64
-    import itertools
-
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-    accepted = 0
-    for length in (2, 3):
-        for tail in itertools.product(alphabet, repeat=length):
-            text = "QUJD" + "".join(tail)
-            reference = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            canonical = base64.urlsafe_b64encode(reference).rstrip(b"=").decode() == text
-            try:
-                decoded = jose.b64u_decode(text)
-            except EncodingError:
-                assert not canonical, text
-            else:
-                assert canonical and decoded == reference, text
-                accepted += 1
-    assert accepted == 2**8 + 2**16  # one text per 1- and 2-byte tail
-
-
 @pytest.mark.parametrize("parts", [1, 2, 4, 5])
 def test_wrong_number_of_parts_is_refused(parts: int, p256: PrivateKey) -> None:
     h, p, s = jose.sign_compact(b"x", p256.signer()).split(".")
@@ -325,6 +295,7 @@ def test_wrong_number_of_parts_is_refused(parts: int, p256: PrivateKey) -> None:
 
 
 def test_signing_refuses_headers_it_would_refuse_to_verify(p256: PrivateKey) -> None:
+    headers: dict[str, Any]
     for headers in ({"alg": "none"}, {"alg": "HS256"}, {"jwk": {}}, {"jku": "x"}, {"x5u": "x"}, {"crit": ["x"]}):
         with pytest.raises(InputError):
             jose.sign_compact(b"x", p256.signer(), headers=headers)
@@ -452,7 +423,7 @@ def test_verification_jwk_rules(p256: PrivateKey) -> None:
     public = huren_jwk.public_jwk(p256.public_key)
     assert jose.public_key_for_verification(public) == p256.public_key
     assert jose.public_key_for_verification({**public, "use": "sig", "key_ops": ["verify"], "alg": "ES256"}, "ES256")
-    refusals = [
+    refusals: list[tuple[dict[str, Any], str | None, str]] = [
         ({**public, "d": "AAAA"}, None, "private"),
         ({**public, "use": "enc"}, None, "use"),
         ({**public, "key_ops": ["encrypt"]}, None, "key_ops"),
@@ -473,13 +444,13 @@ def test_verification_jwk_rules(p256: PrivateKey) -> None:
 def test_sm2_jws_verifies_in_gmssl(sm2_key: PrivateKey) -> None:
     token = jose.sign_compact('{"名称":"广东省市场监督管理局"}'.encode(), sm2_key.signer(), headers={"kid": "gd"})
     head, body, sig = token.split(".")
-    signature = jose.b64u_decode(sig)
+    signature = base64url.decode(sig)
     assert len(signature) == 64  # raw r || s
     peer = gm_sm2.CryptSM2(private_key=None, public_key=xy_hex(sm2_key.public_key))
     signing_input = f"{head}.{body}".encode()
     assert peer.verify_with_sm3(signature.hex(), signing_input) is True
     assert not peer.verify_with_sm3(signature.hex(), signing_input + b"x")
-    assert json.loads(jose.b64u_decode(head)) == {"alg": "SM2", "kid": "gd", "typ": "JWT"}
+    assert json.loads(base64url.decode(head)) == {"alg": "SM2", "kid": "gd", "typ": "JWT"}
     # And ours verifies it.
     assert jose.verify_compact(token, fixed(sm2_key.public_key), algorithms=["SM2"]).payload.decode() == (
         '{"名称":"广东省市场监督管理局"}'

@@ -81,6 +81,25 @@ def test_validation_error(client: TestClient) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"a": 1, "a": 2}', "member 'a' twice"),  # the standard library's reader kept the last one
+        (b'{"a": NaN}', "NaN"),
+        (b'{"a": 1e999}', "too large for a double"),
+    ],
+)
+def test_json_bodies_are_read_strictly(client: TestClient, body: bytes, reason: str) -> None:
+    """Request bodies go through the same strict JSON reader as the CLI's files (``trust.http.bodies``)."""
+    response = client.post("/echo", content=body, headers={"content-type": "application/json"})
+    problem = _is_problem(response, 422, Code.INVALID_INPUT)
+    assert reason in problem["evidence"]["errors"][0]["msg"]
+    assert client.post("/echo", content=b'{"a": 1, "b": 2}', headers={"content-type": "application/json"}).json() == {
+        "a": 1,
+        "b": 2,
+    }
+
+
 def test_body_limit(client: TestClient) -> None:
     _is_problem(
         client.post("/echo", content=b"x" * 5000, headers={"content-type": "application/json"}),
@@ -130,6 +149,10 @@ PINNED_STATUS = {
     "KEYSTORE_KEY_EXISTS": 409,
     "KEYSTORE_CORRUPT": 503,
     "KEYSTORE_INSECURE": 500,
+    "KEYSTORE_TOKEN_MISSING": 503,
+    "KEYSTORE_TOKEN_PIN": 500,
+    "KEYSTORE_TOKEN_KEY_MISSING": 503,
+    "KEYSTORE_TOKEN_UNAVAILABLE": 503,
     "DISCLOSURE_INVALID": 422,
     "KEY_BINDING_FAILED": 422,
     "UNAUTHENTICATED": 401,
@@ -137,6 +160,18 @@ PINNED_STATUS = {
     "ASSERTION_REPLAYED": 401,
     "FORBIDDEN": 403,
     "RATE_LIMITED": 429,
+    "ENTITY_STATEMENT_INVALID": 400,
+    "TRUST_CHAIN_INVALID": 422,
+    "TRUST_CHAIN_EXPIRED": 422,
+    "TRUST_CHAIN_NOT_FOUND": 422,
+    "METADATA_POLICY_INVALID": 422,
+    "METADATA_POLICY_VIOLATION": 422,
+    "TRUST_MARK_INVALID": 422,
+    "ENTITY_WITHDRAWN": 422,
+    "ID_TOKEN_INVALID": 422,
+    "ACR_INSUFFICIENT": 422,
+    "OIDC_INVALID_REQUEST": 400,
+    "LOGIN_FAILED": 401,
 }
 
 

@@ -60,7 +60,37 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
     revoked = world.add_platform("zj-old", "region", region="330000")
     clients.revoke_credential(instance, serial=format(revoked.certificate.serial_number, "x"))
     ca_service.enrol(instance, kind="region", code="350000", family="SM2")
+    from trust.service.identity import anchor
+
+    anchor.init(instance)  # the identity federation (issue 16)
+    anchor.register(instance, kind=anchor.KIND_OP, region_code="330000", name="浙江省统一身份认证平台")
     return Setup(world, AuthClient(create_app(instance), world, None), issuer.id)
+
+
+def _federation_rp(s: Setup) -> str:
+    """A fresh relying service of region A, registered with the service layer."""
+    from trust.service.identity import anchor
+
+    row = anchor.register(
+        s.world.instance, kind=anchor.KIND_RP, region_code="330000", name="浙江服务", slug=f"rp-{next(_counter)}"
+    )
+    return row.id
+
+
+def _zj_op(s: Setup, *, marked: bool) -> str:
+    """Region A's OP, with (``marked``) or without an active level-2 trust mark."""
+    from trust.crypto.errors import ConflictError, NotFoundError
+    from trust.service.identity import anchor
+
+    op_id = anchor.hosted_op_id(s.world.instance, "330000")
+    try:
+        if marked:
+            anchor.grant_trust_mark(s.world.instance, op_id, 2)
+        else:
+            anchor.revoke_trust_mark(s.world.instance, op_id, 2)
+    except (ConflictError, NotFoundError):
+        pass  # already so
+    return op_id
 
 
 def _seal(s: Setup) -> str:
@@ -140,6 +170,37 @@ ROUTES: dict[str, tuple[Callable[[Setup], Request], set[str]]] = {
     "POST /certificates/{serial}/revoke": (
         lambda s: ("POST", f"/certificates/{_certificate(s)}/revoke", {"json": {"reason": "superseded"}}),
         {"operator", "region-a"},
+    ),
+    "POST /federation/entities": (
+        lambda s: (
+            "POST",
+            "/federation/entities",
+            {
+                "json": {
+                    "kind": "openid_relying_party",
+                    "region": "330000",
+                    "name": "浙江政务服务",
+                    "slug": f"svc-{next(_counter)}",
+                }
+            },
+        ),
+        {"operator", "region-a"},
+    ),
+    "POST /federation/entities/withdraw": (
+        lambda s: ("POST", "/federation/entities/withdraw", {"json": {"entity_id": _federation_rp(s)}}),
+        {"operator"},
+    ),
+    "POST /federation/trust-marks": (
+        lambda s: ("POST", "/federation/trust-marks", {"json": {"entity_id": _zj_op(s, marked=False), "level": 2}}),
+        {"operator"},
+    ),
+    "POST /federation/trust-marks/revoke": (
+        lambda s: (
+            "POST",
+            "/federation/trust-marks/revoke",
+            {"json": {"entity_id": _zj_op(s, marked=True), "level": 2}},
+        ),
+        {"operator"},
     ),
     "POST /trustlist/status": (
         lambda s: ("POST", "/trustlist/status", {"json": {"id": "region-350000", "status": "suspended"}}),
@@ -313,6 +374,7 @@ def _client_of(caller: str) -> str:
 def test_every_write_route_is_in_the_matrix(setup: Setup) -> None:
     """A new write route must be added to ROUTES (or be public on purpose)."""
     public = {"POST /oauth/token", "POST /verify", "POST /ocsp", "POST /tsa", "POST /tsa/rsa", "POST /tsa/sm2"}
+    public |= {"POST /federation/trust-mark-status"}  # answers about a trust mark to anyone (issue 16)
     # holder retrieval: no platform client, a proof of the licence's holder key (tests/trust/http/test_holder_routes.py)
     public |= {"POST /holder/licenses/{identifier}", "POST /holder/licenses/{identifier}/pdf"}
     schema = setup.client.app.openapi()  # type: ignore[attr-defined]

@@ -4,6 +4,7 @@ every bad input (nothing persisted)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import func, select
@@ -37,7 +38,7 @@ def _rows(world: World) -> int:
         return int(session.exec(select(func.count()).select_from(IssuedCertificate)).one())
 
 
-SEAL = {
+SEAL: dict[str, Any] = {
     "ca_id": "region-330000-sm2",
     "profile": "seal",
     "subject": {

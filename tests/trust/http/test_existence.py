@@ -91,12 +91,12 @@ PROBES: dict[str, tuple[str, Probe]] = {
         "certificate",
         lambda c, h, i: c.post(f"/certificates/{i}/revoke", json={"reason": "superseded"}, headers=h),
     ),
-    "GET /licenses/{identifier}": ("licence", lambda c, h, i: c.get(f"/licenses/{i}", headers=h)),
+    "GET /licenses/{identifier}": ("license", lambda c, h, i: c.get(f"/licenses/{i}", headers=h)),
     "POST /licenses/{identifier}/status": (
-        "licence",
+        "license",
         lambda c, h, i: c.post(f"/licenses/{i}/status", json={"status": "suspended", "reason": "x"}, headers=h),
     ),
-    "POST /licenses/{identifier}/pdf": ("licence", lambda c, h, i: c.post(f"/licenses/{i}/pdf", headers=h)),
+    "POST /licenses/{identifier}/pdf": ("license", lambda c, h, i: c.post(f"/licenses/{i}/pdf", headers=h)),
 }
 _VARYING = {"date", "x-request-id"}
 
@@ -114,7 +114,7 @@ def _shape(response: httpx.Response, asked: str) -> tuple[int, list[tuple[str, s
 CASES = [
     (r, c)
     for r, c in itertools.product(sorted(PROBES), ("gd-platform", "zj-amr"))
-    if (PROBES[r][0], c) != ("licence", "zj-amr")
+    if (PROBES[r][0], c) != ("license", "zj-amr")
 ]
 
 

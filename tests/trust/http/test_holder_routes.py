@@ -152,7 +152,7 @@ def test_a_proof_is_accepted_once(setup: Setup) -> None:
 def test_proofs_for_another_license_service_or_moment_are_refused_unaudited(setup: Setup) -> None:
     holder = generate_private_key("ec-p256")
     first, second = setup.license(holder), setup.license(holder)
-    cases = {
+    cases: dict[str, dict[str, Any]] = {
         "sub must be": {"json": {"proof": setup.proof(holder, first)}, "path": second},
         "not for this service": {"json": {"proof": setup.proof(holder, first, audience="https://x.example")}},
         "expired": {"json": {"proof": setup.proof(holder, first, issued_at=1_700_000_000)}},

@@ -32,7 +32,11 @@ from trust.service import idempotency, licenses
 BUSINESS = "11100000000013338W101"
 ZJ_AUTHORITY = make_uscc("11330000002482226")
 SUBJECT = {"province": "浙江省", "organization": "杭州示例科技有限公司", "common_name": "合同专用章"}
-CERTIFICATE = {"ca_id": "region-330000-sm2", "profile": "seal", "subject": {**SUBJECT, "serial_number": ZJ_ORG_USCC}}
+CERTIFICATE: dict[str, Any] = {
+    "ca_id": "region-330000-sm2",
+    "profile": "seal",
+    "subject": {**SUBJECT, "serial_number": ZJ_ORG_USCC},
+}
 OTHER_ORG = make_uscc("91330106MA2C00001")
 SEAL = {
     "ca_id": "region-330000-sm2",

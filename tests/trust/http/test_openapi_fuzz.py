@@ -46,7 +46,7 @@ import schemathesis
 from asn1crypto import ocsp as asn1_ocsp
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from schemathesis.checks import CheckContext
+from schemathesis.checks import CheckContext, CheckFunction
 from schemathesis.specs.openapi import checks as openapi_checks
 
 from licenses import samples
@@ -478,7 +478,7 @@ def test_openapi_fuzz(case: schemathesis.Case, fuzz: Fuzz, caller: str) -> None:
     # deliberate "no credentials" case (coverage phase, negative data) and is sent as it is.
     sends_auth = caller != "anonymous" and any(name.lower() == "authorization" for name in case.headers or {})
     headers = fuzz.world.auth(caller) if sends_auth else None
-    excluded = []
+    excluded: list[CheckFunction] = []
     if case.operation.path.startswith("/ocsp"):
         # RFC 6960 protocol errors are answered inside a 200 OCSPResponse (malformedRequest), by design and as
         # OpenSSL's responder does (trust/http/routes/ocsp.py): a schema-invalid OCSP request is not refused with

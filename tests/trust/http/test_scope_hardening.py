@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import func, select
@@ -41,7 +42,7 @@ def _issued(world: World) -> int:
         return int(session.exec(select(func.count()).select_from(IssuedCertificate)).one())
 
 
-OCSP_REQUEST = {
+OCSP_REQUEST: dict[str, Any] = {
     "ca_id": "region-330000-sm2",
     "profile": "ocsp",
     "subject": {"province": "浙江省", "organization": "浙江省政务服务平台", "common_name": "自建OCSP"},
@@ -122,7 +123,7 @@ def test_crafted_inputs_through_the_library(world: World) -> None:
     ctx = context.build(bundle=bundle, pins=[cx.fingerprint(root)])
     report = api.verify(_ecdsa_under_rsa_ca(world), ctx)
     assert report.indication.value == "TOTAL_FAILED", report.to_text()
-    assert report.sub_indication.value == "CERTIFICATE_CHAIN_GENERAL_FAILURE"
+    assert report.sub_indication is not None and report.sub_indication.value == "CERTIFICATE_CHAIN_GENERAL_FAILURE"
     token = api.verify(_token_with_forged_x5c(world).encode(), ctx)
     assert token.indication.value in ("TOTAL_FAILED", "INDETERMINATE"), token.to_text()
     cert, response = _sm2_ocsp(world)

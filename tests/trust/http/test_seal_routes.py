@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import pytest
 from sqlmodel import func, select
@@ -34,7 +35,7 @@ def _count(world: World) -> int:
         return int(session.exec(select(func.count()).select_from(SealRecord)).one())
 
 
-ORG = {
+ORG: dict[str, Any] = {
     "ca_id": "region-330000-sm2",
     "holder_name": "杭州示例科技有限公司",
     "holder_code": ZJ_ORG_USCC,
@@ -172,6 +173,7 @@ def test_sign_hash_route_and_cli(
     for bad in (
         {"property_info": "x"},
         {"data_hash": "zz", "property_info": "x"},
+        {"data_hash": " " + sm3(document).hex(), "property_info": "x"},  # bytes.fromhex took the space
         {"data_hash": sm3(document).hex(), "data": "AA==", "property_info": "x"},
     ):
         assert client.post(f"/seals/{made['es_id']}/signatures", json=bad).status_code == 400
@@ -243,6 +245,7 @@ def test_seal_pdf_route(client: AuthClient, world: World) -> None:
     assert wrong_type.headers["content-type"].startswith("application/problem+json")
     for params, status, words in (
         ({"box": "1,2,3"}, 400, "four numbers"),
+        ({"box": "nan,60,520,180"}, 400, "finite"),  # the same parser as the CLI's --box (seal.pdf.parse_box)
         ({"level": "B-X"}, 422, ""),
         ({"anchor": "不存在的文字"}, 400, "不存在的文字"),
     ):

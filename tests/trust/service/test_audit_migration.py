@@ -123,7 +123,7 @@ def test_legacy_entries_verify_and_a_cut_over_entry_follows(legacy: Engine) -> N
     [
         (1, '"n":7,', '"n": 7,', "not in canonical form"),  # whitespace
         (1, "张三", "\\u5f20三", "not in canonical form"),  # \u escape
-        (2, '{"reason"', '{"status":"revoked","reason"', "duplicate key 'status'"),
+        (2, '{"reason"', '{"status":"revoked","reason"', "member 'status' twice"),
         (2, '"active"', '"\\u0061ctive"', "not in canonical form"),
     ],
 )

@@ -233,7 +233,9 @@ def test_two_processes_issue_400_without_duplicates(site: Site) -> None:
     outputs = run_together(workers)
 
     # Both really ran at the same time: their issuing windows overlap for most of the shorter one.
-    (a0, a1), (b0, b1) = (out.window for out in outputs)
+    first, second = (out.window for out in outputs)
+    assert first is not None and second is not None
+    (a0, a1), (b0, b1) = first, second
     overlap = min(a1, b1) - max(a0, b0)
     assert overlap > 0.5 * min(a1 - a0, b1 - b0), f"workers did not overlap: {(a0, a1)} {(b0, b1)}"
 

@@ -157,3 +157,31 @@ def test_demo_names_its_documented_public_url(demo: Path) -> None:
     for entry in _index(demo):
         if entry["kind"] in ("certificate", "crl", "license-token", "trust-list", "bundle"):
             assert b"127.0.0.1" not in (out / entry["path"]).read_bytes(), entry["id"]
+
+
+@pytest.mark.usefixtures("no_network")
+def test_the_federation_entity_configurations_resolve_offline_from_the_bundle(demo: Path) -> None:
+    """Issue 16: the anchor, two regional OPs and the relying services, each configuration an artefact of kind
+    ``entity-configuration`` with its URL on ``trust serve``; every OP's chain validates from the bundle alone."""
+    import time
+
+    from trust.formats import federation, oidc
+
+    out = demo / "out"
+    entries = [e for e in _index(demo) if e["kind"] == "entity-configuration"]
+    urls = {e["url"] for e in entries}
+    assert {"/.well-known/openid-federation", "/idp/330000/.well-known/openid-federation"} <= urls
+    assert "/idp/440000/.well-known/openid-federation" in urls and len(entries) >= 6  # anchor, 2 OPs, 3 services
+    verified = bundle_format.verify((out / "bundle.json").read_bytes(), _pins(demo)[:1])
+    assert verified.bundle.federation is not None
+    section = federation.FederationSection.from_json(verified.bundle.federation)
+    for entry in entries:
+        statement = federation.parse_statement((out / entry["path"]).read_text().strip())
+        assert statement.sub == entry["entity_id"] and statement.is_configuration
+        if statement.sub == section.anchor:
+            continue
+        chain = section.resolve(statement.sub, now=int(time.time()))
+        if "openid_provider" in chain.metadata:
+            regions = chain.entity_metadata("openid_provider")[oidc.CLAIM_REGIONS_SUPPORTED]
+            assert regions == [statement.sub.rsplit("/", 1)[1]]
+            assert [m.trust_mark_type.rsplit("-", 1)[1] for m in chain.trust_marks] == ["2"]

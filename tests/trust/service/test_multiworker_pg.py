@@ -20,7 +20,7 @@ import itertools
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -255,7 +255,7 @@ def test_first_seals_of_a_ca_at_once(site: Site) -> None:
 
 
 def test_two_workers_under_retrying_clients_and_a_killed_worker(  # noqa: PLR0915 (one end-to-end scenario)
-    site: Site, record_property: pytest.RecordProperty
+    site: Site, record_property: Callable[[str, object], None]
 ) -> None:
     started = time.monotonic()
     world, server = site.world, site.server

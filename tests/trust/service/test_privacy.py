@@ -43,6 +43,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "certificate": frozenset({"der", "subject"}),
     "seal": frozenset({"seal_der", "holder_code"}),
     "license": frozenset({"fields", "holder_code", "token", "sd_jwt", "qr_token"}),
+    # A regional OP's account register (issue 16): citizens log in with their ID number, and an ID token carries it
+    # with the huren_citizen_id scope; the OP's sessions and one-time codes refer to the account by its SHA-256.
+    "oidc_citizen": frozenset({"citizen_id"}),
 }
 TOKEN = re.compile(rb"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
 

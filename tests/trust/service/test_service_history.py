@@ -48,6 +48,7 @@ def test_seals_made_before_a_maker_renewal_still_verify(tmp_path: Path) -> None:
 
     bundle = json.dumps(trust.build_bundle(instance)).encode()
     ctx = context.build(bundle=bundle, pins=[trust.root_fingerprints(instance)["SM2"]])
+    assert ctx.trust_list is not None
     makers = [s for _issuer, s in ctx.trust_list.services("SEAL_MAKER") if s.id == "region-330000-sm2-seal-maker"]
     assert len(makers) == 1 and len(makers[0].previous_certificates) == 1
     for seal_der in (before, after):

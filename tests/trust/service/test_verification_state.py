@@ -20,6 +20,7 @@ from tests.support.world import PASSPHRASE, World, build_world, make_instance
 from trust.crypto.errors import ConflictError
 from trust.formats import bundle as bundle_format
 from trust.formats import crl as crl_mod
+from trust.formats import jose
 from trust.formats.names import DN, make_uscc
 from trust.service import ca as ca_service
 from trust.service import licenses, state, verification
@@ -51,7 +52,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[World, str]:
 
 
 def _version(world: World) -> int:
-    return state.current(world.instance.engine)
+    return state.database_version(world.instance.engine)
 
 
 def _verify(world: World, data: bytes, **options: Any) -> dict[str, Any]:
@@ -116,7 +117,7 @@ def test_verify_uses_one_context_per_version_and_a_revocation_counts_at_once(sit
     assert report["indication"] == Indication.TOTAL_FAILED.value, report
     assert report["sub_indication"] == SubIndication.REVOKED.value
     carried = bundle_format.Bundle.from_json(
-        json.loads(bundle_format.jose.parse_json(json.loads(verification.bundle_bytes(world.instance)))[0])
+        json.loads(jose.parse_json(json.loads(verification.bundle_bytes(world.instance)))[0])
     )
     listed = {
         entry["user_certificate"].native
@@ -176,7 +177,8 @@ def test_redis_carries_the_version_and_a_silent_redis_falls_back(
     assert counter == 1  # one committed change, one increment (issuance changed nothing a verifier is given)
     after = state.current(healthy.engine), state.current(silent.engine)
     assert after[0] != before[0] and after[1] != before[1]
-    assert after[0][0] == counter and after[1][0] == "database"
+    assert isinstance(after[0], tuple) and after[0][0] == counter
+    assert after[1] == ("database", state.database_version(silent.engine))
     data = cert.certificate.dump()
     for instance in (healthy, silent):
         ctx = verification.context_for(instance, at=None, purpose="auto", revocation="available")

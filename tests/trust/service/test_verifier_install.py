@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.external]
 SERVICE_MODULES = (
     "fastapi", "starlette", "uvicorn", "sqlmodel", "sqlalchemy", "alembic", "psycopg", "limits", "redis",
     "reportlab", "PIL", "fontTools", "pdfplumber", "pydantic_settings", "swagger_ui_bundle", "rfc8785", "httpx",
+    "authlib", "itsdangerous", "python_multipart",
     "justmytype",
 )  # fmt: skip
 """Import names of what ``huren[service]`` brings (and httpx, which the service's clients use)."""

@@ -4,7 +4,6 @@ their digests (``_sd_alg`` ``sha-256``, clause 4.1.1); the limits every step sha
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import secrets
@@ -12,11 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from trust.crypto import base64url
 from trust.crypto.errors import (
     EncodingError,
     InputError,
 )
-from trust.formats import jose
+from trust.formats import strict_json
 from trust.formats.sdjwt.errors import ClaimConflict, MalformedSdJwt, UnsupportedDigestAlgorithm
 
 ClaimPath = tuple[str | int, ...]
@@ -78,10 +78,6 @@ class Disclosure:
         return self.name is None
 
 
-def b64u(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def hash_function(sd_alg: str) -> Callable[[bytes], Any]:
     try:
         return _HASHES[sd_alg]
@@ -93,33 +89,23 @@ def hash_function(sd_alg: str) -> Callable[[bytes], Any]:
 
 def digest(encoded: str, sd_alg: str = SD_ALG) -> str:
     """The digest of a Disclosure or of a presented SD-JWT: base64url of the hash over its ASCII text."""
-    return b64u(hash_function(sd_alg)(encoded.encode("ascii")).digest())
+    return base64url.encode(hash_function(sd_alg)(encoded.encode("ascii")).digest())
 
 
 def strict_loads(data: bytes, what: str) -> Any:
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in result:
-                raise MalformedSdJwt(f"{what} has the member {key!r} twice")
-            result[key] = value
-        return result
-
-    def no_constants(name: str) -> Any:
-        raise MalformedSdJwt(f"{what} contains {name}, which is not JSON")
-
+    """:func:`trust.formats.strict_json.loads`, its refusals as :class:`MalformedSdJwt`."""
     try:
-        return json.loads(data.decode("utf-8"), object_pairs_hook=no_duplicates, parse_constant=no_constants)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: a number of over 4300 digits too
-        raise MalformedSdJwt(f"{what} is not UTF-8 JSON: {exc}") from None
+        return strict_json.loads(data, what)
+    except EncodingError as exc:
+        raise MalformedSdJwt(exc.message) from None
 
 
 def decode_disclosure(encoded: str, sd_alg: str = SD_ALG) -> Disclosure:
     """Parse one Disclosure (RFC 9901 clause 4.2); raises :class:`MalformedSdJwt` for any other shape."""
     try:
-        raw = jose.b64u_decode(encoded, "Disclosure")
+        raw = base64url.decode(encoded, "Disclosure")
     except EncodingError as exc:
-        raise MalformedSdJwt(f"Disclosure is not base64url: {exc.message}") from None
+        raise MalformedSdJwt(exc.message) from None
     value = strict_loads(raw, "Disclosure")
     if not isinstance(value, list) or len(value) not in (2, 3):
         raise MalformedSdJwt("a Disclosure must be a JSON array of 2 (array element) or 3 (property) elements")
@@ -136,7 +122,7 @@ def decode_disclosure(encoded: str, sd_alg: str = SD_ALG) -> Disclosure:
 
 def new_salt() -> str:
     """A fresh 128-bit salt, base64url (RFC 9901 clause 4.2.1 and 9.3)."""
-    return b64u(secrets.token_bytes(SALT_BYTES))
+    return base64url.encode(secrets.token_bytes(SALT_BYTES))
 
 
 def encode_json(value: Any) -> bytes:

@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from trust.crypto import base64url
 from trust.crypto import jwk as huren_jwk
 from trust.crypto.errors import (
     InputError,
@@ -23,7 +24,6 @@ from trust.formats.sdjwt.disclosures import (
     RESERVED_NAMES,
     SD_ALG,
     ClaimPath,
-    b64u,
     digest,
     encode_json,
     new_salt,
@@ -86,7 +86,7 @@ class _Issuer:
         if salt in self.salts:
             raise InputError("salt_source returned the same salt twice; salts must be unique")
         self.salts.add(salt)
-        encoded = b64u(encode_json([salt, *elements]))
+        encoded = base64url.encode(encode_json([salt, *elements]))
         self.disclosures.append(encoded)
         return digest(encoded)
 
@@ -102,7 +102,9 @@ class _Issuer:
                 else:
                     result[key] = concealed
             if digests:
-                digests.extend(b64u(hashlib.sha256(secrets.token_bytes(32)).digest()) for _ in range(self.decoys))
+                digests.extend(
+                    base64url.encode(hashlib.sha256(secrets.token_bytes(32)).digest()) for _ in range(self.decoys)
+                )
                 result["_sd"] = sorted(digests)
             return result
         if isinstance(value, list | tuple):

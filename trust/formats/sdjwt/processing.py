@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from trust.crypto import base64url
 from trust.crypto.errors import (
     EncodingError,
     TrustError,
@@ -142,9 +143,9 @@ def decode_all(encoded: Sequence[str], sd_alg: str) -> list[Disclosure]:
 
 def payload_of(parsed: Parsed) -> dict[str, Any]:
     try:
-        raw = jose.b64u_decode(parsed.payload, "payload")
+        raw = base64url.decode(parsed.payload, "SD-JWT payload")
     except EncodingError as exc:
-        raise MalformedSdJwt(f"SD-JWT payload: {exc.message}") from None
+        raise MalformedSdJwt(exc.message) from None
     payload = strict_loads(raw, "SD-JWT payload")
     if not isinstance(payload, dict):
         raise MalformedSdJwt("the SD-JWT payload must be a JSON object")

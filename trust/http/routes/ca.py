@@ -7,7 +7,7 @@ enrolment, re-keying, issuance, listing and revocation need a platform client (:
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -18,11 +18,12 @@ from trust.formats import x509 as cx
 from trust.formats.names import DN
 from trust.http import caching, pagination, problems
 from trust.http.auth import Client, IdempotencyKey, allow, idempotency_for
+from trust.http.bodies import StrictJsonRoute
 from trust.service import ca as service
 from trust.service.instance import Instance
 from trust.service.policy import Action
 
-router = APIRouter(tags=["certificate authority"])
+router = APIRouter(tags=["certificate authority"], route_class=StrictJsonRoute)
 
 PKIX_CERT = "application/pkix-cert"
 PKIX_CRL = "application/pkix-crl"
@@ -31,6 +32,21 @@ PKIX_CRL = "application/pkix-crl"
 def _instance(request: Request) -> Instance:
     instance: Instance = request.app.state.instance
     return instance
+
+
+_CA_EXAMPLE: Final[dict[str, Any]] = {
+    "id": "region-330000-sm2",
+    "kind": "region",
+    "code": "330000",
+    "name": "浙江省 SM2 CA",
+    "family": "SM2",
+    "status": "active",
+    "parent_id": "national-sm2",
+    "subject": "C=CN, ST=浙江省, O=浙江省政务服务平台, CN=浙江省 SM2 CA",
+    "fingerprint": "9c3e0a4f7b1d2e8c6a5b4f3e2d1c0b9a8f7e6d5c4b3a29181706f5e4d3c2b1a0",
+    "not_after": "2036-01-01T00:00:00+00:00",
+    "key_held_by_huren": True,
+}
 
 
 class CAInfo(BaseModel):
@@ -46,25 +62,7 @@ class CAInfo(BaseModel):
     not_after: str
     key_held_by_huren: bool
 
-    model_config = {
-        "json_schema_extra": {
-            "examples": [
-                {
-                    "id": "region-330000-sm2",
-                    "kind": "region",
-                    "code": "330000",
-                    "name": "浙江省 SM2 CA",
-                    "family": "SM2",
-                    "status": "active",
-                    "parent_id": "national-sm2",
-                    "subject": "C=CN, ST=浙江省, O=浙江省政务服务平台, CN=浙江省 SM2 CA",
-                    "fingerprint": "9c3e0a4f7b1d2e8c6a5b4f3e2d1c0b9a8f7e6d5c4b3a29181706f5e4d3c2b1a0",
-                    "not_after": "2036-01-01T00:00:00+00:00",
-                    "key_held_by_huren": True,
-                }
-            ]
-        }
-    }
+    model_config = {"json_schema_extra": {"examples": [_CA_EXAMPLE]}}
 
 
 def _ca_info(ca: Any) -> CAInfo:
@@ -232,7 +230,7 @@ class EnrolResponse(BaseModel):
         "json_schema_extra": {
             "examples": [
                 {
-                    "ca": CAInfo.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+                    "ca": _CA_EXAMPLE,
                     "certificate_pem": _CERT_PEM_EXAMPLE,
                     "chain_pem": [_CERT_PEM_EXAMPLE],
                 }
@@ -289,7 +287,7 @@ class RekeyResponse(BaseModel):
         "json_schema_extra": {
             "examples": [
                 {
-                    "ca": CAInfo.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+                    "ca": _CA_EXAMPLE,
                     "certificate_pem": "-----BEGIN CERTIFICATE-----\nMIIC…\n-----END CERTIFICATE-----\n",
                     "chain_pem": ["-----BEGIN CERTIFICATE-----\nMIIB…\n-----END CERTIFICATE-----\n"],
                     "previous_certificates_pem": ["-----BEGIN CERTIFICATE-----\nMIIC…\n-----END CERTIFICATE-----\n"],

@@ -14,11 +14,12 @@ from starlette.concurrency import run_in_threadpool
 from trust.crypto.errors import AuthenticationError, Code, InputError
 from trust.http import pagination, problems
 from trust.http.auth import Client, allow, anonymous_limit, client_address, guarded_authentication, limiter
+from trust.http.bodies import StrictJsonRoute
 from trust.service import audit, clients
 from trust.service.instance import Instance
 from trust.service.policy import Action
 
-router = APIRouter(tags=["clients and audit"])
+router = APIRouter(tags=["clients and audit"], route_class=StrictJsonRoute)
 MAX_FORM_BYTES = 64 * 1024
 
 

@@ -11,12 +11,13 @@ from pydantic import BaseModel, Field
 
 from trust.http import caching, pagination, problems
 from trust.http.auth import Client, IdempotencyKey, allow, anonymous_limit, idempotency_for
+from trust.http.bodies import StrictJsonRoute
 from trust.http.fields import IsoDate
 from trust.service import licenses as service
 from trust.service.instance import Instance
 from trust.service.policy import Action
 
-router = APIRouter(tags=["electronic licences"])
+router = APIRouter(tags=["electronic licences"], route_class=StrictJsonRoute)
 
 
 def _instance(request: Request) -> Instance:

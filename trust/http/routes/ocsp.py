@@ -32,10 +32,11 @@ from starlette.convertors import Convertor, register_url_convertor
 from trust.formats.ocsp import MAX_REQUEST_BYTES, MEDIA_TYPE_REQUEST, MEDIA_TYPE_RESPONSE
 from trust.http import caching, problems
 from trust.http.auth import anonymous_limit
+from trust.http.bodies import StrictJsonRoute
 from trust.service import ocsp as service
 from trust.service.instance import Instance
 
-router = APIRouter(tags=["ocsp"])
+router = APIRouter(tags=["ocsp"], route_class=StrictJsonRoute)
 
 
 class _Anything(Convertor[str]):

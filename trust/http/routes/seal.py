@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import math
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -12,11 +11,12 @@ from pydantic import BaseModel, Field
 from trust.crypto.errors import Code, InputError
 from trust.http import pagination, problems
 from trust.http.auth import Client, IdempotencyKey, allow, idempotency_for
+from trust.http.bodies import StrictJsonRoute
 from trust.service import seals as service
 from trust.service.instance import Instance
 from trust.service.policy import Action
 
-router = APIRouter(tags=["electronic seals"])
+router = APIRouter(tags=["electronic seals"], route_class=StrictJsonRoute)
 
 
 def _instance(request: Request) -> Instance:
@@ -254,11 +254,11 @@ def sign(es_id: str, body: SignRequest, request: Request, principal: Client) -> 
         raise InputError("give data_hash or data, not both")
     if body.data_hash is None and body.data is None:
         raise InputError("give data_hash (SM3 hex) or data (base64)")
+    digest = signing.parse_data_hash(body.data_hash, "data_hash") if body.data_hash is not None else None
     try:
-        digest = bytes.fromhex(body.data_hash) if body.data_hash is not None else None
         data = base64.b64decode(body.data, validate=True) if body.data is not None else None
     except ValueError:
-        raise InputError("data_hash must be hex and data base64") from None
+        raise InputError("data must be base64") from None
     der = signing.sign_hash(
         _instance(request),
         es_id=es_id,
@@ -321,15 +321,7 @@ async def seal_pdf(
         return problems.problem_response(
             request, Code.USAGE, f"send the PDF as application/pdf, not {media_type or 'without a type'}", status=415
         )
-    parsed_box = None
-    if box is not None:
-        try:
-            x0, y0, x1, y1 = (float(v) for v in box.split(","))
-        except ValueError:
-            raise InputError("box must be four numbers x0,y0,x1,y1 (points)") from None
-        if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
-            raise InputError("box must be four finite numbers x0,y0,x1,y1 (points), not nan or inf")
-        parsed_box = (x0, y0, x1, y1)
+    parsed_box = None if box is None else sealing.parse_box(box)
     await run_in_threadpool(allow, request, principal, Action.SEAL_USE, es_id=es_id)
     pdf = await request.body()
     sealed = await run_in_threadpool(

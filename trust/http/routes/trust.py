@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 from trust.crypto.errors import Code, InputError
 from trust.http import caching, problems
 from trust.http.auth import Client, allow, anonymous_limit
+from trust.http.bodies import StrictJsonRoute
 from trust.http.fields import IsoDateTime
 from trust.service import trust as service
 from trust.service import verification
@@ -25,7 +26,7 @@ from trust.service.instance import Instance
 from trust.service.policy import Action
 from verifier.limits import MAX_DEPTH
 
-router = APIRouter(tags=["trust list and verification"])
+router = APIRouter(tags=["trust list and verification"], route_class=StrictJsonRoute)
 BUNDLE_CACHE_SECONDS = 60.0
 TRUST_LIST_MAX_AGE = 300
 ROOTS_MAX_AGE = 3600

@@ -22,10 +22,11 @@ from trust.crypto.errors import Code
 from trust.formats.tsp import MAX_REQUEST_BYTES
 from trust.http import problems
 from trust.http.auth import anonymous_limit
+from trust.http.bodies import StrictJsonRoute
 from trust.service import tsa as service
 from trust.service.instance import Instance
 
-router = APIRouter(tags=["time-stamping"])
+router = APIRouter(tags=["time-stamping"], route_class=StrictJsonRoute)
 
 QUERY = "application/timestamp-query"
 REPLY = "application/timestamp-reply"

@@ -41,7 +41,7 @@ def upgrade() -> None:
     if head is None or int(head[0]) == 0:
         return
     legacy_until, prev = int(head[0]), str(head[1])
-    header = {
+    header: dict[str, int | str | None] = {
         "seq": legacy_until + 1,
         "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "actor": "system:migration",

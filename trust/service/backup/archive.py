@@ -4,15 +4,16 @@ database kind, size and SHA-256 of every other member); names, limits and the ma
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any, Final
 
 from trust.crypto.errors import (
     Code,
+    EncodingError,
     InputError,
 )
+from trust.formats import strict_json
 
 FORMAT: Final = "huren-backup"
 
@@ -124,9 +125,9 @@ def parse_manifest(data: bytes, limits: Limits) -> dict[str, Any]:  # noqa: C901
         return ArchiveRefused("manifest-invalid", message, member=MANIFEST)
 
     try:
-        manifest = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise invalid("manifest.json is not UTF-8 JSON") from None
+        manifest = strict_json.loads(data, "manifest.json")
+    except EncodingError as exc:
+        raise invalid(exc.message) from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise invalid(f"manifest.json is not a {FORMAT} manifest")
     version = manifest.get("version")

@@ -231,7 +231,7 @@ def create(  # noqa: PLR0912, PLR0915 (the archive's members, in order)
                 writer = _HashingWriter(raw)
                 mtime = started.timestamp()
                 with (
-                    gzip.GzipFile(fileobj=writer, mode="wb", compresslevel=6, mtime=mtime) as gz,  # type: ignore[arg-type]
+                    gzip.GzipFile(fileobj=writer, mode="wb", compresslevel=6, mtime=mtime) as gz,
                     tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT) as tar,
                 ):
                     tar.addfile(_tarinfo(MANIFEST, len(manifest_bytes), mtime), io.BytesIO(manifest_bytes))

@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from trust.crypto.errors import (
     Code,
@@ -32,6 +32,10 @@ from trust.service.backup.archive import (
     size_limit,
     too_large,
 )
+
+
+class _Writer(Protocol):
+    def write(self, data: bytes, /) -> int: ...
 
 
 class _HashingReader:
@@ -90,7 +94,7 @@ class Verified:
         return sum(1 for m in self.members if m["name"].startswith(f"{place}/"))
 
 
-def _read_member(tar: tarfile.TarFile, info: tarfile.TarInfo, guard: _Guard, sink: IO[bytes] | None) -> tuple[str, int]:
+def _read_member(tar: tarfile.TarFile, info: tarfile.TarInfo, guard: _Guard, sink: _Writer | None) -> tuple[str, int]:
     """Stream one member's data (into ``sink``); returns its SHA-256 and length."""
     handle = tar.extractfile(info)
     if handle is None:  # pragma: no cover - regular files always have a data stream
@@ -122,8 +126,10 @@ def scan(path: Path, limits: Limits, place: Callable[[str], Path] | None = None)
     with raw:
         hashed = _HashingReader(raw)
         try:
+            # Read as streams only: typeshed's file protocols for gzip and tarfile also ask for seek (and tell, write,
+            # close), which neither module calls on a stream read front to back.
             with gzip.GzipFile(fileobj=hashed, mode="rb") as gz:  # type: ignore[call-overload]
-                guard = _Guard(gz, limits)  # type: ignore[arg-type]
+                guard = _Guard(gz, limits)
                 with tarfile.open(fileobj=guard, mode="r|") as tar:  # type: ignore[call-overload]
                     manifest = _scan_members(tar, guard, limits, place)
                 # The tar ends with zero blocks padded to a record; anything else after it is not ours.
@@ -186,7 +192,7 @@ def _scan_members(  # noqa: PLR0912 (one check per member property)
         else:
             sink = _Sink(place(name))
             try:
-                digest, length = _read_member(tar, info, guard, sink)  # type: ignore[arg-type]
+                digest, length = _read_member(tar, info, guard, sink)
             finally:
                 sink.close()
         if length != entry["size"]:  # pragma: no cover - tarfile raises on a short member first

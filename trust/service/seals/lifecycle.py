@@ -13,11 +13,12 @@ from sqlmodel import select
 
 from ca import authority
 from seal import registry
-from seal.models import SealEvent, SealRecord
+from seal.models import SealEvent, SealMaker, SealRecord
 from trust import db
 from trust.crypto.errors import ConflictError
 from trust.crypto.keystore import KeyStore
 from trust.service import idempotency
+from trust.service import registry as trust_list
 from trust.service import trust as trust_registry
 from trust.service.ca import endpoints, publish_crl_of, transaction
 from trust.service.instance import Instance
@@ -118,13 +119,13 @@ def _create(
             request_id=request_id,
         )
         issued.extend(made.issued)
-        maker = session.get(registry.SealMaker, ca_id)
+        maker = session.get(SealMaker, ca_id)
         assert maker is not None
         maker_cert = registry._certificate(session, maker.cert_serial)
         changed = trust_registry.register_service(
             session, issuer_ca=ca, service_id=f"{ca_id}-seal-maker", service_type="SEAL_MAKER", cert_der=maker_cert.der
         )
-        if changed or trust_registry.registry.latest(session) is None:
+        if changed or trust_list.latest(session) is None:
             trust_registry.publish(session, instance)  # a new seal maker (certificate) is listed at once
         return made.record
 
@@ -149,6 +150,8 @@ def history(instance: Instance, es_id: str) -> list[SealEvent]:
         return registry.history(session, es_id)
 
 
-def list_seals(instance: Instance, **kwargs: object) -> list[SealRecord]:
+def list_seals(
+    instance: Instance, *, ca_id: str | None = None, holder_code: str | None = None, limit: int = 100, offset: int = 0
+) -> list[SealRecord]:
     with db.session_scope(instance.engine, read_only=True) as session:
-        return registry.list_seals(session, **kwargs)  # type: ignore[arg-type]
+        return registry.list_seals(session, ca_id=ca_id, holder_code=holder_code, limit=limit, offset=offset)

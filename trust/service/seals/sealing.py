@@ -53,6 +53,8 @@ from trust.service.instance import Instance
 Family = Literal["SM2", "RSA", "dual"]
 FAMILIES: Final[tuple[str, ...]] = get_args(Family)
 LEVELS: Final = seal_pdf.LEVELS
+parse_box = seal_pdf.parse_box
+"""``x0,y0,x1,y1`` as text -> the box :func:`seal_document` takes; the CLI and the HTTP route both parse with it."""
 ROOT_IDS: Final = ("root-sm2", "root-rsa")
 # OCSP responses go into the DSS for RSA chains only. pyhanko-certvalidator (0.33) checks a delegated OCSP
 # responder's certificate in a validation context of its own that drops the caller's signature validator, so
@@ -254,7 +256,8 @@ def seal_document(
     ``x0, y0, x1, y1``), or ``anchor`` text (optionally on ``page``; the seal is centred on it, ``size`` points
     wide, default the picture's 42 mm), or ``page`` alone (bottom-right corner, 56 pt from the edges); with
     none of them the seal is invisible. ``field_name`` defaults to ``SealN``."""
-    if level not in LEVELS:
+    known_level = next((known for known in LEVELS if known == level), None)
+    if known_level is None:
         raise InputError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
     if family not in FAMILIES:
         raise InputError(f"family must be one of {', '.join(FAMILIES)}, not {family!r}")
@@ -294,7 +297,7 @@ def seal_document(
         seal_chain=maker.chain,
         appearance=appearance,
         placement=placement,
-        level=level,  # type: ignore[arg-type]
+        level=known_level,
         revocation=revocation,
         field_name=field_name,
         reason=reason,

@@ -33,6 +33,9 @@ from trust.service.instance import Instance
 
 log = logging.getLogger("trust.signing")
 
+parse_data_hash = ses_signature.parse_data_hash
+"""The SM3 ``data_hash`` as hex text -> bytes for :func:`sign_hash`; the CLI and the HTTP route both parse with it."""
+
 
 def sign_hash(
     instance: Instance,

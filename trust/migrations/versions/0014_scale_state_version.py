@@ -1,8 +1,8 @@
 """The version of what verification depends on (issue 15 item 1): one row, bumped by every transaction that changes a
 CRL, a trust list, a status list or a licence's status (``trust.service.state``), read by every ``POST /verify``.
 
-Revision ID: 0013_scale
-Revises: 0012_scale
+Revision ID: 0014_scale
+Revises: 0013_scale
 Create Date: 2026-12-10
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013_scale"
-down_revision = "0012_scale"
+revision = "0014_scale"
+down_revision = "0013_scale"
 branch_labels = None
 depends_on = None
 

@@ -2,8 +2,8 @@
 (``certificate.crl_shard``, assigned from ``ca.cert_count``), and ``crl_shard`` keeps the current CRL and delta CRL
 of every partition. Certificates issued before keep the CA's main CRL (``crl_shard`` NULL).
 
-Revision ID: 0012_scale
-Revises: 0011_scale
+Revision ID: 0013_scale
+Revises: 0012_scale
 Create Date: 2026-12-10
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012_scale"
-down_revision = "0011_scale"
+revision = "0013_scale"
+down_revision = "0012_scale"
 branch_labels = None
 depends_on = None
 

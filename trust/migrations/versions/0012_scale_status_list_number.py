@@ -3,8 +3,8 @@
 Before, finding list ``n`` of an issuer loaded every list row of the issuer and took the ``n``-th: the bundle's
 freshness check, which looks at every list, was quadratic in the number of lists.
 
-Revision ID: 0011_scale
-Revises: 0010
+Revision ID: 0012_scale
+Revises: 0011_identity
 Create Date: 2026-12-10
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_scale"
-down_revision = "0010"
+revision = "0012_scale"
+down_revision = "0011_identity"
 branch_labels = None
 depends_on = None
 
