@@ -335,8 +335,11 @@ def _children(pid: int) -> list[int]:
 
 
 @contextmanager
-def serve(site: Site, workers: int, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``trust serve --home H --workers N`` on the site's port until every worker logged its startup."""
+def serve(
+    site: Site, workers: int, log_path: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``trust serve --home H --workers N`` on the site's port until every worker logged its startup (``extra_env``:
+    more ``TRUST_*`` settings for the server)."""
     script = Path(sys.executable).with_name("trust")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "trust.cli.main"]
     command += ["serve", "--home", str(site.home), "--host", "127.0.0.1", "--port", str(site.port)]
@@ -356,6 +359,7 @@ def serve(site: Site, workers: int, log_path: Path) -> Iterator[subprocess.Popen
     )
     if site.database_url:
         env["TRUST_DATABASE_URL"] = site.database_url
+    env.update(extra_env or {})
     with log_path.open("ab") as out:
         proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     seen: set[int] = set()

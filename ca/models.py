@@ -4,7 +4,11 @@
   reference in the key store (never the key), its certificate, status and CRL counter.
 * ``certificate`` — every certificate issued, unique serial (database constraint, across the whole system),
   unique fingerprint, status and revocation data.
-* ``crl`` — every CRL issued, unique ``(ca_id, number)``.
+* ``crl`` — every CRL issued for the CA's main partition (``<ca id>.crl``), unique ``(ca_id, number)``.
+* ``crl_shard`` (migration 0013_scale) — the current CRL of each further partition of a CA's certificates
+  (``<ca id>/<shard>.crl``, issue 15 item 3) and its delta CRL, one row per partition and signing key, updated in
+  place: a certificate is assigned a partition when it is issued (``certificate.crl_shard``, from the CA's
+  ``cert_count``), names it in its CRL distribution point, and a revocation re-signs that partition only.
 * ``ca_key_history`` (migration 0007) — the certificates (and key references) a subordinate CA held before a
   re-keying (:func:`ca.authority.rekey_sub_ca`), one row per retired certificate: what the CA issued under them
   keeps verifying, and the CRLs that cover those certificates are signed with the retired key while it lasts.
@@ -42,6 +46,7 @@ class CertificateAuthority(SQLModel, table=True):
     cert_der: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     status: str = Field(default="active", max_length=16)  # active | suspended | withdrawn
     crl_number: int = Field(default=0)
+    cert_count: int = Field(default=0)  # end-entity certificates given a CRL partition so far (ca.authority.crls)
     ocsp_key_id: str | None = Field(default=None, max_length=64)
     ocsp_cert_der: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     created_at: datetime = Field(default_factory=now, sa_column=Column(DateTime(timezone=True), nullable=False))
@@ -83,6 +88,7 @@ class IssuedCertificate(SQLModel, table=True):
     der: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     request_id: str | None = Field(default=None, max_length=128, unique=True)
     created_at: datetime = Field(default_factory=now, sa_column=Column(DateTime(timezone=True), nullable=False))
+    crl_shard: int | None = Field(default=None)  # its CRL partition (None: the CA's main CRL, <ca id>.crl)
 
 
 class CrlRecord(SQLModel, table=True):
@@ -95,3 +101,23 @@ class CrlRecord(SQLModel, table=True):
     this_update: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     next_update: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     der: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class CrlShard(SQLModel, table=True):
+    """The current CRL of one partition of a CA's certificates (and its delta CRL), signed with one of its keys:
+    ``signer`` is empty for the CA's current key, else the serial of the retired CA certificate whose key signed it
+    (as :class:`CaKeyHistory` keeps for the main CRL). Complete and delta CRLs of a partition share its numbers."""
+
+    __tablename__ = "crl_shard"
+
+    ca_id: str = Field(foreign_key="ca.id", max_length=64, primary_key=True)
+    shard: int = Field(primary_key=True)
+    signer: str = Field(default="", max_length=48, primary_key=True)
+    uri: str = Field(max_length=256)  # what the partition's certificates name (and its issuing distribution point)
+    number: int  # of ``der``; the delta's is ``delta_number``
+    this_update: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    next_update: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    der: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    delta_base: int | None = Field(default=None)  # the complete CRL the delta updates
+    delta_number: int | None = Field(default=None)
+    delta_der: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))

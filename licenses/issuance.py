@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from ca import authority
@@ -154,12 +155,13 @@ def _status_uri(base_url: str, issuer_id: str, number: int) -> str:
 
 def _allocate_index(session: Session, issuer: LicenseIssuer, base_url: str) -> tuple[StatusListRecord, int]:
     """The next free index of the issuer's current status list; a full list opens the next one. The increment is
-    one atomic ``UPDATE ... RETURNING`` (SQLite 3.35+, PostgreSQL), so concurrent workers never share an index."""
+    one atomic ``UPDATE ... RETURNING`` (SQLite 3.35+, PostgreSQL), so concurrent workers never share an index; two
+    workers opening the same next list meet on the unique ``(issuer_id, number)`` and the loser takes the winner's."""
     for _ in range(3):
         current = session.exec(
             select(StatusListRecord)
             .where(StatusListRecord.issuer_id == issuer.id)
-            .order_by(col(StatusListRecord.id).desc())
+            .order_by(col(StatusListRecord.number).desc())
         ).first()
         if current is not None:
             row = session.execute(
@@ -171,17 +173,22 @@ def _allocate_index(session: Session, issuer: LicenseIssuer, base_url: str) -> t
             ).first()
             if row is not None:
                 return current, int(row[0])
-        number = len(session.exec(select(StatusListRecord.id).where(StatusListRecord.issuer_id == issuer.id)).all()) + 1
-        session.add(
-            StatusListRecord(
-                issuer_id=issuer.id,
-                uri=_status_uri(base_url, issuer.id, number),
-                bits=2,
-                size=STATUS_LIST_SIZE,
-                next_index=0,
-            )
-        )
-        session.flush()
+        number = (current.number if current is not None else 0) + 1
+        try:
+            with session.begin_nested():
+                session.add(
+                    StatusListRecord(
+                        issuer_id=issuer.id,
+                        number=number,
+                        uri=_status_uri(base_url, issuer.id, number),
+                        bits=2,
+                        size=STATUS_LIST_SIZE,
+                        next_index=0,
+                    )
+                )
+                session.flush()
+        except IntegrityError:
+            continue  # another transaction opened list ``number`` first: take an index from it
     raise ConflictError(f"could not allocate a status list index for {issuer.id}")
 
 
@@ -417,12 +424,13 @@ def status_list_token(
 
 
 def find_status_list(session: Session, issuer_id: str, number: int) -> StatusListRecord:
-    rows = session.exec(
-        select(StatusListRecord).where(StatusListRecord.issuer_id == issuer_id).order_by(col(StatusListRecord.id))
-    ).all()
-    if not 1 <= number <= len(rows):
+    """List ``number`` of ``issuer_id``: one probe of the unique ``(issuer_id, number)`` index."""
+    row = session.exec(
+        select(StatusListRecord).where(StatusListRecord.issuer_id == issuer_id, StatusListRecord.number == number)
+    ).first()
+    if row is None:
         raise NotFoundError(f"no status list {number} of issuer {issuer_id}")
-    return rows[number - 1]
+    return row
 
 
 def utc_date(value: datetime) -> datetime:

@@ -6,7 +6,8 @@
 * ``license`` — every licence issued: GB/T 36904 identifier (unique), type, holder, face fields, validity,
   status (valid / suspended / revoked), its status list entry (unique per list), the signed token and SD-JWT,
   and the idempotency key of the request that created it.
-* ``status_list`` — one Token Status List per issuer (2 bits per licence), with the next free index.
+* ``status_list`` — the Token Status Lists of an issuer (2 bits per licence), numbered from 1 per issuer, with the next
+  free index.
 """
 
 from __future__ import annotations
@@ -45,9 +46,13 @@ class LicenseAuthority(SQLModel, table=True):
 
 class StatusListRecord(SQLModel, table=True):
     __tablename__ = "status_list"
+    # (issuer, number) is how a list is named (``…/statuslists/<issuer>/<number>``) and looked up: one index probe,
+    # whatever the number of lists (migration 0012_scale; issue 15 item 2).
+    __table_args__ = (UniqueConstraint("issuer_id", "number", name="uq_status_list_issuer_number"),)
 
     id: int | None = Field(default=None, primary_key=True)
     issuer_id: str = Field(foreign_key="license_issuer.id", max_length=64, index=True)
+    number: int = Field(default=0)  # the issuer's list number, from 1 (the last segment of ``uri``)
     uri: str = Field(max_length=256, unique=True)
     bits: int = Field(default=2)
     size: int

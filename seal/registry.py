@@ -281,7 +281,9 @@ def get_seal(session: Session, es_id: str) -> SealRecord:
     return record
 
 
-def set_status(session: Session, keystore: KeyStore, es_id: str, status: str, reason: str = "") -> SealRecord:
+def set_status(
+    session: Session, keystore: KeyStore, es_id: str, status: str, reason: str = "", *, endpoints: Endpoints
+) -> SealRecord:
     """Suspend, reinstate (active) or revoke a seal, and its signer certificates with it, so that verifiers see the
     state offline in the CRL: suspending puts them on hold (``certificateHold``), reinstating takes them off hold,
     revoking revokes them for good (``cessationOfOperation``)."""
@@ -302,11 +304,11 @@ def set_status(session: Session, keystore: KeyStore, es_id: str, status: str, re
         cert = _certificate(session, serial)
         on_hold = cert.status == "revoked" and cert.revocation_reason == "certificate_hold"
         if status == "suspended" and cert.status == "valid":
-            authority.revoke(session, keystore, serial=serial, reason="certificate_hold")
+            authority.revoke(session, keystore, serial=serial, reason="certificate_hold", endpoints=endpoints)
         elif status == "active" and on_hold:
-            authority.release_hold(session, keystore, serial=serial)
+            authority.release_hold(session, keystore, serial=serial, endpoints=endpoints)
         elif status == "revoked" and (cert.status == "valid" or on_hold):
-            authority.revoke(session, keystore, serial=serial, reason="cessation_of_operation")
+            authority.revoke(session, keystore, serial=serial, reason="cessation_of_operation", endpoints=endpoints)
     session.flush()
     return record
 

@@ -21,6 +21,8 @@ variable                       meaning                                 default
 ``TRUST_RATE_LIMIT_STORAGE``   where limits count: ``memory://`` or    ``memory://`` (each worker its own)
                                ``redis://host:port/db`` (shared)
 ``TRUST_RATE_LIMIT_KEY_PREFIX`` prefix of the shared storage's keys    ``huren``
+``TRUST_STATE_REDIS_URL``      ``redis://host:port/db``: where workers  empty: the database
+                               read the verification state version
 ``TRUST_FORWARDED_ALLOW_IPS``  proxies whose X-Forwarded-For counts    empty: none
 ``TRUST_KEY_PASSPHRASE``       key store passphrase (read by the key store only, never stored here)
 ``TRUST_KEY_PASSPHRASE_FILE``  file holding it (alternative)
@@ -95,6 +97,11 @@ class Settings(BaseSettings):
         default="memory://", description="memory:// (per worker) or redis://host:port/db (shared by all workers)"
     )
     rate_limit_key_prefix: str = Field(default="huren", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    state_redis_url: str = Field(
+        default="",
+        description="redis://host:port/db where workers read the version of the verification state (written there "
+        "after every change, also kept in the database); empty: read from the database",
+    )
     forwarded_allow_ips: str = Field(
         default="", description="Comma-separated proxy addresses or networks whose X-Forwarded-For is believed"
     )
@@ -115,6 +122,13 @@ class Settings(BaseSettings):
         scheme = urlsplit(value).scheme
         if scheme not in RATE_LIMIT_SCHEMES:
             raise ValueError(f"rate limit storage must be a URL with scheme {', '.join(RATE_LIMIT_SCHEMES)}")
+        return value
+
+    @field_validator("state_redis_url")
+    @classmethod
+    def _state_redis(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("the state Redis URL must be redis://, rediss:// or unix://")
         return value
 
     @field_validator("forwarded_allow_ips")

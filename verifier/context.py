@@ -2,7 +2,8 @@
 
 Sources, all local (the verifier never opens a socket):
 
-* ``--bundle FILE`` — the signed offline bundle; its signature is checked against **pinned** national root
+* ``--bundle FILE`` — the signed offline bundle (gzip accepted; or, repeated, its national part and the regional parts
+  needed: :func:`trust.formats.bundle.verify_parts`); its signature is checked against **pinned** national root
   fingerprints (``--pin SHA256``, the fingerprints of ``--anchor`` certificates, or the environment variable
   ``TRUST_ROOT_FINGERPRINTS``, comma separated). The trust list inside supplies the anchors (the pinned roots
   it lists), the intermediate certificates (its CA services, with the previous certificates of re-keyed CAs)
@@ -44,7 +45,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from asn1crypto import crl as asn1_crl
 from asn1crypto import x509
@@ -116,6 +117,9 @@ class _Bounded:
 
     def __len__(self) -> int:
         return len(self._data)
+
+
+_UNREADABLE: Final = object()  # a CRL whose entries cannot be read (revoked_serials)
 
 
 class _Same:
@@ -258,16 +262,33 @@ class VerificationContext:
             raise InputError(f"revocation mode must be one of {', '.join(REVOCATION_MODES)}, got {self.revocation!r}")
         check_max_depth(self.max_depth)
 
+    def shared(self, name: str, compute: Callable[[], Any], *parts: object) -> Any:
+        """A value derived from some fields only, kept in the memo by the identity of those fields' objects: the
+        contexts a service derives per request (``dataclasses.replace``, another time or purpose) share the same
+        tuples and trust list, so what is derived from them is worked out once, not once per request (issue 15:
+        a copy's own cached properties start empty, and these walk every CRL entry or trust-list service)."""
+        key = (name, *(_Same(part) for part in parts))
+        value = self.memo.facts.get(key)
+        if value is None:
+            value = compute()
+            self.memo.facts.put(key, value)
+        return value
+
     @cached_property
     def member_fingerprints(self) -> frozenset[str]:
         """SHA-256 of every certificate of Huren's own trust list: the roots and every service's current and previous
         certificates (the RFC 5280 profile is always checked on them, :mod:`verifier.profile`)."""
-        if self.trust_list is None:
+        trust_list = self.trust_list
+        if trust_list is None:
             return frozenset()
-        found = {root.fingerprint for root in self.trust_list.roots}
-        for _issuer, service in self.trust_list.services():
-            found.update(service.fingerprints)
-        return frozenset(found)
+
+        def compute() -> frozenset[str]:
+            found = {root.fingerprint for root in trust_list.roots}
+            for _issuer, service in trust_list.services():
+                found.update(service.fingerprints)
+            return frozenset(found)
+
+        return cast(frozenset[str], self.shared("member-fingerprints", compute, trust_list))
 
     @property
     def has_trust_list(self) -> bool:
@@ -277,23 +298,34 @@ class VerificationContext:
     def crl_objects(self) -> tuple[asn1_crl.CertificateList, ...]:
         """The CRLs parsed once (lazily: asn1crypto parses fields when they are read); contexts that share a
         :class:`Memo` share the parsed objects, and with them what asn1crypto and pyhanko have read of them."""
-        return tuple(self.memo.crl(der) for der in self.crls)
+        return cast(
+            tuple[asn1_crl.CertificateList, ...],
+            self.shared("crl-objects", lambda: tuple(self.memo.crl(der) for der in self.crls), self.crls),
+        )
 
     @cached_property
     def crl_issuers(self) -> frozenset[bytes | str]:
         """``Name.hashable`` of every CRL issuer, and whether any CRL is indirect (``"indirect"``)."""
-        names: set[bytes | str] = set()
-        for crl in self.crl_objects:
-            names.add(crl.issuer.hashable)
-            idp = crl.issuing_distribution_point_value
-            if idp is not None and idp["indirect_crl"].native:
-                names.add("indirect")
-        return frozenset(names)
+
+        def compute() -> frozenset[bytes | str]:
+            names: set[bytes | str] = set()
+            for crl in self.crl_objects:
+                names.add(crl.issuer.hashable)
+                idp = crl.issuing_distribution_point_value
+                if idp is not None and idp["indirect_crl"].native:
+                    names.add("indirect")
+            return frozenset(names)
+
+        return cast(frozenset[bytes | str], self.shared("crl-issuers", compute, self.crls))
 
     @cached_property
     def revoked_serials(self) -> frozenset[bytes] | None:
         """The DER ``serialNumber`` of every entry of every CRL at hand (whatever its issuer, delta CRLs and indirect
         CRLs included); ``None`` if a CRL's entries cannot be read (then nothing can be concluded from it)."""
+        found = self.shared("revoked-serials", self._revoked_serials, self.crls)
+        return None if found is _UNREADABLE else cast(frozenset[bytes], found)
+
+    def _revoked_serials(self) -> frozenset[bytes] | object:
         serials: set[bytes] = set()
         for der, crl in zip(self.crls, self.crl_objects, strict=True):
             key = self.memo.digest(der)
@@ -303,7 +335,7 @@ class VerificationContext:
                     entries = crl["tbs_cert_list"]["revoked_certificates"]
                     listed = frozenset(bytes(entry["user_certificate"].dump()) for entry in entries)
                 except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError):
-                    return None
+                    return _UNREADABLE
                 self.memo.revoked.put(key, listed)
             serials.update(listed)
         return frozenset(serials)
@@ -313,6 +345,12 @@ class VerificationContext:
         """Everything besides the time, the input and the options that a verification's result depends on: anchors
         and intermediates (fingerprints, in order), CRLs, OCSP responses, the trust list, revocation mode and
         warnings. Two contexts with equal keys (and equal validation times) give equal results."""
+        material = self.shared(
+            "material-key", self._material_key, self.anchors, self.intermediates, self.crls, self.ocsps, self.trust_list
+        )
+        return (*cast(tuple[Hashable, ...], material), self.revocation, self.warnings)
+
+    def _material_key(self) -> tuple[Hashable, ...]:
         memo = self.memo
         hasher = hashlib.sha256()
         for part in (
@@ -323,14 +361,7 @@ class VerificationContext:
             *(memo.digest(der) for der in self.ocsps),
         ):
             hasher.update(part)
-        return (
-            len(self.anchors),
-            len(self.crls),
-            hasher.digest(),
-            _Same(self.trust_list),
-            self.revocation,
-            self.warnings,
-        )
+        return (len(self.anchors), len(self.crls), hasher.digest(), _Same(self.trust_list))
 
 
 def check_max_depth(value: int | None) -> None:
@@ -389,7 +420,7 @@ def _load_one(der: bytes, what: str, cache: dict[bytes, x509.Certificate]) -> x5
 def build(
     *,
     at: datetime | None = None,
-    bundle: bytes | None = None,
+    bundle: bytes | Sequence[bytes] | None = None,
     pins: Sequence[str] = (),
     anchors: Sequence[bytes] = (),
     untrusted: Sequence[bytes] = (),
@@ -431,7 +462,8 @@ def build(
                 "a bundle is checked against pinned national root fingerprints: pass --pin SHA256 or --anchor "
                 f"ROOT.pem, or set {PINS_ENV}"
             )
-        verified = bundle_format.verify(bundle, pinned)
+        files = [bundle] if isinstance(bundle, bytes) else list(bundle)
+        verified = bundle_format.verify_parts(files, pinned)  # one bundle, or its national part and regions' parts
         trust_list = verified.trust_list
         now = datetime.now(UTC)
         if verified.bundle.next_update < now:

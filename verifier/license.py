@@ -24,6 +24,7 @@ Checks, in order (each becomes a :class:`~verifier.report.Check`):
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,7 +32,7 @@ from typing import Any, Final, cast
 
 from asn1crypto import x509
 
-from trust.crypto import jwk
+from trust.crypto import base64url, jwk
 from trust.crypto.errors import EncodingError, InputError, TrustError
 from trust.crypto.keys import PublicKey
 from trust.formats import identifiers, jose, sdjwt, status_list
@@ -261,12 +262,43 @@ def _issuer_key(
 
 
 def _find_service_by_kid(ctx: VerificationContext, kid: str | None, x5t: str | None = None) -> Any:
+    """The first ``LICENSE_ISSUER`` service of the trust list holding a certificate whose key ``kid`` names (and, with
+    ``x5t``, whose SHA-256 that is). With ``x5t#S256`` the certificate is found by its fingerprint in the list's index;
+    with ``kid`` alone through an index of the services' key thumbprints, made once per trust list (and memo): the
+    cost of a verification does not grow with the number of issuers (issue 15 item 4)."""
     if ctx.trust_list is None or not kid:
         return None
-    for issuer, service in ctx.trust_list.services("LICENSE_ISSUER"):
-        if _kid_certificate(service, kid, ctx, x5t) is not None:
+    if x5t is not None:
+        try:
+            digest = base64url.decode(x5t, "x5t#S256")
+        except TrustError:
+            return None
+        found = ctx.trust_list.find_by_fingerprint(digest.hex(), "LICENSE_ISSUER")
+        if found is not None and _kid_certificate(found[1], kid, ctx, x5t) is not None:
+            return found
+        return None
+    for issuer, service in _kid_index(ctx).get(kid, ()):
+        if _kid_certificate(service, kid, ctx) is not None:
             return issuer, service
     return None
+
+
+def _kid_index(ctx: VerificationContext) -> dict[str, tuple[tuple[Any, Any], ...]]:
+    """``kid`` → the ``LICENSE_ISSUER`` services (in list order) holding a certificate of that key, for tokens that
+    carry no ``x5t#S256``; once per trust list object and memo (every listed certificate parsed once)."""
+    trust_list = ctx.trust_list
+
+    def compute() -> dict[str, tuple[tuple[Any, Any], ...]]:
+        grouped: dict[str, list[tuple[Any, Any]]] = {}
+        for issuer, service in trust_list.services("LICENSE_ISSUER") if trust_list is not None else ():
+            for der in (service.certificate, *service.previous_certificates):
+                named = _certificate_kid(der, ctx)
+                entries = grouped.setdefault(named, []) if named is not None else None
+                if entries is not None and (not entries or entries[-1][1] is not service):
+                    entries.append((issuer, service))
+        return {named: tuple(entries) for named, entries in grouped.items()}
+
+    return cast(dict[str, tuple[tuple[Any, Any], ...]], ctx.shared("license-kid-index", compute, trust_list))
 
 
 def _kid_certificate(service: Any, kid: str | None, ctx: VerificationContext, x5t: str | None = None) -> Any:
@@ -281,8 +313,7 @@ def _kid_certificate(service: Any, kid: str | None, ctx: VerificationContext, x5
 def _find_service_by_cert(ctx: VerificationContext, der: bytes) -> Any:
     if ctx.trust_list is None:
         return None
-    found = ctx.trust_list.find_by_certificate(der)
-    return found if found is not None and found[1].type == "LICENSE_ISSUER" else None
+    return ctx.trust_list.find_by_fingerprint(hashlib.sha256(der).hexdigest(), "LICENSE_ISSUER")
 
 
 def _at(ctx: VerificationContext, moment: datetime, extra: list[x509.Certificate] | None = None) -> VerificationContext:

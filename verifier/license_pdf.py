@@ -230,9 +230,8 @@ def _issuer_cas(ctx: VerificationContext, claims: Mapping[str, Any]) -> dict[str
     if ctx.trust_list is None:
         return None
     cas: dict[str, list[Any]] = {}
-    for entry, service in ctx.trust_list.services("LICENSE_ISSUER"):
-        if (service.scope or {}).get("issuer_id") != claims.get("iss"):
-            continue
+    iss = claims.get("iss")
+    for entry, _service in ctx.trust_list.license_issuers(iss) if isinstance(iss, str) else ():
         for ca in entry.services:
             if ca.type == "CA":
                 certs = cas.setdefault(ca.id, [])
@@ -287,9 +286,10 @@ def _issuer_name(ctx: VerificationContext, claims: Mapping[str, Any]) -> str | N
     """The issuing authority's name in the trust list (scope of the ``LICENSE_ISSUER`` service named by ``iss``)."""
     if ctx.trust_list is None:
         return None
-    for _issuer, service in ctx.trust_list.services("LICENSE_ISSUER"):
+    iss = claims.get("iss")
+    for _issuer, service in ctx.trust_list.license_issuers(iss) if isinstance(iss, str) else ():
         scope = service.scope or {}
-        if scope.get("issuer_id") == claims.get("iss") and isinstance(scope.get("name"), str):
+        if isinstance(scope.get("name"), str):
             return str(scope["name"])
     return None
 

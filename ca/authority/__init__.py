@@ -19,11 +19,22 @@ end-entity certificates or OCSP responses.
 One module per concern: :mod:`ca.authority.records` (CA rows, endpoints, serials), :mod:`ca.authority.keys` (CA
 signers, subject keys), :mod:`ca.authority.discipline` (persist → sign → complete), :mod:`ca.authority.hierarchy`
 (roots, sub-CAs, re-keying, chains), :mod:`ca.authority.issuance` (end entities) and :mod:`ca.authority.revocation`
-(revocation, CRLs). The names below are its API.
+(revocation), :mod:`ca.authority.crls` (the main CRL and the CRL partitions). The names below are its API.
 """
 
 from __future__ import annotations
 
+from ca.authority.crls import (
+    DELTA_REBASE_ENTRIES,
+    SHARD_CAPACITY,
+    covering_crl,
+    current_crls,
+    delta_uri,
+    generate_crl,
+    partitions,
+    refresh_partitions,
+    retired_signing_keys,
+)
 from ca.authority.discipline import (
     DuplicateRequest,
 )
@@ -62,19 +73,19 @@ from ca.authority.records import (
 from ca.authority.revocation import (
     current_crl,
     find_certificate,
-    generate_crl,
     release_hold,
     retired_crls,
-    retired_signing_keys,
     revoke,
 )
 
 __all__ = [
     "BACKDATE",
     "CRL_VALIDITY",
+    "DELTA_REBASE_ENTRIES",
     "KIND_PROFILES",
     "REKEY_COPIED_EXTENSIONS",
     "ROOT_VALIDITY",
+    "SHARD_CAPACITY",
     "SUB_CA_VALIDITY",
     "DuplicateRequest",
     "Endpoints",
@@ -85,9 +96,12 @@ __all__ = [
     "chain",
     "chain_for_certificate",
     "check_in_scope",
+    "covering_crl",
     "create_root",
     "create_sub_ca",
     "current_crl",
+    "current_crls",
+    "delta_uri",
     "ensure_ocsp_responder",
     "find_certificate",
     "generate_crl",
@@ -97,6 +111,8 @@ __all__ = [
     "list_certificates",
     "namespaces",
     "new_serial",
+    "partitions",
+    "refresh_partitions",
     "rekey_sub_ca",
     "release_hold",
     "retired_crls",

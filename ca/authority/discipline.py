@@ -70,6 +70,7 @@ def issue_signed(
     public_key: PublicKey,
     key_id: str | None,
     request_id: str | None = None,
+    crl_shard: int | None = None,
 ) -> Issued:
     signer = ca_signer(keystore, ca)
     # Checked before a row is reserved (an assert vanishes under python -O, and a row without validity then failed
@@ -91,6 +92,7 @@ def issue_signed(
             not_after=not_after,
             der=b"",
             request_id=request_id,
+            crl_shard=crl_shard,
         )
 
     record = reserve_serial(session, make)

@@ -4,12 +4,14 @@ OCSP responder certificate of a CA; listing what a CA issued.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import timedelta
 
 from asn1crypto import x509 as asn1_x509
 from sqlmodel import Session, col, select
 
+from ca.authority import crls
 from ca.authority.discipline import clamp_to_issuer, issue_signed
 from ca.authority.hierarchy import KIND_PROFILES, ca_scope, namespaces
 from ca.authority.keys import new_key, store_key
@@ -34,27 +36,29 @@ from trust.formats.names import (
 
 def check_in_scope(ca: CertificateAuthority, subject: asn1_x509.Name) -> None:
     """The subject must start with the CA's permitted subtree (the same rule RFC 5280 name constraints apply)."""
-    cert = ca_certificate(ca)
-    constraints = cert.name_constraints_value
-    if constraints is None:
+    permitted = _permitted_prefixes(bytes(ca.cert_der))
+    if permitted is None:
         return
     attrs = name_attributes(subject)
-    for subtree in constraints["permitted_subtrees"]:
-        base = subtree["base"]
-        if base.name != "directory_name":
-            continue
-        prefix = name_attributes(base.chosen)
+    for prefix, _text in permitted:
         if attrs[: len(prefix)] == prefix:
             return
     raise InputError(
         f"subject {name_text(subject)} is outside the name constraints of CA {ca.id}",
-        evidence={
-            "permitted": [
-                name_text(s["base"].chosen)
-                for s in constraints["permitted_subtrees"]
-                if s["base"].name == "directory_name"
-            ]
-        },
+        evidence={"permitted": [text for _prefix, text in permitted]},
+    )
+
+
+@functools.lru_cache(maxsize=512)
+def _permitted_prefixes(cert_der: bytes) -> tuple[tuple[list[tuple[str, str]], str], ...] | None:
+    """The directory-name subtrees a CA certificate permits (attributes and text), once per certificate."""
+    constraints = asn1_x509.Certificate.load(cert_der).name_constraints_value
+    if constraints is None:
+        return None
+    return tuple(
+        (name_attributes(subtree["base"].chosen), name_text(subtree["base"].chosen))
+        for subtree in constraints["permitted_subtrees"]
+        if subtree["base"].name == "directory_name"
     )
 
 
@@ -79,7 +83,7 @@ def check_names(
             raise InputError(f"a {profile.name} certificate carries no {what} names", code=Code.INVALID_INPUT)
     if profile.needs_dns and not checked_dns:
         raise InputError(f"profile {profile.name} needs at least one DNS name")
-    spaces = namespaces(ca_certificate(ca))
+    spaces = _namespaces(bytes(ca.cert_der))
     if spaces is None and ca.kind == "region" and ca.code:
         default = default_dns_namespace(ca.code)
         spaces = ([default], [default, f".{default}"])
@@ -97,6 +101,11 @@ def check_names(
                 evidence={"permitted": dns_spaces, "names": outside},
             )
     return checked_dns, list(uris)
+
+
+@functools.lru_cache(maxsize=512)
+def _namespaces(cert_der: bytes) -> tuple[list[str], list[str]] | None:
+    return namespaces(asn1_x509.Certificate.load(cert_der))
 
 
 def issue(
@@ -160,10 +169,15 @@ def issue(
         )
     if dns_names or uris:
         builder = builder.add_extension(cx.subject_alt_name(dns=dns_names, uris=uris))
+    shard: int | None = None
     if profile.ocsp_no_check:
+        # the main CRL's scope (its issuing distribution point) covers the responder: name it (ca.authority.crls)
         builder = builder.add_extension(cx.ocsp_no_check())
-    else:
         builder = builder.add_extension(cx.crl_distribution_point(endpoints.crl(ca.id)))
+    else:
+        shard, crl_uri = crls.assign_partition(session, keystore, endpoints, ca)
+        builder = builder.add_extension(cx.crl_distribution_point(crl_uri))
+        builder = builder.add_extension(cx.freshest_crl(crls.delta_uri(crl_uri)))
         builder = builder.add_extension(cx.authority_information_access(endpoints.ocsp(), endpoints.ca_cert(ca.id)))
     issued = issue_signed(
         session,
@@ -175,6 +189,7 @@ def issue(
         public_key=public_key,
         key_id=None,
         request_id=request_id,
+        crl_shard=shard,
     )
     if generated is not None:
         # the key store's metadata is not the certificate: personal identifiers in the subject are masked there

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,7 +35,12 @@ class Endpoints:
     base_url: str
 
     def crl(self, ca_id: str) -> str:
+        """The CA's main CRL (certificates issued before CRL partitions, CA and OCSP responder certificates)."""
         return f"{self.base_url}/crl/{ca_id}.crl"
+
+    def crl_partition(self, ca_id: str, shard: int) -> str:
+        """The CRL of one partition of the CA's certificates (:mod:`ca.authority.crls`)."""
+        return f"{self.base_url}/crl/{ca_id}/{shard}.crl"
 
     def ca_cert(self, ca_id: str) -> str:
         return f"{self.base_url}/ca/{ca_id}.cer"
@@ -68,4 +74,13 @@ def get_ca(session: Session, ca_id: str) -> CertificateAuthority:
 
 
 def ca_certificate(ca: CertificateAuthority) -> asn1_x509.Certificate:
-    return asn1_x509.Certificate.load(ca.cert_der)
+    """The CA's certificate, parsed once per certificate (every issuance reads its subject, key, validity and
+    constraints several times; issue 15 item 5). The parsed object is shared: read it, never change it."""
+    return _parsed_ca_certificate(bytes(ca.cert_der))
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed_ca_certificate(der: bytes) -> asn1_x509.Certificate:
+    cert = asn1_x509.Certificate.load(der)
+    cert.native  # noqa: B018 - every field parsed now, once: later reads from several threads only read
+    return cert

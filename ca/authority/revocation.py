@@ -1,22 +1,21 @@
-"""Revocation: finding a certificate, revoking it or releasing a hold, and the CA's CRLs (current, and those of retired
-signing keys).
+"""Revocation: finding a certificate, revoking it or releasing a hold (the CRL that covers it re-signed in the same
+transaction, :mod:`ca.authority.crls`), and the CA's current main CRLs (and those of retired signing keys).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from asn1crypto import x509 as asn1_x509
 from sqlmodel import Session, col, select
 
+from ca.authority import crls
+from ca.authority.crls import generate_crl
 from ca.authority.hierarchy import key_history
-from ca.authority.keys import algorithm_for, ca_signer
-from ca.authority.records import CRL_VALIDITY, ca_certificate, get_ca
-from ca.models import CaKeyHistory, CertificateAuthority, CrlRecord, IssuedCertificate, now, utc
+from ca.authority.records import Endpoints, get_ca
+from ca.models import CaKeyHistory, CertificateAuthority, CrlRecord, CrlShard, IssuedCertificate, now
 from trust.crypto.errors import ConflictError, InputError, NotFoundError
 from trust.crypto.keystore import KeyStore
 from trust.formats import crl as crl_mod
-from trust.formats import x509 as cx
 
 
 def find_certificate(session: Session, serial: str) -> IssuedCertificate:
@@ -36,12 +35,20 @@ def find_certificate(session: Session, serial: str) -> IssuedCertificate:
 
 
 def revoke(
-    session: Session, keystore: KeyStore, *, serial: str, reason: str, at: datetime | None = None
-) -> tuple[IssuedCertificate, CrlRecord]:
-    """Revoke a certificate (RFC 5280 reason) and publish a new CRL of its issuer in the same transaction."""
+    session: Session,
+    keystore: KeyStore,
+    *,
+    serial: str,
+    reason: str,
+    endpoints: Endpoints,
+    at: datetime | None = None,
+) -> tuple[IssuedCertificate, CrlRecord | CrlShard]:
+    """Revoke a certificate (RFC 5280 reason) and, in the same transaction, re-sign the CRL that covers it: its
+    partition's (:mod:`ca.authority.crls`), or the CA's main CRL."""
     reason = crl_mod.check_reason(reason)
     record = find_certificate(session, serial)
-    if record.status == "revoked" and not (
+    listed = record.status == "revoked"  # on hold: its entry changes, the partition is rebuilt
+    if listed and not (
         record.revocation_reason == "certificate_hold" and reason != "certificate_hold"
     ):  # a certificate on hold may still be revoked for good
         raise ConflictError(f"certificate {record.serial} is already revoked ({record.revocation_reason})")
@@ -50,11 +57,12 @@ def revoke(
     record.revocation_reason = reason
     session.add(record)
     session.flush()
-    new_crl = generate_crl(session, keystore, record.issuer_id)
-    return record, new_crl
+    return record, _resign(session, keystore, record, endpoints=endpoints, appended=not listed)
 
 
-def release_hold(session: Session, keystore: KeyStore, *, serial: str) -> tuple[IssuedCertificate, CrlRecord]:
+def release_hold(
+    session: Session, keystore: KeyStore, *, serial: str, endpoints: Endpoints
+) -> tuple[IssuedCertificate, CrlRecord | CrlShard]:
     """Take a certificate off hold (RFC 5280 ``certificateHold``): valid again, and absent from the new CRL."""
     record = find_certificate(session, serial)
     if record.status != "revoked" or record.revocation_reason != "certificate_hold":
@@ -64,79 +72,17 @@ def release_hold(session: Session, keystore: KeyStore, *, serial: str) -> tuple[
     record.revocation_reason = None
     session.add(record)
     session.flush()
-    return record, generate_crl(session, keystore, record.issuer_id)
+    return record, _resign(session, keystore, record, endpoints=endpoints, appended=False)
 
 
-def generate_crl(session: Session, keystore: KeyStore, ca_id: str, *, validity: timedelta = CRL_VALIDITY) -> CrlRecord:
-    """A new CRL for ``ca_id`` with the next CRL number (serialised by a row lock on the CA)."""
-    ca = session.exec(select(CertificateAuthority).where(CertificateAuthority.id == ca_id).with_for_update()).first()
-    if ca is None:
-        raise NotFoundError(f"no CA {ca_id!r}")
-    signer = ca_signer(keystore, ca)
-    cert = ca_certificate(ca)
-    moment = now()
-    rows = session.exec(
-        select(IssuedCertificate).where(
-            IssuedCertificate.issuer_id == ca_id,
-            IssuedCertificate.status == "revoked",
-            col(IssuedCertificate.not_after) > moment,
-        )
-    ).all()
-    revoked = [
-        crl_mod.Revoked(int(r.serial, 16), utc(r.revoked_at or moment), r.revocation_reason or "unspecified")
-        for r in rows
-    ]
-    number = ca.crl_number + 1
-    built = crl_mod.build_crl(
-        issuer=cert.subject,
-        issuer_key=cx.public_key(cert),
-        signer=signer,
-        number=number,
-        this_update=moment,
-        next_update=moment + validity,
-        revoked=revoked,
-    )
-    ca.crl_number = number
-    session.add(ca)
-    record = CrlRecord(ca_id=ca_id, number=number, this_update=moment, next_update=moment + validity, der=built.dump())
-    session.add(record)
-    for retired in retired_signing_keys(session, ca, moment):
-        # The same CRL (number, times, entries) signed with a retired key: its AKI names the key that issued the
-        # older certificates, which OpenSSL requires of a CRL (without -extended_crl); pyhanko takes either.
-        old_cert = asn1_x509.Certificate.load(retired.cert_der)
-        assert retired.key_id is not None
-        retired.crl_der = crl_mod.build_crl(
-            issuer=old_cert.subject,
-            issuer_key=cx.public_key(old_cert),
-            signer=keystore.signer(retired.key_id, algorithm_for(ca.family)),
-            number=number,
-            this_update=moment,
-            next_update=moment + validity,
-            revoked=revoked,
-        ).dump()
-        retired.crl_number = number
-        session.add(retired)
-    session.flush()
-    return record
-
-
-def retired_signing_keys(session: Session, ca: CertificateAuthority, moment: datetime) -> list[CaKeyHistory]:
-    """The retired keys of ``ca`` that still sign its CRLs: Huren holds the key, the retired CA certificate has not
-    expired, and a certificate issued before that key was retired (by it) has not expired either."""
-    result = []
-    for retired in key_history(session, ca.id):
-        if retired.key_id is None or utc(retired.not_after) <= moment:
-            continue
-        still_valid = session.exec(
-            select(IssuedCertificate.id).where(
-                IssuedCertificate.issuer_id == ca.id,
-                col(IssuedCertificate.created_at) <= retired.retired_at,
-                col(IssuedCertificate.not_after) > moment,
-            )
-        ).first()
-        if still_valid is not None:
-            result.append(retired)
-    return result
+def _resign(
+    session: Session, keystore: KeyStore, record: IssuedCertificate, *, endpoints: Endpoints, appended: bool
+) -> CrlRecord | CrlShard:
+    if record.crl_shard is None:
+        return generate_crl(session, keystore, record.issuer_id, endpoints=endpoints)
+    if appended:
+        return crls.add_to_partition(session, keystore, record)
+    return crls.rebuild_partition(session, keystore, get_ca(session, record.issuer_id), record.crl_shard)
 
 
 def retired_crls(session: Session, ca: CertificateAuthority) -> list[tuple[CaKeyHistory, bytes]]:

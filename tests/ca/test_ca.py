@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ from pyhanko_certvalidator.errors import InvalidCertificateError, PathValidation
 from sqlmodel import func, select
 
 from ca import authority
-from ca.models import CrlRecord, IssuedCertificate, now
+from ca.models import CrlRecord, CrlShard, IssuedCertificate, now
 from ca.profiles import PROFILES
 from tests.conftest import require_tool
 from tests.support.csr import make_csr
@@ -209,10 +210,11 @@ def test_openssl_verifies_rsa_chain_with_crls(ca_world: World, tmp_path: Path) -
     bad = _issue(ca_world, "region-330000-rsa", "organization-identity", key_family="RSA")
     service.revoke(ca_world.instance, serial=bad.record.serial, reason="key_compromise")
     ee, sub, root = _write_chain(tmp_path, [good.certificate, *good.chain])
+    partition = service.crl_for_certificate(ca_world.instance, bad.record.serial)  # the CRL both certificates name
+    assert partition == service.crl_for_certificate(ca_world.instance, good.record.serial)
     crls = tmp_path / "crls.pem"
     crls.write_bytes(
-        service.crl_text(service.current_crl_der(ca_world.instance, "region-330000-rsa"))
-        + service.crl_text(service.current_crl_der(ca_world.instance, "root-rsa"))
+        service.crl_text(partition) + service.crl_text(service.current_crl_der(ca_world.instance, "root-rsa"))
     )
     ok = _openssl(
         "verify",
@@ -327,7 +329,11 @@ def test_pyhanko_validates_rsa_chain_with_crls(ca_world: World) -> None:
     good = _issue(ca_world, "region-330000-rsa", "seal", key_family="RSA")
     bad = _issue(ca_world, "region-330000-rsa", "seal", key_family="RSA")
     service.revoke(ca_world.instance, serial=bad.record.serial, reason="superseded")
-    crls = [service.current_crl_der(ca_world.instance, c) for c in ("region-330000-rsa", "root-rsa")]
+    crls = [
+        service.crl_for_certificate(ca_world.instance, bad.record.serial),  # the partition CRL both name
+        service.current_crl_der(ca_world.instance, "region-330000-rsa"),
+        service.current_crl_der(ca_world.instance, "root-rsa"),
+    ]
     root = good.chain[-1]
 
     def context() -> ValidationContext:
@@ -366,6 +372,7 @@ def _counts(world: World) -> tuple[int, int, int]:
     with db.session_scope(world.instance.engine) as session:
         certs = session.exec(select(func.count()).select_from(IssuedCertificate)).one()
         crls = session.exec(select(func.count()).select_from(CrlRecord)).one()
+        crls += session.exec(select(func.count()).select_from(CrlShard)).one()
     keys = len(list((world.home / "keys").glob("*.key.pem")))
     return certs, crls, keys
 
@@ -608,3 +615,274 @@ def test_issuance_without_validity_is_refused_before_a_serial_is_reserved(ca_wor
                 key_id=None,
             )
     assert _counts(ca_world) == before
+
+
+# --- CRL partitions and delta CRLs (issue 15 item 3) ------------------------------------------------------------------
+
+
+def _serials(der: bytes) -> set[int]:
+    return {e["user_certificate"].native for e in load_crl(der)["tbs_cert_list"]["revoked_certificates"]}
+
+
+def _shard(session: Any, record_id: int | None) -> int:
+    row = session.get(IssuedCertificate, record_id)
+    assert row is not None and row.crl_shard is not None
+    return int(row.crl_shard)
+
+
+def _partition_rows(world: World, ca_id: str) -> dict[int, CrlShard]:
+    with db.session_scope(world.instance.engine) as session:
+        return {row.shard: row for row in authority.partitions(session, ca_id)}
+
+
+def test_a_revocation_re_signs_only_the_partition_of_the_certificate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Certificates are given partitions in issuance order and name their partition's CRL (and delta CRL); revoking
+    one re-signs that partition only — the other partitions and the CA's main CRL keep their numbers and bytes — and
+    its CRL names the partition in an issuing distribution point, so no other CRL claims the certificate."""
+    from ca.authority import crls
+
+    monkeypatch.setattr(crls, "SHARD_CAPACITY", 2)
+    world = build_world(tmp_path / "world", free_port())
+    ca_id = "region-330000-sm2"
+    with db.session_scope(world.instance.engine) as session:
+        issued_before = authority.get_ca(session, ca_id).cert_count
+    made = [_issue(world, ca_id, "seal") for _ in range(5)]
+    with db.session_scope(world.instance.engine) as session:
+        shards = [_shard(session, m.record.id) for m in made]
+    assert shards == [(issued_before + i) // 2 + 1 for i in range(5)]
+    base = world.base_url
+    for m, shard in zip(made, shards, strict=True):
+        names = m.certificate.crl_distribution_points_value[0]["distribution_point"].native
+        assert names == [f"{base}/crl/{ca_id}/{shard}.crl"]
+        freshest = _ext(m.certificate, "freshest_crl")
+        assert freshest is not None
+        assert freshest["extn_value"].parsed[0]["distribution_point"].native == [
+            f"{base}/crl/{ca_id}/{shard}.delta.crl"
+        ]
+    before = _partition_rows(world, ca_id)
+    main_before = service.current_crl_der(world.instance, ca_id)
+    target = made[2]
+    service.revoke(world.instance, serial=target.record.serial, reason="key_compromise")
+    after = _partition_rows(world, ca_id)
+    changed = {n for n in after if after[n].der != before[n].der}
+    assert changed == {shards[2]}
+    assert service.current_crl_der(world.instance, ca_id) == main_before
+    partition = load_crl(after[shards[2]].der)
+    assert partition.crl_number_value.native > before[shards[2]].number
+    assert int(target.record.serial, 16) in _serials(after[shards[2]].der)
+    assert partition.issuing_distribution_point_value["distribution_point"].native == [
+        f"{base}/crl/{ca_id}/{shards[2]}.crl"
+    ]
+    assert partition.critical_extensions >= {"issuing_distribution_point"}
+    main = load_crl(main_before)  # a regional CA's main CRL is scoped to its own URI too
+    assert main.issuing_distribution_point_value["distribution_point"].native == [f"{base}/crl/{ca_id}.crl"]
+    root = load_crl(service.current_crl_der(world.instance, "root-sm2"))
+    assert root.issuing_distribution_point_value is None  # roots do not partition: complete CRLs
+    # served and published as stored, bytes for bytes
+    folder = world.home / "public" / "crl" / ca_id
+    assert (folder / f"{shards[2]}.crl").read_bytes() == after[shards[2]].der
+    assert (folder / f"{shards[2]}.delta.crl").read_bytes() == after[shards[2]].delta_der
+    assert service.partition_crl_der(world.instance, ca_id, shards[2]) == after[shards[2]].der
+    with pytest.raises(NotFoundError):
+        service.partition_crl_der(world.instance, ca_id, 999)
+    # a hold released: the entry leaves the partition's CRL, which is rebuilt (and its delta re-based)
+    held = made[4]
+    with db.session_scope(world.instance.engine) as session:
+        authority.revoke(
+            session,
+            world.instance.keystore,
+            serial=held.record.serial,
+            reason="certificate_hold",
+            endpoints=service.endpoints(world.instance),
+        )
+    assert int(held.record.serial, 16) in _serials(service.crl_for_certificate(world.instance, held.record.serial))
+    with db.session_scope(world.instance.engine) as session:
+        _record, row = authority.release_hold(
+            session, world.instance.keystore, serial=held.record.serial, endpoints=service.endpoints(world.instance)
+        )
+        assert isinstance(row, CrlShard) and row.delta_base == row.number
+    assert int(held.record.serial, 16) not in _serials(service.crl_for_certificate(world.instance, held.record.serial))
+
+
+def test_openssl_takes_the_partition_and_its_delta(ca_world: World, tmp_path: Path) -> None:
+    """``openssl verify -crl_check``: the partition CRL covers its certificates, the CA's main CRL does not (its
+    scope is another distribution point); with ``-use_deltas``, a base fetched before a revocation plus the delta
+    fetched after it shows the revocation."""
+    ca_id = "region-440000-rsa"
+    subject = DN(
+        province="广东省",
+        organization="广州示例有限公司",
+        common_name="公章",
+        serial_number=make_uscc("91440101MA5CXXX00"),
+    )
+    good = _issue(ca_world, ca_id, "seal", key_family="RSA", subject=subject)
+    bad = _issue(ca_world, ca_id, "seal", key_family="RSA", subject=subject)
+    service.regenerate_crl(ca_world.instance, ca_id)  # the partition is re-based: its delta starts from here
+    with db.session_scope(ca_world.instance.engine) as session:
+        number = _shard(session, bad.record.id)
+    base = service.crl_for_certificate(ca_world.instance, bad.record.serial)
+    service.revoke(ca_world.instance, serial=bad.record.serial, reason="key_compromise")
+    delta = service.partition_crl_der(ca_world.instance, ca_id, number, delta=True)
+    current = service.crl_for_certificate(ca_world.instance, bad.record.serial)
+    parsed = load_crl(delta)
+    assert parsed.delta_crl_indicator_value.native == load_crl(base).crl_number_value.native
+    assert parsed.issuing_distribution_point_value.native == load_crl(current).issuing_distribution_point_value.native
+    assert _serials(delta) == {int(bad.record.serial, 16)}
+    _ee, sub, root = _write_chain(tmp_path, [good.certificate, *good.chain])
+    root_crl = service.crl_text(service.current_crl_der(ca_world.instance, "root-rsa"))
+
+    def verify(cert: asn1_x509.Certificate, *crls: bytes, deltas: bool = False) -> subprocess.CompletedProcess[str]:
+        target = tmp_path / "target.pem"
+        target.write_bytes(cx.certificate_pem(cert))
+        bundle = tmp_path / "crls.pem"
+        bundle.write_bytes(b"".join(service.crl_text(c) for c in crls) + root_crl)
+        flags = ["-use_deltas"] if deltas else []
+        return _openssl(
+            "verify", "-crl_check_all", *flags, "-CRLfile", str(bundle), "-CAfile", str(root), "-untrusted", str(sub),
+            str(target),
+        )  # fmt: skip
+
+    assert verify(good.certificate, current).returncode == 0
+    refused = verify(bad.certificate, current)
+    assert refused.returncode != 0 and "certificate revoked" in refused.stdout + refused.stderr
+    wrong_scope = verify(good.certificate, service.current_crl_der(ca_world.instance, ca_id))
+    assert wrong_scope.returncode != 0 and "different CRL scope" in wrong_scope.stdout + wrong_scope.stderr
+    assert verify(bad.certificate, base).returncode == 0  # the old base alone does not know
+    with_delta = verify(bad.certificate, base, delta, deltas=True)
+    assert with_delta.returncode != 0 and "certificate revoked" in with_delta.stdout + with_delta.stderr
+    assert verify(good.certificate, base, delta, deltas=True).returncode == 0
+
+
+def test_crl_entries_are_encoded_as_asn1crypto_does() -> None:
+    """``encode_entry`` (used to build partitions without re-encoding) gives asn1crypto's bytes: serials of every
+    length, UTCTime before 2050 and GeneralizedTime from 2050, each reason (none for ``unspecified``)."""
+    from datetime import UTC, datetime
+
+    from asn1crypto import crl as asn1_crl
+
+    from trust.formats import crl as crl_mod
+
+    for serial in (1, 127, 128, 255, 1 << 64, (1 << 159) - 1):
+        for at in (datetime(2026, 3, 1, 8, 0, tzinfo=UTC), datetime(2050, 1, 1, tzinfo=UTC)):
+            for reason in crl_mod.REASONS:
+                entry: dict[str, object] = {"user_certificate": serial, "revocation_date": cx.x509_time(at)}
+                if reason != "unspecified":
+                    entry["crl_entry_extensions"] = [{"extn_id": "crl_reason", "critical": False, "extn_value": reason}]
+                expected = asn1_crl.RevokedCertificate(entry).dump()
+                assert crl_mod.encode_entry(crl_mod.Revoked(serial, at, reason)) == expected
+
+
+# --- issuance: one transaction and one audit entry per certificate, batches (issue 15 item 5) ------------------------
+
+
+def test_an_issuance_is_one_transaction_with_one_audit_entry(ca_world: World) -> None:
+    """A certificate is persisted, signed and completed in one transaction (the idempotency lookup included), and
+    the audit chain gets one ``certificate.create`` entry with the values it was committed with (before, a
+    ``create`` with the pending fingerprint and an ``update`` were appended)."""
+    from sqlalchemy import event
+
+    from trust.service import audit
+
+    engine = ca_world.instance.engine
+    begins: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("BEGIN"):
+            begins.append(statement)
+
+    with db.session_scope(engine) as session:
+        after = audit.head_of(session).sequence
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        made = _issue(ca_world, "region-330000-sm2", "seal", request_id="one-transaction-1")
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert begins == ["BEGIN IMMEDIATE"]
+    entries = [e for e in audit.entries(engine, after=after) if e.subject == f"certificate:{made.record.serial}"]
+    assert [e.action for e in entries] == ["certificate.create"]
+    details = json.loads(entries[0].details)
+    assert details["fingerprint"] == made.record.fingerprint == cx.fingerprint(made.certificate)
+    assert _issue(ca_world, "region-330000-sm2", "seal", request_id="one-transaction-1").record.id == made.record.id
+
+
+def test_batch_issuance_goes_on_past_a_bad_request_and_is_idempotent(ca_world: World) -> None:
+    """``issue_batch``: a chunk per transaction; a refused request is reported with its error and leaves nothing;
+    the others are issued (verifiable, in their CRL partitions); running the batch again replays them."""
+    requests = [
+        service.BatchRequest("seal", _subject("seal"), request_id="batch-a"),
+        service.BatchRequest(
+            "seal",
+            DN(province="广东省", organization="越界", common_name="越界", serial_number=ZJ_ORG_USCC),
+            request_id="batch-b",
+        ),
+        service.BatchRequest("person-identity", _subject("person-identity"), request_id="batch-c"),
+    ]
+    before = _counts(ca_world)
+    outcomes = list(service.issue_batch(ca_world.instance, "region-330000-sm2", requests, chunk=2))
+    assert [o.index for o in outcomes] == [0, 1, 2]
+    assert outcomes[1].result is None and isinstance(outcomes[1].error, InputError)
+    issued = [o.result for o in (outcomes[0], outcomes[2])]
+    assert all(r is not None for r in issued)
+    ca_cert = cx.load_certificate(service.ca_certificate_der(ca_world.instance, "region-330000-sm2"))
+    for result in issued:
+        assert result is not None
+        cx.verify_signature(result.certificate, cx.public_key(ca_cert))
+        assert result.record.crl_shard is not None
+    assert _counts(ca_world)[0] == before[0] + 2
+    again = list(service.issue_batch(ca_world.instance, "region-330000-sm2", requests, chunk=10))
+    assert [o.result.record.serial if o.result else None for o in again] == [
+        o.result.record.serial if o.result else None for o in outcomes
+    ]
+    assert _counts(ca_world)[0] == before[0] + 2
+
+
+def test_extensions_are_encoded_as_asn1crypto_does() -> None:
+    """Extensions are kept by value once encoded: the same value gives asn1crypto's own DER, another value its own."""
+    from asn1crypto import x509 as asn1
+
+    key = generate_private_key("sm2").public_key
+    samples = [
+        cx.basic_constraints(False),
+        cx.basic_constraints(True, 0),
+        cx.key_usage({"digital_signature", "non_repudiation"}),
+        cx.key_usage({"digital_signature"}),
+        cx.subject_key_identifier(key),
+        cx.authority_key_identifier(key),
+        cx.certificate_policies(["1.2.156.112581.1.1"]),
+        cx.crl_distribution_point("http://a.example/crl/x/1.crl"),
+        cx.crl_distribution_point("http://a.example/crl/x/2.crl"),
+        cx.freshest_crl("http://a.example/crl/x/1.delta.crl"),
+        cx.authority_information_access("http://a.example/ocsp", "http://a.example/ca/x.cer"),
+        cx.subject_alt_name(dns=["api.zj.gov.cn"]),
+    ]
+    for ext in samples * 2:  # the second time from what was kept
+        expected = asn1.Extension({"extn_id": ext.name, "critical": ext.critical, "extn_value": ext.value}).dump()
+        assert ext.to_asn1().dump() == expected
+    assert len({ext.to_asn1().dump() for ext in samples}) == len(samples)
+
+
+def test_pkilint_finds_nothing_in_partition_and_delta_crls(ca_world: World, tmp_path: Path) -> None:
+    """pkilint's PKIX CRL profile on a partition CRL with entries (issuing distribution point, reason codes) and on
+    its delta CRL (delta CRL indicator), RSA-signed: no finding at WARNING or above."""
+    import contextlib
+    import io
+
+    from pkilint.bin import lint_crl
+
+    ca_id = "region-440000-rsa"
+    gd_code = make_uscc("91440101MA5CXXX00")
+    subject = DN(province="广东省", organization="广州示例有限公司", common_name="公章", serial_number=gd_code)
+    made = _issue(ca_world, ca_id, "seal", key_family="RSA", subject=subject)
+    service.revoke(ca_world.instance, serial=made.record.serial, reason="superseded")
+    shard = service.get_certificate(ca_world.instance, made.record.serial).crl_shard
+    assert shard is not None
+    for delta in (False, True):
+        path = tmp_path / f"{shard}{'.delta' if delta else ''}.crl"
+        path.write_bytes(service.partition_crl_der(ca_world.instance, ca_id, shard, delta=delta))
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            lint_crl.main(["lint", "-f", "JSON", "-s", "WARNING", "-t", "CRL", "-p", "PKIX", str(path)])
+        findings = [f for r in json.loads(out.getvalue())["results"] for f in r["finding_descriptions"]]
+        assert findings == [], findings

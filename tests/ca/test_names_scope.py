@@ -130,6 +130,8 @@ def _forge(world: World, *, dns: Sequence[str] = (), uris: Sequence[str] = (), e
         .add_extension(cx.extended_key_usage(eku))
         .add_extension(cx.authority_key_identifier(signer.public_key))
         .add_extension(cx.subject_alt_name(dns=dns, uris=uris))
+        # the CRL it names (a partitioned CA's CRLs each speak only for the certificates naming them)
+        .add_extension(cx.crl_distribution_point(service.endpoints(world.instance).crl("region-330000-rsa")))
     )
     return builder.sign(signer).dump()
 

@@ -29,6 +29,7 @@ from tests.support.world import ZJ_ORG_USCC, World, build_world, make_instance
 from trust import db
 from trust.crypto.errors import Code, ConflictError, InputError, InvalidSignature, NotFoundError, TrustError
 from trust.crypto.keys import generate_private_key
+from trust.formats import crl as crl_format
 from trust.formats import jose
 from trust.formats import trustlist as tl
 from trust.formats import x509 as cx
@@ -173,10 +174,19 @@ def test_old_and_new_certificates_verify_offline_and_revocation_covers_the_old(r
     assert report.indication is Indication.TOTAL_FAILED and report.sub_indication is SubIndication.REVOKED, report
     for result in (kept, new):
         assert api.verify(result.certificate.dump(), ctx).indication is Indication.TOTAL_PASSED
-    # the bundle carries the CA's CRL twice: signed by the new key and by the retired one, same number and entries
+    # the bundle carries the CRL of the old certificate's partition twice: signed by the new key and by the retired
+    # one, same number and entries (and the CA's main CRL, twice as well)
+    with db.session_scope(inst.engine) as session:
+        row = session.get(IssuedCertificate, old.record.id)
+        assert row is not None and row.crl_shard is not None
+        shard = row.crl_shard
+    uri = f"{rekey_world.base_url}/crl/{ca_id}/{shard}.crl"
     bundle = json.loads((rekey_world.home / "public" / "bundle.json").read_bytes())
     payload = json.loads(jose.parse_json(bundle)[0])
-    mine = [load_crl(base64.b64decode(c["der"])) for c in payload["crls"] if c["ca"] == ca_id]
+    ours = [load_crl(base64.b64decode(c["der"])) for c in payload["crls"] if c["ca"] == ca_id]
+    partitions = {crl_format.idp_uri(c) for c in ours} - {f"{rekey_world.base_url}/crl/{ca_id}.crl"}
+    assert len(ours) == 2 * (1 + len(partitions))  # the main CRL and each partition's (those in use and the next)
+    mine = [c for c in ours if crl_format.idp_uri(c) == uri]
     assert len(mine) == 2
     assert {c.crl_number_value.native for c in mine} == {crl.number}
     keys = {c.authority_key_identifier for c in mine}
@@ -186,13 +196,18 @@ def test_old_and_new_certificates_verify_offline_and_revocation_covers_the_old(r
         assert int(old.record.serial, 16) in {
             e["user_certificate"].native for e in c["tbs_cert_list"]["revoked_certificates"]
         }
-    # the retired key's CRL is also published under <home>/public and served by name
+    # the retired key's CRLs are also published under <home>/public and served by name
     retired_name = service.retired_crl_name(ca_id, history[0].serial)
-    published = (rekey_world.home / "public" / "crl" / f"{retired_name}.crl").read_bytes()
-    assert published == service.current_crl_der(inst, retired_name)
+    published = (rekey_world.home / "public" / "crl" / retired_name / f"{shard}.crl").read_bytes()
+    assert published == service.partition_crl_der(inst, retired_name, shard)
     assert load_crl(published).authority_key_identifier == old.chain[0].key_identifier
+    main = (rekey_world.home / "public" / "crl" / f"{retired_name}.crl").read_bytes()
+    assert main == service.current_crl_der(inst, retired_name)
+    assert load_crl(main).authority_key_identifier == old.chain[0].key_identifier
     with pytest.raises(NotFoundError):
         service.current_crl_der(inst, f"{ca_id}.00")
+    with pytest.raises(NotFoundError):
+        service.partition_crl_der(inst, f"{ca_id}.00", shard)
 
 
 def _openssl(*args: str) -> subprocess.CompletedProcess[str]:
@@ -221,8 +236,13 @@ def test_openssl_agrees_for_an_rsa_ca(tmp_path: Path) -> None:
 
     root = pem("root.pem", new.chain[-1])
     untrusted = pem("untrusted.pem", old.chain[0], new.chain[0])
-    current_crl = service.current_crl_der(inst, ca_id)
-    retired_crl = service.current_crl_der(inst, service.retired_crl_name(ca_id, retired.serial))
+    with db.session_scope(inst.engine) as session:
+        rows = [session.get(IssuedCertificate, r.record.id) for r in (old, kept, new)]
+    shards = {row.crl_shard for row in rows if row is not None}
+    (shard,) = shards  # one partition: the CRL all three name
+    assert shard is not None
+    current_crl = service.partition_crl_der(inst, ca_id, shard)
+    retired_crl = service.partition_crl_der(inst, service.retired_crl_name(ca_id, retired.serial), shard)
     root_crl = service.crl_text(service.current_crl_der(inst, "root-rsa"))
     both = tmp_path / "crls.pem"
     both.write_bytes(service.crl_text(current_crl) + service.crl_text(retired_crl) + root_crl)

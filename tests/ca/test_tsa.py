@@ -290,7 +290,7 @@ def _pyhanko_validate(world: World, token: cms.ContentInfo, data: bytes, family:
     from trust.crypto.certvalidator import SIGNATURE_VALIDATOR
 
     root = x509.Certificate.load(ca_service.ca_certificate_der(world.instance, f"root-{family}"))
-    crls = [ca_service.current_crl_der(world.instance, f"{kind}-{family}") for kind in ("root", "national")]
+    crls = [der for kind in ("root", "national") for der in ca_service.current_crls(world.instance, f"{kind}-{family}")]
     context = ValidationContext(
         trust_roots=[root],
         crls=crls,

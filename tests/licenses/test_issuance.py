@@ -527,3 +527,111 @@ def test_token_form_option_of_the_cli(
     assert main(["license", "issue-batch", str(batch), "--issuer", issuer, "--token-form", "pem"]) == 3
     assert "unknown licence token form" in capsys.readouterr().err
     assert _count(world) == before
+
+
+# --- status lists by (issuer, number) (issue 15 item 2) -------------------------------------------------------------
+
+
+def _add_lists(world: World, issuer_id: str, numbers: range) -> None:
+    from licenses.models import StatusListRecord
+
+    with db.session_scope(world.instance.engine) as session:
+        for number in numbers:
+            session.add(
+                StatusListRecord(
+                    issuer_id=issuer_id,
+                    number=number,
+                    uri=f"{world.base_url}/statuslists/{issuer_id}/{number}",
+                    size=16,
+                    next_index=16,  # full: issuance opens the next number
+                )
+            )
+
+
+def _statements(world: World, action: Any) -> int:
+    """The number of SQL statements run while ``action`` runs."""
+    from sqlalchemy import event
+
+    counts = [0]
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        counts[0] += 1
+
+    engine = world.instance.engine
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        action()
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+    return counts[0]
+
+
+def test_status_lists_are_found_by_number_in_constant_work(site: tuple[World, str]) -> None:
+    """List ``n`` of an issuer is one probe of the (issuer, number) index: the token of list 37 of 40 names list 37,
+    and looking at every list for the bundle costs the same number of statements with 4 lists as with 40 (before,
+    each list opened a session that loaded every list row of its issuer: quadratic)."""
+
+    world, _issuer = site
+    other = licenses.register_issuer(
+        world.instance,
+        ca_id="region-330000-sm2",
+        name="浙江省交通运输厅",
+        code=make_uscc("11330000002482999"),
+        license_types=[BUSINESS],
+    ).id
+    _add_lists(world, other, range(1, 5))
+    for number in (1, 4):
+        token_text = licenses.status_list_token(world.instance, other, number)
+        assert json.loads(base64url.decode(token_text.split(".")[1]))["sub"].endswith(f"/{other}/{number}")
+    licenses.all_status_list_tokens(world.instance)  # every token signed once (cached by list version)
+    few = _statements(world, lambda: licenses.all_status_list_tokens(world.instance))
+    one_of_few = _statements(world, lambda: licenses.status_list_token(world.instance, other, 4))
+    _add_lists(world, other, range(5, 41))
+    token_text = licenses.status_list_token(world.instance, other, 37)
+    assert json.loads(base64url.decode(token_text.split(".")[1]))["sub"].endswith(f"/{other}/37")
+    licenses.all_status_list_tokens(world.instance)
+    many = _statements(world, lambda: licenses.all_status_list_tokens(world.instance))
+    assert many == few
+    assert _statements(world, lambda: licenses.status_list_token(world.instance, other, 40)) == one_of_few
+    with pytest.raises(NotFoundError):
+        licenses.status_list_token(world.instance, other, 41)
+    # the lists are full: the next licence opens list 41 (the number after the highest, not a count)
+    made = licenses.issue(world.instance, issuer_id=other, type_code=BUSINESS, fields=samples.sample(BUSINESS))
+    assert f"/statuslists/{other}/41" in base64url.decode(made.record.token.split(".")[1]).decode()
+    assert [n for _i, n, _u in licenses._numbered_status_lists(world.instance, other)] == list(range(1, 42))
+
+
+def test_migration_numbers_existing_status_lists(tmp_path: Path) -> None:
+    """Migration 0012_scale numbers the lists each issuer already has in the order they were opened (what their URIs
+    end in), and the unique index refuses a second list of the same number."""
+    from alembic import command
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import IntegrityError
+
+    url = f"sqlite:///{tmp_path / 'huren.db'}"
+    engine = db.make_engine(url)
+    config = db.alembic_config(url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0010")
+    plain = create_engine(url)  # without Huren's foreign-key pragma: only the rows the migration reads
+    with plain.begin() as connection:
+        for row_id, issuer in enumerate(["a", "b", "a", "a", "b"], start=1):
+            connection.execute(
+                text(
+                    "INSERT INTO status_list (id, issuer_id, uri, bits, size, next_index, version, updated_at) "
+                    "VALUES (:id, :issuer, :uri, 2, 8, 0, 0, '2026-01-01 00:00:00')"
+                ),
+                {"id": row_id, "issuer": issuer, "uri": f"https://x/statuslists/{issuer}/{row_id}"},
+            )
+    db.upgrade(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, issuer_id, number FROM status_list ORDER BY id")).all()
+        assert [tuple(r) for r in rows] == [(1, "a", 1), (2, "b", 1), (3, "a", 2), (4, "a", 3), (5, "b", 2)]
+    with pytest.raises(IntegrityError), plain.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO status_list (issuer_id, number, uri, bits, size, next_index, version, updated_at) "
+                "VALUES ('a', 2, 'https://x/other', 2, 8, 0, 0, '2026-01-01 00:00:00')"
+            )
+        )

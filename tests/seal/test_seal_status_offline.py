@@ -43,8 +43,9 @@ def test_suspend_reinstate_revoke_are_visible_offline(tmp_path: Path) -> None:
 
     def held() -> set[str]:
         serials = set()
-        for ca_id in ("region-330000-sm2", "region-330000-rsa"):
-            crl = crl_mod.load_crl(ca_service.current_crl_der(instance, ca_id))
+        for serial in (record.sm2_cert_serial, record.rsa_cert_serial):
+            assert serial is not None
+            crl = crl_mod.load_crl(ca_service.crl_for_certificate(instance, serial))  # the CRL the certificate names
             for entry in crl["tbs_cert_list"]["revoked_certificates"]:
                 serials.add((format(entry["user_certificate"].native, "x"), entry.crl_reason_value.native))
         return {s for s, reason in serials if reason == "certificate_hold"}
@@ -62,6 +63,8 @@ def test_suspend_reinstate_revoke_are_visible_offline(tmp_path: Path) -> None:
     assert (sm2.status, sm2.revocation_reason) == ("revoked", "cessation_of_operation")
     # revoked after signing, with no proof of the signing time: never passed (ETSI: REVOKED_NO_POE or REVOKED)
     assert Indication.TOTAL_PASSED not in verdicts()
-    published = crl_mod.load_crl((instance.settings.published_dir / "crl" / "region-330000-sm2.crl").read_bytes())
+    sm2_record = ca_service.get_certificate(instance, record.sm2_cert_serial)
+    published_path = instance.settings.published_dir / "crl" / "region-330000-sm2" / f"{sm2_record.crl_shard}.crl"
+    published = crl_mod.load_crl(published_path.read_bytes())  # the CRL of the certificate's partition
     listed = {format(e["user_certificate"].native, "x") for e in published["tbs_cert_list"]["revoked_certificates"]}
     assert record.sm2_cert_serial in listed  # the public folder carries the new CRL

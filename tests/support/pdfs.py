@@ -163,7 +163,7 @@ def crls_for(instance: Any) -> list[bytes]:
 
     with db.session_scope(instance.engine) as session:
         ids = [ca.id for ca in session.exec(select(CertificateAuthority)).all()]
-    return [ca_service.current_crl_der(instance, ca_id) for ca_id in ids]
+    return [der for ca_id in ids for der in ca_service.current_crls(instance, ca_id)]
 
 
 def _validation_context(instance: Any, chain: Sequence[x509.Certificate]) -> Any:

@@ -162,21 +162,33 @@ def revoke(
     from trust.service import ca as service
 
     record, crl = service.revoke(instance(home), serial=serial, reason=reason)
-    console.print(f"revoked {record.serial} ({record.revocation_reason}); CRL {crl.number} of {record.issuer_id}")
+    where = record.issuer_id if record.crl_shard is None else f"{record.issuer_id} partition {record.crl_shard}"
+    console.print(f"revoked {record.serial} ({record.revocation_reason}); CRL {crl.number} of {where}")
 
 
 @app.command()
 def crl(
     ca_id: Annotated[str, typer.Argument(help="CA id")],
-    regenerate: Annotated[bool, typer.Option(help="Issue a new CRL now")] = False,
+    regenerate: Annotated[bool, typer.Option(help="Issue a new CRL now (and re-base every partition)")] = False,
+    partition: Annotated[
+        int | None, typer.Option(min=1, help="The CRL of this partition (what its certificates name), not the main one")
+    ] = None,
+    delta: Annotated[bool, typer.Option(help="With --partition: its delta CRL")] = False,
     out: Annotated[Path | None, typer.Option(help="Write the CRL (DER) here")] = None,
     home: HomeOption = None,
 ) -> None:
-    """Print (or regenerate) a CA's current CRL."""
+    """Print (or regenerate) a CA's current main CRL, or the CRL of one of its partitions (docs/CA.md)."""
     from trust.service import ca as service
 
     inst = instance(home)
-    der = service.regenerate_crl(inst, ca_id).der if regenerate else service.current_crl_der(inst, ca_id)
+    if delta and partition is None:
+        raise InputError("--delta needs --partition")
+    if regenerate:
+        service.regenerate_crl(inst, ca_id)
+    if partition is not None:
+        der = service.partition_crl_der(inst, ca_id, partition, delta=delta)
+    else:
+        der = service.current_crl_der(inst, ca_id)
     if out is not None:
         out.write_bytes(der)
         console.print(f"wrote {out}")

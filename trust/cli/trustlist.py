@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from trust.cli.common import HomeOption, console, instance
+from trust.crypto.errors import InputError
 from trust.formats import times
 
 app = typer.Typer(help="National trust list: publish, show, withdraw, suspend, reinstate.", no_args_is_help=True)
@@ -110,12 +111,30 @@ def reinstate(
 
 @bundle_app.command("export")
 def export(
-    out: Annotated[Path | None, typer.Option(help="Write the bundle here (also to <home>/public/bundle.json)")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write the bundle here (also to <home>/public/bundle.json); with --parts: a folder"),
+    ] = None,
+    parts: Annotated[
+        bool,
+        typer.Option(
+            "--parts",
+            help="Cut it into the national part and one part per region (verifiers load "
+            "the national part and the regions they need)",
+        ),
+    ] = False,
+    gzip: Annotated[bool, typer.Option("--gzip", help="With --parts: gzip-compress every part")] = False,
     home: HomeOption = None,
 ) -> None:
-    """Export the signed offline bundle (trust list and every CA's CRL)."""
+    """Export the signed offline bundle (trust list, every CA's CRLs, status lists), whole or in parts."""
     from trust.service import trust as service
 
+    if parts:
+        for path in service.export_bundle_parts(instance(home), out, gzip=gzip):
+            console.print(f"bundle part written to {path}")
+        return
+    if gzip:
+        raise InputError("--gzip goes with --parts")
     path = service.export_bundle(instance(home), out)
     console.print(f"bundle written to {path}")
 

@@ -48,7 +48,13 @@ def _time(text: str | None) -> datetime | None:
 
 def verify(
     input_file: Annotated[str, typer.Argument(metavar="INPUT", help="File to verify, or - for standard input")],
-    bundle: Annotated[Path | None, typer.Option(help="Signed offline bundle (trust list, CRLs, status lists)")] = None,
+    bundle: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Signed offline bundle (trust list, CRLs, status lists; gzip accepted); repeat it to give the "
+            "national part and the regional parts needed"
+        ),
+    ] = None,
     pin: Annotated[list[str] | None, typer.Option(help="Pinned national root SHA-256 fingerprint (repeatable)")] = None,
     anchor: Annotated[list[Path] | None, typer.Option(help="Trust anchor certificate (repeatable)")] = None,
     untrusted: Annotated[list[Path] | None, typer.Option(help="Extra intermediate certificates (repeatable)")] = None,
@@ -101,7 +107,7 @@ def verify(
     payload = _read(input_file, "input")
     ctx = context.build(
         at=_time(at),
-        bundle=_read(bundle, "bundle") if bundle else None,
+        bundle=[_read(part, "bundle") for part in bundle] if bundle else None,
         pins=pin or [],
         anchors=[_read(p, "anchor") for p in anchor or []],
         untrusted=[_read(p, "untrusted certificate") for p in untrusted or []],

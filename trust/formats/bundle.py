@@ -19,24 +19,39 @@ The bundle is signed like the trust list — a JWS JSON serialization with one s
 and the trust list inside keeps its own signatures, so each can be checked on its own. A verifier pins the
 national roots' SHA-256 fingerprints and calls :func:`verify`; a bundle past ``next_update`` still verifies
 and the caller reports it as stale, with its age. Pure format code.
+
+**Parts and compression** (issue 15 item 4). A national list of 10^4 issuers makes a bundle of tens of megabytes, most
+of it other regions' issuers, CRLs and status lists. A bundle can be cut into parts (``"part": "national"`` or
+``"region:<GB/T 2260 code>"``): each part is a whole signed bundle whose trust list holds the issuers of that part only
+(same sequence and times, signed by both roots) with their CRLs and status lists. A verifier loads the national part and
+the regions it needs (:func:`verify_parts`: every part checked, all from the same trust list, merged). Any bundle file
+may be gzip-compressed (:func:`compress`; read back by :func:`decompress`, bounded by
+:data:`trust.formats.trustlist.MAX_DOCUMENT_BYTES`).
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
+import gzip
 import json
+import re
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
-from trust.crypto.errors import EncodingError
+from trust.crypto.errors import Code, EncodingError, InputError
 from trust.crypto.signer import Signer
 from trust.formats import jose, strict_json, trustlist
 from trust.formats.trustlist import TrustList, iso, parse_time
 
 TYPE: Final = "huren-bundle"
 VERSION: Final = 1
+NATIONAL: Final = "national"
+_PART: Final = re.compile(r"national|region:[0-9]{6}")
+_GZIP_MAGIC: Final = b"\x1f\x8b"
 
 
 @dataclass(frozen=True)
@@ -49,9 +64,11 @@ class Bundle:
     type_metadata: tuple[Mapping[str, Any], ...] = ()
     checkpoints: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
     federation: Mapping[str, Any] | None = None
+    part: str | None = None  # None: the whole bundle
 
     def to_json(self) -> dict[str, Any]:
         return {
+            **({"part": self.part} if self.part is not None else {}),
             "type": TYPE,
             "version": VERSION,
             "created_at": iso(self.created_at),
@@ -85,7 +102,11 @@ class Bundle:
             for t in type_metadata
         ):
             raise EncodingError("bundle type_metadata entries need a vct (string) and a document (object)")
+        part = data.get("part")
+        if part is not None and not (isinstance(part, str) and _PART.fullmatch(part)):
+            raise EncodingError("bundle part must be 'national' or 'region:<six digits>'")
         return cls(
+            part=part,
             created_at=parse_time(data.get("created_at"), "created_at"),
             next_update=parse_time(data.get("next_update"), "next_update"),
             trust_list_document=document,
@@ -120,11 +141,80 @@ class VerifiedBundle:
     signed_by: tuple[str, ...]
 
 
+def compress(data: bytes) -> bytes:
+    """A bundle file gzip-compressed (no file name, no time: the same bytes give the same file)."""
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def decompress(data: bytes) -> bytes:
+    """The bundle of a gzip file (``data`` unchanged when it is not one), never more than
+    :data:`~trust.formats.trustlist.MAX_DOCUMENT_BYTES`: a decompression bomb stops at the limit."""
+    if not data.startswith(_GZIP_MAGIC):
+        return data
+    limit = trustlist.MAX_DOCUMENT_BYTES
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise EncodingError(f"bundle is not valid gzip: {exc}") from None
+    if len(out) > limit:
+        raise InputError(f"bundle decompresses to more than {limit} bytes", code=Code.INPUT_TOO_LARGE)
+    if not inflater.eof or inflater.unused_data:
+        raise EncodingError("bundle gzip data is truncated or followed by other data")
+    return out
+
+
 def verify(data: bytes, pinned: Iterable[str]) -> VerifiedBundle:
-    """Check the bundle's and its trust list's signatures against pinned root fingerprints."""
+    """Check the bundle's and its trust list's signatures against pinned root fingerprints (gzip accepted)."""
     pins = list(pinned)
+    data = decompress(data)
     outer = trustlist.verify_signed(trustlist.load_document(data, "bundle"), pins, what="bundle")
     bundle = Bundle.from_json(strict_json.load_object(outer.payload, "bundle payload"))
     inner = trustlist.verify_signed(bundle.trust_list_document, pins, what="trust list in the bundle")
     trust_list = TrustList.from_json(strict_json.load_object(inner.payload, "trust list payload in the bundle"))
     return VerifiedBundle(bundle, trust_list, outer.signed_by)
+
+
+def verify_parts(files: Sequence[bytes], pinned: Iterable[str]) -> VerifiedBundle:
+    """Check several bundle files and merge them: one whole bundle alone, or parts — the national part and any
+    regions' — all cut from the same trust list (its sequence); each file is checked like :func:`verify`."""
+    pins = list(pinned)
+    checked = [verify(data, pins) for data in files]
+    if len(checked) == 1 and checked[0].bundle.part in (None, NATIONAL):
+        return checked[0]
+    if not checked:
+        raise InputError("no bundle to check")
+    parts = [c.bundle.part for c in checked]
+    if None in parts:
+        raise InputError("a whole bundle cannot be combined with other bundles; give parts only")
+    if parts.count(NATIONAL) != 1:
+        raise InputError("bundle parts need the national part, once")
+    if len(set(parts)) != len(parts):
+        raise InputError("a bundle part is given twice")
+    sequences = {c.trust_list.sequence for c in checked}
+    if len(sequences) != 1:
+        raise InputError(
+            f"bundle parts come from different trust lists (sequences {', '.join(map(str, sorted(sequences)))}): "
+            "take every part from one export"
+        )
+    national = next(c for c in checked if c.bundle.part == NATIONAL)
+    issuers: dict[str, Any] = {}
+    for c in checked:
+        for issuer in c.trust_list.issuers:
+            issuers.setdefault(issuer.id, issuer)
+    merged_list = dataclasses.replace(national.trust_list, issuers=tuple(issuers.values()))
+    crls = tuple(dict.fromkeys(entry for c in checked for entry in c.bundle.crls))
+    status: dict[Any, Mapping[str, Any]] = {}
+    for c in checked:
+        for item in c.bundle.status_lists:
+            status.setdefault(item.get("uri"), item)
+    merged = dataclasses.replace(
+        national.bundle,
+        part=None,
+        created_at=min(c.bundle.created_at for c in checked),
+        next_update=min(c.bundle.next_update for c in checked),
+        crls=crls,
+        status_lists=tuple(status.values()),
+    )
+    signed_by = tuple(sorted(set.intersection(*(set(c.signed_by) for c in checked))))
+    return VerifiedBundle(merged, merged_list, signed_by)

@@ -47,6 +47,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, Final
 
 from asn1crypto import x509
@@ -114,13 +115,13 @@ class Service:
     # stays attributable to the service (the "service history" of ETSI TS 119 612 trusted lists).
     previous_certificates: tuple[bytes, ...] = ()
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         return hashlib.sha256(self.certificate).hexdigest()
 
-    @property
+    @cached_property
     def fingerprints(self) -> tuple[str, ...]:
-        """The current and every previous certificate's SHA-256."""
+        """The current and every previous certificate's SHA-256 (computed once per service)."""
         return (self.fingerprint, *(hashlib.sha256(c).hexdigest() for c in self.previous_certificates))
 
     def cert(self) -> x509.Certificate:
@@ -318,19 +319,67 @@ class TrustList:
         )
 
     # -- queries -----------------------------------------------------------------------------------------
+    # A national list holds ~10^4 services (issue 15 item 4): every lookup goes through an index built once per list
+    # object, on first use, from what the list already says (SHA-256 of the certificates, types, scopes); no
+    # certificate is parsed to build it.
 
     def services(self, service_type: str | None = None) -> Iterable[tuple[Issuer, Service]]:
+        if service_type is None:
+            return [(issuer, service) for issuer in self.issuers for service in issuer.services]
+        return self._by_type.get(service_type, ())
+
+    @cached_property
+    def _by_type(self) -> dict[str, tuple[tuple[Issuer, Service], ...]]:
+        grouped: dict[str, list[tuple[Issuer, Service]]] = {}
         for issuer in self.issuers:
             for service in issuer.services:
-                if service_type is None or service.type == service_type:
-                    yield issuer, service
+                grouped.setdefault(service.type, []).append((issuer, service))
+        return {kind: tuple(entries) for kind, entries in grouped.items()}
+
+    @cached_property
+    def _by_fingerprint(self) -> dict[str, tuple[tuple[Issuer, Service], ...]]:
+        """SHA-256 of every current and previous service certificate → the services holding it, in list order."""
+        index: dict[str, list[tuple[Issuer, Service]]] = {}
+        for issuer in self.issuers:
+            for service in issuer.services:
+                for fingerprint in dict.fromkeys(service.fingerprints):
+                    index.setdefault(fingerprint, []).append((issuer, service))
+        return {fingerprint: tuple(entries) for fingerprint, entries in index.items()}
+
+    @cached_property
+    def _by_scope_issuer(self) -> dict[str, tuple[tuple[Issuer, Service], ...]]:
+        """``LICENSE_ISSUER`` services by the ``issuer_id`` of their scope (what a licence's ``iss`` names)."""
+        grouped: dict[str, list[tuple[Issuer, Service]]] = {}
+        for issuer, service in self._by_type.get("LICENSE_ISSUER", ()):
+            named = (service.scope or {}).get("issuer_id")
+            if isinstance(named, str):
+                grouped.setdefault(named, []).append((issuer, service))
+        return {name: tuple(entries) for name, entries in grouped.items()}
+
+    @cached_property
+    def _by_id(self) -> dict[str, Issuer]:
+        index: dict[str, Issuer] = {}
+        for issuer in self.issuers:
+            index.setdefault(issuer.id, issuer)
+        return index
 
     def find_by_certificate(self, der: bytes) -> tuple[Issuer, Service] | None:
-        fingerprint = hashlib.sha256(der).hexdigest()
-        for issuer, service in self.services():
-            if fingerprint in service.fingerprints:
+        return self.find_by_fingerprint(hashlib.sha256(der).hexdigest())
+
+    def find_by_fingerprint(self, fingerprint: str, service_type: str | None = None) -> tuple[Issuer, Service] | None:
+        """The first service (of ``service_type``) holding, now or before a renewal, the certificate of this SHA-256
+        (hex), or ``None`` — what a scan of :meth:`services` in list order finds."""
+        for issuer, service in self._by_fingerprint.get(fingerprint.lower(), ()):
+            if service_type is None or service.type == service_type:
                 return issuer, service
         return None
+
+    def license_issuers(self, issuer_id: str) -> tuple[tuple[Issuer, Service], ...]:
+        """The ``LICENSE_ISSUER`` services whose scope names ``issuer_id`` (a licence's ``iss``)."""
+        return self._by_scope_issuer.get(issuer_id, ())
+
+    def issuer(self, issuer_id: str) -> Issuer | None:
+        return self._by_id.get(issuer_id)
 
     def designated_responders(self, ca_der: bytes) -> list[tuple[Issuer, Service]]:
         """The ``OCSP`` services designated for the CA service holding certificate ``ca_der`` (current or previous):

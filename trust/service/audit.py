@@ -336,15 +336,30 @@ def _after_flush(session: OrmSession, _context: Any) -> None:
 
 
 def _before_commit(session: OrmSession) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint: its changes are written with the transaction's (one append per transaction)
     if not session.info.get(_PENDING) and not session.new and not session.dirty and not session.deleted:
         return
     session.flush()  # pending changes are flushed (and noted) before their entries are written
     notes: list[_Note] = session.info.pop(_PENDING, [])
     live = []
+    created: dict[int, _Note] = {}
     for note in notes:
         state = inspect(note.obj)
-        if note.operation == "delete" or state.persistent:  # rolled-back savepoints leave transient objects
-            live.append(note)
+        if not (note.operation == "delete" or state.persistent):  # rolled-back savepoints leave transient objects
+            continue
+        earlier = created.get(id(note.obj))
+        if earlier is not None and earlier.obj is note.obj and note.operation == "update":
+            # Created and completed in one transaction (a certificate: persisted, signed, completed; issue 15 item
+            # 5): one "create" entry with the values it was committed with.
+            earlier.details = {
+                name: _value(earlier.spec, name, getattr(note.obj, name, None)) for name in earlier.spec.fields
+            }
+            earlier.status = getattr(note.obj, "status", earlier.status)
+            continue
+        if note.operation == "create":
+            created[id(note.obj)] = note
+        live.append(note)
     if not live:
         return
     actor, request_id = _actor(), _request_id()

@@ -7,7 +7,7 @@ can serve them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -17,10 +17,10 @@ from sqlmodel import Session, col, select
 
 from ca import authority
 from ca.authority import Endpoints, Issued
-from ca.models import CaKeyHistory, CertificateAuthority, CrlRecord, IssuedCertificate
+from ca.models import CaKeyHistory, CertificateAuthority, CrlRecord, CrlShard, IssuedCertificate
 from ca.profiles import profile as get_profile
 from trust import db
-from trust.crypto.errors import ConflictError, InputError, NotFoundError
+from trust.crypto.errors import ConflictError, InputError, NotFoundError, TrustError
 from trust.crypto.keys import PublicKey
 from trust.formats import csr
 from trust.formats import x509 as cx
@@ -55,8 +55,12 @@ def transaction(instance: Instance) -> Iterator[tuple[Session, list[Issued]]]:
         raise
 
 
-def publish_ca_files(instance: Instance, session: Session, ca_ids: Sequence[str] | None = None) -> None:
-    """Write CA certificates and current CRLs under ``<home>/public`` (atomic replace)."""
+def publish_ca_files(
+    instance: Instance, session: Session, ca_ids: Sequence[str] | None = None, *, partitions: bool = True
+) -> None:
+    """Write CA certificates and current CRLs under ``<home>/public`` (atomic replace): the main CRL
+    (``crl/<ca id>.crl``) and, unless ``partitions`` is false, every partition CRL and delta CRL
+    (``crl/<ca id>/<n>.crl``, ``crl/<ca id>/<n>.delta.crl``; :func:`publish_partition`)."""
     public = instance.settings.published_dir
     (public / "ca").mkdir(parents=True, exist_ok=True)
     (public / "crl").mkdir(parents=True, exist_ok=True)
@@ -72,10 +76,29 @@ def publish_ca_files(instance: Instance, session: Session, ca_ids: Sequence[str]
             atomic_write(public / "crl" / f"{ca.id}.crl", latest.der)
         for retired, der in authority.retired_crls(session, ca):
             atomic_write(public / "crl" / f"{retired_crl_name(ca.id, retired.serial)}.crl", der)
+        if partitions:
+            for row in authority.partitions(session, ca.id, signer=None):
+                _write_partition(instance, row)
+
+
+def publish_partition(instance: Instance, session: Session, ca_id: str, shard: int) -> None:
+    """Write one partition's CRL and delta CRL (with every key that signs them) under ``<home>/public``."""
+    for row in session.exec(select(CrlShard).where(CrlShard.ca_id == ca_id, CrlShard.shard == shard)).all():
+        _write_partition(instance, row)
+
+
+def _write_partition(instance: Instance, row: CrlShard) -> None:
+    name = retired_crl_name(row.ca_id, row.signer) if row.signer else row.ca_id
+    folder = instance.settings.published_dir / "crl" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write(folder / f"{row.shard}.crl", row.der)
+    if row.delta_der is not None:
+        atomic_write(folder / f"{row.shard}.delta.crl", row.delta_der)
 
 
 def retired_crl_name(ca_id: str, serial: str) -> str:
-    """``<ca id>.<serial of the retired CA certificate>``: where the CRL signed with a retired key is published."""
+    """``<ca id>.<serial of the retired CA certificate>``: where the CRL signed with a retired key is published (its
+    partitions' under ``<ca id>.<serial>/``)."""
     return f"{ca_id}.{serial}"
 
 
@@ -100,7 +123,7 @@ def init(instance: Instance) -> InitResult:
         for family in ("SM2", "RSA"):
             root = authority.create_root(session, keystore, ca_id=ROOTS[family], family=family, name=ROOT_NAMES[family])
             roots.append(root)
-            authority.generate_crl(session, keystore, root.id, validity=timedelta(days=30))
+            authority.generate_crl(session, keystore, root.id, endpoints=ep, validity=timedelta(days=30))
             ops, done = authority.create_sub_ca(
                 session,
                 keystore,
@@ -114,7 +137,7 @@ def init(instance: Instance) -> InitResult:
                 family=family,
             )
             issued.append(done)
-            authority.generate_crl(session, keystore, ops.id)
+            authority.generate_crl(session, keystore, ops.id, endpoints=ep)
             authority.ensure_ocsp_responder(session, keystore, ep, ops.id)
             national.append(ops)
         issued.extend(tsa.ensure_tsa_certificates(session, keystore, ep))
@@ -192,7 +215,7 @@ def enrol(
         )
         issued.append(done)
         if ca.key_id is not None:
-            authority.generate_crl(session, keystore, ca.id)
+            authority.generate_crl(session, keystore, ca.id, endpoints=ep)
             authority.ensure_ocsp_responder(session, keystore, ep, ca.id)
         trust_registry.register_ca(session, ca)
         publish_ca_files(instance, session, [ca.id])
@@ -223,7 +246,8 @@ def rekey(instance: Instance, ca_id: str, csr_der: bytes | None = None) -> Certi
         ca, done = authority.rekey_sub_ca(session, keystore, ca_id=ca_id, public_key=public_key)
         issued.append(done)
         if ca.key_id is not None:
-            authority.generate_crl(session, keystore, ca.id)
+            authority.generate_crl(session, keystore, ca.id, endpoints=ep)
+            authority.refresh_partitions(session, keystore, ca)  # the new key signs every partition, deltas re-based
             authority.ensure_ocsp_responder(session, keystore, ep, ca.id)
         trust_registry.register_ca(session, ca)
         publish_ca_files(instance, session, [ca.id])
@@ -263,16 +287,18 @@ def issue(
     validity = timedelta(days=validity_days) if validity_days is not None else None
     keystore = instance.keystore
     ep = endpoints(instance)
-    if request_id is not None:
-        if fingerprint is not None:
-            idempotency.check(instance, request_id, fingerprint)
-        existing = _replay(instance, request_id, ca_id=ca_id, profile=profile, subject=subject)
-        if existing is not None:
-            return existing
+    if request_id is not None and fingerprint is not None:
+        idempotency.check(instance, request_id, fingerprint)
     try:
-        with transaction(instance) as (session, issued):
-            if request_id is not None and fingerprint is not None:
-                idempotency.record(session, request_id, fingerprint)
+        with transaction(instance) as (session, issued):  # one transaction: replay check, record, audit
+            if request_id is not None:
+                if fingerprint is not None:  # again: a request under the same key may have committed meanwhile
+                    idempotency.check_in(session, request_id, fingerprint)
+                existing = _replay_in(session, request_id, ca_id=ca_id, profile=profile)
+                if existing is not None:
+                    return existing
+                if fingerprint is not None:
+                    idempotency.record(session, request_id, fingerprint)
             trust_registry.check_standing(session, authority.get_ca(session, ca_id))
             done = authority.issue(
                 session,
@@ -301,30 +327,121 @@ def issue(
     return result
 
 
+@dataclass(frozen=True)
+class BatchRequest:
+    """One certificate of a batch: profile, subject and (from a CSR) its key, or a key Huren generates."""
+
+    profile: str
+    subject: DN
+    csr_data: bytes | None = None
+    key_family: str = "SM2"
+    validity_days: int | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchOutcome:
+    index: int
+    request_id: str | None
+    result: IssueResult | None = None  # issued now or before (replayed)
+    error: TrustError | None = None
+
+
+def issue_batch(
+    instance: Instance, ca_id: str, requests: Iterable[BatchRequest], *, chunk: int = 100
+) -> Iterator[BatchOutcome]:
+    """Issue many certificates of one CA: ``chunk`` per transaction, each in a savepoint of its own (a bad request
+    is reported and leaves nothing behind; the others go on), with what every issuance of the chunk shares done
+    once — the CA's standing, its chain, the audit append (one per chunk). Idempotent by ``request_id`` like
+    :func:`issue`. Outcomes are yielded in order, after the chunk they belong to committed."""
+    keystore = instance.keystore
+    ep = endpoints(instance)
+    pending: list[tuple[int, BatchRequest]] = []
+
+    def flush() -> list[BatchOutcome]:
+        outcomes: list[BatchOutcome] = []
+        with transaction(instance) as (session, issued):
+            trust_registry.check_standing(session, authority.get_ca(session, ca_id))
+            chain = authority.chain(session, ca_id)
+            for index, request in pending:
+                try:
+                    if request.request_id is not None:
+                        existing = _replay_in(session, request.request_id, ca_id=ca_id, profile=request.profile)
+                        if existing is not None:
+                            outcomes.append(BatchOutcome(index, request.request_id, existing))
+                            continue
+                    public_key = csr.parse_and_verify(request.csr_data).public_key if request.csr_data else None
+                    validity = timedelta(days=request.validity_days) if request.validity_days is not None else None
+                    with session.begin_nested():
+                        done = authority.issue(
+                            session,
+                            keystore,
+                            ep,
+                            ca_id=ca_id,
+                            profile=get_profile(request.profile),
+                            subject=request.subject,
+                            public_key=public_key,
+                            key_family=request.key_family.upper(),
+                            validity=validity,
+                            request_id=request.request_id,
+                        )
+                    issued.append(done)
+                    outcomes.append(
+                        BatchOutcome(index, request.request_id, IssueResult(done.record, done.certificate, chain))
+                    )
+                except TrustError as exc:
+                    outcomes.append(BatchOutcome(index, request.request_id, error=exc))
+        pending.clear()
+        return outcomes
+
+    for index, request in enumerate(requests):
+        pending.append((index, request))
+        if len(pending) >= chunk:
+            yield from flush()
+    if pending:
+        yield from flush()
+
+
 def _replay(instance: Instance, request_id: str, *, ca_id: str, profile: str, subject: DN) -> IssueResult | None:
+    """The certificate already issued for ``request_id``, if any (:func:`_replay_in`, in a read-only transaction)."""
+    with db.session_scope(instance.engine, read_only=True) as session:
+        return _replay_in(session, request_id, ca_id=ca_id, profile=profile)
+
+
+def _replay_in(session: Session, request_id: str, *, ca_id: str, profile: str) -> IssueResult | None:
     """The certificate already issued for ``request_id``, if any; a different request under the same key is a
     conflict (an idempotency key names one request, RFC-style "Idempotency-Key" semantics)."""
-    with db.session_scope(instance.engine, read_only=True) as session:
-        existing = session.exec(select(IssuedCertificate).where(IssuedCertificate.request_id == request_id)).first()
-        if existing is None:
-            return None
-        if existing.issuer_id != ca_id or existing.profile != profile:
-            raise ConflictError(
-                f"request id {request_id!r} was used for a different request "
-                f"({existing.profile} by {existing.issuer_id})",
-                evidence={"request_id": request_id, "serial": existing.serial},
-            )
-        cert = asn1_x509.Certificate.load(existing.der)
-        return IssueResult(existing, cert, authority.chain_for_certificate(session, cert, ca_id))
+    existing = session.exec(select(IssuedCertificate).where(IssuedCertificate.request_id == request_id)).first()
+    if existing is None:
+        return None
+    if existing.issuer_id != ca_id or existing.profile != profile:
+        raise ConflictError(
+            f"request id {request_id!r} was used for a different request ({existing.profile} by {existing.issuer_id})",
+            evidence={"request_id": request_id, "serial": existing.serial},
+        )
+    cert = asn1_x509.Certificate.load(existing.der)
+    return IssueResult(existing, cert, authority.chain_for_certificate(session, cert, ca_id))
 
 
-def revoke(instance: Instance, *, serial: str, reason: str) -> tuple[IssuedCertificate, CrlRecord]:
+def revoke(instance: Instance, *, serial: str, reason: str) -> tuple[IssuedCertificate, CrlRecord | CrlShard]:
+    """Revoke a certificate; the CRL that covers it (its partition's, or the CA's main CRL) is re-signed and written
+    to the published folder in the same transaction — only that CRL (and its delta)."""
     keystore = instance.keystore
     with transaction(instance) as (session, _issued):
-        record, new_crl = authority.revoke(session, keystore, serial=serial, reason=reason)
-        publish_ca_files(instance, session, [record.issuer_id])
+        record, new_crl = authority.revoke(
+            session, keystore, serial=serial, reason=reason, endpoints=endpoints(instance)
+        )
+        publish_crl_of(instance, session, record)
     tsa.invalidate(instance)  # a revoked TSA certificate stops signing at once, not at the next cache refresh
     return record, new_crl
+
+
+def publish_crl_of(instance: Instance, session: Session, record: IssuedCertificate) -> None:
+    """Write the CRL that covers ``record`` (after a revocation or a released hold) to the published folder."""
+    if record.crl_shard is None:
+        publish_ca_files(instance, session, [record.issuer_id], partitions=False)
+    else:
+        publish_partition(instance, session, record.issuer_id, record.crl_shard)
 
 
 def _register_tsas(session: Session) -> None:
@@ -341,17 +458,19 @@ def _register_tsas(session: Session) -> None:
 
 
 def regenerate_crl(instance: Instance, ca_id: str) -> CrlRecord:
+    """A new main CRL of ``ca_id`` now, and every partition CRL re-based (rebuilt, its delta emptied)."""
     keystore = instance.keystore
     with transaction(instance) as (session, _issued):
-        record = authority.generate_crl(session, keystore, ca_id)
+        record = authority.generate_crl(session, keystore, ca_id, endpoints=endpoints(instance))
+        authority.refresh_partitions(session, keystore, authority.get_ca(session, ca_id))
         publish_ca_files(instance, session, [ca_id])
     return record
 
 
 def refresh(instance: Instance, *, crl_within: timedelta = timedelta(days=2)) -> dict[str, list[str]]:
-    """The schedule's job: re-issue every CRL whose nextUpdate is closer than ``crl_within`` and renew every
-    delegated OCSP responder certificate that expires within 7 days. Safe to run from several workers: CRL
-    numbers are serialised by a row lock and each step re-checks whether it is still due."""
+    """The schedule's job: re-issue every CRL (main or partition) whose nextUpdate is closer than ``crl_within`` and
+    renew every delegated OCSP responder certificate that expires within 7 days. Safe to run from several workers:
+    CRL numbers are serialised by row locks and each step re-checks whether it is still due."""
     from ca.models import now, utc
 
     keystore = instance.keystore
@@ -365,8 +484,10 @@ def refresh(instance: Instance, *, crl_within: timedelta = timedelta(days=2)) ->
                 select(CrlRecord).where(CrlRecord.ca_id == ca.id).order_by(col(CrlRecord.number).desc())
             ).first()
             if latest is None or utc(latest.next_update) - now() < crl_within:
-                authority.generate_crl(session, keystore, ca.id)
+                authority.generate_crl(session, keystore, ca.id, endpoints=ep)
                 renewed["crl"].append(ca.id)
+            for shard in authority.refresh_partitions(session, keystore, ca, within=crl_within):
+                renewed["crl"].append(f"{ca.id}/{shard}")
             if ca.kind != "root":
                 before = ca.ocsp_cert_der
                 updated = authority.ensure_ocsp_responder(session, keystore, ep, ca.id)
@@ -387,8 +508,8 @@ def refresh(instance: Instance, *, crl_within: timedelta = timedelta(days=2)) ->
 
 
 def current_crl_der(instance: Instance, ca_id: str) -> bytes:
-    """The CA's current CRL; for ``<ca id>.<serial>`` (:func:`retired_crl_name`) the same CRL signed with the
-    key of the CA's retired certificate of that serial."""
+    """The CA's current main CRL; for ``<ca id>.<serial>`` (:func:`retired_crl_name`) the same CRL signed with the
+    key of the CA's retired certificate of that serial. Stored bytes, never parsed again."""
     with db.session_scope(instance.engine, read_only=True) as session:
         if session.get(CertificateAuthority, ca_id) is None and "." in ca_id:
             base, _, serial = ca_id.partition(".")
@@ -399,6 +520,35 @@ def current_crl_der(instance: Instance, ca_id: str) -> bytes:
                         return der
             raise NotFoundError(f"no current CRL {ca_id!r}")
         return authority.current_crl(session, ca_id).der
+
+
+def partition_crl_der(instance: Instance, ca_id: str, shard: int, *, delta: bool = False) -> bytes:
+    """The current CRL (or delta CRL) of partition ``shard`` of ``ca_id`` — ``<ca id>.<serial>`` for the one signed
+    with a retired key — as stored."""
+    signer = ""
+    if "." in ca_id:
+        ca_id, _, signer = ca_id.partition(".")
+        signer = signer.lower()
+    column = col(CrlShard.delta_der) if delta else col(CrlShard.der)
+    with db.session_scope(instance.engine, read_only=True) as session:
+        der = session.exec(
+            select(column).where(CrlShard.ca_id == ca_id, CrlShard.shard == shard, CrlShard.signer == signer)
+        ).first()
+    if der is None:
+        raise NotFoundError(f"no CRL partition {shard} of {ca_id!r}")
+    return der
+
+
+def crl_for_certificate(instance: Instance, serial: str) -> bytes:
+    """The current CRL that covers the certificate of ``serial`` (its partition's, or its CA's main CRL)."""
+    with db.session_scope(instance.engine, read_only=True) as session:
+        return authority.covering_crl(session, authority.find_certificate(session, serial))
+
+
+def current_crls(instance: Instance, ca_id: str) -> list[bytes]:
+    """Every current CRL of ``ca_id``: its main CRL (and copies signed with retired keys), then every partition's."""
+    with db.session_scope(instance.engine, read_only=True) as session:
+        return authority.current_crls(session, authority.get_ca(session, ca_id))
 
 
 def key_history(instance: Instance, ca_id: str) -> list[CaKeyHistory]:
@@ -440,18 +590,26 @@ def crl_text(der: bytes) -> bytes:
 
 
 __all__ = [
+    "BatchOutcome",
+    "BatchRequest",
     "InitResult",
     "IssueResult",
     "ca_certificate_der",
     "chain_for",
+    "crl_for_certificate",
+    "current_crls",
     "cx",
     "enrol",
     "get_certificate",
     "init",
     "issue",
+    "issue_batch",
     "key_history",
     "list_cas",
     "list_certificates",
+    "partition_crl_der",
+    "publish_crl_of",
+    "publish_partition",
     "refresh",
     "regenerate_crl",
     "rekey",

@@ -70,7 +70,12 @@ class KeyTaken(Exception):
 def check(instance: Instance, request_id: str, fingerprint: Fingerprint) -> None:
     """Raise ConflictError when ``request_id`` was stored for a request other than ``fingerprint``'s."""
     with db.session_scope(instance.engine, read_only=True) as session:
-        stored = session.get(IdempotencyRecord, request_id)
+        check_in(session, request_id, fingerprint)
+
+
+def check_in(session: Session, request_id: str, fingerprint: Fingerprint) -> None:
+    """:func:`check` inside the caller's transaction (after a concurrent request under the same key committed)."""
+    stored = session.get(IdempotencyRecord, request_id)
     if stored is None:
         return
     first = Fingerprint(stored.method, stored.path, stored.client_id, stored.body_sha256)
@@ -113,4 +118,4 @@ def record(session: Session, request_id: str, fingerprint: Fingerprint) -> None:
         raise KeyTaken(request_id) from None
 
 
-__all__ = ["Fingerprint", "IdempotencyRecord", "KeyTaken", "check", "record"]
+__all__ = ["Fingerprint", "IdempotencyRecord", "KeyTaken", "check", "check_in", "record"]

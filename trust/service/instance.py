@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from trust import db
 from trust.crypto.errors import ConfigError
 from trust.crypto.keystore import PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, FileKeyStore, KeyStore
-from trust.service import audit
+from trust.service import audit, state
 from trust.settings import Settings
 
 
@@ -26,13 +26,16 @@ class Instance:
         self._passphrase = passphrase
         self._lock = threading.Lock()
         audit.install()  # every change made through this instance is audited (trust.service.audit)
+        state.install()  # and bumps the version verification contexts are checked against (trust.service.state)
 
     def __repr__(self) -> str:
         return f"Instance(home={str(self.settings.home)!r})"
 
     @cached_property
     def engine(self) -> Engine:
-        return db.make_engine(self.settings.effective_database_url)
+        engine = db.make_engine(self.settings.effective_database_url)
+        state.configure(engine, self.settings.state_redis_url, self.settings.rate_limit_key_prefix)
+        return engine
 
     @cached_property
     def keystore(self) -> KeyStore:

@@ -21,7 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Final
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from ca import authority
 from licenses import issuance
@@ -232,38 +232,42 @@ def status_list_token(instance: Instance, issuer_id: str, number: int) -> str:
     """The signed Status List Token of list ``number`` of ``issuer_id``; re-signed when the list changed."""
     with db.session_scope(instance.engine, read_only=True) as session:
         row = issuance.find_status_list(session, issuer_id, number)
-        key = row.id or 0
-        with _cache_lock:
-            cached = _token_cache.get(instance, {}).get(key)
-        moment = time.monotonic()
-        if cached is not None and cached[0] == row.version and moment - cached[1] < STATUS_TOKEN_REFRESH:
-            return cached[2]
-        _row, text = issuance.status_list_token(session, instance.keystore, row.id or 0)
+        return _token(instance, session, row.id or 0, row.version)
+
+
+def _token(instance: Instance, session: Session, list_id: int, version: int) -> str:
+    """The cached token of a list at ``version`` (:data:`_token_cache`), or a newly signed one."""
+    moment = time.monotonic()
     with _cache_lock:
-        _token_cache.setdefault(instance, {})[key] = (row.version, moment, text)
+        cached = _token_cache.get(instance, {}).get(list_id)
+    if cached is not None and cached[0] == version and moment - cached[1] < STATUS_TOKEN_REFRESH:
+        return cached[2]
+    row, text = issuance.status_list_token(session, instance.keystore, list_id)
+    with _cache_lock:
+        _token_cache.setdefault(instance, {})[list_id] = (row.version, moment, text)
     return text
 
 
 def _numbered_status_lists(instance: Instance, issuer_id: str | None = None) -> list[tuple[str, int, str]]:
-    """``(issuer id, number from 1, uri)`` of every status list (of ``issuer_id``), in one query."""
+    """``(issuer id, number, uri)`` of every status list (of ``issuer_id``), in one query."""
     with db.session_scope(instance.engine, read_only=True) as session:
-        query = select(StatusListRecord.issuer_id, StatusListRecord.uri)
+        query = select(StatusListRecord.issuer_id, StatusListRecord.number, StatusListRecord.uri)
         if issuer_id is not None:
             query = query.where(StatusListRecord.issuer_id == issuer_id)
-        rows = session.exec(query.order_by(col(StatusListRecord.issuer_id), col(StatusListRecord.id))).all()
-    numbered: list[tuple[str, int, str]] = []
-    for issuer, uri in rows:
-        number = numbered[-1][1] + 1 if numbered and numbered[-1][0] == issuer else 1
-        numbered.append((issuer, number, uri))
-    return numbered
+        rows = session.exec(query.order_by(col(StatusListRecord.issuer_id), col(StatusListRecord.number))).all()
+    return [(issuer, number, uri) for issuer, number, uri in rows]
 
 
 def all_status_list_tokens(instance: Instance) -> list[dict[str, str]]:
-    """``[{"uri", "token"}]`` for every status list (what the offline bundle carries)."""
-    return [
-        {"uri": uri, "token": status_list_token(instance, issuer, number)}
-        for issuer, number, uri in _numbered_status_lists(instance)
-    ]
+    """``[{"uri", "token"}]`` for every status list (what the offline bundle carries): one query for the lists and
+    their versions, then each token from the cache unless its list changed or it is due (issue 15 item 2)."""
+    with db.session_scope(instance.engine, read_only=True) as session:
+        rows = session.exec(
+            select(StatusListRecord.id, StatusListRecord.uri, StatusListRecord.version).order_by(
+                col(StatusListRecord.issuer_id), col(StatusListRecord.number)
+            )
+        ).all()
+        return [{"uri": uri, "token": _token(instance, session, list_id or 0, v)} for list_id, uri, v in rows]
 
 
 _SAFE_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")

@@ -13,11 +13,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import threading
 import time
 import weakref
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from ca import authority
-from ca.models import CertificateAuthority, CrlRecord, now, utc
+from ca.models import CertificateAuthority, now, utc
 from trust import db
 from trust.crypto.errors import ConflictError, NotFoundError
 from trust.formats import bundle as bundle_format
@@ -233,18 +235,14 @@ def _bundle_content(instance: Instance, session: Session) -> tuple[Any, list[Any
     from trust.service import licenses  # composition: the bundle also carries the licence status lists
     from trust.service.identity import anchor  # and the identity federation's statements (issue 16)
 
-    status_lists = tuple(licenses.all_status_list_tokens(instance))
     latest = registry.latest(session)
     if latest is None:
         latest = publish(session, instance)
+    status_lists = tuple(licenses.all_status_list_tokens(instance))
     crls: list[tuple[str, bytes]] = []
     for ca in session.exec(select(CertificateAuthority).order_by(col(CertificateAuthority.id))).all():
-        record = session.exec(
-            select(CrlRecord).where(CrlRecord.ca_id == ca.id).order_by(col(CrlRecord.number).desc())
-        ).first()
-        if record is not None:
-            crls.append((ca.id, record.der))
-        crls.extend((ca.id, der) for _retired, der in authority.retired_crls(session, ca))  # re-keyed CAs
+        # the main CRL (and its copies signed with retired keys of re-keyed CAs), then every partition's
+        crls.extend((ca.id, der) for der in authority.current_crls(session, ca))
     moment = now()
     content = bundle_format.Bundle(
         created_at=moment,
@@ -277,11 +275,16 @@ _verify_lock = threading.Lock()
 
 
 def current_bundle_bytes(instance: Instance) -> bytes:
-    """The signed bundle ``POST /verify`` checks against, signed again only when its content changed (trust list,
-    a CRL, a status list token) or after :data:`VERIFY_BUNDLE_REUSE` seconds — not on every request (two root
-    signatures, one of them RSA-4096). What it holds is read from the database each time, so a revocation is seen
-    by the next request."""
-    with db.session_scope(instance.engine) as session:  # not read-only: the first call may publish a trust list
+    """The signed bundle ``POST /verify`` checks against and ``GET /bundle`` serves, signed again only when its
+    content changed (trust list, a CRL, a status list token) or after :data:`VERIFY_BUNDLE_REUSE` seconds (two root
+    signatures, one of them RSA-4096). Called when the state version moved (:mod:`trust.service.verification`);
+    what it holds is read from the database each time, so a revocation is seen
+    by the next request. A read-only transaction, unless no trust list was ever published (then one is, first)."""
+    with db.session_scope(instance.engine, read_only=True) as session:
+        published = registry.latest(session) is not None
+    if not published:
+        publish_now(instance)
+    with db.session_scope(instance.engine, read_only=True) as session:
         content, roots = _bundle_content(instance, session)
     digest = hashlib.sha256()
     digest.update(json.dumps(content.trust_list_document, sort_keys=True).encode())
@@ -289,6 +292,7 @@ def current_bundle_bytes(instance: Instance) -> bytes:
         digest.update(ca_id.encode() + b"\0" + hashlib.sha256(der).digest())
     for item in content.status_lists:
         digest.update(json.dumps(item, sort_keys=True).encode())
+    digest.update(json.dumps(content.federation, sort_keys=True, default=str).encode())  # issue 16's section
     key = digest.hexdigest()
     moment = time.monotonic()
     with _verify_lock:
@@ -309,6 +313,71 @@ def export_bundle(instance: Instance, path: Path | None = None) -> Path:
     if path is not None:
         atomic_write(instance.settings.published_dir / "bundle.json", data)
     return target
+
+
+def bundle_parts(instance: Instance) -> dict[str, bytes]:
+    """The offline bundle cut into parts (``trust.formats.bundle``, "Parts and compression"): ``national`` (the national
+    issuers and departments, the roots' and national CAs' CRLs, the SD-JWT VC type metadata) and one part per region
+    (its issuers — CA, seal maker, licence issuers … — its CAs' CRLs and its licence issuers' status lists). Every part
+    is a bundle signed by both roots whose trust list (the latest, same sequence) is also signed by both."""
+    from licenses.models import LicenseIssuer
+
+    with db.session_scope(instance.engine, read_only=True) as session:
+        if registry.latest(session) is None:
+            raise NotFoundError("no trust list has been published yet (run trust init)")
+        content, roots = _bundle_content(instance, session)
+        ca_parts = {ca.id: _part_of(ca.kind, ca.code) for ca in session.exec(select(CertificateAuthority)).all()}
+        issuer_parts = {
+            i.id: ca_parts.get(i.ca_id, bundle_format.NATIONAL) for i in session.exec(select(LicenseIssuer))
+        }
+    payload, _signatures = jose.parse_json(dict(content.trust_list_document))
+    listed = tl.TrustList.from_json(json.loads(payload))
+    names = {bundle_format.NATIONAL} | {_part_of(i.kind, i.code) for i in listed.issuers}
+    keystore = instance.keystore
+    signers = [(keystore.signer(r.key_id or "", authority.algorithm_for(r.family)), r.cert_der) for r in roots]
+    parts = {}
+    for part in sorted(names):
+        subset = dataclasses.replace(
+            listed, issuers=tuple(i for i in listed.issuers if _part_of(i.kind, i.code) == part)
+        )
+        statuses = tuple(
+            s for s in content.status_lists if issuer_parts.get(_status_issuer(s), bundle_format.NATIONAL) == part
+        )
+        piece = dataclasses.replace(
+            content,
+            part=part,
+            trust_list_document=tl.sign(subset, signers),
+            crls=tuple((ca, der) for ca, der in content.crls if ca_parts.get(ca, bundle_format.NATIONAL) == part),
+            status_lists=statuses,
+            type_metadata=content.type_metadata if part == bundle_format.NATIONAL else (),
+            federation=content.federation if part == bundle_format.NATIONAL else None,
+        )
+        parts[part] = json.dumps(bundle_format.sign(piece, signers), ensure_ascii=False, separators=(",", ":")).encode()
+    return parts
+
+
+def _part_of(kind: str, code: str | None) -> str:
+    return f"region:{code}" if kind == "region" and code else bundle_format.NATIONAL
+
+
+def _status_issuer(item: Mapping[str, Any]) -> str:
+    """The licence issuer a status list URI names (``…/statuslists/<issuer id>/<number>``)."""
+    parts = str(item.get("uri", "")).rstrip("/").split("/")
+    return parts[-2] if len(parts) >= 2 else ""
+
+
+def export_bundle_parts(instance: Instance, folder: Path | None = None, *, gzip: bool = True) -> list[Path]:
+    """Write :func:`bundle_parts` to ``folder`` (default ``<home>/public/bundle/``) as ``national.json[.gz]`` and
+    ``region-<code>.json[.gz]``."""
+    target = folder or instance.settings.published_dir / "bundle"
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for part, data in bundle_parts(instance).items():
+        name = part.replace(":", "-") + (".json.gz" if gzip else ".json")
+        path = target / name
+        atomic_write(path, bundle_format.compress(data) if gzip else data)
+        written.append(path)
+    return written
 
 
 def root_fingerprints(instance: Instance) -> dict[str, str]:

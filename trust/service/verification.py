@@ -1,49 +1,115 @@
-"""``POST /verify`` as a service operation: verification contexts for the instance's own bundle, and the call into the
-offline verifier (:mod:`verifier.api`).
+"""``POST /verify`` as a service operation: the verification context of the instance's own bundle, and the call into
+the offline verifier (:mod:`verifier.api`).
 
-The verification context of the service's own signed bundle is built (bundle signatures checked against the root
-pins, trust list and CRLs parsed) once per bundle — :func:`trust.service.trust.current_bundle_bytes` hands out the
-same bytes until the content changes or it is re-signed — and shared by the requests that use it, with its memo
-(thread-safe, keyed by the material). The cache is keyed by the :class:`Instance` held weakly and checks that the
-bundle is the same object before reuse (``docs/ARCHITECTURE.md``). Each request gets a copy with its own validation
-time, purpose, revocation mode, strict profile and maximum depth: :func:`verifier.context.build` uses the time for
-nothing else (staleness is judged against the clock when the bundle is checked, and this bundle is never older than its
-re-signing interval).
+**One immutable context per state version** (issue 15 item 1). What a verification against the instance's own bundle
+depends on — the latest trust list, every CRL, every Status List Token — changes only in transactions that bump the
+state version (:mod:`trust.service.state`). A request reads that one number (Redis or one database row, read-only) and
+uses the context built at that version; only when the number moved (or :data:`REBUILD_AFTER` passed: status tokens
+and the bundle are signed again as they age) is the signed bundle fetched again
+(:func:`trust.service.trust.current_bundle_bytes`) and a new context built, once per process (one request builds, the
+others wait for it). A revocation, a status change or a publication therefore counts for the next request in every
+worker, and no request reads the bundle's content from the database to find out.
+
+The context keeps its memo across versions (parsed certificates and CRLs, verified signatures, path reports): a memo
+entry answers only for exactly the material it was made from (:class:`verifier.context.Memo`), so what a change did
+not touch stays warm. Each request gets a copy with its own validation time, purpose, revocation mode, strict profile
+and maximum depth (:func:`verifier.context.build` uses the time for nothing else). The cache is keyed by the
+:class:`Instance` held weakly (``docs/ARCHITECTURE.md``). ``GET /bundle`` serves the same signed bundle.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from trust.crypto.errors import InputError
 from trust.formats import times
+from trust.service import state
 from trust.service import trust as trust_service
 from trust.service.instance import Instance
 
-_service_contexts: weakref.WeakKeyDictionary[Instance, tuple[bytes, Any]] = weakref.WeakKeyDictionary()
-_service_contexts_lock = threading.Lock()
+REBUILD_AFTER: Final = trust_service.VERIFY_BUNDLE_REUSE
+"""Seconds a context serves even when the state version did not move (its bundle is then signed again)."""
+
+
+@dataclasses.dataclass
+class _Current:
+    version: Hashable  # trust.service.state.current(): compared for equality
+    built: float  # time.monotonic() when its bundle was fetched
+    bundle: bytes
+    context: Any = None  # verifier.context.VerificationContext, built on first use
+
+
+_current: weakref.WeakKeyDictionary[Instance, _Current] = weakref.WeakKeyDictionary()
+_locks: weakref.WeakKeyDictionary[Instance, threading.Lock] = weakref.WeakKeyDictionary()
+_locks_lock = threading.Lock()
+
+
+def _lock(instance: Instance) -> threading.Lock:
+    with _locks_lock:
+        lock = _locks.get(instance)
+        if lock is None:
+            lock = _locks[instance] = threading.Lock()
+        return lock
+
+
+def _fresh(entry: _Current | None, version: Hashable) -> bool:
+    return entry is not None and entry.version == version and time.monotonic() - entry.built < REBUILD_AFTER
+
+
+def current(instance: Instance) -> _Current:
+    """The bundle (and context) of the instance at the current state version: one version read per call."""
+    version = state.current(instance.engine)
+    entry = _current.get(instance)
+    if _fresh(entry, version):
+        assert entry is not None
+        return entry
+    with _lock(instance):
+        entry = _current.get(instance)
+        if _fresh(entry, version):
+            assert entry is not None
+            return entry
+        # The version is read before the content: content newer than ``version`` only causes one more rebuild later.
+        fetched = _Current(version, time.monotonic(), trust_service.current_bundle_bytes(instance))
+        if entry is not None and entry.bundle is fetched.bundle:
+            fetched.context = entry.context  # the same signed bundle: the same context
+        elif entry is not None and entry.context is not None:
+            fetched.context = _build(instance, fetched.bundle, memo=entry.context.memo)
+        _current[instance] = fetched
+        return fetched
+
+
+def bundle_bytes(instance: Instance) -> bytes:
+    """The signed offline bundle at the current state version (``GET /bundle``)."""
+    return current(instance).bundle
+
+
+def _build(instance: Instance, bundle: bytes, memo: Any = None) -> Any:
+    from verifier import context
+
+    built = context.build(bundle=bundle, pins=list(trust_service.root_fingerprints(instance).values()))
+    return built if memo is None else dataclasses.replace(built, memo=memo)
+
+
+def _base_context(instance: Instance) -> Any:
+    entry = current(instance)
+    if entry.context is None:
+        with _lock(instance):
+            if entry.context is None:
+                entry.context = _build(instance, entry.bundle)
+    return entry.context
 
 
 def _service_context(
     instance: Instance, at: datetime | None, purpose: str, revocation: str, strict: bool, max_depth: int | None
 ) -> Any:
-    """The context of the instance's own bundle (built once per bundle, module docstring), for one request."""
-    from verifier import context
-
-    bundle_data = trust_service.current_bundle_bytes(instance)
-    with _service_contexts_lock:
-        cached = _service_contexts.get(instance)
-    if cached is not None and cached[0] is bundle_data:
-        base = cached[1]
-    else:
-        base = context.build(bundle=bundle_data, pins=list(trust_service.root_fingerprints(instance).values()))
-        with _service_contexts_lock:
-            _service_contexts[instance] = (bundle_data, base)
+    """The context of the instance's own bundle (module docstring), for one request."""
+    base = _base_context(instance)
     moment = times.as_utc(at or datetime.now(UTC))  # a naive time is UTC (trust.formats.times)
     return dataclasses.replace(
         base, validation_time=moment, purpose=purpose, revocation=revocation, strict=strict, max_depth=max_depth
@@ -71,7 +137,7 @@ def context_for(
     bundle_data = None
     pins: list[str] = []
     if not anchors:
-        bundle_data = trust_service.current_bundle_bytes(instance)
+        bundle_data = bundle_bytes(instance)
         pins = list(trust_service.root_fingerprints(instance).values())
     return context.build(
         at=at,
@@ -98,10 +164,18 @@ def key_binding(nonce: str | None, audience: str | None) -> Any:
     return KeyBindingRequest(nonce=nonce, audience=audience)
 
 
+# One verification at a time per process. The contexts requests share hold parsed asn1crypto objects (certificates,
+# CRLs) and pyhanko validation contexts whose fields are parsed lazily on first read, and that lazy parsing is not
+# thread-safe (two threads reading a new CRL's extensions at once: KeyError inside asn1crypto, seen with 16 concurrent
+# requests). Verification is CPU work under the GIL and never waits on I/O, so serialising it costs no throughput.
+_verify_lock = threading.Lock()
+
+
 def verify(data: bytes, ctx: Any, *, signed_data: bytes | None = None, key_binding: Any = None) -> dict[str, Any]:
     """The verifier's report on ``data`` (:func:`verifier.api.verify`), as a JSON-ready dictionary."""
     from verifier import api
 
-    report = api.verify(data, ctx, signed_data=signed_data, key_binding=key_binding)
+    with _verify_lock:
+        report = api.verify(data, ctx, signed_data=signed_data, key_binding=key_binding)
     result: dict[str, Any] = report.to_dict()
     return result

@@ -69,9 +69,10 @@ def test_ca_commands(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[s
     code, out, _ = run(capsys, "ca", "list", "certificates", "--json", *h)
     assert serial in {row["serial"] for row in json.loads(out)}
     code, out, _ = run(capsys, "ca", "revoke", serial, "--reason", "key_compromise", *h)
-    assert code == 0 and "revoked" in out
+    assert code == 0 and "revoked" in out and " partition " in out
+    partition = out.split(" partition ")[1].split()[0]
     crl_file = tmp_path / "ca.crl"
-    code, _, _ = run(capsys, "ca", "crl", "region-330000-sm2", "--out", str(crl_file), *h)
+    code, _, _ = run(capsys, "ca", "crl", "region-330000-sm2", "--partition", partition, "--out", str(crl_file), *h)
     assert code == 0
     entries = load_crl(crl_file.read_bytes())["tbs_cert_list"]["revoked_certificates"]
     assert int(serial, 16) in {e["user_certificate"].native for e in entries}

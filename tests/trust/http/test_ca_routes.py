@@ -15,6 +15,7 @@ from tests.support.http import AuthClient
 from tests.support.world import ZJ_ORG_USCC, World, build_world
 from trust import db
 from trust.crypto.keys import generate_private_key
+from trust.formats import crl as crl_format
 from trust.formats import x509 as cx
 from trust.formats.crl import load_crl
 from trust.formats.names import DN
@@ -77,8 +78,17 @@ def test_issue_show_revoke(client: AuthClient, http_world: World) -> None:
     assert body["serial"] in {c["serial"] for c in listed}
     revoked = client.post(f"/certificates/{body['serial']}/revoke", json={"reason": "key_compromise"})
     assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
-    crl = load_crl(client.get("/crl/region-330000-sm2.crl").content)
+    (point,) = cert.crl_distribution_points_value[0]["distribution_point"].native  # its partition's CRL
+    assert point.startswith(f"{http_world.base_url}/crl/region-330000-sm2/") and point.endswith(".crl")
+    served = client.get(point.removeprefix(http_world.base_url))
+    assert served.status_code == 200 and served.headers["content-type"] == "application/pkix-crl"
+    crl = load_crl(served.content)
     assert crl.crl_number_value.native == revoked.json()["crl_number"]
+    assert crl_format.idp_uri(crl) == point
+    delta = client.get(point.removeprefix(http_world.base_url).removesuffix(".crl") + ".delta.crl")
+    assert delta.status_code == 200 and load_crl(delta.content).delta_crl_indicator_value is not None
+    assert client.get("/crl/region-330000-sm2/999.crl").status_code == 404
+    assert client.get("/crl/region-330000-sm2/0.crl").status_code == 422
     assert int(body["serial"], 16) in {
         e["user_certificate"].native for e in crl["tbs_cert_list"]["revoked_certificates"]
     }

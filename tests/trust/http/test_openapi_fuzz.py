@@ -333,6 +333,8 @@ BINDINGS: dict[str, dict[str, tuple[str, float]]] = {
     "GET /ca/{ca_id}.cer": {"path.ca_id": ("cas", 0.5)},
     "GET /ca/{ca_id}.pem": {"path.ca_id": ("cas", 0.5)},
     "GET /crl/{ca_id}.crl": {"path.ca_id": ("cas", 0.5)},
+    "GET /crl/{ca_id}/{shard}.crl": {"path.ca_id": ("cas", 0.5)},
+    "GET /crl/{ca_id}/{shard}.delta.crl": {"path.ca_id": ("cas", 0.5)},
     "POST /certificates": {"body.ca_id": ("cas", 0.7)},
     "GET /certificates": {"query.ca_id": ("cas", 0.7)},
     "GET /certificates/{serial}": {"path.serial": ("read_certs", 0.5)},

@@ -150,7 +150,7 @@ def test_demo_names_its_documented_public_url(demo: Path) -> None:
     aia = [
         d.access_location.value for d in cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
     ]
-    assert crl_url == f"{DEMO_PUBLIC_URL}/crl/region-330000-rsa.crl"
+    assert crl_url == f"{DEMO_PUBLIC_URL}/crl/region-330000-rsa/1.crl"  # its CRL partition (docs/CA.md)
     assert aia == [f"{DEMO_PUBLIC_URL}/ocsp", f"{DEMO_PUBLIC_URL}/ca/region-330000-rsa.cer"]
     _header, claims = token.parse_unverified((out / "licenses" / "w101-token.txt").read_text().strip())
     assert claims["status"]["status_list"]["uri"].startswith(f"{DEMO_PUBLIC_URL}/statuslists/")

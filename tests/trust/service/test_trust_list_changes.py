@@ -17,8 +17,9 @@ from ca.models import now
 from tests.support.server import free_port
 from tests.support.world import World, build_world
 from trust import db
-from trust.crypto.errors import ConflictError, InputError
+from trust.crypto.errors import Code, ConflictError, EncodingError, InputError
 from trust.crypto.keys import generate_private_key
+from trust.formats import bundle as bundle_format
 from trust.formats import trustlist as tl
 from trust.formats import x509 as cx
 from trust.formats.names import DN, make_uscc
@@ -93,6 +94,8 @@ def _issue_with_ca_key(world: World, ca_id: str, not_before: datetime) -> asn1_x
         .add_extension(cx.basic_constraints(False))
         .add_extension(cx.key_usage({"digital_signature"}))
         .add_extension(cx.authority_key_identifier(signer.public_key))
+        # what the CA's certificates name (a CA's main CRL speaks only for the certificates that name it)
+        .add_extension(cx.crl_distribution_point(service.endpoints(world.instance).crl(ca_id)))
         .sign(signer)
     )
 
@@ -145,3 +148,83 @@ def test_status_change_errors(tl_world: World) -> None:
         trust.change_status(tl_world.instance, subject="issuer", subject_id="region-330000", status="granted")
     with pytest.raises(InputError):
         trust.change_status(tl_world.instance, subject="planet", subject_id="x", status="withdrawn")
+
+
+# --- bundle parts and compression (issue 15 item 4) -------------------------------------------------------------------
+
+
+def _zj_seal(world: World):
+    return service.issue(
+        world.instance,
+        ca_id="region-330000-sm2",
+        profile="seal",
+        subject=DN(province="浙江省", organization="杭州示例科技有限公司", common_name="公章", serial_number=GD_USCC),
+    )
+
+
+def test_a_verifier_loads_the_national_part_and_the_regions_it_needs(tl_world: World) -> None:
+    """The bundle cut per region: each part signed (and its trust list signed) by both roots, holding only its
+    issuers, CRLs and status lists. National + 浙江 verifies a 浙江 certificate as the whole bundle does; a 广东 one is
+    not vouched for by those parts; the national part alone does not know 浙江's CA."""
+    zj, gd = _zj_seal(tl_world).certificate, _gd_seal(tl_world).certificate
+    parts = trust.bundle_parts(tl_world.instance)
+    assert {"national", "region:330000", "region:440000"} <= set(parts)  # and any region other tests enrolled
+    assert all(name == "national" or name.startswith("region:") for name in parts)
+    pins = list(_pins(tl_world).values())
+    for name, data in parts.items():
+        checked = bundle_format.verify(data, pins)
+        assert checked.bundle.part == name and len(checked.signed_by) == 2
+        codes = {i.code for i in checked.trust_list.issuers if i.kind == "region"}
+        assert codes == (set() if name == "national" else {name.removeprefix("region:")})
+        assert {ca for ca, _der in checked.bundle.crls} <= (
+            {"root-sm2", "root-rsa", "national-sm2", "national-rsa"}
+            if name == "national"
+            else {f"region-{name.removeprefix('region:')}-{f}" for f in ("sm2", "rsa")}
+        )
+    whole = api.verify(zj.dump(), context.build(bundle=_bundle(tl_world), pins=pins))
+    assert whole.indication is Indication.TOTAL_PASSED
+    needed = context.build(bundle=[parts["national"], parts["region:330000"]], pins=pins)
+    assert api.verify(zj.dump(), needed).indication is Indication.TOTAL_PASSED
+    assert api.verify(gd.dump(), needed).indication is not Indication.TOTAL_PASSED
+    national_only = context.build(bundle=[parts["national"]], pins=pins)
+    assert api.verify(zj.dump(), national_only).indication is not Indication.TOTAL_PASSED
+    # compressed parts verify the same; the CLI takes --bundle once per part
+    packed = [bundle_format.compress(parts["national"]), bundle_format.compress(parts["region:330000"])]
+    assert sum(map(len, packed)) < 0.8 * (len(parts["national"]) + len(parts["region:330000"]))
+    assert api.verify(zj.dump(), context.build(bundle=packed, pins=pins)).indication is Indication.TOTAL_PASSED
+
+
+def test_bundle_parts_must_come_from_one_export(tl_world: World) -> None:
+    """Parts are refused with a clear error when one is given twice, the national part is missing, a whole bundle is
+    mixed with parts, or they were cut from different trust lists (a newer region part with an older national one)."""
+    pins = list(_pins(tl_world).values())
+    old = trust.bundle_parts(tl_world.instance)
+    trust.publish_now(tl_world.instance)
+    new = trust.bundle_parts(tl_world.instance)
+    cases = {
+        "given twice": [old["national"], old["region:330000"], old["region:330000"]],
+        "need the national part": [old["region:330000"], old["region:440000"]],
+        "whole bundle cannot be combined": [_bundle(tl_world), old["region:330000"]],
+        "different trust lists": [old["national"], new["region:330000"]],
+    }
+    for message, files in cases.items():
+        with pytest.raises(InputError, match=message):
+            context.build(bundle=files, pins=pins)
+
+
+def test_compressed_bundles_are_bounded(tl_world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gzip bundle that inflates past the document limit stops at the limit (E1002), never allocating the rest; a
+    truncated or trailing-garbage gzip is an encoding error."""
+    import gzip
+
+    data = _bundle(tl_world)
+    packed = bundle_format.compress(data)
+    assert bundle_format.decompress(packed) == data and bundle_format.decompress(data) == data
+    monkeypatch.setattr(tl, "MAX_DOCUMENT_BYTES", 1024 * 1024)
+    bomb = gzip.compress(b" " * (64 * 1024 * 1024))
+    with pytest.raises(InputError) as too_large:
+        bundle_format.decompress(bomb)
+    assert too_large.value.code is Code.INPUT_TOO_LARGE
+    for broken in (packed[:-20], packed + b"trailing"):
+        with pytest.raises(EncodingError):
+            bundle_format.decompress(broken)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from ca.models import utc
 from trust.crypto.errors import InputError
 from trust.formats import x509 as cx
-from trust.formats.crl import load_crl
 from trust.formats.names import DN
 from trust.http import caching, pagination, problems
 from trust.http.auth import Client, IdempotencyKey, allow, idempotency_for
@@ -133,8 +132,34 @@ def ca_certificate_pem(ca_id: str, request: Request) -> Response:
     openapi_extra=caching.OPENAPI_EXTRA,
 )
 def crl(ca_id: str, request: Request) -> Response:
-    der = service.current_crl_der(_instance(request), ca_id)
-    load_crl(der)
+    der = service.current_crl_der(_instance(request), ca_id)  # stored bytes, served as they are (never re-parsed)
+    return caching.cached(request, der, PKIX_CRL, max_age=CRL_MAX_AGE)
+
+
+@router.get(
+    "/crl/{ca_id}/{shard}.delta.crl",
+    summary="Current delta CRL of one CRL partition of a CA (DER)",
+    response_class=Response,
+    responses={
+        **caching.responses("The partition's delta CRL (changes since its base), DER", PKIX_CRL),
+        **problems.responses(404, 422),
+    },
+    openapi_extra=caching.OPENAPI_EXTRA,
+)
+def crl_partition_delta(ca_id: str, shard: Annotated[int, Path(ge=1)], request: Request) -> Response:
+    der = service.partition_crl_der(_instance(request), ca_id, shard, delta=True)
+    return caching.cached(request, der, PKIX_CRL, max_age=CRL_MAX_AGE)
+
+
+@router.get(
+    "/crl/{ca_id}/{shard}.crl",
+    summary="Current CRL of one CRL partition of a CA (DER): what its certificates name as CRL distribution point",
+    response_class=Response,
+    responses={**caching.responses("The partition's latest CRL, DER", PKIX_CRL), **problems.responses(404, 422)},
+    openapi_extra=caching.OPENAPI_EXTRA,
+)
+def crl_partition(ca_id: str, shard: Annotated[int, Path(ge=1)], request: Request) -> Response:
+    der = service.partition_crl_der(_instance(request), ca_id, shard)
     return caching.cached(request, der, PKIX_CRL, max_age=CRL_MAX_AGE)
 
 

@@ -9,9 +9,6 @@ an issuer or a service.
 from __future__ import annotations
 
 import base64
-import json
-import threading
-import time
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -33,7 +30,6 @@ router = APIRouter(tags=["trust list and verification"], route_class=StrictJsonR
 BUNDLE_CACHE_SECONDS = 60.0
 TRUST_LIST_MAX_AGE = 300
 ROOTS_MAX_AGE = 3600
-_bundle_lock = threading.Lock()
 
 
 def _instance(request: Request) -> Instance:
@@ -42,15 +38,9 @@ def _instance(request: Request) -> Instance:
 
 
 def _bundle_bytes(request: Request) -> bytes:
-    """The serialized bundle, rebuilt at most every :data:`BUNDLE_CACHE_SECONDS` per app (signing it is costly)."""
-    state = request.app.state
-    with _bundle_lock:
-        cached: tuple[bytes, float] | None = getattr(state, "bundle_cache", None)
-        if cached is None or time.monotonic() - cached[1] > BUNDLE_CACHE_SECONDS:
-            document = service.build_bundle(_instance(request))
-            cached = (json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode(), time.monotonic())
-            state.bundle_cache = cached
-    return cached[0]
+    """The signed bundle at the instance's current state version (:func:`trust.service.verification.bundle_bytes`):
+    a revocation or status change is in the next answer."""
+    return verification.bundle_bytes(_instance(request))
 
 
 class JwsSignature(BaseModel):
@@ -97,7 +87,7 @@ def trust_list(request: Request) -> Response:
     summary="The signed offline bundle (trust list, CRLs and status lists)",
     response_model=SignedDocument,
     responses={
-        **caching.responses(f"The offline bundle, rebuilt at most every {BUNDLE_CACHE_SECONDS:.0f} s"),
+        **caching.responses("The offline bundle at the current state (signed again when it changes)"),
         **problems.responses(),
     },
     openapi_extra=caching.OPENAPI_EXTRA,

@@ -85,7 +85,7 @@ def _republish(engine: Engine, public: Path) -> None:
     from sqlmodel import col
     from sqlmodel import select as sm_select
 
-    from ca.models import CertificateAuthority, CrlRecord
+    from ca.models import CertificateAuthority, CrlRecord, CrlShard
     from trust.service import registry
 
     def write(path: Path, data: bytes) -> None:
@@ -102,6 +102,11 @@ def _republish(engine: Engine, public: Path) -> None:
             ).first()
             if latest is not None:
                 write(public / "crl" / f"{ca.id}.crl", latest.der)
+            for row in session.exec(sm_select(CrlShard).where(CrlShard.ca_id == ca.id)).all():
+                folder = public / "crl" / (f"{ca.id}.{row.signer}" if row.signer else ca.id)
+                write(folder / f"{row.shard}.crl", row.der)
+                if row.delta_der is not None:
+                    write(folder / f"{row.shard}.delta.crl", row.delta_der)
         trust_list = registry.latest(session)
         if trust_list is not None:
             write(public / "trustlist.json", trust_list.document.encode())

@@ -20,7 +20,7 @@ from trust.crypto.keystore import KeyStore
 from trust.service import idempotency
 from trust.service import registry as trust_list
 from trust.service import trust as trust_registry
-from trust.service.ca import endpoints, publish_ca_files, transaction
+from trust.service.ca import endpoints, publish_crl_of, transaction
 from trust.service.instance import Instance
 
 
@@ -133,9 +133,10 @@ def _create(
 def set_status(instance: Instance, es_id: str, status: str, reason: str = "") -> SealRecord:
     """Suspend, reinstate or revoke a seal; the new CRLs of its signer certificates' CAs are published at once."""
     with transaction(instance) as (session, _issued):
-        record = registry.set_status(session, instance.keystore, es_id, status, reason)
-        ca_ids = {record.issuer_ca_id, record.issuer_ca_id.removesuffix("-sm2") + "-rsa"}
-        publish_ca_files(instance, session, sorted(ca_ids))
+        record = registry.set_status(session, instance.keystore, es_id, status, reason, endpoints=endpoints(instance))
+        for serial in (record.sm2_cert_serial, record.rsa_cert_serial):
+            if serial:
+                publish_crl_of(instance, session, authority.find_certificate(session, serial))
         return record
 
 

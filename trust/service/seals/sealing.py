@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Final, Literal, get_args
 
 from asn1crypto import x509
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from ca import authority
 from ca.models import CertificateAuthority, IssuedCertificate
@@ -44,6 +44,7 @@ from seal.models import SealRecord
 from trust import db
 from trust.crypto.errors import ConflictError, InputError, UnavailableError
 from trust.formats import ocsp as ocsp_mod
+from trust.formats import x509 as cx
 from trust.service import ocsp as ocsp_service
 from trust.service import trust as trust_registry
 from trust.service import tsa as tsa_service
@@ -82,6 +83,18 @@ def _ca_ids(session: Session, ca_id: str) -> tuple[str, ...]:
         ids.append(current.id)
         current = session.get(CertificateAuthority, current.parent_id) if current.parent_id else None
     return tuple(ids)
+
+
+def _partition_crls(session: Session, certificates: Sequence[x509.Certificate]) -> tuple[bytes, ...]:
+    """The CRLs of the partitions the given certificates belong to (``ca.authority.crls``; each CA's main CRL is
+    added apart)."""
+    serials = {cx.serial_hex(c.serial_number) for c in certificates}
+    rows = session.exec(
+        select(IssuedCertificate).where(
+            col(IssuedCertificate.serial).in_(sorted(serials)), col(IssuedCertificate.crl_shard).is_not(None)
+        )
+    ).all()
+    return tuple(dict.fromkeys(authority.covering_crl(session, row) for row in rows))
 
 
 def _load_seal(
@@ -207,7 +220,9 @@ def revocation_data(
             tsa_cert = x509.Certificate.load(record.der)
             certificates.extend([tsa_cert, *tsa_chain])
             tsa_certs.append((family, tsa_cert, tsa_chain[0]))
-        crls = tuple(authority.current_crl(session, ca_id).der for ca_id in ca_ids)
+        crls = tuple(authority.current_crl(session, ca_id).der for ca_id in ca_ids) + _partition_crls(
+            session, [*certificates, *(identity.certificate for identity in identities)]
+        )
     for family, tsa_cert, issuer in tsa_certs:
         if family in OCSP_FAMILIES:
             ocsps.append(_ocsp_response(instance, tsa_cert, issuer))

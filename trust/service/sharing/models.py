@@ -1,4 +1,4 @@
-"""Tables of licence sharing (证照共享, migration ``0012_sharing``).
+"""Tables of licence sharing (证照共享, migration ``0015_sharing``).
 
 * ``sharing_directory_key`` — which key of the key store derives the directory's holder-code key (one row).
 * ``sharing_directory`` — the national directory: one row per licence, **metadata only** — identifier, type, issuer,

@@ -1,7 +1,7 @@
 """Licence sharing (issue 21): the national directory, consents, legal bases, the access log.
 
-Revision ID: 0012_sharing
-Revises: 0011_identity
+Revision ID: 0015_sharing
+Revises: 0014_scale
 Create Date: 2026-12-08
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012_sharing"
-down_revision = "0011_identity"
+revision = "0015_sharing"
+down_revision = "0014_scale"
 branch_labels = None
 depends_on = None
 

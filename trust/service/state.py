@@ -1,0 +1,197 @@
+"""The version of what verification depends on (issue 15 item 1): one number that every change bumps.
+
+``POST /verify`` and ``GET /bundle`` answer from an immutable in-memory verification context (and signed bundle) per
+process (:mod:`trust.service.verification`). What that context holds comes from the database: the latest trust list,
+every CRL (main and partition), every Status List Token. Instead of reading all of it for every request to see whether
+it changed, a request reads one number, :func:`current`, and rebuilds the context only when it differs from the one the
+context was built at.
+
+* **Bumped in the same transaction** as the change (``state_version`` row ``verification``, migration
+  ``0014_scale``): a session listener notes every flushed change to a CRL, a CRL partition, a trust list, a CA, a
+  retired CA key's CRL, a status list, a licence's status or the identity federation (entities, trust marks), and
+  the transaction's ``before_commit`` increments the version once. A committed change is therefore visible to the
+  next request in every worker, and a rolled-back one bumps nothing.
+* **Redis, when configured** (``TRUST_STATE_REDIS_URL``): after the commit a change counter in Redis is incremented,
+  and workers compare that counter (and the database version, read at most once per :data:`DATABASE_RECHECK`)
+  instead of reading the database per request. A Redis that does not answer (0.5 s) sends readers back to the
+  database; an increment that could not reach Redis is made good by the database re-check.
+* Reads use a read-only transaction (SQLite: a deferred ``BEGIN``, no write lock), one primary-key row.
+
+Installed by :class:`trust.service.instance.Instance` (idempotent, like :mod:`trust.service.audit`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Hashable
+from typing import Any, Final
+
+from sqlalchemy import event, inspect, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session as OrmSession
+
+log = logging.getLogger("trust.service.state")
+
+NAME: Final = "verification"
+TRACKED: Final = frozenset(
+    {"crl", "crl_shard", "trust_list", "ca", "ca_key_history", "status_list", "federation_entity", "trust_mark"}
+)
+"""Tables any change of which changes what a verifier is given (every row kind the offline bundle is made of)."""
+TRACKED_COLUMNS: Final = {"license": frozenset({"status"})}
+"""Tables of which only these columns count (a new licence changes no status list: its entry reads ``valid``)."""
+REDIS_KEY: Final = "state:verification"
+REDIS_TIMEOUT: Final = 0.5
+DATABASE_RECHECK: Final = 1.0
+"""With Redis, readers still read the database at least this often (seconds)."""
+
+_PENDING: Final = "huren_state_changed"
+_COMMITTED: Final = "huren_state_version"
+_redis: weakref.WeakKeyDictionary[Engine, _Redis] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+class _Redis:
+    """The Redis client of one engine's instance, and the database version it last read (:data:`DATABASE_RECHECK`).
+
+    Redis holds a counter every committed change increments (``INCR``, after the commit): readers compare the counter,
+    never its value with the database's, so a counter left by another database (a restore, a shared prefix) or a lost
+    increment only costs a rebuild or a delay of at most :data:`DATABASE_RECHECK`, never a missed change."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT)
+        self.key = f"{prefix}:{REDIS_KEY}"
+        self.checked = -DATABASE_RECHECK
+        self.database = -1
+        self.failed_at = -60.0
+
+    def publish(self) -> None:
+        try:
+            self.client.incr(self.key)
+        except Exception as exc:  # noqa: BLE001 - Redis down: readers fall back to the database (DATABASE_RECHECK)
+            self._failed("written to", exc)
+
+    def read(self) -> int | None:
+        try:
+            value: Any = self.client.get(self.key)  # bytes or None (a synchronous client)
+        except Exception as exc:  # noqa: BLE001 - Redis down: the caller reads the database
+            self._failed("read from", exc)
+            return None
+        return int(value) if value is not None else None
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self.failed_at > 60:
+            log.warning("the state version could not be %s Redis (%s): the database is used", what, type(exc).__name__)
+        self.failed_at = now
+
+
+def configure(engine: Engine, redis_url: str | None, prefix: str = "huren") -> None:
+    """Use Redis at ``redis_url`` for the version of ``engine``'s database (``None``/empty: the database only)."""
+    with _lock:
+        if redis_url:
+            _redis[engine] = _Redis(redis_url, prefix)
+        else:
+            _redis.pop(engine, None)
+
+
+def current(engine: Engine) -> Hashable:
+    """The version now, a value to compare for equality only: one row of the database in a read-only transaction; with
+    Redis, its change counter and the database version read at most :data:`DATABASE_RECHECK` ago (the database
+    again at once when Redis does not answer or holds no counter)."""
+    notifier = _redis.get(engine)
+    if notifier is None:
+        return _read(engine)
+    now = time.monotonic()
+    if now - notifier.checked >= DATABASE_RECHECK:
+        notifier.checked, notifier.database = now, _read(engine)
+    counter = notifier.read()
+    if counter is None:
+        notifier.checked, notifier.database = now, _read(engine)
+        return ("database", notifier.database)
+    return (counter, notifier.database)
+
+
+def database_version(engine: Engine) -> int:
+    """The version the database holds (what :func:`current` reads when no Redis is configured)."""
+    return _read(engine)
+
+
+_SELECT: Final = text("SELECT version FROM state_version WHERE name = :name")
+
+
+def _read(engine: Engine) -> int:
+    """One row in a read-only transaction on a plain connection (an ORM session costs three times as much)."""
+    from trust.db import READ_ONLY
+
+    with engine.connect().execution_options(**{READ_ONLY: True}) as connection:
+        row = connection.execute(_SELECT, {"name": NAME}).first()
+        connection.rollback()  # nothing to commit: end the read transaction
+    return int(row[0]) if row is not None else 0
+
+
+def bump(session: OrmSession) -> None:
+    """Count a change that no tracked row shows (e.g. one made by raw SQL) in this transaction."""
+    session.info[_PENDING] = True
+
+
+def _after_flush(session: OrmSession, _context: Any) -> None:
+    if session.info.get(_PENDING):
+        return
+    for obj in (*session.new, *session.deleted):
+        if getattr(obj, "__tablename__", "") in TRACKED:
+            session.info[_PENDING] = True
+            return
+    for obj in session.dirty:
+        table = getattr(obj, "__tablename__", "")
+        if table in TRACKED:
+            session.info[_PENDING] = True
+            return
+        columns = TRACKED_COLUMNS.get(table)
+        if columns and any(inspect(obj).attrs[name].history.has_changes() for name in columns):
+            session.info[_PENDING] = True
+            return
+
+
+def _before_commit(session: OrmSession) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint: counted with its transaction
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    if not session.info.pop(_PENDING, False):
+        return
+    row = session.execute(
+        text("UPDATE state_version SET version = version + 1 WHERE name = :name RETURNING version"), {"name": NAME}
+    ).first()
+    if row is not None:
+        session.info[_COMMITTED] = int(row[0])
+
+
+def _after_commit(session: OrmSession) -> None:
+    version = session.info.pop(_COMMITTED, None)
+    if version is None:
+        return
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else getattr(bind, "engine", None)
+    notifier = _redis.get(engine) if engine is not None else None
+    if notifier is not None:
+        notifier.publish()
+
+
+def _after_rollback(session: OrmSession) -> None:
+    if not session.in_transaction():
+        session.info.pop(_PENDING, None)
+        session.info.pop(_COMMITTED, None)
+
+
+def install() -> None:
+    """Register the listeners on every session (idempotent)."""
+    if not event.contains(OrmSession, "after_flush", _after_flush):
+        event.listen(OrmSession, "after_flush", _after_flush)
+        event.listen(OrmSession, "before_commit", _before_commit)
+        event.listen(OrmSession, "after_commit", _after_commit)
+        event.listen(OrmSession, "after_soft_rollback", lambda s, _t: _after_rollback(s))
