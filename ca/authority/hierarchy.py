@@ -10,7 +10,7 @@ from asn1crypto import x509 as asn1_x509
 from sqlmodel import Session, col, select
 
 from ca.authority.discipline import clamp_to_issuer, issue_signed
-from ca.authority.keys import algorithm_for, new_key, store_key
+from ca.authority.keys import NewKey, algorithm_for, new_key, store_key
 from ca.authority.records import (
     BACKDATE,
     ROOT_VALIDITY,
@@ -24,7 +24,7 @@ from ca.authority.records import (
 from ca.models import CaKeyHistory, CertificateAuthority, IssuedCertificate, now, utc
 from trust.crypto.algorithms import KeyFamily
 from trust.crypto.errors import Code, ConflictError, InputError
-from trust.crypto.keys import PrivateKey, PublicKey
+from trust.crypto.keys import PublicKey
 from trust.crypto.keystore import KeyStore
 from trust.crypto.oids import POLICY
 from trust.formats import x509 as cx
@@ -59,7 +59,7 @@ KIND_PROFILES: Final = {
 def create_root(session: Session, keystore: KeyStore, *, ca_id: str, family: str, name: str) -> CertificateAuthority:
     if session.get(CertificateAuthority, ca_id) is not None:
         raise ConflictError(f"CA {ca_id} already exists")
-    key = new_key(family, ca=True)
+    key = new_key(session, keystore, family, ca=True, label=f"national root {family}")
     subject = DN(organization="国家政务服务平台", common_name=name).to_asn1()
     start = now() - BACKDATE
     serial = new_serial()
@@ -74,8 +74,8 @@ def create_root(session: Session, keystore: KeyStore, *, ca_id: str, family: str
         .add_extension(cx.key_usage({"key_cert_sign", "crl_sign"}))
         .add_extension(cx.subject_key_identifier(key.public_key))
     )
-    cert = builder.sign(key.signer(algorithm_for(family)))
-    key_id = store_key(keystore, key, f"national root {family}")
+    cert = builder.sign(keystore.signer(key.key_id, algorithm_for(family)))
+    key_id = store_key(keystore, key)
     ca = CertificateAuthority(
         id=ca_id,
         kind="root",
@@ -175,9 +175,9 @@ def create_sub_ca(
     subject = DN(
         province=scope.province, locality=scope.locality, organization=organization, common_name=name
     ).to_asn1()
-    generated: PrivateKey | None = None
+    generated: NewKey | None = None
     if public_key is None:
-        generated = new_key(family or parent.family, ca=True)
+        generated = new_key(session, keystore, family or parent.family, ca=True, label=f"{kind} CA {ca_id}")
         public_key = generated.public_key
     if public_key.family.value not in (KeyFamily.SM2.value, KeyFamily.RSA.value):
         raise InputError("CA keys are SM2 or RSA", code=Code.KEY_MISMATCH)
@@ -218,7 +218,7 @@ def create_sub_ca(
     )
     key_id = None
     if generated is not None:
-        key_id = store_key(keystore, generated, f"{kind} CA {ca_id}", issued)
+        key_id = store_key(keystore, generated, issued)
         issued.record.key_id = key_id
     ca = CertificateAuthority(
         id=ca_id,
@@ -272,9 +272,9 @@ def rekey_sub_ca(
     if parent.status != "active":
         raise ConflictError(f"CA {parent.id} is {parent.status}")
     old_cert = ca_certificate(ca)
-    generated: PrivateKey | None = None
+    generated: NewKey | None = None
     if public_key is None:
-        generated = new_key(ca.family, ca=True)
+        generated = new_key(session, keystore, ca.family, ca=True, label=f"{ca.kind} CA {ca.id} (re-keyed)")
         public_key = generated.public_key
     if public_key.family.value != ca.family:
         raise InputError(
@@ -322,7 +322,7 @@ def rekey_sub_ca(
     )
     key_id = None
     if generated is not None:
-        key_id = store_key(keystore, generated, f"{ca.kind} CA {ca.id} (re-keyed)", issued)
+        key_id = store_key(keystore, generated, issued)
         issued.record.key_id = key_id
     session.add(
         CaKeyHistory(

@@ -14,12 +14,12 @@ from sqlmodel import Session, col, select
 from ca.authority import crls
 from ca.authority.discipline import clamp_to_issuer, issue_signed
 from ca.authority.hierarchy import KIND_PROFILES, ca_scope, namespaces
-from ca.authority.keys import new_key, store_key
+from ca.authority.keys import NewKey, new_key, store_key
 from ca.authority.records import BACKDATE, Endpoints, Issued, ca_certificate, get_ca
 from ca.models import CertificateAuthority, IssuedCertificate, now, utc
 from ca.profiles import Profile
 from trust.crypto.errors import Code, ConflictError, InputError, TrustError
-from trust.crypto.keys import PrivateKey, PublicKey
+from trust.crypto.keys import PublicKey
 from trust.crypto.keystore import KeyStore
 from trust.formats import idcodes
 from trust.formats import x509 as cx
@@ -139,9 +139,11 @@ def issue(
     subject_name = subject.to_asn1()
     check_in_scope(ca, subject_name)
     dns_names, uris = check_names(ca, profile, dns_names, uris)
-    generated: PrivateKey | None = None
+    generated: NewKey | None = None
     if public_key is None:
-        generated = new_key(key_family, ca=False)
+        # the key store's metadata is not the certificate: personal identifiers in the subject are masked there
+        label = idcodes.mask_identifiers(f"{profile.name} {name_text(subject_name)}")
+        generated = new_key(session, keystore, key_family, ca=False, label=label)
         public_key = generated.public_key
     profile.check_key(public_key)
     lifetime = validity or profile.validity
@@ -192,9 +194,7 @@ def issue(
         crl_shard=shard,
     )
     if generated is not None:
-        # the key store's metadata is not the certificate: personal identifiers in the subject are masked there
-        label = idcodes.mask_identifiers(f"{profile.name} {name_text(subject_name)}")
-        issued.record.key_id = store_key(keystore, generated, label, issued)
+        issued.record.key_id = store_key(keystore, generated, issued)
     session.flush()
     return issued
 
