@@ -522,6 +522,15 @@ def current_crl_der(instance: Instance, ca_id: str) -> bytes:
         return authority.current_crl(session, ca_id).der
 
 
+def partitions(instance: Instance, ca_id: str) -> list[int]:
+    """The partitions of ``ca_id`` that have a CRL signed with its current key, in order."""
+    with db.session_scope(instance.engine, read_only=True) as session:
+        rows = session.exec(
+            select(CrlShard.shard).where(CrlShard.ca_id == ca_id, CrlShard.signer == "").order_by(col(CrlShard.shard))
+        ).all()
+    return [int(row) for row in rows]
+
+
 def partition_crl_der(instance: Instance, ca_id: str, shard: int, *, delta: bool = False) -> bytes:
     """The current CRL (or delta CRL) of partition ``shard`` of ``ca_id`` — ``<ca id>.<serial>`` for the one signed
     with a retired key — as stored."""

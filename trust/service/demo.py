@@ -343,6 +343,19 @@ def build(instance: Instance, say: Callable[[str], None] = print) -> Path:
     )
     say(f"revoked {revoked_serial} (cessation_of_operation)")
 
+    _crls(instance, index, out, anchors)
+    _ocsp_and_tsa(instance, index, anchors, good_rsa_serial, revoked_serial, say)
+    _seals_and_documents(instance, index, anchors, say)
+    _licenses(instance, index, anchors, say)
+    _federation(instance, index, say)
+    _trust_list_and_bundle(instance, index, anchors, say)
+    path = index.write()
+    say(f"demo world written: {len(index.entries)} artefacts listed in {path}")
+    return path
+
+
+def _crls(instance: Instance, index: DemoIndex, out: Path, anchors: dict[str, Path]) -> None:
+    """Each CA's main CRL and the CRL of every partition (what its certificates name: issuing distribution points)."""
     for ca in service.list_cas(instance):
         if ca.key_id is None:
             continue
@@ -357,15 +370,18 @@ def build(instance: Instance, say: Callable[[str], None] = print) -> Path:
             expect="TOTAL_PASSED",
             anchors=[anchors[ca.family]],
         )
-
-    _ocsp_and_tsa(instance, index, anchors, good_rsa_serial, revoked_serial, say)
-    _seals_and_documents(instance, index, anchors, say)
-    _licenses(instance, index, anchors, say)
-    _federation(instance, index, say)
-    _trust_list_and_bundle(instance, index, anchors, say)
-    path = index.write()
-    say(f"demo world written: {len(index.entries)} artefacts listed in {path}")
-    return path
+        for shard in service.partitions(instance, ca.id):
+            path = out / "crl" / f"{ca.id}-{shard}.crl"
+            path.write_bytes(service.partition_crl_der(instance, ca.id, shard))
+            index.add(
+                id=f"crl-{ca.id}-{shard}",
+                kind="crl",
+                path=path,
+                algorithm=ca.family,
+                issuer=ca.id,
+                expect="TOTAL_PASSED",
+                anchors=[anchors[ca.family]],
+            )
 
 
 def _ocsp_and_tsa(

@@ -26,7 +26,7 @@ from trust.settings import Settings
 
 pytestmark = [pytest.mark.external, pytest.mark.slow]
 PASSPHRASE = "a demo passphrase on a token world"
-TOKEN = "huren-test"
+TOKEN = "huren-demo"  # a token of its own: the scan below counts every key on it
 
 
 @pytest.fixture(scope="module")
