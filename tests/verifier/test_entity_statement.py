@@ -26,23 +26,24 @@ BUNDLE_AFTER = 10
 
 
 @pytest.fixture(scope="module")
-def world() -> World:
+def fed() -> World:
+    """The format-layer federation (not the service world of tests/conftest.py)."""
     made = World()
     made.grant_trust_mark(made.zj)
     return made
 
 
 @pytest.fixture(scope="module")
-def section(world: World) -> federation.FederationSection:
-    return world.section()
+def section(fed: World) -> federation.FederationSection:
+    return fed.section()
 
 
-def context(world: World, section: federation.FederationSection | None, *, after: int = 60) -> VerificationContext:
+def context(fed: World, section: federation.FederationSection | None, *, after: int = 60) -> VerificationContext:
     """A verifier's context holding ``section`` as the bundle's, ``after`` seconds after the world was made."""
     return VerificationContext(
-        validation_time=datetime.fromtimestamp(world.now + after, UTC),
+        validation_time=datetime.fromtimestamp(fed.now + after, UTC),
         federation=section.to_json() if section is not None else None,
-        bundle_created_at=datetime.fromtimestamp(world.now + BUNDLE_AFTER, UTC) if section is not None else None,
+        bundle_created_at=datetime.fromtimestamp(fed.now + BUNDLE_AFTER, UTC) if section is not None else None,
     )
 
 
@@ -59,19 +60,19 @@ def failed_check(report: Report) -> str:
     return report.checks[-1].name
 
 
-def test_entity_statements_are_detected_by_their_typ_not_as_licence_tokens(world: World) -> None:
-    assert api.detect(world.zj.configuration(iat=world.now).encode()) == "entity-statement"
-    assert api.detect(world.subordinate(world.gd).encode()) == "entity-statement"
-    assert api.detect(world.id_token(world.zj).encode()) == "license"  # another JWT goes on to the licence verifier
+def test_entity_statements_are_detected_by_their_typ_not_as_licence_tokens(fed: World) -> None:
+    assert api.detect(fed.zj.configuration(iat=fed.now).encode()) == "entity-statement"
+    assert api.detect(fed.subordinate(fed.gd).encode()) == "entity-statement"
+    assert api.detect(fed.id_token(fed.zj).encode()) == "license"  # another JWT goes on to the licence verifier
 
 
 @pytest.mark.parametrize("name", ["zj", "gd", "rp", "anchor"])
 def test_a_genuine_configuration_passes_with_its_chain_from_the_bundle(
-    world: World, section: federation.FederationSection, name: str
+    fed: World, section: federation.FederationSection, name: str
 ) -> None:
-    entity: Entity = getattr(world, name)
-    token = world.anchor_configuration() if name == "anchor" else entity.configuration(iat=world.now)
-    report = verify(token, context(world, section))
+    entity: Entity = getattr(fed, name)
+    token = fed.anchor_configuration() if name == "anchor" else entity.configuration(iat=fed.now)
+    report = verify(token, context(fed, section))
     assert verdict(report) == (Indication.TOTAL_PASSED, None), report.to_text()
     assert report.kind == "entity-configuration" and report.subject == entity.id
     names = [check.name for check in report.checks]
@@ -92,14 +93,14 @@ def test_a_genuine_configuration_passes_with_its_chain_from_the_bundle(
 
 
 def test_a_subordinate_statement_of_the_bundle_passes_and_one_by_another_key_fails(
-    world: World, section: federation.FederationSection
+    fed: World, section: federation.FederationSection
 ) -> None:
-    report = verify(world.subordinate(world.gd), context(world, section))
+    report = verify(fed.subordinate(fed.gd), context(fed, section))
     assert verdict(report) == (Indication.TOTAL_PASSED, None), report.to_text()
     assert report.kind == "entity-statement" and report.subject == GD_OP
     assert [link.source for link in report.chain] == ["bundle", "input", "anchor"]
-    forged = world.subordinate(world.gd, signer=generate_private_key("sm2"))
-    report = verify(forged, context(world, section))
+    forged = fed.subordinate(fed.gd, signer=generate_private_key("sm2"))
+    report = verify(forged, context(fed, section))
     assert verdict(report) == (Indication.TOTAL_FAILED, SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE)
     assert failed_check(report) == "trust-chain"
 
@@ -113,47 +114,47 @@ def _with_claims(token: str, change: dict[str, Any]) -> str:
     return f"{header}.{body}.{signature}"
 
 
-def test_a_tampered_configuration_fails(world: World, section: federation.FederationSection) -> None:
-    genuine = world.zj.configuration(iat=world.now)
+def test_a_tampered_configuration_fails(fed: World, section: federation.FederationSection) -> None:
+    genuine = fed.zj.configuration(iat=fed.now)
     # One claim changed under the entity's own signature: a region the OP was never certified for.
-    metadata = json.loads(json.dumps(world.zj.metadata))
+    metadata = json.loads(json.dumps(fed.zj.metadata))
     metadata["openid_provider"]["huren_regions_supported"] = ["330000", "440000"]
     for tampered in (
         _with_claims(genuine, {"metadata": metadata}),
-        _with_claims(genuine, {"exp": world.now + 10 * 86400}),
+        _with_claims(genuine, {"exp": fed.now + 10 * 86400}),
         genuine[:-4] + ("AAAA" if not genuine.endswith("AAAA") else "BBBB"),  # signature bytes changed
     ):
-        report = verify(tampered, context(world, section))
+        report = verify(tampered, context(fed, section))
         assert verdict(report) == (Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE), report.to_text()
         assert failed_check(report) == "self-signature"
     # Not an entity statement any more: a broken structure is a format failure, with the typ kept.
-    report = verify(_with_claims(genuine, {"jwks": {"keys": []}}), context(world, section))
+    report = verify(_with_claims(genuine, {"jwks": {"keys": []}}), context(fed, section))
     assert verdict(report) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE)
     assert failed_check(report) == "parse"
 
 
 def test_a_forgery_under_a_members_name_fails_and_is_indeterminate_only_if_newer_than_the_bundle(
-    world: World, section: federation.FederationSection
+    fed: World, section: federation.FederationSection
 ) -> None:
     # Self-signed with a key of its own, which the anchor's statement in the bundle does not certify for ZJ_OP.
-    impostor = Entity(ZJ_OP, generate_private_key("sm2"), world.zj.metadata, [ANCHOR])
-    report = verify(impostor.configuration(iat=world.now), context(world, section))
+    impostor = Entity(ZJ_OP, generate_private_key("sm2"), fed.zj.metadata, [ANCHOR])
+    report = verify(impostor.configuration(iat=fed.now), context(fed, section))
     assert verdict(report) == (Indication.TOTAL_FAILED, SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE)
     assert failed_check(report) == "trust-chain" and "does not certify" in report.errors[0]
     # Issued after the bundle was made: the member may have re-keyed since.
-    report = verify(impostor.configuration(iat=world.now + 100), context(world, section, after=200))
+    report = verify(impostor.configuration(iat=fed.now + 100), context(fed, section, after=200))
     assert verdict(report) == (Indication.INDETERMINATE, SubIndication.TRY_LATER)
     assert "get a newer bundle" in report.errors[0]
 
 
 def test_an_entity_not_in_the_bundles_federation_fails_or_asks_for_a_newer_bundle(
-    world: World, section: federation.FederationSection
+    fed: World, section: federation.FederationSection
 ) -> None:
     stranger = Entity("https://idp.unknown.example.gov.cn", generate_private_key("ec-p256"), {}, [ANCHOR])
-    report = verify(stranger.configuration(iat=world.now), context(world, section))
+    report = verify(stranger.configuration(iat=fed.now), context(fed, section))
     assert verdict(report) == (Indication.TOTAL_FAILED, SubIndication.CHAIN_CONSTRAINTS_FAILURE), report.to_text()
     assert failed_check(report) == "trust-chain" and "not a member" in report.errors[0]
-    report = verify(stranger.configuration(iat=world.now + 100), context(world, section, after=200))
+    report = verify(stranger.configuration(iat=fed.now + 100), context(fed, section, after=200))
     assert verdict(report) == (Indication.INDETERMINATE, SubIndication.TRY_LATER), report.to_text()
     assert "get a newer bundle" in report.errors[0]
     # A member left out of the bundle (withdrawn before it was made) is not vouched for either.
@@ -162,34 +163,34 @@ def test_an_entity_not_in_the_bundles_federation_fails_or_asks_for_a_newer_bundl
         section.anchor_jwks,
         tuple(t for t in section.statements if federation.parse_statement(t).sub != RP),
     )
-    report = verify(world.rp.configuration(iat=world.now), context(world, without_rp))
+    report = verify(fed.rp.configuration(iat=fed.now), context(fed, without_rp))
     assert verdict(report) == (Indication.TOTAL_FAILED, SubIndication.CHAIN_CONSTRAINTS_FAILURE)
 
 
-def test_expiry_of_the_input_and_of_the_bundles_chain(world: World, section: federation.FederationSection) -> None:
-    expired = world.zj.configuration(iat=world.now - 7200, exp=world.now - 3600)
-    report = verify(expired, context(world, section))
+def test_expiry_of_the_input_and_of_the_bundles_chain(fed: World, section: federation.FederationSection) -> None:
+    expired = fed.zj.configuration(iat=fed.now - 7200, exp=fed.now - 3600)
+    report = verify(expired, context(fed, section))
     assert verdict(report) == (Indication.TOTAL_FAILED, SubIndication.EXPIRED)
     assert failed_check(report) == "validity"
-    future = world.zj.configuration(iat=world.now + 3600)
-    assert verdict(verify(future, context(world, section))) == (Indication.TOTAL_FAILED, SubIndication.NOT_YET_VALID)
+    future = fed.zj.configuration(iat=fed.now + 3600)
+    assert verdict(verify(future, context(fed, section))) == (Indication.TOTAL_FAILED, SubIndication.NOT_YET_VALID)
     # The input is valid for ten days, the anchor's statements in the bundle for one: two days on, the bundle is old.
-    lasting = world.zj.configuration(iat=world.now, exp=world.now + 10 * 86400)
-    report = verify(lasting, context(world, section, after=2 * 86400))
+    lasting = fed.zj.configuration(iat=fed.now, exp=fed.now + 10 * 86400)
+    report = verify(lasting, context(fed, section, after=2 * 86400))
     assert verdict(report) == (Indication.INDETERMINATE, SubIndication.TRY_LATER), report.to_text()
     assert "expired" in report.errors[0] and "get a newer bundle" in report.errors[0]
 
 
-def test_without_a_federation_in_the_bundle_there_is_no_chain(world: World) -> None:
-    report = verify(world.zj.configuration(iat=world.now), context(world, None))
+def test_without_a_federation_in_the_bundle_there_is_no_chain(fed: World) -> None:
+    report = verify(fed.zj.configuration(iat=fed.now), context(fed, None))
     assert verdict(report) == (Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND)
     assert [c.name for c in report.checks] == ["parse", "validity", "self-signature", "trust-chain"]
 
 
-def test_a_revoked_trust_mark_is_left_out_with_a_warning(world: World, section: federation.FederationSection) -> None:
-    mark = federation.parse_trust_mark(world.zj.trust_marks[0]["trust_mark"])[0]
+def test_a_revoked_trust_mark_is_left_out_with_a_warning(fed: World, section: federation.FederationSection) -> None:
+    mark = federation.parse_trust_mark(fed.zj.trust_marks[0]["trust_mark"])[0]
     revoked = federation.FederationSection(section.anchor, section.anchor_jwks, section.statements, (mark.digest,))
-    report = verify(world.zj.configuration(iat=world.now), context(world, revoked))
+    report = verify(fed.zj.configuration(iat=fed.now), context(fed, revoked))
     assert verdict(report) == (Indication.TOTAL_PASSED, None)
     assert dict(report.details)["trust marks"] == []
     assert any("not accepted" in w for w in report.warnings)
