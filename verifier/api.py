@@ -9,6 +9,8 @@ only when the input cannot be read at all (the CLI's exit code 3). Detection by 
 * PEM ``CERTIFICATE`` or a DER X.509 certificate → certificate report (``verifier.certificate``).
 * a DER SESeal of version 1, 4 or 5 → seal report (``verifier.ses``).
 * a DER SES_Signature → GB/T 38540 signature report (``verifier.ses``; ``data`` is the signed document).
+* a compact JWS of ``typ`` ``entity-statement+jwt`` → an entity configuration or subordinate statement of the identity
+  federation, its trust chain built from the bundle (``verifier.federation``).
 * a licence token (compact JWS), an SD-JWT presentation or an ``HR1:`` QR payload → ``verifier.license``.
 """
 
@@ -29,7 +31,7 @@ MAX_INPUT_BYTES: Final = 64 * 1024 * 1024
 
 
 def detect(data: bytes) -> str:
-    """What ``data`` is: ``pdf``, ``certificate``, ``seal``, ``ses-signature`` or ``license``."""
+    """What ``data`` is: ``pdf``, ``certificate``, ``seal``, ``ses-signature``, ``entity-statement`` or ``license``."""
     return _detect(data)[0]
 
 
@@ -37,8 +39,12 @@ def _detect(data: bytes) -> tuple[str, x509.Certificate | None]:
     """The kind of ``data`` and, for a certificate, the certificate already parsed (parsed once, not twice)."""
     from verifier.license import looks_like_token
 
-    token_form = looks_like_token(data[: 1024 * 1024]) if len(data) <= 1024 * 1024 else None
-    if token_form is not None:
+    form = looks_like_token(data[: 1024 * 1024]) if len(data) <= 1024 * 1024 else None
+    if form is not None:
+        from verifier.federation import looks_like_entity_statement
+
+        if form == "jws" and looks_like_entity_statement(data.decode("ascii")):
+            return "entity-statement", None
         return "license", None
     if b"%PDF-" in data[:1024]:
         return "pdf", None
@@ -73,7 +79,7 @@ def _detect(data: bytes) -> tuple[str, x509.Certificate | None]:
             )
     raise EncodingError(
         "unrecognised input: expected a PDF, an X.509 certificate, a GB/T 38540 seal or signature, "
-        "a licence token, an SD-JWT or an HR1 QR payload"
+        "an entity statement, a licence token, an SD-JWT or an HR1 QR payload"
     )
 
 
@@ -100,6 +106,10 @@ def verify(
         from verifier.ses import signature as signature_verifier
 
         return signature_verifier.verify_ses_signature(data, ctx, signed_data=signed_data)
+    if kind == "entity-statement":
+        from verifier import federation
+
+        return federation.verify_entity_statement(data, ctx)
     if kind == "license":
         from verifier import license as license_verifier
 

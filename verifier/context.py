@@ -7,8 +7,9 @@ Sources, all local (the verifier never opens a socket):
   fingerprints (``--pin SHA256``, the fingerprints of ``--anchor`` certificates, or the environment variable
   ``TRUST_ROOT_FINGERPRINTS``, comma separated). The trust list inside supplies the anchors (the pinned roots
   it lists), the intermediate certificates (its CA services, with the previous certificates of re-keyed CAs)
-  and the standing of every issuer over time; the bundle's CRLs supply revocation data. A bundle past its
-  ``next_update`` is still used and reported stale, with its age.
+  and the standing of every issuer over time; the bundle's CRLs supply revocation data, its identity federation
+  section (:attr:`VerificationContext.federation`) the trust anchor's keys and every entity statement. A bundle past
+  its ``next_update`` is still used and reported stale, with its age.
 * ``--anchor CERT`` — explicit trust anchors (then no trust-list checks are made unless a bundle is given).
 * ``--untrusted CERT``, ``--crl FILE``, ``--ocsp FILE`` — more path and revocation material.
 
@@ -53,6 +54,7 @@ from asn1crypto import x509
 from trust.crypto import pem
 from trust.crypto.errors import Code, EncodingError, InputError
 from trust.formats import bundle as bundle_format
+from trust.formats import federation as federation_format
 from trust.formats import ocsp as ocsp_format
 from trust.formats import times
 from trust.formats import x509 as cx
@@ -255,6 +257,8 @@ class VerificationContext:
     strict: bool = False  # the RFC 5280 CA profile on every certificate of a path (verifier.profile)
     max_depth: int | None = None  # at most this many intermediate CAs (verifier.pathchecks), <= limits.MAX_DEPTH
     type_metadata: tuple[Mapping[str, Any], ...] = ()  # [{"vct", "document"}] SD-JWT VC type metadata (bundle)
+    federation: Mapping[str, Any] | None = None  # the bundle's identity federation section (trust.formats.federation)
+    bundle_created_at: datetime | None = None  # when the bundle was made (what it cannot know of is newer)
     memo: Memo = field(default_factory=Memo, compare=False, repr=False)  # shared by dataclasses.replace copies
 
     def __post_init__(self) -> None:
@@ -289,6 +293,17 @@ class VerificationContext:
             return frozenset(found)
 
         return cast(frozenset[str], self.shared("member-fingerprints", compute, trust_list))
+
+    @cached_property
+    def federation_statements(
+        self,
+    ) -> tuple[federation_format.FederationSection, federation_format.StatementSet] | None:
+        """The bundle's identity federation section and its statements, parsed once (None without one); raises
+        :class:`~trust.crypto.errors.FederationError` if the section is malformed."""
+        if self.federation is None:
+            return None
+        section = federation_format.FederationSection.from_json(self.federation)
+        return section, section.statement_set()
 
     @property
     def has_trust_list(self) -> bool:
@@ -453,6 +468,8 @@ def build(
     warnings: list[str] = []
     status_lists: tuple[Mapping[str, Any], ...] = ()
     type_metadata: tuple[Mapping[str, Any], ...] = ()
+    federation: Mapping[str, Any] | None = None
+    bundle_created_at: datetime | None = None
     trust_list = None
     if bundle is not None:
         env = os.environ if environ is None else environ
@@ -489,6 +506,8 @@ def build(
         crl_list.extend(der for _ca, der in verified.bundle.crls)
         status_lists = tuple(verified.bundle.status_lists)
         type_metadata = tuple(verified.bundle.type_metadata)
+        federation = verified.bundle.federation
+        bundle_created_at = verified.bundle.created_at
     elif pins and not anchor_certs:
         raise InputError("--pin needs --bundle (pins check the bundle's signature)")
     # The trust list's CAs come first: when two certificates share issuer and serial number, path building keeps
@@ -512,6 +531,8 @@ def build(
         strict=strict,
         max_depth=max_depth,
         type_metadata=type_metadata,
+        federation=federation,
+        bundle_created_at=bundle_created_at,
     )
 
 
