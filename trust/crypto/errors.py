@@ -91,6 +91,10 @@ class Code(Enum):
     FORBIDDEN = (1403, "forbidden", Category.INPUT, "Not allowed for this client")
     RATE_LIMITED = (1404, "rate-limited", Category.INPUT, "Too many requests")
 
+    # 1600-1699: document packages (GB/T 33190 OFD)
+    OFD_PACKAGE_INVALID = (1600, "ofd-package-invalid", Category.INPUT, "Malformed or unsafe OFD package")
+    OFD_XML_INVALID = (1601, "ofd-xml-invalid", Category.INPUT, "Malformed or unsafe OFD XML")
+
     @property
     def number(self) -> int:
         return int(self.value[0])
