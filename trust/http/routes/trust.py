@@ -273,8 +273,8 @@ class VerificationReport(BaseModel):
 @router.post(
     "/verify",
     dependencies=[Depends(anonymous_limit)],
-    summary="Verify a certificate, seal, GB/T 38540 signature, sealed PDF or licence; returns the ETSI EN 319 102-1 "
-    "report",
+    summary="Verify a certificate, seal, GB/T 38540 signature, sealed PDF or OFD, or licence; returns the ETSI "
+    "EN 319 102-1 report",
     response_model=VerificationReport,
     responses=problems.responses(*problems.JSON_BODY, 429),
 )
