@@ -1,4 +1,4 @@
-"""``POST /verify`` recognises an OFD document by its content (issue 18) and refuses an unsafe package with a problem."""
+"""``POST /verify`` recognises an OFD by its content (issue 18) and refuses an unsafe package with a problem."""
 
 from __future__ import annotations
 
