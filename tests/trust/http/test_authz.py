@@ -110,6 +110,12 @@ def _pdf() -> bytes:
     return pdf_samples.contract_pdf(1)
 
 
+def _ofd() -> bytes:
+    from tests.conftest import shared_file
+
+    return shared_file("ofd", "ofdrw-converter-helloworld.ofd").read_bytes()
+
+
 Request = tuple[str, str, dict[str, Any]]
 # route name -> (builds a request about a fresh resource of region A, the callers allowed)
 ROUTES: dict[str, tuple[Callable[[Setup], Request], set[str]]] = {
@@ -195,6 +201,14 @@ ROUTES: dict[str, tuple[Callable[[Setup], Request], set[str]]] = {
         ),
         {"region-a"},
     ),
+    "POST /seals/{es_id}/ofd": (
+        lambda s: (
+            "POST",
+            f"/seals/{_seal(s)}/ofd",
+            {"content": _ofd(), "headers": {"content-type": "application/ofd"}, "params": {"timestamp": "false"}},
+        ),
+        {"region-a"},
+    ),
     "POST /licenses": (
         lambda s: (
             "POST",
@@ -245,6 +259,7 @@ HIDDEN = {
     "POST /seals/{es_id}/status",
     "POST /seals/{es_id}/signatures",
     "POST /seals/{es_id}/pdf",
+    "POST /seals/{es_id}/ofd",
     "POST /licenses/{identifier}/status",
     "POST /licenses/{identifier}/pdf",
 }
