@@ -1,0 +1,146 @@
+"""The licence as an OFD file (issue 18 item 1): the licence PDF's face in a valid OFD package, with the GB/T 36903
+metadata and the token attached, opened by an independent reader (easyofd) and by Huren's own format layer."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pdfplumber
+import pytest
+from fontTools.ttLib import TTFont
+
+from licenses import ofd as licence_ofd
+from tests.conftest import REPO
+from tests.licenses.test_document import BIRTH, ZJ_NAME, _local_license
+from trust.formats import license_face
+from trust.formats import license_token as token
+from trust.formats.ofd import document, package, xml
+
+
+@pytest.fixture(scope="module")
+def made() -> tuple[str, str, bytes]:
+    full, qr = _local_license()
+    return full, qr, licence_ofd.render_token(full, qr_payload=qr, issuer_name=ZJ_NAME)
+
+
+def test_package_structure_metadata_and_attachment(made):
+    full, _qr, ofd = made
+    pkg = package.read(ofd)
+    assert pkg.names[0] == "OFD.xml"
+    (body,) = document.entry(pkg)
+    claims = token.parse_unverified(full)[1]
+    identifier = claims["license"]["id"]
+    assert body.doc_id == identifier
+    custom = dict(body.custom_data)
+    assert custom["证照标识"] == identifier
+    assert custom["证照类型名称"] == "营业执照"
+    assert custom["持证主体"] == "杭州示例科技有限公司"
+    assert custom["证照颁发机构"] == ZJ_NAME
+    assert custom["有效期起始日期"] == "2026-03-05" and custom["有效期截止日期"] == "2027-03-04"
+    doc = document.document(pkg, body.doc_root)
+    assert doc.page_area == (0.0, 0.0, 210.0, 297.0)
+    (attachment,) = document.attachments(pkg, doc)
+    assert attachment.name == "license.jwt"
+    assert pkg.read(attachment.path) == full.encode()
+    resources = document.resources(pkg, doc)
+    assert {f.file for f in resources.fonts.values()} == {"Doc_0/Res/font_regular.ttf", "Doc_0/Res/font_bold.ttf"}
+    # the same input, the same bytes
+    assert licence_ofd.render_token(full, qr_payload=_qr, issuer_name=ZJ_NAME) == ofd
+
+
+def test_face_text_is_the_licence_pdf_face(made):
+    full, _qr, ofd = made
+    pkg = package.read(ofd)
+    doc = document.document(pkg, "Doc_0/Document.xml")
+    text = license_face.normalise("".join(document.page(pkg, p).text() for p in doc.pages))
+    face = license_face.face_from_claims(token.parse_unverified(full)[1], ZJ_NAME)
+    missing = [what for what, value in face.expected() if license_face.normalise(value) not in text]
+    assert not missing
+    assert license_face.unaccounted(text, face.printed()) == []
+
+
+def test_fonts_are_embedded_subsets_that_map_every_character(made):
+    _full, _qr, ofd = made
+    pkg = package.read(ofd)
+    doc = document.document(pkg, "Doc_0/Document.xml")
+    page = document.page(pkg, doc.pages[0])
+    fonts = {f.id: f for f in document.resources(pkg, doc).fonts.values()}
+    import io
+
+    for font_id, font in fonts.items():
+        assert font.file is not None
+        data = pkg.read(font.file)
+        assert len(data) < 1024 * 1024  # a subset, not the 10 MB font
+        cmap = TTFont(io.BytesIO(data)).getBestCmap()
+        used = {
+            ch
+            for obj in page.objects
+            if isinstance(obj, document.TextObject) and obj.font == font_id
+            for code in obj.codes
+            for ch in code.text
+        }
+        assert used and all(ord(ch) in cmap for ch in used)
+
+
+def test_every_text_has_its_glyph_advances(made):
+    _full, _qr, ofd = made
+    pkg = package.read(ofd)
+    root = xml.parse(pkg.read("Doc_0/Pages/Page_0/Content.xml"), "page")
+    for code in root.iter(f"{{{xml.OFD_NS}}}TextCode"):
+        text = code.text or ""
+        deltas = (code.get("DeltaX") or "").split()
+        assert len(deltas) == max(len(text) - 1, 0), text
+
+
+def test_long_face_continues_on_further_pages():
+    item = "类技术服务、技术开发、技术咨询、技术交流、技术转让、技术推广"
+    scope = "一般项目：" + "；".join(f"第{i}{item}" for i in range(130))
+    full, qr = _local_license(business_scope=scope[:4000])
+    pkg = package.read(licence_ofd.render_token(full, qr_payload=qr, issuer_name=ZJ_NAME))
+    doc = document.document(pkg, "Doc_0/Document.xml")
+    assert len(doc.pages) >= 2
+    last = document.page(pkg, doc.pages[-1]).text()
+    assert license_face.authority_anchor(ZJ_NAME) in last
+
+
+def test_birth_certificate_face():
+    full, qr = _local_license(BIRTH)
+    pkg = package.read(licence_ofd.render_token(full, qr_payload=qr, issuer_name=ZJ_NAME))
+    doc = document.document(pkg, "Doc_0/Document.xml")
+    assert "出生医学证明" in document.page(pkg, doc.pages[0]).text()
+
+
+def test_easyofd_reads_and_renders_it(made, tmp_path: Path):
+    """easyofd (PyPI), an independent reader, parses the package and draws the face; the text it draws is the face's.
+    (easyofd strokes path outlines instead of filling them, so the QR code it draws is not decodable: docs/OFD.md.)"""
+    full, _qr, ofd = made
+    source = tmp_path / "licence.ofd"
+    source.write_bytes(ofd)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.support.easyofd_render",
+            str(source),
+            str(tmp_path / "e.pdf"),
+            str(tmp_path / "e.png"),
+        ],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "HOME": str(Path.home())},
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    summary = json.loads(re.search(r"^EASYOFD (.*)$", run.stdout, re.M).group(1))  # type: ignore[union-attr]
+    assert summary["documents"] == 1 and summary["pages"] == 1
+    with pdfplumber.open(tmp_path / "e.pdf") as opened:
+        drawn = license_face.normalise("".join(page.extract_text() or "" for page in opened.pages))
+    face = license_face.face_from_claims(token.parse_unverified(full)[1], ZJ_NAME)
+    missing = [what for what, value in face.expected() if license_face.normalise(value) not in drawn]
+    assert not missing, drawn[:500]
