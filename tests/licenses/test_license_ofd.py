@@ -144,3 +144,83 @@ def test_easyofd_reads_and_renders_it(made, tmp_path: Path):
     face = license_face.face_from_claims(token.parse_unverified(full)[1], ZJ_NAME)
     missing = [what for what, value in face.expected() if license_face.normalise(value) not in drawn]
     assert not missing, drawn[:500]
+
+
+# --- issued through the service: sealed by the authority, verified, drawn ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def issued(tmp_path_factory: pytest.TempPathFactory):
+    import json as json_mod
+
+    from licenses import samples
+    from tests.support.server import free_port
+    from tests.support.world import build_world
+    from trust.service import license_documents, licenses, trust
+    from verifier import context
+
+    world = build_world(tmp_path_factory.mktemp("licence-ofd-world"), free_port())
+    issuer = licenses.register_issuer(
+        world.instance,
+        ca_id="region-330000-sm2",
+        name=ZJ_NAME,
+        code="11330000002482226F",
+        license_types=["11100000000013338W101"],
+    )
+    made = licenses.issue(
+        world.instance,
+        issuer_id=issuer.id,
+        type_code="11100000000013338W101",
+        fields=samples.sample("11100000000013338W101"),
+    )
+    ofd = license_documents.issue_ofd(world.instance, made.record.identifier)
+    bundle = json_mod.dumps(trust.build_bundle(world.instance)).encode()
+    ctx = context.build(bundle=bundle, pins=[trust.root_fingerprints(world.instance)["SM2"]])
+    return world, made, ofd, ctx
+
+
+def test_issued_licence_ofd_is_sealed_by_its_authority(issued):
+    from verifier.ofd.verify import verify_ofd
+
+    _world, made, ofd, ctx = issued
+    report = verify_ofd(ofd, ctx)
+    assert report.passed, report.to_text()
+    (sig,) = report.children
+    assert "证照专用章" in sig.subject
+    ses_checks = {c.name: c.result.value for c in sig.children[0].checks}
+    assert ses_checks["time-stamp"] == "passed"
+    # centred on the authority's line: the stamp's centre is the text object's centre
+    pkg = package.read(ofd)
+    doc = document.document(pkg, "Doc_0/Document.xml")
+    from seal.ofd import text_position
+
+    where = text_position(pkg, doc, license_face.authority_anchor(ZJ_NAME))
+    assert where is not None
+    from trust.formats.ofd import signatures as ofd_signatures
+
+    (stamp,) = ofd_signatures.parse_signature(pkg, "Doc_0/Signs/Sign_0/Signature.xml").stamps
+    assert stamp.boundary is not None and where.page == 1
+    assert abs(stamp.boundary[0] + 21 - where.x) < 0.01 and abs(stamp.boundary[1] + 21 - where.y) < 0.01
+    assert pkg.read("Doc_0/Attachs/license.jwt").decode() == made.record.token
+
+
+def test_drawn_page_shows_the_seal_and_a_scannable_qr_code(issued):
+    import io
+
+    import zxingcpp
+    from PIL import Image, ImageChops
+
+    from seal import ofd_render
+
+    _world, made, ofd, _ctx = issued
+    image = Image.open(io.BytesIO(ofd_render.render_page(ofd, 1, dpi=150))).convert("RGB")
+    codes = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode))
+    assert [c.text for c in codes] == [token.to_qr(made.qr_token)]
+    r, g, b = image.split()
+    mask = ImageChops.logical_and(
+        ImageChops.logical_and(
+            r.point(lambda v: 255 if v > 170 else 0, "1"), g.point(lambda v: 255 if v < 110 else 0, "1")
+        ),
+        b.point(lambda v: 255 if v < 110 else 0, "1"),
+    )
+    assert mask.histogram()[-1] > 2000  # the seal's red picture is drawn

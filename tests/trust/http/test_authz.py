@@ -225,6 +225,10 @@ ROUTES: dict[str, tuple[Callable[[Setup], Request], set[str]]] = {
         lambda s: ("POST", f"/licenses/{_license(s)}/pdf", {}),
         {"region-a", "department-a"},
     ),
+    "POST /licenses/{identifier}/ofd": (
+        lambda s: ("POST", f"/licenses/{_license(s)}/ofd", {}),
+        {"region-a", "department-a"},
+    ),
     "POST /clients": (
         lambda s: (
             "POST",
@@ -262,6 +266,7 @@ HIDDEN = {
     "POST /seals/{es_id}/ofd",
     "POST /licenses/{identifier}/status",
     "POST /licenses/{identifier}/pdf",
+    "POST /licenses/{identifier}/ofd",
 }
 
 

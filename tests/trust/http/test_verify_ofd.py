@@ -42,3 +42,29 @@ def test_unsafe_ofd_is_a_problem(client: TestClient) -> None:
     assert response.status_code == 400, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["code"] == "E1600"
+
+
+def test_render_page_anonymously(client: TestClient) -> None:
+    ofd = shared_file("ofd", "ofdrw-converter-helloworld.ofd").read_bytes()
+    response = client.post("/ofd/render", content=ofd, headers={"content-type": "application/ofd"}, params={"dpi": 50})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/png"
+    assert response.content.startswith(b"\x89PNG")
+    wrong_type = client.post("/ofd/render", content=ofd, headers={"content-type": "text/plain"})
+    assert wrong_type.status_code == 415
+    no_page = client.post("/ofd/render", content=ofd, headers={"content-type": "application/ofd"}, params={"page": 2})
+    assert no_page.status_code == 400 and "page" in no_page.json()["detail"]
+    too_fine = client.post("/ofd/render", content=ofd, headers={"content-type": "application/ofd"}, params={"dpi": 999})
+    assert too_fine.status_code in (400, 422)
+
+
+def test_render_is_rate_limited_like_verify() -> None:
+    from fastapi.routing import APIRoute
+
+    from trust.http.auth import anonymous_limit
+    from trust.http.routes import trust as trust_routes
+
+    routes = {r.path: r for r in trust_routes.router.routes if isinstance(r, APIRoute)}
+    for path in ("/verify", "/ofd/render"):
+        calls = [d.call for d in routes[path].dependant.dependencies]
+        assert anonymous_limit in calls, path
