@@ -408,6 +408,47 @@ def render(
     return ofd_package.write(result)
 
 
+def document_package(canvas: OfdCanvas, *, title: str) -> bytes:
+    """Any document drawn on an :class:`OfdCanvas` (with the face's two fonts) as an OFD package: ``OFD.xml``,
+    ``Document.xml``, the fonts embedded as subsets, the pages; no metadata, no attachment (the benchmarks' documents,
+    drawn exactly as their PDF twins)."""
+    pages = canvas.finished_pages()
+    files: dict[str, bytes] = {}
+    next_id = 10
+    for index, objects in enumerate(pages):
+        files[f"Doc_0/Pages/Page_{index}/Content.xml"], next_id = _page_xml(objects, next_id)
+    texts = [o for page in pages for o in page if isinstance(o, _Text)]
+    root = xml.element("OFD", {"Version": "1.2", "DocType": "OFD"})
+    body = xml.sub(root, "DocBody")
+    info = xml.sub(body, "DocInfo")
+    xml.sub(info, "Title", text_value=title)
+    xml.sub(info, "Creator", text_value="Huren 互认")
+    xml.sub(body, "DocRoot", text_value="Doc_0/Document.xml")
+    document_xml = xml.element("Document")
+    common = xml.sub(document_xml, "CommonData")
+    xml.sub(common, "MaxUnitID", text_value=str(next_id))
+    area = xml.sub(common, "PageArea")
+    xml.sub(area, "PhysicalBox", text_value=f"0 0 {_num(PAGE_W)} {_num(PAGE_H)}")
+    xml.sub(common, "PublicRes", text_value="PublicRes.xml")
+    pages_el = xml.sub(document_xml, "Pages")
+    for index in range(len(pages)):
+        xml.sub(pages_el, "Page", {"ID": str(100 + index), "BaseLoc": f"Pages/Page_{index}/Content.xml"})
+    return ofd_package.write(
+        {
+            "OFD.xml": xml.serialise(root),
+            "Doc_0/Document.xml": xml.serialise(document_xml),
+            "Doc_0/PublicRes.xml": _public_res(),
+            **files,
+            **{
+                f"Doc_0/Res/font_{FONT_FILES[f]}.ttf": _subset(
+                    FONT_FILES[f], "".join(o.text for o in texts if o.font == f) or " "
+                )
+                for f in FONT_IDS
+            },
+        }
+    )
+
+
 def render_token(token: str, *, qr_payload: str, issuer_name: str) -> bytes:
     """:func:`render` with everything the face shows taken from the licence token's claims."""
     return render(**face_document.token_arguments(token, qr_payload=qr_payload, issuer_name=issuer_name))
@@ -418,4 +459,4 @@ def anchor_text(issuer_name: str) -> str:
     return authority_anchor(issuer_name)
 
 
-__all__ = ["OfdCanvas", "anchor_text", "metadata", "render", "render_token"]
+__all__ = ["OfdCanvas", "anchor_text", "document_package", "metadata", "render", "render_token"]
