@@ -283,3 +283,24 @@ def test_cli_verifies_an_ofd_file_named_anything(tmp_path, capsys):
     bad = tmp_path / "bad.ofd"
     bad.write_bytes(b"PK\x03\x04garbage")
     assert main(["verify", str(bad)]) == 3
+
+
+def test_ofd_verification_loads_no_service_module_or_network_client():
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    program = f"""
+import sys
+from verifier import api, context
+ctx = context.build(anchors=[open({str(shared_file("ofd", ROOT))!r}, 'rb').read()])
+report = api.verify(open({str(shared_file("ofd", "ofdrw-sign-v4signed.ofd"))!r}, 'rb').read(), ctx)
+assert report.kind == 'ofd', report.to_text()
+forbidden = ('fastapi', 'starlette', 'uvicorn', 'sqlmodel', 'sqlalchemy', 'alembic', 'psycopg', 'httpx',
+             'requests', 'urllib3', 'aiohttp', 'reportlab', 'qrcode', 'PIL', 'fontTools', 'ca', 'seal', 'licenses')
+print('LOADED', sorted({{m.split('.')[0] for m in sys.modules}} & set(forbidden)))
+"""
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() in ("LOADED []", "LOADED ['aiohttp']"), result.stdout  # pyhanko-certvalidator's
