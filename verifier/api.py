@@ -6,8 +6,9 @@ only when the input cannot be read at all (the CLI's exit code 3). Detection by 
 * ``%PDF-`` with a ``license.jwt`` attachment → licence PDF (``verifier.license_pdf``): the seals, the issuing
   authority's seal, the attached token and the face checked against each other.
 * any other ``%PDF-`` → sealed PDF (``verifier.pdf.verify``): one child report per signature and a bottom line.
-* a ZIP container (``PK\\x03\\x04`` at offset 0) → OFD document (GB/T 33190, ``verifier.ofd.verify``): one child
-  report per signature and a bottom line; a ZIP without ``OFD.xml`` is refused as not an OFD package.
+* a ZIP container (``PK\\x03\\x04`` at offset 0) with a ``license.jwt`` attachment → licence OFD
+  (``verifier.license_ofd``, the licence PDF's checks on the OFD); any other → OFD document (GB/T 33190,
+  ``verifier.ofd.verify``): one child report per signature and a bottom line; a ZIP without ``OFD.xml`` is refused.
 * PEM ``CERTIFICATE`` or a DER X.509 certificate → certificate report (``verifier.certificate``).
 * a DER SESeal of version 1, 4 or 5 → seal report (``verifier.ses``).
 * a DER SES_Signature → GB/T 38540 signature report (``verifier.ses``; ``data`` is the signed document).
@@ -117,6 +118,10 @@ def verify(
 
         return pdf_verifier.verify_pdf(data, ctx)
     if kind == "ofd":
+        from verifier import license_ofd
+
+        if license_ofd.is_license_ofd(data):
+            return license_ofd.verify_license_ofd(data, ctx)
         from verifier.ofd import verify as ofd_verifier
 
         return ofd_verifier.verify_ofd(data, ctx)

@@ -224,3 +224,77 @@ def test_drawn_page_shows_the_seal_and_a_scannable_qr_code(issued):
         b.point(lambda v: 255 if v < 110 else 0, "1"),
     )
     assert mask.histogram()[-1] > 2000  # the seal's red picture is drawn
+
+
+def test_licence_ofd_gets_the_licence_checks(issued):
+    from verifier import api
+
+    _world, made, ofd, ctx = issued
+    report = api.verify(ofd, ctx)
+    assert report.kind == "license-ofd"
+    assert report.passed, report.to_text()
+    names = {c.name: c.result.value for c in report.checks}
+    assert names == {
+        "attachment": "passed",
+        "ofd-seal": "passed",
+        "sealed-by-issuer": "passed",
+        "sealed-attachment": "passed",
+        "license-token": "passed",
+        "face": "passed",
+    }
+    assert [c.kind for c in report.children] == ["ofd", "license-token"]
+    assert dict(report.details)["identifier"] == made.record.identifier
+
+
+def test_forged_face_resealed_by_another_seal_fails(issued):
+    """A genuine licence's face changed (another holder name) and sealed again with a seal that is not the issuing
+    authority's: the authority did not seal it and the face no longer shows the token's holder."""
+    from seal import ofd as seal_ofd
+    from seal import registry
+    from tests.support.world import ZJ_ORG_USCC
+    from trust import db
+    from trust.crypto.algorithms import SM2_SM3
+    from trust.service import seals
+    from verifier import api
+
+    world, made, _ofd, ctx = issued
+    unsealed = licence_ofd.render_token(made.record.token, qr_payload=token.to_qr(made.qr_token), issuer_name=ZJ_NAME)
+    files = dict(package.read(unsealed).files)
+    page = "Doc_0/Pages/Page_0/Content.xml"
+    files[page] = files[page].replace("杭州示例科技有限公司".encode(), "杭州伪造科技有限公司".encode())
+    other = seals.create(
+        world.instance,
+        ca_id="region-330000-sm2",
+        holder_kind="organization",
+        holder_name="杭州示例科技有限公司",
+        holder_code=ZJ_ORG_USCC,
+        seal_name="合同专用章",
+        dual=False,
+    )
+    with db.session_scope(world.instance.engine, read_only=True) as session:
+        key_id, cert = registry.signer_key_ids(session, other)["SM2"]
+    forged = seal_ofd.seal_ofd(
+        package.write(files),
+        seal_der=other.seal_der,
+        signer=world.instance.keystore.signer(key_id, SM2_SM3),
+        signer_cert=cert,
+    )
+    report = api.verify(forged, ctx)
+    assert report.kind == "license-ofd"
+    results = {c.name: c.result.value for c in report.checks}
+    assert results["ofd-seal"] == "passed"  # a valid seal, of someone else
+    assert results["sealed-by-issuer"] == "failed"
+    assert results["face"] == "failed"
+    assert report.sub_indication is not None and report.sub_indication.value == "SIG_CONSTRAINTS_FAILURE"
+
+
+def test_token_replaced_after_sealing_fails(issued):
+    from verifier import api
+
+    _world, _made, ofd, ctx = issued
+    files = dict(package.read(ofd).files)
+    files["Doc_0/Attachs/license.jwt"] = files["Doc_0/Attachs/license.jwt"][:-2] + b"AA"
+    report = api.verify(package.write(files), ctx)
+    assert report.indication.value == "TOTAL_FAILED"
+    ofd_report = report.children[0]
+    assert "/Doc_0/Attachs/license.jwt" in dict(ofd_report.children[0].details)["changed_files"]
