@@ -335,6 +335,7 @@ def test_every_write_route_is_in_the_matrix(setup: Setup) -> None:
     public = {"POST /oauth/token", "POST /verify", "POST /ocsp", "POST /tsa", "POST /tsa/rsa", "POST /tsa/sm2"}
     # holder retrieval: no platform client, a proof of the licence's holder key (tests/trust/http/test_holder_routes.py)
     public |= {"POST /holder/licenses/{identifier}", "POST /holder/licenses/{identifier}/pdf"}
+    public |= {"POST /ofd/render"}  # anonymous, rate-limited like /verify (tests/trust/http/test_verify_ofd.py)
     schema = setup.client.app.openapi()  # type: ignore[attr-defined]
     writes = {
         f"{method.upper()} {path}"
