@@ -19,7 +19,9 @@ limits of :mod:`trust.formats.ofd.package` and at most :data:`trust.formats.ofd.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import math
 import re
 from typing import Any, Final
 
@@ -31,7 +33,13 @@ from trust.formats.ofd import signatures as ofd_signatures
 
 MAX_DPI: Final = 300
 MAX_PIXELS: Final = 40_000_000
+MAX_MM: Final = 10_000.0
+"""Coordinates and extents beyond this (ten metres) are not drawn."""
 _TOKEN: Final = re.compile(r"[MLCBQAS]|-?\d*\.?\d+(?:[eE][-+]?\d+)?")
+
+
+def _sane(value: float, low: float, high: float) -> bool:
+    return math.isfinite(value) and low <= value <= high
 
 
 def _font(data: bytes | None, size_px: float, cache: dict[Any, Any]) -> Any:
@@ -69,9 +77,14 @@ def _polylines(data: str, scale: float, ox: float, oy: float) -> list[tuple[list
         count = arity.get(op)
         if count is None or i + count > len(tokens):
             break
-        numbers = [float(t) for t in tokens[i : i + count]]
+        try:
+            numbers = [float(t) for t in tokens[i : i + count]]
+        except ValueError:  # an operator where a number belongs: the rest of the path is not drawn
+            break
         i += count
         x, y = numbers[-2], numbers[-1]
+        if not (_sane(x, -MAX_MM, MAX_MM) and _sane(y, -MAX_MM, MAX_MM)):
+            continue
         point = ((ox + x) * scale, (oy + y) * scale)
         if op in ("M", "S"):
             if current:
@@ -90,7 +103,7 @@ def _rgb(color: tuple[int, int, int] | None, default: tuple[int, int, int]) -> t
 
 def render_page(ofd: bytes, page: int = 1, *, dpi: int = 100, doc_index: int = 0) -> bytes:
     """Page ``page`` (from 1) of document ``doc_index`` of the OFD package ``ofd`` as PNG bytes (module docstring)."""
-    from PIL import Image, ImageDraw
+    from PIL import Image
 
     if not 10 <= dpi <= MAX_DPI:
         raise InputError(f"dpi must be between 10 and {MAX_DPI}")
@@ -113,36 +126,53 @@ def render_page(ofd: bytes, page: int = 1, *, dpi: int = 100, doc_index: int = 0
             code=Code.INPUT_TOO_LARGE,
         )
     image = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(image)
     resources = ofd_document.resources(pkg, doc)
+    _draw_objects(image, pkg, content, resources, scale)
+    _stamps(image, pkg, body, ref, scale)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def _draw_objects(
+    image: Any, pkg: ofd_package.Package, content: ofd_document.Page, resources: ofd_document.Resources, scale: float
+) -> None:
+    from PIL import ImageDraw
+
+    draw = ImageDraw.Draw(image)
     font_data = {fid: pkg.get(f.file) if f.file else None for fid, f in resources.fonts.items()}
     cache: dict[Any, Any] = {}
     for obj in content.objects:
         box = obj.boundary
+        if not all(_sane(v, -MAX_MM, MAX_MM) for v in box):
+            continue
         if isinstance(obj, ofd_document.PathObject):
             for points, closed in _polylines(obj.data, scale, box[0], box[1]):
                 if closed and obj.filled and len(points) > 2:
                     draw.polygon(points, fill=_rgb(obj.fill, (0, 0, 0)))
                 if obj.stroked and len(points) > 1:
                     line = [*points, points[0]] if closed else points
-                    draw.line(line, fill=_rgb(obj.stroke, (0, 0, 0)), width=max(1, round(obj.line_width * scale)))
+                    width_px = round(obj.line_width * scale) if _sane(obj.line_width, 0, 50) else 1
+                    draw.line(line, fill=_rgb(obj.stroke, (0, 0, 0)), width=max(1, width_px))
         elif isinstance(obj, ofd_document.TextObject):
+            if not _sane(obj.size, 0.1, 200):
+                continue
             font = _font(font_data.get(obj.font), obj.size * scale, cache)
             color = _rgb(obj.fill, (0, 0, 0))
             for code in obj.codes:
+                if not (_sane(code.x, -MAX_MM, MAX_MM) and _sane(code.y, -MAX_MM, MAX_MM)):
+                    continue
                 x = box[0] + code.x
                 for index, char in enumerate(code.text):
-                    draw.text(((x) * scale, (box[1] + code.y) * scale), char, font=font, fill=color, anchor="ls")
-                    x += code.delta_x[index] if index < len(code.delta_x) else obj.size
+                    with contextlib.suppress(OSError, ValueError):  # a broken embedded font: the glyph is left out
+                        draw.text((x * scale, (box[1] + code.y) * scale), char, font=font, fill=color, anchor="ls")
+                    step = code.delta_x[index] if index < len(code.delta_x) else obj.size
+                    x += step if _sane(step, -MAX_MM, MAX_MM) else obj.size
         elif isinstance(obj, ofd_document.ImageObject):
             path = resources.media.get(obj.resource)
             data = pkg.get(path) if path else None
             if data is not None:
                 _paste(image, data, box, scale)
-    _stamps(image, pkg, body, ref, scale)
-    out = io.BytesIO()
-    image.save(out, "PNG")
-    return out.getvalue()
 
 
 def _paste(image: Any, data: bytes, box: ofd_document.Box, scale: float) -> bool:

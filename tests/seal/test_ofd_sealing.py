@@ -245,3 +245,17 @@ def test_peers_read_and_verify_the_signature(seal, holder, tmp_path: Path):
     tampered = decoded["toSign"] | {"dataHash": (sm3_of(signature_xml + b" "), 256)}
     assert pkeyutl(SES.encode("TBS-Sign", tampered)).returncode != 0
     assert ses.parse_signature(value).seal.der == seal.seal_der
+
+
+def test_renderer_survives_a_broken_font_and_a_broken_path():
+    from seal import ofd_render
+
+    pkg = package.read(shared_file("ofd", "ofdrw-converter-signout.ofd").read_bytes())
+    files = dict(pkg.files)
+    for name in files:
+        if name.endswith(".ttf"):
+            files[name] = files[name][:200] + bytes(range(256)) * 4  # outlines that FreeType refuses
+    page = "Doc_0/Pages/Page_0/Content.xml"
+    files[page] = files[page].replace(b"<ofd:AbbreviatedData>M ", b"<ofd:AbbreviatedData>M L ", 1)
+    png = ofd_render.render_page(package.write(files), 1, dpi=30)
+    assert png.startswith(b"\x89PNG")

@@ -310,7 +310,7 @@ def page(package: Package, ref: PageRef | str) -> Page:
                 ctm = node.get("CTM")
                 matrix = tuple(float(v) for v in ctm.split()) if ctm else None
                 objects.append(ImageObject(boundary, node.get("ResourceID") or "", matrix))
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             raise _invalid(f"{name}: a {kind} with an unreadable number ({str(exc)[:80]})") from None
     return Page(name, area, tuple(objects))
 

@@ -130,7 +130,7 @@ def read(data: bytes) -> Package:
         raise _invalid("not an OFD package: it does not start with a ZIP local file header")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError, NotImplementedError) as exc:
         raise _invalid(f"not a readable ZIP container: {str(exc)[:200]}") from None
     with archive:
         infos = archive.infolist()

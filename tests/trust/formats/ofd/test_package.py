@@ -276,3 +276,26 @@ def test_wrong_root_and_missing_parts():
     pkg = package.read(_zip([("OFD.xml", OFD_XML)]))
     with pytest.raises(EncodingError, match="no DocBody"):
         document.entry(pkg)
+
+
+# --- found by fuzzing (regressions) ---------------------------------------------------------------------------
+
+
+def test_unsupported_zip_version_is_an_input_error():
+    data = bytearray(_zip([("OFD.xml", OFD_XML)], zipfile.ZIP_STORED))
+    central = data.rfind(b"PK\x01\x02")
+    data[central + 6] = 212  # "version needed to extract" 21.2: zipfile raises NotImplementedError
+    data[4] = 212
+    with pytest.raises(EncodingError) as caught:
+        package.read(bytes(data))
+    assert caught.value.code is Code.OFD_PACKAGE_INVALID
+
+
+def test_unreadable_numbers_on_a_page_are_an_input_error():
+    pkg = package.read(sample("ofdrw-converter-helloworld.ofd"))
+    files = dict(pkg.files)
+    page = "Doc_0/Pages/Page_0/Content.xml"
+    files[page] = files[page].replace(b'DeltaX="3 3 3 3', b'DeltaX="g 1e999 3')
+    broken = package.read(package.write(files))
+    with pytest.raises(EncodingError, match="unreadable number"):
+        document.page(broken, page)
