@@ -302,7 +302,6 @@ def _draw_slot(canvas: Any, slot: _Slot, y: float, size: float) -> None:
 
 def _face_pdf(content: Face, modules: list[list[bool]], *, author: str, subject: str) -> bytes:
     from reportlab.lib.pagesizes import A4
-    from reportlab.lib.units import mm
     from reportlab.pdfgen import canvas as rl_canvas
 
     _register_fonts()
@@ -313,6 +312,18 @@ def _face_pdf(content: Face, modules: list[list[bool]], *, author: str, subject:
     canvas.setAuthor(author)
     canvas.setSubject(subject)
     canvas.setCreator("Huren 互认")
+    draw_face(canvas, content, modules)
+    canvas.save()
+    return out.getvalue()
+
+
+def draw_face(canvas: Any, content: Face, modules: list[list[bool]]) -> None:
+    """Draw the face on ``canvas`` — reportlab's, or any object with the same drawing methods (points, origin at
+    the bottom left): the licence PDF and the licence OFD (:mod:`licenses.ofd`) are drawn by this one function, so
+    their layouts cannot drift apart. Ends with ``showPage``."""
+    from reportlab.lib.units import mm
+
+    _register_fonts()
     size, slots = _fit_size(content.rows)
     line, gap = _line_height(size), _row_gap(size)
     _draw_frame(canvas)
@@ -332,8 +343,6 @@ def _face_pdf(content: Face, modules: list[list[bool]], *, author: str, subject:
         _draw_frame(canvas)
     _draw_block(canvas, content, modules)
     canvas.showPage()
-    canvas.save()
-    return out.getvalue()
 
 
 def _attach(pdf: bytes, token: str, issued_at: datetime) -> bytes:
@@ -423,6 +432,39 @@ def render(
     ``license.jwt``. ``valid_until`` is the last valid day (``None``: no end). Raises :class:`InputError` when the
     fields do not fit the type, the token or QR payload is of another licence, or the QR code would exceed
     version 25."""
+    content, modules = prepare(
+        license_type,
+        fields,
+        identifier=identifier,
+        issuer_name=issuer_name,
+        issued_at=issued_at,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        holder_name=holder_name,
+        holder_code=holder_code,
+        qr_payload=qr_payload,
+        token=token,
+    )
+    pdf = _face_pdf(content, modules, author=issuer_name, subject=f"{holder_name} {identifier}")
+    return _attach(pdf, token, issued_at)
+
+
+def prepare(
+    license_type: catalogue.LicenseType,
+    fields: Mapping[str, Any],
+    *,
+    identifier: str,
+    issuer_name: str,
+    issued_at: datetime,
+    valid_from: date,
+    valid_until: date | None,
+    holder_name: str,
+    holder_code: str,
+    qr_payload: str,
+    token: str,
+) -> tuple[Face, list[list[bool]]]:
+    """The face and the QR modules of a licence, after every check :func:`render` makes (fields, token, QR payload,
+    the authority's text not in a field): what the OFD writer draws (:mod:`licenses.ofd`)."""
     if not issuer_name or not issuer_name.strip():
         raise InputError("the issuing authority's name is needed on the face")
     if len(token) > 1024 * 1024:
@@ -448,12 +490,11 @@ def render(
                 evidence={"field": label},
             )
     _version, modules = qr_symbol(qr_payload)
-    pdf = _face_pdf(content, modules, author=issuer_name, subject=f"{holder_name} {identifier}")
-    return _attach(pdf, token, issued_at)
+    return content, modules
 
 
-def render_token(token: str, *, qr_payload: str, issuer_name: str) -> bytes:
-    """:func:`render` with everything the face shows taken from the licence token's claims."""
+def token_arguments(token: str, *, qr_payload: str, issuer_name: str) -> dict[str, Any]:
+    """The arguments of :func:`render` (and :func:`prepare`) with everything the face shows taken from the token."""
     try:
         _header, claims = token_mod.parse_unverified(token)
     except TrustError as exc:
@@ -463,24 +504,32 @@ def render_token(token: str, *, qr_payload: str, issuer_name: str) -> bytes:
         raise InputError("the licence token has no license claim with a holder")
     issued_at, valid_from, valid_until = dates_from_claims(claims)
     holder = license["holder"]
-    return render(
-        catalogue.get(str(license.get("type"))),
-        license.get("fields") or {},
-        identifier=str(license.get("id")),
-        issuer_name=issuer_name,
-        issued_at=issued_at,
-        valid_from=valid_from,
-        valid_until=valid_until,
-        holder_name=str(holder.get("name")),
-        holder_code=str(holder.get("code")),
-        qr_payload=qr_payload,
-        token=token,
-    )
+    return {
+        "license_type": catalogue.get(str(license.get("type"))),
+        "fields": license.get("fields") or {},
+        "identifier": str(license.get("id")),
+        "issuer_name": issuer_name,
+        "issued_at": issued_at,
+        "valid_from": valid_from,
+        "valid_until": valid_until,
+        "holder_name": str(holder.get("name")),
+        "holder_code": str(holder.get("code")),
+        "qr_payload": qr_payload,
+        "token": token,
+    }
+
+
+def render_token(token: str, *, qr_payload: str, issuer_name: str) -> bytes:
+    """:func:`render` with everything the face shows taken from the licence token's claims."""
+    return render(**token_arguments(token, qr_payload=qr_payload, issuer_name=issuer_name))
 
 
 __all__ = [
     "MAX_QR_VERSION",
+    "draw_face",
+    "prepare",
     "qr_symbol",
     "render",
     "render_token",
+    "token_arguments",
 ]

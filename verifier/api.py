@@ -6,6 +6,9 @@ only when the input cannot be read at all (the CLI's exit code 3). Detection by 
 * ``%PDF-`` with a ``license.jwt`` attachment → licence PDF (``verifier.license_pdf``): the seals, the issuing
   authority's seal, the attached token and the face checked against each other.
 * any other ``%PDF-`` → sealed PDF (``verifier.pdf.verify``): one child report per signature and a bottom line.
+* a ZIP container (``PK\\x03\\x04`` at offset 0) with a ``license.jwt`` attachment → licence OFD
+  (``verifier.license_ofd``, the licence PDF's checks on the OFD); any other → OFD document (GB/T 33190,
+  ``verifier.ofd.verify``): one child report per signature and a bottom line; a ZIP without ``OFD.xml`` is refused.
 * PEM ``CERTIFICATE`` or a DER X.509 certificate → certificate report (``verifier.certificate``).
 * a DER SESeal of version 1, 4 or 5 → seal report (``verifier.ses``).
 * a DER SES_Signature → GB/T 38540 signature report (``verifier.ses``; ``data`` is the signed document).
@@ -31,7 +34,8 @@ MAX_INPUT_BYTES: Final = 64 * 1024 * 1024
 
 
 def detect(data: bytes) -> str:
-    """What ``data`` is: ``pdf``, ``certificate``, ``seal``, ``ses-signature``, ``entity-statement`` or ``license``."""
+    """What ``data`` is: ``pdf``, ``ofd``, ``certificate``, ``seal``, ``ses-signature``, ``entity-statement`` or
+    ``license``."""
     return _detect(data)[0]
 
 
@@ -48,6 +52,8 @@ def _detect(data: bytes) -> tuple[str, x509.Certificate | None]:
         return "license", None
     if b"%PDF-" in data[:1024]:
         return "pdf", None
+    if data[:4] == b"PK\x03\x04":
+        return "ofd", None
     if data[:1] != b"\x30":
         # PEM, possibly after explanatory text (RFC 7468 clause 2), e.g. ``openssl x509 -text`` output
         marker = data.find(b"-----BEGIN ", 0, cx.MAX_CERT_BYTES)
@@ -78,7 +84,7 @@ def _detect(data: bytes) -> tuple[str, x509.Certificate | None]:
                 code=Code.INPUT_TOO_LARGE,
             )
     raise EncodingError(
-        "unrecognised input: expected a PDF, an X.509 certificate, a GB/T 38540 seal or signature, "
+        "unrecognised input: expected a PDF, an OFD document, an X.509 certificate, a GB/T 38540 seal or signature, "
         "an entity statement, a licence token, an SD-JWT or an HR1 QR payload"
     )
 
@@ -122,4 +128,12 @@ def verify(
         from verifier.pdf import verify as pdf_verifier
 
         return pdf_verifier.verify_pdf(data, ctx)
+    if kind == "ofd":
+        from verifier import license_ofd
+
+        if license_ofd.is_license_ofd(data):
+            return license_ofd.verify_license_ofd(data, ctx)
+        from verifier.ofd import verify as ofd_verifier
+
+        return ofd_verifier.verify_ofd(data, ctx)
     raise EncodingError(f"no verifier for {kind}")  # pragma: no cover - detect() only returns known kinds

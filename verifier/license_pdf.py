@@ -65,7 +65,15 @@ MAX_NAME_TREE_DEPTH: Final = 8
 MAX_FACE_PAGES: Final = 20
 """Pages whose text is read for the face check (a licence face has one or two)."""
 MAX_FACE_CHARS: Final = 200_000
-_ORDER: Final = ("attachment", "pdf-seal", "sealed-by-issuer", "sealed-attachment", "license-token", "face")
+_ORDER: Final = (
+    "attachment",
+    "pdf-seal",
+    "ofd-seal",
+    "sealed-by-issuer",
+    "sealed-attachment",
+    "license-token",
+    "face",
+)
 
 
 class AttachmentError(Exception):
@@ -340,6 +348,14 @@ def _face(pdf: bytes, claims: Mapping[str, Any], ctx: VerificationContext, state
     except TrustError as exc:
         state.fail("face", Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, exc.message)
         return
+    check_face(text, content, expected, issuer_name, state)
+
+
+def check_face(
+    text: str, content: face_mod.Face, expected: list[tuple[str, str]], issuer_name: str | None, state: _State
+) -> None:
+    """The face check (module docstring, step 6) on the normalised text of the pages: also the licence OFD's
+    (:mod:`verifier.license_ofd`)."""
     missing = [(what, value) for what, value in expected if face_mod.normalise(value) not in text]
     if missing:
         shown = "; ".join(f"{what} {value[:100]!r}" for what, value in missing[:8])

@@ -159,6 +159,19 @@ def pdf(
     console.print(f"licence PDF ({level}, {family}) written to {out}")
 
 
+@app.command("ofd")
+def ofd(
+    identifier: Annotated[str, typer.Argument(help="Licence identifier")],
+    out: Annotated[Path, typer.Option(help="Write the sealed licence OFD here")],
+    home: HomeOption = None,
+) -> None:
+    """The licence as an OFD file (GB/T 36905): face, metadata and token, sealed with the 证照专用章 (GB/T 38540)."""
+    from trust.service import license_documents
+
+    _write(out, license_documents.issue_ofd(instance(home), identifier))
+    console.print(f"licence OFD written to {out}")
+
+
 @app.command("issue-batch")
 def issue_batch(
     batch_file: Annotated[Path, typer.Argument(help="CSV or JSON Lines file (see docs/LICENSES.md)")],

@@ -99,7 +99,8 @@ def verify(
     ] = None,
     kb_audience: Annotated[str | None, typer.Option(help="Audience the SD-JWT key-binding proof must name")] = None,
 ) -> int:
-    """Verify a certificate, a GB/T 38540 seal or signature, a sealed PDF or a licence (token, SD-JWT, QR) offline."""
+    """Verify a certificate, a GB/T 38540 seal or signature, a sealed PDF or OFD, or a licence (token, SD-JWT, QR)
+    offline."""
     from verifier import api, context
 
     if output_format not in ("text", "json"):

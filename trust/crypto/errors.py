@@ -117,6 +117,10 @@ class Code(Enum):
     REQUESTER_WITHDRAWN = (1604, "requester-withdrawn", Category.INPUT, "Requesting service withdrawn")
     SHARING_QUOTA_EXCEEDED = (1605, "sharing-quota-exceeded", Category.INPUT, "Sharing rate limit or quota exceeded")
 
+    # 1700-1799: document packages (GB/T 33190 OFD)
+    OFD_PACKAGE_INVALID = (1700, "ofd-package-invalid", Category.INPUT, "Malformed or unsafe OFD package")
+    OFD_XML_INVALID = (1701, "ofd-xml-invalid", Category.INPUT, "Malformed or unsafe OFD XML")
+
     @property
     def number(self) -> int:
         return int(self.value[0])

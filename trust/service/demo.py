@@ -619,6 +619,20 @@ def _licenses(instance: Instance, index: DemoIndex, anchors: dict[str, Path], sa
         add(f"{name}-sd-jwt", "license-sd-jwt", made.record.sd_jwt, "TOTAL_PASSED", **facts)
         add(f"{name}-qr", "license-qr", token.to_qr(made.qr_token), "TOTAL_PASSED", **facts)
         add_pdf(name, made.record.identifier, made.qr_token, issuer=issuers["330000"].id, family="dual", level="B-LT")
+        if license_type.code.endswith("W101"):
+            ofd = license_documents.issue_ofd(instance, made.record.identifier, qr_token=made.qr_token)
+            path = out / "licenses" / f"{name}.ofd"
+            path.write_bytes(ofd)
+            index.add(
+                id=f"license-{name}-ofd",
+                kind="ofd",
+                path=path,
+                algorithm="SM2",
+                issuer=issuers["330000"].id,
+                expect="TOTAL_PASSED",
+                anchors=[anchors["SM2"]],
+                **facts,
+            )
     business = catalogue.all_types()[0].code
     made = licenses.issue(instance, issuer_id=issuers["330000"].id, type_code=business, fields=samples.sample(business))
     presented = sdjwt.present(made.record.sd_jwt, [("license", "fields", "name"), ("license", "fields", "uscc")])

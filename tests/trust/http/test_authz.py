@@ -143,6 +143,12 @@ def _pdf() -> bytes:
     return pdf_samples.contract_pdf(1)
 
 
+def _ofd() -> bytes:
+    from tests.conftest import shared_file
+
+    return shared_file("ofd", "ofdrw-converter-helloworld.ofd").read_bytes()
+
+
 Request = tuple[str, str, dict[str, Any]]
 # route name -> (builds a request about a fresh resource of region A, the callers allowed)
 ROUTES: dict[str, tuple[Callable[[Setup], Request], set[str]]] = {
@@ -259,6 +265,14 @@ ROUTES: dict[str, tuple[Callable[[Setup], Request], set[str]]] = {
         ),
         {"region-a"},
     ),
+    "POST /seals/{es_id}/ofd": (
+        lambda s: (
+            "POST",
+            f"/seals/{_seal(s)}/ofd",
+            {"content": _ofd(), "headers": {"content-type": "application/ofd"}, "params": {"timestamp": "false"}},
+        ),
+        {"region-a"},
+    ),
     "POST /licenses": (
         lambda s: (
             "POST",
@@ -308,6 +322,10 @@ ROUTES: dict[str, tuple[Callable[[Setup], Request], set[str]]] = {
         ),
         {"operator"},
     ),
+    "POST /licenses/{identifier}/ofd": (
+        lambda s: ("POST", f"/licenses/{_license(s)}/ofd", {}),
+        {"region-a", "department-a"},
+    ),
     "POST /clients": (
         lambda s: (
             "POST",
@@ -342,8 +360,10 @@ HIDDEN = {
     "POST /seals/{es_id}/status",
     "POST /seals/{es_id}/signatures",
     "POST /seals/{es_id}/pdf",
+    "POST /seals/{es_id}/ofd",
     "POST /licenses/{identifier}/status",
     "POST /licenses/{identifier}/pdf",
+    "POST /licenses/{identifier}/ofd",
 }
 
 
@@ -416,6 +436,7 @@ def test_every_write_route_is_in_the_matrix(setup: Setup) -> None:
     # licence sharing: the citizen's own routes, authenticated by the ID token of their federation login
     public |= {"POST /sharing/consents", "POST /sharing/consents/{consent_id}/withdraw"}
     public |= {"POST /sharing/citizen/consents", "POST /sharing/citizen/history"}
+    public |= {"POST /ofd/render"}  # anonymous, rate-limited like /verify (tests/trust/http/test_verify_ofd.py)
     schema = setup.client.app.openapi()  # type: ignore[attr-defined]
     writes = {
         f"{method.upper()} {path}"

@@ -51,6 +51,7 @@ from schemathesis.specs.openapi import checks as openapi_checks
 
 from licenses import samples
 from seal import samples as pdf_samples
+from tests.conftest import VENDOR
 from tests.support.server import free_port
 from tests.support.world import ZJ_ORG_USCC, World, build_world
 from trust.crypto.keys import generate_private_key
@@ -73,7 +74,7 @@ BUSINESS = "11100000000013338W101"
 ZJ_AUTHORITY = make_uscc("11330000002482226")
 
 # Seeds of the binary bodies; filled by the world fixture before any case is drawn (the strategies are deferred).
-BINARY_SEEDS: dict[str, list[bytes]] = {"ocsp": [], "tsa": [], "pdf": [], "csr": [], "objects": []}
+BINARY_SEEDS: dict[str, list[bytes]] = {"ocsp": [], "tsa": [], "pdf": [], "csr": [], "objects": [], "ofd": []}
 
 
 def _mutated(kind: str) -> st.SearchStrategy[bytes]:
@@ -104,6 +105,7 @@ def _mutated(kind: str) -> st.SearchStrategy[bytes]:
 schemathesis.openapi.media_type("application/ocsp-request", _mutated("ocsp"))
 schemathesis.openapi.media_type("application/timestamp-query", _mutated("tsa"))
 schemathesis.openapi.media_type("application/pdf", _mutated("pdf"))
+schemathesis.openapi.media_type("application/ofd", _mutated("ofd"))
 
 # --- the problem-details check -------------------------------------------------------------------------------------
 
@@ -249,6 +251,10 @@ def fuzz(tmp_path_factory: pytest.TempPathFactory) -> Fuzz:
     BINARY_SEEDS["ocsp"][:] = [ocsp_request, ocsp.build_request([cert_id], nonce=b"0123456789abcdef")]
     BINARY_SEEDS["tsa"][:] = [ca_tsa.build_request(b"huren"), ca_tsa.build_request(b"x", nonce=7, cert_req=False)]
     BINARY_SEEDS["pdf"][:] = [contract, pdf_samples.contract_pdf(2, signature_line="甲方（盖章）")]
+    BINARY_SEEDS["ofd"][:] = [
+        (VENDOR / "ofd" / "ofdrw-converter-helloworld.ofd").read_bytes(),
+        (VENDOR / "ofd" / "ofdrw-sign-v4signed.ofd").read_bytes(),
+    ]
     BINARY_SEEDS["csr"][:] = [
         csr.build(generate_private_key("sm2"), DN(common_name="平台")),
         csr.build(generate_private_key("rsa-2048"), DN(organization="杭州示例科技有限公司", common_name="x")),

@@ -43,7 +43,7 @@ def test_index_lists_every_kind(demo: Path) -> None:
     entries = _index(demo)
     kinds = {e["kind"] for e in entries}
     assert kinds >= {"certificate", "crl", "ocsp-response", "timestamp", "trust-list", "bundle", "seal", "pdf"}
-    assert kinds >= {"ses-signature", "license-token", "license-sd-jwt", "license-qr", "license-pdf"}
+    assert kinds >= {"ses-signature", "license-token", "license-sd-jwt", "license-qr", "license-pdf", "ofd"}
     for entry in entries:
         assert set(entry) >= FIELDS, entry
         assert (demo / "out" / entry["path"]).exists(), entry
@@ -97,7 +97,7 @@ def test_crls_ocsp_timestamps_trust_list_and_bundle(demo: Path) -> None:
             assert bundle_format.verify(path.read_bytes(), _pins(demo)[1:]).trust_list.issuers
 
 
-SIGNED_KINDS = {"seal", "ses-signature", "pdf", "license-token", "license-sd-jwt", "license-qr", "license-pdf"}
+SIGNED_KINDS = {"seal", "ses-signature", "pdf", "license-token", "license-sd-jwt", "license-qr", "license-pdf", "ofd"}
 
 
 @pytest.mark.usefixtures("no_network")
@@ -118,6 +118,7 @@ def test_every_seal_pdf_and_license_gets_its_expected_verdict_offline(demo: Path
         if entry["expect"] == "TOTAL_FAILED":
             failures.add(entry["id"])
     assert seen["pdf"] >= 5 and seen["seal"] >= 4 and seen["license-qr"] >= 5 and seen["license-pdf"] >= 6
+    assert seen["ofd"] >= 1  # the OFD licence sealed by its issuer (issue 18)
     assert {"pdf-tampered", "license-w101-revoked", "license-w101-suspended", "license-w101-tampered"} <= failures
     levels = {e.get("level") for e in _index(demo) if e["kind"] == "pdf"}
     assert levels >= {"B-B", "B-T", "B-LT", "B-LTA"}

@@ -259,6 +259,33 @@ async def license_pdf(
     )
 
 
+@router.post(
+    "/licenses/{identifier}/ofd",
+    summary="The licence as a sealed OFD file (GB/T 36905: the face, metadata, token; the issuing authority's seal)",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The licence OFD, sealed by the issuing authority (GB/T 38540 SES_Signature, time-stamped)",
+            "content": {"application/ofd": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **problems.responses(*problems.AUTHENTICATED, 404, 409, 422),
+    },
+)
+async def license_ofd(identifier: str, request: Request, principal: Client) -> Response:
+    """Like ``POST /licenses/{identifier}/pdf``, as an OFD electronic licence file (GB/T 33190, GB/T 36905)."""
+    from starlette.concurrency import run_in_threadpool
+
+    from trust.service import license_documents
+
+    await run_in_threadpool(allow, request, principal, Action.LICENSE_MANAGE, license_id=identifier)
+    ofd = await run_in_threadpool(license_documents.issue_ofd, _instance(request), identifier)
+    return Response(
+        ofd,
+        media_type="application/ofd",
+        headers={"Content-Disposition": f'attachment; filename="{identifier}.ofd"', "Cache-Control": "no-store"},
+    )
+
+
 class LicenseStatus(BaseModel):
     status: Literal["valid", "suspended", "revoked"]
     reason: str = Field(default="", max_length=256)

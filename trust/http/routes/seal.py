@@ -1,4 +1,4 @@
-"""Seal routes: make seals, read them, change their state, seal PDFs and document hashes."""
+"""Seal routes: make seals, read them, change their state, seal PDFs, OFD documents and document hashes."""
 
 from __future__ import annotations
 
@@ -343,4 +343,69 @@ async def seal_pdf(
         sealed,
         media_type="application/pdf",
         headers={"Content-Disposition": 'attachment; filename="sealed.pdf"', "Cache-Control": "no-store"},
+    )
+
+
+_OFD_TYPES: tuple[str, ...] = ("application/ofd", "application/octet-stream")
+
+
+@router.post(
+    "/seals/{es_id}/ofd",
+    summary="Seal an OFD document (GB/T 33190 clause 18, GB/T 38540 SES_Signature)",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The sealed OFD (one more signature; existing files unchanged)",
+            "content": {"application/ofd": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **problems.responses(*problems.AUTHENTICATED, *problems.JSON_BODY, 404, 409, 415),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/ofd": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def seal_ofd(
+    es_id: str,
+    request: Request,
+    principal: Client,
+    page: Annotated[int | None, Query(ge=1, le=100_000, description="Page from 1 (with x and y)")] = None,
+    x: Annotated[float | None, Query(ge=0, le=10_000, description="Centre of the stamp, mm from the left")] = None,
+    y: Annotated[float | None, Query(ge=0, le=10_000, description="Centre of the stamp, mm from the top")] = None,
+    anchor: Annotated[str | None, Query(max_length=128, description="Centre the seal on this text")] = None,
+    timestamp: Annotated[bool, Query(description="Time-stamp the signature value (national SM2 TSA)")] = True,
+) -> Response:
+    """The body is the OFD (``Content-Type: application/ofd``); the answer is the sealed OFD. The stamp goes to
+    ``page``/``x``/``y``, else centred on ``anchor``, else to the bottom right of the last page."""
+    from starlette.concurrency import run_in_threadpool
+
+    from seal.ofd import Placement
+    from trust.service.seals import ofd as ofd_sealing
+
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type not in _OFD_TYPES:
+        return problems.problem_response(
+            request, Code.USAGE, f"send the OFD as application/ofd, not {media_type or 'without a type'}", status=415
+        )
+    given = [v is not None for v in (page, x, y)]
+    if any(given) and not all(given):
+        raise InputError("page, x and y go together")
+    placement = Placement(page, x, y) if page is not None and x is not None and y is not None else None
+    await run_in_threadpool(allow, request, principal, Action.SEAL_USE, es_id=es_id)
+    ofd = await request.body()
+    sealed = await run_in_threadpool(
+        ofd_sealing.seal_document,
+        _instance(request),
+        ofd,
+        es_id=es_id,
+        placement=placement,
+        anchor=anchor,
+        timestamp=timestamp,
+    )
+    return Response(
+        sealed,
+        media_type="application/ofd",
+        headers={"Content-Disposition": 'attachment; filename="sealed.ofd"', "Cache-Control": "no-store"},
     )

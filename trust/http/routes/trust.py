@@ -9,9 +9,9 @@ an issuer or a service.
 from __future__ import annotations
 
 import base64
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
@@ -263,8 +263,8 @@ class VerificationReport(BaseModel):
 @router.post(
     "/verify",
     dependencies=[Depends(anonymous_limit)],
-    summary="Verify a certificate, seal, GB/T 38540 signature, sealed PDF or licence; returns the ETSI EN 319 102-1 "
-    "report",
+    summary="Verify a certificate, seal, GB/T 38540 signature, sealed PDF or OFD, or licence; returns the ETSI "
+    "EN 319 102-1 report",
     response_model=VerificationReport,
     responses=problems.responses(*problems.JSON_BODY, 429),
 )
@@ -290,3 +290,44 @@ def verify(body: VerifyRequest, request: Request) -> Response:
     signed_data = b64(body.data, "data") if body.data is not None else None
     report = verification.verify(b64(body.input, "input"), ctx, signed_data=signed_data, key_binding=key_binding)
     return JSONResponse(report)
+
+
+@router.post(
+    "/ofd/render",
+    dependencies=[Depends(anonymous_limit)],
+    summary="Draw a page of an OFD document as a PNG picture (with its seals' appearance)",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The page as PNG",
+            "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **problems.responses(*problems.JSON_BODY, 415, 429),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/ofd": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def render_ofd(
+    request: Request,
+    page: Annotated[int, Query(ge=1, le=10_000, description="Page from 1")] = 1,
+    dpi: Annotated[int, Query(ge=10, le=200, description="Resolution")] = 100,
+) -> Response:
+    """Anonymous, rate-limited like ``POST /verify``; the body (``Content-Type: application/ofd``) is bounded by the
+    service's body limit, the package by the OFD reader's limits (files, sizes, zip bombs) and the picture by its
+    pixels (:mod:`seal.ofd_render`). Nothing is verified: ``POST /verify`` says whether the seals hold."""
+    from starlette.concurrency import run_in_threadpool
+
+    from seal import ofd_render
+
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type not in ("application/ofd", "application/octet-stream"):
+        return problems.problem_response(
+            request, Code.USAGE, f"send the OFD as application/ofd, not {media_type or 'without a type'}", status=415
+        )
+    data = await request.body()
+    png = await run_in_threadpool(ofd_render.render_page, data, page, dpi=dpi)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})

@@ -26,6 +26,7 @@ from seal import signature as ses_signature
 from trust import db
 from trust.crypto.algorithms import SM2_SM3, digest
 from trust.crypto.errors import ConflictError, NotFoundError, TrustError, UnavailableError
+from trust.crypto.signer import Signer
 from trust.formats import tsp as tsa_mod
 from trust.service import trust as trust_registry
 from trust.service import tsa as tsa_service
@@ -53,6 +54,22 @@ def sign_hash(
     standing), :class:`UnavailableError` when the time-stamp cannot be had."""
     hashed = ses_signature.document_digest(data=data, data_hash=data_hash)
     ses_signature.check_property_info(property_info)
+    seal_der, signer, cert_der = seal_signer(instance, es_id)
+    result = ses_signature.sign(
+        seal=seal_der,
+        signer=signer,
+        signer_cert=cert_der,
+        property_info=property_info,
+        data_hash=hashed,
+        timestamper=_timestamper(instance) if timestamp else None,
+    )
+    log.info("SES signature by seal %s over %s (%s)", es_id, hashed.hex(), property_info[:80])
+    return result
+
+
+def seal_signer(instance: Instance, es_id: str) -> tuple[bytes, Signer, bytes]:
+    """``(seal DER, the holder's SM2 signer, its certificate DER)`` of a seal that may sign now (step 2 of the module
+    docstring): usable, its CA in good standing, its SM2 certificate valid and its key in the key store."""
     with db.session_scope(instance.engine, read_only=True) as session:
         record = registry.get_seal(session, es_id)
         registry.is_usable(record)
@@ -66,17 +83,12 @@ def sign_hash(
         if cert.status != "valid":
             raise ConflictError(f"the SM2 certificate {cert.serial} of seal {es_id} is {cert.status}")
         seal_der = record.seal_der
-    signer = instance.keystore.signer(key_id, SM2_SM3)
-    result = ses_signature.sign(
-        seal=seal_der,
-        signer=signer,
-        signer_cert=cert_der,
-        property_info=property_info,
-        data_hash=hashed,
-        timestamper=_timestamper(instance) if timestamp else None,
-    )
-    log.info("SES signature by seal %s over %s (%s)", es_id, hashed.hex(), property_info[:80])
-    return result
+    return seal_der, instance.keystore.signer(key_id, SM2_SM3), cert_der
+
+
+def timestamper(instance: Instance) -> ses_signature.Timestamper:
+    """Time-stamps of GB/T 38540 signature values from this instance's SM2 TSA."""
+    return _timestamper(instance)
 
 
 def _timestamper(instance: Instance) -> ses_signature.Timestamper:
