@@ -145,7 +145,7 @@ def test_unsigned_pdf_is_not_a_sealed_document(base: bytes, ctx) -> None:
     report = api.verify(base, ctx)
     assert report.indication is Indication.TOTAL_FAILED
     assert report.sub_indication is SubIndication.FORMAT_FAILURE
-    assert report.errors == ("the PDF carries no signature",)
+    assert report.errors == ("signatures: the PDF carries no signature",)
     assert report.children == ()
 
 
