@@ -7,6 +7,9 @@ import base64
 import hashlib
 import hmac
 import json
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import pytest
 
 from ca.models import now
 from licenses import samples
+from tests.support import photos
 from tests.support.server import free_port
 from tests.support.world import build_world
 from trust.crypto import jwk
@@ -92,6 +96,10 @@ def _verify(lw: dict, data: str, **kwargs):
     return api.verify(data.encode(), _ctx(lw, **kwargs), key_binding=key_binding)
 
 
+def _verify_bytes(lw: dict, data: bytes):
+    return api.verify(data, _ctx(lw))
+
+
 def _signer(lw: dict, issuer: str):
     from licenses import issuance
     from trust import db
@@ -126,6 +134,40 @@ def test_qr_sizes_for_every_seeded_type(lw: dict, record_property) -> None:
     record_property("qr_versions", versions)
     print(f"\nQR versions (SM2, level M): {versions}")
     assert all(v <= 25 for v in versions.values()), versions
+
+
+def test_a_photo_of_the_qr_code_verifies(lw: dict, tmp_path: Path) -> None:
+    """Issue 13 item 5: a phone photo (JPEG: turned, blurred, speckled) or a PNG scan of a licence's QR code is read
+    with zxing-cpp and verified like the scanned payload — by the library and by ``trust verify`` — and its report
+    says so in its first check; a photo of a forged QR code fails like the forged payload."""
+    made = _issue(lw, "zj", FOOD)
+    payload = token.to_qr(made.qr_token)
+    for data in (photos.photo(payload), photos.photo(payload, angle=-3, image_format="PNG")):
+        report = _verify_bytes(lw, data)
+        assert report.kind == "license-qr" and report.indication is Indication.TOTAL_PASSED, report.to_text()
+        assert report.checks[0].name == "image" and "QR code read by zxing-cpp" in report.checks[0].detail
+        assert report.subject == _verify(lw, payload).subject
+    header, body = token.parse_unverified(made.qr_token)
+    body["license"]["holder"]["name"] = "冒名顶替有限公司"
+    forged = token.to_qr(_forge(lw, "gd", body, {**header}))
+    refused = _verify_bytes(lw, photos.photo(forged))
+    assert refused.indication is Indication.TOTAL_FAILED and refused.checks[0].name == "image", refused.to_text()
+
+    instance = lw["world"].instance
+    (tmp_path / "licence-qr.jpg").write_bytes(photos.photo(payload))
+    bundle = trust.export_bundle(instance, tmp_path / "bundle.json")
+    pin = trust.root_fingerprints(instance)["SM2"]
+    command = ["verify", str(tmp_path / "licence-qr.jpg"), "--bundle", str(bundle), "--pin", pin]
+    result = subprocess.run(
+        [sys.executable, "-m", "trust.cli.main", *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("TRUST_")},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("TOTAL-PASSED  licence QR code: "), result.stdout
 
 
 def test_selective_disclosure_and_key_binding(lw: dict) -> None:
