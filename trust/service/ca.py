@@ -56,7 +56,8 @@ def transaction(instance: Instance) -> Iterator[tuple[Session, list[Issued]]]:
 
 
 def publish_ca_files(instance: Instance, session: Session, ca_ids: Sequence[str] | None = None) -> None:
-    """Write CA certificates and current CRLs under ``<home>/public`` (atomic replace)."""
+    """Write CA certificates and current CRLs under ``<home>/public`` (atomic replace), and the bundle once the
+    transaction commits."""
     public = instance.settings.published_dir
     (public / "ca").mkdir(parents=True, exist_ok=True)
     (public / "crl").mkdir(parents=True, exist_ok=True)
@@ -72,6 +73,7 @@ def publish_ca_files(instance: Instance, session: Session, ca_ids: Sequence[str]
             atomic_write(public / "crl" / f"{ca.id}.crl", latest.der)
         for retired, der in authority.retired_crls(session, ca):
             atomic_write(public / "crl" / f"{retired_crl_name(ca.id, retired.serial)}.crl", der)
+    trust_registry.export_after_commit(instance, session)  # the bundle carries the CRLs
 
 
 def retired_crl_name(ca_id: str, serial: str) -> str:

@@ -208,6 +208,7 @@ def set_status(instance: Instance, identifier: str, status: str, reason: str = "
     with transaction(instance) as (session, _issued):
         record = issuance.set_status(session, identifier, status, reason)
     publish_status_lists(instance, record.issuer_id)  # after the commit: the files show what the database holds
+    trust_registry.republish_bundle(instance)  # the bundle carries the status lists
     return record
 
 
