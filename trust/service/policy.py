@@ -88,6 +88,7 @@ class Action(StrEnum):
     FEDERATION_MANAGE = "federation.manage"
     SHARING_REQUEST = "sharing.request"
     SHARING_MANAGE = "sharing.manage"
+    SHARING_REGISTER = "sharing.register"
 
 
 OPERATOR_ONLY = frozenset(
@@ -192,6 +193,11 @@ def _decide(session: Session, principal: Principal, action: Action, resource: Re
         if kind == "operator" or (kind == "region" and resource.region == principal.region):
             return
         raise _Deny("a region registers identity providers and relying services of its own region only")
+    if action is Action.SHARING_REGISTER:
+        # the issuer's region is checked against the platform's by the service (E1607), on the verified entry
+        if kind != "region":
+            raise _Deny("a region's platform registers the licences of its own legacy systems")
+        return
     if action is Action.SHARING_REQUEST:
         # Federation members are public (/federation/list): a missing one is 404 for everyone.
         member = session.get(FederationEntity, resource.entity_id) if resource.entity_id is not None else None
