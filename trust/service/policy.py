@@ -194,10 +194,10 @@ def _decide(session: Session, principal: Principal, action: Action, resource: Re
             return
         raise _Deny("a region registers identity providers and relying services of its own region only")
     if action is Action.SHARING_REGISTER:
-        # the issuer's region is checked against the platform's by the service (E1607), on the verified entry
-        if kind != "region":
-            raise _Deny("a region's platform registers the licences of its own legacy systems")
-        return
+        # resource.region: the region of the issuer the entry names; the service checks it again once verified (E1607)
+        if kind == "region" and resource.region is not None and resource.region == principal.region:
+            return
+        raise _Deny("a region's platform registers the licences of its own region's legacy systems only")
     if action is Action.SHARING_REQUEST:
         # Federation members are public (/federation/list): a missing one is 404 for everyone.
         member = session.get(FederationEntity, resource.entity_id) if resource.entity_id is not None else None

@@ -325,3 +325,65 @@ def test_a_consent_withdrawn_while_queued_is_refused_at_delivery(world: Legacy, 
         assert row is not None and row.status == "refused" and row.sealed_result is None
     refused = [r for r in access.history(w.s.instance, holder_code=CITIZEN) if r.result == "refused"]
     assert [r.reason[:5] for r in refused[:2]] == ["E1603", "E1603"]
+
+
+def test_over_http_register_queue_poll_and_the_cli(
+    world: Legacy, retry_now: None, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``POST /sharing/legacy-entries`` (the region's own platform only), a retrieval answered 202 with a ticket while
+    the region is offline, ``POST /sharing/tickets/{ticket}`` polled until the licence comes; ``trust sharing poll``."""
+    from tests.support.http import AuthClient
+    from tests.support.world import PASSPHRASE
+    from trust.cli.main import main
+    from trust.http.app import create_app
+
+    w = world
+    s = w.s
+    base = AuthClient(create_app(s.instance), s.world, None, base_url=s.world.base_url)
+    zj, gd = base.as_("zj-platform"), base.as_("gd-platform")
+    salt = _salt()
+    identifier = _identifier(s, "LEGACY19990009")
+    body = {"signed_entry": _entry(w, identifier=identifier, salt=salt), "holder_code": CITIZEN, "salt": salt}
+    refused = gd.post("/sharing/legacy-entries", json=body)  # 广东's platform, a 浙江 issuer's entry
+    assert refused.status_code == 403 and refused.json()["code"] == "E1403", refused.text
+    tail = "AAAA" if body["signed_entry"][-4:] != "AAAA" else "BBBB"
+    forged = {**body, "signed_entry": body["signed_entry"][:-4] + tail}
+    response = zj.post("/sharing/legacy-entries", json=forged)
+    assert response.status_code == 422 and response.json()["code"] == "E1606", response.text
+    response = zj.post("/sharing/legacy-entries", json=body)
+    assert response.status_code == 201, response.text
+    assert response.json()["source"] == "legacy" and CITIZEN not in response.text
+    _register(w)  # the licence the legacy system serves
+    consent = s.consent()
+    authority = {"requester": s.gd, "purpose": "入学登记", "consent_id": consent.id}
+    w.system.stop()
+    response = gd.post(f"/sharing/licenses/{w.system.identifier}", json=authority)
+    assert response.status_code == 202, response.text
+    ticket = response.json()
+    assert ticket["status"] == "queued" and ticket["poll"] == f"/sharing/tickets/{ticket['ticket']}"
+    assert "sd_jwt" not in ticket and "newborn" not in response.text
+    response = gd.post(ticket["poll"], json={"requester": s.gd})
+    assert response.status_code == 202 and response.json()["attempts"] == 2, response.text
+    response = zj.post(ticket["poll"], json={"requester": s.gd})  # 浙江's platform is not the requester's
+    assert response.status_code == 403, response.text
+    w.system.start()
+    response = gd.post(ticket["poll"], json={"requester": s.gd})
+    assert response.status_code == 200, response.text
+    assert response.json()["disclosed"] == FIELDS
+    _fetched(w, access.Shared(w.system.identifier, response.json()["sd_jwt"], FIELDS), tmp_path)
+    # The CLI: fetch while offline → the ticket and exit 2; poll once back → the SD-JWT and exit 0.
+    monkeypatch.setenv("TRUST_KEY_PASSPHRASE", PASSPHRASE.decode())
+    monkeypatch.setenv("TRUST_KEY_KDF_ITERATIONS", "2000")
+    monkeypatch.setenv("TRUST_PUBLIC_URL", s.world.base_url)
+    monkeypatch.setenv("TRUST_SHARING_RETRY_SECONDS", "0")
+    h = ["--home", str(s.world.home)]
+    w.system.stop()
+    code = main(["sharing", "fetch", s.gd, w.system.identifier, "--purpose", "入学登记", "--consent", consent.id, *h])
+    captured = capsys.readouterr()
+    assert code == 2 and "trust sharing poll" in captured.err, captured
+    queued = json.loads(captured.out)
+    w.system.start()
+    code = main(["sharing", "poll", s.gd, queued["ticket"], *h])
+    captured = capsys.readouterr()
+    assert code == 0 and "disclosed: newborn_name, sex" in captured.err, captured
+    _fetched(w, access.Shared(w.system.identifier, captured.out.strip(), FIELDS), tmp_path)

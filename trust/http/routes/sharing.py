@@ -179,7 +179,7 @@ class LegacyEntryIn(BaseModel):
     responses=problems.responses(*problems.JSON_BODY, 401, 403, 404, 409),
 )
 def register_legacy(body: LegacyEntryIn, request: Request, principal: Client) -> LocatedOut:
-    allow(request, principal, Action.SHARING_REGISTER)
+    allow(request, principal, Action.SHARING_REGISTER, region=legacy.claimed_region(body.signed_entry))
     located = legacy.register(
         _instance(request), body.signed_entry, holder_code=body.holder_code, salt=body.salt, region=principal.region
     )

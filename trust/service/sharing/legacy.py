@@ -48,6 +48,16 @@ def check(instance: Instance, signed_entry: str) -> directory_entry.Entry:
     return entry
 
 
+def claimed_region(signed_entry: str) -> str | None:
+    """The region of the issuer an entry names (unverified: for the policy, before :func:`register` checks it)."""
+    try:
+        _header, body = directory_entry.parse_unverified(signed_entry)
+    except TrustError:
+        return None
+    issuer = body.get("iss")
+    return directory.region_of(issuer) if isinstance(issuer, str) else None
+
+
 def register(
     instance: Instance, signed_entry: str, *, holder_code: str, salt: str, region: str | None
 ) -> directory.Located:
