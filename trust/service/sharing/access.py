@@ -316,11 +316,15 @@ def _log(
     result: str,
     reason: str = "",
     disclosed: Sequence[str] = (),
+    ends: Sequence[str] = (),
 ) -> None:
-    with db.session_scope(instance.engine) as session:
-        session.add(
+    """The access row and the audit entry of a request, at ``end`` (and each of ``ends``), in one transaction."""
+    rows: list[AccessRecord] = []
+    entries: list[dict[str, Any]] = []
+    for at_end in (end, *ends):
+        rows.append(
             AccessRecord(
-                end=end,
+                end=at_end,
                 action=action,
                 requester=request.requester[:512],
                 purpose=request.purpose[:256],
@@ -334,22 +338,27 @@ def _log(
                 reason=reason[:256],
             )
         )
-    audit.record(
-        instance.engine,
-        action=f"sharing.{action}",
-        subject=identifier or f"holder:{holder[:16]}",
-        result=result,
-        details={
-            "end": end,
-            "requester": request.requester,
-            "purpose": request.purpose,
-            "consent_id": request.consent_id,
-            "legal_basis": request.legal_basis,
-            "type": type_code,
-            "disclosed": ",".join(disclosed),
-            "reason": reason,
-        },
-    )
+        entries.append(
+            audit.entry(
+                action=f"sharing.{action}",
+                subject=identifier or f"holder:{holder[:16]}",
+                result=result,
+                details={
+                    "end": at_end,
+                    "requester": request.requester,
+                    "purpose": request.purpose,
+                    "consent_id": request.consent_id,
+                    "legal_basis": request.legal_basis,
+                    "type": type_code,
+                    "disclosed": ",".join(disclosed),
+                    "reason": reason,
+                },
+            )
+        )
+    with db.session_scope(instance.engine) as session:
+        session.add_all(rows)
+        session.flush()
+        audit.append(session, entries)
 
 
 def lookup(instance: Instance, request: Request, *, holder_code: str, type_code: str) -> list[directory.Located]:
@@ -511,18 +520,18 @@ def _refuse_log(
 def _served(
     instance: Instance, request: Request, holder: str, type_code: str, identifier: str, disclosed: Sequence[str]
 ) -> None:
-    for end in ("issuer", "directory"):
-        _log(
-            instance,
-            end=end,
-            action="retrieve",
-            request=request,
-            holder=holder,
-            type_code=type_code,
-            identifier=identifier,
-            result="disclosed",
-            disclosed=disclosed,
-        )
+    _log(
+        instance,
+        end="issuer",
+        ends=("directory",),
+        action="retrieve",
+        request=request,
+        holder=holder,
+        type_code=type_code,
+        identifier=identifier,
+        result="disclosed",
+        disclosed=disclosed,
+    )
 
 
 def _queue(instance: Instance, request: Request, entry: DirectoryEntry, reason: str) -> Queued:
