@@ -387,3 +387,35 @@ def test_over_http_register_queue_poll_and_the_cli(
     captured = capsys.readouterr()
     assert code == 0 and "disclosed: newborn_name, sex" in captured.err, captured
     _fetched(w, access.Shared(w.system.identifier, captured.out.strip(), FIELDS), tmp_path)
+
+
+def test_privacy_scan_covers_legacy_entries_and_the_queue(world: Legacy, retry_now: None) -> None:
+    """The directory's tables — signed entries (their payloads decoded) and a region's answer waiting in the queue
+    included — hold no licence field, no clear holder code and no plain hash of it."""
+    from licenses import samples
+    from trust.crypto import base64url
+
+    w = world
+    _register(w)
+    consent = w.s.consent()
+    w.system.stop()
+    queued = access.retrieve(w.s.instance, _request(w, consent), w.system.identifier)
+    assert isinstance(queued, access.Queued)
+    w.system.start()
+    access.deliver_due(w.s.instance)
+    values = [v for v in samples.sample(BIRTH).values() if isinstance(v, str) and len(v) >= 4] + [CITIZEN]
+    values.append(hashlib.sha256(CITIZEN.encode()).hexdigest())
+    with db.session_scope(w.s.instance.engine, read_only=True) as session:
+        tables = [name for (name,) in session.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'"))]
+        tables = [name for name in tables if name.startswith("sharing_")]
+        assert {"sharing_directory", "sharing_pending", "sharing_access", "sharing_consent"} <= set(tables)
+        cells = [str(v) for table in tables for row in session.execute(text(f"SELECT * FROM {table}")) for v in row]
+        ready = session.get(Pending, queued.ticket)
+        assert ready is not None and ready.status == "ready" and ready.sealed_result  # an answer is waiting
+    decoded = []
+    for cell in cells:
+        if cell.count(".") == 2 and cell.startswith("eyJ"):  # a JWS: its payload too
+            decoded.append(base64url.decode(cell.split(".")[1], "payload").decode("utf-8", "replace"))
+    dump = "\n".join(cells + decoded)
+    assert w.system.identifier in dump and '"holder":' in dump  # the scan sees the rows and the decoded entries
+    assert [v for v in values if v in dump] == []
