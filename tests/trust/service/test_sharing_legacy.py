@@ -419,3 +419,22 @@ def test_privacy_scan_covers_legacy_entries_and_the_queue(world: Legacy, retry_n
     dump = "\n".join(cells + decoded)
     assert w.system.identifier in dump and '"holder":' in dump  # the scan sees the rows and the decoded entries
     assert [v for v in values if v in dump] == []
+
+
+def test_a_ticket_the_region_never_answers_expires(world: Legacy, retry_now: None) -> None:
+    w = world
+    _register(w)
+    consent = w.s.consent()
+    w.system.stop()
+    queued = access.retrieve(w.s.instance, _request(w, consent), w.system.identifier)
+    assert isinstance(queued, access.Queued)
+    with db.session_scope(w.s.instance.engine) as session:  # a day and more went by (TRUST_SHARING_QUEUE_HOURS = 24)
+        session.execute(text("UPDATE sharing_pending SET created_at = :t WHERE id = :id"),
+                        {"t": datetime(2000, 1, 1, tzinfo=UTC), "id": queued.ticket})  # fmt: skip
+    w.system.start()
+    asked = len(w.system.asked)
+    with pytest.raises(SharingRefused) as caught:
+        access.poll(w.s.instance, w.s.gd, queued.ticket)
+    assert caught.value.code is Code.RETRIEVAL_EXPIRED and len(w.system.asked) == asked
+    with pytest.raises(SharingRefused):  # and stays expired
+        access.poll(w.s.instance, w.s.gd, queued.ticket)
