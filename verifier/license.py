@@ -17,7 +17,9 @@ Checks, in order (each becomes a :class:`~verifier.report.Check`):
    their digest instead).
 6. **validity** — ``nbf`` ≤ validation time < ``exp``.
 7. **status** — the issuer's Status List Token for the token's ``status.status_list.uri``, from the bundle,
-   signed by the same issuer key and unexpired: 0 valid, 1 revoked, 2 suspended (3 is not valid).
+   signed by the same issuer key and unexpired at the validation time: 0 valid, 1 revoked, 2 suspended (3 is not
+   valid); a list issued after the validation time that shows the licence revoked or suspended is INDETERMINATE /
+   REVOKED_NO_POE (:func:`_status`).
 8. **disclosures / key binding** (SD-JWT) — RFC 9901 processing; a KB-JWT's nonce and audience when required.
 """
 
@@ -25,8 +27,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
@@ -43,10 +45,12 @@ from trust.formats.crl import load_crl
 from trust.formats.sdjwt import vc
 from verifier.certificate import verify_certificate
 from verifier.context import VerificationContext
-from verifier.report import Check, Indication, Report, Result, SubIndication
+from verifier.report import Check, Indication, Report, ReportBuilder, Result, SubIndication
 
 ALGORITHMS: Final = ("SM2", "RS256", "PS256", "ES256")
 TOKEN_TYP: Final = token.TYP
+STATUS_LIST_LEEWAY: Final = 60
+"""Seconds by which a status list may be issued after the validation time and still count as issued then (clocks)."""
 
 
 @dataclass(frozen=True)
@@ -55,17 +59,28 @@ class KeyBindingRequest:
     audience: str
 
 
-@dataclass
-class _State:
-    checks: list[Check] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    details: list[tuple[str, Any]] = field(default_factory=list)
+AUTHENTICATION: Final = ("parse", "issuer-key", "signature")
+"""The checks that establish who signed the token (steps 1-3); SD-JWT adds :data:`SD_JWT_AUTHENTICATION`."""
+SD_JWT_AUTHENTICATION: Final = ("disclosures", "key-binding")
+CONTENT: Final = ("issuer-authorised", "claims", "validity", "status")
+"""The checks of what an authenticated token says (steps 4-7; an SD-JWT VC adds ``type`` first): each runs and is
+reported whatever the others found."""
+
+
+class _State(ReportBuilder):
+    """The report of a token in the making; its bottom line is :func:`verifier.report.bottom_line` in the order the
+    checks ran (authentication first, then the content in the order of :data:`CONTENT`)."""
 
     def ok(self, name: str, detail: str) -> None:
-        self.checks.append(Check(name, Result.PASSED, detail))
+        self.passed(name, detail)
+
+    def record(self, failure: _Fail) -> None:
+        self.failed(failure.check, failure.indication, failure.sub, failure.message)
 
 
 class _Fail(Exception):
+    """A check that failed: its name, indication, sub-indication and reason (internal)."""
+
     def __init__(self, indication: Indication, sub: SubIndication, check: str, message: str):
         super().__init__(message)
         self.indication, self.sub, self.check, self.message = indication, sub, check, message
@@ -93,72 +108,71 @@ def verify_license(
     key_binding: KeyBindingRequest | None = None,
     full_fields: Mapping[str, Any] | None = None,
 ) -> Report:
+    """Verify a licence token, SD-JWT presentation or ``HR1:`` QR payload offline (module docstring). Every check is
+    reported: when the token cannot be authenticated (steps 1-3, and for an SD-JWT its disclosures and key binding),
+    the checks of its content are reported as not run (an unauthenticated claim proves nothing); once it is, every
+    content check runs, whatever the others found."""
     text = data.decode("ascii", errors="strict").strip() if isinstance(data, bytes) else data.strip()
-    state = _State()
     form = looks_like_token(text.encode())
     if form is None:
         raise EncodingError("not a licence token, SD-JWT or HR1 QR payload")
     kind = {"jws": "license-token", "qr": "license-qr", "sd-jwt": "license-sd-jwt"}[form]
-    subject = ""
+    state = _State(kind, ctx.validation_time)
+    if form == "qr":
+        text = token.from_qr(text)
+        state.ok("parse", "HR1 QR payload rebuilt into a compact JWS")
+    content = ("type", *CONTENT) if form == "sd-jwt" else CONTENT
+    authentication = (*AUTHENTICATION, *SD_JWT_AUTHENTICATION) if form == "sd-jwt" else AUTHENTICATION
     try:
-        if form == "qr":
-            text = token.from_qr(text)
-            state.ok("parse", "HR1 QR payload rebuilt into a compact JWS")
         if form == "sd-jwt":
-            claims, header, key, issuer_entry = _verify_sd_jwt(text, ctx, state, key_binding)
-            _credential_type(claims, ctx, state)
+            state.ok("parse", "SD-JWT presentation")
+            claims, _header, key, issuer_entry = _verify_sd_jwt(text, ctx, state, key_binding)
         else:
-            header, body = token.parse_unverified(text)
-            if form != "qr":
-                state.ok("parse", "compact JWS")
-            if header.get("typ") != TOKEN_TYP:
-                raise _Fail(
-                    Indication.TOTAL_FAILED,
-                    SubIndication.FORMAT_FAILURE,
-                    "parse",
-                    f"token typ is {header.get('typ')!r}, expected {TOKEN_TYP!r}",
-                )
-            key, issuer_entry = _issuer_key(header, body, ctx, state)
-            try:
-                jose.verify_compact(text, lambda _h: key, algorithms=ALGORITHMS)
-            except TrustError as exc:
-                raise _Fail(
-                    Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE, "signature", exc.message
-                ) from None
-            state.ok("signature", f"{header.get('alg')} signature verifies with the issuer key {header.get('kid', '')}")
-            claims = body
-        license = claims.get("license") or {}
-        subject = f"{license.get('id', '?')} ({(license.get('holder') or {}).get('name', '?')})"
-        _authorised(claims, issuer_entry, ctx, state)
-        _claims(claims, state, full_fields, selective=form == "sd-jwt")
-        _validity(claims, ctx, state)
-        _status(claims, key, ctx, state)
+            claims, key, issuer_entry = _verify_jws(text, form, ctx, state)
     except _Fail as failure:
-        state.checks.append(Check(failure.check, Result.FAILED, failure.message))
-        return Report(
-            kind,
-            failure.indication,
-            failure.sub,
-            ctx.validation_time,
-            subject,
-            (),
-            tuple(state.checks),
-            (*ctx.warnings, *state.warnings),
-            (failure.message,),
-            tuple(state.details),
+        state.record(failure)
+        state.not_run(authentication, f"the {failure.check} check failed")
+        state.not_run(content, "the token is not authenticated: what it claims proves nothing")
+        return state.build(warnings=ctx.warnings)
+    raw = claims.get("license")
+    license: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    state.subject = f"{license.get('id', '?')} ({(license.get('holder') or {}).get('name', '?')})"
+    steps: list[Callable[[], None]] = [
+        lambda: _authorised(claims, issuer_entry, ctx, state),
+        lambda: _claims(claims, state, full_fields, selective=form == "sd-jwt"),
+        lambda: _validity(claims, ctx, state),
+        lambda: _status(claims, key, ctx, state),
+    ]
+    if form == "sd-jwt":
+        steps.insert(0, lambda: _credential_type(claims, ctx, state))
+    for step in steps:
+        try:
+            step()
+        except _Fail as failure:
+            state.record(failure)
+    return state.build(warnings=ctx.warnings)
+
+
+def _verify_jws(text: str, form: str, ctx: VerificationContext, state: _State) -> tuple[dict[str, Any], PublicKey, Any]:
+    """Steps 1-3 of a compact JWS (or the JWS a QR payload rebuilds): its claims, the issuer key and trust-list
+    entry."""
+    header, body = token.parse_unverified(text)
+    if form != "qr":
+        state.ok("parse", "compact JWS")
+    if header.get("typ") != TOKEN_TYP:
+        raise _Fail(
+            Indication.TOTAL_FAILED,
+            SubIndication.FORMAT_FAILURE,
+            "parse",
+            f"token typ is {header.get('typ')!r}, expected {TOKEN_TYP!r}",
         )
-    return Report(
-        kind,
-        Indication.TOTAL_PASSED,
-        None,
-        ctx.validation_time,
-        subject,
-        (),
-        tuple(state.checks),
-        (*ctx.warnings, *state.warnings),
-        (),
-        tuple(state.details),
-    )
+    key, issuer_entry = _issuer_key(header, body, ctx, state)
+    try:
+        jose.verify_compact(text, lambda _h: key, algorithms=ALGORITHMS)
+    except TrustError as exc:
+        raise _Fail(Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE, "signature", exc.message) from None
+    state.ok("signature", f"{header.get('alg')} signature verifies with the issuer key {header.get('kid', '')}")
+    return body, key, issuer_entry
 
 
 # --- key resolution ----------------------------------------------------------------------------------------
@@ -405,7 +419,7 @@ def _verify_sd_jwt(
         state.ok("key-binding", "KB-JWT verified (holder key, nonce, audience, sd_hash)")
     elif key_binding is None:
         state.checks.append(Check("key-binding", Result.SKIPPED, "no key binding requested"))
-    state.details.append(("disclosed", disclosed))
+    state.details["disclosed"] = disclosed
     return verified.payload, verified.header, resolved["key"], resolved.get("entry")
 
 
@@ -499,7 +513,9 @@ def _authorised(claims: Mapping[str, Any], entry: Any, ctx: VerificationContext,
 def _claims(
     claims: Mapping[str, Any], state: _State, full_fields: Mapping[str, Any] | None, *, selective: bool = False
 ) -> None:
-    license = claims["license"]
+    license = claims.get("license")
+    if not isinstance(license, Mapping):
+        raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "claims", "token has no license claim")
     try:
         parsed = identifiers.parse(license.get("id"))
     except TrustError as exc:
@@ -534,7 +550,7 @@ def _claims(
             )
         fields, complete = dict(full_fields), True
     elif digest is not None:
-        state.details.append(("omitted_fields", omitted))
+        state.details["omitted_fields"] = omitted
     try:
         license_type = catalogue.get(str(license.get("type")))
     except TrustError:
@@ -548,8 +564,8 @@ def _claims(
             _validate_present(license_type, fields)
     except TrustError as exc:
         raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "claims", exc.message) from None
-    state.details.append(("type", f"{license_type.name} ({license_type.code})"))
-    state.details.append(("fields", {license_type.label(k): v for k, v in fields.items() if k != "_sd"}))
+    state.details["type"] = f"{license_type.name} ({license_type.code})"
+    state.details["fields"] = {license_type.label(k): v for k, v in fields.items() if k != "_sd"}
     scope = "all fields" if complete else "the fields present"
     state.ok("claims", f"identifier {license.get('id')} valid; holder code valid; {scope} fit {license_type.name}")
 
@@ -591,6 +607,10 @@ def _validity(claims: Mapping[str, Any], ctx: VerificationContext, state: _State
 
 
 def _status(claims: Mapping[str, Any], key: PublicKey, ctx: VerificationContext, state: _State) -> None:
+    """Step 7, judged at the validation time: the status list must not have expired by then. A list issued after it
+    (a current bundle, an earlier ``--at``) is later evidence: "valid" there means not revoked by then either, but a
+    licence it shows revoked or suspended may still have been valid at the validation time, and nothing says when
+    its status changed (INDETERMINATE / REVOKED_NO_POE, as for a certificate revoked after a claimed signing time)."""
     try:
         uri, index = status_list.parse_status_claim(claims)
     except TrustError as exc:
@@ -604,18 +624,37 @@ def _status(claims: Mapping[str, Any], key: PublicKey, ctx: VerificationContext,
             "status",
             f"no status list {uri} available offline (give a current bundle)",
         )
+    moment = int(ctx.validation_time.timestamp())
     try:
-        values = status_list.verify_token(
-            text, lambda _h: key, expected_uri=uri, now=ctx.validation_time, algorithms=ALGORITHMS
+        issued = token.parse_unverified(text)[1].get("iat")  # only to judge a list issued after the moment
+        judged = max(moment, issued) if isinstance(issued, int) and not isinstance(issued, bool) else moment
+        verified = status_list.verify_token_claims(
+            text, lambda _h: key, expected_uri=uri, now=judged, algorithms=ALGORITHMS
         )
-        value = values.get(index)
+        value = verified.status(index)
     except TrustError as exc:
         raise _Fail(
-            Indication.INDETERMINATE, SubIndication.TRY_LATER, "status", f"status list {uri} unusable: {exc.message}"
+            Indication.INDETERMINATE,
+            SubIndication.TRY_LATER,
+            "status",
+            f"status list {uri} unusable at {ctx.validation_time.isoformat()}: {exc.message} (give a bundle current "
+            "at the validation time)",
         ) from None
+    later = verified.iat > moment + STATUS_LIST_LEEWAY
+    issued_at = datetime.fromtimestamp(verified.iat, UTC).isoformat()
     if value == status_list.Status.VALID:
-        state.ok("status", f"valid in status list {uri} at index {index}")
+        note = f", issued {issued_at}, after the validation time" if later else ""
+        state.ok("status", f"valid in status list {uri} at index {index}{note}")
         return
+    what = {status_list.Status.INVALID: "revoked", status_list.Status.SUSPENDED: "suspended"}.get(value)
+    if later:
+        raise _Fail(
+            Indication.INDETERMINATE,
+            SubIndication.REVOKED_NO_POE,
+            "status",
+            f"licence {what or f'status {value}'} in status list {uri} issued {issued_at}, after the validation time "
+            f"{ctx.validation_time.isoformat()}: nothing shows whether it was already so then",
+        )
     if value == status_list.Status.INVALID:
         raise _Fail(Indication.TOTAL_FAILED, SubIndication.REVOKED, "status", f"licence revoked (status list {uri})")
     if value == status_list.Status.SUSPENDED:

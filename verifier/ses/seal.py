@@ -36,7 +36,7 @@ from trust.crypto.errors import (
 )
 from trust.formats import ses
 from verifier.context import Memo, VerificationContext
-from verifier.report import ChainLink, Check, Indication, Report, SubIndication
+from verifier.report import ChainLink, Check, Indication, Report, ReportBuilder, SubIndication
 from verifier.ses.certificates import certificate_at, check_signature, load_cert, subject_of
 from verifier.ses.checks import (
     CLOCK_SKEW,
@@ -47,7 +47,6 @@ from verifier.ses.checks import (
     parse_input,
     passed,
     skipped,
-    verdict,
     zoneless_problem,
 )
 from verifier.ses.pictures import picture_check
@@ -79,19 +78,11 @@ def verify_parsed_seal(
         valid_start=aware(seal.valid_start),
         valid_end=aware(seal.valid_end),
     )
-    indication, sub, errors = verdict(checks)
-    return Report(
-        "seal",
-        indication,
-        sub,
-        ctx.validation_time,
-        f"{seal.name} ({seal.es_id})",
-        chain,
-        tuple(checks),
-        tuple(ctx.warnings),
-        errors,
-        seal_details(seal, moment),
-    )
+    report = ReportBuilder("seal", ctx.validation_time, f"{seal.name} ({seal.es_id})")
+    report.chain = chain
+    report.checks.extend(checks)
+    report.details.update(seal_details(seal, moment))
+    return report.build(warnings=ctx.warnings)
 
 
 def seal_checks(

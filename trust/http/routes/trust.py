@@ -24,6 +24,7 @@ from trust.service import trust as service
 from trust.service import verification
 from trust.service.instance import Instance
 from trust.service.policy import Action
+from verifier.context import validation_time
 from verifier.limits import MAX_DEPTH
 
 router = APIRouter(tags=["trust list and verification"], route_class=StrictJsonRoute)
@@ -181,7 +182,9 @@ class VerifyRequest(BaseModel):
     anchors: list[str] = Field(default_factory=list, description="PEM trust anchors; none: this instance's roots")
     untrusted: list[str] = Field(default_factory=list, description="PEM intermediate certificates")
     crls: list[str] = Field(default_factory=list, description="CRLs, base64 DER")
-    at: IsoDateTime | None = Field(default=None, description="Validation time (default now)")
+    at: IsoDateTime | None = Field(
+        default=None, description="Validation time with its time zone, e.g. 2026-03-01T09:00:00+08:00 (default now)"
+    )
     purpose: str = Field(
         default="auto",
         description="auto (each input's own: seal for PDF signatures), any (PDF signatures: the generic RFC 5280 "
@@ -277,7 +280,7 @@ def verify(body: VerifyRequest, request: Request) -> Response:
 
     ctx = verification.context_for(
         _instance(request),
-        at=body.at,
+        at=validation_time(body.at, "at"),  # naive times refused, as in the CLI and the library
         purpose=body.purpose,
         revocation=body.revocation,
         strict=body.strict,
