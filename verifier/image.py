@@ -63,7 +63,9 @@ def read_qr(data: bytes) -> QrImage:
             gray = image.convert("L")
     except InputError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError:  # Pillow's own bound (above ours), met while reading the header
+        raise InputError(f"the image declares more than {MAX_PIXELS} pixels", code=Code.INPUT_TOO_LARGE) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise EncodingError(f"the image cannot be decoded: {type(exc).__name__}: {str(exc)[:200]}") from None
     if max(gray.size) > DECODE_SIDE:
         gray.thumbnail((DECODE_SIDE, DECODE_SIDE))

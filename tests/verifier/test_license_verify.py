@@ -9,11 +9,15 @@ import base64
 import hashlib
 import hmac
 import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.support import golden
+from tests.support import golden, photos
 from trust.crypto import base64url, jwk
 from trust.crypto.keys import generate_private_key
 from trust.formats import jose, sdjwt
@@ -38,6 +42,10 @@ def _verify(data: str, **kwargs):
     key_binding = kwargs.pop("key_binding", None)
     families = kwargs.pop("families", ("SM2",))
     return api.verify(data.encode(), golden.context(families=families, **kwargs), key_binding=key_binding)
+
+
+def _verify_bytes(data: bytes):
+    return api.verify(data, golden.context())
 
 
 class _Prepared:
@@ -90,6 +98,38 @@ def test_qr_sizes_for_every_seeded_type(record_property) -> None:
     record_property("qr_versions", versions)
     print(f"\nQR versions (SM2, level M): {versions}")
     assert all(v <= 25 for v in versions.values()), versions
+
+
+def test_a_photo_of_the_qr_code_verifies(tmp_path: Path) -> None:
+    """Issue 13 item 5: a phone photo (JPEG: turned, blurred, speckled) or a PNG scan of a licence's QR code is read
+    with zxing-cpp and verified like the scanned payload — by the library and by ``trust verify`` — and its report
+    says so in its first check; a photo of a forged QR code fails like the forged payload."""
+    payload = golden.text("license/qr-gd-food.txt")
+    for data in (photos.photo(payload), photos.photo(payload, angle=-3, image_format="PNG")):
+        report = _verify_bytes(data)
+        assert report.kind == "license-qr" and report.indication is Indication.TOTAL_PASSED, report.to_text()
+        assert report.checks[0].name == "image" and "QR code read by zxing-cpp" in report.checks[0].detail
+        assert report.subject == _verify(payload).subject
+    header, body = token.parse_unverified(token.from_qr(payload))
+    body["license"]["holder"]["name"] = "冒名顶替有限公司"
+    forged = token.to_qr(_forge("gd", body, {**header}))
+    refused = _verify_bytes(photos.photo(forged))
+    assert refused.indication is Indication.TOTAL_FAILED and refused.checks[0].name == "image", refused.to_text()
+
+    (tmp_path / "licence-qr.jpg").write_bytes(photos.photo(payload))
+    (tmp_path / "bundle.json").write_bytes(golden.bundle())
+    command = ["verify", str(tmp_path / "licence-qr.jpg"), "--bundle", str(tmp_path / "bundle.json")]
+    command += ["--pin", golden.pins("SM2")[0], "--at", golden.validation_time().isoformat()]
+    result = subprocess.run(
+        [sys.executable, "-m", "trust.cli.main", *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("TRUST_")},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("TOTAL-PASSED  licence QR code: "), result.stdout
 
 
 def test_selective_disclosure_and_key_binding() -> None:
