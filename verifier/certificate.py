@@ -782,6 +782,10 @@ def _verify_certificate(
         UnsupportedAlgorithm,
     ) as exc:
         indication, sub, message = _classify(exc)
+        issued = utc_time(cert["tbs_certificate"]["validity"]["not_before"].native)
+        if indication is Indication.INDETERMINATE and ctx.newer_than_trust_list(issued):
+            # no path, or no CRL of its CA: a CA enrolled after the bundle was made has neither in it (issue 13 item 6)
+            message = f"{message}; {ctx.newer_bundle('the certificate', issued)}"
         name = exc.check if isinstance(exc, PathCheckError) else "path"
         if isinstance(exc, PathCheckError):
             report.details["rule"] = exc.rule
@@ -892,6 +896,11 @@ def _trust_list_checks(
         standing = trust_list.standing(ca_cert.dump(), issued_at, "CA")
         name = name_text(ca_cert.subject)
         if standing.service is None:
+            ca_issued = utc_time(ca_cert["tbs_certificate"]["validity"]["not_before"].native)
+            if ctx.newer_than_trust_list(ca_issued):  # a CA enrolled after the bundle was made
+                message = f"CA {name}: {ctx.newer_bundle('its certificate', ca_issued)}"
+                report.failed("trust-list", Indication.INDETERMINATE, SubIndication.TRY_LATER, message)
+                return
             message = f"CA {name} is not a service of trust list {trust_list.sequence}"
             report.failed("trust-list", Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND, message)
             return
@@ -906,6 +915,11 @@ def _trust_list_checks(
     leaf_service = LEAF_SERVICE_FOR_PURPOSE.get(purpose)
     if leaf_service is not None:
         standing = trust_list.standing(certs[-1].dump(), ctx.validation_time, leaf_service)
+        leaf_issued = utc_time(certs[-1]["tbs_certificate"]["validity"]["not_before"].native)
+        if standing.service is None and ctx.newer_than_trust_list(leaf_issued):
+            message = f"{leaf_service}: {ctx.newer_bundle('the certificate', leaf_issued)}"
+            report.failed("trust-list-service", Indication.INDETERMINATE, SubIndication.TRY_LATER, message)
+            return
         if not standing.usable:
             message = f"{leaf_service}: {standing.reason}"
             report.failed(

@@ -44,7 +44,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any, Final, cast
 
@@ -282,6 +282,21 @@ class VerificationContext:
     memo: Memo = field(default_factory=Memo, compare=False, repr=False)  # shared by dataclasses.replace copies
     bundle: BundleInfo | None = field(default=None, compare=False)  # the bundle the trust list came from
 
+    def newer_than_trust_list(self, moment: datetime) -> bool:
+        """Whether ``moment`` (a certificate's notBefore, a document's time) lies after the trust list was issued
+        (less :data:`BACKDATING`): then what is missing from the list may simply be newer than it (issue 13 item 6)."""
+        return self.trust_list is not None and moment > self.trust_list.issued_at - BACKDATING
+
+    def newer_bundle(self, what: str, moment: datetime) -> str:
+        """The reason to give when ``what`` of ``moment`` is missing from an older trust list: not a forgery proven,
+        an answer that a newer bundle may change (INDETERMINATE / TRY_LATER)."""
+        listed = self.trust_list
+        number = f"trust list {listed.sequence} of {listed.issued_at.isoformat()}" if listed else "the trust list"
+        return (
+            f"{what} ({moment.isoformat()}) is newer than the bundle's {number}, which does not list it yet: get a "
+            "newer bundle"
+        )
+
     def source(self) -> dict[str, Any]:
         """What a verification against this context relied on besides its input, for the report (``source`` in the
         JSON, ``docs/VERIFIER.md``): the bundle (dates, SHA-256) and its trust list (number, dates), or none; and how
@@ -473,6 +488,9 @@ def _load_one(der: bytes, what: str, cache: dict[bytes, x509.Certificate]) -> x5
     return cert
 
 
+BACKDATING: Final = timedelta(minutes=10)
+"""How far before its issuance a certificate may be dated (Huren dates them 5 minutes back, for clocks): one whose
+notBefore is up to this much before the trust list was issued may still have been issued after it."""
 EARLIEST: Final = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST: Final = datetime(2999, 12, 31, 23, 59, 59, tzinfo=UTC)
 """The range of validation times (and of the HTTP API's dates): far from ``datetime.min``/``max``, so the arithmetic

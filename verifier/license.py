@@ -43,6 +43,7 @@ from trust.formats import license_token as token
 from trust.formats import x509 as cx
 from trust.formats.crl import load_crl
 from trust.formats.sdjwt import vc
+from trust.formats.x509 import utc_time
 from verifier.certificate import verify_certificate
 from verifier.context import VerificationContext
 from verifier.report import Check, Indication, Report, ReportBuilder, Result, SubIndication
@@ -71,6 +72,8 @@ class _State(ReportBuilder):
     """The report of a token in the making; its bottom line is :func:`verifier.report.bottom_line` in the order the
     checks ran (authentication first, then the content in the order of :data:`CONTENT`)."""
 
+    issuer_since: datetime | None = None  # the x5c certificate's notBefore (how new the issuer may be)
+
     def ok(self, name: str, detail: str) -> None:
         self.passed(name, detail)
 
@@ -79,11 +82,18 @@ class _State(ReportBuilder):
 
 
 class _Fail(Exception):
-    """A check that failed: its name, indication, sub-indication and reason (internal)."""
+    """A check that failed: its name, indication, sub-indication and reason (internal). ``key``: the key the token
+    names in ``x5c`` when the issuer-key check failed after reading it (its signature can still be checked)."""
 
     def __init__(self, indication: Indication, sub: SubIndication, check: str, message: str):
         super().__init__(message)
         self.indication, self.sub, self.check, self.message = indication, sub, check, message
+        self.key: PublicKey | None = None
+
+
+class _Unauthenticated(Exception):
+    """The token's issuer could not be established (its failures are recorded already); the argument names the
+    check that failed first (internal)."""
 
 
 def looks_like_token(data: bytes) -> str | None:
@@ -129,9 +139,11 @@ def verify_license(
             claims, _header, key, issuer_entry = _verify_sd_jwt(text, ctx, state, key_binding)
         else:
             claims, key, issuer_entry = _verify_jws(text, form, ctx, state)
-    except _Fail as failure:
-        state.record(failure)
-        state.not_run(authentication, f"the {failure.check} check failed")
+    except (_Fail, _Unauthenticated) as stop:
+        if isinstance(stop, _Fail):
+            state.record(stop)
+        first = stop.check if isinstance(stop, _Fail) else str(stop)
+        state.not_run(authentication, f"the {first} check failed")
         state.not_run(content, "the token is not authenticated: what it claims proves nothing")
         return state.build(warnings=ctx.warnings)
     raw = claims.get("license")
@@ -166,13 +178,27 @@ def _verify_jws(text: str, form: str, ctx: VerificationContext, state: _State) -
             "parse",
             f"token typ is {header.get('typ')!r}, expected {TOKEN_TYP!r}",
         )
-    key, issuer_entry = _issuer_key(header, body, ctx, state)
+    try:
+        key, issuer_entry = _issuer_key(header, body, ctx, state)
+    except _Fail as failure:
+        if failure.key is None:
+            raise
+        # The issuer is not established, but the token names its key (x5c): a signature that does not verify with
+        # it is a forgery whatever the trust list says (TOTAL_FAILED), one that does is still unauthenticated.
+        state.record(failure)
+        _signature(text, failure.key, header, state, trusted=False)
+        raise _Unauthenticated(failure.check) from None
+    _signature(text, key, header, state, trusted=True)
+    return body, key, issuer_entry
+
+
+def _signature(text: str, key: PublicKey, header: Mapping[str, Any], state: _State, *, trusted: bool) -> None:
     try:
         jose.verify_compact(text, lambda _h: key, algorithms=ALGORITHMS)
     except TrustError as exc:
         raise _Fail(Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE, "signature", exc.message) from None
-    state.ok("signature", f"{header.get('alg')} signature verifies with the issuer key {header.get('kid', '')}")
-    return body, key, issuer_entry
+    whose = f"the issuer key {header.get('kid', '')}" if trusted else "the x5c key (its issuer is not established)"
+    state.ok("signature", f"{header.get('alg')} signature verifies with {whose}")
 
 
 # --- key resolution ----------------------------------------------------------------------------------------
@@ -226,34 +252,21 @@ def _issuer_key(
                 f"x5c certificate unreadable: {exc}",
             ) from None
         key = cx.public_key(certs[0])
-        if x5t is not None and x5t != jose.x5t_s256(certs[0].dump()):
-            raise _Fail(
-                Indication.TOTAL_FAILED,
-                SubIndication.SIG_CONSTRAINTS_FAILURE,
-                "issuer-key",
-                "x5t#S256 does not name the x5c certificate",
-            )
-        if isinstance(kid, str) and kid != jwk.thumbprint(key):
-            raise _Fail(
-                Indication.TOTAL_FAILED,
-                SubIndication.SIG_CONSTRAINTS_FAILURE,
-                "issuer-key",
-                "kid does not name the x5c certificate's key",
-            )
-        chain_ctx = _at(ctx, issued_at, extra=certs[1:])
-        report = verify_certificate(certs[0], chain_ctx, purpose="license-issuer")
-        if not report.passed:
-            raise _Fail(
-                report.indication,
-                report.sub_indication or SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
-                "issuer-key",
-                f"issuer certificate (x5c) at iat: {report.errors[0] if report.errors else ''}",
-            )
-        _key_compromise(certs[0], ctx)
-        state.ok("issuer-key", f"x5c certificate {report.subject} valid at iat {issued_at.isoformat()}")
-        return key, entry if entry is not None else _find_service_by_cert(ctx, certs[0].dump())
+        try:
+            return _x5c_issuer(certs, key, kid, x5t, entry, issued_at, ctx, state)
+        except _Fail as failure:
+            failure.key = key
+            raise
     if entry is None:
         named = f"kid {kid!r}" if x5t is None else f"kid {kid!r} and x5t#S256 {x5t!r}"
+        if ctx.newer_than_trust_list(issued_at):  # an issuer listed after the bundle was made, perhaps
+            raise _Fail(
+                Indication.INDETERMINATE,
+                SubIndication.TRY_LATER,
+                "issuer-key",
+                f"no x5c, and no licence issuer certificate with {named} in the trust list: "
+                + ctx.newer_bundle("the token (iat)", issued_at),
+            )
         raise _Fail(
             Indication.INDETERMINATE,
             SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
@@ -273,6 +286,46 @@ def _issuer_key(
     _key_compromise(cert, ctx)
     state.ok("issuer-key", f"kid found in the trust list: service {service.id}, certificate valid at iat")
     return cx.public_key(cert), entry
+
+
+def _x5c_issuer(
+    certs: list[x509.Certificate],
+    key: PublicKey,
+    kid: Any,
+    x5t: str | None,
+    entry: Any,
+    issued_at: datetime,
+    ctx: VerificationContext,
+    state: _State,
+) -> tuple[PublicKey, Any]:
+    """The issuer-key check of a token with ``x5c``: the header names that certificate, valid at ``iat``."""
+    if x5t is not None and x5t != jose.x5t_s256(certs[0].dump()):
+        raise _Fail(
+            Indication.TOTAL_FAILED,
+            SubIndication.SIG_CONSTRAINTS_FAILURE,
+            "issuer-key",
+            "x5t#S256 does not name the x5c certificate",
+        )
+    if isinstance(kid, str) and kid != jwk.thumbprint(key):
+        raise _Fail(
+            Indication.TOTAL_FAILED,
+            SubIndication.SIG_CONSTRAINTS_FAILURE,
+            "issuer-key",
+            "kid does not name the x5c certificate's key",
+        )
+    chain_ctx = _at(ctx, issued_at, extra=certs[1:])
+    report = verify_certificate(certs[0], chain_ctx, purpose="license-issuer")
+    if not report.passed:
+        raise _Fail(
+            report.indication,
+            report.sub_indication or SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
+            "issuer-key",
+            f"issuer certificate (x5c) at iat: {report.errors[0] if report.errors else ''}",
+        )
+    _key_compromise(certs[0], ctx)
+    state.ok("issuer-key", f"x5c certificate {report.subject} valid at iat {issued_at.isoformat()}")
+    state.issuer_since = utc_time(certs[0]["tbs_certificate"]["validity"]["not_before"].native)
+    return key, entry if entry is not None else _find_service_by_cert(ctx, certs[0].dump())
 
 
 def _find_service_by_kid(ctx: VerificationContext, kid: str | None, x5t: str | None = None) -> Any:
@@ -384,10 +437,20 @@ def _verify_sd_jwt(
     def resolve(header: dict[str, Any]) -> PublicKey:
         issuer_jwt = text.split("~", 1)[0]
         _h, body = token.parse_unverified(issuer_jwt)
-        key, entry = _issuer_key(header, body, ctx, state)
+        try:
+            key, entry = _issuer_key(header, body, ctx, state)
+        except _Fail as failure:
+            if failure.key is None:
+                raise
+            resolved["untrusted"] = failure  # the x5c key still checks the signature (as in _verify_jws)
+            return failure.key
         resolved["entry"] = entry
         resolved["key"] = key
         return key
+
+    def untrusted() -> None:
+        if "untrusted" in resolved:
+            state.record(resolved["untrusted"])
 
     try:
         verified = sdjwt.verify(
@@ -402,16 +465,27 @@ def _verify_sd_jwt(
         )
     except _Fail:
         raise
-    except sdjwt.KeyBindingError as exc:
-        raise _Fail(
-            Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE, "key-binding", exc.message
-        ) from None
-    except sdjwt.SdJwtExpired as exc:
-        raise _Fail(Indication.TOTAL_FAILED, SubIndication.EXPIRED, "validity", exc.message) from None
     except sdjwt.SdJwtSignatureInvalid as exc:
+        untrusted()
         raise _Fail(Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE, "signature", exc.message) from None
     except TrustError as exc:
+        if "untrusted" in resolved:  # the issuer is not established: the rest of the SD-JWT is not judged
+            untrusted()
+            raise _Unauthenticated(resolved["untrusted"].check) from None
+        if isinstance(exc, sdjwt.KeyBindingError):
+            raise _Fail(
+                Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE, "key-binding", exc.message
+            ) from None
+        if isinstance(exc, sdjwt.SdJwtExpired):
+            raise _Fail(Indication.TOTAL_FAILED, SubIndication.EXPIRED, "validity", exc.message) from None
         raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "disclosures", exc.message) from None
+    if "untrusted" in resolved:
+        untrusted()
+        state.ok(
+            "signature",
+            f"{verified.algorithm.jose} signature verifies with the x5c key (its issuer is not established)",
+        )
+        raise _Unauthenticated(resolved["untrusted"].check)
     state.ok("signature", f"{verified.algorithm.jose} issuer signature verifies")
     disclosed = [d.name for d in verified.disclosed if d.name]
     state.ok("disclosures", f"{len(verified.disclosed)} disclosures, each referenced once: {', '.join(disclosed)}")
@@ -476,6 +550,15 @@ def _authorised(claims: Mapping[str, Any], entry: Any, ctx: VerificationContext,
         state.warnings.append("issuer authorisation not checked (no bundle)")
         return
     if entry is None:
+        since = state.issuer_since or _issued_at(claims)
+        if ctx.newer_than_trust_list(since):  # a licence issuer listed after the bundle was made, perhaps
+            raise _Fail(
+                Indication.INDETERMINATE,
+                SubIndication.TRY_LATER,
+                "issuer-authorised",
+                "the signing key is not a licence issuer of the trust list: "
+                + ctx.newer_bundle("its certificate" if state.issuer_since else "the token (iat)", since),
+            )
         raise _Fail(
             Indication.TOTAL_FAILED,
             SubIndication.CHAIN_CONSTRAINTS_FAILURE,

@@ -14,7 +14,9 @@ token (:func:`verifier.license.verify_license`, kind ``license-token``) — and 
    trust list, was certified by a CA of the trust-list entry (region or department) that holds the licence issuer's
    ``LICENSE_ISSUER`` service — issuer name and signature checked with that CA's current or previous key: a Zhejiang
    seal naming a Guangdong authority is not the Guangdong authority's seal (issue 11, item 3). A licence face sealed
-   by anybody else is not the authority's document (``SIG_CONSTRAINTS_FAILURE``).
+   by anybody else is not the authority's document (``SIG_CONSTRAINTS_FAILURE``). A licence issuer the trust list
+   does not hold at all, on a licence newer than the list, is ``INDETERMINATE`` / ``TRY_LATER``: the bundle may simply
+   be older than the issuer (issue 13 item 6).
 4. **sealed-attachment** — the ``license.jwt`` of the revision that seal signed is the file's current one: an
    attachment added or replaced after sealing fails (``SIG_CONSTRAINTS_FAILURE``) whatever else it says.
 5. **license-token** — the token report's bottom line (issuer key and authorisation in the trust list,
@@ -41,6 +43,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from pyhanko.pdf_utils import generic
@@ -380,6 +383,14 @@ def _sealed_by_issuer(
             else f"the seal naming the issuing authority {authority} was not certified by a CA of the licence "
             f"issuer's region in the trust list ({_issuer_cas_label(issuer_cas)}): seals: {others}"
         )
+        issued = _token_time(claims)
+        if named and issuer_cas == {} and issued is not None and ctx.newer_than_trust_list(issued):
+            # the licence issuer is not in the bundle's trust list at all, and the licence is newer than the list
+            why = f"the licence issuer {claims.get('iss')} is not in the trust list: " + ctx.newer_bundle(
+                "the licence (iat)", issued
+            )
+            state.fail("sealed-by-issuer", Indication.INDETERMINATE, SubIndication.TRY_LATER, why)
+            return None
         state.fail("sealed-by-issuer", Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE, why)
         return None
     first = min(by_issuer, key=lambda s: s.revision)
@@ -391,6 +402,17 @@ def _sealed_by_issuer(
     state.ok("sealed-by-issuer", f"sealed by {first.subject} (field {first.field}){where}")
     state.details["authority_seal"] = first.field
     return first
+
+
+def _token_time(claims: Mapping[str, Any]) -> datetime | None:
+    """The token's ``iat`` (unverified: the token check judges it), ``None`` if it is not a usable NumericDate."""
+    iat = claims.get("iat")
+    if not isinstance(iat, int) or isinstance(iat, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(iat, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _sealed_attachment(document: Document, first: _Seal, current: bytes, state: _State) -> None:

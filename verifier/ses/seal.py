@@ -250,6 +250,12 @@ def _maker_service(name: str, seal: ses.Seal, ctx: VerificationContext) -> Check
     standing = ctx.trust_list.standing(seal.maker_cert, seal.create_date, "SEAL_MAKER")
     if standing.usable:
         return passed(name, f"authorised seal maker at createDate: {standing.reason}")
+    if standing.service is None:
+        made = _maker_since(seal, ctx)
+        if made is not None and ctx.newer_than_trust_list(made):  # a maker listed after the bundle was made
+            return failed(
+                name, Indication.INDETERMINATE, SubIndication.TRY_LATER, ctx.newer_bundle("the seal maker", made)
+            )
     return failed(
         name,
         Indication.TOTAL_FAILED,
@@ -257,6 +263,15 @@ def _maker_service(name: str, seal: ses.Seal, ctx: VerificationContext) -> Check
         f"the maker is not a SEAL_MAKER in good standing in trust list {ctx.trust_list.sequence} at "
         f"createDate {seal.create_date.isoformat()}: {standing.reason}",
     )
+
+
+def _maker_since(seal: ses.Seal, ctx: VerificationContext) -> datetime | None:
+    """When the maker certificate was issued (its notBefore), ``None`` if it cannot be read."""
+    try:
+        validity = load_cert(seal.maker_cert, ctx.memo)["tbs_certificate"]["validity"]
+        return aware(validity["not_before"].native)
+    except (TrustError, ValueError, TypeError, KeyError):
+        return None
 
 
 def _window(name: str, seal: ses.Seal, at: datetime) -> Check:
