@@ -18,7 +18,8 @@ or separator character is shown as ``\\u{…}``, so an input cannot recolour the
 verdict; the verdict line is always the verifier's own first line (issue 11, item 5). JSON output is escaped by the
 encoder.
 
-JSON field names are the contract of ``trust verify --format json`` and ``POST /verify`` (``docs/VERIFIER.md``).
+JSON field names are the contract of ``trust verify --format json`` and ``POST /verify`` (``docs/VERIFIER.md``), and
+``verifier/schemas/report.schema.json`` (:func:`schema`) is their JSON Schema.
 """
 
 from __future__ import annotations
@@ -156,6 +157,15 @@ class Report:
         from verifier.report_text import render
 
         return render(self, verbose=verbose)
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of :meth:`Report.to_dict`, shipped with the package."""
+    from importlib import resources
+
+    text = resources.files("verifier").joinpath("schemas", "report.schema.json").read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
 
 
 def decides(check: Check) -> TypeGuard[Finding]:
