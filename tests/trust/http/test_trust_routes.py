@@ -148,10 +148,12 @@ def test_verify_takes_the_file_itself(client: AuthClient, licence: Any) -> None:
     certificate as application/pkix-cert — the options in the query string; the report names the bundle and trust
     list it used."""
     from tests.support import photos
+    from tests.verifier.test_report_schema import VALIDATOR
     from trust.formats import license_token as token
 
     report = _post(client, licence.record.token.encode(), "application/jwt").json()
     assert (report["kind"], report["indication"]) == ("license-token", "TOTAL_PASSED"), report
+    assert VALIDATOR.is_valid(report), next(VALIDATOR.iter_errors(report)).message
     sequence = tl.verify(client.get("/trustlist").content, _pins(client))[0].sequence
     assert report["source"]["trust_list"]["sequence"] == sequence
     assert len(report["source"]["bundle"]["sha256"]) == 64 and report["source"]["status_lists"] >= 1
@@ -165,6 +167,7 @@ def test_verify_takes_the_file_itself(client: AuthClient, licence: Any) -> None:
     assert report["indication"] == "TOTAL_PASSED", report
     contract = (REPO / "docs" / "examples" / "contract.pdf").read_bytes()
     unsigned = _post(client, contract, "application/pdf").json()
+    assert VALIDATOR.is_valid(unsigned) and VALIDATOR.is_valid(report)
     assert (unsigned["kind"], unsigned["indication"], unsigned["sub_indication"]) == (
         "pdf",
         "TOTAL_FAILED",
