@@ -38,9 +38,9 @@ MAX_INPUT_BYTES: Final = 64 * 1024 * 1024
 
 
 def detect(data: bytes) -> str:
-    """What ``data`` is: ``pdf``, ``ofd``, ``certificate``, ``seal``, ``ses-signature``, ``entity-statement`` or
-    ``license``."""
-    return _detect(data)[0]
+    """What ``data`` is: ``pdf``, ``ofd``, ``certificate``, ``seal``, ``ses-signature``, ``entity-statement``,
+    ``license`` or ``image`` (a PNG or JPEG, read as the photo of a licence QR code)."""
+    return "image" if image.looks_like_image(data) else _detect(data)[0]
 
 
 def _detect(data: bytes) -> tuple[str, x509.Certificate | None]:

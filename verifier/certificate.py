@@ -783,7 +783,7 @@ def _verify_certificate(
     ) as exc:
         indication, sub, message = _classify(exc)
         issued = utc_time(cert["tbs_certificate"]["validity"]["not_before"].native)
-        if indication is Indication.INDETERMINATE and ctx.newer_than_trust_list(issued):
+        if indication is Indication.INDETERMINATE and ctx.newer_than_bundle(issued):
             # no path, or no CRL of its CA: a CA enrolled after the bundle was made has neither in it (issue 13 item 6)
             message = f"{message}; {ctx.newer_bundle('the certificate', issued)}"
         name = exc.check if isinstance(exc, PathCheckError) else "path"
@@ -897,7 +897,7 @@ def _trust_list_checks(
         name = name_text(ca_cert.subject)
         if standing.service is None:
             ca_issued = utc_time(ca_cert["tbs_certificate"]["validity"]["not_before"].native)
-            if ctx.newer_than_trust_list(ca_issued):  # a CA enrolled after the bundle was made
+            if ctx.newer_than_bundle(ca_issued):  # a CA enrolled after the bundle was made
                 message = f"CA {name}: {ctx.newer_bundle('its certificate', ca_issued)}"
                 report.failed("trust-list", Indication.INDETERMINATE, SubIndication.TRY_LATER, message)
                 return
@@ -916,7 +916,7 @@ def _trust_list_checks(
     if leaf_service is not None:
         standing = trust_list.standing(certs[-1].dump(), ctx.validation_time, leaf_service)
         leaf_issued = utc_time(certs[-1]["tbs_certificate"]["validity"]["not_before"].native)
-        if standing.service is None and ctx.newer_than_trust_list(leaf_issued):
+        if standing.service is None and ctx.newer_than_bundle(leaf_issued):
             message = f"{leaf_service}: {ctx.newer_bundle('the certificate', leaf_issued)}"
             report.failed("trust-list-service", Indication.INDETERMINATE, SubIndication.TRY_LATER, message)
             return

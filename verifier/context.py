@@ -282,18 +282,24 @@ class VerificationContext:
     memo: Memo = field(default_factory=Memo, compare=False, repr=False)  # shared by dataclasses.replace copies
     bundle: BundleInfo | None = field(default=None, compare=False)  # the bundle the trust list came from
 
-    def newer_than_trust_list(self, moment: datetime) -> bool:
-        """Whether ``moment`` (a certificate's notBefore, a document's time) lies after the trust list was issued
-        (less :data:`BACKDATING`): then what is missing from the list may simply be newer than it (issue 13 item 6)."""
-        return self.trust_list is not None and moment > self.trust_list.issued_at - BACKDATING
+    def newer_than_bundle(self, moment: datetime, *, certificate: bool = True) -> bool:
+        """Whether ``moment`` — a certificate's notBefore (less :data:`BACKDATING`), or a document's time with
+        ``certificate=False`` — lies after the bundle was made (without a bundle, after its trust list was issued):
+        then what its trust list lacks may simply be newer than it (issue 13 item 6). A bundle made after ``moment``
+        holds the trust list current then — Huren publishes a list on every change — so what it lacks is not listed."""
+        if self.trust_list is None:
+            return False
+        made = self.bundle.created_at if self.bundle is not None else self.trust_list.issued_at
+        return moment > made - (BACKDATING if certificate else timedelta(0))
 
     def newer_bundle(self, what: str, moment: datetime) -> str:
-        """The reason to give when ``what`` of ``moment`` is missing from an older trust list: not a forgery proven,
-        an answer that a newer bundle may change (INDETERMINATE / TRY_LATER)."""
+        """The reason to give when ``what`` of ``moment`` is missing from an older bundle: not a forgery proven, an
+        answer that a newer bundle may change (INDETERMINATE / TRY_LATER)."""
         listed = self.trust_list
-        number = f"trust list {listed.sequence} of {listed.issued_at.isoformat()}" if listed else "the trust list"
+        number = f"trust list {listed.sequence}" if listed else "its trust list"
+        made = f" of {self.bundle.created_at.isoformat()}" if self.bundle is not None else ""
         return (
-            f"{what} ({moment.isoformat()}) is newer than the bundle's {number}, which does not list it yet: get a "
+            f"{what} ({moment.isoformat()}) is newer than the bundle{made}, whose {number} does not list it yet: get a "
             "newer bundle"
         )
 
@@ -488,9 +494,9 @@ def _load_one(der: bytes, what: str, cache: dict[bytes, x509.Certificate]) -> x5
     return cert
 
 
-BACKDATING: Final = timedelta(minutes=10)
-"""How far before its issuance a certificate may be dated (Huren dates them 5 minutes back, for clocks): one whose
-notBefore is up to this much before the trust list was issued may still have been issued after it."""
+BACKDATING: Final = timedelta(minutes=5)
+"""How far back Huren's CAs date a certificate's notBefore (``ca.authority.BACKDATE``, which the verifier may not
+import; a test keeps them equal): a certificate dated up to this much before the bundle was made was issued after it."""
 EARLIEST: Final = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST: Final = datetime(2999, 12, 31, 23, 59, 59, tzinfo=UTC)
 """The range of validation times (and of the HTTP API's dates): far from ``datetime.min``/``max``, so the arithmetic

@@ -3,11 +3,12 @@ decoded with zxing-cpp; the payload (``HR1:…``, or a token) is then verified l
 (:func:`verifier.license.verify_license`).
 
 Bounds, checked before any pixel is decoded: the file at most :data:`MAX_IMAGE_BYTES`, the image at most
-:data:`MAX_PIXELS` pixels (Pillow reads the size from the header; a "decompression bomb" that declares a billion
-pixels is refused without allocating them); a larger photo is reduced to :data:`DECODE_SIDE` pixels on its long side
-before the search (zxing-cpp also tries smaller scales itself). Errors are input errors with stable codes: an image
-that does not decode (``E1001 malformed-encoding``), one too large (``E1002 input-too-large``), one without a QR code,
-with a QR code that is not a licence, or with two different licences (``E1000 invalid-input``, saying which).
+:data:`MAX_PIXELS` pixels and :data:`MAX_SIDE` pixels a side (Pillow reads the size from the header; a "decompression
+bomb" that declares a billion pixels is refused without allocating them); a larger photo is reduced to
+:data:`DECODE_SIDE` pixels on its long side before the search (zxing-cpp also tries smaller scales itself). Errors
+are input errors with stable codes: an image that does not decode (``E1001 malformed-encoding``), one too large
+(``E1002 input-too-large``), one without a QR code, with a QR code that is not a licence, or with two different
+licences (``E1000 invalid-input``, saying which).
 
 Pillow and zxing-cpp are imported only when an image is verified (``import verifier`` loads neither). Both install
 from wheels; they are in the verifier's base install because a hotel or a bank checks photos of QR codes.
@@ -26,6 +27,9 @@ JPEG_MAGIC: Final = b"\xff\xd8\xff"
 MAX_IMAGE_BYTES: Final = 32 * 1024 * 1024
 MAX_PIXELS: Final = 50_000_000
 """A 50-megapixel photo (8660 × 5773); a phone camera gives 12-48."""
+MAX_SIDE: Final = 12_000
+"""The longest side accepted: a 50-megapixel photo at 2:1 is 10 000 pixels long. A strip of 65 327 × 169 pixels (a
+qpdf fuzz file) is no photo of a QR code, and decoding its broken stream took seconds."""
 DECODE_SIDE: Final = 4096
 """The long side a larger photo is reduced to before the QR code is searched (the code stays several pixels a
 module: a licence QR of version 25 is 117 modules across)."""
@@ -53,9 +57,10 @@ def read_qr(data: bytes) -> QrImage:
     try:
         with Image.open(io.BytesIO(data), formats=("PNG", "JPEG")) as image:
             image_format, (width, height) = image.format or "image", image.size
-            if width * height > MAX_PIXELS:
+            if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
                 raise InputError(
-                    f"{image_format} image of {width} × {height} pixels exceeds {MAX_PIXELS} pixels",
+                    f"{image_format} image of {width} × {height} pixels exceeds {MAX_PIXELS} pixels or "
+                    f"{MAX_SIDE} pixels a side",
                     code=Code.INPUT_TOO_LARGE,
                 )
             if max(width, height) > DECODE_SIDE:
@@ -98,4 +103,4 @@ def read_qr_payload(data: bytes) -> bytes:
     return read_qr(data).payload
 
 
-__all__ = ["MAX_IMAGE_BYTES", "MAX_PIXELS", "QrImage", "looks_like_image", "read_qr", "read_qr_payload"]
+__all__ = ["MAX_IMAGE_BYTES", "MAX_PIXELS", "MAX_SIDE", "QrImage", "looks_like_image", "read_qr", "read_qr_payload"]

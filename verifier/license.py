@@ -259,7 +259,7 @@ def _issuer_key(
             raise
     if entry is None:
         named = f"kid {kid!r}" if x5t is None else f"kid {kid!r} and x5t#S256 {x5t!r}"
-        if ctx.newer_than_trust_list(issued_at):  # an issuer listed after the bundle was made, perhaps
+        if ctx.newer_than_bundle(issued_at, certificate=False):  # an issuer listed after the bundle was made, perhaps
             raise _Fail(
                 Indication.INDETERMINATE,
                 SubIndication.TRY_LATER,
@@ -551,7 +551,8 @@ def _authorised(claims: Mapping[str, Any], entry: Any, ctx: VerificationContext,
         return
     if entry is None:
         since = state.issuer_since or _issued_at(claims)
-        if ctx.newer_than_trust_list(since):  # a licence issuer listed after the bundle was made, perhaps
+        newer = ctx.newer_than_bundle(since, certificate=state.issuer_since is not None)
+        if newer:  # a licence issuer listed after the bundle was made, perhaps
             raise _Fail(
                 Indication.INDETERMINATE,
                 SubIndication.TRY_LATER,

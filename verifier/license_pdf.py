@@ -384,7 +384,7 @@ def _sealed_by_issuer(
             f"issuer's region in the trust list ({_issuer_cas_label(issuer_cas)}): seals: {others}"
         )
         issued = _token_time(claims)
-        if named and issuer_cas == {} and issued is not None and ctx.newer_than_trust_list(issued):
+        if named and issuer_cas == {} and issued is not None and ctx.newer_than_bundle(issued, certificate=False):
             # the licence issuer is not in the bundle's trust list at all, and the licence is newer than the list
             why = f"the licence issuer {claims.get('iss')} is not in the trust list: " + ctx.newer_bundle(
                 "the licence (iat)", issued

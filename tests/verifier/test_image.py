@@ -49,6 +49,8 @@ def test_a_decompression_bomb_is_refused_from_its_header() -> None:
     assert error.code is Code.INPUT_TOO_LARGE and "50000000 pixels" in error.message
     error = _refused(_png_with_size(10_000, 8_000))  # below Pillow's own bound, above the verifier's
     assert error.code is Code.INPUT_TOO_LARGE and "10000 × 8000 pixels exceeds 50000000 pixels" in error.message
+    error = _refused(_png_with_size(65_327, 169))  # a strip, as a qpdf fuzz file's JPEG declares: no photo
+    assert error.code is Code.INPUT_TOO_LARGE and "12000 pixels a side" in error.message
 
 
 def test_an_oversized_file_is_refused() -> None:

@@ -283,11 +283,11 @@ def test_every_check_is_reported_not_only_the_first_failure(lw: dict) -> None:
     unknown = generate_private_key("sm2")
     head = {"typ": token.TYP, "kid": jwk.thumbprint(unknown.public_key)}
     stranger = jose.sign_compact(token.encode_claims(body), unknown.signer(), headers=head)
-    report = _verify(lw, stranger)
+    report = _verify(lw, stranger)  # a bundle made now: an unknown key is not a newer issuer (issue 13 item 6)
     assert (report.indication, report.sub_indication) == (
         Indication.INDETERMINATE,
         SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
-    )
+    ), report.to_text()
     checks = {c.name: c for c in report.checks}
     assert list(checks) == ["parse", "issuer-key", "signature", "issuer-authorised", "claims", "validity", "status"]
     assert all(checks[n].result.value == "skipped" and "not run" in checks[n].detail for n in list(checks)[2:])

@@ -129,6 +129,14 @@ def test_forgeries_stay_total_failed_with_the_old_bundle(scene: dict[str, Any]) 
     assert (report.indication, report.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE)
 
 
+def test_the_verifier_knows_how_far_back_certificates_are_dated() -> None:
+    """``verifier.context.BACKDATING`` is the issuing side's ``ca.authority.BACKDATE`` (the verifier may not import it):
+    a certificate dated up to that much before a bundle was made was issued after it."""
+    from ca.authority import BACKDATE
+
+    assert context.BACKDATING == BACKDATE
+
+
 def test_public_bundle_json_follows_every_change(tmp_path: Path) -> None:
     """The trust list (a status change), a CRL (a revocation) and a status list (a licence suspended): each change
     re-exports ``public/bundle.json`` when it commits, signed by the roots and holding the change."""

@@ -252,7 +252,7 @@ def _maker_service(name: str, seal: ses.Seal, ctx: VerificationContext) -> Check
         return passed(name, f"authorised seal maker at createDate: {standing.reason}")
     if standing.service is None:
         made = _maker_since(seal, ctx)
-        if made is not None and ctx.newer_than_trust_list(made):  # a maker listed after the bundle was made
+        if made is not None and ctx.newer_than_bundle(made):  # a maker listed after the bundle was made
             return failed(
                 name, Indication.INDETERMINATE, SubIndication.TRY_LATER, ctx.newer_bundle("the seal maker", made)
             )
