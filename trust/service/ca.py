@@ -60,7 +60,8 @@ def publish_ca_files(
 ) -> None:
     """Write CA certificates and current CRLs under ``<home>/public`` (atomic replace): the main CRL
     (``crl/<ca id>.crl``) and, unless ``partitions`` is false, every partition CRL and delta CRL
-    (``crl/<ca id>/<n>.crl``, ``crl/<ca id>/<n>.delta.crl``; :func:`publish_partition`); and the bundle once the transaction commits."""
+    (``crl/<ca id>/<n>.crl``, ``crl/<ca id>/<n>.delta.crl``; :func:`publish_partition`); and the bundle once the
+    transaction commits."""
     public = instance.settings.published_dir
     (public / "ca").mkdir(parents=True, exist_ok=True)
     (public / "crl").mkdir(parents=True, exist_ok=True)
