@@ -41,7 +41,7 @@ it from the rendered page. Offline and storage-free like the rest of :mod:`verif
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -189,8 +189,8 @@ class _State(ReportBuilder):
     """The report of a licence PDF in the making: the checks of :data:`_ORDER`, judged by
     :func:`verifier.report.bottom_line` in that order."""
 
-    def __init__(self, ctx: VerificationContext) -> None:
-        super().__init__("license-pdf", ctx.validation_time, order=_ORDER)
+    def __init__(self, ctx: VerificationContext, kind: str = "license-pdf", order: Sequence[str] = ()) -> None:
+        super().__init__(kind, ctx.validation_time, order=order or _ORDER)  # a licence OFD: its own kind and order
 
     def ok(self, name: str, detail: str) -> None:
         self.passed(name, detail)

@@ -6,6 +6,7 @@ reports of ``POST /verify`` are validated in ``tests/trust/service/test_report_s
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -82,3 +83,68 @@ def test_the_schema_refuses_what_it_does_not_describe() -> None:
     assert not VALIDATOR.is_valid({**data, "indication": "TOTAL_FAILED", "sub_indication": "REVOKED", "errors": []})
     assert not VALIDATOR.is_valid({**data, "kind": "hologram"})
     assert not VALIDATOR.is_valid({**data, "validation_time": "yesterday"})
+
+
+GOLDEN_KINDS = [
+    ("ses/seal-v4.esl", "seal"),
+    ("ses/signature-v4.der", "ses-signature"),
+    ("pdf/sealed-SM2-B-LTA.pdf", "pdf"),
+    ("pdf/revoked-before-B-T.pdf", "pdf"),
+    ("license/token-zj.jwt", "license-token"),
+    ("license/sd-jwt-zj.txt", "license-sd-jwt"),
+    ("license/qr-zj.txt", "license-qr"),
+    ("license/license.pdf", "license-pdf"),
+    ("pki/seal-contract-sm2.pem", "certificate"),
+    ("pki/seal-revoked-sm2.pem", "certificate"),
+]
+
+
+def _kinds(data: dict[str, Any]) -> set[str]:
+    return {data["kind"]} | {kind for child in data.get("reports", ()) for kind in _kinds(child)}
+
+
+@pytest.mark.parametrize(("name", "kind"), GOLDEN_KINDS, ids=[name for name, _kind in GOLDEN_KINDS])
+def test_a_report_of_every_golden_kind_fits_the_schema(name: str, kind: str) -> None:
+    """A real report of each kind Huren makes (golden artefacts, with the golden bundle at the recorded time), every
+    contained report too (a PDF's signatures and time-stamps, a signature's seal, a licence PDF's token)."""
+    from tests.support import golden
+
+    if not golden.path(name).exists():
+        pytest.skip(f"no golden {name}")
+    report = api.verify(golden.read(name), golden.context())
+    data = valid(report)
+    assert data["kind"] == kind and data["source"]["bundle"]["sha256"] == hashlib.sha256(golden.bundle()).hexdigest()
+    readable(report)
+
+
+def test_ofd_reports_fit_the_schema() -> None:
+    """An OFD document (ofdrw's sample, with its signature's GB/T 38540 report inside) and an unsigned one."""
+    from tests.verifier.test_ofd_verify import ctx_for, sample
+
+    report = api.verify(sample("ofdrw-converter-V4RideRight.ofd"), ctx_for(anchor=True))
+    data = valid(report)
+    assert _kinds(data) >= {"ofd", "ofd-signature", "ses-signature"}, _kinds(data)
+    assert data["indication"] == "TOTAL_FAILED" and data["errors"][0].startswith("signature ")
+    readable(report)
+    unsigned = valid(api.verify(sample("ofdrw-converter-helloworld.ofd"), ctx_for(anchor=True)))
+    assert unsigned["errors"] == ["signatures: the OFD document carries no signature"]
+
+
+def test_entity_statement_reports_fit_the_schema() -> None:
+    """Entity configurations and subordinate statements of the identity federation, passed and failed (with the
+    checks the failure left unrun)."""
+    from tests.support.federation import World
+    from tests.verifier.test_entity_statement import context as federation_context
+
+    fed = World()
+    section = fed.section()
+    ctx = federation_context(fed, section)
+    kinds = set()
+    for token in (fed.zj.configuration(iat=fed.now), fed.subordinate(fed.gd), fed.anchor_configuration()):
+        data = valid(api.verify(token.encode(), ctx))
+        assert data["indication"] == "TOTAL_PASSED", data
+        kinds.add(data["kind"])
+    assert kinds == {"entity-configuration", "entity-statement"}
+    unknown = valid(api.verify(fed.zj.configuration(iat=fed.now).encode(), federation_context(fed, None)))
+    assert unknown["indication"] == "INDETERMINATE" and unknown["errors"][0].startswith("trust-chain: ")
+    assert [c["name"] for c in unknown["checks"]] == ["parse", "validity", "self-signature", "trust-chain"]
