@@ -5,8 +5,9 @@ seal signature each carries, in ETSI EN 319 102-1 terms.
 and one child of kind ``ofd-signature`` per entry of ``Signatures.xml`` — whose bottom line is
 :func:`verifier.report.bottom_line` with each signature counted on its own, as a PDF's are (every report built by
 :class:`verifier.report.ReportBuilder`). An OFD without a signature is ``TOTAL_FAILED`` / ``FORMAT_FAILURE``, as an
-unsigned PDF is. A package that cannot be read (not a ZIP, a zip bomb, a path outside the package, XML with a DOCTYPE ...) raises
-:class:`~trust.crypto.errors.InputError`; anything one signature does wrong is that signature's report.
+unsigned PDF is. A package that cannot be read (not a ZIP, a zip bomb, a path outside the package, XML with a
+DOCTYPE ...) raises :class:`~trust.crypto.errors.InputError`; anything one signature does wrong is that signature's
+report.
 
 Checks of one signature, in order (report check names in brackets):
 
