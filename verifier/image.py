@@ -82,7 +82,7 @@ def _payload(gray: object) -> bytes:
 
     from verifier.license import looks_like_token
 
-    codes = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode)
+    codes = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode))
     texts = list(dict.fromkeys(code.text for code in codes if code.valid and code.text))
     licences = [text for text in texts if looks_like_token(text.encode("utf-8", "replace")) is not None]
     if len(licences) == 1:

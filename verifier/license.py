@@ -730,7 +730,8 @@ def _status(claims: Mapping[str, Any], key: PublicKey, ctx: VerificationContext,
         note = f", issued {issued_at}, after the validation time" if later else ""
         state.ok("status", f"valid in status list {uri} at index {index}{note}")
         return
-    what = {status_list.Status.INVALID: "revoked", status_list.Status.SUSPENDED: "suspended"}.get(value)
+    named: dict[int, str] = {status_list.Status.INVALID: "revoked", status_list.Status.SUSPENDED: "suspended"}
+    what = named.get(value)
     if later:
         raise _Fail(
             Indication.INDETERMINATE,

@@ -193,7 +193,12 @@ def bottom_line(
     then, for names ``order`` does not list, the first in the report (checks before children). ``errors`` holds one
     reason per finding, ``"<check>: <detail>"``, the deciding one first and the others in the same ranking."""
     findings: list[tuple[str, Indication, SubIndication | None, str]] = [
-        (check.name, check.indication, check.sub_indication, f"{check.name}: {check.detail}")
+        (
+            check.name,
+            check.indication or Indication.INDETERMINATE,
+            check.sub_indication,
+            f"{check.name}: {check.detail}",
+        )
         for check in checks
         if decides(check)
     ]

@@ -190,7 +190,7 @@ def _checks(report: Report, pad: str, verbose: bool) -> list[str]:
     mark = {Result.PASSED: "ok  ", Result.FAILED: "FAIL", Result.WARNING: "warn", Result.SKIPPED: "skip"}
     if verbose:
         return [f"{pad}{mark[c.result]} {escape(c.name)}: {escape(c.detail)}".rstrip() for c in report.checks]
-    lines = []
+    lines: list[str] = []
     told = set(report.errors)  # reasons already printed first
     problems = [
         c for c in report.checks if c.result in (Result.FAILED, Result.WARNING) and f"{c.name}: {c.detail}" not in told

@@ -38,7 +38,7 @@ from trust.formats import ses
 from trust.formats import x509 as cx
 from trust.formats.names import DN
 from verifier import api, context
-from verifier.report import Indication, Report, Result, SubIndication, bottom_line
+from verifier.report import Finding, Indication, Report, Result, SubIndication, bottom_line
 from verifier.ses import checks as ses_checks
 from verifier.ses import received as ses_received
 from verifier.ses import seal as seal_verifier
@@ -606,7 +606,7 @@ def test_maker_not_a_seal_maker(setup: Setup) -> None:
     assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE)
     assert failing(report) == ["maker-certificate", "maker-service"]
     maker_certificate = next(c for c in report.checks if c.name == "maker-certificate")
-    assert isinstance(maker_certificate, ses_checks.Finding)
+    assert isinstance(maker_certificate, Finding)
     assert maker_certificate.sub_indication is SubIndication.NO_CERTIFICATE_CHAIN_FOUND
 
 

@@ -162,7 +162,7 @@ async def _body(request: Request, limit: int, what: str) -> bytes:
     return b"".join(chunks)
 
 
-async def read(request: Request, query: dict[str, str]) -> VerifyInput:
+async def read(request: Request, query: dict[str, Any]) -> VerifyInput:
     """The :class:`VerifyInput` of ``request`` (module docstring); ``query`` holds the options of the query string."""
     kind = media_type(request)
     if kind == JSON:
@@ -195,7 +195,7 @@ def unsupported(kind: str) -> str:
     return f"POST /verify takes {', '.join([JSON, MULTIPART, *LIMITS])}; not {kind or 'a body without a Content-Type'}"
 
 
-async def _multipart(request: Request, query: dict[str, str]) -> VerifyInput:
+async def _multipart(request: Request, query: dict[str, Any]) -> VerifyInput:
     from starlette.datastructures import UploadFile
 
     try:

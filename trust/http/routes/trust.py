@@ -260,7 +260,7 @@ async def verify(
     kind = verify_body.media_type(request)
     if not verify_body.accepts(kind):
         return problems.problem_response(request, Code.USAGE, verify_body.unsupported(kind), status=415)
-    given = {
+    given: dict[str, Any] = {
         "at": at,
         "purpose": purpose,
         "strict": strict,
