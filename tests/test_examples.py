@@ -53,7 +53,7 @@ def test_the_document_marks_its_blocks() -> None:
     assert text.count("<!-- example: run -->") + text.count("<!-- example: background -->") == len(found)
     assert [b.mode for b in found].count("background") == 1
     assert {b.language for b in found} == {"sh", "python"} and len(found) >= 10
-    assert "<!-- example: qr-photo" in text  # the spot left for the QR photo step
+    assert "licence-photo.jpg" in found[-1].code  # the verifier's QR photo step (issue 13 item 5) comes last
 
 
 @pytest.fixture
@@ -140,6 +140,7 @@ def _run(block: Block, work: Path, env: dict[str, str]) -> str:
 def tools() -> Iterator[None]:
     require_tool("curl")
     require_tool("jq")
+    require_tool("pdftoppm")  # the QR photo step scans the licence PDF
     yield
 
 
@@ -170,13 +171,20 @@ def test_the_worked_example_runs_as_written(tools: None, environment: dict[str, 
     presentation = (work / "presentation.txt").read_text().strip()
     disclosed = [sdjwt.decode_disclosure(d).name or "" for d in presentation.split("~")[1:-1]]
     assert sorted(disclosed) == ["name", "uscc"] and not presentation.endswith("~")  # two fields, and a KB-JWT
-    # The last block verifies three things; under ``set -e`` each ``trust verify`` exited 0, which is TOTAL_PASSED
-    # (trust/cli/exits.py) — the exit code is the contract, whatever the report's wording.
-    last = blocks(DOCUMENT.read_text(encoding="utf-8"))[-1]
-    assert [line.split()[2] for line in last.code.splitlines() if line.startswith("trust verify")] == [
+    # The verifier's block verifies three things; under ``set -e`` each ``trust verify`` exited 0, which is
+    # TOTAL_PASSED (trust/cli/exits.py) — the exit code is the contract, whatever the report's wording.
+    run = [b for b in blocks(DOCUMENT.read_text(encoding="utf-8")) if b.mode == "run"]
+    verifier, photo = run[-2], run[-1]
+    assert [line.split()[2] for line in verifier.code.splitlines() if line.startswith("trust verify")] == [
         "presentation.txt",
         "licence.pdf",
         "contract-sealed.pdf",
     ]
-    assert "--kb-nonce" in last.code and "FAILED" not in outputs[-1], outputs[-1]
+    assert "--kb-nonce" in verifier.code and "FAILED" not in outputs[-2], outputs[-2]
+    # The QR photo (issue 13 item 5): the scan verifies offline and over HTTP, as the licence it carries.
+    assert (work / "licence-photo.jpg").read_bytes().startswith(b"\xff\xd8\xff")
+    assert "trust verify licence-photo.jpg" in photo.code
+    assert outputs[-1].startswith(f"TOTAL-PASSED  licence QR code: {license['identifier']}"), outputs[-1]
+    answer = json.loads(outputs[-1][outputs[-1].index("{") :])
+    assert (answer["indication"], answer["kind"]) == ("TOTAL_PASSED", "license-qr") and answer["trust_list"] >= 1
     assert "refused: E1003" in "".join(outputs)

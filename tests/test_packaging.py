@@ -30,8 +30,9 @@ def test_installed_metadata_carries_the_expression() -> None:
 
 
 # The verifier alone and the lock (issue 14 items 2 and 6): the base install is the verifier; the service is an extra.
+# Pillow and zxing-cpp are the verifier's (a photo of a licence QR code, issue 13 item 5), no longer the service's.
 SERVICE_ONLY = {"fastapi", "starlette", "uvicorn", "sqlmodel", "sqlalchemy", "alembic", "psycopg", "psycopg-binary",
-                "limits", "redis", "reportlab", "pillow", "fonttools", "pdfplumber", "httpx", "pydantic-settings",
+                "limits", "redis", "reportlab", "fonttools", "pdfplumber", "httpx", "pydantic-settings",
                 "swagger-ui-bundle-v2", "rfc8785", "justmytype-intl-cjk", "authlib", "itsdangerous",
                 "python-multipart"}  # fmt: skip
 

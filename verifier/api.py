@@ -15,28 +15,32 @@ only when the input cannot be read at all (the CLI's exit code 3). Detection by 
 * a compact JWS of ``typ`` ``entity-statement+jwt`` → an entity configuration or subordinate statement of the identity
   federation, its trust chain built from the bundle (``verifier.federation``).
 * a licence token (compact JWS), an SD-JWT presentation or an ``HR1:`` QR payload → ``verifier.license``.
+* a PNG or JPEG image → the licence QR code in it (:mod:`verifier.image`, zxing-cpp), verified as its payload; the
+  report's first check, ``image``, says what was read.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Final
 
 from asn1crypto import x509
 
 from trust.crypto.errors import Code, EncodingError, InputError, TrustError
 from trust.formats import x509 as cx
+from verifier import image
 from verifier.certificate import verify_certificate
 from verifier.context import VerificationContext
 from verifier.license import KeyBindingRequest
-from verifier.report import Report
+from verifier.report import Check, Report, Result
 
 MAX_INPUT_BYTES: Final = 64 * 1024 * 1024
 
 
 def detect(data: bytes) -> str:
-    """What ``data`` is: ``pdf``, ``ofd``, ``certificate``, ``seal``, ``ses-signature``, ``entity-statement`` or
-    ``license``."""
-    return _detect(data)[0]
+    """What ``data`` is: ``pdf``, ``ofd``, ``certificate``, ``seal``, ``ses-signature``, ``entity-statement``,
+    ``license`` or ``image`` (a PNG or JPEG, read as the photo of a licence QR code)."""
+    return "image" if image.looks_like_image(data) else _detect(data)[0]
 
 
 def _detect(data: bytes) -> tuple[str, x509.Certificate | None]:
@@ -98,9 +102,28 @@ def verify(
     key_binding: KeyBindingRequest | None = None,
 ) -> Report:
     """Verify ``data``; ``signed_data`` is the protected document of a detached SES_Signature (``--data``);
-    ``key_binding`` demands an SD-JWT holder proof with that nonce and audience."""
+    ``key_binding`` demands an SD-JWT holder proof with that nonce and audience. The report names what it relied on
+    (``source``: the bundle and trust list). A photo or scan of a licence QR code (PNG, JPEG) is decoded first
+    (:mod:`verifier.image`)."""
     if len(data) > MAX_INPUT_BYTES:
         raise InputError(f"input of {len(data)} bytes exceeds {MAX_INPUT_BYTES}", code=Code.INPUT_TOO_LARGE)
+    photo = image.read_qr(data) if image.looks_like_image(data) else None
+    report = _verify(
+        photo.payload if photo else data, ctx, purpose=purpose, signed_data=signed_data, key_binding=key_binding
+    )
+    if photo is not None:
+        report = replace(report, checks=(Check("image", Result.PASSED, photo.description), *report.checks))
+    return replace(report, source=ctx.source())
+
+
+def _verify(
+    data: bytes,
+    ctx: VerificationContext,
+    *,
+    purpose: str | None = None,
+    signed_data: bytes | None = None,
+    key_binding: KeyBindingRequest | None = None,
+) -> Report:
     kind, certificate = _detect(data)
     if certificate is not None:
         return verify_certificate(certificate, ctx, purpose=purpose)

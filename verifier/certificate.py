@@ -45,7 +45,7 @@ import asyncio
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final, cast
 
 from asn1crypto import algos, keys, x509
@@ -71,6 +71,7 @@ from pyhanko_certvalidator.util import ConsList, get_declared_revinfo
 from pyhanko_certvalidator.validate import async_validate_path, validate_usage
 
 from trust.crypto import asn1fix
+from trust.crypto.algorithms import KeyFamily
 from trust.crypto.certvalidator import SIGNATURE_VALIDATOR
 from trust.crypto.errors import InputError, TrustError
 from trust.crypto.oids import EKU_DOCUMENT_SIGNING, EKU_LICENSE_SIGNING
@@ -82,7 +83,7 @@ from verifier import ocsp as ocsp_screen
 from verifier.context import Memo, VerificationContext
 from verifier.pathchecks import CheckedPath, PathCheckError, PathOptions, check_candidate
 from verifier.paths import BoundedPaths
-from verifier.report import ChainLink, Check, Indication, Report, Result, SubIndication
+from verifier.report import ChainLink, Indication, Report, ReportBuilder, SubIndication
 
 # purpose -> (required key usages (all), required extended key usages (all)); "generic" has its own rule
 # (:func:`generic_usage_problem`), "auto" is the input's own purpose (``any`` for a certificate)
@@ -299,7 +300,22 @@ def _link(cert: x509.Certificate, source: str) -> ChainLink:
         not_before=utc_time(validity["not_before"].native),
         not_after=utc_time(validity["not_after"].native),
         source=source,
+        key=key_label(cert),
     )
+
+
+def key_label(cert: x509.Certificate) -> str:
+    """The certificate's key for people: ``SM2``, ``RSA 4096``, ``ECDSA P-256`` (``""`` if it cannot be read) — how a
+    report tells an SM2 certificate from its RSA twin of the same name."""
+    try:
+        key = cx.public_key(cert)
+    except (TrustError, ValueError, TypeError, KeyError, AttributeError):
+        return ""
+    if key.family is KeyFamily.SM2:
+        return "SM2"
+    if key.family is KeyFamily.RSA:
+        return f"RSA {key.size}"
+    return f"ECDSA {_CURVES.get(str(getattr(key, 'curve', '')), str(getattr(key, 'curve', '')))}"
 
 
 def structure_problem(cert: x509.Certificate) -> str | None:
@@ -718,46 +734,37 @@ def verify_certificate(
     return report
 
 
+_CURVES: Final = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+CERTIFICATE_CHECKS: Final = ("parse", "path", "purpose", "trust-list")
+"""The checks of a certificate as reported (``path`` may be reported by the path check that failed: ``anchor``,
+``names``, ``profile``, ``max-depth``; ``trust-list-service`` follows ``trust-list`` for a service's leaf)."""
+
+
 def _verify_certificate(
     cert: x509.Certificate, ctx: VerificationContext, purpose: str, policy: PolicyInputs, legacy_dsa: bool, kind: str
 ) -> Report:
-    checks: list[Check] = []
-    warnings = [*ctx.warnings, *ocsp_screen.ignored(ctx, [cert])]
     moment = ctx.validation_time
-    subject = name_text(cert.subject) or cert.subject.human_friendly
+    report = ReportBuilder(kind, moment, name_text(cert.subject) or cert.subject.human_friendly)
+    warnings = [*ctx.warnings, *ocsp_screen.ignored(ctx, [cert])]
+    report.chain = (_link(cert, "input"),)
     problem = structure_problem(cert)
     if problem is not None:
-        return Report(
-            kind,
-            Indication.TOTAL_FAILED,
-            SubIndication.FORMAT_FAILURE,
-            moment,
-            subject,
-            (_link(cert, "input"),),
-            (Check("parse", Result.FAILED, problem),),
-            tuple(warnings),
-            (problem,),
-        )
-    checks.append(
-        Check(
-            "parse",
-            Result.PASSED,
-            f"X.509 {cert['tbs_certificate']['version'].native} certificate, "
-            f"serial {cx.serial_hex(cert.serial_number)}",
-        )
+        report.failed("parse", Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, problem)
+        report.not_run(CERTIFICATE_CHECKS, "the certificate's structure is not sound")
+        return report.build(warnings=warnings)
+    report.passed(
+        "parse",
+        f"X.509 {cert['tbs_certificate']['version'].native} certificate, serial {cx.serial_hex(cert.serial_number)}",
     )
     if not ctx.anchors:
-        return Report(
-            kind,
+        report.failed(
+            "path",
             Indication.INDETERMINATE,
             SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
-            moment,
-            subject,
-            (_link(cert, "input"),),
-            (*checks, Check("path", Result.FAILED, "no trust anchor given")),
-            tuple(warnings),
-            ("no trust anchor: give --bundle with pinned roots, or --anchor",),
+            "no trust anchor: give --bundle with pinned roots, or --anchor",
         )
+        report.not_run(CERTIFICATE_CHECKS, "no path to a trust anchor")
+        return report.build(warnings=warnings)
     key_usage, ext_key_usage = PURPOSES[purpose]
     vc = _validation_context(cert, ctx, legacy_dsa=legacy_dsa, policy=policy)
     try:
@@ -775,40 +782,26 @@ def _verify_certificate(
         UnsupportedAlgorithm,
     ) as exc:
         indication, sub, message = _classify(exc)
+        issued = utc_time(cert["tbs_certificate"]["validity"]["not_before"].native)
+        if indication is Indication.INDETERMINATE and ctx.newer_than_bundle(issued):
+            # no path, or no CRL of its CA: a CA enrolled after the bundle was made has neither in it (issue 13 item 6)
+            message = f"{message}; {ctx.newer_bundle('the certificate', issued)}"
         name = exc.check if isinstance(exc, PathCheckError) else "path"
-        details = (("rule", exc.rule),) if isinstance(exc, PathCheckError) else ()
-        checks.append(Check(name, Result.FAILED, message))
-        return Report(
-            kind,
-            indication,
-            sub,
-            moment,
-            subject,
-            (_link(cert, "input"),),
-            tuple(checks),
-            tuple(warnings),
-            (message,),
-            details,
-        )
+        if isinstance(exc, PathCheckError):
+            report.details["rule"] = exc.rule
+        report.failed(name, indication, sub, message)
+        report.not_run(CERTIFICATE_CHECKS, "no valid path to a trust anchor")
+        return report.build(warnings=warnings)
     path = found.path
     certs = list(path.iter_certs(include_root=True))
     for issuer in certs[:-1]:
         problem = structure_problem(issuer)
         if problem is not None:  # malleated encodings outside the signed part of a CA certificate
             message = f"{name_text(issuer.subject) or issuer.subject.human_friendly}: {problem}"
-            checks.append(Check("path", Result.FAILED, message))
-            return Report(
-                kind,
-                Indication.TOTAL_FAILED,
-                SubIndication.FORMAT_FAILURE,
-                moment,
-                subject,
-                (_link(cert, "input"),),
-                tuple(checks),
-                tuple(warnings),
-                (message,),
-            )
-    chain = tuple(
+            report.failed("path", Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, message)
+            report.not_run(CERTIFICATE_CHECKS, "no valid path to a trust anchor")
+            return report.build(warnings=warnings)
+    report.chain = tuple(
         _link(
             c,
             "anchor"
@@ -821,16 +814,13 @@ def _verify_certificate(
         )
         for i, c in enumerate(certs)
     )[::-1]
-    checks.append(
-        Check(
-            "path",
-            Result.PASSED,
-            f"{len(certs)} certificates to {chain[-1].subject}; signatures, "
-            "validity, constraints, policies and revocation checked"
-            + (f" (at most {ctx.max_depth} intermediate CAs)" if ctx.max_depth is not None else ""),
-        )
+    report.passed(
+        "path",
+        f"{len(certs)} certificates to {report.chain[-1].subject}; signatures, "
+        "validity, constraints, policies and revocation checked"
+        + (f" (at most {ctx.max_depth} intermediate CAs)" if ctx.max_depth is not None else ""),
     )
-    checks.extend(found.checks)
+    report.checks.extend(found.checks)
     try:
         if purpose == "generic":
             problem = generic_usage_problem(cert)
@@ -841,36 +831,21 @@ def _verify_certificate(
         names_problem = san.problem(cert, purpose)  # subject alternative name types per purpose (verifier.san)
         if names_problem is not None:
             raise pv_errors.InvalidCertificateError(names_problem)
-        checks.append(
-            Check(
-                "purpose",
-                Result.PASSED,
-                "generic: RFC 5280 document signature (keyUsage, if present, digitalSignature or nonRepudiation; "
-                "extendedKeyUsage, if present, a document-signing purpose)"
-                if purpose == "generic"
-                else f"{purpose}: key usage {sorted(key_usage) or 'any'}, "
-                f"extended key usage {sorted(ext_key_usage) or 'any'}",
-            )
+        report.passed(
+            "purpose",
+            "generic: RFC 5280 document signature (keyUsage, if present, digitalSignature or nonRepudiation; "
+            "extendedKeyUsage, if present, a document-signing purpose)"
+            if purpose == "generic"
+            else f"{purpose}: key usage {sorted(key_usage) or 'any'}, "
+            f"extended key usage {sorted(ext_key_usage) or 'any'}",
         )
     except (pv_errors.InvalidCertificateError, pv_errors.PathValidationError) as exc:
         message = f"not usable for {purpose}: {exc}"
-        checks.append(Check("purpose", Result.FAILED, message))
-        return Report(
-            kind,
-            Indication.TOTAL_FAILED,
-            SubIndication.CHAIN_CONSTRAINTS_FAILURE,
-            moment,
-            subject,
-            chain,
-            tuple(checks),
-            tuple(warnings),
-            (message,),
-        )
-    failure = _trust_list_checks(certs, ctx, purpose, checks)
-    if failure is not None:
-        indication, sub, message = failure
-        return Report(kind, indication, sub, moment, subject, chain, tuple(checks), tuple(warnings), (message,))
-    return Report(kind, Indication.TOTAL_PASSED, None, moment, subject, chain, tuple(checks), tuple(warnings))
+        report.failed("purpose", Indication.TOTAL_FAILED, SubIndication.CHAIN_CONSTRAINTS_FAILURE, message)
+        report.not_run(CERTIFICATE_CHECKS, f"the certificate may not be used for {purpose}")
+        return report.build(warnings=warnings)
+    _trust_list_checks(certs, ctx, purpose, report)
+    return report.build(warnings=warnings)
 
 
 def may_be_revoked(cert: x509.Certificate, ctx: VerificationContext) -> bool:
@@ -905,12 +880,15 @@ def may_be_revoked(cert: x509.Certificate, ctx: VerificationContext) -> bool:
 
 
 def _trust_list_checks(
-    certs: list[x509.Certificate], ctx: VerificationContext, purpose: str, checks: list[Check]
-) -> tuple[Indication, SubIndication, str] | None:
+    certs: list[x509.Certificate], ctx: VerificationContext, purpose: str, report: ReportBuilder
+) -> None:
+    """Every CA of the path is a CA service of the trust list usable when it issued the next certificate; a leaf that
+    is itself a service (``LEAF_SERVICE_FOR_PURPOSE``) is usable at the validation time. The first failure ends the
+    checks (a CA that is not listed makes the standing of what it issued meaningless)."""
     trust_list = ctx.trust_list
     if trust_list is None:
-        checks.append(Check("trust-list", Result.SKIPPED, "no bundle given: explicit anchors only"))
-        return None
+        report.skipped("trust-list", "no bundle given: explicit anchors only")
+        return
     # certs[0] is the root; certs[i] issued certs[i + 1].
     for i in range(1, len(certs) - 1):
         ca_cert, child = certs[i], certs[i + 1]
@@ -918,30 +896,34 @@ def _trust_list_checks(
         standing = trust_list.standing(ca_cert.dump(), issued_at, "CA")
         name = name_text(ca_cert.subject)
         if standing.service is None:
+            ca_issued = utc_time(ca_cert["tbs_certificate"]["validity"]["not_before"].native)
+            if ctx.newer_than_bundle(ca_issued):  # a CA enrolled after the bundle was made
+                message = f"CA {name}: {ctx.newer_bundle('its certificate', ca_issued)}"
+                report.failed("trust-list", Indication.INDETERMINATE, SubIndication.TRY_LATER, message)
+                return
             message = f"CA {name} is not a service of trust list {trust_list.sequence}"
-            checks.append(Check("trust-list", Result.FAILED, message))
-            return Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND, message
+            report.failed("trust-list", Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND, message)
+            return
         if not standing.usable:
             message = f"CA {name}: {standing.reason}"
-            checks.append(Check("trust-list", Result.FAILED, message))
-            return Indication.TOTAL_FAILED, SubIndication.CHAIN_CONSTRAINTS_FAILURE, message
-        checks.append(
-            Check(
-                "trust-list",
-                Result.PASSED,
-                f"{standing.reason} (judged when it issued {'the leaf' if i == len(certs) - 2 else 'the next CA'})",
-            )
+            report.failed("trust-list", Indication.TOTAL_FAILED, SubIndication.CHAIN_CONSTRAINTS_FAILURE, message)
+            return
+        report.passed(
+            "trust-list",
+            f"{standing.reason} (judged when it issued {'the leaf' if i == len(certs) - 2 else 'the next CA'})",
         )
     leaf_service = LEAF_SERVICE_FOR_PURPOSE.get(purpose)
     if leaf_service is not None:
         standing = trust_list.standing(certs[-1].dump(), ctx.validation_time, leaf_service)
+        leaf_issued = utc_time(certs[-1]["tbs_certificate"]["validity"]["not_before"].native)
+        if standing.service is None and ctx.newer_than_bundle(leaf_issued):
+            message = f"{leaf_service}: {ctx.newer_bundle('the certificate', leaf_issued)}"
+            report.failed("trust-list-service", Indication.INDETERMINATE, SubIndication.TRY_LATER, message)
+            return
         if not standing.usable:
             message = f"{leaf_service}: {standing.reason}"
-            checks.append(Check("trust-list-service", Result.FAILED, message))
-            return Indication.TOTAL_FAILED, SubIndication.CHAIN_CONSTRAINTS_FAILURE, message
-        checks.append(Check("trust-list-service", Result.PASSED, standing.reason))
-    return None
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
+            report.failed(
+                "trust-list-service", Indication.TOTAL_FAILED, SubIndication.CHAIN_CONSTRAINTS_FAILURE, message
+            )
+            return
+        report.passed("trust-list-service", standing.reason)

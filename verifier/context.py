@@ -44,7 +44,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any, Final, cast
 
@@ -242,6 +242,26 @@ class Memo:
 
 
 @dataclass(frozen=True)
+class BundleInfo:
+    """Which signed bundle a context was built from: its dates and the SHA-256 of its bytes (what a report names)."""
+
+    created_at: datetime
+    next_update: datetime
+    sha256: str  # of the national part when several parts were given
+    parts: tuple[str, ...] = ()  # SHA-256 of every part, when the bundle came in several (national, regional)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "created_at": self.created_at.isoformat(),
+            "next_update": self.next_update.isoformat(),
+            "sha256": self.sha256,
+        }
+        if self.parts:
+            out["parts"] = list(self.parts)
+        return out
+
+
+@dataclass(frozen=True)
 class VerificationContext:
     validation_time: datetime
     anchors: tuple[x509.Certificate, ...] = ()
@@ -260,6 +280,48 @@ class VerificationContext:
     federation: Mapping[str, Any] | None = None  # the bundle's identity federation section (trust.formats.federation)
     bundle_created_at: datetime | None = None  # when the bundle was made (what it cannot know of is newer)
     memo: Memo = field(default_factory=Memo, compare=False, repr=False)  # shared by dataclasses.replace copies
+    bundle: BundleInfo | None = field(default=None, compare=False)  # the bundle the trust list came from
+
+    def newer_than_bundle(self, moment: datetime, *, certificate: bool = True) -> bool:
+        """Whether ``moment`` — a certificate's notBefore (less :data:`BACKDATING`), or a document's time with
+        ``certificate=False`` — lies after the bundle was made (without a bundle, after its trust list was issued):
+        then what its trust list lacks may simply be newer than it (issue 13 item 6). A bundle made after ``moment``
+        holds the trust list current then — Huren publishes a list on every change — so what it lacks is not listed."""
+        if self.trust_list is None:
+            return False
+        made = self.bundle.created_at if self.bundle is not None else self.trust_list.issued_at
+        return moment > made - (BACKDATING if certificate else timedelta(0))
+
+    def newer_bundle(self, what: str, moment: datetime) -> str:
+        """The reason to give when ``what`` of ``moment`` is missing from an older bundle: not a forgery proven, an
+        answer that a newer bundle may change (INDETERMINATE / TRY_LATER)."""
+        listed = self.trust_list
+        number = f"trust list {listed.sequence}" if listed else "its trust list"
+        made = f" of {self.bundle.created_at.isoformat()}" if self.bundle is not None else ""
+        return (
+            f"{what} ({moment.isoformat()}) is newer than the bundle{made}, whose {number} does not list it yet: get a "
+            "newer bundle"
+        )
+
+    def source(self) -> dict[str, Any]:
+        """What a verification against this context relied on besides its input, for the report (``source`` in the
+        JSON, ``docs/VERIFIER.md``): the bundle (dates, SHA-256) and its trust list (number, dates), or none; and how
+        many anchors, CRLs, OCSP responses and status lists were at hand."""
+        trust_list = self.trust_list
+        return {
+            "bundle": self.bundle.to_dict() if self.bundle is not None else None,
+            "trust_list": {
+                "sequence": trust_list.sequence,
+                "issued_at": trust_list.issued_at.isoformat(),
+                "next_update": trust_list.next_update.isoformat(),
+            }
+            if trust_list is not None
+            else None,
+            "anchors": len(self.anchors),
+            "crls": len(self.crls),
+            "ocsp_responses": len(self.ocsps),
+            "status_lists": len(self.status_lists),
+        }
 
     def __post_init__(self) -> None:
         if self.revocation not in REVOCATION_MODES:
@@ -432,9 +494,45 @@ def _load_one(der: bytes, what: str, cache: dict[bytes, x509.Certificate]) -> x5
     return cert
 
 
+BACKDATING: Final = timedelta(minutes=5)
+"""How far back Huren's CAs date a certificate's notBefore (``ca.authority.BACKDATE``, which the verifier may not
+import; a test keeps them equal): a certificate dated up to this much before the bundle was made was issued after it."""
+EARLIEST: Final = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST: Final = datetime(2999, 12, 31, 23, 59, 59, tzinfo=UTC)
+"""The range of validation times (and of the HTTP API's dates): far from ``datetime.min``/``max``, so the arithmetic
+of the checks (validity ends, clock skew) cannot overflow."""
+
+
+def validation_time(value: datetime | str | None, what: str = "validation time") -> datetime | None:
+    """The one reading of a validation time, shared by the library (:func:`build`), ``trust verify --at`` and
+    ``POST /verify``: an aware :class:`datetime` or ISO 8601 text with its offset (``Z``, ``+00:00``, ``+08:00``)
+    becomes UTC; ``None`` stays ``None`` (the caller's clock decides). A time **without** a time zone is refused
+    (``InputError``): ``2026-03-01T09:00`` is 09:00 in Beijing to a clerk and 17:00 there to a UTC reader, and a
+    verdict must not depend on where it is computed. So is a time outside :data:`EARLIEST`..:data:`LATEST`."""
+    return None if value is None else _read_time(value, what)
+
+
+def _read_time(value: datetime | str, what: str) -> datetime:
+    if isinstance(value, str):  # the one parser (trust.formats.times), here refusing a time without an offset
+        return times.parse_time(value, f"the {what}", naive="refuse")
+    if not isinstance(value, datetime):
+        raise InputError(f"the {what} must be a date and time, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InputError(times.naive_refused(f"the {what}", value.isoformat()))
+    if not EARLIEST <= value <= LATEST:
+        raise InputError(f"the {what} must lie {times.RANGE}")
+    return value.astimezone(UTC)
+
+
+def system_clock() -> datetime:
+    """The wall clock, read once per context when no validation time is given (the verifier reads it nowhere else)."""
+    return datetime.now(UTC)
+
+
 def build(
     *,
-    at: datetime | None = None,
+    at: datetime | str | None = None,
+    clock: Callable[[], datetime] = system_clock,
     bundle: bytes | Sequence[bytes] | None = None,
     pins: Sequence[str] = (),
     anchors: Sequence[bytes] = (),
@@ -447,7 +545,11 @@ def build(
     strict: bool = False,
     max_depth: int | None = None,
 ) -> VerificationContext:
-    moment = times.as_utc(at or datetime.now(UTC))  # a naive validation time is UTC, not the machine's local time
+    """A verification context (module docstring). ``at`` is the validation time (:func:`validation_time`: aware, or
+    ISO 8601 with an offset); without it, ``clock()`` once. Everything is judged at that one time: certificate paths,
+    trust-list standing, status lists, and the bundle's and trust list's staleness (a warning when their next update
+    was due before it)."""
+    moment = _read_time(clock() if at is None else at, "validation time")
     if revocation not in REVOCATION_MODES:
         raise InputError(f"revocation mode must be one of {', '.join(REVOCATION_MODES)}, got {revocation!r}")
     check_max_depth(max_depth)
@@ -471,6 +573,7 @@ def build(
     federation: Mapping[str, Any] | None = None
     bundle_created_at: datetime | None = None
     trust_list = None
+    bundle_info = None
     if bundle is not None:
         env = os.environ if environ is None else environ
         pinned = parse_pins([*pins, env.get(PINS_ENV, "")]) + [cx.fingerprint(c) for c in anchor_certs]
@@ -482,16 +585,16 @@ def build(
         files = [bundle] if isinstance(bundle, bytes) else list(bundle)
         verified = bundle_format.verify_parts(files, pinned)  # one bundle, or its national part and regions' parts
         trust_list = verified.trust_list
-        now = datetime.now(UTC)
-        if verified.bundle.next_update < now:
-            age = now - verified.bundle.next_update
+        if verified.bundle.next_update < moment:
+            age = moment - verified.bundle.next_update
             warnings.append(
-                f"bundle is stale: next update was due {_age(age)} ago ({verified.bundle.next_update.isoformat()})"
+                f"bundle is stale: next update was due {_age(age)} before the validation time "
+                f"({verified.bundle.next_update.isoformat()})"
             )
-        if trust_list.next_update < now:
+        if trust_list.next_update < moment:
             warnings.append(
                 f"trust list {trust_list.sequence} is stale: next update was due "
-                f"{_age(now - trust_list.next_update)} ago"
+                f"{_age(moment - trust_list.next_update)} before the validation time"
             )
         # The pinned root authenticated the list; the list names the national roots (ETSI TS 119 612 style:
         # pin the list's signer, trust what the signed list lists).
@@ -508,6 +611,12 @@ def build(
         type_metadata = tuple(verified.bundle.type_metadata)
         federation = verified.bundle.federation
         bundle_created_at = verified.bundle.created_at
+        bundle_info = BundleInfo(
+            verified.bundle.created_at.astimezone(UTC),
+            verified.bundle.next_update.astimezone(UTC),
+            hashlib.sha256(files[0]).hexdigest(),
+            tuple(hashlib.sha256(part).hexdigest() for part in files) if len(files) > 1 else (),
+        )
     elif pins and not anchor_certs:
         raise InputError("--pin needs --bundle (pins check the bundle's signature)")
     # The trust list's CAs come first: when two certificates share issuer and serial number, path building keeps
@@ -533,6 +642,7 @@ def build(
         type_metadata=type_metadata,
         federation=federation,
         bundle_created_at=bundle_created_at,
+        bundle=bundle_info,
     )
 
 

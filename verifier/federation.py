@@ -51,10 +51,12 @@ from typing import Any, Final
 from trust.crypto.errors import Code, FederationError
 from trust.formats import federation
 from verifier.context import VerificationContext
-from verifier.report import ChainLink, Check, Indication, Report, Result, SubIndication
+from verifier.report import ChainLink, Check, Indication, Report, ReportBuilder, Result, SubIndication
 
 KIND_CONFIGURATION: Final = "entity-configuration"
 KIND_STATEMENT: Final = "entity-statement"
+ORDER: Final = ("parse", "validity", "self-signature", "trust-chain", "trust-marks", "trust-list")
+"""The checks of an entity statement, from the most fundamental down (the bottom line's ranking)."""
 _MAX_HEADER_CHARS: Final = 8192
 NEWER_BUNDLE: Final = "get a newer bundle"
 
@@ -119,31 +121,24 @@ def verify_entity_statement(data: bytes | str, ctx: VerificationContext) -> Repo
         _trust_marks(chain, ctx, state)
         _standing(chain, ctx, state)
     except _Stop as stop:
-        state.checks.append(Check(stop.check, Result.FAILED, stop.message))
-        return Report(
-            kind,
-            stop.indication,
-            stop.sub,
-            ctx.validation_time,
-            subject,
-            state.chain,
-            tuple(state.checks),
-            (*ctx.warnings, *state.warnings),
-            (stop.message,),
-            tuple(state.details),
-        )
-    return Report(
-        kind,
-        Indication.TOTAL_PASSED,
-        None,
-        ctx.validation_time,
-        subject,
-        state.chain,
-        tuple(state.checks),
-        (*ctx.warnings, *state.warnings),
-        (),
-        tuple(state.details),
-    )
+        failed: _Stop | None = stop
+    else:
+        failed = None
+    builder = ReportBuilder(kind, ctx.validation_time, subject, order=ORDER)
+    builder.chain = state.chain
+    for check in state.checks:
+        builder.add(check)
+    if failed is not None:
+        builder.failed(failed.check, failed.indication, failed.sub, failed.message)
+        # Every check is reported (verifier.report): those the failure leaves without ground are "not run".
+        follows = ORDER[ORDER.index(failed.check) + 1 :] if failed.check in ORDER else ()
+        always = [name for name in follows if name in ("validity", "trust-chain")]
+        if kind == KIND_CONFIGURATION and "self-signature" in follows:
+            always.insert(0, "self-signature")
+        builder.not_run(always, f"{failed.check} failed")
+    builder.warnings = list(state.warnings)
+    builder.details = dict(state.details)
+    return builder.build(warnings=ctx.warnings)
 
 
 def _validity(statement: federation.EntityStatement, ctx: VerificationContext, state: _State) -> None:

@@ -17,7 +17,9 @@ Checks, in order (each becomes a :class:`~verifier.report.Check`):
    their digest instead).
 6. **validity** — ``nbf`` ≤ validation time < ``exp``.
 7. **status** — the issuer's Status List Token for the token's ``status.status_list.uri``, from the bundle,
-   signed by the same issuer key and unexpired: 0 valid, 1 revoked, 2 suspended (3 is not valid).
+   signed by the same issuer key and unexpired at the validation time: 0 valid, 1 revoked, 2 suspended (3 is not
+   valid); a list issued after the validation time that shows the licence revoked or suspended is INDETERMINATE /
+   REVOKED_NO_POE (:func:`_status`).
 8. **disclosures / key binding** (SD-JWT) — RFC 9901 processing; a KB-JWT's nonce and audience when required.
 """
 
@@ -25,8 +27,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
@@ -41,12 +43,15 @@ from trust.formats import license_token as token
 from trust.formats import x509 as cx
 from trust.formats.crl import load_crl
 from trust.formats.sdjwt import vc
+from trust.formats.x509 import utc_time
 from verifier.certificate import verify_certificate
 from verifier.context import VerificationContext
-from verifier.report import Check, Indication, Report, Result, SubIndication
+from verifier.report import Check, Indication, Report, ReportBuilder, Result, SubIndication
 
 ALGORITHMS: Final = ("SM2", "RS256", "PS256", "ES256")
 TOKEN_TYP: Final = token.TYP
+STATUS_LIST_LEEWAY: Final = 60
+"""Seconds by which a status list may be issued after the validation time and still count as issued then (clocks)."""
 
 
 @dataclass(frozen=True)
@@ -55,20 +60,40 @@ class KeyBindingRequest:
     audience: str
 
 
-@dataclass
-class _State:
-    checks: list[Check] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    details: list[tuple[str, Any]] = field(default_factory=list)
+AUTHENTICATION: Final = ("parse", "issuer-key", "signature")
+"""The checks that establish who signed the token (steps 1-3); SD-JWT adds :data:`SD_JWT_AUTHENTICATION`."""
+SD_JWT_AUTHENTICATION: Final = ("disclosures", "key-binding")
+CONTENT: Final = ("issuer-authorised", "claims", "validity", "status")
+"""The checks of what an authenticated token says (steps 4-7; an SD-JWT VC adds ``type`` first): each runs and is
+reported whatever the others found."""
+
+
+class _State(ReportBuilder):
+    """The report of a token in the making; its bottom line is :func:`verifier.report.bottom_line` in the order the
+    checks ran (authentication first, then the content in the order of :data:`CONTENT`)."""
+
+    issuer_since: datetime | None = None  # the x5c certificate's notBefore (how new the issuer may be)
 
     def ok(self, name: str, detail: str) -> None:
-        self.checks.append(Check(name, Result.PASSED, detail))
+        self.passed(name, detail)
+
+    def record(self, failure: _Fail) -> None:
+        self.failed(failure.check, failure.indication, failure.sub, failure.message)
 
 
 class _Fail(Exception):
+    """A check that failed: its name, indication, sub-indication and reason (internal). ``key``: the key the token
+    names in ``x5c`` when the issuer-key check failed after reading it (its signature can still be checked)."""
+
     def __init__(self, indication: Indication, sub: SubIndication, check: str, message: str):
         super().__init__(message)
         self.indication, self.sub, self.check, self.message = indication, sub, check, message
+        self.key: PublicKey | None = None
+
+
+class _Unauthenticated(Exception):
+    """The token's issuer could not be established (its failures are recorded already); the argument names the
+    check that failed first (internal)."""
 
 
 def looks_like_token(data: bytes) -> str | None:
@@ -93,72 +118,87 @@ def verify_license(
     key_binding: KeyBindingRequest | None = None,
     full_fields: Mapping[str, Any] | None = None,
 ) -> Report:
+    """Verify a licence token, SD-JWT presentation or ``HR1:`` QR payload offline (module docstring). Every check is
+    reported: when the token cannot be authenticated (steps 1-3, and for an SD-JWT its disclosures and key binding),
+    the checks of its content are reported as not run (an unauthenticated claim proves nothing); once it is, every
+    content check runs, whatever the others found."""
     text = data.decode("ascii", errors="strict").strip() if isinstance(data, bytes) else data.strip()
-    state = _State()
     form = looks_like_token(text.encode())
     if form is None:
         raise EncodingError("not a licence token, SD-JWT or HR1 QR payload")
     kind = {"jws": "license-token", "qr": "license-qr", "sd-jwt": "license-sd-jwt"}[form]
-    subject = ""
+    state = _State(kind, ctx.validation_time)
+    if form == "qr":
+        text = token.from_qr(text)
+        state.ok("parse", "HR1 QR payload rebuilt into a compact JWS")
+    content = ("type", *CONTENT) if form == "sd-jwt" else CONTENT
+    authentication = (*AUTHENTICATION, *SD_JWT_AUTHENTICATION) if form == "sd-jwt" else AUTHENTICATION
     try:
-        if form == "qr":
-            text = token.from_qr(text)
-            state.ok("parse", "HR1 QR payload rebuilt into a compact JWS")
         if form == "sd-jwt":
-            claims, header, key, issuer_entry = _verify_sd_jwt(text, ctx, state, key_binding)
-            _credential_type(claims, ctx, state)
+            state.ok("parse", "SD-JWT presentation")
+            claims, _header, key, issuer_entry = _verify_sd_jwt(text, ctx, state, key_binding)
         else:
-            header, body = token.parse_unverified(text)
-            if form != "qr":
-                state.ok("parse", "compact JWS")
-            if header.get("typ") != TOKEN_TYP:
-                raise _Fail(
-                    Indication.TOTAL_FAILED,
-                    SubIndication.FORMAT_FAILURE,
-                    "parse",
-                    f"token typ is {header.get('typ')!r}, expected {TOKEN_TYP!r}",
-                )
-            key, issuer_entry = _issuer_key(header, body, ctx, state)
-            try:
-                jose.verify_compact(text, lambda _h: key, algorithms=ALGORITHMS)
-            except TrustError as exc:
-                raise _Fail(
-                    Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE, "signature", exc.message
-                ) from None
-            state.ok("signature", f"{header.get('alg')} signature verifies with the issuer key {header.get('kid', '')}")
-            claims = body
-        license = claims.get("license") or {}
-        subject = f"{license.get('id', '?')} ({(license.get('holder') or {}).get('name', '?')})"
-        _authorised(claims, issuer_entry, ctx, state)
-        _claims(claims, state, full_fields, selective=form == "sd-jwt")
-        _validity(claims, ctx, state)
-        _status(claims, key, ctx, state)
-    except _Fail as failure:
-        state.checks.append(Check(failure.check, Result.FAILED, failure.message))
-        return Report(
-            kind,
-            failure.indication,
-            failure.sub,
-            ctx.validation_time,
-            subject,
-            (),
-            tuple(state.checks),
-            (*ctx.warnings, *state.warnings),
-            (failure.message,),
-            tuple(state.details),
+            claims, key, issuer_entry = _verify_jws(text, form, ctx, state)
+    except (_Fail, _Unauthenticated) as stop:
+        if isinstance(stop, _Fail):
+            state.record(stop)
+        first = stop.check if isinstance(stop, _Fail) else str(stop)
+        state.not_run(authentication, f"the {first} check failed")
+        state.not_run(content, "the token is not authenticated: what it claims proves nothing")
+        return state.build(warnings=ctx.warnings)
+    raw = claims.get("license")
+    license: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    state.subject = f"{license.get('id', '?')} ({(license.get('holder') or {}).get('name', '?')})"
+    steps: list[Callable[[], None]] = [
+        lambda: _authorised(claims, issuer_entry, ctx, state),
+        lambda: _claims(claims, state, full_fields, selective=form == "sd-jwt"),
+        lambda: _validity(claims, ctx, state),
+        lambda: _status(claims, key, ctx, state),
+    ]
+    if form == "sd-jwt":
+        steps.insert(0, lambda: _credential_type(claims, ctx, state))
+    for step in steps:
+        try:
+            step()
+        except _Fail as failure:
+            state.record(failure)
+    return state.build(warnings=ctx.warnings)
+
+
+def _verify_jws(text: str, form: str, ctx: VerificationContext, state: _State) -> tuple[dict[str, Any], PublicKey, Any]:
+    """Steps 1-3 of a compact JWS (or the JWS a QR payload rebuilds): its claims, the issuer key and trust-list
+    entry."""
+    header, body = token.parse_unverified(text)
+    if form != "qr":
+        state.ok("parse", "compact JWS")
+    if header.get("typ") != TOKEN_TYP:
+        raise _Fail(
+            Indication.TOTAL_FAILED,
+            SubIndication.FORMAT_FAILURE,
+            "parse",
+            f"token typ is {header.get('typ')!r}, expected {TOKEN_TYP!r}",
         )
-    return Report(
-        kind,
-        Indication.TOTAL_PASSED,
-        None,
-        ctx.validation_time,
-        subject,
-        (),
-        tuple(state.checks),
-        (*ctx.warnings, *state.warnings),
-        (),
-        tuple(state.details),
-    )
+    try:
+        key, issuer_entry = _issuer_key(header, body, ctx, state)
+    except _Fail as failure:
+        if failure.key is None:
+            raise
+        # The issuer is not established, but the token names its key (x5c): a signature that does not verify with
+        # it is a forgery whatever the trust list says (TOTAL_FAILED), one that does is still unauthenticated.
+        state.record(failure)
+        _signature(text, failure.key, header, state, trusted=False)
+        raise _Unauthenticated(failure.check) from None
+    _signature(text, key, header, state, trusted=True)
+    return body, key, issuer_entry
+
+
+def _signature(text: str, key: PublicKey, header: Mapping[str, Any], state: _State, *, trusted: bool) -> None:
+    try:
+        jose.verify_compact(text, lambda _h: key, algorithms=ALGORITHMS)
+    except TrustError as exc:
+        raise _Fail(Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE, "signature", exc.message) from None
+    whose = f"the issuer key {header.get('kid', '')}" if trusted else "the x5c key (its issuer is not established)"
+    state.ok("signature", f"{header.get('alg')} signature verifies with {whose}")
 
 
 # --- key resolution ----------------------------------------------------------------------------------------
@@ -212,34 +252,21 @@ def _issuer_key(
                 f"x5c certificate unreadable: {exc}",
             ) from None
         key = cx.public_key(certs[0])
-        if x5t is not None and x5t != jose.x5t_s256(certs[0].dump()):
-            raise _Fail(
-                Indication.TOTAL_FAILED,
-                SubIndication.SIG_CONSTRAINTS_FAILURE,
-                "issuer-key",
-                "x5t#S256 does not name the x5c certificate",
-            )
-        if isinstance(kid, str) and kid != jwk.thumbprint(key):
-            raise _Fail(
-                Indication.TOTAL_FAILED,
-                SubIndication.SIG_CONSTRAINTS_FAILURE,
-                "issuer-key",
-                "kid does not name the x5c certificate's key",
-            )
-        chain_ctx = _at(ctx, issued_at, extra=certs[1:])
-        report = verify_certificate(certs[0], chain_ctx, purpose="license-issuer")
-        if not report.passed:
-            raise _Fail(
-                report.indication,
-                report.sub_indication or SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
-                "issuer-key",
-                f"issuer certificate (x5c) at iat: {report.errors[0] if report.errors else ''}",
-            )
-        _key_compromise(certs[0], ctx)
-        state.ok("issuer-key", f"x5c certificate {report.subject} valid at iat {issued_at.isoformat()}")
-        return key, entry if entry is not None else _find_service_by_cert(ctx, certs[0].dump())
+        try:
+            return _x5c_issuer(certs, key, kid, x5t, entry, issued_at, ctx, state)
+        except _Fail as failure:
+            failure.key = key
+            raise
     if entry is None:
         named = f"kid {kid!r}" if x5t is None else f"kid {kid!r} and x5t#S256 {x5t!r}"
+        if ctx.newer_than_bundle(issued_at, certificate=False):  # an issuer listed after the bundle was made, perhaps
+            raise _Fail(
+                Indication.INDETERMINATE,
+                SubIndication.TRY_LATER,
+                "issuer-key",
+                f"no x5c, and no licence issuer certificate with {named} in the trust list: "
+                + ctx.newer_bundle("the token (iat)", issued_at),
+            )
         raise _Fail(
             Indication.INDETERMINATE,
             SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
@@ -259,6 +286,46 @@ def _issuer_key(
     _key_compromise(cert, ctx)
     state.ok("issuer-key", f"kid found in the trust list: service {service.id}, certificate valid at iat")
     return cx.public_key(cert), entry
+
+
+def _x5c_issuer(
+    certs: list[x509.Certificate],
+    key: PublicKey,
+    kid: Any,
+    x5t: str | None,
+    entry: Any,
+    issued_at: datetime,
+    ctx: VerificationContext,
+    state: _State,
+) -> tuple[PublicKey, Any]:
+    """The issuer-key check of a token with ``x5c``: the header names that certificate, valid at ``iat``."""
+    if x5t is not None and x5t != jose.x5t_s256(certs[0].dump()):
+        raise _Fail(
+            Indication.TOTAL_FAILED,
+            SubIndication.SIG_CONSTRAINTS_FAILURE,
+            "issuer-key",
+            "x5t#S256 does not name the x5c certificate",
+        )
+    if isinstance(kid, str) and kid != jwk.thumbprint(key):
+        raise _Fail(
+            Indication.TOTAL_FAILED,
+            SubIndication.SIG_CONSTRAINTS_FAILURE,
+            "issuer-key",
+            "kid does not name the x5c certificate's key",
+        )
+    chain_ctx = _at(ctx, issued_at, extra=certs[1:])
+    report = verify_certificate(certs[0], chain_ctx, purpose="license-issuer")
+    if not report.passed:
+        raise _Fail(
+            report.indication,
+            report.sub_indication or SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
+            "issuer-key",
+            f"issuer certificate (x5c) at iat: {report.errors[0] if report.errors else ''}",
+        )
+    _key_compromise(certs[0], ctx)
+    state.ok("issuer-key", f"x5c certificate {report.subject} valid at iat {issued_at.isoformat()}")
+    state.issuer_since = utc_time(certs[0]["tbs_certificate"]["validity"]["not_before"].native)
+    return key, entry if entry is not None else _find_service_by_cert(ctx, certs[0].dump())
 
 
 def _find_service_by_kid(ctx: VerificationContext, kid: str | None, x5t: str | None = None) -> Any:
@@ -370,10 +437,20 @@ def _verify_sd_jwt(
     def resolve(header: dict[str, Any]) -> PublicKey:
         issuer_jwt = text.split("~", 1)[0]
         _h, body = token.parse_unverified(issuer_jwt)
-        key, entry = _issuer_key(header, body, ctx, state)
+        try:
+            key, entry = _issuer_key(header, body, ctx, state)
+        except _Fail as failure:
+            if failure.key is None:
+                raise
+            resolved["untrusted"] = failure  # the x5c key still checks the signature (as in _verify_jws)
+            return failure.key
         resolved["entry"] = entry
         resolved["key"] = key
         return key
+
+    def untrusted() -> None:
+        if "untrusted" in resolved:
+            state.record(resolved["untrusted"])
 
     try:
         verified = sdjwt.verify(
@@ -388,16 +465,27 @@ def _verify_sd_jwt(
         )
     except _Fail:
         raise
-    except sdjwt.KeyBindingError as exc:
-        raise _Fail(
-            Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE, "key-binding", exc.message
-        ) from None
-    except sdjwt.SdJwtExpired as exc:
-        raise _Fail(Indication.TOTAL_FAILED, SubIndication.EXPIRED, "validity", exc.message) from None
     except sdjwt.SdJwtSignatureInvalid as exc:
+        untrusted()
         raise _Fail(Indication.TOTAL_FAILED, SubIndication.SIG_CRYPTO_FAILURE, "signature", exc.message) from None
     except TrustError as exc:
+        if "untrusted" in resolved:  # the issuer is not established: the rest of the SD-JWT is not judged
+            untrusted()
+            raise _Unauthenticated(resolved["untrusted"].check) from None
+        if isinstance(exc, sdjwt.KeyBindingError):
+            raise _Fail(
+                Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE, "key-binding", exc.message
+            ) from None
+        if isinstance(exc, sdjwt.SdJwtExpired):
+            raise _Fail(Indication.TOTAL_FAILED, SubIndication.EXPIRED, "validity", exc.message) from None
         raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "disclosures", exc.message) from None
+    if "untrusted" in resolved:
+        untrusted()
+        state.ok(
+            "signature",
+            f"{verified.algorithm.jose} signature verifies with the x5c key (its issuer is not established)",
+        )
+        raise _Unauthenticated(resolved["untrusted"].check)
     state.ok("signature", f"{verified.algorithm.jose} issuer signature verifies")
     disclosed = [d.name for d in verified.disclosed if d.name]
     state.ok("disclosures", f"{len(verified.disclosed)} disclosures, each referenced once: {', '.join(disclosed)}")
@@ -405,7 +493,7 @@ def _verify_sd_jwt(
         state.ok("key-binding", "KB-JWT verified (holder key, nonce, audience, sd_hash)")
     elif key_binding is None:
         state.checks.append(Check("key-binding", Result.SKIPPED, "no key binding requested"))
-    state.details.append(("disclosed", disclosed))
+    state.details["disclosed"] = disclosed
     return verified.payload, verified.header, resolved["key"], resolved.get("entry")
 
 
@@ -462,6 +550,16 @@ def _authorised(claims: Mapping[str, Any], entry: Any, ctx: VerificationContext,
         state.warnings.append("issuer authorisation not checked (no bundle)")
         return
     if entry is None:
+        since = state.issuer_since or _issued_at(claims)
+        newer = ctx.newer_than_bundle(since, certificate=state.issuer_since is not None)
+        if newer:  # a licence issuer listed after the bundle was made, perhaps
+            raise _Fail(
+                Indication.INDETERMINATE,
+                SubIndication.TRY_LATER,
+                "issuer-authorised",
+                "the signing key is not a licence issuer of the trust list: "
+                + ctx.newer_bundle("its certificate" if state.issuer_since else "the token (iat)", since),
+            )
         raise _Fail(
             Indication.TOTAL_FAILED,
             SubIndication.CHAIN_CONSTRAINTS_FAILURE,
@@ -499,7 +597,9 @@ def _authorised(claims: Mapping[str, Any], entry: Any, ctx: VerificationContext,
 def _claims(
     claims: Mapping[str, Any], state: _State, full_fields: Mapping[str, Any] | None, *, selective: bool = False
 ) -> None:
-    license = claims["license"]
+    license = claims.get("license")
+    if not isinstance(license, Mapping):
+        raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "claims", "token has no license claim")
     try:
         parsed = identifiers.parse(license.get("id"))
     except TrustError as exc:
@@ -534,7 +634,7 @@ def _claims(
             )
         fields, complete = dict(full_fields), True
     elif digest is not None:
-        state.details.append(("omitted_fields", omitted))
+        state.details["omitted_fields"] = omitted
     try:
         license_type = catalogue.get(str(license.get("type")))
     except TrustError:
@@ -548,8 +648,8 @@ def _claims(
             _validate_present(license_type, fields)
     except TrustError as exc:
         raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "claims", exc.message) from None
-    state.details.append(("type", f"{license_type.name} ({license_type.code})"))
-    state.details.append(("fields", {license_type.label(k): v for k, v in fields.items() if k != "_sd"}))
+    state.details["type"] = f"{license_type.name} ({license_type.code})"
+    state.details["fields"] = {license_type.label(k): v for k, v in fields.items() if k != "_sd"}
     scope = "all fields" if complete else "the fields present"
     state.ok("claims", f"identifier {license.get('id')} valid; holder code valid; {scope} fit {license_type.name}")
 
@@ -591,6 +691,10 @@ def _validity(claims: Mapping[str, Any], ctx: VerificationContext, state: _State
 
 
 def _status(claims: Mapping[str, Any], key: PublicKey, ctx: VerificationContext, state: _State) -> None:
+    """Step 7, judged at the validation time: the status list must not have expired by then. A list issued after it
+    (a current bundle, an earlier ``--at``) is later evidence: "valid" there means not revoked by then either, but a
+    licence it shows revoked or suspended may still have been valid at the validation time, and nothing says when
+    its status changed (INDETERMINATE / REVOKED_NO_POE, as for a certificate revoked after a claimed signing time)."""
     try:
         uri, index = status_list.parse_status_claim(claims)
     except TrustError as exc:
@@ -604,18 +708,38 @@ def _status(claims: Mapping[str, Any], key: PublicKey, ctx: VerificationContext,
             "status",
             f"no status list {uri} available offline (give a current bundle)",
         )
+    moment = int(ctx.validation_time.timestamp())
     try:
-        values = status_list.verify_token(
-            text, lambda _h: key, expected_uri=uri, now=ctx.validation_time, algorithms=ALGORITHMS
+        issued = token.parse_unverified(text)[1].get("iat")  # only to judge a list issued after the moment
+        judged = max(moment, issued) if isinstance(issued, int) and not isinstance(issued, bool) else moment
+        verified = status_list.verify_token_claims(
+            text, lambda _h: key, expected_uri=uri, now=judged, algorithms=ALGORITHMS
         )
-        value = values.get(index)
+        value = verified.status(index)
     except TrustError as exc:
         raise _Fail(
-            Indication.INDETERMINATE, SubIndication.TRY_LATER, "status", f"status list {uri} unusable: {exc.message}"
+            Indication.INDETERMINATE,
+            SubIndication.TRY_LATER,
+            "status",
+            f"status list {uri} unusable at {ctx.validation_time.isoformat()}: {exc.message} (give a bundle current "
+            "at the validation time)",
         ) from None
+    later = verified.iat > moment + STATUS_LIST_LEEWAY
+    issued_at = datetime.fromtimestamp(verified.iat, UTC).isoformat()
     if value == status_list.Status.VALID:
-        state.ok("status", f"valid in status list {uri} at index {index}")
+        note = f", issued {issued_at}, after the validation time" if later else ""
+        state.ok("status", f"valid in status list {uri} at index {index}{note}")
         return
+    named: dict[int, str] = {status_list.Status.INVALID: "revoked", status_list.Status.SUSPENDED: "suspended"}
+    what = named.get(value)
+    if later:
+        raise _Fail(
+            Indication.INDETERMINATE,
+            SubIndication.REVOKED_NO_POE,
+            "status",
+            f"licence {what or f'status {value}'} in status list {uri} issued {issued_at}, after the validation time "
+            f"{ctx.validation_time.isoformat()}: nothing shows whether it was already so then",
+        )
     if value == status_list.Status.INVALID:
         raise _Fail(Indication.TOTAL_FAILED, SubIndication.REVOKED, "status", f"licence revoked (status list {uri})")
     if value == status_list.Status.SUSPENDED:

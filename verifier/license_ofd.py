@@ -78,15 +78,19 @@ def _authority_signatures(pkg: ofd_package.Package, authority: str) -> list[tupl
     return found
 
 
-def _verify_parts(data: bytes, ctx: VerificationContext, state: _State, children: list[Report]) -> str:
+ORDER: Final = ("attachment", "ofd-seal", "sealed-by-issuer", "sealed-attachment", "license-token", "face")
+"""The checks of a licence OFD, from the most fundamental down (the bottom line's ranking)."""
+
+
+def _verify_parts(data: bytes, ctx: VerificationContext, state: _State) -> str:
     ofd_report = verify_ofd(data, ctx)  # unreadable packages raise here (input error)
-    children.append(ofd_report)
     pkg = ofd_package.read(data)
     doc, found = _attachment(pkg)
     fmt = Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE
     if len(found) != 1:
         state.fail("attachment", *fmt, f"the document attaches {len(found)} {ATTACHMENT_NAME} files, not one")
-        state.child("ofd-seal", ofd_report, "the OFD's signatures")
+        state.child_check("ofd-seal", ofd_report, "the OFD's signatures")
+        state.not_run(ORDER, "there is no readable licence token in the OFD")
         return "licence OFD"
     raw = pkg.get(found[0])
     try:
@@ -99,10 +103,11 @@ def _verify_parts(data: bytes, ctx: VerificationContext, state: _State, children
     except (UnicodeDecodeError, TrustError) as exc:
         reason = exc.message if isinstance(exc, TrustError) else "not ASCII"
         state.fail("attachment", *fmt, f"{ATTACHMENT_NAME}: {reason}")
-        state.child("ofd-seal", ofd_report, "the OFD's signatures")
+        state.child_check("ofd-seal", ofd_report, "the OFD's signatures")
+        state.not_run(ORDER, "there is no readable licence token in the OFD")
         return "licence OFD"
     state.ok("attachment", f"{ATTACHMENT_NAME}: a compact JWS of {len(raw)} bytes")
-    state.child("ofd-seal", ofd_report, "the OFD's signatures")
+    state.child_check("ofd-seal", ofd_report, "the OFD's signatures")
     raw_license = claims.get("license")
     entry: Mapping[str, Any] = raw_license if isinstance(raw_license, Mapping) else {}
     authority = str(entry.get("issuer", ""))
@@ -117,6 +122,7 @@ def _verify_parts(data: bytes, ctx: VerificationContext, state: _State, children
             f"issuer's region in the trust list ({_issuer_cas_label(issuer_cas)})"
         )
         state.fail("sealed-by-issuer", Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE, why)
+        state.not_run(["sealed-attachment"], "no seal of the issuing authority to compare the attachment with")
     else:
         signature, cert = by_issuer[0]
         state.ok("sealed-by-issuer", f"sealed by {name_text(cert.subject)} (/{signature.path})")
@@ -133,8 +139,7 @@ def _verify_parts(data: bytes, ctx: VerificationContext, state: _State, children
         else:
             state.ok("sealed-attachment", f"/{found[0]} is covered by the authority's seal (digest in the OFD report)")
     token_report = verify_license(text, ctx)
-    children.append(token_report)
-    state.child("license-token", token_report, "the licence token")
+    state.child_check("license-token", token_report, "the licence token")
     issuer_name = _issuer_name(ctx, claims)
     try:
         content = face_mod.face_from_claims(claims, issuer_name)
@@ -148,30 +153,18 @@ def _verify_parts(data: bytes, ctx: VerificationContext, state: _State, children
         page_text = face_mod.normalise("".join(ofd_document.page(pkg, p).text() for p in doc.pages))
         check_face(page_text, content, expected, issuer_name, state)
     details = dict(token_report.details)
-    if "type" in details:
-        state.details.insert(0, ("type", details["type"]))
-    state.details.insert(0, ("identifier", entry.get("id")))
+    leading = {"identifier": entry.get("id"), **({"type": details["type"]} if "type" in details else {})}
+    state.details = {**leading, **state.details}
     return token_report.subject or str(entry.get("id", "licence OFD"))
 
 
 def verify_license_ofd(data: bytes, ctx: VerificationContext) -> Report:
-    """Verify a licence OFD offline (module docstring)."""
-    state = _State()
-    children: list[Report] = []
-    subject = _verify_parts(data, ctx, state, children)
-    indication, sub, errors = state.bottom_line()
-    return Report(
-        "license-ofd",
-        indication,
-        sub,
-        ctx.validation_time,
-        subject,
-        checks=tuple(state.checks),
-        warnings=tuple(dict.fromkeys([*ctx.warnings, *state.warnings])),
-        errors=errors,
-        details=tuple(state.details),
-        children=tuple(children),
-    )
+    """Verify a licence OFD offline (module docstring): its report is built like a licence PDF's
+    (:class:`verifier.report.ReportBuilder`; the bottom line is :func:`verifier.report.bottom_line` in
+    :data:`ORDER`)."""
+    state = _State(ctx, "license-ofd", ORDER)
+    state.subject = _verify_parts(data, ctx, state)
+    return state.build(warnings=ctx.warnings)
 
 
 __all__ = ["ATTACHMENT_NAME", "is_license_ofd", "verify_license_ofd"]

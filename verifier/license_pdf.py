@@ -14,7 +14,9 @@ token (:func:`verifier.license.verify_license`, kind ``license-token``) — and 
    trust list, was certified by a CA of the trust-list entry (region or department) that holds the licence issuer's
    ``LICENSE_ISSUER`` service — issuer name and signature checked with that CA's current or previous key: a Zhejiang
    seal naming a Guangdong authority is not the Guangdong authority's seal (issue 11, item 3). A licence face sealed
-   by anybody else is not the authority's document (``SIG_CONSTRAINTS_FAILURE``).
+   by anybody else is not the authority's document (``SIG_CONSTRAINTS_FAILURE``). A licence issuer the trust list
+   does not hold at all, on a licence newer than the list, is ``INDETERMINATE`` / ``TRY_LATER``: the bundle may simply
+   be older than the issuer (issue 13 item 6).
 4. **sealed-attachment** — the ``license.jwt`` of the revision that seal signed is the file's current one: an
    attachment added or replaced after sealing fails (``SIG_CONSTRAINTS_FAILURE``) whatever else it says.
 5. **license-token** — the token report's bottom line (issuer key and authorisation in the trust list,
@@ -29,16 +31,19 @@ token (:func:`verifier.license.verify_license`, kind ``license-token``) — and 
    an extra line added to a genuine face and re-sealed).
 
 The bottom line is the first ``TOTAL_FAILED`` in that order, else the first ``INDETERMINATE``, else
-``TOTAL_PASSED``. The QR code is not decoded here (no rendering in the verifier): it carries the same licence in
-the ``HR1:`` form, which :func:`verifier.license.verify_license` checks when scanned; the tests decode it from the
-rendered page. Offline and storage-free like the rest of :mod:`verifier`.
+``TOTAL_PASSED`` (:func:`verifier.report.bottom_line`); a check that cannot run (no readable token: nothing to
+compare the seals and the face with) is reported as skipped, "not run". The QR code is not decoded here (no
+rendering in the verifier): it carries the same licence in the ``HR1:`` form, which
+:func:`verifier.license.verify_license` checks when scanned (or photographed: :mod:`verifier.image`); the tests decode
+it from the rendered page. Offline and storage-free like the rest of :mod:`verifier`.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from pyhanko.pdf_utils import generic
@@ -54,7 +59,7 @@ from verifier.context import VerificationContext
 from verifier.license import verify_license
 from verifier.pdf.document import HOSTILE_ERRORS, Document, describe, open_document, signature_fields
 from verifier.pdf.verify import MAX_PDF_BYTES, verify_pdf
-from verifier.report import Check, Indication, Report, Result, SubIndication
+from verifier.report import Indication, Report, ReportBuilder, SubIndication
 
 ATTACHMENT_NAME: Final = face_mod.ATTACHMENT_NAME
 MAX_ATTACHMENT_BYTES: Final = 1024 * 1024
@@ -180,46 +185,21 @@ def is_license_pdf(data: bytes) -> bool:
 # --- the report ----------------------------------------------------------------------------------------------
 
 
-@dataclass
-class _State:
-    checks: list[Check] = field(default_factory=list)
-    failures: list[tuple[str, Indication, SubIndication, str]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    details: list[tuple[str, Any]] = field(default_factory=list)
+class _State(ReportBuilder):
+    """The report of a licence PDF in the making: the checks of :data:`_ORDER`, judged by
+    :func:`verifier.report.bottom_line` in that order."""
+
+    def __init__(self, ctx: VerificationContext, kind: str = "license-pdf", order: Sequence[str] = ()) -> None:
+        super().__init__(kind, ctx.validation_time, order=order or _ORDER)  # a licence OFD: its own kind and order
 
     def ok(self, name: str, detail: str) -> None:
-        self.checks.append(Check(name, Result.PASSED, detail))
+        self.passed(name, detail)
 
     def fail(self, name: str, indication: Indication, sub: SubIndication, message: str) -> None:
-        self.checks.append(Check(name, Result.FAILED, message))
-        self.failures.append((name, indication, sub, message))
+        self.failed(name, indication, sub, message)
 
     def skip(self, name: str, detail: str) -> None:
-        self.checks.append(Check(name, Result.SKIPPED, detail))
-
-    def child(self, name: str, report: Report, what: str) -> None:
-        if report.passed:
-            self.ok(name, f"{what}: {report.indication.value}")
-        else:
-            reason = report.errors[0] if report.errors else report.indication.value
-            self.fail(
-                name,
-                report.indication,
-                report.sub_indication or SubIndication.SIG_CONSTRAINTS_FAILURE,
-                f"{what}: {reason}",
-            )
-
-    def bottom_line(self) -> tuple[Indication, SubIndication | None, tuple[str, ...]]:
-        def rank(item: tuple[str, Indication, SubIndication, str]) -> int:
-            return _ORDER.index(item[0]) if item[0] in _ORDER else len(_ORDER)
-
-        for wanted in (Indication.TOTAL_FAILED, Indication.INDETERMINATE):
-            found = sorted((f for f in self.failures if f[1] is wanted), key=rank)
-            if found:
-                first = found[0]
-                rest = [f for f in sorted(self.failures, key=rank) if f is not first]
-                return wanted, first[2], tuple(f"{n}: {m}" for n, _i, _s, m in [first, *rest])
-        return Indication.TOTAL_PASSED, None, ()
+        self.skipped(name, detail)
 
 
 @dataclass(frozen=True)
@@ -366,7 +346,7 @@ def check_face(
             SubIndication.SIG_CONSTRAINTS_FAILURE,
             f"the face does not show what the token says: {shown}{more} not on the face",
         )
-        state.details.append(("face_missing", [what for what, _v in missing]))
+        state.details["face_missing"] = [what for what, _v in missing]
         return
     extra = face_mod.unaccounted(text, content.printed(), open_after=None if issuer_name else face_mod.AUTHORITY_LABEL)
     if extra:
@@ -378,7 +358,7 @@ def check_face(
             f"the face shows text that is not part of the licence: {shown}"
             + (f" and {len(extra) - 4} more" if len(extra) > 4 else ""),
         )
-        state.details.append(("face_extra", extra[:8]))
+        state.details["face_extra"] = extra[:8]
         return
     state.ok(
         "face",
@@ -403,6 +383,14 @@ def _sealed_by_issuer(
             else f"the seal naming the issuing authority {authority} was not certified by a CA of the licence "
             f"issuer's region in the trust list ({_issuer_cas_label(issuer_cas)}): seals: {others}"
         )
+        issued = _token_time(claims)
+        if named and issuer_cas == {} and issued is not None and ctx.newer_than_bundle(issued, certificate=False):
+            # the licence issuer is not in the bundle's trust list at all, and the licence is newer than the list
+            why = f"the licence issuer {claims.get('iss')} is not in the trust list: " + ctx.newer_bundle(
+                "the licence (iat)", issued
+            )
+            state.fail("sealed-by-issuer", Indication.INDETERMINATE, SubIndication.TRY_LATER, why)
+            return None
         state.fail("sealed-by-issuer", Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE, why)
         return None
     first = min(by_issuer, key=lambda s: s.revision)
@@ -412,8 +400,19 @@ def _sealed_by_issuer(
     else:
         where = f", certified by {_issuer_cas_label(issuer_cas)} of the issuer's trust-list entry"
     state.ok("sealed-by-issuer", f"sealed by {first.subject} (field {first.field}){where}")
-    state.details.append(("authority_seal", first.field))
+    state.details["authority_seal"] = first.field
     return first
+
+
+def _token_time(claims: Mapping[str, Any]) -> datetime | None:
+    """The token's ``iat`` (unverified: the token check judges it), ``None`` if it is not a usable NumericDate."""
+    iat = claims.get("iat")
+    if not isinstance(iat, int) or isinstance(iat, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(iat, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _sealed_attachment(document: Document, first: _Seal, current: bytes, state: _State) -> None:
@@ -446,46 +445,43 @@ def _sealed_attachment(document: Document, first: _Seal, current: bytes, state: 
         state.ok("sealed-attachment", f"{ATTACHMENT_NAME} is the one sealed by {first.field}")
 
 
-def _verify_parts(pdf: bytes, ctx: VerificationContext, state: _State, children: list[Report]) -> str:
-    """Runs the checks in order; returns the report's subject."""
+def _verify_parts(pdf: bytes, ctx: VerificationContext, state: _State) -> str:
+    """Runs the checks in order (a check that cannot run without the token is reported as not run); returns the
+    report's subject."""
     pdf_report = verify_pdf(pdf, ctx)  # unreadable PDFs raise EncodingError here (input error)
-    children.append(pdf_report)
     document = open_document(pdf)
     try:
         current = read_attachment(document.reader.root)
-    except AttachmentError as exc:
-        state.fail("attachment", Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, str(exc))
-        state.child("pdf-seal", pdf_report, "the PDF's seals")
-        return "licence PDF"
-    if current is None:
-        message = f"the PDF carries no {ATTACHMENT_NAME} attachment: it is not a Huren licence PDF"
-        state.fail("attachment", Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, message)
-        state.child("pdf-seal", pdf_report, "the PDF's seals")
-        return "licence PDF"
-    try:
+        if current is None:
+            raise AttachmentError(f"the PDF carries no {ATTACHMENT_NAME} attachment: it is not a Huren licence PDF")
         text = current.decode("ascii").strip()
         _header, claims = token_mod.parse_unverified(text)
-    except (UnicodeDecodeError, TrustError) as exc:
-        reason = exc.message if isinstance(exc, TrustError) else "not ASCII"
-        state.fail("attachment", Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, f"{ATTACHMENT_NAME}: {reason}")
-        state.child("pdf-seal", pdf_report, "the PDF's seals")
+    except (AttachmentError, UnicodeDecodeError, TrustError) as exc:
+        reason = (
+            str(exc)
+            if isinstance(exc, AttachmentError)
+            else f"{ATTACHMENT_NAME}: {exc.message if isinstance(exc, TrustError) else 'not ASCII'}"
+        )
+        state.fail("attachment", Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, reason)
+        state.child_check("pdf-seal", pdf_report, "the PDF's seals")
+        state.not_run(_ORDER, "there is no readable licence token in the PDF")
         return "licence PDF"
     state.ok("attachment", f"{ATTACHMENT_NAME}: a compact JWS of {len(current)} bytes")
-    state.child("pdf-seal", pdf_report, "the PDF's seals")
+    state.child_check("pdf-seal", pdf_report, "the PDF's seals")
     raw_license = claims.get("license")
     entry: Mapping[str, Any] = raw_license if isinstance(raw_license, Mapping) else {}
     authority = str(entry.get("issuer", ""))
     first = _sealed_by_issuer(document, claims, authority, ctx, state)
     if first is not None:
         _sealed_attachment(document, first, current, state)
+    else:
+        state.not_run(["sealed-attachment"], "no seal of the issuing authority to compare the attachment with")
     token_report = verify_license(text, ctx)
-    children.append(token_report)
-    state.child("license-token", token_report, "the licence token")
+    state.child_check("license-token", token_report, "the licence token")
     _face(pdf, claims, ctx, state)
     details = dict(token_report.details)
-    if "type" in details:
-        state.details.insert(0, ("type", details["type"]))
-    state.details.insert(0, ("identifier", entry.get("id")))
+    leading = {"identifier": entry.get("id"), **({"type": details["type"]} if "type" in details else {})}
+    state.details = {**leading, **state.details}
     return token_report.subject or str(entry.get("id", "licence PDF"))
 
 
@@ -494,22 +490,9 @@ def verify_license_pdf(pdf: bytes, ctx: VerificationContext) -> Report:
     only for input that is not a readable PDF at all."""
     if len(pdf) > MAX_PDF_BYTES:
         raise InputError(f"PDF of {len(pdf)} bytes exceeds {MAX_PDF_BYTES}", code=Code.INPUT_TOO_LARGE)
-    state = _State()
-    children: list[Report] = []
-    subject = _verify_parts(pdf, ctx, state, children)
-    indication, sub, errors = state.bottom_line()
-    return Report(
-        "license-pdf",
-        indication,
-        sub,
-        ctx.validation_time,
-        subject,
-        checks=tuple(state.checks),
-        warnings=tuple(dict.fromkeys([*ctx.warnings, *state.warnings])),
-        errors=errors,
-        details=tuple(state.details),
-        children=tuple(children),
-    )
+    state = _State(ctx)
+    state.subject = _verify_parts(pdf, ctx, state)
+    return state.build(warnings=ctx.warnings)
 
 
 __all__ = ["ATTACHMENT_NAME", "is_license_pdf", "page_text", "read_attachment", "verify_license_pdf"]

@@ -3,8 +3,10 @@
 
 ``trusted`` certificates are the trust anchors, ``intermediates`` untrusted path material, ``leaf`` the
 certificate verified; an entry is a file path or ``{"file", "index"}`` into a multi-certificate PEM file.
-``validation_time`` null (all cases) = now. ``expected``: SUCCESS ⇔ TOTAL_PASSED, FAILURE ⇔ anything else; the
-failures' sub-indications are asserted too.
+``validation_time`` is null in every case; Huren judges them all at :data:`VALIDATION_TIME`, a fixed moment inside the
+validity of every certificate of every SUCCESS chain (the shortest, ``sm2-leaf-alipay``, runs 2020-04-14..2030-04-12),
+so the verdicts do not depend on the day the suite runs (issue 14 item 4; the context's clock fails if it is read).
+``expected``: SUCCESS ⇔ TOTAL_PASSED, FAILURE ⇔ anything else; the failures' sub-indications are asserted too.
 
 Listed case (Huren differs on purpose):
 
@@ -22,6 +24,7 @@ RFC 7468 clause 2).
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,12 @@ MANIFEST = shared_file("sm2", "sm2_cases.json")
 SM2_DIR = MANIFEST.parent
 CASES: list[dict[str, Any]] = json.loads(MANIFEST.read_text())["chain_cases"]
 BY_ID = {case["id"]: case for case in CASES}
+VALIDATION_TIME = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def _no_clock() -> datetime:
+    raise AssertionError("the SM2 chain cases must not read the wall clock")
+
 
 NO_Z_MODE = {
     "tongsuo-sm2-cert-root-without-za": "needs a verifier mode without Z (sm2_za: false); Huren always computes Z "
@@ -79,6 +88,8 @@ def test_manifest_is_complete() -> None:
 def test_sm2_chain(case_id: str) -> None:
     case = BY_ID[case_id]
     ctx = context.build(
+        at=VALIDATION_TIME,
+        clock=_no_clock,
         anchors=[load(entry) for entry in case["trusted"]],
         untrusted=[load(entry) for entry in case["intermediates"]],
     )
@@ -99,7 +110,12 @@ def test_the_same_chains_fail_under_another_anchor() -> None:
     """The verdicts come from the chain: a valid leaf under an unrelated SM2 root finds no path."""
     case = BY_ID["tongsuo-ntls-server_sign"]
     other = BY_ID["tongsuo-sm2-cert-root"]
-    ctx = context.build(anchors=[load(e) for e in other["trusted"]], untrusted=[load(e) for e in case["intermediates"]])
+    ctx = context.build(
+        at=VALIDATION_TIME,
+        clock=_no_clock,
+        anchors=[load(e) for e in other["trusted"]],
+        untrusted=[load(e) for e in case["intermediates"]],
+    )
     report = verify_certificate(load(case["leaf"]), ctx)
     assert (report.indication, report.sub_indication) == (
         Indication.INDETERMINATE,

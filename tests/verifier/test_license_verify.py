@@ -9,11 +9,14 @@ import base64
 import hashlib
 import hmac
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support import golden
+from tests.support import golden, photos
 from trust.crypto import base64url, jwk
 from trust.crypto.keys import generate_private_key
 from trust.formats import jose, sdjwt
@@ -38,6 +41,10 @@ def _verify(data: str, **kwargs):
     key_binding = kwargs.pop("key_binding", None)
     families = kwargs.pop("families", ("SM2",))
     return api.verify(data.encode(), golden.context(families=families, **kwargs), key_binding=key_binding)
+
+
+def _verify_bytes(data: bytes):
+    return api.verify(data, golden.context())
 
 
 class _Prepared:
@@ -92,6 +99,38 @@ def test_qr_sizes_for_every_seeded_type(record_property) -> None:
     assert all(v <= 25 for v in versions.values()), versions
 
 
+def test_a_photo_of_the_qr_code_verifies(tmp_path: Path) -> None:
+    """Issue 13 item 5: a phone photo (JPEG: turned, blurred, speckled) or a PNG scan of a licence's QR code is read
+    with zxing-cpp and verified like the scanned payload — by the library and by ``trust verify`` — and its report
+    says so in its first check; a photo of a forged QR code fails like the forged payload."""
+    payload = golden.text("license/qr-zj.txt")  # 浙江's licence; forged below with 广东's genuine key
+    for data in (photos.photo(payload), photos.photo(payload, angle=-3, image_format="PNG")):
+        report = _verify_bytes(data)
+        assert report.kind == "license-qr" and report.indication is Indication.TOTAL_PASSED, report.to_text()
+        assert report.checks[0].name == "image" and "QR code read by zxing-cpp" in report.checks[0].detail
+        assert report.subject == _verify(payload).subject
+    header, body = token.parse_unverified(token.from_qr(payload))
+    body["license"]["holder"]["name"] = "冒名顶替有限公司"
+    forged = token.to_qr(_forge("gd", body, {**header}))
+    refused = _verify_bytes(photos.photo(forged))
+    assert refused.indication is Indication.TOTAL_FAILED and refused.checks[0].name == "image", refused.to_text()
+
+    (tmp_path / "licence-qr.jpg").write_bytes(photos.photo(payload))
+    (tmp_path / "bundle.json").write_bytes(golden.bundle())
+    command = ["verify", str(tmp_path / "licence-qr.jpg"), "--bundle", str(tmp_path / "bundle.json")]
+    command += ["--pin", golden.pins("SM2")[0], "--at", golden.validation_time().isoformat()]
+    result = subprocess.run(
+        [sys.executable, "-m", "trust.cli.main", *command],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("TRUST_")},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("TOTAL-PASSED  licence QR code: "), result.stdout
+
+
 def test_selective_disclosure_and_key_binding() -> None:
     holder = golden.key("holder-p256")
     bound = golden.text("license/sd-jwt-bound.txt")
@@ -120,7 +159,8 @@ def test_tampered_and_duplicated_disclosures() -> None:
     disclosure[2] = "伪造的值"
     tampered = "~".join([parts[0], base64url.encode(json.dumps(disclosure, ensure_ascii=False).encode()), *parts[2:]])
     report = _verify(tampered)
-    assert report.indication is Indication.TOTAL_FAILED and report.checks[-1].name == "disclosures"
+    assert report.indication is Indication.TOTAL_FAILED
+    assert [c.name for c in report.checks if c.result.value == "failed"] == ["disclosures"]
     duplicated = "~".join([parts[0], parts[1], parts[1], *parts[2:]])
     report = _verify(duplicated)
     assert report.indication is Indication.TOTAL_FAILED
@@ -195,7 +235,8 @@ def test_x5c_not_chaining_to_the_trust_list_is_refused() -> None:
     head = {"typ": token.TYP, "kid": jwk.thumbprint(rogue.public_key), "x5c": [base64.b64encode(cert.dump()).decode()]}
     forged = jose.sign_compact(token.encode_claims(body), rogue.signer(), headers=head)
     report = _verify(forged)
-    assert report.indication is not Indication.TOTAL_PASSED and report.checks[-1].name == "issuer-key"
+    assert report.indication is not Indication.TOTAL_PASSED
+    assert [c.name for c in report.checks if c.result.value == "failed"] == ["issuer-key"]
 
 
 def test_issuer_not_authorised_for_the_type() -> None:
@@ -208,6 +249,43 @@ def test_issuer_not_authorised_for_the_type() -> None:
     report = _verify(forged)
     assert report.indication is Indication.TOTAL_FAILED
     assert report.sub_indication is SubIndication.CHAIN_CONSTRAINTS_FAILURE and "not authorised" in report.errors[0]
+
+
+def test_every_check_is_reported_not_only_the_first_failure() -> None:
+    """Issue 14 item 3: a genuinely signed token that fails several checks reports each of them — here a revoked
+    licence re-signed by its own issuer with a type its identifier does not name — and the bottom line is the most
+    fundamental (the first TOTAL_FAILED in the order of the checks). A token that cannot be authenticated still lists
+    every check, those it could not run as skipped with the reason."""
+    revoked = golden.load_json("license/revoked.json")
+    _header, body = token.parse_unverified(revoked["token"])
+    body["license"]["type"] = FOOD  # the identifier names 营业执照 (…W101), the claim 食品经营许可证
+    forged = _forge("zj", body, {"typ": token.TYP, "kid": _signer("zj").kid})
+    report = _verify(forged)
+    results = {c.name: c.result.value for c in report.checks}
+    assert results == {
+        "parse": "passed",
+        "issuer-key": "passed",
+        "signature": "passed",
+        "issuer-authorised": "passed",
+        "claims": "failed",
+        "validity": "passed",
+        "status": "failed",
+    }, report.to_text()
+    assert report.indication is Indication.TOTAL_FAILED
+    assert report.errors[0].startswith("claims: "), report.errors
+    assert any(e.startswith("status: ") and "revoked" in e for e in report.errors[1:]), report.errors
+
+    unknown = generate_private_key("sm2")
+    head = {"typ": token.TYP, "kid": jwk.thumbprint(unknown.public_key)}
+    stranger = jose.sign_compact(token.encode_claims(body), unknown.signer(), headers=head)
+    report = _verify(stranger)  # a token older than the bundle: an unknown key is not a newer issuer (issue 13 item 6)
+    assert (report.indication, report.sub_indication) == (
+        Indication.INDETERMINATE,
+        SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
+    ), report.to_text()
+    checks = {c.name: c for c in report.checks}
+    assert list(checks) == ["parse", "issuer-key", "signature", "issuer-authorised", "claims", "validity", "status"]
+    assert all(checks[n].result.value == "skipped" and "not run" in checks[n].detail for n in list(checks)[2:])
 
 
 def test_kid_pointing_elsewhere() -> None:
@@ -231,6 +309,29 @@ def test_validity_window() -> None:
         SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
         SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
     )
+
+
+def test_status_lists_are_judged_at_the_validation_time() -> None:
+    """Issue 14 item 4: one clock. The status list and the bundle's freshness are judged at the validation time, not
+    at the wall clock: two days on, the bundle's status list (24 hours) has expired — INDETERMINATE / TRY_LATER, the
+    bundle reported stale then. A list issued after the validation time that shows the licence revoked does not say
+    it was revoked then (REVOKED_NO_POE); at its own time it does. (Golden: the licence issued 01:20, the list showing
+    it revoked issued 01:45, the earlier bundle's list 01:30 shows it valid.)"""
+    revoked = golden.load_json("license/revoked.json")["token"]
+    before = "trust/bundle-before.json"
+    later = _verify(revoked, bundle_name=before, at=golden.later(days=2))
+    assert (later.indication, later.sub_indication) == (Indication.INDETERMINATE, SubIndication.TRY_LATER)
+    status = next(c for c in later.checks if c.name == "status")
+    assert status.result.value == "failed" and "expired" in status.detail, later.to_text()
+    assert any("stale" in w and "before the validation time" in w for w in later.warnings), later.warnings
+    current = _verify(revoked, bundle_name=before)
+    assert current.indication is Indication.TOTAL_PASSED and not any("stale" in w for w in current.warnings)
+
+    earlier = _verify(revoked, at=golden.later(hours=-1))  # 01:30, before the list of 01:45
+    assert (earlier.indication, earlier.sub_indication) == (Indication.INDETERMINATE, SubIndication.REVOKED_NO_POE)
+    assert "after the validation time" in earlier.errors[0], earlier.errors
+    now_revoked = _verify(revoked)
+    assert (now_revoked.indication, now_revoked.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.REVOKED)
 
 
 @pytest.mark.parametrize(("status", "word"), [("revoked", "revoked"), ("suspended", "suspended")])
@@ -416,8 +517,7 @@ def test_sd_jwt_vc_type_is_checked_against_the_bundle(change: dict, message: str
     vct#integrity; the same SD-JWT re-signed by the real issuer key with the claim changed fails."""
     made = golden.text("license/sd-jwt-zj.txt")
     report = _verify(made)
-    assert report.indication is Indication.TOTAL_PASSED
-    assert any(c.name == "type" and "integrity checked" in c.detail for c in report.checks)
+    assert report.indication is Indication.TOTAL_PASSED and "integrity checked" in report.to_text(verbose=True)
     claims = json.loads(jose.parse_compact(made.split("~")[0])[1])
     claims.pop("_sd_alg")
     claims["license"]["fields"] = golden.load_json("license/fields-business.json")  # in the clear

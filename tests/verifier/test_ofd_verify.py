@@ -72,7 +72,7 @@ def test_unsigned_samples_parse_and_are_reported_unsigned(name):
     report = verify_ofd(sample(name), ctx_for(anchor=True))
     assert report.indication is Indication.TOTAL_FAILED
     assert report.sub_indication is SubIndication.FORMAT_FAILURE
-    assert report.errors == ("the OFD document carries no signature",)
+    assert report.errors == ("signatures: the OFD document carries no signature",)  # "<check>: <reason>"
     assert checks(report)["package"] is Result.PASSED
 
 

@@ -74,7 +74,7 @@ def test_root_name_constraints_apply(factory: Factory, constraint: cx.Ext, leaf_
     leaf = factory.leaf("leaf", ca, extra=[san(*leaf_names)])
     report = verify(leaf, root, ca)
     refused(report, rule)
-    assert report.checks[-1].name == "names"
+    assert [c.name for c in report.checks if c.result.value == "failed"] == ["names"]
     assert "leaf CN=leaf" in report.errors[0]
 
 
@@ -184,7 +184,7 @@ def test_root_that_may_not_be_an_issuing_anchor(factory: Factory, change: dict, 
     leaf = factory.leaf("leaf", root)
     report = verify(leaf, root)
     refused(report, rule)
-    assert report.checks[-1].name == "anchor"
+    assert [c.name for c in report.checks if c.result.value == "failed"] == ["anchor"]
 
 
 def test_a_leaf_given_as_its_own_anchor_needs_no_ca_extensions(factory: Factory) -> None:

@@ -129,7 +129,7 @@ def test_unsigned_pdf_is_not_a_sealed_document(ctx) -> None:
     report = api.verify(golden.read("pdf/base.pdf"), ctx)
     assert report.indication is Indication.TOTAL_FAILED
     assert report.sub_indication is SubIndication.FORMAT_FAILURE
-    assert report.errors == ("the PDF carries no signature",)
+    assert report.errors == ("signatures: the PDF carries no signature",)
     assert report.children == ()
 
 

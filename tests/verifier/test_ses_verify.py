@@ -38,7 +38,7 @@ from trust.formats import ses
 from trust.formats import x509 as cx
 from trust.formats.names import DN
 from verifier import api, context
-from verifier.report import Indication, Report, Result, SubIndication
+from verifier.report import Finding, Indication, Report, Result, SubIndication, bottom_line
 from verifier.ses import checks as ses_checks
 from verifier.ses import received as ses_received
 from verifier.ses import seal as seal_verifier
@@ -365,14 +365,14 @@ def test_huren_seal_and_signature_pass(setup: Setup) -> None:
 
 
 def test_seal_checks_for_the_pdf_verifier(setup: Setup) -> None:
-    """``seal_checks`` + ``verdict``: the lower-level API verifier.pdf.verify uses for the seal inside a PDF
-    signature."""
+    """``seal_checks`` + :func:`verifier.report.bottom_line` (the one verdict rule): the lower-level API for the seal
+    inside a signature."""
     seal = ses.parse_seal(setup.seal)
     checks = seal_verifier.seal_checks(seal, ctx(setup), now(), prefix="seal.")
     assert [c.name for c in checks] == [f"seal.{n}" for n in SEAL_CHECKS]
-    assert ses_checks.verdict(checks)[0] is Indication.TOTAL_PASSED
+    assert bottom_line(checks)[0] is Indication.TOTAL_PASSED
     late = seal_verifier.seal_checks(seal, ctx(setup), seal.valid_end + timedelta(days=1))
-    assert ses_checks.verdict(late)[:2] == (Indication.TOTAL_FAILED, SubIndication.EXPIRED)
+    assert bottom_line(late)[:2] == (Indication.TOTAL_FAILED, SubIndication.EXPIRED)
 
 
 def test_foreign_version_4_seal_and_both_encodings_of_signatures(setup: Setup) -> None:
@@ -606,7 +606,7 @@ def test_maker_not_a_seal_maker(setup: Setup) -> None:
     assert _verdict(report) == (Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE)
     assert failing(report) == ["maker-certificate", "maker-service"]
     maker_certificate = next(c for c in report.checks if c.name == "maker-certificate")
-    assert isinstance(maker_certificate, ses_checks.Finding)
+    assert isinstance(maker_certificate, Finding)
     assert maker_certificate.sub_indication is SubIndication.NO_CERTIFICATE_CHAIN_FOUND
 
 

@@ -1,9 +1,10 @@
 """``trust verify``: the verifier's command line — the contract other tools rely on.
 
 ``trust verify INPUT [--bundle FILE] [--pin SHA256]... [--anchor CERT]... [--untrusted CERT]... [--crl FILE]...
-[--ocsp FILE]... [--at ISO-8601] [--purpose NAME] [--strict] [--max-depth N] [--format text|json]``
+[--ocsp FILE]... [--at ISO-8601] [--purpose NAME] [--strict] [--max-depth N] [--format text|json] [--verbose]``
 
-INPUT is a file or ``-`` for standard input; its kind is detected from the content. Exit codes
+INPUT is a file or ``-`` for standard input; its kind is detected from the content (a PNG or JPEG photo of a licence QR
+code included). Exit codes
 (``trust.cli.exits``): 0 TOTAL_PASSED, 1 TOTAL_FAILED, 2 INDETERMINATE, 3 usage or unreadable input.
 Everything is local: the verifier opens no socket.
 """
@@ -11,7 +12,6 @@ Everything is local: the verifier opens no socket.
 from __future__ import annotations
 
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -20,7 +20,6 @@ import typer
 from trust.cli import exits
 from trust.cli.common import console
 from trust.crypto.errors import InputError
-from trust.formats import times
 
 MAX_READ = 64 * 1024 * 1024 + 1
 
@@ -41,11 +40,6 @@ def _read(path: Path | str, what: str) -> bytes:
     return data
 
 
-def _time(text: str | None) -> datetime | None:
-    """``--at``: :func:`trust.formats.times.parse_time`, as the HTTP API reads ``at`` (a naive time is UTC)."""
-    return None if text is None else times.parse_time(text, "--at")
-
-
 def verify(
     input_file: Annotated[str, typer.Argument(metavar="INPUT", help="File to verify, or - for standard input")],
     bundle: Annotated[
@@ -60,7 +54,10 @@ def verify(
     untrusted: Annotated[list[Path] | None, typer.Option(help="Extra intermediate certificates (repeatable)")] = None,
     crl: Annotated[list[Path] | None, typer.Option(help="CRL file (repeatable)")] = None,
     ocsp: Annotated[list[Path] | None, typer.Option(help="OCSP response file (repeatable)")] = None,
-    at: Annotated[str | None, typer.Option(help="Validation time, ISO 8601 (default now)")] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(help="Validation time, ISO 8601 with its time zone, e.g. 2026-03-01T09:00+08:00 (default now)"),
+    ] = None,
     purpose: Annotated[
         str,
         typer.Option(
@@ -86,6 +83,9 @@ def verify(
         ),
     ] = None,
     output_format: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Text: every check, chain link and detail (default: short)")
+    ] = False,
     data: Annotated[Path | None, typer.Option(help="The signed document of a detached GB/T 38540 signature")] = None,
     revocation: Annotated[
         str,
@@ -107,7 +107,7 @@ def verify(
         raise InputError("--format must be text or json")
     payload = _read(input_file, "input")
     ctx = context.build(
-        at=_time(at),
+        at=context.validation_time(at, "--at time"),
         bundle=[_read(part, "bundle") for part in bundle] if bundle else None,
         pins=pin or [],
         anchors=[_read(p, "anchor") for p in anchor or []],
@@ -130,5 +130,5 @@ def verify(
     if output_format == "json":
         sys.stdout.write(report.to_json() + "\n")
     else:
-        console.print(report.to_text(), markup=False, highlight=False)
+        console.print(report.to_text(verbose=verbose), markup=False, highlight=False)
     return int(exits.for_indication(report.indication.value))

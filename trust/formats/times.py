@@ -41,11 +41,20 @@ def parse_time(
     except ValueError:
         raise error(f"{what} is not an ISO 8601 date-time: {_shown(text)}") from None
     if value.tzinfo is None and naive == "refuse":
-        raise error(f"{what} must carry a time zone (Z or an offset such as +08:00)")
+        raise error(naive_refused(what, text))
     moment = as_utc(value)
     if not EARLIEST <= moment.date() <= LATEST:
         raise error(f"{what} must lie {RANGE}, got {moment.isoformat()}")
     return moment
+
+
+def naive_refused(what: str, text: str) -> str:
+    """The message refusing a time without an offset: it names the forms accepted, with ``text`` completed."""
+    example = text if "T" in text or " " in text else f"{text}T00:00:00"
+    return (
+        f"{what} must carry a time zone: {text[:64]} has no time zone; add one, e.g. {example[:64]}Z (UTC) or "
+        f"{example[:64]}+08:00 (Beijing)"
+    )
 
 
 def parse_date(text: object, what: str, *, error: type[InputError] = InputError) -> date:

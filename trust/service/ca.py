@@ -60,7 +60,8 @@ def publish_ca_files(
 ) -> None:
     """Write CA certificates and current CRLs under ``<home>/public`` (atomic replace): the main CRL
     (``crl/<ca id>.crl``) and, unless ``partitions`` is false, every partition CRL and delta CRL
-    (``crl/<ca id>/<n>.crl``, ``crl/<ca id>/<n>.delta.crl``; :func:`publish_partition`)."""
+    (``crl/<ca id>/<n>.crl``, ``crl/<ca id>/<n>.delta.crl``; :func:`publish_partition`); and the bundle once the
+    transaction commits."""
     public = instance.settings.published_dir
     (public / "ca").mkdir(parents=True, exist_ok=True)
     (public / "crl").mkdir(parents=True, exist_ok=True)
@@ -79,12 +80,15 @@ def publish_ca_files(
         if partitions:
             for row in authority.partitions(session, ca.id, signer=None):
                 _write_partition(instance, row)
+    trust_registry.export_after_commit(instance, session)  # the bundle carries the CRLs
 
 
 def publish_partition(instance: Instance, session: Session, ca_id: str, shard: int) -> None:
-    """Write one partition's CRL and delta CRL (with every key that signs them) under ``<home>/public``."""
+    """Write one partition's CRL and delta CRL (with every key that signs them) under ``<home>/public``, and the
+    bundle once the transaction commits."""
     for row in session.exec(select(CrlShard).where(CrlShard.ca_id == ca_id, CrlShard.shard == shard)).all():
         _write_partition(instance, row)
+    trust_registry.export_after_commit(instance, session)  # the bundle carries the partitions' CRLs
 
 
 def _write_partition(instance: Instance, row: CrlShard) -> None:

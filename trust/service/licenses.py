@@ -214,6 +214,7 @@ def set_status(instance: Instance, identifier: str, status: str, reason: str = "
         record = issuance.set_status(session, identifier, status, reason)
         directory.index(session, directory_key, record, instance.settings.effective_public_url)
     publish_status_lists(instance, record.issuer_id)  # after the commit: the files show what the database holds
+    trust_registry.republish_bundle(instance)  # the bundle carries the status lists
     return record
 
 

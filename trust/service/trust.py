@@ -9,6 +9,12 @@
   one file signed by both roots (``trust.formats.bundle``) and writes ``<home>/public/bundle.json``.
 * :func:`change_status` withdraws, suspends or reinstates an issuer or a service from a given moment;
   history is append-only, so credentials are judged by the status at their signing time.
+* ``<home>/public/bundle.json`` follows every change of what it holds (issue 13 item 6): a transaction that publishes
+  a trust list (:func:`publish`) or writes CRLs (:func:`trust.service.ca.publish_ca_files`) exports a new bundle once
+  it commits (:func:`export_after_commit`, a SQLAlchemy ``after_commit`` hook on that session, once per transaction);
+  a licence status change does after its commit (:func:`republish_bundle`). A verifier that downloads the bundle
+  after a change gets the change — not a bundle up to a schedule period old. An export that fails is logged, never
+  turned into a failure of the committed change; the schedule (:mod:`trust.service.publishing`) exports again.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import threading
 import time
 import weakref
@@ -24,12 +31,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from ca import authority
 from ca.models import CertificateAuthority, now, utc
 from trust import db
-from trust.crypto.errors import ConflictError, NotFoundError
+from trust.crypto.errors import ConflictError, NotFoundError, TrustError
 from trust.formats import bundle as bundle_format
 from trust.formats import jose
 from trust.formats import trustlist as tl
@@ -42,6 +51,9 @@ OPERATOR = "国家政务服务平台"
 TRUST_LIST_VALIDITY = timedelta(hours=24)
 BUNDLE_VALIDITY = timedelta(hours=24)
 ROOT_IDS = ("root-sm2", "root-rsa")
+_EXPORT_PENDING = "huren.bundle-export-pending"
+_export_lock = threading.RLock()  # re-entrant: an export whose own session publishes the first trust list
+log = logging.getLogger(__name__)
 
 
 def issuer_id_for(ca: CertificateAuthority) -> str:
@@ -171,7 +183,33 @@ def publish(session: Session, instance: Instance) -> registry.TrustListRecord:
     document = tl.sign(trust_list, signers)
     record = registry.store(session, trust_list, document)
     atomic_write(instance.settings.published_dir / "trustlist.json", record.document.encode())
+    export_after_commit(instance, session)
     return record
+
+
+def export_after_commit(instance: Instance, session: Session) -> None:
+    """Export a new ``public/bundle.json`` once ``session``'s transaction commits (something the bundle holds changed
+    in it: the trust list, a CRL); once per transaction, nothing if it rolls back (module docstring)."""
+    if session.info.get(_EXPORT_PENDING):
+        return
+    session.info[_EXPORT_PENDING] = True
+
+    def committed(done: Session) -> None:
+        done.info.pop(_EXPORT_PENDING, None)
+        republish_bundle(instance)
+
+    event.listen(session, "after_commit", committed, once=True)
+
+
+def republish_bundle(instance: Instance) -> Path | None:
+    """Export ``public/bundle.json`` from what the database holds now; ``None`` (logged) if that fails — the change
+    that asked for it has committed, and the schedule exports again."""
+    try:
+        with _export_lock:
+            return export_bundle(instance)
+    except (TrustError, OSError, SQLAlchemyError) as exc:
+        log.warning("public/bundle.json not re-exported after a change: %s", exc)
+        return None
 
 
 def publish_if_due(

@@ -2,10 +2,12 @@
 seal signature each carries, in ETSI EN 319 102-1 terms.
 
 :func:`verify_ofd` returns one report of kind ``ofd`` — document checks (``package``, ``signatures``, ``coverage``)
-and one child of kind ``ofd-signature`` per entry of ``Signatures.xml`` — whose bottom line is the worst child
-(:func:`verifier.report.worst`). An OFD without a signature is ``TOTAL_FAILED`` / ``FORMAT_FAILURE``, as an unsigned
-PDF is. A package that cannot be read (not a ZIP, a zip bomb, a path outside the package, XML with a DOCTYPE ...) raises
-:class:`~trust.crypto.errors.InputError`; anything one signature does wrong is that signature's report.
+and one child of kind ``ofd-signature`` per entry of ``Signatures.xml`` — whose bottom line is
+:func:`verifier.report.bottom_line` with each signature counted on its own, as a PDF's are (every report built by
+:class:`verifier.report.ReportBuilder`). An OFD without a signature is ``TOTAL_FAILED`` / ``FORMAT_FAILURE``, as an
+unsigned PDF is. A package that cannot be read (not a ZIP, a zip bomb, a path outside the package, XML with a
+DOCTYPE ...) raises :class:`~trust.crypto.errors.InputError`; anything one signature does wrong is that signature's
+report.
 
 Checks of one signature, in order (report check names in brackets):
 
@@ -54,7 +56,7 @@ from trust.formats.ofd import document as ofd_document
 from trust.formats.ofd import package as ofd_package
 from trust.formats.ofd import signatures as ofd_signatures
 from verifier.context import VerificationContext
-from verifier.report import Check, Indication, Report, Result, SubIndication, worst
+from verifier.report import Check, Indication, Report, ReportBuilder, Result, SubIndication
 from verifier.ses.certificates import certificate_at, subject_of
 from verifier.ses.checks import CLOCK_SKEW, MALFORMED, Proof
 
@@ -100,31 +102,24 @@ class _Signature:
         self.failures.append((name, indication, sub, message))
 
     def report(self) -> Report:
-        indication, sub = Indication.TOTAL_PASSED, None
-        errors: tuple[str, ...] = ()
-        for wanted in (Indication.TOTAL_FAILED, Indication.INDETERMINATE):
-            found = sorted(
-                (f for f in self.failures if f[1] is wanted),
-                key=lambda f: _ORDER.index(f[0]) if f[0] in _ORDER else len(_ORDER),
-            )
-            if found:
-                _name, indication, sub, _message = found[0]
-                ordered = [found[0]] + [f for f in self.failures if f is not found[0]]
-                errors = tuple(f"{name}: {message}" for name, _i, _s, message in ordered)
-                break
-        return Report(
-            "ofd-signature",
-            indication,
-            sub,
-            self.ctx.validation_time,
-            self.subject or f"signature {self.entry.id}",
-            self.chain,
-            tuple(self.checks),
-            tuple(self.warnings),
-            errors,
-            tuple(self.details.items()),
-            tuple(self.children),
+        """The signature's report: :class:`verifier.report.ReportBuilder`, the bottom line by
+        :func:`verifier.report.bottom_line` in :data:`_ORDER`."""
+        builder = ReportBuilder(
+            "ofd-signature", self.ctx.validation_time, self.subject or f"signature {self.entry.id}", order=_ORDER
         )
+        builder.chain = tuple(self.chain)
+        failed = {(name, message): (indication, sub) for name, indication, sub, message in self.failures}
+        for check in self.checks:
+            found = failed.get((check.name, check.detail)) if check.result is Result.FAILED else None
+            if found is not None:
+                builder.failed(check.name, found[0], found[1], check.detail)
+            else:
+                builder.add(check)
+        builder.warnings = list(self.warnings)
+        builder.details = dict(self.details)
+        for child in self.children:
+            builder.child(child)
+        return builder.build()
 
 
 class _Stop(Exception):
@@ -179,57 +174,36 @@ def verify_ofd(data: bytes, ctx: VerificationContext) -> Report:
         for position, item in enumerate(parsed):
             children.append(_verify_one(pkg, doc, body, listing, parsed, position, ctx))
             all_covered |= item.covered
+    builder = ReportBuilder("ofd", ctx.validation_time, "unsigned OFD", order=("package", "signatures", "coverage"))
+    for check in checks:
+        builder.add(check)
+    builder.warnings = warnings[len(ctx.warnings) :]
     if not children:
-        message = "the OFD document carries no signature"
-        checks.append(Check("signatures", Result.FAILED, message))
-        return Report(
-            "ofd",
-            Indication.TOTAL_FAILED,
-            SubIndication.FORMAT_FAILURE,
-            ctx.validation_time,
-            "unsigned OFD",
-            checks=tuple(checks),
-            warnings=tuple(warnings),
-            errors=(message,),
-            details=tuple(details),
+        builder.failed(
+            "signatures", Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "the OFD document carries no signature"
         )
+        builder.details = dict(details)
+        return builder.build(warnings=ctx.warnings)
     uncovered = [n for n in pkg.names if n not in all_covered and n not in listed_files]
     if uncovered:
-        checks.append(
-            Check(
-                "coverage",
-                Result.WARNING,
-                f"{len(uncovered)} file(s) covered by no signature: {', '.join(uncovered[:20])}",
-            )
+        builder.note(
+            "coverage", Result.WARNING, f"{len(uncovered)} file(s) covered by no signature: {', '.join(uncovered[:20])}"
         )
     else:
-        checks.append(Check("coverage", Result.PASSED, "every file but Signatures.xml is covered by a signature"))
+        builder.passed("coverage", "every file but Signatures.xml is covered by a signature")
     details.append(("uncovered", uncovered[:50]))
-    indication, sub = worst(children)
     passed = sum(1 for child in children if child.passed)
-    checks.append(
-        Check(
-            "signatures",
-            Result.PASSED if passed == len(children) else Result.FAILED,
-            f"{passed} of {len(children)} signature(s) passed",
-        )
+    # Each signature counts in the bottom line on its own (verifier.report.bottom_line), as a PDF's do.
+    builder.note(
+        "signatures",
+        Result.PASSED if passed == len(children) else Result.FAILED,
+        f"{passed} of {len(children)} signature(s) passed",
     )
-    errors = tuple(
-        f"signature {dict(child.details).get('id', '')}: {child.errors[0]}" for child in children if child.errors
-    )
-    subject = f"{len(children)} signature(s): " + ", ".join(child.subject for child in children)
-    return Report(
-        "ofd",
-        indication,
-        sub,
-        ctx.validation_time,
-        subject[:500],
-        checks=tuple(checks),
-        warnings=tuple(warnings),
-        errors=errors,
-        details=tuple(details),
-        children=tuple(children),
-    )
+    for child in children:
+        builder.child(child, label=f"signature {dict(child.details).get('id', '')}")
+    builder.subject = (f"{len(children)} signature(s): " + ", ".join(child.subject for child in children))[:500]
+    builder.details = dict(details)
+    return builder.build(warnings=ctx.warnings)
 
 
 def _parse(pkg: ofd_package.Package, entry: ofd_signatures.SignatureEntry) -> _Parsed:

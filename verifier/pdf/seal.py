@@ -29,7 +29,7 @@ from trust.formats import ses
 from trust.formats import x509 as cx
 from trust.formats.names import name_text
 from verifier.context import VerificationContext
-from verifier.report import Check, Indication, Report, Result, SubIndication
+from verifier.report import Check, Finding, Indication, Report, Result, SubIndication
 from verifier.ses.checks import Proof
 from verifier.ses.seal import verify_parsed_seal
 
@@ -39,13 +39,17 @@ SESEAL_ATTRIBUTE: Final = "1.3.6.1.4.1.32473.1.2.1"
 
 @dataclass
 class SealOutcome:
-    """What the seal check found: a check line, an optional failure, the seal's report and identity."""
+    """What the seal check found: its check (a :class:`~verifier.report.Finding` when it fails), the seal's report
+    and identity."""
 
     check: Check
-    failure: tuple[Indication, SubIndication, str] | None = None
     report: Report | None = None
     es_id: str | None = None
     warning: str | None = None
+
+
+def _failed(indication: Indication, sub: SubIndication, message: str) -> Finding:
+    return Finding("seal", Result.FAILED, message, indication, sub)
 
 
 def _utc(moment: datetime) -> datetime:
@@ -79,9 +83,7 @@ def check_embedded_seal(
         seal_der = find_seal(signed_attrs)
     except (ValueError, TypeError, KeyError, IndexError) as exc:
         message = f"the embedded seal attribute is malformed: {exc}"
-        return SealOutcome(
-            Check("seal", Result.FAILED, message), (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, message)
-        )
+        return SealOutcome(_failed(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, message))
     if seal_der is None:
         warning = "no GB/T 38540 seal (SESeal) is embedded in this signature: it is a plain PAdES signature"
         return SealOutcome(Check("seal", Result.SKIPPED, warning), warning=warning)
@@ -89,9 +91,7 @@ def check_embedded_seal(
         parsed = ses.parse_seal(seal_der)
     except TrustError as exc:
         message = f"the embedded SESeal cannot be read: {exc.message}"
-        return SealOutcome(
-            Check("seal", Result.FAILED, message), (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, message)
-        )
+        return SealOutcome(_failed(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, message))
     label = f"seal {parsed.name} ({parsed.es_id})"
     try:
         proof = Proof(signing_time, "the time-stamp of the PDF signature that carries it") if proven else None
@@ -99,16 +99,14 @@ def check_embedded_seal(
     except TrustError as exc:
         message = f"{label}: {exc.message}"
         return SealOutcome(
-            Check("seal", Result.FAILED, message),
-            (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, message),
+            _failed(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, message),
             None,
             parsed.es_id,
         )
     if report.indication is not Indication.TOTAL_PASSED:
         message = f"{label}: {report.errors[0] if report.errors else report.indication.value}"
         return SealOutcome(
-            Check("seal", Result.FAILED, message),
-            (report.indication, report.sub_indication or SubIndication.SIG_CONSTRAINTS_FAILURE, message),
+            _failed(report.indication, report.sub_indication or SubIndication.SIG_CONSTRAINTS_FAILURE, message),
             report,
             parsed.es_id,
         )
@@ -118,8 +116,7 @@ def check_embedded_seal(
             f"{cx.serial_hex(signer.serial_number)}) in its certList: this key may not use the seal"
         )
         return SealOutcome(
-            Check("seal", Result.FAILED, message),
-            (Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE, message),
+            _failed(Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE, message),
             report,
             parsed.es_id,
         )
@@ -130,14 +127,12 @@ def check_embedded_seal(
             f"{label} is valid {start.isoformat()}..{end.isoformat()}; the signature was made "
             f"{signing_time.isoformat()}"
         )
-        return SealOutcome(
-            Check("seal", Result.FAILED, message), (Indication.TOTAL_FAILED, sub, message), report, parsed.es_id
-        )
+        return SealOutcome(_failed(Indication.TOTAL_FAILED, sub, message), report, parsed.es_id)
     detail = (
         f"{label}, made by {_maker_name(parsed, ctx)}: maker signature and certificate verified; the signer's "
         f"certificate is in its certList; signing time inside its validity {start.date()}..{end.date()}"
     )
-    return SealOutcome(Check("seal", Result.PASSED, detail), None, report, parsed.es_id)
+    return SealOutcome(Check("seal", Result.PASSED, detail), report, parsed.es_id)
 
 
 def _maker_name(parsed: ses.Seal, ctx: VerificationContext) -> str:

@@ -2,10 +2,11 @@
 142-1 baseline B-B … B-LTA), with the GB/T 38540 seal each Huren signature carries.
 
 :func:`verify_pdf` returns one report of kind ``pdf`` with one child per signature field that has a value — kind
-``pdf-signature`` for ``/Sig`` dictionaries, ``pdf-timestamp`` for ``/DocTimeStamp`` — and the worst child as the
-bottom line (:func:`verifier.report.worst`). A PDF that carries no signature is ``TOTAL_FAILED`` /
-``FORMAT_FAILURE``. Input that is not a readable PDF raises :class:`~trust.crypto.errors.EncodingError`; anything a
-single signature does wrong becomes that signature's report, never an exception.
+``pdf-signature`` for ``/Sig`` dictionaries, ``pdf-timestamp`` for ``/DocTimeStamp`` — each counting in the bottom
+line (:func:`verifier.report.bottom_line`: the first failed signature, else the first undecided one). A PDF that
+carries no signature is ``TOTAL_FAILED`` / ``FORMAT_FAILURE``. Input that is not a readable PDF raises
+:class:`~trust.crypto.errors.EncodingError`; anything a single signature does wrong becomes that signature's report,
+never an exception.
 
 Nothing is read twice: one pyHanko reader serves every check of the document; the seal is parsed once; certificate
 paths, signature checks, parsed certificates and CRLs are kept in the context's memo
@@ -49,8 +50,10 @@ token's signature and TSA path (5–6) and 10.
 
 The bottom line of one signature is its most fundamental failure: the first ``TOTAL_FAILED`` in the order
 dictionary, cms, message-digest, signature-value, byte-range, modifications, signer-certificate,
-signature-timestamp, seal; else the first ``INDETERMINATE``; else ``TOTAL_PASSED``. Nothing is fetched: pyHanko and
-pyhanko-certvalidator run with fetching off, and the verifier tests block sockets.
+signature-timestamp, seal; else the first ``INDETERMINATE``; else ``TOTAL_PASSED`` (:func:`verifier.report.bottom_line`
+with that order). When a check makes the following ones meaningless (no usable dictionary, no readable CMS), they are
+reported as skipped, "not run". Nothing is fetched: pyHanko and pyhanko-certvalidator run with fetching off, and the
+verifier tests block sockets.
 """
 
 from __future__ import annotations
@@ -70,7 +73,7 @@ from trust.crypto.errors import Code, EncodingError, InputError, TrustError
 from trust.formats import x509 as cx
 from trust.formats.names import name_text
 from verifier import limits
-from verifier.certificate import may_be_revoked, verify_certificate
+from verifier.certificate import key_label, may_be_revoked, verify_certificate
 from verifier.context import VerificationContext
 from verifier.pdf.changes import review
 from verifier.pdf.cms import (
@@ -98,7 +101,7 @@ from verifier.pdf.document import (
     signature_fields,
 )
 from verifier.pdf.seal import check_embedded_seal, find_seal
-from verifier.report import ChainLink, Check, Indication, Report, Result, SubIndication, worst
+from verifier.report import Indication, Report, ReportBuilder, Result, SubIndication
 
 MAX_PDF_BYTES: Final = 64 * 1024 * 1024
 MAX_CONTENTS_BYTES: Final = 16 * 1024 * 1024
@@ -122,72 +125,57 @@ _BYTE_RANGE_KEY: Final = re.compile(rb"/ByteRange\s*\[")
 
 
 class _Stop(Exception):
-    """The check just recorded makes the following ones meaningless (internal)."""
+    """The check just recorded (the exception's argument) makes the following ones meaningless (internal): they are
+    reported as not run."""
 
 
-class _Signature:
-    """Collects the checks, failures and details of one signature and turns them into its report."""
+SIGNATURE_CHECKS: Final = (
+    "dictionary",
+    "byte-range",
+    "cms",
+    "message-digest",
+    "signature-value",
+    "signature-timestamp",
+    "signing-time",
+    "signer-certificate",
+    "seal",
+    "modifications",
+)
+"""The checks of a ``/Sig`` signature, as reported (a check that could not run is reported as skipped)."""
+TIMESTAMP_CHECKS: Final = (
+    "dictionary",
+    "byte-range",
+    "cms",
+    "message-digest",
+    "signature-value",
+    "signer-certificate",
+    "modifications",
+)
+"""The checks of a ``/DocTimeStamp``."""
+
+
+class _Signature(ReportBuilder):
+    """Collects the checks, failures and details of one signature and turns them into its report (the bottom line:
+    :func:`verifier.report.bottom_line` in the order :data:`_FAILURE_ORDER`)."""
 
     def __init__(self, kind: str, field_name: str, ctx: VerificationContext) -> None:
-        self.kind = kind
+        super().__init__(kind, ctx.validation_time, field_name, order=_FAILURE_ORDER)
         self.field_name = field_name
         self.ctx = ctx
-        self.subject = field_name
-        self.checks: list[Check] = []
-        self.failures: list[tuple[str, Indication, SubIndication, str]] = []
-        self.warnings: list[str] = []
-        self.details: dict[str, Any] = {"field": field_name}
-        self.chain: tuple[ChainLink, ...] = ()
-        self.children: list[Report] = []
-
-    def passed(self, name: str, detail: str) -> None:
-        self.checks.append(Check(name, Result.PASSED, detail))
-
-    def note(self, name: str, result: Result, detail: str) -> None:
-        self.checks.append(Check(name, result, detail))
+        self.details["field"] = field_name
 
     def fail(self, name: str, indication: Indication, sub: SubIndication, message: str) -> None:
-        self.checks.append(Check(name, Result.FAILED, message))
-        self.failures.append((name, indication, sub, message))
+        self.failed(name, indication, sub, message)
 
     def stop(self, name: str, indication: Indication, sub: SubIndication, message: str) -> _Stop:
         self.fail(name, indication, sub, message)
-        return _Stop()
+        return _Stop(name)
 
-    def report(self) -> Report:
-        indication, sub = Indication.TOTAL_PASSED, None
-        chosen = _most_fundamental(self.failures)
-        errors: tuple[str, ...] = ()
-        if chosen is not None:
-            _name, indication, sub, _message = chosen
-            ordered = [chosen] + [f for f in self.failures if f is not chosen]
-            errors = tuple(f"{name}: {message}" for name, _i, _s, message in ordered)
-        return Report(
-            self.kind,
-            indication,
-            sub,
-            self.ctx.validation_time,
-            self.subject,
-            self.chain,
-            tuple(self.checks),
-            tuple(self.warnings),
-            errors,
-            tuple(self.details.items()),
-            tuple(self.children),
-        )
-
-
-def _most_fundamental(
-    failures: list[tuple[str, Indication, SubIndication, str]],
-) -> tuple[str, Indication, SubIndication, str] | None:
-    def rank(item: tuple[str, Indication, SubIndication, str]) -> int:
-        return _FAILURE_ORDER.index(item[0]) if item[0] in _FAILURE_ORDER else len(_FAILURE_ORDER)
-
-    for wanted in (Indication.TOTAL_FAILED, Indication.INDETERMINATE):
-        found = sorted((f for f in failures if f[1] is wanted), key=rank)
-        if found:
-            return found[0]
-    return None
+    def report(self, stopped_at: str | None = None) -> Report:
+        expected = TIMESTAMP_CHECKS if self.kind == "pdf-timestamp" else SIGNATURE_CHECKS
+        if stopped_at is not None:
+            self.not_run(expected, f"the {stopped_at} check failed")
+        return self.build()
 
 
 # --- the document --------------------------------------------------------------------------------------------
@@ -210,70 +198,51 @@ def _verify_document(document: Document, ctx: VerificationContext) -> Report:
     pdf = document.data
     fields = signature_fields(document)
     material = revocation_material(document, ctx.memo)
-    checks = [
-        Check(
-            "parse",
-            Result.PASSED,
-            f"PDF of {len(pdf)} bytes, {document.revisions} revision(s)"
-            + (", encrypted (empty user password)" if document.encrypted else ""),
-        )
-    ]
-    warnings = list(ctx.warnings)
+    report = ReportBuilder("pdf", ctx.validation_time)
+    report.passed(
+        "parse",
+        f"PDF of {len(pdf)} bytes, {document.revisions} revision(s)"
+        + (", encrypted (empty user password)" if document.encrypted else ""),
+    )
     names = {f.name for f in fields}
     certification = _certification_level(document)
     children = [_verify_field(document, f, ctx, material, names, certification) for f in fields]
     declared = len(_BYTE_RANGE_KEY.findall(pdf))
     if declared > len(fields):
-        warnings.append(
+        report.warnings.append(
             f"{declared - len(fields)} signature dictionaries in the file are not the value of any "
             "signature field (older revisions or unreferenced objects); they were not verified"
         )
-    details: list[tuple[str, Any]] = [
-        ("revisions", document.revisions),
-        ("signatures", len(children)),
-        ("validation_data", material.summary()),
-    ]
+    report.details.update(revisions=document.revisions, signatures=len(children), validation_data=material.summary())
     if material.problems:
-        warnings.extend(material.problems[:10])
+        report.warnings.extend(material.problems[:10])
     if not children:
+        report.subject = "unsigned PDF"
         message = "the PDF carries no signature"
-        checks.append(Check("signatures", Result.FAILED, message))
-        return Report(
-            "pdf",
-            Indication.TOTAL_FAILED,
-            SubIndication.FORMAT_FAILURE,
-            ctx.validation_time,
-            "unsigned PDF",
-            checks=tuple(checks),
-            warnings=tuple(warnings),
-            errors=(message,),
-            details=tuple(details),
-        )
-    indication, sub = worst(children)
+        report.failed("signatures", Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, message)
+        return report.build(warnings=ctx.warnings)
+    for child in children:
+        report.child(child, label=f"{child.kind} {dict(child.details).get('field', '')}")
     passed = sum(1 for child in children if child.passed)
-    checks.append(
-        Check(
-            "signatures",
-            Result.PASSED if passed == len(children) else Result.FAILED,
-            f"{passed} of {len(children)} signature(s) and time-stamp(s) passed",
-        )
+    report.note(
+        "signatures",
+        Result.PASSED if passed == len(children) else Result.FAILED,
+        f"{passed} of {len(children)} signature(s) and time-stamp(s) passed",
     )
-    errors = tuple(
-        f"{child.kind} {dict(child.details).get('field', '')}: {child.errors[0]}" for child in children if child.errors
-    )
-    subject = f"{len(children)} signature(s): " + ", ".join(child.subject for child in children)
-    return Report(
-        "pdf",
-        indication,
-        sub,
-        ctx.validation_time,
-        subject[:500],
-        checks=tuple(checks),
-        warnings=tuple(warnings),
-        errors=errors,
-        details=tuple(details),
-        children=tuple(children),
-    )
+    report.subject = _subject(children)
+    return report.build(warnings=ctx.warnings)
+
+
+def _subject(children: Sequence[Report]) -> str:
+    """``N signature(s): <signer> (<keys>); …`` — each signer once, with the keys of its signatures (a dual seal is
+    one organisation signing with an SM2 and an RSA key: ``… (SM2, RSA 2048)``), time-stamps by their authority."""
+    keys: dict[tuple[str, str], list[str]] = {}
+    for child in children:
+        what = "time-stamp by " if child.kind == "pdf-timestamp" else ""
+        key = str(dict(child.details).get("key") or "")
+        keys.setdefault((what, child.subject), []).extend([key] if key else [])
+    parts = [f"{what}{name}" + (f" ({', '.join(found)})" if found else "") for (what, name), found in keys.items()]
+    return f"{len(children)} signature(s): {'; '.join(parts)}"[:500]
 
 
 def _certification_level(document: Document) -> Any:
@@ -301,8 +270,8 @@ def _verify_field(
     sig = _Signature(kind, field.name, ctx)
     try:
         _verify(document, field, sig, material, names, certification)
-    except _Stop:
-        pass
+    except _Stop as stop:
+        return sig.report(stopped_at=str(stop))
     except HOSTILE_ERRORS as exc:  # hostile input that got past the checks above: still a verdict, never a crash
         sig.fail(
             "dictionary",
@@ -310,6 +279,7 @@ def _verify_field(
             SubIndication.FORMAT_FAILURE,
             f"the signature cannot be processed: {describe(exc)}",
         )
+        return sig.report(stopped_at="dictionary")
     return sig.report()
 
 
@@ -488,6 +458,7 @@ def _verify_signature(
         signer_serial=cx.serial_hex(signer.serial_number),
         digest_algorithm=signed.digest_algorithm,
         signature_algorithm=signed.signature_algorithm_name,
+        key=key_label(signer),
     )
     sig.passed(
         "cms",
@@ -558,13 +529,11 @@ def _verify_signature(
             f"at the signing time {signing_time.isoformat()} ({source}): {reason}",
         )
     outcome = check_embedded_seal(signed.signed_attrs, signer, signing_time, now_ctx, proven=source == "time-stamp")
-    sig.checks.append(outcome.check)
-    if outcome.failure is not None:
-        sig.failures.append(("seal", *outcome.failure))
+    sig.add(outcome.check)
     if outcome.warning:
         sig.warnings.append(outcome.warning)
     if outcome.report is not None:
-        sig.children.append(outcome.report)
+        sig.child(outcome.report)  # evidence: the seal check above judges it
     if outcome.es_id:
         sig.details["seal"] = outcome.es_id
 
@@ -742,6 +711,7 @@ def _verify_timestamp(
         f"token signed by {name_text(verified.tsa_certificate.subject)} ({verified.signature_algorithm})",
     )
     sig.subject = name_text(verified.tsa_certificate.subject) or "time-stamp"
+    sig.details["key"] = key_label(verified.tsa_certificate)
     sig.details.update(
         gen_time=verified.gen_time.isoformat(),
         signing_time=verified.gen_time.isoformat(),

@@ -10,7 +10,7 @@ Stable API (``verifier.api`` and ``verifier.pdf`` rely on it), one module per co
   the same for a seal the caller has already parsed with :func:`trust.formats.ses.parse_seal`.
 * :func:`verifier.ses.seal.seal_checks` ``(seal, ctx, at, *, prefix="", proof=None) -> list[Check]`` — the checks of a
   parsed seal (:func:`trust.formats.ses.parse_seal`) in order; every check that is not passed is a
-  :class:`verifier.ses.checks.Finding` carrying its indication and sub-indication. :func:`verifier.ses.checks.verdict`
+  :class:`verifier.report.Finding` carrying its indication and sub-indication. :func:`verifier.report.bottom_line`
   turns such a list into the bottom line.
 * :func:`verifier.ses.signature.verify_ses_signature` ``(sig_der, ctx, *, signed_data=None) -> Report`` — kind
   ``ses-signature``; :func:`verifier.ses.received.parse_signature` reads one in either encoding of its optional ``[0]``

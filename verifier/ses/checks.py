@@ -1,6 +1,6 @@
-"""The checks of a seal or signature and their bottom line: findings (a check with its ETSI EN 319 102-1
-indication), :func:`verdict`, the proof of existence a caller may hold, and the parsing and time helpers every check
-shares.
+"""The checks of a seal or signature: findings (a check with its ETSI EN 319 102-1 indication, judged by
+:func:`verifier.report.bottom_line`), the proof of existence a caller may hold, and the parsing and time helpers every
+check shares.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from trust.crypto.errors import (
     InputError,
     TrustError,
 )
-from verifier.report import Check, Indication, Result, SubIndication
+from verifier.report import Check, Finding, Indication, Result, SubIndication
 
 CLOCK_SKEW: Final = timedelta(minutes=10)
 """Tolerance between the signer's clock (timeInfo, createDate) and a TSA's genTime or the validation time."""
@@ -26,14 +26,6 @@ T = TypeVar("T")
 
 MALFORMED: Final = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
 """What asn1crypto raises on hostile input, besides the project's own errors."""
-
-
-@dataclass(frozen=True)
-class Finding(Check):
-    """A check that did not pass, with what it means for the bottom line (``None``: informative only)."""
-
-    indication: Indication | None = None
-    sub_indication: SubIndication | None = None
 
 
 def passed(name: str, detail: str) -> Check:
@@ -52,22 +44,6 @@ def skipped(name: str, detail: str) -> Check:
 
 def warning(name: str, detail: str) -> Finding:
     return Finding(name, Result.WARNING, detail)
-
-
-def verdict(checks: Sequence[Check]) -> tuple[Indication, SubIndication | None, tuple[str, ...]]:
-    """The bottom line of ``checks``: the first TOTAL_FAILED finding, else the first INDETERMINATE one, else
-    TOTAL_PASSED (ETSI EN 319 102-1: a definite failure outweighs an undecided check); and every reason."""
-    findings = [
-        c
-        for c in checks
-        if isinstance(c, Finding) and c.indication is not None and c.indication is not Indication.TOTAL_PASSED
-    ]
-    reasons = tuple(f"{c.name}: {c.detail}" for c in findings)
-    for wanted in (Indication.TOTAL_FAILED, Indication.INDETERMINATE):
-        for check in findings:
-            if check.indication is wanted:
-                return wanted, check.sub_indication, reasons
-    return Indication.TOTAL_PASSED, None, ()
 
 
 def parse_input(parser: Callable[[bytes], T], data: bytes, what: str) -> T:

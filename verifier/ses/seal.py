@@ -36,7 +36,7 @@ from trust.crypto.errors import (
 )
 from trust.formats import ses
 from verifier.context import Memo, VerificationContext
-from verifier.report import ChainLink, Check, Indication, Report, SubIndication
+from verifier.report import ChainLink, Check, Indication, Report, ReportBuilder, SubIndication
 from verifier.ses.certificates import certificate_at, check_signature, load_cert, subject_of
 from verifier.ses.checks import (
     CLOCK_SKEW,
@@ -47,7 +47,6 @@ from verifier.ses.checks import (
     parse_input,
     passed,
     skipped,
-    verdict,
     zoneless_problem,
 )
 from verifier.ses.pictures import picture_check
@@ -79,19 +78,11 @@ def verify_parsed_seal(
         valid_start=aware(seal.valid_start),
         valid_end=aware(seal.valid_end),
     )
-    indication, sub, errors = verdict(checks)
-    return Report(
-        "seal",
-        indication,
-        sub,
-        ctx.validation_time,
-        f"{seal.name} ({seal.es_id})",
-        chain,
-        tuple(checks),
-        tuple(ctx.warnings),
-        errors,
-        seal_details(seal, moment),
-    )
+    report = ReportBuilder("seal", ctx.validation_time, f"{seal.name} ({seal.es_id})")
+    report.chain = chain
+    report.checks.extend(checks)
+    report.details.update(seal_details(seal, moment))
+    return report.build(warnings=ctx.warnings)
 
 
 def seal_checks(
@@ -259,6 +250,12 @@ def _maker_service(name: str, seal: ses.Seal, ctx: VerificationContext) -> Check
     standing = ctx.trust_list.standing(seal.maker_cert, seal.create_date, "SEAL_MAKER")
     if standing.usable:
         return passed(name, f"authorised seal maker at createDate: {standing.reason}")
+    if standing.service is None:
+        made = _maker_since(seal, ctx)
+        if made is not None and ctx.newer_than_bundle(made):  # a maker listed after the bundle was made
+            return failed(
+                name, Indication.INDETERMINATE, SubIndication.TRY_LATER, ctx.newer_bundle("the seal maker", made)
+            )
     return failed(
         name,
         Indication.TOTAL_FAILED,
@@ -266,6 +263,15 @@ def _maker_service(name: str, seal: ses.Seal, ctx: VerificationContext) -> Check
         f"the maker is not a SEAL_MAKER in good standing in trust list {ctx.trust_list.sequence} at "
         f"createDate {seal.create_date.isoformat()}: {standing.reason}",
     )
+
+
+def _maker_since(seal: ses.Seal, ctx: VerificationContext) -> datetime | None:
+    """When the maker certificate was issued (its notBefore), ``None`` if it cannot be read."""
+    try:
+        validity = load_cert(seal.maker_cert, ctx.memo)["tbs_certificate"]["validity"]
+        return aware(validity["not_before"].native)
+    except (TrustError, ValueError, TypeError, KeyError):
+        return None
 
 
 def _window(name: str, seal: ses.Seal, at: datetime) -> Check:

@@ -22,7 +22,7 @@ from trust.crypto.errors import (
 )
 from trust.formats import ses
 from verifier.context import VerificationContext
-from verifier.report import ChainLink, Check, Indication, Report, Result, SubIndication
+from verifier.report import ChainLink, Check, Indication, Report, ReportBuilder, Result, SubIndication
 from verifier.ses.certificates import certificate_at, check_signature, load_cert, subject_of
 from verifier.ses.checks import (
     CLOCK_SKEW,
@@ -33,7 +33,6 @@ from verifier.ses.checks import (
     parse_input,
     passed,
     skipped,
-    verdict,
     zoneless_problem,
 )
 from verifier.ses.received import parse_signature
@@ -187,7 +186,6 @@ def verify_ses_signature(sig_der: bytes, ctx: VerificationContext, *, signed_dat
     checks.append(_data_hash("data-hash", record.data_hash, signed_data))
     # 8. the time-stamp over the signature value.
     checks.append(stamp_check)
-    indication, sub, errors = verdict(checks)
     subject = f"{subject_of(signer) if signer is not None else '(unreadable signer)'} — {seal.name} ({seal.es_id})"
     details: list[tuple[str, object]] = [
         ("time_info", time_info.isoformat()),
@@ -198,15 +196,8 @@ def verify_ses_signature(sig_der: bytes, ctx: VerificationContext, *, signed_dat
     ]
     if stamp is not None:
         details.append(("time_stamp", stamp.gen_time.isoformat()))
-    return Report(
-        "ses-signature",
-        indication,
-        sub,
-        ctx.validation_time,
-        subject,
-        chain,
-        tuple(checks),
-        tuple(ctx.warnings),
-        errors,
-        tuple(details),
-    )
+    report = ReportBuilder("ses-signature", ctx.validation_time, subject)
+    report.chain = chain
+    report.checks.extend(checks)
+    report.details.update(details)
+    return report.build(warnings=ctx.warnings)

@@ -97,11 +97,20 @@ def test_signed_documents_must_say_their_zone() -> None:
         trustlist.parse_time(20261201, "issued_at")
 
 
-def test_the_verifier_reads_a_naive_validation_time_as_utc(shanghai: None) -> None:
-    """``verifier.context.build(at=naive)`` took the machine's local time (``.astimezone``); it is UTC, like the CLI."""
+def test_the_verifier_refuses_a_naive_validation_time(shanghai: None) -> None:
+    """``verifier.context.build(at=naive)`` took the machine's local time (``.astimezone``), then UTC; a validation time
+    is what a clerk types, and one in UTC+8 would be 8 hours off either way, so the verifier refuses it (naming the
+    forms it takes) — the CLI and ``POST /verify`` too (``tests/verifier/test_clock.py``). An aware time is UTC."""
     from verifier import context
 
-    assert context.build(at=datetime(2026, 12, 1, 12, 0)).validation_time == datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    with pytest.raises(InputError, match=r"no time zone.*Z \(UTC\).*\+08:00"):
+        context.build(at=datetime(2026, 12, 1, 12, 0))
+    with pytest.raises(InputError, match="no time zone"):
+        times.parse_time("2026-12-01T12:00", "--at", naive="refuse")
+    eight = timezone(timedelta(hours=8))
+    assert context.build(at=datetime(2026, 12, 1, 20, 0, tzinfo=eight)).validation_time == datetime(
+        2026, 12, 1, 12, 0, tzinfo=UTC
+    )
 
 
 @pytest.mark.parametrize("text", ["9999-12-31T23:59:59Z", "2026-W48-2", "1700000000"])

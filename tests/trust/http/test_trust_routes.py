@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import pytest
 
+from tests.conftest import REPO
 from tests.support.http import AuthClient
 from tests.support.server import free_port
 from tests.support.world import World, build_world
@@ -115,3 +117,102 @@ def test_status_change_route(client: AuthClient) -> None:
     missing = client.post("/trustlist/status", json={"id": "region-123456", "status": "withdrawn"})
     assert missing.status_code == 404
     assert client.post("/trustlist/status", json={"id": "region-330000", "status": "granted"}).status_code == 200
+
+
+# --- POST /verify: the file itself, multipart, the JSON form (issue 13 item 5) -------------------------------------
+
+BUSINESS = "11100000000013338W101"
+
+
+@pytest.fixture(scope="module")
+def licence(world: World) -> Any:
+    from licenses import samples
+    from trust.service import licenses
+
+    issuer = licenses.register_issuer(
+        world.instance,
+        ca_id="region-330000-sm2",
+        name="浙江省市场监督管理局",
+        code=make_uscc("11330000002482226"),
+        license_types=[BUSINESS],
+    )
+    return licenses.issue(world.instance, issuer_id=issuer.id, type_code=BUSINESS, fields=samples.sample(BUSINESS))
+
+
+def _post(client: AuthClient, body: bytes, media: str, **query: str) -> Any:
+    return client.anonymous.post("/verify", content=body, headers={"Content-Type": media}, params=query)
+
+
+def test_verify_takes_the_file_itself(client: AuthClient, licence: Any) -> None:
+    """A token as application/jwt, a photo of its QR code as image/jpeg and image/png, a PDF as application/pdf, a
+    certificate as application/pkix-cert — the options in the query string; the report names the bundle and trust
+    list it used."""
+    from tests.support import photos
+    from tests.verifier.test_report_schema import VALIDATOR
+    from trust.formats import license_token as token
+
+    report = _post(client, licence.record.token.encode(), "application/jwt").json()
+    assert (report["kind"], report["indication"]) == ("license-token", "TOTAL_PASSED"), report
+    assert VALIDATOR.is_valid(report), next(VALIDATOR.iter_errors(report)).message
+    sequence = tl.verify(client.get("/trustlist").content, _pins(client))[0].sequence
+    assert report["source"]["trust_list"]["sequence"] == sequence
+    assert len(report["source"]["bundle"]["sha256"]) == 64 and report["source"]["status_lists"] >= 1
+    qr = token.to_qr(licence.qr_token)
+    for media, image_format in (("image/jpeg", "JPEG"), ("image/png", "PNG")):
+        photo = photos.photo(qr, image_format=image_format)
+        report = _post(client, photo, media, at="2030-01-01T09:00:00+08:00").json()
+        assert report["kind"] == "license-qr" and report["checks"][0]["name"] == "image", report
+        assert report["validation_time"] == "2030-01-01T01:00:00+00:00"
+    report = _post(client, photos.photo(qr), "image/jpeg").json()
+    assert report["indication"] == "TOTAL_PASSED", report
+    contract = (REPO / "docs" / "examples" / "contract.pdf").read_bytes()
+    unsigned = _post(client, contract, "application/pdf").json()
+    assert VALIDATOR.is_valid(unsigned) and VALIDATOR.is_valid(report)
+    assert (unsigned["kind"], unsigned["indication"], unsigned["sub_indication"]) == (
+        "pdf",
+        "TOTAL_FAILED",
+        "FORMAT_FAILURE",
+    )
+
+
+def test_verify_takes_a_multipart_form(client: AuthClient, licence: Any) -> None:
+    from tests.support import photos
+    from trust.formats import license_token as token
+
+    photo = photos.photo(token.to_qr(licence.qr_token))
+    files = {"input": ("licence-qr.jpg", photo, "image/jpeg")}
+    answer = client.anonymous.post("/verify", files=files, data={"revocation": "available"})
+    assert answer.status_code == 200 and answer.json()["indication"] == "TOTAL_PASSED", answer.text
+    assert client.anonymous.post("/verify", files=files, params={"purpose": "auto"}).status_code == 200
+    for files_, data, query, words in (
+        (files, {"purpose": "auto"}, {"purpose": "seal"}, "both in the form and in the query string"),
+        ({"other": ("x.jpg", photo, "image/jpeg")}, {}, {}, "'other' is not expected"),
+        (files, {"colour": "blue"}, {}, "'colour' is unknown"),
+        ({"data": ("d.bin", b"x", "application/octet-stream")}, {}, {}, "no file part named 'input'"),
+    ):
+        refused = client.anonymous.post("/verify", files=files_, data=data, params=query)
+        assert refused.status_code == 400 and words in refused.json()["detail"], refused.text
+
+
+def test_verify_refuses_what_it_does_not_take(client: AuthClient, licence: Any) -> None:
+    """Another media type is 415; a body over its type's limit 413; an empty one, options in the query string of a
+    JSON body and a validation time without a time zone (JSON or query) 400 — with the same codes as the CLI."""
+    wrong = _post(client, b"<licence/>", "application/xml")
+    assert wrong.status_code == 415 and wrong.json()["code"] == "E1008" and "image/png" in wrong.json()["detail"]
+    big = _post(client, b"e" * (1024 * 1024 + 1), "application/jwt")
+    assert big.status_code == 413 and big.json()["code"] == "E1002", big.text
+    empty = _post(client, b"  \n", "application/jwt")
+    assert empty.status_code == 400 and "the input is empty" in empty.json()["detail"]
+    naive = _post(client, licence.record.token.encode(), "application/jwt", at="2030-01-01T09:00:00")
+    assert naive.status_code == 400 and naive.json()["code"] == "E1000" and "no time zone" in naive.json()["detail"]
+    body = {"input": base64.b64encode(licence.record.token.encode()).decode(), "at": "2030-01-01T09:00:00"}
+    naive_json = client.anonymous.post("/verify", json=body)
+    assert naive_json.status_code == 400 and "no time zone" in naive_json.json()["detail"], naive_json.text
+    both = client.anonymous.post("/verify", json={"input": body["input"]}, params={"purpose": "seal"})
+    assert both.status_code == 400 and "the options go in the body" in both.json()["detail"]
+
+
+def test_the_openapi_document_lists_every_body_of_verify(client: AuthClient) -> None:
+    body = client.get("/openapi.json").json()["paths"]["/verify"]["post"]["requestBody"]["content"]
+    assert {"application/json", "multipart/form-data", "application/pdf", "application/jwt", "image/png"} <= set(body)
+    assert "input" in body["application/json"]["schema"]["properties"]

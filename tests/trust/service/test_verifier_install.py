@@ -27,12 +27,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.external]
 
 SERVICE_MODULES = (
     "fastapi", "starlette", "uvicorn", "sqlmodel", "sqlalchemy", "alembic", "psycopg", "limits", "redis",
-    "reportlab", "PIL", "fontTools", "pdfplumber", "pydantic_settings", "swagger_ui_bundle", "rfc8785", "httpx",
+    "reportlab", "fontTools", "pdfplumber", "pydantic_settings", "swagger_ui_bundle", "rfc8785", "httpx",
     "authlib", "itsdangerous", "python_multipart",
     "justmytype",
 )  # fmt: skip
 """Import names of what ``huren[service]`` brings (and httpx, which the service's clients use)."""
-NOT_LOADED = ("aiohttp", "httpx", "requests", "urllib3", "fastapi", "sqlalchemy", "reportlab")
+NOT_LOADED = ("aiohttp", "httpx", "requests", "urllib3", "fastapi", "sqlalchemy", "reportlab", "PIL", "zxingcpp")
 EXIT = {"TOTAL_PASSED": 0, "TOTAL_FAILED": 1, "INDETERMINATE": 2}
 VERIFIABLE = {
     "certificate", "seal", "ses-signature", "pdf", "license-token", "license-sd-jwt", "license-qr", "license-pdf",

@@ -2,21 +2,21 @@
 
 ``GET /trustlist``, ``GET /bundle`` and ``GET /roots`` are public and cacheable (:mod:`trust.http.caching`).
 ``POST /verify`` runs the same offline verifier as ``trust verify``: with no anchors in the request it uses this
-instance's current bundle and root pins. ``POST /trustlist/status`` (operators) withdraws, suspends or reinstates
+instance's current bundle and root pins; it takes the JSON form, the file itself or a multipart form
+(:mod:`trust.http.verify_body`). ``POST /trustlist/status`` (operators) withdraws, suspends or reinstates
 an issuer or a service.
 """
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 
-from trust.crypto.errors import Code, InputError
-from trust.http import caching, problems
+from trust.crypto.errors import Code
+from trust.http import caching, problems, verify_body
 from trust.http.auth import Client, allow, anonymous_limit
 from trust.http.bodies import StrictJsonRoute
 from trust.http.fields import IsoDateTime
@@ -24,9 +24,12 @@ from trust.service import trust as service
 from trust.service import verification
 from trust.service.instance import Instance
 from trust.service.policy import Action
+from verifier.context import validation_time
 from verifier.limits import MAX_DEPTH
 
 router = APIRouter(tags=["trust list and verification"], route_class=StrictJsonRoute)
+_AT_HELP = "validation time with its time zone, e.g. 2026-03-01T09:00:00+08:00 (default now)"
+_PURPOSE = verify_body.PURPOSE_HELP
 BUNDLE_CACHE_SECONDS = 60.0
 TRUST_LIST_MAX_AGE = 300
 ROOTS_MAX_AGE = 3600
@@ -176,41 +179,6 @@ def change_status(body: StatusChange, request: Request, principal: Client) -> Pu
     return Published(sequence=record.sequence, digest=record.digest, next_update=record.next_update.isoformat())
 
 
-class VerifyRequest(BaseModel):
-    input: str = Field(description="The object to verify, base64 (DER or PEM bytes)")
-    anchors: list[str] = Field(default_factory=list, description="PEM trust anchors; none: this instance's roots")
-    untrusted: list[str] = Field(default_factory=list, description="PEM intermediate certificates")
-    crls: list[str] = Field(default_factory=list, description="CRLs, base64 DER")
-    at: IsoDateTime | None = Field(default=None, description="Validation time (default now)")
-    purpose: str = Field(
-        default="auto",
-        description="auto (each input's own: seal for PDF signatures), any (PDF signatures: the generic RFC 5280 "
-        "policy), generic, ca, seal, document-signing, seal-maker, identity, license-issuer, timestamping, ocsp, "
-        "tls-server, tls-client",
-    )
-    strict: StrictBool = Field(
-        default=False, description="Check the RFC 5280 CA profile rules on every certificate of a path"
-    )
-    max_depth: StrictInt | None = Field(
-        default=None,
-        ge=0,
-        le=MAX_DEPTH,
-        description=f"At most this many intermediate CA certificates (0-{MAX_DEPTH}; self-issued ones not counted)",
-    )
-    revocation: Literal["available", "required"] = Field(
-        default="available", description="Use the revocation data at hand, or demand it for every certificate"
-    )
-    data: str | None = Field(default=None, description="The signed document of a detached GB/T 38540 signature")
-    kb_nonce: str | None = Field(default=None, max_length=256, description="Demand an SD-JWT key-binding proof")
-    kb_audience: str | None = Field(default=None, max_length=256, description="Audience the proof must name")
-
-    model_config = {
-        "json_schema_extra": {
-            "examples": [{"input": "MIIB8jCCAZigAwIBAgIUX3qcHn0rSmyODxorPE1ebzqLnA0=", "purpose": "seal"}]
-        }
-    }
-
-
 class ReportCheck(BaseModel):
     name: str
     result: Literal["passed", "failed", "warning", "skipped"]
@@ -223,10 +191,12 @@ class ReportChainLink(BaseModel):
     not_before: str | None = None
     not_after: str | None = None
     source: str = ""
+    key: str = Field(default="", description="The certificate's key: SM2, RSA 4096, ECDSA P-256")
 
 
 class VerificationReport(BaseModel):
-    """ETSI EN 319 102-1 validation report: bottom line first (``indication``, ``sub_indication``), then evidence."""
+    """ETSI EN 319 102-1 validation report: bottom line first (``indication``, ``sub_indication``), then evidence.
+    The JSON Schema of the report is ``verifier/report.schema.json`` (docs/VERIFIER.md, "Report")."""
 
     kind: str = Field(description="certificate, seal, signature, pdf, licence, …")
     indication: Literal["TOTAL_PASSED", "TOTAL_FAILED", "INDETERMINATE"]
@@ -237,8 +207,11 @@ class VerificationReport(BaseModel):
     checks: list[ReportCheck] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)
-    details: dict[str, Any] | None = None
+    details: dict[str, Any] | None = Field(default=None, description="Facts of the kind (docs/VERIFIER.md)")
     reports: list[VerificationReport] | None = Field(default=None, description="Reports of contained objects")
+    source: dict[str, Any] | None = Field(
+        default=None, description="What was relied on: the bundle (dates, SHA-256) and trust list (number, dates)"
+    )
 
     model_config = ConfigDict(
         extra="allow",
@@ -263,33 +236,59 @@ class VerificationReport(BaseModel):
 @router.post(
     "/verify",
     dependencies=[Depends(anonymous_limit)],
-    summary="Verify a certificate, seal, GB/T 38540 signature, sealed PDF or OFD, or licence; returns the ETSI "
-    "EN 319 102-1 report",
+    summary="Verify a certificate, seal, GB/T 38540 signature, sealed PDF or OFD, licence or photo of a licence QR "
+    "code; returns the ETSI EN 319 102-1 report",
     response_model=VerificationReport,
-    responses=problems.responses(*problems.JSON_BODY, 429),
+    responses=problems.responses(*problems.JSON_BODY, 413, 415, 429),
+    openapi_extra={"requestBody": verify_body.openapi_body()},
 )
-def verify(body: VerifyRequest, request: Request) -> Response:
-    def b64(value: str, what: str) -> bytes:
-        try:
-            return base64.b64decode(value, validate=True)
-        except ValueError:
-            raise InputError(f"{what} is not base64", code=Code.MALFORMED_ENCODING) from None
+async def verify(
+    request: Request,
+    at: Annotated[str | None, Query(description="Raw and multipart bodies: " + _AT_HELP)] = None,
+    purpose: Annotated[str | None, Query(max_length=32, description="Raw and multipart bodies: " + _PURPOSE)] = None,
+    strict: Annotated[bool | None, Query(description="Raw and multipart bodies: the RFC 5280 CA profile")] = None,
+    max_depth: Annotated[int | None, Query(ge=0, le=MAX_DEPTH, description="Raw and multipart bodies")] = None,
+    revocation: Annotated[Literal["available", "required"] | None, Query(description="Raw and multipart")] = None,
+    kb_nonce: Annotated[str | None, Query(max_length=256, description="Raw and multipart bodies")] = None,
+    kb_audience: Annotated[str | None, Query(max_length=256, description="Raw and multipart bodies")] = None,
+) -> Response:
+    """The body is the JSON form (the input base64, with anchors, CRLs and options), the file itself (PDF, token,
+    certificate, PNG or JPEG photo of a licence QR code; options in the query string) or a multipart form with the
+    file as ``input`` (:mod:`trust.http.verify_body`)."""
+    from starlette.concurrency import run_in_threadpool
 
-    ctx = verification.context_for(
-        _instance(request),
-        at=body.at,
-        purpose=body.purpose,
-        revocation=body.revocation,
-        strict=body.strict,
-        max_depth=body.max_depth,
-        anchors=body.anchors,
-        untrusted=body.untrusted,
-        crls=[b64(c, "crl") for c in body.crls],
-    )
-    key_binding = verification.key_binding(body.kb_nonce, body.kb_audience)
-    signed_data = b64(body.data, "data") if body.data is not None else None
-    report = verification.verify(b64(body.input, "input"), ctx, signed_data=signed_data, key_binding=key_binding)
+    kind = verify_body.media_type(request)
+    if not verify_body.accepts(kind):
+        return problems.problem_response(request, Code.USAGE, verify_body.unsupported(kind), status=415)
+    given: dict[str, Any] = {
+        "at": at,
+        "purpose": purpose,
+        "strict": strict,
+        "max_depth": max_depth,
+        "revocation": revocation,
+        "kb_nonce": kb_nonce,
+        "kb_audience": kb_audience,
+    }
+    asked = await verify_body.read(request, {k: v for k, v in given.items() if v is not None})
+    report = await run_in_threadpool(_verify, _instance(request), asked)
     return JSONResponse(report)
+
+
+def _verify(instance: Instance, asked: verify_body.VerifyInput) -> dict[str, Any]:
+    options = asked.options
+    ctx = verification.context_for(
+        instance,
+        at=validation_time(options.at, "at"),  # naive times refused, as in the CLI and the library
+        purpose=options.purpose,
+        revocation=options.revocation,
+        strict=options.strict,
+        max_depth=options.max_depth,
+        anchors=asked.anchors,
+        untrusted=asked.untrusted,
+        crls=list(asked.crls),
+    )
+    key_binding = verification.key_binding(options.kb_nonce, options.kb_audience)
+    return verification.verify(asked.data, ctx, signed_data=asked.signed_data, key_binding=key_binding)
 
 
 @router.post(
