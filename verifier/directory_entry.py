@@ -17,24 +17,25 @@ from trust.crypto.errors import TrustError
 from trust.formats import directory_entry, identifiers, jose
 from verifier.context import VerificationContext
 from verifier.license import ALGORITHMS, _authorised, _Fail, _issuer_key, _State
-from verifier.report import Check, Indication, Report, Result, SubIndication
+from verifier.report import Indication, Report, SubIndication
 
 KIND = "directory-entry"
+#: Every check of an entry, in the order they run (each is reported, run or not).
+CHECKS = ("parse", "issuer-key", "signature", "issuer-authorised", "claims")
 
 
 def verify_entry(data: bytes | str, ctx: VerificationContext) -> Report:
     """The verifier's report on a signed directory entry (TOTAL_PASSED, or why not)."""
     text = data.decode("ascii", errors="replace") if isinstance(data, bytes) else data
     text = text.strip()
-    state = _State()
-    subject = ""
+    state = _State(KIND, ctx.validation_time)
     try:
         try:
             header, body = directory_entry.parse_unverified(text)
             entry = directory_entry.read(body)
         except TrustError as exc:
             raise _Fail(Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE, "parse", exc.message) from None
-        subject = entry.identifier
+        state.subject = entry.identifier
         state.ok("parse", "compact JWS, a directory entry")
         if "x5c" in header:
             raise _Fail(
@@ -70,38 +71,16 @@ def verify_entry(data: bytes | str, ctx: VerificationContext) -> Report:
             )
         state.ok("claims", f"identifier {entry.identifier} valid and agrees with the type and issuer")
         scope: Any = issuer_entry[1].scope if issuer_entry is not None else {}
-        state.details.extend(
-            [
-                ("issuer_id", entry.issuer_id),
-                ("issuer", (scope or {}).get("name", "")),
-                ("type", entry.type_code),
-                ("status", entry.status),
-                ("location", entry.location),
-            ]
+        state.details.update(
+            {
+                "issuer_id": entry.issuer_id,
+                "issuer": (scope or {}).get("name", ""),
+                "type": entry.type_code,
+                "status": entry.status,
+                "location": entry.location,
+            }
         )
     except _Fail as failure:
-        state.checks.append(Check(failure.check, Result.FAILED, failure.message))
-        return Report(
-            KIND,
-            failure.indication,
-            failure.sub,
-            ctx.validation_time,
-            subject,
-            (),
-            tuple(state.checks),
-            (*ctx.warnings, *state.warnings),
-            (failure.message,),
-            tuple(state.details),
-        )
-    return Report(
-        KIND,
-        Indication.TOTAL_PASSED,
-        None,
-        ctx.validation_time,
-        subject,
-        (),
-        tuple(state.checks),
-        (*ctx.warnings, *state.warnings),
-        (),
-        tuple(state.details),
-    )
+        state.record(failure)
+        state.not_run(CHECKS, f"{failure.check} failed")
+    return state.build(warnings=ctx.warnings)

@@ -188,6 +188,19 @@ def test_a_signed_legacy_entry_is_indexed_found_checked_and_fetched(world: Legac
     report = verify_entry(found[w.system.identifier].signed_entry or "", context.build(bundle=bundle, pins=pins))
     assert report.indication.value == "TOTAL_PASSED", report.errors
     assert dict(report.details)["issuer_id"] == w.issuer_id
+    from tests.verifier.test_report_schema import valid
+
+    valid(report)  # the report's JSON is described by the report schema
+    forged = verify_entry(
+        signed[:-4] + ("AAAA" if not signed.endswith("AAAA") else "BBBB"), context.build(bundle=bundle, pins=pins)
+    )
+    assert forged.indication.value == "TOTAL_FAILED"
+    assert [(c.name, c.result.value) for c in forged.checks][-3:] == [
+        ("signature", "failed"),
+        ("issuer-authorised", "skipped"),
+        ("claims", "skipped"),
+    ]  # every check reported, run or not
+    valid(forged)
     # The entry names nobody: neither the code nor a plain hash of it (the salt is not kept).
     assert CITIZEN not in signed and hashlib.sha256(CITIZEN.encode()).hexdigest() not in signed
     assert salt not in json.dumps(located.to_json())
