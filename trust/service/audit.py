@@ -442,10 +442,14 @@ def legacy_entry_hash(prev_hash: str, entry: Mapping[str, Any], details: Mapping
     return hashlib.sha256(prev_hash.encode("ascii") + b"\n" + canonical.encode("utf-8")).hexdigest()
 
 
+_HEAD: Final = select(AuditHead.seq, AuditHead.hash, AuditHead.legacy_until).where(AuditHead.id == 1)
+_HEAD_LOCKED: Final = _HEAD.with_for_update()
+
+
 def _head_row(session: Session | OrmSession, *, lock: bool = False) -> tuple[int, str, int]:
-    query = select(AuditHead.seq, AuditHead.hash, AuditHead.legacy_until).where(AuditHead.id == 1)
+    query = _HEAD
     if lock:  # appending, inside the caller's transaction: its errors are the caller's
-        row = session.connection().execute(query.with_for_update()).first()
+        row = session.connection().execute(_HEAD_LOCKED).first()
     else:
         try:
             row = session.execute(query).first()

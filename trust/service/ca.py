@@ -11,8 +11,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Final
 
 from asn1crypto import x509 as asn1_x509
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from ca import authority
@@ -411,11 +413,14 @@ def _replay(instance: Instance, request_id: str, *, ca_id: str, profile: str, su
         return _replay_in(session, request_id, ca_id=ca_id, profile=profile)
 
 
+_REQUEST_TAKEN: Final = select(IssuedCertificate.id).where(IssuedCertificate.request_id == bindparam("request_id"))
+
+
 def _replay_in(session: Session, request_id: str, *, ca_id: str, profile: str) -> IssueResult | None:
     """The certificate already issued for ``request_id``, if any; a different request under the same key is a
     conflict (an idempotency key names one request, RFC-style "Idempotency-Key" semantics)."""
     # The usual answer is "none": asked with the id column alone, the row is loaded only when there is one.
-    if session.execute(select(IssuedCertificate.id).where(IssuedCertificate.request_id == request_id)).first() is None:
+    if session.execute(_REQUEST_TAKEN, {"request_id": request_id}).first() is None:
         return None
     existing = session.exec(select(IssuedCertificate).where(IssuedCertificate.request_id == request_id)).first()
     if existing is None:  # pragma: no cover - deleted in between: only a concurrent restore could do it
