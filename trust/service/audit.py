@@ -307,9 +307,8 @@ def _after_flush(session: OrmSession, _context: Any) -> None:
     notes: list[_Note] = session.info.setdefault(_PENDING, [])
     for obj in session.new:
         spec = AUDITED.get(getattr(obj, "__tablename__", ""))
-        if spec is not None:
-            details = {name: _value(spec, name, getattr(obj, name, None)) for name in spec.fields}
-            notes.append(_Note(obj, spec, "create", details, getattr(obj, "status", None)))
+        if spec is not None:  # its details are taken at the commit, with the values it is committed with
+            notes.append(_Note(obj, spec, "create", {}, getattr(obj, "status", None)))
     for obj in session.dirty:
         spec = AUDITED.get(getattr(obj, "__tablename__", ""))
         if spec is None:
