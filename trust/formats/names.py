@@ -206,7 +206,7 @@ class DN:
         for attr, value in items:
             _check_value(attr, value)
         if any(attr not in _ATTRIBUTE_OIDS for attr, _value in items):
-            return self.to_asn1_general().dump()
+            return bytes(self.to_asn1_general().dump())
         rdns = []
         for attr, value in items:
             if attr in _PRINTABLE:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import and_, bindparam, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from ca import authority
@@ -130,11 +131,13 @@ _EVENT = registry.TrustEvent
 # Both subjects' events in one query, columns only, in the order they were made; built once (every issuance asks:
 # issue 15 item 5).
 _STANDING: Final = (
-    select(_EVENT.subject, _EVENT.subject_id, _EVENT.status, _EVENT.effective_at, _EVENT.reason)
+    sa_select(
+        col(_EVENT.subject), col(_EVENT.subject_id), col(_EVENT.status), col(_EVENT.effective_at), col(_EVENT.reason)
+    )
     .where(
         or_(
-            and_(_EVENT.subject == "issuer", _EVENT.subject_id == bindparam("issuer")),
-            and_(_EVENT.subject == "service", _EVENT.subject_id == bindparam("service")),
+            and_(col(_EVENT.subject) == "issuer", col(_EVENT.subject_id) == bindparam("issuer")),
+            and_(col(_EVENT.subject) == "service", col(_EVENT.subject_id) == bindparam("service")),
         )
     )
     .order_by(col(_EVENT.id))
