@@ -4,12 +4,15 @@ arbiter across processes), sign once with the CA's signer, complete the row; all
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import datetime
 
 from asn1crypto import x509 as asn1_x509
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session, col, select
 
 from ca.authority.keys import ca_signer
 from ca.authority.records import Issued, ca_certificate, new_serial
@@ -97,8 +100,14 @@ def issue_signed(
 
     record = reserve_serial(session, make)
     cert = builder.serial_number(int(record.serial, 16)).sign(signer, issuer_key=cx.public_key(ca_certificate(ca)))
-    record.der = cert.dump()
-    record.fingerprint = cx.fingerprint(cert)
-    session.add(record)
-    session.flush()
+    der = cert.dump()
+    completed = {"der": der, "fingerprint": hashlib.sha256(der).hexdigest()}
+    # Completed with one UPDATE on the transaction's connection, the row object given the same values as committed
+    # state: the ORM's unit of work for this one row cost ~1 ms per certificate (issue 15 item 5). The audit entry
+    # of a row created in the transaction is written with the values it is committed with (trust.service.audit).
+    session.connection().execute(
+        update(IssuedCertificate).where(col(IssuedCertificate.id) == record.id).values(**completed)
+    )
+    for name, value in completed.items():
+        set_committed_value(record, name, value)
     return Issued(record=record, certificate=cert)

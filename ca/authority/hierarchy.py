@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Final
 
 from asn1crypto import x509 as asn1_x509
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from ca.authority.discipline import clamp_to_issuer, issue_signed
@@ -17,6 +18,7 @@ from ca.authority.records import (
     SUB_CA_VALIDITY,
     Endpoints,
     Issued,
+    _parsed_ca_certificate,
     ca_certificate,
     get_ca,
     new_serial,
@@ -353,13 +355,22 @@ def key_history(session: Session, ca_id: str) -> list[CaKeyHistory]:
     )
 
 
+_PARENT: Final = select(CertificateAuthority.parent_id, CertificateAuthority.cert_der).where(
+    CertificateAuthority.id == bindparam("id")
+)
+
+
 def chain(session: Session, ca_id: str) -> list[asn1_x509.Certificate]:
     """The CA's certificate and its issuers up to the root (leaf-most first)."""
-    result: list[asn1_x509.Certificate] = []
-    current: CertificateAuthority | None = get_ca(session, ca_id)
-    while current is not None:
-        result.append(ca_certificate(current))
-        current = session.get(CertificateAuthority, current.parent_id) if current.parent_id else None
+    current = get_ca(session, ca_id)
+    result = [ca_certificate(current)]
+    parent_id = current.parent_id
+    while parent_id:  # the issuers' rows: their certificates and parents only (issue 15 item 5)
+        row = session.execute(_PARENT, {"id": parent_id}).first()
+        if row is None:
+            break
+        parent_id, cert_der = row
+        result.append(_parsed_ca_certificate(bytes(cert_der)))
     return result
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from asn1crypto import x509 as asn1_x509
 from sqlmodel import Session, col, select
@@ -152,35 +152,25 @@ def issue(
     issuer_cert = ca_certificate(ca)
     start = now() - BACKDATE
     end = clamp_to_issuer(issuer_cert, start, start + lifetime)
-    usages = set(profile.key_usage)
-    builder = (
-        cx.CertificateBuilder()
-        .subject(subject_name)
-        .issuer(issuer_cert.subject)
-        .public_key(public_key)
-        .validity(start, end)
-        .add_extension(cx.basic_constraints(False))
-        .add_extension(cx.key_usage(usages))
-        .add_extension(cx.subject_key_identifier(public_key))
-        .add_extension(cx.authority_key_identifier(cx.public_key(issuer_cert)))
-        .add_extension(cx.certificate_policies(profile.policies))
-    )
-    if profile.extended_key_usage:
-        builder = builder.add_extension(
-            cx.extended_key_usage(profile.extended_key_usage, critical=profile.eku_critical)
-        )
-    if dns_names or uris:
-        builder = builder.add_extension(cx.subject_alt_name(dns=dns_names, uris=uris))
     shard: int | None = None
     if profile.ocsp_no_check:
         # the main CRL's scope (its issuing distribution point) covers the responder: name it (ca.authority.crls)
-        builder = builder.add_extension(cx.ocsp_no_check())
-        builder = builder.add_extension(cx.crl_distribution_point(endpoints.crl(ca.id)))
+        crl_uri = endpoints.crl(ca.id)
     else:
         shard, crl_uri = crls.assign_partition(session, keystore, endpoints, ca)
-        builder = builder.add_extension(cx.crl_distribution_point(crl_uri))
-        builder = builder.add_extension(cx.freshest_crl(crls.delta_uri(crl_uri)))
-        builder = builder.add_extension(cx.authority_information_access(endpoints.ocsp(), endpoints.ca_cert(ca.id)))
+    builder = end_entity_builder(
+        issuer_cert,
+        profile,
+        subject_name,
+        public_key,
+        start,
+        end,
+        dns_names=dns_names,
+        uris=uris,
+        crl_uri=crl_uri,
+        ocsp_uri=endpoints.ocsp(),
+        ca_cert_uri=endpoints.ca_cert(ca.id),
+    )
     issued = issue_signed(
         session,
         keystore,
@@ -197,6 +187,49 @@ def issue(
         issued.record.key_id = store_key(keystore, generated, issued)
     session.flush()
     return issued
+
+
+def end_entity_builder(
+    issuer_cert: asn1_x509.Certificate,
+    profile: Profile,
+    subject_name: asn1_x509.Name,
+    public_key: PublicKey,
+    start: datetime,
+    end: datetime,
+    *,
+    dns_names: Sequence[str] = (),
+    uris: Sequence[str] = (),
+    crl_uri: str,
+    ocsp_uri: str,
+    ca_cert_uri: str,
+) -> cx.CertificateBuilder:
+    """The certificate of ``profile`` before its serial number: its extensions in their fixed order. An OCSP
+    responder's names ``crl_uri`` only (and ``id-pkix-ocsp-nocheck``); every other names its CRL partition
+    (``crl_uri``), that partition's delta CRLs, the OCSP responder and the CA certificate."""
+    builder = (
+        cx.CertificateBuilder()
+        .subject(subject_name)
+        .issuer(issuer_cert.subject)
+        .public_key(public_key)
+        .validity(start, end)
+        .add_extension(cx.basic_constraints(False))
+        .add_extension(cx.key_usage(profile.key_usage))
+        .add_extension(cx.subject_key_identifier(public_key))
+        .add_extension(cx.authority_key_identifier(cx.public_key(issuer_cert)))
+        .add_extension(cx.certificate_policies(profile.policies))
+    )
+    if profile.extended_key_usage:
+        builder = builder.add_extension(
+            cx.extended_key_usage(profile.extended_key_usage, critical=profile.eku_critical)
+        )
+    if dns_names or uris:
+        builder = builder.add_extension(cx.subject_alt_name(dns=dns_names, uris=uris))
+    if profile.ocsp_no_check:
+        builder = builder.add_extension(cx.ocsp_no_check())
+        return builder.add_extension(cx.crl_distribution_point(crl_uri))
+    builder = builder.add_extension(cx.crl_distribution_point(crl_uri))
+    builder = builder.add_extension(cx.freshest_crl(crls.delta_uri(crl_uri)))
+    return builder.add_extension(cx.authority_information_access(ocsp_uri, ca_cert_uri))
 
 
 def ensure_ocsp_responder(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import hashlib
 import threading
 from collections.abc import Hashable, Iterable, Sequence
@@ -22,7 +23,7 @@ from typing import Any, Final
 
 from asn1crypto import core, x509
 
-from trust.crypto import oids, pem
+from trust.crypto import oids, pem, x690
 from trust.crypto.algorithms import SignatureAlgorithm
 from trust.crypto.errors import Code, EncodingError, InputError, InvalidSignature
 from trust.crypto.keys import PublicKey, public_key_from_spki
@@ -60,17 +61,33 @@ class Ext:
         """The extension; its DER is kept by value (issuance encodes the same few extensions over and over: ~0.1 ms
         each with asn1crypto), and every call returns a new object loaded from it."""
         key = _frozen((self.name, self.critical, self.value))
-        der = _EXTENSIONS.get(key) if key is not None else None
+        if key is None:
+            return x509.Extension({"extn_id": self.name, "critical": self.critical, "extn_value": self.value})
+        return x509.Extension.load(self._der(key))
+
+    def der(self) -> bytes:
+        """The extension's DER (what :meth:`to_asn1` dumps to), kept by value like there and on this object (the
+        helpers below hand out one object per distinct value: the extensions every certificate of a profile shares
+        are then encoded once and not even looked up again)."""
+        memo: bytes | None = self.__dict__.get("_der_memo")
+        if memo is not None:
+            return memo
+        key = _frozen((self.name, self.critical, self.value))
+        der = bytes(self.to_asn1().dump()) if key is None else self._der(key)
+        if key is not None:
+            object.__setattr__(self, "_der_memo", der)  # frozen: not a field, so equality and hash ignore it
+        return der
+
+    def _der(self, key: Hashable) -> bytes:
+        der = _EXTENSIONS.get(key)
         if der is None:
             extension = x509.Extension({"extn_id": self.name, "critical": self.critical, "extn_value": self.value})
-            if key is None:
-                return extension
             der = extension.dump()
             with _EXTENSIONS_LOCK:
                 _EXTENSIONS[key] = der
                 if len(_EXTENSIONS) > _EXTENSIONS_KEPT:
                     _EXTENSIONS.popitem(last=False)
-        return x509.Extension.load(der)
+        return der
 
 
 _EXTENSIONS: collections.OrderedDict[Hashable, bytes] = collections.OrderedDict()
@@ -101,8 +118,11 @@ def _frozen(value: Any) -> Hashable | None:
 
 
 # --- extension helpers -------------------------------------------------------------------------------------
+# Those whose arguments repeat from certificate to certificate (a profile's usages and policies, an issuer's key, a
+# CRL partition's URI) return one shared Ext per distinct value: read its value, never change it.
 
 
+@functools.lru_cache(maxsize=64)
 def basic_constraints(ca: bool, path_len: int | None = None) -> Ext:
     value: dict[str, Any] = {"ca": ca}
     if ca and path_len is not None:
@@ -111,10 +131,20 @@ def basic_constraints(ca: bool, path_len: int | None = None) -> Ext:
 
 
 def key_usage(usages: Iterable[str]) -> Ext:
+    return _key_usage(frozenset(usages))
+
+
+@functools.lru_cache(maxsize=64)
+def _key_usage(usages: frozenset[str]) -> Ext:
     return Ext("key_usage", set(usages), critical=True)
 
 
 def extended_key_usage(purposes: Sequence[str], *, critical: bool = False) -> Ext:
+    return _extended_key_usage(tuple(purposes), critical)
+
+
+@functools.lru_cache(maxsize=64)
+def _extended_key_usage(purposes: tuple[str, ...], critical: bool) -> Ext:
     return Ext("extended_key_usage", list(purposes), critical=critical)
 
 
@@ -123,7 +153,12 @@ def subject_key_identifier(public_key: PublicKey) -> Ext:
 
 
 def authority_key_identifier(issuer_key: PublicKey) -> Ext:
-    return Ext("authority_key_identifier", {"key_identifier": issuer_key.key_identifier()})
+    return _authority_key_identifier(issuer_key.key_identifier())
+
+
+@functools.lru_cache(maxsize=1024)
+def _authority_key_identifier(key_id: bytes) -> Ext:
+    return Ext("authority_key_identifier", {"key_identifier": key_id})
 
 
 def name_constraints(
@@ -148,6 +183,11 @@ def name_constraints(
 
 
 def certificate_policies(policy_oids: Iterable[str]) -> Ext:
+    return _certificate_policies(tuple(policy_oids))
+
+
+@functools.lru_cache(maxsize=64)
+def _certificate_policies(policy_oids: tuple[str, ...]) -> Ext:
     return Ext("certificate_policies", [{"policy_identifier": oid} for oid in policy_oids])
 
 
@@ -160,6 +200,7 @@ def policy_constraints(require_explicit_policy: int | None = None, inhibit_mappi
     return Ext("policy_constraints", value, critical=True)
 
 
+@functools.lru_cache(maxsize=4096)
 def crl_distribution_point(url: str) -> Ext:
     return Ext(
         "crl_distribution_points",
@@ -167,6 +208,7 @@ def crl_distribution_point(url: str) -> Ext:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def freshest_crl(url: str) -> Ext:
     """Where the delta CRLs of the certificate's CRL partition are (RFC 5280 clause 4.2.1.15; non-critical)."""
     return Ext(
@@ -175,6 +217,7 @@ def freshest_crl(url: str) -> Ext:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def authority_information_access(ocsp_url: str | None, ca_issuers_url: str | None) -> Ext:
     entries = []
     if ocsp_url:
@@ -193,6 +236,7 @@ def subject_alt_name(*, dns: Sequence[str] = (), uris: Sequence[str] = (), email
     return Ext("subject_alt_name", names)
 
 
+@functools.lru_cache(maxsize=1)
 def ocsp_no_check() -> Ext:
     return Ext("ocsp_no_check", core.Null())
 
@@ -236,7 +280,7 @@ class CertificateBuilder:
             raise InputError(f"extension {ext.name} added twice (RFC 5280 clause 4.2)")
         return dataclasses.replace(self, extensions=(*self.extensions, ext))
 
-    def tbs(self, algorithm: SignatureAlgorithm) -> x509.TbsCertificate:
+    def _check_complete(self) -> None:
         missing = [
             name
             for name, value in (
@@ -250,6 +294,11 @@ class CertificateBuilder:
         ]
         if missing:
             raise InputError(f"certificate is missing: {', '.join(missing)}")
+
+    def tbs(self, algorithm: SignatureAlgorithm) -> x509.TbsCertificate:
+        """The TBSCertificate built by asn1crypto's encoder: the reference :meth:`tbs_der` is tested against
+        (``tests/trust/formats/test_x509_encoding.py``)."""
+        self._check_complete()
         assert self.subject_public_key is not None and self.not_before and self.not_after
         tbs: dict[str, Any] = {
             "version": "v3",
@@ -264,21 +313,59 @@ class CertificateBuilder:
             tbs["extensions"] = [ext.to_asn1() for ext in self.extensions]
         return x509.TbsCertificate(tbs)
 
+    def tbs_der(self, algorithm: SignatureAlgorithm) -> bytes:
+        """The DER of :meth:`tbs`, written octet by octet from parts already encoded (the names', the key's, each
+        extension's kept DER; issue 15 item 5: asn1crypto's encoder cost ~1 ms per certificate). Same checks, same
+        octets as :meth:`tbs` (tested for every profile)."""
+        self._check_complete()
+        assert self.subject_name is not None and self.issuer_name is not None and self.serial is not None
+        assert self.subject_public_key is not None and self.not_before and self.not_after
+        parts = [
+            _V3,
+            _integer(self.serial),
+            _algorithm_der(algorithm),
+            self.issuer_name.dump(),
+            x690.sequence(_time_der(self.not_before), _time_der(self.not_after)),
+            self.subject_name.dump(),
+            self.subject_public_key.spki_der(),
+        ]
+        if self.extensions:
+            parts.append(x690.tlv(0xA3, x690.sequence(*(ext.der() for ext in self.extensions))))
+        return x690.sequence(*parts)
+
     def sign(self, signer: Signer, *, issuer_key: PublicKey | None = None) -> x509.Certificate:
         """Sign and return the certificate; verifies the signature before returning it."""
-        tbs = self.tbs(signer.algorithm)
-        tbs_der = tbs.dump()
+        algorithm = signer.algorithm
+        tbs_der = self.tbs_der(algorithm)
         signature = signer.sign(tbs_der)
-        cert = x509.Certificate(
-            {
-                "tbs_certificate": tbs,
-                "signature_algorithm": signer.algorithm.x509_identifier(),
-                "signature_value": signature,
-            }
-        )
-        parsed = x509.Certificate.load(cert.dump())
-        verify_signature(parsed, issuer_key or signer.public_key)
-        return parsed
+        der = x690.sequence(tbs_der, _algorithm_der(algorithm), x690.bit_string(signature))
+        try:
+            (issuer_key or signer.public_key).verify(signature, tbs_der, algorithm)
+        except InvalidSignature as exc:
+            raise InvalidSignature(f"the certificate just signed does not verify: {exc}") from exc
+        return x509.Certificate.load(der)
+
+
+_V3: Final = b"\xa0\x03\x02\x01\x02"  # [0] EXPLICIT INTEGER 2 (v3)
+
+
+def _integer(value: int) -> bytes:
+    """DER INTEGER of a non-negative ``value`` (minimal two's complement: a leading zero octet when the top bit is
+    set)."""
+    return x690.tlv(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))
+
+
+def _time_der(moment: datetime) -> bytes:
+    """:func:`x509_time`'s DER: UTCTime through 2049, GeneralizedTime after, whole seconds, ``Z``."""
+    moment = moment.astimezone(UTC).replace(microsecond=0)
+    if moment < _UTC_LIMIT:
+        return x690.tlv(0x17, moment.strftime("%y%m%d%H%M%SZ").encode("ascii"))
+    return x690.tlv(0x18, moment.strftime("%Y%m%d%H%M%SZ").encode("ascii"))
+
+
+@functools.lru_cache(maxsize=64)
+def _algorithm_der(algorithm: SignatureAlgorithm) -> bytes:
+    return bytes(algorithm.x509_identifier().dump())
 
 
 # --- parsing and checks ----------------------------------------------------------------------------------

@@ -307,9 +307,8 @@ def _after_flush(session: OrmSession, _context: Any) -> None:
     notes: list[_Note] = session.info.setdefault(_PENDING, [])
     for obj in session.new:
         spec = AUDITED.get(getattr(obj, "__tablename__", ""))
-        if spec is not None:
-            details = {name: _value(spec, name, getattr(obj, name, None)) for name in spec.fields}
-            notes.append(_Note(obj, spec, "create", details, getattr(obj, "status", None)))
+        if spec is not None:  # its details are taken at the commit, with the values it is committed with
+            notes.append(_Note(obj, spec, "create", {}, getattr(obj, "status", None)))
     for obj in session.dirty:
         spec = AUDITED.get(getattr(obj, "__tablename__", ""))
         if spec is None:
@@ -350,16 +349,16 @@ def _before_commit(session: OrmSession) -> None:
             continue
         earlier = created.get(id(note.obj))
         if earlier is not None and earlier.obj is note.obj and note.operation == "update":
-            # Created and completed in one transaction (a certificate: persisted, signed, completed; issue 15 item
-            # 5): one "create" entry with the values it was committed with.
-            earlier.details = {
-                name: _value(earlier.spec, name, getattr(note.obj, name, None)) for name in earlier.spec.fields
-            }
-            earlier.status = getattr(note.obj, "status", earlier.status)
-            continue
+            continue  # created and changed in one transaction: one "create" entry (below)
         if note.operation == "create":
             created[id(note.obj)] = note
         live.append(note)
+    for note in created.values():
+        # A row created in this transaction is recorded once, with the values it is committed with (a certificate
+        # is persisted, signed and completed in one transaction — its completion an UPDATE the ORM does not see,
+        # ca.authority.discipline; issue 15 item 5).
+        note.details = {name: _value(note.spec, name, getattr(note.obj, name, None)) for name in note.spec.fields}
+        note.status = getattr(note.obj, "status", note.status)
     if not live:
         return
     actor, request_id = _actor(), _request_id()
@@ -442,10 +441,14 @@ def legacy_entry_hash(prev_hash: str, entry: Mapping[str, Any], details: Mapping
     return hashlib.sha256(prev_hash.encode("ascii") + b"\n" + canonical.encode("utf-8")).hexdigest()
 
 
+_HEAD: Final = select(AuditHead.seq, AuditHead.hash, AuditHead.legacy_until).where(AuditHead.id == 1)
+_HEAD_LOCKED: Final = _HEAD.with_for_update()
+
+
 def _head_row(session: Session | OrmSession, *, lock: bool = False) -> tuple[int, str, int]:
-    query = select(AuditHead.seq, AuditHead.hash, AuditHead.legacy_until).where(AuditHead.id == 1)
+    query = _HEAD
     if lock:  # appending, inside the caller's transaction: its errors are the caller's
-        row = session.execute(query.with_for_update()).first()
+        row = session.connection().execute(_HEAD_LOCKED).first()
     else:
         try:
             row = session.execute(query).first()
@@ -474,8 +477,11 @@ def append(session: Session | OrmSession, rows: list[dict[str, Any]]) -> None:
         digest = entry_hash(prev, entry, details)
         values.append({**entry, "details": details, "prev_hash": prev, "hash": digest})
         prev = digest
-    session.execute(insert(AuditEntry), values)
-    session.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(seq=seq, hash=prev))
+    # Core statements on the transaction's connection: the ORM's bulk-insert machinery cost ~1 ms per append and
+    # there is nothing for it to track here (issue 15 item 5).
+    connection = session.connection()
+    connection.execute(insert(AuditEntry), values)
+    connection.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(seq=seq, hash=prev))
 
 
 def record(engine: Engine, *, action: str, subject: str, result: str, details: Mapping[str, Any] | None = None) -> None:

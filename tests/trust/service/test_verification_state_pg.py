@@ -1,0 +1,83 @@
+"""The state version on PostgreSQL (issue 15 item 1): read in autocommit mode, one statement and no transaction
+left open, it still shows every committed change at once — a revocation made through one worker counts in another
+worker's next verification — and never a change that is not committed yet."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+
+from tests.support import postgres
+from tests.support.server import free_port
+from tests.support.world import make_instance
+from trust.formats.names import DN, make_uscc
+from trust.service import ca as ca_service
+from trust.service import state, verification
+
+pytestmark = [pytest.mark.postgres]
+
+SEAL = DN(
+    province="浙江省",
+    organization="杭州示例科技有限公司",
+    common_name="合同专用章",
+    serial_number=make_uscc("91330106MA2CFA4X0"),
+)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    yield from postgres.fresh_database()
+
+
+def test_the_version_read_sees_commits_at_once_and_nothing_uncommitted(tmp_path: Path, postgres_url: str) -> None:
+    port = free_port()
+    one = make_instance(tmp_path / "home", port, postgres_url)
+    ca_service.init(one)
+    ca_service.enrol(one, kind="region", code="330000", family="SM2")
+    other = make_instance(tmp_path / "home", port, postgres_url)  # a second worker: its own engine and context
+    try:
+        cert = ca_service.issue(one, ca_id="region-330000-sm2", profile="seal", subject=SEAL)
+        data = cert.certificate.dump()
+
+        def verdict() -> str:
+            ctx = verification.context_for(other, at=None, purpose="auto", revocation="available")
+            return str(verification.verify(data, ctx)["indication"])
+
+        assert verdict() == "TOTAL_PASSED"
+        sent: list[str] = []
+
+        def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            sent.append(" ".join(statement.split()))
+
+        event.listen(other.engine, "before_cursor_execute", seen)
+        try:
+            before = state.database_version(other.engine)
+        finally:
+            event.remove(other.engine, "before_cursor_execute", seen)
+        assert sent == ["SELECT version FROM state_version WHERE name = %(name)s"]
+
+        # A change not yet committed is not seen (and the read does not wait for it); once committed it is.
+        with one.engine.connect() as writer:
+            writer.execute(text("UPDATE state_version SET version = version + 1 WHERE name = 'verification'"))
+            assert state.database_version(other.engine) == before
+            writer.commit()
+        assert state.database_version(other.engine) == before + 1
+
+        ca_service.revoke(one, serial=cert.record.serial, reason="superseded")
+        assert verdict() == "TOTAL_FAILED"  # the next verification in the other worker
+
+        # No connection of the reader is left inside a transaction.
+        with one.engine.connect() as probe:
+            states = probe.execute(
+                text(
+                    "SELECT state FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalars()
+            assert "idle in transaction" not in list(states)
+    finally:
+        other.engine.dispose()
+        one.engine.dispose()
