@@ -84,7 +84,7 @@ def _split(n: int) -> int:
 
 
 NodeSource = Callable[[int, int], bytes]
-"""``(level, index) -> hash`` of the perfect subtree over leaves ``index << level`` .. ``((index + 1) << level) - 1``."""
+"""``(level, index) -> hash`` of the perfect subtree of leaves ``index << level`` to ``((index + 1) << level) - 1``."""
 
 
 def subtree_root(node: NodeSource, start: int, end: int, hash_name: str = "sha256") -> bytes:
@@ -453,6 +453,21 @@ class NoteVerifier:
         return f"{self.name}+{self.key_id.hex()}+{base64.b64encode(material).decode()}"
 
 
+def parse_vkey(text: str) -> NoteVerifier:
+    """A verifier key string ``name+hexid+base64(type || key)`` of an Ed25519 (``0x01``) or cosignature (``0x04``)
+    key; the ID must be the one the key's hash gives."""
+    parts = text.split("+") if isinstance(text, str) else []
+    if len(parts) != 3 or not _NAME.fullmatch(parts[0]) or not re.fullmatch(r"[0-9a-f]{8}", parts[1]):
+        raise LogError("a verifier key is name+hex ID+base64 key", code=Code.LOG_MALFORMED)
+    material = _b64(parts[2], "the verifier key")
+    if len(material) != 33 or material[0] not in (ED25519, COSIGNATURE_V1):
+        raise LogError("only Ed25519 and cosignature/v1 verifier keys are read", code=Code.LOG_MALFORMED)
+    verifier = ed25519_verifier(parts[0], material[1:], cosignature=material[0] == COSIGNATURE_V1)
+    if verifier.key_id.hex() != parts[1]:
+        raise LogError(f"the verifier key of {parts[0]} names another key ID", code=Code.LOG_MALFORMED)
+    return verifier
+
+
 def ed25519_verifier(name: str, public: bytes, *, cosignature: bool = False) -> NoteVerifier:
     """A verifier for Ed25519 signatures (``0x01``) or ``cosignature/v1`` witness cosignatures (``0x04``)."""
     key = ed25519.Ed25519PublicKey.from_public_bytes(public)
@@ -498,13 +513,13 @@ def national_verifier(name: str, public: PublicKey, algorithm: SignatureAlgorith
             ) from exc
         return None
 
-    spki = public.spki_der
+    spki = public.spki_der()
     return NoteVerifier(name, key_id(name, bytes([EXTENDED]) + identifier, spki), kind, spki, check)
 
 
 def sign_national(text: str, name: str, signer: Signer) -> NoteSignature:
     kind = "sm2" if isinstance(signer.public_key, SM2PublicKey) else "rsa"
-    kid = key_id(name, bytes([EXTENDED]) + HUREN_TYPES[kind], signer.public_key.spki_der)
+    kid = key_id(name, bytes([EXTENDED]) + HUREN_TYPES[kind], signer.public_key.spki_der())
     return NoteSignature(name, kid, signer.sign(text.encode()))
 
 
@@ -571,6 +586,62 @@ def add_signatures(data: str, signatures: Iterable[NoteSignature]) -> str:
     present = {(s.name, s.key_id) for s in note.signatures}
     extra = tuple(s for s in signatures if (s.name, s.key_id) not in present)
     return Note(note.text, note.signatures + extra).encode()
+
+
+# --- witnesses ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WitnessState:
+    """What a witness saw last: the checkpoint it cosigned (size, root, the signed note as evidence)."""
+
+    size: int
+    root: bytes
+    note: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"size": self.size, "root": self.root.hex(), "note": self.note}
+
+    @classmethod
+    def from_json(cls, value: object) -> WitnessState:
+        if not isinstance(value, dict) or not isinstance(value.get("note"), str):
+            raise LogError("a witness state is {size, root, note}", code=Code.LOG_MALFORMED)
+        size = value.get("size")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise LogError("a witness state's size is an integer", code=Code.LOG_MALFORMED)
+        return cls(size, hex32(value.get("root"), "the witness state's root"), str(value["note"]))
+
+
+def witness(
+    state: WitnessState | None,
+    note: str,
+    proof: Sequence[bytes],
+    log_keys: Sequence[NoteVerifier],
+    name: str,
+    key: ed25519.Ed25519PrivateKey,
+    timestamp: int,
+) -> tuple[WitnessState, NoteSignature]:
+    """A witness's step (c2sp.org/tlog-witness, offline): the new checkpoint must be signed by the log and extend the
+    one seen last (``proof``: the consistency proof between them); then it is cosigned (``cosignature/v1``). A fork —
+    the same size with another root, a smaller tree, a failing proof — raises :class:`LogError` (``E1802``) with both
+    checkpoints as evidence, and the state stays as it was."""
+    checkpoint = verify_checkpoint(note, log_keys).checkpoint
+    if state is not None:
+        try:
+            if checkpoint.size < state.size:
+                raise LogError(
+                    f"the log shows {checkpoint.size} leaves after {state.size}: a smaller later tree",
+                    code=Code.LOG_INCONSISTENT,
+                )
+            verify_consistency(state.size, checkpoint.size, state.root, checkpoint.root, proof)
+        except LogError as exc:
+            raise LogError(
+                f"fork: {exc.message}",
+                code=Code.LOG_INCONSISTENT,
+                evidence={"seen": state.note, "new": note, **exc.evidence},
+            ) from exc
+    signature = cosign(parse_note(note).text, name, key, timestamp)
+    return WitnessState(checkpoint.size, checkpoint.root, note), signature
 
 
 # --- tiles (c2sp.org/tlog-tiles) ----------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 
 import rfc8785
 from sqlalchemy import BigInteger, Column, DateTime, LargeBinary, String, Text, event, insert, inspect, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Field, Session, SQLModel
 
@@ -245,7 +245,7 @@ def _region_of(session: OrmSession, ca_id: str | None) -> str | None:
     return None
 
 
-def describe(session: OrmSession, obj: Any) -> Entry | None:  # noqa: PLR0911 - one branch per logged kind
+def describe(session: OrmSession, obj: Any) -> Entry | None:
     """The log entry of one issuance row."""
     table = obj.__tablename__
     at = _now()
@@ -277,9 +277,8 @@ def describe(session: OrmSession, obj: Any) -> Entry | None:  # noqa: PLR0911 - 
     if table == "license_issuer":
         from ca.models import IssuedCertificate
 
-        cert = session.execute(
-            select(IssuedCertificate.der).where(IssuedCertificate.serial == obj.cert_serial)  # type: ignore[arg-type]
-        ).scalar_one_or_none()
+        table = IssuedCertificate.__table__  # type: ignore[attr-defined]
+        cert = session.execute(select(table.c.der).where(table.c.serial == obj.cert_serial)).scalar_one_or_none()
         digest = _sha256(cert) if cert is not None else _sha256(obj.cert_serial)
         return Entry("license-issuer", obj.id, obj.ca_id, _region_of(session, obj.ca_id), digest, at)
     if table == "federation_entity":
@@ -513,14 +512,8 @@ def artefact_digest(data: bytes) -> str:
     """The SHA-256 an entry names for a file: of the DER inside a PEM, else of the bytes as given."""
     from trust.crypto import pem
 
-    text = data.lstrip()
-    if text.startswith(b"-----BEGIN"):
-        try:
-            _label, der = pem.decode(data)
-            return _sha256(der)
-        except Exception:  # noqa: BLE001 - not a PEM after all: hash the bytes
-            pass
-    return _sha256(data)
+    _label, der = pem.read(data, "file")
+    return _sha256(der)
 
 
 def find(
@@ -534,7 +527,7 @@ def find(
             query = query.where(LogLeaf.kind == kind)  # type: ignore[arg-type]
         if ident is not None:
             query = query.where(LogLeaf.ident == ident)  # type: ignore[arg-type]
-        found = session.execute(query.order_by(LogLeaf.idx).limit(1)).scalar_one_or_none()  # type: ignore[arg-type]
+        found: LogLeaf | None = session.execute(query.order_by(_LEAF.c.idx).limit(1)).scalar_one_or_none()
         if found is None:
             what = digest or ident or kind
             raise NotFoundError(f"{what} is not in the transparency log", code=Code.LOG_ENTRY_NOT_FOUND)
@@ -605,13 +598,15 @@ def entries_since(
             yield {"leaf_index": int(index), **json.loads(bytes(data))}
 
 
-def audit_heads(instance: Instance) -> list[tuple[int, str]]:
-    """The audit heads the log holds: ``(sequence, hash)`` in log order."""
-    with db.session_scope(instance.engine, read_only=True) as session:
+def audit_anchors(engine: Engine) -> list[tuple[int, str, str]]:
+    """The audit heads the log holds, ``(sequence, hash, where)`` in log order: :func:`trust.service.audit.check`
+    compares the chain with each, so truncating the audit tail and rewriting its head is detected against the log
+    (whose own history a witness's checkpoint fixes). A database from before the log has none."""
+    with db.session_scope(engine, read_only=True) as session:
         rows = session.connection().execute(
-            select(_LEAF.c.ident, _LEAF.c.digest).where(_LEAF.c.kind == "audit-head").order_by(_LEAF.c.idx)
+            select(_LEAF.c.idx, _LEAF.c.ident, _LEAF.c.digest).where(_LEAF.c.kind == "audit-head").order_by(_LEAF.c.idx)
         )
-        return [(int(seq), digest) for seq, digest in rows]
+        return [(int(seq), digest, f"transparency log leaf {idx}") for idx, seq, digest in rows]
 
 
 def leaves(instance: Instance) -> Iterable[tuple[int, bytes]]:
@@ -620,3 +615,138 @@ def leaves(instance: Instance) -> Iterable[tuple[int, bytes]]:
             (int(i), bytes(e))
             for i, e in session.connection().execute(select(_LEAF.c.idx, _LEAF.c.entry).order_by(_LEAF.c.idx))
         )
+
+
+# --- witnesses and the bundle -------------------------------------------------------------------------------------
+
+
+def add_witness(instance: Instance, *, name: str, region: str, public: bytes) -> LogWitness:
+    """Register a region's witness key (Ed25519, ``cosignature/v1``): its cosignatures are then accepted and the
+    bundle names it, so verifiers can require them."""
+    verifier = tlog.ed25519_verifier(name, public, cosignature=True)
+    with db.session_scope(instance.engine) as session:
+        row = session.get(LogWitness, name)
+        if row is None:
+            row = LogWitness(
+                name=name,
+                region=region,
+                key_id=verifier.key_id.hex(),
+                public=public.hex(),
+                size=0,
+                root=tlog.empty_root(HASH).hex(),
+                at=_now(),
+            )
+        else:
+            row.region, row.key_id, row.public = region, verifier.key_id.hex(), public.hex()
+        session.add(row)
+        session.flush()
+        session.expunge(row)
+        return row
+
+
+def witness_keys(instance: Instance) -> list[tlog.NoteVerifier]:
+    with db.session_scope(instance.engine, read_only=True) as session:
+        rows = session.execute(select(LogWitness).order_by(LogWitness.name)).scalars().all()
+        return [tlog.ed25519_verifier(r.name, bytes.fromhex(r.public), cosignature=True) for r in rows]
+
+
+def add_cosignatures(instance: Instance, note: str) -> LogCheckpoint:
+    """Merge the cosignatures of registered witnesses in ``note`` into the stored checkpoint of the same text (each
+    verified; an unknown signer or another text is refused) and republish it if it is the latest."""
+    parsed = tlog.parse_note(note)
+    checkpoint_text = tlog.parse_checkpoint(parsed.text)
+    known = {(v.name, v.key_id): v for v in witness_keys(instance)}
+    with db.session_scope(instance.engine) as session:
+        record = session.get(LogCheckpoint, checkpoint_text.size)
+        if record is None or tlog.parse_note(record.note).text != parsed.text:
+            raise NotFoundError(
+                f"the log signed no checkpoint with this text (size {checkpoint_text.size})",
+                code=Code.LOG_ENTRY_NOT_FOUND,
+            )
+        added = []
+        for sig in parsed.signatures:
+            verifier = known.get((sig.name, sig.key_id))
+            if verifier is None:
+                continue
+            when = verifier.verify(parsed.text, sig.signature)
+            added.append(sig)
+            row = session.get(LogWitness, sig.name)
+            if row is not None and (when or 0) >= 0 and checkpoint_text.size >= row.size:
+                row.size, row.root, row.at = checkpoint_text.size, checkpoint_text.root.hex(), _now()
+        record.note = tlog.add_signatures(record.note, added)
+        session.flush()
+        session.expunge(record)
+    latest = latest_checkpoint(instance)
+    if latest is not None and latest.size == record.size:
+        folder = instance.settings.published_dir / "log"
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(folder / "checkpoint", record.note.encode())
+    return record
+
+
+def run_witness(
+    instance: Instance,
+    *,
+    name: str,
+    key: Any,
+    state: tlog.WitnessState | None,
+    note: str | None = None,
+) -> tuple[tlog.WitnessState, str]:
+    """One witness round against this instance's log (the demo's and a region's on-site witness): the latest checkpoint
+    (or ``note``), the consistency proof from ``state``, :func:`trust.formats.tlog.witness`, then the cosignature
+    merged into the log's copy. Returns the new state and the cosigned note."""
+    if note is None:
+        latest = latest_checkpoint(instance) or checkpoint(instance)
+        note = latest.note
+    with db.session_scope(instance.engine, read_only=True) as session:
+        keys = log_keys(instance, session)
+    new_size = tlog.parse_checkpoint(tlog.parse_note(note).text).size
+    proof: list[bytes] = []
+    if state is not None and 0 < state.size < new_size:
+        proof = consistency(instance, state.size, new_size)
+    import time
+
+    new_state, signature = tlog.witness(state, note, proof, keys, name, key, int(time.time()))
+    cosigned = tlog.add_signatures(note, [signature])
+    add_cosignatures(instance, cosigned)
+    return new_state, cosigned
+
+
+def bundle_section(instance: Instance) -> tuple[dict[str, Any], ...]:
+    """The bundle's ``checkpoints``: the latest checkpoint (with its cosignatures), the log's origin and hash, and the
+    witnesses' verifier keys with their regions. Empty before the first checkpoint."""
+    latest = latest_checkpoint(instance)
+    if latest is None:
+        return ()
+    with db.session_scope(instance.engine, read_only=True) as session:
+        rows = session.execute(select(LogWitness).order_by(LogWitness.name)).scalars().all()
+        witnesses = [
+            {
+                "region": r.region,
+                "vkey": tlog.ed25519_verifier(r.name, bytes.fromhex(r.public), cosignature=True).vkey(),
+            }
+            for r in rows
+        ]
+    return ({"origin": origin(instance), "hash": HASH, "note": latest.note, "witnesses": witnesses},)
+
+
+def set_policy(instance: Instance, *, region: str, policy: str) -> Any:
+    """Set ``scope.transparency`` of the region's trust-list issuer (``off``, ``indeterminate``, ``required``) and
+    publish the next trust list; verifiers apply it to credentials whose chain runs through the region's CAs."""
+    from trust.crypto.errors import InputError
+    from trust.service import registry, trust
+
+    if policy not in ("off", "indeterminate", "required"):
+        raise InputError("the transparency policy is off, indeterminate or required")
+    with db.session_scope(instance.engine) as session:
+        issuer = session.get(registry.IssuerRecord, f"region-{region}")
+        if issuer is None:
+            raise NotFoundError(f"region {region} is not in the trust list")
+        scope = json.loads(issuer.scope or "{}")
+        if policy == "off":
+            scope.pop("transparency", None)
+        else:
+            scope["transparency"] = policy
+        issuer.scope = json.dumps(scope)
+        session.add(issuer)
+    return trust.publish_now(instance)
