@@ -456,7 +456,7 @@ class NoteVerifier:
 def parse_vkey(text: str) -> NoteVerifier:
     """A verifier key string ``name+hexid+base64(type || key)`` of an Ed25519 (``0x01``) or cosignature (``0x04``)
     key; the ID must be the one the key's hash gives."""
-    parts = text.split("+") if isinstance(text, str) else []
+    parts = text.split("+", 2) if isinstance(text, str) else []
     if len(parts) != 3 or not _NAME.fullmatch(parts[0]) or not re.fullmatch(r"[0-9a-f]{8}", parts[1]):
         raise LogError("a verifier key is name+hex ID+base64 key", code=Code.LOG_MALFORMED)
     material = _b64(parts[2], "the verifier key")
