@@ -71,9 +71,7 @@ def test_a_rolled_back_transaction_appends_nothing(site):
     instance, _ = site
     before = len(_leaves(instance))
     with pytest.raises(RuntimeError), db.session_scope(instance.engine) as session:
-        session.add(
-            CrlRecord(ca_id=SM2_CA, number=999, this_update=db_now(), next_update=db_now(), der=b"\x30\x00")
-        )
+        session.add(CrlRecord(ca_id=SM2_CA, number=999, this_update=db_now(), next_update=db_now(), der=b"\x30\x00"))
         session.flush()
         raise RuntimeError("fails before the commit")
     assert len(_leaves(instance)) == before
@@ -152,9 +150,7 @@ def test_a_stale_proof_to_a_newer_checkpoint_fails(site):
     newer = tlog.checkpoint(instance)
     assert newer.size > old.tree_size
     stale = dict(old.to_json(), checkpoint=newer.note)  # the old path and root under the newer checkpoint
-    result = transparency.check(
-        record.der, json.dumps(stale).encode(), tlog.bundle_section(instance), _roots(instance)
-    )
+    result = transparency.check(record.der, json.dumps(stale).encode(), tlog.bundle_section(instance), _roots(instance))
     assert result.status == "failed" and result.code == "E1806", result
     # a checkpoint not signed by the roots (here: only by an unknown Ed25519 key) fails
     stranger = ed25519.Ed25519PrivateKey.generate()
@@ -318,12 +314,16 @@ def test_monitor_cli_reports_a_fork_loudly(site, tmp_path, monkeypatch, capsys):
     profile, name = subject("tlog-cli", 11)
     service.issue(instance, ca_id=SM2_CA, profile=profile, subject=name, key_family="SM2")
     capsys.readouterr()
-    assert main(["log", "monitor", "--region", "330000", "--since", str(seen), "--home", str(instance.settings.home)]) == 1
+    assert (
+        main(["log", "monitor", "--region", "330000", "--since", str(seen), "--home", str(instance.settings.home)]) == 1
+    )
     captured = capsys.readouterr()
     assert "FORK" in captured.err
     assert json.loads(captured.out)["fork"]["seen"] == seen.read_text()
     seen.write_text(latest.note)
-    assert main(["log", "monitor", "--region", "330000", "--since", str(seen), "--home", str(instance.settings.home)]) == 0
+    assert (
+        main(["log", "monitor", "--region", "330000", "--since", str(seen), "--home", str(instance.settings.home)]) == 0
+    )
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert lines and all(e["region"] == "330000" and e["leaf_index"] >= latest.size for e in lines)
 
