@@ -188,7 +188,7 @@ def _signed(instance, size: int, root: bytes) -> str:
 
 
 def test_monitor_lists_the_region_and_reports_forks(site):
-    instance, issued = site
+    instance, _ = site
     first = tlog.checkpoint(instance)
     profile, name = subject("tlog-monitor", 7)
     new = service.issue(instance, ca_id=SM2_CA, profile=profile, subject=name, key_family="SM2").record
