@@ -214,11 +214,11 @@ def test_witnesses_cosign_only_consistent_checkpoints(site):
     instance, _ = site
     key = ed25519.Ed25519PrivateKey.generate()
     tlog.add_witness(instance, name="zj.example/witness", region="330000", public=key.public_key().public_bytes_raw())
-    state, note = tlog.run_witness(instance, name="zj.example/witness", key=key, state=None)
+    state, _note = tlog.run_witness(instance, name="zj.example/witness", key=key, state=None)
     profile, name = subject("tlog-witness", 8)
     service.issue(instance, ca_id=SM2_CA, profile=profile, subject=name, key_family="SM2")
     tlog.checkpoint(instance)
-    state2, note2 = tlog.run_witness(instance, name="zj.example/witness", key=key, state=state)
+    state2, _note2 = tlog.run_witness(instance, name="zj.example/witness", key=key, state=state)
     assert state2.size > state.size
     with db.session_scope(instance.engine, read_only=True) as session:
         keys = tlog.log_keys(instance, session)
