@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,7 +37,19 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 import rfc8785
-from sqlalchemy import BigInteger, Column, DateTime, LargeBinary, String, Text, event, insert, inspect, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    LargeBinary,
+    String,
+    Text,
+    event,
+    insert,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Field, Session, SQLModel
@@ -300,24 +312,41 @@ def describe(session: OrmSession, obj: Any) -> Entry | None:
 
 
 def append(connection: Connection, entries: Sequence[Entry]) -> list[int]:
-    """Append ``entries`` in this transaction under the head's row lock; returns their indexes."""
-    size = int(connection.execute(select(_HEAD.c.size).where(_HEAD.c.id == 1).with_for_update()).scalar_one())
+    """Append ``entries`` in this transaction under the head's row lock; returns their indexes.
+
+    Four statements whatever the tree's size: the head moved on by ``len(entries)`` (``UPDATE … RETURNING`` takes the
+    row lock on PostgreSQL; SQLite writers are already serialised), the left siblings the new leaves need (the old
+    tree's right frontier, one query), the leaves, the new nodes."""
+    if not entries:
+        return []
+    count = len(entries)
+    row = connection.execute(
+        update(_HEAD).where(_HEAD.c.id == 1).values(size=_HEAD.c.size + count).returning(_HEAD.c.size)
+    ).scalar_one()
+    size = int(row) - count
+    # which stored nodes the new right spine hashes with
+    needed: set[tuple[int, int]] = set()
+    produced: set[tuple[int, int]] = set()
+    for index in range(size, size + count):
+        level, i = 0, index
+        produced.add((0, i))
+        while i & 1:
+            if (level, i - 1) not in produced:
+                needed.add((level, i - 1))
+            level, i = level + 1, i >> 1
+            produced.add((level, i))
+    reader = NodeReader(connection)
+    reader.prefetch(needed)
     fresh: dict[tuple[int, int], bytes] = {}
 
     def node(level: int, index: int) -> bytes:
-        found = fresh.get((level, index))
-        if found is not None:
-            return found
-        value = connection.execute(
-            select(_NODE.c.hash).where(_NODE.c.level == level, _NODE.c.idx == index)
-        ).scalar_one()
-        return bytes(value)
+        return fresh.get((level, index)) or reader(level, index)
 
     leaves: list[dict[str, Any]] = []
     indexes: list[int] = []
-    for entry in entries:
+    for offset, entry in enumerate(entries):
         data = entry.encode()
-        index = size
+        index = size + offset
         h = tlog.leaf_hash(data, HASH)
         fresh[(0, index)] = h
         level, i = 0, index
@@ -337,19 +366,37 @@ def append(connection: Connection, entries: Sequence[Entry]) -> list[int]:
             }
         )
         indexes.append(index)
-        size += 1
     connection.execute(insert(_LEAF), leaves)
     connection.execute(insert(_NODE), [{"level": lv, "idx": ix, "hash": h} for (lv, ix), h in fresh.items()])
-    connection.execute(update(_HEAD).where(_HEAD.c.id == 1).values(size=size))
     return indexes
 
 
 class NodeReader:
-    """A :data:`trust.formats.tlog.NodeSource` over ``tlog_node`` (cached per reader)."""
+    """A :data:`trust.formats.tlog.NodeSource` over ``tlog_node`` (cached per reader). :meth:`prefetch` reads many
+    nodes in one query; :func:`needed` says which a proof will ask for."""
 
     def __init__(self, connection: Connection):
         self.connection = connection
         self.cache: dict[tuple[int, int], bytes] = {}
+
+    def prefetch(self, keys: Iterable[tuple[int, int]]) -> None:
+        by_level: dict[int, list[int]] = {}
+        for level, index in keys:
+            if (level, index) not in self.cache:
+                by_level.setdefault(level, []).append(index)
+        if not by_level:
+            return
+        # one level's indexes per clause: both SQLite and PostgreSQL probe the primary key for each (a row-value IN
+        # list is a full scan on SQLite). The values are integers this process computed, written into the text: an
+        # expression tree of a few dozen clauses costs more to build than the query takes to run.
+        clause = " OR ".join(
+            f"(level = {int(level)} AND idx IN ({', '.join(str(int(i)) for i in idxs)}))"
+            for level, idxs in sorted(by_level.items())
+        )
+        for level, index, value in self.connection.exec_driver_sql(
+            f"SELECT level, idx, hash FROM tlog_node WHERE {clause}"  # noqa: S608 - integers only (above)
+        ):
+            self.cache[(int(level), int(index))] = bytes(value)
 
     def __call__(self, level: int, index: int) -> bytes:
         key = (level, index)
@@ -364,12 +411,27 @@ class NodeReader:
         return found
 
 
+def needed(proof: Callable[[tlog.NodeSource], object]) -> set[tuple[int, int]]:
+    """The nodes ``proof`` (a function of a node source) reads: which nodes a proof needs does not depend on their
+    values, so a dry run with placeholder hashes names them all, and one query fetches them."""
+    keys: set[tuple[int, int]] = set()
+
+    def record(level: int, index: int) -> bytes:
+        keys.add((level, index))
+        return bytes(tlog.HASH_SIZE)
+
+    proof(record)
+    return keys
+
+
 def size_of(connection: Connection) -> int:
     return int(connection.execute(select(_HEAD.c.size).where(_HEAD.c.id == 1)).scalar_one())
 
 
 def root_at(connection: Connection, size: int) -> bytes:
-    return tlog.subtree_root(NodeReader(connection), 0, size, HASH)
+    reader = NodeReader(connection)
+    reader.prefetch(needed(lambda source: tlog.subtree_root(source, 0, size, HASH)))
+    return tlog.subtree_root(reader, 0, size, HASH)
 
 
 # --- checkpoints --------------------------------------------------------------------------------------------------
@@ -544,7 +606,9 @@ def prove(instance: Instance, leaf: LogLeaf, record: LogCheckpoint | None = None
             record = checkpoint(instance)
     with db.session_scope(instance.engine, read_only=True) as session:
         reader = NodeReader(session.connection())
-        path = tlog.inclusion_proof(reader, leaf.idx, record.size, HASH)
+        size = record.size
+        reader.prefetch({(0, leaf.idx)} | needed(lambda source: tlog.inclusion_proof(source, leaf.idx, size, HASH)))
+        path = tlog.inclusion_proof(reader, leaf.idx, size, HASH)
         leaf_hash = reader(0, leaf.idx)
     return tlog.InclusionDocument(
         HASH, leaf_hash, leaf.idx, record.size, tuple(path), bytes.fromhex(record.root), record.note, bytes(leaf.entry)
@@ -553,7 +617,9 @@ def prove(instance: Instance, leaf: LogLeaf, record: LogCheckpoint | None = None
 
 def consistency(instance: Instance, old_size: int, new_size: int) -> list[bytes]:
     with db.session_scope(instance.engine, read_only=True) as session:
-        return tlog.consistency_proof(NodeReader(session.connection()), old_size, new_size, HASH)
+        reader = NodeReader(session.connection())
+        reader.prefetch(needed(lambda source: tlog.consistency_proof(source, old_size, new_size, HASH)))
+        return tlog.consistency_proof(reader, old_size, new_size, HASH)
 
 
 # --- monitoring ---------------------------------------------------------------------------------------------------
