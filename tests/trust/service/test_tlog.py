@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -110,7 +111,7 @@ def test_prove_is_accepted_by_the_rfc_verifier_and_the_offline_verifier(site):
     record = issued[2]
     leaf = tlog.find(instance, digest=tlog.artefact_digest(record.der))
     document = tlog.prove(instance, leaf)
-    as_json = document.to_json()
+    as_json: dict[str, Any] = document.to_json()
     assert set(as_json) >= {"hash", "leaf_hash", "leaf_index", "tree_size", "inclusion", "root_hash", "checkpoint"}
     assert as_json["hash"] == "sha256"
     assert rfc_verify_inclusion(
@@ -169,7 +170,8 @@ def _roots(instance):
     from ca.models import CertificateAuthority
 
     with db.session_scope(instance.engine, read_only=True) as session:
-        return [session.get(CertificateAuthority, rid).cert_der for rid in trust_service.ROOT_IDS]
+        roots = [session.get(CertificateAuthority, rid) for rid in trust_service.ROOT_IDS]
+        return [r.cert_der for r in roots if r is not None]
 
 
 def _signed(instance, size: int, root: bytes) -> str:
@@ -182,6 +184,7 @@ def _signed(instance, size: int, root: bytes) -> str:
     with db.session_scope(instance.engine, read_only=True) as session:
         for rid in trust_service.ROOT_IDS:
             ca = session.get(CertificateAuthority, rid)
+            assert ca is not None and ca.key_id is not None
             signer = instance.keystore.signer(ca.key_id, authority.algorithm_for(ca.family))
             signatures.append(ft.sign_national(body, tlog.origin(instance), signer))
     return ft.Note(body, tuple(signatures)).encode()
@@ -223,7 +226,9 @@ def test_witnesses_cosign_only_consistent_checkpoints(site):
     with db.session_scope(instance.engine, read_only=True) as session:
         keys = tlog.log_keys(instance, session)
     witnesses = tlog.witness_keys(instance)
-    verified = ft.verify_checkpoint(tlog.latest_checkpoint(instance).note, keys, witnesses, quorum=1)
+    latest = tlog.latest_checkpoint(instance)
+    assert latest is not None
+    verified = ft.verify_checkpoint(latest.note, keys, witnesses, quorum=1)
     assert "zj.example/witness" in verified.cosigned_by
     # the bundle names the witness: a verifier can demand its cosignature
     section = tlog.bundle_section(instance)

@@ -33,7 +33,7 @@ def _log_matches_records(site: Site) -> int:  # noqa: F811 - the fixture's name
         size = tlog.size_of(connection)
         assert size == len(leaves)
         assert tlog.root_at(connection, size) == ft.MemoryTree.of(ft.leaf_hash(e) for _, e in leaves).root()
-        rows = dict(connection.exec_driver_sql("SELECT serial, fingerprint FROM certificate").all())
+        rows: dict[str, str] = dict(connection.exec_driver_sql("SELECT serial, fingerprint FROM certificate").all())
     logged: dict[str, str] = {}
     for _, data in leaves:
         entry = json.loads(data)
