@@ -8,6 +8,8 @@ Prints one JSON object per line on stdout (``{"bench", "ours", "baseline", "base
 * ``log-append``: one transaction writing an issuance record (a certificate row) **and** appending its log entry
   (:func:`trust.service.tlog.append`: the head's row lock, the leaf, the subtrees it completes, the head) against the
   same transaction writing the same record without the log, on SQLite (``records/s``; ratio < 1 is the log's cost).
+* ``log-issue``: certificate issuance through the service (SM2 key and CA, audit entries, one transaction) with the
+  log's listeners against the same issuance with them removed (``certificates/s``): what the log costs an issuance.
 * ``log-prove-N``: inclusion proofs per second from the stored tree (:func:`trust.service.tlog.prove`'s path: the
   subtrees read from ``tlog_node``) against pymerkle's in-memory ``prove_inclusion`` over the same leaves.
 * ``log-verify-N``: RFC 9162 §2.1.3.2 verifications per second (:func:`trust.formats.tlog.verify_inclusion`) against
@@ -86,6 +88,45 @@ def appender(engine: Engine, with_log: bool) -> Callable[[], object]:
         return serial
 
     return run
+
+
+def issuer(home: Path, with_log: bool) -> tuple[Callable[[], object], Callable[[], None]]:
+    """Certificate issuance through the service (:func:`trust.service.ca.issue`: SM2 key, SM2 CA, one transaction
+    with its audit entries) with the log's listeners installed, or removed for this call (our own listeners, in this
+    process only)."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session as OrmSession
+
+    from trust.formats.names import DN, make_uscc
+    from trust.service import ca as service
+    from trust.service.instance import Instance
+    from trust.settings import Settings
+
+    settings = Settings(home=home, key_kdf_iterations=2000, public_url="http://127.0.0.1:8000")
+    instance = Instance(settings, passphrase=b"bench log passphrase")
+    service.init(instance)
+    service.enrol(instance, kind="region", code="330000", family="SM2")
+    state = {"n": 0}
+
+    def toggle(on: bool) -> None:
+        installed = event.contains(OrmSession, "after_flush", tlog._after_flush)
+        if on and not installed:
+            tlog.install()
+        elif not on and installed:
+            event.remove(OrmSession, "after_flush", tlog._after_flush)
+
+    def run() -> object:
+        toggle(with_log)
+        state["n"] += 1
+        name = DN(
+            province="浙江省",
+            organization="基准公司",
+            common_name=f"基准 {state['n']}",
+            serial_number=make_uscc(f"91330106MA2C{state['n'] % 100000:05d}"),
+        )
+        return service.issue(instance, ca_id="region-330000-sm2", profile="seal", subject=name, key_family="SM2")
+
+    return run, lambda: toggle(True)
 
 
 def load(engine: Engine, size: int) -> ft.MemoryTree:
@@ -170,6 +211,20 @@ def main() -> None:
             unit="records/s",
         )
         bench.run(rounds, seconds)
+        bench.emit()
+
+        # certificate issuance through the service with and without the log
+        with_log, restore = issuer(Path(tmp) / "issue-with", True)
+        without_log, _ = issuer(Path(tmp) / "issue-without", False)
+        bench = Bench(
+            "log-issue",
+            with_log,
+            "the same issuance without the log's listeners",
+            without_log,
+            unit="certificates/s",
+        )
+        bench.run(rounds, seconds)
+        restore()
         bench.emit()
 
         # proof generation and verification against pymerkle over the same leaves
