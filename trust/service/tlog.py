@@ -119,6 +119,7 @@ class LogWitness(SQLModel, table=True):
 _LEAF = LogLeaf.__table__  # type: ignore[attr-defined]
 _NODE = LogNode.__table__  # type: ignore[attr-defined]
 _HEAD = LogHead.__table__  # type: ignore[attr-defined]
+_CHECKPOINT = LogCheckpoint.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -515,6 +516,12 @@ def checkpoint(instance: Instance, *, audit_head: bool = True, publish: bool = T
     if publish:
         write_published(instance, record)
     return record
+
+
+def latest_note(session: Session | OrmSession) -> str | None:
+    """The latest checkpoint's signed note as this transaction sees it (None before the first)."""
+    note = session.execute(select(_CHECKPOINT.c.note).order_by(_CHECKPOINT.c.size.desc()).limit(1)).scalar_one_or_none()
+    return str(note) if note is not None else None
 
 
 def latest_checkpoint(instance: Instance) -> LogCheckpoint | None:

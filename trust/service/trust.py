@@ -156,6 +156,8 @@ def _roots(session: Session) -> list[CertificateAuthority]:
 
 def publish(session: Session, instance: Instance) -> registry.TrustListRecord:
     """Build, sign (both roots) and store the next trust list; write it to the published directory."""
+    from trust.service import tlog
+
     roots = _roots(session)
     sequence = registry.next_sequence(session)
     trust_list = registry.build(
@@ -165,6 +167,7 @@ def publish(session: Session, instance: Instance) -> registry.TrustListRecord:
         operator=OPERATOR,
         validity=TRUST_LIST_VALIDITY,
         audit_head=audit.head_of(session),  # anchors the audit chain (trust.service.audit, "Anchoring")
+        log_checkpoint=tlog.latest_note(session),  # the transparency log's latest checkpoint (issue 19)
     )
     keystore = instance.keystore
     signers = [(keystore.signer(r.key_id or "", authority.algorithm_for(r.family)), r.cert_der) for r in roots]

@@ -343,3 +343,21 @@ def test_published_folder_is_a_valid_tile_tree(site):
         data = (folder / ft.tile_path(0, index, width)).read_bytes()
         hashes += [data[i : i + 32] for i in range(0, len(data), 32)]
     assert ft.MemoryTree.of(hashes).root() == bytes.fromhex(record.root)
+
+
+def test_the_trust_list_carries_the_latest_checkpoint(site):
+    instance, _ = site
+    record = tlog.checkpoint(instance)
+    published = trust_service.publish_now(instance)
+    from trust.formats import trustlist as tl
+
+    pins = list(trust_service.root_fingerprints(instance).values())
+    parsed, _checked = tl.verify(published.document.encode(), pins)
+    assert parsed.log_checkpoint is not None
+    with db.session_scope(instance.engine, read_only=True) as session:
+        keys = tlog.log_keys(instance, session)
+    assert ft.verify_checkpoint(parsed.log_checkpoint, keys).checkpoint.size >= record.size
+    again = tl.TrustList.from_json(parsed.to_json())
+    assert again.log_checkpoint == parsed.log_checkpoint
+    with pytest.raises(Exception, match="log_checkpoint"):
+        tl.TrustList.from_json({**parsed.to_json(), "log_checkpoint": 5})
