@@ -361,3 +361,34 @@ def test_the_trust_list_carries_the_latest_checkpoint(site):
     assert again.log_checkpoint == parsed.log_checkpoint
     with pytest.raises(Exception, match="log_checkpoint"):
         tl.TrustList.from_json({**parsed.to_json(), "log_checkpoint": 5})
+
+
+def test_http_routes_serve_checkpoint_tiles_and_proofs(site):
+    from fastapi.testclient import TestClient
+
+    from trust.http.app import create_app
+
+    instance, issued = site
+    record = tlog.checkpoint(instance)
+    client = TestClient(create_app(instance))
+    response = client.get("/log/checkpoint")
+    assert response.status_code == 200 and response.text == record.note and response.headers["etag"]
+    width = record.size % 256
+    tile = client.get(f"/log/tile/0/000.p/{width}")
+    assert tile.status_code == 200 and len(tile.content) == 32 * width
+    assert client.get("/log/tile/../../secrets/passphrase").status_code == 404
+    assert client.get("/log/tile/0/999").status_code == 404
+    proof = client.get("/log/proof/consistency", params={"old_size": 3, "new_size": record.size}).json()
+    ft.verify_consistency(
+        3,
+        record.size,
+        rfc_mth([e for _, e in _leaves(instance)[:3]]),
+        bytes.fromhex(record.root),
+        [bytes.fromhex(h) for h in proof["consistency"]],
+    )
+    bad = client.get("/log/proof/consistency", params={"old_size": 5, "new_size": record.size + 1})
+    assert bad.status_code == 400 and bad.json()["code"] == "E1800"
+    found = client.get("/log/proof/inclusion", params={"sha256": issued[0].fingerprint})
+    assert found.status_code == 200 and found.json()["tree_size"] == record.size
+    missing = client.get("/log/proof/inclusion", params={"sha256": "0" * 64})
+    assert missing.status_code == 404 and missing.json()["code"] == "E1804"
