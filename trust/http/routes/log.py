@@ -69,7 +69,7 @@ def tile(path: str, request: Request) -> Response:
 @router.get(
     "/proof/consistency",
     summary="RFC 9162 consistency proof between two tree sizes",
-    responses=problems.responses(400),
+    responses=problems.responses(400, 422),
 )
 def consistency(
     request: Request,
@@ -90,7 +90,7 @@ def consistency(
 @router.get(
     "/proof/inclusion",
     summary="Inclusion proof of a logged entry by the SHA-256 of its credential",
-    responses=problems.responses(400, 404),
+    responses=problems.responses(400, 404, 422),
 )
 def inclusion(
     request: Request,
