@@ -8,7 +8,7 @@ entry by its SHA-256: what ``trust log prove`` prints)."""
 from __future__ import annotations
 
 import re
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -25,6 +25,32 @@ _TILE: Final = re.compile(r"(?:[0-9]{1,2}|entries)/(?:x[0-9]{3}/){0,6}[0-9]{3}(?
 MAX_SIZE: Final = 2**63 - 1
 
 
+_EXAMPLE_NOTE: Final = (
+    "trust.example.gov.cn/log\n4711\n0GSH8asqxTJ72yQM8J7B+Be5LASSgExF6mKEhJC4JOs=\nhuren-time 2026-12-07T10:16:34Z\n\n"
+    "\u2014 trust.example.gov.cn/log tkgiNTBFAiA/97OOLrXpWskX5gwYMH2Olpo=\n"
+)
+_CHECKPOINT_SCHEMA: Final = {"type": "string", "example": _EXAMPLE_NOTE}
+_CONSISTENCY_EXAMPLE: Final = {
+    "old_size": 4096,
+    "new_size": 4711,
+    "consistency": ["5a47662fd8a317d96049a3f9f47c55dc67ca66051baa3683dbb19b2fe09a07b0"],
+}
+_INCLUSION_EXAMPLE: Final = {
+    "hash": "sha256",
+    "leaf_hash": "2c26b1ab83fe5ceafcc70bad20744cbfba9db779794ee3bef9031f73d4f96ce1",
+    "leaf_index": 17,
+    "tree_size": 4711,
+    "inclusion": ["150488591a7905d6b5e59a5fb5702d6ed32eca2a3c09a916f04da74a4836bfb0"],
+    "root_hash": "d064873c4b2a71327bdb240cf09ec1f817b92c0492804c45ea6284849090b824",
+    "checkpoint": _EXAMPLE_NOTE,
+    "entry": "eyJraW5kIjoiY2VydGlmaWNhdGUifQ==",
+}
+
+
+def _json_example(description: str, example: object) -> dict[int | str, dict[str, Any]]:
+    return {200: {"description": description, "content": {"application/json": {"example": example}}}}
+
+
 def _instance(request: Request) -> Instance:
     instance: Instance = request.app.state.instance
     return instance
@@ -35,7 +61,7 @@ def _instance(request: Request) -> Instance:
     summary="The latest checkpoint (C2SP signed note, with its cosignatures)",
     response_class=Response,
     responses={
-        **caching.responses("The checkpoint", media_type="text/plain", schema={"type": "string"}),
+        **caching.responses("The checkpoint", media_type="text/plain", schema=_CHECKPOINT_SCHEMA),
         **problems.responses(404),
     },
     openapi_extra=caching.OPENAPI_EXTRA,
@@ -69,7 +95,7 @@ def tile(path: str, request: Request) -> Response:
 @router.get(
     "/proof/consistency",
     summary="RFC 9162 consistency proof between two tree sizes",
-    responses=problems.responses(400, 422),
+    responses={**_json_example("The proof (hashes in hex)", _CONSISTENCY_EXAMPLE), **problems.responses(400, 422)},
 )
 def consistency(
     request: Request,
@@ -90,7 +116,10 @@ def consistency(
 @router.get(
     "/proof/inclusion",
     summary="Inclusion proof of a logged entry by the SHA-256 of its credential",
-    responses=problems.responses(400, 404, 422),
+    responses={
+        **_json_example("The proof document (trust log prove)", _INCLUSION_EXAMPLE),
+        **problems.responses(400, 404, 422),
+    },
 )
 def inclusion(
     request: Request,
