@@ -1,7 +1,7 @@
 """The issuance transparency log (issue 19): leaves, perfect-subtree nodes, the head, checkpoints, witnesses.
 
-Revision ID: 0016_tlog
-Revises: 0015_sharing
+Revision ID: 0017_tlog
+Revises: 0016_sharing3
 Create Date: 2026-12-07
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016_tlog"
-down_revision = "0015_sharing"
+revision = "0017_tlog"
+down_revision = "0016_sharing3"
 branch_labels = None
 depends_on = None
 
