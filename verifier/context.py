@@ -278,6 +278,7 @@ class VerificationContext:
     max_depth: int | None = None  # at most this many intermediate CAs (verifier.pathchecks), <= limits.MAX_DEPTH
     type_metadata: tuple[Mapping[str, Any], ...] = ()  # [{"vct", "document"}] SD-JWT VC type metadata (bundle)
     federation: Mapping[str, Any] | None = None  # the bundle's identity federation section (trust.formats.federation)
+    checkpoints: tuple[Mapping[str, Any], ...] = ()  # the bundle's transparency log checkpoints (verifier.transparency)
     bundle_created_at: datetime | None = None  # when the bundle was made (what it cannot know of is newer)
     memo: Memo = field(default_factory=Memo, compare=False, repr=False)  # shared by dataclasses.replace copies
     bundle: BundleInfo | None = field(default=None, compare=False)  # the bundle the trust list came from
@@ -571,6 +572,7 @@ def build(
     status_lists: tuple[Mapping[str, Any], ...] = ()
     type_metadata: tuple[Mapping[str, Any], ...] = ()
     federation: Mapping[str, Any] | None = None
+    checkpoints: tuple[Mapping[str, Any], ...] = ()
     bundle_created_at: datetime | None = None
     trust_list = None
     bundle_info = None
@@ -610,6 +612,7 @@ def build(
         status_lists = tuple(verified.bundle.status_lists)
         type_metadata = tuple(verified.bundle.type_metadata)
         federation = verified.bundle.federation
+        checkpoints = tuple(verified.bundle.checkpoints)
         bundle_created_at = verified.bundle.created_at
         bundle_info = BundleInfo(
             verified.bundle.created_at.astimezone(UTC),
@@ -641,6 +644,7 @@ def build(
         max_depth=max_depth,
         type_metadata=type_metadata,
         federation=federation,
+        checkpoints=checkpoints,
         bundle_created_at=bundle_created_at,
         bundle=bundle_info,
     )

@@ -124,6 +124,15 @@ class Code(Enum):
     OFD_PACKAGE_INVALID = (1700, "ofd-package-invalid", Category.INPUT, "Malformed or unsafe OFD package")
     OFD_XML_INVALID = (1701, "ofd-xml-invalid", Category.INPUT, "Malformed or unsafe OFD XML")
 
+    # 1800-1899: the issuance transparency log (RFC 9162 proofs, C2SP checkpoints, witnesses, monitoring)
+    LOG_MALFORMED = (1800, "log-malformed", Category.INPUT, "Malformed log proof, checkpoint or note")
+    LOG_PROOF_INVALID = (1801, "log-proof-invalid", Category.FAILED, "Inclusion proof does not verify")
+    LOG_INCONSISTENT = (1802, "log-inconsistent", Category.FAILED, "Log checkpoints are inconsistent (fork)")
+    LOG_SIGNATURE_INVALID = (1803, "log-signature-invalid", Category.FAILED, "Checkpoint signature does not verify")
+    LOG_ENTRY_NOT_FOUND = (1804, "log-entry-not-found", Category.INPUT, "Not in the transparency log")
+    LOG_NOT_PROVEN = (1805, "log-not-proven", Category.INDETERMINATE, "No proof of publication in the log")
+    LOG_STALE = (1806, "log-stale", Category.FAILED, "Inclusion proof to a checkpoint the bundle does not vouch for")
+
     @property
     def number(self) -> int:
         return int(self.value[0])

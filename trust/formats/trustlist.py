@@ -23,6 +23,9 @@ hex>"}``: the service's audit chain head when the list was built (:class:`AuditH
 The member is optional and the version stays 1: lists without it stay readable, and readers that do not know it
 ignore it (they read only the members they know).
 
+Likewise ``"log_checkpoint"``: the transparency log's latest checkpoint (a C2SP signed note, with the cosignatures it
+had) when the list was built (issue 19, ``trust.formats.tlog``); optional, version 1.
+
 Service types: ``CA``, ``OCSP``, ``TSA``, ``SEAL_MAKER``, ``LICENSE_ISSUER``, ``IDENTITY_PROVIDER``.
 
 An ``OCSP`` service is the **designated responder** of one CA service of the same issuer: its scope names that CA
@@ -268,6 +271,7 @@ class TrustList:
     roots: tuple[Root, ...]
     issuers: tuple[Issuer, ...]
     audit_head: AuditHead | None = None
+    log_checkpoint: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -287,6 +291,7 @@ class TrustList:
             ],
             "issuers": [i.to_json() for i in self.issuers],
             **({"audit_head": self.audit_head.to_json()} if self.audit_head is not None else {}),
+            **({"log_checkpoint": self.log_checkpoint} if self.log_checkpoint is not None else {}),
         }
 
     def canonical(self) -> bytes:
@@ -316,6 +321,7 @@ class TrustList:
             roots=tuple(roots),
             issuers=tuple(Issuer.from_json(i) for i in _list(data.get("issuers"), "issuers")),
             audit_head=AuditHead.from_json(data["audit_head"]) if data.get("audit_head") is not None else None,
+            log_checkpoint=_log_checkpoint(data.get("log_checkpoint")),
         )
 
     # -- queries -----------------------------------------------------------------------------------------
@@ -489,3 +495,14 @@ def verify(data: bytes, pinned: Iterable[str]) -> tuple[TrustList, VerifiedDocum
     """Parse and verify a signed trust list file."""
     checked = verify_signed(load_document(data, "trust list"), pinned, what="trust list")
     return TrustList.from_json(strict_json.load_object(checked.payload, "trust list payload")), checked
+
+
+MAX_LOG_CHECKPOINT_CHARS: Final = 65536
+
+
+def _log_checkpoint(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_LOG_CHECKPOINT_CHARS:
+        raise EncodingError("trust list log_checkpoint must be a signed note (text of at most 64 KiB)")
+    return value

@@ -226,9 +226,10 @@ def create_app(instance: Instance | None = None) -> FastAPI:
         return {"status": "ready"}
 
     from trust.http.routes import ca, clients, federation, idp, license, ocsp, rp, seal, sharing, tsa
+    from trust.http.routes import log as log_routes
     from trust.http.routes import trust as trust_routes
 
-    for module in (clients, ca, ocsp, tsa, trust_routes, seal, license, federation, idp, rp, sharing):
+    for module in (clients, ca, ocsp, tsa, trust_routes, seal, license, federation, idp, rp, sharing, log_routes):
         app.include_router(module.router)
 
     from trust.http import docs

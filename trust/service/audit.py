@@ -707,6 +707,9 @@ def check(
         if anchor is None:
             raise InputError(f"trust list {name} publishes no audit head (it predates audit anchoring)")
         anchors.append(anchor)
+    from trust.service import tlog  # the heads the transparency log holds anchor the chain too (issue 19)
+
+    anchors.extend(Anchor(seq, digest, where) for seq, digest, where in tlog.audit_anchors(engine))
     report = verify(engine, anchors=anchors)
     if report.ok and problems:
         return ChainReport(False, report.entries, report.head_seq, None, problems[0])

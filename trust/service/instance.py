@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 from trust import db
 from trust.crypto.errors import ConfigError
 from trust.crypto.keystore import PASSPHRASE_ENV, PASSPHRASE_FILE_ENV, FileKeyStore, KeyStore
-from trust.service import audit, state
+from trust.service import audit, state, tlog
 from trust.settings import Settings
 
 
@@ -27,6 +27,7 @@ class Instance:
         self._lock = threading.Lock()
         audit.install()  # every change made through this instance is audited (trust.service.audit)
         state.install()  # and bumps the version verification contexts are checked against (trust.service.state)
+        tlog.install()  # and every issuance is appended to the transparency log, after the audit entries (issue 19)
 
     def __repr__(self) -> str:
         return f"Instance(home={str(self.settings.home)!r})"

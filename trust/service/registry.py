@@ -182,6 +182,7 @@ def build(
     operator: str,
     validity: timedelta,
     audit_head: tl.AuditHead | None = None,
+    log_checkpoint: str | None = None,
 ) -> tl.TrustList:
     events = session.exec(select(TrustEvent)).all()
     issuers = []
@@ -220,6 +221,7 @@ def build(
         roots=tuple(tl.Root(family, der) for family, der in roots),
         issuers=tuple(issuers),
         audit_head=audit_head,
+        log_checkpoint=log_checkpoint,
     )
 
 

@@ -184,6 +184,8 @@ def _roots(session: Session) -> list[CertificateAuthority]:
 
 def publish(session: Session, instance: Instance) -> registry.TrustListRecord:
     """Build, sign (both roots) and store the next trust list; write it to the published directory."""
+    from trust.service import tlog
+
     roots = _roots(session)
     sequence = registry.next_sequence(session)
     trust_list = registry.build(
@@ -193,6 +195,7 @@ def publish(session: Session, instance: Instance) -> registry.TrustListRecord:
         operator=OPERATOR,
         validity=TRUST_LIST_VALIDITY,
         audit_head=audit.head_of(session),  # anchors the audit chain (trust.service.audit, "Anchoring")
+        log_checkpoint=tlog.latest_note(session),  # the transparency log's latest checkpoint (issue 19)
     )
     keystore = instance.keystore
     signers = [(keystore.signer(r.key_id or "", authority.algorithm_for(r.family)), r.cert_der) for r in roots]
@@ -286,7 +289,10 @@ def change_status(
 
 def _bundle_content(instance: Instance, session: Session) -> tuple[Any, list[Any]]:
     """The latest trust list, every CA's current CRL and every status list (unsigned), and the roots."""
-    from trust.service import licenses  # composition: the bundle also carries the licence status lists
+    from trust.service import (
+        licenses,  # composition: the bundle also carries the licence status lists
+        tlog,  # and the transparency log's checkpoint (issue 19)
+    )
     from trust.service.identity import anchor  # and the identity federation's statements (issue 16)
 
     latest = registry.latest(session)
@@ -306,6 +312,7 @@ def _bundle_content(instance: Instance, session: Session) -> tuple[Any, list[Any
         status_lists=status_lists,
         type_metadata=licenses.type_metadata_documents(instance),
         federation=anchor.bundle_section(instance),
+        checkpoints=tlog.bundle_section(instance),  # the transparency log's latest checkpoint (issue 19)
     )
     return content, _roots(session)
 
@@ -347,6 +354,7 @@ def current_bundle_bytes(instance: Instance) -> bytes:
     for item in content.status_lists:
         digest.update(json.dumps(item, sort_keys=True).encode())
     digest.update(json.dumps(content.federation, sort_keys=True, default=str).encode())  # issue 16's section
+    digest.update(json.dumps(content.checkpoints, sort_keys=True).encode())  # issue 19's
     key = digest.hexdigest()
     moment = time.monotonic()
     with _verify_lock:
@@ -360,6 +368,9 @@ def current_bundle_bytes(instance: Instance) -> bytes:
 
 
 def export_bundle(instance: Instance, path: Path | None = None) -> Path:
+    from trust.service import tlog
+
+    tlog.checkpoint(instance)  # the bundle carries a checkpoint of the log as it stands (issue 19)
     document = build_bundle(instance)
     data = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
     target = path or instance.settings.published_dir / "bundle.json"

@@ -1,0 +1,213 @@
+"""Proof of publication in the issuance transparency log, checked offline (issue 19; docs/TRANSPARENCY.md).
+
+Given a credential (certificate, seal, licence-issuer certificate: its bytes), an inclusion proof (the JSON
+``trust log prove`` prints) and the verification context of a pinned bundle, :func:`check` decides, in order:
+
+1. the bundle carries the log's checkpoint section (origin, hash, latest checkpoint, witness keys) — else the check is
+   not possible (``not-checked``);
+2. the proof parses (bounded, strict) and its own arithmetic holds: the entry hashes to the leaf hash and the path
+   leads to ``root_hash`` (RFC 9162 §2.1.3.2);
+3. the proof's checkpoint is signed by the national roots the pinned trust list names (the SM2/RSA signed-note
+   superset), cosigned by at least ``witnesses`` of the bundle's witnesses, and states the proof's tree size and root
+   (a proof to another tree than its checkpoint is *stale*: ``E1806``);
+4. it does not contradict the bundle's checkpoint: the same size with another root is a fork (``E1802``);
+5. the logged entry names the credential: its ``sha256`` is the SHA-256 of the credential's DER.
+
+The outcome is a :class:`Transparency` result, never an exception for a bad proof. Imports only the formats.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from trust.crypto import pem
+from trust.crypto.errors import Code, TrustError
+from trust.formats import strict_json, tlog
+from trust.formats import x509 as cx
+
+MAX_PROOF_BYTES: Final = 256 * 1024
+Status = Literal["logged", "not-logged", "failed", "not-checked"]
+
+
+@dataclass(frozen=True)
+class Transparency:
+    status: Status
+    reason: str
+    code: str | None = None  # the E18xx label when not logged or failed
+    leaf_index: int | None = None
+    tree_size: int | None = None
+    origin: str | None = None
+    cosigned_by: tuple[str, ...] = ()
+    entry: Mapping[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "code": self.code,
+            "leaf_index": self.leaf_index,
+            "tree_size": self.tree_size,
+            "origin": self.origin,
+            "cosigned_by": list(self.cosigned_by),
+            "entry": dict(self.entry) if self.entry is not None else None,
+        }
+
+
+def credential_digest(data: bytes) -> str:
+    """SHA-256 of the credential's DER (the DER inside a PEM, else the bytes as given)."""
+    _label, der = pem.read(data, "credential")
+    return hashlib.sha256(der).hexdigest()
+
+
+def log_verifiers(origin: str, root_certificates: Sequence[bytes]) -> list[tlog.NoteVerifier]:
+    out = []
+    for der in root_certificates:
+        key = cx.public_key(cx.load_certificate(der))
+        out.append(tlog.national_verifier(origin, key, key.default_algorithm()))
+    return out
+
+
+def _failed(exc: TrustError) -> Transparency:
+    status: Status = "not-logged" if exc.code is Code.LOG_NOT_PROVEN else "failed"
+    return Transparency(status, exc.message, exc.code.label)
+
+
+def check(
+    credential: bytes | None,
+    proof: bytes | None,
+    checkpoints: Sequence[Mapping[str, Any]],
+    root_certificates: Sequence[bytes],
+    *,
+    witnesses: int = 0,
+) -> Transparency:
+    """Steps 1-5 of the module docstring; ``proof`` None is an unlogged credential (``not-logged``, ``E1805``)."""
+    if not checkpoints:
+        return Transparency("not-checked", "the bundle carries no transparency log checkpoint")
+    section = checkpoints[0]
+    if proof is None:
+        return Transparency("not-logged", "no inclusion proof accompanies the credential", Code.LOG_NOT_PROVEN.label)
+    try:
+        return _check(credential, proof, section, root_certificates, witnesses)
+    except TrustError as exc:
+        return _failed(exc)
+
+
+def _check(
+    credential: bytes | None,
+    proof: bytes,
+    section: Mapping[str, Any],
+    roots: Sequence[bytes],
+    witnesses: int,
+) -> Transparency:
+    origin, hash_name, bundle_note = section.get("origin"), section.get("hash"), section.get("note")
+    if not isinstance(origin, str) or hash_name not in tlog.HASHES or not isinstance(bundle_note, str):
+        raise tlog.LogError("the bundle's checkpoint section is malformed", code=Code.LOG_MALFORMED)
+    witness_keys = [tlog.parse_vkey(str(w.get("vkey"))) for w in section.get("witnesses") or [] if isinstance(w, dict)]
+    if len(proof) > MAX_PROOF_BYTES:
+        raise tlog.LogError("the inclusion proof is too large", code=Code.LOG_MALFORMED)
+    document = tlog.InclusionDocument.from_json(strict_json.loads(proof, "inclusion proof"))
+    if document.hash_name != hash_name:
+        raise tlog.LogError(f"the proof uses {document.hash_name}, the log {hash_name}", code=Code.LOG_PROOF_INVALID)
+    # 2. the proof's arithmetic
+    document.verify()
+    # 3. its checkpoint: signed by the national roots, cosigned, stating this tree
+    keys = log_verifiers(origin, roots)
+    verified = tlog.verify_checkpoint(document.checkpoint, keys, witness_keys, quorum=witnesses)
+    checkpoint = verified.checkpoint
+    if checkpoint.origin != origin:
+        raise tlog.LogError(f"the proof's checkpoint is of log {checkpoint.origin!r}", code=Code.LOG_PROOF_INVALID)
+    if checkpoint.size != document.tree_size or checkpoint.root != document.root_hash:
+        raise tlog.LogError(
+            f"the proof is for a tree of {document.tree_size} leaves, its checkpoint states {checkpoint.size} "
+            "with another root (a stale or forged proof)",
+            code=Code.LOG_STALE,
+            evidence={"proof_root": document.root_hash.hex(), "checkpoint_root": checkpoint.root.hex()},
+        )
+    # 4. no contradiction with the bundle's checkpoint
+    bundle_checkpoint = tlog.verify_checkpoint(bundle_note, keys).checkpoint
+    if bundle_checkpoint.size == checkpoint.size and bundle_checkpoint.root != checkpoint.root:
+        raise tlog.LogError(
+            f"two checkpoints of {checkpoint.size} leaves with different roots (a fork of the log)",
+            code=Code.LOG_INCONSISTENT,
+            evidence={"bundle": bundle_note, "proof": document.checkpoint},
+        )
+    # 5. the entry names this credential
+    entry: Mapping[str, Any] | None = None
+    if document.entry is not None:
+        parsed = json.loads(document.entry)
+        entry = parsed if isinstance(parsed, dict) else None
+    if credential is not None and (entry is None or entry.get("sha256") != credential_digest(credential)):
+        raise tlog.LogError(
+            "the inclusion proof is for another credential (its entry names another SHA-256)",
+            code=Code.LOG_PROOF_INVALID,
+        )
+    return Transparency(
+        "logged",
+        f"leaf {document.leaf_index} of {document.tree_size} in {origin}",
+        None,
+        document.leaf_index,
+        document.tree_size,
+        origin,
+        tuple(sorted(verified.cosigned_by)),
+        entry,
+    )
+
+
+POLICIES: Final = ("off", "indeterminate", "required")
+_RANK: Final = {name: rank for rank, name in enumerate(POLICIES)}
+
+
+def region_policy(trust_list: Any, chain_fingerprints: Sequence[str]) -> str:
+    """The strictest ``scope.transparency`` setting (``off``, ``indeterminate``, ``required``) of the trust-list
+    issuers whose CA certificates are on the credential's chain (a region's per-region setting)."""
+    found = "off"
+    if trust_list is None:
+        return found
+    wanted = set(chain_fingerprints)
+    for issuer, service in trust_list.services():
+        if hashlib.sha256(service.certificate).hexdigest() in wanted:
+            setting = issuer.scope.get("transparency") if isinstance(issuer.scope, Mapping) else None
+            if isinstance(setting, str) and setting in _RANK and _RANK[setting] > _RANK[found]:
+                found = setting
+    return found
+
+
+def apply(report: Any, result: Transparency, policy: str, *, proof_given: bool) -> Any:
+    """``report`` (a :class:`verifier.report.Report`) with the transparency check added and its indication changed
+    by the policy: a presented proof that fails (forged, stale, fork, another credential) is TOTAL_FAILED under any
+    policy; an unlogged credential (no proof, or a bundle without a checkpoint) is INDETERMINATE (``NO_POE``) under
+    ``indeterminate`` and TOTAL_FAILED (``SIG_CONSTRAINTS_FAILURE``) under ``required``; ``off`` only reports."""
+    import dataclasses
+
+    from verifier.report import Check, Indication, Result, SubIndication
+
+    if policy == "off" and not proof_given:
+        return report
+    detail = result.reason + (f" ({result.code})" if result.code else "")
+    if result.status == "logged":
+        return dataclasses.replace(report, checks=(*report.checks, Check("transparency", Result.PASSED, detail)))
+    failing = result.status == "failed" or policy == "required"
+    if policy == "off" and result.status != "failed":
+        check = Check("transparency", Result.WARNING, detail)
+        return dataclasses.replace(report, checks=(*report.checks, check), warnings=(*report.warnings, detail))
+    check = Check("transparency", Result.FAILED, detail)
+    reason = f"transparency: {detail}"
+    if report.indication is Indication.TOTAL_FAILED:
+        return dataclasses.replace(report, checks=(*report.checks, check), errors=(*report.errors, reason))
+    if failing:
+        indication, sub = Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE
+    elif report.indication is Indication.INDETERMINATE:
+        indication, sub = report.indication, report.sub_indication
+    else:
+        indication, sub = Indication.INDETERMINATE, SubIndication.NO_POE
+    return dataclasses.replace(
+        report,
+        indication=indication,
+        sub_indication=sub,
+        checks=(*report.checks, check),
+        errors=(*report.errors, reason),
+    )
