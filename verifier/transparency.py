@@ -183,7 +183,7 @@ def apply(report: Any, result: Transparency, policy: str, *, proof_given: bool) 
     ``indeterminate`` and TOTAL_FAILED (``SIG_CONSTRAINTS_FAILURE``) under ``required``; ``off`` only reports."""
     import dataclasses
 
-    from verifier.report import Check, Indication, Result, SubIndication
+    from verifier.report import Check, Finding, Indication, Result, SubIndication, bottom_line
 
     if policy == "off" and not proof_given:
         return report
@@ -194,20 +194,20 @@ def apply(report: Any, result: Transparency, policy: str, *, proof_given: bool) 
     if policy == "off" and result.status != "failed":
         check = Check("transparency", Result.WARNING, detail)
         return dataclasses.replace(report, checks=(*report.checks, check), warnings=(*report.warnings, detail))
-    check = Check("transparency", Result.FAILED, detail)
-    reason = f"transparency: {detail}"
-    if report.indication is Indication.TOTAL_FAILED:
-        return dataclasses.replace(report, checks=(*report.checks, check), errors=(*report.errors, reason))
+    # The one verdict rule (verifier.report.bottom_line) over what the report had decided and this check: a definite
+    # failure outweighs an undecided one, and the report's own reason stays first among equals.
     if failing:
         indication, sub = Indication.TOTAL_FAILED, SubIndication.SIG_CONSTRAINTS_FAILURE
-    elif report.indication is Indication.INDETERMINATE:
-        indication, sub = report.indication, report.sub_indication
     else:
         indication, sub = Indication.INDETERMINATE, SubIndication.NO_POE
+    check = Finding("transparency", Result.FAILED, detail, indication, sub)
+    prior = [] if report.passed else [Finding(report.kind, Result.FAILED, "", report.indication, report.sub_indication)]
+    verdict = bottom_line([*prior, check])
+    reason = f"transparency: {detail}"  # the deciding reason goes first (bottom_line's errors)
     return dataclasses.replace(
         report,
-        indication=indication,
-        sub_indication=sub,
+        indication=verdict.indication,
+        sub_indication=verdict.sub_indication,
         checks=(*report.checks, check),
-        errors=(*report.errors, reason),
+        errors=(reason, *report.errors) if verdict.errors[0] == reason else (*report.errors, reason),
     )
