@@ -209,9 +209,9 @@ def key_anchor_problem(cert: x509.Certificate, moment: datetime) -> AnchorProble
 def key_anchor_summary(cert: x509.Certificate) -> str:
     """The ``anchor`` check of a path from a key anchor."""
     return (
-        f"{_name(cert)}: valid {cert.not_valid_before.date().isoformat()} to {cert.not_valid_after.date().isoformat()}; "
-        "trusted as name and key (--anchor-key, RFC 5280 clause 6.1.1 (d)): its extensions are neither checked nor "
-        "applied"
+        f"{_name(cert)}: valid {cert.not_valid_before.date().isoformat()} to "
+        f"{cert.not_valid_after.date().isoformat()}; trusted as name and key (--anchor-key, RFC 5280 clause "
+        "6.1.1 (d)): its extensions are neither checked nor applied"
     )
 
 

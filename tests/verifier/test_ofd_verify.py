@@ -50,7 +50,7 @@ def ofdrw_user_certificate() -> bytes:
 def ctx_for(
     *, anchor: bool, untrusted: bool = True, at: datetime = INSIDE, key: bool = False, purpose: str = "auto"
 ) -> context.VerificationContext:
-    """``anchor``: ofdrw's root as ``--anchor`` (RFC 5937 checks), or with ``key`` as ``--anchor-key`` (name and key)."""
+    """``anchor``: ofdrw's root as ``--anchor`` (RFC 5937 checks), or with ``key`` as ``--anchor-key``."""
     root = [shared_file("ofd", ROOT).read_bytes()] if anchor else []
     return context.build(
         at=at,

@@ -1,7 +1,8 @@
 """``trust verify``: the verifier's command line — the contract other tools rely on.
 
-``trust verify INPUT [--bundle FILE] [--pin SHA256]... [--anchor CERT]... [--anchor-key CERT]... [--untrusted CERT]... [--crl FILE]...
-[--ocsp FILE]... [--at ISO-8601] [--purpose NAME] [--strict] [--max-depth N] [--format text|json]``
+``trust verify INPUT [--bundle FILE] [--pin SHA256]... [--anchor CERT]... [--anchor-key CERT]...
+[--untrusted CERT]... [--crl FILE]... [--ocsp FILE]... [--at ISO-8601] [--purpose NAME] [--strict] [--max-depth N]
+[--format text|json]``
 
 INPUT is a file or ``-`` for standard input; its kind is detected from the content. Exit codes
 (``trust.cli.exits``): 0 TOTAL_PASSED, 1 TOTAL_FAILED, 2 INDETERMINATE, 3 usage or unreadable input.

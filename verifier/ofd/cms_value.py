@@ -36,7 +36,7 @@ from asn1crypto import algos, cms, core, x509
 from trust.crypto import oids
 from trust.crypto.algorithms import KeyFamily, SignatureAlgorithm, digest
 from trust.crypto.errors import InvalidSignature, TrustError, UnsupportedAlgorithm
-from trust.crypto.keys import public_key_from_spki
+from trust.crypto.keys import PublicKey, public_key_from_spki
 from trust.formats import cms as cms_format
 from verifier.report import Indication, SubIndication
 from verifier.ses.certificates import RSA_MIN_BITS
@@ -136,38 +136,9 @@ def verify_cms_value(value: bytes, signed: bytes, untrusted: tuple[x509.Certific
         raise _format(f"malformed CMS signature value: {type(exc).__name__}: {str(exc)[:200]}") from None
 
 
-def _verify(value: bytes, signed: bytes, untrusted: tuple[x509.Certificate, ...]) -> CmsValue:  # noqa: PLR0912
-    # 1. structure
-    info = cms_format.load_content_info(value)
-    if info.dump() != value:
-        raise _format("SignedValue.dat holds more than one DER ContentInfo (trailing bytes, or not DER)")
-    signed_data: cms.SignedData = info["content"]
-    signer_infos = signed_data["signer_infos"]
-    if len(signer_infos) != 1:
-        raise _format(f"the CMS signature value has {len(signer_infos)} signers; an OFD signature has exactly one")
-    signer_info: cms.SignerInfo = signer_infos[0]
-    carried = tuple(
-        choice.chosen
-        for choice in (signed_data["certificates"] if not isinstance(signed_data["certificates"], core.Void) else [])
-        if choice.name == "certificate"
-    )
-    if len(carried) > MAX_CERTIFICATES:
-        raise _format(f"the CMS signature value carries {len(carried)} certificates, more than {MAX_CERTIFICATES}")
-    digest_name = signer_info["digest_algorithm"]["algorithm"].native
-    if digest_name not in cms_format.DIGEST_ALGORITHMS:
-        raise CmsValueFailure(
-            Indication.INDETERMINATE,
-            SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
-            f"CMS digest algorithm {digest_name} is not accepted (SM3, SHA-256/384/512)",
-        )
-    try:
-        algorithm = cms_format.signature_algorithm_for(signer_info, digest_name)
-    except (UnsupportedAlgorithm, InvalidSignature) as exc:
-        raise CmsValueFailure(
-            Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE, f"CMS signature value: {exc.message}"
-        ) from None
-    # 2. signer certificate
-    signer = _signer_certificate(signer_info, [*carried, *untrusted])
+def _verify(value: bytes, signed: bytes, untrusted: tuple[x509.Certificate, ...]) -> CmsValue:
+    signer_info, carried, digest_name, algorithm = _structure(value)  # 1
+    signer = _signer_certificate(signer_info, [*carried, *untrusted])  # 2
     if signer is None:
         raise CmsValueFailure(
             Indication.INDETERMINATE,
@@ -187,76 +158,119 @@ def _verify(value: bytes, signed: bytes, untrusted: tuple[x509.Certificate, ...]
             SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
             f"the signer's RSA key has {key.size} bits; at least {RSA_MIN_BITS} are required",
         )
-    # 3. signed content: Signature.xml, detached, encapsulated, or its digest encapsulated
-    encap = signed_data["encap_content_info"]
-    content_type = encap["content_type"]
-    embedded = encap["content"]
-    file_digest = digest(digest_name, signed)
-    if isinstance(embedded, core.Void):
-        content, form = signed, "detached"
-    else:
-        content = bytes(embedded.contents if isinstance(embedded, core.ParsableOctetString) else embedded.native)
-        if hmac.compare_digest(content, signed):
-            form = "encapsulated"
-        elif hmac.compare_digest(content, file_digest):
-            form = "digest encapsulated"
-        else:
-            raise CmsValueFailure(
-                Indication.TOTAL_FAILED,
-                SubIndication.HASH_FAILURE,
-                f"the signed content ({len(content)} bytes) is neither Signature.xml nor its {digest_name} digest "
-                f"{file_digest.hex()}: Signature.xml changed after signing",
-            )
-    if content_type.native not in DATA_TYPES:
-        raise _format(f"eContentType {content_type.dotted} is not data (1.2.840.113549.1.7.1 or 1.2.156.10197.6.1.4.2.1)")
-    # 4. signed attributes
-    attrs = signer_info["signed_attrs"]
-    signing_time = None
-    if isinstance(attrs, core.Void):
-        signed_bytes = content
-    else:
-        try:
-            claimed_type = _unique(attrs, "content_type", required=True)
-            claimed = bytes(_unique(attrs, "message_digest", required=True).native)
-            time_value = _unique(attrs, "signing_time", required=False)
-        except CmsValueFailure:
-            raise
-        if claimed_type.dotted != content_type.dotted:
-            raise _format(f"signed contentType {claimed_type.dotted} differs from eContentType {content_type.dotted}")
-        computed = digest(digest_name, content)
-        if not hmac.compare_digest(claimed, computed):
-            raise CmsValueFailure(
-                Indication.TOTAL_FAILED,
-                SubIndication.HASH_FAILURE,
-                f"messageDigest {claimed.hex()} is not the {digest_name} of the signed content ({computed.hex()}): "
-                "Signature.xml changed after signing",
-            )
-        signing_time = time_value.native if time_value is not None else None
-        raw = attrs.dump()
-        signed_bytes = b"\x31" + raw[1:]  # [0] IMPLICIT -> SET OF, same contents (RFC 5652 clause 5.4)
-    # 5. signature
-    notes: list[str] = []
-    signature = bytes(signer_info["signature"].native)
-    if algorithm.family is KeyFamily.SM2 and len(signature) == 64 and signature[:1] != b"\x30":
-        signature = algos.DSASignature(
-            {"r": int.from_bytes(signature[:32], "big"), "s": int.from_bytes(signature[32:], "big")}
-        ).dump()
-        notes.append("the SM2 signature value is a bare 64-byte r‖s, not the SEQUENCE {r, s} of GB/T 35275")
-    try:
-        key.verify(signature, signed_bytes, algorithm)
-    except InvalidSignature as exc:
+    encap = cms_format.load_content_info(value)["content"]["encap_content_info"]
+    content, form = _content(encap, signed, digest_name)  # 3
+    signed_bytes, signing_time = _signed_bytes(signer_info, encap["content_type"], content, digest_name)  # 4
+    notes = _check_signature(signer_info, key, signed_bytes, algorithm)  # 5
+    unsigned = signer_info["unsigned_attrs"]
+    if not isinstance(unsigned, core.Void) and any(a["type"].native == "signature_time_stamp_token" for a in unsigned):
+        notes.append("the CMS signature value's time-stamp token is not verified (docs/OFD.md)")
+    return CmsValue(signer, carried, algorithm, form, signing_time, tuple(notes))
+
+
+def _structure(value: bytes) -> tuple[cms.SignerInfo, tuple[x509.Certificate, ...], str, SignatureAlgorithm]:
+    info = cms_format.load_content_info(value)
+    if info.dump() != value:
+        raise _format("SignedValue.dat holds more than one DER ContentInfo (trailing bytes, or not DER)")
+    signed_data: cms.SignedData = info["content"]
+    signer_infos = signed_data["signer_infos"]
+    if len(signer_infos) != 1:
+        raise _format(f"the CMS signature value has {len(signer_infos)} signers; an OFD signature has exactly one")
+    signer_info: cms.SignerInfo = signer_infos[0]
+    certificates = signed_data["certificates"]
+    carried = tuple(
+        choice.chosen
+        for choice in (certificates if not isinstance(certificates, core.Void) else [])
+        if choice.name == "certificate"
+    )
+    if len(carried) > MAX_CERTIFICATES:
+        raise _format(f"the CMS signature value carries {len(carried)} certificates, more than {MAX_CERTIFICATES}")
+    digest_name = signer_info["digest_algorithm"]["algorithm"].native
+    if digest_name not in cms_format.DIGEST_ALGORITHMS:
         raise CmsValueFailure(
-            Indication.TOTAL_FAILED,
-            SubIndication.SIG_CRYPTO_FAILURE,
-            f"the CMS {algorithm.name} signature does not verify with the signer certificate's key ({exc.message})",
-        ) from None
-    except TrustError as exc:  # a refused algorithm or key
+            Indication.INDETERMINATE,
+            SubIndication.CRYPTO_CONSTRAINTS_FAILURE,
+            f"CMS digest algorithm {digest_name} is not accepted (SM3, SHA-256/384/512)",
+        )
+    try:
+        algorithm = cms_format.signature_algorithm_for(signer_info, digest_name)
+    except (UnsupportedAlgorithm, InvalidSignature) as exc:
         raise CmsValueFailure(
             Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE, f"CMS signature value: {exc.message}"
         ) from None
-    unsigned = signer_info["unsigned_attrs"]
-    if not isinstance(unsigned, core.Void) and any(
-        a["type"].native == "signature_time_stamp_token" for a in unsigned
-    ):
-        notes.append("the CMS signature value's time-stamp token is not verified (docs/OFD.md)")
-    return CmsValue(signer, carried, algorithm, form, signing_time, tuple(notes))
+    return signer_info, carried, digest_name, algorithm
+
+
+def _content(encap: cms.EncapsulatedContentInfo, signed: bytes, digest_name: str) -> tuple[bytes, str]:
+    """What was signed, and in which form: Signature.xml detached or encapsulated, or its digest encapsulated."""
+    content_type = encap["content_type"]
+    if content_type.native not in DATA_TYPES:
+        raise _format(f"eContentType {content_type.dotted} is not data (RFC 5652 or GM/T 0010 data)")
+    embedded = encap["content"]
+    if isinstance(embedded, core.Void):
+        return signed, "detached"
+    content = bytes(embedded.contents if isinstance(embedded, core.ParsableOctetString) else embedded.native)
+    if hmac.compare_digest(content, signed):
+        return content, "encapsulated"
+    file_digest = digest(digest_name, signed)
+    if hmac.compare_digest(content, file_digest):
+        return content, "digest encapsulated"
+    raise CmsValueFailure(
+        Indication.TOTAL_FAILED,
+        SubIndication.HASH_FAILURE,
+        f"the signed content ({len(content)} bytes) is neither Signature.xml nor its {digest_name} digest "
+        f"{file_digest.hex()}: Signature.xml changed after signing",
+    )
+
+
+def _signed_bytes(
+    signer_info: cms.SignerInfo, content_type: cms.ContentType, content: bytes, digest_name: str
+) -> tuple[bytes, datetime | None]:
+    """The bytes the signature is over (RFC 5652 clause 5.4) and the signingTime, checking the signed attributes."""
+    attrs = signer_info["signed_attrs"]
+    if isinstance(attrs, core.Void):
+        return content, None
+    claimed_type = _unique(attrs, "content_type", required=True)
+    claimed = bytes(_unique(attrs, "message_digest", required=True).native)
+    time_value = _unique(attrs, "signing_time", required=False)
+    if claimed_type.dotted != content_type.dotted:
+        raise _format(f"signed contentType {claimed_type.dotted} differs from eContentType {content_type.dotted}")
+    computed = digest(digest_name, content)
+    if not hmac.compare_digest(claimed, computed):
+        raise CmsValueFailure(
+            Indication.TOTAL_FAILED,
+            SubIndication.HASH_FAILURE,
+            f"messageDigest {claimed.hex()} is not the {digest_name} of the signed content ({computed.hex()}): "
+            "Signature.xml changed after signing",
+        )
+    raw = attrs.dump()
+    return b"\x31" + raw[1:], time_value.native if time_value is not None else None  # [0] IMPLICIT -> SET OF
+
+
+def _check_signature(
+    signer_info: cms.SignerInfo, key: PublicKey, signed_bytes: bytes, algorithm: SignatureAlgorithm
+) -> list[str]:
+    """Verify the signature value; an SM2 value may be a bare 64-byte r‖s (returned as a note)."""
+    signature = bytes(signer_info["signature"].native)
+    candidates = [(signature, None)]
+    if algorithm.family is KeyFamily.SM2 and len(signature) == 64:
+        r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+        note = "the SM2 signature value is a bare 64-byte r‖s, not the SEQUENCE {r, s} of GB/T 35275"
+        candidates.insert(0, (algos.DSASignature({"r": r, "s": s}).dump(), note))
+    problem: TrustError | None = None
+    for candidate, note in candidates:
+        try:
+            key.verify(candidate, signed_bytes, algorithm)
+        except InvalidSignature as exc:
+            problem = exc
+            continue
+        except TrustError as exc:  # a refused algorithm or key
+            message = f"CMS signature value: {exc.message}"
+            raise CmsValueFailure(Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE, message) from None
+        return [note] if note else []
+    raise CmsValueFailure(
+        Indication.TOTAL_FAILED,
+        SubIndication.SIG_CRYPTO_FAILURE,
+        f"the CMS {algorithm.name} signature does not verify with the signer certificate's key "
+        f"({problem.message if problem else 'no value'})",
+    )

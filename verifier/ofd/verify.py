@@ -504,14 +504,11 @@ def _cms_signature(signature: ofd_signatures.SignatureFile, value: bytes, sig: _
     for note in verified.notes:
         sig.note("signed-value", Result.WARNING, note)
     sig.details.update(signed_value_form=f"CMS SignedData, {verified.form}")
-    claimed = (
-        verified.signing_time
-        or ofd_signatures.signature_time(signature.date_time)
-        or ctx.validation_time
-    )
+    claimed = verified.signing_time or ofd_signatures.signature_time(signature.date_time) or ctx.validation_time
     claim = "signingTime" if verified.signing_time else "SignatureDateTime"
     purpose = ctx.purpose if ctx.purpose not in ("auto", "any") else "document-signing"
-    chain_ctx = replace(ctx, intermediates=(*ctx.intermediates, *verified.certificates)) if verified.certificates else ctx
+    carried = verified.certificates
+    chain_ctx = replace(ctx, intermediates=(*ctx.intermediates, *carried)) if carried else ctx
     check, chain = certificate_at(
         "signer-certificate",
         verified.signer,

@@ -4,7 +4,8 @@ SES_Signature checks (:func:`verify_ses_signature`), in the order of deployed ve
 ``format`` (TBS_Sign version = seal version), ``signing-time`` (timeInfo not in the future), ``signature`` (over
 ``DER(TBS_Sign)`` with the signer certificate), ``signer-listed`` (the signer certificate, or its digest, is in the
 seal's certList), the seal checks prefixed ``seal.`` with the window judged at timeInfo, ``signer-certificate``
-(chain at timeInfo, purpose ``seal``, or none when ``--purpose any`` waives it), ``data-hash`` (SM3 of the signed data; without data INDETERMINATE /
+(chain at timeInfo, purpose ``seal``, or none when ``--purpose any`` waives it), ``data-hash`` (SM3 of the signed
+data; without data INDETERMINATE /
 SIGNED_DATA_NOT_FOUND) and ``time-stamp`` (over the signature value; its TSA chain and trust-list TSA service).
 
 Signing time and proof of existence: :mod:`verifier.ses` (the package docstring).
