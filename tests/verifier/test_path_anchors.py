@@ -289,6 +289,7 @@ def test_trust_list_root_given_as_key_anchor_keeps_its_checks() -> None:
     root = ctx.trust_list.roots[0]
     ctx = golden.context(families=("SM2",), key_anchors=[root.certificate])
     assert ctx.key_anchors == frozenset()
+    assert ctx.trust_list is not None
     _issuer, service = next(iter(ctx.trust_list.services("CA")))
     report = verify_certificate(service.certificate, ctx, purpose="ca")
     anchor = next(c for c in report.checks if c.name == "anchor")

@@ -252,11 +252,11 @@ def _check_signature(
 ) -> list[str]:
     """Verify the signature value; an SM2 value may be a bare 64-byte r‖s (returned as a note)."""
     signature = bytes(signer_info["signature"].native)
-    candidates = [(signature, None)]
+    candidates: list[tuple[bytes, str | None]] = [(signature, None)]
     if algorithm.family is KeyFamily.SM2 and len(signature) == 64:
         r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-        note = "the SM2 signature value is a bare 64-byte r‖s, not the SEQUENCE {r, s} of GB/T 35275"
-        candidates.insert(0, (algos.DSASignature({"r": r, "s": s}).dump(), note))
+        bare = "the SM2 signature value is a bare 64-byte r‖s, not the SEQUENCE {r, s} of GB/T 35275"
+        candidates.insert(0, (algos.DSASignature({"r": r, "s": s}).dump(), bare))
     problem: TrustError | None = None
     for candidate, note in candidates:
         try:
