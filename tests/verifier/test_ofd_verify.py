@@ -83,15 +83,6 @@ def test_unsigned_samples_parse_and_are_reported_unsigned(name):
     assert checks(report)["package"] is Result.PASSED
 
 
-def test_structure_departures_of_a_foreign_package_are_a_warning():
-    """ofdrw writes CommonData's children out of the schema's order: named, a warning, not a failure."""
-    report = verify_ofd(sample("ofdrw-converter-helloworld.ofd"), ctx_for(anchor=False))
-    structure = next(c for c in report.checks if c.name == "structure")
-    assert structure.result is Result.WARNING
-    assert "document: /Doc_0/Document.xml: CommonData: MaxUnitID comes after PublicRes" in structure.detail
-    assert dict(report.details)["structure"]
-
-
 # --- signed ------------------------------------------------------------------------------------------------
 
 

@@ -1,8 +1,7 @@
 """OFD documents verified offline: every signature of every document (GB/T 33190-2016 clause 18), with the GB/T 38540
 seal signature each carries, in ETSI EN 319 102-1 terms.
 
-:func:`verify_ofd` returns one report of kind ``ofd`` — document checks (``package``, ``structure`` — the
-GB/T 33190 structure rules of :mod:`trust.formats.ofd.structure`, a warning when broken —, ``signatures``, ``coverage``)
+:func:`verify_ofd` returns one report of kind ``ofd`` — document checks (``package``, ``signatures``, ``coverage``)
 and one child of kind ``ofd-signature`` per entry of ``Signatures.xml`` — whose bottom line is the worst child
 (:func:`verifier.report.worst`). An OFD without a signature is ``TOTAL_FAILED`` / ``FORMAT_FAILURE``, as an unsigned
 PDF is. A package that cannot be read (not a ZIP, a zip bomb, a path outside the package, XML with a DOCTYPE ...) raises
@@ -57,7 +56,6 @@ from trust.formats import x509 as cx
 from trust.formats.ofd import document as ofd_document
 from trust.formats.ofd import package as ofd_package
 from trust.formats.ofd import signatures as ofd_signatures
-from trust.formats.ofd import structure as ofd_structure
 from verifier.context import VerificationContext
 from verifier.ofd import cms_value
 from verifier.report import Check, Indication, Report, Result, SubIndication, worst
@@ -164,25 +162,11 @@ def verify_ofd(data: bytes, ctx: VerificationContext) -> Report:
             f"OFD package of {len(data)} bytes, {len(pkg.names)} files, {len(bodies)} document(s)",
         )
     ]
-    found = ofd_structure.validate(pkg)
-    if found:
-        shown = "; ".join(str(v) for v in found[:5])
-        checks.append(
-            Check(
-                "structure",
-                Result.WARNING,
-                f"{len(found)} departure(s) from the GB/T 33190 structure rules (docs/OFD.md): {shown}",
-            )
-        )
-    else:
-        checks.append(Check("structure", Result.PASSED, "follows the GB/T 33190 structure rules (docs/OFD.md)"))
     warnings = list(ctx.warnings)
     children: list[Report] = []
     all_covered: set[str] = set()
     listed_files: set[str] = set()
     details: list[tuple[str, Any]] = [("files", len(pkg.names)), ("documents", len(bodies))]
-    if found:
-        details.append(("structure", [str(v) for v in found[:20]]))
     for index, body in enumerate(bodies):
         doc = ofd_document.document(pkg, body.doc_root)
         details.append((f"document_{index}", f"{body.doc_root}: {len(doc.pages)} page(s)"))

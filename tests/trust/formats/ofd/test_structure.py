@@ -28,8 +28,10 @@ def test_licence_ofd_follows_every_rule(licence):
 
 def test_a_many_page_document_follows_every_rule():
     """A document as bench/ofd.py draws them: many pages, so object IDs run past 100 (where page IDs once began)."""
+    from licenses import document
     from licenses.document import FONT_BOLD, FONT_REGULAR
 
+    document._register_fonts()  # reportlab's metrics of the face's fonts (the OFD canvas measures with them)
     canvas = licence_ofd.OfdCanvas()
     for number in range(1, 6):
         canvas.setFont(FONT_BOLD, 16)
