@@ -24,6 +24,7 @@ The same input gives the same bytes (no clock is read; times come from the token
 
 from __future__ import annotations
 
+import functools
 import io
 import uuid
 from collections.abc import Mapping, Sequence
@@ -39,6 +40,7 @@ from trust.formats.ofd import package as ofd_package
 from trust.formats.ofd import xml
 
 VERSION: Final = "1.0"  # GB/T 33190-2016 (its schema fixes OFD/@Version to 1.0)
+LAYOUT_TABLES: Final = ("GSUB", "GPOS", "GDEF", "BASE", "JSTF")  # not embedded: OFD positions every glyph
 PT: Final = 25.4 / 72  # millimetres per point
 PAGE_W: Final = 210.0
 PAGE_H: Final = 297.0
@@ -239,8 +241,12 @@ def _page_xml(objects: Sequence[_Text | _Path], first_id: int) -> tuple[bytes, i
     return xml.serialise(root), next_id
 
 
+@functools.lru_cache(maxsize=64)
 def _subset(weight: str, text: str) -> bytes:
-    """Noto Sans SC ``weight``, subset to the characters of ``text`` (TrueType, cmap kept)."""
+    """Noto Sans SC ``weight``, subset to the characters of ``text`` (TrueType, cmap kept). The OpenType layout
+    tables are dropped before they are read: OFD places every glyph itself (``DeltaX``), and decompiling the CJK
+    font's GSUB/GPOS was most of a licence's rendering time. The same text gives the same bytes, so results are kept
+    (a licence drawn again, the service's re-issues)."""
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
@@ -250,7 +256,11 @@ def _subset(weight: str, text: str) -> bytes:
     options.name_IDs = ["*"]
     options.notdef_outline = True
     options.layout_features = []
+    options.drop_tables = [*options.drop_tables, *LAYOUT_TABLES]
     font = TTFont(str(fonts.font_path(weight)), recalcTimestamp=False)  # deterministic output
+    for tag in LAYOUT_TABLES:  # removed unread (the subsetter would decompile them first)
+        if tag in font:
+            del font[tag]
     subsetter = subset.Subsetter(options)
     subsetter.populate(text=text)
     subsetter.subset(font)
