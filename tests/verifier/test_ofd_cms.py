@@ -196,3 +196,27 @@ def test_keyword_sample_plug_in_signature_with_changed_signature_xml_fails():
     sig = report.children[1]
     detail = check(sig, "signed-value")
     assert "neither Signature.xml nor its sm3 digest" in detail
+
+
+def test_hostile_cms_values_give_a_report_never_a_traceback(factory):
+    """Every byte of a CMS signature value flipped, and every truncation at 13-byte steps: a report each time (no
+    exception escapes), and never TOTAL_PASSED unless the change hit bytes no check depends on."""
+    root, leaf = world(factory, "sm2")
+    ofd = sign_ofd(base(), leaf, detached=False)
+    value_path = f"{SIGNS}/Sign_0/SignedValue.dat"
+    pkg = package.read(ofd)
+    value = pkg.read(value_path)
+    files = dict(pkg.files)
+    ctx = context.build(at=NOW, anchors=[root.der])
+    variants = [value[:cut] for cut in range(0, len(value), 13)]
+    for position in range(0, len(value), 3):
+        changed = bytearray(value)
+        changed[position] ^= 0x41
+        variants.append(bytes(changed))
+    passed = 0
+    for variant in variants:
+        files[value_path] = variant
+        report = verify_ofd(package.write(files), ctx)
+        (sig,) = report.children
+        passed += sig.indication is Indication.TOTAL_PASSED
+    assert passed < len(variants) // 10  # only changes to unchecked fields (e.g. a certificate's unused extension)
