@@ -179,6 +179,11 @@ def change_status(body: StatusChange, request: Request, principal: Client) -> Pu
 class VerifyRequest(BaseModel):
     input: str = Field(description="The object to verify, base64 (DER or PEM bytes)")
     anchors: list[str] = Field(default_factory=list, description="PEM trust anchors; none: this instance's roots")
+    anchor_keys: list[str] = Field(
+        default_factory=list,
+        description="PEM certificates trusted for their name and public key only (RFC 5280 clause 6.1.1 (d): their "
+        "extensions are neither checked nor applied); like anchors, they replace this instance's roots",
+    )
     untrusted: list[str] = Field(default_factory=list, description="PEM intermediate certificates")
     crls: list[str] = Field(default_factory=list, description="CRLs, base64 DER")
     at: IsoDateTime | None = Field(default=None, description="Validation time (default now)")
@@ -283,6 +288,7 @@ def verify(body: VerifyRequest, request: Request) -> Response:
         strict=body.strict,
         max_depth=body.max_depth,
         anchors=body.anchors,
+        anchor_keys=body.anchor_keys,
         untrusted=body.untrusted,
         crls=[b64(c, "crl") for c in body.crls],
     )
