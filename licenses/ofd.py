@@ -24,7 +24,9 @@ The same input gives the same bytes (no clock is read; times come from the token
 
 from __future__ import annotations
 
+import functools
 import io
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -37,6 +39,8 @@ from trust.formats.license_face import ATTACHMENT_NAME, Face, authority_anchor, 
 from trust.formats.ofd import package as ofd_package
 from trust.formats.ofd import xml
 
+VERSION: Final = "1.0"  # GB/T 33190-2016 (its schema fixes OFD/@Version to 1.0)
+LAYOUT_TABLES: Final = ("GSUB", "GPOS", "GDEF", "BASE", "JSTF")  # not embedded: OFD positions every glyph
 PT: Final = 25.4 / 72  # millimetres per point
 PAGE_W: Final = 210.0
 PAGE_H: Final = 297.0
@@ -237,8 +241,12 @@ def _page_xml(objects: Sequence[_Text | _Path], first_id: int) -> tuple[bytes, i
     return xml.serialise(root), next_id
 
 
+@functools.lru_cache(maxsize=64)
 def _subset(weight: str, text: str) -> bytes:
-    """Noto Sans SC ``weight``, subset to the characters of ``text`` (TrueType, cmap kept)."""
+    """Noto Sans SC ``weight``, subset to the characters of ``text`` (TrueType, cmap kept). The OpenType layout
+    tables are dropped before they are read: OFD places every glyph itself (``DeltaX``), and decompiling the CJK
+    font's GSUB/GPOS was most of a licence's rendering time. The same text gives the same bytes, so results are kept
+    (a licence drawn again, the service's re-issues)."""
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
@@ -248,7 +256,11 @@ def _subset(weight: str, text: str) -> bytes:
     options.name_IDs = ["*"]
     options.notdef_outline = True
     options.layout_features = []
+    options.drop_tables = [*options.drop_tables, *LAYOUT_TABLES]
     font = TTFont(str(fonts.font_path(weight)), recalcTimestamp=False)  # deterministic output
+    for tag in LAYOUT_TABLES:  # removed unread (the subsetter would decompile them first)
+        if tag in font:
+            del font[tag]
     subsetter = subset.Subsetter(options)
     subsetter.populate(text=text)
     subsetter.subset(font)
@@ -283,7 +295,7 @@ def metadata(
 
 
 def _ofd_xml(content: Face, custom: Sequence[tuple[str, str]], issuer_name: str, issued_at: datetime) -> bytes:
-    root = xml.element("OFD", {"Version": "1.2", "DocType": "OFD"})
+    root = xml.element("OFD", {"Version": VERSION, "DocType": "OFD"})
     body = xml.sub(root, "DocBody")
     info = xml.sub(body, "DocInfo")
     xml.sub(info, "DocID", text_value=content.identifier)
@@ -298,16 +310,18 @@ def _ofd_xml(content: Face, custom: Sequence[tuple[str, str]], issuer_name: str,
     return xml.serialise(root)
 
 
-def _document_xml(pages: int, max_id: int) -> bytes:
+def _document_xml(pages: int, next_id: int) -> bytes:
+    """``Document.xml``; the pages take the IDs after the pages' objects (``next_id`` on), so every ID is unique
+    and ``MaxUnitID`` is the largest (GB/T 33190 clause 7.5)."""
     root = xml.element("Document")
     common = xml.sub(root, "CommonData")
-    xml.sub(common, "MaxUnitID", text_value=str(max_id))
+    xml.sub(common, "MaxUnitID", text_value=str(next_id + pages - 1))
     area = xml.sub(common, "PageArea")
     xml.sub(area, "PhysicalBox", text_value=f"0 0 {_num(PAGE_W)} {_num(PAGE_H)}")
     xml.sub(common, "PublicRes", text_value="PublicRes.xml")
     pages_el = xml.sub(root, "Pages")
     for index in range(pages):
-        xml.sub(pages_el, "Page", {"ID": str(100 + index), "BaseLoc": f"Pages/Page_{index}/Content.xml"})
+        xml.sub(pages_el, "Page", {"ID": str(next_id + index), "BaseLoc": f"Pages/Page_{index}/Content.xml"})
     xml.sub(root, "Attachments", text_value="Attachs/Attachments.xml")
     return xml.serialise(root)
 
@@ -418,21 +432,22 @@ def document_package(canvas: OfdCanvas, *, title: str) -> bytes:
     for index, objects in enumerate(pages):
         files[f"Doc_0/Pages/Page_{index}/Content.xml"], next_id = _page_xml(objects, next_id)
     texts = [o for page in pages for o in page if isinstance(o, _Text)]
-    root = xml.element("OFD", {"Version": "1.2", "DocType": "OFD"})
+    root = xml.element("OFD", {"Version": VERSION, "DocType": "OFD"})
     body = xml.sub(root, "DocBody")
     info = xml.sub(body, "DocInfo")
+    xml.sub(info, "DocID", text_value=uuid.uuid5(uuid.NAMESPACE_URL, "huren:ofd:" + title).hex)  # deterministic
     xml.sub(info, "Title", text_value=title)
     xml.sub(info, "Creator", text_value="Huren 互认")
     xml.sub(body, "DocRoot", text_value="Doc_0/Document.xml")
     document_xml = xml.element("Document")
     common = xml.sub(document_xml, "CommonData")
-    xml.sub(common, "MaxUnitID", text_value=str(next_id))
+    xml.sub(common, "MaxUnitID", text_value=str(next_id + len(pages) - 1))
     area = xml.sub(common, "PageArea")
     xml.sub(area, "PhysicalBox", text_value=f"0 0 {_num(PAGE_W)} {_num(PAGE_H)}")
     xml.sub(common, "PublicRes", text_value="PublicRes.xml")
     pages_el = xml.sub(document_xml, "Pages")
     for index in range(len(pages)):
-        xml.sub(pages_el, "Page", {"ID": str(100 + index), "BaseLoc": f"Pages/Page_{index}/Content.xml"})
+        xml.sub(pages_el, "Page", {"ID": str(next_id + index), "BaseLoc": f"Pages/Page_{index}/Content.xml"})
     return ofd_package.write(
         {
             "OFD.xml": xml.serialise(root),

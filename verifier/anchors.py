@@ -19,6 +19,14 @@ Mutual recognition takes foreign roots as anchors, so an anchor certificate is n
   ``keyCertSign`` (RFC 5280 clauses 4.2.1.9 and 4.2.1.3 for the certificate that carries the key).
 
 The report's ``anchor`` check says which constraints applied (:func:`anchor_summary`).
+
+**Key anchors** (``--anchor-key``, ``context.build(key_anchors=...)``; :func:`key_anchor`): a certificate the user
+trusts for its name and public key only — the trust anchor information of RFC 5280 clause 6.1.1 (d), as RFC 5914's
+``TrustAnchorInfo`` without ``certPath`` controls beyond the name. Its extensions are neither checked nor applied (no
+basicConstraints or keyUsage demanded, no RFC 5937 constraints); its validity period still bounds it
+(:func:`key_anchor_problem`). For test roots and foreign roots that do not follow the RFC 5280 CA profile (ofdrw's
+test root: non-critical basicConstraints, no keyCertSign), chosen knowingly; ``--anchor`` keeps the checks above, and
+the trust list's roots always have them.
 """
 
 from __future__ import annotations
@@ -119,6 +127,20 @@ def trust_anchor(cert: x509.Certificate) -> CertTrustAnchor:
     return CertTrustAnchor(cert, quals=quals)
 
 
+class KeyAnchor(CertTrustAnchor):
+    """A certificate trusted as name and key only (module docstring): pathchecks skips the certificate's checks."""
+
+
+def key_anchor(cert: x509.Certificate) -> KeyAnchor:
+    """The anchor of a certificate given as a key anchor: its name and key, bounded by its validity period."""
+    quals = TrustQualifiers(
+        valid_from=cert.not_valid_before,
+        valid_until=cert.not_valid_after,
+        trusted_service_type=TrustedServiceType.UNSPECIFIED,
+    )
+    return KeyAnchor(cert, quals=quals)
+
+
 @dataclass(frozen=True)
 class AnchorProblem:
     rule: str
@@ -170,6 +192,27 @@ def anchor_problem(cert: x509.Certificate, moment: datetime, *, issues: bool) ->
             "anchor-key-cert-sign-missing", f"{label}: keyUsage does not assert keyCertSign (RFC 5280 clause 4.2.1.3)"
         )
     return None
+
+
+def key_anchor_problem(cert: x509.Certificate, moment: datetime) -> AnchorProblem | None:
+    """What makes a key anchor unusable at ``moment``: only its validity period (its extensions are not processed)."""
+    label = f"trust anchor {_name(cert)}"
+    if cert.not_valid_before > moment:
+        return AnchorProblem(
+            "anchor-not-yet-valid", f"{label} is not valid before {cert.not_valid_before.isoformat()}", "not-yet-valid"
+        )
+    if cert.not_valid_after < moment:
+        return AnchorProblem("anchor-expired", f"{label} expired on {cert.not_valid_after.isoformat()}", "expired")
+    return None
+
+
+def key_anchor_summary(cert: x509.Certificate) -> str:
+    """The ``anchor`` check of a path from a key anchor."""
+    return (
+        f"{_name(cert)}: valid {cert.not_valid_before.date().isoformat()} to "
+        f"{cert.not_valid_after.date().isoformat()}; trusted as name and key (--anchor-key, RFC 5280 clause "
+        "6.1.1 (d)): its extensions are neither checked nor applied"
+    )
 
 
 def anchor_summary(cert: x509.Certificate) -> str:

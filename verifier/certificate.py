@@ -425,10 +425,12 @@ def _new_validation_context(
 
 def _trust_anchor(cert: x509.Certificate, ctx: VerificationContext) -> Any:
     """The RFC 5937-qualified anchor of ``cert`` (:func:`verifier.anchors.trust_anchor`), once per memo."""
-    key = ("trust-anchor", ctx.memo.fingerprint(cert))
+    fingerprint = ctx.memo.fingerprint(cert)
+    key_only = fingerprint in ctx.key_anchors
+    key = ("trust-anchor", fingerprint, key_only)
     anchor = ctx.memo.facts.get(key)
     if anchor is None:
-        anchor = anchors.trust_anchor(cert)
+        anchor = anchors.key_anchor(cert) if key_only else anchors.trust_anchor(cert)
         ctx.memo.facts.put(key, anchor)
     return anchor
 

@@ -280,6 +280,7 @@ class VerificationContext:
     federation: Mapping[str, Any] | None = None  # the bundle's identity federation section (trust.formats.federation)
     checkpoints: tuple[Mapping[str, Any], ...] = ()  # the bundle's transparency log checkpoints (verifier.transparency)
     bundle_created_at: datetime | None = None  # when the bundle was made (what it cannot know of is newer)
+    key_anchors: frozenset[str] = frozenset()  # fingerprints of anchors trusted as name and key (verifier.anchors)
     memo: Memo = field(default_factory=Memo, compare=False, repr=False)  # shared by dataclasses.replace copies
     bundle: BundleInfo | None = field(default=None, compare=False)  # the bundle the trust list came from
 
@@ -426,7 +427,7 @@ class VerificationContext:
         material = self.shared(
             "material-key", self._material_key, self.anchors, self.intermediates, self.crls, self.ocsps, self.trust_list
         )
-        return (*cast(tuple[Hashable, ...], material), self.revocation, self.warnings)
+        return (*cast(tuple[Hashable, ...], material), self.revocation, self.warnings, self.key_anchors)
 
     def _material_key(self) -> tuple[Hashable, ...]:
         memo = self.memo
@@ -545,6 +546,7 @@ def build(
     revocation: str = "available",
     strict: bool = False,
     max_depth: int | None = None,
+    key_anchors: Sequence[bytes] = (),
 ) -> VerificationContext:
     """A verification context (module docstring). ``at`` is the validation time (:func:`validation_time`: aware, or
     ISO 8601 with an offset); without it, ``clock()`` once. Everything is judged at that one time: certificate paths,
@@ -559,6 +561,8 @@ def build(
     _bounded(crls, "CRL", limits.MAX_CRLS, limits.MAX_TOTAL_CRL_BYTES)
     _bounded(ocsps, "OCSP response", limits.MAX_OCSPS, limits.MAX_OCSPS * limits.MAX_OCSP_BYTES)
     anchor_certs = _load_all(anchors, "anchor", limits.MAX_ANCHORS)
+    _bounded(key_anchors, "key anchor", limits.MAX_ANCHORS, limits.MAX_EXTRA_BYTES)
+    key_certs = _load_all(key_anchors, "key anchor", limits.MAX_ANCHORS)
     given = _load_all(untrusted, "untrusted certificate", limits.MAX_EXTRA_CERTS)
     crl_list = []
     for data in crls:
@@ -576,6 +580,7 @@ def build(
     bundle_created_at: datetime | None = None
     trust_list = None
     bundle_info = None
+    members: set[str] = set()
     if bundle is not None:
         env = os.environ if environ is None else environ
         pinned = parse_pins([*pins, env.get(PINS_ENV, "")]) + [cx.fingerprint(c) for c in anchor_certs]
@@ -602,6 +607,7 @@ def build(
         # pin the list's signer, trust what the signed list lists).
         for root in trust_list.roots:
             anchor_certs.append(cx.load_certificate(root.certificate))
+            members.add(root.fingerprint)
         for _issuer, service in trust_list.services():
             if service.type == "CA":
                 # the current certificate, then those a re-keyed CA held before: what it issued under an older
@@ -629,9 +635,12 @@ def build(
         raise InputError(
             f"{len(extra)} untrusted certificates exceed the limit of {MAX_EXTRA_CERTS}", code=Code.INPUT_TOO_LARGE
         )
+    # a key anchor is trusted as name and key only (verifier.anchors); the trust list's roots keep their checks
+    key_only = frozenset(cx.fingerprint(c) for c in key_certs) - members
     return VerificationContext(
         validation_time=moment,
-        anchors=tuple(_unique(anchor_certs)),
+        anchors=tuple(_unique([*anchor_certs, *key_certs])),
+        key_anchors=key_only,
         intermediates=tuple(extra),
         crls=tuple(crl_list),
         ocsps=tuple(ocsps),

@@ -4,7 +4,9 @@ For every candidate path (:class:`verifier.paths.BoundedPaths`), in order:
 
 1. **anchor** — the anchor certificate itself (:func:`verifier.anchors.anchor_problem`: validity, critical
    extensions, and for an issuing anchor basicConstraints and keyCertSign); its RFC 5937 constraints are in the
-   ``TrustAnchor`` pyhanko validates from (:func:`verifier.anchors.trust_anchor`).
+   ``TrustAnchor`` pyhanko validates from (:func:`verifier.anchors.trust_anchor`). A key anchor (``--anchor-key``,
+   :class:`verifier.anchors.KeyAnchor`) is checked for its validity only, and neither its name constraints nor the
+   CA profile apply to it.
 2. **max-depth** — at most ``max_depth`` intermediate CA certificates, self-issued ones not counted (as RFC 5280
    clause 4.2.1.9 counts path length); ``--max-depth`` / ``max_depth``, bounded by :data:`verifier.limits.MAX_DEPTH`.
 3. **names** — :mod:`verifier.names`: dNSName / iPAddress syntax and constraints, unsupported constrained name forms.
@@ -108,15 +110,20 @@ def check_candidate(
     anchor = authority.certificate if isinstance(authority, AuthorityWithCert) else None
     certs = [c for c in candidate.iter_certs(include_root=False) if isinstance(c, x509.Certificate)]
     checks: list[Check] = []
+    key_only = isinstance(candidate.trust_anchor, anchors.KeyAnchor)
     if anchor is not None:
-        problem = anchors.anchor_problem(anchor, moment, issues=bool(certs))
+        if key_only:
+            problem = anchors.key_anchor_problem(anchor, moment)
+        else:
+            problem = anchors.anchor_problem(anchor, moment, issues=bool(certs))
         if problem is not None:
             sub = {
                 "expired": SubIndication.EXPIRED,
                 "not-yet-valid": SubIndication.NOT_YET_VALID,
             }.get(problem.kind, SubIndication.CHAIN_CONSTRAINTS_FAILURE)
             raise PathCheckError("anchor", problem.rule, problem.message, sub)
-        checks.append(Check("anchor", Result.PASSED, anchors.anchor_summary(anchor)))
+        summary = anchors.key_anchor_summary(anchor) if key_only else anchors.anchor_summary(anchor)
+        checks.append(Check("anchor", Result.PASSED, summary))
     intermediates = certs[:-1]
     depth = sum(1 for c in intermediates if not c.self_issued)
     if options.max_depth is not None and depth > options.max_depth:
@@ -128,7 +135,7 @@ def check_candidate(
         )
     labelled = [(c, _label(c, "leaf" if i == len(certs) - 1 else "CA")) for i, c in enumerate(certs)]
     try:
-        state = names.check_path_names(anchor, labelled)
+        state = names.check_path_names(None if key_only else anchor, labelled)
     except names.NameProblem as exc:
         raise PathCheckError("names", exc.rule, exc.message) from None
     checks.append(
@@ -140,7 +147,7 @@ def check_candidate(
         )
     )
     checked = 0
-    profiled = [(anchor, _label(anchor, "trust anchor"))] if anchor is not None else []
+    profiled = [(anchor, _label(anchor, "trust anchor"))] if anchor is not None and not key_only else []
     profiled.extend(labelled)
     for cert, label in profiled:
         if not (options.strict or member(cert)):

@@ -185,6 +185,10 @@ def test_issued_licence_ofd_is_sealed_by_its_authority(issued):
     _world, made, ofd, ctx = issued
     report = verify_ofd(ofd, ctx)
     assert report.passed, report.to_text()
+    # the sealed package follows the GB/T 33190 structure rules (docs/OFD.md)
+    from trust.formats.ofd import structure
+
+    assert structure.validate(package.read(ofd)) == ()
     (sig,) = report.children
     assert "证照专用章" in sig.subject
     ses_checks = {c.name: c.result.value for c in sig.children[0].checks}

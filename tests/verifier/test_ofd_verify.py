@@ -16,6 +16,7 @@ from trust.crypto.errors import Code, InputError, TrustError
 from trust.formats import ses
 from trust.formats.ofd import package, signatures
 from verifier import api, context
+from verifier.certificate import verify_certificate
 from verifier.ofd.verify import verify_ofd
 from verifier.report import Indication, Report, Result, SubIndication
 
@@ -46,11 +47,17 @@ def ofdrw_user_certificate() -> bytes:
     return ses.parse_signature(pkg.read("Doc_0/Signs/Sign_0/SignedValue.dat")).signer_cert
 
 
-def ctx_for(*, anchor: bool, untrusted: bool = True, at: datetime = INSIDE) -> context.VerificationContext:
+def ctx_for(
+    *, anchor: bool, untrusted: bool = True, at: datetime = INSIDE, key: bool = False, purpose: str = "auto"
+) -> context.VerificationContext:
+    """``anchor``: ofdrw's root as ``--anchor`` (RFC 5937 checks), or with ``key`` as ``--anchor-key``."""
+    root = [shared_file("ofd", ROOT).read_bytes()] if anchor else []
     return context.build(
         at=at,
-        anchors=[shared_file("ofd", ROOT).read_bytes()] if anchor else [],
+        anchors=[] if key else root,
+        key_anchors=root if key else [],
         untrusted=[ofdrw_user_certificate()] if untrusted else [],
+        purpose=purpose,
     )
 
 
@@ -87,9 +94,10 @@ def test_document_checks_of_every_intact_signed_sample_pass(name):
         assert result[name_] is Result.PASSED, (name_, sig.to_text())
 
 
-def test_v4_ride_right_with_ofdrw_root_every_check_but_the_anchor_rule_passes():
-    """The seal, the maker's and signer's signatures and the SM3 of Signature.xml verify; the chain to ofdrw's root
-    fails only on Huren's anchor rule (verifier/anchors.py): the root's basicConstraints is not critical."""
+def test_v4_ride_right_with_ofdrw_root_as_anchor_every_check_but_the_anchor_rule_passes():
+    """As ``--anchor`` (RFC 5937, the CA profile demanded of an issuing anchor): the seal, the maker's and signer's
+    signatures and the SM3 of Signature.xml verify; the chain to ofdrw's root fails on the anchor rule
+    (verifier/anchors.py): the root's basicConstraints is not critical (nor does it assert keyCertSign)."""
     report = verify_ofd(sample("ofdrw-converter-V4RideRight.ofd"), ctx_for(anchor=True))
     sig = only(report)
     assert sig.indication is Indication.TOTAL_FAILED
@@ -106,6 +114,73 @@ def test_v4_ride_right_with_ofdrw_root_every_check_but_the_anchor_rule_passes():
         assert ses_checks[name] is Result.PASSED, name
     assert dict(sig.details)["stamps"][0] == "page 1 at x 202 y 40, 40×40 mm"
     assert checks(sig)["seal-file"] is Result.PASSED  # Seal.esl is the seal inside the signature
+
+
+# --- ofdrw's root as a key anchor (--anchor-key): every sample's verdict -----------------------------------------
+
+# sample -> (indication, sub-indication) with ofdrw's root as --anchor-key and --purpose any, ofdrw's "Test
+# Certificate" given as --untrusted (the raw SM2 signature carries none)
+WITH_ROOT = {
+    "ofdrw-converter-V4RideRight.ofd": (Indication.TOTAL_PASSED, None),
+    "ofdrw-sign-DigitalSign.ofd": (Indication.TOTAL_PASSED, None),
+    # signed under the tax administration's test CAs, which ofdrw does not ship
+    "ofdrw-sign-v4signed.ofd": (Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND),
+    "ofdrw-sign-signedFile.ofd": (Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND),
+    # edited after signing
+    "ofdrw-reader-keyword.ofd": (Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE),
+}
+WITHOUT_ROOT = {
+    "ofdrw-converter-V4RideRight.ofd": (Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND),
+    "ofdrw-sign-DigitalSign.ofd": (Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND),
+    "ofdrw-sign-v4signed.ofd": (Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND),
+    "ofdrw-sign-signedFile.ofd": (Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND),
+    "ofdrw-reader-keyword.ofd": (Indication.TOTAL_FAILED, SubIndication.HASH_FAILURE),
+}
+
+
+def test_every_sample_is_listed():
+    signed = {p.name for p in shared_file("ofd", ROOT).parent.glob("*.ofd")} - set(UNSIGNED)
+    assert signed == set(WITH_ROOT) == set(WITHOUT_ROOT)
+
+
+@pytest.mark.parametrize("name", sorted(WITH_ROOT))
+def test_every_signed_sample_with_ofdrw_root_as_key_anchor(name):
+    report = verify_ofd(sample(name), ctx_for(anchor=True, key=True, purpose="any"))
+    assert (report.indication, report.sub_indication) == WITH_ROOT[name], report.to_text()
+
+
+@pytest.mark.parametrize("name", sorted(WITHOUT_ROOT))
+def test_every_signed_sample_without_ofdrw_root_is_untrusted(name):
+    report = verify_ofd(sample(name), ctx_for(anchor=False, purpose="any"))
+    assert (report.indication, report.sub_indication) == WITHOUT_ROOT[name], report.to_text()
+
+
+def test_v4_ride_right_with_ofdrw_root_as_key_anchor_passes_and_says_how_the_root_was_trusted():
+    sig = only(verify_ofd(sample("ofdrw-converter-V4RideRight.ofd"), ctx_for(anchor=True, key=True, purpose="any")))
+    assert sig.indication is Indication.TOTAL_PASSED, sig.to_text()
+    assert len(sig.chain) == 2
+    # the signer certificate's own report says how the root was trusted
+    cert = verify_certificate(ofdrw_user_certificate(), ctx_for(anchor=True, key=True))
+    assert cert.indication is Indication.TOTAL_PASSED, cert.to_text()
+    anchor = next(c for c in cert.checks if c.name == "anchor")
+    assert "trusted as name and key (--anchor-key, RFC 5280 clause 6.1.1 (d))" in anchor.detail
+    assert not any(c.name == "profile" and c.result is Result.PASSED for c in cert.checks)
+
+
+def test_v4_ride_right_signer_is_a_tls_client_certificate():
+    """ofdrw's "Test Certificate" has extendedKeyUsage clientAuth only (RFC 5280 clause 4.2.1.12: usable for that
+    purpose only), so without ``--purpose any`` its seal signature fails the purpose check, anchor or not."""
+    sig = only(verify_ofd(sample("ofdrw-converter-V4RideRight.ofd"), ctx_for(anchor=True, key=True)))
+    assert sig.indication is Indication.TOTAL_FAILED
+    assert sig.sub_indication is SubIndication.CHAIN_CONSTRAINTS_FAILURE
+    assert "not usable for seal" in sig.to_text()
+
+
+def test_digital_signature_with_ofdrw_root_as_key_anchor_passes_for_document_signing():
+    """The raw SM2 signature is checked for document signing (digitalSignature), which the certificate has."""
+    sig = only(verify_ofd(sample("ofdrw-sign-DigitalSign.ofd"), ctx_for(anchor=True, key=True)))
+    assert sig.indication is Indication.TOTAL_PASSED, sig.to_text()
+    assert checks(sig)["signer-certificate"] is Result.PASSED
 
 
 def test_v4_ride_right_without_an_anchor_is_untrusted():
@@ -283,6 +358,25 @@ def test_cli_verifies_an_ofd_file_named_anything(tmp_path, capsys):
     bad = tmp_path / "bad.ofd"
     bad.write_bytes(b"PK\x03\x04garbage")
     assert main(["verify", str(bad)]) == 3
+
+
+def test_cli_anchor_key_trusts_ofdrw_root(tmp_path, capsys):
+    """``trust verify --anchor-key``: ofdrw's digitally signed sample passes (exit 0) with its root as a key anchor,
+    fails the anchor rule as ``--anchor`` (exit 1) and is untrusted without it (exit 2)."""
+    from trust.cli.main import main
+
+    target = tmp_path / "signed.ofd"
+    target.write_bytes(sample("ofdrw-sign-DigitalSign.ofd"))
+    cert = tmp_path / "user.der"
+    cert.write_bytes(ofdrw_user_certificate())
+    root = str(shared_file("ofd", ROOT))
+    common = ["verify", str(target), "--at", "2021-06-01T00:00:00Z", "--untrusted", str(cert), "--format", "json"]
+    assert main([*common, "--anchor-key", root]) == 0
+    assert json.loads(capsys.readouterr().out)["indication"] == "TOTAL_PASSED"
+    assert main([*common, "--anchor", root]) == 1
+    assert "non-critical basicConstraints" in capsys.readouterr().out
+    assert main(common) == 2
+    capsys.readouterr()
 
 
 def test_ofd_verification_loads_no_service_module_or_network_client():

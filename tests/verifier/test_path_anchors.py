@@ -210,3 +210,87 @@ def test_huren_world_roots_pass_the_anchor_checks() -> None:
         assert "basicConstraints cA (critical), keyCertSign" in anchor.detail
         assert "path length ≤ 1" in anchor.detail
         assert any(c.name == "profile" and c.result.value == "passed" for c in report.checks), report.to_text()
+
+
+# --- key anchors (--anchor-key): name and key only, RFC 5280 clause 6.1.1 (d) ------------------------------------
+
+
+def verify_with_key_anchor(leaf: Node, root: Node, *intermediates: Node) -> Report:
+    ctx = context.build(key_anchors=[root.der], untrusted=[n.der for n in intermediates])
+    return verify_certificate(leaf.der, ctx)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"drop": ["basic_constraints"]},
+        {"changes": [cx.Ext("basic_constraints", {"ca": True}, critical=False)]},
+        {"changes": [cx.key_usage({"digital_signature"})]},
+        {"drop": ["key_usage"]},
+        {"changes": [unknown_critical()]},
+    ],
+    ids=["no-basic-constraints", "non-critical-basic-constraints", "no-key-cert-sign", "no-key-usage", "unknown-crit"],
+)
+def test_key_anchor_outside_the_ca_profile_is_trusted_only_when_given_as_key(factory: Factory, change: dict) -> None:
+    """What ``--anchor`` refuses (test_root_that_may_not_be_an_issuing_anchor), ``--anchor-key`` accepts: the user
+    trusts the name and key, not the certificate's extensions. The report says so."""
+    key = factory.key()
+    extensions = replace(ca_extensions(key.public_key, None), *change.get("changes", ()), drop=change.get("drop", ()))
+    root = factory.root(extensions=extensions, key=key)
+    leaf = factory.leaf("leaf", root)
+    assert verify(leaf, root).indication is Indication.TOTAL_FAILED
+    report = verify_with_key_anchor(leaf, root)
+    assert report.indication is Indication.TOTAL_PASSED, report.to_text()
+    anchor = next(c for c in report.checks if c.name == "anchor")
+    assert "trusted as name and key" in anchor.detail
+    assert "neither checked nor applied" in anchor.detail
+
+
+def test_key_anchor_name_constraints_are_not_applied(factory: Factory) -> None:
+    root = constrained_root(factory, name_constraints(permitted=[dns("example.com")]))
+    leaf = factory.leaf("leaf", root, extra=[san(dns("www.evil.test"))])
+    refused(verify(leaf, root), "name-not-permitted")
+    assert verify_with_key_anchor(leaf, root).indication is Indication.TOTAL_PASSED
+
+
+def test_key_anchor_is_bounded_by_its_validity(factory: Factory) -> None:
+    root = factory.root(
+        extensions=[cx.Ext("basic_constraints", {"ca": True}, critical=False)],
+        not_before=NOW - timedelta(days=800),
+        not_after=NOW - timedelta(days=1),
+    )
+    leaf = factory.leaf("leaf", root, not_before=NOW - timedelta(days=700))
+    refused(verify_with_key_anchor(leaf, root), "anchor-expired", SubIndication.EXPIRED)
+
+
+def test_key_anchor_does_not_relax_the_intermediates(factory: Factory) -> None:
+    """Only the anchor is taken as name and key: a CA below it without cA TRUE still cannot issue."""
+    root = factory.root()
+    key = factory.key()
+    ca = factory.ca(
+        "Not a CA",
+        root,
+        key=key,
+        extensions=replace(
+            ca_extensions(key.public_key, root.key.public_key),
+            cx.Ext("basic_constraints", {"ca": False}, critical=True),
+        ),
+    )
+    leaf = factory.leaf("leaf", ca)
+    assert verify_with_key_anchor(leaf, root, ca).indication is not Indication.TOTAL_PASSED
+
+
+def test_trust_list_root_given_as_key_anchor_keeps_its_checks() -> None:
+    """The roots a pinned bundle lists are never taken as name and key only."""
+    from tests.support import golden
+
+    ctx = golden.context(families=("SM2",))
+    assert ctx.trust_list is not None
+    root = ctx.trust_list.roots[0]
+    ctx = golden.context(families=("SM2",), key_anchors=[root.certificate])
+    assert ctx.key_anchors == frozenset()
+    assert ctx.trust_list is not None
+    _issuer, service = next(iter(ctx.trust_list.services("CA")))
+    report = verify_certificate(service.certificate, ctx, purpose="ca")
+    anchor = next(c for c in report.checks if c.name == "anchor")
+    assert "basicConstraints cA (critical), keyCertSign" in anchor.detail

@@ -1,7 +1,8 @@
 """``trust verify``: the verifier's command line — the contract other tools rely on.
 
-``trust verify INPUT [--bundle FILE] [--pin SHA256]... [--anchor CERT]... [--untrusted CERT]... [--crl FILE]...
-[--ocsp FILE]... [--at ISO-8601] [--purpose NAME] [--strict] [--max-depth N] [--format text|json] [--verbose]``
+``trust verify INPUT [--bundle FILE] [--pin SHA256]... [--anchor CERT]... [--anchor-key CERT]...
+[--untrusted CERT]... [--crl FILE]... [--ocsp FILE]... [--at ISO-8601] [--purpose NAME] [--strict] [--max-depth N]
+[--format text|json] [--verbose]``
 
 INPUT is a file or ``-`` for standard input; its kind is detected from the content (a PNG or JPEG photo of a licence QR
 code included). Exit codes
@@ -51,6 +52,13 @@ def verify(
     ] = None,
     pin: Annotated[list[str] | None, typer.Option(help="Pinned national root SHA-256 fingerprint (repeatable)")] = None,
     anchor: Annotated[list[Path] | None, typer.Option(help="Trust anchor certificate (repeatable)")] = None,
+    anchor_key: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Certificate trusted for its name and public key only (RFC 5280 clause 6.1.1 (d)): its extensions "
+            "are neither checked nor applied, e.g. a test root outside the CA profile (repeatable)"
+        ),
+    ] = None,
     untrusted: Annotated[list[Path] | None, typer.Option(help="Extra intermediate certificates (repeatable)")] = None,
     crl: Annotated[list[Path] | None, typer.Option(help="CRL file (repeatable)")] = None,
     ocsp: Annotated[list[Path] | None, typer.Option(help="OCSP response file (repeatable)")] = None,
@@ -122,6 +130,7 @@ def verify(
         bundle=[_read(part, "bundle") for part in bundle] if bundle else None,
         pins=pin or [],
         anchors=[_read(p, "anchor") for p in anchor or []],
+        key_anchors=[_read(p, "key anchor") for p in anchor_key or []],
         untrusted=[_read(p, "untrusted certificate") for p in untrusted or []],
         crls=[_read(p, "CRL") for p in crl or []],
         ocsps=[_read(p, "OCSP response") for p in ocsp or []],

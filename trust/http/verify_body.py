@@ -90,6 +90,11 @@ class VerifyOptions(BaseModel):
 class VerifyRequest(VerifyOptions):
     input: str = Field(description="The object to verify, base64 (DER or PEM bytes, a PDF, a token, a PNG or JPEG)")
     anchors: list[str] = Field(default_factory=list, description="PEM trust anchors; none: this instance's roots")
+    anchor_keys: list[str] = Field(
+        default_factory=list,
+        description="PEM certificates trusted for their name and public key only (RFC 5280 clause 6.1.1 (d): their "
+        "extensions are neither checked nor applied); like anchors, they replace this instance's roots",
+    )
     untrusted: list[str] = Field(default_factory=list, description="PEM intermediate certificates")
     crls: list[str] = Field(default_factory=list, description="CRLs, base64 DER")
     data: str | None = Field(default=None, description="The signed document of a detached GB/T 38540 signature")
@@ -110,6 +115,7 @@ class VerifyInput:
     options: VerifyOptions
     signed_data: bytes | None = None
     anchors: tuple[str, ...] = ()
+    anchor_keys: tuple[str, ...] = ()
     untrusted: tuple[str, ...] = ()
     crls: tuple[bytes, ...] = ()
 
@@ -174,6 +180,7 @@ async def read(request: Request, query: dict[str, Any]) -> VerifyInput:
             options=body,
             signed_data=_b64(body.data, "data") if body.data is not None else None,
             anchors=tuple(body.anchors),
+            anchor_keys=tuple(body.anchor_keys),
             untrusted=tuple(body.untrusted),
             crls=tuple(_b64(c, "crl") for c in body.crls),
         )

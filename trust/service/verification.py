@@ -127,16 +127,18 @@ def context_for(
     anchors: Sequence[str] = (),
     untrusted: Sequence[str] = (),
     crls: Sequence[bytes] = (),
+    anchor_keys: Sequence[str] = (),
 ) -> Any:
     """The verification context of a request: the instance's own bundle (cached) when the request names no anchors,
-    intermediates or CRLs; otherwise one built for it (the bundle too, unless the request names anchors)."""
-    if not (anchors or untrusted or crls):
+    key anchors, intermediates or CRLs; otherwise one built for it (the bundle too, unless the request names anchors
+    or key anchors)."""
+    if not (anchors or anchor_keys or untrusted or crls):
         return _service_context(instance, at, purpose, revocation, strict, max_depth)
     from verifier import context
 
     bundle_data = None
     pins: list[str] = []
-    if not anchors:
+    if not (anchors or anchor_keys):
         bundle_data = bundle_bytes(instance)
         pins = list(trust_service.root_fingerprints(instance).values())
     return context.build(
@@ -144,6 +146,7 @@ def context_for(
         bundle=bundle_data,
         pins=pins,
         anchors=[a.encode() for a in anchors],
+        key_anchors=[a.encode() for a in anchor_keys],
         untrusted=[u.encode() for u in untrusted],
         crls=list(crls),
         purpose=purpose,

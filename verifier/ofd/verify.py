@@ -30,7 +30,10 @@ Checks of one signature, in order (report check names in brackets):
    certList, picture), the signer chain through the trust list, the time-stamp, revocation; its report is this
    signature's child. ``Type="Sign"``: a raw SM2 signature over ``Signature.xml`` (ofdrw's digital signatures) is
    verified with the certificates given as ``--untrusted``, since the file carries none (INDETERMINATE /
-   NO_SIGNING_CERTIFICATE_FOUND when none fits), and that certificate's chain at ``SignatureDateTime``.
+   NO_SIGNING_CERTIFICATE_FOUND when none fits), and that certificate's chain at ``SignatureDateTime``; a CMS
+   SignedData (RFC 5652 or GB/T 35275) over ``Signature.xml`` — detached, encapsulated, or its digest encapsulated —
+   is verified by :mod:`verifier.ofd.cms_value`, and its signer's chain at ``signingTime`` (else
+   ``SignatureDateTime``) with the certificates it carries.
 7. **[seal-file]** the seal file ``Signature.xml`` names (``Seal.esl``), if any, is the seal inside the signature
    (a different seal is a warning: readers draw the signature's).
 8. **[stamp]** each ``StampAnnot``: its page (``PageRef``) exists and its boundary is a positive area; reported with
@@ -44,7 +47,7 @@ else the first ``INDETERMINATE``, else ``TOTAL_PASSED``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -56,6 +59,7 @@ from trust.formats.ofd import document as ofd_document
 from trust.formats.ofd import package as ofd_package
 from trust.formats.ofd import signatures as ofd_signatures
 from verifier.context import VerificationContext
+from verifier.ofd import cms_value
 from verifier.report import Check, Indication, Report, ReportBuilder, Result, SubIndication
 from verifier.ses.certificates import certificate_at, subject_of
 from verifier.ses.checks import CLOCK_SKEW, MALFORMED, Proof
@@ -447,14 +451,58 @@ def _signed_value(
     if value[:1] == b"\x30" and _is_raw_ecdsa(value):
         _raw_signature(signature, value, sig)
         return None
+    if cms_value.is_cms(value):
+        _cms_signature(signature, value, sig)
+        return None
     sig.fail(
         "signed-value",
         Indication.INDETERMINATE,
         SubIndication.FORMAT_FAILURE,
-        f"SignedValue.dat ({len(value)} bytes) is neither a GB/T 38540 SES_Signature nor a raw SM2 signature; "
-        "CMS SignedData signature values (GM/T 0010) are not verified by this verifier (docs/OFD.md)",
+        f"SignedValue.dat ({len(value)} bytes) is neither a GB/T 38540 SES_Signature, a CMS SignedData nor a raw SM2 "
+        "signature",
     )
     return None
+
+
+def _cms_signature(signature: ofd_signatures.SignatureFile, value: bytes, sig: _Signature) -> None:
+    """A CMS SignedData signature value (:mod:`verifier.ofd.cms_value`) and its signer's chain."""
+    ctx = sig.ctx
+    try:
+        verified = cms_value.verify_cms_value(value, signature.raw, ctx.intermediates)
+    except cms_value.CmsValueFailure as exc:
+        sig.fail("signed-value", exc.indication, exc.sub_indication, f"CMS SignedData: {exc.message}")
+        return
+    sig.subject = subject_of(verified.signer)
+    sig.passed(
+        "signed-value",
+        f"CMS SignedData ({verified.form}) over /{signature.path}: {verified.algorithm.name} signature verifies with "
+        f"the signer certificate {subject_of(verified.signer)}",
+    )
+    for note in verified.notes:
+        sig.note("signed-value", Result.WARNING, note)
+    sig.details.update(signed_value_form=f"CMS SignedData, {verified.form}")
+    claimed = verified.signing_time or ofd_signatures.signature_time(signature.date_time) or ctx.validation_time
+    claim = "signingTime" if verified.signing_time else "SignatureDateTime"
+    purpose = ctx.purpose if ctx.purpose not in ("auto", "any") else "document-signing"
+    carried = verified.certificates
+    chain_ctx = replace(ctx, intermediates=(*ctx.intermediates, *carried)) if carried else ctx
+    check, chain = certificate_at(
+        "signer-certificate",
+        verified.signer,
+        chain_ctx,
+        claimed,
+        Proof(ctx.validation_time, "the validation time (no time-stamp)"),
+        who="signer",
+        claim=claim,
+        purpose=purpose,
+    )
+    sig.chain = chain
+    if check.result is Result.PASSED:
+        sig.passed(check.name, check.detail)
+    else:
+        indication = getattr(check, "indication", None) or Indication.INDETERMINATE
+        sub = getattr(check, "sub_indication", None) or SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE
+        sig.fail("signer-certificate", indication, sub, check.detail)
 
 
 def _is_raw_ecdsa(value: bytes) -> bool:

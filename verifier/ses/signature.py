@@ -4,7 +4,8 @@ SES_Signature checks (:func:`verify_ses_signature`), in the order of deployed ve
 ``format`` (TBS_Sign version = seal version), ``signing-time`` (timeInfo not in the future), ``signature`` (over
 ``DER(TBS_Sign)`` with the signer certificate), ``signer-listed`` (the signer certificate, or its digest, is in the
 seal's certList), the seal checks prefixed ``seal.`` with the window judged at timeInfo, ``signer-certificate``
-(chain at timeInfo, purpose ``seal``), ``data-hash`` (SM3 of the signed data; without data INDETERMINATE /
+(chain at timeInfo, purpose ``seal``, or none when ``--purpose any`` waives it), ``data-hash`` (SM3 of the signed
+data; without data INDETERMINATE /
 SIGNED_DATA_NOT_FOUND) and ``time-stamp`` (over the signature value; its TSA chain and trust-list TSA service).
 
 Signing time and proof of existence: :mod:`verifier.ses` (the package docstring).
@@ -177,7 +178,14 @@ def verify_ses_signature(sig_der: bytes, ctx: VerificationContext, *, signed_dat
     chain: tuple[ChainLink, ...] = ()
     if signer is not None:
         signer_check, chain = certificate_at(
-            "signer-certificate", signer, ctx, time_info, proof, who="signer", claim="timeInfo", purpose="seal"
+            "signer-certificate",
+            signer,
+            ctx,
+            time_info,
+            proof,
+            who="signer",
+            claim="timeInfo",
+            purpose="any" if ctx.purpose == "any" else "seal",  # --purpose any: the user waives key usage checks
         )
         checks.append(signer_check)
     else:

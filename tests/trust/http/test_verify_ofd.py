@@ -33,6 +33,27 @@ def test_verify_ofd(client: TestClient) -> None:
     assert {c["name"]: c["result"] for c in signature["checks"]}["references"] == "passed"
 
 
+def test_verify_ofd_with_a_key_anchor(client: TestClient) -> None:
+    """``anchor_keys``: ofdrw's root trusted as name and key; as ``anchors`` it fails the RFC 5937 anchor rule."""
+    from trust.crypto import pem
+    from trust.formats import ses
+    from trust.formats.ofd import package
+
+    signed = package.read(shared_file("ofd", "ofdrw-converter-V4RideRight.ofd").read_bytes())
+    user = ses.parse_signature(signed.read("Doc_0/Signs/Sign_0/SignedValue.dat")).signer_cert
+    root = shared_file("ofd", "ofdrw-root.pem").read_text()
+    body = {
+        "input": base64.b64encode(shared_file("ofd", "ofdrw-sign-DigitalSign.ofd").read_bytes()).decode(),
+        "untrusted": [pem.write("CERTIFICATE", user).decode()],
+        "at": "2021-06-01T00:00:00Z",
+    }
+    report = client.post("/verify", json=body | {"anchor_keys": [root]}).json()
+    assert report["indication"] == "TOTAL_PASSED", report
+    report = client.post("/verify", json=body | {"anchors": [root]}).json()
+    assert report["indication"] == "TOTAL_FAILED", report
+    assert report["sub_indication"] == "CHAIN_CONSTRAINTS_FAILURE"
+
+
 def test_unsafe_ofd_is_a_problem(client: TestClient) -> None:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:

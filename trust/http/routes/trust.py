@@ -284,6 +284,7 @@ def _verify(instance: Instance, asked: verify_body.VerifyInput) -> dict[str, Any
         strict=options.strict,
         max_depth=options.max_depth,
         anchors=asked.anchors,
+        anchor_keys=asked.anchor_keys,
         untrusted=asked.untrusted,
         crls=list(asked.crls),
     )
