@@ -41,6 +41,8 @@ from ca.authority.discipline import (
 from ca.authority.hierarchy import (
     KIND_PROFILES,
     REKEY_COPIED_EXTENSIONS,
+    adopt_certificate,
+    adopt_sub_ca,
     ca_scope,
     chain,
     chain_for_certificate,
@@ -49,6 +51,7 @@ from ca.authority.hierarchy import (
     key_history,
     namespaces,
     rekey_sub_ca,
+    sub_ca_builder,
 )
 from ca.authority.issuance import (
     check_in_scope,
@@ -90,6 +93,8 @@ __all__ = [
     "DuplicateRequest",
     "Endpoints",
     "Issued",
+    "adopt_certificate",
+    "adopt_sub_ca",
     "algorithm_for",
     "ca_certificate",
     "ca_scope",
@@ -118,4 +123,5 @@ __all__ = [
     "retired_crls",
     "retired_signing_keys",
     "revoke",
+    "sub_ca_builder",
 ]

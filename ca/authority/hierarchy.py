@@ -10,7 +10,7 @@ from asn1crypto import x509 as asn1_x509
 from sqlmodel import Session, col, select
 
 from ca.authority.discipline import clamp_to_issuer, issue_signed
-from ca.authority.keys import NewKey, algorithm_for, new_key, store_key
+from ca.authority.keys import NewKey, algorithm_for, ca_signer, new_key, store_key
 from ca.authority.records import (
     BACKDATE,
     ROOT_VALIDITY,
@@ -28,7 +28,7 @@ from trust.crypto.keys import PublicKey
 from trust.crypto.keystore import KeyStore
 from trust.crypto.oids import POLICY
 from trust.formats import x509 as cx
-from trust.formats.names import DN, NO_NAMESPACE, check_dns_name, default_dns_namespace, region
+from trust.formats.names import DN, NO_NAMESPACE, check_dns_name, default_dns_namespace, name_text, region
 
 # Profiles each kind of CA may issue; their policy OIDs go into the CA certificate.
 KIND_PROFILES: Final = {
@@ -143,30 +143,22 @@ def _scope_names(scope: DN) -> list[asn1_x509.Name]:
     return [scope.to_asn1()]
 
 
-def create_sub_ca(
+def sub_ca_builder(
     session: Session,
-    keystore: KeyStore,
     endpoints: Endpoints,
     *,
-    ca_id: str,
-    parent_id: str,
+    parent: CertificateAuthority,
     kind: str,
     code: str | None,
     name: str,
     organization: str,
-    public_key: PublicKey | None = None,
-    family: str | None = None,
+    public_key: PublicKey,
     dns_namespace: str | None = None,
-) -> tuple[CertificateAuthority, Issued]:
-    """A regional, departmental or national operations CA under a root, from a CSR key or a new key.
-
-    A region's or department's CA is constrained to its subject subtree and to its DNS namespace
-    (:func:`ca_namespace`), for ``dNSName`` and for the hosts of ``uniformResourceIdentifier`` names."""
+) -> tuple[cx.CertificateBuilder, asn1_x509.Name]:
+    """The unsigned certificate (no serial yet) of a regional, departmental or national operations CA under root
+    ``parent``, and its subject: what :func:`create_sub_ca` signs, and what an offline root signs in a ceremony."""
     if kind not in KIND_PROFILES:
         raise InputError(f"CA kind must be one of {', '.join(KIND_PROFILES)}")
-    if session.get(CertificateAuthority, ca_id) is not None:
-        raise ConflictError(f"CA {ca_id} already exists")
-    parent = get_ca(session, parent_id)
     if parent.kind != "root":
         raise InputError("subordinate CAs are certified by a national root")
     if parent.status != "active":
@@ -175,10 +167,6 @@ def create_sub_ca(
     subject = DN(
         province=scope.province, locality=scope.locality, organization=organization, common_name=name
     ).to_asn1()
-    generated: NewKey | None = None
-    if public_key is None:
-        generated = new_key(session, keystore, family or parent.family, ca=True, label=f"{kind} CA {ca_id}")
-        public_key = generated.public_key
     if public_key.family.value not in (KeyFamily.SM2.value, KeyFamily.RSA.value):
         raise InputError("CA keys are SM2 or RSA", code=Code.KEY_MISMATCH)
     if public_key.family is KeyFamily.RSA and public_key.size < 3072:
@@ -206,6 +194,115 @@ def create_sub_ca(
         builder = builder.add_extension(
             cx.name_constraints(_scope_names(scope), dns=[namespace], uri_hosts=[namespace, f".{namespace}"])
         )
+    return builder, subject
+
+
+def adopt_certificate(
+    session: Session,
+    issuer: CertificateAuthority,
+    cert: asn1_x509.Certificate,
+    *,
+    profile_name: str,
+    key_id: str | None,
+) -> IssuedCertificate:
+    """Record a certificate an offline root signed in a ceremony (the service built it, the root signed it): the same
+    row :func:`issue_signed` writes. The caller has checked the signature against the root's key."""
+    tbs = cert["tbs_certificate"]
+    serial = cx.serial_hex(tbs["serial_number"].native)
+    if session.exec(select(IssuedCertificate.id).where(IssuedCertificate.serial == serial)).first() is not None:
+        raise ConflictError(f"a certificate with serial {serial} is already recorded (imported twice?)")
+    public_key = cx.public_key(cert)
+    record = IssuedCertificate(
+        serial=serial,
+        fingerprint=cx.fingerprint(cert),
+        issuer_id=issuer.id,
+        profile=profile_name,
+        subject=name_text(tbs["subject"])[:512],
+        family=public_key.family.value,
+        key_id=key_id,
+        not_before=utc(tbs["validity"]["not_before"].native),
+        not_after=utc(tbs["validity"]["not_after"].native),
+        der=cert.dump(),
+    )
+    session.add(record)
+    session.flush()
+    return record
+
+
+def adopt_sub_ca(
+    session: Session,
+    cert: asn1_x509.Certificate,
+    *,
+    ca_id: str,
+    parent_id: str,
+    kind: str,
+    code: str | None,
+    name: str,
+    key_id: str | None,
+) -> CertificateAuthority:
+    """A sub-CA whose certificate an offline root signed in a ceremony: its certificate row and its CA row."""
+    if session.get(CertificateAuthority, ca_id) is not None:
+        raise ConflictError(f"CA {ca_id} already exists")
+    parent = get_ca(session, parent_id)
+    record = adopt_certificate(session, parent, cert, profile_name=f"ca-{kind}", key_id=key_id)
+    ca = CertificateAuthority(
+        id=ca_id,
+        kind=kind,
+        code=code,
+        name=name,
+        family=record.family,
+        key_id=key_id,
+        parent_id=parent.id,
+        serial=record.serial,
+        cert_der=record.der,
+    )
+    session.add(ca)
+    session.flush()
+    return ca
+
+
+def create_sub_ca(
+    session: Session,
+    keystore: KeyStore,
+    endpoints: Endpoints,
+    *,
+    ca_id: str,
+    parent_id: str,
+    kind: str,
+    code: str | None,
+    name: str,
+    organization: str,
+    public_key: PublicKey | None = None,
+    family: str | None = None,
+    dns_namespace: str | None = None,
+) -> tuple[CertificateAuthority, Issued]:
+    """A regional, departmental or national operations CA under a root, from a CSR key or a new key.
+
+    A region's or department's CA is constrained to its subject subtree and to its DNS namespace
+    (:func:`ca_namespace`), for ``dNSName`` and for the hosts of ``uniformResourceIdentifier`` names."""
+    if kind not in KIND_PROFILES:
+        raise InputError(f"CA kind must be one of {', '.join(KIND_PROFILES)}")
+    if session.get(CertificateAuthority, ca_id) is not None:
+        raise ConflictError(f"CA {ca_id} already exists")
+    parent = get_ca(session, parent_id)
+    if parent.kind != "root":
+        raise InputError("subordinate CAs are certified by a national root")
+    ca_signer(keystore, parent)  # an offline root (no key here) is refused before a key is made
+    generated: NewKey | None = None
+    if public_key is None:
+        generated = new_key(session, keystore, family or parent.family, ca=True, label=f"{kind} CA {ca_id}")
+        public_key = generated.public_key
+    builder, subject = sub_ca_builder(
+        session,
+        endpoints,
+        parent=parent,
+        kind=kind,
+        code=code,
+        name=name,
+        organization=organization,
+        public_key=public_key,
+        dns_namespace=dns_namespace,
+    )
     issued = issue_signed(
         session,
         keystore,
