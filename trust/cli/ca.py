@@ -37,7 +37,9 @@ def init(
     from trust.service import ceremony
 
     if offline_root and root_certificates is not None:
-        raise InputError("--offline-root (the offline machine) and --root-certificates (the service) exclude each other")
+        raise InputError(
+            "--offline-root (the offline machine) and --root-certificates (the service) exclude each other"
+        )
     if offline_root:
         if out is None:
             raise InputError("--offline-root needs --out FOLDER for the root certificates and CRLs")
