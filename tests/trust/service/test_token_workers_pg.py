@@ -137,3 +137,33 @@ def test_workers_sign_on_the_token_at_once(postgres_url: str, softhsm: SoftHsm, 
             assert cx.public_key(cert) == token.keystore.info(row.key_id or "").public_key
     on_token = {info.key_id for info in token.keystore.list() if info.key_id.startswith("p11:")}
     assert set(keys) <= on_token
+    _scan_for_private_keys(token, tmp_path)
+
+
+def _scan_for_private_keys(instance: Instance, home: Path) -> None:
+    """Issue 20: no private key of a token key outside the token — every column of every table of the PostgreSQL
+    database and every file of the home folder searched for unencrypted PKCS#8 (DER) and any PEM private key but the
+    file store's encrypted SM2 keys."""
+    from sqlalchemy import MetaData, text
+
+    from tests.trust.service.test_demo_token import PKCS8_DER, PRIVATE_PEM
+
+    metadata = MetaData()
+    metadata.reflect(bind=instance.engine)
+    cells = 0
+    with instance.engine.connect() as connection:
+        for table in metadata.sorted_tables:
+            for row in connection.execute(text(f'SELECT * FROM "{table.name}"')):
+                for value in row:
+                    data = bytes(value) if isinstance(value, bytes | memoryview) else str(value).encode()
+                    cells += 1
+                    assert not any(prefix in data for prefix in PKCS8_DER), table.name
+                    assert not PRIVATE_PEM.search(data), table.name
+    assert cells > 100
+    file_keys = {i.key_id for i in instance.keystore.list() if not i.key_id.startswith("p11:")}
+    for path in home.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert not any(prefix in data for prefix in PKCS8_DER), path
+            if PRIVATE_PEM.search(data):
+                assert b"ENCRYPTED PRIVATE KEY" in data and path.name.removesuffix(".key.pem") in file_keys, path
