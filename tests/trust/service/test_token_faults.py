@@ -166,6 +166,52 @@ def test_wrong_pin_stops_before_anything_is_issued(world: Instance, softhsm: Sof
     assert _state(world) == before
 
 
+def test_a_file_key_moves_to_the_token_and_keeps_signing(world: Instance) -> None:
+    """Rotation without downtime (issue 20 item 3): the RSA TSA's and the RSA national CA's OCSP responder's file
+    keys moved onto the token; the same keys, so the certificates stay; every row follows; the TSA signs on the token
+    from its next refresh; `trust keys list` says where each lives; the file copies are removed when asked."""
+    from asn1crypto import tsp
+
+    from trust.formats import tsp as tsp_format
+    from trust.formats import x509 as cx
+    from trust.service import keys as key_moves
+    from trust.service import tsa
+
+    with Session(world.engine) as session:
+        record = tsa.current_record(session, "RSA")
+        national = session.get(CertificateAuthority, "national-rsa")
+        assert record is not None and record.key_id and national is not None and national.ocsp_key_id
+        tsa_key, ocsp_key, tsa_der = record.key_id, national.ocsp_key_id, record.der
+    assert not tsa_key.startswith("p11:") and not ocsp_key.startswith("p11:")
+    before = {info.key_id: info.location for info in world.keystore.list()}
+    assert before[tsa_key] == "file"
+    moved = key_moves.move_to_token(world, tsa_key)
+    assert moved.new_key_id.startswith(f"p11:{TOKEN}/") and moved.rows >= 1 and not moved.file_removed
+    moved_ocsp = key_moves.move_to_token(world, ocsp_key, remove_file=True)
+    after = {info.key_id: info.location for info in world.keystore.list()}
+    assert after[moved.new_key_id] == after[moved_ocsp.new_key_id] == f"pkcs11 token {TOKEN}"
+    assert after[tsa_key] == "file" and ocsp_key not in after  # kept until asked; removed when asked
+    with Session(world.engine) as session:
+        record = tsa.current_record(session, "RSA")
+        national = session.get(CertificateAuthority, "national-rsa")
+        assert record is not None and record.key_id == moved.new_key_id and record.der == tsa_der
+        assert national is not None and national.ocsp_key_id == moved_ocsp.new_key_id
+        assert session.exec(select(IssuedCertificate).where(IssuedCertificate.key_id == tsa_key)).first() is None
+    tsa.invalidate(world)  # what the TSA cache's refresh does in every worker
+    request = tsp_format.build_request(b"document", hash_algorithm="sha256")
+    response = tsp.TimeStampResp.load(tsa.timestamp(world, request, "RSA"))
+    assert response["status"]["status"].native == "granted"
+    signed = response["time_stamp_token"]["content"]
+    signer_info = signed["signer_infos"][0]
+    key = cx.public_key(cx.load_certificate(tsa_der))  # the same key as before the move
+    from trust.crypto.algorithms import RSA_PKCS1_SHA256
+
+    key.verify(bytes(signer_info["signature"]), signer_info["signed_attrs"].untag().dump(), RSA_PKCS1_SHA256)
+    with pytest.raises(TrustError) as again:
+        key_moves.move_to_token(world, moved.new_key_id)
+    assert again.value.code is Code.KEYSTORE_KEY_EXISTS
+
+
 def test_ca_key_deleted_on_the_token(world: Instance, softhsm: SoftHsm) -> None:
     """The CA's private key deleted by another application (OpenSC's pkcs11-tool): E1208 naming the key, nothing
     written. Runs last: the CA cannot sign afterwards."""
