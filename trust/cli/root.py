@@ -16,7 +16,9 @@ from trust.cli.common import HomeOption, console, instance
 from trust.crypto.errors import InputError
 
 app = typer.Typer(help="Ceremonies of an offline national root: request, show, sign, import.", no_args_is_help=True)
-request_app = typer.Typer(help="On the service: export a request for the offline root to sign.", no_args_is_help=True)
+request_app = typer.Typer(
+    help="On the service, export a request for the offline root to sign: enrol, crl, signer.", no_args_is_help=True
+)
 app.add_typer(request_app, name="request")
 
 
