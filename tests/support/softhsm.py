@@ -20,8 +20,8 @@ SO_PIN = "hsm-test-so-pin-5678"
 TOKENS = ("huren-test", "huren-client", "huren-pin", "huren-demo", "huren-faults", "huren-workers")
 """``huren-test``: the key store's token; ``huren-demo``: the token demo world's (its key scan sees only its keys);
 ``huren-faults``: the token fault tests' (tests/trust/service/test_token_faults.py); ``huren-workers``: the
-multi-worker PostgreSQL test's; ``huren-client``: the platform client's; ``huren-pin``: never logged in to by a passing test (login state is per
-application, so a wrong PIN is only seen by the first login)."""
+multi-worker PostgreSQL test's; ``huren-client``: the platform client's; ``huren-pin``: never logged in to by a
+passing test (login state is per application, so a wrong PIN is only seen by the first login)."""
 
 
 @dataclass(frozen=True)

@@ -369,7 +369,7 @@ def _signer_item(instance: Instance, root: CertificateAuthority) -> tuple[fmt.It
         cx.CertificateBuilder()
         .subject(
             DN(organization=ca_service.NATIONAL_ORG, common_name=f"互认国家信任列表签名 ({root.family})").to_asn1()
-        )  # noqa: E501
+        )
         .issuer(root_cert.subject)
         .public_key(key.public_key)
         .validity(start, min(start + SIGNER_VALIDITY - timedelta(days=1), _not_after(root_cert)))

@@ -91,7 +91,7 @@ def _midway(monkeypatch: pytest.MonkeyPatch, fault: Callable[[], None]) -> list[
     happened: list[str] = []
     original = discipline.reserve_serial
 
-    def reserve_then_fail(session, make):  # type: ignore[no-untyped-def]
+    def reserve_then_fail(session, make):
         record = original(session, make)
         fault()
         happened.append(record.serial)
