@@ -313,3 +313,35 @@ def test_cli_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys)
     assert "E1210 root-offline" in capsys.readouterr().err
     assert main(["root", "request", "enrol", "region", "330000", "--home", str(service)]) == 0
     assert main(["init", "--offline-root", "--root-certificates", str(roots), "--home", str(tmp_path / "x")]) == 3
+
+
+@pytest.mark.external
+@pytest.mark.slow
+def test_the_offline_roots_keys_on_a_token(softhsm, tmp_path: Path) -> None:
+    """ "File or token": the offline machine with SoftHSM2 configured makes the RSA root's key on the token (the SM2
+    root's in its file store: no standard SM2 mechanism) and signs the first ceremony with it."""
+    from trust.settings import Settings
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TRUST_PKCS11_PIN", softhsm.pin)
+    try:
+        offline = Instance(
+            Settings(home=tmp_path / "offline", key_kdf_iterations=2000, pkcs11_module=softhsm.module,
+                     pkcs11_token="huren-root"),
+            passphrase=PASSPHRASE,
+        )  # fmt: skip
+        ceremony.init_offline_root(offline, tmp_path / "roots")
+    finally:
+        mp.undo()
+    roots = _cas(offline)
+    assert roots["root-rsa"].key_id is not None and roots["root-rsa"].key_id.startswith("p11:huren-root/")
+    assert roots["root-sm2"].key_id is not None and not roots["root-sm2"].key_id.startswith("p11:")
+    where = {info.key_id: info.location for info in offline.keystore.list()}
+    assert where[roots["root-rsa"].key_id] == "pkcs11 token huren-root"
+    service = make_instance(tmp_path / "service")
+    pending = ceremony.init_service(service, tmp_path / "roots")
+    ceremony.import_response(service, ceremony.sign_request(offline, pending.path.read_bytes(), confirm=_yes))
+    national = cx.load_certificate(_cas(service)["national-rsa"].cert_der)
+    cx.verify_signature(
+        national, cx.public_key(cx.load_certificate((tmp_path / "roots" / "root-rsa.cer").read_bytes()))
+    )
