@@ -343,20 +343,8 @@ REKEY_COPIED_EXTENSIONS: Final = (
 )
 
 
-def rekey_sub_ca(
-    session: Session, keystore: KeyStore, *, ca_id: str, public_key: PublicKey | None = None
-) -> tuple[CertificateAuthority, Issued]:
-    """Give subordinate CA ``ca_id`` a new key and a new certificate from the same root.
-
-    The new certificate has the old one's subject and, copied verbatim, its basic constraints (path length), key
-    usage, certificate policies, CRL distribution point, authority information access and name constraints; a new
-    serial, a new subject key identifier and a fresh validity. ``public_key`` comes from a verified CSR of the
-    CA's family (the region keeps the key); without it the key store generates one. The old certificate is not
-    revoked: it moves to ``ca_key_history`` with its key reference, so what it issued keeps verifying and its key
-    keeps signing the CRL that covers those certificates (:func:`generate_crl`). Issuance discipline as for every
-    certificate: check, persist (row and serial), sign, complete; the new key is written to the key store after
-    signing and discarded if the transaction fails (``Issued.cleanups``)."""
-    ca = get_ca(session, ca_id)
+def rekeyable(session: Session, ca: CertificateAuthority) -> CertificateAuthority:
+    """The root that certifies ``ca``'s next key; refuses roots, CAs without a parent and anything not active."""
     if ca.kind == "root":
         raise InputError(f"{ca.id} is a national root; roots are not re-keyed (a root rollover is a new ceremony)")
     if ca.parent_id is None:
@@ -368,11 +356,16 @@ def rekey_sub_ca(
         raise InputError("subordinate CAs are certified by a national root")
     if parent.status != "active":
         raise ConflictError(f"CA {parent.id} is {parent.status}")
+    return parent
+
+
+def rekey_builder(
+    session: Session, ca: CertificateAuthority, public_key: PublicKey
+) -> tuple[cx.CertificateBuilder, CertificateAuthority]:
+    """The unsigned new certificate (no serial yet) of sub-CA ``ca`` for ``public_key``, and its root: what
+    :func:`rekey_sub_ca` signs, and what an offline root signs in a ceremony. Checks as :func:`rekey_sub_ca`."""
+    parent = rekeyable(session, ca)
     old_cert = ca_certificate(ca)
-    generated: NewKey | None = None
-    if public_key is None:
-        generated = new_key(session, keystore, ca.family, ca=True, label=f"{ca.kind} CA {ca.id} (re-keyed)")
-        public_key = generated.public_key
     if public_key.family.value != ca.family:
         raise InputError(
             f"CA {ca.id} is an {ca.family} CA; the new key is {public_key.family.value}", code=Code.KEY_MISMATCH
@@ -404,23 +397,21 @@ def rekey_sub_ca(
             builder = builder.add_extension(
                 cx.Ext(name, ext["extn_value"].parsed, critical=bool(ext["critical"].native))
             )
+    return builder, parent
+
+
+def _profile_of(session: Session, ca: CertificateAuthority, parent: CertificateAuthority) -> str:
     previous = session.exec(
         select(IssuedCertificate).where(IssuedCertificate.serial == ca.serial, IssuedCertificate.issuer_id == parent.id)
     ).first()
-    issued = issue_signed(
-        session,
-        keystore,
-        parent,
-        builder,
-        profile_name=previous.profile if previous is not None else f"ca-{ca.kind}",
-        subject=old_cert.subject,
-        public_key=public_key,
-        key_id=None,
-    )
-    key_id = None
-    if generated is not None:
-        key_id = store_key(keystore, generated, issued)
-        issued.record.key_id = key_id
+    return previous.profile if previous is not None else f"ca-{ca.kind}"
+
+
+def retire_and_replace(
+    session: Session, ca: CertificateAuthority, record: IssuedCertificate, key_id: str | None
+) -> None:
+    """The CA's current certificate and key into ``ca_key_history``; ``record`` (its new certificate) current."""
+    old_cert = ca_certificate(ca)
     session.add(
         CaKeyHistory(
             ca_id=ca.id,
@@ -431,13 +422,59 @@ def rekey_sub_ca(
         )
     )
     ca.key_id = key_id
-    ca.serial = issued.record.serial
-    ca.cert_der = issued.record.der
+    ca.serial = record.serial
+    ca.cert_der = record.der
     # the delegated OCSP responder was certified by the old key: the next ensure_ocsp_responder certifies a new one
     ca.ocsp_key_id = None
     ca.ocsp_cert_der = None
     session.add(ca)
     session.flush()
+
+
+def adopt_rekey(session: Session, ca_id: str, cert: asn1_x509.Certificate, key_id: str | None) -> CertificateAuthority:
+    """A re-key whose certificate an offline root signed in a ceremony (see :func:`adopt_sub_ca`)."""
+    ca = get_ca(session, ca_id)
+    parent = get_ca(session, ca.parent_id or "")
+    record = adopt_certificate(session, parent, cert, profile_name=_profile_of(session, ca, parent), key_id=key_id)
+    retire_and_replace(session, ca, record, key_id)
+    return ca
+
+
+def rekey_sub_ca(
+    session: Session, keystore: KeyStore, *, ca_id: str, public_key: PublicKey | None = None
+) -> tuple[CertificateAuthority, Issued]:
+    """Give subordinate CA ``ca_id`` a new key and a new certificate from the same root.
+
+    The new certificate has the old one's subject and, copied verbatim, its basic constraints (path length), key
+    usage, certificate policies, CRL distribution point, authority information access and name constraints; a new
+    serial, a new subject key identifier and a fresh validity. ``public_key`` comes from a verified CSR of the
+    CA's family (the region keeps the key); without it the key store generates one. The old certificate is not
+    revoked: it moves to ``ca_key_history`` with its key reference, so what it issued keeps verifying and its key
+    keeps signing the CRL that covers those certificates (:func:`generate_crl`). Issuance discipline as for every
+    certificate: check, persist (row and serial), sign, complete; the new key is written to the key store after
+    signing and discarded if the transaction fails (``Issued.cleanups``)."""
+    ca = get_ca(session, ca_id)
+    ca_signer(keystore, rekeyable(session, ca))  # refused (an offline root too) before a key is made
+    generated: NewKey | None = None
+    if public_key is None:
+        generated = new_key(session, keystore, ca.family, ca=True, label=f"{ca.kind} CA {ca.id} (re-keyed)")
+        public_key = generated.public_key
+    builder, parent = rekey_builder(session, ca, public_key)
+    issued = issue_signed(
+        session,
+        keystore,
+        parent,
+        builder,
+        profile_name=_profile_of(session, ca, parent),
+        subject=ca_certificate(ca).subject,
+        public_key=public_key,
+        key_id=None,
+    )
+    key_id = None
+    if generated is not None:
+        key_id = store_key(keystore, generated, issued)
+        issued.record.key_id = key_id
+    retire_and_replace(session, ca, issued.record, key_id)
     return ca, issued
 
 

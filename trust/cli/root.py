@@ -17,7 +17,8 @@ from trust.crypto.errors import InputError
 
 app = typer.Typer(help="Ceremonies of an offline national root: request, show, sign, import.", no_args_is_help=True)
 request_app = typer.Typer(
-    help="On the service, export a request for the offline root to sign: enrol, crl, signer.", no_args_is_help=True
+    help="On the service, export a request for the offline root to sign: enrol, rekey, crl, signer.",
+    no_args_is_help=True,
 )
 app.add_typer(request_app, name="request")
 
@@ -63,6 +64,20 @@ def request_enrol(
             dns_namespace=dns_namespace,
         )
     )
+
+
+@request_app.command("rekey")
+def request_rekey(
+    ca_id: Annotated[str, typer.Argument(help="Regional, departmental or national operations CA id")],
+    csr: Annotated[
+        Path | None, typer.Option(help="PKCS#10 request with the CA's new key; omitted: Huren makes it")
+    ] = None,
+    home: HomeOption = None,
+) -> None:
+    """A new key and certificate for a CA under an offline root (what `trust ca rekey` does with a root it holds)."""
+    from trust.service import ceremony
+
+    _done(ceremony.request_rekey(instance(home), ca_id, _read(csr) if csr is not None else None))
 
 
 @request_app.command("crl")

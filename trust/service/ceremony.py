@@ -527,6 +527,26 @@ def request_enrol(
         return _write_request(instance, [item])
 
 
+def request_rekey(instance: Instance, ca_id: str, csr_data: bytes | None = None) -> PendingRequest:
+    """The request for a new certificate of a sub-CA under an offline root (``trust ca rekey``'s ceremony form): a new
+    key (made here, or the region's from ``csr_data``); on import the old certificate retires as with ``trust ca
+    rekey`` (its key keeps signing the CRL for what it issued), the CRLs are re-signed and a new OCSP responder made."""
+    with ca_service.transaction(instance) as (session, _issued):
+        ca = authority.get_ca(session, ca_id)
+        root = authority.get_ca(session, ca.parent_id or "") if ca.parent_id else None
+        if root is None or root.kind != "root" or root.key_id is not None:
+            raise ConflictError(f"CA {ca_id} is not under an offline root: use trust ca rekey")
+        trust_registry.check_standing(session, ca)
+        public_key = ca_service.enrol_key(csr_data, ca.family)
+        key_id = None
+        if public_key is None:
+            info = instance.keystore.generate(key_spec(ca.family, ca=True), label=f"{ca.kind} CA {ca.id} (re-keyed)")
+            key_id, public_key = info.key_id, info.public_key
+        builder, parent = authority.rekey_builder(session, ca, public_key)
+        item = _certificate_item(parent, builder, f"{ca.kind}-ca")
+        return _write_request(instance, [(item, {"rekey": ca.id, "key_id": key_id})])
+
+
 def request_root_crls(instance: Instance) -> PendingRequest:
     """The request for the next CRL of each offline root: the revocations the service recorded, numbered after the
     last CRL it holds, valid :data:`ROOT_CRL_VALIDITY`."""
@@ -606,6 +626,9 @@ def _record_crl(session: Session, root: CertificateAuthority, crl: asn1_crl.Cert
 def _adopt(
     session: Session, root: CertificateAuthority, item: fmt.Item, cert: asn1_x509.Certificate, context: dict[str, Any]
 ) -> tuple[str, CertificateAuthority | None]:
+    if "rekey" in context:
+        ca = authority.adopt_rekey(session, context["rekey"], cert, context["key_id"])
+        return f"CA {ca.id} re-keyed: {cx.fingerprint(cert)}", ca
     if item.purpose == "trust-list-signer":
         authority.adopt_certificate(
             session, root, cert, profile_name=trust_registry.TRUST_LIST_SIGNER, key_id=context["key_id"]
@@ -667,6 +690,7 @@ def import_response(instance: Instance, data: bytes) -> list[str]:
         for ca in new_cas:
             if ca.key_id is not None:
                 authority.generate_crl(session, keystore, ca.id, endpoints=ep)
+                authority.refresh_partitions(session, keystore, ca)  # a re-keyed CA's: signed with the new key
                 authority.ensure_ocsp_responder(session, keystore, ep, ca.id)
         if then == "init":
             issued.extend(tsa.ensure_tsa_certificates(session, keystore, ep))
@@ -678,6 +702,7 @@ def import_response(instance: Instance, data: bytes) -> list[str]:
         if new_cas or any(not item.is_crl for item in request.items):
             trust_registry.publish(session, instance)
     os.replace(pending_path, _ceremony_dir(instance, "done") / pending_path.name)
+    tsa.invalidate(instance)  # a TSA under a re-keyed national CA hands out the new chain
     return done
 
 

@@ -117,6 +117,39 @@ def test_a_regional_ca_round_trip_and_offline_verification(machines, tmp_path) -
         assert len(x5c) == 2 and hashlib.sha256(base64.b64decode(x5c[1])).hexdigest() in pins
 
 
+def test_rekey_ceremony_keeps_what_the_old_key_issued_valid(machines, tmp_path) -> None:
+    """``trust ca rekey`` under an offline root is refused (E1210, nothing changed); its ceremony form re-keys the
+    regional CA: new certificate from the root, the old one in the key history, what the old key issued still
+    verifies offline and the new key issues."""
+    from ca.authority import key_history
+    from tests.support.world import ZJ_ORG_USCC
+
+    offline, service, roots = machines
+    before = _cas(service)["region-330000-sm2"]
+    old_leaf = tmp_path / "old.pem"
+    subject = DN(province="浙江省", organization="测试公司", common_name="测试公司", serial_number=ZJ_ORG_USCC)
+    old = ca_service.issue(service, ca_id="region-330000-sm2", profile="organization-identity", subject=subject)
+    old_leaf.write_bytes(cx.certificate_pem(old.certificate))
+    with pytest.raises(TrustError) as refused:
+        ca_service.rekey(service, "region-330000-sm2")
+    assert refused.value.code is Code.ROOT_OFFLINE
+    assert _cas(service)["region-330000-sm2"].cert_der == before.cert_der
+    pending = ceremony.request_rekey(service, "region-330000-sm2")
+    response = ceremony.sign_request(offline, pending.path.read_bytes(), confirm=_yes)
+    assert ceremony.import_response(service, response)[0].startswith("CA region-330000-sm2 re-keyed")
+    after = _cas(service)["region-330000-sm2"]
+    assert after.cert_der != before.cert_der and after.key_id != before.key_id
+    with db.session_scope(service.engine, read_only=True) as session:
+        assert [h.serial for h in key_history(session, "region-330000-sm2")] == [before.serial]
+    new = ca_service.issue(service, ca_id="region-330000-sm2", profile="organization-identity", subject=subject)
+    new_leaf = tmp_path / "new.pem"
+    new_leaf.write_bytes(cx.certificate_pem(new.certificate))
+    bundle = trust_registry.export_bundle(service, tmp_path / "bundle.json")
+    pin = _pins(roots)[0]
+    assert main(["verify", str(old_leaf), "--bundle", str(bundle), "--pin", pin]) == 0
+    assert main(["verify", str(new_leaf), "--bundle", str(bundle), "--pin", pin]) == 0
+
+
 def test_root_crl_ceremony_and_replays(machines) -> None:
     offline, service, _roots = machines
     before = _cas(service)["root-sm2"].crl_number
