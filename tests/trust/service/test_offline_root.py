@@ -172,6 +172,48 @@ def test_root_crl_ceremony_and_replays(machines) -> None:
     assert twice.value.code is Code.CEREMONY_RESPONSE_INVALID
 
 
+def test_revoking_a_ca_certificate_under_an_offline_root(machines, tmp_path) -> None:
+    """The revocation is recorded at once and carried by the root's next CRL (a ceremony); then the retired regional
+    CA certificate is revoked for verifiers, and what its key issued stops verifying."""
+    from ca.authority import key_history
+    from tests.support.world import ZJ_ORG_USCC
+    from trust.formats.crl import load_crl
+
+    offline, service, roots = machines
+    with db.session_scope(service.engine, read_only=True) as session:
+        history = key_history(session, "region-330000-sm2")
+    if not history:  # the re-key test did not run first (-k): re-key now
+        pending = ceremony.request_rekey(service, "region-330000-sm2")
+        ceremony.import_response(service, ceremony.sign_request(offline, pending.path.read_bytes(), confirm=_yes))
+        with db.session_scope(service.engine, read_only=True) as session:
+            history = key_history(session, "region-330000-sm2")
+    retired = history[-1]
+    leaf = tmp_path / "leaf.pem"
+    subject = DN(province="浙江省", organization="测试公司", common_name="测试公司", serial_number=ZJ_ORG_USCC)
+    with db.session_scope(service.engine, read_only=True) as session:
+        from sqlmodel import col
+
+        from ca.models import IssuedCertificate
+
+        old = session.exec(
+            select(IssuedCertificate).where(
+                IssuedCertificate.issuer_id == "region-330000-sm2",
+                col(IssuedCertificate.created_at) <= retired.retired_at,
+            )
+        ).first()
+    assert old is not None, subject
+    leaf.write_bytes(old.der)
+    ca_service.revoke(service, serial=retired.serial, reason="superseded")
+    pending = ceremony.request_root_crls(service)
+    ceremony.import_response(service, ceremony.sign_request(offline, pending.path.read_bytes(), confirm=_yes))
+    crl = load_crl((service.settings.published_dir / "crl" / "root-sm2.crl").read_bytes())
+    assert int(retired.serial, 16) in {
+        entry["user_certificate"].native for entry in crl["tbs_cert_list"]["revoked_certificates"]
+    }
+    bundle = trust_registry.export_bundle(service, tmp_path / "bundle.json")
+    assert main(["verify", str(leaf), "--bundle", str(bundle), "--pin", _pins(roots)[0]]) != 0
+
+
 def test_the_operator_sees_every_item_and_may_decline(machines) -> None:
     offline, service, _roots = machines
     pending = ceremony.request_enrol(service, kind="region", code="440000", family="RSA")
