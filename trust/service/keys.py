@@ -63,6 +63,7 @@ def move_to_token(instance: Instance, key_id: str, *, remove_file: bool = False)
         raise InputError(f"key {key_id} is {info.family}: only RSA and EC keys can live on the token (docs/HSM.md)")
     from trust.service.sharing.models import DirectoryKey
 
+    instance.prepare_storage()
     with db.session_scope(instance.engine) as session:
         if session.exec(select(DirectoryKey).where(DirectoryKey.key_id == key_id)).first() is not None:
             raise ConflictError(f"key {key_id} keys the sharing directory's HMAC; it stays where it is")
