@@ -13,6 +13,8 @@ Prints one JSON object per line on stdout::
 :class:`trust.crypto.keystore.FileKeyStore` (an encrypted PKCS#8 file, decrypted once and cached, signed by
 pyca/cryptography/OpenSSL). Both sign the same 32-byte message with RSA-2048 PKCS#1 v1.5 SHA-256 and ECDSA P-256
 SHA-256, on one thread. ``ratio`` < 1 means the token path is slower (what it costs to keep the key in the token).
+``hsm-certificates-issued`` is an issuance's key-store work per certificate (:func:`issue_certificate`): the
+subject's EC P-256 key made in the store and the certificate signed by an RSA-4096 CA key in the same store.
 SoftHSM2 runs in this process, so ``--clock cpu`` counts its work too. Needs ``softhsm2-util`` and the SoftHSM2
 module (Debian package ``softhsm2``) and ``huren[hsm]``.
 """
@@ -32,6 +34,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bench._harness import Bench, log, timing, timing_arguments
+    from trust.crypto.keystore import KeyInfo, KeyStore
 else:
     from _harness import Bench, log, timing, timing_arguments  # before any project import: takes bench/ off sys.path
 
@@ -56,6 +59,33 @@ def softhsm(folder: Path) -> tuple[str, str]:
         check=True, capture_output=True, timeout=60,
     )  # fmt: skip
     return module, pin
+
+
+def issue_certificate(store: KeyStore, ca: KeyInfo) -> bytes:
+    """One issuance's key-store work: the subject's EC P-256 key made in the store (on the token: ``C_GenerateKeyPair``,
+    sensitive, never extractable), a TLS certificate for it built and signed by the CA key (RSA-4096, on the same
+    store) and checked. No database: what the token changes is measured, not the transaction."""
+    from datetime import UTC, datetime, timedelta
+
+    from trust.crypto.algorithms import RSA_PKCS1_SHA256
+    from trust.formats import x509 as cx
+    from trust.formats.names import DN
+
+    subject_key = store.generate("ec-p256", label="bench subject")
+    start = datetime.now(UTC)
+    cert = (
+        cx.CertificateBuilder()
+        .subject(DN(organization="bench", common_name="tls.bench.gov.cn").to_asn1())
+        .issuer(DN(organization="bench", common_name="bench CA").to_asn1())
+        .public_key(subject_key.public_key)
+        .serial_number(secrets.randbits(150) | 1 << 100)
+        .validity(start, start + timedelta(days=365))
+        .add_extension(cx.basic_constraints(False))
+        .add_extension(cx.key_usage({"digital_signature"}))
+        .add_extension(cx.subject_alt_name(dns=["tls.bench.gov.cn"]))
+        .sign(store.signer(ca.key_id, RSA_PKCS1_SHA256))
+    )
+    return bytes(cert.dump())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,6 +121,17 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 bench.run(rounds, seconds)
                 bench.emit(clock=args.clock, algorithm=name)
+            issue = functools.partial(issue_certificate, token, token.generate("rsa-4096", label="bench CA"))
+            baseline = functools.partial(issue_certificate, files, files.generate("rsa-4096", label="bench CA"))
+            bench = Bench(
+                "hsm-certificates-issued",
+                issue,
+                "file key store (pyca/cryptography)",
+                baseline,
+                unit="certificates/s",
+            )
+            bench.run(rounds, seconds)
+            bench.emit(clock=args.clock, subject_key="ec-p256 made in the store", ca_key="rsa-4096 PKCS#1 v1.5")
         finally:
             token.close()
     return 0

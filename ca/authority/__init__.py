@@ -41,6 +41,9 @@ from ca.authority.discipline import (
 from ca.authority.hierarchy import (
     KIND_PROFILES,
     REKEY_COPIED_EXTENSIONS,
+    adopt_certificate,
+    adopt_rekey,
+    adopt_sub_ca,
     ca_scope,
     chain,
     chain_for_certificate,
@@ -48,7 +51,9 @@ from ca.authority.hierarchy import (
     create_sub_ca,
     key_history,
     namespaces,
+    rekey_builder,
     rekey_sub_ca,
+    sub_ca_builder,
 )
 from ca.authority.issuance import (
     check_in_scope,
@@ -90,6 +95,9 @@ __all__ = [
     "DuplicateRequest",
     "Endpoints",
     "Issued",
+    "adopt_certificate",
+    "adopt_rekey",
+    "adopt_sub_ca",
     "algorithm_for",
     "ca_certificate",
     "ca_scope",
@@ -113,9 +121,11 @@ __all__ = [
     "new_serial",
     "partitions",
     "refresh_partitions",
+    "rekey_builder",
     "rekey_sub_ca",
     "release_hold",
     "retired_crls",
     "retired_signing_keys",
     "revoke",
+    "sub_ca_builder",
 ]

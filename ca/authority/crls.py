@@ -115,6 +115,12 @@ def _revoked_entries(session: Session, ca_id: str, shard: int | None, moment: da
     )
 
 
+def revoked_entries(session: Session, ca_id: str, shard: int | None, moment: datetime) -> bytes:
+    """The encoded revoked-certificate entries of ``ca_id``'s main CRL (``shard`` ``None``) or of a partition: what
+    an offline root's CRL request carries (``trust.service.ceremony``)."""
+    return _revoked_entries(session, ca_id, shard, moment)
+
+
 def entry_of(record: IssuedCertificate) -> bytes:
     """The encoded CRL entry of a revoked certificate."""
     assert record.revoked_at is not None

@@ -11,7 +11,7 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from ca.authority.discipline import clamp_to_issuer, issue_signed
-from ca.authority.keys import NewKey, algorithm_for, new_key, store_key
+from ca.authority.keys import NewKey, algorithm_for, ca_signer, new_key, store_key
 from ca.authority.records import (
     BACKDATE,
     ROOT_VALIDITY,
@@ -30,7 +30,7 @@ from trust.crypto.keys import PublicKey
 from trust.crypto.keystore import KeyStore
 from trust.crypto.oids import POLICY
 from trust.formats import x509 as cx
-from trust.formats.names import DN, NO_NAMESPACE, check_dns_name, default_dns_namespace, region
+from trust.formats.names import DN, NO_NAMESPACE, check_dns_name, default_dns_namespace, name_text, region
 
 # Profiles each kind of CA may issue; their policy OIDs go into the CA certificate.
 KIND_PROFILES: Final = {
@@ -145,30 +145,22 @@ def _scope_names(scope: DN) -> list[asn1_x509.Name]:
     return [scope.to_asn1()]
 
 
-def create_sub_ca(
+def sub_ca_builder(
     session: Session,
-    keystore: KeyStore,
     endpoints: Endpoints,
     *,
-    ca_id: str,
-    parent_id: str,
+    parent: CertificateAuthority,
     kind: str,
     code: str | None,
     name: str,
     organization: str,
-    public_key: PublicKey | None = None,
-    family: str | None = None,
+    public_key: PublicKey,
     dns_namespace: str | None = None,
-) -> tuple[CertificateAuthority, Issued]:
-    """A regional, departmental or national operations CA under a root, from a CSR key or a new key.
-
-    A region's or department's CA is constrained to its subject subtree and to its DNS namespace
-    (:func:`ca_namespace`), for ``dNSName`` and for the hosts of ``uniformResourceIdentifier`` names."""
+) -> tuple[cx.CertificateBuilder, asn1_x509.Name]:
+    """The unsigned certificate (no serial yet) of a regional, departmental or national operations CA under root
+    ``parent``, and its subject: what :func:`create_sub_ca` signs, and what an offline root signs in a ceremony."""
     if kind not in KIND_PROFILES:
         raise InputError(f"CA kind must be one of {', '.join(KIND_PROFILES)}")
-    if session.get(CertificateAuthority, ca_id) is not None:
-        raise ConflictError(f"CA {ca_id} already exists")
-    parent = get_ca(session, parent_id)
     if parent.kind != "root":
         raise InputError("subordinate CAs are certified by a national root")
     if parent.status != "active":
@@ -177,10 +169,6 @@ def create_sub_ca(
     subject = DN(
         province=scope.province, locality=scope.locality, organization=organization, common_name=name
     ).to_asn1()
-    generated: NewKey | None = None
-    if public_key is None:
-        generated = new_key(session, keystore, family or parent.family, ca=True, label=f"{kind} CA {ca_id}")
-        public_key = generated.public_key
     if public_key.family.value not in (KeyFamily.SM2.value, KeyFamily.RSA.value):
         raise InputError("CA keys are SM2 or RSA", code=Code.KEY_MISMATCH)
     if public_key.family is KeyFamily.RSA and public_key.size < 3072:
@@ -208,6 +196,115 @@ def create_sub_ca(
         builder = builder.add_extension(
             cx.name_constraints(_scope_names(scope), dns=[namespace], uri_hosts=[namespace, f".{namespace}"])
         )
+    return builder, subject
+
+
+def adopt_certificate(
+    session: Session,
+    issuer: CertificateAuthority,
+    cert: asn1_x509.Certificate,
+    *,
+    profile_name: str,
+    key_id: str | None,
+) -> IssuedCertificate:
+    """Record a certificate an offline root signed in a ceremony (the service built it, the root signed it): the same
+    row :func:`issue_signed` writes. The caller has checked the signature against the root's key."""
+    tbs = cert["tbs_certificate"]
+    serial = cx.serial_hex(tbs["serial_number"].native)
+    if session.exec(select(IssuedCertificate.id).where(IssuedCertificate.serial == serial)).first() is not None:
+        raise ConflictError(f"a certificate with serial {serial} is already recorded (imported twice?)")
+    public_key = cx.public_key(cert)
+    record = IssuedCertificate(
+        serial=serial,
+        fingerprint=cx.fingerprint(cert),
+        issuer_id=issuer.id,
+        profile=profile_name,
+        subject=name_text(tbs["subject"])[:512],
+        family=public_key.family.value,
+        key_id=key_id,
+        not_before=utc(tbs["validity"]["not_before"].native),
+        not_after=utc(tbs["validity"]["not_after"].native),
+        der=cert.dump(),
+    )
+    session.add(record)
+    session.flush()
+    return record
+
+
+def adopt_sub_ca(
+    session: Session,
+    cert: asn1_x509.Certificate,
+    *,
+    ca_id: str,
+    parent_id: str,
+    kind: str,
+    code: str | None,
+    name: str,
+    key_id: str | None,
+) -> CertificateAuthority:
+    """A sub-CA whose certificate an offline root signed in a ceremony: its certificate row and its CA row."""
+    if session.get(CertificateAuthority, ca_id) is not None:
+        raise ConflictError(f"CA {ca_id} already exists")
+    parent = get_ca(session, parent_id)
+    record = adopt_certificate(session, parent, cert, profile_name=f"ca-{kind}", key_id=key_id)
+    ca = CertificateAuthority(
+        id=ca_id,
+        kind=kind,
+        code=code,
+        name=name,
+        family=record.family,
+        key_id=key_id,
+        parent_id=parent.id,
+        serial=record.serial,
+        cert_der=record.der,
+    )
+    session.add(ca)
+    session.flush()
+    return ca
+
+
+def create_sub_ca(
+    session: Session,
+    keystore: KeyStore,
+    endpoints: Endpoints,
+    *,
+    ca_id: str,
+    parent_id: str,
+    kind: str,
+    code: str | None,
+    name: str,
+    organization: str,
+    public_key: PublicKey | None = None,
+    family: str | None = None,
+    dns_namespace: str | None = None,
+) -> tuple[CertificateAuthority, Issued]:
+    """A regional, departmental or national operations CA under a root, from a CSR key or a new key.
+
+    A region's or department's CA is constrained to its subject subtree and to its DNS namespace
+    (:func:`ca_namespace`), for ``dNSName`` and for the hosts of ``uniformResourceIdentifier`` names."""
+    if kind not in KIND_PROFILES:
+        raise InputError(f"CA kind must be one of {', '.join(KIND_PROFILES)}")
+    if session.get(CertificateAuthority, ca_id) is not None:
+        raise ConflictError(f"CA {ca_id} already exists")
+    parent = get_ca(session, parent_id)
+    if parent.kind != "root":
+        raise InputError("subordinate CAs are certified by a national root")
+    ca_signer(keystore, parent)  # an offline root (no key here) is refused before a key is made
+    generated: NewKey | None = None
+    if public_key is None:
+        generated = new_key(session, keystore, family or parent.family, ca=True, label=f"{kind} CA {ca_id}")
+        public_key = generated.public_key
+    builder, subject = sub_ca_builder(
+        session,
+        endpoints,
+        parent=parent,
+        kind=kind,
+        code=code,
+        name=name,
+        organization=organization,
+        public_key=public_key,
+        dns_namespace=dns_namespace,
+    )
     issued = issue_signed(
         session,
         keystore,
@@ -248,20 +345,8 @@ REKEY_COPIED_EXTENSIONS: Final = (
 )
 
 
-def rekey_sub_ca(
-    session: Session, keystore: KeyStore, *, ca_id: str, public_key: PublicKey | None = None
-) -> tuple[CertificateAuthority, Issued]:
-    """Give subordinate CA ``ca_id`` a new key and a new certificate from the same root.
-
-    The new certificate has the old one's subject and, copied verbatim, its basic constraints (path length), key
-    usage, certificate policies, CRL distribution point, authority information access and name constraints; a new
-    serial, a new subject key identifier and a fresh validity. ``public_key`` comes from a verified CSR of the
-    CA's family (the region keeps the key); without it the key store generates one. The old certificate is not
-    revoked: it moves to ``ca_key_history`` with its key reference, so what it issued keeps verifying and its key
-    keeps signing the CRL that covers those certificates (:func:`generate_crl`). Issuance discipline as for every
-    certificate: check, persist (row and serial), sign, complete; the new key is written to the key store after
-    signing and discarded if the transaction fails (``Issued.cleanups``)."""
-    ca = get_ca(session, ca_id)
+def rekeyable(session: Session, ca: CertificateAuthority) -> CertificateAuthority:
+    """The root that certifies ``ca``'s next key; refuses roots, CAs without a parent and anything not active."""
     if ca.kind == "root":
         raise InputError(f"{ca.id} is a national root; roots are not re-keyed (a root rollover is a new ceremony)")
     if ca.parent_id is None:
@@ -273,11 +358,16 @@ def rekey_sub_ca(
         raise InputError("subordinate CAs are certified by a national root")
     if parent.status != "active":
         raise ConflictError(f"CA {parent.id} is {parent.status}")
+    return parent
+
+
+def rekey_builder(
+    session: Session, ca: CertificateAuthority, public_key: PublicKey
+) -> tuple[cx.CertificateBuilder, CertificateAuthority]:
+    """The unsigned new certificate (no serial yet) of sub-CA ``ca`` for ``public_key``, and its root: what
+    :func:`rekey_sub_ca` signs, and what an offline root signs in a ceremony. Checks as :func:`rekey_sub_ca`."""
+    parent = rekeyable(session, ca)
     old_cert = ca_certificate(ca)
-    generated: NewKey | None = None
-    if public_key is None:
-        generated = new_key(session, keystore, ca.family, ca=True, label=f"{ca.kind} CA {ca.id} (re-keyed)")
-        public_key = generated.public_key
     if public_key.family.value != ca.family:
         raise InputError(
             f"CA {ca.id} is an {ca.family} CA; the new key is {public_key.family.value}", code=Code.KEY_MISMATCH
@@ -309,23 +399,21 @@ def rekey_sub_ca(
             builder = builder.add_extension(
                 cx.Ext(name, ext["extn_value"].parsed, critical=bool(ext["critical"].native))
             )
+    return builder, parent
+
+
+def _profile_of(session: Session, ca: CertificateAuthority, parent: CertificateAuthority) -> str:
     previous = session.exec(
         select(IssuedCertificate).where(IssuedCertificate.serial == ca.serial, IssuedCertificate.issuer_id == parent.id)
     ).first()
-    issued = issue_signed(
-        session,
-        keystore,
-        parent,
-        builder,
-        profile_name=previous.profile if previous is not None else f"ca-{ca.kind}",
-        subject=old_cert.subject,
-        public_key=public_key,
-        key_id=None,
-    )
-    key_id = None
-    if generated is not None:
-        key_id = store_key(keystore, generated, issued)
-        issued.record.key_id = key_id
+    return previous.profile if previous is not None else f"ca-{ca.kind}"
+
+
+def retire_and_replace(
+    session: Session, ca: CertificateAuthority, record: IssuedCertificate, key_id: str | None
+) -> None:
+    """The CA's current certificate and key into ``ca_key_history``; ``record`` (its new certificate) current."""
+    old_cert = ca_certificate(ca)
     session.add(
         CaKeyHistory(
             ca_id=ca.id,
@@ -336,13 +424,59 @@ def rekey_sub_ca(
         )
     )
     ca.key_id = key_id
-    ca.serial = issued.record.serial
-    ca.cert_der = issued.record.der
+    ca.serial = record.serial
+    ca.cert_der = record.der
     # the delegated OCSP responder was certified by the old key: the next ensure_ocsp_responder certifies a new one
     ca.ocsp_key_id = None
     ca.ocsp_cert_der = None
     session.add(ca)
     session.flush()
+
+
+def adopt_rekey(session: Session, ca_id: str, cert: asn1_x509.Certificate, key_id: str | None) -> CertificateAuthority:
+    """A re-key whose certificate an offline root signed in a ceremony (see :func:`adopt_sub_ca`)."""
+    ca = get_ca(session, ca_id)
+    parent = get_ca(session, ca.parent_id or "")
+    record = adopt_certificate(session, parent, cert, profile_name=_profile_of(session, ca, parent), key_id=key_id)
+    retire_and_replace(session, ca, record, key_id)
+    return ca
+
+
+def rekey_sub_ca(
+    session: Session, keystore: KeyStore, *, ca_id: str, public_key: PublicKey | None = None
+) -> tuple[CertificateAuthority, Issued]:
+    """Give subordinate CA ``ca_id`` a new key and a new certificate from the same root.
+
+    The new certificate has the old one's subject and, copied verbatim, its basic constraints (path length), key
+    usage, certificate policies, CRL distribution point, authority information access and name constraints; a new
+    serial, a new subject key identifier and a fresh validity. ``public_key`` comes from a verified CSR of the
+    CA's family (the region keeps the key); without it the key store generates one. The old certificate is not
+    revoked: it moves to ``ca_key_history`` with its key reference, so what it issued keeps verifying and its key
+    keeps signing the CRL that covers those certificates (:func:`generate_crl`). Issuance discipline as for every
+    certificate: check, persist (row and serial), sign, complete; the new key is written to the key store after
+    signing and discarded if the transaction fails (``Issued.cleanups``)."""
+    ca = get_ca(session, ca_id)
+    ca_signer(keystore, rekeyable(session, ca))  # refused (an offline root too) before a key is made
+    generated: NewKey | None = None
+    if public_key is None:
+        generated = new_key(session, keystore, ca.family, ca=True, label=f"{ca.kind} CA {ca.id} (re-keyed)")
+        public_key = generated.public_key
+    builder, parent = rekey_builder(session, ca, public_key)
+    issued = issue_signed(
+        session,
+        keystore,
+        parent,
+        builder,
+        profile_name=_profile_of(session, ca, parent),
+        subject=ca_certificate(ca).subject,
+        public_key=public_key,
+        key_id=None,
+    )
+    key_id = None
+    if generated is not None:
+        key_id = store_key(keystore, generated, issued)
+        issued.record.key_id = key_id
+    retire_and_replace(session, ca, issued.record, key_id)
     return ca, issued
 
 

@@ -14,7 +14,7 @@ from sqlmodel import Session
 from ca.authority.records import Issued
 from ca.models import CertificateAuthority
 from trust.crypto.algorithms import RSA_PKCS1_SHA256, SM2_SM3, KeyFamily, SignatureAlgorithm
-from trust.crypto.errors import ConflictError, InputError
+from trust.crypto.errors import Code, ConflictError, InputError
 from trust.crypto.keys import PublicKey
 from trust.crypto.keystore import KeyStore
 from trust.crypto.signer import Signer
@@ -31,6 +31,12 @@ def algorithm_for(family: str) -> SignatureAlgorithm:
 
 
 def ca_signer(keystore: KeyStore, ca: CertificateAuthority) -> Signer:
+    if ca.key_id is None and ca.kind == "root":
+        raise ConflictError(
+            f"national root {ca.id} is offline: what it signs is a ceremony (`trust root request …`, then `trust root "
+            "sign` on the offline machine and `trust root import`; docs/OPERATIONS.md)",
+            code=Code.ROOT_OFFLINE,
+        )
     if ca.key_id is None:
         raise ConflictError(f"CA {ca.id} holds its own key (enrolled from a CSR); Huren cannot sign for it")
     return keystore.signer(ca.key_id, algorithm_for(ca.family))

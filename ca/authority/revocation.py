@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from ca.authority import crls
-from ca.authority.crls import generate_crl
+from ca.authority.crls import generate_crl, main_crl
 from ca.authority.hierarchy import key_history
 from ca.authority.records import Endpoints, get_ca
 from ca.models import CaKeyHistory, CertificateAuthority, CrlRecord, CrlShard, IssuedCertificate, now
@@ -47,6 +47,8 @@ def revoke(
     partition's (:mod:`ca.authority.crls`), or the CA's main CRL."""
     reason = crl_mod.check_reason(reason)
     record = find_certificate(session, serial)
+    issuer = session.get(CertificateAuthority, record.issuer_id)
+    offline_root = issuer is not None and issuer.kind == "root" and issuer.key_id is None
     listed = record.status == "revoked"  # on hold: its entry changes, the partition is rebuilt
     if listed and not (
         record.revocation_reason == "certificate_hold" and reason != "certificate_hold"
@@ -57,6 +59,8 @@ def revoke(
     record.revocation_reason = reason
     session.add(record)
     session.flush()
+    if offline_root:  # recorded now; the root's next CRL (a ceremony: trust root request crl) carries it
+        return record, main_crl(session, record.issuer_id)
     return record, _resign(session, keystore, record, endpoints=endpoints, appended=not listed)
 
 

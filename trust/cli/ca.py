@@ -20,10 +20,37 @@ app = typer.Typer(
 )
 
 
-def init(home: HomeOption = None) -> None:
-    """Create the SM2 and RSA national roots (and the national operations CAs under them)."""
+def init(
+    offline_root: Annotated[
+        bool, typer.Option("--offline-root", help="On the offline machine: only the roots; writes their certificates")
+    ] = False,
+    root_certificates: Annotated[
+        Path | None,
+        typer.Option(help="On the service: the folder `trust init --offline-root` wrote (the roots stay offline)"),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="With --offline-root: where to write the certificates")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Create the SM2 and RSA national roots (and the national operations CAs under them); or, with an offline root,
+    the roots alone (`--offline-root`, on the offline machine) or the service under them (`--root-certificates`)."""
     from trust.service import ca as service
+    from trust.service import ceremony
 
+    if offline_root and root_certificates is not None:
+        raise InputError(
+            "--offline-root (the offline machine) and --root-certificates (the service) exclude each other"
+        )
+    if offline_root:
+        if out is None:
+            raise InputError("--offline-root needs --out FOLDER for the root certificates and CRLs")
+        for path in ceremony.init_offline_root(instance(home), out):
+            console.print(f"wrote {path}")
+        return
+    if root_certificates is not None:
+        pending = ceremony.init_service(instance(home), root_certificates)
+        console.print(f"national roots taken from {root_certificates} (offline; this service holds no root key)")
+        console.print(f"ceremony request {pending.id} ({', '.join(pending.items)}) written to {pending.path}")
+        return
     result = service.init(instance(home))
     for ca in [*result.roots, *result.national]:
         cert = cx.load_certificate(ca.cert_der)

@@ -52,3 +52,25 @@ def show(key_id: Annotated[str, typer.Argument(help="Key id")], home: HomeOption
     console.print(f"key id: {info.key_id}\nfamily: {info.family}\nfingerprint: {info.public_key.fingerprint()}")
     console.print(f"where: {info.location}")
     console.print(info.public_key.pem(), end="")
+
+
+@app.command("move")
+def move(
+    key_id: Annotated[
+        str, typer.Argument(help="Id of a file key (RSA or EC) a CA, TSA, OCSP responder, seal or issuer uses")
+    ],
+    remove_file: Annotated[
+        bool, typer.Option("--remove-file", help="Delete the file copy after the move (default: keep it)")
+    ] = False,
+    home: HomeOption = None,
+) -> None:
+    """Move a file key onto the configured PKCS#11 token (where the token allows import); its users follow at once."""
+    from trust.service.keys import move_to_token
+
+    moved = move_to_token(instance(home), key_id, remove_file=remove_file)
+    console.print(f"{moved.old_key_id} -> {moved.new_key_id} ({moved.rows} row(s) re-pointed)")
+    if moved.file_removed:
+        console.print("file copy removed")
+    else:
+        console.print(f"file copy kept ({moved.old_key_id}.key.pem in the key store folder): delete it once every")
+        console.print("worker has restarted, or move with --remove-file")

@@ -26,6 +26,7 @@ from trust.cli import (
     idp,
     keys,
     license,
+    root,
     seal,
     sharing,
     tlog,
@@ -58,6 +59,7 @@ app.add_typer(federation.app, name="federation")
 app.add_typer(idp.app, name="idp")
 app.add_typer(sharing.app, name="sharing")
 app.add_typer(tlog.app, name="log")
+app.add_typer(root.app, name="root")
 app.command("init")(ca.init)
 app.command("verify")(verify.verify)
 

@@ -83,6 +83,9 @@ class Code(Enum):
     KEYSTORE_TOKEN_PIN = (1207, "keystore-token-pin", Category.CONFIGURATION, "PKCS#11 token PIN missing or refused")
     KEYSTORE_TOKEN_KEY_MISSING = (1208, "keystore-token-key-missing", Category.ENVIRONMENT, "Key missing on the token")
     KEYSTORE_TOKEN_UNAVAILABLE = (1209, "keystore-token-unavailable", Category.ENVIRONMENT, "PKCS#11 token failed")
+    ROOT_OFFLINE = (1210, "root-offline", Category.INPUT, "National root key is offline: a ceremony is needed")
+    CEREMONY_REQUEST_INVALID = (1211, "ceremony-request-invalid", Category.INPUT, "Root ceremony request refused")
+    CEREMONY_RESPONSE_INVALID = (1212, "ceremony-response-invalid", Category.INPUT, "Root ceremony response refused")
 
     # 1300-1399: tokens and selective disclosure
     DISCLOSURE_INVALID = (1300, "disclosure-invalid", Category.FAILED, "Selective disclosure invalid")

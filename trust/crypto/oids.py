@@ -77,6 +77,7 @@ POLICY: Final[Mapping[str, str]] = {
     "identity-provider": f"{POLICY_ARC}.10",
 }
 EKU_LICENSE_SIGNING: Final = f"{EKU_ARC}.1"
+EKU_TRUST_LIST_SIGNING: Final = f"{EKU_ARC}.2"  # a national root's delegated trust list and bundle signer
 EKU_DOCUMENT_SIGNING: Final = "1.3.6.1.5.5.7.3.36"  # RFC 9336 id-kp-documentSigning
 HUREN_SESEAL_ATTRIBUTE: Final = f"{ATTRIBUTE_ARC}.1"  # the SESeal bound to a PDF seal signature
 ID_EC_PUBLIC_KEY: Final = "1.2.840.10045.2.1"

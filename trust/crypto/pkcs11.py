@@ -466,6 +466,15 @@ class TokenKeyStore:
         return KeyInfo(key_id, public.family.value, public, label, datetime.now(UTC).replace(microsecond=0),
                        self.location)  # fmt: skip
 
+    def move_file_key(self, key_id: str) -> KeyInfo:
+        """Copy a key of the file store beside the token onto the token (:meth:`import_key`); the file stays until
+        the caller discards it (``trust.service.keys.move_to_token``: the rows that name it move first)."""
+        files = self._files(f"key {key_id}")
+        info = files.info(key_id)
+        # The file store's private half, decrypted in this process for the token's C_CreateObject and nowhere else.
+        key = files._private(key_id)
+        return self.import_key(key, label=info.label or key_id)
+
     @staticmethod
     def _find(session: pkcs11.Session, ckaid: bytes) -> list[Any]:
         return list(session.get_objects({Attribute.ID: ckaid}))

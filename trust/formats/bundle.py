@@ -126,11 +126,11 @@ def _federation(value: Any) -> Mapping[str, Any] | None:
     return value
 
 
-def sign(bundle: Bundle, signers: Sequence[tuple[Signer, bytes]]) -> dict[str, Any]:
+def sign(bundle: Bundle, signers: Sequence[tuple[Signer, trustlist.Chain]]) -> dict[str, Any]:
+    """Signed by each root — or by each root's delegated trust list signer (``trustlist.check_delegate``)."""
     payload = json.dumps(bundle.to_json(), ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
     return jose.sign_json(
-        payload,
-        [(signer, {"typ": "huren-bundle+json", "x5c": [base64.b64encode(cert).decode()]}) for signer, cert in signers],
+        payload, [(signer, {"typ": "huren-bundle+json", "x5c": trustlist.x5c(chain)}) for signer, chain in signers]
     )
 
 

@@ -55,8 +55,10 @@ from typing import Any, Final
 
 from asn1crypto import x509
 
+from trust.crypto.algorithms import SignatureAlgorithm
 from trust.crypto.errors import Code, EncodingError, InputError, InvalidSignature, TrustError
 from trust.crypto.keys import public_key_from_spki
+from trust.crypto.oids import EKU_TRUST_LIST_SIGNING
 from trust.crypto.signer import Signer
 from trust.formats import jose, strict_json, times
 
@@ -435,15 +437,68 @@ class TrustList:
 # --- signing and verification -------------------------------------------------------------------------------
 
 
-def sign(trust_list: TrustList, signers: Sequence[tuple[Signer, bytes]]) -> dict[str, Any]:
-    """JWS JSON serialization signed by each ``(signer, root certificate DER)``."""
+Chain = bytes | Sequence[bytes]
+"""What a signature's ``x5c`` carries: a root certificate, or a delegated signer's certificate and its root's."""
+
+
+def x5c(chain: Chain) -> list[str]:
+    """The ``x5c`` header member (standard base64 DER, signer first) of a root or a delegated signer chain."""
+    certs = [chain] if isinstance(chain, bytes) else list(chain)
+    return [base64.b64encode(cert).decode() for cert in certs]
+
+
+def sign(trust_list: TrustList, signers: Sequence[tuple[Signer, Chain]]) -> dict[str, Any]:
+    """JWS JSON serialization signed by each ``(signer, root certificate DER)`` — or, when the roots are offline,
+    ``(signer, [trust list signer certificate, root certificate])`` (:func:`check_delegate`)."""
     return jose.sign_json(
         trust_list.canonical(),
-        [
-            (signer, {"typ": "huren-trust-list+json", "x5c": [base64.b64encode(cert).decode()]})
-            for signer, cert in signers
-        ],
+        [(signer, {"typ": "huren-trust-list+json", "x5c": x5c(chain)}) for signer, chain in signers],
     )
+
+
+def check_delegate(delegate: x509.Certificate, root: x509.Certificate, moment: datetime, *, what: str) -> None:
+    """A national root's delegated trust list signer (issue 20: an offline root certifies, in a ceremony, the key
+    the service signs trust lists and bundles with): issued and signed by ``root``, not a CA, key usage
+    digitalSignature, extended key usage ``EKU_TRUST_LIST_SIGNING`` only, valid at ``moment`` (the document's own
+    issue time). Raises :class:`InvalidSignature` otherwise."""
+
+    def refuse(reason: str) -> InvalidSignature:
+        return InvalidSignature(f"{what} signer certificate refused: {reason}", code=Code.INVALID_SIGNATURE)
+
+    tbs = delegate["tbs_certificate"]
+    if tbs["issuer"].dump() != root["tbs_certificate"]["subject"].dump():
+        raise refuse("not issued by the pinned root")
+    try:
+        algorithm = SignatureAlgorithm.from_x509(delegate["signature_algorithm"])
+        if delegate["signature_algorithm"].dump() != tbs["signature"].dump():
+            raise refuse("signatureAlgorithm differs from tbsCertificate.signature")
+        root_key = public_key_from_spki(root["tbs_certificate"]["subject_public_key_info"])
+        root_key.verify(bytes(delegate["signature_value"].native), tbs.dump(), algorithm)
+    except TrustError as exc:
+        if isinstance(exc, InvalidSignature) and exc.message.startswith(f"{what} signer"):
+            raise
+        raise refuse(f"the root's signature does not verify ({exc.message})") from None
+    constraints = delegate.basic_constraints_value
+    if constraints is not None and constraints["ca"].native:
+        raise refuse("it is a CA certificate")
+    usage = delegate.key_usage_value
+    if usage is None or "digital_signature" not in usage.native:
+        raise refuse("key usage lacks digitalSignature")
+    purposes = delegate.extended_key_usage_value
+    if purposes is None or [p.dotted for p in purposes] != [EKU_TRUST_LIST_SIGNING]:
+        raise refuse(f"extended key usage is not exactly trust list signing ({EKU_TRUST_LIST_SIGNING})")
+    validity = tbs["validity"]
+    start, end = validity["not_before"].native, validity["not_after"].native
+    if not start <= moment <= end:
+        raise refuse(f"not valid at the document's time {iso(moment)} (valid {iso(start)} to {iso(end)})")
+
+
+def _document_time(payload: bytes, what: str) -> datetime:
+    body = strict_json.load_object(payload, f"{what} payload")
+    for member in ("issued_at", "created_at"):
+        if member in body:
+            return parse_time(body[member], f"{what} {member}")
+    raise EncodingError(f"{what} payload names no issue time (issued_at or created_at)")
 
 
 @dataclass(frozen=True)
@@ -461,17 +516,23 @@ def verify_signed(document: Mapping[str, Any], pinned: Iterable[str], *, what: s
     payload, signatures = jose.parse_json(document)
     verified: list[str] = []
     for item in signatures:
-        x5c = item.header.get("x5c")
-        if not isinstance(x5c, list) or not x5c or not isinstance(x5c[0], str):
-            raise EncodingError(f"{what} signature lacks x5c with the signing root certificate")
+        chain = item.header.get("x5c")
+        if not isinstance(chain, list) or not chain or len(chain) > 2 or not all(isinstance(c, str) for c in chain):
+            raise EncodingError(f"{what} signature lacks x5c with the signing root certificate (or its delegate's)")
         try:
-            der = base64.b64decode(x5c[0], validate=True)
-            cert = x509.Certificate.load(der, strict=True)
-            key = public_key_from_spki(cert["tbs_certificate"]["subject_public_key_info"])
+            ders = [base64.b64decode(c, validate=True) for c in chain]
+            certs = [x509.Certificate.load(der, strict=True) for der in ders]
+            key = public_key_from_spki(certs[0]["tbs_certificate"]["subject_public_key_info"])
         except (ValueError, TypeError):
             raise EncodingError(f"{what} signature carries a malformed x5c certificate") from None
-        fingerprint = hashlib.sha256(der).hexdigest()
-        if fingerprint not in pins:
+        fingerprints = [hashlib.sha256(der).hexdigest() for der in ders]
+        if fingerprints[0] in pins:
+            fingerprint = fingerprints[0]
+        elif len(certs) == 2 and fingerprints[1] in pins:
+            # a delegated signer: the pinned root certified it (offline root, docs/OPERATIONS.md "Offline root")
+            fingerprint = fingerprints[1]
+            check_delegate(certs[0], certs[1], _document_time(payload, what), what=what)
+        else:
             continue
         try:
             jose.verify_json_signature(item, key, algorithms=sorted(jose.ACCEPTED_ALGORITHMS))

@@ -149,7 +149,7 @@ def init(instance: Instance) -> InitResult:
         issued.extend(tsa.ensure_tsa_certificates(session, keystore, ep))
         for ops in national:
             trust_registry.register_ca(session, session.get(CertificateAuthority, ops.id) or ops)
-        _register_tsas(session)
+        register_tsas(session)
         publish_ca_files(instance, session)
         trust_registry.publish(session, instance)
     return InitResult(roots, national)
@@ -160,6 +160,37 @@ def init(instance: Instance) -> InitResult:
 
 def ca_id_for(kind: str, code: str, family: str) -> str:
     return f"{kind}-{code}-{family.lower()}"
+
+
+def enrol_names(
+    kind: str, code: str, family: str, name: str | None, organization: str | None
+) -> tuple[str, str, str, str]:
+    """``(family, code, name, organization)`` of a region's or department's CA, checked, with their defaults."""
+    family = family.upper()
+    if family not in ROOTS:
+        raise InputError("family must be SM2 or RSA")
+    if kind == "region":
+        r = region(code)
+        organization = organization or f"{r.province if r.is_province else r.name}政务服务平台"
+        name = name or f"{r.name}互认CA ({family})"
+    elif kind == "department":
+        code = validate_uscc(code)
+        if not organization:
+            raise InputError("a department needs its name (organization)")
+        name = name or f"{organization}互认CA ({family})"
+    else:
+        raise InputError("kind must be region or department")
+    return family, code, name, organization
+
+
+def enrol_key(csr_data: bytes | None, family: str) -> PublicKey | None:
+    """The public key of a verified CSR of ``family`` (the region keeps its key), or ``None`` (Huren makes one)."""
+    if csr_data is None:
+        return None
+    public_key = csr.parse_and_verify(csr_data).public_key
+    if public_key.family.value != family:
+        raise InputError(f"the CSR carries a {public_key.family.value} key; enrolling under the {family} root")
+    return public_key
 
 
 def enrol(
@@ -180,26 +211,8 @@ def enrol(
 
     With ``csr_data`` the region keeps its key (proof of possession is verified); without it Huren generates
     the key and keeps it in its key store."""
-    family = family.upper()
-    if family not in ROOTS:
-        raise InputError("family must be SM2 or RSA")
-    if kind == "region":
-        r = region(code)
-        organization = organization or f"{r.province if r.is_province else r.name}政务服务平台"
-        name = name or f"{r.name}互认CA ({family})"
-    elif kind == "department":
-        code = validate_uscc(code)
-        if not organization:
-            raise InputError("a department needs its name (organization)")
-        name = name or f"{organization}互认CA ({family})"
-    else:
-        raise InputError("kind must be region or department")
-    public_key: PublicKey | None = None
-    if csr_data is not None:
-        request = csr.parse_and_verify(csr_data)
-        public_key = request.public_key
-        if public_key.family.value != family:
-            raise InputError(f"the CSR carries a {public_key.family.value} key; enrolling under the {family} root")
+    family, code, name, organization = enrol_names(kind, code, family, name, organization)
+    public_key = enrol_key(csr_data, family)
     instance.prepare_storage()
     keystore = instance.keystore
     ep = endpoints(instance)
@@ -459,7 +472,7 @@ def publish_crl_of(instance: Instance, session: Session, record: IssuedCertifica
         publish_partition(instance, session, record.issuer_id, record.crl_shard)
 
 
-def _register_tsas(session: Session) -> None:
+def register_tsas(session: Session) -> None:
     """The current TSA certificate of each family as a TSA service of the national issuer."""
     for family in ("SM2", "RSA"):
         record = tsa.current_record(session, family)
@@ -513,7 +526,7 @@ def refresh(instance: Instance, *, crl_within: timedelta = timedelta(days=2)) ->
         issued.extend(new_tsas)  # their keys are discarded if this transaction fails
         renewed["tsa"] = [done.record.serial for done in new_tsas]
         if renewed["tsa"]:
-            _register_tsas(session)
+            register_tsas(session)
         publish_ca_files(instance, session)
         if renewed["ocsp"] or renewed["tsa"]:
             trust_registry.publish(session, instance)

@@ -37,9 +37,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from ca import authority
-from ca.models import CertificateAuthority, now, utc
+from ca.models import CertificateAuthority, IssuedCertificate, now, utc
 from trust import db
-from trust.crypto.errors import ConflictError, NotFoundError, TrustError
+from trust.crypto.errors import Code, ConflictError, NotFoundError, TrustError
+from trust.crypto.signer import Signer
 from trust.formats import bundle as bundle_format
 from trust.formats import jose
 from trust.formats import trustlist as tl
@@ -182,6 +183,46 @@ def _roots(session: Session) -> list[CertificateAuthority]:
     return [r for r in roots if r is not None]
 
 
+TRUST_LIST_SIGNER: Final = "trust-list-signer"
+"""The profile of a root's delegated trust list signer certificate (an offline root's; docs/OPERATIONS.md)."""
+
+
+def root_signers(
+    session: Session, instance: Instance, roots: list[CertificateAuthority]
+) -> list[tuple[Signer, tl.Chain]]:
+    """Who signs the trust list and the bundle for each root: the root's own key when the service holds it, else the
+    root's current delegated trust list signer (certified by the offline root in a ceremony, ``x5c`` = [signer,
+    root]); a root with neither is :attr:`Code.ROOT_OFFLINE`."""
+    keystore = instance.keystore
+    signers: list[tuple[Signer, tl.Chain]] = []
+    moment = now()
+    for root in roots:
+        algorithm = authority.algorithm_for(root.family)
+        if root.key_id is not None:
+            signers.append((keystore.signer(root.key_id, algorithm), root.cert_der))
+            continue
+        delegate = session.exec(
+            select(IssuedCertificate)
+            .where(
+                IssuedCertificate.issuer_id == root.id,
+                IssuedCertificate.profile == TRUST_LIST_SIGNER,
+                IssuedCertificate.status == "valid",
+                col(IssuedCertificate.not_before) <= moment,
+                col(IssuedCertificate.not_after) > moment,
+                col(IssuedCertificate.key_id).is_not(None),
+            )
+            .order_by(col(IssuedCertificate.not_before).desc(), col(IssuedCertificate.id).desc())
+        ).first()
+        if delegate is None or delegate.key_id is None:
+            raise ConflictError(
+                f"national root {root.id} is offline and has no valid trust list signer: run `trust root request "
+                "signer`, sign the request on the offline machine and import the result",
+                code=Code.ROOT_OFFLINE,
+            )
+        signers.append((keystore.signer(delegate.key_id, algorithm), [delegate.der, root.cert_der]))
+    return signers
+
+
 def publish(session: Session, instance: Instance) -> registry.TrustListRecord:
     """Build, sign (both roots) and store the next trust list; write it to the published directory."""
     from trust.service import tlog
@@ -197,8 +238,7 @@ def publish(session: Session, instance: Instance) -> registry.TrustListRecord:
         audit_head=audit.head_of(session),  # anchors the audit chain (trust.service.audit, "Anchoring")
         log_checkpoint=tlog.latest_note(session),  # the transparency log's latest checkpoint (issue 19)
     )
-    keystore = instance.keystore
-    signers = [(keystore.signer(r.key_id or "", authority.algorithm_for(r.family)), r.cert_der) for r in roots]
+    signers = root_signers(session, instance, roots)
     document = tl.sign(trust_list, signers)
     record = registry.store(session, trust_list, document)
     atomic_write(instance.settings.published_dir / "trustlist.json", record.document.encode())
@@ -317,17 +357,15 @@ def _bundle_content(instance: Instance, session: Session) -> tuple[Any, list[Any
     return content, _roots(session)
 
 
-def _sign_bundle(instance: Instance, content: Any, roots: list[Any]) -> dict[str, Any]:
-    keystore = instance.keystore
-    signers = [(keystore.signer(r.key_id or "", authority.algorithm_for(r.family)), r.cert_der) for r in roots]
-    return bundle_format.sign(content, signers)
+def _sign_bundle(instance: Instance, content: Any, roots: list[Any], session: Session) -> dict[str, Any]:
+    return bundle_format.sign(content, root_signers(session, instance, roots))
 
 
 def build_bundle(instance: Instance) -> dict[str, Any]:
     """A signed offline bundle of the latest trust list, every CA's current CRL and every status list."""
     with db.session_scope(instance.engine) as session:
         content, roots = _bundle_content(instance, session)
-        return _sign_bundle(instance, content, roots)
+        return _sign_bundle(instance, content, roots, session)
 
 
 VERIFY_BUNDLE_REUSE = 600.0  # seconds a signed bundle with unchanged content serves POST /verify
@@ -361,7 +399,9 @@ def current_bundle_bytes(instance: Instance) -> bytes:
         cached = _verify_bundles.get(instance)
     if cached is not None and cached[0] == key and moment - cached[1] < VERIFY_BUNDLE_REUSE:
         return cached[2]
-    data = json.dumps(_sign_bundle(instance, content, roots), ensure_ascii=False, separators=(",", ":")).encode()
+    with db.session_scope(instance.engine, read_only=True) as session:
+        signed = _sign_bundle(instance, content, roots, session)
+    data = json.dumps(signed, ensure_ascii=False, separators=(",", ":")).encode()
     with _verify_lock:
         _verify_bundles[instance] = (key, moment, data)
     return data
@@ -398,8 +438,8 @@ def bundle_parts(instance: Instance) -> dict[str, bytes]:
     payload, _signatures = jose.parse_json(dict(content.trust_list_document))
     listed = tl.TrustList.from_json(json.loads(payload))
     names = {bundle_format.NATIONAL} | {_part_of(i.kind, i.code) for i in listed.issuers}
-    keystore = instance.keystore
-    signers = [(keystore.signer(r.key_id or "", authority.algorithm_for(r.family)), r.cert_der) for r in roots]
+    with db.session_scope(instance.engine, read_only=True) as session:
+        signers = root_signers(session, instance, roots)
     parts = {}
     for part in sorted(names):
         subset = dataclasses.replace(

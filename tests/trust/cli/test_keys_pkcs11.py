@@ -64,3 +64,31 @@ def test_wrong_pin_and_missing_token(
     assert main(["keys", "list", "--home", str(token_env)]) == 3
     err = capsys.readouterr().err
     assert "E1207" in err and "TRUST_PKCS11_PIN" in err
+
+
+def test_keys_move_refuses_what_it_cannot_move(
+    token_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`trust keys move` (the successful moves are in tests/trust/service/test_token_faults.py): no token configured,
+    an SM2 key, a key already on the token, a file key nothing uses (the token copy is removed again)."""
+    home = str(token_env)
+    with monkeypatch.context() as plain:
+        plain.delenv("TRUST_PKCS11_MODULE")
+        plain.delenv("TRUST_PKCS11_TOKEN")
+        rsa_file = _generate(token_env, "rsa-2048", capsys)  # made before the token was configured: a file key
+        assert not rsa_file.startswith("p11:")
+        assert main(["keys", "move", rsa_file, "--home", home]) == 3
+        assert "no PKCS#11 token is configured" in capsys.readouterr().err
+    sm2 = _generate(token_env, "sm2", capsys)
+    on_token = _generate(token_env, "ec-p256", capsys)
+    assert main(["keys", "move", sm2, "--home", home]) == 3
+    assert "only RSA and EC keys can live on the token" in capsys.readouterr().err
+    assert main(["keys", "move", on_token, "--home", home]) == 3
+    assert "already lives on a token" in capsys.readouterr().err
+    assert main(["keys", "list", "--home", home]) == 0
+    before = capsys.readouterr().out.count("pkcs11 token huren-test")
+    assert main(["keys", "move", rsa_file, "--home", home]) == 3
+    assert "nothing to move" in capsys.readouterr().err
+    assert main(["keys", "list", "--home", home]) == 0
+    listing = capsys.readouterr().out
+    assert listing.count("pkcs11 token huren-test") == before and rsa_file in listing
