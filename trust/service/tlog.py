@@ -55,7 +55,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Field, Session, SQLModel
 
 from trust import db
-from trust.crypto.errors import Code, NotFoundError
+from trust.crypto.errors import Code, ConflictError, NotFoundError
 from trust.formats import tlog
 from trust.service.files import atomic_write
 
@@ -506,8 +506,15 @@ def checkpoint(instance: Instance, *, audit_head: bool = True, publish: bool = T
             ).body()
             signatures = []
             for r in _root_cas(session):
-                signer = instance.keystore.signer(r.key_id or "", authority.algorithm_for(r.family))
+                if r.key_id is None:
+                    continue  # an offline root (issue 20): its key is not here, and checkpoints are not a ceremony
+                signer = instance.keystore.signer(r.key_id, authority.algorithm_for(r.family))
                 signatures.append(tlog.sign_national(body, origin(instance), signer))
+            if not signatures:
+                raise ConflictError(
+                    "no national root key is held here (offline roots): checkpoints cannot be signed",
+                    code=Code.ROOT_OFFLINE,
+                )
             note = tlog.Note(body, tuple(signatures)).encode()
             record = LogCheckpoint(size=size, root=root.hex(), note=note, at=at)
             session.add(record)
