@@ -292,7 +292,9 @@ class VerificationContext:
         if self.trust_list is None:
             return False
         made = self.bundle.created_at if self.bundle is not None else self.trust_list.issued_at
-        return moment > made - (BACKDATING if certificate else timedelta(0))
+        # Documents and certificates state whole seconds: one of the bundle's own second may be newer than it.
+        made = made.replace(microsecond=0)
+        return moment >= made - (BACKDATING if certificate else timedelta(0))
 
     def newer_bundle(self, what: str, moment: datetime) -> str:
         """The reason to give when ``what`` of ``moment`` is missing from an older bundle: not a forgery proven, an

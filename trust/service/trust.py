@@ -54,6 +54,7 @@ TRUST_LIST_VALIDITY = timedelta(hours=24)
 BUNDLE_VALIDITY = timedelta(hours=24)
 ROOT_IDS = ("root-sm2", "root-rsa")
 _EXPORT_PENDING = "huren.bundle-export-pending"
+_EXPORT_LISTENING = "huren.bundle-export-listening"
 _export_lock = threading.RLock()  # re-entrant: an export whose own session publishes the first trust list
 log = logging.getLogger(__name__)
 
@@ -248,16 +249,29 @@ def publish(session: Session, instance: Instance) -> registry.TrustListRecord:
 
 def export_after_commit(instance: Instance, session: Session) -> None:
     """Export a new ``public/bundle.json`` once ``session``'s transaction commits (something the bundle holds changed
-    in it: the trust list, a CRL); once per transaction, nothing if it rolls back (module docstring)."""
+    in it: the trust list, a CRL); once per transaction, nothing if it rolls back (module docstring).
+
+    SQLAlchemy also calls ``after_commit`` when a SAVEPOINT is released: the export waits for the outermost commit
+    (exporting inside the open transaction would wait on its own write lock — SQLite's 30-second busy timeout)."""
     if session.info.get(_EXPORT_PENDING):
         return
     session.info[_EXPORT_PENDING] = True
+    if session.info.get(_EXPORT_LISTENING):
+        return
+    session.info[_EXPORT_LISTENING] = True
 
     def committed(done: Session) -> None:
+        if done.in_nested_transaction() or not done.info.get(_EXPORT_PENDING):
+            return  # a savepoint released inside the transaction, or nothing changed since the last export
         done.info.pop(_EXPORT_PENDING, None)
         republish_bundle(instance)
 
-    event.listen(session, "after_commit", committed, once=True)
+    def rolled_back(done: Session) -> None:
+        if not done.in_nested_transaction():
+            done.info.pop(_EXPORT_PENDING, None)  # the change that asked for it is gone
+
+    event.listen(session, "after_commit", committed)
+    event.listen(session, "after_rollback", rolled_back)
 
 
 def republish_bundle(instance: Instance) -> Path | None:
