@@ -223,10 +223,10 @@ def create_app(instance: Instance | None = None) -> FastAPI:
         db.ping(instance.engine)
         return {"status": "ready"}
 
-    from trust.http.routes import ca, clients, federation, idp, license, ocsp, rp, seal, sharing, tsa
+    from trust.http.routes import ca, clients, federation, idp, license, ocsp, pages, rp, seal, sharing, tsa
     from trust.http.routes import trust as trust_routes
 
-    for module in (clients, ca, ocsp, tsa, trust_routes, seal, license, federation, idp, rp, sharing):
+    for module in (clients, ca, ocsp, tsa, trust_routes, seal, license, federation, idp, rp, sharing, pages):
         app.include_router(module.router)
 
     from trust.http import docs

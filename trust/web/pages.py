@@ -24,8 +24,9 @@ from trust.web.verify import MAX_UPLOAD_BYTES, Submission, choose_input, human_s
 
 log = logging.getLogger("trust.web")
 
-Verify = Callable[[bytes, "datetime | None", "bytes | None"], Mapping[str, Any]]
-"""``verify(data, at, signed_data)``: the verifier's report as a dictionary (:meth:`verifier.report.Report.to_dict`)."""
+Verify = Callable[[bytes, "datetime | None", "bytes | None"], "tuple[Mapping[str, Any], TrustList | None]"]
+"""``verify(data, at, signed_data)``: the verifier's report as a dictionary (:meth:`verifier.report.Report.to_dict`)
+and the trust list the verification used (the issuer rows name its entries)."""
 PdfReport = Callable[[Mapping[str, Any], str], bytes]
 """``pdf(report, lang)``: a printable PDF of the report (the service's; the verifier-only server has none)."""
 
@@ -89,7 +90,6 @@ def verify_result(
     lang: str,
     verify: Verify,
     *,
-    trust_list: TrustList | None,
     pdf: PdfReport | None = None,
     base: str = "",
     pages: Sequence[str] = VERIFY_ONLY,
@@ -101,7 +101,7 @@ def verify_result(
     t = Strings(lang)
     try:
         data = choose_input(sub)
-        report = verify(data, validation_time(sub), sub.signed_data)
+        report, trust_list = verify(data, validation_time(sub), sub.signed_data)
     except TrustError as exc:
         message = t("verify.both_inputs") if "not both" in exc.message else exc.message
         if exc.code is Code.INPUT_TOO_LARGE:

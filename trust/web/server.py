@@ -74,7 +74,7 @@ class BundleContext:
                 self._stamp = stamp
             return self._ctx
 
-    def verify(self, data: bytes, at: datetime | None, signed_data: bytes | None) -> dict[str, Any]:
+    def verify(self, data: bytes, at: datetime | None, signed_data: bytes | None) -> tuple[dict[str, Any], Any]:
         from verifier import api
 
         base = self.load()
@@ -82,7 +82,7 @@ class BundleContext:
         ctx = dataclasses.replace(base, validation_time=moment)
         with self._lock:  # contexts parse lazily and are not thread-safe (trust.service.verification)
             report: dict[str, Any] = api.verify(data, ctx, signed_data=signed_data).to_dict()
-        return report
+        return report, ctx.trust_list
 
 
 def parse_form(content_type: str, body: bytes) -> Submission:
@@ -173,14 +173,11 @@ class App:
         try:
             sub = parse_form(environ.get("CONTENT_TYPE", ""), body)
         except InputError as exc:
-            status, html = pages.verify_result(Submission(), lang, self.bundle.verify, trust_list=None)
+            status, html = pages.verify_result(Submission(), lang, self.bundle.verify)
             log.info("verify-server: unreadable form: %s", exc.message)
             return self._html(start, 400, html)
-        status, html = pages.verify_result(sub, sub.lang or lang, self.bundle.verify, trust_list=self._trust_list())
+        status, html = pages.verify_result(sub, sub.lang or lang, self.bundle.verify)
         return self._html(start, status, html)
-
-    def _trust_list(self) -> Any:
-        return getattr(self.bundle.load(), "trust_list", None)
 
     def _html(self, start: StartResponse, status: int, html: str, *, close: bool = False) -> Iterable[bytes]:
         return self._send(start, status, html.encode("utf-8"), "text/html; charset=utf-8", page=True, close=close)
@@ -208,7 +205,7 @@ class App:
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the standard library's signature
+    def log_message(self, format: str, *args: Any) -> None:
         log.info("%s %s", self.address_string(), format % args)
 
 

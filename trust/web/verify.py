@@ -27,8 +27,9 @@ from trust.formats import times
 from trust.formats.trustlist import TrustList
 from trust.web.i18n import Strings
 
-MAX_UPLOAD_BYTES: Final = 20 * 1024 * 1024
-"""The largest upload the page takes (a sealed licence PDF is ~200 KB, a phone photo of a QR code a few MB)."""
+MAX_UPLOAD_BYTES: Final = 12 * 1024 * 1024
+"""The largest upload the page takes (a sealed licence PDF is ~200 KB, a phone photo of a QR code a few MB); under
+``trust serve``'s default body limit (16 MiB), so the page, not the API's 413, answers."""
 MAX_TOKEN_CHARS: Final = 1024 * 1024
 
 INDICATIONS: Final = ("TOTAL_PASSED", "TOTAL_FAILED", "INDETERMINATE")
@@ -225,7 +226,9 @@ def _nodes(report: Mapping[str, Any], t: Strings) -> list[Node]:
     for node, depth in walk(report):
         kind = str(node.get("kind", ""))
         details = node.get("details") or {}
-        shown = [(str(k), _text(v)) for k, v in details.items() if k != "fields"] if isinstance(details, Mapping) else []
+        shown = (
+            [(str(k), _text(v)) for k, v in details.items() if k != "fields"] if isinstance(details, Mapping) else []
+        )
         nodes.append(Node(kind, _label(t, "kind." + kind, kind), str(node.get("indication", "")),
                           node.get("sub_indication"), str(node.get("subject", "")),
                           [c for c in node.get("checks") or () if isinstance(c, Mapping)], shown, depth))  # fmt: skip
@@ -237,7 +240,7 @@ def data_uri(data: bytes, mime: str) -> str:
 
 
 def report_name(report: Mapping[str, Any]) -> str:
-    return f"huren-report-{str(report.get('kind', 'input'))}-{str(report.get('validation_time', ''))[:10]}"
+    return f"huren-report-{report.get('kind', 'input')!s}-{str(report.get('validation_time', ''))[:10]}"
 
 
 def source_line(trust_list: TrustList | None, t: Strings) -> str:
