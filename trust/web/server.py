@@ -168,7 +168,7 @@ class App:
             # sending, receives the answer instead of a reset connection.
             _drain(environ["wsgi.input"], min(int(declared), MAX_DRAIN_BYTES))
             status, html = pages.too_large(lang)
-            return self._html(start, status, html, close=True)
+            return self._html(start, status, html)
         body = environ["wsgi.input"].read(int(declared))
         try:
             sub = parse_form(environ.get("CONTENT_TYPE", ""), body)
@@ -179,8 +179,8 @@ class App:
         status, html = pages.verify_result(sub, sub.lang or lang, self.bundle.verify)
         return self._html(start, status, html)
 
-    def _html(self, start: StartResponse, status: int, html: str, *, close: bool = False) -> Iterable[bytes]:
-        return self._send(start, status, html.encode("utf-8"), "text/html; charset=utf-8", page=True, close=close)
+    def _html(self, start: StartResponse, status: int, html: str) -> Iterable[bytes]:
+        return self._send(start, status, html.encode("utf-8"), "text/html; charset=utf-8", page=True)
 
     def _send(
         self,
@@ -191,15 +191,12 @@ class App:
         *,
         page: bool = False,
         cache: str = "no-store",
-        close: bool = False,
     ) -> Iterable[bytes]:
         headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
         if page:
             headers.extend(render.HEADERS.items())
         else:
             headers.extend([("Cache-Control", cache), ("X-Content-Type-Options", "nosniff")])
-        if close:
-            headers.append(("Connection", "close"))
         start(f"{status} {_REASONS.get(status, 'Status')}", headers)
         return [body]
 
@@ -209,9 +206,23 @@ class _QuietHandler(WSGIRequestHandler):
         log.info("%s %s", self.address_string(), format % args)
 
 
+class OfflineWSGIServer(WSGIServer):
+    """The standard library's WSGI server without its reverse name lookup of the listening address
+    (``HTTPServer.server_bind`` calls ``socket.getfqdn``): the server asks no name service anything."""
+
+    def server_bind(self) -> None:
+        import socketserver
+
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+        self.setup_environ()
+
+
 def serve(app: App, host: str, port: int, ready: Callable[[str], None] | None = None) -> None:
     """Serve ``app`` until interrupted (one request at a time: verification is CPU work under one lock anyway)."""
-    server: WSGIServer = make_server(host, port, app, handler_class=_QuietHandler)
+    server = make_server(host, port, app, server_class=OfflineWSGIServer, handler_class=_QuietHandler)
     url = f"http://{host}:{server.server_port}"
     if ready is not None:
         ready(url)

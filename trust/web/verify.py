@@ -108,11 +108,18 @@ class Node:
 
 @dataclass
 class IssuerRow:
+    """A trust-list entry the report names: the region or department (issuer), and the service that signed (a
+    licence issuer names its department, a CA its region)."""
+
     name: str
     kind: str
     code: str
     status: str
     service: str
+    service_type: str
+    department: str
+    authority: str
+    service_status: str
 
 
 @dataclass
@@ -215,9 +222,20 @@ def _issuers(report: Mapping[str, Any], trust_list: TrustList | None, t: Strings
         for service in issuer.services:
             if set(service.fingerprints) & fingerprints or f"{issuer.id}/{service.id}" in blob or service.id in blob:
                 status = issuer.status_history[-1].status if issuer.status_history else ""
-                found.append(IssuerRow(issuer.name, _label(t, f"issuer.kind.{issuer.kind}", issuer.kind),
-                                       issuer.code or "", status, service.id))  # fmt: skip
-                break
+                standing = service.status_history[-1].status if service.status_history else ""
+                found.append(
+                    IssuerRow(
+                        issuer.name,
+                        _label(t, f"issuer.kind.{issuer.kind}", issuer.kind),
+                        issuer.code or "",
+                        status,
+                        service.id,
+                        service.type,
+                        str(service.scope.get("name", "")),
+                        str(service.scope.get("authority", "")),
+                        standing,
+                    )
+                )
     return found
 
 
