@@ -13,7 +13,7 @@ from pathlib import Path
 
 
 def block(record: Path) -> None:
-    def refuse(what: str):  # type: ignore[no-untyped-def]
+    def refuse(what: str):
         def blocked(*args: object, **kwargs: object) -> None:
             with record.open("a", encoding="utf-8") as out:
                 out.write(f"{what} {args[1:] if what.startswith('socket.') else args}\n")
@@ -23,7 +23,7 @@ def block(record: Path) -> None:
 
     socket.socket.connect = refuse("socket.connect")  # type: ignore[method-assign]
     socket.socket.connect_ex = refuse("socket.connect_ex")  # type: ignore[method-assign]
-    socket.socket.sendto = refuse("socket.sendto")  # type: ignore[method-assign,assignment]
+    socket.socket.sendto = refuse("socket.sendto")  # type: ignore[method-assign]
     socket.create_connection = refuse("create_connection")
     socket.getaddrinfo = refuse("getaddrinfo")
     socket.gethostbyname = refuse("gethostbyname")

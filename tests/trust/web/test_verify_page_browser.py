@@ -166,8 +166,10 @@ def library(data: bytes, *, at: datetime | None = None, signed_data: bytes | Non
         return pool.submit(run).result()
 
 
-VALID = ["license/token-zj.jwt", "license/sd-jwt-zj.txt", "license/qr-zj.txt", "license/license.pdf",
-         "pdf/sealed-SM2-B-LT.pdf", "pdf/sealed-RSA-B-LTA.pdf", "ses/seal-v4.esl", "pki/seal-contract-sm2.pem"]  # fmt: skip
+VALID = [
+    "license/token-zj.jwt", "license/sd-jwt-zj.txt", "license/qr-zj.txt", "license/license.pdf",
+    "pdf/sealed-SM2-B-LT.pdf", "pdf/sealed-RSA-B-LTA.pdf", "ses/seal-v4.esl", "pki/seal-contract-sm2.pem",
+]  # fmt: skip
 TAMPERED = ["broken/token-payload-changed.jwt", "broken/sd-jwt-disclosure-duplicated.txt",
             "broken/sealed-SM2-B-T-byte-changed.pdf", "broken/seal-maker-signature-flipped.esl",
             "license/mixed-token.pdf", "license/sealed-by-company.pdf"]  # fmt: skip
