@@ -40,7 +40,8 @@ def verify_server(
     context = server.BundleContext(bundle, pins, at=moment)
 
     def ready(url: str) -> None:
-        console.print(f"Huren verifier page on {url}/verify (bundle {', '.join(map(str, bundle))})", markup=False,
-                      highlight=False)  # fmt: skip
+        console.print(
+            f"Huren verifier page on {url}/verify (bundle {', '.join(map(str, bundle))})", markup=False, highlight=False
+        )
 
     server.serve(server.App(context), host, port, ready=ready)

@@ -223,10 +223,39 @@ def create_app(instance: Instance | None = None) -> FastAPI:
         db.ping(instance.engine)
         return {"status": "ready"}
 
-    from trust.http.routes import ca, clients, federation, idp, license, ocsp, pages, rp, seal, sharing, tsa
+    from trust.http.routes import (
+        ca,
+        citizen,
+        clients,
+        federation,
+        idp,
+        license,
+        ocsp,
+        operator,
+        pages,
+        rp,
+        seal,
+        sharing,
+        tsa,
+    )
     from trust.http.routes import trust as trust_routes
 
-    for module in (clients, ca, ocsp, tsa, trust_routes, seal, license, federation, idp, rp, sharing, pages):
+    for module in (
+        clients,
+        ca,
+        ocsp,
+        tsa,
+        trust_routes,
+        seal,
+        license,
+        federation,
+        idp,
+        rp,
+        sharing,
+        pages,
+        citizen,
+        operator,
+    ):
         app.include_router(module.router)
 
     from trust.http import docs

@@ -20,7 +20,15 @@ from trust.crypto.errors import Code, TrustError
 from trust.formats.trustlist import TrustList
 from trust.web import render
 from trust.web.i18n import Strings, pick
-from trust.web.verify import MAX_UPLOAD_BYTES, Submission, choose_input, human_size, validation_time, view
+from trust.web.verify import (
+    MAX_TOKEN_CHARS,
+    MAX_UPLOAD_BYTES,
+    Submission,
+    choose_input,
+    human_size,
+    validation_time,
+    view,
+)
 
 log = logging.getLogger("trust.web")
 
@@ -57,14 +65,16 @@ def _status(code: Code) -> int:
     return 400 if code.category.value in ("input", "failed", "indeterminate") else 500
 
 
-def verify_form(lang: str, *, base: str = "", pages: Sequence[str] = VERIFY_ONLY) -> str:
-    return _verify_page(lang, base=base, pages=pages)
+def verify_form(lang: str, *, base: str = "", pages: Sequence[str] = VERIFY_ONLY, token: str = "") -> str:
+    """The form; ``token`` fills the text box (the link of a citizen's presentation: ``/verify?token=…``)."""
+    return _verify_page(lang, base=base, pages=pages, token=token[:MAX_TOKEN_CHARS])
 
 
 def _verify_page(lang: str, *, base: str, pages: Sequence[str], **context: Any) -> str:
     t = Strings(lang)
     context.setdefault("result", None)
     context.setdefault("error", None)
+    context.setdefault("token", "")
     return render.page(
         "verify.html",
         t.lang,

@@ -38,8 +38,9 @@ def render(report: Mapping[str, Any], lang: str, font: Path) -> bytes:
     body = ParagraphStyle("body", fontName=name, fontSize=9, leading=12, wordWrap="CJK")
     small = ParagraphStyle("small", parent=body, fontSize=7.5, leading=9.5)
     head = ParagraphStyle("head", parent=body, fontSize=14, leading=18, spaceAfter=4)
-    verdict = ParagraphStyle("verdict", parent=body, fontSize=26, leading=32,
-                             textColor=colors.HexColor(_COLOURS.get(indication, "#000000")))  # fmt: skip
+    verdict = ParagraphStyle(
+        "verdict", parent=body, fontSize=26, leading=32, textColor=colors.HexColor(_COLOURS.get(indication, "#000000"))
+    )
 
     def para(text: Any, style: ParagraphStyle = body) -> Paragraph:
         return Paragraph(escape(str(text)), style)
@@ -77,11 +78,24 @@ def render(report: Mapping[str, Any], lang: str, font: Path) -> bytes:
         ]
         for check in node.get("checks") or ():
             result = str(check.get("result", ""))
-            rows.append([para(check.get("name", ""), small), para(t(f"result.{result}"), small),
-                         para(check.get("detail", ""), small)])  # fmt: skip
+            rows.append(
+                [
+                    para(check.get("name", ""), small),
+                    para(t(f"result.{result}"), small),
+                    para(check.get("detail", ""), small),
+                ]
+            )
         story.append(Table(rows, colWidths=[32 * mm, 16 * mm, 127 * mm], style=table_style, repeatRows=1))
     out = io.BytesIO()
-    doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
-                            bottomMargin=15 * mm, title=t("report.title"), author="Huren")  # fmt: skip
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        leftMargin=15 * mm,
+        rightMargin=15 * mm,
+        topMargin=15 * mm,
+        bottomMargin=15 * mm,
+        title=t("report.title"),
+        author="Huren",
+    )
     doc.build(story)
     return out.getvalue()

@@ -40,8 +40,15 @@ MAX_DRAIN_BYTES: Final = 256 * 1024 * 1024
 """The most of a refused body read and dropped; beyond it the connection is closed unread."""
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
-_REASONS: Final = {200: "OK", 303: "See Other", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-                   413: "Content Too Large", 500: "Internal Server Error"}  # fmt: skip
+_REASONS: Final = {
+    200: "OK",
+    303: "See Other",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Content Too Large",
+    500: "Internal Server Error",
+}
 
 
 class BundleContext:
@@ -141,6 +148,7 @@ class App:
     def _route(
         self, method: str, path: str, lang: str, environ: dict[str, Any], start: StartResponse
     ) -> Iterable[bytes]:
+        query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""), max_num_fields=10)
         if path == "/" and method in ("GET", "HEAD"):
             start("303 See Other", [("Location", "/verify"), ("Content-Length", "0")])
             return [b""]
@@ -152,7 +160,7 @@ class App:
                 return self._send(start, 404, b"not found", "text/plain; charset=utf-8")
             return self._send(start, 200, asset[0], asset[1], cache="public, max-age=3600")
         if path == "/verify" and method in ("GET", "HEAD"):
-            return self._html(start, 200, pages.verify_form(lang))
+            return self._html(start, 200, pages.verify_form(lang, token=(query.get("token") or [""])[0]))
         if path == "/verify/result" and method == "POST":
             return self._result(lang, environ, start)
         if path in ("/verify", "/verify/result"):

@@ -197,8 +197,15 @@ def _rows(report: Mapping[str, Any], t: Strings, names: frozenset[str], *, conta
         for check in node.get("checks") or ():
             name = str(check.get("name", ""))
             if name in names or any(part in name for part in contains):
-                rows.append(Row(name, _label(t, "check." + name, name), str(check.get("result", "")),
-                                str(check.get("detail", "")), _label(t, "kind." + kind, kind)))  # fmt: skip
+                rows.append(
+                    Row(
+                        name,
+                        _label(t, "check." + name, name),
+                        str(check.get("result", "")),
+                        str(check.get("detail", "")),
+                        _label(t, "kind." + kind, kind),
+                    )
+                )
     return rows
 
 
@@ -247,9 +254,18 @@ def _nodes(report: Mapping[str, Any], t: Strings) -> list[Node]:
         shown = (
             [(str(k), _text(v)) for k, v in details.items() if k != "fields"] if isinstance(details, Mapping) else []
         )
-        nodes.append(Node(kind, _label(t, "kind." + kind, kind), str(node.get("indication", "")),
-                          node.get("sub_indication"), str(node.get("subject", "")),
-                          [c for c in node.get("checks") or () if isinstance(c, Mapping)], shown, depth))  # fmt: skip
+        nodes.append(
+            Node(
+                kind,
+                _label(t, "kind." + kind, kind),
+                str(node.get("indication", "")),
+                node.get("sub_indication"),
+                str(node.get("subject", "")),
+                [c for c in node.get("checks") or () if isinstance(c, Mapping)],
+                shown,
+                depth,
+            )
+        )
     return nodes
 
 
@@ -264,8 +280,12 @@ def report_name(report: Mapping[str, Any]) -> str:
 def source_line(trust_list: TrustList | None, t: Strings) -> str:
     if trust_list is None:
         return t("verify.no_bundle")
-    return t("verify.source", sequence=trust_list.sequence, issued=trust_list.issued_at.isoformat(),
-             next=trust_list.next_update.isoformat())  # fmt: skip
+    return t(
+        "verify.source",
+        sequence=trust_list.sequence,
+        issued=trust_list.issued_at.isoformat(),
+        next=trust_list.next_update.isoformat(),
+    )
 
 
 def view(

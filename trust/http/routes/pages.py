@@ -43,13 +43,16 @@ def asset(name: str) -> Response:
     found = render.static(name)
     if found is None:
         raise InputError(f"no page asset {name!r}", code=Code.NOT_FOUND)
-    return Response(found[0], media_type=found[1], headers={"Cache-Control": "public, max-age=3600",
-                                                            "X-Content-Type-Options": "nosniff"})  # fmt: skip
+    return Response(
+        found[0],
+        media_type=found[1],
+        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 @router.get("/verify")
-def verify_page(lang: str = "zh") -> HTMLResponse:
-    return html(pages.verify_form(pick(lang), pages=PAGES))
+def verify_page(lang: str = "zh", token: str = "") -> HTMLResponse:
+    return html(pages.verify_form(pick(lang), pages=PAGES, token=token))
 
 
 async def _read(value: Any, limit: int) -> bytes | None:

@@ -112,6 +112,25 @@ async function postJson(url, body) {
   return response.json();
 }
 
+function fromB64url(text) {
+  const padded = text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4);
+  const raw = atob(padded);
+  const bytes = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+  return new TextDecoder().decode(bytes);
+}
+
+function choose(sdJwt, names) {
+  // The issuer-signed JWT and the disclosures of the chosen fields only, each followed by "~" (RFC 9901 clause 4).
+  const parts = sdJwt.split("~");
+  const kept = parts.slice(1).filter(function (d) {
+    if (!d) return false;
+    const decoded = JSON.parse(fromB64url(d));
+    return decoded.length === 3 && names.indexOf(decoded[1]) >= 0;
+  });
+  return parts[0] + "~" + kept.map(function (d) { return d + "~"; }).join("");
+}
+
 function citizen() {
   const root = document.getElementById("citizen");
   const keyName = "holder:" + root.dataset.holder;
@@ -119,15 +138,21 @@ function citizen() {
     document.getElementById("no-webcrypto").hidden = false;
     return;
   }
+  document.querySelectorAll("article.licence").forEach(async function (box) {
+    const stored = await storedKey("sd:" + box.dataset.identifier);
+    if (stored) bound(box);
+  });
   document.querySelectorAll("button.bind").forEach(function (button) {
     button.addEventListener("click", async function () {
+      const box = button.closest(".licence");
       button.disabled = true;
       try {
         const pair = await holderKey(keyName);
-        await postJson(button.dataset.url, { jwk: await publicJwk(pair) });
-        window.location.reload();
+        const made = await postJson(button.dataset.url, { jwk: await publicJwk(pair) });
+        await storeKey("sd:" + box.dataset.identifier, made.sd_jwt);
+        bound(box);
       } catch (error) {
-        showError(button.closest(".licence"), error);
+        showError(box, error);
         button.disabled = false;
       }
     });
@@ -135,26 +160,37 @@ function citizen() {
   document.querySelectorAll("form.present").forEach(function (form) {
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
-      const chosen = Array.from(form.querySelectorAll("input[name=field]:checked")).map(function (box) { return box.value; });
+      const box = form.closest(".licence");
+      const names = Array.from(form.querySelectorAll("input[name=field]:checked")).map(function (c) { return c.value; });
       try {
-        const made = await postJson(form.dataset.url, { fields: chosen });
+        const sdJwt = await storedKey("sd:" + box.dataset.identifier);
         const pair = await holderKey(keyName);
-        const kb = await keyBindingJwt(pair, made.presentation, made.audience, made.nonce);
-        const shown = await postJson(form.dataset.qrUrl, { presentation: made.presentation + kb });
-        const box = form.closest(".licence").querySelector(".qr");
-        const img = box.querySelector("img");
-        img.src = shown.qr;
-        const link = box.querySelector("a.present-link");
+        const presentation = choose(sdJwt, names);
+        const nonce = b64url(crypto.getRandomValues(new Uint8Array(16)));
+        const audience = window.location.origin + "/verify";
+        const kb = await keyBindingJwt(pair, presentation, audience, nonce);
+        const shown = await postJson(form.dataset.qrUrl, { presentation: presentation + kb });
+        const qr = box.querySelector(".qr");
+        qr.querySelector("img").src = shown.qr;
+        const link = qr.querySelector("a.present-link");
         link.href = shown.link;
-        link.textContent = shown.link;
-        box.dataset.nonce = made.nonce;
-        box.dataset.audience = made.audience;
-        box.hidden = false;
+        link.textContent = shown.link.slice(0, 80) + "…";
+        qr.dataset.nonce = nonce;
+        qr.dataset.audience = audience;
+        qr.dataset.fields = JSON.stringify(names);
+        qr.hidden = false;
       } catch (error) {
-        showError(form.closest(".licence"), error);
+        showError(box, error);
       }
     });
   });
+}
+
+function bound(box) {
+  box.querySelector("button.bind").hidden = true;
+  box.querySelector(".bind-note").hidden = true;
+  box.querySelector(".bound-note").hidden = false;
+  box.querySelector("form.present").hidden = false;
 }
 
 function showError(box, error) {
