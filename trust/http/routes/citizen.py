@@ -6,10 +6,11 @@
 * ``POST /citizen/login`` / ``POST /citizen/logout`` — the demo's local login over the regional OPs' accounts (the
   same citizen ID numbers and passwords, :mod:`trust.service.identity.op`); the session is a signed, ``HttpOnly``,
   ``SameSite=Strict`` cookie of eight hours holding the citizen ID number and name.
-* ``POST /citizen/licenses/<identifier>/bind`` — the holder key: the browser makes an ECDSA P-256 key with WebCrypto,
-  not extractable (``static/web.js``), and sends its public JWK; the licence's SD-JWT VC is issued afresh to it by its
-  issuer (``cnf.jwk``: :func:`licenses.issuance.shared_sd_jwt`, every field selectively disclosable) and kept by the
-  browser. A presentation (chosen disclosures and a key-binding JWT) is then made in the browser alone.
+* ``POST /citizen/licenses/<identifier>/present`` — the holder key is the browser's: an ECDSA P-256 key made with
+  WebCrypto, not extractable, kept in IndexedDB (``static/web.js``); the page sends its public JWK and the chosen
+  fields, and the licence's issuer issues an SD-JWT VC bound to that key (``cnf.jwk``,
+  :func:`licenses.issuance.shared_sd_jwt`) whose disclosures are the chosen fields, and which carries no other field.
+  The browser signs the key-binding JWT (``sd_hash``, a fresh nonce, the verifier page as audience) with its key.
 * ``POST /citizen/qr`` — the QR code (PNG) of a presentation, with the link a verifier opens (``/verify?token=…``).
 * ``GET /citizen/licenses/<identifier>.pdf`` and ``.jwt`` — the sealed licence PDF and the compact token.
 
@@ -212,18 +213,29 @@ async def pdf_download(request: Request, identifier: str) -> Response:
     )
 
 
-@router.post("/citizen/licenses/{identifier}/bind")
-async def bind(request: Request, identifier: str) -> JSONResponse:
-    """The licence's SD-JWT VC issued to the browser's holder key (module docstring)."""
+@router.post("/citizen/licenses/{identifier}/present")
+async def present(request: Request, identifier: str) -> JSONResponse:
+    """The licence's SD-JWT VC issued to the browser's holder key (``cnf.jwk``) with the chosen fields as its
+    disclosures (module docstring)."""
+    from licenses.models import LicenseRecord
     from trust.crypto import jwk as jwk_mod
 
     instance, row = _owned(request, identifier)
     body = await _json(request)
     given = body.get("jwk") if isinstance(body, dict) else None
+    chosen = body.get("fields") if isinstance(body, dict) else None
     if not isinstance(given, dict) or given.get("kty") != "EC" or given.get("crv") != "P-256":
         raise InputError("the holder key must be a public ECDSA P-256 JWK")
     holder = {k: str(given[k]) for k in ("kty", "crv", "x", "y") if k in given}
     jwk_mod.public_key_from_jwk(holder)  # a point on the curve, or InputError
+    stored = json.loads(row.fields)
+    if not isinstance(chosen, list) or not chosen or not all(isinstance(n, str) and n in stored for n in chosen):
+        raise InputError("choose at least one of the licence's fields to disclose")
+    # The credential carries the chosen fields only (a QR code holds ~2900 characters: the digests of every field
+    # of a birth certificate alone would not leave room), each a disclosure; the rest is not in it at all.
+    subset = LicenseRecord.model_validate(row.model_dump())
+    subset.fields = json.dumps({name: stored[name] for name in stored if name in chosen}, ensure_ascii=False)
+    origin = str(request.base_url).rstrip("/")
 
     def issue() -> str:
         from licenses import issuance
@@ -232,9 +244,9 @@ async def bind(request: Request, identifier: str) -> JSONResponse:
             made, _names = issuance.shared_sd_jwt(
                 session,
                 instance.keystore,
-                row,
+                subset,
                 base_url=instance.settings.effective_public_url,
-                audience=f"{instance.settings.effective_public_url}/citizen",
+                audience=origin,
                 audience_jwk=holder,
                 fields=None,
             )
@@ -255,7 +267,9 @@ async def presentation_qr(request: Request) -> JSONResponse:
     body = await _json(request)
     text = body.get("presentation") if isinstance(body, dict) else None
     if not isinstance(text, str) or not text.isascii() or not 0 < len(text) <= MAX_PRESENTATION:
-        raise InputError(f"a presentation is an SD-JWT of at most {MAX_PRESENTATION} ASCII characters")
+        raise InputError(
+            f"a presentation is an SD-JWT of at most {MAX_PRESENTATION} ASCII characters (this one: {len(str(text))})"
+        )
     code = qrcode.QRCode(error_correction=ERROR_CORRECT_L, box_size=4, border=4)
     code.add_data(text.encode("ascii"))
     code.make(fit=True)

@@ -1,8 +1,8 @@
 // Huren's pages: the little script they need (no inline script anywhere; the CSP allows only this file).
 // - the print button of a verification result;
 // - the verifier form refuses a file over the page's limit before uploading it (the server refuses it too);
-// - the citizen page: the holder key (WebCrypto, ECDSA P-256, non-extractable, kept in IndexedDB) bound at issuance,
-//   and the key-binding JWT of a presentation signed with it.
+// - the citizen page: the holder key (WebCrypto, ECDSA P-256, non-extractable, kept in IndexedDB), to which the
+//   presented credential is issued, and the key-binding JWT of the presentation signed with it.
 "use strict";
 
 function ready(fn) {
@@ -112,25 +112,6 @@ async function postJson(url, body) {
   return response.json();
 }
 
-function fromB64url(text) {
-  const padded = text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4);
-  const raw = atob(padded);
-  const bytes = new Uint8Array(raw.length);
-  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
-  return new TextDecoder().decode(bytes);
-}
-
-function choose(sdJwt, names) {
-  // The issuer-signed JWT and the disclosures of the chosen fields only, each followed by "~" (RFC 9901 clause 4).
-  const parts = sdJwt.split("~");
-  const kept = parts.slice(1).filter(function (d) {
-    if (!d) return false;
-    const decoded = JSON.parse(fromB64url(d));
-    return decoded.length === 3 && names.indexOf(decoded[1]) >= 0;
-  });
-  return parts[0] + "~" + kept.map(function (d) { return d + "~"; }).join("");
-}
-
 function citizen() {
   const root = document.getElementById("citizen");
   const keyName = "holder:" + root.dataset.holder;
@@ -138,38 +119,19 @@ function citizen() {
     document.getElementById("no-webcrypto").hidden = false;
     return;
   }
-  document.querySelectorAll("article.licence").forEach(async function (box) {
-    const stored = await storedKey("sd:" + box.dataset.identifier);
-    if (stored) bound(box);
-  });
-  document.querySelectorAll("button.bind").forEach(function (button) {
-    button.addEventListener("click", async function () {
-      const box = button.closest(".licence");
-      button.disabled = true;
-      try {
-        const pair = await holderKey(keyName);
-        const made = await postJson(button.dataset.url, { jwk: await publicJwk(pair) });
-        await storeKey("sd:" + box.dataset.identifier, made.sd_jwt);
-        bound(box);
-      } catch (error) {
-        showError(box, error);
-        button.disabled = false;
-      }
-    });
-  });
   document.querySelectorAll("form.present").forEach(function (form) {
+    form.hidden = false;
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
       const box = form.closest(".licence");
       const names = Array.from(form.querySelectorAll("input[name=field]:checked")).map(function (c) { return c.value; });
       try {
-        const sdJwt = await storedKey("sd:" + box.dataset.identifier);
         const pair = await holderKey(keyName);
-        const presentation = choose(sdJwt, names);
-        const nonce = b64url(crypto.getRandomValues(new Uint8Array(16)));
+        const made = await postJson(form.dataset.url, { jwk: await publicJwk(pair), fields: names });
+        const nonce = b64url(crypto.getRandomValues(new Uint8Array(12)));
         const audience = window.location.origin + "/verify";
-        const kb = await keyBindingJwt(pair, presentation, audience, nonce);
-        const shown = await postJson(form.dataset.qrUrl, { presentation: presentation + kb });
+        const kb = await keyBindingJwt(pair, made.sd_jwt, audience, nonce);
+        const shown = await postJson(form.dataset.qrUrl, { presentation: made.sd_jwt + kb });
         const qr = box.querySelector(".qr");
         qr.querySelector("img").src = shown.qr;
         const link = qr.querySelector("a.present-link");
@@ -177,20 +139,13 @@ function citizen() {
         link.textContent = shown.link.slice(0, 80) + "…";
         qr.dataset.nonce = nonce;
         qr.dataset.audience = audience;
-        qr.dataset.fields = JSON.stringify(names);
         qr.hidden = false;
+        box.querySelector(".problem-inline").hidden = true;
       } catch (error) {
         showError(box, error);
       }
     });
   });
-}
-
-function bound(box) {
-  box.querySelector("button.bind").hidden = true;
-  box.querySelector(".bind-note").hidden = true;
-  box.querySelector(".bound-note").hidden = false;
-  box.querySelector("form.present").hidden = false;
 }
 
 function showError(box, error) {
