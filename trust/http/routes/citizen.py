@@ -113,7 +113,7 @@ def _licences(instance: Instance, citizen_id: str) -> list[dict[str, Any]]:
                     "type": kind.name,
                     "holder": row.holder_name,
                     "status": row.status,
-                    "fields": [(str(k), _shown(v)) for k, v in fields.items()],
+                    "fields": [(str(k), kind.label(str(k)), _shown(v)) for k, v in fields.items()],
                     "valid_from": row.valid_from.date().isoformat(),
                     "valid_until": row.valid_until.date().isoformat() if row.valid_until else "",
                     "issued": row.issued_at.date().isoformat(),
