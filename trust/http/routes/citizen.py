@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -38,6 +38,7 @@ from trust import db
 from trust.crypto.errors import Code, InputError, NotFoundError, TrustError
 from trust.formats import strict_json
 from trust.formats.license_catalogue import get as license_type
+from trust.http.auth import anonymous_limit, client_address, limiter
 from trust.service.instance import Instance
 from trust.web import pages, render
 from trust.web.i18n import Strings, pick
@@ -142,6 +143,8 @@ async def login(request: Request, lang: str = "zh") -> Response:
 
     form = await request.form(max_files=0, max_fields=5)
     citizen_id = str(form.get("citizen_id") or "").strip().upper()[:32]
+    # counted per address and per ID number tried, as the OPs' login pages are (trust.http.ratelimit)
+    await run_in_threadpool(limiter(request).login_attempt, client_address(request), op.account_of(citizen_id))
     password = str(form.get("password") or "")[:256]
     instance = _instance(request)
     citizen = await run_in_threadpool(op.citizen_for, instance, op.account_of(citizen_id)) if citizen_id else None
@@ -213,7 +216,7 @@ async def pdf_download(request: Request, identifier: str) -> Response:
     )
 
 
-@router.post("/citizen/licenses/{identifier}/present")
+@router.post("/citizen/licenses/{identifier}/present", dependencies=[Depends(anonymous_limit)])
 async def present(request: Request, identifier: str) -> JSONResponse:
     """The licence's SD-JWT VC issued to the browser's holder key (``cnf.jwk``) with the chosen fields as its
     disclosures (module docstring)."""
@@ -256,7 +259,7 @@ async def present(request: Request, identifier: str) -> JSONResponse:
     return JSONResponse({"sd_jwt": sd_jwt}, headers={"Cache-Control": "no-store"})
 
 
-@router.post("/citizen/qr")
+@router.post("/citizen/qr", dependencies=[Depends(anonymous_limit)])
 async def presentation_qr(request: Request) -> JSONResponse:
     """The QR code of a presentation the browser made, and its link (the verifier page with it filled in)."""
     import qrcode

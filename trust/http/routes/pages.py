@@ -12,12 +12,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from starlette.datastructures import UploadFile
 
 from trust.crypto.errors import Code, InputError
+from trust.http.auth import anonymous_limit
 from trust.service import verification
 from trust.service.instance import Instance
 from trust.web import pages, render
@@ -73,7 +74,7 @@ def _pdf(report: Any, lang: str) -> bytes:
     return pdf_report.render(report, lang, fonts.font_path("regular"))
 
 
-@router.post("/verify/result")
+@router.post("/verify/result", dependencies=[Depends(anonymous_limit)])  # anonymous CPU work, limited as POST /verify
 async def verify_result(request: Request, lang: str = "zh") -> HTMLResponse:
     instance = _instance(request)
     form = await request.form(max_files=2, max_fields=10)  # malformed multipart: starlette's 400, a problem
