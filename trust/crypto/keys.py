@@ -326,11 +326,13 @@ def public_key_from_spki(info: asn1_keys.PublicKeyInfo) -> PublicKey:
 
     Keys are immutable, so the same SPKI gives the same object (a small bounded cache): verifiers meet the same CA
     and responder keys again and again, and an SM2 key keeps its prepared OpenSSL key and its ``Z``."""
-    der = info.dump()
+    # The encoding as read (a SEQUENCE of the same contents): dumping the parsed value would make asn1crypto parse the
+    # children, which it cannot for the SM2 OID written as the key algorithm (no spec for it).
+    der = core.Sequence(contents=info.contents).dump()
     cached = _SPKI_CACHE.get(der)
     if cached is not None:
         return cached
-    key = _public_key_from_spki(info)
+    key = _public_key_from_spki(info, der)
     with _SPKI_LOCK:
         if len(_SPKI_CACHE) >= _SPKI_CACHE_SIZE:
             _SPKI_CACHE.pop(next(iter(_SPKI_CACHE)))
@@ -338,19 +340,21 @@ def public_key_from_spki(info: asn1_keys.PublicKeyInfo) -> PublicKey:
     return key
 
 
-def _public_key_from_spki(info: asn1_keys.PublicKeyInfo) -> PublicKey:
+def _public_key_from_spki(info: asn1_keys.PublicKeyInfo, spki_der: bytes) -> PublicKey:
     try:
-        algorithm = info["algorithm"]["algorithm"].native
-        if info["algorithm"]["algorithm"].dotted == oids.SM2_CURVE:
+        # Read generically first: the two fields of AlgorithmIdentifier and the key bits, without asn1crypto's
+        # algorithm-dependent specs.
+        outer = core.load(spki_der)
+        algorithm_fields = core.load(outer[0].dump())
+        if algorithm_fields[0].dotted == oids.SM2_CURVE:
             # Tongsuo and GmSSL 2 write the SM2 OID as the key *algorithm* (GB/T 20518 uses id-ecPublicKey with the
             # sm2p256v1 named curve); OpenSSL 3 reads both, and the key is the same point.
-            # asn1crypto has no spec for that algorithm, so the two fields are read generically
-            algorithm_fields = core.load(info["algorithm"].dump())
             parameters = algorithm_fields[1].dump() if len(algorithm_fields) > 1 else b""
             if parameters not in (b"", core.Null().dump(), core.ObjectIdentifier(oids.SM2_CURVE).dump()):
                 raise UnsupportedAlgorithm("SM2 key algorithm with unexpected parameters")
-            bit_string = core.OctetBitString.load(core.load(info.dump())[1].dump())
+            bit_string = core.OctetBitString.load(outer[1].dump())
             return SM2PublicKey(sm2.SM2PublicKey.from_point(bytes(bit_string.native)))
+        algorithm = info["algorithm"]["algorithm"].native
         if algorithm == "ec":
             params = info["algorithm"]["parameters"]
             if not isinstance(params, asn1_keys.ECDomainParameters) or params.name != "named":
