@@ -1,5 +1,6 @@
 """The verifier page in a real browser (issue 17): ``trust verify-server`` — the verifier-only process, no database —
-serves the golden bundle from disk with the network blocked in its process (``tests.support.offline_server``), and
+serves the golden bundle from disk with the network blocked in its process and the service's packages (FastAPI,
+SQLAlchemy, reportlab, the service, issuance) unimportable (``tests.support.offline_server``), and
 Playwright from PyPI drives Debian's chromium (``/usr/bin/chromium``; Playwright's own browser download is never used).
 
 Every kind of input (licence token, SD-JWT, QR payload, licence PDF, sealed PDF, seal, GB/T 38540 signature,
@@ -80,7 +81,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     finally:
         process.terminate()
         process.wait(timeout=10)
-    assert attempts.read_text(encoding="utf-8") == "", "verify-server tried to use the network"
+    assert attempts.read_text(encoding="utf-8") == "", "verify-server used the network or the service's packages"
 
 
 @pytest.fixture(scope="module")
