@@ -154,3 +154,46 @@ def test_forms_parse_strictly() -> None:
 def test_page_headers_are_one_set(app: App) -> None:
     headers: Callable[[], dict[str, str]] = lambda: dict(render.HEADERS)  # noqa: E731
     assert headers()["X-Frame-Options"] == "DENY" and "frame-ancestors 'none'" in headers()["Content-Security-Policy"]
+
+
+def _zip_bomb_pdf(size: int = 200 * 1024 * 1024) -> bytes:
+    """A PDF whose page content and ``license.jwt`` attachment are Flate streams inflating to ``size`` zero bytes."""
+    import zlib
+
+    packer = zlib.compressobj(9)
+    chunk = b"\0" * (1024 * 1024)
+    bomb = b"".join(packer.compress(chunk) for _ in range(size // len(chunk))) + packer.flush()
+    stream = b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(bomb) + bomb + b"\nendstream"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles << /Names [(license.jwt) 5 0 R] >> >> >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>",
+        stream,
+        b"<< /Type /Filespec /F (license.jwt) /UF (license.jwt) /EF << /F 6 0 R >> >>",
+        stream.replace(b"<< /Length", b"<< /Type /EmbeddedFile /Length", 1),
+    ]
+    out = io.BytesIO(b"%PDF-1.7\n")
+    out.seek(0, io.SEEK_END)
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(out.tell())
+        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+    start = out.tell()
+    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
+    out.write(b"".join(b"%010d 00000 n \n" % offset for offset in offsets))
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, start))
+    return out.getvalue()
+
+
+def test_a_zip_bomb_in_a_pdf_stream_is_a_verdict_with_bounded_work(app: App) -> None:
+    import resource
+    import time
+
+    bomb = _zip_bomb_pdf()
+    assert len(bomb) < 1024 * 1024
+    body, kind = _multipart({"file": ("bomb.pdf", bomb)})
+    before, memory = time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    status, _headers, html = _call(app, "POST", "/verify/result", body, kind)
+    assert status == 200 and _indication(html) == "TOTAL_FAILED"
+    assert time.process_time() - before < 20
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - memory < 150 * 1024  # KiB: nothing inflated whole
