@@ -282,7 +282,21 @@ def _foreign_token() -> str:
 HOSTILE = "<script>document.body.dataset.pwned=1</script>"
 
 
-def test_foreign_and_hostile_inputs_are_refused_or_escaped(page: Any, served: Served) -> None:
+def _in_thread(run: Any) -> Any:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()
+
+
+def _foreign_pdf(tmp: Path) -> bytes:
+    """The golden document signed by pyHanko under a foreign PKI no trust list names (tests/verifier's helpers)."""
+    from tests.verifier.test_generic_purpose import _foreign, _signed_pdf
+
+    return bytes(_signed_pdf(_foreign([]), tmp))
+
+
+def test_foreign_and_hostile_inputs_are_refused_or_escaped(page: Any, served: Served, tmp_path: Path) -> None:
     cert = _foreign_certificate("外省伪造CA " + HOSTILE)
     upload = {"name": "<script>alert(1)</script>.pem", "mimeType": "text/html", "buffer": cert}
     shown = submit(page, served.url, file=upload, shot="foreign-certificate-zh")
@@ -291,6 +305,10 @@ def test_foreign_and_hostile_inputs_are_refused_or_escaped(page: Any, served: Se
     assert "<script>alert(1)</script>.pem" in page.inner_text("#filename")
     assert page.evaluate("document.body.dataset.pwned") is None
     assert page.locator("#subject script, #subject img, #filename script").count() == 0
+    pdf = _in_thread(lambda: _foreign_pdf(tmp_path))  # pyHanko runs asyncio; Playwright holds this thread's loop
+    shown = submit(page, served.url, file={"name": "foreign.pdf", "mimeType": "application/pdf", "buffer": pdf},
+                   shot="foreign-pdf-zh")  # fmt: skip
+    assert shown != "TOTAL_PASSED" and shown == library(pdf)
     forged = _foreign_token()
     shown = submit(page, served.url, token=forged, shot="foreign-token-zh")
     assert shown != "TOTAL_PASSED" and shown == library(forged.encode())  # no key of the trust list: not decided
