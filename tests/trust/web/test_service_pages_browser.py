@@ -136,6 +136,10 @@ def test_citizen_presents_chosen_fields_and_the_qr_verifies(
         nonce, audience = qr.get_attribute("data-nonce"), qr.get_attribute("data-audience")
         scanned = _scan(qr.locator("img").screenshot())
         link = str(qr.locator("a.present-link").get_attribute("href"))
+        page.goto(f"{url}/citizen?lang=en")  # the same page in English
+        assert page.inner_text("h1") == "My electronic licences" and "Newborn" not in page.inner_text("h1")
+        assert page.get_attribute("html", "lang") == "en"
+        _shot(page, "citizen-licences-en")
     finally:
         context.close()
     # trust verify, offline, with the bundle and the root's fingerprint; the key binding demanded
