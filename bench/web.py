@@ -5,8 +5,8 @@
 
 * ``web-verify-<input>``: a form post to ``trust verify-server``'s WSGI app (``trust.web.server.App``, called in
   process: multipart parsing, verification, the seal pictures, the view of the report and the page rendered by
-  Jinja2) against ``verifier.api.verify`` of the same input with the same context and ``Report.to_dict`` — the page's overhead. The
-  inputs are golden artefacts (tests/data/golden/), judged at their validation time.
+  Jinja2) against ``verifier.api.verify`` of the same input with the same context and ``Report.to_dict``: the
+  page's overhead. The inputs are golden artefacts (tests/data/golden/), judged at their validation time.
 
 Prints one JSON object per line on stdout (``{"bench", "ours", "baseline", "baseline_value", "ratio", "unit"}``;
 ``ratio`` < 1: the page costs more than the bare verification, by how much); progress on stderr. Figures in
