@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     sharing_consent_seconds: int = Field(
         default=900, ge=60, le=7 * 24 * 3600, description="Lifetime of a sharing consent unless the citizen chooses"
     )
+    sharing_retry_seconds: int = Field(
+        default=30, ge=0, le=3600, description="First delay before a queued sharing retrieval is tried again (doubles)"
+    )
+    sharing_queue_hours: int = Field(
+        default=24, ge=1, le=30 * 24, description="Hours a queued sharing retrieval waits for an offline region"
+    )
     sharing_consent_max_seconds: int = Field(
         default=7 * 24 * 3600, ge=60, le=30 * 24 * 3600, description="Longest lifetime of a sharing consent"
     )

@@ -80,8 +80,28 @@ def fetch(
     out: Annotated[Path | None, typer.Option("--out", help="Write the SD-JWT here (default: standard output)")] = None,
     home: HomeOption = None,
 ) -> None:
-    """The issuing region: the licence as an SD-JWT bound to the requester, the consented fields only."""
-    shared = _access().retrieve(instance(home), _request(requester, purpose, consent, legal_basis), identifier)
+    """The issuing region: the licence as an SD-JWT bound to the requester, the consented fields only. When the
+    region's system is offline the request is queued: its ticket (JSON) is printed and the exit code is 2."""
+    _deliver(_access().retrieve(instance(home), _request(requester, purpose, consent, legal_basis), identifier), out)
+
+
+@app.command()
+def poll(
+    requester: RequesterArg,
+    ticket: Annotated[str, typer.Argument(help="The ticket of a queued retrieval")],
+    out: Annotated[Path | None, typer.Option("--out", help="Write the SD-JWT here (default: standard output)")] = None,
+    home: HomeOption = None,
+) -> None:
+    """A retrieval queued for an offline region: the licence once it answered (exit 0), the ticket while it waits
+    (exit 2), or the refusal."""
+    _deliver(_access().poll(instance(home), requester, ticket), out)
+
+
+def _deliver(shared: Any, out: Path | None) -> None:
+    if not hasattr(shared, "sd_jwt"):
+        _print(shared.to_json())
+        typer.echo(f"queued: {shared.reason}; poll with: trust sharing poll REQUESTER {shared.ticket}", err=True)
+        raise typer.Exit(2)
     if out is None:
         sys.stdout.write(shared.sd_jwt + "\n")
     else:

@@ -116,6 +116,9 @@ class Code(Enum):
     CONSENT_REVOKED = (1603, "consent-revoked", Category.INPUT, "Consent withdrawn by the holder")
     REQUESTER_WITHDRAWN = (1604, "requester-withdrawn", Category.INPUT, "Requesting service withdrawn")
     SHARING_QUOTA_EXCEEDED = (1605, "sharing-quota-exceeded", Category.INPUT, "Sharing rate limit or quota exceeded")
+    DIRECTORY_ENTRY_INVALID = (1606, "directory-entry-invalid", Category.INPUT, "Signed directory entry not valid")
+    DIRECTORY_ENTRY_FOREIGN = (1607, "directory-entry-foreign", Category.INPUT, "Entry of another region's issuer")
+    RETRIEVAL_EXPIRED = (1608, "retrieval-expired", Category.INPUT, "Issuing region did not answer in time")
 
     # 1700-1799: document packages (GB/T 33190 OFD)
     OFD_PACKAGE_INVALID = (1700, "ofd-package-invalid", Category.INPUT, "Malformed or unsafe OFD package")

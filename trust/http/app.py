@@ -138,12 +138,14 @@ def _refresher(instance: Instance, stop: threading.Event) -> None:
     published Status List Tokens and offline bundle (:mod:`trust.service.publishing`)."""
     from trust.service import ca as ca_service
     from trust.service import publishing
+    from trust.service.sharing import access as sharing_access
 
     while not stop.wait(instance.settings.refresh_seconds):
         try:
             with audit.acting("system:refresh"):
                 ca_service.refresh(instance)
                 publishing.refresh_published(instance)
+                sharing_access.deliver_due(instance)  # retrievals queued for offline regions (issue 21)
         except Exception:
             log.exception("scheduled refresh failed")
 

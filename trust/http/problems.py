@@ -50,6 +50,9 @@ _BY_CODE: Final[dict[Code, int]] = {
     Code.CONSENT_REVOKED: 403,
     Code.REQUESTER_WITHDRAWN: 403,
     Code.SHARING_QUOTA_EXCEEDED: 429,
+    Code.DIRECTORY_ENTRY_INVALID: 422,
+    Code.DIRECTORY_ENTRY_FOREIGN: 403,
+    Code.RETRIEVAL_EXPIRED: 409,
 }
 STATUS: Final[dict[Code, int]] = {code: _BY_CODE.get(code, _BY_CATEGORY[code.category]) for code in Code}
 """The HTTP status of every code: its category's, unless the code names a more specific one."""

@@ -481,23 +481,24 @@ def append(session: Session | OrmSession, rows: list[dict[str, Any]]) -> None:
 def record(engine: Engine, *, action: str, subject: str, result: str, details: Mapping[str, Any] | None = None) -> None:
     """A standalone entry in its own transaction (e.g. a refused request: result ``denied``). The subject names
     what a client asked for, so citizen ID numbers in it are masked like every text value."""
-    plain = Audited("record", (), ())
     with db.session_scope(engine) as session:
-        append(
-            session,
-            [
-                {
-                    "at": _iso(datetime.now(UTC)),
-                    "actor": _actor(),
-                    "action": action[:64],
-                    "subject": idcodes.mask_identifiers(_utf8(subject), uscc_codes=False)[:256],
-                    "request_id": _request_id(),
-                    "client_request_id": _client_request_id(),
-                    "result": result[:16],
-                    "details": {k: _value(plain, k, v) for k, v in (details or {}).items()},
-                }
-            ],
-        )
+        append(session, [entry(action=action, subject=subject, result=result, details=details)])
+
+
+def entry(*, action: str, subject: str, result: str, details: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One standalone entry as :func:`record` writes it, for :func:`append` in the caller's transaction (several
+    entries of one operation in one transaction: licence sharing)."""
+    plain = Audited("record", (), ())
+    return {
+        "at": _iso(datetime.now(UTC)),
+        "actor": _actor(),
+        "action": action[:64],
+        "subject": idcodes.mask_identifiers(_utf8(subject), uscc_codes=False)[:256],
+        "request_id": _request_id(),
+        "client_request_id": _client_request_id(),
+        "result": result[:16],
+        "details": {k: _value(plain, k, v) for k, v in (details or {}).items()},
+    }
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,7 @@ class Action(StrEnum):
     FEDERATION_MANAGE = "federation.manage"
     SHARING_REQUEST = "sharing.request"
     SHARING_MANAGE = "sharing.manage"
+    SHARING_REGISTER = "sharing.register"
 
 
 OPERATOR_ONLY = frozenset(
@@ -192,6 +193,11 @@ def _decide(session: Session, principal: Principal, action: Action, resource: Re
         if kind == "operator" or (kind == "region" and resource.region == principal.region):
             return
         raise _Deny("a region registers identity providers and relying services of its own region only")
+    if action is Action.SHARING_REGISTER:
+        # resource.region: the region of the issuer the entry names; the service checks it again once verified (E1607)
+        if kind == "region" and resource.region is not None and resource.region == principal.region:
+            return
+        raise _Deny("a region's platform registers the licences of its own region's legacy systems only")
     if action is Action.SHARING_REQUEST:
         # Federation members are public (/federation/list): a missing one is 404 for everyone.
         member = session.get(FederationEntity, resource.entity_id) if resource.entity_id is not None else None

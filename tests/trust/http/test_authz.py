@@ -112,6 +112,49 @@ def _license(s: Setup) -> str:
     return made.record.identifier
 
 
+def _ticket(s: Setup) -> tuple[str, str, dict[str, Any]]:
+    """A queued retrieval ticket of a fresh relying service of region A (not due: polling it only reads it)."""
+    import secrets
+    from datetime import UTC, datetime, timedelta
+
+    from trust.service.sharing.models import Pending
+
+    requester = _federation_rp(s)
+    ticket = secrets.token_hex(16)
+    with db.session_scope(s.world.instance.engine) as session:
+        session.add(
+            Pending(
+                id=ticket, requester=requester, purpose="授权矩阵", legal_basis="LB-AUTHZ", identifier=_license(s),
+                holder_key="0" * 64, type_code=BUSINESS, status="queued", attempts=1,
+                next_attempt_at=datetime.now(UTC) + timedelta(hours=1),
+            )
+        )  # fmt: skip
+    return "POST", f"/sharing/tickets/{ticket}", {"json": {"requester": requester}}
+
+
+def _legacy_entry(s: Setup) -> dict[str, str]:
+    """A signed entry of region A's licence issuer for a fresh licence of its legacy system."""
+    import os
+    from datetime import UTC, datetime
+
+    from licenses import issuance
+    from trust.crypto import base64url
+    from trust.formats import directory_entry, identifiers
+
+    salt = os.urandom(16)
+    instance = s.world.instance
+    with db.session_scope(instance.engine, read_only=True) as session:
+        prepared = issuance.prepare_issuer(session, instance.keystore, s.issuer_id)
+    identifier = identifiers.make(BUSINESS, ZJ_AUTHORITY, f"LEGACY{next(_counter):08d}", 1)
+    body = directory_entry.claims(
+        issuer_id=s.issuer_id, identifier=identifier, type_code=BUSINESS, issuer_code=ZJ_AUTHORITY,
+        holder_commitment=directory_entry.commitment(salt, ZJ_ORG_USCC), valid_from=datetime(2001, 1, 1, tzinfo=UTC),
+        valid_until=None, status="valid", location="https://legacy.zj.example/licenses",
+    )  # fmt: skip
+    signed = directory_entry.sign(body, prepared.signer, kid=prepared.kid)
+    return {"signed_entry": signed, "holder_code": ZJ_ORG_USCC, "salt": base64url.encode(salt)}
+
+
 def _certificate(s: Setup) -> str:
     result = ca_service.issue(
         s.world.instance,
@@ -312,6 +355,14 @@ ROUTES: dict[str, tuple[Callable[[Setup], Request], set[str]]] = {
             f"/sharing/licenses/{_license(s)}",
             {"json": {"requester": _federation_rp(s), "purpose": "授权矩阵", "legal_basis": "LB-AUTHZ"}},
         ),
+        {"region-a"},
+    ),
+    "POST /sharing/tickets/{ticket}": (  # a retrieval queued for an offline region, polled by its requester
+        lambda s: _ticket(s),
+        {"region-a"},
+    ),
+    "POST /sharing/legacy-entries": (  # a region registers its own legacy system's licence (a signed entry)
+        lambda s: ("POST", "/sharing/legacy-entries", {"json": _legacy_entry(s)}),
         {"region-a"},
     ),
     "POST /sharing/legal-bases": (

@@ -123,6 +123,7 @@ def test_consented_retrieval_discloses_exactly_the_consented_fields(setting: Set
     assert [f.identifier for f in found] == [s.identifier]
     assert found[0].region == "330000" and found[0].location.endswith(f"/sharing/licenses/{s.identifier}")
     shared = access.retrieve(s.instance, _request(s, consent), s.identifier)
+    assert isinstance(shared, access.Shared)  # a licence Huren issued is never queued
     assert shared.disclosed == ["newborn_name", "sex"]
     bundle, pins = s.bundle(tmp_path)
     report = verify_shared(shared.sd_jwt, bundle=bundle, pins=pins, audience=s.gd, key_jwk=s.gd_key())

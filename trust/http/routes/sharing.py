@@ -10,6 +10,10 @@
   ``POST /sharing/consents/{consent_id}/withdraw``, ``POST /sharing/citizen/consents`` and
   ``POST /sharing/citizen/history`` (who looked up or fetched their licences). Reads are POSTs so that the ID
   token never appears in a URL or an access log.
+* **Offline regions**: a retrieval from a region's legacy system that cannot be reached answers 202 with a ticket;
+  ``POST /sharing/tickets/{ticket}`` polls it (200 the licence, 202 still waiting, or the refusal).
+* **A region's legacy licences**: ``POST /sharing/legacy-entries`` (``sharing.register``, a region's platform, for
+  its own region's issuers only) registers a signed entry.
 * **Operator**: ``POST /sharing/legal-bases`` (``sharing.manage``).
 
 A refusal is a problem document with its code (E1600–E1605; quota 429) and discloses nothing.
@@ -22,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from trust.http import problems
@@ -29,7 +34,7 @@ from trust.http.auth import Client, allow, anonymous_limit
 from trust.http.bodies import StrictJsonRoute
 from trust.service.instance import Instance
 from trust.service.policy import Action
-from trust.service.sharing import access
+from trust.service.sharing import access, legacy
 from trust.service.sharing.models import AccessRecord, Consent
 
 router = APIRouter(tags=["licence sharing"], route_class=StrictJsonRoute)
@@ -77,6 +82,12 @@ class LocatedOut(BaseModel):
         description="Where to retrieve it (POST with the same authority)",
         examples=[f"https://trust.demo.huren.example/sharing/licenses/{_IDENTIFIER_EXAMPLE}"],
     )
+    source: str = Field(default="issued", description="issued (by Huren) or legacy (a region's signed entry)",
+                        examples=["issued"])  # fmt: skip
+    signed_entry: str | None = Field(
+        default=None, description="legacy: the region's signed entry (JWS), checkable against the trust list",
+        examples=[None],
+    )  # fmt: skip
 
 
 @router.post(
@@ -104,10 +115,75 @@ class SharedOut(BaseModel):
     response_model=SharedOut,
     responses=problems.responses(*problems.JSON_BODY, 401, 403, 404, 429),
 )
-def retrieve(body: Authority, request: Request, principal: Client, identifier: str = Path(max_length=128)) -> SharedOut:
+def retrieve(
+    body: Authority, request: Request, principal: Client, identifier: str = Path(max_length=128)
+) -> SharedOut | JSONResponse:
     allow(request, principal, Action.SHARING_REQUEST, entity_id=body.requester)
-    shared = access.retrieve(_instance(request), body.request(), identifier)
-    return SharedOut(identifier=shared.identifier, sd_jwt=shared.sd_jwt, disclosed=shared.disclosed)
+    return _answer(access.retrieve(_instance(request), body.request(), identifier))
+
+
+class QueuedOut(BaseModel):
+    """The issuing region is offline: the request waits; poll the ticket."""
+
+    ticket: str = Field(examples=["5e1d0c9b8a7f6e5d4c3b2a1908f7e6d5"])
+    identifier: str = Field(examples=[_IDENTIFIER_EXAMPLE])
+    status: str = Field(examples=["queued"])
+    attempts: int = Field(examples=[1])
+    created_at: str = Field(examples=["2026-12-07T10:00:00+00:00"])
+    next_attempt_at: str = Field(examples=["2026-12-07T10:00:30+00:00"])
+    reason: str = Field(examples=["the issuing region is unreachable (ConnectError)"])
+    poll: str = Field(description="POST here with {requester} until the licence or a refusal comes back",
+                      examples=["/sharing/tickets/5e1d0c9b8a7f6e5d4c3b2a1908f7e6d5"])  # fmt: skip
+
+
+def _answer(result: access.Shared | access.Queued) -> SharedOut | JSONResponse:
+    if isinstance(result, access.Queued):
+        body = QueuedOut(**result.to_json(), poll=f"/sharing/tickets/{result.ticket}")
+        return JSONResponse(body.model_dump(), status_code=202, headers={"Retry-After": "30"})
+    return SharedOut(identifier=result.identifier, sd_jwt=result.sd_jwt, disclosed=result.disclosed)
+
+
+class TicketIn(BaseModel):
+    requester: str = Field(max_length=_ENTITY_MAX, description="The requesting service the ticket was given to",
+                           examples=[_SERVICE])  # fmt: skip
+
+
+@router.post(
+    "/sharing/tickets/{ticket}",
+    summary="Poll a retrieval queued for an offline region: the licence (200), still waiting (202), or the refusal",
+    response_model=SharedOut,
+    responses={202: {"model": QueuedOut}, **problems.responses(*problems.JSON_BODY, 401, 403, 404, 409, 429)},
+)
+def poll(
+    body: TicketIn, request: Request, principal: Client, ticket: str = Path(max_length=32)
+) -> SharedOut | JSONResponse:
+    allow(request, principal, Action.SHARING_REQUEST, entity_id=body.requester)
+    return _answer(access.poll(_instance(request), body.requester, ticket))
+
+
+class LegacyEntryIn(BaseModel):
+    signed_entry: str = Field(min_length=1, max_length=8192, description="Compact JWS (huren-directory-entry+jwt) "
+                              "signed with the licence issuer's key listed in the trust list",
+                              examples=["eyJhbGciOiJTTTIiLCJraWQiOiJ…"])  # fmt: skip
+    holder_code: str = Field(min_length=1, max_length=64, description="The holder's citizen ID number or USCC",
+                             examples=["330106199001010011"])  # fmt: skip
+    salt: str = Field(min_length=22, max_length=128, description="base64url salt of the entry's holder commitment",
+                      examples=["c2FsdHNhbHRzYWx0c2FsdA"])  # fmt: skip
+
+
+@router.post(
+    "/sharing/legacy-entries",
+    status_code=201,
+    summary="A region registers a licence of its own legacy system by the entry its issuer signed",
+    response_model=LocatedOut,
+    responses=problems.responses(*problems.JSON_BODY, 401, 403, 404, 409),
+)
+def register_legacy(body: LegacyEntryIn, request: Request, principal: Client) -> LocatedOut:
+    allow(request, principal, Action.SHARING_REGISTER, region=legacy.claimed_region(body.signed_entry))
+    located = legacy.register(
+        _instance(request), body.signed_entry, holder_code=body.holder_code, salt=body.salt, region=principal.region
+    )
+    return LocatedOut.model_validate(located.to_json())
 
 
 class IdToken(BaseModel):

@@ -48,8 +48,8 @@ from trust.service import trust as trust_registry
 from trust.service.identity import anchor
 from trust.service.identity.models import FederationEntity
 from trust.service.instance import Instance
-from trust.service.sharing import directory
-from trust.service.sharing.models import AccessRecord, Consent, DirectoryEntry, LegalBasis
+from trust.service.sharing import directory, remote
+from trust.service.sharing.models import AccessRecord, Consent, DirectoryEntry, LegalBasis, Pending
 
 DEFAULT_LIFETIME: Final = 900  # a consent lasts 15 minutes unless the citizen chooses (TRUST_SHARING_CONSENT_SECONDS)
 MAX_LIFETIME: Final = 7 * 24 * 3600  # TRUST_SHARING_CONSENT_MAX_SECONDS
@@ -316,11 +316,15 @@ def _log(
     result: str,
     reason: str = "",
     disclosed: Sequence[str] = (),
+    ends: Sequence[str] = (),
 ) -> None:
-    with db.session_scope(instance.engine) as session:
-        session.add(
+    """The access row and the audit entry of a request, at ``end`` (and each of ``ends``), in one transaction."""
+    rows: list[AccessRecord] = []
+    entries: list[dict[str, Any]] = []
+    for at_end in (end, *ends):
+        rows.append(
             AccessRecord(
-                end=end,
+                end=at_end,
                 action=action,
                 requester=request.requester[:512],
                 purpose=request.purpose[:256],
@@ -334,22 +338,27 @@ def _log(
                 reason=reason[:256],
             )
         )
-    audit.record(
-        instance.engine,
-        action=f"sharing.{action}",
-        subject=identifier or f"holder:{holder[:16]}",
-        result=result,
-        details={
-            "end": end,
-            "requester": request.requester,
-            "purpose": request.purpose,
-            "consent_id": request.consent_id,
-            "legal_basis": request.legal_basis,
-            "type": type_code,
-            "disclosed": ",".join(disclosed),
-            "reason": reason,
-        },
-    )
+        entries.append(
+            audit.entry(
+                action=f"sharing.{action}",
+                subject=identifier or f"holder:{holder[:16]}",
+                result=result,
+                details={
+                    "end": at_end,
+                    "requester": request.requester,
+                    "purpose": request.purpose,
+                    "consent_id": request.consent_id,
+                    "legal_basis": request.legal_basis,
+                    "type": type_code,
+                    "disclosed": ",".join(disclosed),
+                    "reason": reason,
+                },
+            )
+        )
+    with db.session_scope(instance.engine) as session:
+        session.add_all(rows)
+        session.flush()
+        audit.append(session, entries)
 
 
 def lookup(instance: Instance, request: Request, *, holder_code: str, type_code: str) -> list[directory.Located]:
@@ -405,13 +414,46 @@ def _entity_key(row: FederationEntity) -> dict[str, Any]:
     return {k: v for k, v in keys[0].items() if k in ("kty", "crv", "x", "y", "n", "e")}
 
 
-def retrieve(instance: Instance, request: Request, identifier: str) -> Shared:
+@dataclass(frozen=True)
+class Queued:
+    """A retrieval waiting for an offline region: the ticket the requester polls, and where it stands."""
+
+    ticket: str
+    identifier: str
+    status: str  # queued
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ticket": self.ticket,
+            "identifier": self.identifier,
+            "status": self.status,
+            "attempts": self.attempts,
+            "created_at": self.created_at.isoformat(),
+            "next_attempt_at": self.next_attempt_at.isoformat(),
+            "reason": self.reason,
+        }
+
+
+def _queued(row: Pending) -> Queued:
+    return Queued(
+        row.id, row.identifier, row.status, row.attempts, _utc(row.created_at), _utc(row.next_attempt_at), row.reason
+    )
+
+
+def retrieve(instance: Instance, request: Request, identifier: str) -> Shared | Queued:
     """The issuing region's answer: the licence as an SD-JWT limited to the consented fields, bound to the
     requester. A licence the directory does not list, or of another holder than the consent's, is refused the
-    same way as a missing consent (nothing tells the requester whether it exists)."""
+    same way as a missing consent (nothing tells the requester whether it exists). A licence of a region's legacy
+    system is fetched from that system (:mod:`trust.service.sharing.remote`); when it is offline the request is
+    queued and a :class:`Queued` ticket comes back instead."""
     keystore = instance.keystore
     holder = ""
     type_code = ""
+    remote_entry: DirectoryEntry | None = None
     try:
         with db.session_scope(instance.engine, read_only=True) as session:
             entry = session.get(DirectoryEntry, identifier)
@@ -422,35 +464,46 @@ def retrieve(instance: Instance, request: Request, identifier: str) -> Shared:
             if entry is None:
                 raise SharingRefused("no consent of this holder with that id")
             granted = _authorise(session, request, entry.holder_key, entry.type_code)
-            record = issuance.get_license(session, identifier)
-            issuer = issuance.get_issuer(session, record.issuer_id)
+            issuer = issuance.get_issuer(session, entry.issuer_id)
             trust_registry.check_standing(session, authority.get_ca(session, issuer.ca_id))
-            sd_jwt, disclosed = issuance.shared_sd_jwt(
-                session,
-                keystore,
-                record,
-                base_url=instance.settings.effective_public_url,
-                audience=requester.id,
-                audience_jwk=_entity_key(requester),
-                fields=granted.fields,
-            )
+            requester_jwk = _entity_key(requester)
+            if entry.source == "legacy":
+                session.expunge(entry)
+                remote_entry = entry
+            else:
+                record = issuance.get_license(session, identifier)
+                sd_jwt, disclosed = issuance.shared_sd_jwt(
+                    session,
+                    keystore,
+                    record,
+                    base_url=instance.settings.effective_public_url,
+                    audience=requester.id,
+                    audience_jwk=requester_jwk,
+                    fields=granted.fields,
+                )
+        if remote_entry is not None:
+            try:
+                answer = remote.fetch(
+                    instance, remote_entry, requester=request.requester, requester_jwk=requester_jwk,
+                    fields=granted.fields,
+                )  # fmt: skip
+            except remote.Unreachable as exc:
+                return _queue(instance, request, remote_entry, f"the issuing region is unreachable ({exc})")
+            sd_jwt, disclosed = answer.sd_jwt, answer.disclosed
     except TrustError as exc:
-        _log(
-            instance,
-            end="issuer",
-            action="retrieve",
-            request=request,
-            holder=holder,
-            type_code=type_code,
-            identifier=identifier[:128],
-            result="refused",
-            reason=f"{exc.code.label} {exc.message}",
-        )
+        _refuse_log(instance, request, holder, type_code, identifier[:128], exc)
         if isinstance(exc, SharingRefused):
             raise
         raise SharingRefused(
             exc.message, code=exc.code if exc.code != Code.NOT_FOUND else Code.CONSENT_MISSING
         ) from None
+    _served(instance, request, holder, type_code, identifier, disclosed)
+    return Shared(identifier, sd_jwt, disclosed)
+
+
+def _refuse_log(
+    instance: Instance, request: Request, holder: str, type_code: str, identifier: str, exc: TrustError
+) -> None:
     _log(
         instance,
         end="issuer",
@@ -459,12 +512,18 @@ def retrieve(instance: Instance, request: Request, identifier: str) -> Shared:
         holder=holder,
         type_code=type_code,
         identifier=identifier,
-        result="disclosed",
-        disclosed=disclosed,
+        result="refused",
+        reason=f"{exc.code.label} {exc.message}",
     )
+
+
+def _served(
+    instance: Instance, request: Request, holder: str, type_code: str, identifier: str, disclosed: Sequence[str]
+) -> None:
     _log(
         instance,
-        end="directory",
+        end="issuer",
+        ends=("directory",),
         action="retrieve",
         request=request,
         holder=holder,
@@ -473,7 +532,160 @@ def retrieve(instance: Instance, request: Request, identifier: str) -> Shared:
         result="disclosed",
         disclosed=disclosed,
     )
-    return Shared(identifier, sd_jwt, disclosed)
+
+
+def _queue(instance: Instance, request: Request, entry: DirectoryEntry, reason: str) -> Queued:
+    moment = datetime.now(UTC)
+    row = Pending(
+        id=secrets.token_hex(16),
+        requester=request.requester,
+        purpose=request.purpose[:256],
+        consent_id=request.consent_id,
+        legal_basis=request.legal_basis,
+        identifier=entry.identifier,
+        holder_key=entry.holder_key,
+        type_code=entry.type_code,
+        status="queued",
+        attempts=1,
+        created_at=moment,
+        next_attempt_at=moment + remote.next_delay(instance, 0),
+        reason=reason[:256],
+    )
+    with db.session_scope(instance.engine) as session:
+        session.add(row)
+        session.flush()
+        session.expunge(row)
+    _log(
+        instance,
+        end="directory",
+        action="retrieve",
+        request=request,
+        holder=entry.holder_key,
+        type_code=entry.type_code,
+        identifier=entry.identifier,
+        result="queued",
+        reason=f"ticket {row.id}: {reason}",
+    )
+    return _queued(row)
+
+
+def _request_of(row: Pending) -> Request:
+    return Request(row.requester, row.purpose, consent_id=row.consent_id, legal_basis=row.legal_basis)
+
+
+def _settle(instance: Instance, ticket: str, **values: Any) -> None:
+    with db.session_scope(instance.engine) as session:
+        row = session.get(Pending, ticket)
+        assert row is not None
+        for name, value in values.items():
+            setattr(row, name, value)
+        session.add(row)
+
+
+def attempt(instance: Instance, ticket: str) -> str:
+    """Try a queued retrieval again (the schedule, or the requester's poll): the consent and the requesting
+    service are checked again first; returns the ticket's status afterwards."""
+    with db.session_scope(instance.engine, read_only=True) as session:
+        row = session.get(Pending, ticket)
+        if row is None or row.status != "queued":
+            return row.status if row is not None else "missing"
+        session.expunge(row)
+        entry = session.get(DirectoryEntry, row.identifier)
+        if entry is not None:
+            session.expunge(entry)
+    request = _request_of(row)
+    try:
+        if entry is None:
+            raise SharingRefused("no consent of this holder with that id")
+        if remote.expired(instance, row.created_at):
+            raise SharingRefused(
+                f"the issuing region did not answer within {instance.settings.sharing_queue_hours} h",
+                code=Code.RETRIEVAL_EXPIRED,
+            )
+        with db.session_scope(instance.engine, read_only=True) as session:
+            requester = _requester(session, row.requester)
+            granted = _authorise(session, request, row.holder_key, row.type_code)
+            requester_jwk = _entity_key(requester)
+        try:
+            answer = remote.fetch(
+                instance, entry, requester=row.requester, requester_jwk=requester_jwk, fields=granted.fields
+            )
+        except remote.Unreachable as exc:
+            _settle(
+                instance,
+                ticket,
+                attempts=row.attempts + 1,
+                next_attempt_at=datetime.now(UTC) + remote.next_delay(instance, row.attempts),
+                reason=f"the issuing region is unreachable ({exc})"[:256],
+            )
+            return "queued"
+    except TrustError as exc:
+        status = "expired" if exc.code is Code.RETRIEVAL_EXPIRED else "refused"
+        reason = f"{exc.code.label} {exc.message}"
+        _settle(instance, ticket, status=status, answered_at=datetime.now(UTC), reason=reason[:256])
+        _refuse_log(instance, request, row.holder_key, row.type_code, row.identifier, exc)
+        return status
+    _settle(
+        instance,
+        ticket,
+        status="ready",
+        answered_at=datetime.now(UTC),
+        reason="",
+        sealed_result=remote.seal(instance, ticket, answer),
+    )
+    return "ready"
+
+
+def deliver_due(instance: Instance, *, limit: int = 100) -> int:
+    """Try the queued retrievals that are due (the service's schedule); returns how many were tried."""
+    with db.session_scope(instance.engine, read_only=True) as session:
+        tickets = list(
+            session.exec(
+                select(Pending.id)
+                .where(Pending.status == "queued", col(Pending.next_attempt_at) <= datetime.now(UTC))
+                .order_by(col(Pending.next_attempt_at))
+                .limit(limit)
+            )
+        )
+    for ticket in tickets:
+        attempt(instance, ticket)
+    return len(tickets)
+
+
+def poll(instance: Instance, requester: str, ticket: str) -> Shared | Queued:
+    """The requester's poll of a ticket: the licence once the region answered (consent checked again, the answer
+    then erased), the ticket while it waits, or the refusal (``E1600``–``E1604``, ``E1608`` when it expired)."""
+    with db.session_scope(instance.engine, read_only=True) as session:
+        row = session.get(Pending, ticket)
+        if row is None or row.requester != requester:
+            raise NotFoundError(f"no retrieval ticket {ticket!r} of {requester}")
+        due = row.status == "queued" and _utc(row.next_attempt_at) <= datetime.now(UTC)
+    if due:
+        attempt(instance, ticket)
+    with db.session_scope(instance.engine, read_only=True) as session:
+        row = session.get(Pending, ticket)
+        assert row is not None
+        session.expunge(row)
+    request = _request_of(row)
+    if row.status == "queued":
+        return _queued(row)
+    if row.status in ("refused", "expired"):
+        raise SharingRefused(row.reason.split(" ", 1)[-1], code=remote.refusal_code(row.reason))
+    if row.status != "ready" or row.sealed_result is None:
+        raise NotFoundError(f"retrieval ticket {ticket!r} was collected already")
+    try:
+        with db.session_scope(instance.engine, read_only=True) as session:
+            _requester(session, row.requester)
+            _authorise(session, request, row.holder_key, row.type_code)
+    except TrustError as exc:
+        reason = f"{exc.code.label} {exc.message}"
+        _settle(instance, ticket, status="refused", sealed_result=None, reason=reason[:256])
+        _refuse_log(instance, request, row.holder_key, row.type_code, row.identifier, exc)
+        raise
+    answer = remote.unseal(instance, ticket, row.sealed_result)
+    _settle(instance, ticket, status="delivered", sealed_result=None)
+    _served(instance, request, row.holder_key, row.type_code, row.identifier, answer.disclosed)
+    return Shared(row.identifier, answer.sd_jwt, answer.disclosed)
 
 
 # --- the citizen's history ----------------------------------------------------------------------------------------
@@ -487,7 +699,11 @@ def history(instance: Instance, *, holder_code: str, limit: int = 200) -> list[A
         rows = session.exec(
             select(AccessRecord)
             .where(AccessRecord.holder_key == holder)
-            .where((col(AccessRecord.action) == "lookup") | (col(AccessRecord.end) == "issuer"))
+            .where(
+                (col(AccessRecord.action) == "lookup")
+                | (col(AccessRecord.end) == "issuer")
+                | (col(AccessRecord.result) == "queued")
+            )
             .order_by(col(AccessRecord.id).desc())
             .limit(limit)
         ).all()

@@ -116,6 +116,8 @@ class Located:
     valid_from: datetime
     valid_until: datetime | None
     location: str
+    source: str = "issued"  # issued (by Huren) | legacy (a region's signed entry)
+    signed_entry: str | None = None  # legacy: the region's signed entry, for the requester to check
 
     def to_json(self) -> dict[str, str | None]:
         return {
@@ -127,7 +129,24 @@ class Located:
             "valid_from": self.valid_from.isoformat(),
             "valid_until": self.valid_until.isoformat() if self.valid_until else None,
             "location": self.location,
+            "source": self.source,
+            "signed_entry": self.signed_entry,
         }
+
+
+def located(r: DirectoryEntry) -> Located:
+    return Located(
+        r.identifier,
+        r.type_code,
+        r.issuer_id,
+        r.region,
+        r.status,
+        r.valid_from,
+        r.valid_until,
+        r.location,
+        r.source,
+        r.signed_entry,
+    )
 
 
 def find(session: Session, holder: str, type_code: str) -> list[Located]:
@@ -137,10 +156,7 @@ def find(session: Session, holder: str, type_code: str) -> list[Located]:
         .where(DirectoryEntry.holder_key == holder, DirectoryEntry.type_code == type_code)
         .order_by(col(DirectoryEntry.identifier))
     ).all()
-    return [
-        Located(r.identifier, r.type_code, r.issuer_id, r.region, r.status, r.valid_from, r.valid_until, r.location)
-        for r in rows
-    ]
+    return [located(r) for r in rows]
 
 
 def reindex(instance: Instance, *, batch: int = 1000) -> int:

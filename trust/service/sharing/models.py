@@ -9,6 +9,9 @@
   requesting service (its federation entity id: the audience), the licence types and fields it covers, its purpose,
   the OP that authenticated the citizen, granted / expires / withdrawn.
 * ``sharing_legal_basis`` — the legal-basis codes the operator allows instead of consent (recorded apart).
+* ``sharing_pending`` (migration ``0016_sharing3``) — retrievals whose issuing region was unreachable: queued,
+  tried again, answered later; the requester polls the ticket. A region's answer waits there sealed (AES-GCM under a
+  key derived from the directory key) until the requester collects it, and is erased then.
 * ``sharing_access`` — every lookup and retrieval at either end (directory, issuing region): requester, purpose,
   consent id or legal basis, holder (keyed hash), licence, the field *names* disclosed, result and reason. The
   citizen's access history and the per-service rate limits and quotas read it. The hash-chained audit log gets an
@@ -47,6 +50,8 @@ class DirectoryEntry(SQLModel, table=True):
     status: str = Field(default="valid", max_length=16)
     source: str = Field(default="issued", max_length=16)  # issued (by Huren) | legacy (a signed entry)
     location: str = Field(max_length=256)  # where the licence is retrieved (the issuing region's service)
+    # legacy entries: the region's signed entry (JWS, the holder as a salted commitment whose salt is not kept)
+    signed_entry: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     updated_at: datetime = Field(default_factory=now, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
@@ -92,3 +97,27 @@ class AccessRecord(SQLModel, table=True):
     disclosed: str = Field(default="[]", sa_column=Column(Text, nullable=False))  # JSON list of field *names*
     result: str = Field(max_length=16)  # listed | disclosed | refused
     reason: str = Field(default="", max_length=256)
+
+
+class Pending(SQLModel, table=True):
+    """A retrieval queued because the issuing region's service was unreachable (the ticket the requester polls)."""
+
+    __tablename__ = "sharing_pending"
+    __table_args__ = (Index("ix_sharing_pending_status_next", "status", "next_attempt_at"),)
+
+    id: str = Field(primary_key=True, max_length=32)  # the ticket (random)
+    requester: str = Field(max_length=512, index=True)
+    purpose: str = Field(max_length=256)
+    consent_id: str | None = Field(default=None, max_length=32)
+    legal_basis: str | None = Field(default=None, max_length=32)
+    identifier: str = Field(max_length=128)
+    holder_key: str = Field(max_length=64)
+    type_code: str = Field(max_length=21)
+    status: str = Field(max_length=16)  # queued | ready | delivered | refused | expired
+    attempts: int = Field(default=0)
+    created_at: datetime = Field(default_factory=now, sa_column=Column(DateTime(timezone=True), nullable=False))
+    next_attempt_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    answered_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=True))
+    reason: str = Field(default="", max_length=256)
+    # the region's answer, AES-GCM sealed, erased on collection
+    sealed_result: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
