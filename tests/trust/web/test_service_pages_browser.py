@@ -142,21 +142,7 @@ def test_citizen_presents_chosen_fields_and_the_qr_verifies(
         _shot(page, "citizen-licences-en")
     finally:
         context.close()
-    # trust verify, offline, with the bundle and the root's fingerprint; the key binding demanded
-    presented = tmp_path / "presentation.txt"
-    presented.write_text(scanned)
-    bundle = tmp_path / "bundle.json"
-    bundle.write_bytes(trust_service.current_bundle_bytes(world.instance))
-    pin = trust_service.root_fingerprints(world.instance)["SM2"]
-    result = subprocess.run(
-        [sys.executable, "-m", "trust.cli.main", "verify", str(presented), "--bundle", str(bundle), "--pin", pin,
-         "--format", "json", "--kb-nonce", str(nonce), "--kb-audience", str(audience)],
-        capture_output=True, text=True, timeout=120, check=False, cwd=REPO,
-    )  # fmt: skip
-    report = json.loads(result.stdout)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert report["indication"] == "TOTAL_PASSED" and report["kind"] == "license-sd-jwt"
-    assert any(c["name"] == "key-binding" and c["result"] == "passed" for c in report["checks"])
+    report = _trust_verify(world, tmp_path, scanned, str(nonce), str(audience))
     disclosed = report["details"]["fields"]
     assert sorted(disclosed) == sorted(LABELS), disclosed  # only the chosen fields
     assert "mother_id_number" not in scanned and "father_name" not in json.dumps(report)
@@ -170,6 +156,26 @@ def test_citizen_presents_chosen_fields_and_the_qr_verifies(
     assert page.get_attribute("#verdict", "data-indication") == "TOTAL_PASSED"
     assert sorted(page.locator("#fields tr.field th").all_inner_texts()) == sorted(LABELS)
     page.close()
+
+
+def _trust_verify(world: World, tmp_path: Path, scanned: str, nonce: str, audience: str) -> dict[str, Any]:
+    """``trust verify`` of the scanned presentation, offline, with the bundle and the root's fingerprint, the key
+    binding demanded: it must pass."""
+    presented = tmp_path / "presentation.txt"
+    presented.write_text(scanned)
+    bundle = tmp_path / "bundle.json"
+    bundle.write_bytes(trust_service.current_bundle_bytes(world.instance))
+    pin = trust_service.root_fingerprints(world.instance)["SM2"]
+    result = subprocess.run(
+        [sys.executable, "-m", "trust.cli.main", "verify", str(presented), "--bundle", str(bundle), "--pin", pin,
+         "--format", "json", "--kb-nonce", nonce, "--kb-audience", audience],
+        capture_output=True, text=True, timeout=120, check=False, cwd=REPO,
+    )  # fmt: skip
+    report: dict[str, Any] = json.loads(result.stdout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert report["indication"] == "TOTAL_PASSED" and report["kind"] == "license-sd-jwt"
+    assert any(c["name"] == "key-binding" and c["result"] == "passed" for c in report["checks"])
+    return report
 
 
 def test_verifier_page_of_the_service_offers_the_pdf_report(

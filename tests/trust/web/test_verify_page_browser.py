@@ -392,7 +392,9 @@ def test_a_photo_of_a_licence_qr_code_verifies(page: Any, served: Served, tmp_pa
     subprocess.run(["pdftoppm", "-r", "100", "-png", "-singlefile", str(golden.path("license/license.pdf")),
                     str(rendered)], check=True, timeout=120)  # fmt: skip
     with Image.open(f"{rendered}.png") as image:
-        photo = image.convert("RGB").rotate(7, expand=True, fillcolor=(235, 235, 230), resample=Image.Resampling.BICUBIC)
+        photo = image.convert("RGB").rotate(
+            7, expand=True, fillcolor=(235, 235, 230), resample=Image.Resampling.BICUBIC
+        )
         photo = photo.resize((int(photo.width * 1.25), int(photo.height * 1.25)), Image.Resampling.LANCZOS)
         buffer = io.BytesIO()
         photo.save(buffer, "JPEG", quality=85)
