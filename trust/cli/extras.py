@@ -16,7 +16,7 @@ from trust.crypto.errors import UnavailableError
 
 DISTRIBUTION: Final = "huren"
 SERVICE: Final = "service"
-BASE_COMMANDS: Final = frozenset({"verify", "version", "util"})
+BASE_COMMANDS: Final = frozenset({"verify", "verify-server", "version", "util"})
 """Commands of the base install; the others need ``huren[service]``."""
 
 _NAME: Final = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")

@@ -33,6 +33,7 @@ from trust.cli import (
     trustlist,
     util,
     verify,
+    verify_server,
 )
 from trust.cli.common import HomeOption, console, err_console, instance
 from trust.crypto.errors import Code, TrustError
@@ -62,6 +63,7 @@ app.add_typer(tlog.app, name="log")
 app.add_typer(root.app, name="root")
 app.command("init")(ca.init)
 app.command("verify")(verify.verify)
+app.command("verify-server")(verify_server.verify_server)
 
 db_app = typer.Typer(help="Database schema (Alembic migrations): upgrade, status.", no_args_is_help=True)
 app.add_typer(db_app, name="db")

@@ -225,11 +225,41 @@ def create_app(instance: Instance | None = None) -> FastAPI:
         db.ping(instance.engine)
         return {"status": "ready"}
 
-    from trust.http.routes import ca, clients, federation, idp, license, ocsp, rp, seal, sharing, tsa
+    from trust.http.routes import (
+        ca,
+        citizen,
+        clients,
+        federation,
+        idp,
+        license,
+        ocsp,
+        operator,
+        pages,
+        rp,
+        seal,
+        sharing,
+        tsa,
+    )
     from trust.http.routes import log as log_routes
     from trust.http.routes import trust as trust_routes
 
-    for module in (clients, ca, ocsp, tsa, trust_routes, seal, license, federation, idp, rp, sharing, log_routes):
+    for module in (
+        clients,
+        ca,
+        ocsp,
+        tsa,
+        trust_routes,
+        seal,
+        license,
+        federation,
+        idp,
+        rp,
+        sharing,
+        log_routes,
+        pages,
+        citizen,
+        operator,
+    ):
         app.include_router(module.router)
 
     from trust.http import docs

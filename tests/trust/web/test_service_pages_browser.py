@@ -1,0 +1,213 @@
+"""The pages of ``trust serve`` in a real browser (issue 17): the citizen's licence page, the operator's overview and
+the verifier page with its PDF report, over a world built through the whole service (Playwright from PyPI driving
+Debian's chromium at ``/usr/bin/chromium``).
+
+The citizen logs in (the demo's local login over the regional OPs' accounts), sees the licence issued to her with
+its face, downloads its token, binds the browser's holder key (WebCrypto, ECDSA P-256, not extractable) and makes a
+presentation of two chosen fields. The QR code is scanned from the page's screenshot (zxing-cpp) and verified by
+``trust verify`` offline with the bundle, the key binding demanded: it passes and discloses those two fields only.
+The presentation's link opens the verifier page, which passes it too. Screenshots under
+``$HUREN_TEST_ARTEFACTS/web/`` (default ``test-artefacts/web/``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from licenses import samples
+from tests.conftest import missing_external
+from tests.support.server import free_port, live_server
+from tests.support.world import World, build_world
+from trust.service import licenses
+from trust.service import trust as trust_service
+from trust.service.demo import _citizen_id
+from trust.service.identity import op
+
+pytestmark = [pytest.mark.slow, pytest.mark.external]
+
+CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parents[3]
+ARTEFACTS = Path(os.environ.get("HUREN_TEST_ARTEFACTS", REPO / "test-artefacts")) / "web"
+CITIZEN = _citizen_id("33010619900101001")
+PASSWORD = "演示密码-demo-1"
+BIRTH = "11100000000013338W104"
+CHOSEN = ("newborn_name", "birth_place")
+LABELS = ("新生儿姓名", "出生地点")  # as the report names them (the catalogue's labels)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, str, dict[str, Any]]]:
+    world = build_world(tmp_path_factory.mktemp("pages"), free_port())
+    issuer = licenses.register_issuer(
+        world.instance, ca_id="region-330000-sm2", name="浙江省卫生健康委员会",
+        code=samples.uscc("11330000002482227"), license_types=[BIRTH],
+    )  # fmt: skip
+    op.add_citizen(world.instance, CITIZEN, "陈红", PASSWORD)
+    mine = licenses.issue(world.instance, issuer_id=issuer.id, type_code=BIRTH, fields=samples.sample(BIRTH),
+                          holder_code=CITIZEN)  # fmt: skip
+    other = licenses.issue(world.instance, issuer_id=issuer.id, type_code=BIRTH, fields=samples.sample(BIRTH),
+                           holder_code=_citizen_id("33010619900101002"))  # fmt: skip
+    licenses.set_status(world.instance, other.record.identifier, "revoked", "test")
+    trust_service.publish_now(world.instance)
+    with live_server(world.instance, world.port) as url:
+        yield world, url, {"mine": mine.record, "other": other.record}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        missing_external("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def _shot(page: Any, name: str) -> None:
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTEFACTS / f"{name}.png"), full_page=True)
+
+
+def _scan(png: bytes) -> str:
+    import zxingcpp
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png))
+    codes = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode))
+    assert len(codes) == 1, f"{len(codes)} QR codes in the screenshot"
+    return str(codes[0].text)
+
+
+def test_citizen_presents_chosen_fields_and_the_qr_verifies(
+    served: tuple[World, str, dict[str, Any]], browser: Any, tmp_path: Path
+) -> None:
+    world, url, made = served
+    context = browser.new_context(locale="zh-CN", accept_downloads=True)
+    page = context.new_page()
+    try:
+        page.goto(f"{url}/citizen")
+        _shot(page, "citizen-login-zh")
+        page.fill("#citizen_id", CITIZEN)
+        page.fill("#password", "wrong password")
+        page.click("#login")
+        assert page.locator("#login-failed").is_visible()
+        page.fill("#citizen_id", CITIZEN)
+        page.fill("#password", PASSWORD)
+        page.click("#login")
+        page.wait_for_selector("#citizen")
+        licences = page.locator("article.licence")
+        assert licences.count() == 1  # hers only, not the other citizen's
+        box = licences.first
+        assert box.get_attribute("data-identifier") == made["mine"].identifier
+        assert "王小明" in box.inner_text() and "出生医学证明" in box.inner_text()
+        _shot(page, "citizen-licences-zh")
+        with page.expect_download() as download:
+            box.locator("a.download-token").click()
+        assert Path(download.value.path()).read_text() == made["mine"].token
+        for name in CHOSEN:
+            box.locator(f"input[name=field][value={name}]").check()
+        box.locator("button.make-qr").click()
+        page.wait_for_selector(".qr:not([hidden]) img[src^='data:image/png'], .problem-inline:not([hidden])")
+        assert box.locator(".problem-inline").is_hidden(), box.locator(".problem-inline").inner_text()
+        _shot(page, "citizen-presentation-qr-zh")
+        # the holder key: made in the browser, not extractable; the credential presented was issued to it
+        extractable = page.evaluate(
+            """async () => { const db = await new Promise(r => { const o = indexedDB.open('huren-holder', 1);
+               o.onsuccess = () => r(o.result); });
+               const pair = await new Promise(r => { const q = db.transaction('keys').objectStore('keys')
+               .get('holder:' + document.getElementById('citizen').dataset.holder); q.onsuccess = () => r(q.result); });
+               return [pair.privateKey.extractable, pair.privateKey.algorithm.namedCurve]; }"""
+        )
+        assert extractable == [False, "P-256"]
+        qr = box.locator(".qr")
+        nonce, audience = qr.get_attribute("data-nonce"), qr.get_attribute("data-audience")
+        scanned = _scan(qr.locator("img").screenshot())
+        link = str(qr.locator("a.present-link").get_attribute("href"))
+        page.goto(f"{url}/citizen?lang=en")  # the same page in English
+        assert page.inner_text("h1") == "My electronic licences" and "Newborn" not in page.inner_text("h1")
+        assert page.get_attribute("html", "lang") == "en"
+        _shot(page, "citizen-licences-en")
+    finally:
+        context.close()
+    report = _trust_verify(world, tmp_path, scanned, str(nonce), str(audience))
+    disclosed = report["details"]["fields"]
+    assert sorted(disclosed) == sorted(LABELS), disclosed  # only the chosen fields
+    assert "mother_id_number" not in scanned and "father_name" not in json.dumps(report)
+    # the link opens the verifier page with the presentation; it passes there too
+    assert link.startswith(f"{url}/verify?token=")
+    page = browser.new_page()
+    page.goto(link)
+    page.click("#submit")
+    page.wait_for_selector("#verdict")
+    _shot(page, "verify-presentation-link-zh")
+    assert page.get_attribute("#verdict", "data-indication") == "TOTAL_PASSED"
+    assert sorted(page.locator("#fields tr.field th").all_inner_texts()) == sorted(LABELS)
+    page.close()
+
+
+def _trust_verify(world: World, tmp_path: Path, scanned: str, nonce: str, audience: str) -> dict[str, Any]:
+    """``trust verify`` of the scanned presentation, offline, with the bundle and the root's fingerprint, the key
+    binding demanded: it must pass."""
+    presented = tmp_path / "presentation.txt"
+    presented.write_text(scanned)
+    bundle = tmp_path / "bundle.json"
+    bundle.write_bytes(trust_service.current_bundle_bytes(world.instance))
+    pin = trust_service.root_fingerprints(world.instance)["SM2"]
+    result = subprocess.run(
+        [sys.executable, "-m", "trust.cli.main", "verify", str(presented), "--bundle", str(bundle), "--pin", pin,
+         "--format", "json", "--kb-nonce", nonce, "--kb-audience", audience],
+        capture_output=True, text=True, timeout=120, check=False, cwd=REPO,
+    )  # fmt: skip
+    report: dict[str, Any] = json.loads(result.stdout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert report["indication"] == "TOTAL_PASSED" and report["kind"] == "license-sd-jwt"
+    assert any(c["name"] == "key-binding" and c["result"] == "passed" for c in report["checks"])
+    return report
+
+
+def test_verifier_page_of_the_service_offers_the_pdf_report(
+    served: tuple[World, str, dict[str, Any]], browser: Any, tmp_path: Path
+) -> None:
+    _world, url, made = served
+    page = browser.new_context(accept_downloads=True).new_page()
+    for lang, record, expected in (("zh", made["mine"], "TOTAL_PASSED"), ("en", made["other"], "TOTAL_FAILED")):
+        page.goto(f"{url}/verify?lang={lang}")
+        page.fill("#token", record.token)
+        page.click("#submit")
+        page.wait_for_selector("#verdict")
+        _shot(page, f"service-verify-{expected.lower()}-{lang}")
+        assert page.get_attribute("#verdict", "data-indication") == expected
+        with page.expect_download() as download:
+            page.click("#download-pdf")
+        pdf = Path(download.value.path()).read_bytes()
+        assert pdf.startswith(b"%PDF-")
+        text = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, timeout=60, check=True).stdout
+        assert ("验证通过" if expected == "TOTAL_PASSED" else "FAILED").encode() in text
+    page.close()
+
+
+def test_operator_overview(served: tuple[World, str, dict[str, Any]], browser: Any) -> None:
+    _world, url, _made = served
+    page = browser.new_page()
+    for lang in ("zh", "en"):
+        page.goto(f"{url}/operator?lang={lang}")
+        _shot(page, f"operator-{lang}")
+        assert page.get_attribute("#audit", "data-ok") == "true"
+        assert page.inner_text("#total-licences") == "2" and page.inner_text("#total-revoked-licences") == "1"
+        assert int(page.inner_text("#tl-sequence")) >= 1
+        assert page.locator("#issuers tr.issuer").count() >= 3  # national, 330000, 440000
+        assert "浙江省" in page.inner_text("#issuers")
+    page.close()
