@@ -250,6 +250,9 @@ def openapi_body() -> dict[str, Any]:
             "data": {**binary, "description": "The signed document of a detached GB/T 38540 signature"},
             **options,
         },
+        "examples": [
+            {"input": "(the file: a PDF, OFD, token, certificate or photo of a licence QR)", "purpose": "auto"}
+        ],
     }
     content: dict[str, Any] = {
         JSON: {"schema": VerifyRequest.model_json_schema()},
