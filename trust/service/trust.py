@@ -279,7 +279,9 @@ def republish_bundle(instance: Instance) -> Path | None:
     that asked for it has committed, and the schedule exports again."""
     try:
         with _export_lock:
-            return export_bundle(instance)
+            # Freshness of the trust data only: the audit head is logged by the schedule's and `trust log checkpoint`'s
+            # checkpoints, not by every change (a change's own audit entries would otherwise be anchored at once).
+            return export_bundle(instance, audit_head=False)
     except (TrustError, OSError, SQLAlchemyError) as exc:
         log.warning("public/bundle.json not re-exported after a change: %s", exc)
         return None
@@ -421,11 +423,12 @@ def current_bundle_bytes(instance: Instance) -> bytes:
     return data
 
 
-def export_bundle(instance: Instance, path: Path | None = None) -> Path:
+def export_bundle(instance: Instance, path: Path | None = None, *, audit_head: bool = True) -> Path:
     from trust.service import tlog
 
     try:
-        tlog.checkpoint(instance)  # the bundle carries a checkpoint of the log as it stands (issue 19)
+        # the bundle carries a checkpoint of the log as it stands (issue 19)
+        tlog.checkpoint(instance, audit_head=audit_head)
     except ConflictError as exc:
         if exc.code is not Code.ROOT_OFFLINE:
             raise
