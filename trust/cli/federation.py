@@ -66,6 +66,18 @@ def register(
     console.print(f"registered {row.kind} {row.id}{service}")
 
 
+@app.command("citizen-page")
+def citizen_page(
+    region: Annotated[str, typer.Argument(help="GB/T 2260 code of the region whose CA certifies the page's key")],
+    home: HomeOption = None,
+) -> None:
+    """Register the citizen's licence page (/citizen) as a relying service, so citizens sign in through their OP."""
+    from trust.service.identity import citizen_page as page
+
+    row = page.register(instance(home), region)
+    console.print(f"registered {row.kind} {row.id} (redirect {page.redirect_uri(instance(home))})")
+
+
 @app.command("list")
 def list_members(
     as_json: Annotated[bool, typer.Option("--json", help="JSON output")] = False,

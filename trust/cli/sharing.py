@@ -1,17 +1,18 @@
 """``trust sharing ...``: licence sharing (issue 21, docs/SHARING.md) on a local instance — look up the directory and
 fetch a licence as a requesting service, record or withdraw a citizen's consent from the ID token of their login,
-list a citizen's consents and access history, allow a legal basis. Thin: every decision is
+list a citizen's consents and access history, allow a legal basis, register a legacy system's licence by its signed
+directory entry. Thin: every decision is
 ``trust.service.sharing.access``'s; the HTTP routes (``/sharing/...``) call the same functions.
 
-ID tokens are read from a file (``-``: standard input), never from the command line, where other users of the
-machine could read them."""
+ID tokens and holder codes (personal data) are read from a file (``-``: standard input), never from the command
+line, where other users of the machine could read them (``ps``, the shell's history)."""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 import typer
 
@@ -19,7 +20,7 @@ from trust.cli.common import HomeOption, console, instance
 from trust.crypto.errors import InputError
 
 app = typer.Typer(
-    help="Licence sharing: lookup, fetch, consent, withdraw, consents, history, legal-basis.",
+    help="Licence sharing: lookup, fetch, consent, withdraw, consents, history, legal-basis, register-legacy.",
     no_args_is_help=True,
 )
 
@@ -216,3 +217,55 @@ def legal_basis(
     """Allow a legal basis that stands in for consent for the licence types it names (operator)."""
     row = _access().add_legal_basis(instance(home), code, description, license_type)
     console.print(f"legal basis {row.code}: {', '.join(json.loads(row.license_types))}", markup=False)
+
+
+SIGNED_ENTRY_MAX: Final = 8192  # as POST /sharing/legacy-entries
+HOLDER_CODE_MAX: Final = 64
+SALT_LENGTHS: Final = (22, 128)
+
+
+def _read_small(path: Path, what: str, limit: int) -> str:
+    """A file's stripped text ('-': standard input), refused when empty or longer than ``limit`` characters."""
+    if str(path) == "-":
+        text = sys.stdin.read(limit + 2)
+    else:
+        try:
+            with path.open(encoding="utf-8") as handle:
+                text = handle.read(limit + 2)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read the {what} from {path}: {exc.__class__.__name__}") from None
+    value = text.strip()
+    if not value:
+        raise InputError(f"the {what} file is empty")
+    if len(value) > limit:
+        raise InputError(f"the {what} is longer than {limit} characters")
+    return value
+
+
+@app.command("register-legacy")
+def register_legacy(
+    entry_file: Annotated[Path, typer.Argument(help="The signed directory entry (compact JWS); '-': stdin")],
+    holder_code_file: Annotated[
+        Path, typer.Option("--holder-code-file", help="File with the holder's citizen ID number or USCC ('-': stdin)")
+    ],
+    salt: Annotated[str, typer.Option("--salt", help="base64url salt of the entry's holder commitment")],
+    region: Annotated[
+        str | None, typer.Option("--region", help="Register as this region (its own issuers' licences only)")
+    ] = None,
+    home: HomeOption = None,
+) -> None:
+    """Index a licence of a region's legacy system by the directory entry its issuer signed (the checks of
+    POST /sharing/legacy-entries: the signature against the trust list, the holder commitment, the region)."""
+    from trust.formats.names import region as region_named
+    from trust.service.sharing import legacy
+
+    if str(entry_file) == "-" and str(holder_code_file) == "-":
+        raise InputError("the entry and the holder code cannot both come from standard input")
+    if not SALT_LENGTHS[0] <= len(salt) <= SALT_LENGTHS[1]:
+        raise InputError(f"the salt is {SALT_LENGTHS[0]}..{SALT_LENGTHS[1]} base64url characters")
+    if region is not None:
+        region_named(region)  # a GB/T 2260 province code, or InputError
+    signed = _read_small(entry_file, "signed entry", SIGNED_ENTRY_MAX)
+    holder_code = _read_small(holder_code_file, "holder code", HOLDER_CODE_MAX)
+    located = legacy.register(instance(home), signed, holder_code=holder_code, salt=salt, region=region)
+    _print(located.to_json())

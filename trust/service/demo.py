@@ -707,7 +707,7 @@ def _federation(instance: Instance, index: DemoIndex, say: Callable[[str], None]
     citizens, and every entity configuration saved as an ``entity-configuration`` artefact."""
     from trust.formats import federation
     from trust.formats.idcodes import mask
-    from trust.service.identity import anchor, op
+    from trust.service.identity import anchor, citizen_page, op
 
     say("identity federation: the trust anchor, the regional OpenID Providers and the relying services")
     anchor.init(instance)
@@ -718,6 +718,7 @@ def _federation(instance: Instance, index: DemoIndex, say: Callable[[str], None]
     for code, slug, name, level in DEMO_SERVICES:
         metadata = {anchor.KIND_RP: {"default_acr_values": [level]}} if level else None
         anchor.register(instance, kind=anchor.KIND_RP, region_code=code, name=name, slug=slug, metadata=metadata)
+    citizen_page.register(instance, next(iter(REGIONS)))  # the citizen's licence page (/citizen) logs in here too
     folder = index.out / "federation"
     folder.mkdir(parents=True, exist_ok=True)
     base = anchor.anchor_id(instance)
@@ -750,6 +751,7 @@ def _federation(instance: Instance, index: DemoIndex, say: Callable[[str], None]
         say(f"  {facts['province']}: OP {anchor.hosted_op_id(instance, code)}; demo citizen {mask(facts['citizen'])}")
     say(f"  demo logins (citizen ID number, password) in {accounts}; one-time codes appear in the log")
     say(f"  services: {', '.join(f'{base}/rp/{slug}/' for _code, slug, _name, _level in DEMO_SERVICES)}")
+    say(f"  the citizen's licence page: {base}/citizen (signs in through the regional OPs)")
 
 
 def _trust_list_and_bundle(

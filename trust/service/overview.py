@@ -4,19 +4,49 @@ One read-only transaction gathers the CAs of the national root, the regions and 
 status; what each has issued (certificates, seals, licences) and revoked or suspended; the latest trust list and the
 bundle's; and the audit chain's state (:func:`trust.service.audit.verify`: every entry walked, the head compared with
 the one the latest trust list publishes). The page (``GET /operator``) only shows it.
+
+The audit chain's walk is linear in its length, so its result is cached per audit head (sequence number and hash,
+one indexed read): a load after nothing was audited reuses it, the next append walks again. The cached result is
+also dropped after :data:`AUDIT_CACHE_SECONDS`, so an edit of old entries that leaves the head as it was (which only
+a full walk sees) shows within that time; ``trust audit verify`` walks the chain on demand.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import func
 from sqlmodel import select
 
 from trust import db
 from trust.service.instance import Instance
+
+AUDIT_CACHE_SECONDS: Final = 300.0
+_audit_lock = threading.Lock()
+_audit_cache: dict[int, tuple[tuple[int, str], float, Any]] = {}  # id(engine) -> (head, when, ChainReport)
+
+
+def audit_chain(instance: Instance) -> Any:
+    """:func:`trust.service.audit.verify` of the instance's chain, cached per audit head (module docstring)."""
+    from trust.service import audit
+
+    with db.session_scope(instance.engine, read_only=True) as session:
+        row = session.exec(select(audit.AuditHead.seq, audit.AuditHead.hash).where(audit.AuditHead.id == 1)).first()
+    head = (int(row[0]), str(row[1])) if row is not None else (0, "")
+    key = id(instance.engine)
+    now = time.monotonic()
+    with _audit_lock:
+        cached = _audit_cache.get(key)
+    if cached is not None and cached[0] == head and now - cached[1] < AUDIT_CACHE_SECONDS:
+        return cached[2]
+    report = audit.verify(instance.engine)
+    with _audit_lock:
+        _audit_cache[key] = (head, now, report)
+    return report
 
 
 @dataclass
@@ -54,7 +84,7 @@ def gather(instance: Instance) -> Overview:
     from ca.models import CertificateAuthority, IssuedCertificate
     from licenses.models import LicenseIssuer, LicenseRecord
     from seal.models import SealRecord
-    from trust.service import audit, registry
+    from trust.service import registry
 
     with db.session_scope(instance.engine, read_only=True) as session:
         cas = {
@@ -93,7 +123,7 @@ def gather(instance: Instance) -> Overview:
         }
     from trust.service import trust as trust_service
 
-    chain = audit.verify(instance.engine)
+    chain = audit_chain(instance)
     rows = sorted(cas.values(), key=lambda r: ({"root": 0, "national": 1, "region": 2}.get(r.kind, 3), r.code, r.id))
     totals = {
         name: sum(getattr(r, name) for r in rows)

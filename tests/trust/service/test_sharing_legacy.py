@@ -39,7 +39,7 @@ from trust.formats import directory_entry, identifiers
 from trust.formats.names import make_uscc
 from trust.rp.sharing import verify_shared
 from trust.service import audit, licenses
-from trust.service.sharing import access, legacy
+from trust.service.sharing import access, directory, legacy
 from trust.service.sharing.models import Consent, DirectoryEntry, Pending
 
 FIELDS = ["newborn_name", "sex"]
@@ -451,3 +451,67 @@ def test_a_ticket_the_region_never_answers_expires(world: Legacy, retry_now: Non
     assert caught.value.code is Code.RETRIEVAL_EXPIRED and len(w.system.asked) == asked
     with pytest.raises(SharingRefused):  # and stays expired
         access.poll(w.s.instance, w.s.gd, queued.ticket)
+
+
+def test_the_cli_registers_a_legacy_entry_with_the_routes_checks(
+    world: Legacy, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``trust sharing register-legacy ENTRY --holder-code-file F --salt S [--region R]``: the checks of
+    ``POST /sharing/legacy-entries`` (signature against the trust list, holder commitment, the region's own issuers
+    only); the holder code comes from a file or standard input, never the command line, and is never printed."""
+    import io
+
+    from tests.support.world import PASSPHRASE
+    from trust.cli.main import main
+    from trust.service.demo import _citizen_id
+
+    w, s = world, world.s
+    monkeypatch.setenv("TRUST_KEY_PASSPHRASE", PASSPHRASE.decode())
+    monkeypatch.setenv("TRUST_KEY_KDF_ITERATIONS", "2000")
+    monkeypatch.setenv("TRUST_PUBLIC_URL", s.world.base_url)
+    h = ["--home", str(s.world.home)]
+    holder = _citizen_id("33010619800101003")  # another holder: the module's lookups of CITIZEN stay as they were
+    salt = _salt()
+    identifier = _identifier(s, "LEGACY19990077")
+    entry = tmp_path / "entry.jws"
+    entry.write_text(_entry(w, identifier=identifier, salt=salt, code=holder) + "\n")
+    code_file = tmp_path / "holder-code"
+    code_file.write_text(holder + "\n")
+    wrong = tmp_path / "wrong-code"
+    wrong.write_text(CITIZEN)
+    forged = tmp_path / "forged.jws"
+    signed = entry.read_text().strip()
+    forged.write_text(signed[:-4] + ("AAAA" if not signed.endswith("AAAA") else "BBBB"))
+    args = ["sharing", "register-legacy", str(entry), "--holder-code-file", str(code_file), "--salt", salt, *h]
+
+    def run(argv: list[str]) -> tuple[int, str, str]:
+        code = main(argv)
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    cases = {
+        "another region": [*args, "--region", "440000"],
+        "wrong holder": [*args[:4], str(wrong), *args[5:]],
+        "forged": [args[0], args[1], str(forged), *args[3:]],
+        "short salt": [*args[:6], "c2FsdA", *args[7:]],
+    }
+    expected = {"another region": "E1607", "wrong holder": "E1606", "forged": "E1606", "short salt": "E1000"}
+    for name, argv in cases.items():
+        code, out, err = run(argv)
+        assert code == 3 and expected[name] in err, (name, code, out, err)
+        assert holder not in out + err, name
+    with db.session_scope(s.instance.engine, read_only=True) as session:
+        assert session.get(DirectoryEntry, identifier) is None  # nothing indexed by the refusals
+    code, out, err = run(["sharing", "register-legacy", "-", "--holder-code-file", "-", "--salt", salt, *h])
+    assert code == 3 and "standard input" in err
+    monkeypatch.setattr("sys.stdin", io.StringIO(holder + "\n"))
+    code, out, err = run([*args[:4], "-", *args[5:], "--region", "330000"])
+    assert code == 0, err
+    located = json.loads(out)
+    assert (located["identifier"], located["source"], located["region"]) == (identifier, "legacy", "330000")
+    assert holder not in out + err
+    with db.session_scope(s.instance.engine, read_only=True) as session:
+        row = session.get(DirectoryEntry, identifier)
+        assert row is not None and row.source == "legacy"
+        assert row.holder_key == directory.holder_key(directory.directory_key(s.instance), holder)
+    assert audit.verify(s.instance.engine).ok

@@ -2,35 +2,48 @@
 the verifier page with its PDF report, over a world built through the whole service (Playwright from PyPI driving
 Debian's chromium at ``/usr/bin/chromium``).
 
-The citizen logs in (the demo's local login over the regional OPs' accounts), sees the licence issued to her with
+The citizen logs in through the identity federation (the page is a relying service; she chooses 浙江 and signs in
+at the 浙江 OP; the page takes her citizen ID number from the ID token), sees the licence issued to her with
 its face, downloads its token, binds the browser's holder key (WebCrypto, ECDSA P-256, not extractable) and makes a
 presentation of two chosen fields. The QR code is scanned from the page's screenshot (zxing-cpp) and verified by
 ``trust verify`` offline with the bundle, the key binding demanded: it passes and discloses those two fields only.
 The presentation's link opens the verifier page, which passes it too. Screenshots under
 ``$HUREN_TEST_ARTEFACTS/web/`` (default ``test-artefacts/web/``).
+
+Licence sharing on the page (issue 21): a consent granted through the API to a 广东 service and a retrieval under it
+show on her page (the consent, the lookup and the retrieval with the disclosed fields); she withdraws it on the page,
+and the service's next retrieval is refused.
 """
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import os
+import re
+import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 
 from licenses import samples
 from tests.conftest import missing_external
 from tests.support.server import free_port, live_server
 from tests.support.world import World, build_world
+from trust.crypto.errors import Code, SharingRefused
+from trust.formats import oidc
 from trust.service import licenses
 from trust.service import trust as trust_service
 from trust.service.demo import _citizen_id
-from trust.service.identity import op
+from trust.service.identity import anchor, citizen_page, op
+from trust.service.sharing import access
 
 pytestmark = [pytest.mark.slow, pytest.mark.external]
 
@@ -47,6 +60,11 @@ LABELS = ("新生儿姓名", "出生地点")  # as the report names them (the ca
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, str, dict[str, Any]]]:
     world = build_world(tmp_path_factory.mktemp("pages"), free_port())
+    anchor.init(world.instance)
+    for code, name in (("330000", "浙江省统一身份认证平台"), ("440000", "广东省统一身份认证平台")):
+        anchor.register(world.instance, kind=anchor.KIND_OP, region_code=code, name=name)
+    anchor.register(world.instance, kind=anchor.KIND_RP, region_code="440000", name="广东政务服务网", slug="gd-service")
+    citizen_page.register(world.instance, "330000")
     issuer = licenses.register_issuer(
         world.instance, ca_id="region-330000-sm2", name="浙江省卫生健康委员会",
         code=samples.uscc("11330000002482227"), license_types=[BIRTH],
@@ -91,6 +109,22 @@ def _scan(png: bytes) -> str:
     return str(codes[0].text)
 
 
+def _sign_in(page: Any, url: str, shots: bool = True) -> None:
+    """The federation login: the page's region list, the 浙江 OP's login form, back on the page signed in."""
+    page.goto(f"{url}/citizen")
+    if shots:
+        _shot(page, "citizen-choose-region-zh")
+    page.click("#op-330000")
+    page.wait_for_selector("#citizen_id")
+    if shots:
+        _shot(page, "citizen-op-login-zh")
+    page.fill("#citizen_id", CITIZEN)
+    page.fill("#password", PASSWORD)
+    page.click("#login")
+    page.wait_for_selector("#citizen")
+    assert page.url.startswith(f"{url}/citizen")
+
+
 def test_citizen_presents_chosen_fields_and_the_qr_verifies(
     served: tuple[World, str, dict[str, Any]], browser: Any, tmp_path: Path
 ) -> None:
@@ -98,16 +132,7 @@ def test_citizen_presents_chosen_fields_and_the_qr_verifies(
     context = browser.new_context(locale="zh-CN", accept_downloads=True)
     page = context.new_page()
     try:
-        page.goto(f"{url}/citizen")
-        _shot(page, "citizen-login-zh")
-        page.fill("#citizen_id", CITIZEN)
-        page.fill("#password", "wrong password")
-        page.click("#login")
-        assert page.locator("#login-failed").is_visible()
-        page.fill("#citizen_id", CITIZEN)
-        page.fill("#password", PASSWORD)
-        page.click("#login")
-        page.wait_for_selector("#citizen")
+        _sign_in(page, url)
         licences = page.locator("article.licence")
         assert licences.count() == 1  # hers only, not the other citizen's
         box = licences.first
@@ -211,3 +236,115 @@ def test_operator_overview(served: tuple[World, str, dict[str, Any]], browser: A
         assert page.locator("#issuers tr.issuer").count() >= 3  # national, 330000, 440000
         assert "浙江省" in page.inner_text("#issuers")
     page.close()
+
+
+def _id_token(url: str, instance: Any, slug: str) -> str:
+    """A federation login of the citizen at the 浙江 OP for the hosted service ``slug`` (scope huren_citizen_id), as
+    that service would make it: the ID token the sharing API takes as the citizen's proof."""
+    client_id = anchor.hosted_rp_id(instance, slug)
+    verifier = secrets.token_urlsafe(48)
+    params = {
+        "response_type": "code", "client_id": client_id, "redirect_uri": f"{client_id}/callback",
+        "scope": "openid huren_citizen_id", "state": "s", "nonce": secrets.token_urlsafe(8),
+        "code_challenge": oidc.pkce_challenge(verifier), "code_challenge_method": "S256",
+    }  # fmt: skip
+    with httpx.Client(base_url=url, follow_redirects=False, timeout=60) as client:
+        page = client.get("/idp/330000/authorize", params=params)
+        if page.status_code == 200:
+            form = {k: html.unescape(v) for k, v in re.findall(r"name='(query|csrf)' value='([^']*)'", page.text)}
+            page = client.post("/idp/330000/login", data={**form, "citizen_id": CITIZEN, "password": PASSWORD})
+            while page.status_code == 303 and "code=" not in page.headers["location"]:
+                page = client.get(page.headers["location"])
+        code = parse_qs(urlsplit(page.headers["location"]).query)["code"][0]
+        tokens = client.post(
+            "/idp/330000/token",
+            data={
+                "grant_type": "authorization_code", "code": code, "redirect_uri": f"{client_id}/callback",
+                "client_id": client_id, "code_verifier": verifier,
+            },
+        )  # fmt: skip
+    assert tokens.status_code == 200, tokens.text
+    return str(tokens.json()["id_token"])
+
+
+def test_citizen_page_lists_consents_and_history_and_withdraws(
+    served: tuple[World, str, dict[str, Any]], browser: Any
+) -> None:
+    world, url, made = served
+    gd = anchor.hosted_rp_id(world.instance, "gd-service")
+    consent = access.grant(
+        world.instance, id_token=_id_token(url, world.instance, "gd-service"), requester=gd, license_types=[BIRTH],
+        fields=["newborn_name"], purpose="入学登记",
+    )  # fmt: skip
+    asked = access.Request(gd, "入学登记", consent_id=consent.id)
+    found = access.lookup(world.instance, asked, holder_code=CITIZEN, type_code=BIRTH)
+    assert [f.identifier for f in found] == [made["mine"].identifier]
+    shared = access.retrieve(world.instance, asked, made["mine"].identifier)
+    assert isinstance(shared, access.Shared) and shared.disclosed == ["newborn_name"]
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    try:
+        _sign_in(page, url, shots=False)
+        row = page.locator(f"#consent-list tr.consent[data-consent='{consent.id}']")
+        assert row.get_attribute("data-state") == "active"
+        assert "广东政务服务网" in row.inner_text() and "出生医学证明" in row.inner_text()
+        assert "新生儿姓名" in row.inner_text() and "入学登记" in row.inner_text()
+        history = page.locator("#history-list tr.access")
+        assert sorted(history.evaluate_all("rows => rows.map(r => r.dataset.action + ':' + r.dataset.result)")) == [
+            "lookup:listed",
+            "retrieve:disclosed",
+        ]
+        retrieved = page.locator("#history-list tr.access[data-action=retrieve]")
+        assert made["mine"].identifier in retrieved.inner_text() and "新生儿姓名" in retrieved.inner_text()
+        assert "广东政务服务网" in retrieved.inner_text()
+        _shot(page, "citizen-consents-history-zh")
+        row.locator("button.withdraw").click()
+        page.wait_for_selector(f"#consent-list tr.consent[data-consent='{consent.id}'][data-state=withdrawn]")
+        assert row.locator("button.withdraw").count() == 0
+        _shot(page, "citizen-consent-withdrawn-zh")
+        with pytest.raises(SharingRefused) as refused:
+            access.retrieve(world.instance, asked, made["mine"].identifier)
+        assert refused.value.code is Code.CONSENT_REVOKED
+        page.reload()
+        results = page.locator("#history-list tr.access").evaluate_all("rows => rows.map(r => r.dataset.result)")
+        assert "refused" in results  # the refused retrieval is in her history too
+        page.goto(f"{url}/citizen?lang=en")
+        assert page.inner_text(f"tr.consent[data-consent='{consent.id}'] td.state") == "withdrawn"
+        _shot(page, "citizen-consents-history-en")
+        # Logging out ends the page's session and the OP's: choosing the region again asks for the password.
+        page.click("#logout")
+        page.wait_for_selector("#regions")
+        assert page.context.cookies(f"{url}/citizen") == [] or all(
+            c["name"] != "huren_citizen" for c in page.context.cookies(f"{url}/citizen")
+        )
+        page.click("#op-330000")
+        page.wait_for_selector("#citizen_id")
+    finally:
+        context.close()
+
+
+def test_citizen_page_forms_demand_the_sessions_csrf_token(served: tuple[World, str, dict[str, Any]]) -> None:
+    from trust.http.routes.citizen import COOKIE, _serializer
+
+    world, url, _made = served
+    session = {"id": CITIZEN, "name": "陈红", "op": anchor.hosted_op_id(world.instance, "330000"), "id_token": "x",
+               "csrf": "the-sessions-token"}  # fmt: skip
+    cookie = {COOKIE: _serializer(world.instance).dumps(session)}
+    with httpx.Client(base_url=url, follow_redirects=False, cookies=cookie, timeout=60) as client:
+        assert client.post("/citizen/consents/0123/withdraw", data={}).status_code == 403
+        assert client.post("/citizen/consents/0123/withdraw", data={"csrf": "another"}).status_code == 403
+        assert client.post("/citizen/logout", data={"csrf": "another"}).status_code == 403
+        # with the token, someone else's (or no) consent is not found: nothing says whether it exists
+        assert client.post("/citizen/consents/0123/withdraw", data={"csrf": "the-sessions-token"}).status_code == 404
+    with httpx.Client(base_url=url, follow_redirects=False, timeout=60) as anonymous:
+        assert anonymous.post("/citizen/consents/0123/withdraw", data={"csrf": "x"}).status_code == 401
+        answer = anonymous.get("/citizen/callback", params={"code": "c", "state": "s"})  # no login started here
+        assert answer.status_code == 400 and 'id="login-problem"' in answer.text
+        start = anonymous.get("/citizen/login", params={"region": "330000"})
+        assert start.status_code == 303
+        target = parse_qs(urlsplit(start.headers["location"]).query)
+        assert target["code_challenge_method"] == ["S256"] and target["state"] and target["nonce"]
+        assert "huren_citizen_id" in target["scope"][0].split()
+        assert target["redirect_uri"] == [f"{anchor.anchor_id(world.instance)}/citizen/callback"]
+        set_cookie = start.headers["set-cookie"].lower()
+        assert "httponly" in set_cookie and "samesite=lax" in set_cookie and "path=/citizen" in set_cookie

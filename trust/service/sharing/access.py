@@ -197,10 +197,16 @@ def grant(
 def withdraw(instance: Instance, consent_id: str, *, id_token: str) -> Consent:
     """The citizen withdraws a consent (proved by a fresh ID token of theirs, for any service)."""
     citizen = authenticate(instance, id_token)
+    return withdraw_of(instance, consent_id, holder_code=citizen.citizen_id)
+
+
+def withdraw_of(instance: Instance, consent_id: str, *, holder_code: str) -> Consent:
+    """Withdraw the consent ``consent_id`` of the holder ``holder_code`` (already authenticated by the caller: the
+    citizen page's session); someone else's consent is not found."""
     key = directory.directory_key(instance)
     with db.session_scope(instance.engine) as session:
         consent = session.get(Consent, consent_id)
-        if consent is None or consent.holder_key != directory.holder_key(key, citizen.citizen_id):
+        if consent is None or consent.holder_key != directory.holder_key(key, holder_code):
             raise NotFoundError(f"no consent {consent_id!r}")
         if consent.revoked_at is None:
             consent.revoked_at = datetime.now(UTC)
@@ -214,7 +220,12 @@ def withdraw(instance: Instance, consent_id: str, *, id_token: str) -> Consent:
 def consents(instance: Instance, *, id_token: str) -> list[Consent]:
     """The citizen's consents (for their page)."""
     citizen = authenticate(instance, id_token)
-    holder = directory.holder_key(directory.directory_key(instance), citizen.citizen_id)
+    return consents_of(instance, holder_code=citizen.citizen_id)
+
+
+def consents_of(instance: Instance, *, holder_code: str) -> list[Consent]:
+    """The consents of the holder ``holder_code`` (authenticated by the caller), oldest first."""
+    holder = directory.holder_key(directory.directory_key(instance), holder_code)
     with db.session_scope(instance.engine, read_only=True) as session:
         return list(session.exec(select(Consent).where(Consent.holder_key == holder).order_by(col(Consent.granted_at))))
 
