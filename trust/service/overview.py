@@ -34,9 +34,7 @@ def audit_chain(instance: Instance) -> Any:
     """:func:`trust.service.audit.verify` of the instance's chain, cached per audit head (module docstring)."""
     from trust.service import audit
 
-    with db.session_scope(instance.engine, read_only=True) as session:
-        row = session.exec(select(audit.AuditHead.seq, audit.AuditHead.hash).where(audit.AuditHead.id == 1)).first()
-    head = (int(row[0]), str(row[1])) if row is not None else (0, "")
+    head = audit.head(instance.engine)
     key = id(instance.engine)
     now = time.monotonic()
     with _audit_lock:
