@@ -272,11 +272,20 @@ def test_citizen_page_lists_consents_and_history_and_withdraws(
 ) -> None:
     world, url, made = served
     gd = anchor.hosted_rp_id(world.instance, "gd-service")
-    consent = access.grant(
-        world.instance, id_token=_id_token(url, world.instance, "gd-service"), requester=gd, license_types=[BIRTH],
-        fields=["newborn_name"], purpose="入学登记",
-    )  # fmt: skip
-    asked = access.Request(gd, "入学登记", consent_id=consent.id)
+    granted = httpx.post(
+        f"{url}/sharing/consents",
+        json={
+            "id_token": _id_token(url, world.instance, "gd-service"),
+            "requester": gd,
+            "license_types": [BIRTH],
+            "fields": ["newborn_name"],
+            "purpose": "入学登记",
+        },
+        timeout=60,
+    )  # the citizen's consent through the API, with the ID token of her login at the service
+    assert granted.status_code == 201, granted.text
+    consent_id = granted.json()["id"]
+    asked = access.Request(gd, "入学登记", consent_id=consent_id)
     found = access.lookup(world.instance, asked, holder_code=CITIZEN, type_code=BIRTH)
     assert [f.identifier for f in found] == [made["mine"].identifier]
     shared = access.retrieve(world.instance, asked, made["mine"].identifier)
@@ -285,7 +294,7 @@ def test_citizen_page_lists_consents_and_history_and_withdraws(
     page = context.new_page()
     try:
         _sign_in(page, url, shots=False)
-        row = page.locator(f"#consent-list tr.consent[data-consent='{consent.id}']")
+        row = page.locator(f"#consent-list tr.consent[data-consent='{consent_id}']")
         assert row.get_attribute("data-state") == "active"
         assert "广东政务服务网" in row.inner_text() and "出生医学证明" in row.inner_text()
         assert "新生儿姓名" in row.inner_text() and "入学登记" in row.inner_text()
@@ -299,7 +308,7 @@ def test_citizen_page_lists_consents_and_history_and_withdraws(
         assert "广东政务服务网" in retrieved.inner_text()
         _shot(page, "citizen-consents-history-zh")
         row.locator("button.withdraw").click()
-        page.wait_for_selector(f"#consent-list tr.consent[data-consent='{consent.id}'][data-state=withdrawn]")
+        page.wait_for_selector(f"#consent-list tr.consent[data-consent='{consent_id}'][data-state=withdrawn]")
         assert row.locator("button.withdraw").count() == 0
         _shot(page, "citizen-consent-withdrawn-zh")
         with pytest.raises(SharingRefused) as refused:
@@ -309,7 +318,8 @@ def test_citizen_page_lists_consents_and_history_and_withdraws(
         results = page.locator("#history-list tr.access").evaluate_all("rows => rows.map(r => r.dataset.result)")
         assert "refused" in results  # the refused retrieval is in her history too
         page.goto(f"{url}/citizen?lang=en")
-        assert page.inner_text(f"tr.consent[data-consent='{consent.id}'] td.state") == "withdrawn"
+        assert page.inner_text(f"tr.consent[data-consent='{consent_id}'] td.state") == "withdrawn"
+        assert "fetched from the issuing region" in page.inner_text("#history-list")
         _shot(page, "citizen-consents-history-en")
         # Logging out ends the page's session and the OP's: choosing the region again asks for the password.
         page.click("#logout")

@@ -217,17 +217,25 @@ def _holder_view(instance: Instance, holder_code: str, lang: str) -> dict[str, A
                 "at": _when(r.at),
                 "end": r.end,
                 "action": r.action,
+                "action_label": _label(t, "citizen.action.", r.action),
+                "result_label": _label(t, "citizen.result.", r.result),
                 "requester": r.requester,
                 "service": names.get(r.requester, r.requester),
                 "what": r.identifier or _type_name(r.type_code),
                 "purpose": r.purpose,
-                "basis": f"consent {r.consent_id}" if r.consent_id else f"legal basis {r.legal_basis or '-'}",
+                "basis": t("citizen.basis_consent", id=r.consent_id)
+                if r.consent_id
+                else t("citizen.basis_legal", code=r.legal_basis or "-"),
                 "disclosed": ", ".join(_field_labels([r.type_code], disclosed)) if disclosed else "",
                 "result": r.result,
                 "reason": r.reason,
             }
         )
     return {"consents": shown, "history": history}
+
+
+def _label(t: Strings, prefix: str, value: str) -> str:
+    return t(prefix + value) if t.has(prefix + value) else value
 
 
 def _utc(moment: datetime) -> datetime:
