@@ -208,3 +208,21 @@ def test_cli_registers_lists_and_resolves(
     assert json.loads(out)["metadata"]["openid_provider"]["issuer"] == zj
     code, _out, err = _cli(monkeypatch, capsys, fed, "federation", "register", "openid_provider", "990000", "x")
     assert code == 3 and "E1000" in err
+
+
+def test_cli_registers_the_citizen_page_as_a_relying_service(
+    fed: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``trust federation citizen-page REGION``: the citizen's licence page (``/citizen``) becomes the relying service
+    ``<anchor>/rp/citizen`` whose redirect URI is the page's own callback (docs/WEB.md)."""
+    code, out, err = _cli(monkeypatch, capsys, fed, "federation", "citizen-page", "330000")
+    assert code == 0, err
+    base = anchor.anchor_id(fed.instance)
+    assert f"{base}/rp/citizen" in out and f"{base}/citizen/callback" in out
+    code, out, _err = _cli(monkeypatch, capsys, fed, "federation", "resolve", f"{base}/rp/citizen")
+    assert code == 0, out
+    metadata = json.loads(out)["metadata"]["openid_relying_party"]
+    assert metadata["redirect_uris"] == [f"{base}/citizen/callback"]
+    assert metadata["post_logout_redirect_uris"] == [f"{base}/citizen"]
+    code, _out, err = _cli(monkeypatch, capsys, fed, "federation", "citizen-page", "330000")
+    assert code == 3 and "already registered" in err  # once
