@@ -358,3 +358,12 @@ def test_citizen_page_forms_demand_the_sessions_csrf_token(served: tuple[World, 
         assert target["redirect_uri"] == [f"{anchor.anchor_id(world.instance)}/citizen/callback"]
         set_cookie = start.headers["set-cookie"].lower()
         assert "httponly" in set_cookie and "samesite=lax" in set_cookie and "path=/citizen" in set_cookie
+        # the login's own cookie, another state (a forged callback): refused, no session
+        forged = anonymous.get(
+            "/citizen/callback", params={"code": "c", "state": "another", "iss": target["client_id"]}
+        )
+        assert forged.status_code == 400 and "huren_citizen=" not in forged.headers.get("set-cookie", "")
+        assert "E1" in forged.text and "CSRF" in forged.text
+        # an OP that is not in the federation: refused on the page, no redirect anywhere (no open redirect)
+        evil = anonymous.get("/citizen/login", params={"op": "https://evil.example/idp/330000"})
+        assert evil.status_code == 400 and "location" not in evil.headers
