@@ -100,11 +100,15 @@ def verify(
     purpose: str | None = None,
     signed_data: bytes | None = None,
     key_binding: KeyBindingRequest | None = None,
+    log_proof: bytes | None = None,
+    require_transparency: bool = False,
 ) -> Report:
     """Verify ``data``; ``signed_data`` is the protected document of a detached SES_Signature (``--data``);
     ``key_binding`` demands an SD-JWT holder proof with that nonce and audience. The report names what it relied on
     (``source``: the bundle and trust list). A photo or scan of a licence QR code (PNG, JPEG) is decoded first
-    (:mod:`verifier.image`)."""
+    (:mod:`verifier.image`). Then the transparency policy (issue 19, :func:`verifier.transparency.enforce`):
+    ``log_proof`` (an inclusion proof, ``trust log prove``), ``require_transparency`` and the per-region trust-list
+    setting."""
     if len(data) > MAX_INPUT_BYTES:
         raise InputError(f"input of {len(data)} bytes exceeds {MAX_INPUT_BYTES}", code=Code.INPUT_TOO_LARGE)
     photo = image.read_qr(data) if image.looks_like_image(data) else None
@@ -113,6 +117,9 @@ def verify(
     )
     if photo is not None:
         report = replace(report, checks=(Check("image", Result.PASSED, photo.description), *report.checks))
+    from verifier import transparency
+
+    report = transparency.enforce(report, data, ctx, log_proof, require=require_transparency)
     return replace(report, source=ctx.source())
 
 

@@ -176,6 +176,21 @@ def region_policy(trust_list: Any, chain_fingerprints: Sequence[str]) -> str:
     return found
 
 
+def enforce(report: Any, credential: bytes, ctx: Any, proof: bytes | None = None, *, require: bool = False) -> Any:
+    """The transparency policy on ``report`` (the one hook ``trust verify`` and ``POST /verify`` share, through
+    :func:`verifier.api.verify`): the strictest of ``require`` (``--require-transparency``: at least
+    ``indeterminate``) and the ``scope.transparency`` settings of the trust-list issuers on the report's chain; a
+    ``proof`` given is always checked. With no setting, no flag and no proof the report is returned unchanged."""
+    policy = region_policy(ctx.trust_list, [link.fingerprint for link in report.chain])
+    if require and policy == "off":
+        policy = "indeterminate"
+    if policy == "off" and proof is None:
+        return report
+    roots = [root.certificate for root in ctx.trust_list.roots] if ctx.trust_list is not None else []
+    result = check(credential, proof, ctx.checkpoints, roots)
+    return apply(report, result, policy, proof_given=proof is not None)
+
+
 def apply(report: Any, result: Transparency, policy: str, *, proof_given: bool) -> Any:
     """``report`` (a :class:`verifier.report.Report`) with the transparency check added and its indication changed
     by the policy: a presented proof that fails (forged, stale, fork, another credential) is TOTAL_FAILED under any

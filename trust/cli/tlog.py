@@ -188,6 +188,21 @@ def witness(
     key: Annotated[Path, typer.Option(help="The witness's encrypted Ed25519 key (witness-key)")],
     state: Annotated[Path, typer.Option(help="The witness's state file (the checkpoint it cosigned last)")],
     home: HomeOption = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="A remote Huren service: fetch GET /log/checkpoint and /log/proof/consistency there and post the "
+            "cosignature to POST /log/cosignatures (with --client-key, --cert and --pin); else the local --home"
+        ),
+    ] = None,
+    client_key: Annotated[
+        str | None, typer.Option(help="With --url: the region platform's client key (file:PATH or pkcs11:...)")
+    ] = None,
+    cert: Annotated[Path | None, typer.Option(help="With --url: the platform's credential certificate")] = None,
+    pin: Annotated[
+        list[str] | None,
+        typer.Option(help="With --url: SHA-256 fingerprint of a national root (repeat); the log's keys are theirs"),
+    ] = None,
 ) -> None:
     """Cosign the log's latest checkpoint after checking it extends the one cosigned last; a fork exits 1 with both
     checkpoints and leaves the state as it was."""
@@ -197,7 +212,12 @@ def witness(
     if state.exists():
         previous = formats.WitnessState.from_json(json.loads(_read(state, "witness state")))
     try:
-        new_state, note = _service().run_witness(instance(home), name=name, key=_witness_key(key), state=previous)
+        if url is None:
+            new_state, note = _service().run_witness(instance(home), name=name, key=_witness_key(key), state=previous)
+        else:
+            if client_key is None or cert is None or not pin:
+                raise InputError("--url needs --client-key, --cert and at least one --pin")
+            new_state, note = _remote_witness(url, client_key, cert, pin, name, _witness_key(key), previous)
     except TrustError as exc:
         if exc.code.slug == "log-inconsistent":
             err_console.print(f"FORK: {exc.message}")
@@ -209,6 +229,34 @@ def witness(
     tmp.write_text(json.dumps(new_state.to_json()), encoding="utf-8")
     tmp.replace(state)
     sys.stdout.write(note)
+
+
+def _remote_witness(
+    url: str, client_key: str, cert: Path, pins: list[str], name: str, key: Any, previous: Any
+) -> tuple[Any, str]:
+    """One witness round against a remote service: the log's keys are the national roots of its trust list (verified
+    against ``pins``, as ``trust verify`` does); the checkpoint and the consistency proof from the state's size come
+    over HTTP; :func:`trust.formats.tlog.witness` decides (a fork raises, nothing is posted); the cosignature is
+    posted with the region platform's client credentials."""
+    import time
+
+    from trust.client import PlatformClient
+    from trust.formats import tlog as formats
+    from trust.formats import trustlist
+    from verifier import transparency
+
+    with PlatformClient.from_files(url, key=client_key, certificate=cert) as huren:
+        listed, _checked = trustlist.verify(huren.trust_list(), pins)
+        note = huren.log_checkpoint()
+        checkpoint = formats.parse_checkpoint(formats.parse_note(note).text)
+        keys = transparency.log_verifiers(checkpoint.origin, [root.certificate for root in listed.roots])
+        proof: list[bytes] = []
+        if previous is not None and 0 < previous.size < checkpoint.size:
+            proof = huren.log_consistency(previous.size, checkpoint.size)
+        new_state, signature = formats.witness(previous, note, proof, keys, name, key, int(time.time()))
+        cosigned = formats.add_signatures(note, [signature])
+        huren.post_cosignature(cosigned)
+    return new_state, cosigned
 
 
 @app.command()

@@ -55,7 +55,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Field, Session, SQLModel
 
 from trust import db
-from trust.crypto.errors import Code, ConflictError, NotFoundError
+from trust.crypto.errors import Code, ConflictError, InputError, NotFoundError
 from trust.formats import tlog
 from trust.service.files import atomic_write
 
@@ -762,6 +762,40 @@ def add_cosignatures(instance: Instance, note: str) -> LogCheckpoint:
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write(folder / "checkpoint", record.note.encode())
     return record
+
+
+def new_cosigners(instance: Instance, note: str) -> dict[str, str]:
+    """The registered witnesses (name → region) whose cosignatures ``note`` carries and the log's stored copy of the
+    same checkpoint does not yet: who a ``POST /log/cosignatures`` speaks for (the policy decides whether it may)."""
+    parsed = tlog.parse_note(note)
+    size = tlog.parse_checkpoint(parsed.text).size
+    with db.session_scope(instance.engine, read_only=True) as session:
+        rows = {(r.name, bytes.fromhex(r.key_id)): r.region for r in session.execute(select(LogWitness)).scalars()}
+        record = session.get(LogCheckpoint, size)
+        stored = {(s.name, s.key_id) for s in tlog.parse_note(record.note).signatures} if record is not None else set()
+    return {
+        sig.name: rows[(sig.name, sig.key_id)]
+        for sig in parsed.signatures
+        if (sig.name, sig.key_id) in rows and (sig.name, sig.key_id) not in stored
+    }
+
+
+def accept_cosignatures(instance: Instance, note: str, *, witnesses: Iterable[str]) -> LogCheckpoint:
+    """A witness's cosigned checkpoint posted over HTTP: the cosignatures of ``witnesses`` (the ones the caller may
+    speak for) verified and merged into the log's copy of the same checkpoint text (:func:`add_cosignatures`: a
+    checkpoint the log never signed is E1804, a forged cosignature E1803). None of them on the note: E1807."""
+    allowed = set(witnesses)
+    parsed = tlog.parse_note(note)
+    mine = tuple(s for s in parsed.signatures if s.name in allowed)
+    if not mine:
+        raise InputError(
+            "the checkpoint carries no new cosignature of a registered witness of this region",
+            code=Code.LOG_COSIGNATURE_MISSING,
+        )
+    known = {(v.name, v.key_id): v for v in witness_keys(instance)}
+    for sig in mine:
+        known[(sig.name, sig.key_id)].verify(parsed.text, sig.signature)  # a forged one raises E1803, nothing merged
+    return add_cosignatures(instance, tlog.Note(parsed.text, mine).encode())
 
 
 def run_witness(
