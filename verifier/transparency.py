@@ -8,8 +8,10 @@ Given a credential (certificate, seal, licence-issuer certificate: its bytes), a
 2. the proof parses (bounded, strict) and its own arithmetic holds: the entry hashes to the leaf hash and the path
    leads to ``root_hash`` (RFC 9162 §2.1.3.2);
 3. the proof's checkpoint is signed by the national roots the pinned trust list names (the SM2/RSA signed-note
-   superset), cosigned by at least ``witnesses`` of the bundle's witnesses, and states the proof's tree size and root
-   (a proof to another tree than its checkpoint is *stale*: ``E1806``);
+   superset) — under offline roots, by a delegated trust-list signer a pinned root certified, valid at the
+   checkpoint's time (the bundle's ``delegates``; :func:`log_verifiers`) — cosigned by at least ``witnesses`` of the
+   bundle's witnesses, and states the proof's tree size and root (a proof to another tree than its checkpoint is
+   *stale*: ``E1806``);
 4. it does not contradict the bundle's checkpoint: the same size with another root is a fork (``E1802``);
 5. the logged entry names the credential: its ``sha256`` is the SHA-256 of the credential's DER.
 
@@ -18,15 +20,17 @@ The outcome is a :class:`Transparency` result, never an exception for a bad proo
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from trust.crypto import pem
 from trust.crypto.errors import Code, TrustError
-from trust.formats import strict_json, tlog
+from trust.formats import strict_json, tlog, trustlist
 from trust.formats import x509 as cx
 
 MAX_PROOF_BYTES: Final = 256 * 1024
@@ -63,12 +67,59 @@ def credential_digest(data: bytes) -> str:
     return hashlib.sha256(der).hexdigest()
 
 
-def log_verifiers(origin: str, root_certificates: Sequence[bytes]) -> list[tlog.NoteVerifier]:
+def log_verifiers(
+    origin: str,
+    root_certificates: Sequence[bytes],
+    delegates: Sequence[bytes] = (),
+    at: datetime | None = None,
+) -> list[tlog.NoteVerifier]:
+    """The keys a checkpoint of ``origin`` may be signed with: the pinned national roots', and under offline roots
+    (issue 20) those of their delegated trust-list signers that a pinned root certified — by the rules of
+    :func:`trust.formats.trustlist.check_delegate` (issued and signed by the root, not a CA, the trust-list-signing
+    EKU exactly, valid at ``at``, the checkpoint's own ``huren-time``). A delegate failing any rule is left out: a
+    checkpoint only it signed then carries no trusted signature (``E1803``)."""
     out = []
-    for der in root_certificates:
-        key = cx.public_key(cx.load_certificate(der))
+    roots = [cx.load_certificate(der) for der in root_certificates]
+    for root in roots:
+        key = cx.public_key(root)
         out.append(tlog.national_verifier(origin, key, key.default_algorithm()))
+    for der in delegates:
+        if at is None:
+            continue  # a delegate's validity is judged at the checkpoint's time: none stated, none trusted
+        try:
+            delegate = cx.load_certificate(der)
+        except TrustError:
+            continue
+        for root in roots:
+            try:
+                trustlist.check_delegate(delegate, root, at, what="checkpoint")
+            except TrustError:
+                continue
+            key = cx.public_key(delegate)
+            out.append(tlog.national_verifier(origin, key, key.default_algorithm()))
+            break
     return out
+
+
+def checkpoint_time(note: str) -> datetime | None:
+    """The time a checkpoint states it was signed (its ``huren-time`` extension line), or None."""
+    stated = tlog.parse_checkpoint(tlog.parse_note(note).text).extension("huren-time")
+    if stated is None:
+        return None
+    try:
+        return datetime.strptime(stated, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise tlog.LogError(f"the checkpoint's time {stated!r} is malformed", code=Code.LOG_MALFORMED) from None
+
+
+def _delegates(section: Mapping[str, Any]) -> list[bytes]:
+    listed = section.get("delegates") or []
+    if not isinstance(listed, list) or not all(isinstance(d, str) for d in listed):
+        raise tlog.LogError("the bundle's checkpoint delegates are malformed", code=Code.LOG_MALFORMED)
+    try:
+        return [base64.b64decode(d, validate=True) for d in listed]
+    except ValueError:
+        raise tlog.LogError("a checkpoint delegate is not base64", code=Code.LOG_MALFORMED) from None
 
 
 def _failed(exc: TrustError) -> Transparency:
@@ -114,8 +165,9 @@ def _check(
         raise tlog.LogError(f"the proof uses {document.hash_name}, the log {hash_name}", code=Code.LOG_PROOF_INVALID)
     # 2. the proof's arithmetic
     document.verify()
-    # 3. its checkpoint: signed by the national roots, cosigned, stating this tree
-    keys = log_verifiers(origin, roots)
+    # 3. its checkpoint: signed by the national roots (or their certified delegates), cosigned, stating this tree
+    delegates = _delegates(section)
+    keys = log_verifiers(origin, roots, delegates, checkpoint_time(document.checkpoint))
     verified = tlog.verify_checkpoint(document.checkpoint, keys, witness_keys, quorum=witnesses)
     checkpoint = verified.checkpoint
     if checkpoint.origin != origin:
@@ -128,7 +180,8 @@ def _check(
             evidence={"proof_root": document.root_hash.hex(), "checkpoint_root": checkpoint.root.hex()},
         )
     # 4. no contradiction with the bundle's checkpoint
-    bundle_checkpoint = tlog.verify_checkpoint(bundle_note, keys).checkpoint
+    bundle_keys = log_verifiers(origin, roots, delegates, checkpoint_time(bundle_note))
+    bundle_checkpoint = tlog.verify_checkpoint(bundle_note, bundle_keys).checkpoint
     if bundle_checkpoint.size == checkpoint.size and bundle_checkpoint.root != checkpoint.root:
         raise tlog.LogError(
             f"two checkpoints of {checkpoint.size} leaves with different roots (a fork of the log)",

@@ -234,22 +234,27 @@ def witness(
 def _remote_witness(
     url: str, client_key: str, cert: Path, pins: list[str], name: str, key: Any, previous: Any
 ) -> tuple[Any, str]:
-    """One witness round against a remote service: the log's keys are the national roots of its trust list (verified
-    against ``pins``, as ``trust verify`` does); the checkpoint and the consistency proof from the state's size come
-    over HTTP; :func:`trust.formats.tlog.witness` decides (a fork raises, nothing is posted); the cosignature is
-    posted with the region platform's client credentials."""
+    """One witness round against a remote service: the log's keys are the national roots of its signed bundle
+    (verified against ``pins``, as ``trust verify`` does), and under offline roots their certified delegates (the
+    bundle's checkpoint ``delegates``); the checkpoint and the consistency proof from the state's size come over
+    HTTP; :func:`trust.formats.tlog.witness` decides (a fork raises, nothing is posted); the cosignature is posted
+    with the region platform's client credentials."""
+    import base64
     import time
 
     from trust.client import PlatformClient
+    from trust.formats import bundle as bundle_format
     from trust.formats import tlog as formats
-    from trust.formats import trustlist
     from verifier import transparency
 
     with PlatformClient.from_files(url, key=client_key, certificate=cert) as huren:
-        listed, _checked = trustlist.verify(huren.trust_list(), pins)
+        verified = bundle_format.verify(huren.bundle(), pins)
+        sections = verified.bundle.checkpoints
+        delegates = [base64.b64decode(d) for d in (sections[0].get("delegates") or [])] if sections else []
         note = huren.log_checkpoint()
         checkpoint = formats.parse_checkpoint(formats.parse_note(note).text)
-        keys = transparency.log_verifiers(checkpoint.origin, [root.certificate for root in listed.roots])
+        roots = [root.certificate for root in verified.trust_list.roots]
+        keys = transparency.log_verifiers(checkpoint.origin, roots, delegates, transparency.checkpoint_time(note))
         proof: list[bytes] = []
         if previous is not None and 0 < previous.size < checkpoint.size:
             proof = huren.log_consistency(previous.size, checkpoint.size)

@@ -230,9 +230,7 @@ async def _multipart(request: Request, query: dict[str, Any]) -> VerifyInput:
         for name, value in form.multi_items():
             if isinstance(value, UploadFile):
                 if name not in ("input", "data", "log_proof") or name in files:
-                    raise InputError(
-                        f"multipart: a file part named {name!r} is not expected (input, data, log_proof)"
-                    )
+                    raise InputError(f"multipart: a file part named {name!r} is not expected (input, data, log_proof)")
                 files[name] = await value.read()
             elif name in VerifyOptions.model_fields and name not in options:
                 options[name] = value

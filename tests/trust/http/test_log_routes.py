@@ -30,7 +30,7 @@ from trust.service import trust as trust_service
 
 SM2_CA = "region-330000-sm2"
 WITNESS = "zj.example/witness"
-PASSPHRASE = "witness passphrase"  # noqa: S105 - a test key's
+PASSPHRASE = "witness passphrase"
 
 
 @pytest.fixture(scope="module")
@@ -199,9 +199,12 @@ def test_remote_witness_cosigns_over_http_and_refuses_a_fork(world, issued, tmp_
         capsys.readouterr()
         assert main(args) == 0, capsys.readouterr().err
         first = json.loads(state.read_text())
-        assert "zj.example/remote" in ft.verify_checkpoint(
-            tlog.latest_checkpoint(instance).note, _log_keys(instance), tlog.witness_keys(instance), quorum=1
-        ).cosigned_by
+        assert (
+            "zj.example/remote"
+            in ft.verify_checkpoint(
+                tlog.latest_checkpoint(instance).note, _log_keys(instance), tlog.witness_keys(instance), quorum=1
+            ).cosigned_by
+        )
         # the log grows: the next round checks the consistency proof fetched over HTTP
         profile, name = subject("tlog-remote", 3)
         service.issue(instance, ca_id=SM2_CA, profile=profile, subject=name, key_family="SM2")

@@ -19,8 +19,8 @@ from trust.crypto.errors import Code, InputError, NotFoundError
 from trust.http import caching, problems
 from trust.http.auth import Client, allow
 from trust.service import tlog
-from trust.service.policy import Action
 from trust.service.instance import Instance
+from trust.service.policy import Action
 
 router = APIRouter(prefix="/log", tags=["transparency log"])
 CHECKPOINT_MAX_AGE: Final = 60
