@@ -119,8 +119,40 @@ def verify(
         report = replace(report, checks=(Check("image", Result.PASSED, photo.description), *report.checks))
     from verifier import transparency
 
-    report = transparency.enforce(report, data, ctx, log_proof, require=require_transparency)
+    payload = photo.payload if photo else data
+    carried = _carried_proofs(payload)
+    report = transparency.enforce(report, payload, ctx, log_proof, require=require_transparency, carried=carried)
     return replace(report, source=ctx.source())
+
+
+def _carried_proofs(data: bytes) -> list[bytes]:
+    """The inclusion proofs a sealed PDF carries (issue 19: the embedded file
+    :data:`trust.formats.tlog.PDF_ATTACHMENT`, a JSON array of proof documents; the file is opened again only when
+    its media type's marker is in it at all)."""
+    import json
+
+    from trust.formats import strict_json
+    from trust.formats.tlog import MAX_PDF_PROOFS, PDF_ATTACHMENT, PDF_MARKER
+
+    if b"%PDF-" not in data[:1024] or PDF_MARKER not in data:
+        return []
+    from verifier import license_pdf
+    from verifier.pdf.document import HOSTILE_ERRORS, open_document
+    from verifier.transparency import MAX_PROOF_BYTES
+
+    try:
+        files = license_pdf.embedded_files(open_document(data).reader.root, PDF_ATTACHMENT, 16 * MAX_PROOF_BYTES)
+    except (TrustError, *HOSTILE_ERRORS):
+        return []
+    proofs: list[bytes] = []
+    for content in files:
+        try:
+            documents = strict_json.loads(content, "the embedded inclusion proofs")
+        except TrustError:
+            continue
+        if isinstance(documents, list):
+            proofs += [json.dumps(d).encode() for d in documents if isinstance(d, dict)]
+    return proofs[:MAX_PDF_PROOFS]
 
 
 def _verify(

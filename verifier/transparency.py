@@ -21,6 +21,7 @@ The outcome is a :class:`Transparency` result, never an exception for a bad proo
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -134,21 +135,24 @@ def check(
     root_certificates: Sequence[bytes],
     *,
     witnesses: int = 0,
+    digest: str | None = None,
 ) -> Transparency:
-    """Steps 1-5 of the module docstring; ``proof`` None is an unlogged credential (``not-logged``, ``E1805``)."""
+    """Steps 1-5 of the module docstring; ``proof`` None is an unlogged credential (``not-logged``, ``E1805``).
+    ``digest``: the credential's SHA-256 (hex) when its bytes are not at hand (a PDF signer's certificate)."""
     if not checkpoints:
         return Transparency("not-checked", "the bundle carries no transparency log checkpoint")
     section = checkpoints[0]
     if proof is None:
         return Transparency("not-logged", "no inclusion proof accompanies the credential", Code.LOG_NOT_PROVEN.label)
     try:
-        return _check(credential, proof, section, root_certificates, witnesses)
+        expected = digest if digest is not None else credential_digest(credential) if credential is not None else None
+        return _check(expected, proof, section, root_certificates, witnesses)
     except TrustError as exc:
         return _failed(exc)
 
 
 def _check(
-    credential: bytes | None,
+    expected: str | None,
     proof: bytes,
     section: Mapping[str, Any],
     roots: Sequence[bytes],
@@ -193,7 +197,7 @@ def _check(
     if document.entry is not None:
         parsed = json.loads(document.entry)
         entry = parsed if isinstance(parsed, dict) else None
-    if credential is not None and (entry is None or entry.get("sha256") != credential_digest(credential)):
+    if expected is not None and (entry is None or entry.get("sha256") != expected):
         raise tlog.LogError(
             "the inclusion proof is for another credential (its entry names another SHA-256)",
             code=Code.LOG_PROOF_INVALID,
@@ -229,19 +233,68 @@ def region_policy(trust_list: Any, chain_fingerprints: Sequence[str]) -> str:
     return found
 
 
-def enforce(report: Any, credential: bytes, ctx: Any, proof: bytes | None = None, *, require: bool = False) -> Any:
+def enforce(
+    report: Any,
+    credential: bytes,
+    ctx: Any,
+    proof: bytes | None = None,
+    *,
+    require: bool = False,
+    carried: Sequence[bytes] = (),
+) -> Any:
     """The transparency policy on ``report`` (the one hook ``trust verify`` and ``POST /verify`` share, through
     :func:`verifier.api.verify`): the strictest of ``require`` (``--require-transparency``: at least
     ``indeterminate``) and the ``scope.transparency`` settings of the trust-list issuers on the report's chain; a
-    ``proof`` given is always checked. With no setting, no flag and no proof the report is returned unchanged."""
-    policy = region_policy(ctx.trust_list, [link.fingerprint for link in report.chain])
-    if require and policy == "off":
-        policy = "indeterminate"
-    if policy == "off" and proof is None:
-        return report
+    ``proof`` given is always checked. With no setting, no flag and no proof the report is returned unchanged.
+
+    A report whose children carry the chains (a sealed PDF: one child per signature) is judged per signature: each
+    signer certificate's proof is the one (of ``proof`` and the PDF DSS's ``carried`` proofs) whose entry names that
+    certificate; each child gets its result and the bottom line takes them all (:func:`apply`)."""
     roots = [root.certificate for root in ctx.trust_list.roots] if ctx.trust_list is not None else []
-    result = check(credential, proof, ctx.checkpoints, roots)
-    return apply(report, result, policy, proof_given=proof is not None)
+    signed = [child for child in report.children if child.chain] if not report.chain else []
+    if not signed:
+        policy = _policy(ctx, report, require)
+        if policy == "off" and proof is None:
+            return report
+        result = check(credential, proof, ctx.checkpoints, roots)
+        return apply(report, result, policy, proof_given=proof is not None)
+    pool = [p for p in (proof, *carried) if p is not None]
+    by_digest = {_entry_digest(p): p for p in pool}
+    children = list(report.children)
+    for index, child in enumerate(children):
+        if not child.chain:
+            continue
+        policy = _policy(ctx, child, require)
+        digest = child.chain[0].fingerprint
+        found = by_digest.get(digest)
+        if policy == "off" and found is None:
+            continue
+        result = check(None, found, ctx.checkpoints, roots, digest=digest)
+        children[index] = apply(child, result, policy, proof_given=found is not None)
+        named = dataclasses.replace(result, reason=f"{child.subject or child.kind}: {result.reason}")
+        report = apply(report, named, policy, proof_given=found is not None)
+    if proof is not None and _entry_digest(proof) not in {c.chain[0].fingerprint for c in signed}:
+        stray = Transparency(
+            "failed", "the inclusion proof is for none of the signer certificates", Code.LOG_PROOF_INVALID.label
+        )
+        report = apply(report, stray, "off", proof_given=True)
+    return dataclasses.replace(report, children=tuple(children))
+
+
+def _policy(ctx: Any, report: Any, require: bool) -> str:
+    policy = region_policy(ctx.trust_list, [link.fingerprint for link in report.chain])
+    return "indeterminate" if require and policy == "off" else policy
+
+
+def _entry_digest(proof: bytes) -> str | None:
+    """The ``sha256`` the proof's logged entry names (None when the proof cannot be read: :func:`check` says why)."""
+    try:
+        document = tlog.InclusionDocument.from_json(strict_json.loads(proof, "inclusion proof"))
+        entry = json.loads(document.entry) if document.entry is not None else None
+    except (TrustError, ValueError):
+        return None
+    value = entry.get("sha256") if isinstance(entry, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def apply(report: Any, result: Transparency, policy: str, *, proof_given: bool) -> Any:
