@@ -27,12 +27,15 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from trust.crypto import pem
 from trust.crypto.errors import Code, TrustError
 from trust.formats import strict_json, tlog, trustlist
 from trust.formats import x509 as cx
+
+if TYPE_CHECKING:
+    from verifier.report import Report
 
 MAX_PROOF_BYTES: Final = 256 * 1024
 Status = Literal["logged", "not-logged", "failed", "not-checked"]
@@ -234,14 +237,14 @@ def region_policy(trust_list: Any, chain_fingerprints: Sequence[str]) -> str:
 
 
 def enforce(
-    report: Any,
+    report: Report,
     credential: bytes,
     ctx: Any,
     proof: bytes | None = None,
     *,
     require: bool = False,
     carried: Sequence[bytes] = (),
-) -> Any:
+) -> Report:
     """The transparency policy on ``report`` (the one hook ``trust verify`` and ``POST /verify`` share, through
     :func:`verifier.api.verify`): the strictest of ``require`` (``--require-transparency``: at least
     ``indeterminate``) and the ``scope.transparency`` settings of the trust-list issuers on the report's chain; a
@@ -281,7 +284,7 @@ def enforce(
     return dataclasses.replace(report, children=tuple(children))
 
 
-def _policy(ctx: Any, report: Any, require: bool) -> str:
+def _policy(ctx: Any, report: Report, require: bool) -> str:
     policy = region_policy(ctx.trust_list, [link.fingerprint for link in report.chain])
     return "indeterminate" if require and policy == "off" else policy
 
@@ -297,7 +300,7 @@ def _entry_digest(proof: bytes) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def apply(report: Any, result: Transparency, policy: str, *, proof_given: bool) -> Any:
+def apply(report: Report, result: Transparency, policy: str, *, proof_given: bool) -> Report:
     """``report`` (a :class:`verifier.report.Report`) with the transparency check added and its indication changed
     by the policy: a presented proof that fails (forged, stale, fork, another credential) is TOTAL_FAILED under any
     policy; an unlogged credential (no proof, or a bundle without a checkpoint) is INDETERMINATE (``NO_POE``) under

@@ -64,6 +64,7 @@ def test_the_pdf_carries_each_signer_certificates_proof_and_the_verifier_checks_
     )
     assert ft.PDF_MARKER not in plain
     bare = api.verify(plain, ctx, require_transparency=True)
+    assert bare.sub_indication is not None
     assert (bare.indication, bare.sub_indication.value) == (Indication.INDETERMINATE, "NO_POE")
     assert api.verify(plain, ctx).indication is Indication.TOTAL_PASSED  # no policy, no proof: unchanged
 

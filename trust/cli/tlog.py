@@ -21,7 +21,7 @@ from trust.cli.common import HomeOption, console, err_console, instance
 from trust.crypto.errors import ConfigError, InputError, TrustError
 
 app = typer.Typer(
-    help="Transparency log: checkpoint, prove, consistency, monitor, witness, witness-key, policy.",
+    help="Transparency log: checkpoint, prove, consistency, monitor, witness, witness-key, witness-add, policy.",
     no_args_is_help=True,
 )
 
@@ -156,6 +156,13 @@ def witness_key(
     region: Annotated[str, typer.Option(help="GB/T 2260 code of the region the witness speaks for")],
     out: Annotated[Path, typer.Option("--out", help="Where to write the encrypted key (must not exist)")],
     home: HomeOption = None,
+    register: Annotated[
+        bool,
+        typer.Option(
+            help="Register the public key with the log of --home (on the service); --no-register: a region's own "
+            "platform makes its key and sends the printed vkey to the national operator (trust log witness-add)"
+        ),
+    ] = True,
 ) -> None:
     """Make a region's Ed25519 witness key (encrypted PEM), register its public key with the log, print its vkey."""
     from cryptography.hazmat.primitives import serialization
@@ -176,10 +183,28 @@ def witness_key(
     with os.fdopen(fd, "wb") as handle:
         handle.write(pem)
     public = key.public_key().public_bytes_raw()
-    _service().add_witness(instance(home), name=name, region=region, public=public)
+    if register:
+        _service().add_witness(instance(home), name=name, region=region, public=public)
     from trust.formats import tlog as formats
 
     console.print(formats.ed25519_verifier(name, public, cosignature=True).vkey())
+
+
+@app.command("witness-add")
+def witness_add(
+    vkey: Annotated[str, typer.Option(help="The witness's verifier key (name+id+base64), as witness-key printed it")],
+    region: Annotated[str, typer.Option(help="GB/T 2260 code of the region the witness speaks for")],
+    home: HomeOption = None,
+) -> None:
+    """Register a region's witness key made on its own platform (national operator): its cosignatures, posted by
+    that region's platform client (POST /log/cosignatures), are then accepted and the bundle names it."""
+    from trust.formats import tlog as formats
+
+    verifier = formats.parse_vkey(vkey)
+    if verifier.kind != "cosignature":
+        raise InputError("a witness key is a cosignature/v1 key (type 0x04), as trust log witness-key prints")
+    row = _service().add_witness(instance(home), name=verifier.name, region=region, public=verifier.public)
+    console.print(f"witness {row.name} registered for region {row.region} (key ID {row.key_id})")
 
 
 @app.command()

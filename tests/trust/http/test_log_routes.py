@@ -11,9 +11,9 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from tests.support.http import AuthClient
@@ -61,14 +61,14 @@ def _verify_json(client: AuthClient, der: bytes, **options):
     return response.json()
 
 
-def _transparency(report) -> dict | None:
+def _transparency(report: Any) -> Any:
     found = [c for c in report["checks"] if c["name"] == "transparency"]
     return found[0] if found else None
 
 
 def test_post_verify_checks_a_proof_and_requires_one_on_demand(world, issued, client):
     instance = world.instance
-    proof = tlog.prove(instance, tlog.find(instance, digest=issued.fingerprint)).to_json()
+    proof: dict[str, Any] = tlog.prove(instance, tlog.find(instance, digest=issued.fingerprint)).to_json()
     plain = _verify_json(client, issued.der)
     assert plain["indication"] == "TOTAL_PASSED" and _transparency(plain) is None
     proven = _verify_json(client, issued.der, log_proof=proof)
@@ -133,7 +133,7 @@ def test_cosignatures_are_accepted_only_from_the_regions_own_witness(world, issu
     # another region's platform posting 330000's witness cosignature: forbidden, nothing merged
     refused = gd.post("/log/cosignatures", json={"checkpoint": cosigned})
     assert refused.status_code == 403 and refused.json()["code"] == "E1403"
-    assert "zj.example/w1" not in (tlog.latest_checkpoint(instance).note)
+    assert "zj.example/w1" not in (_latest(instance).note)
     # a forged cosignature (right name and key id, the signature of another key): 422 E1803
     impostor = ed25519.Ed25519PrivateKey.generate()
     forged_sig = ft.cosign(ft.parse_note(note).text, "zj.example/w1", impostor, int(time.time()))
@@ -159,6 +159,12 @@ def test_cosignatures_are_accepted_only_from_the_regions_own_witness(world, issu
     assert "zj.example/w1" in verified.cosigned_by
 
 
+def _latest(instance: Any) -> Any:
+    record = tlog.latest_checkpoint(instance)
+    assert record is not None
+    return record
+
+
 def _log_keys(instance):
     from trust import db
 
@@ -166,19 +172,24 @@ def _log_keys(instance):
         return tlog.log_keys(instance, session)
 
 
-def _files(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str):
-    """The remote witness's files: its Ed25519 key (encrypted), the region platform's client key and certificate."""
-    key = _witness(world.instance, name, "330000")
+def _files(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, name: str):
+    """The remote witness's files: its Ed25519 key (made by the region, ``witness-key --no-register``; the operator
+    registers the printed vkey with ``witness-add``), the region platform's client key and certificate."""
+    from tests.support.world import PASSPHRASE as KEY_PASSPHRASE
+
     monkeypatch.setenv("TRUST_WITNESS_PASSPHRASE", PASSPHRASE)
     monkeypatch.setenv("TRUST_CLIENT_KEY_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("TRUST_KEY_PASSPHRASE", KEY_PASSPHRASE.decode())
+    monkeypatch.setenv("TRUST_KEY_KDF_ITERATIONS", "2000")
+    monkeypatch.setenv("TRUST_PUBLIC_URL", world.instance.settings.effective_public_url)
     witness_key = tmp_path / "witness.pem"
-    witness_key.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.BestAvailableEncryption(PASSPHRASE.encode()),
-        )
-    )
+    capsys.readouterr()
+    made = ["log", "witness-key", "--name", name, "--region", "330000", "--out", str(witness_key), "--no-register"]
+    assert main(made) == 0
+    vkey = "".join(capsys.readouterr().out.split())
+    assert name not in {w.name for w in tlog.witness_keys(world.instance)}  # not registered by the region itself
+    home = str(world.instance.settings.home)
+    assert main(["log", "witness-add", "--vkey", vkey, "--region", "330000", "--home", home]) == 0
     platform = world.platforms["zj-platform"]
     client_key = tmp_path / "client.pem"
     client_key.write_bytes(pkcs8.encrypt_private_key_pem(platform.key, PASSPHRASE.encode(), iterations=1000))
@@ -190,7 +201,7 @@ def _files(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: 
 
 def test_remote_witness_cosigns_over_http_and_refuses_a_fork(world, issued, tmp_path, monkeypatch, capsys):
     instance = world.instance
-    witness_key, client_key, cert, pins = _files(world, tmp_path, monkeypatch, "zj.example/remote")
+    witness_key, client_key, cert, pins = _files(world, tmp_path, monkeypatch, capsys, "zj.example/remote")
     state = tmp_path / "state.json"
     with live_server(instance, world.port) as url:
         args = ["log", "witness", "--name", "zj.example/remote", "--key", str(witness_key), "--state", str(state)]
@@ -202,7 +213,7 @@ def test_remote_witness_cosigns_over_http_and_refuses_a_fork(world, issued, tmp_
         assert (
             "zj.example/remote"
             in ft.verify_checkpoint(
-                tlog.latest_checkpoint(instance).note, _log_keys(instance), tlog.witness_keys(instance), quorum=1
+                _latest(instance).note, _log_keys(instance), tlog.witness_keys(instance), quorum=1
             ).cosigned_by
         )
         # the log grows: the next round checks the consistency proof fetched over HTTP
@@ -223,6 +234,6 @@ def test_remote_witness_cosigns_over_http_and_refuses_a_fork(world, issued, tmp_
         err = capsys.readouterr().err
         assert "FORK" in err and "seen" in err
         assert json.loads(state.read_text()) == forked
-        assert "zj.example/remote" not in ft.parse_note(tlog.latest_checkpoint(instance).note).text
-        cosigners = {s.name for s in ft.parse_note(tlog.latest_checkpoint(instance).note).signatures}
-        assert latest.size == tlog.latest_checkpoint(instance).size and "zj.example/remote" not in cosigners
+        assert "zj.example/remote" not in ft.parse_note(_latest(instance).note).text
+        cosigners = {s.name for s in ft.parse_note(_latest(instance).note).signatures}
+        assert latest.size == _latest(instance).size and "zj.example/remote" not in cosigners

@@ -10,6 +10,7 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -106,7 +107,7 @@ def test_a_checkpoint_by_an_uncertified_or_expired_delegate_is_refused(world, tm
     service, issued, pins, _base = world
     tlog.checkpoint(service)
     verified = _bundle(service, pins, tmp_path / "bundle.json")
-    proof = tlog.prove(service, tlog.find(service, digest=issued.fingerprint)).to_json()
+    proof: dict[str, Any] = tlog.prove(service, tlog.find(service, digest=issued.fingerprint)).to_json()
     assert _check(verified, issued.der, proof).status == "logged"
     # the real delegates' keys, but a time outside their certificates' validity: not trusted then
     real = [signer for signer, _chain in _delegate_signers(service)]
