@@ -100,11 +100,15 @@ def verify(
     purpose: str | None = None,
     signed_data: bytes | None = None,
     key_binding: KeyBindingRequest | None = None,
+    log_proof: bytes | None = None,
+    require_transparency: bool = False,
 ) -> Report:
     """Verify ``data``; ``signed_data`` is the protected document of a detached SES_Signature (``--data``);
     ``key_binding`` demands an SD-JWT holder proof with that nonce and audience. The report names what it relied on
     (``source``: the bundle and trust list). A photo or scan of a licence QR code (PNG, JPEG) is decoded first
-    (:mod:`verifier.image`)."""
+    (:mod:`verifier.image`). Then the transparency policy (issue 19, :func:`verifier.transparency.enforce`):
+    ``log_proof`` (an inclusion proof, ``trust log prove``), ``require_transparency`` and the per-region trust-list
+    setting."""
     if len(data) > MAX_INPUT_BYTES:
         raise InputError(f"input of {len(data)} bytes exceeds {MAX_INPUT_BYTES}", code=Code.INPUT_TOO_LARGE)
     photo = image.read_qr(data) if image.looks_like_image(data) else None
@@ -113,7 +117,42 @@ def verify(
     )
     if photo is not None:
         report = replace(report, checks=(Check("image", Result.PASSED, photo.description), *report.checks))
+    from verifier import transparency
+
+    payload = photo.payload if photo else data
+    carried = _carried_proofs(payload)
+    report = transparency.enforce(report, payload, ctx, log_proof, require=require_transparency, carried=carried)
     return replace(report, source=ctx.source())
+
+
+def _carried_proofs(data: bytes) -> list[bytes]:
+    """The inclusion proofs a sealed PDF carries (issue 19: the embedded file
+    :data:`trust.formats.tlog.PDF_ATTACHMENT`, a JSON array of proof documents; the file is opened again only when
+    its media type's marker is in it at all)."""
+    import json
+
+    from trust.formats import strict_json
+    from trust.formats.tlog import MAX_PDF_PROOFS, PDF_ATTACHMENT, PDF_MARKER
+
+    if b"%PDF-" not in data[:1024] or PDF_MARKER not in data:
+        return []
+    from verifier import license_pdf
+    from verifier.pdf.document import HOSTILE_ERRORS, open_document
+    from verifier.transparency import MAX_PROOF_BYTES
+
+    try:
+        files = license_pdf.embedded_files(open_document(data).reader.root, PDF_ATTACHMENT, 16 * MAX_PROOF_BYTES)
+    except (TrustError, *HOSTILE_ERRORS):
+        return []
+    proofs: list[bytes] = []
+    for content in files:
+        try:
+            documents = strict_json.loads(content, "the embedded inclusion proofs")
+        except TrustError:
+            continue
+        if isinstance(documents, list):
+            proofs += [json.dumps(d).encode() for d in documents if isinstance(d, dict)]
+    return proofs[:MAX_PDF_PROOFS]
 
 
 def _verify(

@@ -127,35 +127,41 @@ def _file_name(spec: generic.DictionaryObject) -> set[str]:
     return names
 
 
+def _embedded_streams(root: Any, name: str) -> list[generic.StreamObject]:
+    """The embedded-file streams named ``name`` of the document catalog ``root`` (bounded walk of the name tree)."""
+    names = root.get("/Names")
+    if names is None:
+        return []
+    names = names.get_object()
+    tree = names.get("/EmbeddedFiles") if isinstance(names, generic.DictionaryObject) else None
+    if tree is None:
+        return []
+    pairs: list[tuple[str, Any]] = []
+    _names(tree, 0, [MAX_NAME_TREE_NODES], pairs)
+    streams = []
+    for key, value in pairs:
+        spec = value.get_object()
+        if not isinstance(spec, generic.DictionaryObject):
+            continue
+        if key != name and name not in _file_name(spec):
+            continue
+        embedded = spec.get("/EF")
+        embedded = embedded.get_object() if embedded is not None else None
+        if not isinstance(embedded, generic.DictionaryObject):
+            raise AttachmentError(f"the file specification of {name} embeds no file (/EF)")
+        stream = embedded.get("/UF") or embedded.get("/F")
+        stream = stream.get_object() if stream is not None else None
+        if not isinstance(stream, generic.StreamObject):
+            raise AttachmentError(f"the embedded {name} is not a stream")
+        streams.append(stream)
+    return streams
+
+
 def read_attachment(root: Any) -> bytes | None:
     """The decoded ``license.jwt`` of the document catalog ``root`` (any revision's), ``None`` if there is none.
     Raises :class:`AttachmentError` when there are several or it cannot be read."""
     try:
-        names = root.get("/Names")
-        if names is None:
-            return None
-        names = names.get_object()
-        tree = names.get("/EmbeddedFiles") if isinstance(names, generic.DictionaryObject) else None
-        if tree is None:
-            return None
-        pairs: list[tuple[str, Any]] = []
-        _names(tree, 0, [MAX_NAME_TREE_NODES], pairs)
-        streams = []
-        for key, value in pairs:
-            spec = value.get_object()
-            if not isinstance(spec, generic.DictionaryObject):
-                continue
-            if key != ATTACHMENT_NAME and ATTACHMENT_NAME not in _file_name(spec):
-                continue
-            embedded = spec.get("/EF")
-            embedded = embedded.get_object() if embedded is not None else None
-            if not isinstance(embedded, generic.DictionaryObject):
-                raise AttachmentError(f"the file specification of {ATTACHMENT_NAME} embeds no file (/EF)")
-            stream = embedded.get("/UF") or embedded.get("/F")
-            stream = stream.get_object() if stream is not None else None
-            if not isinstance(stream, generic.StreamObject):
-                raise AttachmentError(f"the embedded {ATTACHMENT_NAME} is not a stream")
-            streams.append(stream)
+        streams = _embedded_streams(root, ATTACHMENT_NAME)
         if not streams:
             return None
         if len(streams) > 1:
@@ -168,6 +174,24 @@ def read_attachment(root: Any) -> bytes | None:
     if len(data) > MAX_ATTACHMENT_BYTES:
         raise AttachmentError(f"the embedded {ATTACHMENT_NAME} exceeds {MAX_ATTACHMENT_BYTES} bytes")
     return data
+
+
+def embedded_files(root: Any, name: str, limit: int) -> list[bytes]:
+    """Every embedded file named ``name`` (decoded, each at most ``limit`` bytes; larger or unreadable ones are
+    left out), e.g. a sealed PDF's transparency-log proofs (:data:`trust.formats.tlog.PDF_ATTACHMENT`)."""
+    try:
+        streams = _embedded_streams(root, name)
+    except (AttachmentError, *HOSTILE_ERRORS):
+        return []
+    out = []
+    for stream in streams:
+        try:
+            data = bytes(stream.read_data(DecodePurpose.GENERIC, expected_size=limit))
+        except HOSTILE_ERRORS:
+            continue
+        if len(data) <= limit:
+            out.append(data)
+    return out
 
 
 def is_license_pdf(data: bytes) -> bool:

@@ -8,8 +8,10 @@ Given a credential (certificate, seal, licence-issuer certificate: its bytes), a
 2. the proof parses (bounded, strict) and its own arithmetic holds: the entry hashes to the leaf hash and the path
    leads to ``root_hash`` (RFC 9162 §2.1.3.2);
 3. the proof's checkpoint is signed by the national roots the pinned trust list names (the SM2/RSA signed-note
-   superset), cosigned by at least ``witnesses`` of the bundle's witnesses, and states the proof's tree size and root
-   (a proof to another tree than its checkpoint is *stale*: ``E1806``);
+   superset) — under offline roots, by a delegated trust-list signer a pinned root certified, valid at the
+   checkpoint's time (the bundle's ``delegates``; :func:`log_verifiers`) — cosigned by at least ``witnesses`` of the
+   bundle's witnesses, and states the proof's tree size and root (a proof to another tree than its checkpoint is
+   *stale*: ``E1806``);
 4. it does not contradict the bundle's checkpoint: the same size with another root is a fork (``E1802``);
 5. the logged entry names the credential: its ``sha256`` is the SHA-256 of the credential's DER.
 
@@ -18,16 +20,22 @@ The outcome is a :class:`Transparency` result, never an exception for a bad proo
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from trust.crypto import pem
 from trust.crypto.errors import Code, TrustError
-from trust.formats import strict_json, tlog
+from trust.formats import strict_json, tlog, trustlist
 from trust.formats import x509 as cx
+
+if TYPE_CHECKING:
+    from verifier.report import Report
 
 MAX_PROOF_BYTES: Final = 256 * 1024
 Status = Literal["logged", "not-logged", "failed", "not-checked"]
@@ -63,12 +71,59 @@ def credential_digest(data: bytes) -> str:
     return hashlib.sha256(der).hexdigest()
 
 
-def log_verifiers(origin: str, root_certificates: Sequence[bytes]) -> list[tlog.NoteVerifier]:
+def log_verifiers(
+    origin: str,
+    root_certificates: Sequence[bytes],
+    delegates: Sequence[bytes] = (),
+    at: datetime | None = None,
+) -> list[tlog.NoteVerifier]:
+    """The keys a checkpoint of ``origin`` may be signed with: the pinned national roots', and under offline roots
+    (issue 20) those of their delegated trust-list signers that a pinned root certified — by the rules of
+    :func:`trust.formats.trustlist.check_delegate` (issued and signed by the root, not a CA, the trust-list-signing
+    EKU exactly, valid at ``at``, the checkpoint's own ``huren-time``). A delegate failing any rule is left out: a
+    checkpoint only it signed then carries no trusted signature (``E1803``)."""
     out = []
-    for der in root_certificates:
-        key = cx.public_key(cx.load_certificate(der))
+    roots = [cx.load_certificate(der) for der in root_certificates]
+    for root in roots:
+        key = cx.public_key(root)
         out.append(tlog.national_verifier(origin, key, key.default_algorithm()))
+    for der in delegates:
+        if at is None:
+            continue  # a delegate's validity is judged at the checkpoint's time: none stated, none trusted
+        try:
+            delegate = cx.load_certificate(der)
+        except TrustError:
+            continue
+        for root in roots:
+            try:
+                trustlist.check_delegate(delegate, root, at, what="checkpoint")
+            except TrustError:
+                continue
+            key = cx.public_key(delegate)
+            out.append(tlog.national_verifier(origin, key, key.default_algorithm()))
+            break
     return out
+
+
+def checkpoint_time(note: str) -> datetime | None:
+    """The time a checkpoint states it was signed (its ``huren-time`` extension line), or None."""
+    stated = tlog.parse_checkpoint(tlog.parse_note(note).text).extension("huren-time")
+    if stated is None:
+        return None
+    try:
+        return datetime.strptime(stated, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise tlog.LogError(f"the checkpoint's time {stated!r} is malformed", code=Code.LOG_MALFORMED) from None
+
+
+def _delegates(section: Mapping[str, Any]) -> list[bytes]:
+    listed = section.get("delegates") or []
+    if not isinstance(listed, list) or not all(isinstance(d, str) for d in listed):
+        raise tlog.LogError("the bundle's checkpoint delegates are malformed", code=Code.LOG_MALFORMED)
+    try:
+        return [base64.b64decode(d, validate=True) for d in listed]
+    except ValueError:
+        raise tlog.LogError("a checkpoint delegate is not base64", code=Code.LOG_MALFORMED) from None
 
 
 def _failed(exc: TrustError) -> Transparency:
@@ -83,21 +138,24 @@ def check(
     root_certificates: Sequence[bytes],
     *,
     witnesses: int = 0,
+    digest: str | None = None,
 ) -> Transparency:
-    """Steps 1-5 of the module docstring; ``proof`` None is an unlogged credential (``not-logged``, ``E1805``)."""
+    """Steps 1-5 of the module docstring; ``proof`` None is an unlogged credential (``not-logged``, ``E1805``).
+    ``digest``: the credential's SHA-256 (hex) when its bytes are not at hand (a PDF signer's certificate)."""
     if not checkpoints:
         return Transparency("not-checked", "the bundle carries no transparency log checkpoint")
     section = checkpoints[0]
     if proof is None:
         return Transparency("not-logged", "no inclusion proof accompanies the credential", Code.LOG_NOT_PROVEN.label)
     try:
-        return _check(credential, proof, section, root_certificates, witnesses)
+        expected = digest if digest is not None else credential_digest(credential) if credential is not None else None
+        return _check(expected, proof, section, root_certificates, witnesses)
     except TrustError as exc:
         return _failed(exc)
 
 
 def _check(
-    credential: bytes | None,
+    expected: str | None,
     proof: bytes,
     section: Mapping[str, Any],
     roots: Sequence[bytes],
@@ -114,8 +172,9 @@ def _check(
         raise tlog.LogError(f"the proof uses {document.hash_name}, the log {hash_name}", code=Code.LOG_PROOF_INVALID)
     # 2. the proof's arithmetic
     document.verify()
-    # 3. its checkpoint: signed by the national roots, cosigned, stating this tree
-    keys = log_verifiers(origin, roots)
+    # 3. its checkpoint: signed by the national roots (or their certified delegates), cosigned, stating this tree
+    delegates = _delegates(section)
+    keys = log_verifiers(origin, roots, delegates, checkpoint_time(document.checkpoint))
     verified = tlog.verify_checkpoint(document.checkpoint, keys, witness_keys, quorum=witnesses)
     checkpoint = verified.checkpoint
     if checkpoint.origin != origin:
@@ -128,7 +187,8 @@ def _check(
             evidence={"proof_root": document.root_hash.hex(), "checkpoint_root": checkpoint.root.hex()},
         )
     # 4. no contradiction with the bundle's checkpoint
-    bundle_checkpoint = tlog.verify_checkpoint(bundle_note, keys).checkpoint
+    bundle_keys = log_verifiers(origin, roots, delegates, checkpoint_time(bundle_note))
+    bundle_checkpoint = tlog.verify_checkpoint(bundle_note, bundle_keys).checkpoint
     if bundle_checkpoint.size == checkpoint.size and bundle_checkpoint.root != checkpoint.root:
         raise tlog.LogError(
             f"two checkpoints of {checkpoint.size} leaves with different roots (a fork of the log)",
@@ -140,7 +200,7 @@ def _check(
     if document.entry is not None:
         parsed = json.loads(document.entry)
         entry = parsed if isinstance(parsed, dict) else None
-    if credential is not None and (entry is None or entry.get("sha256") != credential_digest(credential)):
+    if expected is not None and (entry is None or entry.get("sha256") != expected):
         raise tlog.LogError(
             "the inclusion proof is for another credential (its entry names another SHA-256)",
             code=Code.LOG_PROOF_INVALID,
@@ -176,7 +236,71 @@ def region_policy(trust_list: Any, chain_fingerprints: Sequence[str]) -> str:
     return found
 
 
-def apply(report: Any, result: Transparency, policy: str, *, proof_given: bool) -> Any:
+def enforce(
+    report: Report,
+    credential: bytes,
+    ctx: Any,
+    proof: bytes | None = None,
+    *,
+    require: bool = False,
+    carried: Sequence[bytes] = (),
+) -> Report:
+    """The transparency policy on ``report`` (the one hook ``trust verify`` and ``POST /verify`` share, through
+    :func:`verifier.api.verify`): the strictest of ``require`` (``--require-transparency``: at least
+    ``indeterminate``) and the ``scope.transparency`` settings of the trust-list issuers on the report's chain; a
+    ``proof`` given is always checked. With no setting, no flag and no proof the report is returned unchanged.
+
+    A report whose children carry the chains (a sealed PDF: one child per signature) is judged per signature: each
+    signer certificate's proof is the one (of ``proof`` and the PDF DSS's ``carried`` proofs) whose entry names that
+    certificate; each child gets its result and the bottom line takes them all (:func:`apply`)."""
+    roots = [root.certificate for root in ctx.trust_list.roots] if ctx.trust_list is not None else []
+    signed = [child for child in report.children if child.chain] if not report.chain else []
+    if not signed:
+        policy = _policy(ctx, report, require)
+        if policy == "off" and proof is None:
+            return report
+        result = check(credential, proof, ctx.checkpoints, roots)
+        return apply(report, result, policy, proof_given=proof is not None)
+    pool = [p for p in (proof, *carried) if p is not None]
+    by_digest = {_entry_digest(p): p for p in pool}
+    children = list(report.children)
+    for index, child in enumerate(children):
+        if not child.chain:
+            continue
+        policy = _policy(ctx, child, require)
+        digest = child.chain[0].fingerprint
+        found = by_digest.get(digest)
+        if policy == "off" and found is None:
+            continue
+        result = check(None, found, ctx.checkpoints, roots, digest=digest)
+        children[index] = apply(child, result, policy, proof_given=found is not None)
+        named = dataclasses.replace(result, reason=f"{child.subject or child.kind}: {result.reason}")
+        report = apply(report, named, policy, proof_given=found is not None)
+    if proof is not None and _entry_digest(proof) not in {c.chain[0].fingerprint for c in signed}:
+        stray = Transparency(
+            "failed", "the inclusion proof is for none of the signer certificates", Code.LOG_PROOF_INVALID.label
+        )
+        report = apply(report, stray, "off", proof_given=True)
+    return dataclasses.replace(report, children=tuple(children))
+
+
+def _policy(ctx: Any, report: Report, require: bool) -> str:
+    policy = region_policy(ctx.trust_list, [link.fingerprint for link in report.chain])
+    return "indeterminate" if require and policy == "off" else policy
+
+
+def _entry_digest(proof: bytes) -> str | None:
+    """The ``sha256`` the proof's logged entry names (None when the proof cannot be read: :func:`check` says why)."""
+    try:
+        document = tlog.InclusionDocument.from_json(strict_json.loads(proof, "inclusion proof"))
+        entry = json.loads(document.entry) if document.entry is not None else None
+    except (TrustError, ValueError):
+        return None
+    value = entry.get("sha256") if isinstance(entry, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def apply(report: Report, result: Transparency, policy: str, *, proof_given: bool) -> Report:
     """``report`` (a :class:`verifier.report.Report`) with the transparency check added and its indication changed
     by the policy: a presented proof that fails (forged, stale, fork, another credential) is TOTAL_FAILED under any
     policy; an unlogged credential (no proof, or a bundle without a checkpoint) is INDETERMINATE (``NO_POE``) under

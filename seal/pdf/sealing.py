@@ -198,6 +198,32 @@ def _presign_dss(data: bytes, seal: ses.Seal | None, revocation: RevocationData)
     return out.getvalue()
 
 
+def _embed_log_proofs(data: bytes, log_proofs: Sequence[bytes]) -> bytes:
+    """``data`` with a revision embedding the signer certificates' transparency-log inclusion proofs (issue 19): the
+    file :data:`trust.formats.tlog.PDF_ATTACHMENT`, a JSON array of the proof documents, which the signatures then
+    cover."""
+    import json
+
+    from pyhanko.pdf_utils import embed
+
+    from trust.formats.tlog import PDF_ATTACHMENT, PDF_ATTACHMENT_MIME
+
+    documents = [json.loads(proof) for proof in log_proofs]
+    content = json.dumps(documents, separators=(",", ":"), ensure_ascii=True).encode()
+    writer = IncrementalPdfFileWriter(io.BytesIO(data), strict=True)
+    stream = embed.EmbeddedFileObject.from_file_data(writer, content, compress=True, mime_type=PDF_ATTACHMENT_MIME)
+    spec = embed.FileSpec(
+        file_spec_string=PDF_ATTACHMENT,
+        file_name=PDF_ATTACHMENT,
+        embedded_data=stream,
+        description="Transparency log inclusion proofs of the signer certificates (RFC 9162)",
+    )
+    embed.embed_file(writer, spec)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
 CMS_SLACK: Final = 4096  # SignedData/SignerInfo structure, sid, digest and signed attributes other than the SESeal
 
 
@@ -233,6 +259,7 @@ async def async_seal_pdf(  # noqa: C901, PLR0912 (one pass over the PAdES levels
     field_name: str | None = None,
     reason: str | None = None,
     location: str | None = None,
+    log_proofs: Sequence[bytes] = (),
 ) -> bytes:
     """Asynchronous :func:`seal_pdf` (for callers already inside an event loop)."""
     if level not in LEVELS:
@@ -264,6 +291,8 @@ async def async_seal_pdf(  # noqa: C901, PLR0912 (one pass over the PAdES levels
     # 2. B-LT/B-LTA: the validation data go into the DSS first, in a revision the signatures then cover — all
     #    of it, including what pyHanko would not collect: the chain and CRLs of the SESeal's maker certificate.
     data = document.data
+    if log_proofs:
+        data = _embed_log_proofs(data, log_proofs)
     if long_term and revocation is not None:
         data = _presign_dss(data, seal, revocation)
 
@@ -342,6 +371,7 @@ def seal_pdf(
     field_name: str | None = None,
     reason: str | None = None,
     location: str | None = None,
+    log_proofs: Sequence[bytes] = (),
 ) -> bytes:
     """Seal ``pdf`` and return the sealed file (the input followed by incremental updates).
 
@@ -355,6 +385,8 @@ def seal_pdf(
     ``placement`` makes an invisible seal. ``level``: PAdES baseline level; B-T needs every signer's
     ``timestamper``, B-LT/B-LTA also ``revocation``.
     ``field_name``: the signature field (``-SM2``/``-RSA`` appended for dual seals); default ``SealN``.
+    ``log_proofs``: the signer certificates' inclusion proofs in the transparency log (``trust log prove`` JSON),
+    embedded before signing (issue 19; :data:`trust.formats.tlog.PDF_ATTACHMENT`).
 
     Runs its own event loop; inside a running loop, await :func:`async_seal_pdf` instead."""
     try:
@@ -379,5 +411,6 @@ def seal_pdf(
                 field_name=field_name,
                 reason=reason,
                 location=location,
+                log_proofs=log_proofs,
             )
         )

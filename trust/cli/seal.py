@@ -185,6 +185,10 @@ def pdf(
     occurrence: Annotated[int, typer.Option(help="Which occurrence of the anchor text")] = 1,
     field_name: Annotated[str | None, typer.Option(help="Signature field name (default SealN)")] = None,
     reason: Annotated[str | None, typer.Option(help="Reason recorded in the signature")] = None,
+    log_proof: Annotated[
+        bool,
+        typer.Option("--log-proof", help="Put the signer certificates' transparency-log inclusion proofs into the DSS"),
+    ] = False,
     home: HomeOption = None,
 ) -> None:
     """Seal a PDF (PAdES). Without --page, --box or --anchor the seal is invisible."""
@@ -206,6 +210,7 @@ def pdf(
         occurrence=occurrence,
         field_name=field_name,
         reason=reason,
+        log_proof=log_proof,
     )
     temporary = out.with_name(out.name + ".part")
     temporary.write_bytes(sealed)

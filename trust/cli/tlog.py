@@ -21,7 +21,7 @@ from trust.cli.common import HomeOption, console, err_console, instance
 from trust.crypto.errors import ConfigError, InputError, TrustError
 
 app = typer.Typer(
-    help="Transparency log: checkpoint, prove, consistency, monitor, witness, witness-key, policy.",
+    help="Transparency log: checkpoint, prove, consistency, monitor, witness, witness-key, witness-add, policy.",
     no_args_is_help=True,
 )
 
@@ -156,6 +156,13 @@ def witness_key(
     region: Annotated[str, typer.Option(help="GB/T 2260 code of the region the witness speaks for")],
     out: Annotated[Path, typer.Option("--out", help="Where to write the encrypted key (must not exist)")],
     home: HomeOption = None,
+    register: Annotated[
+        bool,
+        typer.Option(
+            help="Register the public key with the log of --home (on the service); --no-register: a region's own "
+            "platform makes its key and sends the printed vkey to the national operator (trust log witness-add)"
+        ),
+    ] = True,
 ) -> None:
     """Make a region's Ed25519 witness key (encrypted PEM), register its public key with the log, print its vkey."""
     from cryptography.hazmat.primitives import serialization
@@ -176,10 +183,28 @@ def witness_key(
     with os.fdopen(fd, "wb") as handle:
         handle.write(pem)
     public = key.public_key().public_bytes_raw()
-    _service().add_witness(instance(home), name=name, region=region, public=public)
+    if register:
+        _service().add_witness(instance(home), name=name, region=region, public=public)
     from trust.formats import tlog as formats
 
     console.print(formats.ed25519_verifier(name, public, cosignature=True).vkey())
+
+
+@app.command("witness-add")
+def witness_add(
+    vkey: Annotated[str, typer.Option(help="The witness's verifier key (name+id+base64), as witness-key printed it")],
+    region: Annotated[str, typer.Option(help="GB/T 2260 code of the region the witness speaks for")],
+    home: HomeOption = None,
+) -> None:
+    """Register a region's witness key made on its own platform (national operator): its cosignatures, posted by
+    that region's platform client (POST /log/cosignatures), are then accepted and the bundle names it."""
+    from trust.formats import tlog as formats
+
+    verifier = formats.parse_vkey(vkey)
+    if verifier.kind != "cosignature":
+        raise InputError("a witness key is a cosignature/v1 key (type 0x04), as trust log witness-key prints")
+    row = _service().add_witness(instance(home), name=verifier.name, region=region, public=verifier.public)
+    console.print(f"witness {row.name} registered for region {row.region} (key ID {row.key_id})")
 
 
 @app.command()
@@ -188,6 +213,21 @@ def witness(
     key: Annotated[Path, typer.Option(help="The witness's encrypted Ed25519 key (witness-key)")],
     state: Annotated[Path, typer.Option(help="The witness's state file (the checkpoint it cosigned last)")],
     home: HomeOption = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="A remote Huren service: fetch GET /log/checkpoint and /log/proof/consistency there and post the "
+            "cosignature to POST /log/cosignatures (with --client-key, --cert and --pin); else the local --home"
+        ),
+    ] = None,
+    client_key: Annotated[
+        str | None, typer.Option(help="With --url: the region platform's client key (file:PATH or pkcs11:...)")
+    ] = None,
+    cert: Annotated[Path | None, typer.Option(help="With --url: the platform's credential certificate")] = None,
+    pin: Annotated[
+        list[str] | None,
+        typer.Option(help="With --url: SHA-256 fingerprint of a national root (repeat); the log's keys are theirs"),
+    ] = None,
 ) -> None:
     """Cosign the log's latest checkpoint after checking it extends the one cosigned last; a fork exits 1 with both
     checkpoints and leaves the state as it was."""
@@ -197,7 +237,12 @@ def witness(
     if state.exists():
         previous = formats.WitnessState.from_json(json.loads(_read(state, "witness state")))
     try:
-        new_state, note = _service().run_witness(instance(home), name=name, key=_witness_key(key), state=previous)
+        if url is None:
+            new_state, note = _service().run_witness(instance(home), name=name, key=_witness_key(key), state=previous)
+        else:
+            if client_key is None or cert is None or not pin:
+                raise InputError("--url needs --client-key, --cert and at least one --pin")
+            new_state, note = _remote_witness(url, client_key, cert, pin, name, _witness_key(key), previous)
     except TrustError as exc:
         if exc.code.slug == "log-inconsistent":
             err_console.print(f"FORK: {exc.message}")
@@ -209,6 +254,39 @@ def witness(
     tmp.write_text(json.dumps(new_state.to_json()), encoding="utf-8")
     tmp.replace(state)
     sys.stdout.write(note)
+
+
+def _remote_witness(
+    url: str, client_key: str, cert: Path, pins: list[str], name: str, key: Any, previous: Any
+) -> tuple[Any, str]:
+    """One witness round against a remote service: the log's keys are the national roots of its signed bundle
+    (verified against ``pins``, as ``trust verify`` does), and under offline roots their certified delegates (the
+    bundle's checkpoint ``delegates``); the checkpoint and the consistency proof from the state's size come over
+    HTTP; :func:`trust.formats.tlog.witness` decides (a fork raises, nothing is posted); the cosignature is posted
+    with the region platform's client credentials."""
+    import base64
+    import time
+
+    from trust.client import PlatformClient
+    from trust.formats import bundle as bundle_format
+    from trust.formats import tlog as formats
+    from verifier import transparency
+
+    with PlatformClient.from_files(url, key=client_key, certificate=cert) as huren:
+        verified = bundle_format.verify(huren.bundle(), pins)
+        sections = verified.bundle.checkpoints
+        delegates = [base64.b64decode(d) for d in (sections[0].get("delegates") or [])] if sections else []
+        note = huren.log_checkpoint()
+        checkpoint = formats.parse_checkpoint(formats.parse_note(note).text)
+        roots = [root.certificate for root in verified.trust_list.roots]
+        keys = transparency.log_verifiers(checkpoint.origin, roots, delegates, transparency.checkpoint_time(note))
+        proof: list[bytes] = []
+        if previous is not None and 0 < previous.size < checkpoint.size:
+            proof = huren.log_consistency(previous.size, checkpoint.size)
+        new_state, signature = formats.witness(previous, note, proof, keys, name, key, int(time.time()))
+        cosigned = formats.add_signatures(note, [signature])
+        huren.post_cosignature(cosigned)
+    return new_state, cosigned
 
 
 @app.command()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -146,26 +146,16 @@ def verify(
         from verifier.license import KeyBindingRequest
 
         key_binding = KeyBindingRequest(nonce=kb_nonce, audience=kb_audience)
-    report = api.verify(payload, ctx, signed_data=_read(data, "signed data") if data else None, key_binding=key_binding)
-    report = _transparency(report, payload, ctx, log_proof, require_transparency)
+    report = api.verify(
+        payload,
+        ctx,
+        signed_data=_read(data, "signed data") if data else None,
+        key_binding=key_binding,
+        log_proof=_read(log_proof, "inclusion proof") if log_proof is not None else None,
+        require_transparency=require_transparency,
+    )
     if output_format == "json":
         sys.stdout.write(report.to_json() + "\n")
     else:
         console.print(report.to_text(verbose=verbose), markup=False, highlight=False)
     return int(exits.for_indication(report.indication.value))
-
-
-def _transparency(report: Any, payload: bytes, ctx: Any, log_proof: Path | None, require: bool) -> Any:
-    """The transparency policy (issue 19, :mod:`verifier.transparency`): the flag, or the strictest setting of the
-    trust-list issuers on the chain; a proof given is always checked."""
-    from verifier import transparency
-
-    policy = transparency.region_policy(ctx.trust_list, [link.fingerprint for link in report.chain])
-    if require and policy == "off":
-        policy = "indeterminate"
-    if policy == "off" and log_proof is None:
-        return report
-    roots = [root.certificate for root in ctx.trust_list.roots] if ctx.trust_list is not None else []
-    proof = _read(log_proof, "inclusion proof") if log_proof is not None else None
-    result = transparency.check(payload, proof, ctx.checkpoints, roots)
-    return transparency.apply(report, result, policy, proof_given=proof is not None)

@@ -426,6 +426,26 @@ class PlatformClient:
         """``GET /trustlist``: the signed national trust list (JSON bytes)."""
         return self.transport.send("GET", "/trustlist", idempotent=True).content
 
+    def log_checkpoint(self) -> str:
+        """``GET /log/checkpoint``: the transparency log's latest checkpoint (a signed note, text)."""
+        return self.transport.send("GET", "/log/checkpoint", idempotent=True).content.decode("utf-8", "replace")
+
+    def log_consistency(self, old_size: int, new_size: int) -> list[bytes]:
+        """``GET /log/proof/consistency``: the RFC 9162 consistency proof between two tree sizes."""
+        params = {"old_size": old_size, "new_size": new_size}
+        body = json_object(self.transport.send("GET", "/log/proof/consistency", idempotent=True, params=params))
+        hashes = body.get("consistency")
+        if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
+            raise InputError("the consistency proof answer has no list of hashes")
+        try:
+            return [bytes.fromhex(h) for h in hashes]
+        except ValueError:
+            raise InputError("the consistency proof answer holds a hash that is not hex") from None
+
+    def post_cosignature(self, checkpoint: str) -> dict[str, Any]:
+        """``POST /log/cosignatures``: the checkpoint with this region's witness cosignature added."""
+        return json_object(self._call("POST", "/log/cosignatures", idempotent=True, json={"checkpoint": checkpoint}))
+
     def roots(self) -> dict[str, str]:
         """``GET /roots``: the SHA-256 fingerprints of the national roots by family (what verifiers pin)."""
         body = json_object(self.transport.send("GET", "/roots", idempotent=True))

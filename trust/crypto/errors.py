@@ -135,6 +135,12 @@ class Code(Enum):
     LOG_ENTRY_NOT_FOUND = (1804, "log-entry-not-found", Category.INPUT, "Not in the transparency log")
     LOG_NOT_PROVEN = (1805, "log-not-proven", Category.INDETERMINATE, "No proof of publication in the log")
     LOG_STALE = (1806, "log-stale", Category.FAILED, "Inclusion proof to a checkpoint the bundle does not vouch for")
+    LOG_COSIGNATURE_MISSING = (
+        1807,
+        "log-cosignature-missing",
+        Category.INPUT,
+        "No new cosignature of a registered witness on the checkpoint",
+    )
 
     @property
     def number(self) -> int:

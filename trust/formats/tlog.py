@@ -51,6 +51,16 @@ LEAF_PREFIX: Final = b"\x00"
 NODE_PREFIX: Final = b"\x01"
 MAX_TREE_SIZE: Final = 2**63 - 1
 MAX_PROOF_HASHES: Final = 64
+PDF_ATTACHMENT: Final = "huren-log-proofs.json"
+"""The embedded file (``/EmbeddedFiles``, ISO 32000-2 7.11.4) of a sealed PDF that carries its signer certificates'
+inclusion proofs: a JSON array of ``trust log prove`` documents, written in the revision the signatures cover. Not a
+DSS key: pyHanko's modification analysis refuses any DSS key but ``/Certs``, ``/CRLs``, ``/OCSPs``, ``/VRI`` and
+``/Type`` in every later revision (docs/TRANSPARENCY.md)."""
+PDF_ATTACHMENT_MIME: Final = "application/vnd.huren.log-proofs+json"
+"""Its media type (the embedded file stream's ``/Subtype``: a stream's dictionary is never inside an object stream, so a
+verifier finds the marker ``huren.log-proofs`` in the file's bytes before it parses anything)."""
+PDF_MARKER: Final = b"huren.log-proofs"
+MAX_PDF_PROOFS: Final = 16
 
 
 class LogError(TrustError):

@@ -20,6 +20,7 @@ twice or badly formed are 400/422 problems with stable codes (``trust.crypto.err
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -83,6 +84,11 @@ class VerifyOptions(BaseModel):
     )
     kb_nonce: str | None = Field(default=None, max_length=256, description="Demand an SD-JWT key-binding proof")
     kb_audience: str | None = Field(default=None, max_length=256, description="Audience the proof must name")
+    require_transparency: StrictBool = Field(
+        default=False,
+        description="An unlogged credential (no inclusion proof in the transparency log) is INDETERMINATE; a region's "
+        "trust-list setting may make it FAILED (issue 19, docs/TRANSPARENCY.md)",
+    )
 
     model_config = {"extra": "forbid"}
 
@@ -98,6 +104,11 @@ class VerifyRequest(VerifyOptions):
     untrusted: list[str] = Field(default_factory=list, description="PEM intermediate certificates")
     crls: list[str] = Field(default_factory=list, description="CRLs, base64 DER")
     data: str | None = Field(default=None, description="The signed document of a detached GB/T 38540 signature")
+    log_proof: dict[str, Any] | None = Field(
+        default=None,
+        description="The credential's inclusion proof in the transparency log: the JSON document `trust log prove` "
+        "prints (or GET /log/proof/inclusion answers)",
+    )
 
     model_config = {
         "extra": "ignore",
@@ -118,6 +129,7 @@ class VerifyInput:
     anchor_keys: tuple[str, ...] = ()
     untrusted: tuple[str, ...] = ()
     crls: tuple[bytes, ...] = ()
+    log_proof: bytes | None = None
 
 
 def media_type(request: Request) -> str:
@@ -183,6 +195,7 @@ async def read(request: Request, query: dict[str, Any]) -> VerifyInput:
             anchor_keys=tuple(body.anchor_keys),
             untrusted=tuple(body.untrusted),
             crls=tuple(_b64(c, "crl") for c in body.crls),
+            log_proof=json.dumps(body.log_proof).encode() if body.log_proof is not None else None,
         )
     if kind in LIMITS:
         data = _not_empty(await _body(request, LIMITS[kind], kind))
@@ -216,8 +229,8 @@ async def _multipart(request: Request, query: dict[str, Any]) -> VerifyInput:
         options: dict[str, str] = {}
         for name, value in form.multi_items():
             if isinstance(value, UploadFile):
-                if name not in ("input", "data") or name in files:
-                    raise InputError(f"multipart: a file part named {name!r} is not expected (input, data)")
+                if name not in ("input", "data", "log_proof") or name in files:
+                    raise InputError(f"multipart: a file part named {name!r} is not expected (input, data, log_proof)")
                 files[name] = await value.read()
             elif name in VerifyOptions.model_fields and name not in options:
                 options[name] = value
@@ -232,7 +245,10 @@ async def _multipart(request: Request, query: dict[str, Any]) -> VerifyInput:
         if len(data) > MAX_INPUT_BYTES:
             raise InputError(f"input of {len(data)} bytes exceeds {MAX_INPUT_BYTES}", code=Code.INPUT_TOO_LARGE)
         return VerifyInput(
-            data=data, options=_validated(VerifyOptions, {**query, **options}), signed_data=files.get("data")
+            data=data,
+            options=_validated(VerifyOptions, {**query, **options}),
+            signed_data=files.get("data"),
+            log_proof=files.get("log_proof"),
         )
     finally:
         await form.close()
@@ -248,6 +264,7 @@ def openapi_body() -> dict[str, Any]:
         "properties": {
             "input": {**binary, "description": "The file to verify"},
             "data": {**binary, "description": "The signed document of a detached GB/T 38540 signature"},
+            "log_proof": {**binary, "description": "The inclusion proof in the transparency log (trust log prove)"},
             **options,
         },
         "examples": [

@@ -39,6 +39,7 @@ action                        allowed for
 ``sharing.request``           region: as a relying service of its own region (licence-sharing lookup and
                               retrieval, issue 21); the service refuses a withdrawn one (E1604)
 ``sharing.manage``            operator (the legal bases that stand in for consent)
+``log.cosign``                region: as the registered transparency-log witness of its own region (issue 19)
 ============================  ==============================================================================
 
 Operators do not create seals or issue licences: national operators enrol and withdraw, regions and
@@ -89,6 +90,7 @@ class Action(StrEnum):
     SHARING_REQUEST = "sharing.request"
     SHARING_MANAGE = "sharing.manage"
     SHARING_REGISTER = "sharing.register"
+    LOG_COSIGN = "log.cosign"
 
 
 OPERATOR_ONLY = frozenset(
@@ -193,6 +195,11 @@ def _decide(session: Session, principal: Principal, action: Action, resource: Re
         if kind == "operator" or (kind == "region" and resource.region == principal.region):
             return
         raise _Deny("a region registers identity providers and relying services of its own region only")
+    if action is Action.LOG_COSIGN:
+        # resource.region: the region of the registered witness whose cosignature the client posts (issue 19)
+        if kind == "region" and resource.region is not None and resource.region == principal.region:
+            return
+        raise _Deny("a region's platform cosigns the log's checkpoints only as its own region's witness")
     if action is Action.SHARING_REGISTER:
         # resource.region: the region of the issuer the entry names; the service checks it again once verified (E1607)
         if kind == "region" and resource.region is not None and resource.region == principal.region:

@@ -27,6 +27,7 @@ cosignatures (:func:`cosign`).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -55,7 +56,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Field, Session, SQLModel
 
 from trust import db
-from trust.crypto.errors import Code, ConflictError, NotFoundError
+from trust.crypto.errors import Code, InputError, NotFoundError
 from trust.formats import tlog
 from trust.service.files import atomic_write
 
@@ -473,22 +474,48 @@ def _root_cas(session: Session) -> list[Any]:
     return [r for r in roots if r is not None]
 
 
+def delegate_certificates(session: Session) -> list[bytes]:
+    """The offline roots' delegated trust-list signer certificates (issue 20) that are not revoked: under an offline
+    root they sign the checkpoints (:func:`checkpoint`), and the bundle names them so verifiers can check those
+    signatures (:func:`verifier.transparency.log_verifiers`, the rules of ``check_delegate``)."""
+    from ca.models import IssuedCertificate
+    from trust.service.trust import TRUST_LIST_SIGNER
+
+    offline = [r.id for r in _root_cas(session) if r.key_id is None]
+    if not offline:
+        return []
+    rows = session.execute(
+        select(IssuedCertificate.der)  # type: ignore[call-overload]
+        .where(
+            IssuedCertificate.issuer_id.in_(offline),  # type: ignore[attr-defined]
+            IssuedCertificate.profile == TRUST_LIST_SIGNER,
+            IssuedCertificate.status == "valid",
+        )
+        .order_by(IssuedCertificate.id)
+    ).scalars()
+    return [bytes(der) for der in rows]
+
+
 def log_keys(instance: Instance, session: Session) -> list[tlog.NoteVerifier]:
-    """The verifiers of the log's own signatures: the national roots' keys (SM2 and RSA superset types)."""
+    """The verifiers of the log's own signatures: the national roots' keys (SM2 and RSA superset types), and under
+    offline roots their delegated trust-list signers' keys (the same types)."""
     from ca import authority
     from trust.formats import x509 as cx
 
     name = origin(instance)
-    return [
+    keys = [
         tlog.national_verifier(name, cx.public_key(cx.load_certificate(r.cert_der)), authority.algorithm_for(r.family))
         for r in _root_cas(session)
     ]
+    for der in delegate_certificates(session):
+        public = cx.public_key(cx.load_certificate(der))
+        keys.append(tlog.national_verifier(name, public, public.default_algorithm()))
+    return keys
 
 
 def checkpoint(instance: Instance, *, audit_head: bool = True, publish: bool = True) -> LogCheckpoint:
     """Log the audit head (``audit_head``), then sign and store a checkpoint at the current size (the latest one if
     nothing was appended since) and write it, with the tiles, to the published folder."""
-    from ca import authority
 
     if audit_head:
         log_audit_head(instance)
@@ -504,17 +531,14 @@ def checkpoint(instance: Instance, *, audit_head: bool = True, publish: bool = T
             body = tlog.Checkpoint(
                 origin(instance), size, root, (f"huren-time {at.strftime('%Y-%m-%dT%H:%M:%SZ')}",)
             ).body()
-            signatures = []
-            for r in _root_cas(session):
-                if r.key_id is None:
-                    continue  # an offline root (issue 20): its key is not here, and checkpoints are not a ceremony
-                signer = instance.keystore.signer(r.key_id, authority.algorithm_for(r.family))
-                signatures.append(tlog.sign_national(body, origin(instance), signer))
-            if not signatures:
-                raise ConflictError(
-                    "no national root key is held here (offline roots): checkpoints cannot be signed",
-                    code=Code.ROOT_OFFLINE,
-                )
+            # Each root's key when held here, else its delegated trust-list signer (an offline root, issue 20: the
+            # signer the root certified in a ceremony; checkpoints are not a ceremony). Neither: E1210 root-offline.
+            from trust.service.trust import root_signers
+
+            signatures = [
+                tlog.sign_national(body, origin(instance), signer)
+                for signer, _chain in root_signers(session, instance, _root_cas(session))
+            ]
             note = tlog.Note(body, tuple(signatures)).encode()
             record = LogCheckpoint(size=size, root=root.hex(), note=note, at=at)
             session.add(record)
@@ -764,6 +788,40 @@ def add_cosignatures(instance: Instance, note: str) -> LogCheckpoint:
     return record
 
 
+def new_cosigners(instance: Instance, note: str) -> dict[str, str]:
+    """The registered witnesses (name → region) whose cosignatures ``note`` carries and the log's stored copy of the
+    same checkpoint does not yet: who a ``POST /log/cosignatures`` speaks for (the policy decides whether it may)."""
+    parsed = tlog.parse_note(note)
+    size = tlog.parse_checkpoint(parsed.text).size
+    with db.session_scope(instance.engine, read_only=True) as session:
+        rows = {(r.name, bytes.fromhex(r.key_id)): r.region for r in session.execute(select(LogWitness)).scalars()}
+        record = session.get(LogCheckpoint, size)
+        stored = {(s.name, s.key_id) for s in tlog.parse_note(record.note).signatures} if record is not None else set()
+    return {
+        sig.name: rows[(sig.name, sig.key_id)]
+        for sig in parsed.signatures
+        if (sig.name, sig.key_id) in rows and (sig.name, sig.key_id) not in stored
+    }
+
+
+def accept_cosignatures(instance: Instance, note: str, *, witnesses: Iterable[str]) -> LogCheckpoint:
+    """A witness's cosigned checkpoint posted over HTTP: the cosignatures of ``witnesses`` (the ones the caller may
+    speak for) verified and merged into the log's copy of the same checkpoint text (:func:`add_cosignatures`: a
+    checkpoint the log never signed is E1804, a forged cosignature E1803). None of them on the note: E1807."""
+    allowed = set(witnesses)
+    parsed = tlog.parse_note(note)
+    mine = tuple(s for s in parsed.signatures if s.name in allowed)
+    if not mine:
+        raise InputError(
+            "the checkpoint carries no new cosignature of a registered witness of this region",
+            code=Code.LOG_COSIGNATURE_MISSING,
+        )
+    known = {(v.name, v.key_id): v for v in witness_keys(instance)}
+    for sig in mine:
+        known[(sig.name, sig.key_id)].verify(parsed.text, sig.signature)  # a forged one raises E1803, nothing merged
+    return add_cosignatures(instance, tlog.Note(parsed.text, mine).encode())
+
+
 def run_witness(
     instance: Instance,
     *,
@@ -807,7 +865,11 @@ def bundle_section(instance: Instance) -> tuple[dict[str, Any], ...]:
             }
             for r in rows
         ]
-    return ({"origin": origin(instance), "hash": HASH, "note": latest.note, "witnesses": witnesses},)
+        delegates = [base64.b64encode(der).decode() for der in delegate_certificates(session)]
+    section: dict[str, Any] = {"origin": origin(instance), "hash": HASH, "note": latest.note, "witnesses": witnesses}
+    if delegates:
+        section["delegates"] = delegates  # offline roots: the certified signers of the checkpoints (base64 DER)
+    return (section,)
 
 
 def set_policy(instance: Instance, *, region: str, policy: str) -> Any:

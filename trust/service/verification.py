@@ -174,11 +174,27 @@ def key_binding(nonce: str | None, audience: str | None) -> Any:
 _verify_lock = threading.Lock()
 
 
-def verify(data: bytes, ctx: Any, *, signed_data: bytes | None = None, key_binding: Any = None) -> dict[str, Any]:
-    """The verifier's report on ``data`` (:func:`verifier.api.verify`), as a JSON-ready dictionary."""
+def verify(
+    data: bytes,
+    ctx: Any,
+    *,
+    signed_data: bytes | None = None,
+    key_binding: Any = None,
+    log_proof: bytes | None = None,
+    require_transparency: bool = False,
+) -> dict[str, Any]:
+    """The verifier's report on ``data`` (:func:`verifier.api.verify`, the transparency policy included), as a
+    JSON-ready dictionary."""
     from verifier import api
 
     with _verify_lock:
-        report = api.verify(data, ctx, signed_data=signed_data, key_binding=key_binding)
+        report = api.verify(
+            data,
+            ctx,
+            signed_data=signed_data,
+            key_binding=key_binding,
+            log_proof=log_proof,
+            require_transparency=require_transparency,
+        )
     result: dict[str, Any] = report.to_dict()
     return result

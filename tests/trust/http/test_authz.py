@@ -171,6 +171,24 @@ def _client_id(_s: Setup) -> str:
     return client_id
 
 
+def _cosigned_checkpoint(s: Setup) -> str:
+    """The log's latest checkpoint cosigned by a fresh witness registered for region A (issue 19)."""
+    import time
+
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from trust.formats import tlog as formats
+    from trust.service import tlog
+
+    instance = s.world.instance
+    key = ed25519.Ed25519PrivateKey.generate()
+    name = f"zj.example/witness-{next(_counter)}"
+    tlog.add_witness(instance, name=name, region="330000", public=key.public_key().public_bytes_raw())
+    note = (tlog.latest_checkpoint(instance) or tlog.checkpoint(instance)).note
+    signature = formats.cosign(formats.parse_note(note).text, name, key, int(time.time()))
+    return formats.add_signatures(note, [signature])
+
+
 def _credential(s: Setup) -> str:
     client_id = _client_id(s)
     key = generate_private_key("sm2")
@@ -392,6 +410,10 @@ ROUTES: dict[str, tuple[Callable[[Setup], Request], set[str]]] = {
             {"json": {"csr": base64.b64encode(csr.build(generate_private_key("sm2"), DN(common_name="x"))).decode()}},
         ),
         {"operator"},
+    ),
+    "POST /log/cosignatures": (
+        lambda s: ("POST", "/log/cosignatures", {"json": {"checkpoint": _cosigned_checkpoint(s)}}),
+        {"region-a"},
     ),
     "POST /clients/{client_id}/status": (
         lambda s: ("POST", f"/clients/{_client_id(s)}/status", {"json": {"status": "disabled"}}),

@@ -3,7 +3,8 @@
 All public and cacheable, all reads: ``GET /log/checkpoint`` (the latest signed checkpoint, text), ``GET
 /log/tile/{path}`` (c2sp.org/tlog-tiles, the files under ``public/log/tile/``), ``GET /log/proof/consistency`` (RFC
 9162 §2.1.4 between two sizes, for a witness or a monitor elsewhere) and ``GET /log/proof/inclusion`` (the proof of an
-entry by its SHA-256: what ``trust log prove`` prints)."""
+entry by its SHA-256: what ``trust log prove`` prints). One write: ``POST /log/cosignatures``, a region's witness
+(its platform client) posting its ``cosignature/v1`` of a checkpoint (``trust log witness --url``)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from trust.crypto.errors import Code, InputError, NotFoundError
 from trust.http import caching, problems
+from trust.http.auth import Client, allow
 from trust.service import tlog
 from trust.service.instance import Instance
+from trust.service.policy import Action
 
 router = APIRouter(prefix="/log", tags=["transparency log"])
 CHECKPOINT_MAX_AGE: Final = 60
@@ -135,3 +139,42 @@ def inclusion(
             "the entry is not covered by a checkpoint yet: ask again after the next one", code=Code.LOG_ENTRY_NOT_FOUND
         )
     return JSONResponse(tlog.prove(instance, leaf, record).to_json())
+
+
+MAX_NOTE_CHARS: Final = 64 * 1024
+
+
+class CosignatureIn(BaseModel):
+    checkpoint: str = Field(
+        min_length=1,
+        max_length=MAX_NOTE_CHARS,
+        description="The checkpoint as GET /log/checkpoint served it, with the witness's cosignature/v1 line added",
+        examples=[_EXAMPLE_NOTE + "\u2014 zj.example/witness fabddbe9AAAAAGj...\n"],
+    )
+
+    model_config = {"extra": "forbid"}
+
+
+class CosignatureOut(BaseModel):
+    size: int = Field(description="The checkpoint's tree size")
+    cosigned_by: list[str] = Field(description="The witnesses whose cosignatures this request added")
+    checkpoint: str = Field(description="The log's copy of the checkpoint, with every cosignature it now holds")
+
+
+@router.post(
+    "/cosignatures",
+    summary="A region's witness cosigns a checkpoint (its platform client; as its own region's witness only)",
+    response_model=CosignatureOut,
+    responses=problems.responses(*problems.JSON_BODY, 401, 403, 404),
+)
+def cosignatures(body: CosignatureIn, request: Request, principal: Client) -> CosignatureOut:
+    """The witness checked the checkpoint against the one it cosigned last (``trust log witness --url``); here each
+    new cosignature is checked against the witness key registered for the region (``trust log witness-key``) and the
+    checkpoint must be one the log signed, text for text (else 404 ``E1804``). A cosignature of another region's
+    witness is 403, a forged one 422 ``E1803``, none at all 400 ``E1807``."""
+    instance = _instance(request)
+    signers = tlog.new_cosigners(instance, body.checkpoint)
+    for region in sorted(set(signers.values())):
+        allow(request, principal, Action.LOG_COSIGN, region=region)
+    record = tlog.accept_cosignatures(instance, body.checkpoint, witnesses=signers)
+    return CosignatureOut(size=record.size, cosigned_by=sorted(signers), checkpoint=record.note)

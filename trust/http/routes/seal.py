@@ -309,6 +309,9 @@ async def seal_pdf(
     occurrence: Annotated[int, Query(ge=1, le=1000, description="Which occurrence of the anchor text")] = 1,
     field_name: Annotated[str | None, Query(max_length=64)] = None,
     reason: Annotated[str | None, Query(max_length=256)] = None,
+    log_proof: Annotated[
+        bool, Query(description="Put the signer certificates' transparency-log inclusion proofs into the DSS")
+    ] = False,
 ) -> Response:
     """The body is the PDF (``Content-Type: application/pdf``); the answer is the sealed PDF. Without ``page``,
     ``box`` or ``anchor`` the seal is invisible."""
@@ -338,6 +341,7 @@ async def seal_pdf(
         occurrence=occurrence,
         field_name=field_name,
         reason=reason,
+        log_proof=log_proof,
     )
     return Response(
         sealed,

@@ -251,6 +251,9 @@ async def verify(
     revocation: Annotated[Literal["available", "required"] | None, Query(description="Raw and multipart")] = None,
     kb_nonce: Annotated[str | None, Query(max_length=256, description="Raw and multipart bodies")] = None,
     kb_audience: Annotated[str | None, Query(max_length=256, description="Raw and multipart bodies")] = None,
+    require_transparency: Annotated[
+        bool | None, Query(description="Raw and multipart bodies: an unlogged credential is INDETERMINATE")
+    ] = None,
 ) -> Response:
     """The body is the JSON form (the input base64, with anchors, CRLs and options), the file itself (PDF, token,
     certificate, PNG or JPEG photo of a licence QR code; options in the query string) or a multipart form with the
@@ -268,6 +271,7 @@ async def verify(
         "revocation": revocation,
         "kb_nonce": kb_nonce,
         "kb_audience": kb_audience,
+        "require_transparency": require_transparency,
     }
     asked = await verify_body.read(request, {k: v for k, v in given.items() if v is not None})
     report = await run_in_threadpool(_verify, _instance(request), asked)
@@ -289,7 +293,14 @@ def _verify(instance: Instance, asked: verify_body.VerifyInput) -> dict[str, Any
         crls=list(asked.crls),
     )
     key_binding = verification.key_binding(options.kb_nonce, options.kb_audience)
-    return verification.verify(asked.data, ctx, signed_data=asked.signed_data, key_binding=key_binding)
+    return verification.verify(
+        asked.data,
+        ctx,
+        signed_data=asked.signed_data,
+        key_binding=key_binding,
+        log_proof=asked.log_proof,
+        require_transparency=options.require_transparency,
+    )
 
 
 @router.post(

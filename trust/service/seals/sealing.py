@@ -248,6 +248,7 @@ def seal_document(
     occurrence: int = 1,
     field_name: str | None = None,
     reason: str | None = None,
+    log_proof: bool = False,
 ) -> bytes:
     """Seal ``pdf_bytes`` with seal ``es_id`` and return the sealed PDF.
 
@@ -255,7 +256,9 @@ def seal_document(
     one visible seal; see :mod:`seal.pdf`). Placement: ``page`` (from 1; -1 = last) and ``box`` (points,
     ``x0, y0, x1, y1``), or ``anchor`` text (optionally on ``page``; the seal is centred on it, ``size`` points
     wide, default the picture's 42 mm), or ``page`` alone (bottom-right corner, 56 pt from the edges); with
-    none of them the seal is invisible. ``field_name`` defaults to ``SealN``."""
+    none of them the seal is invisible. ``field_name`` defaults to ``SealN``. ``log_proof``: the DSS carries each
+    signer certificate's inclusion proof in the transparency log (issue 19; a checkpoint is signed first when the
+    latest does not cover them), which the verifier checks."""
     known_level = next((known for known in LEVELS if known == level), None)
     if known_level is None:
         raise InputError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
@@ -290,9 +293,11 @@ def seal_document(
     if long_term:
         tsa_families = ["SM2", "RSA"] if level == "B-LTA" else [i.family for i in identities]
         revocation = revocation_data(instance, loaded, tsa_families, roots)
+    proofs = _log_proofs(instance, [i.certificate for i in identities]) if log_proof else []
     return seal_pdf.seal_pdf(
         document,
         signers,
+        log_proofs=proofs,
         seal_der=record.seal_der,
         seal_chain=maker.chain,
         appearance=appearance,
@@ -302,6 +307,21 @@ def seal_document(
         field_name=field_name,
         reason=reason,
     )
+
+
+def _log_proofs(instance: Instance, certificates: Sequence[x509.Certificate]) -> list[bytes]:
+    """The inclusion proofs (``trust log prove`` JSON) of ``certificates`` to the latest checkpoint, signing one now
+    if the latest does not cover them all; a certificate the log does not hold is E1804."""
+    import hashlib
+    import json
+
+    from trust.service import tlog
+
+    leaves = [tlog.find(instance, digest=hashlib.sha256(c.dump()).hexdigest()) for c in certificates]
+    record = tlog.latest_checkpoint(instance)
+    if record is None or any(leaf.idx >= record.size for leaf in leaves):
+        record = tlog.checkpoint(instance)
+    return [json.dumps(tlog.prove(instance, leaf, record).to_json(), separators=(",", ":")).encode() for leaf in leaves]
 
 
 __all__ = ["FAMILIES", "LEVELS", "SealNotUsable", "appearance_for", "revocation_data", "seal_document", "timestamper"]
