@@ -28,6 +28,7 @@ from seal.models import SealMaker
 from trust import db
 from trust.crypto.algorithms import KeyFamily
 from trust.crypto.errors import Code, ConfigError, ConflictError, InputError
+from trust.service import audit
 from trust.service.instance import Instance
 
 # Every column that names a key the service signs with; a key named anywhere else is not moved (below).
@@ -75,6 +76,18 @@ def move_to_token(instance: Instance, key_id: str, *, remove_file: bool = False)
                 rows += int(getattr(result, "rowcount", 0) or 0)
             if rows == 0:
                 raise InputError(f"no CA, certificate, seal maker or licence issuer uses key {key_id}; nothing to move")
+            # the re-pointing is a bulk UPDATE, which the ORM audit hooks do not see: one explicit entry for the move
+            audit.append(
+                session,
+                [
+                    audit.entry(
+                        action="key.move",
+                        subject=key_id,
+                        result="ok",
+                        details={"to": moved.key_id, "rows": rows, "file_removed": remove_file},
+                    )
+                ],
+            )
             session.flush()
         except BaseException:
             store.discard(moved.key_id)  # the token copy; the file key was never touched
