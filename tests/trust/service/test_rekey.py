@@ -62,7 +62,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         mp.delenv(name, raising=False)
     assert main(["demo", "--home", str(home)]) == 0
     instance = cli_instance(home)
-    rs256 = [e for e in demo_index(home) if e["id"] == "license-w101-rs256-token"][0]
+    rs256 = next(e for e in demo_index(home) if e["id"] == "license-w101-rs256-token")
     with Session(instance.engine) as session:
         seal = session.exec(select(SealRecord).where(SealRecord.rsa_cert_serial.is_not(None))).first()  # type: ignore[union-attr]
         assert seal is not None
@@ -148,7 +148,7 @@ def test_peers_verify_what_was_signed_before_the_rekey(world: World, tmp_path: P
 
     peers.test_openssl_verifies_every_rsa_certificate_crl_ocsp_response_and_timestamp(world.home, tmp_path)
     peers.test_pyhanko_validates_the_rsa_pdf_signatures_from_the_dss_alone(world.home)
-    entry = [e for e in demo_index(world.home) if e["id"] == "license-w101-rs256-token"][0]
+    entry = next(e for e in demo_index(world.home) if e["id"] == "license-w101-rs256-token")
     jws = (world.home / "out" / entry["path"]).read_text().strip()
     key = x509.load_der_x509_certificate(world.before["issuer"][1]).public_key()
     assert _pyjwt_verify(jws, "RS256", key)["iss"]
