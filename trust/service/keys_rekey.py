@@ -107,7 +107,7 @@ def target(instance: Instance, token: str | None, families: tuple[str, ...]) -> 
         if isinstance(store, TokenKeyStore):
             if store.files is None:
                 raise ConfigError("no encrypted file store beside the token: name the token with --token")
-            return _Target(store, store.files)  # type: ignore[return-value]
+            return _Target(store, store.files)
         return store
     if not isinstance(store, TokenKeyStore):
         raise ConfigError(
@@ -135,7 +135,15 @@ def subject_of(name: asn1_x509.Name) -> DN:
         if field is None or field in values:
             raise InputError(f"subject attribute {attr} is not one Huren issues; this certificate cannot be re-keyed")
         values[field] = value
-    return DN(**values)
+    return DN(
+        country=values.get("country", "CN"),
+        province=values.get("province"),
+        locality=values.get("locality"),
+        organization=values.get("organization"),
+        unit=values.get("unit"),
+        common_name=values.get("common_name"),
+        serial_number=values.get("serial_number"),
+    )
 
 
 def _family(record: IssuedCertificate) -> str:

@@ -58,7 +58,8 @@ def test_rekey_onto_the_token_keeps_old_tokens_verifying(world: tuple[Instance, 
     new_key = done.new[0][1]
     assert new_key.startswith(f"p11:{TOKEN}/") and done.old[0][1] == old_key
     ctx = _ctx(instance)
-    assert api.verify(old_token.encode(), ctx).indication.value == "TOTAL_PASSED"
+    report = api.verify(old_token.encode(), ctx)
+    assert report.indication.value == "TOTAL_PASSED", "; ".join(f"{c.name}={c.result.value}:{c.detail}" for c in report.checks if c.result.value != "passed")
     business = catalogue.all_types()[0].code
     made = licenses.issue(instance, issuer_id=issuer_id, type_code=business, fields=samples.sample(business))
     assert api.verify(made.record.token.encode(), ctx).indication.value == "TOTAL_PASSED"
