@@ -17,7 +17,8 @@ Checks, in order (each becomes a :class:`~verifier.report.Check`):
    their digest instead).
 6. **validity** — ``nbf`` ≤ validation time < ``exp``.
 7. **status** — the issuer's Status List Token for the token's ``status.status_list.uri``, from the bundle,
-   signed by the same issuer key and unexpired at the validation time: 0 valid, 1 revoked, 2 suspended (3 is not
+   signed by the same issuer key (or by the current key of the same ``LICENSE_ISSUER`` service: a re-keyed issuer
+   signs its lists with its new key) and unexpired at the validation time: 0 valid, 1 revoked, 2 suspended (3 is not
    valid); a list issued after the validation time that shows the licence revoked or suspended is INDETERMINATE /
    REVOKED_NO_POE (:func:`_status`).
 8. **disclosures / key binding** (SD-JWT) — RFC 9901 processing; a KB-JWT's nonce and audience when required.

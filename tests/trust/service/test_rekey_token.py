@@ -59,7 +59,8 @@ def test_rekey_onto_the_token_keeps_old_tokens_verifying(world: tuple[Instance, 
     assert new_key.startswith(f"p11:{TOKEN}/") and done.old[0][1] == old_key
     ctx = _ctx(instance)
     report = api.verify(old_token.encode(), ctx)
-    assert report.indication.value == "TOTAL_PASSED", "; ".join(f"{c.name}={c.result.value}:{c.detail}" for c in report.checks if c.result.value != "passed")
+    failed = "; ".join(f"{c.name}: {c.detail}" for c in report.checks if c.result.value != "passed")
+    assert report.indication.value == "TOTAL_PASSED", failed
     business = catalogue.all_types()[0].code
     made = licenses.issue(instance, issuer_id=issuer_id, type_code=business, fields=samples.sample(business))
     assert api.verify(made.record.token.encode(), ctx).indication.value == "TOTAL_PASSED"
@@ -146,3 +147,32 @@ def test_prune_lists_and_deletes_only_unreferenced_huren_keys(world: tuple[Insta
         }
         (entry,) = session.exec(select(audit.AuditEntry).where(audit.AuditEntry.action == "key.prune")).all()
     assert entry.subject == stray.key_id
+
+
+def test_a_status_list_signed_by_a_key_the_issuer_never_held_still_fails(world: tuple[Instance, str, str]) -> None:
+    """The verifier takes the issuer service's current key for status lists (after a re-key); any other key is still
+    refused: the old licence's status list re-signed by an outsider's key, under that key's kid, is unusable."""
+    import dataclasses
+
+    from trust.crypto import jwk
+    from trust.crypto.keys import generate_private_key
+    from trust.formats import status_list
+
+    instance, _issuer_id, old_token = world
+    ctx = _ctx(instance)
+    genuine = {e["uri"]: e["token"] for e in ctx.status_lists}
+    outsider = generate_private_key("rsa-2048").signer()
+    forged = []
+    for uri in genuine:
+        values = status_list.StatusList(bits=2, size=1024)
+        forged.append(
+            {
+                "uri": uri,
+                "token": status_list.make_token(
+                    values, uri, outsider, iat=1, exp=2**31, ttl=3600, kid=jwk.thumbprint(outsider.public_key)
+                ),
+            }
+        )
+    report = api.verify(old_token.encode(), dataclasses.replace(ctx, status_lists=tuple(forged)))
+    assert report.indication.value != "TOTAL_PASSED"
+    assert any(c.name == "status" and c.result.value != "passed" for c in report.checks)
