@@ -31,7 +31,8 @@ from datetime import timedelta
 from typing import Final
 
 from asn1crypto import x509 as asn1_x509
-from sqlmodel import Session, select
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
 from ca import authority
 from ca.authority import Endpoints, Issued
@@ -330,6 +331,7 @@ def _rekey_license_issuer(
     session: Session, instance: Instance, ep: Endpoints, issuer_id: str, token: str | None, issued: list[Issued]
 ) -> Rekeyed:
     from licenses import issuance
+    from licenses.models import StatusListRecord
     from trust.service import trust as trust_registry
 
     issuer = issuance.get_issuer(session, issuer_id)
@@ -344,6 +346,13 @@ def _rekey_license_issuer(
     issuer.key_id = made.record.key_id
     issuer.cert_serial = made.record.serial
     session.add(issuer)
+    # every worker's cached Status List Token of this issuer was signed by the retired key: a new version of each list
+    # makes them sign it again with the new key (trust.service.licenses._token compares versions)
+    session.execute(
+        update(StatusListRecord)
+        .where(col(StatusListRecord.issuer_id) == issuer.id)
+        .values(version=StatusListRecord.version + 1)
+    )
     session.flush()
     trust_registry.register_service(
         session,

@@ -1,8 +1,9 @@
 """``trust keys rekey … --token`` on SoftHSM2 (issue 20 item 3): a world built with file keys, then opened with a token
 configured; the RS256 licence issuer, the RSA TSA and the RSA regional CA's OCSP responder are re-keyed onto the token
 (``C_GenerateKeyPair``: made there, never extractable); a licence token made before the re-key still verifies against
-the bundle exported after it, and so does one made after it (signed on the token). Refusals: a token label that is not
-the configured token (E1213), an SM2 key on the token (E1214). ``trust keys move`` writes an audit entry."""
+the bundle exported after it, and so does one made after it (signed on the token) with its status list (signed again
+with the new key although the old key's token was cached). Refusals: a token label that is not the configured token
+(E1213), an SM2 key on the token (E1214). ``trust keys move`` writes an audit entry; ``trust keys prune``."""
 
 from __future__ import annotations
 
@@ -54,6 +55,7 @@ def test_rekey_onto_the_token_keeps_old_tokens_verifying(world: tuple[Instance, 
     with Session(instance.engine) as session:
         old_key = keys_rekey.current_key(session, "license-issuer", issuer_id)
     assert old_key is not None and not old_key.startswith("p11:")
+    _ctx(instance)  # the status list tokens are signed (old key) and cached per list version in this process
     done = keys_rekey.rekey(instance, "license-issuer", issuer_id, token=TOKEN)
     new_key = done.new[0][1]
     assert new_key.startswith(f"p11:{TOKEN}/") and done.old[0][1] == old_key
