@@ -267,7 +267,6 @@ def _rekey_seal(
     session: Session, instance: Instance, ep: Endpoints, es_id: str, token: str | None, issued: list[Issued]
 ) -> Rekeyed:
     from seal import registry as seal_registry
-    from seal.models import SealMaker
     from trust.service import trust as trust_registry
 
     record = seal_registry.get_seal(session, es_id)
@@ -310,8 +309,6 @@ def _rekey_seal(
     record.maker_cert_serial = maker.cert_serial
     session.add(record)
     session.flush()
-    maker_row = session.get(SealMaker, record.issuer_ca_id)
-    assert maker_row is not None
     trust_registry.register_service(
         session,
         issuer_ca=ca,
