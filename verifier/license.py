@@ -17,7 +17,8 @@ Checks, in order (each becomes a :class:`~verifier.report.Check`):
    their digest instead).
 6. **validity** — ``nbf`` ≤ validation time < ``exp``.
 7. **status** — the issuer's Status List Token for the token's ``status.status_list.uri``, from the bundle,
-   signed by the same issuer key and unexpired at the validation time: 0 valid, 1 revoked, 2 suspended (3 is not
+   signed by the same issuer key (or by the current key of the same ``LICENSE_ISSUER`` service: a re-keyed issuer
+   signs its lists with its new key) and unexpired at the validation time: 0 valid, 1 revoked, 2 suspended (3 is not
    valid); a list issued after the validation time that shows the licence revoked or suspended is INDETERMINATE /
    REVOKED_NO_POE (:func:`_status`).
 8. **disclosures / key binding** (SD-JWT) — RFC 9901 processing; a KB-JWT's nonce and audience when required.
@@ -153,7 +154,7 @@ def verify_license(
         lambda: _authorised(claims, issuer_entry, ctx, state),
         lambda: _claims(claims, state, full_fields, selective=form == "sd-jwt"),
         lambda: _validity(claims, ctx, state),
-        lambda: _status(claims, key, ctx, state),
+        lambda: _status(claims, _status_keys(key, issuer_entry, ctx), ctx, state),
     ]
     if form == "sd-jwt":
         steps.insert(0, lambda: _credential_type(claims, ctx, state))
@@ -690,7 +691,28 @@ def _validity(claims: Mapping[str, Any], ctx: VerificationContext, state: _State
     state.ok("validity", f"valid at {ctx.validation_time.isoformat()} (until {until})")
 
 
-def _status(claims: Mapping[str, Any], key: PublicKey, ctx: VerificationContext, state: _State) -> None:
+def _status_keys(key: PublicKey, entry: Any, ctx: VerificationContext) -> dict[str | None, PublicKey]:
+    """The keys that may sign the licence's status list, by ``kid``: the key that signed the licence, and the current
+    key of its ``LICENSE_ISSUER`` service. A re-keyed issuer (``trust keys rekey license-issuer``) signs every status
+    list with its new key, also the lists of licences its retired key signed; without the current key those licences
+    would lose their status check (issue 20 item 3)."""
+    keys: dict[str | None, PublicKey] = {None: key}
+    if entry is not None:
+        current = entry[1].certificate
+        named = _certificate_kid(current, ctx)
+        if named is not None:
+            keys[named] = cx.public_key(ctx.memo.certificate(current))
+    return keys
+
+
+def _by_kid(keys: Mapping[str | None, PublicKey], header: Mapping[str, Any]) -> PublicKey:
+    kid = header.get("kid")
+    return keys.get(kid if isinstance(kid, str) else None, keys[None])
+
+
+def _status(
+    claims: Mapping[str, Any], keys: Mapping[str | None, PublicKey], ctx: VerificationContext, state: _State
+) -> None:
     """Step 7, judged at the validation time: the status list must not have expired by then. A list issued after it
     (a current bundle, an earlier ``--at``) is later evidence: "valid" there means not revoked by then either, but a
     licence it shows revoked or suspended may still have been valid at the validation time, and nothing says when
@@ -713,7 +735,7 @@ def _status(claims: Mapping[str, Any], key: PublicKey, ctx: VerificationContext,
         issued = token.parse_unverified(text)[1].get("iat")  # only to judge a list issued after the moment
         judged = max(moment, issued) if isinstance(issued, int) and not isinstance(issued, bool) else moment
         verified = status_list.verify_token_claims(
-            text, lambda _h: key, expected_uri=uri, now=judged, algorithms=ALGORITHMS
+            text, lambda h: _by_kid(keys, h), expected_uri=uri, now=judged, algorithms=ALGORITHMS
         )
         value = verified.status(index)
     except TrustError as exc:

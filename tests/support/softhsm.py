@@ -17,10 +17,20 @@ from tests.conftest import missing_external, require_tool
 MODULE_PATHS = ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so")
 USER_PIN = "hsm-test-pin-1234"
 SO_PIN = "hsm-test-so-pin-5678"
-TOKENS = ("huren-test", "huren-client", "huren-pin", "huren-demo", "huren-faults", "huren-workers", "huren-root")
+TOKENS = (
+    "huren-test",
+    "huren-client",
+    "huren-pin",
+    "huren-demo",
+    "huren-faults",
+    "huren-workers",
+    "huren-root",
+    "huren-rekey",
+)
 """``huren-test``: the key store's token; ``huren-demo``: the token demo world's (its key scan sees only its keys);
 ``huren-faults``: the token fault tests' (tests/trust/service/test_token_faults.py); ``huren-workers``: the
-multi-worker PostgreSQL test's; ``huren-root``: the offline root machine's (test_offline_root.py); ``huren-client``:
+multi-worker PostgreSQL test's; ``huren-root``: the offline root machine's (test_offline_root.py); ``huren-rekey``:
+test_rekey_token.py's; ``huren-client``:
 the platform client's; ``huren-pin``: never logged in to by a passing test (login state is per application, so a
 wrong PIN is only seen by the first login)."""
 

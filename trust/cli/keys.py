@@ -74,3 +74,47 @@ def move(
     else:
         console.print(f"file copy kept ({moved.old_key_id}.key.pem in the key store folder): delete it once every")
         console.print("worker has restarted, or move with --remove-file")
+
+
+@app.command("rekey")
+def rekey(
+    kind: Annotated[str, typer.Argument(help="What to re-key: tsa, ocsp, seal or license-issuer")],
+    subject_id: Annotated[
+        str, typer.Argument(help="The TSA's family (SM2, RSA), an OCSP responder's CA id, a seal's esID, an issuer id")
+    ],
+    token: Annotated[
+        str | None,
+        typer.Option("--token", help="Make the new key on this PKCS#11 token (the configured one); default: files"),
+    ] = None,
+    home: HomeOption = None,
+) -> None:
+    """A new key and certificate for a TSA, OCSP responder, seal or licence issuer; the old one is retired, not revoked
+    (what it signed keeps verifying; the trust list keeps it as history)."""
+    from trust.service.keys_rekey import rekey as do_rekey
+
+    done = do_rekey(instance(home), kind, subject_id, token=token)
+    for (old_serial, old_key), (new_serial, new_key) in zip(done.old, done.new, strict=True):
+        console.print(f"{done.kind} {done.subject_id}: certificate {old_serial} (key {old_key}) retired")
+        console.print(f"  new certificate {new_serial}, key {new_key}")
+
+
+@app.command("prune")
+def prune(
+    yes: Annotated[bool, typer.Option("--yes", help="Delete the keys listed (default: only list them)")] = False,
+    home: HomeOption = None,
+) -> None:
+    """List the keys Huren made on the token that no row refers to (orphans); delete them with --yes. Run it while no
+    issuance is under way: a key made by a transaction not yet committed has no row yet."""
+    from trust.service.keys import prune_token, token_orphans
+
+    inst = instance(home)
+    orphans = token_orphans(inst)
+    for orphan in orphans:
+        console.print(f"{orphan.key_id}  {orphan.family}  {orphan.label}", markup=False)
+    if not orphans:
+        console.print("no orphaned token keys")
+    elif yes:
+        prune_token(inst, orphans)
+        console.print(f"{len(orphans)} key(s) deleted from the token")
+    else:
+        console.print(f"{len(orphans)} orphaned key(s); pass --yes to delete them")

@@ -86,6 +86,13 @@ class Code(Enum):
     ROOT_OFFLINE = (1210, "root-offline", Category.INPUT, "National root key is offline: a ceremony is needed")
     CEREMONY_REQUEST_INVALID = (1211, "ceremony-request-invalid", Category.INPUT, "Root ceremony request refused")
     CEREMONY_RESPONSE_INVALID = (1212, "ceremony-response-invalid", Category.INPUT, "Root ceremony response refused")
+    REKEY_TOKEN_MISMATCH = (
+        1213,
+        "rekey-token-mismatch",
+        Category.CONFIGURATION,
+        "Re-key target token is not the configured PKCS#11 token",
+    )
+    REKEY_NOT_ON_TOKEN = (1214, "rekey-not-on-token", Category.INPUT, "Key family cannot be made on the token")
 
     # 1300-1399: tokens and selective disclosure
     DISCLOSURE_INVALID = (1300, "disclosure-invalid", Category.FAILED, "Selective disclosure invalid")

@@ -28,6 +28,7 @@ from seal.models import SealMaker
 from trust import db
 from trust.crypto.algorithms import KeyFamily
 from trust.crypto.errors import Code, ConfigError, ConflictError, InputError
+from trust.service import audit
 from trust.service.instance import Instance
 
 # Every column that names a key the service signs with; a key named anywhere else is not moved (below).
@@ -75,6 +76,18 @@ def move_to_token(instance: Instance, key_id: str, *, remove_file: bool = False)
                 rows += int(getattr(result, "rowcount", 0) or 0)
             if rows == 0:
                 raise InputError(f"no CA, certificate, seal maker or licence issuer uses key {key_id}; nothing to move")
+            # the re-pointing is a bulk UPDATE, which the ORM audit hooks do not see: one explicit entry for the move
+            audit.append(
+                session,
+                [
+                    audit.entry(
+                        action="key.move",
+                        subject=key_id,
+                        result="ok",
+                        details={"to": moved.key_id, "rows": rows, "file_removed": remove_file},
+                    )
+                ],
+            )
             session.flush()
         except BaseException:
             store.discard(moved.key_id)  # the token copy; the file key was never touched
@@ -82,3 +95,51 @@ def move_to_token(instance: Instance, key_id: str, *, remove_file: bool = False)
     if remove_file:
         store.files.discard(key_id)
     return Moved(key_id, moved.key_id, rows, remove_file)
+
+
+@dataclass(frozen=True)
+class Orphan:
+    key_id: str
+    family: str
+    label: str
+
+
+def token_orphans(instance: Instance) -> list[Orphan]:
+    """Keys Huren made on the configured token that no database row and no pending offline-root ceremony names: left
+    by a failed discard (the token was gone when a transaction rolled back) or a ceremony request never imported and
+    since removed. Keys whose ``CKA_ID`` is not Huren's (the public key's fingerprint prefix: made by another program,
+    a platform's or holder's ``pkcs11:`` key) are never listed."""
+    from trust.crypto.pkcs11 import KEY_ID_PREFIX, TokenKeyStore
+    from trust.service.backup.databases import key_references
+
+    store = instance.keystore
+    if not isinstance(store, TokenKeyStore):
+        raise ConfigError("no PKCS#11 token is configured (TRUST_PKCS11_MODULE, TRUST_PKCS11_TOKEN)")
+    instance.prepare_storage()
+    referenced = key_references(instance.engine)
+    pending = instance.settings.home / "ceremony" / "pending"
+    waiting = "".join(p.read_text(errors="replace") for p in sorted(pending.glob("*.json"))) if pending.is_dir() else ""
+    orphans = []
+    for info in store.list():
+        if not info.key_id.startswith(KEY_ID_PREFIX) or info.key_id in referenced or info.key_id in waiting:
+            continue
+        if info.key_id != f"{KEY_ID_PREFIX}{store.config.token_label}/{info.public_key.fingerprint()[:16]}":
+            continue  # not made by Huren
+        orphans.append(Orphan(info.key_id, info.family, info.label))
+    return orphans
+
+
+def prune_token(instance: Instance, orphans: list[Orphan]) -> None:
+    """Delete ``orphans`` (:func:`token_orphans`) from the token, each checked again and audited (``key.prune``)."""
+    current = {o.key_id for o in token_orphans(instance)}
+    for orphan in orphans:
+        if orphan.key_id not in current:
+            continue  # referenced meanwhile
+        instance.keystore.discard(orphan.key_id)
+        audit.record(
+            instance.engine,
+            action="key.prune",
+            subject=orphan.key_id,
+            result="ok",
+            details={"family": orphan.family, "label": orphan.label},
+        )

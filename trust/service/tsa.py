@@ -70,6 +70,12 @@ def _set_meta(session: Session, key: str, value: str) -> None:
         session.execute(sa.update(_meta).where(_meta.c.key == key).values(value=value))
 
 
+def set_current(session: Session, family: str, serial: str) -> None:
+    """Make certificate ``serial`` the current TSA certificate of ``family`` (a re-key: ``trust keys rekey tsa``)."""
+    _set_meta(session, meta_key(family), serial)
+    session.flush()
+
+
 def current_record(session: Session, family: str) -> IssuedCertificate | None:
     """The current TSA certificate row of ``family``, or ``None`` if there is none."""
     serial = _get_meta(session, meta_key(family))

@@ -730,3 +730,33 @@ def test_cli(sq: Scenario, tmp_path: Path, cli) -> None:
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert leftovers == []
     assert os.stat(out).st_mode & 0o077 == 0
+
+
+def test_pending_ceremonies_are_backed_up_and_restored(tmp_path: Path) -> None:
+    """``<home>/ceremony`` (offline-root requests exported and not yet imported) travels in the archive and comes back
+    with its modes; before, a restore lost it (the archive had only the database, ``keys/`` and ``public/``)."""
+    home = tmp_path / "old"
+    home.mkdir()
+    instance = Instance(Settings(home=home))
+    db.upgrade(instance.engine)
+    instance.engine.dispose()
+    written = {
+        "ceremony/requests/ab12.json": b'{"request": 1}',
+        "ceremony/pending/ab12.json": b'{"pending": 1}',
+        "ceremony/done/cd34.json": b'{"done": 1}',
+    }
+    for name, data in written.items():
+        (home / name).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        (home / name).write_bytes(data)
+    made = backup.create(instance, tmp_path / "c.tar.gz")
+    assert {m["name"] for m in made.manifest["members"]} >= set(written)
+    backup.restore(tmp_path / "c.tar.gz", tmp_path / "new")
+    for name, data in written.items():
+        restored = tmp_path / "new" / name
+        assert restored.read_bytes() == data, name
+        assert restored.stat().st_mode & 0o777 == 0o600 and restored.parent.stat().st_mode & 0o777 == 0o700
+    # a member elsewhere under ceremony/ is still refused
+    from trust.service.backup.archive import DEFAULT_LIMITS, check_name
+
+    with pytest.raises(backup.ArchiveRefused):
+        check_name("ceremony/other/x.json", DEFAULT_LIMITS)

@@ -85,12 +85,17 @@ class ArchiveRefused(InputError):
         self.reason = reason
 
 
+CEREMONY_STATES: Final = ("requests", "pending", "done")
+"""The folders of ``<home>/ceremony`` (:mod:`trust.service.ceremony`), carried by a backup."""
+
+
 def too_large(message: str, **facts: Any) -> ArchiveRefused:
     return ArchiveRefused("too-large", message, code=Code.INPUT_TOO_LARGE, **facts)
 
 
 def check_name(name: str, limits: Limits) -> str:
-    """The place of a member (``manifest``, ``database``, ``keys``, ``public``); refuses any other name."""
+    """The place of a member (``manifest``, ``database``, ``keys``, ``public``, ``ceremony``); refuses any other
+    name."""
     shown = name[:80]
     if not isinstance(name, str) or not name or len(name) > limits.max_name_chars or not name.isascii():
         raise ArchiveRefused("unsafe-name", f"member name {shown!r} is empty, too long or not ASCII", member=shown)
@@ -111,6 +116,8 @@ def check_name(name: str, limits: Limits) -> str:
         return "keys"
     if 2 <= len(parts) <= limits.max_depth and parts[0] == "public":
         return "public"
+    if len(parts) == 3 and parts[0] == "ceremony" and parts[1] in CEREMONY_STATES:
+        return "ceremony"  # pending offline-root ceremonies: <home>/ceremony/{requests,pending,done}/<id>.json
     raise ArchiveRefused("unexpected-member", f"{shown!r} is not a place a Huren backup writes to", member=shown)
 
 

@@ -184,6 +184,7 @@ def create(  # noqa: PLR0912, PLR0915 (the archive's members, in order)
         skipped: list[str] = []
         keys = _copy_tree(settings.keystore_dir, staging, limits, skipped, "keys")
         public = _copy_tree(settings.published_dir, staging, limits, skipped, "public")
+        ceremony = _copy_tree(settings.home / "ceremony", staging, limits, skipped, "ceremony")
         have = {name.removeprefix("keys/") for name in keys}
         missing = sorted(
             key_id for key_id in referenced if not all(f"{key_id}{suffix}" in have for suffix in KEY_SUFFIXES)
@@ -199,7 +200,7 @@ def create(  # noqa: PLR0912, PLR0915 (the archive's members, in order)
         # 3. The manifest: every member's size and SHA-256.
         members: list[dict[str, Any]] = []
         total = 0
-        for name in [DATABASE_MEMBERS[kind], *keys, *public]:
+        for name in [DATABASE_MEMBERS[kind], *keys, *public, *ceremony]:
             path = staging / name
             size = path.stat().st_size
             where = check_name(name, limits)

@@ -127,7 +127,7 @@ def _placer(staging: Path, scratch: Path) -> Callable[[str], Path]:
         if not parent.resolve().is_relative_to(staging.resolve()):  # pragma: no cover - names are checked first
             raise ArchiveRefused("unsafe-name", f"{name!r} leaves the restore folder", member=name)
         try:
-            parent.mkdir(parents=True, exist_ok=True, mode=0o700 if parts[0] == "keys" else 0o755)
+            parent.mkdir(parents=True, exist_ok=True, mode=0o700 if parts[0] in ("keys", "ceremony") else 0o755)
         except OSError as exc:
             raise UnavailableError(f"cannot create {parent}: {exc.strerror}") from None
         return target
@@ -142,6 +142,11 @@ def _finish_modes(staging: Path) -> None:
     keys.chmod(0o700)
     for path in keys.iterdir():
         path.chmod(0o600)
+    ceremony = staging / "ceremony"
+    for directory, _dirs, files in os.walk(ceremony):  # pending offline-root ceremonies, as trust root writes them
+        Path(directory).chmod(0o700)
+        for name in files:
+            (Path(directory) / name).chmod(0o600)
     public = staging / "public"
     public.mkdir(exist_ok=True)
     for directory, _dirs, files in os.walk(public):
