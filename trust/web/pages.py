@@ -95,6 +95,28 @@ def too_large(lang: str, *, base: str = "", pages: Sequence[str] = VERIFY_ONLY) 
     return 413, _verify_page(lang, base=base, pages=pages, error=error)
 
 
+def refused(
+    lang: str,
+    code: Code,
+    *,
+    limit: int | None = None,
+    retry_after: int | None = None,
+    base: str = "",
+    pages: Sequence[str] = VERIFY_ONLY,
+) -> tuple[int, str]:
+    """The page's answer to a form post the server refused before reading it (``trust serve``): over its request
+    body limit (413, ``limit`` bytes) or over the anonymous rate limit (429, retry after ``retry_after`` seconds).
+    The same status as the API's problem document, as a page in the user's language."""
+    t = Strings(lang)
+    if code is Code.RATE_LIMITED:
+        status, message = 429, t("error.rate_limited", seconds=retry_after if retry_after is not None else 60)
+    elif code is Code.INPUT_TOO_LARGE:
+        status, message = 413, t("error.too_large_request", limit=human_size(limit or 0))
+    else:
+        raise ValueError(f"not a refusal the page answers: {code!r}")
+    return status, _verify_page(lang, base=base, pages=pages, error={"code": _code(code), "message": message})
+
+
 def verify_result(
     sub: Submission,
     lang: str,
