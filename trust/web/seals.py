@@ -1,8 +1,9 @@
 """The seal pictures embedded in an input, for the verifier page (GB/T 38540 ``SES_ESPictrueInfo``).
 
 Read after the verifier has judged the input, best effort and bounded: a seal file (``.esl``), a GB/T 38540
-signature (its seal), or the seals carried as a signed CMS attribute by a sealed PDF's signatures. PNG, JPEG and GIF
-pictures are shown, recognised by their bytes (never by the declared type alone), and SVG pictures (:func:`safe_svg`),
+signature (its seal), the seals carried as a signed CMS attribute by a sealed PDF's signatures, or the seals of an OFD's
+signatures. PNG, JPEG and GIF pictures are shown, recognised by their bytes (never by the declared type alone), SVG
+pictures (:func:`safe_svg`), and pictures in OFD vector form drawn by the OFD renderer where the server has one,
 at most :data:`MAX_PICTURES` of at most :data:`MAX_PICTURE_BYTES` each; anything unreadable is skipped (the verdict and
 its checks say what is wrong with it). The picture is shown as a ``data:`` image: it is the document's own, never one
 Huren redraws.
@@ -16,6 +17,7 @@ and it is shown only through an ``<img>`` element, where a browser never runs an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
 from trust.web.verify import SealPicture, data_uri
@@ -23,6 +25,10 @@ from trust.web.verify import SealPicture, data_uri
 MAX_PICTURES: Final = 8
 MAX_PICTURE_BYTES: Final = 1024 * 1024
 _MAGIC: Final = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"GIF8", "image/gif"))
+_ZIP: Final = b"PK\x03\x04"  # an OFD package: a seal picture in OFD vector form
+RenderOfd = Callable[[bytes], bytes]
+"""``render(ofd)``: the first page of an OFD package as PNG bytes (``trust serve`` passes :mod:`seal.ofd_render`; the
+verifier-only server has no renderer, and shows no OFD picture)."""
 
 
 SVG_NS: Final = "http://www.w3.org/2000/svg"
@@ -68,7 +74,7 @@ def safe_svg(data: bytes) -> bytes | None:
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
 
 
-def _picture(seal_der: bytes) -> SealPicture | None:
+def _picture(seal_der: bytes, render_ofd: RenderOfd | None = None) -> SealPicture | None:
     from trust.formats import ses
 
     try:
@@ -81,6 +87,12 @@ def _picture(seal_der: bytes) -> SealPicture | None:
     for magic, mime in _MAGIC:
         if data.startswith(magic):
             return SealPicture(seal.es_id, seal.name, mime, data_uri(data, mime))
+    if data.startswith(_ZIP) and render_ofd is not None:  # drawn by Huren's OFD renderer, as the seal's vectors say
+        try:
+            png = render_ofd(data)
+        except Exception:  # noqa: BLE001 - best effort (module docstring)
+            return None
+        return SealPicture(seal.es_id, seal.name, "image/png", data_uri(png, "image/png"))
     if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):  # XML: perhaps an SVG
         svg = safe_svg(data)
         if svg is not None:
@@ -108,8 +120,24 @@ def _pdf_seals(data: bytes) -> list[bytes]:
     return found
 
 
-def pictures(data: bytes, kind: str) -> list[SealPicture]:
-    """The seal pictures of ``data``, whose kind the verifier detected (``seal``, ``ses-signature``, ``pdf``, ...)."""
+def _ofd_seals(data: bytes) -> list[bytes]:
+    """The seals of an OFD package's signatures (each ``SignedValue.dat`` is a GB/T 38540 signature)."""
+    from trust.formats import ses
+    from trust.formats.ofd import package
+
+    pkg = package.read(data)
+    found: list[bytes] = []
+    for name in [n for n in pkg.names if n.endswith("SignedValue.dat")][:MAX_PICTURES]:
+        try:
+            found.append(ses.parse_signature(pkg.read(name)).seal.der)
+        except Exception:  # noqa: BLE001,S112 - a signature without a readable seal has no picture to show
+            continue
+    return found
+
+
+def pictures(data: bytes, kind: str, *, render_ofd: RenderOfd | None = None) -> list[SealPicture]:
+    """The seal pictures of ``data``, whose kind the verifier detected (``seal``, ``ses-signature``, ``pdf``, ``ofd``,
+    ...); a picture in OFD vector form only with ``render_ofd``."""
     from trust.formats import ses
 
     seals: list[bytes] = []
@@ -120,7 +148,9 @@ def pictures(data: bytes, kind: str) -> list[SealPicture]:
             seals = [ses.parse_signature(data).seal.der]
         elif kind in ("pdf", "pdf-signature", "license-pdf"):
             seals = _pdf_seals(data)
+        elif kind in ("ofd", "license-ofd"):
+            seals = _ofd_seals(data)
     except Exception:  # noqa: BLE001 - best effort (module docstring)
         return []
-    shown = [picture for picture in (_picture(der) for der in seals[:MAX_PICTURES]) if picture is not None]
+    shown = [p for p in (_picture(der, render_ofd) for der in seals[:MAX_PICTURES]) if p is not None]
     return list({p.es_id: p for p in shown}.values())

@@ -1,7 +1,8 @@
-"""Seal pictures in SVG on the verifier page (issue 17): shown, as the seal carries them, through an ``<img>`` with a
-``data:`` URL, after :func:`trust.web.seals.safe_svg` has removed what could run or fetch; a picture that is not a
-readable SVG (a DOCTYPE, an entity, another root element) is not shown. The real browser, where the script of a
-hostile SVG must not run, is test_verify_grid_browser.py."""
+"""Seal pictures on the verifier page (issue 17) beyond PNG/JPEG/GIF: SVG shown, as the seal carries it, through an
+``<img>`` with a ``data:`` URL, after :func:`trust.web.seals.safe_svg` has removed what could run or fetch (a picture
+that is not a readable SVG — a DOCTYPE, an entity, another root element — is not shown); a picture in OFD vector form
+drawn by the OFD renderer where the server has one (``trust serve``); the seals of an OFD's signatures. The real
+browser, where the script of a hostile SVG must not run, is test_verify_grid_browser.py."""
 
 from __future__ import annotations
 
@@ -31,9 +32,9 @@ HOSTILE_SVG = (
 )
 
 
-def svg_seal(svg: bytes) -> bytes:
-    """The golden seal (ses/seal-v4.esl) with ``svg`` as its picture, signed again by its maker (the golden maker
-    key), so that the picture is the seal's own and the maker's signature holds."""
+def svg_seal(svg: bytes, kind: str = "svg") -> bytes:
+    """The golden seal (ses/seal-v4.esl) with ``svg`` as its picture (of type ``kind``), signed again by its maker (the
+    golden maker key), so that the picture is the seal's own and the maker's signature holds."""
     seal = ses.parse_seal(golden.read("ses/seal-v4.esl"))
     info = ses.build_seal_info(
         vendor=seal.vendor,
@@ -44,7 +45,7 @@ def svg_seal(svg: bytes) -> bytes:
         create_date=seal.create_date,
         valid_start=seal.valid_start,
         valid_end=seal.valid_end,
-        picture=ses.Picture("svg", svg, seal.picture.width_mm, seal.picture.height_mm),
+        picture=ses.Picture(kind, svg, seal.picture.width_mm, seal.picture.height_mm),
         extensions=list(seal.extensions) or None,
     )
     signer = golden.key("maker-330000-sm2").signer()
@@ -82,14 +83,15 @@ def test_what_is_not_a_readable_svg_is_not_shown(svg: bytes) -> None:
     assert seals.pictures(svg_seal(svg), "seal") == []
 
 
-def test_the_page_shows_the_svg_seal_picture_as_an_image() -> None:
+def _page(upload: bytes) -> str:
+    """``trust verify-server``'s result page (the WSGI app on the golden bundle) for ``upload``."""
     import io
 
     app = App(BundleContext([golden.path("trust/bundle.json")], golden.pins(), at=golden.validation_time()))
     boundary = "svg-seal"
     body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="svg.esl"\r\n\r\n'.encode()
-        + svg_seal(HOSTILE_SVG)
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="upload"\r\n\r\n'.encode()
+        + upload
         + f"\r\n--{boundary}--\r\n".encode()
     )
     answer: dict[str, str] = {}
@@ -104,6 +106,34 @@ def test_the_page_shows_the_svg_seal_picture_as_an_image() -> None:
     }  # fmt: skip
     html = b"".join(app(environ, start)).decode()
     assert answer["status"].startswith("200")
+    return html
+
+
+def test_the_page_shows_the_svg_seal_picture_as_an_image() -> None:
+    html = _page(svg_seal(HOSTILE_SVG))
     images = re.findall(r'<div id="seals".*?</div>', html, re.S)
     assert images and '<img src="data:image/svg+xml;base64,' in images[0]
     assert "<svg" not in html  # never inline in the page: only as an image
+
+
+def test_an_ofd_shows_the_seal_pictures_of_its_signatures() -> None:
+    from tests.trust.web import grid_cases
+
+    html = _page(grid_cases.ofd_valid())
+    assert 'data-indication="TOTAL_PASSED"' in html
+    images = re.findall(r'<div id="seals".*?</div>', html, re.S)
+    assert images and '<img src="data:image/png;base64,' in images[0]
+    assert 'id="ofd-page"' not in html  # the verifier-only server has no OFD renderer
+
+
+def test_a_seal_picture_in_ofd_vector_form_is_drawn_where_the_server_can() -> None:
+    from seal import ofd_render
+    from tests.support.tools import shared_file
+
+    vector = shared_file("ofd", "ofdrw-converter-helloworld.ofd").read_bytes()
+    seal_der = svg_seal(vector, kind="ofd")
+    assert seals.pictures(seal_der, "seal") == []  # no renderer (trust verify-server): not shown
+    (picture,) = seals.pictures(seal_der, "seal", render_ofd=lambda data: ofd_render.render_page(data, 1, dpi=72))
+    assert picture.mime == "image/png" and base64.b64decode(picture.data_uri.split(",", 1)[1]).startswith(b"\x89PNG")
+    broken = svg_seal(b"PK\x03\x04 not a package", kind="ofd")
+    assert seals.pictures(broken, "seal", render_ofd=lambda data: ofd_render.render_page(data, 1, dpi=72)) == []

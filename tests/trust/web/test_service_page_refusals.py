@@ -1,12 +1,14 @@
-"""The verifier page under ``trust serve`` (issue 17): a form post the server refuses before reading it — over the
+"""The verifier page under ``trust serve`` (issue 17). A form post the server refuses before reading it — over the
 request body limit (413, answered by the body-limit middleware) or over the anonymous rate limit (429) — is answered
 as the verifier page in the user's language with the same status, when the browser asks for HTML. Any other client of
-``POST /verify/result`` (no ``text/html`` in ``Accept``) keeps the API's problem document.
+``POST /verify/result`` (no ``text/html`` in ``Accept``) keeps the API's problem document. An OFD's first page is
+shown as drawn (the service's OFD renderer).
 
 In process (the session world, FastAPI's test client); the real browser runs in test_service_pages_browser.py."""
 
 from __future__ import annotations
 
+import base64
 import re
 
 import httpx
@@ -89,3 +91,23 @@ def test_over_the_body_limit_the_page_answers_413_in_the_users_language(world: W
     assert api.headers["content-type"].startswith("application/problem+json")
     # under the limit the page verifies as before
     assert _post(client, _form("not a token"), accept=PAGE).status_code == 400
+
+
+def test_an_ofd_shows_its_first_page_as_drawn_under_trust_serve(world: World) -> None:
+    """``trust serve`` has the OFD renderer (``seal.ofd_render``): an OFD's first page is drawn on the result page,
+    beside its seal pictures (the golden world's OFD under this world's trust list: a verdict, whichever)."""
+    from tests.trust.web import grid_cases
+
+    client = _client(world)
+    ofd = grid_cases.ofd_valid()
+    body = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="sealed.ofd"\r\n\r\n'.encode()
+        + ofd
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+    answer = _post(client, body, accept=PAGE)
+    assert answer.status_code == 200 and 'data-indication="' in answer.text
+    drawn = re.search(r'<figure id="ofd-page"[^>]*><img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', answer.text)
+    assert drawn, answer.text[:1000]
+    assert base64.b64decode(drawn.group(1)).startswith(b"\x89PNG")
+    assert re.search(r'<div id="seals".*?<img src="data:image/png;base64,', answer.text, re.S)

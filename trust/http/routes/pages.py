@@ -75,6 +75,14 @@ def _pdf(report: Any, lang: str) -> bytes:
     return pdf_report.render(report, lang, fonts.font_path("regular"))
 
 
+def _ofd_page(data: bytes) -> bytes:
+    """An OFD's first page as PNG (``seal.ofd_render``, as ``POST /ofd/render`` draws it), for the page to show."""
+    from seal import ofd_render
+
+    return ofd_render.render_page(data, 1, dpi=OFD_DPI)
+
+
+OFD_DPI = 72
 RESULT_PATH = "/verify/result"
 
 
@@ -132,5 +140,7 @@ async def verify_result(request: Request, lang: str = "zh") -> Response:
         ctx = verification.context_for(instance, at=at, purpose="auto", revocation="available")
         return verification.verify(data, ctx, signed_data=signed_data), ctx.trust_list
 
-    status, body = await run_in_threadpool(pages.verify_result, sub, chosen, verify, pdf=_pdf, pages=PAGES)
+    status, body = await run_in_threadpool(
+        pages.verify_result, sub, chosen, verify, pdf=_pdf, render_ofd=_ofd_page, pages=PAGES
+    )
     return html(body, status)
