@@ -187,3 +187,33 @@ def test_a_hostile_svg_seal_picture_is_shown_and_its_script_never_runs(tabs: dic
     assert page.locator("svg, script:not([src])").count() == 0  # the page's one script is web.js, by source
     assert page.evaluate("document.body.dataset.pwned") is None
     page.locator("#seals").screenshot(path=str(ARTEFACTS / "seal-svg-hostile-zh.png"))
+
+
+def test_a_file_dropped_on_the_form_is_verified(tabs: dict[str, Any], served: Served) -> None:
+    """Drop a file (issue 17 item 1: "drop or pick a file"): a seal dropped on the form is the form's file; a file
+    dropped elsewhere on the page does not replace the page."""
+    import base64
+
+    page = tabs["en"]
+    page.goto(f"{served.url}/verify?lang=en")
+    assert "drop the file" in page.inner_text("#file-hint")
+    dropped = page.evaluate_handle(
+        """(b64) => {
+            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], "seal-v4.esl", { type: "application/octet-stream" }));
+            return transfer;
+        }""",
+        base64.b64encode(golden.read("ses/seal-v4.esl")).decode(),
+    )
+    page.dispatch_event("footer", "drop", {"dataTransfer": dropped})  # outside the form: ignored
+    assert page.url.endswith("/verify?lang=en") and page.evaluate("document.getElementById('file').files.length") == 0
+    page.dispatch_event("#verify-form", "dragover", {"dataTransfer": dropped})
+    assert "dropping" in str(page.get_attribute("#verify-form", "class"))
+    page.dispatch_event("#verify-form", "drop", {"dataTransfer": dropped})
+    assert "dropping" not in str(page.get_attribute("#verify-form", "class"))
+    assert page.evaluate("document.getElementById('file').files[0].name") == "seal-v4.esl"
+    page.click("#submit")
+    page.wait_for_selector("#verdict, #error")
+    assert page.get_attribute("#verdict", "data-indication") == "TOTAL_PASSED"
+    assert "seal-v4.esl" in page.inner_text("#filename")
