@@ -107,6 +107,13 @@ class BodyLimit:
         await self.app(scope, replayed, send)
 
     async def _reject(self, scope: Scope, send: Send) -> None:
+        from trust.http.routes import pages
+
+        if pages.wants_page(scope):  # the verifier page's form post: a page in the user's language, still 413
+            response = pages.refusal(scope, Code.INPUT_TOO_LARGE, limit=self.limit)
+            response.headers["Connection"] = "close"
+            await response(scope, _nothing, send)
+            return
         rid = new_request_id()
         body = problems.problem_body(Code.INPUT_TOO_LARGE, f"request body exceeds {self.limit} bytes", request_id=rid)
         payload = json.dumps(body).encode()
@@ -123,6 +130,10 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+
+async def _nothing() -> Message:
+    return {"type": "http.disconnect"}
 
 
 def _single_header(request: Request, name: bytes) -> bytes | None:

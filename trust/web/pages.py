@@ -25,6 +25,7 @@ from trust.web.verify import (
     MAX_UPLOAD_BYTES,
     Submission,
     choose_input,
+    data_uri,
     human_size,
     validation_time,
     view,
@@ -35,6 +36,8 @@ log = logging.getLogger("trust.web")
 Verify = Callable[[bytes, "datetime | None", "bytes | None"], "tuple[Mapping[str, Any], TrustList | None]"]
 """``verify(data, at, signed_data)``: the verifier's report as a dictionary (:meth:`verifier.report.Report.to_dict`)
 and the trust list the verification used (the issuer rows name its entries)."""
+RenderOfd = Callable[[bytes], bytes]
+"""``render(ofd)``: the first page of an OFD package as PNG bytes (the service's; the verifier-only server has none)."""
 PdfReport = Callable[[Mapping[str, Any], str], bytes]
 """``pdf(report, lang)``: a printable PDF of the report (the service's; the verifier-only server has none)."""
 
@@ -95,16 +98,40 @@ def too_large(lang: str, *, base: str = "", pages: Sequence[str] = VERIFY_ONLY) 
     return 413, _verify_page(lang, base=base, pages=pages, error=error)
 
 
+def refused(
+    lang: str,
+    code: Code,
+    *,
+    limit: int | None = None,
+    retry_after: int | None = None,
+    base: str = "",
+    pages: Sequence[str] = VERIFY_ONLY,
+) -> tuple[int, str]:
+    """The page's answer to a form post the server refused before reading it (``trust serve``): over its request
+    body limit (413, ``limit`` bytes) or over the anonymous rate limit (429, retry after ``retry_after`` seconds).
+    The same status as the API's problem document, as a page in the user's language."""
+    t = Strings(lang)
+    if code is Code.RATE_LIMITED:
+        status, message = 429, t("error.rate_limited", seconds=retry_after if retry_after is not None else 60)
+    elif code is Code.INPUT_TOO_LARGE:
+        status, message = 413, t("error.too_large_request", limit=human_size(limit or 0))
+    else:
+        raise ValueError(f"not a refusal the page answers: {code!r}")
+    return status, _verify_page(lang, base=base, pages=pages, error={"code": _code(code), "message": message})
+
+
 def verify_result(
     sub: Submission,
     lang: str,
     verify: Verify,
     *,
     pdf: PdfReport | None = None,
+    render_ofd: RenderOfd | None = None,
     base: str = "",
     pages: Sequence[str] = VERIFY_ONLY,
 ) -> tuple[int, str]:
-    """Verify what the form sent and render the result page: ``(HTTP status, HTML)``."""
+    """Verify what the form sent and render the result page: ``(HTTP status, HTML)``. With ``render_ofd`` an OFD's
+    first page is shown as drawn, and seal pictures in OFD vector form too (best effort: without them, the verdict)."""
     from trust.web import seals
 
     lang = pick(lang)
@@ -118,14 +145,21 @@ def verify_result(
             message = t("error.too_large", limit=human_size(MAX_UPLOAD_BYTES))
         error = {"code": _code(exc.code), "message": message}
         return _status(exc.code), _verify_page(lang, base=base, pages=pages, error=error)
-    pictures = seals.pictures(data, str(report.get("kind", "")))
+    kind = str(report.get("kind", ""))
+    pictures = seals.pictures(data, kind, render_ofd=render_ofd)
+    ofd_page = None
+    if render_ofd is not None and kind in ("ofd", "license-ofd"):
+        try:
+            ofd_page = data_uri(render_ofd(data), "image/png")
+        except Exception:  # a result page without the drawn page is still the verdict
+            log.warning("the OFD page could not be drawn", exc_info=True)
     document = None
     if pdf is not None:
         try:
             document = pdf(report, lang)
         except Exception:  # a report page without its PDF is still the verdict
             log.exception("the PDF report could not be made")
-    result = view(report, t, trust_list=trust_list, pdf=document, seals=pictures)
+    result = view(report, t, trust_list=trust_list, pdf=document, seals=pictures, ofd_page=ofd_page)
     size = human_size(len(sub.file)) if sub.file else ""
     return 200, _verify_page(lang, base=base, pages=pages, result=result, filename=sub.filename, size=size)
 

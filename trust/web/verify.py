@@ -154,6 +154,8 @@ class View:
     pdf_uri: str | None
     source: str
     seals: list[SealPicture] = field(default_factory=list)
+    ofd_page: str | None = None
+    """The OFD's first page as drawn (a ``data:`` PNG), where the server has an OFD renderer."""
 
 
 def walk(report: Mapping[str, Any], depth: int = 0) -> Iterator[tuple[Mapping[str, Any], int]]:
@@ -295,6 +297,7 @@ def view(
     trust_list: TrustList | None,
     pdf: bytes | None = None,
     seals: Sequence[SealPicture] = (),
+    ofd_page: str | None = None,
 ) -> View:
     """The page's view of ``report`` in the language of ``t``."""
     indication = str(report.get("indication"))
@@ -335,4 +338,5 @@ def view(
         pdf_uri=data_uri(pdf, "application/pdf") if pdf else None,
         source=source_line(trust_list, t),
         seals=list(seals),
+        ofd_page=ofd_page,
     )

@@ -12,17 +12,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
-from starlette.datastructures import UploadFile
+from starlette.datastructures import Headers, QueryParams, UploadFile
+from starlette.types import Scope
 
-from trust.crypto.errors import Code, InputError
+from trust.crypto.errors import Code, InputError, RateLimitedError
 from trust.http.auth import anonymous_limit
 from trust.service import verification
 from trust.service.instance import Instance
 from trust.web import pages, render
-from trust.web.i18n import pick
+from trust.web.i18n import LANGUAGES, pick
 from trust.web.verify import MAX_UPLOAD_BYTES, Submission
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -74,8 +75,54 @@ def _pdf(report: Any, lang: str) -> bytes:
     return pdf_report.render(report, lang, fonts.font_path("regular"))
 
 
-@router.post("/verify/result", dependencies=[Depends(anonymous_limit)])  # anonymous CPU work, limited as POST /verify
-async def verify_result(request: Request, lang: str = "zh") -> HTMLResponse:
+def _ofd_page(data: bytes) -> bytes:
+    """An OFD's first page as PNG (``seal.ofd_render``, as ``POST /ofd/render`` draws it), for the page to show."""
+    from seal import ofd_render
+
+    return ofd_render.render_page(data, 1, dpi=OFD_DPI)
+
+
+OFD_DPI = 72
+RESULT_PATH = "/verify/result"
+
+
+def wants_page(scope: Scope) -> bool:
+    """A form post of the verifier page by a browser (``POST /verify/result`` accepting ``text/html``): its refusals
+    before the body is read (413 over the body limit, 429 over the rate limit) are answered as a page, not as the
+    API's problem document; any other client of the route keeps the problem document."""
+    if scope.get("type") != "http" or scope.get("method") != "POST" or scope.get("path") != RESULT_PATH:
+        return False
+    return "text/html" in Headers(scope=scope).get("accept", "")
+
+
+def page_language(scope: Scope) -> str:
+    """The language of a refused form post: the form's action names it (``?lang=``), else the browser's first
+    ``Accept-Language`` if the pages have it, else Chinese (the body, with the form's own field, is not read)."""
+    asked = QueryParams(scope.get("query_string", b"")).get("lang")
+    if asked:
+        return pick(asked)
+    first = Headers(scope=scope).get("accept-language", "").split(",")[0].split(";")[0].strip().lower()
+    return pick(first.split("-")[0]) if first.split("-")[0] in LANGUAGES else pick(None)
+
+
+def refusal(scope: Scope, code: Code, *, limit: int | None = None, retry_after: int | None = None) -> HTMLResponse:
+    """The verifier page's answer to a refused form post (:func:`wants_page`), with the refusal's status."""
+    status, body = pages.refused(page_language(scope), code, limit=limit, retry_after=retry_after, pages=PAGES)
+    response = html(body, status)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+@router.post(RESULT_PATH)
+async def verify_result(request: Request, lang: str = "zh") -> Response:
+    try:
+        await anonymous_limit(request)  # anonymous CPU work, limited as POST /verify
+    except RateLimitedError as exc:
+        if not wants_page(request.scope):
+            raise  # the problem document (app's TrustError handler)
+        retry = (exc.evidence or {}).get("retry_after")
+        return refusal(request.scope, exc.code, retry_after=retry if isinstance(retry, int) else None)
     instance = _instance(request)
     form = await request.form(max_files=2, max_fields=10)  # malformed multipart: starlette's 400, a problem
     upload = form.get("file")
@@ -93,5 +140,7 @@ async def verify_result(request: Request, lang: str = "zh") -> HTMLResponse:
         ctx = verification.context_for(instance, at=at, purpose="auto", revocation="available")
         return verification.verify(data, ctx, signed_data=signed_data), ctx.trust_list
 
-    status, body = await run_in_threadpool(pages.verify_result, sub, chosen, verify, pdf=_pdf, pages=PAGES)
+    status, body = await run_in_threadpool(
+        pages.verify_result, sub, chosen, verify, pdf=_pdf, render_ofd=_ofd_page, pages=PAGES
+    )
     return html(body, status)

@@ -1,6 +1,7 @@
 // Huren's pages: the little script they need (no inline script anywhere; the CSP allows only this file).
 // - the print button of a verification result;
-// - the verifier form refuses a file over the page's limit before uploading it (the server refuses it too);
+// - the verifier form refuses a file over the page's limit before uploading it (the server refuses it too), and takes
+//   a file dropped on it;
 // - the citizen page: the holder key (WebCrypto, ECDSA P-256, non-extractable, kept in IndexedDB), to which the
 //   presented credential is issued, and the key-binding JWT of the presentation signed with it.
 "use strict";
@@ -26,6 +27,27 @@ ready(function () {
       }
     });
     file.addEventListener("change", function () { warning.hidden = true; });
+    // a file dropped anywhere on the form is the form's file (the same checks as a picked one); dropped elsewhere on
+    // the page, it is ignored rather than opened by the browser in place of the page
+    form.addEventListener("dragover", function (event) {
+      if (!event.dataTransfer || !event.dataTransfer.types.includes("Files")) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "copy";
+      form.classList.add("dropping");
+    });
+    form.addEventListener("dragleave", function (event) {
+      if (!form.contains(event.relatedTarget)) form.classList.remove("dropping");
+    });
+    form.addEventListener("drop", function (event) {
+      form.classList.remove("dropping");
+      if (!event.dataTransfer || !event.dataTransfer.files.length) return;
+      event.preventDefault();
+      event.stopPropagation();
+      file.files = event.dataTransfer.files;
+      file.dispatchEvent(new Event("change"));
+    });
+    document.addEventListener("dragover", function (event) { event.preventDefault(); });
+    document.addEventListener("drop", function (event) { event.preventDefault(); });
   }
 
   if (document.getElementById("citizen")) citizen();
