@@ -31,10 +31,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.demo import DemoBuild
 from tests.support.server import free_port, live_server
 from tests.support.world import World
 from trust import logs
-from trust.cli.main import main
 from trust.formats.names import make_uscc
 from trust.service.instance import Instance
 from trust.settings import Settings
@@ -109,8 +109,11 @@ def _bytes(value: object) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+def demo(demo_build: DemoBuild, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """The session's demo world (``conftest.py``: built through ``trust demo``, logging at DEBUG into a buffer), copied
+    so the served requests below change only the copy; the log is the build's and the requests'."""
     home = tmp_path_factory.mktemp("privacy") / "home"
+    shutil.copytree(demo_build.home, home)
     mp = pytest.MonkeyPatch()
     mp.setenv("TRUST_KEY_KDF_ITERATIONS", "2000")
     mp.setenv("TRUST_LOG_LEVEL", "DEBUG")
@@ -118,13 +121,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     mp.delenv("TRUST_KEY_PASSPHRASE_FILE", raising=False)
     mp.delenv("TRUST_DATABASE_URL", raising=False)
     log = io.StringIO()
-    output = io.StringIO()
+    log.write(demo_build.log)
     root = logging.getLogger()
     level, before = root.level, list(root.handlers)
     try:
         logs.configure(default_format="json", stream=log)
-        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-            assert main(["demo", "--home", str(home)]) == 0
         port = free_port()
         instance = Instance(Settings(home=home, port=port, key_kdf_iterations=2000))
         world = World(instance=instance, home=home, base_url=f"http://127.0.0.1:{port}", port=port)
@@ -170,7 +171,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     for table, column, value in _rows(database):
         if column in ALLOWED.get(table, ()) and not isinstance(value, bytes):
             known |= _citizen_ids(_bytes(value))
-    yield Demo(home, database, log.getvalue(), output.getvalue(), known)
+    yield Demo(home, database, log.getvalue(), demo_build.output, known)
 
 
 def _leaks(data: bytes, demo: Demo) -> set[str]:
