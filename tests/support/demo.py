@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,6 @@ def build_demo(home: Path) -> DemoBuild:
     no passphrase and no database URL (the documented defaults), logging at DEBUG into the returned record. Built once
     a session (``tests/trust/service/conftest.py``): the demo tests read it, the privacy scan scans a copy of it and
     its log."""
-    from trust import logs
     from trust.cli.main import main
 
     mp = pytest.MonkeyPatch()
@@ -53,17 +53,28 @@ def build_demo(home: Path) -> DemoBuild:
     ):
         mp.delenv(name, raising=False)
     log, output = io.StringIO(), io.StringIO()
+    try:
+        with json_logs(log), contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            assert main(["demo", "--home", str(home)]) == 0, output.getvalue()[-3000:]
+            assert main(["demo", "--home", str(home)]) == 0, output.getvalue()[-3000:]
+    finally:
+        mp.undo()
+    return DemoBuild(home, log.getvalue(), output.getvalue())
+
+
+@contextlib.contextmanager
+def json_logs(stream: io.StringIO) -> Iterator[None]:
+    """Every log record as a JSON line into ``stream`` (``trust.logs``); the root logger's handlers and level put back
+    afterwards."""
+    from trust import logs
+
     root = logging.getLogger()
     level, before = root.level, list(root.handlers)
     try:
-        logs.configure(default_format="json", stream=log)
-        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-            assert main(["demo", "--home", str(home)]) == 0, output.getvalue()[-3000:]
-            assert main(["demo", "--home", str(home)]) == 0, output.getvalue()[-3000:]
+        logs.configure(default_format="json", stream=stream)
+        yield
     finally:
         for handler in list(root.handlers):
             if handler not in before:
                 root.removeHandler(handler)
         root.setLevel(level)
-        mp.undo()
-    return DemoBuild(home, log.getvalue(), output.getvalue())

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import logging
 import re
 import shutil
 import sqlite3
@@ -31,7 +30,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.demo import DemoBuild
+from tests.support.demo import DemoBuild, json_logs
 from tests.support.server import free_port, live_server
 from tests.support.world import World
 from trust import logs
@@ -122,47 +121,43 @@ def demo(demo_build: DemoBuild, tmp_path_factory: pytest.TempPathFactory) -> Ite
     mp.delenv("TRUST_DATABASE_URL", raising=False)
     log = io.StringIO()
     log.write(demo_build.log)
-    root = logging.getLogger()
-    level, before = root.level, list(root.handlers)
     try:
-        logs.configure(default_format="json", stream=log)
-        port = free_port()
-        instance = Instance(Settings(home=home, port=port, key_kdf_iterations=2000))
-        world = World(instance=instance, home=home, base_url=f"http://127.0.0.1:{port}", port=port)
-        world.add_platform("privacy-zj", "region", region="330000")
-        with live_server(instance, port) as base:
-            logs.configure(default_format="json", stream=log)  # uvicorn configured its own loggers on start
-            with httpx.Client(base_url=base, timeout=60) as client:
-                anonymous = client.get(
-                    "/seals", params={"holder_code": IN_URL}, headers={"X-Request-ID": AS_REQUEST_ID}
-                )
-                assert anonymous.status_code == 401
-                made = client.post(
-                    "/seals",
-                    json={
-                        "ca_id": "region-330000-sm2",
-                        "holder_kind": "person",
-                        "holder_name": "赵六",
-                        "holder_code": AS_HOLDER,
-                        "seal_name": "个人签章",
-                    },
-                    headers={**world.auth("privacy-zj"), "X-Request-ID": AS_REQUEST_ID},
-                )
-                assert made.status_code == 201, made.text
-                listed = client.get(
-                    "/seals",
-                    params={"ca_id": "region-330000-sm2", "holder_code": AS_HOLDER},
-                    headers=world.auth("privacy-zj"),
-                )
-                assert listed.status_code == 200 and len(listed.json()) == 1, listed.text
-                refused = client.get(f"/seals/{AS_RESOURCE}", headers=world.auth("privacy-zj"))
-                assert refused.status_code == 404, refused.text  # another region's (or no) seal: answered as missing
-        instance.engine.dispose()
+        with json_logs(log):
+            port = free_port()
+            instance = Instance(Settings(home=home, port=port, key_kdf_iterations=2000))
+            world = World(instance=instance, home=home, base_url=f"http://127.0.0.1:{port}", port=port)
+            world.add_platform("privacy-zj", "region", region="330000")
+            with live_server(instance, port) as base:
+                logs.configure(default_format="json", stream=log)  # uvicorn configured its own loggers on start
+                with httpx.Client(base_url=base, timeout=60) as client:
+                    anonymous = client.get(
+                        "/seals", params={"holder_code": IN_URL}, headers={"X-Request-ID": AS_REQUEST_ID}
+                    )
+                    assert anonymous.status_code == 401
+                    made = client.post(
+                        "/seals",
+                        json={
+                            "ca_id": "region-330000-sm2",
+                            "holder_kind": "person",
+                            "holder_name": "赵六",
+                            "holder_code": AS_HOLDER,
+                            "seal_name": "个人签章",
+                        },
+                        headers={**world.auth("privacy-zj"), "X-Request-ID": AS_REQUEST_ID},
+                    )
+                    assert made.status_code == 201, made.text
+                    listed = client.get(
+                        "/seals",
+                        params={"ca_id": "region-330000-sm2", "holder_code": AS_HOLDER},
+                        headers=world.auth("privacy-zj"),
+                    )
+                    assert listed.status_code == 200 and len(listed.json()) == 1, listed.text
+                    refused = client.get(f"/seals/{AS_RESOURCE}", headers=world.auth("privacy-zj"))
+                    assert refused.status_code == 404, (
+                        refused.text
+                    )  # another region's (or no) seal: answered as missing
+            instance.engine.dispose()
     finally:
-        for handler in list(root.handlers):
-            if handler not in before:
-                root.removeHandler(handler)
-        root.setLevel(level)
         mp.undo()
     database = home / "huren.db"
     with contextlib.closing(sqlite3.connect(database)) as connection:
