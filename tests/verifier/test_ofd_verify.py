@@ -398,3 +398,24 @@ print('LOADED', sorted({{m.split('.')[0] for m in sys.modules}} & set(forbidden)
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() in ("LOADED []", "LOADED ['aiohttp']"), result.stdout  # pyhanko-certvalidator's
+
+
+@pytest.mark.parametrize(
+    ("purpose", "indication"),
+    [
+        ("any", Indication.TOTAL_PASSED),  # waived
+        ("tls-client", Indication.TOTAL_PASSED),  # what the certificate is for: taken as asked
+        ("generic", Indication.TOTAL_FAILED),  # a seal signature stays ``seal`` under the generic policy
+        ("seal", Indication.TOTAL_FAILED),
+        ("auto", Indication.TOTAL_FAILED),
+    ],
+)
+def test_a_seal_signers_purpose_follows_the_one_rule(purpose, indication):
+    """GB/T 38540 signatures read ``--purpose`` as PDF and OFD ``Sign`` signatures do (docs/VERIFIER.md, "The
+    signer's purpose"): an explicit purpose is taken as asked. Before the rule, every purpose but ``any`` was read as
+    ``seal`` here, so ``tls-client`` failed ofdrw's clientAuth-only signer."""
+    sig = only(verify_ofd(sample("ofdrw-converter-V4RideRight.ofd"), ctx_for(anchor=True, key=True, purpose=purpose)))
+    assert sig.indication is indication, sig.to_text()
+    if indication is Indication.TOTAL_FAILED:
+        assert sig.sub_indication is SubIndication.CHAIN_CONSTRAINTS_FAILURE
+        assert "not usable for seal" in sig.to_text()
