@@ -388,8 +388,21 @@ def _after_rollback(session: OrmSession) -> None:
         session.info.pop(_PENDING, None)
 
 
+def note_created(session: OrmSession, obj: Any) -> None:
+    """Note a row written without the ORM's flush (a certificate, ``ca.authority.discipline.reserve_serial``) as the
+    flush listener notes a new row: one ``create`` entry at the commit, with the values it is committed with. A
+    savepoint rolled back after it leaves the object transient again, and the commit skips it (as for a flushed row)."""
+    spec = AUDITED.get(getattr(obj, "__tablename__", ""))
+    if spec is not None:
+        session.info.setdefault(_PENDING, []).append(_Note(obj, spec, "create", {}, getattr(obj, "status", None)))
+
+
 def install() -> None:
-    """Register the capture listeners on every SQLModel/SQLAlchemy session (idempotent)."""
+    """Register the capture listeners on every SQLModel/SQLAlchemy session (idempotent), and :func:`note_created` for
+    the certificate rows the CA writes with a Core statement."""
+    from ca.authority import discipline
+
+    discipline.on_created(note_created)
     if not event.contains(OrmSession, "after_flush", _after_flush):
         event.listen(OrmSession, "after_flush", _after_flush)
         event.listen(OrmSession, "before_commit", _before_commit)
