@@ -16,7 +16,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from ca.authority.keys import ca_signer
 from ca.authority.records import Issued, ca_certificate, new_serial
@@ -71,6 +71,11 @@ def _insert_unless_taken(session: Session, values: dict[str, object]) -> int | N
         return None
 
 
+_COMPLETE: Final = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("row_id"))
+    .values(der=bindparam("new_der"), fingerprint=bindparam("new_fingerprint"))
+)
 # Built once (a statement made per row was compiled and cache-keyed per row): the row's values are its parameters.
 _INSERTS: Final = {
     "sqlite": sqlite_dialect.insert(_TABLE).on_conflict_do_nothing().returning(_TABLE.c.id),
@@ -153,7 +158,7 @@ def issue_signed(
     # state: the ORM's unit of work for this one row cost ~1 ms per certificate (issue 15 item 5). The audit entry
     # of a row created in the transaction is written with the values it is committed with (trust.service.audit).
     session.connection().execute(
-        update(IssuedCertificate).where(col(IssuedCertificate.id) == record.id).values(**completed)
+        _COMPLETE, {"row_id": record.id, "new_der": der, "new_fingerprint": completed["fingerprint"]}
     )
     for name, value in completed.items():
         set_committed_value(record, name, value)

@@ -30,7 +30,8 @@ def _cases() -> list[str]:
     cases = list(FIXED)
     for _ in range(1500):
         county = rng.choice(["330106", "110101", "440300", "999999", "310115", "500101", "330104", "510101"])
-        body = f"{county}{rng.randint(1850, 2030)}{rng.randint(1, 13):02d}{rng.randint(1, 31):02d}{rng.randint(0, 999):03d}"
+        born = f"{rng.randint(1850, 2030)}{rng.randint(1, 13):02d}{rng.randint(1, 31):02d}"
+        body = f"{county}{born}{rng.randint(0, 999):03d}"
         cases.append(body + (mod_11_2.calc_check_digit(body) if rng.random() < 0.8 else "0"))
     return cases
 
