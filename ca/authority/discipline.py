@@ -5,7 +5,8 @@ arbiter across processes), sign once with the CA's signer, complete the row; all
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Final
 
@@ -24,6 +25,7 @@ from ca.models import CertificateAuthority, IssuedCertificate, utc
 from trust.crypto.errors import Code, ConflictError, InputError
 from trust.crypto.keys import PublicKey
 from trust.crypto.keystore import KeyStore
+from trust.crypto.signer import Signer
 from trust.formats import x509 as cx
 from trust.formats.names import name_text
 
@@ -151,6 +153,30 @@ def issue_signed(
         )
 
     record = reserve_serial(session, make)
+    with forgotten_on_error(session, record):
+        return _sign_and_complete(session, signer, ca, builder, record)
+
+
+@contextmanager
+def forgotten_on_error(session: Session, record: IssuedCertificate) -> Iterator[None]:
+    """On an error, take ``record`` out of the session before the caller's rollback: it was attached as a persistent
+    row (:func:`reserve_serial`), and a savepoint's rollback does not detach such an object, so the audit chain and
+    the transparency log would otherwise record, at the commit of a batch, a row that no longer exists."""
+    try:
+        yield
+    except BaseException:
+        if record in session:
+            session.expunge(record)
+        raise
+
+
+def _sign_and_complete(
+    session: Session,
+    signer: Signer,
+    ca: CertificateAuthority,
+    builder: cx.CertificateBuilder,
+    record: IssuedCertificate,
+) -> Issued:
     cert = builder.serial_number(int(record.serial, 16)).sign(signer, issuer_key=cx.public_key(ca_certificate(ca)))
     der = cert.dump()
     completed = {"der": der, "fingerprint": hashlib.sha256(der).hexdigest()}

@@ -7,7 +7,9 @@ the same transaction, so a change and its audit entry commit or roll back togeth
 come from context variables set by the HTTP layer (the authenticated client), the CLI (``cli:<user>``) or the
 background refresher (``system:refresh``) — :func:`acting`. Changes that are not facts of the trust service
 (counters, access tokens, replay caches) are not audited; an update that only touches ignored fields writes
-no entry. Refused requests of authenticated clients are recorded with result ``denied`` (:func:`record`).
+no entry. Certificate rows, which ``ca.authority.discipline`` writes with a Core statement (no flush), are noted
+through its ``on_created`` hook (:func:`note_created`). Refused requests of authenticated clients are recorded
+with result ``denied`` (:func:`record`).
 
 **Chain.** ``details`` is stored in one canonical form, RFC 8785 (JSON Canonicalization Scheme, via the
 ``rfc8785`` library), and entry *n* stores::
