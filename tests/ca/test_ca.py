@@ -900,9 +900,7 @@ def test_batch_request_failing_after_its_row_is_reserved_leaves_no_audit_or_log_
 
     def leaves() -> int:
         with db.session_scope(ca_world.instance.engine) as session:
-            return session.exec(
-                select(func.count()).select_from(LogLeaf).where(LogLeaf.kind == "certificate")
-            ).one()
+            return session.exec(select(func.count()).select_from(LogLeaf).where(LogLeaf.kind == "certificate")).one()
 
     real_sign = cx.CertificateBuilder.sign
     calls = {"n": 0}
