@@ -109,6 +109,48 @@ def issue_bench(instance: Instance, family: str) -> tuple[Bench, int]:
     return bench, int(sample.record.serial, 16)
 
 
+def issue_batch_bench(instance: Instance, size: int) -> Bench:
+    """``issue_batch`` of ``size`` SM2 certificates per call (each from its own CSR and key, a fresh request id each)
+    vs. the CA key signing TBS-sized data ``size`` times; rates are per call (scale both by ``size``)."""
+    from ca.authority import algorithm_for
+    from trust.crypto.keys import generate_private_key
+    from trust.formats.names import DN
+    from trust.service import ca as service
+
+    ca_id = service.ca_id_for("region", REGION, "SM2")
+    ca = next(c for c in service.list_cas(instance) if c.id == ca_id)
+    assert ca.key_id is not None
+    subjects = [
+        DN(province="浙江省", common_name=f"基准测试 个人 {i}", serial_number=citizen_id(i)) for i in range(size)
+    ]
+    csrs = [make_csr(generate_private_key("sm2"), subject) for subject in subjects]
+    counter = itertools.count()
+
+    def issue() -> service.IssueResult:
+        call = next(counter)
+        requests = [
+            service.BatchRequest("person-identity", subject, csr, request_id=f"bench-batch-{call}-{i}")
+            for i, (subject, csr) in enumerate(zip(subjects, csrs, strict=True))
+        ]
+        last: service.IssueResult | None = None
+        for outcome in service.issue_batch(instance, ca_id, requests, chunk=size):
+            if outcome.error is not None:
+                raise outcome.error
+            last = outcome.result
+        assert last is not None
+        return last
+
+    sample = issue()
+    tbs = sample.certificate["tbs_certificate"].dump()
+    signer = instance.keystore.signer(ca.key_id, algorithm_for(ca.family))
+
+    def sign() -> None:
+        for _ in range(size):
+            signer.sign(tbs)
+
+    return Bench("ca-issue-sm2-batch", issue, f"sign tbs-sized data with the CA key (SM2) x {size}", sign)
+
+
 def ocsp_bench(instance: Instance, family: str, serial: int) -> Bench:
     """OCSP answers through the service vs. the responder key signing bytes of the size of tbsResponseData."""
     from ca.authority import algorithm_for

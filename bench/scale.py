@@ -22,6 +22,8 @@ ratio > 1 = we are better; the HTTP line adds ``p50_ms``/``p99_ms``):
   issuers vs the same with 12 (ops/s; target ≥ 0.5).
 * ``ca-issue-sm2-persisted`` — ``trust.service.ca.issue`` of an SM2 certificate from a CSR (check, persist, sign,
   store, audit: committed) vs the CA key signing TBS-sized data (ops/s; target ≥ 0.15).
+* ``ca-issue-sm2-persisted-batch`` — the same through ``trust.service.ca.issue_batch``, 50 certificates from 50
+  different CSRs per call (one transaction, one audit append), per certificate vs the same signing rate.
 * ``seal-verify-cold`` — ``verifier.pdf`` on a sealed PDF (SM2, B-B, one page) with a fresh context memo each time vs
   pyHanko's ``validate_pdf_signature`` with a fresh ``ValidationContext`` (same material; target ≥ 1.0).
 
@@ -594,7 +596,19 @@ def bench_issue(tmp: Path, seconds: float, rounds: int) -> None:
     bench.baseline_name = "raw SM2 signing of TBS-sized data with the CA key"
     bench.run(rounds, seconds)
     bench.emit()
+    batch = ca_bench.issue_batch_bench(instance, BATCH)
+    batch.name = "ca-issue-sm2-persisted-batch"
+    batch.baseline_name = f"raw SM2 signing of TBS-sized data with the CA key ({BATCH} signatures per call)"
+    batch.run(rounds, seconds)
+    # per certificate: each call issues (ours) or signs (baseline) BATCH times
+    batch.samples_ours = [sample * BATCH for sample in batch.samples_ours]
+    batch.samples_baseline = [sample * BATCH for sample in batch.samples_baseline]
+    batch.emit(batch=BATCH)
     instance.engine.dispose()
+
+
+BATCH = 50
+"""Certificates per ``issue_batch`` call in ``ca-issue-sm2-persisted-batch`` (one transaction each)."""
 
 
 def bench_seal(tmp: Path, seconds: float, rounds: int) -> None:

@@ -192,15 +192,16 @@ def generate_crl(
 # --- partitions ------------------------------------------------------------------------------------------------
 
 
+_COUNT: Final = text("UPDATE ca SET cert_count = cert_count + 1 WHERE id = :id RETURNING cert_count - 1")
+
+
 def assign_partition(
     session: Session, keystore: KeyStore, endpoints: Endpoints, ca: CertificateAuthority
 ) -> tuple[int, str]:
     """The partition of the CA's next certificate and the URI of its CRL. The counter is one atomic ``UPDATE …
     RETURNING``; the first certificate of a partition opens it with an empty CRL (signed now, so a verifier finds a
     CRL for every certificate from the moment it exists)."""
-    row = session.execute(
-        text("UPDATE ca SET cert_count = cert_count + 1 WHERE id = :id RETURNING cert_count - 1"), {"id": ca.id}
-    ).first()
+    row = session.connection().execute(_COUNT, {"id": ca.id}).first()  # Core: the ORM's execute cost ~0.3 ms
     if row is None:
         raise NotFoundError(f"no CA {ca.id!r}")
     shard = int(row[0]) // SHARD_CAPACITY + 1

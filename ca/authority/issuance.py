@@ -12,7 +12,7 @@ from asn1crypto import x509 as asn1_x509
 from sqlmodel import Session, col, select
 
 from ca.authority import crls
-from ca.authority.discipline import clamp_to_issuer, issue_signed
+from ca.authority.discipline import clamp_to_issuer, forgotten_on_error, issue_signed
 from ca.authority.hierarchy import KIND_PROFILES, ca_scope, namespaces
 from ca.authority.keys import NewKey, new_key, store_key
 from ca.authority.records import BACKDATE, Endpoints, Issued, ca_certificate, get_ca
@@ -183,9 +183,10 @@ def issue(
         request_id=request_id,
         crl_shard=shard,
     )
-    if generated is not None:
-        issued.record.key_id = store_key(keystore, generated, issued)
-    session.flush()
+    with forgotten_on_error(session, issued.record):
+        if generated is not None:
+            issued.record.key_id = store_key(keystore, generated, issued)
+        session.flush()
     return issued
 
 

@@ -886,3 +886,47 @@ def test_pkilint_finds_nothing_in_partition_and_delta_crls(ca_world: World, tmp_
             lint_crl.main(["lint", "-f", "JSON", "-s", "WARNING", "-t", "CRL", "-p", "PKIX", str(path)])
         findings = [f for r in json.loads(out.getvalue())["results"] for f in r["finding_descriptions"]]
         assert findings == [], findings
+
+
+def test_batch_request_failing_after_its_row_is_reserved_leaves_no_audit_or_log_entry(
+    ca_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A certificate row is written with a Core statement and attached to the session (issue 15 item 5); when a batch
+    request fails after that (here: its signing), its savepoint's rollback removes the row, and the object must not stay
+    in the session as persistent: the chunk's commit would otherwise write an audit entry and a log leaf for a row that
+    does not exist (or fail on it). The other requests are issued; the chain verifies; leaves = certificates."""
+    from trust.service import audit
+    from trust.service.tlog import LogLeaf
+
+    def leaves() -> int:
+        with db.session_scope(ca_world.instance.engine) as session:
+            return session.exec(select(func.count()).select_from(LogLeaf).where(LogLeaf.kind == "certificate")).one()
+
+    real_sign = cx.CertificateBuilder.sign
+    calls = {"n": 0}
+
+    def failing_second(self: cx.CertificateBuilder, *args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise TrustError("the signer failed (test)", code=Code.INTERNAL)
+        return real_sign(self, *args, **kwargs)
+
+    requests = [
+        service.BatchRequest("person-identity", _subject("person-identity"), request_id=f"reserved-{i}")
+        for i in range(3)
+    ]
+    before, leaves_before = _counts(ca_world), leaves()
+    monkeypatch.setattr(cx.CertificateBuilder, "sign", failing_second)
+    outcomes = list(service.issue_batch(ca_world.instance, "region-330000-sm2", requests, chunk=3))
+    monkeypatch.undo()
+    assert [o.error is None for o in outcomes] == [True, False, True]
+    assert _counts(ca_world)[0] == before[0] + 2
+    assert leaves() == leaves_before + 2
+    report = audit.verify(ca_world.instance.engine)
+    assert report.ok, report.problem
+    with db.session_scope(ca_world.instance.engine) as session:
+        serials = {o.result.record.serial for o in outcomes if o.result is not None}
+        created = session.exec(
+            select(audit.AuditEntry.subject).where(audit.AuditEntry.action == "certificate.create")
+        ).all()
+    assert sum(any(serial in subject for serial in serials) for subject in created) == 2

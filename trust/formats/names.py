@@ -22,7 +22,8 @@ from typing import Final
 from asn1crypto import core, x509
 from stdnum import numdb
 from stdnum.cn import ric, uscc
-from stdnum.exceptions import ValidationError
+from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
+from stdnum.util import isdigits
 
 from trust.crypto import x690
 from trust.crypto.errors import InputError
@@ -158,11 +159,45 @@ def validate_uscc(code: str) -> str:
 
 
 def validate_citizen_id(number: str) -> str:
-    """A valid citizen identity number (GB 11643), normalised; :class:`InputError` otherwise."""
+    """A valid citizen identity number (GB 11643), normalised; :class:`InputError` otherwise.
+
+    The checks of ``stdnum.cn.ric.validate`` in its order (length, digits, check digit, birth date, birth place),
+    with the birth place — a lookup in stdnum's table of county codes, ~4 % of an issuance (issue 15 item 5) —
+    remembered per (county code, birth year): the only inputs of that lookup's answer. The number itself is checked
+    every time."""
     try:
-        return str(ric.validate(number))
+        compact = str(ric.compact(number))
+        if len(compact) != 18:
+            raise InvalidLength()
+        if not isdigits(compact[:-1]):
+            raise InvalidFormat()
+        if compact[-1] != ric.calc_check_digit(compact):
+            raise InvalidChecksum()
+        year = ric.get_birth_date(compact).year
+        if not _birth_place_known(compact, year):
+            raise InvalidComponent()
     except ValidationError as exc:
         raise InputError(f"{number!r} is not a valid citizen identity number (GB 11643): {exc}") from None
+    return compact
+
+
+_BIRTH_PLACES: dict[tuple[str, int], bool] = {}
+_BIRTH_PLACES_MAX: Final = 1 << 16  # ~3,500 county codes in use; a bound, not a working-set guess
+
+
+def _birth_place_known(compact: str, year: int) -> bool:
+    """Whether stdnum knows the county code ``compact[:6]`` as assigned in ``year`` (``ric.get_birth_place``)."""
+    key = (compact[:6], year)
+    known = _BIRTH_PLACES.get(key)
+    if known is None:
+        try:
+            ric.get_birth_place(compact)
+            known = True
+        except ValidationError:
+            known = False
+        if len(_BIRTH_PLACES) < _BIRTH_PLACES_MAX:
+            _BIRTH_PLACES[key] = known
+    return known
 
 
 def make_uscc(prefix17: str) -> str:

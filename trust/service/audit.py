@@ -7,7 +7,9 @@ the same transaction, so a change and its audit entry commit or roll back togeth
 come from context variables set by the HTTP layer (the authenticated client), the CLI (``cli:<user>``) or the
 background refresher (``system:refresh``) — :func:`acting`. Changes that are not facts of the trust service
 (counters, access tokens, replay caches) are not audited; an update that only touches ignored fields writes
-no entry. Refused requests of authenticated clients are recorded with result ``denied`` (:func:`record`).
+no entry. Certificate rows, which ``ca.authority.discipline`` writes with a Core statement (no flush), are noted
+through its ``on_created`` hook (:func:`note_created`). Refused requests of authenticated clients are recorded
+with result ``denied`` (:func:`record`).
 
 **Chain.** ``details`` is stored in one canonical form, RFC 8785 (JSON Canonicalization Scheme, via the
 ``rfc8785`` library), and entry *n* stores::
@@ -388,8 +390,21 @@ def _after_rollback(session: OrmSession) -> None:
         session.info.pop(_PENDING, None)
 
 
+def note_created(session: OrmSession, obj: Any) -> None:
+    """Note a row written without the ORM's flush (a certificate, ``ca.authority.discipline.reserve_serial``) as the
+    flush listener notes a new row: one ``create`` entry at the commit, with the values it is committed with. A
+    savepoint rolled back after it leaves the object transient again, and the commit skips it (as for a flushed row)."""
+    spec = AUDITED.get(getattr(obj, "__tablename__", ""))
+    if spec is not None:
+        session.info.setdefault(_PENDING, []).append(_Note(obj, spec, "create", {}, getattr(obj, "status", None)))
+
+
 def install() -> None:
-    """Register the capture listeners on every SQLModel/SQLAlchemy session (idempotent)."""
+    """Register the capture listeners on every SQLModel/SQLAlchemy session (idempotent), and :func:`note_created` for
+    the certificate rows the CA writes with a Core statement."""
+    from ca.authority import discipline
+
+    discipline.on_created(note_created)
     if not event.contains(OrmSession, "after_flush", _after_flush):
         event.listen(OrmSession, "after_flush", _after_flush)
         event.listen(OrmSession, "before_commit", _before_commit)

@@ -383,8 +383,10 @@ def issue_batch(
     def flush() -> list[BatchOutcome]:
         outcomes: list[BatchOutcome] = []
         with transaction(instance) as (session, issued):
-            trust_registry.check_standing(session, authority.get_ca(session, ca_id))
-            chain = authority.chain(session, ca_id)
+            # Held for the whole chunk (the identity map is weak: each issuance loaded the row again, twice).
+            ca = authority.get_ca(session, ca_id)
+            trust_registry.check_standing(session, ca)
+            chain = authority.chain(session, ca.id)
             for index, request in pending:
                 try:
                     if request.request_id is not None:

@@ -231,8 +231,19 @@ def _after_rollback(session: OrmSession) -> None:
         session.info.pop(_EXTRA, None)
 
 
+def note_created(session: OrmSession, obj: Any) -> None:
+    """Note a row written without the ORM's flush (a certificate, ``ca.authority.discipline.reserve_serial``) as
+    :func:`_after_flush` notes a new row: its leaf is appended at the commit."""
+    if getattr(obj, "__tablename__", "") in CAPTURED:
+        session.info.setdefault(_PENDING, []).append(obj)
+
+
 def install() -> None:
-    """Register the listeners on every session (idempotent; after the audit chain's, see "Sequencing")."""
+    """Register the listeners on every session (idempotent; after the audit chain's, see "Sequencing"), and
+    :func:`note_created` for the certificate rows the CA writes with a Core statement."""
+    from ca.authority import discipline
+
+    discipline.on_created(note_created)
     if not event.contains(OrmSession, "after_flush", _after_flush):
         event.listen(OrmSession, "after_flush", _after_flush)
         event.listen(OrmSession, "before_commit", _before_commit)
