@@ -6,6 +6,7 @@ import contextlib
 import io
 import json
 import logging
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,27 @@ def build_demo(home: Path) -> DemoBuild:
     finally:
         mp.undo()
     return DemoBuild(home, log.getvalue(), output.getvalue())
+
+
+def copy_demo(source: Path, home: Path) -> Path:
+    """A copy of the demo world at ``source`` in ``home`` (which must not exist yet), for a test that changes its world
+    (re-keys, serves requests): the session's world is built once (``tests/trust/service/conftest.py``) and stays as
+    it was built. The copy is checked: the same files (database, key store, ``public/``, ``out/``) with the same bytes
+    and modes, and no file of it names the original's folder (the settings derive every path from the home, so an
+    instance opened on the copy reads and writes only the copy)."""
+    shutil.copytree(source, home)
+    files = {p.relative_to(source) for p in source.rglob("*") if p.is_file()}
+    copied = {p.relative_to(home) for p in home.rglob("*") if p.is_file()}
+    assert copied == files, sorted(map(str, files ^ copied))
+    for part in ("huren.db", "keys", "public", "out", "out/index.json"):
+        assert (home / part).exists(), part
+    originals = {str(source).encode(), str(source.resolve()).encode()}
+    for name in sorted(files):
+        data = (home / name).read_bytes()
+        assert data == (source / name).read_bytes(), name
+        assert (home / name).stat().st_mode == (source / name).stat().st_mode, name
+        assert not any(original in data for original in originals), f"{name} names the original's folder"
+    return home
 
 
 @contextlib.contextmanager

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from asn1crypto import ocsp as asn1_ocsp
+from sqlalchemy import create_engine
 from sqlmodel import Session, select
 
 from ca.models import IssuedCertificate
 from licenses.models import LicenseIssuer
-from tests.support.demo import demo_index, demo_pins
+from tests.support.demo import copy_demo, demo_index, demo_pins
 from tests.trust.service import test_demo_peers as peers
 from trust.cli.main import main
 from trust.formats import ocsp as ocsp_mod
@@ -40,6 +42,7 @@ class World:
     subjects: dict[str, tuple[str, str]]  # name -> (kind, id)
     before: dict[str, tuple[str | None, bytes]]  # name -> (key id, certificate DER) before the re-key
     mp: pytest.MonkeyPatch
+    original: Path  # the session's demo world, copied
 
 
 def _current(instance: Instance, kind: str, subject_id: str) -> tuple[str | None, bytes]:
@@ -50,17 +53,26 @@ def _current(instance: Instance, kind: str, subject_id: str) -> tuple[str | None
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+def world(demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """A copy of the session's demo world (``conftest.py``; checked complete by :func:`copy_demo`), re-keyed through
+    the CLI: the re-keys change only the copy."""
     from trust.cli.common import instance as cli_instance
     from trust.service import trust
 
-    home = tmp_path_factory.mktemp("rekey-demo")
+    home = copy_demo(demo, tmp_path_factory.mktemp("rekey-demo") / "home")
     mp = pytest.MonkeyPatch()
     mp.setenv("TRUST_KEY_KDF_ITERATIONS", "2000")
-    for name in ("TRUST_KEY_PASSPHRASE", "TRUST_KEY_PASSPHRASE_FILE", "TRUST_PUBLIC_URL", "TRUST_HOST", "TRUST_PORT"):
+    for name in (
+        "TRUST_KEY_PASSPHRASE",
+        "TRUST_KEY_PASSPHRASE_FILE",
+        "TRUST_PUBLIC_URL",
+        "TRUST_HOST",
+        "TRUST_PORT",
+        "TRUST_DATABASE_URL",
+    ):
         mp.delenv(name, raising=False)
-    assert main(["demo", "--home", str(home)]) == 0
     instance = cli_instance(home)
+    assert instance.settings.effective_database_url == f"sqlite:///{(home / 'huren.db').resolve()}"
     rs256 = next(e for e in demo_index(home) if e["id"] == "license-w101-rs256-token")
     signed = next(e for e in demo_index(home) if e["kind"] == "ses-signature")  # its seal also seals the contracts
     subjects = {
@@ -75,7 +87,24 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
         assert main(["keys", "rekey", kind, sid, "--home", str(home)]) == 0, (kind, sid)
     bundle = home / "bundle-after-rekey.json"
     trust.export_bundle(instance, bundle)
-    return World(home, instance, bundle, subjects, before, mp)
+    try:
+        yield World(home, instance, bundle, subjects, before, mp, demo)
+    finally:
+        instance.engine.dispose()
+        mp.undo()
+
+
+def test_the_session_world_was_left_as_it_was(world: World) -> None:
+    """The re-keys changed the copy only: the session's world still has every old key as the current one."""
+    engine = create_engine(f"sqlite:///file:{world.original / 'huren.db'}?mode=ro&uri=true")
+    try:
+        for name, (kind, sid) in world.subjects.items():
+            with Session(engine) as session:
+                assert keys_rekey.current_key(session, kind, sid) == world.before[name][0], name
+                assert not session.exec(select(audit.AuditEntry).where(audit.AuditEntry.action == "key.rekey")).all()
+    finally:
+        engine.dispose()
+    assert not (world.original / "bundle-after-rekey.json").exists()
 
 
 def test_each_key_and_certificate_is_new_and_the_old_one_retired_not_revoked(world: World) -> None:
