@@ -495,6 +495,7 @@ def _cms_signature(signature: ofd_signatures.SignatureFile, value: bytes, sig: _
         who="signer",
         claim=claim,
         purpose=purpose,
+        expiry_needs_proof=True,
     )
     sig.chain = chain
     if check.result is Result.PASSED:
@@ -545,6 +546,7 @@ def _raw_signature(signature: ofd_signatures.SignatureFile, value: bytes, sig: _
             who="signer",
             claim="SignatureDateTime",
             purpose=purpose,
+            expiry_needs_proof=True,
         )
         sig.chain = chain
         if check.result is Result.PASSED:

@@ -128,6 +128,7 @@ def verify_ses_signature(sig_der: bytes, ctx: VerificationContext, *, signed_dat
         )
     else:
         checks.append(passed("signing-time", f"timeInfo {time_info.isoformat()}"))
+    timing = len(checks) - 1
     # 3. the signature over DER(TBS_Sign) with the signer certificate.
     try:
         signer: x509.Certificate | None = load_cert(record.signer_cert, ctx.memo)
@@ -171,6 +172,17 @@ def verify_ses_signature(sig_der: bytes, ctx: VerificationContext, *, signed_dat
         if stamp is not None
         else Proof(ctx.validation_time, "the validation time (no time-stamp)")
     )
+    if checks[timing].result is Result.PASSED:  # say whether the time is proven or only claimed
+        checks[timing] = passed(
+            "signing-time",
+            f"timeInfo {time_info.isoformat()}, "
+            + (
+                f"claimed; the time-stamp proves the signature existed at its genTime {stamp.gen_time.isoformat()}"
+                if stamp is not None
+                else "claimed, not proven (no valid time-stamp): the signer certificate and the seal must also "
+                "stand at the validation time"
+            ),
+        )
     # 5. the seal: maker signature, maker chain at createDate, maker service, window at timeInfo, certList, picture.
     seal_steps, _maker_chain = run_seal_steps(seal, ctx, time_info, "seal.", proof)
     checks.extend(seal_steps)
@@ -185,6 +197,7 @@ def verify_ses_signature(sig_der: bytes, ctx: VerificationContext, *, signed_dat
             proof,
             who="signer",
             claim="timeInfo",
+            expiry_needs_proof=True,  # timeInfo is the signer's claim: an expiry needs a proof of existence before it
             purpose="any" if ctx.purpose == "any" else "seal",  # --purpose any: the user waives key usage checks
         )
         checks.append(signer_check)
