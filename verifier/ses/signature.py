@@ -1,10 +1,12 @@
 """GB/T 38540 signatures (``SES_Signature``) verified offline: the checks of a signature, in order, and its report.
 
 SES_Signature checks (:func:`verify_ses_signature`), in the order of deployed verifiers (README "Electronic seals"):
-``format`` (TBS_Sign version = seal version), ``signing-time`` (timeInfo not in the future), ``signature`` (over
+``format`` (TBS_Sign version = seal version), ``signing-time`` (timeInfo not in the future; says whether a
+time-stamp proves existence or the time is only claimed), ``signature`` (over
 ``DER(TBS_Sign)`` with the signer certificate), ``signer-listed`` (the signer certificate, or its digest, is in the
 seal's certList), the seal checks prefixed ``seal.`` with the window judged at timeInfo, ``signer-certificate``
-(chain at timeInfo, purpose ``seal``, or none when ``--purpose any`` waives it), ``data-hash`` (SM3 of the signed
+(chain at timeInfo, purpose ``seal``, or none when ``--purpose any`` waives it; unexpired and unrevoked up to the
+proof of existence), ``data-hash`` (SM3 of the signed
 data; without data INDETERMINATE /
 SIGNED_DATA_NOT_FOUND) and ``time-stamp`` (over the signature value; its TSA chain and trust-list TSA service).
 
