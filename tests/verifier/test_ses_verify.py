@@ -853,9 +853,7 @@ def test_unstamped_signature_after_the_signer_certificate_expired_is_indetermina
     assert "claimed, not proven" in next(c.detail for c in report.checks if c.name == "signing-time")
     # The same signature while its certificate was valid passes; a time-stamped one passes at +6 years.
     assert_passed(signature_verifier.verify_ses_signature(unstamped, ctx(setup), signed_data=document))
-    stamped = signature_verifier.verify_ses_signature(
-        golden.read("ses/signature-v4.der"), late, signed_data=document
-    )
+    stamped = signature_verifier.verify_ses_signature(golden.read("ses/signature-v4.der"), late, signed_data=document)
     assert_passed(stamped)
     assert "the time-stamp proves" in next(c.detail for c in stamped.checks if c.name == "signing-time")
 
