@@ -832,7 +832,7 @@ print(json.dumps({{"results": results, "loaded": sorted({{m.split('.')[0] for m 
 # --- a claimed time is not a proof of existence (issue sespoe) -------------------------------------------------
 
 
-def _finding(report: Report, name: str) -> tuple[Indication, SubIndication] | None:
+def _finding(report: Report, name: str) -> tuple[Indication | None, SubIndication | None] | None:
     check = next(c for c in report.checks if c.name == name)
     return (check.indication, check.sub_indication) if isinstance(check, Finding) else None
 
