@@ -30,16 +30,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import html
-import json
 import os
 import re
 import secrets
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -51,6 +47,8 @@ else:  # run as a script, bench/ is sys.path[0]
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from bench import _servers as servers  # noqa: E402 - after the path fix
+
 PASSPHRASE = "bench passphrase, not secret"
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PASSWORD = "bench-password"
@@ -100,33 +98,6 @@ def token_benches(seconds: float, rounds: int) -> None:
 # --- logins through the code flow ---------------------------------------------------------------------------------
 
 
-@contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
-    import psycopg
-    from psycopg import sql
-    from sqlalchemy.engine import make_url
-
-    url = make_url(server_url)
-    args: dict[str, Any] = {"dbname": url.database or "postgres", "autocommit": True, "connect_timeout": 5}
-    for key, value in (("host", url.host), ("port", url.port), ("user", url.username), ("password", url.password)):
-        if value is not None:
-            args[key] = value
-    connection = psycopg.connect(**args)
-    name = f"huren_bench_{secrets.token_hex(6)}"
-    try:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        try:
-            yield url.set(database=name).render_as_string(hide_password=False)
-        finally:
-            connection.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                (name,),
-            )
-            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
-    finally:
-        connection.close()
-
-
 def build(home: Path, port: int, database_url: str) -> list[str]:
     """Roots, the 浙江 SM2 CA, the anchor, the 浙江 OP, one relying service and citizens; returns their ID numbers."""
     from stdnum.iso7064 import mod_11_2
@@ -152,45 +123,6 @@ def build(home: Path, port: int, database_url: str) -> list[str]:
         op.add_citizen(instance, citizen, f"基准{n}", PASSWORD)
         citizens.append(citizen)
     return citizens
-
-
-@contextmanager
-def serve(home: Path, port: int, database_url: str, workers: int, log_path: Path) -> Iterator[None]:
-    import httpx
-
-    script = Path(sys.executable).with_name("trust")
-    command = [str(script), "serve", "--home", str(home), "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--workers", str(workers)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUST_")}
-    env.update({
-        "TRUST_KEY_PASSPHRASE": PASSPHRASE, "TRUST_KEY_KDF_ITERATIONS": "2000", "TRUST_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "TRUST_RATE_LIMIT": "0", "TRUST_ANONYMOUS_RATE_LIMIT": "0", "TRUST_LOGIN_RATE_LIMIT": "0",
-        "TRUST_WORKERS": str(workers), "TRUST_DATABASE_URL": database_url, "TRUST_REFRESH_SECONDS": "0",
-    })  # fmt: skip
-    with log_path.open("ab") as out:
-        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"trust serve exited: {log_path.read_text()[-2000:]}")
-            if log_path.read_text(errors="replace").count("Application startup complete") >= workers:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("trust serve did not start")
-            time.sleep(0.2)
-        yield
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 async def _one_login(base: str, citizen: str) -> None:
@@ -223,27 +155,17 @@ async def _one_login(base: str, citizen: str) -> None:
 
 
 async def _logins(base: str, citizens: list[str], seconds: float, concurrency: int) -> float:
-    done = 0
-    start = time.perf_counter()
-    deadline = start + seconds
+    async def one(n: int) -> None:
+        await _one_login(base, citizens[n % len(citizens)])
 
-    async def worker(index: int) -> None:
-        nonlocal done
-        while time.perf_counter() < deadline:
-            await _one_login(base, citizens[(index + done) % len(citizens)])
-            done += 1
-
-    await asyncio.gather(*(worker(i) for i in range(concurrency)))
-    return done / (time.perf_counter() - start)
+    return await servers.load(seconds, concurrency, one)
 
 
 def login_benches(seconds: float, rounds: int, postgres: str, concurrency: int) -> None:
-    import statistics
-
     from tests.support.server import free_port
 
     try:
-        context = scratch_database(postgres)
+        context = servers.scratch_database(postgres)
         database_url = context.__enter__()
     except Exception as exc:  # PostgreSQL is optional for this benchmark
         log(f"idp-logins: skipped, PostgreSQL does not answer ({type(exc).__name__}: {exc})")
@@ -252,19 +174,20 @@ def login_benches(seconds: float, rounds: int, postgres: str, concurrency: int) 
         with tempfile.TemporaryDirectory(prefix="huren-bench-idp-") as tmp:
             home, port = Path(tmp) / "home", free_port()
             citizens = build(home, port, database_url)
-            rates: dict[int, list[float]] = {1: [], 2: []}
-            for workers in (2, 1):
-                with serve(home, port, database_url, workers, Path(tmp) / f"serve-{workers}.log"):
-                    asyncio.run(_logins(f"http://127.0.0.1:{port}", citizens, 1.0, concurrency))  # warm-up
-                    for index in range(rounds):
-                        rates[workers].append(asyncio.run(_logins(f"http://127.0.0.1:{port}", citizens, seconds,
-                                                                  concurrency)))  # fmt: skip
-                        log(f"  round {index + 1}/{rounds} idp logins, {workers} worker(s): {rates[workers][-1]:.1f}/s")
-            ours, base = statistics.median(rates[2]), statistics.median(rates[1])
-            line = {"bench": "idp-logins-2w", "ours": round(ours, 2), "baseline": "the same on 1 worker",
-                    "baseline_value": round(base, 2), "ratio": round(ours / base, 3), "unit": "logins/s",
-                    "concurrency": concurrency, "storage": "postgres"}  # fmt: skip
-            print(json.dumps(line), flush=True)
+            env = {
+                "TRUST_KEY_PASSPHRASE": PASSPHRASE, "TRUST_KEY_KDF_ITERATIONS": "2000", "TRUST_RATE_LIMIT": "0",
+                "TRUST_ANONYMOUS_RATE_LIMIT": "0", "TRUST_LOGIN_RATE_LIMIT": "0", "TRUST_DATABASE_URL": database_url,
+                "TRUST_REFRESH_SECONDS": "0",
+            }  # fmt: skip
+
+            def server(workers: int) -> AbstractContextManager[object]:
+                return servers.serve(home, port, workers, Path(tmp) / f"serve-{workers}.log", env, ready_path="/readyz")
+
+            servers.two_workers_against_one(
+                "idp-logins-2w", "logins",
+                server, lambda s: asyncio.run(_logins(f"http://127.0.0.1:{port}", citizens, s, concurrency)),
+                seconds=seconds, rounds=rounds, log=log, concurrency=concurrency, storage="postgres",
+            )  # fmt: skip
     finally:
         context.__exit__(None, None, None)
 

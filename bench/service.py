@@ -43,7 +43,6 @@ import itertools
 import json
 import os
 import secrets
-import signal
 import socket
 import statistics
 import subprocess
@@ -62,6 +61,9 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 REPO = _HERE.parent
 
 import httpx  # noqa: E402 - after the path fix
+
+sys.path.insert(0, str(REPO))
+from bench import _servers as servers  # noqa: E402 - after the path fix
 
 if TYPE_CHECKING:
     from trust.service.instance import Instance
@@ -281,32 +283,8 @@ def build_site(home: Path, port: int, database_url: str | None) -> Site:
 # --- PostgreSQL ---------------------------------------------------------------------------------------------------
 
 
-@contextmanager
-def postgres_database(server_url: str) -> Iterator[str]:
-    """A fresh database ``huren_bench_<random>`` on ``server_url``; dropped afterwards."""
-    import psycopg
-    from psycopg import sql
-    from sqlalchemy.engine import make_url
-
-    url = make_url(server_url).set(drivername="postgresql+psycopg")
-    args: dict[str, Any] = {"dbname": url.database or "postgres", "autocommit": True, "connect_timeout": 5}
-    for key, value in (("host", url.host), ("port", url.port), ("user", url.username), ("password", url.password)):
-        if value is not None:
-            args[key] = value
-    connection = psycopg.connect(**args)
-    name = f"huren_bench_{secrets.token_hex(6)}"
-    try:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        try:
-            yield url.set(database=name).render_as_string(hide_password=False)
-        finally:
-            connection.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                (name,),
-            )
-            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
-    finally:
-        connection.close()
+postgres_database = servers.scratch_database  # bench/scale.py uses these names
+_children = servers.children
 
 
 def postgres_available(server_url: str) -> str | None:
@@ -321,77 +299,24 @@ def postgres_available(server_url: str) -> str | None:
 # --- the server ---------------------------------------------------------------------------------------------------
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid and fields[0] != "Z":
-                found.append(int(entry.name))
-    return found
-
-
 @contextmanager
 def serve(
     site: Site, workers: int, log_path: Path, extra_env: dict[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
     """``trust serve --home H --workers N`` on the site's port until every worker logged its startup (``extra_env``:
     more ``TRUST_*`` settings for the server)."""
-    script = Path(sys.executable).with_name("trust")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "trust.cli.main"]
-    command += ["serve", "--home", str(site.home), "--host", "127.0.0.1", "--port", str(site.port)]
-    command += ["--workers", str(workers)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUST_")}
-    env.update(
-        {
-            "TRUST_KEY_PASSPHRASE": PASSPHRASE.decode(),
-            "TRUST_KEY_KDF_ITERATIONS": str(KDF_ITERATIONS),
-            "TRUST_PUBLIC_URL": site.url,
-            "TRUST_RATE_LIMIT": "0",
-            "TRUST_ANONYMOUS_RATE_LIMIT": "0",
-            "TRUST_WORKERS": str(workers),  # `trust serve --workers` does not tell the workers (rate-limit shares)
-            "TRUST_LOG_LEVEL": "INFO",
-            "PYTHONPATH": str(REPO),
-        }
-    )
+    env = {
+        "TRUST_KEY_PASSPHRASE": PASSPHRASE.decode(),
+        "TRUST_KEY_KDF_ITERATIONS": str(KDF_ITERATIONS),
+        "TRUST_RATE_LIMIT": "0",
+        "TRUST_ANONYMOUS_RATE_LIMIT": "0",
+        "TRUST_LOG_LEVEL": "INFO",
+    }
     if site.database_url:
         env["TRUST_DATABASE_URL"] = site.database_url
     env.update(extra_env or {})
-    with log_path.open("ab") as out:
-        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    seen: set[int] = set()
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"trust serve exited with {proc.returncode}: {log_path.read_text()[-3000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"trust serve did not start: {log_path.read_text()[-3000:]}")
-            seen.update(_children(proc.pid))
-            if log_path.read_text(errors="replace").count("Application startup complete") >= workers:
-                break
-            time.sleep(0.2)
+    with servers.serve(site.home, site.port, workers, log_path, env) as proc:
         yield proc
-    finally:
-        seen.update(_children(proc.pid))
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-        for pid in seen:  # a worker left behind by a supervisor that had to be killed (and not a reused id)
-            try:
-                cmdline = (Path("/proc") / str(pid) / "cmdline").read_bytes()
-                environ = (Path("/proc") / str(pid) / "environ").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"spawn_main" in cmdline and f"TRUST_PUBLIC_URL={site.url}".encode() in environ:
-                os.kill(pid, signal.SIGKILL)
 
 
 def access_token(site: Site) -> str:

@@ -34,11 +34,8 @@ import json
 import os
 import random
 import secrets
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 
+from bench import _servers as servers
 from bench._harness import Bench, log, timing, timing_arguments
 from trust import db
 from trust.service.sharing import directory
@@ -124,33 +122,6 @@ DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BIRTH = "11100000000013338W104"
 
 
-@contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
-    import psycopg
-    from psycopg import sql
-    from sqlalchemy.engine import make_url
-
-    url = make_url(server_url)
-    args: dict[str, Any] = {"dbname": url.database or "postgres", "autocommit": True, "connect_timeout": 5}
-    for key, value in (("host", url.host), ("port", url.port), ("user", url.username), ("password", url.password)):
-        if value is not None:
-            args[key] = value
-    connection = psycopg.connect(**args)
-    name = f"sharing3_bench_{secrets.token_hex(6)}"
-    try:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        try:
-            yield url.set(database=name).render_as_string(hide_password=False)
-        finally:
-            connection.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                (name,),
-            )
-            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
-    finally:
-        connection.close()
-
-
 @dataclass
 class Site:
     url: str
@@ -222,47 +193,6 @@ def build_site(home: Path, port: int, database_url: str, licences: int) -> Site:
     return Site(f"http://127.0.0.1:{port}", requester, identifiers, consents, key, cx.load_certificate(der))
 
 
-@contextmanager
-def serve(home: Path, port: int, database_url: str, workers: int, log_path: Path) -> Iterator[None]:
-    import httpx
-
-    script = Path(sys.executable).with_name("trust")
-    command = [str(script), "serve", "--home", str(home), "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--workers", str(workers)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUST_")}
-    env.update({
-        "TRUST_KEY_PASSPHRASE": PASSPHRASE, "TRUST_KEY_KDF_ITERATIONS": "2000", "TRUST_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "TRUST_RATE_LIMIT": "0", "TRUST_ANONYMOUS_RATE_LIMIT": "0", "TRUST_WORKERS": str(workers),
-        "TRUST_DATABASE_URL": database_url, "TRUST_REFRESH_SECONDS": "0",
-        # counted as usual (one indexed count per request), set high enough not to refuse the benchmark
-        "TRUST_SHARING_RATE_LIMIT": "100000000", "TRUST_SHARING_DAILY_QUOTA": "1000000000",
-    })  # fmt: skip
-    with log_path.open("ab") as out:
-        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"trust serve exited: {log_path.read_text()[-2000:]}")
-            if log_path.read_text(errors="replace").count("Application startup complete") >= workers:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("trust serve did not start")
-            time.sleep(0.2)
-        yield
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
 def access_token(site: Site) -> str:
     import httpx
 
@@ -287,35 +217,26 @@ def access_token(site: Site) -> str:
 async def _retrievals(site: Site, token: str, seconds: float, concurrency: int) -> float:
     import httpx
 
-    done = 0
-    start = time.perf_counter()
-    deadline = start + seconds
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=site.url, timeout=60, headers=headers) as client:
 
-    async def worker(index: int, client: httpx.AsyncClient) -> None:
-        nonlocal done
-        n = index
-        while time.perf_counter() < deadline:
+        async def one(n: int) -> None:
             identifier = site.identifiers[n % len(site.identifiers)]
-            n += concurrency
             answer = await client.post(
                 f"/sharing/licenses/{identifier}",
                 json={"requester": site.requester, "purpose": "基准", "consent_id": site.consents[identifier]},
             )
             if answer.status_code != 200 or answer.json()["disclosed"] != ["newborn_name", "sex"]:
                 raise RuntimeError(f"retrieval answered {answer.status_code}: {answer.text[:300]}")
-            done += 1
 
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=site.url, timeout=60, headers=headers) as client:
-        await asyncio.gather(*(worker(i, client) for i in range(concurrency)))
-    return done / (time.perf_counter() - start)
+        return await servers.load(seconds, concurrency, one)
 
 
 def retrieval_benches(seconds: float, rounds: int, postgres: str, concurrency: int, licences: int) -> None:
     from tests.support.server import free_port
 
     try:
-        context = scratch_database(postgres)
+        context = servers.scratch_database(postgres, prefix="sharing3_bench")
         database_url = context.__enter__()
     except Exception as exc:  # PostgreSQL is optional for this benchmark
         log(f"sharing-retrievals: skipped, PostgreSQL does not answer ({type(exc).__name__}: {exc})")
@@ -325,19 +246,25 @@ def retrieval_benches(seconds: float, rounds: int, postgres: str, concurrency: i
             home, port = Path(tmp) / "home", free_port()
             log(f"  building the three regions and {licences} consented licences ...")
             site = build_site(home, port, database_url, licences)
-            rates: dict[int, list[float]] = {1: [], 2: []}
-            for workers in (2, 1):
-                with serve(home, port, database_url, workers, Path(tmp) / f"serve-{workers}.log"):
-                    token = access_token(site)
-                    asyncio.run(_retrievals(site, token, 1.0, concurrency))  # warm-up
-                    for index in range(rounds):
-                        rates[workers].append(asyncio.run(_retrievals(site, token, seconds, concurrency)))
-                        log(f"  round {index + 1}/{rounds} retrievals, {workers} worker(s): {rates[workers][-1]:.1f}/s")
-            ours, base = statistics.median(rates[2]), statistics.median(rates[1])
-            line = {"bench": "sharing-retrievals-2w", "ours": round(ours, 2), "baseline": "the same on 1 worker",
-                    "baseline_value": round(base, 2), "ratio": round(ours / base, 3), "unit": "retrievals/s",
-                    "concurrency": concurrency, "licences": licences, "storage": "postgres"}  # fmt: skip
-            print(json.dumps(line), flush=True)
+            env = {
+                "TRUST_KEY_PASSPHRASE": PASSPHRASE, "TRUST_KEY_KDF_ITERATIONS": "2000", "TRUST_RATE_LIMIT": "0",
+                "TRUST_ANONYMOUS_RATE_LIMIT": "0", "TRUST_DATABASE_URL": database_url, "TRUST_REFRESH_SECONDS": "0",
+                # counted as usual (one indexed count per request), set high enough not to refuse the benchmark
+                "TRUST_SHARING_RATE_LIMIT": "100000000", "TRUST_SHARING_DAILY_QUOTA": "1000000000",
+            }  # fmt: skip
+            token: list[str] = []
+
+            @contextmanager
+            def server(workers: int) -> Iterator[None]:
+                with servers.serve(home, port, workers, Path(tmp) / f"serve-{workers}.log", env, ready_path="/readyz"):
+                    token[:] = [access_token(site)]
+                    yield
+
+            servers.two_workers_against_one(
+                "sharing-retrievals-2w", "retrievals",
+                server, lambda s: asyncio.run(_retrievals(site, token[0], s, concurrency)),
+                seconds=seconds, rounds=rounds, log=log, concurrency=concurrency, licences=licences, storage="postgres",
+            )  # fmt: skip
     finally:
         context.__exit__(None, None, None)
 

@@ -1,10 +1,17 @@
-"""Reading a demo world (``trust demo``): its index of artefacts and its pinned root fingerprints."""
+"""A demo world (``trust demo``): building it once, its index of artefacts and its pinned root fingerprints."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 
 def demo_index(home: Path) -> list[dict[str, Any]]:
@@ -14,3 +21,60 @@ def demo_index(home: Path) -> list[dict[str, Any]]:
 def demo_pins(home: Path) -> list[str]:
     """``[SM2 root fingerprint, RSA root fingerprint]``."""
     return [line.split()[1] for line in (home / "out" / "roots.txt").read_text().splitlines()]
+
+
+@dataclass(frozen=True)
+class DemoBuild:
+    """A demo world and what building it said: ``log`` (every log record of the build, JSON lines at DEBUG) and
+    ``output`` (what ``trust demo`` printed)."""
+
+    home: Path
+    log: str
+    output: str
+
+
+def build_demo(home: Path) -> DemoBuild:
+    """``trust demo --home HOME`` twice (the second run must leave the world as it is), with no ``TRUST_PUBLIC_URL``,
+    no passphrase and no database URL (the documented defaults), logging at DEBUG into the returned record. Built once
+    a session (``tests/trust/service/conftest.py``): the demo tests read it, the privacy scan scans a copy of it and
+    its log."""
+    from trust.cli.main import main
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TRUST_KEY_KDF_ITERATIONS", "2000")
+    mp.setenv("TRUST_LOG_LEVEL", "DEBUG")
+    for name in (
+        "TRUST_KEY_PASSPHRASE",
+        "TRUST_KEY_PASSPHRASE_FILE",
+        "TRUST_PUBLIC_URL",
+        "TRUST_HOST",
+        "TRUST_PORT",
+        "TRUST_DATABASE_URL",
+    ):
+        mp.delenv(name, raising=False)
+    log, output = io.StringIO(), io.StringIO()
+    try:
+        with json_logs(log), contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            assert main(["demo", "--home", str(home)]) == 0, output.getvalue()[-3000:]
+            assert main(["demo", "--home", str(home)]) == 0, output.getvalue()[-3000:]
+    finally:
+        mp.undo()
+    return DemoBuild(home, log.getvalue(), output.getvalue())
+
+
+@contextlib.contextmanager
+def json_logs(stream: io.StringIO) -> Iterator[None]:
+    """Every log record as a JSON line into ``stream`` (``trust.logs``); the root logger's handlers and level put back
+    afterwards."""
+    from trust import logs
+
+    root = logging.getLogger()
+    level, before = root.level, list(root.handlers)
+    try:
+        logs.configure(default_format="json", stream=stream)
+        yield
+    finally:
+        for handler in list(root.handlers):
+            if handler not in before:
+                root.removeHandler(handler)
+        root.setLevel(level)

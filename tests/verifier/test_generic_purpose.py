@@ -1,9 +1,10 @@
 """Issue 12 item 5: foreign PAdES signers without keyUsage and extendedKeyUsage.
 
 A PDF signed by a certificate with neither extension was TOTAL_FAILED under every ``--purpose`` (``any`` was read as
-``seal``). Now ``--purpose any`` and ``generic`` judge a signature that carries no GB/T 38540 seal by what RFC 5280
-permits (:func:`verifier.certificate.generic_usage_problem`), the default stays the seal profile, and a signature that
-carries a Huren seal is held to the seal profile whatever the purpose.
+``seal``). Now ``generic`` judges a signature that carries no GB/T 38540 seal by what RFC 5280 permits
+(:func:`verifier.certificate.generic_usage_problem`) and holds one that carries a seal to the seal profile, ``any``
+waives the signer's purpose (the one rule of every kind, docs/VERIFIER.md "The signer's purpose"), and the default
+stays the seal profile.
 
 The foreign PKI is made with pyca/cryptography's builder and the PDF signed with pyHanko's ``SimpleSigner``: neither
 is Huren code.
@@ -115,7 +116,7 @@ def test_signer_without_key_usage_passes_under_purpose_any_and_generic(bare: tup
         assert report.indication is Indication.TOTAL_PASSED, report.to_text()
         signature = report.children[0]
         purpose_check = next(c for c in signature.checks if c.name == "signer-certificate")
-        assert "valid for generic" in purpose_check.detail, signature.to_text()
+        assert f"valid for {purpose} " in purpose_check.detail, signature.to_text()
         assert any("plain PAdES signature" in w for w in signature.warnings), signature.to_text()
 
 
@@ -137,9 +138,15 @@ def test_the_default_stays_the_seal_profile(bare: tuple[Foreign, bytes]) -> None
 )
 def test_generic_still_follows_the_extensions_a_signer_has(extension: x509.ExtensionType, tmp_path: Path) -> None:
     foreign = _foreign([extension])
-    report = _verify(_signed_pdf(foreign, tmp_path), foreign, "any")
+    pdf = _signed_pdf(foreign, tmp_path)
+    report = _verify(pdf, foreign, "generic")
     assert report.indication is Indication.TOTAL_FAILED, report.to_text()
     assert "not usable for generic" in report.to_text()
+    # ``any`` waives the purpose, as for OFD and GB/T 38540 signatures (before the one rule it was ``generic`` here)
+    waived = _verify(pdf, foreign, "any")
+    assert waived.indication is Indication.TOTAL_PASSED, waived.to_text()
+    signer = next(c for c in waived.children[0].checks if c.name == "signer-certificate")
+    assert "valid for any purpose (the purpose check waived)" in signer.detail, waived.to_text()
 
 
 @pytest.mark.parametrize(
@@ -157,15 +164,23 @@ def test_generic_accepts_what_rfc_5280_permits(extensions: list[x509.ExtensionTy
     assert report.indication is Indication.TOTAL_PASSED, report.to_text()
 
 
-def test_signer_purpose_keeps_huren_seals_strict() -> None:
+def test_signer_purpose_is_one_rule_for_every_kind() -> None:
+    """``auto``: the kind's own purpose; ``any``: waived; ``generic``: RFC 5280's document-signing policy, ``seal``
+    for a sealed signature; anything else as asked — for PDF, OFD ``Sign`` and GB/T 38540 signatures alike."""
     from verifier.pdf.verify import signer_purpose
+    from verifier.ses.certificates import signer_purpose as one_rule
 
     assert signer_purpose("auto", sealed=False) == "seal"
-    assert signer_purpose("any", sealed=False) == "generic"
+    assert signer_purpose("any", sealed=False) == "any"
     assert signer_purpose("generic", sealed=False) == "generic"
-    assert signer_purpose("any", sealed=True) == "seal"
+    assert signer_purpose("any", sealed=True) == "any"
     assert signer_purpose("generic", sealed=True) == "seal"
     assert signer_purpose("tls-client", sealed=True) == "tls-client"
+    for own, sealed in (("seal", True), ("document-signing", False)):  # a GB/T 38540 signature, an OFD Sign one
+        assert one_rule("auto", own=own, sealed=sealed) == own
+        assert one_rule("any", own=own, sealed=sealed) == "any"
+        assert one_rule("generic", own=own, sealed=sealed) == ("seal" if sealed else "generic")
+        assert one_rule("tls-client", own=own, sealed=sealed) == "tls-client"
 
 
 def test_cli_purpose_any_on_the_foreign_pdf(bare: tuple[Foreign, bytes], tmp_path: Path) -> None:

@@ -12,10 +12,11 @@ import pytest
 from asn1crypto import cms
 
 from tests.conftest import shared_file
-from tests.support.chains import NOW, Factory, Node
+from tests.support.chains import NOW, Factory, Node, leaf_extensions, replace
 from trust.crypto.algorithms import digest
 from trust.crypto.keys import generate_private_key
 from trust.formats import cms as cms_format
+from trust.formats import x509 as cx
 from trust.formats.ofd import package, signatures
 from verifier import context
 from verifier.ofd.verify import verify_ofd
@@ -109,7 +110,7 @@ def test_cms_signature_value_verifies(factory, spec, options, form):
     sig = verify(sign_ofd(base(), leaf, **options), root)
     assert sig.indication is Indication.TOTAL_PASSED, sig.to_text()
     assert f"CMS SignedData ({form})" in check(sig, "signed-value")
-    assert "signer certificate valid at signingTime" in check(sig, "signer-certificate")
+    assert "signer certificate valid for document-signing at signingTime" in check(sig, "signer-certificate")
     assert dict(sig.details)["signed_value_form"] == f"CMS SignedData, {form}"
     assert sig.chain[-1].source == "anchor"
 
@@ -220,3 +221,27 @@ def test_hostile_cms_values_give_a_report_never_a_traceback(factory):
         (sig,) = report.children
         passed += sig.indication is Indication.TOTAL_PASSED
     assert passed < len(variants) // 10  # only changes to unchecked fields (e.g. a certificate's unused extension)
+
+
+def test_purpose_any_waives_the_signers_purpose_for_ofd_sign_signatures(factory):
+    """One rule for every kind (docs/VERIFIER.md, "The signer's purpose"): ``--purpose any`` waives the signer's
+    purpose for an OFD ``Sign`` signature as it does for PDF and GB/T 38540 signatures, and the report says so. A
+    signer whose keyUsage is keyEncipherment only fails its own purpose (document-signing) by default and under
+    ``generic``; before the rule, ``any`` was read as document-signing here."""
+    root = factory.root("OFD purpose Root", key=generate_private_key("sm2"))
+    key = generate_private_key("sm2")
+    leaf = factory.leaf(
+        "OFD purpose signer",
+        root,
+        key=key,
+        extensions=replace(leaf_extensions(key.public_key, root.key.public_key), cx.key_usage({"key_encipherment"})),
+    )
+    ofd = sign_ofd(base(), leaf)
+    for purpose in ("auto", "document-signing", "generic"):
+        ctx = context.build(at=NOW, anchors=[root.der], purpose=purpose)
+        sig = verify_ofd(ofd, ctx).children[0]
+        assert sig.indication is Indication.TOTAL_FAILED, (purpose, sig.to_text())
+        assert sig.sub_indication is SubIndication.CHAIN_CONSTRAINTS_FAILURE, sig.to_text()
+    sig = verify_ofd(ofd, context.build(at=NOW, anchors=[root.der], purpose="any")).children[0]
+    assert sig.indication is Indication.TOTAL_PASSED, sig.to_text()
+    assert "valid for any purpose (the purpose check waived)" in check(sig, "signer-certificate")

@@ -439,3 +439,24 @@ def test_unstamped_ofd_seal_after_the_signer_certificate_expired_is_indeterminat
     assert failed == ["seal.validity", "signer-certificate"], inner.to_text()
     stamped = verify_ofd(_golden_sealed_ofd(stamped=True), late)
     assert stamped.indication is Indication.TOTAL_PASSED, stamped.to_text()
+
+
+@pytest.mark.parametrize(
+    ("purpose", "indication"),
+    [
+        ("any", Indication.TOTAL_PASSED),  # waived
+        ("tls-client", Indication.TOTAL_PASSED),  # what the certificate is for: taken as asked
+        ("generic", Indication.TOTAL_FAILED),  # a seal signature stays ``seal`` under the generic policy
+        ("seal", Indication.TOTAL_FAILED),
+        ("auto", Indication.TOTAL_FAILED),
+    ],
+)
+def test_a_seal_signers_purpose_follows_the_one_rule(purpose, indication):
+    """GB/T 38540 signatures read ``--purpose`` as PDF and OFD ``Sign`` signatures do (docs/VERIFIER.md, "The
+    signer's purpose"): an explicit purpose is taken as asked. Before the rule, every purpose but ``any`` was read as
+    ``seal`` here, so ``tls-client`` failed ofdrw's clientAuth-only signer."""
+    sig = only(verify_ofd(sample("ofdrw-converter-V4RideRight.ofd"), ctx_for(anchor=True, key=True, purpose=purpose)))
+    assert sig.indication is indication, sig.to_text()
+    if indication is Indication.TOTAL_FAILED:
+        assert sig.sub_indication is SubIndication.CHAIN_CONSTRAINTS_FAILURE
+        assert "not usable for seal" in sig.to_text()

@@ -64,7 +64,7 @@ from trust.formats.ofd import signatures as ofd_signatures
 from verifier.context import VerificationContext
 from verifier.ofd import cms_value
 from verifier.report import Check, Indication, Report, ReportBuilder, Result, SubIndication
-from verifier.ses.certificates import certificate_at, subject_of
+from verifier.ses.certificates import certificate_at, signer_purpose, subject_of
 from verifier.ses.checks import CLOCK_SKEW, MALFORMED, Proof
 
 MAX_OFD_BYTES: Final = ofd_package.MAX_PACKAGE_BYTES
@@ -486,7 +486,7 @@ def _cms_signature(signature: ofd_signatures.SignatureFile, value: bytes, sig: _
     sig.details.update(signed_value_form=f"CMS SignedData, {verified.form}")
     claimed = verified.signing_time or ofd_signatures.signature_time(signature.date_time) or ctx.validation_time
     claim = "signingTime" if verified.signing_time else "SignatureDateTime"
-    purpose = ctx.purpose if ctx.purpose not in ("auto", "any") else "document-signing"
+    purpose = signer_purpose(ctx.purpose, own="document-signing", sealed=False)
     carried = verified.certificates
     chain_ctx = replace(ctx, intermediates=(*ctx.intermediates, *carried)) if carried else ctx
     check, chain = certificate_at(
@@ -539,7 +539,7 @@ def _raw_signature(signature: ofd_signatures.SignatureFile, value: bytes, sig: _
             f"raw SM2 signature over /{signature.path} verifies with the given certificate {subject_of(cert)}",
         )
         claimed = ofd_signatures.signature_time(signature.date_time) or ctx.validation_time
-        purpose = ctx.purpose if ctx.purpose not in ("auto", "any") else "document-signing"
+        purpose = signer_purpose(ctx.purpose, own="document-signing", sealed=False)
         check, chain = certificate_at(
             "signer-certificate",
             cert,

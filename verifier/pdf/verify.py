@@ -31,9 +31,9 @@ Checks of one signature, in this order (report check names in brackets):
    attribute, or the signature dictionary's ``/M`` (PAdES omits ``signingTime``) — and said so; otherwise the
    validation time.
 8. **[signer-certificate]** :func:`verifier.certificate.verify_certificate` at the signing time (purpose:
-   :func:`signer_purpose` — ``seal`` by default and for every signature that carries a GB/T 38540 seal; with
-   ``--purpose any`` or ``generic``, a signature without one is judged by the generic RFC 5280 policy, so foreign
-   PAdES signers without keyUsage or extendedKeyUsage can be assessed), with the CMS's certificates and the
+   :func:`signer_purpose` — ``seal`` by default; ``--purpose any`` waives it; with ``generic`` a signature without
+   a GB/T 38540 seal is judged by the generic RFC 5280 policy, so foreign PAdES signers without keyUsage or
+   extendedKeyUsage can be assessed, and one with a seal stays ``seal``), with the CMS's certificates and the
    document's revocation data (DSS and the Adobe revocation attribute) added to the context. When the signing time
    is only claimed, the signature must also stand at the validation time — a claimed time proves nothing: a
    certificate of the path expired since is
@@ -102,6 +102,8 @@ from verifier.pdf.document import (
 )
 from verifier.pdf.seal import check_embedded_seal, find_seal
 from verifier.report import Indication, Report, ReportBuilder, Result, SubIndication
+from verifier.ses.certificates import purpose_phrase
+from verifier.ses.certificates import signer_purpose as ses_signer_purpose
 
 MAX_PDF_BYTES: Final = 64 * 1024 * 1024
 MAX_CONTENTS_BYTES: Final = 16 * 1024 * 1024
@@ -486,7 +488,7 @@ def _verify_signature(
     chain = verify_certificate(signer, at_ctx, purpose=purpose, kind="certificate")
     sig.chain = chain.chain
     if chain.passed:
-        detail = f"valid for {purpose} at the signing time ({source}): " + "; ".join(
+        detail = f"valid {purpose_phrase(purpose)}at the signing time ({source}): " + "; ".join(
             c.detail for c in chain.checks if c.name == "path"
         )
         # A claimed time proves nothing: such a signature must also stand at the validation time — its certificates
@@ -738,15 +740,9 @@ def _verify_timestamp(
 
 
 def signer_purpose(requested: str, sealed: bool) -> str:
-    """The purpose a PDF signer's certificate is validated for: ``auto`` (the default) is ``seal``; ``any`` and
-    ``generic`` are the generic RFC 5280 document-signature policy (:func:`verifier.certificate.generic_usage_problem`)
-    for a signature without an embedded GB/T 38540 seal, and ``seal`` for one with it (Huren seals stay strict); any
-    other purpose is taken as asked."""
-    if requested in ("auto", ""):
-        return "seal"
-    if requested in ("any", "generic"):
-        return "seal" if sealed else "generic"
-    return requested
+    """The purpose a PDF signer's certificate is validated for: the one rule of
+    :func:`verifier.ses.certificates.signer_purpose` with ``seal`` as the PDF signature's own purpose."""
+    return ses_signer_purpose(requested, own="seal", sealed=sealed)
 
 
 def _carries_seal(signed: SignedCms) -> bool:

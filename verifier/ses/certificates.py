@@ -128,6 +128,22 @@ def certificate_finding(name: str, report: Report, who: str, moment: datetime) -
     )
 
 
+def signer_purpose(requested: str, *, own: str, sealed: bool) -> str:
+    """The purpose a document signer's certificate is validated for — one rule for PDF, OFD and GB/T 38540 signatures
+    (docs/VERIFIER.md, "The signer's purpose").
+
+    ``auto`` (or nothing) is the kind's ``own`` purpose (``seal`` for PDF and GB/T 38540 signatures,
+    ``document-signing`` for OFD ``Sign`` signatures); ``any`` waives the purpose check for every kind (the relying
+    party's explicit choice, named in the report; a seal's own checks still bind its signers); ``generic`` is the RFC
+    5280 document-signature policy (:func:`verifier.certificate.generic_usage_problem`) for a signature without a
+    GB/T 38540 seal and ``seal`` for one with it; any other purpose is taken as asked."""
+    if requested in ("auto", ""):
+        return own
+    if requested == "generic" and sealed:
+        return "seal"
+    return requested
+
+
 def certificate_report(
     cert: x509.Certificate,
     ctx: VerificationContext,
@@ -164,6 +180,11 @@ def _merge(
             seen.add(fingerprint)
             added.append(cert)
     return (*base, *added)
+
+
+def purpose_phrase(purpose: str) -> str:
+    """How a passed check names the purpose it was judged for: ``any`` is said as a waiver."""
+    return "for any purpose (the purpose check waived) " if purpose == "any" else f"for {purpose} "
 
 
 def certificate_at(
@@ -216,7 +237,8 @@ def certificate_at(
                 f"{'; '.join(later.errors)}",
             ), report.chain
     detail = (
-        f"{who} certificate valid at {claim} {claimed.isoformat()}: {len(report.chain)} certificates to "
+        f"{who} certificate valid {purpose_phrase(purpose)}at {claim} {claimed.isoformat()}: "
+        f"{len(report.chain)} certificates to "
         f"{report.chain[-1].subject if report.chain else '-'}; not revoked up to {proof.what} {proof.time.isoformat()}"
     )
     return passed(name, detail), report.chain

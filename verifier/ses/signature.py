@@ -5,8 +5,8 @@ SES_Signature checks (:func:`verify_ses_signature`), in the order of deployed ve
 time-stamp proves existence or the time is only claimed), ``signature`` (over
 ``DER(TBS_Sign)`` with the signer certificate), ``signer-listed`` (the signer certificate, or its digest, is in the
 seal's certList), the seal checks prefixed ``seal.`` with the window judged at timeInfo, ``signer-certificate``
-(chain at timeInfo, purpose ``seal``, or none when ``--purpose any`` waives it; unexpired and unrevoked up to the
-proof of existence), ``data-hash`` (SM3 of the signed
+(chain at timeInfo, purpose ``seal``, or as :func:`verifier.ses.certificates.signer_purpose` reads ``--purpose``;
+unexpired and unrevoked up to the proof of existence), ``data-hash`` (SM3 of the signed
 data; without data INDETERMINATE /
 SIGNED_DATA_NOT_FOUND) and ``time-stamp`` (over the signature value; its TSA chain and trust-list TSA service).
 
@@ -26,7 +26,7 @@ from trust.crypto.errors import (
 from trust.formats import ses
 from verifier.context import VerificationContext
 from verifier.report import ChainLink, Check, Indication, Report, ReportBuilder, Result, SubIndication
-from verifier.ses.certificates import certificate_at, check_signature, load_cert, subject_of
+from verifier.ses.certificates import certificate_at, check_signature, load_cert, signer_purpose, subject_of
 from verifier.ses.checks import (
     CLOCK_SKEW,
     Proof,
@@ -200,7 +200,7 @@ def verify_ses_signature(sig_der: bytes, ctx: VerificationContext, *, signed_dat
             who="signer",
             claim="timeInfo",
             expiry_needs_proof=True,  # timeInfo is the signer's claim: an expiry needs a proof of existence before it
-            purpose="any" if ctx.purpose == "any" else "seal",  # --purpose any: the user waives key usage checks
+            purpose=signer_purpose(ctx.purpose, own="seal", sealed=True),  # --purpose any waives it
         )
         checks.append(signer_check)
     else:

@@ -1,4 +1,5 @@
-"""The demo world, built once per session through the CLI (``trust demo``) and shared by the demo tests."""
+"""The demo world, built once per session through the CLI (``trust demo``) and shared by the demo tests and the
+privacy scan (which scans a copy)."""
 
 from __future__ import annotations
 
@@ -6,20 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from trust.cli.main import main
+from tests.support.demo import DemoBuild, build_demo
 
 
 @pytest.fixture(scope="session")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The home of a demo world built with no ``TRUST_PUBLIC_URL`` and no passphrase (the documented defaults)."""
-    home = tmp_path_factory.mktemp("demo")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TRUST_KEY_KDF_ITERATIONS", "2000")
-    for name in ("TRUST_KEY_PASSPHRASE", "TRUST_KEY_PASSPHRASE_FILE", "TRUST_PUBLIC_URL", "TRUST_HOST", "TRUST_PORT"):
-        mp.delenv(name, raising=False)
-    try:
-        assert main(["demo", "--home", str(home)]) == 0
-        assert main(["demo", "--home", str(home)]) == 0  # a second run leaves the world as it is
-    finally:
-        mp.undo()
-    return home
+def demo_build(tmp_path_factory: pytest.TempPathFactory) -> DemoBuild:
+    """A demo world built with no ``TRUST_PUBLIC_URL`` and no passphrase (the documented defaults), run twice, and its
+    log and output (:func:`tests.support.demo.build_demo`). Read it only: a test that changes it copies the home."""
+    return build_demo(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture(scope="session")
+def demo(demo_build: DemoBuild) -> Path:
+    """The home of the session's demo world (read only)."""
+    return demo_build.home

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import logging
 import re
 import shutil
 import sqlite3
@@ -31,10 +30,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.demo import DemoBuild, json_logs
 from tests.support.server import free_port, live_server
 from tests.support.world import World
 from trust import logs
-from trust.cli.main import main
 from trust.formats.names import make_uscc
 from trust.service.instance import Instance
 from trust.settings import Settings
@@ -109,8 +108,11 @@ def _bytes(value: object) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+def demo(demo_build: DemoBuild, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """The session's demo world (``conftest.py``: built through ``trust demo``, logging at DEBUG into a buffer), copied
+    so the served requests below change only the copy; the log is the build's and the requests'."""
     home = tmp_path_factory.mktemp("privacy") / "home"
+    shutil.copytree(demo_build.home, home)
     mp = pytest.MonkeyPatch()
     mp.setenv("TRUST_KEY_KDF_ITERATIONS", "2000")
     mp.setenv("TRUST_LOG_LEVEL", "DEBUG")
@@ -118,50 +120,44 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     mp.delenv("TRUST_KEY_PASSPHRASE_FILE", raising=False)
     mp.delenv("TRUST_DATABASE_URL", raising=False)
     log = io.StringIO()
-    output = io.StringIO()
-    root = logging.getLogger()
-    level, before = root.level, list(root.handlers)
+    log.write(demo_build.log)
     try:
-        logs.configure(default_format="json", stream=log)
-        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-            assert main(["demo", "--home", str(home)]) == 0
-        port = free_port()
-        instance = Instance(Settings(home=home, port=port, key_kdf_iterations=2000))
-        world = World(instance=instance, home=home, base_url=f"http://127.0.0.1:{port}", port=port)
-        world.add_platform("privacy-zj", "region", region="330000")
-        with live_server(instance, port) as base:
-            logs.configure(default_format="json", stream=log)  # uvicorn configured its own loggers on start
-            with httpx.Client(base_url=base, timeout=60) as client:
-                anonymous = client.get(
-                    "/seals", params={"holder_code": IN_URL}, headers={"X-Request-ID": AS_REQUEST_ID}
-                )
-                assert anonymous.status_code == 401
-                made = client.post(
-                    "/seals",
-                    json={
-                        "ca_id": "region-330000-sm2",
-                        "holder_kind": "person",
-                        "holder_name": "赵六",
-                        "holder_code": AS_HOLDER,
-                        "seal_name": "个人签章",
-                    },
-                    headers={**world.auth("privacy-zj"), "X-Request-ID": AS_REQUEST_ID},
-                )
-                assert made.status_code == 201, made.text
-                listed = client.get(
-                    "/seals",
-                    params={"ca_id": "region-330000-sm2", "holder_code": AS_HOLDER},
-                    headers=world.auth("privacy-zj"),
-                )
-                assert listed.status_code == 200 and len(listed.json()) == 1, listed.text
-                refused = client.get(f"/seals/{AS_RESOURCE}", headers=world.auth("privacy-zj"))
-                assert refused.status_code == 404, refused.text  # another region's (or no) seal: answered as missing
-        instance.engine.dispose()
+        with json_logs(log):
+            port = free_port()
+            instance = Instance(Settings(home=home, port=port, key_kdf_iterations=2000))
+            world = World(instance=instance, home=home, base_url=f"http://127.0.0.1:{port}", port=port)
+            world.add_platform("privacy-zj", "region", region="330000")
+            with live_server(instance, port) as base:
+                logs.configure(default_format="json", stream=log)  # uvicorn configured its own loggers on start
+                with httpx.Client(base_url=base, timeout=60) as client:
+                    anonymous = client.get(
+                        "/seals", params={"holder_code": IN_URL}, headers={"X-Request-ID": AS_REQUEST_ID}
+                    )
+                    assert anonymous.status_code == 401
+                    made = client.post(
+                        "/seals",
+                        json={
+                            "ca_id": "region-330000-sm2",
+                            "holder_kind": "person",
+                            "holder_name": "赵六",
+                            "holder_code": AS_HOLDER,
+                            "seal_name": "个人签章",
+                        },
+                        headers={**world.auth("privacy-zj"), "X-Request-ID": AS_REQUEST_ID},
+                    )
+                    assert made.status_code == 201, made.text
+                    listed = client.get(
+                        "/seals",
+                        params={"ca_id": "region-330000-sm2", "holder_code": AS_HOLDER},
+                        headers=world.auth("privacy-zj"),
+                    )
+                    assert listed.status_code == 200 and len(listed.json()) == 1, listed.text
+                    refused = client.get(f"/seals/{AS_RESOURCE}", headers=world.auth("privacy-zj"))
+                    assert refused.status_code == 404, (
+                        refused.text
+                    )  # another region's (or no) seal: answered as missing
+            instance.engine.dispose()
     finally:
-        for handler in list(root.handlers):
-            if handler not in before:
-                root.removeHandler(handler)
-        root.setLevel(level)
         mp.undo()
     database = home / "huren.db"
     with contextlib.closing(sqlite3.connect(database)) as connection:
@@ -170,7 +166,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     for table, column, value in _rows(database):
         if column in ALLOWED.get(table, ()) and not isinstance(value, bytes):
             known |= _citizen_ids(_bytes(value))
-    yield Demo(home, database, log.getvalue(), output.getvalue(), known)
+    yield Demo(home, database, log.getvalue(), demo_build.output, known)
 
 
 def _leaks(data: bytes, demo: Demo) -> set[str]:
