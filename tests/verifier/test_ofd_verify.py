@@ -400,6 +400,47 @@ print('LOADED', sorted({{m.split('.')[0] for m in sys.modules}} & set(forbidden)
     assert result.stdout.strip() in ("LOADED []", "LOADED ['aiohttp']"), result.stdout  # pyhanko-certvalidator's
 
 
+# --- a claimed time is not a proof of existence (issue sespoe) -------------------------------------------------
+
+
+def _golden_sealed_ofd(*, stamped: bool) -> bytes:
+    """ofdrw's hello-world OFD sealed by the golden contract seal five minutes before the golden validation time,
+    with a time-stamp over the signature value by the golden TSA, or without (timeInfo then is only claimed)."""
+    from datetime import timedelta
+
+    from seal import ofd as seal_ofd
+    from tests.support import golden
+    from trust.crypto.algorithms import digest
+
+    at = golden.validation_time() - timedelta(minutes=5)
+    return seal_ofd.seal_ofd(
+        sample("ofdrw-converter-helloworld.ofd"),
+        seal_der=golden.read("ses/seal-v4.esl"),
+        signer=golden.key("seal-contract-sm2").signer(),
+        signer_cert=golden.certificate("seal-contract-sm2").dump(),
+        time_info=at,
+        timestamper=(lambda value: golden.time_stamp(digest("sm3", value), gen_time=at)) if stamped else None,
+    )
+
+
+def test_unstamped_ofd_seal_after_the_signer_certificate_expired_is_indeterminate():
+    """The seal signature's timeInfo is the signer's claim: at +6 years (the signer certificate and the seal ended
+    after three), an unstamped OFD seal is INDETERMINATE / OUT_OF_BOUNDS_NO_POE, as an unstamped PAdES B-B PDF is;
+    the same seal time-stamped passes."""
+    from tests.support import golden
+
+    late = golden.context(at=golden.later(days=6 * 366))
+    unstamped = _golden_sealed_ofd(stamped=False)
+    assert verify_ofd(unstamped, golden.context()).indication is Indication.TOTAL_PASSED
+    report = verify_ofd(unstamped, late)
+    assert (report.indication, report.sub_indication) == (Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE)
+    inner = only(report).children[0]
+    failed = [c.name for c in inner.checks if c.result is Result.FAILED]
+    assert failed == ["seal.validity", "signer-certificate"], inner.to_text()
+    stamped = verify_ofd(_golden_sealed_ofd(stamped=True), late)
+    assert stamped.indication is Indication.TOTAL_PASSED, stamped.to_text()
+
+
 @pytest.mark.parametrize(
     ("purpose", "indication"),
     [

@@ -827,3 +827,82 @@ print(json.dumps({{"results": results, "loaded": sorted({{m.split('.')[0] for m 
         assert report["kind"] == ("seal" if name == "seal" else "ses-signature")
     got, out, err = codes["garbage"]
     assert got == 3 and "unrecognised input" in err, (out, err)
+
+
+# --- a claimed time is not a proof of existence (issue sespoe) -------------------------------------------------
+
+
+def _finding(report: Report, name: str) -> tuple[Indication | None, SubIndication | None] | None:
+    check = next(c for c in report.checks if c.name == name)
+    return (check.indication, check.sub_indication) if isinstance(check, Finding) else None
+
+
+def test_unstamped_signature_after_the_signer_certificate_expired_is_indeterminate(setup: Setup) -> None:
+    """timeInfo is the signer's claim: after the signer certificate (and the seal) expired, an unstamped signature
+    cannot be believed to predate the expiry (ETSI EN 319 102-1, as the PDF verifier judges a PAdES B-B signature);
+    a time-stamped one still passes. The golden contract seal and its signer certificate end on the same day."""
+    signer_end = cx.load_certificate(setup.holder.cert)["tbs_certificate"]["validity"]["not_after"].native
+    late = ctx(setup, at=golden.later(days=6 * 366))
+    assert late.validation_time > signer_end
+    document = golden.read("ses/document.xml")
+    unstamped = golden.read("ses/signature-v4-unstamped.der")
+    report = signature_verifier.verify_ses_signature(unstamped, late, signed_data=document)
+    assert _verdict(report) == (Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE), report.to_text()
+    assert failing(report) == ["seal.validity", "signer-certificate"]
+    assert _finding(report, "signer-certificate") == (Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE)
+    assert "claimed, not proven" in next(c.detail for c in report.checks if c.name == "signing-time")
+    # The same signature while its certificate was valid passes; a time-stamped one passes at +6 years.
+    assert_passed(signature_verifier.verify_ses_signature(unstamped, ctx(setup), signed_data=document))
+    stamped = signature_verifier.verify_ses_signature(golden.read("ses/signature-v4.der"), late, signed_data=document)
+    assert_passed(stamped)
+    assert "the time-stamp proves" in next(c.detail for c in stamped.checks if c.name == "signing-time")
+
+
+def test_backdated_time_info_into_an_expired_signer_certificate_is_not_believed(setup: Setup) -> None:
+    """A signer whose certificate has expired backdates timeInfo into its validity, with a seal still valid: without
+    a time-stamp, INDETERMINATE / OUT_OF_BOUNDS_NO_POE on the signer certificate alone; a genuine time-stamp from
+    while it was valid passes at the same validation time."""
+    signer_end = cx.load_certificate(setup.other.cert)["tbs_certificate"]["validity"]["not_after"].native
+    claimed = now()
+    seal = foreign_seal(setup, end=signer_end + timedelta(days=3 * 365))  # the seal outlives the certificate
+    later = ctx(setup, at=signer_end + timedelta(days=30))
+    backdated = make_signature(seal, setup.other, time_info=claimed)
+    report = signature_verifier.verify_ses_signature(backdated, later, signed_data=DOCUMENT)
+    assert _verdict(report) == (Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE), report.to_text()
+    assert failing(report) == ["signer-certificate"]
+    assert "expired on" in report.errors[0] and "claimed, not proven" in report.errors[0]
+    stamped = make_signature(seal, setup.other, time_info=claimed, stamper=tsa_stamper(at=claimed))
+    assert_passed(signature_verifier.verify_ses_signature(stamped, later, signed_data=DOCUMENT))
+    # Judged when the certificate was still valid, the unstamped one passes (nothing had expired yet).
+    assert_passed(signature_verifier.verify_ses_signature(backdated, ctx(setup), signed_data=DOCUMENT))
+
+
+def test_backdated_time_info_into_an_ended_seal_window_is_not_believed(setup: Setup) -> None:
+    """The seal's window is judged at timeInfo; a seal that ended before the proof of existence (here the validation
+    time: no time-stamp) is INDETERMINATE / OUT_OF_BOUNDS_NO_POE, not TOTAL_PASSED; a time-stamp from inside the
+    window settles it."""
+    claimed = now()
+    seal = foreign_seal(setup, end=claimed + timedelta(days=2))
+    later = ctx(setup, at=claimed + timedelta(days=10))
+    report = signature_verifier.verify_ses_signature(
+        make_signature(seal, setup.other, time_info=claimed), later, signed_data=DOCUMENT
+    )
+    assert _verdict(report) == (Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE), report.to_text()
+    assert failing(report) == ["seal.validity"]
+    stamped = make_signature(seal, setup.other, time_info=claimed, stamper=tsa_stamper(at=claimed))
+    assert_passed(signature_verifier.verify_ses_signature(stamped, later, signed_data=DOCUMENT))
+    # The seal on its own, judged at the validation time, has expired outright.
+    assert _verdict(seal_verifier.verify_seal(seal, later)) == (Indication.TOTAL_FAILED, SubIndication.EXPIRED)
+
+
+def test_unstamped_signature_revoked_after_the_claim_and_expired_is_indeterminate(setup: Setup) -> None:
+    """The signer certificate revoked (golden ``revocations``) after the claimed timeInfo and then expired: without
+    a proof of existence it is not TOTAL_PASSED at +6 years either."""
+    seal = golden.read("ses/seal-v4-revoked-later.esl")
+    holder = _party("seal-revoked-sm2")
+    unstamped = make_signature(seal, holder, time_info=moment("revocations") - timedelta(minutes=3))
+    report = signature_verifier.verify_ses_signature(
+        unstamped, ctx(setup, at=golden.later(days=6 * 366)), signed_data=DOCUMENT
+    )
+    assert report.indication is Indication.INDETERMINATE, report.to_text()
+    assert report.sub_indication in (SubIndication.OUT_OF_BOUNDS_NO_POE, SubIndication.REVOKED_NO_POE)

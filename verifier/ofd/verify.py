@@ -27,13 +27,16 @@ Checks of one signature, in order (report check names in brackets):
 6. **[signed-value]** ``Type="Seal"``: ``SignedValue.dat`` is a GB/T 38540 ``SES_Signature`` verified by
    :func:`verifier.ses.signature.verify_ses_signature` with ``Signature.xml`` as the signed data (its ``dataHash`` is
    SM3 of the file's bytes): the signer's signature, the seal (maker signature and chain, window at ``timeInfo``,
-   certList, picture), the signer chain through the trust list, the time-stamp, revocation; its report is this
+   certList, picture), the signer chain through the trust list, the time-stamp, revocation — ``timeInfo`` is only
+   claimed, so without a time-stamp the signer's path and the seal must last until the validation time
+   (OUT_OF_BOUNDS_NO_POE otherwise, :mod:`verifier.ses`); its report is this
    signature's child. ``Type="Sign"``: a raw SM2 signature over ``Signature.xml`` (ofdrw's digital signatures) is
    verified with the certificates given as ``--untrusted``, since the file carries none (INDETERMINATE /
    NO_SIGNING_CERTIFICATE_FOUND when none fits), and that certificate's chain at ``SignatureDateTime``; a CMS
    SignedData (RFC 5652 or GB/T 35275) over ``Signature.xml`` — detached, encapsulated, or its digest encapsulated —
    is verified by :mod:`verifier.ofd.cms_value`, and its signer's chain at ``signingTime`` (else
-   ``SignatureDateTime``) with the certificates it carries.
+   ``SignatureDateTime``) with the certificates it carries. Both times are claims: a certificate of the path expired
+   since is OUT_OF_BOUNDS_NO_POE, revoked since REVOKED_NO_POE.
 7. **[seal-file]** the seal file ``Signature.xml`` names (``Seal.esl``), if any, is the seal inside the signature
    (a different seal is a warning: readers draw the signature's).
 8. **[stamp]** each ``StampAnnot``: its page (``PageRef``) exists and its boundary is a positive area; reported with
@@ -495,6 +498,7 @@ def _cms_signature(signature: ofd_signatures.SignatureFile, value: bytes, sig: _
         who="signer",
         claim=claim,
         purpose=purpose,
+        expiry_needs_proof=True,
     )
     sig.chain = chain
     if check.result is Result.PASSED:
@@ -545,6 +549,7 @@ def _raw_signature(signature: ofd_signatures.SignatureFile, value: bytes, sig: _
             who="signer",
             claim="SignatureDateTime",
             purpose=purpose,
+            expiry_needs_proof=True,
         )
         sig.chain = chain
         if check.result is Result.PASSED:

@@ -28,7 +28,11 @@ proof of existence), :mod:`verifier.ses.timestamps` (RFC 3161 tokens and the tru
 
 Signing time (decision): ``timeInfo`` is the signer's claim and the time everything is judged at, as GB/T 38540
 says (the seal's window, the signer certificate's chain); the maker is judged at the seal's ``createDate``, the
-maker's claim. A claim is not a proof, so revocation is also judged at the earliest proof of existence — genTime of
+maker's claim. A claim is not a proof (the signer writes it, and can backdate it), so, as for a PAdES B-B signature
+(:mod:`verifier.pdf.verify`, ETSI EN 319 102-1 past signature validation), the signer's path and the seal's window
+must also last until the earliest proof of existence: a certificate of the signer's path that expired before it, or a
+seal whose ``validEnd`` is before it, is INDETERMINATE / OUT_OF_BOUNDS_NO_POE (issue sespoe; the maker's certificate
+is judged at ``createDate`` only). Revocation is also judged at the earliest proof of existence — genTime of
 a valid time-stamp (the signature's; for a seal its own version-5 time-stamp, else the one of the signature that
 carries it, else the caller's ``proof``), otherwise the validation time: a certificate revoked before the claimed
 time is TOTAL_FAILED / REVOKED; revoked after the claim but before the proof, INDETERMINATE / REVOKED_NO_POE (ETSI

@@ -197,13 +197,34 @@ def certificate_at(
     who: str,
     claim: str,
     purpose: str,
+    expiry_needs_proof: bool = False,
 ) -> tuple[Check, tuple[ChainLink, ...]]:
     """A certificate valid at the ``claimed`` time (timeInfo, createDate), and not revoked before the proof of
     existence: revoked before the claim fails (REVOKED); revoked after the claim but before the proof is
-    INDETERMINATE / REVOKED_NO_POE (ETSI EN 319 102-1 clause 5.2.6); revoked after the proof passes."""
+    INDETERMINATE / REVOKED_NO_POE (ETSI EN 319 102-1 clause 5.2.6); revoked after the proof passes.
+
+    With ``expiry_needs_proof`` (a signer's certificate: the claim is the signer's own), a certificate of the path
+    that expired before the proof of existence is INDETERMINATE / OUT_OF_BOUNDS_NO_POE: a claimed time proves
+    nothing, so the signature is not believed to predate the expiry (as :mod:`verifier.pdf.verify` does for a
+    PAdES B-B signature). The seal maker's certificate (``createDate``) is judged at its claim only."""
     report = certificate_report(cert, ctx, claimed, purpose, who)
     if not report.passed:
         return certificate_finding(name, report, who, claimed), report.chain
+    expired = [
+        link
+        for link in report.chain
+        if expiry_needs_proof and proof.time > claimed and link.not_after is not None and link.not_after < proof.time
+    ]
+    if expired:
+        ended = expired[0].not_after.isoformat() if expired[0].not_after else "?"
+        return failed(
+            name,
+            Indication.INDETERMINATE,
+            SubIndication.OUT_OF_BOUNDS_NO_POE,
+            f"{expired[0].subject} expired on {ended}, before {proof.what} {proof.time.isoformat()}; the {who}'s "
+            f"{claim} {claimed.isoformat()} is claimed, not proven: nothing proves the signature was made while the "
+            "certificate was valid (a time-stamp over the signature would)",
+        ), report.chain
     if proof.time > claimed and may_be_revoked(cert, ctx):  # only a REVOKED verdict at the proof time matters
         later = certificate_report(cert, ctx, proof.time, purpose, who)
         if later.sub_indication is SubIndication.REVOKED:

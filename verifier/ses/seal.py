@@ -14,7 +14,9 @@ Seal checks (:func:`seal_checks`), in order:
 5. ``time-stamp`` — version 5 only, when the seal carries ``timeStamp [0]``: an RFC 3161 token over the maker's
    signature value (as in SES_Signature; *inferred*, GM/T 0031-2025 is not public), its TSA chain and TSA service at
    genTime, and genTime not before createDate.
-6. ``validity`` — ``validStart ≤ at ≤ validEnd`` (else EXPIRED / NOT_YET_VALID).
+6. ``validity`` — ``validStart ≤ at ≤ validEnd`` (else EXPIRED / NOT_YET_VALID); when ``at`` is a claimed time
+   and the seal ended before its proof of existence (the time-stamp, else the validation time), INDETERMINATE /
+   OUT_OF_BOUNDS_NO_POE.
 7. ``cert-list`` — every certificate parses (certListType 1; version 1), or every digest has the declared
    algorithm's length (certListType 2).
 8. ``picture`` — present, with a positive size in millimetres, and decodable as its declared type (PNG chunk
@@ -236,7 +238,7 @@ def run_seal_steps(
     if stamp_check is not None:
         checks.append(stamp_check)
     # 6. validity window
-    checks.append(_window(n("validity"), seal, at))
+    checks.append(_window(n("validity"), seal, at, outer_proof))
     # 7. certList
     checks.append(_cert_list(n("cert-list"), seal, ctx.memo))
     # 8. picture
@@ -274,7 +276,9 @@ def _maker_since(seal: ses.Seal, ctx: VerificationContext) -> datetime | None:
         return None
 
 
-def _window(name: str, seal: ses.Seal, at: datetime) -> Check:
+def _window(name: str, seal: ses.Seal, at: datetime, proof: Proof) -> Check:
+    """The window at ``at``; a seal that ended before the proof of existence (a claimed ``at``) is INDETERMINATE /
+    OUT_OF_BOUNDS_NO_POE: a signer cannot backdate timeInfo into an ended seal's window and be believed."""
     span = f"valid {seal.valid_start.isoformat()} to {seal.valid_end.isoformat()}"
     if at < seal.valid_start:
         return failed(
@@ -286,6 +290,15 @@ def _window(name: str, seal: ses.Seal, at: datetime) -> Check:
     if at > seal.valid_end:
         return failed(
             name, Indication.TOTAL_FAILED, SubIndication.EXPIRED, f"seal expired at {at.isoformat()} ({span})"
+        )
+    if proof.time > at and seal.valid_end < proof.time:
+        return failed(
+            name,
+            Indication.INDETERMINATE,
+            SubIndication.OUT_OF_BOUNDS_NO_POE,
+            f"seal ended on {seal.valid_end.isoformat()}, before {proof.what} {proof.time.isoformat()}; the time it "
+            f"is judged at, {at.isoformat()}, is claimed, not proven: nothing proves the signature was made while the "
+            f"seal was valid ({span})",
         )
     return passed(name, f"{span}; judged at {at.isoformat()}")
 

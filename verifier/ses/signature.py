@@ -1,11 +1,12 @@
 """GB/T 38540 signatures (``SES_Signature``) verified offline: the checks of a signature, in order, and its report.
 
 SES_Signature checks (:func:`verify_ses_signature`), in the order of deployed verifiers (README "Electronic seals"):
-``format`` (TBS_Sign version = seal version), ``signing-time`` (timeInfo not in the future), ``signature`` (over
+``format`` (TBS_Sign version = seal version), ``signing-time`` (timeInfo not in the future; says whether a
+time-stamp proves existence or the time is only claimed), ``signature`` (over
 ``DER(TBS_Sign)`` with the signer certificate), ``signer-listed`` (the signer certificate, or its digest, is in the
 seal's certList), the seal checks prefixed ``seal.`` with the window judged at timeInfo, ``signer-certificate``
-(chain at timeInfo, purpose ``seal``, or as
-:func:`verifier.ses.certificates.signer_purpose` reads ``--purpose``), ``data-hash`` (SM3 of the signed
+(chain at timeInfo, purpose ``seal``, or as :func:`verifier.ses.certificates.signer_purpose` reads ``--purpose``;
+unexpired and unrevoked up to the proof of existence), ``data-hash`` (SM3 of the signed
 data; without data INDETERMINATE /
 SIGNED_DATA_NOT_FOUND) and ``time-stamp`` (over the signature value; its TSA chain and trust-list TSA service).
 
@@ -129,6 +130,7 @@ def verify_ses_signature(sig_der: bytes, ctx: VerificationContext, *, signed_dat
         )
     else:
         checks.append(passed("signing-time", f"timeInfo {time_info.isoformat()}"))
+    timing = len(checks) - 1
     # 3. the signature over DER(TBS_Sign) with the signer certificate.
     try:
         signer: x509.Certificate | None = load_cert(record.signer_cert, ctx.memo)
@@ -172,6 +174,17 @@ def verify_ses_signature(sig_der: bytes, ctx: VerificationContext, *, signed_dat
         if stamp is not None
         else Proof(ctx.validation_time, "the validation time (no time-stamp)")
     )
+    if checks[timing].result is Result.PASSED:  # say whether the time is proven or only claimed
+        checks[timing] = passed(
+            "signing-time",
+            f"timeInfo {time_info.isoformat()}, "
+            + (
+                f"claimed; the time-stamp proves the signature existed at its genTime {stamp.gen_time.isoformat()}"
+                if stamp is not None
+                else "claimed, not proven (no valid time-stamp): the signer certificate and the seal must also "
+                "stand at the validation time"
+            ),
+        )
     # 5. the seal: maker signature, maker chain at createDate, maker service, window at timeInfo, certList, picture.
     seal_steps, _maker_chain = run_seal_steps(seal, ctx, time_info, "seal.", proof)
     checks.extend(seal_steps)
@@ -186,6 +199,7 @@ def verify_ses_signature(sig_der: bytes, ctx: VerificationContext, *, signed_dat
             proof,
             who="signer",
             claim="timeInfo",
+            expiry_needs_proof=True,  # timeInfo is the signer's claim: an expiry needs a proof of existence before it
             purpose=signer_purpose(ctx.purpose, own="seal", sealed=True),  # --purpose any waives it
         )
         checks.append(signer_check)

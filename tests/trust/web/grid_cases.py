@@ -28,16 +28,12 @@ KINDS: Final = (
 STATES: Final = ("valid", "tampered", "revoked", "expired", "foreign")
 FOOD: Final = "11100000000013338W102"  # a five-year licence of the matrix: expired six years later
 
-_OFD_EXPIRED: Final = (
-    "Huren's sealer refuses to seal with an expired seal ('not valid at'), and an OFD sealed while its seal was "
-    "valid is judged at its signature's time (GB/T 38540 timeInfo): it has no expired state of its own"
-)
 NOT_APPLICABLE: Final = {
     ("license-pdf", "foreign"): "a licence PDF under a foreign PKI is a sealed PDF under a foreign PKI (sealed-pdf, "
     "foreign) whose attachment is a foreign licence token (token, foreign)",
-    ("ofd", "expired"): _OFD_EXPIRED,
-    ("ses-signature", "expired"): "as for an OFD; the expired seal itself is (seal, expired)",
 }
+"""(The expired OFD and GB/T 38540 signature are unstamped seal signatures judged six years on: their timeInfo is only
+claimed, so they are INDETERMINATE / OUT_OF_BOUNDS_NO_POE since issue sespoe, as an unstamped PAdES B-B PDF is.)"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -270,6 +266,7 @@ def builders(tmp: Path) -> dict[tuple[str, str], Callable[[], Case]]:
         ("ofd", "valid"): made("sealed.ofd", ofd_valid),
         ("ofd", "tampered"): made("changed.ofd", ofd_tampered),
         ("ofd", "revoked"): made("revoked.ofd", ofd_revoked),
+        ("ofd", "expired"): made("sealed.ofd", ofd_valid, at=later()),
         ("ofd", "foreign"): made(FOREIGN_OFD, lambda: shared_file("ofd", FOREIGN_OFD).read_bytes()),
         ("seal", "valid"): file("ses/seal-v4.esl"),
         ("seal", "tampered"): file("broken/seal-maker-signature-flipped.esl"),
@@ -281,6 +278,7 @@ def builders(tmp: Path) -> dict[tuple[str, str], Callable[[], Case]]:
         ("ses-signature", "revoked"): made(
             "revoked.der", lambda: sig(ofd_revoked())[0], signed=lambda: sig(ofd_revoked())[1]
         ),
+        ("ses-signature", "expired"): file("ses/signature-v4-unstamped.der", signed=document, at=later()),
         ("ses-signature", "foreign"): made(
             "ofdrw.der", lambda: foreign_signature()[0], signed=lambda: foreign_signature()[1]
         ),
