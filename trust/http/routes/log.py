@@ -160,6 +160,18 @@ class CosignatureOut(BaseModel):
     cosigned_by: list[str] = Field(description="The witnesses whose cosignatures this request added")
     checkpoint: str = Field(description="The log's copy of the checkpoint, with every cosignature it now holds")
 
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "size": 4711,
+                    "cosigned_by": ["zj.example/witness"],
+                    "checkpoint": _EXAMPLE_NOTE + "\u2014 zj.example/witness fabddbe9AAAAAGj...\n",
+                }
+            ]
+        }
+    }
+
 
 @router.post(
     "/cosignatures",
