@@ -24,7 +24,7 @@ from trust.formats.names import DN, name_attributes
 oids.register()
 
 MAX_CSR_BYTES: Final = 64 * 1024
-_FIELDS: Final = {
+DN_FIELDS: Final = {  # asn1crypto's name attribute -> the DN field (also read by trust.service.keys_rekey)
     "country_name": "country",
     "state_or_province_name": "province",
     "locality_name": "locality",
@@ -52,11 +52,11 @@ class Request:
         except _PARSE_ERRORS as exc:  # the subject's values are decoded here (load_csr parses its structure)
             raise EncodingError(f"the CSR's subject does not decode: {type(exc).__name__}") from None
         for attr, value in attributes:
-            if attr not in _FIELDS:
+            if attr not in DN_FIELDS:
                 raise InputError(f"requested subject attribute {attr} is not supported")
-            if _FIELDS[attr] in values:
+            if DN_FIELDS[attr] in values:
                 raise InputError(f"requested subject has {attr} twice")
-            values[_FIELDS[attr]] = value
+            values[DN_FIELDS[attr]] = value
         return DN(
             country=values.get("country", "CN"),
             province=values.get("province"),

@@ -45,21 +45,12 @@ from trust.crypto.keystore import KeyInfo, KeyStore
 from trust.crypto.signer import Signer
 from trust.formats import ses
 from trust.formats import x509 as cx
+from trust.formats.csr import DN_FIELDS
 from trust.formats.names import DN, name_attributes
 from trust.service import audit
 from trust.service.instance import Instance
 
 KINDS: Final = ("tsa", "ocsp", "seal", "license-issuer")
-
-_DN_FIELDS: Final = {
-    "country_name": "country",
-    "state_or_province_name": "province",
-    "locality_name": "locality",
-    "organization_name": "organization",
-    "organizational_unit_name": "unit",
-    "common_name": "common_name",
-    "serial_number": "serial_number",
-}
 
 
 @dataclass(frozen=True)
@@ -132,7 +123,7 @@ def subject_of(name: asn1_x509.Name) -> DN:
     """The :class:`DN` of a certificate subject Huren issued (its attributes, in Huren's order)."""
     values: dict[str, str] = {}
     for attr, value in name_attributes(name):
-        field = _DN_FIELDS.get(attr)
+        field = DN_FIELDS.get(attr)
         if field is None or field in values:
             raise InputError(f"subject attribute {attr} is not one Huren issues; this certificate cannot be re-keyed")
         values[field] = value

@@ -22,13 +22,14 @@ import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support import golden
+from tests.trust.web import grid_cases
 from tests.trust.web.conftest import Served
 
 pytestmark = [pytest.mark.slow, pytest.mark.external]
@@ -188,24 +189,6 @@ def test_expired_documents(page: Any, served: Served) -> None:
     assert shown == library(golden.read("license/license.pdf"), at=later) != "TOTAL_PASSED"
 
 
-def _foreign_certificate(subject: str) -> bytes:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "CN"), x509.NameAttribute(NameOID.COMMON_NAME, subject)])
-    start = golden.validation_time() - timedelta(days=1)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(start).not_valid_after(start + timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )  # fmt: skip
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
 def _foreign_token() -> str:
     """The golden licence's claims signed by a key no trust list names (a foreign or forged issuer)."""
     from trust.crypto import jwk
@@ -238,7 +221,7 @@ def _foreign_pdf(tmp: Path) -> bytes:
 
 
 def test_foreign_and_hostile_inputs_are_refused_or_escaped(page: Any, served: Served, tmp_path: Path) -> None:
-    cert = _foreign_certificate("外省伪造CA " + HOSTILE)
+    cert = grid_cases.foreign_certificate("外省伪造CA " + HOSTILE)
     upload = {"name": "<script>alert(1)</script>.pem", "mimeType": "text/html", "buffer": cert}
     shown = submit(page, served.url, file=upload, shot="foreign-certificate-zh")
     assert shown != "TOTAL_PASSED" and shown == library(cert)
