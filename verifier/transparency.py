@@ -223,13 +223,13 @@ _RANK: Final = {name: rank for rank, name in enumerate(POLICIES)}
 
 def region_policy(trust_list: Any, chain_fingerprints: Sequence[str]) -> str:
     """The strictest ``scope.transparency`` setting (``off``, ``indeterminate``, ``required``) of the trust-list
-    issuers whose CA certificates are on the credential's chain (a region's per-region setting)."""
+    issuers whose CA certificates (current or, after a re-key, retired) are on the credential's chain (a region's
+    per-region setting), found through the list's fingerprint index."""
     found = "off"
     if trust_list is None:
         return found
-    wanted = set(chain_fingerprints)
-    for issuer, service in trust_list.services():
-        if hashlib.sha256(service.certificate).hexdigest() in wanted:
+    for fingerprint in dict.fromkeys(chain_fingerprints):
+        for issuer, _service in trust_list.holders(fingerprint):  # an index: cost independent of the list's size
             setting = issuer.scope.get("transparency") if isinstance(issuer.scope, Mapping) else None
             if isinstance(setting, str) and setting in _RANK and _RANK[setting] > _RANK[found]:
                 found = setting

@@ -382,6 +382,10 @@ class TrustList:
                 return issuer, service
         return None
 
+    def holders(self, fingerprint: str) -> tuple[tuple[Issuer, Service], ...]:
+        """Every service holding, now or before a renewal, the certificate of this SHA-256 (hex), in list order."""
+        return self._by_fingerprint.get(fingerprint.lower(), ())
+
     def license_issuers(self, issuer_id: str) -> tuple[tuple[Issuer, Service], ...]:
         """The ``LICENSE_ISSUER`` services whose scope names ``issuer_id`` (a licence's ``iss``)."""
         return self._by_scope_issuer.get(issuer_id, ())
