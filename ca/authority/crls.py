@@ -192,23 +192,36 @@ def generate_crl(
 # --- partitions ------------------------------------------------------------------------------------------------
 
 
-_COUNT: Final = text("UPDATE ca SET cert_count = cert_count + 1 WHERE id = :id RETURNING cert_count - 1")
+_COUNT: Final = text("UPDATE ca SET cert_count = cert_count + :n WHERE id = :id RETURNING cert_count - :n")
 
 
 def assign_partition(
     session: Session, keystore: KeyStore, endpoints: Endpoints, ca: CertificateAuthority
 ) -> tuple[int, str]:
-    """The partition of the CA's next certificate and the URI of its CRL. The counter is one atomic ``UPDATE …
-    RETURNING``; the first certificate of a partition opens it with an empty CRL (signed now, so a verifier finds a
-    CRL for every certificate from the moment it exists)."""
-    row = session.connection().execute(_COUNT, {"id": ca.id}).first()  # Core: the ORM's execute cost ~0.3 ms
+    """The partition of the CA's next certificate and the URI of its CRL (:func:`assign_partitions` of one)."""
+    return assign_partitions(session, keystore, endpoints, ca, 1)[0]
+
+
+def assign_partitions(
+    session: Session, keystore: KeyStore, endpoints: Endpoints, ca: CertificateAuthority, count: int
+) -> list[tuple[int, str]]:
+    """The partitions (and CRL URIs) of the CA's next ``count`` certificates, in order. The counter moves by
+    ``count`` in one atomic ``UPDATE … RETURNING`` (a batch reserves its chunk's places at once; a place left unused by
+    a request that fails only leaves its partition one certificate short of :data:`SHARD_CAPACITY`); the first
+    certificate of a partition opens it with an empty CRL (signed now, so a verifier finds a CRL for every certificate
+    from the moment it exists), and the partition after the last one is opened ahead."""
+    if count < 1:
+        return []
+    row = session.connection().execute(_COUNT, {"id": ca.id, "n": count}).first()  # Core: the ORM's cost ~0.3 ms
     if row is None:
         raise NotFoundError(f"no CA {ca.id!r}")
-    shard = int(row[0]) // SHARD_CAPACITY + 1
+    first = int(row[0])
+    shards = [place // SHARD_CAPACITY + 1 for place in range(first, first + count)]
+    wanted = range(shards[0], shards[-1] + 2)
     known = _known_partitions(session, ca.id)
-    if shard in known and shard + 1 in known:
-        return shard, known[shard]
-    return shard, open_partitions(session, keystore, endpoints, ca, range(shard, shard + 2))[shard]
+    if not all(shard in known for shard in wanted):
+        known = open_partitions(session, keystore, endpoints, ca, wanted)
+    return [(shard, known[shard]) for shard in shards]
 
 
 # engine -> CA id -> {partition: URI} of partitions seen committed (found by a query, never one opened in a

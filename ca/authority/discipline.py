@@ -4,6 +4,7 @@ arbiter across processes), sign once with the CA's signer, complete the row; all
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,10 +12,10 @@ from datetime import datetime
 from typing import Final
 
 from asn1crypto import x509 as asn1_x509
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, delete, insert, update
 from sqlalchemy.dialects import postgresql as postgresql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
@@ -157,16 +158,25 @@ def issue_signed(
         return _sign_and_complete(session, signer, ca, builder, record)
 
 
+_FORGET: Final = delete(_TABLE).where(_TABLE.c.id == bindparam("row_id"))
+
+
 @contextmanager
 def forgotten_on_error(session: Session, record: IssuedCertificate) -> Iterator[None]:
-    """On an error, take ``record`` out of the session before the caller's rollback: it was attached as a persistent
-    row (:func:`reserve_serial`), and a savepoint's rollback does not detach such an object, so the audit chain and
-    the transparency log would otherwise record, at the commit of a batch, a row that no longer exists."""
+    """On an error, delete the reserved row and take ``record`` out of the session: it was attached as a persistent
+    row (:func:`reserve_serial`), and neither a savepoint's rollback nor a batch going on without one (a request from
+    a CSR, ``trust.service.ca.issue_batch``) detaches such an object, so the audit chain and the transparency log
+    would otherwise record, at the commit of a batch, a row that no longer exists (or one never signed). When the
+    database refuses the delete (a transaction it has aborted), the caller's rollback undoes the row anyway."""
     try:
         yield
     except BaseException:
         if record in session:
             session.expunge(record)
+        if record.id is not None:
+            # the original error is the one to report; if the delete fails, the transaction will not commit
+            with contextlib.suppress(SQLAlchemyError):
+                session.connection().execute(_FORGET, {"row_id": record.id})
         raise
 
 

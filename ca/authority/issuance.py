@@ -122,11 +122,13 @@ def issue(
     dns_names: Sequence[str] = (),
     uris: Sequence[str] = (),
     request_id: str | None = None,
+    partition: tuple[int, str] | None = None,
 ) -> Issued:
     """Issue an end-entity certificate of ``profile`` for ``subject``.
 
     ``public_key`` comes from a verified CSR; without it the service generates a key of ``key_family`` and
-    keeps it in the key store (``record.key_id``)."""
+    keeps it in the key store (``record.key_id``). ``partition`` is a CRL partition place reserved beforehand
+    (:func:`ca.authority.crls.assign_partitions`, a batch's chunk at once); without it one is taken here."""
     ca = get_ca(session, ca_id)
     if ca.kind == "root":
         raise InputError("national roots sign only CA certificates, CRLs and the trust list")
@@ -157,7 +159,7 @@ def issue(
         # the main CRL's scope (its issuing distribution point) covers the responder: name it (ca.authority.crls)
         crl_uri = endpoints.crl(ca.id)
     else:
-        shard, crl_uri = crls.assign_partition(session, keystore, endpoints, ca)
+        shard, crl_uri = partition or crls.assign_partition(session, keystore, endpoints, ca)
     builder = end_entity_builder(
         issuer_cert,
         profile,

@@ -13,7 +13,7 @@ import pytest
 from asn1crypto import x509 as asn1_x509
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.errors import InvalidCertificateError, PathValidationError, RevokedError
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 
 from ca import authority
 from ca.models import CrlRecord, CrlShard, IssuedCertificate, now
@@ -930,3 +930,95 @@ def test_batch_request_failing_after_its_row_is_reserved_leaves_no_audit_or_log_
             select(audit.AuditEntry.subject).where(audit.AuditEntry.action == "certificate.create")
         ).all()
     assert sum(any(serial in subject for serial in serials) for subject in created) == 2
+
+
+def test_batch_request_from_a_csr_failing_after_its_row_is_reserved_leaves_nothing(
+    ca_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch request from a CSR runs without a savepoint of its own (issue 15 item 5): when its signing fails after
+    its row was reserved, the row is deleted again and the object leaves the session — no certificate row, no audit
+    entry, no log leaf for it; the other requests of the chunk are issued and the audit chain verifies."""
+    from trust.service import audit
+    from trust.service.tlog import LogLeaf
+
+    def leaves() -> int:
+        with db.session_scope(ca_world.instance.engine) as session:
+            return session.exec(select(func.count()).select_from(LogLeaf).where(LogLeaf.kind == "certificate")).one()
+
+    real_sign = cx.CertificateBuilder.sign
+    calls = {"n": 0}
+
+    def failing_second(self: cx.CertificateBuilder, *args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise TrustError("the signer failed (test)", code=Code.INTERNAL)
+        return real_sign(self, *args, **kwargs)
+
+    subject = _subject("person-identity")
+    requests = [
+        service.BatchRequest(
+            "person-identity", subject, make_csr(generate_private_key("sm2"), subject), request_id=f"csr-reserved-{i}"
+        )
+        for i in range(3)
+    ]
+    before, leaves_before = _counts(ca_world), leaves()
+    monkeypatch.setattr(cx.CertificateBuilder, "sign", failing_second)
+    outcomes = list(service.issue_batch(ca_world.instance, "region-330000-sm2", requests, chunk=3))
+    monkeypatch.undo()
+    assert [o.error is None for o in outcomes] == [True, False, True]
+    assert _counts(ca_world)[0] == before[0] + 2
+    assert leaves() == leaves_before + 2
+    report = audit.verify(ca_world.instance.engine)
+    assert report.ok, report.problem
+    with db.session_scope(ca_world.instance.engine) as session:
+        stored = session.exec(
+            select(IssuedCertificate.request_id).where(col(IssuedCertificate.request_id).startswith("csr-reserved-"))
+        ).all()
+    assert sorted(stored) == ["csr-reserved-0", "csr-reserved-2"]
+    # the failed request is not taken: run again, it is issued and the others are replayed
+    again = list(service.issue_batch(ca_world.instance, "region-330000-sm2", requests, chunk=3))
+    assert all(o.result is not None for o in again)
+    assert [again[i].result.record.serial for i in (0, 2)] == [outcomes[i].result.record.serial for i in (0, 2)]
+
+
+def test_batch_with_one_request_id_twice_in_a_chunk_answers_both_with_one_certificate(ca_world: World) -> None:
+    """Idempotency inside one chunk: the second request under a key the first one used gets the first's certificate
+    (not an error, not a second certificate)."""
+    subject = _subject("person-identity")
+    csr_data = make_csr(generate_private_key("sm2"), subject)
+    requests = [service.BatchRequest("person-identity", subject, csr_data, request_id="twice-in-a-chunk")] * 2
+    before = _counts(ca_world)
+    outcomes = list(service.issue_batch(ca_world.instance, "region-330000-sm2", requests, chunk=2))
+    assert all(o.error is None and o.result is not None for o in outcomes)
+    assert outcomes[0].result.record.serial == outcomes[1].result.record.serial
+    assert outcomes[0].result.certificate.dump() == outcomes[1].result.certificate.dump()
+    assert _counts(ca_world)[0] == before[0] + 1
+
+
+def test_a_batch_reserves_its_chunks_partition_places_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch chunk takes the CRL partition places of its new certificates in one counter update: the certificates
+    fill the partitions in order as single issuance does (a replayed request takes no place), every partition they
+    name — and the one after — has its CRL, and the next single issuance continues after the chunk."""
+    from ca.authority import crls
+
+    monkeypatch.setattr(crls, "SHARD_CAPACITY", 2)
+    world = build_world(tmp_path / "world", free_port())
+    ca_id = "region-330000-sm2"
+    first = _issue(world, ca_id, "seal", request_id="batch-places-0")
+    with db.session_scope(world.instance.engine) as session:
+        start = authority.get_ca(session, ca_id).cert_count
+    requests = [service.BatchRequest("seal", _subject("seal"), request_id=f"batch-places-{i}") for i in range(6)]
+    outcomes = list(service.issue_batch(world.instance, ca_id, requests, chunk=6))
+    assert all(o.result is not None for o in outcomes)
+    assert outcomes[0].result.record.serial == first.record.serial  # replayed, no place taken
+    later = _issue(world, ca_id, "seal")
+    with db.session_scope(world.instance.engine) as session:
+        shards = [_shard(session, o.result.record.id) for o in outcomes[1:]] + [_shard(session, later.record.id)]
+        count = authority.get_ca(session, ca_id).cert_count
+    assert shards == [(start + i) // 2 + 1 for i in range(6)]
+    assert count == start + 6
+    rows = _partition_rows(world, ca_id)
+    assert set(shards) | {shards[-1] + 1} <= set(rows)
+    for o, shard in zip(outcomes[1:], shards, strict=False):
+        names = o.result.certificate.crl_distribution_points_value[0]["distribution_point"].native
+        assert names == [f"{world.base_url}/crl/{ca_id}/{shard}.crl"]

@@ -7,6 +7,7 @@ can serve them.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from ca import authority
-from ca.authority import Endpoints, Issued
+from ca.authority import Endpoints, Issued, crls
 from ca.models import CaKeyHistory, CertificateAuthority, CrlRecord, CrlShard, IssuedCertificate
 from ca.profiles import profile as get_profile
 from trust import db
@@ -387,16 +388,30 @@ def issue_batch(
             ca = authority.get_ca(session, ca_id)
             trust_registry.check_standing(session, ca)
             chain = authority.chain(session, ca.id)
+            # One query for the chunk's idempotency keys already used, and the CRL partition places of the rest
+            # reserved at once (issue 15 item 5: two statements per certificate were a fifth of its cost).
+            asked = [request.request_id for _index, request in pending if request.request_id is not None]
+            taken = _requests_taken(session, asked) if asked else set()
+            places = iter(
+                crls.assign_partitions(
+                    session, keystore, ep, ca, sum(1 for _i, r in pending if r.request_id not in taken)
+                )
+            )
             for index, request in pending:
                 try:
-                    if request.request_id is not None:
+                    if request.request_id is not None and request.request_id in taken:
                         existing = _replay_in(session, request.request_id, ca_id=ca_id, profile=request.profile)
                         if existing is not None:
                             outcomes.append(BatchOutcome(index, request.request_id, existing))
                             continue
+                    place = next(places, None)
                     public_key = csr.parse_and_verify(request.csr_data).public_key if request.csr_data else None
                     validity = timedelta(days=request.validity_days) if request.validity_days is not None else None
-                    with session.begin_nested():
+                    # A request whose key Huren generates writes key rows before its certificate: it runs in a
+                    # savepoint. One from a CSR writes only its certificate row, which a failure after the row was
+                    # reserved deletes again (ca.authority.discipline.forgotten_on_error): a savepoint per
+                    # certificate cost ~0.25 ms, an eighth of a batch certificate (issue 15 item 5).
+                    with session.begin_nested() if public_key is None else contextlib.nullcontext():
                         done = authority.issue(
                             session,
                             keystore,
@@ -408,11 +423,21 @@ def issue_batch(
                             key_family=request.key_family.upper(),
                             validity=validity,
                             request_id=request.request_id,
+                            partition=place,
                         )
                     issued.append(done)
                     outcomes.append(
                         BatchOutcome(index, request.request_id, IssueResult(done.record, done.certificate, chain))
                     )
+                except authority.DuplicateRequest as exc:
+                    # the key was used by an earlier request of this chunk, or by a transaction that committed
+                    # meanwhile: the certificate issued for it is the answer (idempotency)
+                    try:
+                        existing = _replay_in(session, exc.request_id, ca_id=ca_id, profile=request.profile)
+                    except TrustError as conflict:
+                        outcomes.append(BatchOutcome(index, request.request_id, error=conflict))
+                        continue
+                    outcomes.append(BatchOutcome(index, request.request_id, existing, None if existing else exc))
                 except TrustError as exc:
                     outcomes.append(BatchOutcome(index, request.request_id, error=exc))
         pending.clear()
@@ -430,6 +455,19 @@ def _replay(instance: Instance, request_id: str, *, ca_id: str, profile: str, su
     """The certificate already issued for ``request_id``, if any (:func:`_replay_in`, in a read-only transaction)."""
     with db.session_scope(instance.engine, read_only=True) as session:
         return _replay_in(session, request_id, ca_id=ca_id, profile=profile)
+
+
+def _requests_taken(session: Session, request_ids: Sequence[str]) -> set[str]:
+    """Which of ``request_ids`` already name a certificate (one query per 500 keys)."""
+    found: set[str] = set()
+    for start in range(0, len(request_ids), 500):
+        part = list(request_ids[start : start + 500])
+        found.update(
+            session.execute(
+                select(IssuedCertificate.request_id).where(col(IssuedCertificate.request_id).in_(part))
+            ).scalars()
+        )
+    return found
 
 
 _REQUEST_TAKEN: Final = select(IssuedCertificate.id).where(IssuedCertificate.request_id == bindparam("request_id"))
