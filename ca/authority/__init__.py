@@ -37,6 +37,7 @@ from ca.authority.crls import (
 )
 from ca.authority.discipline import (
     DuplicateRequest,
+    complete,
 )
 from ca.authority.hierarchy import (
     KIND_PROFILES,
@@ -104,6 +105,7 @@ __all__ = [
     "chain",
     "chain_for_certificate",
     "check_in_scope",
+    "complete",
     "covering_crl",
     "create_root",
     "create_sub_ca",

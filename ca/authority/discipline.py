@@ -129,7 +129,10 @@ def issue_signed(
     key_id: str | None,
     request_id: str | None = None,
     crl_shard: int | None = None,
+    completions: list[dict[str, object]] | None = None,
 ) -> Issued:
+    """Reserve a row with a fresh serial, sign, complete the row (:func:`_sign_and_complete`). With ``completions``
+    (a batch) the row's completing values are appended there for :func:`complete` to write for the whole chunk."""
     signer = ca_signer(keystore, ca)
     # Checked before a row is reserved (an assert vanishes under python -O, and a row without validity then failed
     # its NOT NULL columns on every try, reported as "could not allocate a unique serial number").
@@ -155,7 +158,7 @@ def issue_signed(
 
     record = reserve_serial(session, make)
     with forgotten_on_error(session, record):
-        return _sign_and_complete(session, signer, ca, builder, record)
+        return _sign_and_complete(session, signer, ca, builder, record, completions)
 
 
 _FORGET: Final = delete(_TABLE).where(_TABLE.c.id == bindparam("row_id"))
@@ -186,6 +189,7 @@ def _sign_and_complete(
     ca: CertificateAuthority,
     builder: cx.CertificateBuilder,
     record: IssuedCertificate,
+    completions: list[dict[str, object]] | None = None,
 ) -> Issued:
     cert = builder.serial_number(int(record.serial, 16)).sign(signer, issuer_key=cx.public_key(ca_certificate(ca)))
     der = cert.dump()
@@ -193,9 +197,19 @@ def _sign_and_complete(
     # Completed with one UPDATE on the transaction's connection, the row object given the same values as committed
     # state: the ORM's unit of work for this one row cost ~1 ms per certificate (issue 15 item 5). The audit entry
     # of a row created in the transaction is written with the values it is committed with (trust.service.audit).
-    session.connection().execute(
-        _COMPLETE, {"row_id": record.id, "new_der": der, "new_fingerprint": completed["fingerprint"]}
-    )
+    values = {"row_id": record.id, "new_der": der, "new_fingerprint": completed["fingerprint"]}
+    if completions is None:
+        session.connection().execute(_COMPLETE, values)
+    else:
+        completions.append(values)
     for name, value in completed.items():
         set_committed_value(record, name, value)
     return Issued(record=record, certificate=cert)
+
+
+def complete(session: Session, completions: list[dict[str, object]]) -> None:
+    """Write the completing values a batch collected (:func:`issue_signed` with ``completions``) in one
+    ``executemany``, and empty the list: before anything reads those rows back and before the commit."""
+    if completions:
+        session.connection().execute(_COMPLETE, list(completions))
+        completions.clear()

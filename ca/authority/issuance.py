@@ -123,12 +123,14 @@ def issue(
     uris: Sequence[str] = (),
     request_id: str | None = None,
     partition: tuple[int, str] | None = None,
+    completions: list[dict[str, object]] | None = None,
 ) -> Issued:
     """Issue an end-entity certificate of ``profile`` for ``subject``.
 
     ``public_key`` comes from a verified CSR; without it the service generates a key of ``key_family`` and
     keeps it in the key store (``record.key_id``). ``partition`` is a CRL partition place reserved beforehand
-    (:func:`ca.authority.crls.assign_partitions`, a batch's chunk at once); without it one is taken here."""
+    (:func:`ca.authority.crls.assign_partitions`, a batch's chunk at once); without it one is taken here.
+    ``completions``: the row is completed later, for the whole chunk (:func:`ca.authority.discipline.complete`)."""
     ca = get_ca(session, ca_id)
     if ca.kind == "root":
         raise InputError("national roots sign only CA certificates, CRLs and the trust list")
@@ -184,6 +186,7 @@ def issue(
         key_id=None,
         request_id=request_id,
         crl_shard=shard,
+        completions=completions,
     )
     with forgotten_on_error(session, issued.record):
         if generated is not None:
