@@ -130,9 +130,11 @@ def issue_signed(
     request_id: str | None = None,
     crl_shard: int | None = None,
     completions: list[dict[str, object]] | None = None,
+    subject_text: str | None = None,
 ) -> Issued:
     """Reserve a row with a fresh serial, sign, complete the row (:func:`_sign_and_complete`). With ``completions``
-    (a batch) the row's completing values are appended there for :func:`complete` to write for the whole chunk."""
+    (a batch) the row's completing values are appended there for :func:`complete` to write for the whole chunk;
+    ``subject_text`` is ``name_text(subject)`` when the caller has it."""
     signer = ca_signer(keystore, ca)
     # Checked before a row is reserved (an assert vanishes under python -O, and a row without validity then failed
     # its NOT NULL columns on every try, reported as "could not allocate a unique serial number").
@@ -146,7 +148,7 @@ def issue_signed(
             fingerprint=f"pending-{serial:x}"[:64],
             issuer_id=ca.id,
             profile=profile_name,
-            subject=name_text(subject)[:512],
+            subject=(name_text(subject) if subject_text is None else subject_text)[:512],
             family=public_key.family.value,
             key_id=key_id,
             not_before=not_before,

@@ -25,6 +25,7 @@ from trust.formats import idcodes
 from trust.formats import x509 as cx
 from trust.formats.names import (
     DN,
+    attributes_text,
     check_dns_name,
     check_uri,
     default_dns_namespace,
@@ -34,12 +35,15 @@ from trust.formats.names import (
 )
 
 
-def check_in_scope(ca: CertificateAuthority, subject: asn1_x509.Name) -> None:
-    """The subject must start with the CA's permitted subtree (the same rule RFC 5280 name constraints apply)."""
+def check_in_scope(
+    ca: CertificateAuthority, subject: asn1_x509.Name, attributes: list[tuple[str, str]] | None = None
+) -> None:
+    """The subject must start with the CA's permitted subtree (the same rule RFC 5280 name constraints apply).
+    ``attributes``: the subject's :func:`name_attributes` when the caller has read them already."""
     permitted = _permitted_prefixes(bytes(ca.cert_der))
     if permitted is None:
         return
-    attrs = name_attributes(subject)
+    attrs = name_attributes(subject) if attributes is None else attributes
     for prefix, _text in permitted:
         if attrs[: len(prefix)] == prefix:
             return
@@ -141,7 +145,8 @@ def issue(
         raise InputError(f"a {ca.kind} CA does not issue {profile.name} certificates", code=Code.INVALID_INPUT)
     subject = profile.check_subject(subject)
     subject_name = subject.to_asn1()
-    check_in_scope(ca, subject_name)
+    attributes = subject.attributes()  # the scope check's and the row's subject text (no re-parse of the name)
+    check_in_scope(ca, subject_name, attributes)
     dns_names, uris = check_names(ca, profile, dns_names, uris)
     generated: NewKey | None = None
     if public_key is None:
@@ -187,6 +192,7 @@ def issue(
         request_id=request_id,
         crl_shard=shard,
         completions=completions,
+        subject_text=attributes_text(attributes),
     )
     with forgotten_on_error(session, issued.record):
         if generated is not None:

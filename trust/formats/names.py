@@ -15,6 +15,7 @@ UTF8String (RFC 5280 clause 4.1.2.4).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Final
@@ -230,6 +231,15 @@ class DN:
         }
         return [(k, value) for k in _ORDER if (value := values[k])] + list(self.extra)
 
+    def attributes(self) -> list[tuple[str, str]]:
+        """:func:`name_attributes` of :meth:`to_asn1`, without encoding and parsing the name again (what issuance's
+        scope check and the row's subject text read; issue 15 item 5). Equal by construction for the attribute
+        types of :data:`_ATTRIBUTE_OIDS`; a name with other types is read back from its encoding."""
+        items = self.items()
+        if all(attr in _ATTRIBUTE_OIDS for attr, _value in items):
+            return items
+        return name_attributes(self.to_asn1())
+
     def to_asn1(self) -> x509.Name:
         """The name, one attribute per RDN, encoded straight to DER (issue 15 item 5: asn1crypto's encoder cost
         ~0.8 ms per issuance); the octets equal :meth:`to_asn1_general`'s (``tests/trust/formats/test_names.py``)."""
@@ -290,6 +300,11 @@ def name_attributes(name: x509.Name) -> list[tuple[str, str]]:
 
 def name_text(name: x509.Name) -> str:
     """RFC 4514-like text in RDN order (``C=CN, ST=浙江省, ...``) for reports and logs."""
+    return attributes_text(name_attributes(name))
+
+
+def attributes_text(attributes: Sequence[tuple[str, str]]) -> str:
+    """:func:`name_text` of a name whose :func:`name_attributes` are ``attributes`` (read once, used twice)."""
     short = {
         "country_name": "C",
         "state_or_province_name": "ST",
@@ -300,4 +315,4 @@ def name_text(name: x509.Name) -> str:
         "serial_number": "serialNumber",
         "organization_identifier": "organizationIdentifier",
     }
-    return ", ".join(f"{short.get(k, k)}={v}" for k, v in name_attributes(name))
+    return ", ".join(f"{short.get(k, k)}={v}" for k, v in attributes)

@@ -68,7 +68,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import rfc8785
-from sqlalchemy import Column, String, Text, event, insert, inspect, update
+from sqlalchemy import Column, String, Text, bindparam, event, insert, inspect, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session as OrmSession
@@ -495,8 +495,15 @@ def append(session: Session | OrmSession, rows: list[dict[str, Any]]) -> None:
     # Core statements on the transaction's connection: the ORM's bulk-insert machinery cost ~1 ms per append and
     # there is nothing for it to track here (issue 15 item 5).
     connection = session.connection()
-    connection.execute(insert(AuditEntry), values)
-    connection.execute(update(AuditHead).where(col(AuditHead.id) == 1).values(seq=seq, hash=prev))
+    connection.execute(_INSERT_ENTRY, values)
+    connection.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev})
+
+
+# Built once (a statement built per append was compiled and cache-keyed each time; issue 15 item 5).
+_INSERT_ENTRY: Final = insert(AuditEntry)
+_MOVE_HEAD: Final = (
+    update(AuditHead).where(col(AuditHead.id) == 1).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
 
 
 def record(engine: Engine, *, action: str, subject: str, result: str, details: Mapping[str, Any] | None = None) -> None:

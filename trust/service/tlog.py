@@ -45,6 +45,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    bindparam,
     event,
     insert,
     inspect,
@@ -333,9 +334,7 @@ def append(connection: Connection, entries: Sequence[Entry]) -> list[int]:
     if not entries:
         return []
     count = len(entries)
-    row = connection.execute(
-        update(_HEAD).where(_HEAD.c.id == 1).values(size=_HEAD.c.size + count).returning(_HEAD.c.size)
-    ).scalar_one()
+    row = connection.execute(_GROW, {"count": count}).scalar_one()
     size = int(row) - count
     # which stored nodes the new right spine hashes with
     needed: set[tuple[int, int]] = set()
@@ -379,9 +378,17 @@ def append(connection: Connection, entries: Sequence[Entry]) -> list[int]:
             }
         )
         indexes.append(index)
-    connection.execute(insert(_LEAF), leaves)
-    connection.execute(insert(_NODE), [{"level": lv, "idx": ix, "hash": h} for (lv, ix), h in fresh.items()])
+    connection.execute(_INSERT_LEAF, leaves)
+    connection.execute(_INSERT_NODE, [{"level": lv, "idx": ix, "hash": h} for (lv, ix), h in fresh.items()])
     return indexes
+
+
+# Built once: a statement built per append was compiled and cache-keyed each time (issue 15 item 5).
+_GROW: Final = (
+    update(_HEAD).where(_HEAD.c.id == 1).values(size=_HEAD.c.size + bindparam("count")).returning(_HEAD.c.size)
+)
+_INSERT_LEAF: Final = insert(_LEAF)
+_INSERT_NODE: Final = insert(_NODE)
 
 
 class NodeReader:

@@ -15,7 +15,7 @@ from trust.crypto.algorithms import KeyFamily
 from trust.crypto.errors import InputError, InvalidSignature
 from trust.crypto.keys import PrivateKey, generate_private_key
 from trust.formats import x509 as cx
-from trust.formats.names import DN
+from trust.formats.names import DN, name_attributes
 
 SPECS = {KeyFamily.SM2: "sm2", KeyFamily.RSA: "rsa-2048", KeyFamily.EC: "ec-p256"}
 LONG = "浙江省杭州市西湖区文三路" * 10  # 120 characters, 360 octets: long-form lengths inside the name
@@ -141,6 +141,8 @@ def test_the_certificate_just_signed_is_checked_with_the_issuer_key(
 )
 def test_a_name_is_written_as_the_general_encoder_writes_it(dn: DN) -> None:
     assert dn.to_der() == dn.to_asn1_general().dump() == dn.to_asn1().dump()
+    # what issuance reads of the subject without parsing it again is what a parse of the encoding gives
+    assert dn.attributes() == name_attributes(dn.to_asn1()) == name_attributes(dn.to_asn1_general())
 
 
 def test_a_name_is_checked_before_it_is_written() -> None:
