@@ -484,7 +484,8 @@ def _replay_in(session: Session, request_id: str, *, ca_id: str, profile: str) -
     """The certificate already issued for ``request_id``, if any; a different request under the same key is a
     conflict (an idempotency key names one request, RFC-style "Idempotency-Key" semantics)."""
     # The usual answer is "none": asked with the id column alone, the row is loaded only when there is one.
-    if session.execute(_REQUEST_TAKEN, {"request_id": request_id}).first() is None:
+    # (on the transaction's connection: certificate rows are written with Core statements, nothing to autoflush)
+    if session.connection().execute(_REQUEST_TAKEN, {"request_id": request_id}).first() is None:
         return None
     existing = session.exec(select(IssuedCertificate).where(IssuedCertificate.request_id == request_id)).first()
     if existing is None:  # pragma: no cover - deleted in between: only a concurrent restore could do it
