@@ -59,6 +59,19 @@ def world(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
+def world_template(tmp_path_factory: pytest.TempPathFactory):
+    """The same kind of world, built once per session to be copied, never used itself: a module that changes state
+    takes ``tests.support.world.copy_world(world_template, home)`` instead of building a world of its own. The
+    copies keep this world's port (their certificates name it), so at most one of them is served at a time."""
+    from tests.support.server import free_port
+    from tests.support.world import build_world
+
+    template = build_world(tmp_path_factory.mktemp("world-template") / "home", free_port())
+    template.instance.engine.dispose()
+    return template
+
+
+@pytest.fixture(scope="session")
 def world_server(world):
     """The session world served over HTTP on the port its certificates name."""
     from tests.support.server import live_server

@@ -20,8 +20,7 @@ from ca.models import CrlRecord, CrlShard, IssuedCertificate, now
 from ca.profiles import PROFILES
 from tests.conftest import require_tool
 from tests.support.csr import make_csr
-from tests.support.server import free_port
-from tests.support.world import ZJ_ORG_USCC, World, build_world
+from tests.support.world import ZJ_ORG_USCC, World, copy_world
 from trust import db
 from trust.crypto.errors import Code, ConflictError, InputError, InvalidSignature, NotFoundError, TrustError
 from trust.crypto.keys import generate_private_key
@@ -35,9 +34,9 @@ ZJ_PERSON = "330106199001010018"  # valid GB 11643 check digit (checked below)
 
 
 @pytest.fixture(scope="module")
-def ca_world(tmp_path_factory: pytest.TempPathFactory) -> World:
+def ca_world(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> World:
     """A world this module may change (issue, revoke)."""
-    return build_world(tmp_path_factory.mktemp("ca-world"), free_port())
+    return copy_world(world_template, tmp_path_factory.mktemp("ca-world") / "home")
 
 
 def _subject(profile: str, region: str = "浙江省") -> DN:
@@ -636,7 +635,7 @@ def _partition_rows(world: World, ca_id: str) -> dict[int, CrlShard]:
 
 
 def test_a_revocation_re_signs_only_the_partition_of_the_certificate(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, world_template: World
 ) -> None:
     """Certificates are given partitions in issuance order and name their partition's CRL (and delta CRL); revoking
     one re-signs that partition only — the other partitions and the CA's main CRL keep their numbers and bytes — and
@@ -644,7 +643,7 @@ def test_a_revocation_re_signs_only_the_partition_of_the_certificate(
     from ca.authority import crls
 
     monkeypatch.setattr(crls, "SHARD_CAPACITY", 2)
-    world = build_world(tmp_path / "world", free_port())
+    world = copy_world(world_template, tmp_path / "world")
     ca_id = "region-330000-sm2"
     with db.session_scope(world.instance.engine) as session:
         issued_before = authority.get_ca(session, ca_id).cert_count

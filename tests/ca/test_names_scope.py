@@ -21,8 +21,7 @@ from sqlmodel import func, select
 from ca import authority
 from ca.models import IssuedCertificate, now
 from tests.conftest import require_tool
-from tests.support.server import free_port
-from tests.support.world import ZJ_ORG_USCC, World, build_world
+from tests.support.world import ZJ_ORG_USCC, World, copy_world
 from trust import db
 from trust.crypto.errors import InputError
 from trust.crypto.keys import generate_private_key
@@ -40,8 +39,8 @@ TLS_SUBJECT = DN(province="浙江省", organization="浙江省政务服务平台
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return build_world(tmp_path_factory.mktemp("names-scope"), free_port())
+def world(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> World:
+    return copy_world(world_template, tmp_path_factory.mktemp("names-scope") / "home")
 
 
 def _issued(world: World) -> int:

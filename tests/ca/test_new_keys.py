@@ -9,8 +9,7 @@ from sqlmodel import Session
 from ca import authority
 from ca.authority.keys import new_key
 from ca.profiles import profile
-from tests.support.server import free_port
-from tests.support.world import World, build_world
+from tests.support.world import World, copy_world
 from trust import db
 from trust.crypto.errors import InputError
 from trust.formats.names import DN
@@ -20,8 +19,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return build_world(tmp_path_factory.mktemp("new-keys"), free_port())
+def world(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> World:
+    return copy_world(world_template, tmp_path_factory.mktemp("new-keys") / "home")
 
 
 def _keys(world: World) -> set[str]:

@@ -37,8 +37,8 @@ from ca.authority import algorithm_for
 from ca.models import CertificateAuthority
 from ca.profiles import profile as get_profile
 from tests.conftest import require_tool
-from tests.support.server import free_port, live_server
-from tests.support.world import GD_ORG_USCC, ZJ_ORG_USCC, World, build_world
+from tests.support.server import live_server
+from tests.support.world import GD_ORG_USCC, ZJ_ORG_USCC, World, copy_world
 from trust.crypto.algorithms import SM2_SM3
 from trust.crypto.errors import InputError, InvalidSignature
 from trust.formats import ocsp
@@ -125,9 +125,9 @@ def sm2_ee(world: World) -> asn1_x509.Certificate:
 
 
 @pytest.fixture(scope="module")
-def own(tmp_path_factory: pytest.TempPathFactory):
+def own(tmp_path_factory: pytest.TempPathFactory, world_template: World):
     """A world of this module's own (revocations happen here), served over HTTP."""
-    world = build_world(tmp_path_factory.mktemp("ocsp-world"), free_port())
+    world = copy_world(world_template, tmp_path_factory.mktemp("ocsp-world") / "home")
     with live_server(world.instance, world.port) as url:
         yield world, url
 

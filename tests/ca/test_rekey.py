@@ -24,8 +24,7 @@ from ca import authority
 from ca.models import CaKeyHistory, CertificateAuthority, CrlRecord, IssuedCertificate
 from tests.conftest import require_tool
 from tests.support.csr import make_csr
-from tests.support.server import free_port
-from tests.support.world import ZJ_ORG_USCC, World, build_world, make_instance
+from tests.support.world import ZJ_ORG_USCC, World, copy_world, make_instance
 from trust import db
 from trust.crypto.errors import Code, ConflictError, InputError, InvalidSignature, NotFoundError, TrustError
 from trust.crypto.keys import generate_private_key
@@ -47,9 +46,9 @@ COPIED = authority.REKEY_COPIED_EXTENSIONS
 
 
 @pytest.fixture(scope="module")
-def rekey_world(tmp_path_factory: pytest.TempPathFactory) -> World:
+def rekey_world(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> World:
     """A world this module changes (re-keys region-330000-sm2 and region-330000-rsa)."""
-    return build_world(tmp_path_factory.mktemp("rekey-world"), free_port())
+    return copy_world(world_template, tmp_path_factory.mktemp("rekey-world") / "home")
 
 
 def _seal(world: World, ca_id: str, family: str) -> service.IssueResult:

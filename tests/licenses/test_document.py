@@ -18,8 +18,7 @@ from PIL import Image, ImageChops
 from licenses import document, issuance, samples
 from seal import anchor
 from tests.conftest import require_tool
-from tests.support.server import free_port
-from tests.support.world import build_world
+from tests.support.world import World, copy_world
 from trust.crypto import jwk
 from trust.crypto.errors import Code, ConflictError, InputError
 from trust.crypto.keys import generate_private_key
@@ -41,8 +40,8 @@ DPI = 200
 
 
 @pytest.fixture(scope="module")
-def dw(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    world = build_world(tmp_path_factory.mktemp("licence-document-world"), free_port())
+def dw(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> dict:
+    world = copy_world(world_template, tmp_path_factory.mktemp("licence-document-world") / "home")
     types = [t.code for t in catalogue.all_types()]
     sm2 = licenses.register_issuer(
         world.instance, ca_id="region-330000-sm2", name=ZJ_NAME, code=ZJ_AUTHORITY, license_types=types

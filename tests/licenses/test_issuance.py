@@ -19,7 +19,7 @@ from licenses import samples
 from licenses.models import LicenseRecord
 from tests.support import postgres
 from tests.support.server import free_port
-from tests.support.world import PASSPHRASE, World, build_world
+from tests.support.world import PASSPHRASE, World, build_world, copy_world
 from trust import db
 from trust.cli.main import main
 from trust.crypto import base64url
@@ -48,8 +48,8 @@ def _setup(world: World) -> str:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[World, str]:
-    world = build_world(tmp_path_factory.mktemp("issuance"), free_port())
+def site(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> tuple[World, str]:
+    world = copy_world(world_template, tmp_path_factory.mktemp("issuance") / "home")
     return world, _setup(world)
 
 
@@ -275,9 +275,9 @@ def _batch_file(path: Path, count: int, *, bad_every: int = 0, start: int = 0) -
 
 
 def test_batch_reports_errors_and_is_resumable(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, world_template: World
 ) -> None:
-    world = build_world(tmp_path / "home", free_port())
+    world = copy_world(world_template, tmp_path / "home")
     issuer = _setup(world)
     monkeypatch.setenv("TRUST_KEY_PASSPHRASE", PASSPHRASE.decode())
     monkeypatch.setenv("TRUST_KEY_KDF_ITERATIONS", "2000")
@@ -391,10 +391,10 @@ def test_batch_csv(tmp_path: Path, site: tuple[World, str]) -> None:
     assert (summary.issued, summary.errors) == (5, 0)
 
 
-def test_batch_memory_is_constant(tmp_path: Path) -> None:
+def test_batch_memory_is_constant(tmp_path: Path, world_template: World) -> None:
     """Peak memory of a 3,000-record batch in a fresh process stays far below the 300 MB bound (the 100,000-record
     run is bench/licenses.py --batch; docs/PERFORMANCE.md records it)."""
-    world = build_world(tmp_path / "home", free_port())
+    world = copy_world(world_template, tmp_path / "home")
     issuer = _setup(world)
     batch = _batch_file(tmp_path / "batch.jsonl", 3000)
     program = f"""
@@ -499,11 +499,11 @@ print('SUMMARY', licenses.issue_batch(inst, records, issuer_id=sys.argv[5], chun
 
 
 def test_token_form_option_of_the_cli(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, world_template: World
 ) -> None:
     """``--token-form``: compact (the default: kid + x5t#S256) or x5c (the chain in the header); anything else is a
     usage error (exit 3) before anything is issued."""
-    world = build_world(tmp_path / "home", free_port())
+    world = copy_world(world_template, tmp_path / "home")
     issuer = _setup(world)
     monkeypatch.setenv("TRUST_KEY_PASSPHRASE", PASSPHRASE.decode())
     monkeypatch.setenv("TRUST_KEY_KDF_ITERATIONS", "2000")

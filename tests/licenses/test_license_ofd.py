@@ -150,16 +150,15 @@ def test_easyofd_reads_and_renders_it(made, tmp_path: Path):
 
 
 @pytest.fixture(scope="module")
-def issued(tmp_path_factory: pytest.TempPathFactory):
+def issued(tmp_path_factory: pytest.TempPathFactory, world_template):
     import json as json_mod
 
     from licenses import samples
-    from tests.support.server import free_port
-    from tests.support.world import build_world
+    from tests.support.world import copy_world
     from trust.service import license_documents, licenses, trust
     from verifier import context
 
-    world = build_world(tmp_path_factory.mktemp("licence-ofd-world"), free_port())
+    world = copy_world(world_template, tmp_path_factory.mktemp("licence-ofd-world") / "home")
     issuer = licenses.register_issuer(
         world.instance,
         ca_id="region-330000-sm2",

@@ -21,8 +21,8 @@ import pytest
 
 from licenses import samples
 from tests.support.js import js_peers, run
-from tests.support.server import free_port, live_server
-from tests.support.world import build_world
+from tests.support.server import live_server
+from tests.support.world import World, copy_world
 from trust.crypto import base64url, jwk
 from trust.crypto.keys import generate_private_key
 from trust.formats import jose, sdjwt
@@ -41,9 +41,9 @@ AUTHORITY = "11330000002482226F"
 
 
 @pytest.fixture(scope="module")
-def peers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    port = free_port()
-    world = build_world(tmp_path_factory.mktemp("peers-world"), port)
+def peers(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> Iterator[dict[str, Any]]:
+    world = copy_world(world_template, tmp_path_factory.mktemp("peers-world") / "home")
+    port = world.port
     issuers = {}
     for name, ca_id, family in (
         ("sm2", "region-330000-sm2", "SM2"),

@@ -14,8 +14,7 @@ from typing import Final
 import pytest
 
 from seal import samples
-from tests.support.server import free_port
-from tests.support.world import ZJ_ORG_USCC, World, build_world
+from tests.support.world import ZJ_ORG_USCC, World, copy_world
 
 HOLDER: Final = "杭州示例科技有限公司"
 SEAL_NAME: Final = "合同专用章"
@@ -56,10 +55,10 @@ class SealingWorld:
 
 
 @pytest.fixture(scope="module")
-def sealing_world(tmp_path_factory: pytest.TempPathFactory) -> SealingWorld:
+def sealing_world(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> SealingWorld:
     from trust.service import seals
 
-    world = build_world(tmp_path_factory.mktemp("sealing-world"), free_port())
+    world = copy_world(world_template, tmp_path_factory.mktemp("sealing-world") / "home")
     record = seals.create(
         world.instance,
         ca_id="region-330000-sm2",

@@ -15,8 +15,7 @@ from seal import ofd as seal_ofd
 from seal import registry
 from seal.models import SealRecord
 from tests.conftest import STANDARDS, require_tool, shared_file
-from tests.support.server import free_port
-from tests.support.world import ZJ_ORG_USCC, World, build_world
+from tests.support.world import ZJ_ORG_USCC, World, copy_world
 from trust import db
 from trust.crypto.algorithms import SM2_SM3
 from trust.crypto.errors import ConflictError, InputError
@@ -37,8 +36,8 @@ def sm3_of(data: bytes) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return build_world(tmp_path_factory.mktemp("ofd-sealing"), free_port())
+def world(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> World:
+    return copy_world(world_template, tmp_path_factory.mktemp("ofd-sealing") / "home")
 
 
 @pytest.fixture(scope="module")

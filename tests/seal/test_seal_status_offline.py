@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 
 from seal import samples
-from tests.support.server import free_port
-from tests.support.world import ZJ_ORG_USCC, build_world
+from tests.support.world import ZJ_ORG_USCC, World, copy_world
 from trust.formats import crl as crl_mod
 from trust.service import ca as ca_service
 from trust.service import seals, trust
@@ -17,8 +16,8 @@ from verifier import api, context
 from verifier.report import Indication
 
 
-def test_suspend_reinstate_revoke_are_visible_offline(tmp_path: Path) -> None:
-    world = build_world(tmp_path / "home", free_port())
+def test_suspend_reinstate_revoke_are_visible_offline(tmp_path: Path, world_template: World) -> None:
+    world = copy_world(world_template, tmp_path / "home")
     instance = world.instance
     record = seals.create(
         instance,

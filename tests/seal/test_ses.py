@@ -14,8 +14,7 @@ import pytest
 from ca import authority
 from seal.models import SealMaker, SealRecord
 from tests.conftest import STANDARDS
-from tests.support.server import free_port
-from tests.support.world import GD_ORG_USCC, ZJ_ORG_USCC, World, build_world
+from tests.support.world import GD_ORG_USCC, ZJ_ORG_USCC, World, copy_world
 from trust import db
 from trust.crypto.algorithms import KeyFamily
 from trust.formats import ses
@@ -27,8 +26,8 @@ PERSON = "330106199001010018"
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return build_world(tmp_path_factory.mktemp("ses-seals"), free_port())
+def world(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> World:
+    return copy_world(world_template, tmp_path_factory.mktemp("ses-seals") / "home")
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,7 @@ from ca import authority
 from seal import signature as ses_signature
 from seal.models import SealEvent, SealRecord
 from tests.conftest import STANDARDS, require_tool
-from tests.support.server import free_port
-from tests.support.world import ZJ_ORG_USCC, World, build_world
+from tests.support.world import ZJ_ORG_USCC, World, copy_world
 from trust import db
 from trust.crypto.algorithms import RSA_PKCS1_SHA256, SM2_SM3
 from trust.crypto.errors import Code, ConflictError, InputError, NotFoundError, UnavailableError, UnsupportedAlgorithm
@@ -60,8 +59,8 @@ def _utc(value: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return build_world(tmp_path_factory.mktemp("ses-signatures"), free_port())
+def world(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> World:
+    return copy_world(world_template, tmp_path_factory.mktemp("ses-signatures") / "home")
 
 
 @pytest.fixture(scope="module")

@@ -66,14 +66,20 @@ def build_demo(home: Path) -> DemoBuild:
 def copy_demo(source: Path, home: Path) -> Path:
     """A copy of the demo world at ``source`` in ``home`` (which must not exist yet), for a test that changes its world
     (re-keys, serves requests): the session's world is built once (``tests/trust/service/conftest.py``) and stays as
-    it was built. The copy is checked: the same files (database, key store, ``public/``, ``out/``) with the same bytes
-    and modes, and no file of it names the original's folder (the settings derive every path from the home, so an
-    instance opened on the copy reads and writes only the copy)."""
+    it was built. The copy is checked (:func:`copy_home`): the same files (database, key store, ``public/``, ``out/``)
+    with the same bytes and modes, and no file of it names the original's folder (the settings derive every path from
+    the home, so an instance opened on the copy reads and writes only the copy)."""
+    return copy_home(source, home, ("huren.db", "keys", "public", "out", "out/index.json"))
+
+
+def copy_home(source: Path, home: Path, parts: tuple[str, ...]) -> Path:
+    """``shutil.copytree(source, home)``, checked: the same files with the same bytes and modes, each of ``parts``
+    there, and no file of the copy (the SQLite database included) holding the original's folder path."""
     shutil.copytree(source, home)
     files = {p.relative_to(source) for p in source.rglob("*") if p.is_file()}
     copied = {p.relative_to(home) for p in home.rglob("*") if p.is_file()}
     assert copied == files, sorted(map(str, files ^ copied))
-    for part in ("huren.db", "keys", "public", "out", "out/index.json"):
+    for part in parts:
         assert (home / part).exists(), part
     originals = {str(source).encode(), str(source.resolve()).encode()}
     for name in sorted(files):

@@ -12,7 +12,7 @@ from typing import Any
 
 from licenses import samples
 from tests.support.server import free_port, live_server
-from tests.support.world import ZJ_ORG_USCC, World, build_world
+from tests.support.world import ZJ_ORG_USCC, World, build_world, copy_world
 from trust.crypto import jwk
 from trust.crypto.keys import PrivateKey
 from trust.formats.names import make_uscc
@@ -49,10 +49,12 @@ class Sdk:
 
 
 @contextmanager
-def sdk_world(home: Path) -> Iterator[Sdk]:
+def sdk_world(home: Path, template: World | None = None) -> Iterator[Sdk]:
+    """A world served over HTTP for the client tests: a copy of ``template`` (the session's ``world_template``) when
+    given, else one built in ``home``."""
     from trust.service import licenses
 
-    world = build_world(home, free_port())
+    world = copy_world(template, home) if template is not None else build_world(home, free_port())
     issuer = licenses.register_issuer(
         world.instance, ca_id=SM2_CA, name="浙江省市场监督管理局", code=ZJ_AUTHORITY, license_types=[BUSINESS]
     )

@@ -50,7 +50,7 @@ def shared_file(*parts: str) -> Path:
     return path
 
 
-WORLD_FIXTURES = frozenset({"world", "world_server"})
+WORLD_FIXTURES = frozenset({"world", "world_server", "world_template"})
 """The fixtures of tests/conftest.py that build a Huren world through the service."""
 
 

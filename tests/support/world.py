@@ -2,7 +2,8 @@
 浙江 (330000) and 广东 (440000) with SM2 and RSA CAs, and platform clients for HTTP tests — a national
 operator (``national-ops``) and the two regional platforms (``zj-platform``, ``gd-platform``), each with an
 SM2 credential from the national CA. ``world.auth("zj-platform")`` gives the headers of a request signed with
-a fresh client assertion. Tests that change state build their own world."""
+a fresh client assertion. Tests that change state build their own world, or copy the session's template of one
+(:func:`copy_world`, the ``world_template`` fixture of tests/conftest.py) when they need no other shape."""
 
 from __future__ import annotations
 
@@ -111,3 +112,30 @@ def build_world(home: Path, port: int, database_url: str | None = None) -> World
     world.add_platform("zj-platform", "region", region="330000")
     world.add_platform("gd-platform", "region", region="440000")
     return world
+
+
+def copy_world(template: World, home: Path) -> World:
+    """A world of its own for a module or test that changes state, copied from ``template`` (the session's
+    ``world_template``, built once by :func:`build_world`) into ``home`` (which must not exist yet) instead of built
+    again: the same CAs, keys and platform credentials, a separate database and key store.
+
+    Checked as :func:`tests.support.demo.copy_demo` checks its copies: the same files with the same bytes and modes
+    (database, key store, ``public/``), no file of the copy names the template's folder, and the copy's instance uses
+    the copy's database. The certificates name the template's port (their CRL and OCSP addresses), so the copy keeps
+    it: serve a copy on ``world.port`` only while no other copy is served (one module at a time)."""
+    from tests.support.demo import copy_home
+
+    assert template.instance.settings.database_url is None, "only a SQLite world is copied"
+    template.instance.engine.dispose()  # every connection closed: SQLite folds its write-ahead log into huren.db
+    copy_home(template.home, home, ("huren.db", "keys", "public"))
+    instance = make_instance(home, template.port)
+    url = instance.settings.effective_database_url
+    assert url == f"sqlite:///{(home / 'huren.db').resolve()}", url
+    assert instance.settings.keystore_dir == home / "keys"
+    return World(
+        instance=instance,
+        home=home,
+        base_url=template.base_url,
+        port=template.port,
+        platforms=dict(template.platforms),
+    )

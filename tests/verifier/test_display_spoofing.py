@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from licenses import samples
-from tests.support.server import free_port
-from tests.support.world import ZJ_ORG_USCC, World, build_world
+from tests.support.world import ZJ_ORG_USCC, World, copy_world
 from trust.crypto.errors import InputError
 from trust.formats import license_catalogue as catalogue
 from trust.formats import text
@@ -33,8 +32,8 @@ HOSTILE = ["\x1b", "\x00", "\x85", "\u202e", "\u2066", "\u200f", "\u061c", "\u20
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[World, str]:
-    world = build_world(tmp_path_factory.mktemp("display"), free_port())
+def world(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> tuple[World, str]:
+    world = copy_world(world_template, tmp_path_factory.mktemp("display") / "home")
     issuer = licenses.register_issuer(
         world.instance,
         ca_id="region-330000-sm2",

@@ -19,8 +19,7 @@ from sqlmodel import func, select
 from licenses import document, samples
 from seal import registry
 from seal.models import SealRecord
-from tests.support.server import free_port
-from tests.support.world import World, build_world
+from tests.support.world import World, copy_world
 from trust import db
 from trust.crypto.errors import InputError
 from trust.formats import license_face
@@ -38,8 +37,8 @@ EXTRA = ("备注", "另准予经营危险化学品及烟花爆竹")
 
 
 @pytest.fixture(scope="module")
-def lw(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    world = build_world(tmp_path_factory.mktemp("seal-scope"), free_port())
+def lw(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> dict:
+    world = copy_world(world_template, tmp_path_factory.mktemp("seal-scope") / "home")
     gd = licenses.register_issuer(
         world.instance, ca_id="region-440000-sm2", name=GD_NAME, code=GD_AUTHORITY, license_types=[BUSINESS]
     )

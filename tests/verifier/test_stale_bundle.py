@@ -19,8 +19,7 @@ import pytest
 
 from licenses import samples
 from tests.conftest import REPO
-from tests.support.server import free_port
-from tests.support.world import World, build_world
+from tests.support.world import World, copy_world
 from trust.crypto import base64url
 from trust.crypto.keys import generate_private_key
 from trust.formats import bundle as bundle_format
@@ -39,8 +38,8 @@ BJ_COMPANY = make_uscc("91110105MA01XXX00")
 
 
 @pytest.fixture(scope="module")
-def scene(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    world = build_world(tmp_path_factory.mktemp("stale-bundle"), free_port())
+def scene(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> dict[str, Any]:
+    world = copy_world(world_template, tmp_path_factory.mktemp("stale-bundle") / "home")
     instance = world.instance
     zj = licenses.register_issuer(
         instance, ca_id="region-330000-sm2", name="浙江省市场监督管理局", code=make_uscc("11330000002482226"),
@@ -138,11 +137,13 @@ def test_the_verifier_knows_how_far_back_certificates_are_dated() -> None:
     assert context.BACKDATING == BACKDATE
 
 
-def test_public_bundle_json_follows_every_change(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_public_bundle_json_follows_every_change(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, world_template: World
+) -> None:
     """The trust list (a status change), a CRL (a revocation) and a status list (a licence suspended): each change
     re-exports ``public/bundle.json`` when it commits, signed by the roots and holding the change — after the
     outermost commit, never inside the transaction (a SAVEPOINT's release made it wait on its own SQLite lock)."""
-    world: World = build_world(tmp_path / "home", free_port())
+    world: World = copy_world(world_template, tmp_path / "home")
     instance = world.instance
     published = instance.settings.published_dir / "bundle.json"
     pins = [trust.root_fingerprints(instance)["SM2"]]

@@ -23,8 +23,7 @@ from sqlmodel import func, select
 
 from licenses import samples
 from tests.support.http import AuthClient
-from tests.support.server import free_port
-from tests.support.world import ZJ_ORG_USCC, World, build_world
+from tests.support.world import ZJ_ORG_USCC, World, copy_world
 from trust import db
 from trust.crypto.keys import generate_private_key
 from trust.formats import csr
@@ -50,8 +49,8 @@ class Setup:
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> Setup:
-    world = build_world(tmp_path_factory.mktemp("authz"), free_port())
+def setup(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> Setup:
+    world = copy_world(world_template, tmp_path_factory.mktemp("authz") / "home")
     instance = world.instance
     issuer = licenses.register_issuer(
         instance, ca_id="region-330000-sm2", name="浙江省市场监督管理局", code=ZJ_AUTHORITY, license_types=[BUSINESS]

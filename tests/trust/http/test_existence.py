@@ -16,8 +16,7 @@ import pytest
 
 from licenses import samples
 from tests.support.http import AuthClient
-from tests.support.server import free_port
-from tests.support.world import ZJ_ORG_USCC, World, build_world
+from tests.support.world import ZJ_ORG_USCC, World, copy_world
 from trust.formats.names import DN, make_uscc
 from trust.http.app import create_app
 from trust.service import audit, licenses, seals
@@ -47,8 +46,8 @@ class Owned:
 
 
 @pytest.fixture(scope="module")
-def owned(tmp_path_factory: pytest.TempPathFactory) -> Owned:
-    world = build_world(tmp_path_factory.mktemp("existence"), free_port())
+def owned(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> Owned:
+    world = copy_world(world_template, tmp_path_factory.mktemp("existence") / "home")
     instance = world.instance
     issuer = licenses.register_issuer(
         instance, ca_id="region-330000-sm2", name="浙江省市场监督管理局", code=ZJ_AUTHORITY, license_types=[BUSINESS]

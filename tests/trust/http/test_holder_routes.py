@@ -18,8 +18,7 @@ from sqlmodel import select
 
 from licenses import samples
 from tests.support.sdk import BUSINESS, SM2_CA, ZJ_AUTHORITY
-from tests.support.server import free_port
-from tests.support.world import PASSPHRASE, World, build_world
+from tests.support.world import PASSPHRASE, World, copy_world
 from trust import db
 from trust.crypto import jwk
 from trust.crypto.keys import PrivateKey, generate_private_key
@@ -58,8 +57,8 @@ class Setup:
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
-    world = build_world(tmp_path_factory.mktemp("holder"), free_port())
+def setup(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> Iterator[Setup]:
+    world = copy_world(world_template, tmp_path_factory.mktemp("holder") / "home")
     instance = world.instance
     instance.settings = instance.settings.model_copy(update={"anonymous_rate_limit": 0})
     issuer = licenses.register_issuer(

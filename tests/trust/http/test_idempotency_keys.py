@@ -20,8 +20,7 @@ from licenses import samples
 from licenses.models import LicenseRecord
 from seal.models import SealRecord
 from tests.support.http import AuthClient
-from tests.support.server import free_port
-from tests.support.world import ZJ_ORG_USCC, World, build_world
+from tests.support.world import ZJ_ORG_USCC, World, copy_world
 from trust import db
 from trust.crypto.errors import ConflictError
 from trust.formats.names import DN, make_uscc
@@ -47,8 +46,8 @@ SEAL = {
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    world = build_world(tmp_path_factory.mktemp("idempotency-keys"), free_port())
+def world(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> World:
+    world = copy_world(world_template, tmp_path_factory.mktemp("idempotency-keys") / "home")
     issuer = licenses.register_issuer(
         world.instance,
         ca_id="region-330000-sm2",

@@ -17,8 +17,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from tests.support.http import AuthClient
-from tests.support.server import free_port, live_server
-from tests.support.world import World, build_world
+from tests.support.server import live_server
+from tests.support.world import World, copy_world
 from tests.trust.service._issue_worker import subject
 from trust.cli.main import main
 from trust.crypto import pkcs8
@@ -34,8 +34,8 @@ PASSPHRASE = "witness passphrase"
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    world = build_world(tmp_path_factory.mktemp("logroutes"), free_port())
+def world(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> Iterator[World]:
+    world = copy_world(world_template, tmp_path_factory.mktemp("logroutes") / "home")
     yield world
     world.instance.engine.dispose()
 

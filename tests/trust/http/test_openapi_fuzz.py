@@ -52,8 +52,7 @@ from schemathesis.specs.openapi import checks as openapi_checks
 from licenses import samples
 from seal import samples as pdf_samples
 from tests.conftest import VENDOR
-from tests.support.server import free_port
-from tests.support.world import ZJ_ORG_USCC, World, build_world
+from tests.support.world import ZJ_ORG_USCC, World, copy_world
 from trust.crypto.keys import generate_private_key
 from trust.formats import csr, ocsp
 from trust.formats import tsp as ca_tsa
@@ -225,8 +224,8 @@ def _certificate(world: World) -> tuple[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def fuzz(tmp_path_factory: pytest.TempPathFactory) -> Fuzz:
-    world = build_world(tmp_path_factory.mktemp("fuzz"), free_port())
+def fuzz(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> Fuzz:
+    world = copy_world(world_template, tmp_path_factory.mktemp("fuzz") / "home")
     instance = world.instance
     # Rate limits off: thousands of requests from one client would otherwise be answered 429 (tested elsewhere).
     instance.settings = instance.settings.model_copy(update={"rate_limit": 0, "anonymous_rate_limit": 0})

@@ -19,8 +19,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from tests.support.http import AuthClient
-from tests.support.server import free_port
-from tests.support.world import ZJ_ORG_USCC, World, build_world
+from tests.support.world import ZJ_ORG_USCC, World, copy_world
 from trust import db, logs
 from trust.http.app import create_app
 from trust.service import audit
@@ -36,8 +35,8 @@ SERVER_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return build_world(tmp_path_factory.mktemp("request-ids"), free_port())
+def world(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> World:
+    return copy_world(world_template, tmp_path_factory.mktemp("request-ids") / "home")
 
 
 @pytest.fixture(scope="module")

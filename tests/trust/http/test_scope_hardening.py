@@ -13,8 +13,7 @@ from sqlmodel import func, select
 
 from ca.models import IssuedCertificate
 from tests.support.http import AuthClient
-from tests.support.server import free_port
-from tests.support.world import World, build_world
+from tests.support.world import World, copy_world
 from trust import db
 from trust.crypto.algorithms import ECDSA_SHA256
 from trust.crypto.keys import generate_private_key
@@ -28,8 +27,8 @@ from trust.service import trust as trust_service
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return build_world(tmp_path_factory.mktemp("scope-hardening"), free_port())
+def world(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> World:
+    return copy_world(world_template, tmp_path_factory.mktemp("scope-hardening") / "home")
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,7 @@ from sqlmodel import func, select
 
 from seal.models import SealRecord
 from tests.support.http import AuthClient
-from tests.support.server import free_port
-from tests.support.world import ZJ_ORG_USCC, World, build_world
+from tests.support.world import ZJ_ORG_USCC, World, copy_world
 from trust import db
 from trust.cli.main import main
 from trust.formats import ses
@@ -21,8 +20,8 @@ PERSON = "330106199001010018"
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return build_world(tmp_path_factory.mktemp("seal-routes"), free_port())
+def world(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> World:
+    return copy_world(world_template, tmp_path_factory.mktemp("seal-routes") / "home")
 
 
 @pytest.fixture(scope="module")

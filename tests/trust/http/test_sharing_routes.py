@@ -19,8 +19,7 @@ from fastapi.testclient import TestClient
 
 from licenses import samples
 from tests.support.http import AuthClient
-from tests.support.server import free_port
-from tests.support.world import build_world
+from tests.support.world import World, copy_world
 from tests.trust.service.test_sharing import BIRTH, BUSINESS, CITIZEN, PASSWORD, Setting
 from trust import db
 from trust.formats.names import make_uscc
@@ -45,8 +44,8 @@ class Roles(Setting):
 
 
 @pytest.fixture(scope="module")
-def roles(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Roles]:
-    world = build_world(tmp_path_factory.mktemp("sharing-http"), free_port())
+def roles(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> Iterator[Roles]:
+    world = copy_world(world_template, tmp_path_factory.mktemp("sharing-http") / "home")
     instance = world.instance
     anchor.init(instance)
     anchor.register(instance, kind=anchor.KIND_OP, region_code="330000", name="浙江省统一身份认证平台")

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import missing_external
-from tests.support.server import free_port, live_server
-from tests.support.world import World, build_world
+from tests.support.server import live_server
+from tests.support.world import World, copy_world
 from trust.formats import oidc
 from trust.service.demo import _citizen_id
 from trust.service.identity import anchor, op
@@ -33,8 +33,8 @@ ARTEFACTS = Path(os.environ.get("HUREN_TEST_ARTEFACTS", Path(__file__).resolve()
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, str]]:
-    world = build_world(tmp_path_factory.mktemp("sso"), free_port())
+def served(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> Iterator[tuple[World, str]]:
+    world = copy_world(world_template, tmp_path_factory.mktemp("sso") / "home")
     anchor.init(world.instance)
     for code, name in (("330000", "浙江省统一身份认证平台"), ("440000", "广东省统一身份认证平台")):
         anchor.register(world.instance, kind=anchor.KIND_OP, region_code=code, name=name)

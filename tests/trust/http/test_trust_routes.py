@@ -9,8 +9,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.support.http import AuthClient
-from tests.support.server import free_port
-from tests.support.world import World, build_world
+from tests.support.world import World, copy_world
 from trust.formats import bundle as bundle_format
 from trust.formats import trustlist as tl
 from trust.formats import x509 as cx
@@ -20,8 +19,8 @@ from trust.service import ca as service
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return build_world(tmp_path_factory.mktemp("trust-routes"), free_port())
+def world(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> World:
+    return copy_world(world_template, tmp_path_factory.mktemp("trust-routes") / "home")
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,7 @@ from pyop.provider import Provider
 from pyop.subject_identifier import HashBasedSubjectIdentifierFactory
 from pyop.userinfo import Userinfo
 
-from tests.support.server import free_port
-from tests.support.world import World, build_world
+from tests.support.world import World, copy_world
 from trust.crypto.errors import Code, TrustError
 from trust.crypto.keys import generate_private_key
 from trust.formats import csr, federation, oidc
@@ -39,8 +38,8 @@ PYOP = "https://pyop.zj.example.gov.cn"
 
 
 @pytest.fixture(scope="module")
-def enrolled(tmp_path_factory: pytest.TempPathFactory) -> tuple[World, Provider, str]:
-    world = build_world(tmp_path_factory.mktemp("pyop"), free_port())
+def enrolled(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> tuple[World, Provider, str]:
+    world = copy_world(world_template, tmp_path_factory.mktemp("pyop") / "home")
     instance = world.instance
     anchor.init(instance)
     rp_id = anchor.register(instance, kind=anchor.KIND_RP, region_code="440000", name="广东政务服务", slug="gd").id

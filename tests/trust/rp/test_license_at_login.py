@@ -16,8 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from licenses import samples
-from tests.support.server import free_port
-from tests.support.world import World, build_world
+from tests.support.world import World, copy_world
 from trust.crypto import jwk
 from trust.crypto.errors import Code, TrustError
 from trust.crypto.keys import generate_private_key
@@ -35,10 +34,12 @@ BUSINESS = "11100000000013338W101"
 
 
 @pytest.fixture(scope="module")
-def setting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, TestClient, Any, Any]]:
+def setting(
+    tmp_path_factory: pytest.TempPathFactory, world_template: World
+) -> Iterator[tuple[World, TestClient, Any, Any]]:
     from trust.formats.names import make_uscc
 
-    world = build_world(tmp_path_factory.mktemp("kb"), free_port())
+    world = copy_world(world_template, tmp_path_factory.mktemp("kb") / "home")
     instance = world.instance
     anchor.init(instance)
     anchor.register(instance, kind=anchor.KIND_OP, region_code="330000", name="浙江省统一身份认证平台")

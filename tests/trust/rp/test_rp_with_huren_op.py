@@ -27,7 +27,7 @@ from joserfc.jwk import KeySet
 
 from ca import models
 from tests.support.server import free_port, live_server
-from tests.support.world import World, build_world
+from tests.support.world import World, build_world, copy_world
 from trust.crypto.errors import Code, TrustError
 from trust.formats import oidc
 from trust.rp import RelyingParty
@@ -40,8 +40,8 @@ PASSWORD = "演示密码-demo-1"
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, str]]:
-    world = build_world(tmp_path_factory.mktemp("rp"), free_port())
+def served(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> Iterator[tuple[World, str]]:
+    world = copy_world(world_template, tmp_path_factory.mktemp("rp") / "home")
     anchor.init(world.instance)
     anchor.register(world.instance, kind=anchor.KIND_OP, region_code="330000", name="浙江省统一身份认证平台")
     anchor.register(world.instance, kind=anchor.KIND_RP, region_code="440000", name="广东政务服务", slug="gd-service")

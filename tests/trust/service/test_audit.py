@@ -10,8 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from licenses import samples
-from tests.support.server import free_port
-from tests.support.world import PASSPHRASE, ZJ_ORG_USCC, World, build_world
+from tests.support.world import PASSPHRASE, ZJ_ORG_USCC, World, copy_world
 from trust import db
 from trust.cli.main import main
 from trust.crypto.errors import InputError
@@ -23,8 +22,8 @@ BUSINESS = "11100000000013338W101"
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> World:
-    return build_world(tmp_path / "home", free_port())
+def world(tmp_path: Path, world_template: World) -> World:
+    return copy_world(world_template, tmp_path / "home")
 
 
 def _execute(world: World, sql: str, **params: object) -> None:

@@ -37,7 +37,7 @@ from seal.models import SealRecord
 from tests.conftest import require_tool
 from tests.support import postgres
 from tests.support.server import free_port, live_server
-from tests.support.world import PASSPHRASE, ZJ_ORG_USCC, build_world
+from tests.support.world import PASSPHRASE, ZJ_ORG_USCC, World, copy_world
 from trust import db
 from trust.crypto.errors import Code, ConflictError, InputError, NotFoundError, UnavailableError
 from trust.formats import x509 as cx
@@ -220,9 +220,9 @@ def round_trip(instance: Instance, tmp: Path, database_url: str | None = None) -
 
 
 @pytest.fixture(scope="module")
-def sq(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+def sq(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> Scenario:
     tmp = tmp_path_factory.mktemp("backup-sqlite")
-    world = build_world(tmp / "home", free_port())
+    world = copy_world(world_template, tmp / "home")
     return round_trip(world.instance, tmp)
 
 

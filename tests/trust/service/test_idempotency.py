@@ -16,8 +16,7 @@ from ca.models import IssuedCertificate
 from licenses import samples
 from licenses.models import LicenseRecord
 from seal.models import SealRecord
-from tests.support.server import free_port
-from tests.support.world import ZJ_ORG_USCC, World, build_world
+from tests.support.world import ZJ_ORG_USCC, World, copy_world
 from trust import db
 from trust.crypto.errors import ConflictError
 from trust.formats.names import DN, make_uscc
@@ -31,8 +30,8 @@ SUBJECT = DN(
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return build_world(tmp_path_factory.mktemp("idempotency"), free_port())
+def world(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> World:
+    return copy_world(world_template, tmp_path_factory.mktemp("idempotency") / "home")
 
 
 def _count(world: World, model: Any, request_id: str) -> int:

@@ -16,8 +16,7 @@ import pytest
 from ca import models
 from tests.support.http import AuthClient
 from tests.support.offline import no_network  # noqa: F401 - fixture
-from tests.support.server import free_port
-from tests.support.world import World, build_world
+from tests.support.world import World, copy_world
 from trust.cli.main import main
 from trust.formats import bundle, federation, oidc
 from trust.formats import trustlist as tl
@@ -30,8 +29,8 @@ ZJ_NAME = "浙江省统一身份认证平台"
 
 
 @pytest.fixture(scope="module")
-def fed(tmp_path_factory: pytest.TempPathFactory) -> World:
-    world = build_world(tmp_path_factory.mktemp("federation"), free_port())
+def fed(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> World:
+    world = copy_world(world_template, tmp_path_factory.mktemp("federation") / "home")
     anchor.init(world.instance)
     anchor.register(world.instance, kind=anchor.KIND_OP, region_code="330000", name=ZJ_NAME)
     anchor.register(world.instance, kind=anchor.KIND_OP, region_code="440000", name="广东省统一身份认证平台")
@@ -144,9 +143,9 @@ def test_the_bundle_carries_the_federation_and_resolves_offline(
 
 
 def test_withdrawal_ends_acceptance_from_then_on(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], world_template: World
 ) -> None:
-    world = build_world(tmp_path, free_port())
+    world = copy_world(world_template, tmp_path / "home")
     anchor.init(world.instance)
     op = anchor.register(world.instance, kind=anchor.KIND_OP, region_code="330000", name=ZJ_NAME)
     before = models.now() - timedelta(seconds=2)  # the trust list counts in whole seconds

@@ -17,8 +17,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.server import free_port
-from tests.support.world import World, build_world
+from tests.support.world import World, copy_world
 from trust.crypto.errors import Code, TrustError
 from trust.formats import oidc
 from trust.http.app import create_app
@@ -31,8 +30,8 @@ PASSWORD = "演示密码-demo-1"
 
 
 @pytest.fixture(scope="module")
-def fed(tmp_path_factory: pytest.TempPathFactory) -> World:
-    world = build_world(tmp_path_factory.mktemp("op"), free_port())
+def fed(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> World:
+    world = copy_world(world_template, tmp_path_factory.mktemp("op") / "home")
     anchor.init(world.instance)
     anchor.register(world.instance, kind=anchor.KIND_OP, region_code="330000", name="浙江省统一身份认证平台")
     anchor.register(world.instance, kind=anchor.KIND_RP, region_code="330000", name="浙江政务服务", slug="zj-service")
@@ -280,8 +279,8 @@ def test_discovery_and_jwks(fed: World, browser: TestClient) -> None:
     assert all("d" not in k for k in keys + sm2)
 
 
-def test_login_attempts_are_rate_limited(tmp_path: Any) -> None:
-    world = build_world(tmp_path, free_port())
+def test_login_attempts_are_rate_limited(tmp_path: Any, world_template: World) -> None:
+    world = copy_world(world_template, tmp_path / "home")
     world.instance.settings = world.instance.settings.model_copy(update={"login_rate_limit": 3})
     anchor.init(world.instance)
     anchor.register(world.instance, kind=anchor.KIND_OP, region_code="330000", name="浙江省统一身份认证平台")

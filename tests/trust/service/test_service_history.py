@@ -11,16 +11,15 @@ from sqlalchemy import text
 
 from ca.models import now
 from seal.models import SealMaker
-from tests.support.server import free_port
-from tests.support.world import ZJ_ORG_USCC, build_world
+from tests.support.world import ZJ_ORG_USCC, World, copy_world
 from trust import db
 from trust.service import seals, trust
 from verifier import api, context
 from verifier.report import Indication
 
 
-def test_seals_made_before_a_maker_renewal_still_verify(tmp_path: Path) -> None:
-    world = build_world(tmp_path / "home", free_port())
+def test_seals_made_before_a_maker_renewal_still_verify(tmp_path: Path, world_template: World) -> None:
+    world = copy_world(world_template, tmp_path / "home")
     instance = world.instance
 
     def make(name: str) -> bytes:

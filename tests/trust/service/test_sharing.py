@@ -18,8 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from licenses import samples
-from tests.support.server import free_port
-from tests.support.world import World, build_world
+from tests.support.world import World, copy_world
 from trust import db
 from trust.crypto.errors import Code, SharingRefused, TrustError
 from trust.formats.names import make_uscc
@@ -93,8 +92,8 @@ class Setting:
 
 
 @pytest.fixture(scope="module")
-def setting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setting]:
-    world = build_world(tmp_path_factory.mktemp("sharing"), free_port())
+def setting(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> Iterator[Setting]:
+    world = copy_world(world_template, tmp_path_factory.mktemp("sharing") / "home")
     instance = world.instance
     anchor.init(instance)
     anchor.register(instance, kind=anchor.KIND_OP, region_code="330000", name="浙江省统一身份认证平台")

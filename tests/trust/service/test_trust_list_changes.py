@@ -14,8 +14,7 @@ from asn1crypto import x509 as asn1_x509
 
 from ca import authority
 from ca.models import now
-from tests.support.server import free_port
-from tests.support.world import World, build_world
+from tests.support.world import World, copy_world
 from trust import db
 from trust.crypto.errors import Code, ConflictError, EncodingError, InputError
 from trust.crypto.keys import generate_private_key
@@ -32,8 +31,8 @@ GD_USCC = make_uscc("91440101MA5CXXX00")
 
 
 @pytest.fixture(scope="module")
-def tl_world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return build_world(tmp_path_factory.mktemp("trust-list-world"), free_port())
+def tl_world(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> World:
+    return copy_world(world_template, tmp_path_factory.mktemp("trust-list-world") / "home")
 
 
 def _gd_seal(world: World, family: str = "SM2"):
@@ -100,8 +99,8 @@ def _issue_with_ca_key(world: World, ca_id: str, not_before: datetime) -> asn1_x
     )
 
 
-def test_withdrawal_judged_at_signing_time(tmp_path: Path) -> None:
-    world = build_world(tmp_path, free_port())
+def test_withdrawal_judged_at_signing_time(tmp_path: Path, world_template: World) -> None:
+    world = copy_world(world_template, tmp_path / "home")
     before = _gd_seal(world).certificate
     withdrawn_at = now()
     trust.change_status(

@@ -15,8 +15,7 @@ from sqlalchemy import event
 
 from licenses import samples
 from tests.support import redis as redis_support
-from tests.support.server import free_port
-from tests.support.world import PASSPHRASE, World, build_world, make_instance
+from tests.support.world import PASSPHRASE, World, copy_world, make_instance
 from trust.crypto.errors import ConflictError
 from trust.formats import bundle as bundle_format
 from trust.formats import crl as crl_mod
@@ -39,8 +38,8 @@ SEAL = DN(
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[World, str]:
-    world = build_world(tmp_path_factory.mktemp("state"), free_port())
+def site(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> tuple[World, str]:
+    world = copy_world(world_template, tmp_path_factory.mktemp("state") / "home")
     issuer = licenses.register_issuer(
         world.instance,
         ca_id=ZJ_SM2,

@@ -35,8 +35,8 @@ import pytest
 
 from licenses import samples
 from tests.conftest import missing_external
-from tests.support.server import free_port, live_server
-from tests.support.world import World, build_world
+from tests.support.server import live_server
+from tests.support.world import World, copy_world
 from trust.crypto.errors import Code, SharingRefused
 from trust.formats import oidc
 from trust.service import licenses
@@ -58,8 +58,10 @@ LABELS = ("新生儿姓名", "出生地点")  # as the report names them (the ca
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, str, dict[str, Any]]]:
-    world = build_world(tmp_path_factory.mktemp("pages"), free_port())
+def served(
+    tmp_path_factory: pytest.TempPathFactory, world_template: World
+) -> Iterator[tuple[World, str, dict[str, Any]]]:
+    world = copy_world(world_template, tmp_path_factory.mktemp("pages") / "home")
     anchor.init(world.instance)
     for code, name in (("330000", "浙江省统一身份认证平台"), ("440000", "广东省统一身份认证平台")):
         anchor.register(world.instance, kind=anchor.KIND_OP, region_code=code, name=name)
