@@ -994,14 +994,16 @@ def test_batch_with_one_request_id_twice_in_a_chunk_answers_both_with_one_certif
     assert _counts(ca_world)[0] == before[0] + 1
 
 
-def test_a_batch_reserves_its_chunks_partition_places_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_batch_reserves_its_chunks_partition_places_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, world_template: World
+) -> None:
     """A batch chunk takes the CRL partition places of its new certificates in one counter update: the certificates
     fill the partitions in order as single issuance does (a replayed request takes no place), every partition they
     name — and the one after — has its CRL, and the next single issuance continues after the chunk."""
     from ca.authority import crls
 
     monkeypatch.setattr(crls, "SHARD_CAPACITY", 2)
-    world = build_world(tmp_path / "world", free_port())
+    world = copy_world(world_template, tmp_path / "world")
     ca_id = "region-330000-sm2"
     first = _issue(world, ca_id, "seal", request_id="batch-places-0")
     with db.session_scope(world.instance.engine) as session:
