@@ -375,9 +375,10 @@ class _Exporter(threading.Thread):
     """The service's background exporter: woken by each committed change, it waits :data:`EXPORT_DELAY` (more changes
     of the burst arrive meanwhile) and exports once if the file is stale."""
 
-    def __init__(self, instance: Instance) -> None:
+    def __init__(self, instance: Instance, delay: float | None) -> None:
         super().__init__(name="huren-bundle-export", daemon=True)
         self.instance = instance
+        self.delay = delay
         self.woken = threading.Event()
         self.stopping = threading.Event()
 
@@ -389,7 +390,7 @@ class _Exporter(threading.Thread):
             self.woken.wait()
             if self.stopping.is_set():
                 return
-            self.stopping.wait(EXPORT_DELAY)
+            self.stopping.wait(EXPORT_DELAY if self.delay is None else self.delay)
             self.woken.clear()
             export_if_stale(self.instance)
             if self.stopping.is_set():
@@ -399,14 +400,14 @@ class _Exporter(threading.Thread):
 _exporters: weakref.WeakKeyDictionary[Instance, _Exporter] = weakref.WeakKeyDictionary()
 
 
-def start_background_exports(instance: Instance) -> None:
-    """Export ``public/bundle.json`` in a background thread after changes (the service: off the request path), and
-    once now if it is stale (changes made while the service was down)."""
+def start_background_exports(instance: Instance, *, delay: float | None = None) -> None:
+    """Export ``public/bundle.json`` in a background thread ``delay`` seconds (:data:`EXPORT_DELAY`) after changes (the
+    service: off the request path), and once now if it is stale (changes made while the service was down)."""
     with _export_lock:
         current = _exporters.get(instance)
         if current is not None and current.is_alive():
             return
-        exporter = _Exporter(instance)
+        exporter = _Exporter(instance, delay)
         _exporters[instance] = exporter
         exporter.start()
     exporter.wake()
