@@ -372,28 +372,38 @@ def _export_guard(instance: Instance) -> Iterator[None]:
 
 
 class _Exporter(threading.Thread):
-    """The service's background exporter: woken by each committed change, it waits :data:`EXPORT_DELAY` (more changes
-    of the burst arrive meanwhile) and exports once if the file is stale."""
+    """The service's background exporter: woken by each committed change of this process, it waits its delay (more
+    changes of the burst arrive meanwhile) and exports once if the file is stale; stopped, it first serves a pending
+    wake-up (the service stops with the file current), and exports nothing when no change asked for it."""
 
     def __init__(self, instance: Instance, delay: float | None) -> None:
         super().__init__(name="huren-bundle-export", daemon=True)
         self.instance = instance
-        self.delay = delay
-        self.woken = threading.Event()
-        self.stopping = threading.Event()
+        self.delay = EXPORT_DELAY if delay is None else delay
+        self.condition = threading.Condition()
+        self.pending = False
+        self.stopped = False
 
     def wake(self) -> None:
-        self.woken.set()
+        with self.condition:
+            self.pending = True
+            self.condition.notify_all()
+
+    def stop(self) -> None:
+        with self.condition:
+            self.stopped = True
+            self.condition.notify_all()
 
     def run(self) -> None:
         while True:
-            self.woken.wait()
-            if self.stopping.is_set():
-                return
-            self.stopping.wait(EXPORT_DELAY if self.delay is None else self.delay)
-            self.woken.clear()
+            with self.condition:
+                self.condition.wait_for(lambda: self.pending or self.stopped)
+                if not self.pending:
+                    return
+                self.condition.wait_for(lambda: self.stopped, timeout=self.delay)  # the rest of the burst
+                self.pending, last = False, self.stopped
             export_if_stale(self.instance)
-            if self.stopping.is_set():
+            if last:
                 return
 
 
@@ -401,8 +411,8 @@ _exporters: weakref.WeakKeyDictionary[Instance, _Exporter] = weakref.WeakKeyDict
 
 
 def start_background_exports(instance: Instance, *, delay: float | None = None) -> None:
-    """Export ``public/bundle.json`` in a background thread ``delay`` seconds (:data:`EXPORT_DELAY`) after changes (the
-    service: off the request path), and once now if it is stale (changes made while the service was down)."""
+    """Export ``public/bundle.json`` in a background thread ``delay`` seconds (:data:`EXPORT_DELAY`) after the changes
+    this process commits (the service: off the request path)."""
     with _export_lock:
         current = _exporters.get(instance)
         if current is not None and current.is_alive():
@@ -410,19 +420,16 @@ def start_background_exports(instance: Instance, *, delay: float | None = None) 
         exporter = _Exporter(instance, delay)
         _exporters[instance] = exporter
         exporter.start()
-    exporter.wake()
 
 
-def stop_background_exports(instance: Instance, timeout: float = 30.0) -> None:
-    """Stop the background exporter, then export once more if the file is stale (the service stops with it current)."""
+def stop_background_exports(instance: Instance, timeout: float = 60.0) -> None:
+    """Stop the background exporter, once it has exported what it was woken for (the service stops with the file
+    current); later changes export as they commit again."""
     with _export_lock:
         exporter = _exporters.pop(instance, None)
-    if exporter is None:
-        return
-    exporter.stopping.set()
-    exporter.woken.set()
-    exporter.join(timeout)
-    export_if_stale(instance)
+    if exporter is not None:
+        exporter.stop()
+        exporter.join(timeout)
 
 
 def publish_if_due(
