@@ -31,7 +31,6 @@
 from __future__ import annotations
 
 import dataclasses
-import fcntl
 import hashlib
 import json
 import logging
@@ -359,6 +358,8 @@ def _export_guard(instance: Instance) -> Iterator[None]:
             finally:
                 _export_depth.value = depth
             return
+        import fcntl  # POSIX only, as the service (the offline verifier does not import this module)
+
         public = instance.settings.published_dir
         public.mkdir(parents=True, exist_ok=True)
         with open(public / _LOCK_FILE, "a+b") as handle:
