@@ -187,15 +187,19 @@ def create_app(instance: Instance | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        from trust.service import trust as trust_registry
+
         stop = threading.Event()
         worker = None
         if instance.settings.refresh_seconds > 0:
             worker = threading.Thread(target=_refresher, args=(instance, stop), name="huren-refresh", daemon=True)
             worker.start()
+        trust_registry.start_background_exports(instance)  # public/bundle.json off the request path (issue 15)
         yield
         stop.set()
         if worker is not None:
             worker.join(timeout=5)
+        trust_registry.stop_background_exports(instance)
 
     app = FastAPI(
         lifespan=lifespan,

@@ -10,11 +10,22 @@
 * :func:`change_status` withdraws, suspends or reinstates an issuer or a service from a given moment;
   history is append-only, so credentials are judged by the status at their signing time.
 * ``<home>/public/bundle.json`` follows every change of what it holds (issue 13 item 6): a transaction that publishes
-  a trust list (:func:`publish`) or writes CRLs (:func:`trust.service.ca.publish_ca_files`) exports a new bundle once
+  a trust list (:func:`publish`) or writes CRLs (:func:`trust.service.ca.publish_ca_files`) asks for a new bundle once
   it commits (:func:`export_after_commit`, a SQLAlchemy ``after_commit`` hook on that session, once per transaction);
   a licence status change does after its commit (:func:`republish_bundle`). A verifier that downloads the bundle
   after a change gets the change — not a bundle up to a schedule period old. An export that fails is logged, never
   turned into a failure of the committed change; the schedule (:mod:`trust.service.publishing`) exports again.
+* **Coalesced, off the request path** (issue 15 item 3). Every such change already bumps the state version in its own
+  transaction (:mod:`trust.service.state`); the file is *stale* when the version it was exported at (kept beside it,
+  ``public/.bundle.json.version``) differs from the database's (:func:`bundle_stale`). :func:`export_if_stale` reads
+  the version first, then exports, under a lock held across processes (``fcntl.flock`` on ``public/.bundle.lock``:
+  the files are local to the host whose workers share the home), so one export covers every change committed before
+  it started and two workers never write the files at once; a worker that waited for the lock finds the file
+  current and exports nothing. In the service (:func:`start_background_exports`, from the app's lifespan) a change
+  only wakes a background thread, which exports :data:`EXPORT_DELAY` later — one export for a burst; elsewhere (CLI,
+  library) the export runs when the change commits, so a CLI command leaves the file current when it exits.
+  ``POST /verify``, OCSP and ``GET /bundle`` never read the file: they answer from the database at the current state
+  version (:mod:`trust.service.verification`), so a revocation counts for them at once either way.
 """
 
 from __future__ import annotations
@@ -26,7 +37,8 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -56,6 +68,12 @@ ROOT_IDS = ("root-sm2", "root-rsa")
 _EXPORT_PENDING = "huren.bundle-export-pending"
 _EXPORT_LISTENING = "huren.bundle-export-listening"
 _export_lock = threading.RLock()  # re-entrant: an export whose own session publishes the first trust list
+_export_depth = threading.local()  # the cross-process file lock is taken once per thread (flock is per open file)
+EXPORT_DELAY: Final = 0.25
+"""Seconds the service's background exporter waits after a change before exporting: a burst shares one export."""
+_VERSION_FILE: Final = ".bundle.json.version"
+_LOCK_FILE: Final = ".bundle.lock"
+_exports_made: dict[str, int] = {}  # published folder → exports of public/bundle.json by this process (tests, bench)
 log = logging.getLogger(__name__)
 
 
@@ -275,16 +293,144 @@ def export_after_commit(instance: Instance, session: Session) -> None:
 
 
 def republish_bundle(instance: Instance) -> Path | None:
-    """Export ``public/bundle.json`` from what the database holds now; ``None`` (logged) if that fails — the change
-    that asked for it has committed, and the schedule exports again."""
+    """A change the bundle holds has committed: wake the service's background exporter
+    (:func:`start_background_exports`) or, where none runs (CLI, library), export ``public/bundle.json`` now if it is
+    stale (:func:`export_if_stale`). ``None`` when nothing was written now (deferred, already current, or failed —
+    logged: the change that asked for it has committed, and the schedule exports again)."""
+    exporter = _exporters.get(instance)
+    if exporter is not None and exporter.is_alive():
+        exporter.wake()
+        return None
+    return export_if_stale(instance)
+
+
+def bundle_stale(instance: Instance) -> bool:
+    """Whether ``public/bundle.json`` was exported at another state version than the database's now (or is missing)."""
+    from trust.service import state
+
+    return _exported_version(instance) != state.database_version(instance.engine)
+
+
+def export_if_stale(instance: Instance) -> Path | None:
+    """Export ``public/bundle.json`` unless it is current (module docstring, "Coalesced"): the state version is read
+    under the export lock, before the export, so every change committed before it is in it. ``None`` when the file
+    was current or the export failed (logged)."""
+    from trust.service import state
+
     try:
-        with _export_lock:
+        with _export_guard(instance):
+            version = state.database_version(instance.engine)
+            if _exported_version(instance) == version:
+                return None
             # Freshness of the trust data only: the audit head is logged by the schedule's and `trust log checkpoint`'s
             # checkpoints, not by every change (a change's own audit entries would otherwise be anchored at once).
             return export_bundle(instance, audit_head=False)
     except (TrustError, OSError, SQLAlchemyError) as exc:
         log.warning("public/bundle.json not re-exported after a change: %s", exc)
         return None
+
+
+def exports_made(instance: Instance) -> int:
+    """How many times this process wrote ``public/bundle.json`` of ``instance``'s home (tests and benches count)."""
+    return _exports_made.get(str(instance.settings.published_dir), 0)
+
+
+def _exported_version(instance: Instance) -> int | None:
+    public = instance.settings.published_dir
+    try:
+        if not (public / "bundle.json").exists():
+            return None
+        return int((public / _VERSION_FILE).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+@contextmanager
+def _export_guard(instance: Instance) -> Iterator[None]:
+    """The export lock: this process's (re-entrant) and, once per thread, an exclusive ``flock`` on
+    ``public/.bundle.lock`` that the other workers of the home take too."""
+    with _export_lock:
+        depth = getattr(_export_depth, "value", 0)
+        if depth:
+            _export_depth.value = depth + 1
+            try:
+                yield
+            finally:
+                _export_depth.value = depth
+            return
+        import fcntl  # POSIX only, as the service (the offline verifier does not import this module)
+
+        public = instance.settings.published_dir
+        public.mkdir(parents=True, exist_ok=True)
+        with open(public / _LOCK_FILE, "a+b") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            _export_depth.value = 1
+            try:
+                yield
+            finally:
+                _export_depth.value = 0
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+class _Exporter(threading.Thread):
+    """The service's background exporter: woken by each committed change of this process, it waits its delay (more
+    changes of the burst arrive meanwhile) and exports once if the file is stale; stopped, it first serves a pending
+    wake-up (the service stops with the file current), and exports nothing when no change asked for it."""
+
+    def __init__(self, instance: Instance, delay: float | None) -> None:
+        super().__init__(name="huren-bundle-export", daemon=True)
+        self.instance = instance
+        self.delay = EXPORT_DELAY if delay is None else delay
+        self.condition = threading.Condition()
+        self.pending = False
+        self.stopped = False
+
+    def wake(self) -> None:
+        with self.condition:
+            self.pending = True
+            self.condition.notify_all()
+
+    def stop(self) -> None:
+        with self.condition:
+            self.stopped = True
+            self.condition.notify_all()
+
+    def run(self) -> None:
+        while True:
+            with self.condition:
+                self.condition.wait_for(lambda: self.pending or self.stopped)
+                if not self.pending:
+                    return
+                self.condition.wait_for(lambda: self.stopped, timeout=self.delay)  # the rest of the burst
+                self.pending, last = False, self.stopped
+            export_if_stale(self.instance)
+            if last:
+                return
+
+
+_exporters: weakref.WeakKeyDictionary[Instance, _Exporter] = weakref.WeakKeyDictionary()
+
+
+def start_background_exports(instance: Instance, *, delay: float | None = None) -> None:
+    """Export ``public/bundle.json`` in a background thread ``delay`` seconds (:data:`EXPORT_DELAY`) after the changes
+    this process commits (the service: off the request path)."""
+    with _export_lock:
+        current = _exporters.get(instance)
+        if current is not None and current.is_alive():
+            return
+        exporter = _Exporter(instance, delay)
+        _exporters[instance] = exporter
+        exporter.start()
+
+
+def stop_background_exports(instance: Instance, timeout: float = 60.0) -> None:
+    """Stop the background exporter, once it has exported what it was woken for (the service stops with the file
+    current); later changes export as they commit again."""
+    with _export_lock:
+        exporter = _exporters.pop(instance, None)
+    if exporter is not None:
+        exporter.stop()
+        exporter.join(timeout)
 
 
 def publish_if_due(
@@ -424,8 +570,16 @@ def current_bundle_bytes(instance: Instance) -> bytes:
 
 
 def export_bundle(instance: Instance, path: Path | None = None, *, audit_head: bool = True) -> Path:
-    from trust.service import tlog
+    """Export the signed bundle to ``public/bundle.json`` (and to ``path`` when given), noting the state version it was
+    built from (read first: a change committed during the export makes it stale again, never lost)."""
+    with _export_guard(instance):
+        return _export_bundle(instance, path, audit_head=audit_head)
 
+
+def _export_bundle(instance: Instance, path: Path | None, *, audit_head: bool) -> Path:
+    from trust.service import state, tlog
+
+    version = state.database_version(instance.engine)
     try:
         # the bundle carries a checkpoint of the log as it stands (issue 19)
         tlog.checkpoint(instance, audit_head=audit_head)
@@ -436,10 +590,13 @@ def export_bundle(instance: Instance, path: Path | None = None, *, audit_head: b
         log.warning("bundle exported without a new log checkpoint: %s", exc.message)
     document = build_bundle(instance)
     data = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
-    target = path or instance.settings.published_dir / "bundle.json"
+    public = instance.settings.published_dir
+    target = path or public / "bundle.json"
     atomic_write(target, data)
     if path is not None:
-        atomic_write(instance.settings.published_dir / "bundle.json", data)
+        atomic_write(public / "bundle.json", data)
+    atomic_write(public / _VERSION_FILE, f"{version}\n".encode())  # under the export lock
+    _exports_made[str(public)] = _exports_made.get(str(public), 0) + 1
     return target
 
 
