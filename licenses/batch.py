@@ -23,9 +23,9 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any, Final
 
-from trust.crypto.errors import EncodingError, InputError, TrustError
+from trust.crypto.errors import InputError, TrustError
+from trust.formats import jsonl, strict_json, times
 from trust.formats import license_catalogue as catalogue
-from trust.formats import strict_json, times
 
 RESERVED: Final = ("request_id", "type", "holder_code", "valid_from", "valid_until")
 MAX_LINE: Final = 256 * 1024
@@ -75,22 +75,9 @@ def _clean(line: int, raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _jsonl(handle: IO[str]) -> Iterator[dict[str, Any]]:
-    for number, text in enumerate(iter(lambda: handle.readline(MAX_LINE + 1), ""), start=1):
-        if len(text) > MAX_LINE:
-            yield {"line": number, "request_id": "", "error": ("E1002", f"line longer than {MAX_LINE} bytes")}
-            rest = text
-            while rest and not rest.endswith("\n"):  # skip the rest of the oversized line
-                rest = handle.readline(MAX_LINE + 1)
-            continue
-        if not text.strip():
-            continue
-        try:
-            raw = strict_json.loads(text, f"line {number}")
-        except EncodingError as exc:
-            yield {"line": number, "request_id": "", "error": ("E1001", exc.message)}
-            continue
-        if not isinstance(raw, dict):
-            yield {"line": number, "request_id": "", "error": ("E1001", "each line must be a JSON object")}
+    for number, raw, error in jsonl.objects(handle, MAX_LINE):
+        if raw is None:
+            yield {"line": number, "request_id": "", "error": error}
             continue
         yield _clean(number, raw)
 

@@ -368,6 +368,7 @@ class BatchOutcome:
     request_id: str | None
     result: IssueResult | None = None  # issued now or before (replayed)
     error: TrustError | None = None
+    replayed: bool = False  # the certificate was issued before for this request id
 
 
 def issue_batch(
@@ -404,7 +405,7 @@ def issue_batch(
                     if request.request_id is not None and request.request_id in taken:
                         existing = _replay_in(session, request.request_id, ca_id=ca_id, profile=request.profile)
                         if existing is not None:
-                            outcomes.append(BatchOutcome(index, request.request_id, existing))
+                            outcomes.append(BatchOutcome(index, request.request_id, existing, replayed=True))
                             continue
                     place = next(places, None)
                     public_key = csr.parse_and_verify(request.csr_data).public_key if request.csr_data else None
@@ -442,7 +443,15 @@ def issue_batch(
                     except TrustError as conflict:
                         outcomes.append(BatchOutcome(index, request.request_id, error=conflict))
                         continue
-                    outcomes.append(BatchOutcome(index, request.request_id, existing, None if existing else exc))
+                    outcomes.append(
+                        BatchOutcome(
+                            index,
+                            request.request_id,
+                            existing,
+                            None if existing else exc,
+                            replayed=existing is not None,
+                        )
+                    )
                 except TrustError as exc:
                     del completions[mark:]  # a row deleted again (its id may be taken by the next one)
                     outcomes.append(BatchOutcome(index, request.request_id, error=exc))
