@@ -262,3 +262,57 @@ print('LOADED', loaded)
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=False, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "LOADED []" in result.stdout, result.stdout
+
+
+# --- a national list: 10^4 issuers (issue 15 item 4) ---------------------------------------------------------------
+
+
+def _with_licence_issuers(count: int) -> tuple[context.VerificationContext, list[bytes]]:
+    """The golden context with ``count`` more licence issuers in its trust list, each with a real certificate of a key
+    of its own (signed by a throw-away key: they only fill the list), and their certificates."""
+    import dataclasses
+    from datetime import timedelta
+
+    base = golden.context()
+    listed = base.trust_list
+    assert listed is not None
+    signer = generate_private_key("sm2").signer()
+    granted = (tl.StatusEntry("granted", listed.issued_at - timedelta(days=1)),)
+    issuers, ders = [], []
+    for i in range(count):
+        der = (
+            cx.CertificateBuilder()
+            .subject(DN(organization=f"合成 {i}", common_name=f"证照签发 {i}").to_asn1())
+            .issuer(DN(organization="合成", common_name="合成 CA").to_asn1())
+            .public_key(generate_private_key("sm2").public_key)
+            .serial_number(i + 1)
+            .validity(listed.issued_at - timedelta(days=1), listed.issued_at + timedelta(days=365))
+            .add_extension(cx.basic_constraints(False))
+            .sign(signer)
+            .dump()
+        )
+        scope = {"license_types": ["11100000000013338W101"], "issuer_id": f"synthetic-{i}", "name": f"合成 {i}"}
+        service = tl.Service(f"synthetic-{i}", "LICENSE_ISSUER", "SM2", der, granted, scope)
+        issuers.append(tl.Issuer(f"synthetic-{i}", "department", None, f"合成 {i}", granted, (service,)))
+        ders.append(der)
+    bigger = dataclasses.replace(listed, issuers=(*listed.issuers, *issuers))
+    return dataclasses.replace(base, trust_list=bigger, memo=context.Memo()), ders
+
+
+def test_an_sd_jwt_issuer_found_by_kid_without_reading_every_listed_certificate(monkeypatch) -> None:
+    """An SD-JWT's issuer JWT names its key by ``kid`` only (no ``x5t#S256``): the service is found through an index of
+    the listed licence issuers' key ids, made once per trust list. Making it read only each certificate's key, never
+    the whole certificate strictly (through the memo): with 10^4 issuers the first verification took ~3 s (and the
+    memo's tables were flooded), ~0.15 ms per issuer remains."""
+    ctx, listed = _with_licence_issuers(60)
+    strictly: list[bytes] = []
+    read = context.Memo.certificate
+
+    def recording(self: context.Memo, der: bytes, *args: object, **kwargs: object) -> object:
+        strictly.append(der)
+        return read(self, der, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(context.Memo, "certificate", recording)
+    report = api.verify(golden.text("license/sd-jwt-zj.txt").strip().encode(), ctx)
+    assert report.passed, report.to_dict()
+    assert not set(strictly) & set(listed), "the kid index read every listed licence issuer's certificate strictly"
