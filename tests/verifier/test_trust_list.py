@@ -267,9 +267,9 @@ print('LOADED', loaded)
 # --- a national list: 10^4 issuers (issue 15 item 4) ---------------------------------------------------------------
 
 
-def _with_licence_issuers(count: int) -> tuple[context.VerificationContext, list[bytes]]:
-    """The golden context with ``count`` more licence issuers in its trust list, each with a real certificate of a key
-    of its own (signed by a throw-away key: they only fill the list), and their certificates."""
+def _with_issuers(count: int, kind: str = "LICENSE_ISSUER") -> tuple[context.VerificationContext, list[bytes]]:
+    """The golden context with ``count`` more issuers in its trust list, each with one ``kind`` service with a real
+    certificate of a key of its own (signed by a throw-away key: they only fill the list), and their certificates."""
     import dataclasses
     from datetime import timedelta
 
@@ -292,19 +292,15 @@ def _with_licence_issuers(count: int) -> tuple[context.VerificationContext, list
             .dump()
         )
         scope = {"license_types": ["11100000000013338W101"], "issuer_id": f"synthetic-{i}", "name": f"合成 {i}"}
-        service = tl.Service(f"synthetic-{i}", "LICENSE_ISSUER", "SM2", der, granted, scope)
+        service = tl.Service(f"synthetic-{i}", kind, "SM2", der, granted, scope if kind == "LICENSE_ISSUER" else {})
         issuers.append(tl.Issuer(f"synthetic-{i}", "department", None, f"合成 {i}", granted, (service,)))
         ders.append(der)
     bigger = dataclasses.replace(listed, issuers=(*listed.issuers, *issuers))
     return dataclasses.replace(base, trust_list=bigger, memo=context.Memo()), ders
 
 
-def test_an_sd_jwt_issuer_found_by_kid_without_reading_every_listed_certificate(monkeypatch) -> None:
-    """An SD-JWT's issuer JWT names its key by ``kid`` only (no ``x5t#S256``): the service is found through an index of
-    the listed licence issuers' key ids, made once per trust list. Making it read only each certificate's key, never
-    the whole certificate strictly (through the memo): with 10^4 issuers the first verification took ~3 s (and the
-    memo's tables were flooded), ~0.15 ms per issuer remains."""
-    ctx, listed = _with_licence_issuers(60)
+def _recording_strict_reads(monkeypatch) -> list[bytes]:
+    """Every DER the verifier reads strictly through its memo (``Memo.certificate``) from now on."""
     strictly: list[bytes] = []
     read = context.Memo.certificate
 
@@ -313,6 +309,29 @@ def test_an_sd_jwt_issuer_found_by_kid_without_reading_every_listed_certificate(
         return read(self, der, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(context.Memo, "certificate", recording)
+    return strictly
+
+
+def test_an_sd_jwt_issuer_found_by_kid_without_reading_every_listed_certificate(monkeypatch) -> None:
+    """An SD-JWT's issuer JWT names its key by ``kid`` only (no ``x5t#S256``): the service is found through an index of
+    the listed licence issuers' key ids, made once per trust list. Making it read only each certificate's key, never
+    the whole certificate strictly (through the memo): with 10^4 issuers the first verification took ~3 s (and the
+    memo's tables were flooded), ~0.15 ms per issuer remains."""
+    ctx, listed = _with_issuers(60)
+    strictly = _recording_strict_reads(monkeypatch)
     report = api.verify(golden.text("license/sd-jwt-zj.txt").strip().encode(), ctx)
     assert report.passed, report.to_dict()
     assert not set(strictly) & set(listed), "the kid index read every listed licence issuer's certificate strictly"
+
+
+def test_a_time_stamp_s_tsa_found_without_reading_every_listed_tsa_certificate(monkeypatch) -> None:
+    """An SES_Signature's RFC 3161 time-stamp: the trust list's TSA certificates that its ``sid`` names are found in an
+    index made once per list; not every TSA certificate read for every time-stamp (with more TSAs than the memo's
+    certificate table holds, every one was parsed again per verification: ses-signature at 0.75 with 10^4 issuers)."""
+    ctx, listed = _with_issuers(40, "TSA")
+    strictly = _recording_strict_reads(monkeypatch)
+    for _ in range(2):
+        report = api.verify(golden.read("ses/signature-v4.der"), ctx, signed_data=golden.read("ses/document.xml"))
+        assert report.passed, report.to_dict()
+        assert any("time-stamp" in check.detail for check in report.checks), report.to_dict()
+    assert not set(strictly) & set(listed), "every listed TSA certificate was read for the time-stamp"
