@@ -78,10 +78,12 @@ MEMO_LIMITS: Final = {  # table: (entries, bytes of the inputs it keeps alive, o
     "contexts": (8, None),
     "revoked": (512, None),
     "facts": (4096, None),
+    "listed_kids": (32768, None),
 }
 """Bounds of every :class:`Memo` table: entries, and bytes of the DER it holds on to (least recently used go first).
-Keys of the ``signatures``, ``reports``, ``contexts`` and ``facts`` tables are digests and short strings, never
-input bytes; ``fingerprints`` holds certificate objects (weighed by their DER), ``sequences`` the certificate tuples
+Keys of the ``signatures``, ``reports``, ``contexts``, ``facts`` and ``listed_kids`` tables are digests and short
+strings, never input bytes (``listed_kids``: a listed certificate's SHA-256 → its key's ``kid``, for the licence
+issuers' key index of a national list, ~10^4 entries, rebuilt from it when a new bundle's list comes: issue 15); ``fingerprints`` holds certificate objects (weighed by their DER), ``sequences`` the certificate tuples
 of contexts; a pyhanko context in ``contexts`` holds the material of one derived context (the document's CMS
 certificates and DSS data at most)."""
 
@@ -160,6 +162,7 @@ class Memo:
         self.contexts = table("contexts")  # pyhanko ValidationContexts (verifier.certificate)
         self.revoked = table("revoked")  # CRL digest -> serial numbers (DER) it lists
         self.facts = table("facts")  # small facts read from certificates and CRLs (verifier.certificate)
+        self.listed_kids = table("listed_kids")  # trust-list certificate SHA-256 -> kid (verifier.license)
 
     def __reduce__(self) -> tuple[type[Memo], tuple[()]]:
         """A copied or pickled context starts with an empty memo (what it holds is only ever a shortcut)."""

@@ -335,3 +335,25 @@ def test_a_time_stamp_s_tsa_found_without_reading_every_listed_tsa_certificate(m
         assert report.passed, report.to_dict()
         assert any("time-stamp" in check.detail for check in report.checks), report.to_dict()
     assert not set(strictly) & set(listed), "every listed TSA certificate was read for the time-stamp"
+
+
+def test_the_next_bundle_s_list_finds_the_licence_issuers_key_ids_in_the_memo(monkeypatch) -> None:
+    """The service builds a new context (a new trust-list object) at every state change and keeps its memo: the key
+    ids of the listed licence issuers' certificates are kept there by the certificates' SHA-256, so the next list's
+    index reads no certificate again (with 10^4 issuers: ~1 s of key reading per revocation and worker before)."""
+    import dataclasses
+
+    from verifier import license as license_verifier
+
+    ctx, _listed = _with_issuers(30)
+    presentation = golden.text("license/sd-jwt-zj.txt").strip().encode()
+    assert api.verify(presentation, ctx).passed
+    assert ctx.trust_list is not None
+    next_list = dataclasses.replace(ctx.trust_list)  # what context.build makes of the next bundle: equal, not the same
+    assert next_list is not ctx.trust_list
+    read: list[object] = []
+    reading = license_verifier.public_key_from_spki
+    monkeypatch.setattr(license_verifier, "public_key_from_spki", lambda info: read.append(info) or reading(info))
+    report = api.verify(presentation, dataclasses.replace(ctx, trust_list=next_list))
+    assert report.passed, report.to_dict()
+    assert read == [], f"{len(read)} listed certificates' keys read again for the next list"
