@@ -83,9 +83,10 @@ MEMO_LIMITS: Final = {  # table: (entries, bytes of the inputs it keeps alive, o
 """Bounds of every :class:`Memo` table: entries, and bytes of the DER it holds on to (least recently used go first).
 Keys of the ``signatures``, ``reports``, ``contexts``, ``facts`` and ``listed_kids`` tables are digests and short
 strings, never input bytes (``listed_kids``: a listed certificate's SHA-256 → its key's ``kid``, for the licence
-issuers' key index of a national list, ~10^4 entries, rebuilt from it when a new bundle's list comes: issue 15); ``fingerprints`` holds certificate objects (weighed by their DER), ``sequences`` the certificate tuples
-of contexts; a pyhanko context in ``contexts`` holds the material of one derived context (the document's CMS
-certificates and DSS data at most)."""
+issuers' key index of a national list, ~10^4 entries, rebuilt from it when a new bundle's list comes: issue 15);
+``fingerprints`` holds certificate objects (weighed by their DER), ``sequences`` the certificate tuples of contexts;
+a pyhanko context in ``contexts`` holds the material of one derived context (the document's CMS certificates and DSS
+data at most)."""
 
 
 class _Bounded:

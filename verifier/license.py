@@ -359,7 +359,8 @@ def _kid_index(ctx: VerificationContext) -> dict[str, tuple[tuple[Any, Any], ...
     def compute() -> dict[str, tuple[tuple[Any, Any], ...]]:
         grouped: dict[str, list[tuple[Any, Any]]] = {}
         for issuer, service in trust_list.services("LICENSE_ISSUER") if trust_list is not None else ():
-            for der, fingerprint in zip((service.certificate, *service.previous_certificates), service.fingerprints):
+            ders = (service.certificate, *service.previous_certificates)
+            for der, fingerprint in zip(ders, service.fingerprints, strict=True):
                 named = _listed_kid(der, fingerprint, ctx)
                 entries = grouped.setdefault(named, []) if named is not None else None
                 if entries is not None and (not entries or entries[-1][1] is not service):
