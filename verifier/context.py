@@ -41,6 +41,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -71,7 +72,7 @@ MEMO_LIMITS: Final = {  # table: (entries, bytes of the inputs it keeps alive, o
     "crls": (512, 128 * 1024 * 1024),
     "checked_crls": (512, 32 * 1024 * 1024),
     "digests": (4096, 128 * 1024 * 1024),
-    "fingerprints": (8192, 32 * 1024 * 1024),
+    "fingerprints": (8192, None),
     "sequences": (64, None),
     "signatures": (4096, None),
     "reports": (1024, None),
@@ -84,9 +85,9 @@ MEMO_LIMITS: Final = {  # table: (entries, bytes of the inputs it keeps alive, o
 Keys of the ``signatures``, ``reports``, ``contexts``, ``facts`` and ``listed_kids`` tables are digests and short
 strings, never input bytes (``listed_kids``: a listed certificate's SHA-256 → its key's ``kid``, for the licence
 issuers' key index of a national list, ~10^4 entries, rebuilt from it when a new bundle's list comes: issue 15);
-``fingerprints`` holds certificate objects (weighed by their DER), ``sequences`` the certificate tuples of contexts;
-a pyhanko context in ``contexts`` holds the material of one derived context (the document's CMS certificates and DSS
-data at most)."""
+``fingerprints`` refers to certificate objects weakly (it keeps none alive), ``sequences`` holds the certificate
+tuples of contexts; a pyhanko context in ``contexts`` holds the material of one derived context (the document's CMS
+certificates and DSS data at most)."""
 
 
 class _Bounded:
@@ -211,13 +212,14 @@ class Memo:
 
     def fingerprint(self, cert: x509.Certificate) -> str:
         """``trust.formats.x509.fingerprint(cert)`` (SHA-256 of its DER, lower-case hex), once per certificate
-        object."""
+        object. The table holds the object weakly: it kept every input certificate parsed per verification alive
+        (8,192 of them, ~240 Python objects each: ~2 million objects that every full garbage collection walked, in
+        a process verifying the same certificate again and again — issue 15's benches swung from 0.2 to 1.5 by it)."""
         entry = self.fingerprints.get(id(cert))
-        if entry is not None and entry[0] is cert:
+        if entry is not None and entry[0]() is cert:  # a dead reference (its id reused since) is never ``cert``
             return str(entry[1])
-        der = cert.dump()
-        value = hashlib.sha256(der).hexdigest()
-        self.fingerprints.put(id(cert), (cert, value), len(der))
+        value = hashlib.sha256(cert.dump()).hexdigest()
+        self.fingerprints.put(id(cert), (weakref.ref(cert), value))
         return value
 
     def certificates_digest(self, certs: tuple[x509.Certificate, ...]) -> bytes:

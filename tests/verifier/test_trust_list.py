@@ -352,8 +352,34 @@ def test_the_next_bundle_s_list_finds_the_licence_issuers_key_ids_in_the_memo(mo
     next_list = dataclasses.replace(ctx.trust_list)  # what context.build makes of the next bundle: equal, not the same
     assert next_list is not ctx.trust_list
     read: list[object] = []
-    reading = license_verifier.public_key_from_spki
-    monkeypatch.setattr(license_verifier, "public_key_from_spki", lambda info: read.append(info) or reading(info))
+    reading = license_verifier.public_key_from_spki  # type: ignore[attr-defined]
+
+    def counting(info: object) -> object:
+        read.append(info)
+        return reading(info)
+
+    monkeypatch.setattr(license_verifier, "public_key_from_spki", counting)
     report = api.verify(presentation, dataclasses.replace(ctx, trust_list=next_list))
     assert report.passed, report.to_dict()
     assert read == [], f"{len(read)} listed certificates' keys read again for the next list"
+
+
+def test_the_memo_keeps_no_input_certificate_alive() -> None:
+    """The memo's fingerprint table refers to certificate objects weakly: a certificate parsed for one verification is
+    freed after it. It held them (8,192 parsed certificates, ~2 million objects every full garbage collection walked,
+    in a process verifying one certificate again and again), which swung issue 15's benches from 0.2 to 1.5."""
+    import gc
+    import weakref
+
+    ctx = golden.context()
+    der = golden.certificate("seal-contract-sm2").dump()
+    assert api.verify(der, ctx).passed
+    cert = cx.load_certificate(der)
+    fingerprint = ctx.memo.fingerprint(cert)
+    assert ctx.memo.fingerprint(cert) == fingerprint == cx.fingerprint(cert)
+    gone = weakref.ref(cert)
+    del cert
+    gc.collect()
+    assert gone() is None, "the memo keeps a certificate object alive"
+    again = cx.load_certificate(der)
+    assert ctx.memo.fingerprint(again) == fingerprint
