@@ -598,7 +598,8 @@ def build(
                 f"ROOT.pem, or set {PINS_ENV}"
             )
         files = [bundle] if isinstance(bundle, bytes) else list(bundle)
-        verified = bundle_format.verify_parts(files, pinned)  # one bundle, or its national part and regions' parts
+        digests = tuple(hashlib.sha256(part).hexdigest() for part in files)
+        verified = _verified_bundle(files, digests, pinned)  # one bundle, or its national part and regions' parts
         trust_list = verified.trust_list
         if verified.bundle.next_update < moment:
             age = moment - verified.bundle.next_update
@@ -631,8 +632,8 @@ def build(
         bundle_info = BundleInfo(
             verified.bundle.created_at.astimezone(UTC),
             verified.bundle.next_update.astimezone(UTC),
-            hashlib.sha256(files[0]).hexdigest(),
-            tuple(hashlib.sha256(part).hexdigest() for part in files) if len(files) > 1 else (),
+            digests[0],
+            digests if len(files) > 1 else (),
         )
     elif pins and not anchor_certs:
         raise InputError("--pin needs --bundle (pins check the bundle's signature)")
@@ -665,6 +666,34 @@ def build(
         bundle_created_at=bundle_created_at,
         bundle=bundle_info,
     )
+
+
+_VERIFIED: Final[OrderedDict[tuple[tuple[str, ...], frozenset[str]], bundle_format.VerifiedBundle]] = OrderedDict()
+_VERIFIED_SIZE: Final = 2
+_VERIFIED_LOCK: Final = threading.Lock()
+
+
+def _verified_bundle(
+    files: Sequence[bytes], digests: tuple[str, ...], pinned: Sequence[str]
+) -> bundle_format.VerifiedBundle:
+    """``bundle_format.verify_parts(files, pinned)``, kept for the last :data:`_VERIFIED_SIZE` bundles by the SHA-256
+    of their bytes and the pinned fingerprints (what its result depends on; it reads no clock). A national bundle
+    with 10^4 issuers is ~19 MB: checking and parsing it took ~0.86 s of CPU for every context built from it — a
+    ``POST /verify`` naming intermediates or CRLs builds one per request (issue 15 item 4). The result is immutable
+    (frozen dataclasses); contexts built from the same bundle share its trust list, and with it the list's indexes.
+    A failure is never kept."""
+    key = (digests, frozenset(pinned))
+    with _VERIFIED_LOCK:
+        found = _VERIFIED.get(key)
+        if found is not None:
+            _VERIFIED.move_to_end(key)
+            return found
+    verified = bundle_format.verify_parts(files, pinned)
+    with _VERIFIED_LOCK:
+        _VERIFIED[key] = verified
+        while len(_VERIFIED) > _VERIFIED_SIZE:
+            _VERIFIED.popitem(last=False)
+    return verified
 
 
 def _load_all(files: Sequence[bytes], what: str, most: int) -> list[x509.Certificate]:
