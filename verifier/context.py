@@ -41,6 +41,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -71,18 +72,21 @@ MEMO_LIMITS: Final = {  # table: (entries, bytes of the inputs it keeps alive, o
     "crls": (512, 128 * 1024 * 1024),
     "checked_crls": (512, 32 * 1024 * 1024),
     "digests": (4096, 128 * 1024 * 1024),
-    "fingerprints": (8192, 32 * 1024 * 1024),
+    "fingerprints": (8192, None),
     "sequences": (64, None),
     "signatures": (4096, None),
     "reports": (1024, None),
     "contexts": (8, None),
     "revoked": (512, None),
     "facts": (4096, None),
+    "listed_kids": (32768, None),
 }
 """Bounds of every :class:`Memo` table: entries, and bytes of the DER it holds on to (least recently used go first).
-Keys of the ``signatures``, ``reports``, ``contexts`` and ``facts`` tables are digests and short strings, never
-input bytes; ``fingerprints`` holds certificate objects (weighed by their DER), ``sequences`` the certificate tuples
-of contexts; a pyhanko context in ``contexts`` holds the material of one derived context (the document's CMS
+Keys of the ``signatures``, ``reports``, ``contexts``, ``facts`` and ``listed_kids`` tables are digests and short
+strings, never input bytes (``listed_kids``: a listed certificate's SHA-256 → its key's ``kid``, for the licence
+issuers' key index of a national list, ~10^4 entries, rebuilt from it when a new bundle's list comes: issue 15);
+``fingerprints`` refers to certificate objects weakly (it keeps none alive), ``sequences`` holds the certificate
+tuples of contexts; a pyhanko context in ``contexts`` holds the material of one derived context (the document's CMS
 certificates and DSS data at most)."""
 
 
@@ -160,6 +164,7 @@ class Memo:
         self.contexts = table("contexts")  # pyhanko ValidationContexts (verifier.certificate)
         self.revoked = table("revoked")  # CRL digest -> serial numbers (DER) it lists
         self.facts = table("facts")  # small facts read from certificates and CRLs (verifier.certificate)
+        self.listed_kids = table("listed_kids")  # trust-list certificate SHA-256 -> kid (verifier.license)
 
     def __reduce__(self) -> tuple[type[Memo], tuple[()]]:
         """A copied or pickled context starts with an empty memo (what it holds is only ever a shortcut)."""
@@ -207,13 +212,14 @@ class Memo:
 
     def fingerprint(self, cert: x509.Certificate) -> str:
         """``trust.formats.x509.fingerprint(cert)`` (SHA-256 of its DER, lower-case hex), once per certificate
-        object."""
+        object. The table holds the object weakly: it kept every input certificate parsed per verification alive
+        (8,192 of them, ~240 Python objects each: ~2 million objects that every full garbage collection walked, in
+        a process verifying the same certificate again and again — issue 15's benches swung from 0.2 to 1.5 by it)."""
         entry = self.fingerprints.get(id(cert))
-        if entry is not None and entry[0] is cert:
+        if entry is not None and entry[0]() is cert:  # a dead reference (its id reused since) is never ``cert``
             return str(entry[1])
-        der = cert.dump()
-        value = hashlib.sha256(der).hexdigest()
-        self.fingerprints.put(id(cert), (cert, value), len(der))
+        value = hashlib.sha256(cert.dump()).hexdigest()
+        self.fingerprints.put(id(cert), (weakref.ref(cert), value))
         return value
 
     def certificates_digest(self, certs: tuple[x509.Certificate, ...]) -> bytes:
@@ -592,7 +598,8 @@ def build(
                 f"ROOT.pem, or set {PINS_ENV}"
             )
         files = [bundle] if isinstance(bundle, bytes) else list(bundle)
-        verified = bundle_format.verify_parts(files, pinned)  # one bundle, or its national part and regions' parts
+        digests = tuple(hashlib.sha256(part).hexdigest() for part in files)
+        verified = _verified_bundle(files, digests, pinned)  # one bundle, or its national part and regions' parts
         trust_list = verified.trust_list
         if verified.bundle.next_update < moment:
             age = moment - verified.bundle.next_update
@@ -625,8 +632,8 @@ def build(
         bundle_info = BundleInfo(
             verified.bundle.created_at.astimezone(UTC),
             verified.bundle.next_update.astimezone(UTC),
-            hashlib.sha256(files[0]).hexdigest(),
-            tuple(hashlib.sha256(part).hexdigest() for part in files) if len(files) > 1 else (),
+            digests[0],
+            digests if len(files) > 1 else (),
         )
     elif pins and not anchor_certs:
         raise InputError("--pin needs --bundle (pins check the bundle's signature)")
@@ -659,6 +666,34 @@ def build(
         bundle_created_at=bundle_created_at,
         bundle=bundle_info,
     )
+
+
+_VERIFIED: Final[OrderedDict[tuple[tuple[str, ...], frozenset[str]], bundle_format.VerifiedBundle]] = OrderedDict()
+_VERIFIED_SIZE: Final = 2
+_VERIFIED_LOCK: Final = threading.Lock()
+
+
+def _verified_bundle(
+    files: Sequence[bytes], digests: tuple[str, ...], pinned: Sequence[str]
+) -> bundle_format.VerifiedBundle:
+    """``bundle_format.verify_parts(files, pinned)``, kept for the last :data:`_VERIFIED_SIZE` bundles by the SHA-256
+    of their bytes and the pinned fingerprints (what its result depends on; it reads no clock). A national bundle
+    with 10^4 issuers is ~19 MB: checking and parsing it took ~0.86 s of CPU for every context built from it — a
+    ``POST /verify`` naming intermediates or CRLs builds one per request (issue 15 item 4). The result is immutable
+    (frozen dataclasses); contexts built from the same bundle share its trust list, and with it the list's indexes.
+    A failure is never kept."""
+    key = (digests, frozenset(pinned))
+    with _VERIFIED_LOCK:
+        found = _VERIFIED.get(key)
+        if found is not None:
+            _VERIFIED.move_to_end(key)
+            return found
+    verified = bundle_format.verify_parts(files, pinned)
+    with _VERIFIED_LOCK:
+        _VERIFIED[key] = verified
+        while len(_VERIFIED) > _VERIFIED_SIZE:
+            _VERIFIED.popitem(last=False)
+    return verified
 
 
 def _load_all(files: Sequence[bytes], what: str, most: int) -> list[x509.Certificate]:

@@ -262,3 +262,150 @@ print('LOADED', loaded)
     result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=False, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "LOADED []" in result.stdout, result.stdout
+
+
+# --- a national list: 10^4 issuers (issue 15 item 4) ---------------------------------------------------------------
+
+
+def _with_issuers(count: int, kind: str = "LICENSE_ISSUER") -> tuple[context.VerificationContext, list[bytes]]:
+    """The golden context with ``count`` more issuers in its trust list, each with one ``kind`` service with a real
+    certificate of a key of its own (signed by a throw-away key: they only fill the list), and their certificates."""
+    import dataclasses
+    from datetime import timedelta
+
+    base = golden.context()
+    listed = base.trust_list
+    assert listed is not None
+    signer = generate_private_key("sm2").signer()
+    granted = (tl.StatusEntry("granted", listed.issued_at - timedelta(days=1)),)
+    issuers, ders = [], []
+    for i in range(count):
+        der = (
+            cx.CertificateBuilder()
+            .subject(DN(organization=f"合成 {i}", common_name=f"证照签发 {i}").to_asn1())
+            .issuer(DN(organization="合成", common_name="合成 CA").to_asn1())
+            .public_key(generate_private_key("sm2").public_key)
+            .serial_number(i + 1)
+            .validity(listed.issued_at - timedelta(days=1), listed.issued_at + timedelta(days=365))
+            .add_extension(cx.basic_constraints(False))
+            .sign(signer)
+            .dump()
+        )
+        scope = {"license_types": ["11100000000013338W101"], "issuer_id": f"synthetic-{i}", "name": f"合成 {i}"}
+        service = tl.Service(f"synthetic-{i}", kind, "SM2", der, granted, scope if kind == "LICENSE_ISSUER" else {})
+        issuers.append(tl.Issuer(f"synthetic-{i}", "department", None, f"合成 {i}", granted, (service,)))
+        ders.append(der)
+    bigger = dataclasses.replace(listed, issuers=(*listed.issuers, *issuers))
+    return dataclasses.replace(base, trust_list=bigger, memo=context.Memo()), ders
+
+
+def _recording_strict_reads(monkeypatch) -> list[bytes]:
+    """Every DER the verifier reads strictly through its memo (``Memo.certificate``) from now on."""
+    strictly: list[bytes] = []
+    read = context.Memo.certificate
+
+    def recording(self: context.Memo, der: bytes, *args: object, **kwargs: object) -> object:
+        strictly.append(der)
+        return read(self, der, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(context.Memo, "certificate", recording)
+    return strictly
+
+
+def test_an_sd_jwt_issuer_found_by_kid_without_reading_every_listed_certificate(monkeypatch) -> None:
+    """An SD-JWT's issuer JWT names its key by ``kid`` only (no ``x5t#S256``): the service is found through an index of
+    the listed licence issuers' key ids, made once per trust list. Making it read only each certificate's key, never
+    the whole certificate strictly (through the memo): with 10^4 issuers the first verification took ~3 s (and the
+    memo's tables were flooded), ~0.15 ms per issuer remains."""
+    ctx, listed = _with_issuers(60)
+    strictly = _recording_strict_reads(monkeypatch)
+    report = api.verify(golden.text("license/sd-jwt-zj.txt").strip().encode(), ctx)
+    assert report.passed, report.to_dict()
+    assert not set(strictly) & set(listed), "the kid index read every listed licence issuer's certificate strictly"
+
+
+def test_a_time_stamp_s_tsa_found_without_reading_every_listed_tsa_certificate(monkeypatch) -> None:
+    """An SES_Signature's RFC 3161 time-stamp: the trust list's TSA certificates that its ``sid`` names are found in an
+    index made once per list; not every TSA certificate read for every time-stamp (with more TSAs than the memo's
+    certificate table holds, every one was parsed again per verification: ses-signature at 0.75 with 10^4 issuers)."""
+    ctx, listed = _with_issuers(40, "TSA")
+    strictly = _recording_strict_reads(monkeypatch)
+    for _ in range(2):
+        report = api.verify(golden.read("ses/signature-v4.der"), ctx, signed_data=golden.read("ses/document.xml"))
+        assert report.passed, report.to_dict()
+        assert any("time-stamp" in check.detail for check in report.checks), report.to_dict()
+    assert not set(strictly) & set(listed), "every listed TSA certificate was read for the time-stamp"
+
+
+def test_the_next_bundle_s_list_finds_the_licence_issuers_key_ids_in_the_memo(monkeypatch) -> None:
+    """The service builds a new context (a new trust-list object) at every state change and keeps its memo: the key
+    ids of the listed licence issuers' certificates are kept there by the certificates' SHA-256, so the next list's
+    index reads no certificate again (with 10^4 issuers: ~1 s of key reading per revocation and worker before)."""
+    import dataclasses
+
+    from verifier import license as license_verifier
+
+    ctx, _listed = _with_issuers(30)
+    presentation = golden.text("license/sd-jwt-zj.txt").strip().encode()
+    assert api.verify(presentation, ctx).passed
+    assert ctx.trust_list is not None
+    next_list = dataclasses.replace(ctx.trust_list)  # what context.build makes of the next bundle: equal, not the same
+    assert next_list is not ctx.trust_list
+    read: list[object] = []
+    reading = license_verifier.public_key_from_spki  # type: ignore[attr-defined]
+
+    def counting(info: object) -> object:
+        read.append(info)
+        return reading(info)
+
+    monkeypatch.setattr(license_verifier, "public_key_from_spki", counting)
+    report = api.verify(presentation, dataclasses.replace(ctx, trust_list=next_list))
+    assert report.passed, report.to_dict()
+    assert read == [], f"{len(read)} listed certificates' keys read again for the next list"
+
+
+def test_the_memo_keeps_no_input_certificate_alive() -> None:
+    """The memo's fingerprint table refers to certificate objects weakly: a certificate parsed for one verification is
+    freed after it. It held them (8,192 parsed certificates, ~2 million objects every full garbage collection walked,
+    in a process verifying one certificate again and again), which swung issue 15's benches from 0.2 to 1.5."""
+    import gc
+    import weakref
+
+    ctx = golden.context()
+    der = golden.certificate("seal-contract-sm2").dump()
+    assert api.verify(der, ctx).passed
+    cert = cx.load_certificate(der)
+    fingerprint = ctx.memo.fingerprint(cert)
+    assert ctx.memo.fingerprint(cert) == fingerprint == cx.fingerprint(cert)
+    gone = weakref.ref(cert)
+    del cert
+    gc.collect()
+    assert gone() is None, "the memo keeps a certificate object alive"
+    again = cx.load_certificate(der)
+    assert ctx.memo.fingerprint(again) == fingerprint
+
+
+def test_a_bundle_is_checked_once_for_the_contexts_built_from_it(monkeypatch) -> None:
+    """Contexts built from the same bundle bytes under the same pins share one check of it (and its trust list, and the
+    list's indexes): a national bundle of 10^4 issuers (~19 MB) took ~0.86 s of CPU to check and parse per context,
+    and ``POST /verify`` with intermediates or CRLs builds a context per request. Other pins check it again."""
+    from collections import OrderedDict
+
+    from trust.crypto.errors import TrustError
+
+    monkeypatch.setattr(context, "_VERIFIED", OrderedDict())  # what earlier tests checked is not this test's
+    bundle, pins, at = golden.bundle(), golden.pins("SM2"), golden.validation_time()
+    first = context.build(bundle=bundle, pins=pins, at=at, environ={})
+
+    def checked_again(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the same bundle was checked and parsed again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(bundle_format, "verify_parts", checked_again)
+        again = context.build(bundle=bundle, pins=pins, at=at, environ={}, untrusted=[golden.read("pki/tsa-sm2.pem")])
+        assert again.trust_list is first.trust_list
+        assert again.bundle == first.bundle
+        with pytest.raises(AssertionError):
+            context.build(bundle=bundle, pins=golden.pins("RSA"), at=at, environ={})
+    with pytest.raises(TrustError):
+        context.build(bundle=bundle, pins=["00" * 32], at=at, environ={})

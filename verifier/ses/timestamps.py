@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from asn1crypto import x509
+from asn1crypto import cms, x509
 
 from trust.crypto.errors import (
     InvalidSignature,
@@ -12,6 +12,7 @@ from trust.crypto.errors import (
     UnsupportedAlgorithm,
 )
 from trust.formats import tsp as tsa
+from trust.formats.trustlist import TrustList
 from verifier.context import Memo, VerificationContext
 from verifier.report import Check, Indication, SubIndication
 from verifier.ses.certificates import certificate_finding, certificate_report, subject_of
@@ -23,11 +24,7 @@ def time_stamp_check(
 ) -> tuple[Check, tsa.VerifiedTimeStamp | None]:
     """An RFC 3161 token over ``message``: CMS signature, imprint, TSA certificate; then its chain and trust-list
     TSA service at genTime. Returns the check and, when everything holds, the verified time-stamp."""
-    listed = (
-        [_service_cert(service.certificate, ctx.memo) for _issuer, service in ctx.trust_list.services("TSA")]
-        if ctx.trust_list is not None
-        else []
-    )
+    listed = [_service_cert(der, ctx.memo) for der in _listed_tsa_certificates(token, ctx)]
     candidates = tuple(cert for cert in listed if cert is not None)
     try:
         stamp = tsa.verify_token(token, message=message, certificates=candidates)
@@ -61,6 +58,52 @@ def time_stamp_check(
         f"RFC 3161 time-stamp at {stamp.gen_time.isoformat()} by {subject_of(stamp.tsa_certificate)}"
         f" ({stamp.hash_algorithm} imprint of {what}); TSA chain and TSA service valid then",
     ), stamp
+
+
+def _listed_tsa_certificates(token: bytes, ctx: VerificationContext) -> list[bytes]:
+    """The trust list's TSA service certificates that may be the token's signer, in list order: those whose issuer and
+    serial number, or subject key identifier, the token's one ``sid`` names — found in an index made once per trust
+    list and memo (issue 15 item 4: every TSA certificate was read for every time-stamp, and with more listed TSAs
+    than the memo's certificate table holds, parsed again each time). What :func:`trust.formats.cms` picks from these
+    is what it picked from all of them (the first that ``sid`` names); a token whose ``sid`` cannot be read here gets
+    every listed certificate, as before."""
+    trust_list = ctx.trust_list
+    if trust_list is None:
+        return []
+    index, unread, everything = ctx.shared("tsa-sid-index", lambda: _tsa_index(trust_list), trust_list)
+    try:
+        signers = cms.ContentInfo.load(token)["content"]["signer_infos"]
+        if len(signers) != 1:
+            return list(everything)
+        sid = signers[0]["sid"]
+        if sid.name == "issuer_and_serial_number":
+            key: tuple[object, ...] = (sid.chosen["serial_number"].native, sid.chosen["issuer"].hashable)
+        else:
+            key = ("ski", bytes(sid.chosen.native))
+    except MALFORMED:
+        return list(everything)
+    return [everything[at] for at in sorted({*index.get(key, ()), *unread})]
+
+
+def _tsa_index(trust_list: TrustList) -> tuple[dict[tuple[object, ...], list[int]], list[int], tuple[bytes, ...]]:
+    """(issuer and serial number, or subject key identifier) → the positions of the listed TSA certificates; the
+    positions of those whose fields cannot be read lazily (always candidates: the strict reading decides); every TSA
+    certificate in list order."""
+    index: dict[tuple[object, ...], list[int]] = {}
+    unread: list[int] = []
+    everything = tuple(service.certificate for _issuer, service in trust_list.services("TSA"))
+    for at, der in enumerate(everything):
+        try:
+            cert = x509.Certificate.load(der)
+            keys: list[tuple[object, ...]] = [(cert.serial_number, cert.issuer.hashable)]
+            if cert.key_identifier is not None:
+                keys.append(("ski", bytes(cert.key_identifier)))
+        except MALFORMED:
+            unread.append(at)
+            continue
+        for key in keys:
+            index.setdefault(key, []).append(at)
+    return index, unread, everything
 
 
 def _service_cert(der: bytes, memo: Memo) -> x509.Certificate | None:
