@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -177,6 +178,108 @@ def issue(
     console.print(f"serial {result.record.serial}  {result.record.fingerprint}")
     if result.record.key_id:
         console.print(f"key id {result.record.key_id} (in the key store)")
+
+
+@app.command("issue-batch")
+def issue_batch(
+    batch_file: Annotated[Path, typer.Argument(help="JSON Lines file, one request per line (docs/CA.md)")],
+    ca_id: Annotated[str, typer.Argument(help="Issuing CA id, e.g. region-330000-sm2")],
+    out: Annotated[Path, typer.Option(help="Folder for the certificates (SERIAL.pem with chain) and index.jsonl")],
+    report: Annotated[Path | None, typer.Option(help="Write per-line errors here (JSON Lines)")] = None,
+    chunk: Annotated[int, typer.Option(help="Certificates per transaction")] = 100,
+    home: HomeOption = None,
+) -> None:
+    """Issue certificates in bulk: idempotent by request_id (rerun to resume), bad lines reported, constant memory."""
+    import sys
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from ca import batch
+    from trust.cli.common import err_console
+    from trust.service import ca as service
+
+    if not 1 <= chunk <= 1_000:
+        raise InputError("--chunk must be 1..1000")
+    entries = batch.read(batch_file)  # a file that is not JSON Lines is refused before anything is written
+    first = next(entries, None)
+    inst = instance(home)
+    out.mkdir(parents=True, exist_ok=True)
+    counts = {"issued": 0, "replayed": 0, "errors": 0}
+    lines: dict[int, tuple[int, str | None]] = {}  # outcome index -> (line, request id), dropped once answered
+    errors = open(report, "w", encoding="utf-8") if report else None  # noqa: SIM115 - closed below
+
+    def error(line: int, request_id: str | None, code: str, message: str) -> None:
+        counts["errors"] += 1
+        if errors is not None:
+            record = {"line": line, "request_id": request_id, "code": code, "message": message}
+            errors.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def requests() -> Iterator[service.BatchRequest]:
+        index = 0
+        for entry in _chain(first, entries):
+            if entry.error is not None:
+                error(entry.line, entry.request_id or None, *entry.error)
+                continue
+            assert entry.subject is not None
+            lines[index] = (entry.line, entry.request_id)
+            index += 1
+            yield service.BatchRequest(
+                entry.profile,
+                entry.subject,
+                csr_data=entry.csr,
+                key_family=entry.key_family,
+                validity_days=entry.validity_days,
+                request_id=entry.request_id,
+            )
+
+    try:
+        with (
+            open(out / "index.jsonl", "a", encoding="utf-8") as index_file,
+            Progress(
+                TextColumn("issuing"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=err_console,
+                transient=not sys.stderr.isatty(),
+            ) as progress,
+        ):
+            task = progress.add_task("issue", total=None)
+            for outcome in service.issue_batch(inst, ca_id, requests(), chunk=chunk):
+                line, request_id = lines.pop(outcome.index)
+                progress.advance(task)
+                if outcome.result is None:
+                    assert outcome.error is not None
+                    error(line, request_id, outcome.error.code.label, outcome.error.message)
+                    continue
+                counts["replayed" if outcome.replayed else "issued"] += 1
+                result = outcome.result
+                name = f"{result.record.serial}.pem"
+                pem = cx.certificate_pem(result.certificate) + b"".join(cx.certificate_pem(c) for c in result.chain)
+                (out / name).write_bytes(pem)
+                entry = {
+                    "line": line,
+                    "request_id": request_id,
+                    "serial": result.record.serial,
+                    "fingerprint": result.record.fingerprint,
+                    "file": name,
+                    "replayed": outcome.replayed,
+                }
+                index_file.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    finally:
+        if errors is not None:
+            errors.close()
+    console.print(
+        f"issued {counts['issued']}, already issued {counts['replayed']}, errors {counts['errors']}"
+        + (f" (see {report})" if report and counts["errors"] else "")
+    )
+    if counts["errors"] and not counts["issued"] and not counts["replayed"]:
+        raise typer.Exit(3)
+
+
+def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
+    if first is not None:
+        yield first
+    yield from rest
 
 
 @app.command()
