@@ -113,7 +113,10 @@ def test_the_version_read_keeps_its_connection_and_survives_losing_it(tmp_path: 
         engine.dispose()
     with engine.connect() as probe:  # dispose closed the kept connection too (a fresh pool opens this one)
         left = probe.execute(
-            text("SELECT count(*), string_agg(state || ':' || query, '|') FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            text(
+                "SELECT count(*), string_agg(state || ':' || query, '|') FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
         ).one()
     engine.dispose()
     assert left[0] == 0, left
