@@ -509,11 +509,18 @@ class _ServeSite:
 
 
 async def _lean_http(
-    port: int, request: bytes, seconds: float, concurrency: int, expect: bytes, max_requests: int
+    port: int,
+    request: bytes,
+    seconds: float,
+    concurrency: int,
+    expect: bytes,
+    max_requests: int,
+    started: Callable[[], None] | None = None,
 ) -> tuple[float, list[float]]:
     """A load client that costs the shared machine little (httpx spends about as much CPU per request as the server
     under test): ``concurrency`` keep-alive connections, each sending the same pre-encoded request and reading the
-    answer by its ``Content-Length``; every answer must be ``200`` and contain ``expect``."""
+    answer by its ``Content-Length``; every answer must be ``200`` and contain ``expect``. ``started`` is called
+    between the warm-up (two requests per connection, not counted) and the measured requests."""
     latencies: list[float] = []
 
     async def connection(deadline: float | None, count: int | None) -> None:
@@ -541,6 +548,8 @@ async def _lean_http(
             writer.close()
 
     await asyncio.gather(*(connection(None, 2) for _ in range(concurrency)))  # warm-up: every connection, both workers
+    if started is not None:
+        started()
     start = time.perf_counter()
     await asyncio.gather(*(connection(start + seconds, None) for _ in range(concurrency)))
     return len(latencies) / (time.perf_counter() - start), latencies
@@ -592,12 +601,23 @@ def bench_verify_http(tmp: Path, seconds: float, rounds: int, postgres: str, red
                     f"POST /verify HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
                     f"Content-Length: {len(payload)}\r\n\r\n"
                 ).encode() + payload
+                before: list[float] = []  # the server's CPU seconds when each round's measured requests begin
                 for index in range(rounds):
-                    before = _cpu_seconds([proc.pid, *workers])
-                    rate, latencies = asyncio.run(_lean_http(port, raw, seconds, 16, b'"TOTAL_PASSED"', 50_000))
+                    rate, latencies = asyncio.run(
+                        _lean_http(
+                            port,
+                            raw,
+                            seconds,
+                            16,
+                            b'"TOTAL_PASSED"',
+                            50_000,
+                            started=lambda: before.append(_cpu_seconds([proc.pid, *workers])),
+                        )
+                    )
                     sample = service_bench.Sample(rate, latencies)
                     http.append(sample)
-                    server_cpu.append((_cpu_seconds([proc.pid, *workers]) - before) / len(sample.latencies))
+                    # the measured requests only: the warm-up's CPU is not counted against them
+                    server_cpu.append((_cpu_seconds([proc.pid, *workers]) - before[-1]) / len(sample.latencies))
                     cpu_before = time.process_time()
                     mine = service_bench.in_process(lambda: api.verify(token, ctx), seconds, 50_000)
                     local.append(mine)
@@ -606,23 +626,28 @@ def bench_verify_http(tmp: Path, seconds: float, rounds: int, postgres: str, red
                         f"  round {index + 1}/{rounds} verify-http-2w: {sample.rate:.1f} req/s (p50 "
                         f"{sample.percentile(50) * 1000:.1f} ms, p99 {sample.percentile(99) * 1000:.1f} ms; server "
                         f"{server_cpu[-1] * 1000:.2f} ms CPU per request), in process {mine.rate:.1f}/s "
-                        f"({local_cpu[-1] * 1000:.2f} ms CPU per call)"
+                        f"({local_cpu[-1] * 1000:.2f} ms CPU per call): {sample.rate / mine.rate:.3f}"
                     )
         finally:
             site.instance.engine.dispose()
-    ours = statistics.median(s.rate for s in http)
-    base = statistics.median(s.rate for s in local)
+    # Each round's two sides run back to back under the same load from the machine's other users: the ratio is the
+    # median of the rounds' ratios (a load change between rounds moves both sides of one round, not the figure).
+    ratio = statistics.median(h.rate / m.rate for h, m in zip(http, local, strict=True))
     emit(
         "verify-http-2w",
-        ours,
+        statistics.median(s.rate for s in http),
         "verifier.api.verify in process (one thread, context built once from the same bundle)",
-        base,
+        statistics.median(s.rate for s in local),
         "req/s",
-        ours / base,
+        ratio,
         p50_ms=round(statistics.median(s.percentile(50) for s in http) * 1000, 2),
         p99_ms=round(statistics.median(s.percentile(99) for s in http) * 1000, 2),
         server_cpu_ms_per_request=round(statistics.median(server_cpu) * 1000, 3),
         in_process_cpu_ms=round(statistics.median(local_cpu) * 1000, 3),
+        # CPU per verification in process / the server's CPU per request: the HTTP layer's own cost, independent
+        # of how many cores the load generator and the database take from the server
+        cpu_ratio=round(statistics.median(local_cpu) / statistics.median(server_cpu), 3),
+        rounds=rounds,
         workers=2,
         concurrency=16,
     )

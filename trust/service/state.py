@@ -22,7 +22,9 @@ Installed by :class:`trust.service.instance.Instance` (idempotent, like :mod:`tr
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 import time
 import weakref
@@ -124,16 +126,70 @@ def database_version(engine: Engine) -> int:
 _SELECT: Final = text("SELECT version FROM state_version WHERE name = :name")
 
 
+class _Held:
+    """One connection per engine and process kept checked out for the version read on a server database (issue 15
+    item 1): a pool checkout pings the server first (``pool_pre_ping``), a second round trip per ``POST /verify``
+    that cost more CPU than the read itself. Used by one thread at a time; a thread that finds it busy, or a read
+    that fails on it (the server restarted, the connection was cut), takes the pooled path, and a failed connection
+    is dropped and replaced on the next read. Closed with :meth:`Engine.dispose`; it takes one of the pool's places."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.connection: Any = None
+        self.pid = os.getpid()
+
+    def read(self, engine: Engine) -> int | None:
+        if not self.lock.acquire(blocking=False):
+            return None
+        try:
+            if self.pid != os.getpid():  # inherited through fork: the parent's socket is not ours to use
+                self.connection, self.pid = None, os.getpid()
+            if self.connection is None:
+                self.connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            row = self.connection.execute(_SELECT, {"name": NAME}).first()
+        except Exception:  # noqa: BLE001 - the pooled path (with its ping) reads it, or raises the real error
+            self.close()
+            return None
+        finally:
+            self.lock.release()
+        return int(row[0]) if row is not None else 0
+
+    def close(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):  # closed for real, not handed back (to a pool maybe disposed of)
+                connection.invalidate()
+                connection.close()
+
+
+_held: weakref.WeakKeyDictionary[Engine, _Held] = weakref.WeakKeyDictionary()
+
+
+def _held_for(engine: Engine) -> _Held:
+    held = _held.get(engine)
+    if held is None:
+        with _lock:
+            held = _held.get(engine)
+            if held is None:
+                made = _held[engine] = _Held()
+                event.listen(engine, "engine_disposed", lambda _engine: made.close())
+                held = made
+    return held
+
+
 def _read(engine: Engine) -> int:
     """One row on a plain connection (an ORM session costs three times as much): on SQLite in a read-only (deferred)
     transaction; on a server database the one statement in autocommit mode — one round trip instead of three
     (``BEGIN``, the ``SELECT``, ``ROLLBACK``), the same committed value (issue 15 item 1: every ``POST /verify``
-    reads it)."""
+    reads it) — on the connection :class:`_Held` keeps, so no checkout ping either."""
     from trust.db import READ_ONLY
 
     if engine.dialect.name == "sqlite":
         options: dict[str, Any] = {READ_ONLY: True}
     else:
+        version = _held_for(engine).read(engine)
+        if version is not None:
+            return version
         options = {"isolation_level": "AUTOCOMMIT"}
     with engine.connect().execution_options(**options) as connection:
         row = connection.execute(_SELECT, {"name": NAME}).first()

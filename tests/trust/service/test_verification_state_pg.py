@@ -81,3 +81,42 @@ def test_the_version_read_sees_commits_at_once_and_nothing_uncommitted(tmp_path:
     finally:
         other.engine.dispose()
         one.engine.dispose()
+
+
+def test_the_version_read_keeps_its_connection_and_survives_losing_it(tmp_path: Path, postgres_url: str) -> None:
+    """Each read used to check a connection out of the pool, which pings the server first: two round trips per
+    ``POST /verify``. The read keeps one connection instead (no checkout, no ping after the first); when the server
+    cuts that connection the read still answers (pooled path) and the next one opens a new connection."""
+    instance = make_instance(tmp_path / "home", free_port(), postgres_url)
+    ca_service.init(instance)
+    engine = instance.engine
+    checkouts: list[int] = []
+    event.listen(engine.pool, "checkout", lambda *_args: checkouts.append(1))
+    try:
+        first = state.database_version(engine)
+        for _ in range(20):
+            assert state.database_version(engine) == first
+        assert len(checkouts) == 1  # before: 21
+
+        with engine.connect() as admin:
+            admin.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            admin.execute(text("UPDATE state_version SET version = version + 1 WHERE name = 'verification'"))
+            admin.commit()
+        assert state.database_version(engine) == first + 1  # the kept connection was cut: read on a pooled one
+        assert state.database_version(engine) == first + 1  # and a new kept connection
+    finally:
+        engine.dispose()
+    with engine.connect() as probe:  # dispose closed the kept connection too (a fresh pool opens this one)
+        left = probe.execute(
+            text(
+                "SELECT count(*), string_agg(state || ':' || query, '|') FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).one()
+    engine.dispose()
+    assert left[0] == 0, left
