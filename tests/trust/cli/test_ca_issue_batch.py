@@ -48,10 +48,11 @@ def test_issue_batch_issues_reports_and_resumes(
     monkeypatch.setenv("TRUST_KEY_KDF_ITERATIONS", "2000")
     monkeypatch.setenv("TRUST_PUBLIC_URL", world.base_url)
     person = {"province": "浙江省", "common_name": "张三", "serial_number": PERSON}
+    name = DN(province="浙江省", common_name="张三", serial_number=PERSON)
     key = generate_private_key("sm2")
-    pem_csr = make_csr(key, DN(**person))
+    pem_csr = make_csr(key, name)
     der_csr = base64.b64encode(pem_codec.read(pem_csr, "CSR", ("CERTIFICATE REQUEST",))[1]).decode()
-    forged = make_csr(key, DN(**person), tamper=True)
+    forged = make_csr(key, name, tamper=True)
     lines = [
         _line("b-1", person, csr=pem_csr.decode()),  # 1: PEM CSR
         _line("b-2", person, csr=der_csr),  # 2: base64 DER CSR
