@@ -892,56 +892,16 @@ def test_pkilint_finds_nothing_in_partition_and_delta_crls(ca_world: World, tmp_
         assert findings == [], findings
 
 
+@pytest.mark.parametrize("from_csr", [False, True], ids=["generated-key", "csr"])
 def test_batch_request_failing_after_its_row_is_reserved_leaves_no_audit_or_log_entry(
-    ca_world: World, monkeypatch: pytest.MonkeyPatch
+    ca_world: World, monkeypatch: pytest.MonkeyPatch, from_csr: bool
 ) -> None:
     """A certificate row is written with a Core statement and attached to the session (issue 15 item 5); when a batch
-    request fails after that (here: its signing), its savepoint's rollback removes the row, and the object must not stay
-    in the session as persistent: the chunk's commit would otherwise write an audit entry and a log leaf for a row that
-    does not exist (or fail on it). The other requests are issued; the chain verifies; leaves = certificates."""
-    from trust.service import audit
-    from trust.service.tlog import LogLeaf
-
-    def leaves() -> int:
-        with db.session_scope(ca_world.instance.engine) as session:
-            return session.exec(select(func.count()).select_from(LogLeaf).where(LogLeaf.kind == "certificate")).one()
-
-    real_sign = cx.CertificateBuilder.sign
-    calls = {"n": 0}
-
-    def failing_second(self: cx.CertificateBuilder, *args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise TrustError("the signer failed (test)", code=Code.INTERNAL)
-        return real_sign(self, *args, **kwargs)
-
-    requests = [
-        service.BatchRequest("person-identity", _subject("person-identity"), request_id=f"reserved-{i}")
-        for i in range(3)
-    ]
-    before, leaves_before = _counts(ca_world), leaves()
-    monkeypatch.setattr(cx.CertificateBuilder, "sign", failing_second)
-    outcomes = list(service.issue_batch(ca_world.instance, "region-330000-sm2", requests, chunk=3))
-    monkeypatch.undo()
-    assert [o.error is None for o in outcomes] == [True, False, True]
-    assert _counts(ca_world)[0] == before[0] + 2
-    assert leaves() == leaves_before + 2
-    report = audit.verify(ca_world.instance.engine)
-    assert report.ok, report.problem
-    with db.session_scope(ca_world.instance.engine) as session:
-        serials = {o.result.record.serial for o in outcomes if o.result is not None}
-        created = session.exec(
-            select(audit.AuditEntry.subject).where(audit.AuditEntry.action == "certificate.create")
-        ).all()
-    assert sum(any(serial in subject for serial in serials) for subject in created) == 2
-
-
-def test_batch_request_from_a_csr_failing_after_its_row_is_reserved_leaves_nothing(
-    ca_world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A batch request from a CSR runs without a savepoint of its own (issue 15 item 5): when its signing fails after
-    its row was reserved, the row is deleted again and the object leaves the session — no certificate row, no audit
-    entry, no log leaf for it; the other requests of the chunk are issued and the audit chain verifies."""
+    request fails after that (here: its signing), the row must go — by its savepoint's rollback (a key Huren
+    generates), or deleted again (a request from a CSR runs without a savepoint) — and the object must not stay in the
+    session as persistent: the chunk's commit would otherwise write an audit entry and a log leaf for a row that does
+    not exist (or fail on it). The other requests are issued; the chain verifies; leaves = certificates; the failed
+    request's id is not taken (a rerun issues it and replays the others)."""
     from trust.service import audit
     from trust.service.tlog import LogLeaf
 
@@ -959,9 +919,13 @@ def test_batch_request_from_a_csr_failing_after_its_row_is_reserved_leaves_nothi
         return real_sign(self, *args, **kwargs)
 
     subject = _subject("person-identity")
+    prefix = f"reserved-{'csr' if from_csr else 'key'}-"
     requests = [
         service.BatchRequest(
-            "person-identity", subject, make_csr(generate_private_key("sm2"), subject), request_id=f"csr-reserved-{i}"
+            "person-identity",
+            subject,
+            make_csr(generate_private_key("sm2"), subject) if from_csr else None,
+            request_id=f"{prefix}{i}",
         )
         for i in range(3)
     ]
@@ -975,13 +939,17 @@ def test_batch_request_from_a_csr_failing_after_its_row_is_reserved_leaves_nothi
     report = audit.verify(ca_world.instance.engine)
     assert report.ok, report.problem
     with db.session_scope(ca_world.instance.engine) as session:
-        stored = session.exec(
-            select(IssuedCertificate.request_id).where(col(IssuedCertificate.request_id).startswith("csr-reserved-"))
+        serials = {o.result.record.serial for o in outcomes if o.result is not None}
+        created = session.exec(
+            select(audit.AuditEntry.subject).where(audit.AuditEntry.action == "certificate.create")
         ).all()
-    assert sorted(str(request_id) for request_id in stored) == ["csr-reserved-0", "csr-reserved-2"]
-    # the failed request is not taken: run again, it is issued and the others are replayed
+        stored = session.exec(
+            select(IssuedCertificate.request_id).where(col(IssuedCertificate.request_id).startswith(prefix))
+        ).all()
+    assert sum(any(serial in subject for serial in serials) for subject in created) == 2
+    assert sorted(str(request_id) for request_id in stored) == [f"{prefix}0", f"{prefix}2"]
     again = list(service.issue_batch(ca_world.instance, "region-330000-sm2", requests, chunk=3))
-    assert all(o.result is not None for o in again)
+    assert [o.replayed for o in again] == [True, False, True]
     assert [_issued(again[i]).record.serial for i in (0, 2)] == [_issued(outcomes[i]).record.serial for i in (0, 2)]
 
 

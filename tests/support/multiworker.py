@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import itertools
 import json
 import os
@@ -218,6 +219,22 @@ class Server:
         ]
         self.seen_workers.update(pids)
         return pids
+
+    def connection_per_worker(self, source: str = "127.0.0.1", timeout: float = 60) -> list[http.client.HTTPConnection]:
+        """One kept-alive connection served by each worker (found through /proc), from the local address ``source``."""
+        found: dict[int, http.client.HTTPConnection] = {}
+        for _ in range(80):
+            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout, source_address=(source, 0))
+            connection.request("GET", "/healthz")
+            connection.getresponse().read()
+            pid = self.worker_serving(connection.sock.getsockname()[1])
+            if pid is not None and pid not in found:
+                found[pid] = connection
+            else:
+                connection.close()
+            if len(found) == self.workers:
+                return list(found.values())
+        raise AssertionError(f"80 connections reached only workers {sorted(found)} of {self.worker_pids()}")
 
     def worker_serving(self, client_port: int) -> int | None:
         """The worker process holding the server side of the loopback connection from ``client_port`` (from

@@ -28,8 +28,13 @@ PERSON = "330106199001010018"
 
 
 @pytest.fixture
-def world(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> World:
-    return copy_world(world_template, tmp_path_factory.mktemp("ca-batch") / "home")
+def world(tmp_path_factory: pytest.TempPathFactory, world_template: World, monkeypatch: pytest.MonkeyPatch) -> World:
+    """A copy of the session's world, and the environment the CLI opens it with."""
+    copied = copy_world(world_template, tmp_path_factory.mktemp("ca-batch") / "home")
+    monkeypatch.setenv("TRUST_KEY_PASSPHRASE", PASSPHRASE.decode())
+    monkeypatch.setenv("TRUST_KEY_KDF_ITERATIONS", "2000")
+    monkeypatch.setenv("TRUST_PUBLIC_URL", copied.base_url)
+    return copied
 
 
 def _count(world: World) -> int:
@@ -42,11 +47,8 @@ def _line(request_id: str, subject: dict[str, str], **extra: object) -> str:
 
 
 def test_issue_batch_issues_reports_and_resumes(
-    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("TRUST_KEY_PASSPHRASE", PASSPHRASE.decode())
-    monkeypatch.setenv("TRUST_KEY_KDF_ITERATIONS", "2000")
-    monkeypatch.setenv("TRUST_PUBLIC_URL", world.base_url)
     person = {"province": "浙江省", "common_name": "张三", "serial_number": PERSON}
     name = DN(province="浙江省", common_name="张三", serial_number=PERSON)
     key = generate_private_key("sm2")
@@ -106,11 +108,8 @@ def test_issue_batch_issues_reports_and_resumes(
 
 
 def test_issue_batch_refuses_a_file_that_is_not_json_lines(
-    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("TRUST_KEY_PASSPHRASE", PASSPHRASE.decode())
-    monkeypatch.setenv("TRUST_KEY_KDF_ITERATIONS", "2000")
-    monkeypatch.setenv("TRUST_PUBLIC_URL", world.base_url)
     batch = tmp_path / "batch.csv"
     batch.write_text("request_id,profile\n", encoding="utf-8")
     out = tmp_path / "out"

@@ -188,23 +188,6 @@ def site(
         world.instance.engine.dispose()
 
 
-def _connection_per_worker(server: mw.Server, source: str = "127.0.0.1") -> list[http.client.HTTPConnection]:
-    """One kept-alive connection served by each worker (found through /proc), from the local address ``source``."""
-    found: dict[int, http.client.HTTPConnection] = {}
-    for _ in range(80):
-        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60, source_address=(source, 0))
-        connection.request("GET", "/healthz")
-        connection.getresponse().read()
-        pid = server.worker_serving(connection.sock.getsockname()[1])
-        if pid is not None and pid not in found:
-            found[pid] = connection
-        else:
-            connection.close()
-        if len(found) == server.workers:
-            return list(found.values())
-    pytest.fail(f"80 connections reached only workers {sorted(found)} of {server.worker_pids()}")
-
-
 def _get(connection: http.client.HTTPConnection, path: str, headers: dict[str, str]) -> tuple[int, dict]:
     connection.request("GET", path, headers=headers)
     response = connection.getresponse()
@@ -225,7 +208,7 @@ def _post_form(connection: http.client.HTTPConnection, path: str, form: dict[str
 @pytest.mark.external
 @pytest.mark.postgres
 def test_two_workers_and_another_host_share_one_client_budget(site: Site) -> None:
-    first, second = _connection_per_worker(site.server)
+    first, second = site.server.connection_per_worker()
     bearer = {"Authorization": f"Bearer {site.tokens['zj-platform']}"}
     statuses = [_get(first, SEALS, bearer)[0] for _ in range(LIMIT)]
     assert statuses == [200] * LIMIT  # the whole budget on one worker: not LIMIT / workers
@@ -243,13 +226,13 @@ def test_two_workers_and_another_host_share_one_client_budget(site: Site) -> Non
 @pytest.mark.postgres
 def test_forwarded_for_counts_only_from_the_configured_proxy(site: Site) -> None:
     junk = {"grant_type": "password"}
-    spoofer = _connection_per_worker(site.server, source="127.0.0.2")  # not a configured proxy
+    spoofer = site.server.connection_per_worker(source="127.0.0.2")  # not a configured proxy
     statuses = [
         _post_form(spoofer[i % 2], "/oauth/token", junk, {"X-Forwarded-For": f"192.0.2.{i}"})
         for i in range(ANONYMOUS + 3)
     ]
     assert statuses == [400] * ANONYMOUS + [429] * 3, statuses  # one budget, whatever it claims
-    proxy = _connection_per_worker(site.server)  # 127.0.0.1 is the configured proxy: its clients count apart
+    proxy = site.server.connection_per_worker()  # 127.0.0.1 is the configured proxy: its clients count apart
     for i in range(2 * ANONYMOUS):
         assert _post_form(proxy[i % 2], "/oauth/token", junk, {"X-Forwarded-For": f"198.51.100.{i}"}) == 400
 
@@ -257,7 +240,7 @@ def test_forwarded_for_counts_only_from_the_configured_proxy(site: Site) -> None
 @pytest.mark.external
 @pytest.mark.postgres
 def test_failed_authentications_get_429_after_the_limit_on_every_worker(site: Site) -> None:
-    first, second = _connection_per_worker(site.server)
+    first, second = site.server.connection_per_worker()
     attacker = {"X-Forwarded-For": "203.0.113.9"}  # a client behind the proxy
     bad = {"Authorization": "Bearer hrt_" + "y" * 43, **attacker}
     assert [_get((first, second)[i % 2], SEALS, bad)[0] for i in range(FAILURES)] == [401] * FAILURES

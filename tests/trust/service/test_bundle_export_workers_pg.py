@@ -37,22 +37,6 @@ def postgres_url() -> Iterator[str]:
     yield from postgres.fresh_database()
 
 
-def _connection_per_worker(server: mw.Server) -> list[http.client.HTTPConnection]:
-    found: dict[int, http.client.HTTPConnection] = {}
-    for _ in range(80):
-        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
-        connection.request("GET", "/healthz")
-        connection.getresponse().read()
-        pid = server.worker_serving(connection.sock.getsockname()[1])
-        if pid is not None and pid not in found:
-            found[pid] = connection
-        else:
-            connection.close()
-        if len(found) == server.workers:
-            return list(found.values())
-    pytest.fail(f"80 connections reached only workers {sorted(found)} of {server.worker_pids()}")
-
-
 def _call(
     connection: http.client.HTTPConnection, method: str, path: str, body: bytes | None, headers: dict[str, str]
 ) -> tuple[int, bytes]:
@@ -69,7 +53,7 @@ def test_a_revocation_through_one_worker_counts_at_once_in_the_other(tmp_path: P
     trust_registry.export_bundle(instance)
     issuer = cx.load_certificate(ca_service.ca_certificate_der(instance, mw.SM2_CA))
     with mw.serve(world.home, port, workers=2, database_url=postgres_url, log_path=tmp_path / "serve.log") as server:
-        one, other = _connection_per_worker(server)
+        one, other = server.connection_per_worker(timeout=120)
         with httpx.Client(base_url=server.url, timeout=120) as client:
             token = mw.access_token(client, world, "zj-platform")
         for result in issued:
