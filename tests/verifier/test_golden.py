@@ -250,4 +250,4 @@ def test_the_golden_modules_ask_for_no_world() -> None:
 
     modules = golden_modules()
     assert {"tests.verifier.test_golden", "tests.verifier.test_pdf_verify", "tests.support.golden"} <= modules
-    assert {"world", "world_server"} == WORLD_FIXTURES
+    assert {"world", "world_server", "world_template"} == WORLD_FIXTURES

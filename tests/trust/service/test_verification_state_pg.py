@@ -90,6 +90,7 @@ def test_the_version_read_keeps_its_connection_and_survives_losing_it(tmp_path: 
     instance = make_instance(tmp_path / "home", free_port(), postgres_url)
     ca_service.init(instance)
     engine = instance.engine
+    engine.dispose()  # init may have read the version already (a bundle export): start with no kept connection
     checkouts: list[int] = []
     event.listen(engine.pool, "checkout", lambda *_args: checkouts.append(1))
     try:
