@@ -34,16 +34,11 @@ class DemoBuild:
     output: str
 
 
-def build_demo(home: Path) -> DemoBuild:
-    """``trust demo --home HOME`` twice (the second run must leave the world as it is), with no ``TRUST_PUBLIC_URL``,
-    no passphrase and no database URL (the documented defaults), logging at DEBUG into the returned record. Built once
-    a session (``tests/trust/service/conftest.py``): the demo tests read it, the privacy scan scans a copy of it and
-    its log."""
-    from trust.cli.main import main
-
+def demo_environment() -> pytest.MonkeyPatch:
+    """The environment ``trust demo`` documents its defaults for: no passphrase, public URL, host, port or database
+    URL from outside, a cheap key KDF (tests). Undo the returned patch when done."""
     mp = pytest.MonkeyPatch()
     mp.setenv("TRUST_KEY_KDF_ITERATIONS", "2000")
-    mp.setenv("TRUST_LOG_LEVEL", "DEBUG")
     for name in (
         "TRUST_KEY_PASSPHRASE",
         "TRUST_KEY_PASSPHRASE_FILE",
@@ -53,6 +48,18 @@ def build_demo(home: Path) -> DemoBuild:
         "TRUST_DATABASE_URL",
     ):
         mp.delenv(name, raising=False)
+    return mp
+
+
+def build_demo(home: Path) -> DemoBuild:
+    """``trust demo --home HOME`` twice (the second run must leave the world as it is), with no ``TRUST_PUBLIC_URL``,
+    no passphrase and no database URL (the documented defaults), logging at DEBUG into the returned record. Built once
+    a session (``tests/trust/service/conftest.py``): the demo tests read it, the privacy scan scans a copy of it and
+    its log."""
+    from trust.cli.main import main
+
+    mp = demo_environment()
+    mp.setenv("TRUST_LOG_LEVEL", "DEBUG")
     log, output = io.StringIO(), io.StringIO()
     try:
         with json_logs(log), contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):

@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 
 from ca.models import IssuedCertificate
 from licenses.models import LicenseIssuer
-from tests.support.demo import copy_demo, demo_index, demo_pins
+from tests.support.demo import copy_demo, demo_environment, demo_index, demo_pins
 from tests.trust.service import test_demo_peers as peers
 from trust.cli.main import main
 from trust.formats import ocsp as ocsp_mod
@@ -60,17 +60,7 @@ def world(demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worl
     from trust.service import trust
 
     home = copy_demo(demo, tmp_path_factory.mktemp("rekey-demo") / "home")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TRUST_KEY_KDF_ITERATIONS", "2000")
-    for name in (
-        "TRUST_KEY_PASSPHRASE",
-        "TRUST_KEY_PASSPHRASE_FILE",
-        "TRUST_PUBLIC_URL",
-        "TRUST_HOST",
-        "TRUST_PORT",
-        "TRUST_DATABASE_URL",
-    ):
-        mp.delenv(name, raising=False)
+    mp = demo_environment()
     instance = cli_instance(home)
     assert instance.settings.effective_database_url == f"sqlite:///{(home / 'huren.db').resolve()}"
     rs256 = next(e for e in demo_index(home) if e["id"] == "license-w101-rs256-token")
