@@ -19,7 +19,7 @@ import binascii
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import IO, Any, Final
 
 from trust.crypto.errors import InputError, TrustError
 from trust.formats import jsonl
@@ -43,13 +43,18 @@ class Entry:
 
 
 def read(path: Path) -> Iterator[Entry]:
-    """The entries of a ``.jsonl`` (or ``.ndjson``) batch file, in order."""
+    """The entries of a ``.jsonl`` (or ``.ndjson``) batch file, in order. A file of another kind, or one that cannot
+    be opened, is refused here, before the first entry is asked for (so before anything is issued or written)."""
     if path.suffix.lower() not in (".jsonl", ".ndjson"):
         raise InputError(f"a certificate batch file is JSON Lines (.jsonl), not {path.name}")
     try:
-        handle = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed below
+        handle = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed by _entries
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    return _entries(handle)
+
+
+def _entries(handle: IO[str]) -> Iterator[Entry]:
     with handle:
         for number, raw, error in jsonl.objects(handle, MAX_LINE):
             if raw is None:

@@ -172,12 +172,16 @@ def issue(
         validity_days=days,
         dns_names=dns or [],
     )
-    pem = cx.certificate_pem(result.certificate) + b"".join(cx.certificate_pem(c) for c in result.chain)
     if out is not None:
-        out.write_bytes(pem)
+        out.write_bytes(_pem_with_chain(result))
     console.print(f"serial {result.record.serial}  {result.record.fingerprint}")
     if result.record.key_id:
         console.print(f"key id {result.record.key_id} (in the key store)")
+
+
+def _pem_with_chain(result: Any) -> bytes:
+    """An issued certificate (``trust.service.ca.IssueResult``) in PEM, followed by its chain up to the root."""
+    return cx.certificate_pem(result.certificate) + b"".join(cx.certificate_pem(c) for c in result.chain)
 
 
 @app.command("issue-batch")
@@ -201,7 +205,6 @@ def issue_batch(
     if not 1 <= chunk <= 1_000:
         raise InputError("--chunk must be 1..1000")
     entries = batch.read(batch_file)  # a file that is not JSON Lines is refused before anything is written
-    first = next(entries, None)
     inst = instance(home)
     out.mkdir(parents=True, exist_ok=True)
     counts = {"issued": 0, "replayed": 0, "errors": 0}
@@ -216,7 +219,7 @@ def issue_batch(
 
     def requests() -> Iterator[service.BatchRequest]:
         index = 0
-        for entry in _chain(first, entries):
+        for entry in entries:
             if entry.error is not None:
                 error(entry.line, entry.request_id or None, *entry.error)
                 continue
@@ -254,8 +257,7 @@ def issue_batch(
                 counts["replayed" if outcome.replayed else "issued"] += 1
                 result = outcome.result
                 name = f"{result.record.serial}.pem"
-                pem = cx.certificate_pem(result.certificate) + b"".join(cx.certificate_pem(c) for c in result.chain)
-                (out / name).write_bytes(pem)
+                (out / name).write_bytes(_pem_with_chain(result))
                 entry = {
                     "line": line,
                     "request_id": request_id,
@@ -274,12 +276,6 @@ def issue_batch(
     )
     if counts["errors"] and not counts["issued"] and not counts["replayed"]:
         raise typer.Exit(3)
-
-
-def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
-    if first is not None:
-        yield first
-    yield from rest
 
 
 @app.command()
