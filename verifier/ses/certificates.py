@@ -167,6 +167,12 @@ def certificate_report(
         )
 
 
+def with_certificates(ctx: VerificationContext, extra: Sequence[x509.Certificate]) -> VerificationContext:
+    """``ctx`` with ``extra`` (a token's or a seal's certificates, at most :data:`MAX_TOKEN_CERTS`) as intermediates,
+    as :func:`certificate_report` validates with them."""
+    return replace(ctx, intermediates=_merge(ctx.intermediates, extra, ctx.memo))
+
+
 def _merge(
     base: tuple[x509.Certificate, ...], extra: Sequence[x509.Certificate], memo: Memo
 ) -> tuple[x509.Certificate, ...]:
