@@ -426,7 +426,7 @@ def _golden_sealed_ofd(*, stamped: bool) -> bytes:
 def test_unstamped_ofd_seal_after_the_signer_certificate_expired_is_indeterminate():
     """The seal signature's timeInfo is the signer's claim: at +6 years (the signer certificate and the seal ended
     after three), an unstamped OFD seal is INDETERMINATE / OUT_OF_BOUNDS_NO_POE, as an unstamped PAdES B-B PDF is;
-    the same seal time-stamped passes."""
+    the same seal time-stamped passes while its TSA certificate is valid."""
     from tests.support import golden
 
     late = golden.context(at=golden.later(days=6 * 366))
@@ -437,8 +437,31 @@ def test_unstamped_ofd_seal_after_the_signer_certificate_expired_is_indeterminat
     inner = only(report).children[0]
     failed = [c.name for c in inner.checks if c.result is Result.FAILED]
     assert failed == ["seal.validity", "signer-certificate"], inner.to_text()
-    stamped = verify_ofd(_golden_sealed_ofd(stamped=True), late)
+    # Time-stamped, it passes after the signer certificate expired (2028) while the TSA's is valid (to 2030).
+    stamped = verify_ofd(_golden_sealed_ofd(stamped=True), golden.context(at=golden.later(days=4 * 366)))
     assert stamped.indication is Indication.TOTAL_PASSED, stamped.to_text()
+
+
+def test_stamped_ofd_seal_after_the_tsa_certificate_expired_is_indeterminate():
+    """An OFD seal goes through verify_ses_signature: its time-stamp proves nothing once the TSA certificate has
+    expired (genTime is the TSA's own word; no archive time-stamp exists in GB/T 38540 or the OFD signature), so the
+    seal is INDETERMINATE / OUT_OF_BOUNDS_NO_POE after the golden TSA's notAfter and TOTAL_PASSED the day before
+    (issue sesltv; before it, TOTAL_PASSED on both days)."""
+    from datetime import timedelta
+
+    from tests.support import golden
+
+    tsa_end = golden.certificate("tsa-sm2")["tbs_certificate"]["validity"]["not_after"].native
+    stamped = _golden_sealed_ofd(stamped=True)
+    before = verify_ofd(stamped, golden.context(at=tsa_end - timedelta(days=1)))
+    assert before.indication is Indication.TOTAL_PASSED, before.to_text()
+    report = verify_ofd(stamped, golden.context(at=tsa_end + timedelta(days=1)))
+    assert (report.indication, report.sub_indication) == (Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE)
+    inner = only(report).children[0]
+    stamp = next(c for c in inner.checks if c.name == "time-stamp")
+    assert (stamp.result, stamp.sub_indication) == (Result.FAILED, SubIndication.OUT_OF_BOUNDS_NO_POE), inner.to_text()
+    failed = [c.name for c in inner.checks if c.result is Result.FAILED]
+    assert failed == ["seal.validity", "signer-certificate", "time-stamp"], inner.to_text()
 
 
 @pytest.mark.parametrize(

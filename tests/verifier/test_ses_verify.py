@@ -840,10 +840,11 @@ def _finding(report: Report, name: str) -> tuple[Indication | None, SubIndicatio
 def test_unstamped_signature_after_the_signer_certificate_expired_is_indeterminate(setup: Setup) -> None:
     """timeInfo is the signer's claim: after the signer certificate (and the seal) expired, an unstamped signature
     cannot be believed to predate the expiry (ETSI EN 319 102-1, as the PDF verifier judges a PAdES B-B signature);
-    a time-stamped one still passes. The golden contract seal and its signer certificate end on the same day."""
+    a time-stamped one still passes while its TSA certificate is valid. The golden contract seal and its signer
+    certificate end on the same day (2028), the golden TSA certificate two years later."""
     signer_end = cx.load_certificate(setup.holder.cert)["tbs_certificate"]["validity"]["not_after"].native
-    late = ctx(setup, at=golden.later(days=6 * 366))
-    assert late.validation_time > signer_end
+    late = ctx(setup, at=golden.later(days=4 * 366))
+    assert signer_end < late.validation_time < _tsa_end()
     document = golden.read("ses/document.xml")
     unstamped = golden.read("ses/signature-v4-unstamped.der")
     report = signature_verifier.verify_ses_signature(unstamped, late, signed_data=document)
@@ -851,11 +852,56 @@ def test_unstamped_signature_after_the_signer_certificate_expired_is_indetermina
     assert failing(report) == ["seal.validity", "signer-certificate"]
     assert _finding(report, "signer-certificate") == (Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE)
     assert "claimed, not proven" in next(c.detail for c in report.checks if c.name == "signing-time")
-    # The same signature while its certificate was valid passes; a time-stamped one passes at +6 years.
+    # The same signature while its certificate was valid passes; a time-stamped one passes at +4 years.
     assert_passed(signature_verifier.verify_ses_signature(unstamped, ctx(setup), signed_data=document))
     stamped = signature_verifier.verify_ses_signature(golden.read("ses/signature-v4.der"), late, signed_data=document)
     assert_passed(stamped)
     assert "the time-stamp proves" in next(c.detail for c in stamped.checks if c.name == "signing-time")
+
+
+def _tsa_end() -> datetime:
+    """When the golden TSA's certificate expires (2030): the last moment its time-stamps are believed."""
+    end: datetime = golden.certificate("tsa-sm2")["tbs_certificate"]["validity"]["not_after"].native
+    return end
+
+
+def test_stamped_signature_after_the_tsa_certificate_expired_is_indeterminate(setup: Setup) -> None:
+    """A time-stamp's genTime is the TSA's own word: once the TSA certificate has expired (and GB/T 38540 has no
+    archive time-stamp to prove the token existed before), the token proves no time — as the PDF verifier judges a
+    signature time-stamp's TSA at the validation time (ETSI EN 319 102-1). The time-stamp check is then INDETERMINATE
+    / OUT_OF_BOUNDS_NO_POE, the signing time falls back to claimed, and the expired signer certificate is not believed
+    either. Before issue sesltv the TSA was judged at genTime only and this passed."""
+    document = golden.read("ses/document.xml")
+    stamped = golden.read("ses/signature-v4.der")
+    before = signature_verifier.verify_ses_signature(
+        stamped, ctx(setup, at=_tsa_end() - timedelta(days=1)), signed_data=document
+    )
+    assert_passed(before)
+    assert "unexpired and not revoked at the validation time" in next(
+        c.detail for c in before.checks if c.name == "time-stamp"
+    )
+    after = signature_verifier.verify_ses_signature(
+        stamped, ctx(setup, at=_tsa_end() + timedelta(days=1)), signed_data=document
+    )
+    assert _verdict(after) == (Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE), after.to_text()
+    assert _finding(after, "time-stamp") == (Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE)
+    assert _finding(after, "signer-certificate") == (Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE)
+    stamp_detail = next(c.detail for c in after.checks if c.name == "time-stamp")
+    assert "expired on 2030-03-02" in stamp_detail and "proves no time" in stamp_detail
+    assert "claimed, not proven" in next(c.detail for c in after.checks if c.name == "signing-time")
+    assert "time_stamp" not in after.details
+
+
+def test_stamped_seal_after_the_tsa_certificate_expired_is_indeterminate(setup: Setup) -> None:
+    """A version-5 seal's own time-stamp follows the same rule: after its TSA certificate expired the seal's
+    ``time-stamp`` check is INDETERMINATE / OUT_OF_BOUNDS_NO_POE (it passed before issue sesltv)."""
+    end = _tsa_end()
+    seal = foreign_seal(setup, version=5, stamper=tsa_stamper(), end=end + timedelta(days=400))
+    assert_passed(seal_verifier.verify_seal(seal, ctx(setup, at=end - timedelta(days=1))))
+    report = seal_verifier.verify_seal(seal, ctx(setup, at=end + timedelta(days=1)))
+    assert _verdict(report) == (Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE), report.to_text()
+    assert failing(report) == ["time-stamp"]
+    assert _finding(report, "time-stamp") == (Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE)
 
 
 def test_backdated_time_info_into_an_expired_signer_certificate_is_not_believed(setup: Setup) -> None:

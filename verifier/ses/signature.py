@@ -172,7 +172,12 @@ def verify_ses_signature(sig_der: bytes, ctx: VerificationContext, *, signed_dat
     proof = (
         Proof(stamp.gen_time, "the time-stamp's genTime")
         if stamp is not None
-        else Proof(ctx.validation_time, "the validation time (no time-stamp)")
+        else Proof(
+            ctx.validation_time,
+            "the validation time (no time-stamp)"
+            if record.time_stamp is None
+            else "the validation time (no valid time-stamp)",
+        )
     )
     if checks[timing].result is Result.PASSED:  # say whether the time is proven or only claimed
         checks[timing] = passed(
