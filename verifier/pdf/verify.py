@@ -72,6 +72,7 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from trust.crypto.errors import Code, EncodingError, InputError, TrustError
 from trust.formats import x509 as cx
 from trust.formats.names import name_text
+from trust.formats.tsp import VerifiedTimeStamp
 from verifier import limits
 from verifier.certificate import key_label, may_be_revoked, verify_certificate
 from verifier.context import VerificationContext
@@ -574,11 +575,13 @@ def _signature_timestamps(sig: _Signature, signed: SignedCms, ctx: VerificationC
         )
         if not tsa.passed:
             reason = tsa.errors[0] if tsa.errors else tsa.indication.value
+            indication, sub = _no_longer_proof(tsa, verified, ctx)
             sig.fail(
                 "signature-timestamp",
-                tsa.indication,
-                tsa.sub_indication or SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
-                f"time-stamp by {tsa_name} at {verified.gen_time.isoformat()}: the TSA is not trusted: {reason}",
+                indication,
+                sub,
+                f"time-stamp by {tsa_name} at {verified.gen_time.isoformat()}: the TSA is not trusted: {reason}"
+                + _NO_LONGER_PROOF.get(sub, ""),
             )
             continue
         proven.append(verified.gen_time)
@@ -590,6 +593,37 @@ def _signature_timestamps(sig: _Signature, signed: SignedCms, ctx: VerificationC
         )
     sig.details["timestamps"] = stamps
     return proven
+
+
+_NO_LONGER_PROOF: Final = {
+    SubIndication.OUT_OF_BOUNDS_NO_POE: " (valid when it stamped, expired since: nothing later proves the token "
+    "existed while the TSA's key was valid, so it proves no time)",
+    SubIndication.REVOKED_NO_POE: " (valid when it stamped, revoked since: genTime is the TSA's own word and nothing "
+    "proves the token predates the revocation, so it proves no time)",
+}
+
+
+def _no_longer_proof(
+    tsa: Report, verified: VerifiedTimeStamp, ctx: VerificationContext, material: RevocationMaterial | None = None
+) -> tuple[Indication, SubIndication]:
+    """The indication of a time-stamp whose TSA path fails at the validation time. Expired or revoked now but valid
+    at the token's genTime, the token is not proven false — it is no longer a proof of existence: INDETERMINATE /
+    OUT_OF_BOUNDS_NO_POE or REVOKED_NO_POE (ETSI EN 319 102-1; the GB/T 38540 verifier's rule, verifier.ses.timestamps),
+    not TOTAL_FAILED / EXPIRED or REVOKED (issue sesltv). Anything else is the validation's own verdict."""
+    sub = tsa.sub_indication or SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE
+    if sub not in (SubIndication.EXPIRED, SubIndication.REVOKED):
+        return tsa.indication, sub
+    then = verify_certificate(
+        verified.tsa_certificate,
+        _with_material(ctx, verified.gen_time, list(verified.certificates), material),
+        purpose="timestamping",
+        kind="certificate",
+    )
+    if not then.passed:
+        return tsa.indication, sub
+    if sub is SubIndication.EXPIRED:
+        return Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE
+    return Indication.INDETERMINATE, SubIndication.REVOKED_NO_POE
 
 
 def _signing_time(
@@ -731,12 +765,8 @@ def _verify_timestamp(
         sig.passed("signer-certificate", f"TSA certificate valid and listed at {ctx.validation_time.isoformat()}")
     else:
         reason = tsa.errors[0] if tsa.errors else tsa.indication.value
-        sig.fail(
-            "signer-certificate",
-            tsa.indication,
-            tsa.sub_indication or SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE,
-            f"the TSA: {reason}",
-        )
+        indication, sub = _no_longer_proof(tsa, verified, ctx, material)
+        sig.fail("signer-certificate", indication, sub, f"the TSA: {reason}" + _NO_LONGER_PROOF.get(sub, ""))
 
 
 def signer_purpose(requested: str, sealed: bool) -> str:

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from asn1crypto import cms, x509
 
-from verifier.certificate import may_be_revoked
-
 from trust.crypto.errors import (
     InvalidSignature,
     TrustError,
@@ -26,6 +24,7 @@ from trust.crypto.errors import (
 )
 from trust.formats import tsp as tsa
 from trust.formats.trustlist import TrustList
+from verifier.certificate import may_be_revoked
 from verifier.context import Memo, VerificationContext
 from verifier.report import Check, Indication, Report, SubIndication
 from verifier.ses.certificates import certificate_finding, certificate_report, subject_of, with_certificates
