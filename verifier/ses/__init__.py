@@ -34,7 +34,9 @@ must also last until the earliest proof of existence: a certificate of the signe
 seal whose ``validEnd`` is before it, is INDETERMINATE / OUT_OF_BOUNDS_NO_POE (issue sespoe; the maker's certificate
 is judged at ``createDate`` only). Revocation is also judged at the earliest proof of existence — genTime of
 a valid time-stamp (the signature's; for a seal its own version-5 time-stamp, else the one of the signature that
-carries it, else the caller's ``proof``), otherwise the validation time: a certificate revoked before the claimed
+carries it, else the caller's ``proof``), otherwise the validation time. A time-stamp is valid only if its TSA path
+was valid at genTime and is still unexpired and unrevoked at the validation time (:mod:`verifier.ses.timestamps`,
+issue sesltv): genTime is the TSA's own word. As for revocation: a certificate revoked before the claimed
 time is TOTAL_FAILED / REVOKED; revoked after the claim but before the proof, INDETERMINATE / REVOKED_NO_POE (ETSI
 EN 319 102-1 clause 5.2.6); revoked after the proof, still valid. A claimed time later than the genTime that covers
 it (beyond :data:`verifier.ses.checks.CLOCK_SKEW`) is false (TOTAL_FAILED / SIG_CONSTRAINTS_FAILURE), and so is a

@@ -8,7 +8,8 @@ seal's certList), the seal checks prefixed ``seal.`` with the window judged at t
 (chain at timeInfo, purpose ``seal``, or as :func:`verifier.ses.certificates.signer_purpose` reads ``--purpose``;
 unexpired and unrevoked up to the proof of existence), ``data-hash`` (SM3 of the signed
 data; without data INDETERMINATE /
-SIGNED_DATA_NOT_FOUND) and ``time-stamp`` (over the signature value; its TSA chain and trust-list TSA service).
+SIGNED_DATA_NOT_FOUND) and ``time-stamp`` (over the signature value; its TSA chain and trust-list TSA service at
+genTime, the TSA's path unexpired and unrevoked at the validation time: :mod:`verifier.ses.timestamps`).
 
 Signing time and proof of existence: :mod:`verifier.ses` (the package docstring).
 """
