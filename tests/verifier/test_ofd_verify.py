@@ -18,7 +18,7 @@ from trust.formats.ofd import package, signatures
 from verifier import api, context
 from verifier.certificate import verify_certificate
 from verifier.ofd.verify import verify_ofd
-from verifier.report import Indication, Report, Result, SubIndication
+from verifier.report import Finding, Indication, Report, Result, SubIndication
 
 INSIDE = datetime(2021, 6, 1, tzinfo=UTC)  # every ofdrw test certificate and seal is valid then
 ROOT = "ofdrw-root.pem"
@@ -459,6 +459,7 @@ def test_stamped_ofd_seal_after_the_tsa_certificate_expired_is_indeterminate():
     assert (report.indication, report.sub_indication) == (Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE)
     inner = only(report).children[0]
     stamp = next(c for c in inner.checks if c.name == "time-stamp")
+    assert isinstance(stamp, Finding), inner.to_text()
     assert (stamp.result, stamp.sub_indication) == (Result.FAILED, SubIndication.OUT_OF_BOUNDS_NO_POE), inner.to_text()
     failed = [c.name for c in inner.checks if c.result is Result.FAILED]
     assert failed == ["seal.validity", "signer-certificate", "time-stamp"], inner.to_text()
