@@ -579,13 +579,12 @@ def _signature_timestamps(sig: _Signature, signed: SignedCms, ctx: VerificationC
         )
         if not tsa.passed:
             reason = tsa.errors[0] if tsa.errors else tsa.indication.value
-            indication, sub = _no_longer_proof(tsa, verified, ctx)
+            indication, sub, note = _no_longer_proof(tsa, verified, ctx)
             sig.fail(
                 "signature-timestamp",
                 indication,
                 sub,
-                f"time-stamp by {tsa_name} at {verified.gen_time.isoformat()}: the TSA is not trusted: {reason}"
-                + _NO_LONGER_PROOF.get(sub, ""),
+                f"time-stamp by {tsa_name} at {verified.gen_time.isoformat()}: the TSA is not trusted: {reason}{note}",
             )
             continue
         proven.append(verified.gen_time)
@@ -609,14 +608,16 @@ _NO_LONGER_PROOF: Final = {
 
 def _no_longer_proof(
     tsa: Report, verified: VerifiedTimeStamp, ctx: VerificationContext, material: RevocationMaterial | None = None
-) -> tuple[Indication, SubIndication]:
-    """The indication of a time-stamp whose TSA path fails at the validation time. Expired or revoked now but valid
-    at the token's genTime, the token is not proven false — it is no longer a proof of existence: INDETERMINATE /
-    OUT_OF_BOUNDS_NO_POE or REVOKED_NO_POE (ETSI EN 319 102-1; the GB/T 38540 verifier's rule, verifier.ses.timestamps),
-    not TOTAL_FAILED / EXPIRED or REVOKED (issue sesltv). Anything else is the validation's own verdict."""
+) -> tuple[Indication, SubIndication, str]:
+    """The indication of a time-stamp whose TSA path fails at the validation time, and what to add to the reason.
+    Expired or revoked now but valid at the token's genTime, the token is not proven false — it is no longer a proof
+    of existence: INDETERMINATE / OUT_OF_BOUNDS_NO_POE or REVOKED_NO_POE (ETSI EN 319 102-1; the GB/T 38540
+    verifier's rule, verifier.ses.timestamps), not TOTAL_FAILED / EXPIRED or REVOKED (issue sesltv); not valid at
+    genTime either, the verdict at genTime (a token made with a revoked or expired key is TOTAL_FAILED). Any other
+    failure is the validation's own verdict."""
     sub = tsa.sub_indication or SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE
     if sub not in (SubIndication.EXPIRED, SubIndication.REVOKED):
-        return tsa.indication, sub
+        return tsa.indication, sub, ""
     then = verify_certificate(
         verified.tsa_certificate,
         _with_material(ctx, verified.gen_time, list(verified.certificates), material),
@@ -624,10 +625,11 @@ def _no_longer_proof(
         kind="certificate",
     )
     if not then.passed:
-        return tsa.indication, sub
-    if sub is SubIndication.EXPIRED:
-        return Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE
-    return Indication.INDETERMINATE, SubIndication.REVOKED_NO_POE
+        why = then.errors[0] if then.errors else then.indication.value
+        then_sub = then.sub_indication or SubIndication.CERTIFICATE_CHAIN_GENERAL_FAILURE
+        return then.indication, then_sub, f" (and at its genTime {verified.gen_time.isoformat()}: {why})"
+    moved = SubIndication.OUT_OF_BOUNDS_NO_POE if sub is SubIndication.EXPIRED else SubIndication.REVOKED_NO_POE
+    return Indication.INDETERMINATE, moved, _NO_LONGER_PROOF[moved]
 
 
 def _signing_time(
@@ -769,8 +771,8 @@ def _verify_timestamp(
         sig.passed("signer-certificate", f"TSA certificate valid and listed at {ctx.validation_time.isoformat()}")
     else:
         reason = tsa.errors[0] if tsa.errors else tsa.indication.value
-        indication, sub = _no_longer_proof(tsa, verified, ctx, material)
-        sig.fail("signer-certificate", indication, sub, f"the TSA: {reason}" + _NO_LONGER_PROOF.get(sub, ""))
+        indication, sub, note = _no_longer_proof(tsa, verified, ctx, material)
+        sig.fail("signer-certificate", indication, sub, f"the TSA: {reason}{note}")
 
 
 def signer_purpose(requested: str, sealed: bool) -> str:
