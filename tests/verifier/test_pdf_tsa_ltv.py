@@ -32,17 +32,38 @@ from verifier.report import Finding, Indication, Report, SubIndication
 GEN_TIME = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)  # pyHanko writes /M at the real clock
 TSA_END = GEN_TIME + timedelta(days=100)
 REVOKED_AT = GEN_TIME + timedelta(days=20)
+ARCHIVED_AT = GEN_TIME + timedelta(hours=1)  # the genTime of the later document time-stamp by the long-lived TSA
 
 
 @dataclass(frozen=True)
 class Signed:
     root: Node
     tsa: Node
+    archive_tsa: Node  # a second TSA, valid for ten years
     b_t: bytes  # a signature with a signature time-stamp (PAdES B-T)
     stamped: bytes  # the same followed by a document time-stamp by the same TSA
+    b_lta: bytes  # the B-T signature followed by a document time-stamp by the long-lived TSA at ARCHIVED_AT
 
 
-def _pki() -> tuple[Node, Node, Node]:
+def _tsa(factory: Factory, root: Node, cn: str, not_after: datetime) -> Node:
+    key = generate_private_key("rsa-2048")
+    return factory.make(
+        name(cn),
+        issuer=root,
+        key=key,
+        not_before=GEN_TIME - timedelta(days=10),
+        not_after=not_after,
+        extensions=[
+            cx.basic_constraints(False),
+            cx.key_usage({"digital_signature"}),
+            cx.extended_key_usage(["time_stamping"], critical=True),
+            cx.subject_key_identifier(key.public_key),
+            cx.authority_key_identifier(root.key.public_key),
+        ],
+    )
+
+
+def _pki() -> tuple[Node, Node, Node, Node]:
     factory = Factory()
     start = GEN_TIME - timedelta(days=10)
     root_key = factory.key()
@@ -53,28 +74,15 @@ def _pki() -> tuple[Node, Node, Node]:
         not_before=start,
         not_after=GEN_TIME + timedelta(days=3650),
     )
-    tsa_key = generate_private_key("rsa-2048")
-    tsa = factory.make(
-        name("PDF LTV TSA"),
-        issuer=root,
-        key=tsa_key,
-        not_before=start,
-        not_after=TSA_END,
-        extensions=[
-            cx.basic_constraints(False),
-            cx.key_usage({"digital_signature"}),
-            cx.extended_key_usage(["time_stamping"], critical=True),
-            cx.subject_key_identifier(tsa_key.public_key),
-            cx.authority_key_identifier(root_key.public_key),
-        ],
-    )
+    tsa = _tsa(factory, root, "PDF LTV TSA", TSA_END)
+    archive_tsa = _tsa(factory, root, "PDF LTV Archive TSA", GEN_TIME + timedelta(days=3650))
     signer = factory.leaf("PDF LTV Signer", root, not_before=start, not_after=GEN_TIME + timedelta(days=3000))
-    return root, tsa, signer
+    return root, tsa, archive_tsa, signer
 
 
 @pytest.fixture(scope="module")
 def signed() -> Signed:
-    root, tsa, signer_node = _pki()
+    root, tsa, archive_tsa, signer_node = _pki()
     # pyHanko takes the keys as PKCS#8 structures; these test keys certify nothing outside this module.
     signer = signers.SimpleSigner(
         signing_cert=signer_node.cert,
@@ -91,7 +99,11 @@ def signed() -> Signed:
     stamped = (
         signers.PdfTimeStamper(stamper).timestamp_pdf(IncrementalPdfFileWriter(io.BytesIO(b_t)), "sha256").getvalue()
     )
-    return Signed(root, tsa, b_t, stamped)
+    archiver = DummyTimeStamper(archive_tsa.cert, archive_tsa.key._private_key_info(), fixed_dt=ARCHIVED_AT)
+    b_lta = (
+        signers.PdfTimeStamper(archiver).timestamp_pdf(IncrementalPdfFileWriter(io.BytesIO(b_t)), "sha256").getvalue()
+    )
+    return Signed(root, tsa, archive_tsa, b_t, stamped, b_lta)
 
 
 def _verify(signed: Signed, pdf: bytes, at: datetime, revoked: list[crl_format.Revoked] | None = None) -> Report:
@@ -165,3 +177,31 @@ def test_an_expired_tsa_makes_a_document_time_stamp_indeterminate(signed: Signed
         SubIndication.OUT_OF_BOUNDS_NO_POE,
     ), stamp.to_text()
     assert report.indication is Indication.INDETERMINATE, report.to_text()
+
+
+def test_a_later_document_time_stamp_carries_the_signature_time_stamp_past_its_tsa(signed: Signed) -> None:
+    """PAdES B-LTA: the signature time-stamp's TSA has expired, but a document time-stamp by a TSA still valid proves
+    the token existed at its genTime (ARCHIVED_AT), when the first TSA was valid — so the token proves its time and
+    the signature passes (ETSI EN 319 102-1 past signature validation). The B-T file alone is INDETERMINATE then.
+    Before issue sesltv: TOTAL_FAILED / EXPIRED for both files."""
+    at = TSA_END + timedelta(days=1)
+    report = _verify(signed, signed.b_lta, at)
+    assert report.indication is Indication.TOTAL_PASSED, report.to_text()
+    signature = next(child for child in report.children if child.kind == "pdf-signature")
+    stamp = next(c for c in signature.checks if c.name == "signature-timestamp")
+    assert "later document time-stamp" in stamp.detail and ARCHIVED_AT.isoformat() in stamp.detail, stamp.detail
+    assert dict(signature.details)["signing_time_source"] == "time-stamp"
+    assert _verify(signed, signed.b_t, at).indication is Indication.INDETERMINATE
+
+
+def test_a_later_document_time_stamp_does_not_cure_a_revocation_before_it(signed: Signed) -> None:
+    """The first TSA revoked after the signature's genTime but before the document time-stamp: judged at the document
+    time-stamp's genTime it is revoked already, so the token is no proof (REVOKED_NO_POE). Revoked after the document
+    time-stamp, the token stands."""
+    at = REVOKED_AT + timedelta(days=5)
+    before = [crl_format.Revoked(signed.tsa.cert.serial_number, ARCHIVED_AT - timedelta(minutes=30), "key_compromise")]
+    signature = next(c for c in _verify(signed, signed.b_lta, at, before).children if c.kind == "pdf-signature")
+    assert _finding(signature, "signature-timestamp") == (Indication.INDETERMINATE, SubIndication.REVOKED_NO_POE)
+    after = [crl_format.Revoked(signed.tsa.cert.serial_number, REVOKED_AT, "key_compromise")]
+    report = _verify(signed, signed.b_lta, at, after)
+    assert report.indication is Indication.TOTAL_PASSED, report.to_text()

@@ -165,11 +165,16 @@ class _Signature(ReportBuilder):
     """Collects the checks, failures and details of one signature and turns them into its report (the bottom line:
     :func:`verifier.report.bottom_line` in the order :data:`_FAILURE_ORDER`)."""
 
-    def __init__(self, kind: str, field_name: str, ctx: VerificationContext) -> None:
+    def __init__(
+        self, kind: str, field_name: str, ctx: VerificationContext, later: Sequence[tuple[int, datetime]] = ()
+    ) -> None:
         super().__init__(kind, ctx.validation_time, field_name, order=_FAILURE_ORDER)
         self.field_name = field_name
         self.ctx = ctx
         self.details["field"] = field_name
+        self.later = later  # (revision, genTime) of every document time-stamp that passed
+        self.revision: int | None = None  # the revision this signature signs, once read
+        self.gen_time: datetime | None = None  # a document time-stamp's proven time, once verified
 
     def fail(self, name: str, indication: Indication, sub: SubIndication, message: str) -> None:
         self.failed(name, indication, sub, message)
@@ -213,7 +218,21 @@ def _verify_document(document: Document, ctx: VerificationContext) -> Report:
     )
     names = {f.name for f in fields}
     certification = _certification_level(document)
-    children = [_verify_field(document, f, ctx, material, names, certification) for f in fields]
+    # Document time-stamps first: one that passes proves that what it covers existed at its genTime, the signature
+    # time-stamps of earlier revisions included (PAdES B-LTA; ETSI EN 319 102-1 past signature validation).
+    stamps = {
+        i: _verify_field(document, f, ctx, material, names, certification)
+        for i, f in enumerate(fields)
+        if _is_timestamp(f)
+    }
+    later: list[tuple[int, datetime]] = []
+    for stamp_report, stamp in stamps.values():
+        if stamp_report.passed and stamp.revision is not None and stamp.gen_time is not None:
+            later.append((stamp.revision, stamp.gen_time))
+    children = [
+        stamps[i][0] if i in stamps else _verify_field(document, f, ctx, material, names, certification, later)[0]
+        for i, f in enumerate(fields)
+    ]
     declared = len(_BYTE_RANGE_KEY.findall(pdf))
     if declared > len(fields):
         report.warnings.append(
@@ -260,6 +279,13 @@ def _certification_level(document: Document) -> Any:
     return info.permission if info is not None else None
 
 
+def _is_timestamp(field: SignatureField) -> bool:
+    try:
+        return field.value is not None and field.value.get("/Type") == "/DocTimeStamp"
+    except HOSTILE_ERRORS:
+        return False
+
+
 def _verify_field(
     document: Document,
     field: SignatureField,
@@ -267,18 +293,14 @@ def _verify_field(
     material: RevocationMaterial,
     names: set[str],
     certification: Any,
-) -> Report:
-    kind = "pdf-signature"
-    try:
-        if field.value is not None and field.value.get("/Type") == "/DocTimeStamp":
-            kind = "pdf-timestamp"
-    except HOSTILE_ERRORS:
-        pass
-    sig = _Signature(kind, field.name, ctx)
+    later: Sequence[tuple[int, datetime]] = (),
+) -> tuple[Report, _Signature]:
+    kind = "pdf-timestamp" if _is_timestamp(field) else "pdf-signature"
+    sig = _Signature(kind, field.name, ctx, later)
     try:
         _verify(document, field, sig, material, names, certification)
     except _Stop as stop:
-        return sig.report(stopped_at=str(stop))
+        return sig.report(stopped_at=str(stop)), sig
     except HOSTILE_ERRORS as exc:  # hostile input that got past the checks above: still a verdict, never a crash
         sig.fail(
             "dictionary",
@@ -286,8 +308,8 @@ def _verify_field(
             SubIndication.FORMAT_FAILURE,
             f"the signature cannot be processed: {describe(exc)}",
         )
-        return sig.report(stopped_at="dictionary")
-    return sig.report()
+        return sig.report(stopped_at="dictionary"), sig
+    return sig.report(), sig
 
 
 # --- one signature -------------------------------------------------------------------------------------------
@@ -347,6 +369,7 @@ def _verify(
             "different objects, so the signed content is ambiguous",
         )
     signed_revision = document.reader.xrefs.get_last_change(field.value_ref)
+    sig.revision = signed_revision
     sig.details.update(signed_revision=f"{signed_revision + 1} of {document.revisions}", byte_range=list(byte_range))
     sig.passed("dictionary", f"{sig_type} {subfilter}; /ByteRange {list(byte_range)}")
     # 2. What the byte range covers.
@@ -577,6 +600,18 @@ def _signature_timestamps(sig: _Signature, signed: SignedCms, ctx: VerificationC
                 "serial": f"{verified.serial_number:x}",
             }
         )
+        moved = _at_later_proof(sig, tsa, verified, ctx)
+        if moved is not None:
+            proof_time, tsa = moved
+            proven.append(verified.gen_time)
+            sig.passed(
+                "signature-timestamp",
+                f"{tsa_name} time-stamped the signature value at {verified.gen_time.isoformat()} "
+                f"({verified.hash_algorithm}); TSA certificate valid and listed at {proof_time.isoformat()}, when a "
+                "later document time-stamp valid now proves the token existed (PAdES B-LTA; not valid now: "
+                f"{_first_error(tsa)})",
+            )
+            continue
         if not tsa.passed:
             reason = tsa.errors[0] if tsa.errors else tsa.indication.value
             indication, sub, note = _no_longer_proof(tsa, verified, ctx)
@@ -596,6 +631,47 @@ def _signature_timestamps(sig: _Signature, signed: SignedCms, ctx: VerificationC
         )
     sig.details["timestamps"] = stamps
     return proven
+
+
+_SLIDES: Final = frozenset(
+    {
+        SubIndication.EXPIRED,
+        SubIndication.REVOKED,
+        SubIndication.OUT_OF_BOUNDS_NO_POE,
+        SubIndication.REVOKED_NO_POE,
+        SubIndication.TRY_LATER,
+        SubIndication.REVOCATION_OUT_OF_BOUNDS_NO_POE,
+    }
+)
+"""Why a TSA path valid once may fail now (expiry, revocation, revocation data gone stale): a proof of existence of the
+token from before that time settles it."""
+
+
+def _at_later_proof(
+    sig: _Signature, tsa: Report, verified: VerifiedTimeStamp, ctx: VerificationContext
+) -> tuple[datetime, Report] | None:
+    """A signature time-stamp whose TSA path fails at the validation time, judged instead at the earliest genTime of a
+    later document time-stamp that passed (it covers a later revision, so it proves the token existed then): ETSI EN
+    319 102-1 past signature validation, one step of validation time sliding. Returns that time and the failed
+    report at the validation time when the TSA path is valid then; ``None`` otherwise (no such proof, a failure no
+    earlier time can cure, or the path not valid at that time either)."""
+    if tsa.passed or tsa.sub_indication not in _SLIDES or sig.revision is None:
+        return None
+    times = [when for revision, when in sig.later if revision > sig.revision and when >= verified.gen_time]
+    if not times:
+        return None
+    proof_time = min(times)
+    then = verify_certificate(
+        verified.tsa_certificate,
+        _with_material(ctx, proof_time, list(verified.certificates)),
+        purpose="timestamping",
+        kind="certificate",
+    )
+    return (proof_time, tsa) if then.passed else None
+
+
+def _first_error(report: Report) -> str:
+    return report.errors[0] if report.errors else report.indication.value
 
 
 _NO_LONGER_PROOF: Final = {
@@ -768,6 +844,7 @@ def _verify_timestamp(
     )
     sig.chain = tsa.chain
     if tsa.passed:
+        sig.gen_time = verified.gen_time
         sig.passed("signer-certificate", f"TSA certificate valid and listed at {ctx.validation_time.isoformat()}")
     else:
         reason = tsa.errors[0] if tsa.errors else tsa.indication.value
