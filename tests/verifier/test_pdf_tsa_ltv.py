@@ -43,6 +43,7 @@ class Signed:
     b_t: bytes  # a signature with a signature time-stamp (PAdES B-T)
     stamped: bytes  # the same followed by a document time-stamp by the same TSA
     b_lta: bytes  # the B-T signature followed by a document time-stamp by the long-lived TSA at ARCHIVED_AT
+    chained: bytes  # ``stamped`` followed by a document time-stamp by the long-lived TSA at ARCHIVED_AT
 
 
 def _tsa(factory: Factory, root: Node, cn: str, not_after: datetime) -> Node:
@@ -103,7 +104,12 @@ def signed() -> Signed:
     b_lta = (
         signers.PdfTimeStamper(archiver).timestamp_pdf(IncrementalPdfFileWriter(io.BytesIO(b_t)), "sha256").getvalue()
     )
-    return Signed(root, tsa, archive_tsa, b_t, stamped, b_lta)
+    chained = (
+        signers.PdfTimeStamper(archiver)
+        .timestamp_pdf(IncrementalPdfFileWriter(io.BytesIO(stamped)), "sha256")
+        .getvalue()
+    )
+    return Signed(root, tsa, archive_tsa, b_t, stamped, b_lta, chained)
 
 
 def _verify(signed: Signed, pdf: bytes, at: datetime, revoked: list[crl_format.Revoked] | None = None) -> Report:
@@ -205,3 +211,14 @@ def test_a_later_document_time_stamp_does_not_cure_a_revocation_before_it(signed
     after = [crl_format.Revoked(signed.tsa.cert.serial_number, REVOKED_AT, "key_compromise")]
     report = _verify(signed, signed.b_lta, at, after)
     assert report.indication is Indication.TOTAL_PASSED, report.to_text()
+
+
+def test_a_later_document_time_stamp_carries_an_earlier_one(signed: Signed) -> None:
+    """Two document time-stamps: the first by the TSA that has expired, the second by the long-lived one. The second
+    proves the first (and the signature time-stamp) existed at ARCHIVED_AT, when the first TSA was valid: everything
+    passes. Without the second, the first is INDETERMINATE / OUT_OF_BOUNDS_NO_POE (the test above)."""
+    report = _verify(signed, signed.chained, TSA_END + timedelta(days=1))
+    assert report.indication is Indication.TOTAL_PASSED, report.to_text()
+    first = next(child for child in report.children if child.kind == "pdf-timestamp")
+    certificate = next(c for c in first.checks if c.name == "signer-certificate")
+    assert "later document time-stamp" in certificate.detail, first.to_text()

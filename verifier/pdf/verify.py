@@ -218,15 +218,17 @@ def _verify_document(document: Document, ctx: VerificationContext) -> Report:
     )
     names = {f.name for f in fields}
     certification = _certification_level(document)
-    # Document time-stamps first: one that passes proves that what it covers existed at its genTime, the signature
-    # time-stamps of earlier revisions included (PAdES B-LTA; ETSI EN 319 102-1 past signature validation).
-    stamps = {
-        i: _verify_field(document, f, ctx, material, names, certification)
-        for i, f in enumerate(fields)
-        if _is_timestamp(f)
-    }
+    # Document time-stamps first, the latest revision first: one that passes proves that what it covers existed at
+    # its genTime — the time-stamps of earlier revisions included (PAdES B-LTA; ETSI EN 319 102-1 past signature
+    # validation).
+    stamps: dict[int, tuple[Report, _Signature]] = {}
     later: list[tuple[int, datetime]] = []
-    for stamp_report, stamp in stamps.values():
+    order = sorted(
+        (i for i, f in enumerate(fields) if _is_timestamp(f)), key=lambda i: -_revision_of(document, fields[i])
+    )
+    for i in order:
+        stamp_report, stamp = _verify_field(document, fields[i], ctx, material, names, certification, list(later))
+        stamps[i] = (stamp_report, stamp)
         if stamp_report.passed and stamp.revision is not None and stamp.gen_time is not None:
             later.append((stamp.revision, stamp.gen_time))
     children = [
@@ -277,6 +279,15 @@ def _certification_level(document: Document) -> Any:
     except HOSTILE_ERRORS:
         return None
     return info.permission if info is not None else None
+
+
+def _revision_of(document: Document, field: SignatureField) -> int:
+    """The revision that holds the field's signature dictionary (-1 if it cannot be read: the dictionary check says
+    why)."""
+    try:
+        return int(document.reader.xrefs.get_last_change(field.value_ref)) if field.value_ref is not None else -1
+    except HOSTILE_ERRORS:
+        return -1
 
 
 def _is_timestamp(field: SignatureField) -> bool:
@@ -843,9 +854,17 @@ def _verify_timestamp(
         kind="certificate",
     )
     sig.chain = tsa.chain
+    moved = _at_later_proof(sig, tsa, verified, _with_material(ctx, ctx.validation_time, [], material))
     if tsa.passed:
         sig.gen_time = verified.gen_time
         sig.passed("signer-certificate", f"TSA certificate valid and listed at {ctx.validation_time.isoformat()}")
+    elif moved is not None:
+        sig.gen_time = verified.gen_time
+        sig.passed(
+            "signer-certificate",
+            f"TSA certificate valid and listed at {moved[0].isoformat()}, when a later document time-stamp valid now "
+            f"proves this one existed (not valid now: {_first_error(tsa)})",
+        )
     else:
         reason = tsa.errors[0] if tsa.errors else tsa.indication.value
         indication, sub, note = _no_longer_proof(tsa, verified, ctx, material)
