@@ -29,8 +29,10 @@ Checks of one signature, in this order (report check names in brackets):
    certificate path to the trust list at the validation time (purpose ``timestamping``). A TSA path valid at the
    token's genTime but expired or revoked since makes the token no proof — INDETERMINATE / ``OUT_OF_BOUNDS_NO_POE``
    or ``REVOKED_NO_POE``, not TOTAL_FAILED (issue sesltv; :mod:`verifier.ses.timestamps` judges GB/T 38540 tokens
-   the same way). A later document time-stamp is not used as a proof of existence of the token (no past signature
-   validation): a B-LTA signature's time-stamp is judged like a B-T one.
+   the same way). A TSA path that fails at the validation time for a reason an earlier time could cure (expiry,
+   revocation, revocation data gone stale) is judged instead at the earliest genTime of a later document time-stamp
+   that passed (it covers the token, so it proves the token existed then; PAdES B-LTA, one step of ETSI EN 319 102-1
+   past signature validation): valid then, the token is a proof.
 7. **[signing-time]** proven by the earliest valid time-stamp; otherwise claimed — the signed ``signingTime``
    attribute, or the signature dictionary's ``/M`` (PAdES omits ``signingTime``) — and said so; otherwise the
    validation time.
@@ -50,7 +52,9 @@ Checks of one signature, in this order (report check names in brackets):
     analysis, Huren's rule); not permitted → ``SIG_CONSTRAINTS_FAILURE``.
 
 A document time-stamp runs 1–4 with the token's message imprint in place of ``messageDigest`` (3–4), then the
-token's signature and TSA path (5–6, the TSA at the validation time as in 6) and 10.
+token's signature and TSA path (5–6, the TSA at the validation time as in 6, or at a later document time-stamp's
+genTime) and 10. Document time-stamps are verified first, the latest revision first, so each can carry the earlier
+ones and the signatures' time-stamps.
 
 The bottom line of one signature is its most fundamental failure: the first ``TOTAL_FAILED`` in the order
 dictionary, cms, message-digest, signature-value, byte-range, modifications, signer-certificate,
