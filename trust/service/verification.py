@@ -10,6 +10,20 @@ and the bundle are signed again as they age) is the signed bundle fetched again
 others wait for it). A revocation, a status change or a publication therefore counts for the next request in every
 worker, and no request reads the bundle's content from the database to find out.
 
+**A change patches the context** (branch ctxpatch). When the version moved because of revocations (a CRL partition
+re-signed) or licence status changes (a Status List Token), the worker does not fetch and check the whole signed
+bundle again: it reads what the versions in between changed (:func:`trust.service.state.changes`, the
+``state_change`` rows written in the changing transactions), the changed partitions' stored CRLs and the changed
+lists' tokens by key, and derives a new context from the old one with just those replaced
+(:meth:`verifier.context.VerificationContext.patched`: each CRL checked — signed by its CA, for a partition the
+context holds, not older than the one it replaces). The trust list, the other CRLs, the memo and the indexes are kept,
+so the cost of a change does not depend on the revoked certificates of other partitions, nor on the number of status
+lists or issuers. Anything else — a new trust list, a CA or main CRL change, the federation, a version without a
+change row (a bump by raw SQL, a pruned row), material the context refuses, or :data:`REBUILD_AFTER` since the last
+full build — rebuilds from the whole bundle as before. A patched entry has no signed bundle: ``GET /bundle``
+(:func:`bundle_bytes`) signs one when first asked, once per version, off the verification path.
+:func:`updates_made` counts both ways (tests, ``bench/verify_after_change.py``).
+
 The context keeps its memo across versions (parsed certificates and CRLs, verified signatures, path reports): a memo
 entry answers only for exactly the material it was made from (:class:`verifier.context.Memo`), so what a change did
 not touch stays warm. Each request gets a copy with its own validation time, purpose, revocation mode, strict profile
