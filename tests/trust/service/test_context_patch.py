@@ -6,6 +6,8 @@ unrecorded change or refused material rebuilds it from the whole signed bundle, 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +18,9 @@ from ca import authority
 from ca.authority import crls
 from ca.models import CrlShard
 from licenses import samples
-from tests.support.world import World, copy_world
+from tests.support import postgres
+from tests.support.server import free_port
+from tests.support.world import World, copy_world, make_instance
 from trust import db
 from trust.crypto.errors import InputError, InvalidSignature
 from trust.formats import crl as crl_mod
@@ -237,3 +241,41 @@ def test_refused_material_in_the_change_path_rebuilds(site: tuple[World, str], m
     after = verification.updates_made(world.instance)
     assert after.get("rebuilt", 0) == before.get("rebuilt", 0) + 1
     assert after.get("patched", 0) == before.get("patched", 0)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    yield from postgres.fresh_database()
+
+
+@pytest.mark.postgres
+def test_a_revocation_through_one_worker_patches_the_other_on_postgres(tmp_path: Path, postgres_url: str) -> None:
+    """Two workers on one PostgreSQL database (two instances, engines and contexts): a revocation committed through
+    one is REVOKED in the other's next verification, by a patch of its context (the change row is shared through the
+    database), and two revocations committed between its verifications are taken in one patch."""
+    port = free_port()
+    one = make_instance(tmp_path / "home", port, postgres_url)
+    ca_service.init(one)
+    ca_service.enrol(one, kind="region", code="330000", family="SM2")
+    other = make_instance(tmp_path / "home", port, postgres_url)
+    try:
+        certs = [ca_service.issue(one, ca_id=ZJ_SM2, profile="seal", subject=_seal(60 + i)) for i in range(3)]
+        inputs = [c.certificate.dump() for c in certs]
+
+        def verdicts() -> list[tuple[Any, Any]]:
+            ctx = verification.context_for(other, at=None, purpose="auto", revocation="available")
+            return [_verdict(verification.verify(data, ctx)) for data in inputs]
+
+        assert verdicts() == [("TOTAL_PASSED", None)] * 3
+        before = verification.updates_made(other)
+        ca_service.revoke(one, serial=certs[0].record.serial, reason="key_compromise")
+        assert verdicts()[0] == ("TOTAL_FAILED", "REVOKED")
+        ca_service.revoke(one, serial=certs[1].record.serial, reason="superseded")
+        ca_service.revoke(one, serial=certs[2].record.serial, reason="key_compromise")
+        assert verdicts() == [("TOTAL_FAILED", "REVOKED")] * 3
+        after = verification.updates_made(other)
+        assert after.get("patched", 0) == before.get("patched", 0) + 2
+        assert after.get("rebuilt", 0) == before.get("rebuilt", 0)
+    finally:
+        other.engine.dispose()
+        one.engine.dispose()
