@@ -44,22 +44,23 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any, Final, cast
 
+from asn1crypto import core as asn1_core
 from asn1crypto import crl as asn1_crl
 from asn1crypto import x509
 
 from trust.crypto import pem
-from trust.crypto.errors import Code, EncodingError, InputError
+from trust.crypto.errors import Code, EncodingError, InputError, InvalidSignature, TrustError
 from trust.formats import bundle as bundle_format
 from trust.formats import federation as federation_format
 from trust.formats import ocsp as ocsp_format
 from trust.formats import times
 from trust.formats import x509 as cx
-from trust.formats.crl import load_crl
+from trust.formats.crl import MAX_CRL_BYTES, entries_of, load_crl, verify_crl_signature
 from trust.formats.trustlist import TrustList
 from verifier import limits
 
@@ -289,6 +290,7 @@ class VerificationContext:
     key_anchors: frozenset[str] = frozenset()  # fingerprints of anchors trusted as name and key (verifier.anchors)
     memo: Memo = field(default_factory=Memo, compare=False, repr=False)  # shared by dataclasses.replace copies
     bundle: BundleInfo | None = field(default=None, compare=False)  # the bundle the trust list came from
+    patch: _Patch | None = field(default=None, compare=False, repr=False)  # how patched() made it (revoked_serials)
 
     def newer_than_bundle(self, moment: datetime, *, certificate: bool = True) -> bool:
         """Whether ``moment`` — a certificate's notBefore (less :data:`BACKDATING`), or a document's time with
@@ -406,20 +408,27 @@ class VerificationContext:
         return cast(frozenset[bytes | str], self.shared("crl-issuers", compute, self.crls))
 
     @cached_property
-    def revoked_serials(self) -> frozenset[bytes] | None:
+    def revoked_serials(self) -> frozenset[bytes] | SerialSet | None:
         """The DER ``serialNumber`` of every entry of every CRL at hand (whatever its issuer, delta CRLs and indirect
         CRLs included); ``None`` if a CRL's entries cannot be read (then nothing can be concluded from it)."""
-        found = self.shared("revoked-serials", self._revoked_serials, self.crls)
-        return None if found is _UNREADABLE else cast(frozenset[bytes], found)
+        found = self.shared("revoked-serials", self._serials_found, self.crls)
+        return None if found is _UNREADABLE else cast(frozenset[bytes] | SerialSet, found)
+
+    def _serials_found(self) -> object:
+        return self.patch.resolve() if self.patch is not None else self._revoked_serials()
 
     def _revoked_serials(self) -> frozenset[bytes] | object:
         serials: set[bytes] = set()
-        for der, crl in zip(self.crls, self.crl_objects, strict=True):
+        for der in self.crls:
             key = self.memo.digest(der)
             listed = self.memo.revoked.get(key)
             if listed is None:
                 try:
-                    entries = crl["tbs_cert_list"]["revoked_certificates"]
+                    # Read from a copy: entries parsed on the shared object (crl_objects) would make every later
+                    # dump() of it — pyhanko's signature check of each CRL in every new validation context — walk
+                    # them all (issue 15: a cost growing with the revoked certificates of every partition).
+                    copy = asn1_crl.CertificateList.load(der, strict=True)
+                    entries = copy["tbs_cert_list"]["revoked_certificates"]
                     listed = frozenset(bytes(entry["user_certificate"].dump()) for entry in entries)
                 except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError):
                     return _UNREADABLE
@@ -449,6 +458,197 @@ class VerificationContext:
         ):
             hasher.update(part)
         return (len(self.anchors), len(self.crls), hasher.digest(), _Same(self.trust_list))
+
+    def patched(
+        self, *, crls: Sequence[bytes] = (), status_lists: Sequence[Mapping[str, Any]] = ()
+    ) -> VerificationContext:
+        """A context like this one with some CRLs and Status List Tokens replaced by newer ones — what a service does
+        when a revocation re-signed one CRL partition or a status change one list (issue 15 item 1), instead of
+        building a context from a whole new bundle. Everything else (anchors, trust list, the other CRLs, the memo)
+        is shared, so the cost depends on what is replaced, not on what is kept.
+
+        Each CRL (DER, at most ``MAX_CRL_BYTES``; parsed lazily and strictly, as a bundle's CRLs are) replaces the
+        one CRL of this context with the same issuer, issuing distribution point (the partition it speaks for), delta
+        CRL indicator and authority key identifier; it must be signed by a CA certificate of this context (anchor or
+        intermediate) with that subject and key identifier, and its CRL number must not be lower than the replaced
+        one's. A CRL that matches no CRL here (or several), is not signed so, or is older is refused
+        (:class:`InputError`, or :class:`InvalidSignature`): the caller builds a full context instead. A status list
+        entry (``{"uri", "token"}``) replaces the entry with the same ``uri`` or is added; its token is checked when it
+        is used, as the bundle's are (:mod:`verifier.license`), and its ``sub`` must be its ``uri``."""
+        new_crls = list(self.crls)
+        slots = self.shared("crl-slots", self._crl_slots, self.crls)
+        added: set[bytes] = set()
+        unreadable = False
+        for der in crls:
+            if len(der) > MAX_CRL_BYTES:
+                raise InputError(f"CRL of {len(der)} bytes exceeds {MAX_CRL_BYTES}", code=Code.INPUT_TOO_LARGE)
+            crl = self.memo.crl(der)  # parsed lazily, as the bundle's CRLs are (pyhanko reads what it needs)
+            slot = _crl_slot(crl)
+            index = slots.get(slot)
+            if index is None:
+                raise InputError("the replacement CRL matches no single CRL of the context (issuer and partition)")
+            old = self.memo.crl(new_crls[index])
+            if der == new_crls[index]:
+                continue
+            if _crl_number(crl) < _crl_number(old):
+                raise InputError(
+                    f"the replacement CRL is older than the context's (number {_crl_number(crl)} < {_crl_number(old)})"
+                )
+            self._check_crl_signature(crl)
+            try:  # the entries the new CRL adds (a revocation appends one), read from copies of their bytes
+                before, after = entries_of(new_crls[index]), entries_of(der)
+                body = after[len(before) :] if after.startswith(before) else after
+                entries = asn1_crl.RevokedCertificates.load(asn1_core.Sequence(contents=body).dump(), strict=True)
+                added.update(bytes(entry["user_certificate"].dump()) for entry in entries)
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError):
+                unreadable = True
+            new_crls[index] = der
+        new_status = list(self.status_lists)
+        positions = {entry.get("uri"): i for i, entry in enumerate(new_status)}
+        for entry in status_lists:
+            uri, text = entry.get("uri"), entry.get("token")
+            if not isinstance(uri, str) or not isinstance(text, str):
+                raise InputError("a status list entry needs a uri and a token (text)")
+            claims = _token_claims(text)
+            if claims.get("sub") != uri:
+                raise InputError(f"the status list token's subject is not {uri}")
+            item = {"uri": uri, "token": text}
+            if uri in positions:
+                new_status[positions[uri]] = item
+            else:
+                positions[uri] = len(new_status)
+                new_status.append(item)
+        if not crls:
+            return replace(self, status_lists=tuple(new_status)) if status_lists else self
+        crl_tuple = tuple(new_crls)
+        self.memo.facts.put(("crl-slots", _Same(crl_tuple)), slots)  # the same issuers, partitions and keys
+        return replace(
+            self,
+            crls=crl_tuple,
+            status_lists=tuple(new_status) if status_lists else self.status_lists,
+            patch=_Patch(self, frozenset(added), unreadable),
+        )
+
+    def _crl_slots(self) -> dict[Hashable, int]:
+        slots: dict[Hashable, int] = {}
+        for index, crl in enumerate(self.crl_objects):
+            try:
+                slot = _crl_slot(crl)
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError):
+                continue
+            slots[slot] = -1 if slot in slots else index  # two CRLs in one slot: neither is replaced
+        return {slot: index for slot, index in slots.items() if index >= 0}
+
+    def _check_crl_signature(self, crl: asn1_crl.CertificateList) -> None:
+        """Refuse ``crl`` unless a CA certificate of this context named as its issuer (and with the key identifier its
+        authority key identifier names) signed it."""
+        issuer = crl.issuer.hashable
+        wanted = crl.authority_key_identifier
+        for cert in (*self.anchors, *self.intermediates):
+            if cert.subject.hashable != issuer or (wanted is not None and cert.key_identifier != wanted):
+                continue
+            try:
+                verify_crl_signature(crl, cx.public_key(cert))
+            except TrustError:
+                continue
+            return
+        raise InvalidSignature("the replacement CRL is not signed by a CA certificate of the context")
+
+
+class _Patch:
+    """How :meth:`VerificationContext.patched` made a context: from which context, adding which serial numbers. Its
+    :attr:`~VerificationContext.revoked_serials` is the base's with those added, worked out when first asked for
+    (only signatures judged at a proof time ask: :func:`verifier.certificate.may_be_revoked`), so a patch never walks
+    the entries of the CRLs it keeps. A superset: what a replaced CRL listed stays in — a serial number kept too many
+    only costs that shortcut (``may_be_revoked`` then says "maybe"), never a verdict."""
+
+    _lock: Final = threading.Lock()
+
+    def __init__(self, base: VerificationContext, added: frozenset[bytes], unreadable: bool) -> None:
+        self.base: VerificationContext | None = base
+        self.added = added
+        self.unreadable = unreadable
+        self.value: object = None  # once resolved: a frozenset, a SerialSet or _UNREADABLE
+
+    def resolve(self) -> object:
+        with _Patch._lock:
+            chain: list[_Patch] = []
+            node: _Patch | None = self
+            start: object = None
+            while node is not None and node.value is None:
+                chain.append(node)
+                base = node.base
+                assert base is not None  # dropped only once resolved
+                start = base.memo.facts.get(("revoked-serials", _Same(base.crls)))
+                if start is not None or base.patch is None:
+                    if start is None:  # a context built from a bundle: every CRL's entries (once per memo)
+                        start = base.shared("revoked-serials", base._revoked_serials, base.crls)
+                    node = None
+                else:
+                    node = base.patch
+            if node is not None:
+                start = node.value
+            for link in reversed(chain):  # oldest patch first
+                start = _UNREADABLE if start is _UNREADABLE or link.unreadable else SerialSet.of(start, link.added)
+                link.value, link.base = start, None  # resolved: the older contexts may go
+            return self.value
+
+
+class SerialSet:
+    """A set of serial numbers (DER) made of a large shared set and a small one added to it, without copying the
+    large one (:meth:`VerificationContext.patched`)."""
+
+    __slots__ = ("base", "extra")
+
+    def __init__(self, base: frozenset[bytes], extra: frozenset[bytes]) -> None:
+        self.base, self.extra = base, extra
+
+    @classmethod
+    def of(cls, base: object, added: Iterable[bytes]) -> SerialSet:
+        if isinstance(base, SerialSet):
+            return cls(base.base, base.extra | frozenset(added))
+        return cls(cast(frozenset[bytes], base), frozenset(added))
+
+    def __contains__(self, serial: object) -> bool:
+        return serial in self.extra or serial in self.base
+
+    def __bool__(self) -> bool:
+        return bool(self.base) or bool(self.extra)
+
+
+def _crl_slot(crl: asn1_crl.CertificateList) -> Hashable:
+    """What a newer CRL must share with the one it replaces: issuer, issuing distribution point, delta CRL indicator
+    (complete or delta) and authority key identifier (the CA key that signs it)."""
+    point = crl.issuing_distribution_point_value
+    delta = crl.delta_crl_indicator_value
+    return (
+        crl.issuer.hashable,
+        point.dump() if point is not None else None,
+        delta is not None,
+        crl.authority_key_identifier,
+    )
+
+
+def _crl_number(crl: asn1_crl.CertificateList) -> int:
+    number = crl.crl_number_value
+    return int(number.native) if number is not None else -1
+
+
+def _token_claims(text: str) -> Mapping[str, Any]:
+    """The payload of a compact JWS, undecoded beyond JSON (its signature is checked where the token is used)."""
+    import base64
+    import json
+
+    parts = text.split(".")
+    if len(parts) != 3:
+        raise InputError("a status list token is a compact JWS (three parts)")
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"a status list token's payload is not JSON: {type(exc).__name__}") from None
+    if not isinstance(payload, dict):
+        raise InputError("a status list token's payload is not a JSON object")
+    return payload
 
 
 def check_max_depth(value: int | None) -> None:

@@ -16,6 +16,14 @@ context was built at.
   instead of reading the database per request. A Redis that does not answer (0.5 s) sends readers back to the
   database; an increment that could not reach Redis is made good by the database re-check.
 * Reads use a read-only transaction (SQLite: a deferred ``BEGIN``, no write lock), one primary-key row.
+* **What changed** (branch ctxpatch, migration ``0018_state_change``): the same ``before_commit`` writes one
+  ``state_change`` row for the new version, naming what the transaction changed — the CRL partitions (``crl_shard``
+  rows: CA, partition, signing key) and the status lists (``status_list`` rows, and the lists of licences whose status
+  changed) — or ``full`` for anything else (a trust list, a CA, a main CRL, the federation, :func:`bump`, a deleted
+  row). :func:`changes` gives a worker what moved between two versions, so that it patches its verification context
+  with just that material (:mod:`trust.service.verification`); a missing row (a bump made by raw SQL, a pruned one)
+  reads as ``full``. Rows older than :data:`CHANGES_KEPT` versions are deleted as new ones are written. Issuing a
+  certificate writes none of these rows and bumps nothing.
 
 Installed by :class:`trust.service.instance.Instance` (idempotent, like :mod:`trust.service.audit`).
 """
@@ -23,6 +31,7 @@ Installed by :class:`trust.service.instance.Instance` (idempotent, like :mod:`tr
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import threading
@@ -49,7 +58,15 @@ REDIS_TIMEOUT: Final = 0.5
 DATABASE_RECHECK: Final = 1.0
 """With Redis, readers still read the database at least this often (seconds)."""
 
+CHANGES_KEPT: Final = 4096
+"""``state_change`` rows kept (the newest versions); a worker further behind than this rebuilds its context."""
+FULL: Final = "full"
+"""A change :func:`changes` cannot name piece by piece: the context is rebuilt from the whole bundle."""
+CrlSlot = tuple[str, str, int, str]  # ("crl_shard", CA id, partition, signer: "" for the current key)
+StatusSlot = tuple[str, int]  # ("status_list", its id)
+
 _PENDING: Final = "huren_state_changed"
+_CHANGES: Final = "huren_state_changes"
 _COMMITTED: Final = "huren_state_version"
 _redis: weakref.WeakKeyDictionary[Engine, _Redis] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
@@ -200,24 +217,57 @@ def _read(engine: Engine) -> int:
 def bump(session: OrmSession) -> None:
     """Count a change that no tracked row shows (e.g. one made by raw SQL) in this transaction."""
     session.info[_PENDING] = True
+    session.info[_CHANGES] = FULL
+
+
+def _note(session: OrmSession, change: tuple[Any, ...] | None) -> None:
+    """A tracked change: named (``change``) or not (``None``: the whole context is rebuilt for it)."""
+    session.info[_PENDING] = True
+    noted = session.info.get(_CHANGES)
+    if noted == FULL:
+        return
+    if change is None:
+        session.info[_CHANGES] = FULL
+        return
+    if noted is None:
+        noted = session.info[_CHANGES] = set()
+    noted.add(change)
+
+
+def _named(table: str, obj: Any) -> tuple[Any, ...] | None:
+    """The change a new or changed row of a tracked table names, or ``None`` (anything else: a full rebuild)."""
+    if table == "crl_shard":
+        return ("crl_shard", str(obj.ca_id), int(obj.shard), str(obj.signer))
+    if table == "status_list" and obj.id is not None:
+        return ("status_list", int(obj.id))
+    return None
 
 
 def _after_flush(session: OrmSession, _context: Any) -> None:
-    if session.info.get(_PENDING):
+    if session.info.get(_CHANGES) == FULL:
         return
-    for obj in (*session.new, *session.deleted):
+    for obj in session.deleted:
         if getattr(obj, "__tablename__", "") in TRACKED:
-            session.info[_PENDING] = True
+            _note(session, None)
             return
-    for obj in session.dirty:
+    dirty = list(session.dirty)
+    for obj in session.new:
         table = getattr(obj, "__tablename__", "")
         if table in TRACKED:
-            session.info[_PENDING] = True
-            return
+            _note(session, _named(table, obj))
+            if session.info.get(_CHANGES) == FULL:
+                return
+    for obj in dirty:
+        table = getattr(obj, "__tablename__", "")
+        if table in TRACKED:
+            _note(session, _named(table, obj))
+            if session.info.get(_CHANGES) == FULL:
+                return
+            continue
         columns = TRACKED_COLUMNS.get(table)
         if columns and any(inspect(obj).attrs[name].history.has_changes() for name in columns):
-            session.info[_PENDING] = True
-            return
+            list_id = getattr(obj, "status_list_id", None)  # a licence's status: its status list's token
+            _note(session, ("status_list", int(list_id)) if isinstance(list_id, int) else None)
 
 
 def _before_commit(session: OrmSession) -> None:
@@ -226,12 +276,63 @@ def _before_commit(session: OrmSession) -> None:
     if session.new or session.dirty or session.deleted:
         session.flush()
     if not session.info.pop(_PENDING, False):
+        session.info.pop(_CHANGES, None)
         return
     row = session.execute(
         text("UPDATE state_version SET version = version + 1 WHERE name = :name RETURNING version"), {"name": NAME}
     ).first()
-    if row is not None:
-        session.info[_COMMITTED] = int(row[0])
+    if row is None:
+        session.info.pop(_CHANGES, None)
+        return
+    version = int(row[0])
+    session.info[_COMMITTED] = version
+    noted = session.info.pop(_CHANGES, None)
+    named = FULL if noted is None or noted == FULL else json.dumps(sorted(noted, key=repr), separators=(",", ":"))
+    session.execute(_INSERT_CHANGE, {"version": version, "changes": named})
+    if version % 64 == 0:  # pruned now and then: one range delete on the primary key
+        session.execute(_PRUNE_CHANGES, {"below": version - CHANGES_KEPT})
+
+
+_INSERT_CHANGE: Final = text("INSERT INTO state_change (version, changes) VALUES (:version, :changes)")
+_PRUNE_CHANGES: Final = text("DELETE FROM state_change WHERE version <= :below")
+_SELECT_CHANGES: Final = text(
+    "SELECT version, changes FROM state_change WHERE version > :since AND version <= :until ORDER BY version"
+)
+
+
+def changes(engine: Engine, since: int, until: int) -> set[tuple[Any, ...]] | None:
+    """What the versions after ``since`` up to ``until`` changed, as named changes (:data:`CrlSlot`,
+    :data:`StatusSlot`), or ``None`` when one of them cannot be named (:data:`FULL`) or has no row (a bump by raw
+    SQL, a pruned row, a version going backwards): then the caller rebuilds. One read-only range read."""
+    from trust.db import READ_ONLY
+
+    if until < since or until - since > CHANGES_KEPT:
+        return None
+    if until == since:
+        return set()
+    sqlite = engine.dialect.name == "sqlite"
+    options: dict[str, Any] = {READ_ONLY: True} if sqlite else {"isolation_level": "AUTOCOMMIT"}
+    with engine.connect().execution_options(**options) as connection:
+        rows = connection.execute(_SELECT_CHANGES, {"since": since, "until": until}).all()
+        connection.rollback()
+    if len(rows) != until - since:
+        return None
+    found: set[tuple[Any, ...]] = set()
+    for _version, text_value in rows:
+        if text_value == FULL:
+            return None
+        try:
+            items = json.loads(text_value)
+        except ValueError:
+            return None
+        for item in items:
+            if isinstance(item, list) and len(item) == 4 and item[0] == "crl_shard":
+                found.add(("crl_shard", str(item[1]), int(item[2]), str(item[3])))
+            elif isinstance(item, list) and len(item) == 2 and item[0] == "status_list":
+                found.add(("status_list", int(item[1])))
+            else:
+                return None
+    return found
 
 
 def _after_commit(session: OrmSession) -> None:
@@ -248,6 +349,7 @@ def _after_commit(session: OrmSession) -> None:
 def _after_rollback(session: OrmSession) -> None:
     if not session.in_transaction():
         session.info.pop(_PENDING, None)
+        session.info.pop(_CHANGES, None)
         session.info.pop(_COMMITTED, None)
 
 

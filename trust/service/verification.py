@@ -10,6 +10,20 @@ and the bundle are signed again as they age) is the signed bundle fetched again
 others wait for it). A revocation, a status change or a publication therefore counts for the next request in every
 worker, and no request reads the bundle's content from the database to find out.
 
+**A change patches the context** (branch ctxpatch). When the version moved because of revocations (a CRL partition
+re-signed) or licence status changes (a Status List Token), the worker does not fetch and check the whole signed
+bundle again: it reads what the versions in between changed (:func:`trust.service.state.changes`, the
+``state_change`` rows written in the changing transactions), the changed partitions' stored CRLs and the changed
+lists' tokens by key, and derives a new context from the old one with just those replaced
+(:meth:`verifier.context.VerificationContext.patched`: each CRL checked — signed by its CA, for a partition the
+context holds, not older than the one it replaces). The trust list, the other CRLs, the memo and the indexes are kept,
+so the cost of a change does not depend on the revoked certificates of other partitions, nor on the number of status
+lists or issuers. Anything else — a new trust list, a CA or main CRL change, the federation, a version without a
+change row (a bump by raw SQL, a pruned row), material the context refuses, or :data:`REBUILD_AFTER` since the last
+full build — rebuilds from the whole bundle as before. A patched entry has no signed bundle: ``GET /bundle``
+(:func:`bundle_bytes`) signs one when first asked, once per version, off the verification path.
+:func:`updates_made` counts both ways (tests, ``bench/verify_after_change.py``).
+
 The context keeps its memo across versions (parsed certificates and CRLs, verified signatures, path reports): a memo
 entry answers only for exactly the material it was made from (:class:`verifier.context.Memo`), so what a change did
 not touch stays warm. Each request gets a copy with its own validation time, purpose, revocation mode, strict profile
@@ -20,14 +34,16 @@ and maximum depth (:func:`verifier.context.build` uses the time for nothing else
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 import weakref
+from collections import Counter
 from collections.abc import Hashable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from trust.crypto.errors import InputError
+from trust.crypto.errors import InputError, NotFoundError, TrustError
 from trust.formats import times
 from trust.service import state
 from trust.service import trust as trust_service
@@ -40,14 +56,17 @@ REBUILD_AFTER: Final = trust_service.VERIFY_BUNDLE_REUSE
 @dataclasses.dataclass
 class _Current:
     version: Hashable  # trust.service.state.current(): compared for equality
-    built: float  # time.monotonic() when its bundle was fetched
-    bundle: bytes
+    built: float  # time.monotonic() when the bundle its context was built from was fetched (a patch keeps it)
+    bundle: bytes | None  # None after a patch: signed again on the first GET /bundle (bundle_bytes)
     context: Any = None  # verifier.context.VerificationContext, built on first use
+    database: int | None = None  # the database's state version, read before the content was
 
 
 _current: weakref.WeakKeyDictionary[Instance, _Current] = weakref.WeakKeyDictionary()
 _locks: weakref.WeakKeyDictionary[Instance, threading.Lock] = weakref.WeakKeyDictionary()
 _locks_lock = threading.Lock()
+_updates: weakref.WeakKeyDictionary[Instance, Counter[str]] = weakref.WeakKeyDictionary()
+log = logging.getLogger(__name__)
 
 
 def _lock(instance: Instance) -> threading.Lock:
@@ -62,6 +81,12 @@ def _fresh(entry: _Current | None, version: Hashable) -> bool:
     return entry is not None and entry.version == version and time.monotonic() - entry.built < REBUILD_AFTER
 
 
+def updates_made(instance: Instance) -> dict[str, int]:
+    """How this process brought the instance's context up to date so far: ``patched`` (with the changed CRLs and
+    status lists) and ``rebuilt`` (from the whole signed bundle) — for tests and the bench."""
+    return dict(_updates.get(instance, Counter()))
+
+
 def current(instance: Instance) -> _Current:
     """The bundle (and context) of the instance at the current state version: one version read per call."""
     version = state.current(instance.engine)
@@ -74,19 +99,80 @@ def current(instance: Instance) -> _Current:
         if _fresh(entry, version):
             assert entry is not None
             return entry
-        # The version is read before the content: content newer than ``version`` only causes one more rebuild later.
-        fetched = _Current(version, time.monotonic(), trust_service.current_bundle_bytes(instance))
-        if entry is not None and entry.bundle is fetched.bundle:
+        # The version is read before the content: content newer than ``version`` only causes one more update later.
+        database = state.database_version(instance.engine)
+        patched = _patched(instance, entry, version, database) if entry is not None else None
+        if patched is not None:
+            _current[instance] = patched
+            return patched
+        signed = trust_service.current_bundle_bytes(instance)
+        fetched = _Current(version, time.monotonic(), signed, database=database)
+        if entry is not None and entry.bundle is signed:
             fetched.context = entry.context  # the same signed bundle: the same context
         elif entry is not None and entry.context is not None:
-            fetched.context = _build(instance, fetched.bundle, memo=entry.context.memo)
+            fetched.context = _build(instance, signed, memo=entry.context.memo)
+            _updates.setdefault(instance, Counter())["rebuilt"] += 1
         _current[instance] = fetched
         return fetched
 
 
+def _patched(instance: Instance, entry: _Current, version: Hashable, database: int) -> _Current | None:
+    """``entry`` brought to ``version`` by patching its context with what changed since (module docstring), or
+    ``None`` when only a full rebuild will do: no context yet, :data:`REBUILD_AFTER` passed, a change that is not a
+    CRL partition or a status list (or unrecorded), or material the context refuses."""
+    if entry.context is None or entry.database is None or time.monotonic() - entry.built >= REBUILD_AFTER:
+        return None
+    changed = state.changes(instance.engine, entry.database, database)
+    if changed is None:
+        return None
+    try:
+        crls, status_lists = _changed_material(instance, changed)
+        context = entry.context
+        if crls or status_lists:
+            context = context.patched(crls=crls, status_lists=status_lists)
+    except TrustError as exc:
+        log.warning("the verification context is rebuilt: a change could not be applied (%s)", exc.message)
+        return None
+    _updates.setdefault(instance, Counter())["patched"] += 1
+    return _Current(version, entry.built, None, context, database)
+
+
+def _changed_material(instance: Instance, changed: set[tuple[Any, ...]]) -> tuple[list[bytes], list[dict[str, str]]]:
+    """The stored CRL of every changed partition (by key) and the token of every changed status list."""
+    from ca.models import CrlShard
+    from licenses.models import StatusListRecord
+    from trust import db
+    from trust.service import licenses
+
+    crls: list[bytes] = []
+    lists: list[tuple[str, int, str]] = []
+    with db.session_scope(instance.engine, read_only=True) as session:
+        for change in sorted(changed, key=repr):
+            if change[0] == "crl_shard":
+                row = session.get(CrlShard, (change[1], change[2], change[3]))
+                if row is None:
+                    raise NotFoundError(f"CRL partition {change[2]} of {change[1]} is gone")
+                crls.append(bytes(row.der))
+            else:
+                found = session.get(StatusListRecord, change[1])
+                if found is None:
+                    raise NotFoundError(f"status list {change[1]} is gone")
+                lists.append((found.issuer_id, found.number, found.uri))
+    tokens = [
+        {"uri": uri, "token": licenses.status_list_token(instance, issuer, number)} for issuer, number, uri in lists
+    ]
+    return crls, tokens
+
+
 def bundle_bytes(instance: Instance) -> bytes:
-    """The signed offline bundle at the current state version (``GET /bundle``)."""
-    return current(instance).bundle
+    """The signed offline bundle at the current state version (``GET /bundle``); after a patch, signed again here,
+    once per version (off the verification path)."""
+    entry = current(instance)
+    if entry.bundle is None:
+        with _lock(instance):
+            if entry.bundle is None:
+                entry.bundle = trust_service.current_bundle_bytes(instance)
+    return entry.bundle
 
 
 def _build(instance: Instance, bundle: bytes, memo: Any = None) -> Any:
@@ -101,6 +187,7 @@ def _base_context(instance: Instance) -> Any:
     if entry.context is None:
         with _lock(instance):
             if entry.context is None:
+                assert entry.bundle is not None  # only an entry with a context is patched
                 entry.context = _build(instance, entry.bundle)
     return entry.context
 
