@@ -42,11 +42,12 @@ certificates it will check (:func:`_relevant_crls`: it matches every certificate
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, cast
+from typing import Any, Final, TypeAlias, cast
 
 from asn1crypto import algos, keys, x509
 from asn1crypto import crl as asn1_crl
@@ -78,7 +79,7 @@ from trust.crypto.oids import EKU_DOCUMENT_SIGNING, EKU_LICENSE_SIGNING
 from trust.formats import x509 as cx
 from trust.formats.names import name_text
 from trust.formats.x509 import utc_time
-from verifier import anchors, limits, san
+from verifier import anchors, crlscope, limits, san
 from verifier import ocsp as ocsp_screen
 from verifier.context import Memo, VerificationContext
 from verifier.pathchecks import CheckedPath, PathCheckError, PathOptions, check_candidate
@@ -372,18 +373,17 @@ def _classify(exc: Exception) -> tuple[Indication, SubIndication, str]:
 
 
 def _validation_context(
-    cert: x509.Certificate,
     ctx: VerificationContext,
+    crls: tuple[int, ...] | None,
     *,
     legacy_dsa: bool = False,
     policy: PolicyInputs | None = None,
 ) -> ValidationContext:
-    """pyhanko's context for validating ``cert`` against ``ctx``: one per material, CRLs that can concern ``cert``
-    (:func:`_relevant_crls`), validation time, profile and policy (and thread), kept in the memo, so that validations
-    of several certificates against the same material at the same time share what pyhanko caches in it — the issuers
-    of CRLs it has matched and checked, the certificates whose paths it has validated — as pyhanko intends a context
-    to be reused."""
-    crls = _relevant_crls(cert, ctx)
+    """pyhanko's context for validating a certificate against ``ctx`` with the CRLs at positions ``crls`` (``None``:
+    all; :func:`_crl_positions`): one per material, CRLs, validation time, profile and policy (and thread), kept in
+    the memo, so that validations of several certificates against the same material at the same time share what
+    pyhanko caches in it — the issuers of CRLs it has matched and checked, the certificates whose paths it has
+    validated — as pyhanko intends a context to be reused."""
     key = (
         "validation-context",
         ctx.material_key,
@@ -435,7 +435,21 @@ def _trust_anchor(cert: x509.Certificate, ctx: VerificationContext) -> Any:
     return anchor
 
 
-def _relevant_crls(cert: x509.Certificate, ctx: VerificationContext) -> tuple[int, ...] | None:
+_Positions: TypeAlias = tuple[int, ...] | None  # positions in VerificationContext.crls; None: all
+
+
+def _crl_positions(cert: x509.Certificate, ctx: VerificationContext) -> tuple[_Positions, _Positions]:
+    """The positions in ``ctx.crls`` of the CRLs pyhanko could use for a certificate it checks while validating
+    ``cert`` (:func:`_relevant_crls`: by issuer), and of those the ones that can be in scope for one by their issuing
+    distribution point (:func:`_scoped_crls`); ``None`` for all of them."""
+    scope = _scope(cert, ctx) if len(ctx.crls) > 1 else None
+    if scope is None:
+        return None, None
+    relevant = _relevant_crls(cert, ctx, scope)
+    return relevant, _scoped_crls(cert, ctx, scope, relevant)
+
+
+def _relevant_crls(cert: x509.Certificate, ctx: VerificationContext, scope: tuple[set[str], list[str]]) -> _Positions:
     """The positions in ``ctx.crls`` of the CRLs pyhanko could use for any certificate it checks while validating
     ``cert``, or ``None`` for all of them.
 
@@ -444,17 +458,44 @@ def _relevant_crls(cert: x509.Certificate, ctx: VerificationContext) -> tuple[in
     CRL (``revinfo/validate_crl.py``: the candidate issuers of ``_find_candidate_crl_paths`` and the scope test of
     ``_get_crl_scope_assuming_authority``); any other CRL only adds one to both its count of CRLs and its count of
     CRLs of another issuer, which cancel out in every decision. The certificates it checks are those of
-    :func:`_scope`. With OCSP responses (their responder certificates join the search), an indirect CRL, or
-    anything unreadable, every CRL is kept."""
-    if len(ctx.crls) < 2:
-        return None
-    scope = _scope(cert, ctx)
-    if scope is None:
-        return None
+    :func:`_scope` (``scope``). With OCSP responses (their responder certificates join the search), an indirect CRL,
+    or anything unreadable, :func:`_scope` is ``None`` and every CRL is kept."""
     names, issuers = scope
     concerned = names | {subject for subject, issuer in _known(cert, ctx) if issuer in names}
     kept = tuple(i for i, issuer in enumerate(issuers) if issuer in concerned)
     return None if len(kept) == len(issuers) else kept
+
+
+def _scoped_crls(
+    cert: x509.Certificate, ctx: VerificationContext, scope: tuple[set[str], list[str]], relevant: _Positions
+) -> _Positions:
+    """Of the CRLs at ``relevant``, those that can be in scope (RFC 5280 clause 6.3.3 (b)(2)) for some certificate
+    pyhanko may revocation-check while validating ``cert`` — ``cert`` and the anchors and intermediates that
+    :func:`_scope` names (``scope``) —, or ``relevant`` itself when none is dropped or that cannot be told.
+
+    A partitioned CA's CRL names its partition in its issuing distribution point and each certificate its partition
+    in its distribution points: pyhanko finds the issuer of and checks the signature of every CRL it is given before
+    its scope test puts another partition aside (:mod:`verifier.crlscope`). A CRL whose issuing distribution point
+    shares no name with (or whose flags exclude) every such certificate is left out; a CRL without one, or whose
+    scope :mod:`verifier.crlscope` cannot decide, and every CRL when a certificate's distribution points cannot be
+    compared, are kept. Leaving out a CRL pyhanko would put aside changes neither a success nor a revocation, only
+    the explanation of a failure to settle one (its list of CRLs that did not apply, and so whether the failure reads
+    as stale data): :func:`_find_path` validates again with every CRL whenever the answer is neither."""
+    names = scope[0]
+    found: list[crlscope.Points] = []
+    certs = (cert, *ctx.anchors, *ctx.intermediates)
+    for index, (candidate, (subject, issuer)) in enumerate(zip(certs, _known(cert, ctx), strict=True)):
+        if index and not {subject, issuer} & names:
+            continue
+        points = _points(candidate, ctx)
+        if points is None:
+            return relevant
+        found.append(points)
+    wanted = crlscope.Wanted.of(found)
+    partitions = _partitions(ctx)
+    positions = range(len(partitions)) if relevant is None else relevant
+    kept = tuple(i for i in positions if (p := partitions[i]) is None or p.may_cover(wanted))
+    return relevant if len(kept) == len(positions) else kept
 
 
 def _scope(cert: x509.Certificate, ctx: VerificationContext) -> tuple[set[str], list[str]] | None:
@@ -471,7 +512,7 @@ def _scope(cert: x509.Certificate, ctx: VerificationContext) -> tuple[set[str], 
         known = _known(cert, ctx)
         issuers = []
         for der, crl in zip(ctx.crls, ctx.crl_objects, strict=True):
-            issuer, indirect = _crl_issuer(der, crl, ctx)
+            issuer, indirect, _partition = _crl_facts(der, crl, ctx)
             if indirect:
                 return None
             issuers.append(issuer)
@@ -500,26 +541,58 @@ def _names(cert: x509.Certificate, ctx: VerificationContext) -> tuple[str, str]:
     return cast(tuple[str, str], value)
 
 
-def _crl_issuer(der: bytes, crl: Any, ctx: VerificationContext) -> tuple[str, bool]:
-    """A CRL's issuer (``Name.hashable``) and whether it is indirect, reading what pyhanko reads of a CRL before it
-    knows whether the CRL concerns a certificate (issuer, issuing distribution point, delta CRL indicator)."""
-    key = ("crl-issuer", ctx.memo.digest(der))
+def _points(cert: x509.Certificate, ctx: VerificationContext) -> crlscope.Points | None:
+    """:func:`verifier.crlscope.points` of a certificate, once per memo."""
+    key = ("crl-points", ctx.memo.fingerprint(cert))
+    value = ctx.memo.facts.get(key)
+    if value is None:
+        value = (crlscope.points(cert),)
+        ctx.memo.facts.put(key, value)
+    return cast(tuple[crlscope.Points | None], value)[0]
+
+
+def _partitions(ctx: VerificationContext) -> tuple[crlscope.Partition | None, ...]:
+    """:func:`verifier.crlscope.partition` of every CRL of ``ctx``, once per tuple of CRLs."""
+
+    def compute() -> tuple[crlscope.Partition | None, ...]:
+        return tuple(_crl_facts(der, crl, ctx)[2] for der, crl in zip(ctx.crls, ctx.crl_objects, strict=True))
+
+    return cast(tuple[crlscope.Partition | None, ...], ctx.shared("crl-partitions", compute, ctx.crls))
+
+
+def _crl_facts(der: bytes, crl: Any, ctx: VerificationContext) -> tuple[str, bool, crlscope.Partition | None]:
+    """A CRL's issuer (``Name.hashable``), whether it is indirect, and its partition (:func:`verifier.crlscope.
+    partition`), once per memo; the first two read as pyhanko reads a CRL before it knows whether the CRL concerns a
+    certificate (issuer, issuing distribution point, delta CRL indicator: an unreadable one keeps every CRL)."""
+    key = ("crl-facts", ctx.memo.digest(der))
     value = ctx.memo.facts.get(key)
     if value is None:
         idp = crl.issuing_distribution_point_value
         crl.delta_crl_indicator_value  # noqa: B018 - read as pyhanko does (an unreadable one keeps every CRL)
         with asn1fix.scope():
-            value = (crl.issuer.hashable, bool(idp is not None and idp["indirect_crl"].native))
+            value = (
+                crl.issuer.hashable,
+                bool(idp is not None and idp["indirect_crl"].native),
+                crlscope.partition(crl),
+            )
         ctx.memo.facts.put(key, value)
-    return cast(tuple[str, bool], value)
+    return cast(tuple[str, bool, crlscope.Partition | None], value)
 
 
 async def _find_path(
-    cert: x509.Certificate, ctx: VerificationContext, vc: ValidationContext, params: PKIXValidationParams
+    cert: x509.Certificate,
+    ctx: VerificationContext,
+    vc: ValidationContext,
+    params: PKIXValidationParams,
+    every_crl: Callable[[], ValidationContext] | None = None,
 ) -> CheckedPath:
     """The first candidate path (:class:`BoundedPaths`) that passes Huren's checks (:mod:`verifier.pathchecks`) and
     pyhanko-certvalidator's RFC 5280 validation; as ``pyhanko_certvalidator.find_valid_path`` does, the error of a
-    failed search is the only candidate's, else the last one not about a signature, else the first."""
+    failed search is the only candidate's, else the last one not about a signature, else the first.
+
+    ``vc`` holds the CRLs that can be in scope (:func:`_scoped_crls`); when that left some out, ``every_crl`` gives
+    the context with all of them, and each validation that ends neither valid nor revoked is done again with it
+    (:func:`_settled`)."""
     paths = BoundedPaths(
         cert,
         trust_manager=vc.path_builder.trust_manager,
@@ -543,7 +616,7 @@ async def _find_path(
                 checked = check_candidate(
                     candidate, ctx.validation_time, options, member=member, self_signed=self_signed
                 )
-                await async_validate_path(vc, checked.path, params)
+                await _settled(functools.partial(_validate_path, path=checked.path, params=params), vc, every_crl)
                 found = checked
                 break
             except pv_errors.ValidationError as exc:
@@ -570,10 +643,55 @@ async def _find_path(
                 error.message = str(error.args[0])
         raise error
     if ctx.revocation == "available":
-        await _check_available_revocation(found.path, ctx, vc)
+        path = found.path
+        await _settled(lambda v: _check_available_revocation(path, ctx, v), vc, every_crl)
     if ctx.ocsps:
         await _revocation_wins(found.path, ctx, vc)
     return found
+
+
+_UNSETTLED: Final = (
+    pv_errors.PathError,
+    pv_errors.ValidationError,
+    pv_errors.CRLValidationError,
+    pv_errors.OCSPValidationError,
+    NotImplementedError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    TrustError,
+    UnsupportedAlgorithm,
+)
+
+
+async def _settled(
+    check: Callable[[ValidationContext], Awaitable[object]],
+    vc: ValidationContext,
+    every_crl: Callable[[], ValidationContext] | None,
+) -> None:
+    """``check(vc)``; when it raises anything but a revocation and ``every_crl`` is given, ``check(every_crl())``
+    instead, whose end (success or exception) stands.
+
+    ``vc`` lacks only CRLs that pyhanko would find out of scope for every certificate it checks (:func:`_scoped_crls`):
+    such a CRL never settles a certificate and never revokes one, so a success or a ``RevokedError`` is the same with
+    or without it. A failure to settle revocation is not: pyhanko lists every CRL it put aside among the reasons, and
+    calls the failure stale data only when nothing but freshness failed. Such ends (and any other failure) are
+    worked out again as before, with every CRL of the issuers concerned."""
+    if every_crl is None:
+        await check(vc)
+        return
+    try:
+        await check(vc)
+    except pv_errors.RevokedError:
+        raise
+    except _UNSETTLED:
+        await check(every_crl())
+
+
+async def _validate_path(vc: ValidationContext, *, path: ValidationPath, params: PKIXValidationParams) -> None:
+    await async_validate_path(vc, path, params)
 
 
 def _self_signed(cert: x509.Certificate, vc: ValidationContext) -> bool:
@@ -768,9 +886,14 @@ def _verify_certificate(
         report.not_run(CERTIFICATE_CHECKS, "no path to a trust anchor")
         return report.build(warnings=warnings)
     key_usage, ext_key_usage = PURPOSES[purpose]
-    vc = _validation_context(cert, ctx, legacy_dsa=legacy_dsa, policy=policy)
+    relevant, scoped = _crl_positions(cert, ctx)
+    vc = _validation_context(ctx, scoped, legacy_dsa=legacy_dsa, policy=policy)
+
+    def every_crl() -> ValidationContext:
+        return _validation_context(ctx, relevant, legacy_dsa=legacy_dsa, policy=policy)
+
     try:
-        found = _run(_find_path(cert, ctx, vc, policy.pkix()))
+        found = _run(_find_path(cert, ctx, vc, policy.pkix(), None if scoped == relevant else every_crl))
     except (
         pv_errors.PathError,
         pv_errors.ValidationError,
