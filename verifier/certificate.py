@@ -35,7 +35,10 @@ Work done once per context (its :class:`~verifier.context.Memo`, shared by the c
 changes what is checked): a report is kept per certificate, material, time and options; a signature that verified
 is not verified again (:class:`_Signatures`); one pyhanko ``ValidationContext`` serves every validation against the
 same material at the same time (:func:`_validation_context`); pyhanko is given only the CRLs that can concern the
-certificates it will check (:func:`_relevant_crls`: it matches every certificate against every CRL it holds).
+certificates it will check (:func:`_relevant_crls`: it matches every certificate against every CRL it holds), and of
+a partitioned CA only the partitions that can be in scope for them (:func:`_scoped_crls`, :mod:`verifier.crlscope`:
+it checks the signature of every CRL before its scope test), a validation that ends neither valid nor revoked being
+done again with every CRL (:func:`_settled`: same reports).
 :func:`may_be_revoked` tells callers when no revocation data at hand can revoke a certificate at any time.
 """
 
