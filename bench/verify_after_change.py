@@ -19,7 +19,8 @@ one JSON line on stdout::
 certificates of other partitions (target ≥ 0.8). ``patched`` / ``rebuilt``: how the big instance's contexts were
 brought up to date (patched with the changed CRL, or rebuilt from the whole signed bundle). ``full_rebuild_s`` is
 the CPU of one full rebuild at the big size (the cost before this branch), ``bundle_bytes`` the size of the signed
-bundle it was built from (over 64 MiB at 10^6: branch biglimit raised the bundle's limit). Progress and samples go to stderr.
+bundle it was built from (over 64 MiB at 10^6: branch biglimit raised the bundle's limit). Progress and samples go to
+stderr.
 """
 
 from __future__ import annotations
