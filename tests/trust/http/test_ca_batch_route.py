@@ -3,7 +3,6 @@ route scopes them, authorisation per entry, limits, audit entries and log leaves
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -203,10 +202,11 @@ def test_a_malformed_batch_is_refused_whole(client: AuthClient, world: World, ch
     assert _counts(world) == before
 
 
-def test_batch_limits_entries_and_counts_each_entry_against_the_rate_limit(world: World, tmp_path: Path) -> None:
+def test_batch_limits_entries_and_counts_each_entry_against_the_rate_limit(world: World) -> None:
     """Over TRUST_MAX_BATCH_CERTIFICATES: 413 before any work (nothing issued, no rate budget spent beyond the
     request). Every entry counts as a request of the client's rate limit: with 6 a minute, after the refused request
-    and a batch of 3 the next batch of 3 is 429; a batch larger than the whole budget is refused as too large (it never could pass)."""
+    and a batch of 3 the next batch of 3 is 429; a batch larger than the whole budget is refused as too large (it
+    never could pass)."""
     instance = world.instance
     saved = instance.settings
     instance.settings = saved.model_copy(update={"max_batch_certificates": 3, "rate_limit": 6})
