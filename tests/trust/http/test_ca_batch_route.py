@@ -228,3 +228,19 @@ def test_batch_limits_entries_and_counts_each_entry_against_the_rate_limit(world
         assert larger.status_code == 413 and larger.json()["evidence"] == {"entries": 3, "most": 2}, larger.text
     finally:
         instance.settings = saved
+
+
+def test_batch_entries_carry_their_subject_alternative_names(client: AuthClient) -> None:
+    """``dns_names`` of an entry reach the certificate (a TLS server certificate needs one), and a name outside the
+    CA's DNS namespace refuses that entry as POST /certificates would."""
+    subject = {"province": "浙江省", "organization": "浙江省政务服务平台", "common_name": "api.zj.gov.cn"}
+    tls = {"profile": "tls-server", "subject": subject}
+    entries = [
+        {"request_id": "san-1", **tls, "dns_names": ["api.zj.gov.cn"]},
+        {"request_id": "san-2", **tls, "dns_names": ["www.example.com"]},
+    ]
+    results = _batch(client, entries).json()["results"]
+    assert [r["outcome"] for r in results] == ["issued", "refused"], results
+    certificate = cx.load_certificate(results[0]["certificate"]["certificate_pem"].encode())
+    assert certificate.subject_alt_name_value.native == ["api.zj.gov.cn"]
+    assert "outside the DNS namespace" in results[1]["problem"]["detail"]

@@ -341,6 +341,7 @@ BINDINGS: dict[str, dict[str, tuple[str, float]]] = {
     "GET /crl/{ca_id}/{shard}.crl": {"path.ca_id": ("cas", 0.5)},
     "GET /crl/{ca_id}/{shard}.delta.crl": {"path.ca_id": ("cas", 0.5)},
     "POST /certificates": {"body.ca_id": ("cas", 0.7)},
+    "POST /certificates/batch": {"body.ca_id": ("cas", 0.7)},
     "GET /certificates": {"query.ca_id": ("cas", 0.7)},
     "GET /certificates/{serial}": {"path.serial": ("read_certs", 0.5)},
     "POST /certificates/{serial}/revoke": {"path.serial": ("revoke_certs", 0.5)},
