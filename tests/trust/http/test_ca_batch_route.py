@@ -166,6 +166,22 @@ def test_a_request_id_names_one_request_across_the_single_and_batch_routes(clien
     assert changed.status_code == 409 and changed.json()["code"] == "E1004", changed.text
 
 
+def test_a_key_used_on_another_route_is_a_conflict_and_issues_nothing(client: AuthClient, world: World) -> None:
+    """Keys are the client's, whichever route used them: a seal made under an Idempotency-Key makes that key a
+    conflict for a batch entry (409, as POST /certificates answers it), and no certificate is issued for it."""
+    seal = {"ca_id": ZJ_CA, "holder_name": "杭州示例科技有限公司", "holder_code": ZJ_ORG_USCC}
+    seal["seal_name"] = "发票专用章"
+    made = client.post("/seals", json=seal, headers={"Idempotency-Key": "seal-key-1"})
+    assert made.status_code == 201, made.text
+    single = client.post("/certificates", json={"ca_id": ZJ_CA, **_seal("x"), "request_id": "seal-key-1"})
+    assert single.status_code == 409, single.text
+    before = _counts(world)
+    (result,) = _batch(client, [_seal("seal-key-1")]).json()["results"]
+    assert result["outcome"] == "refused" and result["problem"]["code"] == "E1004", result
+    assert "POST /seals" in result["problem"]["detail"]
+    assert _counts(world) == before
+
+
 def test_each_entry_is_authorised_as_a_single_issuance(client: AuthClient, world: World) -> None:
     """A region may not issue OCSP responder certificates (operators only): that entry is refused 403, audited as
     denied, and the seal beside it is issued."""
