@@ -15,6 +15,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from ca.models import utc
+from trust.crypto import pem
 from trust.crypto.errors import Code, ConflictError, ForbiddenError, InputError, TrustError
 from trust.formats import x509 as cx
 from trust.formats.names import DN
@@ -382,7 +383,8 @@ class IssueRequest(_Certificate):
 
 
 def _certificate_out(record: Any, chain: list[Any] | None = None) -> CertificateOut:
-    cert = cx.load_certificate(record.der)
+    # The stored DER of a certificate Huren signed, as it is: reading it strictly first (every field parsed) only to
+    # write it back was ~1 ms per certificate, a quarter of a batch entry's CPU.
     return CertificateOut(
         serial=record.serial,
         profile=record.profile,
@@ -393,7 +395,7 @@ def _certificate_out(record: Any, chain: list[Any] | None = None) -> Certificate
         not_after=utc(record.not_after).isoformat(),
         fingerprint=record.fingerprint,
         key_id=record.key_id,
-        certificate_pem=cx.certificate_pem(cert).decode(),
+        certificate_pem=pem.write("CERTIFICATE", bytes(record.der)).decode(),
         chain_pem=[cx.certificate_pem(c).decode() for c in (chain or [])],
         revocation_reason=record.revocation_reason,
     )
