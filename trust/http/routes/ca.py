@@ -571,7 +571,7 @@ def issue_batch(body: BatchIssueRequest, request: Request, principal: Client) ->
         except ForbiddenError as exc:
             refused.update((i, exc) for i, entry in enumerate(entries) if entry.profile == profile)
     keys = [request_id_for(principal, None, entry.request_id) or "" for entry in entries]
-    single = request.app.url_path_for("issue")  # an entry is the request POST /certificates would be
+    single = request.url.path.removesuffix("/batch")  # an entry is the request POST /certificates would be
     prints = [
         idempotency.Fingerprint.of(
             "POST",
