@@ -79,20 +79,20 @@ def check_in(session: Session, request_id: str, fingerprint: Fingerprint) -> Non
     if stored is None:
         return
     first = Fingerprint(stored.method, stored.path, stored.client_id, stored.body_sha256)
-    if first == fingerprint:
-        return
-    differs = (
-        "body"
-        if (first.method, first.path, first.client_id)
-        == (
-            fingerprint.method,
-            fingerprint.path,
-            fingerprint.client_id,
-        )
-        else f"{first.method} {first.path}"
+    if first != fingerprint:
+        raise conflict(request_id, first, fingerprint)
+
+
+def conflict(request_id: str, first: Fingerprint, fingerprint: Fingerprint) -> ConflictError:
+    """The conflict of a request (``fingerprint``) under a key first used for another one (``first``)."""
+    same_route = (first.method, first.path, first.client_id) == (
+        fingerprint.method,
+        fingerprint.path,
+        fingerprint.client_id,
     )
+    differs = "body" if same_route else f"{first.method} {first.path}"
     key = request_id.partition("/")[2] or request_id
-    raise ConflictError(
+    return ConflictError(
         f"Idempotency-Key {key!r} was first used for another request ({differs}); a key names one request, "
         "so send a new key for a new request",
         evidence={"idempotency_key": key, "first_request": f"{first.method} {first.path}"},
@@ -152,4 +152,14 @@ def _row(request_id: str, fingerprint: Fingerprint) -> IdempotencyRecord:
     )
 
 
-__all__ = ["Fingerprint", "IdempotencyRecord", "KeyTaken", "check", "check_in", "record", "record_made", "stored"]
+__all__ = [
+    "Fingerprint",
+    "IdempotencyRecord",
+    "KeyTaken",
+    "check",
+    "check_in",
+    "conflict",
+    "record",
+    "record_made",
+    "stored",
+]

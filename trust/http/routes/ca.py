@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from ca.models import utc
 from trust.crypto import pem
-from trust.crypto.errors import Code, ConflictError, ForbiddenError, InputError, TrustError
+from trust.crypto.errors import Code, ForbiddenError, InputError, TrustError
 from trust.formats import x509 as cx
 from trust.formats.names import DN
 from trust.http import caching, pagination, problems
@@ -584,7 +584,7 @@ def issue_batch(body: BatchIssueRequest, request: Request, principal: Client) ->
     first: dict[str, idempotency.Fingerprint] = idempotency.stored(_instance(request), keys)
     for i, (key, fingerprint) in enumerate(zip(keys, prints, strict=True)):
         if i not in refused and first.setdefault(key, fingerprint) != fingerprint:
-            refused[i] = _key_conflict(key, first[key])
+            refused[i] = idempotency.conflict(key, first[key], fingerprint)
     sent = [i for i in range(len(entries)) if i not in refused]
     outcomes = service.issue_batch(
         _instance(request),
@@ -608,7 +608,8 @@ def issue_batch(body: BatchIssueRequest, request: Request, principal: Client) ->
                 assert outcome.error is not None
                 results[i] = _refused(request, i, request_id, outcome.error)
             elif outcome.replayed and now.get(keys[i], prints[i]) != prints[i]:  # another request won the key
-                results[i] = _refused(request, i, request_id, _key_conflict(keys[i], now[keys[i]]))
+                failed = idempotency.conflict(keys[i], now[keys[i]], prints[i])
+                results[i] = _refused(request, i, request_id, failed)
             else:
                 certificate = _certificate_out(outcome.result.record, outcome.result.chain)
                 kind: Literal["issued", "replayed"] = "replayed" if outcome.replayed else "issued"
@@ -651,16 +652,6 @@ def _batch_request(entry: BatchEntry, request_id: str) -> service.BatchRequest:
         request_id=request_id,
         dns_names=entry.dns_names,
         uris=entry.uris,
-    )
-
-
-def _key_conflict(request_id: str, first: idempotency.Fingerprint) -> ConflictError:
-    """The conflict ``POST /certificates`` answers for a key first used for another request."""
-    key = request_id.partition("/")[2]
-    return ConflictError(
-        f"request_id {key!r} was first used for another request ({first.method} {first.path}, another body); a "
-        "request id names one request, so send a new one for a new request",
-        evidence={"idempotency_key": key, "first_request": f"{first.method} {first.path}"},
     )
 
 
