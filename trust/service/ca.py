@@ -360,6 +360,8 @@ class BatchRequest:
     key_family: str = "SM2"
     validity_days: int | None = None
     request_id: str | None = None
+    dns_names: Sequence[str] = ()
+    uris: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -425,6 +427,8 @@ def issue_batch(
                             public_key=public_key,
                             key_family=request.key_family.upper(),
                             validity=validity,
+                            dns_names=request.dns_names,
+                            uris=request.uris,
                             request_id=request.request_id,
                             partition=place,
                             completions=completions,
