@@ -398,9 +398,7 @@ def issue_batch(
                     session, keystore, ep, ca, sum(1 for _i, r in pending if r.request_id not in taken)
                 )
             )
-            completions: list[dict[str, object]] = []  # the rows' DER and fingerprint, written at once below
             for index, request in pending:
-                mark = len(completions)
                 try:
                     if request.request_id is not None and request.request_id in taken:
                         existing = _replay_in(session, request.request_id, ca_id=ca_id, profile=request.profile)
@@ -427,7 +425,6 @@ def issue_batch(
                             validity=validity,
                             request_id=request.request_id,
                             partition=place,
-                            completions=completions,
                         )
                     issued.append(done)
                     outcomes.append(
@@ -436,8 +433,6 @@ def issue_batch(
                 except authority.DuplicateRequest as exc:
                     # the key was used by an earlier request of this chunk, or by a transaction that committed
                     # meanwhile: the certificate issued for it is the answer (idempotency)
-                    del completions[mark:]
-                    authority.complete(session, completions)  # the earlier request's row is read back
                     try:
                         existing = _replay_in(session, exc.request_id, ca_id=ca_id, profile=request.profile)
                     except TrustError as conflict:
@@ -453,9 +448,7 @@ def issue_batch(
                         )
                     )
                 except TrustError as exc:
-                    del completions[mark:]  # a row deleted again (its id may be taken by the next one)
                     outcomes.append(BatchOutcome(index, request.request_id, error=exc))
-            authority.complete(session, completions)
         pending.clear()
         return outcomes
 
