@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import subprocess
 from datetime import timedelta
@@ -996,3 +997,37 @@ def test_a_batch_reserves_its_chunks_partition_places_at_once(
     for o, shard in zip(outcomes[1:], shards, strict=False):
         names = _issued(o).certificate.crl_distribution_points_value[0]["distribution_point"].native
         assert names == [f"{world.base_url}/crl/{ca_id}/{shard}.crl"]
+
+
+def test_one_certificate_is_one_statement_on_its_row_written_after_the_signature(ca_world: World) -> None:
+    """Issue 15 item 5: a certificate's row is inserted once, complete (DER, fingerprint), after the signature — no
+    row reserved empty and completed by an ``UPDATE`` — and the issuance reads the CA's standing and its chain on the
+    transaction's connection. The stored row is the returned certificate; a retry under the request id replays it
+    without another write."""
+    from sqlalchemy import event
+
+    subject = _subject("person-identity")
+    csr_data = make_csr(generate_private_key("sm2"), subject)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    engine = ca_world.instance.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        made = _issue(ca_world, "region-330000-sm2", "person-identity", csr_data=csr_data, request_id="one-row-1")
+        issuing = list(statements)
+        statements.clear()
+        again = _issue(ca_world, "region-330000-sm2", "person-identity", csr_data=csr_data, request_id="one-row-1")
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    on_row = [s for s in issuing if s.startswith(("INSERT INTO certificate ", "UPDATE certificate "))]
+    assert len(on_row) == 1 and on_row[0].startswith("INSERT INTO certificate "), on_row
+    assert len(issuing) <= 14, issuing  # BEGIN, 12 statements, and nothing on the row after its INSERT
+    assert not any(s.startswith(("INSERT", "UPDATE", "DELETE")) for s in statements), statements
+    assert again.record.serial == made.record.serial
+    with db.session_scope(engine, read_only=True) as session:
+        row = session.exec(select(IssuedCertificate).where(IssuedCertificate.serial == made.record.serial)).one()
+    assert bytes(row.der) == made.certificate.dump() == made.record.der
+    assert row.fingerprint == hashlib.sha256(made.certificate.dump()).hexdigest()
