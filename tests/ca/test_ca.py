@@ -897,11 +897,12 @@ def test_pkilint_finds_nothing_in_partition_and_delta_crls(ca_world: World, tmp_
 def test_batch_request_failing_after_its_row_is_reserved_leaves_no_audit_or_log_entry(
     ca_world: World, monkeypatch: pytest.MonkeyPatch, from_csr: bool
 ) -> None:
-    """A certificate row is written with a Core statement and attached to the session (issue 15 item 5); when a batch
-    request fails after that (here: its signing), the row must go — by its savepoint's rollback (a key Huren
-    generates), or deleted again (a request from a CSR runs without a savepoint) — and the object must not stay in the
-    session as persistent: the chunk's commit would otherwise write an audit entry and a log leaf for a row that does
-    not exist (or fail on it). The other requests are issued; the chain verifies; leaves = certificates; the failed
+    """A certificate row is written with a Core statement and attached to the session (issue 15 item 5); a batch
+    request that fails midway (here: its signing — since the row is written after the signature, before its row; a
+    failure after the row is undone by its savepoint's rollback for a key Huren generates, or the row deleted again
+    for a request from a CSR, which runs without a savepoint) must leave no row and no object in the session as
+    persistent: the chunk's commit would otherwise write an audit entry and a log leaf for a row that does not exist
+    (or fail on it). The other requests are issued; the chain verifies; leaves = certificates; the failed
     request's id is not taken (a rerun issues it and replays the others)."""
     from trust.service import audit
     from trust.service.tlog import LogLeaf
