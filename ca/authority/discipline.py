@@ -1,6 +1,6 @@
-"""The issuance discipline (after Boulder, in one transaction): sign once with the CA's signer with a fresh random serial
-(the certificate checked against the CA's key), then insert its complete row — the unique constraints are the arbiter
-across processes (a taken serial is signed again with another; nothing leaves before the commit).
+"""The issuance discipline (after Boulder, in one transaction): sign once with the CA's signer, with a fresh random
+serial (the certificate checked against the CA's key), then insert its complete row — the unique constraints are the
+arbiter across processes (a taken serial is signed again with another; nothing leaves before the commit).
 """
 
 from __future__ import annotations

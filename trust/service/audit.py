@@ -455,7 +455,7 @@ def canonical_json(value: Mapping[str, Any]) -> bytes:
         return rfc8785.dumps(dict(value))
 
 
-_json_string: Final = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_json_string: Final = json.encoder.encode_basestring
 """A JSON string literal with only the escapes RFC 8785 asks for (not ``ensure_ascii``)."""
 
 

@@ -74,7 +74,7 @@ def test_canonical_json_equals_rfc8785_on_many_random_objects() -> None:
     "value",
     [
         {},
-        {"a": "\x00\x08\t\n\x0b\x0c\r\x1f\x7f\"\\/"},
+        {"a": '\x00\x08\t\n\x0b\x0c\r\x1f\x7f"\\/'},
         {"b": 1, "a": 2, "B": 3, "_": 4, "~": 5, "": 6},
         {"at": "2026-12-07T19:40:00.000000Z", "seq": SAFE, "request_id": None, "result": "ok"},
         {"subject": "CN=基准测试 个人,SERIALNUMBER=330106********0018", "emoji": "\U0001f600\u2028"},

@@ -16,7 +16,7 @@ import pkcs11
 import pytest
 from sqlmodel import Session, func, select
 
-from ca.authority import discipline
+from ca.authority import discipline, records
 from ca.models import CertificateAuthority, IssuedCertificate
 from tests.support.softhsm import SoftHsm
 from tests.support.world import PASSPHRASE, make_instance
@@ -90,7 +90,7 @@ _DEAD_SESSION_FINALISER = pytest.mark.filterwarnings("ignore::pytest.PytestUnrai
 def _midway(monkeypatch: pytest.MonkeyPatch, fault: Callable[[], None]) -> list[str]:
     """Make ``fault`` happen once the serial is drawn (the subject's key already on the token), right before signing."""
     happened: list[str] = []
-    original = discipline.new_serial
+    original = records.new_serial  # what the discipline draws with
 
     def draw_then_fail() -> int:
         serial = original()
