@@ -36,9 +36,7 @@ from ca.authority.crls import (
     refresh_partitions,
     retired_signing_keys,
 )
-from ca.authority.discipline import (
-    DuplicateRequest,
-)
+from ca.authority.discipline import DuplicateRequest
 from ca.authority.hierarchy import (
     KIND_PROFILES,
     REKEY_COPIED_EXTENSIONS,

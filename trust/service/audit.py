@@ -427,11 +427,11 @@ def canonical_json(value: Mapping[str, Any]) -> bytes:
     """RFC 8785 JSON of one object: ``rfc8785.dumps``, computed directly for the shape of every header and of most
     details — a flat object with ASCII keys whose values are text, ``true``/``false``/``null`` or integers within
     ±(2^53 − 1). Any other object (non-ASCII keys, floats, nested values, text that is not UTF-8) goes to ``rfc8785``,
-    errors included. Equal byte for byte (``tests/trust/service/test_audit.py`` compares them on many inputs): the keys
-    of such an object sort the same by UTF-16 code units as by code points, and ``json``'s string encoder (without
-    ``ensure_ascii``) escapes exactly what RFC 8785 clause 3.2.2.2 escapes, the same way — the short escapes for
-    backspace, tab, line feed, form feed, carriage return, quotation mark and reverse solidus, every other control
-    character as a lower-case ``u00xx`` escape, nothing else. The general encoder was ~2 % of an issuance."""
+    errors included. Equal byte for byte (``tests/trust/service/test_audit_canonical.py`` compares the two on many
+    inputs): the keys of such an object sort the same by UTF-16 code units as by code points, and ``json``'s string
+    encoder (without ``ensure_ascii``) escapes exactly what RFC 8785 clause 3.2.2.2 escapes, the same way — the short
+    escapes for backspace, tab, line feed, form feed, carriage return, quotation mark and reverse solidus, every other
+    control character as a lower-case ``u00xx`` escape, nothing else. The general encoder was ~2 % of an issuance."""
     if not all(type(key) is str and key.isascii() for key in value):
         return rfc8785.dumps(dict(value))
     parts: list[str] = []
