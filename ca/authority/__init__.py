@@ -72,6 +72,7 @@ from ca.authority.records import (
     Issued,
     ca_certificate,
     get_ca,
+    load_ca,
     new_serial,
 )
 from ca.authority.revocation import (
@@ -116,6 +117,7 @@ __all__ = [
     "issue",
     "key_history",
     "list_certificates",
+    "load_ca",
     "namespaces",
     "new_serial",
     "partitions",

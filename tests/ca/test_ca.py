@@ -1032,3 +1032,32 @@ def test_one_certificate_is_one_statement_on_its_row_written_after_the_signature
         row = session.exec(select(IssuedCertificate).where(IssuedCertificate.serial == made.record.serial)).one()
     assert bytes(row.der) == made.certificate.dump() == made.record.der
     assert row.fingerprint == hashlib.sha256(made.certificate.dump()).hexdigest()
+
+
+def test_load_ca_reads_as_session_get_does(ca_world: World) -> None:
+    """``authority.load_ca`` (the issuance's first read of its CA, a prebuilt statement) answers as ``Session.get``:
+    the session's own object when it holds one, no flush of pending objects, ``NotFoundError`` for an unknown id."""
+    from sqlmodel import Session
+
+    with Session(ca_world.instance.engine) as session:
+        loaded = authority.load_ca(session, "region-330000-sm2")
+        assert loaded is session.get(type(loaded), "region-330000-sm2")
+        assert authority.load_ca(session, "region-330000-sm2") is loaded
+        session.add(
+            IssuedCertificate(
+                serial="00",
+                fingerprint="pending",
+                issuer_id="x",
+                profile="p",
+                subject="s",
+                family="SM2",
+                not_before=now(),
+                not_after=now(),
+                der=b"",
+            )
+        )
+        authority.load_ca(session, "region-330000-sm2")
+        assert session.new, "load_ca flushed the session (Session.get does not)"
+        with pytest.raises(NotFoundError):
+            authority.load_ca(session, "region-999999-sm2")
+        session.rollback()

@@ -321,7 +321,7 @@ def issue(
                     idempotency.record(session, request_id, fingerprint)
             # Held for the whole transaction: the session's identity map keeps only what is referenced, and the
             # issuance and the chain below read this row again (issue 15 item 5: one SELECT instead of three).
-            ca = authority.get_ca(session, ca_id)
+            ca = authority.load_ca(session, ca_id)
             trust_registry.check_standing(session, ca)
             done = authority.issue(
                 session,
@@ -386,7 +386,7 @@ def issue_batch(
         outcomes: list[BatchOutcome] = []
         with transaction(instance) as (session, issued):
             # Held for the whole chunk (the identity map is weak: each issuance loaded the row again, twice).
-            ca = authority.get_ca(session, ca_id)
+            ca = authority.load_ca(session, ca_id)
             trust_registry.check_standing(session, ca)
             chain = authority.chain(session, ca.id)
             # One query for the chunk's idempotency keys already used, and the CRL partition places of the rest
