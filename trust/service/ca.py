@@ -321,7 +321,7 @@ def issue(
                     idempotency.record(session, request_id, fingerprint)
             # Held for the whole transaction: the session's identity map keeps only what is referenced, and the
             # issuance and the chain below read this row again (issue 15 item 5: one SELECT instead of three).
-            ca = authority.get_ca(session, ca_id)
+            ca = authority.load_ca(session, ca_id)
             trust_registry.check_standing(session, ca)
             done = authority.issue(
                 session,
@@ -388,7 +388,7 @@ def issue_batch(
         outcomes: list[BatchOutcome] = []
         with transaction(instance) as (session, issued):
             # Held for the whole chunk (the identity map is weak: each issuance loaded the row again, twice).
-            ca = authority.get_ca(session, ca_id)
+            ca = authority.load_ca(session, ca_id)
             trust_registry.check_standing(session, ca)
             chain = authority.chain(session, ca.id)
             # One query for the chunk's idempotency keys already used, and the CRL partition places of the rest
@@ -400,9 +400,7 @@ def issue_batch(
                     session, keystore, ep, ca, sum(1 for _i, r in pending if r.request_id not in taken)
                 )
             )
-            completions: list[dict[str, object]] = []  # the rows' DER and fingerprint, written at once below
             for index, request in pending:
-                mark = len(completions)
                 try:
                     if request.request_id is not None and request.request_id in taken:
                         existing = _replay_in(session, request.request_id, ca_id=ca_id, profile=request.profile)
@@ -431,7 +429,6 @@ def issue_batch(
                             uris=request.uris,
                             request_id=request.request_id,
                             partition=place,
-                            completions=completions,
                         )
                     issued.append(done)
                     outcomes.append(
@@ -440,8 +437,6 @@ def issue_batch(
                 except authority.DuplicateRequest as exc:
                     # the key was used by an earlier request of this chunk, or by a transaction that committed
                     # meanwhile: the certificate issued for it is the answer (idempotency)
-                    del completions[mark:]
-                    authority.complete(session, completions)  # the earlier request's row is read back
                     try:
                         existing = _replay_in(session, exc.request_id, ca_id=ca_id, profile=request.profile)
                     except TrustError as conflict:
@@ -457,9 +452,7 @@ def issue_batch(
                         )
                     )
                 except TrustError as exc:
-                    del completions[mark:]  # a row deleted again (its id may be taken by the next one)
                     outcomes.append(BatchOutcome(index, request.request_id, error=exc))
-            authority.complete(session, completions)
         pending.clear()
         return outcomes
 
