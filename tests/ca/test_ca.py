@@ -969,6 +969,47 @@ def test_batch_with_one_request_id_twice_in_a_chunk_answers_both_with_one_certif
     assert _counts(ca_world)[0] == before[0] + 1
 
 
+def test_batch_fingerprints_are_stored_with_their_certificates_and_judged_in_the_transaction(ca_world: World) -> None:
+    """A batch request's fingerprint (HTTP) is stored in the chunk's transaction with its certificate, not after it:
+    once the chunk committed, the key names that request; the same key with another body — in a later batch, or
+    later in the same chunk — is a conflict in that entry and issues nothing; with the same body, a replay."""
+    from trust.service import idempotency
+
+    subject = _subject("person-identity")
+    csr_data = make_csr(generate_private_key("sm2"), subject)
+
+    def fingerprint(body: str) -> idempotency.Fingerprint:
+        return idempotency.Fingerprint.of("POST", "/certificates", "client-a", {"body": body})
+
+    def request(key: str, body: str) -> service.BatchRequest:
+        return service.BatchRequest("person-identity", subject, csr_data, request_id=key, fingerprint=fingerprint(body))
+
+    before = _counts(ca_world)
+    first = list(
+        service.issue_batch(
+            ca_world.instance,
+            "region-330000-sm2",
+            [request("fp-a", "one"), request("fp-b", "two"), request("fp-b", "three")],
+            chunk=3,
+        )
+    )
+    assert first[0].result is not None and not first[0].replayed
+    assert first[1].result is not None and not first[1].replayed
+    assert isinstance(first[2].error, ConflictError) and first[2].result is None  # same chunk, other body
+    assert idempotency.stored(ca_world.instance, ["fp-a", "fp-b"]) == {
+        "fp-a": fingerprint("one"),
+        "fp-b": fingerprint("two"),
+    }
+    again = list(
+        service.issue_batch(
+            ca_world.instance, "region-330000-sm2", [request("fp-a", "one"), request("fp-b", "changed")], chunk=2
+        )
+    )
+    assert again[0].replayed and _issued(again[0]).record.serial == _issued(first[0]).record.serial
+    assert isinstance(again[1].error, ConflictError) and again[1].result is None
+    assert _counts(ca_world)[0] == before[0] + 2
+
+
 def test_a_batch_reserves_its_chunks_partition_places_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, world_template: World
 ) -> None:

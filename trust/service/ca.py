@@ -362,6 +362,9 @@ class BatchRequest:
     request_id: str | None = None
     dns_names: Sequence[str] = ()
     uris: Sequence[str] = ()
+    # With ``request_id``: the request's fingerprint (HTTP), stored with its certificate in the chunk's transaction;
+    # a key first used for another request is a conflict (:mod:`.idempotency`), as for :func:`issue`.
+    fingerprint: idempotency.Fingerprint | None = None
 
 
 @dataclass(frozen=True)
@@ -402,7 +405,10 @@ def issue_batch(
             )
             for index, request in pending:
                 try:
+                    fingerprint = request.fingerprint if request.request_id is not None else None
                     if request.request_id is not None and request.request_id in taken:
+                        if fingerprint is not None:
+                            idempotency.check_in(session, request.request_id, fingerprint)
                         existing = _replay_in(session, request.request_id, ca_id=ca_id, profile=request.profile)
                         if existing is not None:
                             outcomes.append(BatchOutcome(index, request.request_id, existing, replayed=True))
@@ -414,7 +420,13 @@ def issue_batch(
                     # savepoint. One from a CSR writes only its certificate row, which a failure after the row was
                     # reserved deletes again (ca.authority.discipline.forgotten_on_error): a savepoint per
                     # certificate cost ~0.25 ms, an eighth of a batch certificate (issue 15 item 5).
-                    with session.begin_nested() if public_key is None else contextlib.nullcontext():
+                    # A request with a fingerprint stores it first (KeyTaken when another transaction holds the
+                    # key), in the same savepoint as its certificate: both are kept or neither.
+                    nested = public_key is None or fingerprint is not None
+                    with session.begin_nested() if nested else contextlib.nullcontext():
+                        if fingerprint is not None:
+                            assert request.request_id is not None
+                            idempotency.record(session, request.request_id, fingerprint)
                         done = authority.issue(
                             session,
                             keystore,
@@ -434,11 +446,15 @@ def issue_batch(
                     outcomes.append(
                         BatchOutcome(index, request.request_id, IssueResult(done.record, done.certificate, chain))
                     )
-                except authority.DuplicateRequest as exc:
+                except (authority.DuplicateRequest, idempotency.KeyTaken) as exc:
                     # the key was used by an earlier request of this chunk, or by a transaction that committed
-                    # meanwhile: the certificate issued for it is the answer (idempotency)
+                    # meanwhile: the certificate issued for it is the answer (idempotency), unless the key was first
+                    # used for another request
+                    assert request.request_id is not None
                     try:
-                        existing = _replay_in(session, exc.request_id, ca_id=ca_id, profile=request.profile)
+                        if fingerprint is not None:
+                            idempotency.check_in(session, request.request_id, fingerprint)
+                        existing = _replay_in(session, request.request_id, ca_id=ca_id, profile=request.profile)
                     except TrustError as conflict:
                         outcomes.append(BatchOutcome(index, request.request_id, error=conflict))
                         continue
@@ -447,7 +463,7 @@ def issue_batch(
                             index,
                             request.request_id,
                             existing,
-                            None if existing else exc,
+                            None if existing else _as_error(exc, request.request_id),
                             replayed=existing is not None,
                         )
                     )
@@ -462,6 +478,11 @@ def issue_batch(
             yield from flush()
     if pending:
         yield from flush()
+
+
+def _as_error(exc: Exception, request_id: str) -> TrustError:
+    """A batch entry's outcome for a key taken but not (yet) naming a certificate: the conflict it is."""
+    return exc if isinstance(exc, TrustError) else authority.DuplicateRequest(request_id)
 
 
 def _replay(instance: Instance, request_id: str, *, ca_id: str, profile: str, subject: DN) -> IssueResult | None:

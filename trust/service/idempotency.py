@@ -124,23 +124,6 @@ def stored(instance: Instance, request_ids: Collection[str]) -> dict[str, Finger
     return found
 
 
-def record_made(instance: Instance, fingerprints: Mapping[str, Fingerprint]) -> None:
-    """Store the fingerprints of requests whose credentials were committed already (a batch, per chunk), in a
-    transaction of their own; a key stored meanwhile keeps what it has (:func:`stored` tells the caller)."""
-    for _attempt in range(2):
-        present = stored(instance, fingerprints)
-        missing = {key: value for key, value in fingerprints.items() if key not in present}
-        if not missing:
-            return
-        try:
-            with db.session_scope(instance.engine) as session:
-                for key, fingerprint in missing.items():
-                    session.add(_row(key, fingerprint))
-            return
-        except IntegrityError:  # another request stored one of the keys in between: once more without it
-            continue
-
-
 def _row(request_id: str, fingerprint: Fingerprint) -> IdempotencyRecord:
     return IdempotencyRecord(
         request_id=request_id,
@@ -160,6 +143,5 @@ __all__ = [
     "check_in",
     "conflict",
     "record",
-    "record_made",
     "stored",
 ]

@@ -7,7 +7,6 @@ enrolment, re-keying, issuance, listing and revocation need a platform client (:
 
 from __future__ import annotations
 
-import itertools
 import logging
 from typing import Annotated, Any, Final, Literal
 
@@ -589,31 +588,22 @@ def issue_batch(body: BatchIssueRequest, request: Request, principal: Client) ->
     outcomes = service.issue_batch(
         _instance(request),
         body.ca_id,
-        (_batch_request(entries[i], keys[i]) for i in sent),
+        (_batch_request(entries[i], keys[i], prints[i]) for i in sent),
         chunk=BATCH_CHUNK,
     )
     results: dict[int, BatchResult] = {
         i: _refused(request, i, entries[i].request_id, error) for i, error in refused.items()
     }
-    for _chunk, made in itertools.groupby(outcomes, key=lambda outcome: outcome.index // BATCH_CHUNK):
-        chunk = [(sent[outcome.index], outcome) for outcome in made]
-        # the fingerprints of what the chunk issued, once it committed (issue_batch knows no fingerprints)
-        idempotency.record_made(
-            _instance(request), {keys[i]: prints[i] for i, o in chunk if o.result is not None and not o.replayed}
-        )
-        now = idempotency.stored(_instance(request), [keys[i] for i, o in chunk if o.replayed])
-        for i, outcome in chunk:
-            request_id = entries[i].request_id
-            if outcome.result is None:
-                assert outcome.error is not None
-                results[i] = _refused(request, i, request_id, outcome.error)
-            elif outcome.replayed and now.get(keys[i], prints[i]) != prints[i]:  # another request won the key
-                failed = idempotency.conflict(keys[i], now[keys[i]], prints[i])
-                results[i] = _refused(request, i, request_id, failed)
-            else:
-                certificate = _certificate_out(outcome.result.record, outcome.result.chain)
-                kind: Literal["issued", "replayed"] = "replayed" if outcome.replayed else "issued"
-                results[i] = BatchResult(index=i, request_id=request_id, outcome=kind, certificate=certificate)
+    for outcome in outcomes:  # each entry's fingerprint was stored with its certificate, in the chunk's transaction
+        i = sent[outcome.index]
+        request_id = entries[i].request_id
+        if outcome.result is None:
+            assert outcome.error is not None
+            results[i] = _refused(request, i, request_id, outcome.error)
+        else:
+            certificate = _certificate_out(outcome.result.record, outcome.result.chain)
+            kind: Literal["issued", "replayed"] = "replayed" if outcome.replayed else "issued"
+            results[i] = BatchResult(index=i, request_id=request_id, outcome=kind, certificate=certificate)
     ordered = [results[i] for i in range(len(entries))]
     return BatchResponse(
         ca_id=body.ca_id,
@@ -642,7 +632,7 @@ def _within_batch_limits(request: Request, principal: Any, entries: int) -> None
     limits.client_entries(principal.client_id, entries - 1)  # the request itself was counted when authenticated
 
 
-def _batch_request(entry: BatchEntry, request_id: str) -> service.BatchRequest:
+def _batch_request(entry: BatchEntry, request_id: str, fingerprint: idempotency.Fingerprint) -> service.BatchRequest:
     return service.BatchRequest(
         profile=entry.profile,
         subject=entry.subject.to_dn(),
@@ -652,6 +642,7 @@ def _batch_request(entry: BatchEntry, request_id: str) -> service.BatchRequest:
         request_id=request_id,
         dns_names=entry.dns_names,
         uris=entry.uris,
+        fingerprint=fingerprint,
     )
 
 
