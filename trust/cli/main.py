@@ -142,6 +142,7 @@ def serve(
     import uvicorn
 
     from trust import logs
+    from trust.http import edge
 
     inst = instance(home)
     updates = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
@@ -170,8 +171,8 @@ def serve(
         log_config=None,  # keep Huren's handler (JSON, redacted); workers install it in trust.http.asgi
         env_file=None,
         # Request heads over TRUST_MAX_REQUEST_TARGET / TRUST_MAX_HEADER_BYTES are refused (414/431) as their bytes
-        # arrive; h11's own buffer limit sits above both (trust.http.edge).
-        http="trust.http.edge:LimitedH11Protocol",
+        # arrive, by either parser's protocol; h11's own buffer limit sits above both (trust.http.edge).
+        http=edge.LimitedHttpToolsProtocol if settings.http_parser == "httptools" else edge.LimitedH11Protocol,
         h11_max_incomplete_event_size=settings.h11_max_incomplete_event_size,
         # X-Forwarded-For counts only from the proxies named in TRUST_FORWARDED_ALLOW_IPS (none by default), not
         # from uvicorn's default 127.0.0.1: otherwise any local client could choose its address for the limits.
