@@ -131,6 +131,10 @@ def _duration(seconds: float) -> str:
     return f"{minutes} min {rest} s" if minutes else f"{seconds:.1f} s"
 
 
+PROTOCOLS = {"httptools": "trust.http.edge:LimitedHttpToolsProtocol", "h11": "trust.http.edge:LimitedH11Protocol"}
+"""uvicorn's HTTP protocol for each ``TRUST_HTTP_PARSER`` (named, not imported: the CLI does not import trust.http)."""
+
+
 @app.command()
 def serve(
     home: HomeOption = None,
@@ -142,7 +146,6 @@ def serve(
     import uvicorn
 
     from trust import logs
-    from trust.http import edge
 
     inst = instance(home)
     updates = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
@@ -172,7 +175,7 @@ def serve(
         env_file=None,
         # Request heads over TRUST_MAX_REQUEST_TARGET / TRUST_MAX_HEADER_BYTES are refused (414/431) as their bytes
         # arrive, by either parser's protocol; h11's own buffer limit sits above both (trust.http.edge).
-        http=edge.LimitedHttpToolsProtocol if settings.http_parser == "httptools" else edge.LimitedH11Protocol,
+        http=PROTOCOLS[settings.http_parser],
         h11_max_incomplete_event_size=settings.h11_max_incomplete_event_size,
         # X-Forwarded-For counts only from the proxies named in TRUST_FORWARDED_ALLOW_IPS (none by default), not
         # from uvicorn's default 127.0.0.1: otherwise any local client could choose its address for the limits.

@@ -10,9 +10,13 @@ Issue 11: a request with a 15,800-character path kept the event loop busy for 96
 Both answers are RFC 9457 problems with code ``E1002`` (input too large) and ``evidence`` naming the part and
 the limit, and ``Connection: close``.
 
-Two places apply them:
+Three places apply them:
 
-* :class:`LimitedH11Protocol`, the HTTP/1.1 protocol ``trust serve`` gives uvicorn. It meters the bytes of each
+* :class:`LimitedHttpToolsProtocol`, the HTTP/1.1 protocol ``trust serve`` gives uvicorn by default
+  (``TRUST_HTTP_PARSER=httptools``; issue 15 item 1: llhttp parses a request for less CPU than h11). llhttp has no
+  head limit of its own, so every head is metered with the same :class:`HeadMeter` and refused with the same
+  answers as below, also a pipelined head that begins after another request in the same read (its class says how).
+* :class:`LimitedH11Protocol`, the same on h11 (``TRUST_HTTP_PARSER=h11``). It meters the bytes of each
   request head as they arrive (:class:`HeadMeter`) and answers as soon as a limit is passed, before h11 has
   parsed or buffered more: a 64 KiB or a 64 MiB path costs the same few microseconds. (uvicorn's own h11
   protocol answers a head over h11's ``max_incomplete_event_size`` — 16 KiB by default — with a plain-text 400

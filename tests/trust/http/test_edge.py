@@ -213,7 +213,8 @@ def test_a_request_under_the_limits_still_works_on_a_kept_alive_connection(serve
 
 def _answers(sock: socket.socket, count: int) -> list[Answer]:
     """Read ``count`` answers (each with a Content-Length) one after another from ``sock``."""
-    answers, received = [], b""
+    answers: list[Answer] = []
+    received = b""
     started = time.monotonic()
     while len(answers) < count:
         while b"\r\n\r\n" not in received:
