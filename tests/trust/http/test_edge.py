@@ -261,3 +261,14 @@ def test_a_pipelined_head_begun_after_a_request_is_metered_too(served: mw.Server
     assert refused.status == 431, refused
     assert refused.headers["content-type"].startswith("application/problem+json")
     assert json.loads(refused.body)["code"] == "E1002"
+
+
+def test_trust_serve_uses_the_limited_httptools_protocol_by_default(tmp_path: Path) -> None:
+    """``trust serve`` gives uvicorn one of the two limited protocols, httptools unless ``TRUST_HTTP_PARSER=h11``."""
+    from uvicorn.importer import import_from_string
+
+    from trust.cli.main import PROTOCOLS
+    from trust.http.edge import LimitedH11Protocol, LimitedHttpToolsProtocol
+
+    assert import_from_string(PROTOCOLS[Settings(home=tmp_path).http_parser]) is LimitedHttpToolsProtocol
+    assert import_from_string(PROTOCOLS[Settings(home=tmp_path, http_parser="h11").http_parser]) is LimitedH11Protocol
