@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
@@ -116,6 +117,11 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(default=32768, ge=1024, le=1024 * 1024, description="All header lines (431)")
     max_batch_certificates: int = Field(
         default=500, ge=1, le=1000, description="Entries of one POST /certificates/batch (more: 413, nothing issued)"
+    )
+    http_parser: Literal["httptools", "h11"] = Field(
+        default="httptools",
+        description="HTTP/1.1 parser of trust serve: httptools (llhttp, faster) or h11 (pure Python); both refuse "
+        "request heads over the limits as they arrive (trust.http.edge)",
     )
 
     @field_validator("log_level")
