@@ -18,7 +18,9 @@ one JSON line on stdout::
 ``ratio`` = baseline / ours (the 10^3 case over the 10^5 one): ≈ 1 means the cost does not grow with the revoked
 certificates of other partitions (target ≥ 0.8). ``patched`` / ``rebuilt``: how the big instance's contexts were
 brought up to date (patched with the changed CRL, or rebuilt from the whole signed bundle). ``full_rebuild_s`` is
-the CPU of one full rebuild at the big size (the cost before this branch). Progress and samples go to stderr.
+the CPU of one full rebuild at the big size (the cost before this branch), ``bundle_bytes`` the size of the signed
+bundle it was built from (over 64 MiB at 10^6: branch biglimit raised the bundle's limit). Progress and samples go to
+stderr.
 """
 
 from __future__ import annotations
@@ -90,15 +92,17 @@ def _counts(instance: Any) -> dict[str, int]:
     return dict(made(instance)) if made is not None else {}
 
 
-def _full_rebuild(instance: Any) -> float:
-    """CPU of one context built from the instance's whole signed bundle (what every change cost before)."""
+def _full_rebuild(instance: Any) -> tuple[float, int]:
+    """CPU of one context built from the instance's whole signed bundle (what every change cost before), and the
+    bundle's size in bytes (at 10^6 revoked it is over the 64 MiB the bundle was once limited to: branch biglimit)."""
     from trust.service import trust as trust_service
     from verifier import context
 
     pins = list(trust_service.root_fingerprints(instance).values())
     started = time.process_time()
-    context.build(bundle=trust_service.current_bundle_bytes(instance), pins=pins)
-    return time.process_time() - started
+    data = trust_service.current_bundle_bytes(instance)
+    context.build(bundle=data, pins=pins)
+    return time.process_time() - started, len(data)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,8 +146,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{samples['small'][-1]:.4f} s at {args.small:,}"
             )
         after = _counts(sides["big"][0])
-        full = _full_rebuild(sides["big"][0])
-        log(f"  one full rebuild at {big:,} revoked: {full:.3f} s CPU")
+        full, size = _full_rebuild(sides["big"][0])
+        log(f"  one full rebuild at {big:,} revoked: {full:.3f} s CPU, bundle {size:,} bytes")
         ours, base = statistics.median(samples["big"]), statistics.median(samples["small"])
         line = {
             "bench": f"verify-after-revocation-{big // 1000}k",
@@ -155,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             "rounds": rounds,
             **{key: after.get(key, 0) - before.get(key, 0) for key in ("patched", "rebuilt")},
             "full_rebuild_s": round(full, 4),
+            "bundle_bytes": size,
         }
         print(json.dumps(line, ensure_ascii=False), flush=True)
         for instance, _serials, _pems in sides.values():

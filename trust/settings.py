@@ -10,6 +10,7 @@ variable                       meaning                                 default
 ``TRUST_MAX_REQUEST_BYTES``    request body limit                      ``16 MiB``
 ``TRUST_MAX_REQUEST_TARGET``   request target (path and query), 414    ``8192`` bytes
 ``TRUST_MAX_HEADER_BYTES``     all header lines together, 431          ``32768`` bytes
+``TRUST_MAX_BATCH_CERTIFICATES``  entries of one ``POST /certificates/batch``  ``500`` (at most 1000; 413 above)
 ``TRUST_LOG_LEVEL``            ``DEBUG`` .. ``ERROR``                   ``INFO``
 ``TRUST_PUBLIC_URL``           base URL written into certificates      ``http://<host>:<port>``
 ``TRUST_REFRESH_SECONDS``      CRL / OCSP responder renewal schedule   ``3600`` (0 disables)
@@ -41,6 +42,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
@@ -113,6 +115,14 @@ class Settings(BaseSettings):
     )
     max_request_target: int = Field(default=8192, ge=256, le=1024 * 1024, description="Longest path + query (414)")
     max_header_bytes: int = Field(default=32768, ge=1024, le=1024 * 1024, description="All header lines (431)")
+    max_batch_certificates: int = Field(
+        default=500, ge=1, le=1000, description="Entries of one POST /certificates/batch (more: 413, nothing issued)"
+    )
+    http_parser: Literal["httptools", "h11"] = Field(
+        default="httptools",
+        description="HTTP/1.1 parser of trust serve: httptools (llhttp, faster) or h11 (pure Python); both refuse "
+        "request heads over the limits as they arrive (trust.http.edge)",
+    )
 
     @field_validator("log_level")
     @classmethod

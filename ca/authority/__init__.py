@@ -1,15 +1,16 @@
 """Issuance and revocation over storage: the CA's operations, given a database session and a key store.
 
-Issuance discipline (after Boulder): **check → persist → sign → complete**, all in the caller's one database
-transaction.
+Issuance discipline (after Boulder): **check → sign → persist**, all in the caller's one database transaction.
 
 1. Check: the CA is active and may issue this profile; the profile accepts the key and the subject; the
    subject lies inside the CA's name constraints; validity is clamped to the issuer's.
-2. Persist: a row with a fresh random 159-bit serial is inserted and flushed — the unique constraint on
-   ``certificate.serial`` (and ``crl.(ca_id, number)``) is the arbiter across processes.
-3. Sign once with the CA's :class:`~trust.crypto.signer.Signer`; the certificate is verified before use.
-4. Complete the row. The caller commits. Any exception before the commit rolls everything back: no record,
-   no consumed serial, no CRL number gap. Keys the service generates for a subject are written to the key
+2. Sign once with the CA's :class:`~trust.crypto.signer.Signer`, with a fresh random 159-bit serial; the
+   certificate is verified against the CA's key before use.
+3. Persist: the complete row is inserted with one statement — the unique constraint on ``certificate.serial`` (and
+   ``crl.(ca_id, number)``) is the arbiter across processes; a serial found taken (astronomically rare) is signed
+   again with another, and the certificate with the taken serial never leaves the transaction's code. The caller
+   commits. Any exception before the commit rolls everything back: no record, no consumed serial, no CRL number
+   gap. Keys the service generates for a subject are written to the key
    store only after signing succeeded, and removed again if the transaction fails (:func:`issue` returns
    a ``cleanup`` action for that).
 
@@ -17,7 +18,7 @@ Roots sign only CA certificates and CRLs (and, in ``trust.service``, the trust l
 end-entity certificates or OCSP responses.
 
 One module per concern: :mod:`ca.authority.records` (CA rows, endpoints, serials), :mod:`ca.authority.keys` (CA
-signers, subject keys), :mod:`ca.authority.discipline` (persist → sign → complete), :mod:`ca.authority.hierarchy`
+signers, subject keys), :mod:`ca.authority.discipline` (sign → persist), :mod:`ca.authority.hierarchy`
 (roots, sub-CAs, re-keying, chains), :mod:`ca.authority.issuance` (end entities) and :mod:`ca.authority.revocation`
 (revocation), :mod:`ca.authority.crls` (the main CRL and the CRL partitions). The names below are its API.
 """
@@ -35,10 +36,7 @@ from ca.authority.crls import (
     refresh_partitions,
     retired_signing_keys,
 )
-from ca.authority.discipline import (
-    DuplicateRequest,
-    complete,
-)
+from ca.authority.discipline import DuplicateRequest
 from ca.authority.hierarchy import (
     KIND_PROFILES,
     REKEY_COPIED_EXTENSIONS,
@@ -74,6 +72,7 @@ from ca.authority.records import (
     Issued,
     ca_certificate,
     get_ca,
+    load_ca,
     new_serial,
 )
 from ca.authority.revocation import (
@@ -105,7 +104,6 @@ __all__ = [
     "chain",
     "chain_for_certificate",
     "check_in_scope",
-    "complete",
     "covering_crl",
     "create_root",
     "create_sub_ca",
@@ -119,6 +117,7 @@ __all__ = [
     "issue",
     "key_history",
     "list_certificates",
+    "load_ca",
     "namespaces",
     "new_serial",
     "partitions",

@@ -1,5 +1,6 @@
-"""The issuance discipline (after Boulder): persist a row with a fresh random serial (the unique constraints are the
-arbiter across processes), sign once with the CA's signer, complete the row; all in the caller's transaction.
+"""The issuance discipline (after Boulder, in one transaction): sign once with the CA's signer, with a fresh random
+serial (the certificate checked against the CA's key), then insert its complete row — the unique constraints are the
+arbiter across processes (a taken serial is signed again with another; nothing leaves before the commit).
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from datetime import datetime
 from typing import Final
 
 from asn1crypto import x509 as asn1_x509
-from sqlalchemy import bindparam, delete, insert, update
+from sqlalchemy import bindparam, delete, insert
 from sqlalchemy.dialects import postgresql as postgresql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from ca.authority.keys import ca_signer
@@ -26,7 +26,6 @@ from ca.models import CertificateAuthority, IssuedCertificate, utc
 from trust.crypto.errors import Code, ConflictError, InputError
 from trust.crypto.keys import PublicKey
 from trust.crypto.keystore import KeyStore
-from trust.crypto.signer import Signer
 from trust.formats import x509 as cx
 from trust.formats.names import name_text
 
@@ -74,11 +73,6 @@ def _insert_unless_taken(session: Session, values: dict[str, object]) -> int | N
         return None
 
 
-_COMPLETE: Final = (
-    update(_TABLE)
-    .where(_TABLE.c.id == bindparam("row_id"))
-    .values(der=bindparam("new_der"), fingerprint=bindparam("new_fingerprint"))
-)
 # Built once (a statement made per row was compiled and cache-keyed per row): the row's values are its parameters.
 _INSERTS: Final = {
     "sqlite": sqlite_dialect.insert(_TABLE).on_conflict_do_nothing().returning(_TABLE.c.id),
@@ -86,15 +80,18 @@ _INSERTS: Final = {
 }
 
 
-def reserve_serial(session: Session, make: Callable[[int], IssuedCertificate]) -> IssuedCertificate:
-    """Insert a row with a fresh serial; retry on the (astronomically rare) serial collision.
+def reserve_serial(
+    session: Session, make: Callable[[int], tuple[IssuedCertificate, asn1_x509.Certificate]]
+) -> tuple[IssuedCertificate, asn1_x509.Certificate]:
+    """Insert the complete row of a certificate signed with a fresh serial; on the (astronomically rare) serial
+    collision, sign again with another serial. ``make(serial)`` signs and returns the row and the certificate.
 
     A taken ``request_id`` is not a collision: a concurrent request with the same idempotency key won the race, and
     :class:`DuplicateRequest` tells the caller to return that one. The row is written with one Core statement (the
     ORM's savepoint, unit of work and flush were ~17 % of an issuance, issue 15 item 5) and the object is then
     attached to the session as the persistent row it is; :func:`on_created` hooks are told."""
     for _ in range(5):
-        record = make(new_serial())
+        record, cert = make(new_serial())
         row_id = _insert_unless_taken(session, {name: getattr(record, name) for name in _COLUMNS})
         if row_id is None:
             if (
@@ -102,13 +99,13 @@ def reserve_serial(session: Session, make: Callable[[int], IssuedCertificate]) -
                 and session.execute(_REQUEST_TAKEN, {"request_id": record.request_id}).first() is not None
             ):
                 raise DuplicateRequest(record.request_id) from None
-            continue
+            continue  # the serial (or the fingerprint) is taken: that certificate never leaves this function
         record.id = row_id
         make_transient_to_detached(record)
         session.add(record)
         for hook in _CREATED_HOOKS:
             hook(session, record)
-        return record
+        return record, cert
     raise ConflictError("could not allocate a unique serial number", code=Code.CONFLICT)
 
 
@@ -129,38 +126,44 @@ def issue_signed(
     key_id: str | None,
     request_id: str | None = None,
     crl_shard: int | None = None,
-    completions: list[dict[str, object]] | None = None,
     subject_text: str | None = None,
 ) -> Issued:
-    """Reserve a row with a fresh serial, sign, complete the row (:func:`_sign_and_complete`). With ``completions``
-    (a batch) the row's completing values are appended there for :func:`complete` to write for the whole chunk;
+    """Sign with a fresh random serial (the certificate verified against the CA's key before use), then insert its
+    complete row (:func:`reserve_serial`: the unique constraints arbitrate; a taken serial is signed again with
+    another). All in the caller's transaction: nothing is visible, and nothing leaves, before the commit.
     ``subject_text`` is ``name_text(subject)`` when the caller has it."""
     signer = ca_signer(keystore, ca)
-    # Checked before a row is reserved (an assert vanishes under python -O, and a row without validity then failed
+    issuer_key = cx.public_key(ca_certificate(ca))
+    # Checked before anything is signed (an assert vanishes under python -O, and a row without validity then failed
     # its NOT NULL columns on every try, reported as "could not allocate a unique serial number").
     not_before, not_after = builder.not_before, builder.not_after
     if not_before is None or not_after is None:
         raise InputError("certificate is missing: validity")
+    text = (name_text(subject) if subject_text is None else subject_text)[:512]
 
-    def make(serial: int) -> IssuedCertificate:
-        return IssuedCertificate(
+    def make(serial: int) -> tuple[IssuedCertificate, asn1_x509.Certificate]:
+        # One INSERT of the complete row after the signature (issue 15 item 5: the row reserved empty and completed
+        # by an UPDATE after signing was one statement more per certificate, and a batch's completions more code).
+        cert = builder.serial_number(serial).sign(signer, issuer_key=issuer_key)
+        der = cert.dump()
+        record = IssuedCertificate(
             serial=cx.serial_hex(serial),
-            fingerprint=f"pending-{serial:x}"[:64],
+            fingerprint=hashlib.sha256(der).hexdigest(),
             issuer_id=ca.id,
             profile=profile_name,
-            subject=(name_text(subject) if subject_text is None else subject_text)[:512],
+            subject=text,
             family=public_key.family.value,
             key_id=key_id,
             not_before=not_before,
             not_after=not_after,
-            der=b"",
+            der=der,
             request_id=request_id,
             crl_shard=crl_shard,
         )
+        return record, cert
 
-    record = reserve_serial(session, make)
-    with forgotten_on_error(session, record):
-        return _sign_and_complete(session, signer, ca, builder, record, completions)
+    record, cert = reserve_serial(session, make)
+    return Issued(record=record, certificate=cert)
 
 
 _FORGET: Final = delete(_TABLE).where(_TABLE.c.id == bindparam("row_id"))
@@ -168,11 +171,11 @@ _FORGET: Final = delete(_TABLE).where(_TABLE.c.id == bindparam("row_id"))
 
 @contextmanager
 def forgotten_on_error(session: Session, record: IssuedCertificate) -> Iterator[None]:
-    """On an error, delete the reserved row and take ``record`` out of the session: it was attached as a persistent
+    """On an error, delete the inserted row and take ``record`` out of the session: it was attached as a persistent
     row (:func:`reserve_serial`), and neither a savepoint's rollback nor a batch going on without one (a request from
     a CSR, ``trust.service.ca.issue_batch``) detaches such an object, so the audit chain and the transparency log
-    would otherwise record, at the commit of a batch, a row that no longer exists (or one never signed). When the
-    database refuses the delete (a transaction it has aborted), the caller's rollback undoes the row anyway."""
+    would otherwise record, at the commit of a batch, a row that no longer exists. When the database refuses the
+    delete (a transaction it has aborted), the caller's rollback undoes the row anyway."""
     try:
         yield
     except BaseException:
@@ -183,35 +186,3 @@ def forgotten_on_error(session: Session, record: IssuedCertificate) -> Iterator[
             with contextlib.suppress(SQLAlchemyError):
                 session.connection().execute(_FORGET, {"row_id": record.id})
         raise
-
-
-def _sign_and_complete(
-    session: Session,
-    signer: Signer,
-    ca: CertificateAuthority,
-    builder: cx.CertificateBuilder,
-    record: IssuedCertificate,
-    completions: list[dict[str, object]] | None = None,
-) -> Issued:
-    cert = builder.serial_number(int(record.serial, 16)).sign(signer, issuer_key=cx.public_key(ca_certificate(ca)))
-    der = cert.dump()
-    completed = {"der": der, "fingerprint": hashlib.sha256(der).hexdigest()}
-    # Completed with one UPDATE on the transaction's connection, the row object given the same values as committed
-    # state: the ORM's unit of work for this one row cost ~1 ms per certificate (issue 15 item 5). The audit entry
-    # of a row created in the transaction is written with the values it is committed with (trust.service.audit).
-    values = {"row_id": record.id, "new_der": der, "new_fingerprint": completed["fingerprint"]}
-    if completions is None:
-        session.connection().execute(_COMPLETE, values)
-    else:
-        completions.append(values)
-    for name, value in completed.items():
-        set_committed_value(record, name, value)
-    return Issued(record=record, certificate=cert)
-
-
-def complete(session: Session, completions: list[dict[str, object]]) -> None:
-    """Write the completing values a batch collected (:func:`issue_signed` with ``completions``) in one
-    ``executemany``, and empty the list: before anything reads those rows back and before the commit."""
-    if completions:
-        session.connection().execute(_COMPLETE, list(completions))
-        completions.clear()

@@ -499,8 +499,10 @@ def chain(session: Session, ca_id: str) -> list[asn1_x509.Certificate]:
     current = get_ca(session, ca_id)
     result = [ca_certificate(current)]
     parent_id = current.parent_id
-    while parent_id:  # the issuers' rows: their certificates and parents only (issue 15 item 5)
-        row = session.execute(_PARENT, {"id": parent_id}).first()
+    if parent_id:
+        session.flush()  # what the ORM's autoflush would do (a no-op when nothing is pending)
+    while parent_id:  # the issuers' rows: their certificates and parents only, on the connection (issue 15 item 5)
+        row = session.connection().execute(_PARENT, {"id": parent_id}).first()
         if row is None:
             break
         parent_id, cert_der = row

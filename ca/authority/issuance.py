@@ -1,4 +1,4 @@
-"""End-entity issuance: **check → persist → sign → complete** for one certificate inside the CA's name constraints; the
+"""End-entity issuance: **check → sign → persist** for one certificate inside the CA's name constraints; the
 OCSP responder certificate of a CA; listing what a CA issued.
 """
 
@@ -127,14 +127,12 @@ def issue(
     uris: Sequence[str] = (),
     request_id: str | None = None,
     partition: tuple[int, str] | None = None,
-    completions: list[dict[str, object]] | None = None,
 ) -> Issued:
     """Issue an end-entity certificate of ``profile`` for ``subject``.
 
     ``public_key`` comes from a verified CSR; without it the service generates a key of ``key_family`` and
     keeps it in the key store (``record.key_id``). ``partition`` is a CRL partition place reserved beforehand
-    (:func:`ca.authority.crls.assign_partitions`, a batch's chunk at once); without it one is taken here.
-    ``completions``: the row is completed later, for the whole chunk (:func:`ca.authority.discipline.complete`)."""
+    (:func:`ca.authority.crls.assign_partitions`, a batch's chunk at once); without it one is taken here."""
     ca = get_ca(session, ca_id)
     if ca.kind == "root":
         raise InputError("national roots sign only CA certificates, CRLs and the trust list")
@@ -191,7 +189,6 @@ def issue(
         key_id=None,
         request_id=request_id,
         crl_shard=shard,
-        completions=completions,
         subject_text=attributes_text(attributes),
     )
     with forgotten_on_error(session, issued.record):

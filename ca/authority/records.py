@@ -11,7 +11,8 @@ from datetime import timedelta
 from typing import Final
 
 from asn1crypto import x509 as asn1_x509
-from sqlmodel import Session
+from sqlalchemy import bindparam
+from sqlmodel import Session, col, select
 
 from ca.models import CertificateAuthority, IssuedCertificate
 from trust.crypto.errors import NotFoundError
@@ -71,6 +72,24 @@ def get_ca(session: Session, ca_id: str) -> CertificateAuthority:
     if ca is None:
         raise NotFoundError(f"no CA {ca_id!r}")
     return ca
+
+
+def load_ca(session: Session, ca_id: str) -> CertificateAuthority:
+    """:func:`get_ca` for a transaction's first read of the CA, with a statement built once: ``Session.get`` builds
+    its query on every miss (~2.5 % of an issuance, issue 15 item 5). The session's object is returned if it holds
+    one (the ORM's identity map); no autoflush, as ``Session.get``. Later reads in the transaction use
+    :func:`get_ca`, which finds the object without a query."""
+    ca = session.execute(_CA_BY_ID, {"ca_id": ca_id}).scalars().first()
+    if not isinstance(ca, CertificateAuthority):
+        raise NotFoundError(f"no CA {ca_id!r}")
+    return ca
+
+
+_CA_BY_ID: Final = (
+    select(CertificateAuthority)
+    .where(col(CertificateAuthority.id) == bindparam("ca_id"))
+    .execution_options(autoflush=False)
+)
 
 
 def ca_certificate(ca: CertificateAuthority) -> asn1_x509.Certificate:

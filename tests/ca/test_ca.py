@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import subprocess
 from datetime import timedelta
@@ -896,11 +897,12 @@ def test_pkilint_finds_nothing_in_partition_and_delta_crls(ca_world: World, tmp_
 def test_batch_request_failing_after_its_row_is_reserved_leaves_no_audit_or_log_entry(
     ca_world: World, monkeypatch: pytest.MonkeyPatch, from_csr: bool
 ) -> None:
-    """A certificate row is written with a Core statement and attached to the session (issue 15 item 5); when a batch
-    request fails after that (here: its signing), the row must go — by its savepoint's rollback (a key Huren
-    generates), or deleted again (a request from a CSR runs without a savepoint) — and the object must not stay in the
-    session as persistent: the chunk's commit would otherwise write an audit entry and a log leaf for a row that does
-    not exist (or fail on it). The other requests are issued; the chain verifies; leaves = certificates; the failed
+    """A certificate row is written with a Core statement and attached to the session (issue 15 item 5); a batch
+    request that fails midway (here: its signing — since the row is written after the signature, before its row; a
+    failure after the row is undone by its savepoint's rollback for a key Huren generates, or the row deleted again
+    for a request from a CSR, which runs without a savepoint) must leave no row and no object in the session as
+    persistent: the chunk's commit would otherwise write an audit entry and a log leaf for a row that does not exist
+    (or fail on it). The other requests are issued; the chain verifies; leaves = certificates; the failed
     request's id is not taken (a rerun issues it and replays the others)."""
     from trust.service import audit
     from trust.service.tlog import LogLeaf
@@ -967,6 +969,47 @@ def test_batch_with_one_request_id_twice_in_a_chunk_answers_both_with_one_certif
     assert _counts(ca_world)[0] == before[0] + 1
 
 
+def test_batch_fingerprints_are_stored_with_their_certificates_and_judged_in_the_transaction(ca_world: World) -> None:
+    """A batch request's fingerprint (HTTP) is stored in the chunk's transaction with its certificate, not after it:
+    once the chunk committed, the key names that request; the same key with another body — in a later batch, or
+    later in the same chunk — is a conflict in that entry and issues nothing; with the same body, a replay."""
+    from trust.service import idempotency
+
+    subject = _subject("person-identity")
+    csr_data = make_csr(generate_private_key("sm2"), subject)
+
+    def fingerprint(body: str) -> idempotency.Fingerprint:
+        return idempotency.Fingerprint.of("POST", "/certificates", "client-a", {"body": body})
+
+    def request(key: str, body: str) -> service.BatchRequest:
+        return service.BatchRequest("person-identity", subject, csr_data, request_id=key, fingerprint=fingerprint(body))
+
+    before = _counts(ca_world)
+    first = list(
+        service.issue_batch(
+            ca_world.instance,
+            "region-330000-sm2",
+            [request("fp-a", "one"), request("fp-b", "two"), request("fp-b", "three")],
+            chunk=3,
+        )
+    )
+    assert first[0].result is not None and not first[0].replayed
+    assert first[1].result is not None and not first[1].replayed
+    assert isinstance(first[2].error, ConflictError) and first[2].result is None  # same chunk, other body
+    assert idempotency.stored(ca_world.instance, ["fp-a", "fp-b"]) == {
+        "fp-a": fingerprint("one"),
+        "fp-b": fingerprint("two"),
+    }
+    again = list(
+        service.issue_batch(
+            ca_world.instance, "region-330000-sm2", [request("fp-a", "one"), request("fp-b", "changed")], chunk=2
+        )
+    )
+    assert again[0].replayed and _issued(again[0]).record.serial == _issued(first[0]).record.serial
+    assert isinstance(again[1].error, ConflictError) and again[1].result is None
+    assert _counts(ca_world)[0] == before[0] + 2
+
+
 def test_a_batch_reserves_its_chunks_partition_places_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, world_template: World
 ) -> None:
@@ -996,3 +1039,66 @@ def test_a_batch_reserves_its_chunks_partition_places_at_once(
     for o, shard in zip(outcomes[1:], shards, strict=False):
         names = _issued(o).certificate.crl_distribution_points_value[0]["distribution_point"].native
         assert names == [f"{world.base_url}/crl/{ca_id}/{shard}.crl"]
+
+
+def test_one_certificate_is_one_statement_on_its_row_written_after_the_signature(ca_world: World) -> None:
+    """Issue 15 item 5: a certificate's row is inserted once, complete (DER, fingerprint), after the signature — no
+    row reserved empty and completed by an ``UPDATE`` — and the issuance reads the CA's standing and its chain on the
+    transaction's connection. The stored row is the returned certificate; a retry under the request id replays it
+    without another write."""
+    from sqlalchemy import event
+
+    subject = _subject("person-identity")
+    csr_data = make_csr(generate_private_key("sm2"), subject)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    engine = ca_world.instance.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        made = _issue(ca_world, "region-330000-sm2", "person-identity", csr_data=csr_data, request_id="one-row-1")
+        issuing = list(statements)
+        statements.clear()
+        again = _issue(ca_world, "region-330000-sm2", "person-identity", csr_data=csr_data, request_id="one-row-1")
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    on_row = [s for s in issuing if s.startswith(("INSERT INTO certificate ", "UPDATE certificate "))]
+    assert len(on_row) == 1 and on_row[0].startswith("INSERT INTO certificate "), on_row
+    assert len(issuing) <= 14, issuing  # BEGIN, 12 statements, and nothing on the row after its INSERT
+    assert not any(s.startswith(("INSERT", "UPDATE", "DELETE")) for s in statements), statements
+    assert again.record.serial == made.record.serial
+    with db.session_scope(engine, read_only=True) as session:
+        row = session.exec(select(IssuedCertificate).where(IssuedCertificate.serial == made.record.serial)).one()
+    assert bytes(row.der) == made.certificate.dump() == made.record.der
+    assert row.fingerprint == hashlib.sha256(made.certificate.dump()).hexdigest()
+
+
+def test_load_ca_reads_as_session_get_does(ca_world: World) -> None:
+    """``authority.load_ca`` (the issuance's first read of its CA, a prebuilt statement) answers as ``Session.get``:
+    the session's own object when it holds one, no flush of pending objects, ``NotFoundError`` for an unknown id."""
+    from sqlmodel import Session
+
+    with Session(ca_world.instance.engine) as session:
+        loaded = authority.load_ca(session, "region-330000-sm2")
+        assert loaded is session.get(type(loaded), "region-330000-sm2")
+        assert authority.load_ca(session, "region-330000-sm2") is loaded
+        session.add(
+            IssuedCertificate(
+                serial="00",
+                fingerprint="pending",
+                issuer_id="x",
+                profile="p",
+                subject="s",
+                family="SM2",
+                not_before=now(),
+                not_after=now(),
+                der=b"",
+            )
+        )
+        authority.load_ca(session, "region-330000-sm2")
+        assert session.new, "load_ca flushed the session (Session.get does not)"
+        with pytest.raises(NotFoundError):
+            authority.load_ca(session, "region-999999-sm2")
+        session.rollback()

@@ -131,6 +131,10 @@ def _duration(seconds: float) -> str:
     return f"{minutes} min {rest} s" if minutes else f"{seconds:.1f} s"
 
 
+PROTOCOLS = {"httptools": "trust.http.edge:LimitedHttpToolsProtocol", "h11": "trust.http.edge:LimitedH11Protocol"}
+"""uvicorn's HTTP protocol for each ``TRUST_HTTP_PARSER`` (named, not imported: the CLI does not import trust.http)."""
+
+
 @app.command()
 def serve(
     home: HomeOption = None,
@@ -170,8 +174,8 @@ def serve(
         log_config=None,  # keep Huren's handler (JSON, redacted); workers install it in trust.http.asgi
         env_file=None,
         # Request heads over TRUST_MAX_REQUEST_TARGET / TRUST_MAX_HEADER_BYTES are refused (414/431) as their bytes
-        # arrive; h11's own buffer limit sits above both (trust.http.edge).
-        http="trust.http.edge:LimitedH11Protocol",
+        # arrive, by either parser's protocol; h11's own buffer limit sits above both (trust.http.edge).
+        http=PROTOCOLS[settings.http_parser],
         h11_max_incomplete_event_size=settings.h11_max_incomplete_event_size,
         # X-Forwarded-For counts only from the proxies named in TRUST_FORWARDED_ALLOW_IPS (none by default), not
         # from uvicorn's default 127.0.0.1: otherwise any local client could choose its address for the limits.

@@ -25,19 +25,20 @@ from trust.crypto.errors import InputError
 MAX_READ = 64 * 1024 * 1024 + 1
 
 
-def _read(path: Path | str, what: str) -> bytes:
+def _read(path: Path | str, what: str, most: int = MAX_READ - 1) -> bytes:
+    """At most ``most`` bytes of a file (64 MiB; a bundle file: ``trust.formats.bundle.MAX_BUNDLE_BYTES``)."""
     try:
         if str(path) == "-":
-            data = sys.stdin.buffer.read(MAX_READ)
+            data = sys.stdin.buffer.read(most + 1)
         else:
             with open(path, "rb") as handle:
-                data = handle.read(MAX_READ)
+                data = handle.read(most + 1)
     except OSError as exc:
         raise InputError(f"cannot read {what} {path}: {exc.strerror}") from None
-    if len(data) >= MAX_READ:
+    if len(data) > most:
         from trust.crypto.errors import Code
 
-        raise InputError(f"{what} {path} is larger than 64 MiB", code=Code.INPUT_TOO_LARGE)
+        raise InputError(f"{what} {path} is larger than {most} bytes", code=Code.INPUT_TOO_LARGE)
     return data
 
 
@@ -120,6 +121,7 @@ def verify(
 ) -> int:
     """Verify a certificate, a GB/T 38540 seal or signature, a sealed PDF or OFD, or a licence (token, SD-JWT, QR)
     offline."""
+    from trust.formats import bundle as bundle_format
     from verifier import api, context
 
     if output_format not in ("text", "json"):
@@ -127,7 +129,7 @@ def verify(
     payload = _read(input_file, "input")
     ctx = context.build(
         at=context.validation_time(at, "--at time"),
-        bundle=[_read(part, "bundle") for part in bundle] if bundle else None,
+        bundle=[_read(part, "bundle", bundle_format.MAX_BUNDLE_BYTES) for part in bundle] if bundle else None,
         pins=pin or [],
         anchors=[_read(p, "anchor") for p in anchor or []],
         key_anchors=[_read(p, "key anchor") for p in anchor_key or []],

@@ -25,8 +25,18 @@ of it other regions' issuers, CRLs and status lists. A bundle can be cut into pa
 ``"region:<GB/T 2260 code>"``): each part is a whole signed bundle whose trust list holds the issuers of that part only
 (same sequence and times, signed by both roots) with their CRLs and status lists. A verifier loads the national part and
 the regions it needs (:func:`verify_parts`: every part checked, all from the same trust list, merged). Any bundle file
-may be gzip-compressed (:func:`compress`; read back by :func:`decompress`, bounded by
-:data:`trust.formats.trustlist.MAX_DOCUMENT_BYTES`).
+may be gzip-compressed (:func:`compress`; read back by :func:`decompress`, bounded by :data:`MAX_BUNDLE_BYTES`).
+
+**Size limit** (issue 15: CAs with 10^6 revoked certificates). A bundle file — compressed or not, and a compressed
+one's decompressed size — is at most :data:`MAX_BUNDLE_BYTES`, checked before anything is parsed; each CRL in it is
+at most :data:`trust.formats.crl.MAX_CRL_BYTES` (the verification context checks it before parsing the CRL); the
+trust list alone keeps :data:`trust.formats.trustlist.MAX_DOCUMENT_BYTES`. The limit is derived from the scale the
+service promises: :data:`BUNDLE_REVOKED_ENTRIES` revoked-certificate entries (one region's part: its CA at
+:data:`MAX_REVOKED_PER_CA`, and as many again for the region's other CAs, retired-key copies and headroom) of at most
+:data:`MAX_CRL_ENTRY_BYTES` of DER each, written base64 in the payload, which the JWS signature writes base64url again
+(×16/9), plus :data:`BUNDLE_OVERHEAD_BYTES` for the trust list, status lists and the rest. A national service cuts
+its bundle into parts (above) so that each region's part stays inside it; a whole bundle of several such regions
+does not fit, by design.
 """
 
 from __future__ import annotations
@@ -52,6 +62,11 @@ VERSION: Final = 1
 NATIONAL: Final = "national"
 _PART: Final = re.compile(r"national|region:[0-9]{6}")
 _GZIP_MAGIC: Final = b"\x1f\x8b"
+MAX_REVOKED_PER_CA: Final = 1_000_000  # the scale issue 15 promises per CA
+MAX_CRL_ENTRY_BYTES: Final = 64  # DER of one revokedCertificates entry: serial (≤ 20 octets), date, reason (~49 in use)
+BUNDLE_REVOKED_ENTRIES: Final = 2 * MAX_REVOKED_PER_CA
+BUNDLE_OVERHEAD_BYTES: Final = 32 * 1024 * 1024  # trust list (≤ 10^4 issuers ≈ 19 MB), status lists, CRL headers
+MAX_BUNDLE_BYTES: Final = BUNDLE_REVOKED_ENTRIES * MAX_CRL_ENTRY_BYTES * 16 // 9 + BUNDLE_OVERHEAD_BYTES  # ≈ 261 MB
 
 
 @dataclass(frozen=True)
@@ -147,11 +162,13 @@ def compress(data: bytes) -> bytes:
 
 
 def decompress(data: bytes) -> bytes:
-    """The bundle of a gzip file (``data`` unchanged when it is not one), never more than
-    :data:`~trust.formats.trustlist.MAX_DOCUMENT_BYTES`: a decompression bomb stops at the limit."""
+    """The bundle of a gzip file (``data`` unchanged when it is not one), never more than :data:`MAX_BUNDLE_BYTES`
+    in or out: a decompression bomb stops at the limit, without allocating the rest."""
+    limit = MAX_BUNDLE_BYTES
+    if len(data) > limit:
+        raise InputError(f"bundle of {len(data)} bytes exceeds {limit}", code=Code.INPUT_TOO_LARGE)
     if not data.startswith(_GZIP_MAGIC):
         return data
-    limit = trustlist.MAX_DOCUMENT_BYTES
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     try:
         out = inflater.decompress(data, limit + 1)
@@ -168,7 +185,9 @@ def verify(data: bytes, pinned: Iterable[str]) -> VerifiedBundle:
     """Check the bundle's and its trust list's signatures against pinned root fingerprints (gzip accepted)."""
     pins = list(pinned)
     data = decompress(data)
-    outer = trustlist.verify_signed(trustlist.load_document(data, "bundle"), pins, what="bundle")
+    outer = trustlist.verify_signed(
+        trustlist.load_document(data, "bundle", limit=MAX_BUNDLE_BYTES), pins, what="bundle"
+    )
     bundle = Bundle.from_json(strict_json.load_object(outer.payload, "bundle payload"))
     inner = trustlist.verify_signed(bundle.trust_list_document, pins, what="trust list in the bundle")
     trust_list = TrustList.from_json(strict_json.load_object(inner.payload, "trust list payload in the bundle"))

@@ -550,9 +550,12 @@ def verify_signed(document: Mapping[str, Any], pinned: Iterable[str], *, what: s
     return VerifiedDocument(payload, tuple(verified))
 
 
-def load_document(data: bytes, what: str) -> dict[str, Any]:
-    if len(data) > MAX_DOCUMENT_BYTES:
-        raise InputError(f"{what} of {len(data)} bytes exceeds {MAX_DOCUMENT_BYTES}", code=Code.INPUT_TOO_LARGE)
+def load_document(data: bytes, what: str, *, limit: int | None = None) -> dict[str, Any]:
+    """A signed document's JSON, its size checked first: at most ``limit`` bytes (default :data:`MAX_DOCUMENT_BYTES`;
+    the offline bundle has its own, :data:`trust.formats.bundle.MAX_BUNDLE_BYTES`)."""
+    most = MAX_DOCUMENT_BYTES if limit is None else limit
+    if len(data) > most:
+        raise InputError(f"{what} of {len(data)} bytes exceeds {most}", code=Code.INPUT_TOO_LARGE)
     return strict_json.load_object(data, what)
 
 

@@ -258,6 +258,7 @@ def create_app(instance: Instance | None = None) -> FastAPI:
     from trust.http.routes import log as log_routes
     from trust.http.routes import trust as trust_routes
 
+    app.include_router(trust_routes.verify_router)  # POST /verify matched first (its module says why)
     for module in (
         clients,
         ca,

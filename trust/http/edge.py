@@ -10,9 +10,13 @@ Issue 11: a request with a 15,800-character path kept the event loop busy for 96
 Both answers are RFC 9457 problems with code ``E1002`` (input too large) and ``evidence`` naming the part and
 the limit, and ``Connection: close``.
 
-Two places apply them:
+Three places apply them:
 
-* :class:`LimitedH11Protocol`, the HTTP/1.1 protocol ``trust serve`` gives uvicorn. It meters the bytes of each
+* :class:`LimitedHttpToolsProtocol`, the HTTP/1.1 protocol ``trust serve`` gives uvicorn by default
+  (``TRUST_HTTP_PARSER=httptools``; issue 15 item 1: llhttp parses a request for less CPU than h11). llhttp has no
+  head limit of its own, so every head is metered with the same :class:`HeadMeter` and refused with the same
+  answers as below, also a pipelined head that begins after another request in the same read (its class says how).
+* :class:`LimitedH11Protocol`, the same on h11 (``TRUST_HTTP_PARSER=h11``). It meters the bytes of each
   request head as they arrive (:class:`HeadMeter`) and answers as soon as a limit is passed, before h11 has
   parsed or buffered more: a 64 KiB or a 64 MiB path costs the same few microseconds. (uvicorn's own h11
   protocol answers a head over h11's ``max_incomplete_event_size`` — 16 KiB by default — with a plain-text 400
@@ -29,15 +33,17 @@ The reverse proxy in front should refuse at the same sizes (``docs/OPERATIONS.md
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
 from functools import cache
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import h11
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from trust.crypto.errors import Code
 from trust.http import problems
@@ -167,37 +173,34 @@ def _limits() -> tuple[int, int]:
     return settings.max_request_target, settings.max_header_bytes
 
 
-class LimitedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with the request-head limits applied to the bytes as they arrive (module docstring).
+class _Refusals:
+    """What both limited protocols share: the refusal of an over-limit head (written as soon as no earlier answer of
+    the connection is still being written), then a moment for the client to read it while what it still sends is
+    discarded."""
 
-    Only :meth:`data_received` is extended: while h11 waits for a request head, each chunk is metered before h11
-    sees it; a head over a limit is answered here and nothing of it reaches h11 or the app."""
+    transport: asyncio.Transport
+    loop: asyncio.AbstractEventLoop
+    client: tuple[str, int] | None
+    _meter: HeadMeter
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def _start_limits(self) -> None:
         self._meter = HeadMeter(*_limits())
         self._refused = False
+        self._pending = 0  # a refusal waiting for the answer being written to finish (pipelined requests)
         self._discarded = 0
 
-    def data_received(self, data: bytes) -> None:
-        if self._refused:
-            self._discarded += len(data)
-            if self._discarded > LINGER_BYTES:
-                self.transport.close()
-            return
-        if self.conn.their_state is h11.IDLE:
-            if self._meter.done:  # the previous request is over: meter the next head
-                self._meter = HeadMeter(self._meter.max_target, self._meter.max_headers)
-            status = self._meter.feed(data)
-            if status:
-                self._refuse(status)
-                return
-        super().data_received(data)
-        if self.conn.their_state is not h11.IDLE:
-            self._meter.done = True  # h11 has the whole head (the authority on where it ends)
+    def _discard(self, data: bytes) -> None:
+        self._discarded += len(data)
+        if self._discarded > LINGER_BYTES:
+            self.transport.close()
 
-    def _refuse(self, status: int) -> None:
+    def _refuse(self, status: int, busy: bool = False) -> None:
+        """Refuse with ``status``: at once, or (``busy``: an earlier request's answer is still being written) when
+        that answer is complete (:meth:`_answered`). Nothing more the client sends is read either way."""
         self._refused = True
+        if busy:
+            self._pending = status
+            return
         limit = self._meter.max_target if status == 414 else self._meter.max_headers
         request_id = uuid.uuid4().hex
         headers, body = refusal(status, limit, request_id)
@@ -216,5 +219,105 @@ class LimitedH11Protocol(H11Protocol):
             extra={"client": client, "request_id": request_id},
         )
 
+    def _answered(self) -> None:
+        """An answer was completed: a refusal waiting for it is written now."""
+        if self._pending and not self.transport.is_closing():
+            status, self._pending = self._pending, 0
+            self._refuse(status)
 
-__all__ = ["HeadLimit", "HeadMeter", "LimitedH11Protocol", "refusal"]
+
+class LimitedH11Protocol(_Refusals, H11Protocol):
+    """uvicorn's h11 protocol with the request-head limits applied to the bytes as they arrive (module docstring).
+
+    Only :meth:`data_received` is extended: while h11 waits for a request head, each chunk is metered before h11
+    sees it; a head over a limit is answered here and nothing of it reaches h11 or the app."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._start_limits()
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            self._discard(data)
+            return
+        if self.conn.their_state is h11.IDLE:
+            if self._meter.done:  # the previous request is over: meter the next head
+                self._meter = HeadMeter(self._meter.max_target, self._meter.max_headers)
+            status = self._meter.feed(data)
+            if status:
+                self._refuse(status)
+                return
+        super().data_received(data)
+        if self.conn.their_state is not h11.IDLE:
+            self._meter.done = True  # h11 has the whole head (the authority on where it ends)
+
+
+class LimitedHttpToolsProtocol(_Refusals, HttpToolsProtocol):
+    """uvicorn's httptools (llhttp) protocol with the same request-head limits and answers as
+    :class:`LimitedH11Protocol`. llhttp sets no limit of its own on a request head (uvicorn and httptools gather the
+    target and each header in memory), so every head is metered:
+
+    * a head that starts a chunk (the connection is between requests, or the head's earlier bytes were metered) is
+      metered by a :class:`HeadMeter` from its first byte: 414 and 431 exactly as with h11;
+    * a head that starts in the middle of a chunk after a request body (pipelining) is parsed up to that chunk's
+      end, and from the next chunk on its remaining bytes are metered against the whole head's allowance (target,
+      request-line overhead and header section): over it, 431.
+
+    The parser tells where a head begins and ends (``on_message_begin``, ``on_headers_complete``). A refusal while
+    an earlier request of the connection is still being answered waits for that answer to be complete."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._start_limits()
+        self._part: Literal["idle", "head", "body"] = "idle"  # where the parser is: between requests, in a head, …
+        self._covered = 0  # heads that may still begin in this chunk and that the meter sees from their first byte
+
+    def data_received(self, data: bytes) -> None:
+        if self._refused:
+            self._discard(data)
+            return
+        self._covered = 0
+        if self._part == "idle":  # between requests: the next head is metered from its first byte
+            if self._meter.done:
+                self._meter = HeadMeter(self._meter.max_target, self._meter.max_headers)
+            self._covered = 1
+        elif self._part == "head" and self._meter.done:  # a head begun after a body in the previous chunk
+            self._meter = _rest_of_head(self._meter.max_target, self._meter.max_headers)
+        if self._part != "body":
+            status = self._meter.feed(data)
+            if status:
+                self._refuse(status, busy=self.cycle is not None and not self.cycle.response_complete)
+                return
+        super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._part = "head"
+        if self._covered:
+            self._covered -= 1
+        else:  # begun after a body in this chunk: the meter has not seen it; the next chunk meters its rest
+            self._meter.done = True
+
+    def on_headers_complete(self) -> None:
+        self._part = "body"
+        self._meter.done = True  # the parser has the whole head (the authority on where it ends)
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._part = "idle"
+        super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.cycle is None or self.cycle.response_complete:  # every request parsed so far is answered
+            self._answered()
+
+
+def _rest_of_head(max_target: int, max_headers: int) -> HeadMeter:
+    """A meter of a head's remaining bytes (its request line already parsed), against the whole head's allowance."""
+    meter = HeadMeter(max_target, max_target + REQUEST_LINE_OVERHEAD + max_headers)
+    meter.line_done = True
+    return meter
+
+
+__all__ = ["HeadLimit", "HeadMeter", "LimitedH11Protocol", "LimitedHttpToolsProtocol", "refusal"]

@@ -6,6 +6,8 @@ Budgets, each "at most N in any 60 seconds" (a moving window, exact):
 budget                                 counted per                             setting (default)
 =====================================  ======================================  ==================================
 requests of an authenticated client    client id                               ``TRUST_RATE_LIMIT`` (1200)
+(an entry of a certificate batch
+counts as a request)
 public POSTs (verify, OCSP, TSA,       client address                          ``TRUST_ANONYMOUS_RATE_LIMIT`` (600)
 token)
 failed authentications                 client address                          ``TRUST_AUTH_FAILURE_LIMIT`` (30)
@@ -89,6 +91,18 @@ class Limiter:
         """One request of an authenticated client."""
         self._hit(self.requests, client_id, f"rate limit exceeded for client {client_id}")
 
+    def client_entries(self, client_id: str, entries: int) -> None:
+        """``entries`` more requests of an authenticated client, at once: a batch route counts every entry of its
+        body as a request (the request itself was counted by :meth:`client_request`)."""
+        if entries > 0:
+            self._hit(self.requests, client_id, f"rate limit exceeded for client {client_id}", cost=entries)
+
+    @property
+    def client_budget(self) -> int | None:
+        """Requests one client may make in a window on this worker (None: no limit); a batch larger than this
+        could never be let through."""
+        return None if self.requests is None else self.requests.amount
+
     def anonymous_request(self, address: str) -> None:
         """One public POST from ``address``."""
         self._hit(self.anonymous, address, f"rate limit exceeded for address {address}")
@@ -114,8 +128,8 @@ class Limiter:
 
     # -- mechanics -------------------------------------------------------------------------------------------
 
-    def _hit(self, item: RateLimitItem | None, key: str, message: str) -> None:
-        if item is not None and self._call(lambda: self.strategy.hit(item, key)) is False:
+    def _hit(self, item: RateLimitItem | None, key: str, message: str, *, cost: int = 1) -> None:
+        if item is not None and self._call(lambda: self.strategy.hit(item, key, cost=cost)) is False:
             self._refuse(item, key, message)
 
     def _test(self, item: RateLimitItem | None, key: str, message: str) -> None:

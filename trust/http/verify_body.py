@@ -93,6 +93,65 @@ class VerifyOptions(BaseModel):
     model_config = {"extra": "forbid"}
 
 
+_RAW = "Raw and multipart bodies: "
+
+
+class VerifyQuery(BaseModel):
+    """The options in the query string (raw and multipart bodies), as query parameters are read: ``true``/``false``
+    and numbers from text. :func:`query_options` reads them; the OpenAPI document lists them
+    (:func:`openapi_parameters`)."""
+
+    at: str | None = Field(
+        default=None,
+        description=_RAW + "validation time with its time zone, e.g. 2026-03-01T09:00:00+08:00 (default now)",
+    )
+    purpose: str | None = Field(default=None, max_length=32, description=_RAW + PURPOSE_HELP)
+    strict: bool | None = Field(default=None, description=_RAW + "the RFC 5280 CA profile")
+    max_depth: int | None = Field(
+        default=None, ge=0, le=MAX_DEPTH, description=_RAW + "at most this many intermediate CA certificates"
+    )
+    revocation: Literal["available", "required"] | None = Field(
+        default=None, description=_RAW + "use the revocation data at hand, or demand it"
+    )
+    kb_nonce: str | None = Field(default=None, max_length=256, description=_RAW + "demand an SD-JWT key-binding proof")
+    kb_audience: str | None = Field(default=None, max_length=256, description=_RAW + "audience the proof must name")
+    require_transparency: bool | None = Field(
+        default=None, description=_RAW + "an unlogged credential is INDETERMINATE"
+    )
+
+    model_config = {"extra": "ignore"}
+
+
+_QUERY_NAMES: Final = frozenset(VerifyQuery.model_fields)
+
+
+def query_options(request: Request) -> dict[str, Any]:
+    """The options given in the query string of ``request`` (others are ignored; of an option given twice the last
+    counts, as for any query parameter): a bad value is the same 422 problem as any query parameter's, naming
+    ``query`` and the option."""
+    given = {name: value for name, value in request.query_params.items() if name in _QUERY_NAMES}
+    if not given:
+        return {}
+    try:
+        options = VerifyQuery.model_validate(dict(given))
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in errors]) from None
+    return options.model_dump(exclude_none=True)
+
+
+def openapi_parameters() -> list[dict[str, Any]]:
+    """The query parameters of ``POST /verify`` in the OpenAPI document (:class:`VerifyQuery`)."""
+    properties = VerifyQuery.model_json_schema()["properties"]
+    parameters = []
+    for name, generated in properties.items():
+        schema = {key: value for key, value in generated.items() if key != "default"}
+        parameters.append(
+            {"name": name, "in": "query", "required": False, "schema": schema, "description": schema["description"]}
+        )
+    return parameters
+
+
 class VerifyRequest(VerifyOptions):
     input: str = Field(description="The object to verify, base64 (DER or PEM bytes, a PDF, a token, a PNG or JPEG)")
     anchors: list[str] = Field(default_factory=list, description="PEM trust anchors; none: this instance's roots")
@@ -284,10 +343,13 @@ __all__ = [
     "LIMITS",
     "VerifyInput",
     "VerifyOptions",
+    "VerifyQuery",
     "VerifyRequest",
     "accepts",
     "media_type",
     "openapi_body",
+    "openapi_parameters",
+    "query_options",
     "read",
     "unsupported",
 ]

@@ -420,7 +420,43 @@ class DetailsError(ValueError):
 
 def canonical_details(details: Mapping[str, Any]) -> str:
     """The stored (and hashed) form of ``details``: RFC 8785 JSON."""
-    return rfc8785.dumps(dict(details)).decode("utf-8")
+    return canonical_json(details).decode("utf-8")
+
+
+def canonical_json(value: Mapping[str, Any]) -> bytes:
+    """RFC 8785 JSON of one object: ``rfc8785.dumps``, computed directly for the shape of every header and of most
+    details — a flat object with ASCII keys whose values are text, ``true``/``false``/``null`` or integers within
+    ±(2^53 − 1). Any other object (non-ASCII keys, floats, nested values, text that is not UTF-8) goes to ``rfc8785``,
+    errors included. Equal byte for byte (``tests/trust/service/test_audit_canonical.py`` compares the two on many
+    inputs): the keys of such an object sort the same by UTF-16 code units as by code points, and ``json``'s string
+    encoder (without ``ensure_ascii``) escapes exactly what RFC 8785 clause 3.2.2.2 escapes, the same way — the short
+    escapes for backspace, tab, line feed, form feed, carriage return, quotation mark and reverse solidus, every other
+    control character as a lower-case ``u00xx`` escape, nothing else. The general encoder was ~2 % of an issuance."""
+    if not all(type(key) is str and key.isascii() for key in value):
+        return rfc8785.dumps(dict(value))
+    parts: list[str] = []
+    for key in sorted(value):
+        item = value[key]
+        kind = type(item)
+        if kind is str:
+            text = _json_string(item)
+        elif item is None:
+            text = "null"
+        elif kind is bool:
+            text = "true" if item else "false"
+        elif kind is int and -_SAFE_INTEGER <= item <= _SAFE_INTEGER:
+            text = str(item)
+        else:
+            return rfc8785.dumps(dict(value))
+        parts.append(f"{_json_string(key)}:{text}")
+    try:
+        return ("{" + ",".join(parts) + "}").encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: rfc8785's own error
+        return rfc8785.dumps(dict(value))
+
+
+_json_string: Final = json.encoder.encode_basestring
+"""A JSON string literal with only the escapes RFC 8785 asks for (not ``ensure_ascii``)."""
 
 
 def parse_details(text: str) -> dict[str, Any]:
@@ -436,7 +472,7 @@ def _header(entry: Mapping[str, Any]) -> bytes:
     """The hashed header: ``HEADER``, and the client's request id when there is one (entries without it hash as
     they did before the column existed)."""
     names = (*HEADER, OPTIONAL_HEADER) if entry.get(OPTIONAL_HEADER) is not None else HEADER
-    return rfc8785.dumps({k: entry[k] for k in names})
+    return canonical_json({k: entry[k] for k in names})
 
 
 def entry_hash(prev_hash: str, entry: Mapping[str, Any], details: str) -> str:

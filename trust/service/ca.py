@@ -321,7 +321,7 @@ def issue(
                     idempotency.record(session, request_id, fingerprint)
             # Held for the whole transaction: the session's identity map keeps only what is referenced, and the
             # issuance and the chain below read this row again (issue 15 item 5: one SELECT instead of three).
-            ca = authority.get_ca(session, ca_id)
+            ca = authority.load_ca(session, ca_id)
             trust_registry.check_standing(session, ca)
             done = authority.issue(
                 session,
@@ -360,6 +360,11 @@ class BatchRequest:
     key_family: str = "SM2"
     validity_days: int | None = None
     request_id: str | None = None
+    dns_names: Sequence[str] = ()
+    uris: Sequence[str] = ()
+    # With ``request_id``: the request's fingerprint (HTTP), stored with its certificate in the chunk's transaction;
+    # a key first used for another request is a conflict (:mod:`.idempotency`), as for :func:`issue`.
+    fingerprint: idempotency.Fingerprint | None = None
 
 
 @dataclass(frozen=True)
@@ -386,7 +391,7 @@ def issue_batch(
         outcomes: list[BatchOutcome] = []
         with transaction(instance) as (session, issued):
             # Held for the whole chunk (the identity map is weak: each issuance loaded the row again, twice).
-            ca = authority.get_ca(session, ca_id)
+            ca = authority.load_ca(session, ca_id)
             trust_registry.check_standing(session, ca)
             chain = authority.chain(session, ca.id)
             # One query for the chunk's idempotency keys already used, and the CRL partition places of the rest
@@ -398,11 +403,12 @@ def issue_batch(
                     session, keystore, ep, ca, sum(1 for _i, r in pending if r.request_id not in taken)
                 )
             )
-            completions: list[dict[str, object]] = []  # the rows' DER and fingerprint, written at once below
             for index, request in pending:
-                mark = len(completions)
                 try:
+                    fingerprint = request.fingerprint if request.request_id is not None else None
                     if request.request_id is not None and request.request_id in taken:
+                        if fingerprint is not None:
+                            idempotency.check_in(session, request.request_id, fingerprint)
                         existing = _replay_in(session, request.request_id, ca_id=ca_id, profile=request.profile)
                         if existing is not None:
                             outcomes.append(BatchOutcome(index, request.request_id, existing, replayed=True))
@@ -414,7 +420,13 @@ def issue_batch(
                     # savepoint. One from a CSR writes only its certificate row, which a failure after the row was
                     # reserved deletes again (ca.authority.discipline.forgotten_on_error): a savepoint per
                     # certificate cost ~0.25 ms, an eighth of a batch certificate (issue 15 item 5).
-                    with session.begin_nested() if public_key is None else contextlib.nullcontext():
+                    # A request with a fingerprint stores it first (KeyTaken when another transaction holds the
+                    # key), in the same savepoint as its certificate: both are kept or neither.
+                    nested = public_key is None or fingerprint is not None
+                    with session.begin_nested() if nested else contextlib.nullcontext():
+                        if fingerprint is not None:
+                            assert request.request_id is not None
+                            idempotency.record(session, request.request_id, fingerprint)
                         done = authority.issue(
                             session,
                             keystore,
@@ -425,21 +437,24 @@ def issue_batch(
                             public_key=public_key,
                             key_family=request.key_family.upper(),
                             validity=validity,
+                            dns_names=request.dns_names,
+                            uris=request.uris,
                             request_id=request.request_id,
                             partition=place,
-                            completions=completions,
                         )
                     issued.append(done)
                     outcomes.append(
                         BatchOutcome(index, request.request_id, IssueResult(done.record, done.certificate, chain))
                     )
-                except authority.DuplicateRequest as exc:
+                except (authority.DuplicateRequest, idempotency.KeyTaken) as exc:
                     # the key was used by an earlier request of this chunk, or by a transaction that committed
-                    # meanwhile: the certificate issued for it is the answer (idempotency)
-                    del completions[mark:]
-                    authority.complete(session, completions)  # the earlier request's row is read back
+                    # meanwhile: the certificate issued for it is the answer (idempotency), unless the key was first
+                    # used for another request
+                    assert request.request_id is not None
                     try:
-                        existing = _replay_in(session, exc.request_id, ca_id=ca_id, profile=request.profile)
+                        if fingerprint is not None:
+                            idempotency.check_in(session, request.request_id, fingerprint)
+                        existing = _replay_in(session, request.request_id, ca_id=ca_id, profile=request.profile)
                     except TrustError as conflict:
                         outcomes.append(BatchOutcome(index, request.request_id, error=conflict))
                         continue
@@ -448,14 +463,12 @@ def issue_batch(
                             index,
                             request.request_id,
                             existing,
-                            None if existing else exc,
+                            None if existing else _as_error(exc, request.request_id),
                             replayed=existing is not None,
                         )
                     )
                 except TrustError as exc:
-                    del completions[mark:]  # a row deleted again (its id may be taken by the next one)
                     outcomes.append(BatchOutcome(index, request.request_id, error=exc))
-            authority.complete(session, completions)
         pending.clear()
         return outcomes
 
@@ -465,6 +478,11 @@ def issue_batch(
             yield from flush()
     if pending:
         yield from flush()
+
+
+def _as_error(exc: Exception, request_id: str) -> TrustError:
+    """A batch entry's outcome for a key taken but not (yet) naming a certificate: the conflict it is."""
+    return exc if isinstance(exc, TrustError) else authority.DuplicateRequest(request_id)
 
 
 def _replay(instance: Instance, request_id: str, *, ca_id: str, profile: str, subject: DN) -> IssueResult | None:

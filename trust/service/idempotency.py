@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Column, DateTime
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from trust import db
 from trust.crypto.errors import ConflictError
@@ -79,20 +79,20 @@ def check_in(session: Session, request_id: str, fingerprint: Fingerprint) -> Non
     if stored is None:
         return
     first = Fingerprint(stored.method, stored.path, stored.client_id, stored.body_sha256)
-    if first == fingerprint:
-        return
-    differs = (
-        "body"
-        if (first.method, first.path, first.client_id)
-        == (
-            fingerprint.method,
-            fingerprint.path,
-            fingerprint.client_id,
-        )
-        else f"{first.method} {first.path}"
+    if first != fingerprint:
+        raise conflict(request_id, first, fingerprint)
+
+
+def conflict(request_id: str, first: Fingerprint, fingerprint: Fingerprint) -> ConflictError:
+    """The conflict of a request (``fingerprint``) under a key first used for another one (``first``)."""
+    same_route = (first.method, first.path, first.client_id) == (
+        fingerprint.method,
+        fingerprint.path,
+        fingerprint.client_id,
     )
+    differs = "body" if same_route else f"{first.method} {first.path}"
     key = request_id.partition("/")[2] or request_id
-    raise ConflictError(
+    return ConflictError(
         f"Idempotency-Key {key!r} was first used for another request ({differs}); a key names one request, "
         "so send a new key for a new request",
         evidence={"idempotency_key": key, "first_request": f"{first.method} {first.path}"},
@@ -102,20 +102,46 @@ def check_in(session: Session, request_id: str, fingerprint: Fingerprint) -> Non
 def record(session: Session, request_id: str, fingerprint: Fingerprint) -> None:
     """Store the key and fingerprint in the caller's transaction; first, before anything else is written in it,
     so that a key another transaction holds fails here (:class:`KeyTaken`) and not after signing."""
-    session.add(
-        IdempotencyRecord(
-            request_id=request_id,
-            client_id=fingerprint.client_id,
-            method=fingerprint.method,
-            path=fingerprint.path,
-            body_sha256=fingerprint.body_sha256,
-            created_at=datetime.now(UTC),
-        )
-    )
+    session.add(_row(request_id, fingerprint))
     try:
         session.flush()
     except IntegrityError:
         raise KeyTaken(request_id) from None
 
 
-__all__ = ["Fingerprint", "IdempotencyRecord", "KeyTaken", "check", "check_in", "record"]
+def stored(instance: Instance, request_ids: Collection[str]) -> dict[str, Fingerprint]:
+    """The fingerprints stored for those of ``request_ids`` that have one (a batch's keys: one query per 500)."""
+    keys = sorted(set(request_ids))
+    found: dict[str, Fingerprint] = {}
+    with db.session_scope(instance.engine, read_only=True) as session:
+        for start in range(0, len(keys), 500):
+            rows = session.exec(
+                select(IdempotencyRecord).where(col(IdempotencyRecord.request_id).in_(keys[start : start + 500]))
+            ).all()
+            found.update(
+                {row.request_id: Fingerprint(row.method, row.path, row.client_id, row.body_sha256) for row in rows}
+            )
+    return found
+
+
+def _row(request_id: str, fingerprint: Fingerprint) -> IdempotencyRecord:
+    return IdempotencyRecord(
+        request_id=request_id,
+        client_id=fingerprint.client_id,
+        method=fingerprint.method,
+        path=fingerprint.path,
+        body_sha256=fingerprint.body_sha256,
+        created_at=datetime.now(UTC),
+    )
+
+
+__all__ = [
+    "Fingerprint",
+    "IdempotencyRecord",
+    "KeyTaken",
+    "check",
+    "check_in",
+    "conflict",
+    "record",
+    "stored",
+]

@@ -181,7 +181,9 @@ def check_standing(session: Session, ca: CertificateAuthority) -> None:
         return
     moment = now()
     wanted = (("issuer", issuer_id_for(ca)), ("service", ca.id))
-    rows = session.execute(_STANDING, {"issuer": wanted[0][1], "service": wanted[1][1]}).all()
+    session.flush()  # what the ORM's autoflush would do (a no-op when nothing is pending); then the connection's
+    # execute: the ORM's own for a columns-only query was ~1.6 % of an issuance (issue 15 item 5)
+    rows = session.connection().execute(_STANDING, {"issuer": wanted[0][1], "service": wanted[1][1]}).all()
     for subject, subject_id in wanted:
         events = [row for row in rows if row[0] == subject and row[1] == subject_id]
         if not events:

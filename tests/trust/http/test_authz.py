@@ -236,6 +236,30 @@ ROUTES: dict[str, tuple[Callable[[Setup], Request], set[str]]] = {
         ),
         {"region-a"},
     ),
+    "POST /certificates/batch": (  # the CA is authorised for the whole batch, each entry's profile as one issuance
+        lambda s: (
+            "POST",
+            "/certificates/batch",
+            {
+                "json": {
+                    "ca_id": "region-330000-sm2",
+                    "requests": [
+                        {
+                            "request_id": f"authz-batch-{next(_counter)}",
+                            "profile": "seal",
+                            "subject": {
+                                "common_name": "合同专用章",
+                                "organization": "杭州示例科技有限公司",
+                                "province": "浙江省",
+                                "serial_number": ZJ_ORG_USCC,
+                            },
+                        }
+                    ],
+                }
+            },
+        ),
+        {"region-a"},
+    ),
     "POST /certificates/{serial}/revoke": (
         lambda s: ("POST", f"/certificates/{_certificate(s)}/revoke", {"json": {"reason": "superseded"}}),
         {"operator", "region-a"},

@@ -151,11 +151,19 @@ class Poller:
                 time.sleep(0.01)
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[mw.Server]:
-    """``trust serve`` on an empty instance (SQLite), with the default limits."""
-    tmp = tmp_path_factory.mktemp("edge")
-    with mw.serve(tmp / "home", free_port(), workers=1, database_url=None, log_path=tmp / "serve.log") as server:
+@pytest.fixture(scope="module", params=["httptools", "h11"])
+def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[mw.Server]:
+    """``trust serve`` on an empty instance (SQLite), with the default limits, on each HTTP parser
+    (``TRUST_HTTP_PARSER``: ``trust.http.edge.LimitedHttpToolsProtocol`` or ``LimitedH11Protocol``)."""
+    tmp = tmp_path_factory.mktemp(f"edge-{request.param}")
+    with mw.serve(
+        tmp / "home",
+        free_port(),
+        workers=1,
+        database_url=None,
+        log_path=tmp / "serve.log",
+        extra_env={"TRUST_HTTP_PARSER": request.param},
+    ) as server:
         yield server
 
 
@@ -201,3 +209,66 @@ def test_a_request_under_the_limits_still_works_on_a_kept_alive_connection(serve
             assert response.status_code == 200, response.text
         refused = http.get("/healthz?" + "q" * (TARGET + 1 - len("/healthz?")))
         assert refused.status_code == 414
+
+
+def _answers(sock: socket.socket, count: int) -> list[Answer]:
+    """Read ``count`` answers (each with a Content-Length) one after another from ``sock``."""
+    answers: list[Answer] = []
+    received = b""
+    started = time.monotonic()
+    while len(answers) < count:
+        while b"\r\n\r\n" not in received:
+            chunk = sock.recv(65536)
+            assert chunk, (answers, received[:300])
+            received += chunk
+        head, _, rest = received.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {k.lower(): v for k, v in (line.split(": ", 1) for line in lines[1:] if ": " in line)}
+        length = int(headers.get("content-length", "0"))
+        while len(rest) < length:
+            chunk = sock.recv(65536)
+            assert chunk, (answers, rest[:300])
+            rest += chunk
+        answers.append(Answer(int(lines[0].split()[1]), headers, rest[:length], time.monotonic() - started))
+        received = rest[length:]
+    return answers
+
+
+@pytest.mark.parametrize("first", ["GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n", "body"])
+def test_a_pipelined_head_begun_after_a_request_is_metered_too(served: mw.Server, first: str) -> None:
+    """A second request's head that begins in the middle of what the client sent (after a whole first request,
+    with or without a body) and then grows without end is refused with 431 after the first is answered: the
+    parser never gathers it whole (before the httptools protocol metered it, llhttp buffered such a head without
+    limit and nothing answered). The first request gets its own answer first."""
+    host, port = served.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        if first == "body":  # the head alone, then the body and the next head's start together
+            sock.sendall(b"POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\n")
+            time.sleep(0.2)
+            start = b"hello"
+        else:
+            start = first.encode()
+        sock.sendall(start + b"GET /healthz HTTP/1.1\r\nHost: t\r\n")
+        time.sleep(0.2)
+        try:
+            for _ in range(100):  # 100 KiB of header lines, never ending the head
+                sock.sendall(b"X-Pad: " + b"v" * 1015 + b"\r\n")
+        except OSError:
+            pass  # the server refused and stops reading after a while: the answers are still there to read
+        sock.shutdown(socket.SHUT_WR)
+        answered, refused = _answers(sock, 2)
+    assert answered.status == (405 if first == "body" else 200), answered
+    assert refused.status == 431, refused
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert json.loads(refused.body)["code"] == "E1002"
+
+
+def test_trust_serve_uses_the_limited_httptools_protocol_by_default(tmp_path: Path) -> None:
+    """``trust serve`` gives uvicorn one of the two limited protocols, httptools unless ``TRUST_HTTP_PARSER=h11``."""
+    from uvicorn.importer import import_from_string
+
+    from trust.cli.main import PROTOCOLS
+    from trust.http.edge import LimitedH11Protocol, LimitedHttpToolsProtocol
+
+    assert import_from_string(PROTOCOLS[Settings(home=tmp_path).http_parser]) is LimitedHttpToolsProtocol
+    assert import_from_string(PROTOCOLS[Settings(home=tmp_path, http_parser="h11").http_parser]) is LimitedH11Protocol

@@ -215,3 +215,37 @@ def test_the_openapi_document_lists_every_body_of_verify(client: AuthClient) -> 
     body = client.get("/openapi.json").json()["paths"]["/verify"]["post"]["requestBody"]["content"]
     assert {"application/json", "multipart/form-data", "application/pdf", "application/jwt", "image/png"} <= set(body)
     assert "input" in body["application/json"]["schema"]["properties"]
+
+
+def test_the_query_options_of_verify_are_read_as_query_parameters(client: AuthClient, licence: Any) -> None:
+    """The options of a raw body in the query string (read in one step since issue 15 item 1, as FastAPI read the
+    eight parameters before): ``true``/``1`` and numbers from text, the last of a repeated option, unknown
+    parameters ignored, a bad value a 422 problem naming ``query`` and the option; the OpenAPI document lists them."""
+    data = licence.record.token.encode()
+    strict = _post(client, data, "application/jwt", strict="true", max_depth="1", unknown="x")
+    assert strict.json()["indication"] == "TOTAL_PASSED", strict.text
+    for name, value in (("max_depth", "10"), ("max_depth", "one"), ("strict", "maybe"), ("revocation", "never")):
+        bad = _post(client, data, "application/jwt", **{name: value})
+        assert bad.status_code == 422 and bad.json()["code"] == "E1000", bad.text
+        assert bad.json()["evidence"]["errors"][0]["loc"] == ["query", name], bad.text
+    long = _post(client, data, "application/jwt", purpose="p" * 33)
+    assert long.status_code == 422 and long.json()["evidence"]["errors"][0]["loc"] == ["query", "purpose"]
+    repeated = client.anonymous.post(
+        "/verify",
+        content=data,
+        headers={"Content-Type": "application/jwt"},
+        params=[("at", "2030-01-01T09:00:00"), ("at", "2030-01-01T09:00:00+08:00")],
+    )
+    assert repeated.json()["validation_time"] == "2030-01-01T01:00:00+00:00", repeated.text
+    parameters = client.get("/openapi.json").json()["paths"]["/verify"]["post"]["parameters"]
+    assert [p["name"] for p in parameters] == [
+        "at",
+        "purpose",
+        "strict",
+        "max_depth",
+        "revocation",
+        "kb_nonce",
+        "kb_audience",
+        "require_transparency",
+    ]
+    assert all(p["in"] == "query" and not p["required"] and p["description"] for p in parameters)

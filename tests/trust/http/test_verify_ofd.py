@@ -85,7 +85,8 @@ def test_render_is_rate_limited_like_verify() -> None:
     from trust.http.auth import anonymous_limit
     from trust.http.routes import trust as trust_routes
 
-    routes = {r.path: r for r in trust_routes.router.routes if isinstance(r, APIRoute)}
+    both = [*trust_routes.router.routes, *trust_routes.verify_router.routes]
+    routes = {r.path: r for r in both if isinstance(r, APIRoute)}
     for path in ("/verify", "/ofd/render"):
         calls = [d.call for d in routes[path].dependant.dependencies]
         assert anonymous_limit in calls, path

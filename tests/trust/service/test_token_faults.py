@@ -4,7 +4,7 @@ half-written (no certificate row, no consumed serial, no audit entry, no key lef
 
 The world is built with file keys, then opened with a SoftHSM2 token configured and its RSA regional CA re-keyed, so
 that CA signs on the token; end-entity keys (EC P-256) are made on the token too. The fault is injected after the
-issuance has made its key and reserved its serial, right before the CA's signature (``reserve_serial``).
+issuance has made its key and drawn its serial, right before the CA's signature (``discipline.new_serial``).
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ import pkcs11
 import pytest
 from sqlmodel import Session, func, select
 
-from ca.authority import discipline
+from ca.authority import discipline, records
 from ca.models import CertificateAuthority, IssuedCertificate
 from tests.support.softhsm import SoftHsm
 from tests.support.world import PASSPHRASE, make_instance
 from trust.crypto.errors import Code, TrustError
+from trust.formats import x509 as cx
 from trust.formats.names import DN
 from trust.service import audit
 from trust.service import ca as ca_service
@@ -87,17 +88,17 @@ _DEAD_SESSION_FINALISER = pytest.mark.filterwarnings("ignore::pytest.PytestUnrai
 
 
 def _midway(monkeypatch: pytest.MonkeyPatch, fault: Callable[[], None]) -> list[str]:
-    """Make ``fault`` happen after the serial is reserved (the subject's key already on the token), before signing."""
+    """Make ``fault`` happen once the serial is drawn (the subject's key already on the token), right before signing."""
     happened: list[str] = []
-    original = discipline.reserve_serial
+    original = records.new_serial  # what the discipline draws with
 
-    def reserve_then_fail(session, make):
-        record = original(session, make)
+    def draw_then_fail() -> int:
+        serial = original()
         fault()
-        happened.append(record.serial)
-        return record
+        happened.append(cx.serial_hex(serial))
+        return serial
 
-    monkeypatch.setattr(discipline, "reserve_serial", reserve_then_fail)
+    monkeypatch.setattr(discipline, "new_serial", draw_then_fail)
     return happened
 
 
@@ -124,7 +125,7 @@ def test_token_logged_out_mid_issuance(world: Instance, monkeypatch: pytest.Monk
     happened = _midway(monkeypatch, log_out)
     with pytest.raises(TrustError) as caught:
         _issue(world)
-    assert happened, "the fault was injected after the serial was reserved"
+    assert happened, "the fault was injected after the serial was drawn"
     assert caught.value.code in (Code.KEYSTORE_TOKEN_UNAVAILABLE, Code.KEYSTORE_TOKEN_MISSING), caught.value
     assert _state(world) == before  # no row, no serial, no audit entry, the new key discarded
     with Session(world.engine) as session:

@@ -219,7 +219,7 @@ def test_compressed_bundles_are_bounded(tl_world: World, monkeypatch: pytest.Mon
     data = _bundle(tl_world)
     packed = bundle_format.compress(data)
     assert bundle_format.decompress(packed) == data and bundle_format.decompress(data) == data
-    monkeypatch.setattr(tl, "MAX_DOCUMENT_BYTES", 1024 * 1024)
+    monkeypatch.setattr(bundle_format, "MAX_BUNDLE_BYTES", 1024 * 1024)
     bomb = gzip.compress(b" " * (64 * 1024 * 1024))
     with pytest.raises(InputError) as too_large:
         bundle_format.decompress(bomb)

@@ -25,9 +25,13 @@ from trust.service import verification
 from trust.service.instance import Instance
 from trust.service.policy import Action
 from verifier.context import validation_time
-from verifier.limits import MAX_DEPTH
 
 router = APIRouter(tags=["trust list and verification"], route_class=StrictJsonRoute)
+verify_router = APIRouter(tags=["trust list and verification"], route_class=StrictJsonRoute)
+"""``POST /verify`` alone, included before every other router (:func:`trust.http.app.create_app`): the busiest
+public route is matched first instead of after walking the CA, client, OCSP and TSA routes. Only a request for
+``/verify`` can match it, and a ``GET /verify`` (the verifier page) still reaches its own route, so no other
+route's precedence changes."""
 _AT_HELP = "validation time with its time zone, e.g. 2026-03-01T09:00:00+08:00 (default now)"
 _PURPOSE = verify_body.PURPOSE_HELP
 BUNDLE_CACHE_SECONDS = 60.0
@@ -233,28 +237,16 @@ class VerificationReport(BaseModel):
     )
 
 
-@router.post(
+@verify_router.post(
     "/verify",
     dependencies=[Depends(anonymous_limit)],
     summary="Verify a certificate, seal, GB/T 38540 signature, sealed PDF or OFD, licence or photo of a licence QR "
     "code; returns the ETSI EN 319 102-1 report",
     response_model=VerificationReport,
     responses=problems.responses(*problems.JSON_BODY, 413, 415, 429),
-    openapi_extra={"requestBody": verify_body.openapi_body()},
+    openapi_extra={"requestBody": verify_body.openapi_body(), "parameters": verify_body.openapi_parameters()},
 )
-async def verify(
-    request: Request,
-    at: Annotated[str | None, Query(description="Raw and multipart bodies: " + _AT_HELP)] = None,
-    purpose: Annotated[str | None, Query(max_length=32, description="Raw and multipart bodies: " + _PURPOSE)] = None,
-    strict: Annotated[bool | None, Query(description="Raw and multipart bodies: the RFC 5280 CA profile")] = None,
-    max_depth: Annotated[int | None, Query(ge=0, le=MAX_DEPTH, description="Raw and multipart bodies")] = None,
-    revocation: Annotated[Literal["available", "required"] | None, Query(description="Raw and multipart")] = None,
-    kb_nonce: Annotated[str | None, Query(max_length=256, description="Raw and multipart bodies")] = None,
-    kb_audience: Annotated[str | None, Query(max_length=256, description="Raw and multipart bodies")] = None,
-    require_transparency: Annotated[
-        bool | None, Query(description="Raw and multipart bodies: an unlogged credential is INDETERMINATE")
-    ] = None,
-) -> Response:
+async def verify(request: Request) -> Response:
     """The body is the JSON form (the input base64, with anchors, CRLs and options), the file itself (PDF, token,
     certificate, PNG or JPEG photo of a licence QR code; options in the query string) or a multipart form with the
     file as ``input`` (:mod:`trust.http.verify_body`)."""
@@ -263,17 +255,8 @@ async def verify(
     kind = verify_body.media_type(request)
     if not verify_body.accepts(kind):
         return problems.problem_response(request, Code.USAGE, verify_body.unsupported(kind), status=415)
-    given: dict[str, Any] = {
-        "at": at,
-        "purpose": purpose,
-        "strict": strict,
-        "max_depth": max_depth,
-        "revocation": revocation,
-        "kb_nonce": kb_nonce,
-        "kb_audience": kb_audience,
-        "require_transparency": require_transparency,
-    }
-    asked = await verify_body.read(request, {k: v for k, v in given.items() if v is not None})
+    # the query options read in one step (verify_body.query_options), not as eight parameters FastAPI solves apart
+    asked = await verify_body.read(request, verify_body.query_options(request))
     report = await run_in_threadpool(_verify, _instance(request), asked)
     return JSONResponse(report)
 
