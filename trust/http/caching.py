@@ -12,12 +12,21 @@ through :func:`cached`, so the rules live in one place:
   ``Cache-Control`` a 200 would carry (clause 15.4.5).
 * A header that does not parse as that grammar is ignored (the full representation is sent), never an error:
   a conditional header may only save bytes, not refuse a request.
+
+A large artefact that changes rarely — the offline bundle, tens of MB at national scale (issue 15) — is answered
+through :class:`Representations`: its ``ETag`` is computed once per body, not per request (the SHA-256 of 86 MB is
+~0.2 s), and a client whose ``Accept-Encoding`` admits ``gzip`` (RFC 9110 clause 12.5.3) gets it gzip-compressed
+(``Content-Encoding: gzip``, about a third of the bytes), compressed once per body. The gzip form is another
+representation, so it has its own strong ``ETag`` (of the compressed bytes), and both answers carry
+``Vary: Accept-Encoding``.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import re
+import threading
 from typing import Any, Final
 
 from fastapi import Request, Response
@@ -68,15 +77,100 @@ def not_modified(request: Request, etag: str) -> bool:
     return "*" in tags or etag.removeprefix("W/") in tags
 
 
+MAX_ACCEPT_ENCODING: Final = 1024  # longer headers are ignored: the identity representation is sent
+GZIP_LEVEL: Final = 6
+
+
+def accepts_gzip(value: str | None) -> bool:
+    """Whether an ``Accept-Encoding`` value (RFC 9110 clause 12.5.3) admits ``gzip``: listed (or ``x-gzip``) with a
+    qvalue above 0, or not listed and ``*`` above 0. A value that does not parse admits nothing but identity."""
+    if not value or len(value) > MAX_ACCEPT_ENCODING:
+        return False
+    named: float | None = None
+    star: float | None = None
+    for item in value.split(","):
+        coding, *params = (part.strip(" \t") for part in item.split(";"))
+        coding = coding.lower()
+        if not coding:
+            continue
+        weight = 1.0
+        for param in params:
+            name, _, number = param.partition("=")
+            if name.strip(" \t").lower() == "q":
+                try:
+                    weight = float(number.strip(" \t"))
+                except ValueError:
+                    return False
+                if not 0.0 <= weight <= 1.0:  # also NaN
+                    return False
+        if coding in ("gzip", "x-gzip"):
+            named = weight if named is None else max(named, weight)
+        elif coding == "*":
+            star = weight
+    if named is not None:
+        return named > 0
+    return star is not None and star > 0
+
+
+class Representations:
+    """The validators and gzip form of the last body one route answered with, kept by the body's identity (a route
+    that serves the same ``bytes`` object until its content changes, as ``GET /bundle`` does): computed once per
+    body, under a lock so that concurrent first requests compress once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._etag: tuple[bytes, str] | None = None
+        self._gzip: tuple[bytes, bytes, str] | None = None
+
+    def etag(self, body: bytes) -> str:
+        known = self._etag
+        if known is not None and known[0] is body:
+            return known[1]
+        tag = etag_for(body)
+        self._etag = (body, tag)
+        return tag
+
+    def gzipped(self, body: bytes) -> tuple[bytes, str]:
+        known = self._gzip
+        if known is not None and known[0] is body:
+            return known[1], known[2]
+        with self._lock:
+            known = self._gzip
+            if known is not None and known[0] is body:
+                return known[1], known[2]
+            packed = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+            self._gzip = (body, packed, etag_for(packed))
+            return packed, self._gzip[2]
+
+
 def cached(
-    request: Request, body: bytes, media_type: str, *, max_age: int, headers: dict[str, str] | None = None
+    request: Request,
+    body: bytes,
+    media_type: str,
+    *,
+    max_age: int,
+    headers: dict[str, str] | None = None,
+    representations: Representations | None = None,
 ) -> Response:
-    """``body`` with ``ETag`` and ``Cache-Control: public, max-age``; or 304 when the client's copy is current."""
-    etag = etag_for(body)
-    all_headers = {**(headers or {}), "ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
+    """``body`` with ``ETag`` and ``Cache-Control: public, max-age``; or 304 when the client's copy is current. With
+    ``representations`` (large artefacts), the validators are kept per body and a client that accepts gzip gets the
+    gzip representation (module docstring)."""
+    all_headers = {**(headers or {}), "Cache-Control": f"public, max-age={max_age}"}
+    encoded = body
+    if representations is None:
+        etag = etag_for(body)
+    else:
+        all_headers["Vary"] = "Accept-Encoding"
+        if accepts_gzip(request.headers.get("accept-encoding")):
+            encoded, etag = representations.gzipped(body)
+            all_headers["Content-Encoding"] = "gzip"
+        else:
+            etag = representations.etag(body)
+    all_headers["ETag"] = etag
     if not_modified(request, etag):
+        all_headers.pop("Content-Encoding", None)
         return Response(status_code=304, headers=all_headers)
-    return Response(body, media_type=media_type, headers=all_headers)
+    return Response(encoded, media_type=media_type, headers=all_headers)
 
 
 IF_NONE_MATCH_PARAMETER: Final[dict[str, Any]] = {
@@ -117,4 +211,13 @@ def responses(
 
 OPENAPI_EXTRA: Final[dict[str, Any]] = {"parameters": [IF_NONE_MATCH_PARAMETER]}
 
-__all__ = ["IF_NONE_MATCH_PARAMETER", "OPENAPI_EXTRA", "cached", "etag_for", "not_modified", "parse_if_none_match"]
+__all__ = [
+    "IF_NONE_MATCH_PARAMETER",
+    "OPENAPI_EXTRA",
+    "Representations",
+    "accepts_gzip",
+    "cached",
+    "etag_for",
+    "not_modified",
+    "parse_if_none_match",
+]

@@ -44,6 +44,38 @@ def test_trust_list_and_bundle(client: AuthClient) -> None:
     assert len(verified.bundle.crls) >= 8
 
 
+def test_the_bundle_is_gzip_compressed_for_clients_that_accept_it(
+    client: AuthClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GET /bundle (tens of MB at national scale, issue 15): a client whose Accept-Encoding admits gzip gets the gzip
+    representation, with its own strong ETag and Vary on both; the ETag and the gzip form are made once per bundle,
+    not per request."""
+    from trust.http import caching
+
+    plain = client.get("/bundle", headers={"Accept-Encoding": "identity"})
+    packed = client.get("/bundle", headers={"Accept-Encoding": "gzip"})
+    assert plain.status_code == packed.status_code == 200
+    assert "content-encoding" not in plain.headers and packed.headers["content-encoding"] == "gzip"
+    assert packed.content == plain.content  # decoded by the client
+    assert packed.num_bytes_downloaded < len(plain.content) * 0.8  # base64 of DER: about a half to a third
+    assert plain.headers["vary"] == packed.headers["vary"] == "Accept-Encoding"
+    assert plain.headers["etag"] == caching.etag_for(plain.content) != packed.headers["etag"]
+    again = {"Accept-Encoding": "gzip", "If-None-Match": packed.headers["etag"]}
+    assert client.get("/bundle", headers=again).status_code == 304
+    other = {"Accept-Encoding": "identity", "If-None-Match": packed.headers["etag"]}
+    assert client.get("/bundle", headers=other).status_code == 200
+    for value in ("gzip;q=0", "br", "*;q=0", "gzip;q=abc", "gzip;q=2", "identity", "br, *;q=0"):
+        assert "content-encoding" not in client.get("/bundle", headers={"Accept-Encoding": value}).headers, value
+    for value in ("GZIP", "x-gzip", "*", "br;q=1, gzip;q=0.1", "deflate, gzip ; q=0.5"):
+        assert client.get("/bundle", headers={"Accept-Encoding": value}).headers["content-encoding"] == "gzip", value
+    hashed: list[int] = []
+    real = caching.etag_for
+    monkeypatch.setattr(caching, "etag_for", lambda body: hashed.append(len(body)) or real(body))
+    for value in ("identity", "gzip", "identity", "gzip"):
+        assert client.get("/bundle", headers={"Accept-Encoding": value}).status_code == 200
+    assert hashed == []  # the same bundle: its validators and gzip form were kept
+
+
 def test_verify_route(client: AuthClient, world: World) -> None:
     cert = service.issue(
         world.instance,

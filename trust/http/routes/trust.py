@@ -9,7 +9,7 @@ an issuer or a service.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -100,7 +100,17 @@ def trust_list(request: Request) -> Response:
     openapi_extra=caching.OPENAPI_EXTRA,
 )
 def bundle(request: Request) -> Response:
-    return caching.cached(request, _bundle_bytes(request), "application/json", max_age=int(BUNDLE_CACHE_SECONDS))
+    return caching.cached(
+        request,
+        _bundle_bytes(request),
+        "application/json",
+        max_age=int(BUNDLE_CACHE_SECONDS),
+        representations=_BUNDLE_REPRESENTATIONS,
+    )
+
+
+_BUNDLE_REPRESENTATIONS: Final = caching.Representations()
+"""``GET /bundle``'s ETag and gzip form, once per signed bundle (tens of MB at national scale)."""
 
 
 class Roots(BaseModel):
