@@ -139,3 +139,19 @@ def copy_world(template: World, home: Path) -> World:
         port=template.port,
         platforms=dict(template.platforms),
     )
+
+
+def copy_world_with_issuer(template: World, home: Path, license_type: str) -> tuple[World, str]:
+    """A copy of ``template`` with Zhejiang's market regulator registered as a licence issuer of ``license_type``
+    under the region's SM2 CA; the world and the issuer's id (the state and context-patch tests start here)."""
+    from trust.service import licenses
+
+    world = copy_world(template, home)
+    issuer = licenses.register_issuer(
+        world.instance,
+        ca_id="region-330000-sm2",
+        name="浙江省市场监督管理局",
+        code=make_uscc("11330000002482226"),
+        license_types=[license_type],
+    )
+    return world, issuer.id

@@ -36,6 +36,12 @@ BUSINESS = "11100000000013338W101"
 FOOD = "11100000000013338W102"
 ZJ_AUTHORITY = make_uscc("11330000002482226")
 _counter = itertools.count(1)
+_SEAL_SUBJECT = {  # the subject of the seal certificates the issuance rows ask for (single and batch)
+    "common_name": "合同专用章",
+    "organization": "杭州示例科技有限公司",
+    "province": "浙江省",
+    "serial_number": ZJ_ORG_USCC,
+}
 
 ALLOWED_KINDS = ("operator", "region-a", "region-b", "department-a")
 UNAUTHENTICATED = ("nobody", "revoked-platform", "expired-assertion", "replayed-assertion", "other-audience")
@@ -225,12 +231,7 @@ ROUTES: dict[str, tuple[Callable[[Setup], Request], set[str]]] = {
                 "json": {
                     "ca_id": "region-330000-sm2",
                     "profile": "seal",
-                    "subject": {
-                        "common_name": "合同专用章",
-                        "organization": "杭州示例科技有限公司",
-                        "province": "浙江省",
-                        "serial_number": ZJ_ORG_USCC,
-                    },
+                    "subject": _SEAL_SUBJECT,
                 }
             },
         ),
@@ -247,12 +248,7 @@ ROUTES: dict[str, tuple[Callable[[Setup], Request], set[str]]] = {
                         {
                             "request_id": f"authz-batch-{next(_counter)}",
                             "profile": "seal",
-                            "subject": {
-                                "common_name": "合同专用章",
-                                "organization": "杭州示例科技有限公司",
-                                "province": "浙江省",
-                                "serial_number": ZJ_ORG_USCC,
-                            },
+                            "subject": _SEAL_SUBJECT,
                         }
                     ],
                 }

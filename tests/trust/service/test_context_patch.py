@@ -20,7 +20,7 @@ from ca.models import CrlShard
 from licenses import samples
 from tests.support import postgres
 from tests.support.server import free_port
-from tests.support.world import World, copy_world, make_instance
+from tests.support.world import World, copy_world_with_issuer, make_instance
 from trust import db
 from trust.crypto.errors import InputError, InvalidSignature
 from trust.formats import crl as crl_mod
@@ -45,15 +45,7 @@ def _seal(index: int) -> DN:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> tuple[World, str]:
-    world = copy_world(world_template, tmp_path_factory.mktemp("ctxpatch") / "home")
-    issuer = licenses.register_issuer(
-        world.instance,
-        ca_id=ZJ_SM2,
-        name="浙江省市场监督管理局",
-        code=make_uscc("11330000002482226"),
-        license_types=[BUSINESS],
-    )
-    return world, issuer.id
+    return copy_world_with_issuer(world_template, tmp_path_factory.mktemp("ctxpatch") / "home", BUSINESS)
 
 
 def _verdict(report: dict[str, Any]) -> tuple[Any, Any]:

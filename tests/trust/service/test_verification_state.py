@@ -15,7 +15,7 @@ from sqlalchemy import event
 
 from licenses import samples
 from tests.support import redis as redis_support
-from tests.support.world import PASSPHRASE, World, copy_world, make_instance
+from tests.support.world import PASSPHRASE, World, copy_world_with_issuer, make_instance
 from trust.crypto.errors import ConflictError
 from trust.formats import bundle as bundle_format
 from trust.formats import crl as crl_mod
@@ -39,15 +39,7 @@ SEAL = DN(
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> tuple[World, str]:
-    world = copy_world(world_template, tmp_path_factory.mktemp("state") / "home")
-    issuer = licenses.register_issuer(
-        world.instance,
-        ca_id=ZJ_SM2,
-        name="浙江省市场监督管理局",
-        code=make_uscc("11330000002482226"),
-        license_types=[BUSINESS],
-    )
-    return world, issuer.id
+    return copy_world_with_issuer(world_template, tmp_path_factory.mktemp("state") / "home", BUSINESS)
 
 
 def _version(world: World) -> int:
