@@ -269,6 +269,30 @@ class BundleInfo:
 
 
 @dataclass(frozen=True)
+class StateInfo:
+    """What a service's context holds beyond the bundle it was built from (``source.state`` of a report): the state
+    version it was brought to, the moment that version was read — what the context holds was known current then, so
+    it, not the bundle's ``created_at``, is when "newer than the bundle" starts (:meth:`VerificationContext.
+    newer_than_bundle`) — and the CRLs and Status List Tokens patched in since the bundle
+    (:meth:`VerificationContext.patched`). ``None`` on a context built from a bundle file (the offline verifier)."""
+
+    version: int | None  # None: patched by a caller that named no version (a library use of patched())
+    known_current_at: datetime | None
+    crls: tuple[tuple[int, str, int, str], ...] = ()  # (slot index, issuer, CRL number, SHA-256 of its DER)
+    status_lists: tuple[tuple[str, str], ...] = ()  # (uri, SHA-256 of the token)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "known_current_at": self.known_current_at.isoformat() if self.known_current_at is not None else None,
+            "patched_crls": [
+                {"issuer": issuer, "number": number, "sha256": digest} for _slot, issuer, number, digest in self.crls
+            ],
+            "patched_status_lists": [{"uri": uri, "sha256": digest} for uri, digest in self.status_lists],
+        }
+
+
+@dataclass(frozen=True)
 class VerificationContext:
     validation_time: datetime
     anchors: tuple[x509.Certificate, ...] = ()
@@ -291,6 +315,7 @@ class VerificationContext:
     memo: Memo = field(default_factory=Memo, compare=False, repr=False)  # shared by dataclasses.replace copies
     bundle: BundleInfo | None = field(default=None, compare=False)  # the bundle the trust list came from
     patch: _Patch | None = field(default=None, compare=False, repr=False)  # how patched() made it (revoked_serials)
+    state: StateInfo | None = field(default=None, compare=False)  # a service's state version and patches (StateInfo)
 
     def newer_than_bundle(self, moment: datetime, *, certificate: bool = True) -> bool:
         """Whether ``moment`` — a certificate's notBefore (less :data:`BACKDATING`), or a document's time with
@@ -299,10 +324,24 @@ class VerificationContext:
         holds the trust list current then — Huren publishes a list on every change — so what it lacks is not listed."""
         if self.trust_list is None:
             return False
-        made = self.bundle.created_at if self.bundle is not None else self.trust_list.issued_at
+        made = self.known_current_at
+        assert made is not None  # a trust list is at hand
         # Documents and certificates state whole seconds: one of the bundle's own second may be newer than it.
         made = made.replace(microsecond=0)
         return moment >= made - (BACKDATING if certificate else timedelta(0))
+
+    @property
+    def known_current_at(self) -> datetime | None:
+        """Until when what this context holds is known to be current: the moment a service read the state version
+        it was brought to (:class:`StateInfo`), else when its bundle was made, else when its trust list was issued;
+        ``None`` without a trust list. What is dated after it may simply be newer than what the context knows."""
+        made = self.bundle.created_at if self.bundle is not None else None
+        if made is None and self.trust_list is not None:
+            made = self.trust_list.issued_at
+        known = self.state.known_current_at if self.state is not None else None
+        if known is not None:
+            made = known if made is None else max(made, known)
+        return made
 
     def newer_bundle(self, what: str, moment: datetime) -> str:
         """The reason to give when ``what`` of ``moment`` is missing from an older bundle: not a forgery proven, an
@@ -310,6 +349,9 @@ class VerificationContext:
         listed = self.trust_list
         number = f"trust list {listed.sequence}" if listed else "its trust list"
         made = f" of {self.bundle.created_at.isoformat()}" if self.bundle is not None else ""
+        known = self.known_current_at
+        if self.state is not None and known is not None:
+            made += f", known current at state version {self.state.version} ({known.isoformat()})"
         return (
             f"{what} ({moment.isoformat()}) is newer than the bundle{made}, whose {number} does not list it yet: get a "
             "newer bundle"
@@ -333,6 +375,7 @@ class VerificationContext:
             "crls": len(self.crls),
             "ocsp_responses": len(self.ocsps),
             "status_lists": len(self.status_lists),
+            **({"state": self.state.to_dict()} if self.state is not None else {}),
         }
 
     def __post_init__(self) -> None:
@@ -444,7 +487,13 @@ class VerificationContext:
         material = self.shared(
             "material-key", self._material_key, self.anchors, self.intermediates, self.crls, self.ocsps, self.trust_list
         )
-        return (*cast(tuple[Hashable, ...], material), self.revocation, self.warnings, self.key_anchors)
+        return (
+            *cast(tuple[Hashable, ...], material),
+            self.revocation,
+            self.warnings,
+            self.key_anchors,
+            self.known_current_at,  # what is "newer than the bundle" (a service's patch moves it)
+        )
 
     def _material_key(self) -> tuple[Hashable, ...]:
         memo = self.memo
@@ -460,7 +509,12 @@ class VerificationContext:
         return (len(self.anchors), len(self.crls), hasher.digest(), _Same(self.trust_list))
 
     def patched(
-        self, *, crls: Sequence[bytes] = (), status_lists: Sequence[Mapping[str, Any]] = ()
+        self,
+        *,
+        crls: Sequence[bytes] = (),
+        status_lists: Sequence[Mapping[str, Any]] = (),
+        version: int | None = None,
+        known_current_at: datetime | None = None,
     ) -> VerificationContext:
         """A context like this one with some CRLs and Status List Tokens replaced by newer ones — what a service does
         when a revocation re-signed one CRL partition or a status change one list (issue 15 item 1), instead of
@@ -474,8 +528,15 @@ class VerificationContext:
         one's. A CRL that matches no CRL here (or several), is not signed so, or is older is refused
         (:class:`InputError`, or :class:`InvalidSignature`): the caller builds a full context instead. A status list
         entry (``{"uri", "token"}``) replaces the entry with the same ``uri`` or is added; its token is checked when it
-        is used, as the bundle's are (:mod:`verifier.license`), and its ``sub`` must be its ``uri``."""
+        is used, as the bundle's are (:mod:`verifier.license`), and its ``sub`` must be its ``uri``.
+
+        The result's :attr:`state` (:class:`StateInfo`, ``source.state`` of its reports) names what was patched in
+        since the bundle — this patch's CRLs and lists and those of the patches before it — with ``version`` and
+        ``known_current_at``: the state version the caller brought it to and when it read that version (what the
+        context holds was current then, so "newer than the bundle" is judged from then on)."""
         new_crls = list(self.crls)
+        patched_crls = {record[0]: record for record in (self.state.crls if self.state is not None else ())}
+        patched_lists = dict(self.state.status_lists if self.state is not None else ())
         slots = self.shared("crl-slots", self._crl_slots, self.crls)
         added: set[bytes] = set()
         unreadable = False
@@ -503,6 +564,7 @@ class VerificationContext:
             except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError):
                 unreadable = True
             new_crls[index] = der
+            patched_crls[index] = (index, crl.issuer.human_friendly, _crl_number(crl), hashlib.sha256(der).hexdigest())
         new_status = list(self.status_lists)
         positions = {entry.get("uri"): i for i, entry in enumerate(new_status)}
         for entry in status_lists:
@@ -513,13 +575,20 @@ class VerificationContext:
             if claims.get("sub") != uri:
                 raise InputError(f"the status list token's subject is not {uri}")
             item = {"uri": uri, "token": text}
+            patched_lists[uri] = hashlib.sha256(text.encode()).hexdigest()
             if uri in positions:
                 new_status[positions[uri]] = item
             else:
                 positions[uri] = len(new_status)
                 new_status.append(item)
+        state = StateInfo(
+            version,
+            known_current_at,
+            tuple(patched_crls[index] for index in sorted(patched_crls)),
+            tuple(sorted(patched_lists.items())),
+        )
         if not crls:
-            return replace(self, status_lists=tuple(new_status)) if status_lists else self
+            return replace(self, status_lists=tuple(new_status) if status_lists else self.status_lists, state=state)
         crl_tuple = tuple(new_crls)
         self.memo.facts.put(("crl-slots", _Same(crl_tuple)), slots)  # the same issuers, partitions and keys
         return replace(
@@ -527,6 +596,7 @@ class VerificationContext:
             crls=crl_tuple,
             status_lists=tuple(new_status) if status_lists else self.status_lists,
             patch=_Patch(self, frozenset(added), unreadable),
+            state=state,
         )
 
     def _crl_slots(self) -> dict[Hashable, int]:

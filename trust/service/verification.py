@@ -60,6 +60,7 @@ class _Current:
     bundle: bytes | None  # None after a patch: signed again on the first GET /bundle (bundle_bytes)
     context: Any = None  # verifier.context.VerificationContext, built on first use
     database: int | None = None  # the database's state version, read before the content was
+    read_at: datetime | None = None  # when ``database`` was read: what the context holds was current then
 
 
 _current: weakref.WeakKeyDictionary[Instance, _Current] = weakref.WeakKeyDictionary()
@@ -100,23 +101,36 @@ def current(instance: Instance) -> _Current:
             assert entry is not None
             return entry
         # The version is read before the content: content newer than ``version`` only causes one more update later.
+        # Every change up to it is in what the context is brought to, so that is known current from the read on
+        # (the clock is read first: a change committed before that moment has a version no higher than the one read).
+        read_at = datetime.now(UTC)
         database = state.database_version(instance.engine)
-        patched = _patched(instance, entry, version, database) if entry is not None else None
+        patched = _patched(instance, entry, version, database, read_at) if entry is not None else None
         if patched is not None:
             _current[instance] = patched
             return patched
         signed = trust_service.current_bundle_bytes(instance)
-        fetched = _Current(version, time.monotonic(), signed, database=database)
-        if entry is not None and entry.bundle is signed:
-            fetched.context = entry.context  # the same signed bundle: the same context
+        fetched = _Current(version, time.monotonic(), signed, database=database, read_at=read_at)
+        if entry is not None and entry.bundle is signed and entry.context is not None:
+            fetched.context = _stamped(entry.context, fetched)  # the same signed bundle: the same context
         elif entry is not None and entry.context is not None:
-            fetched.context = _build(instance, signed, memo=entry.context.memo)
+            fetched.context = _stamped(_build(instance, signed, memo=entry.context.memo), fetched)
             _updates.setdefault(instance, Counter())["rebuilt"] += 1
         _current[instance] = fetched
         return fetched
 
 
-def _patched(instance: Instance, entry: _Current, version: Hashable, database: int) -> _Current | None:
+def _stamped(context: Any, entry: _Current) -> Any:
+    """``context`` naming the state version ``entry`` was brought to and when it was read (``source.state``)."""
+    from verifier.context import StateInfo
+
+    assert entry.database is not None and entry.read_at is not None
+    return dataclasses.replace(context, state=StateInfo(entry.database, entry.read_at))
+
+
+def _patched(
+    instance: Instance, entry: _Current, version: Hashable, database: int, read_at: datetime
+) -> _Current | None:
     """``entry`` brought to ``version`` by patching its context with what changed since (module docstring), or
     ``None`` when only a full rebuild will do: no context yet, :data:`REBUILD_AFTER` passed, a change that is not a
     CRL partition or a status list (or unrecorded), or material the context refuses."""
@@ -127,14 +141,13 @@ def _patched(instance: Instance, entry: _Current, version: Hashable, database: i
         return None
     try:
         crls, status_lists = _changed_material(instance, changed)
-        context = entry.context
-        if crls or status_lists:
-            context = context.patched(crls=crls, status_lists=status_lists)
+        # even with nothing to replace (a bump that changed nothing the context holds): the newer version and time
+        context = entry.context.patched(crls=crls, status_lists=status_lists, version=database, known_current_at=read_at)
     except TrustError as exc:
         log.warning("the verification context is rebuilt: a change could not be applied (%s)", exc.message)
         return None
     _updates.setdefault(instance, Counter())["patched"] += 1
-    return _Current(version, entry.built, None, context, database)
+    return _Current(version, entry.built, None, context, database, read_at)
 
 
 def _changed_material(instance: Instance, changed: set[tuple[Any, ...]]) -> tuple[list[bytes], list[dict[str, str]]]:
@@ -188,7 +201,7 @@ def _base_context(instance: Instance) -> Any:
         with _lock(instance):
             if entry.context is None:
                 assert entry.bundle is not None  # only an entry with a context is patched
-                entry.context = _build(instance, entry.bundle)
+                entry.context = _stamped(_build(instance, entry.bundle), entry)
     return entry.context
 
 
