@@ -142,7 +142,9 @@ def _patched(
     try:
         crls, status_lists = _changed_material(instance, changed)
         # even with nothing to replace (a bump that changed nothing the context holds): the newer version and time
-        context = entry.context.patched(crls=crls, status_lists=status_lists, version=database, known_current_at=read_at)
+        context = entry.context.patched(
+            crls=crls, status_lists=status_lists, version=database, known_current_at=read_at
+        )
     except TrustError as exc:
         log.warning("the verification context is rebuilt: a change could not be applied (%s)", exc.message)
         return None

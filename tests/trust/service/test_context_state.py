@@ -147,10 +147,8 @@ def test_the_offline_verifier_is_unchanged(
     (tmp_path / "bundle.json").write_bytes(data)
     (tmp_path / "cert.der").write_bytes(cert.certificate.dump())
     capsys.readouterr()
-    code = main(
-        ["verify", str(tmp_path / "cert.der"), "--bundle", str(tmp_path / "bundle.json"), "--pin", pins[0]]
-        + ["--format", "json"]
-    )
+    bundle, certificate = str(tmp_path / "bundle.json"), str(tmp_path / "cert.der")
+    code = main(["verify", certificate, "--bundle", bundle, "--pin", pins[0], "--format", "json"])
     assert code == 0
     source = json.loads(capsys.readouterr().out)["source"]
     assert set(source) == {"bundle", "trust_list", "anchors", "crls", "ocsp_responses", "status_lists"}
