@@ -27,6 +27,7 @@ import gzip
 import hashlib
 import re
 import threading
+from collections.abc import Callable
 from typing import Any, Final
 
 from fastapi import Request, Response
@@ -115,9 +116,12 @@ def accepts_gzip(value: str | None) -> bool:
 class Representations:
     """The validators and gzip form of the last body one route answered with, kept by the body's identity (a route
     that serves the same ``bytes`` object until its content changes, as ``GET /bundle`` does): computed once per
-    body, under a lock so that concurrent first requests compress once."""
+    body, under a lock so that concurrent first requests compress once. ``compress`` gives a body's gzip form (by
+    default ``gzip.compress`` at :data:`GZIP_LEVEL`; ``GET /bundle`` passes the service's, which stores it once for
+    all workers)."""
 
-    def __init__(self) -> None:
+    def __init__(self, compress: Callable[[bytes], bytes] | None = None) -> None:
+        self._compress = compress or (lambda body: gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0))
         self._lock = threading.Lock()
         self._etag: tuple[bytes, str] | None = None
         self._gzip: tuple[bytes, bytes, str] | None = None
@@ -138,7 +142,7 @@ class Representations:
             known = self._gzip
             if known is not None and known[0] is body:
                 return known[1], known[2]
-            packed = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+            packed = self._compress(body)
             self._gzip = (body, packed, etag_for(packed))
             return packed, self._gzip[2]
 

@@ -31,6 +31,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import hashlib
 import json
 import logging
@@ -569,6 +570,104 @@ def current_bundle_bytes(instance: Instance) -> bytes:
     with _verify_lock:
         _verify_bundles[instance] = (key, moment, data)
     return data
+
+
+STORE_FOLDER: Final = "bundles"  # under <home>/cache/: the signed bundle per state version, shared by the workers
+STORE_KEPT: Final = 3  # bundles (each with its gzip form) kept: the newest, and two a slower worker may still serve
+STORE_GZIP_LEVEL: Final = 6  # trust.http.caching.GZIP_LEVEL, the level GET /bundle compresses at (it may not import it)
+_store_lock = threading.Lock()
+_stored: dict[str, int] = {}  # store folder -> bundles this process signed into it (tests, bench)
+_gzipped: dict[str, int] = {}  # store folder -> gzip forms this process made into it
+
+
+def _store_folder(instance: Instance) -> Path:
+    return instance.settings.home / "cache" / STORE_FOLDER
+
+
+def store_key(version: int, at: float | None = None) -> str:
+    """The name under which the signed bundle of the database's state ``version`` is stored: the version and the
+    :data:`VERIFY_BUNDLE_REUSE` period of the wall clock (a bundle is signed again at least that often, as
+    :func:`current_bundle_bytes` does, so the status tokens and the bundle's dates stay fresh). Every worker of a home
+    computes the same name."""
+    moment = time.time() if at is None else at
+    return f"{version:012d}-{int(moment // VERIFY_BUNDLE_REUSE)}"
+
+
+def stored_bundle(instance: Instance, key: str) -> bytes:
+    """The signed bundle stored under ``key`` (:func:`store_key`), signed by the first worker of the home that needs
+    it (:func:`current_bundle_bytes`, under a lock the workers share) and read by the others: one signature per state
+    version for all workers, not one per worker (``GET /bundle`` after a change at 10^6 revoked: ~3–4 s of CPU each).
+    Only the newest :data:`STORE_KEPT` are kept. The caller reads the version before it calls: what is stored holds
+    every change up to it (perhaps later ones too, which only cause one more bundle later)."""
+    folder = _store_folder(instance)
+    path = folder / f"{key}.json"
+    found = _read_stored(path)
+    if found is not None:
+        return found
+    with _store_guard(folder):
+        found = _read_stored(path)
+        if found is not None:
+            return found
+        data = current_bundle_bytes(instance)
+        atomic_write(path, data)
+        _stored[str(folder)] = _stored.get(str(folder), 0) + 1
+        _prune_store(folder)
+    return data
+
+
+def stored_gzip(instance: Instance, key: str, body: bytes) -> bytes:
+    """The gzip form of the bundle stored under ``key`` (``body``: its bytes, as :func:`stored_bundle` returned
+    them), compressed by the first worker that serves it gzip-encoded and read by the others."""
+    folder = _store_folder(instance)
+    path = folder / f"{key}.json.gz"
+    found = _read_stored(path)
+    if found is not None:
+        return found
+    with _store_guard(folder):
+        found = _read_stored(path)
+        if found is not None:
+            return found
+        packed = gzip.compress(body, compresslevel=STORE_GZIP_LEVEL, mtime=0)
+        if (folder / f"{key}.json").exists():  # not for a bundle pruned meanwhile: it would never be pruned again
+            atomic_write(path, packed)
+            _gzipped[str(folder)] = _gzipped.get(str(folder), 0) + 1
+    return packed
+
+
+def bundles_stored(instance: Instance) -> dict[str, int]:
+    """How many bundles this process signed into the home's store, and gzip forms it made there (tests, bench)."""
+    folder = str(_store_folder(instance))
+    return {"signed": _stored.get(folder, 0), "gzipped": _gzipped.get(folder, 0)}
+
+
+def _read_stored(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _prune_store(folder: Path) -> None:
+    """Keep the newest :data:`STORE_KEPT` bundles (by key: version, then period) and their gzip forms."""
+    keys = sorted({entry.name.split(".", 1)[0] for entry in folder.glob("*.json*") if not entry.name.startswith(".")})
+    for old in keys[:-STORE_KEPT]:
+        for suffix in (".json", ".json.gz"):
+            (folder / f"{old}{suffix}").unlink(missing_ok=True)
+
+
+@contextmanager
+def _store_guard(folder: Path) -> Iterator[None]:
+    """The store's lock: this process's, and an exclusive ``flock`` on ``<folder>/.lock`` the other workers take."""
+    import fcntl  # POSIX only, as the service
+
+    with _store_lock:
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / ".lock", "a+b") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def export_bundle(instance: Instance, path: Path | None = None, *, audit_head: bool = True) -> Path:

@@ -34,6 +34,7 @@ and maximum depth (:func:`verifier.context.build` uses the time for nothing else
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import logging
 import threading
 import time
@@ -61,6 +62,7 @@ class _Current:
     context: Any = None  # verifier.context.VerificationContext, built on first use
     database: int | None = None  # the database's state version, read before the content was
     read_at: datetime | None = None  # when ``database`` was read: what the context holds was current then
+    key: str | None = None  # where its signed bundle is stored for all workers (trust.service.trust.store_key)
 
 
 _current: weakref.WeakKeyDictionary[Instance, _Current] = weakref.WeakKeyDictionary()
@@ -109,10 +111,13 @@ def current(instance: Instance) -> _Current:
         if patched is not None:
             _current[instance] = patched
             return patched
-        signed = trust_service.current_bundle_bytes(instance)
-        fetched = _Current(version, time.monotonic(), signed, database=database, read_at=read_at)
+        key = trust_service.store_key(database)
+        signed = trust_service.stored_bundle(instance, key)  # signed once per version for all workers of the home
+        if entry is not None and entry.bundle is not None and (entry.bundle is signed or entry.bundle == signed):
+            signed = entry.bundle  # the same signed bundle (nothing it holds changed): the same bytes and context
+        fetched = _Current(version, time.monotonic(), signed, database=database, read_at=read_at, key=key)
         if entry is not None and entry.bundle is signed and entry.context is not None:
-            fetched.context = _stamped(entry.context, fetched)  # the same signed bundle: the same context
+            fetched.context = _stamped(entry.context, fetched)
         elif entry is not None and entry.context is not None:
             fetched.context = _stamped(_build(instance, signed, memo=entry.context.memo), fetched)
             _updates.setdefault(instance, Counter())["rebuilt"] += 1
@@ -149,7 +154,7 @@ def _patched(
         log.warning("the verification context is rebuilt: a change could not be applied (%s)", exc.message)
         return None
     _updates.setdefault(instance, Counter())["patched"] += 1
-    return _Current(version, entry.built, None, context, database, read_at)
+    return _Current(version, entry.built, None, context, database, read_at, trust_service.store_key(database))
 
 
 def _changed_material(instance: Instance, changed: set[tuple[Any, ...]]) -> tuple[list[bytes], list[dict[str, str]]]:
@@ -180,14 +185,26 @@ def _changed_material(instance: Instance, changed: set[tuple[Any, ...]]) -> tupl
 
 
 def bundle_bytes(instance: Instance) -> bytes:
-    """The signed offline bundle at the current state version (``GET /bundle``); after a patch, signed again here,
-    once per version (off the verification path)."""
+    """The signed offline bundle at the current state version (``GET /bundle``); after a patch, taken from the home's
+    store (:func:`trust.service.trust.stored_bundle`): signed there by the first worker that needs it, once per
+    version for all workers (off the verification path)."""
     entry = current(instance)
     if entry.bundle is None:
         with _lock(instance):
             if entry.bundle is None:
-                entry.bundle = trust_service.current_bundle_bytes(instance)
+                assert entry.key is not None
+                entry.bundle = trust_service.stored_bundle(instance, entry.key)
     return entry.bundle
+
+
+def bundle_gzip(body: bytes) -> bytes:
+    """The gzip form of ``body``, a signed bundle :func:`bundle_bytes` returned (``GET /bundle`` to a client that
+    accepts gzip): from the home's store, compressed once per version for all workers
+    (:func:`trust.service.trust.stored_gzip`); compressed here if ``body`` is no longer any instance's current one."""
+    for instance, entry in list(_current.items()):
+        if entry.bundle is body and entry.key is not None:
+            return trust_service.stored_gzip(instance, entry.key, body)
+    return gzip.compress(body, compresslevel=trust_service.STORE_GZIP_LEVEL, mtime=0)
 
 
 def _build(instance: Instance, bundle: bytes, memo: Any = None) -> Any:

@@ -109,8 +109,9 @@ def bundle(request: Request) -> Response:
     )
 
 
-_BUNDLE_REPRESENTATIONS: Final = caching.Representations()
-"""``GET /bundle``'s ETag and gzip form, once per signed bundle (tens of MB at national scale)."""
+_BUNDLE_REPRESENTATIONS: Final = caching.Representations(compress=verification.bundle_gzip)
+"""``GET /bundle``'s ETag and gzip form, once per signed bundle (tens of MB at national scale); the gzip form from the
+service's store, compressed once per version for all workers (:func:`trust.service.verification.bundle_gzip`)."""
 
 
 class Roots(BaseModel):
