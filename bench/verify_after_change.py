@@ -2,7 +2,7 @@
 """The first ``POST /verify`` after a change (issue 15 item 1, branch ctxpatch): what a worker pays to take one
 revocation into its verification context, at 10^3 revoked certificates against 10^5 (``--full``: 10^6).
 
-    .venv/bin/python bench/verify_after_change.py [--quick] [--full] [--rounds R] [--small N] [--big N]
+    .venv/bin/python bench/verify_after_change.py [--quick] [--full] [--rounds R] [--small N] [--big N] [--no-bundle]
 
 Two throw-away instances (SQLite), each with the national roots and one regional SM2 CA whose CRL partitions list
 ``--small`` (10^3) or ``--big`` (10^5; ``--full`` 10^6) seeded revoked certificates (``bench/scale.py``'s
@@ -19,8 +19,18 @@ one JSON line on stdout::
 certificates of other partitions (target ≥ 0.8). ``patched`` / ``rebuilt``: how the big instance's contexts were
 brought up to date (patched with the changed CRL, or rebuilt from the whole signed bundle). ``full_rebuild_s`` is
 the CPU of one full rebuild at the big size (the cost before this branch), ``bundle_bytes`` the size of the signed
-bundle it was built from (over 64 MiB at 10^6: branch biglimit raised the bundle's limit). Progress and samples go to
-stderr.
+bundle it was built from (over 64 MiB at 10^6: branch biglimit raised the bundle's limit).
+
+A second line (branch ctxname; ``--no-bundle`` leaves it out) measures ``GET /bundle`` after a change with two workers:
+a second :class:`~trust.service.instance.Instance` on the big instance's home and database; each round revokes one
+more certificate, then each worker in turn answers ``GET /bundle`` gzip-encoded (the signed bundle at the new version,
+:func:`trust.service.verification.bundle_bytes`, and its gzip form, ``bundle_gzip`` — on code without it, what the
+route did: ``gzip.compress`` at level 6). ``first_worker_s`` / ``second_worker_s``: the medians of each worker's CPU;
+before ctxname both signed and compressed (the same cost twice), with the store the second reads the first's files::
+
+    {"bench": "get-bundle-after-change-2w-100k", "first_worker_s": 0.9, "second_worker_s": 0.05, ...}
+
+Progress and samples go to stderr.
 """
 
 from __future__ import annotations
@@ -105,6 +115,50 @@ def _full_rebuild(instance: Any) -> tuple[float, int]:
     return time.process_time() - started, len(data)
 
 
+def _bundle_after_change(
+    instance: Any, passphrase: bytes, serials: list[str], rounds: int, label: str
+) -> dict[str, Any]:
+    """Two workers' CPU for ``GET /bundle`` (gzip) after each of ``rounds`` revocations (module docstring)."""
+    import gzip
+
+    from trust.service import ca as ca_service
+    from trust.service import verification
+    from trust.service.instance import Instance
+
+    other = Instance(instance.settings, passphrase=passphrase)
+    compress = getattr(verification, "bundle_gzip", None) or (
+        lambda body: gzip.compress(body, compresslevel=6, mtime=0)  # what the route did before ctxname
+    )
+    workers = (instance, other)
+    for worker in workers:  # both have a context (a worker's first request builds one)
+        verification.context_for(worker, at=None, purpose="auto", revocation="available")
+    spent: list[list[float]] = [[], []]
+    size = packed = 0
+    try:
+        for serial in serials[:rounds]:
+            ca_service.revoke(instance, serial=serial, reason="key_compromise")
+            for index, worker in enumerate(workers):
+                started = time.process_time()
+                body = verification.bundle_bytes(worker)
+                packed = len(compress(body))
+                spent[index].append(time.process_time() - started)
+                size = len(body)
+            log(f"  GET /bundle after a change: {spent[0][-1]:.3f} s first worker, {spent[1][-1]:.3f} s second")
+    finally:
+        other.engine.dispose()
+    first, second = statistics.median(spent[0]), statistics.median(spent[1])
+    return {
+        "bench": f"get-bundle-after-change-2w-{label}",
+        "first_worker_s": round(first, 4),
+        "second_worker_s": round(second, 4),
+        "both_s": round(first + second, 4),
+        "unit": "s CPU",
+        "rounds": rounds,
+        "bundle_bytes": size,
+        "gzip_bytes": packed,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5, help="revocations per instance; medians (default 5)")
@@ -112,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true", help="10^6 revoked in the big instance")
     parser.add_argument("--small", type=int, default=1000, help="revoked certificates in the small instance (1000)")
     parser.add_argument("--big", type=int, help="revoked certificates in the big instance (10^5; --full 10^6)")
+    parser.add_argument("--no-bundle", action="store_true", help="leave out GET /bundle after a change (2 workers)")
     args = parser.parse_args(argv)
     rounds = 2 if args.quick else args.rounds
     big = args.big or (1_000_000 if args.full else 100_000)
@@ -122,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     begun = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="huren-bench-change-") as name:
         tmp = Path(name)
-        room = rounds + 2
+        room = 2 * rounds + 2
         sides: dict[str, tuple[Any, list[str], list[bytes]]] = {}
         for label, revoked in (("small", args.small), ("big", big)):
             started = time.perf_counter()
@@ -162,6 +217,11 @@ def main(argv: list[str] | None = None) -> int:
             "bundle_bytes": size,
         }
         print(json.dumps(line, ensure_ascii=False), flush=True)
+        if not args.no_bundle:
+            instance, serials, _pems = sides["big"]
+            label = f"{big // 1000}k"
+            line = _bundle_after_change(instance, scale.PASSPHRASE, serials[rounds : 2 * rounds], rounds, label)
+            print(json.dumps(line, ensure_ascii=False), flush=True)
         for instance, _serials, _pems in sides.values():
             instance.engine.dispose()
     log(f"done in {time.perf_counter() - begun:.0f} s; load {os.getloadavg()}")

@@ -164,8 +164,10 @@ def _not_vouched(
     statement: federation.EntityStatement, ctx: VerificationContext, sub: SubIndication, message: str
 ) -> _Stop:
     """What the bundle cannot confirm: INDETERMINATE if the input is newer than the bundle, else TOTAL_FAILED."""
-    # when the bundle was made, or later: when a service last knew its material current (a patch, StateInfo)
-    created = ctx.known_current_at if ctx.bundle_created_at is not None else None
+    created = ctx.bundle_created_at
+    known = ctx.state.known_current_at if ctx.state is not None else None
+    if created is not None and known is not None:  # later: when a service last knew its material current (StateInfo)
+        created = max(created, known)
     if created is not None and statement.iat > int(created.timestamp()):
         return _Stop(
             Indication.INDETERMINATE,
