@@ -26,6 +26,10 @@
   library) the export runs when the change commits, so a CLI command leaves the file current when it exits.
   ``POST /verify``, OCSP and ``GET /bundle`` never read the file: they answer from the database at the current state
   version (:mod:`trust.service.verification`), so a revocation counts for them at once either way.
+* **The store** (branch ctxname): the signed bundle those answer with is signed once per state version (and
+  :data:`VERIFY_BUNDLE_REUSE` period) for all the workers of a home — :func:`stored_bundle` writes it under
+  ``<home>/cache/bundles/`` (an ``flock`` the workers share; the newest :data:`STORE_KEPT` kept), :func:`stored_gzip`
+  its gzip form — and read by the other workers instead of being signed and compressed again in each.
 """
 
 from __future__ import annotations

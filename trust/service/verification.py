@@ -21,8 +21,22 @@ so the cost of a change does not depend on the revoked certificates of other par
 lists or issuers. Anything else — a new trust list, a CA or main CRL change, the federation, a version without a
 change row (a bump by raw SQL, a pruned row), material the context refuses, or :data:`REBUILD_AFTER` since the last
 full build — rebuilds from the whole bundle as before. A patched entry has no signed bundle: ``GET /bundle``
-(:func:`bundle_bytes`) signs one when first asked, once per version, off the verification path.
-:func:`updates_made` counts both ways (tests, ``bench/verify_after_change.py``).
+(:func:`bundle_bytes`) gets one when first asked, off the verification path. :func:`updates_made` counts both ways
+(tests, ``bench/verify_after_change.py``).
+
+**What a context knows** (branch ctxname). Every context the service makes names the database's state version it was
+brought to and the moment that version was read (:class:`verifier.context.StateInfo`; ``source.state`` of its reports,
+with the CRLs and status lists patched in since its bundle). Every change up to that version is in it, so what it
+holds was current at that moment: "newer than the bundle" (:meth:`verifier.context.VerificationContext.
+newer_than_bundle`) is judged from then on, not from the bundle's ``created_at`` — right after a patch a verification
+says what a context rebuilt from a whole new bundle would. An entry reused while the version does not move keeps its
+moment (up to :data:`REBUILD_AFTER`): a newer one would change the material key of every memoised report.
+
+**One signed bundle per version for all workers** (branch ctxname). The signed bundle of a version — for a full
+rebuild, and for ``GET /bundle`` — comes from the home's store (:func:`trust.service.trust.stored_bundle`): the first
+worker that needs it signs it and writes it under ``<home>/cache/bundles/``, the others read it; its gzip form likewise
+(:func:`bundle_gzip`, which ``GET /bundle`` compresses with). At 10^6 revoked, signing and compressing cost ~3–4 s of
+CPU each time, formerly in every worker.
 
 The context keeps its memo across versions (parsed certificates and CRLs, verified signatures, path reports): a memo
 entry answers only for exactly the material it was made from (:class:`verifier.context.Memo`), so what a change did
