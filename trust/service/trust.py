@@ -39,6 +39,7 @@ import gzip
 import hashlib
 import json
 import logging
+import secrets
 import threading
 import time
 import weakref
@@ -597,33 +598,35 @@ def store_key(version: int, at: float | None = None) -> str:
     return f"{version:012d}-{int(moment // VERIFY_BUNDLE_REUSE)}"
 
 
-def stored_bundle(instance: Instance, key: str) -> bytes:
-    """The signed bundle stored under ``key`` (:func:`store_key`), signed by the first worker of the home that needs
-    it (:func:`current_bundle_bytes`, under a lock the workers share) and read by the others: one signature per state
-    version for all workers, not one per worker (``GET /bundle`` after a change at 10^6 revoked: ~3–4 s of CPU each).
-    Only the newest :data:`STORE_KEPT` are kept. The caller reads the version before it calls: what is stored holds
-    every change up to it (perhaps later ones too, which only cause one more bundle later)."""
+def stored_bundle(instance: Instance, key: str) -> tuple[bytes, str]:
+    """The signed bundle stored under ``key`` (:func:`store_key`) and the name of its file (``<key>.<nonce>``),
+    signed by the first worker of the home that needs it (:func:`current_bundle_bytes`, under a lock the workers
+    share) and read by the others: one signature per state version for all workers, not one per worker (``GET
+    /bundle`` after a change at 10^6 revoked: ~3–4 s of CPU each). Only the newest :data:`STORE_KEPT` are kept. The
+    caller reads the version before it calls: what is stored holds every change up to it (perhaps later ones too,
+    which only cause one more bundle later). The nonce tells a bundle signed again under a key whose file was pruned
+    from the one pruned, so that a gzip form always belongs to the bytes it was made from (:func:`stored_gzip`)."""
     folder = _store_folder(instance)
-    path = folder / f"{key}.json"
-    found = _read_stored(path)
+    found = _find_stored(folder, key)
     if found is not None:
         return found
     with _store_guard(folder):
-        found = _read_stored(path)
+        found = _find_stored(folder, key)
         if found is not None:
             return found
         data = current_bundle_bytes(instance)
-        atomic_write(path, data)
+        name = f"{key}.{secrets.token_hex(4)}"
+        atomic_write(folder / f"{name}.json", data)
         _stored[str(folder)] = _stored.get(str(folder), 0) + 1
         _prune_store(folder)
-    return data
+    return data, name
 
 
-def stored_gzip(instance: Instance, key: str, body: bytes) -> bytes:
-    """The gzip form of the bundle stored under ``key`` (``body``: its bytes, as :func:`stored_bundle` returned
-    them), compressed by the first worker that serves it gzip-encoded and read by the others."""
+def stored_gzip(instance: Instance, name: str, body: bytes) -> bytes:
+    """The gzip form of the bundle stored as ``name`` (``body``: its bytes, as :func:`stored_bundle` returned them),
+    compressed by the first worker that serves it gzip-encoded and read by the others."""
     folder = _store_folder(instance)
-    path = folder / f"{key}.json.gz"
+    path = folder / f"{name}.json.gz"
     found = _read_stored(path)
     if found is not None:
         return found
@@ -632,7 +635,7 @@ def stored_gzip(instance: Instance, key: str, body: bytes) -> bytes:
         if found is not None:
             return found
         packed = gzip.compress(body, compresslevel=STORE_GZIP_LEVEL, mtime=0)
-        if (folder / f"{key}.json").exists():  # not for a bundle pruned meanwhile: it would never be pruned again
+        if (folder / f"{name}.json").exists():  # not for a bundle pruned meanwhile: it would never be pruned again
             atomic_write(path, packed)
             _gzipped[str(folder)] = _gzipped.get(str(folder), 0) + 1
     return packed
@@ -644,6 +647,14 @@ def bundles_stored(instance: Instance) -> dict[str, int]:
     return {"signed": _stored.get(folder, 0), "gzipped": _gzipped.get(folder, 0)}
 
 
+def _find_stored(folder: Path, key: str) -> tuple[bytes, str] | None:
+    for path in sorted(folder.glob(f"{key}.*.json")):
+        found = _read_stored(path)  # pruned meanwhile: None
+        if found is not None:
+            return found, path.name.removesuffix(".json")
+    return None
+
+
 def _read_stored(path: Path) -> bytes | None:
     try:
         return path.read_bytes()
@@ -653,10 +664,11 @@ def _read_stored(path: Path) -> bytes | None:
 
 def _prune_store(folder: Path) -> None:
     """Keep the newest :data:`STORE_KEPT` bundles (by key: version, then period) and their gzip forms."""
-    keys = sorted({entry.name.split(".", 1)[0] for entry in folder.glob("*.json*") if not entry.name.startswith(".")})
-    for old in keys[:-STORE_KEPT]:
-        for suffix in (".json", ".json.gz"):
-            (folder / f"{old}{suffix}").unlink(missing_ok=True)
+    files = [entry for entry in folder.glob("*.json*") if not entry.name.startswith(".")]
+    keys = sorted({entry.name.split(".", 1)[0] for entry in files})
+    for entry in files:
+        if entry.name.split(".", 1)[0] in keys[:-STORE_KEPT]:
+            entry.unlink(missing_ok=True)
 
 
 @contextmanager

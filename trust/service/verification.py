@@ -77,6 +77,7 @@ class _Current:
     database: int | None = None  # the database's state version, read before the content was
     read_at: datetime | None = None  # when ``database`` was read: what the context holds was current then
     key: str | None = None  # where its signed bundle is stored for all workers (trust.service.trust.store_key)
+    stored: str | None = None  # the stored file ``bundle`` came from (trust.service.trust.stored_bundle)
 
 
 _current: weakref.WeakKeyDictionary[Instance, _Current] = weakref.WeakKeyDictionary()
@@ -126,12 +127,12 @@ def current(instance: Instance) -> _Current:
             _current[instance] = patched
             return patched
         key = trust_service.store_key(database)
-        signed = trust_service.stored_bundle(instance, key)  # signed once per version for all workers of the home
-        if entry is not None and entry.bundle is not None and (entry.bundle is signed or entry.bundle == signed):
-            signed = entry.bundle  # the same signed bundle (nothing it holds changed): the same bytes and context
+        signed, stored = trust_service.stored_bundle(instance, key)  # signed once per version for all workers
         fetched = _Current(version, time.monotonic(), signed, database=database, read_at=read_at, key=key)
-        if entry is not None and entry.bundle is signed and entry.context is not None:
-            fetched.context = _stamped(entry.context, fetched)
+        fetched.stored = stored
+        same = entry is not None and entry.bundle is not None and (entry.bundle is signed or entry.bundle == signed)
+        if same and entry is not None and entry.context is not None:
+            fetched.context = _stamped(entry.context, fetched)  # the same signed bundle: the same context
         elif entry is not None and entry.context is not None:
             fetched.context = _stamped(_build(instance, signed, memo=entry.context.memo), fetched)
             _updates.setdefault(instance, Counter())["rebuilt"] += 1
@@ -207,7 +208,7 @@ def bundle_bytes(instance: Instance) -> bytes:
         with _lock(instance):
             if entry.bundle is None:
                 assert entry.key is not None
-                entry.bundle = trust_service.stored_bundle(instance, entry.key)
+                entry.bundle, entry.stored = trust_service.stored_bundle(instance, entry.key)
     return entry.bundle
 
 
@@ -215,9 +216,15 @@ def bundle_gzip(body: bytes) -> bytes:
     """The gzip form of ``body``, a signed bundle :func:`bundle_bytes` returned (``GET /bundle`` to a client that
     accepts gzip): from the home's store, compressed once per version for all workers
     (:func:`trust.service.trust.stored_gzip`); compressed here if ``body`` is no longer any instance's current one."""
-    for instance, entry in list(_current.items()):
-        if entry.bundle is body and entry.key is not None:
-            return trust_service.stored_gzip(instance, entry.key, body)
+    for _attempt in range(3):
+        try:
+            entries = list(_current.items())  # another thread may bring an instance up to date meanwhile
+        except RuntimeError:
+            continue
+        for instance, entry in entries:
+            if entry.bundle is body and entry.stored is not None:
+                return trust_service.stored_gzip(instance, entry.stored, body)
+        break
     return gzip.compress(body, compresslevel=trust_service.STORE_GZIP_LEVEL, mtime=0)
 
 
