@@ -598,27 +598,33 @@ def store_key(version: int, at: float | None = None) -> str:
     return f"{version:012d}-{int(moment // VERIFY_BUNDLE_REUSE)}"
 
 
-def stored_bundle(instance: Instance, key: str) -> tuple[bytes, str]:
+def stored_bundle(instance: Instance, key: str) -> tuple[bytes, str | None]:
     """The signed bundle stored under ``key`` (:func:`store_key`) and the name of its file (``<key>.<nonce>``),
     signed by the first worker of the home that needs it (:func:`current_bundle_bytes`, under a lock the workers
     share) and read by the others: one signature per state version for all workers, not one per worker (``GET
     /bundle`` after a change at 10^6 revoked: ~3–4 s of CPU each). Only the newest :data:`STORE_KEPT` are kept. The
     caller reads the version before it calls: what is stored holds every change up to it (perhaps later ones too,
     which only cause one more bundle later). The nonce tells a bundle signed again under a key whose file was pruned
-    from the one pruned, so that a gzip form always belongs to the bytes it was made from (:func:`stored_gzip`)."""
+    from the one pruned, so that a gzip form always belongs to the bytes it was made from (:func:`stored_gzip`).
+    A store that cannot be written (a full disk, permissions) is logged and bypassed: the bundle is signed here, as
+    before, and its name is ``None``."""
     folder = _store_folder(instance)
     found = _find_stored(folder, key)
     if found is not None:
         return found
-    with _store_guard(folder):
-        found = _find_stored(folder, key)
-        if found is not None:
-            return found
-        data = current_bundle_bytes(instance)
-        name = f"{key}.{secrets.token_hex(4)}"
-        atomic_write(folder / f"{name}.json", data)
-        _stored[str(folder)] = _stored.get(str(folder), 0) + 1
-        _prune_store(folder)
+    try:
+        with _store_guard(folder):
+            found = _find_stored(folder, key)
+            if found is not None:
+                return found
+            data = current_bundle_bytes(instance)
+            name = f"{key}.{secrets.token_hex(4)}"
+            atomic_write(folder / f"{name}.json", data)
+            _stored[str(folder)] = _stored.get(str(folder), 0) + 1
+            _prune_store(folder)
+    except OSError as exc:
+        log.warning("the signed bundle is not stored for the other workers (%s): signed in this one", exc)
+        return current_bundle_bytes(instance), None
     return data, name
 
 
@@ -630,14 +636,18 @@ def stored_gzip(instance: Instance, name: str, body: bytes) -> bytes:
     found = _read_stored(path)
     if found is not None:
         return found
-    with _store_guard(folder):
-        found = _read_stored(path)
-        if found is not None:
-            return found
-        packed = gzip.compress(body, compresslevel=STORE_GZIP_LEVEL, mtime=0)
-        if (folder / f"{name}.json").exists():  # not for a bundle pruned meanwhile: it would never be pruned again
-            atomic_write(path, packed)
-            _gzipped[str(folder)] = _gzipped.get(str(folder), 0) + 1
+    try:
+        with _store_guard(folder):
+            found = _read_stored(path)
+            if found is not None:
+                return found
+            packed = gzip.compress(body, compresslevel=STORE_GZIP_LEVEL, mtime=0)
+            if (folder / f"{name}.json").exists():  # not for a bundle pruned meanwhile: never pruned again
+                atomic_write(path, packed)
+                _gzipped[str(folder)] = _gzipped.get(str(folder), 0) + 1
+    except OSError as exc:
+        log.warning("the bundle's gzip form is not stored for the other workers (%s)", exc)
+        return gzip.compress(body, compresslevel=STORE_GZIP_LEVEL, mtime=0)
     return packed
 
 
@@ -658,7 +668,7 @@ def _find_stored(folder: Path, key: str) -> tuple[bytes, str] | None:
 def _read_stored(path: Path) -> bytes | None:
     try:
         return path.read_bytes()
-    except FileNotFoundError:
+    except OSError:  # pruned meanwhile, or unreadable: made again
         return None
 
 

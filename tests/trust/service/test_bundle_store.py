@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from tests.support import postgres
 from tests.support.server import free_port
-from tests.support.world import make_instance
+from tests.support.world import World, copy_world, make_instance
 from trust.formats import crl as crl_mod
 from trust.formats.names import DN, make_uscc
 from trust.http.app import create_app
@@ -109,3 +109,18 @@ def test_two_workers_sign_and_compress_the_bundle_once_per_version(
     finally:
         other.engine.dispose()
         one.engine.dispose()
+
+
+def test_a_store_that_cannot_be_written_is_bypassed(tmp_path: Path, world_template: World) -> None:
+    """The store is a cache: when ``<home>/cache`` cannot hold it (here a file stands in its place), the bundle is
+    signed in the worker as before and ``GET /bundle`` still answers, gzip too."""
+    world = copy_world(world_template, tmp_path / "home")
+    (world.home / "cache").write_bytes(b"not a folder")
+    app = TestClient(create_app(world.instance))
+    plain = app.get("/bundle", headers={"Accept-Encoding": "identity"})
+    packed = app.get("/bundle", headers={"Accept-Encoding": "gzip"})
+    assert plain.status_code == packed.status_code == 200 and packed.headers["content-encoding"] == "gzip"
+    assert packed.content == plain.content
+    pins = list(trust_service.root_fingerprints(world.instance).values())
+    assert context.build(bundle=plain.content, pins=pins).trust_list is not None
+    assert trust_service.bundles_stored(world.instance) == {"signed": 0, "gzipped": 0}
