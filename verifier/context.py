@@ -20,6 +20,11 @@ context holds (when its issuer's CRLs are here, one of them must cover it); ``re
 below the anchor must be covered by a CRL or an OCSP response (RFC 5280 clause 6.3 for each certificate; the
 profile of the NIST PKITS revocation tests).
 
+A service that keeps one context per state version of its own bundle and patches it with newer CRLs and Status List
+Tokens (:meth:`VerificationContext.patched`, :mod:`trust.service.verification`) stamps it with a :class:`StateInfo`:
+the version, when it read it (:attr:`VerificationContext.known_current_at`: "newer than the bundle" starts there), and
+what was patched in — ``source.state`` of its reports. A context built here from a bundle file has none.
+
 Every size is bounded before parsing (:mod:`verifier.limits`). Parsed CRLs are kept on the context
 (:attr:`VerificationContext.crl_objects`) so that many verifications against one context parse them once.
 
