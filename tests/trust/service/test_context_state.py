@@ -63,10 +63,9 @@ def _rebuilt_verdicts(world: World, inputs: list[bytes]) -> list[tuple[Any, Any]
     return [_verdict(verification.verify(data, ctx)) for data in inputs]
 
 
-def _unlisted_token(world: World, issuer: str) -> bytes:
-    """A licence token issued now under a key the trust list does not hold (kid unknown): "not listed", which is
-    INDETERMINATE/TRY_LATER only while the token is newer than what the verifier knows."""
-    made = licenses.issue(world.instance, issuer_id=issuer, type_code=BUSINESS, fields=samples.sample(BUSINESS))
+def _unlisted_token(made: Any) -> bytes:
+    """``made``'s licence token issued again now under a key the trust list does not hold (kid unknown): "not listed",
+    which is INDETERMINATE/TRY_LATER only while the token is newer than what the verifier knows."""
     header, body = token.parse_unverified(made.record.token)
     header = {**header, "kid": "unlisted-" + header.get("kid", "key")}
     body["iat"] = int(time.time())
@@ -80,8 +79,9 @@ def test_a_verification_right_after_a_patch_equals_a_full_rebuild(site: tuple[Wo
     bundle" (INDETERMINATE/TRY_LATER) for up to REBUILD_AFTER, where a rebuild says NO_SIGNING_CERTIFICATE_FOUND."""
     world, issuer = site
     cert = ca_service.issue(world.instance, ca_id=ZJ_SM2, profile="seal", subject=_seal(1))
-    _service_reports(world, [cert.certificate.dump()])  # the service's context exists, built before what follows
-    unlisted = _unlisted_token(world, issuer)
+    made = licenses.issue(world.instance, issuer_id=issuer, type_code=BUSINESS, fields=samples.sample(BUSINESS))
+    _service_reports(world, [cert.certificate.dump()])  # the service's context is current, made before the token
+    unlisted = _unlisted_token(made)
     inputs = [cert.certificate.dump(), unlisted]
     early = [_verdict(r) for r in _service_reports(world, inputs)]
     assert early[1] == ("INDETERMINATE", "TRY_LATER")  # newer than anything the context knows: perhaps listed later
