@@ -166,6 +166,60 @@ def issue_signed(
     return Issued(record=record, certificate=cert)
 
 
+def insert_signed(
+    session: Session,
+    keystore: KeyStore,
+    ca: CertificateAuthority,
+    builder: cx.CertificateBuilder,
+    *,
+    profile_name: str,
+    public_key: PublicKey,
+    request_id: str | None,
+    crl_shard: int | None,
+    subject_text: str,
+) -> Issued:
+    """:func:`issue_signed` for the lean single issuance (``trust.service.ca.issue``, issue 15 item 5): the same
+    signature, check and one ``INSERT`` of the complete row (a taken serial signed again, a taken request id
+    :class:`DuplicateRequest`), but the row object is never attached to the session and no :func:`on_created` hook is
+    told — the caller records the audit entry and the log leaf itself, in the same transaction. A failure after the
+    ``INSERT`` must roll the transaction back (there is no :func:`forgotten_on_error` here). The returned record is
+    detached, as a committed row's is once its session closes."""
+    signer = ca_signer(keystore, ca)
+    issuer_key = cx.public_key(ca_certificate(ca))
+    not_before, not_after = builder.not_before, builder.not_after
+    if not_before is None or not_after is None:
+        raise InputError("certificate is missing: validity")
+    text = subject_text[:512]
+    family = public_key.family.value
+    for _ in range(5):
+        serial = new_serial()
+        cert = builder.serial_number(serial).sign(signer, issuer_key=issuer_key)
+        der = cert.dump()
+        record = IssuedCertificate(
+            serial=cx.serial_hex(serial),
+            fingerprint=hashlib.sha256(der).hexdigest(),
+            issuer_id=ca.id,
+            profile=profile_name,
+            subject=text,
+            family=family,
+            key_id=None,
+            not_before=not_before,
+            not_after=not_after,
+            der=der,
+            request_id=request_id,
+            crl_shard=crl_shard,
+        )
+        row_id = _insert_unless_taken(session, {name: getattr(record, name) for name in _COLUMNS})
+        if row_id is None:
+            if request_id is not None and session.execute(_REQUEST_TAKEN, {"request_id": request_id}).first():
+                raise DuplicateRequest(request_id) from None
+            continue  # the serial (or the fingerprint) is taken: that certificate never leaves this function
+        record.id = row_id
+        make_transient_to_detached(record)
+        return Issued(record=record, certificate=cert)
+    raise ConflictError("could not allocate a unique serial number", code=Code.CONFLICT)
+
+
 _FORGET: Final = delete(_TABLE).where(_TABLE.c.id == bindparam("row_id"))
 
 

@@ -1056,6 +1056,8 @@ def test_one_certificate_is_one_statement_on_its_row_written_after_the_signature
         statements.append(" ".join(statement.split()))
 
     engine = ca_world.instance.engine
+    # the CA's snapshot (row, chain, region) is made once per state version (issuefast): the count is the steady one
+    _issue(ca_world, "region-330000-sm2", "person-identity", csr_data=csr_data, request_id="one-row-0")
     event.listen(engine, "before_cursor_execute", seen)
     try:
         made = _issue(ca_world, "region-330000-sm2", "person-identity", csr_data=csr_data, request_id="one-row-1")
@@ -1066,7 +1068,7 @@ def test_one_certificate_is_one_statement_on_its_row_written_after_the_signature
         event.remove(engine, "before_cursor_execute", seen)
     on_row = [s for s in issuing if s.startswith(("INSERT INTO certificate ", "UPDATE certificate "))]
     assert len(on_row) == 1 and on_row[0].startswith("INSERT INTO certificate "), on_row
-    assert len(issuing) <= 14, issuing  # BEGIN, 12 statements, and nothing on the row after its INSERT
+    assert len(issuing) <= 13, issuing  # BEGIN, 12 statements, and nothing on the row after its INSERT
     assert not any(s.startswith(("INSERT", "UPDATE", "DELETE")) for s in statements), statements
     assert again.record.serial == made.record.serial
     with db.session_scope(engine, read_only=True) as session:

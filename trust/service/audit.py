@@ -299,6 +299,7 @@ class _Note:
     operation: str  # create | update | delete
     details: dict[str, Any]
     status: str | None
+    written: bool = False  # a row written with a Core statement and never attached to the session (note_written)
 
 
 def _key(spec: Audited, obj: Any) -> str:
@@ -346,9 +347,10 @@ def _before_commit(session: OrmSession) -> None:
     live = []
     created: dict[int, _Note] = {}
     for note in notes:
-        state = inspect(note.obj)
-        if not (note.operation == "delete" or state.persistent):  # rolled-back savepoints leave transient objects
-            continue
+        if not note.written:
+            state = inspect(note.obj)
+            if not (note.operation == "delete" or state.persistent):  # rolled-back savepoints leave transient objects
+                continue
         earlier = created.get(id(note.obj))
         if earlier is not None and earlier.obj is note.obj and note.operation == "update":
             continue  # created and changed in one transaction: one "create" entry (below)
@@ -397,6 +399,17 @@ def note_created(session: OrmSession, obj: Any) -> None:
     spec = AUDITED.get(getattr(obj, "__tablename__", ""))
     if spec is not None:
         session.info.setdefault(_PENDING, []).append(_Note(obj, spec, "create", {}, getattr(obj, "status", None)))
+
+
+def note_written(session: OrmSession, obj: Any) -> None:
+    """Note a row that was inserted with a Core statement and is not in the session (the lean single issuance,
+    ``ca.authority.discipline.insert_signed``): one ``create`` entry at the commit, exactly as :func:`note_created`
+    records it (same details, same place among the transaction's entries). Nothing can undo such a row short of the
+    transaction's rollback, which drops the note too."""
+    spec = AUDITED.get(getattr(obj, "__tablename__", ""))
+    if spec is not None:
+        notes = session.info.setdefault(_PENDING, [])
+        notes.append(_Note(obj, spec, "create", {}, getattr(obj, "status", None), written=True))
 
 
 def install() -> None:
@@ -807,6 +820,7 @@ __all__ = [
     "head_of",
     "install",
     "mask",
+    "note_written",
     "parse_details",
     "record",
     "verify",

@@ -271,20 +271,30 @@ def _region_of(session: OrmSession, ca_id: str | None) -> str | None:
     return None
 
 
+def region_of(session: OrmSession, ca_id: str) -> str | None:
+    """The region (GB/T 2260 code) a CA's log entries name: its own, or its region-CA ancestor's (``None``: national)."""
+    return _region_of(session, ca_id)
+
+
+def certificate_entry(record: Any, region: str | None, at: datetime | None = None) -> Entry:
+    """The log entry of an issued certificate's row (``region``: :func:`region_of` its issuer)."""
+    return Entry(
+        "certificate",
+        record.serial,
+        record.issuer_id,
+        region,
+        _sha256(record.der),
+        at or _now(),
+        (("profile", record.profile),),
+    )
+
+
 def describe(session: OrmSession, obj: Any) -> Entry | None:
     """The log entry of one issuance row."""
     table = obj.__tablename__
     at = _now()
     if table == "certificate":
-        return Entry(
-            "certificate",
-            obj.serial,
-            obj.issuer_id,
-            _region_of(session, obj.issuer_id),
-            _sha256(obj.der),
-            at,
-            (("profile", obj.profile),),
-        )
+        return certificate_entry(obj, _region_of(session, obj.issuer_id), at)
     if table == "ca":
         region = obj.code if obj.kind == "region" else _region_of(session, obj.parent_id)
         return Entry(
