@@ -272,7 +272,7 @@ def issue_from_csr(
     )
 
 
-class StaleSnapshot(Exception):  # noqa: N818 - a signal to the caller, not an error
+class StaleSnapshot(Exception):
     """The CA's row changed key since the caller's snapshot was taken (re-keyed by another worker): the caller issues
     with :func:`issue` and ``partition`` = the place already reserved (:attr:`place`), reading the row afresh."""
 

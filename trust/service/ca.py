@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from ca import authority
-from ca.authority import Endpoints, Issued, crls
+from ca.authority import Endpoints, Issued, crls, cursor
 from ca.models import CaKeyHistory, CertificateAuthority, CrlRecord, CrlShard, IssuedCertificate
 from ca.profiles import Profile
 from ca.profiles import profile as get_profile
@@ -380,13 +380,18 @@ class _Snapshot:
 
 # engine -> CA id -> snapshot, per process; replaced whenever the state version moved (issuance itself bumps none)
 _snapshots: weakref.WeakKeyDictionary[Engine, dict[str, _Snapshot]] = weakref.WeakKeyDictionary()
-_VERSION: Final = text("SELECT version FROM state_version WHERE name = :name").bindparams(name=state.NAME)
+_VERSION_SQL: Final = "SELECT version FROM state_version WHERE name = :name"
+_VERSION: Final = text(_VERSION_SQL).bindparams(name=state.NAME)
 _CA_COLUMNS: Final = tuple(column.key for column in CertificateAuthority.__table__.columns)  # type: ignore[attr-defined]
 
 
 def _snapshot(session: Session, ca_id: str) -> _Snapshot:
     """The CA's snapshot at the state version this transaction reads (one primary-key row), made again on a miss."""
-    row = session.connection().execute(_VERSION).first()
+    connection = session.connection()
+    if cursor.supported(connection):
+        row = cursor.Raw(connection).one(_VERSION_SQL, {"name": state.NAME})
+    else:  # pragma: no cover - the project runs on SQLite and PostgreSQL
+        row = connection.execute(_VERSION).first()
     version = int(row[0]) if row is not None else -1
     engine = session.get_bind()
     held = _snapshots.get(engine)  # type: ignore[call-overload]
@@ -619,6 +624,7 @@ def _requests_taken(session: Session, request_ids: Sequence[str]) -> set[str]:
 
 
 _REQUEST_TAKEN: Final = select(IssuedCertificate.id).where(IssuedCertificate.request_id == bindparam("request_id"))
+_REQUEST_TAKEN_SQL: Final = "SELECT id FROM certificate WHERE request_id = :request_id"
 
 
 def _replay_in(session: Session, request_id: str, *, ca_id: str, profile: str) -> IssueResult | None:
@@ -626,7 +632,11 @@ def _replay_in(session: Session, request_id: str, *, ca_id: str, profile: str) -
     conflict (an idempotency key names one request, RFC-style "Idempotency-Key" semantics)."""
     # The usual answer is "none": asked with the id column alone, the row is loaded only when there is one.
     # (on the transaction's connection: certificate rows are written with Core statements, nothing to autoflush)
-    if session.connection().execute(_REQUEST_TAKEN, {"request_id": request_id}).first() is None:
+    connection = session.connection()
+    if cursor.supported(connection):  # the DB-API cursor (ca.authority.cursor): every keyed issuance asks it first
+        if cursor.Raw(connection).one(_REQUEST_TAKEN_SQL, {"request_id": request_id}) is None:
+            return None
+    elif connection.execute(_REQUEST_TAKEN, {"request_id": request_id}).first() is None:  # pragma: no cover
         return None
     existing = session.exec(select(IssuedCertificate).where(IssuedCertificate.request_id == request_id)).first()
     if existing is None:  # pragma: no cover - deleted in between: only a concurrent restore could do it
