@@ -62,7 +62,7 @@ class Raw:
             _timestamps[self._dialect] = DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)
         self._timestamp = _timestamps[self._dialect]
 
-    def timestamp(self, value: datetime | None) -> Any:
+    def timestamp(self, value: datetime | object) -> Any:
         """``value`` as the dialect binds a ``DateTime(timezone=True)`` column."""
         if value is None or self._timestamp is None:
             return value
@@ -98,7 +98,8 @@ def _wrapped(sql: str, params: Any, exc: Exception) -> Exception:
     error_base = __import__(module).Error
     if not isinstance(exc, error_base):
         return exc
-    return DBAPIError.instance(sql, params, exc, error_base)
+    wrapped: Exception = DBAPIError.instance(sql, params, exc, error_base)
+    return wrapped
 
 
 __all__ = ["DIALECTS", "Raw", "supported"]

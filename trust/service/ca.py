@@ -385,6 +385,12 @@ _VERSION: Final = text(_VERSION_SQL).bindparams(name=state.NAME)
 _CA_COLUMNS: Final = tuple(column.key for column in CertificateAuthority.__table__.columns)  # type: ignore[attr-defined]
 
 
+def _engine_of(session: Session) -> Engine:
+    """The engine ``session`` is bound to (its snapshots' key)."""
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
 def _snapshot(session: Session, ca_id: str) -> _Snapshot:
     """The CA's snapshot at the state version this transaction reads (one primary-key row), made again on a miss."""
     connection = session.connection()
@@ -393,8 +399,8 @@ def _snapshot(session: Session, ca_id: str) -> _Snapshot:
     else:  # pragma: no cover - the project runs on SQLite and PostgreSQL
         row = connection.execute(_VERSION).first()
     version = int(row[0]) if row is not None else -1
-    engine = session.get_bind()
-    held = _snapshots.get(engine)  # type: ignore[call-overload]
+    engine = _engine_of(session)
+    held = _snapshots.get(engine)
     found = held.get(ca_id) if held is not None else None
     if found is not None and found.version == version >= 0:
         return found
@@ -406,7 +412,7 @@ def _snapshot(session: Session, ca_id: str) -> _Snapshot:
         tlog.region_of(session, ca_id),
     )
     if version >= 0:
-        _snapshots.setdefault(engine, {})[ca_id] = made  # type: ignore[call-overload]
+        _snapshots.setdefault(engine, {})[ca_id] = made
     return made
 
 
