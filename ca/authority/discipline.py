@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 from ca.authority.cursor import Raw, supported
 from ca.authority.keys import ca_signer
 from ca.authority.records import Issued, ca_certificate, new_serial
-from ca.models import CertificateAuthority, IssuedCertificate, utc
+from ca.models import CertificateAuthority, IssuedCertificate, now, utc
 from trust.crypto.errors import Code, ConflictError, InputError
 from trust.crypto.keys import PublicKey
 from trust.crypto.keystore import KeyStore
@@ -205,7 +205,7 @@ def insert_signed(
         serial = new_serial()
         cert = builder.serial_number(serial).sign(signer, issuer_key=issuer_key)
         der = cert.dump()
-        record = IssuedCertificate(
+        record = IssuedCertificate(  # every column given: the model's default factories cost more than the row
             serial=cx.serial_hex(serial),
             fingerprint=hashlib.sha256(der).hexdigest(),
             issuer_id=ca.id,
@@ -215,8 +215,12 @@ def insert_signed(
             key_id=None,
             not_before=not_before,
             not_after=not_after,
+            status="valid",
+            revoked_at=None,
+            revocation_reason=None,
             der=der,
             request_id=request_id,
+            created_at=now(),
             crl_shard=crl_shard,
         )
         row_id = _insert_unless_taken(session, {name: getattr(record, name) for name in _COLUMNS})
