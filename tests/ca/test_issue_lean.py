@@ -268,3 +268,35 @@ def test_a_lean_row_reads_back_as_the_orm_wrote_rows_and_driver_errors_are_sqlal
             assert all(len(value) == len("2026-12-07 22:39:27.000000") for row in stored for value in row), stored
         with pytest.raises(DBAPIError):
             Raw(session.connection()).execute("SELECT nothing FROM no_such_table", {})
+
+
+def test_lean_issuances_open_their_partitions_as_the_orm_path_does(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lean issuance whose place opens a CRL partition signs that partition's CRL (and the next one's) in its own
+    transaction with the snapshot's CA: every certificate names its partition's CRL, every partition named — and the
+    one after — has its CRL, the log holds those CRLs' leaves before the certificates', and the chain verifies."""
+    from ca import authority
+    from ca.authority import crls
+
+    monkeypatch.setattr(crls, "SHARD_CAPACITY", 2)
+    engine = site.first.engine
+    with db.session_scope(engine, read_only=True) as session:
+        start = authority.get_ca(session, ZJ).cert_count
+    made = [_issue(site.first, n) for n in range(5)]
+    shards = [(start + i) // 2 + 1 for i in range(5)]
+    base = site.first.settings.effective_public_url
+    for result, shard in zip(made, shards, strict=True):
+        names = result.certificate.crl_distribution_points_value[0]["distribution_point"].native
+        assert names == [f"{base}/crl/{ZJ}/{shard}.crl"]
+        assert result.record.crl_shard == shard
+    with db.session_scope(engine, read_only=True) as session:
+        rows = {row.shard for row in authority.partitions(session, ZJ)}
+    assert set(shards) | {shards[-1] + 1} <= rows
+    report = audit.verify(engine)
+    assert report.ok, report.problem
+    leaves = list(tlog.entries_since(site.first, "330000"))
+    where = {leaf["id"]: leaf["leaf_index"] for leaf in leaves}
+    for result, shard in zip(made, shards, strict=True):
+        opened = [
+            leaf["leaf_index"] for leaf in leaves if leaf["kind"] == "crl" and leaf["id"].startswith(f"{ZJ}/{shard}#")
+        ]
+        assert opened and min(opened) < where[result.record.serial]
