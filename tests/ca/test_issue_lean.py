@@ -300,3 +300,15 @@ def test_lean_issuances_open_their_partitions_as_the_orm_path_does(site: Site, m
             leaf["leaf_index"] for leaf in leaves if leaf["kind"] == "crl" and leaf["id"].startswith(f"{ZJ}/{shard}#")
         ]
         assert opened and min(opened) < where[result.record.serial]
+
+
+def test_a_lean_issuance_bumps_no_state_version(site: Site) -> None:
+    """Issuing changes nothing a verifier is given: the version its snapshot is keyed by stays (one snapshot serves
+    every issuance until something else changes)."""
+    _issue(site.first, 1)
+    before = _version(site.first)
+    held = service._snapshots[site.first.engine][ZJ]
+    for n in range(2, 5):
+        _issue(site.first, n)
+    assert _version(site.first) == before
+    assert service._snapshots[site.first.engine][ZJ] is held
