@@ -55,9 +55,11 @@ from ca.authority.hierarchy import (
     sub_ca_builder,
 )
 from ca.authority.issuance import (
+    StaleSnapshot,
     check_in_scope,
     ensure_ocsp_responder,
     issue,
+    issue_from_csr,
     list_certificates,
 )
 from ca.authority.keys import (
@@ -95,6 +97,7 @@ __all__ = [
     "DuplicateRequest",
     "Endpoints",
     "Issued",
+    "StaleSnapshot",
     "adopt_certificate",
     "adopt_rekey",
     "adopt_sub_ca",
@@ -115,6 +118,7 @@ __all__ = [
     "generate_crl",
     "get_ca",
     "issue",
+    "issue_from_csr",
     "key_history",
     "list_certificates",
     "load_ca",

@@ -32,6 +32,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -39,6 +40,7 @@ from asn1crypto import x509 as asn1_x509
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
+from ca.authority.cursor import Raw, supported
 from ca.authority.hierarchy import key_history
 from ca.authority.keys import algorithm_for, ca_signer
 from ca.authority.records import CRL_VALIDITY, Endpoints, ca_certificate
@@ -192,7 +194,10 @@ def generate_crl(
 # --- partitions ------------------------------------------------------------------------------------------------
 
 
-_COUNT: Final = text("UPDATE ca SET cert_count = cert_count + :n WHERE id = :id RETURNING cert_count - :n")
+_COUNT_SQL: Final = (
+    "UPDATE ca SET cert_count = cert_count + :n WHERE id = :id RETURNING cert_count - :n, status, serial, key_id"
+)
+_COUNT: Final = text(_COUNT_SQL)
 
 
 def assign_partition(
@@ -212,10 +217,38 @@ def assign_partitions(
     from the moment it exists), and the partition after the last one is opened ahead."""
     if count < 1:
         return []
-    row = session.connection().execute(_COUNT, {"id": ca.id, "n": count}).first()  # Core: the ORM's cost ~0.3 ms
+    first, _standing = reserve_places(session, ca.id, count)
+    return places_from(session, keystore, endpoints, ca, first, count)
+
+
+@dataclass(frozen=True)
+class RowStanding:
+    """What the CA row says under the lock the place counter takes: whether it still signs, and with which key."""
+
+    status: str
+    serial: str
+    key_id: str | None
+
+
+def reserve_places(session: Session, ca_id: str, count: int) -> tuple[int, RowStanding]:
+    """Move the CA's certificate counter by ``count`` (one ``UPDATE … RETURNING``, which on PostgreSQL takes the CA
+    row's lock and reads its latest committed version); the first place, and the row's status, serial and key as
+    they stand under that lock (a revocation or re-key committed by another worker is seen here)."""
+    connection = session.connection()
+    if supported(connection):  # on the DB-API cursor (ca.authority.cursor): the statement of every issuance
+        row = Raw(connection).one(_COUNT_SQL, {"id": ca_id, "n": count})
+    else:  # pragma: no cover - the project runs on SQLite and PostgreSQL
+        row = connection.execute(_COUNT, {"id": ca_id, "n": count}).first()
     if row is None:
-        raise NotFoundError(f"no CA {ca.id!r}")
-    first = int(row[0])
+        raise NotFoundError(f"no CA {ca_id!r}")
+    return int(row[0]), RowStanding(str(row[1]), str(row[2]), row[3])
+
+
+def places_from(
+    session: Session, keystore: KeyStore, endpoints: Endpoints, ca: CertificateAuthority, first: int, count: int
+) -> list[tuple[int, str]]:
+    """The partitions (and CRL URIs) of places ``first`` … ``first + count - 1`` (:func:`reserve_places`), the
+    partitions they open signed now (:func:`assign_partitions`)."""
     shards = [place // SHARD_CAPACITY + 1 for place in range(first, first + count)]
     wanted = range(shards[0], shards[-1] + 2)
     known = _known_partitions(session, ca.id)

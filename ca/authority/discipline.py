@@ -13,16 +13,15 @@ from datetime import datetime
 from typing import Final
 
 from asn1crypto import x509 as asn1_x509
-from sqlalchemy import bindparam, delete, insert
-from sqlalchemy.dialects import postgresql as postgresql_dialect
-from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy import DateTime, bindparam, delete, insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, select
 
+from ca.authority.cursor import Raw, supported
 from ca.authority.keys import ca_signer
 from ca.authority.records import Issued, ca_certificate, new_serial
-from ca.models import CertificateAuthority, IssuedCertificate, utc
+from ca.models import CertificateAuthority, IssuedCertificate, now, utc
 from trust.crypto.errors import Code, ConflictError, InputError
 from trust.crypto.keys import PublicKey
 from trust.crypto.keystore import KeyStore
@@ -60,11 +59,13 @@ def _insert_unless_taken(session: Session, values: dict[str, object]) -> int | N
     """Insert one row; its id, or None when a unique column (serial, fingerprint, request id) is taken.
 
     SQLite and PostgreSQL skip a conflicting row (``ON CONFLICT DO NOTHING``): no savepoint is needed to go on in the
-    transaction. Other databases: an ``INSERT`` in a savepoint, the unique violation caught."""
+    transaction; the statement runs on the DB-API cursor (:mod:`ca.authority.cursor`). Other databases: an ``INSERT``
+    in a savepoint, the unique violation caught."""
     connection = session.connection()
-    statement = _INSERTS.get(connection.dialect.name)
-    if statement is not None:
-        row = connection.execute(statement, values).first()
+    if supported(connection):
+        raw = Raw(connection)
+        params = {name: raw.timestamp(value) if name in _TIMESTAMPS else value for name, value in values.items()}
+        row = raw.one(_INSERT_RAW, params)
         return None if row is None else int(row[0])
     try:  # pragma: no cover - the project runs on SQLite and PostgreSQL
         with connection.begin_nested():
@@ -73,11 +74,23 @@ def _insert_unless_taken(session: Session, values: dict[str, object]) -> int | N
         return None
 
 
-# Built once (a statement made per row was compiled and cache-keyed per row): the row's values are its parameters.
-_INSERTS: Final = {
-    "sqlite": sqlite_dialect.insert(_TABLE).on_conflict_do_nothing().returning(_TABLE.c.id),
-    "postgresql": postgresql_dialect.insert(_TABLE).on_conflict_do_nothing().returning(_TABLE.c.id),
-}
+def _request_taken(session: Session, request_id: str) -> bool:
+    """Whether a row names ``request_id`` (on the DB-API cursor where :func:`_insert_unless_taken` wrote)."""
+    connection = session.connection()
+    if supported(connection):
+        return Raw(connection).one(_REQUEST_TAKEN_RAW, {"request_id": request_id}) is not None
+    return session.execute(_REQUEST_TAKEN, {"request_id": request_id}).first() is not None  # pragma: no cover
+
+
+# Written once: the row's values are its parameters, timestamps bound as the dialect binds them.
+_TIMESTAMPS: Final = frozenset(
+    column.key for column in _TABLE.columns if isinstance(column.type, DateTime) and column.key != "id"
+)
+_INSERT_RAW: Final = (
+    f"INSERT INTO certificate ({', '.join(_COLUMNS)}) VALUES ({', '.join(':' + name for name in _COLUMNS)}) "  # noqa: S608 - the model's column names
+    "ON CONFLICT DO NOTHING RETURNING id"
+)
+_REQUEST_TAKEN_RAW: Final = "SELECT id FROM certificate WHERE request_id = :request_id"
 
 
 def reserve_serial(
@@ -94,10 +107,7 @@ def reserve_serial(
         record, cert = make(new_serial())
         row_id = _insert_unless_taken(session, {name: getattr(record, name) for name in _COLUMNS})
         if row_id is None:
-            if (
-                record.request_id is not None
-                and session.execute(_REQUEST_TAKEN, {"request_id": record.request_id}).first() is not None
-            ):
+            if record.request_id is not None and _request_taken(session, record.request_id):
                 raise DuplicateRequest(record.request_id) from None
             continue  # the serial (or the fingerprint) is taken: that certificate never leaves this function
         record.id = row_id
@@ -164,6 +174,64 @@ def issue_signed(
 
     record, cert = reserve_serial(session, make)
     return Issued(record=record, certificate=cert)
+
+
+def insert_signed(
+    session: Session,
+    keystore: KeyStore,
+    ca: CertificateAuthority,
+    builder: cx.CertificateBuilder,
+    *,
+    profile_name: str,
+    public_key: PublicKey,
+    request_id: str | None,
+    crl_shard: int | None,
+    subject_text: str,
+) -> Issued:
+    """:func:`issue_signed` for the lean single issuance (``trust.service.ca.issue``, issue 15 item 5): the same
+    signature, check and one ``INSERT`` of the complete row (a taken serial signed again, a taken request id
+    :class:`DuplicateRequest`), but the row object is never attached to the session and no :func:`on_created` hook is
+    told — the caller records the audit entry and the log leaf itself, in the same transaction. A failure after the
+    ``INSERT`` must roll the transaction back (there is no :func:`forgotten_on_error` here). The returned record is
+    detached, as a committed row's is once its session closes."""
+    signer = ca_signer(keystore, ca)
+    issuer_key = cx.public_key(ca_certificate(ca))
+    not_before, not_after = builder.not_before, builder.not_after
+    if not_before is None or not_after is None:
+        raise InputError("certificate is missing: validity")
+    text = subject_text[:512]
+    family = public_key.family.value
+    for _ in range(5):
+        serial = new_serial()
+        cert = builder.serial_number(serial).sign(signer, issuer_key=issuer_key)
+        der = cert.dump()
+        record = IssuedCertificate(  # every column given: the model's default factories cost more than the row
+            serial=cx.serial_hex(serial),
+            fingerprint=hashlib.sha256(der).hexdigest(),
+            issuer_id=ca.id,
+            profile=profile_name,
+            subject=text,
+            family=family,
+            key_id=None,
+            not_before=not_before,
+            not_after=not_after,
+            status="valid",
+            revoked_at=None,
+            revocation_reason=None,
+            der=der,
+            request_id=request_id,
+            created_at=now(),
+            crl_shard=crl_shard,
+        )
+        row_id = _insert_unless_taken(session, {name: getattr(record, name) for name in _COLUMNS})
+        if row_id is None:
+            if request_id is not None and _request_taken(session, request_id):
+                raise DuplicateRequest(request_id) from None
+            continue  # the serial (or the fingerprint) is taken: that certificate never leaves this function
+        record.id = row_id
+        make_transient_to_detached(record)
+        return Issued(record=record, certificate=cert)
+    raise ConflictError("could not allocate a unique serial number", code=Code.CONFLICT)
 
 
 _FORGET: Final = delete(_TABLE).where(_TABLE.c.id == bindparam("row_id"))

@@ -12,7 +12,7 @@ from asn1crypto import x509 as asn1_x509
 from sqlmodel import Session, col, select
 
 from ca.authority import crls
-from ca.authority.discipline import clamp_to_issuer, forgotten_on_error, issue_signed
+from ca.authority.discipline import clamp_to_issuer, forgotten_on_error, insert_signed, issue_signed
 from ca.authority.hierarchy import KIND_PROFILES, ca_scope, namespaces
 from ca.authority.keys import NewKey, new_key, store_key
 from ca.authority.records import BACKDATE, Endpoints, Issued, ca_certificate, get_ca
@@ -196,6 +196,89 @@ def issue(
             issued.record.key_id = store_key(keystore, generated, issued)
         session.flush()
     return issued
+
+
+def issue_from_csr(
+    session: Session,
+    keystore: KeyStore,
+    endpoints: Endpoints,
+    *,
+    ca: CertificateAuthority,
+    profile: Profile,
+    subject: DN,
+    public_key: PublicKey,
+    validity: timedelta | None = None,
+    dns_names: Sequence[str] = (),
+    uris: Sequence[str] = (),
+    request_id: str | None = None,
+) -> Issued:
+    """:func:`issue` of a certificate for a key from a verified CSR, lean (issue 15 item 5). ``ca`` is a snapshot of
+    the CA's row that the caller keeps (``trust.service.ca``: per state version, read only), checked again against
+    the row as it stands under the lock the place counter takes (:func:`crls.reserve_places`): a CA revoked or
+    retired meanwhile refuses; one re-keyed meanwhile (another serial or key) raises :class:`StaleSnapshot` with the
+    place reserved, and the caller issues with :func:`issue` from the row read afresh. The same checks, in the same
+    order, as :func:`issue`; the row is written by :func:`discipline.insert_signed` (not attached to the session, no
+    hooks: the caller records the audit entry and the log leaf). Not for profiles without a partition (OCSP)."""
+    if ca.kind == "root":
+        raise InputError("national roots sign only CA certificates, CRLs and the trust list")
+    if ca.status != "active":
+        raise ConflictError(f"CA {ca.id} is {ca.status}")
+    allowed = KIND_PROFILES.get(ca.kind, ())
+    if profile.name not in allowed:
+        raise InputError(f"a {ca.kind} CA does not issue {profile.name} certificates", code=Code.INVALID_INPUT)
+    if profile.ocsp_no_check:
+        raise InputError(f"{profile.name} certificates are issued by ca.authority.issue only")  # pragma: no cover
+    subject = profile.check_subject(subject)
+    subject_name = subject.to_asn1()
+    attributes = subject.attributes()
+    check_in_scope(ca, subject_name, attributes)
+    dns_names, uris = check_names(ca, profile, dns_names, uris)
+    profile.check_key(public_key)
+    lifetime = validity or profile.validity
+    if lifetime > profile.max_validity or lifetime <= timedelta(0):
+        raise InputError(f"validity must be positive and at most {profile.max_validity.days} days for {profile.name}")
+    first, standing = crls.reserve_places(session, ca.id, 1)
+    if standing.status != "active":
+        raise ConflictError(f"CA {ca.id} is {standing.status}")
+    if standing.serial != ca.serial or standing.key_id != ca.key_id:
+        raise StaleSnapshot(first)
+    issuer_cert = ca_certificate(ca)
+    start = now() - BACKDATE
+    end = clamp_to_issuer(issuer_cert, start, start + lifetime)
+    shard, crl_uri = crls.places_from(session, keystore, endpoints, ca, first, 1)[0]
+    builder = end_entity_builder(
+        issuer_cert,
+        profile,
+        subject_name,
+        public_key,
+        start,
+        end,
+        dns_names=dns_names,
+        uris=uris,
+        crl_uri=crl_uri,
+        ocsp_uri=endpoints.ocsp(),
+        ca_cert_uri=endpoints.ca_cert(ca.id),
+    )
+    return insert_signed(
+        session,
+        keystore,
+        ca,
+        builder,
+        profile_name=profile.name,
+        public_key=public_key,
+        request_id=request_id,
+        crl_shard=shard,
+        subject_text=attributes_text(attributes),
+    )
+
+
+class StaleSnapshot(Exception):
+    """The CA's row changed key since the caller's snapshot was taken (re-keyed by another worker): the caller issues
+    with :func:`issue` and ``partition`` = the place already reserved (:attr:`place`), reading the row afresh."""
+
+    def __init__(self, place: int):
+        super().__init__(place)
+        self.place = place
 
 
 def end_entity_builder(

@@ -8,6 +8,7 @@ can serve them.
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,12 +16,14 @@ from datetime import timedelta
 from typing import Final
 
 from asn1crypto import x509 as asn1_x509
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, text
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from ca import authority
-from ca.authority import Endpoints, Issued, crls
+from ca.authority import Endpoints, Issued, crls, cursor
 from ca.models import CaKeyHistory, CertificateAuthority, CrlRecord, CrlShard, IssuedCertificate
+from ca.profiles import Profile
 from ca.profiles import profile as get_profile
 from trust import db
 from trust.crypto.errors import ConflictError, InputError, NotFoundError, TrustError
@@ -29,7 +32,7 @@ from trust.formats import csr
 from trust.formats import x509 as cx
 from trust.formats.crl import crl_pem, load_crl
 from trust.formats.names import DN, region, validate_uscc
-from trust.service import idempotency, tsa
+from trust.service import audit, idempotency, state, tlog, tsa
 from trust.service import trust as trust_registry
 from trust.service.files import atomic_write
 from trust.service.instance import Instance
@@ -319,6 +322,19 @@ def issue(
                     return existing
                 if fingerprint is not None:
                     idempotency.record(session, request_id, fingerprint)
+            if public_key is not None and not prof.ocsp_no_check:
+                return _issue_lean(
+                    instance,
+                    session,
+                    ca_id=ca_id,
+                    profile=prof,
+                    subject=subject,
+                    public_key=public_key,
+                    validity=validity,
+                    dns_names=dns_names,
+                    uris=uris,
+                    request_id=request_id,
+                )
             # Held for the whole transaction: the session's identity map keeps only what is referenced, and the
             # issuance and the chain below read this row again (issue 15 item 5: one SELECT instead of three).
             ca = authority.load_ca(session, ca_id)
@@ -348,6 +364,115 @@ def issue(
             raise
         return replayed
     return result
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """What a single issuance needs of its CA that only a change of the CA rows can change (every such change bumps
+    the state version, :mod:`trust.service.state`): a copy of the CA's row (never attached to a session), its chain
+    and the region its log leaves name."""
+
+    version: int
+    ca: CertificateAuthority
+    chain: tuple[asn1_x509.Certificate, ...]
+    region: str | None
+
+
+# engine -> CA id -> snapshot, per process; replaced whenever the state version moved (issuance itself bumps none)
+_snapshots: weakref.WeakKeyDictionary[Engine, dict[str, _Snapshot]] = weakref.WeakKeyDictionary()
+_VERSION_SQL: Final = "SELECT version FROM state_version WHERE name = :name"
+_VERSION: Final = text(_VERSION_SQL).bindparams(name=state.NAME)
+_CA_COLUMNS: Final = tuple(column.key for column in CertificateAuthority.__table__.columns)  # type: ignore[attr-defined]
+
+
+def _engine_of(session: Session) -> Engine:
+    """The engine ``session`` is bound to (its snapshots' key)."""
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
+def _snapshot(session: Session, ca_id: str) -> _Snapshot:
+    """The CA's snapshot at the state version this transaction reads (one primary-key row), made again on a miss."""
+    connection = session.connection()
+    if cursor.supported(connection):
+        row = cursor.Raw(connection).one(_VERSION_SQL, {"name": state.NAME})
+    else:  # pragma: no cover - the project runs on SQLite and PostgreSQL
+        row = connection.execute(_VERSION).first()
+    version = int(row[0]) if row is not None else -1
+    engine = _engine_of(session)
+    held = _snapshots.get(engine)
+    found = held.get(ca_id) if held is not None else None
+    if found is not None and found.version == version >= 0:
+        return found
+    loaded = authority.load_ca(session, ca_id)
+    made = _Snapshot(
+        version,
+        CertificateAuthority(**{name: getattr(loaded, name) for name in _CA_COLUMNS}),
+        tuple(authority.chain(session, ca_id)),
+        tlog.region_of(session, ca_id),
+    )
+    if version >= 0:
+        _snapshots.setdefault(engine, {})[ca_id] = made
+    return made
+
+
+def _issue_lean(
+    instance: Instance,
+    session: Session,
+    *,
+    ca_id: str,
+    profile: Profile,
+    subject: DN,
+    public_key: PublicKey,
+    validity: timedelta | None,
+    dns_names: Sequence[str],
+    uris: Sequence[str],
+    request_id: str | None,
+) -> IssueResult:
+    """A certificate for a CSR's key in the caller's transaction, lean (issue 15 item 5): the CA, its chain and its
+    region from the snapshot of the state version (:func:`_snapshot`), the CA's standing read now (its trust-list
+    events take effect at a time, not at a version), the row checked again under the place counter's lock
+    (:func:`ca.authority.issue_from_csr`), the row inserted with Core and its audit entry and log leaf noted for the
+    commit as :mod:`.audit` and :mod:`.tlog` note any certificate row (same entry, same leaf)."""
+    snap = _snapshot(session, ca_id)
+    trust_registry.check_standing(session, snap.ca)
+    keystore, ep = instance.keystore, endpoints(instance)
+    try:
+        done = authority.issue_from_csr(
+            session,
+            keystore,
+            ep,
+            ca=snap.ca,
+            profile=profile,
+            subject=subject,
+            public_key=public_key,
+            validity=validity,
+            dns_names=dns_names,
+            uris=uris,
+            request_id=request_id,
+        )
+    except authority.StaleSnapshot as stale:  # re-keyed since the snapshot: the row as it stands now, the ORM path
+        ca = authority.load_ca(session, ca_id)
+        trust_registry.check_standing(session, ca)
+        place = crls.places_from(session, keystore, ep, ca, stale.place, 1)[0]
+        done = authority.issue(
+            session,
+            keystore,
+            ep,
+            ca_id=ca_id,
+            profile=profile,
+            subject=subject,
+            public_key=public_key,
+            validity=validity,
+            dns_names=dns_names,
+            uris=uris,
+            request_id=request_id,
+            partition=place,
+        )
+        return IssueResult(done.record, done.certificate, authority.chain(session, ca_id))
+    audit.note_written(session, done.record)
+    tlog.queue(session, tlog.certificate_entry(done.record, snap.region))
+    return IssueResult(done.record, done.certificate, list(snap.chain))
 
 
 @dataclass(frozen=True)
@@ -505,6 +630,7 @@ def _requests_taken(session: Session, request_ids: Sequence[str]) -> set[str]:
 
 
 _REQUEST_TAKEN: Final = select(IssuedCertificate.id).where(IssuedCertificate.request_id == bindparam("request_id"))
+_REQUEST_TAKEN_SQL: Final = "SELECT id FROM certificate WHERE request_id = :request_id"
 
 
 def _replay_in(session: Session, request_id: str, *, ca_id: str, profile: str) -> IssueResult | None:
@@ -512,7 +638,11 @@ def _replay_in(session: Session, request_id: str, *, ca_id: str, profile: str) -
     conflict (an idempotency key names one request, RFC-style "Idempotency-Key" semantics)."""
     # The usual answer is "none": asked with the id column alone, the row is loaded only when there is one.
     # (on the transaction's connection: certificate rows are written with Core statements, nothing to autoflush)
-    if session.connection().execute(_REQUEST_TAKEN, {"request_id": request_id}).first() is None:
+    connection = session.connection()
+    if cursor.supported(connection):  # the DB-API cursor (ca.authority.cursor): every keyed issuance asks it first
+        if cursor.Raw(connection).one(_REQUEST_TAKEN_SQL, {"request_id": request_id}) is None:
+            return None
+    elif connection.execute(_REQUEST_TAKEN, {"request_id": request_id}).first() is None:  # pragma: no cover
         return None
     existing = session.exec(select(IssuedCertificate).where(IssuedCertificate.request_id == request_id)).first()
     if existing is None:  # pragma: no cover - deleted in between: only a concurrent restore could do it
