@@ -310,18 +310,9 @@ def issue(
     validity = timedelta(days=validity_days) if validity_days is not None else None
     keystore = instance.keystore
     ep = endpoints(instance)
-    if request_id is not None and fingerprint is not None:
-        idempotency.check(instance, request_id, fingerprint)
     try:
-        with transaction(instance) as (session, issued):  # one transaction: replay check, record, audit
-            if request_id is not None:
-                if fingerprint is not None:  # again: a request under the same key may have committed meanwhile
-                    idempotency.check_in(session, request_id, fingerprint)
-                existing = _replay_in(session, request_id, ca_id=ca_id, profile=profile)
-                if existing is not None:
-                    return existing
-                if fingerprint is not None:
-                    idempotency.record(session, request_id, fingerprint)
+        # One transaction: the key judged and stored, the replay, the certificate, its audit entry and log leaf.
+        with transaction(instance) as (session, issued):
             if public_key is not None and not prof.ocsp_no_check:
                 return _issue_lean(
                     instance,
@@ -334,7 +325,16 @@ def issue(
                     dns_names=dns_names,
                     uris=uris,
                     request_id=request_id,
+                    fingerprint=fingerprint,
                 )
+            if request_id is not None:
+                if fingerprint is not None:
+                    idempotency.check_in(session, request_id, fingerprint)
+                existing = _replay_in(session, request_id, ca_id=ca_id, profile=profile)
+                if existing is not None:
+                    return existing
+                if fingerprint is not None:
+                    idempotency.record(session, request_id, fingerprint)
             # Held for the whole transaction: the session's identity map keeps only what is referenced, and the
             # issuance and the chain below read this row again (issue 15 item 5: one SELECT instead of three).
             ca = authority.load_ca(session, ca_id)
@@ -428,12 +428,18 @@ def _issue_lean(
     dns_names: Sequence[str],
     uris: Sequence[str],
     request_id: str | None,
+    fingerprint: idempotency.Fingerprint | None = None,
 ) -> IssueResult:
-    """A certificate for a CSR's key in the caller's transaction, lean (issue 15 item 5): the CA, its chain and its
-    region from the snapshot of the state version (:func:`_snapshot`), the CA's standing read now (its trust-list
-    events take effect at a time, not at a version), the row checked again under the place counter's lock
-    (:func:`ca.authority.issue_from_csr`), the row inserted with Core and its audit entry and log leaf noted for the
-    commit as :mod:`.audit` and :mod:`.tlog` note any certificate row (same entry, same leaf)."""
+    """A certificate for a CSR's key in the caller's transaction, lean (issue 15 item 5): the request's key judged,
+    replayed or stored first (:func:`_keyed`), the CA, its chain and its region from the snapshot of the state
+    version (:func:`_snapshot`), the CA's standing read now (its trust-list events take effect at a time, not at a
+    version), the row checked again under the place counter's lock (:func:`ca.authority.issue_from_csr`), the row
+    inserted with Core and its audit entry and log leaf noted for the commit as :mod:`.audit` and :mod:`.tlog` note
+    any certificate row (same entry, same leaf)."""
+    if request_id is not None:
+        existing = _keyed(session, request_id, fingerprint, ca_id=ca_id, profile=profile.name)
+        if existing is not None:
+            return existing
     snap = _snapshot(session, ca_id)
     trust_registry.check_standing(session, snap.ca)
     keystore, ep = instance.keystore, endpoints(instance)
@@ -473,6 +479,59 @@ def _issue_lean(
     audit.note_written(session, done.record)
     tlog.queue(session, tlog.certificate_entry(done.record, snap.region))
     return IssueResult(done.record, done.certificate, list(snap.chain))
+
+
+# The request id's stored fingerprint (if any) and the certificate it names (if any), in one statement.
+_KEYED_SQL: Final = (
+    "SELECT k.method, k.path, k.client_id, k.body_sha256, "
+    "(SELECT id FROM certificate WHERE request_id = :request_id) "
+    "FROM (SELECT 1 AS one) AS q LEFT JOIN idempotency_key AS k ON k.request_id = :request_id"
+)
+
+
+def _keyed(
+    session: Session,
+    request_id: str,
+    fingerprint: idempotency.Fingerprint | None,
+    *,
+    ca_id: str,
+    profile: str,
+) -> IssueResult | None:
+    """The lean issuance's idempotency, first in its transaction (issuefast2): the certificate already issued for
+    ``request_id`` (a replay), a :class:`ConflictError` for a key first used for another request, or ``None`` — and
+    then, with a ``fingerprint`` (HTTP), the key is stored before anything else is written, as
+    :func:`idempotency.record` would (:func:`idempotency.claim`, on the DB-API cursor). A key another transaction
+    stored meanwhile (PostgreSQL: the insert waited for it to commit) is judged again in this same transaction, which
+    now reads the winner's rows: the same request gets the winner's certificate, another one the conflict."""
+    connection = session.connection()
+    if not cursor.supported(connection):  # pragma: no cover - the project runs on SQLite and PostgreSQL
+        if fingerprint is not None:
+            idempotency.check_in(session, request_id, fingerprint)
+        existing = _replay_in(session, request_id, ca_id=ca_id, profile=profile)
+        if existing is None and fingerprint is not None:
+            idempotency.record(session, request_id, fingerprint)
+        return existing
+    raw = cursor.Raw(connection)
+    for judged_again in (False, True):
+        row = raw.one(_KEYED_SQL, {"request_id": request_id})
+        assert row is not None  # one row, whatever the tables hold
+        if fingerprint is not None:
+            first = None if row[0] is None else idempotency.Fingerprint(row[0], row[1], row[2], row[3])
+            idempotency.judge(request_id, first, fingerprint)
+        if row[4] is not None:
+            existing = _replay_in(session, request_id, ca_id=ca_id, profile=profile)
+            if existing is not None:
+                return existing
+        if fingerprint is None:
+            return None
+        if judged_again:  # the key is stored for this very request, and no certificate names it: never committed so
+            raise authority.DuplicateRequest(request_id)  # pragma: no cover
+        try:
+            idempotency.claim(raw, request_id, fingerprint)
+        except idempotency.KeyTaken:
+            continue
+        return None
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @dataclass(frozen=True)

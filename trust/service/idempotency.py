@@ -26,12 +26,13 @@ import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Column, DateTime
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from ca.authority.cursor import Raw
 from trust import db
 from trust.crypto.errors import ConflictError
 from trust.service.instance import Instance
@@ -109,6 +110,38 @@ def record(session: Session, request_id: str, fingerprint: Fingerprint) -> None:
         raise KeyTaken(request_id) from None
 
 
+# The lean single issuance (``trust.service.ca.issue``, issuefast2) stores the key on the transaction's DB-API cursor
+# (:mod:`ca.authority.cursor`): one statement, no ORM object, no flush. ``ON CONFLICT DO NOTHING`` instead of a
+# caught unique violation: the transaction stays usable, so the request is judged against the winner's fingerprint
+# in it (PostgreSQL's insert waits for a concurrent transaction holding the key and, once that one committed, skips).
+_CLAIM_SQL: Final = (
+    "INSERT INTO idempotency_key (request_id, client_id, method, path, body_sha256, created_at) "
+    "VALUES (:request_id, :client_id, :method, :path, :body_sha256, :created_at) "
+    "ON CONFLICT DO NOTHING RETURNING request_id"
+)
+
+
+def claim(raw: Raw, request_id: str, fingerprint: Fingerprint) -> None:
+    """:func:`record` on the DB-API cursor ``raw`` of the caller's transaction (SQLite or PostgreSQL):
+    :class:`KeyTaken` when another transaction stored the key first, and the transaction is still usable."""
+    params = {
+        "request_id": request_id,
+        "client_id": fingerprint.client_id,
+        "method": fingerprint.method,
+        "path": fingerprint.path,
+        "body_sha256": fingerprint.body_sha256,
+        "created_at": raw.timestamp(datetime.now(UTC)),
+    }
+    if raw.one(_CLAIM_SQL, params) is None:
+        raise KeyTaken(request_id)
+
+
+def judge(request_id: str, first: Fingerprint | None, fingerprint: Fingerprint) -> None:
+    """:func:`check_in` of a fingerprint already read (``first``: the stored one, ``None`` when there is none)."""
+    if first is not None and first != fingerprint:
+        raise conflict(request_id, first, fingerprint)
+
+
 def stored(instance: Instance, request_ids: Collection[str]) -> dict[str, Fingerprint]:
     """The fingerprints stored for those of ``request_ids`` that have one (a batch's keys: one query per 500)."""
     keys = sorted(set(request_ids))
@@ -141,7 +174,9 @@ __all__ = [
     "KeyTaken",
     "check",
     "check_in",
+    "claim",
     "conflict",
+    "judge",
     "record",
     "stored",
 ]
