@@ -15,7 +15,8 @@ from typing import Final
 from asn1crypto import x509 as asn1_x509
 from sqlalchemy import DateTime, bindparam, delete, insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import configure_mappers, make_transient_to_detached
+from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlmodel import Session, select
 
 from ca.authority.cursor import Raw, supported
@@ -205,33 +206,50 @@ def insert_signed(
         serial = new_serial()
         cert = builder.serial_number(serial).sign(signer, issuer_key=issuer_key)
         der = cert.dump()
-        record = IssuedCertificate(  # every column given: the model's default factories cost more than the row
-            serial=cx.serial_hex(serial),
-            fingerprint=hashlib.sha256(der).hexdigest(),
-            issuer_id=ca.id,
-            profile=profile_name,
-            subject=text,
-            family=family,
-            key_id=None,
-            not_before=not_before,
-            not_after=not_after,
-            status="valid",
-            revoked_at=None,
-            revocation_reason=None,
-            der=der,
-            request_id=request_id,
-            created_at=now(),
-            crl_shard=crl_shard,
-        )
-        row_id = _insert_unless_taken(session, {name: getattr(record, name) for name in _COLUMNS})
+        values: dict[str, object] = {  # every column: the row as inserted, and as the returned record holds it
+            "serial": cx.serial_hex(serial),
+            "fingerprint": hashlib.sha256(der).hexdigest(),
+            "issuer_id": ca.id,
+            "profile": profile_name,
+            "subject": text,
+            "family": family,
+            "key_id": None,
+            "not_before": not_before,
+            "not_after": not_after,
+            "status": "valid",
+            "revoked_at": None,
+            "revocation_reason": None,
+            "der": der,
+            "request_id": request_id,
+            "created_at": now(),
+            "crl_shard": crl_shard,
+        }
+        row_id = _insert_unless_taken(session, values)
         if row_id is None:
             if request_id is not None and _request_taken(session, request_id):
                 raise DuplicateRequest(request_id) from None
             continue  # the serial (or the fingerprint) is taken: that certificate never leaves this function
-        record.id = row_id
-        make_transient_to_detached(record)
-        return Issued(record=record, certificate=cert)
+        return Issued(record=detached_row(row_id, values), certificate=cert)
     raise ConflictError("could not allocate a unique serial number", code=Code.CONFLICT)
+
+
+_MANAGER: Final = manager_of_class(IssuedCertificate)
+
+
+def detached_row(row_id: int, values: dict[str, object]) -> IssuedCertificate:
+    """The certificate row ``row_id`` with ``values`` (every other column), as the ORM makes an object for a row it
+    loads — the mapper's ``new_instance`` (SQLModel's ``__new__``: pydantic's private attributes, no validation),
+    the columns put straight into its ``__dict__`` — then detached with its identity, as a committed row's object is
+    once its session closes (issuefast2: ``IssuedCertificate(**values)`` ran the model's construction, per column
+    ``setattr`` through SQLAlchemy's and pydantic's hooks, ~40 µs of a ~2.8 ms issuance). Equal column for column to
+    the row read back (tested)."""
+    if not _MANAGER.mapper.configured:  # the first ORM use of the process configures the mappers
+        configure_mappers()
+    record: IssuedCertificate = _MANAGER.new_instance()
+    record.__dict__.update(values)
+    record.__dict__["id"] = row_id
+    make_transient_to_detached(record)
+    return record
 
 
 _FORGET: Final = delete(_TABLE).where(_TABLE.c.id == bindparam("row_id"))

@@ -312,3 +312,24 @@ def test_a_lean_issuance_bumps_no_state_version(site: Site) -> None:
         _issue(site.first, n)
     assert _version(site.first) == before
     assert service._snapshots[site.first.engine][ZJ] is held
+
+
+def test_a_lean_record_is_the_row_as_the_orm_loads_it(site: Site) -> None:
+    """The returned record (built as the ORM builds an object for a loaded row, issuefast2) holds every column as the
+    row read back does, is detached with the row's identity, and goes into a session as that row."""
+    from sqlalchemy import inspect
+
+    made = _issue(site.first, 1, request_id="detached-1").record
+    state = inspect(made)
+    assert state.detached and state.key == (IssuedCertificate, (made.id,), None) and not state.expired_attributes
+    with db.session_scope(site.first.engine) as session:
+        row = session.get(IssuedCertificate, made.id)
+        assert row is not None
+        read = row.model_dump()
+        mine = made.model_dump()
+        for name in ("not_before", "not_after", "created_at"):
+            assert utc(mine.pop(name)) == utc(read.pop(name)), name
+        assert mine == read
+        session.expunge(row)
+        merged = session.merge(made, load=False)
+        assert merged.serial == made.serial and not session.dirty
