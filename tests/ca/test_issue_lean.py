@@ -333,3 +333,36 @@ def test_a_lean_record_is_the_row_as_the_orm_loads_it(site: Site) -> None:
         session.expunge(row)
         merged = session.merge(made, load=False)
         assert merged.serial == made.serial and not session.dirty
+
+
+@pytest.mark.parametrize(
+    ("ident", "issuer", "region", "extra"),
+    [
+        ("22d2e568c79710b6d9de160e01f82811cb7c787a", "region-330000-sm2", "330000", (("profile", "seal"),)),
+        ("region-330000-sm2/3#17", "region-330000-sm2", None, ()),
+        ("es-1", None, "440000", (("name", '合同专用章 "甲" \\ \u2028 \x00 \x1f'), ("holder", "杭州示例科技有限公司"))),
+        ("https://example.gov.cn/statuslists/1#2", "issuer-1", "110000", (("π", "non-ASCII key: rfc8785's own"),)),
+    ],
+)
+def test_a_log_entry_is_rfc8785_byte_for_byte(
+    ident: str, issuer: str | None, region: str | None, extra: tuple[tuple[str, str], ...]
+) -> None:
+    """The log leaf's bytes (``tlog.Entry.encode``, now written by ``audit.canonical_json``'s direct encoder) are
+    ``rfc8785.dumps`` of the same object: a leaf written before issuefast2 and one written after hash alike."""
+    from datetime import UTC, datetime
+
+    import rfc8785
+
+    at = datetime(2026, 12, 7, 23, 6, 11, 500, tzinfo=UTC)
+    entry = tlog.Entry("certificate", ident, issuer, region, "00" * 32, at, extra)
+    body = {
+        "v": tlog.ENTRY_VERSION,
+        "kind": "certificate",
+        "id": ident,
+        "issuer": issuer,
+        "region": region,
+        "sha256": "00" * 32,
+        "at": "2026-12-07T23:06:11Z",
+        **dict(extra),
+    }
+    assert entry.encode() == rfc8785.dumps(body)

@@ -391,14 +391,16 @@ def _engine_of(session: Session) -> Engine:
     return bind if isinstance(bind, Engine) else bind.engine
 
 
-def _snapshot(session: Session, ca_id: str) -> _Snapshot:
-    """The CA's snapshot at the state version this transaction reads (one primary-key row), made again on a miss."""
-    connection = session.connection()
-    if cursor.supported(connection):
-        row = cursor.Raw(connection).one(_VERSION_SQL, {"name": state.NAME})
-    else:  # pragma: no cover - the project runs on SQLite and PostgreSQL
-        row = connection.execute(_VERSION).first()
-    version = int(row[0]) if row is not None else -1
+def _snapshot(session: Session, ca_id: str, version: int | None = None) -> _Snapshot:
+    """The CA's snapshot at the state version this transaction reads (one primary-key row; ``version`` when the
+    caller read it already, :func:`_keyed`), made again on a miss."""
+    if version is None:
+        connection = session.connection()
+        if cursor.supported(connection):
+            row = cursor.Raw(connection).one(_VERSION_SQL, {"name": state.NAME})
+        else:  # pragma: no cover - the project runs on SQLite and PostgreSQL
+            row = connection.execute(_VERSION).first()
+        version = int(row[0]) if row is not None and row[0] is not None else -1
     engine = _engine_of(session)
     held = _snapshots.get(engine)
     found = held.get(ca_id) if held is not None else None
@@ -436,11 +438,12 @@ def _issue_lean(
     version), the row checked again under the place counter's lock (:func:`ca.authority.issue_from_csr`), the row
     inserted with Core and its audit entry and log leaf noted for the commit as :mod:`.audit` and :mod:`.tlog` note
     any certificate row (same entry, same leaf)."""
+    version: int | None = None
     if request_id is not None:
-        existing = _keyed(session, request_id, fingerprint, ca_id=ca_id, profile=profile.name)
+        existing, version = _keyed(session, request_id, fingerprint, ca_id=ca_id, profile=profile.name)
         if existing is not None:
             return existing
-    snap = _snapshot(session, ca_id)
+    snap = _snapshot(session, ca_id, version)
     trust_registry.check_standing(session, snap.ca)
     keystore, ep = instance.keystore, endpoints(instance)
     try:
@@ -481,10 +484,12 @@ def _issue_lean(
     return IssueResult(done.record, done.certificate, list(snap.chain))
 
 
-# The request id's stored fingerprint (if any) and the certificate it names (if any), in one statement.
+# The request id's stored fingerprint (if any), the certificate it names (if any) and the state version the CA's
+# snapshot is checked against (:func:`_snapshot`), in one statement.
 _KEYED_SQL: Final = (
     "SELECT k.method, k.path, k.client_id, k.body_sha256, "
-    "(SELECT id FROM certificate WHERE request_id = :request_id) "
+    "(SELECT id FROM certificate WHERE request_id = :request_id), "
+    "(SELECT version FROM state_version WHERE name = :name) "
     "FROM (SELECT 1 AS one) AS q LEFT JOIN idempotency_key AS k ON k.request_id = :request_id"
 )
 
@@ -496,13 +501,14 @@ def _keyed(
     *,
     ca_id: str,
     profile: str,
-) -> IssueResult | None:
+) -> tuple[IssueResult | None, int | None]:
     """The lean issuance's idempotency, first in its transaction (issuefast2): the certificate already issued for
     ``request_id`` (a replay), a :class:`ConflictError` for a key first used for another request, or ``None`` — and
     then, with a ``fingerprint`` (HTTP), the key is stored before anything else is written, as
     :func:`idempotency.record` would (:func:`idempotency.claim`, on the DB-API cursor). A key another transaction
     stored meanwhile (PostgreSQL: the insert waited for it to commit) is judged again in this same transaction, which
-    now reads the winner's rows: the same request gets the winner's certificate, another one the conflict."""
+    now reads the winner's rows: the same request gets the winner's certificate, another one the conflict. With the
+    answer, the state version read by the same statement (``None``: not read)."""
     connection = session.connection()
     if not cursor.supported(connection):  # pragma: no cover - the project runs on SQLite and PostgreSQL
         if fingerprint is not None:
@@ -510,27 +516,28 @@ def _keyed(
         existing = _replay_in(session, request_id, ca_id=ca_id, profile=profile)
         if existing is None and fingerprint is not None:
             idempotency.record(session, request_id, fingerprint)
-        return existing
+        return existing, None
     raw = cursor.Raw(connection)
     for judged_again in (False, True):
-        row = raw.one(_KEYED_SQL, {"request_id": request_id})
+        row = raw.one(_KEYED_SQL, {"request_id": request_id, "name": state.NAME})
         assert row is not None  # one row, whatever the tables hold
+        version = -1 if row[5] is None else int(row[5])
         if fingerprint is not None:
             first = None if row[0] is None else idempotency.Fingerprint(row[0], row[1], row[2], row[3])
             idempotency.judge(request_id, first, fingerprint)
         if row[4] is not None:
             existing = _replay_in(session, request_id, ca_id=ca_id, profile=profile)
             if existing is not None:
-                return existing
+                return existing, version
         if fingerprint is None:
-            return None
+            return None, version
         if judged_again:  # the key is stored for this very request, and no certificate names it: never committed so
             raise authority.DuplicateRequest(request_id)  # pragma: no cover
         try:
             idempotency.claim(raw, request_id, fingerprint)
         except idempotency.KeyTaken:
             continue
-        return None
+        return None, version
     raise AssertionError("unreachable")  # pragma: no cover
 
 

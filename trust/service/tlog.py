@@ -60,6 +60,7 @@ from ca.authority.cursor import Raw, supported
 from trust import db
 from trust.crypto.errors import Code, InputError, NotFoundError
 from trust.formats import tlog
+from trust.service.audit import canonical_json
 from trust.service.files import atomic_write
 
 if TYPE_CHECKING:
@@ -146,7 +147,9 @@ class Entry:
             "at": self.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         body.update(dict(self.extra))
-        return rfc8785.dumps(body)
+        # RFC 8785 of a flat object: audit.canonical_json writes it directly (byte for byte rfc8785's, which it falls
+        # back to for any other shape; ~2 µs against ~11 µs, every issuance logs one; issuefast2)
+        return canonical_json(body)
 
 
 def _sha256(data: bytes | str) -> str:
