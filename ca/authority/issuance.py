@@ -297,31 +297,40 @@ def end_entity_builder(
 ) -> cx.CertificateBuilder:
     """The certificate of ``profile`` before its serial number: its extensions in their fixed order. An OCSP
     responder's names ``crl_uri`` only (and ``id-pkix-ocsp-nocheck``); every other names its CRL partition
-    (``crl_uri``), that partition's delta CRLs, the OCSP responder and the CA certificate."""
-    builder = (
-        cx.CertificateBuilder()
-        .subject(subject_name)
-        .issuer(issuer_cert.subject)
-        .public_key(public_key)
-        .validity(start, end)
-        .add_extension(cx.basic_constraints(False))
-        .add_extension(cx.key_usage(profile.key_usage))
-        .add_extension(cx.subject_key_identifier(public_key))
-        .add_extension(cx.authority_key_identifier(cx.public_key(issuer_cert)))
-        .add_extension(cx.certificate_policies(profile.policies))
-    )
+    (``crl_uri``), that partition's delta CRLs, the OCSP responder and the CA certificate.
+
+    The builder is made in one construction (issuefast2: a setter per field and per extension copied the builder
+    fourteen times, ~45 µs of an issuance); its checks are the setters' — notAfter after notBefore, and no extension
+    twice (the list below names each once)."""
+    if end <= start:
+        raise InputError("notAfter must be later than notBefore")
+    extensions = [
+        cx.basic_constraints(False),
+        cx.key_usage(profile.key_usage),
+        cx.subject_key_identifier(public_key),
+        cx.authority_key_identifier(cx.public_key(issuer_cert)),
+        cx.certificate_policies(profile.policies),
+    ]
     if profile.extended_key_usage:
-        builder = builder.add_extension(
-            cx.extended_key_usage(profile.extended_key_usage, critical=profile.eku_critical)
-        )
+        extensions.append(cx.extended_key_usage(profile.extended_key_usage, critical=profile.eku_critical))
     if dns_names or uris:
-        builder = builder.add_extension(cx.subject_alt_name(dns=dns_names, uris=uris))
+        extensions.append(cx.subject_alt_name(dns=dns_names, uris=uris))
     if profile.ocsp_no_check:
-        builder = builder.add_extension(cx.ocsp_no_check())
-        return builder.add_extension(cx.crl_distribution_point(crl_uri))
-    builder = builder.add_extension(cx.crl_distribution_point(crl_uri))
-    builder = builder.add_extension(cx.freshest_crl(crls.delta_uri(crl_uri)))
-    return builder.add_extension(cx.authority_information_access(ocsp_uri, ca_cert_uri))
+        extensions += (cx.ocsp_no_check(), cx.crl_distribution_point(crl_uri))
+    else:
+        extensions += (
+            cx.crl_distribution_point(crl_uri),
+            cx.freshest_crl(crls.delta_uri(crl_uri)),
+            cx.authority_information_access(ocsp_uri, ca_cert_uri),
+        )
+    return cx.CertificateBuilder(
+        subject_name=subject_name,
+        issuer_name=issuer_cert.subject,
+        subject_public_key=public_key,
+        not_before=start,
+        not_after=end,
+        extensions=tuple(extensions),
+    )
 
 
 def ensure_ocsp_responder(
