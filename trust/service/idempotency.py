@@ -10,7 +10,9 @@ stores it in the ``idempotency_key`` table **in the same transaction** as the cr
   (``E1004``) naming what the key was first used for;
 * the same fingerprint goes on to the replay: the first result, whichever worker made it;
 * two requests racing with one key: the loser's insert fails (primary key; :class:`KeyTaken`), its transaction
-  rolls back, and it is judged against the winner's fingerprint like a later retry.
+  rolls back, and it is judged against the winner's fingerprint like a later retry — or, for a certificate from a CSR
+  (the lean issuance, :func:`claim`: ``INSERT … ON CONFLICT DO NOTHING``), judged in its own transaction, which then
+  reads the winner's rows.
 
 A request that failed (bad CSR, refused by the CA) stored nothing, so the key can be used again — with any body.
 The canonical form means a client may re-serialise its JSON (key order, spacing) without breaking a retry, but any
