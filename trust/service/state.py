@@ -153,6 +153,7 @@ class _Held:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.connection: Any = None
+        self.cursor: Any = None
         self.pid = os.getpid()
 
     def read(self, engine: Engine) -> int | None:
@@ -160,10 +161,11 @@ class _Held:
             return None
         try:
             if self.pid != os.getpid():  # inherited through fork: the parent's socket is not ours to use
-                self.connection, self.pid = None, os.getpid()
+                self.connection, self.cursor, self.pid = None, None, os.getpid()
             if self.connection is None:
                 self.connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            row = self.connection.execute(_SELECT, {"name": NAME}).first()
+                self.cursor = _Statement(engine, self.connection)
+            row = self.cursor.first()
         except Exception:  # noqa: BLE001 - the pooled path (with its ping) reads it, or raises the real error
             self.close()
             return None
@@ -172,11 +174,34 @@ class _Held:
         return int(row[0]) if row is not None else 0
 
     def close(self) -> None:
-        connection, self.connection = self.connection, None
+        connection, self.connection, self.cursor = self.connection, None, None
         if connection is not None:
             with contextlib.suppress(Exception):  # closed for real, not handed back (to a pool maybe disposed of)
                 connection.invalidate()
                 connection.close()
+
+
+class _Statement:
+    """:data:`_SELECT` on a kept connection's DB-API cursor (issue 15 item 1): compiled once for the engine's dialect,
+    then one ``execute`` and ``fetchone`` per read — SQLAlchemy's per-statement work (execution context, result
+    object, events) cost more CPU than the round trip. The same SQL, parameters and autocommit as the pooled path;
+    ``before_cursor_execute`` listeners see it (:meth:`first` fires the engine's event as SQLAlchemy would)."""
+
+    def __init__(self, engine: Engine, connection: Any) -> None:
+        compiled = _SELECT.compile(dialect=engine.dialect)
+        params = compiled.construct_params({"name": NAME})
+        self.sql = str(compiled)
+        self.params: Any = tuple(params[key] for key in compiled.positiontup or ()) if compiled.positional else params
+        self.connection = connection
+        self.cursor = connection.connection.dbapi_connection.cursor()
+
+    def first(self) -> Any:
+        if self.connection._has_events or self.connection.engine._has_events:
+            self.connection.dispatch.before_cursor_execute(
+                self.connection, self.cursor, self.sql, self.params, None, False
+            )
+        self.cursor.execute(self.sql, self.params)
+        return self.cursor.fetchone()
 
 
 _held: weakref.WeakKeyDictionary[Engine, _Held] = weakref.WeakKeyDictionary()

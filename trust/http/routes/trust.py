@@ -12,10 +12,13 @@ from __future__ import annotations
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from trust.crypto.errors import Code
+from trust.crypto.errors import Code, TrustError
 from trust.http import caching, problems, verify_body
 from trust.http.auth import Client, allow, anonymous_limit
 from trust.http.bodies import StrictJsonRoute
@@ -259,9 +262,8 @@ class VerificationReport(BaseModel):
 async def verify(request: Request) -> Response:
     """The body is the JSON form (the input base64, with anchors, CRLs and options), the file itself (PDF, token,
     certificate, PNG or JPEG photo of a licence QR code; options in the query string) or a multipart form with the
-    file as ``input`` (:mod:`trust.http.verify_body`)."""
-    from starlette.concurrency import run_in_threadpool
-
+    file as ``input`` (:mod:`trust.http.verify_body`). The JSON form without a query string is answered by
+    :class:`VerifyFastPath` before this route is reached; every other form comes here."""
     kind = verify_body.media_type(request)
     if not verify_body.accepts(kind):
         return problems.problem_response(request, Code.USAGE, verify_body.unsupported(kind), status=415)
@@ -269,6 +271,57 @@ async def verify(request: Request) -> Response:
     asked = await verify_body.read(request, verify_body.query_options(request))
     report = await run_in_threadpool(_verify, _instance(request), asked)
     return JSONResponse(report)
+
+
+class VerifyFastPath:
+    """ASGI middleware (issue 15 item 1): ``POST /verify`` with a JSON body and no query string — the form the
+    platforms send — answered without FastAPI's routing, dependency solving, exception middleware and exit stacks,
+    which cost the event loop more per request than the rest of the HTTP layer. Installed inside
+    :class:`trust.http.app.RequestIds` (request ids, the client's ``X-Request-ID``, the log context) and the head and
+    body limits, as the route is. It does what :func:`verify` and its dependency do, in the same order and with the
+    same functions: the address's rate limit (:func:`~trust.http.auth.anonymous_limit`), the body read strictly
+    (:func:`trust.http.verify_body.read_json`), the verification in a worker thread (:func:`_verify`), the report as
+    JSON; an error is answered by the app's own renderers (:func:`trust.http.problems.for_trust_error`,
+    :func:`~trust.http.problems.for_validation_error`), and an unexpected one goes up to the app's last-resort
+    handler exactly as from the route. Anything else — another path or method, a query string, another media type, a
+    ``Content-Type`` or ``Content-Length`` given twice, a body without a length — goes to the app unchanged."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not (
+            scope["type"] == "http"
+            and scope["path"] == "/verify"
+            and scope["method"] == "POST"
+            and not scope.get("query_string")
+            and not scope.get("root_path")
+            and _plain_json(scope["headers"])
+        ):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            await anonymous_limit(request)
+            asked = await verify_body.read_json(request)
+            report = await run_in_threadpool(_verify, _instance(request), asked)
+        except TrustError as exc:
+            response: Response = problems.for_trust_error(request, exc)
+        except RequestValidationError as exc:
+            response = problems.for_validation_error(request, exc)
+        else:
+            response = JSONResponse(report)
+        await response(scope, receive, send)
+
+
+def _plain_json(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a request's headers declare exactly one ``Content-Type`` of ``application/json`` (parameters aside) and
+    exactly one ``Content-Length`` in digits: the requests :class:`VerifyFastPath` takes."""
+    kinds = [value for name, value in headers if name == b"content-type"]
+    lengths = [value for name, value in headers if name == b"content-length"]
+    if len(kinds) != 1 or len(lengths) != 1 or not lengths[0].isdigit():
+        return False
+    return kinds[0].split(b";", 1)[0].strip().lower() == b"application/json"
 
 
 def _verify(instance: Instance, asked: verify_body.VerifyInput) -> dict[str, Any]:
@@ -323,8 +376,6 @@ async def render_ofd(
     """Anonymous, rate-limited like ``POST /verify``; the body (``Content-Type: application/ofd``) is bounded by the
     service's body limit, the package by the OFD reader's limits (files, sizes, zip bombs) and the picture by its
     pixels (:mod:`seal.ofd_render`). Nothing is verified: ``POST /verify`` says whether the seals hold."""
-    from starlette.concurrency import run_in_threadpool
-
     from seal import ofd_render
 
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
