@@ -31,6 +31,8 @@ Installed by :class:`trust.service.instance.Instance` (idempotent, like :mod:`tr
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import itertools
 import json
 import logging
 import os
@@ -70,6 +72,10 @@ _CHANGES: Final = "huren_state_changes"
 _COMMITTED: Final = "huren_state_version"
 _redis: weakref.WeakKeyDictionary[Engine, _Redis] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
+_ticks: Final = itertools.count(1)
+"""Moments in this process, in order: a request's arrival (:func:`arriving`) and the start of each kept-connection
+read take the next one (``next`` on a count is atomic under the GIL)."""
+_arrival: contextvars.ContextVar[int | None] = contextvars.ContextVar("huren_state_arrival", default=None)
 
 
 class _Redis:
@@ -124,7 +130,7 @@ def current(engine: Engine) -> Hashable:
     again at once when Redis does not answer or holds no counter)."""
     notifier = _redis.get(engine)
     if notifier is None:
-        return _read(engine)
+        return _read(engine, since=_arrival.get())
     now = time.monotonic()
     if now - notifier.checked >= DATABASE_RECHECK:
         notifier.checked, notifier.database = now, _read(engine)
@@ -133,6 +139,16 @@ def current(engine: Engine) -> Hashable:
         notifier.checked, notifier.database = now, _read(engine)
         return ("database", notifier.database)
     return (counter, notifier.database)
+
+
+def arriving() -> None:
+    """Note that a request arrives now (in its context: the HTTP layer calls it, the verification thread inherits it).
+    A read of the version that *began* after this moment sees every change committed before the request arrived, so
+    :func:`current` may answer that request with such a read made for another one instead of reading again (issue 15
+    item 1: requests queued for a worker's verifier thread share one round trip). Without a noted arrival every call
+    reads. A read begun before the arrival is never reused: a revocation committed before a request still counts
+    for it."""
+    _arrival.set(next(_ticks))
 
 
 def database_version(engine: Engine) -> int:
@@ -155,26 +171,38 @@ class _Held:
         self.connection: Any = None
         self.cursor: Any = None
         self.pid = os.getpid()
+        self.latest: tuple[int, int] | None = None  # (the moment the last read began, what it read)
 
-    def read(self, engine: Engine) -> int | None:
-        if not self.lock.acquire(blocking=False):
+    def read(self, engine: Engine, since: int | None = None) -> int | None:
+        """The version, read on the kept connection — or, for a request that arrived at the moment ``since``, the
+        value of a read that began after it (:func:`arriving`). None: busy or failed (the caller reads elsewhere)."""
+        latest = self.latest
+        if since is not None and latest is not None and latest[0] > since:
+            return latest[1]
+        if not self.lock.acquire(blocking=since is not None):  # a request waits for the read under way, then reads
             return None
         try:
+            latest = self.latest
+            if since is not None and latest is not None and latest[0] > since:
+                return latest[1]  # begun after this request arrived, done while it waited
+            began = next(_ticks)
             if self.pid != os.getpid():  # inherited through fork: the parent's socket is not ours to use
-                self.connection, self.cursor, self.pid = None, None, os.getpid()
+                self.connection, self.cursor, self.latest, self.pid = None, None, None, os.getpid()
             if self.connection is None:
                 self.connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
                 self.cursor = _Statement(engine, self.connection)
             row = self.cursor.first()
+            value = int(row[0]) if row is not None else 0
+            self.latest = (began, value)
         except Exception:  # noqa: BLE001 - the pooled path (with its ping) reads it, or raises the real error
             self.close()
             return None
         finally:
             self.lock.release()
-        return int(row[0]) if row is not None else 0
+        return value
 
     def close(self) -> None:
-        connection, self.connection, self.cursor = self.connection, None, None
+        connection, self.connection, self.cursor, self.latest = self.connection, None, None, None
         if connection is not None:
             with contextlib.suppress(Exception):  # closed for real, not handed back (to a pool maybe disposed of)
                 connection.invalidate()
@@ -219,7 +247,7 @@ def _held_for(engine: Engine) -> _Held:
     return held
 
 
-def _read(engine: Engine) -> int:
+def _read(engine: Engine, since: int | None = None) -> int:
     """One row on a plain connection (an ORM session costs three times as much): on SQLite in a read-only (deferred)
     transaction; on a server database the one statement in autocommit mode — one round trip instead of three
     (``BEGIN``, the ``SELECT``, ``ROLLBACK``), the same committed value (issue 15 item 1: every ``POST /verify``
@@ -229,7 +257,7 @@ def _read(engine: Engine) -> int:
     if engine.dialect.name == "sqlite":
         options: dict[str, Any] = {READ_ONLY: True}
     else:
-        version = _held_for(engine).read(engine)
+        version = _held_for(engine).read(engine, since)
         if version is not None:
             return version
         options = {"isolation_level": "AUTOCOMMIT"}

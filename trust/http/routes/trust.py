@@ -30,8 +30,8 @@ from trust.http import caching, problems, verify_body
 from trust.http.auth import Client, allow, anonymous_limit
 from trust.http.bodies import StrictJsonRoute
 from trust.http.fields import IsoDateTime
+from trust.service import state, verification
 from trust.service import trust as service
-from trust.service import verification
 from trust.service.instance import Instance
 from trust.service.policy import Action
 from verifier.context import validation_time
@@ -308,6 +308,7 @@ class VerifyFastPath:
         ):
             await self.app(scope, receive, send)
             return
+        state.arriving()  # the version read may be shared with requests queued behind this one, never earlier ones
         request = Request(scope, receive)
         try:
             await anonymous_limit(request)
