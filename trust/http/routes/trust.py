@@ -288,10 +288,12 @@ class VerifyFastPath:
     :class:`trust.http.app.RequestIds` (request ids, the client's ``X-Request-ID``, the log context) and the head and
     body limits, as the route is. It does what :func:`verify` and its dependency do, in the same order and with the
     same functions: the address's rate limit (:func:`~trust.http.auth.anonymous_limit`), the body read strictly
-    (:func:`trust.http.verify_body.read_json`), the verification in a worker thread (:func:`_verify`), the report as
-    JSON; an error is answered by the app's own renderers (:func:`trust.http.problems.for_trust_error`,
-    :func:`~trust.http.problems.for_validation_error`), and an unexpected one goes up to the app's last-resort
-    handler exactly as from the route. Anything else — another path or method, a query string, another media type, a
+    (:func:`trust.http.verify_body.read_json`), the verification (:func:`_verify`) in the process's verifier thread
+    (:func:`_in_verifier_thread`; the request's arrival noted first, :func:`trust.service.state.arriving`, so that
+    requests queued there share a version read begun after they arrived), the report as JSON; an error is answered
+    by the app's own renderers (:func:`trust.http.problems.for_trust_error`,
+    :func:`~trust.http.problems.for_validation_error`), and an unexpected one goes up to the app's last-resort handler
+    exactly as from the route. Anything else — another path or method, a query string, another media type, a
     ``Content-Type`` or ``Content-Length`` given twice, a body without a length — goes to the app unchanged."""
 
     def __init__(self, app: ASGIApp):
