@@ -57,6 +57,8 @@ TRACKED_COLUMNS: Final = {"license": frozenset({"status"})}
 """Tables of which only these columns count (a new licence changes no status list: its entry reads ``valid``)."""
 REDIS_KEY: Final = "state:verification"
 REDIS_TIMEOUT: Final = 0.5
+WAIT_FOR_READ: Final = 1.0
+"""Seconds a request with a noted arrival waits for another thread's read of the version before reading elsewhere."""
 DATABASE_RECHECK: Final = 1.0
 """With Redis, readers still read the database at least this often (seconds)."""
 
@@ -179,7 +181,8 @@ class _Held:
         latest = self.latest
         if since is not None and latest is not None and latest[0] > since:
             return latest[1]
-        if not self.lock.acquire(blocking=since is not None):  # a request waits for the read under way, then reads
+        # a request waits (a moment at most) for the read under way, then shares it or reads; others never wait
+        if not (self.lock.acquire(timeout=WAIT_FOR_READ) if since is not None else self.lock.acquire(blocking=False)):
             return None
         try:
             latest = self.latest

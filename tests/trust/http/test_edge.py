@@ -28,7 +28,7 @@ from uvicorn.server import ServerState
 from tests.support import multiworker as mw
 from tests.support.server import free_port
 from trust.http.app import create_app
-from trust.http.edge import HeadMeter, HeadWithBody, LimitedHttpToolsProtocol
+from trust.http.edge import JOIN_AT_MOST, HeadMeter, HeadWithBody, LimitedHttpToolsProtocol
 from trust.service.instance import Instance
 from trust.settings import REQUEST_LINE_OVERHEAD, Settings
 
@@ -378,3 +378,12 @@ def test_a_held_head_is_written_before_anything_else_is_done_with_the_transport(
     assert transport.writes == []
     held.close()  # e.g. the app failed after starting its answer: the head is not lost, and comes first
     assert transport.writes == [b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n"] and transport.closed
+
+
+def test_a_large_body_is_not_copied_to_join_its_head() -> None:
+    transport = _Transport()
+    held = HeadWithBody(transport)
+    body = b"b" * (JOIN_AT_MOST + 1)
+    held.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    held.write(body)
+    assert transport.writes == [b"HTTP/1.1 200 OK\r\n\r\n", body]
