@@ -29,7 +29,9 @@
 * **The store** (branch ctxname): the signed bundle those answer with is signed once per state version (and
   :data:`VERIFY_BUNDLE_REUSE` period) for all the workers of a home — :func:`stored_bundle` writes it under
   ``<home>/cache/bundles/`` (an ``flock`` the workers share; the newest :data:`STORE_KEPT` kept), :func:`stored_gzip`
-  its gzip form — and read by the other workers instead of being signed and compressed again in each.
+  its gzip form — and read by the other workers instead of being signed and compressed again in each. The folder is a
+  cache, never a source of truth (branch storefix): the signer records each file's SHA-256 in the database (table
+  ``bundle_store``, migration ``0019_bundle_store``) and a file is used only when its bytes have that digest.
 """
 
 from __future__ import annotations

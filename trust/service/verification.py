@@ -36,7 +36,9 @@ moment (up to :data:`REBUILD_AFTER`): a newer one would change the material key 
 rebuild, and for ``GET /bundle`` — comes from the home's store (:func:`trust.service.trust.stored_bundle`): the first
 worker that needs it signs it and writes it under ``<home>/cache/bundles/``, the others read it; its gzip form likewise
 (:func:`bundle_gzip`, which ``GET /bundle`` compresses with). At 10^6 revoked, signing and compressing cost ~3–4 s of
-CPU each time, formerly in every worker.
+CPU each time, formerly in every worker. A context is reused for a newly fetched bundle with the same bytes only when
+it was built from exactly those bytes (``_Current.from_bundle``): a patched context is rebuilt instead, so its
+reports never name a bundle that does not hold what it was patched with (branch storefix).
 
 The context keeps its memo across versions (parsed certificates and CRLs, verified signatures, path reports): a memo
 entry answers only for exactly the material it was made from (:class:`verifier.context.Memo`), so what a change did
