@@ -14,7 +14,7 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
@@ -174,15 +174,9 @@ class Ready(BaseModel):
     model_config = {"json_schema_extra": {"examples": [{"status": "ready"}]}}
 
 
-def _validation_message(error: Mapping[str, Any]) -> str:
-    """One schema error for people; a body that is not (strict) JSON says why (``trust.http.bodies``)."""
-    context = error.get("ctx")
-    if error.get("type") == "json_invalid" and isinstance(context, Mapping) and context.get("error"):
-        return f"{error.get('msg', 'JSON decode error')}: {str(context['error'])[:200]}"
-    return str(error.get("msg", ""))
-
-
-def create_app(instance: Instance | None = None) -> FastAPI:
+def create_app(instance: Instance | None = None, *, fast_verify: bool = True) -> FastAPI:
+    """The app of ``instance`` (module docstring). ``fast_verify=False`` leaves out ``POST /verify``'s fast path
+    (:class:`trust.http.routes.trust.VerifyFastPath`): every request then takes the route (the tests compare both)."""
     instance = instance or Instance()
 
     @asynccontextmanager
@@ -214,6 +208,10 @@ def create_app(instance: Instance | None = None) -> FastAPI:
     app.state.instance = instance
     app.router.route_class = StrictJsonRoute  # JSON bodies read strictly (trust.http.bodies), here and in every router
 
+    if fast_verify:  # inside the request ids (added after it, so outside): POST /verify's JSON form (its class)
+        from trust.http.routes.trust import VerifyFastPath
+
+        app.add_middleware(VerifyFastPath)
     _install_request_ids(app)
     _install_error_handlers(app)
 
@@ -346,30 +344,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(TrustError)
     async def _trust_error(request: Request, exc: TrustError) -> Any:
-        status = problems.status_for(exc.code)
-        if status >= 500:
-            log.error("request %s failed: %s", getattr(request.state, "request_id", "-"), exc.diagnostics())
-        response = problems.from_error(request, exc)
-        if status == 401:
-            response.headers["WWW-Authenticate"] = 'Bearer realm="huren"'
-        retry = (exc.evidence or {}).get("retry_after")
-        if isinstance(retry, int):
-            response.headers["Retry-After"] = str(retry)
-        return response
+        return problems.for_trust_error(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Any:
-        errors = [
-            {"loc": [str(part) for part in err.get("loc", ())], "msg": _validation_message(err)}
-            for err in exc.errors()[:20]
-        ]
-        return problems.problem_response(
-            request,
-            Code.INVALID_INPUT,
-            "request does not match the API schema",
-            status=422,
-            evidence={"errors": errors},
-        )
+        return problems.for_validation_error(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Any:

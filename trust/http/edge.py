@@ -56,6 +56,9 @@ LINGER_SECONDS: Final = 2.0
 LINGER_BYTES: Final = 4 * 1024 * 1024
 """What a refused client may still send (and we discard) before the connection is closed at once."""
 
+JOIN_AT_MOST: Final = 256 * 1024
+"""A body piece up to this size is written with the response head in one ``send`` (:class:`HeadWithBody`)."""
+
 REASONS: Final = {414: b"URI Too Long", 431: b"Request Header Fields Too Large"}
 
 
@@ -302,6 +305,8 @@ class LimitedHttpToolsProtocol(_Refusals, HttpToolsProtocol):
         self._part = "body"
         self._meter.done = True  # the parser has the whole head (the authority on where it ends)
         super().on_headers_complete()
+        if self.cycle is not None and self.cycle.transport is self.transport:
+            self.cycle.transport = HeadWithBody(self.transport)  # type: ignore[assignment]
 
     def on_message_complete(self) -> None:
         self._part = "idle"
@@ -313,6 +318,45 @@ class LimitedHttpToolsProtocol(_Refusals, HttpToolsProtocol):
             self._answered()
 
 
+class HeadWithBody:
+    """The transport as one request's answer sees it: the response head is written with the first piece of the body
+    that follows it (up to :data:`JOIN_AT_MOST` bytes), in one ``write`` (one ``send`` system call) instead of two
+    (issue 15 item 1: on loopback under load each ``send`` cost the server ~0.1-0.3 ms of kernel time, and uvicorn
+    writes the head and the body apart).
+    Only the final head is held (an interim ``100 Continue`` goes out at once: the client waits for it before it
+    sends the body); anything else the answer does with the transport (close it, ask whether it is closing, …)
+    writes a held head first, so nothing is lost or reordered."""
+
+    def __init__(self, transport: asyncio.Transport):
+        self._transport = transport
+        self._held: bytes | None = None
+        self._headed = False  # the final head was written (or is held)
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not self._headed:
+            start = bytes(data[:10])
+            if start.startswith(b"HTTP/1.1 ") and not start.startswith(b"HTTP/1.1 1"):
+                self._headed = True  # the final head (nothing of the body comes before it): held for the body
+                self._held = bytes(data)
+                return
+        if self._held is not None:
+            held, self._held = self._held, None
+            if len(data) > JOIN_AT_MOST:  # a large body (GET /bundle: tens of MB) is not copied to save one send
+                self._transport.write(held)
+            else:
+                data = held + data
+        self._transport.write(data)
+
+    def flush(self) -> None:
+        if self._held is not None:
+            held, self._held = self._held, None
+            self._transport.write(held)
+
+    def __getattr__(self, name: str) -> Any:
+        self.flush()
+        return getattr(self._transport, name)
+
+
 def _rest_of_head(max_target: int, max_headers: int) -> HeadMeter:
     """A meter of a head's remaining bytes (its request line already parsed), against the whole head's allowance."""
     meter = HeadMeter(max_target, max_target + REQUEST_LINE_OVERHEAD + max_headers)
@@ -320,4 +364,4 @@ def _rest_of_head(max_target: int, max_headers: int) -> HeadMeter:
     return meter
 
 
-__all__ = ["HeadLimit", "HeadMeter", "LimitedH11Protocol", "LimitedHttpToolsProtocol", "refusal"]
+__all__ = ["HeadLimit", "HeadMeter", "HeadWithBody", "LimitedH11Protocol", "LimitedHttpToolsProtocol", "refusal"]

@@ -13,16 +13,20 @@ on 429). Every route also documents ``5XX`` (a problem with no internals).
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Mapping
 from typing import Any, Final
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from trust.crypto.errors import Category, Code, TrustError
 
 PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("trust.http")
 
 _BY_CATEGORY: Final[dict[Category, int]] = {
     Category.INPUT: 400,
@@ -121,6 +125,43 @@ def problem_response(
 
 def from_error(request: Request, error: TrustError) -> JSONResponse:
     return problem_response(request, error.code, error.message, evidence=error.evidence or None)
+
+
+def for_trust_error(request: Request, exc: TrustError) -> JSONResponse:
+    """The answer to a :class:`TrustError` a route raised (the app's handler, and ``POST /verify``'s fast path):
+    its problem, ``WWW-Authenticate`` on 401, ``Retry-After`` when the error names one; a 5xx is logged."""
+    status = status_for(exc.code)
+    if status >= 500:
+        log.error("request %s failed: %s", getattr(request.state, "request_id", "-"), exc.diagnostics())
+    response = from_error(request, exc)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="huren"'
+    retry = (exc.evidence or {}).get("retry_after")
+    if isinstance(retry, int):
+        response.headers["Retry-After"] = str(retry)
+    return response
+
+
+def validation_message(error: Mapping[str, Any]) -> str:
+    """One schema error for people; a body that is not (strict) JSON says why (``trust.http.bodies``)."""
+    context = error.get("ctx")
+    if error.get("type") == "json_invalid" and isinstance(context, Mapping) and context.get("error"):
+        return f"{error.get('msg', 'JSON decode error')}: {str(context['error'])[:200]}"
+    return str(error.get("msg", ""))
+
+
+def for_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """The 422 problem of a request that does not match the API schema (at most 20 errors, each located)."""
+    errors = [
+        {"loc": [str(part) for part in err.get("loc", ())], "msg": validation_message(err)} for err in exc.errors()[:20]
+    ]
+    return problem_response(
+        request,
+        Code.INVALID_INPUT,
+        "request does not match the API schema",
+        status=422,
+        evidence={"errors": errors},
+    )
 
 
 # --- OpenAPI -----------------------------------------------------------------------------------------------------

@@ -202,18 +202,21 @@ def _b64(value: str, what: str) -> bytes:
         raise InputError(f"{what} is not base64", code=Code.MALFORMED_ENCODING) from None
 
 
-def _validated(model: type[BaseModel], value: Any, *, json: bool = False) -> Any:
-    """``model`` validated as the route's own parameters are: a failure is the same 422 problem. A JSON body is read
-    by Huren's strict reader (:mod:`trust.http.bodies`: no member twice, no NaN), refused as any route refuses it."""
-    if json:
-        try:
-            value = strict_json.loads(value.decode("utf-8"), "the request body")
-        except UnicodeDecodeError:
-            raise InputError("the request body is not UTF-8", code=Code.MALFORMED_ENCODING) from None
-        except EncodingError as exc:
-            msg = f"JSON decode error: {exc.message}"
-            error = {"type": "json_invalid", "loc": ("body", 0), "msg": msg, "input": {}}
-            raise RequestValidationError([error]) from None
+def _json(raw: bytes) -> Any:
+    """A JSON body read by Huren's strict reader (:mod:`trust.http.bodies`: no member twice, no NaN), refused as any
+    route refuses it: the same 422 problem."""
+    try:
+        return strict_json.loads(raw.decode("utf-8"), "the request body")
+    except UnicodeDecodeError:
+        raise InputError("the request body is not UTF-8", code=Code.MALFORMED_ENCODING) from None
+    except EncodingError as exc:
+        msg = f"JSON decode error: {exc.message}"
+        error = {"type": "json_invalid", "loc": ("body", 0), "msg": msg, "input": {}}
+        raise RequestValidationError([error]) from None
+
+
+def _validated(model: type[BaseModel], value: Any) -> Any:
+    """``model`` validated as the route's own parameters are: a failure is the same 422 problem."""
     try:
         return model.model_validate(value)
     except ValidationError as exc:
@@ -245,23 +248,38 @@ async def read(request: Request, query: dict[str, Any]) -> VerifyInput:
     if kind == JSON:
         if query:
             raise InputError(f"with a JSON body the options go in the body, not the query string ({', '.join(query)})")
-        body: VerifyRequest = _validated(VerifyRequest, await _body(request, MAX_INPUT_BYTES, "JSON"), json=True)
-        return VerifyInput(
-            data=_b64(body.input, "input"),
-            options=body,
-            signed_data=_b64(body.data, "data") if body.data is not None else None,
-            anchors=tuple(body.anchors),
-            anchor_keys=tuple(body.anchor_keys),
-            untrusted=tuple(body.untrusted),
-            crls=tuple(_b64(c, "crl") for c in body.crls),
-            log_proof=json.dumps(body.log_proof).encode() if body.log_proof is not None else None,
-        )
+        return await read_json(request)
     if kind in LIMITS:
         data = _not_empty(await _body(request, LIMITS[kind], kind))
         return VerifyInput(data=data, options=_validated(VerifyOptions, query))
     if kind == MULTIPART:
         return await _multipart(request, query)
     raise InputError(unsupported(kind), code=Code.USAGE)  # pragma: no cover - the route answers 415 before
+
+
+_DEFAULTS: Final = VerifyOptions()
+"""The options of a JSON body that names none (immutable in use: read, never changed)."""
+
+
+async def read_json(request: Request) -> VerifyInput:
+    """The :class:`VerifyInput` of a JSON body (:class:`VerifyRequest`). The commonest body, ``{"input": "…"}`` and
+    nothing else, is taken without validating the model (issue 15 item 1: ~0.05 ms per request): what validation
+    would make of it is the input and the default options; any other body is validated as before."""
+    raw = await _body(request, MAX_INPUT_BYTES, "JSON")
+    value = _json(raw)
+    if type(value) is dict and len(value) == 1 and type(value.get("input")) is str:
+        return VerifyInput(data=_b64(value["input"], "input"), options=_DEFAULTS)
+    body: VerifyRequest = _validated(VerifyRequest, value)
+    return VerifyInput(
+        data=_b64(body.input, "input"),
+        options=body,
+        signed_data=_b64(body.data, "data") if body.data is not None else None,
+        anchors=tuple(body.anchors),
+        anchor_keys=tuple(body.anchor_keys),
+        untrusted=tuple(body.untrusted),
+        crls=tuple(_b64(c, "crl") for c in body.crls),
+        log_proof=json.dumps(body.log_proof).encode() if body.log_proof is not None else None,
+    )
 
 
 def accepts(kind: str) -> bool:
@@ -351,5 +369,6 @@ __all__ = [
     "openapi_parameters",
     "query_options",
     "read",
+    "read_json",
     "unsupported",
 ]

@@ -31,6 +31,8 @@ Installed by :class:`trust.service.instance.Instance` (idempotent, like :mod:`tr
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import itertools
 import json
 import logging
 import os
@@ -55,6 +57,8 @@ TRACKED_COLUMNS: Final = {"license": frozenset({"status"})}
 """Tables of which only these columns count (a new licence changes no status list: its entry reads ``valid``)."""
 REDIS_KEY: Final = "state:verification"
 REDIS_TIMEOUT: Final = 0.5
+WAIT_FOR_READ: Final = 1.0
+"""Seconds a request with a noted arrival waits for another thread's read of the version before reading elsewhere."""
 DATABASE_RECHECK: Final = 1.0
 """With Redis, readers still read the database at least this often (seconds)."""
 
@@ -70,6 +74,10 @@ _CHANGES: Final = "huren_state_changes"
 _COMMITTED: Final = "huren_state_version"
 _redis: weakref.WeakKeyDictionary[Engine, _Redis] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
+_ticks: Final = itertools.count(1)
+"""Moments in this process, in order: a request's arrival (:func:`arriving`) and the start of each kept-connection
+read take the next one (``next`` on a count is atomic under the GIL)."""
+_arrival: contextvars.ContextVar[int | None] = contextvars.ContextVar("huren_state_arrival", default=None)
 
 
 class _Redis:
@@ -124,7 +132,7 @@ def current(engine: Engine) -> Hashable:
     again at once when Redis does not answer or holds no counter)."""
     notifier = _redis.get(engine)
     if notifier is None:
-        return _read(engine)
+        return _read(engine, since=_arrival.get())
     now = time.monotonic()
     if now - notifier.checked >= DATABASE_RECHECK:
         notifier.checked, notifier.database = now, _read(engine)
@@ -133,6 +141,16 @@ def current(engine: Engine) -> Hashable:
         notifier.checked, notifier.database = now, _read(engine)
         return ("database", notifier.database)
     return (counter, notifier.database)
+
+
+def arriving() -> None:
+    """Note that a request arrives now (in its context: the HTTP layer calls it, the verification thread inherits it).
+    A read of the version that *began* after this moment sees every change committed before the request arrived, so
+    :func:`current` may answer that request with such a read made for another one instead of reading again (issue 15
+    item 1: requests queued for a worker's verifier thread share one round trip). Without a noted arrival every call
+    reads. A read begun before the arrival is never reused: a revocation committed before a request still counts
+    for it."""
+    _arrival.set(next(_ticks))
 
 
 def database_version(engine: Engine) -> int:
@@ -153,30 +171,68 @@ class _Held:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.connection: Any = None
+        self.cursor: Any = None
         self.pid = os.getpid()
+        self.latest: tuple[int, int] | None = None  # (the moment the last read began, what it read)
 
-    def read(self, engine: Engine) -> int | None:
-        if not self.lock.acquire(blocking=False):
+    def read(self, engine: Engine, since: int | None = None) -> int | None:
+        """The version, read on the kept connection — or, for a request that arrived at the moment ``since``, the
+        value of a read that began after it (:func:`arriving`). None: busy or failed (the caller reads elsewhere)."""
+        latest = self.latest
+        if since is not None and latest is not None and latest[0] > since:
+            return latest[1]
+        # a request waits (a moment at most) for the read under way, then shares it or reads; others never wait
+        if not (self.lock.acquire(timeout=WAIT_FOR_READ) if since is not None else self.lock.acquire(blocking=False)):
             return None
         try:
+            latest = self.latest
+            if since is not None and latest is not None and latest[0] > since:
+                return latest[1]  # begun after this request arrived, done while it waited
+            began = next(_ticks)
             if self.pid != os.getpid():  # inherited through fork: the parent's socket is not ours to use
-                self.connection, self.pid = None, os.getpid()
+                self.connection, self.cursor, self.latest, self.pid = None, None, None, os.getpid()
             if self.connection is None:
                 self.connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-            row = self.connection.execute(_SELECT, {"name": NAME}).first()
+                self.cursor = _Statement(engine, self.connection)
+            row = self.cursor.first()
+            value = int(row[0]) if row is not None else 0
+            self.latest = (began, value)
         except Exception:  # noqa: BLE001 - the pooled path (with its ping) reads it, or raises the real error
             self.close()
             return None
         finally:
             self.lock.release()
-        return int(row[0]) if row is not None else 0
+        return value
 
     def close(self) -> None:
-        connection, self.connection = self.connection, None
+        connection, self.connection, self.cursor, self.latest = self.connection, None, None, None
         if connection is not None:
             with contextlib.suppress(Exception):  # closed for real, not handed back (to a pool maybe disposed of)
                 connection.invalidate()
                 connection.close()
+
+
+class _Statement:
+    """:data:`_SELECT` on a kept connection's DB-API cursor (issue 15 item 1): compiled once for the engine's dialect,
+    then one ``execute`` and ``fetchone`` per read — SQLAlchemy's per-statement work (execution context, result
+    object, events) cost more CPU than the round trip. The same SQL, parameters and autocommit as the pooled path;
+    ``before_cursor_execute`` listeners see it (:meth:`first` fires the engine's event as SQLAlchemy would)."""
+
+    def __init__(self, engine: Engine, connection: Any) -> None:
+        compiled = _SELECT.compile(dialect=engine.dialect)
+        params = compiled.construct_params({"name": NAME})
+        self.sql = str(compiled)
+        self.params: Any = tuple(params[key] for key in compiled.positiontup or ()) if compiled.positional else params
+        self.connection = connection
+        self.cursor = connection.connection.dbapi_connection.cursor()
+
+    def first(self) -> Any:
+        if self.connection._has_events or self.connection.engine._has_events:
+            self.connection.dispatch.before_cursor_execute(
+                self.connection, self.cursor, self.sql, self.params, None, False
+            )
+        self.cursor.execute(self.sql, self.params)
+        return self.cursor.fetchone()
 
 
 _held: weakref.WeakKeyDictionary[Engine, _Held] = weakref.WeakKeyDictionary()
@@ -194,7 +250,7 @@ def _held_for(engine: Engine) -> _Held:
     return held
 
 
-def _read(engine: Engine) -> int:
+def _read(engine: Engine, since: int | None = None) -> int:
     """One row on a plain connection (an ORM session costs three times as much): on SQLite in a read-only (deferred)
     transaction; on a server database the one statement in autocommit mode — one round trip instead of three
     (``BEGIN``, the ``SELECT``, ``ROLLBACK``), the same committed value (issue 15 item 1: every ``POST /verify``
@@ -204,7 +260,7 @@ def _read(engine: Engine) -> int:
     if engine.dialect.name == "sqlite":
         options: dict[str, Any] = {READ_ONLY: True}
     else:
-        version = _held_for(engine).read(engine)
+        version = _held_for(engine).read(engine, since)
         if version is not None:
             return version
         options = {"isolation_level": "AUTOCOMMIT"}

@@ -29,7 +29,9 @@
 * **The store** (branch ctxname): the signed bundle those answer with is signed once per state version (and
   :data:`VERIFY_BUNDLE_REUSE` period) for all the workers of a home — :func:`stored_bundle` writes it under
   ``<home>/cache/bundles/`` (an ``flock`` the workers share; the newest :data:`STORE_KEPT` kept), :func:`stored_gzip`
-  its gzip form — and read by the other workers instead of being signed and compressed again in each.
+  its gzip form — and read by the other workers instead of being signed and compressed again in each. The folder is a
+  cache, never a source of truth (branch storefix): the signer records each file's SHA-256 in the database (table
+  ``bundle_store``, migration ``0019_bundle_store``) and a file is used only when its bytes have that digest.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import gzip
 import hashlib
 import json
 import logging
+import re
 import secrets
 import threading
 import time
@@ -49,7 +52,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import and_, bindparam, event, or_
+from sqlalchemy import and_, bindparam, event, or_, text
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
@@ -580,6 +583,12 @@ def current_bundle_bytes(instance: Instance) -> bytes:
 STORE_FOLDER: Final = "bundles"  # under <home>/cache/: the signed bundle per state version, shared by the workers
 STORE_KEPT: Final = 3  # bundles (each with its gzip form) kept: the newest, and two a slower worker may still serve
 STORE_GZIP_LEVEL: Final = 6  # trust.http.caching.GZIP_LEVEL, the level GET /bundle compresses at (it may not import it)
+STORE_WAIT: Final = 30.0
+"""Seconds a worker waits for the store's lock (another worker signing) before it signs the bundle itself."""
+STORE_TEMP_AGE: Final = 60.0
+"""Seconds after which a temporary file in the store (of a worker killed while writing) is pruned."""
+_STORE_NAME: Final = re.compile(r"(\d{12,})-(\d+)\.([0-9a-f]{8})\.json(?:\.gz)?")
+_STORE_KEY: Final = re.compile(r"(\d{12,})-(\d+)")
 _store_lock = threading.Lock()
 _stored: dict[str, int] = {}  # store folder -> bundles this process signed into it (tests, bench)
 _gzipped: dict[str, int] = {}  # store folder -> gzip forms this process made into it
@@ -598,6 +607,13 @@ def store_key(version: int, at: float | None = None) -> str:
     return f"{version:012d}-{int(moment // VERIFY_BUNDLE_REUSE)}"
 
 
+def _parse_key(key: str) -> tuple[int, int]:
+    found = _STORE_KEY.fullmatch(key)
+    if found is None:
+        raise ValueError(f"not a bundle store key: {key!r}")
+    return int(found.group(1)), int(found.group(2))
+
+
 def stored_bundle(instance: Instance, key: str) -> tuple[bytes, str | None]:
     """The signed bundle stored under ``key`` (:func:`store_key`) and the name of its file (``<key>.<nonce>``),
     signed by the first worker of the home that needs it (:func:`current_bundle_bytes`, under a lock the workers
@@ -606,49 +622,67 @@ def stored_bundle(instance: Instance, key: str) -> tuple[bytes, str | None]:
     caller reads the version before it calls: what is stored holds every change up to it (perhaps later ones too,
     which only cause one more bundle later). The nonce tells a bundle signed again under a key whose file was pruned
     from the one pruned, so that a gzip form always belongs to the bytes it was made from (:func:`stored_gzip`).
-    A store that cannot be written (a full disk, permissions) is logged and bypassed: the bundle is signed here, as
-    before, and its name is ``None``."""
+
+    **The database is the arbiter** (branch storefix): the worker that signs records the file's name and SHA-256 in
+    the ``bundle_store`` table, and a file is used only when its bytes have the digest recorded for that key — a file
+    put in the folder by anyone else (an older genuine bundle, say) is never taken for the current one.
+
+    A store that cannot be used (a full disk, permissions, the table unreachable, another worker holding the lock
+    longer than :data:`STORE_WAIT`) is logged and bypassed: the bundle is signed here, as before, and its name is
+    ``None``."""
     folder = _store_folder(instance)
-    found = _find_stored(folder, key)
+    version, period = _parse_key(key)
+    found = _find_stored(instance, folder, version, period)
     if found is not None:
         return found
+    data: bytes | None = None
     try:
-        with _store_guard(folder):
-            found = _find_stored(folder, key)
-            if found is not None:
-                return found
-            data = current_bundle_bytes(instance)
-            name = f"{key}.{secrets.token_hex(4)}"
-            atomic_write(folder / f"{name}.json", data)
-            _stored[str(folder)] = _stored.get(str(folder), 0) + 1
-            _prune_store(folder)
-    except OSError as exc:
+        with _store_guard(folder) as held:
+            if not held:
+                log.warning("the bundle store's lock was held over %.0f s: the bundle is signed here", STORE_WAIT)
+            else:
+                found = _find_stored(instance, folder, version, period)
+                if found is not None:
+                    return found
+                data = current_bundle_bytes(instance)
+                name = f"{key}.{secrets.token_hex(4)}"
+                atomic_write(folder / f"{name}.json", data)
+                _record_stored(instance, name, version, period, hashlib.sha256(data).hexdigest())
+                _stored[str(folder)] = _stored.get(str(folder), 0) + 1
+                try:
+                    _prune_store(instance, folder, keep=(version, period))
+                except (OSError, SQLAlchemyError) as exc:  # the bundle is stored: pruning waits for the next one
+                    log.warning("the bundle store was not pruned (%s)", exc)
+                return data, name
+    except (OSError, SQLAlchemyError) as exc:
         log.warning("the signed bundle is not stored for the other workers (%s): signed in this one", exc)
-        return current_bundle_bytes(instance), None
-    return data, name
+    return (data if data is not None else current_bundle_bytes(instance)), None
 
 
 def stored_gzip(instance: Instance, name: str, body: bytes) -> bytes:
     """The gzip form of the bundle stored as ``name`` (``body``: its bytes, as :func:`stored_bundle` returned them),
-    compressed by the first worker that serves it gzip-encoded and read by the others."""
+    compressed by the first worker that serves it gzip-encoded and read by the others — when its SHA-256 is the one
+    that worker recorded. Compressed here (once) when the store cannot be used."""
     folder = _store_folder(instance)
     path = folder / f"{name}.json.gz"
-    found = _read_stored(path)
+    found = _find_gzip(instance, path, name)
     if found is not None:
         return found
+    packed: bytes | None = None
     try:
-        with _store_guard(folder):
-            found = _read_stored(path)
-            if found is not None:
-                return found
-            packed = gzip.compress(body, compresslevel=STORE_GZIP_LEVEL, mtime=0)
-            if (folder / f"{name}.json").exists():  # not for a bundle pruned meanwhile: never pruned again
-                atomic_write(path, packed)
-                _gzipped[str(folder)] = _gzipped.get(str(folder), 0) + 1
-    except OSError as exc:
+        with _store_guard(folder) as held:
+            if held:
+                found = _find_gzip(instance, path, name)
+                if found is not None:
+                    return found
+                packed = gzip.compress(body, compresslevel=STORE_GZIP_LEVEL, mtime=0)
+                # only for a bundle still recorded (not pruned meanwhile: it would never be pruned again)
+                if _record_gzip(instance, name, hashlib.sha256(packed).hexdigest()):
+                    atomic_write(path, packed)
+                    _gzipped[str(folder)] = _gzipped.get(str(folder), 0) + 1
+    except (OSError, SQLAlchemyError) as exc:
         log.warning("the bundle's gzip form is not stored for the other workers (%s)", exc)
-        return gzip.compress(body, compresslevel=STORE_GZIP_LEVEL, mtime=0)
-    return packed
+    return packed if packed is not None else gzip.compress(body, compresslevel=STORE_GZIP_LEVEL, mtime=0)
 
 
 def bundles_stored(instance: Instance) -> dict[str, int]:
@@ -657,12 +691,79 @@ def bundles_stored(instance: Instance) -> dict[str, int]:
     return {"signed": _stored.get(folder, 0), "gzipped": _gzipped.get(folder, 0)}
 
 
-def _find_stored(folder: Path, key: str) -> tuple[bytes, str] | None:
-    for path in sorted(folder.glob(f"{key}.*.json")):
-        found = _read_stored(path)  # pruned meanwhile: None
-        if found is not None:
-            return found, path.name.removesuffix(".json")
+_SELECT_STORED: Final = text(
+    "SELECT name, sha256 FROM bundle_store WHERE version = :version AND period = :period ORDER BY name"
+)
+_SELECT_GZIP: Final = text("SELECT gzip_sha256 FROM bundle_store WHERE name = :name")
+_INSERT_STORED: Final = text(
+    "INSERT INTO bundle_store (name, version, period, sha256) VALUES (:name, :version, :period, :sha256)"
+)
+_UPDATE_GZIP: Final = text("UPDATE bundle_store SET gzip_sha256 = :sha256 WHERE name = :name")
+_SELECT_KEYS: Final = text("SELECT name, version, period FROM bundle_store")
+_DELETE_KEY: Final = text("DELETE FROM bundle_store WHERE version = :version AND period = :period")
+
+
+def _read_rows(instance: Instance, statement: Any, values: dict[str, Any]) -> list[Any]:
+    """One read-only statement outside any session (as :func:`trust.service.state.changes`)."""
+    options: dict[str, Any] = (
+        {db.READ_ONLY: True} if instance.engine.dialect.name == "sqlite" else {"isolation_level": "AUTOCOMMIT"}
+    )
+    with instance.engine.connect().execution_options(**options) as connection:
+        rows = list(connection.execute(statement, values).all())
+        connection.rollback()
+    return rows
+
+
+def _write_rows(instance: Instance, *steps: tuple[Any, dict[str, Any]]) -> int:
+    """Run ``steps`` in one transaction; the rows the last one touched."""
+    count = 0
+    with instance.engine.begin() as connection:
+        for statement, values in steps:
+            count = connection.execute(statement, values).rowcount
+    return count
+
+
+def _find_stored(instance: Instance, folder: Path, version: int, period: int) -> tuple[bytes, str] | None:
+    """The stored bundle of the key whose bytes have the digest its signer recorded, or ``None`` (none stored, the
+    file pruned meanwhile or replaced, the table unreachable: the caller signs)."""
+    try:
+        rows = _read_rows(instance, _SELECT_STORED, {"version": version, "period": period})
+    except SQLAlchemyError as exc:
+        log.warning("the bundle store's records cannot be read (%s)", exc)
+        return None
+    for name, digest in rows:
+        found = _read_stored(folder / f"{name}.json")
+        if found is None:
+            continue
+        if hashlib.sha256(found).hexdigest() == digest:
+            return found, str(name)
+        log.warning("%s in the bundle store is not the bundle recorded under its name: not used", name)
     return None
+
+
+def _find_gzip(instance: Instance, path: Path, name: str) -> bytes | None:
+    try:
+        rows = _read_rows(instance, _SELECT_GZIP, {"name": name})
+    except SQLAlchemyError as exc:
+        log.warning("the bundle store's records cannot be read (%s)", exc)
+        return None
+    if not rows or rows[0][0] is None:
+        return None
+    found = _read_stored(path)
+    if found is None:
+        return None
+    if hashlib.sha256(found).hexdigest() == rows[0][0]:
+        return found
+    log.warning("%s in the bundle store is not the gzip form recorded for it: not used", path.name)
+    return None
+
+
+def _record_stored(instance: Instance, name: str, version: int, period: int, digest: str) -> None:
+    _write_rows(instance, (_INSERT_STORED, {"name": name, "version": version, "period": period, "sha256": digest}))
+
+
+def _record_gzip(instance: Instance, name: str, digest: str) -> bool:
+    return _write_rows(instance, (_UPDATE_GZIP, {"name": name, "sha256": digest})) == 1
 
 
 def _read_stored(path: Path) -> bytes | None:
@@ -672,28 +773,70 @@ def _read_stored(path: Path) -> bytes | None:
         return None
 
 
-def _prune_store(folder: Path) -> None:
-    """Keep the newest :data:`STORE_KEPT` bundles (by key: version, then period) and their gzip forms."""
-    files = [entry for entry in folder.glob("*.json*") if not entry.name.startswith(".")]
-    keys = sorted({entry.name.split(".", 1)[0] for entry in files})
-    for entry in files:
-        if entry.name.split(".", 1)[0] in keys[:-STORE_KEPT]:
-            entry.unlink(missing_ok=True)
+def _prune_store(instance: Instance, folder: Path, *, keep: tuple[int, int]) -> None:
+    """Keep the records of the newest :data:`STORE_KEPT` keys (by version, then period, as numbers) and of ``keep``
+    (the key just stored: never deleted right after it was written, even when the database's version went backwards,
+    a restored database), and only the files recorded for them; other files of the store's own names go, as do
+    temporary files older than :data:`STORE_TEMP_AGE` (a worker killed while writing). Names the store never makes
+    (``README.json``, the lock) are left alone."""
+    rows = _read_rows(instance, _SELECT_KEYS, {})
+    keys = sorted({(int(version), int(period)) for _name, version, period in rows})
+    kept = set(keys[-STORE_KEPT:]) | {keep}
+    gone = [key for key in keys if key not in kept]
+    if gone:
+        _write_rows(instance, *((_DELETE_KEY, {"version": v, "period": p}) for v, p in gone))
+    names = {str(name) for name, version, period in rows if (int(version), int(period)) in kept}
+    moment = time.time()
+    for entry in folder.iterdir():
+        if _STORE_NAME.fullmatch(entry.name):
+            if entry.name.removesuffix(".gz").removesuffix(".json") not in names:
+                entry.unlink(missing_ok=True)
+        elif entry.name.startswith(".") and entry.name.endswith(".tmp"):
+            try:
+                if moment - entry.stat().st_mtime > STORE_TEMP_AGE:
+                    entry.unlink(missing_ok=True)
+            except FileNotFoundError:
+                continue
+
+
+def _store_folder_ready(folder: Path) -> None:
+    """The store's folder, readable by the service's user only (0700)."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if folder.stat().st_mode & 0o777 != 0o700:
+        folder.chmod(0o700)
 
 
 @contextmanager
-def _store_guard(folder: Path) -> Iterator[None]:
-    """The store's lock: this process's, and an exclusive ``flock`` on ``<folder>/.lock`` the other workers take."""
+def _store_guard(folder: Path) -> Iterator[bool]:
+    """The store's lock: this process's, and an exclusive ``flock`` on ``<folder>/.lock`` the other workers take —
+    waited for at most :data:`STORE_WAIT` seconds (a hung signer does not stall every worker): ``False`` then, and
+    the caller does without the store."""
     import fcntl  # POSIX only, as the service
 
-    with _store_lock:
-        folder.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + STORE_WAIT
+    if not _store_lock.acquire(timeout=STORE_WAIT):
+        yield False
+        return
+    try:
+        _store_folder_ready(folder)
         with open(folder / ".lock", "a+b") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            locked = False
+            while True:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    locked = True
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        break
+                    time.sleep(0.05)
             try:
-                yield
+                yield locked
             finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+                if locked:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    finally:
+        _store_lock.release()
 
 
 def export_bundle(instance: Instance, path: Path | None = None, *, audit_head: bool = True) -> Path:

@@ -36,7 +36,9 @@ moment (up to :data:`REBUILD_AFTER`): a newer one would change the material key 
 rebuild, and for ``GET /bundle`` — comes from the home's store (:func:`trust.service.trust.stored_bundle`): the first
 worker that needs it signs it and writes it under ``<home>/cache/bundles/``, the others read it; its gzip form likewise
 (:func:`bundle_gzip`, which ``GET /bundle`` compresses with). At 10^6 revoked, signing and compressing cost ~3–4 s of
-CPU each time, formerly in every worker.
+CPU each time, formerly in every worker. A context is reused for a newly fetched bundle with the same bytes only when
+it was built from exactly those bytes (``_Current.from_bundle``): a patched context is rebuilt instead, so its
+reports never name a bundle that does not hold what it was patched with (branch storefix).
 
 The context keeps its memo across versions (parsed certificates and CRLs, verified signatures, path reports): a memo
 entry answers only for exactly the material it was made from (:class:`verifier.context.Memo`), so what a change did
@@ -78,6 +80,7 @@ class _Current:
     read_at: datetime | None = None  # when ``database`` was read: what the context holds was current then
     key: str | None = None  # where its signed bundle is stored for all workers (trust.service.trust.store_key)
     stored: str | None = None  # the stored file ``bundle`` came from (trust.service.trust.stored_bundle)
+    from_bundle: bool = False  # ``context`` was built from exactly ``bundle`` (not patched: a patch leaves it False)
 
 
 _current: weakref.WeakKeyDictionary[Instance, _Current] = weakref.WeakKeyDictionary()
@@ -130,11 +133,20 @@ def current(instance: Instance) -> _Current:
         signed, stored = trust_service.stored_bundle(instance, key)  # signed once per version for all workers
         fetched = _Current(version, time.monotonic(), signed, database=database, read_at=read_at, key=key)
         fetched.stored = stored
-        same = entry is not None and entry.bundle is not None and (entry.bundle is signed or entry.bundle == signed)
+        # The same signed bundle: the same context — only when that context was built from exactly these bytes. A
+        # patched context (its bundle signed later for GET /bundle) holds what no bundle named by it says: rebuilt.
+        same = (
+            entry is not None
+            and entry.from_bundle
+            and entry.bundle is not None
+            and (entry.bundle is signed or entry.bundle == signed)
+        )
         if same and entry is not None and entry.context is not None:
-            fetched.context = _stamped(entry.context, fetched)  # the same signed bundle: the same context
+            fetched.context = _stamped(entry.context, fetched)
+            fetched.from_bundle = True
         elif entry is not None and entry.context is not None:
             fetched.context = _stamped(_build(instance, signed, memo=entry.context.memo), fetched)
+            fetched.from_bundle = True
             _updates.setdefault(instance, Counter())["rebuilt"] += 1
         _current[instance] = fetched
         return fetched
@@ -242,6 +254,7 @@ def _base_context(instance: Instance) -> Any:
             if entry.context is None:
                 assert entry.bundle is not None  # only an entry with a context is patched
                 entry.context = _stamped(_build(instance, entry.bundle), entry)
+                entry.from_bundle = True
     return entry.context
 
 

@@ -9,6 +9,7 @@ redacted by a quadratic pattern in the event loop (8,000 characters: 21 s), and 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -16,15 +17,18 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
+from uvicorn.server import ServerState
 
 from tests.support import multiworker as mw
 from tests.support.server import free_port
 from trust.http.app import create_app
-from trust.http.edge import HeadMeter
+from trust.http.edge import JOIN_AT_MOST, HeadMeter, HeadWithBody, LimitedHttpToolsProtocol
 from trust.service.instance import Instance
 from trust.settings import REQUEST_LINE_OVERHEAD, Settings
 
@@ -272,3 +276,114 @@ def test_trust_serve_uses_the_limited_httptools_protocol_by_default(tmp_path: Pa
 
     assert import_from_string(PROTOCOLS[Settings(home=tmp_path).http_parser]) is LimitedHttpToolsProtocol
     assert import_from_string(PROTOCOLS[Settings(home=tmp_path, http_parser="h11").http_parser]) is LimitedH11Protocol
+
+
+# --- one write per answer (issue 15 item 1) -------------------------------------------------------------------------
+
+
+class _Transport(asyncio.Transport):
+    """What the protocol writes, write by write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closed = False
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 40000), "sockname": ("127.0.0.1", 8000)}.get(name, default)
+
+    def write(self, data: Any) -> None:
+        self.writes.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+async def _echo(scope: Any, receive: Any, send: Any) -> None:
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"%d" % len(body))]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _written(request: bytes, count: int) -> list[bytes]:
+    config = uvicorn.Config(_echo, http=LimitedHttpToolsProtocol, lifespan="off", log_config=None)
+    config.load()
+    protocol = LimitedHttpToolsProtocol(config=config, server_state=ServerState(), app_state={})
+    transport = _Transport()
+    protocol.connection_made(transport)
+    protocol.data_received(request)
+    for _ in range(200):
+        if len(transport.writes) >= count:
+            break
+        await asyncio.sleep(0.005)
+    await asyncio.sleep(0.05)  # nothing more comes
+    protocol.connection_lost(None)
+    return transport.writes
+
+
+def test_an_answer_is_written_in_one_piece() -> None:
+    """uvicorn writes a response's head and its body apart: two ``send`` calls per answer, each costing kernel time
+    on the server under load. The httptools protocol writes them together (``HeadWithBody``)."""
+    writes = asyncio.run(_written(b"POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello", 1))
+    assert len(writes) == 1, writes
+    assert writes[0].startswith(b"HTTP/1.1 200 OK\r\n") and writes[0].endswith(b"\r\n\r\nhello")
+
+
+def test_an_interim_100_continue_is_not_held() -> None:
+    """``Expect: 100-continue``: the client waits for the interim answer before sending the body, so it goes out at
+    once, on its own; the final answer still in one piece."""
+
+    async def exchange() -> list[bytes]:
+        config = uvicorn.Config(_echo, http=LimitedHttpToolsProtocol, lifespan="off", log_config=None)
+        config.load()
+        protocol = LimitedHttpToolsProtocol(config=config, server_state=ServerState(), app_state={})
+        transport = _Transport()
+        protocol.connection_made(transport)
+        protocol.data_received(b"POST /x HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+        for _ in range(200):
+            if transport.writes:
+                break
+            await asyncio.sleep(0.005)
+        assert transport.writes == [b"HTTP/1.1 100 Continue\r\n\r\n"]
+        protocol.data_received(b"hello")
+        for _ in range(200):
+            if len(transport.writes) > 1:
+                break
+            await asyncio.sleep(0.005)
+        protocol.connection_lost(None)
+        return transport.writes
+
+    writes = asyncio.run(exchange())
+    assert len(writes) == 2 and writes[1].startswith(b"HTTP/1.1 200 OK\r\n") and writes[1].endswith(b"hello")
+
+
+def test_a_held_head_is_written_before_anything_else_is_done_with_the_transport() -> None:
+    transport = _Transport()
+    held = HeadWithBody(transport)
+    held.write(b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n")
+    assert transport.writes == []
+    held.close()  # e.g. the app failed after starting its answer: the head is not lost, and comes first
+    assert transport.writes == [b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\n"] and transport.closed
+
+
+def test_a_large_body_is_not_copied_to_join_its_head() -> None:
+    transport = _Transport()
+    held = HeadWithBody(transport)
+    body = b"b" * (JOIN_AT_MOST + 1)
+    held.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    held.write(body)
+    assert transport.writes == [b"HTTP/1.1 200 OK\r\n\r\n", body]

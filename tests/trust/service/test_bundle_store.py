@@ -16,12 +16,13 @@ from fastapi.testclient import TestClient
 from tests.support import postgres
 from tests.support.server import free_port
 from tests.support.world import World, copy_world, make_instance
+from trust import db
 from trust.formats import crl as crl_mod
 from trust.formats.names import DN, make_uscc
 from trust.http.app import create_app
 from trust.service import ca as ca_service
+from trust.service import files, state, verification
 from trust.service import trust as trust_service
-from trust.service import verification
 from verifier import context
 
 ZJ_SM2 = "region-330000-sm2"
@@ -124,3 +125,156 @@ def test_a_store_that_cannot_be_written_is_bypassed(tmp_path: Path, world_templa
     pins = list(trust_service.root_fingerprints(world.instance).values())
     assert context.build(bundle=plain.content, pins=pins).trust_list is not None
     assert trust_service.bundles_stored(world.instance) == {"signed": 0, "gzipped": 0}
+
+
+# --- branch storefix: the store is never a way to fool the service ------------------------------------------------
+
+
+def _store(world: World) -> Path:
+    return world.home / "cache" / trust_service.STORE_FOLDER
+
+
+def _verdict(world: World, data: bytes) -> tuple[Any, Any]:
+    ctx = verification.context_for(world.instance, at=None, purpose="auto", revocation="available")
+    report = verification.verify(data, ctx)
+    return report["indication"], report.get("sub_indication")
+
+
+def test_a_bundle_planted_in_the_store_is_never_used(tmp_path: Path, world_template: World) -> None:
+    """An older genuine bundle (``public/bundle.json`` is public) written into the store under the next version's key
+    (as any name a worker would pick), and over a genuine stored file: the revoked certificate stays REVOKED after the
+    next full rebuild, and ``GET /bundle`` (plain and gzip) never serves the planted bytes. The folder is 0700. Before
+    (branch storefix): the planted file became the verification truth (TOTAL_PASSED) and was served."""
+    world = copy_world(world_template, tmp_path / "home")
+    app = TestClient(create_app(world.instance))
+    cert = ca_service.issue(world.instance, ca_id=ZJ_SM2, profile="seal", subject=_seal(50))
+    old = trust_service.current_bundle_bytes(world.instance)
+    assert _verdict(world, cert.certificate.dump())[0] == "TOTAL_PASSED"
+    ca_service.revoke(world.instance, serial=cert.record.serial, reason="key_compromise")
+    assert _verdict(world, cert.certificate.dump()) == ("TOTAL_FAILED", "REVOKED")
+    assert app.get("/bundle").status_code == 200  # the store exists now
+    folder = _store(world)
+    key = trust_service.store_key(state.database_version(world.instance.engine) + 1)
+    for nonce in ("0000", "00000000", "ffffffff"):
+        (folder / f"{key}.{nonce}.json").write_bytes(old)
+    (folder / f"{key}.00000000.json.gz").write_bytes(gzip.compress(old))
+    with db.session_scope(world.instance.engine) as session:
+        state.bump(session)  # a change that rebuilds
+    assert _verdict(world, cert.certificate.dump()) == ("TOTAL_FAILED", "REVOKED")
+    plain = app.get("/bundle", headers={"Accept-Encoding": "identity"})
+    packed = app.get("/bundle", headers={"Accept-Encoding": "gzip"})
+    assert plain.content != old and packed.content == plain.content
+    assert int(cert.record.serial, 16) in _listed(
+        plain.content, list(trust_service.root_fingerprints(world.instance).values())
+    )
+    # the genuine file of the current key overwritten, and its gzip form: a worker that reads the store signs again
+    stored = [p for p in folder.glob(f"{key}.*.json") if p.read_bytes() == plain.content]
+    assert len(stored) == 1
+    stored[0].write_bytes(old)
+    stored[0].with_name(stored[0].name + ".gz").write_bytes(gzip.compress(old))
+    again, name = trust_service.stored_bundle(world.instance, key)
+    assert again != old and name is not None and name != stored[0].name.removesuffix(".json")
+    assert (
+        gzip.decompress(trust_service.stored_gzip(world.instance, stored[0].name.removesuffix(".json"), again)) == again
+    )
+    assert folder.stat().st_mode & 0o777 == 0o700
+
+
+def test_pruning_parses_keys_and_leaves_foreign_names_alone(tmp_path: Path, world_template: World) -> None:
+    """A stray ``README.json`` is left alone and does not rank as the newest key; a key whose version is lower than
+    the stored ones (a database restored from a backup) is kept right after it is written; files the database does not
+    record and temporary files older than a minute (a killed worker's) are pruned, a fresh temporary file is not.
+    Before: keys were sorted as text, so ``README`` ranked newest and the new bundle was deleted right after writing."""
+    import os
+    import time
+
+    world = copy_world(world_template, tmp_path / "home")
+    folder = _store(world)
+    folder.mkdir(parents=True)
+    (folder / "README.json").write_text("{}")
+    old_temp, new_temp = folder / ".x.json.abc.tmp", folder / ".y.json.abc.tmp"
+    old_temp.write_bytes(b"partial")
+    new_temp.write_bytes(b"partial")
+    os.utime(old_temp, (time.time() - 120, time.time() - 120))
+    unrecorded = folder / f"{trust_service.store_key(1)}.0badf00d.json"
+    unrecorded.write_bytes(b"{}")
+    for version in (7, 8, 9):
+        _data, name = trust_service.stored_bundle(world.instance, trust_service.store_key(version))
+        assert name is not None and (folder / f"{name}.json").exists(), version
+    assert (folder / "README.json").exists() and new_temp.exists()
+    assert not old_temp.exists() and not unrecorded.exists()
+    names = {p.name.split(".", 1)[0] for p in folder.glob("0*.json")}
+    assert names == {trust_service.store_key(v) for v in (7, 8, 9)}
+    _data, name = trust_service.stored_bundle(world.instance, trust_service.store_key(2))  # backwards
+    assert name is not None and (folder / f"{name}.json").exists()
+    assert len(list(folder.glob("0*.json"))) == trust_service.STORE_KEPT + 1  # the newest three and the one written
+
+
+def test_a_hung_signer_does_not_stall_the_others(
+    tmp_path: Path, world_template: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another worker holding the store's lock (a hung signer): after ``STORE_WAIT`` the bundle is signed here and
+    served, not stored. Before: ``flock`` waited without limit."""
+    import fcntl
+    import threading
+
+    world = copy_world(world_template, tmp_path / "home")
+    folder = _store(world)
+    folder.mkdir(parents=True)
+    monkeypatch.setattr(trust_service, "STORE_WAIT", 0.3, raising=False)
+    got: list[tuple[bytes, str | None]] = []
+    with open(folder / ".lock", "a+b") as other:  # another open file: flock excludes it as another process
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX)
+        worker = threading.Thread(
+            target=lambda: got.append(trust_service.stored_bundle(world.instance, trust_service.store_key(3))),
+            daemon=True,
+        )
+        worker.start()
+        worker.join(20)
+        assert not worker.is_alive()
+    data, name = got[0]
+    assert name is None
+    pins = list(trust_service.root_fingerprints(world.instance).values())
+    assert context.build(bundle=data, pins=pins).trust_list is not None
+
+
+def test_store_failures_cost_no_second_compression_or_signature(
+    tmp_path: Path, world_template: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gzip form that cannot be written is compressed once (before: twice), and a pruning that fails leaves the
+    bundle stored and named (before: it was signed again and not named)."""
+    world = copy_world(world_template, tmp_path / "home")
+    key = trust_service.store_key(4)
+
+    def failing_prune(*args: Any, **kwargs: Any) -> None:
+        raise OSError("pruning failed")
+
+    monkeypatch.setattr(trust_service, "_prune_store", failing_prune)
+    signed: list[int] = []
+    real_sign = trust_service._sign_bundle
+
+    def counted_sign(*args: Any) -> dict[str, Any]:
+        signed.append(1)
+        return real_sign(*args)
+
+    monkeypatch.setattr(trust_service, "_sign_bundle", counted_sign)
+    trust_service._verify_bundles.pop(world.instance, None)
+    data, name = trust_service.stored_bundle(world.instance, key)
+    assert name is not None and len(signed) == 1
+    real_write, real_compress = files.atomic_write, gzip.compress
+    compressed: list[int] = []
+
+    def failing_write(path: Path, body: bytes) -> None:
+        if path.name.endswith(".gz"):
+            raise OSError("disk full")
+        real_write(path, body)
+
+    def counted_compress(body: bytes, *args: Any, **kwargs: Any) -> bytes:
+        compressed.append(1)
+        return real_compress(body, *args, **kwargs)
+
+    monkeypatch.setattr("trust.service.trust.atomic_write", failing_write)
+    monkeypatch.setattr(gzip, "compress", counted_compress)
+    packed = trust_service.stored_gzip(world.instance, name, data)
+    monkeypatch.undo()
+    assert gzip.decompress(packed) == data and len(compressed) == 1

@@ -154,3 +154,31 @@ def test_the_offline_verifier_is_unchanged(
     assert set(source) == {"bundle", "trust_list", "anchors", "crls", "ocsp_responses", "status_lists"}
     assert source["bundle"]["sha256"] == hashlib.sha256(data).hexdigest()
     assert source == api.verify(cert.certificate.dump(), ctx).to_dict()["source"]
+
+
+def test_a_patched_context_is_not_taken_for_the_bundle_signed_after_it(site: tuple[World, str]) -> None:
+    """revoke → patch → ``GET /bundle`` (the patched entry gets its signed bundle) → a change that leaves the bundle's
+    content the same (``state.bump``): the context is rebuilt from that bundle, so the report names the bundle that
+    holds the revocation (its SHA-256 is what ``GET /bundle`` serves, and it lists the serial). Before (branch
+    storefix): the "same bundle" shortcut kept the patched context and stamped it with empty patch lists, so the report
+    named the pre-patch bundle with nothing patched in, though its context held the newer CRL."""
+    world, _issuer = site
+    cert = ca_service.issue(world.instance, ca_id=ZJ_SM2, profile="seal", subject=_seal(4))
+    trust_service.publish_now(world.instance)
+    first = _service_reports(world, [cert.certificate.dump()])[0]
+    assert first["indication"] == "TOTAL_PASSED"
+    ca_service.revoke(world.instance, serial=cert.record.serial, reason="key_compromise")
+    patched = _service_reports(world, [cert.certificate.dump()])[0]
+    assert _verdict(patched) == ("TOTAL_FAILED", "REVOKED") and patched["source"]["state"]["patched_crls"]
+    verification.bundle_bytes(world.instance)  # GET /bundle
+    with db.session_scope(world.instance.engine) as session:
+        state.bump(session)
+    after = _service_reports(world, [cert.certificate.dump()])[0]
+    assert _verdict(after) == ("TOTAL_FAILED", "REVOKED")
+    served = verification.bundle_bytes(world.instance)
+    named = after["source"]["bundle"]["sha256"]
+    if not after["source"]["state"]["patched_crls"]:  # nothing patched in: the bundle it names holds everything
+        assert named == hashlib.sha256(served).hexdigest() != first["source"]["bundle"]["sha256"]
+        pins = list(trust_service.root_fingerprints(world.instance).values())
+        offline = verification.verify(cert.certificate.dump(), context.build(bundle=served, pins=pins))
+        assert _verdict(offline) == ("TOTAL_FAILED", "REVOKED")

@@ -4,6 +4,7 @@ worker's next verification — and never a change that is not committed yet."""
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -121,3 +122,42 @@ def test_the_version_read_keeps_its_connection_and_survives_losing_it(tmp_path: 
         ).one()
     engine.dispose()
     assert left[0] == 0, left
+
+
+def test_requests_share_a_version_read_begun_after_they_arrived(tmp_path: Path, postgres_url: str) -> None:
+    """Requests queued for a worker's verifier thread (``POST /verify``'s fast path notes each arrival:
+    ``state.arriving``) share one read of the version when it began after they arrived — it sees every commit made
+    before them — and never a read begun before: a change committed before a request arrived counts for it. Without
+    a noted arrival every call reads."""
+    instance = make_instance(tmp_path / "home", free_port(), postgres_url)
+    ca_service.init(instance)
+    engine = instance.engine
+    sent: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("SELECT version FROM state_version"):
+            sent.append(statement)
+
+    def arrived() -> contextvars.Context:
+        context = contextvars.copy_context()
+        context.run(state.arriving)
+        return context
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        first, second = arrived(), arrived()
+        version = int(first.run(state.current, engine))  # type: ignore[call-overload]  # an int without Redis
+        assert second.run(state.current, engine) == version
+        assert len(sent) == 1  # the second request took the first one's read (before: two reads)
+
+        with engine.connect() as writer:
+            writer.execute(text("UPDATE state_version SET version = version + 1 WHERE name = 'verification'"))
+            writer.commit()
+        third = arrived()  # after the commit: the last read began before it arrived, so it reads again
+        assert third.run(state.current, engine) == version + 1
+        assert second.run(state.current, engine) == version + 1  # a read begun after it arrived: shared
+        assert len(sent) == 2
+        assert state.current(engine) == version + 1 and len(sent) == 3  # no arrival noted: a read of its own
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+        engine.dispose()

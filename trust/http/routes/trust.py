@@ -9,23 +9,34 @@ an issuer or a service.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final, Literal
+import asyncio
+import contextvars
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from trust.crypto.errors import Code
+from trust.crypto.errors import Code, TrustError
 from trust.http import caching, problems, verify_body
 from trust.http.auth import Client, allow, anonymous_limit
 from trust.http.bodies import StrictJsonRoute
 from trust.http.fields import IsoDateTime
+from trust.service import state, verification
 from trust.service import trust as service
-from trust.service import verification
 from trust.service.instance import Instance
 from trust.service.policy import Action
 from verifier.context import validation_time
 
+_T = TypeVar("_T")
 router = APIRouter(tags=["trust list and verification"], route_class=StrictJsonRoute)
 verify_router = APIRouter(tags=["trust list and verification"], route_class=StrictJsonRoute)
 """``POST /verify`` alone, included before every other router (:func:`trust.http.app.create_app`): the busiest
@@ -260,9 +271,8 @@ class VerificationReport(BaseModel):
 async def verify(request: Request) -> Response:
     """The body is the JSON form (the input base64, with anchors, CRLs and options), the file itself (PDF, token,
     certificate, PNG or JPEG photo of a licence QR code; options in the query string) or a multipart form with the
-    file as ``input`` (:mod:`trust.http.verify_body`)."""
-    from starlette.concurrency import run_in_threadpool
-
+    file as ``input`` (:mod:`trust.http.verify_body`). The JSON form without a query string is answered by
+    :class:`VerifyFastPath` before this route is reached; every other form comes here."""
     kind = verify_body.media_type(request)
     if not verify_body.accepts(kind):
         return problems.problem_response(request, Code.USAGE, verify_body.unsupported(kind), status=415)
@@ -270,6 +280,81 @@ async def verify(request: Request) -> Response:
     asked = await verify_body.read(request, verify_body.query_options(request))
     report = await run_in_threadpool(_verify, _instance(request), asked)
     return JSONResponse(report)
+
+
+class VerifyFastPath:
+    """ASGI middleware (issue 15 item 1): ``POST /verify`` with a JSON body and no query string — the form the
+    platforms send — answered without FastAPI's routing, dependency solving, exception middleware and exit stacks,
+    which cost the event loop more per request than the rest of the HTTP layer. Installed inside
+    :class:`trust.http.app.RequestIds` (request ids, the client's ``X-Request-ID``, the log context) and the head and
+    body limits, as the route is. It does what :func:`verify` and its dependency do, in the same order and with the
+    same functions: the address's rate limit (:func:`~trust.http.auth.anonymous_limit`), the body read strictly
+    (:func:`trust.http.verify_body.read_json`), the verification (:func:`_verify`) in the process's verifier thread
+    (:func:`_in_verifier_thread`; the request's arrival noted first, :func:`trust.service.state.arriving`, so that
+    requests queued there share a version read begun after they arrived), the report as JSON; an error is answered
+    by the app's own renderers (:func:`trust.http.problems.for_trust_error`,
+    :func:`~trust.http.problems.for_validation_error`), and an unexpected one goes up to the app's last-resort handler
+    exactly as from the route. Anything else — another path or method, a query string, another media type, a
+    ``Content-Type`` or ``Content-Length`` given twice, a body without a length — goes to the app unchanged."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not (
+            scope["type"] == "http"
+            and scope["path"] == "/verify"
+            and scope["method"] == "POST"
+            and not scope.get("query_string")
+            and not scope.get("root_path")
+            and _plain_json(scope["headers"])
+        ):
+            await self.app(scope, receive, send)
+            return
+        state.arriving()  # the version read may be shared with requests queued behind this one, never earlier ones
+        request = Request(scope, receive)
+        try:
+            await anonymous_limit(request)
+            asked = await verify_body.read_json(request)
+            report = await _in_verifier_thread(_verify, _instance(request), asked)
+        except TrustError as exc:
+            response: Response = problems.for_trust_error(request, exc)
+        except RequestValidationError as exc:
+            response = problems.for_validation_error(request, exc)
+        else:
+            response = JSONResponse(report)
+        await response(scope, receive, send)
+
+
+_VERIFIER: dict[int, ThreadPoolExecutor] = {}
+_VERIFIER_LOCK: Final = threading.Lock()
+
+
+async def _in_verifier_thread(function: Callable[..., _T], *args: Any) -> _T:
+    """``function(*args)`` in this process's one verifier thread, with the caller's context variables (request id,
+    actor: audit entries and log lines carry them). Verifications run one at a time per process anyway
+    (:data:`trust.service.verification._verify_lock`); one thread that takes the next request as soon as it is done
+    spends less than a pool of threads woken in turn and queued on that lock (issue 15 item 1), and asyncio's own
+    executor hop less than anyio's (capacity limiter, cancel scope)."""
+    pid = os.getpid()
+    executor = _VERIFIER.get(pid)
+    if executor is None:
+        with _VERIFIER_LOCK:
+            executor = _VERIFIER.get(pid)
+            if executor is None:  # per process: a forked worker does not inherit the parent's thread
+                executor = _VERIFIER[pid] = ThreadPoolExecutor(1, thread_name_prefix="huren-verify")
+    context = contextvars.copy_context()
+    return await asyncio.get_running_loop().run_in_executor(executor, partial(context.run, function, *args))
+
+
+def _plain_json(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a request's headers declare exactly one ``Content-Type`` of ``application/json`` (parameters aside) and
+    exactly one ``Content-Length`` in digits: the requests :class:`VerifyFastPath` takes."""
+    kinds = [value for name, value in headers if name == b"content-type"]
+    lengths = [value for name, value in headers if name == b"content-length"]
+    if len(kinds) != 1 or len(lengths) != 1 or not lengths[0].isdigit():
+        return False
+    return kinds[0].split(b";", 1)[0].strip().lower() == b"application/json"
 
 
 def _verify(instance: Instance, asked: verify_body.VerifyInput) -> dict[str, Any]:
@@ -324,8 +409,6 @@ async def render_ofd(
     """Anonymous, rate-limited like ``POST /verify``; the body (``Content-Type: application/ofd``) is bounded by the
     service's body limit, the package by the OFD reader's limits (files, sizes, zip bombs) and the picture by its
     pixels (:mod:`seal.ofd_render`). Nothing is verified: ``POST /verify`` says whether the seals hold."""
-    from starlette.concurrency import run_in_threadpool
-
     from seal import ofd_render
 
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
