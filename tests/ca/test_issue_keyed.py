@@ -35,11 +35,16 @@ from trust.service.instance import Instance
 
 ZJ = "region-330000-sm2"
 SUBJECT = {"province": "浙江省", "organization": "杭州示例科技有限公司", "common_name": "合同专用章"}
+SEAL_DN = DN(
+    province=SUBJECT["province"],
+    organization=SUBJECT["organization"],
+    common_name=SUBJECT["common_name"],
+    serial_number=ZJ_ORG_USCC,
+)
 
 
 def _seal_csr() -> str:
-    dn = DN(**SUBJECT, serial_number=ZJ_ORG_USCC)
-    return csr.build(generate_private_key("sm2"), dn, pem=True).decode()
+    return csr.build(generate_private_key("sm2"), SEAL_DN, pem=True).decode()
 
 
 @pytest.fixture(scope="module")
@@ -153,12 +158,11 @@ def test_a_key_first_used_without_a_fingerprint_replays_and_stores_none(client: 
     """A certificate issued under a request id without a fingerprint (the command line, or before issue 11) is
     replayed to the HTTP request under that key — compared by CA and profile, as before — and no fingerprint is
     stored for it by the replay."""
-    dn = DN(**SUBJECT, serial_number=ZJ_ORG_USCC)
     first = service.issue(
         world.instance,
         ca_id=ZJ,
         profile="seal",
-        subject=dn,
+        subject=SEAL_DN,
         csr_data=_seal_csr().encode(),
         request_id="zj-platform/keyed-cli-1",
     )
