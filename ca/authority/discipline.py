@@ -121,7 +121,14 @@ def reserve_serial(
 
 
 def clamp_to_issuer(issuer_cert: asn1_x509.Certificate, start: datetime, end: datetime) -> datetime:
+    """``end`` cut to the issuer's notAfter (RFC 5280 clause 6.1: nothing outlives its issuer). An issuer whose
+    certificate has expired issues nothing: refused here, not a certificate that is expired when made (``start`` is
+    backdated, so an issuer expired less than :data:`BACKDATE` ago would otherwise sign one)."""
     issuer_end = utc(issuer_cert["tbs_certificate"]["validity"]["not_after"].native)
+    if issuer_end <= now():
+        raise ConflictError(
+            f"the issuing CA's certificate expired at {issuer_end.isoformat()}: it issues no more certificates"
+        )
     return min(end, issuer_end)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 from sqlalchemy import event, func
@@ -96,13 +96,19 @@ def _touching(spans: list[list[str]], table: str) -> list[list[str]]:
     return [span for span in spans if any(f" {table} " in f" {s} " for s in span)]
 
 
+_AUTHENTICATION: Final = ("client_assertion_jti", "access_token")
+"""Tables the client authentication writes: an assertion's id kept against replay, and now and then the expired ids
+and tokens swept (``DELETE … WHERE expires_at < …``, by time: which request does it is chance)."""
+
+
 def _writes(spans: list[list[str]]) -> list[str]:
-    """The writes of ``spans`` but the client authentication's (its assertion's id, kept against replay)."""
+    """The writes of ``spans`` but the client authentication's (:data:`_AUTHENTICATION`)."""
     return [
         s[:80]
         for span in spans
         for s in span
-        if s.startswith(("INSERT", "UPDATE", "DELETE")) and not s.startswith("INSERT INTO client_assertion_jti ")
+        if s.startswith(("INSERT", "UPDATE", "DELETE"))
+        and not any(s.startswith((f"INSERT INTO {t} ", f"DELETE FROM {t} ")) for t in _AUTHENTICATION)
     ]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -366,3 +367,36 @@ def test_a_log_entry_is_rfc8785_byte_for_byte(
         **dict(extra),
     }
     assert entry.encode() == rfc8785.dumps(body)
+
+
+@pytest.mark.parametrize("expired_for", [timedelta(minutes=2), timedelta(days=3)], ids=["within-backdate", "long"])
+@pytest.mark.parametrize("with_csr", [True, False], ids=["lean-csr", "orm-generated-key"])
+def test_a_ca_whose_certificate_expired_issues_nothing(
+    site: Site, monkeypatch: pytest.MonkeyPatch, expired_for: timedelta, with_csr: bool
+) -> None:
+    """Review finding: a CA expired less than BACKDATE ago signed a certificate already expired when made (its end cut
+    to the CA's notAfter, its start backdated before it); one expired longer ago was refused as "notAfter must be
+    later than notBefore". Both are refused, clearly, on both issuance paths, and nothing is written."""
+    from ca.authority import discipline, issuance
+
+    _issue(site.first, 1)  # the snapshot is made while the CA is valid
+    ca_end = utc(
+        asn1_x509.Certificate.load(service.ca_certificate_der(site.first, ZJ))["tbs_certificate"]["validity"][
+            "not_after"
+        ].native
+    )
+    later = ca_end + expired_for
+    for module in (discipline, issuance):
+        monkeypatch.setattr(module, "now", lambda: later)
+    with db.session_scope(site.first.engine, read_only=True) as session:
+        before = len(session.exec(select(IssuedCertificate).where(IssuedCertificate.issuer_id == ZJ)).all())
+    with pytest.raises(ConflictError, match=r"expired at .*issues no more certificates"):
+        service.issue(
+            site.first,
+            ca_id=ZJ,
+            profile="person-identity",
+            subject=_person(2),
+            csr_data=_csr(2) if with_csr else None,
+        )
+    with db.session_scope(site.first.engine, read_only=True) as session:
+        assert len(session.exec(select(IssuedCertificate).where(IssuedCertificate.issuer_id == ZJ)).all()) == before
