@@ -12,6 +12,7 @@ from asn1crypto import x509 as asn1_x509
 from ca.authority import crls
 from ca.authority.issuance import end_entity_builder
 from ca.profiles import PROFILES, Profile
+from tests.support import chains
 from trust.crypto.errors import InputError
 from trust.crypto.keys import PrivateKey, PublicKey, generate_private_key
 from trust.formats import x509 as cx
@@ -24,21 +25,7 @@ CA_CERT = "http://127.0.0.1:8000/ca/region-330000-sm2.cer"
 
 @pytest.fixture(scope="module")
 def issuer() -> tuple[PrivateKey, asn1_x509.Certificate]:
-    key = generate_private_key("sm2")
-    name = DN(province="浙江省", organization="互认测试", common_name="测试 CA").to_asn1()
-    moment = datetime(2026, 1, 1, tzinfo=UTC)
-    cert = (
-        cx.CertificateBuilder()
-        .subject(name)
-        .issuer(name)
-        .public_key(key.public_key)
-        .serial_number(7)
-        .validity(moment, moment + timedelta(days=3650))
-        .add_extension(cx.basic_constraints(True, 0))
-        .add_extension(cx.key_usage({"key_cert_sign", "crl_sign"}))
-        .sign(key.signer())
-    )
-    return key, cert
+    return chains.sm2_test_ca()
 
 
 def _chained(

@@ -196,3 +196,25 @@ class Factory:
             extensions = leaf_extensions(key.public_key, issuer.key.public_key) + list(extra)
         subject = kwargs.pop("subject", None) or name(cn)
         return self.make(subject, issuer=issuer, extensions=extensions, key=key, **kwargs)
+
+
+def sm2_test_ca() -> tuple[PrivateKey, x509.Certificate]:
+    """A self-signed SM2 CA (浙江省 / 互认测试 / 测试 CA, serial 7, 2026 for ten years) for the encoding and builder
+    tests, which compare what is built under it, not its path."""
+    from trust.formats.names import DN
+
+    key = generate_private_key("sm2")
+    subject = DN(province="浙江省", organization="互认测试", common_name="测试 CA").to_asn1()
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    cert = (
+        cx.CertificateBuilder()
+        .subject(subject)
+        .issuer(subject)
+        .public_key(key.public_key)
+        .serial_number(7)
+        .validity(moment, moment + timedelta(days=3650))
+        .add_extension(cx.basic_constraints(True, 0))
+        .add_extension(cx.key_usage({"key_cert_sign", "crl_sign"}))
+        .sign(key.signer())
+    )
+    return key, cert

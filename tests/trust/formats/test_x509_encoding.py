@@ -4,13 +4,14 @@ after 2049 and serial numbers with the top bit set. The post-signing check still
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from asn1crypto import x509 as asn1_x509
 
 from ca.authority.issuance import end_entity_builder
 from ca.profiles import PROFILES
+from tests.support import chains
 from trust.crypto.algorithms import KeyFamily
 from trust.crypto.errors import InputError, InvalidSignature
 from trust.crypto.keys import PrivateKey, generate_private_key
@@ -23,21 +24,7 @@ LONG = "浙江省杭州市西湖区文三路" * 10  # 120 characters, 360 octets
 
 @pytest.fixture(scope="module")
 def issuer() -> tuple[PrivateKey, asn1_x509.Certificate]:
-    key = generate_private_key("sm2")
-    name = DN(province="浙江省", organization="互认测试", common_name="测试 CA").to_asn1()
-    moment = datetime(2026, 1, 1, tzinfo=UTC)
-    cert = (
-        cx.CertificateBuilder()
-        .subject(name)
-        .issuer(name)
-        .public_key(key.public_key)
-        .serial_number(7)
-        .validity(moment, moment + timedelta(days=3650))
-        .add_extension(cx.basic_constraints(True, 0))
-        .add_extension(cx.key_usage({"key_cert_sign", "crl_sign"}))
-        .sign(key.signer())
-    )
-    return key, cert
+    return chains.sm2_test_ca()
 
 
 def subject_for(profile_name: str, long: bool) -> DN:
