@@ -15,7 +15,7 @@ through :func:`cached`, so the rules live in one place:
 
 A large artefact that changes rarely — the offline bundle, tens of MB at national scale (issue 15) — is answered
 through :class:`Representations`: its ``ETag`` is computed once per body, not per request (the SHA-256 of 86 MB is
-~0.2 s), and a client whose ``Accept-Encoding`` admits ``gzip`` (RFC 9110 clause 12.5.3) gets it gzip-compressed
+~0.2 s) — or not at all, when the caller already knows the body's SHA-256 (the bundle store's recorded digests) — and a client whose ``Accept-Encoding`` admits ``gzip`` (RFC 9110 clause 12.5.3) gets it gzip-compressed
 (``Content-Encoding: gzip``, about a third of the bytes), compressed once per body. The gzip form is another
 representation, so it has its own strong ``ETag`` (of the compressed bytes), and both answers carry
 ``Vary: Accept-Encoding``.
@@ -40,7 +40,15 @@ _ENTITY_TAG: Final = re.compile(r'[ \t]*(W/)?("[\x21\x23-\x7e\x80-\xff]*")[ \t]*
 
 def etag_for(body: bytes) -> str:
     """The strong entity tag of ``body`` (quoted)."""
-    return '"' + hashlib.sha256(body).hexdigest()[:ETAG_HEX_CHARS] + '"'
+    return etag_of_digest(hashlib.sha256(body).hexdigest())
+
+
+def etag_of_digest(sha256_hex: str) -> str:
+    """The strong entity tag of the bytes whose SHA-256 is ``sha256_hex`` (64 hex digits): what :func:`etag_for`
+    gives for them, without hashing them again."""
+    if len(sha256_hex) != 64 or any(c not in "0123456789abcdef" for c in sha256_hex):
+        raise ValueError("not a SHA-256 in lower-case hex")
+    return '"' + sha256_hex[:ETAG_HEX_CHARS] + '"'
 
 
 def parse_if_none_match(value: str) -> list[str] | None:
@@ -118,10 +126,17 @@ class Representations:
     that serves the same ``bytes`` object until its content changes, as ``GET /bundle`` does): computed once per
     body, under a lock so that concurrent first requests compress once. ``compress`` gives a body's gzip form (by
     default ``gzip.compress`` at :data:`GZIP_LEVEL`; ``GET /bundle`` passes the service's, which stores it once for
-    all workers)."""
+    all workers). ``digest`` gives the SHA-256 (hex) already computed of exactly the bytes it is passed (the body, or
+    the gzip form ``compress`` returned: the same objects), or ``None``; the ETag is then derived from it instead of
+    hashing the bytes again (``GET /bundle``: the digests the bundle store recorded and checked, branch etag)."""
 
-    def __init__(self, compress: Callable[[bytes], bytes] | None = None) -> None:
+    def __init__(
+        self,
+        compress: Callable[[bytes], bytes] | None = None,
+        digest: Callable[[bytes], str | None] | None = None,
+    ) -> None:
         self._compress = compress or (lambda body: gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0))
+        self._digest = digest or (lambda _data: None)
         self._lock = threading.Lock()
         self._etag: tuple[bytes, str] | None = None
         self._gzip: tuple[bytes, bytes, str] | None = None
@@ -130,9 +145,13 @@ class Representations:
         known = self._etag
         if known is not None and known[0] is body:
             return known[1]
-        tag = etag_for(body)
+        tag = self._etag_of(body)
         self._etag = (body, tag)
         return tag
+
+    def _etag_of(self, data: bytes) -> str:
+        known = self._digest(data)
+        return etag_for(data) if known is None else etag_of_digest(known)
 
     def gzipped(self, body: bytes) -> tuple[bytes, str]:
         known = self._gzip
@@ -143,7 +162,7 @@ class Representations:
             if known is not None and known[0] is body:
                 return known[1], known[2]
             packed = self._compress(body)
-            self._gzip = (body, packed, etag_for(packed))
+            self._gzip = (body, packed, self._etag_of(packed))
             return packed, self._gzip[2]
 
 
@@ -222,6 +241,7 @@ __all__ = [
     "accepts_gzip",
     "cached",
     "etag_for",
+    "etag_of_digest",
     "not_modified",
     "parse_if_none_match",
 ]

@@ -615,6 +615,13 @@ def _parse_key(key: str) -> tuple[int, int]:
 
 
 def stored_bundle(instance: Instance, key: str) -> tuple[bytes, str | None]:
+    """The signed bundle stored under ``key`` and the name of its file (:func:`stored_bundle_digest`, without the
+    digest)."""
+    data, name, _digest = stored_bundle_digest(instance, key)
+    return data, name
+
+
+def stored_bundle_digest(instance: Instance, key: str) -> tuple[bytes, str | None, str | None]:
     """The signed bundle stored under ``key`` (:func:`store_key`) and the name of its file (``<key>.<nonce>``),
     signed by the first worker of the home that needs it (:func:`current_bundle_bytes`, under a lock the workers
     share) and read by the others: one signature per state version for all workers, not one per worker (``GET
@@ -629,7 +636,10 @@ def stored_bundle(instance: Instance, key: str) -> tuple[bytes, str | None]:
 
     A store that cannot be used (a full disk, permissions, the table unreachable, another worker holding the lock
     longer than :data:`STORE_WAIT`) is logged and bypassed: the bundle is signed here, as before, and its name is
-    ``None``."""
+    ``None``.
+
+    The third value is the SHA-256 (hex) of the returned bytes when it was computed here (recorded by the signer,
+    checked by a reader: ``GET /bundle``'s ETag is derived from it, branch etag), else ``None``."""
     folder = _store_folder(instance)
     version, period = _parse_key(key)
     found = _find_stored(instance, folder, version, period)
@@ -647,28 +657,36 @@ def stored_bundle(instance: Instance, key: str) -> tuple[bytes, str | None]:
                 data = current_bundle_bytes(instance)
                 name = f"{key}.{secrets.token_hex(4)}"
                 atomic_write(folder / f"{name}.json", data)
-                _record_stored(instance, name, version, period, hashlib.sha256(data).hexdigest())
+                digest = hashlib.sha256(data).hexdigest()
+                _record_stored(instance, name, version, period, digest)
                 _stored[str(folder)] = _stored.get(str(folder), 0) + 1
                 try:
                     _prune_store(instance, folder, keep=(version, period))
                 except (OSError, SQLAlchemyError) as exc:  # the bundle is stored: pruning waits for the next one
                     log.warning("the bundle store was not pruned (%s)", exc)
-                return data, name
+                return data, name, digest
     except (OSError, SQLAlchemyError) as exc:
         log.warning("the signed bundle is not stored for the other workers (%s): signed in this one", exc)
-    return (data if data is not None else current_bundle_bytes(instance)), None
+    return (data if data is not None else current_bundle_bytes(instance)), None, None
 
 
 def stored_gzip(instance: Instance, name: str, body: bytes) -> bytes:
+    """The gzip form of the bundle stored as ``name`` (:func:`stored_gzip_digest`, without the digest)."""
+    return stored_gzip_digest(instance, name, body)[0]
+
+
+def stored_gzip_digest(instance: Instance, name: str, body: bytes) -> tuple[bytes, str | None]:
     """The gzip form of the bundle stored as ``name`` (``body``: its bytes, as :func:`stored_bundle` returned them),
     compressed by the first worker that serves it gzip-encoded and read by the others — when its SHA-256 is the one
-    that worker recorded. Compressed here (once) when the store cannot be used."""
+    that worker recorded. Compressed here (once) when the store cannot be used. The second value is the SHA-256 (hex)
+    of the returned bytes when it was computed here (recorded or checked), else ``None``."""
     folder = _store_folder(instance)
     path = folder / f"{name}.json.gz"
     found = _find_gzip(instance, path, name)
     if found is not None:
         return found
     packed: bytes | None = None
+    digest: str | None = None
     try:
         with _store_guard(folder) as held:
             if held:
@@ -676,13 +694,16 @@ def stored_gzip(instance: Instance, name: str, body: bytes) -> bytes:
                 if found is not None:
                     return found
                 packed = gzip.compress(body, compresslevel=STORE_GZIP_LEVEL, mtime=0)
+                digest = hashlib.sha256(packed).hexdigest()
                 # only for a bundle still recorded (not pruned meanwhile: it would never be pruned again)
-                if _record_gzip(instance, name, hashlib.sha256(packed).hexdigest()):
+                if _record_gzip(instance, name, digest):
                     atomic_write(path, packed)
                     _gzipped[str(folder)] = _gzipped.get(str(folder), 0) + 1
     except (OSError, SQLAlchemyError) as exc:
         log.warning("the bundle's gzip form is not stored for the other workers (%s)", exc)
-    return packed if packed is not None else gzip.compress(body, compresslevel=STORE_GZIP_LEVEL, mtime=0)
+    if packed is not None:
+        return packed, digest
+    return gzip.compress(body, compresslevel=STORE_GZIP_LEVEL, mtime=0), None
 
 
 def bundles_stored(instance: Instance) -> dict[str, int]:
@@ -723,7 +744,7 @@ def _write_rows(instance: Instance, *steps: tuple[Any, dict[str, Any]]) -> int:
     return count
 
 
-def _find_stored(instance: Instance, folder: Path, version: int, period: int) -> tuple[bytes, str] | None:
+def _find_stored(instance: Instance, folder: Path, version: int, period: int) -> tuple[bytes, str, str] | None:
     """The stored bundle of the key whose bytes have the digest its signer recorded, or ``None`` (none stored, the
     file pruned meanwhile or replaced, the table unreachable: the caller signs)."""
     try:
@@ -736,12 +757,12 @@ def _find_stored(instance: Instance, folder: Path, version: int, period: int) ->
         if found is None:
             continue
         if hashlib.sha256(found).hexdigest() == digest:
-            return found, str(name)
+            return found, str(name), str(digest)
         log.warning("%s in the bundle store is not the bundle recorded under its name: not used", name)
     return None
 
 
-def _find_gzip(instance: Instance, path: Path, name: str) -> bytes | None:
+def _find_gzip(instance: Instance, path: Path, name: str) -> tuple[bytes, str] | None:
     try:
         rows = _read_rows(instance, _SELECT_GZIP, {"name": name})
     except SQLAlchemyError as exc:
@@ -753,7 +774,7 @@ def _find_gzip(instance: Instance, path: Path, name: str) -> bytes | None:
     if found is None:
         return None
     if hashlib.sha256(found).hexdigest() == rows[0][0]:
-        return found
+        return found, str(rows[0][0])
     log.warning("%s in the bundle store is not the gzip form recorded for it: not used", path.name)
     return None
 

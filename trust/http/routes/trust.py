@@ -120,9 +120,13 @@ def bundle(request: Request) -> Response:
     )
 
 
-_BUNDLE_REPRESENTATIONS: Final = caching.Representations(compress=verification.bundle_gzip)
+_BUNDLE_REPRESENTATIONS: Final = caching.Representations(
+    compress=verification.bundle_gzip, digest=verification.bundle_digest
+)
 """``GET /bundle``'s ETag and gzip form, once per signed bundle (tens of MB at national scale); the gzip form from the
-service's store, compressed once per version for all workers (:func:`trust.service.verification.bundle_gzip`)."""
+service's store, compressed once per version for all workers (:func:`trust.service.verification.bundle_gzip`); both
+ETags from the SHA-256 the store recorded and checked for those bytes, hashed here only when the store was bypassed
+(:func:`trust.service.verification.bundle_digest`)."""
 
 
 class Roots(BaseModel):
