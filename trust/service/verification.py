@@ -81,6 +81,8 @@ class _Current:
     key: str | None = None  # where its signed bundle is stored for all workers (trust.service.trust.store_key)
     stored: str | None = None  # the stored file ``bundle`` came from (trust.service.trust.stored_bundle)
     from_bundle: bool = False  # ``context`` was built from exactly ``bundle`` (not patched: a patch leaves it False)
+    digest: str | None = None  # SHA-256 (hex) of ``bundle`` when the store computed it (GET /bundle's ETag)
+    gzip: tuple[bytes, str | None] | None = None  # ``bundle``'s gzip form and its SHA-256 if known (bundle_gzip)
 
 
 _current: weakref.WeakKeyDictionary[Instance, _Current] = weakref.WeakKeyDictionary()
@@ -130,9 +132,9 @@ def current(instance: Instance) -> _Current:
             _current[instance] = patched
             return patched
         key = trust_service.store_key(database)
-        signed, stored = trust_service.stored_bundle(instance, key)  # signed once per version for all workers
+        signed, stored, digest = trust_service.stored_bundle_digest(instance, key)  # signed once for all workers
         fetched = _Current(version, time.monotonic(), signed, database=database, read_at=read_at, key=key)
-        fetched.stored = stored
+        fetched.stored, fetched.digest = stored, digest
         # The same signed bundle: the same context — only when that context was built from exactly these bytes. A
         # patched context (its bundle signed later for GET /bundle) holds what no bundle named by it says: rebuilt.
         same = (
@@ -220,7 +222,8 @@ def bundle_bytes(instance: Instance) -> bytes:
         with _lock(instance):
             if entry.bundle is None:
                 assert entry.key is not None
-                entry.bundle, entry.stored = trust_service.stored_bundle(instance, entry.key)
+                signed, entry.stored, entry.digest = trust_service.stored_bundle_digest(instance, entry.key)
+                entry.bundle = signed  # last: another thread reads ``bundle`` without the lock (bundle_digest)
     return entry.bundle
 
 
@@ -235,9 +238,32 @@ def bundle_gzip(body: bytes) -> bytes:
             continue
         for instance, entry in entries:
             if entry.bundle is body and entry.stored is not None:
-                return trust_service.stored_gzip(instance, entry.stored, body)
+                known = entry.gzip
+                if known is None:
+                    known = entry.gzip = trust_service.stored_gzip_digest(instance, entry.stored, body)
+                return known[0]
         break
     return gzip.compress(body, compresslevel=trust_service.STORE_GZIP_LEVEL, mtime=0)
+
+
+def bundle_digest(data: bytes) -> str | None:
+    """The SHA-256 (hex) of ``data`` — a signed bundle :func:`bundle_bytes` returned, or its gzip form
+    :func:`bundle_gzip` returned (the same objects) — when the home's store already computed it over exactly those
+    bytes (recorded by the worker that wrote the file, checked by the one that read it); else ``None``. ``GET
+    /bundle`` derives its ETags from it instead of hashing tens of MB again in every worker (branch etag)."""
+    for _attempt in range(3):
+        try:
+            entries = list(_current.values())
+        except RuntimeError:
+            continue
+        for entry in entries:
+            if entry.bundle is data and entry.digest is not None:
+                return entry.digest
+            packed = entry.gzip
+            if packed is not None and packed[0] is data:
+                return packed[1]
+        break
+    return None
 
 
 def _build(instance: Instance, bundle: bytes, memo: Any = None) -> Any:
@@ -258,15 +284,63 @@ def _base_context(instance: Instance) -> Any:
     return entry.context
 
 
+DERIVED_KEPT: Final = 32
+"""Option sets (purpose, revocation, strict, max_depth) whose derived context is kept per base context."""
+
+
+@dataclasses.dataclass
+class _Derived:
+    base: Any  # the instance's context these were derived from: compared by identity (a new one empties the cache)
+    by_options: dict[tuple[str, str, bool, int | None], Any] = dataclasses.field(default_factory=dict)
+
+
+_derived: weakref.WeakKeyDictionary[Instance, _Derived] = weakref.WeakKeyDictionary()
+_field_names: dict[type, tuple[str, ...]] = {}
+
+
 def _service_context(
     instance: Instance, at: datetime | None, purpose: str, revocation: str, strict: bool, max_depth: int | None
 ) -> Any:
-    """The context of the instance's own bundle (module docstring), for one request."""
+    """The context of the instance's own bundle (module docstring), for one request: derived once per base context
+    and option set (kept while the base context is the instance's current one, at most :data:`DERIVED_KEPT` option
+    sets) — the same object for a request with the same options and validation time; for another time, a copy of it
+    with only ``validation_time`` set, made without ``dataclasses.replace`` (its ``__init__`` and checks ran once for
+    the options: branch etag)."""
     base = _base_context(instance)
     moment = times.as_utc(at or datetime.now(UTC))  # a naive time is UTC (trust.formats.times)
-    return dataclasses.replace(
-        base, validation_time=moment, purpose=purpose, revocation=revocation, strict=strict, max_depth=max_depth
-    )
+    derived = _derived.get(instance)
+    if derived is None or derived.base is not base:  # a state change (or REBUILD_AFTER): nothing derived is reused
+        derived = _derived[instance] = _Derived(base)
+    options = (purpose, revocation, strict, max_depth)
+    last = derived.by_options.get(options)
+    if last is None:
+        made = dataclasses.replace(
+            base, validation_time=moment, purpose=purpose, revocation=revocation, strict=strict, max_depth=max_depth
+        )
+        if len(derived.by_options) >= DERIVED_KEPT:
+            derived.by_options.pop(next(iter(derived.by_options)), None)
+        derived.by_options[options] = made
+        return made
+    if last.validation_time == moment and last.validation_time.tzinfo is moment.tzinfo:
+        return last
+    made = _with_time(last, moment)
+    derived.by_options[options] = made
+    return made
+
+
+def _with_time(context: Any, moment: datetime) -> Any:
+    """A copy of the frozen dataclass ``context`` with ``validation_time`` set to ``moment``: its fields only (not
+    the values its ``cached_property`` attributes computed, which may depend on the time), without ``__init__``: what
+    ``__post_init__`` checks does not involve the time and was checked when ``context`` was made."""
+    kind = type(context)
+    names = _field_names.get(kind)
+    if names is None:
+        names = _field_names[kind] = tuple(f.name for f in dataclasses.fields(kind))
+    values = context.__dict__
+    made = object.__new__(kind)
+    made.__dict__.update({name: values[name] for name in names})
+    object.__setattr__(made, "validation_time", moment)
+    return made
 
 
 def context_for(
