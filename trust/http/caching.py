@@ -15,7 +15,8 @@ through :func:`cached`, so the rules live in one place:
 
 A large artefact that changes rarely — the offline bundle, tens of MB at national scale (issue 15) — is answered
 through :class:`Representations`: its ``ETag`` is computed once per body, not per request (the SHA-256 of 86 MB is
-~0.2 s) — or not at all, when the caller already knows the body's SHA-256 (the bundle store's recorded digests) — and a client whose ``Accept-Encoding`` admits ``gzip`` (RFC 9110 clause 12.5.3) gets it gzip-compressed
+~0.2 s) — or not at all, when the caller already knows the body's SHA-256 (the bundle store's recorded digests) —
+and a client whose ``Accept-Encoding`` admits ``gzip`` (RFC 9110 clause 12.5.3) gets it gzip-compressed
 (``Content-Encoding: gzip``, about a third of the bytes), compressed once per body. The gzip form is another
 representation, so it has its own strong ``ETag`` (of the compressed bytes), and both answers carry
 ``Vary: Accept-Encoding``.
