@@ -70,6 +70,16 @@ REBUILD_AFTER: Final = trust_service.VERIFY_BUNDLE_REUSE
 """Seconds a context serves even when the state version did not move (its bundle is then signed again)."""
 
 
+DERIVED_KEPT: Final = 32
+"""Option sets (purpose, revocation, strict, max_depth) whose derived context is kept per base context."""
+
+
+@dataclasses.dataclass
+class _Derived:
+    base: Any  # the instance's context these were derived from: compared by identity (a new one empties the cache)
+    by_options: dict[tuple[str, str, bool, int | None], Any] = dataclasses.field(default_factory=dict)
+
+
 @dataclasses.dataclass
 class _Current:
     version: Hashable  # trust.service.state.current(): compared for equality
@@ -83,6 +93,7 @@ class _Current:
     from_bundle: bool = False  # ``context`` was built from exactly ``bundle`` (not patched: a patch leaves it False)
     digest: str | None = None  # SHA-256 (hex) of ``bundle`` when the store computed it (GET /bundle's ETag)
     gzip: tuple[bytes, str | None] | None = None  # ``bundle``'s gzip form and its SHA-256 if known (bundle_gzip)
+    derived: _Derived | None = None  # the request contexts derived from ``context`` (_service_context)
 
 
 _current: weakref.WeakKeyDictionary[Instance, _Current] = weakref.WeakKeyDictionary()
@@ -274,6 +285,11 @@ def _build(instance: Instance, bundle: bytes, memo: Any = None) -> Any:
 
 
 def _base_context(instance: Instance) -> Any:
+    return _base_entry(instance).context
+
+
+def _base_entry(instance: Instance) -> _Current:
+    """The instance's current entry, with its context built."""
     entry = current(instance)
     if entry.context is None:
         with _lock(instance):
@@ -281,20 +297,9 @@ def _base_context(instance: Instance) -> Any:
                 assert entry.bundle is not None  # only an entry with a context is patched
                 entry.context = _stamped(_build(instance, entry.bundle), entry)
                 entry.from_bundle = True
-    return entry.context
+    return entry
 
 
-DERIVED_KEPT: Final = 32
-"""Option sets (purpose, revocation, strict, max_depth) whose derived context is kept per base context."""
-
-
-@dataclasses.dataclass
-class _Derived:
-    base: Any  # the instance's context these were derived from: compared by identity (a new one empties the cache)
-    by_options: dict[tuple[str, str, bool, int | None], Any] = dataclasses.field(default_factory=dict)
-
-
-_derived: weakref.WeakKeyDictionary[Instance, _Derived] = weakref.WeakKeyDictionary()
 _field_names: dict[type, tuple[str, ...]] = {}
 
 
@@ -306,11 +311,12 @@ def _service_context(
     sets) — the same object for a request with the same options and validation time; for another time, a copy of it
     with only ``validation_time`` set, made without ``dataclasses.replace`` (its ``__init__`` and checks ran once for
     the options: branch etag)."""
-    base = _base_context(instance)
+    entry = _base_entry(instance)
+    base = entry.context
     moment = times.as_utc(at or datetime.now(UTC))  # a naive time is UTC (trust.formats.times)
-    derived = _derived.get(instance)
-    if derived is None or derived.base is not base:  # a state change (or REBUILD_AFTER): nothing derived is reused
-        derived = _derived[instance] = _Derived(base)
+    derived = entry.derived  # kept on the entry: a state change (a new entry) drops it with the old context
+    if derived is None or derived.base is not base:  # keyed on the context object itself
+        derived = entry.derived = _Derived(base)
     options = (purpose, revocation, strict, max_depth)
     last = derived.by_options.get(options)
     if last is None:
