@@ -43,7 +43,8 @@ reports never name a bundle that does not hold what it was patched with (branch 
 The context keeps its memo across versions (parsed certificates and CRLs, verified signatures, path reports): a memo
 entry answers only for exactly the material it was made from (:class:`verifier.context.Memo`), so what a change did
 not touch stays warm. Each request gets a copy with its own validation time, purpose, revocation mode, strict profile
-and maximum depth (:func:`verifier.context.build` uses the time for nothing else). The cache is keyed by the
+and maximum depth (:func:`verifier.context.build` uses the time for nothing else), derived once per option set and
+context (:func:`_service_context`, branch etag). The cache is keyed by the
 :class:`Instance` held weakly (``docs/ARCHITECTURE.md``). ``GET /bundle`` serves the same signed bundle.
 """
 
