@@ -19,9 +19,9 @@ from sqlalchemy import event, func
 from sqlmodel import select
 
 from ca.models import IssuedCertificate
-from tests.support import postgres
+from tests.support import world as world_support
 from tests.support.http import AuthClient
-from tests.support.world import ZJ_ORG_USCC, World, copy_world, make_instance
+from tests.support.world import ZJ_ORG_USCC, World, copy_world
 from trust import db
 from trust.crypto.errors import ConflictError
 from trust.crypto.keys import generate_private_key
@@ -190,25 +190,7 @@ def two_workers(
     request: pytest.FixtureRequest, tmp_path: Path, world_template: World
 ) -> Iterator[tuple[Instance, Instance]]:
     """Two engines (two workers' pools) on one database and key store."""
-    if request.param == "sqlite":
-        world = copy_world(world_template, tmp_path / "home")
-        pair = (world.instance, make_instance(world.home, world.port))
-        yield pair
-        for instance in pair:
-            instance.engine.dispose()
-        return
-    databases = postgres.fresh_database()
-    url = next(databases)
-    try:
-        first = make_instance(tmp_path / "home", 8000, url)
-        service.init(first)
-        service.enrol(first, kind="region", code="330000", family="SM2")
-        pair = (first, make_instance(tmp_path / "home", 8000, url))
-        yield pair
-        for instance in pair:
-            instance.engine.dispose()
-    finally:
-        databases.close()
+    yield from world_support.two_workers(request.param, world_template, tmp_path / "home")
 
 
 def _race(workers: tuple[Instance, Instance], key: str, requests: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:

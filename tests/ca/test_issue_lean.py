@@ -23,7 +23,8 @@ from sqlmodel import select
 
 from ca.models import CertificateAuthority, IssuedCertificate, utc
 from tests.support import postgres
-from tests.support.world import World, copy_world, make_instance
+from tests.support import world as world_support
+from tests.support.world import World, make_instance
 from trust import db
 from trust.crypto.errors import ConflictError
 from trust.crypto.keys import generate_private_key
@@ -61,25 +62,8 @@ def _issue(instance: Instance, n: int, request_id: str | None = None) -> service
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def site(request: pytest.FixtureRequest, tmp_path: Path, world_template: World) -> Iterator[Site]:
-    if request.param == "sqlite":
-        world = copy_world(world_template, tmp_path / "home")
-        made = Site(world.instance, make_instance(world.home, world.port))
-        yield made
-        made.first.engine.dispose()
-        made.second.engine.dispose()
-        return
-    databases = postgres.fresh_database()
-    url = next(databases)
-    try:
-        first = make_instance(tmp_path / "home", 8000, url)
-        service.init(first)
-        service.enrol(first, kind="region", code="330000", family="SM2")
-        made = Site(first, make_instance(tmp_path / "home", 8000, url))
-        yield made
-        made.first.engine.dispose()
-        made.second.engine.dispose()
-    finally:
-        databases.close()
+    for first, second in world_support.two_workers(request.param, world_template, tmp_path / "home"):
+        yield Site(first, second)
 
 
 def _set_status(instance: Instance, status: str, *, raw: bool) -> None:

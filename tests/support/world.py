@@ -7,6 +7,7 @@ a fresh client assertion. Tests that change state build their own world, or copy
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,3 +156,29 @@ def copy_world_with_issuer(template: World, home: Path, license_type: str) -> tu
         license_types=[license_type],
     )
     return world, issuer.id
+
+
+def two_workers(kind: str, template: World, home: Path) -> Iterator[tuple[Instance, Instance]]:
+    """Two instances (two workers' engines and pools) on one database and key store: a copy of ``template`` on SQLite
+    (``kind`` "sqlite"), or a fresh PostgreSQL database with Zhejiang's SM2 CA enrolled; disposed of at the end."""
+    from tests.support import postgres
+
+    if kind == "sqlite":
+        world = copy_world(template, home)
+        pair = (world.instance, make_instance(world.home, world.port))
+        yield pair
+        for instance in pair:
+            instance.engine.dispose()
+        return
+    databases = postgres.fresh_database()
+    url = next(databases)
+    try:
+        first = make_instance(home, 8000, url)
+        service.init(first)
+        service.enrol(first, kind="region", code="330000", family="SM2")
+        pair = (first, make_instance(home, 8000, url))
+        yield pair
+        for instance in pair:
+            instance.engine.dispose()
+    finally:
+        databases.close()

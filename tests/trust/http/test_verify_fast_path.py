@@ -12,8 +12,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support.world import PASSPHRASE, World, copy_world
-from trust.formats.names import make_uscc
+from tests.support.world import PASSPHRASE, World, copy_world_with_issuer
 from trust.http import verify_body
 from trust.http.app import create_app
 from trust.service.instance import Instance
@@ -24,23 +23,22 @@ _VARYING = {"x-request-id", "date", "content-length"}  # the server's own id (an
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> World:
-    return copy_world(world_template, tmp_path_factory.mktemp("verify-fast") / "home")
+def site(tmp_path_factory: pytest.TempPathFactory, world_template: World) -> tuple[World, str]:
+    return copy_world_with_issuer(world_template, tmp_path_factory.mktemp("verify-fast") / "home", BUSINESS)
 
 
 @pytest.fixture(scope="module")
-def token(world: World) -> str:
+def world(site: tuple[World, str]) -> World:
+    return site[0]
+
+
+@pytest.fixture(scope="module")
+def token(site: tuple[World, str]) -> str:
     from licenses import samples
     from trust.service import licenses
 
-    issuer = licenses.register_issuer(
-        world.instance,
-        ca_id="region-330000-sm2",
-        name="浙江省市场监督管理局",
-        code=make_uscc("11330000002482226"),
-        license_types=[BUSINESS],
-    )
-    made = licenses.issue(world.instance, issuer_id=issuer.id, type_code=BUSINESS, fields=samples.sample(BUSINESS))
+    world, issuer_id = site
+    made = licenses.issue(world.instance, issuer_id=issuer_id, type_code=BUSINESS, fields=samples.sample(BUSINESS))
     return str(made.record.token)
 
 
