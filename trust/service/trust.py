@@ -27,10 +27,10 @@
   ``POST /verify``, OCSP and ``GET /bundle`` never read the file: they answer from the database at the current state
   version (:mod:`trust.service.verification`), so a revocation counts for them at once either way.
 * **The store** (branch ctxname): the signed bundle those answer with is signed once per state version (and
-  :data:`VERIFY_BUNDLE_REUSE` period) for all the workers of a home — :func:`stored_bundle` writes it under
-  ``<home>/cache/bundles/`` (an ``flock`` the workers share; the newest :data:`STORE_KEPT` kept), :func:`stored_gzip`
-  its gzip form — and read by the other workers instead of being signed and compressed again in each. The folder is a
-  cache, never a source of truth (branch storefix): the signer records each file's SHA-256 in the database (table
+  :data:`VERIFY_BUNDLE_REUSE` period) for all the workers of a home — :func:`stored_bundle_digest` writes it
+  under ``<home>/cache/bundles/`` (an ``flock`` the workers share; the newest :data:`STORE_KEPT` kept),
+  :func:`stored_gzip_digest` its gzip form — and read by the other workers instead of being signed and compressed
+  again in each. The folder is a cache, never a source of truth (branch storefix): the signer records each file's SHA-256 in the database (table
   ``bundle_store``, migration ``0019_bundle_store``) and a file is used only when its bytes have that digest.
 """
 
@@ -614,13 +614,6 @@ def _parse_key(key: str) -> tuple[int, int]:
     return int(found.group(1)), int(found.group(2))
 
 
-def stored_bundle(instance: Instance, key: str) -> tuple[bytes, str | None]:
-    """The signed bundle stored under ``key`` and the name of its file (:func:`stored_bundle_digest`, without the
-    digest)."""
-    data, name, _digest = stored_bundle_digest(instance, key)
-    return data, name
-
-
 def stored_bundle_digest(instance: Instance, key: str) -> tuple[bytes, str | None, str | None]:
     """The signed bundle stored under ``key`` (:func:`store_key`) and the name of its file (``<key>.<nonce>``),
     signed by the first worker of the home that needs it (:func:`current_bundle_bytes`, under a lock the workers
@@ -628,7 +621,7 @@ def stored_bundle_digest(instance: Instance, key: str) -> tuple[bytes, str | Non
     /bundle`` after a change at 10^6 revoked: ~3–4 s of CPU each). Only the newest :data:`STORE_KEPT` are kept. The
     caller reads the version before it calls: what is stored holds every change up to it (perhaps later ones too,
     which only cause one more bundle later). The nonce tells a bundle signed again under a key whose file was pruned
-    from the one pruned, so that a gzip form always belongs to the bytes it was made from (:func:`stored_gzip`).
+    from the one pruned, so that a gzip form always belongs to the bytes it was made from (:func:`stored_gzip_digest`).
 
     **The database is the arbiter** (branch storefix): the worker that signs records the file's name and SHA-256 in
     the ``bundle_store`` table, and a file is used only when its bytes have the digest recorded for that key — a file
@@ -670,14 +663,9 @@ def stored_bundle_digest(instance: Instance, key: str) -> tuple[bytes, str | Non
     return (data if data is not None else current_bundle_bytes(instance)), None, None
 
 
-def stored_gzip(instance: Instance, name: str, body: bytes) -> bytes:
-    """The gzip form of the bundle stored as ``name`` (:func:`stored_gzip_digest`, without the digest)."""
-    return stored_gzip_digest(instance, name, body)[0]
-
-
 def stored_gzip_digest(instance: Instance, name: str, body: bytes) -> tuple[bytes, str | None]:
-    """The gzip form of the bundle stored as ``name`` (``body``: its bytes, as :func:`stored_bundle` returned them),
-    compressed by the first worker that serves it gzip-encoded and read by the others — when its SHA-256 is the one
+    """The gzip form of the bundle stored as ``name`` (``body``: its bytes, as :func:`stored_bundle_digest` returned
+    them), compressed by the first worker that serves it gzip-encoded and read by the others — when its SHA-256 is the one
     that worker recorded. Compressed here (once) when the store cannot be used. The second value is the SHA-256 (hex)
     of the returned bytes when it was computed here (recorded or checked), else ``None``."""
     folder = _store_folder(instance)

@@ -172,10 +172,13 @@ def test_a_bundle_planted_in_the_store_is_never_used(tmp_path: Path, world_templ
     assert len(stored) == 1
     stored[0].write_bytes(old)
     stored[0].with_name(stored[0].name + ".gz").write_bytes(gzip.compress(old))
-    again, name = trust_service.stored_bundle(world.instance, key)
+    again, name, _ = trust_service.stored_bundle_digest(world.instance, key)
     assert again != old and name is not None and name != stored[0].name.removesuffix(".json")
     assert (
-        gzip.decompress(trust_service.stored_gzip(world.instance, stored[0].name.removesuffix(".json"), again)) == again
+        gzip.decompress(
+            trust_service.stored_gzip_digest(world.instance, stored[0].name.removesuffix(".json"), again)[0]
+        )
+        == again
     )
     assert folder.stat().st_mode & 0o777 == 0o700
 
@@ -199,13 +202,13 @@ def test_pruning_parses_keys_and_leaves_foreign_names_alone(tmp_path: Path, worl
     unrecorded = folder / f"{trust_service.store_key(1)}.0badf00d.json"
     unrecorded.write_bytes(b"{}")
     for version in (7, 8, 9):
-        _data, name = trust_service.stored_bundle(world.instance, trust_service.store_key(version))
+        _data, name, _ = trust_service.stored_bundle_digest(world.instance, trust_service.store_key(version))
         assert name is not None and (folder / f"{name}.json").exists(), version
     assert (folder / "README.json").exists() and new_temp.exists()
     assert not old_temp.exists() and not unrecorded.exists()
     names = {p.name.split(".", 1)[0] for p in folder.glob("0*.json")}
     assert names == {trust_service.store_key(v) for v in (7, 8, 9)}
-    _data, name = trust_service.stored_bundle(world.instance, trust_service.store_key(2))  # backwards
+    _data, name, _ = trust_service.stored_bundle_digest(world.instance, trust_service.store_key(2))  # backwards
     assert name is not None and (folder / f"{name}.json").exists()
     assert len(list(folder.glob("0*.json"))) == trust_service.STORE_KEPT + 1  # the newest three and the one written
 
@@ -226,7 +229,9 @@ def test_a_hung_signer_does_not_stall_the_others(
     with open(folder / ".lock", "a+b") as other:  # another open file: flock excludes it as another process
         fcntl.flock(other.fileno(), fcntl.LOCK_EX)
         worker = threading.Thread(
-            target=lambda: got.append(trust_service.stored_bundle(world.instance, trust_service.store_key(3))),
+            target=lambda: got.append(
+                trust_service.stored_bundle_digest(world.instance, trust_service.store_key(3))[:2]
+            ),
             daemon=True,
         )
         worker.start()
@@ -259,7 +264,7 @@ def test_store_failures_cost_no_second_compression_or_signature(
 
     monkeypatch.setattr(trust_service, "_sign_bundle", counted_sign)
     trust_service._verify_bundles.pop(world.instance, None)
-    data, name = trust_service.stored_bundle(world.instance, key)
+    data, name, _ = trust_service.stored_bundle_digest(world.instance, key)
     assert name is not None and len(signed) == 1
     real_write, real_compress = files.atomic_write, gzip.compress
     compressed: list[int] = []
@@ -275,6 +280,6 @@ def test_store_failures_cost_no_second_compression_or_signature(
 
     monkeypatch.setattr("trust.service.trust.atomic_write", failing_write)
     monkeypatch.setattr(gzip, "compress", counted_compress)
-    packed = trust_service.stored_gzip(world.instance, name, data)
+    packed = trust_service.stored_gzip_digest(world.instance, name, data)[0]
     monkeypatch.undo()
     assert gzip.decompress(packed) == data and len(compressed) == 1
