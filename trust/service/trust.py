@@ -30,8 +30,9 @@
   :data:`VERIFY_BUNDLE_REUSE` period) for all the workers of a home — :func:`stored_bundle_digest` writes it
   under ``<home>/cache/bundles/`` (an ``flock`` the workers share; the newest :data:`STORE_KEPT` kept),
   :func:`stored_gzip_digest` its gzip form — and read by the other workers instead of being signed and compressed
-  again in each. The folder is a cache, never a source of truth (branch storefix): the signer records each file's SHA-256 in the database (table
-  ``bundle_store``, migration ``0019_bundle_store``) and a file is used only when its bytes have that digest.
+  again in each. The folder is a cache, never a source of truth (branch storefix): the signer records each file's
+  SHA-256 in the database (table ``bundle_store``, migration ``0019_bundle_store``) and a file is used only when its
+  bytes have that digest.
 """
 
 from __future__ import annotations
@@ -665,9 +666,9 @@ def stored_bundle_digest(instance: Instance, key: str) -> tuple[bytes, str | Non
 
 def stored_gzip_digest(instance: Instance, name: str, body: bytes) -> tuple[bytes, str | None]:
     """The gzip form of the bundle stored as ``name`` (``body``: its bytes, as :func:`stored_bundle_digest` returned
-    them), compressed by the first worker that serves it gzip-encoded and read by the others — when its SHA-256 is the one
-    that worker recorded. Compressed here (once) when the store cannot be used. The second value is the SHA-256 (hex)
-    of the returned bytes when it was computed here (recorded or checked), else ``None``."""
+    them), compressed by the first worker that serves it gzip-encoded and read by the others — when its SHA-256 is
+    the one that worker recorded. Compressed here (once) when the store cannot be used. The second value is the
+    SHA-256 (hex) of the returned bytes when it was computed here (recorded or checked), else ``None``."""
     folder = _store_folder(instance)
     path = folder / f"{name}.json.gz"
     found = _find_gzip(instance, path, name)
